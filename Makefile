@@ -1,0 +1,143 @@
+# notescore -- one non-recursive Makefile.
+#
+#   make              build build/notescore
+#   make test         unit + end-to-end tests (installs missing Debian packages when root)
+#   make check        the tests under ASan+UBSan with -Werror
+#   make fuzz         libFuzzer targets (clang), a short run each
+#   make bench        benchmarks; writes docs/benchmarks.md
+#   make demo         generate sample data, import it, score it, print a summary
+#   make attack       the adversarial sweep; writes docs/adversarial.md
+#   make install PREFIX=/usr/local
+#   make check-symbols   fail on any exported symbol not prefixed ns_
+#
+# Build modes: SAN=address,undefined adds sanitizers (objects go to their own
+# directory).  XCFLAGS is the user hook for extra compiler flags.
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+SAN     ?=
+XCFLAGS ?=
+
+PKGS     := sqlite3 libuv jansson openblas lapacke
+DEB_PKGS := build-essential pkg-config libsqlite3-dev libuv1-dev libjansson-dev \
+            libhttp-parser-dev libopenblas-dev liblapacke-dev sqlite3
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lsqlite3 -luv -ljansson -lopenblas -llapacke)
+
+WARN    := -Wall -Wextra -Wstrict-prototypes -Wshadow -Wno-unused-parameter \
+           -Wno-missing-field-initializers
+# -ffp-contract=off: no fused multiply-add surprises, so scores are the same
+# on every x86-64 machine; no -ffast-math, no -march=native.
+CFLAGS  ?= -O2 -g
+ALL_CFLAGS = -std=c17 -D_GNU_SOURCE -ffp-contract=off -pthread $(CFLAGS) $(WARN) \
+             $(PKG_CFLAGS) -MMD -MP $(XCFLAGS)
+LDLIBS  := $(PKG_LIBS) -lhttp_parser -lm -pthread
+
+ifneq ($(SAN),)
+  BUILD := build/san
+  ALL_CFLAGS += -fsanitize=$(SAN) -fno-sanitize-recover=all -fno-omit-frame-pointer -Werror
+  LDFLAGS += -fsanitize=$(SAN)
+else
+  BUILD := build
+endif
+
+MODULES  := base graph factorization store engine
+LIB_SRCS := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+TOOL_SRCS := $(wildcard tools/*.c)
+TOOL_OBJS := $(TOOL_SRCS:%.c=$(BUILD)/obj/%.o)
+TEST_SRCS := $(wildcard tests/*.c)
+TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/obj/%.o)
+FUZZ_SRCS := $(wildcard tests/fuzz/*.c)
+
+BIN     := $(BUILD)/notescore
+LIB     := $(BUILD)/libnotescore.a
+RUNNER  := $(BUILD)/test_runner
+
+.PHONY: all test check fuzz bench demo attack install clean deps check-symbols
+
+all: $(BIN)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(TOOL_OBJS) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $(TOOL_OBJS) $(LIB) $(LDLIBS)
+
+# The test list is generated from the TEST(name) lines, so adding a test
+# never means editing a shared list.
+$(BUILD)/test-list.h: $(TEST_SRCS)
+	@mkdir -p $(dir $@)
+	@grep -ho '^TEST([A-Za-z0-9_]*)' $(TEST_SRCS) | sed 's/^TEST(\(.*\))/NS_TEST_ENTRY(\1)/' > $@.tmp
+	@cmp -s $@.tmp $@ || mv $@.tmp $@; rm -f $@.tmp
+
+$(BUILD)/obj/tests/runner.o: $(BUILD)/test-list.h
+$(BUILD)/obj/tests/runner.o: ALL_CFLAGS += -I$(BUILD)
+
+$(RUNNER): $(TEST_OBJS) $(filter-out $(BUILD)/obj/tools/main.o,$(TOOL_OBJS)) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else \
+	    echo "missing Debian packages; run:"; echo "  sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+
+test: deps
+	@$(MAKE) --no-print-directory $(BIN) $(RUNNER)
+	NS_BIN=$(BIN) ./$(RUNNER)
+
+check: deps
+	@$(MAKE) --no-print-directory SAN=address,undefined build/san/notescore build/san/test_runner
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  NS_TEST_TIMEOUT=900 NS_BIN=build/san/notescore ./build/san/test_runner
+
+check-symbols: $(LIB)
+	@bad=$$(nm -g --defined-only $(LIB) | awk 'NF==3 {print $$3}' | grep -v '^ns_' || true); \
+	if [ -n "$$bad" ]; then echo "non-ns_ exported symbols:"; echo "$$bad"; exit 1; fi; \
+	echo "check-symbols: ok"
+
+FUZZ_CC := clang
+FUZZ_FLAGS := -std=c17 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS)
+fuzz: deps
+	@mkdir -p build/fuzz
+	@set -e; for f in $(FUZZ_SRCS); do \
+	  n=$$(basename $$f .c); \
+	  echo "== $$n"; \
+	  $(FUZZ_CC) $(FUZZ_FLAGS) $$f $(LIB_SRCS) -o build/fuzz/$$n $(LDLIBS); \
+	  mkdir -p build/fuzz/corpus-$$n; \
+	  ./build/fuzz/$$n -max_total_time=$${FUZZ_SECONDS:-30} -print_final_stats=0 \
+	    build/fuzz/corpus-$$n tests/fuzz/corpus/$$n 2>&1 | tail -3; \
+	done
+
+bench: deps $(BIN)
+	tools/bench.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory $(BIN)
+	tools/demo.sh
+
+attack: deps $(BIN)
+	tools/attack.sh
+
+install: $(BIN)
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/notescore
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,173 @@
+/*
+** base/base.h -- what every notescore module needs.
+**
+** Error codes and their messages, logging, a progress bar, clocks, growable
+** arrays, a deterministic RNG, a string-interning table and a small thread
+** pool with deterministic chunking.
+**
+** Who calls it: every other module.  Thread safety: the functions here are
+** safe to call from any thread; objects (ns_strtab, ns_pool, ns_progress) are
+** owned by one thread at a time unless their comment says otherwise.
+**
+** Conventions used across the project:
+**   - Every fallible function returns int: 0 (NS_OK) or a negative ns_err.
+**     System errors are returned as -errno.  ns_strerror() explains both.
+**   - Out-parameters are set on every path (NULL / 0 on failure).
+**   - Destroy functions accept NULL and cannot fail.
+**   - Library code never calls exit(); only tools/ main() does.
+*/
+#ifndef NS_BASE_H
+#define NS_BASE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* ------------------------------------------------------------------------
+** Errors.  X-macro: NAME, value, message.  Values sit below -1000 so they
+** never collide with -errno.
+*/
+#define NS_ERR_MAP(X)                                                        \
+  X(NS_ENOMEM,    -1001, "out of memory")                                    \
+  X(NS_EINVAL,    -1002, "invalid argument")                                 \
+  X(NS_EIO,       -1003, "input/output error")                               \
+  X(NS_EPARSE,    -1004, "malformed input")                                  \
+  X(NS_ENOTFOUND, -1005, "not found")                                        \
+  X(NS_ESQL,      -1006, "database error")                                   \
+  X(NS_ELAPACK,   -1007, "linear algebra failure")                           \
+  X(NS_EFULL,     -1008, "queue full")                                       \
+  X(NS_ECANCELED, -1009, "canceled")                                         \
+  X(NS_ECOLUMN,   -1010, "missing required column")                          \
+  X(NS_ESCHEMA,   -1011, "database schema is newer than this program")       \
+  X(NS_ERANGE,    -1012, "value out of range")                               \
+  X(NS_ENODATA,   -1013, "no usable data")                                   \
+  X(NS_EBUSY,     -1014, "resource busy")
+
+enum ns_err {
+  NS_OK = 0,
+#define NS__ERR_ENUM(name, val, msg) name = (val),
+  NS_ERR_MAP(NS__ERR_ENUM)
+#undef NS__ERR_ENUM
+};
+
+/* Message for an error code (ns_err or -errno).  Never NULL; static storage. */
+const char *ns_strerror(int rc);
+/* Symbolic name ("NS_EPARSE", "ENOENT"); static storage. */
+const char *ns_err_name(int rc);
+
+/* ------------------------------------------------------------------------
+** Logging to stderr.  Level is process-wide and set once by the CLI before
+** any thread starts (the only process-wide setting; it is not mutated later).
+*/
+enum { NS_LOG_ERROR = 0, NS_LOG_WARN = 1, NS_LOG_INFO = 2, NS_LOG_DEBUG = 3 };
+void ns_log_set_level(int level);
+int ns_log_level(void);
+void ns_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define ns_error(...) ns_log(NS_LOG_ERROR, __VA_ARGS__)
+#define ns_warn(...)  ns_log(NS_LOG_WARN, __VA_ARGS__)
+#define ns_info(...)  ns_log(NS_LOG_INFO, __VA_ARGS__)
+#define ns_debug(...) ns_log(NS_LOG_DEBUG, __VA_ARGS__)
+
+/* ------------------------------------------------------------------------
+** Clocks.
+*/
+int64_t ns_now_ms(void);        /* wall clock, milliseconds since the epoch */
+double ns_monotonic_s(void);    /* monotonic seconds, for durations */
+size_t ns_peak_rss_bytes(void); /* peak resident set size of this process */
+
+/* ------------------------------------------------------------------------
+** Progress bar on stderr.  Draws only when stderr is a terminal; always
+** silent otherwise (the caller prints its own one-line summary).
+*/
+typedef struct ns_progress {
+  const char *label;   /* short label, borrowed */
+  uint64_t total;      /* 0 = unknown */
+  uint64_t done;
+  double t_start;      /* ns_monotonic_s() at start */
+  double t_last_draw;
+  int enabled;         /* stderr is a tty */
+} ns_progress;
+void ns_progress_start(ns_progress *p, const char *label, uint64_t total);
+void ns_progress_update(ns_progress *p, uint64_t done);
+void ns_progress_finish(ns_progress *p);
+
+/* ------------------------------------------------------------------------
+** Growable array of any element type.
+**   NS_VEC(int64_t) v = {0};  ns_vec_push(&v, x) returns 0 or NS_ENOMEM.
+*/
+#define NS_VEC(T) struct { T *a; size_t n, cap; }
+int ns__vec_grow(void **a, size_t *cap, size_t elem, size_t need);
+#define ns_vec_reserve(v, need)                                              \
+  ((need) <= (v)->cap ? 0                                                    \
+   : ns__vec_grow((void **)&(v)->a, &(v)->cap, sizeof(*(v)->a), (need)))
+#define ns_vec_push(v, x)                                                    \
+  (ns_vec_reserve((v), (v)->n + 1) ? NS_ENOMEM : ((v)->a[(v)->n++] = (x), 0))
+#define ns_vec_free(v) (free((v)->a), (v)->a = NULL, (v)->n = (v)->cap = 0)
+
+/* ------------------------------------------------------------------------
+** Deterministic RNG: xoshiro256** seeded through splitmix64.  Same seed,
+** same stream, on every platform.  Never use rand().
+*/
+typedef struct ns_rng { uint64_t s[4]; } ns_rng;
+void ns_rng_seed(ns_rng *r, uint64_t seed);
+uint64_t ns_rng_u64(ns_rng *r);
+double ns_rng_uniform(ns_rng *r);              /* [0, 1) */
+double ns_rng_normal(ns_rng *r);               /* N(0, 1), Box-Muller */
+uint64_t ns_rng_below(ns_rng *r, uint64_t n);  /* [0, n), unbiased */
+uint64_t ns_hash64(uint64_t x);                /* splitmix64 finalizer */
+
+/* ------------------------------------------------------------------------
+** String interning: string <-> dense index 0..n-1 in first-seen order.
+** Strings are copied into the table's arena; pointers from ns_strtab_str()
+** stay valid until ns_strtab_free().
+*/
+typedef struct ns_strtab ns_strtab;
+int ns_strtab_new(ns_strtab **out);
+void ns_strtab_free(ns_strtab *t);
+/* Index of s (length len), adding it if new.  *out = index. */
+int ns_strtab_intern(ns_strtab *t, const char *s, size_t len, int32_t *out);
+/* Index of s or -1 if absent. */
+int32_t ns_strtab_find(const ns_strtab *t, const char *s, size_t len);
+const char *ns_strtab_str(const ns_strtab *t, int32_t idx);
+size_t ns_strtab_count(const ns_strtab *t);
+
+/* ------------------------------------------------------------------------
+** Thread pool with deterministic chunking.
+**
+** ns_pool_for() splits [0, n) into chunks whose boundaries depend only on n
+** and chunk_hint -- never on the thread count -- and calls fn(ctx, chunk,
+** begin, end) for each, from any worker.  Code that needs a global sum writes
+** one partial per chunk and adds the partials in chunk order afterwards, so
+** results are bit-identical for any number of threads.
+**
+** A pool is used by one caller thread at a time.  threads <= 1 runs inline.
+*/
+typedef struct ns_pool ns_pool;
+typedef void (*ns_pool_fn)(void *ctx, size_t chunk, size_t begin, size_t end);
+int ns_pool_new(int threads, ns_pool **out);
+void ns_pool_free(ns_pool *p);
+int ns_pool_threads(const ns_pool *p);
+/* Number of chunks ns_pool_for() will use for n items and this hint. */
+size_t ns_pool_nchunks(size_t n, size_t chunk_hint);
+/* Runs fn over every chunk; returns when all are done. */
+void ns_pool_for(ns_pool *p, size_t n, size_t chunk_hint, ns_pool_fn fn, void *ctx);
+/* Default thread count: NS_THREADS env var, else online CPUs. */
+int ns_default_threads(void);
+
+/* ------------------------------------------------------------------------
+** Small helpers.
+*/
+#define NS_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define NS_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define NS_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* calloc that returns NULL for n*size overflow. */
+void *ns_calloc(size_t n, size_t size);
+/* malloc of n*size with overflow check. */
+void *ns_mallocn(size_t n, size_t size);
+/* strdup with NULL on failure. */
+char *ns_strdup(const char *s);
+/* mkdir -p; returns 0 or -errno. */
+int ns_mkdir_p(const char *path);
+
+#endif /* NS_BASE_H */

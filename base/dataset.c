@@ -1,0 +1,341 @@
+/*
+** base/dataset.c -- names and tables for the shared enumerations, and the
+** lifecycle and canonical ordering of ns_dataset / ns_scores.
+*/
+#include "dataset.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- enumerations ------------------------------------------------------ */
+
+const char *const ns_tag_names[NS_N_TAGS] = {
+    "helpfulOther", "helpfulInformative", "helpfulClear", "helpfulEmpathetic",
+    "helpfulGoodSources", "helpfulUniqueContext", "helpfulAddressesClaim",
+    "helpfulImportantContext", "helpfulUnbiasedLanguage",
+    "notHelpfulOther", "notHelpfulIncorrect", "notHelpfulSourcesMissingOrUnreliable",
+    "notHelpfulOpinionSpeculationOrBias", "notHelpfulMissingKeyPoints",
+    "notHelpfulOutdated", "notHelpfulHardToUnderstand", "notHelpfulArgumentativeOrBiased",
+    "notHelpfulOffTopic", "notHelpfulSpamHarassmentOrAbuse", "notHelpfulIrrelevantSources",
+    "notHelpfulOpinionSpeculation", "notHelpfulNoteNotNeeded"};
+
+/* Reference tie-break ranks (reference-algorithm.md §1.3): higher wins. */
+const int ns_tag_rank[NS_N_TAGS] = {0, 8, 7, 3, 4, 2, 5, 6, 1,
+                                    0, 8, 2, 4, 5, 12, 10, 7, 9, 11, 1, 3, 6};
+
+int ns_tag_index(const char *s, size_t len) {
+  for (int i = 0; i < NS_N_TAGS; i++)
+    if (strlen(ns_tag_names[i]) == len && memcmp(ns_tag_names[i], s, len) == 0) return i;
+  return -1;
+}
+
+static const char *const status_names[] = {
+    "NEEDS_MORE_RATINGS", "CURRENTLY_RATED_HELPFUL", "CURRENTLY_RATED_NOT_HELPFUL",
+    "FIRM_REJECT", "NEEDS_YOUR_HELP"};
+
+const char *ns_status_name(int status) {
+  if (status < 0 || status >= (int)NS_ARRAY_LEN(status_names)) return "";
+  return status_names[status];
+}
+
+int ns_status_parse(const char *s, size_t len) {
+  for (int i = 0; i < (int)NS_ARRAY_LEN(status_names); i++)
+    if (strlen(status_names[i]) == len && memcmp(status_names[i], s, len) == 0) return i;
+  return -1;
+}
+
+const char *const ns_enroll_names[9] = {
+    "newUser", "earnedIn", "atRisk", "earnedOutNoAcknowledge", "earnedOutAcknowledged",
+    "removed", "apiTestUser", "apiEarnedIn", "apiEarnedOut"};
+
+int ns_enroll_parse(const char *s, size_t len) {
+  for (int i = 0; i < 9; i++)
+    if (strlen(ns_enroll_names[i]) == len && memcmp(ns_enroll_names[i], s, len) == 0) return i;
+  return -1;
+}
+
+const char *const ns_rule_names[NS_RULE_COUNT] = {
+    "InitialNMR", "GeneralCRH", "GeneralCRNH", "UcbCRNH", "RatioCRNH", "NmCRNH",
+    "GeneralCRHInertia", "TagFilter", "FilterIncorrect", "FilterLowDiligence",
+    "FilterLargeFactor", "RejectLowIntercept", "MinMinorityRaters", "RaterBalance",
+    "NoHighVolIntercept", "NoCorrelatedIntercept", "PopulationSampledIntercept",
+    "NmrDueToMinStableCrhTime", "ScoringDriftGuard", "InsufficientExplanation",
+    "CoreModel", "TrustFloor"};
+
+/* ---- lifecycle --------------------------------------------------------- */
+
+int ns_dataset_new(ns_dataset **out) {
+  ns_dataset *ds = calloc(1, sizeof *ds);
+  int rc;
+  *out = NULL;
+  if (!ds) return NS_ENOMEM;
+  if ((rc = ns_strtab_new(&ds->participants)) != 0) {
+    free(ds);
+    return rc;
+  }
+  *out = ds;
+  return 0;
+}
+
+void ns_dataset_free(ns_dataset *ds) {
+  if (!ds) return;
+  ns_strtab_free(ds->participants);
+  free(ds->note_id);
+  free(ds->note_author);
+  free(ds->note_created_ms);
+  free(ds->note_tweet_id);
+  free(ds->note_class);
+  free(ds->r_note_id);
+  free(ds->r_rater);
+  free(ds->r_created_ms);
+  free(ds->r_level);
+  free(ds->r_tags);
+  free(ds->r_source);
+  free(ds->history);
+  free(ds->enrollment);
+  free(ds);
+}
+
+/* Capacity is tracked implicitly: arrays are realloc'ed to exactly n. */
+#define REALLOC_COL(ptr, n)                                                  \
+  do {                                                                       \
+    void *np_ = realloc((ptr), ((n) ? (n) : 1) * sizeof *(ptr));             \
+    if (!np_) return NS_ENOMEM;                                              \
+    (ptr) = np_;                                                             \
+  } while (0)
+
+int ns_dataset_reserve_notes(ns_dataset *ds, size_t n) {
+  REALLOC_COL(ds->note_id, n);
+  REALLOC_COL(ds->note_author, n);
+  REALLOC_COL(ds->note_created_ms, n);
+  REALLOC_COL(ds->note_tweet_id, n);
+  REALLOC_COL(ds->note_class, n);
+  return 0;
+}
+
+int ns_dataset_reserve_ratings(ns_dataset *ds, size_t n) {
+  REALLOC_COL(ds->r_note_id, n);
+  REALLOC_COL(ds->r_rater, n);
+  REALLOC_COL(ds->r_created_ms, n);
+  REALLOC_COL(ds->r_level, n);
+  REALLOC_COL(ds->r_tags, n);
+  REALLOC_COL(ds->r_source, n);
+  return 0;
+}
+
+void ns_nsh_init(ns_nsh *h, int64_t note_id) {
+  memset(h, 0, sizeof *h);
+  h->note_id = note_id;
+  h->author = -1;
+  h->created_ms = NS_TS_NONE;
+  h->ts_first_non_nmr = h->ts_current = h->ts_latest_non_nmr = NS_TS_NONE;
+  h->ts_lock = h->ts_retro_lock = h->ts_most_recent_change = NS_TS_NONE;
+  h->ts_nmr_due_to_stable_crh = h->ts_minute_final_output = NS_TS_NONE;
+  h->ts_first_nmr_due_to_stable_crh = h->above_pcrh_threshold_time = NS_TS_NONE;
+  h->first_non_nmr_status = h->current_status = h->most_recent_non_nmr_status = NS_STATUS_UNSET;
+  h->locked_status = h->current_core_status = h->current_expansion_status = NS_STATUS_UNSET;
+  h->current_group_status = h->current_multi_group_status = NS_STATUS_UNSET;
+  h->current_modeling_group = NAN;
+  h->current_modeling_multi_group = NAN;
+}
+
+void ns_scores_free(ns_scores *s) {
+  if (!s) return;
+  free(s->notes);
+  free(s->raters);
+  free(s->history);
+  free(s);
+}
+
+/* ---- canonical ordering ------------------------------------------------ */
+
+/* LSD radix sort of perm[0..n) by 16-bit digits of key(perm[i]).
+** Stable, so equal keys keep their original relative order. */
+static int radix_pass(uint32_t *perm, uint32_t *tmp, size_t n, const uint64_t *key, int shift) {
+  size_t *cnt = calloc(65537, sizeof *cnt);
+  if (!cnt) return NS_ENOMEM;
+  for (size_t i = 0; i < n; i++) cnt[((key[perm[i]] >> shift) & 0xffff) + 1]++;
+  for (size_t d = 0; d < 65536; d++) cnt[d + 1] += cnt[d];
+  for (size_t i = 0; i < n; i++) tmp[cnt[(key[perm[i]] >> shift) & 0xffff]++] = perm[i];
+  memcpy(perm, tmp, n * sizeof *perm);
+  free(cnt);
+  return 0;
+}
+
+/* Sort perm by (hi, lo) with hi, lo unsigned 64-bit keys (lo may be NULL). */
+static int sort_perm2(uint32_t *perm, size_t n, const uint64_t *hi, const uint64_t *lo, int lo_bits) {
+  uint32_t *tmp = ns_mallocn(n, sizeof *tmp);
+  int rc = 0;
+  if (!tmp) return NS_ENOMEM;
+  for (size_t i = 0; i < n; i++) perm[i] = (uint32_t)i;
+  if (lo)
+    for (int s = 0; s < lo_bits && !rc; s += 16) rc = radix_pass(perm, tmp, n, lo, s);
+  for (int s = 0; s < 64 && !rc; s += 16) rc = radix_pass(perm, tmp, n, hi, s);
+  free(tmp);
+  return rc;
+}
+
+#define GATHER(col, perm, n)                                                 \
+  do {                                                                       \
+    __typeof__(col) g_ = ns_mallocn((n) ? (n) : 1, sizeof *(col));           \
+    if (!g_) { rc = NS_ENOMEM; goto out; }                                   \
+    for (size_t i_ = 0; i_ < (n); i_++) g_[i_] = (col)[(perm)[i_]];          \
+    free(col);                                                               \
+    (col) = g_;                                                              \
+  } while (0)
+
+static int cmp_str_idx(const void *a, const void *b, void *arg) {
+  const ns_strtab *t = arg;
+  return strcmp(ns_strtab_str(t, *(const int32_t *)a), ns_strtab_str(t, *(const int32_t *)b));
+}
+
+/* qsort_r is a GNU extension; declare it for -std=c17. */
+void qsort_r(void *base, size_t nmemb, size_t size,
+             int (*compar)(const void *, const void *, void *), void *arg);
+
+static int32_t remap(const int32_t *map, int32_t i) { return i < 0 ? -1 : map[i]; }
+
+int ns_dataset_normalize(ns_dataset *ds) {
+  int rc = 0;
+  size_t np = ns_strtab_count(ds->participants);
+  int32_t *order = NULL, *map = NULL;
+  uint32_t *perm = NULL;
+  uint64_t *khi = NULL, *klo = NULL;
+  ns_strtab *nt = NULL;
+  size_t n, w;
+
+  if (ds->n_ratings > UINT32_MAX || ds->n_notes > UINT32_MAX) return NS_ERANGE;
+
+  /* 1. Participants in sorted-string order (as the reference factorizes). */
+  order = ns_mallocn(np ? np : 1, sizeof *order);
+  map = ns_mallocn(np ? np : 1, sizeof *map);
+  if (!order || !map) { rc = NS_ENOMEM; goto out; }
+  for (size_t i = 0; i < np; i++) order[i] = (int32_t)i;
+  qsort_r(order, np, sizeof *order, cmp_str_idx, ds->participants);
+  if ((rc = ns_strtab_new(&nt)) != 0) goto out;
+  for (size_t i = 0; i < np; i++) {
+    const char *s = ns_strtab_str(ds->participants, order[i]);
+    if ((rc = ns_strtab_intern(nt, s, strlen(s), &map[order[i]])) != 0) goto out;
+  }
+  for (size_t i = 0; i < ds->n_notes; i++) ds->note_author[i] = remap(map, ds->note_author[i]);
+  for (size_t i = 0; i < ds->n_ratings; i++) ds->r_rater[i] = remap(map, ds->r_rater[i]);
+  for (size_t i = 0; i < ds->n_history; i++) ds->history[i].author = remap(map, ds->history[i].author);
+  for (size_t i = 0; i < ds->n_enrollment; i++)
+    ds->enrollment[i].participant = remap(map, ds->enrollment[i].participant);
+  ns_strtab_free(ds->participants);
+  ds->participants = nt;
+  nt = NULL;
+
+  /* 2. Ratings by (noteId, rater); duplicates keep the latest createdAt. */
+  n = ds->n_ratings;
+  if (n) {
+    perm = ns_mallocn(n, sizeof *perm);
+    khi = ns_mallocn(n, sizeof *khi);
+    klo = ns_mallocn(n, sizeof *klo);
+    if (!perm || !khi || !klo) { rc = NS_ENOMEM; goto out; }
+    for (size_t i = 0; i < n; i++) {
+      khi[i] = (uint64_t)ds->r_note_id[i] ^ (1ull << 63); /* signed -> unsigned order */
+      klo[i] = (uint64_t)(uint32_t)ds->r_rater[i];
+    }
+    if ((rc = sort_perm2(perm, n, khi, klo, 32)) != 0) goto out;
+    /* dedupe in perm: among a run of equal keys keep the latest createdAt,
+     * and among equal createdAt the last row (stable sort keeps row order) */
+    w = 0;
+    for (size_t i = 0; i < n; i++) {
+      uint32_t r = perm[i];
+      if (w > 0) {
+        uint32_t q = perm[w - 1];
+        if (ds->r_note_id[q] == ds->r_note_id[r] && ds->r_rater[q] == ds->r_rater[r]) {
+          if (ds->r_created_ms[r] >= ds->r_created_ms[q]) perm[w - 1] = r;
+          continue;
+        }
+      }
+      perm[w++] = r;
+    }
+    GATHER(ds->r_note_id, perm, w);
+    GATHER(ds->r_rater, perm, w);
+    GATHER(ds->r_created_ms, perm, w);
+    GATHER(ds->r_level, perm, w);
+    GATHER(ds->r_tags, perm, w);
+    GATHER(ds->r_source, perm, w);
+    ds->n_ratings = w;
+    free(perm); perm = NULL;
+    free(khi); khi = NULL;
+    free(klo); klo = NULL;
+  }
+
+  /* 3. Notes by noteId; a duplicate noteId keeps the last row. */
+  n = ds->n_notes;
+  if (n) {
+    perm = ns_mallocn(n, sizeof *perm);
+    khi = ns_mallocn(n, sizeof *khi);
+    if (!perm || !khi) { rc = NS_ENOMEM; goto out; }
+    for (size_t i = 0; i < n; i++) khi[i] = (uint64_t)ds->note_id[i] ^ (1ull << 63);
+    if ((rc = sort_perm2(perm, n, khi, NULL, 0)) != 0) goto out;
+    w = 0;
+    for (size_t i = 0; i < n; i++) {
+      if (w > 0 && ds->note_id[perm[w - 1]] == ds->note_id[perm[i]]) {
+        perm[w - 1] = perm[i];
+        continue;
+      }
+      perm[w++] = perm[i];
+    }
+    GATHER(ds->note_id, perm, w);
+    GATHER(ds->note_author, perm, w);
+    GATHER(ds->note_created_ms, perm, w);
+    GATHER(ds->note_tweet_id, perm, w);
+    GATHER(ds->note_class, perm, w);
+    ds->n_notes = w;
+    free(perm); perm = NULL;
+    free(khi); khi = NULL;
+  }
+
+  /* 4. History by noteId, enrollment by participant; last row wins. */
+  n = ds->n_history;
+  if (n) {
+    perm = ns_mallocn(n, sizeof *perm);
+    khi = ns_mallocn(n, sizeof *khi);
+    if (!perm || !khi) { rc = NS_ENOMEM; goto out; }
+    for (size_t i = 0; i < n; i++) khi[i] = (uint64_t)ds->history[i].note_id ^ (1ull << 63);
+    if ((rc = sort_perm2(perm, n, khi, NULL, 0)) != 0) goto out;
+    w = 0;
+    for (size_t i = 0; i < n; i++) {
+      if (w > 0 && ds->history[perm[w - 1]].note_id == ds->history[perm[i]].note_id) {
+        perm[w - 1] = perm[i];
+        continue;
+      }
+      perm[w++] = perm[i];
+    }
+    GATHER(ds->history, perm, w);
+    ds->n_history = w;
+    free(perm); perm = NULL;
+    free(khi); khi = NULL;
+  }
+  n = ds->n_enrollment;
+  if (n) {
+    perm = ns_mallocn(n, sizeof *perm);
+    khi = ns_mallocn(n, sizeof *khi);
+    if (!perm || !khi) { rc = NS_ENOMEM; goto out; }
+    for (size_t i = 0; i < n; i++) khi[i] = (uint64_t)(uint32_t)ds->enrollment[i].participant;
+    if ((rc = sort_perm2(perm, n, khi, NULL, 0)) != 0) goto out;
+    w = 0;
+    for (size_t i = 0; i < n; i++) {
+      if (w > 0 && ds->enrollment[perm[w - 1]].participant == ds->enrollment[perm[i]].participant) {
+        perm[w - 1] = perm[i];
+        continue;
+      }
+      perm[w++] = perm[i];
+    }
+    GATHER(ds->enrollment, perm, w);
+    ds->n_enrollment = w;
+  }
+
+out:
+  ns_strtab_free(nt);
+  free(order);
+  free(map);
+  free(perm);
+  free(khi);
+  free(klo);
+  return rc;
+}

@@ -1,0 +1,271 @@
+/*
+** base/dataset.h -- the in-memory shapes every module agrees on.
+**
+**   ns_dataset : one consistent snapshot of the inputs (notes, ratings,
+**                note status history, user enrollment), columnar.  Produced
+**                by store/ (from TSV files or from the DB), read by graph/,
+**                factorization/ and engine/.
+**   ns_scores  : the result of one scoring run (per-note and per-rater
+**                score rows plus the updated status history).  Produced by
+**                engine/, written by store/ (DB tables, TSV files).
+**
+** Participant ids are opaque strings interned into ds->participants; every
+** *_rater / *_author / participant field below is an index into that table
+** (or -1 when absent).  Notes are indexed 0..n_notes-1; ratings refer to
+** notes by noteId (int64) because the public data is not referentially
+** closed: a rating may name a note that is absent from the notes file.
+**
+** Thread safety: a dataset is immutable once built; any thread may read it.
+*/
+#ifndef NS_DATASET_H
+#define NS_DATASET_H
+
+#include <math.h>
+#include <stdint.h>
+
+#include "base.h"
+
+/* ---- enumerations ------------------------------------------------------ */
+
+/* Note classification (notes.classification). */
+enum ns_class {
+  NS_CLASS_NONE = 0,        /* unknown / note deleted */
+  NS_CLASS_MISLEADING = 1,  /* MISINFORMED_OR_POTENTIALLY_MISLEADING */
+  NS_CLASS_NOT_MISLEADING = 2
+};
+
+/* Helpfulness level of one rating; value = level / 2.0. */
+enum ns_level {
+  NS_LEVEL_NOT_HELPFUL = 0,       /* 0.0 */
+  NS_LEVEL_SOMEWHAT_HELPFUL = 1,  /* 0.5 */
+  NS_LEVEL_HELPFUL = 2            /* 1.0 */
+};
+#define NS_LEVEL_VALUE(l) ((double)(l) * 0.5)
+
+/* Note statuses.  NS_STATUS_UNSET means "no value" (NaN in the reference). */
+enum ns_status {
+  NS_STATUS_UNSET = -1,
+  NS_STATUS_NMR = 0,          /* NEEDS_MORE_RATINGS */
+  NS_STATUS_CRH = 1,          /* CURRENTLY_RATED_HELPFUL */
+  NS_STATUS_CRNH = 2,         /* CURRENTLY_RATED_NOT_HELPFUL */
+  NS_STATUS_FIRM_REJECT = 3,  /* internal: blocks downstream CRH */
+  NS_STATUS_NYH = 4           /* NEEDS_YOUR_HELP (internal) */
+};
+/* Public string for a status ("" for UNSET); and the reverse (-1 unknown). */
+const char *ns_status_name(int status);
+int ns_status_parse(const char *s, size_t len);
+
+/* Rating source (ratings.ratingSourceBucketed). */
+enum { NS_SOURCE_DEFAULT = 0, NS_SOURCE_POPULATION_SAMPLED = 1 };
+
+/* The 22 rating tags, one bit each, in public TSV column order: 9 helpful
+** tags (bits 0..8) then 13 not-helpful tags (bits 9..21). */
+#define NS_N_HELPFUL_TAGS 9
+#define NS_N_NOT_HELPFUL_TAGS 13
+#define NS_N_TAGS 22
+extern const char *const ns_tag_names[NS_N_TAGS];
+/* Tie-break rank of each tag (reference constants): higher wins a tie. */
+extern const int ns_tag_rank[NS_N_TAGS];
+#define NS_TAG_BIT(i) (1u << (i))
+#define NS_TAG_IS_HELPFUL(i) ((i) < NS_N_HELPFUL_TAGS)
+/* Index of a tag name, or -1. */
+int ns_tag_index(const char *s, size_t len);
+enum {
+  NS_TAG_NH_OTHER = 9,
+  NS_TAG_NH_INCORRECT = 10,
+  NS_TAG_NH_SOURCES_MISSING = 11,
+  NS_TAG_NH_HARD_TO_UNDERSTAND = 15,
+  NS_TAG_NH_SPAM_HARASSMENT = 18,
+  NS_TAG_NH_IRRELEVANT_SOURCES = 19
+};
+
+/* Enrollment states, thrift codes 0..8 (reference §1.5). */
+enum ns_enroll {
+  NS_ENROLL_NEW_USER = 0, NS_ENROLL_EARNED_IN = 1, NS_ENROLL_AT_RISK = 2,
+  NS_ENROLL_EARNED_OUT_NO_ACK = 3, NS_ENROLL_EARNED_OUT_ACK = 4,
+  NS_ENROLL_REMOVED = 5, NS_ENROLL_API_TEST_USER = 6,
+  NS_ENROLL_API_EARNED_IN = 7, NS_ENROLL_API_EARNED_OUT = 8
+};
+extern const char *const ns_enroll_names[9];
+int ns_enroll_parse(const char *s, size_t len);  /* -1 if unknown */
+
+/* ---- input snapshot ---------------------------------------------------- */
+
+/* One row of noteStatusHistory (24 columns, reference §1.4).  Timestamps
+** that are absent are NS_TS_NONE; statuses absent are NS_STATUS_UNSET. */
+#define NS_TS_NONE INT64_MIN
+typedef struct ns_nsh {
+  int64_t note_id;
+  int32_t author;                      /* participant index or -1 */
+  int64_t created_ms;
+  int64_t ts_first_non_nmr;            /* timestampMillisOfFirstNonNMRStatus */
+  int8_t first_non_nmr_status;
+  int64_t ts_current;                  /* timestampMillisOfCurrentStatus */
+  int8_t current_status;
+  int64_t ts_latest_non_nmr;           /* timestampMillisOfLatestNonNMRStatus */
+  int8_t most_recent_non_nmr_status;
+  int64_t ts_lock;                     /* timestampMillisOfStatusLock */
+  int8_t locked_status;
+  int64_t ts_retro_lock;               /* timestampMillisOfRetroLock */
+  int8_t current_core_status;
+  int8_t current_expansion_status;
+  int8_t current_group_status;
+  char decided_by[48];                 /* currentDecidedBy ("" = none) */
+  double current_modeling_group;       /* NAN = none */
+  int64_t ts_most_recent_change;       /* timestampMillisOfMostRecentStatusChange */
+  int64_t ts_nmr_due_to_stable_crh;    /* timestampMillisOfNmrDueToMinStableCrhTime */
+  int8_t current_multi_group_status;
+  double current_modeling_multi_group; /* NAN = none */
+  int64_t ts_minute_final_output;      /* timestampMinuteOfFinalScoringOutput */
+  int64_t ts_first_nmr_due_to_stable_crh;
+  int64_t above_pcrh_threshold_time;   /* abovePcrhThresholdTime */
+} ns_nsh;
+
+/* One row of userEnrollment. */
+typedef struct ns_enrollment {
+  int32_t participant;                 /* participant index */
+  int8_t state;                        /* ns_enroll, -1 unknown */
+  int64_t successful_needed;           /* successfulRatingNeededToEarnIn */
+  int64_t ts_last_state_change;
+  int64_t ts_last_earn_out;            /* NS_TS_NONE if absent */
+  char modeling_population[16];        /* CORE / EXPANSION / ... */
+  int32_t modeling_group;              /* -1 = absent */
+  int64_t times_earned_out;
+} ns_enrollment;
+
+typedef struct ns_dataset {
+  ns_strtab *participants;   /* owned; index <-> participant id string */
+
+  /* notes, one per noteId, in load order */
+  size_t n_notes;
+  int64_t *note_id;
+  int32_t *note_author;      /* participant index or -1 */
+  int64_t *note_created_ms;
+  int64_t *note_tweet_id;    /* -1 = deleted post */
+  uint8_t *note_class;       /* ns_class */
+
+  /* ratings, one per (noteId, rater) -- duplicates already resolved */
+  size_t n_ratings;
+  int64_t *r_note_id;        /* noteId (may be absent from notes) */
+  int32_t *r_rater;          /* participant index */
+  int64_t *r_created_ms;
+  uint8_t *r_level;          /* ns_level */
+  uint32_t *r_tags;          /* NS_TAG_BIT(i) for each tag set */
+  uint8_t *r_source;         /* NS_SOURCE_* */
+
+  size_t n_history;
+  ns_nsh *history;
+
+  size_t n_enrollment;
+  ns_enrollment *enrollment;
+} ns_dataset;
+
+/* Empty dataset with its participant table. */
+int ns_dataset_new(ns_dataset **out);
+void ns_dataset_free(ns_dataset *ds);
+/* Capacity management for the columnar arrays (grow-only). */
+int ns_dataset_reserve_notes(ns_dataset *ds, size_t n);
+int ns_dataset_reserve_ratings(ns_dataset *ds, size_t n);
+/* Sort ratings by (noteId, rater string) and notes by noteId so that
+** snapshots from different sources (TSV, DB) are row-for-row identical;
+** for duplicate (noteId, rater) keep the row with the latest createdAtMillis
+** (ties: the later row).  Likewise dedupe notes by noteId, history by noteId,
+** enrollment by participant. */
+int ns_dataset_normalize(ns_dataset *ds);
+/* Fresh NSH row with every optional field absent. */
+void ns_nsh_init(ns_nsh *h, int64_t note_id);
+
+/* ---- scoring results --------------------------------------------------- */
+
+/* Rules that can fire; a note's rules are a bitmask of (1u << rule).
+** ns_rule_names[] gives the reference's rule names. */
+enum ns_rule {
+  NS_RULE_INITIAL_NMR = 0,
+  NS_RULE_GENERAL_CRH,
+  NS_RULE_GENERAL_CRNH,
+  NS_RULE_UCB_CRNH,
+  NS_RULE_RATIO_CRNH,
+  NS_RULE_NM_CRNH,
+  NS_RULE_CRH_INERTIA,
+  NS_RULE_TAG_FILTER,
+  NS_RULE_INCORRECT_FILTER,
+  NS_RULE_LOW_DILIGENCE,
+  NS_RULE_LARGE_FACTOR,
+  NS_RULE_REJECT_LOW_INTERCEPT,
+  NS_RULE_MIN_MINORITY_RATERS,
+  NS_RULE_RATER_BALANCE,
+  NS_RULE_NO_HIGH_VOL,
+  NS_RULE_NO_CORRELATED,
+  NS_RULE_POPULATION_SAMPLED,
+  NS_RULE_STABILIZATION,       /* NmrDueToMinStableCrhTime */
+  NS_RULE_DRIFT_GUARD,         /* ScoringDriftGuard (lock) */
+  NS_RULE_INSUFFICIENT_EXPL,   /* InsufficientExplanation */
+  NS_RULE_CORE_MODEL,          /* meta: CoreModel decided */
+  NS_RULE_TRUST_FLOOR,         /* notescore: trust propagation */
+  NS_RULE_COUNT
+};
+extern const char *const ns_rule_names[NS_RULE_COUNT];
+
+typedef struct ns_note_score {
+  int64_t note_id;
+  int32_t note_index;          /* index into ds->note_*, or -1 (deleted) */
+  int64_t created_ms;          /* NS_TS_NONE if unknown */
+  uint8_t classification;      /* ns_class */
+  int32_t num_ratings;         /* all ratings on the note (reference numRatings) */
+  int32_t num_final_round_ratings;
+  /* core model (round 2 / final) */
+  double intercept, factor;    /* NAN when the note was not scored */
+  double intercept_r1, factor_r1;  /* round-1 (provisional) fit */
+  double intercept_min, intercept_max;  /* pseudo-rater bounds, NAN if off */
+  double intercept_no_high_vol, intercept_no_correlated;  /* NAN if off */
+  int8_t core_status;          /* coreRatingStatus (scorer status) */
+  uint32_t core_rules;         /* coreActiveRules bitmask */
+  int8_t final_status;         /* finalRatingStatus (public statuses only) */
+  int8_t decided_by;           /* ns_rule that set the final status */
+  uint32_t meta_rules;         /* metaScorerActiveRules bitmask */
+  int8_t first_tag, second_tag;  /* tag index or -1 */
+  uint32_t active_filter_tags; /* tag bits that fired in the tag filter */
+  int8_t provisional_status;   /* round-1 status (used by helpfulness) */
+} ns_note_score;
+
+typedef struct ns_rater_score {
+  int32_t participant;         /* participant index */
+  double intercept, factor;    /* final round, NAN if not in round 2 */
+  double intercept_r1, factor_r1;  /* first round, NAN if not fitted */
+  double crh_crnh_ratio_diff;  /* NAN if authored no scored note */
+  double mean_note_score;      /* NAN likewise */
+  double agree_ratio;          /* NAN if no valid rating */
+  double agree_ratio_harassment;  /* with the harassment penalty */
+  int8_t above_threshold;      /* aboveHelpfulnessThreshold: 1/0, -1 = NaN */
+  int32_t successful_helpful, successful_not_helpful;
+  int32_t unsuccessful_helpful, unsuccessful_not_helpful;
+  int32_t ratings_awaiting;    /* ratingsAwaitingMoreRatings */
+  int32_t rated_after_decision;
+  int32_t notes_crh, notes_crnh, notes_nmr;  /* as author */
+  int32_t num_ratings;         /* all ratings by the rater */
+  double trust;                /* raterTrust in [0,1], NAN if off */
+  int32_t group_id;            /* coordinatedGroupId, 0 = none */
+} ns_rater_score;
+
+typedef struct ns_scores {
+  size_t n_notes;
+  ns_note_score *notes;        /* sorted by note_id */
+  size_t n_raters;
+  ns_rater_score *raters;      /* sorted by participant id string */
+  size_t n_history;
+  ns_nsh *history;             /* updated status history, sorted by note_id */
+  double global_intercept;     /* mu of the final round */
+  double global_intercept_r1;
+  int64_t now_ms;              /* the run's "now" (--epoch-millis) */
+  /* run statistics */
+  size_t n_ratings_in, n_ratings_round1, n_ratings_round2;
+  size_t n_raters_round1, n_raters_round2, n_notes_round1, n_notes_round2;
+  int mf_passes;               /* ALS passes over all rounds */
+  double seconds;              /* wall time of the run */
+  double stage_seconds[8];     /* snapshot, r1, helpfulness, trust, r2,
+                                   guardrails, statuses, publish */
+} ns_scores;
+
+void ns_scores_free(ns_scores *s);
+
+#endif /* NS_DATASET_H */

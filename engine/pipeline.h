@@ -1,0 +1,63 @@
+/*
+** engine/pipeline.h -- one scoring run: dataset in, scores out.
+**
+** Stages (design.md §3): count filters and round-1 MF on all ratings ->
+** provisional statuses -> rater helpfulness (valid ratings, agree ratio,
+** author ratios) -> trust propagation (graph/) -> round-2 MF on the raters
+** that pass the helpfulness filter, weighted by trust -> guardrails -> final
+** status, explanation tags, status-history update and the two-week lock.
+**
+** The run is a pure function of (dataset, params): same inputs, same bytes
+** out, for any thread count.  "Now" is params->now_ms, never the clock.
+**
+** Who calls it: tools/ (score CLI), engine/ server (scheduled runs, on a
+** worker thread).  Threads: the pool parallelizes inside; a run never
+** touches the store.
+*/
+#ifndef NS_PIPELINE_H
+#define NS_PIPELINE_H
+
+#include <stdint.h>
+
+#include "../base/base.h"
+#include "../base/dataset.h"
+
+typedef struct ns_params {
+  int64_t now_ms;            /* the run's "now" (--epoch-millis); required */
+  uint64_t seed;             /* MF initialization seed (--seed), default 0 */
+  int k;                     /* MF factors (1) */
+  int min_ratings_note;      /* 5 */
+  int min_ratings_rater;     /* 10 (round 1) */
+  double crh_threshold;      /* 0.40 */
+  double crnh_threshold;     /* -0.05 */
+  double crnh_factor_mult;   /* -0.8 */
+  double nm_crnh_threshold;  /* -0.15 */
+  double factor_threshold;   /* 0.5 */
+  double inertia_delta;      /* 0.01 */
+  double min_agree_ratio;    /* 0.66 */
+  double min_mean_note_score;/* 0.05 */
+  double min_crh_vs_crnh;    /* 0.0 */
+  int trust;                 /* 1: trust propagation weights round 2 */
+  int pseudoraters;          /* 1: pseudo-rater bounds (guardrails) */
+  int guardrails;            /* 1: tag/incorrect/diligence/... filters */
+  const char *seeds_file;    /* trust seeds (participant ids), NULL = default rule */
+  double trust_alpha;        /* damping 0.85 */
+  int threads;               /* 0 = ns_default_threads() */
+  int progress;              /* 1: progress output on stderr if a tty */
+} ns_params;
+
+void ns_params_default(ns_params *p);
+
+/* Scores ds.  *out is a new ns_scores (free with ns_scores_free).  Returns
+** 0, NS_ENODATA (nothing scorable), NS_ENOMEM, NS_ELAPACK, NS_ECANCELED.
+** cancel may be NULL; when *cancel becomes nonzero the run stops early with
+** NS_ECANCELED. */
+int ns_pipeline_run(const ns_dataset *ds, const ns_params *p,
+                    volatile int *cancel, ns_scores **out);
+
+/* Writes scored_notes.tsv, helpfulness_scores.tsv and note_status_history.tsv
+** into outdir (created if needed), reference column names first, notescore's
+** own columns at the end. */
+int ns_scores_write_tsv(const ns_scores *sc, const ns_dataset *ds, const char *outdir);
+
+#endif /* NS_PIPELINE_H */

@@ -1,0 +1,96 @@
+/*
+** factorization/mf.h -- matrix factorization with intercepts.
+**
+** Model: r_hat(u,n) = mu + i_u + i_n + f_u . f_n   (f in R^k, 1 <= k <= 8)
+**
+** Loss (the reference's mean-normalized loss, reference-algorithm.md §2.2):
+**   L = (1/N) sum_e w_e (r_e - r_hat_e)^2
+**     + lambda_i  * mean_u(i_u^2) + lambda_f * mean_u(|f_u|^2)
+**     + lambda_in * mean_n(i_n^2) + lambda_fn * mean_n(|f_n|^2)
+**     + lambda_mu * mu^2
+** where N = number of ratings, w_e = 1 unless weights are given, and the
+** means run over the raters / notes of the graph.  Multiplying by N shows
+** each rater's sub-problem (others fixed) is a ridge regression with penalty
+** lambda * N / n_raters; fitting alternates these exact (k+1)x(k+1) solves
+** over raters, over notes, and a closed-form mu (ALS).  note_reg_scale
+** replaces the note-side mean by the reference's "ratio mode" when != 0.
+**
+** Storage: every parameter is double.  user_fac is n_users x k row-major
+** (ld = k); note_fac is n_notes x k row-major.  One allocation holds all
+** parameter blocks (ns_mf_model.block).
+**
+** Determinism: initialization is a pure function of (seed, index); rows are
+** solved independently in parallel (disjoint writes); loss sums use the
+** pool's fixed chunking, so results are identical for any thread count.
+**
+** Who calls it: engine/ (pipeline).  Threads: one fit per model at a time;
+** the pool parallelizes inside.
+*/
+#ifndef NS_MF_H
+#define NS_MF_H
+
+#include <stdint.h>
+
+#include "../base/base.h"
+#include "../graph/graph.h"
+
+#define NS_MF_MAX_K 8
+
+typedef struct ns_mf_params {
+  int k;                  /* number of factors, 1..NS_MF_MAX_K (default 1) */
+  double lambda_i;        /* rater-intercept regularization (0.15) */
+  double lambda_f;        /* rater-factor regularization (0.03) */
+  double lambda_in;       /* note-intercept regularization (0.15) */
+  double lambda_fn;       /* note-factor regularization (0.03) */
+  double lambda_mu;       /* global-intercept regularization (0.15) */
+  double note_reg_scale;  /* 0: mean over notes.  > 0: note regularizers are
+                             lambda * sum_n(theta^2) / note_reg_scale
+                             (reference ratingPerNoteLossRatio: N_cur/rho) */
+  int max_iters;          /* cap on ALS passes (default 200) */
+  double tol;             /* stop when |L_t - L_{t-1}| <= tol * L_{t-1} (1e-7) */
+  uint64_t seed;          /* initialization seed */
+  int freeze_users;       /* 1: keep user params (and mu) fixed; fit notes only */
+  int freeze_notes;       /* 1: keep note params fixed; fit users (and mu) */
+  int freeze_mu;          /* 1: keep mu fixed */
+  int use_mu;             /* 0: no global intercept (mu = 0) */
+  int flip_sign;          /* 1: after fitting, make the larger rater group's
+                             factor negative (reference §2.5) */
+  int init_from_model;    /* 1: start from the values already in the model */
+} ns_mf_params;
+
+/* Defaults above. */
+void ns_mf_params_default(ns_mf_params *p);
+
+typedef struct ns_mf_model {
+  size_t n_users, n_notes;
+  int k;
+  double mu;
+  double *user_icpt;      /* n_users */
+  double *user_fac;       /* n_users x k, row-major */
+  double *note_icpt;      /* n_notes */
+  double *note_fac;       /* n_notes x k, row-major */
+  double *block;          /* the single allocation behind the four arrays */
+  /* filled by ns_mf_fit */
+  double loss;            /* final value of L */
+  double mse;             /* final (1/N) sum w (r - r_hat)^2 */
+  int iters;              /* ALS passes done */
+  double seconds;         /* wall time of the fit */
+} ns_mf_model;
+
+/* Allocates the parameter block for n_users x n_notes x k, all zero. */
+int ns_mf_model_init(ns_mf_model *m, size_t n_users, size_t n_notes, int k);
+void ns_mf_model_free(ns_mf_model *m);
+
+/* Fits m to the ratings of graph g.  value[e] is the target of edge e
+** (0, 0.5, 1); weight[e] its weight (NULL = all 1).  g->n_raters/n_notes must
+** equal m->n_users/n_notes.  Unless p->init_from_model, parameters start
+** from the deterministic initialization.  Users or notes with no edges keep
+** intercept 0 and factor 0.  Returns 0, NS_EINVAL, NS_ENOMEM or NS_ELAPACK. */
+int ns_mf_fit(const ns_bigraph *g, const float *value, const float *weight,
+              const ns_mf_params *p, ns_pool *pool, ns_mf_model *m);
+
+/* L of the current parameters (same definition as above). */
+double ns_mf_loss(const ns_bigraph *g, const float *value, const float *weight,
+                  const ns_mf_params *p, ns_pool *pool, const ns_mf_model *m);
+
+#endif /* NS_MF_H */

@@ -1,0 +1,57 @@
+/*
+** graph/bigraph.c -- CSR construction for the rater-note bigraph.
+*/
+#include "graph.h"
+
+#include <stdlib.h>
+
+void ns_bigraph_free(ns_bigraph *g) {
+  if (!g) return;
+  free(g->rater_off);
+  free(g->rater_edges);
+  free(g->note_off);
+  free(g->note_edges);
+  free(g);
+}
+
+/* Counting sort of edge ids by key[e] into off/edges (stable: ids ascend). */
+static void csr(size_t nkeys, size_t n, const int32_t *key, uint64_t *off, uint32_t *edges) {
+  for (size_t i = 0; i <= nkeys; i++) off[i] = 0;
+  for (size_t e = 0; e < n; e++) off[key[e] + 1]++;
+  for (size_t i = 0; i < nkeys; i++) off[i + 1] += off[i];
+  /* place, then shift offsets back */
+  for (size_t e = 0; e < n; e++) edges[off[key[e]]++] = (uint32_t)e;
+  for (size_t i = nkeys; i > 0; i--) off[i] = off[i - 1];
+  off[0] = 0;
+}
+
+int ns_bigraph_build(size_t n_raters, size_t n_notes, size_t n_edges,
+                     const int32_t *edge_rater, const int32_t *edge_note,
+                     ns_bigraph **out) {
+  ns_bigraph *g;
+  *out = NULL;
+  if (n_edges >= UINT32_MAX) return NS_ERANGE;
+  for (size_t e = 0; e < n_edges; e++)
+    if (edge_rater[e] < 0 || (size_t)edge_rater[e] >= n_raters || edge_note[e] < 0 ||
+        (size_t)edge_note[e] >= n_notes)
+      return NS_EINVAL;
+  g = calloc(1, sizeof *g);
+  if (!g) return NS_ENOMEM;
+  g->n_raters = n_raters;
+  g->n_notes = n_notes;
+  g->n_edges = n_edges;
+  g->edge_rater = edge_rater;
+  g->edge_note = edge_note;
+  g->rater_off = ns_mallocn(n_raters + 1, sizeof *g->rater_off);
+  g->note_off = ns_mallocn(n_notes + 1, sizeof *g->note_off);
+  g->rater_edges = ns_mallocn(n_edges, sizeof *g->rater_edges);
+  g->note_edges = ns_mallocn(n_edges, sizeof *g->note_edges);
+  if (!g->rater_off || !g->note_off || !g->rater_edges || !g->note_edges) {
+    ns_bigraph_free(g);
+    return NS_ENOMEM;
+  }
+  csr(n_raters, n_edges, edge_rater, g->rater_off, g->rater_edges);
+  csr(n_notes, n_edges, edge_note, g->note_off, g->note_edges);
+  *out = g;
+  return 0;
+}

@@ -1,0 +1,161 @@
+/*
+** store/store.h -- the public-format TSV reader/writer and the SQLite store.
+**
+** Two ways in, one shape out:
+**   - ns_tsv_load_*() read the public download (notes, ratings, status
+**     history, enrollment) straight into an ns_dataset (no DB) -- used by the
+**     reproducibility CLI `notescore score -n -r ...`.
+**   - ns_store_*() keep the same data in SQLite (WAL): import, ingest batches
+**     from the server, snapshots into an ns_dataset, atomic publication of a
+**     scoring run (ns_scores) and export back to the public format.
+**
+** File kinds are detected from the header; columns are mapped by header
+** name (participantId / noteAuthorParticipantId / raterParticipantId are all
+** accepted); unknown columns are ignored.  Bad rows are reported as
+** "FILE:LINE:COL: reason" through the report callback and skipped.
+**
+** Who calls it: tools/ (CLI), engine/ (pipeline snapshot, server writer
+** thread).  Threads: an ns_store handle belongs to one thread at a time;
+** open one handle per thread (SQLite WAL lets readers run beside a writer).
+*/
+#ifndef NS_STORE_H
+#define NS_STORE_H
+
+#include <stdint.h>
+
+#include "../base/base.h"
+#include "../base/dataset.h"
+
+/* ---- public-format files ----------------------------------------------- */
+
+enum ns_file_kind {
+  NS_FILE_UNKNOWN = 0,
+  NS_FILE_NOTES,
+  NS_FILE_RATINGS,
+  NS_FILE_HISTORY,      /* noteStatusHistory */
+  NS_FILE_ENROLLMENT    /* userEnrollment */
+};
+const char *ns_file_kind_name(int kind);
+
+/* Called once per rejected row (and for file-level problems) with a
+** complete message "FILE:LINE:COL: reason".  May be NULL. */
+typedef void (*ns_report_fn)(void *ctx, const char *msg);
+
+typedef struct ns_load_stats {
+  int kind;               /* ns_file_kind */
+  uint64_t rows_read;     /* data rows (header excluded) */
+  uint64_t rows_ok;       /* rows accepted */
+  uint64_t rows_rejected;
+} ns_load_stats;
+
+typedef struct ns_load_opts {
+  int strict;             /* 1: the first rejected row fails the whole file */
+  ns_report_fn report;
+  void *report_ctx;
+} ns_load_opts;
+
+/* Detects the kind of a file from its header line.  Returns 0 and *kind, or
+** an error (unreadable file, not a TSV). */
+int ns_tsv_detect(const char *path, int *kind);
+
+/* Appends the rows of one public-format file (any kind; a directory means
+** every *.tsv in it, in name order) to ds.  Returns 0, or NS_ECOLUMN /
+** NS_EPARSE / -errno for file-level failures (reported through opts->report
+** too).  In strict mode a bad row fails the file and nothing of it is kept. */
+int ns_tsv_load(const char *path, ns_dataset *ds, const ns_load_opts *opts,
+                ns_load_stats *stats);
+
+/* Writes ds back in the public layouts into dir: notes-00000.tsv,
+** ratings-00000.tsv, noteStatusHistory-00000.tsv, userEnrollment-00000.tsv. */
+int ns_tsv_export(const ns_dataset *ds, const char *dir);
+
+/* ---- SQLite store ------------------------------------------------------ */
+
+typedef struct ns_store ns_store;
+
+enum {
+  NS_STORE_READONLY = 1,  /* open read-only (dashboards, tests) */
+  NS_STORE_CREATE = 2     /* create the file and schema if absent */
+};
+
+/* Opens (and migrates) the DB at path.  WAL mode, synchronous=FULL for
+** writers.  Returns 0, NS_ESQL, NS_ESCHEMA (DB from a newer version). */
+int ns_store_open(const char *path, int flags, ns_store **out);
+void ns_store_close(ns_store *s);
+/* Last SQLite error message of this handle (valid until the next call). */
+const char *ns_store_errmsg(const ns_store *s);
+
+/* Imports one file or directory (like ns_tsv_load) in large transactions;
+** upserts ratings by (noteId, rater).  Strict mode commits nothing of a file
+** with a bad row. */
+int ns_store_import(ns_store *s, const char *path, const ns_load_opts *opts,
+                    ns_load_stats *stats);
+
+/* A consistent snapshot of all inputs (one read transaction), normalized
+** with ns_dataset_normalize(). */
+int ns_store_snapshot(ns_store *s, ns_dataset **out);
+
+/* Exports the DB in the public format into dir (see ns_tsv_export). */
+int ns_store_export(ns_store *s, const char *dir);
+
+/* ---- ingest (server writer thread) ------------------------------------- */
+
+/* A batch of already-parsed rows for one group commit.  The arrays are
+** borrowed for the duration of the call.  Participant ids are strings here;
+** the store interns them. */
+typedef struct ns_ingest_rating {
+  int64_t note_id;
+  const char *rater;      /* participant id, NUL-terminated */
+  int64_t created_ms;
+  uint8_t level;          /* ns_level */
+  uint32_t tags;
+  uint8_t source;
+} ns_ingest_rating;
+
+typedef struct ns_ingest_note {
+  int64_t note_id;
+  const char *author;
+  int64_t created_ms;
+  int64_t tweet_id;
+  uint8_t classification;
+} ns_ingest_note;
+
+typedef struct ns_ingest_enrollment {
+  const char *participant;
+  int8_t state;
+  int64_t successful_needed;
+  int64_t ts_last_state_change;
+  int64_t ts_last_earn_out;
+  const char *modeling_population;
+  int32_t modeling_group;
+  int64_t times_earned_out;
+} ns_ingest_enrollment;
+
+/* Writes all rows in ONE transaction and commits durably (fsync per commit).
+** Either everything is stored or nothing is (returns an error). */
+int ns_store_ingest(ns_store *s,
+                    const ns_ingest_note *notes, size_t n_notes,
+                    const ns_ingest_rating *ratings, size_t n_ratings,
+                    const ns_ingest_enrollment *enroll, size_t n_enroll);
+
+/* ---- scoring runs ------------------------------------------------------ */
+
+typedef struct ns_run_info {
+  int64_t run_id;
+  int64_t started_ms, finished_ms;
+  const char *status;     /* "running", "published", "failed", "abandoned" */
+  const char *params;     /* JSON text of the parameters used */
+  const char *version;    /* notescore version string */
+} ns_run_info;
+
+/* Creates a run row in state "running"; *run_id receives its id. */
+int ns_store_run_begin(ns_store *s, const char *params_json, int64_t *run_id);
+/* Publishes the scores of run_id in one transaction: note scores, rater
+** scores, updated status history, run row -> "published".  Readers see the
+** previous run or this one, never a mix. */
+int ns_store_run_publish(ns_store *s, int64_t run_id, const ns_scores *sc,
+                         const ns_dataset *ds);
+/* Marks a run failed/abandoned (nothing of it becomes visible). */
+int ns_store_run_fail(ns_store *s, int64_t run_id, const char *status);
+
+#endif /* NS_STORE_H */
