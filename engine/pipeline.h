@@ -56,8 +56,10 @@ void ns_params_default(ns_params *p);
 ** (the reference uses the wall clock).  0 for an empty dataset. */
 int64_t ns_pipeline_default_now(const ns_dataset *ds);
 
-/* Scores ds.  *out is a new ns_scores (free with ns_scores_free).  Returns
-** 0, NS_ENODATA (nothing scorable), NS_ENOMEM, NS_ELAPACK, NS_ECANCELED.
+/* Scores ds.  *out is a new ns_scores (free with ns_scores_free); on error
+** *out is NULL.  Returns 0, NS_EINVAL (bad params), NS_ENODATA (no notes and
+** no status history at all), NS_ENOMEM, NS_ELAPACK, NS_ECANCELED.  A dataset
+** with notes but too few ratings is not an error: every note is NMR.
 ** cancel may be NULL; when *cancel becomes nonzero the run stops early with
 ** NS_ECANCELED. */
 int ns_pipeline_run(const ns_dataset *ds, const ns_params *p,
