@@ -23,21 +23,33 @@ typedef struct valid_ctx {
   uint8_t *valid;            /* per edge: 1 if valid */
 } valid_ctx;
 
-/* Is edge e among the first NS__MAX_HISTORICAL_VALID used ratings of its
-** note by creation time (ties: lower edge id first)?  Used only for notes
-** older than 2022-05-19, whose ratings predate the status-time rule. */
-static int among_first(const valid_ctx *c, uint64_t lo, uint64_t hi, uint32_t e) {
+/* The cut-off key of the first NS__MAX_HISTORICAL_VALID used ratings of a
+** note by (creation time, edge id): a rating is among them iff its key is
+** <= the returned one.  One pass with a 5-slot insertion list, so notes
+** with many ratings stay linear.  Returns 0 if the note has fewer than 5
+** used ratings (then all of them qualify). */
+typedef struct tkey { int64_t t; uint32_t e; } tkey;
+
+static int key_lt(tkey a, tkey b) { return a.t < b.t || (a.t == b.t && a.e < b.e); }
+
+static int first_cutoff(const valid_ctx *c, uint64_t lo, uint64_t hi, tkey *cut) {
   const ns__run *run = c->run;
-  int64_t te = run->ds->r_created_ms[run->r_src[e]];
-  int earlier = 0;
+  tkey best[NS__MAX_HISTORICAL_VALID];
+  int nb = 0;
   for (uint64_t j = lo; j < hi; j++) {
-    uint32_t o = run->g->note_edges[j];
-    int64_t to;
-    if (o == e || (c->use_edge && !c->use_edge[o])) continue;
-    to = run->ds->r_created_ms[run->r_src[o]];
-    if (to < te || (to == te && o < e)) earlier++;
-    if (earlier >= NS__MAX_HISTORICAL_VALID) return 0;
+    uint32_t e = run->g->note_edges[j];
+    tkey k;
+    int i;
+    if (c->use_edge && !c->use_edge[e]) continue;
+    k.t = run->ds->r_created_ms[run->r_src[e]];
+    k.e = e;
+    if (nb == NS__MAX_HISTORICAL_VALID && !key_lt(k, best[nb - 1])) continue;
+    if (nb < NS__MAX_HISTORICAL_VALID) nb++;
+    for (i = nb - 1; i > 0 && key_lt(k, best[i - 1]); i--) best[i] = best[i - 1];
+    best[i] = k;
   }
+  if (nb < NS__MAX_HISTORICAL_VALID) return 0;
+  *cut = best[nb - 1];
   return 1;
 }
 
@@ -51,6 +63,10 @@ static void valid_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
     int8_t st = c->in->note_status[n];
     int64_t created = c->in->note_created[n], latest = c->in->note_latest_nonnmr[n];
     int historical = created != NS_TS_NONE && created < NS__HISTORICAL_CUTOFF_MS;
+    tkey cut = {0, 0};
+    int has_cut = 0;
+    if (historical && (st == NS_STATUS_CRH || st == NS_STATUS_CRNH))
+      has_cut = first_cutoff(c, lo, hi, &cut);
     for (uint64_t j = lo; j < hi; j++) {
       uint32_t e = run->g->note_edges[j];
       uint32_t r = run->r_src[e];
@@ -61,8 +77,10 @@ static void valid_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
       if (st != NS_STATUS_CRH && st != NS_STATUS_CRNH) continue;
       if (ds->r_level[r] == NS_LEVEL_SOMEWHAT_HELPFUL) continue;
       if (created == NS_TS_NONE || !(t - created < NS__PUBLIC_DELAY_MS)) continue;
-      if (historical)
-        ok = among_first(c, lo, hi, e);
+      if (historical) {
+        tkey k = {t, e};
+        ok = !has_cut || !key_lt(cut, k);
+      }
       else
         ok = latest == NS_TS_NONE || t < latest;
       c->valid[e] = (uint8_t)ok;
