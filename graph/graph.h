@@ -149,7 +149,7 @@ int ns_trust_default_seeds(size_t n_raters, const int32_t *n_agree,
 typedef struct ns_weight_params {
   double floor;       /* 0.1: below this trust a rater is excluded */
   double beta;        /* 1.0 */
-  double earn_full;   /* 10: earned edges for full volume weight */
+  double earn_full;   /* 20: earned edges for full volume weight */
   double est_trust;   /* 0.5 */
   double note_cap;    /* 1.0 */
   double cap_base;    /* 2.0 */

@@ -218,7 +218,7 @@ int ns_groups_corate(size_t n_ratings, const int32_t *rater, const int32_t *note
     }
     /* Each pair at most once per post.  With post == note a note's raters
     ** are distinct already, but sorting keeps one code path. */
-    qsort(pbuf.a, pbuf.n, sizeof *pbuf.a, cmp_u64);
+    if (pbuf.n > 1) qsort(pbuf.a, pbuf.n, sizeof *pbuf.a, cmp_u64);
     for (size_t k = 0; k < pbuf.n; k++)
       if (k == 0 || pbuf.a[k] != pbuf.a[k - 1]) {
         if (pm_add(&pm, pbuf.a[k])) {

@@ -39,7 +39,7 @@ void ns_seed_params_default(ns_seed_params *p) {
 void ns_weight_params_default(ns_weight_params *p) {
   p->floor = 0.1;
   p->beta = 1.0;
-  p->earn_full = 10.0;
+  p->earn_full = 20.0;
   p->est_trust = 0.5;
   p->note_cap = 1.0;
   p->cap_base = 2.0;

@@ -384,10 +384,10 @@ TEST(graph_default_seeds) {
 /* ---- weights ---------------------------------------------------------------- */
 
 TEST(graph_weights_hand_example) {
-  /* raters: 0,1 established (trust 1, earned 20); 2 half-earned (trust 1,
-  ** earned 5 -> base 0.5); 3 below the floor; 4..9 cheap accounts (trust 0.8,
-  ** earned 10 -> base 0.8 but trust < est? no: 0.8 >= 0.5, earned 10 >= 10,
-  ** so established) -- make them grouped instead to lose establishment. */
+  /* earn_full = 10.  Raters 0, 1 established (trust 1, earned 20); 2 half
+  ** earned (earned 5 -> base 0.5); 3 below the trust floor (weight 0);
+  ** 4..9 trust 0.8 with earned 10 -> base 0.8.  On their own they are
+  ** established; as group members they are not, so the note cap applies. */
   double trust[] = {1, 1, 1, 0.05, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8};
   double earned[] = {20, 20, 5, 30, 10, 10, 10, 10, 10, 10};
   int32_t group[] = {0, 0, 0, 0, 1, 1, 1, 1, 1, 1};
@@ -397,6 +397,7 @@ TEST(graph_weights_hand_example) {
   float w[10];
   ns_weight_params p;
   ns_weight_params_default(&p);
+  p.earn_full = 10;
   ASSERT_OK(ns_trust_weights(10, rr, rn, 10, 2, trust, earned, group, &p, w));
   /* note 0: H = 1, L = 0.5 <= 1*1 + 2 -> no scaling */
   ASSERT_NEAR(w[0], 1.0, 0);
