@@ -64,6 +64,9 @@ static size_t pm_slot(const pairmap *m, uint64_t key) {
   return i;
 }
 
+/* Adds 1 to key's count, inserting it if new; doubles the table when the
+** load would exceed 1/2 (rehash in slot order, so growth is deterministic
+** too).  Returns 0 or NS_ENOMEM (the map is unchanged on failure). */
 static int pm_add(pairmap *m, uint64_t key) {
   size_t i;
   if ((m->n + 1) * 2 > m->cap) {
@@ -92,6 +95,8 @@ static int pm_add(pairmap *m, uint64_t key) {
 ** Union-find with the smaller index as root, so the result does not depend
 ** on the order in which pairs are merged.
 */
+/* Root of a, halving the path on the way (parents only move toward the
+** smaller-index root, so this never changes which root is found). */
 static int32_t uf_find(int32_t *par, int32_t a) {
   while (par[a] != a) {
     par[a] = par[par[a]];
@@ -177,7 +182,9 @@ int ns_groups_corate(size_t n_ratings, const int32_t *rater, const int32_t *note
   }
   qsort(rows, n_ratings, sizeof *rows, cmp_crow);
 
-  /* Pass 1: T[a] = distinct posts rated by a; N = sum of T. */
+  /* Pass 1: T[a] = distinct posts rated by a; N = sum of T.  The sort put
+  ** each post's ratings together, so a post's distinct raters are found by
+  ** sorting just that segment's rater ids. */
   for (size_t b = 0, e; b < n_ratings; b = e) {
     size_t m = 0;
     for (e = b; e < n_ratings && rows[e].post == rows[b].post; e++) tmp_r[m++] = rows[e].rater;
@@ -197,7 +204,9 @@ int ns_groups_corate(size_t n_ratings, const int32_t *rater, const int32_t *note
       size_t m = 0;
       for (ne = nb; ne < e && rows[ne].note == rows[nb].note; ne++)
         if (T[rows[ne].rater] >= p->min_posts) qi[m++] = (int32_t)ne;
-      /* qi lists this note's qualifying ratings in time order. */
+      /* qi lists this note's qualifying ratings in time order.  Raters
+      ** below min_posts can never form a suspect pair, so they neither
+      ** produce pairs nor use up a slot of another rating's window. */
       for (size_t i = 0; i < m; i++) {
         const crow *ri = &rows[qi[i]];
         size_t lim = i + 1 + (size_t)p->max_window;
@@ -229,7 +238,11 @@ int ns_groups_corate(size_t n_ratings, const int32_t *rater, const int32_t *note
   }
   st.distinct_pairs = pm.n;
 
-  /* Score pairs and merge suspects. */
+  /* Score pairs and merge suspects.  Hash-slot order is arbitrary, but
+  ** the union-find result (the components) does not depend on the order
+  ** of unions, and ids are assigned afterwards by smallest member.
+  ** co == N would make -ln(co/N) zero; NPMI is then left undefined (-1)
+  ** and only the minSim rule can fire -- it only happens on toy inputs. */
   for (size_t u = 0; u < n_raters; u++) par[u] = (int32_t)u;
   for (size_t k = 0; k < pm.cap; k++) {
     int32_t a, c;
@@ -342,6 +355,8 @@ int ns_groups_dedup(size_t n_ratings, const int32_t *rater, const int32_t *note,
     rows[m].idx = i;
     m++;
   }
+  /* Sorted by (note, group, time, rater, index): the first row of each
+  ** (note, group) run is the earliest rating, which is the one kept. */
   qsort(rows, m, sizeof *rows, cmp_drow);
   for (size_t k = 1; k < m; k++)
     if (rows[k].note == rows[k - 1].note && rows[k].group == rows[k - 1].group)

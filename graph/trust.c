@@ -164,10 +164,15 @@ int ns_trust_propagate(const ns_bigraph *g, const double *seed_w,
     rc = NS_ENOMEM;
     goto out;
   }
+  /* Resolve edge ids to endpoints once; every iteration then streams
+  ** through these arrays instead of chasing edge -> endpoint. */
   for (size_t k = 0; k < ne; k++) {
     nbr_r[k] = (uint32_t)g->edge_note[g->rater_edges[k]];
     nbr_n[k] = (uint32_t)g->edge_rater[g->note_edges[k]];
   }
+  /* x_0 = s.  z and the dangling mass D are kept in step with x: the
+  ** rater pass of iteration t produces the z and D that iteration t+1
+  ** needs, so each iteration is exactly one note pass + one rater pass. */
   for (size_t u = 0; u < nr; u++) {
     uint64_t d = ns_bigraph_rater_degree(g, u);
     inv_r[u] = d ? 1.0 / (double)d : 0.0;
@@ -205,9 +210,13 @@ int ns_trust_propagate(const ns_bigraph *g, const double *seed_w,
   out->last_l1 = 0;
   for (it = 0; it < cap; it++) {
     double l1 = 0, d_new = 0, *sw;
+    /* Teleport plus the dangling mass of x: both go to the seeds, so the
+    ** total stays 1 (dangling mass is not lost, and not spread uniformly,
+    ** which would hand unearned mass to every account including a ring). */
     c.teleport = 1.0 - p->alpha + p->alpha * dang;
     ns_pool_for(pool, nn, CHUNK_NOTES, note_pass, &c);
     ns_pool_for(pool, nr, CHUNK_RATERS, rater_pass, &c);
+    /* Chunk partials in chunk order: the same bits for any thread count. */
     for (size_t k = 0; k < nch; k++) {
       l1 += pl1[k];
       d_new += pd[k];
@@ -324,7 +333,10 @@ int ns_trust_default_seeds(size_t n_raters, const int32_t *n_agree,
   cand = ns_mallocn(n_raters ? n_raters : 1, sizeof *cand);
   if (!cand) return NS_ENOMEM;
 
-  /* Three passes, each more lenient, until somebody qualifies. */
+  /* Three passes, each more lenient, until somebody qualifies: a young
+  ** deployment (or a test set) may have nobody 90 days old, and running
+  ** with no seeds is impossible, while running with weaker seeds is just
+  ** weaker.  The pipeline logs the count so an operator can tell. */
   for (int pass = 0; pass < 3 && m == 0; pass++) {
     int32_t min_agree = pass < 2 ? p->min_agree : 1;
     if (min_agree < 1) min_agree = 1;
@@ -390,6 +402,8 @@ int ns_trust_weights(size_t n_ratings, const int32_t *rating_rater,
     rc = NS_ENOMEM;
     goto out;
   }
+  /* Per rater: base weight and whether it is "established".  Written with
+  ** negated comparisons so NaN inputs give weight 0, never NaN weights. */
   for (size_t u = 0; u < n_raters; u++) {
     double t = trust[u], e = earned[u], vol, b;
     int grouped = group_id && group_id[u] > 0;
@@ -405,7 +419,10 @@ int ns_trust_weights(size_t n_ratings, const int32_t *rating_rater,
     base[u] = b;
     est[u] = t >= p->est_trust && e >= p->earn_full && !grouped;
   }
-  /* Per-note established / other sums in rating order (deterministic). */
+  /* Per-note established / other sums in rating order (deterministic).
+  ** The cap is per note because suppression is per note: what pushes a
+  ** good note out of CRH is the pile of ratings on that one note, so that
+  ** is where unestablished weight is bounded by established weight. */
   for (size_t i = 0; i < n_ratings; i++) {
     int32_t u = rating_rater[i], n = rating_note[i];
     if (est[u]) hi[n] += base[u];
