@@ -396,7 +396,9 @@ static int honest_ratings(gen *g, wbuf *w, const double *act, const double *pop,
    * notes, no note is rated by more than 60 % of the raters */
   cap_n = (uint32_t)NS_MIN((double)UINT32_MAX, floor(0.6 * (double)g->nr));
   cap_u = (uint32_t)NS_MIN((double)UINT32_MAX, NS_MAX(1.0, floor(0.6 * (double)g->nn)));
-  if (g->nr == 1) cap_n = 0;  /* the only rater wrote every note */
+  /* tiny data sets: let everybody rate everything (but not their own note) */
+  if (g->nr <= 100) cap_n = (uint32_t)g->nr - 1;
+  if (g->nn <= 100) cap_u = (uint32_t)g->nn;
   sum_k = apportion(kn, g->nn, o->ratings, MIN_NOTE_RATINGS, cap_n, pop, &ra);
   sum_c = apportion(cu, g->nr, sum_k, 1, cap_u, act, &ra);
   while (sum_k > sum_c) { /* rater caps bound: trim notes to match */
