@@ -29,6 +29,8 @@ static void eval_usage(FILE *f) {
           "  -h, --help           this text\n");
 }
 
+/* Exit 0 with the table (or JSON) on stdout; 1 when a file cannot be read
+** or parsed (the message names FILE:LINE); 2 on a usage error. */
 int ns_cmd_eval(int argc, char **argv) {
   const char *truth = NULL, *scores = NULL, *scores_b = NULL;
   int json = 0, rc;

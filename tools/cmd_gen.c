@@ -41,6 +41,10 @@ static void gen_usage(FILE *f) {
           (unsigned long long)d.ring_targets);
 }
 
+/* Parses argv (both "--opt VALUE" and "--opt=VALUE"), validates the ranges
+** the generator would reject so the user gets a precise message, runs the
+** generator and prints a one-line summary on stderr (unless -q).  Exit 0 on
+** success, 1 on an I/O or memory failure, 2 on a usage error. */
 int ns_cmd_gen(int argc, char **argv) {
   ns_gen_opts o;
   ns_gen_stats st;

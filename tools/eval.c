@@ -25,16 +25,18 @@
 
 /* ---- a minimal header-mapped TSV reader ----------------------------------- */
 
+/* One open file.  fld[] points into line[] and is valid until the next
+** next_line(); the header names live in their own copy (hdr). */
 typedef struct tsv {
   FILE *f;
-  const char *path;
-  char *line;
+  const char *path;       /* borrowed, for messages */
+  char *line;             /* getline() buffer, reused for every row */
   size_t cap;
-  long lineno;
-  int nf;
+  long lineno;            /* 1-based number of the line in line[] */
+  int nf;                 /* fields in the current row */
   char *fld[MAX_FIELDS];
-  char *hdr;          /* copy of the header line */
-  int nh;
+  char *hdr;              /* copy of the header line's fields */
+  int nh;                 /* header fields */
   char *hname[MAX_FIELDS];
 } tsv;
 
@@ -46,7 +48,9 @@ static void set_err(char *err, size_t len, const char *fmt, ...) {
   va_end(ap);
 }
 
-/* Splits the current line in place on tabs. */
+/* Splits the current line in place on tabs, dropping the line end (LF or
+** CRLF).  Fields beyond MAX_FIELDS are merged into the last one, which is
+** harmless: eval only looks at a handful of named columns. */
 static void split(tsv *t) {
   char *p = t->line;
   size_t n = strlen(p);
@@ -120,6 +124,8 @@ static int col(const tsv *t, const char *name, int required, int *rc, char *err,
   return -1;
 }
 
+/* Field c of the current row; "" for an absent optional column or a short
+** row (a short row then fails to parse where a value is required). */
 static const char *field(const tsv *t, int c) { return c >= 0 && c < t->nf ? t->fld[c] : ""; }
 
 static int parse_i64(const char *s, int64_t *out) {
@@ -152,6 +158,8 @@ static int parse_num(const char *s, double *out) {
   return *end ? -1 : 0;
 }
 
+/* 0/1 flags as gen writes them, plus the spellings pandas would use; an
+** empty cell is 0 so optional flag columns may be left blank. */
 static int parse_bool(const char *s, int *out) {
   if (!strcmp(s, "1") || !strcmp(s, "1.0") || !strcmp(s, "True") || !strcmp(s, "true")) *out = 1;
   else if (!strcmp(s, "0") || !strcmp(s, "0.0") || !strcmp(s, "False") || !strcmp(s, "false") || !*s) *out = 0;
@@ -186,6 +194,9 @@ static int cmp_score(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+/* Reads DIR/truth_notes.tsv into v (unsorted).  noteId, trueHelpful,
+** quality and slant are required; the attack and incorrect-popular columns
+** are optional so truth files from older gen versions still evaluate. */
 static int load_truth(const char *dir, truth_vec *v, char *err, size_t elen) {
   char path[4096];
   tsv t;
@@ -227,6 +238,9 @@ out:
   return rc;
 }
 
+/* Reads OUTDIR/scored_notes.tsv into v, sorted by noteId.  Status strings
+** are interned in st, which both runs share, so equal strings get equal
+** indices and the A/B comparison is an integer compare. */
 static int load_scores(const char *dir, ns_strtab *st, score_vec *v, char *err, size_t elen) {
   char path[4096];
   tsv t;
@@ -259,6 +273,7 @@ out:
   return rc;
 }
 
+/* Binary search; the first row with this noteId, or NULL. */
 static const score_row *find_score(const score_vec *v, int64_t id) {
   size_t lo = 0, hi = v->n;
   while (lo < hi) {
@@ -319,6 +334,7 @@ out:
   return rc;
 }
 
+/* a / b, or NAN when b is 0 so "undefined" is never confused with 0. */
 static double ratio(size_t a, size_t b) { return b ? (double)a / (double)b : NAN; }
 
 /* ---- entry points --------------------------------------------------------- */
@@ -352,6 +368,8 @@ int ns_eval_run(const char *truth_dir, const char *scores_dir, const char *score
   qa = ns_mallocn(tv.n ? tv.n : 1, sizeof *qa);
   ia = ns_mallocn(tv.n ? tv.n : 1, sizeof *ia);
   if (!qa || !ia) { rc = NS_ENOMEM; goto out; }
+  /* one pass over the truth notes fills every counter; qa/ia collect the
+   * (quality, intercept) pairs for Spearman */
   for (size_t i = 0; i < tv.n; i++) {
     const truth_row *t = &tv.a[i];
     const score_row *s = find_score(&sa, t->id);
@@ -461,8 +479,13 @@ void ns_eval_print(FILE *f, const ns_eval_result *r) {
   }
 }
 
+/* JSON has no NaN: undefined metrics become null, which scripts can test. */
 static json_t *num_or_null(double v) { return isfinite(v) ? json_real(v) : json_null(); }
 
+/* Key names are camelCase like the scorer's TSV columns; docs/gen.md lists
+** them.  Allocation failures inside json_object_set_new are ignored
+** (jansson frees the value), so a partial object is possible only when
+** memory is exhausted. */
 json_t *ns_eval_to_json(const ns_eval_result *r) {
   json_t *o = json_object(), *st, *att;
   if (!o) return NULL;
