@@ -251,6 +251,7 @@ static void on_written(uv_write_t *w, int status) {
     c->busy_kind = BUSY_NONE;
     if (c->s->stopping) conn_close(c);   /* draining: one answer, then close */
     else {
+      memset(&c->dec, 0, sizeof c->dec);   /* the next request is routed anew */
       ns__http_next(&c->http);
       conn_process(c);
     }
