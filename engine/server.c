@@ -70,7 +70,7 @@ typedef struct server {
   uv_async_t done_async;      /* writer -> loop: commits finished */
   uv_timer_t score_timer;
   ns_server_opts o;
-  ns__writer *writer;
+  ns__server_writer *writer;
   conn *conns;                /* open connections (doubly linked) */
   size_t n_conns;
   size_t body_budget_used;    /* bytes of request bodies held */
@@ -422,12 +422,12 @@ static void parse_after(uv_work_t *w, int status) {
     maybe_finish(s);
     return;
   }
-  ns__writer_submit(s->writer, r);
+  ns__server_writer_submit(s->writer, r);
 }
 
 static void on_done(uv_async_t *a) {
   server *s = a->data;
-  ns__ingest *r = ns__writer_take_done(s->writer), *next;
+  ns__ingest *r = ns__server_writer_take_done(s->writer), *next;
   for (; r; r = next) {
     next = r->next;
     s->inflight--;
@@ -463,10 +463,10 @@ static char *metrics_text(server *s) {
   size_t len = 0, i, j;
   FILE *f = open_memstream(&buf, &len);
   static const char *kinds[3] = {"ratings", "notes", "enrollment"};
-  ns__writer_stats ws;
+  ns__server_writer_stats ws;
   uint64_t cum;
   if (!f) return NULL;
-  ns__writer_get_stats(s->writer, &ws);
+  ns__server_writer_get_stats(s->writer, &ws);
   fputs("# HELP notescore_http_requests_total HTTP requests answered, by endpoint and status.\n"
         "# TYPE notescore_http_requests_total counter\n", f);
   for (i = 0; i < NS_ROUTE_COUNT; i++)
@@ -869,7 +869,7 @@ static void maybe_finish(server *s) {
   if (!s->stopping || s->finished) return;
   if (s->inflight || s->works || s->n_conns) return;
   s->finished = 1;
-  ns__writer_stop(s->writer);   /* queue is empty: inflight == 0 */
+  ns__server_writer_stop(s->writer);   /* queue is empty: inflight == 0 */
   uv_close((uv_handle_t *)&s->done_async, NULL);
   uv_close((uv_handle_t *)&s->sigterm, NULL);
   uv_close((uv_handle_t *)&s->sigint, NULL);
@@ -958,7 +958,7 @@ int ns_server_run(const ns_server_opts *opts) {
   loop_ok = 1;
   uv_async_init(&s->loop, &s->done_async, on_done);
   s->done_async.data = s;
-  if ((rc = ns__writer_start(st, s->o.group_max_rows, s->o.test_commit_delay_s,
+  if ((rc = ns__server_writer_start(st, s->o.group_max_rows, s->o.test_commit_delay_s,
                              &s->done_async, &s->writer)) != 0) {
     ns_store_close(st);
     uv_close((uv_handle_t *)&s->done_async, NULL);
@@ -1003,7 +1003,7 @@ out:
       if (rc == 0) rc = NS_EIO;
     }
   }
-  ns__writer_free(s->writer);
+  ns__server_writer_free(s->writer);
   free(s);
   return rc;
 }

@@ -203,7 +203,7 @@ struct ns__ingest {
   ns__ingest *next;           /* queue link */
 };
 
-typedef struct ns__writer_stats {
+typedef struct ns__server_writer_stats {
   uint64_t commits;           /* transactions */
   uint64_t commit_failures;
   uint64_t rows;              /* rows committed */
@@ -211,26 +211,26 @@ typedef struct ns__writer_stats {
   uint64_t lat_hist[14];      /* commit seconds, buckets ns__lat_buckets */
   double lat_sum;
   size_t queued;              /* requests waiting for the writer now */
-} ns__writer_stats;
+} ns__server_writer_stats;
 extern const double ns__batch_buckets[11];   /* + Inf */
 extern const double ns__lat_buckets[13];     /* + Inf */
 
-typedef struct ns__writer ns__writer;
+typedef struct ns__server_writer ns__server_writer;
 
 /* Starts the writer thread; it takes ownership of st (closes it on stop).
 ** done is signalled (uv_async_send) whenever answered requests wait in
-** ns__writer_take_done().  group_max_rows bounds one transaction. */
-int ns__writer_start(ns_store *st, size_t group_max_rows, double commit_delay_s,
-                     uv_async_t *done, ns__writer **out);
+** ns__server_writer_take_done().  group_max_rows bounds one transaction. */
+int ns__server_writer_start(ns_store *st, size_t group_max_rows, double commit_delay_s,
+                     uv_async_t *done, ns__server_writer **out);
 /* Queues r (never fails: the caller bounds the number in flight). */
-void ns__writer_submit(ns__writer *w, ns__ingest *r);
+void ns__server_writer_submit(ns__server_writer *w, ns__ingest *r);
 /* Takes the list (via ->next) of requests whose commit finished. */
-ns__ingest *ns__writer_take_done(ns__writer *w);
-void ns__writer_get_stats(ns__writer *w, ns__writer_stats *out);
+ns__ingest *ns__server_writer_take_done(ns__server_writer *w);
+void ns__server_writer_get_stats(ns__server_writer *w, ns__server_writer_stats *out);
 /* Commits what is queued, stops and joins the thread, closes the store.
-** Answered requests may still wait in ns__writer_take_done(); free w with
-** ns__writer_free() after taking them.  Accepts NULL. */
-void ns__writer_stop(ns__writer *w);
-void ns__writer_free(ns__writer *w);
+** Answered requests may still wait in ns__server_writer_take_done(); free w with
+** ns__server_writer_free() after taking them.  Accepts NULL. */
+void ns__server_writer_stop(ns__server_writer *w);
+void ns__server_writer_free(ns__server_writer *w);
 
 #endif /* NS_SERVER_INT_H */

@@ -17,6 +17,8 @@
 */
 #include "server_read.h"
 
+#include "../base/dataset.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,12 +26,24 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
-/* The store's dashboard interface (docs/schema.md on branch store). */
-#define SQL_NOTE "SELECT * FROM current_note_status WHERE noteId = ?1"
-#define SQL_RUNS "SELECT * FROM runs ORDER BY run_id DESC LIMIT 100"
-#define SQL_RUN_LATEST "SELECT * FROM runs WHERE status = 'published' ORDER BY run_id DESC LIMIT 1"
+/* The store's schema v1 (store/store.c): note_scores of the current run,
+** the run_summary and current_note_status views.  Column aliases are the
+** JSON field names of docs/api.md. */
+#define SQL_NOTE                                                              \
+  "SELECT s.note_id AS noteId, s.run_id AS runId, s.final_status AS status, "  \
+  "s.decided_by AS decidedBy, s.core_status AS coreStatus, "                  \
+  "s.intercept, s.factor, s.intercept_r1 AS interceptRound1, "               \
+  "s.factor_r1 AS factorRound1, s.intercept_min AS interceptMin, "           \
+  "s.intercept_max AS interceptMax, s.first_tag AS firstTag, "               \
+  "s.second_tag AS secondTag, s.num_ratings AS numRatings, "                 \
+  "s.core_rules AS coreRules, s.meta_rules AS metaRules, "                   \
+  "r.finished_ms AS scoredAtMillis "                                         \
+  "FROM current_run c JOIN note_scores s ON s.run_id = c.run_id "            \
+  "JOIN runs r ON r.run_id = c.run_id WHERE s.note_id = ?1"
+#define SQL_RUNS "SELECT * FROM run_summary ORDER BY run_id DESC LIMIT 100"
+#define SQL_RUN_LATEST "SELECT * FROM run_summary WHERE is_current = 1"
 #define SQL_STATUS_COUNTS \
-  "SELECT finalRatingStatus, count(*) FROM current_note_status GROUP BY 1"
+  "SELECT status, count(*) FROM current_note_status GROUP BY 1"
 #define SQL_LAST_RUNS \
   "SELECT status, (finished_ms - started_ms) / 1000.0 FROM runs " \
   "WHERE finished_ms IS NOT NULL ORDER BY run_id DESC LIMIT 1"
@@ -64,6 +78,16 @@ static json_t *row_json(sqlite3_stmt *st) {
     json_object_set_new(o, name, v);
   }
   return o;
+}
+
+/* Adds "rules": the names of the bits in coreRules | metaRules. */
+static void add_rule_names(json_t *o) {
+  json_int_t bits = json_integer_value(json_object_get(o, "coreRules")) |
+                    json_integer_value(json_object_get(o, "metaRules"));
+  json_t *names = json_array();
+  for (int i = 0; names && i < NS_RULE_COUNT; i++)
+    if (bits & ((json_int_t)1 << i)) json_array_append_new(names, json_string(ns_rule_names[i]));
+  json_object_set_new(o, "rules", names);
 }
 
 static int open_ro(const char *path, sqlite3 **db) {
@@ -103,6 +127,7 @@ static void read_json(ns__read *r, sqlite3 *db) {
     if (arr) json_array_append_new(arr, row_json(st));
     else if (!one) one = row_json(st);
   }
+  if (one && r->route == NS_ROUTE_NOTE) add_rule_names(one);
   if (rc != SQLITE_DONE) {
     set_error(r, 500, sqlite3_errmsg(db));
     json_decref(arr);

@@ -13,7 +13,7 @@
 ** one bad request (say, a constraint the store rejects) cannot fail its
 ** neighbours; the ones that still fail are answered 500.
 **
-** Threads: ns__writer_submit / take_done / get_stats are called from the
+** Threads: ns__server_writer_submit / take_done / get_stats are called from the
 ** loop thread; the writer thread runs writer_main().  One mutex guards the
 ** queue, the done list and the stats.
 */
@@ -29,7 +29,7 @@ const double ns__batch_buckets[11] = {1, 10, 100, 1000, 2000, 5000, 10000, 20000
 const double ns__lat_buckets[13] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                     0.1, 0.25, 0.5, 1, 2.5, 5};
 
-struct ns__writer {
+struct ns__server_writer {
   pthread_t thread;
   pthread_mutex_t mu;
   pthread_cond_t cv;
@@ -41,7 +41,7 @@ struct ns__writer {
   ns__ingest *done;           /* answered, for the loop (mu) */
   int stop;                   /* (mu) */
   int started;
-  ns__writer_stats stats;     /* (mu) */
+  ns__server_writer_stats stats;     /* (mu) */
   /* scratch arrays of the writer thread (concatenated rows) */
   NS_VEC(ns_ingest_rating) r;
   NS_VEC(ns_ingest_note) n;
@@ -49,7 +49,7 @@ struct ns__writer {
 };
 
 /* Appends the rows of one request to the scratch arrays. */
-static int gather(ns__writer *w, const ns__batch *b) {
+static int gather(ns__server_writer *w, const ns__batch *b) {
   if (ns_vec_reserve(&w->r, w->r.n + b->ratings.n) ||
       ns_vec_reserve(&w->n, w->n.n + b->notes.n) ||
       ns_vec_reserve(&w->e, w->e.n + b->enroll.n))
@@ -63,7 +63,7 @@ static int gather(ns__writer *w, const ns__batch *b) {
   return 0;
 }
 
-static int commit_rows(ns__writer *w, double *secs) {
+static int commit_rows(ns__server_writer *w, double *secs) {
   double t0 = ns_monotonic_s();
   int rc;
   if (w->commit_delay_s > 0) {
@@ -76,7 +76,7 @@ static int commit_rows(ns__writer *w, double *secs) {
   return rc;
 }
 
-static void record(ns__writer *w, int rc, size_t rows, double secs) {
+static void record(ns__server_writer *w, int rc, size_t rows, double secs) {
   size_t i;
   if (rc != 0) {
     w->stats.commit_failures++;
@@ -91,10 +91,10 @@ static void record(ns__writer *w, int rc, size_t rows, double secs) {
   w->stats.lat_sum += secs;
 }
 
-static void reset_scratch(ns__writer *w) { w->r.n = w->n.n = w->e.n = 0; }
+static void reset_scratch(ns__server_writer *w) { w->r.n = w->n.n = w->e.n = 0; }
 
 /* Commits one group (a list linked by ->next); sets every status. */
-static void commit_group(ns__writer *w, ns__ingest *group) {
+static void commit_group(ns__server_writer *w, ns__ingest *group) {
   size_t rows = 0;
   double secs = 0;
   int rc = 0;
@@ -125,7 +125,7 @@ static void commit_group(ns__writer *w, ns__ingest *group) {
 }
 
 static void *writer_main(void *arg) {
-  ns__writer *w = arg;
+  ns__server_writer *w = arg;
   pthread_mutex_lock(&w->mu);
   for (;;) {
     ns__ingest *group, *last, *r;
@@ -159,9 +159,9 @@ static void *writer_main(void *arg) {
   return NULL;
 }
 
-int ns__writer_start(ns_store *st, size_t group_max_rows, double commit_delay_s,
-                     uv_async_t *done, ns__writer **out) {
-  ns__writer *w = ns_calloc(1, sizeof *w);
+int ns__server_writer_start(ns_store *st, size_t group_max_rows, double commit_delay_s,
+                     uv_async_t *done, ns__server_writer **out) {
+  ns__server_writer *w = ns_calloc(1, sizeof *w);
   *out = NULL;
   if (!w) return NS_ENOMEM;
   w->st = st;
@@ -181,7 +181,7 @@ int ns__writer_start(ns_store *st, size_t group_max_rows, double commit_delay_s,
   return 0;
 }
 
-void ns__writer_submit(ns__writer *w, ns__ingest *r) {
+void ns__server_writer_submit(ns__server_writer *w, ns__ingest *r) {
   r->next = NULL;
   pthread_mutex_lock(&w->mu);
   if (w->q_tail) w->q_tail->next = r;
@@ -192,7 +192,7 @@ void ns__writer_submit(ns__writer *w, ns__ingest *r) {
   pthread_mutex_unlock(&w->mu);
 }
 
-ns__ingest *ns__writer_take_done(ns__writer *w) {
+ns__ingest *ns__server_writer_take_done(ns__server_writer *w) {
   ns__ingest *d;
   pthread_mutex_lock(&w->mu);
   d = w->done;
@@ -201,13 +201,13 @@ ns__ingest *ns__writer_take_done(ns__writer *w) {
   return d;
 }
 
-void ns__writer_get_stats(ns__writer *w, ns__writer_stats *out) {
+void ns__server_writer_get_stats(ns__server_writer *w, ns__server_writer_stats *out) {
   pthread_mutex_lock(&w->mu);
   *out = w->stats;
   pthread_mutex_unlock(&w->mu);
 }
 
-void ns__writer_stop(ns__writer *w) {
+void ns__server_writer_stop(ns__server_writer *w) {
   if (!w || !w->started) return;
   pthread_mutex_lock(&w->mu);
   w->stop = 1;
@@ -219,9 +219,9 @@ void ns__writer_stop(ns__writer *w) {
   w->st = NULL;
 }
 
-void ns__writer_free(ns__writer *w) {
+void ns__server_writer_free(ns__server_writer *w) {
   if (!w) return;
-  ns__writer_stop(w);
+  ns__server_writer_stop(w);
   ns_vec_free(&w->r);
   ns_vec_free(&w->n);
   ns_vec_free(&w->e);

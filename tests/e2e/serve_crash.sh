@@ -44,7 +44,7 @@ nacked=$(wc -l < "$T/acked")
 
 # restart on the same DB (recovery from the WAL), then check
 serve_start "$T"
-sqlite3 "$T/t.db" "SELECT noteId, count(*) FROM ratings GROUP BY noteId" > "$T/counts"
+sqlite3 "$T/t.db" "SELECT note_id, count(*) FROM ratings GROUP BY note_id" > "$T/counts"
 while IFS='|' read -r note cnt; do
   [ "$cnt" = $N ] || fail "batch $note is half-present: $cnt of $N rows"
 done < "$T/counts"

@@ -49,5 +49,5 @@ echo "$m" | grep -Eq '^notescore_timeouts_total [2-9]' || fail "timeouts metric"
 echo "$m" | grep -q '^notescore_body_bytes 0$' || fail "body bytes left: $(echo "$m" | grep body_bytes)"
 serve_stop
 # the complete batch whose client left was still committed
-[ "$(sqlite3 "$T/t.db" "SELECT count(*) FROM ratings WHERE raterParticipantId='gone'")" = 1 ] || fail "dropped-answer batch"
+[ "$(sqlite3 "$T/t.db" "SELECT count(*) FROM ratings r JOIN participants p ON p.id = r.rater_id WHERE p.participant_id='gone'")" = 1 ] || fail "dropped-answer batch"
 echo ok
