@@ -44,14 +44,7 @@
 #include "server_int.h"
 #include "server_read.h"
 
-/* Scheduled scoring needs engine/pipeline.c (branch core).  Until it is
-** merged the schedule is accepted and reported as unavailable. */
-#ifndef NS_HAVE_PIPELINE
-#define NS_HAVE_PIPELINE 0
-#endif
-#if NS_HAVE_PIPELINE
 #include "pipeline.h"
-#endif
 
 const char *const ns__route_names[NS_ROUTE_COUNT] = {
     "other", "healthz", "metrics", "runs", "runs_latest", "note",
@@ -785,7 +778,6 @@ static void on_connection(uv_stream_t *l, int status) {
 
 /* ---- scheduled scoring ------------------------------------------------------------- */
 
-#if NS_HAVE_PIPELINE
 /* One full run on a worker: its own store handle, a snapshot (one read
 ** transaction; ingest goes on beside it), the pipeline, one publishing
 ** transaction.  Cancelled at shutdown -> the run row says "abandoned". */
@@ -796,6 +788,7 @@ static void score_work(uv_work_t *w) {
   ns_scores *sc = NULL;
   ns_params p;
   int64_t run_id = 0;
+  char json[256];
   double t0 = ns_monotonic_s();
   int rc;
   if ((rc = ns_store_open(s->o.db_path, 0, &st)) != 0) goto out;
@@ -803,7 +796,9 @@ static void score_work(uv_work_t *w) {
   ns_params_default(&p);
   p.now_ms = ns_now_ms();
   p.progress = 0;
-  if ((rc = ns_store_run_begin(st, "{\"source\":\"serve\"}", &run_id)) != 0) goto out;
+  snprintf(json, sizeof json, "{\"source\":\"serve\",\"now_ms\":%lld,\"seed\":%llu,\"k\":%d,\"trust\":%d}",
+           (long long)p.now_ms, (unsigned long long)p.seed, p.k, p.trust);
+  if ((rc = ns_store_run_begin(st, json, &run_id)) != 0) goto out;
   rc = ns_pipeline_run(ds, &p, &s->score_cancel, &sc);
   if (rc == 0) rc = ns_store_run_publish(st, run_id, sc, ds);
   if (rc != 0) ns_store_run_fail(st, run_id, rc == NS_ECANCELED ? "abandoned" : "failed");
@@ -816,7 +811,6 @@ out:
   ns_dataset_free(ds);
   ns_store_close(st);
 }
-#endif
 
 static void score_after(uv_work_t *w, int status) {
   server *s = w->data;
@@ -830,18 +824,12 @@ static void score_after(uv_work_t *w, int status) {
 static void on_score_timer(uv_timer_t *t) {
   server *s = t->data;
   if (s->stopping || s->score_running) return;
-#if NS_HAVE_PIPELINE
   s->score_work.data = s;
   s->score_cancel = 0;
   if (uv_queue_work(&s->loop, &s->score_work, score_work, score_after) == 0) {
     s->score_running = 1;
     s->works++;
   }
-#else
-  (void)score_after;
-  ns_warn("serve: --score-every: the scoring pipeline is not part of this build");
-  uv_timer_stop(t);
-#endif
 }
 
 /* ---- shutdown ---------------------------------------------------------------------- */
