@@ -8,7 +8,7 @@
 set -euo pipefail
 . tests/e2e/serve_lib.bash
 T=$(mktemp -d)
-trap 'kill -9 ${SRV_PID:-0} 2>/dev/null || true; rm -rf "$T"' EXIT
+trap '[ -n "${SRV_PID:-}" ] && kill -9 "$SRV_PID" 2>/dev/null || true; rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*"; cat "$T/serve.log" 2>/dev/null; exit 1; }
 RANDOM=7
 N=40

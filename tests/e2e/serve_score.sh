@@ -4,10 +4,11 @@
 set -euo pipefail
 . tests/e2e/serve_lib.bash
 T=$(mktemp -d)
-trap 'kill -9 ${SRV_PID:-0} 2>/dev/null || true; rm -rf "$T"' EXIT
+trap '[ -n "${SRV_PID:-}" ] && kill -9 "$SRV_PID" 2>/dev/null || true; rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*"; cat "$T/serve.log" 2>/dev/null; exit 1; }
 
 "$NS_BIN" gen -o "$T/data" --raters 150 --notes 60 --ratings 3000 --seed 3 >/dev/null 2>&1
+rm -f "$T"/data/truth_*.tsv
 "$NS_BIN" import --db "$T/t.db" "$T/data" >/dev/null 2>&1
 serve_start "$T" --score-every 0.3
 for _ in $(seq 1 100); do
