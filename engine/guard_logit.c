@@ -27,7 +27,8 @@ void ns_guard_logit_params_default(ns_guard_logit_params *p) {
   p->lambda_i = 0.15;
   p->lambda_f = 0.03;
   p->lambda_mu = 0.15;
-  p->iters = 30;
+  p->iters = 50;
+  p->tol = 1e-4;
 }
 
 int ns_guard_harassment_labels(size_t n_ratings, const uint8_t *r_level,
@@ -114,6 +115,7 @@ typedef struct logit_ctx {
   double mu, pw, pen_i, pen_f;
   double *icpt, *fac;                  /* this side (updated) */
   const double *oicpt, *ofac;          /* other side (fixed) */
+  double *chunk_delta;                 /* per chunk: max |step| this pass */
 } logit_ctx;
 
 /* Row objective at theta (intercept t[0], factor t[1..k]). */
@@ -167,12 +169,15 @@ static void logit_rows(void *vctx, size_t chunk, size_t begin, size_t end) {
   int k = c->k, m = k + 1;
   double H[(NS_GUARD_MAX_K + 1) * (NS_GUARD_MAX_K + 1)], g[NS_GUARD_MAX_K + 1];
   double t[NS_GUARD_MAX_K + 1], tn[NS_GUARD_MAX_K + 1], x[NS_GUARD_MAX_K + 1];
-  (void)chunk;
+  double dmax = 0;
   for (size_t r = begin; r < end; r++) {
     if (c->s->off[r] == c->s->off[r + 1]) continue;
     t[0] = c->icpt[r];
     for (int j = 0; j < k; j++) t[j + 1] = c->fac[r * k + j];
     memset(H, 0, sizeof H);
+    /* objective at t, accumulated in the same pass as the derivatives */
+    double L0 = c->pen_i * t[0] * t[0];
+    for (int j = 0; j < k; j++) L0 += c->pen_f * t[j + 1] * t[j + 1];
     g[0] = 2 * c->pen_i * t[0];
     H[0] = 2 * c->pen_i;
     for (int j = 1; j < m; j++) {
@@ -190,9 +195,11 @@ static void logit_rows(void *vctx, size_t chunk, size_t begin, size_t end) {
       if (c->label[e]) {
         dz = -c->pw * (1.0 - s);
         hz = c->pw * s * (1.0 - s);
+        L0 += c->pw * softplus(-z);
       } else {
         dz = s;
         hz = s * (1.0 - s);
+        L0 += softplus(z);
       }
       for (int i = 0; i < m; i++) {
         g[i] += dz * x[i];
@@ -201,16 +208,27 @@ static void logit_rows(void *vctx, size_t chunk, size_t begin, size_t end) {
     }
     if (solve_small(H, g, m) != 0) continue;
     /* damped Newton: halve until the row objective does not increase */
-    double L0 = row_obj(c, r, t), step = 1.0;
+    double step = 1.0;
     for (int tries = 0; tries < 30; tries++, step *= 0.5) {
       for (int j = 0; j < m; j++) tn[j] = t[j] - step * g[j];
       if (row_obj(c, r, tn) <= L0) {
         c->icpt[r] = tn[0];
         for (int j = 0; j < k; j++) c->fac[r * k + j] = tn[j + 1];
+        for (int j = 0; j < m; j++)
+          if (fabs(step * g[j]) > dmax) dmax = fabs(step * g[j]);
         break;
       }
     }
   }
+  c->chunk_delta[chunk] = dmax;
+}
+
+/* Largest per-row step of the last pass (max is order-independent, so the
+** stopping decision does not depend on the thread count). */
+static double max_delta(const double *d, size_t n) {
+  double m = 0;
+  for (size_t i = 0; i < n; i++) m = d[i] > m ? d[i] : m;
+  return m;
 }
 
 int ns_guard_harassment_fit(size_t n_notes, size_t n_raters, int k,
@@ -221,7 +239,7 @@ int ns_guard_harassment_fit(size_t n_notes, size_t n_raters, int k,
                             double *note_icpt, double *note_fac,
                             double *rater_icpt, double *rater_fac, double *mu_out) {
   side sn = {0}, su = {0};
-  double *blk = NULL;
+  double *blk = NULL, *dn = NULL;
   int rc = 0;
   size_t N = 0, npos = 0, nn_act = 0, nu_act = 0;
   if (k < 1 || k > NS_GUARD_MAX_K || !p || !note_icpt) return NS_EINVAL;
@@ -256,8 +274,14 @@ int ns_guard_harassment_fit(size_t n_notes, size_t n_raters, int k,
       uf[u * k + j] = init_rater_fac ? 2.0 * init_rater_fac[u * k + j]
                                      : 0.1 * ((double)(ns_hash64(~(u * 8 + j)) >> 11) * 0x1p-53 - 0.5);
   double mu = 0.0;
-  logit_ctx cn = {r_note, r_rater, label, &sn, k, 0, pw, 0, 0, ni, nf, ui, uf};
-  logit_ctx cu = {r_rater, r_note, label, &su, k, 0, pw, 0, 0, ui, uf, ni, nf};
+  size_t ncn = ns_pool_nchunks(n_notes, 512), ncu = ns_pool_nchunks(n_raters, 512);
+  dn = ns_calloc(ncn + ncu + 1, sizeof *dn);
+  if (!dn) {
+    rc = NS_ENOMEM;
+    goto out;
+  }
+  logit_ctx cn = {r_note, r_rater, label, &sn, k, 0, pw, 0, 0, ni, nf, ui, uf, dn};
+  logit_ctx cu = {r_rater, r_note, label, &su, k, 0, pw, 0, 0, ui, uf, ni, nf, dn + ncn};
   /* Mean regulariser times N: ridge lambda * N / #rows per row. */
   cn.pen_i = p->lambda_i * (double)N / (double)nn_act;
   cn.pen_f = p->lambda_f * (double)N / (double)nn_act;
@@ -283,10 +307,14 @@ int ns_guard_harassment_fit(size_t n_notes, size_t n_raters, int k,
         h += s * (1.0 - s);
       }
     }
+    double dmu = 0;
     if (h > 0) {
-      double d = g / h; /* cap the step: Newton on a logistic can overshoot */
-      mu -= d > 1.0 ? 1.0 : d < -1.0 ? -1.0 : d;
+      dmu = g / h; /* cap the step: Newton on a logistic can overshoot */
+      dmu = dmu > 1.0 ? 1.0 : dmu < -1.0 ? -1.0 : dmu;
+      mu -= dmu;
     }
+    /* converged: no parameter moved more than tol in this pass */
+    if (fabs(dmu) < p->tol && max_delta(dn, ncn + ncu) < p->tol) break;
   }
   for (size_t n = 0; n < n_notes; n++) {
     int has = sn.off[n + 1] > sn.off[n];
@@ -305,5 +333,6 @@ out:
   side_free(&sn);
   side_free(&su);
   free(blk);
+  free(dn);
   return rc;
 }

@@ -260,7 +260,9 @@ int ns_guard_harassment_labels(size_t n_ratings, const uint8_t *r_level,
 ** with no labelled rating), note_fac/rater_* may be NULL. */
 typedef struct ns_guard_logit_params {
   double lambda_i, lambda_f, lambda_mu;  /* 0.15, 0.03, 0.15 */
-  int iters;                             /* Newton passes (30) */
+  int iters;                             /* cap on Newton passes (50) */
+  double tol;                            /* stop when no parameter moved
+                                            more than tol in a pass (1e-4) */
 } ns_guard_logit_params;
 void ns_guard_logit_params_default(ns_guard_logit_params *p);
 int ns_guard_harassment_fit(size_t n_notes, size_t n_raters, int k,

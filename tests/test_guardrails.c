@@ -418,7 +418,8 @@ TEST(guard_harassment_fit_stationary) {
   double zn[30] = {0}, zu[40] = {0}, ni[30], ui[40], mu, ni2[30];
   ns_guard_logit_params p;
   ns_guard_logit_params_default(&p);
-  p.iters = 200;
+  p.iters = 500;
+  p.tol = 1e-10;
   ASSERT_OK(ns_guard_harassment_fit(nn, nu, 1, ne, rn, ru, lab, zn, zu, &p, NULL,
                                     ni, NULL, ui, NULL, &mu));
   size_t npos = 0;
