@@ -52,6 +52,8 @@ typedef struct ns_load_opts {
   int strict;             /* 1: the first rejected row fails the whole file */
   ns_report_fn report;
   void *report_ctx;
+  ns_progress *progress;  /* optional: updated with bytes read of the file;
+                          ** the caller starts/finishes it (added by store) */
 } ns_load_opts;
 
 /* Detects the kind of a file from its header line.  Returns 0 and *kind, or
@@ -64,6 +66,19 @@ int ns_tsv_detect(const char *path, int *kind);
 ** too).  In strict mode a bad row fails the file and nothing of it is kept. */
 int ns_tsv_load(const char *path, ns_dataset *ds, const ns_load_opts *opts,
                 ns_load_stats *stats);
+
+/* Like ns_tsv_load() for one file held in memory (name is used in
+** messages).  The fuzz target and tests use it; block is the read size to
+** simulate (0 = the normal 1 MiB). */
+int ns_tsv_load_mem(const char *name, const void *buf, size_t len, size_t block,
+                    ns_dataset *ds, const ns_load_opts *opts,
+                    ns_load_stats *stats);
+
+/* Expands a command-line argument: a file gives itself, a directory every
+** *.tsv in it in name order.  *out is a malloc'ed array of malloc'ed paths;
+** free with ns_tsv_list_free().  Returns 0 or -errno. */
+int ns_tsv_list(const char *path, char ***out, size_t *n);
+void ns_tsv_list_free(char **list, size_t n);
 
 /* Writes ds back in the public layouts into dir: notes-00000.tsv,
 ** ratings-00000.tsv, noteStatusHistory-00000.tsv, userEnrollment-00000.tsv. */

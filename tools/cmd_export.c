@@ -1,10 +1,72 @@
-/* tools/cmd_export.c -- placeholder until the subcommand lands. */
+/*
+** tools/cmd_export.c -- `notescore export --db DB -o DIR`: writes the DB's
+** input tables back as the four public TSV files (notes-00000.tsv,
+** ratings-00000.tsv, noteStatusHistory-00000.tsv, userEnrollment-00000.tsv)
+** from one consistent snapshot.  Columns notescore does not store are
+** written empty (see docs/schema.md).
+*/
 #include <stdio.h>
+#include <string.h>
+
+#include "../store/store.h"
 #include "cli.h"
 
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: notescore export --db DB -o DIR\n"
+          "\n"
+          "Writes the notes, ratings, status history and enrollment stored in DB to DIR\n"
+          "in the public TSV layouts (one consistent snapshot; rows sorted by key).\n"
+          "\n"
+          "options:\n"
+          "  --db DB        the database file (required)\n"
+          "  -o, --out DIR  output directory, created if needed (required)\n"
+          "  -h, --help     this help\n");
+}
+
 int ns_cmd_export(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  fprintf(stderr, "notescore: 'export' is not implemented yet\n");
-  return 2;
+  const char *db = NULL, *out = NULL;
+  ns_store *s = NULL;
+  ns_dataset *ds = NULL;
+  int rc;
+  double t0;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+      usage(stdout);
+      return 0;
+    } else if (!strcmp(argv[i], "--db") && i + 1 < argc) {
+      db = argv[++i];
+    } else if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--out")) && i + 1 < argc) {
+      out = argv[++i];
+    } else {
+      fprintf(stderr, "notescore: export: unexpected argument '%s'\n", argv[i]);
+      usage(stderr);
+      return 2;
+    }
+  }
+  if (!db || !out) {
+    usage(stderr);
+    return 2;
+  }
+  t0 = ns_monotonic_s();
+  if ((rc = ns_store_open(db, NS_STORE_READONLY, &s)) != 0) {
+    fprintf(stderr, "notescore: %s: cannot open database: %s\n", db, ns_strerror(rc));
+    return 1;
+  }
+  if ((rc = ns_store_snapshot(s, &ds)) != 0) {
+    fprintf(stderr, "notescore: %s: %s (%s)\n", db, ns_strerror(rc), ns_store_errmsg(s));
+    ns_store_close(s);
+    return 1;
+  }
+  ns_store_close(s);
+  if ((rc = ns_tsv_export(ds, out)) != 0) {
+    fprintf(stderr, "notescore: %s: cannot write: %s\n", out, ns_strerror(rc));
+    ns_dataset_free(ds);
+    return 1;
+  }
+  printf("exported %zu notes, %zu ratings, %zu status rows, %zu enrollment rows to %s in %.2f s\n",
+         ds->n_notes, ds->n_ratings, ds->n_history, ds->n_enrollment, out,
+         ns_monotonic_s() - t0);
+  ns_dataset_free(ds);
+  return 0;
 }

@@ -1,0 +1,237 @@
+/*
+** store/runs.c -- scoring runs in the DB: begin, publish (atomically), fail.
+**
+** Who calls it: `notescore score --db`, the engine's scheduler (writer
+** thread).  Thread: the handle's.
+**
+** Publication is ONE write transaction: every note_scores and rater_scores
+** row of the run, the updated note_status_history rows, the run row (status
+** 'published', counts) and the current_run pointer.  WAL readers therefore
+** see the previous run or the new one, never a mix; dashboards read through
+** the views, which all go through current_run.
+*/
+#include "store_int.h"
+
+#include <string.h>
+
+#ifndef NS_VERSION
+#define NS_VERSION "0.1.0" /* keep in step with tools/cli.h */
+#endif
+
+int ns_store_run_begin(ns_store *s, const char *params_json, int64_t *run_id) {
+  sqlite3_stmt *st = NULL;
+  int rc;
+  *run_id = 0;
+  if (s->readonly) return NS_EINVAL;
+  if ((rc = ns__db_prepare(s,
+                           "INSERT INTO runs(started_ms, status, params, version)"
+                           " VALUES(?, 'running', ?, ?)",
+                           &st)) != 0)
+    return rc;
+  sqlite3_bind_int64(st, 1, ns_now_ms());
+  ns__db_bind_text(st, 2, params_json);
+  sqlite3_bind_text(st, 3, NS_VERSION, -1, SQLITE_STATIC);
+  rc = ns__db_step_done(s, st);
+  if (rc == 0) *run_id = sqlite3_last_insert_rowid(s->db);
+  sqlite3_finalize(st);
+  return rc;
+}
+
+int ns_store_run_fail(ns_store *s, int64_t run_id, const char *status) {
+  sqlite3_stmt *st = NULL;
+  int rc;
+  if (!status || (strcmp(status, "failed") && strcmp(status, "abandoned"))) return NS_EINVAL;
+  if ((rc = ns__db_prepare(s,
+                           "UPDATE runs SET status = ?, finished_ms = ?"
+                           " WHERE run_id = ? AND status = 'running'",
+                           &st)) != 0)
+    return rc;
+  sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, ns_now_ms());
+  sqlite3_bind_int64(st, 3, run_id);
+  rc = ns__db_step_done(s, st);
+  if (rc == 0 && sqlite3_changes(s->db) == 0) rc = NS_ENOTFOUND;
+  sqlite3_finalize(st);
+  return rc;
+}
+
+static const char sql_note_score[] =
+    "INSERT OR REPLACE INTO note_scores(run_id, note_id, created_ms, classification,"
+    " num_ratings, num_final_round_ratings, intercept, factor, intercept_r1, factor_r1,"
+    " intercept_min, intercept_max, intercept_no_high_vol, intercept_no_correlated,"
+    " core_status, core_rules, final_status, decided_by, meta_rules, first_tag, second_tag,"
+    " active_filter_tags, provisional_status)"
+    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23)";
+
+static const char sql_rater_score[] =
+    "INSERT OR REPLACE INTO rater_scores(run_id, rater_id, intercept, factor, intercept_r1,"
+    " factor_r1, crh_crnh_ratio_diff, mean_note_score, agree_ratio, agree_ratio_harassment,"
+    " above_threshold, successful_helpful, successful_not_helpful, unsuccessful_helpful,"
+    " unsuccessful_not_helpful, ratings_awaiting, rated_after_decision, notes_crh, notes_crnh,"
+    " notes_nmr, num_ratings, trust, group_id)"
+    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23)";
+
+static const char sql_run_done[] =
+    "UPDATE runs SET status = 'published', finished_ms = ?2, now_ms = ?3, n_ratings = ?4,"
+    " n_notes = ?5, n_raters = ?6, n_ratings_round1 = ?7, n_ratings_round2 = ?8,"
+    " n_raters_round1 = ?9, n_raters_round2 = ?10, n_notes_round1 = ?11, n_notes_round2 = ?12,"
+    " n_crh = ?13, n_crnh = ?14, n_nmr = ?15, mf_passes = ?16, seconds = ?17,"
+    " stage_seconds = ?18, global_intercept = ?19, global_intercept_r1 = ?20"
+    " WHERE run_id = ?1 AND status = 'running'";
+
+static void bind_tag(sqlite3_stmt *st, int i, int tag) {
+  if (tag >= 0 && tag < NS_N_TAGS) sqlite3_bind_text(st, i, ns_tag_names[tag], -1, SQLITE_STATIC);
+  else sqlite3_bind_null(st, i);
+}
+
+static int put_notes(ns_store *s, int64_t run_id, const ns_scores *sc) {
+  sqlite3_stmt *st = NULL;
+  int rc = ns__db_prepare(s, sql_note_score, &st);
+  for (size_t i = 0; i < sc->n_notes && !rc; i++) {
+    const ns_note_score *n = &sc->notes[i];
+    sqlite3_bind_int64(st, 1, run_id);
+    sqlite3_bind_int64(st, 2, n->note_id);
+    ns__db_bind_opt(st, 3, n->created_ms);
+    sqlite3_bind_int(st, 4, n->classification);
+    sqlite3_bind_int(st, 5, n->num_ratings);
+    sqlite3_bind_int(st, 6, n->num_final_round_ratings);
+    ns__db_bind_f64(st, 7, n->intercept);
+    ns__db_bind_f64(st, 8, n->factor);
+    ns__db_bind_f64(st, 9, n->intercept_r1);
+    ns__db_bind_f64(st, 10, n->factor_r1);
+    ns__db_bind_f64(st, 11, n->intercept_min);
+    ns__db_bind_f64(st, 12, n->intercept_max);
+    ns__db_bind_f64(st, 13, n->intercept_no_high_vol);
+    ns__db_bind_f64(st, 14, n->intercept_no_correlated);
+    ns__db_bind_status(st, 15, n->core_status);
+    sqlite3_bind_int64(st, 16, n->core_rules);
+    ns__db_bind_status(st, 17, n->final_status);
+    if (n->decided_by >= 0 && n->decided_by < NS_RULE_COUNT)
+      sqlite3_bind_text(st, 18, ns_rule_names[n->decided_by], -1, SQLITE_STATIC);
+    else
+      sqlite3_bind_null(st, 18);
+    sqlite3_bind_int64(st, 19, n->meta_rules);
+    bind_tag(st, 20, n->first_tag);
+    bind_tag(st, 21, n->second_tag);
+    sqlite3_bind_int64(st, 22, n->active_filter_tags);
+    ns__db_bind_status(st, 23, n->provisional_status);
+    rc = ns__db_step_done(s, st);
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
+static int put_raters(ns_store *s, int64_t run_id, const ns_scores *sc, const ns_dataset *ds) {
+  sqlite3_stmt *st = NULL;
+  int rc = ns__db_prepare(s, sql_rater_score, &st);
+  for (size_t i = 0; i < sc->n_raters && !rc; i++) {
+    const ns_rater_score *r = &sc->raters[i];
+    const char *pid = ns_strtab_str(ds->participants, r->participant);
+    int64_t id;
+    if (!*pid) continue; /* index outside the table: nothing to key it by */
+    if ((rc = ns__pcache_get(s, pid, strlen(pid), &id)) != 0) break;
+    sqlite3_bind_int64(st, 1, run_id);
+    sqlite3_bind_int64(st, 2, id);
+    ns__db_bind_f64(st, 3, r->intercept);
+    ns__db_bind_f64(st, 4, r->factor);
+    ns__db_bind_f64(st, 5, r->intercept_r1);
+    ns__db_bind_f64(st, 6, r->factor_r1);
+    ns__db_bind_f64(st, 7, r->crh_crnh_ratio_diff);
+    ns__db_bind_f64(st, 8, r->mean_note_score);
+    ns__db_bind_f64(st, 9, r->agree_ratio);
+    ns__db_bind_f64(st, 10, r->agree_ratio_harassment);
+    if (r->above_threshold >= 0) sqlite3_bind_int(st, 11, r->above_threshold);
+    else sqlite3_bind_null(st, 11);
+    sqlite3_bind_int(st, 12, r->successful_helpful);
+    sqlite3_bind_int(st, 13, r->successful_not_helpful);
+    sqlite3_bind_int(st, 14, r->unsuccessful_helpful);
+    sqlite3_bind_int(st, 15, r->unsuccessful_not_helpful);
+    sqlite3_bind_int(st, 16, r->ratings_awaiting);
+    sqlite3_bind_int(st, 17, r->rated_after_decision);
+    sqlite3_bind_int(st, 18, r->notes_crh);
+    sqlite3_bind_int(st, 19, r->notes_crnh);
+    sqlite3_bind_int(st, 20, r->notes_nmr);
+    sqlite3_bind_int(st, 21, r->num_ratings);
+    ns__db_bind_f64(st, 22, r->trust);
+    sqlite3_bind_int(st, 23, r->group_id);
+    rc = ns__db_step_done(s, st);
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
+static int put_history(ns_store *s, const ns_scores *sc, const ns_dataset *ds) {
+  ns__writer w;
+  int rc = ns__writer_init(s, &w);
+  for (size_t i = 0; i < sc->n_history && !rc; i++) {
+    const ns_nsh *h = &sc->history[i];
+    const char *a = h->author >= 0 ? ns_strtab_str(ds->participants, h->author) : "";
+    rc = ns__writer_history(&w, h, a, strlen(a));
+  }
+  ns__writer_free(&w);
+  return rc;
+}
+
+int ns_store_run_publish(ns_store *s, int64_t run_id, const ns_scores *sc, const ns_dataset *ds) {
+  sqlite3_stmt *st = NULL;
+  int64_t crh = 0, crnh = 0, nmr = 0;
+  char stages[512];
+  size_t k = 0;
+  int rc;
+  if (s->readonly || !sc || !ds) return NS_EINVAL;
+  for (size_t i = 0; i < sc->n_notes; i++) {
+    crh += sc->notes[i].final_status == NS_STATUS_CRH;
+    crnh += sc->notes[i].final_status == NS_STATUS_CRNH;
+    nmr += sc->notes[i].final_status == NS_STATUS_NMR;
+  }
+  /* stage timings as a JSON array (doubles printed round-trippably) */
+  stages[k++] = '[';
+  for (size_t i = 0; i < NS_ARRAY_LEN(sc->stage_seconds); i++)
+    k += (size_t)snprintf(stages + k, sizeof stages - k, "%s%.6g", i ? "," : "",
+                          sc->stage_seconds[i]);
+  snprintf(stages + k, sizeof stages - k, "]");
+
+  if ((rc = ns__db_begin_write(s)) != 0) return rc;
+  if ((rc = put_notes(s, run_id, sc)) != 0) goto fail;
+  if ((rc = put_raters(s, run_id, sc, ds)) != 0) goto fail;
+  if ((rc = put_history(s, sc, ds)) != 0) goto fail;
+  if ((rc = ns__db_prepare(s, sql_run_done, &st)) != 0) goto fail;
+  sqlite3_bind_int64(st, 1, run_id);
+  sqlite3_bind_int64(st, 2, ns_now_ms());
+  ns__db_bind_opt(st, 3, sc->now_ms ? sc->now_ms : NS_TS_NONE);
+  sqlite3_bind_int64(st, 4, (int64_t)sc->n_ratings_in);
+  sqlite3_bind_int64(st, 5, (int64_t)sc->n_notes);
+  sqlite3_bind_int64(st, 6, (int64_t)sc->n_raters);
+  sqlite3_bind_int64(st, 7, (int64_t)sc->n_ratings_round1);
+  sqlite3_bind_int64(st, 8, (int64_t)sc->n_ratings_round2);
+  sqlite3_bind_int64(st, 9, (int64_t)sc->n_raters_round1);
+  sqlite3_bind_int64(st, 10, (int64_t)sc->n_raters_round2);
+  sqlite3_bind_int64(st, 11, (int64_t)sc->n_notes_round1);
+  sqlite3_bind_int64(st, 12, (int64_t)sc->n_notes_round2);
+  sqlite3_bind_int64(st, 13, crh);
+  sqlite3_bind_int64(st, 14, crnh);
+  sqlite3_bind_int64(st, 15, nmr);
+  sqlite3_bind_int(st, 16, sc->mf_passes);
+  ns__db_bind_f64(st, 17, sc->seconds);
+  sqlite3_bind_text(st, 18, stages, -1, SQLITE_TRANSIENT);
+  ns__db_bind_f64(st, 19, sc->global_intercept);
+  ns__db_bind_f64(st, 20, sc->global_intercept_r1);
+  if ((rc = ns__db_step_done(s, st)) != 0) goto fail;
+  if (sqlite3_changes(s->db) != 1) {
+    snprintf(s->errbuf, sizeof s->errbuf, "run %lld is not running", (long long)run_id);
+    rc = NS_ENOTFOUND;
+    goto fail;
+  }
+  sqlite3_finalize(st);
+  st = NULL;
+  if ((rc = ns__db_prepare(s, "INSERT OR REPLACE INTO current_run(id, run_id) VALUES(1, ?)", &st)))
+    goto fail;
+  sqlite3_bind_int64(st, 1, run_id);
+  if ((rc = ns__db_step_done(s, st)) != 0) goto fail;
+  sqlite3_finalize(st);
+  return ns__db_commit(s);
+fail:
+  sqlite3_finalize(st);
+  ns__db_rollback(s);
+  return rc;
+}

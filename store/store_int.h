@@ -1,0 +1,160 @@
+/*
+** store/store_int.h -- internals shared by the files of store/ (not a public
+** interface; nothing outside store/ includes it).
+**
+** The TSV reader is split in two layers so that the same parsing code feeds
+** both destinations (an in-memory ns_dataset and the SQLite tables):
+**
+**   ns__tsv_parse()  reads one file (or memory buffer) block by block, maps
+**                    the header, converts every row into a typed record and
+**                    hands it to a sink; rejected rows go to the report
+**                    callback with FILE:LINE:COL.
+**   ns__tsv_sink     what to do with a typed record: append to a dataset
+**                    (tsv.c) or upsert into the DB (import.c).
+**
+** Threads: everything here runs on the caller's thread.
+*/
+#ifndef NS_STORE_INT_H
+#define NS_STORE_INT_H
+
+#include "store.h"
+
+#include <sqlite3.h>
+
+/* Size of one read() block.  Records longer than this grow the buffer up to
+** NS__TSV_MAX_RECORD; longer records are rejected. */
+#define NS__TSV_BLOCK (1u << 20)
+#define NS__TSV_MAX_RECORD (16u << 20)
+
+/* A parsed notes row.  Strings point into the reader's buffer and are valid
+** only during the sink call. */
+typedef struct ns__note_row {
+  int64_t note_id;
+  const char *author;      /* not NUL-terminated */
+  size_t author_len;
+  int64_t created_ms;
+  int64_t tweet_id;        /* -1 when absent */
+  uint8_t classification;  /* ns_class */
+} ns__note_row;
+
+typedef struct ns__rating_row {
+  int64_t note_id;
+  const char *rater;
+  size_t rater_len;
+  int64_t created_ms;
+  uint8_t level;           /* ns_level */
+  uint32_t tags;
+  uint8_t source;
+} ns__rating_row;
+
+/* History and enrollment rows reuse the dataset structs; the participant
+** fields of those structs are ignored and the string is passed beside. */
+typedef struct ns__tsv_sink {
+  void *ctx;
+  int (*note)(void *ctx, const ns__note_row *r);
+  int (*rating)(void *ctx, const ns__rating_row *r);
+  int (*history)(void *ctx, const ns_nsh *h, const char *author, size_t len);
+  int (*enroll)(void *ctx, const ns_enrollment *e, const char *p, size_t len);
+} ns__tsv_sink;
+
+/* Where the bytes come from: a path (fd) or a memory buffer.  block is the
+** read size (NS__TSV_BLOCK normally; the fuzzer uses tiny blocks so that
+** records straddle block boundaries). */
+typedef struct ns__tsv_src {
+  const char *name;        /* used in messages */
+  const char *path;        /* NULL: read from mem */
+  const char *mem;
+  size_t mem_len;
+  size_t block;
+  int header_only;         /* stop after detecting the kind */
+} ns__tsv_src;
+
+/* Parses one file.  Calls sink for every good row; on the first rejected row
+** in strict mode stops and returns NS_EPARSE.  Returns 0 (even with rejected
+** rows in non-strict mode), NS_ECOLUMN / NS_EPARSE / -errno for file-level
+** failures, or the first error a sink returned.  stats is filled on every
+** path; stats->kind is set as soon as the header is known. */
+int ns__tsv_parse(const ns__tsv_src *src, const ns__tsv_sink *sink,
+                  const ns_load_opts *opts, ns_load_stats *stats);
+
+/* Formats a report message and calls opts->report (if any). */
+void ns__tsv_report(const ns_load_opts *opts, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+
+/* Appends a dataset's worth of rows (dataset sink helpers shared with the
+** DB snapshot). */
+int ns__ds_push_note(ns_dataset *ds, size_t *cap, int64_t id, int32_t author,
+                     int64_t created, int64_t tweet, uint8_t cls);
+int ns__ds_push_rating(ns_dataset *ds, size_t *cap, int64_t note, int32_t rater,
+                       int64_t created, uint8_t level, uint32_t tags, uint8_t src);
+
+/* Column names of the public layouts, in reference order. */
+extern const char *const ns__notes_cols[24];
+extern const char *const ns__history_cols[24];
+extern const char *const ns__enroll_cols[8];
+
+/* ---- the SQLite side ---------------------------------------------------- */
+
+struct ns_store {
+  sqlite3 *db;
+  int readonly;
+  char errbuf[512];       /* last error message (ns_store_errmsg) */
+  sqlite3_stmt *st_part;  /* INSERT INTO participants(id, participant_id) */
+  /* participant cache: strtab index i <-> participants.id pc_id[i] */
+  ns_strtab *pc_tab;
+  int64_t *pc_id;
+  size_t pc_cap;
+  int64_t pc_max;         /* largest participants.id known to the cache */
+};
+
+/* SQLite result code -> ns_err (BUSY -> NS_EBUSY, NOMEM -> NS_ENOMEM, else
+** NS_ESQL).  The message is left in s->errbuf by the callers below. */
+int ns__db_err(ns_store *s, int sqlite_rc);
+int ns__db_exec(ns_store *s, const char *sql);
+int ns__db_prepare(ns_store *s, const char *sql, sqlite3_stmt **st);
+int ns__db_step_done(ns_store *s, sqlite3_stmt *st);
+void ns__db_bind_opt(sqlite3_stmt *st, int i, int64_t v);     /* NS_TS_NONE -> NULL */
+void ns__db_bind_f64(sqlite3_stmt *st, int i, double v);      /* NAN -> NULL */
+void ns__db_bind_text(sqlite3_stmt *st, int i, const char *s); /* "" -> NULL */
+void ns__db_bind_status(sqlite3_stmt *st, int i, int status); /* UNSET -> NULL */
+/* BEGIN IMMEDIATE + participant cache sync / COMMIT (rolls back on
+** failure) / ROLLBACK (also drops the participant cache). */
+int ns__db_begin_write(ns_store *s);
+int ns__db_commit(ns_store *s);
+void ns__db_rollback(ns_store *s);
+int ns__pcache_sync(ns_store *s);
+void ns__pcache_drop(ns_store *s);
+/* participants.id of a participant string (inserted when new); len 0 gives
+** *id = 0, meaning "bind NULL". */
+int ns__pcache_get(ns_store *s, const char *str, size_t len, int64_t *id);
+
+/* A buffered rating: the writer sorts a batch by key before inserting, which
+** turns random B-tree inserts into mostly-sequential ones. */
+typedef struct ns__rbuf {
+  int64_t note_id, rater_id, created_ms;
+  uint32_t tags, seq;
+  uint8_t level, source;
+} ns__rbuf;
+
+/* Upserts rows into the input tables inside the caller's write transaction
+** (import.c).  Ratings are buffered; ns__writer_flush() writes them. */
+typedef struct ns__writer {
+  ns_store *s;
+  sqlite3_stmt *st_note, *st_rating, *st_hist, *st_enroll;
+  ns__rbuf *rb;
+  size_t rb_n, rb_cap;
+  uint32_t seq;
+} ns__writer;
+
+int ns__writer_init(ns_store *s, ns__writer *w);
+void ns__writer_free(ns__writer *w);
+int ns__writer_note(ns__writer *w, const ns__note_row *r);
+int ns__writer_rating(ns__writer *w, const ns__rating_row *r);
+int ns__writer_history(ns__writer *w, const ns_nsh *h, const char *author, size_t len);
+int ns__writer_enroll(ns__writer *w, const ns_enrollment *e, const char *p, size_t len);
+int ns__writer_flush(ns__writer *w);
+/* Drops buffered rows (after a rollback). */
+void ns__writer_discard(ns__writer *w);
+
+#endif /* NS_STORE_INT_H */
