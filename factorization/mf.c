@@ -503,19 +503,19 @@ static double init_value(uint64_t seed, int side, size_t row, int col, int k) {
   return (2 * u - 1) * 0.1 / sqrt((double)k);
 }
 
-static void init_model(ns_mf_model *m, uint64_t seed) {
+static void init_model(ns_mf_model *m, uint64_t seed, int users, int notes, int mu) {
   const int k = m->k;
-  for (size_t u = 0; u < m->n_users; u++) {
+  for (size_t u = 0; users && u < m->n_users; u++) {
     m->user_icpt[u] = 0;
     for (int q = 0; q < k; q++)
       m->user_fac[u * (size_t)k + (size_t)q] = init_value(seed, 0, u, q, k);
   }
-  for (size_t n = 0; n < m->n_notes; n++) {
+  for (size_t n = 0; notes && n < m->n_notes; n++) {
     m->note_icpt[n] = 0;
     for (int q = 0; q < k; q++)
       m->note_fac[n * (size_t)k + (size_t)q] = init_value(seed, 1, n, q, k);
   }
-  m->mu = 0;
+  if (mu) m->mu = 0;
 }
 
 /* Zeroes the rows of a side that have no ratings. */
@@ -572,7 +572,7 @@ int ns_mf_fit(const ns_bigraph *g, const float *value, const float *weight,
   fit_notes = !p->freeze_notes;
   fit_mu = p->use_mu && !p->freeze_users && !p->freeze_mu;
 
-  if (!p->init_from_model) init_model(m, p->seed);
+  if (!p->init_from_model) init_model(m, p->seed, fit_users, fit_notes, fit_mu);
   if (!p->use_mu) m->mu = 0;
   make_sides(g, p, m, &us, &ns);
   if (fit_users) zero_empty_rows(&us, k);
