@@ -586,10 +586,11 @@ int ns_mf_fit(const ns_bigraph *g, const float *value, const float *weight,
     rc = NS_ENOMEM;
     goto out;
   }
-  /* L_0 at the starting point; also the regularizer sums of frozen sides */
+  /* the note side is always gathered: full_sums reads the data through it */
   if ((fit_users && (rc = gather_side(pool, &us, g->n_edges, value, weight)) != 0) ||
       (rc = gather_side(pool, &ns, g->n_edges, value, weight)) != 0)
     goto out;
+  /* L_0 at the starting point; also the regularizer sums of frozen sides */
   full_sums(pool, &us, &ns, k, pack, part, tot, ru);
   rn[0] = tot[P_RI];
   rn[1] = tot[P_RF];
