@@ -12,12 +12,10 @@ trap 'rm -rf "$T"' EXIT
 SRC=tests/data
 if "$BIN" gen -o "$T/gen" --raters 200 --notes 300 --ratings 5000 --seed 7 >/dev/null 2>&1 \
    && ls "$T"/gen/*.tsv >/dev/null 2>&1; then
-  SRC="$T/gen"
-  # gen may also write ground truth files that are not public TSVs
+  # gen also writes ground-truth files (truth_*.tsv): keep the public four
   mkdir -p "$T/src"
-  for f in "$SRC"/*.tsv; do
-    if "$BIN" import --db "$T/probe.db" "$f" >/dev/null 2>&1; then cp "$f" "$T/src/"; fi
-  done
+  cp "$T"/gen/notes-*.tsv "$T"/gen/ratings-*.tsv "$T"/gen/noteStatusHistory-*.tsv \
+     "$T"/gen/userEnrollment-*.tsv "$T/src/"
   SRC="$T/src"
 fi
 
