@@ -27,6 +27,12 @@
 ** object's conn pointer is cleared when the connection closes, and the
 ** answer is dropped when the work comes back.
 **
+** Scoring: full runs every score_every_s (score_work) and, with
+** refresh_every_s, note refreshes between them (refresh_work,
+** engine/refresh.c).  Both run on libuv workers, never at the same time: the
+** loop thread starts one only while the other is idle, which is also what
+** makes the refresh base (s->rbase) safe to share between them.
+**
 ** Thread: everything here runs on the loop thread except the bodies of the
 ** uv_queue_work callbacks named *_work.
 */
