@@ -47,4 +47,177 @@ static inline uint64_t ns_bigraph_note_degree(const ns_bigraph *g, size_t n) {
   return g->note_off[n + 1] - g->note_off[n];
 }
 
+/* ========================================================================
+** Trust propagation (graph/trust.c).  design.md §4, docs/trust.md.
+**
+** Input is an ns_bigraph whose edges are AGREEMENT edges only: rater u's
+** rating of note n was valid (within 48 h of the note, before its first
+** non-NMR status) and agreed with n's provisional status.  engine/ builds
+** that edge list; nothing here knows about ratings or statuses.
+**
+** The walk is two-hop, rater -> note -> rater, uniform on both sides
+** (1/deg(u), then 1/deg(n)).  Personalized PageRank with damping alpha
+** teleports to the seed distribution; mass sitting on raters without edges
+** ("dangling") is teleported too, so total mass stays exactly 1.
+**
+**   z[u]  = x[u] / deg(u)                      (0 if deg(u) = 0)
+**   y[n]  = (sum_{u in N(n)} z[u]) / deg(n)
+**   x'[v] = alpha * sum_{n in N(v)} y[n] + (1 - alpha + alpha * D) * s[v]
+**           with D = sum_{deg(u)=0} x[u],  x_0 = s.
+**
+** Sums run over CSR order (edge id order); parallel loops write disjoint
+** elements and global sums add per-chunk partials in chunk order, so the
+** result is bit-identical for any thread count.
+*/
+
+typedef struct ns_trust_params {
+  double alpha;      /* damping, 0.85 */
+  double tol;        /* stop when sum |x' - x| < tol; 1e-10 */
+  int max_iter;      /* iteration cap; 0 = automatic: ceil(log2(n_raters +
+                     ** n_notes + 1)), at least 8 (SybilRank-style early
+                     ** termination, see docs/trust.md) */
+  double ref_frac;   /* trust = min(1, t / (ref_frac * median t)), 0.5 */
+} ns_trust_params;
+
+void ns_trust_params_default(ns_trust_params *p);
+
+/* Output of ns_trust_propagate().  All arrays have n_raters entries and are
+** owned by the result (free with ns_trust_result_free). */
+typedef struct ns_trust_result {
+  size_t n_raters;
+  double *mass;      /* stationary (or truncated) PPR mass; sums to 1 */
+  double *per_edge;  /* mass / degree: raw trust t (0 for degree 0) */
+  double *trust;     /* min(1, t / (ref_frac * ref)) in [0, 1] */
+  double *earned;    /* deg(u) * min(1, t / ref): agreement edges of typical
+                     ** quality "earned"; low-quality edges count partly */
+  double ref;        /* median of t over raters with degree >= 1 */
+  int iterations;    /* iterations run */
+  double last_l1;    /* L1 change of the last iteration */
+} ns_trust_result;
+
+/* Runs the propagation on agreement graph g.  seed_w[u] >= 0 are seed
+** weights (normalized internally to sum 1); at least one must be > 0
+** (NS_EINVAL otherwise, also for NaN/negative weights or alpha outside
+** [0, 1)).  pool may be NULL (single-threaded).  On success *out owns new
+** arrays; on failure *out is zeroed.  Returns 0, NS_EINVAL or NS_ENOMEM. */
+int ns_trust_propagate(const ns_bigraph *g, const double *seed_w,
+                       const ns_trust_params *p, ns_pool *pool,
+                       ns_trust_result *out);
+void ns_trust_result_free(ns_trust_result *r);
+
+/* Default seed rule (docs/trust.md).  Per rater, from arrays the pipeline
+** already has:
+**   n_agree[u]     valid agreeing ratings (= degree in the agreement graph)
+**   first_ms[u]    time of the rater's first rating (INT64_MAX if none)
+**   enroll[u]      ns_enroll state, -1 unknown; the whole array may be NULL
+** A rater is eligible when n_agree >= min_agree, first_ms <= now - min_age_ms
+** and (enroll unknown or NULL, or state earnedIn / apiEarnedIn).  Eligible
+** raters are ranked by (n_agree desc, first_ms asc, index asc) and the top
+** ceil(top_frac * eligible) become seeds with weight 1.  If nobody is
+** eligible, the age and enrollment conditions are dropped, then min_agree is
+** lowered to 1.  seed_w (n_raters) receives 1 / 0; *n_seeds the count.
+** Returns 0, NS_EINVAL, NS_ENOMEM or NS_ENODATA (no rater has an agreeing
+** rating at all). */
+typedef struct ns_seed_params {
+  int min_agree;       /* 10 */
+  int64_t min_age_ms;  /* 90 days */
+  double top_frac;     /* 0.25 */
+} ns_seed_params;
+
+void ns_seed_params_default(ns_seed_params *p);
+int ns_trust_default_seeds(size_t n_raters, const int32_t *n_agree,
+                           const int64_t *first_ms, const int8_t *enroll,
+                           int64_t now_ms, const ns_seed_params *p,
+                           double *seed_w, size_t *n_seeds);
+
+/* Per-rating weights for round-2 MF (docs/trust.md has the reasoning).
+**
+**   vol(u)  = min(1, earned[u] / earn_full)
+**   base(u) = 0                          if trust[u] < floor
+**           = trust[u]^beta * vol(u)     otherwise
+**   established(u) = trust[u] >= est_trust && earned[u] >= earn_full
+**                    && group_id[u] == 0
+** Per note n: H = sum of base over its established raters, L = sum over the
+** others.  If L > note_cap * H + cap_base, every non-established rating of
+** n is scaled by (note_cap * H + cap_base) / L.  Group members' base is
+** also multiplied by group_mult.
+**
+** Ratings are (rating_rater[i], rating_note[i]) for i < n_ratings, indexes
+** into the same dense numbering as trust/earned (n_raters) and 0..n_notes-1.
+** group_id may be NULL (no groups).  weight_out has n_ratings entries.
+** Returns 0, NS_EINVAL (index out of range, bad params) or NS_ENOMEM. */
+typedef struct ns_weight_params {
+  double floor;       /* 0.1: below this trust a rater is excluded */
+  double beta;        /* 1.0 */
+  double earn_full;   /* 20: earned edges for full volume weight */
+  double est_trust;   /* 0.5 */
+  double note_cap;    /* 1.0 */
+  double cap_base;    /* 2.0 */
+  double group_mult;  /* 1.0 (group dedup already makes a group one rater) */
+} ns_weight_params;
+
+void ns_weight_params_default(ns_weight_params *p);
+int ns_trust_weights(size_t n_ratings, const int32_t *rating_rater,
+                     const int32_t *rating_note, size_t n_raters, size_t n_notes,
+                     const double *trust, const double *earned,
+                     const int32_t *group_id, const ns_weight_params *p,
+                     float *weight_out);
+
+/* ========================================================================
+** Coordinated groups (graph/groups.c).  reference §7.1, docs/trust.md.
+**
+** Co-rating: per post (or per note when post is NULL), ratings sorted by
+** (time, rater); two raters co-rate when their ratings of a note of the post
+** are <= window_ms apart.  Each pair counts at most once per post.  Only the
+** next max_window ratings after each rating are paired (bounds the work on
+** bursty popular notes: O(R * max_window) pair events, R = ratings).
+** T_a = distinct posts rated by a; N = sum of T over all raters.  A pair with
+** both T >= min_posts is suspect when
+**   NPMI = ln(co N / ((T_a+500)(T_b+500))) / -ln(co / N) >= npmi_min   or
+**   co / (min(T_a, T_b) + 10) >= minsim_min.
+** Suspect pairs are merged by union-find; components of >= 2 raters get ids
+** 1, 2, ... in order of their smallest rater index.
+*/
+
+typedef struct ns_corate_params {
+  int64_t window_ms;   /* 20 min */
+  int max_window;      /* 64 following ratings per rating */
+  int min_posts;       /* 10 */
+  double npmi_min;     /* 0.55 */
+  double minsim_min;   /* 0.4 */
+  double smooth;       /* 500 (PMI smoothing) */
+  double minsim_add;   /* 10 */
+} ns_corate_params;
+
+typedef struct ns_corate_stats {
+  uint64_t pair_events;   /* pairs inside windows, before per-post dedup */
+  uint64_t distinct_pairs;/* pairs counted in the hash map */
+  uint64_t suspect_pairs;
+  size_t n_groups;
+  size_t n_grouped;       /* raters with group_id > 0 */
+} ns_corate_stats;
+
+void ns_corate_params_default(ns_corate_params *p);
+
+/* Finds co-rating groups.  Ratings i < n_ratings: rater[i] in [0, n_raters),
+** note[i] >= 0, time_ms[i]; post[i] (any int64 id, NULL = note is the post).
+** A (note, rater) pair should appear once.  group_id (n_raters) receives the
+** group of each rater, 0 = none.  stats may be NULL.  Returns 0, NS_EINVAL
+** or NS_ENOMEM. */
+int ns_groups_corate(size_t n_ratings, const int32_t *rater, const int32_t *note,
+                     const int64_t *time_ms, const int64_t *post, size_t n_raters,
+                     const ns_corate_params *p, int32_t *group_id,
+                     ns_corate_stats *stats);
+
+/* "A group counts as one rater per note": drop[i] = 1 for every rating of a
+** group member except the earliest per (note, group) (ties: smaller rater,
+** then smaller i), and for every rating by a member on a note whose author
+** (note_author[note], -1 unknown; the array may be NULL) is in the same
+** group.  Other entries get 0.  *n_dropped (may be NULL) = count.
+** Returns 0, NS_EINVAL or NS_ENOMEM. */
+int ns_groups_dedup(size_t n_ratings, const int32_t *rater, const int32_t *note,
+                    const int64_t *time_ms, size_t n_raters, size_t n_notes,
+                    const int32_t *note_author, const int32_t *group_id,
+                    uint8_t *drop, size_t *n_dropped);
+
 #endif /* NS_GRAPH_H */

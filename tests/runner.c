@@ -1,5 +1,5 @@
 /*
-** tests/runner.c -- runs every TEST() and every tests/e2e/*.sh script, each
+** tests/runner.c -- runs every TEST() and every e2e script (tests/e2e, *.sh), each
 ** in its own process with a timeout, and prints `N passed, N failed` last.
 **
 **   build/test_runner [-k SUBSTRING] [-v] [--list]

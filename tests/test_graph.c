@@ -1,0 +1,557 @@
+/*
+** tests/test_graph.c -- graph/: trust propagation against a dense
+** power-iteration reference, hand-checked toy graphs, the farming-ring mass
+** bound, thread determinism, round-2 weights, co-rating groups and the
+** one-rating-per-group filter.
+*/
+#include "harness.h"
+
+#include "../graph/graph.h"
+
+/* ---- helpers ------------------------------------------------------------ */
+
+typedef struct edges {
+  NS_VEC(int32_t) r;
+  NS_VEC(int32_t) n;
+} edges;
+
+static void add_edge(edges *e, int32_t r, int32_t n) {
+  ASSERT_OK(ns_vec_push(&e->r, r));
+  ASSERT_OK(ns_vec_push(&e->n, n));
+}
+
+static void edges_free(edges *e) {
+  ns_vec_free(&e->r);
+  ns_vec_free(&e->n);
+}
+
+/* Random bigraph: each (rater, note) pair present with probability pr,
+** raters listed in a shuffled order so edge ids are not sorted. */
+static void random_edges(edges *e, ns_rng *rng, size_t nr, size_t nn, double pr) {
+  for (size_t u = 0; u < nr; u++)
+    for (size_t n = 0; n < nn; n++)
+      if (ns_rng_uniform(rng) < pr) add_edge(e, (int32_t)u, (int32_t)n);
+  for (size_t i = e->r.n; i > 1; i--) {
+    size_t j = ns_rng_below(rng, i);
+    int32_t t = e->r.a[i - 1];
+    e->r.a[i - 1] = e->r.a[j];
+    e->r.a[j] = t;
+    t = e->n.a[i - 1];
+    e->n.a[i - 1] = e->n.a[j];
+    e->n.a[j] = t;
+  }
+}
+
+/* The naive reference: a dense nr x nr transition matrix of the two-hop
+** walk, P[u][v] = sum_n A[u][n]/deg(u) * A[v][n]/deg(n), and plain power
+** iteration x' = alpha P^T x + (1 - alpha + alpha D) s, for exactly iters
+** steps.  Independent of the CSR code on purpose. */
+static void dense_ppr(size_t nr, size_t nn, const edges *e, const double *seed, double alpha,
+                      int iters, double *x) {
+  double *A = calloc(nr * nn, sizeof *A), *P = calloc(nr * nr, sizeof *P);
+  double *dr = calloc(nr, sizeof *dr), *dn = calloc(nn, sizeof *dn);
+  double *s = calloc(nr, sizeof *s), *xn = calloc(nr, sizeof *xn), ss = 0;
+  for (size_t k = 0; k < e->r.n; k++) {
+    A[(size_t)e->r.a[k] * nn + (size_t)e->n.a[k]] = 1;
+    dr[e->r.a[k]]++;
+    dn[e->n.a[k]]++;
+  }
+  for (size_t u = 0; u < nr; u++)
+    for (size_t v = 0; v < nr; v++)
+      for (size_t n = 0; n < nn; n++)
+        if (A[u * nn + n] != 0 && A[v * nn + n] != 0) P[u * nr + v] += 1.0 / dr[u] / dn[n];
+  for (size_t u = 0; u < nr; u++) ss += seed[u];
+  for (size_t u = 0; u < nr; u++) x[u] = s[u] = seed[u] / ss;
+  for (int it = 0; it < iters; it++) {
+    double D = 0;
+    for (size_t u = 0; u < nr; u++)
+      if (dr[u] == 0) D += x[u];
+    for (size_t v = 0; v < nr; v++) {
+      double acc = 0;
+      for (size_t u = 0; u < nr; u++) acc += P[u * nr + v] * x[u];
+      xn[v] = alpha * acc + (1 - alpha + alpha * D) * s[v];
+    }
+    memcpy(x, xn, nr * sizeof *x);
+  }
+  free(A);
+  free(P);
+  free(dr);
+  free(dn);
+  free(s);
+  free(xn);
+}
+
+static double sum(const double *x, size_t n) {
+  double s = 0;
+  for (size_t i = 0; i < n; i++) s += x[i];
+  return s;
+}
+
+/* ---- propagation --------------------------------------------------------- */
+
+TEST(graph_ppr_matches_dense_reference) {
+  ns_rng rng;
+  ns_rng_seed(&rng, 7);
+  for (int trial = 0; trial < 20; trial++) {
+    size_t nr = 5 + ns_rng_below(&rng, 40), nn = 3 + ns_rng_below(&rng, 30);
+    edges e = {0};
+    ns_bigraph *g;
+    ns_trust_params p;
+    ns_trust_result res;
+    double *seed = calloc(nr, sizeof *seed), *xref = calloc(nr, sizeof *xref), md = 0;
+    random_edges(&e, &rng, nr, nn, 0.05 + 0.3 * ns_rng_uniform(&rng));
+    /* seeds: a few raters, one with weight 3, possibly degree 0 */
+    for (int k = 0; k < 3; k++) seed[ns_rng_below(&rng, nr)] = k == 0 ? 3.0 : 1.0;
+    ASSERT_OK(ns_bigraph_build(nr, nn, e.r.n, e.r.a, e.n.a, &g));
+    ns_trust_params_default(&p);
+    p.alpha = trial % 2 ? 0.85 : 0.6;
+    p.tol = 0; /* run exactly max_iter iterations */
+    p.max_iter = 1 + trial * 3;
+    ASSERT_OK(ns_trust_propagate(g, seed, &p, NULL, &res));
+    ASSERT_EQ(res.iterations, p.max_iter);
+    dense_ppr(nr, nn, &e, seed, p.alpha, p.max_iter, xref);
+    for (size_t u = 0; u < nr; u++) md = fmax(md, fabs(res.mass[u] - xref[u]));
+    if (!(md < 1e-12)) NS__FAIL("trial %d: max abs diff %.3g", trial, md);
+    /* mass conservation: total stays 1 whatever the dangling mass */
+    ASSERT_NEAR(sum(res.mass, nr), 1.0, 1e-12);
+    ns_trust_result_free(&res);
+    ns_bigraph_free(g);
+    edges_free(&e);
+    free(seed);
+    free(xref);
+  }
+}
+
+/* Two raters sharing one note, rater 0 the seed: the walk matrix is all 1/2,
+** so the fixed point is x0 = alpha/2 + (1 - alpha), x1 = alpha/2 exactly,
+** reached after one step.  Rater 2 has its own note and no seed: 0. */
+TEST(graph_ppr_two_rater_closed_form) {
+  int32_t er[] = {0, 1, 2}, en[] = {0, 0, 1};
+  double seed[] = {1, 0, 0};
+  ns_bigraph *g;
+  ns_trust_params p;
+  ns_trust_result res;
+  ASSERT_OK(ns_bigraph_build(3, 2, 3, er, en, &g));
+  ns_trust_params_default(&p);
+  ASSERT_OK(ns_trust_propagate(g, seed, &p, NULL, &res));
+  ASSERT_NEAR(res.mass[0], 0.575, 1e-15);
+  ASSERT_NEAR(res.mass[1], 0.425, 1e-15);
+  ASSERT_EQ(res.mass[2], 0.0);
+  ASSERT(res.iterations <= 3);
+  /* per-edge t: 0.575, 0.425, 0 -> median over raters with edges (upper
+  ** median of {0, 0.425, 0.575}) is 0.425; trust = min(1, t / 0.2125) */
+  ASSERT_NEAR(res.ref, 0.425, 1e-15);
+  ASSERT_NEAR(res.trust[0], 1.0, 0);
+  ASSERT_NEAR(res.trust[1], 1.0, 0);
+  ASSERT_EQ(res.trust[2], 0.0);
+  ASSERT_NEAR(res.earned[0], 1.0, 0);
+  ASSERT_NEAR(res.earned[1], 1.0, 1e-15);
+  ASSERT_EQ(res.earned[2], 0.0);
+  ns_trust_result_free(&res);
+  ns_bigraph_free(g);
+}
+
+/* A star around seed 0 (notes A, B, C each shared with one leaf rater),
+** a chain C - rater 4 - D - rater 5 going away from the seed, and a
+** two-account ring (6, 7) on its own note E. */
+TEST(graph_ppr_star_ring_ordering) {
+  enum { A, B, C, D, E };
+  int32_t er[] = {0, 0, 0, 1, 2, 3, 4, 4, 5, 6, 7};
+  int32_t en[] = {A, B, C, A, B, C, C, D, D, E, E};
+  double seed[8] = {1, 0, 0, 0, 0, 0, 0, 0};
+  ns_bigraph *g;
+  ns_trust_result res;
+  ASSERT_OK(ns_bigraph_build(8, 5, NS_ARRAY_LEN(er), er, en, &g));
+  ASSERT_OK(ns_trust_propagate(g, seed, NULL, NULL, &res));
+  const double *t = res.per_edge;
+  ASSERT(t[0] > t[1]);
+  ASSERT_EQ(t[1], t[2]);   /* symmetric leaves: bit-identical */
+  ASSERT(t[1] > t[3]);     /* C is shared by 3 raters, A and B by 2 */
+  ASSERT(t[3] > t[5]);     /* 5 hangs off the chain, one more hop away */
+  ASSERT(t[4] > t[5]);
+  ASSERT_EQ(res.mass[6], 0.0);
+  ASSERT_EQ(res.mass[7], 0.0);
+  ASSERT_EQ(res.trust[6], 0.0);
+  ASSERT_NEAR(sum(res.mass, 8), 1.0, 1e-14);
+  ns_trust_result_free(&res);
+  ns_bigraph_free(g);
+}
+
+/* Honest community: nh raters rating random honest notes, first ns seeds.
+** Ring: K accounts with f "farming" agreement edges each on random honest
+** notes, plus (optionally) ring-only notes every ring account agrees on. */
+typedef struct farm_graph {
+  edges e;
+  size_t nr, nn, nh, nhn, K;
+  double *seed;
+} farm_graph;
+
+static void farm_build(farm_graph *fg, uint64_t s, int f, int ring_notes) {
+  ns_rng rng;
+  ns_rng_seed(&rng, s);
+  memset(fg, 0, sizeof *fg);
+  fg->nh = 300;
+  fg->nhn = 150;
+  fg->K = 10;
+  fg->nr = fg->nh + fg->K;
+  fg->nn = fg->nhn + (size_t)ring_notes;
+  fg->seed = calloc(fg->nr, sizeof *fg->seed);
+  for (size_t u = 0; u < 30; u++) fg->seed[u] = 1;
+  for (size_t u = 0; u < fg->nh; u++) {
+    /* 12 distinct notes per honest rater */
+    int seen[150] = {0};
+    for (int k = 0; k < 12;) {
+      size_t n = ns_rng_below(&rng, fg->nhn);
+      if (seen[n]++) continue;
+      add_edge(&fg->e, (int32_t)u, (int32_t)n);
+      k++;
+    }
+  }
+  for (size_t r = 0; r < fg->K; r++) {
+    int seen[150] = {0};
+    for (int k = 0; k < f;) {
+      size_t n = ns_rng_below(&rng, fg->nhn);
+      if (seen[n]++) continue;
+      add_edge(&fg->e, (int32_t)(fg->nh + r), (int32_t)n);
+      k++;
+    }
+    for (int k = 0; k < ring_notes; k++)
+      add_edge(&fg->e, (int32_t)(fg->nh + r), (int32_t)(fg->nhn + (size_t)k));
+  }
+}
+
+static void farm_free(farm_graph *fg) {
+  edges_free(&fg->e);
+  free(fg->seed);
+}
+
+/* Runs to convergence and returns the ring's total mass; *inflow receives
+** F = sum over farming edges (ring rater, honest note) of y[n], the share of
+** the note's mass each of its raters receives, and *rho the largest fraction
+** of a ring account's edges that are ring-internal. */
+static double farm_ring_mass(farm_graph *fg, double *inflow, double *rho, double *earned_sum,
+                             double *alpha) {
+  ns_bigraph *g;
+  ns_trust_params p;
+  ns_trust_result res;
+  double M = 0, F = 0, R = 0, es = 0;
+  ASSERT_OK(ns_bigraph_build(fg->nr, fg->nn, fg->e.r.n, fg->e.r.a, fg->e.n.a, &g));
+  ns_trust_params_default(&p);
+  p.max_iter = 1000;
+  p.tol = 1e-15;
+  ASSERT_OK(ns_trust_propagate(g, fg->seed, &p, NULL, &res));
+  ASSERT(res.last_l1 < 1e-14);
+  for (size_t r = fg->nh; r < fg->nr; r++) {
+    double inside = 0;
+    M += res.mass[r];
+    es += res.earned[r];
+    for (uint64_t k = g->rater_off[r]; k < g->rater_off[r + 1]; k++) {
+      int32_t n = g->edge_note[g->rater_edges[k]];
+      if ((size_t)n >= fg->nhn) {
+        inside++;
+        continue;
+      }
+      /* y[n] = (sum of x/deg over n's raters) / deg(n) */
+      double yn = 0;
+      for (uint64_t j = g->note_off[n]; j < g->note_off[n + 1]; j++) {
+        int32_t v = g->edge_rater[g->note_edges[j]];
+        yn += res.mass[v] / (double)ns_bigraph_rater_degree(g, (size_t)v);
+      }
+      F += yn / (double)ns_bigraph_note_degree(g, (size_t)n);
+    }
+    if (ns_bigraph_rater_degree(g, r)) R = fmax(R, inside / (double)ns_bigraph_rater_degree(g, r));
+  }
+  *inflow = F;
+  *rho = R;
+  *earned_sum = es;
+  *alpha = p.alpha;
+  ns_trust_result_free(&res);
+  ns_bigraph_free(g);
+  return M;
+}
+
+TEST(graph_farming_ring_bounded_by_honest_edges) {
+  farm_graph fg;
+  double M, F, rho, es, alpha, Mprev = 0;
+  /* No farming, ring-only notes: an isolated ring gets exactly nothing. */
+  farm_build(&fg, 11, 0, 5);
+  M = farm_ring_mass(&fg, &F, &rho, &es, &alpha);
+  ASSERT_EQ(M, 0.0);
+  ASSERT_EQ(es, 0.0);
+  farm_free(&fg);
+
+  /* The issue's attack: the ring's suppression ratings disagree with the
+  ** provisional status, so they are not agreement edges; the ring's only
+  ** edges are its farming.  Then its stationary mass is exactly alpha * F:
+  ** what its honest edges bring in, no more. */
+  for (int f = 2; f <= 32; f *= 2) {
+    farm_build(&fg, 12, f, 0);
+    M = farm_ring_mass(&fg, &F, &rho, &es, &alpha);
+    ASSERT_NEAR(M, alpha * F, 1e-15);
+    ASSERT(M > Mprev);              /* more honest work, more mass */
+    ASSERT(es <= (double)(f * 10)); /* earned never exceeds edges made */
+    Mprev = M;
+    farm_free(&fg);
+  }
+
+  /* With ring-only decided notes the ring recirculates its own mass, but by
+  ** at most 1 / (1 - alpha rho): alpha F <= M <= alpha F / (1 - alpha rho). */
+  farm_build(&fg, 13, 4, 6);
+  M = farm_ring_mass(&fg, &F, &rho, &es, &alpha);
+  ASSERT_NEAR(rho, 0.6, 1e-12);
+  ASSERT(M >= alpha * F - 1e-15);
+  ASSERT(M <= alpha * F / (1 - alpha * rho) + 1e-15);
+  ASSERT(M > 1.5 * alpha * F); /* the amplification is real: docs/trust.md */
+  farm_free(&fg);
+}
+
+TEST(graph_ppr_thread_determinism) {
+  ns_rng rng;
+  edges e = {0};
+  size_t nr = 30000, nn = 20000;
+  ns_bigraph *g;
+  ns_trust_result r1, r2;
+  double *seed = calloc(nr, sizeof *seed);
+  ns_pool *pool;
+  ns_rng_seed(&rng, 99);
+  for (size_t k = 0; k < 300000; k++)
+    add_edge(&e, (int32_t)ns_rng_below(&rng, nr), (int32_t)ns_rng_below(&rng, nn));
+  for (size_t u = 0; u < nr; u += 50) seed[u] = 1;
+  ASSERT_OK(ns_bigraph_build(nr, nn, e.r.n, e.r.a, e.n.a, &g));
+  ASSERT_OK(ns_trust_propagate(g, seed, NULL, NULL, &r1));
+  ASSERT_OK(ns_pool_new(2, &pool));
+  ASSERT_OK(ns_trust_propagate(g, seed, NULL, pool, &r2));
+  ASSERT_EQ(r1.iterations, r2.iterations);
+  ASSERT_EQ(r1.iterations, 16); /* ceil(log2(50001)) cap */
+  ASSERT(memcmp(r1.mass, r2.mass, nr * sizeof *r1.mass) == 0);
+  ASSERT(memcmp(r1.trust, r2.trust, nr * sizeof *r1.trust) == 0);
+  ASSERT(memcmp(r1.earned, r2.earned, nr * sizeof *r1.earned) == 0);
+  ASSERT_NEAR(sum(r1.mass, nr), 1.0, 1e-12);
+  ns_pool_free(pool);
+  ns_trust_result_free(&r1);
+  ns_trust_result_free(&r2);
+  ns_bigraph_free(g);
+  edges_free(&e);
+  free(seed);
+}
+
+TEST(graph_ppr_bad_args) {
+  int32_t er[] = {0}, en[] = {0};
+  double zero[] = {0, 0}, neg[] = {1, -1};
+  ns_bigraph *g;
+  ns_trust_result res;
+  ns_trust_params p;
+  ASSERT_OK(ns_bigraph_build(2, 1, 1, er, en, &g));
+  ASSERT_ERR(ns_trust_propagate(g, zero, NULL, NULL, &res), NS_EINVAL);
+  ASSERT(res.mass == NULL);
+  ASSERT_ERR(ns_trust_propagate(g, neg, NULL, NULL, &res), NS_EINVAL);
+  ns_trust_params_default(&p);
+  p.alpha = 1.0;
+  ASSERT_ERR(ns_trust_propagate(g, (double[]){1, 0}, &p, NULL, &res), NS_EINVAL);
+  ns_trust_result_free(NULL);
+  ns_bigraph_free(g);
+}
+
+/* ---- seeds ---------------------------------------------------------------- */
+
+TEST(graph_default_seeds) {
+  const int64_t day = 86400000LL, now = 1000 * day;
+  /* rater: 0 1 2 3 4 5 6 7 */
+  int32_t agree[] = {50, 40, 40, 12, 9, 30, 60, 0};
+  int64_t first[] = {0, 100 * day, 10 * day, 0, 0, 990 * day, 0, INT64_MAX};
+  int8_t enroll[] = {1, 1, -1, 7, 1, 1, 2, 1};
+  double w[8];
+  size_t ns;
+  ns_seed_params p;
+  ns_seed_params_default(&p);
+  p.top_frac = 0.5;
+  /* eligible: 0 (50), 1 (40, younger), 2 (40, older; unknown enrollment ok),
+  ** 3 (12, apiEarnedIn).  4 has 9 < 10, 5 too young, 6 atRisk, 7 nothing.
+  ** Ranked: 0, 2, 1, 3 -> top ceil(0.5 * 4) = 2: raters 0 and 2. */
+  ASSERT_OK(ns_trust_default_seeds(8, agree, first, enroll, now, &p, w, &ns));
+  ASSERT_EQ(ns, 2);
+  ASSERT_EQ(w[0], 1.0);
+  ASSERT_EQ(w[2], 1.0);
+  ASSERT_EQ(w[1] + w[3] + w[4] + w[5] + w[6] + w[7], 0.0);
+  /* nobody old enough: fall back to agreement counts only */
+  ASSERT_OK(ns_trust_default_seeds(8, agree, first, enroll, 0, &p, w, &ns));
+  ASSERT_EQ(ns, 3); /* eligible 0,1,2,3,5,6 -> top 3: 6 (60), 0 (50), 2 (40, older) */
+  ASSERT_EQ(w[6] + w[0] + w[2], 3.0);
+  int32_t none[] = {0, 0};
+  ASSERT_ERR(ns_trust_default_seeds(2, none, NULL, NULL, now, &p, w, &ns), NS_ENODATA);
+}
+
+/* ---- weights ---------------------------------------------------------------- */
+
+TEST(graph_weights_hand_example) {
+  /* earn_full = 10.  Raters 0, 1 established (trust 1, earned 20); 2 half
+  ** earned (earned 5 -> base 0.5); 3 below the trust floor (weight 0);
+  ** 4..9 trust 0.8 with earned 10 -> base 0.8.  On their own they are
+  ** established; as group members they are not, so the note cap applies. */
+  double trust[] = {1, 1, 1, 0.05, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8};
+  double earned[] = {20, 20, 5, 30, 10, 10, 10, 10, 10, 10};
+  int32_t group[] = {0, 0, 0, 0, 1, 1, 1, 1, 1, 1};
+  /* note 0: raters 0, 2, 3.  note 1: raters 1, 4..9 (the group). */
+  int32_t rr[] = {0, 2, 3, 1, 4, 5, 6, 7, 8, 9};
+  int32_t rn[] = {0, 0, 0, 1, 1, 1, 1, 1, 1, 1};
+  float w[10];
+  ns_weight_params p;
+  ns_weight_params_default(&p);
+  p.earn_full = 10;
+  ASSERT_OK(ns_trust_weights(10, rr, rn, 10, 2, trust, earned, group, &p, w));
+  /* note 0: H = 1, L = 0.5 <= 1*1 + 2 -> no scaling */
+  ASSERT_NEAR(w[0], 1.0, 0);
+  ASSERT_NEAR(w[1], 0.5, 0);
+  ASSERT_NEAR(w[2], 0.0, 0);
+  /* note 1: H = 1 (rater 1), L = 6 * 0.8 = 4.8 > 1 + 2 = 3 -> scale 3/4.8 */
+  ASSERT_NEAR(w[3], 1.0, 0);
+  for (int i = 4; i < 10; i++) ASSERT_NEAR(w[i], 0.8 * 3.0 / 4.8, 1e-7);
+  /* without groups the six are established: no cap */
+  ASSERT_OK(ns_trust_weights(10, rr, rn, 10, 2, trust, earned, NULL, &p, w));
+  for (int i = 4; i < 10; i++) ASSERT_NEAR(w[i], 0.8, 1e-7);
+  rr[0] = 10;
+  ASSERT_ERR(ns_trust_weights(10, rr, rn, 10, 2, trust, earned, NULL, &p, w), NS_EINVAL);
+}
+
+/* ---- co-rating groups --------------------------------------------------------- */
+
+typedef struct ratings {
+  NS_VEC(int32_t) r;
+  NS_VEC(int32_t) n;
+  NS_VEC(int64_t) t;
+} ratings;
+
+static void add_rating(ratings *x, int32_t r, int32_t n, int64_t t) {
+  ASSERT_OK(ns_vec_push(&x->r, r));
+  ASSERT_OK(ns_vec_push(&x->n, n));
+  ASSERT_OK(ns_vec_push(&x->t, t));
+}
+
+static void ratings_free(ratings *x) {
+  ns_vec_free(&x->r);
+  ns_vec_free(&x->n);
+  ns_vec_free(&x->t);
+}
+
+TEST(graph_corate_finds_planted_group) {
+  const int64_t MIN = 60000, HOUR = 60 * MIN, DAY = 24 * HOUR;
+  const size_t nr = 200, nn = 400;
+  const int32_t planted0 = 57, heavy = 3; /* planted: 57..64 */
+  ns_rng rng;
+  ratings x = {0};
+  int64_t created[400];
+  uint8_t rated[400];
+  int32_t gid[200];
+  ns_corate_stats st;
+  ns_rng_seed(&rng, 5);
+  for (size_t n = 0; n < nn; n++) created[n] = (int64_t)ns_rng_below(&rng, (uint64_t)(42 * DAY));
+  for (size_t u = 0; u < nr; u++) {
+    int k = (int32_t)u == heavy ? 300 : 40;
+    int planted = (int32_t)u >= planted0 && (int32_t)u < planted0 + 8;
+    memset(rated, 0, sizeof rated);
+    if (planted) {
+      /* notes 0..29, all within 2 minutes of the note's "go" time */
+      for (int n = 0; n < 30; n++) {
+        rated[n] = 1;
+        add_rating(&x, (int32_t)u, n, created[n] + 3 * HOUR + (int64_t)ns_rng_below(&rng, 2 * MIN));
+      }
+      k = 10;
+    }
+    for (int j = 0; j < k;) {
+      size_t n = ns_rng_below(&rng, nn);
+      if (rated[n]) continue;
+      rated[n] = 1;
+      /* normal raters: any time in the note's first 48 h */
+      add_rating(&x, (int32_t)u, (int32_t)n, created[n] + (int64_t)ns_rng_below(&rng, 2 * DAY));
+      j++;
+    }
+  }
+  ASSERT_OK(ns_groups_corate(x.r.n, x.r.a, x.n.a, x.t.a, NULL, nr, NULL, gid, &st));
+  ASSERT_EQ(st.n_groups, 1);
+  ASSERT_EQ(st.n_grouped, 8);
+  ASSERT_EQ(st.suspect_pairs, 28);
+  for (size_t u = 0; u < nr; u++) {
+    int planted = (int32_t)u >= planted0 && (int32_t)u < planted0 + 8;
+    ASSERT_EQ(gid[u], planted ? 1 : 0);
+  }
+  ASSERT_EQ(gid[heavy], 0);
+  ASSERT(st.pair_events > 28 * 30);
+
+  /* Same data, posts = note / 2: still exactly the planted group. */
+  {
+    int64_t *post = malloc(x.n.n * sizeof *post);
+    for (size_t i = 0; i < x.n.n; i++) post[i] = x.n.a[i] / 2;
+    ASSERT_OK(ns_groups_corate(x.r.n, x.r.a, x.n.a, x.t.a, post, nr, NULL, gid, &st));
+    ASSERT_EQ(st.n_groups, 1);
+    ASSERT_EQ(st.n_grouped, 8);
+    ASSERT_EQ(gid[planted0 + 7], 1);
+    free(post);
+  }
+  ratings_free(&x);
+}
+
+/* Window, per-post dedup and the T >= 10 rule on a tiny hand example. */
+TEST(graph_corate_hand_counts) {
+  const int64_t MIN = 60000;
+  ratings x = {0};
+  int32_t gid[4];
+  ns_corate_stats st;
+  ns_corate_params p;
+  /* Raters 0 and 1 rate 10 notes each, 5 minutes apart on notes 0..4 and
+  ** 30 minutes apart on notes 5..9.  co = 5, T = 10 each: minsim =
+  ** 5 / 20 = 0.25 < 0.4.  Rater 2 rates notes 0..5 one minute after rater 0
+  ** (T = 6 < 10: never paired).  Rater 3 rates 12 notes together with 0 on
+  ** 0..9 (co = 10, minsim 10/20 = 0.5): suspect.  */
+  for (int n = 0; n < 10; n++) {
+    add_rating(&x, 0, n, n * 1000 * MIN);
+    add_rating(&x, 1, n, n * 1000 * MIN + (n < 5 ? 5 : 30) * MIN);
+    add_rating(&x, 3, n, n * 1000 * MIN + 19 * MIN);
+    if (n < 6) add_rating(&x, 2, n, n * 1000 * MIN + MIN);
+  }
+  add_rating(&x, 3, 10, 20000 * MIN);
+  add_rating(&x, 3, 11, 30000 * MIN);
+  ns_corate_params_default(&p);
+  ASSERT_OK(ns_groups_corate(x.r.n, x.r.a, x.n.a, x.t.a, NULL, 4, &p, gid, &st));
+  /* pair events: per note 0..4: (0,1), (0,3), (1,3) = 3 each; notes 5..9:
+  ** (0,3) and (1,3) (11 min apart) = 2 each -> 25 */
+  ASSERT_EQ(st.pair_events, 25);
+  ASSERT_EQ(st.distinct_pairs, 3);
+  /* (1,3): co = 10, T_1 = 10 -> minsim 0.5, suspect too */
+  ASSERT_EQ(st.suspect_pairs, 2);
+  ASSERT_EQ(gid[0], 1);
+  ASSERT_EQ(gid[1], 1);
+  ASSERT_EQ(gid[3], 1);
+  ASSERT_EQ(gid[2], 0);
+  /* max_window = 1: each rating pairs only with the next one in time:
+  ** notes 0..4 order 0,1,3 -> (0,1),(1,3); notes 5..9 order 0,3,1 ->
+  ** (0,3),(1,3) [30 min: (3,1) is 11 min apart] -> 20 events. */
+  p.max_window = 1;
+  ASSERT_OK(ns_groups_corate(x.r.n, x.r.a, x.n.a, x.t.a, NULL, 4, &p, gid, &st));
+  ASSERT_EQ(st.pair_events, 20);
+  ratings_free(&x);
+}
+
+TEST(graph_group_dedup_hand_example) {
+  /* group 1 = raters 1, 2, 3; group 2 = raters 5, 6; 0 and 4 independent.
+  ** note 0 (author 4): 2@t50, 1@t10, 3@t10, 0@t5, 5@t7, 6@t7
+  **   -> group 1 keeps rater 1 (t10, smaller rater than 3); group 2 keeps 5.
+  ** note 1 (author 2, in group 1): 1@t1, 3@t2 dropped (own group's note);
+  **   6@t3 and 5@t4: group 2 keeps 6; 0 kept. */
+  int32_t r[] = {2, 1, 3, 0, 5, 6, 1, 3, 6, 5, 0};
+  int32_t n[] = {0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1};
+  int64_t t[] = {50, 10, 10, 5, 7, 7, 1, 2, 3, 4, 9};
+  int32_t author[] = {4, 2};
+  int32_t gid[] = {0, 1, 1, 1, 0, 2, 2};
+  uint8_t drop[11];
+  uint8_t want[] = {1, 0, 1, 0, 0, 1, 1, 1, 0, 1, 0};
+  size_t nd;
+  ASSERT_OK(ns_groups_dedup(11, r, n, t, 7, 2, author, gid, drop, &nd));
+  for (int i = 0; i < 11; i++)
+    if (drop[i] != want[i]) NS__FAIL("rating %d: drop %d, want %d", i, drop[i], want[i]);
+  ASSERT_EQ(nd, 6);
+  /* without authors: note 1 keeps rater 1 (t1) of group 1 */
+  ASSERT_OK(ns_groups_dedup(11, r, n, t, 7, 2, NULL, gid, drop, &nd));
+  ASSERT_EQ(drop[6], 0);
+  ASSERT_EQ(drop[7], 1);
+  ASSERT_EQ(nd, 5);
+}

@@ -1,0 +1,67 @@
+/*
+** tools/gen.h -- the synthetic data generator behind `notescore gen`.
+**
+** Writes a directory of files in the exact public Community Notes layouts
+** (notes-00000.tsv, ratings-00000.tsv, noteStatusHistory-00000.tsv,
+** userEnrollment-00000.tsv) plus the ground truth the data was drawn from
+** (truth_notes.tsv, truth_raters.tsv), optionally with a planted attack
+** (a ring of coordinated accounts) and "incorrect but popular" notes.
+**
+** The model (docs/gen.md has the full story and the constants):
+**   rater u : viewpoint x_u (two camps around -1 / +1 and a neutral group
+**             near 0), leniency b_u, heavy-tailed activity;
+**   note n  : true quality q_n, slant s_n (most near 0, some partisan);
+**   rating  : utility q_n + b_u + gamma * x_u * s_n + noise, cut into
+**             NOT_HELPFUL / SOMEWHAT_HELPFUL / HELPFUL;
+**   truth   : trueHelpful = q_n > NS_GEN_HELPFUL_Q (independent of slant).
+**
+** Who calls it: tools/cmd_gen.c (the CLI) and the tests.  Single-threaded.
+** Deterministic: the same options give byte-identical files.  Memory is
+** O(raters + notes) plus 4 bytes per honest rating; ratings are streamed.
+*/
+#ifndef NS_GEN_H
+#define NS_GEN_H
+
+#include <stdint.h>
+
+/* A note is truly helpful when its quality exceeds this. */
+#define NS_GEN_HELPFUL_Q 0.5
+/* |slant| above this makes a note "partisan" (generator and evaluator). */
+#define NS_GEN_PARTISAN_CUTOFF 0.75
+/* Every ring rating on one target falls within this window (ms). */
+#define NS_GEN_RING_WINDOW_MS (15 * 60 * 1000)
+
+typedef struct ns_gen_opts {
+  uint64_t raters;            /* honest raters (also the note authors) */
+  uint64_t notes;
+  uint64_t ratings;           /* honest ratings (ring ratings come on top) */
+  uint64_t seed;
+  uint64_t ring;              /* coordinated accounts, 0 = no attack */
+  uint64_t ring_farm;         /* honest-looking ratings per ring account */
+  uint64_t ring_targets;      /* bad targets pushed up (= good pushed down) */
+  int ring_split;             /* ring halves imitate the two camps */
+  uint64_t incorrect_popular; /* low-quality notes most raters like */
+  int64_t epoch_ms;           /* "now": every timestamp is before it */
+  double weeks;               /* notes are created over this many weeks */
+  double partisan_frac;       /* fraction of partisan notes */
+} ns_gen_opts;
+
+typedef struct ns_gen_stats {
+  uint64_t n_notes, n_raters, n_ring;
+  uint64_t n_ratings;         /* rows written to ratings-00000.tsv */
+  uint64_t n_ring_ratings;    /* of which by ring accounts */
+  uint64_t n_dropped;         /* honest ratings dropped to avoid duplicates */
+  uint64_t n_true_helpful, n_partisan, n_incorrect_popular;
+  uint64_t n_bad_targets, n_good_targets;
+} ns_gen_stats;
+
+/* Fills *o with the documented defaults (2000 raters, 2000 notes, 200000
+** ratings, seed 1, no attack, 6 weeks ending 2026-01-01T00:00Z). */
+void ns_gen_default_opts(ns_gen_opts *o);
+
+/* Generates the data set into dir (created if missing; files overwritten).
+** Returns 0, NS_EINVAL for impossible options (0 raters or notes), NS_ENOMEM,
+** or -errno for I/O failures.  *st (may be NULL) receives the counts. */
+int ns_gen_run(const ns_gen_opts *o, const char *dir, ns_gen_stats *st);
+
+#endif /* NS_GEN_H */
