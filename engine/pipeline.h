@@ -37,6 +37,9 @@ typedef struct ns_params {
   double min_agree_ratio;    /* 0.66 */
   double min_mean_note_score;/* 0.05 */
   double min_crh_vs_crnh;    /* 0.0 */
+  double firm_reject_threshold; /* 0.3 (MFCoreScorer); NAN = filters emit NMR */
+  int min_minority_net_helpful; /* 4 (MinMinorityRaters); 0 = off */
+  double min_minority_net_ratio;/* 0.05 (RaterBalance) */
   int trust;                 /* 1: trust propagation weights round 2 */
   int pseudoraters;          /* 1: pseudo-rater bounds (guardrails) */
   int guardrails;            /* 1: tag/incorrect/diligence/... filters */
@@ -48,8 +51,15 @@ typedef struct ns_params {
 
 void ns_params_default(ns_params *p);
 
-/* Scores ds.  *out is a new ns_scores (free with ns_scores_free).  Returns
-** 0, NS_ENODATA (nothing scorable), NS_ENOMEM, NS_ELAPACK, NS_ECANCELED.
+/* The default "now" for a dataset: max(createdAtMillis over notes, ratings
+** and history) + 1, so that default output is a pure function of the input
+** (the reference uses the wall clock).  0 for an empty dataset. */
+int64_t ns_pipeline_default_now(const ns_dataset *ds);
+
+/* Scores ds.  *out is a new ns_scores (free with ns_scores_free); on error
+** *out is NULL.  Returns 0, NS_EINVAL (bad params), NS_ENODATA (no notes and
+** no status history at all), NS_ENOMEM, NS_ELAPACK, NS_ECANCELED.  A dataset
+** with notes but too few ratings is not an error: every note is NMR.
 ** cancel may be NULL; when *cancel becomes nonzero the run stops early with
 ** NS_ECANCELED. */
 int ns_pipeline_run(const ns_dataset *ds, const ns_params *p,

@@ -1,0 +1,278 @@
+/*
+** engine/output.c -- writes a run's results in the reference's TSV layouts:
+** scored_notes.tsv, helpfulness_scores.tsv and note_status_history.tsv.
+**
+** Column names and their relative order are the reference's (shared
+** reference-output-columns.md) for what notescore computes; columns of
+** scorers notescore does not run are omitted, and notescore's own columns
+** come last.  docs/algorithm.md lists the exact columns.
+**
+** Formatting is deterministic: doubles as "%.9g" (enough for float32
+** parity, stable across machines), -0 as 0, NaN and absent timestamps as
+** the empty field; integers in decimal; booleans as True/False like pandas.
+** Every file is written to NAME.tmp and renamed, so a reader never sees a
+** half-written file.
+**
+** Who calls it: tools/ (score CLI), engine/ server.  Reads sc and ds only.
+*/
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pipeline_int.h"
+
+void ns__fmt_double(char *buf, size_t cap, double v) {
+  if (isnan(v) || isinf(v)) {
+    buf[0] = 0;
+    return;
+  }
+  if (v == 0) v = 0; /* turns -0 into +0 */
+  snprintf(buf, cap, "%.9g", v);
+}
+
+const char *ns__meta_rule_name(int rule) {
+  if (rule == NS_RULE_INITIAL_NMR) return "MetaInitialNMR";
+  if (rule < 0 || rule >= NS_RULE_COUNT) return "";
+  return ns_rule_names[rule];
+}
+
+/* ---- field writers ----------------------------------------------------- */
+
+static void put_sep(FILE *f, int *first) {
+  if (!*first) fputc('\t', f);
+  *first = 0;
+}
+
+static void put_str(FILE *f, int *first, const char *s) {
+  put_sep(f, first);
+  fputs(s, f);
+}
+
+static void put_dbl(FILE *f, int *first, double v) {
+  char b[40];
+  ns__fmt_double(b, sizeof b, v);
+  put_str(f, first, b);
+}
+
+static void put_i64(FILE *f, int *first, int64_t v) {
+  put_sep(f, first);
+  fprintf(f, "%" PRId64, v);
+}
+
+static void put_ts(FILE *f, int *first, int64_t v) {
+  if (v == NS_TS_NONE) put_str(f, first, "");
+  else put_i64(f, first, v);
+}
+
+static void put_status(FILE *f, int *first, int s) { put_str(f, first, ns_status_name(s)); }
+
+static void put_tag(FILE *f, int *first, int t) {
+  put_str(f, first, (t >= 0 && t < NS_N_TAGS) ? ns_tag_names[t] : "");
+}
+
+/* Comma-joined names of the rules in mask, in rule order. */
+static void put_rules(FILE *f, int *first, uint32_t mask, int meta) {
+  int any = 0;
+  put_sep(f, first);
+  for (int r = 0; r < NS_RULE_COUNT; r++) {
+    if (!(mask & (1u << r))) continue;
+    if (any) fputc(',', f);
+    fputs(meta ? ns__meta_rule_name(r) : ns_rule_names[r], f);
+    any = 1;
+  }
+}
+
+static void put_tags(FILE *f, int *first, uint32_t mask) {
+  int any = 0;
+  put_sep(f, first);
+  for (int t = 0; t < NS_N_TAGS; t++) {
+    if (!(mask & NS_TAG_BIT(t))) continue;
+    if (any) fputc(',', f);
+    fputs(ns_tag_names[t], f);
+    any = 1;
+  }
+}
+
+static const char *class_name(int c) {
+  if (c == NS_CLASS_MISLEADING) return "MISINFORMED_OR_POTENTIALLY_MISLEADING";
+  if (c == NS_CLASS_NOT_MISLEADING) return "NOT_MISLEADING";
+  return "";
+}
+
+static void put_header(FILE *f, const char *const *cols, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    if (i) fputc('\t', f);
+    fputs(cols[i], f);
+  }
+  fputc('\n', f);
+}
+
+/* ---- files ------------------------------------------------------------- */
+
+static const char *const note_cols[] = {
+    "noteId", "coreNoteIntercept", "coreNoteFactor1", "finalRatingStatus", "firstTag",
+    "secondTag", "coreActiveRules", "activeFilterTags", "classification", "createdAtMillis",
+    "coreRatingStatus", "metaScorerActiveRules", "decidedBy", "coreNoteInterceptMin",
+    "coreNoteInterceptMax", "numRatings", "timestampMillisOfCurrentStatus",
+    "coreNumFinalRoundRatings", "coreNoteInterceptNoHighVol", "coreNoteInterceptNoCorrelated",
+    /* notescore */
+    "coreNoteInterceptRound1", "coreNoteFactor1Round1", "coreProvisionalRatingStatus"};
+
+static void write_notes(FILE *f, const ns_scores *sc) {
+  put_header(f, note_cols, NS_ARRAY_LEN(note_cols));
+  for (size_t i = 0; i < sc->n_notes; i++) {
+    const ns_note_score *s = &sc->notes[i];
+    int first = 1;
+    put_i64(f, &first, s->note_id);
+    put_dbl(f, &first, s->intercept);
+    put_dbl(f, &first, s->factor);
+    put_status(f, &first, s->final_status);
+    put_tag(f, &first, s->first_tag);
+    put_tag(f, &first, s->second_tag);
+    put_rules(f, &first, s->core_rules, 0);
+    put_tags(f, &first, s->active_filter_tags);
+    put_str(f, &first, class_name(s->classification));
+    put_ts(f, &first, s->created_ms);
+    put_status(f, &first, s->core_status);
+    put_rules(f, &first, s->meta_rules, 1);
+    put_str(f, &first, ns__meta_rule_name(s->decided_by));
+    put_dbl(f, &first, s->intercept_min);
+    put_dbl(f, &first, s->intercept_max);
+    put_i64(f, &first, s->num_ratings);
+    put_ts(f, &first, sc->now_ms);
+    put_i64(f, &first, s->num_final_round_ratings);
+    put_dbl(f, &first, s->intercept_no_high_vol);
+    put_dbl(f, &first, s->intercept_no_correlated);
+    put_dbl(f, &first, s->intercept_r1);
+    put_dbl(f, &first, s->factor_r1);
+    put_status(f, &first, s->provisional_status);
+    fputc('\n', f);
+  }
+}
+
+static const char *const rater_cols[] = {
+    "raterParticipantId", "coreRaterIntercept", "coreRaterFactor1", "crhCrnhRatioDifference",
+    "meanNoteScore", "raterAgreeRatio", "successfulRatingHelpfulCount",
+    "successfulRatingNotHelpfulCount", "successfulRatingTotal", "unsuccessfulRatingHelpfulCount",
+    "unsuccessfulRatingNotHelpfulCount", "unsuccessfulRatingTotal", "ratingsAwaitingMoreRatings",
+    "ratedAfterDecision", "notesCurrentlyRatedHelpful", "notesCurrentlyRatedNotHelpful",
+    "notesAwaitingMoreRatings", "aboveHelpfulnessThreshold", "coreFirstRoundRaterIntercept",
+    "coreFirstRoundRaterFactor1",
+    /* notescore */
+    "raterAgreeRatioWithHarassmentAbusePenalty", "numRatings", "raterTrust",
+    "coordinatedGroupId"};
+
+static void write_raters(FILE *f, const ns_scores *sc, const ns_dataset *ds) {
+  put_header(f, rater_cols, NS_ARRAY_LEN(rater_cols));
+  for (size_t i = 0; i < sc->n_raters; i++) {
+    const ns_rater_score *r = &sc->raters[i];
+    int first = 1;
+    put_str(f, &first, ns_strtab_str(ds->participants, r->participant));
+    put_dbl(f, &first, r->intercept);
+    put_dbl(f, &first, r->factor);
+    put_dbl(f, &first, r->crh_crnh_ratio_diff);
+    put_dbl(f, &first, r->mean_note_score);
+    put_dbl(f, &first, r->agree_ratio);
+    put_i64(f, &first, r->successful_helpful);
+    put_i64(f, &first, r->successful_not_helpful);
+    put_i64(f, &first, (int64_t)r->successful_helpful + r->successful_not_helpful);
+    put_i64(f, &first, r->unsuccessful_helpful);
+    put_i64(f, &first, r->unsuccessful_not_helpful);
+    put_i64(f, &first, (int64_t)r->unsuccessful_helpful + r->unsuccessful_not_helpful);
+    put_i64(f, &first, r->ratings_awaiting);
+    put_i64(f, &first, r->rated_after_decision);
+    put_i64(f, &first, r->notes_crh);
+    put_i64(f, &first, r->notes_crnh);
+    put_i64(f, &first, r->notes_nmr);
+    put_str(f, &first, r->above_threshold < 0 ? "" : r->above_threshold ? "True" : "False");
+    put_dbl(f, &first, r->intercept_r1);
+    put_dbl(f, &first, r->factor_r1);
+    put_dbl(f, &first, r->agree_ratio_harassment);
+    put_i64(f, &first, r->num_ratings);
+    put_dbl(f, &first, r->trust);
+    if (r->group_id > 0) put_i64(f, &first, r->group_id);
+    else put_str(f, &first, "");
+    fputc('\n', f);
+  }
+}
+
+static const char *const nsh_cols[] = {
+    "noteId", "noteAuthorParticipantId", "createdAtMillis", "timestampMillisOfFirstNonNMRStatus",
+    "firstNonNMRStatus", "timestampMillisOfCurrentStatus", "currentStatus",
+    "timestampMillisOfLatestNonNMRStatus", "mostRecentNonNMRStatus", "timestampMillisOfStatusLock",
+    "lockedStatus", "timestampMillisOfRetroLock", "currentCoreStatus", "currentExpansionStatus",
+    "currentGroupStatus", "currentDecidedBy", "currentModelingGroup",
+    "timestampMillisOfMostRecentStatusChange", "timestampMillisOfNmrDueToMinStableCrhTime",
+    "currentMultiGroupStatus", "currentModelingMultiGroup", "timestampMinuteOfFinalScoringOutput",
+    "timestampMillisOfFirstNmrDueToMinStableCrhTime", "abovePcrhThresholdTime"};
+
+static void write_history(FILE *f, const ns_scores *sc, const ns_dataset *ds) {
+  put_header(f, nsh_cols, NS_ARRAY_LEN(nsh_cols));
+  for (size_t i = 0; i < sc->n_history; i++) {
+    const ns_nsh *h = &sc->history[i];
+    int first = 1;
+    put_i64(f, &first, h->note_id);
+    put_str(f, &first, h->author >= 0 ? ns_strtab_str(ds->participants, h->author) : "");
+    put_ts(f, &first, h->created_ms);
+    put_ts(f, &first, h->ts_first_non_nmr);
+    put_status(f, &first, h->first_non_nmr_status);
+    put_ts(f, &first, h->ts_current);
+    put_status(f, &first, h->current_status);
+    put_ts(f, &first, h->ts_latest_non_nmr);
+    put_status(f, &first, h->most_recent_non_nmr_status);
+    put_ts(f, &first, h->ts_lock);
+    put_status(f, &first, h->locked_status);
+    put_ts(f, &first, h->ts_retro_lock);
+    put_status(f, &first, h->current_core_status);
+    put_status(f, &first, h->current_expansion_status);
+    put_status(f, &first, h->current_group_status);
+    put_str(f, &first, h->decided_by);
+    put_dbl(f, &first, h->current_modeling_group);
+    put_ts(f, &first, h->ts_most_recent_change);
+    put_ts(f, &first, h->ts_nmr_due_to_stable_crh);
+    put_status(f, &first, h->current_multi_group_status);
+    put_dbl(f, &first, h->current_modeling_multi_group);
+    put_ts(f, &first, h->ts_minute_final_output);
+    put_ts(f, &first, h->ts_first_nmr_due_to_stable_crh);
+    put_ts(f, &first, h->above_pcrh_threshold_time);
+    fputc('\n', f);
+  }
+}
+
+typedef void (*writer_fn)(FILE *f, const ns_scores *sc, const ns_dataset *ds);
+
+static void wr_notes(FILE *f, const ns_scores *sc, const ns_dataset *ds) {
+  (void)ds;
+  write_notes(f, sc);
+}
+
+/* Writes one file via NAME.tmp + rename.  Returns 0 or -errno. */
+static int write_file(const char *dir, const char *name, writer_fn fn, const ns_scores *sc,
+                      const ns_dataset *ds) {
+  char path[4096], tmp[4200];
+  FILE *f;
+  int rc = 0;
+
+  if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) return NS_EINVAL;
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  if (!(f = fopen(tmp, "w"))) return -errno;
+  setvbuf(f, NULL, _IOFBF, 1 << 20);
+  fn(f, sc, ds);
+  if (ferror(f)) rc = NS_EIO;
+  if (fclose(f) != 0 && !rc) rc = -errno;
+  if (!rc && rename(tmp, path) != 0) rc = -errno;
+  if (rc) remove(tmp);
+  return rc;
+}
+
+int ns_scores_write_tsv(const ns_scores *sc, const ns_dataset *ds, const char *outdir) {
+  int rc;
+  if (!sc || !ds || !outdir) return NS_EINVAL;
+  if ((rc = ns_mkdir_p(outdir)) != 0) return rc;
+  if ((rc = write_file(outdir, "scored_notes.tsv", wr_notes, sc, ds)) != 0) return rc;
+  if ((rc = write_file(outdir, "helpfulness_scores.tsv", write_raters, sc, ds)) != 0) return rc;
+  return write_file(outdir, "note_status_history.tsv", write_history, sc, ds);
+}

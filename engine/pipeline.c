@@ -1,0 +1,812 @@
+/*
+** engine/pipeline.c -- one scoring run (ns_pipeline_run), the Core scorer
+** path of the reference plus notescore's trust hook:
+**
+**   prepare   universe of notes (notes file UNION status history), the
+**             misleading/deleted rating filter (§1.7 step 5), numRatings,
+**             the all-ratings bigraph
+**   round 1   count filter (notes >= 5, raters >= 10, notes >= 5; one pass)
+**             -> MF (sign-identified) -> provisional statuses
+**   helpful.  valid ratings, agree ratio, author record, filter bit
+**   trust     per-rater weights for round 2 (hook: all 1.0 for now)
+**   round 2   ratings of raters above the threshold, notes >= 5 -> MF
+**             initialised from round 1
+**   rules     the scorer chain (§4.1) on round-2 parameters
+**   statuses  meta rules, explanation tags, status history, rater rows
+**
+** Who calls it: tools/cmd_score.c, the server's scheduler (worker thread).
+** The run owns its pool and every intermediate array; the dataset is only
+** read.  Output is a pure function of (dataset, params).
+*/
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../factorization/mf.h"
+#include "pipeline_int.h"
+
+void ns_params_default(ns_params *p) {
+  memset(p, 0, sizeof *p);
+  p->now_ms = 0;
+  p->seed = 0;
+  p->k = 1;
+  p->min_ratings_note = 5;
+  p->min_ratings_rater = 10;
+  p->crh_threshold = 0.40;
+  p->crnh_threshold = -0.05;
+  p->crnh_factor_mult = -0.8;
+  p->nm_crnh_threshold = -0.15;
+  p->factor_threshold = 0.5;
+  p->inertia_delta = 0.01;
+  p->min_agree_ratio = 0.66;
+  p->min_mean_note_score = 0.05;
+  p->min_crh_vs_crnh = 0.0;
+  p->firm_reject_threshold = 0.3;
+  p->min_minority_net_helpful = 4;
+  p->min_minority_net_ratio = 0.05;
+  p->trust = 1;
+  p->pseudoraters = 1;
+  p->guardrails = 1;
+  p->seeds_file = NULL;
+  p->trust_alpha = 0.85;
+  p->threads = 0;
+  p->progress = 0;
+}
+
+int64_t ns_pipeline_default_now(const ns_dataset *ds) {
+  int64_t mx = INT64_MIN;
+  for (size_t i = 0; i < ds->n_notes; i++) mx = NS_MAX(mx, ds->note_created_ms[i]);
+  for (size_t i = 0; i < ds->n_ratings; i++) mx = NS_MAX(mx, ds->r_created_ms[i]);
+  for (size_t i = 0; i < ds->n_history; i++)
+    if (ds->history[i].created_ms != NS_TS_NONE) mx = NS_MAX(mx, ds->history[i].created_ms);
+  return mx == INT64_MIN ? 0 : mx + 1;
+}
+
+/* ---- small helpers ----------------------------------------------------- */
+
+static int cmp_i64(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* Index of id in the sorted array v[0..n), or -1. */
+static int32_t find_id(const int64_t *v, size_t n, int64_t id) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (v[mid] < id) lo = mid + 1;
+    else hi = mid;
+  }
+  return (lo < n && v[lo] == id) ? (int32_t)lo : -1;
+}
+
+static double *nan_array(size_t n) {
+  double *a = ns_mallocn(n ? n : 1, sizeof *a);
+  if (a)
+    for (size_t i = 0; i < n; i++) a[i] = NAN;
+  return a;
+}
+
+typedef struct stage_clock {
+  int show;
+  double t0;
+} stage_clock;
+
+static void stage_begin(stage_clock *c, const char *name) {
+  c->t0 = ns_monotonic_s();
+  if (c->show) fprintf(stderr, "notescore: score: %s...\n", name);
+}
+
+static double stage_end(stage_clock *c) { return ns_monotonic_s() - c->t0; }
+
+/* ---- prepare ----------------------------------------------------------- */
+
+/* Builds the universe of notes and the filtered ratings (edges). */
+static int prepare(ns__run *run) {
+  const ns_dataset *ds = run->ds;
+  size_t cap = ds->n_notes + ds->n_history, n = 0;
+  int64_t *ids = ns_mallocn(cap ? cap : 1, sizeof *ids);
+
+  if (!ids) return NS_ENOMEM;
+  for (size_t i = 0; i < ds->n_notes; i++) ids[n++] = ds->note_id[i];
+  for (size_t i = 0; i < ds->n_history; i++) ids[n++] = ds->history[i].note_id;
+  qsort(ids, n, sizeof *ids, cmp_i64);
+  {
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++)
+      if (w == 0 || ids[w - 1] != ids[i]) ids[w++] = ids[i];
+    n = w;
+  }
+  run->n_notes = n;
+  run->note_id = ids;
+  run->note_ds = ns_mallocn(n ? n : 1, sizeof *run->note_ds);
+  run->note_hist = ns_mallocn(n ? n : 1, sizeof *run->note_hist);
+  run->note_created = ns_mallocn(n ? n : 1, sizeof *run->note_created);
+  run->note_class = ns_calloc(n ? n : 1, sizeof *run->note_class);
+  run->note_author = ns_mallocn(n ? n : 1, sizeof *run->note_author);
+  run->note_latest_nonnmr = ns_mallocn(n ? n : 1, sizeof *run->note_latest_nonnmr);
+  run->num_ratings = ns_calloc(n ? n : 1, sizeof *run->num_ratings);
+  if (!run->note_ds || !run->note_hist || !run->note_created || !run->note_class ||
+      !run->note_author || !run->note_latest_nonnmr || !run->num_ratings)
+    return NS_ENOMEM;
+  for (size_t i = 0; i < n; i++) {
+    run->note_ds[i] = run->note_hist[i] = -1;
+    run->note_created[i] = NS_TS_NONE;
+    run->note_author[i] = -1;
+    run->note_latest_nonnmr[i] = NS_TS_NONE;
+  }
+  /* History first, then the notes file overrides what it knows. */
+  for (size_t i = 0; i < ds->n_history; i++) {
+    int32_t x = find_id(ids, n, ds->history[i].note_id);
+    run->note_hist[x] = (int32_t)i;
+    run->note_created[x] = ds->history[i].created_ms;
+    run->note_author[x] = ds->history[i].author;
+    run->note_latest_nonnmr[x] = ds->history[i].ts_latest_non_nmr;
+  }
+  for (size_t i = 0; i < ds->n_notes; i++) {
+    int32_t x = find_id(ids, n, ds->note_id[i]);
+    run->note_ds[x] = (int32_t)i;
+    run->note_created[x] = ds->note_created_ms[i];
+    run->note_class[x] = ds->note_class[i];
+    if (ds->note_author[i] >= 0) run->note_author[x] = ds->note_author[i];
+  }
+
+  /* Ratings filter (reference §1.7 step 5): drop ratings on notes we know
+  ** nothing about (deleted and absent from history) and on NOT_MISLEADING
+  ** notes created on or before 2022-10-03. */
+  run->n_part = ns_strtab_count(ds->participants);
+  run->r_src = ns_mallocn(ds->n_ratings ? ds->n_ratings : 1, sizeof *run->r_src);
+  run->r_note = ns_mallocn(ds->n_ratings ? ds->n_ratings : 1, sizeof *run->r_note);
+  run->r_rater = ns_mallocn(ds->n_ratings ? ds->n_ratings : 1, sizeof *run->r_rater);
+  run->r_value = ns_mallocn(ds->n_ratings ? ds->n_ratings : 1, sizeof *run->r_value);
+  if (!run->r_src || !run->r_note || !run->r_rater || !run->r_value) return NS_ENOMEM;
+  {
+    size_t w = 0;
+    int32_t last = -1;
+    int64_t last_id = 0;
+    for (size_t i = 0; i < ds->n_ratings; i++) {
+      int32_t x;
+      /* ratings are usually grouped by note: reuse the previous lookup */
+      if (last >= 0 && ds->r_note_id[i] == last_id) x = last;
+      else x = find_id(ids, n, ds->r_note_id[i]);
+      last = x;
+      last_id = ds->r_note_id[i];
+      if (x < 0) continue;
+      if (run->note_class[x] == NS_CLASS_NOT_MISLEADING &&
+          !(run->note_created[x] != NS_TS_NONE && run->note_created[x] > NS__NM_CUTOFF_MS))
+        continue;
+      if (ds->r_rater[i] < 0 || (size_t)ds->r_rater[i] >= run->n_part) continue;
+      run->r_src[w] = (uint32_t)i;
+      run->r_note[w] = x;
+      run->r_rater[w] = ds->r_rater[i];
+      run->r_value[w] = (float)NS_LEVEL_VALUE(ds->r_level[i]);
+      run->num_ratings[x]++;
+      w++;
+    }
+    run->n_r = w;
+  }
+  return ns_bigraph_build(run->n_part, run->n_notes, run->n_r, run->r_rater, run->r_note, &run->g);
+}
+
+/* ---- MF on a subset ---------------------------------------------------- */
+
+typedef struct fit_io {
+  const uint8_t *mask;          /* per edge */
+  const double *weight;         /* per participant, NULL = unweighted */
+  int flip_sign;
+  /* initial values (NULL = deterministic init) */
+  const double *init_icpt, *init_fac, *init_ricpt, *init_rfac;
+  double init_mu;
+  /* outputs, NAN where not fitted */
+  double *icpt, *fac, *ricpt, *rfac;
+  double mu;
+  size_t n_edges, n_notes, n_raters;
+} fit_io;
+
+static double or0(double v) { return isnan(v) ? 0.0 : v; }
+
+static int fit_subset(ns__run *run, fit_io *io) {
+  int k = run->k, rc = 0;
+  size_t ne = 0, nn = 0, nu = 0;
+  int32_t *nmap = ns_mallocn(run->n_notes ? run->n_notes : 1, sizeof *nmap);
+  int32_t *umap = ns_mallocn(run->n_part ? run->n_part : 1, sizeof *umap);
+  int32_t *er = NULL, *en = NULL;
+  float *val = NULL, *w = NULL;
+  ns_bigraph *g = NULL;
+  ns_mf_model m;
+  ns_mf_params mp;
+
+  memset(&m, 0, sizeof m);
+  if (!nmap || !umap) { rc = NS_ENOMEM; goto out; }
+  for (size_t i = 0; i < run->n_notes; i++) nmap[i] = -1;
+  for (size_t i = 0; i < run->n_part; i++) umap[i] = -1;
+  for (size_t e = 0; e < run->n_r; e++) {
+    if (!io->mask[e]) continue;
+    nmap[run->r_note[e]] = 0;
+    umap[run->r_rater[e]] = 0;
+    ne++;
+  }
+  /* Dense indexes in ascending note / participant order (deterministic). */
+  for (size_t i = 0; i < run->n_notes; i++)
+    if (nmap[i] >= 0) nmap[i] = (int32_t)nn++;
+  for (size_t i = 0; i < run->n_part; i++)
+    if (umap[i] >= 0) umap[i] = (int32_t)nu++;
+  io->n_edges = ne;
+  io->n_notes = nn;
+  io->n_raters = nu;
+  for (size_t i = 0; i < run->n_notes; i++) {
+    io->icpt[i] = NAN;
+    for (int d = 0; d < k; d++) io->fac[i * k + d] = NAN;
+  }
+  for (size_t i = 0; i < run->n_part; i++) {
+    io->ricpt[i] = NAN;
+    for (int d = 0; d < k; d++) io->rfac[i * k + d] = NAN;
+  }
+  io->mu = NAN;
+  if (ne == 0) goto out;
+
+  er = ns_mallocn(ne, sizeof *er);
+  en = ns_mallocn(ne, sizeof *en);
+  val = ns_mallocn(ne, sizeof *val);
+  if (io->weight) w = ns_mallocn(ne, sizeof *w);
+  if (!er || !en || !val || (io->weight && !w)) { rc = NS_ENOMEM; goto out; }
+  {
+    size_t j = 0;
+    for (size_t e = 0; e < run->n_r; e++) {
+      if (!io->mask[e]) continue;
+      er[j] = umap[run->r_rater[e]];
+      en[j] = nmap[run->r_note[e]];
+      val[j] = run->r_value[e];
+      if (w) w[j] = (float)io->weight[run->r_rater[e]];
+      j++;
+    }
+  }
+  if ((rc = ns_bigraph_build(nu, nn, ne, er, en, &g)) != 0) goto out;
+  if ((rc = ns_mf_model_init(&m, nu, nn, k)) != 0) goto out;
+
+  ns_mf_params_default(&mp);
+  mp.k = k;
+  mp.seed = run->p->seed;
+  mp.flip_sign = io->flip_sign;
+  if (io->init_icpt) {
+    /* Initialise from the previous round; ids it did not see start at 0. */
+    mp.init_from_model = 1;
+    m.mu = or0(io->init_mu);
+    for (size_t i = 0; i < run->n_notes; i++) {
+      if (nmap[i] < 0) continue;
+      m.note_icpt[nmap[i]] = or0(io->init_icpt[i]);
+      for (int d = 0; d < k; d++) m.note_fac[(size_t)nmap[i] * k + d] = or0(io->init_fac[i * k + d]);
+    }
+    for (size_t i = 0; i < run->n_part; i++) {
+      if (umap[i] < 0) continue;
+      m.user_icpt[umap[i]] = or0(io->init_ricpt[i]);
+      for (int d = 0; d < k; d++) m.user_fac[(size_t)umap[i] * k + d] = or0(io->init_rfac[i * k + d]);
+    }
+  }
+  if ((rc = ns_mf_fit(g, val, w, &mp, run->pool, &m)) != 0) goto out;
+  run->mf_passes += m.iters;
+
+  io->mu = m.mu;
+  for (size_t i = 0; i < run->n_notes; i++) {
+    if (nmap[i] < 0) continue;
+    io->icpt[i] = m.note_icpt[nmap[i]];
+    for (int d = 0; d < k; d++) io->fac[i * k + d] = m.note_fac[(size_t)nmap[i] * k + d];
+  }
+  for (size_t i = 0; i < run->n_part; i++) {
+    if (umap[i] < 0) continue;
+    io->ricpt[i] = m.user_icpt[umap[i]];
+    for (int d = 0; d < k; d++) io->rfac[i * k + d] = m.user_fac[(size_t)umap[i] * k + d];
+  }
+
+out:
+  ns_mf_model_free(&m);
+  ns_bigraph_free(g);
+  free(nmap);
+  free(umap);
+  free(er);
+  free(en);
+  free(val);
+  free(w);
+  return rc;
+}
+
+/* ---- count filters ----------------------------------------------------- */
+
+/* Round-1 training set (reference filter_ratings, one pass, not iterated):
+** notes with >= min_note ratings, then raters with >= min_rater of the
+** remaining ratings, then notes with >= min_note again.  base may be NULL
+** (every edge).  Writes mask[e]. */
+static int count_filter(const ns__run *run, const uint8_t *base, int min_note, int min_rater,
+                        uint8_t *mask) {
+  int32_t *nc = ns_calloc(run->n_notes ? run->n_notes : 1, sizeof *nc);
+  int32_t *uc = ns_calloc(run->n_part ? run->n_part : 1, sizeof *uc);
+  if (!nc || !uc) {
+    free(nc);
+    free(uc);
+    return NS_ENOMEM;
+  }
+  for (size_t e = 0; e < run->n_r; e++) {
+    mask[e] = base ? base[e] : 1;
+    if (mask[e]) nc[run->r_note[e]]++;
+  }
+  for (size_t e = 0; e < run->n_r; e++)
+    if (mask[e] && nc[run->r_note[e]] < min_note) mask[e] = 0;
+  for (size_t e = 0; e < run->n_r; e++)
+    if (mask[e]) uc[run->r_rater[e]]++;
+  for (size_t e = 0; e < run->n_r; e++)
+    if (mask[e] && uc[run->r_rater[e]] < min_rater) mask[e] = 0;
+  memset(nc, 0, (run->n_notes ? run->n_notes : 1) * sizeof *nc);
+  for (size_t e = 0; e < run->n_r; e++)
+    if (mask[e]) nc[run->r_note[e]]++;
+  for (size_t e = 0; e < run->n_r; e++)
+    if (mask[e] && nc[run->r_note[e]] < min_note) mask[e] = 0;
+  free(nc);
+  free(uc);
+  return 0;
+}
+
+/* ---- per-note facts and rules ------------------------------------------ */
+
+typedef struct note_ctx {
+  ns__run *run;
+  int final_round;
+  ns_scores *sc;           /* final round: rows to fill */
+} note_ctx;
+
+/* Facts of note n from the round's parameters.  Sign statistics count the
+** note's ratings by raters that have a factor in that round's model. */
+static void note_facts(const ns__run *run, size_t n, int final_round, ns__note_facts *f) {
+  const ns_dataset *ds = run->ds;
+  const double *icpt = final_round ? run->icpt2 : run->icpt1;
+  const double *fac = final_round ? run->fac2 : run->fac1;
+  const double *rfac = final_round ? run->rfac2 : run->rfac1;
+  int32_t h_neg = 0, h_pos = 0;
+  double s_neg = 0, s_pos = 0;
+  int32_t hist = run->note_hist[n];
+
+  memset(f, 0, sizeof *f);
+  f->n_ratings = run->num_ratings[n];
+  f->cls = run->note_class[n];
+  f->icpt = icpt[n];
+  f->fac = fac[n * run->k];
+  f->prev_status = hist >= 0 ? ds->history[hist].current_status : NS_STATUS_UNSET;
+  f->locked_status = hist >= 0 ? ds->history[hist].locked_status : NS_STATUS_UNSET;
+  for (uint64_t j = run->g->note_off[n]; j < run->g->note_off[n + 1]; j++) {
+    uint32_t e = run->g->note_edges[j];
+    uint32_t r = run->r_src[e];
+    double fu = rfac[(size_t)run->r_rater[e] * run->k];
+    uint32_t tags = ds->r_tags[r];
+    for (int t = 0; tags && t < NS_N_TAGS; t++)
+      if (tags & NS_TAG_BIT(t)) f->tag_count[t]++;
+    if (isnan(fu)) continue;
+    if (fu < 0) {
+      f->n_neg++;
+      s_neg += run->r_value[e];
+      h_neg += ds->r_level[r] == NS_LEVEL_HELPFUL ? 1 : ds->r_level[r] == NS_LEVEL_NOT_HELPFUL ? -1 : 0;
+    } else {
+      f->n_pos++;
+      s_pos += run->r_value[e];
+      h_pos += ds->r_level[r] == NS_LEVEL_HELPFUL ? 1 : ds->r_level[r] == NS_LEVEL_NOT_HELPFUL ? -1 : 0;
+    }
+  }
+  f->mean_neg = f->n_neg ? s_neg / f->n_neg : NAN;
+  f->mean_pos = f->n_pos ? s_pos / f->n_pos : NAN;
+  f->net_neg = h_neg;
+  f->net_pos = h_pos;
+}
+
+static void notes_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
+  note_ctx *c = vctx;
+  ns__run *run = c->run;
+  (void)chunk;
+  for (size_t n = begin; n < end; n++) {
+    ns__note_facts f;
+    ns__rule_out ro;
+    if (run->num_ratings[n] == 0) {
+      /* Core never saw the note: no scorer status. */
+      if (!c->final_round) {
+        run->prov_status[n] = NS_STATUS_UNSET;
+      } else {
+        ns_note_score *s = &c->sc->notes[n];
+        ns__meta_out mo;
+        note_facts(run, n, 1, &f);
+        s->core_status = NS_STATUS_UNSET;
+        s->core_rules = 0;
+        ns__rules_meta(&f, NS_STATUS_UNSET, &mo);
+        s->final_status = mo.status;
+        s->decided_by = mo.decided_by;
+        s->meta_rules = mo.rules;
+        s->first_tag = mo.first_tag;
+        s->second_tag = mo.second_tag;
+      }
+      continue;
+    }
+    note_facts(run, n, c->final_round, &f);
+    if (!c->final_round) {
+      ns__rules_provisional(&f, run->p, &ro);
+      run->prov_status[n] = ro.status;
+    } else {
+      ns_note_score *s = &c->sc->notes[n];
+      ns__meta_out mo;
+      ns__rules_final(&f, run->p, &ro);
+      s->core_status = ro.status;
+      s->core_rules = ro.rules;
+      ns__rules_meta(&f, ro.status, &mo);
+      s->final_status = mo.status;
+      s->decided_by = mo.decided_by;
+      s->meta_rules = mo.rules;
+      s->first_tag = mo.first_tag;
+      s->second_tag = mo.second_tag;
+    }
+  }
+}
+
+/* ---- trust hook -------------------------------------------------------- */
+
+/* TRUST HOOK (design.md §4): graph/ trust propagation will set a per-rater
+** trust in [0, 1] and the round-2 weight of each rater's ratings.  Until it
+** is wired in, every weight is 1.0 and trust is NaN (reported empty). */
+static int trust_weights(ns__run *run) {
+  for (size_t u = 0; u < run->n_part; u++) {
+    run->weight[u] = 1.0;
+    run->trust[u] = NAN;
+  }
+  return 0;
+}
+
+/* 1 if every weight is 1.0 (the MF can then skip the weight array). */
+static int unit_weights(const ns__run *run) {
+  for (size_t u = 0; u < run->n_part; u++)
+    if (run->weight[u] != 1.0) return 0;
+  return 1;
+}
+
+/* ---- rater rows -------------------------------------------------------- */
+
+static int cmp_rater(const void *a, const void *b, void *arg) {
+  const ns_strtab *t = arg;
+  const ns_rater_score *x = a, *y = b;
+  return strcmp(ns_strtab_str(t, x->participant), ns_strtab_str(t, y->participant));
+}
+
+void qsort_r(void *base, size_t nmemb, size_t size,
+             int (*compar)(const void *, const void *, void *), void *arg);
+
+static int rater_rows(ns__run *run, ns_scores *sc) {
+  const ns_dataset *ds = run->ds;
+  size_t np = run->n_part, nr = 0;
+  uint8_t *present = ns_calloc(np ? np : 1, 1);
+  int8_t *fstat = ns_mallocn(run->n_notes ? run->n_notes : 1, sizeof *fstat);
+  ns__rater_counts *cnt = ns_calloc(np ? np : 1, sizeof *cnt);
+  int32_t *awaiting = ns_calloc(np ? np : 1, sizeof *awaiting);
+  int32_t *after = ns_calloc(np ? np : 1, sizeof *after);
+  int32_t *ncrh = ns_calloc(np ? np : 1, sizeof *ncrh);
+  int32_t *ncrnh = ns_calloc(np ? np : 1, sizeof *ncrnh);
+  int32_t *nnmr = ns_calloc(np ? np : 1, sizeof *nnmr);
+  ns__valid_in in;
+  int rc = 0;
+
+  if (!present || !fstat || !cnt || !awaiting || !after || !ncrh || !ncrnh || !nnmr) {
+    rc = NS_ENOMEM;
+    goto out;
+  }
+  for (size_t n = 0; n < run->n_notes; n++) fstat[n] = sc->notes[n].final_status;
+  /* successful / unsuccessful counts: valid ratings judged against the
+  ** FINAL statuses (reference helpfulness_scores output). */
+  in.note_status = fstat;
+  in.note_created = run->note_created;
+  in.note_latest_nonnmr = run->note_latest_nonnmr;
+  if ((rc = ns__valid_counts(run, &in, NULL, cnt)) != 0) goto out;
+
+  for (size_t i = 0; i < ds->n_ratings; i++)
+    if (ds->r_rater[i] >= 0 && (size_t)ds->r_rater[i] < np) present[ds->r_rater[i]] = 1;
+  for (size_t e = 0; e < run->n_r; e++) {
+    int32_t n = run->r_note[e], u = run->r_rater[e];
+    int64_t latest = run->note_latest_nonnmr[n];
+    if (fstat[n] == NS_STATUS_NMR) awaiting[u]++;
+    if (latest != NS_TS_NONE && ds->r_created_ms[run->r_src[e]] >= latest) after[u]++;
+  }
+  for (size_t n = 0; n < run->n_notes; n++) {
+    int32_t a = run->note_author[n];
+    if (a < 0 || (size_t)a >= np) continue;
+    present[a] = 1;
+    if (fstat[n] == NS_STATUS_CRH) ncrh[a]++;
+    else if (fstat[n] == NS_STATUS_CRNH) ncrnh[a]++;
+    else nnmr[a]++;
+  }
+  for (size_t u = 0; u < np; u++) nr += present[u];
+  sc->raters = ns_calloc(nr ? nr : 1, sizeof *sc->raters);
+  if (!sc->raters) { rc = NS_ENOMEM; goto out; }
+  sc->n_raters = nr;
+  {
+    size_t j = 0;
+    int k = run->k;
+    for (size_t u = 0; u < np; u++) {
+      ns_rater_score *r;
+      if (!present[u]) continue;
+      r = &sc->raters[j++];
+      r->participant = (int32_t)u;
+      r->intercept = run->ricpt2[u];
+      r->factor = run->rfac2[u * k];
+      r->intercept_r1 = run->ricpt1[u];
+      r->factor_r1 = run->rfac1[u * k];
+      r->crh_crnh_ratio_diff = run->ratio_diff[u];
+      r->mean_note_score = run->mean_score[u];
+      r->agree_ratio = run->agree_ratio[u];
+      r->agree_ratio_harassment = run->agree_harass[u];
+      r->above_threshold = run->above[u];
+      r->successful_helpful = cnt[u].succ_h;
+      r->successful_not_helpful = cnt[u].succ_nh;
+      r->unsuccessful_helpful = cnt[u].unsucc_h;
+      r->unsuccessful_not_helpful = cnt[u].unsucc_nh;
+      r->ratings_awaiting = awaiting[u];
+      r->rated_after_decision = after[u];
+      r->notes_crh = ncrh[u];
+      r->notes_crnh = ncrnh[u];
+      r->notes_nmr = nnmr[u];
+      r->num_ratings = (int32_t)ns_bigraph_rater_degree(run->g, u);
+      r->trust = run->trust[u];
+      r->group_id = 0;
+    }
+  }
+  /* Participant indexes are in string order after ns_dataset_normalize();
+  ** sort anyway so unnormalized datasets give the same file order. */
+  qsort_r(sc->raters, sc->n_raters, sizeof *sc->raters, cmp_rater, ds->participants);
+
+out:
+  free(present);
+  free(fstat);
+  free(cnt);
+  free(awaiting);
+  free(after);
+  free(ncrh);
+  free(ncrnh);
+  free(nnmr);
+  return rc;
+}
+
+/* ---- the run ----------------------------------------------------------- */
+
+static void run_free(ns__run *run) {
+  free(run->note_id);
+  free(run->note_ds);
+  free(run->note_hist);
+  free(run->note_created);
+  free(run->note_class);
+  free(run->note_author);
+  free(run->note_latest_nonnmr);
+  free(run->num_ratings);
+  free(run->r_src);
+  free(run->r_note);
+  free(run->r_rater);
+  free(run->r_value);
+  ns_bigraph_free(run->g);
+  free(run->edge_r1);
+  free(run->edge_r2);
+  free(run->icpt1);
+  free(run->fac1);
+  free(run->ricpt1);
+  free(run->rfac1);
+  free(run->prov_status);
+  free(run->agree_ratio);
+  free(run->agree_harass);
+  free(run->ratio_diff);
+  free(run->mean_score);
+  free(run->above);
+  free(run->weight);
+  free(run->trust);
+  free(run->icpt2);
+  free(run->fac2);
+  free(run->ricpt2);
+  free(run->rfac2);
+  free(run->n_final_round);
+  ns_pool_free(run->pool);
+}
+
+#define CANCELED() (cancel && *cancel)
+
+int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, volatile int *cancel,
+                    ns_scores **out) {
+  ns__run run;
+  ns_scores *sc = NULL;
+  stage_clock clk;
+  double t_start = ns_monotonic_s();
+  int rc = 0, k;
+  size_t nn, np;
+
+  *out = NULL;
+  memset(&run, 0, sizeof run);
+  if (!ds || !p || p->k < 1 || p->k > NS_MF_MAX_K) return NS_EINVAL;
+  run.ds = ds;
+  run.p = p;
+  run.k = k = p->k;
+  clk.show = p->progress && isatty(2);
+  if ((rc = ns_pool_new(p->threads > 0 ? p->threads : ns_default_threads(), &run.pool)) != 0)
+    goto out;
+  sc = ns_calloc(1, sizeof *sc);
+  if (!sc) { rc = NS_ENOMEM; goto out; }
+  sc->now_ms = p->now_ms;
+  sc->n_ratings_in = ds->n_ratings;
+
+  /* -- prepare */
+  stage_begin(&clk, "preparing ratings");
+  if ((rc = prepare(&run)) != 0) goto out;
+  nn = run.n_notes;
+  if (nn == 0) { rc = NS_ENODATA; goto out; }
+  np = run.n_part;
+  run.edge_r1 = ns_calloc(run.n_r ? run.n_r : 1, 1);
+  run.edge_r2 = ns_calloc(run.n_r ? run.n_r : 1, 1);
+  run.icpt1 = nan_array(nn);
+  run.fac1 = nan_array(nn * k);
+  run.ricpt1 = nan_array(np);
+  run.rfac1 = nan_array(np * k);
+  run.icpt2 = nan_array(nn);
+  run.fac2 = nan_array(nn * k);
+  run.ricpt2 = nan_array(np);
+  run.rfac2 = nan_array(np * k);
+  run.prov_status = ns_mallocn(nn ? nn : 1, 1);
+  run.agree_ratio = nan_array(np);
+  run.agree_harass = nan_array(np);
+  run.ratio_diff = nan_array(np);
+  run.mean_score = nan_array(np);
+  run.above = ns_calloc(np ? np : 1, 1);
+  run.weight = nan_array(np);
+  run.trust = nan_array(np);
+  run.n_final_round = ns_calloc(nn ? nn : 1, sizeof *run.n_final_round);
+  if (!run.edge_r1 || !run.edge_r2 || !run.icpt1 || !run.fac1 || !run.ricpt1 || !run.rfac1 ||
+      !run.icpt2 || !run.fac2 || !run.ricpt2 || !run.rfac2 || !run.prov_status ||
+      !run.agree_ratio || !run.agree_harass || !run.ratio_diff || !run.mean_score ||
+      !run.above || !run.weight || !run.trust || !run.n_final_round) {
+    rc = NS_ENOMEM;
+    goto out;
+  }
+  sc->stage_seconds[0] = stage_end(&clk);
+  if (CANCELED()) { rc = NS_ECANCELED; goto out; }
+
+  /* -- round 1 */
+  stage_begin(&clk, "round 1 (prescoring) factorization");
+  if ((rc = count_filter(&run, NULL, p->min_ratings_note, p->min_ratings_rater, run.edge_r1)) != 0)
+    goto out;
+  {
+    fit_io io;
+    memset(&io, 0, sizeof io);
+    io.mask = run.edge_r1;
+    io.flip_sign = 1;
+    io.icpt = run.icpt1;
+    io.fac = run.fac1;
+    io.ricpt = run.ricpt1;
+    io.rfac = run.rfac1;
+    if ((rc = fit_subset(&run, &io)) != 0) goto out;
+    run.mu1 = io.mu;
+    run.n_r1 = io.n_edges;
+    run.n_r1_notes = io.n_notes;
+    run.n_r1_raters = io.n_raters;
+  }
+  {
+    note_ctx c = {&run, 0, NULL};
+    ns_pool_for(run.pool, nn, 1024, notes_chunk, &c);
+  }
+  sc->stage_seconds[1] = stage_end(&clk);
+  if (CANCELED()) { rc = NS_ECANCELED; goto out; }
+
+  /* -- helpfulness */
+  stage_begin(&clk, "rater helpfulness");
+  if ((rc = ns__helpfulness(&run)) != 0) goto out;
+  sc->stage_seconds[2] = stage_end(&clk);
+
+  /* -- trust */
+  stage_begin(&clk, "trust");
+  if ((rc = trust_weights(&run)) != 0) goto out;
+  sc->stage_seconds[3] = stage_end(&clk);
+  if (CANCELED()) { rc = NS_ECANCELED; goto out; }
+
+  /* -- round 2: ratings of raters above the threshold, notes >= 5. */
+  stage_begin(&clk, "round 2 (final) factorization");
+  {
+    uint8_t *base = ns_mallocn(run.n_r ? run.n_r : 1, 1);
+    fit_io io;
+    if (!base) { rc = NS_ENOMEM; goto out; }
+    for (size_t e = 0; e < run.n_r; e++) base[e] = run.above[run.r_rater[e]] == 1;
+    rc = count_filter(&run, base, p->min_ratings_note, 0, run.edge_r2);
+    free(base);
+    if (rc) goto out;
+    memset(&io, 0, sizeof io);
+    io.mask = run.edge_r2;
+    io.weight = unit_weights(&run) ? NULL : run.weight;
+    io.flip_sign = 0;
+    io.init_icpt = run.icpt1;
+    io.init_fac = run.fac1;
+    io.init_ricpt = run.ricpt1;
+    io.init_rfac = run.rfac1;
+    io.init_mu = run.mu1;
+    io.icpt = run.icpt2;
+    io.fac = run.fac2;
+    io.ricpt = run.ricpt2;
+    io.rfac = run.rfac2;
+    if ((rc = fit_subset(&run, &io)) != 0) goto out;
+    run.mu2 = io.mu;
+    run.n_r2 = io.n_edges;
+    run.n_r2_notes = io.n_notes;
+    run.n_r2_raters = io.n_raters;
+    /* Keep round 2's sign convention equal to round 1's.  The reference does
+    ** not re-identify the sign in the final round; initialising from round 1
+    ** almost always preserves it, but if the fit drifted to the mirrored
+    ** solution (negative overlap of the note factors), mirror it back. */
+    for (int d = 0; d < k; d++) {
+      double dot = 0;
+      for (size_t n = 0; n < nn; n++)
+        if (!isnan(run.fac1[n * k + d]) && !isnan(run.fac2[n * k + d]))
+          dot += run.fac1[n * k + d] * run.fac2[n * k + d];
+      if (dot < 0) {
+        for (size_t n = 0; n < nn; n++) run.fac2[n * k + d] = -run.fac2[n * k + d];
+        for (size_t u = 0; u < np; u++) run.rfac2[u * k + d] = -run.rfac2[u * k + d];
+      }
+    }
+    for (size_t e = 0; e < run.n_r; e++)
+      if (run.edge_r2[e]) run.n_final_round[run.r_note[e]]++;
+  }
+  sc->stage_seconds[4] = stage_end(&clk);
+  if (CANCELED()) { rc = NS_ECANCELED; goto out; }
+
+  /* -- rules (scorer chain) and meta, per note */
+  stage_begin(&clk, "note statuses");
+  sc->n_notes = nn;
+  sc->notes = ns_calloc(nn ? nn : 1, sizeof *sc->notes);
+  if (!sc->notes) { rc = NS_ENOMEM; goto out; }
+  for (size_t n = 0; n < nn; n++) {
+    ns_note_score *s = &sc->notes[n];
+    s->note_id = run.note_id[n];
+    s->note_index = run.note_ds[n];
+    s->created_ms = run.note_created[n];
+    s->classification = run.note_class[n];
+    s->num_ratings = run.num_ratings[n];
+    s->num_final_round_ratings = run.n_final_round[n];
+    s->intercept = run.icpt2[n];
+    s->factor = run.fac2[n * k];
+    s->intercept_r1 = run.icpt1[n];
+    s->factor_r1 = run.fac1[n * k];
+    s->intercept_min = s->intercept_max = NAN;
+    s->intercept_no_high_vol = s->intercept_no_correlated = NAN;
+    s->active_filter_tags = 0;
+    s->provisional_status = run.prov_status[n];
+  }
+  {
+    note_ctx c = {&run, 1, sc};
+    ns_pool_for(run.pool, nn, 1024, notes_chunk, &c);
+  }
+  sc->stage_seconds[5] = stage_end(&clk);
+
+  /* -- status history and rater rows */
+  stage_begin(&clk, "status history");
+  sc->n_history = nn;
+  sc->history = ns_calloc(nn ? nn : 1, sizeof *sc->history);
+  if (!sc->history) { rc = NS_ENOMEM; goto out; }
+  for (size_t n = 0; n < nn; n++) {
+    int32_t h = run.note_hist[n];
+    ns__history_update(h >= 0 ? &ds->history[h] : NULL, run.note_id[n], run.note_author[n],
+                       run.note_created[n], &sc->notes[n], p->now_ms, &sc->history[n]);
+  }
+  if ((rc = rater_rows(&run, sc)) != 0) goto out;
+  sc->stage_seconds[6] = stage_end(&clk);
+
+  sc->global_intercept = run.mu2;
+  sc->global_intercept_r1 = run.mu1;
+  sc->n_ratings_round1 = run.n_r1;
+  sc->n_ratings_round2 = run.n_r2;
+  sc->n_notes_round1 = run.n_r1_notes;
+  sc->n_notes_round2 = run.n_r2_notes;
+  sc->n_raters_round1 = run.n_r1_raters;
+  sc->n_raters_round2 = run.n_r2_raters;
+  sc->mf_passes = run.mf_passes;
+
+out:
+  run_free(&run);
+  if (sc) sc->seconds = ns_monotonic_s() - t_start;
+  if (rc) {
+    ns_scores_free(sc);
+    sc = NULL;
+  }
+  *out = sc;
+  return rc;
+}

@@ -1,0 +1,162 @@
+/*
+** engine/pipeline_int.h -- internals shared by the engine/pipeline*.c,
+** engine/rules.c and engine/output.c files.  Not a public interface.
+**
+** One ns__run holds every intermediate array of a scoring run.  Notes are
+** the run's "universe" (notes file UNION status history), indexed 0..n-1 in
+** ascending noteId; participants use the dataset's participant indexes.
+** Ratings that survive the preprocessing filter (reference §1.7 step 5) are
+** the run's edges 0..n_r-1, in dataset order.
+**
+** Threads: a run is driven by one thread; the loops inside fan out on the
+** pool with disjoint writes.
+*/
+#ifndef NS_PIPELINE_INT_H
+#define NS_PIPELINE_INT_H
+
+#include <stdint.h>
+
+#include "../base/base.h"
+#include "../base/dataset.h"
+#include "../graph/graph.h"
+#include "pipeline.h"
+
+/* Reference constants that are not tunable parameters. */
+#define NS__NM_CUTOFF_MS        1664755200000LL  /* 2022-10-03: old NOT_MISLEADING */
+#define NS__HISTORICAL_CUTOFF_MS 1652918400000LL /* 2022-05-19: first-5 rule */
+#define NS__PUBLIC_DELAY_MS     172800000LL      /* 48 h validity window */
+#define NS__MAX_HISTORICAL_VALID 5
+#define NS__CRNH_MULTIPLIER     5.0              /* author CRNH penalty */
+#define NS__LOCK_MS             (14LL * 86400000LL)
+#define NS__MIN_TAG_RATINGS     2                /* minRatingsToGetTag */
+#define NS__MIN_TAGS_NEEDED     2                /* minTagsNeededForStatus */
+
+/* Everything the rule chain needs to know about one note.  Built from the
+** run (or by hand in tests), then fed to ns__rules_*(). */
+typedef struct ns__note_facts {
+  int32_t n_ratings;        /* numRatings over the scorer's ratings */
+  uint8_t cls;              /* ns_class */
+  double icpt, fac;         /* model intercept / factor1; NAN = not fitted */
+  int8_t prev_status;       /* history currentStatus, UNSET if none */
+  int8_t locked_status;     /* history lockedStatus, UNSET if none */
+  /* ratings by raters that have a factor in the model, split by sign
+  ** (f_u < 0 is "neg", f_u >= 0 is "pos") */
+  int32_t n_neg, n_pos;
+  double mean_neg, mean_pos;     /* mean helpfulNum per side, NAN if empty */
+  int32_t net_neg, net_pos;      /* #HELPFUL - #NOT_HELPFUL per side */
+  /* raw tag counts over all the note's ratings */
+  int32_t tag_count[NS_N_TAGS];
+} ns__note_facts;
+
+/* Result of the scorer rule chain for one note. */
+typedef struct ns__rule_out {
+  int8_t status;            /* CRH, CRNH, NMR, FIRM_REJECT or NYH */
+  uint32_t rules;           /* bitmask of ns_rule that fired */
+} ns__rule_out;
+
+/* Result of the meta rules for one note. */
+typedef struct ns__meta_out {
+  int8_t status;            /* public status (CRH, CRNH, NMR) */
+  int8_t decided_by;        /* ns_rule; NS_RULE_INITIAL_NMR = MetaInitialNMR */
+  uint32_t rules;           /* bitmask of ns_rule */
+  int8_t first_tag, second_tag;
+} ns__meta_out;
+
+/* Round-1 (prescoring) rules: GeneralCRH, GeneralCRNH, NmCRNH. */
+void ns__rules_provisional(const ns__note_facts *f, const ns_params *p, ns__rule_out *out);
+/* Final-round scorer rules, reference §4.1 order (MFCoreScorer settings). */
+void ns__rules_final(const ns__note_facts *f, const ns_params *p, ns__rule_out *out);
+/* Meta rules: MetaInitialNMR, CoreModel, ScoringDriftGuard,
+** InsufficientExplanation.  core_status UNSET = Core did not score it. */
+void ns__rules_meta(const ns__note_facts *f, int8_t core_status, ns__meta_out *out);
+/* The two explanation tags of a valence (helpful if want_helpful) or -1;
+** returns the number of eligible tags found (capped at 2). */
+int ns__top_two_tags(const int32_t *tag_count, int want_helpful, int8_t *first, int8_t *second);
+
+/* Per-rating validity for helpfulness (reference §3.1).  Inputs are by
+** universe note (status, note creation, latest non-NMR timestamp). */
+typedef struct ns__valid_in {
+  const int8_t *note_status;        /* CRH/CRNH count; anything else invalid */
+  const int64_t *note_created;      /* NS_TS_NONE = unknown */
+  const int64_t *note_latest_nonnmr;/* NS_TS_NONE = NaN */
+} ns__valid_in;
+
+/* Counts per rater of valid ratings, judged against note_status. */
+typedef struct ns__rater_counts {
+  int32_t valid, agree;
+  int32_t succ_h, succ_nh, unsucc_h, unsucc_nh;
+} ns__rater_counts;
+
+/* The helpfulness filter bit (reference §3.4): 1 or 0. */
+int ns__above_threshold(double ratio_diff, double mean_score, double agree,
+                        double agree_harassment, const ns_params *p);
+
+/* The run. */
+typedef struct ns__run {
+  const ns_dataset *ds;
+  const ns_params *p;
+  ns_pool *pool;
+  int k;
+
+  /* universe notes */
+  size_t n_notes;
+  int64_t *note_id;
+  int32_t *note_ds;          /* ds note index or -1 */
+  int32_t *note_hist;        /* ds history index or -1 */
+  int64_t *note_created;
+  uint8_t *note_class;
+  int32_t *note_author;
+  int64_t *note_latest_nonnmr;
+  int32_t *num_ratings;
+
+  /* filtered ratings (edges) */
+  size_t n_part;             /* participant table size */
+  size_t n_r;
+  uint32_t *r_src;           /* ds rating index */
+  int32_t *r_note;           /* universe note index */
+  int32_t *r_rater;          /* participant index */
+  float *r_value;            /* helpfulNum */
+  ns_bigraph *g;             /* all filtered ratings: participants x notes */
+  uint8_t *edge_r1;          /* per edge: 1 if in the round-1 training set */
+  uint8_t *edge_r2;          /* per edge: 1 if in the round-2 training set */
+
+  /* round 1 */
+  double mu1;
+  double *icpt1, *fac1;      /* per note; fac* are n x k; NAN = not fitted */
+  double *ricpt1, *rfac1;    /* per participant */
+  int8_t *prov_status;       /* per note, UNSET if not scored */
+  size_t n_r1, n_r1_notes, n_r1_raters;
+
+  /* helpfulness */
+  double *agree_ratio, *agree_harass, *ratio_diff, *mean_score;  /* per participant */
+  int8_t *above;             /* 1/0, -1 = not assessed */
+  double *weight;            /* per participant round-2 weight (trust hook) */
+  double *trust;             /* per participant, NAN when off */
+
+  /* round 2 */
+  double mu2;
+  double *icpt2, *fac2, *ricpt2, *rfac2;
+  int32_t *n_final_round;    /* per note */
+  size_t n_r2, n_r2_notes, n_r2_raters;
+  int mf_passes;
+} ns__run;
+
+/* pipeline_help.c */
+int ns__valid_counts(const ns__run *run, const ns__valid_in *in, const uint8_t *use_edge,
+                     ns__rater_counts *out);
+int ns__helpfulness(ns__run *run);
+/* pipeline_history.c */
+void ns__history_update(const ns_nsh *prev, int64_t note_id, int32_t author, int64_t created,
+                        const ns_note_score *ns, int64_t now_ms, ns_nsh *out);
+
+/* Name of a rule in the meta context ("MetaInitialNMR" for INITIAL_NMR),
+** "" for -1. */
+const char *ns__meta_rule_name(int rule);
+/* Is decidedBy a rule whose decisions lock after two weeks (§4.9)? */
+int ns__locking_enabled(int rule);
+
+/* Formatting helpers shared by output.c (and the tests). */
+/* Deterministic double: "%.9g", "-0" as "0", NaN/inf as "". */
+void ns__fmt_double(char *buf, size_t cap, double v);
+
+#endif /* NS_PIPELINE_INT_H */

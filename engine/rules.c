@@ -1,0 +1,241 @@
+/*
+** engine/rules.c -- the note status rules: the scorer chain (reference §4.1)
+** and the meta rules (§4.7) that turn the Core scorer's status into the
+** public finalRatingStatus.
+**
+** Each rule is a small function named after the reference rule.  A rule
+** looks at one note's facts (ns__note_facts) and the status so far; when its
+** condition holds it "fires" (its bit goes into the note's rule mask, like
+** the reference's activeRules) and may overwrite the status -- later rules
+** win, as in the reference's ordered rule list.
+**
+** Who calls it: engine/pipeline.c, per note, from pool workers.  Pure
+** functions of their arguments; no shared state.
+**
+** Rule slots reserved for the guardrails issue (not evaluated here):
+** UcbCRNH (needs pseudo-rater bounds), TagFilter, FilterIncorrect,
+** FilterLowDiligence, NoHighVolIntercept, NoCorrelatedIntercept,
+** PopulationSampledIntercept and NmrDueToMinStableCrhTime.
+*/
+#include <math.h>
+
+#include "pipeline_int.h"
+
+#define BIT(r) (1u << (r))
+
+/* A rule hit: record it and set the status. */
+static void fire(ns__rule_out *o, int rule, int status) {
+  o->rules |= BIT(rule);
+  o->status = (int8_t)status;
+}
+
+static int has_model(const ns__note_facts *f) { return !isnan(f->icpt) && !isnan(f->fac); }
+
+/* ---- scorer rules ------------------------------------------------------ */
+
+/* InitialNMR: every note the scorer sees starts NEEDS_MORE_RATINGS. */
+static void rule_initial_nmr(ns__rule_out *o) { fire(o, NS_RULE_INITIAL_NMR, NS_STATUS_NMR); }
+
+/* GeneralCRH: n >= 5, i_n >= 0.40, and the note says the post is misleading
+** (deleted notes, with no classification, are eligible). */
+static void rule_general_crh(const ns__note_facts *f, const ns_params *p, ns__rule_out *o) {
+  if (has_model(f) && f->n_ratings >= p->min_ratings_note && f->icpt >= p->crh_threshold &&
+      f->cls != NS_CLASS_NOT_MISLEADING)
+    fire(o, NS_RULE_GENERAL_CRH, NS_STATUS_CRH);
+}
+
+/* GeneralCRNH, the "diamond": i_n <= -0.05 - 0.8 |f_n|.  A note with a large
+** factor needs a proportionally lower intercept to be rated not helpful. */
+static void rule_general_crnh(const ns__note_facts *f, const ns_params *p, ns__rule_out *o) {
+  if (has_model(f) && f->n_ratings >= p->min_ratings_note &&
+      f->icpt <= p->crnh_threshold + p->crnh_factor_mult * fabs(f->fac))
+    fire(o, NS_RULE_GENERAL_CRNH, NS_STATUS_CRNH);
+}
+
+/* RatioCRNH (final round): enough raters on both factor sides, both sides
+** mostly not helpful (mean <= 0.4 each, average of the means <= 0.3). */
+static void rule_ratio_crnh(const ns__note_facts *f, const ns_params *p, ns__rule_out *o) {
+  if (f->n_ratings < p->min_ratings_note) return;
+  if (NS_MIN(f->n_neg, f->n_pos) < 3) return;
+  if (!(f->mean_neg <= 0.4 && f->mean_pos <= 0.4)) return;
+  if (!((f->mean_neg + f->mean_pos) / 2.0 <= 0.3)) return;
+  fire(o, NS_RULE_RATIO_CRNH, NS_STATUS_CRNH);
+}
+
+/* NmCRNH: a note claiming "not misleading" with a clearly low intercept. */
+static void rule_nm_crnh(const ns__note_facts *f, const ns_params *p, ns__rule_out *o) {
+  if (has_model(f) && f->cls == NS_CLASS_NOT_MISLEADING && f->icpt < p->nm_crnh_threshold)
+    fire(o, NS_RULE_NM_CRNH, NS_STATUS_CRNH);
+}
+
+/* GeneralCRHInertia: a note that was CRH last run keeps CRH while its
+** intercept stays within inertia_delta below the threshold. */
+static void rule_crh_inertia(const ns__note_facts *f, const ns_params *p, ns__rule_out *o) {
+  if (o->status == NS_STATUS_CRH) return;
+  if (has_model(f) && f->n_ratings >= p->min_ratings_note &&
+      f->icpt >= p->crh_threshold - p->inertia_delta && f->prev_status == NS_STATUS_CRH &&
+      f->cls != NS_CLASS_NOT_MISLEADING)
+    fire(o, NS_RULE_CRH_INERTIA, NS_STATUS_CRH);
+}
+
+/* The status the Core scorer's filters emit: FIRM_REJECT when a firm-reject
+** threshold is configured (MFCoreScorer: 0.3), else NMR. */
+static int reject_status(const ns_params *p) {
+  return isnan(p->firm_reject_threshold) ? NS_STATUS_NMR : NS_STATUS_FIRM_REJECT;
+}
+
+/* FilterLargeFactor: a CRH note explained mostly by one side (|f_n| > 0.5). */
+static void rule_large_factor(const ns__note_facts *f, const ns_params *p, ns__rule_out *o) {
+  if (o->status == NS_STATUS_CRH && fabs(f->fac) > p->factor_threshold)
+    fire(o, NS_RULE_LARGE_FACTOR, reject_status(p));
+}
+
+/* RejectLowIntercept: any non-CRNH note with i_n < firm_reject_threshold is
+** FIRM_REJECT, so downstream models (group/meta) cannot promote it. */
+static void rule_reject_low_intercept(const ns__note_facts *f, const ns_params *p,
+                                      ns__rule_out *o) {
+  if (isnan(p->firm_reject_threshold) || !has_model(f)) return;
+  if (o->status != NS_STATUS_CRNH && f->icpt < p->firm_reject_threshold)
+    fire(o, NS_RULE_REJECT_LOW_INTERCEPT, NS_STATUS_FIRM_REJECT);
+}
+
+/* Net helpful of the weaker side: max(0, min(net_neg, net_pos)). */
+static int32_t net_min_helpful(const ns__note_facts *f) {
+  int32_t m = NS_MIN(f->net_neg, f->net_pos);
+  return m < 0 ? 0 : m;
+}
+
+/* MinMinorityRaters: a CRH note needs >= 4 net helpful ratings from each
+** factor side; otherwise NEEDS_YOUR_HELP. */
+static void rule_min_minority(const ns__note_facts *f, const ns_params *p, ns__rule_out *o) {
+  if (p->min_minority_net_helpful <= 0) return;
+  if (o->status == NS_STATUS_CRH && net_min_helpful(f) < p->min_minority_net_helpful)
+    fire(o, NS_RULE_MIN_MINORITY_RATERS, NS_STATUS_NYH);
+}
+
+/* RaterBalance: CRH with a weak side (4 <= netMin < 10) that is also a tiny
+** share of the signed ratings (netMin / total < 0.05) -> NEEDS_YOUR_HELP. */
+static void rule_rater_balance(const ns__note_facts *f, const ns_params *p, ns__rule_out *o) {
+  int32_t m = net_min_helpful(f), total = f->n_neg + f->n_pos;
+  if (p->min_minority_net_helpful <= 0 || o->status != NS_STATUS_CRH) return;
+  if (m >= p->min_minority_net_helpful && m < 10 && total > 0 &&
+      (double)m / (double)total < p->min_minority_net_ratio)
+    fire(o, NS_RULE_RATER_BALANCE, NS_STATUS_NYH);
+}
+
+void ns__rules_provisional(const ns__note_facts *f, const ns_params *p, ns__rule_out *out) {
+  out->status = NS_STATUS_NMR;
+  out->rules = 0;
+  rule_initial_nmr(out);
+  rule_general_crh(f, p, out);
+  rule_general_crnh(f, p, out);
+  /* UcbCRNH and RatioCRNH do not run in prescoring (no bounds, final only) */
+  rule_nm_crnh(f, p, out);
+}
+
+void ns__rules_final(const ns__note_facts *f, const ns_params *p, ns__rule_out *out) {
+  out->status = NS_STATUS_NMR;
+  out->rules = 0;
+  rule_initial_nmr(out);                /* 1 */
+  rule_general_crh(f, p, out);          /* 2 */
+  rule_general_crnh(f, p, out);         /* 3 */
+  /* 4 UcbCRNH: slot for pseudo-rater bounds (guardrails) */
+  rule_ratio_crnh(f, p, out);           /* 5 */
+  rule_nm_crnh(f, p, out);              /* 6 */
+  rule_crh_inertia(f, p, out);          /* 7 */
+  /* 8 TagFilter, 9 FilterIncorrect, 10 FilterLowDiligence: guardrails */
+  rule_large_factor(f, p, out);         /* 11 */
+  rule_reject_low_intercept(f, p, out); /* 12 */
+  rule_min_minority(f, p, out);         /* 13 */
+  rule_rater_balance(f, p, out);        /* 14 */
+  /* 15 NoHighVolIntercept / NoCorrelatedIntercept: guardrails */
+}
+
+/* ---- explanation tags -------------------------------------------------- */
+
+/* Tag a beats tag b: more uses, then the higher tie-break rank. */
+static int tag_beats(const int32_t *cnt, int a, int b) {
+  if (cnt[a] != cnt[b]) return cnt[a] > cnt[b];
+  return ns_tag_rank[a] > ns_tag_rank[b];
+}
+
+int ns__top_two_tags(const int32_t *tag_count, int want_helpful, int8_t *first, int8_t *second) {
+  int lo = want_helpful ? 0 : NS_N_HELPFUL_TAGS;
+  int hi = want_helpful ? NS_N_HELPFUL_TAGS : NS_N_TAGS;
+  int a = -1, b = -1, n = 0;
+  for (int t = lo; t < hi; t++) {
+    if (tag_count[t] < NS__MIN_TAG_RATINGS) continue;
+    n++;
+    if (a < 0 || tag_beats(tag_count, t, a)) {
+      b = a;
+      a = t;
+    } else if (b < 0 || tag_beats(tag_count, t, b)) {
+      b = t;
+    }
+  }
+  *first = (int8_t)a;
+  *second = (int8_t)b;
+  return n > 2 ? 2 : n;
+}
+
+/* ---- meta rules -------------------------------------------------------- */
+
+void ns__rules_meta(const ns__note_facts *f, int8_t core_status, ns__meta_out *out) {
+  int8_t t1 = -1, t2 = -1;
+
+  /* MetaInitialNMR: everything starts NMR (decided_by INITIAL_NMR is
+  ** written as "MetaInitialNMR"). */
+  out->status = NS_STATUS_NMR;
+  out->decided_by = NS_RULE_INITIAL_NMR;
+  out->rules = BIT(NS_RULE_INITIAL_NMR);
+  out->first_tag = out->second_tag = -1;
+
+  /* CoreModel: Core is the only scorer, and authoritative where it scored.
+  ** Its internal statuses become public ones: FIRM_REJECT and NEEDS_YOUR_HELP
+  ** are shown as NEEDS_MORE_RATINGS (stabilization, which may keep NYH
+  ** visible, belongs to the guardrails issue). */
+  if (core_status != NS_STATUS_UNSET) {
+    int8_t s = core_status;
+    if (s == NS_STATUS_FIRM_REJECT || s == NS_STATUS_NYH) s = NS_STATUS_NMR;
+    out->status = s;
+    out->decided_by = NS_RULE_CORE_MODEL;
+    out->rules |= BIT(NS_RULE_CORE_MODEL);
+  }
+
+  /* Slots: MultiGroup/Group/Gaussian/Topic/PopulationSampled and
+  ** NmrDueToMinStableCrhTime are not run by notescore's Core-only meta. */
+
+  /* ScoringDriftGuard: a locked note keeps its locked status. */
+  if (f->locked_status >= 0 && f->locked_status != out->status) {
+    out->status = f->locked_status;
+    out->decided_by = NS_RULE_DRIFT_GUARD;
+    out->rules |= BIT(NS_RULE_DRIFT_GUARD);
+  }
+
+  /* InsufficientExplanation: a rated note must carry two tags of its valence
+  ** used by >= 2 raters each; it also fills firstTag/secondTag.  It runs
+  ** after the drift guard, so it can unset a locked CRH, as the reference. */
+  if (out->status == NS_STATUS_CRH || out->status == NS_STATUS_CRNH) {
+    int n = ns__top_two_tags(f->tag_count, out->status == NS_STATUS_CRH, &t1, &t2);
+    if (n >= NS__MIN_TAGS_NEEDED) {
+      out->first_tag = t1;
+      out->second_tag = t2;
+    } else {
+      out->status = NS_STATUS_NMR;
+      out->decided_by = NS_RULE_INSUFFICIENT_EXPL;
+      out->rules |= BIT(NS_RULE_INSUFFICIENT_EXPL);
+    }
+  }
+}
+
+/* ---- helpfulness filter bit -------------------------------------------- */
+
+int ns__above_threshold(double ratio_diff, double mean_score, double agree,
+                        double agree_harassment, const ns_params *p) {
+  /* Authors of scored notes must have a good record; non-authors (both
+  ** values NaN) pass this part.  NaN comparisons are false, so a rater with
+  ** no valid rating (agree NaN) fails, as in the reference. */
+  int author_ok = (ratio_diff >= p->min_crh_vs_crnh && mean_score >= p->min_mean_note_score) ||
+                  (isnan(ratio_diff) && isnan(mean_score));
+  return author_ok && agree >= p->min_agree_ratio && agree_harassment >= p->min_agree_ratio;
+}

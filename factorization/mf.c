@@ -1,0 +1,556 @@
+/*
+** factorization/mf.c -- matrix factorization with intercepts, fitted by
+** exact alternating least squares (ALS).
+**
+** Called by engine/ (the scoring pipeline) through ns_mf_fit(); one fit runs
+** on the caller's thread and fans the per-row work out over an ns_pool.
+**
+** Why ALS works here.  Multiply the loss of mf.h by N (the number of
+** ratings).  With every note parameter and mu held fixed, the terms that
+** involve rater u are
+**
+**     sum_{e of u} w_e (t_e - i_u - f_u . f_n(e))^2
+**       + (lambda_i N / n_users) i_u^2 + (lambda_f N / n_users) |f_u|^2,
+**
+** t_e = r_e - mu - i_n(e): an ordinary ridge regression of t on
+** x_e = [1, f_n(e)].  Its exact minimizer solves the (k+1)x(k+1) normal
+** equations
+**
+**     (sum_e w_e x_e x_e^T + diag(pen_i, pen_f, ..., pen_f)) [i_u; f_u]
+**         = sum_e w_e x_e t_e,
+**
+** which are positive definite whenever the penalties are > 0.  Notes are
+** the same with the roles swapped and penalties lambda * N / n_notes (or
+** lambda * N / note_reg_scale in ratio mode).  mu has the closed form
+** mu = sum w res / (sum w + lambda_mu N), res = r - i_u - i_n - f_u . f_n.
+** Each exact block update can only lower L, so L decreases monotonically.
+**
+** Layout of a pass.  Before a side is solved the other side's parameters
+** are packed into one (k+1)-stride array (intercept, then factors), so the
+** random access per rating touches one cache line instead of two.  Rows
+** are split into chunks whose size depends only on the data; each chunk
+** writes its own rows and one slot of partial sums, and the partials are
+** added in chunk order, so the result does not depend on the thread count.
+** The last side solved in a pass also accumulates sum w, sum w res and
+** sum w res^2 (res without mu) with the new parameters: that gives the mu
+** update and the loss of the pass without another sweep over the ratings.
+*/
+#include "mf.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>    /* openblas_set_num_threads */
+#include <lapacke.h>
+
+/* Partial sums written by every chunk of a side pass (or loss pass). */
+enum {
+  P_S0,     /* sum w over the chunk's edges */
+  P_S1,     /* sum w * res, res = r - i_u - i_n - f_u.f_n (mu excluded) */
+  P_S2,     /* sum w * res^2 */
+  P_RI,     /* sum of intercept^2 over the chunk's rows */
+  P_RF,     /* sum of |factor|^2 over the chunk's rows */
+  P_BAD,    /* rows whose normal equations were not positive definite */
+  P_N
+};
+
+/* Target number of ratings per chunk: big enough that scheduling costs
+** nothing, small enough that two threads stay balanced on skewed degrees. */
+#define MF_EDGES_PER_CHUNK 16384
+#define MF_MAX_CHUNKS 8192
+
+void ns_mf_params_default(ns_mf_params *p) {
+  memset(p, 0, sizeof *p);
+  p->k = 1;
+  p->lambda_i = 0.15;
+  p->lambda_f = 0.03;
+  p->lambda_in = 0.15;
+  p->lambda_fn = 0.03;
+  p->lambda_mu = 0.15;
+  p->note_reg_scale = 0;
+  p->max_iters = 200;
+  p->tol = 1e-7;
+  p->seed = 0;
+  p->use_mu = 1;
+  p->flip_sign = 1;
+}
+
+int ns_mf_model_init(ns_mf_model *m, size_t n_users, size_t n_notes, int k) {
+  size_t nu, nn, total;
+  memset(m, 0, sizeof *m);
+  if (k < 1 || k > NS_MF_MAX_K) return NS_EINVAL;
+  nu = n_users * (size_t)(k + 1);
+  nn = n_notes * (size_t)(k + 1);
+  if ((n_users && nu / n_users != (size_t)(k + 1)) ||
+      (n_notes && nn / n_notes != (size_t)(k + 1)) || nu + nn < nu)
+    return NS_ENOMEM;
+  total = nu + nn;
+  /* at least one element so an empty model still owns a real block */
+  m->block = ns_calloc(total ? total : 1, sizeof(double));
+  if (!m->block) return NS_ENOMEM;
+  m->n_users = n_users;
+  m->n_notes = n_notes;
+  m->k = k;
+  m->user_icpt = m->block;
+  m->user_fac = m->user_icpt + n_users;
+  m->note_icpt = m->user_fac + n_users * (size_t)k;
+  m->note_fac = m->note_icpt + n_notes;
+  return 0;
+}
+
+void ns_mf_model_free(ns_mf_model *m) {
+  if (!m) return;
+  free(m->block);
+  memset(m, 0, sizeof *m);
+}
+
+/* ------------------------------------------------------------------------
+** One side of the bigraph as the solver sees it.
+*/
+typedef struct mf_side {
+  size_t n;                 /* rows on this side */
+  const uint64_t *off;      /* CSR offsets (n + 1) */
+  const uint32_t *edges;    /* CSR edge ids */
+  const int32_t *other;     /* per edge id: row on the other side */
+  double *icpt;             /* this side's intercepts (model array) */
+  double *fac;              /* this side's factors, n x k (model array) */
+  double pen_i, pen_f;      /* ridge penalties already scaled by N / n */
+  size_t hint, nchunks;     /* fixed chunking of the rows */
+} mf_side;
+
+/* Everything a chunk of a side pass needs; shared read-only except part. */
+typedef struct mf_pass {
+  const mf_side *s;
+  const double *oth;        /* other side packed: (k+1) doubles per row */
+  const float *value, *weight;
+  int k;
+  double mu;
+  int solve;                /* 1: solve the rows; 0: only accumulate */
+  int want_data;            /* 1: accumulate S0, S1, S2 over the edges */
+  double *part;             /* P_N doubles per chunk */
+} mf_pass;
+
+/* Solves the row's normal equations for k = 1 in closed form.  Returns 0,
+** or -1 if the 2x2 system is not positive definite (row left as is). */
+static int solve_row_k1(const mf_pass *c, size_t r) {
+  const mf_side *s = c->s;
+  const double *oth = c->oth;
+  const float *val = c->value, *wt = c->weight;
+  uint64_t b = s->off[r], e = s->off[r + 1];
+  double a00 = s->pen_i, a01 = 0, a11 = s->pen_f, b0 = 0, b1 = 0, det;
+  for (uint64_t j = b; j < e; j++) {
+    uint32_t id = s->edges[j];
+    const double *o = oth + 2 * (size_t)s->other[id];
+    double w = wt ? (double)wt[id] : 1.0;
+    double t = (double)val[id] - c->mu - o[0], wf = w * o[1];
+    a00 += w;
+    a01 += wf;
+    a11 += wf * o[1];
+    b0 += w * t;
+    b1 += wf * t;
+  }
+  det = a00 * a11 - a01 * a01;
+  /* a00 > 0 and det > 0 <=> positive definite; also rejects NaN */
+  if (!(a00 > 0) || !(det > 0)) return -1;
+  s->icpt[r] = (a11 * b0 - a01 * b1) / det;
+  s->fac[r] = (a00 * b1 - a01 * b0) / det;
+  return 0;
+}
+
+/* General k: accumulate the lower triangle of A (column-major, which for a
+** symmetric matrix is also its row-major upper triangle) and let LAPACK's
+** Cholesky solve it.  dposv_work is called directly: the column-major path
+** allocates nothing, so there is no per-row malloc. */
+static int solve_row_k(const mf_pass *c, size_t r) {
+  const mf_side *s = c->s;
+  const int k = c->k, n = k + 1;
+  const float *val = c->value, *wt = c->weight;
+  double A[(NS_MF_MAX_K + 1) * (NS_MF_MAX_K + 1)], rhs[NS_MF_MAX_K + 1];
+  double x[NS_MF_MAX_K + 1];
+  uint64_t b = s->off[r], e = s->off[r + 1];
+  lapack_int info;
+
+  memset(A, 0, sizeof A);
+  memset(rhs, 0, sizeof rhs);
+  x[0] = 1.0;
+  for (uint64_t j = b; j < e; j++) {
+    uint32_t id = s->edges[j];
+    const double *o = c->oth + (size_t)n * (size_t)s->other[id];
+    double w = wt ? (double)wt[id] : 1.0;
+    double t = (double)val[id] - c->mu - o[0];
+    for (int q = 1; q < n; q++) x[q] = o[q];
+    for (int q = 0; q < n; q++) {
+      double wx = w * x[q];
+      rhs[q] += wx * t;
+      for (int p = q; p < n; p++) A[q * n + p] += wx * x[p]; /* (p,q), p >= q */
+    }
+  }
+  A[0] += s->pen_i;
+  for (int q = 1; q < n; q++) A[q * n + q] += s->pen_f;
+  info = LAPACKE_dposv_work(LAPACK_COL_MAJOR, 'L', n, 1, A, n, rhs, n);
+  if (info != 0) return -1;
+  s->icpt[r] = rhs[0];
+  for (int q = 0; q < k; q++) s->fac[r * (size_t)k + (size_t)q] = rhs[q + 1];
+  return 0;
+}
+
+/* Residual sums of row r's edges with the row's current parameters. */
+static void row_data(const mf_pass *c, size_t r, double *s0, double *s1, double *s2) {
+  const mf_side *s = c->s;
+  const int k = c->k;
+  const double *f = s->fac + r * (size_t)k;
+  const double ir = s->icpt[r];
+  double a0 = 0, a1 = 0, a2 = 0;
+  for (uint64_t j = s->off[r]; j < s->off[r + 1]; j++) {
+    uint32_t id = s->edges[j];
+    const double *o = c->oth + (size_t)(k + 1) * (size_t)s->other[id];
+    double w = c->weight ? (double)c->weight[id] : 1.0;
+    double dot = 0, res;
+    for (int q = 0; q < k; q++) dot += f[q] * o[q + 1];
+    res = (double)c->value[id] - ir - o[0] - dot;
+    a0 += w;
+    a1 += w * res;
+    a2 += w * res * res;
+  }
+  *s0 += a0;
+  *s1 += a1;
+  *s2 += a2;
+}
+
+static void side_chunk(void *ctx, size_t chunk, size_t begin, size_t end) {
+  const mf_pass *c = ctx;
+  const mf_side *s = c->s;
+  const int k = c->k;
+  double *pt = c->part + chunk * P_N;
+  double s0 = 0, s1 = 0, s2 = 0, ri = 0, rf = 0, bad = 0;
+  for (size_t r = begin; r < end; r++) {
+    double *f = s->fac + r * (size_t)k;
+    if (c->solve) {
+      if (s->off[r] == s->off[r + 1]) {
+        /* no ratings: the regularizer alone is minimized at 0 */
+        s->icpt[r] = 0;
+        for (int q = 0; q < k; q++) f[q] = 0;
+      } else if ((k == 1 ? solve_row_k1(c, r) : solve_row_k(c, r)) != 0) {
+        bad += 1;
+      }
+    }
+    if (c->want_data) row_data(c, r, &s0, &s1, &s2);
+    ri += s->icpt[r] * s->icpt[r];
+    for (int q = 0; q < k; q++) rf += f[q] * f[q];
+  }
+  pt[P_S0] = s0;
+  pt[P_S1] = s1;
+  pt[P_S2] = s2;
+  pt[P_RI] = ri;
+  pt[P_RF] = rf;
+  pt[P_BAD] = bad;
+}
+
+/* Copies intercepts and factors of n rows into the (k+1)-stride array. */
+typedef struct mf_pack { const double *icpt, *fac; double *out; int k; } mf_pack;
+
+static void pack_chunk(void *ctx, size_t chunk, size_t begin, size_t end) {
+  const mf_pack *c = ctx;
+  const size_t k = (size_t)c->k;
+  (void)chunk;
+  for (size_t r = begin; r < end; r++) {
+    double *o = c->out + r * (k + 1);
+    o[0] = c->icpt[r];
+    memcpy(o + 1, c->fac + r * k, k * sizeof(double));
+  }
+}
+
+static void pack_side(ns_pool *pool, size_t n, int k, const double *icpt,
+                      const double *fac, double *out) {
+  mf_pack c = {icpt, fac, out, k};
+  ns_pool_for(pool, n, 16384, pack_chunk, &c);
+}
+
+/* Row chunking for a side: about MF_EDGES_PER_CHUNK ratings per chunk,
+** a function of the data only (never of the thread count). */
+static void side_chunking(mf_side *s, size_t n_edges) {
+  size_t hint = 64;
+  if (s->n && n_edges) {
+    double per = (double)MF_EDGES_PER_CHUNK * (double)s->n / (double)n_edges;
+    if (per > (double)hint) hint = per > (double)s->n ? s->n : (size_t)per;
+  }
+  while (ns_pool_nchunks(s->n, hint) > MF_MAX_CHUNKS) hint *= 2;
+  s->hint = hint;
+  s->nchunks = ns_pool_nchunks(s->n, hint);
+}
+
+/* Runs one side pass and adds its chunk partials, in chunk order, to tot. */
+static void side_pass(ns_pool *pool, mf_pass *c, double tot[P_N]) {
+  const mf_side *s = c->s;
+  memset(tot, 0, P_N * sizeof(double));
+  if (s->n == 0) return;
+  ns_pool_for(pool, s->n, s->hint, side_chunk, c);
+  for (size_t ch = 0; ch < s->nchunks; ch++)
+    for (int q = 0; q < P_N; q++) tot[q] += c->part[ch * P_N + (size_t)q];
+}
+
+/* ------------------------------------------------------------------------
+** Loss.
+*/
+
+static int check_params(const ns_bigraph *g, const ns_mf_params *p, const ns_mf_model *m) {
+  if (!g || !p || !m || !m->block) return NS_EINVAL;
+  if (p->k != m->k || m->k < 1 || m->k > NS_MF_MAX_K) return NS_EINVAL;
+  if (g->n_raters != m->n_users || g->n_notes != m->n_notes) return NS_EINVAL;
+  if (!(p->lambda_i >= 0) || !(p->lambda_f >= 0) || !(p->lambda_in >= 0) ||
+      !(p->lambda_fn >= 0) || !(p->lambda_mu >= 0) || !(p->note_reg_scale >= 0) ||
+      !isfinite(p->lambda_i + p->lambda_f + p->lambda_in + p->lambda_fn + p->lambda_mu +
+                p->note_reg_scale))
+    return NS_EINVAL;
+  if (p->max_iters < 0 || !(p->tol >= 0)) return NS_EINVAL;
+  return 0;
+}
+
+/* Denominator of the note regularizers: n_notes, or note_reg_scale. */
+static double note_den(const ns_mf_params *p, size_t n_notes) {
+  return p->note_reg_scale > 0 ? p->note_reg_scale : (double)n_notes;
+}
+
+/* L from its pieces: D = sum w (r - r_hat)^2, R* = sums of squares. */
+static double assemble_loss(const ns_mf_params *p, size_t n_edges, size_t n_users,
+                            size_t n_notes, double D, const double ru[2],
+                            const double rn[2], double mu) {
+  double L = n_edges ? D / (double)n_edges : 0.0, nd = note_den(p, n_notes);
+  if (n_users) L += (p->lambda_i * ru[0] + p->lambda_f * ru[1]) / (double)n_users;
+  if (nd > 0) L += (p->lambda_in * rn[0] + p->lambda_fn * rn[1]) / nd;
+  L += p->lambda_mu * mu * mu;
+  return L;
+}
+
+/* Sums of the squared regularized quantities of one side (no solve). */
+static void side_reg(ns_pool *pool, mf_side *s, int k, double *part, double out[2]) {
+  mf_pass c = {s, NULL, NULL, NULL, k, 0, 0, 0, part};
+  double tot[P_N];
+  side_pass(pool, &c, tot);
+  out[0] = tot[P_RI];
+  out[1] = tot[P_RF];
+}
+
+/* Sets up both sides of graph g over model m (penalties from p). */
+static void make_sides(const ns_bigraph *g, const ns_mf_params *p, ns_mf_model *m,
+                       mf_side *us, mf_side *ns) {
+  double N = (double)g->n_edges, nd = note_den(p, g->n_notes);
+  memset(us, 0, sizeof *us);
+  memset(ns, 0, sizeof *ns);
+  us->n = g->n_raters;
+  us->off = g->rater_off;
+  us->edges = g->rater_edges;
+  us->other = g->edge_note;
+  us->icpt = m->user_icpt;
+  us->fac = m->user_fac;
+  if (g->n_raters) {
+    us->pen_i = p->lambda_i * N / (double)g->n_raters;
+    us->pen_f = p->lambda_f * N / (double)g->n_raters;
+  }
+  ns->n = g->n_notes;
+  ns->off = g->note_off;
+  ns->edges = g->note_edges;
+  ns->other = g->edge_rater;
+  ns->icpt = m->note_icpt;
+  ns->fac = m->note_fac;
+  if (nd > 0) {
+    ns->pen_i = p->lambda_in * N / nd;
+    ns->pen_f = p->lambda_fn * N / nd;
+  }
+  side_chunking(us, g->n_edges);
+  side_chunking(ns, g->n_edges);
+}
+
+/* Data sums S0, S1, S2 and both regularizer sums at the current parameters,
+** by one accumulate-only pass over the notes.  pack must hold
+** n_users * (k+1) doubles, part max(nchunks) * P_N. */
+static void full_sums(ns_pool *pool, mf_side *us, mf_side *ns, int k, const float *value,
+                      const float *weight, double *pack, double *part, double tot[P_N],
+                      double ru[2]) {
+  mf_pass c = {ns, pack, value, weight, k, 0, 0, 1, part};
+  pack_side(pool, us->n, k, us->icpt, us->fac, pack);
+  side_pass(pool, &c, tot);
+  side_reg(pool, us, k, part, ru);
+}
+
+double ns_mf_loss(const ns_bigraph *g, const float *value, const float *weight,
+                  const ns_mf_params *p, ns_pool *pool, const ns_mf_model *m) {
+  ns_mf_model mm;
+  mf_side us, ns;
+  double *pack, *part, tot[P_N], ru[2], rn[2], mu, D;
+  size_t nch;
+  if (check_params(g, p, m) != 0) return NAN;
+  mm = *m; /* the sides want non-const pointers; nothing is written */
+  make_sides(g, p, &mm, &us, &ns);
+  nch = NS_MAX(us.nchunks, ns.nchunks);
+  pack = ns_mallocn(NS_MAX(g->n_raters, (size_t)1) * (size_t)(m->k + 1), sizeof(double));
+  part = ns_mallocn(NS_MAX(nch, (size_t)1) * P_N, sizeof(double));
+  if (!pack || !part) {
+    free(pack);
+    free(part);
+    return NAN;
+  }
+  full_sums(pool, &us, &ns, m->k, value, weight, pack, part, tot, ru);
+  rn[0] = tot[P_RI];
+  rn[1] = tot[P_RF];
+  mu = p->use_mu ? m->mu : 0.0;
+  D = tot[P_S2] - 2 * mu * tot[P_S1] + mu * mu * tot[P_S0];
+  free(pack);
+  free(part);
+  return assemble_loss(p, g->n_edges, g->n_raters, g->n_notes, NS_MAX(D, 0.0), ru, rn, mu);
+}
+
+/* ------------------------------------------------------------------------
+** Fit.
+*/
+
+/* Deterministic start: a pure function of (seed, side, row, column), so it
+** is the same whatever order or thread fills it.  Uniform in
+** [-0.1/sqrt(k), 0.1/sqrt(k)]: small enough that the first passes are
+** driven by the data, nonzero so the factors can grow out of the all-zero
+** fixed point of ALS. */
+static double init_value(uint64_t seed, int side, size_t row, int col, int k) {
+  uint64_t h = ns_hash64(seed ^ ns_hash64(((uint64_t)row << 5) | ((uint64_t)col << 1) |
+                                          (uint64_t)side));
+  double u = (double)(h >> 11) * 0x1.0p-53;
+  return (2 * u - 1) * 0.1 / sqrt((double)k);
+}
+
+static void init_model(ns_mf_model *m, uint64_t seed) {
+  const int k = m->k;
+  for (size_t u = 0; u < m->n_users; u++) {
+    m->user_icpt[u] = 0;
+    for (int q = 0; q < k; q++)
+      m->user_fac[u * (size_t)k + (size_t)q] = init_value(seed, 0, u, q, k);
+  }
+  for (size_t n = 0; n < m->n_notes; n++) {
+    m->note_icpt[n] = 0;
+    for (int q = 0; q < k; q++)
+      m->note_fac[n * (size_t)k + (size_t)q] = init_value(seed, 1, n, q, k);
+  }
+  m->mu = 0;
+}
+
+/* Zeroes the rows of a side that have no ratings. */
+static void zero_empty_rows(mf_side *s, int k) {
+  for (size_t r = 0; r < s->n; r++)
+    if (s->off[r] == s->off[r + 1]) {
+      s->icpt[r] = 0;
+      memset(s->fac + r * (size_t)k, 0, (size_t)k * sizeof(double));
+    }
+}
+
+/* Reference §2.5 per factor column: if fewer than half of the raters with a
+** nonzero factor have a negative one, negate that column for everyone. */
+static void flip_signs(ns_mf_model *m) {
+  const size_t k = (size_t)m->k;
+  for (size_t q = 0; q < k; q++) {
+    size_t neg = 0, nz = 0;
+    for (size_t u = 0; u < m->n_users; u++) {
+      double f = m->user_fac[u * k + q];
+      nz += f != 0;
+      neg += f < 0;
+    }
+    if (nz == 0 || 2 * neg >= nz) continue;
+    for (size_t u = 0; u < m->n_users; u++) m->user_fac[u * k + q] = -m->user_fac[u * k + q];
+    for (size_t n = 0; n < m->n_notes; n++) m->note_fac[n * k + q] = -m->note_fac[n * k + q];
+  }
+}
+
+/* Values must be finite, weights finite and >= 0. */
+static int check_data(size_t n, const float *value, const float *weight) {
+  if (n && !value) return NS_EINVAL;
+  for (size_t e = 0; e < n; e++) {
+    if (!isfinite(value[e])) return NS_EINVAL;
+    if (weight && !(weight[e] >= 0 && isfinite(weight[e]))) return NS_EINVAL;
+  }
+  return 0;
+}
+
+int ns_mf_fit(const ns_bigraph *g, const float *value, const float *weight,
+              const ns_mf_params *p, ns_pool *pool, ns_mf_model *m) {
+  const double t0 = ns_monotonic_s();
+  mf_side us, ns;
+  double *pack = NULL, *part = NULL;
+  double ru[2] = {0, 0}, rn[2] = {0, 0}, tot[P_N], L, Lprev, D = 0;
+  double N, mu;
+  int k, fit_users, fit_notes, fit_mu, rc;
+  size_t nch, bad = 0;
+
+  if ((rc = check_params(g, p, m)) != 0) return rc;
+  if ((rc = check_data(g->n_edges, value, weight)) != 0) return rc;
+  k = m->k;
+  N = (double)g->n_edges;
+  fit_users = !p->freeze_users;
+  fit_notes = !p->freeze_notes;
+  fit_mu = p->use_mu && !p->freeze_users && !p->freeze_mu;
+
+  if (!p->init_from_model) init_model(m, p->seed);
+  if (!p->use_mu) m->mu = 0;
+  make_sides(g, p, m, &us, &ns);
+  if (fit_users) zero_empty_rows(&us, k);
+  if (fit_notes) zero_empty_rows(&ns, k);
+
+  nch = NS_MAX(us.nchunks, ns.nchunks);
+  pack = ns_mallocn(NS_MAX(NS_MAX(g->n_raters, g->n_notes), (size_t)1) * (size_t)(k + 1),
+                    sizeof(double));
+  part = ns_mallocn(NS_MAX(nch, (size_t)1) * P_N, sizeof(double));
+  if (!pack || !part) {
+    rc = NS_ENOMEM;
+    goto out;
+  }
+  /* OpenBLAS must not start threads of its own inside our workers. */
+  if (k > 1) openblas_set_num_threads(1);
+
+  /* L_0 at the starting point; also the regularizer sums of frozen sides */
+  full_sums(pool, &us, &ns, k, value, weight, pack, part, tot, ru);
+  rn[0] = tot[P_RI];
+  rn[1] = tot[P_RF];
+  mu = m->mu;
+  D = NS_MAX(tot[P_S2] - 2 * mu * tot[P_S1] + mu * mu * tot[P_S0], 0.0);
+  L = assemble_loss(p, g->n_edges, g->n_raters, g->n_notes, D, ru, rn, mu);
+  m->iters = 0;
+
+  for (int it = 0; it < p->max_iters && (fit_users || fit_notes); it++) {
+    if (fit_users) {
+      mf_pass c = {&us, pack, value, weight, k, m->mu, 1, !fit_notes, part};
+      pack_side(pool, ns.n, k, ns.icpt, ns.fac, pack);
+      side_pass(pool, &c, tot);
+      ru[0] = tot[P_RI];
+      ru[1] = tot[P_RF];
+      bad += (size_t)tot[P_BAD];
+    }
+    if (fit_notes) {
+      mf_pass c = {&ns, pack, value, weight, k, m->mu, 1, 1, part};
+      pack_side(pool, us.n, k, us.icpt, us.fac, pack);
+      side_pass(pool, &c, tot);
+      rn[0] = tot[P_RI];
+      rn[1] = tot[P_RF];
+      bad += (size_t)tot[P_BAD];
+    }
+    /* tot now holds the data sums of the last side solved */
+    if (fit_mu) {
+      double den = tot[P_S0] + p->lambda_mu * N;
+      m->mu = den > 0 ? tot[P_S1] / den : 0.0;
+    }
+    mu = m->mu;
+    D = NS_MAX(tot[P_S2] - 2 * mu * tot[P_S1] + mu * mu * tot[P_S0], 0.0);
+    Lprev = L;
+    L = assemble_loss(p, g->n_edges, g->n_raters, g->n_notes, D, ru, rn, mu);
+    m->iters = it + 1;
+    if (fabs(L - Lprev) <= p->tol * Lprev) break;
+  }
+  if (bad)
+    ns_debug("mf: %zu row solves were singular (a zero penalty?); rows kept", bad);
+
+  if (p->flip_sign && fit_users && fit_notes) flip_signs(m);
+  m->loss = L;
+  m->mse = N > 0 ? D / N : 0.0;
+  rc = 0;
+out:
+  free(pack);
+  free(part);
+  m->seconds = ns_monotonic_s() - t0;
+  return rc;
+}

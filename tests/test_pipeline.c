@@ -1,0 +1,710 @@
+/*
+** tests/test_pipeline.c -- engine/: the rule chain, the meta rules, the
+** helpfulness computations, the status-history update and whole runs of
+** ns_pipeline_run on hand-built datasets.
+**
+** Rule tests feed hand-made ns__note_facts, so each expected status is
+** worked out from the rule definitions (reference §4.1, §4.7) alone.  The
+** run tests use a small two-camp world whose outcome is unambiguous
+** (bridging notes CRH, one-sided notes not CRH, bad notes CRNH).
+*/
+#include "harness.h"
+
+#include "../base/dataset.h"
+#include "../engine/pipeline.h"
+#include "../engine/pipeline_int.h"
+
+#define DAY 86400000LL
+#define T0 1700000000000LL /* 2023-11-14, a "modern" note time */
+
+/* ---- fact helpers ------------------------------------------------------ */
+
+/* A well-supported misleading note: 6 raters per side, net 5 helpful each. */
+static ns__note_facts facts(double icpt, double fac) {
+  ns__note_facts f;
+  memset(&f, 0, sizeof f);
+  f.n_ratings = 12;
+  f.cls = NS_CLASS_MISLEADING;
+  f.icpt = icpt;
+  f.fac = fac;
+  f.prev_status = NS_STATUS_UNSET;
+  f.locked_status = NS_STATUS_UNSET;
+  f.n_neg = f.n_pos = 6;
+  f.mean_neg = f.mean_pos = 0.9;
+  f.net_neg = f.net_pos = 5;
+  return f;
+}
+
+static ns__rule_out final_rules(const ns__note_facts *f) {
+  ns_params p;
+  ns__rule_out o;
+  ns_params_default(&p);
+  ns__rules_final(f, &p, &o);
+  return o;
+}
+
+#define HAS(mask, rule) (((mask) >> (rule)) & 1u)
+
+TEST(rules_general_crh_threshold) {
+  ns__note_facts f = facts(0.40, 0.1);
+  ns__rule_out o = final_rules(&f);
+  ASSERT_EQ(o.status, NS_STATUS_CRH);
+  ASSERT(HAS(o.rules, NS_RULE_INITIAL_NMR) && HAS(o.rules, NS_RULE_GENERAL_CRH));
+  f.icpt = 0.3999;  /* just below: NMR, and not low enough for FIRM_REJECT */
+  o = final_rules(&f);
+  ASSERT_EQ(o.status, NS_STATUS_NMR);
+  ASSERT(!HAS(o.rules, NS_RULE_GENERAL_CRH));
+  ASSERT(!HAS(o.rules, NS_RULE_REJECT_LOW_INTERCEPT));
+  f.icpt = 0.29;    /* below firmReject 0.3 -> FIRM_REJECT */
+  o = final_rules(&f);
+  ASSERT_EQ(o.status, NS_STATUS_FIRM_REJECT);
+  ASSERT(HAS(o.rules, NS_RULE_REJECT_LOW_INTERCEPT));
+  /* fewer than 5 ratings: no CRH however high */
+  f = facts(0.9, 0.0);
+  f.n_ratings = 4;
+  ASSERT_EQ(final_rules(&f).status, NS_STATUS_NMR);
+  /* NOT_MISLEADING notes never reach CRH */
+  f = facts(0.9, 0.0);
+  f.cls = NS_CLASS_NOT_MISLEADING;
+  ASSERT_EQ(final_rules(&f).status, NS_STATUS_NMR);
+  /* deleted notes (no classification) are eligible */
+  f.cls = NS_CLASS_NONE;
+  ASSERT_EQ(final_rules(&f).status, NS_STATUS_CRH);
+}
+
+TEST(rules_diamond_crnh) {
+  /* threshold -0.05 - 0.8 * 0.5 = -0.45 */
+  ns__note_facts f = facts(-0.45, 0.5);
+  ns__rule_out o = final_rules(&f);
+  ASSERT_EQ(o.status, NS_STATUS_CRNH);
+  ASSERT(HAS(o.rules, NS_RULE_GENERAL_CRNH));
+  ASSERT(!HAS(o.rules, NS_RULE_REJECT_LOW_INTERCEPT)); /* CRNH is exempt */
+  f.icpt = -0.44;
+  o = final_rules(&f);
+  ASSERT_EQ(o.status, NS_STATUS_FIRM_REJECT);
+  f.fac = -0.5;   /* |f| counts, not f */
+  f.icpt = -0.46;
+  ASSERT_EQ(final_rules(&f).status, NS_STATUS_CRNH);
+}
+
+TEST(rules_nm_crnh) {
+  ns__note_facts f = facts(-0.16, 0.2);  /* diamond would need <= -0.21 */
+  f.cls = NS_CLASS_NOT_MISLEADING;
+  ns__rule_out o = final_rules(&f);
+  ASSERT_EQ(o.status, NS_STATUS_CRNH);
+  ASSERT(HAS(o.rules, NS_RULE_NM_CRNH));
+  ASSERT(!HAS(o.rules, NS_RULE_GENERAL_CRNH));
+  f.icpt = -0.14;
+  o = final_rules(&f);
+  ASSERT(!HAS(o.rules, NS_RULE_NM_CRNH));
+  ASSERT_EQ(o.status, NS_STATUS_FIRM_REJECT);
+  /* misleading notes are not subject to NmCRNH */
+  f = facts(-0.16, 0.2);
+  ASSERT_EQ(final_rules(&f).status, NS_STATUS_FIRM_REJECT);
+}
+
+TEST(rules_ratio_crnh) {
+  ns__note_facts f = facts(0.1, 0.0);
+  f.n_neg = f.n_pos = 3;
+  f.mean_neg = 0.3;
+  f.mean_pos = 0.2;  /* both <= 0.4, average 0.25 <= 0.3 */
+  ns__rule_out o = final_rules(&f);
+  ASSERT_EQ(o.status, NS_STATUS_CRNH);
+  ASSERT(HAS(o.rules, NS_RULE_RATIO_CRNH));
+  f.mean_neg = 0.45;  /* one side above 0.4 */
+  f.mean_pos = 0.1;
+  ASSERT(!HAS(final_rules(&f).rules, NS_RULE_RATIO_CRNH));
+  f.mean_neg = 0.4;   /* average 0.35 > 0.3 */
+  f.mean_pos = 0.3;
+  ASSERT(!HAS(final_rules(&f).rules, NS_RULE_RATIO_CRNH));
+  f.mean_neg = f.mean_pos = 0.0;
+  f.n_pos = 2;        /* too few on one side */
+  ASSERT(!HAS(final_rules(&f).rules, NS_RULE_RATIO_CRNH));
+  /* not in the provisional (round-1) chain */
+  {
+    ns_params p;
+    ns__rule_out r;
+    ns_params_default(&p);
+    f.n_pos = 3;
+    ns__rules_provisional(&f, &p, &r);
+    ASSERT_EQ(r.status, NS_STATUS_NMR);
+  }
+}
+
+TEST(rules_inertia) {
+  ns__note_facts f = facts(0.395, 0.1);
+  f.prev_status = NS_STATUS_CRH;
+  ns__rule_out o = final_rules(&f);
+  ASSERT_EQ(o.status, NS_STATUS_CRH);
+  ASSERT(HAS(o.rules, NS_RULE_CRH_INERTIA));
+  ASSERT(!HAS(o.rules, NS_RULE_GENERAL_CRH));
+  f.icpt = 0.389;  /* more than inertiaDelta below */
+  ASSERT_EQ(final_rules(&f).status, NS_STATUS_NMR);
+  f.icpt = 0.395;
+  f.prev_status = NS_STATUS_NMR;
+  ASSERT_EQ(final_rules(&f).status, NS_STATUS_NMR);
+  /* inertia does not fire on a note that is CRH anyway */
+  f = facts(0.5, 0.1);
+  f.prev_status = NS_STATUS_CRH;
+  ASSERT(!HAS(final_rules(&f).rules, NS_RULE_CRH_INERTIA));
+}
+
+TEST(rules_large_factor) {
+  ns__note_facts f = facts(0.5, 0.51);
+  ns__rule_out o = final_rules(&f);
+  ASSERT_EQ(o.status, NS_STATUS_FIRM_REJECT);
+  ASSERT(HAS(o.rules, NS_RULE_LARGE_FACTOR));
+  f.fac = -0.51;
+  ASSERT_EQ(final_rules(&f).status, NS_STATUS_FIRM_REJECT);
+  f.fac = 0.5;     /* |f| > 0.5 is strict */
+  ASSERT_EQ(final_rules(&f).status, NS_STATUS_CRH);
+  /* without a firm-reject threshold the filter emits NMR */
+  {
+    ns_params p;
+    ns__rule_out r;
+    ns_params_default(&p);
+    p.firm_reject_threshold = NAN;
+    f.fac = 0.6;
+    ns__rules_final(&f, &p, &r);
+    ASSERT_EQ(r.status, NS_STATUS_NMR);
+  }
+}
+
+TEST(rules_net_helpful_minimums) {
+  ns__note_facts f = facts(0.5, 0.0);
+  f.net_neg = 3;   /* weaker side has net 3 < 4 */
+  ns__rule_out o = final_rules(&f);
+  ASSERT_EQ(o.status, NS_STATUS_NYH);
+  ASSERT(HAS(o.rules, NS_RULE_MIN_MINORITY_RATERS));
+  f.net_neg = -2;  /* negative nets clip to 0 */
+  ASSERT_EQ(final_rules(&f).status, NS_STATUS_NYH);
+  /* RaterBalance: netMin 5 of 120 signed ratings = 0.0417 < 0.05 */
+  f = facts(0.5, 0.0);
+  f.net_neg = 5;
+  f.net_pos = 50;
+  f.n_neg = 20;
+  f.n_pos = 100;
+  o = final_rules(&f);
+  ASSERT_EQ(o.status, NS_STATUS_NYH);
+  ASSERT(HAS(o.rules, NS_RULE_RATER_BALANCE));
+  ASSERT(!HAS(o.rules, NS_RULE_MIN_MINORITY_RATERS));
+  f.n_pos = 70;    /* 5 / 90 = 0.0556 >= 0.05 */
+  ASSERT_EQ(final_rules(&f).status, NS_STATUS_CRH);
+  f.n_pos = 1000;  /* netMin 10 is never balanced-out */
+  f.net_neg = 10;
+  ASSERT_EQ(final_rules(&f).status, NS_STATUS_CRH);
+  /* only CRH notes are affected */
+  f = facts(0.35, 0.0);
+  f.net_neg = 0;
+  ASSERT_EQ(final_rules(&f).status, NS_STATUS_NMR);
+}
+
+/* ---- explanation tags and meta ----------------------------------------- */
+
+TEST(tags_top_two_and_tiebreak) {
+  int32_t cnt[NS_N_TAGS] = {0};
+  int8_t a, b;
+  int hi = ns_tag_index("helpfulInformative", 18), hc = ns_tag_index("helpfulClear", 12);
+  int hg = ns_tag_index("helpfulGoodSources", 18);
+  int no = ns_tag_index("notHelpfulOutdated", 18), ni = ns_tag_index("notHelpfulIncorrect", 19);
+  /* a three-way tie at 2: ranks Informative 8 > Clear 7 > GoodSources 4 */
+  cnt[hg] = 2;
+  cnt[hc] = 2;
+  cnt[hi] = 2;
+  ASSERT_EQ(ns__top_two_tags(cnt, 1, &a, &b), 2);
+  ASSERT_EQ(a, hi);
+  ASSERT_EQ(b, hc);
+  /* counts beat ranks */
+  cnt[hg] = 3;
+  ns__top_two_tags(cnt, 1, &a, &b);
+  ASSERT_EQ(a, hg);
+  ASSERT_EQ(b, hi);
+  /* a tag used once does not count; not-helpful side is separate */
+  memset(cnt, 0, sizeof cnt);
+  cnt[hi] = 5;
+  cnt[hc] = 1;
+  ASSERT_EQ(ns__top_two_tags(cnt, 1, &a, &b), 1);
+  cnt[no] = 2;
+  cnt[ni] = 2;  /* tie: Outdated (12) beats Incorrect (8) */
+  ASSERT_EQ(ns__top_two_tags(cnt, 0, &a, &b), 2);
+  ASSERT_EQ(a, no);
+  ASSERT_EQ(b, ni);
+}
+
+TEST(meta_rules) {
+  ns__note_facts f = facts(0.5, 0.0);
+  ns__meta_out m;
+  int hi = ns_tag_index("helpfulInformative", 18), hc = ns_tag_index("helpfulClear", 12);
+  int nh = ns_tag_index("notHelpfulIncorrect", 19), no = ns_tag_index("notHelpfulOutdated", 18);
+
+  /* not scored by Core: MetaInitialNMR decides */
+  ns__rules_meta(&f, NS_STATUS_UNSET, &m);
+  ASSERT_EQ(m.status, NS_STATUS_NMR);
+  ASSERT_EQ(m.decided_by, NS_RULE_INITIAL_NMR);
+  ASSERT_STREQ(ns__meta_rule_name(m.decided_by), "MetaInitialNMR");
+
+  /* CRH with two tags */
+  f.tag_count[hi] = 4;
+  f.tag_count[hc] = 2;
+  ns__rules_meta(&f, NS_STATUS_CRH, &m);
+  ASSERT_EQ(m.status, NS_STATUS_CRH);
+  ASSERT_EQ(m.decided_by, NS_RULE_CORE_MODEL);
+  ASSERT_EQ(m.first_tag, hi);
+  ASSERT_EQ(m.second_tag, hc);
+
+  /* CRH without enough helpful tags -> InsufficientExplanation */
+  f.tag_count[hc] = 1;
+  f.tag_count[nh] = 5;
+  f.tag_count[no] = 5;
+  ns__rules_meta(&f, NS_STATUS_CRH, &m);
+  ASSERT_EQ(m.status, NS_STATUS_NMR);
+  ASSERT_EQ(m.decided_by, NS_RULE_INSUFFICIENT_EXPL);
+  ASSERT(HAS(m.rules, NS_RULE_CORE_MODEL) && HAS(m.rules, NS_RULE_INSUFFICIENT_EXPL));
+  ASSERT_EQ(m.first_tag, -1);
+
+  /* the same tags explain a CRNH */
+  ns__rules_meta(&f, NS_STATUS_CRNH, &m);
+  ASSERT_EQ(m.status, NS_STATUS_CRNH);
+  ASSERT_EQ(m.first_tag, no);
+  ASSERT_EQ(m.second_tag, nh);
+
+  /* internal statuses are shown as NMR */
+  ns__rules_meta(&f, NS_STATUS_FIRM_REJECT, &m);
+  ASSERT_EQ(m.status, NS_STATUS_NMR);
+  ASSERT_EQ(m.decided_by, NS_RULE_CORE_MODEL);
+  ns__rules_meta(&f, NS_STATUS_NYH, &m);
+  ASSERT_EQ(m.status, NS_STATUS_NMR);
+
+  /* a locked CRNH stays CRNH even though Core now says NMR */
+  f.locked_status = NS_STATUS_CRNH;
+  ns__rules_meta(&f, NS_STATUS_NMR, &m);
+  ASSERT_EQ(m.status, NS_STATUS_CRNH);
+  ASSERT_EQ(m.decided_by, NS_RULE_DRIFT_GUARD);
+  /* ... but a locked CRH without helpful tags is unset by the explanation rule */
+  f.locked_status = NS_STATUS_CRH;
+  ns__rules_meta(&f, NS_STATUS_NMR, &m);
+  ASSERT_EQ(m.status, NS_STATUS_NMR);
+  ASSERT_EQ(m.decided_by, NS_RULE_INSUFFICIENT_EXPL);
+  ASSERT(HAS(m.rules, NS_RULE_DRIFT_GUARD));
+}
+
+TEST(above_threshold_bit) {
+  ns_params p;
+  ns_params_default(&p);
+  /* non-author (both NaN) with a good agree ratio */
+  ASSERT_EQ(ns__above_threshold(NAN, NAN, 0.66, 0.66, &p), 1);
+  ASSERT_EQ(ns__above_threshold(NAN, NAN, 0.659, 0.659, &p), 0);
+  ASSERT_EQ(ns__above_threshold(NAN, NAN, NAN, NAN, &p), 0);
+  /* author: ratio difference >= 0 and mean note score >= 0.05 */
+  ASSERT_EQ(ns__above_threshold(0.0, 0.05, 0.9, 0.9, &p), 1);
+  ASSERT_EQ(ns__above_threshold(-0.1, 0.3, 0.9, 0.9, &p), 0);
+  ASSERT_EQ(ns__above_threshold(0.5, 0.04, 0.9, 0.9, &p), 0);
+  /* harassment-penalised ratio is checked too */
+  ASSERT_EQ(ns__above_threshold(NAN, NAN, 0.9, 0.5, &p), 0);
+}
+
+/* ---- status history ---------------------------------------------------- */
+
+TEST(history_update_fields_and_lock) {
+  ns_note_score s;
+  ns_nsh h1, h2, h3, h4;
+  int64_t now = T0 + 20 * DAY;
+  memset(&s, 0, sizeof s);
+  s.final_status = NS_STATUS_CRH;
+  s.core_status = NS_STATUS_CRH;
+  s.decided_by = NS_RULE_CORE_MODEL;
+
+  /* a new note, 1 day old, becomes CRH */
+  ns__history_update(NULL, 7, 3, now - DAY, &s, now, &h1);
+  ASSERT_EQ(h1.note_id, 7);
+  ASSERT_EQ(h1.author, 3);
+  ASSERT_EQ(h1.current_status, NS_STATUS_CRH);
+  ASSERT_EQ(h1.ts_current, now);
+  ASSERT_EQ(h1.first_non_nmr_status, NS_STATUS_CRH);
+  ASSERT_EQ(h1.ts_first_non_nmr, now);
+  ASSERT_EQ(h1.most_recent_non_nmr_status, NS_STATUS_CRH);
+  ASSERT_EQ(h1.ts_latest_non_nmr, now);
+  ASSERT_EQ(h1.ts_most_recent_change, now);
+  ASSERT_EQ(h1.locked_status, NS_STATUS_UNSET); /* too young to lock */
+  ASSERT_STREQ(h1.decided_by, "CoreModel");
+
+  /* next run, same status: no change (-1), first/latest untouched */
+  ns__history_update(&h1, 7, 3, now - DAY, &s, now + 1000, &h2);
+  ASSERT_EQ(h2.ts_most_recent_change, -1);
+  ASSERT_EQ(h2.ts_first_non_nmr, now);
+  ASSERT_EQ(h2.ts_latest_non_nmr, now);
+
+  /* flip to CRNH: latest moves, first stays */
+  s.final_status = NS_STATUS_CRNH;
+  ns__history_update(&h2, 7, 3, now - DAY, &s, now + 2000, &h3);
+  ASSERT_EQ(h3.first_non_nmr_status, NS_STATUS_CRH);
+  ASSERT_EQ(h3.most_recent_non_nmr_status, NS_STATUS_CRNH);
+  ASSERT_EQ(h3.ts_latest_non_nmr, now + 2000);
+  ASSERT_EQ(h3.ts_most_recent_change, now + 2000);
+
+  /* 15 days later the CoreModel decision locks */
+  ns__history_update(&h3, 7, 3, now - DAY, &s, now - DAY + 15 * DAY, &h4);
+  ASSERT_EQ(h4.locked_status, NS_STATUS_CRNH);
+  ASSERT_EQ(h4.ts_lock, now - DAY + 15 * DAY);
+
+  /* a decision by ScoringDriftGuard never (re)locks */
+  s.decided_by = NS_RULE_DRIFT_GUARD;
+  ns__history_update(&h3, 7, 3, now - DAY, &s, now - DAY + 15 * DAY, &h4);
+  ASSERT_EQ(h4.locked_status, NS_STATUS_UNSET);
+}
+
+/* ---- dataset builders -------------------------------------------------- */
+
+static int32_t part(ns_dataset *ds, const char *name) {
+  int32_t idx;
+  ASSERT_OK(ns_strtab_intern(ds->participants, name, strlen(name), &idx));
+  return idx;
+}
+
+static void add_note(ns_dataset *ds, int64_t id, const char *author, int64_t created, int cls) {
+  size_t i = ds->n_notes;
+  ASSERT_OK(ns_dataset_reserve_notes(ds, i + 1));
+  ds->note_id[i] = id;
+  ds->note_author[i] = part(ds, author);
+  ds->note_created_ms[i] = created;
+  ds->note_tweet_id[i] = 1000 + id;
+  ds->note_class[i] = (uint8_t)cls;
+  ds->n_notes++;
+}
+
+static void add_rating(ns_dataset *ds, int64_t note, const char *rater, int64_t t, int level,
+                       uint32_t tags) {
+  size_t i = ds->n_ratings;
+  ASSERT_OK(ns_dataset_reserve_ratings(ds, i + 1));
+  ds->r_note_id[i] = note;
+  ds->r_rater[i] = part(ds, rater);
+  ds->r_created_ms[i] = t;
+  ds->r_level[i] = (uint8_t)level;
+  ds->r_tags[i] = tags;
+  ds->r_source[i] = NS_SOURCE_DEFAULT;
+  ds->n_ratings++;
+}
+
+/* ---- valid ratings ----------------------------------------------------- */
+
+/* A run skeleton over every rating of ds (no filtering). */
+static void mini_run(ns__run *run, const ns_dataset *ds, int64_t *ids, size_t n_notes) {
+  memset(run, 0, sizeof *run);
+  run->ds = ds;
+  run->k = 1;
+  run->n_notes = n_notes;
+  run->note_id = ids;
+  run->n_part = ns_strtab_count(ds->participants);
+  run->n_r = ds->n_ratings;
+  run->r_src = calloc(run->n_r, sizeof *run->r_src);
+  run->r_note = calloc(run->n_r, sizeof *run->r_note);
+  run->r_rater = calloc(run->n_r, sizeof *run->r_rater);
+  for (size_t e = 0; e < run->n_r; e++) {
+    run->r_src[e] = (uint32_t)e;
+    run->r_rater[e] = ds->r_rater[e];
+    for (size_t n = 0; n < n_notes; n++)
+      if (ids[n] == ds->r_note_id[e]) run->r_note[e] = (int32_t)n;
+  }
+  ASSERT_OK(ns_pool_new(2, &run->pool));
+  ASSERT_OK(ns_bigraph_build(run->n_part, n_notes, run->n_r, run->r_rater, run->r_note, &run->g));
+}
+
+static void mini_free(ns__run *run) {
+  free(run->r_src);
+  free(run->r_note);
+  free(run->r_rater);
+  ns_bigraph_free(run->g);
+  ns_pool_free(run->pool);
+}
+
+TEST(valid_ratings_counts) {
+  ns_dataset *ds;
+  ns__run run;
+  int64_t ids[4] = {1, 2, 3, 4};
+  int8_t status[4] = {NS_STATUS_CRH, NS_STATUS_CRNH, NS_STATUS_NMR, NS_STATUS_CRH};
+  int64_t old = 1600000000000LL; /* 2020: historical first-5 rule */
+  int64_t created[4] = {T0, T0, T0, old};
+  int64_t latest[4] = {T0 + 10 * 3600000LL, NS_TS_NONE, NS_TS_NONE, NS_TS_NONE};
+  ns__valid_in in = {status, created, latest};
+  ns__rater_counts c[16];
+  int32_t a, b;
+  char name[16];
+
+  ASSERT_OK(ns_dataset_new(&ds));
+  a = part(ds, "a");
+  b = part(ds, "b");
+  /* rater a on CRH note 1: helpful at +1h (valid, agree), and on CRNH note 2:
+  ** helpful (valid, disagree), on NMR note 3 (never valid) */
+  add_rating(ds, 1, "a", T0 + 3600000LL, NS_LEVEL_HELPFUL, 0);
+  add_rating(ds, 2, "a", T0 + 3600000LL, NS_LEVEL_HELPFUL, 0);
+  add_rating(ds, 3, "a", T0 + 3600000LL, NS_LEVEL_HELPFUL, 0);
+  /* rater b: note 1 after its latest non-NMR time (invalid), note 2 not
+  ** helpful (valid, agree), note 2 somewhat... (one rating per note, so
+  ** use note 3 for nothing), and a rating 49 h late on note 2 is covered
+  ** by rater c below */
+  add_rating(ds, 1, "b", T0 + 11 * 3600000LL, NS_LEVEL_NOT_HELPFUL, 0);
+  add_rating(ds, 2, "b", T0 + 7200000LL, NS_LEVEL_NOT_HELPFUL, 0);
+  add_rating(ds, 2, "c", T0 + 49 * 3600000LL, NS_LEVEL_NOT_HELPFUL, 0);  /* > 48 h */
+  add_rating(ds, 1, "d", T0 + 3600000LL, NS_LEVEL_SOMEWHAT_HELPFUL, 0);  /* never valid */
+  /* historical note 4: 7 raters r0..r6 at increasing times; only the first
+  ** 5 are valid.  Even raters not helpful (disagree with CRH). */
+  for (int i = 0; i < 7; i++) {
+    snprintf(name, sizeof name, "r%d", i);
+    add_rating(ds, 4, name, old + (7 - i) * 1000, i % 2 ? NS_LEVEL_HELPFUL : NS_LEVEL_NOT_HELPFUL, 0);
+  }
+  ASSERT(ns_strtab_count(ds->participants) <= 16);
+  mini_run(&run, ds, ids, 4);
+  ASSERT_OK(ns__valid_counts(&run, &in, NULL, c));
+
+  ASSERT_EQ(c[a].valid, 2);
+  ASSERT_EQ(c[a].agree, 1);
+  ASSERT_EQ(c[a].succ_h, 1);
+  ASSERT_EQ(c[a].unsucc_h, 1);
+  ASSERT_EQ(c[b].valid, 1);
+  ASSERT_EQ(c[b].agree, 1);
+  ASSERT_EQ(c[b].succ_nh, 1);
+  ASSERT_EQ(c[part(ds, "c")].valid, 0);
+  ASSERT_EQ(c[part(ds, "d")].valid, 0);
+  /* times are old + (7 - i) s, so r6..r2 are the first five */
+  for (int i = 0; i < 7; i++) {
+    snprintf(name, sizeof name, "r%d", i);
+    ASSERT_EQ(c[part(ds, name)].valid, i >= 2 ? 1 : 0);
+  }
+  ASSERT_EQ(c[part(ds, "r3")].succ_h, 1);
+  ASSERT_EQ(c[part(ds, "r2")].unsucc_nh, 1);
+
+  /* with a mask only the selected ratings count */
+  {
+    uint8_t mask[32] = {0};
+    mask[0] = 1; /* a on note 1 */
+    ASSERT_OK(ns__valid_counts(&run, &in, mask, c));
+    ASSERT_EQ(c[a].valid, 1);
+    ASSERT_EQ(c[b].valid, 0);
+  }
+  mini_free(&run);
+  ns_dataset_free(ds);
+}
+
+/* ---- whole runs -------------------------------------------------------- */
+
+/*
+** A two-camp world.  40 raters: L0..L19 (left) and R0..R19 (right).
+**   notes 100..109  bridging good: everyone HELPFUL with two helpful tags
+**   notes 200..209  left-partisan: left HELPFUL, right NOT_HELPFUL
+**   notes 300..309  right-partisan: the mirror image
+**   notes 400..404  bad: everyone NOT_HELPFUL with two not-helpful tags
+**   note  500       only 4 ratings (too few for any status)
+**   note  600       NOT_MISLEADING, created 2022-01-01: its ratings are dropped
+**   note  700       deleted (only in history, 10 days before), rated helpful
+** Every rater rates every note except 500; rating times are within 1 h.
+*/
+static ns_dataset *two_camps(void) {
+  ns_dataset *ds;
+  char r[16];
+  uint32_t htags = NS_TAG_BIT(1) | NS_TAG_BIT(2);   /* informative, clear */
+  uint32_t ntags = NS_TAG_BIT(10) | NS_TAG_BIT(14); /* incorrect, outdated */
+  int64_t ids[] = {100, 101, 102, 103, 104, 105, 106, 107, 108, 109,
+                   200, 201, 202, 203, 204, 205, 206, 207, 208, 209,
+                   300, 301, 302, 303, 304, 305, 306, 307, 308, 309,
+                   400, 401, 402, 403, 404, 600, 700};
+  ASSERT_OK(ns_dataset_new(&ds));
+  for (size_t i = 0; i < NS_ARRAY_LEN(ids); i++) {
+    if (ids[i] == 700) continue;
+    add_note(ds, ids[i], ids[i] >= 400 && ids[i] < 500 ? "BAD" : ids[i] >= 300 ? "R0" : "L0",
+             ids[i] == 600 ? 1641000000000LL : T0 + (int64_t)i * 1000,
+             ids[i] == 600 ? NS_CLASS_NOT_MISLEADING : NS_CLASS_MISLEADING);
+  }
+  add_note(ds, 500, "L1", T0, NS_CLASS_MISLEADING);
+  ds->history = calloc(1, sizeof *ds->history);
+  ns_nsh_init(&ds->history[0], 700);
+  ds->history[0].created_ms = T0 - 10 * DAY;
+  ds->history[0].author = part(ds, "R1");
+  ds->n_history = 1;
+  for (int side = 0; side < 2; side++)
+    for (int u = 0; u < 20; u++) {
+      snprintf(r, sizeof r, "%c%d", side ? 'R' : 'L', u);
+      for (size_t i = 0; i < NS_ARRAY_LEN(ids); i++) {
+        int64_t id = ids[i], t = (id == 700 ? T0 - 10 * DAY : T0) + 60000 + u * 1000;
+        int lvl = NS_LEVEL_HELPFUL;
+        uint32_t tags = htags;
+        if (id >= 200 && id < 300 && side == 1) lvl = NS_LEVEL_NOT_HELPFUL, tags = ntags;
+        if (id >= 300 && id < 400 && side == 0) lvl = NS_LEVEL_NOT_HELPFUL, tags = ntags;
+        if (id >= 400 && id < 500) lvl = NS_LEVEL_NOT_HELPFUL, tags = ntags;
+        add_rating(ds, id, r, t, lvl, tags);
+      }
+      if (u < 2) add_rating(ds, 500, r, T0 + 60000, NS_LEVEL_HELPFUL, htags);
+    }
+  ASSERT_OK(ns_dataset_normalize(ds));
+  return ds;
+}
+
+static const ns_note_score *find_note(const ns_scores *sc, int64_t id) {
+  for (size_t i = 0; i < sc->n_notes; i++)
+    if (sc->notes[i].note_id == id) return &sc->notes[i];
+  return NULL;
+}
+
+TEST(pipeline_two_camps) {
+  ns_dataset *ds = two_camps();
+  ns_params p;
+  ns_scores *sc;
+  const ns_note_score *s;
+
+  ns_params_default(&p);
+  p.now_ms = ns_pipeline_default_now(ds);
+  p.threads = 2;
+  ASSERT_OK(ns_pipeline_run(ds, &p, NULL, &sc));
+  ASSERT_EQ(sc->n_notes, 38); /* 37 notes + deleted note 700 */
+  for (int64_t id = 100; id < 110; id++) {
+    s = find_note(sc, id);
+    ASSERT(s && s->final_status == NS_STATUS_CRH);
+    ASSERT_EQ(s->decided_by, NS_RULE_CORE_MODEL);
+    ASSERT_EQ(s->first_tag, 1);
+    ASSERT_EQ(s->second_tag, 2);
+    ASSERT(s->intercept > 0.4);
+  }
+  for (int64_t id = 200; id < 310; id++) {
+    if (id % 100 >= 10) continue;
+    s = find_note(sc, id);
+    ASSERT(s && s->final_status != NS_STATUS_CRH);
+    ASSERT(fabs(s->factor) > fabs(find_note(sc, 100)->factor));
+  }
+  /* partisan notes of the two sides get opposite factors */
+  ASSERT(find_note(sc, 200)->factor * find_note(sc, 300)->factor < 0);
+  for (int64_t id = 400; id < 405; id++) {
+    s = find_note(sc, id);
+    ASSERT_EQ(s->final_status, NS_STATUS_CRNH);
+    ASSERT_EQ(s->first_tag, 14); /* notHelpfulOutdated outranks Incorrect */
+  }
+  s = find_note(sc, 500);
+  ASSERT_EQ(s->num_ratings, 4);
+  ASSERT(isnan(s->intercept));
+  ASSERT_EQ(s->final_status, NS_STATUS_NMR);
+  ASSERT_EQ(s->core_status, NS_STATUS_NMR);
+  s = find_note(sc, 600);
+  ASSERT_EQ(s->num_ratings, 0);          /* old NOT_MISLEADING: ratings dropped */
+  ASSERT_EQ(s->core_status, NS_STATUS_UNSET);
+  ASSERT_EQ(s->decided_by, NS_RULE_INITIAL_NMR);
+  s = find_note(sc, 700);
+  ASSERT_EQ(s->num_ratings, 40);         /* deleted but in history: kept */
+  ASSERT_EQ(s->note_index, -1);
+  ASSERT_EQ(s->final_status, NS_STATUS_CRH);
+  /* history: 700 is 10 days old, no lock; all rows carry now */
+  ASSERT_EQ(sc->n_history, 38);
+  for (size_t i = 0; i < sc->n_history; i++) {
+    ASSERT_EQ(sc->history[i].ts_current, p.now_ms);
+    ASSERT_EQ(sc->history[i].locked_status, NS_STATUS_UNSET);
+  }
+  /* raters: everyone passes the helpfulness filter in this clean world;
+  ** BAD (author of the CRNH notes, no ratings) is listed but not assessed */
+  ASSERT_EQ(sc->n_raters, 41);
+  for (size_t i = 0; i < sc->n_raters; i++) {
+    const ns_rater_score *r = &sc->raters[i];
+    const char *name = ns_strtab_str(ds->participants, r->participant);
+    if (strcmp(name, "BAD") == 0) {
+      ASSERT_EQ(r->above_threshold, -1);
+      ASSERT_EQ(r->notes_crnh, 5);
+      ASSERT_NEAR(r->crh_crnh_ratio_diff, -5.0, 1e-12);
+      continue;
+    }
+    if (r->above_threshold != 1)
+      fprintf(stderr, "%s agree %g diff %g mean %g\n", name, r->agree_ratio,
+              r->crh_crnh_ratio_diff, r->mean_note_score);
+    ASSERT_EQ(r->above_threshold, 1);
+    ASSERT(!isnan(r->intercept));
+  }
+  ASSERT_EQ(sc->n_ratings_round2, sc->n_ratings_round1);
+  ns_scores_free(sc);
+  ns_dataset_free(ds);
+}
+
+TEST(pipeline_lock_and_inertia_from_history) {
+  ns_dataset *ds = two_camps();
+  ns_params p;
+  ns_scores *sc;
+  const ns_note_score *s;
+  size_t h;
+
+  /* note 200 (partisan) was CRH and locked; note 700 is > 14 days old at
+  ** "now" + 5 days, so its CoreModel decision locks this run */
+  ds->history = realloc(ds->history, 2 * sizeof *ds->history);
+  ns_nsh_init(&ds->history[1], 200);
+  ds->history[1].created_ms = T0 + 10000;
+  ds->history[1].current_status = NS_STATUS_CRH;
+  ds->history[1].locked_status = NS_STATUS_CRH;
+  ds->history[1].ts_lock = T0;
+  ds->n_history = 2;
+  ASSERT_OK(ns_dataset_normalize(ds));
+  ns_params_default(&p);
+  p.now_ms = ns_pipeline_default_now(ds) + 5 * DAY;
+  ASSERT_OK(ns_pipeline_run(ds, &p, NULL, &sc));
+  s = find_note(sc, 200);
+  ASSERT(s->core_status != NS_STATUS_CRH);
+  ASSERT_EQ(s->final_status, NS_STATUS_CRH);
+  ASSERT_EQ(s->decided_by, NS_RULE_DRIFT_GUARD);
+  for (h = 0; h < sc->n_history && sc->history[h].note_id != 700; h++) {}
+  ASSERT(h < sc->n_history);
+  ASSERT_EQ(sc->history[h].locked_status, NS_STATUS_CRH);
+  ASSERT_EQ(sc->history[h].ts_lock, p.now_ms);
+  ns_scores_free(sc);
+  ns_dataset_free(ds);
+}
+
+/* Same input, 1 vs 2 threads, twice: byte-identical files. */
+TEST(pipeline_deterministic_output) {
+  ns_dataset *ds = two_camps();
+  ns_params p;
+  const char *dir = ns_test_tmpdir();
+  const char *files[] = {"scored_notes.tsv", "helpfulness_scores.tsv", "note_status_history.tsv"};
+  char path[3][3][512];
+
+  ns_params_default(&p);
+  p.now_ms = ns_pipeline_default_now(ds);
+  for (int run = 0; run < 3; run++) {
+    ns_scores *sc;
+    char out[400];
+    p.threads = run == 1 ? 2 : 1;
+    snprintf(out, sizeof out, "%s/run%d", dir, run);
+    ASSERT_OK(ns_pipeline_run(ds, &p, NULL, &sc));
+    ASSERT_OK(ns_scores_write_tsv(sc, ds, out));
+    for (int f = 0; f < 3; f++) snprintf(path[run][f], sizeof path[run][f], "%s/%s", out, files[f]);
+    ns_scores_free(sc);
+  }
+  for (int f = 0; f < 3; f++) {
+    size_t l0, l1, l2;
+    char *a = ns_test_slurp(path[0][f], &l0), *b = ns_test_slurp(path[1][f], &l1);
+    char *c = ns_test_slurp(path[2][f], &l2);
+    ASSERT(a && b && c);
+    ASSERT_EQ(l0, l1);
+    ASSERT_EQ(l0, l2);
+    ASSERT(memcmp(a, b, l0) == 0 && memcmp(a, c, l0) == 0);
+    free(a);
+    free(b);
+    free(c);
+  }
+  /* header and one known row */
+  {
+    size_t len;
+    char *t = ns_test_slurp(path[0][0], &len);
+    ASSERT(strncmp(t, "noteId\tcoreNoteIntercept\tcoreNoteFactor1\tfinalRatingStatus\t", 59) == 0);
+    ASSERT(strstr(t, "\n600\t\t\tNEEDS_MORE_RATINGS\t\t\t\t\tNOT_MISLEADING\t1641000000000\t\t"
+                     "MetaInitialNMR\tMetaInitialNMR\t") != NULL);
+    free(t);
+    t = ns_test_slurp(path[0][2], &len);
+    ASSERT(strncmp(t, "noteId\tnoteAuthorParticipantId\tcreatedAtMillis\t", 47) == 0);
+    free(t);
+  }
+  ns_dataset_free(ds);
+}
+
+TEST(fmt_double_rules) {
+  char b[40];
+  ns__fmt_double(b, sizeof b, NAN);
+  ASSERT_STREQ(b, "");
+  ns__fmt_double(b, sizeof b, -0.0);
+  ASSERT_STREQ(b, "0");
+  ns__fmt_double(b, sizeof b, 0.1);
+  ASSERT_STREQ(b, "0.1");
+  ns__fmt_double(b, sizeof b, -1.0 / 3.0);
+  ASSERT_STREQ(b, "-0.333333333");
+}
