@@ -28,6 +28,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
@@ -66,7 +67,9 @@ static const char css[] =
     ".thr{fill:none;stroke-width:1.5;stroke-dasharray:6 4}.thr.crh{stroke:#1b9e77}"
     ".thr.crnh{stroke:#d95f02}.fl{stroke:#1b9e77;stroke-width:1;stroke-dasharray:2 3}"
     "rect.bar{fill:#7570b3}.note{color:#666;font-size:12px}"
-    ".key{display:inline-block;width:10px;height:10px;margin:0 4px 0 14px}";
+    ".key{display:inline-block;width:10px;height:10px;margin:0 4px 0 14px}"
+    ".key.crh{background:#1b9e77}.key.crnh{background:#d95f02}.key.nmr{background:#9a9a9a}"
+    ".hist{display:inline-block;vertical-align:top;margin-right:16px}";
 
 /* ---- small output helpers ----------------------------------------------- */
 
@@ -137,7 +140,16 @@ static int step(rep *r, sqlite3_stmt *st) {
 
 /* ---- 1. run facts ------------------------------------------------------- */
 
+/* "YYYY-MM-DD HH:MM:SS UTC" of a millisecond timestamp. */
+static void fmt_ms(int64_t ms, char *buf, size_t n) {
+  time_t t = (time_t)(ms / 1000);
+  struct tm tm;
+  if (!gmtime_r(&t, &tm) || !strftime(buf, n, "%Y-%m-%d %H:%M:%S UTC", &tm))
+    snprintf(buf, n, "%lld ms", (long long)ms);
+}
+
 static void run_facts(rep *r) {
+  char when[40];
   sqlite3_stmt *st = prep(r, "SELECT run_id, finished_ms, wall_seconds, n_ratings, n_notes,"
                              " n_raters, n_crh, n_crnh, n_nmr, version, n_ratings_round2,"
                              " n_raters_round2, mf_passes"
@@ -147,8 +159,8 @@ static void run_facts(rep *r) {
     r->run_id = sqlite3_column_int64(st, 0);
     fprintf(f, "<p>Current published run <b>%lld</b> (notescore ", (long long)r->run_id);
     esc(f, col_text(st, 9));
-    fprintf(f, "), finished at %lld ms since the epoch, took %.2f s.</p>\n",
-            (long long)sqlite3_column_int64(st, 1), sqlite3_column_double(st, 2));
+    fmt_ms(sqlite3_column_int64(st, 1), when, sizeof when);
+    fprintf(f, "), published %s, took %.2f s.</p>\n", when, sqlite3_column_double(st, 2));
     fprintf(f,
             "<table><tr><th class=l>input</th><th>ratings</th><th>notes</th><th>raters</th>"
             "<th>ratings in round 2</th><th>raters in round 2</th><th>MF passes</th></tr>\n"
@@ -377,7 +389,7 @@ static void histogram(rep *r, const char *title, const char *id, const char *sql
     hi = fmax(hi, x);
   }
   sqlite3_finalize(st);
-  fprintf(f, "<div style=\"display:inline-block;margin-right:16px\"><h3>%s</h3>\n", title);
+  fprintf(f, "<div class=hist><h3>%s</h3>\n", title);
   if (r->rc || n == 0) {
     fprintf(f, "<p class=note>no values in this run</p></div>\n");
     free(v);
