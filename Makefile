@@ -55,7 +55,7 @@ BIN     := $(BUILD)/notescore
 LIB     := $(BUILD)/libnotescore.a
 RUNNER  := $(BUILD)/test_runner
 
-.PHONY: all test check fuzz bench demo attack install clean deps check-symbols
+.PHONY: loadgen all test check fuzz bench demo attack install clean deps check-symbols
 
 all: $(BIN)
 
@@ -82,6 +82,13 @@ $(BUILD)/obj/tests/runner.o: ALL_CFLAGS += -I$(BUILD)
 
 $(RUNNER): $(TEST_OBJS) $(filter-out $(BUILD)/obj/tools/main.o,$(TOOL_OBJS)) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The HTTP load generator for `serve` (its own program: tools/*.c are
+# linked into the test runner, so it lives in tools/loadgen/).
+LOADGEN := $(BUILD)/ns-loadgen
+$(LOADGEN): $(BUILD)/obj/tools/loadgen/loadgen.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+loadgen: $(LOADGEN)
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \

@@ -390,6 +390,13 @@ static void note_facts(const ns__run *run, size_t n, int final_round, ns__note_f
       h_pos += ds->r_level[r] == NS_LEVEL_HELPFUL ? 1 : ds->r_level[r] == NS_LEVEL_NOT_HELPFUL ? -1 : 0;
     }
   }
+  if (final_round && run->g_icpt_max) { /* guardrail verdicts */
+    f->guard = 1;
+    f->icpt_max = run->g_icpt_max[n];
+    f->tag_fired = run->g_tag_fired[n];
+    f->incorrect_fired = run->g_incorrect[n];
+    f->icpt_no_high_vol = run->g_icpt_nohv[n];
+  }
   f->mean_neg = f->n_neg ? s_neg / f->n_neg : NAN;
   f->mean_pos = f->n_pos ? s_pos / f->n_pos : NAN;
   f->net_neg = h_neg;
@@ -601,6 +608,11 @@ static void run_free(ns__run *run) {
   free(run->ricpt2);
   free(run->rfac2);
   free(run->n_final_round);
+  free(run->g_icpt_min);
+  free(run->g_icpt_max);
+  free(run->g_icpt_nohv);
+  free(run->g_tag_fired);
+  free(run->g_incorrect);
   ns_pool_free(run->pool);
 }
 
@@ -749,6 +761,12 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, volatile int *canc
   sc->stage_seconds[4] = stage_end(&clk);
   if (CANCELED()) { rc = NS_ECANCELED; goto out; }
 
+  /* -- guardrails on the round-2 fit (engine/pipeline_guard.c) */
+  stage_begin(&clk, "guardrails");
+  if ((rc = ns__guardrails(&run)) != 0) goto out;
+  double guard_seconds = stage_end(&clk);
+  if (CANCELED()) { rc = NS_ECANCELED; goto out; }
+
   /* -- rules (scorer chain) and meta, per note */
   stage_begin(&clk, "note statuses");
   sc->n_notes = nn;
@@ -766,16 +784,20 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, volatile int *canc
     s->factor = run.fac2[n * k];
     s->intercept_r1 = run.icpt1[n];
     s->factor_r1 = run.fac1[n * k];
-    s->intercept_min = s->intercept_max = NAN;
-    s->intercept_no_high_vol = s->intercept_no_correlated = NAN;
-    s->active_filter_tags = 0;
+    s->intercept_min = run.g_icpt_min ? run.g_icpt_min[n] : NAN;
+    s->intercept_max = run.g_icpt_max ? run.g_icpt_max[n] : NAN;
+    s->intercept_no_high_vol = run.g_icpt_nohv ? run.g_icpt_nohv[n] : NAN;
+    s->intercept_no_correlated = NAN;
+    s->active_filter_tags = run.g_tag_fired ? run.g_tag_fired[n] : 0;
     s->provisional_status = run.prov_status[n];
   }
   {
     note_ctx c = {&run, 1, sc};
     ns_pool_for(run.pool, nn, 1024, notes_chunk, &c);
   }
-  sc->stage_seconds[5] = stage_end(&clk);
+  /* dataset.h: slot 5 is guardrails, slot 6 statuses (+ history below) */
+  sc->stage_seconds[5] = guard_seconds;
+  double status_seconds = stage_end(&clk);
 
   /* -- status history and rater rows */
   stage_begin(&clk, "status history");
@@ -788,7 +810,7 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, volatile int *canc
                        run.note_created[n], &sc->notes[n], p->now_ms, &sc->history[n]);
   }
   if ((rc = rater_rows(&run, sc)) != 0) goto out;
-  sc->stage_seconds[6] = stage_end(&clk);
+  sc->stage_seconds[6] = status_seconds + stage_end(&clk);
 
   sc->global_intercept = run.mu2;
   sc->global_intercept_r1 = run.mu1;

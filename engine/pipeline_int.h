@@ -46,6 +46,12 @@ typedef struct ns__note_facts {
   int32_t net_neg, net_pos;      /* #HELPFUL - #NOT_HELPFUL per side */
   /* raw tag counts over all the note's ratings */
   int32_t tag_count[NS_N_TAGS];
+  /* guardrail verdicts (engine/pipeline_guard.c); read only when guard = 1 */
+  uint8_t guard;
+  double icpt_max;          /* pseudo-rater upper bound, NAN = none */
+  uint32_t tag_fired;       /* TagFilter: NS_TAG_BIT mask of tags that fired */
+  uint8_t incorrect_fired;  /* FilterIncorrect */
+  double icpt_no_high_vol;  /* NoHighVol intercept, NAN = none */
 } ns__note_facts;
 
 /* Result of the scorer rule chain for one note. */
@@ -139,12 +145,21 @@ typedef struct ns__run {
   int32_t *n_final_round;    /* per note */
   size_t n_r2, n_r2_notes, n_r2_raters;
   int mf_passes;
+
+  /* guardrails (pipeline_guard.c), per note; NULL when off */
+  double *g_icpt_min, *g_icpt_max, *g_icpt_nohv;
+  uint32_t *g_tag_fired;
+  uint8_t *g_incorrect;
+  double guard_pseudo_seconds;
 } ns__run;
 
 /* pipeline_help.c */
 int ns__valid_counts(const ns__run *run, const ns__valid_in *in, const uint8_t *use_edge,
                      ns__rater_counts *out);
 int ns__helpfulness(ns__run *run);
+/* pipeline_guard.c: pseudo-rater bounds, tag and incorrect filters,
+** NoHighVol intercept from the round-2 fit. */
+int ns__guardrails(ns__run *run);
 /* pipeline_history.c */
 void ns__history_update(const ns_nsh *prev, int64_t note_id, int32_t author, int64_t created,
                         const ns_note_score *ns, int64_t now_ms, ns_nsh *out);

@@ -19,6 +19,7 @@
 */
 #include <math.h>
 
+#include "guardrails.h"
 #include "pipeline_int.h"
 
 #define BIT(r) (1u << (r))
@@ -30,6 +31,34 @@ static void fire(ns__rule_out *o, int rule, int status) {
 }
 
 static int has_model(const ns__note_facts *f) { return !isnan(f->icpt) && !isnan(f->fac); }
+
+/* ---- guardrail rules (verdicts from engine/pipeline_guard.c) ----------- */
+
+/* UcbCRNH: even the most favourable pseudo-rater cannot lift the note's
+** intercept to -0.04. */
+static void rule_ucb_crnh(const ns__note_facts *f, ns__rule_out *o) {
+  if (f->guard && !isnan(f->icpt_max) && ns_guard_ucb_crnh(f->n_ratings, f->icpt_max))
+    fire(o, NS_RULE_UCB_CRNH, NS_STATUS_CRNH);
+}
+
+static int reject_status(const ns_params *p);
+
+/* TagFilter / FilterIncorrect: non-CRNH notes only. */
+static void rule_tag_filter(const ns__note_facts *f, const ns_params *p, ns__rule_out *o) {
+  if (f->guard && f->tag_fired && o->status != NS_STATUS_CRNH)
+    fire(o, NS_RULE_TAG_FILTER, reject_status(p));
+}
+static void rule_incorrect_filter(const ns__note_facts *f, const ns_params *p, ns__rule_out *o) {
+  if (f->guard && f->incorrect_fired && o->status != NS_STATUS_CRNH)
+    fire(o, NS_RULE_INCORRECT_FILTER, reject_status(p));
+}
+
+/* NoHighVolIntercept: a CRH note whose intercept without high-volume raters
+** is below 0.37 needs your help. */
+static void rule_no_high_vol(const ns__note_facts *f, ns__rule_out *o) {
+  if (f->guard && ns_guard_low_baseline(o->status, f->icpt_no_high_vol, NS_GUARD_NO_HIGHVOL_CRH))
+    fire(o, NS_RULE_NO_HIGH_VOL, NS_STATUS_NYH);
+}
 
 /* ---- scorer rules ------------------------------------------------------ */
 
@@ -139,16 +168,19 @@ void ns__rules_final(const ns__note_facts *f, const ns_params *p, ns__rule_out *
   rule_initial_nmr(out);                /* 1 */
   rule_general_crh(f, p, out);          /* 2 */
   rule_general_crnh(f, p, out);         /* 3 */
-  /* 4 UcbCRNH: slot for pseudo-rater bounds (guardrails) */
+  rule_ucb_crnh(f, out);                /* 4 */
   rule_ratio_crnh(f, p, out);           /* 5 */
   rule_nm_crnh(f, p, out);              /* 6 */
   rule_crh_inertia(f, p, out);          /* 7 */
-  /* 8 TagFilter, 9 FilterIncorrect, 10 FilterLowDiligence: guardrails */
+  rule_tag_filter(f, p, out);           /* 8 */
+  rule_incorrect_filter(f, p, out);     /* 9 */
+  /* 10 FilterLowDiligence: not implemented (docs/guardrails.md) */
   rule_large_factor(f, p, out);         /* 11 */
   rule_reject_low_intercept(f, p, out); /* 12 */
   rule_min_minority(f, p, out);         /* 13 */
   rule_rater_balance(f, p, out);        /* 14 */
-  /* 15 NoHighVolIntercept / NoCorrelatedIntercept: guardrails */
+  rule_no_high_vol(f, out);             /* 15 */
+  /* 15 NoCorrelatedIntercept: needs graph/ group flags (guardrails.h) */
 }
 
 /* ---- explanation tags -------------------------------------------------- */

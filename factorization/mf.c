@@ -41,8 +41,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cblas.h>    /* openblas_set_num_threads */
-#include <lapacke.h>
 
 /* Partial sums written by every chunk of a side pass (or loss pass). */
 enum {
@@ -108,11 +106,20 @@ void ns_mf_model_free(ns_mf_model *m) {
 /* ------------------------------------------------------------------------
 ** One side of the bigraph as the solver sees it.
 */
+/* One rating as a side pass reads it: CSR order, so a row's ratings are
+** contiguous and the pass streams through memory. */
+typedef struct mf_edge {
+  uint32_t other;           /* row on the other side */
+  float value;              /* target r_e */
+} mf_edge;
+
 typedef struct mf_side {
   size_t n;                 /* rows on this side */
   const uint64_t *off;      /* CSR offsets (n + 1) */
-  const uint32_t *edges;    /* CSR edge ids */
+  const uint32_t *edges;    /* CSR edge ids (graph order) */
   const int32_t *other;     /* per edge id: row on the other side */
+  mf_edge *pe;              /* per CSR slot: other row and value */
+  float *pw;                /* per CSR slot: weight (NULL: all 1) */
   double *icpt;             /* this side's intercepts (model array) */
   double *fac;              /* this side's factors, n x k (model array) */
   double pen_i, pen_f;      /* ridge penalties already scaled by N / n */
@@ -123,7 +130,6 @@ typedef struct mf_side {
 typedef struct mf_pass {
   const mf_side *s;
   const double *oth;        /* other side packed: (k+1) doubles per row */
-  const float *value, *weight;
   int k;
   double mu;
   int solve;                /* 1: solve the rows; 0: only accumulate */
@@ -136,14 +142,14 @@ typedef struct mf_pass {
 static int solve_row_k1(const mf_pass *c, size_t r) {
   const mf_side *s = c->s;
   const double *oth = c->oth;
-  const float *val = c->value, *wt = c->weight;
+  const mf_edge *pe = s->pe;
+  const float *pw = s->pw;
   uint64_t b = s->off[r], e = s->off[r + 1];
   double a00 = s->pen_i, a01 = 0, a11 = s->pen_f, b0 = 0, b1 = 0, det;
   for (uint64_t j = b; j < e; j++) {
-    uint32_t id = s->edges[j];
-    const double *o = oth + 2 * (size_t)s->other[id];
-    double w = wt ? (double)wt[id] : 1.0;
-    double t = (double)val[id] - c->mu - o[0], wf = w * o[1];
+    const double *o = oth + 2 * (size_t)pe[j].other;
+    double w = pw ? (double)pw[j] : 1.0;
+    double t = (double)pe[j].value - c->mu - o[0], wf = w * o[1];
     a00 += w;
     a01 += wf;
     a11 += wf * o[1];
@@ -158,38 +164,62 @@ static int solve_row_k1(const mf_pass *c, size_t r) {
   return 0;
 }
 
-/* General k: accumulate the lower triangle of A (column-major, which for a
-** symmetric matrix is also its row-major upper triangle) and let LAPACK's
-** Cholesky solve it.  dposv_work is called directly: the column-major path
-** allocates nothing, so there is no per-row malloc. */
+/* In-place Cholesky solve of the n x n SPD system A x = b (A row-major,
+** lower triangle read and overwritten with L; b overwritten with x).
+** Returns -1 if a pivot is not > 0 (not positive definite, or NaN). */
+static int chol_solve(int n, double *A, double *b) {
+  for (int j = 0; j < n; j++) {
+    double d = A[j * n + j];
+    for (int p = 0; p < j; p++) d -= A[j * n + p] * A[j * n + p];
+    if (!(d > 0)) return -1;
+    d = sqrt(d);
+    A[j * n + j] = d;
+    for (int i = j + 1; i < n; i++) {
+      double v = A[i * n + j];
+      for (int p = 0; p < j; p++) v -= A[i * n + p] * A[j * n + p];
+      A[i * n + j] = v / d;
+    }
+  }
+  for (int i = 0; i < n; i++) { /* L y = b */
+    double v = b[i];
+    for (int p = 0; p < i; p++) v -= A[i * n + p] * b[p];
+    b[i] = v / A[i * n + i];
+  }
+  for (int i = n - 1; i >= 0; i--) { /* L^T x = y */
+    double v = b[i];
+    for (int p = i + 1; p < n; p++) v -= A[p * n + i] * b[p];
+    b[i] = v / A[i * n + i];
+  }
+  return 0;
+}
+
+/* General k: accumulate the lower triangle of A and solve by Cholesky. */
 static int solve_row_k(const mf_pass *c, size_t r) {
   const mf_side *s = c->s;
   const int k = c->k, n = k + 1;
-  const float *val = c->value, *wt = c->weight;
+  const mf_edge *pe = s->pe;
+  const float *pw = s->pw;
   double A[(NS_MF_MAX_K + 1) * (NS_MF_MAX_K + 1)], rhs[NS_MF_MAX_K + 1];
   double x[NS_MF_MAX_K + 1];
   uint64_t b = s->off[r], e = s->off[r + 1];
-  lapack_int info;
 
   memset(A, 0, sizeof A);
   memset(rhs, 0, sizeof rhs);
   x[0] = 1.0;
   for (uint64_t j = b; j < e; j++) {
-    uint32_t id = s->edges[j];
-    const double *o = c->oth + (size_t)n * (size_t)s->other[id];
-    double w = wt ? (double)wt[id] : 1.0;
-    double t = (double)val[id] - c->mu - o[0];
+    const double *o = c->oth + (size_t)n * (size_t)pe[j].other;
+    double w = pw ? (double)pw[j] : 1.0;
+    double t = (double)pe[j].value - c->mu - o[0];
     for (int q = 1; q < n; q++) x[q] = o[q];
-    for (int q = 0; q < n; q++) {
-      double wx = w * x[q];
-      rhs[q] += wx * t;
-      for (int p = q; p < n; p++) A[q * n + p] += wx * x[p]; /* (p,q), p >= q */
+    for (int p = 0; p < n; p++) {
+      double wx = w * x[p];
+      rhs[p] += wx * t;
+      for (int q = 0; q <= p; q++) A[p * n + q] += wx * x[q]; /* (p,q), q <= p */
     }
   }
   A[0] += s->pen_i;
   for (int q = 1; q < n; q++) A[q * n + q] += s->pen_f;
-  info = LAPACKE_dposv_work(LAPACK_COL_MAJOR, 'L', n, 1, A, n, rhs, n);
-  if (info != 0) return -1;
+  if (chol_solve(n, A, rhs) != 0) return -1;
   s->icpt[r] = rhs[0];
   for (int q = 0; q < k; q++) s->fac[r * (size_t)k + (size_t)q] = rhs[q + 1];
   return 0;
@@ -203,12 +233,11 @@ static void row_data(const mf_pass *c, size_t r, double *s0, double *s1, double 
   const double ir = s->icpt[r];
   double a0 = 0, a1 = 0, a2 = 0;
   for (uint64_t j = s->off[r]; j < s->off[r + 1]; j++) {
-    uint32_t id = s->edges[j];
-    const double *o = c->oth + (size_t)(k + 1) * (size_t)s->other[id];
-    double w = c->weight ? (double)c->weight[id] : 1.0;
+    const double *o = c->oth + (size_t)(k + 1) * (size_t)s->pe[j].other;
+    double w = s->pw ? (double)s->pw[j] : 1.0;
     double dot = 0, res;
     for (int q = 0; q < k; q++) dot += f[q] * o[q + 1];
-    res = (double)c->value[id] - ir - o[0] - dot;
+    res = (double)s->pe[j].value - ir - o[0] - dot;
     a0 += w;
     a1 += w * res;
     a2 += w * res * res;
@@ -325,14 +354,15 @@ static double assemble_loss(const ns_mf_params *p, size_t n_edges, size_t n_user
 
 /* Sums of the squared regularized quantities of one side (no solve). */
 static void side_reg(ns_pool *pool, mf_side *s, int k, double *part, double out[2]) {
-  mf_pass c = {s, NULL, NULL, NULL, k, 0, 0, 0, part};
+  mf_pass c = {s, NULL, k, 0, 0, 0, part};
   double tot[P_N];
   side_pass(pool, &c, tot);
   out[0] = tot[P_RI];
   out[1] = tot[P_RF];
 }
 
-/* Sets up both sides of graph g over model m (penalties from p). */
+/* Sets up both sides of graph g over model m (penalties from p); the
+** packed edge arrays are left NULL (see gather_side). */
 static void make_sides(const ns_bigraph *g, const ns_mf_params *p, ns_mf_model *m,
                        mf_side *us, mf_side *ns) {
   double N = (double)g->n_edges, nd = note_den(p, g->n_notes);
@@ -362,43 +392,99 @@ static void make_sides(const ns_bigraph *g, const ns_mf_params *p, ns_mf_model *
   side_chunking(ns, g->n_edges);
 }
 
+/* Copies (other row, value, weight) of every rating into CSR order, once
+** per fit.  Costs one random-access sweep; every later pass then streams
+** (8 bytes per rating per side, 12 with weights) instead of doing three
+** dependent random loads per rating. */
+typedef struct mf_gather { mf_side *s; const float *value, *weight; } mf_gather;
+
+static void gather_chunk(void *ctx, size_t chunk, size_t begin, size_t end) {
+  const mf_gather *c = ctx;
+  mf_side *s = c->s;
+  (void)chunk;
+  for (uint64_t j = s->off[begin]; j < s->off[end]; j++) {
+    uint32_t id = s->edges[j];
+    s->pe[j].other = (uint32_t)s->other[id];
+    s->pe[j].value = c->value[id];
+    if (s->pw) s->pw[j] = c->weight[id];
+  }
+}
+
+static int gather_side(ns_pool *pool, mf_side *s, size_t n_edges, const float *value,
+                       const float *weight) {
+  mf_gather c = {s, value, weight};
+  s->pe = ns_mallocn(NS_MAX(n_edges, (size_t)1), sizeof *s->pe);
+  s->pw = weight ? ns_mallocn(NS_MAX(n_edges, (size_t)1), sizeof *s->pw) : NULL;
+  if (!s->pe || (weight && !s->pw)) return NS_ENOMEM;
+  ns_pool_for(pool, s->n, s->hint, gather_chunk, &c);
+  return 0;
+}
+
+static void release_side(mf_side *s) {
+  free(s->pe);
+  free(s->pw);
+  s->pe = NULL;
+  s->pw = NULL;
+}
+
 /* Data sums S0, S1, S2 and both regularizer sums at the current parameters,
-** by one accumulate-only pass over the notes.  pack must hold
-** n_users * (k+1) doubles, part max(nchunks) * P_N. */
-static void full_sums(ns_pool *pool, mf_side *us, mf_side *ns, int k, const float *value,
-                      const float *weight, double *pack, double *part, double tot[P_N],
-                      double ru[2]) {
-  mf_pass c = {ns, pack, value, weight, k, 0, 0, 1, part};
+** by one accumulate-only pass over the notes (ns must be gathered).  pack
+** must hold n_users * (k+1) doubles, part max(nchunks) * P_N. */
+static void full_sums(ns_pool *pool, mf_side *us, mf_side *ns, int k, double *pack,
+                      double *part, double tot[P_N], double ru[2]) {
+  mf_pass c = {ns, pack, k, 0, 0, 1, part};
   pack_side(pool, us->n, k, us->icpt, us->fac, pack);
   side_pass(pool, &c, tot);
   side_reg(pool, us, k, part, ru);
+}
+
+/* ns_mf_loss() walks the ratings in graph order: it runs once, so it does
+** not pay for gathering. */
+typedef struct mf_lossc {
+  const ns_bigraph *g;
+  const float *value, *weight;
+  const ns_mf_model *m;
+  double mu;
+  double *part;             /* one D partial per chunk */
+} mf_lossc;
+
+#define MF_LOSS_CHUNK 65536
+
+static void loss_chunk(void *ctx, size_t chunk, size_t begin, size_t end) {
+  const mf_lossc *c = ctx;
+  const ns_mf_model *m = c->m;
+  const size_t k = (size_t)m->k;
+  double D = 0;
+  for (size_t e = begin; e < end; e++) {
+    size_t u = (size_t)c->g->edge_rater[e], n = (size_t)c->g->edge_note[e];
+    double w = c->weight ? (double)c->weight[e] : 1.0;
+    double res = (double)c->value[e] - c->mu - m->user_icpt[u] - m->note_icpt[n];
+    for (size_t q = 0; q < k; q++) res -= m->user_fac[u * k + q] * m->note_fac[n * k + q];
+    D += w * res * res;
+  }
+  c->part[chunk] = D;
 }
 
 double ns_mf_loss(const ns_bigraph *g, const float *value, const float *weight,
                   const ns_mf_params *p, ns_pool *pool, const ns_mf_model *m) {
   ns_mf_model mm;
   mf_side us, ns;
-  double *pack, *part, tot[P_N], ru[2], rn[2], mu, D;
+  mf_lossc lc;
+  double *part, ru[2], rn[2], D = 0;
   size_t nch;
-  if (check_params(g, p, m) != 0) return NAN;
+  if (check_params(g, p, m) != 0 || (g->n_edges && !value)) return NAN;
   mm = *m; /* the sides want non-const pointers; nothing is written */
   make_sides(g, p, &mm, &us, &ns);
-  nch = NS_MAX(us.nchunks, ns.nchunks);
-  pack = ns_mallocn(NS_MAX(g->n_raters, (size_t)1) * (size_t)(m->k + 1), sizeof(double));
+  nch = NS_MAX(NS_MAX(us.nchunks, ns.nchunks), ns_pool_nchunks(g->n_edges, MF_LOSS_CHUNK));
   part = ns_mallocn(NS_MAX(nch, (size_t)1) * P_N, sizeof(double));
-  if (!pack || !part) {
-    free(pack);
-    free(part);
-    return NAN;
-  }
-  full_sums(pool, &us, &ns, m->k, value, weight, pack, part, tot, ru);
-  rn[0] = tot[P_RI];
-  rn[1] = tot[P_RF];
-  mu = p->use_mu ? m->mu : 0.0;
-  D = tot[P_S2] - 2 * mu * tot[P_S1] + mu * mu * tot[P_S0];
-  free(pack);
+  if (!part) return NAN;
+  lc = (mf_lossc){g, value, weight, m, p->use_mu ? m->mu : 0.0, part};
+  ns_pool_for(pool, g->n_edges, MF_LOSS_CHUNK, loss_chunk, &lc);
+  for (size_t c = 0; c < ns_pool_nchunks(g->n_edges, MF_LOSS_CHUNK); c++) D += part[c];
+  side_reg(pool, &us, m->k, part, ru);
+  side_reg(pool, &ns, m->k, part, rn);
   free(part);
-  return assemble_loss(p, g->n_edges, g->n_raters, g->n_notes, NS_MAX(D, 0.0), ru, rn, mu);
+  return assemble_loss(p, g->n_edges, g->n_raters, g->n_notes, D, ru, rn, lc.mu);
 }
 
 /* ------------------------------------------------------------------------
@@ -417,19 +503,19 @@ static double init_value(uint64_t seed, int side, size_t row, int col, int k) {
   return (2 * u - 1) * 0.1 / sqrt((double)k);
 }
 
-static void init_model(ns_mf_model *m, uint64_t seed) {
+static void init_model(ns_mf_model *m, uint64_t seed, int users, int notes, int mu) {
   const int k = m->k;
-  for (size_t u = 0; u < m->n_users; u++) {
+  for (size_t u = 0; users && u < m->n_users; u++) {
     m->user_icpt[u] = 0;
     for (int q = 0; q < k; q++)
       m->user_fac[u * (size_t)k + (size_t)q] = init_value(seed, 0, u, q, k);
   }
-  for (size_t n = 0; n < m->n_notes; n++) {
+  for (size_t n = 0; notes && n < m->n_notes; n++) {
     m->note_icpt[n] = 0;
     for (int q = 0; q < k; q++)
       m->note_fac[n * (size_t)k + (size_t)q] = init_value(seed, 1, n, q, k);
   }
-  m->mu = 0;
+  if (mu) m->mu = 0;
 }
 
 /* Zeroes the rows of a side that have no ratings. */
@@ -486,7 +572,7 @@ int ns_mf_fit(const ns_bigraph *g, const float *value, const float *weight,
   fit_notes = !p->freeze_notes;
   fit_mu = p->use_mu && !p->freeze_users && !p->freeze_mu;
 
-  if (!p->init_from_model) init_model(m, p->seed);
+  if (!p->init_from_model) init_model(m, p->seed, fit_users, fit_notes, fit_mu);
   if (!p->use_mu) m->mu = 0;
   make_sides(g, p, m, &us, &ns);
   if (fit_users) zero_empty_rows(&us, k);
@@ -500,11 +586,12 @@ int ns_mf_fit(const ns_bigraph *g, const float *value, const float *weight,
     rc = NS_ENOMEM;
     goto out;
   }
-  /* OpenBLAS must not start threads of its own inside our workers. */
-  if (k > 1) openblas_set_num_threads(1);
-
+  /* the note side is always gathered: full_sums reads the data through it */
+  if ((fit_users && (rc = gather_side(pool, &us, g->n_edges, value, weight)) != 0) ||
+      (rc = gather_side(pool, &ns, g->n_edges, value, weight)) != 0)
+    goto out;
   /* L_0 at the starting point; also the regularizer sums of frozen sides */
-  full_sums(pool, &us, &ns, k, value, weight, pack, part, tot, ru);
+  full_sums(pool, &us, &ns, k, pack, part, tot, ru);
   rn[0] = tot[P_RI];
   rn[1] = tot[P_RF];
   mu = m->mu;
@@ -514,7 +601,7 @@ int ns_mf_fit(const ns_bigraph *g, const float *value, const float *weight,
 
   for (int it = 0; it < p->max_iters && (fit_users || fit_notes); it++) {
     if (fit_users) {
-      mf_pass c = {&us, pack, value, weight, k, m->mu, 1, !fit_notes, part};
+      mf_pass c = {&us, pack, k, m->mu, 1, !fit_notes, part};
       pack_side(pool, ns.n, k, ns.icpt, ns.fac, pack);
       side_pass(pool, &c, tot);
       ru[0] = tot[P_RI];
@@ -522,7 +609,7 @@ int ns_mf_fit(const ns_bigraph *g, const float *value, const float *weight,
       bad += (size_t)tot[P_BAD];
     }
     if (fit_notes) {
-      mf_pass c = {&ns, pack, value, weight, k, m->mu, 1, 1, part};
+      mf_pass c = {&ns, pack, k, m->mu, 1, 1, part};
       pack_side(pool, us.n, k, us.icpt, us.fac, pack);
       side_pass(pool, &c, tot);
       rn[0] = tot[P_RI];
@@ -549,6 +636,8 @@ int ns_mf_fit(const ns_bigraph *g, const float *value, const float *weight,
   m->mse = N > 0 ? D / N : 0.0;
   rc = 0;
 out:
+  release_side(&us);
+  release_side(&ns);
   free(pack);
   free(part);
   m->seconds = ns_monotonic_s() - t0;

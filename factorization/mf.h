@@ -83,13 +83,23 @@ void ns_mf_model_free(ns_mf_model *m);
 
 /* Fits m to the ratings of graph g.  value[e] is the target of edge e
 ** (0, 0.5, 1); weight[e] its weight (NULL = all 1).  g->n_raters/n_notes must
-** equal m->n_users/n_notes.  Unless p->init_from_model, parameters start
-** from the deterministic initialization.  Users or notes with no edges keep
-** intercept 0 and factor 0.  Returns 0, NS_EINVAL, NS_ENOMEM or NS_ELAPACK. */
+** equal m->n_users/n_notes.  Unless p->init_from_model, the parameters
+** being fitted start from the deterministic initialization (a frozen side,
+** and a frozen mu, keep the values already in m).  Users or notes with no edges keep
+** intercept 0 and factor 0 (on a frozen side they are left as they are).
+** A frozen side is never written: freeze_users keeps user params and mu
+** bit-identical, and flip_sign is skipped when either side is frozen.  A row
+** whose normal equations are singular (possible only with a zero lambda or
+** zero weights) keeps its previous values.  Values must be finite, weights
+** finite and >= 0 (NS_EINVAL otherwise).  Allocates O(n_edges) scratch
+** for the fit (up to 16 bytes per rating, 24 with weights).
+** pool may be NULL (runs inline).  Returns 0, NS_EINVAL or NS_ENOMEM
+** (NS_ELAPACK is reserved; the per-row solves are in-house Cholesky). */
 int ns_mf_fit(const ns_bigraph *g, const float *value, const float *weight,
               const ns_mf_params *p, ns_pool *pool, ns_mf_model *m);
 
-/* L of the current parameters (same definition as above). */
+/* L of the current parameters (same definition as above).  NAN if the
+** arguments do not match (as ns_mf_fit's NS_EINVAL) or memory runs out. */
 double ns_mf_loss(const ns_bigraph *g, const float *value, const float *weight,
                   const ns_mf_params *p, ns_pool *pool, const ns_mf_model *m);
 

@@ -97,10 +97,11 @@ int ns__writer_note(ns__writer *w, const ns__note_row *r) {
 }
 
 int ns__writer_rating(ns__writer *w, const ns__rating_row *r) {
-  int64_t pid;
+  int32_t pid;
   int rc;
   ns__rbuf *b;
-  if ((rc = ns__pcache_get(w->s, r->rater, r->rater_len, &pid)) != 0) return rc;
+  if (r->rater_len == 0) return NS_EINVAL;
+  if ((rc = ns__pcache_ref(w->s, r->rater, r->rater_len, &pid)) != 0) return rc;
   if (w->rb_n == w->rb_cap) {
     if (w->rb_cap >= RBUF_ROWS) {
       if ((rc = ns__writer_flush(w)) != 0) return rc;
@@ -136,6 +137,9 @@ int ns__writer_flush(ns__writer *w) {
   sqlite3_stmt *st = w->st_rating;
   int rc = 0;
   if (!w->rb_n) return 0;
+  /* give new participants their ids, then cache index -> participants.id */
+  if ((rc = ns__pcache_flush(w->s)) != 0) return rc;
+  for (size_t i = 0; i < w->rb_n; i++) w->rb[i].rater_id = w->s->pc_id[w->rb[i].rater_id];
   qsort(w->rb, w->rb_n, sizeof *w->rb, cmp_rbuf);
   for (size_t i = 0; i < w->rb_n; i++) {
     const ns__rbuf *b = &w->rb[i];

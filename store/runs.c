@@ -15,7 +15,6 @@
 #include <string.h>
 
 #ifndef NS_VERSION
-#define NS_VERSION "0.1.0" /* keep in step with tools/cli.h */
 #endif
 
 int ns_store_run_begin(ns_store *s, const char *params_json, int64_t *run_id) {

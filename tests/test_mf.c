@@ -511,6 +511,11 @@ TEST(mf_freeze_users_bit_identical) {
   ASSERT(m.iters >= 1);
   ASSERT(memcmp(before, m.block, nub) == 0);
   ASSERT(memcmp(&mu, &m.mu, sizeof mu) == 0);
+  /* a fresh start initializes only the side being fitted */
+  pr.init_from_model = 0;
+  ASSERT_OK(ns_mf_fit(p.g, p.val, p.w, &pr, pool, &m));
+  ASSERT(memcmp(before, m.block, nub) == 0);
+  ASSERT(memcmp(&mu, &m.mu, sizeof mu) == 0);
   free(before);
   ns_mf_model_free(&m);
   ns_pool_free(pool);
@@ -655,5 +660,48 @@ TEST(mf_rejects_bad_input) {
   ASSERT_ERR(ns_mf_model_init(&m, 1, 1, 0), NS_EINVAL);
   ASSERT_ERR(ns_mf_model_init(&m, 1, 1, NS_MF_MAX_K + 1), NS_EINVAL);
   ns_mf_model_free(NULL);
+  prob_free(&p);
+}
+
+/* No ratings at all: everything fitted ends at 0 and nothing divides by 0. */
+TEST(mf_empty_graph) {
+  ns_bigraph *g;
+  ns_mf_params pr;
+  ns_mf_model m;
+  ASSERT_OK(ns_bigraph_build(3, 2, 0, NULL, NULL, &g));
+  ns_mf_params_default(&pr);
+  ASSERT_OK(ns_mf_model_init(&m, 3, 2, 2));
+  pr.k = 2;
+  ASSERT_OK(ns_mf_fit(g, NULL, NULL, &pr, NULL, &m));
+  for (size_t i = 0; i < (3 + 2) * 3; i++) ASSERT(m.block[i] == 0.0);
+  ASSERT(m.mu == 0.0 && m.loss == 0.0 && m.mse == 0.0);
+  ns_mf_model_free(&m);
+  ns_bigraph_free(g);
+}
+
+/* k > 1: the sign rule holds column by column. */
+TEST(mf_flip_per_column_k2) {
+  prob p;
+  ns_mf_params pr;
+  ns_mf_model m;
+  prob_random(&p, 80, 60, 1500, 0, 21);
+  ns_mf_params_default(&pr);
+  pr.k = 2;
+  ASSERT_OK(ns_mf_model_init(&m, p.nu, p.nn, 2));
+  for (uint64_t seed = 0; seed < 4; seed++) {
+    pr.seed = seed;
+    ASSERT_OK(ns_mf_fit(p.g, p.val, NULL, &pr, NULL, &m));
+    for (int q = 0; q < 2; q++) {
+      size_t neg = 0, nz = 0;
+      for (size_t u = 0; u < p.nu; u++) {
+        neg += m.user_fac[u * 2 + q] < 0;
+        nz += m.user_fac[u * 2 + q] != 0;
+      }
+      ASSERT(nz > 0 && 2 * neg >= nz);
+    }
+    /* flipping does not change the fit */
+    ASSERT_NEAR(m.loss, plain_loss(&p, &pr, &m, NULL), 1e-12);
+  }
+  ns_mf_model_free(&m);
   prob_free(&p);
 }

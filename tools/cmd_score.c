@@ -11,6 +11,7 @@
 ** stage goes to stderr when it is a terminal; a one-line summary is always
 ** printed to stderr at the end.
 */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -46,6 +47,7 @@ static void usage(FILE *f) {
       "      --threads N           worker threads (default: NS_THREADS or CPU count)\n"
       "      --k K                 number of factors, 1..8 (default 1)\n"
       "      --no-trust            do not weight round 2 by trust propagation\n"
+      "      --stats FILE          write run statistics as \"key value\" lines\n"
       "  -h, --help                this help\n",
       f);
 }
@@ -74,6 +76,26 @@ static int load(ns_dataset *ds, const char *path, int want_kind, const char *fla
   return 0;
 }
 
+/* --stats FILE: "key value" lines for scripts (tools/bench.sh reads them). */
+static int write_stats(const char *path, const ns_scores *sc, double t_load, double total_s) {
+  static const char *const stage[8] = {"snapshot", "round1", "helpfulness", "trust",
+                                       "round2", "guardrails", "statuses", "publish"};
+  FILE *f = fopen(path, "w");
+  if (!f) {
+    fprintf(stderr, "notescore: %s: cannot write: %s\n", path, ns_strerror(-errno));
+    return -1;
+  }
+  fprintf(f, "load_seconds %.3f\n", t_load);
+  for (int i = 0; i < 8; i++) fprintf(f, "stage_%s_seconds %.3f\n", stage[i], sc->stage_seconds[i]);
+  fprintf(f, "run_seconds %.3f\ntotal_seconds %.3f\nmf_passes %d\n", sc->seconds, total_s,
+          sc->mf_passes);
+  fprintf(f, "ratings_in %zu\nratings_round1 %zu\nratings_round2 %zu\n", sc->n_ratings_in,
+          sc->n_ratings_round1, sc->n_ratings_round2);
+  fprintf(f, "notes %zu\nraters %zu\npeak_rss_bytes %zu\n", sc->n_notes, sc->n_raters,
+          ns_peak_rss_bytes());
+  return fclose(f) == 0 ? 0 : -1;
+}
+
 static void summary(const ns_scores *sc, double total_s) {
   size_t crh = 0, crnh = 0, nmr = 0;
   for (size_t i = 0; i < sc->n_notes; i++) {
@@ -89,7 +111,7 @@ static void summary(const ns_scores *sc, double total_s) {
 }
 
 int ns_cmd_score(int argc, char **argv) {
-  enum { O_DB = 256, O_EPOCH, O_SEED, O_THREADS, O_K, O_NOTRUST };
+  enum { O_DB = 256, O_EPOCH, O_SEED, O_THREADS, O_K, O_NOTRUST, O_STATS };
   static const struct option longopts[] = {
       {"notes", required_argument, 0, 'n'},      {"ratings", required_argument, 0, 'r'},
       {"status", required_argument, 0, 's'},     {"enrollment", required_argument, 0, 'e'},
@@ -97,13 +119,14 @@ int ns_cmd_score(int argc, char **argv) {
       {"epoch-millis", required_argument, 0, O_EPOCH},
       {"seed", required_argument, 0, O_SEED},    {"threads", required_argument, 0, O_THREADS},
       {"k", required_argument, 0, O_K},          {"no-trust", no_argument, 0, O_NOTRUST},
+      {"stats", required_argument, 0, O_STATS},
       {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
   const char *notes = NULL, *ratings = NULL, *status = NULL, *enroll = NULL, *outdir = NULL;
-  const char *db = NULL;
+  const char *db = NULL, *stats = NULL;
   long long epoch = -1;
   unsigned long long seed = 0, threads = 0, k = 1;
   int no_trust = 0, c, rc, ret = 1;
-  double t0 = ns_monotonic_s();
+  double t0 = ns_monotonic_s(), t_load = 0;
   ns_dataset *ds = NULL;
   ns_scores *sc = NULL;
   ns_store *st = NULL;
@@ -137,6 +160,7 @@ int ns_cmd_score(int argc, char **argv) {
       }
       break;
     case O_NOTRUST: no_trust = 1; break;
+    case O_STATS: stats = optarg; break;
     case 'h': usage(stdout); return 0;
     case ':':
       fprintf(stderr, "notescore: score: option %s needs a value\n", argv[optind - 1]);
@@ -188,6 +212,7 @@ int ns_cmd_score(int argc, char **argv) {
     }
   }
 
+  t_load = ns_monotonic_s() - t0;
   ns_params_default(&p);
   p.now_ms = epoch >= 0 ? (int64_t)epoch : ns_pipeline_default_now(ds);
   p.seed = seed;
@@ -232,6 +257,7 @@ int ns_cmd_score(int argc, char **argv) {
     sc->stage_seconds[7] = ns_monotonic_s() - tp;
   }
   summary(sc, ns_monotonic_s() - t0);
+  if (stats && write_stats(stats, sc, t_load, ns_monotonic_s() - t0) != 0) goto out;
   ret = 0;
 
 out:

@@ -1,10 +1,128 @@
-/* tools/cmd_serve.c -- placeholder until the subcommand lands. */
+/*
+** tools/cmd_serve.c -- `notescore serve`: option parsing for the daemon
+** (engine/server.h does the work).  Runs on the main thread, which becomes
+** the server's loop thread until SIGTERM/SIGINT.
+*/
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../base/base.h"
+#include "../engine/server.h"
 #include "cli.h"
 
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: notescore serve --db DB [OPTIONS]\n"
+          "\n"
+          "The daemon: HTTP ingest of ratings, notes and enrollment (NDJSON or TSV\n"
+          "bodies, acknowledged once durable), reads of note statuses and runs,\n"
+          "/healthz and /metrics, and scheduled scoring runs.  See docs/api.md.\n"
+          "\n"
+          "options:\n"
+          "  --db DB                 the SQLite database (created if absent)\n"
+          "  --listen ADDR:PORT      listen address (127.0.0.1:8080; port 0 = any free port)\n"
+          "  --port-file FILE        write the bound port to FILE once listening\n"
+          "  --score-every SECONDS   a full scoring run every SECONDS (0 = off)\n"
+          "  --refresh-every SECONDS note refresh between runs (0 = off)\n"
+          "  --token-file FILE       require 'Authorization: Bearer <token>' on writes;\n"
+          "                          the token is the first line of FILE\n"
+          "  --max-body BYTES        largest request body (8388608)\n"
+          "  --queue-max N           ingest requests in flight before 503 (64)\n"
+          "  --max-conns N           open connections (256)\n"
+          "  --idle-timeout SECONDS  close idle keep-alive connections (60)\n"
+          "  --request-timeout SECONDS  a request must arrive within (30)\n"
+          "  -v, --verbose           log each start/stop event\n"
+          "  -h, --help              this text\n");
+}
+
+/* Reads the first line of path as the token (trailing whitespace cut). */
+static char *read_token(const char *path) {
+  FILE *f = fopen(path, "r");
+  char buf[1024], *tok = NULL;
+  size_t n;
+  if (!f) return NULL;
+  if (fgets(buf, sizeof buf, f)) {
+    n = strlen(buf);
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+      buf[--n] = '\0';
+    if (n) tok = ns_strdup(buf);
+  }
+  fclose(f);
+  return tok;
+}
+
 int ns_cmd_serve(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  fprintf(stderr, "notescore: 'serve' is not implemented yet\n");
-  return 2;
+  ns_server_opts o;
+  const char *token_file = NULL;
+  char *token = NULL;
+  unsigned long long u;
+  double d;
+  int rc;
+
+  ns_server_opts_default(&o);
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define NEED_VALUE                                                            \
+  do {                                                                        \
+    if (!v) {                                                                 \
+      fprintf(stderr, "notescore: serve: %s needs a value\n", a);             \
+      return 2;                                                               \
+    }                                                                         \
+    i++;                                                                      \
+  } while (0)
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
+    else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) ns_log_set_level(NS_LOG_INFO);
+    else if (!strcmp(a, "--db")) { NEED_VALUE; o.db_path = v; }
+    else if (!strcmp(a, "--listen")) { NEED_VALUE; o.listen = v; }
+    else if (!strcmp(a, "--port-file")) { NEED_VALUE; o.port_file = v; }
+    else if (!strcmp(a, "--token-file")) { NEED_VALUE; token_file = v; }
+    else if (!strcmp(a, "--score-every") || !strcmp(a, "--refresh-every") ||
+             !strcmp(a, "--idle-timeout") || !strcmp(a, "--request-timeout") ||
+             !strcmp(a, "--test-commit-delay")) {
+      NEED_VALUE;
+      if (ns_cli_double(a, v, &d) || d < 0) {
+        if (d < 0) fprintf(stderr, "notescore: serve: %s must be >= 0\n", a);
+        return 2;
+      }
+      if (!strcmp(a, "--score-every")) o.score_every_s = d;
+      else if (!strcmp(a, "--refresh-every")) o.refresh_every_s = d;
+      else if (!strcmp(a, "--idle-timeout")) o.idle_timeout_s = d;
+      else if (!strcmp(a, "--request-timeout")) o.request_timeout_s = d;
+      else o.test_commit_delay_s = d;   /* hidden: tests of 503 and draining */
+    } else if (!strcmp(a, "--max-body") || !strcmp(a, "--queue-max") || !strcmp(a, "--max-conns")) {
+      NEED_VALUE;
+      if (ns_cli_u64(a, v, &u)) return 2;
+      if (u == 0) {
+        fprintf(stderr, "notescore: serve: %s must be positive\n", a);
+        return 2;
+      }
+      if (!strcmp(a, "--max-body")) o.max_body = (size_t)u;
+      else if (!strcmp(a, "--queue-max")) o.queue_max = (size_t)u;
+      else o.max_conns = (size_t)u;
+    } else {
+      fprintf(stderr, "notescore: serve: unknown option '%s'\n", a);
+      usage(stderr);
+      return 2;
+    }
+#undef NEED_VALUE
+  }
+  if (!o.db_path) {
+    fprintf(stderr, "notescore: serve: --db is required\n");
+    usage(stderr);
+    return 2;
+  }
+  if (token_file && !(token = read_token(token_file))) {
+    fprintf(stderr, "notescore: %s: cannot read a token from this file\n", token_file);
+    return 1;
+  }
+  o.token = token;
+  rc = ns_server_run(&o);
+  free(token);
+  if (rc != 0) {
+    fprintf(stderr, "notescore: serve: %s\n", ns_strerror(rc));
+    return 1;
+  }
+  return 0;
 }

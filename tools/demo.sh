@@ -13,7 +13,7 @@ echo "== 1. generate synthetic data with ground truth ($DIR/input)"
 
 echo
 echo "== 2. import into $DIR/notescore.db"
-"$BIN" import --db "$DIR/notescore.db" "$DIR/input"
+"$BIN" import --db "$DIR/notescore.db" "$DIR"/input/{notes,ratings,noteStatusHistory,userEnrollment}-*.tsv
 
 echo
 echo "== 3. DB summary"
@@ -34,7 +34,7 @@ echo
 echo "== 5. status summary of the published run"
 sqlite3 "$DIR/notescore.db" <<'SQL'
 .mode column
-SELECT final_status AS status, COUNT(*) AS notes FROM current_note_status GROUP BY 1 ORDER BY 2 DESC;
+SELECT status, COUNT(*) AS notes FROM current_note_status GROUP BY 1 ORDER BY 2 DESC;
 SQL
 
 echo

@@ -1,0 +1,217 @@
+/*
+** engine/guard_tags.c -- the two tag-based guardrails: the tag-outlier
+** filter (reference-algorithm.md §4.3) and the incorrect filter (§4.4).
+**
+** Both look at who wrote a not-helpful tag relative to the note: the tag
+** filter down-weights ratings from raters far from the note in factor space
+** (a tag from "the other side" is cheap), the incorrect filter only counts
+** raters close to the note and discounts raters who tag Incorrect often.
+** Factor dimension 0 is used (the reference model is 1-D).
+**
+** Who calls it: engine/pipeline.c, final round, run thread.  Single-threaded:
+** every function is one or two linear passes over the ratings.
+*/
+#include "guardrails.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* mean and population std (numpy's np.std, ddof 0) of v[i*ld] over i with
+** has[i]; returns the count. */
+static size_t mean_std(const double *v, size_t n, size_t ld, const uint8_t *has,
+                       double *mean, double *std) {
+  double s = 0, ss = 0;
+  size_t m = 0;
+  for (size_t i = 0; i < n; i++)
+    if (has[i]) s += v[i * ld], m++;
+  *mean = m ? s / (double)m : 0.0;
+  for (size_t i = 0; i < n; i++)
+    if (has[i]) {
+      double d = v[i * ld] - *mean;
+      ss += d * d;
+    }
+  *std = m ? sqrt(ss / (double)m) : 0.0;
+  return m;
+}
+
+int ns_guard_tag_weights(const ns_guard_fit *f, double *weight_out) {
+  uint8_t *hn = NULL, *hr = NULL;
+  double *d = NULL;
+  int rc = 0;
+  size_t k = (size_t)f->k;
+  hn = ns_calloc(f->n_notes ? f->n_notes : 1, 1);
+  hr = ns_calloc(f->n_raters ? f->n_raters : 1, 1);
+  d = ns_mallocn(f->n_ratings ? f->n_ratings : 1, sizeof *d);
+  if (!hn || !hr || !d) {
+    rc = NS_ENOMEM;
+    goto out;
+  }
+  for (size_t e = 0; e < f->n_ratings; e++) {
+    int32_t n = f->r_note[e], u = f->r_rater[e];
+    if (n < 0 || (size_t)n >= f->n_notes || u < 0 || (size_t)u >= f->n_raters) {
+      rc = NS_EINVAL;
+      goto out;
+    }
+    hn[n] = hr[u] = 1;
+  }
+  /* z-normalise notes and raters separately: the two factor clouds share
+  ** one space but may differ in scale. */
+  double mn, sn, mr, sr;
+  mean_std(f->note_fac, f->n_notes, k, hn, &mn, &sn);
+  mean_std(f->rater_fac, f->n_raters, k, hr, &mr, &sr);
+  for (size_t e = 0; e < f->n_ratings; e++) {
+    double zn = (f->note_fac[(size_t)f->r_note[e] * k] - mn) / sn;
+    double zu = (f->rater_fac[(size_t)f->r_rater[e] * k] - mr) / sr;
+    d[e] = fabs(zu - zn);
+    weight_out[e] = d[e];
+  }
+  double p40;
+  if ((rc = ns_guard_quantile(d, f->n_ratings, NS_GUARD_TAG_NORM_PCT / 100.0, &p40)) != 0)
+    goto out;
+  for (size_t e = 0; e < f->n_ratings; e++) {
+    if (p40 > 0) {
+      double r = d[e] / p40;
+      weight_out[e] = 1.0 / (1.0 + pow(r, 5.0));
+    } else {
+      /* Degenerate p40 = 0 (at least 40% of ratings at distance 0): the
+      ** reference would divide by zero; we give full weight at d = 0 and
+      ** none elsewhere, the limit of the formula as p40 -> 0+. */
+      weight_out[e] = d[e] == 0 ? 1.0 : 0.0;
+    }
+    if (isnan(weight_out[e])) weight_out[e] = 0.0; /* pandas sum skips NaN */
+  }
+out:
+  free(hn);
+  free(hr);
+  free(d);
+  return rc;
+}
+
+int ns_guard_tag_aggregate(const ns_guard_fit *f, const double *weight,
+                           double *adjusted, double *ratio, double *rating_weight) {
+  double *tot = rating_weight;
+  int own = 0;
+  if (!f->r_tags) return NS_EINVAL;
+  if (!tot) {
+    tot = ns_mallocn(f->n_notes ? f->n_notes : 1, sizeof *tot);
+    if (!tot) return NS_ENOMEM;
+    own = 1;
+  }
+  memset(tot, 0, f->n_notes * sizeof *tot);
+  memset(adjusted, 0, f->n_notes * NS_N_NOT_HELPFUL_TAGS * sizeof *adjusted);
+  for (size_t e = 0; e < f->n_ratings; e++) {
+    size_t n = (size_t)f->r_note[e];
+    if (n >= f->n_notes) {
+      if (own) free(tot);
+      return NS_EINVAL;
+    }
+    tot[n] += weight[e];
+    uint32_t tags = f->r_tags[e];
+    for (int t = 0; t < NS_N_NOT_HELPFUL_TAGS; t++)
+      if (tags & NS_TAG_BIT(NS_N_HELPFUL_TAGS + t))
+        adjusted[n * NS_N_NOT_HELPFUL_TAGS + t] += weight[e];
+  }
+  /* A note with no rating has no row in the reference; NaN here. */
+  for (size_t n = 0; n < f->n_notes; n++)
+    for (int t = 0; t < NS_N_NOT_HELPFUL_TAGS; t++)
+      ratio[n * NS_N_NOT_HELPFUL_TAGS + t] =
+          tot[n] > 0 ? adjusted[n * NS_N_NOT_HELPFUL_TAGS + t] / tot[n] : NAN;
+  if (own) free(tot);
+  return 0;
+}
+
+int ns_guard_tag_thresholds(size_t n_notes, const double *ratio,
+                            const uint8_t *is_crh, int pct, double thresholds[13]) {
+  double *col = ns_mallocn(n_notes ? n_notes : 1, sizeof *col);
+  int rc = 0;
+  if (!col) return NS_ENOMEM;
+  for (int t = 0; t < NS_N_NOT_HELPFUL_TAGS; t++) {
+    size_t m = 0;
+    for (size_t n = 0; n < n_notes; n++)
+      if (is_crh[n]) col[m++] = ratio[n * NS_N_NOT_HELPFUL_TAGS + t];
+    if (m == 0) {
+      thresholds[t] = 0.0; /* the reference's arbitrary default */
+      continue;
+    }
+    if ((rc = ns_guard_quantile(col, m, ns_guard_pct_q(pct), &thresholds[t])) != 0) break;
+    if (isnan(thresholds[t])) thresholds[t] = 0.0;
+  }
+  free(col);
+  return rc;
+}
+
+void ns_guard_tag_filter(size_t n_notes, const double *adjusted, const double *ratio,
+                         const double thresholds[13], uint32_t *fired) {
+  for (size_t n = 0; n < n_notes; n++) {
+    uint32_t m = 0;
+    for (int t = 0; t < NS_N_NOT_HELPFUL_TAGS; t++) {
+      int tag = NS_N_HELPFUL_TAGS + t;
+      if (tag == NS_TAG_NH_HARD_TO_UNDERSTAND) continue; /* never filters */
+      double a = adjusted[n * NS_N_NOT_HELPFUL_TAGS + t];
+      double r = ratio[n * NS_N_NOT_HELPFUL_TAGS + t];
+      if (a > NS_GUARD_TAG_MIN_ADJUSTED && r > thresholds[t]) m |= NS_TAG_BIT(tag);
+    }
+    fired[n] = m;
+  }
+}
+
+/* ---- incorrect filter --------------------------------------------------- */
+
+#define NH_MASK (((1u << NS_N_NOT_HELPFUL_TAGS) - 1u) << NS_N_HELPFUL_TAGS)
+
+void ns_guard_incorrect_counts(size_t n_ratings, const int32_t *r_rater,
+                               const uint32_t *r_tags, size_t n_raters,
+                               int32_t *incorrect, int32_t *nh_total) {
+  memset(incorrect, 0, n_raters * sizeof *incorrect);
+  memset(nh_total, 0, n_raters * sizeof *nh_total);
+  for (size_t e = 0; e < n_ratings; e++) {
+    int32_t u = r_rater[e];
+    if (u < 0 || (size_t)u >= n_raters || !(r_tags[e] & NH_MASK)) continue;
+    nh_total[u]++;
+    if (r_tags[e] & NS_TAG_BIT(NS_TAG_NH_INCORRECT)) incorrect[u]++;
+  }
+}
+
+static double clip04(double x) {
+  return x < -NS_GUARD_INCORRECT_CLIP ? -NS_GUARD_INCORRECT_CLIP
+         : x > NS_GUARD_INCORRECT_CLIP ? NS_GUARD_INCORRECT_CLIP : x;
+}
+
+int ns_guard_incorrect_filter(const ns_guard_fit *f, const int32_t *incorrect,
+                              const int32_t *nh_total, double threshold,
+                              ns_guard_incorrect *out) {
+  size_t k = (size_t)f->k;
+  if (!f->r_tags || !out) return NS_EINVAL;
+  for (size_t n = 0; n < f->n_notes; n++) {
+    out->count[n] = 0;
+    out->voters[n] = 0;
+    out->p_sum[n] = 0;
+  }
+  for (size_t e = 0; e < f->n_ratings; e++) {
+    int32_t n = f->r_note[e], u = f->r_rater[e];
+    if (n < 0 || (size_t)n >= f->n_notes || u < 0 || (size_t)u >= f->n_raters)
+      return NS_EINVAL;
+    if (!(f->r_tags[e] & NH_MASK)) continue;
+    double fu = clip04(f->rater_fac[(size_t)u * k]);
+    double fn = clip04(f->note_fac[(size_t)n * k]);
+    if (!(fabs(fu - fn) < NS_GUARD_INCORRECT_HALF_WIDTH)) continue;
+    out->voters[n]++;
+    if (f->r_tags[e] & NS_TAG_BIT(NS_TAG_NH_INCORRECT)) out->count[n]++;
+    /* rater's propensity to tag Incorrect, over the whole history; 0 when
+    ** the history has no tagged rating (the reference's fillna(0)). */
+    if (nh_total[u] > 0) out->p_sum[n] += (double)incorrect[u] / (double)nh_total[u];
+  }
+  for (size_t n = 0; n < f->n_notes; n++) {
+    if (out->voters[n] == 0) {
+      out->tfidf[n] = NAN; /* no row in the reference: never fires */
+      out->fired[n] = 0;
+      continue;
+    }
+    out->tfidf[n] = (double)out->count[n] / log(1.0 + out->p_sum[n]);
+    out->fired[n] = out->count[n] >= NS_GUARD_INCORRECT_MIN_TAGS &&
+                    out->voters[n] >= NS_GUARD_INCORRECT_MIN_VOTERS &&
+                    out->tfidf[n] >= threshold;
+  }
+  return 0;
+}

@@ -1,0 +1,505 @@
+/*
+** engine/guardrails.c -- quantiles and the exact note-only refits behind the
+** pseudo-rater bounds (§4.6), the NoHighVol / NoCorrelated intercepts
+** (§4.1 step 15), the population-sampled intercept (§4.7 step 8), plus the
+** high-volume rater flag (§1.7 step 3).
+**
+** The refits all freeze raters and mu, so each note is an independent ridge
+** regression (see guardrails.h).  We accumulate a note's normal equations
+** once from its ratings and solve every variant (original data, +pseudo-
+** rating j) from the same sums, which makes the four pseudo-rater refits cost
+** about one pass over the ratings.
+**
+** Who calls it: engine/pipeline.c (run thread); parallel over notes through
+** ns_pool_for, each note written by exactly one chunk.
+*/
+#include "guardrails.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- quantiles --------------------------------------------------------- */
+
+double ns_guard_pct_q(int p) {
+  /* numpy's arange(0, 1, .01) fills element i as start + i*delta with
+  ** delta = (start + step) - start = 0.01, so element 95 is 95*0.01 =
+  ** 0.9500000000000001, not 0.95.  We reproduce that product. */
+  return 0.0 + (double)p * 0.01;
+}
+
+double ns_guard_quantile_sorted(const double *x, size_t n, double q) {
+  if (n == 0) return NAN;
+  if (n == 1) return x[0];
+  double h = q * (double)(n - 1);
+  double fl = floor(h);
+  size_t lo = fl < 0 ? 0 : (size_t)fl;
+  if (lo >= n - 1) return x[n - 1];
+  double t = h - fl;
+  double a = x[lo], b = x[lo + 1];
+  double d = b - a;
+  /* numpy's _lerp: a + d*t, but b - d*(1-t) when t >= 0.5 (monotone and
+  ** exact at both ends). */
+  return t >= 0.5 ? b - d * (1.0 - t) : a + d * t;
+}
+
+static int cmp_double(const void *pa, const void *pb) {
+  double a = *(const double *)pa, b = *(const double *)pb;
+  return (a > b) - (a < b);
+}
+
+int ns_guard_quantile(const double *x, size_t n, double q, double *out) {
+  *out = NAN;
+  if (n == 0) return 0;
+  double *c = ns_mallocn(n, sizeof *c);
+  size_t m = 0;
+  if (!c) return NS_ENOMEM;
+  for (size_t i = 0; i < n; i++)
+    if (!isnan(x[i])) c[m++] = x[i];
+  qsort(c, m, sizeof *c, cmp_double);
+  *out = ns_guard_quantile_sorted(c, m, q);
+  free(c);
+  return 0;
+}
+
+/* ---- per-note edge lists ---------------------------------------------- */
+
+/* CSR note -> kept rating ids, in increasing rating order. */
+typedef struct by_note {
+  size_t *off;    /* n_notes + 1 */
+  uint32_t *idx;  /* kept ratings */
+} by_note;
+
+static void by_note_free(by_note *b) {
+  free(b->off);
+  free(b->idx);
+  b->off = NULL;
+  b->idx = NULL;
+}
+
+static int by_note_build(const ns_guard_fit *f, const uint8_t *keep, by_note *b) {
+  size_t nn = f->n_notes, ne = f->n_ratings;
+  b->off = ns_calloc(nn + 1, sizeof *b->off);
+  b->idx = ns_mallocn(ne ? ne : 1, sizeof *b->idx);
+  if (!b->off || !b->idx) {
+    by_note_free(b);
+    return NS_ENOMEM;
+  }
+  for (size_t e = 0; e < ne; e++) {
+    int32_t n = f->r_note[e], u = f->r_rater[e];
+    if (n < 0 || (size_t)n >= nn || u < 0 || (size_t)u >= f->n_raters) {
+      by_note_free(b);
+      return NS_EINVAL;
+    }
+    if (!keep || keep[e]) b->off[n + 1]++;
+  }
+  for (size_t n = 0; n < nn; n++) b->off[n + 1] += b->off[n];
+  size_t *pos = ns_mallocn(nn ? nn : 1, sizeof *pos);
+  if (!pos) {
+    by_note_free(b);
+    return NS_ENOMEM;
+  }
+  memcpy(pos, b->off, nn * sizeof *pos);
+  for (size_t e = 0; e < ne; e++)
+    if (!keep || keep[e]) b->idx[pos[f->r_note[e]]++] = (uint32_t)e;
+  free(pos);
+  return 0;
+}
+
+/* ---- small SPD solve --------------------------------------------------- */
+
+/* Solves A x = b in place (A is m x m row-major SPD, overwritten by its
+** Cholesky factor; b becomes x).  Returns 0, or -1 if A is not positive
+** definite (cannot happen with positive ridge terms). */
+static int chol_solve(double *A, double *b, int m) {
+  for (int j = 0; j < m; j++) {
+    double s = A[j * m + j];
+    for (int p = 0; p < j; p++) s -= A[j * m + p] * A[j * m + p];
+    if (!(s > 0)) return -1;
+    double d = sqrt(s);
+    A[j * m + j] = d;
+    for (int i = j + 1; i < m; i++) {
+      double t = A[i * m + j];
+      for (int p = 0; p < j; p++) t -= A[i * m + p] * A[j * m + p];
+      A[i * m + j] = t / d;
+    }
+  }
+  for (int i = 0; i < m; i++) { /* L y = b */
+    double t = b[i];
+    for (int p = 0; p < i; p++) t -= A[i * m + p] * b[p];
+    b[i] = t / A[i * m + i];
+  }
+  for (int i = m - 1; i >= 0; i--) { /* L^T x = y */
+    double t = b[i];
+    for (int p = i + 1; p < m; p++) t -= A[p * m + i] * b[p];
+    b[i] = t / A[i * m + i];
+  }
+  return 0;
+}
+
+/* ---- multi-variant refit ------------------------------------------------ */
+
+#define MAXV 4                     /* variants solved per note */
+#define MAXM (NS_GUARD_MAX_K + 1)  /* unknowns per note */
+
+typedef struct refit_ctx {
+  const ns_guard_fit *f;
+  const by_note *bn;
+  int min_ratings;
+  int nvar;
+  const ns_guard_pseudo *extra[MAXV];  /* NULL = no pseudo-rating */
+  double pen_i[MAXV], pen_f[MAXV];
+  double *icpt[MAXV];                  /* n_notes each */
+  double *fac[MAXV];                   /* n_notes x k each, or NULL */
+  int failed;                          /* set if a solve failed (racy-safe:
+                                          only ever written as 1) */
+} refit_ctx;
+
+static void refit_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
+  refit_ctx *c = vctx;
+  const ns_guard_fit *f = c->f;
+  int k = f->k, m = k + 1;
+  double A0[MAXM * MAXM], b0[MAXM], A[MAXM * MAXM], b[MAXM], x[MAXM];
+  (void)chunk;
+  for (size_t n = begin; n < end; n++) {
+    size_t lo = c->bn->off[n], hi = c->bn->off[n + 1];
+    if (hi - lo < (size_t)(c->min_ratings > 0 ? c->min_ratings : 1)) {
+      for (int v = 0; v < c->nvar; v++) {
+        c->icpt[v][n] = NAN;
+        if (c->fac[v])
+          for (int j = 0; j < k; j++) c->fac[v][n * k + j] = NAN;
+      }
+      continue;
+    }
+    /* Normal equations of the note's data term: x_e = (1, f_u), target
+    ** y_e = r_e - mu - i_u, weight w_e. */
+    memset(A0, 0, sizeof A0);
+    memset(b0, 0, sizeof b0);
+    for (size_t p = lo; p < hi; p++) {
+      uint32_t e = c->bn->idx[p];
+      int32_t u = f->r_rater[e];
+      double w = f->r_weight ? f->r_weight[e] : 1.0;
+      double y = (double)f->r_value[e] - f->mu - f->rater_icpt[u];
+      x[0] = 1.0;
+      for (int j = 0; j < k; j++) x[j + 1] = f->rater_fac[(size_t)u * k + j];
+      for (int i = 0; i < m; i++) {
+        b0[i] += w * x[i] * y;
+        for (int j = 0; j <= i; j++) A0[i * m + j] += w * x[i] * x[j];
+      }
+    }
+    for (int v = 0; v < c->nvar; v++) {
+      memcpy(A, A0, sizeof A);
+      memcpy(b, b0, sizeof b);
+      const ns_guard_pseudo *ps = c->extra[v];
+      if (ps) {
+        double y = ps->value - f->mu - ps->icpt;
+        x[0] = 1.0;
+        for (int j = 0; j < k; j++) x[j + 1] = ps->fac[j];
+        for (int i = 0; i < m; i++) {
+          b[i] += x[i] * y;
+          for (int j = 0; j <= i; j++) A[i * m + j] += x[i] * x[j];
+        }
+      }
+      A[0] += c->pen_i[v];
+      for (int j = 1; j < m; j++) A[j * m + j] += c->pen_f[v];
+      for (int i = 0; i < m; i++) /* mirror the lower triangle */
+        for (int j = i + 1; j < m; j++) A[i * m + j] = A[j * m + i];
+      if (chol_solve(A, b, m) != 0) {
+        c->failed = 1;
+        c->icpt[v][n] = NAN;
+        continue;
+      }
+      c->icpt[v][n] = b[0];
+      if (c->fac[v])
+        for (int j = 0; j < k; j++) c->fac[v][n * k + j] = b[j + 1];
+    }
+  }
+}
+
+/* Ridge strengths for one variant: mean mode counts the refit's ratings N
+** (kept ratings of refit notes, plus one pseudo-rating per refit note when
+** present) and its notes. */
+static void variant_pen(const ns_guard_reg *reg, size_t n_kept, size_t n_notes_refit,
+                        int has_extra, double *pen_i, double *pen_f) {
+  if (reg->rho > 0) {
+    *pen_i = reg->lambda_in * reg->rho;
+    *pen_f = reg->lambda_fn * reg->rho;
+    return;
+  }
+  double N = (double)n_kept + (has_extra ? (double)n_notes_refit : 0.0);
+  double scale = n_notes_refit ? N / (double)n_notes_refit : 0.0;
+  *pen_i = reg->lambda_in * scale;
+  *pen_f = reg->lambda_fn * scale;
+}
+
+static int check_fit(const ns_guard_fit *f) {
+  if (!f || f->k < 1 || f->k > NS_GUARD_MAX_K) return NS_EINVAL;
+  if (f->n_ratings && (!f->r_note || !f->r_rater || !f->r_value)) return NS_EINVAL;
+  if (f->n_notes && !f->note_icpt) return NS_EINVAL;
+  if (f->n_raters && (!f->rater_icpt || !f->rater_fac)) return NS_EINVAL;
+  if (f->n_ratings >= UINT32_MAX) return NS_EINVAL;
+  return 0;
+}
+
+/* Counts the refit's notes (those keeping >= min_ratings) and their ratings. */
+static void count_refit(const by_note *bn, size_t n_notes, int min_ratings,
+                        size_t *n_notes_refit, size_t *n_kept) {
+  size_t need = (size_t)(min_ratings > 0 ? min_ratings : 1), nr = 0, nk = 0;
+  for (size_t n = 0; n < n_notes; n++) {
+    size_t d = bn->off[n + 1] - bn->off[n];
+    if (d >= need) {
+      nr++;
+      nk += d;
+    }
+  }
+  *n_notes_refit = nr;
+  *n_kept = nk;
+}
+
+int ns_guard_refit_notes(const ns_guard_fit *f, const uint8_t *keep,
+                         const ns_guard_reg *reg, int min_ratings,
+                         const ns_guard_pseudo *extra, ns_pool *pool,
+                         double *icpt_out, double *fac_out, size_t *n_refit) {
+  by_note bn = {0};
+  refit_ctx c;
+  size_t nr, nk;
+  int rc;
+  if (n_refit) *n_refit = 0;
+  if ((rc = check_fit(f)) != 0 || !reg || !icpt_out) return rc ? rc : NS_EINVAL;
+  if ((rc = by_note_build(f, keep, &bn)) != 0) return rc;
+  count_refit(&bn, f->n_notes, min_ratings, &nr, &nk);
+  memset(&c, 0, sizeof c);
+  c.f = f;
+  c.bn = &bn;
+  c.min_ratings = min_ratings;
+  c.nvar = 1;
+  c.extra[0] = extra;
+  c.icpt[0] = icpt_out;
+  c.fac[0] = fac_out;
+  variant_pen(reg, nk, nr, extra != NULL, &c.pen_i[0], &c.pen_f[0]);
+  ns_pool_for(pool, f->n_notes, 1024, refit_chunk, &c);
+  by_note_free(&bn);
+  if (n_refit) *n_refit = nr;
+  return c.failed ? NS_ELAPACK : 0;
+}
+
+/* ---- 1. pseudo-rater bounds ------------------------------------------- */
+
+int ns_guard_pseudo_bounds(const ns_guard_fit *f, const ns_guard_reg *reg,
+                           ns_pool *pool, ns_guard_bounds *out) {
+  by_note bn = {0};
+  refit_ctx c;
+  ns_guard_pseudo ps[3];
+  double *buf = NULL;
+  uint8_t *active = NULL;
+  size_t nn, k, nr, nk;
+  int rc;
+  double t0 = ns_monotonic_s();
+  if ((rc = check_fit(f)) != 0) return rc;
+  if (!reg || !out || !out->icpt_min || !out->icpt_max) return NS_EINVAL;
+  nn = f->n_notes;
+  k = (size_t)f->k;
+  out->seconds = 0;
+
+  /* Extreme pseudo-raters from raters that actually rated (others would
+  ** carry the zero parameters of an empty row). */
+  active = ns_calloc(f->n_raters ? f->n_raters : 1, 1);
+  if (!active) return NS_ENOMEM;
+  for (size_t e = 0; e < f->n_ratings; e++) {
+    int32_t u = f->r_rater[e];
+    if (u < 0 || (size_t)u >= f->n_raters) {
+      rc = NS_EINVAL;
+      goto out;
+    }
+    active[u] = 1;
+  }
+  double imin = INFINITY, fmin[NS_GUARD_MAX_K], fmax[NS_GUARD_MAX_K];
+  for (size_t j = 0; j < k; j++) fmin[j] = INFINITY, fmax[j] = -INFINITY;
+  for (size_t u = 0; u < f->n_raters; u++) {
+    if (!active[u]) continue;
+    if (f->rater_icpt[u] < imin) imin = f->rater_icpt[u];
+    for (size_t j = 0; j < k; j++) {
+      double v = f->rater_fac[u * k + j];
+      if (v < fmin[j]) fmin[j] = v;
+      if (v > fmax[j]) fmax[j] = v;
+    }
+  }
+  memset(ps, 0, sizeof ps);
+  for (int p = 0; p < 3; p++) {
+    ps[p].icpt = isfinite(imin) ? imin : 0.0;
+    ps[p].value = 1.0; /* HELPFUL: only the upper bound is used (LCB off) */
+    for (size_t j = 0; j < k; j++)
+      ps[p].fac[j] = p == 0 ? fmin[j] : p == 1 ? 0.0 : fmax[j];
+    if (!isfinite(imin))
+      for (size_t j = 0; j < k; j++) ps[p].fac[j] = 0.0;
+  }
+
+  /* Four variants: original ratings, then +1 pseudo-rating per note. */
+  buf = ns_mallocn(nn ? 4 * nn * (k + 1) : 1, sizeof *buf);
+  if (!buf) {
+    rc = NS_ENOMEM;
+    goto out;
+  }
+  if ((rc = by_note_build(f, NULL, &bn)) != 0) goto out;
+  count_refit(&bn, nn, 1, &nr, &nk);
+  memset(&c, 0, sizeof c);
+  c.f = f;
+  c.bn = &bn;
+  c.min_ratings = 1;
+  c.nvar = 4;
+  for (int v = 0; v < 4; v++) {
+    c.extra[v] = v == 0 ? NULL : &ps[v - 1];
+    c.icpt[v] = buf + (size_t)v * nn;
+    c.fac[v] = buf + 4 * nn + (size_t)v * nn * k;
+    /* The reference's pseudo-rater refits use the mean regulariser, not
+    ** the final round's ratio mode (reference-algorithm.md §10). */
+    ns_guard_reg mean = *reg;
+    mean.rho = 0;
+    variant_pen(&mean, nk, nr, v != 0, &c.pen_i[v], &c.pen_f[v]);
+  }
+  ns_pool_for(pool, nn, 1024, refit_chunk, &c);
+  if (c.failed) {
+    rc = NS_ELAPACK;
+    goto out;
+  }
+  for (size_t n = 0; n < nn; n++) {
+    double lo = INFINITY, hi = -INFINITY, flo = INFINITY, fhi = -INFINITY;
+    for (int v = 0; v < 4; v++) {
+      double i = c.icpt[v][n], fv = c.fac[v][n * k];
+      if (isnan(i)) continue;
+      lo = i < lo ? i : lo;
+      hi = i > hi ? i : hi;
+      flo = fv < flo ? fv : flo;
+      fhi = fv > fhi ? fv : fhi;
+    }
+    int none = !isfinite(lo);
+    out->icpt_min[n] = none ? NAN : lo;
+    out->icpt_max[n] = none ? NAN : hi;
+    if (out->fac_min) out->fac_min[n] = none ? NAN : flo;
+    if (out->fac_max) out->fac_max[n] = none ? NAN : fhi;
+    if (out->icpt_orig) out->icpt_orig[n] = c.icpt[0][n];
+    if (out->fac_orig) out->fac_orig[n] = c.fac[0][n * k];
+  }
+  rc = 0;
+out:
+  by_note_free(&bn);
+  free(buf);
+  free(active);
+  out->seconds = ns_monotonic_s() - t0;
+  return rc;
+}
+
+int ns_guard_ucb_crnh(int32_t num_ratings, double icpt_max) {
+  return num_ratings >= NS_GUARD_MIN_RATINGS && icpt_max < NS_GUARD_UCB_CRNH;
+}
+
+/* ---- 4. high-volume raters and exclusion refits ----------------------- */
+
+int ns_guard_high_volume(size_t n_ratings, const int32_t *r_rater,
+                         const int64_t *r_created_ms, size_t n_raters,
+                         size_t n_notes_total, uint8_t *flag) {
+  static const int64_t windows[2] = {NS_GUARD_HIGHVOL_WINDOW1_MS,
+                                     NS_GUARD_HIGHVOL_WINDOW2_MS};
+  int32_t *cnt = NULL;
+  double *vals = NULL;
+  int rc = 0;
+  if (n_raters) memset(flag, 0, n_raters);
+  if (n_notes_total < NS_GUARD_HIGHVOL_MIN_NOTES || n_ratings == 0) return 0;
+  cnt = ns_mallocn(n_raters, sizeof *cnt);
+  vals = ns_mallocn(n_raters, sizeof *vals);
+  if (!cnt || !vals) {
+    rc = NS_ENOMEM;
+    goto out;
+  }
+  int64_t newest = INT64_MIN;
+  for (size_t e = 0; e < n_ratings; e++) {
+    if (r_rater[e] < 0 || (size_t)r_rater[e] >= n_raters) {
+      rc = NS_EINVAL;
+      goto out;
+    }
+    if (r_created_ms[e] > newest) newest = r_created_ms[e];
+  }
+  for (int w = 0; w < 2; w++) {
+    int64_t since = newest - windows[w];
+    size_t m = 0;
+    double q;
+    memset(cnt, 0, n_raters * sizeof *cnt);
+    for (size_t e = 0; e < n_ratings; e++)
+      if (r_created_ms[e] >= since) cnt[r_rater[e]]++;
+    for (size_t u = 0; u < n_raters; u++)
+      if (cnt[u] > 0) vals[m++] = cnt[u];
+    if ((rc = ns_guard_quantile(vals, m, NS_GUARD_HIGHVOL_QUANTILE, &q)) != 0) goto out;
+    for (size_t u = 0; u < n_raters; u++)
+      if (cnt[u] > 0 && (double)cnt[u] > q) flag[u] = 1;
+  }
+out:
+  free(cnt);
+  free(vals);
+  return rc;
+}
+
+int ns_guard_refit_excluding(const ns_guard_fit *f, const uint8_t *excluded,
+                             const ns_guard_reg *reg, int min_ratings,
+                             ns_pool *pool, double *icpt_out) {
+  uint8_t *keep;
+  int rc;
+  if ((rc = check_fit(f)) != 0 || !excluded) return rc ? rc : NS_EINVAL;
+  keep = ns_mallocn(f->n_ratings ? f->n_ratings : 1, 1);
+  if (!keep) return NS_ENOMEM;
+  for (size_t e = 0; e < f->n_ratings; e++) {
+    int32_t u = f->r_rater[e];
+    keep[e] = (u >= 0 && (size_t)u < f->n_raters) ? !excluded[u] : 1;
+  }
+  rc = ns_guard_refit_notes(f, keep, reg, min_ratings, NULL, pool, icpt_out, NULL, NULL);
+  free(keep);
+  return rc;
+}
+
+int ns_guard_low_baseline(int status, double icpt, double threshold) {
+  return status == NS_STATUS_CRH && !isnan(icpt) && icpt < threshold;
+}
+
+/* ---- 5. population-sampled check ------------------------------------- */
+
+int ns_guard_population_sampled(const ns_guard_fit *f, const uint8_t *r_source,
+                                const ns_guard_reg *reg, ns_pool *pool,
+                                ns_guard_popsampled *out) {
+  uint8_t *keep;
+  int rc;
+  if ((rc = check_fit(f)) != 0 || !r_source || !out || !out->icpt) return rc ? rc : NS_EINVAL;
+  keep = ns_mallocn(f->n_ratings ? f->n_ratings : 1, 1);
+  if (!keep) return NS_ENOMEM;
+  if (out->n_neg) memset(out->n_neg, 0, f->n_notes * sizeof *out->n_neg);
+  if (out->n_pos) memset(out->n_pos, 0, f->n_notes * sizeof *out->n_pos);
+  for (size_t e = 0; e < f->n_ratings; e++) {
+    keep[e] = r_source[e] == NS_SOURCE_POPULATION_SAMPLED;
+    if (!keep[e]) continue;
+    int32_t n = f->r_note[e], u = f->r_rater[e];
+    if (n < 0 || (size_t)n >= f->n_notes || u < 0 || (size_t)u >= f->n_raters) {
+      free(keep);
+      return NS_EINVAL;
+    }
+    double fu = f->rater_fac[(size_t)u * f->k];
+    if (isnan(fu)) continue; /* the reference drops raters without a factor */
+    if (fu < 0) {
+      if (out->n_neg) out->n_neg[n]++;
+    } else if (out->n_pos) {
+      out->n_pos[n]++;
+    }
+  }
+  ns_guard_reg r = *reg;
+  r.rho = NS_GUARD_POP_RHO; /* the reference's population-sampled refit */
+  rc = ns_guard_refit_notes(f, keep, &r, NS_GUARD_MIN_RATINGS, NULL, pool, out->icpt,
+                            NULL, NULL);
+  free(keep);
+  return rc;
+}
+
+int ns_guard_pop_demote(int status, double icpt_core, double icpt_pop,
+                        int32_t n_neg, int32_t n_pos) {
+  if (status != NS_STATUS_CRH || isnan(icpt_core) || isnan(icpt_pop)) return 0;
+  if (n_neg + n_pos < NS_GUARD_POP_MIN_TOTAL) return 0;
+  if (n_neg < NS_GUARD_POP_MIN_PER_SIGN || n_pos < NS_GUARD_POP_MIN_PER_SIGN) return 0;
+  return icpt_pop < NS_GUARD_POP_MAX_INTERCEPT &&
+         icpt_core - icpt_pop >= NS_GUARD_POP_MIN_DROP;
+}

@@ -1,0 +1,322 @@
+/*
+** engine/guardrails.h -- internal engine header: the checks the reference
+** scorer applies before a note's status may change (reference-algorithm.md
+** §1.7 step 3, §3.2, §3.6, §4.1, §4.3-4.9).
+**
+** Every guardrail is a function over plain arrays: the dense note/rater
+** indexes of one fit (ns_guard_fit), per-rating columns, and constants.  None
+** of them reads an ns_dataset or touches the store, so each is testable alone
+** (tests/test_guardrails.c) and the pipeline (engine/pipeline.c) calls them
+** at the right stage and turns their verdicts into statuses and rule bits
+** with ns_guard_apply().
+**
+** Numerics.  With raters and mu frozen, the reference's note-only refits
+** (pseudo-raters, NoHighVol, NoCorrelated, PopulationSampled) minimise a
+** strictly convex loss that splits into one ridge regression per note:
+**
+**   sum_e w_e (y_e - i_n - f_u.f_n)^2 + pen_i i_n^2 + pen_f |f_n|^2,
+**   y_e = r_e - mu - i_u,
+**
+** with pen = lambda * N / n_notes for the reference's mean regulariser and
+** pen = lambda * rho for its "ratio mode" (lambda * sum theta^2 / (N/rho),
+** times N).  We solve each (k+1)x(k+1) system exactly (Cholesky), so no
+** iterations are needed and the result is the optimum the reference's Adam
+** approaches.
+**
+** Who calls it: engine/pipeline.c, on the run's thread; functions that take
+** an ns_pool parallelise inside with deterministic chunking (disjoint
+** per-note writes), so results do not depend on the thread count.
+** Errors: 0, NS_EINVAL (bad sizes/indexes), NS_ENOMEM.  Output arrays are
+** caller-allocated with the sizes stated; they are fully written on success.
+*/
+#ifndef NS_GUARDRAILS_H
+#define NS_GUARDRAILS_H
+
+#include <stdint.h>
+
+#include "../base/base.h"
+#include "../base/dataset.h"
+
+/* ---- reference constants ---------------------------------------------- */
+
+#define NS_GUARD_MIN_RATINGS 5               /* minRatingsNeeded */
+#define NS_GUARD_UCB_CRNH (-0.04)            /* crnhThresholdUCBIntercept */
+#define NS_GUARD_TAG_NORM_PCT 40             /* tagPercentileForNormalization */
+#define NS_GUARD_TAG_THRESHOLD_PCT 95        /* tag filter percentile */
+#define NS_GUARD_TAG_MIN_ADJUSTED 2.5        /* minAdjustedTagWeight */
+#define NS_GUARD_INCORRECT_CLIP 0.4          /* factor clip before interval */
+#define NS_GUARD_INCORRECT_HALF_WIDTH 0.3    /* intervalHalfWidth */
+#define NS_GUARD_INCORRECT_MIN_TAGS 2        /* tagThreshold */
+#define NS_GUARD_INCORRECT_MIN_VOTERS 3      /* voteThreshold */
+#define NS_GUARD_INCORRECT_TFIDF 2.5         /* incorrectFilterThreshold */
+#define NS_GUARD_LOW_DILIGENCE 0.263         /* lowDiligenceThreshold */
+#define NS_GUARD_HIGHVOL_QUANTILE 0.999
+#define NS_GUARD_HIGHVOL_MIN_NOTES 200
+#define NS_GUARD_HIGHVOL_WINDOW1_MS (7LL * 86400000LL)
+#define NS_GUARD_HIGHVOL_WINDOW2_MS (28LL * 86400000LL)
+#define NS_GUARD_NO_HIGHVOL_CRH 0.37         /* crhThresholdNoHighVol/NoCorrelated */
+#define NS_GUARD_POP_RHO 10.0                /* ratio-mode rho of the pop. refit */
+#define NS_GUARD_POP_MIN_TOTAL 8
+#define NS_GUARD_POP_MIN_PER_SIGN 2
+#define NS_GUARD_POP_MAX_INTERCEPT 0.30
+#define NS_GUARD_POP_MIN_DROP 0.15
+#define NS_GUARD_HARASS_MIN 2.0              /* harassment intercept threshold */
+#define NS_GUARD_HARASS_PENALTY 10.0         /* penalty per helpful rating */
+#define NS_GUARD_HARASS_MIN_MS 1639699200000LL  /* ratings on/after 2021-12-15 */
+#define NS_GUARD_STAB_MIN_MS (30LL * 60000LL)
+#define NS_GUARD_STAB_CRH_MAX_MS (60LL * 60000LL)
+#define NS_GUARD_STAB_NYH_MAX_MS (360LL * 60000LL)
+#define NS_GUARD_LOCK_MS (14LL * 86400000LL)  /* noteLockMillis */
+
+/* ---- one fit, as plain arrays ----------------------------------------- */
+
+/* A fitted model plus the ratings it was fitted on.  Everything borrowed.
+** Factors are row-major with ld = k (factorization/mf.h layout); guardrails
+** that the reference defines for a 1-D factor (tag filter, incorrect filter,
+** sign splits) use factor dimension 0. */
+typedef struct ns_guard_fit {
+  size_t n_notes, n_raters, n_ratings;
+  int k;                      /* factors per entity, 1..NS_GUARD_MAX_K */
+  double mu;                  /* global intercept (frozen) */
+  const double *note_icpt;    /* n_notes */
+  const double *note_fac;     /* n_notes x k */
+  const double *rater_icpt;   /* n_raters */
+  const double *rater_fac;    /* n_raters x k */
+  const int32_t *r_note;      /* n_ratings: dense note index */
+  const int32_t *r_rater;     /* n_ratings: dense rater index */
+  const float *r_value;       /* n_ratings: 0, 0.5, 1 */
+  const float *r_weight;      /* n_ratings, or NULL = all 1 */
+  const uint32_t *r_tags;     /* n_ratings: NS_TAG_BIT mask, or NULL */
+} ns_guard_fit;
+
+#define NS_GUARD_MAX_K 8
+
+/* Ridge strengths of the note-only refits (mf.h defaults 0.15 / 0.03). */
+typedef struct ns_guard_reg {
+  double lambda_in, lambda_fn;
+  double rho;                 /* 0: mean regulariser (pen = lambda*N/n_notes);
+                                 > 0: ratio mode (pen = lambda*rho) */
+} ns_guard_reg;
+
+/* ---- quantiles --------------------------------------------------------- */
+
+/* numpy.quantile(x, q) with the default "linear" method on sorted x[0..n):
+** h = q*(n-1), result = lerp(x[floor h], x[floor h + 1], h - floor h), using
+** numpy's two-sided lerp so the bits match.  NAN when n == 0. */
+double ns_guard_quantile_sorted(const double *x, size_t n, double q);
+/* Same on unsorted data: copies, sorts (NaNs dropped), evaluates.  *out NAN if
+** no finite value.  Returns 0 or NS_ENOMEM. */
+int ns_guard_quantile(const double *x, size_t n, double q, double *out);
+/* The reference's np.quantile(x, np.arange(0, 1, .01))[p] : q = p * 0.01
+** computed in double exactly as numpy's arange does. */
+double ns_guard_pct_q(int p);
+
+/* ---- shared machinery: exact note-only refit ------------------------- */
+
+/* Refits every note with raters and mu frozen, on the ratings with
+** keep[e] != 0 (keep NULL = all).  A note is refit only if it keeps at least
+** min_ratings ratings; in mean mode N and n_notes count only those notes.
+** extra (may be NULL) adds, for every refit note, one rating from a pseudo-
+** rater with intercept extra_icpt, factor extra_fac[0..k) and value
+** extra_value (weight 1).  Outputs: icpt_out[n_notes], fac_out[n_notes*k]
+** (may be NULL); NAN for notes not refit.  *n_refit (may be NULL) = notes
+** refit. */
+typedef struct ns_guard_pseudo {
+  double icpt;
+  double fac[NS_GUARD_MAX_K];
+  double value;
+} ns_guard_pseudo;
+int ns_guard_refit_notes(const ns_guard_fit *f, const uint8_t *keep,
+                         const ns_guard_reg *reg, int min_ratings,
+                         const ns_guard_pseudo *extra, ns_pool *pool,
+                         double *icpt_out, double *fac_out, size_t *n_refit);
+
+/* ---- 1. pseudo-rater bounds (§4.6) ------------------------------------ */
+
+typedef struct ns_guard_bounds {
+  double *icpt_min, *icpt_max;   /* n_notes each (caller-allocated) */
+  double *fac_min, *fac_max;     /* n_notes each, factor dimension 0; may be NULL */
+  double *icpt_orig, *fac_orig;  /* refit on the original ratings; may be NULL */
+  double seconds;                /* OUT: wall time of the 4 refits */
+} ns_guard_bounds;
+
+/* Pseudo-raters: intercept = min_u i_u, factor in {min_u f_u, 0, max_u f_u}
+** (element-wise for k > 1), over raters with at least one rating.  Four
+** note-only refits with the mean regulariser (reg->rho is ignored): the
+** original ratings, and the original plus one HELPFUL pseudo-rating per note
+** for each pseudo-rater.  Min/max over the four.  Notes with no rating: NAN. */
+int ns_guard_pseudo_bounds(const ns_guard_fit *f, const ns_guard_reg *reg,
+                           ns_pool *pool, ns_guard_bounds *out);
+
+/* UcbCRNH (§4.1 step 4): n >= 5 and icpt_max < -0.04. */
+int ns_guard_ucb_crnh(int32_t num_ratings, double icpt_max);
+
+/* ---- 2. tag-outlier filter (§4.3) -------------------------------------- */
+
+/* Per-rating weights a_e = 1/(1+(d/p40)^5), d = |z(f_u) - z(f_n)|, z = (x -
+** mean)/std (population std, ddof 0) over the notes / raters that have at
+** least one rating in f; p40 = 40th percentile of d over all ratings.
+** weight_out[n_ratings]. */
+int ns_guard_tag_weights(const ns_guard_fit *f, double *weight_out);
+
+/* Per note: rating_weight[n] = sum a_e; adjusted[n*13+t] = sum a_e*tag;
+** ratio[n*13+t] = adjusted / rating_weight (NAN for notes without ratings).
+** t indexes the 13 not-helpful tags in TSV order (tag bit 9+t).
+** rating_weight may be NULL. */
+int ns_guard_tag_aggregate(const ns_guard_fit *f, const double *weight,
+                           double *adjusted, double *ratio, double *rating_weight);
+
+/* thresholds[t] = np.quantile(ratio[:,t] over notes with is_crh[n],
+** arange(0,1,.01))[pct]; 0.0 when no note qualifies. */
+int ns_guard_tag_thresholds(size_t n_notes, const double *ratio,
+                            const uint8_t *is_crh, int pct, double thresholds[13]);
+
+/* fired[n] = NS_TAG_BIT(9+t) for each tag with adjusted > 2.5 and ratio >
+** thresholds[t], HardToUnderstand excluded (activeFilterTags). */
+void ns_guard_tag_filter(size_t n_notes, const double *adjusted, const double *ratio,
+                         const double thresholds[13], uint32_t *fired);
+
+/* ---- 3. incorrect filter (§4.4) ---------------------------------------- */
+
+/* Over a rater's whole history (all ratings given): incorrect[u] = #ratings
+** with the Incorrect tag among those with any not-helpful tag, nh_total[u] =
+** #ratings with any not-helpful tag.  Arrays of n_raters. */
+void ns_guard_incorrect_counts(size_t n_ratings, const int32_t *r_rater,
+                               const uint32_t *r_tags, size_t n_raters,
+                               int32_t *incorrect, int32_t *nh_total);
+
+typedef struct ns_guard_incorrect {
+  int32_t *count;        /* notHelpfulIncorrect_interval (n_notes) */
+  int32_t *voters;       /* num_voters_interval */
+  double *p_sum;         /* p_incorrect_user_interval */
+  double *tfidf;         /* tf_idf_incorrect_interval, NAN if no voter */
+  uint8_t *fired;        /* rule verdict */
+} ns_guard_incorrect;
+
+/* Ratings of f with a not-helpful tag and |clip(f_u) - clip(f_n)| < 0.3;
+** per note the count, voters, sum over voters of incorrect[u]/nh_total[u]
+** (0 when nh_total is 0), tf-idf = count / ln(1 + p_sum).  Fires when count
+** >= 2, voters >= 3 and tf-idf >= threshold (2.5).  f->r_tags required. */
+int ns_guard_incorrect_filter(const ns_guard_fit *f, const int32_t *incorrect,
+                              const int32_t *nh_total, double threshold,
+                              ns_guard_incorrect *out);
+
+/* ---- 4. high-volume raters and rater-exclusion refits (§1.7, §4.1.15) -- */
+
+/* flag[u] = 1 if rater u's rating count in the 7- or 28-day window ending at
+** the newest rating (created >= newest - window) is greater than the 0.999
+** quantile of the per-rater counts in that window (raters with >= 1 rating
+** there).  All 0 when n_notes_total < 200. */
+int ns_guard_high_volume(size_t n_ratings, const int32_t *r_rater,
+                         const int64_t *r_created_ms, size_t n_raters,
+                         size_t n_notes_total, uint8_t *flag);
+
+/* Note-only refit without the ratings of raters with excluded[u] != 0
+** (NoHighVol / NoCorrelated intercepts).  Notes keeping fewer than
+** min_ratings ratings get NAN.  icpt_out[n_notes]. */
+int ns_guard_refit_excluding(const ns_guard_fit *f, const uint8_t *excluded,
+                             const ns_guard_reg *reg, int min_ratings,
+                             ns_pool *pool, double *icpt_out);
+
+/* NoHighVolIntercept / NoCorrelatedIntercept: CRH and icpt < threshold; NAN
+** never triggers. */
+int ns_guard_low_baseline(int status, double icpt, double threshold);
+
+/* ---- 5. population-sampled check (§4.7 step 8) ------------------------ */
+
+typedef struct ns_guard_popsampled {
+  double *icpt;          /* n_notes: refit on POPULATION_SAMPLED ratings only
+                            (ratio mode rho 10, >= 5 ratings), NAN otherwise */
+  int32_t *n_neg, *n_pos;/* pop.-sampled ratings by raters with f_u < 0 / >= 0 */
+} ns_guard_popsampled;
+int ns_guard_population_sampled(const ns_guard_fit *f, const uint8_t *r_source,
+                                const ns_guard_reg *reg, ns_pool *pool,
+                                ns_guard_popsampled *out);
+/* PopulationSampledIntercept: CRH, n_neg + n_pos >= 8, each >= 2, icpt_pop <
+** 0.30 and icpt_core - icpt_pop >= 0.15 -> 1 (demote to NMR). */
+int ns_guard_pop_demote(int status, double icpt_core, double icpt_pop,
+                        int32_t n_neg, int32_t n_pos);
+
+/* ---- 6. harassment/abuse tag consensus (§3.6) and penalty (§3.2) ------ */
+
+/* Label of one rating for the harassment model: 1 if SpamHarassment tag,
+** 0 if HELPFUL or (NotHelpfulOther without the tag), -1 otherwise (dropped). */
+int ns_guard_harassment_label(uint8_t level, uint32_t tags);
+
+/* Labels for the whole rating list: -1 for ratings before 2021-12-15 or
+** without a label, then the reference's filter_ratings(raters >= 10,
+** notes >= 5) on the labelled ones (one pass notes, raters, notes).
+** label[n_ratings].  Returns 0, NS_EINVAL, NS_ENOMEM. */
+int ns_guard_harassment_labels(size_t n_ratings, const uint8_t *r_level,
+                               const uint32_t *r_tags, const int64_t *r_created_ms,
+                               const int32_t *r_note, const int32_t *r_rater,
+                               size_t n_notes, size_t n_raters, int8_t *label);
+
+/* Logistic MF with intercepts, BCE-with-logits loss with pos_weight
+** (1-p)/p and the mean regulariser, fitted by alternating exact-Hessian
+** Newton steps per row (deterministic).  Edges with label < 0 are ignored.
+** Init: intercepts 0, factors = 2 x the given helpfulness factors (NULL = a
+** small deterministic value).  Outputs note_icpt[n_notes] (NAN for notes
+** with no labelled rating), note_fac/rater_* may be NULL. */
+typedef struct ns_guard_logit_params {
+  double lambda_i, lambda_f, lambda_mu;  /* 0.15, 0.03, 0.15 */
+  int iters;                             /* cap on Newton passes (50) */
+  double tol;                            /* stop when no parameter moved
+                                            more than tol in a pass (1e-4) */
+} ns_guard_logit_params;
+void ns_guard_logit_params_default(ns_guard_logit_params *p);
+int ns_guard_harassment_fit(size_t n_notes, size_t n_raters, int k,
+                            size_t n_ratings, const int32_t *r_note,
+                            const int32_t *r_rater, const int8_t *label,
+                            const double *init_note_fac, const double *init_rater_fac,
+                            const ns_guard_logit_params *p, ns_pool *pool,
+                            double *note_icpt, double *note_fac,
+                            double *rater_icpt, double *rater_fac, double *mu);
+
+/* penalty[u] = sum over u's HELPFUL ratings on notes with harassment
+** intercept >= 2.0 of 10 * (intercept / 2.0).  r_note indexes note_icpt. */
+void ns_guard_harassment_penalty(size_t n_ratings, const int32_t *r_note,
+                                 const int32_t *r_rater, const uint8_t *r_level,
+                                 const double *note_icpt, size_t n_raters,
+                                 double *penalty);
+
+/* ---- 8. stabilization (§4.8) and drift guard / lock (§4.9) ------------ */
+
+typedef struct ns_guard_stab_in {
+  int prev_status;       /* previous currentStatus (NS_STATUS_UNSET if none) */
+  int scored_status;     /* status decided so far this run */
+  int64_t t_stab;        /* timestampMillisOfNmrDueToMinStableCrhTime:
+                            NS_TS_NONE = never, > 0 start, -1 exited */
+  int first_non_nmr;     /* firstNonNMRStatus (NS_STATUS_UNSET if none) */
+  int topic_unconfident; /* 1: topic note whose topic model is not confident */
+  int pflip_crh;         /* 1: pflip predicts CRH; 0 no; -1 no prediction */
+  int64_t now_ms;
+} ns_guard_stab_in;
+typedef struct ns_guard_stab_out {
+  int status;            /* status after the rule */
+  int64_t t_stab;        /* new timestamp field */
+  int fired;             /* 1 if NmrDueToMinStableCrhTime changed the status */
+} ns_guard_stab_out;
+void ns_guard_stabilize(const ns_guard_stab_in *in, ns_guard_stab_out *out);
+
+/* ScoringDriftGuard: if locked_status is set and differs from *status,
+** *unlocked = *status, *status = locked_status, returns 1.  Else 0 and
+** *unlocked = NS_STATUS_UNSET. */
+int ns_guard_drift(int locked_status, int *status, int *unlocked);
+
+/* Lock decision: not locked yet, now - created > 14 days, and decided_by a
+** lockingEnabled rule -> 1 (caller sets lockedStatus := final status). */
+int ns_guard_should_lock(int locked_status, int64_t created_ms, int64_t now_ms,
+                         const char *decided_by);
+
+/* ---- rule application -------------------------------------------------- */
+
+/* Records rule in *rules and sets *status = new_status (the reference's
+** "a later rule overwrites an earlier one"). */
+static inline void ns_guard_apply(int8_t *status, uint32_t *rules, int rule,
+                                  int new_status) {
+  *status = (int8_t)new_status;
+  *rules |= 1u << rule;
+}
+
+#endif /* NS_GUARDRAILS_H */

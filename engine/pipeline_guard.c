@@ -1,0 +1,116 @@
+/*
+** engine/pipeline_guard.c -- the guardrails stage of a scoring run: adapts
+** the run's round-2 arrays to engine/guardrails.h and stores the per-note
+** verdicts (pseudo-rater bounds, tag filter, incorrect filter, NoHighVol
+** intercept) in the run, where note_facts() hands them to the rule chain.
+**
+** Who calls it: ns_pipeline_run(), once, after round 2 and before the note
+** statuses; run thread (the refits fan out on the run's pool).
+*/
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "guardrails.h"
+#include "pipeline_int.h"
+
+int ns__guardrails(ns__run *run) {
+  const ns_dataset *ds = run->ds;
+  size_t nn = run->n_notes, np = run->n_part, ne = 0;
+  int32_t *rn = NULL, *ru = NULL, *inc = NULL, *tot = NULL, *c1 = NULL, *c2 = NULL;
+  float *rv = NULL, *rw = NULL;
+  uint32_t *tg = NULL;
+  uint8_t *hv = NULL, *crh = NULL;
+  int64_t *ts = NULL;
+  double *w = NULL, *adj = NULL, *rat = NULL, *psum = NULL, *tfidf = NULL;
+  int rc = NS_ENOMEM;
+
+  if (!run->p->guardrails && !run->p->pseudoraters) return 0;
+  run->g_icpt_min = ns_mallocn(nn ? nn : 1, sizeof(double));
+  run->g_icpt_max = ns_mallocn(nn ? nn : 1, sizeof(double));
+  run->g_icpt_nohv = ns_mallocn(nn ? nn : 1, sizeof(double));
+  run->g_tag_fired = ns_calloc(nn ? nn : 1, sizeof(uint32_t));
+  run->g_incorrect = ns_calloc(nn ? nn : 1, 1);
+  if (!run->g_icpt_min || !run->g_icpt_max || !run->g_icpt_nohv || !run->g_tag_fired ||
+      !run->g_incorrect)
+    goto out;
+  for (size_t n = 0; n < nn; n++)
+    run->g_icpt_min[n] = run->g_icpt_max[n] = run->g_icpt_nohv[n] = NAN;
+
+  /* The round-2 ratings as contiguous columns over universe notes and
+  ** participants (the round-2 parameters are indexed that way). */
+  for (size_t e = 0; e < run->n_r; e++) ne += run->edge_r2[e] != 0;
+  rn = ns_mallocn(ne ? ne : 1, sizeof *rn);
+  ru = ns_mallocn(ne ? ne : 1, sizeof *ru);
+  rv = ns_mallocn(ne ? ne : 1, sizeof *rv);
+  rw = ns_mallocn(ne ? ne : 1, sizeof *rw);
+  tg = ns_mallocn(ne ? ne : 1, sizeof *tg);
+  if (!rn || !ru || !rv || !rw || !tg) goto out;
+  for (size_t e = 0, j = 0; e < run->n_r; e++) {
+    if (!run->edge_r2[e]) continue;
+    rn[j] = run->r_note[e];
+    ru[j] = run->r_rater[e];
+    rv[j] = run->r_value[e];
+    rw[j] = (float)(run->weight ? run->weight[run->r_rater[e]] : 1.0);
+    tg[j] = ds->r_tags[run->r_src[e]];
+    j++;
+  }
+  ns_guard_fit f = {nn, np, ne, run->k, run->mu2, run->icpt2, run->fac2, run->ricpt2,
+                    run->rfac2, rn, ru, rv, rw, tg};
+  /* Round 2 uses the mean regulariser (mf.h default), so the exclusion refit
+  ** does too; the pseudo-rater refits always do. */
+  ns_guard_reg reg = {0.15, 0.03, 0.0};
+
+  if (run->p->pseudoraters) {
+    ns_guard_bounds b = {run->g_icpt_min, run->g_icpt_max, NULL, NULL, NULL, NULL, 0};
+    if ((rc = ns_guard_pseudo_bounds(&f, &reg, run->pool, &b)) != 0) goto out;
+    run->guard_pseudo_seconds = b.seconds;
+  }
+  if (!run->p->guardrails) {
+    rc = 0;
+    goto out;
+  }
+
+  /* Tag filter: thresholds from round-1 CRH notes, final-round factors. */
+  w = ns_mallocn(ne ? ne : 1, sizeof *w);
+  adj = ns_mallocn(nn ? nn * NS_N_NOT_HELPFUL_TAGS : 1, sizeof *adj);
+  rat = ns_mallocn(nn ? nn * NS_N_NOT_HELPFUL_TAGS : 1, sizeof *rat);
+  crh = ns_calloc(nn ? nn : 1, 1);
+  if (!w || !adj || !rat || !crh) { rc = NS_ENOMEM; goto out; }
+  double thr[NS_N_NOT_HELPFUL_TAGS];
+  if ((rc = ns_guard_tag_weights(&f, w)) != 0) goto out;
+  if ((rc = ns_guard_tag_aggregate(&f, w, adj, rat, NULL)) != 0) goto out;
+  for (size_t n = 0; n < nn; n++) crh[n] = run->prov_status[n] == NS_STATUS_CRH && !isnan(rat[n * NS_N_NOT_HELPFUL_TAGS]);
+  if ((rc = ns_guard_tag_thresholds(nn, rat, crh, NS_GUARD_TAG_THRESHOLD_PCT, thr)) != 0) goto out;
+  ns_guard_tag_filter(nn, adj, rat, thr, run->g_tag_fired);
+
+  /* Incorrect filter: each rater's history is every rating in the snapshot. */
+  inc = ns_mallocn(np ? np : 1, sizeof *inc);
+  tot = ns_mallocn(np ? np : 1, sizeof *tot);
+  c1 = ns_mallocn(nn ? nn : 1, sizeof *c1);
+  c2 = ns_mallocn(nn ? nn : 1, sizeof *c2);
+  psum = ns_mallocn(nn ? nn : 1, sizeof *psum);
+  tfidf = ns_mallocn(nn ? nn : 1, sizeof *tfidf);
+  if (!inc || !tot || !c1 || !c2 || !psum || !tfidf) { rc = NS_ENOMEM; goto out; }
+  ns_guard_incorrect_counts(ds->n_ratings, ds->r_rater, ds->r_tags, np, inc, tot);
+  ns_guard_incorrect io = {c1, c2, psum, tfidf, run->g_incorrect};
+  if ((rc = ns_guard_incorrect_filter(&f, inc, tot, NS_GUARD_INCORRECT_TFIDF, &io)) != 0) goto out;
+
+  /* High-volume raters over the run's filtered ratings, then the NoHighVol
+  ** intercept (note-only refit without them, >= 5 ratings). */
+  hv = ns_calloc(np ? np : 1, 1);
+  ts = ns_mallocn(run->n_r ? run->n_r : 1, sizeof *ts);
+  if (!hv || !ts) { rc = NS_ENOMEM; goto out; }
+  for (size_t e = 0; e < run->n_r; e++) ts[e] = ds->r_created_ms[run->r_src[e]];
+  if ((rc = ns_guard_high_volume(run->n_r, run->r_rater, ts, np, ds->n_notes, hv)) != 0) goto out;
+  if ((rc = ns_guard_refit_excluding(&f, hv, &reg, run->p->min_ratings_note, run->pool,
+                                     run->g_icpt_nohv)) != 0)
+    goto out;
+  rc = 0;
+out:
+  free(rn), free(ru), free(rv), free(rw), free(tg);
+  free(w), free(adj), free(rat), free(crh);
+  free(inc), free(tot), free(c1), free(c2), free(psum), free(tfidf);
+  free(hv), free(ts);
+  return rc;
+}

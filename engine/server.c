@@ -1,0 +1,997 @@
+/*
+** engine/server.c -- the serve daemon's event loop: connections, routing,
+** responses, shutdown, the scoring schedule.
+**
+** Life of an ingest request (POST /v1/ratings):
+**   1. bytes arrive on the loop thread and go through the connection's
+**      ns__http_conn (http.c).  When the headers are complete, on_headers()
+**      routes the request and refuses it early (401/404/405/413/415/503) so
+**      a refused body is never buffered.
+**   2. The complete body is parsed on a libuv worker (body.c) -- parsing
+**      JSON is the costliest CPU step, and it must not stall the loop.
+**   3. The parsed batch goes to the writer thread (server_writer.c), which
+**      stores many queued batches in one durable transaction.
+**   4. The writer wakes the loop (uv_async_t); the loop answers 200 with the
+**      accepted count and the rejected lines.
+** While a request is in flight its connection does not read (pipelined
+** bytes wait in conn->pending), so answers go out in request order.
+**
+** Bounds (docs/api.md): connections (max_conns), body bytes per request
+** (max_body) and in total (body_budget), ingest requests in flight
+** (queue_max).  Past a bound the answer is 503 + Retry-After, or the
+** connection is refused.  Slow clients: a request must arrive completely
+** within request_timeout_s of its first byte (408), an idle keep-alive
+** connection is closed after idle_timeout_s.
+**
+** A client that disconnects mid-flight only loses its answer: the in-flight
+** object's conn pointer is cleared when the connection closes, and the
+** answer is dropped when the work comes back.
+**
+** Thread: everything here runs on the loop thread except the bodies of the
+** uv_queue_work callbacks named *_work.
+*/
+#include "server.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "../base/dataset.h"
+#include "server_int.h"
+#include "server_read.h"
+
+#include "pipeline.h"
+
+const char *const ns__route_names[NS_ROUTE_COUNT] = {
+    "other", "healthz", "metrics", "runs", "runs_latest", "note",
+    "ingest_ratings", "ingest_notes", "ingest_enrollment"};
+
+/* Status codes counted in /metrics. */
+static const int codes[] = {200, 400, 401, 404, 405, 408, 413, 414, 415, 431, 500, 503};
+#define N_CODES (sizeof codes / sizeof codes[0])
+
+typedef struct conn conn;
+
+typedef struct server {
+  uv_loop_t loop;
+  uv_tcp_t listener;
+  uv_signal_t sigterm, sigint;
+  uv_async_t done_async;      /* writer -> loop: commits finished */
+  uv_timer_t score_timer;
+  ns_server_opts o;
+  ns__server_writer *writer;
+  conn *conns;                /* open connections (doubly linked) */
+  size_t n_conns;
+  size_t body_budget_used;    /* bytes of request bodies held */
+  size_t inflight;            /* ingest requests parsing or at the writer */
+  size_t works;               /* uv_queue_work items not yet completed */
+  int stopping;
+  int finished;               /* the last handles are closing */
+  int score_running;
+  volatile int score_cancel;
+  int score_rc;               /* result of the last run (worker -> loop) */
+  uv_work_t score_work;
+  /* metrics (loop thread) */
+  uint64_t req_count[NS_ROUTE_COUNT][N_CODES];
+  uint64_t rows_accepted[3], rows_rejected[3];   /* ratings, notes, enrollment */
+  uint64_t ack_hist[14];      /* request complete -> answer, ns__lat_buckets */
+  double ack_sum;
+  uint64_t conns_total, conns_refused, timeouts;
+  uint64_t runs_ok, runs_failed;
+  double last_run_s;
+} server;
+
+enum { BUSY_NONE = 0, BUSY_INGEST, BUSY_READ };
+enum { TIMER_OFF = 0, TIMER_IDLE, TIMER_REQUEST };
+
+struct conn {
+  uv_tcp_t tcp;
+  uv_timer_t timer;
+  server *s;
+  conn *prev, *next;
+  ns__http_conn http;
+  ns__route_decision dec;     /* of the current request */
+  void *busy;                 /* ns__ingest / ns__read in flight */
+  int busy_kind;
+  char *pending;              /* bytes after a complete request */
+  size_t pending_len, pending_off;
+  int closing;
+  int n_closed;               /* handles closed (2 = free) */
+  int reading;
+  int timer_mode;
+  double t_complete;          /* monotonic time the request was complete */
+  char rbuf[64 * 1024];
+};
+
+typedef struct wreq {
+  uv_write_t w;
+  conn *c;
+  char *buf;                  /* owned, or NULL for static data */
+  int then;                   /* what to do once written */
+} wreq;
+enum { THEN_NOTHING = 0, THEN_NEXT, THEN_CLOSE };
+
+static void conn_close(conn *c);
+static void conn_process(conn *c);
+static void start_reading(conn *c);
+
+/* conn->busy while an answer is being written (no work item in flight). */
+static char answering_tag;
+#define ANSWERING ((void *)&answering_tag)
+static void maybe_finish(server *s);
+
+/* ---- routing (pure) --------------------------------------------------------- */
+
+int ns__auth_ok(const char *header, const char *token) {
+  static const char pre[] = "Bearer ";
+  size_t hl = strlen(header), tl = strlen(token), pl = sizeof pre - 1;
+  unsigned diff = 0;
+  /* constant time in the token: every byte of the expected value is
+  ** compared whatever the header holds; only the length leaks */
+  diff |= (unsigned)(hl != pl + tl);
+  for (size_t i = 0; i < pl + tl; i++) {
+    char want = i < pl ? pre[i] : token[i - pl];
+    char got = i < hl ? header[i] : 0;
+    diff |= (unsigned char)(want ^ got);
+  }
+  return diff == 0 && tl > 0;
+}
+
+static int parse_note_id(const char *s, int64_t *out) {
+  int64_t v = 0;
+  if (!*s) return -1;
+  for (; *s; s++) {
+    if (*s < '0' || *s > '9' || v > (INT64_MAX - 9) / 10) return -1;
+    v = v * 10 + (*s - '0');
+  }
+  *out = v;
+  return 0;
+}
+
+void ns__server_route(const ns__http_req *req, const char *token, size_t max_body,
+                      ns__route_decision *d) {
+  const char *p = req->path;
+  int is_read = 0;
+  memset(d, 0, sizeof *d);
+  if (!strcmp(p, "/healthz")) { d->route = NS_ROUTE_HEALTHZ; is_read = 1; }
+  else if (!strcmp(p, "/metrics")) { d->route = NS_ROUTE_METRICS; is_read = 1; }
+  else if (!strcmp(p, "/v1/runs")) { d->route = NS_ROUTE_RUNS; is_read = 1; }
+  else if (!strcmp(p, "/v1/runs/latest")) { d->route = NS_ROUTE_RUNS_LATEST; is_read = 1; }
+  else if (!strncmp(p, "/v1/notes/", 10)) {
+    d->route = NS_ROUTE_NOTE;
+    is_read = 1;
+    if (parse_note_id(p + 10, &d->note_id) != 0) {
+      d->status = 404;
+      d->error = "noteId must be a decimal integer";
+      return;
+    }
+  }
+  else if (!strcmp(p, "/v1/ratings")) { d->route = NS_ROUTE_INGEST_RATINGS; d->kind = NS_FILE_RATINGS; }
+  else if (!strcmp(p, "/v1/notes")) { d->route = NS_ROUTE_INGEST_NOTES; d->kind = NS_FILE_NOTES; }
+  else if (!strcmp(p, "/v1/enrollment")) { d->route = NS_ROUTE_INGEST_ENROLLMENT; d->kind = NS_FILE_ENROLLMENT; }
+  else {
+    d->status = 404;
+    d->error = "no such endpoint";
+    return;
+  }
+  if (is_read) {
+    if (req->method != NS_HTTP_GET && req->method != NS_HTTP_HEAD) {
+      d->status = 405;
+      d->error = "method not allowed (use GET)";
+    }
+    return;
+  }
+  if (req->method != NS_HTTP_POST) {
+    d->status = 405;
+    d->error = "method not allowed (use POST)";
+  } else if (token && !ns__auth_ok(req->auth, token)) {
+    d->status = 401;
+    d->error = "missing or wrong bearer token";
+  } else if (!strcmp(req->content_type, "application/x-ndjson") ||
+             !strcmp(req->content_type, "application/ndjson")) {
+    d->fmt = NS_BODY_NDJSON;
+  } else if (!strcmp(req->content_type, "text/tab-separated-values")) {
+    d->fmt = NS_BODY_TSV;
+  } else {
+    d->status = 415;
+    d->error = "Content-Type must be application/x-ndjson or text/tab-separated-values";
+  }
+  if (!d->status && req->content_length != UINT64_MAX && req->content_length > max_body) {
+    d->status = 413;
+    d->error = "body too large";
+  }
+}
+
+char *ns__ingest_response(const ns__batch *b, size_t accepted) {
+  json_t *o = json_object(), *rej = json_array();
+  char *out = NULL;
+  if (!o || !rej) goto out;
+  for (size_t i = 0; i < b->rejects.n; i++)
+    json_array_append_new(rej, json_pack("{s:I,s:s}", "line", (json_int_t)b->rejects.a[i].line,
+                                         "error", b->rejects.a[i].msg));
+  json_object_set_new(o, "accepted", json_integer((json_int_t)accepted));
+  json_object_set(o, "rejected", rej);
+  json_object_set_new(o, "rejected_total", json_integer((json_int_t)b->n_rejected));
+  if (b->body_error[0]) json_object_set_new(o, "error", json_string(b->body_error));
+  out = json_dumps(o, JSON_COMPACT);
+out:
+  json_decref(rej);
+  json_decref(o);
+  return out;
+}
+
+/* ---- responses ---------------------------------------------------------------- */
+
+static void count_request(server *s, int route, int status) {
+  for (size_t i = 0; i < N_CODES; i++)
+    if (codes[i] == status) s->req_count[route][i]++;
+}
+
+static void on_written(uv_write_t *w, int status) {
+  wreq *r = (wreq *)w;
+  conn *c = r->c;
+  int then = r->then;
+  free(r->buf);
+  free(r);
+  if (c->closing) return;
+  if (status < 0 || then == THEN_CLOSE) conn_close(c);
+  else if (then == THEN_NEXT) {
+    c->busy = NULL;
+    c->busy_kind = BUSY_NONE;
+    if (c->s->stopping) conn_close(c);   /* draining: one answer, then close */
+    else {
+      memset(&c->dec, 0, sizeof c->dec);   /* the next request is routed anew */
+      ns__http_next(&c->http);
+      conn_process(c);
+    }
+  }
+}
+
+/* Writes buf (taking ownership; static if !owned) and then does `then`. */
+static void write_buf(conn *c, char *buf, size_t len, int owned, int then) {
+  wreq *r = calloc(1, sizeof *r);
+  uv_buf_t b = uv_buf_init(buf, (unsigned)len);
+  if (!r) {
+    if (owned) free(buf);
+    conn_close(c);
+    return;
+  }
+  r->c = c;
+  r->buf = owned ? buf : NULL;
+  r->then = then;
+  if (uv_write(&r->w, (uv_stream_t *)&c->tcp, &b, 1, on_written) != 0) {
+    free(r->buf);
+    free(r);
+    conn_close(c);
+  }
+}
+
+/* Sends a final response to the current request of c. */
+static void respond(conn *c, int status, const char *ctype, const char *body, size_t len,
+                    const char *extra, int close) {
+  server *s = c->s;
+  char *out;
+  size_t out_len;
+  int keep = !close && c->http.req.keep_alive && !s->stopping;
+  double dt;
+  size_t i;
+  count_request(s, c->dec.route, status);
+  if (c->t_complete > 0) {
+    dt = ns_monotonic_s() - c->t_complete;
+    for (i = 0; i < NS_ARRAY_LEN(ns__lat_buckets) && dt > ns__lat_buckets[i]; i++) {}
+    s->ack_hist[i]++;
+    s->ack_sum += dt;
+    c->t_complete = 0;
+  }
+  if (ns__http_format(status, ctype, body, len, keep, extra,
+                      c->http.req.method == NS_HTTP_HEAD, &out, &out_len) != 0) {
+    conn_close(c);
+    return;
+  }
+  write_buf(c, out, out_len, 1, keep ? THEN_NEXT : THEN_CLOSE);
+}
+
+static const char *extra_for(int status, int route) {
+  switch (status) {
+  case 401: return "WWW-Authenticate: Bearer\r\n";
+  case 405: return route >= NS_ROUTE_INGEST_RATINGS ? "Allow: POST\r\n" : "Allow: GET, HEAD\r\n";
+  case 503: return "Retry-After: 1\r\n";
+  default: return NULL;
+  }
+}
+
+static void respond_error(conn *c, int status, const char *msg, int close) {
+  json_t *j = json_pack("{s:s}", "error", msg ? msg : ns__http_reason(status));
+  char *body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+  json_decref(j);
+  respond(c, status, "application/json", body ? body : "{}", body ? strlen(body) : 2,
+          extra_for(status, c->dec.route), close);
+  free(body);
+}
+
+/* ---- connection timers ---------------------------------------------------------- */
+
+static void on_timer(uv_timer_t *t) {
+  conn *c = t->data;
+  if (c->closing || c->busy) return;
+  c->s->timeouts++;
+  c->timer_mode = TIMER_OFF;
+  if (ns__http_mid_request(&c->http)) {
+    /* slow client: answer 408 and close; stop reading its bytes first */
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    c->reading = 0;
+    c->busy = ANSWERING;
+    respond_error(c, 408, "request not received in time", 1);
+  } else {
+    conn_close(c);
+  }
+}
+
+static void set_timer(conn *c, int mode) {
+  double secs;
+  if (c->timer_mode == mode) return;   /* a running request timer is not reset */
+  c->timer_mode = mode;
+  if (mode == TIMER_OFF) {
+    uv_timer_stop(&c->timer);
+    return;
+  }
+  secs = mode == TIMER_IDLE ? c->s->o.idle_timeout_s : c->s->o.request_timeout_s;
+  uv_timer_start(&c->timer, on_timer, (uint64_t)(secs * 1000.0 + 0.5), 0);
+}
+
+/* ---- work items ------------------------------------------------------------------ */
+
+static void parse_work(uv_work_t *w) {
+  ns__ingest *r = w->data;
+  int rc = ns__body_parse(&r->batch, r->kind, r->fmt, r->body, r->body_len);
+  if (rc != 0) r->status = 500;
+}
+
+static int kind_index(int kind) {
+  return kind == NS_FILE_RATINGS ? 0 : kind == NS_FILE_NOTES ? 1 : 2;
+}
+
+static void ingest_answer(server *s, ns__ingest *r) {
+  conn *c = r->conn;
+  size_t rows = ns__batch_rows(&r->batch);
+  if (r->status == 200) {
+    s->rows_accepted[kind_index(r->kind)] += rows;
+    s->rows_rejected[kind_index(r->kind)] += r->batch.n_rejected;
+  }
+  if (c) {
+    c->busy = ANSWERING;
+    c->busy_kind = BUSY_NONE;
+    if (r->status == 500) {
+      respond_error(c, 500, "could not store the rows", 0);
+    } else {
+      char *body = ns__ingest_response(&r->batch, r->status == 200 ? rows : 0);
+      if (!body) respond_error(c, 500, "out of memory", 1);
+      else respond(c, r->status, "application/json", body, strlen(body), NULL, 0);
+      free(body);
+    }
+  }
+  ns__batch_free(&r->batch);
+  free(r);
+}
+
+static void parse_after(uv_work_t *w, int status) {
+  ns__ingest *r = w->data;
+  server *s = r->server;
+  s->works--;
+  free(r->body);
+  r->body = NULL;
+  ns__http_budget_release(&s->body_budget_used, r->body_cap);
+  if (status == UV_ECANCELED) r->status = 500;
+  if (!r->conn) {
+    /* the client left before we stored anything: nothing to acknowledge */
+    s->inflight--;
+    ns__batch_free(&r->batch);
+    free(r);
+    maybe_finish(s);
+    return;
+  }
+  if (r->status == 0 && (r->batch.body_error[0] || ns__batch_rows(&r->batch) == 0))
+    r->status = 400;
+  if (r->status != 0) {
+    s->inflight--;
+    if (r->status == 400) s->rows_rejected[kind_index(r->kind)] += r->batch.n_rejected;
+    r->status = r->status == 400 ? 400 : 500;
+    if (r->status == 400) {
+      /* nothing to store: answer without the writer */
+      conn *c = r->conn;
+      char *body = ns__ingest_response(&r->batch, 0);
+      c->busy = ANSWERING;
+      respond(c, 400, "application/json", body ? body : "{}", body ? strlen(body) : 2, NULL, 0);
+      free(body);
+      ns__batch_free(&r->batch);
+      free(r);
+    } else {
+      ingest_answer(s, r);
+    }
+    maybe_finish(s);
+    return;
+  }
+  ns__server_writer_submit(s->writer, r);
+}
+
+static void on_done(uv_async_t *a) {
+  server *s = a->data;
+  ns__ingest *r = ns__server_writer_take_done(s->writer), *next;
+  for (; r; r = next) {
+    next = r->next;
+    s->inflight--;
+    ingest_answer(s, r);
+  }
+  maybe_finish(s);
+}
+
+static void read_work(uv_work_t *w) { ns__read_work(w->data); }
+
+static void read_after(uv_work_t *w, int status) {
+  ns__read *r = w->data;
+  server *s = r->server;
+  conn *c = r->conn;
+  s->works--;
+  if (c) {
+    c->busy = ANSWERING;
+    c->busy_kind = BUSY_NONE;
+    if (status == UV_ECANCELED || !r->body) {
+      respond_error(c, 503, "shutting down", 1);
+    } else {
+      const char *ct = r->route == NS_ROUTE_METRICS ? "text/plain; version=0.0.4" : "application/json";
+      respond(c, r->status, ct, r->body, strlen(r->body), NULL, 0);
+    }
+  }
+  ns__read_free(r);
+  maybe_finish(s);
+}
+
+/* The loop's own counters in Prometheus text format (malloc'ed). */
+static char *metrics_text(server *s) {
+  char *buf = NULL;
+  size_t len = 0, i, j;
+  FILE *f = open_memstream(&buf, &len);
+  static const char *kinds[3] = {"ratings", "notes", "enrollment"};
+  ns__server_writer_stats ws;
+  uint64_t cum;
+  if (!f) return NULL;
+  ns__server_writer_get_stats(s->writer, &ws);
+  fputs("# HELP notescore_http_requests_total HTTP requests answered, by endpoint and status.\n"
+        "# TYPE notescore_http_requests_total counter\n", f);
+  for (i = 0; i < NS_ROUTE_COUNT; i++)
+    for (j = 0; j < N_CODES; j++)
+      if (s->req_count[i][j])
+        fprintf(f, "notescore_http_requests_total{endpoint=\"%s\",code=\"%d\"} %llu\n",
+                ns__route_names[i], codes[j], (unsigned long long)s->req_count[i][j]);
+  fputs("# HELP notescore_rows_accepted_total Rows stored durably, by kind.\n"
+        "# TYPE notescore_rows_accepted_total counter\n", f);
+  for (i = 0; i < 3; i++)
+    fprintf(f, "notescore_rows_accepted_total{kind=\"%s\"} %llu\n", kinds[i],
+            (unsigned long long)s->rows_accepted[i]);
+  fputs("# HELP notescore_rows_rejected_total Rows rejected by validation, by kind.\n"
+        "# TYPE notescore_rows_rejected_total counter\n", f);
+  for (i = 0; i < 3; i++)
+    fprintf(f, "notescore_rows_rejected_total{kind=\"%s\"} %llu\n", kinds[i],
+            (unsigned long long)s->rows_rejected[i]);
+  fputs("# HELP notescore_commit_rows Rows per group commit.\n"
+        "# TYPE notescore_commit_rows histogram\n", f);
+  for (i = 0, cum = 0; i <= NS_ARRAY_LEN(ns__batch_buckets); i++) {
+    cum += ws.batch_hist[i];
+    if (i < NS_ARRAY_LEN(ns__batch_buckets))
+      fprintf(f, "notescore_commit_rows_bucket{le=\"%g\"} %llu\n", ns__batch_buckets[i], (unsigned long long)cum);
+    else
+      fprintf(f, "notescore_commit_rows_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+  }
+  fprintf(f, "notescore_commit_rows_sum %llu\nnotescore_commit_rows_count %llu\n",
+          (unsigned long long)ws.rows, (unsigned long long)ws.commits);
+  fputs("# HELP notescore_commit_seconds Duration of a group commit (write + fsync).\n"
+        "# TYPE notescore_commit_seconds histogram\n", f);
+  for (i = 0, cum = 0; i <= NS_ARRAY_LEN(ns__lat_buckets); i++) {
+    cum += ws.lat_hist[i];
+    if (i < NS_ARRAY_LEN(ns__lat_buckets))
+      fprintf(f, "notescore_commit_seconds_bucket{le=\"%g\"} %llu\n", ns__lat_buckets[i], (unsigned long long)cum);
+    else
+      fprintf(f, "notescore_commit_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+  }
+  fprintf(f, "notescore_commit_seconds_sum %.6f\nnotescore_commit_seconds_count %llu\n",
+          ws.lat_sum, (unsigned long long)ws.commits);
+  fprintf(f, "# HELP notescore_commit_failures_total Failed transactions.\n"
+             "# TYPE notescore_commit_failures_total counter\n"
+             "notescore_commit_failures_total %llu\n", (unsigned long long)ws.commit_failures);
+  fputs("# HELP notescore_response_seconds Time from a complete request to its answer.\n"
+        "# TYPE notescore_response_seconds histogram\n", f);
+  for (i = 0, cum = 0; i <= NS_ARRAY_LEN(ns__lat_buckets); i++) {
+    cum += s->ack_hist[i];
+    if (i < NS_ARRAY_LEN(ns__lat_buckets))
+      fprintf(f, "notescore_response_seconds_bucket{le=\"%g\"} %llu\n", ns__lat_buckets[i], (unsigned long long)cum);
+    else
+      fprintf(f, "notescore_response_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+  }
+  fprintf(f, "notescore_response_seconds_sum %.6f\nnotescore_response_seconds_count %llu\n",
+          s->ack_sum, (unsigned long long)cum);
+  fprintf(f,
+          "# HELP notescore_ingest_inflight Ingest requests being parsed or waiting for the writer.\n"
+          "# TYPE notescore_ingest_inflight gauge\nnotescore_ingest_inflight %zu\n"
+          "# HELP notescore_writer_queue Requests waiting for the writer thread.\n"
+          "# TYPE notescore_writer_queue gauge\nnotescore_writer_queue %zu\n"
+          "# HELP notescore_body_bytes Request body bytes held in memory.\n"
+          "# TYPE notescore_body_bytes gauge\nnotescore_body_bytes %zu\n"
+          "# HELP notescore_connections Open connections.\n"
+          "# TYPE notescore_connections gauge\nnotescore_connections %zu\n"
+          "# HELP notescore_connections_refused_total Connections over max_conns.\n"
+          "# TYPE notescore_connections_refused_total counter\nnotescore_connections_refused_total %llu\n"
+          "# HELP notescore_timeouts_total Connections closed for idleness or slowness.\n"
+          "# TYPE notescore_timeouts_total counter\nnotescore_timeouts_total %llu\n"
+          "# HELP notescore_runs_total Scheduled scoring runs by outcome.\n"
+          "# TYPE notescore_runs_total counter\n"
+          "notescore_runs_total{status=\"published\"} %llu\nnotescore_runs_total{status=\"failed\"} %llu\n",
+          s->inflight, ws.queued, s->body_budget_used, s->n_conns,
+          (unsigned long long)s->conns_refused, (unsigned long long)s->timeouts,
+          (unsigned long long)s->runs_ok, (unsigned long long)s->runs_failed);
+  fclose(f);
+  return buf;
+}
+
+/* ---- dispatching a complete request --------------------------------------------- */
+
+static void dispatch(conn *c) {
+  server *s = c->s;
+  ns__route_decision *d = &c->dec;
+  set_timer(c, TIMER_OFF);
+  c->t_complete = ns_monotonic_s();
+  if (d->status) {
+    c->busy = ANSWERING;
+    respond_error(c, d->status, d->error, 0);
+    return;
+  }
+  switch (d->route) {
+  case NS_ROUTE_HEALTHZ:
+    c->busy = ANSWERING;   /* answered; resumes in on_written */
+    respond(c, 200, "text/plain", "ok\n", 3, NULL, 0);
+    return;
+  case NS_ROUTE_METRICS:
+  case NS_ROUTE_RUNS:
+  case NS_ROUTE_RUNS_LATEST:
+  case NS_ROUTE_NOTE: {
+    ns__read *r = calloc(1, sizeof *r);
+    if (!r || (d->route == NS_ROUTE_METRICS && !(r->prefix = metrics_text(s)))) {
+      free(r);
+      c->busy = ANSWERING;
+      respond_error(c, 503, "out of memory", 1);
+      return;
+    }
+    r->server = s;
+    r->conn = c;
+    r->route = d->route;
+    r->note_id = d->note_id;
+    r->db_path = s->o.db_path;
+    r->work.data = r;
+    c->busy = r;
+    c->busy_kind = BUSY_READ;
+    if (uv_queue_work(&s->loop, &r->work, read_work, read_after) != 0) {
+      c->busy = ANSWERING;
+      c->busy_kind = BUSY_NONE;
+      ns__read_free(r);
+      respond_error(c, 503, "cannot schedule the read", 1);
+      return;
+    }
+    s->works++;
+    return;
+  }
+  default: {
+    ns__ingest *r;
+    if (s->stopping || s->inflight >= s->o.queue_max) {
+      c->busy = ANSWERING;
+      respond_error(c, 503, s->stopping ? "shutting down" : "ingest queue full", 0);
+      return;
+    }
+    if (!(r = calloc(1, sizeof *r))) {
+      c->busy = ANSWERING;
+      respond_error(c, 503, "out of memory", 1);
+      return;
+    }
+    r->server = s;
+    r->conn = c;
+    r->kind = d->kind;
+    r->fmt = d->fmt;
+    r->route = d->route;
+    r->t_start = c->t_complete;
+    r->body = ns__http_take_body(&c->http, &r->body_len, &r->body_cap);
+    if (!r->body) r->body_len = 0;
+    r->work.data = r;
+    c->busy = r;
+    c->busy_kind = BUSY_INGEST;
+    s->inflight++;
+    if (uv_queue_work(&s->loop, &r->work, parse_work, parse_after) != 0) {
+      s->inflight--;
+      c->busy = ANSWERING;
+      c->busy_kind = BUSY_NONE;
+      free(r->body);
+      ns__http_budget_release(&s->body_budget_used, r->body_cap);
+      free(r);
+      respond_error(c, 503, "cannot schedule the parse", 1);
+      return;
+    }
+    s->works++;
+    return;
+  }
+  }
+}
+
+/* Headers complete: route, refuse early, or say 100 Continue. */
+static int on_headers(void *ctx, ns__http_req *req) {
+  conn *c = ctx;
+  server *s = c->s;
+  ns__server_route(req, s->o.token, s->o.max_body, &c->dec);
+  /* a refused request without a body is answered in turn and the
+  ** connection kept; with a body, answer now and close (body unread) */
+  if (c->dec.status) return req->has_body ? c->dec.status : 0;
+  if (c->dec.route >= NS_ROUTE_INGEST_RATINGS && (s->stopping || s->inflight >= s->o.queue_max)) {
+    c->dec.status = 503;
+    c->dec.error = s->stopping ? "shutting down" : "ingest queue full";
+    return 503;
+  }
+  if (req->expect_continue && req->method == NS_HTTP_POST) {
+    static char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    write_buf(c, cont, sizeof cont - 1, 0, THEN_NOTHING);
+  }
+  return 0;
+}
+
+/* Feeds pending bytes to the parser until a request completes or they run
+** out; then either dispatches, or goes back to reading. */
+static void conn_process(conn *c) {
+  while (c->pending_off < c->pending_len) {
+    size_t used;
+    int ev = ns__http_feed(&c->http, c->pending + c->pending_off,
+                           c->pending_len - c->pending_off, &used);
+    c->pending_off += used;
+    if (ev == NS_HTTP_ERROR) {
+      uv_read_stop((uv_stream_t *)&c->tcp);
+      c->reading = 0;
+      set_timer(c, TIMER_OFF);
+      c->busy = ANSWERING;
+      c->t_complete = 0;
+      respond_error(c, c->http.err_status, c->dec.status ? c->dec.error : c->http.err_msg, 1);
+      return;
+    }
+    if (ev == NS_HTTP_REQUEST) {
+      if (c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = 0;
+      }
+      dispatch(c);
+      return;
+    }
+  }
+  /* all bytes consumed: read more */
+  free(c->pending);
+  c->pending = NULL;
+  c->pending_len = c->pending_off = 0;
+  if (!c->reading && !c->closing) start_reading(c);
+  set_timer(c, ns__http_mid_request(&c->http) ? TIMER_REQUEST : TIMER_IDLE);
+}
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
+  conn *c = h->data;
+  *buf = uv_buf_init(c->rbuf, sizeof c->rbuf);
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
+  conn *c = st->data;
+  if (nread < 0) {
+    conn_close(c);
+    return;
+  }
+  if (nread == 0 || c->closing) return;
+  /* rbuf is reused by the next read; copy it into pending (which is
+  ** normally empty here, so this is one memcpy of what arrived) */
+  {
+    size_t keep = c->pending_len - c->pending_off;
+    char *p = malloc(keep + (size_t)nread);
+    if (!p) {
+      conn_close(c);
+      return;
+    }
+    if (keep) memcpy(p, c->pending + c->pending_off, keep);
+    memcpy(p + keep, buf->base, (size_t)nread);
+    free(c->pending);
+    c->pending = p;
+    c->pending_len = keep + (size_t)nread;
+    c->pending_off = 0;
+  }
+  conn_process(c);
+}
+
+/* ---- connection lifetime --------------------------------------------------------- */
+
+static void on_conn_closed(uv_handle_t *h) {
+  conn *c = h->data;
+  server *s = c->s;
+  if (++c->n_closed < 2) return;
+  if (c->prev) c->prev->next = c->next;
+  else s->conns = c->next;
+  if (c->next) c->next->prev = c->prev;
+  s->n_conns--;
+  ns__http_free(&c->http);
+  free(c->pending);
+  free(c);
+  maybe_finish(s);
+}
+
+static void conn_close(conn *c) {
+  if (c->closing) return;
+  c->closing = 1;
+  /* whatever is in flight keeps running; its answer is dropped */
+  if (c->busy_kind == BUSY_INGEST) ((ns__ingest *)c->busy)->conn = NULL;
+  else if (c->busy_kind == BUSY_READ) ((ns__read *)c->busy)->conn = NULL;
+  c->busy = NULL;
+  c->busy_kind = BUSY_NONE;
+  uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+  uv_close((uv_handle_t *)&c->timer, on_conn_closed);
+}
+
+static void start_reading(conn *c) {
+  if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) c->reading = 1;
+  else conn_close(c);
+}
+
+static void on_refused_closed(uv_handle_t *h) { free(h); }
+
+static void on_connection(uv_stream_t *l, int status) {
+  server *s = l->data;
+  conn *c;
+  if (status < 0) return;
+  if (s->stopping || s->n_conns >= s->o.max_conns || !(c = calloc(1, sizeof *c))) {
+    uv_tcp_t *t = malloc(sizeof *t);
+    s->conns_refused++;
+    if (!t) return;
+    uv_tcp_init(&s->loop, t);
+    if (uv_accept(l, (uv_stream_t *)t) != 0) {}
+    uv_close((uv_handle_t *)t, on_refused_closed);
+    return;
+  }
+  uv_tcp_init(&s->loop, &c->tcp);
+  uv_timer_init(&s->loop, &c->timer);
+  c->s = s;
+  c->tcp.data = c->timer.data = c;
+  c->next = s->conns;
+  if (s->conns) s->conns->prev = c;
+  s->conns = c;
+  s->n_conns++;
+  s->conns_total++;
+  ns__http_init(&c->http, s->o.max_body, on_headers, c);
+  c->http.budget = &s->body_budget_used;
+  c->http.budget_max = s->o.body_budget;
+  if (uv_accept(l, (uv_stream_t *)&c->tcp) != 0) {
+    conn_close(c);
+    return;
+  }
+  uv_tcp_nodelay(&c->tcp, 1);
+  start_reading(c);
+  set_timer(c, TIMER_IDLE);
+}
+
+/* ---- scheduled scoring ------------------------------------------------------------- */
+
+/* One full run on a worker: its own store handle, a snapshot (one read
+** transaction; ingest goes on beside it), the pipeline, one publishing
+** transaction.  Cancelled at shutdown -> the run row says "abandoned". */
+static void score_work(uv_work_t *w) {
+  server *s = w->data;
+  ns_store *st = NULL;
+  ns_dataset *ds = NULL;
+  ns_scores *sc = NULL;
+  ns_params p;
+  int64_t run_id = 0;
+  char json[256];
+  double t0 = ns_monotonic_s();
+  int rc;
+  if ((rc = ns_store_open(s->o.db_path, 0, &st)) != 0) goto out;
+  if ((rc = ns_store_snapshot(st, &ds)) != 0) goto out;
+  ns_params_default(&p);
+  p.now_ms = ns_now_ms();
+  p.progress = 0;
+  snprintf(json, sizeof json, "{\"source\":\"serve\",\"now_ms\":%lld,\"seed\":%llu,\"k\":%d,\"trust\":%d}",
+           (long long)p.now_ms, (unsigned long long)p.seed, p.k, p.trust);
+  if ((rc = ns_store_run_begin(st, json, &run_id)) != 0) goto out;
+  rc = ns_pipeline_run(ds, &p, &s->score_cancel, &sc);
+  if (rc == 0) rc = ns_store_run_publish(st, run_id, sc, ds);
+  if (rc != 0) ns_store_run_fail(st, run_id, rc == NS_ECANCELED ? "abandoned" : "failed");
+out:
+  if (rc != 0 && rc != NS_ENODATA)
+    ns_warn("serve: scoring run failed: %s", ns_strerror(rc));
+  s->last_run_s = ns_monotonic_s() - t0;
+  s->score_rc = rc;   /* read by score_after on the loop thread */
+  ns_scores_free(sc);
+  ns_dataset_free(ds);
+  ns_store_close(st);
+}
+
+static void score_after(uv_work_t *w, int status) {
+  server *s = w->data;
+  s->works--;
+  s->score_running = 0;
+  if (status == 0 && s->score_rc == 0) s->runs_ok++;
+  else s->runs_failed++;
+  maybe_finish(s);
+}
+
+static void on_score_timer(uv_timer_t *t) {
+  server *s = t->data;
+  if (s->stopping || s->score_running) return;
+  s->score_work.data = s;
+  s->score_cancel = 0;
+  if (uv_queue_work(&s->loop, &s->score_work, score_work, score_after) == 0) {
+    s->score_running = 1;
+    s->works++;
+  }
+}
+
+/* ---- shutdown ---------------------------------------------------------------------- */
+
+static void on_signal(uv_signal_t *sig, int signum) {
+  server *s = sig->data;
+  conn *c, *next;
+  if (s->stopping) return;
+  ns_info("serve: %s: draining %zu in-flight ingest request(s)",
+          signum == SIGTERM ? "SIGTERM" : "SIGINT", s->inflight);
+  s->stopping = 1;
+  s->score_cancel = 1;   /* a running scoring run stops and is abandoned */
+  uv_close((uv_handle_t *)&s->listener, NULL);
+  uv_timer_stop(&s->score_timer);
+  for (c = s->conns; c; c = next) {
+    next = c->next;
+    if (!c->busy) conn_close(c);   /* idle, or a request not yet complete */
+  }
+  maybe_finish(s);
+}
+
+/* Once draining is over, stops the writer and closes the last handles; the
+** loop then runs out of work and ns_server_run() returns. */
+static void maybe_finish(server *s) {
+  if (!s->stopping || s->finished) return;
+  if (s->inflight || s->works || s->n_conns) return;
+  s->finished = 1;
+  ns__server_writer_stop(s->writer);   /* queue is empty: inflight == 0 */
+  uv_close((uv_handle_t *)&s->done_async, NULL);
+  uv_close((uv_handle_t *)&s->sigterm, NULL);
+  uv_close((uv_handle_t *)&s->sigint, NULL);
+  uv_close((uv_handle_t *)&s->score_timer, NULL);
+}
+
+/* ---- setup ----------------------------------------------------------------------------- */
+
+void ns_server_opts_default(ns_server_opts *o) {
+  memset(o, 0, sizeof *o);
+  o->listen = "127.0.0.1:8080";
+  o->max_body = 8u << 20;
+  o->queue_max = 64;
+  o->max_conns = 256;
+  o->body_budget = 256u << 20;
+  o->group_max_rows = 250000;
+  o->idle_timeout_s = 60;
+  o->request_timeout_s = 30;
+}
+
+static int parse_listen(const char *spec, struct sockaddr_storage *ss) {
+  char host[128];
+  const char *colon = strrchr(spec, ':');
+  long port;
+  char *end;
+  size_t hl;
+  if (!colon) return NS_EINVAL;
+  port = strtol(colon + 1, &end, 10);
+  if (*end || port < 0 || port > 65535 || colon == spec) return NS_EINVAL;
+  hl = (size_t)(colon - spec);
+  if (spec[0] == '[' && hl >= 2 && spec[hl - 1] == ']') {
+    if (hl - 2 >= sizeof host) return NS_EINVAL;
+    memcpy(host, spec + 1, hl - 2);
+    host[hl - 2] = '\0';
+    return uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)ss) ? NS_EINVAL : 0;
+  }
+  if (hl >= sizeof host) return NS_EINVAL;
+  memcpy(host, spec, hl);
+  host[hl] = '\0';
+  return uv_ip4_addr(host, (int)port, (struct sockaddr_in *)ss) ? NS_EINVAL : 0;
+}
+
+static int write_port_file(server *s) {
+  struct sockaddr_storage ss;
+  int len = sizeof ss, port;
+  char tmp[4096];
+  FILE *f;
+  if (uv_tcp_getsockname(&s->listener, (struct sockaddr *)&ss, &len) != 0) return NS_EIO;
+  port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                                  : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+  ns_info("serve: listening on port %d", port);
+  if (!s->o.port_file) return 0;
+  /* write then rename, so a reader never sees a half-written file */
+  snprintf(tmp, sizeof tmp, "%s.tmp", s->o.port_file);
+  if (!(f = fopen(tmp, "w"))) return NS_EIO;
+  fprintf(f, "%d\n", port);
+  if (fclose(f) != 0 || rename(tmp, s->o.port_file) != 0) return NS_EIO;
+  return 0;
+}
+
+int ns_server_run(const ns_server_opts *opts) {
+  server *s = NULL;
+  ns_store *st = NULL;
+  struct sockaddr_storage addr;
+  int rc, loop_ok = 0;
+
+  if (!opts || !opts->db_path) return NS_EINVAL;
+  memset(&addr, 0, sizeof addr);
+  if ((rc = parse_listen(opts->listen ? opts->listen : "127.0.0.1:8080", &addr)) != 0) {
+    ns_error("serve: --listen: expected ADDR:PORT, got '%s'", opts->listen);
+    return rc;
+  }
+  if (!(s = ns_calloc(1, sizeof *s))) return NS_ENOMEM;
+  s->o = *opts;
+  if (!s->o.queue_max) s->o.queue_max = 1;
+  if ((rc = ns_store_open(s->o.db_path, NS_STORE_CREATE, &st)) != 0) {
+    ns_error("serve: %s: cannot open the database: %s", s->o.db_path, ns_strerror(rc));
+    free(s);
+    return rc;
+  }
+  if ((rc = uv_loop_init(&s->loop)) != 0) {
+    ns_store_close(st);
+    free(s);
+    return NS_EIO;
+  }
+  loop_ok = 1;
+  uv_async_init(&s->loop, &s->done_async, on_done);
+  s->done_async.data = s;
+  if ((rc = ns__server_writer_start(st, s->o.group_max_rows, s->o.test_commit_delay_s,
+                             &s->done_async, &s->writer)) != 0) {
+    ns_store_close(st);
+    uv_close((uv_handle_t *)&s->done_async, NULL);
+    goto out;
+  }
+  uv_signal_init(&s->loop, &s->sigterm);
+  uv_signal_init(&s->loop, &s->sigint);
+  uv_timer_init(&s->loop, &s->score_timer);
+  s->sigterm.data = s->sigint.data = s->score_timer.data = s;
+  uv_tcp_init(&s->loop, &s->listener);
+  s->listener.data = s;
+  if ((rc = uv_tcp_bind(&s->listener, (struct sockaddr *)&addr, 0)) != 0 ||
+      (rc = uv_listen((uv_stream_t *)&s->listener, 511, on_connection)) != 0) {
+    ns_error("serve: cannot listen on %s: %s", s->o.listen, uv_strerror(rc));
+    rc = rc == UV_EADDRINUSE ? -98 : NS_EIO;
+    /* unwind through the normal shutdown path */
+    s->stopping = 1;
+    uv_close((uv_handle_t *)&s->listener, NULL);
+    maybe_finish(s);
+    uv_run(&s->loop, UV_RUN_DEFAULT);
+    goto out;
+  }
+  if ((rc = write_port_file(s)) != 0) ns_warn("serve: cannot write the port file");
+  rc = 0;
+  uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+  uv_signal_start(&s->sigint, on_signal, SIGINT);
+  signal(SIGPIPE, SIG_IGN);
+  if (s->o.score_every_s > 0) {
+    uint64_t ms = (uint64_t)(s->o.score_every_s * 1000.0);
+    uv_timer_start(&s->score_timer, on_score_timer, ms, ms);
+  }
+  if (s->o.refresh_every_s > 0)
+    ns_warn("serve: --refresh-every: note refresh needs pipeline support (not in this build)");
+
+  uv_run(&s->loop, UV_RUN_DEFAULT);
+  ns_info("serve: stopped");
+out:
+  if (loop_ok) {
+    uv_run(&s->loop, UV_RUN_DEFAULT);   /* close callbacks still pending */
+    if (uv_loop_close(&s->loop) != 0) {
+      ns_error("serve: handles left open at exit");
+      if (rc == 0) rc = NS_EIO;
+    }
+  }
+  ns__server_writer_free(s->writer);
+  free(s);
+  return rc;
+}

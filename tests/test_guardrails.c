@@ -1,0 +1,549 @@
+/*
+** tests/test_guardrails.c -- engine/guardrails: every rule on hand-built
+** inputs whose expected numbers are worked out in the comments, plus
+** stationarity and thread-count determinism checks of the refits.
+*/
+#include "harness.h"
+
+#include "../base/dataset.h"
+#include "../engine/guardrails.h"
+
+/* ---- quantiles ---------------------------------------------------------- */
+
+TEST(guard_quantile_numpy_linear) {
+  /* numpy.quantile([1,2,3,4], .5): h = .5*3 = 1.5 -> 2 + 1*.5 = 2.5 */
+  double a[] = {1, 2, 3, 4};
+  ASSERT_NEAR(ns_guard_quantile_sorted(a, 4, 0.5), 2.5, 0);
+  /* numpy.quantile([1,3,7,15], .4): h = 1.2 -> 3 + 4*.2 = 3.8 */
+  double b[] = {1, 3, 7, 15};
+  ASSERT_NEAR(ns_guard_quantile_sorted(b, 4, 0.4), 3.8, 1e-15);
+  ASSERT_NEAR(ns_guard_quantile_sorted(b, 4, 0.0), 1, 0);
+  ASSERT_NEAR(ns_guard_quantile_sorted(b, 4, 1.0), 15, 0);
+  ASSERT_NEAR(ns_guard_quantile_sorted(b, 1, 0.7), 1, 0);
+  ASSERT(isnan(ns_guard_quantile_sorted(b, 0, 0.5)));
+  /* unsorted input with a NaN (dropped): {15, NaN, 1, 7, 3} -> as b */
+  double c[] = {15, NAN, 1, 7, 3}, q;
+  ASSERT_OK(ns_guard_quantile(c, 5, 0.4, &q));
+  ASSERT_NEAR(q, 3.8, 1e-15);
+  /* np.arange(0, 1, .01)[95] is 95*0.01 = 0.9500000000000001, not 0.95 */
+  ASSERT(ns_guard_pct_q(95) > 0.95);
+  ASSERT_NEAR(ns_guard_pct_q(95), 0.95, 2e-16);
+}
+
+/* ---- pseudo-rater bounds ------------------------------------------------- */
+
+TEST(guard_pseudo_bounds_one_note) {
+  /* One note, two raters, mu = 0, k = 1:
+  **   rater 0: i = 0,    f = -1, rates 1 -> y = 1,   x = (1,-1)
+  **   rater 1: i = -0.5, f = +1, rates 0 -> y = 0.5, x = (1, 1)
+  ** A0 = sum x x^T = [[2,0],[0,2]], b0 = sum x y = (1.5, -0.5).
+  ** Original refit: N = 2, 1 note -> pen = (0.15*2, 0.03*2) = (0.3, 0.06):
+  **   i = 1.5/2.3 = 0.6521739..., f = -0.5/2.06.
+  ** Pseudo refits: N = 3 -> pen (0.45, 0.09); pseudo-rater i = min = -0.5,
+  ** value 1 -> y = 1.5; f in {-1, 0, +1}:
+  **   f=-1: A = [[3.45,-1],[-1,3.09]], b = (3,-2), det = 9.6605
+  **         i = (3*3.09 - 2)/det = 7.27/9.6605, f = (-6.9+3)/det
+  **   f= 0: i = 3/3.45 = 0.8695652..., f = -0.5/2.09
+  **   f=+1: A = [[3.45,1],[1,3.09]], b = (3,1): i = 8.27/9.6605, f = 0.45/9.6605
+  ** min i = 1.5/2.3 (original), max i = 3/3.45; min f = -3.9/9.6605,
+  ** max f = 0.45/9.6605. */
+  double ni[1] = {0}, nf[1] = {0}, ui[2] = {0, -0.5}, uf[2] = {-1, 1};
+  int32_t rn[2] = {0, 0}, ru[2] = {0, 1};
+  float rv[2] = {1, 0};
+  ns_guard_fit f = {1, 2, 2, 1, 0.0, ni, nf, ui, uf, rn, ru, rv, NULL, NULL};
+  ns_guard_reg reg = {0.15, 0.03, 5.0 /* ignored: mean mode */};
+  double imin, imax, fmin, fmax, io, fo;
+  ns_guard_bounds b = {&imin, &imax, &fmin, &fmax, &io, &fo, 0};
+  ASSERT_OK(ns_guard_pseudo_bounds(&f, &reg, NULL, &b));
+  ASSERT_NEAR(io, 1.5 / 2.3, 1e-14);
+  ASSERT_NEAR(fo, -0.5 / 2.06, 1e-14);
+  ASSERT_NEAR(imin, 1.5 / 2.3, 1e-14);
+  ASSERT_NEAR(imax, 3 / 3.45, 1e-14);
+  ASSERT_NEAR(fmin, -3.9 / 9.6605, 1e-14);
+  ASSERT_NEAR(fmax, 0.45 / 9.6605, 1e-14);
+  /* UcbCRNH: needs n >= 5 and max < -0.04 */
+  ASSERT_EQ(ns_guard_ucb_crnh(5, -0.05), 1);
+  ASSERT_EQ(ns_guard_ucb_crnh(4, -0.05), 0);
+  ASSERT_EQ(ns_guard_ucb_crnh(5, -0.04), 0);
+  ASSERT_EQ(ns_guard_ucb_crnh(5, imax), 0);
+}
+
+/* Random fit for the structural tests. */
+typedef struct rfit {
+  ns_guard_fit f;
+  double *ni, *nf, *ui, *uf;
+  int32_t *rn, *ru;
+  float *rv;
+} rfit;
+
+static void rfit_make(rfit *r, size_t nn, size_t nu, size_t ne, int k, uint64_t seed) {
+  ns_rng g;
+  ns_rng_seed(&g, seed);
+  r->ni = calloc(nn, sizeof(double));
+  r->nf = calloc(nn * k, sizeof(double));
+  r->ui = calloc(nu, sizeof(double));
+  r->uf = calloc(nu * k, sizeof(double));
+  r->rn = calloc(ne, sizeof(int32_t));
+  r->ru = calloc(ne, sizeof(int32_t));
+  r->rv = calloc(ne, sizeof(float));
+  for (size_t u = 0; u < nu; u++) {
+    r->ui[u] = 0.2 * ns_rng_normal(&g);
+    for (int j = 0; j < k; j++) r->uf[u * k + j] = 0.5 * ns_rng_normal(&g);
+  }
+  for (size_t e = 0; e < ne; e++) {
+    r->rn[e] = (int32_t)ns_rng_below(&g, nn);
+    r->ru[e] = (int32_t)ns_rng_below(&g, nu);
+    r->rv[e] = (float)(0.5 * (double)ns_rng_below(&g, 3));
+  }
+  ns_guard_fit f = {nn, nu, ne, k, 0.1, r->ni, r->nf, r->ui, r->uf,
+                    r->rn, r->ru, r->rv, NULL, NULL};
+  r->f = f;
+}
+
+static void rfit_free(rfit *r) {
+  free(r->ni), free(r->nf), free(r->ui), free(r->uf);
+  free(r->rn), free(r->ru), free(r->rv);
+}
+
+TEST(guard_refit_is_stationary) {
+  /* The exact per-note solve must zero the gradient of
+  **   sum_e (y_e - i - f.f_u)^2 + pen_i i^2 + pen_f |f|^2   (ratio mode,
+  ** pen = lambda*rho) for every note, k = 2. */
+  rfit r;
+  rfit_make(&r, 50, 40, 1500, 2, 7);
+  ns_guard_reg reg = {0.15, 0.03, 3.0};
+  double *ic = calloc(50, sizeof(double)), *fc = calloc(100, sizeof(double));
+  size_t nref;
+  ASSERT_OK(ns_guard_refit_notes(&r.f, NULL, &reg, 5, NULL, NULL, ic, fc, &nref));
+  ASSERT(nref > 40);
+  double pen_i = 0.15 * 3.0, pen_f = 0.03 * 3.0;
+  for (size_t n = 0; n < 50; n++) {
+    if (isnan(ic[n])) continue;
+    double g[3] = {2 * pen_i * ic[n], 2 * pen_f * fc[n * 2], 2 * pen_f * fc[n * 2 + 1]};
+    for (size_t e = 0; e < 1500; e++) {
+      if ((size_t)r.rn[e] != n) continue;
+      int u = r.ru[e];
+      double pred = 0.1 + r.ui[u] + ic[n] + fc[n * 2] * r.uf[u * 2] + fc[n * 2 + 1] * r.uf[u * 2 + 1];
+      double res = pred - r.rv[e];
+      g[0] += 2 * res, g[1] += 2 * res * r.uf[u * 2], g[2] += 2 * res * r.uf[u * 2 + 1];
+    }
+    for (int j = 0; j < 3; j++) ASSERT_NEAR(g[j], 0, 1e-10);
+  }
+  free(ic), free(fc);
+  rfit_free(&r);
+}
+
+TEST(guard_pseudo_bounds_thread_invariant) {
+  rfit r;
+  size_t nn = 3000;
+  rfit_make(&r, nn, 400, 30000, 1, 11);
+  for (size_t n = 0; n < nn; n++) r.ni[n] = 0.1, r.nf[n] = 0.2;
+  ns_guard_reg reg = {0.15, 0.03, 0};
+  double *a = calloc(4 * nn, sizeof(double)), *b = calloc(4 * nn, sizeof(double));
+  ns_guard_bounds b1 = {a, a + nn, a + 2 * nn, a + 3 * nn, NULL, NULL, 0};
+  ns_guard_bounds b2 = {b, b + nn, b + 2 * nn, b + 3 * nn, NULL, NULL, 0};
+  ns_pool *pool;
+  ASSERT_OK(ns_pool_new(2, &pool));
+  ASSERT_OK(ns_guard_pseudo_bounds(&r.f, &reg, NULL, &b1));
+  ASSERT_OK(ns_guard_pseudo_bounds(&r.f, &reg, pool, &b2));
+  ASSERT_EQ(memcmp(a, b, 4 * nn * sizeof(double)), 0);
+  for (size_t n = 0; n < nn; n++)
+    if (!isnan(a[n])) ASSERT(a[n] <= a[nn + n]);
+  ns_pool_free(pool);
+  free(a), free(b);
+  rfit_free(&r);
+}
+
+/* ---- tag filter ---------------------------------------------------------- */
+
+TEST(guard_tag_weights_and_aggregate) {
+  /* Notes f = {-1, 1}: mean 0, std 1 -> z = {-1, 1}.  Raters f = {-2, 2}:
+  ** std 2 -> z = {-1, 1}.  Ratings (note, rater): (0,0) d=0, (0,1) d=2,
+  ** (1,1) d=0, (1,0) d=2.  Sorted d = {0,0,2,2}: p40 -> h = 1.2 ->
+  ** 0 + 2*0.2 = 0.4.  Weights: d=0 -> 1; d=2 -> 1/(1+5^5) = 1/3126. */
+  double ni[2] = {0, 0}, nf[2] = {-1, 1}, ui[2] = {0, 0}, uf[2] = {-2, 2};
+  int32_t rn[4] = {0, 0, 1, 1}, ru[4] = {0, 1, 1, 0};
+  float rv[4] = {0, 0, 1, 0};
+  uint32_t inc = NS_TAG_BIT(NS_TAG_NH_INCORRECT);
+  uint32_t tg[4] = {inc, inc, 0, inc};
+  ns_guard_fit f = {2, 2, 4, 1, 0, ni, nf, ui, uf, rn, ru, rv, NULL, tg};
+  double w[4], adj[26], ratio[26], tot[2];
+  ASSERT_OK(ns_guard_tag_weights(&f, w));
+  ASSERT_NEAR(w[0], 1, 1e-15);
+  ASSERT_NEAR(w[1], 1.0 / 3126, 1e-15);
+  ASSERT_NEAR(w[2], 1, 1e-15);
+  ASSERT_NEAR(w[3], 1.0 / 3126, 1e-15);
+  ASSERT_OK(ns_guard_tag_aggregate(&f, w, adj, ratio, tot));
+  int t = NS_TAG_NH_INCORRECT - NS_N_HELPFUL_TAGS;
+  /* note 0: both ratings tagged -> ratio 1; note 1: only the far rating ->
+  ** (1/3126) / (3127/3126) = 1/3127 */
+  ASSERT_NEAR(tot[0], 1 + 1.0 / 3126, 1e-15);
+  ASSERT_NEAR(adj[0 * 13 + t], 1 + 1.0 / 3126, 1e-15);
+  ASSERT_NEAR(ratio[0 * 13 + t], 1, 1e-15);
+  ASSERT_NEAR(ratio[1 * 13 + t], 1.0 / 3127, 1e-15);
+  ASSERT_NEAR(ratio[1 * 13 + 0], 0, 0);
+}
+
+TEST(guard_tag_thresholds_and_filter) {
+  /* tag 0 ratios over CRH notes {0, .1, .2, .3, .4} (a non-CRH .9 ignored):
+  ** q = 0.9500000000000001, h = 3.8 -> .4 - .1*(1-.8) = .38 */
+  double ratio[6 * 13] = {0};
+  uint8_t crh[6] = {1, 1, 1, 1, 1, 0};
+  double vals[6] = {0.3, 0.0, 0.4, 0.1, 0.2, 0.9};
+  for (int n = 0; n < 6; n++) ratio[n * 13] = vals[n];
+  double thr[13];
+  ASSERT_OK(ns_guard_tag_thresholds(6, ratio, crh, 95, thr));
+  ASSERT_NEAR(thr[0], 0.38, 1e-12);
+  uint8_t none[6] = {0};
+  ASSERT_OK(ns_guard_tag_thresholds(6, ratio, none, 95, thr));
+  ASSERT_NEAR(thr[0], 0, 0); /* no CRH note: 0.0 */
+
+  /* Filter: thresholds 0.4 for every tag.
+  **   note 0: tag 0 adjusted 2.6 > 2.5, ratio .5 > .4 -> fires
+  **   note 1: adjusted exactly 2.5 -> no (strict)
+  **   note 2: ratio exactly .4 -> no (strict)
+  **   note 3: HardToUnderstand 10 / 1.0 -> never */
+  double adj[4 * 13] = {0}, rat[4 * 13] = {0};
+  for (int t = 0; t < 13; t++) thr[t] = 0.4;
+  adj[0 * 13 + 0] = 2.6, rat[0 * 13 + 0] = 0.5;
+  adj[1 * 13 + 0] = 2.5, rat[1 * 13 + 0] = 0.9;
+  adj[2 * 13 + 0] = 3.0, rat[2 * 13 + 0] = 0.4;
+  int h = NS_TAG_NH_HARD_TO_UNDERSTAND - NS_N_HELPFUL_TAGS;
+  adj[3 * 13 + h] = 10, rat[3 * 13 + h] = 1.0;
+  adj[3 * 13 + 1] = 2.51, rat[3 * 13 + 1] = 0.41; /* Incorrect fires */
+  uint32_t fired[4];
+  ns_guard_tag_filter(4, adj, rat, thr, fired);
+  ASSERT_EQ(fired[0], NS_TAG_BIT(NS_N_HELPFUL_TAGS + 0));
+  ASSERT_EQ(fired[1], 0);
+  ASSERT_EQ(fired[2], 0);
+  ASSERT_EQ(fired[3], NS_TAG_BIT(NS_TAG_NH_INCORRECT));
+}
+
+/* ---- incorrect filter ---------------------------------------------------- */
+
+TEST(guard_incorrect_filter_tfidf) {
+  /* Note 0 f = 0.1.  Raters f: u0 0.0 (|0-.1| = .1 in), u1 .35 (.25 in),
+  ** u2 -.5 (clip -.4: .5 out), u3 1.0 (clip .4: .3 not < .3, out), u4 .2
+  ** (in), u5 .05 (in, but its rating has no not-helpful tag).
+  ** Tags: u0..u3 Incorrect, u4 Other only, u5 none.
+  ** In-interval NH-tagged ratings: u0, u1, u4 -> voters 3, Incorrect count 2. */
+  double ni[1] = {0}, nf[1] = {0.1}, ui[6] = {0}, uf[6] = {0.0, 0.35, -0.5, 1.0, 0.2, 0.05};
+  int32_t rn[6] = {0, 0, 0, 0, 0, 0}, ru[6] = {0, 1, 2, 3, 4, 5};
+  float rv[6] = {0};
+  uint32_t I = NS_TAG_BIT(NS_TAG_NH_INCORRECT), O = NS_TAG_BIT(NS_TAG_NH_OTHER);
+  uint32_t tg[6] = {I, I, I, I | O, O, 0};
+  ns_guard_fit f = {1, 6, 6, 1, 0, ni, nf, ui, uf, rn, ru, rv, NULL, tg};
+  int32_t cnt, vot;
+  double p, tf;
+  uint8_t fired;
+  ns_guard_incorrect out = {&cnt, &vot, &p, &tf, &fired};
+  /* History A: u0 1/4, u1 2/2, u4 0/1 -> p = .25 + 1 + 0 = 1.25,
+  ** tf-idf = 2 / ln(2.25) = 2.4663 < 2.5 -> does not fire */
+  int32_t incA[6] = {1, 2, 1, 1, 0, 0}, totA[6] = {4, 2, 1, 1, 1, 0};
+  ASSERT_OK(ns_guard_incorrect_filter(&f, incA, totA, NS_GUARD_INCORRECT_TFIDF, &out));
+  ASSERT_EQ(cnt, 2);
+  ASSERT_EQ(vot, 3);
+  ASSERT_NEAR(p, 1.25, 1e-15);
+  ASSERT_NEAR(tf, 2 / log(2.25), 1e-12);
+  ASSERT_EQ(fired, 0);
+  /* History B: u1 1/4 -> p = .25 + .25 + 0 = .5, tf-idf = 2/ln 1.5 = 4.93 */
+  int32_t incB[6] = {1, 1, 1, 1, 0, 0}, totB[6] = {4, 4, 1, 1, 1, 0};
+  ASSERT_OK(ns_guard_incorrect_filter(&f, incB, totB, NS_GUARD_INCORRECT_TFIDF, &out));
+  ASSERT_NEAR(tf, 2 / log(1.5), 1e-12);
+  ASSERT_EQ(fired, 1);
+  /* Per-rater history counts: u0 rated Incorrect, Other, none, Incorrect|Other */
+  int32_t r2[4] = {0, 0, 0, 0}, ci[1], ct[1];
+  uint32_t t2[4] = {I, O, 0, I | O};
+  ns_guard_incorrect_counts(4, r2, t2, 1, ci, ct);
+  ASSERT_EQ(ci[0], 2);
+  ASSERT_EQ(ct[0], 3);
+}
+
+/* ---- high volume and exclusion refits ----------------------------------- */
+
+TEST(guard_high_volume_quantile) {
+  /* T = newest.  Raters 1..999: 1 rating at T.  Rater 0: 50 at T - 1 day.
+  ** Rater 1000: 60 at T - 30 days (outside both windows).  Rater 1001: 40
+  ** and rater 1002: 45 at T - 10 days (28-day window only).
+  ** 7-day counts: 999 ones + 50 -> q.999: h = .999*999 = 998.001 ->
+  **   1 + 49*.001 = 1.049: rater 0 flagged.
+  ** 28-day counts: 999 ones, 40, 45, 50 -> h = .999*1001 = 999.999 ->
+  **   45 - 5*.001 = 44.995: raters 0 and 1002 flagged, 1001 not. */
+  size_t nu = 1003, ne = 999 + 50 + 60 + 40 + 45, e = 0;
+  int32_t *ru = calloc(ne, sizeof(int32_t));
+  int64_t *ts = calloc(ne, sizeof(int64_t)), T = 2000000000000LL, D = 86400000LL;
+  for (int u = 1; u <= 999; u++) ru[e] = u, ts[e++] = T;
+  for (int i = 0; i < 50; i++) ru[e] = 0, ts[e++] = T - D;
+  for (int i = 0; i < 60; i++) ru[e] = 1000, ts[e++] = T - 30 * D;
+  for (int i = 0; i < 40; i++) ru[e] = 1001, ts[e++] = T - 10 * D;
+  for (int i = 0; i < 45; i++) ru[e] = 1002, ts[e++] = T - 10 * D;
+  ASSERT_EQ(e, ne);
+  uint8_t *flag = calloc(nu, 1);
+  ASSERT_OK(ns_guard_high_volume(ne, ru, ts, nu, 200, flag));
+  ASSERT_EQ(flag[0], 1);
+  ASSERT_EQ(flag[1], 0);
+  ASSERT_EQ(flag[1000], 0);
+  ASSERT_EQ(flag[1001], 0);
+  ASSERT_EQ(flag[1002], 1);
+  int total = 0;
+  for (size_t u = 0; u < nu; u++) total += flag[u];
+  ASSERT_EQ(total, 2);
+  ASSERT_OK(ns_guard_high_volume(ne, ru, ts, nu, 199, flag)); /* < 200 notes */
+  for (size_t u = 0; u < nu; u++) ASSERT_EQ(flag[u], 0);
+  free(ru), free(ts), free(flag);
+}
+
+TEST(guard_refit_excluding_ratio_mode) {
+  /* All rater params 0, mu 0: each note solves i = sum r / (n + lambda*rho),
+  ** f = 0.  Ratio mode rho = 2 -> pen_i = 0.3.  Note 0 rated 1,1,1,1,1 by
+  ** raters 0-4 and 0 by rater 5.
+  **   all:          i = 5 / 6.3
+  **   without u5:   i = 5 / 5.3
+  **   without u4,u5: 4 ratings < 5 -> NaN */
+  double ni[1] = {0}, nf[1] = {0}, ui[6] = {0}, uf[6] = {0};
+  int32_t rn[6] = {0}, ru[6] = {0, 1, 2, 3, 4, 5};
+  float rv[6] = {1, 1, 1, 1, 1, 0};
+  ns_guard_fit f = {1, 6, 6, 1, 0, ni, nf, ui, uf, rn, ru, rv, NULL, NULL};
+  ns_guard_reg reg = {0.15, 0.03, 2.0};
+  uint8_t ex[6] = {0};
+  double i;
+  ASSERT_OK(ns_guard_refit_excluding(&f, ex, &reg, 5, NULL, &i));
+  ASSERT_NEAR(i, 5 / 6.3, 1e-14);
+  ex[5] = 1;
+  ASSERT_OK(ns_guard_refit_excluding(&f, ex, &reg, 5, NULL, &i));
+  ASSERT_NEAR(i, 5 / 5.3, 1e-14);
+  ex[4] = 1;
+  ASSERT_OK(ns_guard_refit_excluding(&f, ex, &reg, 5, NULL, &i));
+  ASSERT(isnan(i));
+  /* NoHighVolIntercept: CRH and < 0.37, NaN never triggers */
+  ASSERT_EQ(ns_guard_low_baseline(NS_STATUS_CRH, 0.36, 0.37), 1);
+  ASSERT_EQ(ns_guard_low_baseline(NS_STATUS_CRH, 0.37, 0.37), 0);
+  ASSERT_EQ(ns_guard_low_baseline(NS_STATUS_CRH, NAN, 0.37), 0);
+  ASSERT_EQ(ns_guard_low_baseline(NS_STATUS_NMR, 0.1, 0.37), 0);
+}
+
+/* ---- population sampled -------------------------------------------------- */
+
+TEST(guard_population_sampled) {
+  /* Note 0: 6 POPULATION_SAMPLED ratings, all 1, by raters with f = -1 x3,
+  ** +1 x3 (i_u = 0, mu = 0), and 2 DEFAULT ratings (ignored).  Ratio mode
+  ** rho = 10 -> pen = (1.5, 0.3).  A = [[6,0],[0,6]] + pen, b = (6, 0):
+  ** i = 6/7.5 = 0.8, f = 0.  Counts neg 3, pos 3. */
+  double ni[1] = {0}, nf[1] = {0}, ui[8] = {0}, uf[8] = {-1, -1, -1, 1, 1, 1, 1, -1};
+  int32_t rn[8] = {0}, ru[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+  float rv[8] = {1, 1, 1, 1, 1, 1, 0, 0};
+  uint8_t src[8] = {1, 1, 1, 1, 1, 1, 0, 0};
+  ns_guard_fit f = {1, 8, 8, 1, 0, ni, nf, ui, uf, rn, ru, rv, NULL, NULL};
+  ns_guard_reg reg = {0.15, 0.03, 0};
+  double ip;
+  int32_t nneg, npos;
+  ns_guard_popsampled out = {&ip, &nneg, &npos};
+  ASSERT_OK(ns_guard_population_sampled(&f, src, &reg, NULL, &out));
+  ASSERT_NEAR(ip, 0.8, 1e-14);
+  ASSERT_EQ(nneg, 3);
+  ASSERT_EQ(npos, 3);
+  /* Demotion: CRH, >= 8 total, >= 2 per sign, pop < .30, drop >= .15 */
+  ASSERT_EQ(ns_guard_pop_demote(NS_STATUS_CRH, 0.45, 0.29, 3, 5), 1);
+  ASSERT_EQ(ns_guard_pop_demote(NS_STATUS_CRH, 0.45, 0.30, 3, 5), 0); /* not < .30 */
+  ASSERT_EQ(ns_guard_pop_demote(NS_STATUS_CRH, 0.43, 0.29, 3, 5), 0); /* drop .14 */
+  ASSERT_EQ(ns_guard_pop_demote(NS_STATUS_CRH, 0.45, 0.29, 1, 7), 0); /* 1 neg */
+  ASSERT_EQ(ns_guard_pop_demote(NS_STATUS_CRH, 0.45, 0.29, 3, 4), 0); /* 7 total */
+  ASSERT_EQ(ns_guard_pop_demote(NS_STATUS_NMR, 0.45, 0.29, 3, 5), 0);
+  ASSERT_EQ(ns_guard_pop_demote(NS_STATUS_CRH, 0.45, NAN, 3, 5), 0);
+}
+
+/* ---- harassment ---------------------------------------------------------- */
+
+TEST(guard_harassment_labels_and_penalty) {
+  uint32_t S = NS_TAG_BIT(NS_TAG_NH_SPAM_HARASSMENT), O = NS_TAG_BIT(NS_TAG_NH_OTHER);
+  ASSERT_EQ(ns_guard_harassment_label(NS_LEVEL_HELPFUL, S), 1);
+  ASSERT_EQ(ns_guard_harassment_label(NS_LEVEL_NOT_HELPFUL, S | O), 1);
+  ASSERT_EQ(ns_guard_harassment_label(NS_LEVEL_HELPFUL, 0), 0);
+  ASSERT_EQ(ns_guard_harassment_label(NS_LEVEL_NOT_HELPFUL, O), 0);
+  ASSERT_EQ(ns_guard_harassment_label(NS_LEVEL_NOT_HELPFUL, NS_TAG_BIT(NS_TAG_NH_INCORRECT)), -1);
+  ASSERT_EQ(ns_guard_harassment_label(NS_LEVEL_SOMEWHAT_HELPFUL, 0), -1);
+  /* Note intercepts {2.5, 1.9, NaN, 4.0}.  Rater 0 HELPFUL on notes 0 and 3:
+  ** 10*(2.5/2) + 10*(4/2) = 12.5 + 20 = 32.5.  Rater 1 HELPFUL on note 1
+  ** (below 2.0) and NOT_HELPFUL on note 3: 0.  Rater 2 SOMEWHAT on note 0
+  ** and HELPFUL on note 2 (NaN): 0. */
+  double hi[4] = {2.5, 1.9, NAN, 4.0}, pen[3];
+  int32_t rn[6] = {0, 3, 1, 3, 0, 2}, ru[6] = {0, 0, 1, 1, 2, 2};
+  uint8_t lv[6] = {2, 2, 2, 0, 1, 2};
+  ns_guard_harassment_penalty(6, rn, ru, lv, hi, 3, pen);
+  ASSERT_NEAR(pen[0], 32.5, 1e-12);
+  ASSERT_NEAR(pen[1], 0, 0);
+  ASSERT_NEAR(pen[2], 0, 0);
+}
+
+TEST(guard_harassment_label_filter) {
+  /* 10 raters x 10 notes, all labelled (HELPFUL) -> kept.  Note 10 rated by
+  ** raters 0-3 only (4 < 5) -> dropped in the first note pass.  Rater 10
+  ** rates notes 0-8 (9 < 10) -> dropped in the rater pass.  One rating
+  ** before 2021-12-15 -> -1. */
+  size_t ne = 100 + 4 + 9 + 1, e = 0;
+  int32_t *rn = calloc(ne, 4), *ru = calloc(ne, 4);
+  uint8_t *lv = calloc(ne, 1);
+  uint32_t *tg = calloc(ne, 4);
+  int64_t *ts = calloc(ne, 8);
+  int8_t *lab = calloc(ne, 1);
+  for (int n = 0; n < 10; n++)
+    for (int u = 0; u < 10; u++) rn[e] = n, ru[e] = u, lv[e] = 2, ts[e++] = NS_GUARD_HARASS_MIN_MS;
+  for (int u = 0; u < 4; u++) rn[e] = 10, ru[e] = u, lv[e] = 2, ts[e++] = NS_GUARD_HARASS_MIN_MS;
+  for (int n = 0; n < 9; n++) rn[e] = n, ru[e] = 10, lv[e] = 2, ts[e++] = NS_GUARD_HARASS_MIN_MS;
+  rn[e] = 9, ru[e] = 11, lv[e] = 2, ts[e++] = NS_GUARD_HARASS_MIN_MS - 1;
+  ASSERT_OK(ns_guard_harassment_labels(ne, lv, tg, ts, rn, ru, 11, 12, lab));
+  int kept = 0;
+  for (size_t i = 0; i < ne; i++) kept += lab[i] >= 0;
+  ASSERT_EQ(kept, 100);
+  for (size_t i = 100; i < ne; i++) ASSERT_EQ(lab[i], -1);
+  free(rn), free(ru), free(lv), free(tg), free(ts), free(lab);
+}
+
+TEST(guard_harassment_fit_stationary) {
+  /* 30 notes x 40 raters, each pair labelled with prob .6; note n positive
+  ** with prob n/30.  Factors start at 0 (init arrays of zeros), so they stay
+  ** 0 and the model is mu + i_u + i_n: at the optimum every note row has
+  **   sum_e dBCE/dz + 2 pen_i i_n = 0,  pen_i = 0.15 * N / #notes. */
+  size_t nn = 30, nu = 40, ne = 0;
+  int32_t *rn = calloc(nn * nu, 4), *ru = calloc(nn * nu, 4);
+  int8_t *lab = calloc(nn * nu, 1);
+  ns_rng g;
+  ns_rng_seed(&g, 3);
+  for (size_t n = 0; n < nn; n++)
+    for (size_t u = 0; u < nu; u++)
+      if (ns_rng_uniform(&g) < 0.6) {
+        rn[ne] = (int32_t)n, ru[ne] = (int32_t)u;
+        lab[ne++] = ns_rng_uniform(&g) < (double)n / nn;
+      }
+  double zn[30] = {0}, zu[40] = {0}, ni[30], ui[40], mu, ni2[30];
+  ns_guard_logit_params p;
+  ns_guard_logit_params_default(&p);
+  p.iters = 500;
+  p.tol = 1e-10;
+  ASSERT_OK(ns_guard_harassment_fit(nn, nu, 1, ne, rn, ru, lab, zn, zu, &p, NULL,
+                                    ni, NULL, ui, NULL, &mu));
+  size_t npos = 0;
+  for (size_t e = 0; e < ne; e++) npos += lab[e];
+  double pw = (double)(ne - npos) / npos, pen = 0.15 * (double)ne / nn;
+  for (size_t n = 0; n < nn; n++) {
+    double gsum = 2 * pen * ni[n];
+    for (size_t e = 0; e < ne; e++) {
+      if ((size_t)rn[e] != n) continue;
+      double z = mu + ni[n] + ui[ru[e]], s = 1 / (1 + exp(-z));
+      gsum += lab[e] ? -pw * (1 - s) : s;
+    }
+    ASSERT_NEAR(gsum, 0, 1e-6);
+  }
+  /* more positives -> higher intercept (note 29 vs note 0) */
+  ASSERT(ni[29] > ni[0] + 1.0);
+  /* thread-count invariance */
+  ns_pool *pool;
+  ASSERT_OK(ns_pool_new(2, &pool));
+  ASSERT_OK(ns_guard_harassment_fit(nn, nu, 1, ne, rn, ru, lab, zn, zu, &p, pool,
+                                    ni2, NULL, NULL, NULL, NULL));
+  ASSERT_EQ(memcmp(ni, ni2, sizeof ni), 0);
+  ns_pool_free(pool);
+  free(rn), free(ru), free(lab);
+}
+
+/* ---- stabilization ------------------------------------------------------- */
+
+static ns_guard_stab_out stab(int prev, int scored, int64_t t, int64_t elapsed_min,
+                              int first, int topic_unconf, int pflip) {
+  const int64_t now = 1700000000000LL;
+  ns_guard_stab_in in = {prev, scored, t, first, topic_unconf, pflip, now};
+  if (t > 0) in.t_stab = now - elapsed_min * 60000LL;
+  ns_guard_stab_out o;
+  ns_guard_stabilize(&in, &o);
+  return o;
+}
+
+TEST(guard_stabilization_branches) {
+  const int64_t now = 1700000000000LL, N = NS_TS_NONE;
+  const int C = NS_STATUS_CRH, Y = NS_STATUS_NYH, M = NS_STATUS_NMR, X = NS_STATUS_CRNH,
+            U = NS_STATUS_UNSET;
+  ns_guard_stab_out o;
+  /* previously CRH: NYH is held at CRH; CRH passes untouched */
+  o = stab(C, Y, N, 0, U, 0, -1);
+  ASSERT_EQ(o.status, C); ASSERT_EQ(o.fired, 1); ASSERT_EQ(o.t_stab, N);
+  o = stab(C, C, N, 0, U, 0, -1);
+  ASSERT_EQ(o.status, C); ASSERT_EQ(o.fired, 0);
+  /* (A) never stabilised: CRH / NYH -> NMR and the clock starts */
+  o = stab(M, C, N, 0, U, 0, 1);
+  ASSERT_EQ(o.status, M); ASSERT_EQ(o.t_stab, now); ASSERT_EQ(o.fired, 1);
+  o = stab(M, Y, N, 0, U, 0, 1);
+  ASSERT_EQ(o.status, M); ASSERT_EQ(o.t_stab, now);
+  o = stab(M, M, N, 0, U, 0, 1);
+  ASSERT_EQ(o.status, M); ASSERT_EQ(o.t_stab, N); ASSERT_EQ(o.fired, 0);
+  /* (B) exited before: CRH restarts the clock, NYH waits at -1 */
+  o = stab(M, C, -1, 0, U, 0, 1);
+  ASSERT_EQ(o.status, M); ASSERT_EQ(o.t_stab, now);
+  o = stab(M, Y, -1, 0, U, 0, 1);
+  ASSERT_EQ(o.status, M); ASSERT_EQ(o.t_stab, -1);
+  /* (C)(a) > 60 min and CRH -> CRH, clock cleared (even without pflip) */
+  o = stab(M, C, 1, 61, U, 0, -1);
+  ASSERT_EQ(o.status, C); ASSERT_EQ(o.t_stab, -1); ASSERT_EQ(o.fired, 0);
+  /* exactly 60 min is not > 60: falls to (e), missing pflip -> NMR */
+  o = stab(M, C, 1, 60, U, 0, -1);
+  ASSERT_EQ(o.status, M); ASSERT_EQ(o.fired, 1);
+  ASSERT(o.t_stab > 0);
+  /* (C)(b) NYH for > 360 min -> NMR, cleared */
+  o = stab(M, Y, 1, 361, U, 0, 1);
+  ASSERT_EQ(o.status, M); ASSERT_EQ(o.t_stab, -1);
+  /* (C)(c) < 30 min -> NMR, clock kept */
+  o = stab(M, C, 1, 29, U, 0, 1);
+  ASSERT_EQ(o.status, M); ASSERT_EQ(o.t_stab, now - 29 * 60000LL);
+  /* (C)(d) topic model not confident */
+  o = stab(M, C, 1, 45, U, 1, 1);
+  ASSERT_EQ(o.status, M);
+  /* (C)(e) flipped before, or pflip says flip / no prediction */
+  o = stab(M, C, 1, 45, C, 0, 1);
+  ASSERT_EQ(o.status, M);
+  o = stab(M, C, 1, 45, U, 0, 0);
+  ASSERT_EQ(o.status, M);
+  o = stab(M, C, 1, 45, U, 0, -1);
+  ASSERT_EQ(o.status, M);
+  /* (C)(f) NYH in the window -> NMR, clock kept */
+  o = stab(M, Y, 1, 200, U, 0, 1);
+  ASSERT_EQ(o.status, M); ASSERT_EQ(o.t_stab, now - 200 * 60000LL);
+  /* (C)(g) stable, no flip signal -> CRH, cleared; exactly 30 min counts */
+  o = stab(M, C, 1, 45, U, 0, 1);
+  ASSERT_EQ(o.status, C); ASSERT_EQ(o.t_stab, -1); ASSERT_EQ(o.fired, 0);
+  o = stab(M, C, 1, 30, NS_STATUS_NMR, 0, 1);
+  ASSERT_EQ(o.status, C);
+  /* (2) stopped trying while in the period: status kept, clock cleared */
+  o = stab(M, X, 1, 10, U, 0, 1);
+  ASSERT_EQ(o.status, X); ASSERT_EQ(o.t_stab, -1); ASSERT_EQ(o.fired, 0);
+  o = stab(M, M, 1, 10, U, 0, 1);
+  ASSERT_EQ(o.status, M); ASSERT_EQ(o.t_stab, -1);
+}
+
+/* ---- drift guard and lock ----------------------------------------------- */
+
+TEST(guard_drift_and_lock) {
+  int st = NS_STATUS_NMR, un;
+  ASSERT_EQ(ns_guard_drift(NS_STATUS_CRH, &st, &un), 1);
+  ASSERT_EQ(st, NS_STATUS_CRH);
+  ASSERT_EQ(un, NS_STATUS_NMR);
+  st = NS_STATUS_CRH;
+  ASSERT_EQ(ns_guard_drift(NS_STATUS_CRH, &st, &un), 0);
+  ASSERT_EQ(un, NS_STATUS_UNSET);
+  st = NS_STATUS_CRNH;
+  ASSERT_EQ(ns_guard_drift(NS_STATUS_UNSET, &st, &un), 0);
+  ASSERT_EQ(st, NS_STATUS_CRNH);
+
+  const int64_t now = 1700000000000LL, D = 86400000LL;
+  ASSERT_EQ(ns_guard_should_lock(NS_STATUS_UNSET, now - 15 * D, now, "CoreModel"), 1);
+  ASSERT_EQ(ns_guard_should_lock(NS_STATUS_UNSET, now - 15 * D, now, "CoreModel (v1.1)"), 1);
+  ASSERT_EQ(ns_guard_should_lock(NS_STATUS_UNSET, now - 15 * D, now, "GroupModel15NMR"), 1);
+  ASSERT_EQ(ns_guard_should_lock(NS_STATUS_UNSET, now - 15 * D, now, "ExpansionPlusModel"), 0);
+  ASSERT_EQ(ns_guard_should_lock(NS_STATUS_UNSET, now - 15 * D, now, "NmrDueToMinStableCrhTime"), 0);
+  ASSERT_EQ(ns_guard_should_lock(NS_STATUS_UNSET, now - 14 * D, now, "CoreModel"), 0);
+  ASSERT_EQ(ns_guard_should_lock(NS_STATUS_CRH, now - 15 * D, now, "CoreModel"), 0);
+
+  int8_t s8 = NS_STATUS_CRH;
+  uint32_t rules = 0;
+  ns_guard_apply(&s8, &rules, NS_RULE_TAG_FILTER, NS_STATUS_FIRM_REJECT);
+  ASSERT_EQ(s8, NS_STATUS_FIRM_REJECT);
+  ASSERT_EQ(rules, 1u << NS_RULE_TAG_FILTER);
+}

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# make bench: measures notescore on synthetic data and writes docs/benchmarks.md
+# from its own output.  Sizes: BENCH_SIZES (ratings, space-separated), default
+# "1000000 10000000".  Scratch data goes to BENCH_DIR (default build/bench).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${NS_BIN:-build/notescore}
+DIR=${BENCH_DIR:-build/bench}
+SIZES=${BENCH_SIZES:-"1000000 10000000"}
+OUT=docs/benchmarks.md
+mkdir -p "$DIR"
+T=/usr/bin/time
+
+# run LABEL CMD...: runs CMD under GNU time; sets WALL (s) and RSS (KiB).
+run() {
+  local label=$1; shift
+  echo "  $label: $*" >&2
+  $T -f "%e %M" -o "$DIR/time.txt" "$@" >"$DIR/$label.out" 2>"$DIR/$label.err" || {
+    echo "bench: $label failed:" >&2; tail -5 "$DIR/$label.err" >&2; exit 1; }
+  read -r WALL RSS <"$DIR/time.txt"
+}
+stat_of() { awk -v k="$1" '$1 == k {print $2}' "$DIR/stats.txt"; }
+rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.2f M/s", (s > 0 ? n / s / 1e6 : 0) }'; }
+mib() { awk -v k="$1" 'BEGIN { printf "%.0f MiB", k / 1024 }'; }
+
+rows_gen=""; rows_import=""; rows_score=""; rows_stage=""
+for R in $SIZES; do
+  NR=$((R / 50)); NN=$((R / 50))
+  D="$DIR/r$R"; rm -rf "$D"
+  echo "== $R ratings ($NR raters, $NN notes)" >&2
+  run gen "$BIN" gen -o "$D" --raters $NR --notes $NN --ratings $R --seed 1
+  rows_gen+="| $R | $WALL s | $(rate $R $WALL) | $(mib $RSS) |"$'\n'
+
+  rm -f "$D/ns.db"*
+  run import "$BIN" import --db "$D/ns.db" "$D"/{notes,ratings,noteStatusHistory,userEnrollment}-*.tsv
+  IW=$WALL; IR=$RSS
+  rm -f "$D/bare.db"*
+  run sqlite3 sqlite3 "$D/bare.db" -cmd ".mode tabs" ".import $D/ratings-00000.tsv ratings"
+  rows_import+="| $R | $IW s | $(rate $R $IW) | $(mib $IR) | $WALL s | $(rate $R $WALL) | $(mib $RSS) |"$'\n'
+
+  for th in 1 2; do
+    run score "$BIN" score -n "$D/notes-00000.tsv" -r "$D/ratings-00000.tsv" \
+      -s "$D/noteStatusHistory-00000.tsv" -e "$D/userEnrollment-00000.tsv" \
+      -o "$D/out$th" --threads $th --stats "$DIR/stats.txt"
+    passes=$(stat_of mf_passes)
+    r1=$(stat_of stage_round1_seconds); r2=$(stat_of stage_round2_seconds)
+    per_pass=$(awk -v a="$r1" -v b="$r2" -v p="$passes" 'BEGIN { printf "%.1f ms", (p > 0 ? (a + b) / p * 1000 : 0) }')
+    rows_score+="| $R | $th | $WALL s | $(stat_of load_seconds) s | $(stat_of run_seconds) s | $(mib $RSS) | $passes | $per_pass |"$'\n'
+    if [ $th = 2 ]; then
+      run_s=$(stat_of run_seconds)
+      line="| $R |"
+      for s in snapshot round1 helpfulness trust round2 guardrails statuses publish; do
+        v=$(stat_of stage_${s}_seconds)
+        line+=" $v s ($(awk -v v="$v" -v t="$run_s" 'BEGIN { printf "%.0f%%", (t > 0 ? 100 * v / t : 0) }')) |"
+      done
+      rows_stage+="$line"$'\n'
+      cmp -s "$D/out1/scored_notes.tsv" "$D/out2/scored_notes.tsv" && same=yes || same=NO
+    fi
+  done
+  rows_score+="| | 1 vs 2 threads: scored_notes.tsv byte-identical: $same | | | | | | |"$'\n'
+done
+
+cpu=$(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | sed 's/^ *//')
+mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)
+{
+  echo "# Benchmarks"
+  echo
+  echo "Written by \`make bench\` (tools/bench.sh) from its own measurements on $(date -u +%Y-%m-%d)."
+  echo "Machine: $(nproc) cores ($cpu), $mem RAM, $(uname -sr). Data: \`notescore gen\` with"
+  echo "ratings/50 raters and ratings/50 notes, seed 1. Times are wall clock from GNU time; RSS is peak."
+  echo
+  echo "## Synthetic data generation (\`notescore gen\`)"
+  echo
+  echo "| ratings | wall | rate | peak RSS |"
+  echo "|---|---|---|---|"
+  printf "%s" "$rows_gen"
+  echo
+  echo "## Import (\`notescore import\`, all four files) vs. sqlite3 CLI \`.import\` of the ratings file into a bare table"
+  echo
+  echo "| ratings | notescore wall | rate | peak RSS | sqlite3 .import wall | rate | peak RSS |"
+  echo "|---|---|---|---|---|---|---|"
+  printf "%s" "$rows_import"
+  echo
+  echo "Target: ≥ 1 M ratings/s with constant memory."
+  echo
+  echo "## Full scoring run (\`notescore score\`, TSV in/out)"
+  echo
+  echo "| ratings | threads | wall (total) | load TSV | run | peak RSS | MF passes | time per MF pass |"
+  echo "|---|---|---|---|---|---|---|---|"
+  printf "%s" "$rows_score"
+  echo
+  echo "Target: 10 M ratings in < 60 s end to end, peak RSS < 2 GiB."
+  echo
+  echo "### Stage shares of the run (2 threads)"
+  echo
+  echo "| ratings | snapshot | round 1 MF | helpfulness | trust | round 2 MF | guardrails | statuses | publish |"
+  echo "|---|---|---|---|---|---|---|---|---|"
+  printf "%s" "$rows_stage"
+  if [ -f "$DIR/extra.md" ]; then echo; cat "$DIR/extra.md"; fi
+} >"$OUT"
+echo "bench: wrote $OUT" >&2
+cat "$OUT"
