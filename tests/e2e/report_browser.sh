@@ -44,6 +44,15 @@ fi
 "$BIN" report --db "$T/db" -o - > "$T/stdout.html"
 cmp "$T/report.html" "$T/stdout.html"
 
+# ---- the same page from `serve` at GET /dashboard ------------------------
+source tests/e2e/serve_lib.bash
+cp "$T/db" "$T/t.db"
+serve_start "$T"
+trap 'kill "$SRV_PID" 2>/dev/null || true; rm -rf "$T"' EXIT
+code=$(curl -s -o "$T/served.html" -w '%{http_code} %{content_type}' "$URL/dashboard")
+[ "$code" = "200 text/html; charset=utf-8" ] || { echo "GET /dashboard: $code"; exit 1; }
+cmp "$T/report.html" "$T/served.html" || { echo "served page differs from the report file"; exit 1; }
+
 # ---- the browser ----------------------------------------------------------
 if ! command -v chromium > /dev/null; then
   if [ "$(id -u)" = 0 ]; then
@@ -53,13 +62,14 @@ if ! command -v chromium > /dev/null; then
 fi
 if ! command -v chromium > /dev/null; then
   echo "SKIP browser half: chromium is not installed (apt-get install -y chromium)"
+  serve_stop
   echo "ok: $got points (no browser)"
   exit 0
 fi
 flags=(--headless --no-sandbox --disable-gpu --disable-quic --no-first-run
        --disable-background-networking --disable-component-update --disable-sync
        --hide-scrollbars)
-url="file://$T/report.html"
+url="$URL/dashboard"   # served by notescore; file://$T/report.html is the same page
 timeout 60 chromium "${flags[@]}" --user-data-dir="$T/u1" --dump-dom "$url" \
   > "$T/dom.html" 2> "$T/chromium.err" || { cat "$T/chromium.err" | tail -5; exit 1; }
 dom=$(grep -c 'class="pt"' "$T/dom.html" || true)
@@ -72,4 +82,5 @@ timeout 60 chromium "${flags[@]}" --user-data-dir="$T/u2" --window-size=1100,180
   || { echo "screenshot is not a PNG"; exit 1; }
 size=$(stat -c %s "$T/shot.png")
 [ "$size" -gt 20000 ] || { echo "screenshot only $size bytes"; exit 1; }
-echo "ok: $got points in the file and in the browser DOM, screenshot $size bytes"
+serve_stop
+echo "ok: $got points in the file, at /dashboard and in the browser DOM, screenshot $size bytes"
