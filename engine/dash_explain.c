@@ -189,6 +189,8 @@ static void rule_text(int rule, const ns_params *p, double factor, char *buf, si
   }
 }
 
+/* The rules that fired, Core chain first then meta rules, each in bit order
+** (which is the order the pipeline evaluates them: later rules win). */
 static json_t *rules_json(uint32_t core, uint32_t meta, double factor) {
   ns_params p;
   json_t *a = json_array();
@@ -221,7 +223,13 @@ static json_t *levels_json(const int64_t c[3]) {
                    (json_int_t)(c[0] + c[1] + c[2]));
 }
 
-/* Ratings by rater factor side and level, and the tag counts. */
+/* Ratings by rater factor side and level, and the tag counts.  One pass
+** over the note's ratings (primary key prefix note_id) with a point lookup
+** of each rater's score in the same run.  The side is what the bridging
+** model is about: a helpful note must be rated helpful from both signs of
+** the factor, so the neg/pos split shows whether it was.  Raters with no
+** factor in this run (dropped by the helpfulness filter, too few ratings,
+** or unknown) are "none": their ratings still count in numRatings. */
 static int ratings_part(query *q, int64_t run_id, int64_t note_id, json_t *o) {
   int64_t by[3][3] = {{0}}, lvl[3] = {0}, tags[NS_N_TAGS] = {0}, total = 0;
   int rc;
@@ -273,6 +281,8 @@ static int ratings_part(query *q, int64_t run_id, int64_t note_id, json_t *o) {
   return json_object_set_new(o, "topTags", top) ? NS_ENOMEM : 0;
 }
 
+/* The note's status in every published run (note_history view, answered
+** by the note_scores_by_note index) and its status-history record. */
 static int history_part(query *q, int64_t note_id, json_t *o) {
   json_t *a = json_array(), *h;
   int rc;

@@ -189,6 +189,9 @@ typedef struct pt {
   int kind;
 } pt;
 
+/* Data -> SVG coordinates.  The x axis runs left to right over [x0, x1];
+** SVG's y grows downwards, so the intercept axis is flipped: y0 maps to the
+** bottom margin, y1 to the top. */
 static double sx(double x, double x0, double x1) { return ML + (x - x0) / (x1 - x0) * (PW - ML - MR); }
 static double sy(double y, double y0, double y1) { return PH - MB - (y - y0) / (y1 - y0) * (PH - MT - MB); }
 
@@ -203,7 +206,10 @@ static void scatter(rep *r) {
 
   fprintf(f, "<h2>Notes: intercept against factor</h2>\n");
   if (!r->run_id) return;
-  /* ORDER BY note_id: same DB, same bytes */
+  /* ORDER BY note_id: same DB, same bytes (the e2e test compares the file
+  ** with the page `serve` sends).  Notes without a model (too few ratings)
+  ** have NULL intercept/factor and are not drawn: there is nowhere to put
+  ** them, and the caption counts only drawn points. */
   st = prep(r, "SELECT note_id, factor, intercept, status FROM current_note_status"
                " WHERE intercept IS NOT NULL AND factor IS NOT NULL ORDER BY note_id");
   while (step(r, st)) {
@@ -238,7 +244,8 @@ static void scatter(rep *r) {
              "CRNH at intercept %.2f %.1f&middot;|factor|.</p>\n",
           r->p.crh_threshold, r->p.factor_threshold, r->p.crnh_threshold, r->p.crnh_factor_mult);
   fprintf(f, "<svg id=\"scatter\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\">\n", PW, PH, PW, PH);
-  /* grid and ticks */
+  /* grid and ticks: about 8 "nice" steps per axis; values within 1e-12 of
+  ** zero print as 0 rather than as -2.8e-17 from the accumulated steps */
   step_x = nice_step(x1 - x0, 8);
   step_y = nice_step(y1 - y0, 8);
   for (double t = ceil(x0 / step_x) * step_x; t <= x1 + 1e-9; t += step_x)
@@ -303,6 +310,10 @@ out:
 
 /* ---- 3. status counts across runs -------------------------------------- */
 
+/* Stacked bars, one per published run: CRH at the bottom, then CRNH, then
+** NMR, so the CRH band's height change between runs reads directly.  The
+** counts come from run_summary (the runs table), not from note_scores, so
+** the chart costs nothing however many notes there are. */
 static void runs_chart(rep *r) {
   enum { MAXR = 60 };
   struct { int64_t id, v[N_KINDS]; double secs; int64_t ratings; } run[MAXR];
@@ -364,7 +375,10 @@ static void runs_chart(rep *r) {
 
 /* ---- 4. rater histograms ------------------------------------------------ */
 
-/* Draws a histogram of the values of one column of rater_reputation. */
+/* Draws a histogram of the first column of sql's rows: 40 equal bins over
+** [lo0, hi0] widened to the data's range, so an outlier is never clipped
+** out of the picture.  Values are buffered once (8 bytes per rater) because
+** the range must be known before binning. */
 static void histogram(rep *r, const char *title, const char *id, const char *sql, double lo0,
                       double hi0) {
   enum { NB = 40 };
@@ -422,6 +436,9 @@ static void histogram(rep *r, const char *title, const char *id, const char *sql
 
 /* ---- 5. changes in the last run ---------------------------------------- */
 
+/* The change log of the current run.  New notes (old_status NULL) are only
+** counted: on a first run they are every note, which would drown the rows
+** that matter -- notes that really moved. */
 static void changes(rep *r) {
   int limit = r->o && r->o->max_changes > 0 ? r->o->max_changes : 200;
   int64_t changed = 0, fresh = 0, shown = 0;

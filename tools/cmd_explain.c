@@ -40,7 +40,9 @@ static void usage(FILE *f) {
           "  -h, --help   this help\n");
 }
 
-/* ---- text rendering ----------------------------------------------------- */
+/* ---- text rendering -----------------------------------------------------
+** The text form is rendered from the same JSON object as --json, so the
+** two can never disagree; missing or null fields print as "-". */
 
 static const char *str_or(json_t *o, const char *key, const char *dflt) {
   const char *s = json_string_value(json_object_get(o, key));
@@ -147,6 +149,7 @@ int ns_cmd_explain(int argc, char **argv) {
     } else if (!strcmp(argv[i], "--json")) {
       as_json = 1;
     } else if (argv[i][0] == '-' && argv[i][1] && !(argv[i][1] >= '0' && argv[i][1] <= '9')) {
+      /* "-5" is a (bad) note id, not an option: ns_cli_i64 judges it */
       fprintf(stderr, "notescore: explain: unknown option '%s'\n", argv[i]);
       usage(stderr);
       return 2;
