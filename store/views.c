@@ -13,6 +13,9 @@
 **                         transaction, so it is as atomic as the run itself.
 **                         Comparing two runs of ~10^6 notes at query time
 **                         costs a join per query; once per run it is free.
+**                         A second trigger keeps the log and the run's
+**                         status counts right when a note refresh rewrites
+**                         rows of the current run in place.
 **   indexes               note_scores by (note_id, run_id) for note
 **                         histories, by (run_id, final_status) for status
 **                         panels.
@@ -62,6 +65,39 @@ static const char schema_v2[] =
     "  JOIN note_scores n ON n.run_id = NEW.run_id\n"
     "  LEFT JOIN note_scores p ON p.run_id = pr.prev AND p.note_id = n.note_id\n"
     "  WHERE p.final_status IS NOT n.final_status;\n"
+    "END;\n"
+    /* A note refresh (ns_store_run_refresh) replaces rows of the CURRENT
+    ** run in place.  This trigger keeps that run's summary counts and its
+    ** change log true to its rows, in the refresh's own transaction.  It is
+    ** a BEFORE trigger because INSERT OR REPLACE deletes the old row before
+    ** an AFTER trigger could read its status.  During a full publication
+    ** the rows belong to a run that is not current yet, so the WHEN clause
+    ** (one primary-key lookup) keeps it out of the way. */
+    "CREATE TRIGGER note_scores_refresh BEFORE INSERT ON note_scores\n"
+    "WHEN NEW.run_id = (SELECT run_id FROM current_run WHERE id = 1)\n"
+    "BEGIN\n"
+    "  UPDATE runs SET\n"
+    "    n_notes = n_notes + NOT EXISTS (SELECT 1 FROM note_scores\n"
+    "        WHERE run_id = NEW.run_id AND note_id = NEW.note_id),\n"
+    "    n_crh = n_crh + (NEW.final_status IS 'CURRENTLY_RATED_HELPFUL')\n"
+    "      - coalesce((SELECT final_status IS 'CURRENTLY_RATED_HELPFUL' FROM note_scores\n"
+    "          WHERE run_id = NEW.run_id AND note_id = NEW.note_id), 0),\n"
+    "    n_crnh = n_crnh + (NEW.final_status IS 'CURRENTLY_RATED_NOT_HELPFUL')\n"
+    "      - coalesce((SELECT final_status IS 'CURRENTLY_RATED_NOT_HELPFUL' FROM note_scores\n"
+    "          WHERE run_id = NEW.run_id AND note_id = NEW.note_id), 0),\n"
+    "    n_nmr = n_nmr + (NEW.final_status IS 'NEEDS_MORE_RATINGS')\n"
+    "      - coalesce((SELECT final_status IS 'NEEDS_MORE_RATINGS' FROM note_scores\n"
+    "          WHERE run_id = NEW.run_id AND note_id = NEW.note_id), 0)\n"
+    "  WHERE run_id = NEW.run_id;\n"
+    "  DELETE FROM note_status_changes WHERE run_id = NEW.run_id AND note_id = NEW.note_id;\n"
+    "  INSERT INTO note_status_changes(run_id, note_id, prev_run_id, old_status,\n"
+    "      new_status, decided_by, old_intercept, new_intercept)\n"
+    "  SELECT NEW.run_id, NEW.note_id, pr.prev, p.final_status, NEW.final_status,\n"
+    "         NEW.decided_by, p.intercept, NEW.intercept\n"
+    "  FROM (SELECT (SELECT max(run_id) FROM runs WHERE status = 'published'\n"
+    "                AND run_id < NEW.run_id) AS prev) pr\n"
+    "  LEFT JOIN note_scores p ON p.run_id = pr.prev AND p.note_id = NEW.note_id\n"
+    "  WHERE p.final_status IS NOT NEW.final_status;\n"
     "END;\n"
     /* ---- indexes -------------------------------------------------------- */
     "CREATE INDEX note_scores_by_note ON note_scores(note_id, run_id);\n"

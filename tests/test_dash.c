@@ -269,7 +269,8 @@ TEST(dash_migrate_from_v1) {
   build_db(4, &path);
   /* turn it back into a v1 DB: drop everything v2 added */
   ASSERT_EQ(sqlite3_open(path, &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "DROP TRIGGER runs_publish_changes; DROP TABLE note_status_changes;"
+  ASSERT_EQ(sqlite3_exec(db, "DROP TRIGGER runs_publish_changes; DROP TRIGGER note_scores_refresh;"
+                             "DROP TABLE note_status_changes;"
                              "DROP INDEX note_scores_by_note; DROP INDEX note_scores_by_status;"
                              "DROP VIEW note_rules; DROP VIEW note_history; DROP VIEW status_changes;"
                              "PRAGMA user_version = 1;",
@@ -424,4 +425,60 @@ TEST(dash_report_html) {
   ASSERT_EQ(count_str(html, "class=\"pt\""), 0);
   ASSERT(strstr(html, "</html>") != NULL);
   free(html);
+}
+
+/* A note refresh rewrites rows of the current run in place: the run's
+** summary counts and its change log must follow (note_scores_refresh
+** trigger), in the same transaction. */
+TEST(dash_refresh_keeps_views_consistent) {
+  const char *path;
+  ns_store *s = NULL;
+  ns_dataset *ds = NULL;
+  ns_note_score notes[2];
+  ns_scores sc;
+  sqlite3 *db;
+  int32_t idx;
+  /* 102 NMR -> CRNH (run 2 had it NMR: a change), 105 new (CRH) */
+  const note_spec upd[] = {
+      {102, NS_STATUS_CRNH, -0.3, -0.2, (1u << NS_RULE_INITIAL_NMR) | (1u << NS_RULE_GENERAL_CRNH)},
+      {105, NS_STATUS_CRH, 0.6, 0.0, (1u << NS_RULE_INITIAL_NMR) | (1u << NS_RULE_GENERAL_CRH)}};
+  build_db(4, &path);
+  ASSERT_OK(ns_store_open(path, 0, &s));
+  ASSERT_OK(ns_dataset_new(&ds));
+  ASSERT_OK(ns_strtab_intern(ds->participants, "a", 1, &idx));
+  memset(&sc, 0, sizeof sc);
+  note_init(&notes[0], &upd[0]);
+  note_init(&notes[1], &upd[1]);
+  sc.n_notes = 2;
+  sc.notes = notes;
+  ASSERT_OK(ns_store_run_refresh(s, 4, &sc, ds));
+
+  db = open_ro(path);
+  /* run 4 was 101 NMR, 102 NMR, 103 NMR, 104 CRH; now 102 CRNH, 105 CRH */
+  ASSERT_EQ(q1(db, "SELECT n_notes FROM run_summary WHERE run_id = 4"), 5);
+  ASSERT_EQ(q1(db, "SELECT n_crh * 100 + n_crnh * 10 + n_nmr FROM run_summary WHERE run_id = 4"), 212);
+  ASSERT_EQ(q1(db, "SELECT count(*) FROM current_note_status"), 5);
+  ASSERT_EQ(q1(db, "SELECT count(*) FROM status_changes WHERE run_id = 4"), 3);
+  ASSERT_EQ(q1(db, "SELECT count(*) FROM status_changes WHERE run_id = 4 AND note_id = 102"
+                   " AND old_status = 'NEEDS_MORE_RATINGS' AND new_status = 'CURRENTLY_RATED_NOT_HELPFUL'"), 1);
+  ASSERT_EQ(q1(db, "SELECT count(*) FROM status_changes WHERE run_id = 4 AND note_id = 105"
+                   " AND old_status IS NULL"), 1);
+  sqlite3_close(db);
+
+  /* refreshing 102 back to its run-2 status removes the change again */
+  {
+    const note_spec back = {102, NS_STATUS_NMR, 0.1, -0.2, 1u << NS_RULE_INITIAL_NMR};
+    note_init(&notes[0], &back);
+    sc.n_notes = 1;
+    ASSERT_OK(ns_store_run_refresh(s, 4, &sc, ds));
+  }
+  db = open_ro(path);
+  ASSERT_EQ(q1(db, "SELECT n_crh * 100 + n_crnh * 10 + n_nmr FROM run_summary WHERE run_id = 4"), 203);
+  ASSERT_EQ(q1(db, "SELECT count(*) FROM status_changes WHERE run_id = 4 AND note_id = 102"), 0);
+  ASSERT_EQ(q1(db, "SELECT count(*) FROM status_changes WHERE run_id = 4"), 2);
+  /* a full publication is unaffected by the refresh trigger: run 2's log */
+  ASSERT_EQ(q1(db, "SELECT count(*) FROM status_changes WHERE run_id = 2"), 2);
+  sqlite3_close(db);
+  ns_dataset_free(ds);
+  ns_store_close(s);
 }

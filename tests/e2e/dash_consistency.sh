@@ -57,13 +57,19 @@ touch "$T/stop_import"
 wait "$ipid" && irc=0 || irc=$?
 
 # phase 2: the daemon ingests ratings over HTTP and publishes scheduled runs
-# (--score-every) while the reader keeps reading
+# (--score-every) and note refreshes in place (--refresh-every) while the
+# reader keeps reading
 source tests/e2e/serve_lib.bash
-serve_start "$T" --score-every 0.3
+serve_start "$T" --score-every 0.3 --refresh-every 0.1
 pids+=("$SRV_PID")
+# the same ratings with HELPFUL and NOT_HELPFUL swapped: changed ratings,
+# so refreshes rewrite notes of the current run and statuses move
 for c in "$T"/chunk.0[0-5].tsv; do
+  awk -F'\t' -v OFS='\t' 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "helpfulnessLevel") k = i }
+    NR > 1 && k { if ($k == "HELPFUL") $k = "NOT_HELPFUL"; else if ($k == "NOT_HELPFUL") $k = "HELPFUL" }
+    { print }' "$c" > "$c.flip"
   code=$(curl -s -o /dev/null -w '%{http_code}' -H "Content-Type: text/tab-separated-values" \
-    --data-binary @"$c" "$URL/v1/ratings")
+    --data-binary @"$c.flip" "$URL/v1/ratings")
   [ "$code" = 200 ] || { echo "POST /v1/ratings: $code"; exit 1; }
   sleep 0.3
 done
@@ -72,6 +78,8 @@ for _ in $(seq 1 50); do   # at least 3 scheduled runs published
   [ "$n" -ge $((runs + 3)) ] && break
   sleep 0.2
 done
+refreshed=$(curl -s "$URL/metrics" | awk '/^notescore_refreshed_notes_total/ {print $2}')
+[ "${refreshed:-0}" -gt 0 ] || { echo "serve refreshed no note: the test lost its refresh half"; exit 1; }
 serve_stop
 touch "$T/stop"
 
@@ -102,4 +110,4 @@ bad=$(sqlite3 "$T/t.db" "
 [ "$bad" = 0 ] || { echo "$bad runs with a wrong change log"; exit 1; }
 changed=$(sqlite3 "$T/t.db" "SELECT count(*) FROM status_changes WHERE old_status IS NOT NULL")
 [ "$changed" -gt 0 ] || { echo "no status ever changed: the test data is too static"; exit 1; }
-echo "ok: $published runs ($runs by score, the rest by serve), reader saw $seen, $snaps consistent snapshots, $changed status changes"
+echo "ok: ${refreshed:-0} notes refreshed in place; $published runs ($runs by score, the rest by serve), reader saw $seen, $snaps consistent snapshots, $changed status changes"
