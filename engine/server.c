@@ -53,7 +53,7 @@
 #include "pipeline.h"
 
 const char *const ns__route_names[NS_ROUTE_COUNT] = {
-    "other", "healthz", "metrics", "runs", "runs_latest", "note",
+    "other", "healthz", "metrics", "runs", "runs_latest", "note", "dashboard",
     "ingest_ratings", "ingest_notes", "ingest_enrollment"};
 
 /* Status codes counted in /metrics. */
@@ -181,6 +181,7 @@ void ns__server_route(const ns__http_req *req, const char *token, size_t max_bod
   else if (!strcmp(p, "/metrics")) { d->route = NS_ROUTE_METRICS; is_read = 1; }
   else if (!strcmp(p, "/v1/runs")) { d->route = NS_ROUTE_RUNS; is_read = 1; }
   else if (!strcmp(p, "/v1/runs/latest")) { d->route = NS_ROUTE_RUNS_LATEST; is_read = 1; }
+  else if (!strcmp(p, "/dashboard")) { d->route = NS_ROUTE_DASHBOARD; is_read = 1; }
   else if (!strncmp(p, "/v1/notes/", 10)) {
     d->route = NS_ROUTE_NOTE;
     is_read = 1;
@@ -462,7 +463,9 @@ static void read_after(uv_work_t *w, int status) {
     if (status == UV_ECANCELED || !r->body) {
       respond_error(c, 503, "shutting down", 1);
     } else {
-      const char *ct = r->route == NS_ROUTE_METRICS ? "text/plain; version=0.0.4" : "application/json";
+      const char *ct = r->route == NS_ROUTE_METRICS     ? "text/plain; version=0.0.4"
+                       : r->route == NS_ROUTE_DASHBOARD ? "text/html; charset=utf-8"
+                                                        : "application/json";
       respond(c, r->status, ct, r->body, strlen(r->body), NULL, 0);
     }
   }
@@ -588,6 +591,7 @@ static void dispatch(conn *c) {
   case NS_ROUTE_METRICS:
   case NS_ROUTE_RUNS:
   case NS_ROUTE_RUNS_LATEST:
+  case NS_ROUTE_DASHBOARD:
   case NS_ROUTE_NOTE: {
     ns__read *r = calloc(1, sizeof *r);
     if (!r || (d->route == NS_ROUTE_METRICS && !(r->prefix = metrics_text(s)))) {

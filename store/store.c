@@ -24,7 +24,8 @@
 
 /* ---- schema v1 --------------------------------------------------------- */
 
-#define SCHEMA_VERSION 1
+/* v2 (store/views.c): dashboard views, status change log, indexes. */
+#define SCHEMA_VERSION 2
 
 static const char schema_v1[] =
     "CREATE TABLE participants(\n"
@@ -425,7 +426,7 @@ static int migrate(ns_store *s) {
   if (sqlite3_step(st) == SQLITE_ROW) version = sqlite3_column_int(st, 0);
   sqlite3_finalize(st);
   if (version == 0 && (rc = ns__db_exec(s, schema_v1)) != 0) goto fail;
-  /* future: if (version < 2) apply v2 ... */
+  if (version < 2 && (rc = ns__views_migrate_v2(s)) != 0) goto fail;
   snprintf(sql, sizeof sql, "PRAGMA user_version = %d", SCHEMA_VERSION);
   if ((rc = ns__db_exec(s, sql)) != 0) goto fail;
   return ns__db_exec(s, "COMMIT");

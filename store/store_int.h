@@ -167,4 +167,9 @@ int ns__writer_flush(ns__writer *w);
 /* Drops buffered rows (after a rollback). */
 void ns__writer_discard(ns__writer *w);
 
+/* Schema v2 (views.c): the dashboard views, the status change log and its
+** trigger, indexes; backfills the log from runs already published.  Runs
+** inside migrate()'s write transaction. */
+int ns__views_migrate_v2(ns_store *s);
+
 #endif /* NS_STORE_INT_H */
