@@ -49,6 +49,13 @@ evaljson() { # TRUTH SCORES [SCORES_B] -> prints path of the json
   echo "$j"
 }
 
+FLIP_MIN=${FLIP_MIN:-2}
+# REPORT_ONLY=1 with ATTACK_TMP of an earlier run re-renders the report from
+# its saved figures without scoring anything again.
+if [ "${REPORT_ONLY:-0}" = 1 ]; then
+  # shellcheck disable=SC1091
+  . "$T/state.sh"
+else
 # ---- clean data: collateral damage (3 seeds) and the targets' baseline ----
 clean_rows=""
 for s in 1 2 3; do
@@ -110,8 +117,14 @@ for SP in 0 1; do
   mv "$T/sweep.keep" "$T/sweep.tsv"
 done
 
+{
+  declare -p clean_rows base_good_on base_bad_on base_good_off base_bad_off base_crnh_on base_crnh_off
+  echo "t_start=$t_start; t_end=$(date +%s)"
+} > "$T/state.sh"
+fi
+
 # ---- the report ------------------------------------------------------------
-t_end=$(date +%s)
+t_end=${t_end:-$(date +%s)}
 {
   cat <<EOF
 # Adversarial sweep (\`make attack\`)
@@ -122,7 +135,7 @@ pushes 15 truly unhelpful notes up (rates them HELPFUL) and 15 truly helpful not
 target hit by every account within 15 minutes; \`--ring-farm F\` first gives every account F honest-looking
 agreeing ratings; \`--ring-split\` makes half the ring look left and half right. K = 10 … 1000 is 0.2 … 20 %
 of the $RATERS honest raters. Trust **on** is the default scoring run (coordinated-group filter + trust
-propagation + trust-weighted round 2 + refinement pass, docs/trust.md §7); **off** is \`--no-trust\` (the
+propagation + trust-weighted round 2 + refinement pass, docs/trust.md §8); **off** is \`--no-trust\` (the
 reference-like Core path). Commands: \`notescore score … [--no-trust]\`, \`notescore eval --truth DIR
 --scores OUT --json\`.
 
@@ -157,15 +170,18 @@ EOF
 
 ## Honest work needed to flip a note
 
-For each ring size K: the smallest farming level F of the sweep at which the ring flips at least one target
-(a bad target to CRH or a baseline-CRH good target out of CRH), and the total honest work K·F. "none" means
+For each ring size K: the smallest farming level F of the sweep at which the ring flips at least $FLIP_MIN
+targets (bad targets to CRH plus baseline-CRH good targets out of CRH), and the total honest work K·F. The
+threshold is $FLIP_MIN, not 1, because one good target that is CRH without a ring
+drops out of CRH as soon as any farming ratings are added, with trust on or off and for rings as small as
+K = 10: that is the farming data moving the model, not the attack. "none" means
 no F ≤ $(echo $FS | awk '{print $NF}') flipped anything; the work needed is then more than the largest F
 tried.
 
 | K | split | min F to flip, trust off | K·F off | min F to flip, trust on | K·F on |
 |---|---|---|---|---|---|
 EOF
-  awk -F'\t' '$9>0 {k=$1 FS $3 FS $4; if (!(k in m) || $2<m[k]) m[k]=$2}
+  awk -F'\t' -v fm="$FLIP_MIN" '$9>=fm {k=$1 FS $3 FS $4; if (!(k in m) || $2<m[k]) m[k]=$2}
     {ks[$1 FS $3]=1; Ks[$1]=1}
     END {n=0; for (k in ks) ord[n++]=k;
       # sort numerically by K then split
