@@ -204,9 +204,9 @@ int ns__trust_stage(ns__run *run, const uint8_t *use_edge) {
   }
 
   /* Seeds: the operator's list when given, else the default rule.  With an
-  ** empty agreement graph there is nothing to propagate: every rater gets
-  ** trust 0 below (weights then exclude everyone except nobody -- round 2
-  ** falls back to unit weights, see ns__trust_edge_weights). */
+  ** empty agreement graph or no seed there is nothing to propagate: trust
+  ** stays NaN (reported empty) and round 2 runs unweighted (see
+  ** ns__trust_edge_weights). */
   run->n_seeds = 0;
   if (run->p->seeds_file) {
     if ((rc = read_seed_file(run, run->p->seeds_file, seed_w, &run->n_seeds)) != 0) goto out;
