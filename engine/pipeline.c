@@ -193,7 +193,7 @@ static int prepare(ns__run *run) {
 
 typedef struct fit_io {
   const uint8_t *mask;          /* per edge */
-  const double *weight;         /* per participant, NULL = unweighted */
+  const float *weight;          /* per edge, NULL = unweighted */
   int flip_sign;
   /* initial values (NULL = deterministic init) */
   const double *init_icpt, *init_fac, *init_ricpt, *init_rfac;
@@ -258,7 +258,7 @@ static int fit_subset(ns__run *run, fit_io *io) {
       er[j] = umap[run->r_rater[e]];
       en[j] = nmap[run->r_note[e]];
       val[j] = run->r_value[e];
-      if (w) w[j] = (float)io->weight[run->r_rater[e]];
+      if (w) w[j] = io->weight[e];
       j++;
     }
   }
@@ -352,6 +352,8 @@ typedef struct note_ctx {
   ns__run *run;
   int final_round;
   ns_scores *sc;           /* final round: rows to fill */
+  int prov_from_r2;        /* provisional rules on round-2 parameters
+                           ** (the trust refinement pass) */
 } note_ctx;
 
 /* Facts of note n from the round's parameters.  Sign statistics count the
@@ -361,9 +363,14 @@ static void note_facts(const ns__run *run, size_t n, int final_round, ns__note_f
   const double *icpt = final_round ? run->icpt2 : run->icpt1;
   const double *fac = final_round ? run->fac2 : run->fac1;
   const double *rfac = final_round ? run->rfac2 : run->rfac1;
-  int32_t h_neg = 0, h_pos = 0;
+  double h_neg = 0, h_pos = 0, w_neg = 0, w_pos = 0;
   double s_neg = 0, s_pos = 0;
   int32_t hist = run->note_hist[n];
+  /* Round-2 trust weights apply to the head-count rules too (RatioCRNH,
+  ** MinMinorityRaters, RaterBalance): otherwise a swarm the MF ignores
+  ** could still win by numbers.  Ratings the group filter dropped count
+  ** nowhere, tags included.  Without trust every weight is 1. */
+  const float *ew = final_round ? run->edge_w : NULL;
 
   memset(f, 0, sizeof *f);
   f->n_ratings = run->num_ratings[n];
@@ -377,17 +384,20 @@ static void note_facts(const ns__run *run, size_t n, int final_round, ns__note_f
     uint32_t r = run->r_src[e];
     double fu = rfac[(size_t)run->r_rater[e] * run->k];
     uint32_t tags = ds->r_tags[r];
+    double w = ew ? ew[e] : 1.0, h;
+    if (run->edge_drop && run->edge_drop[e]) continue;
     for (int t = 0; tags && t < NS_N_TAGS; t++)
       if (tags & NS_TAG_BIT(t)) f->tag_count[t]++;
-    if (isnan(fu)) continue;
+    if (isnan(fu) || !(w > 0)) continue;
+    h = ds->r_level[r] == NS_LEVEL_HELPFUL ? 1 : ds->r_level[r] == NS_LEVEL_NOT_HELPFUL ? -1 : 0;
     if (fu < 0) {
-      f->n_neg++;
-      s_neg += run->r_value[e];
-      h_neg += ds->r_level[r] == NS_LEVEL_HELPFUL ? 1 : ds->r_level[r] == NS_LEVEL_NOT_HELPFUL ? -1 : 0;
+      w_neg += w;
+      s_neg += w * run->r_value[e];
+      h_neg += w * h;
     } else {
-      f->n_pos++;
-      s_pos += run->r_value[e];
-      h_pos += ds->r_level[r] == NS_LEVEL_HELPFUL ? 1 : ds->r_level[r] == NS_LEVEL_NOT_HELPFUL ? -1 : 0;
+      w_pos += w;
+      s_pos += w * run->r_value[e];
+      h_pos += w * h;
     }
   }
   if (final_round && run->g_icpt_max) { /* guardrail verdicts */
@@ -397,10 +407,13 @@ static void note_facts(const ns__run *run, size_t n, int final_round, ns__note_f
     f->incorrect_fired = run->g_incorrect[n];
     f->icpt_no_high_vol = run->g_icpt_nohv[n];
   }
-  f->mean_neg = f->n_neg ? s_neg / f->n_neg : NAN;
-  f->mean_pos = f->n_pos ? s_pos / f->n_pos : NAN;
-  f->net_neg = h_neg;
-  f->net_pos = h_pos;
+  /* With unit weights these are the plain counts and means. */
+  f->n_neg = (int32_t)floor(w_neg + 1e-9);
+  f->n_pos = (int32_t)floor(w_pos + 1e-9);
+  f->mean_neg = w_neg > 0 ? s_neg / w_neg : NAN;
+  f->mean_pos = w_pos > 0 ? s_pos / w_pos : NAN;
+  f->net_neg = (int32_t)floor(h_neg + 1e-9);
+  f->net_pos = (int32_t)floor(h_pos + 1e-9);
 }
 
 static void notes_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
@@ -429,7 +442,7 @@ static void notes_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
       }
       continue;
     }
-    note_facts(run, n, c->final_round, &f);
+    note_facts(run, n, c->final_round || c->prov_from_r2, &f);
     if (!c->final_round) {
       ns__rules_provisional(&f, run->p, &ro);
       run->prov_status[n] = ro.status;
@@ -449,24 +462,78 @@ static void notes_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
   }
 }
 
-/* ---- trust hook -------------------------------------------------------- */
+/* ---- round 2 ----------------------------------------------------------- */
 
-/* TRUST HOOK (design.md §4): graph/ trust propagation will set a per-rater
-** trust in [0, 1] and the round-2 weight of each rater's ratings.  Until it
-** is wired in, every weight is 1.0 and trust is NaN (reported empty). */
-static int trust_weights(ns__run *run) {
-  for (size_t u = 0; u < run->n_part; u++) {
-    run->weight[u] = 1.0;
-    run->trust[u] = NAN;
+/* Round 2: ratings of raters above the helpfulness threshold (minus the
+** group filter's drops), weighted by trust when it is on; raters whose
+** weight is 0 (trust below the floor) leave the fit, then notes need >= 5
+** of the remaining ratings. */
+static int round2(ns__run *run) {
+  const ns_params *p = run->p;
+  int k = run->k, rc = 0;
+  size_t nn = run->n_notes, np = run->n_part;
+  uint8_t *base = ns_mallocn(run->n_r ? run->n_r : 1, 1);
+  float *w = NULL;
+  fit_io io;
+
+  if (!base) return NS_ENOMEM;
+  for (size_t e = 0; e < run->n_r; e++)
+    base[e] = run->above[run->r_rater[e]] == 1 && !(run->edge_drop && run->edge_drop[e]);
+  if (p->trust) {
+    w = ns_mallocn(run->n_r ? run->n_r : 1, sizeof *w);
+    if (!w) { rc = NS_ENOMEM; goto out; }
+    if ((rc = ns__trust_edge_weights(run, base, w)) != 0) goto out;
+    for (size_t e = 0; e < run->n_r; e++) {
+      if (run->edge_drop && run->edge_drop[e]) w[e] = 0.0f;
+      if (base[e] && !(w[e] > 0)) base[e] = 0;
+    }
   }
-  return 0;
-}
+  if ((rc = count_filter(run, base, p->min_ratings_note, 0, run->edge_r2)) != 0) goto out;
+  memset(&io, 0, sizeof io);
+  io.mask = run->edge_r2;
+  io.weight = w;
+  io.flip_sign = 0;
+  io.init_icpt = run->icpt1;
+  io.init_fac = run->fac1;
+  io.init_ricpt = run->ricpt1;
+  io.init_rfac = run->rfac1;
+  io.init_mu = run->mu1;
+  io.icpt = run->icpt2;
+  io.fac = run->fac2;
+  io.ricpt = run->ricpt2;
+  io.rfac = run->rfac2;
+  if ((rc = fit_subset(run, &io)) != 0) goto out;
+  run->mu2 = io.mu;
+  run->n_r2 = io.n_edges;
+  run->n_r2_notes = io.n_notes;
+  run->n_r2_raters = io.n_raters;
+  /* Keep round 2's sign convention equal to round 1's.  The reference does
+  ** not re-identify the sign in the final round; initialising from round 1
+  ** almost always preserves it, but if the fit drifted to the mirrored
+  ** solution (negative overlap of the note factors), mirror it back. */
+  for (int d = 0; d < k; d++) {
+    double dot = 0;
+    for (size_t n = 0; n < nn; n++)
+      if (!isnan(run->fac1[n * k + d]) && !isnan(run->fac2[n * k + d]))
+        dot += run->fac1[n * k + d] * run->fac2[n * k + d];
+    if (dot < 0) {
+      for (size_t n = 0; n < nn; n++) run->fac2[n * k + d] = -run->fac2[n * k + d];
+      for (size_t u = 0; u < np; u++) run->rfac2[u * k + d] = -run->rfac2[u * k + d];
+    }
+  }
+  memset(run->n_final_round, 0, (nn ? nn : 1) * sizeof *run->n_final_round);
+  for (size_t e = 0; e < run->n_r; e++)
+    if (run->edge_r2[e]) run->n_final_round[run->r_note[e]]++;
 
-/* 1 if every weight is 1.0 (the MF can then skip the weight array). */
-static int unit_weights(const ns__run *run) {
-  for (size_t u = 0; u < run->n_part; u++)
-    if (run->weight[u] != 1.0) return 0;
-  return 1;
+out:
+  free(base);
+  if (rc == 0 && w) {
+    free(run->edge_w);
+    run->edge_w = w;
+  } else {
+    free(w);
+  }
+  return rc;
 }
 
 /* ---- rater rows -------------------------------------------------------- */
@@ -554,7 +621,7 @@ static int rater_rows(ns__run *run, ns_scores *sc) {
       r->notes_nmr = nnmr[u];
       r->num_ratings = (int32_t)ns_bigraph_rater_degree(run->g, u);
       r->trust = run->trust[u];
-      r->group_id = 0;
+      r->group_id = run->group_id ? run->group_id[u] : 0;
     }
   }
   /* Participant indexes are in string order after ns_dataset_normalize();
@@ -603,6 +670,10 @@ static void run_free(ns__run *run) {
   free(run->above);
   free(run->weight);
   free(run->trust);
+  free(run->earned);
+  free(run->group_id);
+  free(run->edge_drop);
+  free(run->edge_w);
   free(run->icpt2);
   free(run->fac2);
   free(run->ricpt2);
@@ -626,6 +697,7 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, volatile int *canc
   double t_start = ns_monotonic_s();
   int rc = 0, k;
   size_t nn, np;
+  int8_t *prov1 = NULL;       /* round-1 provisional statuses (output) */
 
   *out = NULL;
   memset(&run, 0, sizeof run);
@@ -658,6 +730,7 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, volatile int *canc
   run.ricpt2 = nan_array(np);
   run.rfac2 = nan_array(np * k);
   run.prov_status = ns_mallocn(nn ? nn : 1, 1);
+  prov1 = ns_mallocn(nn ? nn : 1, 1);
   run.agree_ratio = nan_array(np);
   run.agree_harass = nan_array(np);
   run.ratio_diff = nan_array(np);
@@ -665,20 +738,36 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, volatile int *canc
   run.above = ns_calloc(np ? np : 1, 1);
   run.weight = nan_array(np);
   run.trust = nan_array(np);
+  run.earned = nan_array(np);
+  if (p->trust) {
+    run.group_id = ns_calloc(np ? np : 1, sizeof *run.group_id);
+    run.edge_drop = ns_calloc(run.n_r ? run.n_r : 1, 1);
+    if (!run.group_id || !run.edge_drop) { rc = NS_ENOMEM; goto out; }
+  }
   run.n_final_round = ns_calloc(nn ? nn : 1, sizeof *run.n_final_round);
-  if (!run.edge_r1 || !run.edge_r2 || !run.icpt1 || !run.fac1 || !run.ricpt1 || !run.rfac1 ||
+  if (!prov1 || !run.edge_r1 || !run.edge_r2 || !run.icpt1 || !run.fac1 || !run.ricpt1 || !run.rfac1 ||
       !run.icpt2 || !run.fac2 || !run.ricpt2 || !run.rfac2 || !run.prov_status ||
       !run.agree_ratio || !run.agree_harass || !run.ratio_diff || !run.mean_score ||
-      !run.above || !run.weight || !run.trust || !run.n_final_round) {
+      !run.above || !run.weight || !run.trust || !run.earned || !run.n_final_round) {
     rc = NS_ENOMEM;
     goto out;
   }
   sc->stage_seconds[0] = stage_end(&clk);
   if (CANCELED()) { rc = NS_ECANCELED; goto out; }
 
+  /* -- coordinated groups (trust on): one rating per (note, group) in both
+  ** rounds, so a ring cannot bend the provisional statuses either. */
+  if (p->trust) {
+    stage_begin(&clk, "coordinated groups");
+    if ((rc = ns__groups_stage(&run)) != 0) goto out;
+    for (size_t e = 0; e < run.n_r; e++) run.edge_r1[e] = !run.edge_drop[e];
+    sc->stage_seconds[3] += stage_end(&clk);
+  }
+
   /* -- round 1 */
   stage_begin(&clk, "round 1 (prescoring) factorization");
-  if ((rc = count_filter(&run, NULL, p->min_ratings_note, p->min_ratings_rater, run.edge_r1)) != 0)
+  if ((rc = count_filter(&run, run.edge_drop ? run.edge_r1 : NULL, p->min_ratings_note,
+                         p->min_ratings_rater, run.edge_r1)) != 0)
     goto out;
   {
     fit_io io;
@@ -696,9 +785,10 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, volatile int *canc
     run.n_r1_raters = io.n_raters;
   }
   {
-    note_ctx c = {&run, 0, NULL};
+    note_ctx c = {&run, 0, NULL, 0};
     ns_pool_for(run.pool, nn, 1024, notes_chunk, &c);
   }
+  memcpy(prov1, run.prov_status, nn);
   sc->stage_seconds[1] = stage_end(&clk);
   if (CANCELED()) { rc = NS_ECANCELED; goto out; }
 
@@ -709,58 +799,32 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, volatile int *canc
 
   /* -- trust */
   stage_begin(&clk, "trust");
-  if ((rc = trust_weights(&run)) != 0) goto out;
-  sc->stage_seconds[3] = stage_end(&clk);
+  if (p->trust && (rc = ns__trust_stage(&run, run.edge_r1)) != 0) goto out;
+  sc->stage_seconds[3] += stage_end(&clk);
   if (CANCELED()) { rc = NS_ECANCELED; goto out; }
 
-  /* -- round 2: ratings of raters above the threshold, notes >= 5. */
+  /* -- round 2 */
   stage_begin(&clk, "round 2 (final) factorization");
-  {
-    uint8_t *base = ns_mallocn(run.n_r ? run.n_r : 1, 1);
-    fit_io io;
-    if (!base) { rc = NS_ENOMEM; goto out; }
-    for (size_t e = 0; e < run.n_r; e++) base[e] = run.above[run.r_rater[e]] == 1;
-    rc = count_filter(&run, base, p->min_ratings_note, 0, run.edge_r2);
-    free(base);
-    if (rc) goto out;
-    memset(&io, 0, sizeof io);
-    io.mask = run.edge_r2;
-    io.weight = unit_weights(&run) ? NULL : run.weight;
-    io.flip_sign = 0;
-    io.init_icpt = run.icpt1;
-    io.init_fac = run.fac1;
-    io.init_ricpt = run.ricpt1;
-    io.init_rfac = run.rfac1;
-    io.init_mu = run.mu1;
-    io.icpt = run.icpt2;
-    io.fac = run.fac2;
-    io.ricpt = run.ricpt2;
-    io.rfac = run.rfac2;
-    if ((rc = fit_subset(&run, &io)) != 0) goto out;
-    run.mu2 = io.mu;
-    run.n_r2 = io.n_edges;
-    run.n_r2_notes = io.n_notes;
-    run.n_r2_raters = io.n_raters;
-    /* Keep round 2's sign convention equal to round 1's.  The reference does
-    ** not re-identify the sign in the final round; initialising from round 1
-    ** almost always preserves it, but if the fit drifted to the mirrored
-    ** solution (negative overlap of the note factors), mirror it back. */
-    for (int d = 0; d < k; d++) {
-      double dot = 0;
-      for (size_t n = 0; n < nn; n++)
-        if (!isnan(run.fac1[n * k + d]) && !isnan(run.fac2[n * k + d]))
-          dot += run.fac1[n * k + d] * run.fac2[n * k + d];
-      if (dot < 0) {
-        for (size_t n = 0; n < nn; n++) run.fac2[n * k + d] = -run.fac2[n * k + d];
-        for (size_t u = 0; u < np; u++) run.rfac2[u * k + d] = -run.rfac2[u * k + d];
-      }
-    }
-    for (size_t e = 0; e < run.n_r; e++)
-      if (run.edge_r2[e]) run.n_final_round[run.r_note[e]]++;
-  }
+  if ((rc = round2(&run)) != 0) goto out;
   sc->stage_seconds[4] = stage_end(&clk);
   if (CANCELED()) { rc = NS_ECANCELED; goto out; }
 
+  /* -- refinement (trust on): round 1 hid the ring's disagreement -- a
+  ** suppressed target was NMR, so the suppressors' ratings on it were not
+  ** valid and their agree ratio stayed high.  Judge everyone once more
+  ** against the round-2 statuses (provisional rules on round-2
+  ** parameters), recompute helpfulness, trust and weights, and refit
+  ** round 2 (docs/trust.md §7.6). */
+  if (p->trust) {
+    note_ctx c = {&run, 0, NULL, 1};
+    stage_begin(&clk, "trust refinement");
+    ns_pool_for(run.pool, nn, 1024, notes_chunk, &c);
+    if ((rc = ns__helpfulness(&run)) != 0) goto out;
+    if ((rc = ns__trust_stage(&run, run.edge_r1)) != 0) goto out;
+    if ((rc = round2(&run)) != 0) goto out;
+    sc->stage_seconds[4] += stage_end(&clk);
+    if (CANCELED()) { rc = NS_ECANCELED; goto out; }
+  }
   /* -- guardrails on the round-2 fit (engine/pipeline_guard.c) */
   stage_begin(&clk, "guardrails");
   if ((rc = ns__guardrails(&run)) != 0) goto out;
@@ -789,10 +853,10 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, volatile int *canc
     s->intercept_no_high_vol = run.g_icpt_nohv ? run.g_icpt_nohv[n] : NAN;
     s->intercept_no_correlated = NAN;
     s->active_filter_tags = run.g_tag_fired ? run.g_tag_fired[n] : 0;
-    s->provisional_status = run.prov_status[n];
+    s->provisional_status = prov1[n];
   }
   {
-    note_ctx c = {&run, 1, sc};
+    note_ctx c = {&run, 1, sc, 0};
     ns_pool_for(run.pool, nn, 1024, notes_chunk, &c);
   }
   /* dataset.h: slot 5 is guardrails, slot 6 statuses (+ history below) */
@@ -824,6 +888,7 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, volatile int *canc
 
 out:
   run_free(&run);
+  free(prov1);
   if (sc) sc->seconds = ns_monotonic_s() - t_start;
   if (rc) {
     ns_scores_free(sc);

@@ -118,6 +118,13 @@ static void count_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
   }
 }
 
+int ns__valid_flags(const ns__run *run, const ns__valid_in *in, const uint8_t *use_edge,
+                    uint8_t *valid) {
+  valid_ctx vc = {run, in, use_edge, valid};
+  ns_pool_for(run->pool, run->n_notes, 1024, valid_chunk, &vc);
+  return 0;
+}
+
 int ns__valid_counts(const ns__run *run, const ns__valid_in *in, const uint8_t *use_edge,
                      ns__rater_counts *out) {
   uint8_t *valid = ns_calloc(run->n_r ? run->n_r : 1, 1);

@@ -138,6 +138,14 @@ typedef struct ns__run {
   int8_t *above;             /* 1/0, -1 = not assessed */
   double *weight;            /* per participant round-2 weight (trust hook) */
   double *trust;             /* per participant, NAN when off */
+  double *earned;            /* per participant: earned agreement edges */
+  int32_t *group_id;         /* per participant: co-rating group, 0 = none */
+  uint8_t *edge_drop;        /* per edge: 1 = dropped by the group filter */
+  float *edge_w;             /* per edge: round-2 trust weight (0 for dropped
+                             ** ratings); NULL when trust is off */
+  /* trust / group statistics (reported on stderr with progress) */
+  size_t n_seeds, n_groups, n_grouped, n_group_dropped;
+  int trust_iters;
 
   /* round 2 */
   double mu2;
@@ -160,6 +168,17 @@ int ns__helpfulness(ns__run *run);
 /* pipeline_guard.c: pseudo-rater bounds, tag and incorrect filters,
 ** NoHighVol intercept from the round-2 fit. */
 int ns__guardrails(ns__run *run);
+/* valid[e] (n_r entries) = 1 iff edge e is used (use_edge NULL = all) and
+** valid against in->note_status (reference §3.1). */
+int ns__valid_flags(const ns__run *run, const ns__valid_in *in, const uint8_t *use_edge,
+                    uint8_t *valid);
+/* pipeline_trust.c: coordinated groups over all kept ratings (fills
+** group_id and edge_drop), trust propagation on the agreement graph of
+** the edges in use_edge judged against prov_status (fills trust and
+** earned), and the per-edge round-2 weights over the edges in base. */
+int ns__groups_stage(ns__run *run);
+int ns__trust_stage(ns__run *run, const uint8_t *use_edge);
+int ns__trust_edge_weights(ns__run *run, const uint8_t *base, float *w);
 /* pipeline_history.c */
 void ns__history_update(const ns_nsh *prev, int64_t note_id, int32_t author, int64_t created,
                         const ns_note_score *ns, int64_t now_ms, ns_nsh *out);

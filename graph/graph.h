@@ -187,6 +187,13 @@ typedef struct ns_corate_params {
   double minsim_min;   /* 0.4 */
   double smooth;       /* 500 (PMI smoothing) */
   double minsim_add;   /* 10 */
+  /* Burst criterion (notescore, scale-aware; docs/trust.md §6): with
+  ** rho = (sum of all pair counts) / (sum over qualifying pairs of T_a T_b),
+  ** the chance expectation of a pair is e = rho T_a T_b; the pair is also
+  ** suspect when co >= burst_min and co >= burst_mult * e.  burst_mult = 0
+  ** turns it off. */
+  double burst_mult;   /* 0 (off) in the reference-like default */
+  double burst_min;    /* 10 */
 } ns_corate_params;
 
 typedef struct ns_corate_stats {

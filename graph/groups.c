@@ -28,6 +28,8 @@ void ns_corate_params_default(ns_corate_params *p) {
   p->minsim_min = 0.4;
   p->smooth = 500.0;
   p->minsim_add = 10.0;
+  p->burst_mult = 0.0;
+  p->burst_min = 10.0;
 }
 
 /* ------------------------------------------------------------------------
@@ -149,7 +151,7 @@ int ns_groups_corate(size_t n_ratings, const int32_t *rater, const int32_t *note
   int32_t *T = NULL, *par = NULL, *tmp_r = NULL, *qi = NULL;
   NS_VEC(uint64_t) pbuf = {0};
   pairmap pm = {0};
-  double N = 0;
+  double N = 0, rho = 0;
   int rc = 0;
 
   memset(&st, 0, sizeof st);
@@ -243,10 +245,26 @@ int ns_groups_corate(size_t n_ratings, const int32_t *rater, const int32_t *note
   ** of unions, and ids are assigned afterwards by smallest member.
   ** co == N would make -ln(co/N) zero; NPMI is then left undefined (-1)
   ** and only the minSim rule can fire -- it only happens on toy inputs. */
+  /* Burst criterion: the pair counts' chance level.  If windowed
+  ** co-ratings fell on pairs in proportion to their activity, a pair would
+  ** expect rho T_a T_b of them.  Sums run in rater / slot order (fixed). */
+  if (p->burst_mult > 0) {
+    double sum_t = 0, sum_t2 = 0, sum_co = 0, pairs;
+    for (size_t u = 0; u < n_raters; u++)
+      if (T[u] >= p->min_posts) {
+        sum_t += T[u];
+        sum_t2 += (double)T[u] * T[u];
+      }
+    for (size_t k = 0; k < pm.cap; k++)
+      if (pm.keys[k]) sum_co += pm.cnt[k];
+    pairs = (sum_t * sum_t - sum_t2) / 2;
+    rho = pairs > 0 ? sum_co / pairs : 0;
+  }
   for (size_t u = 0; u < n_raters; u++) par[u] = (int32_t)u;
   for (size_t k = 0; k < pm.cap; k++) {
     int32_t a, c;
     double co, ta, tb, pmi, npmi = -1, minsim;
+    int burst;
     if (!pm.keys[k]) continue;
     a = (int32_t)(pm.keys[k] >> 32);
     c = (int32_t)(pm.keys[k] & 0xffffffffu);
@@ -256,7 +274,8 @@ int ns_groups_corate(size_t n_ratings, const int32_t *rater, const int32_t *note
     pmi = log(co * N / ((ta + p->smooth) * (tb + p->smooth)));
     if (co < N) npmi = pmi / -log(co / N);
     minsim = co / (NS_MIN(ta, tb) + p->minsim_add);
-    if (npmi >= p->npmi_min || minsim >= p->minsim_min) {
+    burst = p->burst_mult > 0 && co >= p->burst_min && co >= p->burst_mult * rho * ta * tb;
+    if (npmi >= p->npmi_min || minsim >= p->minsim_min || burst) {
       st.suspect_pairs++;
       uf_union(par, a, c);
     }

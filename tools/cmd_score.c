@@ -46,7 +46,10 @@ static void usage(FILE *f) {
       "      --seed S              factorization seed (default 0)\n"
       "      --threads N           worker threads (default: NS_THREADS or CPU count)\n"
       "      --k K                 number of factors, 1..8 (default 1)\n"
-      "      --no-trust            do not weight round 2 by trust propagation\n"
+      "      --no-trust            no trust propagation or coordinated-group filter\n"
+      "                            (the reference-like Core path)\n"
+      "      --seeds FILE          trust seeds: participant ids, one a line\n"
+      "                            (default: the established-record rule)\n"
       "      --stats FILE          write run statistics as \"key value\" lines\n"
       "  -h, --help                this help\n",
       f);
@@ -111,7 +114,7 @@ static void summary(const ns_scores *sc, double total_s) {
 }
 
 int ns_cmd_score(int argc, char **argv) {
-  enum { O_DB = 256, O_EPOCH, O_SEED, O_THREADS, O_K, O_NOTRUST, O_STATS };
+  enum { O_DB = 256, O_EPOCH, O_SEED, O_THREADS, O_K, O_NOTRUST, O_STATS, O_SEEDS };
   static const struct option longopts[] = {
       {"notes", required_argument, 0, 'n'},      {"ratings", required_argument, 0, 'r'},
       {"status", required_argument, 0, 's'},     {"enrollment", required_argument, 0, 'e'},
@@ -119,10 +122,11 @@ int ns_cmd_score(int argc, char **argv) {
       {"epoch-millis", required_argument, 0, O_EPOCH},
       {"seed", required_argument, 0, O_SEED},    {"threads", required_argument, 0, O_THREADS},
       {"k", required_argument, 0, O_K},          {"no-trust", no_argument, 0, O_NOTRUST},
+      {"seeds", required_argument, 0, O_SEEDS},
       {"stats", required_argument, 0, O_STATS},
       {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
   const char *notes = NULL, *ratings = NULL, *status = NULL, *enroll = NULL, *outdir = NULL;
-  const char *db = NULL, *stats = NULL;
+  const char *db = NULL, *seeds = NULL, *stats = NULL;
   long long epoch = -1;
   unsigned long long seed = 0, threads = 0, k = 1;
   int no_trust = 0, c, rc, ret = 1;
@@ -161,6 +165,7 @@ int ns_cmd_score(int argc, char **argv) {
       break;
     case O_NOTRUST: no_trust = 1; break;
     case O_STATS: stats = optarg; break;
+    case O_SEEDS: seeds = optarg; break;
     case 'h': usage(stdout); return 0;
     case ':':
       fprintf(stderr, "notescore: score: option %s needs a value\n", argv[optind - 1]);
@@ -219,6 +224,15 @@ int ns_cmd_score(int argc, char **argv) {
   p.threads = (int)threads;
   p.k = (int)k;
   p.trust = !no_trust;
+  p.seeds_file = seeds;
+  if (seeds) {
+    FILE *sf = fopen(seeds, "r");
+    if (!sf) {
+      fprintf(stderr, "notescore: %s: cannot open seed file\n", seeds);
+      goto out;
+    }
+    fclose(sf);
+  }
   p.progress = 1;
 
   if (st) {
