@@ -390,13 +390,7 @@ static void note_facts(const ns__run *run, size_t n, int final_round, ns__note_f
       h_pos += ds->r_level[r] == NS_LEVEL_HELPFUL ? 1 : ds->r_level[r] == NS_LEVEL_NOT_HELPFUL ? -1 : 0;
     }
   }
-  if (final_round && run->g_icpt_max) { /* guardrail verdicts */
-    f->guard = 1;
-    f->icpt_max = run->g_icpt_max[n];
-    f->tag_fired = run->g_tag_fired[n];
-    f->incorrect_fired = run->g_incorrect[n];
-    f->icpt_no_high_vol = run->g_icpt_nohv[n];
-  }
+  if (final_round) ns__guard_facts(run, n, f); /* guardrail verdicts (pipeline_guard.c) */
   f->mean_neg = f->n_neg ? s_neg / f->n_neg : NAN;
   f->mean_pos = f->n_pos ? s_pos / f->n_pos : NAN;
   f->net_neg = h_neg;
@@ -426,6 +420,8 @@ static void notes_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
         s->meta_rules = mo.rules;
         s->first_tag = mo.first_tag;
         s->second_tag = mo.second_tag;
+      s->ts_nmr_due_to_stable_crh = mo.t_stab;
+        s->ts_nmr_due_to_stable_crh = mo.t_stab;
       }
       continue;
     }
@@ -445,6 +441,7 @@ static void notes_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
       s->meta_rules = mo.rules;
       s->first_tag = mo.first_tag;
       s->second_tag = mo.second_tag;
+      s->ts_nmr_due_to_stable_crh = mo.t_stab;
     }
   }
 }
@@ -608,11 +605,7 @@ static void run_free(ns__run *run) {
   free(run->ricpt2);
   free(run->rfac2);
   free(run->n_final_round);
-  free(run->g_icpt_min);
-  free(run->g_icpt_max);
-  free(run->g_icpt_nohv);
-  free(run->g_tag_fired);
-  free(run->g_incorrect);
+  ns__guardrails_free(run);
   ns_pool_free(run->pool);
 }
 
