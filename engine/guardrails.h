@@ -263,6 +263,8 @@ typedef struct ns_guard_logit_params {
   int iters;                             /* cap on Newton passes (50) */
   double tol;                            /* stop when no parameter moved
                                             more than tol in a pass (1e-4) */
+  int *passes_out;                       /* OUT if not NULL: passes run
+                                            (0 when no model was fitted) */
 } ns_guard_logit_params;
 void ns_guard_logit_params_default(ns_guard_logit_params *p);
 int ns_guard_harassment_fit(size_t n_notes, size_t n_raters, int k,
