@@ -66,3 +66,29 @@ for seed in 1 2; do
       if (loss > 0.15) { print "helpful loss " loss " > 0.15"; exit 1 }
     }' "$T/d$seed/truth_notes.tsv" "$T/o$seed/scored_notes.tsv"
 done
+
+# Stabilization (NmrDueToMinStableCrhTime) across runs: pretend every note
+# was NMR and unlocked in the previous run (currentStatus, lockedStatus and
+# its timestamp rewritten in run 1's history; a lock would win over it).
+# Run 2 holds every CRH at NMR and starts the clock; run 3, 61 minutes later,
+# releases them all (no pflip model: only the > 60 min branch releases).
+d="$T/d1"
+now=$("$BIN" gen --help | sed -n 's/.*--epoch-millis.*default \([0-9]*\).*/\1/p')
+run() { "$BIN" score -n "$d/notes-00000.tsv" -r "$d/ratings-00000.tsv" -s "$1" \
+  -e "$d/userEnrollment-00000.tsv" -o "$2" --epoch-millis "$3" 2>/dev/null; }
+count() { awk -F'\t' -v c="$2" -v v="$3" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == c) k = i; next }
+  $k == v { n++ } END { print n + 0 }' "$1"; }
+run "$d/noteStatusHistory-00000.tsv" "$T/s1" "$now"
+awk -F'\t' 'BEGIN { OFS = "\t" } NR > 1 { $7 = "NEEDS_MORE_RATINGS"; $10 = ""; $11 = "" } { print }' \
+  "$T/s1/note_status_history.tsv" > "$T/h1.tsv"
+run "$T/h1.tsv" "$T/s2" $((now + 60000))
+run "$T/s2/note_status_history.tsv" "$T/s3" $((now + 60000 + 61 * 60000))
+crh1=$(count "$T/s1/scored_notes.tsv" finalRatingStatus CURRENTLY_RATED_HELPFUL)
+crh2=$(count "$T/s2/scored_notes.tsv" finalRatingStatus CURRENTLY_RATED_HELPFUL)
+stab2=$(count "$T/s2/scored_notes.tsv" decidedBy NmrDueToMinStableCrhTime)
+clock2=$(count "$T/s2/note_status_history.tsv" timestampMillisOfNmrDueToMinStableCrhTime $((now + 60000)))
+crh3=$(count "$T/s3/scored_notes.tsv" finalRatingStatus CURRENTLY_RATED_HELPFUL)
+echo "stabilization: CRH run1 $crh1, run2 $crh2 ($stab2 held, $clock2 clocks started), run3 $crh3"
+[ "$crh1" -gt 50 ] && [ "$crh2" -eq 0 ] && [ "$stab2" -ge "$crh1" ] && [ "$clock2" -eq "$stab2" ] &&
+  [ "$crh3" -eq "$crh1" ] || { echo "stabilization did not hold and release as expected"; exit 1; }
+grep -q NmrDueToMinStableCrhTime "$T/s2/scored_notes.tsv"  # named in metaScorerActiveRules too
