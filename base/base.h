@@ -23,6 +23,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* The notescore version, recorded with every scoring run. */
+#define NS_VERSION "0.1.0"
+
 /* ------------------------------------------------------------------------
 ** Errors.  X-macro: NAME, value, message.  Values sit below -1000 so they
 ** never collide with -errno.

@@ -20,7 +20,10 @@ typedef struct arena_block {
 } arena_block;
 
 struct ns_strtab {
-  int32_t *slots;       /* capacity entries, -1 = empty, else string index */
+  uint64_t *slots;      /* capacity entries: 0 = empty, else (hash tag << 32) |
+                           (string index + 1); the tag (high 32 bits of the
+                           hash) lets a probe skip non-matching entries
+                           without touching the string arrays */
   size_t cap;           /* power of two */
   const char **strs;    /* index -> NUL-terminated string in the arena */
   uint32_t *lens;       /* index -> length */
@@ -41,12 +44,11 @@ int ns_strtab_new(ns_strtab **out) {
   *out = NULL;
   if (!t) return NS_ENOMEM;
   t->cap = 1024;
-  t->slots = malloc(t->cap * sizeof *t->slots);
+  t->slots = calloc(t->cap, sizeof *t->slots);
   if (!t->slots) {
     free(t);
     return NS_ENOMEM;
   }
-  memset(t->slots, 0xff, t->cap * sizeof *t->slots);
   *out = t;
   return 0;
 }
@@ -83,15 +85,17 @@ static char *arena_copy(ns_strtab *t, const char *s, size_t len) {
   return p;
 }
 
+#define SLOT(h, idx) (((h) & 0xffffffff00000000ull) | ((uint64_t)(idx) + 1))
+#define SLOT_IDX(v) ((int32_t)(((v) & 0xffffffffu) - 1))
+
 static int grow_slots(ns_strtab *t) {
   size_t nc = t->cap * 2;
-  int32_t *ns = malloc(nc * sizeof *ns);
+  uint64_t *ns = calloc(nc, sizeof *ns);
   if (!ns) return NS_ENOMEM;
-  memset(ns, 0xff, nc * sizeof *ns);
   for (size_t i = 0; i < t->n; i++) {
     size_t j = t->hashes[i] & (nc - 1);
-    while (ns[j] >= 0) j = (j + 1) & (nc - 1);
-    ns[j] = (int32_t)i;
+    while (ns[j]) j = (j + 1) & (nc - 1);
+    ns[j] = SLOT(t->hashes[i], i);
   }
   free(t->slots);
   t->slots = ns;
@@ -99,18 +103,24 @@ static int grow_slots(ns_strtab *t) {
   return 0;
 }
 
+/* Slot holding s, or the empty slot where it would go. */
 static size_t probe(const ns_strtab *t, const char *s, size_t len, uint64_t h) {
   size_t j = h & (t->cap - 1);
+  uint64_t tag = h & 0xffffffff00000000ull;
   for (;;) {
-    int32_t k = t->slots[j];
-    if (k < 0) return j;
-    if (t->hashes[k] == h && t->lens[k] == len && memcmp(t->strs[k], s, len) == 0) return j;
+    uint64_t v = t->slots[j];
+    if (!v) return j;
+    if ((v & 0xffffffff00000000ull) == tag) {
+      int32_t k = SLOT_IDX(v);
+      if (t->lens[k] == len && memcmp(t->strs[k], s, len) == 0) return j;
+    }
     j = (j + 1) & (t->cap - 1);
   }
 }
 
 int32_t ns_strtab_find(const ns_strtab *t, const char *s, size_t len) {
-  return t->slots[probe(t, s, len, hash_bytes(s, len))];
+  uint64_t v = t->slots[probe(t, s, len, hash_bytes(s, len))];
+  return v ? SLOT_IDX(v) : -1;
 }
 
 int ns_strtab_intern(ns_strtab *t, const char *s, size_t len, int32_t *out) {
@@ -118,11 +128,11 @@ int ns_strtab_intern(ns_strtab *t, const char *s, size_t len, int32_t *out) {
   size_t j = probe(t, s, len, h);
   char *copy;
   *out = -1;
-  if (t->slots[j] >= 0) {
-    *out = t->slots[j];
+  if (t->slots[j]) {
+    *out = SLOT_IDX(t->slots[j]);
     return 0;
   }
-  if (t->n >= INT32_MAX || len > UINT32_MAX) return NS_ERANGE;
+  if (t->n >= INT32_MAX - 1 || len > UINT32_MAX) return NS_ERANGE;
   if (t->n == t->strs_cap) {
     size_t nc = t->strs_cap ? t->strs_cap * 2 : 1024;
     const char **a = realloc(t->strs, nc * sizeof *a);
@@ -141,7 +151,7 @@ int ns_strtab_intern(ns_strtab *t, const char *s, size_t len, int32_t *out) {
   t->strs[t->n] = copy;
   t->lens[t->n] = (uint32_t)len;
   t->hashes[t->n] = h;
-  t->slots[j] = (int32_t)t->n;
+  t->slots[j] = SLOT(h, t->n);
   *out = (int32_t)t->n++;
   if (t->n * 2 > t->cap) return grow_slots(t);
   return 0;

@@ -70,4 +70,46 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p,
 ** own columns at the end. */
 int ns_scores_write_tsv(const ns_scores *sc, const ns_dataset *ds, const char *outdir);
 
+/* ---- note refresh (engine/refresh.c) ----------------------------------
+** Between full runs, notes that received ratings are refit with the last
+** full run's rater parameters and mu frozen (the final round's per-note
+** ridge problem, solved exactly) and their status rules re-applied.
+** Skipped by a refresh (kept from the full run or left NaN): rater
+** helpfulness, trust, round 1, pseudo-rater bounds (UcbCRNH) and the
+** NoHighVol intercept; TagFilter/FilterIncorrect verdicts are carried over.
+** See docs/operations.md "Note refresh". */
+
+/* What a refresh needs of one full run: params, mu, the round-2 ridge
+** strength, rater parameters by participant id string, the run's note rows
+** and a per-note fingerprint of its ratings.  Self-contained: the run's
+** dataset and scores may be freed afterwards. */
+typedef struct ns_refresh_base ns_refresh_base;
+
+/* Builds a base from the dataset a full run scored and its result.  p is
+** the run's params (copied).  Returns 0, NS_EINVAL, NS_ENOMEM. */
+int ns_refresh_base_new(const ns_dataset *ds, const ns_scores *sc, const ns_params *p,
+                        ns_refresh_base **out);
+void ns_refresh_base_free(ns_refresh_base *b);
+
+/* Note ids of the base whose ratings in ds differ from what the base last
+** saw (new, changed or removed ratings), ascending.  *ids is malloc'ed
+** (NULL when *n == 0).  Notes unknown to the base (created after the full
+** run) are not listed: they wait for the next full run. */
+int ns_refresh_changed(const ns_refresh_base *b, const ns_dataset *ds, int64_t **ids,
+                       size_t *n);
+
+/* Refits note_ids[0..n) on ds (a newer snapshot of the same store) with the
+** base's raters frozen and applies the final-round and meta rules.  *out is
+** a new ns_scores holding ONLY the refreshed notes (sorted by note_id) and
+** their updated status-history rows (participant indexes of ds), no rater
+** rows; ids unknown to the base are skipped.  now_ms stamps the history.
+** The base is not modified: call ns_refresh_base_accept() once the result
+** is published.  Returns 0, NS_EINVAL, NS_ENOMEM, NS_ELAPACK. */
+int ns_pipeline_refresh(const ns_refresh_base *b, const ns_dataset *ds, const int64_t *note_ids,
+                        size_t n, int64_t now_ms, ns_scores **out);
+
+/* Records a published refresh in the base: its note rows replace the old
+** ones and the notes' rating fingerprints are taken from ds. */
+int ns_refresh_base_accept(ns_refresh_base *b, const ns_dataset *ds, const ns_scores *refreshed);
+
 #endif /* NS_PIPELINE_H */

@@ -27,6 +27,12 @@
 ** object's conn pointer is cleared when the connection closes, and the
 ** answer is dropped when the work comes back.
 **
+** Scoring: full runs every score_every_s (score_work) and, with
+** refresh_every_s, note refreshes between them (refresh_work,
+** engine/refresh.c).  Both run on libuv workers, never at the same time: the
+** loop thread starts one only while the other is idle, which is also what
+** makes the refresh base (s->rbase) safe to share between them.
+**
 ** Thread: everything here runs on the loop thread except the bodies of the
 ** uv_queue_work callbacks named *_work.
 */
@@ -47,7 +53,7 @@
 #include "pipeline.h"
 
 const char *const ns__route_names[NS_ROUTE_COUNT] = {
-    "other", "healthz", "metrics", "runs", "runs_latest", "note",
+    "other", "healthz", "metrics", "runs", "runs_latest", "note", "dashboard",
     "ingest_ratings", "ingest_notes", "ingest_enrollment"};
 
 /* Status codes counted in /metrics. */
@@ -75,6 +81,18 @@ typedef struct server {
   volatile int score_cancel;
   int score_rc;               /* result of the last run (worker -> loop) */
   uv_work_t score_work;
+  /* note refresh (engine/refresh.c): the base of the last full run, used
+  ** only by score_work and refresh_work, which never run at once (the loop
+  ** thread starts one only when the other is idle) */
+  uv_timer_t refresh_timer;
+  uv_work_t refresh_work;
+  int refresh_running;
+  int score_pending;          /* a full run is due once the refresh ends */
+  int refresh_rc;             /* worker -> loop */
+  size_t refresh_notes;       /* notes refreshed by the last refresh (worker -> loop) */
+  double refresh_s;           /* its duration (worker -> loop) */
+  ns_refresh_base *rbase;     /* NULL until a full run published */
+  int64_t rbase_run;          /* the run rbase belongs to */
   /* metrics (loop thread) */
   uint64_t req_count[NS_ROUTE_COUNT][N_CODES];
   uint64_t rows_accepted[3], rows_rejected[3];   /* ratings, notes, enrollment */
@@ -83,6 +101,8 @@ typedef struct server {
   uint64_t conns_total, conns_refused, timeouts;
   uint64_t runs_ok, runs_failed;
   double last_run_s;
+  uint64_t refresh_ok, refresh_failed, refresh_notes_total;
+  double refresh_seconds_sum;
 } server;
 
 enum { BUSY_NONE = 0, BUSY_INGEST, BUSY_READ };
@@ -161,6 +181,7 @@ void ns__server_route(const ns__http_req *req, const char *token, size_t max_bod
   else if (!strcmp(p, "/metrics")) { d->route = NS_ROUTE_METRICS; is_read = 1; }
   else if (!strcmp(p, "/v1/runs")) { d->route = NS_ROUTE_RUNS; is_read = 1; }
   else if (!strcmp(p, "/v1/runs/latest")) { d->route = NS_ROUTE_RUNS_LATEST; is_read = 1; }
+  else if (!strcmp(p, "/dashboard")) { d->route = NS_ROUTE_DASHBOARD; is_read = 1; }
   else if (!strncmp(p, "/v1/notes/", 10)) {
     d->route = NS_ROUTE_NOTE;
     is_read = 1;
@@ -442,7 +463,9 @@ static void read_after(uv_work_t *w, int status) {
     if (status == UV_ECANCELED || !r->body) {
       respond_error(c, 503, "shutting down", 1);
     } else {
-      const char *ct = r->route == NS_ROUTE_METRICS ? "text/plain; version=0.0.4" : "application/json";
+      const char *ct = r->route == NS_ROUTE_METRICS     ? "text/plain; version=0.0.4"
+                       : r->route == NS_ROUTE_DASHBOARD ? "text/html; charset=utf-8"
+                                                        : "application/json";
       respond(c, r->status, ct, r->body, strlen(r->body), NULL, 0);
     }
   }
@@ -532,6 +555,18 @@ static char *metrics_text(server *s) {
           s->inflight, ws.queued, s->body_budget_used, s->n_conns,
           (unsigned long long)s->conns_refused, (unsigned long long)s->timeouts,
           (unsigned long long)s->runs_ok, (unsigned long long)s->runs_failed);
+  fprintf(f,
+          "# HELP notescore_refreshes_total Note refreshes (--refresh-every) by outcome.\n"
+          "# TYPE notescore_refreshes_total counter\n"
+          "notescore_refreshes_total{status=\"ok\"} %llu\nnotescore_refreshes_total{status=\"failed\"} %llu\n"
+          "# HELP notescore_refreshed_notes_total Notes refit by note refreshes.\n"
+          "# TYPE notescore_refreshed_notes_total counter\nnotescore_refreshed_notes_total %llu\n"
+          "# HELP notescore_refresh_seconds_sum Total wall time of note refreshes.\n"
+          "# TYPE notescore_refresh_seconds_sum counter\nnotescore_refresh_seconds_sum %.6f\n"
+          "# HELP notescore_refresh_last_seconds Wall time of the last note refresh.\n"
+          "# TYPE notescore_refresh_last_seconds gauge\nnotescore_refresh_last_seconds %.6f\n",
+          (unsigned long long)s->refresh_ok, (unsigned long long)s->refresh_failed,
+          (unsigned long long)s->refresh_notes_total, s->refresh_seconds_sum, s->refresh_s);
   fclose(f);
   return buf;
 }
@@ -556,6 +591,7 @@ static void dispatch(conn *c) {
   case NS_ROUTE_METRICS:
   case NS_ROUTE_RUNS:
   case NS_ROUTE_RUNS_LATEST:
+  case NS_ROUTE_DASHBOARD:
   case NS_ROUTE_NOTE: {
     ns__read *r = calloc(1, sizeof *r);
     if (!r || (d->route == NS_ROUTE_METRICS && !(r->prefix = metrics_text(s)))) {
@@ -802,6 +838,15 @@ static void score_work(uv_work_t *w) {
   rc = ns_pipeline_run(ds, &p, &s->score_cancel, &sc);
   if (rc == 0) rc = ns_store_run_publish(st, run_id, sc, ds);
   if (rc != 0) ns_store_run_fail(st, run_id, rc == NS_ECANCELED ? "abandoned" : "failed");
+  if (rc == 0 && s->o.refresh_every_s > 0) {
+    /* the refresh base: this run's rater parameters and note rows */
+    ns_refresh_base *nb = NULL;
+    int brc = ns_refresh_base_new(ds, sc, &p, &nb);
+    if (brc != 0) ns_warn("serve: note refresh disabled until the next run: %s", ns_strerror(brc));
+    ns_refresh_base_free(s->rbase);
+    s->rbase = nb;
+    s->rbase_run = run_id;
+  }
 out:
   if (rc != 0 && rc != NS_ENODATA)
     ns_warn("serve: scoring run failed: %s", ns_strerror(rc));
@@ -821,9 +866,74 @@ static void score_after(uv_work_t *w, int status) {
   maybe_finish(s);
 }
 
+static void on_score_timer(uv_timer_t *t);
+
+/* One note refresh on a worker: its own store handle, a snapshot, the notes
+** whose ratings changed since the base last saw them, the frozen-rater
+** refit, one transaction replacing their rows of the current run. */
+static void refresh_work(uv_work_t *w) {
+  server *s = w->data;
+  ns_store *st = NULL;
+  ns_dataset *ds = NULL;
+  ns_scores *rf = NULL;
+  int64_t *ids = NULL;
+  size_t n = 0;
+  double t0 = ns_monotonic_s();
+  int rc;
+  s->refresh_notes = 0;
+  if ((rc = ns_store_open(s->o.db_path, 0, &st)) != 0) goto out;
+  if ((rc = ns_store_snapshot(st, &ds)) != 0) goto out;
+  if ((rc = ns_refresh_changed(s->rbase, ds, &ids, &n)) != 0 || n == 0) goto out;
+  if ((rc = ns_pipeline_refresh(s->rbase, ds, ids, n, ns_now_ms(), &rf)) != 0) goto out;
+  if ((rc = ns_store_run_refresh(st, s->rbase_run, rf, ds)) != 0) goto out;
+  rc = ns_refresh_base_accept(s->rbase, ds, rf);
+  s->refresh_notes = rf->n_notes;
+out:
+  if (rc != 0) ns_warn("serve: note refresh failed: %s", ns_strerror(rc));
+  s->refresh_s = ns_monotonic_s() - t0;
+  s->refresh_rc = rc;   /* read by refresh_after on the loop thread */
+  free(ids);
+  ns_scores_free(rf);
+  ns_dataset_free(ds);
+  ns_store_close(st);
+}
+
+static void refresh_after(uv_work_t *w, int status) {
+  server *s = w->data;
+  s->works--;
+  s->refresh_running = 0;
+  if (status == 0 && s->refresh_rc == 0) {
+    s->refresh_ok++;
+    s->refresh_notes_total += s->refresh_notes;
+  } else {
+    s->refresh_failed++;
+  }
+  s->refresh_seconds_sum += s->refresh_s;
+  if (s->score_pending && !s->stopping) {
+    s->score_pending = 0;
+    on_score_timer(&s->score_timer);
+  }
+  maybe_finish(s);
+}
+
+static void on_refresh_timer(uv_timer_t *t) {
+  server *s = t->data;
+  /* never beside a full run (it replaces the base), never before one */
+  if (s->stopping || s->score_running || s->refresh_running || !s->rbase) return;
+  s->refresh_work.data = s;
+  if (uv_queue_work(&s->loop, &s->refresh_work, refresh_work, refresh_after) == 0) {
+    s->refresh_running = 1;
+    s->works++;
+  }
+}
+
 static void on_score_timer(uv_timer_t *t) {
   server *s = t->data;
   if (s->stopping || s->score_running) return;
+  if (s->refresh_running) {   /* start it as soon as the refresh is done */
+    s->score_pending = 1;
+    return;
+  }
   s->score_work.data = s;
   s->score_cancel = 0;
   if (uv_queue_work(&s->loop, &s->score_work, score_work, score_after) == 0) {
@@ -844,6 +954,7 @@ static void on_signal(uv_signal_t *sig, int signum) {
   s->score_cancel = 1;   /* a running scoring run stops and is abandoned */
   uv_close((uv_handle_t *)&s->listener, NULL);
   uv_timer_stop(&s->score_timer);
+  uv_timer_stop(&s->refresh_timer);
   for (c = s->conns; c; c = next) {
     next = c->next;
     if (!c->busy) conn_close(c);   /* idle, or a request not yet complete */
@@ -862,6 +973,7 @@ static void maybe_finish(server *s) {
   uv_close((uv_handle_t *)&s->sigterm, NULL);
   uv_close((uv_handle_t *)&s->sigint, NULL);
   uv_close((uv_handle_t *)&s->score_timer, NULL);
+  uv_close((uv_handle_t *)&s->refresh_timer, NULL);
 }
 
 /* ---- setup ----------------------------------------------------------------------------- */
@@ -955,7 +1067,8 @@ int ns_server_run(const ns_server_opts *opts) {
   uv_signal_init(&s->loop, &s->sigterm);
   uv_signal_init(&s->loop, &s->sigint);
   uv_timer_init(&s->loop, &s->score_timer);
-  s->sigterm.data = s->sigint.data = s->score_timer.data = s;
+  uv_timer_init(&s->loop, &s->refresh_timer);
+  s->sigterm.data = s->sigint.data = s->score_timer.data = s->refresh_timer.data = s;
   uv_tcp_init(&s->loop, &s->listener);
   s->listener.data = s;
   if ((rc = uv_tcp_bind(&s->listener, (struct sockaddr *)&addr, 0)) != 0 ||
@@ -974,12 +1087,17 @@ int ns_server_run(const ns_server_opts *opts) {
   uv_signal_start(&s->sigterm, on_signal, SIGTERM);
   uv_signal_start(&s->sigint, on_signal, SIGINT);
   signal(SIGPIPE, SIG_IGN);
-  if (s->o.score_every_s > 0) {
+  if (s->o.refresh_every_s > 0) {
+    /* A refresh needs a full run's rater parameters: run one right away,
+    ** then every --score-every seconds (never again if that is 0). */
+    uint64_t ms = (uint64_t)(s->o.score_every_s * 1000.0);
+    uint64_t rms = (uint64_t)(s->o.refresh_every_s * 1000.0);
+    uv_timer_start(&s->score_timer, on_score_timer, 0, ms);
+    uv_timer_start(&s->refresh_timer, on_refresh_timer, rms ? rms : 1, rms ? rms : 1);
+  } else if (s->o.score_every_s > 0) {
     uint64_t ms = (uint64_t)(s->o.score_every_s * 1000.0);
     uv_timer_start(&s->score_timer, on_score_timer, ms, ms);
   }
-  if (s->o.refresh_every_s > 0)
-    ns_warn("serve: --refresh-every: note refresh needs pipeline support (not in this build)");
 
   uv_run(&s->loop, UV_RUN_DEFAULT);
   ns_info("serve: stopped");
@@ -992,6 +1110,7 @@ out:
     }
   }
   ns__server_writer_free(s->writer);
+  ns_refresh_base_free(s->rbase);
   free(s);
   return rc;
 }

@@ -18,6 +18,7 @@
 #include "server_read.h"
 
 #include "../base/dataset.h"
+#include "dashboard.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,6 +185,22 @@ static void read_metrics(ns__read *r, sqlite3 *db) {
   r->body = buf;
 }
 
+/* GET /dashboard: the same page as `notescore report` (dash_report.c). */
+static void read_dashboard(ns__read *r, sqlite3 *db) {
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  int rc = f ? ns_report_html(db, f, NULL) : NS_ENOMEM;
+  if (f) fclose(f);
+  if (rc != 0) {
+    free(buf);
+    set_error(r, rc == NS_EBUSY ? 503 : 500, "report failed");
+    return;
+  }
+  r->status = 200;
+  r->body = buf;
+}
+
 void ns__read_work(ns__read *r) {
   sqlite3 *db = NULL;
   if (open_ro(r->db_path, &db) != SQLITE_OK) {
@@ -192,6 +209,7 @@ void ns__read_work(ns__read *r) {
     goto out;
   }
   if (r->route == NS_ROUTE_METRICS) read_metrics(r, db);
+  else if (r->route == NS_ROUTE_DASHBOARD) read_dashboard(r, db);
   else read_json(r, db);
 out:
   sqlite3_close(db);

@@ -15,7 +15,6 @@
 #include <string.h>
 
 #ifndef NS_VERSION
-#define NS_VERSION "0.1.0" /* keep in step with tools/cli.h */
 #endif
 
 int ns_store_run_begin(ns_store *s, const char *params_json, int64_t *run_id) {
@@ -229,6 +228,32 @@ int ns_store_run_publish(ns_store *s, int64_t run_id, const ns_scores *sc, const
   sqlite3_bind_int64(st, 1, run_id);
   if ((rc = ns__db_step_done(s, st)) != 0) goto fail;
   sqlite3_finalize(st);
+  return ns__db_commit(s);
+fail:
+  sqlite3_finalize(st);
+  ns__db_rollback(s);
+  return rc;
+}
+
+/* Note refresh: the refreshed notes' rows of the current run are replaced in
+** place (note_scores is keyed by (run_id, note_id)) together with their
+** status-history rows, in one transaction, and only while run_id is still
+** the current run -- a full run that published meanwhile wins. */
+int ns_store_run_refresh(ns_store *s, int64_t run_id, const ns_scores *sc, const ns_dataset *ds) {
+  sqlite3_stmt *st = NULL;
+  int rc;
+  if (s->readonly || !sc || !ds) return NS_EINVAL;
+  if ((rc = ns__db_begin_write(s)) != 0) return rc;
+  if ((rc = ns__db_prepare(s, "SELECT run_id FROM current_run WHERE id = 1", &st)) != 0) goto fail;
+  if (sqlite3_step(st) != SQLITE_ROW || sqlite3_column_int64(st, 0) != run_id) {
+    snprintf(s->errbuf, sizeof s->errbuf, "run %lld is not the current run", (long long)run_id);
+    rc = NS_ENOTFOUND;
+    goto fail;
+  }
+  sqlite3_finalize(st);
+  st = NULL;
+  if ((rc = put_notes(s, run_id, sc)) != 0) goto fail;
+  if ((rc = put_history(s, sc, ds)) != 0) goto fail;
   return ns__db_commit(s);
 fail:
   sqlite3_finalize(st);

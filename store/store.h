@@ -173,4 +173,12 @@ int ns_store_run_publish(ns_store *s, int64_t run_id, const ns_scores *sc,
 /* Marks a run failed/abandoned (nothing of it becomes visible). */
 int ns_store_run_fail(ns_store *s, int64_t run_id, const char *status);
 
+/* Note refresh (engine/refresh.c): replaces, in one transaction, the
+** note_scores rows of the published run run_id for the notes in sc->notes
+** and writes sc->history (participant indexes of ds) into
+** note_status_history.  sc->raters is ignored; the runs row is unchanged.
+** Readers see every refreshed note old or every one new.  NS_ENOTFOUND if
+** run_id is no longer the current run (nothing written). */
+int ns_store_run_refresh(ns_store *s, int64_t run_id, const ns_scores *sc, const ns_dataset *ds);
+
 #endif /* NS_STORE_H */

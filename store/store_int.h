@@ -106,6 +106,8 @@ struct ns_store {
   int64_t *pc_id;
   size_t pc_cap;
   int64_t pc_max;         /* largest participants.id known to the cache */
+  int32_t *pend;          /* cache indexes handed out but not yet INSERTed */
+  size_t pend_n, pend_cap;
 };
 
 /* SQLite result code -> ns_err (BUSY -> NS_EBUSY, NOMEM -> NS_ENOMEM, else
@@ -124,15 +126,23 @@ int ns__db_begin_write(ns_store *s);
 int ns__db_commit(ns_store *s);
 void ns__db_rollback(ns_store *s);
 int ns__pcache_sync(ns_store *s);
+/* INSERTs the pending new participants, sorted by string so the UNIQUE
+** index is filled in order (ns__db_commit calls it). */
+int ns__pcache_flush(ns_store *s);
 void ns__pcache_drop(ns_store *s);
 /* participants.id of a participant string (inserted when new); len 0 gives
 ** *id = 0, meaning "bind NULL". */
 int ns__pcache_get(ns_store *s, const char *str, size_t len, int64_t *id);
+/* Cache index of a participant string (len > 0); a new one gets its DB id
+** (s->pc_id[idx], 0 until then) at the next ns__pcache_flush().  Bulk
+** rating import uses this and resolves ids just before inserting. */
+int ns__pcache_ref(ns_store *s, const char *str, size_t len, int32_t *idx);
 
 /* A buffered rating: the writer sorts a batch by key before inserting, which
 ** turns random B-tree inserts into mostly-sequential ones. */
 typedef struct ns__rbuf {
-  int64_t note_id, rater_id, created_ms;
+  int64_t note_id, rater_id, created_ms;  /* rater_id: cache index until
+                                           ** flush, then participants.id */
   uint32_t tags, seq;
   uint8_t level, source;
 } ns__rbuf;
@@ -156,5 +166,10 @@ int ns__writer_enroll(ns__writer *w, const ns_enrollment *e, const char *p, size
 int ns__writer_flush(ns__writer *w);
 /* Drops buffered rows (after a rollback). */
 void ns__writer_discard(ns__writer *w);
+
+/* Schema v2 (views.c): the dashboard views, the status change log and its
+** trigger, indexes; backfills the log from runs already published.  Runs
+** inside migrate()'s write transaction. */
+int ns__views_migrate_v2(ns_store *s);
 
 #endif /* NS_STORE_INT_H */

@@ -132,6 +132,23 @@ typedef struct rdr {
 
 enum { REC_OK, REC_EOF, REC_NEED, REC_BAD, REC_ERR };
 
+/* First '\t' in [p, end), or end.  Eight bytes at a time: most fields are
+** one byte ("0"), so this beats a memchr() call per field.  The
+** has-zero-byte trick may flag bytes above the first match, never below, so
+** the lowest flagged byte is exact. */
+static inline const char *find_tab(const char *p, const char *end) {
+  while (end - p >= 8) {
+    uint64_t w, x, t;
+    memcpy(&w, p, 8);
+    x = w ^ 0x0909090909090909ull;
+    t = (x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull;
+    if (t) return p + (__builtin_ctzll(t) >> 3);
+    p += 8;
+  }
+  while (p < end && *p != '\t') p++;
+  return p;
+}
+
 /* Reads more bytes after moving the unconsumed tail to the front.  Returns
 ** 0, 1 when the record cannot fit (too long), or -errno. */
 static int rdr_fill(rdr *r) {
@@ -233,10 +250,10 @@ static int rdr_scan(rdr *r, field *f, int maxf, int *nf, uint64_t *nl_in,
         nl = p;
       }
     } else {
-      const char *t = memchr(p, '\t', (size_t)(nl - p));
-      fe = t ? t : nl;
-      if (!t && fe > fs && fe[-1] == '\r') fe--; /* CRLF */
-      p = t ? t : nl;
+      const char *t = find_tab(p, nl);
+      fe = t;
+      if (t == nl && fe > fs && fe[-1] == '\r') fe--; /* CRLF */
+      p = t;
     }
     if (n < maxf) {
       f[n].p = fs;

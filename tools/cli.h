@@ -8,7 +8,7 @@
 #ifndef NS_CLI_H
 #define NS_CLI_H
 
-#define NS_VERSION "0.1.0"
+#include "../base/base.h" /* NS_VERSION */
 
 int ns_cmd_import(int argc, char **argv);
 int ns_cmd_export(int argc, char **argv);

@@ -1,10 +1,186 @@
-/* tools/cmd_explain.c -- placeholder until the subcommand lands. */
+/*
+** tools/cmd_explain.c -- `notescore explain --db DB NOTE_ID [--json]`
+**
+** Why a note has its status in the current published run: status and
+** decided-by, every rule that fired with its threshold, intercept/factor
+** with the pseudo-rater bounds, the note's ratings by rater factor side and
+** helpfulness level, the top tags, and the note's status in every published
+** run.  The facts come from ns_dash_explain() (engine/dash_explain.c, one
+** read transaction); this file only parses options and prints them, as
+** text or as the same JSON object.
+**
+** Exit status: 0 ok, 1 unknown note / no published run / DB error, 2 usage.
+*/
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "../base/base.h"
+#include "../engine/dashboard.h"
 #include "cli.h"
+#include "report.h"
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: notescore explain --db DB NOTE_ID [--json]\n"
+          "\n"
+          "Explains a note's status in the current published run: status and the rule\n"
+          "that decided it, every rule that fired and its threshold, intercept and factor\n"
+          "with bounds, the note's ratings by rater factor side (neg/pos/none) and\n"
+          "helpfulness level, the top tags, and its status in every published run.\n"
+          "\n"
+          "options:\n"
+          "  --db DB      the score database (required)\n"
+          "  --json       print one JSON object instead of text (fields: docs/dashboards.md)\n"
+          "  -h, --help   this help\n");
+}
+
+/* ---- text rendering -----------------------------------------------------
+** The text form is rendered from the same JSON object as --json, so the
+** two can never disagree; missing or null fields print as "-". */
+
+static const char *str_or(json_t *o, const char *key, const char *dflt) {
+  const char *s = json_string_value(json_object_get(o, key));
+  return s && *s ? s : dflt;
+}
+
+/* "%.4f" of a number field, or "-" when null/absent. */
+static const char *num(json_t *o, const char *key, char *buf, size_t n) {
+  json_t *v = json_object_get(o, key);
+  if (!json_is_number(v)) return "-";
+  snprintf(buf, n, "%.4f", json_number_value(v));
+  return buf;
+}
+
+static json_int_t ival(json_t *o, const char *key) {
+  return json_integer_value(json_object_get(o, key));
+}
+
+static void print_side(const char *label, json_t *c) {
+  printf("  %-6s %8lld %9lld %8lld %7lld\n", label, (long long)ival(c, "helpful"),
+         (long long)ival(c, "somewhatHelpful"), (long long)ival(c, "notHelpful"),
+         (long long)ival(c, "total"));
+}
+
+static void print_text(json_t *o) {
+  char a[32], b[32], c[32], d[32], when[40];
+  json_t *rules = json_object_get(o, "rules"), *rt = json_object_get(o, "ratings");
+  json_t *sides = json_object_get(rt, "bySide"), *tags = json_object_get(o, "topTags");
+  json_t *hist = json_object_get(o, "history"), *sh = json_object_get(o, "statusHistory");
+  size_t i;
+  json_t *v;
+
+  ns_cli_fmt_ms((int64_t)ival(o, "scoredAtMillis"), when, sizeof when);
+  printf("note %s   (run %lld, published %s)\n\n", str_or(o, "noteId", "?"),
+         (long long)ival(o, "runId"), when);
+  printf("  status          %s\n", str_or(o, "status", "-"));
+  printf("  decided by      %s\n", str_or(o, "decidedBy", "-"));
+  printf("  core status     %s\n", str_or(o, "coreStatus", "-"));
+  printf("  classification  %s\n", str_or(o, "classification", "-"));
+  printf("  intercept       %s   bounds [%s, %s]   round 1: %s\n", num(o, "intercept", a, sizeof a),
+         num(o, "interceptMin", b, sizeof b), num(o, "interceptMax", c, sizeof c),
+         num(o, "interceptRound1", d, sizeof d));
+  printf("  factor          %s   round 1: %s\n", num(o, "factor", a, sizeof a),
+         num(o, "factorRound1", b, sizeof b));
+  printf("  ratings         %lld (%lld in the final round)\n", (long long)ival(o, "numRatings"),
+         (long long)ival(o, "numFinalRoundRatings"));
+  printf("  tags            %s, %s\n", str_or(o, "firstTag", "-"), str_or(o, "secondTag", "-"));
+
+  printf("\nrules that fired (in order):\n");
+  json_array_foreach(rules, i, v) {
+    char lim[48] = "";
+    if (json_is_number(json_object_get(v, "limit")))
+      snprintf(lim, sizeof lim, "  [limit %.4f]", json_number_value(json_object_get(v, "limit")));
+    printf("  %-4s %-26s %s%s\n", str_or(v, "kind", ""), str_or(v, "name", ""),
+           str_or(v, "threshold", ""), lim);
+  }
+
+  printf("\nratings by rater factor side (this run's rater factors):\n");
+  printf("  %-6s %8s %9s %8s %7s\n", "side", "helpful", "somewhat", "not", "total");
+  print_side("neg", json_object_get(sides, "neg"));
+  print_side("pos", json_object_get(sides, "pos"));
+  print_side("none", json_object_get(sides, "none"));
+  print_side("all", json_object_get(rt, "byLevel"));
+
+  printf("\ntop tags:");
+  if (json_array_size(tags) == 0) printf(" none");
+  json_array_foreach(tags, i, v)
+    printf("%s %s (%lld)", i ? "," : "", str_or(v, "tag", ""), (long long)ival(v, "count"));
+  printf("\n\nstatus in each published run:\n");
+  json_array_foreach(hist, i, v) {
+    ns_cli_fmt_ms((int64_t)ival(v, "scoredAtMillis"), when, sizeof when);
+    printf("  run %-5lld %s  %-28s intercept %-8s factor %-8s %s\n", (long long)ival(v, "runId"),
+           when, str_or(v, "status", "-"), num(v, "intercept", a, sizeof a),
+           num(v, "factor", b, sizeof b), str_or(v, "decidedBy", ""));
+  }
+  if (json_object_size(sh)) {
+    printf("\nstatus history record:\n");
+    printf("  first non-NMR status    %s\n", str_or(sh, "first_non_nmr_status", "-"));
+    printf("  current status          %s\n", str_or(sh, "current_status", "-"));
+    printf("  most recent non-NMR     %s\n", str_or(sh, "most_recent_non_nmr_status", "-"));
+    printf("  locked status           %s\n", str_or(sh, "locked_status", "-"));
+  }
+}
+
+/* ---- entry point -------------------------------------------------------- */
 
 int ns_cmd_explain(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  fprintf(stderr, "notescore: 'explain' is not implemented yet\n");
-  return 2;
+  const char *db_path = NULL, *id_arg = NULL;
+  int as_json = 0, rc, ret = 1;
+  long long note_id = 0;
+  sqlite3 *db = NULL;
+  json_t *o = NULL;
+  char msg[256];
+
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+      usage(stdout);
+      return 0;
+    } else if (!strcmp(argv[i], "--db")) {
+      if (++i >= argc) { fprintf(stderr, "notescore: --db needs a value\n"); return 2; }
+      db_path = argv[i];
+    } else if (!strncmp(argv[i], "--db=", 5)) {
+      db_path = argv[i] + 5;
+    } else if (!strcmp(argv[i], "--json")) {
+      as_json = 1;
+    } else if (argv[i][0] == '-' && argv[i][1] && !(argv[i][1] >= '0' && argv[i][1] <= '9')) {
+      /* "-5" is a (bad) note id, not an option: ns_cli_i64 judges it */
+      fprintf(stderr, "notescore: explain: unknown option '%s'\n", argv[i]);
+      usage(stderr);
+      return 2;
+    } else if (!id_arg) {
+      id_arg = argv[i];
+    } else {
+      fprintf(stderr, "notescore: explain: one NOTE_ID only (got '%s' and '%s')\n", id_arg, argv[i]);
+      return 2;
+    }
+  }
+  if (!db_path || !id_arg) {
+    usage(stderr);
+    return 2;
+  }
+  if (ns_cli_i64("NOTE_ID", id_arg, &note_id) != 0) return 2;
+  if (ns_cli_open_reader(db_path, &db) != 0) return 1;
+
+  rc = ns_dash_explain(db, (int64_t)note_id, &o, msg, sizeof msg);
+  if (rc != 0) {
+    fprintf(stderr, "notescore: %s: %s\n", db_path, msg[0] ? msg : ns_strerror(rc));
+    goto out;
+  }
+  if (as_json) {
+    if (json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15)) != 0) goto out;
+    putchar('\n');
+  } else {
+    print_text(o);
+  }
+  ret = fflush(stdout) == 0 ? 0 : 1;
+out:
+  json_decref(o);
+  sqlite3_close(db);
+  return ret;
 }

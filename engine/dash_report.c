@@ -1,0 +1,527 @@
+/*
+** engine/dash_report.c -- the self-contained HTML report of a score DB
+** (ns_report_html, contract in dashboard.h).
+**
+** One page, no scripts, no network: inline CSS and inline SVG charts drawn
+** from the dashboard views inside ONE read transaction (the page shows one
+** published run even while the next one is being published):
+**
+**   1. facts of the current run (run_summary),
+**   2. the note scatter: intercept (y) against factor (x) for every scored
+**      note of the current run, one <circle class="pt"> per note, grouped
+**      by public status (the group's class gives the colour), with the CRH
+**      line (intercept 0.40, only between the |factor| 0.5 marks, where
+**      GeneralCRH can hold) and the CRNH "diamond" -0.05 - 0.8|factor|,
+**   3. status counts across the published runs (stacked bars),
+**   4. histograms of the raters' factors and trust in the current run,
+**   5. the notes whose status changed in the current run (status_changes).
+**
+** Size: ~90 bytes per scatter point; max_points bounds the page (the
+** caption says how many were left out).  The thresholds drawn are the
+** defaults of ns_params_default(), the ones `score` uses.
+**
+** Who calls it: tools/cmd_report.c, and the server's GET /dashboard on a
+** worker thread (it passes an open_memstream FILE).  Threads: any.
+*/
+#include "dashboard.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "../base/dataset.h"
+#include "pipeline.h"
+
+/* Plot geometry (SVG user units). */
+#define PW 760.0 /* whole scatter width */
+#define PH 480.0
+#define ML 64.0 /* margins: left, right, top, bottom */
+#define MR 16.0
+#define MT 16.0
+#define MB 48.0
+
+/* Status -> CSS class and legend label. */
+static const struct {
+  const char *status, *cls, *label;
+} kinds[] = {
+    {"CURRENTLY_RATED_HELPFUL", "crh", "CRH (helpful)"},
+    {"CURRENTLY_RATED_NOT_HELPFUL", "crnh", "CRNH (not helpful)"},
+    {"NEEDS_MORE_RATINGS", "nmr", "NMR (needs more ratings)"},
+};
+#define N_KINDS 3
+
+static const char css[] =
+    "body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1100px}"
+    "h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}"
+    "table{border-collapse:collapse;font-size:13px}td,th{padding:2px 10px;text-align:right}"
+    "th{background:#f2f2f2}td.l,th.l{text-align:left}"
+    "svg{background:#fff;border:1px solid #ddd}"
+    ".axis{stroke:#444;stroke-width:1}.grid{stroke:#eee;stroke-width:1}"
+    "text{font:11px system-ui,sans-serif;fill:#333}"
+    ".crh circle,rect.crh,.k.crh{fill:#1b9e77}.crnh circle,rect.crnh,.k.crnh{fill:#d95f02}"
+    ".nmr circle,rect.nmr,.k.nmr{fill:#9a9a9a}"
+    ".nmr circle{fill-opacity:.45}.crh circle,.crnh circle{fill-opacity:.8}"
+    ".thr{fill:none;stroke-width:1.5;stroke-dasharray:6 4}.thr.crh{stroke:#1b9e77}"
+    ".thr.crnh{stroke:#d95f02}.fl{stroke:#1b9e77;stroke-width:1;stroke-dasharray:2 3}"
+    "rect.bar{fill:#7570b3}.note{color:#666;font-size:12px}"
+    ".key{display:inline-block;width:10px;height:10px;margin:0 4px 0 14px}"
+    ".key.crh{background:#1b9e77}.key.crnh{background:#d95f02}.key.nmr{background:#9a9a9a}"
+    ".hist{display:inline-block;vertical-align:top;margin-right:16px}";
+
+/* ---- small output helpers ----------------------------------------------- */
+
+/* HTML-escapes s (text and attribute values alike). */
+static void esc(FILE *f, const char *s) {
+  for (; s && *s; s++) {
+    switch (*s) {
+    case '&': fputs("&amp;", f); break;
+    case '<': fputs("&lt;", f); break;
+    case '>': fputs("&gt;", f); break;
+    case '"': fputs("&quot;", f); break;
+    default: fputc(*s, f); break;
+    }
+  }
+}
+
+static const char *col_text(sqlite3_stmt *st, int i) {
+  const char *t = (const char *)sqlite3_column_text(st, i);
+  return t ? t : "";
+}
+
+static int kind_of(const char *status) {
+  for (int k = 0; k < N_KINDS; k++)
+    if (!strcmp(status, kinds[k].status)) return k;
+  return 2; /* anything else draws as NMR */
+}
+
+/* Picks a "nice" tick step (1, 2, 5 x 10^k) giving about n ticks over span. */
+static double nice_step(double span, int n) {
+  double raw = span / n, mag = pow(10.0, floor(log10(raw))), r = raw / mag;
+  return (r < 1.5 ? 1.0 : r < 3.5 ? 2.0 : r < 7.5 ? 5.0 : 10.0) * mag;
+}
+
+/* ---- the report context ------------------------------------------------- */
+
+typedef struct rep {
+  sqlite3 *db;
+  FILE *f;
+  const ns_report_opts *o;
+  ns_params p;          /* thresholds drawn */
+  int64_t run_id;       /* current run, 0 = none */
+  int rc;               /* first error */
+} rep;
+
+static sqlite3_stmt *prep(rep *r, const char *sql) {
+  sqlite3_stmt *st = NULL;
+  if (r->rc) return NULL;
+  if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK) {
+    ns_warn("report: %s", sqlite3_errmsg(r->db));
+    r->rc = NS_ESQL;
+    return NULL;
+  }
+  return st;
+}
+
+/* Steps st: 1 row, 0 done (or error, recorded in r->rc). */
+static int step(rep *r, sqlite3_stmt *st) {
+  int src;
+  if (!st || r->rc) return 0;
+  src = sqlite3_step(st);
+  if (src == SQLITE_ROW) return 1;
+  if (src != SQLITE_DONE) {
+    ns_warn("report: %s", sqlite3_errmsg(r->db));
+    r->rc = src == SQLITE_BUSY ? NS_EBUSY : NS_ESQL;
+  }
+  return 0;
+}
+
+/* ---- 1. run facts ------------------------------------------------------- */
+
+/* "YYYY-MM-DD HH:MM:SS UTC" of a millisecond timestamp. */
+static void fmt_ms(int64_t ms, char *buf, size_t n) {
+  time_t t = (time_t)(ms / 1000);
+  struct tm tm;
+  if (!gmtime_r(&t, &tm) || !strftime(buf, n, "%Y-%m-%d %H:%M:%S UTC", &tm))
+    snprintf(buf, n, "%lld ms", (long long)ms);
+}
+
+static void run_facts(rep *r) {
+  char when[40];
+  sqlite3_stmt *st = prep(r, "SELECT run_id, finished_ms, wall_seconds, n_ratings, n_notes,"
+                             " n_raters, n_crh, n_crnh, n_nmr, version, n_ratings_round2,"
+                             " n_raters_round2, mf_passes"
+                             " FROM run_summary WHERE is_current = 1");
+  FILE *f = r->f;
+  if (step(r, st)) {
+    r->run_id = sqlite3_column_int64(st, 0);
+    fprintf(f, "<p>Current published run <b>%lld</b> (notescore ", (long long)r->run_id);
+    esc(f, col_text(st, 9));
+    fmt_ms(sqlite3_column_int64(st, 1), when, sizeof when);
+    fprintf(f, "), published %s, took %.2f s.</p>\n", when, sqlite3_column_double(st, 2));
+    fprintf(f,
+            "<table><tr><th class=l>input</th><th>ratings</th><th>notes</th><th>raters</th>"
+            "<th>ratings in round 2</th><th>raters in round 2</th><th>MF passes</th></tr>\n"
+            "<tr><td class=l>count</td><td>%lld</td><td>%lld</td><td>%lld</td><td>%lld</td>"
+            "<td>%lld</td><td>%lld</td></tr></table>\n",
+            (long long)sqlite3_column_int64(st, 3), (long long)sqlite3_column_int64(st, 4),
+            (long long)sqlite3_column_int64(st, 5), (long long)sqlite3_column_int64(st, 10),
+            (long long)sqlite3_column_int64(st, 11), (long long)sqlite3_column_int64(st, 12));
+    fprintf(f, "<p>Statuses: <span class=\"key k crh\"></span>%lld CRH"
+               "<span class=\"key k crnh\"></span>%lld CRNH"
+               "<span class=\"key k nmr\"></span>%lld NMR</p>\n",
+            (long long)sqlite3_column_int64(st, 6), (long long)sqlite3_column_int64(st, 7),
+            (long long)sqlite3_column_int64(st, 8));
+  } else if (!r->rc) {
+    fprintf(f, "<p><b>No published scoring run yet.</b> Run <code>notescore score --db DB"
+               "</code> (or let <code>serve</code> run one) and reload.</p>\n");
+  }
+  sqlite3_finalize(st);
+}
+
+/* ---- 2. the scatter ----------------------------------------------------- */
+
+typedef struct pt {
+  int64_t id;
+  double x, y;
+  int kind;
+} pt;
+
+/* Data -> SVG coordinates.  The x axis runs left to right over [x0, x1];
+** SVG's y grows downwards, so the intercept axis is flipped: y0 maps to the
+** bottom margin, y1 to the top. */
+static double sx(double x, double x0, double x1) { return ML + (x - x0) / (x1 - x0) * (PW - ML - MR); }
+static double sy(double y, double y0, double y1) { return PH - MB - (y - y0) / (y1 - y0) * (PH - MT - MB); }
+
+static void scatter(rep *r) {
+  sqlite3_stmt *st;
+  pt *pts = NULL;
+  size_t n = 0, cap = 0, total = 0, limit = r->o && r->o->max_points > 0 ? (size_t)r->o->max_points : 200000;
+  size_t count[N_KINDS] = {0};
+  double x0 = -1.0, x1 = 1.0, y0 = -0.6, y1 = 0.8, step_x, step_y;
+  FILE *f = r->f;
+  int titles;
+
+  fprintf(f, "<h2>Notes: intercept against factor</h2>\n");
+  if (!r->run_id) return;
+  /* ORDER BY note_id: same DB, same bytes (the e2e test compares the file
+  ** with the page `serve` sends).  Notes without a model (too few ratings)
+  ** have NULL intercept/factor and are not drawn: there is nowhere to put
+  ** them, and the caption counts only drawn points. */
+  st = prep(r, "SELECT note_id, factor, intercept, status FROM current_note_status"
+               " WHERE intercept IS NOT NULL AND factor IS NOT NULL ORDER BY note_id");
+  while (step(r, st)) {
+    total++;
+    if (n == limit) continue;
+    if (n == cap) {
+      size_t nc = cap ? cap * 2 : 4096;
+      pt *np = realloc(pts, nc * sizeof *np);
+      if (!np) { r->rc = NS_ENOMEM; break; }
+      pts = np;
+      cap = nc;
+    }
+    pts[n].id = sqlite3_column_int64(st, 0);
+    pts[n].x = sqlite3_column_double(st, 1);
+    pts[n].y = sqlite3_column_double(st, 2);
+    pts[n].kind = kind_of(col_text(st, 3));
+    if (!isfinite(pts[n].x) || !isfinite(pts[n].y)) continue;
+    /* the axes grow to fit every point (rounded out to 0.1) */
+    x0 = fmin(x0, floor(pts[n].x * 10.0) / 10.0);
+    x1 = fmax(x1, ceil(pts[n].x * 10.0) / 10.0);
+    y0 = fmin(y0, floor(pts[n].y * 10.0) / 10.0);
+    y1 = fmax(y1, ceil(pts[n].y * 10.0) / 10.0);
+    count[pts[n].kind]++;
+    n++;
+  }
+  sqlite3_finalize(st);
+  if (r->rc) goto out;
+
+  fprintf(f, "<p class=note>%zu scored notes of run %lld", n, (long long)r->run_id);
+  if (total > n) fprintf(f, " (%zu more not drawn: the page is capped at %zu points)", total - n, limit);
+  fprintf(f, ". Dashed lines: CRH at intercept %.2f (for |factor| &le; %.1f), "
+             "CRNH at intercept %.2f %.1f&middot;|factor|.</p>\n",
+          r->p.crh_threshold, r->p.factor_threshold, r->p.crnh_threshold, r->p.crnh_factor_mult);
+  fprintf(f, "<svg id=\"scatter\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\">\n", PW, PH, PW, PH);
+  /* grid and ticks: about 8 "nice" steps per axis; values within 1e-12 of
+  ** zero print as 0 rather than as -2.8e-17 from the accumulated steps */
+  step_x = nice_step(x1 - x0, 8);
+  step_y = nice_step(y1 - y0, 8);
+  for (double t = ceil(x0 / step_x) * step_x; t <= x1 + 1e-9; t += step_x)
+    fprintf(f, "<line class=grid x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
+               "<text x=\"%.1f\" y=\"%.1f\" text-anchor=middle>%.2g</text>\n",
+            sx(t, x0, x1), MT, sx(t, x0, x1), PH - MB, sx(t, x0, x1), PH - MB + 14,
+            fabs(t) < 1e-12 ? 0.0 : t);
+  for (double t = ceil(y0 / step_y) * step_y; t <= y1 + 1e-9; t += step_y)
+    fprintf(f, "<line class=grid x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
+               "<text x=\"%.1f\" y=\"%.1f\" text-anchor=end>%.2g</text>\n",
+            ML, sy(t, y0, y1), PW - MR, sy(t, y0, y1), ML - 6, sy(t, y0, y1) + 4,
+            fabs(t) < 1e-12 ? 0.0 : t);
+  fprintf(f, "<line class=axis x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
+             "<line class=axis x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n",
+          ML, PH - MB, PW - MR, PH - MB, ML, MT, ML, PH - MB);
+  fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=middle>note factor</text>"
+             "<text transform=\"translate(16 %.1f) rotate(-90)\" text-anchor=middle>"
+             "note intercept</text>\n",
+          (ML + PW - MR) / 2, PH - 10, (MT + PH - MB) / 2);
+
+  /* points: one group per status so CSS colours them; NMR first so the
+  ** decided notes are drawn on top.  A <title> (hover text) per point only
+  ** while the page stays small. */
+  titles = n <= 20000;
+  for (int k = N_KINDS - 1; k >= 0; k--) {
+    fprintf(f, "<g class=\"%s\">\n", kinds[k].cls);
+    for (size_t i = 0; i < n; i++) {
+      if (pts[i].kind != k) continue;
+      fprintf(f, "<circle class=\"pt\" cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\">",
+              sx(pts[i].x, x0, x1), sy(pts[i].y, y0, y1));
+      if (titles)
+        fprintf(f, "<title>%lld: %.3f, %.3f</title>", (long long)pts[i].id, pts[i].x, pts[i].y);
+      fputs("</circle>\n", f);
+    }
+    fputs("</g>\n", f);
+  }
+
+  /* thresholds on top of the points */
+  {
+    double fl = r->p.factor_threshold, c = r->p.crnh_threshold, m = r->p.crnh_factor_mult;
+    double yc = r->p.crh_threshold;
+    fprintf(f, "<line class=\"thr crh\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n",
+            sx(fmax(-fl, x0), x0, x1), sy(yc, y0, y1), sx(fmin(fl, x1), x0, x1), sy(yc, y0, y1));
+    fprintf(f, "<line class=fl x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
+               "<line class=fl x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n",
+            sx(-fl, x0, x1), MT, sx(-fl, x0, x1), PH - MB, sx(fl, x0, x1), MT, sx(fl, x0, x1),
+            PH - MB);
+    /* the diamond's lower half, clipped to the plot by its own range */
+    fprintf(f, "<polyline class=\"thr crnh\" points=\"%.1f,%.1f %.1f,%.1f %.1f,%.1f\"/>\n",
+            sx(x0, x0, x1), sy(fmax(c + m * fabs(x0), y0), y0, y1), sx(0, x0, x1), sy(c, y0, y1),
+            sx(x1, x0, x1), sy(fmax(c + m * fabs(x1), y0), y0, y1));
+    fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" class=k>CRH %.2f</text>\n", sx(fmin(fl, x1), x0, x1) + 4,
+            sy(yc, y0, y1) - 4, yc);
+  }
+  fputs("</svg>\n<p>", f);
+  for (int k = 0; k < N_KINDS; k++)
+    fprintf(f, "<span class=\"key k %s\"></span>%s: %zu", kinds[k].cls, kinds[k].label, count[k]);
+  fputs("</p>\n", f);
+out:
+  free(pts);
+}
+
+/* ---- 3. status counts across runs -------------------------------------- */
+
+/* Stacked bars, one per published run: CRH at the bottom, then CRNH, then
+** NMR, so the CRH band's height change between runs reads directly.  The
+** counts come from run_summary (the runs table), not from note_scores, so
+** the chart costs nothing however many notes there are. */
+static void runs_chart(rep *r) {
+  enum { MAXR = 60 };
+  struct { int64_t id, v[N_KINDS]; double secs; int64_t ratings; } run[MAXR];
+  int n = 0;
+  int64_t vmax = 1;
+  FILE *f = r->f;
+  const double W = 760, H = 260, L = 64, B = 40, T = 12;
+  /* the newest MAXR published runs, oldest first */
+  sqlite3_stmt *st = prep(r, "SELECT run_id, n_crh, n_crnh, n_nmr, wall_seconds, n_ratings FROM"
+                             " (SELECT * FROM run_summary WHERE status = 'published'"
+                             "  ORDER BY run_id DESC LIMIT 60) ORDER BY run_id");
+  while (step(r, st) && n < MAXR) {
+    run[n].id = sqlite3_column_int64(st, 0);
+    for (int k = 0; k < N_KINDS; k++) run[n].v[k] = sqlite3_column_int64(st, 1 + k);
+    run[n].secs = sqlite3_column_double(st, 4);
+    run[n].ratings = sqlite3_column_int64(st, 5);
+    vmax = NS_MAX(vmax, run[n].v[0] + run[n].v[1] + run[n].v[2]);
+    n++;
+  }
+  sqlite3_finalize(st);
+  fprintf(f, "<h2>Status counts across published runs</h2>\n");
+  if (r->rc || n == 0) return;
+  fprintf(f, "<svg id=\"runs\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\">\n", W, H, W, H);
+  {
+    double bw = (W - L - 16) / n, st_y = nice_step((double)vmax, 5);
+    for (double t = 0; t <= vmax + 1e-9; t += st_y) {
+      double y = H - B - t / vmax * (H - B - T);
+      fprintf(f, "<line class=grid x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
+                 "<text x=\"%.1f\" y=\"%.1f\" text-anchor=end>%.0f</text>\n",
+              L, y, W - 16, y, L - 6, y + 4, t);
+    }
+    for (int i = 0; i < n; i++) {
+      double base = H - B, x = L + i * bw + bw * 0.1;
+      for (int k = 0; k < N_KINDS; k++) {
+        double h = (double)run[i].v[k] / vmax * (H - B - T);
+        fprintf(f, "<rect class=\"%s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\">"
+                   "<title>run %lld: %lld %s</title></rect>\n",
+                kinds[k].cls, x, base - h, bw * 0.8, h, (long long)run[i].id,
+                (long long)run[i].v[k], kinds[k].cls);
+        base -= h;
+      }
+      if (n <= 20 || i % (n / 10 + 1) == 0)
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=middle>%lld</text>\n", x + bw * 0.4,
+                H - B + 14, (long long)run[i].id);
+    }
+    fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=middle>run</text>\n", (L + W) / 2, H - 8);
+  }
+  fputs("</svg>\n", f);
+  /* the last few runs as a table, newest first */
+  fputs("<table><tr><th>run</th><th>CRH</th><th>CRNH</th><th>NMR</th><th>ratings</th>"
+        "<th>seconds</th></tr>\n", f);
+  for (int i = n - 1; i >= 0 && i >= n - 10; i--)
+    fprintf(f, "<tr><td>%lld</td><td>%lld</td><td>%lld</td><td>%lld</td><td>%lld</td>"
+               "<td>%.2f</td></tr>\n",
+            (long long)run[i].id, (long long)run[i].v[0], (long long)run[i].v[1],
+            (long long)run[i].v[2], (long long)run[i].ratings, run[i].secs);
+  fputs("</table>\n", f);
+}
+
+/* ---- 4. rater histograms ------------------------------------------------ */
+
+/* Draws a histogram of the first column of sql's rows: 40 equal bins over
+** [lo0, hi0] widened to the data's range, so an outlier is never clipped
+** out of the picture.  Values are buffered once (8 bytes per rater) because
+** the range must be known before binning. */
+static void histogram(rep *r, const char *title, const char *id, const char *sql, double lo0,
+                      double hi0) {
+  enum { NB = 40 };
+  int64_t bins[NB] = {0}, bmax = 1, total = 0;
+  double *v = NULL, lo = lo0, hi = hi0;
+  size_t n = 0, cap = 0;
+  FILE *f = r->f;
+  const double W = 370, H = 220, L = 48, B = 36, T = 10, R = 8;
+  sqlite3_stmt *st = prep(r, sql);
+  while (step(r, st)) {
+    double x = sqlite3_column_double(st, 0);
+    if (!isfinite(x)) continue;
+    if (n == cap) {
+      size_t nc = cap ? cap * 2 : 4096;
+      double *nv = realloc(v, nc * sizeof *nv);
+      if (!nv) { r->rc = NS_ENOMEM; break; }
+      v = nv;
+      cap = nc;
+    }
+    v[n++] = x;
+    lo = fmin(lo, x);
+    hi = fmax(hi, x);
+  }
+  sqlite3_finalize(st);
+  fprintf(f, "<div class=hist><h3>%s</h3>\n", title);
+  if (r->rc || n == 0) {
+    fprintf(f, "<p class=note>no values in this run</p></div>\n");
+    free(v);
+    return;
+  }
+  for (size_t i = 0; i < n; i++) {
+    int b = hi > lo ? (int)((v[i] - lo) / (hi - lo) * NB) : 0;
+    b = b < 0 ? 0 : b >= NB ? NB - 1 : b;
+    bins[b]++;
+  }
+  for (int b = 0; b < NB; b++) bmax = NS_MAX(bmax, bins[b]), total += bins[b];
+  fprintf(f, "<svg id=\"%s\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\">\n", id, W, H, W, H);
+  for (int b = 0; b < NB; b++) {
+    double bw = (W - L - R) / NB, h = (double)bins[b] / bmax * (H - B - T);
+    fprintf(f, "<rect class=bar x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\">"
+               "<title>[%.3f, %.3f): %lld</title></rect>\n",
+            L + b * bw, H - B - h, bw * 0.9, h, lo + (hi - lo) * b / NB,
+            lo + (hi - lo) * (b + 1) / NB, (long long)bins[b]);
+  }
+  fprintf(f, "<line class=axis x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", L, H - B,
+          W - R, H - B);
+  fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=middle>%.2f</text>"
+             "<text x=\"%.1f\" y=\"%.1f\" text-anchor=middle>%.2f</text>"
+             "<text x=\"%.1f\" y=\"%.1f\" text-anchor=end>%lld</text>"
+             "<text x=\"%.1f\" y=\"%.1f\" text-anchor=end>0</text>\n",
+          L, H - B + 14, lo, W - R, H - B + 14, hi, L - 4, T + 8, (long long)bmax, L - 4, H - B);
+  fprintf(f, "</svg><p class=note>%lld raters</p></div>\n", (long long)total);
+  free(v);
+}
+
+/* ---- 5. changes in the last run ---------------------------------------- */
+
+/* The change log of the current run.  New notes (old_status NULL) are only
+** counted: on a first run they are every note, which would drown the rows
+** that matter -- notes that really moved. */
+static void changes(rep *r) {
+  int limit = r->o && r->o->max_changes > 0 ? r->o->max_changes : 200;
+  int64_t changed = 0, fresh = 0, shown = 0;
+  FILE *f = r->f;
+  sqlite3_stmt *st;
+  fprintf(f, "<h2>Notes whose status changed in the last run</h2>\n");
+  if (!r->run_id) return;
+  st = prep(r, "SELECT count(old_status), count(*) - count(old_status)"
+               " FROM note_status_changes WHERE run_id = ?1");
+  if (st) sqlite3_bind_int64(st, 1, r->run_id);
+  if (step(r, st)) {
+    changed = sqlite3_column_int64(st, 0);
+    fresh = sqlite3_column_int64(st, 1);
+  }
+  sqlite3_finalize(st);
+  fprintf(f, "<p>%lld notes changed status in run %lld against the previous published run; "
+             "%lld notes were scored for the first time.</p>\n",
+          (long long)changed, (long long)r->run_id, (long long)fresh);
+  if (r->rc || changed == 0) return;
+  st = prep(r, "SELECT note_id, old_status, new_status, decided_by, old_intercept, new_intercept"
+               " FROM status_changes WHERE run_id = ?1 AND old_status IS NOT NULL"
+               " ORDER BY note_id LIMIT ?2");
+  if (st) {
+    sqlite3_bind_int64(st, 1, r->run_id);
+    sqlite3_bind_int(st, 2, limit);
+  }
+  fputs("<table id=\"changes\"><tr><th class=l>note</th><th class=l>from</th><th class=l>to</th>"
+        "<th class=l>decided by</th><th>intercept before</th><th>after</th></tr>\n", f);
+  while (step(r, st)) {
+    char a[32] = "-", b[32] = "-";
+    if (sqlite3_column_type(st, 4) != SQLITE_NULL)
+      snprintf(a, sizeof a, "%.4f", sqlite3_column_double(st, 4));
+    if (sqlite3_column_type(st, 5) != SQLITE_NULL)
+      snprintf(b, sizeof b, "%.4f", sqlite3_column_double(st, 5));
+    fprintf(f, "<tr class=chg><td class=l>%lld</td><td class=l>", (long long)sqlite3_column_int64(st, 0));
+    esc(f, col_text(st, 1));
+    fputs("</td><td class=l>", f);
+    esc(f, col_text(st, 2));
+    fputs("</td><td class=l>", f);
+    esc(f, col_text(st, 3));
+    fprintf(f, "</td><td>%s</td><td>%s</td></tr>\n", a, b);
+    shown++;
+  }
+  sqlite3_finalize(st);
+  fputs("</table>\n", f);
+  if (changed > shown)
+    fprintf(f, "<p class=note>%lld more not shown (query the status_changes view).</p>\n",
+            (long long)(changed - shown));
+}
+
+/* ---- entry point -------------------------------------------------------- */
+
+int ns_report_html(struct sqlite3 *db, FILE *out, const ns_report_opts *opts) {
+  rep r = {db, out, opts, {0}, 0, 0};
+  const char *title = opts && opts->title ? opts->title : "notescore report";
+  ns_params_default(&r.p);
+
+  /* One read transaction for the whole page. */
+  if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) return NS_ESQL;
+  fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>", out);
+  esc(out, title);
+  fprintf(out, "</title>\n<style>%s</style></head><body>\n<h1>", css);
+  esc(out, title);
+  fputs("</h1>\n", out);
+
+  run_facts(&r);
+  scatter(&r);
+  runs_chart(&r);
+  if (r.run_id) {
+    char sql[200];
+    fprintf(out, "<h2>Raters in run %lld</h2>\n", (long long)r.run_id);
+    snprintf(sql, sizeof sql, "SELECT factor FROM rater_scores WHERE run_id = %lld"
+                              " AND factor IS NOT NULL", (long long)r.run_id);
+    histogram(&r, "Rater factor (final round)", "hist-factor", sql, -1.0, 1.0);
+    snprintf(sql, sizeof sql, "SELECT trust FROM rater_scores WHERE run_id = %lld"
+                              " AND trust IS NOT NULL", (long long)r.run_id);
+    histogram(&r, "Rater trust", "hist-trust", sql, 0.0, 1.0);
+  }
+  changes(&r);
+  fputs("<p class=note>Generated by notescore from the dashboard views "
+        "(docs/dashboards.md). Self-contained: no scripts, no external resources.</p>\n"
+        "</body></html>\n", out);
+  sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+  if (!r.rc && (fflush(out) != 0 || ferror(out))) r.rc = NS_EIO;
+  return r.rc;
+}

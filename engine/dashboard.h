@@ -1,0 +1,68 @@
+/*
+** engine/dashboard.h -- read-only views of the score DB for people:
+** the explanation of one note and the self-contained HTML report.
+**
+** Both read through the documented SQL views (docs/dashboards.md) on a
+** connection the caller opened (read-only is enough; the DB must be at
+** schema v2, which any writer open of ns_store_open() migrates to).  Each
+** function runs its queries inside ONE read transaction, so what it shows
+** is one published run, never a mix of two, even while a writer publishes.
+**
+** Who calls it: tools/cmd_explain.c, tools/cmd_report.c, and the server's
+** GET /dashboard route (engine/server*.c) on a libuv worker thread.
+** Threads: any thread, one call per connection at a time.
+*/
+#ifndef NS_DASHBOARD_H
+#define NS_DASHBOARD_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+struct sqlite3;
+
+/* Builds the explanation of note_id in the current published run:
+**   noteId (string: ids exceed 2^53), runId, scoredAtMillis, status,
+**   coreStatus, decidedBy, classification, numRatings, numFinalRoundRatings,
+**   intercept, factor, interceptMin, interceptMax, interceptRound1,
+**   factorRound1 (null when not computed), firstTag, secondTag,
+**   rules: [{name, kind ("core"|"meta"), threshold (text)}] in bit order,
+**   ratings: {total, bySide: {neg|pos|none: {helpful, somewhatHelpful,
+**            notHelpful, total}}, byLevel: {helpful, somewhatHelpful,
+**            notHelpful}} where the side is the sign of the rater's factor
+**            in the same run ("none": rater not scored or factor 0),
+**   topTags: [{tag, count}] (up to 5, count > 0, most frequent first, ties
+**            by the reference tie-break rank),
+**   history: [{runId, scoredAtMillis, status, decidedBy, intercept, factor}]
+**            in run order,
+**   statusHistory: the note_status_history row ({} if none).
+** *out is a new reference (json_decref it); NULL on error.  msg (may be
+** NULL) receives a one-line reason on error.
+** Returns 0, NS_ENODATA (no published run), NS_ENOTFOUND (note not in the
+** current run), NS_ESQL (query failed, e.g. schema older than v2),
+** NS_ENOMEM. */
+int ns_dash_explain(struct sqlite3 *db, int64_t note_id, json_t **out, char *msg,
+                    size_t msg_len);
+
+/* Options for the HTML report. */
+typedef struct ns_report_opts {
+  const char *title;       /* page title; NULL = "notescore report" */
+  int max_points;          /* scatter points cap (0 = 200000); notes past it
+                              are counted in the caption, not drawn */
+  int max_changes;         /* rows of the "changed in the last run" table
+                              (0 = 200) */
+} ns_report_opts;
+
+/* Writes one self-contained HTML page (inline CSS and SVG, no scripts, no
+** external URL) to out: run facts, the note intercept-vs-factor scatter
+** coloured by status (one <circle class="pt"> per scored note of the
+** current run, i.e. per note with a non-null intercept and factor) with
+** the CRH (0.40) and CRNH (-0.05 - 0.8|f|) threshold lines, status counts
+** across runs, rater factor and trust histograms, and the notes whose
+** status changed in the last run.  Without a published run the page says
+** so (and still is valid).  opts may be NULL.
+** Returns 0, NS_ESQL (query failed), NS_EIO (write to out failed). */
+int ns_report_html(struct sqlite3 *db, FILE *out, const ns_report_opts *opts);
+
+#endif /* NS_DASHBOARD_H */

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# tests/e2e/report_browser.sh -- `notescore report` end to end: the HTML has
+# one scatter point per scored note of the current run, no external URL,
+# and headless Chromium renders it: the DOM it builds has the same number
+# of points, and a screenshot is taken.  Chromium (Debian package
+# `chromium`) is installed when missing and running as root; otherwise the
+# browser half is skipped with a message.
+set -euo pipefail
+BIN=${NS_BIN:-build/notescore}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+
+# usage errors
+set +e
+"$BIN" report --db "$T/none.db" 2>/dev/null; rc1=$?
+"$BIN" report --db "$T/none.db" -o "$T/x.html" 2>"$T/err"; rc2=$?
+set -e
+[ "$rc1" = 2 ] || { echo "missing -o: exit $rc1, want 2"; exit 1; }
+[ "$rc2" = 1 ] || { echo "missing DB: exit $rc2, want 1"; exit 1; }
+grep -q "none.db" "$T/err"
+
+"$BIN" gen -o "$T/d" --raters 300 --notes 250 --ratings 15000 --seed 3 -q
+"$BIN" import --db "$T/db" "$T/d/notes-00000.tsv" "$T/d/ratings-00000.tsv" \
+  "$T/d/noteStatusHistory-00000.tsv" "$T/d/userEnrollment-00000.tsv" > /dev/null
+
+# before any run: a valid page that says so
+"$BIN" report --db "$T/db" -o "$T/empty.html" 2>/dev/null
+grep -q "No published scoring run" "$T/empty.html"
+
+"$BIN" score --db "$T/db" 2>/dev/null
+"$BIN" score --db "$T/db" 2>/dev/null
+"$BIN" report --db "$T/db" -o "$T/report.html" 2>/dev/null
+want=$(sqlite3 "$T/db" "SELECT count(*) FROM current_note_status
+                         WHERE intercept IS NOT NULL AND factor IS NOT NULL")
+got=$(grep -c 'class="pt"' "$T/report.html")
+[ "$want" -gt 50 ] || { echo "only $want scored notes: test data too small"; exit 1; }
+[ "$got" = "$want" ] || { echo "report has $got points, DB has $want scored notes"; exit 1; }
+# self-contained: no src/href at all, no URL anywhere, no script
+if grep -Eiq '(src|href)=|https?:|<script' "$T/report.html"; then
+  echo "report references something external:"; grep -Eio '(src|href)=[^ >]*|https?:[^ "]*|<script' "$T/report.html" | head
+  exit 1
+fi
+# stdout mode gives the same bytes (same DB, same run)
+"$BIN" report --db "$T/db" -o - > "$T/stdout.html"
+cmp "$T/report.html" "$T/stdout.html"
+
+# ---- the same page from `serve` at GET /dashboard ------------------------
+source tests/e2e/serve_lib.bash
+cp "$T/db" "$T/t.db"
+serve_start "$T"
+trap 'kill "$SRV_PID" 2>/dev/null || true; rm -rf "$T"' EXIT
+code=$(curl -s -o "$T/served.html" -w '%{http_code} %{content_type}' "$URL/dashboard")
+[ "$code" = "200 text/html; charset=utf-8" ] || { echo "GET /dashboard: $code"; exit 1; }
+cmp "$T/report.html" "$T/served.html" || { echo "served page differs from the report file"; exit 1; }
+
+# ---- the browser ----------------------------------------------------------
+if ! command -v chromium > /dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    (apt-get update -qq || true) > /dev/null 2>&1
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null 2>&1 || true
+  fi
+fi
+if ! command -v chromium > /dev/null; then
+  echo "SKIP browser half: chromium is not installed (apt-get install -y chromium)"
+  serve_stop
+  echo "ok: $got points (no browser)"
+  exit 0
+fi
+flags=(--headless --no-sandbox --disable-gpu --disable-quic --no-first-run
+       --disable-background-networking --disable-component-update --disable-sync
+       --hide-scrollbars)
+url="$URL/dashboard"   # served by notescore; file://$T/report.html is the same page
+timeout 60 chromium "${flags[@]}" --user-data-dir="$T/u1" --dump-dom "$url" \
+  > "$T/dom.html" 2> "$T/chromium.err" || { cat "$T/chromium.err" | tail -5; exit 1; }
+dom=$(grep -c 'class="pt"' "$T/dom.html" || true)
+[ "$dom" = "$want" ] || { echo "browser DOM has $dom points, want $want"; exit 1; }
+grep -q '<svg id="scatter"' "$T/dom.html"
+timeout 60 chromium "${flags[@]}" --user-data-dir="$T/u2" --window-size=1100,1800 \
+  --screenshot="$T/shot.png" "$url" > /dev/null 2>&1
+# a PNG, and not a blank one (a blank 1100x1800 PNG is a few KiB)
+[ "$(head -c 8 "$T/shot.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] \
+  || { echo "screenshot is not a PNG"; exit 1; }
+size=$(stat -c %s "$T/shot.png")
+[ "$size" -gt 20000 ] || { echo "screenshot only $size bytes"; exit 1; }
+serve_stop
+echo "ok: $got points in the file, at /dashboard and in the browser DOM, screenshot $size bytes"

@@ -1,0 +1,45 @@
+/*
+** tools/report.c -- opening the score DB for the read-only subcommands
+** (explain, report) and small formatting helpers; see report.h.
+*/
+#include "report.h"
+
+#include <stdio.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "../store/store.h"
+
+int ns_cli_open_reader(const char *path, struct sqlite3 **db) {
+  ns_store *s = NULL;
+  int rc;
+  *db = NULL;
+  /* A writer open migrates (v1 -> v2) and proves the file is a notescore
+  ** DB; it is closed again at once: everything after is read-only. */
+  rc = ns_store_open(path, 0, &s);
+  if (rc != 0 && rc != NS_ENOTFOUND && rc != NS_ESCHEMA)
+    rc = ns_store_open(path, NS_STORE_READONLY, &s); /* e.g. a read-only file */
+  if (rc != 0) {
+    fprintf(stderr, "notescore: %s: cannot open database: %s\n", path,
+            rc == NS_ENOTFOUND ? "no such file" : ns_strerror(rc));
+    return 1;
+  }
+  ns_store_close(s);
+  if (sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+    fprintf(stderr, "notescore: %s: cannot open database: %s\n", path,
+            *db ? sqlite3_errmsg(*db) : "out of memory");
+    sqlite3_close(*db);
+    *db = NULL;
+    return 1;
+  }
+  sqlite3_busy_timeout(*db, 10000);
+  return 0;
+}
+
+void ns_cli_fmt_ms(int64_t ms, char *buf, size_t n) {
+  time_t t = (time_t)(ms / 1000);
+  struct tm tm;
+  if (!gmtime_r(&t, &tm) || !strftime(buf, n, "%Y-%m-%d %H:%M:%S UTC", &tm))
+    snprintf(buf, n, "%lld ms", (long long)ms);
+}
