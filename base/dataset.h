@@ -226,6 +226,8 @@ typedef struct ns_note_score {
   int8_t first_tag, second_tag;  /* tag index or -1 */
   uint32_t active_filter_tags; /* tag bits that fired in the tag filter */
   int8_t provisional_status;   /* round-1 status (used by helpfulness) */
+  int64_t ts_nmr_due_to_stable_crh;  /* new timestampMillisOfNmrDueToMinStableCrhTime
+                                        for the history row; 0 = keep the previous */
 } ns_note_score;
 
 typedef struct ns_rater_score {

@@ -15,7 +15,7 @@
 ** not increase).  Rows are independent, so a pass is parallel over rows with
 ** disjoint writes: the result is the same for any thread count.
 **
-** Who calls it: engine/pipeline.c between the helpfulness passes, run thread.
+** Who calls it: engine/pipeline_help.c (ns__helpfulness), run thread.
 */
 #include "guardrails.h"
 
@@ -29,6 +29,7 @@ void ns_guard_logit_params_default(ns_guard_logit_params *p) {
   p->lambda_mu = 0.15;
   p->iters = 50;
   p->tol = 1e-4;
+  p->passes_out = NULL;
 }
 
 int ns_guard_harassment_labels(size_t n_ratings, const uint8_t *r_level,
@@ -191,15 +192,19 @@ static void logit_rows(void *vctx, size_t chunk, size_t begin, size_t end) {
       for (int j = 0; j < k; j++) x[j + 1] = c->ofac[(size_t)o * k + j];
       double z = c->mu + c->oicpt[o];
       for (int j = 0; j < m; j++) z += x[j] * t[j];
-      double s = sigmoid(z), dz, hz;
+      /* one exp for both sigma(z) and softplus(+-z): with a = exp(-|z|),
+      ** softplus(z) = max(z, 0) + log1p(a) and softplus(-z) = softplus(z) - z */
+      double a = exp(-fabs(z)), lp = log1p(a);
+      double s = z >= 0 ? 1.0 / (1.0 + a) : a / (1.0 + a), dz, hz;
+      double spz = (z > 0 ? z : 0.0) + lp;
       if (c->label[e]) {
         dz = -c->pw * (1.0 - s);
         hz = c->pw * s * (1.0 - s);
-        L0 += c->pw * softplus(-z);
+        L0 += c->pw * (spz - z);
       } else {
         dz = s;
         hz = s * (1.0 - s);
-        L0 += softplus(z);
+        L0 += spz;
       }
       for (int i = 0; i < m; i++) {
         g[i] += dz * x[i];
@@ -253,6 +258,7 @@ int ns_guard_harassment_fit(size_t n_notes, size_t n_raters, int k,
   }
   for (size_t n = 0; n < n_notes; n++) note_icpt[n] = NAN;
   if (mu_out) *mu_out = NAN;
+  if (p->passes_out) *p->passes_out = 0;
   /* The reference skips the model when the positive rate is 0 or 1. */
   if (N == 0 || npos == 0 || npos == N) return 0;
   double pw = (double)(N - npos) / (double)npos; /* (1-p)/p */
@@ -288,6 +294,7 @@ int ns_guard_harassment_fit(size_t n_notes, size_t n_raters, int k,
   cu.pen_i = p->lambda_i * (double)N / (double)nu_act;
   cu.pen_f = p->lambda_f * (double)N / (double)nu_act;
   for (int it = 0; it < p->iters; it++) {
+    if (p->passes_out) *p->passes_out = it + 1;
     cn.mu = cu.mu = mu;
     ns_pool_for(pool, n_notes, 512, logit_rows, &cn);
     ns_pool_for(pool, n_raters, 512, logit_rows, &cu);

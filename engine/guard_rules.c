@@ -1,8 +1,8 @@
 /*
 ** engine/guard_rules.c -- per-note guardrail rules that need no model:
-** stabilization delay (reference-algorithm.md §4.8), ScoringDriftGuard and
-** the two-week lock decision (§4.9), and the harassment labels and rater
-** penalty (§3.2, §3.6).
+** stabilization delay (reference-algorithm.md §4.8) and the harassment
+** labels and rater penalty (§3.2, §3.6).  ScoringDriftGuard and the
+** two-week lock (§4.9) live in engine/rules.c and engine/pipeline_history.c.
 **
 ** Each rule is a pure function of one note's (or one rating's) fields so the
 ** pipeline can call it inside whatever loop it already has, and tests can
@@ -75,39 +75,6 @@ void ns_guard_stabilize(const ns_guard_stab_in *in, ns_guard_stab_out *out) {
     }
   }
   out->fired = out->status != s;
-}
-
-/* ---- drift guard and lock --------------------------------------------- */
-
-int ns_guard_drift(int locked_status, int *status, int *unlocked) {
-  *unlocked = NS_STATUS_UNSET;
-  if (locked_status == NS_STATUS_UNSET || locked_status == *status) return 0;
-  *unlocked = *status;
-  *status = locked_status;
-  return 1;
-}
-
-/* Rules whose decisions lock (reference lockingEnabled). */
-static const char *const locking_rules[] = {
-    "CoreModel", "CoreWithTopicsModel", "ExpansionModel",
-    "GroupModel01", "GroupModel02", "GroupModel03", "GroupModel04", "GroupModel05",
-    "GroupModel06", "GroupModel07", "GroupModel08", "GroupModel09", "GroupModel10",
-    "GroupModel11", "GroupModel12", "GroupModel13", "GroupModel14", "GroupModel15",
-    "GroupModel15NMR", "GroupModel18", "GroupModel18NMR", "GroupModel33",
-    "GroupModel33NMR", "MultiGroupModel01", "InsufficientExplanation",
-    "GaussianModel", "GaussianCoreWithTopicsModel"};
-
-int ns_guard_should_lock(int locked_status, int64_t created_ms, int64_t now_ms,
-                         const char *decided_by) {
-  if (locked_status != NS_STATUS_UNSET || !decided_by || created_ms == NS_TS_NONE)
-    return 0;
-  if (!(now_ms - created_ms > NS_GUARD_LOCK_MS)) return 0;
-  /* decidedBy may carry a version suffix, "CoreModel (v1.1)" */
-  size_t len = strcspn(decided_by, " (");
-  for (size_t i = 0; i < NS_ARRAY_LEN(locking_rules); i++)
-    if (strlen(locking_rules[i]) == len && memcmp(locking_rules[i], decided_by, len) == 0)
-      return 1;
-  return 0;
 }
 
 /* ---- harassment labels and penalty ------------------------------------ */

@@ -263,6 +263,8 @@ typedef struct ns_guard_logit_params {
   int iters;                             /* cap on Newton passes (50) */
   double tol;                            /* stop when no parameter moved
                                             more than tol in a pass (1e-4) */
+  int *passes_out;                       /* OUT if not NULL: passes run
+                                            (0 when no model was fitted) */
 } ns_guard_logit_params;
 void ns_guard_logit_params_default(ns_guard_logit_params *p);
 int ns_guard_harassment_fit(size_t n_notes, size_t n_raters, int k,
@@ -280,7 +282,9 @@ void ns_guard_harassment_penalty(size_t n_ratings, const int32_t *r_note,
                                  const double *note_icpt, size_t n_raters,
                                  double *penalty);
 
-/* ---- 8. stabilization (§4.8) and drift guard / lock (§4.9) ------------ */
+/* ---- 8. stabilization (§4.8) ------------------------------------------ */
+/* (ScoringDriftGuard and the lock, §4.9, are engine/rules.c and
+** engine/pipeline_history.c: ns__rules_meta, ns__history_update.) */
 
 typedef struct ns_guard_stab_in {
   int prev_status;       /* previous currentStatus (NS_STATUS_UNSET if none) */
@@ -298,16 +302,6 @@ typedef struct ns_guard_stab_out {
   int fired;             /* 1 if NmrDueToMinStableCrhTime changed the status */
 } ns_guard_stab_out;
 void ns_guard_stabilize(const ns_guard_stab_in *in, ns_guard_stab_out *out);
-
-/* ScoringDriftGuard: if locked_status is set and differs from *status,
-** *unlocked = *status, *status = locked_status, returns 1.  Else 0 and
-** *unlocked = NS_STATUS_UNSET. */
-int ns_guard_drift(int locked_status, int *status, int *unlocked);
-
-/* Lock decision: not locked yet, now - created > 14 days, and decided_by a
-** lockingEnabled rule -> 1 (caller sets lockedStatus := final status). */
-int ns_guard_should_lock(int locked_status, int64_t created_ms, int64_t now_ms,
-                         const char *decided_by);
 
 /* ---- rule application -------------------------------------------------- */
 

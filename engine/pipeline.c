@@ -400,13 +400,7 @@ static void note_facts(const ns__run *run, size_t n, int final_round, ns__note_f
       h_pos += w * h;
     }
   }
-  if (final_round && run->g_icpt_max) { /* guardrail verdicts */
-    f->guard = 1;
-    f->icpt_max = run->g_icpt_max[n];
-    f->tag_fired = run->g_tag_fired[n];
-    f->incorrect_fired = run->g_incorrect[n];
-    f->icpt_no_high_vol = run->g_icpt_nohv[n];
-  }
+  if (final_round) ns__guard_facts(run, n, f); /* guardrail verdicts (pipeline_guard.c) */
   /* With unit weights these are the plain counts and means. */
   f->n_neg = (int32_t)floor(w_neg + 1e-9);
   f->n_pos = (int32_t)floor(w_pos + 1e-9);
@@ -439,6 +433,8 @@ static void notes_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
         s->meta_rules = mo.rules;
         s->first_tag = mo.first_tag;
         s->second_tag = mo.second_tag;
+      s->ts_nmr_due_to_stable_crh = mo.t_stab;
+        s->ts_nmr_due_to_stable_crh = mo.t_stab;
       }
       continue;
     }
@@ -458,6 +454,7 @@ static void notes_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
       s->meta_rules = mo.rules;
       s->first_tag = mo.first_tag;
       s->second_tag = mo.second_tag;
+      s->ts_nmr_due_to_stable_crh = mo.t_stab;
     }
   }
 }
@@ -679,11 +676,7 @@ static void run_free(ns__run *run) {
   free(run->ricpt2);
   free(run->rfac2);
   free(run->n_final_round);
-  free(run->g_icpt_min);
-  free(run->g_icpt_max);
-  free(run->g_icpt_nohv);
-  free(run->g_tag_fired);
-  free(run->g_incorrect);
+  ns__guardrails_free(run);
   ns_pool_free(run->pool);
 }
 

@@ -2,10 +2,12 @@
 ** engine/pipeline_guard.c -- the guardrails stage of a scoring run: adapts
 ** the run's round-2 arrays to engine/guardrails.h and stores the per-note
 ** verdicts (pseudo-rater bounds, tag filter, incorrect filter, NoHighVol
-** intercept) in the run, where note_facts() hands them to the rule chain.
+** intercept, population-sampled intercept) in the run, where note_facts()
+** hands them (ns__guard_facts) to the scorer chain and the meta rules.
 **
 ** Who calls it: ns_pipeline_run(), once, after round 2 and before the note
 ** statuses; run thread (the refits fan out on the run's pool).
+** ns__guard_facts is called per note from pool workers (read only).
 */
 #include <math.h>
 #include <stdlib.h>
@@ -23,7 +25,18 @@ int ns__guardrails(ns__run *run) {
   uint8_t *hv = NULL, *crh = NULL;
   int64_t *ts = NULL;
   double *w = NULL, *adj = NULL, *rat = NULL, *psum = NULL, *tfidf = NULL;
+  uint8_t *src = NULL;
   int rc = NS_ENOMEM;
+
+  /* Stabilization needs a previous run: when no history row carries a
+  ** currentStatus (a bootstrap run, e.g. gen data or a first import) there is
+  ** nothing to stabilise against, and holding every CRH note at NMR for one
+  ** run would only hide the result.  Deviation from the reference, which
+  ** would hold them (docs/guardrails.md). */
+  run->g_stab = 0;
+  if (run->p->guardrails)
+    for (size_t h = 0; h < ds->n_history && !run->g_stab; h++)
+      run->g_stab = ds->history[h].current_status != NS_STATUS_UNSET;
 
   if (!run->p->guardrails && !run->p->pseudoraters) return 0;
   run->g_icpt_min = ns_mallocn(nn ? nn : 1, sizeof(double));
@@ -108,11 +121,47 @@ int ns__guardrails(ns__run *run) {
   if ((rc = ns_guard_refit_excluding(&f, hv, &reg, run->p->min_ratings_note, run->pool,
                                      run->g_icpt_nohv)) != 0)
     goto out;
+
+  /* Population-sampled intercept (meta step, §4.7 step 8): refit on the
+  ** round-2 ratings whose source is POPULATION_SAMPLED. */
+  src = ns_mallocn(ne ? ne : 1, 1);
+  run->g_pop_icpt = ns_mallocn(nn ? nn : 1, sizeof(double));
+  run->g_pop_neg = ns_calloc(nn ? nn : 1, sizeof(int32_t));
+  run->g_pop_pos = ns_calloc(nn ? nn : 1, sizeof(int32_t));
+  if (!src || !run->g_pop_icpt || !run->g_pop_neg || !run->g_pop_pos) { rc = NS_ENOMEM; goto out; }
+  for (size_t e = 0, j = 0; e < run->n_r; e++)
+    if (run->edge_r2[e]) src[j++] = ds->r_source ? ds->r_source[run->r_src[e]] : NS_SOURCE_DEFAULT;
+  ns_guard_popsampled po = {run->g_pop_icpt, run->g_pop_neg, run->g_pop_pos};
+  if ((rc = ns_guard_population_sampled(&f, src, &reg, run->pool, &po)) != 0) goto out;
   rc = 0;
 out:
   free(rn), free(ru), free(rv), free(rw), free(tg);
   free(w), free(adj), free(rat), free(crh);
   free(inc), free(tot), free(c1), free(c2), free(psum), free(tfidf);
-  free(hv), free(ts);
+  free(hv), free(ts), free(src);
   return rc;
+}
+
+void ns__guard_facts(const ns__run *run, size_t n, ns__note_facts *f) {
+  int32_t h = run->note_hist[n];
+  if (run->g_icpt_max) {
+    f->guard = 1;
+    f->icpt_max = run->g_icpt_max[n];
+    f->tag_fired = run->g_tag_fired[n];
+    f->incorrect_fired = run->g_incorrect[n];
+    f->icpt_no_high_vol = run->g_icpt_nohv[n];
+  }
+  f->icpt_pop = run->g_pop_icpt ? run->g_pop_icpt[n] : NAN;
+  f->pop_neg = run->g_pop_neg ? run->g_pop_neg[n] : 0;
+  f->pop_pos = run->g_pop_pos ? run->g_pop_pos[n] : 0;
+  f->stab = (uint8_t)run->g_stab;
+  f->first_non_nmr = h >= 0 ? run->ds->history[h].first_non_nmr_status : NS_STATUS_UNSET;
+  f->t_stab = h >= 0 ? run->ds->history[h].ts_nmr_due_to_stable_crh : NS_TS_NONE;
+  f->now_ms = run->p->now_ms;
+}
+
+void ns__guardrails_free(ns__run *run) {
+  free(run->g_icpt_min), free(run->g_icpt_max), free(run->g_icpt_nohv);
+  free(run->g_tag_fired), free(run->g_incorrect);
+  free(run->g_pop_icpt), free(run->g_pop_neg), free(run->g_pop_pos);
 }

@@ -3,6 +3,8 @@
 **
 **   valid ratings  -> per-rater agree / successful / unsuccessful counts
 **   author record  -> crhCrnhRatioDifference and meanNoteScore
+**   harassment     -> tag-consensus model (§3.6) and the rater penalty
+**                     (§3.2) behind raterAgreeRatioWithHarassmentAbusePenalty
 **   the filter bit -> aboveHelpfulnessThreshold (who enters round 2)
 **
 ** Who calls it: engine/pipeline.c on the run's thread; the per-note and
@@ -12,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "guardrails.h"
 #include "pipeline_int.h"
 
 /* ---- valid ratings ----------------------------------------------------- */
@@ -137,6 +140,68 @@ int ns__valid_counts(const ns__run *run, const ns__valid_in *in, const uint8_t *
   return 0;
 }
 
+/* ---- harassment / abuse penalty (§3.2, §3.6) --------------------------- */
+
+/* Cost cap of the tag-consensus fit.  Each pass is one Newton sweep over
+** notes and raters plus mu, linear in the labelled ratings, but with
+** transcendentals per rating: about 10 ms per pass per 100k labelled
+** ratings on one core.  The intercepts matter only through the >= 2.0 cut
+** of the penalty (and the penalty's h/2 factor), so a tolerance of 0.01
+** logit is ample; on gen data it converges in 12 passes (15 at 1e-4) with
+** identical outputs.  The cap bounds the worst case (random labels, which
+** never converge) at 20 passes instead of 50.  Stopping earlier is not
+** safe: truncated fits overshoot and penalise raters the converged model
+** does not (seen at 2-3 passes).  docs/guardrails.md has the numbers. */
+#define HARASS_TOL 1e-2
+#define HARASS_MAX_PASSES 20
+
+/* penalty[u] = the harassment penalty of participant u over the run's
+** ratings: fit the tag-consensus model on the labelled ratings (factors
+** initialised from round 1), then charge every HELPFUL rating on a note with
+** harassment intercept >= 2.0. */
+static int harassment_penalty(ns__run *run, double *penalty) {
+  const ns_dataset *ds = run->ds;
+  size_t ne = run->n_r, nn = run->n_notes, np = run->n_part, k = (size_t)run->k;
+  uint8_t *lev = ns_mallocn(ne ? ne : 1, 1);
+  uint32_t *tags = ns_mallocn(ne ? ne : 1, sizeof *tags);
+  int64_t *ts = ns_mallocn(ne ? ne : 1, sizeof *ts);
+  int8_t *lab = ns_mallocn(ne ? ne : 1, 1);
+  size_t nnk = nn * k, npk = np * k;
+  double *nf = ns_mallocn(nnk ? nnk : 1, sizeof *nf);
+  double *uf = ns_mallocn(npk ? npk : 1, sizeof *uf);
+  double *hi = ns_mallocn(nn ? nn : 1, sizeof *hi);
+  ns_guard_logit_params lp;
+  double t0 = ns_monotonic_s();
+  int rc = NS_ENOMEM;
+
+  if (!lev || !tags || !ts || !lab || !nf || !uf || !hi) goto out;
+  for (size_t e = 0; e < ne; e++) {
+    uint32_t r = run->r_src[e];
+    lev[e] = ds->r_level[r];
+    tags[e] = ds->r_tags[r];
+    ts[e] = ds->r_created_ms[r];
+  }
+  if ((rc = ns_guard_harassment_labels(ne, lev, tags, ts, run->r_note, run->r_rater, nn, np,
+                                       lab)) != 0)
+    goto out;
+  /* Entities round 1 did not fit start from a zero factor. */
+  for (size_t i = 0; i < nnk; i++) nf[i] = isnan(run->fac1[i]) ? 0.0 : run->fac1[i];
+  for (size_t i = 0; i < npk; i++) uf[i] = isnan(run->rfac1[i]) ? 0.0 : run->rfac1[i];
+  ns_guard_logit_params_default(&lp);
+  lp.tol = HARASS_TOL;
+  lp.iters = HARASS_MAX_PASSES;
+  lp.passes_out = &run->harass_passes;
+  if ((rc = ns_guard_harassment_fit(nn, np, run->k, ne, run->r_note, run->r_rater, lab, nf, uf,
+                                    &lp, run->pool, hi, NULL, NULL, NULL, NULL)) != 0)
+    goto out;
+  ns_guard_harassment_penalty(ne, run->r_note, run->r_rater, lev, hi, np, penalty);
+  rc = 0;
+out:
+  run->harass_seconds = ns_monotonic_s() - t0;
+  free(lev), free(tags), free(ts), free(lab), free(nf), free(uf), free(hi);
+  return rc;
+}
+
 /* ---- helpfulness ------------------------------------------------------- */
 
 int ns__helpfulness(ns__run *run) {
@@ -146,10 +211,15 @@ int ns__helpfulness(ns__run *run) {
   int32_t *a_crh = ns_calloc(np ? np : 1, sizeof *a_crh);
   int32_t *a_crnh = ns_calloc(np ? np : 1, sizeof *a_crnh);
   double *a_sum = ns_calloc(np ? np : 1, sizeof *a_sum);
+  double *pen = ns_calloc(np ? np : 1, sizeof *pen);
   ns__valid_in in = {run->prov_status, run->note_created, run->note_latest_nonnmr};
   int rc = 0;
 
-  if (!cnt || !a_n || !a_crh || !a_crnh || !a_sum) { rc = NS_ENOMEM; goto out; }
+  if (!cnt || !a_n || !a_crh || !a_crnh || !a_sum || !pen) { rc = NS_ENOMEM; goto out; }
+
+  /* The harassment penalty is a guardrail: off with the guardrails (then the
+  ** penalised ratio equals the plain one). */
+  if (run->p->guardrails && (rc = harassment_penalty(run, pen)) != 0) goto out;
 
   /* Valid ratings are taken from the round-1 training ratings, judged
   ** against the provisional (round-1) statuses. */
@@ -169,10 +239,9 @@ int ns__helpfulness(ns__run *run) {
   for (size_t u = 0; u < np; u++) {
     double agree = cnt[u].valid ? (double)cnt[u].agree / cnt[u].valid : NAN;
     run->agree_ratio[u] = agree;
-    /* Hook: the harassment/abuse tag-consensus penalty (reference §3.2) is
-    ** added by the guardrails issue; until then the penalised ratio equals
-    ** the plain one. */
-    run->agree_harass[u] = agree;
+    /* (agree - penalty) / valid: helpful ratings on notes the harassment
+    ** model calls abusive count against the rater (NaN with no valid rating) */
+    run->agree_harass[u] = cnt[u].valid ? ((double)cnt[u].agree - pen[u]) / cnt[u].valid : NAN;
     if (a_n[u]) {
       run->ratio_diff[u] = (double)a_crh[u] / a_n[u] - NS__CRNH_MULTIPLIER * a_crnh[u] / a_n[u];
       run->mean_score[u] = a_sum[u] / a_n[u];
@@ -195,5 +264,6 @@ out:
   free(a_crh);
   free(a_crnh);
   free(a_sum);
+  free(pen);
   return rc;
 }

@@ -59,6 +59,15 @@ void ns__history_update(const ns_nsh *prev, int64_t note_id, int32_t author, int
   out->current_expansion_status = NS_STATUS_UNSET;
   out->current_group_status = NS_STATUS_UNSET;
   out->current_multi_group_status = NS_STATUS_UNSET;
+  /* Stabilization clock (§4.8): the meta step's new value; 0 = it did not
+  ** run, keep the previous one.  The first start is remembered too. */
+  if (sc->ts_nmr_due_to_stable_crh != 0) {
+    int64_t t = sc->ts_nmr_due_to_stable_crh;
+    if (t > 0 && t != out->ts_nmr_due_to_stable_crh &&
+        out->ts_first_nmr_due_to_stable_crh == NS_TS_NONE)
+      out->ts_first_nmr_due_to_stable_crh = t;
+    out->ts_nmr_due_to_stable_crh = t;
+  }
   snprintf(out->decided_by, sizeof out->decided_by, "%s", ns__meta_rule_name(sc->decided_by));
 
   /* Two-week lock: once a note is older than 14 days, a status decided by

@@ -52,6 +52,13 @@ typedef struct ns__note_facts {
   uint32_t tag_fired;       /* TagFilter: NS_TAG_BIT mask of tags that fired */
   uint8_t incorrect_fired;  /* FilterIncorrect */
   double icpt_no_high_vol;  /* NoHighVol intercept, NAN = none */
+  /* meta-step guardrails (ns__guard_facts) */
+  double icpt_pop;          /* population-sampled refit intercept, NAN = none */
+  int32_t pop_neg, pop_pos; /* its ratings by rater factor sign */
+  uint8_t stab;             /* 1: run NmrDueToMinStableCrhTime on this note */
+  int8_t first_non_nmr;     /* history firstNonNMRStatus, UNSET if none */
+  int64_t t_stab;           /* history timestampMillisOfNmrDueToMinStableCrhTime */
+  int64_t now_ms;           /* the run's now */
 } ns__note_facts;
 
 /* Result of the scorer rule chain for one note. */
@@ -66,6 +73,8 @@ typedef struct ns__meta_out {
   int8_t decided_by;        /* ns_rule; NS_RULE_INITIAL_NMR = MetaInitialNMR */
   uint32_t rules;           /* bitmask of ns_rule */
   int8_t first_tag, second_tag;
+  int64_t t_stab;           /* new timestampMillisOfNmrDueToMinStableCrhTime
+                               (facts' t_stab when stabilization did not run) */
 } ns__meta_out;
 
 /* Round-1 (prescoring) rules: GeneralCRH, GeneralCRNH, NmCRNH. */
@@ -158,7 +167,12 @@ typedef struct ns__run {
   double *g_icpt_min, *g_icpt_max, *g_icpt_nohv;
   uint32_t *g_tag_fired;
   uint8_t *g_incorrect;
+  double *g_pop_icpt;        /* population-sampled intercept (NAN = none) */
+  int32_t *g_pop_neg, *g_pop_pos;
+  int g_stab;                /* 1: stabilization runs (ns__guardrails) */
   double guard_pseudo_seconds;
+  double harass_seconds;     /* harassment model time (pipeline_help.c) */
+  int harass_passes;         /* its Newton passes, 0 = not fitted */
 } ns__run;
 
 /* pipeline_help.c */
@@ -179,6 +193,10 @@ int ns__valid_flags(const ns__run *run, const ns__valid_in *in, const uint8_t *u
 int ns__groups_stage(ns__run *run);
 int ns__trust_stage(ns__run *run, const uint8_t *use_edge);
 int ns__trust_edge_weights(ns__run *run, const uint8_t *base, float *w);
+/* Copies note n's guardrail verdicts and stabilization inputs into f (final
+** round); frees nothing.  ns__guardrails_free releases the g_* arrays. */
+void ns__guard_facts(const ns__run *run, size_t n, ns__note_facts *f);
+void ns__guardrails_free(ns__run *run);
 /* pipeline_history.c */
 void ns__history_update(const ns_nsh *prev, int64_t note_id, int32_t author, int64_t created,
                         const ns_note_score *ns, int64_t now_ms, ns_nsh *out);

@@ -12,10 +12,9 @@
 ** Who calls it: engine/pipeline.c, per note, from pool workers.  Pure
 ** functions of their arguments; no shared state.
 **
-** Rule slots reserved for the guardrails issue (not evaluated here):
-** UcbCRNH (needs pseudo-rater bounds), TagFilter, FilterIncorrect,
-** FilterLowDiligence, NoHighVolIntercept, NoCorrelatedIntercept,
-** PopulationSampledIntercept and NmrDueToMinStableCrhTime.
+** Guardrail rules read verdicts computed by engine/pipeline_guard.c
+** (facts.guard = 1).  Slots still not evaluated: FilterLowDiligence and
+** NoCorrelatedIntercept (docs/guardrails.md).
 */
 #include <math.h>
 
@@ -223,19 +222,46 @@ void ns__rules_meta(const ns__note_facts *f, int8_t core_status, ns__meta_out *o
   out->first_tag = out->second_tag = -1;
 
   /* CoreModel: Core is the only scorer, and authoritative where it scored.
-  ** Its internal statuses become public ones: FIRM_REJECT and NEEDS_YOUR_HELP
-  ** are shown as NEEDS_MORE_RATINGS (stabilization, which may keep NYH
-  ** visible, belongs to the guardrails issue). */
+  ** FIRM_REJECT becomes NMR here; NEEDS_YOUR_HELP stays internal until
+  ** stabilization has seen it (a previously-CRH note scored NYH is held at
+  ** CRH there) and is shown as NMR below. */
   if (core_status != NS_STATUS_UNSET) {
     int8_t s = core_status;
-    if (s == NS_STATUS_FIRM_REJECT || s == NS_STATUS_NYH) s = NS_STATUS_NMR;
+    if (s == NS_STATUS_FIRM_REJECT) s = NS_STATUS_NMR;
     out->status = s;
     out->decided_by = NS_RULE_CORE_MODEL;
     out->rules |= BIT(NS_RULE_CORE_MODEL);
   }
 
-  /* Slots: MultiGroup/Group/Gaussian/Topic/PopulationSampled and
-  ** NmrDueToMinStableCrhTime are not run by notescore's Core-only meta. */
+  /* Slots: MultiGroup/Group/Gaussian/Topic are not run by notescore's
+  ** Core-only meta. */
+
+  /* PopulationSampledIntercept (§4.7 step 8): a CRH note whose intercept
+  ** among population-sampled raters of both sides is low, and clearly below
+  ** the Core intercept, is held at NMR. */
+  if (f->guard && ns_guard_pop_demote(out->status, f->icpt, f->icpt_pop, f->pop_neg, f->pop_pos)) {
+    out->status = NS_STATUS_NMR;
+    out->decided_by = NS_RULE_POPULATION_SAMPLED;
+    out->rules |= BIT(NS_RULE_POPULATION_SAMPLED);
+  }
+
+  /* NmrDueToMinStableCrhTime (§4.8): a note newly going CRH waits (NMR)
+  ** until it has been CRH-worthy for long enough; the clock lives in the
+  ** history's timestampMillisOfNmrDueToMinStableCrhTime. */
+  out->t_stab = f->t_stab;
+  if (f->stab) {
+    ns_guard_stab_in si = {f->prev_status, out->status, f->t_stab, f->first_non_nmr,
+                           0 /* no topic notes */, -1 /* no pflip model */, f->now_ms};
+    ns_guard_stab_out so;
+    ns_guard_stabilize(&si, &so);
+    out->t_stab = so.t_stab;
+    if (so.fired) {
+      out->status = (int8_t)so.status;
+      out->decided_by = NS_RULE_STABILIZATION;
+      out->rules |= BIT(NS_RULE_STABILIZATION);
+    }
+  }
+  if (out->status == NS_STATUS_NYH) out->status = NS_STATUS_NMR; /* internal only */
 
   /* ScoringDriftGuard: a locked note keeps its locked status. */
   if (f->locked_status >= 0 && f->locked_status != out->status) {

@@ -7,6 +7,7 @@
 
 #include "../base/dataset.h"
 #include "../engine/guardrails.h"
+#include "../engine/pipeline_int.h"
 
 /* ---- quantiles ---------------------------------------------------------- */
 
@@ -518,32 +519,74 @@ TEST(guard_stabilization_branches) {
   ASSERT_EQ(o.status, M); ASSERT_EQ(o.t_stab, -1);
 }
 
-/* ---- drift guard and lock ----------------------------------------------- */
+/* ---- rule application ----------------------------------------------- */
 
-TEST(guard_drift_and_lock) {
-  int st = NS_STATUS_NMR, un;
-  ASSERT_EQ(ns_guard_drift(NS_STATUS_CRH, &st, &un), 1);
-  ASSERT_EQ(st, NS_STATUS_CRH);
-  ASSERT_EQ(un, NS_STATUS_NMR);
-  st = NS_STATUS_CRH;
-  ASSERT_EQ(ns_guard_drift(NS_STATUS_CRH, &st, &un), 0);
-  ASSERT_EQ(un, NS_STATUS_UNSET);
-  st = NS_STATUS_CRNH;
-  ASSERT_EQ(ns_guard_drift(NS_STATUS_UNSET, &st, &un), 0);
-  ASSERT_EQ(st, NS_STATUS_CRNH);
-
-  const int64_t now = 1700000000000LL, D = 86400000LL;
-  ASSERT_EQ(ns_guard_should_lock(NS_STATUS_UNSET, now - 15 * D, now, "CoreModel"), 1);
-  ASSERT_EQ(ns_guard_should_lock(NS_STATUS_UNSET, now - 15 * D, now, "CoreModel (v1.1)"), 1);
-  ASSERT_EQ(ns_guard_should_lock(NS_STATUS_UNSET, now - 15 * D, now, "GroupModel15NMR"), 1);
-  ASSERT_EQ(ns_guard_should_lock(NS_STATUS_UNSET, now - 15 * D, now, "ExpansionPlusModel"), 0);
-  ASSERT_EQ(ns_guard_should_lock(NS_STATUS_UNSET, now - 15 * D, now, "NmrDueToMinStableCrhTime"), 0);
-  ASSERT_EQ(ns_guard_should_lock(NS_STATUS_UNSET, now - 14 * D, now, "CoreModel"), 0);
-  ASSERT_EQ(ns_guard_should_lock(NS_STATUS_CRH, now - 15 * D, now, "CoreModel"), 0);
-
+TEST(guard_apply) {
   int8_t s8 = NS_STATUS_CRH;
   uint32_t rules = 0;
   ns_guard_apply(&s8, &rules, NS_RULE_TAG_FILTER, NS_STATUS_FIRM_REJECT);
   ASSERT_EQ(s8, NS_STATUS_FIRM_REJECT);
   ASSERT_EQ(rules, 1u << NS_RULE_TAG_FILTER);
+}
+
+/* ---- meta step: PopulationSampledIntercept and stabilization ------------ */
+
+TEST(guard_meta_pop_and_stabilization) {
+  ns__note_facts f;
+  ns__meta_out m;
+  const int64_t now = 1700000000000LL;
+  memset(&f, 0, sizeof f);
+  f.prev_status = NS_STATUS_UNSET;
+  f.locked_status = NS_STATUS_UNSET;
+  f.first_non_nmr = NS_STATUS_UNSET;
+  f.t_stab = NS_TS_NONE;
+  f.now_ms = now;
+  f.icpt = 0.45;
+  f.icpt_pop = NAN;
+  f.tag_count[0] = f.tag_count[1] = 3; /* two helpful tags: explanation ok */
+
+  /* stabilization off: CRH stays, NYH is shown as NMR, clock untouched */
+  ns__rules_meta(&f, NS_STATUS_CRH, &m);
+  ASSERT_EQ(m.status, NS_STATUS_CRH);
+  ASSERT_EQ(m.decided_by, NS_RULE_CORE_MODEL);
+  ASSERT_EQ(m.t_stab, NS_TS_NONE);
+  ns__rules_meta(&f, NS_STATUS_NYH, &m);
+  ASSERT_EQ(m.status, NS_STATUS_NMR);
+  ASSERT_EQ(m.decided_by, NS_RULE_CORE_MODEL);
+
+  /* on: a new CRH note waits at NMR and its clock starts now */
+  f.stab = 1;
+  ns__rules_meta(&f, NS_STATUS_CRH, &m);
+  ASSERT_EQ(m.status, NS_STATUS_NMR);
+  ASSERT_EQ(m.decided_by, NS_RULE_STABILIZATION);
+  ASSERT(m.rules & (1u << NS_RULE_STABILIZATION));
+  ASSERT_EQ(m.t_stab, now);
+  /* 61 min later it is released (CoreModel decides), clock -1 */
+  f.t_stab = now - 61 * 60000LL;
+  ns__rules_meta(&f, NS_STATUS_CRH, &m);
+  ASSERT_EQ(m.status, NS_STATUS_CRH);
+  ASSERT_EQ(m.decided_by, NS_RULE_CORE_MODEL);
+  ASSERT_EQ(m.t_stab, -1);
+  /* a previously-CRH note scored NYH is held at CRH */
+  f.t_stab = -1;
+  f.prev_status = NS_STATUS_CRH;
+  ns__rules_meta(&f, NS_STATUS_NYH, &m);
+  ASSERT_EQ(m.status, NS_STATUS_CRH);
+  ASSERT_EQ(m.decided_by, NS_RULE_STABILIZATION);
+
+  /* PopulationSampledIntercept: 8 pop. ratings (4/4), i_pop 0.20 < 0.30 and
+  ** 0.45 - 0.20 >= 0.15 -> NMR; with 1 on one side it does not apply */
+  f.guard = 1;
+  f.icpt_pop = 0.20;
+  f.pop_neg = 4;
+  f.pop_pos = 4;
+  ns__rules_meta(&f, NS_STATUS_CRH, &m);
+  ASSERT_EQ(m.status, NS_STATUS_NMR);
+  ASSERT_EQ(m.decided_by, NS_RULE_POPULATION_SAMPLED);
+  ASSERT(m.rules & (1u << NS_RULE_POPULATION_SAMPLED));
+  f.pop_neg = 1;
+  f.pop_pos = 7;
+  ns__rules_meta(&f, NS_STATUS_CRH, &m);
+  ASSERT_EQ(m.status, NS_STATUS_CRH);
+  ASSERT(!(m.rules & (1u << NS_RULE_POPULATION_SAMPLED)));
 }

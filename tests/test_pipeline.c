@@ -642,6 +642,11 @@ TEST(pipeline_lock_and_inertia_from_history) {
   ns_params_default(&p);
   p.now_ms = ns_pipeline_default_now(ds) + 5 * DAY;
   p.trust = 0; /* the two-camp world is one co-rating group, see above */
+  /* a history row with a currentStatus turns stabilization on: note 700's
+  ** clock started 2 h ago, so its CRH is released (> 60 min) by CoreModel */
+  for (h = 0; h < ds->n_history && ds->history[h].note_id != 700; h++) {}
+  ASSERT(h < ds->n_history);
+  ds->history[h].ts_nmr_due_to_stable_crh = p.now_ms - 2 * 3600000LL;
   ASSERT_OK(ns_pipeline_run(ds, &p, NULL, &sc));
   s = find_note(sc, 200);
   ASSERT(s->core_status != NS_STATUS_CRH);
@@ -651,6 +656,8 @@ TEST(pipeline_lock_and_inertia_from_history) {
   ASSERT(h < sc->n_history);
   ASSERT_EQ(sc->history[h].locked_status, NS_STATUS_CRH);
   ASSERT_EQ(sc->history[h].ts_lock, p.now_ms);
+  ASSERT_EQ(sc->history[h].ts_nmr_due_to_stable_crh, -1);  /* clock cleared */
+  ASSERT_EQ(sc->history[h].ts_first_nmr_due_to_stable_crh, NS_TS_NONE);
   ns_scores_free(sc);
   ns_dataset_free(ds);
 }

@@ -63,6 +63,22 @@ static const int core_groups[13] = {1, 2, 3, 6, 8, 9, 10, 11, 13, 14, 19, 21, 25
 ** only "abusive" notes attract (it penalizes raters in the reference). */
 static const uint8_t nh_pool[12] = {9, 10, 11, 12, 13, 14, 15, 16, 17, 19, 20, 21};
 
+/* Scattered not-helpful tags (sound notes) follow a skewed popularity, as
+** on real data where a few generic complaints (sources missing, opinion,
+** missing key points) dominate: weight 1/(rank+1) over nh_pool in this rank
+** order.  Cumulative, normalised at first use. */
+static const uint8_t nh_rank[12] = {11, 12, 13, 16, 20, 19, 21, 9, 14, 17, 10, 15};
+static int nh_scattered(ns_rng *r) {
+  double u = ns_rng_uniform(r), tot = 0, acc = 0;
+  for (int i = 0; i < 12; i++) tot += 1.0 / (i + 1);
+  u *= tot;
+  for (int i = 0; i < 12; i++) {
+    acc += 1.0 / (i + 1);
+    if (u < acc) return nh_rank[i];
+  }
+  return nh_rank[11];
+}
+
 /* Note flags. */
 enum { NF_PARTISAN = 1, NF_IP = 2, NF_BAD_TARGET = 4, NF_GOOD_TARGET = 8 };
 
@@ -219,31 +235,44 @@ static uint64_t apportion(uint32_t *out, size_t n, uint64_t total, uint32_t lo, 
   return sum;
 }
 
-/* 1-3 distinct tags from one group (helpful or not-helpful), preferring the
-** note's two favourites so that explanation tags emerge. */
-static uint32_t pick_tags(ns_rng *r, int helpful, const uint8_t fav[2]) {
+/* 1-3 distinct tags from one group (helpful or not-helpful).  Each tag is
+** one of the note's two favourites with probability p_fav, else uniform over
+** the group, so explanation tags emerge where p_fav > 0. */
+static uint32_t pick_tags(ns_rng *r, int helpful, const uint8_t fav[2], double p_fav) {
   double u = ns_rng_uniform(r);
   int want = u < 0.5 ? 1 : u < 0.85 ? 2 : 3, got = 0;
   uint32_t m = 0;
   while (got < want) {
     int t;
-    if (ns_rng_uniform(r) < 0.6)
+    if (ns_rng_uniform(r) < p_fav)
       t = fav[ns_rng_below(r, 2)];
     else
-      t = helpful ? (int)ns_rng_below(r, NS_N_HELPFUL_TAGS) : nh_pool[ns_rng_below(r, 12)];
+      t = helpful ? (int)ns_rng_below(r, NS_N_HELPFUL_TAGS) : nh_scattered(r);
     if (!(m & NS_TAG_BIT(t))) m |= NS_TAG_BIT(t), got++;
   }
   return m;
 }
 
-/* Tags for a rating at `level` on note n. */
+/* A note whose NOT_HELPFUL ratings agree on what is wrong with it: low
+** quality (q < 0), partisan, or incorrect-popular.  On a sound note the
+** few NOT_HELPFUL ratings disagree with the majority for personal reasons,
+** so their tags scatter; on a flawed note raters name the same flaw (on real
+** data, e.g. notHelpfulIncorrect on "incorrect but popular" notes). */
+static int flawed(const gen *g, size_t n) {
+  return g->q[n] < 0 || (g->flags[n] & (NF_PARTISAN | NF_IP)) != 0;
+}
+
+/* Tags for a rating at `level` on note n.  Helpful tags always prefer the
+** note's favourites; not-helpful tags only on flawed notes. */
 static uint32_t tags_for(const gen *g, ns_rng *r, size_t n, int level) {
-  if (level == NS_LEVEL_HELPFUL) return pick_tags(r, 1, g->fav[n]);
-  if (level == NS_LEVEL_NOT_HELPFUL) return pick_tags(r, 0, g->fav[n] + 2);
+  double nh_fav = flawed(g, n) ? 0.6 : 0.0;
+  if (level == NS_LEVEL_HELPFUL) return pick_tags(r, 1, g->fav[n], 0.6);
+  if (level == NS_LEVEL_NOT_HELPFUL) return pick_tags(r, 0, g->fav[n] + 2, nh_fav);
   /* somewhat helpful: one helpful tag, sometimes one not-helpful tag too */
   {
     uint32_t m = NS_TAG_BIT(g->fav[n][ns_rng_below(r, 2)]);
-    if (ns_rng_uniform(r) < 0.5) m |= NS_TAG_BIT(g->fav[n][2 + ns_rng_below(r, 2)]);
+    if (ns_rng_uniform(r) < 0.5)
+      m |= NS_TAG_BIT(nh_fav > 0 ? g->fav[n][2 + ns_rng_below(r, 2)] : nh_scattered(r));
     return m;
   }
 }
@@ -532,7 +561,7 @@ static int ring_ratings(gen *g, wbuf *w, ns_gen_stats *st) {
       if (!(g->flags[n] & (NF_BAD_TARGET | NF_GOOD_TARGET))) continue;
       ts = g->attack_at[n] + (int64_t)(ns_rng_uniform(&r) * (NS_GEN_RING_WINDOW_MS - 1));
       if (g->flags[n] & NF_BAD_TARGET)
-        write_rating(g, w, n, p, ts, NS_LEVEL_HELPFUL, pick_tags(&r, 1, g->fav[n]), 0);
+        write_rating(g, w, n, p, ts, NS_LEVEL_HELPFUL, pick_tags(&r, 1, g->fav[n], 0.6), 0);
       else
         write_rating(g, w, n, p, ts, NS_LEVEL_NOT_HELPFUL,
                      NS_TAG_BIT(NS_TAG_NH_INCORRECT) |
