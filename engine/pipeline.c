@@ -70,8 +70,8 @@ static int cmp_i64(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-/* Index of id in the sorted array v[0..n), or -1. */
-static int32_t find_id(const int64_t *v, size_t n, int64_t id) {
+/* Index of id in the sorted array v[0..n), or -1 (pipeline_int.h). */
+int32_t ns__find_id(const int64_t *v, size_t n, int64_t id) {
   size_t lo = 0, hi = n;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
@@ -138,14 +138,14 @@ static int prepare(ns__run *run) {
   }
   /* History first, then the notes file overrides what it knows. */
   for (size_t i = 0; i < ds->n_history; i++) {
-    int32_t x = find_id(ids, n, ds->history[i].note_id);
+    int32_t x = ns__find_id(ids, n, ds->history[i].note_id);
     run->note_hist[x] = (int32_t)i;
     run->note_created[x] = ds->history[i].created_ms;
     run->note_author[x] = ds->history[i].author;
     run->note_latest_nonnmr[x] = ds->history[i].ts_latest_non_nmr;
   }
   for (size_t i = 0; i < ds->n_notes; i++) {
-    int32_t x = find_id(ids, n, ds->note_id[i]);
+    int32_t x = ns__find_id(ids, n, ds->note_id[i]);
     run->note_ds[x] = (int32_t)i;
     run->note_created[x] = ds->note_created_ms[i];
     run->note_class[x] = ds->note_class[i];
@@ -169,7 +169,7 @@ static int prepare(ns__run *run) {
       int32_t x;
       /* ratings are usually grouped by note: reuse the previous lookup */
       if (last >= 0 && ds->r_note_id[i] == last_id) x = last;
-      else x = find_id(ids, n, ds->r_note_id[i]);
+      else x = ns__find_id(ids, n, ds->r_note_id[i]);
       last = x;
       last_id = ds->r_note_id[i];
       if (x < 0) continue;
@@ -410,6 +410,16 @@ static void note_facts(const ns__run *run, size_t n, int final_round, ns__note_f
   f->net_pos = (int32_t)floor(h_pos + 1e-9);
 }
 
+/* The meta step's verdict into a note's score row. */
+static void copy_meta(ns_note_score *s, const ns__meta_out *mo) {
+  s->final_status = mo->status;
+  s->decided_by = mo->decided_by;
+  s->meta_rules = mo->rules;
+  s->first_tag = mo->first_tag;
+  s->second_tag = mo->second_tag;
+  s->ts_nmr_due_to_stable_crh = mo->t_stab;
+}
+
 static void notes_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
   note_ctx *c = vctx;
   ns__run *run = c->run;
@@ -428,13 +438,7 @@ static void notes_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
         s->core_status = NS_STATUS_UNSET;
         s->core_rules = 0;
         ns__rules_meta(&f, NS_STATUS_UNSET, &mo);
-        s->final_status = mo.status;
-        s->decided_by = mo.decided_by;
-        s->meta_rules = mo.rules;
-        s->first_tag = mo.first_tag;
-        s->second_tag = mo.second_tag;
-      s->ts_nmr_due_to_stable_crh = mo.t_stab;
-        s->ts_nmr_due_to_stable_crh = mo.t_stab;
+        copy_meta(s, &mo);
       }
       continue;
     }
@@ -449,12 +453,7 @@ static void notes_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
       s->core_status = ro.status;
       s->core_rules = ro.rules;
       ns__rules_meta(&f, ro.status, &mo);
-      s->final_status = mo.status;
-      s->decided_by = mo.decided_by;
-      s->meta_rules = mo.rules;
-      s->first_tag = mo.first_tag;
-      s->second_tag = mo.second_tag;
-      s->ts_nmr_due_to_stable_crh = mo.t_stab;
+      copy_meta(s, &mo);
     }
   }
 }

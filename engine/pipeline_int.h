@@ -211,4 +211,7 @@ int ns__locking_enabled(int rule);
 /* Deterministic double: "%.9g", "-0" as "0", NaN/inf as "". */
 void ns__fmt_double(char *buf, size_t cap, double v);
 
+/* Index of id in the sorted array v[0..n), or -1 (pipeline.c). */
+int32_t ns__find_id(const int64_t *v, size_t n, int64_t id);
+
 #endif /* NS_PIPELINE_INT_H */

@@ -57,15 +57,6 @@ struct ns_refresh_base {
 
 /* ---- helpers ----------------------------------------------------------- */
 
-static int32_t find_i64(const int64_t *v, size_t n, int64_t id) {
-  size_t lo = 0, hi = n;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (v[mid] < id) lo = mid + 1;
-    else hi = mid;
-  }
-  return (lo < n && v[lo] == id) ? (int32_t)lo : -1;
-}
 
 static int32_t find_note(const ns_refresh_base *b, int64_t id) {
   size_t lo = 0, hi = b->n_notes;
@@ -107,7 +98,7 @@ static uint64_t rating_fp(const ns_dataset *ds, size_t i) {
 static void fingerprints(const ns_dataset *ds, const int64_t *ids, size_t n, uint64_t *fp) {
   memset(fp, 0, (n ? n : 1) * sizeof *fp);
   for (size_t i = 0; i < ds->n_ratings; i++) {
-    int32_t x = find_i64(ids, n, ds->r_note_id[i]);
+    int32_t x = ns__find_id(ids, n, ds->r_note_id[i]);
     if (x >= 0) fp[x] += rating_fp(ds, i);
   }
 }
@@ -298,14 +289,14 @@ int ns_pipeline_refresh(const ns_refresh_base *b, const ns_dataset *ds, const in
     rn[j].created = NS_TS_NONE;
   }
   for (size_t i = 0; i < ds->n_history; i++) {
-    int32_t x = find_i64(ids, m, ds->history[i].note_id);
+    int32_t x = ns__find_id(ids, m, ds->history[i].note_id);
     if (x < 0) continue;
     rn[x].hist = (int32_t)i;
     rn[x].created = ds->history[i].created_ms;
     rn[x].author = ds->history[i].author;
   }
   for (size_t i = 0; i < ds->n_notes; i++) {
-    int32_t x = find_i64(ids, m, ds->note_id[i]);
+    int32_t x = ns__find_id(ids, m, ds->note_id[i]);
     if (x < 0) continue;
     rn[x].ds_note = (int32_t)i;
     rn[x].created = ds->note_created_ms[i];
@@ -319,7 +310,7 @@ int ns_pipeline_refresh(const ns_refresh_base *b, const ns_dataset *ds, const in
   for (int pass = 0; pass < 2; pass++) {
     size_t w = 0;
     for (size_t i = 0; i < ds->n_ratings; i++) {
-      int32_t x = find_i64(ids, m, ds->r_note_id[i]), u, bu;
+      int32_t x = ns__find_id(ids, m, ds->r_note_id[i]), u, bu;
       rnote *r;
       if (x < 0) continue;
       r = &rn[x];
