@@ -98,6 +98,7 @@ mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)
   printf "%s" "$rows_stage"
   if [ -f "$DIR/extra.md" ]; then echo; cat "$DIR/extra.md"; fi
 } >"$OUT"
+tools/bench_views.sh "$D/ns.db" "$OUT"
 tools/bench_ingest.sh "$OUT"
 echo "bench: wrote $OUT" >&2
 cat "$OUT"
