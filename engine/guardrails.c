@@ -14,6 +14,7 @@
 ** ns_pool_for, each note written by exactly one chunk.
 */
 #include "guardrails.h"
+#include "../factorization/mf.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -106,37 +107,6 @@ static int by_note_build(const ns_guard_fit *f, const uint8_t *keep, by_note *b)
   return 0;
 }
 
-/* ---- small SPD solve --------------------------------------------------- */
-
-/* Solves A x = b in place (A is m x m row-major SPD, overwritten by its
-** Cholesky factor; b becomes x).  Returns 0, or -1 if A is not positive
-** definite (cannot happen with positive ridge terms). */
-static int chol_solve(double *A, double *b, int m) {
-  for (int j = 0; j < m; j++) {
-    double s = A[j * m + j];
-    for (int p = 0; p < j; p++) s -= A[j * m + p] * A[j * m + p];
-    if (!(s > 0)) return -1;
-    double d = sqrt(s);
-    A[j * m + j] = d;
-    for (int i = j + 1; i < m; i++) {
-      double t = A[i * m + j];
-      for (int p = 0; p < j; p++) t -= A[i * m + p] * A[j * m + p];
-      A[i * m + j] = t / d;
-    }
-  }
-  for (int i = 0; i < m; i++) { /* L y = b */
-    double t = b[i];
-    for (int p = 0; p < i; p++) t -= A[i * m + p] * b[p];
-    b[i] = t / A[i * m + i];
-  }
-  for (int i = m - 1; i >= 0; i--) { /* L^T x = y */
-    double t = b[i];
-    for (int p = i + 1; p < m; p++) t -= A[p * m + i] * b[p];
-    b[i] = t / A[i * m + i];
-  }
-  return 0;
-}
-
 /* ---- multi-variant refit ------------------------------------------------ */
 
 #define MAXV 4                     /* variants solved per note */
@@ -204,7 +174,7 @@ static void refit_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
       for (int j = 1; j < m; j++) A[j * m + j] += c->pen_f[v];
       for (int i = 0; i < m; i++) /* mirror the lower triangle */
         for (int j = i + 1; j < m; j++) A[i * m + j] = A[j * m + i];
-      if (chol_solve(A, b, m) != 0) {
+      if (ns_mf_chol_solve(m, A, b) != 0) {
         c->failed = 1;
         c->icpt[v][n] = NAN;
         continue;

@@ -167,7 +167,7 @@ static int solve_row_k1(const mf_pass *c, size_t r) {
 /* In-place Cholesky solve of the n x n SPD system A x = b (A row-major,
 ** lower triangle read and overwritten with L; b overwritten with x).
 ** Returns -1 if a pivot is not > 0 (not positive definite, or NaN). */
-static int chol_solve(int n, double *A, double *b) {
+int ns_mf_chol_solve(int n, double *A, double *b) {
   for (int j = 0; j < n; j++) {
     double d = A[j * n + j];
     for (int p = 0; p < j; p++) d -= A[j * n + p] * A[j * n + p];
@@ -219,7 +219,7 @@ static int solve_row_k(const mf_pass *c, size_t r) {
   }
   A[0] += s->pen_i;
   for (int q = 1; q < n; q++) A[q * n + q] += s->pen_f;
-  if (chol_solve(n, A, rhs) != 0) return -1;
+  if (ns_mf_chol_solve(n, A, rhs) != 0) return -1;
   s->icpt[r] = rhs[0];
   for (int q = 0; q < k; q++) s->fac[r * (size_t)k + (size_t)q] = rhs[q + 1];
   return 0;

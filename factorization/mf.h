@@ -103,4 +103,11 @@ int ns_mf_fit(const ns_bigraph *g, const float *value, const float *weight,
 double ns_mf_loss(const ns_bigraph *g, const float *value, const float *weight,
                   const ns_mf_params *p, ns_pool *pool, const ns_mf_model *m);
 
+/* Solves the n x n symmetric positive definite system A x = b in place
+** (A row-major, n <= NS_MF_MAX_K + 1; its lower triangle is overwritten
+** with the Cholesky factor L, b with x).  Returns 0, or -1 when a pivot is
+** not > 0 (not positive definite, or NaN).  The per-row solver of the fit,
+** shared with engine/ refits so both solve the same way. */
+int ns_mf_chol_solve(int n, double *A, double *b);
+
 #endif /* NS_MF_H */
