@@ -227,4 +227,61 @@ int ns_groups_dedup(size_t n_ratings, const int32_t *rater, const int32_t *note,
                     const int32_t *note_author, const int32_t *group_id,
                     uint8_t *drop, size_t *n_dropped);
 
+/* ========================================================================
+** Quasi-cliques (graph/qclique.c).  reference §7.2, docs/trust.md §9.
+**
+** An event is (note, helpfulness value); two raters collide on a post when
+** they share an event of a note of that post, each pair counted at most
+** once per post.  Only notes with note_post[n] >= 0 are in scope (the
+** caller applies the reference's scope: MISINFORMED notes on live posts
+** created within 13 weeks of the newest note; note_post = the post id).
+**
+** Seeds: rater pairs with more than min_pair_count collisions, in order
+** (count desc, a, b).  Counting is bounded: per event, a rater is paired
+** only with the next `neighbours` raters of the event in index order, and
+** only raters with more than min_pair_count scope posts take part (no
+** other rater can be in such a pair).  A bounded count is <= the true one.
+** Growth from a seed whose raters are both still free: repeatedly add the
+** free rater who did the most group actions -- events done by
+** >= action_frac of the members and >= min(|members|, action_min) of them
+** (ties: smaller index) -- while >= min_posts posts carry a group action
+** and every member did a group action on >= post_frac of those posts; stop
+** at the first candidate that breaks this, when no candidate is left, or
+** at max_size.  Groups of >= min_size raters become cliques 1, 2, ... in
+** the order found; their members never seed or join again.  A smaller
+** group consumes only its seed pair.  At most max_seeds seeds are grown.
+*/
+typedef struct ns_qclique_params {
+  int min_pair_count;   /* 50: a seed pair needs > 50 collisions */
+  double action_frac;   /* 0.25 */
+  int action_min;       /* 4 */
+  int min_posts;        /* 25 */
+  double post_frac;     /* 0.25 */
+  int max_size;         /* 2000 */
+  int min_size;         /* 5 */
+  int neighbours;       /* 16: pair-count neighbourhood per event */
+  int max_seeds;        /* 100000; 0 = no limit */
+} ns_qclique_params;
+
+typedef struct ns_qclique_stats {
+  size_t scope_notes, scope_posts, scope_ratings;
+  size_t eligible_raters;  /* raters with > min_pair_count scope posts */
+  uint64_t pair_updates;   /* neighbourhood pair events counted */
+  size_t seed_pairs;       /* pairs with > min_pair_count collisions */
+  size_t seeds_tried;
+  size_t n_cliques, n_members, largest;
+} ns_qclique_stats;
+
+void ns_qclique_params_default(ns_qclique_params *p);
+
+/* Detects quasi-cliques on bigraph g (every rating of the run).
+** edge_value[e] is edge e's helpfulness value (0, 0.5 or 1; other values
+** take part in no event); note_post[n] the post of note n, < 0 = out of
+** scope.  clique_id (g->n_raters) receives 1, 2, ... or 0 = none.  pool
+** may be NULL; the result does not depend on its thread count.  stats may
+** be NULL.  Returns 0, NS_EINVAL or NS_ENOMEM (clique_id all 0 then). */
+int ns_qclique_detect(const ns_bigraph *g, const float *edge_value, const int64_t *note_post,
+                      const ns_qclique_params *p, ns_pool *pool, int32_t *clique_id,
+                      ns_qclique_stats *stats);
+
 #endif /* NS_GRAPH_H */

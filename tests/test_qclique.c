@@ -1,0 +1,344 @@
+/*
+** tests/test_qclique.c -- graph/qclique.c: planted dense groups among
+** random honest raters, the per-post collision rule, the size cap and
+** minimum, the post and participation rules, scope, and determinism
+** (thread count, edge order).
+*/
+#include "harness.h"
+
+#include "../graph/graph.h"
+
+/* A rating list being built: rater, note, value. */
+typedef struct qin {
+  NS_VEC(int32_t) r;
+  NS_VEC(int32_t) n;
+  NS_VEC(float) v;
+  size_t n_raters, n_notes;
+  int64_t *post;              /* per note; default: note n is post n */
+} qin;
+
+static void qin_init(qin *q, size_t n_raters, size_t n_notes) {
+  memset(q, 0, sizeof *q);
+  q->n_raters = n_raters;
+  q->n_notes = n_notes;
+  q->post = calloc(n_notes, sizeof *q->post);
+  ASSERT(q->post);
+  for (size_t n = 0; n < n_notes; n++) q->post[n] = (int64_t)n;
+}
+
+static void qin_free(qin *q) {
+  ns_vec_free(&q->r);
+  ns_vec_free(&q->n);
+  ns_vec_free(&q->v);
+  free(q->post);
+}
+
+static void rate(qin *q, int32_t r, int32_t n, float v) {
+  ASSERT_OK(ns_vec_push(&q->r, r));
+  ASSERT_OK(ns_vec_push(&q->n, n));
+  ASSERT_OK(ns_vec_push(&q->v, v));
+}
+
+/* Honest raters [r0, r1): each rates `per` distinct random notes of
+** [0, n_notes) with a uniformly random value. */
+static void honest(qin *q, ns_rng *rng, int32_t r0, int32_t r1, size_t per) {
+  uint8_t *seen = calloc(q->n_notes, 1);
+  ASSERT(seen);
+  for (int32_t u = r0; u < r1; u++) {
+    memset(seen, 0, q->n_notes);
+    for (size_t k = 0; k < per;) {
+      int32_t n = (int32_t)ns_rng_below(rng, q->n_notes);
+      if (seen[n]) continue;
+      seen[n] = 1;
+      rate(q, u, n, (float)ns_rng_below(rng, 3) * 0.5f);
+      k++;
+    }
+  }
+  free(seen);
+}
+
+/* Runs detection; ids[n_raters] out.  Returns the stats. */
+static ns_qclique_stats detect(const qin *q, const ns_qclique_params *p, ns_pool *pool,
+                               int32_t *ids) {
+  ns_bigraph *g = NULL;
+  ns_qclique_stats st;
+  ASSERT_OK(ns_bigraph_build(q->n_raters, q->n_notes, q->r.n, q->r.a, q->n.a, &g));
+  ASSERT_OK(ns_qclique_detect(g, q->v.a, q->post, p, pool, ids, &st));
+  ns_bigraph_free(g);
+  return st;
+}
+
+static size_t count_flagged(const int32_t *ids, size_t n) {
+  size_t c = 0;
+  for (size_t u = 0; u < n; u++) c += ids[u] > 0;
+  return c;
+}
+
+/* 600 notes (one post each); raters 0..199 honest with 20 ratings, 200..299
+** heavy honest with 70 ratings (eligible for seeds; ~3 expected collisions
+** per pair); the planted group is raters g0.. g0+k-1, who give value 1.0 to
+** notes 0..targets-1. */
+#define NOTES 600
+static void planted(qin *q, ns_rng *rng, int32_t g0, int k, int targets) {
+  honest(q, rng, 0, 200, 20);
+  honest(q, rng, 200, 300, 70);
+  for (int32_t u = g0; u < g0 + k; u++)
+    for (int32_t n = 0; n < targets; n++) rate(q, u, n, 1.0f);
+}
+
+TEST(qclique_planted_group_found_exactly) {
+  qin q;
+  ns_rng rng;
+  int32_t ids[320];
+  ns_qclique_stats st;
+  ns_rng_seed(&rng, 11);
+  qin_init(&q, 320, NOTES);
+  planted(&q, &rng, 305, 8, 60);
+  st = detect(&q, NULL, NULL, ids);
+  ASSERT_EQ(st.n_cliques, 1);
+  ASSERT_EQ(st.n_members, 8);
+  for (int32_t u = 0; u < 320; u++) ASSERT_EQ(ids[u], u >= 305 && u < 313 ? 1 : 0);
+  /* every planted pair is a seed pair (60 > 50); honest heavy pairs are not */
+  ASSERT(st.seed_pairs >= 28);
+  ASSERT_EQ(st.scope_notes, NOTES);
+  ASSERT_EQ(st.eligible_raters, 100 + 8);
+  qin_free(&q);
+}
+
+TEST(qclique_honest_random_raters_not_flagged) {
+  qin q;
+  ns_rng rng;
+  int32_t ids[300];
+  ns_qclique_stats st;
+  ns_rng_seed(&rng, 12);
+  qin_init(&q, 300, NOTES);
+  honest(&q, &rng, 0, 200, 20);
+  honest(&q, &rng, 200, 300, 70);
+  st = detect(&q, NULL, NULL, ids);
+  ASSERT_EQ(st.seed_pairs, 0);
+  ASSERT_EQ(count_flagged(ids, 300), 0);
+  /* Even with seeds allowed from 5 collisions (~3 expected between heavy
+  ** honest raters, so some pairs qualify), growth finds no group: random
+  ** raters do not agree on 25 posts. */
+  ns_qclique_params p;
+  ns_qclique_params_default(&p);
+  p.min_pair_count = 5;
+  st = detect(&q, &p, NULL, ids);
+  ASSERT(st.seed_pairs > 0);
+  ASSERT(st.seeds_tried > 0);
+  ASSERT_EQ(count_flagged(ids, 300), 0);
+  qin_free(&q);
+}
+
+TEST(qclique_collisions_count_once_per_post) {
+  /* The group agrees on 60 notes, but they are 3 notes each on 20 posts:
+  ** 20 collisions per pair, no seed.  One note per post: a clique. */
+  qin q;
+  ns_rng rng;
+  int32_t ids[320];
+  ns_qclique_stats st;
+  ns_rng_seed(&rng, 13);
+  qin_init(&q, 320, NOTES);
+  for (int n = 0; n < 60; n++) q.post[n] = 1000 + n / 3;
+  planted(&q, &rng, 305, 8, 60);
+  st = detect(&q, NULL, NULL, ids);
+  ASSERT_EQ(st.seed_pairs, 0);
+  ASSERT_EQ(count_flagged(ids, 320), 0);
+  for (int n = 0; n < 60; n++) q.post[n] = n;
+  st = detect(&q, NULL, NULL, ids);
+  ASSERT_EQ(st.n_members, 8);
+  qin_free(&q);
+}
+
+TEST(qclique_size_cap_and_minimum) {
+  qin q;
+  ns_rng rng;
+  int32_t ids[320];
+  ns_qclique_params p;
+  ns_qclique_stats st;
+  ns_rng_seed(&rng, 14);
+  qin_init(&q, 320, NOTES);
+  planted(&q, &rng, 305, 12, 60);
+  /* Cap 10: ties in score go to the smaller index, so the clique is the
+  ** 10 smallest planted raters; the two left seed a pair that cannot grow
+  ** (everyone else is taken or honest) and stay unflagged. */
+  ns_qclique_params_default(&p);
+  p.max_size = 10;
+  st = detect(&q, &p, NULL, ids);
+  ASSERT_EQ(st.n_cliques, 1);
+  for (int32_t u = 0; u < 320; u++) ASSERT_EQ(ids[u], u >= 305 && u < 315 ? 1 : 0);
+  ASSERT_EQ(st.seeds_tried, 2);
+  /* Without the cap all 12. */
+  st = detect(&q, NULL, NULL, ids);
+  ASSERT_EQ(st.n_members, 12);
+  qin_free(&q);
+
+  /* A group of 4 is below min_size 5; with min_size 4 it is a clique. */
+  ns_rng_seed(&rng, 14);
+  qin_init(&q, 320, NOTES);
+  planted(&q, &rng, 305, 4, 60);
+  st = detect(&q, NULL, NULL, ids);
+  ASSERT_EQ(count_flagged(ids, 320), 0);
+  ASSERT(st.seeds_tried >= 1);
+  ns_qclique_params_default(&p);
+  p.min_size = 4;
+  st = detect(&q, &p, NULL, ids);
+  ASSERT_EQ(st.n_members, 4);
+  qin_free(&q);
+}
+
+TEST(qclique_min_posts_rule) {
+  /* Seeds from 10 collisions; a group agreeing on 20 posts has too few
+  ** posts (25 needed) and never grows past the seed; on 30 posts it does. */
+  qin q;
+  ns_rng rng;
+  int32_t ids[320];
+  ns_qclique_params p;
+  ns_qclique_stats st;
+  ns_qclique_params_default(&p);
+  p.min_pair_count = 10;
+  ns_rng_seed(&rng, 15);
+  qin_init(&q, 320, NOTES);
+  for (int32_t u = 305; u < 313; u++)
+    for (int32_t n = 0; n < 20; n++) rate(&q, u, n, 0.0f);
+  st = detect(&q, &p, NULL, ids);
+  ASSERT(st.seed_pairs > 0);
+  ASSERT_EQ(count_flagged(ids, 320), 0);
+  for (int32_t u = 305; u < 313; u++)
+    for (int32_t n = 20; n < 30; n++) rate(&q, u, n, 0.0f);
+  st = detect(&q, &p, NULL, ids);
+  ASSERT_EQ(st.n_members, 8);
+  qin_free(&q);
+}
+
+TEST(qclique_participation_rule) {
+  /* A follower who joins the group's action on k of its 60 posts: with
+  ** k = 10 < 25 % of 60 it is rejected, with k = 20 it joins. */
+  for (int k = 10; k <= 20; k += 10) {
+    qin q;
+    ns_rng rng;
+    int32_t ids[320];
+    ns_qclique_stats st;
+    ns_rng_seed(&rng, 16);
+    qin_init(&q, 320, NOTES);
+    planted(&q, &rng, 305, 8, 60);
+    for (int32_t n = 0; n < k; n++) rate(&q, 319, n, 1.0f);
+    st = detect(&q, NULL, NULL, ids);
+    ASSERT_EQ(st.n_cliques, 1);
+    ASSERT_EQ(ids[319], k == 20 ? 1 : 0);
+    ASSERT_EQ(st.n_members, k == 20 ? 9 : 8);
+    qin_free(&q);
+  }
+}
+
+TEST(qclique_scope_and_two_groups) {
+  /* Two planted groups on different targets: two cliques, numbered in seed
+  ** order (the group with more collisions first).  Out-of-scope notes do
+  ** not count: with the second group's targets out of scope it vanishes. */
+  qin q;
+  ns_rng rng;
+  int32_t ids[330];
+  ns_qclique_stats st;
+  ns_rng_seed(&rng, 17);
+  qin_init(&q, 330, NOTES);
+  planted(&q, &rng, 300, 6, 60);
+  for (int32_t u = 310; u < 320; u++)
+    for (int32_t n = 100; n < 170; n++) rate(&q, u, n, 0.0f);
+  st = detect(&q, NULL, NULL, ids);
+  ASSERT_EQ(st.n_cliques, 2);
+  for (int32_t u = 300; u < 306; u++) ASSERT_EQ(ids[u], 2);
+  for (int32_t u = 310; u < 320; u++) ASSERT_EQ(ids[u], 1);
+  ASSERT_EQ(count_flagged(ids, 330), 16);
+  for (int n = 100; n < 170; n++) q.post[n] = -1;
+  st = detect(&q, NULL, NULL, ids);
+  ASSERT_EQ(st.n_cliques, 1);
+  ASSERT_EQ(count_flagged(ids, 330), 6);
+  ASSERT_EQ(ids[300], 1);
+  qin_free(&q);
+}
+
+TEST(qclique_bounded_neighbourhood_large_events) {
+  /* Targets are popular: 290 honest raters each rate 30 % of the targets
+  ** (random values), so each target's value-1 event holds ~29 honest
+  ** raters plus the 10 group members spread over the index range.  With a
+  ** neighbourhood of 16, pairs of members adjacent in index order still
+  ** collide on most targets; the group is found exactly. */
+  qin q;
+  ns_rng rng;
+  int32_t ids[300], ids2[300];
+  ns_qclique_stats st;
+  ns_pool *pool = NULL;
+  ns_rng_seed(&rng, 18);
+  qin_init(&q, 300, 400);
+  for (int32_t u = 0; u < 300; u++) {
+    int member = u % 30 == 7;
+    for (int32_t n = 0; n < 70; n++)
+      if (member) rate(&q, u, n, 1.0f);
+      else if (ns_rng_below(&rng, 10) < 3) rate(&q, u, n, (float)ns_rng_below(&rng, 3) * 0.5f);
+    if (!member)
+      for (int32_t n = 70; n < 400; n++)
+        if (ns_rng_below(&rng, 4) == 0) rate(&q, u, n, (float)ns_rng_below(&rng, 3) * 0.5f);
+  }
+  st = detect(&q, NULL, NULL, ids);
+  ASSERT_EQ(st.n_cliques, 1);
+  for (int32_t u = 0; u < 300; u++) ASSERT_EQ(ids[u], u % 30 == 7 ? 1 : 0);
+  /* each rating is paired with at most 16 others */
+  ASSERT(st.pair_updates <= 16 * (uint64_t)q.r.n);
+  /* the same on two threads */
+  ASSERT_OK(ns_pool_new(2, &pool));
+  detect(&q, NULL, pool, ids2);
+  ASSERT(memcmp(ids, ids2, sizeof ids) == 0);
+  ns_pool_free(pool);
+  qin_free(&q);
+}
+
+TEST(qclique_deterministic_threads_and_edge_order) {
+  qin q;
+  ns_rng rng;
+  int32_t a[340], b[340], c[340];
+  ns_qclique_stats sa, sb, sc;
+  ns_pool *pool = NULL;
+  ns_rng_seed(&rng, 19);
+  qin_init(&q, 340, NOTES);
+  planted(&q, &rng, 300, 9, 70);
+  for (int32_t u = 320; u < 335; u++)
+    for (int32_t n = 150; n < 230; n++) rate(&q, u, n, 0.5f);
+  sa = detect(&q, NULL, NULL, a);
+  ASSERT_OK(ns_pool_new(2, &pool));
+  sb = detect(&q, NULL, pool, b);
+  /* shuffle the rating order: same result */
+  for (size_t i = q.r.n; i > 1; i--) {
+    size_t j = ns_rng_below(&rng, i);
+    int32_t t = q.r.a[i - 1];
+    float f;
+    q.r.a[i - 1] = q.r.a[j], q.r.a[j] = t;
+    t = q.n.a[i - 1], q.n.a[i - 1] = q.n.a[j], q.n.a[j] = t;
+    f = q.v.a[i - 1], q.v.a[i - 1] = q.v.a[j], q.v.a[j] = f;
+  }
+  sc = detect(&q, NULL, pool, c);
+  ASSERT(memcmp(a, b, sizeof a) == 0);
+  ASSERT(memcmp(a, c, sizeof a) == 0);
+  ASSERT_EQ(sa.n_cliques, 2);
+  ASSERT_EQ(sa.n_members, 24);
+  ASSERT_EQ(sa.pair_updates, sb.pair_updates);
+  ASSERT_EQ(sa.seed_pairs, sc.seed_pairs);
+  ns_pool_free(pool);
+  qin_free(&q);
+}
+
+TEST(qclique_bad_input) {
+  ns_bigraph *g = NULL;
+  int32_t r[1] = {0}, n[1] = {0}, ids[1];
+  float v[1] = {1};
+  int64_t post[1] = {0};
+  ns_qclique_params p;
+  ASSERT_OK(ns_bigraph_build(1, 1, 1, r, n, &g));
+  ASSERT_ERR(ns_qclique_detect(g, NULL, post, NULL, NULL, ids, NULL), NS_EINVAL);
+  ASSERT_ERR(ns_qclique_detect(g, v, NULL, NULL, NULL, ids, NULL), NS_EINVAL);
+  ns_qclique_params_default(&p);
+  p.neighbours = 0;
+  ASSERT_ERR(ns_qclique_detect(g, v, post, &p, NULL, ids, NULL), NS_EINVAL);
+  ASSERT_OK(ns_qclique_detect(g, v, post, NULL, NULL, ids, NULL));
+  ASSERT_EQ(ids[0], 0);
+  ns_bigraph_free(g);
+}
