@@ -247,6 +247,7 @@ typedef struct ns_rater_score {
   int32_t num_ratings;         /* all ratings by the rater */
   double trust;                /* raterTrust in [0,1], NAN if off */
   int32_t group_id;            /* coordinatedGroupId, 0 = none */
+  int32_t qclique_id;          /* quasiCliqueId, 0 = none (graph/qclique.c) */
 } ns_rater_score;
 
 typedef struct ns_scores {
@@ -266,6 +267,9 @@ typedef struct ns_scores {
   double seconds;              /* wall time of the run */
   double stage_seconds[8];     /* snapshot, r1, helpfulness, trust, r2,
                                    guardrails, statuses, publish */
+  double qclique_seconds;      /* part of guardrails: quasi-cliques and the
+                                   NoCorrelated refit */
+  size_t n_qcliques, n_correlated;  /* quasi-cliques, raters in them */
 } ns_scores;
 
 void ns_scores_free(ns_scores *s);

@@ -163,7 +163,7 @@ static const char *const rater_cols[] = {
     "coreFirstRoundRaterFactor1",
     /* notescore */
     "raterAgreeRatioWithHarassmentAbusePenalty", "numRatings", "raterTrust",
-    "coordinatedGroupId"};
+    "coordinatedGroupId", "quasiCliqueId"};
 
 static void write_raters(FILE *f, const ns_scores *sc, const ns_dataset *ds) {
   put_header(f, rater_cols, NS_ARRAY_LEN(rater_cols));
@@ -195,6 +195,7 @@ static void write_raters(FILE *f, const ns_scores *sc, const ns_dataset *ds) {
     put_dbl(f, &first, r->trust);
     if (r->group_id > 0) put_i64(f, &first, r->group_id);
     else put_str(f, &first, "");
+    put_i64(f, &first, r->qclique_id);
     fputc('\n', f);
   }
 }

@@ -618,6 +618,7 @@ static int rater_rows(ns__run *run, ns_scores *sc) {
       r->num_ratings = (int32_t)ns_bigraph_rater_degree(run->g, u);
       r->trust = run->trust[u];
       r->group_id = run->group_id ? run->group_id[u] : 0;
+      r->qclique_id = run->qclique_id ? run->qclique_id[u] : 0;
     }
   }
   /* Participant indexes are in string order after ns_dataset_normalize();
@@ -843,7 +844,7 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, volatile int *canc
     s->intercept_min = run.g_icpt_min ? run.g_icpt_min[n] : NAN;
     s->intercept_max = run.g_icpt_max ? run.g_icpt_max[n] : NAN;
     s->intercept_no_high_vol = run.g_icpt_nohv ? run.g_icpt_nohv[n] : NAN;
-    s->intercept_no_correlated = NAN;
+    s->intercept_no_correlated = run.g_icpt_nocorr ? run.g_icpt_nocorr[n] : NAN;
     s->active_filter_tags = run.g_tag_fired ? run.g_tag_fired[n] : 0;
     s->provisional_status = prov1[n];
   }
@@ -877,6 +878,9 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, volatile int *canc
   sc->n_raters_round1 = run.n_r1_raters;
   sc->n_raters_round2 = run.n_r2_raters;
   sc->mf_passes = run.mf_passes;
+  sc->qclique_seconds = run.qclique_seconds;
+  sc->n_qcliques = run.n_qcliques;
+  sc->n_correlated = run.n_correlated;
 
 out:
   run_free(&run);

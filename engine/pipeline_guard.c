@@ -2,8 +2,9 @@
 ** engine/pipeline_guard.c -- the guardrails stage of a scoring run: adapts
 ** the run's round-2 arrays to engine/guardrails.h and stores the per-note
 ** verdicts (pseudo-rater bounds, tag filter, incorrect filter, NoHighVol
-** intercept, population-sampled intercept) in the run, where note_facts()
-** hands them (ns__guard_facts) to the scorer chain and the meta rules.
+** intercept, quasi-cliques and the NoCorrelated intercept, population-
+** sampled intercept) in the run, where note_facts() hands them
+** (ns__guard_facts) to the scorer chain and the meta rules.
 **
 ** Who calls it: ns_pipeline_run(), once, after round 2 and before the note
 ** statuses; run thread (the refits fan out on the run's pool).
@@ -15,6 +16,71 @@
 
 #include "guardrails.h"
 #include "pipeline_int.h"
+
+/* Quasi-clique scope (reference §7.2): notes created within 13 weeks of
+** the newest note. */
+#define NS__QCLIQUE_RECENCY_MS (13LL * 7 * 86400000LL)
+/* notescore: seed pairs must co-rate >= 2x their popularity-adjusted
+** chance level (ns_qclique_params.min_seed_lift; docs/trust.md §9).  On
+** gen's dense default data set, honest heavy raters pass the reference's
+** "> 50 collisions" (lift <= 1.05) and grow a 211-rater "clique" of
+** consensus; planted rings have lift >= 5.7. */
+#define NS__QCLIQUE_MIN_LIFT 2.0
+
+/* Quasi-cliques over every kept rating of the run, then the NoCorrelated
+** intercept: the note-only refit of f without the ratings of clique
+** members (reference §4.1 step 15; the reference's correlatedRater is the
+** quasi-clique flag alone, so co-rating groups -- whose ratings the trust
+** stage already collapses to one per note -- do not count here).  When no
+** rater is correlated the refit would reproduce the round-2 fit, so the
+** round-2 intercept is copied instead (docs/guardrails.md §4). */
+static int qclique_stage(ns__run *run, const ns_guard_fit *f, const ns_guard_reg *reg) {
+  const ns_dataset *ds = run->ds;
+  size_t nn = run->n_notes, np = run->n_part;
+  int64_t *post = ns_mallocn(nn ? nn : 1, sizeof *post), newest = INT64_MIN;
+  uint8_t *corr = ns_calloc(np ? np : 1, 1);
+  ns_qclique_params qp;
+  ns_qclique_stats qs;
+  double t0 = ns_monotonic_s();
+  int rc = NS_ENOMEM;
+
+  run->qclique_id = ns_calloc(np ? np : 1, sizeof *run->qclique_id);
+  run->g_icpt_nocorr = ns_mallocn(nn ? nn : 1, sizeof(double));
+  if (!post || !corr || !run->qclique_id || !run->g_icpt_nocorr) goto out;
+  for (size_t d = 0; d < ds->n_notes; d++)
+    if (ds->note_created_ms[d] > newest) newest = ds->note_created_ms[d];
+  /* In scope: MISINFORMED notes on a live post (tweetId known and not -1,
+  ** so deleted notes, absent from the notes file, are out) created within
+  ** 13 weeks of the newest note.  The post is the tweet. */
+  for (size_t n = 0; n < nn; n++) {
+    int32_t d = run->note_ds[n];
+    post[n] = -1;
+    if (d < 0 || ds->note_class[d] != NS_CLASS_MISLEADING || ds->note_tweet_id[d] < 0) continue;
+    if (ds->note_created_ms[d] < newest - NS__QCLIQUE_RECENCY_MS) continue;
+    post[n] = ds->note_tweet_id[d];
+  }
+  ns_qclique_params_default(&qp);
+  qp.min_seed_lift = NS__QCLIQUE_MIN_LIFT;
+  if ((rc = ns_qclique_detect(run->g, run->r_value, post, &qp, run->pool, run->qclique_id, &qs)) !=
+      0)
+    goto out;
+  run->n_qcliques = qs.n_cliques;
+  run->n_correlated = qs.n_members;
+  for (size_t u = 0; u < np; u++) corr[u] = run->qclique_id[u] > 0;
+  if (qs.n_members > 0) {
+    if ((rc = ns_guard_refit_excluding(f, corr, reg, run->p->min_ratings_note, run->pool,
+                                       run->g_icpt_nocorr)) != 0)
+      goto out;
+  } else {
+    memcpy(run->g_icpt_nocorr, run->icpt2, nn * sizeof(double));
+  }
+  rc = 0;
+out:
+  free(post);
+  free(corr);
+  run->qclique_seconds = ns_monotonic_s() - t0;
+  return rc;
+}
 
 int ns__guardrails(ns__run *run) {
   const ns_dataset *ds = run->ds;
@@ -122,6 +188,9 @@ int ns__guardrails(ns__run *run) {
                                      run->g_icpt_nohv)) != 0)
     goto out;
 
+  /* Quasi-cliques -> correlated raters -> NoCorrelated intercept. */
+  if ((rc = qclique_stage(run, &f, &reg)) != 0) goto out;
+
   /* Population-sampled intercept (meta step, §4.7 step 8): refit on the
   ** round-2 ratings whose source is POPULATION_SAMPLED. */
   src = ns_mallocn(ne ? ne : 1, 1);
@@ -150,6 +219,7 @@ void ns__guard_facts(const ns__run *run, size_t n, ns__note_facts *f) {
     f->tag_fired = run->g_tag_fired[n];
     f->incorrect_fired = run->g_incorrect[n];
     f->icpt_no_high_vol = run->g_icpt_nohv[n];
+    f->icpt_no_correlated = run->g_icpt_nocorr ? run->g_icpt_nocorr[n] : NAN;
   }
   f->icpt_pop = run->g_pop_icpt ? run->g_pop_icpt[n] : NAN;
   f->pop_neg = run->g_pop_neg ? run->g_pop_neg[n] : 0;
@@ -162,6 +232,7 @@ void ns__guard_facts(const ns__run *run, size_t n, ns__note_facts *f) {
 
 void ns__guardrails_free(ns__run *run) {
   free(run->g_icpt_min), free(run->g_icpt_max), free(run->g_icpt_nohv);
+  free(run->g_icpt_nocorr), free(run->qclique_id);
   free(run->g_tag_fired), free(run->g_incorrect);
   free(run->g_pop_icpt), free(run->g_pop_neg), free(run->g_pop_pos);
 }

@@ -52,6 +52,7 @@ typedef struct ns__note_facts {
   uint32_t tag_fired;       /* TagFilter: NS_TAG_BIT mask of tags that fired */
   uint8_t incorrect_fired;  /* FilterIncorrect */
   double icpt_no_high_vol;  /* NoHighVol intercept, NAN = none */
+  double icpt_no_correlated;/* NoCorrelated intercept, NAN = none */
   /* meta-step guardrails (ns__guard_facts) */
   double icpt_pop;          /* population-sampled refit intercept, NAN = none */
   int32_t pop_neg, pop_pos; /* its ratings by rater factor sign */
@@ -165,6 +166,11 @@ typedef struct ns__run {
 
   /* guardrails (pipeline_guard.c), per note; NULL when off */
   double *g_icpt_min, *g_icpt_max, *g_icpt_nohv;
+  double *g_icpt_nocorr;     /* NoCorrelated intercept (NAN = none) */
+  int32_t *qclique_id;       /* per participant: quasi-clique, 0 = none
+                             ** (the "correlated" raters); NULL when off */
+  size_t n_qcliques, n_correlated;
+  double qclique_seconds;    /* detection + NoCorrelated refit */
   uint32_t *g_tag_fired;
   uint8_t *g_incorrect;
   double *g_pop_icpt;        /* population-sampled intercept (NAN = none) */
@@ -180,7 +186,8 @@ int ns__valid_counts(const ns__run *run, const ns__valid_in *in, const uint8_t *
                      ns__rater_counts *out);
 int ns__helpfulness(ns__run *run);
 /* pipeline_guard.c: pseudo-rater bounds, tag and incorrect filters,
-** NoHighVol intercept from the round-2 fit. */
+** NoHighVol and NoCorrelated (quasi-clique) intercepts from the round-2
+** fit. */
 int ns__guardrails(ns__run *run);
 /* valid[e] (n_r entries) = 1 iff edge e is used (use_edge NULL = all) and
 ** valid against in->note_status (reference §3.1). */

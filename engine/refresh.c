@@ -395,7 +395,7 @@ int ns_pipeline_refresh(const ns_refresh_base *b, const ns_dataset *ds, const in
     s->intercept = icpt[j];
     s->factor = fac[j];
     s->intercept_min = s->intercept_max = NAN;  /* pseudo-rater bounds: not refreshed */
-    s->intercept_no_high_vol = NAN;
+    s->intercept_no_high_vol = s->intercept_no_correlated = NAN;
 
     memset(&f, 0, sizeof f);
     f.n_ratings = r->n_ratings;
@@ -415,7 +415,7 @@ int ns_pipeline_refresh(const ns_refresh_base *b, const ns_dataset *ds, const in
     f.icpt_max = NAN;
     f.tag_fired = s->active_filter_tags;
     f.incorrect_fired = (s->core_rules >> NS_RULE_INCORRECT_FILTER) & 1u;
-    f.icpt_no_high_vol = NAN;
+    f.icpt_no_high_vol = f.icpt_no_correlated = NAN;
     if (r->n_ratings == 0) {
       s->core_status = NS_STATUS_UNSET;
       s->core_rules = 0;

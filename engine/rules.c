@@ -13,8 +13,8 @@
 ** functions of their arguments; no shared state.
 **
 ** Guardrail rules read verdicts computed by engine/pipeline_guard.c
-** (facts.guard = 1).  Slots still not evaluated: FilterLowDiligence and
-** NoCorrelatedIntercept (docs/guardrails.md).
+** (facts.guard = 1).  Slot still not evaluated: FilterLowDiligence
+** (docs/guardrails.md).
 */
 #include <math.h>
 
@@ -57,6 +57,13 @@ static void rule_incorrect_filter(const ns__note_facts *f, const ns_params *p, n
 static void rule_no_high_vol(const ns__note_facts *f, ns__rule_out *o) {
   if (f->guard && ns_guard_low_baseline(o->status, f->icpt_no_high_vol, NS_GUARD_NO_HIGHVOL_CRH))
     fire(o, NS_RULE_NO_HIGH_VOL, NS_STATUS_NYH);
+}
+
+/* NoCorrelatedIntercept: likewise without the raters of quasi-cliques
+** (graph/qclique.c), i.e. a CRH note that rests on a coordinated group. */
+static void rule_no_correlated(const ns__note_facts *f, ns__rule_out *o) {
+  if (f->guard && ns_guard_low_baseline(o->status, f->icpt_no_correlated, NS_GUARD_NO_HIGHVOL_CRH))
+    fire(o, NS_RULE_NO_CORRELATED, NS_STATUS_NYH);
 }
 
 /* ---- scorer rules ------------------------------------------------------ */
@@ -179,7 +186,7 @@ void ns__rules_final(const ns__note_facts *f, const ns_params *p, ns__rule_out *
   rule_min_minority(f, p, out);         /* 13 */
   rule_rater_balance(f, p, out);        /* 14 */
   rule_no_high_vol(f, out);             /* 15 */
-  /* 15 NoCorrelatedIntercept: needs graph/ group flags (guardrails.h) */
+  rule_no_correlated(f, out);           /* 15 */
 }
 
 /* ---- explanation tags -------------------------------------------------- */

@@ -250,6 +250,8 @@ int ns_groups_dedup(size_t n_ratings, const int32_t *rater, const int32_t *note,
 ** at max_size.  Groups of >= min_size raters become cliques 1, 2, ... in
 ** the order found; their members never seed or join again.  A smaller
 ** group consumes only its seed pair.  At most max_seeds seeds are grown.
+** Optionally (min_seed_lift) a seed pair must also co-rate well above
+** chance.
 */
 typedef struct ns_qclique_params {
   int min_pair_count;   /* 50: a seed pair needs > 50 collisions */
@@ -261,6 +263,12 @@ typedef struct ns_qclique_params {
   int min_size;         /* 5 */
   int neighbours;       /* 16: pair-count neighbourhood per event */
   int max_seeds;        /* 100000; 0 = no limit */
+  /* notescore (docs/trust.md §9): a seed pair also needs
+  **   lift = count * P_eff / (T_a * T_b) >= min_seed_lift,
+  ** T = distinct scope posts rated, P_eff = (sum_p d_p)^2 / sum_p d_p^2
+  ** with d_p = raters of post p: collisions per chance co-rating under the
+  ** posts' popularity.  0 = off (the reference); the pipeline uses 2. */
+  double min_seed_lift;
 } ns_qclique_params;
 
 typedef struct ns_qclique_stats {
@@ -268,6 +276,7 @@ typedef struct ns_qclique_stats {
   size_t eligible_raters;  /* raters with > min_pair_count scope posts */
   uint64_t pair_updates;   /* neighbourhood pair events counted */
   size_t seed_pairs;       /* pairs with > min_pair_count collisions */
+  size_t low_lift_pairs;   /* of those, dropped by min_seed_lift */
   size_t seeds_tried;
   size_t n_cliques, n_members, largest;
 } ns_qclique_stats;

@@ -52,6 +52,7 @@ void ns_qclique_params_default(ns_qclique_params *p) {
   p->min_size = 5;
   p->neighbours = 16;
   p->max_seeds = 100000;
+  p->min_seed_lift = 0;
 }
 
 /* Helpfulness value -> event level 0, 1, 2 (0, 0.5, 1); -1 if it is none
@@ -74,6 +75,7 @@ typedef struct layout {
   int32_t *note_pos;         /* [n_notes] position in scope_note, -1 = out */
   int32_t *post_of;          /* [n_scope] dense post index */
   size_t n_posts;
+  double p_eff;              /* effective number of posts (popularity) */
   int32_t *T;                /* [n_raters] distinct scope posts */
   /* eligible raters only (T > min_pair_count) */
   uint32_t *ev_off;          /* [3 n_scope + 1] */
@@ -139,20 +141,33 @@ static int build_layout(layout *L, const ns_bigraph *g, const float *value,
     L->note_pos[tmp[j].note] = (int32_t)j;
   }
 
-  /* T[u]: a post's notes are adjacent, so "last post seen" dedups exactly. */
-  for (size_t u = 0; u < nr; u++) lastp[u] = -1;
-  for (size_t j = 0; j < ns; j++) {
-    int32_t n = L->scope_note[j], p = L->post_of[j];
-    for (uint64_t k = g->note_off[n]; k < g->note_off[n + 1]; k++) {
-      uint32_t e = g->note_edges[k];
-      int32_t u = g->edge_rater[e];
-      if (level_of(value[e]) < 0) continue;
-      st->scope_ratings++;
-      if (lastp[u] != p) {
-        lastp[u] = p;
-        L->T[u]++;
+  /* T[u]: a post's notes are adjacent, so "last post seen" dedups exactly.
+  ** d = the post's distinct raters; P_eff = (sum d)^2 / sum d^2 is the
+  ** number of equally popular posts with the same chance of two random
+  ** (rater, post) incidences meeting. */
+  {
+    double sum_d = 0, sum_d2 = 0, d = 0;
+    for (size_t u = 0; u < nr; u++) lastp[u] = -1;
+    for (size_t j = 0; j < ns; j++) {
+      int32_t n = L->scope_note[j], p = L->post_of[j];
+      if (j > 0 && p != L->post_of[j - 1]) {
+        sum_d += d, sum_d2 += d * d;
+        d = 0;
+      }
+      for (uint64_t k = g->note_off[n]; k < g->note_off[n + 1]; k++) {
+        uint32_t e = g->note_edges[k];
+        int32_t u = g->edge_rater[e];
+        if (level_of(value[e]) < 0) continue;
+        st->scope_ratings++;
+        if (lastp[u] != p) {
+          lastp[u] = p;
+          L->T[u]++;
+          d++;
+        }
       }
     }
+    sum_d += d, sum_d2 += d * d;
+    L->p_eff = sum_d2 > 0 ? sum_d * sum_d / sum_d2 : 0;
   }
 
   /* Events of eligible raters: count, prefix, fill in rater order. */
@@ -334,14 +349,22 @@ static int seed_pairs(const layout *L, const ns_qclique_params *p, ns_pool *pool
       goto out;
     }
     st->pair_updates += c.updates[k];
-    for (size_t i = 0; i < c.out[k].n; i++)
-      if (ns_vec_push(pairs, c.out[k].a[i])) {
+    for (size_t i = 0; i < c.out[k].n; i++) {
+      const qpair *q = &c.out[k].a[i];
+      /* Lift: collisions per chance co-rating T_a T_b / P_eff. */
+      double lift = (double)q->count * L->p_eff / ((double)L->T[q->a] * (double)L->T[q->b]);
+      if (p->min_seed_lift > 0 && !(lift >= p->min_seed_lift)) {
+        st->low_lift_pairs++;
+        continue;
+      }
+      if (ns_vec_push(pairs, *q)) {
         rc = NS_ENOMEM;
         goto out;
       }
+    }
   }
   if (pairs->n > 1) qsort(pairs->a, pairs->n, sizeof *pairs->a, cmp_qpair);
-  st->seed_pairs = pairs->n;
+  st->seed_pairs = pairs->n + st->low_lift_pairs;
 out:
   if (c.sc)
     for (int i = 0; i < nth; i++) {
@@ -606,11 +629,38 @@ static void grow_reset(grow *G) {
   G->n_qposts = 0;
 }
 
+/* Starts the group {a, b} (threshold 2: their common events).  Adding a
+** alone first would make every event of a -- a heavy rater, or it would
+** not be in a seed pair -- a group action for a moment. */
+static void seed_group(grow *G, int32_t a, int32_t b) {
+  const layout *L = G->L;
+  const ns_bigraph *g = L->g;
+  int32_t ab[2] = {a, b};
+  G->m = 2;
+  G->t = thresh(G->p, 2);
+  for (int i = 0; i < 2; i++) {
+    G->is_mem[ab[i]] = 1;
+    if (ns_vec_push(&G->mem, ab[i])) G->err = NS_ENOMEM;
+  }
+  for (int i = 0; i < 2; i++)
+    for (uint64_t k = g->rater_off[ab[i]]; k < g->rater_off[ab[i] + 1]; k++) {
+      uint32_t e = g->rater_edges[k], ev;
+      int32_t j = L->note_pos[g->edge_note[e]];
+      int lv = level_of(L->value[e]);
+      if (j < 0 || lv < 0) continue;
+      ev = (uint32_t)j * 3 + (uint32_t)lv;
+      if (G->ev_cnt[ev]++ == 0 && ns_vec_push(&G->tev, ev)) G->err = NS_ENOMEM;
+      if (i == 1 && !G->in_A[ev] && G->ev_cnt[ev] >= G->t) {
+        toggle(G, ev, +1);
+        if (ns_vec_push(&G->A, ev)) G->err = NS_ENOMEM;
+      }
+    }
+}
+
 /* Grows a group from seed pair (a, b); on return G->mem holds the accepted
 ** members (the last candidate, if rejected, is removed from the list). */
 static void grow_from(grow *G, int32_t a, int32_t b) {
-  add_member(G, a);
-  add_member(G, b);
+  seed_group(G, a, b);
   while (!G->err && G->m < G->p->max_size) {
     int32_t c = best_candidate(G);
     if (c < 0) break;
@@ -643,7 +693,7 @@ int ns_qclique_detect(const ns_bigraph *g, const float *edge_value, const int64_
     p = &defp;
   }
   if (!g || !clique_id || (g->n_edges && !edge_value) || (g->n_notes && !note_post) ||
-      p->neighbours < 1 || p->min_pair_count < 0 || p->min_size < 2 || p->max_size < 2 ||
+      p->neighbours < 1 || p->min_pair_count < 0 || !(p->min_seed_lift >= 0) || p->min_size < 2 || p->max_size < 2 ||
       p->min_posts < 0 || !(p->action_frac >= 0 && p->action_frac <= 1) ||
       !(p->post_frac >= 0 && p->post_frac <= 1) || p->action_min < 1 ||
       g->n_raters >= INT32_MAX || g->n_notes >= INT32_MAX / 3)

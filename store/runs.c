@@ -67,8 +67,9 @@ static const char sql_rater_score[] =
     " factor_r1, crh_crnh_ratio_diff, mean_note_score, agree_ratio, agree_ratio_harassment,"
     " above_threshold, successful_helpful, successful_not_helpful, unsuccessful_helpful,"
     " unsuccessful_not_helpful, ratings_awaiting, rated_after_decision, notes_crh, notes_crnh,"
-    " notes_nmr, num_ratings, trust, group_id)"
-    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23)";
+    " notes_nmr, num_ratings, trust, group_id, qclique_id)"
+    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,"
+    "?24)";
 
 static const char sql_run_done[] =
     "UPDATE runs SET status = 'published', finished_ms = ?2, now_ms = ?3, n_ratings = ?4,"
@@ -153,6 +154,7 @@ static int put_raters(ns_store *s, int64_t run_id, const ns_scores *sc, const ns
     sqlite3_bind_int(st, 21, r->num_ratings);
     ns__db_bind_f64(st, 22, r->trust);
     sqlite3_bind_int(st, 23, r->group_id);
+    sqlite3_bind_int(st, 24, r->qclique_id);
     rc = ns__db_step_done(s, st);
   }
   sqlite3_finalize(st);

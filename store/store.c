@@ -24,8 +24,9 @@
 
 /* ---- schema v1 --------------------------------------------------------- */
 
-/* v2 (store/views.c): dashboard views, status change log, indexes. */
-#define SCHEMA_VERSION 2
+/* v2 (store/views.c): dashboard views, status change log, indexes.
+** v3 (migrate_v3): rater_scores.qclique_id. */
+#define SCHEMA_VERSION 3
 
 static const char schema_v1[] =
     "CREATE TABLE participants(\n"
@@ -402,6 +403,23 @@ void ns__db_rollback(ns_store *s) {
 
 /* ---- open / migrate / close -------------------------------------------- */
 
+/* v3: quasi-clique id per rater (graph/qclique.c).  Rows of older runs
+** read NULL (not computed).  The column is added only if missing, so a DB
+** whose version number was lowered by hand still migrates. */
+static int migrate_v3(ns_store *s) {
+  sqlite3_stmt *st = NULL;
+  int have = 0, rc;
+  if ((rc = ns__db_prepare(s,
+                           "SELECT count(*) FROM pragma_table_info('rater_scores')"
+                           " WHERE name = 'qclique_id'",
+                           &st)) != 0)
+    return rc;
+  if (sqlite3_step(st) == SQLITE_ROW) have = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  if (have) return 0;
+  return ns__db_exec(s, "ALTER TABLE rater_scores ADD COLUMN qclique_id INTEGER;");
+}
+
 static int migrate(ns_store *s) {
   sqlite3_stmt *st = NULL;
   int version = 0, rc;
@@ -427,6 +445,7 @@ static int migrate(ns_store *s) {
   sqlite3_finalize(st);
   if (version == 0 && (rc = ns__db_exec(s, schema_v1)) != 0) goto fail;
   if (version < 2 && (rc = ns__views_migrate_v2(s)) != 0) goto fail;
+  if (version < 3 && (rc = migrate_v3(s)) != 0) goto fail;
   snprintf(sql, sizeof sql, "PRAGMA user_version = %d", SCHEMA_VERSION);
   if ((rc = ns__db_exec(s, sql)) != 0) goto fail;
   return ns__db_exec(s, "COMMIT");

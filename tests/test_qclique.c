@@ -342,3 +342,129 @@ TEST(qclique_bad_input) {
   ASSERT_EQ(ids[0], 0);
   ns_bigraph_free(g);
 }
+
+/* ---- from detection to NoCorrelatedIntercept ---------------------------- */
+
+#include "../engine/guardrails.h"
+#include "../engine/pipeline_int.h"
+
+TEST(qclique_no_correlated_rule_demotes_clique_note) {
+  /* Raters 0..5 act as a group: HELPFUL on notes 0..59 (60 posts).  Raters
+  ** 6..40 are honest: random values on 60 of the 600 notes.  Note 600 is
+  ** CRH only because of the group: its 6 HELPFUL ratings against 5 honest
+  ** NOT_HELPFUL ones.  Detection flags exactly the group; the note-only
+  ** refit without it drops the intercept to 0; the rule chain turns the
+  ** CRH note into NEEDS_YOUR_HELP via NoCorrelatedIntercept. */
+  qin q;
+  ns_rng rng;
+  int32_t ids[41];
+  uint8_t corr[41];
+  ns_qclique_params p;
+  ns_qclique_stats st;
+  ns_rng_seed(&rng, 21);
+  qin_init(&q, 41, 600);
+  for (int32_t u = 0; u < 6; u++)
+    for (int32_t n = 0; n < 60; n++) rate(&q, u, n, 1.0f);
+  honest(&q, &rng, 6, 41, 60);
+  ns_qclique_params_default(&p);
+  p.min_seed_lift = 2.0; /* the pipeline's setting */
+  st = detect(&q, &p, NULL, ids);
+  ASSERT_EQ(st.n_cliques, 1);
+  for (int32_t u = 0; u < 41; u++) {
+    ASSERT_EQ(ids[u], u < 6 ? 1 : 0);
+    corr[u] = ids[u] > 0;
+  }
+
+  /* The refit on note 600 alone (k = 1; raters and mu at 0). */
+  int32_t rn[11], ru[11];
+  float rv[11];
+  double zero_r[41] = {0}, icpt_n[1] = {0}, fac_n[1] = {0}, full[1], nocorr[1];
+  for (int i = 0; i < 11; i++) {
+    rn[i] = 0;
+    ru[i] = i; /* 0..5 the group, 6..10 honest */
+    rv[i] = i < 6 ? 1.0f : 0.0f;
+  }
+  ns_guard_fit f = {1, 41, 11, 1, 0.0, icpt_n, fac_n, zero_r, zero_r, rn, ru, rv, NULL, NULL};
+  ns_guard_reg reg = {0.15, 0.03, 0.0};
+  uint8_t none[41] = {0};
+  ASSERT_OK(ns_guard_refit_excluding(&f, none, &reg, 5, NULL, full));
+  ASSERT_OK(ns_guard_refit_excluding(&f, corr, &reg, 5, NULL, nocorr));
+  ASSERT_NEAR(full[0], 6.0 / (11 + 0.15 * 11), 1e-9); /* ridge: sum y / (n + pen) */
+  ASSERT_NEAR(nocorr[0], 0.0, 1e-12);
+
+  /* Rule chain: CRH on the full intercept, NYH by NoCorrelatedIntercept. */
+  ns__note_facts nf;
+  ns__rule_out o;
+  ns_params prm;
+  ns_params_default(&prm);
+  memset(&nf, 0, sizeof nf);
+  nf.n_ratings = 11;
+  nf.cls = NS_CLASS_MISLEADING;
+  nf.icpt = full[0];
+  nf.fac = 0.0;
+  nf.prev_status = nf.locked_status = NS_STATUS_UNSET;
+  nf.n_neg = nf.n_pos = 6;
+  nf.mean_neg = nf.mean_pos = 0.9;
+  nf.net_neg = nf.net_pos = 5;
+  nf.guard = 1;
+  nf.icpt_max = nf.icpt_no_high_vol = NAN;
+  nf.icpt_no_correlated = nocorr[0];
+  ns__rules_final(&nf, &prm, &o);
+  ASSERT_EQ(o.status, NS_STATUS_NYH);
+  ASSERT((o.rules >> NS_RULE_GENERAL_CRH) & 1u);
+  ASSERT((o.rules >> NS_RULE_NO_CORRELATED) & 1u);
+  ASSERT_STREQ(ns_rule_names[NS_RULE_NO_CORRELATED], "NoCorrelatedIntercept");
+  /* NaN (no refit) never fires; 0.37 is not below 0.37 */
+  nf.icpt_no_correlated = NAN;
+  ns__rules_final(&nf, &prm, &o);
+  ASSERT_EQ(o.status, NS_STATUS_CRH);
+  ASSERT(!((o.rules >> NS_RULE_NO_CORRELATED) & 1u));
+  nf.icpt_no_correlated = 0.37;
+  ns__rules_final(&nf, &prm, &o);
+  ASSERT_EQ(o.status, NS_STATUS_CRH);
+  /* only CRH notes: an NMR note with a low no-correlated intercept stays */
+  nf.icpt = 0.2;
+  nf.icpt_no_correlated = 0.0;
+  ns__rules_final(&nf, &prm, &o);
+  ASSERT(!((o.rules >> NS_RULE_NO_CORRELATED) & 1u));
+  qin_free(&q);
+}
+
+TEST(qclique_seed_lift_filters_consensus) {
+  /* Dense consensus: 40 raters each rate 70 % of 200 notes, giving the
+  ** note's "true" value 90 % of the time.  The reference rule (lift off)
+  ** turns them into one big clique; with min_seed_lift 2 no pair is above
+  ** chance (lift ~1.3) and nobody is flagged.  A planted group of 8 on 60
+  ** of 600 sparse notes has lift ~10 and is still found. */
+  qin q;
+  ns_rng rng;
+  int32_t ids[320];
+  ns_qclique_params p;
+  ns_qclique_stats st;
+  float truth[200];
+  ns_rng_seed(&rng, 22);
+  qin_init(&q, 48, 200);
+  for (int n = 0; n < 200; n++) truth[n] = (float)ns_rng_below(&rng, 3) * 0.5f;
+  for (int32_t u = 0; u < 40; u++)
+    for (int32_t n = 0; n < 200; n++)
+      if (ns_rng_below(&rng, 10) < 7)
+        rate(&q, u, n, ns_rng_below(&rng, 10) < 9 ? truth[n] : (float)ns_rng_below(&rng, 3) * 0.5f);
+  ns_qclique_params_default(&p);
+  st = detect(&q, &p, NULL, ids);
+  ASSERT(st.n_members >= 20);
+  p.min_seed_lift = 2.0;
+  st = detect(&q, &p, NULL, ids);
+  ASSERT(st.seed_pairs > 0);
+  ASSERT_EQ(st.low_lift_pairs, st.seed_pairs);
+  ASSERT_EQ(st.n_cliques, 0);
+  ASSERT_EQ(count_flagged(ids, 48), 0);
+  qin_free(&q);
+
+  ns_rng_seed(&rng, 23);
+  qin_init(&q, 320, NOTES);
+  planted(&q, &rng, 305, 8, 60);
+  st = detect(&q, &p, NULL, ids);
+  ASSERT_EQ(st.n_members, 8);
+  ASSERT_EQ(st.low_lift_pairs, 0);
+  qin_free(&q);
+}

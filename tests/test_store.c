@@ -380,7 +380,8 @@ TEST(store_db_import_twice_unchanged) {
   ASSERT_EQ(q1(path, "SELECT count(*) FROM note_status_history"), 3);
   ASSERT_EQ(q1(path, "SELECT count(*) FROM user_enrollment"), 4);
   ASSERT_EQ(q1(path, "SELECT count(*) FROM participants"), 4);
-  ASSERT_EQ(q1(path, "PRAGMA user_version"), 2); /* v2: dashboard views (store/views.c) */
+  ASSERT_EQ(q1(path, "PRAGMA user_version"), 3); /* v2: dashboard views (store/views.c),
+                                                  ** v3: rater_scores.qclique_id */
   sum1 = q1(path, checksum_sql);
   ASSERT_OK(ns_store_import(s, "tests/data", NULL, &st));
   ASSERT_EQ(st.rows_ok, 17);

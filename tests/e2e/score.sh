@@ -37,7 +37,7 @@ head -1 "$T/o1/scored_notes.tsv" > "$T/h1"
 head -1 "$T/o1/helpfulness_scores.tsv" > "$T/h2"
 grep -q $'^noteId\tcoreNoteIntercept\tcoreNoteFactor1\tfinalRatingStatus\tfirstTag\tsecondTag\tcoreActiveRules' "$T/h1"
 grep -q $'^raterParticipantId\tcoreRaterIntercept\tcoreRaterFactor1\t' "$T/h2"
-grep -q $'raterTrust\tcoordinatedGroupId$' "$T/h2"
+grep -q $'raterTrust\tcoordinatedGroupId\tquasiCliqueId$' "$T/h2"
 [ "$(head -1 "$T/o1/note_status_history.tsv" | awk -F'\t' '{print NF}')" = 24 ]
 # every row as wide as its header; one row per note
 for f in $files; do
