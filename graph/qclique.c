@@ -14,21 +14,23 @@
 **
 ** Three phases (docs/trust.md §9 has the reasoning and the measurements):
 **
-**  1. Layout.  Scope notes are sorted by (post, note) so a post's notes are
-**     adjacent; T[u] = distinct scope posts of rater u.  Only raters with
-**     T > min_pair_count can be in a seed pair (a pair collides on at most
-**     min(T_a, T_b) posts), so only they are laid out for counting: each
-**     event's eligible raters in ascending index (a counting sort: raters
-**     are visited in index order), and each eligible rater's events in post
-**     order.
+**  1. Layout, in passes over the scope ratings note by note (sequential
+**     over the edges).  Scope notes are sorted by (post, note) so a post's
+**     notes are adjacent; T[u] = distinct scope posts of rater u.  Only
+**     raters with T > min_pair_count can be in a seed pair (a pair collides
+**     on at most min(T_a, T_b) posts), so only they are laid out: each
+**     event's eligible raters in ascending index, and each eligible rater's
+**     slots in those lists in post order.
 **  2. Seed pairs.  For each eligible rater a and each of its events, a is
 **     paired with the next `neighbours` eligible raters of the event (all
 **     of them when the event is small).  Counts are per rater a in a dense
-**     scratch array, deduplicated per post with a stamp, so no pair hash map
-**     is ever built.  Pairs with count > min_pair_count are kept.  The
-**     neighbourhood bound keeps the work at O(ratings x neighbours) where
-**     enumerating every pair of a popular note is quadratic; it can only
-**     lower a count, so a kept pair also seeds in the reference.
+**     per-thread array (a post with several notes of a is deduplicated in a
+**     small buffer), so no pair hash map is ever built.  Pairs with count >
+**     min_pair_count are kept.  The neighbourhood bound keeps the work at
+**     O(ratings x neighbours) where enumerating every pair of a popular
+**     note is quadratic; it can only lower a count, so a kept pair also
+**     seeds in the reference.  Optionally pairs at chance level (lift) are
+**     dropped.
 **  3. Greedy growth from each seed in order (count desc, a, b), with the
 **     group's actions, post participation and candidate scores maintained
 **     incrementally: adding a member or raising the action threshold
@@ -79,9 +81,10 @@ typedef struct layout {
   int32_t *T;                /* [n_raters] distinct scope posts */
   /* eligible raters only (T > min_pair_count) */
   uint32_t *ev_off;          /* [3 n_scope + 1] */
-  int32_t *ev_r;             /* raters of each event, ascending */
+  int32_t *ev_r;             /* raters of each event ascending, then -1 */
   uint32_t *rm_off;          /* [n_raters + 1] */
-  uint32_t *rm_ev;           /* each eligible rater's events, post order */
+  uint32_t *rm_slot;         /* each eligible rater's slots in ev_r, post
+                             ** order; NEWPOST marks a post's first */
 } layout;
 
 static void layout_free(layout *L) {
@@ -92,7 +95,19 @@ static void layout_free(layout *L) {
   free(L->ev_off);
   free(L->ev_r);
   free(L->rm_off);
-  free(L->rm_ev);
+  free(L->rm_slot);
+}
+
+#define NEWPOST 0x80000000u
+
+/* One eligible rating of a note while laying it out. */
+typedef struct rl {
+  int32_t rater, level;
+} rl;
+
+static int cmp_rl(const void *a, const void *b) {
+  const rl *x = a, *y = b;
+  return (x->rater > y->rater) - (x->rater < y->rater);
 }
 
 typedef struct pn {
@@ -112,7 +127,9 @@ static int build_layout(layout *L, const ns_bigraph *g, const float *value,
   size_t nn = g->n_notes, nr = g->n_raters, nev, ns = 0;
   pn *tmp = NULL;
   int32_t *lastp = NULL;
-  uint32_t *cur = NULL;
+  uint32_t *cur = NULL, *rcur = NULL;
+  rl *buf = NULL;
+  uint64_t maxdeg = 0;
   int rc = NS_ENOMEM;
 
   L->g = g;
@@ -141,15 +158,26 @@ static int build_layout(layout *L, const ns_bigraph *g, const float *value,
     L->note_pos[tmp[j].note] = (int32_t)j;
   }
 
-  /* T[u]: a post's notes are adjacent, so "last post seen" dedups exactly.
-  ** d = the post's distinct raters; P_eff = (sum d)^2 / sum d^2 is the
-  ** number of equally popular posts with the same chance of two random
-  ** (rater, post) incidences meeting. */
+  /* One pass over the scope ratings (note-major, so sequential over the
+  ** edges): T[u] (a post's notes are adjacent, so "last post seen" dedups
+  ** exactly), d = each post's distinct raters, and the sizes the layout
+  ** below needs -- every event's rating count (a capacity: only eligible
+  ** raters are filled in) and every rater's scope ratings.  P_eff =
+  ** (sum d)^2 / sum d^2 is the number of equally popular posts with the
+  ** same chance of two random (rater, post) incidences meeting. */
+  nev = 3 * ns;
+  L->ev_off = ns_calloc(nev + 1, sizeof *L->ev_off);
+  L->rm_off = ns_calloc(nr + 1, sizeof *L->rm_off);
+  cur = ns_mallocn(nev + 1, sizeof *cur);
+  rcur = ns_mallocn(nr + 1, sizeof *rcur);
+  if (!L->ev_off || !L->rm_off || !cur || !rcur) goto out;
   {
     double sum_d = 0, sum_d2 = 0, d = 0;
     for (size_t u = 0; u < nr; u++) lastp[u] = -1;
     for (size_t j = 0; j < ns; j++) {
       int32_t n = L->scope_note[j], p = L->post_of[j];
+      uint64_t deg = g->note_off[n + 1] - g->note_off[n];
+      if (deg > maxdeg) maxdeg = deg;
       if (j > 0 && p != L->post_of[j - 1]) {
         sum_d += d, sum_d2 += d * d;
         d = 0;
@@ -157,8 +185,11 @@ static int build_layout(layout *L, const ns_bigraph *g, const float *value,
       for (uint64_t k = g->note_off[n]; k < g->note_off[n + 1]; k++) {
         uint32_t e = g->note_edges[k];
         int32_t u = g->edge_rater[e];
-        if (level_of(value[e]) < 0) continue;
+        int lv = level_of(value[e]);
+        if (lv < 0) continue;
         st->scope_ratings++;
+        L->ev_off[j * 3 + (size_t)lv + 1]++;
+        L->rm_off[u + 1]++;
         if (lastp[u] != p) {
           lastp[u] = p;
           L->T[u]++;
@@ -170,52 +201,51 @@ static int build_layout(layout *L, const ns_bigraph *g, const float *value,
     L->p_eff = sum_d2 > 0 ? sum_d * sum_d / sum_d2 : 0;
   }
 
-  /* Events of eligible raters: count, prefix, fill in rater order. */
-  nev = 3 * ns;
-  L->ev_off = ns_calloc(nev + 1, sizeof *L->ev_off);
-  L->rm_off = ns_calloc(nr + 1, sizeof *L->rm_off);
-  cur = ns_mallocn(NS_MAX(nev, nr) + 1, sizeof *cur);
-  if (!L->ev_off || !L->rm_off || !cur) goto out;
+  /* Events of eligible raters.  Each event's list is its eligible raters
+  ** ascending, then a -1 sentinel (in a slot sized for all its raters).  A
+  ** note's edges come in edge-id order, which in the pipeline (ratings
+  ** sorted by note, then participant) is already ascending by rater;
+  ** otherwise the note's entries are sorted first.  Each eligible rater's
+  ** list holds its slots in the event lists in scope (= post) order, the
+  ** first slot of every post marked NEWPOST. */
   for (size_t u = 0; u < nr; u++) {
-    if (L->T[u] <= min_pair_count) continue;
-    st->eligible_raters++;
-    for (uint64_t k = g->rater_off[u]; k < g->rater_off[u + 1]; k++) {
-      uint32_t e = g->rater_edges[k];
-      int32_t j = L->note_pos[g->edge_note[e]];
-      int lv = level_of(value[e]);
-      if (j < 0 || lv < 0) continue;
-      L->ev_off[(size_t)j * 3 + (size_t)lv + 1]++;
-      L->rm_off[u + 1]++;
-    }
+    if (L->T[u] > min_pair_count) st->eligible_raters++;
+    else L->rm_off[u + 1] = 0;
   }
-  for (size_t v = 0; v < nev; v++) L->ev_off[v + 1] += L->ev_off[v];
+  for (size_t v = 0; v < nev; v++) L->ev_off[v + 1] += L->ev_off[v] + 1; /* + sentinel */
   for (size_t u = 0; u < nr; u++) L->rm_off[u + 1] += L->rm_off[u];
+  if ((uint64_t)L->ev_off[nev] >= NEWPOST) goto out; /* slots must fit in 31 bits */
   L->ev_r = ns_mallocn(L->ev_off[nev] ? L->ev_off[nev] : 1, sizeof *L->ev_r);
-  L->rm_ev = ns_mallocn(L->rm_off[nr] ? L->rm_off[nr] : 1, sizeof *L->rm_ev);
-  if (!L->ev_r || !L->rm_ev) goto out;
+  L->rm_slot = ns_mallocn(L->rm_off[nr] ? L->rm_off[nr] : 1, sizeof *L->rm_slot);
+  buf = ns_mallocn(maxdeg ? maxdeg : 1, sizeof *buf);
+  if (!L->ev_r || !L->rm_slot || !buf) goto out;
   memcpy(cur, L->ev_off, nev * sizeof *cur);
-  for (size_t u = 0; u < nr; u++) {
-    if (L->T[u] <= min_pair_count) continue;
-    for (uint64_t k = g->rater_off[u]; k < g->rater_off[u + 1]; k++) {
-      uint32_t e = g->rater_edges[k];
-      int32_t j = L->note_pos[g->edge_note[e]];
-      int lv = level_of(value[e]);
-      if (j < 0 || lv < 0) continue;
-      L->ev_r[cur[(size_t)j * 3 + (size_t)lv]++] = (int32_t)u;
-    }
-  }
-  /* Each eligible rater's events in scope (= post) order. */
-  memcpy(cur, L->rm_off, nr * sizeof *cur);
+  memcpy(rcur, L->rm_off, nr * sizeof *rcur);
+  for (size_t u = 0; u < nr; u++) lastp[u] = -1;
   for (size_t j = 0; j < ns; j++) {
-    int32_t n = L->scope_note[j];
+    int32_t n = L->scope_note[j], p = L->post_of[j];
+    size_t m = 0;
+    int sorted = 1;
     for (uint64_t k = g->note_off[n]; k < g->note_off[n + 1]; k++) {
       uint32_t e = g->note_edges[k];
       int32_t u = g->edge_rater[e];
       int lv = level_of(value[e]);
       if (L->T[u] <= min_pair_count || lv < 0) continue;
-      L->rm_ev[cur[u]++] = (uint32_t)(j * 3 + (size_t)lv);
+      buf[m].rater = u;
+      buf[m].level = lv;
+      if (m > 0 && buf[m - 1].rater > u) sorted = 0;
+      m++;
+    }
+    if (!sorted) qsort(buf, m, sizeof *buf, cmp_rl);
+    for (size_t i = 0; i < m; i++) {
+      int32_t u = buf[i].rater;
+      uint32_t slot = cur[j * 3 + (size_t)buf[i].level]++;
+      L->ev_r[slot] = u;
+      L->rm_slot[rcur[u]++] = slot | (lastp[u] != p ? NEWPOST : 0);
+      lastp[u] = p;
     }
   }
+  for (size_t v = 0; v < nev; v++) L->ev_r[cur[v]] = -1;
   st->scope_notes = ns;
   st->scope_posts = L->n_posts;
   rc = 0;
@@ -223,6 +253,8 @@ out:
   free(tmp);
   free(lastp);
   free(cur);
+  free(rcur);
+  free(buf);
   return rc;
 }
 
@@ -236,13 +268,20 @@ typedef struct qpair {
 typedef NS_VEC(qpair) qpair_vec;
 
 /* Per-thread scratch; a task takes a free one (at most `threads` tasks run
-** at once).  cnt is all zero between raters. */
+** at once).  cnt (collisions with the current rater, per partner) is all
+** zero between raters.  Cache-line aligned: the slots sit side by side and
+** `busy` is written by every task. */
 typedef struct scratch {
-  atomic_int busy;
-  uint32_t *cnt, *stamp;
+  _Alignas(64) atomic_int busy;
+  uint32_t *cnt;
   int32_t *touched;
-  uint32_t token;
+  NS_VEC(int32_t) multi;     /* partners over a multi-note post */
 } scratch;
+
+static int cmp_i32(const void *a, const void *b) {
+  int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+  return (x > y) - (x < y);
+}
 
 typedef struct pair_ctx {
   const layout *L;
@@ -268,40 +307,49 @@ static void pair_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
       break;
     }
   }
+  uint32_t *cnt = s->cnt;
+  int32_t *touched = s->touched;
+  const uint32_t W = (uint32_t)c->neighbours;
   for (size_t a = begin; a < end; a++) {
     size_t nt = 0;
-    int32_t curp = -1;
-    for (uint32_t k = L->rm_off[a]; k < L->rm_off[a + 1]; k++) {
-      uint32_t ev = L->rm_ev[k];
-      int32_t p = L->post_of[ev / 3];
-      uint32_t lo = L->ev_off[ev], hi = L->ev_off[ev + 1], stop;
-      if (p != curp) {
-        curp = p;
-        s->token++;
+    uint32_t k = L->rm_off[a], ke = L->rm_off[a + 1];
+    while (k < ke) {
+      uint32_t k2 = k + 1;
+      while (k2 < ke && !(L->rm_slot[k2] & NEWPOST)) k2++;
+      if (k2 == k + 1) {
+        /* One note of this post (the usual case): the next W raters of
+        ** the event after a (up to the -1 sentinel), all distinct. */
+        const int32_t *r = L->ev_r + (L->rm_slot[k] & ~NEWPOST) + 1;
+        for (uint32_t i = 0; i < W && r[i] >= 0; i++) {
+          upd++;
+          if (cnt[r[i]]++ == 0) touched[nt++] = r[i];
+        }
+      } else {
+        /* Several notes of one post: count each partner once. */
+        s->multi.n = 0;
+        for (uint32_t kk = k; kk < k2; kk++) {
+          const int32_t *r = L->ev_r + (L->rm_slot[kk] & ~NEWPOST) + 1;
+          for (uint32_t i = 0; i < W && r[i] >= 0; i++) {
+            upd++;
+            if (ns_vec_push(&s->multi, r[i])) c->err[chunk] = NS_ENOMEM;
+          }
+        }
+        if (s->multi.n > 1) qsort(s->multi.a, s->multi.n, sizeof *s->multi.a, cmp_i32);
+        for (size_t i = 0; i < s->multi.n; i++) {
+          int32_t b = s->multi.a[i];
+          if ((i > 0 && b == s->multi.a[i - 1]) || b == (int32_t)a) continue;
+          if (cnt[b]++ == 0) touched[nt++] = b;
+        }
       }
-      /* a's slot in the event (raters ascending): lower bound */
-      while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (L->ev_r[mid] < (int32_t)a) lo = mid + 1;
-        else hi = mid;
-      }
-      hi = L->ev_off[ev + 1];
-      stop = hi - lo - 1 > (uint32_t)c->neighbours ? lo + 1 + (uint32_t)c->neighbours : hi;
-      for (uint32_t i = lo + 1; i < stop; i++) {
-        int32_t b = L->ev_r[i];
-        upd++;
-        if (s->stamp[b] == s->token) continue;
-        s->stamp[b] = s->token;
-        if (s->cnt[b]++ == 0) s->touched[nt++] = b;
-      }
+      k = k2;
     }
     for (size_t i = 0; i < nt; i++) {
-      int32_t b = s->touched[i];
-      if (s->cnt[b] > c->min_count && !c->err[chunk]) {
-        qpair q = {(int32_t)a, b, s->cnt[b]};
+      int32_t b = touched[i];
+      if (cnt[b] > c->min_count && b != (int32_t)a && !c->err[chunk]) {
+        qpair q = {(int32_t)a, b, cnt[b]};
         if (ns_vec_push(&c->out[chunk], q)) c->err[chunk] = NS_ENOMEM;
       }
-      s->cnt[b] = 0;
+      cnt[b] = 0;
     }
   }
   c->updates[chunk] = upd;
@@ -315,7 +363,7 @@ static int cmp_qpair(const void *x, const void *y) {
   return (a->b > b->b) - (a->b < b->b);
 }
 
-#define PAIR_CHUNK 256
+#define PAIR_CHUNK 64
 
 static int seed_pairs(const layout *L, const ns_qclique_params *p, ns_pool *pool,
                       qpair_vec *pairs, ns_qclique_stats *st) {
@@ -324,7 +372,9 @@ static int seed_pairs(const layout *L, const ns_qclique_params *p, ns_pool *pool
   pair_ctx c = {L, p->neighbours, (uint32_t)p->min_pair_count, NULL, nth, NULL, NULL, NULL};
 
   if (nr == 0) return 0;
-  c.sc = ns_calloc((size_t)nth, sizeof *c.sc);
+  /* aligned: scratch is cache-line aligned (sizeof is a multiple of 64) */
+  c.sc = aligned_alloc(64, (size_t)nth * sizeof *c.sc);
+  if (c.sc) memset(c.sc, 0, (size_t)nth * sizeof *c.sc);
   c.out = ns_calloc(nch, sizeof *c.out);
   c.updates = ns_calloc(nch, sizeof *c.updates);
   c.err = ns_calloc(nch, sizeof *c.err);
@@ -335,9 +385,8 @@ static int seed_pairs(const layout *L, const ns_qclique_params *p, ns_pool *pool
   for (int i = 0; i < nth; i++) {
     atomic_init(&c.sc[i].busy, 0);
     c.sc[i].cnt = ns_calloc(nr, sizeof *c.sc[i].cnt);
-    c.sc[i].stamp = ns_calloc(nr, sizeof *c.sc[i].stamp);
     c.sc[i].touched = ns_mallocn(nr, sizeof *c.sc[i].touched);
-    if (!c.sc[i].cnt || !c.sc[i].stamp || !c.sc[i].touched) {
+    if (!c.sc[i].cnt || !c.sc[i].touched) {
       rc = NS_ENOMEM;
       goto out;
     }
@@ -369,8 +418,8 @@ out:
   if (c.sc)
     for (int i = 0; i < nth; i++) {
       free(c.sc[i].cnt);
-      free(c.sc[i].stamp);
       free(c.sc[i].touched);
+      ns_vec_free(&c.sc[i].multi);
     }
   free(c.sc);
   if (c.out)
@@ -442,8 +491,16 @@ static int32_t km_add(kmap *m, uint64_t key, int32_t d) {
   return m->val[i];
 }
 
+/* Empties the map.  A table grown large by one big clique is freed rather
+** than wiped, so the many small seeds after it do not each clear it. */
 static void km_clear(kmap *m) {
-  if (m->cap) {
+  if (m->cap > ((size_t)1 << 16)) {
+    free(m->keys);
+    free(m->val);
+    m->keys = NULL;
+    m->val = NULL;
+    m->cap = 0;
+  } else if (m->cap) {
     memset(m->keys, 0, m->cap * sizeof *m->keys);
     memset(m->val, 0, m->cap * sizeof *m->val);
   }
@@ -703,8 +760,8 @@ int ns_qclique_detect(const ns_bigraph *g, const float *edge_value, const int64_
   if ((rc = build_layout(&L, g, edge_value, note_post, p->min_pair_count, &st)) != 0) goto out;
   if ((rc = seed_pairs(&L, p, pool, &pairs, &st)) != 0) goto out;
   /* The pair layout is not needed any more; growth reads the bigraph. */
-  free(L.ev_off), free(L.ev_r), free(L.rm_off), free(L.rm_ev);
-  L.ev_off = NULL, L.rm_off = NULL, L.rm_ev = NULL, L.ev_r = NULL;
+  free(L.ev_off), free(L.ev_r), free(L.rm_off), free(L.rm_slot);
+  L.ev_off = NULL, L.rm_off = NULL, L.rm_slot = NULL, L.ev_r = NULL;
 
   if (pairs.n) {
     size_t nev = 3 * L.n_scope, nr = g->n_raters;
