@@ -266,6 +266,10 @@ typedef struct ns_scores {
   double seconds;              /* wall time of the run */
   double stage_seconds[8];     /* snapshot, r1, helpfulness, trust, r2,
                                    guardrails, statuses, publish */
+  /* inside the trust stage (0 with --no-trust): */
+  double groups_seconds;       /* co-rating group detection */
+  double propagation_seconds;  /* ns_trust_propagate, all calls */
+  uint64_t propagation_edge_visits;
 } ns_scores;
 
 void ns_scores_free(ns_scores *s);
