@@ -200,6 +200,7 @@ typedef struct ns_corate_params {
 typedef struct ns_corate_stats {
   uint64_t pair_events;   /* pairs inside windows, before per-post dedup */
   uint64_t distinct_pairs;/* distinct (pair) with a windowed co-rating */
+  uint64_t co_ratings;    /* sum of pair counts (after per-post dedup) */
   uint64_t suspect_pairs;
   size_t n_groups;
   size_t n_grouped;       /* raters with group_id > 0 */

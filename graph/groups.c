@@ -395,6 +395,7 @@ static int judge(const cindex *x, size_t n_raters, const ns_corate_params *p,
     st->pair_events += o->events;
     st->distinct_pairs += o->distinct;
     sum_co += o->sum_co;
+    st->co_ratings += o->sum_co;
   }
   /* Burst criterion: the pair counts' chance level.  If windowed
   ** co-ratings fell on pairs in proportion to their activity, a pair would
