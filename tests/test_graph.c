@@ -684,17 +684,17 @@ TEST(graph_corate_matches_plain_reference) {
     ns_corate_stats st[2], sr;
     ns_rng_seed(&rng, seed);
     for (size_t u = 0; u < nr; u++) {
-      int k = 5 + (int)ns_rng_below(&rng, 40), ring = u >= 30 && u < 36;
+      int ring = u >= 30 && u < 36, k = (ring ? 30 : 5) + (int)ns_rng_below(&rng, 40);
       memset(rated, 0, sizeof rated);
       for (int j = 0; j < k;) {
-        /* the ring rates notes 0..19 together: adjacent notes share a
-        ** post, so per-post dedup matters */
-        size_t n = ring && j < 20 ? (size_t)j : ns_rng_below(&rng, nn);
-        if (rated[n]) { if (ring && j < 20) j++; continue; }
+        /* the ring rates two notes of each of the posts 0..14 together,
+        ** so per-post dedup matters */
+        size_t n = ring && j < 30 ? (size_t)(j + j / 2) : ns_rng_below(&rng, nn);
+        if (rated[n]) continue;
         rated[n] = 1;
         /* coarse times (whole 5-minute steps) so ties happen */
         add_rating(&x, (int32_t)u, (int32_t)n,
-                   ring && j < 20 ? (int64_t)n * 1000 * MIN + 5 * MIN * (int64_t)ns_rng_below(&rng, 2)
+                   ring && j < 30 ? (int64_t)n * 1000 * MIN + 5 * MIN * (int64_t)ns_rng_below(&rng, 2)
                                   : (int64_t)n * 1000 * MIN + 5 * MIN * (int64_t)ns_rng_below(&rng, 300));
         j++;
       }
