@@ -270,6 +270,9 @@ typedef struct ns_scores {
   double groups_seconds;       /* co-rating group detection */
   double propagation_seconds;  /* ns_trust_propagate, all calls */
   uint64_t propagation_edge_visits;
+  double mf_seconds;           /* inside the main ALS fits (both rounds,
+                                  refinement included) */
+  double harassment_seconds;   /* harassment model (helpfulness stage) */
 } ns_scores;
 
 void ns_scores_free(ns_scores *s);

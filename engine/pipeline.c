@@ -284,7 +284,11 @@ static int fit_subset(ns__run *run, fit_io *io) {
       for (int d = 0; d < k; d++) m.user_fac[(size_t)umap[i] * k + d] = or0(io->init_rfac[i * k + d]);
     }
   }
-  if ((rc = ns_mf_fit(g, val, w, &mp, run->pool, &m)) != 0) goto out;
+  {
+    double t0 = ns_monotonic_s();
+    if ((rc = ns_mf_fit(g, val, w, &mp, run->pool, &m)) != 0) goto out;
+    run->mf_seconds += ns_monotonic_s() - t0;
+  }
   run->mf_passes += m.iters;
 
   io->mu = m.mu;
@@ -885,6 +889,8 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, volatile int *canc
   sc->n_raters_round2 = run.n_r2_raters;
   sc->mf_passes = run.mf_passes;
   sc->propagation_seconds = run.prop_seconds;
+  sc->mf_seconds = run.mf_seconds;
+  sc->harassment_seconds = run.harass_seconds;
   sc->propagation_edge_visits = run.prop_visits;
 
 out:

@@ -173,6 +173,7 @@ typedef struct ns__run {
   double guard_pseudo_seconds;
   double harass_seconds;     /* harassment model time (pipeline_help.c) */
   double prop_seconds;       /* trust propagation time, all calls */
+  double mf_seconds;         /* time inside ns_mf_fit, all rounds */
   uint64_t prop_visits;      /* its edge visits */
   int harass_passes;         /* its Newton passes, 0 = not fitted */
   double *harass_pen;        /* per participant, NULL until the first
