@@ -267,6 +267,13 @@ typedef struct ns_scores {
   double seconds;              /* wall time of the run */
   double stage_seconds[8];     /* snapshot, r1, helpfulness, trust, r2,
                                    guardrails, statuses, publish */
+  /* inside the trust stage (0 with --no-trust): */
+  double groups_seconds;       /* co-rating group detection */
+  double propagation_seconds;  /* ns_trust_propagate, all calls */
+  uint64_t propagation_edge_visits;
+  double mf_seconds;           /* inside the main ALS fits (both rounds,
+                                  refinement included) */
+  double harassment_seconds;   /* harassment model (helpfulness stage) */
   double qclique_seconds;      /* part of guardrails: quasi-cliques and the
                                    NoCorrelated refit */
   size_t n_qcliques, n_correlated;  /* quasi-cliques, raters in them */

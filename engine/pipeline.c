@@ -284,7 +284,11 @@ static int fit_subset(ns__run *run, fit_io *io) {
       for (int d = 0; d < k; d++) m.user_fac[(size_t)umap[i] * k + d] = or0(io->init_rfac[i * k + d]);
     }
   }
-  if ((rc = ns_mf_fit(g, val, w, &mp, run->pool, &m)) != 0) goto out;
+  {
+    double t0 = ns_monotonic_s();
+    if ((rc = ns_mf_fit(g, val, w, &mp, run->pool, &m)) != 0) goto out;
+    run->mf_seconds += ns_monotonic_s() - t0;
+  }
   run->mf_passes += m.iters;
 
   io->mu = m.mu;
@@ -662,6 +666,7 @@ static void run_free(ns__run *run) {
   free(run->prov_status);
   free(run->agree_ratio);
   free(run->agree_harass);
+  free(run->harass_pen);
   free(run->ratio_diff);
   free(run->mean_score);
   free(run->above);
@@ -754,7 +759,8 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, volatile int *canc
     stage_begin(&clk, "coordinated groups");
     if ((rc = ns__groups_stage(&run)) != 0) goto out;
     for (size_t e = 0; e < run.n_r; e++) run.edge_r1[e] = !run.edge_drop[e];
-    sc->stage_seconds[3] += stage_end(&clk);
+    sc->groups_seconds = stage_end(&clk);
+    sc->stage_seconds[3] += sc->groups_seconds;
   }
 
   /* -- round 1 */
@@ -813,9 +819,14 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, volatile int *canc
     stage_begin(&clk, "trust refinement");
     ns_pool_for(run.pool, nn, 1024, notes_chunk, &c);
     if ((rc = ns__helpfulness(&run)) != 0) goto out;
+    double t_trust = ns_monotonic_s();
     if ((rc = ns__trust_stage(&run, run.edge_r1)) != 0) goto out;
+    t_trust = ns_monotonic_s() - t_trust;
     if ((rc = round2(&run)) != 0) goto out;
-    sc->stage_seconds[4] += stage_end(&clk);
+    /* The refinement's trust call counts as trust; its helpfulness and
+    ** round-2 refit count as round 2. */
+    sc->stage_seconds[3] += t_trust;
+    sc->stage_seconds[4] += stage_end(&clk) - t_trust;
     if (CANCELED()) { rc = NS_ECANCELED; goto out; }
   }
   /* -- guardrails on the round-2 fit (engine/pipeline_guard.c) */
@@ -878,6 +889,10 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, volatile int *canc
   sc->n_raters_round1 = run.n_r1_raters;
   sc->n_raters_round2 = run.n_r2_raters;
   sc->mf_passes = run.mf_passes;
+  sc->propagation_seconds = run.prop_seconds;
+  sc->mf_seconds = run.mf_seconds;
+  sc->harassment_seconds = run.harass_seconds;
+  sc->propagation_edge_visits = run.prop_visits;
   sc->qclique_seconds = run.qclique_seconds;
   sc->n_qcliques = run.n_qcliques;
   sc->n_correlated = run.n_correlated;

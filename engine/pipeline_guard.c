@@ -66,6 +66,12 @@ static int qclique_stage(ns__run *run, const ns_guard_fit *f, const ns_guard_reg
     goto out;
   run->n_qcliques = qs.n_cliques;
   run->n_correlated = qs.n_members;
+  ns_debug("quasi-cliques: %zu scope notes, %zu scope ratings, %zu eligible raters, %llu pair "
+           "updates, %zu seed pairs (%zu at chance level), %zu grown, %zu cliques, %zu raters "
+           "(largest %zu)",
+           qs.scope_notes, qs.scope_ratings, qs.eligible_raters,
+           (unsigned long long)qs.pair_updates, qs.seed_pairs, qs.low_lift_pairs, qs.seeds_tried,
+           qs.n_cliques, qs.n_members, qs.largest);
   for (size_t u = 0; u < np; u++) corr[u] = run->qclique_id[u] > 0;
   if (qs.n_members > 0) {
     if ((rc = ns_guard_refit_excluding(f, corr, reg, run->p->min_ratings_note, run->pool,

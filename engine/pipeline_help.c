@@ -219,7 +219,16 @@ int ns__helpfulness(ns__run *run) {
 
   /* The harassment penalty is a guardrail: off with the guardrails (then the
   ** penalised ratio equals the plain one). */
-  if (run->p->guardrails && (rc = harassment_penalty(run, pen)) != 0) goto out;
+  if (run->p->guardrails) {
+    if (!run->harass_pen) {
+      if (!(run->harass_pen = ns_calloc(np ? np : 1, sizeof *run->harass_pen))) {
+        rc = NS_ENOMEM;
+        goto out;
+      }
+      if ((rc = harassment_penalty(run, run->harass_pen)) != 0) goto out;
+    }
+    memcpy(pen, run->harass_pen, np * sizeof *pen);
+  }
 
   /* Valid ratings are taken from the round-1 training ratings, judged
   ** against the provisional (round-1) statuses. */

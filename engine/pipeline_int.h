@@ -178,7 +178,14 @@ typedef struct ns__run {
   int g_stab;                /* 1: stabilization runs (ns__guardrails) */
   double guard_pseudo_seconds;
   double harass_seconds;     /* harassment model time (pipeline_help.c) */
+  double prop_seconds;       /* trust propagation time, all calls */
+  double mf_seconds;         /* time inside ns_mf_fit, all rounds */
+  uint64_t prop_visits;      /* its edge visits */
   int harass_passes;         /* its Newton passes, 0 = not fitted */
+  double *harass_pen;        /* per participant, NULL until the first
+                             ** ns__helpfulness: the model reads only the
+                             ** ratings and round-1 factors, so the trust
+                             ** refinement's second call reuses it */
 } ns__run;
 
 /* pipeline_help.c */

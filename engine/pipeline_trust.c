@@ -86,8 +86,7 @@ int ns__groups_stage(ns__run *run) {
   int64_t *tm = ns_mallocn(nr ? nr : 1, sizeof *tm);
   int64_t *post = ns_mallocn(nr ? nr : 1, sizeof *post);
   int32_t *g2 = ns_calloc(run->n_part ? run->n_part : 1, sizeof *g2);
-  ns_corate_params cp;
-  ns_corate_stats st;
+  ns_corate_params cp[2];
   int rc = 0;
 
   if (!tm || !post || !g2) { rc = NS_ENOMEM; goto out; }
@@ -106,23 +105,30 @@ int ns__groups_stage(ns__run *run) {
   ** instead of minutes is still a pair set co-rating ~10x above its
   ** activity's chance level.  NPMI/minSim are tuned for 20 minutes and
   ** would group honest raters at 48 h, so they are off in pass 2. */
-  ns_corate_params_default(&cp);
-  cp.burst_mult = NS__BURST_MULT;
-  if ((rc = ns_groups_corate(nr, run->r_rater, run->r_note, tm, post, run->n_part, &cp,
-                             run->group_id, &st)) != 0)
-    goto out;
-  cp.window_ms = NS__PUBLIC_DELAY_MS;
+  ns_corate_params_default(&cp[0]);
+  cp[0].burst_mult = NS__BURST_MULT;
+  cp[1] = cp[0];
+  cp[1].window_ms = NS__PUBLIC_DELAY_MS;
   /* Each rating is paired with its next 8 ratings on the post only: the
-  ** pair map grows with (cap x ratings), and at 128 this pass alone took
-  ** 6.4 s and 1.3 GB at 1 M ratings (8: 1.8 s, 0.4 GB).  A ring spread over
-  ** hours still lands its members next to each other often enough on its
-  ** targets (tests/e2e/attack_smoke.sh, "spread farming ring"). */
-  cp.max_window = 8;
-  cp.npmi_min = 2.0;      /* NPMI <= 1: never fires */
-  cp.minsim_min = 1e300;  /* never fires */
-  if ((rc = ns_groups_corate(nr, run->r_rater, run->r_note, tm, post, run->n_part, &cp, g2,
-                             NULL)) != 0)
-    goto out;
+  ** work grows with (cap x ratings).  A ring spread over hours still lands
+  ** its members next to each other often enough on its targets
+  ** (tests/e2e/attack_smoke.sh, "spread farming ring"). */
+  cp[1].max_window = 8;
+  cp[1].npmi_min = 2.0;      /* NPMI < 1: never fires */
+  cp[1].minsim_min = 1e300;  /* never fires */
+  {
+    const ns_corate_params *pp[2] = {&cp[0], &cp[1]};
+    int32_t *gg[2] = {run->group_id, g2};
+    ns_corate_stats st[2];
+    if ((rc = ns_groups_corate_multi(nr, run->r_rater, run->r_note, tm, post, run->n_part, 2, pp,
+                                     run->pool, gg, st)) != 0)
+      goto out;
+    ns_log(NS_LOG_DEBUG, "co-rating: %llu/%llu pair events, %llu/%llu distinct pairs, "
+           "%llu/%llu suspect (20 min / 48 h)",
+           (unsigned long long)st[0].pair_events, (unsigned long long)st[1].pair_events,
+           (unsigned long long)st[0].distinct_pairs, (unsigned long long)st[1].distinct_pairs,
+           (unsigned long long)st[0].suspect_pairs, (unsigned long long)st[1].suspect_pairs);
+  }
   merge_groups(run->group_id, g2, run->n_part, &run->n_groups, &run->n_grouped);
   rc = ns_groups_dedup(nr, run->r_rater, run->r_note, tm, run->n_part, run->n_notes,
                        run->note_author, run->group_id, run->edge_drop, &run->n_group_dropped);
@@ -235,7 +241,12 @@ int ns__trust_stage(ns__run *run, const uint8_t *use_edge) {
   if ((rc = ns_bigraph_build(np, run->n_notes, ne, er, en, &ag)) != 0) goto out;
   ns_trust_params_default(&tp);
   tp.alpha = run->p->trust_alpha;
-  if ((rc = ns_trust_propagate(ag, seed_w, &tp, run->pool, &tr)) != 0) goto out;
+  {
+    double t0 = ns_monotonic_s();
+    if ((rc = ns_trust_propagate(ag, seed_w, &tp, run->pool, &tr)) != 0) goto out;
+    run->prop_seconds += ns_monotonic_s() - t0;
+    run->prop_visits += tr.edge_visits;
+  }
   run->trust_iters = tr.iterations;
   for (size_t u = 0; u < np; u++) {
     run->trust[u] = tr.trust[u];

@@ -92,6 +92,7 @@ typedef struct ns_trust_result {
                      ** quality "earned"; low-quality edges count partly */
   double ref;        /* median of t over raters with degree >= 1 */
   int iterations;    /* iterations run */
+  uint64_t edge_visits; /* 2 * n_edges per iteration (both gathers) */
   double last_l1;    /* L1 change of the last iteration */
 } ns_trust_result;
 
@@ -166,8 +167,8 @@ int ns_trust_weights(size_t n_ratings, const int32_t *rating_rater,
 /* ========================================================================
 ** Coordinated groups (graph/groups.c).  reference §7.1, docs/trust.md.
 **
-** Co-rating: per post (or per note when post is NULL), ratings sorted by
-** (time, rater); two raters co-rate when their ratings of a note of the post
+** Co-rating: per post (or per note when post is NULL), each note's ratings
+** sorted by (time, rater); two raters co-rate when their ratings of a note of the post
 ** are <= window_ms apart.  Each pair counts at most once per post.  Only the
 ** next max_window ratings after each rating are paired (bounds the work on
 ** bursty popular notes: O(R * max_window) pair events, R = ratings).
@@ -198,7 +199,8 @@ typedef struct ns_corate_params {
 
 typedef struct ns_corate_stats {
   uint64_t pair_events;   /* pairs inside windows, before per-post dedup */
-  uint64_t distinct_pairs;/* pairs counted in the hash map */
+  uint64_t distinct_pairs;/* distinct (pair) with a windowed co-rating */
+  uint64_t co_ratings;    /* sum of pair counts (after per-post dedup) */
   uint64_t suspect_pairs;
   size_t n_groups;
   size_t n_grouped;       /* raters with group_id > 0 */
@@ -215,6 +217,19 @@ int ns_groups_corate(size_t n_ratings, const int32_t *rater, const int32_t *note
                      const int64_t *time_ms, const int64_t *post, size_t n_raters,
                      const ns_corate_params *p, int32_t *group_id,
                      ns_corate_stats *stats);
+
+/* Runs n_passes (1..8) detections over the same ratings in one walk: pass
+** s uses params[s] and writes group_ids[s] (n_raters each); stats, if not
+** NULL, has n_passes entries.  All passes must share min_posts.  post, when
+** given, must be the same for every rating of a note (NS_EINVAL otherwise).
+** pool may be NULL.  Results equal n_passes separate ns_groups_corate()
+** calls and do not depend on the thread count.  Memory is O(R + raters).
+** Returns 0, NS_EINVAL or NS_ENOMEM (all group ids 0 on failure). */
+int ns_groups_corate_multi(size_t n_ratings, const int32_t *rater, const int32_t *note,
+                           const int64_t *time_ms, const int64_t *post, size_t n_raters,
+                           size_t n_passes, const ns_corate_params *const *params,
+                           ns_pool *pool, int32_t *const *group_ids,
+                           ns_corate_stats *stats);
 
 /* "A group counts as one rater per note": drop[i] = 1 for every rating of a
 ** group member except the earliest per (note, group) (ties: smaller rater,

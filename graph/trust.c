@@ -232,6 +232,7 @@ int ns_trust_propagate(const ns_bigraph *g, const double *seed_w,
     }
   }
   out->iterations = it;
+  out->edge_visits = 2 * (uint64_t)ne * (uint64_t)it;
 
   /* Results.  The final mass vector is c.x (one of the two buffers). */
   out->n_raters = nr;

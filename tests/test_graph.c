@@ -555,3 +555,182 @@ TEST(graph_group_dedup_hand_example) {
   ASSERT_EQ(drop[7], 1);
   ASSERT_EQ(nd, 5);
 }
+
+/* ---- co-rating: the fast walk against a plain reference ----------------------- */
+
+/* A deliberately plain version of the documented semantics (graph.h): sort
+** the ratings by (post, note, time, rater), enumerate each rating's next
+** max_window qualifying neighbours inside the window, deduplicate
+** (post, pair) triples by sorting, count, judge every pair, union-find. */
+typedef struct ref_row { int64_t post, time; int32_t note, rater; } ref_row;
+typedef struct ref_trip { int64_t post; int32_t a, c; } ref_trip;
+
+static int ref_cmp_row(const void *x, const void *y) {
+  const ref_row *a = x, *b = y;
+  if (a->post != b->post) return a->post < b->post ? -1 : 1;
+  if (a->note != b->note) return a->note < b->note ? -1 : 1;
+  if (a->time != b->time) return a->time < b->time ? -1 : 1;
+  return (a->rater > b->rater) - (a->rater < b->rater);
+}
+static int ref_cmp_trip(const void *x, const void *y) {
+  const ref_trip *a = x, *b = y;
+  if (a->a != b->a) return a->a < b->a ? -1 : 1;
+  if (a->c != b->c) return a->c < b->c ? -1 : 1;
+  return (a->post > b->post) - (a->post < b->post);
+}
+static int32_t ref_find(int32_t *par, int32_t a) {
+  while (par[a] != a) a = par[a];
+  return a;
+}
+
+static void ref_corate(size_t n, const int32_t *r, const int32_t *nt, const int64_t *t,
+                       const int64_t *post, size_t nr, const ns_corate_params *p,
+                       int32_t *gid, ns_corate_stats *st) {
+  ref_row *rows = calloc(n + 1, sizeof *rows);
+  ref_trip *tr = calloc(n * (size_t)p->max_window + 1, sizeof *tr);
+  int32_t *T = calloc(nr, sizeof *T), *par = calloc(nr, sizeof *par), *sz = calloc(nr, sizeof *sz);
+  size_t ntr = 0;
+  double N = 0, sum_co = 0, rho = 0;
+  memset(st, 0, sizeof *st);
+  for (size_t i = 0; i < n; i++) {
+    rows[i].post = post ? post[i] : nt[i];
+    rows[i].time = t[i];
+    rows[i].note = nt[i];
+    rows[i].rater = r[i];
+  }
+  qsort(rows, n, sizeof *rows, ref_cmp_row);
+  /* T: distinct posts per rater (quadratic scan, fine at test sizes) */
+  for (size_t i = 0; i < n; i++) {
+    int seen = 0;
+    for (size_t j = 0; j < i && !seen; j++)
+      seen = rows[j].post == rows[i].post && rows[j].rater == rows[i].rater;
+    if (!seen) T[rows[i].rater]++, N += 1;
+  }
+  for (size_t i = 0; i < n; i++) {
+    int m = 0;
+    if (T[rows[i].rater] < p->min_posts) continue;
+    for (size_t j = i + 1; j < n && rows[j].note == rows[i].note && rows[j].post == rows[i].post;
+         j++) {
+      if (T[rows[j].rater] < p->min_posts) continue;
+      if (++m > p->max_window || rows[j].time - rows[i].time > p->window_ms) break;
+      if (rows[j].rater == rows[i].rater) continue;
+      st->pair_events++;
+      tr[ntr].post = rows[i].post;
+      tr[ntr].a = NS_MIN(rows[i].rater, rows[j].rater);
+      tr[ntr].c = NS_MAX(rows[i].rater, rows[j].rater);
+      ntr++;
+    }
+  }
+  qsort(tr, ntr, sizeof *tr, ref_cmp_trip);
+  for (size_t u = 0; u < nr; u++) par[u] = (int32_t)u;
+  if (p->burst_mult > 0) {
+    double s1 = 0, s2 = 0;
+    for (size_t k = 0; k < ntr; k++)
+      if (k == 0 || tr[k].a != tr[k - 1].a || tr[k].c != tr[k - 1].c ||
+          tr[k].post != tr[k - 1].post)
+        sum_co += 1;
+    for (size_t u = 0; u < nr; u++)
+      if (T[u] >= p->min_posts) s1 += T[u], s2 += (double)T[u] * T[u];
+    rho = sum_co / ((s1 * s1 - s2) / 2);
+  }
+  for (size_t k = 0; k < ntr;) {
+    size_t e = k;
+    double co = 0;
+    for (; e < ntr && tr[e].a == tr[k].a && tr[e].c == tr[k].c; e++)
+      if (e == k || tr[e].post != tr[e - 1].post) co += 1;
+    {
+      double ta = T[tr[k].a], tb = T[tr[k].c];
+      double pmi = log(co * N / ((ta + p->smooth) * (tb + p->smooth)));
+      double npmi = co < N ? pmi / -log(co / N) : -1;
+      double ms = co / (NS_MIN(ta, tb) + p->minsim_add);
+      int burst = p->burst_mult > 0 && co >= p->burst_min && co >= p->burst_mult * rho * ta * tb;
+      st->distinct_pairs++;
+      st->co_ratings += (uint64_t)co;
+      if (npmi >= p->npmi_min || ms >= p->minsim_min || burst) {
+        int32_t x = ref_find(par, tr[k].a), y = ref_find(par, tr[k].c);
+        st->suspect_pairs++;
+        if (x != y) par[NS_MAX(x, y)] = NS_MIN(x, y);
+      }
+    }
+    k = e;
+  }
+  for (size_t u = 0; u < nr; u++) sz[ref_find(par, (int32_t)u)]++;
+  for (size_t u = 0; u < nr; u++) {
+    int32_t root = ref_find(par, (int32_t)u);
+    gid[u] = 0;
+    if (sz[root] < 2) continue;
+    gid[u] = (size_t)root == u ? (int32_t)++st->n_groups : gid[root];
+    st->n_grouped++;
+  }
+  free(rows), free(tr), free(T), free(par), free(sz);
+}
+
+/* Random inputs with multi-note posts, time ties, a bursty planted group
+** and two parameter sets (20 min / 64 and 48 h / 3 with the burst rule):
+** ns_groups_corate_multi on 1 and 3 threads equals the reference exactly,
+** group ids and every statistic. */
+TEST(graph_corate_matches_plain_reference) {
+  const int64_t MIN = 60000;
+  for (uint64_t seed = 1; seed <= 4; seed++) {
+    const size_t nr = 120, nn = 150;
+    ns_rng rng;
+    ratings x = {0};
+    uint8_t rated[150];
+    int64_t *post;
+    int32_t g[2][120], gr[120];
+    ns_corate_params p[2];
+    const ns_corate_params *pp[2] = {&p[0], &p[1]};
+    int32_t *gg[2] = {g[0], g[1]};
+    ns_corate_stats st[2], sr;
+    ns_rng_seed(&rng, seed);
+    for (size_t u = 0; u < nr; u++) {
+      int ring = u >= 30 && u < 36, k = (ring ? 30 : 5) + (int)ns_rng_below(&rng, 40);
+      memset(rated, 0, sizeof rated);
+      for (int j = 0; j < k;) {
+        /* the ring rates two notes of each of the posts 0..14 together,
+        ** so per-post dedup matters */
+        size_t n = ring && j < 30 ? (size_t)(j + j / 2) : ns_rng_below(&rng, nn);
+        if (rated[n]) continue;
+        rated[n] = 1;
+        /* coarse times (whole 5-minute steps) so ties happen */
+        add_rating(&x, (int32_t)u, (int32_t)n,
+                   ring && j < 30 ? (int64_t)n * 1000 * MIN + 5 * MIN * (int64_t)ns_rng_below(&rng, 2)
+                                  : (int64_t)n * 1000 * MIN + 5 * MIN * (int64_t)ns_rng_below(&rng, 300));
+        j++;
+      }
+    }
+    post = malloc(x.n.n * sizeof *post);
+    for (size_t i = 0; i < x.n.n; i++) post[i] = 7 - x.n.a[i] / 3;  /* 3 notes a post */
+    ns_corate_params_default(&p[0]);
+    p[0].burst_mult = 3;
+    p[0].min_posts = 8;
+    p[1] = p[0];
+    p[1].window_ms = 48 * 60 * MIN;
+    p[1].max_window = 3;
+    p[1].npmi_min = 2.0;
+    p[1].minsim_min = 1e300;
+    for (int threads = 1; threads <= 3; threads += 2) {
+      ns_pool *pool = NULL;
+      ASSERT_OK(ns_pool_new(threads, &pool));
+      ASSERT_OK(ns_groups_corate_multi(x.r.n, x.r.a, x.n.a, x.t.a, post, nr, 2, pp, pool, gg, st));
+      ns_pool_free(pool);
+      for (int s = 0; s < 2; s++) {
+        ref_corate(x.r.n, x.r.a, x.n.a, x.t.a, post, nr, &p[s], gr, &sr);
+        ASSERT_EQ(st[s].pair_events, sr.pair_events);
+        ASSERT_EQ(st[s].distinct_pairs, sr.distinct_pairs);
+        ASSERT_EQ(st[s].co_ratings, sr.co_ratings);
+        ASSERT(sr.co_ratings < sr.pair_events);  /* dedup did something */
+        ASSERT_EQ(st[s].suspect_pairs, sr.suspect_pairs);
+        ASSERT_EQ(st[s].n_groups, sr.n_groups);
+        ASSERT_EQ(st[s].n_grouped, sr.n_grouped);
+        for (size_t u = 0; u < nr; u++) ASSERT_EQ(g[s][u], gr[u]);
+        if (seed == 1 && s == 0) ASSERT(sr.n_grouped >= 6);  /* the planted six */
+      }
+    }
+    /* A note's ratings on two different posts are rejected. */
+    post[0] = 99;
+    ASSERT_ERR(ns_groups_corate(x.r.n, x.r.a, x.n.a, x.t.a, post, nr, NULL, gr, NULL), NS_EINVAL);
+    free(post);
+    ratings_free(&x);
+  }
+}

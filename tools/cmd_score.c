@@ -51,6 +51,7 @@ static void usage(FILE *f) {
       "      --seeds FILE          trust seeds: participant ids, one a line\n"
       "                            (default: the established-record rule)\n"
       "      --stats FILE          write run statistics as \"key value\" lines\n"
+      "  -v, --verbose             debug log: per-stage details on stderr\n"
       "  -h, --help                this help\n",
       f);
 }
@@ -92,6 +93,11 @@ static int write_stats(const char *path, const ns_scores *sc, double t_load, dou
   for (int i = 0; i < 8; i++) fprintf(f, "stage_%s_seconds %.3f\n", stage[i], sc->stage_seconds[i]);
   fprintf(f, "run_seconds %.3f\ntotal_seconds %.3f\nmf_passes %d\n", sc->seconds, total_s,
           sc->mf_passes);
+  fprintf(f, "trust_groups_seconds %.3f\ntrust_propagation_seconds %.3f\n"
+          "trust_propagation_edge_visits %llu\n", sc->groups_seconds, sc->propagation_seconds,
+          (unsigned long long)sc->propagation_edge_visits);
+  fprintf(f, "mf_seconds %.3f\nharassment_seconds %.3f\n", sc->mf_seconds,
+          sc->harassment_seconds);
   /* part of stage_guardrails_seconds */
   fprintf(f, "guardrails_qclique_seconds %.3f\nqcliques %zu\ncorrelated_raters %zu\n",
           sc->qclique_seconds, sc->n_qcliques, sc->n_correlated);
@@ -127,6 +133,7 @@ int ns_cmd_score(int argc, char **argv) {
       {"k", required_argument, 0, O_K},          {"no-trust", no_argument, 0, O_NOTRUST},
       {"seeds", required_argument, 0, O_SEEDS},
       {"stats", required_argument, 0, O_STATS},
+      {"verbose", no_argument, 0, 'v'},
       {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
   const char *notes = NULL, *ratings = NULL, *status = NULL, *enroll = NULL, *outdir = NULL;
   const char *db = NULL, *seeds = NULL, *stats = NULL;
@@ -142,7 +149,7 @@ int ns_cmd_score(int argc, char **argv) {
 
   optind = 1;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, ":n:r:s:e:o:h", longopts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, ":n:r:s:e:o:vh", longopts, NULL)) != -1) {
     switch (c) {
     case 'n': notes = optarg; break;
     case 'r': ratings = optarg; break;
@@ -169,6 +176,7 @@ int ns_cmd_score(int argc, char **argv) {
     case O_NOTRUST: no_trust = 1; break;
     case O_STATS: stats = optarg; break;
     case O_SEEDS: seeds = optarg; break;
+    case 'v': ns_log_set_level(NS_LOG_DEBUG); break;
     case 'h': usage(stdout); return 0;
     case ':':
       fprintf(stderr, "notescore: score: option %s needs a value\n", argv[optind - 1]);
