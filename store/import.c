@@ -1,9 +1,11 @@
 /*
 ** store/import.c -- writing input rows into SQLite: the row writer shared by
 ** bulk import (ns_store_import) and the server's ingest batches
-** (ns_store_ingest, store.c).
+** (ns_store_ingest, store.c), and the two-thread ratings import pipeline.
 **
-** Who calls it: store.c, the CLI `notescore import`.  Thread: the handle's.
+** Who calls it: store.c, the CLI `notescore import`.  Thread: the handle's;
+** a ratings file import also runs one writer thread of its own (below),
+** which is then the only thread touching the SQLite handle.
 **
 ** Upsert rules (the same as ns_dataset_normalize, so a snapshot of the DB
 ** equals the normalized TSV load of the same files):
@@ -12,19 +14,29 @@
 **   notes / note_status_history / user_enrollment: the later row wins.
 ** Hence importing the same files twice leaves the tables unchanged.
 **
-** Speed: prepared statements; participant ids resolved through the
-** in-memory cache (no SELECT per row); ratings buffered 256 k at a time and
-** sorted by key before insertion so the WITHOUT ROWID B-tree is filled
-** mostly in order; one transaction per 1 M rows (per file in strict mode).
+** Speed (see docs/architecture.md, "Import"):
+**   - participant ids resolved through the in-memory cache (no SELECT per
+**     row), with the hash computed and the table slot / string prefetched a
+**     few rows before the lookup (a lookup among 200 k+ random ids otherwise
+**     waits on two cache misses);
+**   - ratings are buffered in batches and sorted by key, so the WITHOUT
+**     ROWID B-tree is filled mostly in order, and each batch is upserted by
+**     ONE statement reading the eponymous virtual table ns_rating_batch
+**     (no per-row bind/step/reset: half the SQLite cost of a bound INSERT);
+**   - a ratings file is parsed, interned and sorted on the caller's thread
+**     while a writer thread upserts the previous batches (bounded queue of
+**     NBATCH batches: constant memory);
+**   - one transaction per 2^20 rows (per file in strict mode).
 */
 #include "store_int.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#define RBUF_ROWS (256u * 1024u)
-#define COMMIT_ROWS (1u << 20)
+#define RBUF_ROWS (256u * 1024u) /* ingest / row writer: flush threshold */
+#define COMMIT_ROWS (1u << 20)   /* rows per transaction (non-strict import) */
 
 static const char sql_note[] =
     "INSERT INTO notes(note_id, author_id, created_ms, tweet_id, classification)"
@@ -32,9 +44,12 @@ static const char sql_note[] =
     " author_id = excluded.author_id, created_ms = excluded.created_ms,"
     " tweet_id = excluded.tweet_id, classification = excluded.classification";
 
-static const char sql_rating[] =
+/* One statement per batch: SQLite steps through the batch rows itself.
+** "WHERE 1" is required by the grammar (an upsert after a SELECT). */
+static const char sql_rating_batch[] =
     "INSERT INTO ratings(note_id, rater_id, created_ms, level, tags, source)"
-    " VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(note_id, rater_id) DO UPDATE SET"
+    " SELECT note_id, rater_id, created_ms, level, tags, source FROM ns_rating_batch WHERE 1"
+    " ON CONFLICT(note_id, rater_id) DO UPDATE SET"
     " created_ms = excluded.created_ms, level = excluded.level, tags = excluded.tags,"
     " source = excluded.source WHERE excluded.created_ms >= ratings.created_ms";
 
@@ -53,6 +68,180 @@ static const char sql_enroll[] =
     " ts_last_state_change, ts_last_earn_out, modeling_population, modeling_group,"
     " times_earned_out) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 
+/* ---- the ns_rating_batch virtual table ---------------------------------- */
+
+/* Eponymous-only (no xCreate): "FROM ns_rating_batch" works on this
+** connection without a CREATE VIRTUAL TABLE, so the schema is untouched. */
+typedef struct vb_tab {
+  sqlite3_vtab base;
+  ns_store *s;
+} vb_tab;
+
+typedef struct vb_cur {
+  sqlite3_vtab_cursor base;
+  const ns_store *s;
+  size_t i;
+} vb_cur;
+
+static int vb_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
+                      sqlite3_vtab **out, char **err) {
+  vb_tab *v;
+  int rc = sqlite3_declare_vtab(db, "CREATE TABLE x(note_id, rater_id, created_ms, level, tags, source)");
+  (void)argc;
+  (void)argv;
+  (void)err;
+  if (rc != SQLITE_OK) return rc;
+  if (!(v = sqlite3_malloc(sizeof *v))) return SQLITE_NOMEM;
+  memset(v, 0, sizeof *v);
+  v->s = aux;
+  /* not usable from triggers or views, only by our own statement */
+  sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
+  *out = &v->base;
+  return SQLITE_OK;
+}
+
+static int vb_disconnect(sqlite3_vtab *v) {
+  sqlite3_free(v);
+  return SQLITE_OK;
+}
+
+static int vb_best_index(sqlite3_vtab *v, sqlite3_index_info *info) {
+  (void)v;
+  info->estimatedCost = 1e5;
+  info->estimatedRows = 100000;
+  return SQLITE_OK;
+}
+
+static int vb_open(sqlite3_vtab *v, sqlite3_vtab_cursor **out) {
+  vb_cur *c = sqlite3_malloc(sizeof *c);
+  if (!c) return SQLITE_NOMEM;
+  memset(c, 0, sizeof *c);
+  c->s = ((vb_tab *)v)->s;
+  *out = &c->base;
+  return SQLITE_OK;
+}
+
+static int vb_close(sqlite3_vtab_cursor *c) {
+  sqlite3_free(c);
+  return SQLITE_OK;
+}
+
+static int vb_filter(sqlite3_vtab_cursor *c, int idx_num, const char *idx_str, int argc,
+                     sqlite3_value **argv) {
+  (void)idx_num;
+  (void)idx_str;
+  (void)argc;
+  (void)argv;
+  ((vb_cur *)c)->i = 0;
+  return SQLITE_OK;
+}
+
+static int vb_next(sqlite3_vtab_cursor *c) {
+  ((vb_cur *)c)->i++;
+  return SQLITE_OK;
+}
+
+static int vb_eof(sqlite3_vtab_cursor *c) {
+  const vb_cur *k = (const vb_cur *)c;
+  return k->i >= k->s->vb_n;
+}
+
+static int vb_column(sqlite3_vtab_cursor *c, sqlite3_context *ctx, int col) {
+  const vb_cur *k = (const vb_cur *)c;
+  const ns__rbuf *r = &k->s->vb_rows[k->i];
+  switch (col) {
+  case 0: sqlite3_result_int64(ctx, r->note_id); break;
+  case 1: sqlite3_result_int64(ctx, r->rater_id); break;
+  case 2: sqlite3_result_int64(ctx, r->created_ms); break;
+  case 3: sqlite3_result_int(ctx, r->level); break;
+  case 4: sqlite3_result_int64(ctx, r->tags); break;
+  default: sqlite3_result_int(ctx, r->source); break;
+  }
+  return SQLITE_OK;
+}
+
+static int vb_rowid(sqlite3_vtab_cursor *c, sqlite3_int64 *rowid) {
+  *rowid = (sqlite3_int64)((vb_cur *)c)->i;
+  return SQLITE_OK;
+}
+
+static const sqlite3_module vb_module = {
+    .iVersion = 0,
+    .xConnect = vb_connect,
+    .xBestIndex = vb_best_index,
+    .xDisconnect = vb_disconnect,
+    .xOpen = vb_open,
+    .xClose = vb_close,
+    .xFilter = vb_filter,
+    .xNext = vb_next,
+    .xEof = vb_eof,
+    .xColumn = vb_column,
+    .xRowid = vb_rowid,
+};
+
+int ns__rbatch_register(ns_store *s) {
+  int src = sqlite3_create_module(s->db, "ns_rating_batch", &vb_module, s);
+  if (src != SQLITE_OK) {
+    snprintf(s->errbuf, sizeof s->errbuf, "%s", sqlite3_errmsg(s->db));
+    return ns__db_err(s, src);
+  }
+  return 0;
+}
+
+/* Upserts rows[0..n) (rater_id = participants.id) with one statement. */
+static int upsert_ratings(ns_store *s, sqlite3_stmt *st, const ns__rbuf *rows, size_t n) {
+  int rc;
+  if (!n) return 0;
+  s->vb_rows = rows;
+  s->vb_n = n;
+  rc = ns__db_step_done(s, st);
+  s->vb_rows = NULL;
+  s->vb_n = 0;
+  return rc;
+}
+
+/* ---- sorting a batch --------------------------------------------------- */
+
+/* Order (note_id, rater_id, seq): seq keeps file order among duplicates, so
+** "on equal created_ms the later row wins" survives the sort. */
+static inline int rb_less(const ns__rbuf *x, const ns__rbuf *y) {
+  if (x->note_id != y->note_id) return x->note_id < y->note_id;
+  if (x->rater_id != y->rater_id) return x->rater_id < y->rater_id;
+  return x->seq < y->seq;
+}
+
+/* Bottom-up merge sort: insertion-sorted runs of 32, then merges that are
+** skipped in O(1) when the two runs are already in order.  Public ratings
+** files come grouped by note, so most merges above the size of a note's
+** group are skipped; qsort() would pay n log n compares through a function
+** pointer.  tmp holds n rows (a left run can be almost n long). */
+#define SORT_RUN 32
+static void rb_sort(ns__rbuf *a, size_t n, ns__rbuf *tmp) {
+  for (size_t lo = 0; lo < n; lo += SORT_RUN) {
+    size_t hi = NS_MIN(lo + SORT_RUN, n);
+    for (size_t i = lo + 1; i < hi; i++) {
+      ns__rbuf x;
+      size_t j = i;
+      if (!rb_less(&a[i], &a[i - 1])) continue;
+      x = a[i];
+      do {
+        a[j] = a[j - 1];
+        j--;
+      } while (j > lo && rb_less(&x, &a[j - 1]));
+      a[j] = x;
+    }
+  }
+  for (size_t w = SORT_RUN; w < n; w *= 2) {
+    for (size_t lo = 0; lo + w < n; lo += 2 * w) {
+      size_t mid = lo + w, hi = NS_MIN(lo + 2 * w, n), i = 0, j = mid, k = lo;
+      if (!rb_less(&a[mid], &a[mid - 1])) continue; /* already in order */
+      memcpy(tmp, a + lo, w * sizeof *a);
+      while (i < w && j < hi) a[k++] = rb_less(&a[j], &tmp[i]) ? a[j++] : tmp[i++];
+      while (i < w) a[k++] = tmp[i++];
+    }
+  }
+}
+
 /* ---- the row writer ---------------------------------------------------- */
 
 int ns__writer_init(ns_store *s, ns__writer *w) {
@@ -60,7 +249,7 @@ int ns__writer_init(ns_store *s, ns__writer *w) {
   memset(w, 0, sizeof *w);
   w->s = s;
   if ((rc = ns__db_prepare(s, sql_note, &w->st_note)) != 0 ||
-      (rc = ns__db_prepare(s, sql_rating, &w->st_rating)) != 0 ||
+      (rc = ns__db_prepare(s, sql_rating_batch, &w->st_rating)) != 0 ||
       (rc = ns__db_prepare(s, sql_hist, &w->st_hist)) != 0 ||
       (rc = ns__db_prepare(s, sql_enroll, &w->st_enroll)) != 0) {
     ns__writer_free(w);
@@ -124,33 +313,17 @@ int ns__writer_rating(ns__writer *w, const ns__rating_row *r) {
   return 0;
 }
 
-/* (note_id, rater_id, seq): seq keeps file order among duplicates so that
-** "on equal created_ms the later row wins" survives the sort. */
-static int cmp_rbuf(const void *a, const void *b) {
-  const ns__rbuf *x = a, *y = b;
-  if (x->note_id != y->note_id) return x->note_id < y->note_id ? -1 : 1;
-  if (x->rater_id != y->rater_id) return x->rater_id < y->rater_id ? -1 : 1;
-  return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
 int ns__writer_flush(ns__writer *w) {
-  sqlite3_stmt *st = w->st_rating;
-  int rc = 0;
+  ns__rbuf *tmp;
+  int rc;
   if (!w->rb_n) return 0;
   /* give new participants their ids, then cache index -> participants.id */
   if ((rc = ns__pcache_flush(w->s)) != 0) return rc;
   for (size_t i = 0; i < w->rb_n; i++) w->rb[i].rater_id = w->s->pc_id[w->rb[i].rater_id];
-  qsort(w->rb, w->rb_n, sizeof *w->rb, cmp_rbuf);
-  for (size_t i = 0; i < w->rb_n; i++) {
-    const ns__rbuf *b = &w->rb[i];
-    sqlite3_bind_int64(st, 1, b->note_id);
-    sqlite3_bind_int64(st, 2, b->rater_id);
-    sqlite3_bind_int64(st, 3, b->created_ms);
-    sqlite3_bind_int(st, 4, b->level);
-    sqlite3_bind_int64(st, 5, b->tags);
-    sqlite3_bind_int(st, 6, b->source);
-    if ((rc = ns__db_step_done(w->s, st)) != 0) break;
-  }
+  if (!(tmp = malloc(w->rb_n * sizeof *tmp))) return NS_ENOMEM;
+  rb_sort(w->rb, w->rb_n, tmp);
+  free(tmp);
+  rc = upsert_ratings(w->s, w->st_rating, w->rb, w->rb_n);
   w->rb_n = 0;
   w->seq = 0;
   return rc;
@@ -260,9 +433,344 @@ static int imp_enroll(void *ctx, const ns_enrollment *e, const char *p, size_t n
   return rc ? rc : imp_tick(k);
 }
 
+/* ---- the ratings pipeline ---------------------------------------------- */
+
+/* A ratings file is the bulk of any import (100 M+ rows in the public
+** data), and its two halves cost about the same: parsing + interning +
+** sorting on one side, SQLite's upserts on the other.  So the caller's
+** thread parses and fills batches, and a writer thread -- the only SQLite
+** user while the file is being read -- writes them:
+**
+**   caller (parser)                          writer thread
+**   parse row -> ring of RING rows in flight
+**     (hash computed, slot/string prefetched)
+**   intern rater -> cache index; a new one
+**     is noted in the batch (index, string)
+**   batch full: sort by (note, index, seq) ->  queue (NBATCH batches in all:
+**                                              bounded memory)
+**                                            INSERT the batch's new
+**                                              participants, ids in index
+**                                              order; index -> id; one
+**                                              upsert of the batch;
+**                                              COMMIT + BEGIN every 2^20 rows
+**
+** Participant ids are handed out in cache-index order (first-seen order),
+** so the order by index that the parser sorts on is also the order by id
+** the B-tree wants.  The parser owns s->pc_tab, the writer owns s->pc_id /
+** s->pc_max, until the writer is joined.  The caller keeps the outer
+** transaction: it BEGINs before the writer starts and COMMITs or rolls back
+** after it has stopped, so strict mode and error handling are unchanged. */
+
+#define BATCH_ROWS (64u * 1024u)
+#define NBATCH 3   /* one being filled, one queued, one being written */
+#define RING 8     /* rows in flight between hashing and interning */
+#define AHEAD 4    /* a row's string is prefetched AHEAD rows before use */
+
+typedef struct newp {
+  int32_t idx;
+  uint32_t len;
+  const char *str;      /* in the cache's arena: stable, read by the writer */
+} newp;
+
+typedef struct batch {
+  ns__rbuf *rows;       /* BATCH_ROWS */
+  size_t n;
+  newp *np;             /* participants first seen in this batch, index order */
+  size_t np_n, np_cap;
+} batch;
+
+typedef struct inflight {
+  ns__rbuf r;
+  uint64_t h;
+  uint32_t len;
+  char id[256];         /* the parser caps participant ids at 255 bytes */
+} inflight;
+
+typedef struct pipe {
+  ns_store *s;
+  int strict;
+  pthread_t th;
+  int started;
+  /* shared, under mu */
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  batch *q[NBATCH];     /* full batches, FIFO */
+  size_t q_head, q_n;
+  batch *fr[NBATCH];    /* free batches */
+  size_t fr_n;
+  int closing;          /* the parser sends nothing more */
+  int err;              /* first error: the writer's, or NS_ECANCELED */
+  /* writer only */
+  sqlite3_stmt *st_rating, *st_pins, *st_psel, *st_max;
+  uint64_t in_txn;
+  int foreign;          /* another writer added participants meanwhile */
+  /* parser only */
+  batch *cur;
+  ns__rbuf *tmp;        /* sort scratch */
+  inflight ring[RING];
+  size_t r_head, r_n;
+  uint32_t seq;
+  batch bufs[NBATCH];
+} pipe;
+
+static void pipe_set_err(pipe *p, int e) {
+  pthread_mutex_lock(&p->mu);
+  if (!p->err) p->err = e;
+  pthread_cond_broadcast(&p->cv);
+  pthread_mutex_unlock(&p->mu);
+}
+
+/* -- writer side -- */
+
+/* Highest participants.id; notes when someone else added participants
+** since this handle last looked (they may hold strings we meet later). */
+static int pipe_refresh_max(pipe *p) {
+  ns_store *s = p->s;
+  int src = sqlite3_step(p->st_max);
+  if (src == SQLITE_ROW) {
+    int64_t m = sqlite3_column_int64(p->st_max, 0);
+    if (m > s->pc_max) {
+      s->pc_max = m;
+      p->foreign = 1;
+    }
+    src = sqlite3_step(p->st_max);
+  }
+  sqlite3_reset(p->st_max);
+  if (src != SQLITE_DONE) {
+    snprintf(s->errbuf, sizeof s->errbuf, "%s", sqlite3_errmsg(s->db));
+    return ns__db_err(s, src);
+  }
+  return 0;
+}
+
+/* INSERTs a new participant with the next id; when another writer has
+** inserted the same string meanwhile, takes its id instead. */
+static int pipe_participant(pipe *p, const newp *e, int64_t *id) {
+  ns_store *s = p->s;
+  int rc, src;
+  sqlite3_bind_int64(p->st_pins, 1, s->pc_max + 1);
+  sqlite3_bind_text(p->st_pins, 2, e->str, (int)e->len, SQLITE_STATIC);
+  if ((rc = ns__db_step_done(s, p->st_pins)) != 0) return rc;
+  if (sqlite3_changes(s->db) == 1) {
+    *id = ++s->pc_max;
+    return 0;
+  }
+  p->foreign = 1;
+  sqlite3_bind_text(p->st_psel, 1, e->str, (int)e->len, SQLITE_STATIC);
+  src = sqlite3_step(p->st_psel);
+  *id = src == SQLITE_ROW ? sqlite3_column_int64(p->st_psel, 0) : 0;
+  sqlite3_reset(p->st_psel);
+  if (src != SQLITE_ROW) {
+    snprintf(s->errbuf, sizeof s->errbuf, "participant '%.64s' vanished during import", e->str);
+    return NS_ESQL;
+  }
+  return 0;
+}
+
+static int pipe_write(pipe *p, batch *b) {
+  ns_store *s = p->s;
+  int rc;
+  for (size_t i = 0; i < b->np_n; i++) {
+    const newp *e = &b->np[i];
+    int64_t id;
+    if ((size_t)e->idx >= s->pc_cap) {
+      size_t nc = s->pc_cap ? s->pc_cap : 4096;
+      int64_t *n;
+      while (nc <= (size_t)e->idx) nc *= 2;
+      if (!(n = realloc(s->pc_id, nc * sizeof *n))) return NS_ENOMEM;
+      s->pc_id = n;
+      s->pc_cap = nc;
+    }
+    if ((rc = pipe_participant(p, e, &id)) != 0) return rc;
+    s->pc_id[e->idx] = id;
+  }
+  for (size_t i = 0; i < b->n; i++) b->rows[i].rater_id = s->pc_id[b->rows[i].rater_id];
+  if ((rc = upsert_ratings(s, p->st_rating, b->rows, b->n)) != 0) return rc;
+  p->in_txn += b->n;
+  if (!p->strict && p->in_txn >= COMMIT_ROWS) {
+    /* not ns__db_commit/begin_write: those touch the parser's cache */
+    p->in_txn = 0;
+    if ((rc = ns__db_exec(s, "COMMIT")) != 0) return rc;
+    if ((rc = ns__db_exec(s, "BEGIN IMMEDIATE")) != 0) return rc;
+    if ((rc = pipe_refresh_max(p)) != 0) return rc;
+  }
+  return 0;
+}
+
+static void *pipe_writer(void *arg) {
+  pipe *p = arg;
+  for (;;) {
+    batch *b;
+    int rc = 0, err;
+    pthread_mutex_lock(&p->mu);
+    while (!p->q_n && !p->closing) pthread_cond_wait(&p->cv, &p->mu);
+    if (!p->q_n) {
+      pthread_mutex_unlock(&p->mu);
+      break;
+    }
+    b = p->q[p->q_head];
+    p->q_head = (p->q_head + 1) % NBATCH;
+    p->q_n--;
+    err = p->err;
+    pthread_mutex_unlock(&p->mu);
+    if (!err) rc = pipe_write(p, b); /* after an error, batches are just returned */
+    pthread_mutex_lock(&p->mu);
+    if (rc && !p->err) p->err = rc;
+    p->fr[p->fr_n++] = b;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+  }
+  return NULL;
+}
+
+/* -- parser side -- */
+
+static int pipe_send(pipe *p) {
+  batch *b = p->cur;
+  rb_sort(b->rows, b->n, p->tmp);
+  p->cur = NULL;
+  p->seq = 0;
+  pthread_mutex_lock(&p->mu);
+  p->q[(p->q_head + p->q_n) % NBATCH] = b;
+  p->q_n++;
+  pthread_cond_broadcast(&p->cv);
+  pthread_mutex_unlock(&p->mu);
+  return 0;
+}
+
+/* A free batch to fill; waits while all are queued or being written. */
+static int pipe_take(pipe *p) {
+  int err;
+  pthread_mutex_lock(&p->mu);
+  while (!p->fr_n && !p->err) pthread_cond_wait(&p->cv, &p->mu);
+  err = p->err;
+  if (!err) p->cur = p->fr[--p->fr_n];
+  pthread_mutex_unlock(&p->mu);
+  if (err) return err;
+  p->cur->n = 0;
+  p->cur->np_n = 0;
+  return 0;
+}
+
+/* Interns the oldest row in flight and appends it to the current batch. */
+static int pipe_resolve(pipe *p) {
+  ns_strtab *t = p->s->pc_tab;
+  inflight *e = &p->ring[p->r_head];
+  size_t before = ns_strtab_count(t);
+  int32_t idx;
+  batch *b;
+  int rc;
+  p->r_head = (p->r_head + 1) % RING;
+  p->r_n--;
+  if ((rc = ns_strtab_intern_hashed(t, e->id, e->len, e->h, &idx)) != 0) return rc;
+  if (!p->cur && (rc = pipe_take(p)) != 0) return rc;
+  b = p->cur;
+  if (ns_strtab_count(t) != before) {
+    if (b->np_n == b->np_cap) {
+      size_t nc = b->np_cap ? b->np_cap * 2 : 1024;
+      newp *n = realloc(b->np, nc * sizeof *n);
+      if (!n) return NS_ENOMEM;
+      b->np = n;
+      b->np_cap = nc;
+    }
+    b->np[b->np_n++] = (newp){idx, e->len, ns_strtab_str(t, idx)};
+  }
+  e->r.rater_id = idx;
+  e->r.seq = p->seq++;
+  b->rows[b->n++] = e->r;
+  return b->n == BATCH_ROWS ? pipe_send(p) : 0;
+}
+
+static int pipe_rating(void *ctx, const ns__rating_row *r) {
+  pipe *p = ctx;
+  const ns_strtab *t = p->s->pc_tab;
+  inflight *e;
+  int rc;
+  if (r->rater_len == 0 || r->rater_len >= sizeof e->id) return NS_EINVAL;
+  if (p->r_n == RING && (rc = pipe_resolve(p)) != 0) return rc;
+  e = &p->ring[(p->r_head + p->r_n++) % RING];
+  e->r.note_id = r->note_id;
+  e->r.created_ms = r->created_ms;
+  e->r.tags = r->tags;
+  e->r.level = r->level;
+  e->r.source = r->source;
+  memcpy(e->id, r->rater, r->rater_len);
+  e->len = (uint32_t)r->rater_len;
+  e->h = ns_strtab_hash(e->id, e->len);
+  ns_strtab_prefetch(t, e->h, 0);
+  if (p->r_n > AHEAD) ns_strtab_prefetch(t, p->ring[(p->r_head + p->r_n - 1 - AHEAD) % RING].h, 1);
+  return 0;
+}
+
+static void pipe_free(pipe *p) {
+  for (int i = 0; i < NBATCH; i++) {
+    free(p->bufs[i].rows);
+    free(p->bufs[i].np);
+  }
+  free(p->tmp);
+  sqlite3_finalize(p->st_rating);
+  sqlite3_finalize(p->st_pins);
+  sqlite3_finalize(p->st_psel);
+  sqlite3_finalize(p->st_max);
+  pthread_cond_destroy(&p->cv);
+  pthread_mutex_destroy(&p->mu);
+}
+
+/* Call inside the caller's write transaction (the cache is synced). */
+static int pipe_start(pipe *p, ns_store *s, int strict) {
+  int rc;
+  memset(p, 0, sizeof *p);
+  p->s = s;
+  p->strict = strict;
+  pthread_mutex_init(&p->mu, NULL);
+  pthread_cond_init(&p->cv, NULL);
+  for (int i = 0; i < NBATCH; i++) {
+    if (!(p->bufs[i].rows = malloc(BATCH_ROWS * sizeof *p->bufs[i].rows))) return NS_ENOMEM;
+    p->fr[p->fr_n++] = &p->bufs[i];
+  }
+  if (!(p->tmp = malloc(BATCH_ROWS * sizeof *p->tmp))) return NS_ENOMEM;
+  if ((rc = ns__db_prepare(s, sql_rating_batch, &p->st_rating)) != 0 ||
+      (rc = ns__db_prepare(s,
+                           "INSERT INTO participants(id, participant_id) VALUES(?, ?)"
+                           " ON CONFLICT(participant_id) DO NOTHING",
+                           &p->st_pins)) != 0 ||
+      (rc = ns__db_prepare(s, "SELECT id FROM participants WHERE participant_id = ?",
+                           &p->st_psel)) != 0 ||
+      (rc = ns__db_prepare(s, "SELECT max(id) FROM participants", &p->st_max)) != 0)
+    return rc;
+  if ((rc = pipe_refresh_max(p)) != 0) return rc;
+  if ((rc = pthread_create(&p->th, NULL, pipe_writer, p)) != 0) return -rc;
+  p->started = 1;
+  return 0;
+}
+
+/* Flushes what the parser holds (when parse_rc is 0), stops the writer and
+** returns the first error of either side. */
+static int pipe_finish(pipe *p, int parse_rc) {
+  int rc = parse_rc;
+  if (!rc) {
+    while (p->r_n && !rc) rc = pipe_resolve(p);
+    if (!rc && p->cur && p->cur->n) rc = pipe_send(p);
+  }
+  if (rc) pipe_set_err(p, NS_ECANCELED); /* the writer skips what is queued */
+  if (p->started) {
+    pthread_mutex_lock(&p->mu);
+    p->closing = 1;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    pthread_join(p->th, NULL);
+    p->started = 0;
+  }
+  if (!rc) rc = p->err;
+  return rc;
+}
+
+/* ---- bulk import ------------------------------------------------------- */
+
 static int import_one(ns_store *s, const char *path, const ns_load_opts *opts,
                       ns_load_stats *stats) {
   imp k;
+  pipe *p = NULL;
   ns__tsv_src src = {path, path, NULL, 0, NS__TSV_BLOCK, 0};
   ns__tsv_sink sink = {&k, imp_note, imp_rating, imp_history, imp_enroll};
   int rc, kind;
@@ -275,7 +783,21 @@ static int import_one(ns_store *s, const char *path, const ns_load_opts *opts,
   k.strict = opts && opts->strict;
   if ((rc = ns__writer_init(s, &k.w)) != 0) return rc;
   if ((rc = ns__db_begin_write(s)) != 0) goto out;
-  rc = ns__tsv_parse(&src, &sink, opts, stats);
+  if (kind == NS_FILE_RATINGS) {
+    ns__tsv_sink ps = {NULL, NULL, pipe_rating, NULL, NULL};
+    if (!(p = malloc(sizeof *p))) {
+      rc = NS_ENOMEM;
+    } else if ((rc = pipe_start(p, s, k.strict)) == 0) {
+      ps.ctx = p;
+      rc = ns__tsv_parse(&src, &ps, opts, stats);
+    }
+    if (p) rc = pipe_finish(p, rc);
+    /* participants another writer added are not in the cache: reload it
+    ** at the next transaction */
+    if (p && p->foreign) ns__pcache_drop(s);
+  } else {
+    rc = ns__tsv_parse(&src, &sink, opts, stats);
+  }
   if (rc == 0) rc = ns__writer_flush(&k.w);
   if (rc == 0) rc = ns__db_commit(s);
   if (rc) {
@@ -286,6 +808,11 @@ static int import_one(ns_store *s, const char *path, const ns_load_opts *opts,
       ns__tsv_report(opts, "%s: %s", path, s->errbuf);
   }
 out:
+  if (p) {
+    pipe_finish(p, NS_ECANCELED);
+    pipe_free(p);
+    free(p);
+  }
   ns__writer_free(&k.w);
   return rc;
 }
