@@ -272,17 +272,75 @@ static void bind_pid(sqlite3_stmt *st, int i, int64_t id) {
   else sqlite3_bind_null(st, i);
 }
 
+/* The row statements, given the author's / participant's DB id (0 = NULL);
+** shared by the row writer and the import pipeline's writer thread. */
+static int put_note(ns_store *s, sqlite3_stmt *st, int64_t note_id, int64_t pid,
+                    int64_t created_ms, int64_t tweet_id, int classification) {
+  sqlite3_bind_int64(st, 1, note_id);
+  bind_pid(st, 2, pid);
+  sqlite3_bind_int64(st, 3, created_ms);
+  sqlite3_bind_int64(st, 4, tweet_id);
+  sqlite3_bind_int(st, 5, classification);
+  return ns__db_step_done(s, st);
+}
+
+static int put_history(ns_store *s, sqlite3_stmt *st, const ns_nsh *h, int64_t pid) {
+  char dec[sizeof h->decided_by + 1];
+  sqlite3_bind_int64(st, 1, h->note_id);
+  bind_pid(st, 2, pid);
+  ns__db_bind_opt(st, 3, h->created_ms);
+  ns__db_bind_opt(st, 4, h->ts_first_non_nmr);
+  ns__db_bind_status(st, 5, h->first_non_nmr_status);
+  ns__db_bind_opt(st, 6, h->ts_current);
+  ns__db_bind_status(st, 7, h->current_status);
+  ns__db_bind_opt(st, 8, h->ts_latest_non_nmr);
+  ns__db_bind_status(st, 9, h->most_recent_non_nmr_status);
+  ns__db_bind_opt(st, 10, h->ts_lock);
+  ns__db_bind_status(st, 11, h->locked_status);
+  ns__db_bind_opt(st, 12, h->ts_retro_lock);
+  ns__db_bind_status(st, 13, h->current_core_status);
+  ns__db_bind_status(st, 14, h->current_expansion_status);
+  ns__db_bind_status(st, 15, h->current_group_status);
+  memcpy(dec, h->decided_by, sizeof h->decided_by);
+  dec[sizeof h->decided_by] = '\0';
+  if (dec[0]) sqlite3_bind_text(st, 16, dec, -1, SQLITE_TRANSIENT);
+  else sqlite3_bind_null(st, 16);
+  ns__db_bind_f64(st, 17, h->current_modeling_group);
+  ns__db_bind_opt(st, 18, h->ts_most_recent_change);
+  ns__db_bind_opt(st, 19, h->ts_nmr_due_to_stable_crh);
+  ns__db_bind_status(st, 20, h->current_multi_group_status);
+  ns__db_bind_f64(st, 21, h->current_modeling_multi_group);
+  ns__db_bind_opt(st, 22, h->ts_minute_final_output);
+  ns__db_bind_opt(st, 23, h->ts_first_nmr_due_to_stable_crh);
+  ns__db_bind_opt(st, 24, h->above_pcrh_threshold_time);
+  return ns__db_step_done(s, st);
+}
+
+static int put_enroll(ns_store *s, sqlite3_stmt *st, const ns_enrollment *e, int64_t pid) {
+  char pop[sizeof e->modeling_population + 1];
+  if (!pid) return NS_EINVAL;
+  sqlite3_bind_int64(st, 1, pid);
+  if (e->state >= 0 && e->state < 9) sqlite3_bind_text(st, 2, ns_enroll_names[e->state], -1, SQLITE_STATIC);
+  else sqlite3_bind_null(st, 2);
+  ns__db_bind_opt(st, 3, e->successful_needed);
+  ns__db_bind_opt(st, 4, e->ts_last_state_change);
+  ns__db_bind_opt(st, 5, e->ts_last_earn_out);
+  memcpy(pop, e->modeling_population, sizeof e->modeling_population);
+  pop[sizeof e->modeling_population] = '\0';
+  if (pop[0]) sqlite3_bind_text(st, 6, pop, -1, SQLITE_TRANSIENT);
+  else sqlite3_bind_null(st, 6);
+  if (e->modeling_group >= 0) sqlite3_bind_int(st, 7, e->modeling_group);
+  else sqlite3_bind_null(st, 7);
+  ns__db_bind_opt(st, 8, e->times_earned_out);
+  return ns__db_step_done(s, st);
+}
+
 int ns__writer_note(ns__writer *w, const ns__note_row *r) {
-  sqlite3_stmt *st = w->st_note;
   int64_t pid;
   int rc = ns__pcache_get(w->s, r->author, r->author_len, &pid);
   if (rc) return rc;
-  sqlite3_bind_int64(st, 1, r->note_id);
-  bind_pid(st, 2, pid);
-  sqlite3_bind_int64(st, 3, r->created_ms);
-  sqlite3_bind_int64(st, 4, r->tweet_id);
-  sqlite3_bind_int(st, 5, r->classification);
-  return ns__db_step_done(w->s, st);
+  return put_note(w->s, w->st_note, r->note_id, pid, r->created_ms, r->tweet_id,
+                  r->classification);
 }
 
 int ns__writer_rating(ns__writer *w, const ns__rating_row *r) {
@@ -335,123 +393,37 @@ void ns__writer_discard(ns__writer *w) {
 }
 
 int ns__writer_history(ns__writer *w, const ns_nsh *h, const char *author, size_t len) {
-  sqlite3_stmt *st = w->st_hist;
   int64_t pid;
   int rc = ns__pcache_get(w->s, author, len, &pid);
-  char dec[sizeof h->decided_by + 1];
-  if (rc) return rc;
-  sqlite3_bind_int64(st, 1, h->note_id);
-  bind_pid(st, 2, pid);
-  ns__db_bind_opt(st, 3, h->created_ms);
-  ns__db_bind_opt(st, 4, h->ts_first_non_nmr);
-  ns__db_bind_status(st, 5, h->first_non_nmr_status);
-  ns__db_bind_opt(st, 6, h->ts_current);
-  ns__db_bind_status(st, 7, h->current_status);
-  ns__db_bind_opt(st, 8, h->ts_latest_non_nmr);
-  ns__db_bind_status(st, 9, h->most_recent_non_nmr_status);
-  ns__db_bind_opt(st, 10, h->ts_lock);
-  ns__db_bind_status(st, 11, h->locked_status);
-  ns__db_bind_opt(st, 12, h->ts_retro_lock);
-  ns__db_bind_status(st, 13, h->current_core_status);
-  ns__db_bind_status(st, 14, h->current_expansion_status);
-  ns__db_bind_status(st, 15, h->current_group_status);
-  memcpy(dec, h->decided_by, sizeof h->decided_by);
-  dec[sizeof h->decided_by] = '\0';
-  if (dec[0]) sqlite3_bind_text(st, 16, dec, -1, SQLITE_TRANSIENT);
-  else sqlite3_bind_null(st, 16);
-  ns__db_bind_f64(st, 17, h->current_modeling_group);
-  ns__db_bind_opt(st, 18, h->ts_most_recent_change);
-  ns__db_bind_opt(st, 19, h->ts_nmr_due_to_stable_crh);
-  ns__db_bind_status(st, 20, h->current_multi_group_status);
-  ns__db_bind_f64(st, 21, h->current_modeling_multi_group);
-  ns__db_bind_opt(st, 22, h->ts_minute_final_output);
-  ns__db_bind_opt(st, 23, h->ts_first_nmr_due_to_stable_crh);
-  ns__db_bind_opt(st, 24, h->above_pcrh_threshold_time);
-  return ns__db_step_done(w->s, st);
+  return rc ? rc : put_history(w->s, w->st_hist, h, pid);
 }
 
 int ns__writer_enroll(ns__writer *w, const ns_enrollment *e, const char *p, size_t len) {
-  sqlite3_stmt *st = w->st_enroll;
   int64_t pid;
-  char pop[sizeof e->modeling_population + 1];
   int rc = ns__pcache_get(w->s, p, len, &pid);
-  if (rc) return rc;
-  if (!pid) return NS_EINVAL;
-  sqlite3_bind_int64(st, 1, pid);
-  if (e->state >= 0 && e->state < 9) sqlite3_bind_text(st, 2, ns_enroll_names[e->state], -1, SQLITE_STATIC);
-  else sqlite3_bind_null(st, 2);
-  ns__db_bind_opt(st, 3, e->successful_needed);
-  ns__db_bind_opt(st, 4, e->ts_last_state_change);
-  ns__db_bind_opt(st, 5, e->ts_last_earn_out);
-  memcpy(pop, e->modeling_population, sizeof e->modeling_population);
-  pop[sizeof e->modeling_population] = '\0';
-  if (pop[0]) sqlite3_bind_text(st, 6, pop, -1, SQLITE_TRANSIENT);
-  else sqlite3_bind_null(st, 6);
-  if (e->modeling_group >= 0) sqlite3_bind_int(st, 7, e->modeling_group);
-  else sqlite3_bind_null(st, 7);
-  ns__db_bind_opt(st, 8, e->times_earned_out);
-  return ns__db_step_done(w->s, st);
+  return rc ? rc : put_enroll(w->s, w->st_enroll, e, pid);
 }
 
-/* ---- bulk import ------------------------------------------------------- */
-
-typedef struct imp {
-  ns__writer w;
-  int strict;
-  uint64_t in_txn;       /* rows written since the last commit */
-} imp;
-
-/* Commits every COMMIT_ROWS rows in non-strict mode, so the WAL stays
-** bounded on a 100 M-row file. */
-static int imp_tick(imp *k) {
-  int rc;
-  if (k->strict || ++k->in_txn < COMMIT_ROWS) return 0;
-  k->in_txn = 0;
-  if ((rc = ns__writer_flush(&k->w)) != 0) return rc;
-  if ((rc = ns__db_commit(k->w.s)) != 0) return rc;
-  return ns__db_begin_write(k->w.s);
-}
-
-static int imp_note(void *ctx, const ns__note_row *r) {
-  imp *k = ctx;
-  int rc = ns__writer_note(&k->w, r);
-  return rc ? rc : imp_tick(k);
-}
-static int imp_rating(void *ctx, const ns__rating_row *r) {
-  imp *k = ctx;
-  int rc = ns__writer_rating(&k->w, r);
-  return rc ? rc : imp_tick(k);
-}
-static int imp_history(void *ctx, const ns_nsh *h, const char *a, size_t n) {
-  imp *k = ctx;
-  int rc = ns__writer_history(&k->w, h, a, n);
-  return rc ? rc : imp_tick(k);
-}
-static int imp_enroll(void *ctx, const ns_enrollment *e, const char *p, size_t n) {
-  imp *k = ctx;
-  int rc = ns__writer_enroll(&k->w, e, p, n);
-  return rc ? rc : imp_tick(k);
-}
-
-/* ---- the ratings pipeline ---------------------------------------------- */
+/* ---- the import pipeline ----------------------------------------------- */
 
 /* A ratings file is the bulk of any import (100 M+ rows in the public
 ** data), and its two halves cost about the same: parsing + interning +
 ** sorting on one side, SQLite's upserts on the other.  So the caller's
 ** thread parses and fills batches, and a writer thread -- the only SQLite
-** user while the file is being read -- writes them:
+** user while the file is being read -- writes them.  The other three files
+** take the same road (their rows are bound one by one on the writer).
 **
 **   caller (parser)                          writer thread
 **   parse row -> ring of RING rows in flight
 **     (hash computed, slot/string prefetched)
-**   intern rater -> cache index; a new one
-**     is noted in the batch (index, string)
-**   batch full: sort by (note, index, seq) ->  queue (NBATCH batches in all:
-**                                              bounded memory)
+**   intern participant -> cache index; a new
+**     one is noted in the batch (index, string)
+**   batch full: sort ratings by                queue (NBATCH batches in all:
+**     (note, index, seq)                  ->     bounded memory)
 **                                            INSERT the batch's new
 **                                              participants, ids in index
 **                                              order; index -> id; one
-**                                              upsert of the batch;
+**                                              upsert of the rating batch;
 **                                              COMMIT + BEGIN every 2^20 rows
 **
 ** Participant ids are handed out in cache-index order (first-seen order),
@@ -461,10 +433,17 @@ static int imp_enroll(void *ctx, const ns_enrollment *e, const char *p, size_t n
 ** transaction: it BEGINs before the writer starts and COMMITs or rolls back
 ** after it has stopped, so strict mode and error handling are unchanged. */
 
-#define BATCH_ROWS (64u * 1024u)
+#define BATCH_BYTES (64u * 1024u * sizeof(ns__rbuf)) /* 64 k ratings */
 #define NBATCH 3   /* one being filled, one queued, one being written */
-#define RING 8     /* rows in flight between hashing and interning */
-#define AHEAD 4    /* a row's string is prefetched AHEAD rows before use */
+#define RING 8     /* ratings in flight between hashing and interning */
+#define AHEAD 4    /* a rater's string is prefetched AHEAD rows before use */
+
+/* A buffered notes row: author is a cache index, -1 for none. */
+typedef struct nbuf {
+  int64_t note_id, created_ms, tweet_id;
+  int32_t author;
+  uint8_t classification;
+} nbuf;
 
 typedef struct newp {
   int32_t idx;
@@ -472,8 +451,16 @@ typedef struct newp {
   const char *str;      /* in the cache's arena: stable, read by the writer */
 } newp;
 
+/* Rows of one kind; history / enrollment rows carry the participant's
+** cache index in their author / participant field (-1 for none). */
 typedef struct batch {
-  ns__rbuf *rows;       /* BATCH_ROWS */
+  union {
+    void *any;
+    ns__rbuf *r;
+    nbuf *nt;
+    ns_nsh *h;
+    ns_enrollment *e;
+  } rows;               /* BATCH_BYTES */
   size_t n;
   newp *np;             /* participants first seen in this batch, index order */
   size_t np_n, np_cap;
@@ -488,7 +475,8 @@ typedef struct inflight {
 
 typedef struct pipe {
   ns_store *s;
-  int strict;
+  int kind, strict;
+  size_t cap;           /* rows per batch for this kind */
   pthread_t th;
   int started;
   /* shared, under mu */
@@ -501,7 +489,7 @@ typedef struct pipe {
   int closing;          /* the parser sends nothing more */
   int err;              /* first error: the writer's, or NS_ECANCELED */
   /* writer only */
-  sqlite3_stmt *st_rating, *st_pins, *st_psel, *st_max;
+  sqlite3_stmt *st_row, *st_pins, *st_psel, *st_max;
   uint64_t in_txn;
   int foreign;          /* another writer added participants meanwhile */
   /* parser only */
@@ -567,9 +555,12 @@ static int pipe_participant(pipe *p, const newp *e, int64_t *id) {
   return 0;
 }
 
+/* participants.id of a cache index (-1: none -> 0, bound as NULL) */
+static inline int64_t pid_of(const ns_store *s, int32_t idx) { return idx < 0 ? 0 : s->pc_id[idx]; }
+
 static int pipe_write(pipe *p, batch *b) {
   ns_store *s = p->s;
-  int rc;
+  int rc = 0;
   for (size_t i = 0; i < b->np_n; i++) {
     const newp *e = &b->np[i];
     int64_t id;
@@ -584,8 +575,28 @@ static int pipe_write(pipe *p, batch *b) {
     if ((rc = pipe_participant(p, e, &id)) != 0) return rc;
     s->pc_id[e->idx] = id;
   }
-  for (size_t i = 0; i < b->n; i++) b->rows[i].rater_id = s->pc_id[b->rows[i].rater_id];
-  if ((rc = upsert_ratings(s, p->st_rating, b->rows, b->n)) != 0) return rc;
+  switch (p->kind) {
+  case NS_FILE_RATINGS:
+    for (size_t i = 0; i < b->n; i++) b->rows.r[i].rater_id = s->pc_id[b->rows.r[i].rater_id];
+    rc = upsert_ratings(s, p->st_row, b->rows.r, b->n);
+    break;
+  case NS_FILE_NOTES:
+    for (size_t i = 0; i < b->n && !rc; i++) {
+      const nbuf *x = &b->rows.nt[i];
+      rc = put_note(s, p->st_row, x->note_id, pid_of(s, x->author), x->created_ms, x->tweet_id,
+                    x->classification);
+    }
+    break;
+  case NS_FILE_HISTORY:
+    for (size_t i = 0; i < b->n && !rc; i++)
+      rc = put_history(s, p->st_row, &b->rows.h[i], pid_of(s, b->rows.h[i].author));
+    break;
+  default:
+    for (size_t i = 0; i < b->n && !rc; i++)
+      rc = put_enroll(s, p->st_row, &b->rows.e[i], pid_of(s, b->rows.e[i].participant));
+    break;
+  }
+  if (rc) return rc;
   p->in_txn += b->n;
   if (!p->strict && p->in_txn >= COMMIT_ROWS) {
     /* not ns__db_commit/begin_write: those touch the parser's cache */
@@ -625,9 +636,9 @@ static void *pipe_writer(void *arg) {
 
 /* -- parser side -- */
 
-static int pipe_send(pipe *p) {
+static void pipe_send(pipe *p) {
   batch *b = p->cur;
-  rb_sort(b->rows, b->n, p->tmp);
+  if (p->kind == NS_FILE_RATINGS) rb_sort(b->rows.r, b->n, p->tmp);
   p->cur = NULL;
   p->seq = 0;
   pthread_mutex_lock(&p->mu);
@@ -635,36 +646,39 @@ static int pipe_send(pipe *p) {
   p->q_n++;
   pthread_cond_broadcast(&p->cv);
   pthread_mutex_unlock(&p->mu);
-  return 0;
 }
 
-/* A free batch to fill; waits while all are queued or being written. */
-static int pipe_take(pipe *p) {
+/* The batch to append to (a free one, waiting while all are queued or
+** being written); NULL after a writer error, with *rc set. */
+static batch *pipe_batch(pipe *p, int *rc) {
   int err;
+  if (p->cur) return p->cur;
   pthread_mutex_lock(&p->mu);
   while (!p->fr_n && !p->err) pthread_cond_wait(&p->cv, &p->mu);
   err = p->err;
   if (!err) p->cur = p->fr[--p->fr_n];
   pthread_mutex_unlock(&p->mu);
-  if (err) return err;
+  if ((*rc = err) != 0) return NULL;
   p->cur->n = 0;
   p->cur->np_n = 0;
-  return 0;
+  return p->cur;
 }
 
-/* Interns the oldest row in flight and appends it to the current batch. */
-static int pipe_resolve(pipe *p) {
+/* Counts a row appended to the current batch; sends the batch when full. */
+static void pipe_added(pipe *p) {
+  if (++p->cur->n == p->cap) pipe_send(p);
+}
+
+/* Cache index of a participant string (len 0: -1); a new one is noted in
+** batch b for the writer.  h: the string's hash. */
+static int pipe_intern(pipe *p, batch *b, const char *str, size_t len, uint64_t h,
+                       int32_t *idx) {
   ns_strtab *t = p->s->pc_tab;
-  inflight *e = &p->ring[p->r_head];
   size_t before = ns_strtab_count(t);
-  int32_t idx;
-  batch *b;
   int rc;
-  p->r_head = (p->r_head + 1) % RING;
-  p->r_n--;
-  if ((rc = ns_strtab_intern_hashed(t, e->id, e->len, e->h, &idx)) != 0) return rc;
-  if (!p->cur && (rc = pipe_take(p)) != 0) return rc;
-  b = p->cur;
+  *idx = -1;
+  if (!len) return 0;
+  if ((rc = ns_strtab_intern_hashed(t, str, len, h, idx)) != 0) return rc;
   if (ns_strtab_count(t) != before) {
     if (b->np_n == b->np_cap) {
       size_t nc = b->np_cap ? b->np_cap * 2 : 1024;
@@ -673,12 +687,26 @@ static int pipe_resolve(pipe *p) {
       b->np = n;
       b->np_cap = nc;
     }
-    b->np[b->np_n++] = (newp){idx, e->len, ns_strtab_str(t, idx)};
+    b->np[b->np_n++] = (newp){*idx, (uint32_t)len, ns_strtab_str(t, *idx)};
   }
+  return 0;
+}
+
+/* Interns the oldest rating in flight and appends it to the batch. */
+static int pipe_resolve(pipe *p) {
+  inflight *e = &p->ring[p->r_head];
+  int32_t idx;
+  batch *b;
+  int rc;
+  p->r_head = (p->r_head + 1) % RING;
+  p->r_n--;
+  if (!(b = pipe_batch(p, &rc))) return rc;
+  if ((rc = pipe_intern(p, b, e->id, e->len, e->h, &idx)) != 0) return rc;
   e->r.rater_id = idx;
   e->r.seq = p->seq++;
-  b->rows[b->n++] = e->r;
-  return b->n == BATCH_ROWS ? pipe_send(p) : 0;
+  b->rows.r[b->n] = e->r;
+  pipe_added(p);
+  return 0;
 }
 
 static int pipe_rating(void *ctx, const ns__rating_row *r) {
@@ -694,21 +722,66 @@ static int pipe_rating(void *ctx, const ns__rating_row *r) {
   e->r.tags = r->tags;
   e->r.level = r->level;
   e->r.source = r->source;
+  e->h = ns_strtab_hash(r->rater, r->rater_len);
+  ns_strtab_prefetch(t, e->h, 0);
   memcpy(e->id, r->rater, r->rater_len);
   e->len = (uint32_t)r->rater_len;
-  e->h = ns_strtab_hash(e->id, e->len);
-  ns_strtab_prefetch(t, e->h, 0);
   if (p->r_n > AHEAD) ns_strtab_prefetch(t, p->ring[(p->r_head + p->r_n - 1 - AHEAD) % RING].h, 1);
+  return 0;
+}
+
+static int pipe_note(void *ctx, const ns__note_row *r) {
+  pipe *p = ctx;
+  batch *b;
+  nbuf *x;
+  int rc;
+  if (!(b = pipe_batch(p, &rc))) return rc;
+  x = &b->rows.nt[b->n];
+  if ((rc = pipe_intern(p, b, r->author, r->author_len, ns_strtab_hash(r->author, r->author_len),
+                        &x->author)) != 0)
+    return rc;
+  x->note_id = r->note_id;
+  x->created_ms = r->created_ms;
+  x->tweet_id = r->tweet_id;
+  x->classification = r->classification;
+  pipe_added(p);
+  return 0;
+}
+
+static int pipe_history(void *ctx, const ns_nsh *h, const char *a, size_t n) {
+  pipe *p = ctx;
+  batch *b;
+  ns_nsh *x;
+  int rc;
+  if (!(b = pipe_batch(p, &rc))) return rc;
+  x = &b->rows.h[b->n];
+  *x = *h;
+  if ((rc = pipe_intern(p, b, a, n, ns_strtab_hash(a, n), &x->author)) != 0) return rc;
+  pipe_added(p);
+  return 0;
+}
+
+static int pipe_enroll(void *ctx, const ns_enrollment *e, const char *str, size_t n) {
+  pipe *p = ctx;
+  batch *b;
+  ns_enrollment *x;
+  int rc;
+  if (!n) return NS_EINVAL;
+  if (!(b = pipe_batch(p, &rc))) return rc;
+  x = &b->rows.e[b->n];
+  *x = *e;
+  if ((rc = pipe_intern(p, b, str, n, ns_strtab_hash(str, n), &x->participant)) != 0) return rc;
+  pipe_added(p);
   return 0;
 }
 
 static void pipe_free(pipe *p) {
   for (int i = 0; i < NBATCH; i++) {
-    free(p->bufs[i].rows);
+    free(p->bufs[i].rows.any);
     free(p->bufs[i].np);
   }
   free(p->tmp);
-  sqlite3_finalize(p->st_rating);
+  sqlite3_finalize(p->st_row);
   sqlite3_finalize(p->st_pins);
   sqlite3_finalize(p->st_psel);
   sqlite3_finalize(p->st_max);
@@ -717,19 +790,29 @@ static void pipe_free(pipe *p) {
 }
 
 /* Call inside the caller's write transaction (the cache is synced). */
-static int pipe_start(pipe *p, ns_store *s, int strict) {
+static int pipe_start(pipe *p, ns_store *s, int kind, int strict) {
+  const char *sql;
+  size_t row;
   int rc;
   memset(p, 0, sizeof *p);
   p->s = s;
+  p->kind = kind;
   p->strict = strict;
   pthread_mutex_init(&p->mu, NULL);
   pthread_cond_init(&p->cv, NULL);
+  switch (kind) {
+  case NS_FILE_RATINGS: row = sizeof(ns__rbuf); sql = sql_rating_batch; break;
+  case NS_FILE_NOTES: row = sizeof(nbuf); sql = sql_note; break;
+  case NS_FILE_HISTORY: row = sizeof(ns_nsh); sql = sql_hist; break;
+  default: row = sizeof(ns_enrollment); sql = sql_enroll; break;
+  }
+  p->cap = BATCH_BYTES / row;
   for (int i = 0; i < NBATCH; i++) {
-    if (!(p->bufs[i].rows = malloc(BATCH_ROWS * sizeof *p->bufs[i].rows))) return NS_ENOMEM;
+    if (!(p->bufs[i].rows.any = malloc(BATCH_BYTES))) return NS_ENOMEM;
     p->fr[p->fr_n++] = &p->bufs[i];
   }
-  if (!(p->tmp = malloc(BATCH_ROWS * sizeof *p->tmp))) return NS_ENOMEM;
-  if ((rc = ns__db_prepare(s, sql_rating_batch, &p->st_rating)) != 0 ||
+  if (kind == NS_FILE_RATINGS && !(p->tmp = malloc(BATCH_BYTES))) return NS_ENOMEM;
+  if ((rc = ns__db_prepare(s, sql, &p->st_row)) != 0 ||
       (rc = ns__db_prepare(s,
                            "INSERT INTO participants(id, participant_id) VALUES(?, ?)"
                            " ON CONFLICT(participant_id) DO NOTHING",
@@ -750,7 +833,7 @@ static int pipe_finish(pipe *p, int parse_rc) {
   int rc = parse_rc;
   if (!rc) {
     while (p->r_n && !rc) rc = pipe_resolve(p);
-    if (!rc && p->cur && p->cur->n) rc = pipe_send(p);
+    if (!rc && p->cur && p->cur->n) pipe_send(p);
   }
   if (rc) pipe_set_err(p, NS_ECANCELED); /* the writer skips what is queued */
   if (p->started) {
@@ -769,51 +852,37 @@ static int pipe_finish(pipe *p, int parse_rc) {
 
 static int import_one(ns_store *s, const char *path, const ns_load_opts *opts,
                       ns_load_stats *stats) {
-  imp k;
   pipe *p = NULL;
   ns__tsv_src src = {path, path, NULL, 0, NS__TSV_BLOCK, 0};
-  ns__tsv_sink sink = {&k, imp_note, imp_rating, imp_history, imp_enroll};
-  int rc, kind;
+  ns__tsv_sink sink = {NULL, pipe_note, pipe_rating, pipe_history, pipe_enroll};
+  int rc, kind, strict = opts && opts->strict;
 
   memset(stats, 0, sizeof *stats);
   /* Detect first: a file that is not a public TSV never opens a write
   ** transaction (and the header error is reported once, by the parse). */
   if (ns_tsv_detect(path, &kind) != 0) return ns__tsv_parse(&src, &sink, opts, stats);
-  memset(&k, 0, sizeof k);
-  k.strict = opts && opts->strict;
-  if ((rc = ns__writer_init(s, &k.w)) != 0) return rc;
-  if ((rc = ns__db_begin_write(s)) != 0) goto out;
-  if (kind == NS_FILE_RATINGS) {
-    ns__tsv_sink ps = {NULL, NULL, pipe_rating, NULL, NULL};
-    if (!(p = malloc(sizeof *p))) {
-      rc = NS_ENOMEM;
-    } else if ((rc = pipe_start(p, s, k.strict)) == 0) {
-      ps.ctx = p;
-      rc = ns__tsv_parse(&src, &ps, opts, stats);
-    }
-    if (p) rc = pipe_finish(p, rc);
-    /* participants another writer added are not in the cache: reload it
-    ** at the next transaction */
-    if (p && p->foreign) ns__pcache_drop(s);
-  } else {
+  if ((rc = ns__db_begin_write(s)) != 0) return rc;
+  if (!(p = malloc(sizeof *p))) {
+    rc = NS_ENOMEM;
+  } else if ((rc = pipe_start(p, s, kind, strict)) == 0) {
+    sink.ctx = p;
     rc = ns__tsv_parse(&src, &sink, opts, stats);
   }
-  if (rc == 0) rc = ns__writer_flush(&k.w);
-  if (rc == 0) rc = ns__db_commit(s);
-  if (rc) {
-    ns__writer_discard(&k.w);
-    ns__db_rollback(s);
-    if (k.strict) stats->rows_ok = 0;
-    if (rc != NS_EPARSE && rc != NS_ECOLUMN && s->errbuf[0])
-      ns__tsv_report(opts, "%s: %s", path, s->errbuf);
-  }
-out:
   if (p) {
-    pipe_finish(p, NS_ECANCELED);
+    rc = pipe_finish(p, rc);
+    /* participants another writer added are not in the cache: reload it at
+    ** the next transaction */
+    if (p->foreign) ns__pcache_drop(s);
     pipe_free(p);
     free(p);
   }
-  ns__writer_free(&k.w);
+  if (rc == 0) rc = ns__db_commit(s);
+  if (rc) {
+    ns__db_rollback(s);
+    if (strict) stats->rows_ok = 0;
+    if (rc != NS_EPARSE && rc != NS_ECOLUMN && s->errbuf[0])
+      ns__tsv_report(opts, "%s: %s", path, s->errbuf);
+  }
   return rc;
 }
 
