@@ -540,18 +540,15 @@ static int pipe_refresh_max(pipe *p) {
   return 0;
 }
 
-/* INSERTs a new participant with the next id; when another writer has
-** inserted the same string meanwhile, takes its id instead. */
+/* INSERTs a new participant with id *id; when another writer has inserted
+** the same string meanwhile, takes its id instead (*id is then unused). */
 static int pipe_participant(pipe *p, const newp *e, int64_t *id) {
   ns_store *s = p->s;
   int rc, src;
-  sqlite3_bind_int64(p->st_pins, 1, s->pc_max + 1);
+  sqlite3_bind_int64(p->st_pins, 1, *id);
   sqlite3_bind_text(p->st_pins, 2, e->str, (int)e->len, SQLITE_STATIC);
   if ((rc = ns__db_step_done(s, p->st_pins)) != 0) return rc;
-  if (sqlite3_changes(s->db) == 1) {
-    *id = ++s->pc_max;
-    return 0;
-  }
+  if (sqlite3_changes(s->db) == 1) return 0;
   p->foreign = 1;
   sqlite3_bind_text(p->st_psel, 1, e->str, (int)e->len, SQLITE_STATIC);
   src = sqlite3_step(p->st_psel);
@@ -570,19 +567,31 @@ static inline int64_t pid_of(const ns_store *s, int32_t idx) { return idx < 0 ? 
 static int pipe_write(pipe *p, batch *b) {
   ns_store *s = p->s;
   int rc = 0;
-  for (size_t i = 0; i < b->np_n; i++) {
-    const newp *e = &b->np[i];
-    int64_t id;
-    if ((size_t)e->idx >= s->pc_cap) {
+  if (b->np_n) {
+    /* The batch's new participants have consecutive cache indexes
+    ** first..first+np_n-1 and get ids in that order; they come sorted by
+    ** string, so the UNIQUE index on participant_id is filled in order. */
+    int32_t first = b->np[0].idx, last = first;
+    int64_t base = s->pc_max + 1;
+    for (size_t i = 1; i < b->np_n; i++) {
+      first = NS_MIN(first, b->np[i].idx);
+      last = b->np[i].idx > last ? b->np[i].idx : last;
+    }
+    if ((size_t)last >= s->pc_cap) {
       size_t nc = s->pc_cap ? s->pc_cap : 4096;
       int64_t *n;
-      while (nc <= (size_t)e->idx) nc *= 2;
+      while (nc <= (size_t)last) nc *= 2;
       if (!(n = realloc(s->pc_id, nc * sizeof *n))) return NS_ENOMEM;
       s->pc_id = n;
       s->pc_cap = nc;
     }
-    if ((rc = pipe_participant(p, e, &id)) != 0) return rc;
-    s->pc_id[e->idx] = id;
+    for (size_t i = 0; i < b->np_n; i++) {
+      const newp *e = &b->np[i];
+      int64_t id = base + (e->idx - first);
+      if ((rc = pipe_participant(p, e, &id)) != 0) return rc;
+      s->pc_id[e->idx] = id;
+    }
+    s->pc_max = base + (last - first);
   }
   switch (p->kind) {
   case NS_FILE_RATINGS:
@@ -648,9 +657,17 @@ static void *pipe_writer(void *arg) {
 
 /* -- parser side -- */
 
+/* BINARY collation order, as the UNIQUE index on participant_id has it */
+static int cmp_newp(const void *a, const void *b) {
+  const newp *x = a, *y = b;
+  int c = memcmp(x->str, y->str, NS_MIN(x->len, y->len));
+  return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
 static void pipe_send(pipe *p) {
   batch *b = p->cur;
   if (p->kind == NS_FILE_RATINGS) rb_sort(b->rows.r, b->n, p->tmp);
+  if (b->np_n > 1) qsort(b->np, b->np_n, sizeof *b->np, cmp_newp);
   p->cur = NULL;
   p->seq = 0;
   pthread_mutex_lock(&p->mu);
@@ -912,6 +929,7 @@ int ns_store_import(ns_store *s, const char *path, const ns_load_opts *opts,
   size_t n = 0;
   ns_load_stats one, tmp;
   int rc, first = 0;
+  double t0;
   if (!stats) stats = &tmp;
   memset(stats, 0, sizeof *stats);
   if (s->readonly) return NS_EINVAL;
@@ -939,7 +957,9 @@ int ns_store_import(ns_store *s, const char *path, const ns_load_opts *opts,
   ns__db_exec(s, "PRAGMA synchronous=FULL");
   /* With synchronous=FULL the checkpoint syncs the WAL and then the DB;
   ** TRUNCATE also gives the WAL's disk space back. */
+  t0 = ns_monotonic_s();
   rc = ns__db_exec(s, "PRAGMA wal_checkpoint(TRUNCATE)");
+  ns_debug("import: final checkpoint %.2f s", ns_monotonic_s() - t0);
   ns__db_exec(s, "PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=1000");
   if (rc && !first) first = rc;
   ns_tsv_list_free(list, n);

@@ -387,6 +387,13 @@ static int parse_i64(const char *s, size_t n, int64_t *out) {
     i = 1;
   }
   if (i == n) return -1;
+  /* up to 19 digits cannot overflow a uint64_t: no check in that loop (ids
+  ** have 19 digits, timestamps 13) */
+  for (size_t lim = i + 19 < n ? i + 19 : n; i < lim; i++) {
+    unsigned d = (unsigned)(unsigned char)s[i] - '0';
+    if (d > 9) break;
+    v = v * 10 + d;
+  }
   for (; i < n; i++) {
     unsigned d = (unsigned)(unsigned char)s[i] - '0';
     if (d > 9) break;
@@ -595,6 +602,21 @@ static int opt_f64(const hdr *h, const field *f, int role, double *out, rowerr *
   return 0;
 }
 
+/* Any byte < 0x20 in s?  Eight bytes at a time: (w - 0x20..) & ~w & 0x80..
+** flags a byte below 0x20 (bytes >= 0x80 never flag, having the high bit). */
+static int has_control(const char *s, size_t n) {
+  const uint64_t lo = 0x2020202020202020ull, hi = 0x8080808080808080ull;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    memcpy(&w, s + i, 8);
+    if ((w - lo) & ~w & hi) return 1;
+  }
+  for (; i < n; i++)
+    if ((unsigned char)s[i] < 0x20) return 1;
+  return 0;
+}
+
 static int participant(const hdr *h, const field *f, int role, const char **p, size_t *n,
                        int required, rowerr *e) {
   const field *v = fld(h, f, role);
@@ -602,9 +624,8 @@ static int participant(const hdr *h, const field *f, int role, const char **p, s
   *n = v->n;
   if (required && v->n == 0) return bad(e, h, role, "%s: empty participant id%s", NULL);
   if (v->n > 255) return bad(e, h, role, "%s: participant id longer than 255 bytes%s", NULL);
-  for (size_t i = 0; i < v->n; i++)
-    if ((unsigned char)v->p[i] < 0x20)
-      return bad(e, h, role, "%s: control character in participant id%s", NULL);
+  if (has_control(v->p, v->n))
+    return bad(e, h, role, "%s: control character in participant id%s", NULL);
   return 0;
 }
 
