@@ -434,7 +434,8 @@ int ns__writer_enroll(ns__writer *w, const ns_enrollment *e, const char *p, size
 **
 ** Participant ids are handed out in cache-index order (first-seen order),
 ** so the order by index that the parser sorts on is also the order by id
-** the B-tree wants.  The parser owns s->pc_tab, the writer owns s->pc_id /
+** the B-tree wants; each batch's new participants are INSERTed sorted by
+** string, so the UNIQUE index on participant_id is filled in order too.  The parser owns s->pc_tab, the writer owns s->pc_id /
 ** s->pc_max, until the writer is joined.  The caller keeps the outer
 ** transaction: it BEGINs before the writer starts and COMMITs or rolls back
 ** after it has stopped, so strict mode and error handling are unchanged. */
@@ -479,7 +480,7 @@ typedef struct inflight {
   char id[256];         /* the parser caps participant ids at 255 bytes */
 } inflight;
 
-typedef struct pipe {
+typedef struct imp_pipe {
   ns_store *s;
   int kind, strict;
   size_t cap;           /* rows per batch for this kind */
@@ -507,7 +508,7 @@ typedef struct pipe {
   size_t r_head, r_n;
   uint32_t seq;
   batch bufs[NBATCH];
-} pipe;
+} imp_pipe;
 
 static double thread_cpu_s(void) {
   struct timespec ts;
@@ -515,7 +516,7 @@ static double thread_cpu_s(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static void pipe_set_err(pipe *p, int e) {
+static void pipe_set_err(imp_pipe *p, int e) {
   pthread_mutex_lock(&p->mu);
   if (!p->err) p->err = e;
   pthread_cond_broadcast(&p->cv);
@@ -526,7 +527,7 @@ static void pipe_set_err(pipe *p, int e) {
 
 /* Highest participants.id; notes when someone else added participants
 ** since this handle last looked (they may hold strings we meet later). */
-static int pipe_refresh_max(pipe *p) {
+static int pipe_refresh_max(imp_pipe *p) {
   ns_store *s = p->s;
   int src = sqlite3_step(p->st_max);
   if (src == SQLITE_ROW) {
@@ -547,7 +548,7 @@ static int pipe_refresh_max(pipe *p) {
 
 /* INSERTs a new participant with id *id; when another writer has inserted
 ** the same string meanwhile, takes its id instead (*id is then unused). */
-static int pipe_participant(pipe *p, const newp *e, int64_t *id) {
+static int pipe_participant(imp_pipe *p, const newp *e, int64_t *id) {
   ns_store *s = p->s;
   int rc, src;
   sqlite3_bind_int64(p->st_pins, 1, *id);
@@ -569,7 +570,7 @@ static int pipe_participant(pipe *p, const newp *e, int64_t *id) {
 /* participants.id of a cache index (-1: none -> 0, bound as NULL) */
 static inline int64_t pid_of(const ns_store *s, int32_t idx) { return idx < 0 ? 0 : s->pc_id[idx]; }
 
-static int pipe_write(pipe *p, batch *b) {
+static int pipe_write(imp_pipe *p, batch *b) {
   ns_store *s = p->s;
   int rc = 0;
   if (b->np_n) {
@@ -632,7 +633,7 @@ static int pipe_write(pipe *p, batch *b) {
 }
 
 static void *pipe_writer(void *arg) {
-  pipe *p = arg;
+  imp_pipe *p = arg;
   for (;;) {
     batch *b;
     int rc = 0, err;
@@ -669,7 +670,7 @@ static int cmp_newp(const void *a, const void *b) {
   return c ? c : (x->len > y->len) - (x->len < y->len);
 }
 
-static void pipe_send(pipe *p) {
+static void pipe_send(imp_pipe *p) {
   batch *b = p->cur;
   if (p->kind == NS_FILE_RATINGS) rb_sort(b->rows.r, b->n, p->tmp);
   if (b->np_n > 1) qsort(b->np, b->np_n, sizeof *b->np, cmp_newp);
@@ -684,7 +685,7 @@ static void pipe_send(pipe *p) {
 
 /* The batch to append to (a free one, waiting while all are queued or
 ** being written); NULL after a writer error, with *rc set. */
-static batch *pipe_batch(pipe *p, int *rc) {
+static batch *pipe_batch(imp_pipe *p, int *rc) {
   int err;
   double t0;
   if (p->cur) return p->cur;
@@ -702,13 +703,13 @@ static batch *pipe_batch(pipe *p, int *rc) {
 }
 
 /* Counts a row appended to the current batch; sends the batch when full. */
-static void pipe_added(pipe *p) {
+static void pipe_added(imp_pipe *p) {
   if (++p->cur->n == p->cap) pipe_send(p);
 }
 
 /* Cache index of a participant string (len 0: -1); a new one is noted in
 ** batch b for the writer.  h: the string's hash. */
-static int pipe_intern(pipe *p, batch *b, const char *str, size_t len, uint64_t h,
+static int pipe_intern(imp_pipe *p, batch *b, const char *str, size_t len, uint64_t h,
                        int32_t *idx) {
   ns_strtab *t = p->s->pc_tab;
   size_t before = ns_strtab_count(t);
@@ -730,7 +731,7 @@ static int pipe_intern(pipe *p, batch *b, const char *str, size_t len, uint64_t 
 }
 
 /* Interns the oldest rating in flight and appends it to the batch. */
-static int pipe_resolve(pipe *p) {
+static int pipe_resolve(imp_pipe *p) {
   inflight *e = &p->ring[p->r_head];
   int32_t idx;
   batch *b;
@@ -747,7 +748,7 @@ static int pipe_resolve(pipe *p) {
 }
 
 static int pipe_rating(void *ctx, const ns__rating_row *r) {
-  pipe *p = ctx;
+  imp_pipe *p = ctx;
   const ns_strtab *t = p->s->pc_tab;
   inflight *e;
   int rc;
@@ -768,7 +769,7 @@ static int pipe_rating(void *ctx, const ns__rating_row *r) {
 }
 
 static int pipe_note(void *ctx, const ns__note_row *r) {
-  pipe *p = ctx;
+  imp_pipe *p = ctx;
   batch *b;
   nbuf *x;
   int rc;
@@ -786,7 +787,7 @@ static int pipe_note(void *ctx, const ns__note_row *r) {
 }
 
 static int pipe_history(void *ctx, const ns_nsh *h, const char *a, size_t n) {
-  pipe *p = ctx;
+  imp_pipe *p = ctx;
   batch *b;
   ns_nsh *x;
   int rc;
@@ -799,7 +800,7 @@ static int pipe_history(void *ctx, const ns_nsh *h, const char *a, size_t n) {
 }
 
 static int pipe_enroll(void *ctx, const ns_enrollment *e, const char *str, size_t n) {
-  pipe *p = ctx;
+  imp_pipe *p = ctx;
   batch *b;
   ns_enrollment *x;
   int rc;
@@ -812,7 +813,7 @@ static int pipe_enroll(void *ctx, const ns_enrollment *e, const char *str, size_
   return 0;
 }
 
-static void pipe_free(pipe *p) {
+static void pipe_free(imp_pipe *p) {
   for (int i = 0; i < NBATCH; i++) {
     free(p->bufs[i].rows.any);
     free(p->bufs[i].np);
@@ -827,7 +828,7 @@ static void pipe_free(pipe *p) {
 }
 
 /* Call inside the caller's write transaction (the cache is synced). */
-static int pipe_start(pipe *p, ns_store *s, int kind, int strict) {
+static int pipe_start(imp_pipe *p, ns_store *s, int kind, int strict) {
   const char *sql;
   size_t row;
   int rc;
@@ -867,7 +868,7 @@ static int pipe_start(pipe *p, ns_store *s, int kind, int strict) {
 
 /* Flushes what the parser holds (when parse_rc is 0), stops the writer and
 ** returns the first error of either side. */
-static int pipe_finish(pipe *p, int parse_rc) {
+static int pipe_finish(imp_pipe *p, int parse_rc) {
   int rc = parse_rc;
   if (!rc) {
     while (p->r_n && !rc) rc = pipe_resolve(p);
@@ -894,7 +895,7 @@ static int pipe_finish(pipe *p, int parse_rc) {
 
 static int import_one(ns_store *s, const char *path, const ns_load_opts *opts,
                       ns_load_stats *stats) {
-  pipe *p = NULL;
+  imp_pipe *p = NULL;
   ns__tsv_src src = {path, path, NULL, 0, NS__TSV_BLOCK, 0};
   ns__tsv_sink sink = {NULL, pipe_note, pipe_rating, pipe_history, pipe_enroll};
   int rc, kind, strict = opts && opts->strict;
