@@ -132,7 +132,6 @@ int ns_strtab_intern(ns_strtab *t, const char *s, size_t len, int32_t *out);
 /* Index of s or -1 if absent. */
 int32_t ns_strtab_find(const ns_strtab *t, const char *s, size_t len);
 const char *ns_strtab_str(const ns_strtab *t, int32_t idx);
-size_t ns_strtab_len(const ns_strtab *t, int32_t idx);
 size_t ns_strtab_count(const ns_strtab *t);
 /* The hot path for bulk lookups: hash once, prefetch, intern later.
 ** ns_strtab_hash() is the table's hash of s; ns_strtab_prefetch(t, h, 0)

@@ -225,9 +225,4 @@ const char *ns_strtab_str(const ns_strtab *t, int32_t idx) {
   return t->strs[idx];
 }
 
-size_t ns_strtab_len(const ns_strtab *t, int32_t idx) {
-  if (idx < 0 || (size_t)idx >= t->n) return 0;
-  return REC_LEN(t->strs[idx]);
-}
-
 size_t ns_strtab_count(const ns_strtab *t) { return t->n; }
