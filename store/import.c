@@ -14,7 +14,7 @@
 **   notes / note_status_history / user_enrollment: the later row wins.
 ** Hence importing the same files twice leaves the tables unchanged.
 **
-** Speed (see docs/architecture.md, "Import"):
+** Speed (docs/architecture.md, store/; numbers in docs/operations.md):
 **   - participant ids resolved through the in-memory cache (no SELECT per
 **     row), with the hash computed and the table slot / string prefetched a
 **     few rows before the lookup (a lookup among 200 k+ random ids otherwise
