@@ -1,10 +1,10 @@
 /*
 ** store/import.c -- writing input rows into SQLite: the row writer shared by
 ** bulk import (ns_store_import) and the server's ingest batches
-** (ns_store_ingest, store.c), and the two-thread ratings import pipeline.
+** (ns_store_ingest, store.c), and the two-thread bulk import pipeline.
 **
 ** Who calls it: store.c, the CLI `notescore import`.  Thread: the handle's;
-** a ratings file import also runs one writer thread of its own (below),
+** each imported file also runs one writer thread of its own (below),
 ** which is then the only thread touching the SQLite handle.
 **
 ** Upsert rules (the same as ns_dataset_normalize, so a snapshot of the DB
@@ -23,7 +23,7 @@
 **     ROWID B-tree is filled mostly in order, and each batch is upserted by
 **     ONE statement reading the eponymous virtual table ns_rating_batch
 **     (no per-row bind/step/reset: half the SQLite cost of a bound INSERT);
-**   - a ratings file is parsed, interned and sorted on the caller's thread
+**   - a file is parsed, interned and sorted on the caller's thread
 **     while a writer thread upserts the previous batches (bounded queue of
 **     NBATCH batches: constant memory);
 **   - one transaction per 2^20 rows (per file in strict mode).
