@@ -133,6 +133,15 @@ int ns_strtab_intern(ns_strtab *t, const char *s, size_t len, int32_t *out);
 int32_t ns_strtab_find(const ns_strtab *t, const char *s, size_t len);
 const char *ns_strtab_str(const ns_strtab *t, int32_t idx);
 size_t ns_strtab_count(const ns_strtab *t);
+/* The hot path for bulk lookups: hash once, prefetch, intern later.
+** ns_strtab_hash() is the table's hash of s; ns_strtab_prefetch(t, h, 0)
+** starts loading the slot of h, and a later (t, h, 1) call (once that slot
+** is in cache) starts loading the string it points to.  Prefetching is only
+** a hint: any table change in between is harmless.  ns_strtab_intern_hashed
+** is ns_strtab_intern with h = ns_strtab_hash(s, len) already computed. */
+uint64_t ns_strtab_hash(const char *s, size_t len);
+void ns_strtab_prefetch(const ns_strtab *t, uint64_t h, int deep);
+int ns_strtab_intern_hashed(ns_strtab *t, const char *s, size_t len, uint64_t h, int32_t *out);
 
 /* ------------------------------------------------------------------------
 ** Thread pool with deterministic chunking.

@@ -515,6 +515,7 @@ int ns_store_open(const char *path, int flags, ns_store **out) {
     if ((rc = ns__db_prepare(s, "INSERT INTO participants(id, participant_id) VALUES(?, ?)",
                              &s->st_part)) != 0)
       goto fail;
+    if ((rc = ns__rbatch_register(s)) != 0) goto fail;
   }
   *out = s;
   return 0;

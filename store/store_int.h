@@ -108,6 +108,9 @@ struct ns_store {
   int64_t pc_max;         /* largest participants.id known to the cache */
   int32_t *pend;          /* cache indexes handed out but not yet INSERTed */
   size_t pend_n, pend_cap;
+  /* rows the ns_rating_batch virtual table shows (import.c) */
+  const struct ns__rbuf *vb_rows;
+  size_t vb_n;
 };
 
 /* SQLite result code -> ns_err (BUSY -> NS_EBUSY, NOMEM -> NS_ENOMEM, else
@@ -146,6 +149,13 @@ typedef struct ns__rbuf {
   uint32_t tags, seq;
   uint8_t level, source;
 } ns__rbuf;
+
+/* Registers the eponymous virtual table ns_rating_batch on a writable
+** handle: it shows s->vb_rows[0..vb_n) as rows (note_id, rater_id,
+** created_ms, level, tags, source), so a whole sorted batch is upserted by
+** one INSERT ... SELECT (half the cost of one bound INSERT per row).  The
+** table exists only on this connection; nothing is added to the schema. */
+int ns__rbatch_register(ns_store *s);
 
 /* Upserts rows into the input tables inside the caller's write transaction
 ** (import.c).  Ratings are buffered; ns__writer_flush() writes them. */

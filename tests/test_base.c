@@ -50,6 +50,56 @@ TEST(base_strtab) {
   ns_strtab_free(t);
 }
 
+/* The bulk path (hash, prefetch, intern_hashed) gives the same indexes as
+** ns_strtab_intern; lengths are exact (prefixes, embedded NUL bytes, ids
+** across 16-byte hash blocks and arena blocks). */
+TEST(base_strtab_hashed) {
+  ns_strtab *t;
+  int32_t id;
+  char buf[80];
+  size_t nbig = (3u << 20) / 2;
+  char *big = malloc(nbig);
+  ASSERT(big != NULL);
+  ASSERT_OK(ns_strtab_new(&t));
+  for (int i = 0; i < 20000; i++) {
+    /* 64-hex-char ids like the public data, plus all their 15/16/17-byte prefixes */
+    int n = snprintf(buf, sizeof buf, "%016llX%016llX%016llX%016llX",
+                     (unsigned long long)i * 0x9E3779B97F4A7C15ull, (unsigned long long)i,
+                     (unsigned long long)~(uint64_t)i, 7ull * (unsigned long long)i);
+    uint64_t h = ns_strtab_hash(buf, (size_t)n);
+    ns_strtab_prefetch(t, h, 0);
+    ns_strtab_prefetch(t, h, 1);
+    ASSERT_OK(ns_strtab_intern_hashed(t, buf, (size_t)n, h, &id));
+    ASSERT_EQ(id, i);
+  }
+  ASSERT_EQ(ns_strtab_count(t), 20000);
+  snprintf(buf, sizeof buf, "%016llX%016llX%016llX%016llX", 3 * 0x9E3779B97F4A7C15ull, 3ull,
+           (unsigned long long)~(uint64_t)3, 21ull);
+  ASSERT_OK(ns_strtab_intern(t, buf, 64, &id));
+  ASSERT_EQ(id, 3);
+  ASSERT_EQ(ns_strtab_find(t, buf, 63), -1); /* a prefix is another string */
+  ASSERT_OK(ns_strtab_intern(t, buf, 63, &id));
+  ASSERT_EQ(id, 20000);
+  ASSERT_OK(ns_strtab_intern(t, "a\0b", 3, &id)); /* embedded NUL: length decides */
+  ASSERT_EQ(id, 20001);
+  ASSERT_OK(ns_strtab_intern(t, "a", 1, &id));
+  ASSERT_EQ(id, 20002);
+  ASSERT_EQ(ns_strtab_find(t, "a\0b", 3), 20001);
+  ASSERT_EQ(ns_strtab_find(t, "", 0), -1);
+  ASSERT_OK(ns_strtab_intern(t, "", 0, &id));
+  ASSERT_EQ(ns_strtab_find(t, "", 0), id);
+  memset(big, 'x', nbig); /* longer than an arena block: gets a block of its own */
+  ASSERT_OK(ns_strtab_intern(t, big, nbig, &id));
+  ASSERT_EQ(ns_strtab_find(t, big, nbig), id);
+  ASSERT_EQ(strlen(ns_strtab_str(t, id)), nbig);
+  ASSERT_OK(ns_strtab_intern(t, "after", 5, &id)); /* and the arena goes on */
+  ASSERT_STREQ(ns_strtab_str(t, id), "after");
+  free(big);
+  ASSERT_EQ(ns_strtab_hash("abc", 3), ns_strtab_hash("abc", 3));
+  ASSERT(ns_strtab_hash("abc", 3) != ns_strtab_hash("abd", 3));
+  ns_strtab_free(t);
+}
+
 typedef struct { const double *x; double *partial; } sum_ctx;
 static void sum_chunk(void *ctx, size_t c, size_t b, size_t e) {
   sum_ctx *s = ctx;

@@ -436,6 +436,73 @@ TEST(store_db_upsert_latest_wins) {
   ns_store_close(s);
 }
 
+/* Ratings import runs as a two-thread pipeline over sorted 64 k batches and
+** ingest sorts its buffer too: many rows in random note order, ties and
+** re-ratings inside and across batches must give exactly the rows of the
+** in-memory load (ns_dataset_normalize applies the same rules on its own). */
+TEST(store_db_import_batches_match_load) {
+  char path[512], f[600], idb[600];
+  ns_store *s = open_tmp("db.sqlite", path, sizeof path);
+  ns_dataset *a = NULL, *b = NULL, *c = NULL;
+  ns_load_stats st;
+  ns_rng rng;
+  long long sum1;
+  const int n = 150000; /* > 2 batches: the queue wraps around */
+  static const char *const lv[3] = {"NOT_HELPFUL", "SOMEWHAT_HELPFUL", "HELPFUL"};
+  snprintf(f, sizeof f, "%.*s/r.tsv", (int)(strrchr(path, '/') - path), path);
+  snprintf(idb, sizeof idb, "%.*s/i.db", (int)(strrchr(path, '/') - path), path);
+  FILE *fp = fopen(f, "w");
+  ASSERT(fp != NULL);
+  fputs(RHEAD_MIN, fp);
+  ns_rng_seed(&rng, 42);
+  for (int i = 0; i < n; i++) /* ~3000 notes x 4000 raters: ~1 % repeats */
+    fprintf(fp, "%d\tr%05d%s\t%d\t%s\n", 1 + (int)ns_rng_below(&rng, 3000),
+            (int)ns_rng_below(&rng, 4000), i % 7 ? "" : "-with-a-longer-participant-id",
+            (int)ns_rng_below(&rng, 3), lv[ns_rng_below(&rng, 3)]);
+  fclose(fp);
+  ASSERT_OK(ns_dataset_new(&a));
+  ASSERT_OK(ns_tsv_load(f, a, NULL, &st));
+  ASSERT_OK(ns_dataset_normalize(a));
+  ASSERT_OK(ns_store_import(s, f, NULL, &st));
+  ASSERT_EQ(st.rows_ok, n);
+  ASSERT_OK(ns_store_snapshot(s, &b));
+  assert_same_dataset(a, b);
+  /* importing again changes nothing */
+  sum1 = q1(path, checksum_sql);
+  ASSERT_OK(ns_store_import(s, f, NULL, &st));
+  ASSERT_EQ(q1(path, checksum_sql), sum1);
+  ASSERT_EQ(q1(path, "SELECT count(*) FROM participants"), (long long)ns_strtab_count(a->participants));
+  ns_store_close(s);
+  /* the same rows through ingest, in uneven batches (odd-sized sorts) */
+  ASSERT_OK(ns_store_open(idb, NS_STORE_CREATE, &s));
+  {
+    ns_dataset *raw;
+    ns_ingest_rating *r = calloc(5000, sizeof *r);
+    size_t k = 0, want = 1;
+    ASSERT(r != NULL);
+    ASSERT_OK(ns_dataset_new(&raw));
+    ASSERT_OK(ns_tsv_load(f, raw, NULL, &st));
+    for (size_t i = 0; i < raw->n_ratings; i++) {
+      r[k++] = (ns_ingest_rating){raw->r_note_id[i], pstr(raw, raw->r_rater[i]),
+                                  raw->r_created_ms[i], raw->r_level[i], raw->r_tags[i],
+                                  raw->r_source[i]};
+      if (k == want || i + 1 == raw->n_ratings) {
+        ASSERT_OK(ns_store_ingest(s, NULL, 0, r, k, NULL, 0));
+        k = 0;
+        want = 1 + (want * 997 + 13) % 4999;
+      }
+    }
+    free(r);
+    ns_dataset_free(raw);
+  }
+  ASSERT_OK(ns_store_snapshot(s, &c));
+  assert_same_dataset(a, c);
+  ns_store_close(s);
+  ns_dataset_free(a);
+  ns_dataset_free(b);
+  ns_dataset_free(c);
+}
+
 TEST(store_db_snapshot_equals_tsv) {
   char path[512];
   ns_store *s = open_tmp("db.sqlite", path, sizeof path);
