@@ -228,6 +228,7 @@ typedef struct ns_note_score {
   int8_t provisional_status;   /* round-1 status (used by helpfulness) */
   int64_t ts_nmr_due_to_stable_crh;  /* new timestampMillisOfNmrDueToMinStableCrhTime
                                         for the history row; 0 = keep the previous */
+  double low_diligence_intercept;  /* lowDiligenceIntercept, NAN if off/none */
 } ns_note_score;
 
 typedef struct ns_rater_score {
@@ -266,6 +267,11 @@ typedef struct ns_scores {
   double seconds;              /* wall time of the run */
   double stage_seconds[8];     /* snapshot, r1, helpfulness, trust, r2,
                                    guardrails, statuses, publish */
+  /* inside the stages: the two logistic guardrail models */
+  double harassment_seconds;   /* harassment fit, all calls (helpfulness) */
+  int harassment_passes;       /* its Newton passes, last call */
+  double diligence_seconds;    /* low-diligence model (guardrails stage) */
+  int diligence_passes;        /* its passes over the three rounds */
 } ns_scores;
 
 void ns_scores_free(ns_scores *s);

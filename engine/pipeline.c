@@ -845,6 +845,7 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, volatile int *canc
     s->intercept_no_high_vol = run.g_icpt_nohv ? run.g_icpt_nohv[n] : NAN;
     s->intercept_no_correlated = NAN;
     s->active_filter_tags = run.g_tag_fired ? run.g_tag_fired[n] : 0;
+    s->low_diligence_intercept = run.g_dilig ? run.g_dilig[n] : NAN;
     s->provisional_status = prov1[n];
   }
   {
@@ -877,6 +878,10 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, volatile int *canc
   sc->n_raters_round1 = run.n_r1_raters;
   sc->n_raters_round2 = run.n_r2_raters;
   sc->mf_passes = run.mf_passes;
+  sc->harassment_seconds = run.harass_seconds;
+  sc->harassment_passes = run.harass_passes;
+  sc->diligence_seconds = run.dilig_seconds;
+  sc->diligence_passes = run.dilig_passes;
 
 out:
   run_free(&run);

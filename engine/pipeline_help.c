@@ -197,7 +197,7 @@ static int harassment_penalty(ns__run *run, double *penalty) {
   ns_guard_harassment_penalty(ne, run->r_note, run->r_rater, lev, hi, np, penalty);
   rc = 0;
 out:
-  run->harass_seconds = ns_monotonic_s() - t0;
+  run->harass_seconds += ns_monotonic_s() - t0; /* summed over refinement calls */
   free(lev), free(tags), free(ts), free(lab), free(nf), free(uf), free(hi);
   return rc;
 }

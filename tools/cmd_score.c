@@ -92,6 +92,10 @@ static int write_stats(const char *path, const ns_scores *sc, double t_load, dou
   for (int i = 0; i < 8; i++) fprintf(f, "stage_%s_seconds %.3f\n", stage[i], sc->stage_seconds[i]);
   fprintf(f, "run_seconds %.3f\ntotal_seconds %.3f\nmf_passes %d\n", sc->seconds, total_s,
           sc->mf_passes);
+  fprintf(f, "harassment_seconds %.3f\nharassment_passes %d\n", sc->harassment_seconds,
+          sc->harassment_passes);
+  fprintf(f, "diligence_seconds %.3f\ndiligence_passes %d\n", sc->diligence_seconds,
+          sc->diligence_passes);
   fprintf(f, "ratings_in %zu\nratings_round1 %zu\nratings_round2 %zu\n", sc->n_ratings_in,
           sc->n_ratings_round1, sc->n_ratings_round2);
   fprintf(f, "notes %zu\nraters %zu\npeak_rss_bytes %zu\n", sc->n_notes, sc->n_raters,
