@@ -189,7 +189,7 @@ TEST(dash_view_columns) {
   sqlite3 *db;
   build_db(0, &path);
   db = open_ro(path);
-  ASSERT_EQ(q1(db, "PRAGMA user_version"), 2);
+  ASSERT_EQ(q1(db, "PRAGMA user_version"), 3);
   /* The contract of docs/dashboards.md: v1 columns first, in order. */
   columns(db, "current_note_status", cols, sizeof cols);
   ASSERT_STREQ(cols, "note_id,run_id,status,decided_by,core_status,intercept,factor,first_tag,"
@@ -280,7 +280,7 @@ TEST(dash_migrate_from_v1) {
   ASSERT_OK(ns_store_open(path, 0, &s));
   ns_store_close(s);
   db = open_ro(path);
-  ASSERT_EQ(q1(db, "PRAGMA user_version"), 2);
+  ASSERT_EQ(q1(db, "PRAGMA user_version"), 3);
   ASSERT_EQ(q1(db, "SELECT count(*) FROM status_changes"), 3 + 2 + 1);
   ASSERT_EQ(q1(db, "SELECT note_id FROM status_changes WHERE run_id = 4 AND prev_run_id = 2"), 101);
   sqlite3_close(db);
