@@ -268,8 +268,8 @@ typedef struct ns_scores {
   double stage_seconds[8];     /* snapshot, r1, helpfulness, trust, r2,
                                    guardrails, statuses, publish */
   /* inside the stages: the two logistic guardrail models */
-  double harassment_seconds;   /* harassment fit, all calls (helpfulness) */
-  int harassment_passes;       /* its Newton passes, last call */
+  double harassment_seconds;   /* harassment fit (helpfulness, once per run) */
+  int harassment_passes;       /* its Newton passes */
   double diligence_seconds;    /* low-diligence model (guardrails stage) */
   int diligence_passes;        /* its passes over the three rounds */
 } ns_scores;

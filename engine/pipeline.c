@@ -661,6 +661,7 @@ static void run_free(ns__run *run) {
   free(run->prov_status);
   free(run->agree_ratio);
   free(run->agree_harass);
+  free(run->harass_pen);
   free(run->ratio_diff);
   free(run->mean_score);
   free(run->above);

@@ -197,7 +197,7 @@ static int harassment_penalty(ns__run *run, double *penalty) {
   ns_guard_harassment_penalty(ne, run->r_note, run->r_rater, lev, hi, np, penalty);
   rc = 0;
 out:
-  run->harass_seconds += ns_monotonic_s() - t0; /* summed over refinement calls */
+  run->harass_seconds = ns_monotonic_s() - t0;
   free(lev), free(tags), free(ts), free(lab), free(nf), free(uf), free(hi);
   return rc;
 }
@@ -218,8 +218,19 @@ int ns__helpfulness(ns__run *run) {
   if (!cnt || !a_n || !a_crh || !a_crnh || !a_sum || !pen) { rc = NS_ENOMEM; goto out; }
 
   /* The harassment penalty is a guardrail: off with the guardrails (then the
-  ** penalised ratio equals the plain one). */
-  if (run->p->guardrails && (rc = harassment_penalty(run, pen)) != 0) goto out;
+  ** penalised ratio equals the plain one).  Its inputs (the run's ratings,
+  ** their tags, the round-1 factors) do not change when the trust
+  ** refinement calls us again, so it is fitted once per run and reused. */
+  if (run->p->guardrails) {
+    if (!run->harass_pen) {
+      if (!(run->harass_pen = ns_calloc(np ? np : 1, sizeof *run->harass_pen))) {
+        rc = NS_ENOMEM;
+        goto out;
+      }
+      if ((rc = harassment_penalty(run, run->harass_pen)) != 0) goto out;
+    }
+    memcpy(pen, run->harass_pen, np * sizeof *pen);
+  }
 
   /* Valid ratings are taken from the round-1 training ratings, judged
   ** against the provisional (round-1) statuses. */

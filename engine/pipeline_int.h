@@ -174,6 +174,8 @@ typedef struct ns__run {
   int32_t *g_pop_neg, *g_pop_pos;
   int g_stab;                /* 1: stabilization runs (ns__guardrails) */
   double guard_pseudo_seconds;
+  double *harass_pen;        /* per participant: harassment penalty, fitted
+                             ** once per run (pipeline_help.c) */
   double harass_seconds;     /* harassment model time (pipeline_help.c) */
   int harass_passes;         /* its Newton passes, 0 = not fitted */
   double dilig_seconds;      /* low-diligence model time (pipeline_guard.c) */
