@@ -228,6 +228,7 @@ typedef struct ns_note_score {
   int8_t provisional_status;   /* round-1 status (used by helpfulness) */
   int64_t ts_nmr_due_to_stable_crh;  /* new timestampMillisOfNmrDueToMinStableCrhTime
                                         for the history row; 0 = keep the previous */
+  double low_diligence_intercept;  /* lowDiligenceIntercept, NAN if off/none */
 } ns_note_score;
 
 typedef struct ns_rater_score {
@@ -273,10 +274,13 @@ typedef struct ns_scores {
   uint64_t propagation_edge_visits;
   double mf_seconds;           /* inside the main ALS fits (both rounds,
                                   refinement included) */
-  double harassment_seconds;   /* harassment model (helpfulness stage) */
   double qclique_seconds;      /* part of guardrails: quasi-cliques and the
                                    NoCorrelated refit */
   size_t n_qcliques, n_correlated;  /* quasi-cliques, raters in them */
+  double harassment_seconds;   /* harassment fit (helpfulness, once per run) */
+  int harassment_passes;       /* its Newton passes */
+  double diligence_seconds;    /* low-diligence model (guardrails stage) */
+  int diligence_passes;        /* its passes over the three rounds */
 } ns_scores;
 
 void ns_scores_free(ns_scores *s);

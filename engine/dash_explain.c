@@ -140,7 +140,9 @@ static void rule_text(int rule, const ns_params *p, double factor, char *buf, si
     snprintf(buf, n, "too many 'incorrect' tags from raters of both sides");
     break;
   case NS_RULE_LOW_DILIGENCE:
-    snprintf(buf, n, "low-diligence model intercept too high");
+    *limit = 0.263;
+    snprintf(buf, n, "lowDiligenceIntercept > 0.263: its Incorrect / sources tags go beyond "
+                     "what its raters' habits explain");
     break;
   case NS_RULE_LARGE_FACTOR:
     *limit = p->factor_threshold;
@@ -382,6 +384,14 @@ int ns_dash_explain(struct sqlite3 *db, int64_t note_id, json_t **out, char *msg
   core = (uint32_t)sqlite3_column_int64(q.st, 16);
   meta = (uint32_t)sqlite3_column_int64(q.st, 17);
   if (json_object_set_new(o, "rules", rules_json(core, meta, factor))) goto out;
+  /* the low-diligence model's verdict input (schema v3, note_scores) */
+  if ((rc = q_prep(&q, "SELECT low_diligence_intercept FROM note_scores"
+                       " WHERE run_id = ?1 AND note_id = ?2")) != 0)
+    goto out;
+  sqlite3_bind_int64(q.st, 1, run_id);
+  sqlite3_bind_int64(q.st, 2, note_id);
+  if ((rc = q_step(&q)) < 0) goto out;
+  json_object_set_new(o, "lowDiligenceIntercept", rc ? col_real(q.st, 0) : json_null());
 
   if ((rc = ratings_part(&q, run_id, note_id, o)) != 0) goto out;
   rc = history_part(&q, note_id, o);

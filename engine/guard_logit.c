@@ -11,13 +11,19 @@
 ** (1-p)/p (p = positive rate).  The reference trains it with Adam (lr 2.0);
 ** we use block coordinate descent: with the other side fixed, each row is a
 ** small convex penalised logistic regression, and we take damped Newton steps
-** on it (exact (k+1)x(k+1) Hessian, step halving until the row objective does
-** not increase).  Rows are independent, so a pass is parallel over rows with
-** disjoint writes: the result is the same for any thread count.
+** on it (exact (k+1)x(k+1) Hessian).  The step control needs no loss value
+** (row_update): a step that moves no logit by more than ln 2 is a sure
+** decrease and is taken as is; a bigger one is checked by the sign of the
+** directional derivative at its end.  So a pass costs one inline exp per
+** rating and side, no log (the earlier step halving on the row objective
+** cost two exp and two log1p).  Rows are independent, so a pass is parallel
+** over rows with disjoint writes, and mu's sums go by fixed chunks: the
+** result is the same for any thread count.
 **
 ** Who calls it: engine/pipeline_help.c (ns__helpfulness), run thread.
 */
 #include "guardrails.h"
+#include "../factorization/mf.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -101,11 +107,10 @@ static void side_free(side *s) {
   free(s->idx);
 }
 
-static double softplus(double z) { return z > 0 ? z + log1p(exp(-z)) : log1p(exp(z)); }
+/* sigma(z) with the inline e^x (guardrails.h). */
 static double sigmoid(double z) {
-  if (z >= 0) return 1.0 / (1.0 + exp(-z));
-  double ez = exp(z);
-  return ez / (1.0 + ez);
+  double a = ns__guard_exp_neg(-fabs(z));
+  return z >= 0 ? 1.0 / (1.0 + a) : a / (1.0 + a);
 }
 
 typedef struct logit_ctx {
@@ -119,130 +124,156 @@ typedef struct logit_ctx {
   double *chunk_delta;                 /* per chunk: max |step| this pass */
 } logit_ctx;
 
-/* Row objective at theta (intercept t[0], factor t[1..k]). */
-static double row_obj(const logit_ctx *c, size_t r, const double *t) {
-  double L = c->pen_i * t[0] * t[0];
-  for (int j = 0; j < c->k; j++) L += c->pen_f * t[j + 1] * t[j + 1];
+#define LN2 0.6931471805599453
+#define MAX_INNER 12   /* Newton iterations per row and pass */
+#define MAX_TRIES 4    /* evaluated step lengths before the radius step */
+
+/* Gradient g and Hessian H (row-major m x m, m = k + 1) of row r's
+** objective at theta t -- data term plus penalty -- and mx[j] = the largest
+** |feature j| over the row's ratings.  One exp per rating, no log. */
+static void row_derivs(const logit_ctx *c, size_t r, const double *t, double *g, double *H,
+                       double *mx) {
+  const int k = c->k, m = k + 1;
+  double x[NS_GUARD_MAX_K + 1];
+  memset(H, 0, (size_t)(m * m) * sizeof *H);
+  memset(mx, 0, (size_t)m * sizeof *mx);
+  g[0] = 2 * c->pen_i * t[0];
+  H[0] = 2 * c->pen_i;
+  for (int j = 1; j < m; j++) {
+    g[j] = 2 * c->pen_f * t[j];
+    H[j * m + j] = 2 * c->pen_f;
+  }
+  mx[0] = 1.0;
   for (size_t p = c->s->off[r]; p < c->s->off[r + 1]; p++) {
     uint32_t e = c->s->idx[p];
     int32_t o = c->other_idx[e];
-    double z = c->mu + c->oicpt[o] + t[0];
-    for (int j = 0; j < c->k; j++) z += c->ofac[(size_t)o * c->k + j] * t[j + 1];
-    L += c->label[e] ? c->pw * softplus(-z) : softplus(z);
+    x[0] = 1.0;
+    for (int j = 0; j < k; j++) x[j + 1] = c->ofac[(size_t)o * k + j];
+    double z = c->mu + c->oicpt[o];
+    for (int j = 0; j < m; j++) z += x[j] * t[j];
+    double s = sigmoid(z), dz, hz;
+    if (c->label[e]) {
+      dz = -c->pw * (1.0 - s);
+      hz = c->pw * s * (1.0 - s);
+    } else {
+      dz = s;
+      hz = s * (1.0 - s);
+    }
+    for (int i = 0; i < m; i++) {
+      g[i] += dz * x[i];
+      for (int j = 0; j <= i; j++) H[i * m + j] += hz * x[i] * x[j];
+      if (fabs(x[i]) > mx[i]) mx[i] = fabs(x[i]);
+    }
   }
-  return L;
+  for (int i = 0; i < m; i++) /* mirror the lower triangle */
+    for (int j = i + 1; j < m; j++) H[i * m + j] = H[j * m + i];
 }
 
-static int solve_small(double *A, double *b, int m) {
-  /* Gaussian elimination with partial pivoting; the penalised Hessian is
-  ** SPD so this never meets a zero pivot in practice. */
-  for (int col = 0; col < m; col++) {
-    int piv = col;
-    for (int i = col + 1; i < m; i++)
-      if (fabs(A[i * m + col]) > fabs(A[piv * m + col])) piv = i;
-    if (A[piv * m + col] == 0) return -1;
-    if (piv != col) {
-      for (int j = 0; j < m; j++) {
-        double tmp = A[col * m + j];
-        A[col * m + j] = A[piv * m + j];
-        A[piv * m + j] = tmp;
+/* One row: damped Newton iterations without ever evaluating the loss.
+** Along a step the logistic curvature s(1-s) of a rating changes by at
+** most e^|dz|, so a step that moves no rating's logit by more than ln 2
+** (bound sum_j mx_j |d_j|) sees at most twice the curvature it was computed
+** with and surely lowers the (convex) row objective: it is taken and the
+** row is done for this pass.  A bigger step is evaluated at its end (which
+** yields the next step's derivatives): kept while the objective is still
+** going down there (g' . d <= 0), else shortened to the secant root of the
+** directional derivative, at most MAX_TRIES times, then to the ln 2
+** radius.  Returns the row's largest parameter change. */
+static double row_update(const logit_ctx *c, size_t r) {
+  const int k = c->k, m = k + 1;
+  double t[NS_GUARD_MAX_K + 1], t0[NS_GUARD_MAX_K + 1], tn[NS_GUARD_MAX_K + 1];
+  double g[NS_GUARD_MAX_K + 1], d[NS_GUARD_MAX_K + 1], mx[NS_GUARD_MAX_K + 1];
+  double H[(NS_GUARD_MAX_K + 1) * (NS_GUARD_MAX_K + 1)], A[(NS_GUARD_MAX_K + 1) * (NS_GUARD_MAX_K + 1)];
+  int have = 0;
+  t[0] = c->icpt[r];
+  for (int j = 0; j < k; j++) t[j + 1] = c->fac[r * k + j];
+  memcpy(t0, t, (size_t)m * sizeof *t);
+  for (int it = 0; it < MAX_INNER; it++) {
+    if (!have) row_derivs(c, r, t, g, H, mx);
+    have = 0;
+    memcpy(A, H, (size_t)(m * m) * sizeof *A);
+    for (int j = 0; j < m; j++) d[j] = -g[j];
+    if (ns_mf_chol_solve(m, A, d) != 0) break; /* not with pen > 0 */
+    double bound = 0, D = 0;
+    for (int j = 0; j < m; j++) bound += mx[j] * fabs(d[j]), D -= g[j] * d[j];
+    if (bound <= LN2 || !(D > 0)) {
+      for (int j = 0; j < m; j++) t[j] += d[j];
+      break;
+    }
+    double tmin = LN2 / bound, step = 1.0;
+    for (int tries = 0;; tries++) {
+      if (tries == MAX_TRIES) {
+        step = tmin;
+        break;
       }
-      double tb = b[col];
-      b[col] = b[piv];
-      b[piv] = tb;
+      for (int j = 0; j < m; j++) tn[j] = t[j] + step * d[j];
+      row_derivs(c, r, tn, g, H, mx);
+      double slope = 0;
+      for (int j = 0; j < m; j++) slope += g[j] * d[j];
+      if (slope <= 0) {
+        have = 1; /* still descending there: keep it, reuse g and H */
+        break;
+      }
+      step *= D / (D + slope); /* secant root of the directional derivative */
+      if (step <= tmin) {
+        step = tmin;
+        break;
+      }
     }
-    for (int i = col + 1; i < m; i++) {
-      double fct = A[i * m + col] / A[col * m + col];
-      for (int j = col; j < m; j++) A[i * m + j] -= fct * A[col * m + j];
-      b[i] -= fct * b[col];
-    }
+    for (int j = 0; j < m; j++) t[j] += step * d[j];
   }
-  for (int i = m - 1; i >= 0; i--) {
-    double t = b[i];
-    for (int j = i + 1; j < m; j++) t -= A[i * m + j] * b[j];
-    b[i] = t / A[i * m + i];
-  }
-  return 0;
+  double dmax = 0;
+  for (int j = 0; j < m; j++)
+    if (fabs(t[j] - t0[j]) > dmax) dmax = fabs(t[j] - t0[j]);
+  c->icpt[r] = t[0];
+  for (int j = 0; j < k; j++) c->fac[r * k + j] = t[j + 1];
+  return dmax;
 }
-
-/* Largest change of any z for which a full Newton step is accepted
-** without evaluating the objective (< ln 2; see logit_rows). */
-#define NS__SAFE_DZ 0.5
 
 static void logit_rows(void *vctx, size_t chunk, size_t begin, size_t end) {
   logit_ctx *c = vctx;
-  int k = c->k, m = k + 1;
-  double H[(NS_GUARD_MAX_K + 1) * (NS_GUARD_MAX_K + 1)], g[NS_GUARD_MAX_K + 1];
-  double t[NS_GUARD_MAX_K + 1], tn[NS_GUARD_MAX_K + 1], x[NS_GUARD_MAX_K + 1];
   double dmax = 0;
   for (size_t r = begin; r < end; r++) {
     if (c->s->off[r] == c->s->off[r + 1]) continue;
-    t[0] = c->icpt[r];
-    for (int j = 0; j < k; j++) t[j + 1] = c->fac[r * k + j];
-    memset(H, 0, sizeof H);
-    g[0] = 2 * c->pen_i * t[0];
-    H[0] = 2 * c->pen_i;
-    for (int j = 1; j < m; j++) {
-      g[j] = 2 * c->pen_f * t[j];
-      H[j * m + j] = 2 * c->pen_f;
-    }
-    for (size_t p = c->s->off[r]; p < c->s->off[r + 1]; p++) {
-      uint32_t e = c->s->idx[p];
-      int32_t o = c->other_idx[e];
-      x[0] = 1.0;
-      for (int j = 0; j < k; j++) x[j + 1] = c->ofac[(size_t)o * k + j];
-      double z = c->mu + c->oicpt[o];
-      for (int j = 0; j < m; j++) z += x[j] * t[j];
-      double a = exp(-fabs(z));
-      double s = z >= 0 ? 1.0 / (1.0 + a) : a / (1.0 + a), dz, hz;
-      if (c->label[e]) {
-        dz = -c->pw * (1.0 - s);
-        hz = c->pw * s * (1.0 - s);
-      } else {
-        dz = s;
-        hz = s * (1.0 - s);
-      }
-      for (int i = 0; i < m; i++) {
-        g[i] += dz * x[i];
-        for (int j = 0; j < m; j++) H[i * m + j] += hz * x[i] * x[j];
-      }
-    }
-    if (solve_small(H, g, m) != 0) continue;
-    /* Full Newton step when it provably lowers the row objective: with
-    ** delta = max over the row's ratings of |change of z|, every
-    ** sigma'(z) along the step stays within a factor e^delta of its value
-    ** at t (|d log sigma'/dz| < 1), so the objective's curvature along the
-    ** step is at most e^delta times the Newton model's and
-    ** f(t_new) - f(t) <= lambda^2 (e^delta / 2 - 1) < 0 for delta < ln 2.
-    ** That check needs no transcendental; the objective (a softplus per
-    ** rating) is evaluated only for larger steps, which are then halved
-    ** until it does not increase.  The accepted steps are the ones the
-    ** objective test alone would accept. */
-    double zmax = 0;
-    for (size_t p = c->s->off[r]; p < c->s->off[r + 1]; p++) {
-      int32_t o = c->other_idx[c->s->idx[p]];
-      double dz = g[0];
-      for (int j = 0; j < k; j++) dz += c->ofac[(size_t)o * k + j] * g[j + 1];
-      if (fabs(dz) > zmax) zmax = fabs(dz);
-    }
-    double step = 1.0;
-    if (zmax < NS__SAFE_DZ) {
-      for (int j = 0; j < m; j++) tn[j] = t[j] - g[j];
-    } else {
-      double L0 = row_obj(c, r, t);
-      int tries;
-      for (tries = 0; tries < 30; tries++, step *= 0.5) {
-        for (int j = 0; j < m; j++) tn[j] = t[j] - step * g[j];
-        if (row_obj(c, r, tn) <= L0) break;
-      }
-      if (tries == 30) continue;
-    }
-    c->icpt[r] = tn[0];
-    for (int j = 0; j < k; j++) c->fac[r * k + j] = tn[j + 1];
-    for (int j = 0; j < m; j++)
-      if (fabs(step * g[j]) > dmax) dmax = fabs(step * g[j]);
+    double d = row_update(c, r);
+    if (d > dmax) dmax = d;
   }
   c->chunk_delta[chunk] = dmax;
+}
+
+/* mu's gradient and curvature over a chunk of ratings (partials summed in
+** chunk order by the caller, so the sum does not depend on threads). */
+typedef struct mu_ctx {
+  size_t n_ratings;
+  const int32_t *r_note, *r_rater;
+  const int8_t *label;
+  int k;
+  double mu, pw;
+  const double *ni, *nf, *ui, *uf;
+  double *g, *h;                       /* per chunk */
+} mu_ctx;
+
+#define MU_CHUNK 16384
+
+static void mu_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
+  mu_ctx *c = vctx;
+  double g = 0, h = 0;
+  for (size_t e = begin; e < end; e++) {
+    if (c->label[e] < 0) continue;
+    int32_t n = c->r_note[e], u = c->r_rater[e];
+    double z = c->mu + c->ni[n] + c->ui[u];
+    for (int j = 0; j < c->k; j++) z += c->nf[(size_t)n * c->k + j] * c->uf[(size_t)u * c->k + j];
+    double s = sigmoid(z);
+    if (c->label[e]) {
+      g += -c->pw * (1.0 - s);
+      h += c->pw * s * (1.0 - s);
+    } else {
+      g += s;
+      h += s * (1.0 - s);
+    }
+  }
+  c->g[chunk] = g;
+  c->h[chunk] = h;
 }
 
 /* Largest per-row step of the last pass (max is order-independent, so the
@@ -261,7 +292,7 @@ int ns_guard_harassment_fit(size_t n_notes, size_t n_raters, int k,
                             double *note_icpt, double *note_fac,
                             double *rater_icpt, double *rater_fac, double *mu_out) {
   side sn = {0}, su = {0};
-  double *blk = NULL, *dn = NULL;
+  double *blk = NULL, *dn = NULL, *mg = NULL;
   int rc = 0;
   size_t N = 0, npos = 0, nn_act = 0, nu_act = 0;
   if (k < 1 || k > NS_GUARD_MAX_K || !p || !note_icpt) return NS_EINVAL;
@@ -298,8 +329,10 @@ int ns_guard_harassment_fit(size_t n_notes, size_t n_raters, int k,
                                      : 0.1 * ((double)(ns_hash64(~(u * 8 + j)) >> 11) * 0x1p-53 - 0.5);
   double mu = 0.0;
   size_t ncn = ns_pool_nchunks(n_notes, 512), ncu = ns_pool_nchunks(n_raters, 512);
+  size_t ncm = ns_pool_nchunks(n_ratings, MU_CHUNK);
   dn = ns_calloc(ncn + ncu + 1, sizeof *dn);
-  if (!dn) {
+  mg = ns_calloc(2 * ncm + 1, sizeof *mg);
+  if (!dn || !mg) {
     rc = NS_ENOMEM;
     goto out;
   }
@@ -315,22 +348,11 @@ int ns_guard_harassment_fit(size_t n_notes, size_t n_raters, int k,
     cn.mu = cu.mu = mu;
     ns_pool_for(pool, n_notes, 512, logit_rows, &cn);
     ns_pool_for(pool, n_raters, 512, logit_rows, &cu);
-    /* mu: one damped Newton step, summed serially in edge order */
+    /* mu: one damped Newton step; the sums go by fixed chunks of ratings */
+    mu_ctx mc = {n_ratings, r_note, r_rater, label, k, mu, pw, ni, nf, ui, uf, mg, mg + ncm};
+    ns_pool_for(pool, n_ratings, MU_CHUNK, mu_chunk, &mc);
     double g = 2 * p->lambda_mu * (double)N * mu, h = 2 * p->lambda_mu * (double)N;
-    for (size_t e = 0; e < n_ratings; e++) {
-      if (label[e] < 0) continue;
-      int32_t n = r_note[e], u = r_rater[e];
-      double z = mu + ni[n] + ui[u];
-      for (int j = 0; j < k; j++) z += nf[(size_t)n * k + j] * uf[(size_t)u * k + j];
-      double s = sigmoid(z);
-      if (label[e]) {
-        g += -pw * (1.0 - s);
-        h += pw * s * (1.0 - s);
-      } else {
-        g += s;
-        h += s * (1.0 - s);
-      }
-    }
+    for (size_t i = 0; i < ncm; i++) g += mg[i], h += mg[ncm + i];
     double dmu = 0;
     if (h > 0) {
       dmu = g / h; /* cap the step: Newton on a logistic can overshoot */
@@ -358,5 +380,6 @@ out:
   side_free(&su);
   free(blk);
   free(dn);
+  free(mg);
   return rc;
 }

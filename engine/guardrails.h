@@ -32,7 +32,9 @@
 #ifndef NS_GUARDRAILS_H
 #define NS_GUARDRAILS_H
 
+#include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "../base/base.h"
 #include "../base/dataset.h"
@@ -282,6 +284,82 @@ void ns_guard_harassment_penalty(size_t n_ratings, const int32_t *r_note,
                                  const double *note_icpt, size_t n_raters,
                                  double *penalty);
 
+/* ---- 7. low-diligence model (§4.5, §6) -------------------------------- */
+
+/* The tags whose presence makes a rating "low diligence" (target 1). */
+#define NS_GUARD_DILIGENCE_TAGS                                                \
+  (NS_TAG_BIT(NS_TAG_NH_INCORRECT) | NS_TAG_BIT(NS_TAG_NH_IRRELEVANT_SOURCES) | \
+   NS_TAG_BIT(NS_TAG_NH_SOURCES_MISSING))
+
+/* Target of one rating: 1 if any of NS_GUARD_DILIGENCE_TAGS is set, else 0. */
+int ns_guard_diligence_label(uint32_t tags);
+
+/* The reputation MF of reference §6 with BCE-with-logits, 1-D factors:
+**
+**   z_e = f_n f_u + i_n rho_u + i_u + mu
+**   L   = (1/N) sum_e w_e BCE(z_e, y_e) + lambda [ mean_n f_n^2
+**         + m_in mean_n i_n^2 + m_iu mean_u i_u^2 + m_rho mean_u rho_u^2
+**         + m_mu mu^2 ]
+**
+** fitted in three rounds: (1) i_n, f_n, i_u, mu (rho = 1); (2) f_n, i_u,
+** rho_u, mu (i_n frozen); (3) i_n, i_u, mu, with w_e additionally scaled
+** by the rater's reputation ((alpha + max(rho,0)^e)/(1+alpha)) and then by
+** (sum of the note's weights + 2^-20)^note_norm_exp3.  w_e = base_e *
+** pos_weight[r] for y = 1, base_e for y = 0 (base_e = r_weight, or 1).
+** Defaults are the reference's diligence hyperparameters.
+**
+** Deliberate simplification: the rater factor f_u is an input (the
+** caller's helpfulness factor; the reference starts there and lets it
+** move, adding lambda mean_u f_u^2).  With f_u fixed every round is a
+** convex problem with one optimum; the bilinear version converges only
+** after ~200 block passes and its intercepts depend on where it stops
+** (docs/guardrails.md §7). */
+typedef struct ns_guard_diligence_params {
+  double lambda;               /* l2Lambda 0.03 */
+  double mult_note_icpt;       /* 1 */
+  double mult_rater_icpt;      /* 10 */
+  double mult_reputation;      /* 50 */
+  double mult_mu;              /* 0: mu is not regularised */
+  double pos_weight[3];        /* per round: 100, 100 (x1), 500 (x5) */
+  double note_norm_exp3;       /* round-3 noteNormExp -0.5 */
+  double rep_exp, rep_alpha;   /* reputationExp 0.5, alpha 0.1 */
+  int max_passes;              /* cap on block passes per round (30) */
+  double tol;                  /* a round stops when no parameter moved
+                                  more than tol in a pass (1e-2) */
+} ns_guard_diligence_params;
+void ns_guard_diligence_params_default(ns_guard_diligence_params *p);
+
+typedef struct ns_guard_diligence_out {
+  double *note_icpt;           /* n_notes, required: round-3 i_n
+                                  (lowDiligenceIntercept); NAN for notes with
+                                  no labelled rating */
+  double *note_fac;            /* n_notes or NULL: f_n (NAN as note_icpt) */
+  double *rater_icpt, *rater_rep;  /* n_raters or NULL: i_u, rho_u (NAN for
+                                  raters with no labelled rating) */
+  double mu[3];                /* OUT: mu after each round (NAN: no model) */
+  int passes[3];               /* OUT: passes run per round */
+} ns_guard_diligence_out;
+
+/* Fits the model on the ratings with label[e] >= 0 (0/1 targets, see
+** ns_guard_diligence_label).  r_weight (may be NULL) is a per-rating base
+** weight, > 0 for ratings to use.  rater_fac (n_raters; NULL = no factor
+** term) is f_u.  Starts from rho = 1, i = f_n = 0 and mu at the weighted
+** log-odds of the targets.
+** Solver: block coordinate descent, Newton iterations per note row and per
+** rater row (2x2 systems), parallel over rows with disjoint writes, so the
+** result does not depend on the thread count.  With no labelled rating,
+** or all targets equal, no model is fitted and every output is NAN
+** (passes 0).  Returns 0, NS_EINVAL, NS_ENOMEM. */
+int ns_guard_diligence_fit(size_t n_notes, size_t n_raters, size_t n_ratings,
+                           const int32_t *r_note, const int32_t *r_rater,
+                           const int8_t *label, const float *r_weight,
+                           const double *rater_fac,
+                           const ns_guard_diligence_params *p, ns_pool *pool,
+                           ns_guard_diligence_out *out);
+
+/* FilterLowDiligence (§4.1 step 10): icpt > 0.263; NAN never fires. */
+int ns_guard_low_diligence(double icpt);
+
 /* ---- 8. stabilization (§4.8) ------------------------------------------ */
 /* (ScoringDriftGuard and the lock, §4.9, are engine/rules.c and
 ** engine/pipeline_history.c: ns__rules_meta, ns__history_update.) */
@@ -311,6 +389,37 @@ static inline void ns_guard_apply(int8_t *status, uint32_t *rules, int rule,
                                   int new_status) {
   *status = (int8_t)new_status;
   *rules |= 1u << rule;
+}
+
+/* ---- internal: e^x for the logistic fits ------------------------------ */
+
+/* 2^(j/64), j = 0..63, correctly rounded (guard_diligence.c). */
+extern const double ns__guard_exp2_64[64];
+
+/* e^x for x <= 0, inline so the per-rating loops of the logistic fits
+** (guard_diligence.c, guard_logit.c) keep their accumulators in registers
+** instead of spilling them around a libm call, and with a short dependency
+** chain (those loops are latency-bound).  x = (64k + j) ln2/64 + r with a
+** two-part ln2/64 (k ln2/64_hi is exact), |r| <= ln2/128; e^r by its
+** Taylor polynomial to degree 5 in Estrin form (truncation < 4e-17
+** relative); 2^(j/64) from the table; 2^k through the exponent bits.
+** Error about 2 ulp.  Below -708 (where 2^k leaves the normal range) it
+** returns 0: e^-708 < 1e-307 is below anything a sigmoid sum can see.
+** Fixed operation order: the same bits on every machine with IEEE doubles
+** (the build disables FMA contraction). */
+static inline double ns__guard_exp_neg(double x) {
+  if (!(x > -708.0)) return 0.0;
+  /* round(64 x / ln2) by the 1.5 * 2^52 trick (|64 x / ln2| < 2^51) */
+  double kf = (x * 92.33248261689366 + 0x1.8p52) - 0x1.8p52;
+  double r = (x - kf * 0x1.62e42feep-7) - kf * 0x1.a39ef35793c76p-39;
+  double r2 = r * r;
+  double q = (1.0 + r) + r2 * ((0.5 + r * (1.0 / 6.0)) + r2 * (1.0 / 24.0 + r * (1.0 / 120.0)));
+  int64_t k = (int64_t)kf;                /* <= 0 */
+  int64_t m = -((63 - k) / 64);           /* floor(k / 64) */
+  uint64_t bits = (uint64_t)(m + 1023) << 52;
+  double scale;
+  memcpy(&scale, &bits, sizeof scale);
+  return q * ns__guard_exp2_64[k - 64 * m] * scale;
 }
 
 #endif /* NS_GUARDRAILS_H */

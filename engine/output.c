@@ -119,7 +119,9 @@ static const char *const note_cols[] = {
     "coreNoteInterceptMax", "numRatings", "timestampMillisOfCurrentStatus",
     "coreNumFinalRoundRatings", "coreNoteInterceptNoHighVol", "coreNoteInterceptNoCorrelated",
     /* notescore */
-    "coreNoteInterceptRound1", "coreNoteFactor1Round1", "coreProvisionalRatingStatus"};
+    "coreNoteInterceptRound1", "coreNoteFactor1Round1", "coreProvisionalRatingStatus",
+    /* the reference writes it to aux_note_info.tsv, which notescore does not */
+    "lowDiligenceIntercept"};
 
 static void write_notes(FILE *f, const ns_scores *sc) {
   put_header(f, note_cols, NS_ARRAY_LEN(note_cols));
@@ -149,6 +151,7 @@ static void write_notes(FILE *f, const ns_scores *sc) {
     put_dbl(f, &first, s->intercept_r1);
     put_dbl(f, &first, s->factor_r1);
     put_status(f, &first, s->provisional_status);
+    put_dbl(f, &first, s->low_diligence_intercept);
     fputc('\n', f);
   }
 }

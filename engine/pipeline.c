@@ -857,6 +857,7 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, volatile int *canc
     s->intercept_no_high_vol = run.g_icpt_nohv ? run.g_icpt_nohv[n] : NAN;
     s->intercept_no_correlated = run.g_icpt_nocorr ? run.g_icpt_nocorr[n] : NAN;
     s->active_filter_tags = run.g_tag_fired ? run.g_tag_fired[n] : 0;
+    s->low_diligence_intercept = run.g_dilig ? run.g_dilig[n] : NAN;
     s->provisional_status = prov1[n];
   }
   {
@@ -891,11 +892,14 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, volatile int *canc
   sc->mf_passes = run.mf_passes;
   sc->propagation_seconds = run.prop_seconds;
   sc->mf_seconds = run.mf_seconds;
-  sc->harassment_seconds = run.harass_seconds;
   sc->propagation_edge_visits = run.prop_visits;
   sc->qclique_seconds = run.qclique_seconds;
   sc->n_qcliques = run.n_qcliques;
   sc->n_correlated = run.n_correlated;
+  sc->harassment_seconds = run.harass_seconds;
+  sc->harassment_passes = run.harass_passes;
+  sc->diligence_seconds = run.dilig_seconds;
+  sc->diligence_passes = run.dilig_passes;
 
 out:
   run_free(&run);

@@ -1,10 +1,10 @@
 /*
 ** engine/pipeline_guard.c -- the guardrails stage of a scoring run: adapts
 ** the run's round-2 arrays to engine/guardrails.h and stores the per-note
-** verdicts (pseudo-rater bounds, tag filter, incorrect filter, NoHighVol
-** intercept, quasi-cliques and the NoCorrelated intercept, population-
-** sampled intercept) in the run, where note_facts() hands them
-** (ns__guard_facts) to the scorer chain and the meta rules.
+** verdicts (pseudo-rater bounds, tag filter, incorrect filter, low-diligence
+** intercept, NoHighVol intercept, quasi-cliques and the NoCorrelated
+** intercept, population-sampled intercept) in the run, where note_facts()
+** hands them (ns__guard_facts) to the scorer chain and the meta rules.
 **
 ** Who calls it: ns_pipeline_run(), once, after round 2 and before the note
 ** statuses; run thread (the refits fan out on the run's pool).
@@ -98,6 +98,8 @@ int ns__guardrails(ns__run *run) {
   int64_t *ts = NULL;
   double *w = NULL, *adj = NULL, *rat = NULL, *psum = NULL, *tfidf = NULL;
   uint8_t *src = NULL;
+  int8_t *lab = NULL;
+  double *dfac = NULL;
   int rc = NS_ENOMEM;
 
   /* Stabilization needs a previous run: when no history row carries a
@@ -183,6 +185,33 @@ int ns__guardrails(ns__run *run) {
   ns_guard_incorrect io = {c1, c2, psum, tfidf, run->g_incorrect};
   if ((rc = ns_guard_incorrect_filter(&f, inc, tot, NS_GUARD_INCORRECT_TFIDF, &io)) != 0) goto out;
 
+  /* Low-diligence model (§4.5) on the round-2 ratings.  Its rater factor is
+  ** round 2's (dimension 0; the model is 1-D; guardrails.h explains why it
+  ** is held fixed).  Trust weights are base weights, so a down-weighted
+  ** rater's tags count as little here as her rating did in round 2. */
+  {
+    double t0 = ns_monotonic_s();
+    ns_guard_diligence_params dp;
+    lab = ns_mallocn(ne ? ne : 1, 1);
+    dfac = ns_mallocn(np ? np : 1, sizeof *dfac);
+    run->g_dilig = ns_mallocn(nn ? nn : 1, sizeof(double));
+    if (!lab || !dfac || !run->g_dilig) { rc = NS_ENOMEM; goto out; }
+    for (size_t j = 0; j < ne; j++) lab[j] = (int8_t)ns_guard_diligence_label(tg[j]);
+    for (size_t u = 0; u < np; u++) {
+      double v = run->rfac2[u * (size_t)run->k];
+      dfac[u] = isnan(v) ? 0.0 : v;
+    }
+    ns_guard_diligence_params_default(&dp);
+    ns_guard_diligence_out dout;
+    memset(&dout, 0, sizeof dout);
+    dout.note_icpt = run->g_dilig;
+    if ((rc = ns_guard_diligence_fit(nn, np, ne, rn, ru, lab, run->edge_w ? rw : NULL, dfac, &dp,
+                                     run->pool, &dout)) != 0)
+      goto out;
+    run->dilig_passes = dout.passes[0] + dout.passes[1] + dout.passes[2];
+    run->dilig_seconds = ns_monotonic_s() - t0;
+  }
+
   /* High-volume raters over the run's filtered ratings, then the NoHighVol
   ** intercept (note-only refit without them, >= 5 ratings). */
   hv = ns_calloc(np ? np : 1, 1);
@@ -213,7 +242,7 @@ out:
   free(rn), free(ru), free(rv), free(rw), free(tg);
   free(w), free(adj), free(rat), free(crh);
   free(inc), free(tot), free(c1), free(c2), free(psum), free(tfidf);
-  free(hv), free(ts), free(src);
+  free(hv), free(ts), free(src), free(lab), free(dfac);
   return rc;
 }
 
@@ -226,6 +255,7 @@ void ns__guard_facts(const ns__run *run, size_t n, ns__note_facts *f) {
     f->incorrect_fired = run->g_incorrect[n];
     f->icpt_no_high_vol = run->g_icpt_nohv[n];
     f->icpt_no_correlated = run->g_icpt_nocorr ? run->g_icpt_nocorr[n] : NAN;
+    f->low_diligence = run->g_dilig ? run->g_dilig[n] : NAN;
   }
   f->icpt_pop = run->g_pop_icpt ? run->g_pop_icpt[n] : NAN;
   f->pop_neg = run->g_pop_neg ? run->g_pop_neg[n] : 0;
@@ -239,6 +269,6 @@ void ns__guard_facts(const ns__run *run, size_t n, ns__note_facts *f) {
 void ns__guardrails_free(ns__run *run) {
   free(run->g_icpt_min), free(run->g_icpt_max), free(run->g_icpt_nohv);
   free(run->g_icpt_nocorr), free(run->qclique_id);
-  free(run->g_tag_fired), free(run->g_incorrect);
+  free(run->g_tag_fired), free(run->g_incorrect), free(run->g_dilig);
   free(run->g_pop_icpt), free(run->g_pop_neg), free(run->g_pop_pos);
 }

@@ -143,9 +143,10 @@ int ns__valid_counts(const ns__run *run, const ns__valid_in *in, const uint8_t *
 /* ---- harassment / abuse penalty (§3.2, §3.6) --------------------------- */
 
 /* Cost cap of the tag-consensus fit.  Each pass is one Newton sweep over
-** notes and raters plus mu, linear in the labelled ratings, but with
-** transcendentals per rating: about 10 ms per pass per 100k labelled
-** ratings on one core.  The intercepts matter only through the >= 2.0 cut
+** notes and raters plus mu, linear in the labelled ratings, with one exp
+** per rating and side (guard_logit.c): 20 ms per pass on one core at 1M gen
+** ratings.  The fit runs once per run (the trust refinement reuses the
+** penalty).  The intercepts matter only through the >= 2.0 cut
 ** of the penalty (and the penalty's h/2 factor), so a tolerance of 0.01
 ** logit is ample; on gen data it converges in 12 passes (15 at 1e-4) with
 ** identical outputs.  The cap bounds the worst case (random labels, which
@@ -218,7 +219,9 @@ int ns__helpfulness(ns__run *run) {
   if (!cnt || !a_n || !a_crh || !a_crnh || !a_sum || !pen) { rc = NS_ENOMEM; goto out; }
 
   /* The harassment penalty is a guardrail: off with the guardrails (then the
-  ** penalised ratio equals the plain one). */
+  ** penalised ratio equals the plain one).  Its inputs (the run's ratings,
+  ** their tags, the round-1 factors) do not change when the trust
+  ** refinement calls us again, so it is fitted once per run and reused. */
   if (run->p->guardrails) {
     if (!run->harass_pen) {
       if (!(run->harass_pen = ns_calloc(np ? np : 1, sizeof *run->harass_pen))) {

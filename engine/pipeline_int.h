@@ -51,6 +51,8 @@ typedef struct ns__note_facts {
   double icpt_max;          /* pseudo-rater upper bound, NAN = none */
   uint32_t tag_fired;       /* TagFilter: NS_TAG_BIT mask of tags that fired */
   uint8_t incorrect_fired;  /* FilterIncorrect */
+  double low_diligence;     /* lowDiligenceIntercept, NAN = none (0 from a
+                               memset never fires either) */
   double icpt_no_high_vol;  /* NoHighVol intercept, NAN = none */
   double icpt_no_correlated;/* NoCorrelated intercept, NAN = none */
   /* meta-step guardrails (ns__guard_facts) */
@@ -173,19 +175,20 @@ typedef struct ns__run {
   double qclique_seconds;    /* detection + NoCorrelated refit */
   uint32_t *g_tag_fired;
   uint8_t *g_incorrect;
+  double *g_dilig;           /* lowDiligenceIntercept (NAN = none) */
   double *g_pop_icpt;        /* population-sampled intercept (NAN = none) */
   int32_t *g_pop_neg, *g_pop_pos;
   int g_stab;                /* 1: stabilization runs (ns__guardrails) */
   double guard_pseudo_seconds;
+  double *harass_pen;        /* per participant: harassment penalty, fitted
+                             ** once per run (pipeline_help.c) */
   double harass_seconds;     /* harassment model time (pipeline_help.c) */
   double prop_seconds;       /* trust propagation time, all calls */
   double mf_seconds;         /* time inside ns_mf_fit, all rounds */
   uint64_t prop_visits;      /* its edge visits */
   int harass_passes;         /* its Newton passes, 0 = not fitted */
-  double *harass_pen;        /* per participant, NULL until the first
-                             ** ns__helpfulness: the model reads only the
-                             ** ratings and round-1 factors, so the trust
-                             ** refinement's second call reuses it */
+  double dilig_seconds;      /* low-diligence model time (pipeline_guard.c) */
+  int dilig_passes;          /* its passes over the three rounds */
 } ns__run;
 
 /* pipeline_help.c */

@@ -28,7 +28,8 @@
 ** and the two-week lock see the current status).  Pseudo-rater bounds
 ** (UcbCRNH) and the NoHighVol intercept are not recomputed: they are NaN in
 ** a refreshed row and their rules cannot fire; TagFilter / FilterIncorrect
-** verdicts are carried over from the full run.
+** verdicts and the lowDiligenceIntercept (FilterLowDiligence) are carried
+** over from the full run.
 **
 ** Who calls it: engine/server.c, on a libuv worker thread, never at the
 ** same time as a full run.  Single-threaded (notes are few); the base is
@@ -415,6 +416,7 @@ int ns_pipeline_refresh(const ns_refresh_base *b, const ns_dataset *ds, const in
     f.icpt_max = NAN;
     f.tag_fired = s->active_filter_tags;
     f.incorrect_fired = (s->core_rules >> NS_RULE_INCORRECT_FILTER) & 1u;
+    f.low_diligence = s->low_diligence_intercept; /* carried over, like the filters */
     f.icpt_no_high_vol = f.icpt_no_correlated = NAN;
     if (r->n_ratings == 0) {
       s->core_status = NS_STATUS_UNSET;

@@ -13,7 +13,7 @@
 ** functions of their arguments; no shared state.
 **
 ** Guardrail rules read verdicts computed by engine/pipeline_guard.c
-** (facts.guard = 1).  Slot still not evaluated: FilterLowDiligence
+** (facts.guard = 1).  Every slot of the reference's chain is evaluated
 ** (docs/guardrails.md).
 */
 #include <math.h>
@@ -50,6 +50,14 @@ static void rule_tag_filter(const ns__note_facts *f, const ns_params *p, ns__rul
 static void rule_incorrect_filter(const ns__note_facts *f, const ns_params *p, ns__rule_out *o) {
   if (f->guard && f->incorrect_fired && o->status != NS_STATUS_CRNH)
     fire(o, NS_RULE_INCORRECT_FILTER, reject_status(p));
+}
+
+/* FilterLowDiligence: the low-diligence model (guard_diligence.c) says the
+** note's ratings carry the Incorrect / sources tags well beyond what its
+** raters' habits explain (lowDiligenceIntercept > 0.263); non-CRNH only. */
+static void rule_low_diligence(const ns__note_facts *f, const ns_params *p, ns__rule_out *o) {
+  if (f->guard && ns_guard_low_diligence(f->low_diligence) && o->status != NS_STATUS_CRNH)
+    fire(o, NS_RULE_LOW_DILIGENCE, reject_status(p));
 }
 
 /* NoHighVolIntercept: a CRH note whose intercept without high-volume raters
@@ -180,7 +188,7 @@ void ns__rules_final(const ns__note_facts *f, const ns_params *p, ns__rule_out *
   rule_crh_inertia(f, p, out);          /* 7 */
   rule_tag_filter(f, p, out);           /* 8 */
   rule_incorrect_filter(f, p, out);     /* 9 */
-  /* 10 FilterLowDiligence: not implemented (docs/guardrails.md) */
+  rule_low_diligence(f, p, out);        /* 10 */
   rule_large_factor(f, p, out);         /* 11 */
   rule_reject_low_intercept(f, p, out); /* 12 */
   rule_min_minority(f, p, out);         /* 13 */

@@ -59,8 +59,9 @@ static const char sql_note_score[] =
     " num_ratings, num_final_round_ratings, intercept, factor, intercept_r1, factor_r1,"
     " intercept_min, intercept_max, intercept_no_high_vol, intercept_no_correlated,"
     " core_status, core_rules, final_status, decided_by, meta_rules, first_tag, second_tag,"
-    " active_filter_tags, provisional_status)"
-    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23)";
+    " active_filter_tags, provisional_status, low_diligence_intercept)"
+    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,"
+    "?24)";
 
 static const char sql_rater_score[] =
     "INSERT OR REPLACE INTO rater_scores(run_id, rater_id, intercept, factor, intercept_r1,"
@@ -115,6 +116,7 @@ static int put_notes(ns_store *s, int64_t run_id, const ns_scores *sc) {
     bind_tag(st, 21, n->second_tag);
     sqlite3_bind_int64(st, 22, n->active_filter_tags);
     ns__db_bind_status(st, 23, n->provisional_status);
+    ns__db_bind_f64(st, 24, n->low_diligence_intercept);
     rc = ns__db_step_done(s, st);
   }
   sqlite3_finalize(st);

@@ -25,8 +25,15 @@
 /* ---- schema v1 --------------------------------------------------------- */
 
 /* v2 (store/views.c): dashboard views, status change log, indexes.
-** v3 (migrate_v3): rater_scores.qclique_id. */
-#define SCHEMA_VERSION 3
+** v3 (migrate_v3): rater_scores.qclique_id.
+** v4 (migrate_v4): note_scores.low_diligence_intercept (the low-diligence
+** model). */
+#define SCHEMA_VERSION 4
+
+/* v4: one column appended to note_scores; existing rows read NULL (the
+** model did not run for them). */
+static const char schema_v4[] =
+    "ALTER TABLE note_scores ADD COLUMN low_diligence_intercept REAL;\n";
 
 static const char schema_v1[] =
     "CREATE TABLE participants(\n"
@@ -420,6 +427,20 @@ static int migrate_v3(ns_store *s) {
   return ns__db_exec(s, "ALTER TABLE rater_scores ADD COLUMN qclique_id INTEGER;");
 }
 
+/* v4, idempotent likewise. */
+static int migrate_v4(ns_store *s) {
+  sqlite3_stmt *st = NULL;
+  int rc, have = 0;
+  if ((rc = ns__db_prepare(s,
+                           "SELECT count(*) FROM pragma_table_info('note_scores')"
+                           " WHERE name = 'low_diligence_intercept'",
+                           &st)) != 0)
+    return rc;
+  if (sqlite3_step(st) == SQLITE_ROW) have = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  return have ? 0 : ns__db_exec(s, schema_v4);
+}
+
 static int migrate(ns_store *s) {
   sqlite3_stmt *st = NULL;
   int version = 0, rc;
@@ -446,6 +467,7 @@ static int migrate(ns_store *s) {
   if (version == 0 && (rc = ns__db_exec(s, schema_v1)) != 0) goto fail;
   if (version < 2 && (rc = ns__views_migrate_v2(s)) != 0) goto fail;
   if (version < 3 && (rc = migrate_v3(s)) != 0) goto fail;
+  if (version < 4 && (rc = migrate_v4(s)) != 0) goto fail;
   snprintf(sql, sizeof sql, "PRAGMA user_version = %d", SCHEMA_VERSION);
   if ((rc = ns__db_exec(s, sql)) != 0) goto fail;
   return ns__db_exec(s, "COMMIT");

@@ -189,7 +189,7 @@ TEST(dash_view_columns) {
   sqlite3 *db;
   build_db(0, &path);
   db = open_ro(path);
-  ASSERT_EQ(q1(db, "PRAGMA user_version"), 3);
+  ASSERT_EQ(q1(db, "PRAGMA user_version"), 4);
   /* The contract of docs/dashboards.md: v1 columns first, in order. */
   columns(db, "current_note_status", cols, sizeof cols);
   ASSERT_STREQ(cols, "note_id,run_id,status,decided_by,core_status,intercept,factor,first_tag,"
@@ -274,6 +274,7 @@ TEST(dash_migrate_from_v1) {
                              "DROP INDEX note_scores_by_note; DROP INDEX note_scores_by_status;"
                              "DROP VIEW note_rules; DROP VIEW note_history; DROP VIEW status_changes;"
                              "ALTER TABLE rater_scores DROP COLUMN qclique_id;"
+                             "ALTER TABLE note_scores DROP COLUMN low_diligence_intercept;"
                              "PRAGMA user_version = 1;",
                          NULL, NULL, NULL),
             SQLITE_OK);
@@ -281,7 +282,7 @@ TEST(dash_migrate_from_v1) {
   ASSERT_OK(ns_store_open(path, 0, &s));
   ns_store_close(s);
   db = open_ro(path);
-  ASSERT_EQ(q1(db, "PRAGMA user_version"), 3);
+  ASSERT_EQ(q1(db, "PRAGMA user_version"), 4);
   ASSERT_EQ(q1(db, "SELECT count(*) FROM pragma_table_info('rater_scores')"
                    " WHERE name = 'qclique_id'"), 1);
   ASSERT_EQ(q1(db, "SELECT count(*) FROM status_changes"), 3 + 2 + 1);

@@ -447,6 +447,221 @@ TEST(guard_harassment_fit_stationary) {
   free(rn), free(ru), free(lab);
 }
 
+/* ---- low-diligence model ------------------------------------------------- */
+
+TEST(guard_diligence_label_and_rule) {
+  /* target: any of Incorrect, IrrelevantSources, SourcesMissingOrUnreliable */
+  ASSERT_EQ(ns_guard_diligence_label(0), 0);
+  ASSERT_EQ(ns_guard_diligence_label(NS_TAG_BIT(NS_TAG_NH_INCORRECT)), 1);
+  ASSERT_EQ(ns_guard_diligence_label(NS_TAG_BIT(NS_TAG_NH_IRRELEVANT_SOURCES)), 1);
+  ASSERT_EQ(ns_guard_diligence_label(NS_TAG_BIT(NS_TAG_NH_SOURCES_MISSING) |
+                                     NS_TAG_BIT(NS_TAG_NH_OTHER)), 1);
+  ASSERT_EQ(ns_guard_diligence_label(NS_TAG_BIT(NS_TAG_NH_OTHER) |
+                                     NS_TAG_BIT(NS_TAG_NH_SPAM_HARASSMENT) | NS_TAG_BIT(0)), 0);
+  /* FilterLowDiligence: strictly above 0.263; NaN never fires */
+  ASSERT_EQ(ns_guard_low_diligence(0.263), 0);
+  ASSERT_EQ(ns_guard_low_diligence(0.2631), 1);
+  ASSERT_EQ(ns_guard_low_diligence(NAN), 0);
+
+  /* In the chain (slot 10): a GeneralCRH note with i_n 0.5 and a diligence
+  ** intercept of 0.3 is taken to FIRM_REJECT (Core's filters), and the rule
+  ** is named; a CRNH note is left alone; no verdict without guardrails. */
+  ns_params p;
+  ns__note_facts f;
+  ns__rule_out o;
+  ns_params_default(&p);
+  memset(&f, 0, sizeof f);
+  f.n_ratings = 12;
+  f.cls = NS_CLASS_MISLEADING;
+  f.icpt = 0.5;
+  f.prev_status = f.locked_status = NS_STATUS_UNSET;
+  f.n_neg = f.n_pos = 6;
+  f.mean_neg = f.mean_pos = 0.9;
+  f.net_neg = f.net_pos = 5;
+  f.guard = 1;
+  f.icpt_max = f.icpt_no_high_vol = NAN;
+  f.low_diligence = 0.263;
+  ns__rules_final(&f, &p, &o);
+  ASSERT_EQ(o.status, NS_STATUS_CRH);
+  ASSERT(!(o.rules & (1u << NS_RULE_LOW_DILIGENCE)));
+  f.low_diligence = 0.3;
+  ns__rules_final(&f, &p, &o);
+  ASSERT_EQ(o.status, NS_STATUS_FIRM_REJECT);
+  ASSERT(o.rules & (1u << NS_RULE_GENERAL_CRH));
+  ASSERT(o.rules & (1u << NS_RULE_LOW_DILIGENCE));
+  p.firm_reject_threshold = NAN; /* a scorer without firm reject: NMR */
+  ns__rules_final(&f, &p, &o);
+  ASSERT_EQ(o.status, NS_STATUS_NMR);
+  ns_params_default(&p);
+  f.icpt = -0.5; /* GeneralCRNH: not filtered */
+  f.low_diligence = 0.9;
+  ns__rules_final(&f, &p, &o);
+  ASSERT_EQ(o.status, NS_STATUS_CRNH);
+  ASSERT(!(o.rules & (1u << NS_RULE_LOW_DILIGENCE)));
+  f.icpt = 0.5;
+  f.guard = 0;
+  ns__rules_final(&f, &p, &o);
+  ASSERT_EQ(o.status, NS_STATUS_CRH);
+}
+
+/* 40 raters rate notes 0..9 (note 10 has no rating).  Raters 0-3 are
+** habitual taggers: every rating of theirs carries a diligence tag.  Note 0
+** is tagged by everybody; note n = 1..9 only by the habitual taggers and
+** by rater 4 + n.  So:
+**   - note 0's tags are unanimous, also among raters who tag nothing else:
+**     its intercept must clear 0.263 (it does: 0.61);
+**   - notes 1..9 are tagged by the habitual taggers plus one rater each;
+**     the taggers' intercepts explain most of that, so their intercepts are
+**     negative (-0.16), all equal by symmetry, and the filter stays off;
+**   - in round 2 the habitual taggers' tags say nothing about notes, so
+**     their reputation goes to 0 (the penalty pulls it there), while raters
+**     who tag only note 0 (4 and 14..39) keep the highest reputation;
+**   - note 10 gets NAN and never fires. */
+TEST(guard_diligence_sloppy_note_filtered) {
+  enum { NU = 40, NN = 11 };
+  int32_t rn[400], ru[400];
+  int8_t lab[400];
+  size_t ne = 0;
+  for (int n = 0; n < 10; n++)
+    for (int u = 0; u < NU; u++) {
+      rn[ne] = n, ru[ne] = u;
+      lab[ne++] = (int8_t)(n == 0 || u < 4 || u == 4 + n);
+    }
+  double ni[NN], nf[NN], ui[NU], rho[NU];
+  ns_guard_diligence_params p;
+  ns_guard_diligence_params_default(&p);
+  ns_guard_diligence_out o = {ni, nf, ui, rho, {0}, {0}};
+  ASSERT_OK(ns_guard_diligence_fit(NN, NU, ne, rn, ru, lab, NULL, NULL, &p, NULL, &o));
+  ASSERT(o.passes[0] > 0 && o.passes[1] > 0 && o.passes[2] > 0);
+  ASSERT_NEAR(ni[0], 0.61, 0.01);
+  ASSERT(ns_guard_low_diligence(ni[0]));
+  for (int n = 1; n < 10; n++) {
+    ASSERT_NEAR(ni[n], -0.159, 0.01);
+    ASSERT_NEAR(ni[n], ni[1], 1e-9);
+    ASSERT(!ns_guard_low_diligence(ni[n]));
+  }
+  ASSERT(isnan(ni[10]) && isnan(nf[10]));
+  ASSERT(!ns_guard_low_diligence(ni[10]));
+  for (int u = 0; u < 4; u++) {
+    ASSERT_NEAR(rho[u], 0.0, 1e-3);
+    ASSERT(ui[u] > ui[39]); /* the habit is in the rater intercept */
+  }
+  ASSERT(rho[39] > rho[5] && rho[5] > rho[0]);
+  ASSERT_NEAR(rho[4], rho[39], 1e-9);
+  /* no factor was given: f_n has nothing to multiply and stays 0 */
+  ASSERT_NEAR(nf[0], 0.0, 0);
+  /* all targets equal: no model, NAN everywhere */
+  memset(lab, 0, sizeof lab);
+  ASSERT_OK(ns_guard_diligence_fit(NN, NU, ne, rn, ru, lab, NULL, NULL, &p, NULL, &o));
+  ASSERT(isnan(ni[0]) && isnan(o.mu[2]) && o.passes[0] == 0);
+}
+
+/* Random data with a two-camp rater factor: at the returned solution the
+** round-3 loss (recomputed here with plain loops from the outputs) must
+** have zero gradient in every parameter round 3 learns -- every i_n, every
+** i_u, and mu -- and two threads must give the same bits. */
+TEST(guard_diligence_stationary_and_thread_invariant) {
+  enum { NN = 60, NU = 80 };
+  size_t cap = NN * NU, ne = 0;
+  int32_t *rn = calloc(cap, 4), *ru = calloc(cap, 4);
+  int8_t *lab = calloc(cap, 1);
+  float *w = calloc(cap, sizeof *w);
+  double fu[NU], ni[NN], nf[NN], ui[NU], rho[NU], ni2[NN], nf2[NN], ui2[NU], rho2[NU];
+  ns_rng g;
+  ns_rng_seed(&g, 11);
+  for (int u = 0; u < NU; u++) fu[u] = (u % 2 ? 1.0 : -1.0) * (0.5 + ns_rng_uniform(&g));
+  for (int n = 0; n < NN; n++)
+    for (int u = 0; u < NU; u++) {
+      if (ns_rng_uniform(&g) >= 0.5) continue;
+      /* notes differ in sloppiness, raters in habit, and note n's slant
+      ** makes one camp tag it more */
+      double z = -2.0 + 2.0 * n / NN + (u % 7 == 0 ? 1.0 : 0.0) + 0.8 * fu[u] * ((n % 3) - 1);
+      rn[ne] = n, ru[ne] = u;
+      lab[ne] = ns_rng_uniform(&g) < 1.0 / (1.0 + exp(-z));
+      w[ne] = (float)(0.5 + ns_rng_uniform(&g)); /* trust-like base weights */
+      ne++;
+    }
+  lab[0] = -1; /* an excluded rating */
+  ns_guard_diligence_params p;
+  ns_guard_diligence_params_default(&p);
+  p.tol = 1e-11;
+  p.max_passes = 1000;
+  ns_guard_diligence_out o = {ni, nf, ui, rho, {0}, {0}};
+  ASSERT_OK(ns_guard_diligence_fit(NN, NU, ne, rn, ru, lab, w, fu, &p, NULL, &o));
+  ASSERT(o.passes[2] < p.max_passes);
+  double mu = o.mu[2];
+
+  /* round-3 weights, from scratch: base * posWeight(500) * reputation,
+  ** times (note total + 2^-20)^-0.5 */
+  double tot[NN] = {0}, *we = calloc(ne, sizeof *we);
+  size_t N = 0;
+  int seen_n[NN] = {0}, seen_u[NU] = {0}, nn_act = 0, nu_act = 0;
+  for (size_t e = 0; e < ne; e++) {
+    if (lab[e] < 0) continue;
+    double r = rho[ru[e]] > 0 ? rho[ru[e]] : 0.0;
+    we[e] = w[e] * (lab[e] ? 500.0 : 1.0) * (0.1 + sqrt(r)) / 1.1;
+    tot[rn[e]] += we[e];
+    N++;
+    nn_act += !seen_n[rn[e]]++;
+    nu_act += !seen_u[ru[e]]++;
+  }
+  for (size_t e = 0; e < ne; e++)
+    if (lab[e] >= 0) we[e] *= pow(tot[rn[e]] + 0x1p-20, -0.5);
+  double gn[NN] = {0}, gu[NU] = {0}, gmu = 0, scale = 0;
+  for (size_t e = 0; e < ne; e++) {
+    if (lab[e] < 0) continue;
+    int n = rn[e], u = ru[e];
+    double z = mu + ui[u] + rho[u] * ni[n] + fu[u] * nf[n];
+    double d = we[e] * (1.0 / (1.0 + exp(-z)) - lab[e]);
+    gn[n] += d * rho[u];
+    gu[u] += d;
+    gmu += d;
+    scale += fabs(d);
+  }
+  double pen_in = 0.03 * 1 * (double)N / nn_act, pen_iu = 0.03 * 10 * (double)N / nu_act;
+  for (int n = 0; n < NN; n++) ASSERT_NEAR(gn[n] + 2 * pen_in * ni[n], 0, 1e-7 * scale);
+  for (int u = 0; u < NU; u++) ASSERT_NEAR(gu[u] + 2 * pen_iu * ui[u], 0, 1e-7 * scale);
+  ASSERT_NEAR(gmu, 0, 1e-7 * scale);
+  /* the slant is carried by the note factor, with the sign of the camp
+  ** that tags more: notes n % 3 == 2 are tagged by f_u > 0 raters */
+  ASSERT(nf[2] > 0.2 && nf[0] < -0.2);
+
+  /* thread-count invariance, at the default tolerance too */
+  ns_pool *pool;
+  ASSERT_OK(ns_pool_new(2, &pool));
+  ns_guard_diligence_out o2 = {ni2, nf2, ui2, rho2, {0}, {0}};
+  ASSERT_OK(ns_guard_diligence_fit(NN, NU, ne, rn, ru, lab, w, fu, &p, pool, &o2));
+  ASSERT_EQ(memcmp(ni, ni2, sizeof ni), 0);
+  ASSERT_EQ(memcmp(rho, rho2, sizeof rho), 0);
+  double tight[NN];
+  memcpy(tight, ni, sizeof tight);
+  ns_guard_diligence_params_default(&p);
+  ASSERT_OK(ns_guard_diligence_fit(NN, NU, ne, rn, ru, lab, w, fu, &p, NULL, &o));
+  ASSERT_OK(ns_guard_diligence_fit(NN, NU, ne, rn, ru, lab, w, fu, &p, pool, &o2));
+  ASSERT_EQ(memcmp(ni, ni2, sizeof ni), 0);
+  ASSERT_EQ(memcmp(nf, nf2, sizeof nf), 0);
+  ASSERT_EQ(memcmp(&o.mu, &o2.mu, sizeof o.mu), 0);
+  /* the default tolerance (1e-2 per pass) lands within 0.01 of the tight
+  ** fit's intercepts */
+  for (int n = 0; n < NN; n++) ASSERT_NEAR(ni[n], tight[n], 0.01);
+  ns_pool_free(pool);
+  free(rn), free(ru), free(lab), free(w), free(we);
+}
+
+/* The inline e^x of the logistic fits against libm. */
+TEST(guard_exp_neg) {
+  double worst = 0;
+  for (double x = -707.5; x <= 0; x += 0.0123) {
+    double a = exp(x), b = ns__guard_exp_neg(x);
+    worst = fmax(worst, fabs(a - b) / a);
+  }
+  ASSERT(worst < 1e-15);
+  ASSERT_NEAR(ns__guard_exp_neg(0.0), 1.0, 0);
+  ASSERT_NEAR(ns__guard_exp_neg(-0.0), 1.0, 0);
+  ASSERT_NEAR(ns__guard_exp_neg(-800.0), 0.0, 0);
+  ASSERT_NEAR(ns__guard_exp_neg(-INFINITY), 0.0, 0);
+}
+
 /* ---- stabilization ------------------------------------------------------- */
 
 static ns_guard_stab_out stab(int prev, int scored, int64_t t, int64_t elapsed_min,

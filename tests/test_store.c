@@ -380,8 +380,9 @@ TEST(store_db_import_twice_unchanged) {
   ASSERT_EQ(q1(path, "SELECT count(*) FROM note_status_history"), 3);
   ASSERT_EQ(q1(path, "SELECT count(*) FROM user_enrollment"), 4);
   ASSERT_EQ(q1(path, "SELECT count(*) FROM participants"), 4);
-  ASSERT_EQ(q1(path, "PRAGMA user_version"), 3); /* v2: dashboard views (store/views.c),
-                                                  ** v3: rater_scores.qclique_id */
+  ASSERT_EQ(q1(path, "PRAGMA user_version"), 4); /* v2: dashboard views (store/views.c),
+                                                  ** v3: rater_scores.qclique_id,
+                                                  ** v4: low_diligence_intercept */
   sum1 = q1(path, checksum_sql);
   ASSERT_OK(ns_store_import(s, "tests/data", NULL, &st));
   ASSERT_EQ(st.rows_ok, 17);
@@ -545,6 +546,22 @@ TEST(store_db_strict_rollback) {
   ASSERT_EQ(q1(path, "SELECT count(*) FROM ratings"), 1);
   ASSERT_EQ(q1(path, "SELECT count(*) FROM participants"), 1);
   ns_store_close(s);
+  /* a v2 file (no low_diligence_intercept) is migrated to v4 on open */
+  {
+    sqlite3 *db;
+    ASSERT_EQ(sqlite3_open(path, &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "ALTER TABLE note_scores DROP COLUMN low_diligence_intercept;"
+                               "PRAGMA user_version = 2",
+                           NULL, NULL, NULL),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  ASSERT_OK(ns_store_open(path, 0, &s));
+  ns_store_close(s);
+  ASSERT_EQ(q1(path, "PRAGMA user_version"), 4);
+  ASSERT_EQ(q1(path, "SELECT count(*) FROM pragma_table_info('note_scores')"
+                     " WHERE name = 'low_diligence_intercept'"),
+            1);
   /* a newer schema is refused */
   {
     sqlite3 *db;
@@ -584,6 +601,7 @@ TEST(store_db_run_publish) {
     notes[i].first_tag = 1;
     notes[i].second_tag = -1;
     notes[i].num_ratings = 3;
+    notes[i].low_diligence_intercept = i == 0 ? 0.3 : NAN;
   }
   raters[0].participant = ds->r_rater[0];
   raters[0].intercept = 0.1;
@@ -627,6 +645,8 @@ TEST(store_db_run_publish) {
             1700000000000LL);
   ASSERT_EQ(q1(path, "SELECT count(*) FROM note_status_history"), 3);
   ASSERT_EQ(q1(path, "SELECT count(*) FROM status_changes"), 2);
+  ASSERT_EQ(q1(path, "SELECT count(*) FROM note_scores WHERE low_diligence_intercept = 0.3"), 1);
+  ASSERT_EQ(q1(path, "SELECT count(*) FROM note_scores WHERE low_diligence_intercept IS NULL"), 1);
   /* publishing twice is refused; a failed run never becomes visible */
   ASSERT_ERR(ns_store_run_publish(s, run1, &sc, ds), NS_ENOTFOUND);
   ASSERT_OK(ns_store_run_begin(s, NULL, &run2));

@@ -87,6 +87,8 @@ static void print_text(json_t *o) {
          num(o, "interceptRound1", d, sizeof d));
   printf("  factor          %s   round 1: %s\n", num(o, "factor", a, sizeof a),
          num(o, "factorRound1", b, sizeof b));
+  printf("  low diligence   %s   (FilterLowDiligence above 0.263)\n",
+         num(o, "lowDiligenceIntercept", a, sizeof a));
   printf("  ratings         %lld (%lld in the final round)\n", (long long)ival(o, "numRatings"),
          (long long)ival(o, "numFinalRoundRatings"));
   printf("  tags            %s, %s\n", str_or(o, "firstTag", "-"), str_or(o, "secondTag", "-"));

@@ -96,11 +96,14 @@ static int write_stats(const char *path, const ns_scores *sc, double t_load, dou
   fprintf(f, "trust_groups_seconds %.3f\ntrust_propagation_seconds %.3f\n"
           "trust_propagation_edge_visits %llu\n", sc->groups_seconds, sc->propagation_seconds,
           (unsigned long long)sc->propagation_edge_visits);
-  fprintf(f, "mf_seconds %.3f\nharassment_seconds %.3f\n", sc->mf_seconds,
-          sc->harassment_seconds);
+  fprintf(f, "mf_seconds %.3f\n", sc->mf_seconds);
   /* part of stage_guardrails_seconds */
   fprintf(f, "guardrails_qclique_seconds %.3f\nqcliques %zu\ncorrelated_raters %zu\n",
           sc->qclique_seconds, sc->n_qcliques, sc->n_correlated);
+  fprintf(f, "harassment_seconds %.3f\nharassment_passes %d\n", sc->harassment_seconds,
+          sc->harassment_passes);
+  fprintf(f, "diligence_seconds %.3f\ndiligence_passes %d\n", sc->diligence_seconds,
+          sc->diligence_passes);
   fprintf(f, "ratings_in %zu\nratings_round1 %zu\nratings_round2 %zu\n", sc->n_ratings_in,
           sc->n_ratings_round1, sc->n_ratings_round2);
   fprintf(f, "notes %zu\nraters %zu\npeak_rss_bytes %zu\n", sc->n_notes, sc->n_raters,

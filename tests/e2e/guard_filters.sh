@@ -18,6 +18,12 @@
 # the helpful loss are what the filters cost.  Bounds: recall >= 0.7,
 # false-fire rate <= 0.30, costly rate <= 0.03, helpful loss <= 0.15;
 # TagFilter implies a non-empty activeFilterTags.
+# FilterLowDiligence (the low-diligence model, docs/guardrails.md §7) is
+# counted in the same way and reported on its own line; its bounds: every
+# note with a coreNoteIntercept has a lowDiligenceIntercept (both come from
+# the round-2 ratings), the intercept ranks the
+# incorrect-popular notes above the truly helpful GeneralCRH ones on
+# average, and it takes <= 2 % of the truly helpful GeneralCRH notes.
 set -euo pipefail
 BIN=${NS_BIN:-build/notescore}
 T=$(mktemp -d)
@@ -40,16 +46,21 @@ for seed in 1 2; do
       if (rules ~ /,TagFilter,/ && $col[FILENAME, "activeFilterTags"] == "") bad_tags++
       if ($col[FILENAME, "coreRatingStatus"] == "") next
       scored++
-      fired = rules ~ /,(TagFilter|FilterIncorrect),/
+      fired = rules ~ /,(TagFilter|FilterIncorrect|FilterLowDiligence),/
+      ld = rules ~ /,FilterLowDiligence,/
       crh = rules ~ /,GeneralCRH,/
+      v = $col[FILENAME, "lowDiligenceIntercept"]
+      if (v == "" && $col[FILENAME, "coreNoteIntercept"] != "") no_ld++
       if (ip[id] == 1) {
-        if (crh) { ip_crh++; ip_fired += fired }
+        if (crh) { ip_crh++; ip_fired += fired; ip_ld += ld }
         if ($col[FILENAME, "finalRatingStatus"] == "CURRENTLY_RATED_HELPFUL") ip_final++
+        ip_n++; ip_sum += v
       } else if (fired) {
         ff++; ff_crh += crh
         ff_tag += rules ~ /,TagFilter,/; ff_inc += rules ~ /,FilterIncorrect,/
       }
-      if (ip[id] != 1 && th[id] == 1 && crh) { h_crh++; h_fired += fired }
+      if (ip[id] != 1 && ld) { ld_ff++; ld_ff_crh += crh }
+      if (ip[id] != 1 && th[id] == 1 && crh) { h_crh++; h_fired += fired; h_ld += ld; h_sum += v }
     }
     END {
       recall = ip_crh ? ip_fired / ip_crh : 1
@@ -58,6 +69,12 @@ for seed in 1 2; do
       printf "seed %s: incorrect-popular notes with GeneralCRH %d, filtered %d (recall %.3f), %d end CRH\n", seed, ip_crh, ip_fired, recall, ip_final
       printf "seed %s: false fires %d / %d scored (rate %.4f; TagFilter %d, FilterIncorrect %d), on GeneralCRH notes %d (costly rate %.4f)\n", seed, ff, scored, rate, ff_tag, ff_inc, ff_crh, crate
       printf "seed %s: truly helpful GeneralCRH notes filtered %d / %d (helpful loss %.3f)\n", seed, h_fired, h_crh, loss
+      ld_loss = h_crh ? h_ld / h_crh : 0
+      ip_mean = ip_n ? ip_sum / ip_n : 0; h_mean = h_crh ? h_sum / h_crh : 0
+      printf "seed %s: FilterLowDiligence: incorrect-popular GeneralCRH %d / %d, false fires %d / %d scored (on GeneralCRH %d), truly helpful GeneralCRH %d / %d (loss %.3f); mean lowDiligenceIntercept incorrect-popular %.3f vs truly helpful GeneralCRH %.3f\n", seed, ip_ld, ip_crh, ld_ff, scored, ld_ff_crh, h_ld, h_crh, ld_loss, ip_mean, h_mean
+      if (no_ld) { print "lowDiligenceIntercept empty on " no_ld " notes with a coreNoteIntercept"; exit 1 }
+      if (!(ip_mean > h_mean)) { print "lowDiligenceIntercept does not rank incorrect-popular notes above helpful ones"; exit 1 }
+      if (ld_loss > 0.02) { print "FilterLowDiligence helpful loss " ld_loss " > 0.02"; exit 1 }
       if (bad_tags) { print "TagFilter without activeFilterTags on " bad_tags " notes"; exit 1 }
       if (ip_crh < 5) { print "too few incorrect-popular notes reached GeneralCRH to judge"; exit 1 }
       if (recall < 0.7) { print "recall " recall " < 0.7"; exit 1 }
