@@ -479,7 +479,7 @@ TEST(guard_diligence_label_and_rule) {
   f.mean_neg = f.mean_pos = 0.9;
   f.net_neg = f.net_pos = 5;
   f.guard = 1;
-  f.icpt_max = f.icpt_no_high_vol = NAN;
+  f.icpt_max = f.icpt_no_high_vol = f.icpt_no_correlated = NAN;
   f.low_diligence = 0.263;
   ns__rules_final(&f, &p, &o);
   ASSERT_EQ(o.status, NS_STATUS_CRH);
