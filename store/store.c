@@ -25,15 +25,10 @@
 /* ---- schema v1 --------------------------------------------------------- */
 
 /* v2 (store/views.c): dashboard views, status change log, indexes.
-** v3 (migrate_v3): rater_scores.qclique_id.
-** v4 (migrate_v4): note_scores.low_diligence_intercept (the low-diligence
+** v3 (add_column): rater_scores.qclique_id.
+** v4 (add_column): note_scores.low_diligence_intercept (the low-diligence
 ** model). */
 #define SCHEMA_VERSION 4
-
-/* v4: one column appended to note_scores; existing rows read NULL (the
-** model did not run for them). */
-static const char schema_v4[] =
-    "ALTER TABLE note_scores ADD COLUMN low_diligence_intercept REAL;\n";
 
 static const char schema_v1[] =
     "CREATE TABLE participants(\n"
@@ -410,35 +405,23 @@ void ns__db_rollback(ns_store *s) {
 
 /* ---- open / migrate / close -------------------------------------------- */
 
-/* v3: quasi-clique id per rater (graph/qclique.c).  Rows of older runs
-** read NULL (not computed).  The column is added only if missing, so a DB
-** whose version number was lowered by hand still migrates. */
-static int migrate_v3(ns_store *s) {
+/* ALTER TABLE table ADD COLUMN column_def unless table already has column.
+** Idempotent, so a DB whose version number was lowered by hand still
+** migrates.  Rows written before the migration read NULL. */
+static int add_column(ns_store *s, const char *table, const char *column, const char *type) {
   sqlite3_stmt *st = NULL;
+  char sql[256];
   int have = 0, rc;
-  if ((rc = ns__db_prepare(s,
-                           "SELECT count(*) FROM pragma_table_info('rater_scores')"
-                           " WHERE name = 'qclique_id'",
+  if ((rc = ns__db_prepare(s, "SELECT count(*) FROM pragma_table_info(?1) WHERE name = ?2",
                            &st)) != 0)
     return rc;
+  sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, column, -1, SQLITE_STATIC);
   if (sqlite3_step(st) == SQLITE_ROW) have = sqlite3_column_int(st, 0);
   sqlite3_finalize(st);
   if (have) return 0;
-  return ns__db_exec(s, "ALTER TABLE rater_scores ADD COLUMN qclique_id INTEGER;");
-}
-
-/* v4, idempotent likewise. */
-static int migrate_v4(ns_store *s) {
-  sqlite3_stmt *st = NULL;
-  int rc, have = 0;
-  if ((rc = ns__db_prepare(s,
-                           "SELECT count(*) FROM pragma_table_info('note_scores')"
-                           " WHERE name = 'low_diligence_intercept'",
-                           &st)) != 0)
-    return rc;
-  if (sqlite3_step(st) == SQLITE_ROW) have = sqlite3_column_int(st, 0);
-  sqlite3_finalize(st);
-  return have ? 0 : ns__db_exec(s, schema_v4);
+  snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s %s;", table, column, type);
+  return ns__db_exec(s, sql);
 }
 
 static int migrate(ns_store *s) {
@@ -466,8 +449,12 @@ static int migrate(ns_store *s) {
   sqlite3_finalize(st);
   if (version == 0 && (rc = ns__db_exec(s, schema_v1)) != 0) goto fail;
   if (version < 2 && (rc = ns__views_migrate_v2(s)) != 0) goto fail;
-  if (version < 3 && (rc = migrate_v3(s)) != 0) goto fail;
-  if (version < 4 && (rc = migrate_v4(s)) != 0) goto fail;
+  /* v3: quasi-clique id per rater (graph/qclique.c) */
+  if (version < 3 && (rc = add_column(s, "rater_scores", "qclique_id", "INTEGER")) != 0) goto fail;
+  /* v4: the low-diligence model's note intercept */
+  if (version < 4 &&
+      (rc = add_column(s, "note_scores", "low_diligence_intercept", "REAL")) != 0)
+    goto fail;
   snprintf(sql, sizeof sql, "PRAGMA user_version = %d", SCHEMA_VERSION);
   if ((rc = ns__db_exec(s, sql)) != 0) goto fail;
   return ns__db_exec(s, "COMMIT");

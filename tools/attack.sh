@@ -19,7 +19,7 @@ NOTES=${NOTES:-4000}
 RATINGS=${RATINGS:-500000}
 SEED=${SEED:-1}
 KS=${KS:-"10 30 100 300 1000"}
-FS=${FS:-"0 10 50 200"}
+FS=${FS:-"0 10 50 200 1000"}
 OUT=${OUT:-docs/adversarial.md}
 if [ -n "${ATTACK_TMP:-}" ]; then
   T=$ATTACK_TMP; mkdir -p "$T"
@@ -178,10 +178,10 @@ K = 10: that is the farming data moving the model, not the attack. "none" means
 no F ≤ $(echo $FS | awk '{print $NF}') flipped anything; the work needed is then more than the largest F
 tried.
 
-| K | split | min F to flip, trust off | K·F off | min F to flip, trust on | K·F on |
-|---|---|---|---|---|---|
+| K | split | min F to flip, trust off | K·F off | min F to flip, trust on | K·F on | work on / off |
+|---|---|---|---|---|---|---|
 EOF
-  awk -F'\t' -v fm="$FLIP_MIN" '$9>=fm {k=$1 FS $3 FS $4; if (!(k in m) || $2<m[k]) m[k]=$2}
+  awk -F'\t' -v fm="$FLIP_MIN" -v fmax="$(echo $FS | awk '{print $NF}')" '$9>=fm {k=$1 FS $3 FS $4; if (!(k in m) || $2<m[k]) m[k]=$2}
     {ks[$1 FS $3]=1; Ks[$1]=1}
     END {n=0; for (k in ks) ord[n++]=k;
       # sort numerically by K then split
@@ -190,7 +190,13 @@ EOF
       for (i=0;i<n;i++) {split(ord[i],a,FS); kon=ord[i] FS "on"; koff=ord[i] FS "off";
         fo=(koff in m)?m[koff]:"none"; fn=(kon in m)?m[kon]:"none";
         wo=(koff in m)?a[1]*m[koff]:"—"; wn=(kon in m)?a[1]*m[kon]:"—";
-        printf "| %d | %s | %s | %s | %s | %s |\n", a[1], (a[2]?"yes":"no"), fo, wo, fn, wn}}' "$T/sweep.tsv"
+        # on/off work ratio; "> x" when trust on never flipped (its work is
+        # more than K times the largest F tried)
+        if (!(koff in m)) r="—";
+        else if (wo == 0) r="∞";
+        else if (kon in m) r=sprintf("%.0f×", wn / wo);
+        else r=sprintf("> %.0f×", a[1] * fmax / wo);
+        printf "| %d | %s | %s | %s | %s | %s | %s |\n", a[1], (a[2]?"yes":"no"), fo, wo, fn, wn, r}}' "$T/sweep.tsv"
   # The hand-written reading below the marker survives a re-run.
   echo
   if [ -f "$OUT" ] && grep -q '^<!-- reading -->' "$OUT"; then
