@@ -78,94 +78,136 @@ out:
   return rc;
 }
 
-/* CSR over one side: rows -> edge ids with label >= 0. */
-typedef struct side {
-  size_t n;
-  size_t *off;
-  uint32_t *idx;
-} side;
+/* One side's rows as CSR over the labelled ratings.  A slot packs what a
+** row sweep reads, the other side's row and the label (row << 1 | label),
+** so a sweep streams its slots and gathers only the other side's parameter
+** block; the earlier layout stored edge ids, and the rater-side sweep paid
+** three random reads per rating (other row, label, then the parameters). */
+typedef struct lside {
+  size_t n;                /* rows */
+  size_t *off;             /* n + 1 */
+  uint32_t *slot;          /* other row << 1 | label */
+} lside;
 
-static int side_build(side *s, size_t n, size_t ne, const int32_t *row, const int8_t *label) {
+static int lside_build(lside *s, size_t n, size_t ne, const int32_t *row, const int32_t *other,
+                       const int8_t *label) {
+  size_t *pos;
   s->n = n;
   s->off = ns_calloc(n + 1, sizeof *s->off);
-  s->idx = ns_mallocn(ne ? ne : 1, sizeof *s->idx);
-  if (!s->off || !s->idx) return NS_ENOMEM;
+  s->slot = ns_mallocn(ne ? ne : 1, sizeof *s->slot);
+  pos = ns_mallocn(n ? n : 1, sizeof *pos);
+  if (!s->off || !s->slot || !pos) {
+    free(pos);
+    return NS_ENOMEM;
+  }
   for (size_t e = 0; e < ne; e++)
     if (label[e] >= 0) s->off[row[e] + 1]++;
   for (size_t i = 0; i < n; i++) s->off[i + 1] += s->off[i];
-  size_t *pos = ns_mallocn(n ? n : 1, sizeof *pos);
-  if (!pos) return NS_ENOMEM;
   memcpy(pos, s->off, n * sizeof *pos);
   for (size_t e = 0; e < ne; e++)
-    if (label[e] >= 0) s->idx[pos[row[e]]++] = (uint32_t)e;
+    if (label[e] >= 0) s->slot[pos[row[e]]++] = (uint32_t)other[e] << 1 | (uint32_t)(label[e] > 0);
   free(pos);
   return 0;
 }
 
-static void side_free(side *s) {
+static void lside_free(lside *s) {
   free(s->off);
-  free(s->idx);
+  free(s->slot);
 }
 
-/* sigma(z) with the inline e^x (guardrails.h). */
-static double sigmoid(double z) {
-  double a = ns__guard_exp_neg(-fabs(z));
-  return z >= 0 ? 1.0 / (1.0 + a) : a / (1.0 + a);
+/* sigmoid(z) with a = e^-|z| and the numerator (1 or a) picked by a bit
+** mask: the sign of z is data-dependent and a branch on it mispredicts
+** (the same as guard_diligence.c). */
+static inline double sigmoid_bl(double z) {
+  double a = ns__guard_exp_neg(-fabs(z)), num;
+  uint64_t ab, one = 0x3ff0000000000000ull, m = (uint64_t)0 - (uint64_t)(z >= 0), nb;
+  memcpy(&ab, &a, sizeof ab);
+  nb = (one & m) | (ab & ~m);
+  memcpy(&num, &nb, sizeof num);
+  return num / (1.0 + a);
 }
 
+/* Parameters: one block of m = k + 1 doubles per row, (i, f[0..k-1]), so a
+** slot's gather is one cache line. */
 typedef struct logit_ctx {
-  const int32_t *self_idx, *other_idx; /* per edge: this side's row / other row */
-  const int8_t *label;
-  const side *s;
+  const lside *s;
   int k;
-  double mu, pw, pen_i, pen_f;
-  double *icpt, *fac;                  /* this side (updated) */
-  const double *oicpt, *ofac;          /* other side (fixed) */
-  double *chunk_delta;                 /* per chunk: max |step| this pass */
+  double mu, pen_i, pen_f;
+  double wy[2];                /* loss weight by label: 1, pw */
+  double *self;                /* this side's blocks (updated) */
+  const double *other;         /* the other side's blocks (fixed) */
+  double *chunk_delta;         /* per chunk: max |step| this pass */
+  double *chunk_g, *chunk_h;   /* rater side: per chunk, mu's data sums */
 } logit_ctx;
 
 #define LN2 0.6931471805599453
 #define MAX_INNER 12   /* Newton iterations per row and pass */
 #define MAX_TRIES 4    /* evaluated step lengths before the radius step */
+#define ROWS 512       /* rows per pool chunk */
 
-/* Gradient g and Hessian H (row-major m x m, m = k + 1) of row r's
-** objective at theta t -- data term plus penalty -- and mx[j] = the largest
-** |feature j| over the row's ratings.  One exp per rating, no log. */
+/* Data-term gradient g and Hessian H (row-major m x m, lower triangle
+** filled) of row r at theta t, and mx[j] = the largest |feature j| over
+** the row's ratings.  One exp per rating, no log.  k = 1 (the default)
+** has its own loop with the sums in registers. */
 static void row_derivs(const logit_ctx *c, size_t r, const double *t, double *g, double *H,
                        double *mx) {
   const int k = c->k, m = k + 1;
+  const uint32_t *slot = c->s->slot;
+  const double *other = c->other, w0 = c->wy[0], w1 = c->wy[1];
+  const size_t lo = c->s->off[r], hi = c->s->off[r + 1];
+  if (k == 1) {
+    double g0 = 0, g1 = 0, h00 = 0, h01 = 0, h11 = 0, m1 = 0;
+    const double base = c->mu + t[0], t1 = t[1];
+    for (size_t p = lo; p < hi; p++) {
+      uint32_t sl = slot[p];
+      const double *q = other + (size_t)(sl >> 1) * 2;
+      double x1 = q[1], y = (double)(sl & 1), w = (sl & 1) ? w1 : w0;
+      double s = sigmoid_bl(base + q[0] + x1 * t1);
+      double dz = w * (s - y), hz = w * s * (1.0 - s);
+      g0 += dz;
+      g1 += dz * x1;
+      h00 += hz;
+      h01 += hz * x1;
+      h11 += hz * x1 * x1;
+      m1 = fabs(x1) > m1 ? fabs(x1) : m1;
+    }
+    g[0] = g0, g[1] = g1;
+    H[0] = h00, H[2] = h01, H[3] = h11, H[1] = 0;
+    mx[0] = 1.0, mx[1] = m1;
+    return;
+  }
   double x[NS_GUARD_MAX_K + 1];
+  memset(g, 0, (size_t)m * sizeof *g);
   memset(H, 0, (size_t)(m * m) * sizeof *H);
   memset(mx, 0, (size_t)m * sizeof *mx);
-  g[0] = 2 * c->pen_i * t[0];
-  H[0] = 2 * c->pen_i;
-  for (int j = 1; j < m; j++) {
-    g[j] = 2 * c->pen_f * t[j];
-    H[j * m + j] = 2 * c->pen_f;
-  }
   mx[0] = 1.0;
-  for (size_t p = c->s->off[r]; p < c->s->off[r + 1]; p++) {
-    uint32_t e = c->s->idx[p];
-    int32_t o = c->other_idx[e];
-    x[0] = 1.0;
-    for (int j = 0; j < k; j++) x[j + 1] = c->ofac[(size_t)o * k + j];
-    double z = c->mu + c->oicpt[o];
-    for (int j = 0; j < m; j++) z += x[j] * t[j];
-    double s = sigmoid(z), dz, hz;
-    if (c->label[e]) {
-      dz = -c->pw * (1.0 - s);
-      hz = c->pw * s * (1.0 - s);
-    } else {
-      dz = s;
-      hz = s * (1.0 - s);
-    }
+  x[0] = 1.0;
+  for (size_t p = lo; p < hi; p++) {
+    uint32_t sl = slot[p];
+    const double *q = other + (size_t)(sl >> 1) * m;
+    double z = c->mu + q[0] + t[0], y = (double)(sl & 1), w = (sl & 1) ? w1 : w0;
+    for (int j = 1; j < m; j++) x[j] = q[j], z += q[j] * t[j];
+    double s = sigmoid_bl(z);
+    double dz = w * (s - y), hz = w * s * (1.0 - s);
     for (int i = 0; i < m; i++) {
       g[i] += dz * x[i];
       for (int j = 0; j <= i; j++) H[i * m + j] += hz * x[i] * x[j];
       if (fabs(x[i]) > mx[i]) mx[i] = fabs(x[i]);
     }
   }
-  for (int i = 0; i < m; i++) /* mirror the lower triangle */
+}
+
+/* Adds the penalty's gradient and Hessian at t and mirrors the lower
+** triangle. */
+static void add_penalty(const logit_ctx *c, const double *t, double *g, double *H) {
+  const int m = c->k + 1;
+  g[0] += 2 * c->pen_i * t[0];
+  H[0] += 2 * c->pen_i;
+  for (int j = 1; j < m; j++) {
+    g[j] += 2 * c->pen_f * t[j];
+    H[j * m + j] += 2 * c->pen_f;
+  }
+  for (int i = 0; i < m; i++)
     for (int j = i + 1; j < m; j++) H[i * m + j] = H[j * m + i];
 }
 
@@ -181,15 +223,17 @@ static void row_derivs(const logit_ctx *c, size_t r, const double *t, double *g,
 ** radius.  Returns the row's largest parameter change. */
 static double row_update(const logit_ctx *c, size_t r) {
   const int k = c->k, m = k + 1;
-  double t[NS_GUARD_MAX_K + 1], t0[NS_GUARD_MAX_K + 1], tn[NS_GUARD_MAX_K + 1];
+  double *th = c->self + r * (size_t)m;
+  double t[NS_GUARD_MAX_K + 1], tn[NS_GUARD_MAX_K + 1];
   double g[NS_GUARD_MAX_K + 1], d[NS_GUARD_MAX_K + 1], mx[NS_GUARD_MAX_K + 1];
   double H[(NS_GUARD_MAX_K + 1) * (NS_GUARD_MAX_K + 1)], A[(NS_GUARD_MAX_K + 1) * (NS_GUARD_MAX_K + 1)];
   int have = 0;
-  t[0] = c->icpt[r];
-  for (int j = 0; j < k; j++) t[j + 1] = c->fac[r * k + j];
-  memcpy(t0, t, (size_t)m * sizeof *t);
+  memcpy(t, th, (size_t)m * sizeof *t);
   for (int it = 0; it < MAX_INNER; it++) {
-    if (!have) row_derivs(c, r, t, g, H, mx);
+    if (!have) {
+      row_derivs(c, r, t, g, H, mx);
+      add_penalty(c, t, g, H);
+    }
     have = 0;
     memcpy(A, H, (size_t)(m * m) * sizeof *A);
     for (int j = 0; j < m; j++) d[j] = -g[j];
@@ -208,6 +252,7 @@ static double row_update(const logit_ctx *c, size_t r) {
       }
       for (int j = 0; j < m; j++) tn[j] = t[j] + step * d[j];
       row_derivs(c, r, tn, g, H, mx);
+      add_penalty(c, tn, g, H);
       double slope = 0;
       for (int j = 0; j < m; j++) slope += g[j] * d[j];
       if (slope <= 0) {
@@ -224,56 +269,36 @@ static double row_update(const logit_ctx *c, size_t r) {
   }
   double dmax = 0;
   for (int j = 0; j < m; j++)
-    if (fabs(t[j] - t0[j]) > dmax) dmax = fabs(t[j] - t0[j]);
-  c->icpt[r] = t[0];
-  for (int j = 0; j < k; j++) c->fac[r * k + j] = t[j + 1];
+    if (fabs(t[j] - th[j]) > dmax) dmax = fabs(t[j] - th[j]);
+  memcpy(th, t, (size_t)m * sizeof *t);
   return dmax;
 }
 
+/* A chunk of rows.  On the rater side it also sums mu's data gradient and
+** curvature at the rows' new parameters (every rating is in exactly one
+** rater row, and d z / d mu = 1): the same exp per rating as a separate
+** pass over the ratings, but on slots that are still in cache. */
 static void logit_rows(void *vctx, size_t chunk, size_t begin, size_t end) {
   logit_ctx *c = vctx;
-  double dmax = 0;
+  const int m = c->k + 1;
+  double dmax = 0, gs = 0, hs = 0;
+  double g[NS_GUARD_MAX_K + 1], mx[NS_GUARD_MAX_K + 1];
+  double H[(NS_GUARD_MAX_K + 1) * (NS_GUARD_MAX_K + 1)];
   for (size_t r = begin; r < end; r++) {
     if (c->s->off[r] == c->s->off[r + 1]) continue;
     double d = row_update(c, r);
     if (d > dmax) dmax = d;
-  }
-  c->chunk_delta[chunk] = dmax;
-}
-
-/* mu's gradient and curvature over a chunk of ratings (partials summed in
-** chunk order by the caller, so the sum does not depend on threads). */
-typedef struct mu_ctx {
-  size_t n_ratings;
-  const int32_t *r_note, *r_rater;
-  const int8_t *label;
-  int k;
-  double mu, pw;
-  const double *ni, *nf, *ui, *uf;
-  double *g, *h;                       /* per chunk */
-} mu_ctx;
-
-#define MU_CHUNK 16384
-
-static void mu_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
-  mu_ctx *c = vctx;
-  double g = 0, h = 0;
-  for (size_t e = begin; e < end; e++) {
-    if (c->label[e] < 0) continue;
-    int32_t n = c->r_note[e], u = c->r_rater[e];
-    double z = c->mu + c->ni[n] + c->ui[u];
-    for (int j = 0; j < c->k; j++) z += c->nf[(size_t)n * c->k + j] * c->uf[(size_t)u * c->k + j];
-    double s = sigmoid(z);
-    if (c->label[e]) {
-      g += -c->pw * (1.0 - s);
-      h += c->pw * s * (1.0 - s);
-    } else {
-      g += s;
-      h += s * (1.0 - s);
+    if (c->chunk_g) {
+      row_derivs(c, r, c->self + r * (size_t)m, g, H, mx);
+      gs += g[0];
+      hs += H[0];
     }
   }
-  c->g[chunk] = g;
-  c->h[chunk] = h;
+  c->chunk_delta[chunk] = dmax;
+  if (c->chunk_g) {
+    c->chunk_g[chunk] = gs;
+    c->chunk_h[chunk] = hs;
+  }
 }
 
 /* Largest per-row step of the last pass (max is order-independent, so the
@@ -291,11 +316,13 @@ int ns_guard_harassment_fit(size_t n_notes, size_t n_raters, int k,
                             const ns_guard_logit_params *p, ns_pool *pool,
                             double *note_icpt, double *note_fac,
                             double *rater_icpt, double *rater_fac, double *mu_out) {
-  side sn = {0}, su = {0};
-  double *blk = NULL, *dn = NULL, *mg = NULL;
+  lside sn = {0}, su = {0};
+  double *nb = NULL, *rb = NULL, *dn = NULL, *mg = NULL;
   int rc = 0;
-  size_t N = 0, npos = 0, nn_act = 0, nu_act = 0;
+  size_t N = 0, npos = 0, nn_act = 0, nu_act = 0, m = (size_t)k + 1;
   if (k < 1 || k > NS_GUARD_MAX_K || !p || !note_icpt) return NS_EINVAL;
+  if (n_ratings >= UINT32_MAX || n_notes >= INT32_MAX || n_raters >= INT32_MAX)
+    return NS_EINVAL; /* slots pack a row index and the label into 32 bits */
   for (size_t e = 0; e < n_ratings; e++) {
     if (label[e] < 0) continue;
     if (r_note[e] < 0 || (size_t)r_note[e] >= n_notes || r_rater[e] < 0 ||
@@ -311,33 +338,35 @@ int ns_guard_harassment_fit(size_t n_notes, size_t n_raters, int k,
   if (N == 0 || npos == 0 || npos == N) return 0;
   double pw = (double)(N - npos) / (double)npos; /* (1-p)/p */
 
-  blk = ns_calloc((n_notes + n_raters) * (size_t)(k + 1), sizeof *blk);
-  if (!blk) return NS_ENOMEM;
-  double *ni = blk, *nf = ni + n_notes, *ui = nf + n_notes * k, *uf = ui + n_raters;
-  if ((rc = side_build(&sn, n_notes, n_ratings, r_note, label)) != 0) goto out;
-  if ((rc = side_build(&su, n_raters, n_ratings, r_rater, label)) != 0) goto out;
+  nb = ns_calloc(n_notes ? n_notes * m : 1, sizeof *nb);
+  rb = ns_calloc(n_raters ? n_raters * m : 1, sizeof *rb);
+  if (!nb || !rb) {
+    rc = NS_ENOMEM;
+    goto out;
+  }
+  if ((rc = lside_build(&sn, n_notes, n_ratings, r_note, r_rater, label)) != 0) goto out;
+  if ((rc = lside_build(&su, n_raters, n_ratings, r_rater, r_note, label)) != 0) goto out;
   for (size_t n = 0; n < n_notes; n++) nn_act += sn.off[n + 1] > sn.off[n];
   for (size_t u = 0; u < n_raters; u++) nu_act += su.off[u + 1] > su.off[u];
   /* Init: intercepts 0, factors doubled from the helpfulness model. */
   for (size_t n = 0; n < n_notes; n++)
     for (int j = 0; j < k; j++)
-      nf[n * k + j] = init_note_fac ? 2.0 * init_note_fac[n * k + j]
-                                    : 0.1 * ((double)(ns_hash64(n * 8 + j) >> 11) * 0x1p-53 - 0.5);
+      nb[n * m + 1 + j] = init_note_fac ? 2.0 * init_note_fac[n * k + j]
+                                        : 0.1 * ((double)(ns_hash64(n * 8 + j) >> 11) * 0x1p-53 - 0.5);
   for (size_t u = 0; u < n_raters; u++)
     for (int j = 0; j < k; j++)
-      uf[u * k + j] = init_rater_fac ? 2.0 * init_rater_fac[u * k + j]
-                                     : 0.1 * ((double)(ns_hash64(~(u * 8 + j)) >> 11) * 0x1p-53 - 0.5);
+      rb[u * m + 1 + j] = init_rater_fac ? 2.0 * init_rater_fac[u * k + j]
+                                         : 0.1 * ((double)(ns_hash64(~(u * 8 + j)) >> 11) * 0x1p-53 - 0.5);
   double mu = 0.0;
-  size_t ncn = ns_pool_nchunks(n_notes, 512), ncu = ns_pool_nchunks(n_raters, 512);
-  size_t ncm = ns_pool_nchunks(n_ratings, MU_CHUNK);
+  size_t ncn = ns_pool_nchunks(n_notes, ROWS), ncu = ns_pool_nchunks(n_raters, ROWS);
   dn = ns_calloc(ncn + ncu + 1, sizeof *dn);
-  mg = ns_calloc(2 * ncm + 1, sizeof *mg);
+  mg = ns_calloc(2 * ncu + 1, sizeof *mg);
   if (!dn || !mg) {
     rc = NS_ENOMEM;
     goto out;
   }
-  logit_ctx cn = {r_note, r_rater, label, &sn, k, 0, pw, 0, 0, ni, nf, ui, uf, dn};
-  logit_ctx cu = {r_rater, r_note, label, &su, k, 0, pw, 0, 0, ui, uf, ni, nf, dn + ncn};
+  logit_ctx cn = {&sn, k, 0, 0, 0, {1.0, pw}, nb, rb, dn, NULL, NULL};
+  logit_ctx cu = {&su, k, 0, 0, 0, {1.0, pw}, rb, nb, dn + ncn, mg, mg + ncu};
   /* Mean regulariser times N: ridge lambda * N / #rows per row. */
   cn.pen_i = p->lambda_i * (double)N / (double)nn_act;
   cn.pen_f = p->lambda_f * (double)N / (double)nn_act;
@@ -346,13 +375,12 @@ int ns_guard_harassment_fit(size_t n_notes, size_t n_raters, int k,
   for (int it = 0; it < p->iters; it++) {
     if (p->passes_out) *p->passes_out = it + 1;
     cn.mu = cu.mu = mu;
-    ns_pool_for(pool, n_notes, 512, logit_rows, &cn);
-    ns_pool_for(pool, n_raters, 512, logit_rows, &cu);
-    /* mu: one damped Newton step; the sums go by fixed chunks of ratings */
-    mu_ctx mc = {n_ratings, r_note, r_rater, label, k, mu, pw, ni, nf, ui, uf, mg, mg + ncm};
-    ns_pool_for(pool, n_ratings, MU_CHUNK, mu_chunk, &mc);
+    ns_pool_for(pool, n_notes, ROWS, logit_rows, &cn);
+    ns_pool_for(pool, n_raters, ROWS, logit_rows, &cu);
+    /* mu: one damped Newton step on the sums of the rater sweep, added in
+    ** chunk order */
     double g = 2 * p->lambda_mu * (double)N * mu, h = 2 * p->lambda_mu * (double)N;
-    for (size_t i = 0; i < ncm; i++) g += mg[i], h += mg[ncm + i];
+    for (size_t i = 0; i < ncu; i++) g += mg[i], h += mg[ncu + i];
     double dmu = 0;
     if (h > 0) {
       dmu = g / h; /* cap the step: Newton on a logistic can overshoot */
@@ -364,21 +392,22 @@ int ns_guard_harassment_fit(size_t n_notes, size_t n_raters, int k,
   }
   for (size_t n = 0; n < n_notes; n++) {
     int has = sn.off[n + 1] > sn.off[n];
-    note_icpt[n] = has ? ni[n] : NAN;
+    note_icpt[n] = has ? nb[n * m] : NAN;
     if (note_fac)
-      for (int j = 0; j < k; j++) note_fac[n * k + j] = has ? nf[n * k + j] : NAN;
+      for (int j = 0; j < k; j++) note_fac[n * k + j] = has ? nb[n * m + 1 + j] : NAN;
   }
   for (size_t u = 0; u < n_raters; u++) {
     int has = su.off[u + 1] > su.off[u];
-    if (rater_icpt) rater_icpt[u] = has ? ui[u] : NAN;
+    if (rater_icpt) rater_icpt[u] = has ? rb[u * m] : NAN;
     if (rater_fac)
-      for (int j = 0; j < k; j++) rater_fac[u * k + j] = has ? uf[u * k + j] : NAN;
+      for (int j = 0; j < k; j++) rater_fac[u * k + j] = has ? rb[u * m + 1 + j] : NAN;
   }
   if (mu_out) *mu_out = mu;
 out:
-  side_free(&sn);
-  side_free(&su);
-  free(blk);
+  lside_free(&sn);
+  lside_free(&su);
+  free(nb);
+  free(rb);
   free(dn);
   free(mg);
   return rc;
