@@ -14,11 +14,27 @@
 ** on it (exact (k+1)x(k+1) Hessian).  The step control needs no loss value
 ** (row_update): a step that moves no logit by more than ln 2 is a sure
 ** decrease and is taken as is; a bigger one is checked by the sign of the
-** directional derivative at its end.  So a pass costs one inline exp per
-** rating and side, no log (the earlier step halving on the row objective
-** cost two exp and two log1p).  Rows are independent, so a pass is parallel
-** over rows with disjoint writes, and mu's sums go by fixed chunks: the
-** result is the same for any thread count.
+** directional derivative at its end.  So a row update costs one inline exp
+** per rating (more only for rows far from their optimum), no log.  Rows are
+** independent, so a sweep is parallel over rows with disjoint writes.
+**
+** mu.  Every rating is in one rater row, whose intercept has feature 1 like
+** mu, so the data part of d/dmu is the sum over raters of the data part of
+** d/d i_u.  Each rater row's last Newton step predicts that part at its new
+** point (exact at a fixed point), and mu takes a capped Newton step on the
+** sum, added in rater order: no pass over the ratings of its own.
+**
+** Active rows.  On gen data the fit needs 20-40 passes (a few notes flip
+** their factor late, one cluster at a time), but after the first dozen
+** most rows no longer move.  A row is updated in a pass only if it moved
+** more than ACTIVE_FRAC * tol in its last update or a neighbour on the
+** other side did since (and every row when mu has drifted that much since
+** the last full pass).  The stopping test is only taken on a full pass
+** (every row updated), so skipping changes the cost, not the criterion.
+**
+** Determinism: row updates write only their own row; the active marks and
+** the mu sums are serial loops in row order; max is order-independent.
+** The result is the same for any thread count.
 **
 ** Who calls it: engine/pipeline_help.c (ns__helpfulness), run thread.
 */
@@ -58,20 +74,19 @@ int ns_guard_harassment_labels(size_t n_ratings, const uint8_t *r_level,
     label[e] = r_created_ms[e] >= NS_GUARD_HARASS_MIN_MS
                    ? (int8_t)ns_guard_harassment_label(r_level[e], r_tags[e])
                    : -1;
+    if (label[e] >= 0) cn[r_note[e]]++, cu[r_rater[e]]++;
   }
   /* filter_ratings(raters >= 10, notes >= 5): notes, raters, notes again,
-  ** one pass each as in the reference (not to convergence). */
-  for (int pass = 0; pass < 3; pass++) {
-    int notes_pass = pass != 1;
-    memset(cn, 0, n_notes * sizeof *cn);
-    memset(cu, 0, n_raters * sizeof *cu);
-    for (size_t e = 0; e < n_ratings; e++)
-      if (label[e] >= 0) cn[r_note[e]]++, cu[r_rater[e]]++;
-    for (size_t e = 0; e < n_ratings; e++) {
-      if (label[e] < 0) continue;
-      if (notes_pass ? cn[r_note[e]] < 5 : cu[r_rater[e]] < 10) label[e] = -1;
-    }
-  }
+  ** one pass each as in the reference (not to convergence).  Each pass
+  ** judges by the counts at its start, so it decrements only the other
+  ** side's counts; the note counts are final for the notes that survive
+  ** the first pass. */
+  for (size_t e = 0; e < n_ratings; e++)
+    if (label[e] >= 0 && cn[r_note[e]] < 5) label[e] = -1, cu[r_rater[e]]--;
+  for (size_t e = 0; e < n_ratings; e++)
+    if (label[e] >= 0 && cu[r_rater[e]] < 10) label[e] = -1, cn[r_note[e]]--;
+  for (size_t e = 0; e < n_ratings; e++)
+    if (label[e] >= 0 && cn[r_note[e]] < 5) label[e] = -1;
 out:
   free(cn);
   free(cu);
@@ -89,25 +104,37 @@ typedef struct lside {
   uint32_t *slot;          /* other row << 1 | label */
 } lside;
 
-static int lside_build(lside *s, size_t n, size_t ne, const int32_t *row, const int32_t *other,
-                       const int8_t *label) {
-  size_t *pos;
-  s->n = n;
-  s->off = ns_calloc(n + 1, sizeof *s->off);
-  s->slot = ns_mallocn(ne ? ne : 1, sizeof *s->slot);
-  pos = ns_mallocn(n ? n : 1, sizeof *pos);
-  if (!s->off || !s->slot || !pos) {
-    free(pos);
+/* Both sides' CSR in two passes over the ratings (counts, then slots);
+** off[] must be zeroed.  Slots of a row are in rating order. */
+static int lside_build(lside *sn, lside *su, size_t ne, const int32_t *r_note,
+                       const int32_t *r_rater, const int8_t *label) {
+  size_t *pn = ns_mallocn(sn->n ? sn->n : 1, sizeof *pn);
+  size_t *pu = ns_mallocn(su->n ? su->n : 1, sizeof *pu);
+  if (!pn || !pu) {
+    free(pn), free(pu);
     return NS_ENOMEM;
   }
   for (size_t e = 0; e < ne; e++)
-    if (label[e] >= 0) s->off[row[e] + 1]++;
-  for (size_t i = 0; i < n; i++) s->off[i + 1] += s->off[i];
-  memcpy(pos, s->off, n * sizeof *pos);
-  for (size_t e = 0; e < ne; e++)
-    if (label[e] >= 0) s->slot[pos[row[e]]++] = (uint32_t)other[e] << 1 | (uint32_t)(label[e] > 0);
-  free(pos);
+    if (label[e] >= 0) sn->off[r_note[e] + 1]++, su->off[r_rater[e] + 1]++;
+  for (size_t i = 0; i < sn->n; i++) sn->off[i + 1] += sn->off[i];
+  for (size_t i = 0; i < su->n; i++) su->off[i + 1] += su->off[i];
+  memcpy(pn, sn->off, sn->n * sizeof *pn);
+  memcpy(pu, su->off, su->n * sizeof *pu);
+  for (size_t e = 0; e < ne; e++) {
+    if (label[e] < 0) continue;
+    uint32_t y = (uint32_t)(label[e] > 0);
+    sn->slot[pn[r_note[e]]++] = (uint32_t)r_rater[e] << 1 | y;
+    su->slot[pu[r_rater[e]]++] = (uint32_t)r_note[e] << 1 | y;
+  }
+  free(pn), free(pu);
   return 0;
+}
+
+static int lside_alloc(lside *s, size_t n, size_t N) {
+  s->n = n;
+  s->off = ns_calloc(n + 1, sizeof *s->off);
+  s->slot = ns_mallocn(N ? N : 1, sizeof *s->slot);
+  return s->off && s->slot ? 0 : NS_ENOMEM;
 }
 
 static void lside_free(lside *s) {
@@ -136,14 +163,19 @@ typedef struct logit_ctx {
   double wy[2];                /* loss weight by label: 1, pw */
   double *self;                /* this side's blocks (updated) */
   const double *other;         /* the other side's blocks (fixed) */
-  double *chunk_delta;         /* per chunk: max |step| this pass */
-  double *chunk_g, *chunk_h;   /* rater side: per chunk, mu's data sums */
+  const uint8_t *act;          /* rows to update this pass (NULL = all) */
+  double *move;                /* per row: largest change in its last
+                                  update, 0 when skipped */
+  double *mu_g, *mu_h;         /* rater side: per row, predicted data part
+                                  of d/dmu and its curvature (else NULL) */
 } logit_ctx;
 
 #define LN2 0.6931471805599453
 #define MAX_INNER 12   /* Newton iterations per row and pass */
 #define MAX_TRIES 4    /* evaluated step lengths before the radius step */
 #define ROWS 512       /* rows per pool chunk */
+#define ACTIVE_FRAC 0.25 /* a move above this share of tol wakes the row
+                            and its neighbours (file comment) */
 
 /* Data-term gradient g and Hessian H (row-major m x m, lower triangle
 ** filled) of row r at theta t, and mx[j] = the largest |feature j| over
@@ -221,20 +253,23 @@ static void add_penalty(const logit_ctx *c, const double *t, double *g, double *
 ** going down there (g' . d <= 0), else shortened to the secant root of the
 ** directional derivative, at most MAX_TRIES times, then to the ln 2
 ** radius.  Returns the row's largest parameter change. */
-static double row_update(const logit_ctx *c, size_t r) {
+static double row_update(const logit_ctx *c, size_t r, double *mu_g, double *mu_h) {
   const int k = c->k, m = k + 1;
   double *th = c->self + r * (size_t)m;
   double t[NS_GUARD_MAX_K + 1], tn[NS_GUARD_MAX_K + 1];
   double g[NS_GUARD_MAX_K + 1], d[NS_GUARD_MAX_K + 1], mx[NS_GUARD_MAX_K + 1];
   double H[(NS_GUARD_MAX_K + 1) * (NS_GUARD_MAX_K + 1)], A[(NS_GUARD_MAX_K + 1) * (NS_GUARD_MAX_K + 1)];
+  double G0 = 0, h00 = 0;  /* penalised d/d i and data curvature, at t */
   int have = 0;
   memcpy(t, th, (size_t)m * sizeof *t);
   for (int it = 0; it < MAX_INNER; it++) {
     if (!have) {
       row_derivs(c, r, t, g, H, mx);
+      h00 = H[0];
       add_penalty(c, t, g, H);
     }
     have = 0;
+    G0 = g[0];
     memcpy(A, H, (size_t)(m * m) * sizeof *A);
     for (int j = 0; j < m; j++) d[j] = -g[j];
     if (ns_mf_chol_solve(m, A, d) != 0) break; /* not with pen > 0 */
@@ -242,6 +277,7 @@ static double row_update(const logit_ctx *c, size_t r) {
     for (int j = 0; j < m; j++) bound += mx[j] * fabs(d[j]), D -= g[j] * d[j];
     if (bound <= LN2 || !(D > 0)) {
       for (int j = 0; j < m; j++) t[j] += d[j];
+      G0 = 0; /* the Newton model's gradient at the full step */
       break;
     }
     double tmin = LN2 / bound, step = 1.0;
@@ -252,11 +288,13 @@ static double row_update(const logit_ctx *c, size_t r) {
       }
       for (int j = 0; j < m; j++) tn[j] = t[j] + step * d[j];
       row_derivs(c, r, tn, g, H, mx);
+      double hn = H[0];
       add_penalty(c, tn, g, H);
       double slope = 0;
       for (int j = 0; j < m; j++) slope += g[j] * d[j];
       if (slope <= 0) {
         have = 1; /* still descending there: keep it, reuse g and H */
+        h00 = hn;
         break;
       }
       step *= D / (D + slope); /* secant root of the directional derivative */
@@ -266,6 +304,11 @@ static double row_update(const logit_ctx *c, size_t r) {
       }
     }
     for (int j = 0; j < m; j++) t[j] += step * d[j];
+    G0 = have ? g[0] : (1.0 - step) * G0; /* exact, or the model's */
+  }
+  if (mu_g) {
+    *mu_g = G0 - 2 * c->pen_i * t[0];
+    *mu_h = h00;
   }
   double dmax = 0;
   for (int j = 0; j < m; j++)
@@ -274,30 +317,27 @@ static double row_update(const logit_ctx *c, size_t r) {
   return dmax;
 }
 
-/* A chunk of rows.  On the rater side it also sums mu's data gradient and
-** curvature at the rows' new parameters (every rating is in exactly one
-** rater row, and d z / d mu = 1): the same exp per rating as a separate
-** pass over the ratings, but on slots that are still in cache. */
+/* A chunk of rows: every row with ratings that is active this pass. */
 static void logit_rows(void *vctx, size_t chunk, size_t begin, size_t end) {
   logit_ctx *c = vctx;
-  const int m = c->k + 1;
-  double dmax = 0, gs = 0, hs = 0;
-  double g[NS_GUARD_MAX_K + 1], mx[NS_GUARD_MAX_K + 1];
-  double H[(NS_GUARD_MAX_K + 1) * (NS_GUARD_MAX_K + 1)];
+  (void)chunk;
   for (size_t r = begin; r < end; r++) {
-    if (c->s->off[r] == c->s->off[r + 1]) continue;
-    double d = row_update(c, r);
-    if (d > dmax) dmax = d;
-    if (c->chunk_g) {
-      row_derivs(c, r, c->self + r * (size_t)m, g, H, mx);
-      gs += g[0];
-      hs += H[0];
-    }
+    c->move[r] = 0;
+    if (c->s->off[r] == c->s->off[r + 1] || (c->act && !c->act[r])) continue;
+    c->move[r] = row_update(c, r, c->mu_g ? c->mu_g + r : NULL, c->mu_h ? c->mu_h + r : NULL);
   }
-  c->chunk_delta[chunk] = dmax;
-  if (c->chunk_g) {
-    c->chunk_g[chunk] = gs;
-    c->chunk_h[chunk] = hs;
+}
+
+/* act[r] for the rows of side `to`: 1 if the row itself moved more than
+** thr in its last update (a single Newton step leaves it short of its
+** optimum), or if a neighbour on side `from` did (its optimum moved).
+** Serial, a pass over both sides' moves plus the slots of the movers. */
+static void mark_active(const lside *to, const double *to_move, const lside *from,
+                        const double *from_move, double thr, uint8_t *act) {
+  for (size_t r = 0; r < to->n; r++) act[r] = to_move[r] > thr;
+  for (size_t f = 0; f < from->n; f++) {
+    if (!(from_move[f] > thr)) continue;
+    for (size_t p = from->off[f]; p < from->off[f + 1]; p++) act[from->slot[p] >> 1] = 1;
   }
 }
 
@@ -317,7 +357,8 @@ int ns_guard_harassment_fit(size_t n_notes, size_t n_raters, int k,
                             double *note_icpt, double *note_fac,
                             double *rater_icpt, double *rater_fac, double *mu_out) {
   lside sn = {0}, su = {0};
-  double *nb = NULL, *rb = NULL, *dn = NULL, *mg = NULL;
+  double *nb = NULL, *rb = NULL, *mvn = NULL, *mvu = NULL, *mg = NULL;
+  uint8_t *actn = NULL, *actu = NULL;
   int rc = 0;
   size_t N = 0, npos = 0, nn_act = 0, nu_act = 0, m = (size_t)k + 1;
   if (k < 1 || k > NS_GUARD_MAX_K || !p || !note_icpt) return NS_EINVAL;
@@ -340,12 +381,11 @@ int ns_guard_harassment_fit(size_t n_notes, size_t n_raters, int k,
 
   nb = ns_calloc(n_notes ? n_notes * m : 1, sizeof *nb);
   rb = ns_calloc(n_raters ? n_raters * m : 1, sizeof *rb);
-  if (!nb || !rb) {
+  if (!nb || !rb || lside_alloc(&sn, n_notes, N) || lside_alloc(&su, n_raters, N)) {
     rc = NS_ENOMEM;
     goto out;
   }
-  if ((rc = lside_build(&sn, n_notes, n_ratings, r_note, r_rater, label)) != 0) goto out;
-  if ((rc = lside_build(&su, n_raters, n_ratings, r_rater, r_note, label)) != 0) goto out;
+  if ((rc = lside_build(&sn, &su, n_ratings, r_note, r_rater, label)) != 0) goto out;
   for (size_t n = 0; n < n_notes; n++) nn_act += sn.off[n + 1] > sn.off[n];
   for (size_t u = 0; u < n_raters; u++) nu_act += su.off[u + 1] > su.off[u];
   /* Init: intercepts 0, factors doubled from the helpfulness model. */
@@ -358,37 +398,56 @@ int ns_guard_harassment_fit(size_t n_notes, size_t n_raters, int k,
       rb[u * m + 1 + j] = init_rater_fac ? 2.0 * init_rater_fac[u * k + j]
                                          : 0.1 * ((double)(ns_hash64(~(u * 8 + j)) >> 11) * 0x1p-53 - 0.5);
   double mu = 0.0;
-  size_t ncn = ns_pool_nchunks(n_notes, ROWS), ncu = ns_pool_nchunks(n_raters, ROWS);
-  dn = ns_calloc(ncn + ncu + 1, sizeof *dn);
-  mg = ns_calloc(2 * ncu + 1, sizeof *mg);
-  if (!dn || !mg) {
+  mvn = ns_calloc(n_notes ? n_notes : 1, sizeof *mvn);
+  mvu = ns_calloc(n_raters ? n_raters : 1, sizeof *mvu);
+  mg = ns_calloc(n_raters ? 2 * n_raters : 1, sizeof *mg);
+  actn = ns_mallocn(n_notes ? n_notes : 1, 1);
+  actu = ns_mallocn(n_raters ? n_raters : 1, 1);
+  if (!mvn || !mvu || !mg || !actn || !actu) {
     rc = NS_ENOMEM;
     goto out;
   }
-  logit_ctx cn = {&sn, k, 0, 0, 0, {1.0, pw}, nb, rb, dn, NULL, NULL};
-  logit_ctx cu = {&su, k, 0, 0, 0, {1.0, pw}, rb, nb, dn + ncn, mg, mg + ncu};
+  logit_ctx cn = {&sn, k, 0, 0, 0, {1.0, pw}, nb, rb, NULL, mvn, NULL, NULL};
+  logit_ctx cu = {&su, k, 0, 0, 0, {1.0, pw}, rb, nb, NULL, mvu, mg, mg + n_raters};
   /* Mean regulariser times N: ridge lambda * N / #rows per row. */
   cn.pen_i = p->lambda_i * (double)N / (double)nn_act;
   cn.pen_f = p->lambda_f * (double)N / (double)nn_act;
   cu.pen_i = p->lambda_i * (double)N / (double)nu_act;
   cu.pen_f = p->lambda_f * (double)N / (double)nu_act;
+  /* full: update every row (first pass, after mu drifted, and the pass
+  ** that confirms convergence); else only the rows marked active */
+  const double thr = ACTIVE_FRAC * p->tol;
+  int full = 1;
+  double drift = 0;  /* |mu change| since the last full pass */
   for (int it = 0; it < p->iters; it++) {
     if (p->passes_out) *p->passes_out = it + 1;
     cn.mu = cu.mu = mu;
+    cn.act = full ? NULL : actn;
     ns_pool_for(pool, n_notes, ROWS, logit_rows, &cn);
+    if (!full) mark_active(&su, mvu, &sn, mvn, thr, actu);
+    cu.act = full ? NULL : actu;
     ns_pool_for(pool, n_raters, ROWS, logit_rows, &cu);
-    /* mu: one damped Newton step on the sums of the rater sweep, added in
-    ** chunk order */
+    /* mu: one damped Newton step on the rater rows' predicted sums, added
+    ** in rater order */
     double g = 2 * p->lambda_mu * (double)N * mu, h = 2 * p->lambda_mu * (double)N;
-    for (size_t i = 0; i < ncu; i++) g += mg[i], h += mg[ncu + i];
+    for (size_t u = 0; u < n_raters; u++)
+      if (su.off[u + 1] > su.off[u]) g += mg[u], h += mg[n_raters + u];
     double dmu = 0;
     if (h > 0) {
       dmu = g / h; /* cap the step: Newton on a logistic can overshoot */
       dmu = dmu > 1.0 ? 1.0 : dmu < -1.0 ? -1.0 : dmu;
       mu -= dmu;
     }
-    /* converged: no parameter moved more than tol in this pass */
-    if (fabs(dmu) < p->tol && max_delta(dn, ncn + ncu) < p->tol) break;
+    double dmax = fmax(max_delta(mvn, n_notes), max_delta(mvu, n_raters));
+    /* converged: no parameter moved more than tol in a pass over all rows */
+    if (fabs(dmu) < p->tol && dmax < p->tol) {
+      if (full) break;
+      full = 1;
+      continue;
+    }
+    drift = full ? fabs(dmu) : drift + fabs(dmu);
+    full = drift > thr; /* mu moves every row's optimum */
+    if (!full) mark_active(&sn, mvn, &su, mvu, thr, actn);
   }
   for (size_t n = 0; n < n_notes; n++) {
     int has = sn.off[n + 1] > sn.off[n];
@@ -408,7 +467,6 @@ out:
   lside_free(&su);
   free(nb);
   free(rb);
-  free(dn);
-  free(mg);
+  free(mvn), free(mvu), free(mg), free(actn), free(actu);
   return rc;
 }
