@@ -98,6 +98,28 @@ int ns_guard_diligence_label(uint32_t tags) { return (tags & NS_GUARD_DILIGENCE_
 
 int ns_guard_low_diligence(double icpt) { return !isnan(icpt) && icpt > NS_GUARD_LOW_DILIGENCE; }
 
+/* ---- row order ------------------------------------------------------------ */
+
+size_t ns__guard_order_rows(size_t n, const uint32_t *deg, int32_t *new_id, int32_t *orig) {
+  /* Stable LSD radix sort of the rows with deg > 0 on ~deg, two 16-bit
+  ** digits, starting from id order: heaviest first, ties by id. */
+  size_t m = 0, cnt[65537];
+  int32_t *tmp = new_id; /* scratch for the first digit's output */
+  for (size_t r = 0; r < n; r++)
+    if (deg[r]) orig[m++] = (int32_t)r;
+  for (int sh = 0; sh < 32; sh += 16) {
+    const int32_t *src = sh == 0 ? orig : tmp;
+    int32_t *dst = sh == 0 ? tmp : orig;
+    memset(cnt, 0, sizeof cnt);
+    for (size_t i = 0; i < m; i++) cnt[((~deg[src[i]]) >> sh & 0xffff) + 1]++;
+    for (size_t b = 0; b < 65536; b++) cnt[b + 1] += cnt[b];
+    for (size_t i = 0; i < m; i++) dst[cnt[(~deg[src[i]]) >> sh & 0xffff]++] = src[i];
+  }
+  for (size_t r = 0; r < n; r++) new_id[r] = -1;
+  for (size_t j = 0; j < m; j++) new_id[orig[j]] = (int32_t)j;
+  return m;
+}
+
 /* ---- data layout -------------------------------------------------------- */
 
 /* One side's rows as CSR over the labelled ratings, with what a row sweep
@@ -116,8 +138,10 @@ static void dside_free(dside *s) {
   free(s->off), free(s->oth), free(s->edge), free(s->y), free(s->w);
 }
 
+/* Rows and other-side rows are the compact ids (rmap / omap of the
+** original ids, see ns__guard_order_rows); slots of a row in rating order. */
 static int dside_build(dside *s, size_t n, size_t ne, const int32_t *row, const int32_t *other,
-                       const int8_t *label) {
+                       const int32_t *rmap, const int32_t *omap, const int8_t *label) {
   size_t *pos;
   s->n = n;
   s->off = ns_calloc(n + 1, sizeof *s->off);
@@ -131,13 +155,13 @@ static int dside_build(dside *s, size_t n, size_t ne, const int32_t *row, const 
     return NS_ENOMEM;
   }
   for (size_t e = 0; e < ne; e++)
-    if (label[e] >= 0) s->off[row[e] + 1]++;
+    if (label[e] >= 0) s->off[rmap[row[e]] + 1]++;
   for (size_t i = 0; i < n; i++) s->off[i + 1] += s->off[i];
   memcpy(pos, s->off, n * sizeof *pos);
   for (size_t e = 0; e < ne; e++) {
     if (label[e] < 0) continue;
-    size_t p = pos[row[e]]++;
-    s->oth[p] = other[e];
+    size_t p = pos[rmap[row[e]]]++;
+    s->oth[p] = omap[other[e]];
     s->edge[p] = (uint32_t)e;
     s->y[p] = (uint8_t)(label[e] > 0);
   }
@@ -339,6 +363,9 @@ static void sweep_rows(void *vctx, size_t chunk, size_t begin, size_t end) {
 
 typedef struct dfit {
   size_t N, nn_act, nu_act;
+  size_t n_notes, n_raters; /* original row counts */
+  int32_t *nid, *uid;       /* original row -> compact row (-1: no rating) */
+  int32_t *norig, *uorig;   /* compact row -> original row */
   dside sn, su;             /* notes -> raters, raters -> notes */
   double *nb, *rb;          /* parameter blocks (NB / RB per row) */
   double *we;               /* per rating: weight of the current round */
@@ -394,8 +421,9 @@ static int run_round(dfit *F, const ns_guard_diligence_params *p, unsigned note_
     ns_pool_for(pool, F->su.n, CHUNK, sweep_rows, &cu);
     /* mu: Newton step on the predicted gradient, summed in rater order */
     double g = 2.0 * pen_mu * *mu, h = 2.0 * pen_mu, dmu = 0;
-    for (size_t u = 0; u < F->su.n; u++) {
-      if (F->su.off[u] == F->su.off[u + 1]) continue;
+    for (size_t i = 0; i < F->n_raters; i++) {
+      int32_t u = F->uid[i];
+      if (u < 0) continue;
       g += F->mu_g[u];
       h += F->mu_h[u];
     }
@@ -407,13 +435,13 @@ static int run_round(dfit *F, const ns_guard_diligence_params *p, unsigned note_
     ** shift is free in the data and lowers the penalty */
     double su = 0, sn = 0;
     if (pen_mu == 0) {
-      for (size_t u = 0; u < F->su.n; u++)
-        if (F->su.off[u] != F->su.off[u + 1]) su += F->rb[u * RB];
+      for (size_t i = 0; i < F->n_raters; i++)
+        if (F->uid[i] >= 0) su += F->rb[(size_t)F->uid[i] * RB];
       su /= (double)F->nu_act;
       for (size_t u = 0; u < F->su.n; u++) F->rb[u * RB] -= su;
       if (recentre_notes) {
-        for (size_t n = 0; n < F->sn.n; n++)
-          if (F->sn.off[n] != F->sn.off[n + 1]) sn += F->nb[n * NB];
+        for (size_t i = 0; i < F->n_notes; i++)
+          if (F->nid[i] >= 0) sn += F->nb[(size_t)F->nid[i] * NB];
         sn /= (double)F->nn_act;
         for (size_t n = 0; n < F->sn.n; n++) F->nb[n * NB] -= sn;
       }
@@ -430,6 +458,7 @@ static void dfit_free(dfit *F) {
   dside_free(&F->su);
   free(F->nb), free(F->rb), free(F->we), free(F->mu_g), free(F->mu_h);
   free(F->dn), free(F->du);
+  free(F->nid), free(F->uid), free(F->norig), free(F->uorig);
 }
 
 int ns_guard_diligence_fit(size_t n_notes, size_t n_raters, size_t n_ratings,
@@ -466,15 +495,38 @@ int ns_guard_diligence_fit(size_t n_notes, size_t n_raters, size_t n_ratings,
   /* All targets equal: mu (unregularised) has no finite optimum. */
   if (F.N == 0 || npos == 0 || npos == F.N) return 0;
 
-  if ((rc = dside_build(&F.sn, n_notes, n_ratings, r_note, r_rater, label)) != 0) goto out;
-  if ((rc = dside_build(&F.su, n_raters, n_ratings, r_rater, r_note, label)) != 0) goto out;
-  F.nb = ns_calloc(n_notes ? n_notes * NB : 1, sizeof *F.nb);
-  F.rb = ns_calloc(n_raters ? n_raters * RB : 1, sizeof *F.rb);
+  /* Compact rows, heaviest first: the other side's parameter blocks that
+  ** a sweep gathers most often share cache lines (on gen data at 10 M,
+  ** the top 14 % of raters hold half the ratings). */
+  {
+    uint32_t *dn = ns_calloc(n_notes ? n_notes : 1, sizeof *dn);
+    uint32_t *du = ns_calloc(n_raters ? n_raters : 1, sizeof *du);
+    F.n_notes = n_notes, F.n_raters = n_raters;
+    F.nid = ns_mallocn(n_notes ? n_notes : 1, sizeof *F.nid);
+    F.uid = ns_mallocn(n_raters ? n_raters : 1, sizeof *F.uid);
+    F.norig = ns_mallocn(n_notes ? n_notes : 1, sizeof *F.norig);
+    F.uorig = ns_mallocn(n_raters ? n_raters : 1, sizeof *F.uorig);
+    if (!dn || !du || !F.nid || !F.uid || !F.norig || !F.uorig) {
+      free(dn), free(du);
+      rc = NS_ENOMEM;
+      goto out;
+    }
+    for (size_t e = 0; e < n_ratings; e++)
+      if (label[e] >= 0) dn[r_note[e]]++, du[r_rater[e]]++;
+    F.nn_act = ns__guard_order_rows(n_notes, dn, F.nid, F.norig);
+    F.nu_act = ns__guard_order_rows(n_raters, du, F.uid, F.uorig);
+    free(dn), free(du);
+  }
+  const size_t nn = F.nn_act, nu = F.nu_act;
+  if ((rc = dside_build(&F.sn, nn, n_ratings, r_note, r_rater, F.nid, F.uid, label)) != 0) goto out;
+  if ((rc = dside_build(&F.su, nu, n_ratings, r_rater, r_note, F.uid, F.nid, label)) != 0) goto out;
+  F.nb = ns_calloc(nn ? nn * NB : 1, sizeof *F.nb);
+  F.rb = ns_calloc(nu ? nu * RB : 1, sizeof *F.rb);
   F.we = ns_mallocn(n_ratings ? n_ratings : 1, sizeof *F.we);
-  F.mu_g = ns_calloc(n_raters ? n_raters : 1, sizeof *F.mu_g);
-  F.mu_h = ns_calloc(n_raters ? n_raters : 1, sizeof *F.mu_h);
-  F.ncn = ns_pool_nchunks(n_notes, CHUNK);
-  F.ncu = ns_pool_nchunks(n_raters, CHUNK);
+  F.mu_g = ns_calloc(nu ? nu : 1, sizeof *F.mu_g);
+  F.mu_h = ns_calloc(nu ? nu : 1, sizeof *F.mu_h);
+  F.ncn = ns_pool_nchunks(nn, CHUNK);
+  F.ncu = ns_pool_nchunks(nu, CHUNK);
   F.dn = ns_calloc(F.ncn + 1, sizeof *F.dn);
   F.du = ns_calloc(F.ncu + 1, sizeof *F.du);
   tot = ns_calloc(n_notes ? n_notes : 1, sizeof *tot);
@@ -482,14 +534,12 @@ int ns_guard_diligence_fit(size_t n_notes, size_t n_raters, size_t n_ratings,
     rc = NS_ENOMEM;
     goto out;
   }
-  for (size_t n = 0; n < n_notes; n++) F.nn_act += F.sn.off[n + 1] > F.sn.off[n];
-  for (size_t u = 0; u < n_raters; u++) F.nu_act += F.su.off[u + 1] > F.su.off[u];
 
   /* Start: rho = 1, f_u given, the rest 0; mu at the weighted log-odds of
   ** the round-1 targets, so the intercepts start centred. */
-  for (size_t u = 0; u < n_raters; u++) {
+  for (size_t u = 0; u < nu; u++) {
     F.rb[u * RB + 1] = 1.0;
-    F.rb[u * RB + 2] = rater_fac ? rater_fac[u] : 0.0;
+    F.rb[u * RB + 2] = rater_fac ? rater_fac[F.uorig[u]] : 0.0;
   }
   for (size_t e = 0; e < n_ratings; e++) {
     if (label[e] < 0) continue;
@@ -517,14 +567,14 @@ int ns_guard_diligence_fit(size_t n_notes, size_t n_raters, size_t n_ratings,
   /* Round 3: reputation-weighted, note-normalised weights (summed in
   ** rating order); f and rho frozen; i_n, i_u and mu learnt.  The mu_g /
   ** mu_h arrays are free here and hold the per-rater factor. */
-  for (size_t u = 0; u < n_raters; u++) {
+  for (size_t u = 0; u < nu; u++) {
     double rho = F.rb[u * RB + 1];
     F.mu_g[u] = (p->rep_alpha + pow(rho > 0 ? rho : 0.0, p->rep_exp)) / (1.0 + p->rep_alpha);
   }
   for (size_t e = 0; e < n_ratings; e++) {
     if (label[e] < 0) continue;
     double b = r_weight ? r_weight[e] : 1.0;
-    F.we[e] = (label[e] > 0 ? b * p->pos_weight[2] : b) * F.mu_g[r_rater[e]];
+    F.we[e] = (label[e] > 0 ? b * p->pos_weight[2] : b) * F.mu_g[F.uid[r_rater[e]]];
     tot[r_note[e]] += F.we[e];
   }
   for (size_t n = 0; n < n_notes; n++) tot[n] = pow(tot[n] + 0x1p-20, p->note_norm_exp3);
@@ -534,15 +584,13 @@ int ns_guard_diligence_fit(size_t n_notes, size_t n_raters, size_t n_ratings,
   out->passes[2] = run_round(&F, p, 0x1, 0x1, 0, &mu, pool);
   out->mu[2] = mu;
 
-  for (size_t n = 0; n < n_notes; n++) {
-    if (F.sn.off[n + 1] == F.sn.off[n]) continue;
-    out->note_icpt[n] = F.nb[n * NB];
-    if (out->note_fac) out->note_fac[n] = F.nb[n * NB + 1];
+  for (size_t n = 0; n < nn; n++) {
+    out->note_icpt[F.norig[n]] = F.nb[n * NB];
+    if (out->note_fac) out->note_fac[F.norig[n]] = F.nb[n * NB + 1];
   }
-  for (size_t u = 0; u < n_raters; u++) {
-    if (F.su.off[u + 1] == F.su.off[u]) continue;
-    if (out->rater_icpt) out->rater_icpt[u] = F.rb[u * RB];
-    if (out->rater_rep) out->rater_rep[u] = F.rb[u * RB + 1];
+  for (size_t u = 0; u < nu; u++) {
+    if (out->rater_icpt) out->rater_icpt[F.uorig[u]] = F.rb[u * RB];
+    if (out->rater_rep) out->rater_rep[F.uorig[u]] = F.rb[u * RB + 1];
   }
 out:
   free(tot);

@@ -49,6 +49,41 @@ static int cmp_double(const void *pa, const void *pb) {
   return (a > b) - (a < b);
 }
 
+/* The k-th smallest (0-based) of c[0..m), k < m, reordering c so that
+** every element after position k is >= it.  Quickselect: a median-of-three
+** pivot and a three-way partition (runs of equal values, common in these
+** inputs, end a round at once); after 64 rounds the rest is sorted, so the
+** worst case stays O(m log m).  A value, not a position, is returned, so the
+** result equals the sorted array's element k whatever the pivots were. */
+static double select_kth(double *c, size_t m, size_t k) {
+  size_t lo = 0, hi = m;
+  for (int round = 0; hi - lo > 16; round++) {
+    if (round == 64) {
+      qsort(c + lo, hi - lo, sizeof *c, cmp_double);
+      return c[k];
+    }
+    double a = c[lo], b = c[lo + (hi - lo) / 2], d = c[hi - 1], piv;
+    if (a < b) piv = b < d ? b : a < d ? d : a;
+    else piv = a < d ? a : b < d ? d : b;
+    size_t lt = lo, i = lo, gt = hi;
+    while (i < gt) {
+      double v = c[i];
+      if (v < piv) c[i++] = c[lt], c[lt++] = v;
+      else if (v > piv) c[i] = c[--gt], c[gt] = v;
+      else i++;
+    }
+    if (k < lt) hi = lt;
+    else if (k >= gt) lo = gt;
+    else return piv;
+  }
+  for (size_t i = lo + 1; i < hi; i++) /* insertion sort of the rest */
+    for (size_t j = i; j > lo && c[j - 1] > c[j]; j--) {
+      double t = c[j];
+      c[j] = c[j - 1], c[j - 1] = t;
+    }
+  return c[k];
+}
+
 int ns_guard_quantile(const double *x, size_t n, double q, double *out) {
   *out = NAN;
   if (n == 0) return 0;
@@ -57,8 +92,24 @@ int ns_guard_quantile(const double *x, size_t n, double q, double *out) {
   if (!c) return NS_ENOMEM;
   for (size_t i = 0; i < n; i++)
     if (!isnan(x[i])) c[m++] = x[i];
-  qsort(c, m, sizeof *c, cmp_double);
-  *out = ns_guard_quantile_sorted(c, m, q);
+  /* The interpolation needs only the sorted elements lo and lo + 1
+  ** (ns_guard_quantile_sorted): select them instead of sorting all m (the
+  ** tag filter asks for a quantile of every round-2 rating). */
+  if (m < 2) {
+    *out = ns_guard_quantile_sorted(c, m, q);
+  } else {
+    /* the same arithmetic as ns_guard_quantile_sorted on the sorted c */
+    double h = q * (double)(m - 1), fl = floor(h);
+    size_t lo = fl < 0 ? 0 : (size_t)fl;
+    if (lo >= m - 1) {
+      *out = select_kth(c, m, m - 1);
+    } else {
+      double t = h - fl, a = select_kth(c, m, lo), b = c[lo + 1];
+      for (size_t i = lo + 2; i < m; i++) b = c[i] < b ? c[i] : b;
+      double d = b - a;
+      *out = t >= 0.5 ? b - d * (1.0 - t) : a + d * t;
+    }
+  }
   free(c);
   return 0;
 }

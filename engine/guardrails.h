@@ -393,6 +393,13 @@ static inline void ns_guard_apply(int8_t *status, uint32_t *rules, int rule,
 
 /* ---- internal: e^x for the logistic fits ------------------------------ */
 
+/* Compact numbering of one side's rows for the logistic fits
+** (guard_diligence.c): the rows with deg[r] > 0, heaviest first (ties by
+** id).  new_id[r] = compact id or -1, orig[j] = original id (both n long).
+** Returns the number of rows numbered.  A pure permutation: a fit's rows
+** compute the same values in either numbering. */
+size_t ns__guard_order_rows(size_t n, const uint32_t *deg, int32_t *new_id, int32_t *orig);
+
 /* 2^(j/64), j = 0..63, correctly rounded (guard_diligence.c). */
 extern const double ns__guard_exp2_64[64];
 

@@ -31,6 +31,42 @@ TEST(guard_quantile_numpy_linear) {
   ASSERT_NEAR(ns_guard_pct_q(95), 0.95, 2e-16);
 }
 
+static int cmp_dbl(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+TEST(guard_quantile_select_matches_sort) {
+  /* ns_guard_quantile selects the two order statistics it needs instead of
+  ** sorting; it must give the sorted interpolation's bits exactly, also
+  ** with long runs of equal values, sorted or reversed input, NaN, and
+  ** q at 0 and 1. */
+  ns_rng g;
+  ns_rng_seed(&g, 11);
+  static const size_t sizes[] = {2, 3, 17, 18, 100, 1001, 20000};
+  static const double qs[] = {0.0, 0.01, 0.4, 0.5, 0.9500000000000001, 0.999, 1.0};
+  double *x = malloc(20000 * sizeof *x), *srt = malloc(20000 * sizeof *srt);
+  for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++)
+    for (int kind = 0; kind < 4; kind++) {
+      size_t n = sizes[si], m = 0;
+      for (size_t i = 0; i < n; i++) {
+        double v = kind == 0   ? ns_rng_uniform(&g)
+                   : kind == 1 ? (double)ns_rng_below(&g, 5) /* runs of ties */
+                   : kind == 2 ? (double)i                   /* sorted */
+                               : (double)(n - i);            /* reversed */
+        x[i] = (kind == 0 && i % 7 == 3) ? NAN : v;
+        if (!isnan(x[i])) srt[m++] = x[i];
+      }
+      qsort(srt, m, sizeof *srt, cmp_dbl);
+      for (size_t qi = 0; qi < sizeof qs / sizeof *qs; qi++) {
+        double got, want = ns_guard_quantile_sorted(srt, m, qs[qi]);
+        ASSERT_OK(ns_guard_quantile(x, n, qs[qi], &got));
+        ASSERT_EQ(memcmp(&got, &want, sizeof got), 0);
+      }
+    }
+  free(x), free(srt);
+}
+
 /* ---- pseudo-rater bounds ------------------------------------------------- */
 
 TEST(guard_pseudo_bounds_one_note) {
