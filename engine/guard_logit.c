@@ -104,37 +104,17 @@ typedef struct lside {
   uint32_t *slot;          /* other row << 1 | label */
 } lside;
 
-/* Both sides' CSR in two passes over the ratings (counts, then slots);
-** off[] must be zeroed.  Slots of a row are in rating order. */
-static int lside_build(lside *sn, lside *su, size_t ne, const int32_t *r_note,
-                       const int32_t *r_rater, const int8_t *label) {
-  size_t *pn = ns_mallocn(sn->n ? sn->n : 1, sizeof *pn);
-  size_t *pu = ns_mallocn(su->n ? su->n : 1, sizeof *pu);
-  if (!pn || !pu) {
-    free(pn), free(pu);
-    return NS_ENOMEM;
-  }
-  for (size_t e = 0; e < ne; e++)
-    if (label[e] >= 0) sn->off[r_note[e] + 1]++, su->off[r_rater[e] + 1]++;
-  for (size_t i = 0; i < sn->n; i++) sn->off[i + 1] += sn->off[i];
-  for (size_t i = 0; i < su->n; i++) su->off[i + 1] += su->off[i];
-  memcpy(pn, sn->off, sn->n * sizeof *pn);
-  memcpy(pu, su->off, su->n * sizeof *pu);
-  for (size_t e = 0; e < ne; e++) {
-    if (label[e] < 0) continue;
-    uint32_t y = (uint32_t)(label[e] > 0);
-    sn->slot[pn[r_note[e]]++] = (uint32_t)r_rater[e] << 1 | y;
-    su->slot[pu[r_rater[e]]++] = (uint32_t)r_note[e] << 1 | y;
-  }
-  free(pn), free(pu);
-  return 0;
-}
-
-static int lside_alloc(lside *s, size_t n, size_t N) {
+/* Both sides' CSR over compact rows (new ids from ns__guard_order_rows)
+** from the degrees, in one pass over the ratings; slots of a row in rating
+** order. */
+static int lside_build(lside *s, size_t n, const uint32_t *deg, const int32_t *orig, size_t N) {
   s->n = n;
-  s->off = ns_calloc(n + 1, sizeof *s->off);
+  s->off = ns_mallocn(n + 1, sizeof *s->off);
   s->slot = ns_mallocn(N ? N : 1, sizeof *s->slot);
-  return s->off && s->slot ? 0 : NS_ENOMEM;
+  if (!s->off || !s->slot) return NS_ENOMEM;
+  s->off[0] = 0;
+  for (size_t j = 0; j < n; j++) s->off[j + 1] = s->off[j] + deg[orig[j]];
+  return 0;
 }
 
 static void lside_free(lside *s) {
@@ -154,15 +134,21 @@ static inline double sigmoid_bl(double z) {
   return num / (1.0 + a);
 }
 
-/* Parameters: one block of m = k + 1 doubles per row, (i, f[0..k-1]), so a
-** slot's gather is one cache line. */
+/* Parameters: one block of m = k + 1 doubles per row, (i, f[0..k-1]).  A
+** sweep reads the other side through a copy of its blocks, in float (half
+** the bytes per gather; at 10 M ratings the copy of the most-read rows
+** stays in cache) unless the tolerance is below FLOAT_TOL: rounding a
+** neighbour to float moves a logit by ~1e-7, and the rows would keep
+** moving by about that much.  The row's own parameters and all sums are
+** double. */
 typedef struct logit_ctx {
   const lside *s;
   int k;
   double mu, pen_i, pen_f;
   double wy[2];                /* loss weight by label: 1, pw */
   double *self;                /* this side's blocks (updated) */
-  const double *other;         /* the other side's blocks (fixed) */
+  const float *of;             /* the other side's copy: float, */
+  const double *od;            /* or double (one of them is set) */
   const uint8_t *act;          /* rows to update this pass (NULL = all) */
   double *move;                /* per row: largest change in its last
                                   update, 0 when skipped */
@@ -174,6 +160,7 @@ typedef struct logit_ctx {
 #define MAX_INNER 12   /* Newton iterations per row and pass */
 #define MAX_TRIES 4    /* evaluated step lengths before the radius step */
 #define ROWS 512       /* rows per pool chunk */
+#define FLOAT_TOL 1e-5 /* tolerances at least this read neighbours as float */
 #define ACTIVE_FRAC 0.25 /* a move above this share of tol wakes the row
                             and its neighbours (file comment) */
 
@@ -181,52 +168,63 @@ typedef struct logit_ctx {
 ** filled) of row r at theta t, and mx[j] = the largest |feature j| over
 ** the row's ratings.  One exp per rating, no log.  k = 1 (the default)
 ** has its own loop with the sums in registers. */
-static void row_derivs(const logit_ctx *c, size_t r, const double *t, double *g, double *H,
-                       double *mx) {
-  const int k = c->k, m = k + 1;
-  const uint32_t *slot = c->s->slot;
-  const double *other = c->other, w0 = c->wy[0], w1 = c->wy[1];
-  const size_t lo = c->s->off[r], hi = c->s->off[r + 1];
-  if (k == 1) {
-    double g0 = 0, g1 = 0, h00 = 0, h01 = 0, h11 = 0, m1 = 0;
-    const double base = c->mu + t[0], t1 = t[1];
-    for (size_t p = lo; p < hi; p++) {
-      uint32_t sl = slot[p];
-      const double *q = other + (size_t)(sl >> 1) * 2;
-      double x1 = q[1], y = (double)(sl & 1), w = (sl & 1) ? w1 : w0;
-      double s = sigmoid_bl(base + q[0] + x1 * t1);
-      double dz = w * (s - y), hz = w * s * (1.0 - s);
-      g0 += dz;
-      g1 += dz * x1;
-      h00 += hz;
-      h01 += hz * x1;
-      h11 += hz * x1 * x1;
-      m1 = fabs(x1) > m1 ? fabs(x1) : m1;
-    }
-    g[0] = g0, g[1] = g1;
-    H[0] = h00, H[2] = h01, H[3] = h11, H[1] = 0;
-    mx[0] = 1.0, mx[1] = m1;
-    return;
-  }
-  double x[NS_GUARD_MAX_K + 1];
-  memset(g, 0, (size_t)m * sizeof *g);
-  memset(H, 0, (size_t)(m * m) * sizeof *H);
-  memset(mx, 0, (size_t)m * sizeof *mx);
-  mx[0] = 1.0;
-  x[0] = 1.0;
-  for (size_t p = lo; p < hi; p++) {
-    uint32_t sl = slot[p];
-    const double *q = other + (size_t)(sl >> 1) * m;
-    double z = c->mu + q[0] + t[0], y = (double)(sl & 1), w = (sl & 1) ? w1 : w0;
-    for (int j = 1; j < m; j++) x[j] = q[j], z += q[j] * t[j];
-    double s = sigmoid_bl(z);
-    double dz = w * (s - y), hz = w * s * (1.0 - s);
-    for (int i = 0; i < m; i++) {
-      g[i] += dz * x[i];
-      for (int j = 0; j <= i; j++) H[i * m + j] += hz * x[i] * x[j];
-      if (fabs(x[i]) > mx[i]) mx[i] = fabs(x[i]);
-    }
-  }
+#define ROW_DERIVS(NAME, T, TABLE)                                             \
+static void NAME(const logit_ctx *c, size_t r, const double *t, double *g, double *H, \
+                 double *mx) {                                                 \
+  const int k = c->k, m = k + 1;                                               \
+  const uint32_t *slot = c->s->slot;                                           \
+  const T *other = c->TABLE;                                                   \
+  const double w0 = c->wy[0], w1 = c->wy[1];                                   \
+  const size_t lo = c->s->off[r], hi = c->s->off[r + 1];                       \
+  if (k == 1) {                                                                \
+    double g0 = 0, g1 = 0, h00 = 0, h01 = 0, h11 = 0, m1 = 0;                  \
+    const double base = c->mu + t[0], t1 = t[1];                               \
+    for (size_t p = lo; p < hi; p++) {                                         \
+      uint32_t sl = slot[p];                                                   \
+      const T *q = other + (size_t)(sl >> 1) * 2;                              \
+      double x1 = q[1], y = (double)(sl & 1), w = (sl & 1) ? w1 : w0;          \
+      double s = sigmoid_bl(base + q[0] + x1 * t1);                            \
+      double dz = w * (s - y), hz = w * s * (1.0 - s);                         \
+      g0 += dz;                                                                \
+      g1 += dz * x1;                                                           \
+      h00 += hz;                                                               \
+      h01 += hz * x1;                                                          \
+      h11 += hz * x1 * x1;                                                     \
+      m1 = fabs(x1) > m1 ? fabs(x1) : m1;                                      \
+    }                                                                          \
+    g[0] = g0, g[1] = g1;                                                      \
+    H[0] = h00, H[2] = h01, H[3] = h11, H[1] = 0;                              \
+    mx[0] = 1.0, mx[1] = m1;                                                   \
+    return;                                                                    \
+  }                                                                            \
+  double x[NS_GUARD_MAX_K + 1];                                                \
+  memset(g, 0, (size_t)m * sizeof *g);                                         \
+  memset(H, 0, (size_t)(m * m) * sizeof *H);                                   \
+  memset(mx, 0, (size_t)m * sizeof *mx);                                       \
+  mx[0] = 1.0;                                                                 \
+  x[0] = 1.0;                                                                  \
+  for (size_t p = lo; p < hi; p++) {                                           \
+    uint32_t sl = slot[p];                                                     \
+    const T *q = other + (size_t)(sl >> 1) * m;                                \
+    double z = c->mu + q[0] + t[0], y = (double)(sl & 1), w = (sl & 1) ? w1 : w0; \
+    for (int j = 1; j < m; j++) x[j] = q[j], z += q[j] * t[j];                 \
+    double s = sigmoid_bl(z);                                                  \
+    double dz = w * (s - y), hz = w * s * (1.0 - s);                           \
+    for (int i = 0; i < m; i++) {                                              \
+      g[i] += dz * x[i];                                                       \
+      for (int j = 0; j <= i; j++) H[i * m + j] += hz * x[i] * x[j];           \
+      if (fabs(x[i]) > mx[i]) mx[i] = fabs(x[i]);                              \
+    }                                                                          \
+  }                                                                            \
+}
+
+ROW_DERIVS(row_derivs_f, float, of)
+ROW_DERIVS(row_derivs_d, double, od)
+
+static inline void row_derivs(const logit_ctx *c, size_t r, const double *t, double *g, double *H,
+                              double *mx) {
+  if (c->of) row_derivs_f(c, r, t, g, H, mx);
+  else row_derivs_d(c, r, t, g, H, mx);
 }
 
 /* Adds the penalty's gradient and Hessian at t and mirrors the lower
@@ -357,10 +355,13 @@ int ns_guard_harassment_fit(size_t n_notes, size_t n_raters, int k,
                             double *note_icpt, double *note_fac,
                             double *rater_icpt, double *rater_fac, double *mu_out) {
   lside sn = {0}, su = {0};
-  double *nb = NULL, *rb = NULL, *mvn = NULL, *mvu = NULL, *mg = NULL;
+  double *nb = NULL, *rb = NULL, *mvn = NULL, *mvu = NULL, *mg = NULL, *tnd = NULL, *tud = NULL;
+  float *tn = NULL, *tu = NULL;
   uint8_t *actn = NULL, *actu = NULL;
+  uint32_t *degn = NULL, *degu = NULL;
+  int32_t *nid = NULL, *uid = NULL, *norig = NULL, *uorig = NULL;
   int rc = 0;
-  size_t N = 0, npos = 0, nn_act = 0, nu_act = 0, m = (size_t)k + 1;
+  size_t N = 0, npos = 0, nn = 0, nu = 0, m = (size_t)k + 1;
   if (k < 1 || k > NS_GUARD_MAX_K || !p || !note_icpt) return NS_EINVAL;
   if (n_ratings >= UINT32_MAX || n_notes >= INT32_MAX || n_raters >= INT32_MAX)
     return NS_EINVAL; /* slots pack a row index and the label into 32 bits */
@@ -373,47 +374,88 @@ int ns_guard_harassment_fit(size_t n_notes, size_t n_raters, int k,
     npos += label[e] > 0;
   }
   for (size_t n = 0; n < n_notes; n++) note_icpt[n] = NAN;
+  if (note_fac)
+    for (size_t i = 0; i < n_notes * (size_t)k; i++) note_fac[i] = NAN;
+  if (rater_icpt)
+    for (size_t u = 0; u < n_raters; u++) rater_icpt[u] = NAN;
+  if (rater_fac)
+    for (size_t i = 0; i < n_raters * (size_t)k; i++) rater_fac[i] = NAN;
   if (mu_out) *mu_out = NAN;
   if (p->passes_out) *p->passes_out = 0;
   /* The reference skips the model when the positive rate is 0 or 1. */
   if (N == 0 || npos == 0 || npos == N) return 0;
   double pw = (double)(N - npos) / (double)npos; /* (1-p)/p */
 
-  nb = ns_calloc(n_notes ? n_notes * m : 1, sizeof *nb);
-  rb = ns_calloc(n_raters ? n_raters * m : 1, sizeof *rb);
-  if (!nb || !rb || lside_alloc(&sn, n_notes, N) || lside_alloc(&su, n_raters, N)) {
+  /* Compact rows with labelled ratings, heaviest first: the rows whose
+  ** copies are read most often share cache lines. */
+  degn = ns_calloc(n_notes ? n_notes : 1, sizeof *degn);
+  degu = ns_calloc(n_raters ? n_raters : 1, sizeof *degu);
+  nid = ns_mallocn(n_notes ? n_notes : 1, sizeof *nid);
+  uid = ns_mallocn(n_raters ? n_raters : 1, sizeof *uid);
+  norig = ns_mallocn(n_notes ? n_notes : 1, sizeof *norig);
+  uorig = ns_mallocn(n_raters ? n_raters : 1, sizeof *uorig);
+  if (!degn || !degu || !nid || !uid || !norig || !uorig) {
     rc = NS_ENOMEM;
     goto out;
   }
-  if ((rc = lside_build(&sn, &su, n_ratings, r_note, r_rater, label)) != 0) goto out;
-  for (size_t n = 0; n < n_notes; n++) nn_act += sn.off[n + 1] > sn.off[n];
-  for (size_t u = 0; u < n_raters; u++) nu_act += su.off[u + 1] > su.off[u];
+  for (size_t e = 0; e < n_ratings; e++)
+    if (label[e] >= 0) degn[r_note[e]]++, degu[r_rater[e]]++;
+  nn = ns__guard_order_rows(n_notes, degn, nid, norig);
+  nu = ns__guard_order_rows(n_raters, degu, uid, uorig);
+  if (lside_build(&sn, nn, degn, norig, N) || lside_build(&su, nu, degu, uorig, N)) {
+    rc = NS_ENOMEM;
+    goto out;
+  }
+  /* the slots in one pass over the ratings; degn / degu become the fill
+  ** positions */
+  for (size_t j = 0; j < nn; j++) degn[norig[j]] = (uint32_t)sn.off[j];
+  for (size_t j = 0; j < nu; j++) degu[uorig[j]] = (uint32_t)su.off[j];
+  for (size_t e = 0; e < n_ratings; e++) {
+    if (label[e] < 0) continue;
+    uint32_t y = (uint32_t)(label[e] > 0);
+    sn.slot[degn[r_note[e]]++] = (uint32_t)uid[r_rater[e]] << 1 | y;
+    su.slot[degu[r_rater[e]]++] = (uint32_t)nid[r_note[e]] << 1 | y;
+  }
+
+  nb = ns_calloc(nn * m, sizeof *nb);
+  rb = ns_calloc(nu * m, sizeof *rb);
+  mvn = ns_calloc(nn, sizeof *mvn);
+  mvu = ns_calloc(nu, sizeof *mvu);
+  mg = ns_calloc(2 * nu, sizeof *mg);
+  actn = ns_mallocn(nn, 1);
+  actu = ns_mallocn(nu, 1);
+  if (p->tol >= FLOAT_TOL) {
+    tn = ns_mallocn(nn * m, sizeof *tn);
+    tu = ns_mallocn(nu * m, sizeof *tu);
+  } else {
+    tnd = ns_mallocn(nn * m, sizeof *tnd);
+    tud = ns_mallocn(nu * m, sizeof *tud);
+  }
+  if (!nb || !rb || !mvn || !mvu || !mg || !actn || !actu || !(tn || tnd) || !(tu || tud)) {
+    rc = NS_ENOMEM;
+    goto out;
+  }
   /* Init: intercepts 0, factors doubled from the helpfulness model. */
-  for (size_t n = 0; n < n_notes; n++)
-    for (int j = 0; j < k; j++)
-      nb[n * m + 1 + j] = init_note_fac ? 2.0 * init_note_fac[n * k + j]
-                                        : 0.1 * ((double)(ns_hash64(n * 8 + j) >> 11) * 0x1p-53 - 0.5);
-  for (size_t u = 0; u < n_raters; u++)
-    for (int j = 0; j < k; j++)
-      rb[u * m + 1 + j] = init_rater_fac ? 2.0 * init_rater_fac[u * k + j]
-                                         : 0.1 * ((double)(ns_hash64(~(u * 8 + j)) >> 11) * 0x1p-53 - 0.5);
-  double mu = 0.0;
-  mvn = ns_calloc(n_notes ? n_notes : 1, sizeof *mvn);
-  mvu = ns_calloc(n_raters ? n_raters : 1, sizeof *mvu);
-  mg = ns_calloc(n_raters ? 2 * n_raters : 1, sizeof *mg);
-  actn = ns_mallocn(n_notes ? n_notes : 1, 1);
-  actu = ns_mallocn(n_raters ? n_raters : 1, 1);
-  if (!mvn || !mvu || !mg || !actn || !actu) {
-    rc = NS_ENOMEM;
-    goto out;
+  for (size_t j = 0; j < nn; j++) {
+    size_t n = (size_t)norig[j];
+    for (int f = 0; f < k; f++)
+      nb[j * m + 1 + f] = init_note_fac ? 2.0 * init_note_fac[n * k + f]
+                                        : 0.1 * ((double)(ns_hash64(n * 8 + f) >> 11) * 0x1p-53 - 0.5);
   }
-  logit_ctx cn = {&sn, k, 0, 0, 0, {1.0, pw}, nb, rb, NULL, mvn, NULL, NULL};
-  logit_ctx cu = {&su, k, 0, 0, 0, {1.0, pw}, rb, nb, NULL, mvu, mg, mg + n_raters};
+  for (size_t j = 0; j < nu; j++) {
+    size_t u = (size_t)uorig[j];
+    for (int f = 0; f < k; f++)
+      rb[j * m + 1 + f] = init_rater_fac ? 2.0 * init_rater_fac[u * k + f]
+                                         : 0.1 * ((double)(ns_hash64(~(u * 8 + f)) >> 11) * 0x1p-53 - 0.5);
+  }
+  double mu = 0.0;
+  logit_ctx cn = {&sn, k, 0, 0, 0, {1.0, pw}, nb, tu, tud, NULL, mvn, NULL, NULL};
+  logit_ctx cu = {&su, k, 0, 0, 0, {1.0, pw}, rb, tn, tnd, NULL, mvu, mg, mg + nu};
   /* Mean regulariser times N: ridge lambda * N / #rows per row. */
-  cn.pen_i = p->lambda_i * (double)N / (double)nn_act;
-  cn.pen_f = p->lambda_f * (double)N / (double)nn_act;
-  cu.pen_i = p->lambda_i * (double)N / (double)nu_act;
-  cu.pen_f = p->lambda_f * (double)N / (double)nu_act;
+  cn.pen_i = p->lambda_i * (double)N / (double)nn;
+  cn.pen_f = p->lambda_f * (double)N / (double)nn;
+  cu.pen_i = p->lambda_i * (double)N / (double)nu;
+  cu.pen_f = p->lambda_f * (double)N / (double)nu;
   /* full: update every row (first pass, after mu drifted, and the pass
   ** that confirms convergence); else only the rows marked active */
   const double thr = ACTIVE_FRAC * p->tol;
@@ -423,22 +465,28 @@ int ns_guard_harassment_fit(size_t n_notes, size_t n_raters, int k,
     if (p->passes_out) *p->passes_out = it + 1;
     cn.mu = cu.mu = mu;
     cn.act = full ? NULL : actn;
-    ns_pool_for(pool, n_notes, ROWS, logit_rows, &cn);
+    for (size_t i = 0; i < nu * m; i++)
+      if (tu) tu[i] = (float)rb[i];
+      else tud[i] = rb[i];
+    ns_pool_for(pool, nn, ROWS, logit_rows, &cn);
     if (!full) mark_active(&su, mvu, &sn, mvn, thr, actu);
     cu.act = full ? NULL : actu;
-    ns_pool_for(pool, n_raters, ROWS, logit_rows, &cu);
+    for (size_t i = 0; i < nn * m; i++)
+      if (tn) tn[i] = (float)nb[i];
+      else tnd[i] = nb[i];
+    ns_pool_for(pool, nu, ROWS, logit_rows, &cu);
     /* mu: one damped Newton step on the rater rows' predicted sums, added
-    ** in rater order */
+    ** in original rater order */
     double g = 2 * p->lambda_mu * (double)N * mu, h = 2 * p->lambda_mu * (double)N;
     for (size_t u = 0; u < n_raters; u++)
-      if (su.off[u + 1] > su.off[u]) g += mg[u], h += mg[n_raters + u];
+      if (uid[u] >= 0) g += mg[uid[u]], h += mg[nu + (size_t)uid[u]];
     double dmu = 0;
     if (h > 0) {
       dmu = g / h; /* cap the step: Newton on a logistic can overshoot */
       dmu = dmu > 1.0 ? 1.0 : dmu < -1.0 ? -1.0 : dmu;
       mu -= dmu;
     }
-    double dmax = fmax(max_delta(mvn, n_notes), max_delta(mvu, n_raters));
+    double dmax = fmax(max_delta(mvn, nn), max_delta(mvu, nu));
     /* converged: no parameter moved more than tol in a pass over all rows */
     if (fabs(dmu) < p->tol && dmax < p->tol) {
       if (full) break;
@@ -449,24 +497,24 @@ int ns_guard_harassment_fit(size_t n_notes, size_t n_raters, int k,
     full = drift > thr; /* mu moves every row's optimum */
     if (!full) mark_active(&sn, mvn, &su, mvu, thr, actn);
   }
-  for (size_t n = 0; n < n_notes; n++) {
-    int has = sn.off[n + 1] > sn.off[n];
-    note_icpt[n] = has ? nb[n * m] : NAN;
+  for (size_t j = 0; j < nn; j++) {
+    size_t n = (size_t)norig[j];
+    note_icpt[n] = nb[j * m];
     if (note_fac)
-      for (int j = 0; j < k; j++) note_fac[n * k + j] = has ? nb[n * m + 1 + j] : NAN;
+      for (int f = 0; f < k; f++) note_fac[n * k + f] = nb[j * m + 1 + f];
   }
-  for (size_t u = 0; u < n_raters; u++) {
-    int has = su.off[u + 1] > su.off[u];
-    if (rater_icpt) rater_icpt[u] = has ? rb[u * m] : NAN;
+  for (size_t j = 0; j < nu; j++) {
+    size_t u = (size_t)uorig[j];
+    if (rater_icpt) rater_icpt[u] = rb[j * m];
     if (rater_fac)
-      for (int j = 0; j < k; j++) rater_fac[u * k + j] = has ? rb[u * m + 1 + j] : NAN;
+      for (int f = 0; f < k; f++) rater_fac[u * k + f] = rb[j * m + 1 + f];
   }
   if (mu_out) *mu_out = mu;
 out:
   lside_free(&sn);
   lside_free(&su);
-  free(nb);
-  free(rb);
+  free(nb), free(rb), free(tn), free(tu), free(tnd), free(tud);
   free(mvn), free(mvu), free(mg), free(actn), free(actu);
+  free(degn), free(degu), free(nid), free(uid), free(norig), free(uorig);
   return rc;
 }
