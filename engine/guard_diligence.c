@@ -67,6 +67,7 @@
 #define MAX_INNER 12        /* Newton iterations per row and pass */
 #define MAX_TRIES 4         /* evaluated step lengths before the radius step */
 #define CHUNK 256           /* rows per pool chunk */
+#define PF 16               /* slots ahead whose neighbour copy is prefetched */
 #define FLOAT_TOL 1e-5      /* tolerances at least this read neighbours as float */
 
 const double ns__guard_exp2_64[64] = {
@@ -217,13 +218,14 @@ static void NAME(const sweep_ctx *c, size_t r, double t0, double t1, rowd *o) { 
   const uint32_t *slot = c->s->slot;                                           \
   const double *wv = c->s->w;                                                  \
   const T *other = c->TABLE;                                                   \
-  const size_t lo = c->s->off[r], hi = c->s->off[r + 1];                       \
+  const size_t lo = c->s->off[r], hi = c->s->off[r + 1], end = c->s->off[c->s->n]; \
   double g0 = 0, g1 = 0, h00 = 0, h01 = 0, h11 = 0, m0 = 0, m1 = 0;            \
   /* the two sides' slot layouts, written out so the loop has no branch on     \
   ** the side */                                                               \
   if (c->side == SIDE_NOTE) {                                                  \
     double gm = 0, hm = 0, c0 = 0, c1 = 0;                                     \
     for (size_t p = lo; p < hi; p++) {                                         \
+      if (p + PF < end) __builtin_prefetch(other + (size_t)(slot[p + PF] >> 1) * RT); \
       const T *u = other + (size_t)(slot[p] >> 1) * RT;                        \
       double x0 = u[1], x1 = u[2];                                             \
       double s = sigmoid_bl(c->mu + (double)u[0] + x0 * t0 + x1 * t1);         \
@@ -245,6 +247,7 @@ static void NAME(const sweep_ctx *c, size_t r, double t0, double t1, rowd *o) { 
     const double base = c->mu, fu = c->self[r * RB + 2];                       \
     m0 = 1.0;                                                                  \
     for (size_t p = lo; p < hi; p++) {                                         \
+      if (p + PF < end) __builtin_prefetch(other + (size_t)(slot[p + PF] >> 1) * NT); \
       const T *n = other + (size_t)(slot[p] >> 1) * NT;                        \
       double x1 = n[0];                                                        \
       double s = sigmoid_bl(base + fu * (double)n[1] + t0 + x1 * t1);          \
@@ -498,20 +501,33 @@ static void dfit_free(dfit *F) {
 
 /* Round weights into both sides' slots: base * (y ? pos_weight : 1), and in
 ** round 3 times the rater's reputation factor and the note's
-** normalisation (rep / tot set; NULL before). */
-static void set_weights(dfit *F, double pos_weight, const double *rep, const double *tot) {
-  for (size_t n = 0; n < F->nn; n++)
-    for (size_t q = F->sn.off[n]; q < F->sn.off[n + 1]; q++) {
-      uint32_t sl = F->sn.slot[q];
-      double b = F->sn.base[q], w = (sl & 1) ? b * pos_weight : b;
-      F->sn.w[q] = rep ? w * rep[sl >> 1] * tot[n] : w;
+** normalisation (rep / tot set; NULL before).  Parallel over rows (the
+** first call also faults in the weight arrays). */
+typedef struct wctx {
+  const dside *s;
+  int note;                 /* 1: rows are notes */
+  double pos_weight;
+  const double *rep, *tot;
+} wctx;
+
+static void weight_rows(void *vctx, size_t chunk, size_t begin, size_t end) {
+  const wctx *c = vctx;
+  const dside *s = c->s;
+  (void)chunk;
+  for (size_t r = begin; r < end; r++)
+    for (size_t q = s->off[r]; q < s->off[r + 1]; q++) {
+      uint32_t sl = s->slot[q];
+      double b = s->base[q], w = (sl & 1) ? b * c->pos_weight : b;
+      if (c->rep) w = c->note ? w * c->rep[sl >> 1] * c->tot[r] : w * c->rep[r] * c->tot[sl >> 1];
+      s->w[q] = w;
     }
-  for (size_t u = 0; u < F->nu; u++)
-    for (size_t q = F->su.off[u]; q < F->su.off[u + 1]; q++) {
-      uint32_t sl = F->su.slot[q];
-      double b = F->su.base[q], w = (sl & 1) ? b * pos_weight : b;
-      F->su.w[q] = rep ? w * rep[u] * tot[sl >> 1] : w;
-    }
+}
+
+static void set_weights(dfit *F, double pos_weight, const double *rep, const double *tot,
+                        ns_pool *pool) {
+  wctx cn = {&F->sn, 1, pos_weight, rep, tot}, cu = {&F->su, 0, pos_weight, rep, tot};
+  ns_pool_for(pool, F->nn, CHUNK, weight_rows, &cn);
+  ns_pool_for(pool, F->nu, CHUNK, weight_rows, &cu);
 }
 
 int ns_guard_diligence_fit(size_t n_notes, size_t n_raters, size_t n_ratings,
@@ -621,7 +637,7 @@ int ns_guard_diligence_fit(size_t n_notes, size_t n_raters, size_t n_ratings,
   ** (i, f), raters (i), rho = 1; round 2: notes (f), i_n frozen, raters
   ** (i, rho). */
   for (int round = 0; round < 2; round++) {
-    set_weights(&F, p->pos_weight[round], NULL, NULL);
+    set_weights(&F, p->pos_weight[round], NULL, NULL, pool);
     out->passes[round] = round == 0 ? run_round(&F, p, 0x3, 0x1, 1, &mu, pool)
                                     : run_round(&F, p, 0x2, 0x3, 0, &mu, pool);
     out->mu[round] = mu;
@@ -642,7 +658,7 @@ int ns_guard_diligence_fit(size_t n_notes, size_t n_raters, size_t n_ratings,
     }
     F.tot[n] = pow(t + 0x1p-20, p->note_norm_exp3);
   }
-  set_weights(&F, p->pos_weight[2], F.rep, F.tot);
+  set_weights(&F, p->pos_weight[2], F.rep, F.tot, pool);
   out->passes[2] = run_round(&F, p, 0x1, 0x1, 0, &mu, pool);
   out->mu[2] = mu;
 
