@@ -161,6 +161,7 @@ typedef struct logit_ctx {
 #define MAX_TRIES 4    /* evaluated step lengths before the radius step */
 #define ROWS 512       /* rows per pool chunk */
 #define FLOAT_TOL 1e-5 /* tolerances at least this read neighbours as float */
+#define PF 16          /* slots ahead whose neighbour copy is prefetched */
 #define ACTIVE_FRAC 0.25 /* a move above this share of tol wakes the row
                             and its neighbours (file comment) */
 
@@ -175,12 +176,13 @@ static void NAME(const logit_ctx *c, size_t r, const double *t, double *g, doubl
   const uint32_t *slot = c->s->slot;                                           \
   const T *other = c->TABLE;                                                   \
   const double w0 = c->wy[0], w1 = c->wy[1];                                   \
-  const size_t lo = c->s->off[r], hi = c->s->off[r + 1];                       \
+  const size_t lo = c->s->off[r], hi = c->s->off[r + 1], end = c->s->off[c->s->n]; \
   if (k == 1) {                                                                \
     double g0 = 0, g1 = 0, h00 = 0, h01 = 0, h11 = 0, m1 = 0;                  \
     const double base = c->mu + t[0], t1 = t[1];                               \
     for (size_t p = lo; p < hi; p++) {                                         \
       uint32_t sl = slot[p];                                                   \
+      if (p + PF < end) __builtin_prefetch(other + (size_t)(slot[p + PF] >> 1) * 2); \
       const T *q = other + (size_t)(sl >> 1) * 2;                              \
       double x1 = q[1], y = (double)(sl & 1), w = (sl & 1) ? w1 : w0;          \
       double s = sigmoid_bl(base + q[0] + x1 * t1);                            \
@@ -205,6 +207,7 @@ static void NAME(const logit_ctx *c, size_t r, const double *t, double *g, doubl
   x[0] = 1.0;                                                                  \
   for (size_t p = lo; p < hi; p++) {                                           \
     uint32_t sl = slot[p];                                                     \
+    if (p + PF < end) __builtin_prefetch(other + (size_t)(slot[p + PF] >> 1) * m); \
     const T *q = other + (size_t)(sl >> 1) * m;                                \
     double z = c->mu + q[0] + t[0], y = (double)(sl & 1), w = (sl & 1) ? w1 : w0; \
     for (int j = 1; j < m; j++) x[j] = q[j], z += q[j] * t[j];                 \
