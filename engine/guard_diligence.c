@@ -102,7 +102,7 @@ void ns_guard_diligence_params_default(ns_guard_diligence_params *p) {
   p->rep_exp = 0.5;
   p->rep_alpha = 0.1;
   p->max_passes = 30;
-  p->tol = 1e-2;
+  p->tol = 2e-2;
 }
 
 int ns_guard_diligence_label(uint32_t tags) { return (tags & NS_GUARD_DILIGENCE_TAGS) != 0; }

@@ -325,7 +325,7 @@ typedef struct ns_guard_diligence_params {
   double rep_exp, rep_alpha;   /* reputationExp 0.5, alpha 0.1 */
   int max_passes;              /* cap on block passes per round (30) */
   double tol;                  /* a round stops when no parameter moved
-                                  more than tol in a pass (1e-2) */
+                                  more than tol in a pass (2e-2) */
 } ns_guard_diligence_params;
 void ns_guard_diligence_params_default(ns_guard_diligence_params *p);
 

@@ -677,7 +677,7 @@ TEST(guard_diligence_stationary_and_thread_invariant) {
   ASSERT_EQ(memcmp(ni, ni2, sizeof ni), 0);
   ASSERT_EQ(memcmp(nf, nf2, sizeof nf), 0);
   ASSERT_EQ(memcmp(&o.mu, &o2.mu, sizeof o.mu), 0);
-  /* the default tolerance (1e-2 per pass) lands within 0.01 of the tight
+  /* the default tolerance (2e-2 per pass) lands within 0.01 of the tight
   ** fit's intercepts */
   for (int n = 0; n < NN; n++) ASSERT_NEAR(ni[n], tight[n], 0.01);
   ns_pool_free(pool);
