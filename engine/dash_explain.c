@@ -98,8 +98,8 @@ static const char *class_name(int c) {
 ** (the thresholds are ns_params_default(): `score` does not change them).
 ** *limit receives the numeric bound the intercept (or interceptMax) was
 ** compared with, NAN when the rule has no single bound. */
-static void rule_text(int rule, const ns_params *p, double factor, char *buf, size_t n,
-                      double *limit) {
+static void rule_text(int rule, const ns_params *p, double factor, uint32_t filter_tags,
+                      char *buf, size_t n, double *limit) {
   double crnh = p->crnh_threshold + p->crnh_factor_mult * fabs(isnan(factor) ? 0.0 : factor);
   *limit = NAN;
   switch (rule) {
@@ -133,11 +133,17 @@ static void rule_text(int rule, const ns_params *p, double factor, char *buf, si
     snprintf(buf, n, "CRH in the previous run and intercept >= %.2f (%.2f - %.2f)",
              p->crh_threshold - p->inertia_delta, p->crh_threshold, p->inertia_delta);
     break;
-  case NS_RULE_TAG_FILTER:
-    snprintf(buf, n, "not-helpful tag consensus among raters of both factor sides");
+  case NS_RULE_TAG_FILTER: {
+    /* the tags that fired (activeFilterTags), comma-joined */
+    size_t w = (size_t)snprintf(buf, n, "raters near the note's factor name one not-helpful "
+                                        "tag far more than on CRH notes:");
+    for (int t = 0; t < NS_N_TAGS && w < n; t++)
+      if (filter_tags & NS_TAG_BIT(t)) w += (size_t)snprintf(buf + w, n - w, " %s", ns_tag_names[t]);
     break;
+  }
   case NS_RULE_INCORRECT_FILTER:
-    snprintf(buf, n, "too many 'incorrect' tags from raters of both sides");
+    snprintf(buf, n, "'incorrect' tags from raters near the note's factor, beyond what their "
+                     "tagging habits explain (tf-idf >= 2.5)");
     break;
   case NS_RULE_LOW_DILIGENCE:
     *limit = 0.263;
@@ -193,18 +199,18 @@ static void rule_text(int rule, const ns_params *p, double factor, char *buf, si
 
 /* The rules that fired, Core chain first then meta rules, each in bit order
 ** (which is the order the pipeline evaluates them: later rules win). */
-static json_t *rules_json(uint32_t core, uint32_t meta, double factor) {
+static json_t *rules_json(uint32_t core, uint32_t meta, double factor, uint32_t filter_tags) {
   ns_params p;
   json_t *a = json_array();
   ns_params_default(&p);
   for (int pass = 0; a && pass < 2; pass++) {
     uint32_t bits = pass ? meta : core;
     for (int i = 0; i < NS_RULE_COUNT; i++) {
-      char text[160];
+      char text[512];
       double limit;
       json_t *o;
       if (!(bits & (1u << i))) continue;
-      rule_text(i, &p, factor, text, sizeof text, &limit);
+      rule_text(i, &p, factor, filter_tags, text, sizeof text, &limit);
       o = json_pack("{s:s, s:s, s:s}", "name", ns_rule_names[i], "kind", pass ? "meta" : "core",
                     "threshold", text);
       if (o && !isnan(limit)) json_object_set_new(o, "limit", json_real(limit));
@@ -328,6 +334,7 @@ int ns_dash_explain(struct sqlite3 *db, int64_t note_id, json_t **out, char *msg
   int64_t run_id;
   uint32_t core, meta;
   double factor;
+  uint32_t ftags;
   int rc;
   *out = NULL;
   if (msg && msg_len) msg[0] = 0;
@@ -383,15 +390,18 @@ int ns_dash_explain(struct sqlite3 *db, int64_t note_id, json_t **out, char *msg
   factor = sqlite3_column_type(q.st, 9) == SQLITE_NULL ? NAN : sqlite3_column_double(q.st, 9);
   core = (uint32_t)sqlite3_column_int64(q.st, 16);
   meta = (uint32_t)sqlite3_column_int64(q.st, 17);
-  if (json_object_set_new(o, "rules", rules_json(core, meta, factor))) goto out;
-  /* the low-diligence model's verdict input (schema v3, note_scores) */
-  if ((rc = q_prep(&q, "SELECT low_diligence_intercept FROM note_scores"
+  /* the low-diligence model's verdict input (schema v4) and the tags the
+  ** tag filter fired on, from note_scores */
+  if ((rc = q_prep(&q, "SELECT low_diligence_intercept, active_filter_tags FROM note_scores"
                        " WHERE run_id = ?1 AND note_id = ?2")) != 0)
     goto out;
   sqlite3_bind_int64(q.st, 1, run_id);
   sqlite3_bind_int64(q.st, 2, note_id);
   if ((rc = q_step(&q)) < 0) goto out;
   json_object_set_new(o, "lowDiligenceIntercept", rc ? col_real(q.st, 0) : json_null());
+  ftags = rc ? (uint32_t)sqlite3_column_int64(q.st, 1) : 0;
+  rc = NS_ENOMEM;
+  if (json_object_set_new(o, "rules", rules_json(core, meta, factor, ftags))) goto out;
 
   if ((rc = ratings_part(&q, run_id, note_id, o)) != 0) goto out;
   rc = history_part(&q, note_id, o);

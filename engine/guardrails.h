@@ -46,6 +46,12 @@
 #define NS_GUARD_TAG_NORM_PCT 40             /* tagPercentileForNormalization */
 #define NS_GUARD_TAG_THRESHOLD_PCT 95        /* tag filter percentile */
 #define NS_GUARD_TAG_MIN_ADJUSTED 2.5        /* minAdjustedTagWeight */
+/* notescore (not the reference): a tag the filter names must also be a
+** distinct complaint -- its share of the note's weighted not-helpful tag
+** mentions, at the lower end of a one-sided 99 % Wilson interval, above
+** 1.5x that tag's share over the whole run (ns_guard_tag_filter). */
+#define NS_GUARD_TAG_SHARE_Z 2.326
+#define NS_GUARD_TAG_SHARE_LIFT 1.5
 #define NS_GUARD_INCORRECT_CLIP 0.4          /* factor clip before interval */
 #define NS_GUARD_INCORRECT_HALF_WIDTH 0.3    /* intervalHalfWidth */
 #define NS_GUARD_INCORRECT_MIN_TAGS 2        /* tagThreshold */
@@ -173,10 +179,22 @@ int ns_guard_tag_aggregate(const ns_guard_fit *f, const double *weight,
 int ns_guard_tag_thresholds(size_t n_notes, const double *ratio,
                             const uint8_t *is_crh, int pct, double thresholds[13]);
 
+/* base_share[t] = sum_n adjusted[n*13+t] / sum_n sum_t' adjusted[n*13+t']:
+** each not-helpful tag's share of all weighted tag mentions of the run
+** (0 for every tag when there is none).  Summed in note order. */
+void ns_guard_tag_base_shares(size_t n_notes, const double *adjusted, double base_share[13]);
+
 /* fired[n] = NS_TAG_BIT(9+t) for each tag with adjusted > 2.5 and ratio >
-** thresholds[t], HardToUnderstand excluded (activeFilterTags). */
+** thresholds[t], HardToUnderstand excluded (activeFilterTags): the
+** reference rule.  With base_share (ns_guard_tag_base_shares) a tag must
+** also pass the share test: with m = sum_t' adjusted[n*13+t'] the note's
+** weighted tag mentions and s = adjusted[n*13+t] / m, the Wilson lower
+** bound of s at z = NS_GUARD_TAG_SHARE_Z (m taken as the sample size) must
+** exceed NS_GUARD_TAG_SHARE_LIFT * base_share[t].  base_share NULL: the
+** reference rule alone. */
 void ns_guard_tag_filter(size_t n_notes, const double *adjusted, const double *ratio,
-                         const double thresholds[13], uint32_t *fired);
+                         const double thresholds[13], const double *base_share,
+                         uint32_t *fired);
 
 /* ---- 3. incorrect filter (§4.4) ---------------------------------------- */
 

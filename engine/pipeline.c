@@ -48,6 +48,7 @@ void ns_params_default(ns_params *p) {
   p->trust = 1;
   p->pseudoraters = 1;
   p->guardrails = 1;
+  p->tag_share_test = 1;
   p->seeds_file = NULL;
   p->trust_alpha = 0.85;
   p->threads = 0;

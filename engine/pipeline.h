@@ -43,6 +43,8 @@ typedef struct ns_params {
   int trust;                 /* 1: trust propagation weights round 2 */
   int pseudoraters;          /* 1: pseudo-rater bounds (guardrails) */
   int guardrails;            /* 1: tag/incorrect/diligence/... filters */
+  int tag_share_test;        /* 1: TagFilter also needs the share test
+                             ** (notescore; 0 = the reference rule) */
   const char *seeds_file;    /* trust seeds (participant ids), NULL = default rule */
   double trust_alpha;        /* damping 0.85 */
   int threads;               /* 0 = ns_default_threads() */

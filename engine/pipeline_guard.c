@@ -171,7 +171,9 @@ int ns__guardrails(ns__run *run) {
   if ((rc = ns_guard_tag_aggregate(&f, w, adj, rat, NULL)) != 0) goto out;
   for (size_t n = 0; n < nn; n++) crh[n] = run->prov_status[n] == NS_STATUS_CRH && !isnan(rat[n * NS_N_NOT_HELPFUL_TAGS]);
   if ((rc = ns_guard_tag_thresholds(nn, rat, crh, NS_GUARD_TAG_THRESHOLD_PCT, thr)) != 0) goto out;
-  ns_guard_tag_filter(nn, adj, rat, thr, run->g_tag_fired);
+  double share[NS_N_NOT_HELPFUL_TAGS];
+  ns_guard_tag_base_shares(nn, adj, share);
+  ns_guard_tag_filter(nn, adj, rat, thr, run->p->tag_share_test ? share : NULL, run->g_tag_fired);
 
   /* Incorrect filter: each rater's history is every rating in the snapshot. */
   inc = ns_mallocn(np ? np : 1, sizeof *inc);

@@ -27,8 +27,9 @@
 /* v2 (store/views.c): dashboard views, status change log, indexes.
 ** v3 (add_column): rater_scores.qclique_id.
 ** v4 (add_column): note_scores.low_diligence_intercept (the low-diligence
-** model). */
-#define SCHEMA_VERSION 4
+** model).
+** v5 (store/views.c): the views re-created with the v3/v4 columns. */
+#define SCHEMA_VERSION 5
 
 static const char schema_v1[] =
     "CREATE TABLE participants(\n"
@@ -455,6 +456,8 @@ static int migrate(ns_store *s) {
   if (version < 4 &&
       (rc = add_column(s, "note_scores", "low_diligence_intercept", "REAL")) != 0)
     goto fail;
+  /* v5: the views again, now with the v3/v4 columns appended */
+  if (version < 5 && (rc = ns__views_create(s)) != 0) goto fail;
   snprintf(sql, sizeof sql, "PRAGMA user_version = %d", SCHEMA_VERSION);
   if ((rc = ns__db_exec(s, sql)) != 0) goto fail;
   return ns__db_exec(s, "COMMIT");

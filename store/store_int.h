@@ -181,5 +181,7 @@ void ns__writer_discard(ns__writer *w);
 ** trigger, indexes; backfills the log from runs already published.  Runs
 ** inside migrate()'s write transaction. */
 int ns__views_migrate_v2(ns_store *s);
+/* Drops and re-creates every dashboard view at the current version. */
+int ns__views_create(ns_store *s);
 
 #endif /* NS_STORE_INT_H */

@@ -25,6 +25,9 @@
 **                         appended (a v1 dashboard query keeps working);
 **                         note_rules and note_history are new.
 **
+** v5 re-creates the views (ns__views_create) to append the v3/v4 columns:
+** current_note_status.low_diligence_intercept, rater_reputation.qclique_id.
+**
 ** The contract (columns, meaning, example queries) is docs/dashboards.md and
 ** the "Views" section of docs/schema.md.  Rule: a view's columns change only
 ** with a new migration step and a note in those docs; columns are appended,
@@ -35,8 +38,8 @@
 */
 #include "store_int.h"
 
-/* The v2 DDL.  One string, executed with sqlite3_exec inside the migration
-** transaction. */
+/* The v2 tables, triggers and indexes.  One string, executed with
+** sqlite3_exec inside the migration transaction; the views are views_ddl. */
 static const char schema_v2[] =
     /* ---- status change log ---------------------------------------------- */
     "CREATE TABLE note_status_changes(\n"
@@ -101,12 +104,19 @@ static const char schema_v2[] =
     "END;\n"
     /* ---- indexes -------------------------------------------------------- */
     "CREATE INDEX note_scores_by_note ON note_scores(note_id, run_id);\n"
-    "CREATE INDEX note_scores_by_status ON note_scores(run_id, final_status);\n"
-    /* ---- views (v1 columns first, then v2 additions) -------------------- */
+    "CREATE INDEX note_scores_by_status ON note_scores(run_id, final_status);\n";
+
+/* The views, all dropped and re-created (v1 columns first, in the v1 order,
+** then each later version's additions appended).  Run by the v5 step of
+** the migration, after the v3/v4 columns they read exist; a later column
+** addition appends here and bumps the version again. */
+static const char views_ddl[] =
     "DROP VIEW IF EXISTS current_note_status;\n"
     "DROP VIEW IF EXISTS status_changes;\n"
     "DROP VIEW IF EXISTS run_summary;\n"
     "DROP VIEW IF EXISTS rater_reputation;\n"
+    "DROP VIEW IF EXISTS note_rules;\n"
+    "DROP VIEW IF EXISTS note_history;\n"
     "CREATE VIEW current_note_status AS\n"
     "  SELECT s.note_id, s.run_id, s.final_status AS status, s.decided_by,\n"
     "         s.core_status, s.intercept, s.factor, s.first_tag, s.second_tag,\n"
@@ -115,7 +125,9 @@ static const char schema_v2[] =
     /*       v2 */
     "         s.intercept_min, s.intercept_max, s.num_final_round_ratings,\n"
     "         s.core_rules, s.meta_rules, s.active_filter_tags,\n"
-    "         s.intercept_r1, s.factor_r1, s.provisional_status\n"
+    "         s.intercept_r1, s.factor_r1, s.provisional_status,\n"
+    /*       v5 */
+    "         s.low_diligence_intercept\n"
     "  FROM current_run c JOIN note_scores s ON s.run_id = c.run_id\n"
     "  JOIN runs r ON r.run_id = c.run_id;\n"
     "CREATE VIEW status_changes AS\n"
@@ -147,7 +159,9 @@ static const char schema_v2[] =
     "         s.intercept_r1, s.factor_r1,\n"
     "         s.successful_helpful + s.successful_not_helpful AS successful_total,\n"
     "         s.unsuccessful_helpful + s.unsuccessful_not_helpful AS unsuccessful_total,\n"
-    "         s.ratings_awaiting\n"
+    "         s.ratings_awaiting,\n"
+    /*       v5 */
+    "         s.qclique_id\n"
     "  FROM current_run c JOIN rater_scores s ON s.run_id = c.run_id\n"
     "  JOIN participants p ON p.id = s.rater_id\n"
     "  LEFT JOIN user_enrollment e ON e.participant = s.rater_id;\n"
@@ -189,3 +203,5 @@ int ns__views_migrate_v2(ns_store *s) {
   if (rc == 0) rc = ns__db_exec(s, backfill_v2);
   return rc;
 }
+
+int ns__views_create(ns_store *s) { return ns__db_exec(s, views_ddl); }

@@ -189,13 +189,14 @@ TEST(dash_view_columns) {
   sqlite3 *db;
   build_db(0, &path);
   db = open_ro(path);
-  ASSERT_EQ(q1(db, "PRAGMA user_version"), 4);
+  ASSERT_EQ(q1(db, "PRAGMA user_version"), 5);
   /* The contract of docs/dashboards.md: v1 columns first, in order. */
   columns(db, "current_note_status", cols, sizeof cols);
   ASSERT_STREQ(cols, "note_id,run_id,status,decided_by,core_status,intercept,factor,first_tag,"
                      "second_tag,num_ratings,classification,created_ms,scored_at_ms,"
                      "intercept_min,intercept_max,num_final_round_ratings,core_rules,meta_rules,"
-                     "active_filter_tags,intercept_r1,factor_r1,provisional_status");
+                     "active_filter_tags,intercept_r1,factor_r1,provisional_status,"
+                     "low_diligence_intercept");
   columns(db, "status_changes", cols, sizeof cols);
   ASSERT_STREQ(cols, "note_id,run_id,changed_at_ms,old_status,new_status,decided_by,"
                      "prev_run_id,old_intercept,new_intercept");
@@ -209,7 +210,7 @@ TEST(dash_view_columns) {
   ASSERT_STREQ(cols, "participant_id,run_id,intercept,factor,agree_ratio,above_threshold,trust,"
                      "num_ratings,notes_crh,notes_crnh,notes_nmr,group_id,enrollment_state,"
                      "modeling_group,rater_id,crh_crnh_ratio_diff,mean_note_score,intercept_r1,"
-                     "factor_r1,successful_total,unsuccessful_total,ratings_awaiting");
+                     "factor_r1,successful_total,unsuccessful_total,ratings_awaiting,qclique_id");
   columns(db, "note_rules", cols, sizeof cols);
   ASSERT_STREQ(cols, "note_id,run_id,kind,bit,rule");
   columns(db, "note_history", cols, sizeof cols);
@@ -273,6 +274,8 @@ TEST(dash_migrate_from_v1) {
                              "DROP TABLE note_status_changes;"
                              "DROP INDEX note_scores_by_note; DROP INDEX note_scores_by_status;"
                              "DROP VIEW note_rules; DROP VIEW note_history; DROP VIEW status_changes;"
+                             /* v1's own views read none of the later columns */
+                             "DROP VIEW current_note_status; DROP VIEW rater_reputation;"
                              "ALTER TABLE rater_scores DROP COLUMN qclique_id;"
                              "ALTER TABLE note_scores DROP COLUMN low_diligence_intercept;"
                              "PRAGMA user_version = 1;",
@@ -282,7 +285,10 @@ TEST(dash_migrate_from_v1) {
   ASSERT_OK(ns_store_open(path, 0, &s));
   ns_store_close(s);
   db = open_ro(path);
-  ASSERT_EQ(q1(db, "PRAGMA user_version"), 4);
+  ASSERT_EQ(q1(db, "PRAGMA user_version"), 5);
+  ASSERT_EQ(q1(db, "SELECT count(*) FROM current_note_status"), 4);
+  ASSERT_EQ(q1(db, "SELECT count(*) FROM rater_reputation WHERE qclique_id IS NULL"),
+            q1(db, "SELECT count(*) FROM rater_reputation"));
   ASSERT_EQ(q1(db, "SELECT count(*) FROM pragma_table_info('rater_scores')"
                    " WHERE name = 'qclique_id'"), 1);
   ASSERT_EQ(q1(db, "SELECT count(*) FROM status_changes"), 3 + 2 + 1);

@@ -249,11 +249,46 @@ TEST(guard_tag_thresholds_and_filter) {
   adj[3 * 13 + h] = 10, rat[3 * 13 + h] = 1.0;
   adj[3 * 13 + 1] = 2.51, rat[3 * 13 + 1] = 0.41; /* Incorrect fires */
   uint32_t fired[4];
-  ns_guard_tag_filter(4, adj, rat, thr, fired);
+  ns_guard_tag_filter(4, adj, rat, thr, NULL, fired);
   ASSERT_EQ(fired[0], NS_TAG_BIT(NS_N_HELPFUL_TAGS + 0));
   ASSERT_EQ(fired[1], 0);
   ASSERT_EQ(fired[2], 0);
   ASSERT_EQ(fired[3], NS_TAG_BIT(NS_TAG_NH_INCORRECT));
+}
+
+TEST(guard_tag_share_test) {
+  /* Base shares: two notes' tag mentions, tag 0: 1 + 3, tag 1: 3 + 1,
+  ** tag 5: 0 + 2 -> total 10 -> 0.4, 0.4, 0.2; the rest 0. */
+  double a2[2 * 13] = {0}, base[13];
+  a2[0] = 1, a2[1] = 3, a2[13 + 0] = 3, a2[13 + 1] = 1, a2[13 + 5] = 2;
+  ns_guard_tag_base_shares(2, a2, base);
+  ASSERT_NEAR(base[0], 0.4, 1e-15);
+  ASSERT_NEAR(base[1], 0.4, 1e-15);
+  ASSERT_NEAR(base[5], 0.2, 1e-15);
+  ASSERT_NEAR(base[2], 0, 0);
+  double zero[13] = {0};
+  ns_guard_tag_base_shares(1, zero, base);
+  ASSERT_NEAR(base[0], 0, 0); /* no mentions at all: 0, not NaN */
+
+  /* Filter with thresholds 0 and ratio 1 everywhere, so only adjusted > 2.5
+  ** and the share test decide.  m = 10 mentions, share 0.6 -> Wilson lower
+  ** bound at z 2.326: 0.2725; share 0.4 -> 0.1427.
+  **   note 0: tag 0 (6 of 10, base .15 -> needs > .225) fires; tag 1 (4 of
+  **           10, base .5 -> needs > .75) does not
+  **   note 1: tag 2 (6 of 10, base .2 -> needs > .3) does not; tag 3 (4 of
+  **           10, base 0) fires
+  ** Without base shares (the reference rule) all four fire. */
+  double adj[2 * 13] = {0}, rat[2 * 13], thr[13] = {0}, b[13] = {0};
+  for (int i = 0; i < 26; i++) rat[i] = 1.0;
+  b[0] = 0.15, b[1] = 0.5, b[2] = 0.2, b[3] = 0.0;
+  adj[0] = 6, adj[1] = 4, adj[13 + 2] = 6, adj[13 + 3] = 4;
+  uint32_t fired[2];
+  ns_guard_tag_filter(2, adj, rat, thr, b, fired);
+  ASSERT_EQ(fired[0], NS_TAG_BIT(NS_N_HELPFUL_TAGS + 0));
+  ASSERT_EQ(fired[1], NS_TAG_BIT(NS_N_HELPFUL_TAGS + 3));
+  ns_guard_tag_filter(2, adj, rat, thr, NULL, fired);
+  ASSERT_EQ(fired[0], NS_TAG_BIT(NS_N_HELPFUL_TAGS + 0) | NS_TAG_BIT(NS_N_HELPFUL_TAGS + 1));
+  ASSERT_EQ(fired[1], NS_TAG_BIT(NS_N_HELPFUL_TAGS + 2) | NS_TAG_BIT(NS_N_HELPFUL_TAGS + 3));
 }
 
 /* ---- incorrect filter ---------------------------------------------------- */

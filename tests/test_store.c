@@ -380,9 +380,10 @@ TEST(store_db_import_twice_unchanged) {
   ASSERT_EQ(q1(path, "SELECT count(*) FROM note_status_history"), 3);
   ASSERT_EQ(q1(path, "SELECT count(*) FROM user_enrollment"), 4);
   ASSERT_EQ(q1(path, "SELECT count(*) FROM participants"), 4);
-  ASSERT_EQ(q1(path, "PRAGMA user_version"), 4); /* v2: dashboard views (store/views.c),
+  ASSERT_EQ(q1(path, "PRAGMA user_version"), 5); /* v2: dashboard views (store/views.c),
                                                   ** v3: rater_scores.qclique_id,
-                                                  ** v4: low_diligence_intercept */
+                                                  ** v4: low_diligence_intercept,
+                                                  ** v5: the views with both */
   sum1 = q1(path, checksum_sql);
   ASSERT_OK(ns_store_import(s, "tests/data", NULL, &st));
   ASSERT_EQ(st.rows_ok, 17);
@@ -546,11 +547,13 @@ TEST(store_db_strict_rollback) {
   ASSERT_EQ(q1(path, "SELECT count(*) FROM ratings"), 1);
   ASSERT_EQ(q1(path, "SELECT count(*) FROM participants"), 1);
   ns_store_close(s);
-  /* a v2 file (no low_diligence_intercept) is migrated to v4 on open */
+  /* a v2 file (no low_diligence_intercept, views without it) is migrated to
+  ** v5 on open */
   {
     sqlite3 *db;
     ASSERT_EQ(sqlite3_open(path, &db), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db, "ALTER TABLE note_scores DROP COLUMN low_diligence_intercept;"
+    ASSERT_EQ(sqlite3_exec(db, "DROP VIEW current_note_status;"
+                               "ALTER TABLE note_scores DROP COLUMN low_diligence_intercept;"
                                "PRAGMA user_version = 2",
                            NULL, NULL, NULL),
               SQLITE_OK);
@@ -558,8 +561,11 @@ TEST(store_db_strict_rollback) {
   }
   ASSERT_OK(ns_store_open(path, 0, &s));
   ns_store_close(s);
-  ASSERT_EQ(q1(path, "PRAGMA user_version"), 4);
+  ASSERT_EQ(q1(path, "PRAGMA user_version"), 5);
   ASSERT_EQ(q1(path, "SELECT count(*) FROM pragma_table_info('note_scores')"
+                     " WHERE name = 'low_diligence_intercept'"),
+            1);
+  ASSERT_EQ(q1(path, "SELECT count(*) FROM pragma_table_info('current_note_status')"
                      " WHERE name = 'low_diligence_intercept'"),
             1);
   /* a newer schema is refused */

@@ -48,6 +48,9 @@ static void usage(FILE *f) {
       "      --k K                 number of factors, 1..8 (default 1)\n"
       "      --no-trust            no trust propagation or coordinated-group filter\n"
       "                            (the reference-like Core path)\n"
+      "      --reference-tag-filter\n"
+      "                            the tag-outlier filter exactly as the reference\n"
+      "                            (without notescore's share test, docs/guardrails.md)\n"
       "      --seeds FILE          trust seeds: participant ids, one a line\n"
       "                            (default: the established-record rule)\n"
       "      --stats FILE          write run statistics as \"key value\" lines\n"
@@ -126,7 +129,7 @@ static void summary(const ns_scores *sc, double total_s) {
 }
 
 int ns_cmd_score(int argc, char **argv) {
-  enum { O_DB = 256, O_EPOCH, O_SEED, O_THREADS, O_K, O_NOTRUST, O_STATS, O_SEEDS };
+  enum { O_DB = 256, O_EPOCH, O_SEED, O_THREADS, O_K, O_NOTRUST, O_STATS, O_SEEDS, O_REFTAG };
   static const struct option longopts[] = {
       {"notes", required_argument, 0, 'n'},      {"ratings", required_argument, 0, 'r'},
       {"status", required_argument, 0, 's'},     {"enrollment", required_argument, 0, 'e'},
@@ -135,6 +138,7 @@ int ns_cmd_score(int argc, char **argv) {
       {"seed", required_argument, 0, O_SEED},    {"threads", required_argument, 0, O_THREADS},
       {"k", required_argument, 0, O_K},          {"no-trust", no_argument, 0, O_NOTRUST},
       {"seeds", required_argument, 0, O_SEEDS},
+      {"reference-tag-filter", no_argument, 0, O_REFTAG},
       {"stats", required_argument, 0, O_STATS},
       {"verbose", no_argument, 0, 'v'},
       {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
@@ -142,7 +146,7 @@ int ns_cmd_score(int argc, char **argv) {
   const char *db = NULL, *seeds = NULL, *stats = NULL;
   long long epoch = -1;
   unsigned long long seed = 0, threads = 0, k = 1;
-  int no_trust = 0, c, rc, ret = 1;
+  int no_trust = 0, ref_tag = 0, c, rc, ret = 1;
   double t0 = ns_monotonic_s(), t_load = 0;
   ns_dataset *ds = NULL;
   ns_scores *sc = NULL;
@@ -177,6 +181,7 @@ int ns_cmd_score(int argc, char **argv) {
       }
       break;
     case O_NOTRUST: no_trust = 1; break;
+    case O_REFTAG: ref_tag = 1; break;
     case O_STATS: stats = optarg; break;
     case O_SEEDS: seeds = optarg; break;
     case 'v': ns_log_set_level(NS_LOG_DEBUG); break;
@@ -238,6 +243,7 @@ int ns_cmd_score(int argc, char **argv) {
   p.threads = (int)threads;
   p.k = (int)k;
   p.trust = !no_trust;
+  p.tag_share_test = !ref_tag;
   p.seeds_file = seeds;
   if (seeds) {
     FILE *sf = fopen(seeds, "r");

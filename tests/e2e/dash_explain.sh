@@ -62,3 +62,18 @@ grep -q "^note $crh " "$T/e.txt"
 grep -q 'GeneralCRH' "$T/e.txt"
 grep -q 'ratings by rater factor side' "$T/e.txt"
 echo "ok: explained note $crh ($n ratings)"
+
+# A note the tag filter fired on: its TagFilter rule names the tags of
+# active_filter_tags (bit t = tag_names row t).
+tf=$(sqlite3 "$T/db" "SELECT s.note_id FROM note_scores s JOIN current_run c USING (run_id)
+                       WHERE s.core_rules >> (SELECT bit FROM rule_names WHERE name = 'TagFilter') & 1
+                       ORDER BY s.note_id LIMIT 1")
+[ -n "$tf" ] || { echo "no TagFilter note in the test data"; exit 1; }
+want=$(sqlite3 "$T/db" "SELECT group_concat(t.name, ' ') FROM (SELECT name FROM tag_names
+                         WHERE (SELECT active_filter_tags FROM note_scores s JOIN current_run c USING (run_id)
+                                WHERE s.note_id = $tf) >> bit & 1 ORDER BY bit) t")
+"$BIN" explain --db "$T/db" "$tf" --json > "$T/e.json"
+got=$(sqlite3 :memory: "SELECT json_extract(value, '\$.threshold') FROM
+        json_each(json_extract(readfile('$T/e.json'), '\$.rules')) WHERE json_extract(value, '\$.name') = 'TagFilter'")
+case "$got" in *": $want") ;; *) echo "TagFilter text '$got' does not end with ': $want'"; exit 1 ;; esac
+echo "ok: TagFilter on note $tf names $want"

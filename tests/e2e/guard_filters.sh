@@ -4,20 +4,21 @@
 # without firing on sound ones?  On `notescore gen --incorrect-popular 30`
 # data (docs/gen.md), two seeds, from scored_notes.tsv and truth_notes.tsv.
 # A filter "fired" on a note when TagFilter or FilterIncorrect is in its
-# coreActiveRules (the rules record only fires on non-CRNH notes).
+# coreActiveRules (the rules record only fires on non-CRNH notes).  Notes are
+# incorrect-popular, flawed (gen quality < 0 or partisan: their not-helpful
+# raters name the same flaw, so a tag filter firing there is right) or sound.
 #   recall          = incorrect-popular notes with GeneralCRH on which a filter
 #                     fired / incorrect-popular notes with GeneralCRH
-#   false-fire rate = fires on notes that are not incorrect-popular / scored notes
-#   costly rate     = fires on notes that are not incorrect-popular but
-#                     reached GeneralCRH (the filter took CRH away) / scored notes
+#   false-fire rate = fires on sound notes / scored notes
+#   costly rate     = fires on sound notes that reached GeneralCRH (the
+#                     filter took CRH away) / scored notes
 #   helpful loss    = truly helpful GeneralCRH notes a filter fired on /
 #                     truly helpful GeneralCRH notes
-# Most false fires hit notes that are NMR anyway: the thresholds are the 95th
-# percentile of each tag's ratio among CRH notes, and any middling note has
-# more not-helpful ratings than a CRH note in every tag.  The costly rate and
-# the helpful loss are what the filters cost.  Bounds: recall >= 0.7,
-# false-fire rate <= 0.30, costly rate <= 0.03, helpful loss <= 0.15;
-# TagFilter implies a non-empty activeFilterTags.
+# Bounds: recall >= 0.7, false-fire rate <= 0.03, costly rate <= 0.01,
+# helpful loss <= 0.05; TagFilter implies a non-empty activeFilterTags.
+# Seed 1 is also scored with --reference-tag-filter (the reference's rule
+# without notescore's share test, docs/guardrails.md §2): its helpful loss
+# must be higher, which is what the share test is for.
 # FilterLowDiligence (the low-diligence model, docs/guardrails.md §7) is
 # counted in the same way and reported on its own line; its bounds: every
 # note with a coreNoteIntercept has a lowDiligenceIntercept (both come from
@@ -29,16 +30,15 @@ BIN=${NS_BIN:-build/notescore}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 
-for seed in 1 2; do
-  "$BIN" gen -o "$T/d$seed" --seed "$seed" --incorrect-popular 30 -q
-  "$BIN" score -n "$T/d$seed/notes-00000.tsv" -r "$T/d$seed/ratings-00000.tsv" \
-    -s "$T/d$seed/noteStatusHistory-00000.tsv" -e "$T/d$seed/userEnrollment-00000.tsv" \
-    -o "$T/o$seed" 2>/dev/null
-  awk -F'\t' -v seed="$seed" '
+# judge SEED OUTDIR LABEL: the filter figures of one scored run; prints
+# "helpful loss" as the last field of its last line.
+judge() {
+  awk -F'\t' -v seed="$1" -v tag="$3" '
     FNR == 1 { for (i = 1; i <= NF; i++) col[FILENAME, $i] = i; next }
     FILENAME ~ /truth_notes/ {
       id = $col[FILENAME, "noteId"]
       th[id] = $col[FILENAME, "trueHelpful"]; ip[id] = $col[FILENAME, "isIncorrectPopular"]
+      fl[id] = $col[FILENAME, "quality"] < 0 || $col[FILENAME, "isPartisan"] == 1
       next
     }
     {
@@ -55,6 +55,8 @@ for seed in 1 2; do
         if (crh) { ip_crh++; ip_fired += fired; ip_ld += ld }
         if ($col[FILENAME, "finalRatingStatus"] == "CURRENTLY_RATED_HELPFUL") ip_final++
         ip_n++; ip_sum += v
+      } else if (fl[id]) {
+        fl_fired += fired
       } else if (fired) {
         ff++; ff_crh += crh
         ff_tag += rules ~ /,TagFilter,/; ff_inc += rules ~ /,FilterIncorrect,/
@@ -66,23 +68,44 @@ for seed in 1 2; do
       recall = ip_crh ? ip_fired / ip_crh : 1
       rate = scored ? ff / scored : 0; crate = scored ? ff_crh / scored : 0
       loss = h_crh ? h_fired / h_crh : 0
-      printf "seed %s: incorrect-popular notes with GeneralCRH %d, filtered %d (recall %.3f), %d end CRH\n", seed, ip_crh, ip_fired, recall, ip_final
-      printf "seed %s: false fires %d / %d scored (rate %.4f; TagFilter %d, FilterIncorrect %d), on GeneralCRH notes %d (costly rate %.4f)\n", seed, ff, scored, rate, ff_tag, ff_inc, ff_crh, crate
-      printf "seed %s: truly helpful GeneralCRH notes filtered %d / %d (helpful loss %.3f)\n", seed, h_fired, h_crh, loss
+      printf "seed %s%s: incorrect-popular notes with GeneralCRH %d, filtered %d (recall %.3f), %d end CRH\n", seed, tag, ip_crh, ip_fired, recall, ip_final
+      printf "seed %s%s: fires on sound notes %d / %d scored (false-fire rate %.4f; TagFilter %d, FilterIncorrect %d), on GeneralCRH notes %d (costly rate %.4f); fires on flawed notes %d\n", seed, tag, ff, scored, rate, ff_tag, ff_inc, ff_crh, crate, fl_fired
       ld_loss = h_crh ? h_ld / h_crh : 0
       ip_mean = ip_n ? ip_sum / ip_n : 0; h_mean = h_crh ? h_sum / h_crh : 0
-      printf "seed %s: FilterLowDiligence: incorrect-popular GeneralCRH %d / %d, false fires %d / %d scored (on GeneralCRH %d), truly helpful GeneralCRH %d / %d (loss %.3f); mean lowDiligenceIntercept incorrect-popular %.3f vs truly helpful GeneralCRH %.3f\n", seed, ip_ld, ip_crh, ld_ff, scored, ld_ff_crh, h_ld, h_crh, ld_loss, ip_mean, h_mean
+      printf "seed %s%s: FilterLowDiligence: incorrect-popular GeneralCRH %d / %d, false fires %d / %d scored (on GeneralCRH %d), truly helpful GeneralCRH %d / %d (loss %.3f); mean lowDiligenceIntercept incorrect-popular %.3f vs truly helpful GeneralCRH %.3f\n", seed, tag, ip_ld, ip_crh, ld_ff, scored, ld_ff_crh, h_ld, h_crh, ld_loss, ip_mean, h_mean
+      printf "seed %s%s: truly helpful GeneralCRH notes filtered %d / %d (helpful loss %.3f)\n", seed, tag, h_fired, h_crh, loss
+      if (tag != "") exit 0  # the reference rule is only reported
       if (no_ld) { print "lowDiligenceIntercept empty on " no_ld " notes with a coreNoteIntercept"; exit 1 }
       if (!(ip_mean > h_mean)) { print "lowDiligenceIntercept does not rank incorrect-popular notes above helpful ones"; exit 1 }
       if (ld_loss > 0.02) { print "FilterLowDiligence helpful loss " ld_loss " > 0.02"; exit 1 }
       if (bad_tags) { print "TagFilter without activeFilterTags on " bad_tags " notes"; exit 1 }
       if (ip_crh < 5) { print "too few incorrect-popular notes reached GeneralCRH to judge"; exit 1 }
       if (recall < 0.7) { print "recall " recall " < 0.7"; exit 1 }
-      if (rate > 0.30) { print "false-fire rate " rate " > 0.30"; exit 1 }
-      if (crate > 0.03) { print "costly false-fire rate " crate " > 0.03"; exit 1 }
-      if (loss > 0.15) { print "helpful loss " loss " > 0.15"; exit 1 }
-    }' "$T/d$seed/truth_notes.tsv" "$T/o$seed/scored_notes.tsv"
+      if (rate > 0.03) { print "false-fire rate " rate " > 0.03"; exit 1 }
+      if (crate > 0.01) { print "costly false-fire rate " crate " > 0.01"; exit 1 }
+      if (loss > 0.05) { print "helpful loss " loss " > 0.05"; exit 1 }
+    }' "$T/d$1/truth_notes.tsv" "$2/scored_notes.tsv"
+}
+
+score() {  # score SEED OUTDIR [flags]
+  local s=$1 o=$2
+  shift 2
+  "$BIN" score -n "$T/d$s/notes-00000.tsv" -r "$T/d$s/ratings-00000.tsv" \
+    -s "$T/d$s/noteStatusHistory-00000.tsv" -e "$T/d$s/userEnrollment-00000.tsv" \
+    -o "$o" "$@" 2>/dev/null
+}
+
+for seed in 1 2; do
+  "$BIN" gen -o "$T/d$seed" --seed "$seed" --incorrect-popular 30 -q
+  score "$seed" "$T/o$seed"
+  judge "$seed" "$T/o$seed" "" | tee "$T/j$seed"
 done
+score 1 "$T/r1" --reference-tag-filter
+judge 1 "$T/r1" " (--reference-tag-filter)" | tee "$T/jr1"
+loss=$(tail -n 1 "$T/j1" | sed 's/.*helpful loss \([0-9.]*\)).*/\1/')
+rloss=$(tail -n 1 "$T/jr1" | sed 's/.*helpful loss \([0-9.]*\)).*/\1/')
+awk -v a="$loss" -v b="$rloss" 'BEGIN { exit !(b > a) }' ||
+  { echo "--reference-tag-filter helpful loss $rloss not above the default $loss"; exit 1; }
 
 # Stabilization (NmrDueToMinStableCrhTime) across runs: pretend every note
 # was NMR and unlocked in the previous run (currentStatus, lockedStatus and
