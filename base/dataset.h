@@ -274,6 +274,7 @@ typedef struct ns_scores {
   uint64_t propagation_edge_visits;
   double mf_seconds;           /* inside the main ALS fits (both rounds,
                                   refinement included) */
+  double pseudo_seconds;       /* part of guardrails: the pseudo-rater refits */
   double qclique_seconds;      /* part of guardrails: quasi-cliques and the
                                    NoCorrelated refit */
   size_t n_qcliques, n_correlated;  /* quasi-cliques, raters in them */

@@ -894,6 +894,7 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, volatile int *canc
   sc->propagation_seconds = run.prop_seconds;
   sc->mf_seconds = run.mf_seconds;
   sc->propagation_edge_visits = run.prop_visits;
+  sc->pseudo_seconds = run.guard_pseudo_seconds;
   sc->qclique_seconds = run.qclique_seconds;
   sc->n_qcliques = run.n_qcliques;
   sc->n_correlated = run.n_correlated;

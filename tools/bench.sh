@@ -63,10 +63,11 @@ for R in $SIZES; do
         -v h="$(stat_of harassment_seconds)" -v hp="$(stat_of harassment_passes)" \
         -v d="$(stat_of diligence_seconds)" -v dp="$(stat_of diligence_passes)" \
         -v q="$(stat_of guardrails_qclique_seconds)" -v mf="$(stat_of mf_seconds)" \
+        -v ps="$(stat_of guardrails_pseudo_seconds)" -v run="$run_s" \
         -v r1="$(stat_of stage_round1_seconds)" -v r2="$(stat_of stage_round2_seconds)" 'BEGIN {
-          printf "| %s | %.3f s | %.3f s (%d) | %.3f s | %.3f s (%d) | %.3f s | %.3f s | %.3f s | %.2f | %.2f |\n",
-            R, gs, d, dp, q, h, hp, gs + h, mf, r1 + r2, (r1 + r2 > 0 ? (gs + h) / (r1 + r2) : 0),
-            (mf > 0 ? (gs + h) / mf : 0) }')$'\n'
+          printf "| %s | %.3f s | %.3f s (%.1f%%) | %.3f s (%d) | %.3f s | %.3f s (%d) | %.3f s (%.1f%%) | %.3f s | %.3f s | %.2f | %.2f |\n",
+            R, gs, ps, 100 * ps / run, d, dp, q, h, hp, gs + h, 100 * (gs + h) / run, mf, r1 + r2,
+            (r1 + r2 > 0 ? (gs + h) / (r1 + r2) : 0), (mf > 0 ? (gs + h) / mf : 0) }')$'\n'
       cmp -s "$D/out1/scored_notes.tsv" "$D/out2/scored_notes.tsv" && same=yes || same=NO
     fi
   done
@@ -129,13 +130,14 @@ mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)
   echo
   echo "Guardrails are the guardrails stage (pseudo-rater refits, tag/incorrect/diligence filters,"
   echo "NoHighVol/NoCorrelated/population refits, stabilization) plus the harassment model, which runs"
-  echo "inside the helpfulness stage. Of the stage, the low-diligence model and the quasi-clique search"
+  echo "inside the helpfulness stage. Of the stage, the pseudo-rater refits (UcbCRNH; parallel over notes),"
+  echo "the low-diligence model and the quasi-clique search"
   echo "(with the NoCorrelated refit) are shown apart; passes in parentheses (diligence: over its three"
   echo "rounds). MF fits is the time inside the main ALS fits of both rounds (refinement included);"
   echo "round 1 + round 2 is the two stages' wall time."
   echo
-  echo "| ratings | guardrails stage | of which low diligence | of which quasi-cliques | harassment model | all guardrails | MF fits | round 1 + round 2 | all guardrails / (round 1 + round 2) | all guardrails / MF fits |"
-  echo "|---|---|---|---|---|---|---|---|---|---|"
+  echo "| ratings | guardrails stage | of which pseudo-rater refits (share of run) | of which low diligence | of which quasi-cliques | harassment model | all guardrails (share of run) | MF fits | round 1 + round 2 | all guardrails / (round 1 + round 2) | all guardrails / MF fits |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|"
   printf "%s" "$rows_guard"
   echo
   echo "Target: all guardrails cost less than the two MF rounds (round 1 + round 2)."

@@ -101,6 +101,7 @@ static int write_stats(const char *path, const ns_scores *sc, double t_load, dou
           (unsigned long long)sc->propagation_edge_visits);
   fprintf(f, "mf_seconds %.3f\n", sc->mf_seconds);
   /* part of stage_guardrails_seconds */
+  fprintf(f, "guardrails_pseudo_seconds %.3f\n", sc->pseudo_seconds);
   fprintf(f, "guardrails_qclique_seconds %.3f\nqcliques %zu\ncorrelated_raters %zu\n",
           sc->qclique_seconds, sc->n_qcliques, sc->n_correlated);
   fprintf(f, "harassment_seconds %.3f\nharassment_passes %d\n", sc->harassment_seconds,
