@@ -259,8 +259,9 @@ int ns_cmd_score(int argc, char **argv) {
   if (st) {
     char json[512];
     snprintf(json, sizeof json,
-             "{\"now_ms\":%" PRId64 ",\"seed\":%llu,\"k\":%d,\"trust\":%d,\"version\":\"%s\"}",
-             p.now_ms, seed, p.k, p.trust, NS_VERSION);
+             "{\"now_ms\":%" PRId64 ",\"seed\":%llu,\"k\":%d,\"trust\":%d,"
+             "\"tag_share_test\":%d,\"version\":\"%s\"}",
+             p.now_ms, seed, p.k, p.trust, p.tag_share_test, NS_VERSION);
     if ((rc = ns_store_run_begin(st, json, &run_id)) != 0) {
       fprintf(stderr, "notescore: %s: %s\n", db, ns_store_errmsg(st));
       goto out;
