@@ -192,18 +192,6 @@ typedef struct sweep_ctx {
   double *mg;               /* per row, 4: mu's reduced Newton terms (below) */
 } sweep_ctx;
 
-/* sigmoid(z) = 1/(1+e^-z) for z >= 0, e^z/(1+e^z) below, with a = e^-|z|
-** and the numerator chosen by a bit mask: the sign of z is data-dependent,
-** and a branch on it mispredicts often enough to dominate the loop. */
-static inline double sigmoid_bl(double z) {
-  double a = ns__guard_exp_neg(-fabs(z)), num;
-  uint64_t ab, one = 0x3ff0000000000000ull, m = (uint64_t)0 - (uint64_t)(z >= 0), nb;
-  memcpy(&ab, &a, sizeof ab);
-  nb = (one & m) | (ab & ~m);
-  memcpy(&num, &nb, sizeof num);
-  return num / (1.0 + a);
-}
-
 /* Derivatives of the data term of row r at (t0, t1): gradient g, Hessian
 ** h, the largest |feature| m of each parameter, and the mu terms: gm =
 ** d/dmu, hm = d2/dmu2, c = d2/dmu dtheta (every logit has mu with feature
@@ -228,7 +216,7 @@ static void NAME(const sweep_ctx *c, size_t r, double t0, double t1, rowd *o) { 
       if (p + PF < end) __builtin_prefetch(other + (size_t)(slot[p + PF] >> 1) * RT); \
       const T *u = other + (size_t)(slot[p] >> 1) * RT;                        \
       double x0 = u[1], x1 = u[2];                                             \
-      double s = sigmoid_bl(c->mu + (double)u[0] + x0 * t0 + x1 * t1);         \
+      double s = ns__guard_sigmoid(c->mu + (double)u[0] + x0 * t0 + x1 * t1);         \
       double gr = wv[p] * (s - (double)(slot[p] & 1)), cu = wv[p] * s * (1.0 - s); \
       g0 += gr * x0;                                                           \
       g1 += gr * x1;                                                           \
@@ -250,7 +238,7 @@ static void NAME(const sweep_ctx *c, size_t r, double t0, double t1, rowd *o) { 
       if (p + PF < end) __builtin_prefetch(other + (size_t)(slot[p + PF] >> 1) * NT); \
       const T *n = other + (size_t)(slot[p] >> 1) * NT;                        \
       double x1 = n[0];                                                        \
-      double s = sigmoid_bl(base + fu * (double)n[1] + t0 + x1 * t1);          \
+      double s = ns__guard_sigmoid(base + fu * (double)n[1] + t0 + x1 * t1);          \
       double gr = wv[p] * (s - (double)(slot[p] & 1)), cu = wv[p] * s * (1.0 - s); \
       g0 += gr;                                                                \
       g1 += gr * x1;                                                           \

@@ -122,18 +122,6 @@ static void lside_free(lside *s) {
   free(s->slot);
 }
 
-/* sigmoid(z) with a = e^-|z| and the numerator (1 or a) picked by a bit
-** mask: the sign of z is data-dependent and a branch on it mispredicts
-** (the same as guard_diligence.c). */
-static inline double sigmoid_bl(double z) {
-  double a = ns__guard_exp_neg(-fabs(z)), num;
-  uint64_t ab, one = 0x3ff0000000000000ull, m = (uint64_t)0 - (uint64_t)(z >= 0), nb;
-  memcpy(&ab, &a, sizeof ab);
-  nb = (one & m) | (ab & ~m);
-  memcpy(&num, &nb, sizeof num);
-  return num / (1.0 + a);
-}
-
 /* Parameters: one block of m = k + 1 doubles per row, (i, f[0..k-1]).  A
 ** sweep reads the other side through a copy of its blocks, in float (half
 ** the bytes per gather; at 10 M ratings the copy of the most-read rows
@@ -185,7 +173,7 @@ static void NAME(const logit_ctx *c, size_t r, const double *t, double *g, doubl
       if (p + PF < end) __builtin_prefetch(other + (size_t)(slot[p + PF] >> 1) * 2); \
       const T *q = other + (size_t)(sl >> 1) * 2;                              \
       double x1 = q[1], y = (double)(sl & 1), w = (sl & 1) ? w1 : w0;          \
-      double s = sigmoid_bl(base + q[0] + x1 * t1);                            \
+      double s = ns__guard_sigmoid(base + q[0] + x1 * t1);                            \
       double dz = w * (s - y), hz = w * s * (1.0 - s);                         \
       g0 += dz;                                                                \
       g1 += dz * x1;                                                           \
@@ -211,7 +199,7 @@ static void NAME(const logit_ctx *c, size_t r, const double *t, double *g, doubl
     const T *q = other + (size_t)(sl >> 1) * m;                                \
     double z = c->mu + q[0] + t[0], y = (double)(sl & 1), w = (sl & 1) ? w1 : w0; \
     for (int j = 1; j < m; j++) x[j] = q[j], z += q[j] * t[j];                 \
-    double s = sigmoid_bl(z);                                                  \
+    double s = ns__guard_sigmoid(z);                                                  \
     double dz = w * (s - y), hz = w * s * (1.0 - s);                           \
     for (int i = 0; i < m; i++) {                                              \
       g[i] += dz * x[i];                                                       \

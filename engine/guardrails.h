@@ -447,4 +447,17 @@ static inline double ns__guard_exp_neg(double x) {
   return q * ns__guard_exp2_64[k - 64 * m] * scale;
 }
 
+/* sigmoid(z) = 1/(1+e^-z) for z >= 0, e^z/(1+e^z) below, with a = e^-|z|
+** and the numerator (1 or a) chosen by a bit mask: the sign of z is
+** data-dependent, and a branch on it mispredicts often enough to dominate
+** the logistic fits' loops. */
+static inline double ns__guard_sigmoid(double z) {
+  double a = ns__guard_exp_neg(-fabs(z)), num;
+  uint64_t ab, one = 0x3ff0000000000000ull, m = (uint64_t)0 - (uint64_t)(z >= 0), nb;
+  memcpy(&ab, &a, sizeof ab);
+  nb = (one & m) | (ab & ~m);
+  memcpy(&num, &nb, sizeof num);
+  return num / (1.0 + a);
+}
+
 #endif /* NS_GUARDRAILS_H */
