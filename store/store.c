@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 /* ---- schema v1 --------------------------------------------------------- */
 
@@ -406,6 +407,21 @@ void ns__db_rollback(ns_store *s) {
 
 /* ---- open / migrate / close -------------------------------------------- */
 
+/* Busy handler of every handle: retry every millisecond, give up after
+** about BUSY_MS.  SQLite's own (sqlite3_busy_timeout) backs off to 100 ms
+** sleeps, and a waiter that sleeps 100 ms never gets the lock from a writer
+** that gives it up for only a moment between long transactions -- a bulk
+** import beside `serve` (import.c yields the lock for IMPORT_YIELD_MS after
+** each commit).  n is the number of retries of this lock attempt so far. */
+#define BUSY_MS 10000
+static int busy_wait(void *arg, int n) {
+  struct timespec ts = {0, 1000000};
+  (void)arg;
+  if (n >= BUSY_MS) return 0;
+  nanosleep(&ts, NULL);
+  return 1;
+}
+
 /* ALTER TABLE table ADD COLUMN column_def unless table already has column.
 ** Idempotent, so a DB whose version number was lowered by hand still
 ** migrates.  Rows written before the migration read NULL. */
@@ -513,7 +529,7 @@ int ns_store_open(const char *path, int flags, ns_store **out) {
     goto fail;
   }
   sqlite3_extended_result_codes(s->db, 0);
-  sqlite3_busy_timeout(s->db, 10000);
+  sqlite3_busy_handler(s->db, busy_wait, NULL);
   if (!s->readonly) {
     if ((rc = ns__db_exec(s, "PRAGMA journal_mode=WAL")) != 0) goto fail;
     if ((rc = ns__db_exec(s, "PRAGMA synchronous=FULL")) != 0) goto fail;
