@@ -832,8 +832,10 @@ static void score_work(uv_work_t *w) {
   ns_params_default(&p);
   p.now_ms = ns_now_ms();
   p.progress = 0;
-  snprintf(json, sizeof json, "{\"source\":\"serve\",\"now_ms\":%lld,\"seed\":%llu,\"k\":%d,\"trust\":%d}",
-           (long long)p.now_ms, (unsigned long long)p.seed, p.k, p.trust);
+  snprintf(json, sizeof json,
+           "{\"source\":\"serve\",\"now_ms\":%lld,\"seed\":%llu,\"k\":%d,\"trust\":%d,"
+           "\"tag_share_test\":%d}",
+           (long long)p.now_ms, (unsigned long long)p.seed, p.k, p.trust, p.tag_share_test);
   if ((rc = ns_store_run_begin(st, json, &run_id)) != 0) goto out;
   rc = ns_pipeline_run(ds, &p, &s->score_cancel, &sc);
   if (rc == 0) rc = ns_store_run_publish(st, run_id, sc, ds);
