@@ -474,6 +474,22 @@ static void read_after(uv_work_t *w, int status) {
 }
 
 /* The loop's own counters in Prometheus text format (malloc'ed). */
+/* The cumulative `NAME_bucket{le=...}` lines of one Prometheus histogram:
+** hist has n_bounds + 1 counters, the last one for +Inf.  Returns the total
+** count. */
+static uint64_t hist_buckets(FILE *f, const char *name, const double *bounds, size_t n_bounds,
+                             const uint64_t *hist) {
+  uint64_t cum = 0;
+  for (size_t i = 0; i <= n_bounds; i++) {
+    cum += hist[i];
+    if (i < n_bounds)
+      fprintf(f, "%s_bucket{le=\"%g\"} %llu\n", name, bounds[i], (unsigned long long)cum);
+    else
+      fprintf(f, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)cum);
+  }
+  return cum;
+}
+
 static char *metrics_text(server *s) {
   char *buf = NULL;
   size_t len = 0, i, j;
@@ -502,24 +518,14 @@ static char *metrics_text(server *s) {
             (unsigned long long)s->rows_rejected[i]);
   fputs("# HELP notescore_commit_rows Rows per group commit.\n"
         "# TYPE notescore_commit_rows histogram\n", f);
-  for (i = 0, cum = 0; i <= NS_ARRAY_LEN(ns__batch_buckets); i++) {
-    cum += ws.batch_hist[i];
-    if (i < NS_ARRAY_LEN(ns__batch_buckets))
-      fprintf(f, "notescore_commit_rows_bucket{le=\"%g\"} %llu\n", ns__batch_buckets[i], (unsigned long long)cum);
-    else
-      fprintf(f, "notescore_commit_rows_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)cum);
-  }
+  hist_buckets(f, "notescore_commit_rows", ns__batch_buckets, NS_ARRAY_LEN(ns__batch_buckets),
+               ws.batch_hist);
   fprintf(f, "notescore_commit_rows_sum %llu\nnotescore_commit_rows_count %llu\n",
           (unsigned long long)ws.rows, (unsigned long long)ws.commits);
   fputs("# HELP notescore_commit_seconds Duration of a group commit (write + fsync).\n"
         "# TYPE notescore_commit_seconds histogram\n", f);
-  for (i = 0, cum = 0; i <= NS_ARRAY_LEN(ns__lat_buckets); i++) {
-    cum += ws.lat_hist[i];
-    if (i < NS_ARRAY_LEN(ns__lat_buckets))
-      fprintf(f, "notescore_commit_seconds_bucket{le=\"%g\"} %llu\n", ns__lat_buckets[i], (unsigned long long)cum);
-    else
-      fprintf(f, "notescore_commit_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)cum);
-  }
+  hist_buckets(f, "notescore_commit_seconds", ns__lat_buckets, NS_ARRAY_LEN(ns__lat_buckets),
+               ws.lat_hist);
   fprintf(f, "notescore_commit_seconds_sum %.6f\nnotescore_commit_seconds_count %llu\n",
           ws.lat_sum, (unsigned long long)ws.commits);
   fprintf(f, "# HELP notescore_commit_failures_total Failed transactions.\n"
@@ -527,13 +533,8 @@ static char *metrics_text(server *s) {
              "notescore_commit_failures_total %llu\n", (unsigned long long)ws.commit_failures);
   fputs("# HELP notescore_response_seconds Time from a complete request to its answer.\n"
         "# TYPE notescore_response_seconds histogram\n", f);
-  for (i = 0, cum = 0; i <= NS_ARRAY_LEN(ns__lat_buckets); i++) {
-    cum += s->ack_hist[i];
-    if (i < NS_ARRAY_LEN(ns__lat_buckets))
-      fprintf(f, "notescore_response_seconds_bucket{le=\"%g\"} %llu\n", ns__lat_buckets[i], (unsigned long long)cum);
-    else
-      fprintf(f, "notescore_response_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)cum);
-  }
+  cum = hist_buckets(f, "notescore_response_seconds", ns__lat_buckets,
+                     NS_ARRAY_LEN(ns__lat_buckets), s->ack_hist);
   fprintf(f, "notescore_response_seconds_sum %.6f\nnotescore_response_seconds_count %llu\n",
           s->ack_sum, (unsigned long long)cum);
   fprintf(f,
