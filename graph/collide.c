@@ -1,0 +1,348 @@
+/*
+** graph/collide.c -- same-value collision pairs over the rater-note graph:
+** the layout and the bounded pair count shared by the quasi-clique detector
+** (qclique.c, reference §7.2) and the coordination test (coord.c).
+**
+** Terms.  An *event* is (note, helpfulness value): the raters who gave
+** that value to that note.  Two raters *collide* on a post when they share
+** an event of a note of the post; a pair counts at most once per post.
+**
+**  1. Layout, in passes over the scope ratings note by note (sequential
+**     over the edges).  Scope notes are sorted by (post, note) so a post's
+**     notes are adjacent; T[u] = distinct scope posts of rater u.  Only
+**     raters with T > min_t are laid out (a pair collides on at most
+**     min(T_a, T_b) posts): each event's eligible raters in ascending
+**     index, and each eligible rater's slots in those lists in post order.
+**  2. Pairs.  For each eligible rater a and each of its events, a is paired
+**     with the next `neighbours` eligible raters of the event (all of them
+**     when the event is small).  Counts are per rater a in a dense
+**     per-thread array (a post with several notes of a is deduplicated in a
+**     small buffer), so no pair hash map is ever built.  The neighbourhood
+**     bound keeps the work at O(ratings x neighbours) where enumerating
+**     every pair of a popular note is quadratic; it can only lower a count.
+**
+** Who calls it: graph/qclique.c and graph/coord.c (internal, collide.h).
+** Threads: the pair count fans out on the pool with per-chunk outputs merged
+** in chunk order, so the result is the same for every thread count.
+*/
+#include "collide.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+void ns__clayout_free(ns__clayout *L) {
+  free(L->scope_note);
+  free(L->note_pos);
+  free(L->post_of);
+  free(L->T);
+  free(L->ev_off);
+  free(L->ev_r);
+  free(L->rm_off);
+  free(L->rm_slot);
+}
+
+/* One eligible rating of a note while laying it out. */
+typedef struct rl {
+  int32_t rater, level;
+} rl;
+
+static int cmp_rl(const void *a, const void *b) {
+  const rl *x = a, *y = b;
+  return (x->rater > y->rater) - (x->rater < y->rater);
+}
+
+typedef struct pn {
+  int64_t post;
+  int32_t note;
+} pn;
+
+static int cmp_pn(const void *a, const void *b) {
+  const pn *x = a, *y = b;
+  if (x->post != y->post) return x->post < y->post ? -1 : 1;
+  return (x->note > y->note) - (x->note < y->note);
+}
+
+int ns__clayout_build(ns__clayout *L, const ns_bigraph *g, const float *value,
+                      const int64_t *note_post, int min_t) {
+  size_t nn = g->n_notes, nr = g->n_raters, nev, ns = 0;
+  pn *tmp = NULL;
+  int32_t *lastp = NULL;
+  uint32_t *cur = NULL, *rcur = NULL;
+  rl *buf = NULL;
+  uint64_t maxdeg = 0;
+  int rc = NS_ENOMEM;
+
+  L->g = g;
+  L->value = value;
+  for (size_t n = 0; n < nn; n++) ns += note_post[n] >= 0;
+  L->n_scope = ns;
+  L->scope_note = ns_mallocn(ns ? ns : 1, sizeof *L->scope_note);
+  L->post_of = ns_mallocn(ns ? ns : 1, sizeof *L->post_of);
+  L->note_pos = ns_mallocn(nn ? nn : 1, sizeof *L->note_pos);
+  L->T = ns_calloc(nr ? nr : 1, sizeof *L->T);
+  tmp = ns_mallocn(ns ? ns : 1, sizeof *tmp);
+  lastp = ns_mallocn(nr ? nr : 1, sizeof *lastp);
+  if (!L->scope_note || !L->post_of || !L->note_pos || !L->T || !tmp || !lastp) goto out;
+
+  /* Scope notes by (post, note); dense post ids in that order. */
+  ns = 0;
+  for (size_t n = 0; n < nn; n++)
+    if (note_post[n] >= 0) tmp[ns++] = (pn){note_post[n], (int32_t)n};
+  qsort(tmp, ns, sizeof *tmp, cmp_pn);
+  for (size_t n = 0; n < nn; n++) L->note_pos[n] = -1;
+  L->n_posts = 0;
+  for (size_t j = 0; j < ns; j++) {
+    if (j == 0 || tmp[j].post != tmp[j - 1].post) L->n_posts++;
+    L->scope_note[j] = tmp[j].note;
+    L->post_of[j] = (int32_t)(L->n_posts - 1);
+    L->note_pos[tmp[j].note] = (int32_t)j;
+  }
+
+  /* One pass over the scope ratings (note-major, so sequential over the
+  ** edges): T[u] (a post's notes are adjacent, so "last post seen" dedups
+  ** exactly), d = each post's distinct raters, and the sizes the layout
+  ** below needs -- every event's rating count (a capacity: only eligible
+  ** raters are filled in) and every rater's scope ratings.  P_eff =
+  ** (sum d)^2 / sum d^2 is the number of equally popular posts with the
+  ** same chance of two random (rater, post) incidences meeting. */
+  nev = 3 * ns;
+  L->ev_off = ns_calloc(nev + 1, sizeof *L->ev_off);
+  L->rm_off = ns_calloc(nr + 1, sizeof *L->rm_off);
+  cur = ns_mallocn(nev + 1, sizeof *cur);
+  rcur = ns_mallocn(nr + 1, sizeof *rcur);
+  if (!L->ev_off || !L->rm_off || !cur || !rcur) goto out;
+  {
+    double sum_d = 0, sum_d2 = 0, d = 0;
+    for (size_t u = 0; u < nr; u++) lastp[u] = -1;
+    for (size_t j = 0; j < ns; j++) {
+      int32_t n = L->scope_note[j], p = L->post_of[j];
+      uint64_t deg = g->note_off[n + 1] - g->note_off[n];
+      if (deg > maxdeg) maxdeg = deg;
+      if (j > 0 && p != L->post_of[j - 1]) {
+        sum_d += d, sum_d2 += d * d;
+        d = 0;
+      }
+      for (uint64_t k = g->note_off[n]; k < g->note_off[n + 1]; k++) {
+        uint32_t e = g->note_edges[k];
+        int32_t u = g->edge_rater[e];
+        int lv = ns__level_of(value[e]);
+        if (lv < 0) continue;
+        L->scope_ratings++;
+        L->ev_off[j * 3 + (size_t)lv + 1]++;
+        L->rm_off[u + 1]++;
+        if (lastp[u] != p) {
+          lastp[u] = p;
+          L->T[u]++;
+          d++;
+        }
+      }
+    }
+    sum_d += d, sum_d2 += d * d;
+    L->p_eff = sum_d2 > 0 ? sum_d * sum_d / sum_d2 : 0;
+  }
+
+  /* Events of eligible raters.  Each event's list is its eligible raters
+  ** ascending, then a -1 sentinel (in a slot sized for all its raters).  A
+  ** note's edges come in edge-id order, which in the pipeline (ratings
+  ** sorted by note, then participant) is already ascending by rater;
+  ** otherwise the note's entries are sorted first.  Each eligible rater's
+  ** list holds its slots in the event lists in scope (= post) order, the
+  ** first slot of every post marked NEWPOST. */
+  for (size_t u = 0; u < nr; u++) {
+    if (L->T[u] > min_t) L->eligible_raters++;
+    else L->rm_off[u + 1] = 0;
+  }
+  for (size_t v = 0; v < nev; v++) L->ev_off[v + 1] += L->ev_off[v] + 1; /* + sentinel */
+  for (size_t u = 0; u < nr; u++) L->rm_off[u + 1] += L->rm_off[u];
+  if ((uint64_t)L->ev_off[nev] >= NEWPOST) goto out; /* slots must fit in 31 bits */
+  L->ev_r = ns_mallocn(L->ev_off[nev] ? L->ev_off[nev] : 1, sizeof *L->ev_r);
+  L->rm_slot = ns_mallocn(L->rm_off[nr] ? L->rm_off[nr] : 1, sizeof *L->rm_slot);
+  buf = ns_mallocn(maxdeg ? maxdeg : 1, sizeof *buf);
+  if (!L->ev_r || !L->rm_slot || !buf) goto out;
+  memcpy(cur, L->ev_off, nev * sizeof *cur);
+  memcpy(rcur, L->rm_off, nr * sizeof *rcur);
+  for (size_t u = 0; u < nr; u++) lastp[u] = -1;
+  for (size_t j = 0; j < ns; j++) {
+    int32_t n = L->scope_note[j], p = L->post_of[j];
+    size_t m = 0;
+    int sorted = 1;
+    for (uint64_t k = g->note_off[n]; k < g->note_off[n + 1]; k++) {
+      uint32_t e = g->note_edges[k];
+      int32_t u = g->edge_rater[e];
+      int lv = ns__level_of(value[e]);
+      if (L->T[u] <= min_t || lv < 0) continue;
+      buf[m].rater = u;
+      buf[m].level = lv;
+      if (m > 0 && buf[m - 1].rater > u) sorted = 0;
+      m++;
+    }
+    if (!sorted) qsort(buf, m, sizeof *buf, cmp_rl);
+    for (size_t i = 0; i < m; i++) {
+      int32_t u = buf[i].rater;
+      uint32_t slot = cur[j * 3 + (size_t)buf[i].level]++;
+      L->ev_r[slot] = u;
+      L->rm_slot[rcur[u]++] = slot | (lastp[u] != p ? NEWPOST : 0);
+      lastp[u] = p;
+    }
+  }
+  for (size_t v = 0; v < nev; v++) L->ev_r[cur[v]] = -1;
+  rc = 0;
+out:
+  free(tmp);
+  free(lastp);
+  free(cur);
+  free(rcur);
+  free(buf);
+  return rc;
+}
+
+/* ------------------------------------------------------------------------
+** Collision pairs, one chunk of raters per pool task.
+*/
+
+/* Per-thread scratch; a task takes a free one (at most `threads` tasks run
+** at once).  cnt (collisions with the current rater, per partner) is all
+** zero between raters.  Cache-line aligned: the slots sit side by side and
+** `busy` is written by every task. */
+typedef struct scratch {
+  _Alignas(64) atomic_int busy;
+  uint32_t *cnt;
+  int32_t *touched;
+  NS_VEC(int32_t) multi;     /* partners over a multi-note post */
+} scratch;
+
+static int cmp_i32(const void *a, const void *b) {
+  int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+  return (x > y) - (x < y);
+}
+
+typedef struct pair_ctx {
+  const ns__clayout *L;
+  int neighbours;
+  uint32_t min_count;
+  scratch *sc;
+  int n_sc;
+  ns__cpair_vec *out;            /* per chunk */
+  uint64_t *updates;         /* per chunk */
+  int *err;                  /* per chunk */
+} pair_ctx;
+
+static void pair_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
+  pair_ctx *c = vctx;
+  const ns__clayout *L = c->L;
+  scratch *s = NULL;
+  uint64_t upd = 0;
+
+  for (int i = 0;; i = (i + 1) % c->n_sc) {
+    int zero = 0;
+    if (atomic_compare_exchange_strong(&c->sc[i].busy, &zero, 1)) {
+      s = &c->sc[i];
+      break;
+    }
+  }
+  uint32_t *cnt = s->cnt;
+  int32_t *touched = s->touched;
+  const uint32_t W = (uint32_t)c->neighbours;
+  for (size_t a = begin; a < end; a++) {
+    size_t nt = 0;
+    uint32_t k = L->rm_off[a], ke = L->rm_off[a + 1];
+    while (k < ke) {
+      uint32_t k2 = k + 1;
+      while (k2 < ke && !(L->rm_slot[k2] & NEWPOST)) k2++;
+      if (k2 == k + 1) {
+        /* One note of this post (the usual case): the next W raters of
+        ** the event after a (up to the -1 sentinel), all distinct. */
+        const int32_t *r = L->ev_r + (L->rm_slot[k] & ~NEWPOST) + 1;
+        for (uint32_t i = 0; i < W && r[i] >= 0; i++) {
+          upd++;
+          if (cnt[r[i]]++ == 0) touched[nt++] = r[i];
+        }
+      } else {
+        /* Several notes of one post: count each partner once. */
+        s->multi.n = 0;
+        for (uint32_t kk = k; kk < k2; kk++) {
+          const int32_t *r = L->ev_r + (L->rm_slot[kk] & ~NEWPOST) + 1;
+          for (uint32_t i = 0; i < W && r[i] >= 0; i++) {
+            upd++;
+            if (ns_vec_push(&s->multi, r[i])) c->err[chunk] = NS_ENOMEM;
+          }
+        }
+        if (s->multi.n > 1) qsort(s->multi.a, s->multi.n, sizeof *s->multi.a, cmp_i32);
+        for (size_t i = 0; i < s->multi.n; i++) {
+          int32_t b = s->multi.a[i];
+          if ((i > 0 && b == s->multi.a[i - 1]) || b == (int32_t)a) continue;
+          if (cnt[b]++ == 0) touched[nt++] = b;
+        }
+      }
+      k = k2;
+    }
+    for (size_t i = 0; i < nt; i++) {
+      int32_t b = touched[i];
+      if (cnt[b] > c->min_count && b != (int32_t)a && !c->err[chunk]) {
+        ns__cpair q = {(int32_t)a, b, cnt[b]};
+        if (ns_vec_push(&c->out[chunk], q)) c->err[chunk] = NS_ENOMEM;
+      }
+      cnt[b] = 0;
+    }
+  }
+  c->updates[chunk] = upd;
+  atomic_store(&s->busy, 0);
+}
+
+#define PAIR_CHUNK 64
+
+int ns__collide_pairs(const ns__clayout *L, int neighbours, uint32_t min_count, ns_pool *pool,
+                      ns__cpair_vec *pairs, uint64_t *updates) {
+  size_t nr = L->g->n_raters, nch = ns_pool_nchunks(nr, PAIR_CHUNK);
+  int nth = ns_pool_threads(pool), rc = 0;
+  pair_ctx c = {L, neighbours, min_count, NULL, nth, NULL, NULL, NULL};
+
+  *updates = 0;
+  if (nr == 0) return 0;
+  /* aligned: scratch is cache-line aligned (sizeof is a multiple of 64) */
+  c.sc = aligned_alloc(64, (size_t)nth * sizeof *c.sc);
+  if (c.sc) memset(c.sc, 0, (size_t)nth * sizeof *c.sc);
+  c.out = ns_calloc(nch, sizeof *c.out);
+  c.updates = ns_calloc(nch, sizeof *c.updates);
+  c.err = ns_calloc(nch, sizeof *c.err);
+  if (!c.sc || !c.out || !c.updates || !c.err) {
+    rc = NS_ENOMEM;
+    goto out;
+  }
+  for (int i = 0; i < nth; i++) {
+    atomic_init(&c.sc[i].busy, 0);
+    c.sc[i].cnt = ns_calloc(nr, sizeof *c.sc[i].cnt);
+    c.sc[i].touched = ns_mallocn(nr, sizeof *c.sc[i].touched);
+    if (!c.sc[i].cnt || !c.sc[i].touched) {
+      rc = NS_ENOMEM;
+      goto out;
+    }
+  }
+  ns_pool_for(pool, nr, PAIR_CHUNK, pair_chunk, &c);
+  for (size_t k = 0; k < nch; k++) {
+    if (c.err[k]) {
+      rc = c.err[k];
+      goto out;
+    }
+    *updates += c.updates[k];
+    for (size_t i = 0; i < c.out[k].n; i++)
+      if (ns_vec_push(pairs, c.out[k].a[i])) {
+        rc = NS_ENOMEM;
+        goto out;
+      }
+  }
+out:
+  if (c.sc)
+    for (int i = 0; i < nth; i++) {
+      free(c.sc[i].cnt);
+      free(c.sc[i].touched);
+      ns_vec_free(&c.sc[i].multi);
+    }
+  free(c.sc);
+  if (c.out)
+    for (size_t k = 0; k < nch; k++) ns_vec_free(&c.out[k]);
+  free(c.out);
+  free(c.updates);
+  free(c.err);
+  return rc;
+}

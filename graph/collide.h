@@ -1,0 +1,63 @@
+/*
+** graph/collide.h -- internal: the same-value collision layout and the
+** bounded pair count (collide.c), shared by qclique.c and coord.c.  Not part
+** of the public graph.h API.
+*/
+#ifndef NS_GRAPH_COLLIDE_H
+#define NS_GRAPH_COLLIDE_H
+
+#include "graph.h"
+
+/* Helpfulness value -> event level 0, 1, 2 (0, 0.5, 1); -1 if it is none
+** of them (such a rating takes part in no event). */
+static inline int ns__level_of(float v) {
+  if (v == 0.0f) return 0;
+  if (v == 0.5f) return 1;
+  if (v == 1.0f) return 2;
+  return -1;
+}
+
+/* ------------------------------------------------------------------------
+** Shared read-only layout.
+*/
+typedef struct ns__clayout {
+  const ns_bigraph *g;
+  const float *value;
+  size_t n_scope;            /* scope notes */
+  int32_t *scope_note;       /* [n_scope] note index, sorted by (post, note) */
+  int32_t *note_pos;         /* [n_notes] position in scope_note, -1 = out */
+  int32_t *post_of;          /* [n_scope] dense post index */
+  size_t n_posts;
+  double p_eff;              /* effective number of posts (popularity) */
+  int32_t *T;                /* [n_raters] distinct scope posts */
+  /* eligible raters only (T > min_t) */
+  uint32_t *ev_off;          /* [3 n_scope + 1] */
+  int32_t *ev_r;             /* raters of each event ascending, then -1 */
+  uint32_t *rm_off;          /* [n_raters + 1] */
+  uint32_t *rm_slot;         /* each eligible rater's slots in ev_r, post
+                             ** order; NEWPOST marks a post's first */
+  /* filled by ns__clayout_build */
+  size_t scope_ratings, eligible_raters;
+} ns__clayout;
+
+#define NEWPOST 0x80000000u
+
+/* Lays out the scope ratings (notes with note_post[n] >= 0; a post's notes
+** are grouped) for raters with more than min_t distinct scope posts.
+** Returns 0 or NS_ENOMEM; ns__clayout_free releases what was built. */
+int ns__clayout_build(ns__clayout *L, const ns_bigraph *g, const float *value,
+                      const int64_t *note_post, int min_t);
+void ns__clayout_free(ns__clayout *L);
+
+typedef struct ns__cpair {
+  int32_t a, b;              /* a < b */
+  uint32_t count;            /* posts with a shared event (bounded count) */
+} ns__cpair;
+typedef NS_VEC(ns__cpair) ns__cpair_vec;
+
+/* Appends every pair with count > min_count to pairs, in order of a, then
+** first touch; *updates = neighbourhood updates counted. */
+int ns__collide_pairs(const ns__clayout *L, int neighbours, uint32_t min_count, ns_pool *pool,
+                      ns__cpair_vec *pairs, uint64_t *updates);
+
+#endif /* NS_GRAPH_COLLIDE_H */
