@@ -219,26 +219,42 @@ int ns_guard_incorrect_filter(const ns_guard_fit *f, const int32_t *incorrect,
                               const int32_t *nh_total, double threshold,
                               ns_guard_incorrect *out) {
   size_t k = (size_t)f->k;
+  double *cnt, *vot;
   if (!f->r_tags || !out) return NS_EINVAL;
-  for (size_t n = 0; n < f->n_notes; n++) {
-    out->count[n] = 0;
-    out->voters[n] = 0;
-    out->p_sum[n] = 0;
+  /* Weighted sums (r_weight, 1 when NULL), floored to head counts: a
+  ** coordinated group on a note counts as the one rater it weighs. */
+  cnt = ns_calloc(f->n_notes ? f->n_notes : 1, sizeof *cnt);
+  vot = ns_calloc(f->n_notes ? f->n_notes : 1, sizeof *vot);
+  if (!cnt || !vot) {
+    free(cnt);
+    free(vot);
+    return NS_ENOMEM;
   }
+  for (size_t n = 0; n < f->n_notes; n++) out->p_sum[n] = 0;
   for (size_t e = 0; e < f->n_ratings; e++) {
     int32_t n = f->r_note[e], u = f->r_rater[e];
-    if (n < 0 || (size_t)n >= f->n_notes || u < 0 || (size_t)u >= f->n_raters)
+    double w = f->r_weight ? f->r_weight[e] : 1.0;
+    if (n < 0 || (size_t)n >= f->n_notes || u < 0 || (size_t)u >= f->n_raters) {
+      free(cnt);
+      free(vot);
       return NS_EINVAL;
+    }
     if (!(f->r_tags[e] & NH_MASK)) continue;
     double fu = clip04(f->rater_fac[(size_t)u * k]);
     double fn = clip04(f->note_fac[(size_t)n * k]);
     if (!(fabs(fu - fn) < NS_GUARD_INCORRECT_HALF_WIDTH)) continue;
-    out->voters[n]++;
-    if (f->r_tags[e] & NS_TAG_BIT(NS_TAG_NH_INCORRECT)) out->count[n]++;
+    vot[n] += w;
+    if (f->r_tags[e] & NS_TAG_BIT(NS_TAG_NH_INCORRECT)) cnt[n] += w;
     /* rater's propensity to tag Incorrect, over the whole history; 0 when
     ** the history has no tagged rating (the reference's fillna(0)). */
-    if (nh_total[u] > 0) out->p_sum[n] += (double)incorrect[u] / (double)nh_total[u];
+    if (nh_total[u] > 0) out->p_sum[n] += w * (double)incorrect[u] / (double)nh_total[u];
   }
+  for (size_t n = 0; n < f->n_notes; n++) {
+    out->count[n] = (int32_t)floor(cnt[n] + 1e-6);
+    out->voters[n] = (int32_t)floor(vot[n] + 1e-6);
+  }
+  free(cnt);
+  free(vot);
   for (size_t n = 0; n < f->n_notes; n++) {
     if (out->voters[n] == 0) {
       out->tfidf[n] = NAN; /* no row in the reference: never fires */

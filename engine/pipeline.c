@@ -357,8 +357,6 @@ typedef struct note_ctx {
   ns__run *run;
   int final_round;
   ns_scores *sc;           /* final round: rows to fill */
-  int prov_from_r2;        /* provisional rules on round-2 parameters
-                           ** (the trust refinement pass) */
 } note_ctx;
 
 /* Facts of note n from the round's parameters.  Sign statistics count the
@@ -375,7 +373,8 @@ static void note_facts(const ns__run *run, size_t n, int final_round, ns__note_f
   ** MinMinorityRaters, RaterBalance): otherwise a swarm the MF ignores
   ** could still win by numbers.  Ratings the group filter dropped count
   ** nowhere, tags included.  Without trust every weight is 1. */
-  const float *ew = final_round ? run->edge_w : NULL;
+  const float *ew = final_round ? run->edge_w : run->edge_cw;
+  double tag_w[NS_N_TAGS] = {0};
 
   memset(f, 0, sizeof *f);
   f->n_ratings = run->num_ratings[n];
@@ -390,9 +389,11 @@ static void note_facts(const ns__run *run, size_t n, int final_round, ns__note_f
     double fu = rfac[(size_t)run->r_rater[e] * run->k];
     uint32_t tags = ds->r_tags[r];
     double w = ew ? ew[e] : 1.0, h;
-    if (run->edge_drop && run->edge_drop[e]) continue;
+    /* Tags count with the rating's coordination weight: a group that
+    ** rated the note counts once (without trust every weight is 1). */
+    double tw = run->edge_cw ? run->edge_cw[e] : 1.0;
     for (int t = 0; tags && t < NS_N_TAGS; t++)
-      if (tags & NS_TAG_BIT(t)) f->tag_count[t]++;
+      if (tags & NS_TAG_BIT(t)) tag_w[t] += tw;
     if (isnan(fu) || !(w > 0)) continue;
     h = ds->r_level[r] == NS_LEVEL_HELPFUL ? 1 : ds->r_level[r] == NS_LEVEL_NOT_HELPFUL ? -1 : 0;
     if (fu < 0) {
@@ -405,6 +406,7 @@ static void note_facts(const ns__run *run, size_t n, int final_round, ns__note_f
       h_pos += w * h;
     }
   }
+  for (int t = 0; t < NS_N_TAGS; t++) f->tag_count[t] = (int32_t)floor(tag_w[t] + 1e-6);
   if (final_round) ns__guard_facts(run, n, f); /* guardrail verdicts (pipeline_guard.c) */
   /* With unit weights these are the plain counts and means. */
   f->n_neg = (int32_t)floor(w_neg + 1e-9);
@@ -447,7 +449,7 @@ static void notes_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
       }
       continue;
     }
-    note_facts(run, n, c->final_round || c->prov_from_r2, &f);
+    note_facts(run, n, c->final_round, &f);
     if (!c->final_round) {
       ns__rules_provisional(&f, run->p, &ro);
       run->prov_status[n] = ro.status;
@@ -478,16 +480,13 @@ static int round2(ns__run *run) {
   fit_io io;
 
   if (!base) return NS_ENOMEM;
-  for (size_t e = 0; e < run->n_r; e++)
-    base[e] = run->above[run->r_rater[e]] == 1 && !(run->edge_drop && run->edge_drop[e]);
-  if (p->trust) {
+  for (size_t e = 0; e < run->n_r; e++) base[e] = run->above[run->r_rater[e]] == 1;
+  if (run->edge_cw) {
+    /* Trust on: the coordination weights (1/m for m members of a group on
+    ** a note, 1 for everyone else) carry into round 2 and its rules. */
     w = ns_mallocn(run->n_r ? run->n_r : 1, sizeof *w);
     if (!w) { rc = NS_ENOMEM; goto out; }
-    if ((rc = ns__trust_edge_weights(run, base, w)) != 0) goto out;
-    for (size_t e = 0; e < run->n_r; e++) {
-      if (run->edge_drop && run->edge_drop[e]) w[e] = 0.0f;
-      if (base[e] && !(w[e] > 0)) base[e] = 0;
-    }
+    for (size_t e = 0; e < run->n_r; e++) w[e] = base[e] ? run->edge_cw[e] : 0.0f;
   }
   if ((rc = count_filter(run, base, p->min_ratings_note, 0, run->edge_r2)) != 0) goto out;
   memset(&io, 0, sizeof io);
@@ -675,7 +674,7 @@ static void run_free(ns__run *run) {
   free(run->trust);
   free(run->earned);
   free(run->group_id);
-  free(run->edge_drop);
+  free(run->edge_cw);
   free(run->edge_w);
   free(run->icpt2);
   free(run->fac2);
@@ -740,8 +739,8 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, volatile int *canc
   run.earned = nan_array(np);
   if (p->trust) {
     run.group_id = ns_calloc(np ? np : 1, sizeof *run.group_id);
-    run.edge_drop = ns_calloc(run.n_r ? run.n_r : 1, 1);
-    if (!run.group_id || !run.edge_drop) { rc = NS_ENOMEM; goto out; }
+    run.edge_cw = ns_mallocn(run.n_r ? run.n_r : 1, sizeof *run.edge_cw);
+    if (!run.group_id || !run.edge_cw) { rc = NS_ENOMEM; goto out; }
   }
   run.n_final_round = ns_calloc(nn ? nn : 1, sizeof *run.n_final_round);
   if (!prov1 || !run.edge_r1 || !run.edge_r2 || !run.icpt1 || !run.fac1 || !run.ricpt1 || !run.rfac1 ||
@@ -754,25 +753,26 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, volatile int *canc
   sc->stage_seconds[0] = stage_end(&clk);
   if (CANCELED()) { rc = NS_ECANCELED; goto out; }
 
-  /* -- coordinated groups (trust on): one rating per (note, group) in both
-  ** rounds, so a ring cannot bend the provisional statuses either. */
+  /* -- coordinated groups (trust on): a group counts as one rater on each
+  ** note it rated, in both rounds, so a ring cannot bend the provisional
+  ** statuses either. */
   if (p->trust) {
     stage_begin(&clk, "coordinated groups");
     if ((rc = ns__groups_stage(&run)) != 0) goto out;
-    for (size_t e = 0; e < run.n_r; e++) run.edge_r1[e] = !run.edge_drop[e];
     sc->groups_seconds = stage_end(&clk);
     sc->stage_seconds[3] += sc->groups_seconds;
   }
 
   /* -- round 1 */
   stage_begin(&clk, "round 1 (prescoring) factorization");
-  if ((rc = count_filter(&run, run.edge_drop ? run.edge_r1 : NULL, p->min_ratings_note,
+  if ((rc = count_filter(&run, NULL, p->min_ratings_note,
                          p->min_ratings_rater, run.edge_r1)) != 0)
     goto out;
   {
     fit_io io;
     memset(&io, 0, sizeof io);
     io.mask = run.edge_r1;
+    io.weight = run.edge_cw;
     io.flip_sign = 1;
     io.icpt = run.icpt1;
     io.fac = run.fac1;
@@ -785,7 +785,7 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, volatile int *canc
     run.n_r1_raters = io.n_raters;
   }
   {
-    note_ctx c = {&run, 0, NULL, 0};
+    note_ctx c = {&run, 0, NULL};
     ns_pool_for(run.pool, nn, 1024, notes_chunk, &c);
   }
   memcpy(prov1, run.prov_status, nn);
@@ -809,27 +809,6 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, volatile int *canc
   sc->stage_seconds[4] = stage_end(&clk);
   if (CANCELED()) { rc = NS_ECANCELED; goto out; }
 
-  /* -- refinement (trust on): round 1 hid the ring's disagreement -- a
-  ** suppressed target was NMR, so the suppressors' ratings on it were not
-  ** valid and their agree ratio stayed high.  Judge everyone once more
-  ** against the round-2 statuses (provisional rules on round-2
-  ** parameters), recompute helpfulness, trust and weights, and refit
-  ** round 2 (docs/trust.md §7.6). */
-  if (p->trust) {
-    note_ctx c = {&run, 0, NULL, 1};
-    stage_begin(&clk, "trust refinement");
-    ns_pool_for(run.pool, nn, 1024, notes_chunk, &c);
-    if ((rc = ns__helpfulness(&run)) != 0) goto out;
-    double t_trust = ns_monotonic_s();
-    if ((rc = ns__trust_stage(&run, run.edge_r1)) != 0) goto out;
-    t_trust = ns_monotonic_s() - t_trust;
-    if ((rc = round2(&run)) != 0) goto out;
-    /* The refinement's trust call counts as trust; its helpfulness and
-    ** round-2 refit count as round 2. */
-    sc->stage_seconds[3] += t_trust;
-    sc->stage_seconds[4] += stage_end(&clk) - t_trust;
-    if (CANCELED()) { rc = NS_ECANCELED; goto out; }
-  }
   /* -- guardrails on the round-2 fit (engine/pipeline_guard.c) */
   stage_begin(&clk, "guardrails");
   if ((rc = ns__guardrails(&run)) != 0) goto out;
@@ -862,7 +841,7 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, volatile int *canc
     s->provisional_status = prov1[n];
   }
   {
-    note_ctx c = {&run, 1, sc, 0};
+    note_ctx c = {&run, 1, sc};
     ns_pool_for(run.pool, nn, 1024, notes_chunk, &c);
   }
   /* dataset.h: slot 5 is guardrails, slot 6 statuses (+ history below) */

@@ -168,6 +168,10 @@ int ns__guardrails(ns__run *run) {
   if (!w || !adj || !rat || !crh) { rc = NS_ENOMEM; goto out; }
   double thr[NS_N_NOT_HELPFUL_TAGS];
   if ((rc = ns_guard_tag_weights(&f, w)) != 0) goto out;
+  /* Each rating's tags count with its round-2 weight: a coordinated group
+  ** on a note counts as one rater here as it did in the fit (1 without
+  ** trust, so the reference's sums). */
+  for (size_t j = 0; j < ne; j++) w[j] *= rw[j];
   if ((rc = ns_guard_tag_aggregate(&f, w, adj, rat, NULL)) != 0) goto out;
   for (size_t n = 0; n < nn; n++) crh[n] = run->prov_status[n] == NS_STATUS_CRH && !isnan(rat[n * NS_N_NOT_HELPFUL_TAGS]);
   if ((rc = ns_guard_tag_thresholds(nn, rat, crh, NS_GUARD_TAG_THRESHOLD_PCT, thr)) != 0) goto out;

@@ -152,11 +152,13 @@ typedef struct ns__run {
   double *trust;             /* per participant, NAN when off */
   double *earned;            /* per participant: earned agreement edges */
   int32_t *group_id;         /* per participant: co-rating group, 0 = none */
-  uint8_t *edge_drop;        /* per edge: 1 = dropped by the group filter */
+  float *edge_cw;            /* per edge: coordination weight, 1/m for a
+                             ** rating by one of m members of a group on a
+                             ** note, else 1; NULL when trust is off */
   float *edge_w;             /* per edge: round-2 trust weight (0 for dropped
                              ** ratings); NULL when trust is off */
   /* trust / group statistics (reported on stderr with progress) */
-  size_t n_seeds, n_groups, n_grouped, n_group_dropped;
+  size_t n_seeds, n_groups, n_grouped, n_group_weighted;
   int trust_iters;
 
   /* round 2 */

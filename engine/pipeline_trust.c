@@ -26,117 +26,50 @@
 
 /* ---- coordinated groups ------------------------------------------------ */
 
-/* Burst rule multiplier: a pair is suspect when it co-rates >= 10 times
-** and >= this many times its chance expectation (graph.h).  10 grouped no
-** honest rater on clean gen data (3 seeds, 2000 and 5000 raters) and every
-** planted ring of the sweep; 5 already grouped a few honest heavy raters. */
-#define NS__BURST_MULT 10.0
-
-static int32_t gfind(int32_t *par, int32_t a) {
-  while (par[a] != a) a = par[a] = par[par[a]];
-  return a;
-}
-
-/* Union of two group labelings (0 = none) into a, renumbered 1, 2, ... by
-** smallest member, so the result does not depend on either pass's ids. */
-static void merge_groups(int32_t *a, const int32_t *b, size_t n, size_t *n_groups,
-                         size_t *n_grouped) {
-  int32_t *par = ns_mallocn(n ? n : 1, sizeof *par);
-  int32_t *first = ns_mallocn(2 * (n + 1), sizeof *first);
-  int32_t *firstb;
-  if (!par || !first) {
-    /* Out of memory: keep pass 1's groups (a is still valid). */
-    free(par);
-    free(first);
-    return;
-  }
-  firstb = first + n + 1;
-  for (size_t i = 0; i <= n; i++) first[i] = firstb[i] = -1;
-  for (size_t u = 0; u < n; u++) par[u] = (int32_t)u;
-  for (size_t u = 0; u < n; u++) {
-    int32_t x, y;
-    if (a[u] > 0) {
-      if (first[a[u]] < 0) first[a[u]] = (int32_t)u;
-      x = gfind(par, first[a[u]]);
-      y = gfind(par, (int32_t)u);
-      if (x != y) par[NS_MAX(x, y)] = NS_MIN(x, y);
-    }
-    if (b[u] > 0) {
-      if (firstb[b[u]] < 0) firstb[b[u]] = (int32_t)u;
-      x = gfind(par, firstb[b[u]]);
-      y = gfind(par, (int32_t)u);
-      if (x != y) par[NS_MAX(x, y)] = NS_MIN(x, y);
-    }
-  }
-  *n_groups = *n_grouped = 0;
-  for (size_t u = 0; u < n; u++) {
-    int32_t r = gfind(par, (int32_t)u);
-    if (a[u] == 0 && b[u] == 0) { a[u] = 0; continue; }
-    if ((size_t)r == u) a[u] = (int32_t)++*n_groups;
-    else a[u] = a[r];
-    ++*n_grouped;
-  }
-  free(par);
-  free(first);
-}
-
 int ns__groups_stage(ns__run *run) {
   const ns_dataset *ds = run->ds;
-  size_t nr = run->n_r;
-  int64_t *tm = ns_mallocn(nr ? nr : 1, sizeof *tm);
-  int64_t *post = ns_mallocn(nr ? nr : 1, sizeof *post);
-  int32_t *g2 = ns_calloc(run->n_part ? run->n_part : 1, sizeof *g2);
-  ns_corate_params cp[2];
+  size_t np = run->n_part, nn = run->n_notes;
+  int64_t *post = ns_mallocn(nn ? nn : 1, sizeof *post);
+  int32_t *comm = ns_mallocn(np ? np : 1, sizeof *comm);
+  ns_coord_params cp;
+  ns_coord_stats st;
   int rc = 0;
 
-  if (!tm || !post || !g2) { rc = NS_ENOMEM; goto out; }
-  for (size_t e = 0; e < nr; e++) {
-    int32_t n = run->r_note[e], d = run->note_ds[n];
+  if (!post || !comm) { rc = NS_ENOMEM; goto out; }
+  for (size_t n = 0; n < nn; n++) {
+    int32_t d = run->note_ds[n];
     int64_t tw = d >= 0 ? ds->note_tweet_id[d] : -1;
-    tm[e] = ds->r_created_ms[run->r_src[e]];
-    /* Unknown post: the note is its own post.  Negative ids cannot collide
-    ** with tweet ids, and each deleted post stays separate instead of all
-    ** of them being lumped into one giant "post". */
-    post[e] = tw >= 0 ? tw : -1 - (int64_t)n;
+    /* Unknown post: the note is its own post (ids past every tweet id, so
+    ** each deleted post stays separate instead of one giant "post"). */
+    post[n] = tw >= 0 ? tw : INT64_MAX - (int64_t)n;
   }
-  /* Pass 1: the reference's 20-minute co-rating (NPMI, minSim) plus the
-  ** scale-aware burst rule.  Pass 2: the burst rule alone over the 48 h a
-  ** rating stays valid, so a ring that spreads its ratings over hours
-  ** instead of minutes is still a pair set co-rating ~10x above its
-  ** activity's chance level.  NPMI/minSim are tuned for 20 minutes and
-  ** would group honest raters at 48 h, so they are off in pass 2. */
-  ns_corate_params_default(&cp[0]);
-  cp[0].burst_mult = NS__BURST_MULT;
-  cp[1] = cp[0];
-  cp[1].window_ms = NS__PUBLIC_DELAY_MS;
-  /* Each rating is paired with its next 8 ratings on the post only: the
-  ** work grows with (cap x ratings).  A ring spread over hours still lands
-  ** its members next to each other often enough on its targets
-  ** (tests/e2e/attack_smoke.sh, "spread farming ring"). */
-  cp[1].max_window = 8;
-  cp[1].npmi_min = 2.0;      /* NPMI < 1: never fires */
-  cp[1].minsim_min = 1e300;  /* never fires */
-  {
-    const ns_corate_params *pp[2] = {&cp[0], &cp[1]};
-    int32_t *gg[2] = {run->group_id, g2};
-    ns_corate_stats st[2];
-    if ((rc = ns_groups_corate_multi(nr, run->r_rater, run->r_note, tm, post, run->n_part, 2, pp,
-                                     run->pool, gg, st)) != 0)
-      goto out;
-    ns_log(NS_LOG_DEBUG, "co-rating: %llu/%llu pair events, %llu/%llu distinct pairs, "
-           "%llu/%llu suspect (20 min / 48 h)",
-           (unsigned long long)st[0].pair_events, (unsigned long long)st[1].pair_events,
-           (unsigned long long)st[0].distinct_pairs, (unsigned long long)st[1].distinct_pairs,
-           (unsigned long long)st[0].suspect_pairs, (unsigned long long)st[1].suspect_pairs);
+  /* Community = modelingGroup from userEnrollment; raters missing from it
+  ** (or without a group) share the "unknown" community. */
+  for (size_t u = 0; u < np; u++) comm[u] = -1;
+  for (size_t i = 0; i < ds->n_enrollment; i++) {
+    int32_t u = ds->enrollment[i].participant, mg = ds->enrollment[i].modeling_group;
+    if (u >= 0 && (size_t)u < np && mg >= 0 && mg < 4096) comm[u] = mg;
   }
-  merge_groups(run->group_id, g2, run->n_part, &run->n_groups, &run->n_grouped);
-  rc = ns_groups_dedup(nr, run->r_rater, run->r_note, tm, run->n_part, run->n_notes,
-                       run->note_author, run->group_id, run->edge_drop, &run->n_group_dropped);
+  ns_coord_params_default(&cp);
+  if ((rc = ns_coord_detect(run->g, run->r_value, post, comm, &cp, run->pool, run->group_id,
+                            &st)) != 0)
+    goto out;
+  run->n_groups = st.n_groups;
+  run->n_grouped = st.n_grouped;
+  if ((rc = ns_coord_weights(run->g, run->group_id, run->n_groups, run->edge_cw)) != 0) goto out;
+  run->n_group_weighted = 0;
+  for (size_t e = 0; e < run->n_r; e++) run->n_group_weighted += run->edge_cw[e] < 1.0f;
+  ns_log(NS_LOG_DEBUG,
+         "coordination: %zu eligible raters, %zu communities, %zu candidate pairs, %zu suspect "
+         "(%zu significant below the lift bound, %zu above it not significant; largest "
+         "unflagged lift %.2f), %zu groups of %zu raters, %zu ratings down-weighted",
+         st.eligible_raters, st.n_communities, st.candidate_pairs, st.suspect_pairs,
+         st.significant_low_lift, st.high_lift_not_significant, st.max_lift_unflagged,
+         st.n_groups, st.n_grouped, run->n_group_weighted);
 
 out:
-  free(tm);
   free(post);
-  free(g2);
+  free(comm);
   return rc;
 }
 
@@ -263,53 +196,5 @@ out:
   free(first);
   free(enroll);
   free(seed_w);
-  return rc;
-}
-
-/* ---- round-2 weights --------------------------------------------------- */
-
-int ns__trust_edge_weights(ns__run *run, const uint8_t *base, float *w) {
-  size_t nr = run->n_r, m = 0;
-  int32_t *rr = ns_mallocn(nr ? nr : 1, sizeof *rr);
-  int32_t *rn = ns_mallocn(nr ? nr : 1, sizeof *rn);
-  float *wm = ns_mallocn(nr ? nr : 1, sizeof *wm);
-  double *tr = ns_mallocn(run->n_part ? run->n_part : 1, sizeof *tr);
-  double *ea = ns_mallocn(run->n_part ? run->n_part : 1, sizeof *ea);
-  ns_weight_params wp;
-  int rc = 0;
-
-  if (!rr || !rn || !wm || !tr || !ea) { rc = NS_ENOMEM; goto out; }
-  for (size_t e = 0; e < nr; e++) w[e] = 1.0f;
-  {
-    /* No propagation happened (no agreement graph or no seed): trust is
-    ** unknown, not zero, so round 2 runs unweighted. */
-    int any = 0;
-    for (size_t u = 0; u < run->n_part && !any; u++) any = !isnan(run->trust[u]);
-    if (!any) goto out;
-  }
-  for (size_t u = 0; u < run->n_part; u++) {
-    tr[u] = isnan(run->trust[u]) ? 0.0 : run->trust[u];
-    ea[u] = isnan(run->earned[u]) ? 0.0 : run->earned[u];
-  }
-  for (size_t e = 0; e < nr; e++) {
-    if (!base[e]) continue;
-    rr[m] = run->r_rater[e];
-    rn[m] = run->r_note[e];
-    m++;
-  }
-  ns_weight_params_default(&wp);
-  if ((rc = ns_trust_weights(m, rr, rn, run->n_part, run->n_notes, tr, ea, run->group_id, &wp,
-                             wm)) != 0)
-    goto out;
-  m = 0;
-  for (size_t e = 0; e < nr; e++)
-    if (base[e]) w[e] = wm[m++];
-
-out:
-  free(rr);
-  free(rn);
-  free(wm);
-  free(tr);
-  free(ea);
   return rc;
 }

@@ -308,4 +308,58 @@ int ns_qclique_detect(const ns_bigraph *g, const float *edge_value, const int64_
                       const ns_qclique_params *p, ns_pool *pool, int32_t *clique_id,
                       ns_qclique_stats *stats);
 
+/* ------------------------------------------------------------------------
+** Coordination test (graph/coord.c, docs/trust.md §6): groups of raters who
+** give the same value to the same posts far more often than raters of their
+** own communities do -- time-free, scale-aware.  A candidate pair (>=
+** min_count same-value posts in common, both raters with >= min_posts
+** posts) is suspect when
+**   lift = count / E >= min_lift  and  P(Poisson(E) >= count) <= alpha / M,
+**   E = T_a T_b S[c_a][c_b],
+** T = distinct posts rated, c = community, S the chance that two raters of
+** those communities meet on a post with the same value (popularity and
+** value shares per community, each rating weighted 1 / (1 + its rater's
+** candidate partners)), M = eligible pairs.  Suspect pairs are joined by
+** union-find into groups 1, 2, ... by smallest member.
+*/
+typedef struct ns_coord_params {
+  int min_posts;          /* 5 */
+  int min_count;          /* 5 */
+  int neighbours;         /* 24: pair-count neighbourhood per event */
+  double min_lift;        /* 5 */
+  double alpha;           /* 0.01: family-wise false-flag rate */
+  double smooth;          /* 2: pseudo-ratings toward the post's value shares */
+} ns_coord_params;
+
+typedef struct ns_coord_stats {
+  size_t eligible_raters, n_communities;
+  uint64_t pair_updates;
+  size_t candidate_pairs;          /* >= min_count collisions */
+  size_t suspect_pairs;            /* lift and significance */
+  size_t significant_low_lift;     /* significant, lift < min_lift */
+  size_t high_lift_not_significant;
+  double max_lift_unflagged;       /* largest lift among unflagged candidates */
+  double log_threshold;            /* ln(alpha / M) */
+  size_t n_groups, n_grouped;
+} ns_coord_stats;
+
+void ns_coord_params_default(ns_coord_params *p);
+
+/* g: every rating of the run; edge_value[e] 0, 0.5 or 1 (other values take
+** part in nothing); note_post[n] >= 0 the post of note n (< 0: left out);
+** community[u] >= 0 a small id (< 4096), < 0 unknown, or NULL (one
+** community).  group_id (g->n_raters) receives 1, 2, ... or 0.  pool may be
+** NULL; the result does not depend on its thread count.  Returns 0,
+** NS_EINVAL or NS_ENOMEM (group_id all 0 then). */
+int ns_coord_detect(const ns_bigraph *g, const float *edge_value, const int64_t *note_post,
+                    const int32_t *community, const ns_coord_params *p, ns_pool *pool,
+                    int32_t *group_id, ns_coord_stats *stats);
+
+/* w[e] = 1/m for a rating by a member of group G on a note that m members
+** of G rated, 1 otherwise (group ids 1..n_groups; others ignored). */
+int ns_coord_weights(const ns_bigraph *g, const int32_t *group_id, size_t n_groups, float *w);
+
+/* ln P(X >= k) for X ~ Poisson(lambda); 0 when lambda >= k (no evidence). */
+double ns_poisson_log_sf(uint32_t k, double lambda);
+
 #endif /* NS_GRAPH_H */

@@ -1,0 +1,336 @@
+/*
+** graph/coord.c -- the coordination test: groups of raters who give the
+** same value to the same posts far more often than raters of their own
+** communities do, whatever their timing (docs/trust.md §6).
+**
+** Who calls it: engine/pipeline_trust.c, once per scoring run with trust
+** on, before round 1.
+** Threads: the caller's thread; the pair count (collide.c) fans out on the
+** pool with per-chunk outputs merged in chunk order, so the result is the
+** same for every thread count.
+**
+** The test, in four steps:
+**
+**  1. Collisions.  For raters with >= min_posts distinct posts, count the
+**     posts on which a pair gave the same value to the same note (bounded
+**     neighbourhood, collide.c).  Pairs with >= min_count collisions are
+**     candidates.
+**  2. The null model: what two honest raters of communities c and c' with
+**     activities T_a, T_b share by chance.  Rater a lands on post p with
+**     probability T_a pi_c(p), where pi_c is the share of community c's
+**     ratings that fall on p (its popularity *in c*, cross-community
+**     ratings included), and two raters who both rated p agree with
+**     probability sum_v f_pc(v) f_pc'(v), f_pc = the value shares of c's
+**     raters on p (smoothed toward the post's overall shares).  So
+**         E_ab = T_a T_b S[c][c'],
+**         S[c][c'] = sum_p pi_c(p) pi_c'(p) sum_v f_pc(v) f_pc'(v).
+**     Popularity counts each rating with weight 1 / (1 + candidate
+**     partners of its rater): a block of raters who all co-rate the same
+**     posts counts about once, so a ring that is a large share of its
+**     community cannot make its own targets look popular there and hide
+**     behind the popularity it created.  For ordinary raters the weight
+**     scales every post alike and cancels in pi.
+**  3. A candidate pair is suspect when its collisions are both far above
+**     the null (lift = count / E_ab >= min_lift) and significant: the
+**     Poisson upper tail P(X >= count; E_ab) is below alpha / M, M = the
+**     number of eligible pairs (Bonferroni: on data without coordination,
+**     the chance that any pair is flagged is at most about alpha).  No
+**     fixed count rule: ten shared targets suffice when chance predicts
+**     0.2, fifty do not when it predicts twenty.
+**  4. Suspect pairs are joined by union-find into groups 1, 2, ... numbered
+**     by smallest member.
+**
+** ns_coord_weights turns groups into per-rating weights: on a note where m
+** members of one group rated, each of those ratings weighs 1/m, so the
+** group counts as one rater there and keeps full weight everywhere else.
+*/
+#include "collide.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void ns_coord_params_default(ns_coord_params *p) {
+  p->min_posts = 5;
+  p->min_count = 5;
+  p->neighbours = 24;
+  p->min_lift = 5.0;
+  p->alpha = 0.01;
+  p->smooth = 2.0;
+}
+
+double ns_poisson_log_sf(uint32_t k, double lambda) {
+  double sum = 1.0, t = 1.0;
+  if (k == 0) return 0.0;
+  if (!(lambda > 0)) return -INFINITY;
+  if (lambda >= (double)k) return 0.0; /* not in the upper tail: no evidence */
+  /* P(X >= k) = e^-l l^k / k! * sum_j l^j k! / (k+j)!; the terms fall at
+  ** least geometrically (ratio l / (k+j) < 1). */
+  for (uint32_t j = 1; j < 100000; j++) {
+    t *= lambda / ((double)k + (double)j);
+    sum += t;
+    if (t < 1e-17 * sum) break;
+  }
+  return -lambda + (double)k * log(lambda) - lgamma((double)k + 1.0) + log(sum);
+}
+
+static int32_t ufind(int32_t *par, int32_t a) {
+  while (par[a] != a) a = par[a] = par[par[a]];
+  return a;
+}
+
+/* Per-post accumulator over communities: weighted rating counts per value
+** level, with the list of communities present. */
+typedef struct post_acc {
+  double *d;                 /* [C * 3] */
+  int32_t *present;          /* communities with a count, in first-seen order */
+  uint8_t *seen;             /* [C] */
+  size_t n_present;
+} post_acc;
+
+/* Walks the ratings of post j0..j1-1 (scope positions) into a. */
+static void post_collect(const ns__clayout *L, size_t j0, size_t j1, const int32_t *comm,
+                         const double *rw, post_acc *a) {
+  const ns_bigraph *g = L->g;
+  for (size_t j = j0; j < j1; j++) {
+    int32_t n = L->scope_note[j];
+    for (uint64_t k = g->note_off[n]; k < g->note_off[n + 1]; k++) {
+      uint32_t e = g->note_edges[k];
+      int32_t u = g->edge_rater[e];
+      int lv = ns__level_of(L->value[e]);
+      int32_t c = comm[u];
+      if (lv < 0) continue;
+      if (!a->seen[c]) {
+        a->seen[c] = 1;
+        a->present[a->n_present++] = c;
+      }
+      a->d[(size_t)c * 3 + (size_t)lv] += rw[u];
+    }
+  }
+}
+
+static void post_clear(post_acc *a) {
+  for (size_t i = 0; i < a->n_present; i++) {
+    int32_t c = a->present[i];
+    a->seen[c] = 0;
+    a->d[(size_t)c * 3] = a->d[(size_t)c * 3 + 1] = a->d[(size_t)c * 3 + 2] = 0;
+  }
+  a->n_present = 0;
+}
+
+/* S[c][c'] of the null model (header comment, step 2): two passes over the
+** posts, the first for each community's total D_c. */
+static int null_matrix(const ns__clayout *L, const int32_t *comm, size_t C, const double *rw,
+                       double smooth, double *S) {
+  post_acc a;
+  double *Dc = ns_calloc(C, sizeof *Dc);
+  double *f = ns_mallocn(C * 3, sizeof *f);
+  int rc = NS_ENOMEM;
+
+  memset(&a, 0, sizeof a);
+  a.d = ns_calloc(C * 3, sizeof *a.d);
+  a.present = ns_mallocn(C, sizeof *a.present);
+  a.seen = ns_calloc(C, 1);
+  if (!Dc || !f || !a.d || !a.present || !a.seen) goto out;
+  memset(S, 0, C * C * sizeof *S);
+  for (int pass = 0; pass < 2; pass++) {
+    size_t j0 = 0;
+    while (j0 < L->n_scope) {
+      size_t j1 = j0 + 1;
+      double tot[3] = {0, 0, 0}, all;
+      while (j1 < L->n_scope && L->post_of[j1] == L->post_of[j0]) j1++;
+      post_collect(L, j0, j1, comm, rw, &a);
+      for (size_t i = 0; i < a.n_present; i++) {
+        const double *d = a.d + (size_t)a.present[i] * 3;
+        tot[0] += d[0], tot[1] += d[1], tot[2] += d[2];
+      }
+      all = tot[0] + tot[1] + tot[2];
+      if (pass == 0) {
+        for (size_t i = 0; i < a.n_present; i++) {
+          const double *d = a.d + (size_t)a.present[i] * 3;
+          Dc[a.present[i]] += d[0] + d[1] + d[2];
+        }
+      } else if (all > 0) {
+        /* Smoothed value shares of each present community, then its
+        ** popularity share times them, so the pair sum is one dot product. */
+        for (size_t i = 0; i < a.n_present; i++) {
+          int32_t c = a.present[i];
+          const double *d = a.d + (size_t)c * 3;
+          double dc = d[0] + d[1] + d[2];
+          double pi = Dc[c] > 0 ? dc / Dc[c] : 0;
+          for (int v = 0; v < 3; v++)
+            f[(size_t)c * 3 + (size_t)v] = pi * (d[v] + smooth * tot[v] / all) / (dc + smooth);
+        }
+        for (size_t i = 0; i < a.n_present; i++) {
+          int32_t c = a.present[i];
+          const double *fc = f + (size_t)c * 3;
+          for (size_t i2 = i; i2 < a.n_present; i2++) {
+            int32_t c2 = a.present[i2];
+            const double *fd = f + (size_t)c2 * 3;
+            double s = fc[0] * fd[0] + fc[1] * fd[1] + fc[2] * fd[2];
+            S[(size_t)c * C + (size_t)c2] += s;
+            if (c2 != c) S[(size_t)c2 * C + (size_t)c] += s;
+          }
+        }
+      }
+      post_clear(&a);
+      j0 = j1;
+    }
+  }
+  rc = 0;
+out:
+  free(Dc);
+  free(f);
+  free(a.d);
+  free(a.present);
+  free(a.seen);
+  return rc;
+}
+
+int ns_coord_detect(const ns_bigraph *g, const float *edge_value, const int64_t *note_post,
+                    const int32_t *community, const ns_coord_params *p, ns_pool *pool,
+                    int32_t *group_id, ns_coord_stats *stats) {
+  ns_coord_params defp;
+  ns_coord_stats st;
+  ns__clayout L;
+  ns__cpair_vec pairs = {0};
+  size_t nr, C = 1;
+  int32_t *comm = NULL, *par = NULL, *partners = NULL, *first = NULL;
+  double *rw = NULL, *S = NULL;
+  int rc = 0;
+
+  memset(&st, 0, sizeof st);
+  memset(&L, 0, sizeof L);
+  if (stats) *stats = st;
+  if (!p) {
+    ns_coord_params_default(&defp);
+    p = &defp;
+  }
+  if (!g || !group_id || (g->n_edges && !edge_value) || (g->n_notes && !note_post) ||
+      p->min_posts < 1 || p->min_count < 1 || p->neighbours < 1 || !(p->min_lift >= 0) ||
+      !(p->alpha > 0 && p->alpha <= 1) || !(p->smooth >= 0) || g->n_raters >= INT32_MAX ||
+      g->n_notes >= INT32_MAX / 3)
+    return NS_EINVAL;
+  nr = g->n_raters;
+  for (size_t u = 0; u < nr; u++) group_id[u] = 0;
+
+  /* Dense communities: the caller's ids (>= 0) as they are, unknown (< 0)
+  ** as one more.  Ids are small (modelingGroup); a huge id is a caller
+  ** error, not a reason to allocate a huge matrix. */
+  comm = ns_mallocn(nr ? nr : 1, sizeof *comm);
+  if (!comm) { rc = NS_ENOMEM; goto out; }
+  if (community) {
+    int32_t mx = -1;
+    for (size_t u = 0; u < nr; u++) mx = community[u] > mx ? community[u] : mx;
+    if (mx >= 4096) { rc = NS_EINVAL; goto out; }
+    C = (size_t)mx + 2;
+    for (size_t u = 0; u < nr; u++)
+      comm[u] = community[u] >= 0 ? community[u] : (int32_t)(C - 1);
+  } else {
+    for (size_t u = 0; u < nr; u++) comm[u] = 0;
+  }
+
+  /* 1. collisions */
+  if ((rc = ns__clayout_build(&L, g, edge_value, note_post, p->min_posts - 1)) != 0) goto out;
+  st.eligible_raters = L.eligible_raters;
+  if ((rc = ns__collide_pairs(&L, p->neighbours, (uint32_t)p->min_count - 1, pool, &pairs,
+                              &st.pair_updates)) != 0)
+    goto out;
+  st.candidate_pairs = pairs.n;
+
+  /* 2. the null model, with popularity weights from the candidate pairs */
+  partners = ns_calloc(nr ? nr : 1, sizeof *partners);
+  rw = ns_mallocn(nr ? nr : 1, sizeof *rw);
+  S = ns_mallocn(C * C, sizeof *S);
+  if (!partners || !rw || !S) { rc = NS_ENOMEM; goto out; }
+  for (size_t i = 0; i < pairs.n; i++) partners[pairs.a[i].a]++, partners[pairs.a[i].b]++;
+  for (size_t u = 0; u < nr; u++) rw[u] = 1.0 / (1.0 + partners[u]);
+  if ((rc = null_matrix(&L, comm, C, rw, p->smooth, S)) != 0) goto out;
+
+  /* 3. suspect pairs, 4. groups */
+  {
+    double ne = (double)L.eligible_raters;
+    double m = ne > 1 ? ne * (ne - 1) / 2 : 1;
+    st.log_threshold = log(p->alpha) - log(m);
+  }
+  par = ns_mallocn(nr ? nr : 1, sizeof *par);
+  first = ns_mallocn(nr ? nr : 1, sizeof *first);
+  if (!par || !first) { rc = NS_ENOMEM; goto out; }
+  for (size_t u = 0; u < nr; u++) par[u] = (int32_t)u;
+  for (size_t i = 0; i < pairs.n; i++) {
+    const ns__cpair *q = &pairs.a[i];
+    double E = (double)L.T[q->a] * (double)L.T[q->b] * S[(size_t)comm[q->a] * C + (size_t)comm[q->b]];
+    double lift = E > 0 ? (double)q->count / E : INFINITY;
+    double lp = ns_poisson_log_sf(q->count, E);
+    int sig = lp <= st.log_threshold, big = lift >= p->min_lift;
+    if (sig && !big) st.significant_low_lift++;
+    if (big && !sig) st.high_lift_not_significant++;
+    if (!(sig && big)) {
+      if (lift > st.max_lift_unflagged) st.max_lift_unflagged = lift;
+      continue;
+    }
+    st.suspect_pairs++;
+    {
+      int32_t x = ufind(par, q->a), y = ufind(par, q->b);
+      if (x != y) par[x > y ? x : y] = x < y ? x : y;
+    }
+  }
+  for (size_t u = 0; u < nr; u++) first[u] = 0;
+  for (size_t u = 0; u < nr; u++) {
+    int32_t r = ufind(par, (int32_t)u);
+    if ((size_t)r != u) first[r] = 1; /* r has another member */
+  }
+  for (size_t u = 0; u < nr; u++) {
+    int32_t r = ufind(par, (int32_t)u);
+    if (!first[r]) continue;
+    if ((size_t)r == u) group_id[u] = (int32_t)++st.n_groups;
+    else group_id[u] = group_id[r];
+    st.n_grouped++;
+  }
+  st.n_communities = C;
+  if (stats) *stats = st;
+
+out:
+  if (rc)
+    for (size_t u = 0; u < nr; u++) group_id[u] = 0;
+  ns__clayout_free(&L);
+  ns_vec_free(&pairs);
+  free(comm);
+  free(par);
+  free(partners);
+  free(first);
+  free(rw);
+  free(S);
+  return rc;
+}
+
+int ns_coord_weights(const ns_bigraph *g, const int32_t *group_id, size_t n_groups, float *w) {
+  int32_t *cnt, *touched;
+  if (!g || !group_id || !w) return NS_EINVAL;
+  cnt = ns_calloc(n_groups + 1, sizeof *cnt);
+  touched = ns_mallocn(n_groups + 1, sizeof *touched);
+  if (!cnt || !touched) {
+    free(cnt);
+    free(touched);
+    return NS_ENOMEM;
+  }
+  for (size_t e = 0; e < g->n_edges; e++) w[e] = 1.0f;
+  for (size_t n = 0; n < g->n_notes; n++) {
+    size_t nt = 0;
+    for (uint64_t k = g->note_off[n]; k < g->note_off[n + 1]; k++) {
+      int32_t gid = group_id[g->edge_rater[g->note_edges[k]]];
+      if (gid <= 0 || (size_t)gid > n_groups) continue;
+      if (cnt[gid]++ == 0) touched[nt++] = gid;
+    }
+    if (nt == 0) continue;
+    for (uint64_t k = g->note_off[n]; k < g->note_off[n + 1]; k++) {
+      uint32_t e = g->note_edges[k];
+      int32_t gid = group_id[g->edge_rater[e]];
+      if (gid > 0 && (size_t)gid <= n_groups) w[e] = 1.0f / (float)cnt[gid];
+    }
+    for (size_t i = 0; i < nt; i++) cnt[touched[i]] = 0;
+  }
+  free(cnt);
+  free(touched);
+  return 0;
+}
