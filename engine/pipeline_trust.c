@@ -61,10 +61,10 @@ int ns__groups_stage(ns__run *run) {
   for (size_t e = 0; e < run->n_r; e++) run->n_group_weighted += run->edge_cw[e] < 1.0f;
   ns_log(NS_LOG_DEBUG,
          "coordination: %zu eligible raters, %zu communities, %zu candidate pairs, %zu suspect "
-         "(%zu significant below the lift bound, %zu above it not significant; largest "
-         "unflagged lift %.2f), %zu groups of %zu raters, %zu ratings down-weighted",
+         "(%zu significant below the lift bound; largest unflagged lift %.2f), %zu groups of "
+         "%zu raters, %zu ratings down-weighted",
          st.eligible_raters, st.n_communities, st.candidate_pairs, st.suspect_pairs,
-         st.significant_low_lift, st.high_lift_not_significant, st.max_lift_unflagged,
+         st.significant_low_lift, st.max_lift_unflagged,
          st.n_groups, st.n_grouped, run->n_group_weighted);
 
 out:

@@ -54,7 +54,7 @@ void ns_coord_params_default(ns_coord_params *p) {
   p->min_posts = 5;
   p->min_count = 5;
   p->neighbours = 24;
-  p->min_lift = 5.0;
+  p->min_lift = 3.0;
   p->alpha = 0.01;
   p->smooth = 2.0;
 }
@@ -187,6 +187,67 @@ out:
   return rc;
 }
 
+static int cmp_i32(const void *x, const void *y) {
+  int32_t a = *(const int32_t *)x, b = *(const int32_t *)y;
+  return (a > b) - (a < b);
+}
+
+/* Weak pairs (sus 1) that close a triangle with two other weak-or-strong
+** pairs become strong (2).  On data without coordination, weak pairs are
+** rare and independent, so a triangle of them is as unlikely as one strong
+** pair (the weak threshold is the cube root of the triple-wise Bonferroni
+** bound); a ring is dense, so it is full of triangles. */
+static int triangles(const ns__cpair_vec *pairs, uint8_t *sus, size_t nr) {
+  uint32_t *off = ns_calloc(nr + 1, sizeof *off);
+  int32_t *adj = NULL;
+  size_t m = 0;
+  if (!off) return NS_ENOMEM;
+  for (size_t i = 0; i < pairs->n; i++)
+    if (sus[i]) off[pairs->a[i].a + 1]++, off[pairs->a[i].b + 1]++, m++;
+  if (m == 0) {
+    free(off);
+    return 0;
+  }
+  for (size_t u = 0; u < nr; u++) off[u + 1] += off[u];
+  adj = ns_mallocn(2 * m, sizeof *adj);
+  if (!adj) {
+    free(off);
+    return NS_ENOMEM;
+  }
+  {
+    uint32_t *cur = ns_mallocn(nr + 1, sizeof *cur);
+    if (!cur) {
+      free(off);
+      free(adj);
+      return NS_ENOMEM;
+    }
+    memcpy(cur, off, (nr + 1) * sizeof *cur);
+    for (size_t i = 0; i < pairs->n; i++)
+      if (sus[i]) adj[cur[pairs->a[i].a]++] = pairs->a[i].b, adj[cur[pairs->a[i].b]++] = pairs->a[i].a;
+    free(cur);
+  }
+  for (size_t u = 0; u < nr; u++)
+    if (off[u + 1] - off[u] > 1) qsort(adj + off[u], off[u + 1] - off[u], sizeof *adj, cmp_i32);
+  for (size_t i = 0; i < pairs->n; i++) {
+    int32_t a = pairs->a[i].a, b = pairs->a[i].b;
+    uint32_t x = off[a], xe = off[a + 1], y = off[b], ye = off[b + 1];
+    if (sus[i] != 1) continue;
+    while (x < xe && y < ye) { /* a common neighbour closes a triangle */
+      if (adj[x] < adj[y]) x++;
+      else if (adj[x] > adj[y]) y++;
+      else {
+        sus[i] = 3; /* strong, but not a source of further triangles */
+        break;
+      }
+    }
+  }
+  for (size_t i = 0; i < pairs->n; i++)
+    if (sus[i] == 3) sus[i] = 2;
+  free(off);
+  free(adj);
+  return 0;
+}
+
 int ns_coord_detect(const ns_bigraph *g, const float *edge_value, const int64_t *note_post,
                     const int32_t *community, const ns_coord_params *p, ns_pool *pool,
                     int32_t *group_id, ns_coord_stats *stats) {
@@ -197,6 +258,7 @@ int ns_coord_detect(const ns_bigraph *g, const float *edge_value, const int64_t 
   size_t nr, C = 1;
   int32_t *comm = NULL, *par = NULL, *partners = NULL, *first = NULL;
   double *rw = NULL, *S = NULL;
+  uint8_t *sus = NULL;
   int rc = 0;
 
   memset(&st, 0, sizeof st);
@@ -247,34 +309,40 @@ int ns_coord_detect(const ns_bigraph *g, const float *edge_value, const int64_t 
   for (size_t u = 0; u < nr; u++) rw[u] = 1.0 / (1.0 + partners[u]);
   if ((rc = null_matrix(&L, comm, C, rw, p->smooth, S)) != 0) goto out;
 
-  /* 3. suspect pairs, 4. groups */
+  /* 3. suspect pairs: lift and significance, alone or in a triangle */
   {
     double ne = (double)L.eligible_raters;
-    double m = ne > 1 ? ne * (ne - 1) / 2 : 1;
-    st.log_threshold = log(p->alpha) - log(m);
+    double m2 = ne > 1 ? ne * (ne - 1) / 2 : 1, m3 = ne > 2 ? ne * (ne - 1) * (ne - 2) / 6 : 1;
+    st.log_threshold = log(p->alpha) - log(m2);
+    st.log_threshold_triangle = (log(p->alpha) - log(m3)) / 3;
   }
   par = ns_mallocn(nr ? nr : 1, sizeof *par);
   first = ns_mallocn(nr ? nr : 1, sizeof *first);
-  if (!par || !first) { rc = NS_ENOMEM; goto out; }
-  for (size_t u = 0; u < nr; u++) par[u] = (int32_t)u;
+  sus = ns_calloc(pairs.n ? pairs.n : 1, 1);
+  if (!par || !first || !sus) { rc = NS_ENOMEM; goto out; }
   for (size_t i = 0; i < pairs.n; i++) {
     const ns__cpair *q = &pairs.a[i];
     double E = (double)L.T[q->a] * (double)L.T[q->b] * S[(size_t)comm[q->a] * C + (size_t)comm[q->b]];
     double lift = E > 0 ? (double)q->count / E : INFINITY;
     double lp = ns_poisson_log_sf(q->count, E);
-    int sig = lp <= st.log_threshold, big = lift >= p->min_lift;
-    if (sig && !big) st.significant_low_lift++;
-    if (big && !sig) st.high_lift_not_significant++;
-    if (!(sig && big)) {
-      if (lift > st.max_lift_unflagged) st.max_lift_unflagged = lift;
-      continue;
-    }
+    int big = lift >= p->min_lift;
+    if (lp <= st.log_threshold && !big) st.significant_low_lift++;
+    if (big && lp <= st.log_threshold) sus[i] = 2;            /* suspect alone */
+    else if (big && lp <= st.log_threshold_triangle) sus[i] = 1; /* if in a triangle */
+    else if (lift > st.max_lift_unflagged) st.max_lift_unflagged = lift;
+  }
+  if ((rc = triangles(&pairs, sus, nr)) != 0) goto out;
+  for (size_t u = 0; u < nr; u++) par[u] = (int32_t)u;
+  for (size_t i = 0; i < pairs.n; i++) {
+    const ns__cpair *q = &pairs.a[i];
+    if (sus[i] < 2) continue;
     st.suspect_pairs++;
     {
       int32_t x = ufind(par, q->a), y = ufind(par, q->b);
       if (x != y) par[x > y ? x : y] = x < y ? x : y;
     }
   }
+  /* 4. groups */
   for (size_t u = 0; u < nr; u++) first[u] = 0;
   for (size_t u = 0; u < nr; u++) {
     int32_t r = ufind(par, (int32_t)u);
@@ -301,6 +369,7 @@ out:
   free(first);
   free(rw);
   free(S);
+  free(sus);
   return rc;
 }
 

@@ -326,7 +326,7 @@ typedef struct ns_coord_params {
   int min_posts;          /* 5 */
   int min_count;          /* 5 */
   int neighbours;         /* 24: pair-count neighbourhood per event */
-  double min_lift;        /* 5 */
+  double min_lift;        /* 3 */
   double alpha;           /* 0.01: family-wise false-flag rate */
   double smooth;          /* 2: pseudo-ratings toward the post's value shares */
 } ns_coord_params;
@@ -337,9 +337,9 @@ typedef struct ns_coord_stats {
   size_t candidate_pairs;          /* >= min_count collisions */
   size_t suspect_pairs;            /* lift and significance */
   size_t significant_low_lift;     /* significant, lift < min_lift */
-  size_t high_lift_not_significant;
   double max_lift_unflagged;       /* largest lift among unflagged candidates */
-  double log_threshold;            /* ln(alpha / M) */
+  double log_threshold;            /* ln(alpha / M), M = eligible pairs */
+  double log_threshold_triangle;   /* ln(alpha / M3) / 3, M3 = eligible triples */
   size_t n_groups, n_grouped;
 } ns_coord_stats;
 
