@@ -1,14 +1,16 @@
 /*
 ** engine/pipeline.c -- one scoring run (ns_pipeline_run), the Core scorer
-** path of the reference plus notescore's trust hook:
+** path of the reference plus notescore's defences (trust on):
 **
 **   prepare   universe of notes (notes file UNION status history), the
 **             misleading/deleted rating filter (§1.7 step 5), numRatings,
 **             the all-ratings bigraph
+**   groups    (trust on) the coordination test: a detected group weighs
+**             1/m per member on each note m members rated, in both rounds
 **   round 1   count filter (notes >= 5, raters >= 10, notes >= 5; one pass)
 **             -> MF (sign-identified) -> provisional statuses
 **   helpful.  valid ratings, agree ratio, author record, filter bit
-**   trust     per-rater weights for round 2 (hook: all 1.0 for now)
+**   trust     (trust on) propagation on the agreement graph -> raterTrust
 **   round 2   ratings of raters above the threshold, notes >= 5 -> MF
 **             initialised from round 1
 **   rules     the scorer chain (§4.1) on round-2 parameters
@@ -670,7 +672,6 @@ static void run_free(ns__run *run) {
   free(run->ratio_diff);
   free(run->mean_score);
   free(run->above);
-  free(run->weight);
   free(run->trust);
   free(run->earned);
   free(run->group_id);
@@ -734,7 +735,6 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, volatile int *canc
   run.ratio_diff = nan_array(np);
   run.mean_score = nan_array(np);
   run.above = ns_calloc(np ? np : 1, 1);
-  run.weight = nan_array(np);
   run.trust = nan_array(np);
   run.earned = nan_array(np);
   if (p->trust) {
@@ -746,7 +746,7 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, volatile int *canc
   if (!prov1 || !run.edge_r1 || !run.edge_r2 || !run.icpt1 || !run.fac1 || !run.ricpt1 || !run.rfac1 ||
       !run.icpt2 || !run.fac2 || !run.ricpt2 || !run.rfac2 || !run.prov_status ||
       !run.agree_ratio || !run.agree_harass || !run.ratio_diff || !run.mean_score ||
-      !run.above || !run.weight || !run.trust || !run.earned || !run.n_final_round) {
+      !run.above || !run.trust || !run.earned || !run.n_final_round) {
     rc = NS_ENOMEM;
     goto out;
   }

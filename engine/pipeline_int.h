@@ -148,15 +148,15 @@ typedef struct ns__run {
   /* helpfulness */
   double *agree_ratio, *agree_harass, *ratio_diff, *mean_score;  /* per participant */
   int8_t *above;             /* 1/0, -1 = not assessed */
-  double *weight;            /* per participant round-2 weight (trust hook) */
   double *trust;             /* per participant, NAN when off */
   double *earned;            /* per participant: earned agreement edges */
   int32_t *group_id;         /* per participant: co-rating group, 0 = none */
   float *edge_cw;            /* per edge: coordination weight, 1/m for a
                              ** rating by one of m members of a group on a
                              ** note, else 1; NULL when trust is off */
-  float *edge_w;             /* per edge: round-2 trust weight (0 for dropped
-                             ** ratings); NULL when trust is off */
+  float *edge_w;             /* per edge: round-2 weight (the coordination
+                             ** weight, 0 outside round 2); NULL when trust
+                             ** is off */
   /* trust / group statistics (reported on stderr with progress) */
   size_t n_seeds, n_groups, n_grouped, n_group_weighted;
   int trust_iters;
@@ -205,13 +205,12 @@ int ns__guardrails(ns__run *run);
 ** valid against in->note_status (reference §3.1). */
 int ns__valid_flags(const ns__run *run, const ns__valid_in *in, const uint8_t *use_edge,
                     uint8_t *valid);
-/* pipeline_trust.c: coordinated groups over all kept ratings (fills
-** group_id and edge_drop), trust propagation on the agreement graph of
+/* pipeline_trust.c: the coordination test over all kept ratings (fills
+** group_id and edge_cw), and trust propagation on the agreement graph of
 ** the edges in use_edge judged against prov_status (fills trust and
-** earned), and the per-edge round-2 weights over the edges in base. */
+** earned). */
 int ns__groups_stage(ns__run *run);
 int ns__trust_stage(ns__run *run, const uint8_t *use_edge);
-int ns__trust_edge_weights(ns__run *run, const uint8_t *base, float *w);
 /* Copies note n's guardrail verdicts and stabilization inputs into f (final
 ** round); frees nothing.  ns__guardrails_free releases the g_* arrays. */
 void ns__guard_facts(const ns__run *run, size_t n, ns__note_facts *f);

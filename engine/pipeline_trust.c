@@ -1,18 +1,18 @@
 /*
 ** engine/pipeline_trust.c -- the run's adversarial defences (design.md §4,
-** docs/trust.md §7): coordinated co-rating groups, trust propagation on
-** the agreement graph, and the per-rating weights of round 2.
+** docs/trust.md): the coordination test and its per-rating weights, and
+** trust propagation on the agreement graph.
 **
-**   groups   ns_groups_corate on every kept rating (post = the note's
-**            tweetId, or the note itself when the post is unknown), then
-**            ns_groups_dedup: one rating per (note, group), none on notes
-**            written by the same group.  Dropped ratings leave BOTH
-**            rounds, because a ring also bends the round-1 statuses that
-**            the agreement edges are judged against.
+**   groups   ns_coord_detect on every kept rating (post = the note's
+**            tweetId, or the note itself when the post is unknown;
+**            community = modelingGroup), then ns_coord_weights: on each
+**            note, the m members of a group who rated it weigh 1/m each.
+**            The weights apply in BOTH rounds, because a ring also bends
+**            the round-1 statuses, and to every head count and tag count.
 **   trust    agreement edges = valid round-1 ratings that agree with the
 **            provisional status; seeds = operator file or the default
-**            rule; ns_trust_propagate -> trust and earned per rater.
-**   weights  ns_trust_weights over the round-2 candidate ratings.
+**            rule; ns_trust_propagate -> raterTrust (published; it weights
+**            no rating).
 **
 ** Who calls it: engine/pipeline.c, on the run's thread, only when
 ** params->trust is on.  Output is a pure function of the run's arrays.

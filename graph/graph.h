@@ -131,38 +131,6 @@ int ns_trust_default_seeds(size_t n_raters, const int32_t *n_agree,
                            int64_t now_ms, const ns_seed_params *p,
                            double *seed_w, size_t *n_seeds);
 
-/* Per-rating weights for round-2 MF (docs/trust.md has the reasoning).
-**
-**   vol(u)  = min(1, earned[u] / earn_full)
-**   base(u) = 0                          if trust[u] < floor
-**           = trust[u]^beta * vol(u)     otherwise
-**   established(u) = trust[u] >= est_trust && earned[u] >= earn_full
-**                    && group_id[u] == 0
-** Per note n: H = sum of base over its established raters, L = sum over the
-** others.  If L > note_cap * H + cap_base, every non-established rating of
-** n is scaled by (note_cap * H + cap_base) / L.  Group members' base is
-** also multiplied by group_mult.
-**
-** Ratings are (rating_rater[i], rating_note[i]) for i < n_ratings, indexes
-** into the same dense numbering as trust/earned (n_raters) and 0..n_notes-1.
-** group_id may be NULL (no groups).  weight_out has n_ratings entries.
-** Returns 0, NS_EINVAL (index out of range, bad params) or NS_ENOMEM. */
-typedef struct ns_weight_params {
-  double floor;       /* 0.1: below this trust a rater is excluded */
-  double beta;        /* 1.0 */
-  double earn_full;   /* 20: earned edges for full volume weight */
-  double est_trust;   /* 0.5 */
-  double note_cap;    /* 1.0 */
-  double cap_base;    /* 2.0 */
-  double group_mult;  /* 1.0 (group dedup already makes a group one rater) */
-} ns_weight_params;
-
-void ns_weight_params_default(ns_weight_params *p);
-int ns_trust_weights(size_t n_ratings, const int32_t *rating_rater,
-                     const int32_t *rating_note, size_t n_raters, size_t n_notes,
-                     const double *trust, const double *earned,
-                     const int32_t *group_id, const ns_weight_params *p,
-                     float *weight_out);
 
 /* ========================================================================
 ** Coordinated groups (graph/groups.c).  reference §7.1, docs/trust.md.

@@ -1,9 +1,10 @@
 /*
-** graph/trust.c -- personalized-PageRank trust on the agreement bigraph,
-** the default seed rule, and per-rating weights for round-2 MF.
+** graph/trust.c -- personalized-PageRank trust on the agreement bigraph
+** and the default seed rule.
 **
 ** Who calls it: engine/ pipeline, once per scoring run, between the rater
-** helpfulness stage and round-2 MF.  Threads: the caller's thread; the
+** helpfulness stage and round-2 MF; the result is published per rater
+** (raterTrust), it weights no rating (docs/trust.md §5 says why).  Threads: the caller's thread; the
 ** propagation fans out over an optional ns_pool with fixed chunking, so the
 ** result does not depend on the number of threads.
 **
@@ -34,16 +35,6 @@ void ns_seed_params_default(ns_seed_params *p) {
   p->min_agree = 10;
   p->min_age_ms = 90LL * 24 * 3600 * 1000;
   p->top_frac = 0.25;
-}
-
-void ns_weight_params_default(ns_weight_params *p) {
-  p->floor = 0.1;
-  p->beta = 1.0;
-  p->earn_full = 20.0;
-  p->est_trust = 0.5;
-  p->note_cap = 1.0;
-  p->cap_base = 2.0;
-  p->group_mult = 1.0;
 }
 
 void ns_trust_result_free(ns_trust_result *r) {
@@ -366,82 +357,5 @@ int ns_trust_default_seeds(size_t n_raters, const int32_t *n_agree,
   if (n_seeds) *n_seeds = take;
 out:
   free(cand);
-  return rc;
-}
-
-/* ------------------------------------------------------------------------
-** Round-2 weights.
-*/
-int ns_trust_weights(size_t n_ratings, const int32_t *rating_rater,
-                     const int32_t *rating_note, size_t n_raters, size_t n_notes,
-                     const double *trust, const double *earned,
-                     const int32_t *group_id, const ns_weight_params *p,
-                     float *weight_out) {
-  ns_weight_params defp;
-  double *base = NULL, *hi = NULL, *lo = NULL;
-  uint8_t *est = NULL;
-  int rc = 0;
-
-  if (!p) {
-    ns_weight_params_default(&defp);
-    p = &defp;
-  }
-  if (!trust || !earned || !weight_out || (n_ratings && (!rating_rater || !rating_note)) ||
-      !(p->earn_full > 0) || !(p->beta > 0) || !(p->note_cap >= 0) || !(p->cap_base >= 0) ||
-      !(p->group_mult >= 0))
-    return NS_EINVAL;
-  for (size_t i = 0; i < n_ratings; i++)
-    if (rating_rater[i] < 0 || (size_t)rating_rater[i] >= n_raters || rating_note[i] < 0 ||
-        (size_t)rating_note[i] >= n_notes)
-      return NS_EINVAL;
-
-  base = ns_mallocn(n_raters ? n_raters : 1, sizeof *base);
-  est = ns_mallocn(n_raters ? n_raters : 1, sizeof *est);
-  hi = ns_calloc(n_notes ? n_notes : 1, sizeof *hi);
-  lo = ns_calloc(n_notes ? n_notes : 1, sizeof *lo);
-  if (!base || !est || !hi || !lo) {
-    rc = NS_ENOMEM;
-    goto out;
-  }
-  /* Per rater: base weight and whether it is "established".  Written with
-  ** negated comparisons so NaN inputs give weight 0, never NaN weights. */
-  for (size_t u = 0; u < n_raters; u++) {
-    double t = trust[u], e = earned[u], vol, b;
-    int grouped = group_id && group_id[u] > 0;
-    if (!(t >= p->floor)) {
-      b = 0; /* also catches NaN */
-    } else {
-      vol = e / p->earn_full;
-      if (!(vol < 1)) vol = 1;
-      if (!(vol > 0)) vol = 0;
-      b = (p->beta == 1.0 ? t : pow(t, p->beta)) * vol;
-      if (grouped) b *= p->group_mult;
-    }
-    base[u] = b;
-    est[u] = t >= p->est_trust && e >= p->earn_full && !grouped;
-  }
-  /* Per-note established / other sums in rating order (deterministic).
-  ** The cap is per note because suppression is per note: what pushes a
-  ** good note out of CRH is the pile of ratings on that one note, so that
-  ** is where unestablished weight is bounded by established weight. */
-  for (size_t i = 0; i < n_ratings; i++) {
-    int32_t u = rating_rater[i], n = rating_note[i];
-    if (est[u]) hi[n] += base[u];
-    else lo[n] += base[u];
-  }
-  /* lo[n] becomes the scale for non-established ratings of n. */
-  for (size_t n = 0; n < n_notes; n++) {
-    double lim = p->note_cap * hi[n] + p->cap_base;
-    lo[n] = lo[n] > lim ? lim / lo[n] : 1.0;
-  }
-  for (size_t i = 0; i < n_ratings; i++) {
-    int32_t u = rating_rater[i], n = rating_note[i];
-    weight_out[i] = (float)(est[u] ? base[u] : base[u] * lo[n]);
-  }
-out:
-  free(base);
-  free(est);
-  free(hi);
-  free(lo);
   return rc;
 }

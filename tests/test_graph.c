@@ -381,38 +381,6 @@ TEST(graph_default_seeds) {
   ASSERT_ERR(ns_trust_default_seeds(2, none, NULL, NULL, now, &p, w, &ns), NS_ENODATA);
 }
 
-/* ---- weights ---------------------------------------------------------------- */
-
-TEST(graph_weights_hand_example) {
-  /* earn_full = 10.  Raters 0, 1 established (trust 1, earned 20); 2 half
-  ** earned (earned 5 -> base 0.5); 3 below the trust floor (weight 0);
-  ** 4..9 trust 0.8 with earned 10 -> base 0.8.  On their own they are
-  ** established; as group members they are not, so the note cap applies. */
-  double trust[] = {1, 1, 1, 0.05, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8};
-  double earned[] = {20, 20, 5, 30, 10, 10, 10, 10, 10, 10};
-  int32_t group[] = {0, 0, 0, 0, 1, 1, 1, 1, 1, 1};
-  /* note 0: raters 0, 2, 3.  note 1: raters 1, 4..9 (the group). */
-  int32_t rr[] = {0, 2, 3, 1, 4, 5, 6, 7, 8, 9};
-  int32_t rn[] = {0, 0, 0, 1, 1, 1, 1, 1, 1, 1};
-  float w[10];
-  ns_weight_params p;
-  ns_weight_params_default(&p);
-  p.earn_full = 10;
-  ASSERT_OK(ns_trust_weights(10, rr, rn, 10, 2, trust, earned, group, &p, w));
-  /* note 0: H = 1, L = 0.5 <= 1*1 + 2 -> no scaling */
-  ASSERT_NEAR(w[0], 1.0, 0);
-  ASSERT_NEAR(w[1], 0.5, 0);
-  ASSERT_NEAR(w[2], 0.0, 0);
-  /* note 1: H = 1 (rater 1), L = 6 * 0.8 = 4.8 > 1 + 2 = 3 -> scale 3/4.8 */
-  ASSERT_NEAR(w[3], 1.0, 0);
-  for (int i = 4; i < 10; i++) ASSERT_NEAR(w[i], 0.8 * 3.0 / 4.8, 1e-7);
-  /* without groups the six are established: no cap */
-  ASSERT_OK(ns_trust_weights(10, rr, rn, 10, 2, trust, earned, NULL, &p, w));
-  for (int i = 4; i < 10; i++) ASSERT_NEAR(w[i], 0.8, 1e-7);
-  rr[0] = 10;
-  ASSERT_ERR(ns_trust_weights(10, rr, rn, 10, 2, trust, earned, NULL, &p, w), NS_EINVAL);
-}
-
 /* ---- co-rating groups --------------------------------------------------------- */
 
 typedef struct ratings {
