@@ -39,6 +39,7 @@ static int qclique_stage(ns__run *run, const ns_guard_fit *f, const ns_guard_reg
   size_t nn = run->n_notes, np = run->n_part;
   int64_t *post = ns_mallocn(nn ? nn : 1, sizeof *post), newest = INT64_MIN;
   uint8_t *corr = ns_calloc(np ? np : 1, 1);
+  int32_t *comm = ns_mallocn(np ? np : 1, sizeof *comm);
   ns_qclique_params qp;
   ns_qclique_stats qs;
   double t0 = ns_monotonic_s();
@@ -46,7 +47,7 @@ static int qclique_stage(ns__run *run, const ns_guard_fit *f, const ns_guard_reg
 
   run->qclique_id = ns_calloc(np ? np : 1, sizeof *run->qclique_id);
   run->g_icpt_nocorr = ns_mallocn(nn ? nn : 1, sizeof(double));
-  if (!post || !corr || !run->qclique_id || !run->g_icpt_nocorr) goto out;
+  if (!post || !corr || !comm || !run->qclique_id || !run->g_icpt_nocorr) goto out;
   for (size_t d = 0; d < ds->n_notes; d++)
     if (ds->note_created_ms[d] > newest) newest = ds->note_created_ms[d];
   /* In scope: MISINFORMED notes on a live post (tweetId known and not -1,
@@ -61,8 +62,9 @@ static int qclique_stage(ns__run *run, const ns_guard_fit *f, const ns_guard_reg
   }
   ns_qclique_params_default(&qp);
   qp.min_seed_lift = NS__QCLIQUE_MIN_LIFT;
-  if ((rc = ns_qclique_detect(run->g, run->r_value, post, &qp, run->pool, run->qclique_id, &qs)) !=
-      0)
+  ns__rater_communities(run, comm);
+  if ((rc = ns_qclique_detect(run->g, run->r_value, post, comm, &qp, run->pool, run->qclique_id,
+                              &qs)) != 0)
     goto out;
   run->n_qcliques = qs.n_cliques;
   run->n_correlated = qs.n_members;
@@ -84,6 +86,7 @@ static int qclique_stage(ns__run *run, const ns_guard_fit *f, const ns_guard_reg
 out:
   free(post);
   free(corr);
+  free(comm);
   run->qclique_seconds = ns_monotonic_s() - t0;
   return rc;
 }

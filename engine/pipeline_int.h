@@ -210,6 +210,10 @@ int ns__valid_flags(const ns__run *run, const ns__valid_in *in, const uint8_t *u
 ** the edges in use_edge judged against prov_status (fills trust and
 ** earned). */
 int ns__groups_stage(ns__run *run);
+/* comm[u] (n_part entries) = rater u's community: modelingGroup from
+** userEnrollment, -1 when missing (the coordination test and the
+** quasi-cliques' null model condition on it). */
+void ns__rater_communities(const ns__run *run, int32_t *comm);
 int ns__trust_stage(ns__run *run, const uint8_t *use_edge);
 /* Copies note n's guardrail verdicts and stabilization inputs into f (final
 ** round); frees nothing.  ns__guardrails_free releases the g_* arrays. */

@@ -26,6 +26,15 @@
 
 /* ---- coordinated groups ------------------------------------------------ */
 
+void ns__rater_communities(const ns__run *run, int32_t *comm) {
+  const ns_dataset *ds = run->ds;
+  for (size_t u = 0; u < run->n_part; u++) comm[u] = -1;
+  for (size_t i = 0; i < ds->n_enrollment; i++) {
+    int32_t u = ds->enrollment[i].participant, mg = ds->enrollment[i].modeling_group;
+    if (u >= 0 && (size_t)u < run->n_part && mg >= 0 && mg < 4096) comm[u] = mg;
+  }
+}
+
 int ns__groups_stage(ns__run *run) {
   const ns_dataset *ds = run->ds;
   size_t np = run->n_part, nn = run->n_notes;
@@ -43,13 +52,7 @@ int ns__groups_stage(ns__run *run) {
     ** each deleted post stays separate instead of one giant "post"). */
     post[n] = tw >= 0 ? tw : INT64_MAX - (int64_t)n;
   }
-  /* Community = modelingGroup from userEnrollment; raters missing from it
-  ** (or without a group) share the "unknown" community. */
-  for (size_t u = 0; u < np; u++) comm[u] = -1;
-  for (size_t i = 0; i < ds->n_enrollment; i++) {
-    int32_t u = ds->enrollment[i].participant, mg = ds->enrollment[i].modeling_group;
-    if (u >= 0 && (size_t)u < np && mg >= 0 && mg < 4096) comm[u] = mg;
-  }
+  ns__rater_communities(run, comm);
   ns_coord_params_default(&cp);
   if ((rc = ns_coord_detect(run->g, run->r_value, post, comm, &cp, run->pool, run->group_id,
                             &st)) != 0)

@@ -100,11 +100,9 @@ int ns__clayout_build(ns__clayout *L, const ns_bigraph *g, const float *value,
 
   /* One pass over the scope ratings (note-major, so sequential over the
   ** edges): T[u] (a post's notes are adjacent, so "last post seen" dedups
-  ** exactly), d = each post's distinct raters, and the sizes the layout
+  ** exactly), and the sizes the layout
   ** below needs -- every event's rating count (a capacity: only eligible
-  ** raters are filled in) and every rater's scope ratings.  P_eff =
-  ** (sum d)^2 / sum d^2 is the number of equally popular posts with the
-  ** same chance of two random (rater, post) incidences meeting. */
+  ** raters are filled in) and every rater's scope ratings. */
   nev = 3 * ns;
   L->ev_off = ns_calloc(nev + 1, sizeof *L->ev_off);
   L->rm_off = ns_calloc(nr + 1, sizeof *L->rm_off);
@@ -112,16 +110,11 @@ int ns__clayout_build(ns__clayout *L, const ns_bigraph *g, const float *value,
   rcur = ns_mallocn(nr + 1, sizeof *rcur);
   if (!L->ev_off || !L->rm_off || !cur || !rcur) goto out;
   {
-    double sum_d = 0, sum_d2 = 0, d = 0;
     for (size_t u = 0; u < nr; u++) lastp[u] = -1;
     for (size_t j = 0; j < ns; j++) {
       int32_t n = L->scope_note[j], p = L->post_of[j];
       uint64_t deg = g->note_off[n + 1] - g->note_off[n];
       if (deg > maxdeg) maxdeg = deg;
-      if (j > 0 && p != L->post_of[j - 1]) {
-        sum_d += d, sum_d2 += d * d;
-        d = 0;
-      }
       for (uint64_t k = g->note_off[n]; k < g->note_off[n + 1]; k++) {
         uint32_t e = g->note_edges[k];
         int32_t u = g->edge_rater[e];
@@ -133,12 +126,9 @@ int ns__clayout_build(ns__clayout *L, const ns_bigraph *g, const float *value,
         if (lastp[u] != p) {
           lastp[u] = p;
           L->T[u]++;
-          d++;
         }
       }
     }
-    sum_d += d, sum_d2 += d * d;
-    L->p_eff = sum_d2 > 0 ? sum_d * sum_d / sum_d2 : 0;
   }
 
   /* Events of eligible raters.  Each event's list is its eligible raters

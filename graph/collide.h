@@ -28,7 +28,6 @@ typedef struct ns__clayout {
   int32_t *note_pos;         /* [n_notes] position in scope_note, -1 = out */
   int32_t *post_of;          /* [n_scope] dense post index */
   size_t n_posts;
-  double p_eff;              /* effective number of posts (popularity) */
   int32_t *T;                /* [n_raters] distinct scope posts */
   /* eligible raters only (T > min_t) */
   uint32_t *ev_off;          /* [3 n_scope + 1] */
@@ -59,5 +58,44 @@ typedef NS_VEC(ns__cpair) ns__cpair_vec;
 ** first touch; *updates = neighbourhood updates counted. */
 int ns__collide_pairs(const ns__clayout *L, int neighbours, uint32_t min_count, ns_pool *pool,
                       ns__cpair_vec *pairs, uint64_t *updates);
+
+/* ------------------------------------------------------------------------
+** The null model of honest co-rating (null.c; docs/trust.md §6): how many
+** posts two raters share by chance -- with the same value, or at all --
+** given their activities, their communities and where each of them rates.
+**
+** Every post has a home: the community whose raters gave it the most
+** (weighted) ratings.  Rater a lands on post p of home k with probability
+**   T_a m_a(k) pi_k(p),
+** m_a(k) = the share of a's posts whose home is k (a's own mix: a power
+** rater who rates every community's notes is expected to meet raters of
+** every community), pi_k(p) = p's share of the weighted ratings on home-k
+** posts.  Two raters who both rated p agree with probability
+** A_p(c, c') = sum_v f_pc(v) f_pc'(v), f_pc = the value shares of
+** community c's raters on p, smoothed toward p's overall shares (1 when
+** values are ignored).  So
+**   E_ab = T_a T_b sum_k m_a(k) m_b(k) Q_k[c_a][c_b],
+**   Q_k[c][c'] = sum over home-k posts of pi_k(p)^2 A_p(c, c').
+** Ratings count with the caller's per-rater weight rw (NULL = 1).
+*/
+typedef struct ns__null {
+  const ns__clayout *L;
+  size_t C;                  /* rater communities (comm values 0..C-1) */
+  const int32_t *comm;       /* [n_raters], borrowed */
+  double *Q;                 /* [C][C][C]: k, c, c' */
+  uint32_t *m_off;           /* [n_raters + 1] into m_k / m_w (eligible raters) */
+  int32_t *m_k;
+  double *m_w;
+} ns__null;
+
+/* Dense communities for the model: the caller's ids (>= 0, < 4096) as
+** they are, unknown (< 0) as one more; NULL = everyone in one.  *C = the
+** count.  NS_EINVAL for an id past the bound (ids are small, modelingGroup). */
+#define NS__NULL_MAX_COMMUNITY 4096
+int ns__null_communities(size_t nr, const int32_t *community, int32_t *comm, size_t *C);
+int ns__null_build(ns__null *N, const ns__clayout *L, const int32_t *comm, size_t C,
+                   const double *rw, double smooth, int values);
+double ns__null_expect(const ns__null *N, int32_t a, int32_t b);
+void ns__null_free(ns__null *N);
 
 #endif /* NS_GRAPH_COLLIDE_H */

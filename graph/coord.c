@@ -79,114 +79,6 @@ static int32_t ufind(int32_t *par, int32_t a) {
   return a;
 }
 
-/* Per-post accumulator over communities: weighted rating counts per value
-** level, with the list of communities present. */
-typedef struct post_acc {
-  double *d;                 /* [C * 3] */
-  int32_t *present;          /* communities with a count, in first-seen order */
-  uint8_t *seen;             /* [C] */
-  size_t n_present;
-} post_acc;
-
-/* Walks the ratings of post j0..j1-1 (scope positions) into a. */
-static void post_collect(const ns__clayout *L, size_t j0, size_t j1, const int32_t *comm,
-                         const double *rw, post_acc *a) {
-  const ns_bigraph *g = L->g;
-  for (size_t j = j0; j < j1; j++) {
-    int32_t n = L->scope_note[j];
-    for (uint64_t k = g->note_off[n]; k < g->note_off[n + 1]; k++) {
-      uint32_t e = g->note_edges[k];
-      int32_t u = g->edge_rater[e];
-      int lv = ns__level_of(L->value[e]);
-      int32_t c = comm[u];
-      if (lv < 0) continue;
-      if (!a->seen[c]) {
-        a->seen[c] = 1;
-        a->present[a->n_present++] = c;
-      }
-      a->d[(size_t)c * 3 + (size_t)lv] += rw[u];
-    }
-  }
-}
-
-static void post_clear(post_acc *a) {
-  for (size_t i = 0; i < a->n_present; i++) {
-    int32_t c = a->present[i];
-    a->seen[c] = 0;
-    a->d[(size_t)c * 3] = a->d[(size_t)c * 3 + 1] = a->d[(size_t)c * 3 + 2] = 0;
-  }
-  a->n_present = 0;
-}
-
-/* S[c][c'] of the null model (header comment, step 2): two passes over the
-** posts, the first for each community's total D_c. */
-static int null_matrix(const ns__clayout *L, const int32_t *comm, size_t C, const double *rw,
-                       double smooth, double *S) {
-  post_acc a;
-  double *Dc = ns_calloc(C, sizeof *Dc);
-  double *f = ns_mallocn(C * 3, sizeof *f);
-  int rc = NS_ENOMEM;
-
-  memset(&a, 0, sizeof a);
-  a.d = ns_calloc(C * 3, sizeof *a.d);
-  a.present = ns_mallocn(C, sizeof *a.present);
-  a.seen = ns_calloc(C, 1);
-  if (!Dc || !f || !a.d || !a.present || !a.seen) goto out;
-  memset(S, 0, C * C * sizeof *S);
-  for (int pass = 0; pass < 2; pass++) {
-    size_t j0 = 0;
-    while (j0 < L->n_scope) {
-      size_t j1 = j0 + 1;
-      double tot[3] = {0, 0, 0}, all;
-      while (j1 < L->n_scope && L->post_of[j1] == L->post_of[j0]) j1++;
-      post_collect(L, j0, j1, comm, rw, &a);
-      for (size_t i = 0; i < a.n_present; i++) {
-        const double *d = a.d + (size_t)a.present[i] * 3;
-        tot[0] += d[0], tot[1] += d[1], tot[2] += d[2];
-      }
-      all = tot[0] + tot[1] + tot[2];
-      if (pass == 0) {
-        for (size_t i = 0; i < a.n_present; i++) {
-          const double *d = a.d + (size_t)a.present[i] * 3;
-          Dc[a.present[i]] += d[0] + d[1] + d[2];
-        }
-      } else if (all > 0) {
-        /* Smoothed value shares of each present community, then its
-        ** popularity share times them, so the pair sum is one dot product. */
-        for (size_t i = 0; i < a.n_present; i++) {
-          int32_t c = a.present[i];
-          const double *d = a.d + (size_t)c * 3;
-          double dc = d[0] + d[1] + d[2];
-          double pi = Dc[c] > 0 ? dc / Dc[c] : 0;
-          for (int v = 0; v < 3; v++)
-            f[(size_t)c * 3 + (size_t)v] = pi * (d[v] + smooth * tot[v] / all) / (dc + smooth);
-        }
-        for (size_t i = 0; i < a.n_present; i++) {
-          int32_t c = a.present[i];
-          const double *fc = f + (size_t)c * 3;
-          for (size_t i2 = i; i2 < a.n_present; i2++) {
-            int32_t c2 = a.present[i2];
-            const double *fd = f + (size_t)c2 * 3;
-            double s = fc[0] * fd[0] + fc[1] * fd[1] + fc[2] * fd[2];
-            S[(size_t)c * C + (size_t)c2] += s;
-            if (c2 != c) S[(size_t)c2 * C + (size_t)c] += s;
-          }
-        }
-      }
-      post_clear(&a);
-      j0 = j1;
-    }
-  }
-  rc = 0;
-out:
-  free(Dc);
-  free(f);
-  free(a.d);
-  free(a.present);
-  free(a.seen);
-  return rc;
-}
-
 static int cmp_i32(const void *x, const void *y) {
   int32_t a = *(const int32_t *)x, b = *(const int32_t *)y;
   return (a > b) - (a < b);
@@ -257,12 +149,14 @@ int ns_coord_detect(const ns_bigraph *g, const float *edge_value, const int64_t 
   ns__cpair_vec pairs = {0};
   size_t nr, C = 1;
   int32_t *comm = NULL, *par = NULL, *partners = NULL, *first = NULL;
-  double *rw = NULL, *S = NULL;
+  double *rw = NULL;
+  ns__null N;
   uint8_t *sus = NULL;
   int rc = 0;
 
   memset(&st, 0, sizeof st);
   memset(&L, 0, sizeof L);
+  memset(&N, 0, sizeof N);
   if (stats) *stats = st;
   if (!p) {
     ns_coord_params_default(&defp);
@@ -276,21 +170,9 @@ int ns_coord_detect(const ns_bigraph *g, const float *edge_value, const int64_t 
   nr = g->n_raters;
   for (size_t u = 0; u < nr; u++) group_id[u] = 0;
 
-  /* Dense communities: the caller's ids (>= 0) as they are, unknown (< 0)
-  ** as one more.  Ids are small (modelingGroup); a huge id is a caller
-  ** error, not a reason to allocate a huge matrix. */
   comm = ns_mallocn(nr ? nr : 1, sizeof *comm);
   if (!comm) { rc = NS_ENOMEM; goto out; }
-  if (community) {
-    int32_t mx = -1;
-    for (size_t u = 0; u < nr; u++) mx = community[u] > mx ? community[u] : mx;
-    if (mx >= 4096) { rc = NS_EINVAL; goto out; }
-    C = (size_t)mx + 2;
-    for (size_t u = 0; u < nr; u++)
-      comm[u] = community[u] >= 0 ? community[u] : (int32_t)(C - 1);
-  } else {
-    for (size_t u = 0; u < nr; u++) comm[u] = 0;
-  }
+  if ((rc = ns__null_communities(nr, community, comm, &C)) != 0) goto out;
 
   /* 1. collisions */
   if ((rc = ns__clayout_build(&L, g, edge_value, note_post, p->min_posts - 1)) != 0) goto out;
@@ -303,11 +185,10 @@ int ns_coord_detect(const ns_bigraph *g, const float *edge_value, const int64_t 
   /* 2. the null model, with popularity weights from the candidate pairs */
   partners = ns_calloc(nr ? nr : 1, sizeof *partners);
   rw = ns_mallocn(nr ? nr : 1, sizeof *rw);
-  S = ns_mallocn(C * C, sizeof *S);
-  if (!partners || !rw || !S) { rc = NS_ENOMEM; goto out; }
+  if (!partners || !rw) { rc = NS_ENOMEM; goto out; }
   for (size_t i = 0; i < pairs.n; i++) partners[pairs.a[i].a]++, partners[pairs.a[i].b]++;
   for (size_t u = 0; u < nr; u++) rw[u] = 1.0 / (1.0 + partners[u]);
-  if ((rc = null_matrix(&L, comm, C, rw, p->smooth, S)) != 0) goto out;
+  if ((rc = ns__null_build(&N, &L, comm, C, rw, p->smooth, 1)) != 0) goto out;
 
   /* 3. suspect pairs: lift and significance, alone or in a triangle */
   {
@@ -322,7 +203,7 @@ int ns_coord_detect(const ns_bigraph *g, const float *edge_value, const int64_t 
   if (!par || !first || !sus) { rc = NS_ENOMEM; goto out; }
   for (size_t i = 0; i < pairs.n; i++) {
     const ns__cpair *q = &pairs.a[i];
-    double E = (double)L.T[q->a] * (double)L.T[q->b] * S[(size_t)comm[q->a] * C + (size_t)comm[q->b]];
+    double E = ns__null_expect(&N, q->a, q->b);
     double lift = E > 0 ? (double)q->count / E : INFINITY;
     double lp = ns_poisson_log_sf(q->count, E);
     int big = lift >= p->min_lift;
@@ -368,7 +249,7 @@ out:
   free(partners);
   free(first);
   free(rw);
-  free(S);
+  ns__null_free(&N);
   free(sus);
   return rc;
 }

@@ -273,7 +273,7 @@ void ns_qclique_params_default(ns_qclique_params *p);
 ** may be NULL; the result does not depend on its thread count.  stats may
 ** be NULL.  Returns 0, NS_EINVAL or NS_ENOMEM (clique_id all 0 then). */
 int ns_qclique_detect(const ns_bigraph *g, const float *edge_value, const int64_t *note_post,
-                      const ns_qclique_params *p, ns_pool *pool, int32_t *clique_id,
+                      const int32_t *community, const ns_qclique_params *p, ns_pool *pool, int32_t *clique_id,
                       ns_qclique_stats *stats);
 
 /* ------------------------------------------------------------------------

@@ -53,16 +53,29 @@ static int cmp_qpair(const void *x, const void *y) {
 
 
 
-static int seed_pairs(const layout *L, const ns_qclique_params *p, ns_pool *pool,
-                      qpair_vec *pairs, ns_qclique_stats *st) {
+static int seed_pairs(const layout *L, const ns_qclique_params *p, const int32_t *community,
+                      ns_pool *pool, qpair_vec *pairs, ns_qclique_stats *st) {
   qpair_vec raw = {0};
+  ns__null N;
+  int32_t *comm = NULL;
+  size_t C = 1;
   int rc = ns__collide_pairs(L, p->neighbours, (uint32_t)p->min_pair_count, pool, &raw,
                              &st->pair_updates);
+  memset(&N, 0, sizeof N);
   if (rc) goto out;
+  if (p->min_seed_lift > 0 && raw.n > 0) {
+    /* Chance co-rating from the null model (collide.h): the pair's
+    ** activities, communities and own mixes, values ignored. */
+    comm = ns_mallocn(L->g->n_raters ? L->g->n_raters : 1, sizeof *comm);
+    if (!comm) { rc = NS_ENOMEM; goto out; }
+    if ((rc = ns__null_communities(L->g->n_raters, community, comm, &C)) != 0) goto out;
+    if ((rc = ns__null_build(&N, L, comm, C, NULL, 0, 0)) != 0) goto out;
+  }
   for (size_t i = 0; i < raw.n; i++) {
     const qpair *q = &raw.a[i];
-    /* Lift: collisions per chance co-rating T_a T_b / P_eff. */
-    double lift = (double)q->count * L->p_eff / ((double)L->T[q->a] * (double)L->T[q->b]);
+    /* Lift: collisions per chance co-rating. */
+    double E = p->min_seed_lift > 0 ? ns__null_expect(&N, q->a, q->b) : 0;
+    double lift = E > 0 ? (double)q->count / E : INFINITY;
     if (p->min_seed_lift > 0 && !(lift >= p->min_seed_lift)) {
       st->low_lift_pairs++;
       continue;
@@ -76,6 +89,8 @@ static int seed_pairs(const layout *L, const ns_qclique_params *p, ns_pool *pool
   st->seed_pairs = pairs->n + st->low_lift_pairs;
 out:
   ns_vec_free(&raw);
+  ns__null_free(&N);
+  free(comm);
   return rc;
 }
 
@@ -381,7 +396,7 @@ static void grow_from(grow *G, int32_t a, int32_t b) {
 }
 
 int ns_qclique_detect(const ns_bigraph *g, const float *edge_value, const int64_t *note_post,
-                      const ns_qclique_params *p, ns_pool *pool, int32_t *clique_id,
+                      const int32_t *community, const ns_qclique_params *p, ns_pool *pool, int32_t *clique_id,
                       ns_qclique_stats *stats) {
   ns_qclique_params defp;
   ns_qclique_stats st;
@@ -411,7 +426,7 @@ int ns_qclique_detect(const ns_bigraph *g, const float *edge_value, const int64_
   st.eligible_raters = L.eligible_raters;
   st.scope_notes = L.n_scope;
   st.scope_posts = L.n_posts;
-  if ((rc = seed_pairs(&L, p, pool, &pairs, &st)) != 0) goto out;
+  if ((rc = seed_pairs(&L, p, community, pool, &pairs, &st)) != 0) goto out;
   /* The pair layout is not needed any more; growth reads the bigraph. */
   free(L.ev_off), free(L.ev_r), free(L.rm_off), free(L.rm_slot);
   L.ev_off = NULL, L.rm_off = NULL, L.rm_slot = NULL, L.ev_r = NULL;

@@ -63,7 +63,7 @@ static ns_qclique_stats detect(const qin *q, const ns_qclique_params *p, ns_pool
   ns_bigraph *g = NULL;
   ns_qclique_stats st;
   ASSERT_OK(ns_bigraph_build(q->n_raters, q->n_notes, q->r.n, q->r.a, q->n.a, &g));
-  ASSERT_OK(ns_qclique_detect(g, q->v.a, q->post, p, pool, ids, &st));
+  ASSERT_OK(ns_qclique_detect(g, q->v.a, q->post, NULL, p, pool, ids, &st));
   ns_bigraph_free(g);
   return st;
 }
@@ -333,12 +333,12 @@ TEST(qclique_bad_input) {
   int64_t post[1] = {0};
   ns_qclique_params p;
   ASSERT_OK(ns_bigraph_build(1, 1, 1, r, n, &g));
-  ASSERT_ERR(ns_qclique_detect(g, NULL, post, NULL, NULL, ids, NULL), NS_EINVAL);
-  ASSERT_ERR(ns_qclique_detect(g, v, NULL, NULL, NULL, ids, NULL), NS_EINVAL);
+  ASSERT_ERR(ns_qclique_detect(g, NULL, post, NULL, NULL, NULL, ids, NULL), NS_EINVAL);
+  ASSERT_ERR(ns_qclique_detect(g, v, NULL, NULL, NULL, NULL, ids, NULL), NS_EINVAL);
   ns_qclique_params_default(&p);
   p.neighbours = 0;
-  ASSERT_ERR(ns_qclique_detect(g, v, post, &p, NULL, ids, NULL), NS_EINVAL);
-  ASSERT_OK(ns_qclique_detect(g, v, post, NULL, NULL, ids, NULL));
+  ASSERT_ERR(ns_qclique_detect(g, v, post, NULL, &p, NULL, ids, NULL), NS_EINVAL);
+  ASSERT_OK(ns_qclique_detect(g, v, post, NULL, NULL, NULL, ids, NULL));
   ASSERT_EQ(ids[0], 0);
   ns_bigraph_free(g);
 }
