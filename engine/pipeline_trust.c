@@ -53,6 +53,13 @@ int ns__groups_stage(ns__run *run) {
     post[n] = tw >= 0 ? tw : INT64_MAX - (int64_t)n;
   }
   ns__rater_communities(run, comm);
+  if (getenv("NS_COORD_DEBUG")) { /* TEMP */
+    char fn[512];
+    snprintf(fn, sizeof fn, "%s.ids", getenv("NS_COORD_DEBUG"));
+    FILE *f = fopen(fn, "w");
+    for (size_t u = 0; f && u < np; u++) fprintf(f, "%zu\t%s\n", u, ns_strtab_str(ds->participants, (int32_t)u));
+    if (f) fclose(f);
+  }
   ns_coord_params_default(&cp);
   if ((rc = ns_coord_detect(run->g, run->r_value, post, comm, &cp, run->pool, run->group_id,
                             &st)) != 0)
@@ -63,12 +70,14 @@ int ns__groups_stage(ns__run *run) {
   run->n_group_weighted = 0;
   for (size_t e = 0; e < run->n_r; e++) run->n_group_weighted += run->edge_cw[e] < 1.0f;
   ns_log(NS_LOG_DEBUG,
-         "coordination: %zu eligible raters, %zu communities, %zu candidate pairs, %zu suspect "
-         "(%zu significant below the lift bound; largest unflagged lift %.2f), %zu groups of "
-         "%zu raters, %zu ratings down-weighted",
-         st.eligible_raters, st.n_communities, st.candidate_pairs, st.suspect_pairs,
-         st.significant_low_lift, st.max_lift_unflagged,
-         st.n_groups, st.n_grouped, run->n_group_weighted);
+         "coordination: %zu communities; all values: %zu eligible raters, %zu candidate pairs, "
+         "%zu suspect (largest unflagged lift %.2f); dissent: %zu eligible raters, %zu candidate "
+         "pairs, %zu suspect (largest unflagged lift %.2f); %zu groups of %zu raters, %zu "
+         "ratings down-weighted",
+         st.n_communities, st.all.eligible_raters, st.all.candidate_pairs, st.all.suspect_pairs,
+         st.all.max_lift_unflagged, st.dissent.eligible_raters, st.dissent.candidate_pairs,
+         st.dissent.suspect_pairs, st.dissent.max_lift_unflagged, st.n_groups, st.n_grouped,
+         run->n_group_weighted);
 
 out:
   free(post);

@@ -39,6 +39,7 @@ void ns__clayout_free(ns__clayout *L) {
   free(L->ev_r);
   free(L->rm_off);
   free(L->rm_slot);
+  memset(L, 0, sizeof *L);
 }
 
 /* One eligible rating of a note while laying it out. */
@@ -72,6 +73,7 @@ int ns__clayout_build(ns__clayout *L, const ns_bigraph *g, const float *value,
   uint64_t maxdeg = 0;
   int rc = NS_ENOMEM;
 
+  memset(L, 0, sizeof *L);
   L->g = g;
   L->value = value;
   for (size_t n = 0; n < nn; n++) ns += note_post[n] >= 0;

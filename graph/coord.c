@@ -57,6 +57,7 @@ void ns_coord_params_default(ns_coord_params *p) {
   p->min_lift = 3.0;
   p->alpha = 0.01;
   p->smooth = 2.0;
+  p->max_dissent_share = 0.3;
 }
 
 double ns_poisson_log_sf(uint32_t k, double lambda) {
@@ -140,6 +141,43 @@ static int triangles(const ns__cpair_vec *pairs, uint8_t *sus, size_t nr) {
   return 0;
 }
 
+/* Tests every candidate pair of one pass (collisions in L, the null in N)
+** and joins the suspects into par.  pass_stats: the pass's counters. */
+static int test_pass(const ns__clayout *L, const ns__null *N, const ns__cpair_vec *pairs,
+                     const ns_coord_params *p, int32_t *par, ns_coord_pass *ps) {
+  uint8_t *sus = ns_calloc(pairs->n ? pairs->n : 1, 1);
+  double ne = (double)L->eligible_raters;
+  double m2 = ne > 1 ? ne * (ne - 1) / 2 : 1, m3 = ne > 2 ? ne * (ne - 1) * (ne - 2) / 6 : 1;
+  int rc;
+  if (!sus) return NS_ENOMEM;
+  ps->eligible_raters = L->eligible_raters;
+  ps->candidate_pairs = pairs->n;
+  ps->log_threshold = log(p->alpha) - log(m2);
+  ps->log_threshold_triangle = (log(p->alpha) - log(m3)) / 3;
+  for (size_t i = 0; i < pairs->n; i++) {
+    const ns__cpair *q = &pairs->a[i];
+    double E = ns__null_expect(N, q->a, q->b);
+    double lift = E > 0 ? (double)q->count / E : INFINITY;
+    double lp = ns_poisson_log_sf(q->count, E);
+    int big = lift >= p->min_lift;
+    if (lp <= ps->log_threshold && !big) ps->significant_low_lift++;
+    if (big && lp <= ps->log_threshold) sus[i] = 2;                 /* suspect alone */
+    else if (big && lp <= ps->log_threshold_triangle) sus[i] = 1;   /* if in a triangle */
+    else if (lift > ps->max_lift_unflagged) ps->max_lift_unflagged = lift;
+  }
+  if ((rc = triangles(pairs, sus, L->g->n_raters)) == 0)
+    for (size_t i = 0; i < pairs->n; i++) {
+      const ns__cpair *q = &pairs->a[i];
+      int32_t x, y;
+      if (sus[i] < 2) continue;
+      ps->suspect_pairs++;
+      x = ufind(par, q->a), y = ufind(par, q->b);
+      if (x != y) par[x > y ? x : y] = x < y ? x : y;
+    }
+  free(sus);
+  return rc;
+}
+
 int ns_coord_detect(const ns_bigraph *g, const float *edge_value, const int64_t *note_post,
                     const int32_t *community, const ns_coord_params *p, ns_pool *pool,
                     int32_t *group_id, ns_coord_stats *stats) {
@@ -149,9 +187,9 @@ int ns_coord_detect(const ns_bigraph *g, const float *edge_value, const int64_t 
   ns__cpair_vec pairs = {0};
   size_t nr, C = 1;
   int32_t *comm = NULL, *par = NULL, *partners = NULL, *first = NULL;
-  double *rw = NULL;
+  double *rw = NULL, *share = NULL;
+  float *dissent = NULL;
   ns__null N;
-  uint8_t *sus = NULL;
   int rc = 0;
 
   memset(&st, 0, sizeof st);
@@ -164,66 +202,69 @@ int ns_coord_detect(const ns_bigraph *g, const float *edge_value, const int64_t 
   }
   if (!g || !group_id || (g->n_edges && !edge_value) || (g->n_notes && !note_post) ||
       p->min_posts < 1 || p->min_count < 1 || p->neighbours < 1 || !(p->min_lift >= 0) ||
-      !(p->alpha > 0 && p->alpha <= 1) || !(p->smooth >= 0) || g->n_raters >= INT32_MAX ||
+      !(p->alpha > 0 && p->alpha <= 1) || !(p->smooth >= 0) ||
+      !(p->max_dissent_share >= 0 && p->max_dissent_share <= 1) || g->n_raters >= INT32_MAX ||
       g->n_notes >= INT32_MAX / 3)
     return NS_EINVAL;
   nr = g->n_raters;
   for (size_t u = 0; u < nr; u++) group_id[u] = 0;
 
   comm = ns_mallocn(nr ? nr : 1, sizeof *comm);
-  if (!comm) { rc = NS_ENOMEM; goto out; }
-  if ((rc = ns__null_communities(nr, community, comm, &C)) != 0) goto out;
-
-  /* 1. collisions */
-  if ((rc = ns__clayout_build(&L, g, edge_value, note_post, p->min_posts - 1)) != 0) goto out;
-  st.eligible_raters = L.eligible_raters;
-  if ((rc = ns__collide_pairs(&L, p->neighbours, (uint32_t)p->min_count - 1, pool, &pairs,
-                              &st.pair_updates)) != 0)
-    goto out;
-  st.candidate_pairs = pairs.n;
-
-  /* 2. the null model, with popularity weights from the candidate pairs */
+  par = ns_mallocn(nr ? nr : 1, sizeof *par);
+  first = ns_mallocn(nr ? nr : 1, sizeof *first);
   partners = ns_calloc(nr ? nr : 1, sizeof *partners);
   rw = ns_mallocn(nr ? nr : 1, sizeof *rw);
-  if (!partners || !rw) { rc = NS_ENOMEM; goto out; }
+  if (!comm || !par || !first || !partners || !rw) { rc = NS_ENOMEM; goto out; }
+  if ((rc = ns__null_communities(nr, community, comm, &C)) != 0) goto out;
+  st.n_communities = C;
+  for (size_t u = 0; u < nr; u++) par[u] = (int32_t)u;
+
+  /* Pass 1: every same-value collision.  Its candidate pairs also give the
+  ** popularity weights of both passes' null models. */
+  if ((rc = ns__clayout_build(&L, g, edge_value, note_post, p->min_posts - 1)) != 0) goto out;
+  if ((rc = ns__collide_pairs(&L, p->neighbours, (uint32_t)p->min_count - 1, pool, &pairs,
+                              &st.all.pair_updates)) != 0)
+    goto out;
   for (size_t i = 0; i < pairs.n; i++) partners[pairs.a[i].a]++, partners[pairs.a[i].b]++;
   for (size_t u = 0; u < nr; u++) rw[u] = 1.0 / (1.0 + partners[u]);
   if ((rc = ns__null_build(&N, &L, comm, C, rw, p->smooth, 1)) != 0) goto out;
+  if ((rc = test_pass(&L, &N, &pairs, p, par, &st.all)) != 0) goto out;
+  ns__clayout_free(&L);
+  ns__null_free(&N);
+  pairs.n = 0;
 
-  /* 3. suspect pairs: lift and significance, alone or in a triangle */
-  {
-    double ne = (double)L.eligible_raters;
-    double m2 = ne > 1 ? ne * (ne - 1) / 2 : 1, m3 = ne > 2 ? ne * (ne - 1) * (ne - 2) / 6 : 1;
-    st.log_threshold = log(p->alpha) - log(m2);
-    st.log_threshold_triangle = (log(p->alpha) - log(m3)) / 3;
-  }
-  par = ns_mallocn(nr ? nr : 1, sizeof *par);
-  first = ns_mallocn(nr ? nr : 1, sizeof *first);
-  sus = ns_calloc(pairs.n ? pairs.n : 1, 1);
-  if (!par || !first || !sus) { rc = NS_ENOMEM; goto out; }
-  for (size_t i = 0; i < pairs.n; i++) {
-    const ns__cpair *q = &pairs.a[i];
-    double E = ns__null_expect(&N, q->a, q->b);
-    double lift = E > 0 ? (double)q->count / E : INFINITY;
-    double lp = ns_poisson_log_sf(q->count, E);
-    int big = lift >= p->min_lift;
-    if (lp <= st.log_threshold && !big) st.significant_low_lift++;
-    if (big && lp <= st.log_threshold) sus[i] = 2;            /* suspect alone */
-    else if (big && lp <= st.log_threshold_triangle) sus[i] = 1; /* if in a triangle */
-    else if (lift > st.max_lift_unflagged) st.max_lift_unflagged = lift;
-  }
-  if ((rc = triangles(&pairs, sus, nr)) != 0) goto out;
-  for (size_t u = 0; u < nr; u++) par[u] = (int32_t)u;
-  for (size_t i = 0; i < pairs.n; i++) {
-    const ns__cpair *q = &pairs.a[i];
-    if (sus[i] < 2) continue;
-    st.suspect_pairs++;
-    {
-      int32_t x = ufind(par, q->a), y = ufind(par, q->b);
-      if (x != y) par[x > y ? x : y] = x < y ? x : y;
+  /* Pass 2: dissent only -- ratings whose value has a (weighted) share of
+  ** at most max_dissent_share on their note.  Honest raters dissent
+  ** rarely and each on their own notes; a ring that pushes against the
+  ** consensus dissents on its targets together, whatever else it rates. */
+  if (p->max_dissent_share > 0) {
+    share = ns_mallocn(g->n_notes ? g->n_notes * 3 : 1, sizeof *share);
+    dissent = ns_mallocn(g->n_edges ? g->n_edges : 1, sizeof *dissent);
+    if (!share || !dissent) { rc = NS_ENOMEM; goto out; }
+    for (size_t n = 0; n < g->n_notes; n++) {
+      double d[3] = {0, 0, 0}, t;
+      for (uint64_t k = g->note_off[n]; k < g->note_off[n + 1]; k++) {
+        uint32_t e = g->note_edges[k];
+        int lv = ns__level_of(edge_value[e]);
+        if (lv >= 0) d[lv] += rw[g->edge_rater[e]];
+      }
+      t = d[0] + d[1] + d[2];
+      for (int v = 0; v < 3; v++) share[n * 3 + (size_t)v] = t > 0 ? d[v] / t : 1;
     }
+    for (size_t e = 0; e < g->n_edges; e++) {
+      int lv = ns__level_of(edge_value[e]);
+      dissent[e] = lv >= 0 && share[(size_t)g->edge_note[e] * 3 + (size_t)lv] <= p->max_dissent_share
+                       ? edge_value[e] : -1.0f;
+    }
+    if ((rc = ns__clayout_build(&L, g, dissent, note_post, p->min_posts - 1)) != 0) goto out;
+    if ((rc = ns__collide_pairs(&L, p->neighbours, (uint32_t)p->min_count - 1, pool, &pairs,
+                                &st.dissent.pair_updates)) != 0)
+      goto out;
+    if ((rc = ns__null_build(&N, &L, comm, C, rw, p->smooth, 1)) != 0) goto out;
+    if ((rc = test_pass(&L, &N, &pairs, p, par, &st.dissent)) != 0) goto out;
   }
-  /* 4. groups */
+
+  /* Groups: components of >= 2 raters, numbered by smallest member. */
   for (size_t u = 0; u < nr; u++) first[u] = 0;
   for (size_t u = 0; u < nr; u++) {
     int32_t r = ufind(par, (int32_t)u);
@@ -236,21 +277,21 @@ int ns_coord_detect(const ns_bigraph *g, const float *edge_value, const int64_t 
     else group_id[u] = group_id[r];
     st.n_grouped++;
   }
-  st.n_communities = C;
   if (stats) *stats = st;
 
 out:
   if (rc)
     for (size_t u = 0; u < nr; u++) group_id[u] = 0;
   ns__clayout_free(&L);
+  ns__null_free(&N);
   ns_vec_free(&pairs);
   free(comm);
   free(par);
   free(partners);
   free(first);
   free(rw);
-  ns__null_free(&N);
-  free(sus);
+  free(share);
+  free(dissent);
   return rc;
 }
 

@@ -297,17 +297,27 @@ typedef struct ns_coord_params {
   double min_lift;        /* 3 */
   double alpha;           /* 0.01: family-wise false-flag rate */
   double smooth;          /* 2: pseudo-ratings toward the post's value shares */
+  double max_dissent_share; /* 0.3: a rating dissents when its value has at
+                           ** most this weighted share on its note; the
+                           ** dissent pass repeats the test on those only
+                           ** (0 = off) */
 } ns_coord_params;
 
-typedef struct ns_coord_stats {
-  size_t eligible_raters, n_communities;
+typedef struct ns_coord_pass {
+  size_t eligible_raters;
   uint64_t pair_updates;
   size_t candidate_pairs;          /* >= min_count collisions */
-  size_t suspect_pairs;            /* lift and significance */
+  size_t suspect_pairs;            /* lift and significance (or triangle) */
   size_t significant_low_lift;     /* significant, lift < min_lift */
   double max_lift_unflagged;       /* largest lift among unflagged candidates */
   double log_threshold;            /* ln(alpha / M), M = eligible pairs */
   double log_threshold_triangle;   /* ln(alpha / M3) / 3, M3 = eligible triples */
+} ns_coord_pass;
+
+typedef struct ns_coord_stats {
+  size_t n_communities;
+  ns_coord_pass all;               /* every same-value collision */
+  ns_coord_pass dissent;           /* collisions on dissenting values */
   size_t n_groups, n_grouped;
 } ns_coord_stats;
 
