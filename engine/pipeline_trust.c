@@ -53,13 +53,6 @@ int ns__groups_stage(ns__run *run) {
     post[n] = tw >= 0 ? tw : INT64_MAX - (int64_t)n;
   }
   ns__rater_communities(run, comm);
-  if (getenv("NS_COORD_DEBUG")) { /* TEMP */
-    char fn[512];
-    snprintf(fn, sizeof fn, "%s.ids", getenv("NS_COORD_DEBUG"));
-    FILE *f = fopen(fn, "w");
-    for (size_t u = 0; f && u < np; u++) fprintf(f, "%zu\t%s\n", u, ns_strtab_str(ds->participants, (int32_t)u));
-    if (f) fclose(f);
-  }
   ns_coord_params_default(&cp);
   if ((rc = ns_coord_detect(run->g, run->r_value, post, comm, &cp, run->pool, run->group_id,
                             &st)) != 0)

@@ -20,6 +20,7 @@ typedef struct cin {
   int64_t *post;
   int32_t *comm;              /* per rater */
   int32_t *note_comm;         /* per note */
+  float *view;                /* [n_notes * C]: each community's view */
 } cin;
 
 static void cin_init(cin *q, size_t n_raters, size_t n_notes) {
@@ -40,6 +41,7 @@ static void cin_free(cin *q) {
   free(q->post);
   free(q->comm);
   free(q->note_comm);
+  free(q->view);
 }
 
 static void rate(cin *q, int32_t r, int32_t n, float v) {
@@ -56,7 +58,7 @@ static void rate(cin *q, int32_t r, int32_t n, float v) {
 ** co-rate, and agree, far above global chance -- the shape that grouped
 ** honest communities as rings before this test existed. */
 static void communities(cin *q, ns_rng *rng, int C, size_t per, size_t heavy, double loc) {
-  float *view = malloc(q->n_notes * (size_t)C * sizeof *view);
+  float *view = q->view = malloc(q->n_notes * (size_t)C * sizeof *view);
   uint8_t *seen = calloc(q->n_notes, 1);
   ASSERT(view && seen);
   for (size_t i = 0; i < q->n_notes * (size_t)C; i++) view[i] = (float)ns_rng_below(rng, 3) * 0.5f;
@@ -80,7 +82,6 @@ static void communities(cin *q, ns_rng *rng, int C, size_t per, size_t heavy, do
       k++;
     }
   }
-  free(view);
   free(seen);
 }
 
@@ -218,6 +219,60 @@ TEST(coord_ring_that_dominates_its_community) {
   ASSERT_EQ(st.n_groups, 1);
   ASSERT_EQ(flagged(ids, 320, 380), 60);
   ASSERT_EQ(flagged(ids, 0, 320), 0);
+  cin_free(&q);
+}
+
+TEST(coord_dissent_pass_finds_a_ring_at_chance_corating) {
+  /* Raters rate 10 notes, heavy ones 60.  30 accounts in community 6 rate
+  ** like its heavy raters (60 notes: 40 ordinary ones, agreeing like an
+  ** honest member, and 20 targets), so they share posts near the chance
+  ** level of heavy raters there; the 20
+  ** targets are notes the community views as HELPFUL, and they all rate
+  ** them NOT_HELPFUL.  The all-values pass sees
+  ** nothing above chance; the dissent pass finds the ring, and no one
+  ** else.  Turned off (max_dissent_share 0), the ring goes unseen. */
+  cin q;
+  ns_rng rng;
+  int32_t ids[350];
+  ns_coord_params p;
+  ns_coord_stats st;
+  const int C = 8, c = 6;
+  ns_rng_seed(&rng, 59);
+  cin_init(&q, 350, 1000);
+  q.n_raters = 320;
+  communities(&q, &rng, C, 10, 60, 0.9);
+  q.n_raters = 350;
+  for (int32_t u = 320; u < 350; u++) {
+    uint8_t seen[1000] = {0};
+    q.comm[u] = c;
+    /* targets: the first 20 notes of the community that it views as
+    ** HELPFUL, pushed down */
+    for (int32_t j = 0, t = 0; t < 20; j++) {
+      int32_t n = c + C * j;
+      if (q.view[(size_t)n * (size_t)C + (size_t)c] != 1.0f) continue;
+      seen[n] = 1;
+      rate(&q, u, n, 0.0f);
+      t++;
+    }
+    for (int f = 0; f < 40;) { /* farming: agree like an honest member */
+      int32_t n = c + C * (int32_t)ns_rng_below(&rng, 125);
+      if (seen[n]) continue;
+      seen[n] = 1;
+      rate(&q, u, n, ns_rng_uniform(&rng) < 0.8 ? q.view[(size_t)n * (size_t)C + (size_t)c]
+                                                 : (float)ns_rng_below(&rng, 3) * 0.5f);
+      f++;
+    }
+  }
+  ns_coord_params_default(&p);
+  st = detect(&q, &p, 1, NULL, ids);
+  ASSERT_EQ(st.all.suspect_pairs, 0);
+  ASSERT(st.dissent.suspect_pairs > 0);
+  ASSERT_EQ(flagged(ids, 320, 350), 30);
+  ASSERT_EQ(flagged(ids, 0, 320), 0);
+  ASSERT_EQ(st.n_groups, 1);
+  p.max_dissent_share = 0;
+  st = detect(&q, &p, 1, NULL, ids);
+  ASSERT_EQ(flagged(ids, 0, 350), 0);
   cin_free(&q);
 }
 
