@@ -269,11 +269,10 @@ typedef struct ns_scores {
   double stage_seconds[8];     /* snapshot, r1, helpfulness, trust, r2,
                                    guardrails, statuses, publish */
   /* inside the trust stage (0 with --no-trust): */
-  double groups_seconds;       /* co-rating group detection */
+  double groups_seconds;       /* coordination test */
   double propagation_seconds;  /* ns_trust_propagate, all calls */
   uint64_t propagation_edge_visits;
-  double mf_seconds;           /* inside the main ALS fits (both rounds,
-                                  refinement included) */
+  double mf_seconds;           /* inside the main ALS fits (both rounds) */
   double pseudo_seconds;       /* part of guardrails: the pseudo-rater refits */
   double qclique_seconds;      /* part of guardrails: quasi-cliques and the
                                    NoCorrelated refit */

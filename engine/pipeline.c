@@ -371,10 +371,10 @@ static void note_facts(const ns__run *run, size_t n, int final_round, ns__note_f
   double h_neg = 0, h_pos = 0, w_neg = 0, w_pos = 0;
   double s_neg = 0, s_pos = 0;
   int32_t hist = run->note_hist[n];
-  /* Round-2 trust weights apply to the head-count rules too (RatioCRNH,
-  ** MinMinorityRaters, RaterBalance): otherwise a swarm the MF ignores
-  ** could still win by numbers.  Ratings the group filter dropped count
-  ** nowhere, tags included.  Without trust every weight is 1. */
+  /* The coordination weights (round 1: edge_cw; round 2: edge_w) apply to
+  ** the head-count rules too (RatioCRNH, MinMinorityRaters, RaterBalance):
+  ** otherwise a group the MF counts once could still win by numbers.
+  ** Without trust every weight is 1. */
   const float *ew = final_round ? run->edge_w : run->edge_cw;
   double tag_w[NS_N_TAGS] = {0};
 

@@ -30,8 +30,8 @@
 /* Quasi-cliques over every kept rating of the run, then the NoCorrelated
 ** intercept: the note-only refit of f without the ratings of clique
 ** members (reference §4.1 step 15; the reference's correlatedRater is the
-** quasi-clique flag alone, so co-rating groups -- whose ratings the trust
-** stage already collapses to one per note -- do not count here).  When no
+** quasi-clique flag alone, so coordinated groups -- which the trust stage
+** already counts as one rater per note -- do not count here).  When no
 ** rater is correlated the refit would reproduce the round-2 fit, so the
 ** round-2 intercept is copied instead (docs/guardrails.md §4). */
 static int qclique_stage(ns__run *run, const ns_guard_fit *f, const ns_guard_reg *reg) {
@@ -196,8 +196,8 @@ int ns__guardrails(ns__run *run) {
 
   /* Low-diligence model (§4.5) on the round-2 ratings.  Its rater factor is
   ** round 2's (dimension 0; the model is 1-D; guardrails.h explains why it
-  ** is held fixed).  Trust weights are base weights, so a down-weighted
-  ** rater's tags count as little here as her rating did in round 2. */
+  ** is held fixed).  The round-2 weights are base weights, so a
+  ** coordinated group's tags count as one rater's, as in round 2. */
   {
     double t0 = ns_monotonic_s();
     ns_guard_diligence_params dp;

@@ -222,9 +222,8 @@ int ns__helpfulness(ns__run *run) {
   if (!cnt || !a_n || !a_crh || !a_crnh || !a_sum || !pen) { rc = NS_ENOMEM; goto out; }
 
   /* The harassment penalty is a guardrail: off with the guardrails (then the
-  ** penalised ratio equals the plain one).  Its inputs (the run's ratings,
-  ** their tags, the round-1 factors) do not change when the trust
-  ** refinement calls us again, so it is fitted once per run and reused. */
+  ** penalised ratio equals the plain one).  It is fitted once per run
+  ** (its inputs: the run's ratings, their tags, the round-1 factors). */
   if (run->p->guardrails) {
     if (!run->harass_pen) {
       if (!(run->harass_pen = ns_calloc(np ? np : 1, sizeof *run->harass_pen))) {

@@ -150,7 +150,7 @@ typedef struct ns__run {
   int8_t *above;             /* 1/0, -1 = not assessed */
   double *trust;             /* per participant, NAN when off */
   double *earned;            /* per participant: earned agreement edges */
-  int32_t *group_id;         /* per participant: co-rating group, 0 = none */
+  int32_t *group_id;         /* per participant: coordinated group, 0 = none */
   float *edge_cw;            /* per edge: coordination weight, 1/m for a
                              ** rating by one of m members of a group on a
                              ** note, else 1; NULL when trust is off */
