@@ -141,7 +141,7 @@ int ns__guardrails(ns__run *run) {
     rn[j] = run->r_note[e];
     ru[j] = run->r_rater[e];
     rv[j] = run->r_value[e];
-    /* the weights round 2 was fitted with (trust), so the refits solve
+    /* the weights round 2 was fitted with (coordination), so the refits solve
     ** the same per-note problems; edge_r2 only holds positive weights */
     rw[j] = run->edge_w ? run->edge_w[e] : 1.0f;
     tg[j] = ds->r_tags[run->r_src[e]];

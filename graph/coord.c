@@ -53,7 +53,7 @@
 void ns_coord_params_default(ns_coord_params *p) {
   p->min_posts = 5;
   p->min_count = 5;
-  p->neighbours = 24;
+  p->neighbours = 16;
   p->min_lift = 3.0;
   p->alpha = 0.01;
   p->smooth = 2.0;

@@ -293,7 +293,7 @@ int ns_qclique_detect(const ns_bigraph *g, const float *edge_value, const int64_
 typedef struct ns_coord_params {
   int min_posts;          /* 5 */
   int min_count;          /* 5 */
-  int neighbours;         /* 24: pair-count neighbourhood per event */
+  int neighbours;         /* 16: pair-count neighbourhood per event */
   double min_lift;        /* 3 */
   double alpha;           /* 0.01: family-wise false-flag rate */
   double smooth;          /* 2: pseudo-ratings toward the post's value shares */
