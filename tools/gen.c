@@ -256,6 +256,50 @@ static uint64_t apportion(uint32_t *out, size_t n, uint64_t total, uint32_t lo, 
   return sum;
 }
 
+/* apportion() for heavy-tailed weights: entries whose share would pass the
+** cap are fixed at it and their overflow is shared out again in proportion
+** to the weights of the others (water filling), instead of one by one at
+** random, which would lift every light rater.  lo each first (lowered if the
+** budget is short); the rounding leftovers go to random entries below the
+** cap.  Returns the sum reached.  fixed[] is scratch of n bytes. */
+static uint64_t apportion_wf(uint32_t *out, size_t n, uint64_t total, uint32_t lo, uint32_t cap,
+                             const double *w, uint8_t *fixed, ns_rng *r) {
+  uint64_t sum = 0, rem, tries = 0;
+  double left, sw;
+  if (lo > cap) lo = cap;
+  if ((uint64_t)lo * n > total) lo = (uint32_t)(total / n);
+  rem = total - (uint64_t)lo * n;
+  memset(fixed, 0, n);
+  left = (double)rem;
+  for (int round = 0; round < 64; round++) {
+    int again = 0;
+    sw = 0;
+    for (size_t i = 0; i < n; i++)
+      if (!fixed[i]) sw += w[i];
+    if (sw <= 0) break;
+    for (size_t i = 0; i < n; i++)
+      if (!fixed[i] && (double)lo + left * w[i] / sw >= (double)cap) {
+        fixed[i] = 1;
+        left -= (double)(cap - lo);
+        again = 1;
+      }
+    if (!again || left <= 0) break;
+  }
+  sw = 0;
+  for (size_t i = 0; i < n; i++)
+    if (!fixed[i]) sw += w[i];
+  for (size_t i = 0; i < n; i++) {
+    double v = fixed[i] ? (double)cap : (double)lo + (sw > 0 && left > 0 ? floor(left * w[i] / sw) : 0);
+    out[i] = v >= (double)cap ? cap : (uint32_t)v;
+    sum += out[i];
+  }
+  while (sum < total && tries++ < 64 * (uint64_t)n + 1000) {
+    size_t i = (size_t)ns_rng_below(r, n);
+    if (out[i] < cap) out[i]++, sum++;
+  }
+  return sum;
+}
+
 /* 1-3 distinct tags from one group (helpful or not-helpful).  Each tag is
 ** one of the note's two favourites with probability p_fav, else uniform over
 ** the group, so explanation tags emerge where p_fav > 0. */
@@ -772,10 +816,15 @@ static int planted_layers(gen *g, const double *act, uint32_t **poffp, uint32_t 
   /* power raters: each rates 5-20 % of all notes, its own community's with
    * probability locality while they last */
   {
-    double f = power_frac(o);
+    double f = power_frac(o), pscale;
     uint64_t np = f > 0 ? (uint64_t)NS_MAX(1.0, floor(f * (double)g->nr + 0.5)) : 0;
     rng_stream(&r, o->seed, 11);
     if (np > g->nr / 2) np = g->nr / 2;
+    /* power raters take at most a quarter of the budget: on large data sets
+     * their 5-20 % of the notes shrink in proportion */
+    pscale = np ? NS_MIN(1.0, 0.25 * (double)o->ratings /
+                                  ((double)np * 0.5 * (POWER_MIN_SHARE + POWER_MAX_SHARE) * (double)g->nn))
+                : 1.0;
     for (size_t n = 0; n < g->nn; n++) pm[n] = -1;
     for (uint64_t i = 0, tries = 0; i < np && tries < 100 * np + 100; tries++) {
       size_t u = (size_t)ns_rng_below(&r, g->nr), nown = 0, own_taken = 0;
@@ -783,7 +832,7 @@ static int planted_layers(gen *g, const double *act, uint32_t **poffp, uint32_t 
       if (g->power[u]) continue;
       g->power[u] = 1;
       i++;
-      k = (uint64_t)floor((POWER_MIN_SHARE + (POWER_MAX_SHARE - POWER_MIN_SHARE) * ns_rng_uniform(&r)) *
+      k = (uint64_t)floor(pscale * (POWER_MIN_SHARE + (POWER_MAX_SHARE - POWER_MIN_SHARE) * ns_rng_uniform(&r)) *
                               (double)g->nn + 0.5);
       k = NS_MAX(k, 1);
       if (k >= g->nn) k = g->nn > 1 ? g->nn - 1 : 1;
@@ -936,6 +985,7 @@ static int shaped_ratings(gen *g, wbuf *w, const double *act, const double *pop,
   const ns_gen_opts *o = g->o;
   uint32_t *kn = NULL, *stub = NULL, *poff = NULL, *pre = NULL, *tmpc = NULL, *postmark = NULL;
   uint32_t *cu = NULL, *cnt = NULL;
+  uint8_t *fixed = NULL;
   uint64_t *dem = NULL, *off = NULL, *pos = NULL, *end = NULL, npre = 0, budget;
   uint32_t *dn = NULL, *lastn = NULL, *slotc = NULL, *okey = NULL;
   uint64_t *order = NULL;
@@ -965,7 +1015,8 @@ static int shaped_ratings(gen *g, wbuf *w, const double *act, const double *pop,
   tmpc = ns_mallocn(g->nr, sizeof *tmpc);
   cu = ns_calloc(g->nr, sizeof *cu);
   cnt = ns_mallocn(g->nr, sizeof *cnt);
-  if (!cu || !cnt || !mark || !postmark || !dem || !off || !pos || !end || !dn || !lastn || !slotc || !okey || !order || !tmpw || !tmpc) {
+  fixed = ns_mallocn(g->nr, 1);
+  if (!fixed || !cu || !cnt || !mark || !postmark || !dem || !off || !pos || !end || !dn || !lastn || !slotc || !okey || !order || !tmpw || !tmpc) {
     rc = NS_ENOMEM;
     goto out;
   }
@@ -1001,7 +1052,7 @@ static int shaped_ratings(gen *g, wbuf *w, const double *act, const double *pop,
     }
     off[c + 1] = off[c];
     if (!m || !dem[c]) continue;
-    off[c + 1] += apportion(cnt, m, dem[c], 1, cap, tmpw, &ra);
+    off[c + 1] += apportion_wf(cnt, m, dem[c], 1, cap, tmpw, fixed, &ra);
     for (uint32_t i = 0; i < m; i++) cu[tmpc[i]] = cnt[i];
   }
   stub = ns_mallocn(off[g->nc] ? off[g->nc] : 1, sizeof *stub);
@@ -1119,6 +1170,7 @@ out:
   free(tmpw);
   free(cu);
   free(cnt);
+  free(fixed);
   return rc;
 }
 
@@ -1519,7 +1571,11 @@ int ns_gen_run(const ns_gen_opts *o, const char *dir, ns_gen_stats *stp) {
   if (o->activity == NS_GEN_ACTIVITY_HEAVY) {
     ns_rng ra;
     rng_stream(&ra, o->seed, 10);
-    for (size_t u = 0; u < g.nr; u++) act[u] = exp(HEAVY_ACT_SIGMA * ns_rng_normal(&ra));
+    /* sigma 2, more when the mean count is high, so that the median rater
+     * stays near 2 ratings: a lognormal's median is its mean / e^(sigma^2/2) */
+    double mean = (double)o->ratings / (double)g.nr;
+    double sigma = mean > 2 ? NS_MAX(HEAVY_ACT_SIGMA, sqrt(2.0 * log(mean / 2.0))) : HEAVY_ACT_SIGMA;
+    for (size_t u = 0; u < g.nr; u++) act[u] = exp(sigma * ns_rng_normal(&ra));
   }
   if (o->arrival == NS_GEN_ARRIVAL_BURSTY && (rc = mark_hot(&g, pop)) != 0) goto out;
   if (g.nk) { /* ring communities and timing */
