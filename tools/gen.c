@@ -886,14 +886,15 @@ static int planted_layers(gen *g, const double *act, uint32_t **poffp, uint32_t 
       }
       st->n_cliques++;
       st->n_clique_raters += nm;
-      /* pool: notes of the community, sized so each member rates ~80 % of it */
+      /* pool: notes of the community, as many as the busiest member's share;
+       * member u rates the first k_u of them, so any two share the smaller k */
       for (size_t n = 0; n < g->nn; n++)
         if (g->ncomm[n] == c) cnotes[nown++] = (uint32_t)n;
       for (uint32_t i = 0; i < nm; i++) {
         double exp_k = NS_MAX((double)CLIQUE_MIN_RATINGS, (double)o->ratings * act[mem[i]] / sact);
         maxk = NS_MAX(maxk, (uint64_t)floor(CLIQUE_SHARE * exp_k + 0.5));
       }
-      npool = (uint32_t)NS_MIN((double)nown, ceil(1.25 * (double)maxk));
+      npool = (uint32_t)NS_MIN((double)nown, (double)maxk);
       for (uint32_t i = 0; i < npool; i++) { /* partial Fisher-Yates */
         uint32_t j = i + (uint32_t)ns_rng_below(&r, nown - i), t = cnotes[i];
         cnotes[i] = cnotes[j];
@@ -904,11 +905,8 @@ static int planted_layers(gen *g, const double *act, uint32_t **poffp, uint32_t 
         uint32_t u = mem[i];
         double exp_k = NS_MAX((double)CLIQUE_MIN_RATINGS, (double)o->ratings * act[u] / sact);
         uint32_t k = (uint32_t)NS_MIN((double)npool, floor(CLIQUE_SHARE * exp_k + 0.5));
-        for (uint32_t a = 0; a < k; a++) {
-          uint32_t j = a + (uint32_t)ns_rng_below(&r, npool - a), t = pool[a], n;
-          pool[a] = pool[j];
-          pool[j] = t;
-          n = pool[a];
+        for (uint32_t a = 0; a < k; a++) { /* nested: the first k of the pool */
+          uint32_t n = pool[a];
           if (g->author[n] == u) continue;
           if (ns_vec_push(&pairs, (uint64_t)n << 32 | u)) { rc = NS_ENOMEM; goto out; }
         }
