@@ -985,7 +985,7 @@ static int shaped_ratings(gen *g, wbuf *w, const double *act, const double *pop,
   uint32_t *cu = NULL, *cnt = NULL;
   uint8_t *fixed = NULL;
   uint64_t *dem = NULL, *off = NULL, *pos = NULL, *end = NULL, npre = 0, budget;
-  uint32_t *dn = NULL, *lastn = NULL, *slotc = NULL, *okey = NULL;
+  uint32_t *dn = NULL, *lastn = NULL, *slotc = NULL, *okey = NULL, *nown = NULL;
   uint64_t *order = NULL;
   size_t nord = 0;
   int32_t *mark = NULL;
@@ -1007,6 +1007,7 @@ static int shaped_ratings(gen *g, wbuf *w, const double *act, const double *pop,
   dn = ns_calloc(g->nc, sizeof *dn);
   lastn = ns_mallocn(g->nc, sizeof *lastn);
   slotc = ns_calloc(g->nc, sizeof *slotc);
+  nown = ns_calloc(g->nc, sizeof *nown);
   okey = ns_calloc(g->nn, sizeof *okey);
   order = ns_mallocn(g->nn, sizeof *order);
   tmpw = ns_mallocn(g->nr, sizeof *tmpw);
@@ -1014,7 +1015,7 @@ static int shaped_ratings(gen *g, wbuf *w, const double *act, const double *pop,
   cu = ns_calloc(g->nr, sizeof *cu);
   cnt = ns_mallocn(g->nr, sizeof *cnt);
   fixed = ns_mallocn(g->nr, 1);
-  if (!fixed || !cu || !cnt || !mark || !postmark || !dem || !off || !pos || !end || !dn || !lastn || !slotc || !okey || !order || !tmpw || !tmpc) {
+  if (!fixed || !cu || !cnt || !mark || !postmark || !dem || !off || !pos || !end || !dn || !lastn || !slotc || !nown || !okey || !order || !tmpw || !tmpc) {
     rc = NS_ENOMEM;
     goto out;
   }
@@ -1025,6 +1026,7 @@ static int shaped_ratings(gen *g, wbuf *w, const double *act, const double *pop,
 
   /* pass 1: demand per community, and how many notes ask for each */
   for (uint32_t c = 0; c < g->nc; c++) lastn[c] = UINT32_MAX;
+  for (size_t n = 0; n < g->nn; n++) nown[g->ncomm[n]]++;
   for (size_t n = 0; n < g->nn; n++) {
     slot_rng(&rs, o->seed, n);
     for (uint32_t i = 0; i < kn[n]; i++) {
@@ -1042,6 +1044,10 @@ static int shaped_ratings(gen *g, wbuf *w, const double *act, const double *pop,
     const uint32_t *mem = g->nc >= 2 ? g->cmem + g->coff[c] : NULL;
     uint32_t sz = g->nc >= 2 ? g->csize[c] : (uint32_t)g->nr;
     if (dn[c] <= 100) cap = dn[c] ? dn[c] : 1;
+    /* with communities, nobody needs more than its community's notes /
+     * locality: a heavier rater could only spill into other communities */
+    if (g->nc >= 2 && o->locality > 0)
+      cap = (uint32_t)NS_MAX(1.0, NS_MIN((double)cap, ceil((double)nown[c] / o->locality)));
     for (uint32_t i = 0; i < sz; i++) {
       uint32_t u = mem ? mem[i] : i;
       if (g->power[u]) continue;
@@ -1162,6 +1168,7 @@ out:
   free(dn);
   free(lastn);
   free(slotc);
+  free(nown);
   free(okey);
   free(order);
   free(mark);
