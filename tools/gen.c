@@ -14,7 +14,13 @@
 **      swapped with later stubs (or dropped when no swap is possible);
 **   3. stream the ratings: notes in order, then the ring's farm and attack
 **      ratings;  only counters survive a rating;
-**   4. write the status history, enrollment and truth files.
+**   4. write the status history, enrollment and truth files, gen_meta.json.
+**
+** With any of the honest-data shapes on (docs/gen.md "The shapes real data
+** has"), step 2-3 is shaped_ratings() instead: power raters and benign
+** cliques placed first, then one configuration model per community with
+** locality; communities, posts, heavy activity and the ring's community and
+** timing are drawn between steps 1 and 2, each from its own stream.
 **
 ** Every random choice comes from its own ns_rng stream (raters, notes,
 ** assignment, rating values, ring, ...), so e.g. adding a ring does not

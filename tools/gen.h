@@ -14,6 +14,11 @@
 **   rating  : utility q_n + b_u + gamma * x_u * s_n + noise, cut into
 **             NOT_HELPFUL / SOMEWHAT_HELPFUL / HELPFUL;
 **   truth   : trueHelpful = q_n > NS_GEN_HELPFUL_Q (independent of slant).
+** Optional shapes of real data (off by default, which leaves the files as
+** before they existed): communities with locality, heavy-tailed activity
+** with power raters, bursty arrival, posts with several notes, benign
+** cliques, and rings placed inside one community or spread, with burst,
+** honest or mixed timing.
 **
 ** Who calls it: tools/cmd_gen.c (the CLI) and the tests.  Single-threaded.
 ** Deterministic: the same options give byte-identical files.  Memory is
