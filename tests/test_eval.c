@@ -204,3 +204,95 @@ TEST(eval_errors) {
   ASSERT_ERR(ns_eval_run(t, d, NULL, &r, err, sizeof err), -ENOENT);
   ASSERT(strstr(err, "scored_notes.tsv") != NULL);
 }
+
+/*
+** Coordination signals: eight truth raters against a helpfulness_scores.tsv
+** in notescore's layout (column order shuffled, extra columns).
+**
+** rater  isRing cliqueId  coordinatedGroupId quasiCliqueId  counted as   flagged
+**  A      0      0         (empty)            (empty)        honest       no
+**  B      0      0         4                  (empty)        honest       yes
+**  C      0      0         0                  -1             honest       no
+**  D      0      0         (absent from the scores file)     honest       no
+**  E      0      2         (empty)            7              clique       yes
+**  F      0      2         nan                (empty)        clique       no
+**  G      1      0         3.0                (empty)        ring         yes
+**  H      1      0         (empty)            (empty)        ring         no
+** honest 4, flagged 1 (share 0.25); clique 2, flagged 1; ring 2, flagged 1.
+*/
+TEST(eval_coordination) {
+  const char *d = ns_test_tmpdir();
+  char t[4200], a[4200], b[4200], err[512];
+  ns_eval_result r;
+  json_t *o, *c;
+  FILE *f;
+  char path[4300];
+  sprintf(t, "%s/t", d);
+  sprintf(a, "%s/a", d);
+  sprintf(b, "%s/b", d);
+  write_file(t, "truth_notes.tsv", "noteId\ttrueHelpful\tquality\tslant\n1\t1\t0.9\t0\n");
+  write_file(t, "truth_raters.tsv",
+             "raterParticipantId\tcamp\tisRing\tnumRatings\tcliqueId\n"
+             "A\tleft\t0\t3\t0\nB\tleft\t0\t3\t0\nC\tright\t0\t3\t0\nD\tright\t0\t3\t0\n"
+             "E\tleft\t0\t3\t2\nF\tleft\t0\t3\t2\nG\tneutral\t1\t3\t0\nH\tneutral\t1\t3\t0\n");
+  write_file(a, "scored_notes.tsv", "noteId\tfinalRatingStatus\n1\tCURRENTLY_RATED_HELPFUL\n");
+  write_file(a, "helpfulness_scores.tsv",
+             "quasiCliqueId\tcoreRaterIntercept\traterParticipantId\tcoordinatedGroupId\n"
+             "\t0.1\tA\t\n\t0.1\tB\t4\n-1\t0.1\tC\t0\n7\t0.1\tE\t\n\t0.1\tF\tnan\n"
+             "\t0.1\tG\t3.0\n\t0.1\tH\t\n\t0.1\tZ\t9\n");
+  ASSERT_OK(ns_eval_run(t, a, NULL, &r, err, sizeof err));
+  ASSERT_EQ(r.has_coord, 1);
+  ASSERT_EQ(r.n_honest_raters, 4);
+  ASSERT_EQ(r.honest_flagged, 1);
+  ASSERT_NEAR(r.honest_flagged_share, 0.25, 1e-12);
+  ASSERT_EQ(r.n_clique_raters, 2);
+  ASSERT_EQ(r.clique_flagged, 1);
+  ASSERT_EQ(r.n_ring_raters, 2);
+  ASSERT_EQ(r.ring_flagged, 1);
+  o = ns_eval_to_json(&r);
+  c = json_object_get(o, "coordination");
+  ASSERT(json_is_object(c));
+  ASSERT_EQ(json_integer_value(json_object_get(c, "honestRaters")), 4);
+  ASSERT_EQ(json_integer_value(json_object_get(c, "honestFlagged")), 1);
+  ASSERT_NEAR(json_real_value(json_object_get(c, "honestFlaggedShare")), 0.25, 1e-12);
+  ASSERT_EQ(json_integer_value(json_object_get(c, "cliqueRaters")), 2);
+  ASSERT_EQ(json_integer_value(json_object_get(c, "cliqueFlagged")), 1);
+  ASSERT_EQ(json_integer_value(json_object_get(c, "ringRaters")), 2);
+  ASSERT_EQ(json_integer_value(json_object_get(c, "ringFlagged")), 1);
+  json_decref(o);
+  /* the text table has the section */
+  snprintf(path, sizeof path, "%s/out.txt", d);
+  f = fopen(path, "w");
+  ASSERT(f != NULL);
+  ns_eval_print(f, &r);
+  fclose(f);
+  {
+    size_t len;
+    char *txt = ns_test_slurp(path, &len);
+    ASSERT(txt && strstr(txt, "ring accounts flagged") != NULL);
+    free(txt);
+  }
+
+  /* without helpfulness_scores.tsv the whole object is null */
+  write_file(b, "scored_notes.tsv", "noteId\tfinalRatingStatus\n1\tCURRENTLY_RATED_HELPFUL\n");
+  ASSERT_OK(ns_eval_run(t, b, NULL, &r, err, sizeof err));
+  ASSERT_EQ(r.has_coord, 0);
+  o = ns_eval_to_json(&r);
+  ASSERT(json_is_null(json_object_get(o, "coordination")));
+  json_decref(o);
+
+  /* only ring raters: the honest share is undefined (null), not 0 */
+  write_file(t, "truth_raters.tsv", "raterParticipantId\tisRing\nG\t1\n");
+  ASSERT_OK(ns_eval_run(t, a, NULL, &r, err, sizeof err));
+  ASSERT_EQ(r.n_honest_raters, 0);
+  ASSERT(isnan(r.honest_flagged_share));
+  o = ns_eval_to_json(&r);
+  ASSERT(json_is_null(json_object_get(json_object_get(o, "coordination"), "honestFlaggedShare")));
+  ASSERT_EQ(json_integer_value(json_object_get(json_object_get(o, "coordination"), "ringFlagged")), 1);
+  json_decref(o);
+
+  /* a malformed flag is an error naming the file and line */
+  write_file(a, "helpfulness_scores.tsv", "raterParticipantId\tcoordinatedGroupId\nA\tx7\n");
+  ASSERT_ERR(ns_eval_run(t, a, NULL, &r, err, sizeof err), NS_EPARSE);
+  ASSERT(strstr(err, "helpfulness_scores.tsv:2:") != NULL);
+}

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../base/base.h"
 #include "gen.h"
@@ -273,6 +274,101 @@ out:
   return rc;
 }
 
+/* ---- coordination flags ------------------------------------------------ */
+
+/* A flag cell: a positive integer ("3", "3.0") flags; empty, 0, -1, "nan"
+** do not.  Anything else is malformed (-1). */
+static int parse_flag(const char *s, int *out) {
+  int64_t v;
+  double d;
+  *out = 0;
+  if (!*s) return 0;
+  if (parse_i64(s, &v) == 0) {
+    *out = v > 0;
+    return 0;
+  }
+  if (parse_num(s, &d) == 0) { /* nan, or a non-integral number: not an id */
+    *out = 0;
+    return 0;
+  }
+  return -1;
+}
+
+/* Reads OUTDIR/helpfulness_scores.tsv into a set of flagged participant
+** ids (interned in flagged).  Returns 1 when the file does not exist (no
+** coordination metrics), 0 when read, or an error.  Either id column may be
+** absent (a scorer without that signal flags nobody through it). */
+static int load_flags(const char *dir, ns_strtab *flagged, char *err, size_t elen) {
+  char path[4096];
+  tsv t;
+  int rc = 0, r, c_id, c_grp, c_qc;
+  snprintf(path, sizeof path, "%s/helpfulness_scores.tsv", dir);
+  if (access(path, F_OK) != 0) return 1;
+  if ((rc = tsv_open(&t, path, err, elen)) != 0) goto out;
+  c_id = col(&t, "raterParticipantId", 1, &rc, err, elen);
+  c_grp = col(&t, "coordinatedGroupId", 0, &rc, err, elen);
+  c_qc = col(&t, "quasiCliqueId", 0, &rc, err, elen);
+  if (rc) goto out;
+  while ((r = next_line(&t)) > 0) {
+    int fg = 0, fq = 0;
+    const char *id = field(&t, c_id);
+    int32_t idx;
+    if (t.nf == 1 && !*t.fld[0]) continue;
+    if (parse_flag(field(&t, c_grp), &fg) || parse_flag(field(&t, c_qc), &fq)) {
+      set_err(err, elen, "%s:%ld: malformed coordinatedGroupId or quasiCliqueId", path, t.lineno);
+      rc = NS_EPARSE;
+      goto out;
+    }
+    if ((fg || fq) && (rc = ns_strtab_intern(flagged, id, strlen(id), &idx)) != 0) goto out;
+  }
+  if (r < 0) {
+    rc = r;
+    set_err(err, elen, "%s:%ld: %s", path, t.lineno + 1, ns_strerror(r));
+  }
+out:
+  tsv_close(&t);
+  return rc;
+}
+
+/* Counts DIR/truth_raters.tsv's honest (outside planted cliques), clique
+** and ring raters, and how many of each are in flagged.  isRing is
+** required; cliqueId is optional (truth from older gen versions). */
+static int count_flags(const char *dir, const ns_strtab *flagged, ns_eval_result *res, char *err,
+                       size_t elen) {
+  char path[4096];
+  tsv t;
+  int rc = 0, r, c_id, c_ring, c_clq;
+  snprintf(path, sizeof path, "%s/truth_raters.tsv", dir);
+  if ((rc = tsv_open(&t, path, err, elen)) != 0) goto out;
+  c_id = col(&t, "raterParticipantId", 1, &rc, err, elen);
+  c_ring = col(&t, "isRing", 1, &rc, err, elen);
+  c_clq = col(&t, "cliqueId", 0, &rc, err, elen);
+  if (rc) goto out;
+  while ((r = next_line(&t)) > 0) {
+    int ring = 0;
+    int64_t clq = 0;
+    const char *id = field(&t, c_id), *cs = field(&t, c_clq);
+    int fl;
+    if (t.nf == 1 && !*t.fld[0]) continue;
+    if (parse_bool(field(&t, c_ring), &ring) || (*cs && parse_i64(cs, &clq))) {
+      set_err(err, elen, "%s:%ld: malformed isRing or cliqueId", path, t.lineno);
+      rc = NS_EPARSE;
+      goto out;
+    }
+    fl = ns_strtab_find(flagged, id, strlen(id)) >= 0;
+    if (ring) res->n_ring_raters++, res->ring_flagged += fl;
+    else if (clq > 0) res->n_clique_raters++, res->clique_flagged += fl;
+    else res->n_honest_raters++, res->honest_flagged += fl;
+  }
+  if (r < 0) {
+    rc = r;
+    set_err(err, elen, "%s:%ld: %s", path, t.lineno + 1, ns_strerror(r));
+  }
+out:
+  tsv_close(&t);
+  return rc;
+}
+
 /* Binary search; the first row with this noteId, or NULL. */
 static const score_row *find_score(const score_vec *v, int64_t id) {
   size_t lo = 0, hi = v->n;
@@ -351,6 +447,7 @@ int ns_eval_run(const char *truth_dir, const char *scores_dir, const char *score
   memset(r, 0, sizeof *r);
   r->spearman = r->crh_precision = r->crh_recall = r->crnh_precision = r->crnh_recall = NAN;
   r->pct_differ = NAN;
+  r->honest_flagged_share = NAN;
   if (err && elen) err[0] = '\0';
   if ((rc = ns_strtab_new(&st)) != 0) goto out;
   /* fixed indices for the three public statuses */
@@ -402,6 +499,27 @@ int ns_eval_run(const char *truth_dir, const char *scores_dir, const char *score
   r->crnh_precision = ratio(r->crnh_false, r->n_crnh);
   r->crnh_recall = ratio(r->crnh_false, r->n_true_unhelpful);
   if ((rc = spearman(qa, ia, r->n_intercept, &r->spearman)) != 0) goto out;
+
+  /* coordination signals, when the run wrote per-rater output */
+  {
+    ns_strtab *flagged = NULL;
+    int lr;
+    char rpath[4096];
+    if ((rc = ns_strtab_new(&flagged)) != 0) goto out;
+    snprintf(rpath, sizeof rpath, "%s/truth_raters.tsv", truth_dir);
+    /* no per-rater truth (hand-made or older truth): nothing to count */
+    lr = access(rpath, F_OK) == 0 ? load_flags(scores_dir, flagged, err, elen) : 1;
+    if (lr == 0) {
+      r->has_coord = 1;
+      lr = count_flags(truth_dir, flagged, r, err, elen);
+      r->honest_flagged_share = ratio(r->honest_flagged, r->n_honest_raters);
+    }
+    ns_strtab_free(flagged);
+    if (lr < 0) {
+      rc = lr;
+      goto out;
+    }
+  }
 
   if (scores_b_dir) {
     /* merge the two sorted lists; a duplicate noteId is compared once */
@@ -469,6 +587,15 @@ void ns_eval_print(FILE *f, const ns_eval_result *r) {
   fprintf(f, "  %-44s %8zu  (of %zu)\n", "good targets at CRH", r->good_targets_crh, r->n_good_targets);
   fprintf(f, "  %-44s %8zu  (of %zu)\n", "good targets not CRH", r->good_targets_not_crh,
           r->n_good_targets);
+  fprintf(f, "\ncoordination signals (coordinatedGroupId or quasiCliqueId set)\n");
+  if (!r->has_coord) {
+    fprintf(f, "  %-44s\n", "n/a (no helpfulness_scores.tsv)");
+  } else {
+    print_ratio(f, "honest raters flagged (outside planted cliques)", r->honest_flagged_share,
+                r->honest_flagged, r->n_honest_raters);
+    fprintf(f, "  %-44s %8zu  (of %zu)\n", "clique members flagged", r->clique_flagged, r->n_clique_raters);
+    fprintf(f, "  %-44s %8zu  (of %zu)\n", "ring accounts flagged", r->ring_flagged, r->n_ring_raters);
+  }
   if (r->has_b) {
     fprintf(f, "\nrun A vs run B\n");
     if (isnan(r->pct_differ))
@@ -528,6 +655,21 @@ json_t *ns_eval_to_json(const ns_eval_result *r) {
   SETN(att, "goodTargetsCrh", r->good_targets_crh);
   SETN(att, "goodTargetsNotCrh", r->good_targets_not_crh);
   json_object_set_new(o, "attack", att);
+  if (r->has_coord) {
+    json_t *c = json_object();
+    if (c) {
+      SETN(c, "honestRaters", r->n_honest_raters);
+      SETN(c, "honestFlagged", r->honest_flagged);
+      json_object_set_new(c, "honestFlaggedShare", num_or_null(r->honest_flagged_share));
+      SETN(c, "cliqueRaters", r->n_clique_raters);
+      SETN(c, "cliqueFlagged", r->clique_flagged);
+      SETN(c, "ringRaters", r->n_ring_raters);
+      SETN(c, "ringFlagged", r->ring_flagged);
+      json_object_set_new(o, "coordination", c);
+    }
+  } else {
+    json_object_set_new(o, "coordination", json_null());
+  }
   if (r->has_b) {
     json_t *b = json_object();
     if (b) {

@@ -5,6 +5,8 @@
 ** Inputs: DIR/truth_notes.tsv (tools/gen.c) and OUTDIR/scored_notes.tsv (the
 ** scorer), both mapped by header name; optionally a second scorer output
 ** to count status differences between two runs (e.g. trust on vs off).
+** When OUTDIR/helpfulness_scores.tsv exists, also DIR/truth_raters.tsv, for
+** how many honest, clique and ring raters the coordination signals flag.
 **
 ** Who calls it: tools/cmd_eval.c and the tests.  Single-threaded; no global
 ** state.  Definitions of every metric: docs/gen.md.
@@ -42,6 +44,15 @@ typedef struct ns_eval_result {
   size_t n_bad_targets, bad_targets_crh, bad_targets_crnh;
   size_t n_good_targets, good_targets_crh, good_targets_not_crh;
   size_t n_incorrect_popular, incorrect_popular_crh;
+  /* coordination signals (OUTDIR/helpfulness_scores.tsv): a rater is
+  ** flagged when its coordinatedGroupId or quasiCliqueId is a positive
+  ** integer; counted over the raters of DIR/truth_raters.tsv */
+  int has_coord;           /* 0 when helpfulness_scores.tsv is missing */
+  size_t n_honest_raters;  /* isRing 0 and cliqueId 0 */
+  size_t honest_flagged;
+  double honest_flagged_share; /* NAN when n_honest_raters == 0 */
+  size_t n_clique_raters, clique_flagged; /* cliqueId > 0 (planted benign cliques) */
+  size_t n_ring_raters, ring_flagged;     /* isRing 1 */
   /* second run (--scores-b): notes in either file whose status differs
   ** (a note absent from one file counts as a difference) */
   int has_b;

@@ -14,7 +14,13 @@
 **      swapped with later stubs (or dropped when no swap is possible);
 **   3. stream the ratings: notes in order, then the ring's farm and attack
 **      ratings;  only counters survive a rating;
-**   4. write the status history, enrollment and truth files.
+**   4. write the status history, enrollment and truth files, gen_meta.json.
+**
+** With any of the honest-data shapes on (docs/gen.md "The shapes real data
+** has"), step 2-3 is shaped_ratings() instead: power raters and benign
+** cliques placed first, then one configuration model per community with
+** locality; communities, posts, heavy activity and the ring's community and
+** timing are drawn between steps 1 and 2, each from its own stream.
 **
 ** Every random choice comes from its own ns_rng stream (raters, notes,
 ** assignment, rating values, ring, ...), so e.g. adding a ring does not
@@ -184,6 +190,17 @@ typedef struct gen {
   uint32_t *ncount;      /* ratings written per note */
   int64_t *attack_at;    /* ring window start per note (targets only) */
   char tag_chunks[256][16]; /* tag bits of one byte, formatted */
+  /* the shapes (docs/gen.md); all zero / 1 community in the default model */
+  uint32_t nc;           /* communities (1 = the one-community model) */
+  uint32_t *csize;       /* honest raters per community */
+  uint32_t *cmem, *coff; /* honest raters of community c: cmem[coff[c] .. coff[c+1]) */
+  uint16_t *comm;        /* community per participant */
+  uint16_t *ncomm;       /* community per note (its author's) */
+  uint8_t *power;        /* power rater */
+  uint32_t *clique;      /* clique id, 1-based; 0 = none */
+  uint8_t *honest_t;     /* ring account rates with honest timing */
+  uint32_t *post;        /* per note: index of the first note of its post */
+  uint8_t *hot;          /* per note: among the most popular (bursty arrival) */
 } gen;
 
 static const char *pid_str(const gen *g, size_t p) { return g->ids + p * 65; }
@@ -206,6 +223,16 @@ static void rng_stream(ns_rng *r, uint64_t seed, uint64_t stream) {
   ns_rng_seed(r, ns_hash64(seed) ^ (stream * 0xd1b54a32d192ed03ull));
 }
 
+static int cmp_f64_desc(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x < y) - (x > y);
+}
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return (x > y) - (x < y);
+}
+
 static int cmp_i64(const void *a, const void *b) {
   int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
   return (x > y) - (x < y);
@@ -225,6 +252,50 @@ static uint64_t apportion(uint32_t *out, size_t n, uint64_t total, uint32_t lo, 
   for (size_t i = 0; i < n; i++) sw += w[i];
   for (size_t i = 0; i < n; i++) {
     double v = (double)lo + floor((double)rem * w[i] / sw);
+    out[i] = v >= (double)cap ? cap : (uint32_t)v;
+    sum += out[i];
+  }
+  while (sum < total && tries++ < 64 * (uint64_t)n + 1000) {
+    size_t i = (size_t)ns_rng_below(r, n);
+    if (out[i] < cap) out[i]++, sum++;
+  }
+  return sum;
+}
+
+/* apportion() for heavy-tailed weights: entries whose share would pass the
+** cap are fixed at it and their overflow is shared out again in proportion
+** to the weights of the others (water filling), instead of one by one at
+** random, which would lift every light rater.  lo each first (lowered if the
+** budget is short); the rounding leftovers go to random entries below the
+** cap.  Returns the sum reached.  fixed[] is scratch of n bytes. */
+static uint64_t apportion_wf(uint32_t *out, size_t n, uint64_t total, uint32_t lo, uint32_t cap,
+                             const double *w, uint8_t *fixed, ns_rng *r) {
+  uint64_t sum = 0, rem, tries = 0;
+  double left, sw;
+  if (lo > cap) lo = cap;
+  if ((uint64_t)lo * n > total) lo = (uint32_t)(total / n);
+  rem = total - (uint64_t)lo * n;
+  memset(fixed, 0, n);
+  left = (double)rem;
+  for (int round = 0; round < 64; round++) {
+    int again = 0;
+    sw = 0;
+    for (size_t i = 0; i < n; i++)
+      if (!fixed[i]) sw += w[i];
+    if (sw <= 0) break;
+    for (size_t i = 0; i < n; i++)
+      if (!fixed[i] && (double)lo + left * w[i] / sw >= (double)cap) {
+        fixed[i] = 1;
+        left -= (double)(cap - lo);
+        again = 1;
+      }
+    if (!again || left <= 0) break;
+  }
+  sw = 0;
+  for (size_t i = 0; i < n; i++)
+    if (!fixed[i]) sw += w[i];
+  for (size_t i = 0; i < n; i++) {
+    double v = fixed[i] ? (double)cap : (double)lo + (sw > 0 && left > 0 ? floor(left * w[i] / sw) : 0);
     out[i] = v >= (double)cap ? cap : (uint32_t)v;
     sum += out[i];
   }
@@ -493,6 +564,627 @@ out:
   return rc;
 }
 
+/* ---- the shapes real data has (--communities, --activity, --arrival, ---- */
+/* ---- --notes-per-post, --cliques); none of this runs in the default model */
+
+#define COMM_EXPONENT 0.9     /* community k has weight 1/(k+1)^0.9 */
+#define HEAVY_ACT_SIGMA 2.0   /* lognormal sigma of rater activity, --activity heavy */
+#define POWER_MIN_SHARE 0.05  /* a power rater rates 5 .. 20 % of all notes */
+#define POWER_MAX_SHARE 0.20
+#define HOT_SHARE 0.10        /* bursty: the 10 % most popular notes ... */
+#define HOT_BURST 0.5         /* ... get half of their ratings in the first hour */
+#define SIBLING_PREF 0.5      /* chance a slot of a later note of a post looks for a
+                                 rater of an earlier sibling */
+#define CLIQUE_SHARE 0.6      /* share of a clique member's ratings on the pool */
+#define CLIQUE_MIN_RATINGS 12 /* clique members rate at least this many notes */
+#define CLIQUE_SHARED 0.8     /* weight of the clique's shared noise (own: 0.6) */
+#define CLIQUE_POS_SD 0.1     /* members' positions around the founder's */
+
+/* modelingGroup of community k (cycled past 16) and its population. */
+static const int comm_groups[16] = {13, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14, 18, 33};
+static int comm_group(uint32_t k) { return comm_groups[k % 16]; }
+static const char *group_population(int grp) {
+  for (int i = 0; i < 13; i++)
+    if (core_groups[i] == grp) return "CORE";
+  return "EXPANSION";
+}
+
+/* Any of the honest-data shapes on: the ratings then come from
+** shaped_ratings() instead of honest_ratings(). */
+static int shaped(const ns_gen_opts *o) {
+  return o->communities >= 2 || o->activity != NS_GEN_ACTIVITY_UNIFORM || o->power_raters > 0 ||
+         (o->power_raters < 0 && o->activity == NS_GEN_ACTIVITY_HEAVY) ||
+         o->arrival != NS_GEN_ARRIVAL_TODAY || o->notes_per_post > 1 || o->cliques > 0 ||
+         o->clique_share > 0;
+}
+
+static double power_frac(const ns_gen_opts *o) {
+  if (o->power_raters >= 0) return o->power_raters;
+  return o->activity == NS_GEN_ACTIVITY_HEAVY ? 0.005 : 0.0;
+}
+
+static uint32_t ring_comm(const gen *g) {
+  const ns_gen_opts *o = g->o;
+  if (g->nc < 2) return 0;
+  return o->ring_community >= 0 ? (uint32_t)o->ring_community : 1;
+}
+
+/* Splits the honest raters into g->nc communities of sizes proportional to
+** 1/(k+1)^0.9 (largest remainders, every community >= 1 rater), assigned
+** through a random permutation, and fills the member lists.  Notes take
+** their author's community. */
+static int assign_communities(gen *g) {
+  uint32_t nc = g->nc;
+  double tot = 0;
+  uint32_t *perm = ns_mallocn(g->nr, sizeof *perm);
+  double *frac = ns_mallocn(nc, sizeof *frac);
+  uint64_t sum = 0;
+  ns_rng r;
+  if (!perm || !frac) {
+    free(perm);
+    free(frac);
+    return NS_ENOMEM;
+  }
+  rng_stream(&r, g->o->seed, 8);
+  for (uint32_t k = 0; k < nc; k++) tot += pow(k + 1.0, -COMM_EXPONENT);
+  for (uint32_t k = 0; k < nc; k++) {
+    double want = (double)g->nr * pow(k + 1.0, -COMM_EXPONENT) / tot;
+    g->csize[k] = (uint32_t)floor(want);
+    frac[k] = want - floor(want);
+    sum += g->csize[k];
+  }
+  while (sum < g->nr) { /* largest remainders first */
+    uint32_t best = 0;
+    for (uint32_t k = 1; k < nc; k++)
+      if (frac[k] > frac[best]) best = k;
+    g->csize[best]++, frac[best] = -1, sum++;
+  }
+  for (uint32_t k = 0; k < nc; k++) /* nobody empty: take from the largest */
+    if (!g->csize[k] && g->csize[0] > 1) g->csize[k]++, g->csize[0]--;
+  for (size_t u = 0; u < g->nr; u++) perm[u] = (uint32_t)u;
+  for (size_t i = g->nr; i > 1; i--) {
+    size_t j = (size_t)ns_rng_below(&r, i);
+    uint32_t t = perm[i - 1];
+    perm[i - 1] = perm[j];
+    perm[j] = t;
+  }
+  g->coff[0] = 0;
+  for (uint32_t k = 0; k < nc; k++) g->coff[k + 1] = g->coff[k] + g->csize[k];
+  for (uint32_t k = 0, i = 0; k < nc; k++)
+    for (uint32_t m = 0; m < g->csize[k]; m++, i++) g->comm[perm[i]] = (uint16_t)k;
+  /* member lists in rater order, so they do not depend on the permutation's layout */
+  {
+    uint32_t *fill = ns_calloc(nc, sizeof *fill);
+    if (!fill) {
+      free(perm);
+      free(frac);
+      return NS_ENOMEM;
+    }
+    for (size_t u = 0; u < g->nr; u++) g->cmem[g->coff[g->comm[u]] + fill[g->comm[u]]++] = (uint32_t)u;
+    free(fill);
+  }
+  for (size_t n = 0; n < g->nn; n++) g->ncomm[n] = g->comm[g->author[n]];
+  free(perm);
+  free(frac);
+  return 0;
+}
+
+/* Groups consecutive notes (in creation order, so close in time) into
+** posts of geometric size with mean M: the later notes of a post take the
+** first one's tweetId, and with communities an author from its community
+** (of the favoured camp for partisan notes).  Returns the number of posts. */
+static uint64_t make_posts(gen *g) {
+  double p = 1.0 / g->o->notes_per_post;
+  uint64_t posts = 0;
+  ns_rng r;
+  rng_stream(&r, g->o->seed, 9);
+  for (size_t n = 0; n < g->nn;) {
+    size_t m = 1;
+    if (p < 1)
+      while (m < 50 && ns_rng_uniform(&r) >= p) m++;
+    for (size_t j = n; j < n + m && j < g->nn; j++) {
+      g->post[j] = (uint32_t)n;
+      if (j == n) continue;
+      g->tweet[j] = g->tweet[n];
+      if (g->nc >= 2) {
+        uint32_t c = g->ncomm[n], sz = g->coff[c + 1] - g->coff[c];
+        uint32_t a = g->cmem[g->coff[c] + ns_rng_below(&r, sz)];
+        if (g->flags[j] & NF_PARTISAN)
+          for (int t = 0; t < 16 && g->camp[a] != (g->s[j] > 0 ? CAMP_RIGHT : CAMP_LEFT); t++)
+            a = g->cmem[g->coff[c] + ns_rng_below(&r, sz)];
+        g->author[j] = a;
+        g->ncomm[j] = (uint16_t)c;
+      }
+    }
+    n += m;
+    posts++;
+  }
+  return posts;
+}
+
+/* The 10 % most popular notes (bursty arrival). */
+static int mark_hot(gen *g, const double *pop) {
+  double *tmp = ns_mallocn(g->nn, sizeof *tmp), cut;
+  size_t k = (size_t)floor(HOT_SHARE * (double)g->nn);
+  if (!tmp) return NS_ENOMEM;
+  memcpy(tmp, pop, g->nn * sizeof *tmp);
+  qsort(tmp, g->nn, sizeof *tmp, cmp_f64_desc);
+  cut = k ? tmp[k - 1] : INFINITY;
+  for (size_t n = 0; n < g->nn; n++) g->hot[n] = pop[n] >= cut;
+  free(tmp);
+  return 0;
+}
+
+/* Delay of an honest rating in the shaped model: bursty arrival puts half
+** the ratings of a hot note in its first hour, the rest as today. */
+static int64_t shaped_time(const gen *g, ns_rng *r, size_t n) {
+  if (g->o->arrival == NS_GEN_ARRIVAL_BURSTY && g->hot[n] && ns_rng_uniform(r) < HOT_BURST) {
+    int64_t t = g->created[n] + 60000 + (int64_t)(ns_rng_uniform(r) * 59 * 60000.0);
+    if (t < g->o->epoch_ms - 60000) return t;
+  }
+  return rating_time(g, r, n);
+}
+
+/* A delay like an honest rating's but always valid (< 47 h after the note,
+** before now): the ring's honest timing. */
+static int64_t valid_time(const gen *g, ns_rng *r, size_t n) {
+  int64_t c = g->created[n], end = g->o->epoch_ms - 60000, t;
+  double d = -6.0 * HOUR_MS * log(1.0 - ns_rng_uniform(r));
+  if (d >= 47 * HOUR_MS) d = ns_rng_uniform(r) * 47 * HOUR_MS;
+  t = c + 60000 + (int64_t)d;
+  if (t >= end) t = c + 60000 + (int64_t)(ns_rng_uniform(r) * (double)(end - c - 60000));
+  return t;
+}
+
+/* N(0, 1) shared by every member of clique q on note n: a pure function of
+** (seed, q, n), so it needs no state and no stream. */
+static double clique_noise(const gen *g, uint32_t q, size_t n) {
+  ns_rng r;
+  ns_rng_seed(&r, ns_hash64(ns_hash64(g->o->seed ^ 0xc11c0e5ull) + (uint64_t)q * 0x9e3779b97f4a7c15ull) ^
+                      (uint64_t)n);
+  return ns_rng_normal(&r);
+}
+
+/* Value and tags of an honest rating by u on n (shaped model). */
+static void shaped_value(const gen *g, ns_rng *rv, size_t n, size_t u, int *level, uint32_t *tags) {
+  if ((g->flags[n] & NF_IP) && g->knows[u]) {
+    *level = NS_LEVEL_NOT_HELPFUL;
+    *tags = NS_TAG_BIT(NS_TAG_NH_INCORRECT);
+    if (ns_rng_uniform(rv) < 0.5) *tags |= NS_TAG_BIT(nh_pool[ns_rng_below(rv, 12)]);
+  } else {
+    double eps = ns_rng_normal(rv), util;
+    if (g->clique[u]) eps = CLIQUE_SHARED * clique_noise(g, g->clique[u], n) + 0.6 * eps;
+    util = g->qapp[n] + g->b[u] + GAMMA * g->x[u] * g->s[n] + NOISE_SD * eps;
+    *level = level_of(util);
+    *tags = tags_for(g, rv, n, *level);
+  }
+}
+
+/* Per-note stream for the community of each rating slot: replayed once to
+** count the demand per community and once to fill the slots. */
+static void slot_rng(ns_rng *r, uint64_t seed, size_t n) {
+  ns_rng_seed(r, ns_hash64(ns_hash64(seed) ^ 0x5107ull) + (uint64_t)n * 0x9e3779b97f4a7c15ull);
+}
+
+/* Community of one rating slot of a note of community own: own with
+** probability locality, else another one in proportion to its size.  No
+** note takes more than half of a community's raters (slotc[] counts this
+** note's slots per community; the caller resets it): a full community
+** passes the slot on to another, drawn in proportion to size; after 8 full
+** ones the slot is given up (UINT32_MAX). */
+static uint32_t slot_comm(const gen *g, ns_rng *r, uint32_t own, uint32_t *slotc) {
+  for (int t = 0; t < 8; t++) {
+    uint32_t c;
+    uint64_t x;
+    size_t lo = 0, hi;
+    if (g->nc < 2) return 0;
+    if (t == 0 && ns_rng_uniform(r) < g->o->locality) {
+      c = own;
+    } else {
+      x = ns_rng_below(r, g->nr - g->csize[own]);
+      if (x >= g->coff[own]) x += g->csize[own];
+      hi = g->nc; /* the last c with coff[c] <= x */
+      while (hi - lo > 1) {
+        size_t mid = (lo + hi) / 2;
+        if (g->coff[mid] <= x) lo = mid;
+        else hi = mid;
+      }
+      c = (uint32_t)lo;
+    }
+    if (slotc[c] < NS_MAX(1u, g->csize[c] / 2)) {
+      slotc[c]++;
+      return c;
+    }
+  }
+  return UINT32_MAX;
+}
+
+/* Power raters and benign cliques: ratings fixed before the configuration
+** model.  Fills the per-note lists (pre[poff[n] .. poff[n+1])) and returns
+** their total in *npre. */
+static int planted_layers(gen *g, const double *act, uint32_t **poffp, uint32_t **prep, uint64_t *npre,
+                          ns_gen_stats *st) {
+  const ns_gen_opts *o = g->o;
+  NS_VEC(uint64_t) pairs = {0};  /* note << 32 | rater */
+  uint32_t *poff = NULL, *pre = NULL, *cnotes = NULL, *pool = NULL;
+  int32_t *pm = NULL;
+  double sact = 0;
+  ns_rng r;
+  int rc = 0;
+
+  pm = ns_mallocn(g->nn, sizeof *pm);
+  cnotes = ns_mallocn(g->nn, sizeof *cnotes);
+  pool = ns_mallocn(g->nn, sizeof *pool);
+  poff = ns_calloc(g->nn + 1, sizeof *poff);
+  if (!pm || !cnotes || !pool || !poff) { rc = NS_ENOMEM; goto out; }
+  for (size_t u = 0; u < g->nr; u++) sact += act[u];
+
+  /* power raters: each rates 5-20 % of all notes, its own community's with
+   * probability locality while they last */
+  {
+    double f = power_frac(o), pscale;
+    uint64_t np = f > 0 ? (uint64_t)NS_MAX(1.0, floor(f * (double)g->nr + 0.5)) : 0;
+    rng_stream(&r, o->seed, 11);
+    if (np > g->nr / 2) np = g->nr / 2;
+    /* power raters take at most a quarter of the budget: on large data sets
+     * their 5-20 % of the notes shrink in proportion */
+    pscale = np ? NS_MIN(1.0, 0.25 * (double)o->ratings /
+                                  ((double)np * 0.5 * (POWER_MIN_SHARE + POWER_MAX_SHARE) * (double)g->nn))
+                : 1.0;
+    for (size_t n = 0; n < g->nn; n++) pm[n] = -1;
+    for (uint64_t i = 0, tries = 0; i < np && tries < 100 * np + 100; tries++) {
+      size_t u = (size_t)ns_rng_below(&r, g->nr), nown = 0, own_taken = 0;
+      uint64_t k, got = 0, t2 = 0;
+      if (g->power[u]) continue;
+      g->power[u] = 1;
+      i++;
+      k = (uint64_t)floor(pscale * (POWER_MIN_SHARE + (POWER_MAX_SHARE - POWER_MIN_SHARE) * ns_rng_uniform(&r)) *
+                              (double)g->nn + 0.5);
+      k = NS_MAX(k, 1);
+      if (k >= g->nn) k = g->nn > 1 ? g->nn - 1 : 1;
+      for (size_t n = 0; n < g->nn; n++)
+        if (g->ncomm[n] == g->comm[u]) cnotes[nown++] = (uint32_t)n;
+      while (got < k && t2++ < 50 * k + 1000) {
+        size_t n;
+        if (g->nc >= 2 && own_taken < nown * 8 / 10 && ns_rng_uniform(&r) < o->locality)
+          n = cnotes[ns_rng_below(&r, nown)];
+        else
+          n = (size_t)ns_rng_below(&r, g->nn);
+        if (pm[n] == (int32_t)u || g->author[n] == u) continue;
+        pm[n] = (int32_t)u;
+        own_taken += g->ncomm[n] == g->comm[u];
+        if (ns_vec_push(&pairs, (uint64_t)n << 32 | u)) { rc = NS_ENOMEM; goto out; }
+        got++;
+      }
+      st->n_power++;
+    }
+  }
+
+  /* benign cliques: a founder, then members of the same community and camp
+   * (if there are enough), positions pulled close together; each member
+   * puts ~60 % of its ratings on a pool of the community's notes */
+  {
+    uint64_t nq = o->cliques;
+    uint32_t S = o->clique_size ? o->clique_size : 4;
+    rng_stream(&r, o->seed, 12);
+    if (!nq && o->clique_share > 0) nq = (uint64_t)NS_MAX(1.0, floor(o->clique_share * (double)g->nr / S + 0.5));
+    for (size_t n = 0; n < g->nn; n++) pm[n] = -1;
+    for (uint64_t q = 1; q <= nq; q++) {
+      uint32_t size = S >= 3 ? S - 1 + (uint32_t)ns_rng_below(&r, 3) : S + (uint32_t)ns_rng_below(&r, 2);
+      uint32_t mem[64], nm = 0, c, csz, npool = 0, nown = 0;
+      uint64_t maxk = 0, tries = 0;
+      size_t f;
+      if (size > 64) size = 64;
+      do f = (size_t)ns_rng_below(&r, g->nr);
+      while ((g->power[f] || g->clique[f]) && tries++ < 1000);
+      if (g->power[f] || g->clique[f]) break; /* no free raters left */
+      c = g->comm[f];
+      csz = g->coff[c + 1] - g->coff[c];
+      mem[nm++] = (uint32_t)f;
+      g->clique[f] = (uint32_t)q;
+      for (tries = 0; nm < size && tries < 400; tries++) {
+        uint32_t v = g->cmem[g->coff[c] + ns_rng_below(&r, csz)];
+        if (g->power[v] || g->clique[v]) continue;
+        if (tries < 200 && g->camp[v] != g->camp[f]) continue; /* same camp first */
+        g->clique[v] = (uint32_t)q;
+        g->x[v] = g->x[f] + CLIQUE_POS_SD * ns_rng_normal(&r);
+        mem[nm++] = v;
+      }
+      st->n_cliques++;
+      st->n_clique_raters += nm;
+      /* pool: notes of the community, as many as the busiest member's share;
+       * member u rates the first k_u of them, so any two share the smaller k */
+      for (size_t n = 0; n < g->nn; n++)
+        if (g->ncomm[n] == c) cnotes[nown++] = (uint32_t)n;
+      for (uint32_t i = 0; i < nm; i++) {
+        double exp_k = NS_MAX((double)CLIQUE_MIN_RATINGS, (double)o->ratings * act[mem[i]] / sact);
+        maxk = NS_MAX(maxk, (uint64_t)floor(CLIQUE_SHARE * exp_k + 0.5));
+      }
+      npool = (uint32_t)NS_MIN((double)nown, (double)maxk);
+      for (uint32_t i = 0; i < npool; i++) { /* partial Fisher-Yates */
+        uint32_t j = i + (uint32_t)ns_rng_below(&r, nown - i), t = cnotes[i];
+        cnotes[i] = cnotes[j];
+        cnotes[j] = t;
+        pool[i] = cnotes[i];
+      }
+      for (uint32_t i = 0; i < nm; i++) {
+        uint32_t u = mem[i];
+        double exp_k = NS_MAX((double)CLIQUE_MIN_RATINGS, (double)o->ratings * act[u] / sact);
+        uint32_t k = (uint32_t)NS_MIN((double)npool, floor(CLIQUE_SHARE * exp_k + 0.5));
+        for (uint32_t a = 0; a < k; a++) { /* nested: the first k of the pool */
+          uint32_t n = pool[a];
+          if (g->author[n] == u) continue;
+          if (ns_vec_push(&pairs, (uint64_t)n << 32 | u)) { rc = NS_ENOMEM; goto out; }
+        }
+      }
+    }
+  }
+
+  /* per-note lists, in the order drawn */
+  pre = ns_mallocn(pairs.n ? pairs.n : 1, sizeof *pre);
+  if (!pre) { rc = NS_ENOMEM; goto out; }
+  for (size_t i = 0; i < pairs.n; i++) poff[(pairs.a[i] >> 32) + 1]++;
+  for (size_t n = 0; n < g->nn; n++) poff[n + 1] += poff[n];
+  {
+    uint32_t *fill = ns_calloc(g->nn, sizeof *fill);
+    if (!fill) { rc = NS_ENOMEM; goto out; }
+    for (size_t i = 0; i < pairs.n; i++) {
+      size_t n = (size_t)(pairs.a[i] >> 32);
+      pre[poff[n] + fill[n]++] = (uint32_t)(pairs.a[i] & 0xffffffffu);
+    }
+    free(fill);
+  }
+  *npre = pairs.n;
+out:
+  ns_vec_free(&pairs);
+  free(pm);
+  free(cnotes);
+  free(pool);
+  if (rc) {
+    free(poff);
+    free(pre);
+    poff = pre = NULL;
+  }
+  *poffp = poff;
+  *prep = pre;
+  return rc;
+}
+
+/* Takes the next stub of one community for note n, swapping a duplicate
+** (a rater already on n, or its author) with a later stub; UINT32_MAX when
+** the community is used up or only duplicates turned up in 32 tries (the
+** stub then stays for a later note). */
+static uint32_t take_stub(uint32_t *stub, uint64_t *pos, uint64_t end, const int32_t *mark, size_t n,
+                          ns_rng *r) {
+  uint32_t u;
+  if (*pos >= end) return UINT32_MAX;
+  u = stub[*pos];
+  if (mark[u] == (int32_t)n) {
+    int ok = 0;
+    for (int t = 0; t < 32 && *pos + 1 < end; t++) {
+      uint64_t j = *pos + 1 + ns_rng_below(r, end - *pos - 1);
+      if (mark[stub[j]] != (int32_t)n) {
+        stub[*pos] = stub[j];
+        stub[j] = u;
+        u = stub[*pos];
+        ok = 1;
+        break;
+      }
+    }
+    if (!ok) return UINT32_MAX;
+  }
+  (*pos)++;
+  return u;
+}
+
+/* Honest ratings in the shaped model.  The planted layers (power raters,
+** cliques) come first on each note; the rest of the budget is a
+** configuration model per community: each note's slots get a community
+** (own with probability locality), every community's demand is split over
+** its raters by activity, and each community's stubs are shuffled and
+** dealt to its slots in note order.  Duplicates swap with a later stub of
+** the same community (or are dropped), as in honest_ratings(); a slot of a
+** later note of a post first looks for a rater of an earlier sibling. */
+static int shaped_ratings(gen *g, wbuf *w, const double *act, const double *pop, ns_gen_stats *st) {
+  const ns_gen_opts *o = g->o;
+  uint32_t *kn = NULL, *stub = NULL, *poff = NULL, *pre = NULL, *tmpc = NULL, *postmark = NULL;
+  uint32_t *cu = NULL, *cnt = NULL;
+  uint8_t *fixed = NULL;
+  uint64_t *dem = NULL, *off = NULL, *pos = NULL, *end = NULL, npre = 0, budget;
+  uint32_t *dn = NULL, *lastn = NULL, *slotc = NULL, *okey = NULL, *nown = NULL;
+  uint64_t *order = NULL;
+  size_t nord = 0;
+  int32_t *mark = NULL;
+  double *tmpw = NULL;
+  uint32_t cap_n;
+  ns_rng ra, rv, rs;
+  int rc = 0;
+
+  rng_stream(&ra, o->seed, 3);
+  rng_stream(&rv, o->seed, 4);
+  if ((rc = planted_layers(g, act, &poff, &pre, &npre, st)) != 0) goto out;
+  kn = ns_mallocn(g->nn, sizeof *kn);
+  mark = ns_mallocn(g->nr, sizeof *mark);
+  postmark = ns_mallocn(g->nr, sizeof *postmark);
+  dem = ns_calloc(g->nc, sizeof *dem);
+  off = ns_calloc(g->nc + 1, sizeof *off);
+  pos = ns_calloc(g->nc, sizeof *pos);
+  end = ns_calloc(g->nc, sizeof *end);
+  dn = ns_calloc(g->nc, sizeof *dn);
+  lastn = ns_mallocn(g->nc, sizeof *lastn);
+  slotc = ns_calloc(g->nc, sizeof *slotc);
+  nown = ns_calloc(g->nc, sizeof *nown);
+  okey = ns_calloc(g->nn, sizeof *okey);
+  order = ns_mallocn(g->nn, sizeof *order);
+  tmpw = ns_mallocn(g->nr, sizeof *tmpw);
+  tmpc = ns_mallocn(g->nr, sizeof *tmpc);
+  cu = ns_calloc(g->nr, sizeof *cu);
+  cnt = ns_mallocn(g->nr, sizeof *cnt);
+  fixed = ns_mallocn(g->nr, 1);
+  if (!fixed || !cu || !cnt || !mark || !postmark || !dem || !off || !pos || !end || !dn || !lastn || !slotc || !nown || !okey || !order || !tmpw || !tmpc) {
+    rc = NS_ENOMEM;
+    goto out;
+  }
+  cap_n = (uint32_t)NS_MIN((double)UINT32_MAX, floor(0.6 * (double)g->nr));
+  if (g->nr <= 100) cap_n = (uint32_t)g->nr - 1;
+  budget = o->ratings > npre ? o->ratings - npre : 0;
+  apportion(kn, g->nn, budget, MIN_NOTE_RATINGS, cap_n, pop, &ra);
+
+  /* pass 1: demand per community, and how many notes ask for each */
+  for (uint32_t c = 0; c < g->nc; c++) lastn[c] = UINT32_MAX;
+  for (size_t n = 0; n < g->nn; n++) nown[g->ncomm[n]]++;
+  for (size_t n = 0; n < g->nn; n++) {
+    slot_rng(&rs, o->seed, n);
+    for (uint32_t i = 0; i < kn[n]; i++) {
+      uint32_t c = slot_comm(g, &rs, g->ncomm[n], slotc);
+      if (c == UINT32_MAX) continue;
+      dem[c]++;
+      if (lastn[c] != n) lastn[c] = (uint32_t)n, dn[c]++;
+    }
+    for (uint32_t c = 0; c < g->nc; c++) slotc[c] = 0;
+  }
+  /* supply: each community's demand over its raters (power raters and
+   * clique members' pool share already placed), >= 1 each, capped */
+  for (uint32_t c = 0; c < g->nc; c++) {
+    uint32_t m = 0, cap = (uint32_t)NS_MAX(1.0, floor(0.6 * dn[c]));
+    const uint32_t *mem = g->nc >= 2 ? g->cmem + g->coff[c] : NULL;
+    uint32_t sz = g->nc >= 2 ? g->csize[c] : (uint32_t)g->nr;
+    if (dn[c] <= 100) cap = dn[c] ? dn[c] : 1;
+    /* with communities, nobody needs more than its community's notes /
+     * locality: a heavier rater could only spill into other communities */
+    if (g->nc >= 2 && o->locality > 0)
+      cap = (uint32_t)NS_MAX(1.0, NS_MIN((double)cap, ceil((double)nown[c] / o->locality)));
+    for (uint32_t i = 0; i < sz; i++) {
+      uint32_t u = mem ? mem[i] : i;
+      if (g->power[u]) continue;
+      tmpw[m] = act[u] * (g->clique[u] ? 1.0 - CLIQUE_SHARE : 1.0);
+      tmpc[m++] = u;
+    }
+    off[c + 1] = off[c];
+    if (!m || !dem[c]) continue;
+    off[c + 1] += apportion_wf(cnt, m, dem[c], 1, cap, tmpw, fixed, &ra);
+    for (uint32_t i = 0; i < m; i++) cu[tmpc[i]] = cnt[i];
+  }
+  stub = ns_mallocn(off[g->nc] ? off[g->nc] : 1, sizeof *stub);
+  if (!stub) { rc = NS_ENOMEM; goto out; }
+  for (uint32_t c = 0; c < g->nc; c++) {
+    uint64_t p = off[c];
+    uint32_t sz = g->nc >= 2 ? g->csize[c] : (uint32_t)g->nr;
+    for (uint32_t i = 0; i < sz; i++) {
+      uint32_t u = g->nc >= 2 ? g->cmem[g->coff[c] + i] : i;
+      for (uint32_t k = 0; k < cu[u]; k++) stub[p++] = u;
+    }
+    pos[c] = off[c];
+    end[c] = off[c + 1];
+    for (uint64_t i = end[c] - off[c]; i > 1; i--) { /* Fisher-Yates within c */
+      uint64_t j = off[c] + ns_rng_below(&ra, i);
+      uint32_t t = stub[off[c] + i - 1];
+      stub[off[c] + i - 1] = stub[j];
+      stub[j] = t;
+    }
+  }
+  for (size_t u = 0; u < g->nr; u++) mark[u] = -1, postmark[u] = UINT32_MAX;
+
+  /* pass 2: write, posts with the most slots first (the configuration
+   * model's tail, where only a few raters' stubs are left, then meets small
+   * notes that can still take them), the notes of a post together */
+  for (size_t n = 0; n < g->nn; n++) {
+    uint32_t p = g->post[n];
+    if (p == n) order[nord++] = (uint64_t)p;
+    okey[p] += kn[n] + (poff[n + 1] - poff[n]);
+  }
+  for (size_t i = 0; i < nord; i++) order[i] |= (uint64_t)(UINT32_MAX - NS_MIN(okey[order[i]], UINT32_MAX)) << 32;
+  qsort(order, nord, sizeof *order, cmp_u64);
+  for (size_t oi = 0, n = 0, last = 0; oi < nord || n < last;) {
+    int level;
+    uint32_t tags;
+    if (n >= last) { /* next post: its notes are n .. last-1 */
+      n = (size_t)(order[oi++] & 0xffffffffu);
+      for (last = n + 1; last < g->nn && g->post[last] == n; last++) {}
+    }
+    mark[g->author[n]] = (int32_t)n;
+    for (uint32_t i = poff[n]; i < poff[n + 1]; i++) {
+      uint32_t u = pre[i];
+      mark[u] = (int32_t)n;
+      postmark[u] = g->post[n];
+      shaped_value(g, &rv, n, u, &level, &tags);
+      write_rating(g, w, n, u, shaped_time(g, &rv, n), level, tags, ns_rng_below(&rv, 100) < 3);
+    }
+    slot_rng(&rs, o->seed, n);
+    for (uint32_t c = 0; c < g->nc; c++) slotc[c] = 0;
+    for (uint32_t i = 0; i < kn[n]; i++) {
+      uint32_t c = slot_comm(g, &rs, g->ncomm[n], slotc), u;
+      if (c == UINT32_MAX) { /* every community it tried is full on this note */
+        st->n_dropped++;
+        continue;
+      }
+      if (g->post[n] != n && ns_rng_uniform(&ra) < SIBLING_PREF) {
+        /* a later note of a post: prefer a rater of an earlier sibling */
+        for (int t = 0; t < 16 && pos[c] + 1 < end[c]; t++) {
+          uint64_t j = pos[c] + ns_rng_below(&ra, end[c] - pos[c]);
+          uint32_t v = stub[j];
+          if (postmark[v] == g->post[n] && mark[v] != (int32_t)n) {
+            stub[j] = stub[pos[c]];
+            stub[pos[c]] = v;
+            break;
+          }
+        }
+      }
+      u = take_stub(stub, &pos[c], end[c], mark, n, &ra);
+      /* c used up, or only raters of this note left in it: another
+       * community, in proportion to size, then any with stubs left */
+      for (int t = 0; u == UINT32_MAX && t < 8 && g->nc >= 2; t++) {
+        uint32_t c2 = g->comm[g->cmem[ns_rng_below(&ra, g->nr)]];
+        u = take_stub(stub, &pos[c2], end[c2], mark, n, &ra);
+      }
+      for (uint32_t k = 1; u == UINT32_MAX && k < g->nc; k++)
+        u = take_stub(stub, &pos[(c + k) % g->nc], end[(c + k) % g->nc], mark, n, &ra);
+      if (u == UINT32_MAX && g->ncount[n] < MIN_NOTE_RATINGS) {
+        /* the tail of the stubs only has raters of this note left: keep the
+         * note at >= 5 ratings with one rating beyond some rater's count */
+        const uint32_t *mem = g->cmem + g->coff[g->ncomm[n]];
+        uint32_t sz = g->csize[g->ncomm[n]];
+        for (int t = 0; t < 64 && u == UINT32_MAX; t++) {
+          uint32_t v = t < 32 ? mem[ns_rng_below(&ra, sz)] : (uint32_t)ns_rng_below(&ra, g->nr);
+          if (mark[v] != (int32_t)n && !g->power[v]) u = v;
+        }
+      }
+      if (u == UINT32_MAX) {
+        st->n_dropped++;
+        continue;
+      }
+      mark[u] = (int32_t)n;
+      postmark[u] = g->post[n];
+      shaped_value(g, &rv, n, u, &level, &tags);
+      write_rating(g, w, n, u, shaped_time(g, &rv, n), level, tags, ns_rng_below(&rv, 100) < 3);
+    }
+    n++;
+  }
+out:
+  free(kn);
+  free(stub);
+  free(poff);
+  free(pre);
+  free(tmpc);
+  free(postmark);
+  free(dem);
+  free(off);
+  free(pos);
+  free(end);
+  free(dn);
+  free(lastn);
+  free(slotc);
+  free(nown);
+  free(okey);
+  free(order);
+  free(mark);
+  free(tmpw);
+  free(cu);
+  free(cnt);
+  free(fixed);
+  return rc;
+}
+
 /* Picks up to want notes with `flag` from cand[0..nc) (shuffled prefix). */
 static uint64_t pick_targets(gen *g, size_t *cand, size_t nc, uint64_t want, uint8_t flag, ns_rng *r) {
   uint64_t k = 0;
@@ -507,18 +1199,26 @@ static uint64_t pick_targets(gen *g, size_t *cand, size_t nc, uint64_t want, uin
   return k;
 }
 
+/* A ring target must be in the ring's community when the ring sits inside
+** one (--ring-place inside with >= 2 communities). */
+static int in_ring_comm(const gen *g, size_t n) {
+  return g->nc < 2 || g->o->ring_place != NS_GEN_PLACE_INSIDE || g->ncomm[n] == ring_comm(g);
+}
+
 /* The ring: K accounts, each farms F honest-looking early ratings, then all
-** of them hit the same targets within NS_GEN_RING_WINDOW_MS. */
+** of them hit the same targets: within NS_GEN_RING_WINDOW_MS (burst timing),
+** or each rating with an honest delay (honest timing, still valid). */
 static int ring_ratings(gen *g, wbuf *w, ns_gen_stats *st) {
   const ns_gen_opts *o = g->o;
   int64_t split = o->epoch_ms - (int64_t)(0.35 * o->weeks * 7 * DAY_MS);
   size_t *cand = NULL, *pool = NULL, npool = 0, nc;
   int32_t *mark = NULL;
   uint64_t farm;
-  ns_rng r;
+  ns_rng r, r2;
   int rc = 0;
 
   rng_stream(&r, o->seed, 5);
+  rng_stream(&r2, o->seed, 16); /* community farming, honest timing: not in the default model */
   cand = ns_mallocn(g->nn, sizeof *cand);
   pool = ns_mallocn(g->nn, sizeof *pool);
   mark = ns_mallocn(g->nn, sizeof *mark);
@@ -528,11 +1228,13 @@ static int ring_ratings(gen *g, wbuf *w, ns_gen_stats *st) {
   /* targets are recent notes; farming happens on notes decided long before */
   nc = 0;
   for (size_t n = 0; n < g->nn; n++)
-    if (g->created[n] >= split && !g->flags[n] && g->q[n] <= NS_GEN_HELPFUL_Q) cand[nc++] = n;
+    if (g->created[n] >= split && !g->flags[n] && g->q[n] <= NS_GEN_HELPFUL_Q && in_ring_comm(g, n))
+      cand[nc++] = n;
   st->n_bad_targets = pick_targets(g, cand, nc, o->ring_targets, NF_BAD_TARGET, &r);
   nc = 0;
   for (size_t n = 0; n < g->nn; n++)
-    if (g->created[n] >= split && !g->flags[n] && g->q[n] > NS_GEN_HELPFUL_Q) cand[nc++] = n;
+    if (g->created[n] >= split && !g->flags[n] && g->q[n] > NS_GEN_HELPFUL_Q && in_ring_comm(g, n))
+      cand[nc++] = n;
   st->n_good_targets = pick_targets(g, cand, nc, o->ring_targets, NF_GOOD_TARGET, &r);
   for (size_t n = 0; n < g->nn; n++)
     if (g->created[n] + 2 * DAY_MS < split) pool[npool++] = n;
@@ -545,8 +1247,17 @@ static int ring_ratings(gen *g, wbuf *w, ns_gen_stats *st) {
       size_t n;
       double util;
       int level;
-      do n = pool[ns_rng_below(&r, npool)];
-      while (mark[n] == (int32_t)k);
+      if (g->nc < 2) {
+        do n = pool[ns_rng_below(&r, npool)];
+        while (mark[n] == (int32_t)k);
+      } else {
+        /* with communities, the account's own community's notes first */
+        int own = ns_rng_uniform(&r2) < o->locality;
+        for (int t = 0;; t++) {
+          n = pool[ns_rng_below(&r2, npool)];
+          if (mark[n] != (int32_t)k && (!own || t >= 64 || g->ncomm[n] == g->comm[p])) break;
+        }
+      }
       mark[n] = (int32_t)k;
       util = g->qapp[n] + GAMMA * g->x[p] * g->s[n] + RING_NOISE_SD * ns_rng_normal(&r);
       level = level_of(util);
@@ -559,7 +1270,10 @@ static int ring_ratings(gen *g, wbuf *w, ns_gen_stats *st) {
     for (size_t n = 0; n < g->nn; n++) {
       int64_t ts;
       if (!(g->flags[n] & (NF_BAD_TARGET | NF_GOOD_TARGET))) continue;
-      ts = g->attack_at[n] + (int64_t)(ns_rng_uniform(&r) * (NS_GEN_RING_WINDOW_MS - 1));
+      if (g->honest_t[k])
+        ts = valid_time(g, &r2, n);
+      else
+        ts = g->attack_at[n] + (int64_t)(ns_rng_uniform(&r) * (NS_GEN_RING_WINDOW_MS - 1));
       if (g->flags[n] & NF_BAD_TARGET)
         write_rating(g, w, n, p, ts, NS_LEVEL_HELPFUL, pick_tags(&r, 1, g->fav[n], 0.6), 0);
       else
@@ -651,11 +1365,18 @@ static void write_enrollment(gen *g, wbuf *w) {
   for (size_t p = 0; p < g->nr + g->nk; p++) {
     int fresh = p < g->nr && ((g->rcount[p] < 10 && ns_rng_uniform(&r) < 0.5) || ns_rng_uniform(&r) < 0.04);
     int grp = ns_rng_uniform(&r) < 0.6 ? 13 : core_groups[ns_rng_below(&r, 13)];
+    const char *popn = "CORE";
+    if (g->nc >= 2) { /* the draw above is kept so the other columns do not move */
+      grp = comm_group(g->comm[p]);
+      popn = group_population(grp);
+    }
     w_line(w);
     w_mem(w, pid_str(g, p), 64);
     w_str(w, fresh ? "\tnewUser\t5\t" : "\tearnedIn\t5\t");
     w_i64(w, g->o->epoch_ms - 90 * (int64_t)DAY_MS - (int64_t)(ns_rng_uniform(&r) * 300 * DAY_MS));
-    w_str(w, "\t0\tCORE\t");
+    w_str(w, "\t0\t");
+    w_str(w, popn);
+    w_c(w, '\t');
     w_u64(w, (uint64_t)grp);
     w_str(w, "\t0\n");
   }
@@ -664,7 +1385,7 @@ static void write_enrollment(gen *g, wbuf *w) {
 static void write_truth(gen *g, wbuf *wn, wbuf *wr) {
   w_line(wn);
   w_str(wn, "noteId\ttrueHelpful\tquality\tslant\tisPartisan\tisIncorrectPopular\tisRingTarget\t"
-            "ringTargetKind\tcreatedAtMillis\tnumRatings\n");
+            "ringTargetKind\tcreatedAtMillis\tnumRatings\tcommunity\ttweetId\n");
   for (size_t n = 0; n < g->nn; n++) {
     uint8_t f = g->flags[n];
     w_line(wn);
@@ -679,10 +1400,15 @@ static void write_truth(gen *g, wbuf *wn, wbuf *wr) {
     w_i64(wn, g->created[n]);
     w_c(wn, '\t');
     w_u64(wn, g->ncount[n]);
+    w_c(wn, '\t');
+    w_u64(wn, g->ncomm[n]);
+    w_c(wn, '\t');
+    w_i64(wn, g->tweet[n]);
     w_c(wn, '\n');
   }
   w_line(wr);
-  w_str(wr, "raterParticipantId\tcamp\tposition\tleniency\tisRing\tknowsIncorrect\tnumRatings\n");
+  w_str(wr, "raterParticipantId\tcamp\tposition\tleniency\tisRing\tknowsIncorrect\tnumRatings\t"
+            "community\tisPower\tcliqueId\tringTiming\n");
   for (size_t p = 0; p < g->nr + g->nk; p++) {
     w_line(wr);
     w_mem(wr, pid_str(g, p), 64);
@@ -695,11 +1421,59 @@ static void write_truth(gen *g, wbuf *wn, wbuf *wr) {
     w_str(wr, p >= g->nr ? "\t1\t" : "\t0\t");
     w_str(wr, g->knows[p] ? "1\t" : "0\t");
     w_u64(wr, g->rcount[p]);
-    w_c(wr, '\n');
+    w_c(wr, '\t');
+    w_u64(wr, g->comm[p]);
+    w_str(wr, g->power[p] ? "\t1\t" : "\t0\t");
+    w_u64(wr, g->clique[p]);
+    w_str(wr, p < g->nr ? "\t\n" : g->honest_t[p - g->nr] ? "\thonest\n" : "\tburst\n");
   }
 }
 
+static const char *const activity_names[2] = {"uniform", "heavy"};
+static const char *const arrival_names[2] = {"today", "bursty"};
+static const char *const place_names[2] = {"inside", "spread"};
+static const char *const timing_names[3] = {"burst", "honest", "mixed"};
+
+/* gen_meta.json: "now" for the reference harness, and the options that
+** made the data (docs/gen.md). */
+static void write_meta(const gen *g, wbuf *w) {
+  const ns_gen_opts *o = g->o;
+  char tmp[900];
+  int k = snprintf(tmp, sizeof tmp,
+                   "{\"nowMillis\": %lld, \"seed\": %llu, \"options\": {\"raters\": %llu, \"notes\": %llu, "
+                   "\"ratings\": %llu, \"weeks\": %.10g, \"partisanFrac\": %.10g, \"incorrectPopular\": %llu, "
+                   "\"communities\": %u, \"locality\": %.10g, \"activity\": \"%s\", \"powerRaters\": %.10g, "
+                   "\"arrival\": \"%s\", \"notesPerPost\": %.10g, \"cliques\": %llu, \"cliqueShare\": %.10g, "
+                   "\"cliqueSize\": %u, \"ring\": %llu, \"ringTargets\": %llu, \"ringFarm\": %llu, "
+                   "\"ringSplit\": %s, \"ringPlace\": \"%s\", \"ringCommunity\": %u, \"ringTiming\": \"%s\"}}\n",
+                   (long long)o->epoch_ms, (unsigned long long)o->seed, (unsigned long long)o->raters,
+                   (unsigned long long)o->notes, (unsigned long long)o->ratings, o->weeks, o->partisan_frac,
+                   (unsigned long long)o->incorrect_popular, g->nc, o->locality, activity_names[o->activity],
+                   power_frac(o), arrival_names[o->arrival], o->notes_per_post,
+                   (unsigned long long)o->cliques, o->clique_share, o->clique_size,
+                   (unsigned long long)o->ring, (unsigned long long)o->ring_targets,
+                   (unsigned long long)o->ring_farm, o->ring_split ? "true" : "false",
+                   place_names[o->ring_place], ring_comm(g), timing_names[o->ring_timing]);
+  w_line(w);
+  w_mem(w, tmp, (size_t)NS_MIN(k, (int)sizeof tmp - 1));
+}
+
 /* ---- entry points -------------------------------------------------------- */
+
+const char *const ns_gen_shape_names[] = {"one", "communities", "heavy", "bursty", "cliques", "combined", NULL};
+
+int ns_gen_apply_shape(ns_gen_opts *o, const char *name) {
+  int all = !strcmp(name, "combined");
+  if (!strcmp(name, "one")) return 0;
+  if (!all && strcmp(name, "communities") && strcmp(name, "heavy") && strcmp(name, "bursty") &&
+      strcmp(name, "cliques"))
+    return NS_EINVAL;
+  if (all || !strcmp(name, "communities")) o->communities = 16, o->locality = 0.9;
+  if (all || !strcmp(name, "heavy")) o->activity = NS_GEN_ACTIVITY_HEAVY, o->power_raters = 0.005;
+  if (all || !strcmp(name, "bursty")) o->arrival = NS_GEN_ARRIVAL_BURSTY, o->notes_per_post = 1.5;
+  if (all || !strcmp(name, "cliques")) o->cliques = 0, o->clique_share = 0.02, o->clique_size = 4;
+  return 0;
+}
 
 void ns_gen_default_opts(ns_gen_opts *o) {
   memset(o, 0, sizeof *o);
@@ -711,18 +1485,23 @@ void ns_gen_default_opts(ns_gen_opts *o) {
   o->epoch_ms = 1767225600000LL; /* 2026-01-01T00:00:00Z */
   o->weeks = 6;
   o->partisan_frac = 0.12;
+  o->locality = 0.9;
+  o->power_raters = -1;
+  o->notes_per_post = 1;
+  o->clique_size = 4;
+  o->ring_community = -1;
 }
 
 int ns_gen_run(const ns_gen_opts *o, const char *dir, ns_gen_stats *stp) {
   gen g;
   ns_gen_stats st;
-  wbuf wf[6];
+  wbuf wf[7];
   double *act = NULL, *pop = NULL;
   size_t np;
   int rc = 0;
-  static const char *const names[6] = {"notes-00000.tsv", "ratings-00000.tsv",
+  static const char *const names[7] = {"notes-00000.tsv", "ratings-00000.tsv",
       "noteStatusHistory-00000.tsv", "userEnrollment-00000.tsv", "truth_notes.tsv",
-      "truth_raters.tsv"};
+      "truth_raters.tsv", "gen_meta.json"};
 
   memset(&g, 0, sizeof g);
   memset(&st, 0, sizeof st);
@@ -731,6 +1510,14 @@ int ns_gen_run(const ns_gen_opts *o, const char *dir, ns_gen_stats *stp) {
   if (!o->raters || !o->notes || o->raters > INT32_MAX || o->notes > INT32_MAX || o->ring > INT32_MAX ||
       !(o->weeks >= 1.0 / 7) || o->weeks > 520 || !(o->partisan_frac >= 0 && o->partisan_frac <= 1) ||
       o->epoch_ms < TWEPOCH + (int64_t)(o->weeks * 7 * DAY_MS) + 1000000000LL)
+    return NS_EINVAL;
+  if (o->communities > NS_GEN_MAX_COMMUNITIES || o->communities > o->raters ||
+      !(o->locality >= 0 && o->locality <= 1) || o->activity < 0 || o->activity > 1 ||
+      !(o->power_raters <= 0.5) || o->arrival < 0 || o->arrival > 1 ||
+      !(o->notes_per_post >= 1 && o->notes_per_post <= 50) || o->cliques > o->raters ||
+      !(o->clique_share >= 0 && o->clique_share <= 0.5) || o->clique_size < 2 || o->clique_size > 63 ||
+      o->ring_place < 0 || o->ring_place > 1 || o->ring_timing < 0 || o->ring_timing > 2 ||
+      (o->ring_community >= 0 && (uint32_t)o->ring_community >= NS_MAX(o->communities, 1u)))
     return NS_EINVAL;
   g.o = o;
   g.nr = (size_t)o->raters;
@@ -756,11 +1543,23 @@ int ns_gen_run(const ns_gen_opts *o, const char *dir, ns_gen_stats *stp) {
   g.cls = ns_mallocn(g.nn, 1);
   g.ncount = ns_calloc(g.nn, sizeof *g.ncount);
   g.attack_at = ns_calloc(g.nn, sizeof *g.attack_at);
+  g.nc = o->communities >= 2 ? o->communities : 1;
+  g.csize = ns_calloc(g.nc, sizeof *g.csize);
+  g.coff = ns_calloc(g.nc + 1, sizeof *g.coff);
+  g.cmem = ns_calloc(g.nr, sizeof *g.cmem);
+  g.comm = ns_calloc(np, sizeof *g.comm);
+  g.ncomm = ns_calloc(g.nn, sizeof *g.ncomm);
+  g.power = ns_calloc(np, 1);
+  g.clique = ns_calloc(np, sizeof *g.clique);
+  g.honest_t = ns_calloc(g.nk ? g.nk : 1, 1);
+  g.post = ns_mallocn(g.nn, sizeof *g.post);
+  g.hot = ns_calloc(g.nn, 1);
   act = ns_mallocn(g.nr, sizeof *act);
   pop = ns_mallocn(g.nn, sizeof *pop);
   if (!g.ids || !g.x || !g.b || !g.camp || !g.knows || !g.rcount || !g.created || !g.nid || !g.tweet ||
       !g.q || !g.s || !g.qapp || !g.author || !g.flags || !g.fav || !g.cls || !g.ncount ||
-      !g.attack_at || !act || !pop) {
+      !g.attack_at || !act || !pop || !g.csize || !g.coff || !g.cmem || !g.comm || !g.ncomm || !g.power ||
+      !g.clique || !g.honest_t || !g.post || !g.hot) {
     rc = NS_ENOMEM;
     goto out;
   }
@@ -772,10 +1571,39 @@ int ns_gen_run(const ns_gen_opts *o, const char *dir, ns_gen_stats *stp) {
     g.camp[p] = !o->ring_split ? CAMP_NEUTRAL : k < g.nk / 2 ? CAMP_LEFT : CAMP_RIGHT;
     g.x[p] = g.camp[p] == CAMP_NEUTRAL ? 0.0 : g.camp[p] == CAMP_LEFT ? -1.0 : 1.0;
   }
+  /* the shapes: each from its own stream, none of them used by default */
+  for (size_t n = 0; n < g.nn; n++) g.post[n] = (uint32_t)n;
+  g.csize[0] = (uint32_t)g.nr;
+  g.coff[1] = (uint32_t)g.nr;
+  for (size_t u = 0; u < g.nr; u++) g.cmem[u] = (uint32_t)u;
+  if (g.nc >= 2 && (rc = assign_communities(&g)) != 0) goto out;
+  if (o->notes_per_post > 1) st.n_posts = make_posts(&g);
+  else st.n_posts = g.nn;
+  if (o->activity == NS_GEN_ACTIVITY_HEAVY) {
+    ns_rng ra;
+    rng_stream(&ra, o->seed, 10);
+    /* sigma 2, more when the mean count is high, so that the median rater
+     * stays near 2 ratings: a lognormal's median is its mean / e^(sigma^2/2) */
+    double mean = (double)o->ratings / (double)g.nr;
+    double sigma = mean > 2 ? NS_MAX(HEAVY_ACT_SIGMA, sqrt(2.0 * log(mean / 2.0))) : HEAVY_ACT_SIGMA;
+    for (size_t u = 0; u < g.nr; u++) act[u] = exp(sigma * ns_rng_normal(&ra));
+  }
+  if (o->arrival == NS_GEN_ARRIVAL_BURSTY && (rc = mark_hot(&g, pop)) != 0) goto out;
+  if (g.nk) { /* ring communities and timing */
+    ns_rng rk;
+    rng_stream(&rk, o->seed, 15);
+    for (size_t k = 0; k < g.nk; k++) {
+      size_t p = g.nr + k;
+      g.honest_t[k] = o->ring_timing == NS_GEN_TIMING_HONEST || (o->ring_timing == NS_GEN_TIMING_MIXED && k % 2);
+      if (g.nc < 2) continue;
+      if (o->ring_place == NS_GEN_PLACE_INSIDE) g.comm[p] = (uint16_t)ring_comm(&g);
+      else g.comm[p] = g.comm[g.cmem[ns_rng_below(&rk, g.nr)]]; /* in proportion to size */
+    }
+  }
 
   init_tag_chunks(&g);
   if ((rc = ns_mkdir_p(dir)) != 0) goto out;
-  for (int i = 0; i < 6; i++)
+  for (int i = 0; i < 7; i++)
     if ((rc = w_open(&wf[i], dir, names[i])) != 0) goto out;
   write_notes(&g, &wf[0]);
   w_line(&wf[1]);
@@ -783,15 +1611,18 @@ int ns_gen_run(const ns_gen_opts *o, const char *dir, ns_gen_stats *stp) {
                 "notHelpful\thelpfulnessLevel");
   for (int t = 0; t < NS_N_TAGS; t++) w_c(&wf[1], '\t'), w_str(&wf[1], ns_tag_names[t]);
   w_str(&wf[1], "\tratedOnTweetId\tratingSourceBucketed\tsuggestion\tsuggestionId\n");
-  if ((rc = honest_ratings(&g, &wf[1], act, pop, &st)) != 0) goto out;
+  if ((rc = shaped(o) ? shaped_ratings(&g, &wf[1], act, pop, &st) : honest_ratings(&g, &wf[1], act, pop, &st)) != 0)
+    goto out;
   if (g.nk && (rc = ring_ratings(&g, &wf[1], &st)) != 0) goto out;
   write_history(&g, &wf[2]);
   write_enrollment(&g, &wf[3]);
   write_truth(&g, &wf[4], &wf[5]);
+  write_meta(&g, &wf[6]);
 
   st.n_notes = g.nn;
   st.n_raters = g.nr;
   st.n_ring = g.nk;
+  st.n_communities = g.nc;
   for (size_t n = 0; n < g.nn; n++) {
     st.n_ratings += g.ncount[n];
     st.n_true_helpful += g.q[n] > NS_GEN_HELPFUL_Q;
@@ -799,7 +1630,7 @@ int ns_gen_run(const ns_gen_opts *o, const char *dir, ns_gen_stats *stp) {
     st.n_incorrect_popular += (g.flags[n] & NF_IP) != 0;
   }
 out:
-  for (int i = 0; i < 6; i++) {
+  for (int i = 0; i < 7; i++) {
     int r2 = w_close(&wf[i]);
     if (!rc) rc = r2;
   }
@@ -821,6 +1652,16 @@ out:
   free(g.cls);
   free(g.ncount);
   free(g.attack_at);
+  free(g.csize);
+  free(g.coff);
+  free(g.cmem);
+  free(g.comm);
+  free(g.ncomm);
+  free(g.power);
+  free(g.clique);
+  free(g.honest_t);
+  free(g.post);
+  free(g.hot);
   free(act);
   free(pop);
   if (stp && !rc) *stp = st;
