@@ -111,16 +111,14 @@ mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)
   echo "|---|---|---|---|---|---|---|---|---|"
   printf "%s" "$rows_stage"
   echo
-  echo "Round 2 includes the trust refinement's second helpfulness pass and round-2 refit"
-  echo "(docs/trust.md §7.6); the refinement's trust call is counted under trust."
-  echo
   echo "### Trust stage (2 threads)"
   echo
-  echo "The trust stage is co-rating group detection (both passes) plus the propagation, run twice"
-  echo "(initial and refinement), plus agreement-edge and weight bookkeeping. An edge visit is one"
-  echo "neighbour read in one of the two gathers of a propagation iteration."
+  echo "The trust stage is the coordination test (both passes: every same-value collision, then the"
+  echo "dissenting ratings; docs/trust.md §6) with its per-note weights, plus the propagation and its"
+  echo "agreement-edge bookkeeping. An edge visit is one neighbour read in one of the two gathers of a"
+  echo "propagation iteration. Target: the trust stage < 20 % of the run at 10 M ratings."
   echo
-  echo "| ratings | trust stage (share of run) | co-rating groups | propagation (share of run) | edge visits | edge visits/s |"
+  echo "| ratings | trust stage (share of run) | coordination test | propagation (share of run) | edge visits | edge visits/s |"
   echo "|---|---|---|---|---|---|"
   printf "%s" "$rows_trust"
   echo
@@ -133,7 +131,7 @@ mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)
   echo "inside the helpfulness stage. Of the stage, the pseudo-rater refits (UcbCRNH; parallel over notes),"
   echo "the low-diligence model and the quasi-clique search"
   echo "(with the NoCorrelated refit) are shown apart; passes in parentheses (diligence: over its three"
-  echo "rounds). MF fits is the time inside the main ALS fits of both rounds (refinement included);"
+  echo "rounds). MF fits is the time inside the main ALS fits of both rounds;"
   echo "round 1 + round 2 is the two stages' wall time."
   echo
   echo "| ratings | guardrails stage | of which pseudo-rater refits (share of run) | of which low diligence | of which quasi-cliques | harassment model | all guardrails (share of run) | MF fits | round 1 + round 2 | all guardrails / (round 1 + round 2) | all guardrails / MF fits |"
