@@ -5,8 +5,10 @@
 **
 **   groups   ns_coord_detect on every kept rating (post = the note's
 **            tweetId, or the note itself when the post is unknown;
-**            community = modelingGroup), then ns_coord_weights: on each
-**            note, the m members of a group who rated it weigh 1/m each.
+**            community = modelingGroup), then ns_coord_weights: a group
+**            of >= 10 raters counts once on a note where it rates against
+**            the others, and at most a fifth of them where it rates with
+**            them.
 **            The weights apply in BOTH rounds, because a ring also bends
 **            the round-1 statuses, and to every head count and tag count.
 **   trust    agreement edges = valid round-1 ratings that agree with the
@@ -25,6 +27,15 @@
 #include "pipeline_int.h"
 
 /* ---- coordinated groups ------------------------------------------------ */
+
+/* ns_coord_weights (docs/trust.md §6, step 5): groups of fewer than 10 raters
+** are published but weigh as usual -- a group of friends moves a note by
+** no more than ten honest raters can, and down-weighting them costs CRH
+** notes through the hard head-count rules (gen --shape cliques).  A larger
+** group against the others on a note weighs one rater there; with them,
+** at most a fifth of the others' weight. */
+#define NS__GROUP_MIN_SIZE 10
+#define NS__GROUP_MAX_SHARE 0.2
 
 void ns__rater_communities(const ns__run *run, int32_t *comm) {
   const ns_dataset *ds = run->ds;
@@ -59,17 +70,19 @@ int ns__groups_stage(ns__run *run) {
     goto out;
   run->n_groups = st.n_groups;
   run->n_grouped = st.n_grouped;
-  if ((rc = ns_coord_weights(run->g, run->group_id, run->n_groups, run->edge_cw)) != 0) goto out;
+  if ((rc = ns_coord_weights(run->g, run->r_value, run->group_id, run->n_groups,
+                              NS__GROUP_MIN_SIZE, NS__GROUP_MAX_SHARE, run->edge_cw)) != 0)
+    goto out;
   run->n_group_weighted = 0;
   for (size_t e = 0; e < run->n_r; e++) run->n_group_weighted += run->edge_cw[e] < 1.0f;
   ns_log(NS_LOG_DEBUG,
          "coordination: %zu communities; all values: %zu eligible raters, %zu candidate pairs, "
          "%zu suspect (largest unflagged lift %.2f); dissent: %zu eligible raters, %zu candidate "
-         "pairs, %zu suspect (largest unflagged lift %.2f); %zu groups of %zu raters, %zu "
-         "ratings down-weighted",
+         "pairs, %zu suspect (largest unflagged lift %.2f); %zu joined; %zu groups of %zu raters, "
+         "%zu ratings down-weighted",
          st.n_communities, st.all.eligible_raters, st.all.candidate_pairs, st.all.suspect_pairs,
          st.all.max_lift_unflagged, st.dissent.eligible_raters, st.dissent.candidate_pairs,
-         st.dissent.suspect_pairs, st.dissent.max_lift_unflagged, st.n_groups, st.n_grouped,
+         st.dissent.suspect_pairs, st.dissent.max_lift_unflagged, st.joined, st.n_groups, st.n_grouped,
          run->n_group_weighted);
 
 out:

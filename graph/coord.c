@@ -47,6 +47,7 @@
 #include "collide.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,6 +59,8 @@ void ns_coord_params_default(ns_coord_params *p) {
   p->alpha = 0.01;
   p->smooth = 2.0;
   p->max_dissent_share = 0.3;
+  p->min_join_group = 10;
+  p->join_lift = 2.0;
 }
 
 double ns_poisson_log_sf(uint32_t k, double lambda) {
@@ -143,13 +146,30 @@ static int triangles(const ns__cpair_vec *pairs, uint8_t *sus, size_t nr) {
 
 /* Tests every candidate pair of one pass (collisions in L, the null in N)
 ** and joins the suspects into par.  pass_stats: the pass's counters. */
+/* A candidate pair with its null expectation, kept for the join step. */
+typedef struct ns__epair {
+  int32_t a, b;
+  uint32_t count;
+  double E;
+} ns__epair;
+typedef NS_VEC(ns__epair) epair_vec;
+
 static int test_pass(const ns__clayout *L, const ns__null *N, const ns__cpair_vec *pairs,
-                     const ns_coord_params *p, int32_t *par, ns_coord_pass *ps) {
+                     const ns_coord_params *p, int32_t *par, ns_coord_pass *ps, epair_vec *ex) {
   uint8_t *sus = ns_calloc(pairs->n ? pairs->n : 1, 1);
   double ne = (double)L->eligible_raters;
   double m2 = ne > 1 ? ne * (ne - 1) / 2 : 1, m3 = ne > 2 ? ne * (ne - 1) * (ne - 2) / 6 : 1;
   int rc;
   if (!sus) return NS_ENOMEM;
+  if (ex->cap < ex->n + pairs->n) {
+    ns__epair *na = realloc(ex->a, (ex->n + pairs->n + 1) * sizeof *na);
+    if (!na) {
+      free(sus);
+      return NS_ENOMEM;
+    }
+    ex->a = na;
+    ex->cap = ex->n + pairs->n + 1;
+  }
   ps->eligible_raters = L->eligible_raters;
   ps->candidate_pairs = pairs->n;
   ps->log_threshold = log(p->alpha) - log(m2);
@@ -160,6 +180,8 @@ static int test_pass(const ns__clayout *L, const ns__null *N, const ns__cpair_ve
     double lift = E > 0 ? (double)q->count / E : INFINITY;
     double lp = ns_poisson_log_sf(q->count, E);
     int big = lift >= p->min_lift;
+    ex->a[ex->n] = (ns__epair){q->a, q->b, q->count, E};
+    ex->n++;
     if (lp <= ps->log_threshold && !big) ps->significant_low_lift++;
     if (big && lp <= ps->log_threshold) sus[i] = 2;                 /* suspect alone */
     else if (big && lp <= ps->log_threshold_triangle) sus[i] = 1;   /* if in a triangle */
@@ -178,6 +200,54 @@ static int test_pass(const ns__clayout *L, const ns__null *N, const ns__cpair_ve
   return rc;
 }
 
+static int cmp_join(const void *x, const void *y) {
+  const ns__epair *a = x, *b = y;
+  if (a->a != b->a) return a->a < b->a ? -1 : 1;
+  return (a->b > b->b) - (a->b < b->b);
+}
+
+/* The join step: a rater outside every large group (>= min_size) joins
+** group G when its candidate pairs with G's members, summed, are above
+** the null (lift >= join_lift) and significant at alpha / (eligible
+** raters x large groups).  A ring account whose own pairs each fell just
+** short is still far from chance against the ring as a whole; an honest
+** rater's pairs with a ring are its chance overlap.  One round, no chain. */
+static void join_groups(const epair_vec *ex, int32_t *par, size_t nr, size_t n_elig,
+                        const ns_coord_params *p, ns_coord_stats *st) {
+  int32_t *size = ns_calloc(nr ? nr : 1, sizeof *size);
+  ns__epair *acc = ns_mallocn(2 * ex->n + 1, sizeof *acc);
+  size_t m = 0, n_large = 0;
+  double thr;
+  if (!size || !acc) goto out;
+  for (size_t u = 0; u < nr; u++) size[ufind(par, (int32_t)u)]++;
+  for (size_t u = 0; u < nr; u++) n_large += (size_t)ufind(par, (int32_t)u) == u && size[u] >= p->min_join_group;
+  if (n_large == 0) goto out;
+  thr = log(p->alpha) - log((double)(n_elig ? n_elig : 1) * (double)n_large);
+  /* (outsider, root of the large group, count, E) for each cross pair */
+  for (size_t i = 0; i < ex->n; i++) {
+    int32_t ra = ufind(par, ex->a[i].a), rb = ufind(par, ex->a[i].b);
+    if (ra == rb) continue;
+    if (size[rb] >= p->min_join_group && size[ra] < p->min_join_group)
+      acc[m++] = (ns__epair){ex->a[i].a, rb, ex->a[i].count, ex->a[i].E};
+    if (size[ra] >= p->min_join_group && size[rb] < p->min_join_group)
+      acc[m++] = (ns__epair){ex->a[i].b, ra, ex->a[i].count, ex->a[i].E};
+  }
+  if (m > 1) qsort(acc, m, sizeof *acc, cmp_join);
+  for (size_t i = 0, j; i < m; i = j) {
+    double obs = 0, E = 0;
+    for (j = i; j < m && acc[j].a == acc[i].a && acc[j].b == acc[i].b; j++) obs += acc[j].count, E += acc[j].E;
+    if (obs >= 2.0 * p->min_count && E > 0 && obs >= p->join_lift * E &&
+        ns_poisson_log_sf((uint32_t)obs, E) <= thr) {
+      /* attach to the group (decided against the groups as they were) */
+      par[ufind(par, acc[i].a)] = acc[i].b;
+      st->joined++;
+    }
+  }
+out:
+  free(size);
+  free(acc);
+}
+
 int ns_coord_detect(const ns_bigraph *g, const float *edge_value, const int64_t *note_post,
                     const int32_t *community, const ns_coord_params *p, ns_pool *pool,
                     int32_t *group_id, ns_coord_stats *stats) {
@@ -185,7 +255,8 @@ int ns_coord_detect(const ns_bigraph *g, const float *edge_value, const int64_t 
   ns_coord_stats st;
   ns__clayout L;
   ns__cpair_vec pairs = {0};
-  size_t nr, C = 1;
+  epair_vec ex = {0};
+  size_t nr, C = 1, n_elig = 0;
   int32_t *comm = NULL, *par = NULL, *partners = NULL, *first = NULL;
   double *rw = NULL, *share = NULL;
   float *dissent = NULL;
@@ -228,7 +299,8 @@ int ns_coord_detect(const ns_bigraph *g, const float *edge_value, const int64_t 
   for (size_t i = 0; i < pairs.n; i++) partners[pairs.a[i].a]++, partners[pairs.a[i].b]++;
   for (size_t u = 0; u < nr; u++) rw[u] = 1.0 / (1.0 + partners[u]);
   if ((rc = ns__null_build(&N, &L, comm, C, rw, p->smooth, 1)) != 0) goto out;
-  if ((rc = test_pass(&L, &N, &pairs, p, par, &st.all)) != 0) goto out;
+  if ((rc = test_pass(&L, &N, &pairs, p, par, &st.all, &ex)) != 0) goto out;
+  n_elig = L.eligible_raters;
   ns__clayout_free(&L);
   ns__null_free(&N);
   pairs.n = 0;
@@ -257,12 +329,16 @@ int ns_coord_detect(const ns_bigraph *g, const float *edge_value, const int64_t 
                        ? edge_value[e] : -1.0f;
     }
     if ((rc = ns__clayout_build(&L, g, dissent, note_post, p->min_posts - 1)) != 0) goto out;
-    if ((rc = ns__collide_pairs(&L, p->neighbours, (uint32_t)p->min_count - 1, pool, &pairs,
+    /* Dissent events are small (a note's few dissenters), so a wider
+    ** neighbourhood costs little and keeps a ring adjacent to itself
+    ** even where honest dissenters sit between its accounts. */
+    if ((rc = ns__collide_pairs(&L, 4 * p->neighbours, (uint32_t)p->min_count - 1, pool, &pairs,
                                 &st.dissent.pair_updates)) != 0)
       goto out;
     if ((rc = ns__null_build(&N, &L, comm, C, rw, p->smooth, 1)) != 0) goto out;
-    if ((rc = test_pass(&L, &N, &pairs, p, par, &st.dissent)) != 0) goto out;
+    if ((rc = test_pass(&L, &N, &pairs, p, par, &st.dissent, &ex)) != 0) goto out;
   }
+  if (p->min_join_group > 0) join_groups(&ex, par, nr, n_elig, p, &st);
 
   /* Groups: components of >= 2 raters, numbered by smallest member. */
   for (size_t u = 0; u < nr; u++) first[u] = 0;
@@ -285,6 +361,7 @@ out:
   ns__clayout_free(&L);
   ns__null_free(&N);
   ns_vec_free(&pairs);
+  ns_vec_free(&ex);
   free(comm);
   free(par);
   free(partners);
@@ -295,33 +372,59 @@ out:
   return rc;
 }
 
-int ns_coord_weights(const ns_bigraph *g, const int32_t *group_id, size_t n_groups, float *w) {
-  int32_t *cnt, *touched;
-  if (!g || !group_id || !w) return NS_EINVAL;
+int ns_coord_weights(const ns_bigraph *g, const float *edge_value, const int32_t *group_id,
+                     size_t n_groups, int min_size, double max_share, float *w) {
+  int32_t *cnt, *touched, *size;
+  double *gsum;
+  if (!g || !edge_value || !group_id || !w || !(max_share >= 0)) return NS_EINVAL;
   cnt = ns_calloc(n_groups + 1, sizeof *cnt);
   touched = ns_mallocn(n_groups + 1, sizeof *touched);
-  if (!cnt || !touched) {
+  size = ns_calloc(n_groups + 1, sizeof *size);
+  gsum = ns_calloc(n_groups + 1, sizeof *gsum);
+  if (!cnt || !touched || !size || !gsum) {
     free(cnt);
     free(touched);
+    free(size);
+    free(gsum);
     return NS_ENOMEM;
   }
+  for (size_t u = 0; u < g->n_raters; u++)
+    if (group_id[u] > 0 && (size_t)group_id[u] <= n_groups) size[group_id[u]]++;
   for (size_t e = 0; e < g->n_edges; e++) w[e] = 1.0f;
   for (size_t n = 0; n < g->n_notes; n++) {
     size_t nt = 0;
+    double all = 0;
+    uint64_t deg = g->note_off[n + 1] - g->note_off[n];
     for (uint64_t k = g->note_off[n]; k < g->note_off[n + 1]; k++) {
-      int32_t gid = group_id[g->edge_rater[g->note_edges[k]]];
-      if (gid <= 0 || (size_t)gid > n_groups) continue;
+      uint32_t e = g->note_edges[k];
+      int32_t gid = group_id[g->edge_rater[e]];
+      all += edge_value[e];
+      if (gid <= 0 || (size_t)gid > n_groups || size[gid] < min_size) continue;
       if (cnt[gid]++ == 0) touched[nt++] = gid;
+      gsum[gid] += edge_value[e];
     }
     if (nt == 0) continue;
     for (uint64_t k = g->note_off[n]; k < g->note_off[n + 1]; k++) {
       uint32_t e = g->note_edges[k];
       int32_t gid = group_id[g->edge_rater[e]];
-      if (gid > 0 && (size_t)gid <= n_groups) w[e] = 1.0f / (float)cnt[gid];
+      double m, r, allowed, mg, mo;
+      if (gid <= 0 || (size_t)gid > n_groups || size[gid] < min_size) continue;
+      m = cnt[gid];
+      r = (double)(deg - (uint64_t)cnt[gid]);
+      mg = gsum[gid] / m;                          /* the group's mean value */
+      mo = r > 0 ? (all - gsum[gid]) / r : mg;     /* everyone else's */
+      /* Against the others (their means half a scale apart): one rater's
+      ** worth.  With them: at most max_share of the others' weight, and
+      ** at least one rater's worth. */
+      allowed = fabs(mg - mo) >= 0.5 ? 1.0 : max_share * r;
+      if (allowed < 1) allowed = 1;
+      if (m > allowed) w[e] = (float)(allowed / m);
     }
-    for (size_t i = 0; i < nt; i++) cnt[touched[i]] = 0;
+    for (size_t i = 0; i < nt; i++) cnt[touched[i]] = 0, gsum[touched[i]] = 0;
   }
   free(cnt);
   free(touched);
+  free(size);
+  free(gsum);
   return 0;
 }

@@ -301,6 +301,10 @@ typedef struct ns_coord_params {
                            ** most this weighted share on its note; the
                            ** dissent pass repeats the test on those only
                            ** (0 = off) */
+  int min_join_group;     /* 10: groups this large take in outsiders whose
+                           ** pairs with their members, summed, have lift
+                           ** >= join_lift and are significant (0 = off) */
+  double join_lift;       /* 2 */
 } ns_coord_params;
 
 typedef struct ns_coord_pass {
@@ -318,6 +322,7 @@ typedef struct ns_coord_stats {
   size_t n_communities;
   ns_coord_pass all;               /* every same-value collision */
   ns_coord_pass dissent;           /* collisions on dissenting values */
+  size_t joined;                   /* outsiders joined to a large group */
   size_t n_groups, n_grouped;
 } ns_coord_stats;
 
@@ -333,9 +338,14 @@ int ns_coord_detect(const ns_bigraph *g, const float *edge_value, const int64_t 
                     const int32_t *community, const ns_coord_params *p, ns_pool *pool,
                     int32_t *group_id, ns_coord_stats *stats);
 
-/* w[e] = 1/m for a rating by a member of group G on a note that m members
-** of G rated, 1 otherwise (group ids 1..n_groups; others ignored). */
-int ns_coord_weights(const ns_bigraph *g, const int32_t *group_id, size_t n_groups, float *w);
+/* Per-rating weights for the ratings of groups of >= min_size members
+** (smaller groups and raters in no group weigh 1).  On a note rated by m
+** members of group G and r other raters, with mean values g and o: when
+** |g - o| >= 0.5 (the group against the others) G weighs 1 rater's worth
+** in all, each rating 1/m; otherwise G may weigh max(1, max_share * r),
+** each rating min(1, that / m). */
+int ns_coord_weights(const ns_bigraph *g, const float *edge_value, const int32_t *group_id,
+                     size_t n_groups, int min_size, double max_share, float *w);
 
 /* ln P(X >= k) for X ~ Poisson(lambda); 0 when lambda >= k (no evidence). */
 double ns_poisson_log_sf(uint32_t k, double lambda);

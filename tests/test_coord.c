@@ -304,7 +304,8 @@ TEST(coord_threads_and_weights) {
     float w[8];
     ns_bigraph *g = NULL;
     ASSERT_OK(ns_bigraph_build(4, 3, 8, er, en, &g));
-    ASSERT_OK(ns_coord_weights(g, gid, 1, w));
+    float v[8] = {0, 0, 0, 0, 1, 1, 0, 0};
+    ASSERT_OK(ns_coord_weights(g, v, gid, 1, 2, 0.0, w));
     ASSERT_NEAR(w[0], 1.0 / 3, 1e-7);
     ASSERT_NEAR(w[1], 1.0 / 3, 1e-7);
     ASSERT_NEAR(w[2], 1.0 / 3, 1e-7);
@@ -313,6 +314,26 @@ TEST(coord_threads_and_weights) {
     ASSERT_EQ(w[5], 1.0f);
     ASSERT_EQ(w[6], 0.5f);
     ASSERT_EQ(w[7], 0.5f);
+    /* against vs with the others: group 1 = raters 0..3 on note 0 with
+    ** raters 4..9; max_share 0.5 */
+    {
+      int32_t er2[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+      int32_t en2[] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+      int32_t gid2[] = {1, 1, 1, 1, 0, 0, 0, 0, 0, 0};
+      float v_against[] = {0, 0, 0, 0, 1, 1, 1, 1, 1, 1};
+      float v_with[] = {1, 1, 1, 1, 1, 1, 1, 0.5f, 1, 1};
+      float w2[10];
+      ns_bigraph *g2 = NULL;
+      ASSERT_OK(ns_bigraph_build(10, 1, 10, er2, en2, &g2));
+      ASSERT_OK(ns_coord_weights(g2, v_against, gid2, 1, 2, 0.5, w2));
+      for (int i = 0; i < 4; i++) ASSERT_NEAR(w2[i], 0.25, 1e-7); /* one rater in all */
+      for (int i = 4; i < 10; i++) ASSERT_EQ(w2[i], 1.0f);
+      ASSERT_OK(ns_coord_weights(g2, v_with, gid2, 1, 2, 0.5, w2));
+      for (int i = 0; i < 4; i++) ASSERT_NEAR(w2[i], 0.75, 1e-7); /* 0.5 x 6 others = 3 */
+      ASSERT_OK(ns_coord_weights(g2, v_against, gid2, 1, 5, 0.5, w2));
+      for (int i = 0; i < 10; i++) ASSERT_EQ(w2[i], 1.0f); /* a group of 4 < min_size 5 */
+      ns_bigraph_free(g2);
+    }
     ns_bigraph_free(g);
   }
 }
