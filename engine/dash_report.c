@@ -97,6 +97,14 @@ static int kind_of(const char *status) {
   return 2; /* anything else draws as NMR */
 }
 
+int ns_report_status_class(const char *status) {
+  if (!status) return NS_SCLASS_OTHER;
+  if (!strcmp(status, "CURRENTLY_RATED_HELPFUL")) return NS_SCLASS_CRH;
+  if (!strcmp(status, "CURRENTLY_RATED_NOT_HELPFUL")) return NS_SCLASS_CRNH;
+  if (!strcmp(status, "NEEDS_MORE_RATINGS")) return NS_SCLASS_NMR;
+  return NS_SCLASS_OTHER;
+}
+
 /* Picks a "nice" tick step (1, 2, 5 x 10^k) giving about n ticks over span. */
 static double nice_step(double span, int n) {
   double raw = span / n, mag = pow(10.0, floor(log10(raw))), r = raw / mag;

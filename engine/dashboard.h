@@ -46,6 +46,28 @@ struct sqlite3;
 int ns_dash_explain(struct sqlite3 *db, int64_t note_id, json_t **out, char *msg,
                     size_t msg_len);
 
+/* Status classes of a comparison: the rows and columns of the confusion
+** matrix (`report --compare`, `notescore compare`). */
+enum ns_status_class {
+  NS_SCLASS_CRH = 0,   /* CURRENTLY_RATED_HELPFUL */
+  NS_SCLASS_CRNH,      /* CURRENTLY_RATED_NOT_HELPFUL */
+  NS_SCLASS_NMR,       /* NEEDS_MORE_RATINGS */
+  NS_SCLASS_OTHER,     /* anything else, the empty status included */
+  NS_SCLASS_COUNT
+};
+
+/* The class of a public status string (NULL counts as ""). */
+int ns_report_status_class(const char *status);
+
+/* Another set of statuses to compare the current run with: the report's
+** agreement section.  Arrays are borrowed for the call. */
+typedef struct ns_report_compare {
+  const char *label;       /* what it is (e.g. its path), shown in the section */
+  size_t n;                /* notes */
+  const int64_t *note_id;  /* [n] ascending, distinct */
+  const uint8_t *cls;      /* [n] NS_SCLASS_* of each note's status */
+} ns_report_compare;
+
 /* Options for the HTML report. */
 typedef struct ns_report_opts {
   const char *title;       /* page title; NULL = "notescore report" */
@@ -53,6 +75,7 @@ typedef struct ns_report_opts {
                               are counted in the caption, not drawn */
   int max_changes;         /* rows of the "changed in the last run" table
                               (0 = 200) */
+  const ns_report_compare *compare; /* NULL = no agreement section */
 } ns_report_opts;
 
 /* Writes one self-contained HTML page (inline CSS and SVG, no scripts, no
