@@ -58,6 +58,13 @@ for k in notesInCommon onlyInA onlyInB statusAgreement agreeing disagreeing clas
   [ "$(jq "has(\"$k\")" "$T/self.json")" = true ] || { echo "JSON lacks $k"; exit 1; }
 done
 
+# the reference's layout (its columns only, read by name): same figures
+mkdir "$T/ref"
+cut -f1-20 "$O" > "$T/ref/scored_notes.tsv"
+"$BIN" compare "$T/o" "$T/ref/" --json "$T/ref.json" > /dev/null
+[ "$(jq -r '.b.kind + " " + (.statusAgreement|tostring) + " " + (.factorCorrelation.pearson|tostring)' "$T/ref.json")" = \
+  "reference output 1 1" ]
+
 # ---- a hand-edited copy: the exact confusion matrix ------------------------
 # column numbers by header name
 fcol() { head -1 "$1" | tr '\t' '\n' | grep -nx "$2" | cut -d: -f1; }
