@@ -11,7 +11,10 @@
 **      note of the current run, one <circle class="pt"> per note, grouped
 **      by public status (the group's class gives the colour), with the CRH
 **      line (intercept 0.40, only between the |factor| 0.5 marks, where
-**      GeneralCRH can hold) and the CRNH "diamond" -0.05 - 0.8|factor|,
+**      GeneralCRH can hold) and the CRNH "diamond" -0.05 - 0.8|factor|;
+**      the caption names the rules behind CRNH points above that line,
+**   2b. with opts->compare: agreement with another set of statuses (the
+**      join is done first, so the scatter can ring the disagreeing notes),
 **   3. status counts across the published runs (stacked bars),
 **   4. histograms of the raters' factors and trust in the current run,
 **   5. the notes whose status changed in the current run (status_changes).

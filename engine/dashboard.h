@@ -84,9 +84,17 @@ typedef struct ns_report_opts {
 ** current run, i.e. per note with a non-null intercept and factor) with
 ** the CRH (0.40) and CRNH (-0.05 - 0.8|f|) threshold lines, status counts
 ** across runs, rater factor and trust histograms, and the notes whose
-** status changed in the last run.  Without a published run the page says
-** so (and still is valid).  opts may be NULL.
-** Returns 0, NS_ESQL (query failed), NS_EIO (write to out failed). */
+** status changed in the last run.  The scatter's caption counts the CRNH
+** points above the drawn CRNH line and names every CRNH rule (and, for
+** points no CRNH rule fired on, the decided_by) behind them.  With
+** opts->compare, an agreement section follows the scatter: notes in common,
+** status agreement and the CRH/CRNH/NMR/other confusion matrix as a heat
+** table, over every note of the current run joined by id with the compared
+** set; each disagreeing note with an intercept and factor is drawn on the
+** scatter as one <circle class="dpt">.  Without a published run the page
+** says so (and still is valid).  opts may be NULL.
+** Returns 0, NS_ESQL (query failed), NS_EIO (write to out failed),
+** NS_ENOMEM. */
 int ns_report_html(struct sqlite3 *db, FILE *out, const ns_report_opts *opts);
 
 #endif /* NS_DASHBOARD_H */

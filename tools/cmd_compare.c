@@ -185,6 +185,7 @@ int ns_cmd_compare(int argc, char **argv) {
     fprintf(stderr, "notescore: compare: --explain needs --db DB (the DB that produced A)\n");
     return 2;
   }
+  if (db_path && ns_cli_check_db(db_path, 1) != 0) return 1;
   json_stdout = json_path && !strcmp(json_path, "-");
   txt = json_stdout ? stderr : stdout;
   /* the JSON file is opened (as FILE.tmp) before any work: an unwritable

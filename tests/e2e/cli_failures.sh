@@ -74,11 +74,13 @@ grep -q "scored" "$T/err" && { echo "score ran before refusing -o"; exit 1; }
 "$BIN" import --db "$T/db" "$N" "$R" "$S" > /dev/null
 "$BIN" score --db "$T/db" 2> /dev/null
 for cmd in "score --db $T/afile" "import --db $T/afile $N" "explain --db $T/afile 1" \
-           "report --db $T/afile -o $T/r.html" "serve --db $T/afile --listen 127.0.0.1:0"; do
+           "report --db $T/afile -o $T/r.html" "serve --db $T/afile --listen 127.0.0.1:0" \
+           "export --db $T/afile -o $T/ex" "compare $T/full $T/full --explain 1 --db $T/afile"; do
   # shellcheck disable=SC2086
   fails "$BIN" $cmd
   names "$T/afile: not a notescore database"
 done
+[ ! -e "$T/ex" ] || { echo "export left its output dir"; exit 1; }
 fails "$BIN" report --db "$T/db" -o "$T"
 names "$T: is a directory"
 cp "$T/db" "$T/new.db"
