@@ -272,6 +272,12 @@ int ns_cmd_score(int argc, char **argv) {
       fprintf(stderr, "notescore: %s: snapshot: %s\n", db, ns_strerror(rc));
       goto out;
     }
+    if (ds->n_notes == 0 || ds->n_ratings == 0) {
+      fprintf(stderr, "notescore: %s: no %s in the database (import some first: "
+                      "`notescore import --db %s FILES`)\n",
+              db, ds->n_notes == 0 ? "notes" : "ratings", db);
+      goto out;
+    }
   } else {
     uint64_t got[5] = {0};  /* rows accepted per ns_file_kind */
     char which[1024];

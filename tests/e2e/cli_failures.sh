@@ -81,6 +81,11 @@ for cmd in "score --db $T/afile" "import --db $T/afile $N" "explain --db $T/afil
   names "$T/afile: not a notescore database"
 done
 [ ! -e "$T/ex" ] || { echo "export left its output dir"; exit 1; }
+# a DB without ratings: no silent all-NMR run
+"$BIN" import --db "$T/nr.db" "$N" > /dev/null
+fails "$BIN" score --db "$T/nr.db"
+names "$T/nr.db: no ratings in the database"
+[ "$(sqlite3 "$T/nr.db" "SELECT count(*) FROM runs")" = 0 ]
 fails "$BIN" report --db "$T/db" -o "$T"
 names "$T: is a directory"
 cp "$T/db" "$T/new.db"
