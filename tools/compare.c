@@ -64,11 +64,15 @@ void ns_cmp_side_free(ns_cmp_side *s) {
 
 /* ---- building a side ----------------------------------------------------- */
 
-/* Interns text (len bytes) into s->strs; *idx receives its index.  Linear
-** search from the most recent hit: the tables stay tiny. */
+/* Interns text (len bytes, no NUL inside) into s->strs; *idx is a hint on
+** entry (an index to try first) and receives the index.  Linear search
+** otherwise: the tables stay tiny. */
 static int intern(ns_cmp_side *s, const char *t, size_t len, uint16_t *idx) {
+  /* a status column repeats a few values: try this call site's last hit */
+  if (*idx < s->n_strs && !strncmp(s->strs[*idx], t, len) && s->strs[*idx][len] == '\0') return 0;
   for (size_t i = 0; i < s->n_strs; i++)
-    if (strlen(s->strs[i]) == len && !memcmp(s->strs[i], t, len)) {
+    if (s->strs[i][0] == (len ? t[0] : '\0') && !strncmp(s->strs[i], t, len) &&
+        s->strs[i][len] == '\0') {
       *idx = (uint16_t)i;
       return 0;
     }
@@ -335,7 +339,7 @@ int ns_cmp_side_load(const char *path, ns_cmp_side **out, char *msg, size_t msg_
     goto out;
   }
   {
-    uint16_t none;
+    uint16_t none = 0;
     if ((rc = intern(s, "", 0, &none)) != 0) goto out;
   }
 
@@ -361,6 +365,10 @@ int ns_cmp_side_load(const char *path, ns_cmp_side **out, char *msg, size_t msg_
       sb[n] = '\0';
       s->cls[i] = (uint8_t)ns_report_status_class(sb);
     }
+    /* the previous row's indexes are the hints */
+    s->status[i] = i ? s->status[i - 1] : 0;
+    s->core_status[i] = i ? s->core_status[i - 1] : 0;
+    s->decided_by[i] = i ? s->decided_by[i - 1] : 0;
     if ((rc = intern(s, st->p, st->n, &s->status[i])) != 0 ||
         (rc = intern(s, get(fl, nf, c_core)->p, get(fl, nf, c_core)->n, &s->core_status[i])) != 0 ||
         (rc = intern(s, get(fl, nf, c_dec)->p, get(fl, nf, c_dec)->n, &s->decided_by[i])) != 0) {
