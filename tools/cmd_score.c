@@ -285,11 +285,15 @@ int ns_cmd_score(int argc, char **argv) {
       fprintf(stderr, "notescore: %s\n", ns_strerror(rc));
       goto out;
     }
-    for (size_t i = 0; i < n_in; i++) {
-      uint64_t ok;
-      if (load(ds, &in[i], &rj, &ok) != 0) goto out;
-      got[in[i].kind] += ok;
-    }
+    /* notes, ratings, history, enrollment -- each kind's inputs in the order
+    ** given -- whatever the order on the command line */
+    for (int kind = NS_FILE_NOTES; kind <= NS_FILE_ENROLLMENT; kind++)
+      for (size_t i = 0; i < n_in; i++) {
+        uint64_t ok;
+        if (in[i].kind != kind) continue;
+        if (load(ds, &in[i], &rj, &ok) != 0) goto out;
+        got[kind] += ok;
+      }
     /* an input mistake is never a silent "0 ratings scored" */
     if (got[NS_FILE_NOTES] == 0 || got[NS_FILE_RATINGS] == 0) {
       int kind = got[NS_FILE_NOTES] == 0 ? NS_FILE_NOTES : NS_FILE_RATINGS;

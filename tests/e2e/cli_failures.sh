@@ -28,7 +28,8 @@ mkdir "$T/split"
 head -1 "$R" > "$T/split/a.tsv"; head -1 "$R" > "$T/split/b.tsv"
 tail -n +2 "$R" | awk -v a="$T/split/a.tsv" -v b="$T/split/b.tsv" 'NR % 2 { print >> a; next } { print >> b }'
 "$BIN" score -n "$N" -r "$R" -s "$S" -o "$T/full" 2> "$T/sum_full"
-"$BIN" score -n "$N" -r "$T/split/a.tsv" -r "$T/split/b.tsv" -s "$S" -o "$T/two" 2> "$T/sum_two"
+# (files of one kind in any order, -n after -r: the same run)
+"$BIN" score -r "$T/split/b.tsv" -s "$S" -r "$T/split/a.tsv" -n "$N" -o "$T/two" 2> "$T/sum_two"
 for f in scored_notes.tsv helpfulness_scores.tsv note_status_history.tsv; do
   cmp "$T/full/$f" "$T/two/$f"
 done
