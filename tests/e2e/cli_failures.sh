@@ -43,6 +43,9 @@ names "$T/gz: no *.tsv files"; names "compressed"
 [ ! -e "$T/o1" ] || { echo "output dir created for a failed run"; exit 1; }
 fails "$BIN" score -n "$N" -r "$T/empty" -o "$T/o1"
 names "$T/empty: no *.tsv files"
+fails "$BIN" import --db "$T/e.db" "$N" "$T/gz"
+names "$T/gz: no *.tsv files"
+[ ! -e "$T/e.db" ] || { echo "import touched the DB before failing"; exit 1; }
 
 # ---- zero ratings read: non-zero, names the file, no output dir -------------
 head -1 "$R" > "$T/hdr.tsv"
