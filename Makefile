@@ -20,7 +20,7 @@ XCFLAGS ?=
 
 PKGS     := sqlite3 libuv jansson openblas lapacke
 DEB_PKGS := build-essential pkg-config libsqlite3-dev libuv1-dev libjansson-dev \
-            libhttp-parser-dev libopenblas-dev liblapacke-dev sqlite3 time curl
+            libhttp-parser-dev libopenblas-dev liblapacke-dev sqlite3 time curl jq
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lsqlite3 -luv -ljansson -lopenblas -llapacke)

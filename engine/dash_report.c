@@ -11,7 +11,10 @@
 **      note of the current run, one <circle class="pt"> per note, grouped
 **      by public status (the group's class gives the colour), with the CRH
 **      line (intercept 0.40, only between the |factor| 0.5 marks, where
-**      GeneralCRH can hold) and the CRNH "diamond" -0.05 - 0.8|factor|,
+**      GeneralCRH can hold) and the CRNH "diamond" -0.05 - 0.8|factor|;
+**      the caption names the rules behind CRNH points above that line,
+**   2b. with opts->compare: agreement with another set of statuses (the
+**      join is done first, so the scatter can ring the disagreeing notes),
 **   3. status counts across the published runs (stacked bars),
 **   4. histograms of the raters' factors and trust in the current run,
 **   5. the notes whose status changed in the current run (status_changes).
@@ -69,7 +72,9 @@ static const char css[] =
     "rect.bar{fill:#7570b3}.note{color:#666;font-size:12px}"
     ".key{display:inline-block;width:10px;height:10px;margin:0 4px 0 14px}"
     ".key.crh{background:#1b9e77}.key.crnh{background:#d95f02}.key.nmr{background:#9a9a9a}"
-    ".hist{display:inline-block;vertical-align:top;margin-right:16px}";
+    ".hist{display:inline-block;vertical-align:top;margin-right:16px}"
+    ".dis circle{fill:none;stroke:#e7298a;stroke-width:1.5}.key.dis{background:#e7298a}"
+    "table.heat td{min-width:64px}";
 
 /* ---- small output helpers ----------------------------------------------- */
 
@@ -97,6 +102,14 @@ static int kind_of(const char *status) {
   return 2; /* anything else draws as NMR */
 }
 
+int ns_report_status_class(const char *status) {
+  if (!status) return NS_SCLASS_OTHER;
+  if (!strcmp(status, "CURRENTLY_RATED_HELPFUL")) return NS_SCLASS_CRH;
+  if (!strcmp(status, "CURRENTLY_RATED_NOT_HELPFUL")) return NS_SCLASS_CRNH;
+  if (!strcmp(status, "NEEDS_MORE_RATINGS")) return NS_SCLASS_NMR;
+  return NS_SCLASS_OTHER;
+}
+
 /* Picks a "nice" tick step (1, 2, 5 x 10^k) giving about n ticks over span. */
 static double nice_step(double span, int n) {
   double raw = span / n, mag = pow(10.0, floor(log10(raw))), r = raw / mag;
@@ -112,7 +125,21 @@ typedef struct rep {
   ns_params p;          /* thresholds drawn */
   int64_t run_id;       /* current run, 0 = none */
   int rc;               /* first error */
+  /* --compare: filled by agreement() before the scatter is drawn */
+  int has_cmp;
+  size_t cmp_common, cmp_agree, cmp_only_run, cmp_only_other;
+  size_t cmp_matrix[NS_SCLASS_COUNT][NS_SCLASS_COUNT]; /* [this run][other] */
+  struct dpt *dis;      /* disagreeing notes with an intercept and factor */
+  size_t n_dis;
+  size_t n_dis_unscored;/* disagreeing notes without (not drawn) */
 } rep;
+
+/* A disagreeing note drawn over the scatter. */
+typedef struct dpt {
+  int64_t id;
+  double x, y;
+  uint8_t a, b;         /* NS_SCLASS_* here and in the other set */
+} dpt;
 
 static sqlite3_stmt *prep(rep *r, const char *sql) {
   sqlite3_stmt *st = NULL;
@@ -189,6 +216,16 @@ typedef struct pt {
   int kind;
 } pt;
 
+/* The rules that can make a note CRNH, named in the caption when they put
+** points above the drawn CRNH line (the line is GeneralCRNH's; the others
+** decide on other figures: the intercept's upper bound, a tag ratio, the
+** tag-based CRNH). */
+static const int crnh_rules[] = {NS_RULE_GENERAL_CRNH, NS_RULE_UCB_CRNH, NS_RULE_RATIO_CRNH,
+                                 NS_RULE_NM_CRNH};
+#define N_CRNH_RULES 4
+static const char *const sclass_label[NS_SCLASS_COUNT] = {"CRH", "CRNH", "NMR", "other"};
+#define MAX_DECIDERS 16
+
 /* Data -> SVG coordinates.  The x axis runs left to right over [x0, x1];
 ** SVG's y grows downwards, so the intercept axis is flipped: y0 maps to the
 ** bottom margin, y1 to the top. */
@@ -200,6 +237,10 @@ static void scatter(rep *r) {
   pt *pts = NULL;
   size_t n = 0, cap = 0, total = 0, limit = r->o && r->o->max_points > 0 ? (size_t)r->o->max_points : 200000;
   size_t count[N_KINDS] = {0};
+  size_t n_crnh = 0, n_above = 0, by_rule[N_CRNH_RULES] = {0}, by_dec[MAX_DECIDERS] = {0};
+  size_t by_dec_other = 0;
+  char dec[MAX_DECIDERS][48];
+  int n_dec = 0;
   double x0 = -1.0, x1 = 1.0, y0 = -0.6, y1 = 0.8, step_x, step_y;
   FILE *f = r->f;
   int titles;
@@ -210,10 +251,38 @@ static void scatter(rep *r) {
   ** with the page `serve` sends).  Notes without a model (too few ratings)
   ** have NULL intercept/factor and are not drawn: there is nowhere to put
   ** them, and the caption counts only drawn points. */
-  st = prep(r, "SELECT note_id, factor, intercept, status FROM current_note_status"
+  st = prep(r, "SELECT note_id, factor, intercept, status, core_rules, decided_by"
+               " FROM current_note_status"
                " WHERE intercept IS NOT NULL AND factor IS NOT NULL ORDER BY note_id");
   while (step(r, st)) {
     total++;
+    /* CRNH above the drawn line: which rule put it there (every point,
+    ** drawn or not) */
+    if (kind_of(col_text(st, 3)) == 1) {
+      double x = sqlite3_column_double(st, 1), y = sqlite3_column_double(st, 2);
+      n_crnh++;
+      if (isfinite(x) && isfinite(y) && y > r->p.crnh_threshold + r->p.crnh_factor_mult * fabs(x)) {
+        uint64_t mask = (uint64_t)sqlite3_column_int64(st, 4);
+        int any = 0;
+        n_above++;
+        for (int k = 0; k < N_CRNH_RULES; k++)
+          if (mask & (1ull << crnh_rules[k])) {
+            by_rule[k]++;
+            any = 1;
+          }
+        if (!any) { /* CRNH by no CRNH rule: a lock or the history; name the decider */
+          const char *d = col_text(st, 5);
+          int k;
+          for (k = 0; k < n_dec && strcmp(dec[k], d); k++) {}
+          if (k == n_dec && n_dec < MAX_DECIDERS) {
+            snprintf(dec[k], sizeof dec[k], "%s", d);
+            n_dec++;
+          }
+          if (k < MAX_DECIDERS) by_dec[k]++;
+          else by_dec_other++;
+        }
+      }
+    }
     if (n == limit) continue;
     if (n == cap) {
       size_t nc = cap ? cap * 2 : 4096;
@@ -237,12 +306,40 @@ static void scatter(rep *r) {
   }
   sqlite3_finalize(st);
   if (r->rc) goto out;
+  /* the disagreeing notes of --compare are drawn on the same axes */
+  for (size_t i = 0; i < r->n_dis; i++) {
+    x0 = fmin(x0, floor(r->dis[i].x * 10.0) / 10.0);
+    x1 = fmax(x1, ceil(r->dis[i].x * 10.0) / 10.0);
+    y0 = fmin(y0, floor(r->dis[i].y * 10.0) / 10.0);
+    y1 = fmax(y1, ceil(r->dis[i].y * 10.0) / 10.0);
+  }
 
   fprintf(f, "<p class=note>%zu scored notes of run %lld", n, (long long)r->run_id);
   if (total > n) fprintf(f, " (%zu more not drawn: the page is capped at %zu points)", total - n, limit);
   fprintf(f, ". Dashed lines: CRH at intercept %.2f (for |factor| &le; %.1f), "
-             "CRNH at intercept %.2f %.1f&middot;|factor|.</p>\n",
+             "CRNH at intercept %.2f %.1f&middot;|factor| (GeneralCRNH).",
           r->p.crh_threshold, r->p.factor_threshold, r->p.crnh_threshold, r->p.crnh_factor_mult);
+  /* the CRNH caption: every rule that put CRNH points above that line */
+  fprintf(f, " <span id=\"crnh-above\">%zu of %zu CRNH points sit above the CRNH line", n_above,
+          n_crnh);
+  if (n_above) {
+    int first = 1;
+    fputs("; the rules that made them CRNH:", f);
+    for (int k = 0; k < N_CRNH_RULES; k++)
+      if (by_rule[k]) {
+        fprintf(f, "%s <b>%s</b> (%zu)", first ? "" : ",", ns_rule_names[crnh_rules[k]], by_rule[k]);
+        first = 0;
+      }
+    for (int k = 0; k < n_dec; k++) {
+      fprintf(f, "%s no CRNH rule, decided by <b>", first ? "" : ",");
+      esc(f, dec[k][0] ? dec[k] : "(none)");
+      fprintf(f, "</b> (%zu)", by_dec[k]);
+      first = 0;
+    }
+    if (by_dec_other) fprintf(f, ", other deciders (%zu)", by_dec_other);
+    fputs(" (a point can have several rules)", f);
+  }
+  fputs(".</span></p>\n", f);
   fprintf(f, "<svg id=\"scatter\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\">\n", PW, PH, PW, PH);
   /* grid and ticks: about 8 "nice" steps per axis; values within 1e-12 of
   ** zero print as 0 rather than as -2.8e-17 from the accumulated steps */
@@ -283,6 +380,20 @@ static void scatter(rep *r) {
     fputs("</g>\n", f);
   }
 
+  /* --compare: the disagreeing notes, rings over the points */
+  if (r->has_cmp) {
+    fputs("<g class=\"dis\">\n", f);
+    for (size_t i = 0; i < r->n_dis; i++) {
+      fprintf(f, "<circle class=\"dpt\" cx=\"%.1f\" cy=\"%.1f\" r=\"4\">",
+              sx(r->dis[i].x, x0, x1), sy(r->dis[i].y, y0, y1));
+      if (titles)
+        fprintf(f, "<title>%lld: %s here, %s there</title>", (long long)r->dis[i].id,
+                sclass_label[r->dis[i].a], sclass_label[r->dis[i].b]);
+      fputs("</circle>\n", f);
+    }
+    fputs("</g>\n", f);
+  }
+
   /* thresholds on top of the points */
   {
     double fl = r->p.factor_threshold, c = r->p.crnh_threshold, m = r->p.crnh_factor_mult;
@@ -303,9 +414,93 @@ static void scatter(rep *r) {
   fputs("</svg>\n<p>", f);
   for (int k = 0; k < N_KINDS; k++)
     fprintf(f, "<span class=\"key k %s\"></span>%s: %zu", kinds[k].cls, kinds[k].label, count[k]);
+  if (r->has_cmp)
+    fprintf(f, "<span class=\"key dis\"></span>status differs from the compared set: %zu", r->n_dis);
   fputs("</p>\n", f);
 out:
   free(pts);
+}
+
+/* ---- 2b. agreement with another set of statuses (--compare) ------------- */
+
+/* Joins every note of the current run with the compared set (both in note
+** id order) and keeps the counts and the disagreeing notes for the
+** scatter.  Runs before the scatter, inside the page's transaction. */
+static void agreement_compute(rep *r) {
+  const ns_report_compare *c = r->o ? r->o->compare : NULL;
+  sqlite3_stmt *st;
+  size_t j = 0, cap = 0;
+  if (!c || !r->run_id) return;
+  r->has_cmp = 1;
+  st = prep(r, "SELECT note_id, status, factor, intercept FROM current_note_status"
+               " ORDER BY note_id");
+  while (step(r, st)) {
+    int64_t id = sqlite3_column_int64(st, 0);
+    int a, b;
+    while (j < c->n && c->note_id[j] < id) { r->cmp_only_other++; j++; }
+    if (j == c->n || c->note_id[j] != id) { r->cmp_only_run++; continue; }
+    a = ns_report_status_class(col_text(st, 1));
+    b = c->cls[j++] < NS_SCLASS_COUNT ? c->cls[j - 1] : NS_SCLASS_OTHER;
+    r->cmp_common++;
+    r->cmp_matrix[a][b]++;
+    if (a == b) { r->cmp_agree++; continue; }
+    if (sqlite3_column_type(st, 2) == SQLITE_NULL || sqlite3_column_type(st, 3) == SQLITE_NULL ||
+        !isfinite(sqlite3_column_double(st, 2)) || !isfinite(sqlite3_column_double(st, 3))) {
+      r->n_dis_unscored++;
+      continue;
+    }
+    if (r->n_dis == cap) {
+      size_t nc = cap ? cap * 2 : 256;
+      dpt *nd = realloc(r->dis, nc * sizeof *nd);
+      if (!nd) { r->rc = NS_ENOMEM; break; }
+      r->dis = nd;
+      cap = nc;
+    }
+    r->dis[r->n_dis++] = (dpt){id, sqlite3_column_double(st, 2), sqlite3_column_double(st, 3),
+                               (uint8_t)a, (uint8_t)b};
+  }
+  sqlite3_finalize(st);
+  r->cmp_only_other += c->n - j;
+}
+
+/* The agreement section: figures and the confusion matrix as a heat table
+** (cell shade proportional to its count). */
+static void agreement_section(rep *r) {
+  const ns_report_compare *c = r->o ? r->o->compare : NULL;
+  FILE *f = r->f;
+  size_t max = 1;
+  if (!c) return;
+  fputs("<h2 id=\"agreement\">Agreement with ", f);
+  esc(f, c->label ? c->label : "the compared statuses");
+  fputs("</h2>\n", f);
+  if (!r->has_cmp) {
+    fputs("<p>No published run to compare.</p>\n", f);
+    return;
+  }
+  fprintf(f, "<p>%zu notes in common (%zu only in this run, %zu only in the compared set). "
+             "Status agreement <b id=\"agree\">",
+          r->cmp_common, r->cmp_only_run, r->cmp_only_other);
+  if (r->cmp_common) fprintf(f, "%.4f", (double)r->cmp_agree / (double)r->cmp_common);
+  else fputs("-", f);
+  fprintf(f, "</b> (%zu of %zu); %zu notes differ: %zu drawn as rings on the scatter above, "
+             "%zu without an intercept (not scored in this run).</p>\n",
+          r->cmp_agree, r->cmp_common, r->cmp_common - r->cmp_agree, r->n_dis, r->n_dis_unscored);
+  for (int a = 0; a < NS_SCLASS_COUNT; a++)
+    for (int b = 0; b < NS_SCLASS_COUNT; b++) max = r->cmp_matrix[a][b] > max ? r->cmp_matrix[a][b] : max;
+  fputs("<table class=heat id=\"confusion\"><tr><th class=l>this run \\ compared</th>", f);
+  for (int b = 0; b < NS_SCLASS_COUNT; b++) fprintf(f, "<th>%s</th>", sclass_label[b]);
+  fputs("</tr>\n", f);
+  for (int a = 0; a < NS_SCLASS_COUNT; a++) {
+    fprintf(f, "<tr><th class=l>%s</th>", sclass_label[a]);
+    for (int b = 0; b < NS_SCLASS_COUNT; b++) {
+      double alpha = r->cmp_matrix[a][b] ? 0.08 + 0.92 * (double)r->cmp_matrix[a][b] / (double)max : 0;
+      fprintf(f, "<td style=\"background:rgba(117,112,179,%.2f)%s\">%zu</td>", alpha,
+              alpha > 0.55 ? ";color:#fff" : "", r->cmp_matrix[a][b]);
+    }
+    fputs("</tr>\n", f);
+  }
+  fputs("</table>\n<p class=note>Rows: this run's status; columns: the compared set's. "
+        "<code>notescore compare</code> gives the same figures with the notes themselves.</p>\n", f);
 }
 
 /* ---- 3. status counts across runs -------------------------------------- */
@@ -492,8 +687,12 @@ static void changes(rep *r) {
 /* ---- entry point -------------------------------------------------------- */
 
 int ns_report_html(struct sqlite3 *db, FILE *out, const ns_report_opts *opts) {
-  rep r = {db, out, opts, {0}, 0, 0};
+  rep r;
   const char *title = opts && opts->title ? opts->title : "notescore report";
+  memset(&r, 0, sizeof r);
+  r.db = db;
+  r.f = out;
+  r.o = opts;
   ns_params_default(&r.p);
 
   /* One read transaction for the whole page. */
@@ -505,7 +704,9 @@ int ns_report_html(struct sqlite3 *db, FILE *out, const ns_report_opts *opts) {
   fputs("</h1>\n", out);
 
   run_facts(&r);
+  agreement_compute(&r);
   scatter(&r);
+  agreement_section(&r);
   runs_chart(&r);
   if (r.run_id) {
     char sql[200];
@@ -522,6 +723,7 @@ int ns_report_html(struct sqlite3 *db, FILE *out, const ns_report_opts *opts) {
         "(docs/dashboards.md). Self-contained: no scripts, no external resources.</p>\n"
         "</body></html>\n", out);
   sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+  free(r.dis);
   if (!r.rc && (fflush(out) != 0 || ferror(out))) r.rc = NS_EIO;
   return r.rc;
 }

@@ -46,6 +46,28 @@ struct sqlite3;
 int ns_dash_explain(struct sqlite3 *db, int64_t note_id, json_t **out, char *msg,
                     size_t msg_len);
 
+/* Status classes of a comparison: the rows and columns of the confusion
+** matrix (`report --compare`, `notescore compare`). */
+enum ns_status_class {
+  NS_SCLASS_CRH = 0,   /* CURRENTLY_RATED_HELPFUL */
+  NS_SCLASS_CRNH,      /* CURRENTLY_RATED_NOT_HELPFUL */
+  NS_SCLASS_NMR,       /* NEEDS_MORE_RATINGS */
+  NS_SCLASS_OTHER,     /* anything else, the empty status included */
+  NS_SCLASS_COUNT
+};
+
+/* The class of a public status string (NULL counts as ""). */
+int ns_report_status_class(const char *status);
+
+/* Another set of statuses to compare the current run with: the report's
+** agreement section.  Arrays are borrowed for the call. */
+typedef struct ns_report_compare {
+  const char *label;       /* what it is (e.g. its path), shown in the section */
+  size_t n;                /* notes */
+  const int64_t *note_id;  /* [n] ascending, distinct */
+  const uint8_t *cls;      /* [n] NS_SCLASS_* of each note's status */
+} ns_report_compare;
+
 /* Options for the HTML report. */
 typedef struct ns_report_opts {
   const char *title;       /* page title; NULL = "notescore report" */
@@ -53,6 +75,7 @@ typedef struct ns_report_opts {
                               are counted in the caption, not drawn */
   int max_changes;         /* rows of the "changed in the last run" table
                               (0 = 200) */
+  const ns_report_compare *compare; /* NULL = no agreement section */
 } ns_report_opts;
 
 /* Writes one self-contained HTML page (inline CSS and SVG, no scripts, no
@@ -61,9 +84,17 @@ typedef struct ns_report_opts {
 ** current run, i.e. per note with a non-null intercept and factor) with
 ** the CRH (0.40) and CRNH (-0.05 - 0.8|f|) threshold lines, status counts
 ** across runs, rater factor and trust histograms, and the notes whose
-** status changed in the last run.  Without a published run the page says
-** so (and still is valid).  opts may be NULL.
-** Returns 0, NS_ESQL (query failed), NS_EIO (write to out failed). */
+** status changed in the last run.  The scatter's caption counts the CRNH
+** points above the drawn CRNH line and names every CRNH rule (and, for
+** points no CRNH rule fired on, the decided_by) behind them.  With
+** opts->compare, an agreement section follows the scatter: notes in common,
+** status agreement and the CRH/CRNH/NMR/other confusion matrix as a heat
+** table, over every note of the current run joined by id with the compared
+** set; each disagreeing note with an intercept and factor is drawn on the
+** scatter as one <circle class="dpt">.  Without a published run the page
+** says so (and still is valid).  opts may be NULL.
+** Returns 0, NS_ESQL (query failed), NS_EIO (write to out failed),
+** NS_ENOMEM. */
 int ns_report_html(struct sqlite3 *db, FILE *out, const ns_report_opts *opts);
 
 #endif /* NS_DASHBOARD_H */

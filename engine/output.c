@@ -10,8 +10,9 @@
 ** Formatting is deterministic: doubles as "%.9g" (enough for float32
 ** parity, stable across machines), -0 as 0, NaN and absent timestamps as
 ** the empty field; integers in decimal; booleans as True/False like pandas.
-** Every file is written to NAME.tmp and renamed, so a reader never sees a
-** half-written file.
+** Every file is written to NAME.tmp; the three are renamed only once all
+** were written, so a reader never sees a half-written file and a failure
+** leaves no new file behind.
 **
 ** Who calls it: tools/ (score CLI), engine/ server.  Reads sc and ds only.
 */
@@ -253,30 +254,56 @@ static void wr_notes(FILE *f, const ns_scores *sc, const ns_dataset *ds) {
   write_notes(f, sc);
 }
 
-/* Writes one file via NAME.tmp + rename.  Returns 0 or -errno. */
-static int write_file(const char *dir, const char *name, writer_fn fn, const ns_scores *sc,
-                      const ns_dataset *ds) {
-  char path[4096], tmp[4200];
+/* Writes one file to DIR/NAME.tmp.  Returns 0 or -errno / NS_EIO (the
+** .tmp file is removed on failure). */
+static int write_tmp(const char *dir, const char *name, writer_fn fn, const ns_scores *sc,
+                     const ns_dataset *ds) {
+  char tmp[4200];
   FILE *f;
   int rc = 0;
 
-  if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) return NS_EINVAL;
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  if (snprintf(tmp, sizeof tmp, "%s/%s.tmp", dir, name) >= (int)sizeof tmp) return NS_EINVAL;
   if (!(f = fopen(tmp, "w"))) return -errno;
   setvbuf(f, NULL, _IOFBF, 1 << 20);
   fn(f, sc, ds);
   if (ferror(f)) rc = NS_EIO;
   if (fclose(f) != 0 && !rc) rc = -errno;
-  if (!rc && rename(tmp, path) != 0) rc = -errno;
   if (rc) remove(tmp);
   return rc;
 }
 
+/* DIR/NAME.tmp -> DIR/NAME, or (undo) just remove DIR/NAME.tmp. */
+static int finish_tmp(const char *dir, const char *name, int undo) {
+  char path[4096], tmp[4200];
+  if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) return NS_EINVAL;
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  if (undo) {
+    remove(tmp);
+    return 0;
+  }
+  if (rename(tmp, path) != 0) {
+    int rc = -errno;
+    remove(tmp);
+    return rc;
+  }
+  return 0;
+}
+
 int ns_scores_write_tsv(const ns_scores *sc, const ns_dataset *ds, const char *outdir) {
-  int rc;
+  static const char *const names[3] = {"scored_notes.tsv", "helpfulness_scores.tsv",
+                                       "note_status_history.tsv"};
+  const writer_fn fns[3] = {wr_notes, write_raters, write_history};
+  int rc = 0, i, done = 0;
   if (!sc || !ds || !outdir) return NS_EINVAL;
   if ((rc = ns_mkdir_p(outdir)) != 0) return rc;
-  if ((rc = write_file(outdir, "scored_notes.tsv", wr_notes, sc, ds)) != 0) return rc;
-  if ((rc = write_file(outdir, "helpfulness_scores.tsv", write_raters, sc, ds)) != 0) return rc;
-  return write_file(outdir, "note_status_history.tsv", write_history, sc, ds);
+  /* All three are written as .tmp first and renamed only when every one
+  ** was written: a failure (disk full, ...) leaves the previous files, not
+  ** a mix of old and new. */
+  for (i = 0; i < 3 && !rc; i++)
+    if ((rc = write_tmp(outdir, names[i], fns[i], sc, ds)) == 0) done = i + 1;
+  for (i = 0; i < done; i++) {
+    int r2 = finish_tmp(outdir, names[i], rc != 0);
+    if (r2 && !rc) rc = r2;
+  }
+  return rc;
 }

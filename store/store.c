@@ -30,7 +30,7 @@
 ** v4 (add_column): note_scores.low_diligence_intercept (the low-diligence
 ** model).
 ** v5 (store/views.c): the views re-created with the v3/v4 columns. */
-#define SCHEMA_VERSION 5
+#define SCHEMA_VERSION NS_STORE_SCHEMA_VERSION
 
 static const char schema_v1[] =
     "CREATE TABLE participants(\n"

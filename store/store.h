@@ -88,6 +88,10 @@ int ns_tsv_export(const ns_dataset *ds, const char *dir);
 
 typedef struct ns_store ns_store;
 
+/* The newest schema version (PRAGMA user_version) this build reads and
+** writes; a DB with a larger one is refused with NS_ESCHEMA. */
+#define NS_STORE_SCHEMA_VERSION 5
+
 enum {
   NS_STORE_READONLY = 1,  /* open read-only (dashboards, tests) */
   NS_STORE_CREATE = 2     /* create the file and schema if absent */

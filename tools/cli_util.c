@@ -1,9 +1,19 @@
 /*
-** tools/cli_util.c -- option-value parsing shared by the subcommands.
+** tools/cli_util.c -- helpers shared by the subcommands: option values,
+** rejected-row reporting (score and import print the same way), and the
+** checks every command makes before its expensive work (the DB file, the
+** output directory, the kind of each input file, a file given twice).
 */
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
 
 #include "cli.h"
 
@@ -41,4 +51,208 @@ int ns_cli_double(const char *opt, const char *val, double *out) {
 bad:
   fprintf(stderr, "notescore: %s: expected a number, got '%s'\n", opt, val ? val : "");
   return 2;
+}
+
+/* ---- rejected rows ------------------------------------------------------- */
+
+void ns_cli_reject(void *ctx, const char *msg) {
+  ns_cli_rejects *r = ctx;
+  r->n++;
+  r->file_n++;
+  if (r->verbose || r->shown < NS_CLI_REJECTS_SHOWN) {
+    fprintf(stderr, "notescore: %s\n", msg);
+    r->shown++;
+    r->file_shown++;
+  }
+}
+
+void ns_cli_rejects_begin(ns_cli_rejects *r) {
+  r->file_n = 0;
+  r->file_shown = 0;
+}
+
+void ns_cli_rejects_end(ns_cli_rejects *r, const char *file) {
+  if (r->file_n > r->file_shown)
+    fprintf(stderr, "notescore: %s: %llu more rejected rows not shown (--verbose shows all)\n",
+            file, r->file_n - r->file_shown);
+}
+
+/* ---- inputs and outputs, checked before the work -------------------------- */
+
+int ns_cli_check_db(const char *path, int must_exist) {
+  static const char magic[16] = "SQLite format 3";
+  struct stat sb;
+  char head[16];
+  FILE *f;
+  sqlite3 *db = NULL;
+  int version = -1;
+
+  if (stat(path, &sb) != 0) {
+    if (errno == ENOENT && !must_exist) return 0; /* created by the command */
+    fprintf(stderr, "notescore: %s: cannot open database: %s\n", path, strerror(errno));
+    return 1;
+  }
+  if (S_ISDIR(sb.st_mode)) {
+    fprintf(stderr, "notescore: %s: is a directory, not a database file\n", path);
+    return 1;
+  }
+  if (sb.st_size == 0) return 0; /* SQLite treats an empty file as a new DB */
+  if (!(f = fopen(path, "rb"))) {
+    fprintf(stderr, "notescore: %s: cannot open database: %s\n", path, strerror(errno));
+    return 1;
+  }
+  if (fread(head, 1, sizeof head, f) != sizeof head || memcmp(head, magic, sizeof magic) != 0) {
+    fclose(f);
+    fprintf(stderr, "notescore: %s: not a notescore database (not an SQLite file; a DB is "
+                    "made by `notescore import --db`)\n", path);
+    return 1;
+  }
+  fclose(f);
+  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+    sqlite3_stmt *st = NULL;
+    sqlite3_busy_timeout(db, 10000);
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+      version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+  }
+  sqlite3_close(db);
+  if (version > NS_STORE_SCHEMA_VERSION) {
+    fprintf(stderr, "notescore: %s: database schema version %d is newer than this notescore "
+                    "(%s) supports (versions 1 to %d); use a newer notescore\n",
+            path, version, NS_VERSION, NS_STORE_SCHEMA_VERSION);
+    return 1;
+  }
+  return 0;
+}
+
+int ns_cli_prepare_outdir(const char *dir, int *created) {
+  struct stat sb;
+  int rc;
+  *created = 0;
+  if (stat(dir, &sb) == 0) {
+    if (!S_ISDIR(sb.st_mode)) {
+      fprintf(stderr, "notescore: %s: exists and is not a directory (-o wants a directory)\n",
+              dir);
+      return 1;
+    }
+    if (access(dir, W_OK | X_OK) != 0) {
+      fprintf(stderr, "notescore: %s: output directory not writable: %s\n", dir, strerror(errno));
+      return 1;
+    }
+    return 0;
+  }
+  if ((rc = ns_mkdir_p(dir)) != 0) {
+    fprintf(stderr, "notescore: %s: cannot create the output directory: %s\n", dir,
+            ns_strerror(rc));
+    return 1;
+  }
+  *created = 1;
+  return 0;
+}
+
+/* One expanded file of the command line, for the duplicate check. */
+typedef struct seen {
+  char *real;          /* realpath, or the path as given */
+  const char *flag;
+} seen;
+
+static int cmp_seen(const void *x, const void *y) {
+  return strcmp(((const seen *)x)->real, ((const seen *)y)->real);
+}
+
+int ns_cli_check_inputs(ns_cli_input *in, size_t n) {
+  size_t total = 0, k = 0;
+  seen *all = NULL;
+  int ret = 1;
+
+  for (size_t i = 0; i < n; i++) {
+    int rc = ns_tsv_list(in[i].path, &in[i].files, &in[i].n_files);
+    if (rc != 0) {
+      fprintf(stderr, "notescore: %s: cannot open (%s): %s\n", in[i].path, in[i].flag,
+              ns_strerror(rc));
+      goto out;
+    }
+    if (in[i].n_files == 0) {
+      DIR *d = opendir(in[i].path);
+      struct dirent *de;
+      size_t gz = 0;
+      while (d && (de = readdir(d)) != NULL) {
+        size_t len = strlen(de->d_name);
+        if (len > 3 && (!strcmp(de->d_name + len - 3, ".gz") || !strcmp(de->d_name + len - 4, ".zip")))
+          gz++;
+      }
+      if (d) closedir(d);
+      fprintf(stderr, "notescore: %s: no *.tsv files in this directory (%s)%s\n", in[i].path,
+              in[i].flag, gz ? "; it holds compressed files: unpack them first" : "");
+      goto out;
+    }
+    for (size_t j = 0; j < in[i].n_files; j++) {
+      int kind = NS_FILE_UNKNOWN;
+      int rc2 = ns_tsv_detect(in[i].files[j], &kind);
+      if (rc2 == NS_EPARSE) {
+        struct stat sb;
+        if (stat(in[i].files[j], &sb) == 0 && sb.st_size == 0)
+          fprintf(stderr, "notescore: %s: empty file (no header line)\n", in[i].files[j]);
+        else
+          fprintf(stderr, "notescore: %s:1: not a public-format TSV file (header matches none "
+                          "of notes, ratings, noteStatusHistory, userEnrollment)\n",
+                  in[i].files[j]);
+        goto out;
+      }
+      if (rc2 != 0) {
+        fprintf(stderr, "notescore: %s: cannot read (%s): %s\n", in[i].files[j], in[i].flag,
+                ns_strerror(rc2));
+        goto out;
+      }
+      if (in[i].kind == NS_FILE_UNKNOWN && kind == NS_FILE_UNKNOWN) {
+        fprintf(stderr, "notescore: %s: not a public Community Notes file: its header is not "
+                        "that of notes, ratings, noteStatusHistory or userEnrollment\n",
+                in[i].files[j]);
+        goto out;
+      }
+      if (in[i].kind != NS_FILE_UNKNOWN && kind != in[i].kind) {
+        fprintf(stderr, "notescore: %s: given as %s (a %s file) but its header is that of a%s "
+                        "%s file\n",
+                in[i].files[j], in[i].flag, ns_file_kind_name(in[i].kind),
+                kind == NS_FILE_UNKNOWN ? "n" : "", ns_file_kind_name(kind));
+        goto out;
+      }
+    }
+    total += in[i].n_files;
+  }
+  if (!(all = calloc(total ? total : 1, sizeof *all))) {
+    fprintf(stderr, "notescore: out of memory\n");
+    goto out;
+  }
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = 0; j < in[i].n_files; j++) {
+      char *r = realpath(in[i].files[j], NULL);
+      all[k].real = r ? r : ns_strdup(in[i].files[j]);
+      all[k].flag = in[i].flag;
+      if (!all[k++].real) {
+        fprintf(stderr, "notescore: out of memory\n");
+        goto out;
+      }
+    }
+  qsort(all, k, sizeof *all, cmp_seen);
+  for (size_t i = 1; i < k; i++)
+    if (!strcmp(all[i - 1].real, all[i].real)) {
+      fprintf(stderr, "notescore: %s: given twice (%s and %s)\n", all[i].real, all[i - 1].flag,
+              all[i].flag);
+      goto out;
+    }
+  ret = 0;
+out:
+  for (size_t i = 0; i < k; i++) free(all[i].real);
+  free(all);
+  return ret;
+}
+
+void ns_cli_inputs_free(ns_cli_input *in, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    ns_tsv_list_free(in[i].files, in[i].n_files);
+    in[i].files = NULL;
+    in[i].n_files = 0;
+  }
 }

@@ -67,7 +67,7 @@ static void print_side(const char *label, json_t *c) {
          (long long)ival(c, "total"));
 }
 
-static void print_text(json_t *o) {
+void ns_cli_explain_print(json_t *o) {
   char a[32], b[32], c[32], d[32], when[40];
   json_t *rules = json_object_get(o, "rules"), *rt = json_object_get(o, "ratings");
   json_t *sides = json_object_get(rt, "bySide"), *tags = json_object_get(o, "topTags");
@@ -178,7 +178,7 @@ int ns_cmd_explain(int argc, char **argv) {
     if (json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15)) != 0) goto out;
     putchar('\n');
   } else {
-    print_text(o);
+    ns_cli_explain_print(o);
   }
   ret = fflush(stdout) == 0 ? 0 : 1;
 out:

@@ -7,6 +7,7 @@
 */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../store/store.h"
 #include "cli.h"
@@ -28,7 +29,7 @@ int ns_cmd_export(int argc, char **argv) {
   const char *db = NULL, *out = NULL;
   ns_store *s = NULL;
   ns_dataset *ds = NULL;
-  int rc;
+  int rc, created = 0;
   double t0;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -48,20 +49,25 @@ int ns_cmd_export(int argc, char **argv) {
     usage(stderr);
     return 2;
   }
+  /* the DB and the output directory are checked before the snapshot */
+  if (ns_cli_check_db(db, 1) != 0 || ns_cli_prepare_outdir(out, &created) != 0) return 1;
   t0 = ns_monotonic_s();
   if ((rc = ns_store_open(db, NS_STORE_READONLY, &s)) != 0) {
     fprintf(stderr, "notescore: %s: cannot open database: %s\n", db, ns_strerror(rc));
+    if (created) rmdir(out);
     return 1;
   }
   if ((rc = ns_store_snapshot(s, &ds)) != 0) {
     fprintf(stderr, "notescore: %s: %s (%s)\n", db, ns_strerror(rc), ns_store_errmsg(s));
     ns_store_close(s);
+    if (created) rmdir(out);
     return 1;
   }
   ns_store_close(s);
   if ((rc = ns_tsv_export(ds, out)) != 0) {
     fprintf(stderr, "notescore: %s: cannot write: %s\n", out, ns_strerror(rc));
     ns_dataset_free(ds);
+    if (created) rmdir(out);
     return 1;
   }
   printf("exported %zu notes, %zu ratings, %zu status rows, %zu enrollment rows to %s in %.2f s\n",

@@ -3,32 +3,24 @@
 **
 ** Imports public-format TSV files into the SQLite store (created when
 ** absent).  Each file's kind comes from its header; a directory means every
-** *.tsv in it, in name order.  Prints the first 20 rejected rows, then one
-** summary line per file and an overall line with time and rate.
+** *.tsv in it, in name order.  Every argument is checked first (exists,
+** known kind, not given twice; tools/cli_util.c).  Rejected rows are
+** reported like `score` does (ns_cli_reject: the first 20, then a count per
+** file; all with -v), then one summary line per file and an overall line.
 ** Exit status: 0 ok (rejected rows alone do not fail the import), 1 when a
 ** file failed (file-level error, or any bad row with --strict), 2 usage.
 */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "../store/store.h"
 #include "cli.h"
 
-#define MAX_SHOWN 20
-
-typedef struct rep {
-  unsigned long long n;   /* messages seen */
-} rep;
-
-static void report(void *ctx, const char *msg) {
-  rep *r = ctx;
-  if (r->n++ < MAX_SHOWN) fprintf(stderr, "notescore: %s\n", msg);
-}
-
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: notescore import --db DB [--strict] FILE_OR_DIR...\n"
+          "usage: notescore import --db DB [--strict] [-v] FILE_OR_DIR...\n"
           "\n"
           "Imports public Community Notes TSV files (notes, ratings, noteStatusHistory,\n"
           "userEnrollment; kind detected from the header) into the SQLite DB, creating it\n"
@@ -38,15 +30,19 @@ static void usage(FILE *f) {
           "options:\n"
           "  --db DB      the database file (required)\n"
           "  --strict     a file with any bad row is rejected entirely (rolled back)\n"
+          "  -v, --verbose  print every rejected row (else the first 20, then a count)\n"
+          "\n"
+          "Checked before anything is imported: every file exists and has a known kind,\n"
+          "no file is given twice, a directory has *.tsv files, DB is a notescore DB.\n"
           "  -h, --help   this help\n");
 }
 
 int ns_cmd_import(int argc, char **argv) {
   const char *db = NULL;
   int strict = 0, nfiles = 0, failed = 0, rc;
-  const char *args[256];
+  ns_cli_input in[256];
   ns_store *s = NULL;
-  rep r = {0};
+  ns_cli_rejects rj = {0};
   unsigned long long tot_read = 0, tot_ok = 0, tot_rej = 0, tot_ratings = 0;
   double t0;
 
@@ -61,12 +57,14 @@ int ns_cmd_import(int argc, char **argv) {
       db = argv[i] + 5;
     } else if (!strcmp(argv[i], "--strict")) {
       strict = 1;
+    } else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) {
+      rj.verbose = 1;
     } else if (argv[i][0] == '-' && argv[i][1]) {
       fprintf(stderr, "notescore: import: unknown option '%s'\n", argv[i]);
       usage(stderr);
       return 2;
-    } else if (nfiles < (int)NS_ARRAY_LEN(args)) {
-      args[nfiles++] = argv[i];
+    } else if (nfiles < (int)NS_ARRAY_LEN(in)) {
+      in[nfiles++] = (ns_cli_input){argv[i], "an argument", NS_FILE_UNKNOWN, NULL, 0};
     } else {
       fprintf(stderr, "notescore: import: too many arguments\n");
       return 2;
@@ -76,44 +74,45 @@ int ns_cmd_import(int argc, char **argv) {
     usage(stderr);
     return 2;
   }
+  /* every input mistake is found before the DB is touched */
+  if (ns_cli_check_db(db, 0) != 0 || ns_cli_check_inputs(in, (size_t)nfiles) != 0) {
+    ns_cli_inputs_free(in, (size_t)nfiles);
+    return 1;
+  }
   if ((rc = ns_store_open(db, NS_STORE_CREATE, &s)) != 0) {
     fprintf(stderr, "notescore: %s: cannot open database: %s\n", db, ns_strerror(rc));
+    ns_cli_inputs_free(in, (size_t)nfiles);
     return 1;
   }
   t0 = ns_monotonic_s();
   for (int a = 0; a < nfiles; a++) {
-    char **list = NULL;
-    size_t n = 0;
-    if ((rc = ns_tsv_list(args[a], &list, &n)) != 0) {
-      fprintf(stderr, "notescore: %s: %s\n", args[a], ns_strerror(rc));
-      failed = 1;
-      continue;
-    }
-    if (n == 0) fprintf(stderr, "notescore: %s: no *.tsv files\n", args[a]);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < in[a].n_files; i++) {
+      const char *file = in[a].files[i];
       ns_progress pg;
       struct stat sb;
       ns_load_stats st;
-      ns_load_opts o = {strict, report, &r, &pg};
-      const char *base = strrchr(list[i], '/') ? strrchr(list[i], '/') + 1 : list[i];
-      unsigned long long before = r.n;
-      ns_progress_start(&pg, base, stat(list[i], &sb) == 0 ? (uint64_t)sb.st_size : 0);
-      rc = ns_store_import(s, list[i], &o, &st);
+      ns_load_opts o = {strict, ns_cli_reject, &rj, &pg};
+      const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+      memset(&st, 0, sizeof st);
+      ns_progress_start(&pg, base, stat(file, &sb) == 0 ? (uint64_t)sb.st_size : 0);
+      ns_cli_rejects_begin(&rj);
+      rc = ns_store_import(s, file, &o, &st);
       ns_progress_finish(&pg);
-      if (r.n - before > MAX_SHOWN && before < MAX_SHOWN)
-        fprintf(stderr, "notescore: %s: %llu more problems not shown\n", base,
-                r.n - before - (MAX_SHOWN - before));
+      ns_cli_rejects_end(&rj, file);
       printf("%s: %s, %llu read, %llu imported, %llu rejected%s\n", base,
              ns_file_kind_name(st.kind), (unsigned long long)st.rows_read,
              (unsigned long long)st.rows_ok, (unsigned long long)st.rows_rejected,
-             rc ? strict && rc == NS_EPARSE ? " (FAILED: strict, nothing kept)" : " (FAILED)" : "");
-      if (rc) failed = 1;
+             rc ? strict && rc == NS_EPARSE ? " (FAILED: strict, nothing kept)" : " (FAILED)"
+             : st.rows_read > 0 && st.rows_ok == 0 ? " (FAILED: no row imported)" : "");
+      if (rc || (st.rows_read > 0 && st.rows_ok == 0)) {
+        failed = 1;
+        if (!rc) fprintf(stderr, "notescore: %s: no row could be imported\n", file);
+      }
       tot_read += st.rows_read;
       tot_ok += st.rows_ok;
       tot_rej += st.rows_rejected;
       if (st.kind == NS_FILE_RATINGS) tot_ratings += st.rows_ok;
     }
-    ns_tsv_list_free(list, n);
   }
   {
     double dt = ns_monotonic_s() - t0;
@@ -122,5 +121,6 @@ int ns_cmd_import(int argc, char **argv) {
            dt > 0 ? (double)tot_ratings / dt : 0.0);
   }
   ns_store_close(s);
+  ns_cli_inputs_free(in, (size_t)nfiles);
   return failed ? 1 : 0;
 }

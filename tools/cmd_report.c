@@ -15,12 +15,14 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <sqlite3.h>
 
 #include "../base/base.h"
 #include "../engine/dashboard.h"
 #include "cli.h"
+#include "compare.h"
 #include "report.h"
 
 static void usage(FILE *f) {
@@ -37,12 +39,20 @@ static void usage(FILE *f) {
           "  -o, --out FILE     the HTML file to write (required; - = stdout)\n"
           "  --title TEXT       page title (default \"notescore report\")\n"
           "  --max-points N     scatter points drawn at most (default 200000)\n"
+          "  --compare B        add the agreement section: the current run against B\n"
+          "                     (a noteStatusHistory file, a notescore or reference output\n"
+          "                     directory, as for `notescore compare`): status agreement,\n"
+          "                     the confusion matrix, the disagreeing notes on the scatter\n"
           "  -h, --help         this help\n");
 }
 
 int ns_cmd_report(int argc, char **argv) {
-  const char *db_path = NULL, *out_path = NULL;
+  const char *db_path = NULL, *out_path = NULL, *cmp_path = NULL;
   ns_report_opts o = {0};
+  ns_report_compare cmp = {0};
+  ns_cmp_side *side = NULL;
+  char msg[1024];
+  struct stat sb;
   unsigned long long maxp = 0;
   char tmp[4096];
   sqlite3 *db = NULL;
@@ -55,9 +65,10 @@ int ns_cmd_report(int argc, char **argv) {
       usage(stdout);
       return 0;
     } else if (!strcmp(a, "--db") || !strcmp(a, "-o") || !strcmp(a, "--out") ||
-               !strcmp(a, "--title") || !strcmp(a, "--max-points")) {
+               !strcmp(a, "--title") || !strcmp(a, "--max-points") || !strcmp(a, "--compare")) {
       if (++i >= argc) { fprintf(stderr, "notescore: %s needs a value\n", a); return 2; }
       if (!strcmp(a, "--db")) db_path = argv[i];
+      else if (!strcmp(a, "--compare")) cmp_path = argv[i];
       else if (!strcmp(a, "--title")) o.title = argv[i];
       else if (!strcmp(a, "--max-points")) {
         if (ns_cli_u64(a, argv[i], &maxp) != 0) return 2;
@@ -77,8 +88,20 @@ int ns_cmd_report(int argc, char **argv) {
     usage(stderr);
     return 2;
   }
-  if (ns_cli_open_reader(db_path, &db) != 0) return 1;
   to_stdout = !strcmp(out_path, "-");
+  if (!to_stdout && stat(out_path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+    fprintf(stderr, "notescore: %s: is a directory; -o wants the HTML file to write\n", out_path);
+    return 1;
+  }
+  if (cmp_path) {
+    if ((rc = ns_cmp_side_load(cmp_path, &side, msg, sizeof msg)) != 0) {
+      fprintf(stderr, "notescore: %s\n", msg[0] ? msg : ns_strerror(rc));
+      return 1;
+    }
+    cmp = (ns_report_compare){side->path, side->n, side->note_id, side->cls};
+    o.compare = &cmp;
+  }
+  if (ns_cli_open_reader(db_path, &db) != 0) goto out;
   if (to_stdout) {
     f = stdout;
   } else {
@@ -107,5 +130,6 @@ int ns_cmd_report(int argc, char **argv) {
   ret = 0;
 out:
   sqlite3_close(db);
+  ns_cmp_side_free(side);
   return ret;
 }

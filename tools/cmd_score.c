@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../base/dataset.h"
 #include "../engine/pipeline.h"
@@ -34,7 +35,9 @@ static void usage(FILE *f) {
       "\n"
       "inputs (public download format; columns mapped by header name):\n"
       "  -n, --notes FILE          notes-00000.tsv\n"
-      "  -r, --ratings PATH        a ratings file or a directory of *.tsv files\n"
+      "  -r, --ratings PATH        a ratings file or a directory of *.tsv files; -r and\n"
+      "                            -n may be repeated (every one is read; a file given\n"
+      "                            twice, or of the wrong kind by its header, is an error)\n"
       "  -s, --status FILE         noteStatusHistory-00000.tsv (optional)\n"
       "  -e, --enrollment FILE     userEnrollment-00000.tsv (optional)\n"
       "      --db DB               score the SQLite store DB instead and publish a run\n"
@@ -54,33 +57,44 @@ static void usage(FILE *f) {
       "      --seeds FILE          trust seeds: participant ids, one a line\n"
       "                            (default: the established-record rule)\n"
       "      --stats FILE          write run statistics as \"key value\" lines\n"
-      "  -v, --verbose             debug log: per-stage details on stderr\n"
+      "  -v, --verbose             debug log: per-stage details on stderr, and every\n"
+      "                            rejected input row (else the first 20, then a count)\n"
       "  -h, --help                this help\n",
       f);
 }
 
-/* Load-time row rejections: "FILE:LINE:COL: reason". */
-static void report(void *ctx, const char *msg) {
-  (void)ctx;
-  fprintf(stderr, "notescore: %s\n", msg);
-}
-
-static int load(ns_dataset *ds, const char *path, int want_kind, const char *flag) {
-  ns_load_opts o = {0, report, NULL};
-  ns_load_stats st;
-  int rc;
-  memset(&st, 0, sizeof st);
-  rc = ns_tsv_load(path, ds, &o, &st);
-  if (rc) {
-    fprintf(stderr, "notescore: %s: %s\n", path, ns_strerror(rc));
-    return 1;
-  }
-  if (st.kind != want_kind && st.rows_read > 0) {
-    fprintf(stderr, "notescore: %s: expected a %s file for %s, found %s\n", path,
-            ns_file_kind_name(want_kind), flag, ns_file_kind_name(st.kind));
-    return 2;
+/* Loads the files of one checked input, each file on its own so that the
+** rejected rows are counted per file.  *ok receives the rows accepted.
+** Returns 0, or 1 after printing the reason naming the file. */
+static int load(ns_dataset *ds, const ns_cli_input *in, ns_cli_rejects *rj, uint64_t *ok) {
+  ns_load_opts o = {0, ns_cli_reject, rj, NULL};
+  *ok = 0;
+  for (size_t i = 0; i < in->n_files; i++) {
+    ns_load_stats st;
+    int rc;
+    memset(&st, 0, sizeof st);
+    ns_cli_rejects_begin(rj);
+    rc = ns_tsv_load(in->files[i], ds, &o, &st);
+    ns_cli_rejects_end(rj, in->files[i]);
+    if (rc) {
+      fprintf(stderr, "notescore: %s: %s\n", in->files[i], ns_strerror(rc));
+      return 1;
+    }
+    *ok += st.rows_ok;
   }
   return 0;
+}
+
+/* "PATH" or "PATH, PATH, ..." of the inputs given with one flag. */
+static void paths_of(const ns_cli_input *in, size_t n, const char *flag, char *buf, size_t cap) {
+  size_t len = 0;
+  buf[0] = '\0';
+  for (size_t i = 0; i < n && len < cap; i++)
+    if (!strcmp(in[i].flag, flag)) {
+      int w = snprintf(buf + len, cap - len, "%s%s", len ? ", " : "", in[i].path);
+      if (w < 0) break;
+      len += (size_t)w;
+    }
 }
 
 /* --stats FILE: "key value" lines for scripts (tools/bench.sh reads them). */
@@ -144,6 +158,10 @@ int ns_cmd_score(int argc, char **argv) {
       {"verbose", no_argument, 0, 'v'},
       {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
   const char *notes = NULL, *ratings = NULL, *status = NULL, *enroll = NULL, *outdir = NULL;
+  ns_cli_input in[64];
+  size_t n_in = 0;
+  ns_cli_rejects rj = {0};
+  int out_created = 0;
   const char *db = NULL, *seeds = NULL, *stats = NULL;
   long long epoch = -1;
   unsigned long long seed = 0, threads = 0, k = 1;
@@ -159,10 +177,30 @@ int ns_cmd_score(int argc, char **argv) {
   opterr = 0;
   while ((c = getopt_long(argc, argv, ":n:r:s:e:o:vh", longopts, NULL)) != -1) {
     switch (c) {
-    case 'n': notes = optarg; break;
-    case 'r': ratings = optarg; break;
-    case 's': status = optarg; break;
-    case 'e': enroll = optarg; break;
+    case 'n': case 'r': case 's': case 'e': {
+      /* -n and -r may repeat (all are read); -s and -e are one file each */
+      const char *flag = c == 'n' ? "-n" : c == 'r' ? "-r" : c == 's' ? "-s" : "-e";
+      if ((c == 's' && status) || (c == 'e' && enroll)) {
+        fprintf(stderr, "notescore: score: %s given twice ('%s' and '%s'): one file only\n", flag,
+                c == 's' ? status : enroll, optarg);
+        return 2;
+      }
+      if (n_in == NS_ARRAY_LEN(in)) {
+        fprintf(stderr, "notescore: score: too many input arguments\n");
+        return 2;
+      }
+      in[n_in++] = (ns_cli_input){optarg, flag,
+                                  c == 'n'   ? NS_FILE_NOTES
+                                  : c == 'r' ? NS_FILE_RATINGS
+                                  : c == 's' ? NS_FILE_HISTORY
+                                             : NS_FILE_ENROLLMENT,
+                                  NULL, 0};
+      if (c == 'n') notes = optarg;
+      else if (c == 'r') ratings = optarg;
+      else if (c == 's') status = optarg;
+      else enroll = optarg;
+      break;
+    }
     case 'o': outdir = optarg; break;
     case O_DB: db = optarg; break;
     case O_EPOCH:
@@ -185,7 +223,7 @@ int ns_cmd_score(int argc, char **argv) {
     case O_REFTAG: ref_tag = 1; break;
     case O_STATS: stats = optarg; break;
     case O_SEEDS: seeds = optarg; break;
-    case 'v': ns_log_set_level(NS_LOG_DEBUG); break;
+    case 'v': ns_log_set_level(NS_LOG_DEBUG); rj.verbose = 1; break;
     case 'h': usage(stdout); return 0;
     case ':':
       fprintf(stderr, "notescore: score: option %s needs a value\n", argv[optind - 1]);
@@ -211,6 +249,19 @@ int ns_cmd_score(int argc, char **argv) {
     return 2;
   }
 
+  /* -- checks before any work: the DB, every input's kind, the outputs */
+  if (db && ns_cli_check_db(db, 1) != 0) goto out;
+  if (ns_cli_check_inputs(in, n_in) != 0) goto out;
+  if (seeds) {
+    FILE *sf = fopen(seeds, "r");
+    if (!sf) {
+      fprintf(stderr, "notescore: %s: cannot open seed file: %s\n", seeds, strerror(errno));
+      goto out;
+    }
+    fclose(sf);
+  }
+  if (outdir && ns_cli_prepare_outdir(outdir, &out_created) != 0) goto out;
+
   /* -- snapshot */
   if (db) {
     if ((rc = ns_store_open(db, 0, &st)) != 0) {
@@ -221,16 +272,36 @@ int ns_cmd_score(int argc, char **argv) {
       fprintf(stderr, "notescore: %s: snapshot: %s\n", db, ns_strerror(rc));
       goto out;
     }
+    if (ds->n_notes == 0 || ds->n_ratings == 0) {
+      fprintf(stderr, "notescore: %s: no %s in the database (import some first: "
+                      "`notescore import --db %s FILES`)\n",
+              db, ds->n_notes == 0 ? "notes" : "ratings", db);
+      goto out;
+    }
   } else {
+    uint64_t got[5] = {0};  /* rows accepted per ns_file_kind */
+    char which[1024];
     if ((rc = ns_dataset_new(&ds)) != 0) {
       fprintf(stderr, "notescore: %s\n", ns_strerror(rc));
       goto out;
     }
-    if ((ret = load(ds, notes, NS_FILE_NOTES, "-n")) != 0) goto out;
-    if ((ret = load(ds, ratings, NS_FILE_RATINGS, "-r")) != 0) goto out;
-    if (status && (ret = load(ds, status, NS_FILE_HISTORY, "-s")) != 0) goto out;
-    if (enroll && (ret = load(ds, enroll, NS_FILE_ENROLLMENT, "-e")) != 0) goto out;
-    ret = 1;
+    /* notes, ratings, history, enrollment -- each kind's inputs in the order
+    ** given -- whatever the order on the command line */
+    for (int kind = NS_FILE_NOTES; kind <= NS_FILE_ENROLLMENT; kind++)
+      for (size_t i = 0; i < n_in; i++) {
+        uint64_t ok;
+        if (in[i].kind != kind) continue;
+        if (load(ds, &in[i], &rj, &ok) != 0) goto out;
+        got[kind] += ok;
+      }
+    /* an input mistake is never a silent "0 ratings scored" */
+    if (got[NS_FILE_NOTES] == 0 || got[NS_FILE_RATINGS] == 0) {
+      int kind = got[NS_FILE_NOTES] == 0 ? NS_FILE_NOTES : NS_FILE_RATINGS;
+      paths_of(in, n_in, kind == NS_FILE_NOTES ? "-n" : "-r", which, sizeof which);
+      fprintf(stderr, "notescore: %s: no %s read (%llu rows rejected in all)\n", which,
+              kind == NS_FILE_NOTES ? "notes" : "ratings", rj.n);
+      goto out;
+    }
     if ((rc = ns_dataset_normalize(ds)) != 0) {
       fprintf(stderr, "notescore: %s\n", ns_strerror(rc));
       goto out;
@@ -246,14 +317,6 @@ int ns_cmd_score(int argc, char **argv) {
   p.trust = !no_trust;
   p.tag_share_test = !ref_tag;
   p.seeds_file = seeds;
-  if (seeds) {
-    FILE *sf = fopen(seeds, "r");
-    if (!sf) {
-      fprintf(stderr, "notescore: %s: cannot open seed file\n", seeds);
-      goto out;
-    }
-    fclose(sf);
-  }
   p.progress = 1;
 
   if (st) {
@@ -298,6 +361,8 @@ int ns_cmd_score(int argc, char **argv) {
 
 out:
   if (st && run_id >= 0) ns_store_run_fail(st, run_id, "failed");
+  if (ret != 0 && out_created) rmdir(outdir); /* nothing half-written is left */
+  ns_cli_inputs_free(in, n_in);
   ns_scores_free(sc);
   ns_dataset_free(ds);
   ns_store_close(st);

@@ -1,11 +1,17 @@
 /*
 ** tools/cmd_serve.c -- `notescore serve`: option parsing for the daemon
 ** (engine/server.h does the work).  Runs on the main thread, which becomes
-** the server's loop thread until SIGTERM/SIGINT.
+** the server's loop thread until SIGTERM/SIGINT.  Before the server starts,
+** the DB is checked (tools/cli_util.c) and the exclusive serve lock taken:
+** a second `serve` on the same DB exits 1 naming the holder's pid.
 */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "../base/base.h"
 #include "../engine/server.h"
@@ -20,7 +26,8 @@ static void usage(FILE *f) {
           "/healthz and /metrics, and scheduled scoring runs.  See docs/api.md.\n"
           "\n"
           "options:\n"
-          "  --db DB                 the SQLite database (created if absent)\n"
+          "  --db DB                 the SQLite database (created if absent); one serve\n"
+          "                          per DB (lock file DB.serve.lock)\n"
           "  --listen ADDR:PORT      listen address (127.0.0.1:8080; port 0 = any free port)\n"
           "  --port-file FILE        write the bound port to FILE once listening\n"
           "  --score-every SECONDS   a full scoring run every SECONDS (0 = off)\n"
@@ -34,6 +41,45 @@ static void usage(FILE *f) {
           "  --request-timeout SECONDS  a request must arrive within (30)\n"
           "  -v, --verbose           log each start/stop event\n"
           "  -h, --help              this text\n");
+}
+
+/* Takes the exclusive serve lock of db: flock(LOCK_EX) on DB.serve.lock,
+** held (fd open) for the life of the process, released by the kernel on
+** any exit, crash included.  The file records the holder's pid.  Only
+** `serve` takes it: import, score --db, explain and report work beside a
+** running server (SQLite WAL).  Returns the fd, or -1 after printing why. */
+static int serve_lock(const char *db) {
+  char path[4096], pid[32] = "";
+  int fd;
+  ssize_t n;
+  if ((size_t)snprintf(path, sizeof path, "%s.serve.lock", db) >= sizeof path) {
+    fprintf(stderr, "notescore: %s: path too long\n", db);
+    return -1;
+  }
+  if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0) {
+    fprintf(stderr, "notescore: %s: cannot create the serve lock %s: %s\n", db, path,
+            strerror(errno));
+    return -1;
+  }
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int e = errno;
+    if (e == EWOULDBLOCK) {
+      n = pread(fd, pid, sizeof pid - 1, 0);
+      pid[n > 0 ? n : 0] = '\0';
+      pid[strcspn(pid, "\n")] = '\0';
+      fprintf(stderr, "notescore: %s: already served by another `notescore serve`%s%s%s "
+                      "(lock %s); one server per database\n",
+              db, pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "", path);
+    } else {
+      fprintf(stderr, "notescore: %s: cannot lock %s: %s\n", db, path, strerror(e));
+    }
+    close(fd);
+    return -1;
+  }
+  n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+  if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n)
+    ns_warn("serve: %s: cannot record the pid: %s", path, strerror(errno));
+  return fd;
 }
 
 /* Reads the first line of path as the token (trailing whitespace cut). */
@@ -58,7 +104,7 @@ int ns_cmd_serve(int argc, char **argv) {
   char *token = NULL;
   unsigned long long u;
   double d;
-  int rc;
+  int rc, lock_fd;
 
   ns_server_opts_default(&o);
   for (int i = 1; i < argc; i++) {
@@ -117,9 +163,14 @@ int ns_cmd_serve(int argc, char **argv) {
     fprintf(stderr, "notescore: %s: cannot read a token from this file\n", token_file);
     return 1;
   }
+  if (ns_cli_check_db(o.db_path, 0) != 0 || (lock_fd = serve_lock(o.db_path)) < 0) {
+    free(token);
+    return 1;
+  }
   o.token = token;
   rc = ns_server_run(&o);
   free(token);
+  close(lock_fd);
   if (rc != 0) {
     fprintf(stderr, "notescore: serve: %s\n", ns_strerror(rc));
     return 1;

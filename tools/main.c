@@ -18,6 +18,7 @@ static const struct {
     {"serve", ns_cmd_serve, "the daemon: HTTP ingest and scheduled scoring"},
     {"explain", ns_cmd_explain, "why a note has its status"},
     {"report", ns_cmd_report, "a self-contained HTML report of a DB"},
+    {"compare", ns_cmd_compare, "agreement of two sets of statuses (published, reference, ours)"},
     {"gen", ns_cmd_gen, "synthetic public-format data with ground truth"},
     {"eval", ns_cmd_eval, "quality and attack metrics against ground truth"},
 };

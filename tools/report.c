@@ -10,11 +10,14 @@
 #include <sqlite3.h>
 
 #include "../store/store.h"
+#include "cli.h"
 
 int ns_cli_open_reader(const char *path, struct sqlite3 **db) {
   ns_store *s = NULL;
   int rc;
   *db = NULL;
+  /* not a DB, a directory, a newer schema: said plainly, naming the file */
+  if (ns_cli_check_db(path, 1) != 0) return 1;
   /* A writer open migrates (v1 -> v2) and proves the file is a notescore
   ** DB; it is closed again at once: everything after is read-only. */
   rc = ns_store_open(path, 0, &s);

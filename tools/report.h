@@ -21,6 +21,11 @@ struct sqlite3;
 ** success.  Close *db with sqlite3_close(). */
 int ns_cli_open_reader(const char *path, struct sqlite3 **db);
 
+/* Prints the text form of an explanation object from ns_dash_explain()
+** to stdout (tools/cmd_explain.c; `compare --explain` uses it too). */
+struct json_t;
+void ns_cli_explain_print(struct json_t *o);
+
 /* Formats a millisecond timestamp as "YYYY-MM-DD HH:MM:SS UTC" into buf. */
 void ns_cli_fmt_ms(int64_t ms, char *buf, size_t n);
 

@@ -2,7 +2,10 @@
 # tests/e2e/report_browser.sh -- `notescore report` end to end: the HTML has
 # one scatter point per scored note of the current run, no external URL,
 # and headless Chromium renders it: the DOM it builds has the same number
-# of points, and a screenshot is taken.  Chromium (Debian package
+# of points, and a screenshot is taken.  With --compare B the page gains
+# the agreement section and one ring per disagreeing scored note (7 here,
+# counted in the file and in the browser's DOM); the CRNH caption names
+# every rule behind CRNH points above the drawn line.  Chromium (Debian package
 # `chromium`) is installed when missing and running as root; otherwise the
 # browser half is skipped with a message.
 set -euo pipefail
@@ -40,6 +43,35 @@ if grep -Eiq '(src|href)=|https?:|<script' "$T/report.html"; then
   echo "report references something external:"; grep -Eio '(src|href)=[^ >]*|https?:[^ "]*|<script' "$T/report.html" | head
   exit 1
 fi
+# ---- --compare: the agreement section and the disagreeing notes ---------
+# B = the run's statuses as a noteStatusHistory file, with 7 scored notes
+# (CRH/NMR -> CRNH, CRNH -> NMR) and 2 unscored ones changed: 7 rings drawn
+sqlite3 -separator $'\t' "$T/db" "SELECT note_id, status, decided_by, intercept IS NOT NULL
+                                   FROM current_note_status ORDER BY note_id" > "$T/cur"
+{ printf 'noteId\tcurrentStatus\tcurrentDecidedBy\n'
+  awk -F'\t' -v OFS='\t' '
+    $4 == 1 && s < 7 && NR % 5 == 0 { s++; $2 = ($2 == "CURRENTLY_RATED_NOT_HELPFUL" ? "NEEDS_MORE_RATINGS" : "CURRENTLY_RATED_NOT_HELPFUL") }
+    $4 == 0 && u < 2 { u++; $2 = "CURRENTLY_RATED_HELPFUL" }
+    { print $1, $2, $3 }' "$T/cur"; } > "$T/nsh.tsv"
+"$BIN" report --db "$T/db" -o "$T/cmp.html" --compare "$T/nsh.tsv" 2>/dev/null
+[ "$(grep -c 'class="dpt"' "$T/cmp.html")" = 7 ] || { echo "want 7 disagreement rings"; exit 1; }
+[ "$(grep -c 'class="pt"' "$T/cmp.html")" = "$want" ]
+grep -q "Status agreement <b id=\"agree\">" "$T/cmp.html"
+grep -q "7 drawn as rings on the scatter above" "$T/cmp.html"
+[ "$(sed -n '/<table class=heat id="confusion">/,/<\/table>/p' "$T/cmp.html" | grep -o '<td' | wc -l)" = 16 ]
+"$BIN" compare <(printf x) "$T/nsh.tsv" > /dev/null 2>&1 && { echo "compare of garbage must fail"; exit 1; }
+# the CRNH caption names every rule behind a CRNH point above the line
+above=$(sqlite3 "$T/db" "SELECT count(*) FROM current_note_status WHERE status =
+        'CURRENTLY_RATED_NOT_HELPFUL' AND intercept > -0.05 - 0.8 * abs(factor)")
+grep -q "id=\"crnh-above\">$above of [0-9]* CRNH points sit above the CRNH line" "$T/report.html" \
+  || { echo "CRNH caption does not count $above points above the line"; exit 1; }
+for rule in $(sqlite3 "$T/db" "SELECT DISTINCT rule FROM note_rules r JOIN current_note_status c
+      USING (note_id) WHERE r.run_id = c.run_id AND c.status = 'CURRENTLY_RATED_NOT_HELPFUL'
+      AND c.intercept > -0.05 - 0.8 * abs(c.factor) AND rule IN ('GeneralCRNH', 'UcbCRNH',
+      'RatioCRNH', 'NmCRNH')"); do
+  grep -q "<b>$rule</b>" "$T/report.html" || { echo "CRNH caption lacks $rule"; exit 1; }
+done
+
 # stdout mode gives the same bytes (same DB, same run)
 "$BIN" report --db "$T/db" -o - > "$T/stdout.html"
 cmp "$T/report.html" "$T/stdout.html"
@@ -75,6 +107,11 @@ timeout 60 chromium "${flags[@]}" --user-data-dir="$T/u1" --dump-dom "$url" \
 dom=$(grep -c 'class="pt"' "$T/dom.html" || true)
 [ "$dom" = "$want" ] || { echo "browser DOM has $dom points, want $want"; exit 1; }
 grep -q '<svg id="scatter"' "$T/dom.html"
+timeout 60 chromium "${flags[@]}" --user-data-dir="$T/u3" --dump-dom "file://$T/cmp.html" \
+  > "$T/cmpdom.html" 2> "$T/chromium.err" || { tail -5 "$T/chromium.err"; exit 1; }
+cdom=$(grep -c 'class="dpt"' "$T/cmpdom.html" || true)
+[ "$cdom" = 7 ] || { echo "browser DOM of the --compare report has $cdom disagreement points, want 7"; exit 1; }
+[ "$(grep -c 'class="pt"' "$T/cmpdom.html")" = "$want" ]
 timeout 60 chromium "${flags[@]}" --user-data-dir="$T/u2" --window-size=1100,1800 \
   --screenshot="$T/shot.png" "$url" > /dev/null 2>&1
 # a PNG, and not a blank one (a blank 1100x1800 PNG is a few KiB)
@@ -83,4 +120,4 @@ timeout 60 chromium "${flags[@]}" --user-data-dir="$T/u2" --window-size=1100,180
 size=$(stat -c %s "$T/shot.png")
 [ "$size" -gt 20000 ] || { echo "screenshot only $size bytes"; exit 1; }
 serve_stop
-echo "ok: $got points in the file, at /dashboard and in the browser DOM, screenshot $size bytes"
+echo "ok: $got points in the file, at /dashboard and in the browser DOM ($cdom disagreement rings with --compare), screenshot $size bytes"

@@ -1,0 +1,126 @@
+/*
+** tools/compare.h -- `notescore compare A B`: how far two sets of note
+** statuses agree, and where they do not.
+**
+** A side is read from any of three kinds of input, detected from what the
+** path is and from the header (columns mapped by name):
+**   - a notescore output directory (OUTDIR/scored_notes.tsv, which has
+**     notescore's own columns such as coreNoteInterceptRound1);
+**   - the reference scorer's output directory (same file name, reference
+**     columns only: shared reference-output-columns.md);
+**   - a noteStatusHistory TSV file (the public download, or a
+**     note_status_history.tsv): currentStatus, currentDecidedBy and
+**     currentCoreStatus are the published truth; it has no intercepts.
+** A scored_notes.tsv file given directly is read like its directory.
+**
+** The figures (ns_cmp_compute) are over the notes in both sides: status
+** agreement, the 4x4 confusion matrix over CRH / CRNH / NMR / other, the
+** CRH Jaccard index, agreement grouped by each side's deciding scorer,
+** Pearson correlation of intercepts and of factors where both sides have
+** them, and the disagreeing notes ranked worst first.
+**
+** Who calls it: tools/cmd_compare.c, tools/cmd_report.c (report
+** --compare) and the unit tests.  Single-threaded; no global state; no
+** exit(): errors are negative NS_E* / -errno codes with a message naming
+** the file.
+*/
+#ifndef NS_COMPARE_H
+#define NS_COMPARE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "../engine/dashboard.h" /* NS_SCLASS_* status classes */
+
+/* What a side was read from. */
+enum ns_cmp_kind {
+  NS_CMP_NOTESCORE = 1, /* notescore's scored_notes.tsv */
+  NS_CMP_REFERENCE,     /* the reference scorer's scored_notes.tsv */
+  NS_CMP_HISTORY        /* a noteStatusHistory file */
+};
+const char *ns_cmp_kind_name(int kind);
+
+/* One side, one row per distinct note, ascending by note id.  Strings in
+** strs are interned (a side has few distinct statuses and deciders);
+** per-note text (rules) lives in one arena.  All owned by the side. */
+typedef struct ns_cmp_side {
+  char *path;             /* the file actually read */
+  int kind;               /* ns_cmp_kind */
+  int has_model;          /* intercept and factor columns present */
+  size_t n;               /* notes */
+  size_t n_dup;           /* rows dropped: same note id again (last row kept) */
+  size_t n_bad;           /* rows dropped: no parsable noteId */
+  int64_t *note_id;       /* [n] ascending, distinct */
+  uint8_t *cls;           /* [n] NS_SCLASS_* of the status */
+  uint16_t *status;       /* [n] index into strs: status text */
+  uint16_t *core_status;  /* [n] index into strs: coreRatingStatus / currentCoreStatus */
+  uint16_t *decided_by;   /* [n] index into strs: decidedBy / currentDecidedBy */
+  double *intercept;      /* [n] coreNoteIntercept, NAN when absent */
+  double *factor;         /* [n] coreNoteFactor1, NAN when absent */
+  uint32_t *rules;        /* [n] offset into arena of "core | meta" rules text */
+  char **strs;            /* interned strings; strs[0] = "" */
+  size_t n_strs;
+  char *arena;            /* NUL-terminated rule texts */
+  size_t arena_len, arena_cap;
+} ns_cmp_side;
+
+/* Reads one side from path (a directory, a scored_notes.tsv or a
+** noteStatusHistory file).  On success *out is a new side (free with
+** ns_cmp_side_free).  On failure *out is NULL, msg (msg_len bytes, may be
+** NULL) says what is wrong naming the file, and the return value is
+** -errno (missing/unreadable file), NS_EPARSE (unknown kind: the header has
+** neither finalRatingStatus nor currentStatus; or no noteId column),
+** NS_ENODATA (no rows), NS_ERANGE (more distinct status/decider strings
+** than a side can hold) or NS_ENOMEM. */
+int ns_cmp_side_load(const char *path, ns_cmp_side **out, char *msg, size_t msg_len);
+void ns_cmp_side_free(ns_cmp_side *s);
+
+/* Index of note_id in s, or -1. */
+long ns_cmp_side_find(const ns_cmp_side *s, int64_t note_id);
+
+/* Agreement of one deciding scorer's notes. */
+typedef struct ns_cmp_group {
+  const char *decided_by; /* borrowed from its side ("" when empty) */
+  size_t notes, agree;
+} ns_cmp_group;
+
+/* A note both sides have: row indexes into a and b. */
+typedef struct ns_cmp_pair {
+  size_t ia, ib;
+} ns_cmp_pair;
+
+typedef struct ns_cmp_result {
+  size_t n_common;                 /* notes in both */
+  size_t n_only_a, n_only_b;
+  size_t n_agree;                  /* same status class */
+  double agreement;                /* n_agree / n_common; NAN when none */
+  size_t matrix[NS_SCLASS_COUNT][NS_SCLASS_COUNT]; /* [class in A][class in B] */
+  size_t crh_both, crh_either;     /* over the common notes */
+  double crh_jaccard;              /* crh_both / crh_either; NAN when 0 */
+  ns_cmp_group *by_a, *by_b;       /* per decidedBy of A, of B; most notes first */
+  size_t n_by_a, n_by_b;
+  size_t n_intercept, n_factor;    /* common notes with both values finite */
+  double r_intercept, r_factor;    /* Pearson; NAN when < 2 values or no variance */
+  ns_cmp_pair *disagree;           /* every disagreeing note, worst first */
+  size_t n_disagree;
+} ns_cmp_result;
+
+/* Computes every figure of a against b.  "Worst first": a CRH/CRNH swap
+** before any other disagreement, then the larger |intercept A - intercept
+** B| (when only one side has an intercept: its distance from the CRH
+** threshold 0.40), then ascending note id.  The sides must outlive *out.
+** Returns 0 or NS_ENOMEM (*out NULL). */
+int ns_cmp_compute(const ns_cmp_side *a, const ns_cmp_side *b, ns_cmp_result **out);
+void ns_cmp_result_free(ns_cmp_result *r);
+
+/* The result as one JSON object (fields: docs/cli.md), with the worst top
+** disagreeing notes in full.  New reference, or NULL on NS_ENOMEM. */
+json_t *ns_cmp_to_json(const ns_cmp_side *a, const ns_cmp_side *b, const ns_cmp_result *r,
+                       size_t top);
+
+/* Short class names "CRH", "CRNH", "NMR", "other". */
+extern const char *const ns_cmp_class_names[NS_SCLASS_COUNT];
+
+#endif /* NS_COMPARE_H */
