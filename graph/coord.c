@@ -46,6 +46,10 @@
 */
 #include "collide.h"
 
+#ifndef NS__COORD_AGAINST
+#define NS__COORD_AGAINST 0.25
+#endif
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,12 +154,14 @@ static int triangles(const ns__cpair_vec *pairs, uint8_t *sus, size_t nr) {
 typedef struct ns__epair {
   int32_t a, b;
   uint32_t count;
+  int32_t pass;              /* 0 all values, 1 dissent */
   double E;
 } ns__epair;
 typedef NS_VEC(ns__epair) epair_vec;
 
 static int test_pass(const ns__clayout *L, const ns__null *N, const ns__cpair_vec *pairs,
-                     const ns_coord_params *p, int32_t *par, ns_coord_pass *ps, epair_vec *ex) {
+                     const ns_coord_params *p, int32_t *par, ns_coord_pass *ps, epair_vec *ex,
+                     int pass) {
   uint8_t *sus = ns_calloc(pairs->n ? pairs->n : 1, 1);
   double ne = (double)L->eligible_raters;
   double m2 = ne > 1 ? ne * (ne - 1) / 2 : 1, m3 = ne > 2 ? ne * (ne - 1) * (ne - 2) / 6 : 1;
@@ -180,7 +186,7 @@ static int test_pass(const ns__clayout *L, const ns__null *N, const ns__cpair_ve
     double lift = E > 0 ? (double)q->count / E : INFINITY;
     double lp = ns_poisson_log_sf(q->count, E);
     int big = lift >= p->min_lift;
-    ex->a[ex->n] = (ns__epair){q->a, q->b, q->count, E};
+    ex->a[ex->n] = (ns__epair){q->a, q->b, q->count, pass, E};
     ex->n++;
     if (lp <= ps->log_threshold && !big) ps->significant_low_lift++;
     if (big && lp <= ps->log_threshold) sus[i] = 2;                 /* suspect alone */
@@ -203,7 +209,8 @@ static int test_pass(const ns__clayout *L, const ns__null *N, const ns__cpair_ve
 static int cmp_join(const void *x, const void *y) {
   const ns__epair *a = x, *b = y;
   if (a->a != b->a) return a->a < b->a ? -1 : 1;
-  return (a->b > b->b) - (a->b < b->b);
+  if (a->b != b->b) return a->b < b->b ? -1 : 1;
+  return (a->pass > b->pass) - (a->pass < b->pass);
 }
 
 /* The join step: a rater outside every large group (>= min_size) joins
@@ -228,14 +235,18 @@ static void join_groups(const epair_vec *ex, int32_t *par, size_t nr, size_t n_e
     int32_t ra = ufind(par, ex->a[i].a), rb = ufind(par, ex->a[i].b);
     if (ra == rb) continue;
     if (size[rb] >= p->min_join_group && size[ra] < p->min_join_group)
-      acc[m++] = (ns__epair){ex->a[i].a, rb, ex->a[i].count, ex->a[i].E};
+      acc[m++] = (ns__epair){ex->a[i].a, rb, ex->a[i].count, ex->a[i].pass, ex->a[i].E};
     if (size[ra] >= p->min_join_group && size[rb] < p->min_join_group)
-      acc[m++] = (ns__epair){ex->a[i].b, ra, ex->a[i].count, ex->a[i].E};
+      acc[m++] = (ns__epair){ex->a[i].b, ra, ex->a[i].count, ex->a[i].pass, ex->a[i].E};
   }
   if (m > 1) qsort(acc, m, sizeof *acc, cmp_join);
   for (size_t i = 0, j; i < m; i = j) {
     double obs = 0, E = 0;
-    for (j = i; j < m && acc[j].a == acc[i].a && acc[j].b == acc[i].b; j++) obs += acc[j].count, E += acc[j].E;
+    /* per pass: each pass has its own null */
+    for (j = i; j < m && acc[j].a == acc[i].a && acc[j].b == acc[i].b && acc[j].pass == acc[i].pass;
+         j++)
+      obs += acc[j].count, E += acc[j].E;
+    if (ufind(par, acc[i].a) == acc[i].b) continue; /* joined by its other pass */
     if (obs >= 2.0 * p->min_count && E > 0 && obs >= p->join_lift * E &&
         ns_poisson_log_sf((uint32_t)obs, E) <= thr) {
       /* attach to the group (decided against the groups as they were) */
@@ -299,7 +310,7 @@ int ns_coord_detect(const ns_bigraph *g, const float *edge_value, const int64_t 
   for (size_t i = 0; i < pairs.n; i++) partners[pairs.a[i].a]++, partners[pairs.a[i].b]++;
   for (size_t u = 0; u < nr; u++) rw[u] = 1.0 / (1.0 + partners[u]);
   if ((rc = ns__null_build(&N, &L, comm, C, rw, p->smooth, 1)) != 0) goto out;
-  if ((rc = test_pass(&L, &N, &pairs, p, par, &st.all, &ex)) != 0) goto out;
+  if ((rc = test_pass(&L, &N, &pairs, p, par, &st.all, &ex, 0)) != 0) goto out;
   n_elig = L.eligible_raters;
   ns__clayout_free(&L);
   ns__null_free(&N);
@@ -336,7 +347,7 @@ int ns_coord_detect(const ns_bigraph *g, const float *edge_value, const int64_t 
                                 &st.dissent.pair_updates)) != 0)
       goto out;
     if ((rc = ns__null_build(&N, &L, comm, C, rw, p->smooth, 1)) != 0) goto out;
-    if ((rc = test_pass(&L, &N, &pairs, p, par, &st.dissent, &ex)) != 0) goto out;
+    if ((rc = test_pass(&L, &N, &pairs, p, par, &st.dissent, &ex, 1)) != 0) goto out;
   }
   if (p->min_join_group > 0) join_groups(&ex, par, nr, n_elig, p, &st);
 
@@ -416,7 +427,7 @@ int ns_coord_weights(const ns_bigraph *g, const float *edge_value, const int32_t
       /* Against the others (their means half a scale apart): one rater's
       ** worth.  With them: at most max_share of the others' weight, and
       ** at least one rater's worth. */
-      allowed = fabs(mg - mo) >= 0.5 ? 1.0 : max_share * r;
+      allowed = fabs(mg - mo) >= NS__COORD_AGAINST ? 1.0 : max_share * r;
       if (allowed < 1) allowed = 1;
       if (m > allowed) w[e] = (float)(allowed / m);
     }
