@@ -93,8 +93,10 @@ typedef struct ns__null {
 ** count.  NS_EINVAL for an id past the bound (ids are small, modelingGroup). */
 #define NS__NULL_MAX_COMMUNITY 4096
 int ns__null_communities(size_t nr, const int32_t *community, int32_t *comm, size_t *C);
+/* need[u] != 0: rater u will be asked about (its mix is computed); NULL =
+** every eligible rater.  ns__null_expect may be asked only about those. */
 int ns__null_build(ns__null *N, const ns__clayout *L, const int32_t *comm, size_t C,
-                   const double *rw, double smooth, int values);
+                   const double *rw, double smooth, int values, const uint8_t *need);
 double ns__null_expect(const ns__null *N, int32_t a, int32_t b);
 void ns__null_free(ns__null *N);
 

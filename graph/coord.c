@@ -271,6 +271,7 @@ int ns_coord_detect(const ns_bigraph *g, const float *edge_value, const int64_t 
   int32_t *comm = NULL, *par = NULL, *partners = NULL, *first = NULL;
   double *rw = NULL, *share = NULL;
   float *dissent = NULL;
+  uint8_t *need = NULL;
   ns__null N;
   int rc = 0;
 
@@ -296,7 +297,8 @@ int ns_coord_detect(const ns_bigraph *g, const float *edge_value, const int64_t 
   first = ns_mallocn(nr ? nr : 1, sizeof *first);
   partners = ns_calloc(nr ? nr : 1, sizeof *partners);
   rw = ns_mallocn(nr ? nr : 1, sizeof *rw);
-  if (!comm || !par || !first || !partners || !rw) { rc = NS_ENOMEM; goto out; }
+  need = ns_mallocn(nr ? nr : 1, 1);
+  if (!comm || !par || !first || !partners || !rw || !need) { rc = NS_ENOMEM; goto out; }
   if ((rc = ns__null_communities(nr, community, comm, &C)) != 0) goto out;
   st.n_communities = C;
   for (size_t u = 0; u < nr; u++) par[u] = (int32_t)u;
@@ -309,8 +311,11 @@ int ns_coord_detect(const ns_bigraph *g, const float *edge_value, const int64_t 
     goto out;
   for (size_t i = 0; i < pairs.n; i++) partners[pairs.a[i].a]++, partners[pairs.a[i].b]++;
   for (size_t u = 0; u < nr; u++) rw[u] = 1.0 / (1.0 + partners[u]);
-  if ((rc = ns__null_build(&N, &L, comm, C, rw, p->smooth, 1)) != 0) goto out;
-  if ((rc = test_pass(&L, &N, &pairs, p, par, &st.all, &ex, 0)) != 0) goto out;
+  for (size_t u = 0; u < nr; u++) need[u] = partners[u] > 0;
+  if (pairs.n > 0) {
+    if ((rc = ns__null_build(&N, &L, comm, C, rw, p->smooth, 1, need)) != 0) goto out;
+    if ((rc = test_pass(&L, &N, &pairs, p, par, &st.all, &ex, 0)) != 0) goto out;
+  }
   n_elig = L.eligible_raters;
   ns__clayout_free(&L);
   ns__null_free(&N);
@@ -341,13 +346,17 @@ int ns_coord_detect(const ns_bigraph *g, const float *edge_value, const int64_t 
     }
     if ((rc = ns__clayout_build(&L, g, dissent, note_post, p->min_posts - 1)) != 0) goto out;
     /* Dissent events are small (a note's few dissenters), so a wider
-    ** neighbourhood costs little and keeps a ring adjacent to itself
+    ** neighbourhood (64) costs little and keeps a ring adjacent to itself
     ** even where honest dissenters sit between its accounts. */
-    if ((rc = ns__collide_pairs(&L, 4 * p->neighbours, (uint32_t)p->min_count - 1, pool, &pairs,
+    if ((rc = ns__collide_pairs(&L, 64, (uint32_t)p->min_count - 1, pool, &pairs,
                                 &st.dissent.pair_updates)) != 0)
       goto out;
-    if ((rc = ns__null_build(&N, &L, comm, C, rw, p->smooth, 1)) != 0) goto out;
-    if ((rc = test_pass(&L, &N, &pairs, p, par, &st.dissent, &ex, 1)) != 0) goto out;
+    memset(need, 0, nr ? nr : 1);
+    for (size_t i = 0; i < pairs.n; i++) need[pairs.a[i].a] = need[pairs.a[i].b] = 1;
+    if (pairs.n > 0) {
+      if ((rc = ns__null_build(&N, &L, comm, C, rw, p->smooth, 1, need)) != 0) goto out;
+      if ((rc = test_pass(&L, &N, &pairs, p, par, &st.dissent, &ex, 1)) != 0) goto out;
+    }
   }
   if (p->min_join_group > 0) join_groups(&ex, par, nr, n_elig, p, &st);
 
@@ -380,6 +389,7 @@ out:
   free(rw);
   free(share);
   free(dissent);
+  free(need);
   return rc;
 }
 

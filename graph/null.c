@@ -65,7 +65,7 @@ void ns__null_free(ns__null *N) {
 }
 
 int ns__null_build(ns__null *N, const ns__clayout *L, const int32_t *comm, size_t C,
-                   const double *rw, double smooth, int values) {
+                   const double *rw, double smooth, int values, const uint8_t *need) {
   const ns_bigraph *g = L->g;
   size_t nr = g->n_raters, np = L->n_posts, CC = C * C;
   post_acc a;
@@ -156,12 +156,13 @@ int ns__null_build(ns__null *N, const ns__clayout *L, const int32_t *comm, size_
   for (size_t k = 0; k < C; k++)
     for (size_t i = 0; i < CC; i++) N->Q[k * CC + i] += base[k];
 
-  /* Each eligible rater's mix over homes: shares of its distinct posts. */
+  /* The mix over homes of each rater the caller will ask about (need; NULL
+  ** = every eligible rater). */
   {
     size_t total = 0;
     for (size_t u = 0; u < nr; u++) {
       size_t nt = 0;
-      if (L->rm_off[u + 1] == L->rm_off[u]) continue; /* not eligible */
+      if (need ? !need[u] : L->rm_off[u + 1] == L->rm_off[u]) continue;
       for (uint64_t q = g->rater_off[u]; q < g->rater_off[u + 1]; q++) {
         int32_t pos = L->note_pos[g->edge_note[g->rater_edges[q]]];
         int32_t k;
@@ -180,7 +181,7 @@ int ns__null_build(ns__null *N, const ns__clayout *L, const int32_t *comm, size_
     size_t nt = 0;
     double sum = 0;
     N->m_off[u + 1] = N->m_off[u];
-    if (L->rm_off[u + 1] == L->rm_off[u]) continue;
+    if (need ? !need[u] : L->rm_off[u + 1] == L->rm_off[u]) continue;
     /* Shares of the rater's scope ratings (a post with several notes of
     ** the rater counts once per note: it only moves a little mass between
     ** homes the rater does rate). */

@@ -58,6 +58,7 @@ static int seed_pairs(const layout *L, const ns_qclique_params *p, const int32_t
   qpair_vec raw = {0};
   ns__null N;
   int32_t *comm = NULL;
+  uint8_t *need = NULL;
   size_t C = 1;
   int rc = ns__collide_pairs(L, p->neighbours, (uint32_t)p->min_pair_count, pool, &raw,
                              &st->pair_updates);
@@ -69,7 +70,10 @@ static int seed_pairs(const layout *L, const ns_qclique_params *p, const int32_t
     comm = ns_mallocn(L->g->n_raters ? L->g->n_raters : 1, sizeof *comm);
     if (!comm) { rc = NS_ENOMEM; goto out; }
     if ((rc = ns__null_communities(L->g->n_raters, community, comm, &C)) != 0) goto out;
-    if ((rc = ns__null_build(&N, L, comm, C, NULL, 0, 0)) != 0) goto out;
+    need = ns_calloc(L->g->n_raters ? L->g->n_raters : 1, 1);
+    if (!need) { rc = NS_ENOMEM; goto out; }
+    for (size_t i = 0; i < raw.n; i++) need[raw.a[i].a] = need[raw.a[i].b] = 1;
+    if ((rc = ns__null_build(&N, L, comm, C, NULL, 0, 0, need)) != 0) goto out;
   }
   for (size_t i = 0; i < raw.n; i++) {
     const qpair *q = &raw.a[i];
@@ -91,6 +95,7 @@ out:
   ns_vec_free(&raw);
   ns__null_free(&N);
   free(comm);
+  free(need);
   return rc;
 }
 
