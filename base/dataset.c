@@ -54,6 +54,32 @@ int ns_enroll_parse(const char *s, size_t len) {
   return -1;
 }
 
+const char *ns_check_note_id(int64_t id) {
+  return id > 0 ? NULL : "must be a positive integer";
+}
+
+const char *ns_check_created_ms(int64_t ms) {
+  return ms >= 0 ? NULL : "must not be negative";
+}
+
+size_t ns_bom_len(const char *s, size_t n) {
+  return n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+}
+
+int ns_header_dup(const char *const *names, const size_t *lens, int n, int *first) {
+  /* headers are short (<= 64 fields): quadratic is fine */
+  for (int i = 1; i < n; i++) {
+    if (lens[i] == 0) continue;
+    for (int j = 0; j < i; j++)
+      if (lens[j] == lens[i] && memcmp(names[j], names[i], lens[i]) == 0) {
+        *first = j;
+        return i;
+      }
+  }
+  *first = -1;
+  return -1;
+}
+
 const char *const ns_rule_names[NS_RULE_COUNT] = {
     "InitialNMR", "GeneralCRH", "GeneralCRNH", "UcbCRNH", "RatioCRNH", "NmCRNH",
     "GeneralCRHInertia", "TagFilter", "FilterIncorrect", "FilterLowDiligence",

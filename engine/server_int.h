@@ -25,6 +25,7 @@
 
 #include "../base/base.h"
 #include "../store/store.h"
+#include "server.h"
 
 /* ---- ingest bodies (body.c) -------------------------------------------- */
 
@@ -75,7 +76,8 @@ typedef struct ns__http_req {
   int method;                 /* ns__http_method */
   char path[512];             /* URL path (query string stripped) */
   char content_type[128];     /* media type only, lower-cased, no params */
-  char auth[512];             /* Authorization header value ("" = none) */
+  char auth[NS_SERVER_MAX_TOKEN + 64]; /* Authorization header value ("" = none):
+                                 room for "Bearer " and the longest token */
   int keep_alive;             /* 1: the client wants the connection kept */
   int expect_continue;        /* Expect: 100-continue was sent */
   int has_body;               /* chunked, or Content-Length > 0 */

@@ -56,6 +56,8 @@ struct lg {
   uint64_t due;               /* bodies scheduled so far (rate mode) */
   uint64_t issued;            /* bodies sent */
   uint64_t ok, errors, acked_rows;
+  uint64_t refused;           /* connections refused, or closed by the server
+                                 before the run ended (counted in errors too) */
   NS_VEC(double) lat;         /* seconds */
   NS_VEC(double) backlog;     /* scheduled times not yet sent (rate mode) */
   size_t backlog_head;
@@ -154,6 +156,12 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
   lgconn *c = s->data;
   if (n < 0) {
     if (c->busy) c->g->errors++;
+    if (!c->g->stopping) {
+      /* the server dropped us (e.g. accepted and closed at its connection
+      ** limit): an error even when no request was outstanding */
+      c->g->refused++;
+      if (!c->busy) c->g->errors++;
+    }
     c->busy = 0;
     c->closed = 1;
     uv_close((uv_handle_t *)&c->tcp, on_closed);
@@ -172,6 +180,7 @@ static void on_connect(uv_connect_t *req, int status) {
     fprintf(stderr, "ns-loadgen: connect: %s\n", uv_strerror(status));
     c->closed = 1;
     c->g->errors++;
+    c->g->refused++;
     uv_close((uv_handle_t *)&c->tcp, on_closed);
     return;
   }
@@ -270,10 +279,11 @@ int main(int argc, char **argv) {
   el = now_s() - g.t0;
   qsort(g.lat.a, g.lat.n, sizeof *g.lat.a, cmp_d);
   printf("ns-loadgen: %d conns, %d ratings/request, %s, %.1f s: %" PRIu64 " ratings acked "
-         "(%.0f ratings/s), %" PRIu64 " requests ok, %" PRIu64 " errors; ack latency "
+         "(%.0f ratings/s), %" PRIu64 " requests ok, %" PRIu64 " errors (%" PRIu64
+         " connections refused or dropped); ack latency "
          "p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
          g.nconns, g.rows, g.rate > 0 ? "fixed rate" : "closed loop", el, g.acked_rows,
-         (double)g.acked_rows / el, g.ok, g.errors,
+         (double)g.acked_rows / el, g.ok, g.errors, g.refused,
          pct(g.lat.a, g.lat.n, 0.50) * 1e3, pct(g.lat.a, g.lat.n, 0.99) * 1e3,
          g.lat.n ? g.lat.a[g.lat.n - 1] * 1e3 : 0.0);
   for (int i = 0; i < g.nconns; i++) free(g.conns[i].req);
