@@ -91,7 +91,7 @@ const char *const ns_rule_names[NS_RULE_COUNT] = {
 /* ---- lifecycle --------------------------------------------------------- */
 
 int ns_dataset_new(ns_dataset **out) {
-  ns_dataset *ds = calloc(1, sizeof *ds);
+  ns_dataset *ds = ns_calloc(1, sizeof *ds);
   int rc;
   *out = NULL;
   if (!ds) return NS_ENOMEM;
@@ -125,7 +125,7 @@ void ns_dataset_free(ns_dataset *ds) {
 /* Capacity is tracked implicitly: arrays are realloc'ed to exactly n. */
 #define REALLOC_COL(ptr, n)                                                  \
   do {                                                                       \
-    void *np_ = realloc((ptr), ((n) ? (n) : 1) * sizeof *(ptr));             \
+    void *np_ = ns_realloc((ptr), ((n) ? (n) : 1) * sizeof *(ptr));             \
     if (!np_) return NS_ENOMEM;                                              \
     (ptr) = np_;                                                             \
   } while (0)
@@ -178,7 +178,7 @@ void ns_scores_free(ns_scores *s) {
 /* LSD radix sort of perm[0..n) by 16-bit digits of key(perm[i]).
 ** Stable, so equal keys keep their original relative order. */
 static int radix_pass(uint32_t *perm, uint32_t *tmp, size_t n, const uint64_t *key, int shift) {
-  size_t *cnt = calloc(65537, sizeof *cnt);
+  size_t *cnt = ns_calloc(65537, sizeof *cnt);
   if (!cnt) return NS_ENOMEM;
   for (size_t i = 0; i < n; i++) cnt[((key[perm[i]] >> shift) & 0xffff) + 1]++;
   for (size_t d = 0; d < 65536; d++) cnt[d + 1] += cnt[d];

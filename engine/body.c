@@ -215,7 +215,7 @@ static int64_t arena_add(ns__batch *b, const char *s, size_t n) {
     size_t cap = b->arena_cap ? b->arena_cap : 4096;
     char *p;
     while (cap < need) cap *= 2;
-    if (!(p = realloc(b->arena, cap))) return -1;
+    if (!(p = ns_realloc(b->arena, cap))) return -1;
     b->arena = p;
     b->arena_cap = cap;
   }

@@ -175,7 +175,7 @@ static int on_body(http_parser *p, const char *at, size_t len) {
     grow = cap - r->body_cap;
     if (c->budget && *c->budget + grow > c->budget_max)
       return fail(c, 503, "server busy: too many bodies in flight");
-    if (!(nb = realloc(r->body, cap))) return fail(c, 503, "out of memory");
+    if (!(nb = ns_realloc(r->body, cap))) return fail(c, 503, "out of memory");
     r->body = nb;
     r->body_cap = cap;
     if (c->budget) *c->budget += grow;
@@ -300,7 +300,7 @@ int ns__http_format(int status, const char *content_type, const char *body,
   *out = NULL;
   *out_len = 0;
   if (n < 0 || (size_t)n >= sizeof head) return NS_EINVAL;
-  if (!(buf = malloc((size_t)n + blen))) return NS_ENOMEM;
+  if (!(buf = ns_malloc((size_t)n + blen))) return NS_ENOMEM;
   memcpy(buf, head, (size_t)n);
   if (blen) memcpy(buf + n, body, blen);
   *out = buf;

@@ -75,6 +75,10 @@ typedef struct server {
   size_t n_conns;
   size_t body_budget_used;    /* bytes of request bodies held */
   size_t inflight;            /* ingest requests parsing or at the writer */
+  size_t reads_inflight;      /* reads on workers (bounded by max_reads) */
+  uint64_t reads_refused;     /* reads answered 503 at that bound */
+  uint64_t dash_renders;      /* /dashboard pages rendered (not cached) */
+  ns__dash_cache dash;        /* /dashboard renders, one per run */
   size_t works;               /* uv_queue_work items not yet completed */
   int stopping;
   int finished;               /* the last handles are closing */
@@ -291,7 +295,7 @@ static void on_written(uv_write_t *w, int status) {
 
 /* Writes buf (taking ownership; static if !owned) and then does `then`. */
 static void write_buf(conn *c, char *buf, size_t len, int owned, int then) {
-  wreq *r = calloc(1, sizeof *r);
+  wreq *r = ns_calloc(1, sizeof *r);
   uv_buf_t b = uv_buf_init(buf, (unsigned)len);
   if (!r) {
     if (owned) free(buf);
@@ -482,6 +486,8 @@ static void read_after(uv_work_t *w, int status) {
   server *s = r->server;
   conn *c = r->conn;
   s->works--;
+  s->reads_inflight--;
+  s->dash_renders += (uint64_t)r->rendered;
   if (c) {
     c->busy = ANSWERING;
     c->busy_kind = BUSY_NONE;
@@ -575,6 +581,12 @@ static char *metrics_text(server *s) {
           "# TYPE notescore_connections_refused_total counter\nnotescore_connections_refused_total %llu\n"
           "# HELP notescore_connections_evicted_total Idle connections closed at max_conns to admit new ones.\n"
           "# TYPE notescore_connections_evicted_total counter\nnotescore_connections_evicted_total %llu\n"
+          "# HELP notescore_reads_inflight Reads running on worker threads.\n"
+          "# TYPE notescore_reads_inflight gauge\nnotescore_reads_inflight %zu\n"
+          "# HELP notescore_reads_refused_total Reads answered 503 at --max-reads.\n"
+          "# TYPE notescore_reads_refused_total counter\nnotescore_reads_refused_total %llu\n"
+          "# HELP notescore_dashboard_renders_total /dashboard pages rendered (the rest came from the per-run cache).\n"
+          "# TYPE notescore_dashboard_renders_total counter\nnotescore_dashboard_renders_total %llu\n"
           "# HELP notescore_timeouts_total Connections closed for idleness or slowness.\n"
           "# TYPE notescore_timeouts_total counter\nnotescore_timeouts_total %llu\n"
           "# HELP notescore_runs_total Scheduled scoring runs by outcome.\n"
@@ -582,6 +594,8 @@ static char *metrics_text(server *s) {
           "notescore_runs_total{status=\"published\"} %llu\nnotescore_runs_total{status=\"failed\"} %llu\n",
           s->inflight, ws.queued, s->body_budget_used, s->n_conns,
           (unsigned long long)s->conns_refused, (unsigned long long)s->conns_evicted,
+          s->reads_inflight, (unsigned long long)s->reads_refused,
+          (unsigned long long)s->dash_renders,
           (unsigned long long)s->timeouts,
           (unsigned long long)s->runs_ok, (unsigned long long)s->runs_failed);
   fprintf(f,
@@ -622,7 +636,16 @@ static void dispatch(conn *c) {
   case NS_ROUTE_RUNS_LATEST:
   case NS_ROUTE_DASHBOARD:
   case NS_ROUTE_NOTE: {
-    ns__read *r = calloc(1, sizeof *r);
+    ns__read *r;
+    if (s->reads_inflight >= s->o.max_reads) {
+      /* reads share the workers with body parsing: past the bound they
+      ** are refused, so ingest never queues behind them */
+      s->reads_refused++;
+      c->busy = ANSWERING;
+      respond_error(c, 503, "too many reads in progress", 0);
+      return;
+    }
+    r = ns_calloc(1, sizeof *r);
     if (!r || (d->route == NS_ROUTE_METRICS && !(r->prefix = metrics_text(s)))) {
       free(r);
       c->busy = ANSWERING;
@@ -634,6 +657,9 @@ static void dispatch(conn *c) {
     r->route = d->route;
     r->note_id = d->note_id;
     r->db_path = s->o.db_path;
+    r->cache = &s->dash;
+    r->generation = s->runs_ok + s->runs_failed + s->refresh_ok;
+    r->test_delay_s = s->o.test_read_delay_s;
     r->work.data = r;
     c->busy = r;
     c->busy_kind = BUSY_READ;
@@ -645,6 +671,7 @@ static void dispatch(conn *c) {
       return;
     }
     s->works++;
+    s->reads_inflight++;
     return;
   }
   default: {
@@ -654,7 +681,7 @@ static void dispatch(conn *c) {
       respond_error(c, 503, s->stopping ? "shutting down" : "ingest queue full", 0);
       return;
     }
-    if (!(r = calloc(1, sizeof *r))) {
+    if (!(r = ns_calloc(1, sizeof *r))) {
       c->busy = ANSWERING;
       respond_error(c, 503, "out of memory", 1);
       return;
@@ -758,7 +785,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   ** normally empty here, so this is one memcpy of what arrived) */
   {
     size_t keep = c->pending_len - c->pending_off;
-    char *p = malloc(keep + (size_t)nread);
+    char *p = ns_malloc(keep + (size_t)nread);
     if (!p) {
       conn_close(c);
       return;
@@ -830,8 +857,8 @@ static void on_connection(uv_stream_t *l, int status) {
   conn *c;
   if (status < 0) return;
   if (!s->stopping && s->n_conns - s->n_closing >= s->o.max_conns) evict_idle(s);
-  if (s->stopping || s->n_conns - s->n_closing >= s->o.max_conns || !(c = calloc(1, sizeof *c))) {
-    uv_tcp_t *t = malloc(sizeof *t);
+  if (s->stopping || s->n_conns - s->n_closing >= s->o.max_conns || !(c = ns_calloc(1, sizeof *c))) {
+    uv_tcp_t *t = ns_malloc(sizeof *t);
     s->conns_refused++;
     if (!t) return;
     uv_tcp_init(&s->loop, t);
@@ -1038,6 +1065,7 @@ void ns_server_opts_default(ns_server_opts *o) {
   o->group_max_rows = 250000;
   o->idle_timeout_s = 60;
   o->header_timeout_s = 10;
+  o->max_reads = 2;
   o->request_timeout_s = 30;
 }
 
@@ -1101,10 +1129,24 @@ int ns_server_run(const ns_server_opts *opts) {
   if (!(s = ns_calloc(1, sizeof *s))) return NS_ENOMEM;
   s->o = *opts;
   if (!s->o.queue_max) s->o.queue_max = 1;
+  if (!s->o.max_reads) s->o.max_reads = 1;
+  if (uv_mutex_init(&s->dash.mu) != 0) {
+    free(s);
+    return NS_ENOMEM;
+  }
   if ((rc = ns_store_open(s->o.db_path, NS_STORE_CREATE, &st)) != 0) {
     ns_error("serve: %s: cannot open the database: %s", s->o.db_path, ns_strerror(rc));
     free(s);
     return rc;
+  }
+  {
+    /* runs left 'running' by a killed process: mark them abandoned now,
+    ** so /v1/runs and the dashboards say what happened to them */
+    int reaped = 0;
+    if ((rc = ns_store_runs_reap(st, &reaped)) != 0)
+      ns_warn("serve: cannot check for orphaned runs: %s", ns_strerror(rc));
+    else if (reaped)
+      ns_info("serve: %d orphaned run(s) marked abandoned", reaped);
   }
   if ((rc = uv_loop_init(&s->loop)) != 0) {
     ns_store_close(st);
@@ -1167,6 +1209,8 @@ out:
   }
   ns__server_writer_free(s->writer);
   ns_refresh_base_free(s->rbase);
+  free(s->dash.html);
+  uv_mutex_destroy(&s->dash.mu);
   free(s);
   return rc;
 }

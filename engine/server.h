@@ -39,7 +39,10 @@ typedef struct ns_server_opts {
   double header_timeout_s;    /* a new connection must send its first byte
                                  within (10) */
   double request_timeout_s;   /* whole request must arrive within (30) */
+  size_t max_reads;           /* reads (/v1/..., /metrics, /dashboard) on
+                                 worker threads at once; more get 503 (2) */
   double test_commit_delay_s; /* test hook: sleep before each commit (0) */
+  double test_read_delay_s;   /* test hook: sleep before each read (0) */
 } ns_server_opts;
 
 /* The longest bearer token accepted (bytes).  ns_server_run() refuses to

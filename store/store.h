@@ -163,8 +163,15 @@ typedef struct ns_run_info {
   const char *version;    /* notescore version string */
 } ns_run_info;
 
-/* Creates a run row in state "running"; *run_id receives its id. */
+/* Creates a run row in state "running"; *run_id receives its id.  First
+** reaps orphans (ns_store_runs_reap).  The handle holds a lock for the run
+** until it is published, failed or the handle is closed. */
 int ns_store_run_begin(ns_store *s, const char *params_json, int64_t *run_id);
+/* Marks every 'running' run whose process is gone (killed, crashed: no
+** lock held on it) 'abandoned', with finished_ms = the time it noticed.
+** Runs of live processes, this one included, are left alone.  *n_reaped
+** (may be NULL) receives the count.  In-memory DBs have nothing to reap. */
+int ns_store_runs_reap(ns_store *s, int *n_reaped);
 /* Publishes the scores of run_id in one transaction: note scores, rater
 ** scores, updated status history, run row -> "published".  Readers see the
 ** previous run or this one, never a mix. */

@@ -166,7 +166,7 @@ static int rdr_fill(rdr *r) {
     char *nb;
     if (r->end >= NS__TSV_MAX_RECORD) return 1;
     while (nc - r->end < r->src->block) nc *= 2;
-    nb = realloc(r->buf, nc);
+    nb = ns_realloc(r->buf, nc);
     if (!nb) return NS_ENOMEM;
     r->buf = nb;
     r->cap = nc;
@@ -827,10 +827,10 @@ int ns__tsv_parse(const ns__tsv_src *src, const ns__tsv_sink *sink, const ns_loa
   r.src = src;
   r.fd = -1;
   r.line = 1;
-  f = malloc(MAX_FIELDS * sizeof *f);
-  h = calloc(1, sizeof *h);
+  f = ns_malloc(MAX_FIELDS * sizeof *f);
+  h = ns_calloc(1, sizeof *h);
   r.cap = src->block * 2;
-  r.buf = malloc(r.cap);
+  r.buf = ns_malloc(r.cap);
   if (!f || !h || !r.buf) { rc = NS_ENOMEM; goto out; }
   if (src->path) {
     struct stat sb;
@@ -1044,7 +1044,7 @@ int ns_tsv_list(const char *path, char ***out, size_t *n) {
   *n = 0;
   if (stat(path, &sb) != 0) return -errno;
   if (!S_ISDIR(sb.st_mode)) {
-    v = malloc(sizeof *v);
+    v = ns_malloc(sizeof *v);
     if (!v || !(v[0] = ns_strdup(path))) {
       free(v);
       return NS_ENOMEM;
@@ -1060,12 +1060,12 @@ int ns_tsv_list(const char *path, char ***out, size_t *n) {
     if (len < 5 || strcmp(de->d_name + len - 4, ".tsv") != 0 || de->d_name[0] == '.') continue;
     if (k == cap) {
       size_t nc = cap ? cap * 2 : 16;
-      char **nv = realloc(v, nc * sizeof *nv);
+      char **nv = ns_realloc(v, nc * sizeof *nv);
       if (!nv) { rc = NS_ENOMEM; goto out; }
       v = nv;
       cap = nc;
     }
-    full = malloc(strlen(path) + len + 2);
+    full = ns_malloc(strlen(path) + len + 2);
     if (!full) { rc = NS_ENOMEM; goto out; }
     sprintf(full, "%s/%s", path, de->d_name);
     if (stat(full, &sb) != 0 || !S_ISREG(sb.st_mode)) {
@@ -1160,7 +1160,7 @@ static int dss_history(void *ctx, const ns_nsh *h, const char *a, size_t an) {
   int rc;
   if (ds->n_history == k->cap_hist) {
     size_t nc = k->cap_hist < 1024 ? 1024 : k->cap_hist * 2;
-    ns_nsh *nh = realloc(ds->history, nc * sizeof *nh);
+    ns_nsh *nh = ns_realloc(ds->history, nc * sizeof *nh);
     if (!nh) return NS_ENOMEM;
     ds->history = nh;
     k->cap_hist = nc;
@@ -1177,7 +1177,7 @@ static int dss_enroll(void *ctx, const ns_enrollment *e, const char *p, size_t p
   int rc;
   if (ds->n_enrollment == k->cap_enroll) {
     size_t nc = k->cap_enroll < 1024 ? 1024 : k->cap_enroll * 2;
-    ns_enrollment *ne = realloc(ds->enrollment, nc * sizeof *ne);
+    ns_enrollment *ne = ns_realloc(ds->enrollment, nc * sizeof *ne);
     if (!ne) return NS_ENOMEM;
     ds->enrollment = ne;
     k->cap_enroll = nc;

@@ -9,6 +9,7 @@
 #include "harness.h"
 
 #include <jansson.h>
+#include <sqlite3.h>
 
 #include "../base/dataset.h"
 #include "../engine/server_int.h"
@@ -242,4 +243,61 @@ TEST(rel_d7_long_token) {
   tok[0] = 'j';
   ASSERT_EQ(ns__auth_ok(c.req.auth, tok), 0);
   ns__http_free(&c);
+}
+
+/* The status and finished_ms of one run, read with plain SQLite. */
+static void run_row(const char *db, int64_t run_id, char *status, size_t cap, int *finished) {
+  sqlite3 *h;
+  sqlite3_stmt *st;
+  ASSERT_EQ(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  ASSERT_EQ(sqlite3_prepare_v2(h, "SELECT status, finished_ms IS NOT NULL FROM runs WHERE run_id = ?",
+                               -1, &st, NULL), SQLITE_OK);
+  sqlite3_bind_int64(st, 1, run_id);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  snprintf(status, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+  *finished = sqlite3_column_int(st, 1);
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+}
+
+/* D1: a run whose process is gone is marked abandoned by the next run (or
+** server start); a live run, even of this process, is left alone. */
+TEST(rel_d1_orphaned_runs) {
+  char db[512], status[32];
+  ns_store *a, *b;
+  int64_t r1, r2, r3;
+  int n, fin;
+  snprintf(db, sizeof db, "%s/d1.db", ns_test_tmpdir());
+  ASSERT_OK(ns_store_open(db, NS_STORE_CREATE, &a));
+  ASSERT_OK(ns_store_open(db, 0, &b));
+  ASSERT_OK(ns_store_run_begin(a, "{}", &r1));
+  /* a live run is not an orphan */
+  ASSERT_OK(ns_store_runs_reap(b, &n));
+  ASSERT_EQ(n, 0);
+  run_row(db, r1, status, sizeof status, &fin);
+  ASSERT_STREQ(status, "running");
+  ASSERT_EQ(fin, 0);
+  /* the handle goes away without finishing (what kill -9 does to the
+  ** process): the next run_begin marks the run abandoned, with the time */
+  ns_store_close(a);
+  ASSERT_OK(ns_store_run_begin(b, "{}", &r2));
+  run_row(db, r1, status, sizeof status, &fin);
+  ASSERT_STREQ(status, "abandoned");
+  ASSERT_EQ(fin, 1);
+  run_row(db, r2, status, sizeof status, &fin);
+  ASSERT_STREQ(status, "running");
+  /* a finished run releases its lock; a failed one is not touched again */
+  ASSERT_OK(ns_store_run_fail(b, r2, "failed"));
+  ASSERT_OK(ns_store_open(db, 0, &a));
+  ASSERT_OK(ns_store_run_begin(a, "{}", &r3));
+  ASSERT_OK(ns_store_runs_reap(b, &n));
+  ASSERT_EQ(n, 0);
+  run_row(db, r2, status, sizeof status, &fin);
+  ASSERT_STREQ(status, "failed");
+  run_row(db, r3, status, sizeof status, &fin);
+  ASSERT_STREQ(status, "running");
+  ns_store_close(a);
+  ASSERT_OK(ns_store_runs_reap(b, &n));
+  ASSERT_EQ(n, 1);
+  ns_store_close(b);
 }

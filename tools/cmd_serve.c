@@ -33,6 +33,7 @@ static void usage(FILE *f) {
           "  --idle-timeout SECONDS  close idle keep-alive connections (60)\n"
           "  --request-timeout SECONDS  a request must arrive within (30)\n"
           "  --header-timeout SECONDS   a new connection must send a byte within (10)\n"
+          "  --max-reads N           reads running at once; more are answered 503 (2)\n"
           "  -v, --verbose           log each start/stop event\n"
           "  -h, --help              this text\n");
 }
@@ -89,7 +90,7 @@ int ns_cmd_serve(int argc, char **argv) {
     else if (!strcmp(a, "--token-file")) { NEED_VALUE; token_file = v; }
     else if (!strcmp(a, "--score-every") || !strcmp(a, "--refresh-every") ||
              !strcmp(a, "--idle-timeout") || !strcmp(a, "--request-timeout") ||
-             !strcmp(a, "--header-timeout") ||
+             !strcmp(a, "--header-timeout") || !strcmp(a, "--test-read-delay") ||
              !strcmp(a, "--test-commit-delay")) {
       NEED_VALUE;
       if (ns_cli_double(a, v, &d) || d < 0) {
@@ -101,8 +102,10 @@ int ns_cmd_serve(int argc, char **argv) {
       else if (!strcmp(a, "--idle-timeout")) o.idle_timeout_s = d;
       else if (!strcmp(a, "--request-timeout")) o.request_timeout_s = d;
       else if (!strcmp(a, "--header-timeout")) o.header_timeout_s = d;
+      else if (!strcmp(a, "--test-read-delay")) o.test_read_delay_s = d;   /* hidden: tests */
       else o.test_commit_delay_s = d;   /* hidden: tests of 503 and draining */
-    } else if (!strcmp(a, "--max-body") || !strcmp(a, "--queue-max") || !strcmp(a, "--max-conns")) {
+    } else if (!strcmp(a, "--max-body") || !strcmp(a, "--queue-max") || !strcmp(a, "--max-conns") ||
+               !strcmp(a, "--max-reads")) {
       NEED_VALUE;
       if (ns_cli_u64(a, v, &u)) return 2;
       if (u == 0) {
@@ -111,6 +114,7 @@ int ns_cmd_serve(int argc, char **argv) {
       }
       if (!strcmp(a, "--max-body")) o.max_body = (size_t)u;
       else if (!strcmp(a, "--queue-max")) o.queue_max = (size_t)u;
+      else if (!strcmp(a, "--max-reads")) o.max_reads = (size_t)u;
       else o.max_conns = (size_t)u;
     } else {
       fprintf(stderr, "notescore: serve: unknown option '%s'\n", a);
