@@ -44,7 +44,8 @@
   X(NS_ESCHEMA,   -1011, "database schema is newer than this program")       \
   X(NS_ERANGE,    -1012, "value out of range")                               \
   X(NS_ENODATA,   -1013, "no usable data")                                   \
-  X(NS_EBUSY,     -1014, "resource busy")
+  X(NS_EBUSY,     -1014, "resource busy")                                    \
+  X(NS_ENOSPC,    -1015, "storage full: the database cannot grow")
 
 enum ns_err {
   NS_OK = 0,
@@ -187,12 +188,13 @@ char *ns_strdup(const char *s);
 ** Fault injection, for tests (tests/test_fault.c), in the style of SQLite's
 ** test harness.  Every allocation through the wrappers above (and through
 ** ns__vec_grow) is a fault point of kind NS_FAULT_ALLOC; the test suite's
-** SQLite VFS shim makes every file write, sync and truncate a point of kind
-** NS_FAULT_IO.  ns_fault_arm(kind, n) makes the n-th point of that kind
+** hooks make every allocation of SQLite and jansson a point of kind
+** NS_FAULT_LIB, and every SQLite file write, sync and truncate (a VFS
+** shim) a point of kind NS_FAULT_IO.  ns_fault_arm(kind, n) makes the n-th point of that kind
 ** passed from then on fail, once (n = 0: count only).  Disarmed (the
 ** default), a point costs one relaxed atomic load.  Thread-safe.
 */
-enum { NS_FAULT_ALLOC = 0, NS_FAULT_IO = 1, NS_FAULT_KINDS = 2 };
+enum { NS_FAULT_ALLOC = 0, NS_FAULT_LIB = 1, NS_FAULT_IO = 2, NS_FAULT_KINDS = 3 };
 void ns_fault_arm(int kind, uint64_t nth);
 void ns_fault_disarm(int kind);
 /* Points of kind passed since it was armed. */

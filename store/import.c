@@ -914,7 +914,17 @@ static int import_one(ns_store *s, const char *path, const ns_load_opts *opts,
   memset(stats, 0, sizeof *stats);
   /* Detect first: a file that is not a public TSV never opens a write
   ** transaction (and the header error is reported once, by the parse). */
-  if (ns_tsv_detect(path, &kind) != 0) return ns__tsv_parse(&src, &sink, opts, stats);
+  if ((rc = ns_tsv_detect(path, &kind)) != 0) {
+    /* a header problem: parse again to report it (the parse stops at the
+    ** header, so the sink, which has no pipe, is never called); any other
+    ** failure (no memory, read error) is returned as is (fault sweep,
+    ** tests/test_fault.c: the parse went on into the rows) */
+    if (rc != NS_EPARSE && rc != NS_ECOLUMN) {
+      ns__tsv_report(opts, "%s: %s", path, ns_strerror(rc));
+      return rc;
+    }
+    return ns__tsv_parse(&src, &sink, opts, stats);
+  }
   if ((rc = ns__db_begin_write(s)) != 0) return rc;
   if (!(p = ns_malloc(sizeof *p))) {
     rc = NS_ENOMEM;

@@ -191,6 +191,7 @@ static const char schema_v1[] =
 int ns__db_err(ns_store *s, int src) {
   if (src == SQLITE_BUSY || src == SQLITE_LOCKED) return NS_EBUSY;
   if (src == SQLITE_NOMEM) return NS_ENOMEM;
+  if (src == SQLITE_FULL) return NS_ENOSPC;   /* disk full, or max_page_count */
   (void)s;
   return NS_ESQL;
 }
