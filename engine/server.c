@@ -342,6 +342,7 @@ static const char *extra_for(int status, int route) {
   case 401: return "WWW-Authenticate: Bearer\r\n";
   case 405: return route >= NS_ROUTE_INGEST_RATINGS ? "Allow: POST\r\n" : "Allow: GET, HEAD\r\n";
   case 503: return "Retry-After: 1\r\n";
+  case 507: return "Retry-After: 10\r\n";
   default: return NULL;
   }
 }
@@ -417,6 +418,9 @@ static void ingest_answer(server *s, ns__ingest *r) {
     c->busy_kind = BUSY_NONE;
     if (r->status == 500) {
       respond_error(c, 500, "could not store the rows", 0);
+    } else if (r->status == 507) {
+      respond_error(c, 507, "storage full: the database cannot grow; nothing of this request "
+                            "was stored, retry later", 0);
     } else {
       char *body = ns__ingest_response(&r->batch, r->status == 200 ? rows : 0);
       if (!body) respond_error(c, 500, "out of memory", 1);
@@ -1156,6 +1160,12 @@ int ns_server_run(const ns_server_opts *opts) {
   loop_ok = 1;
   uv_async_init(&s->loop, &s->done_async, on_done);
   s->done_async.data = s;
+  if (s->o.max_db_bytes && (rc = ns_store_set_max_bytes(st, s->o.max_db_bytes)) != 0) {
+    ns_error("serve: --max-db-bytes: %s", ns_strerror(rc));
+    ns_store_close(st);
+    uv_close((uv_handle_t *)&s->done_async, NULL);
+    goto out;
+  }
   if ((rc = ns__server_writer_start(st, s->o.group_max_rows, s->o.test_commit_delay_s,
                              &s->done_async, &s->writer)) != 0) {
     ns_store_close(st);

@@ -41,6 +41,8 @@ typedef struct ns_server_opts {
   double request_timeout_s;   /* whole request must arrive within (30) */
   size_t max_reads;           /* reads (/v1/..., /metrics, /dashboard) on
                                  worker threads at once; more get 503 (2) */
+  unsigned long long max_db_bytes; /* the DB may not grow past this (0 = no
+                                 limit but the disk): ingest then gets 507 */
   double test_commit_delay_s; /* test hook: sleep before each commit (0) */
   double test_read_delay_s;   /* test hook: sleep before each read (0) */
 } ns_server_opts;

@@ -556,6 +556,19 @@ fail:
   return rc;
 }
 
+int ns_store_set_max_bytes(ns_store *s, unsigned long long bytes) {
+  sqlite3_stmt *st = NULL;
+  long long page = 0;
+  char sql[96];
+  int rc;
+  if ((rc = ns__db_prepare(s, "PRAGMA page_size", &st)) != 0) return rc;
+  if (sqlite3_step(st) == SQLITE_ROW) page = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  if (page <= 0 || bytes / (unsigned long long)page == 0) return NS_EINVAL;
+  snprintf(sql, sizeof sql, "PRAGMA max_page_count = %llu", bytes / (unsigned long long)page);
+  return ns__db_exec(s, sql);
+}
+
 void ns_store_close(ns_store *s) {
   if (!s) return;
   ns__run_unlock(s);

@@ -97,6 +97,10 @@ enum {
 ** writers.  Returns 0, NS_ESQL, NS_ESCHEMA (DB from a newer version). */
 int ns_store_open(const char *path, int flags, ns_store **out);
 void ns_store_close(ns_store *s);
+/* Caps the DB file at about bytes (SQLite max_page_count; never below its
+** current size) for writes through this handle: past it, writes fail with
+** NS_ENOSPC as on a full disk.  Returns 0 or an error. */
+int ns_store_set_max_bytes(ns_store *s, unsigned long long bytes);
 /* Last SQLite error message of this handle (valid until the next call). */
 const char *ns_store_errmsg(const ns_store *s);
 

@@ -367,6 +367,8 @@ TEST(fault_import_io) {
   sc.run = run_import;
   sc.check = check_import;
   sweep(&sc, NS_FAULT_IO, "io", NS_ESQL);
+  io_fail_code = SQLITE_FULL;   /* the disk is full */
+  sweep(&sc, NS_FAULT_IO, "full", NS_ENOSPC);
 }
 
 /* ---- one scoring run and its publication ---------------------------------- */

@@ -34,6 +34,7 @@ static void usage(FILE *f) {
           "  --request-timeout SECONDS  a request must arrive within (30)\n"
           "  --header-timeout SECONDS   a new connection must send a byte within (10)\n"
           "  --max-reads N           reads running at once; more are answered 503 (2)\n"
+          "  --max-db-bytes BYTES    the DB may not grow past BYTES; ingest then gets 507\n"
           "  -v, --verbose           log each start/stop event\n"
           "  -h, --help              this text\n");
 }
@@ -105,7 +106,7 @@ int ns_cmd_serve(int argc, char **argv) {
       else if (!strcmp(a, "--test-read-delay")) o.test_read_delay_s = d;   /* hidden: tests */
       else o.test_commit_delay_s = d;   /* hidden: tests of 503 and draining */
     } else if (!strcmp(a, "--max-body") || !strcmp(a, "--queue-max") || !strcmp(a, "--max-conns") ||
-               !strcmp(a, "--max-reads")) {
+               !strcmp(a, "--max-reads") || !strcmp(a, "--max-db-bytes")) {
       NEED_VALUE;
       if (ns_cli_u64(a, v, &u)) return 2;
       if (u == 0) {
@@ -115,6 +116,7 @@ int ns_cmd_serve(int argc, char **argv) {
       if (!strcmp(a, "--max-body")) o.max_body = (size_t)u;
       else if (!strcmp(a, "--queue-max")) o.queue_max = (size_t)u;
       else if (!strcmp(a, "--max-reads")) o.max_reads = (size_t)u;
+      else if (!strcmp(a, "--max-db-bytes")) o.max_db_bytes = u;
       else o.max_conns = (size_t)u;
     } else {
       fprintf(stderr, "notescore: serve: unknown option '%s'\n", a);

@@ -8,7 +8,7 @@ set -euo pipefail
 T=$(mktemp -d)
 trap '[ -n "${SRV_PID:-}" ] && kill -9 "$SRV_PID" 2>/dev/null || true; rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*"; cat "$T/serve.log" 2>/dev/null; exit 1; }
-q() { sqlite3 "$T/t.db" "$1"; }
+q() { sqlite3 -cmd '.timeout 5000' "$T/t.db" "$1"; }
 
 "$NS_BIN" gen -o "$T/data" --raters 400 --notes 200 --ratings 40000 --seed 9 >/dev/null 2>&1
 rm -f "$T"/data/truth_*.tsv

@@ -52,6 +52,7 @@ struct lg {
   int rows;
   double seconds, rate;
   const char *token;
+  int64_t note_base;          /* added to every note id (--note-base) */
   double t0;
   uint64_t due;               /* bodies scheduled so far (rate mode) */
   uint64_t issued;            /* bodies sent */
@@ -71,7 +72,7 @@ static int build_request(lgconn *c) {
   lg *g = c->g;
   size_t cap = (size_t)g->rows * 160 + 512, n = 0, hdr;
   char *body = malloc(cap), *req;
-  int64_t note = 1000000000LL * (c->id + 1) + (int64_t)c->seq;
+  int64_t note = g->note_base + 1000000000LL * (c->id + 1) + (int64_t)c->seq;
   if (!body) return -1;
   for (int r = 0; r < g->rows; r++)
     n += (size_t)snprintf(body + n, cap - n,
@@ -228,7 +229,9 @@ static double pct(const double *a, size_t n, double q) {
 
 static void usage(FILE *f) {
   fprintf(f, "usage: ns-loadgen --port P [--host 127.0.0.1] [--conns 8] [--rows 1000]\n"
-             "                  [--seconds 5] [--rate RATINGS_PER_S] [--token T]\n");
+             "                  [--seconds 5] [--rate RATINGS_PER_S] [--token T]\n"
+             "                  [--note-base N]   (note ids start above N: runs that\n"
+             "                                     must not overwrite each other)\n");
 }
 
 int main(int argc, char **argv) {
@@ -252,6 +255,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--seconds")) g.seconds = atof(v);
     else if (!strcmp(a, "--rate")) g.rate = atof(v);
     else if (!strcmp(a, "--token")) g.token = v;
+    else if (!strcmp(a, "--note-base")) g.note_base = atoll(v);
     else { usage(stderr); return 2; }
   }
   if (port <= 0 || g.nconns <= 0 || g.rows <= 0 || g.seconds <= 0) { usage(stderr); return 2; }
