@@ -441,6 +441,20 @@ static int row_dispatch(ns__batch *b, uint32_t line, const row *r) {
 
 /* ---- NDJSON --------------------------------------------------------------- */
 
+/* jansson reports a failed allocation as a syntax error or not at all (a
+** key silently missing from an object), so its allocations go through this
+** wrapper, which notes the failure for the line being parsed: such a line
+** is the server's failure (NS_ENOMEM), never a bad line of the client. */
+static _Thread_local int json_oom;
+
+static void *json_alloc(size_t n) {
+  void *p = ns_malloc(n);
+  if (!p) json_oom = 1;
+  return p;
+}
+
+void ns__body_init(void) { json_set_alloc_funcs(json_alloc, free); }
+
 /* Renders one JSON value as column text into scratch (for numbers) or as a
 ** borrowed string.  Returns 0, or 1 when the type cannot be a column. */
 static int json_text(json_t *v, char *scratch, size_t cap, const char **s, size_t *n) {
@@ -472,7 +486,14 @@ static int ndjson_line(ns__batch *b, uint32_t line, const char *s, size_t n) {
   char scratch[C_COUNT][32];
   int rc = 0;
 
+  json_oom = 0;
   obj = json_loadb(s, n, JSON_REJECT_DUPLICATES, &err);
+  if (json_oom || (!obj && json_error_code(&err) == json_error_out_of_memory)) {
+    /* out of memory is the server's failure, not a bad line (fault sweep,
+    ** tests/test_fault.c: such lines were rejected as "invalid JSON") */
+    json_decref(obj);
+    return NS_ENOMEM;
+  }
   if (!obj) {
     reject(b, line, "invalid JSON: %s", err.text);
     return 0;

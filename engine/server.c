@@ -399,7 +399,7 @@ static void set_timer(conn *c, int mode) {
 static void parse_work(uv_work_t *w) {
   ns__ingest *r = w->data;
   int rc = ns__body_parse(&r->batch, r->kind, r->fmt, r->body, r->body_len);
-  if (rc != 0) r->status = 500;
+  if (rc != 0) r->status = rc == NS_ENOMEM ? 503 : 500;
 }
 
 static int kind_index(int kind) {
@@ -418,6 +418,8 @@ static void ingest_answer(server *s, ns__ingest *r) {
     c->busy_kind = BUSY_NONE;
     if (r->status == 500) {
       respond_error(c, 500, "could not store the rows", 0);
+    } else if (r->status == 503) {
+      respond_error(c, 503, "out of memory while parsing the body: nothing was stored, retry later", 0);
     } else if (r->status == 507) {
       respond_error(c, 507, "storage full: the database cannot grow; nothing of this request "
                             "was stored, retry later", 0);
@@ -453,7 +455,7 @@ static void parse_after(uv_work_t *w, int status) {
   if (r->status != 0) {
     s->inflight--;
     if (r->status == 400) s->rows_rejected[kind_index(r->kind)] += r->batch.n_rejected;
-    r->status = r->status == 400 ? 400 : 500;
+    r->status = r->status == 400 || r->status == 503 ? r->status : 500;
     if (r->status == 400) {
       /* nothing to store: answer without the writer */
       conn *c = r->conn;
@@ -1134,6 +1136,7 @@ int ns_server_run(const ns_server_opts *opts) {
   s->o = *opts;
   if (!s->o.queue_max) s->o.queue_max = 1;
   if (!s->o.max_reads) s->o.max_reads = 1;
+  ns__body_init();
   if (uv_mutex_init(&s->dash.mu) != 0) {
     free(s);
     return NS_ENOMEM;

@@ -63,6 +63,11 @@ typedef struct ns__batch {
 ** b->body_error is set, e.g. a TSV header without a required column) -- or
 ** NS_ENOMEM.  Never reads past len; body need not be NUL-terminated. */
 int ns__body_parse(ns__batch *b, int kind, int fmt, const char *body, size_t len);
+/* Routes jansson's allocations through ns_malloc (process-wide; call once
+** before threads start), so that running out of memory in a JSON line is
+** reported as NS_ENOMEM and not as an invalid line.  ns_server_run() calls
+** it. */
+void ns__body_init(void);
 /* Rows accepted so far. */
 size_t ns__batch_rows(const ns__batch *b);
 void ns__batch_free(ns__batch *b);
