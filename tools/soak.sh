@@ -99,6 +99,7 @@ for m in $(seq 1 "$chunks"); do
   left=$(( SECS - (m - 1) * 60 )); [ "$left" -gt 60 ] && left=60
   line=$("$LG" --port "$PORT" --conns 4 --rows 100 --seconds "$left" --rate "$SOAK_RATE" \
            --note-base $(( m * 100000000000 )) || true)
+  echo "$line" >> "$T/loadgen.log"
   a=$(echo "$line" | sed -n 's/.*s: \([0-9]*\) ratings acked.*/\1/p')
   p99=$(echo "$line" | sed -n 's/.*p99 \([0-9.]*\) ms.*/\1/p')
   err=$(echo "$line" | sed -n 's/.* \([0-9]*\) errors.*/\1/p')

@@ -62,6 +62,7 @@ struct lg {
   NS_VEC(double) lat;         /* seconds */
   NS_VEC(double) backlog;     /* scheduled times not yet sent (rate mode) */
   size_t backlog_head;
+  int rr;                     /* rate mode: next connection to try */
   int stopping;
 };
 
@@ -120,9 +121,17 @@ static void send_one(lgconn *c, double t_sched) {
 
 /* Rate mode: hand scheduled bodies to idle connections. */
 static void pump(lg *g) {
-  for (int i = 0; i < g->nconns && g->backlog_head < g->backlog.n; i++) {
-    lgconn *c = &g->conns[i];
-    if (c->connected && !c->busy && !c->closed) send_one(c, g->backlog.a[g->backlog_head++]);
+  /* round robin from where the last pump stopped: every connection gets
+  ** its share, so none sits unused long enough for the server's
+  ** first-byte timeout (--header-timeout) to close it */
+  for (int k = 0; k < g->nconns && g->backlog_head < g->backlog.n; k++) {
+    lgconn *c = &g->conns[(g->rr + k) % g->nconns];
+    if (c->connected && !c->busy && !c->closed) {
+      send_one(c, g->backlog.a[g->backlog_head++]);
+      g->rr = (g->rr + k + 1) % g->nconns;
+      k = -1;   /* restart the scan after the one just used */
+      if (g->backlog_head >= g->backlog.n) break;
+    }
   }
 }
 
