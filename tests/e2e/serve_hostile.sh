@@ -12,7 +12,8 @@ fail() { echo "FAIL: $*"; cat "$T/serve.log" 2>/dev/null; exit 1; }
 
 # --- D7: a token longer than the server supports is refused at start
 head -c 5000 /dev/zero | tr '\0' 'k' > "$T/long"
-if "$NS_BIN" serve --db "$T/x.db" --listen 127.0.0.1:0 --token-file "$T/long" 2>"$T/err"; then
+# (bounded: a server that does start would otherwise serve forever)
+if timeout 20 "$NS_BIN" serve --db "$T/x.db" --listen 127.0.0.1:0 --token-file "$T/long" 2>"$T/err"; then
   fail "serve started with a 5000-byte token"
 fi
 grep -q 'bearer token is 5000 bytes; it must be 1 to 4096 bytes' "$T/err" || fail "long token message: $(cat "$T/err")"
