@@ -7,6 +7,7 @@
 #   make bench        benchmarks; writes docs/benchmarks.md
 #   make demo         generate sample data, import it, score it, print a summary
 #   make attack       the adversarial sweep; writes docs/adversarial.md
+#   make soak         serve under mixed + hostile load for SOAK_SECONDS (600)
 #   make install PREFIX=/usr/local
 #   make check-symbols   fail on any exported symbol not prefixed ns_
 #
@@ -55,7 +56,7 @@ BIN     := $(BUILD)/notescore
 LIB     := $(BUILD)/libnotescore.a
 RUNNER  := $(BUILD)/test_runner
 
-.PHONY: loadgen all test check fuzz bench demo attack install clean deps check-symbols
+.PHONY: loadgen all test check fuzz bench demo attack soak install clean deps check-symbols
 
 all: $(BIN)
 
@@ -139,6 +140,10 @@ demo: deps
 
 attack: deps $(BIN)
 	tools/attack.sh
+
+# Long-running stability check (not in CI): SOAK_SECONDS=600 by default.
+soak: deps $(BIN) $(LOADGEN)
+	tools/soak.sh
 
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin

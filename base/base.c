@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,6 +135,7 @@ int ns__vec_grow(void **a, size_t *cap, size_t elem, size_t need) {
     nc *= 2;
   }
   if (nc > SIZE_MAX / elem) return NS_ENOMEM;
+  if (ns_fault_hit(NS_FAULT_ALLOC, __builtin_return_address(0))) return NS_ENOMEM;
   na = realloc(*a, nc * elem);
   if (!na) return NS_ENOMEM;
   *a = na;
@@ -188,18 +190,73 @@ uint64_t ns_rng_below(ns_rng *r, uint64_t n) {
   return x % n;
 }
 
+/* ---- fault injection ---------------------------------------------------- */
+
+static struct {
+  atomic_int armed;
+  atomic_uint_fast64_t passed, nth;
+  atomic_int fired;
+  const void *_Atomic site;
+} faults[NS_FAULT_KINDS];
+
+void ns_fault_arm(int kind, uint64_t nth) {
+  atomic_store(&faults[kind].armed, 0);
+  atomic_store(&faults[kind].passed, 0);
+  atomic_store(&faults[kind].nth, nth);
+  atomic_store(&faults[kind].fired, 0);
+  atomic_store(&faults[kind].site, NULL);
+  atomic_store(&faults[kind].armed, 1);
+}
+
+void ns_fault_disarm(int kind) { atomic_store(&faults[kind].armed, 0); }
+
+uint64_t ns_fault_points(int kind) { return atomic_load(&faults[kind].passed); }
+
+int ns_fault_fired(int kind, const void **site) {
+  if (site) *site = atomic_load(&faults[kind].site);
+  return atomic_load(&faults[kind].fired);
+}
+
+int ns_fault_hit(int kind, const void *site) {
+  uint64_t k;
+  if (!atomic_load_explicit(&faults[kind].armed, memory_order_relaxed)) return 0;
+  k = atomic_fetch_add(&faults[kind].passed, 1) + 1;
+  if (k != atomic_load(&faults[kind].nth)) return 0;
+  atomic_store(&faults[kind].site, site);
+  atomic_store(&faults[kind].fired, 1);
+  return 1;
+}
+
 /* ---- allocation helpers ------------------------------------------------ */
 
-void *ns_calloc(size_t n, size_t size) { return calloc(n ? n : 1, size ? size : 1); }
+#define ALLOC_FAULT() ns_fault_hit(NS_FAULT_ALLOC, __builtin_return_address(0))
+
+void *ns_calloc(size_t n, size_t size) {
+  if (ALLOC_FAULT()) return NULL;
+  return calloc(n ? n : 1, size ? size : 1);
+}
 
 void *ns_mallocn(size_t n, size_t size) {
   if (size && n > SIZE_MAX / size) return NULL;
+  if (ALLOC_FAULT()) return NULL;
   return malloc(n && size ? n * size : 1);
+}
+
+void *ns_malloc(size_t size) {
+  if (ALLOC_FAULT()) return NULL;
+  return malloc(size ? size : 1);
+}
+
+void *ns_realloc(void *p, size_t size) {
+  if (ALLOC_FAULT()) return NULL;
+  return realloc(p, size ? size : 1);
 }
 
 char *ns_strdup(const char *s) {
   size_t n = strlen(s) + 1;
-  char *d = malloc(n);
+  char *d;
+  if (ALLOC_FAULT()) return NULL;
+  d = malloc(n);
   if (d) memcpy(d, s, n);
   return d;
 }

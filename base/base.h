@@ -44,7 +44,8 @@
   X(NS_ESCHEMA,   -1011, "database schema is newer than this program")       \
   X(NS_ERANGE,    -1012, "value out of range")                               \
   X(NS_ENODATA,   -1013, "no usable data")                                   \
-  X(NS_EBUSY,     -1014, "resource busy")
+  X(NS_EBUSY,     -1014, "resource busy")                                    \
+  X(NS_ENOSPC,    -1015, "storage full: the database cannot grow")
 
 enum ns_err {
   NS_OK = 0,
@@ -177,8 +178,32 @@ int ns_default_threads(void);
 void *ns_calloc(size_t n, size_t size);
 /* malloc of n*size with overflow check. */
 void *ns_mallocn(size_t n, size_t size);
+/* malloc / realloc (size 0 allocates 1 byte). */
+void *ns_malloc(size_t size);
+void *ns_realloc(void *p, size_t size);
 /* strdup with NULL on failure. */
 char *ns_strdup(const char *s);
+
+/* ------------------------------------------------------------------------
+** Fault injection, for tests (tests/test_fault.c), in the style of SQLite's
+** test harness.  Every allocation through the wrappers above (and through
+** ns__vec_grow) is a fault point of kind NS_FAULT_ALLOC; the test suite's
+** hooks make every allocation of SQLite and jansson a point of kind
+** NS_FAULT_LIB, and every SQLite file write, sync and truncate (a VFS
+** shim) a point of kind NS_FAULT_IO.  ns_fault_arm(kind, n) makes the n-th point of that kind
+** passed from then on fail, once (n = 0: count only).  Disarmed (the
+** default), a point costs one relaxed atomic load.  Thread-safe.
+*/
+enum { NS_FAULT_ALLOC = 0, NS_FAULT_LIB = 1, NS_FAULT_IO = 2, NS_FAULT_KINDS = 3 };
+void ns_fault_arm(int kind, uint64_t nth);
+void ns_fault_disarm(int kind);
+/* Points of kind passed since it was armed. */
+uint64_t ns_fault_points(int kind);
+/* Whether the armed failure happened; *site (may be NULL) receives the
+** code address of the failing point's caller (to count distinct sites). */
+int ns_fault_fired(int kind, const void **site);
+/* A fault point: 1 when this call must fail.  site identifies the caller. */
+int ns_fault_hit(int kind, const void *site);
 /* mkdir -p; returns 0 or -errno. */
 int ns_mkdir_p(const char *path);
 

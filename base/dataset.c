@@ -54,6 +54,32 @@ int ns_enroll_parse(const char *s, size_t len) {
   return -1;
 }
 
+const char *ns_check_note_id(int64_t id) {
+  return id > 0 ? NULL : "must be a positive integer";
+}
+
+const char *ns_check_created_ms(int64_t ms) {
+  return ms >= 0 ? NULL : "must not be negative";
+}
+
+size_t ns_bom_len(const char *s, size_t n) {
+  return n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+}
+
+int ns_header_dup(const char *const *names, const size_t *lens, int n, int *first) {
+  /* headers are short (<= 64 fields): quadratic is fine */
+  for (int i = 1; i < n; i++) {
+    if (lens[i] == 0) continue;
+    for (int j = 0; j < i; j++)
+      if (lens[j] == lens[i] && memcmp(names[j], names[i], lens[i]) == 0) {
+        *first = j;
+        return i;
+      }
+  }
+  *first = -1;
+  return -1;
+}
+
 const char *const ns_rule_names[NS_RULE_COUNT] = {
     "InitialNMR", "GeneralCRH", "GeneralCRNH", "UcbCRNH", "RatioCRNH", "NmCRNH",
     "GeneralCRHInertia", "TagFilter", "FilterIncorrect", "FilterLowDiligence",
@@ -65,7 +91,7 @@ const char *const ns_rule_names[NS_RULE_COUNT] = {
 /* ---- lifecycle --------------------------------------------------------- */
 
 int ns_dataset_new(ns_dataset **out) {
-  ns_dataset *ds = calloc(1, sizeof *ds);
+  ns_dataset *ds = ns_calloc(1, sizeof *ds);
   int rc;
   *out = NULL;
   if (!ds) return NS_ENOMEM;
@@ -99,7 +125,7 @@ void ns_dataset_free(ns_dataset *ds) {
 /* Capacity is tracked implicitly: arrays are realloc'ed to exactly n. */
 #define REALLOC_COL(ptr, n)                                                  \
   do {                                                                       \
-    void *np_ = realloc((ptr), ((n) ? (n) : 1) * sizeof *(ptr));             \
+    void *np_ = ns_realloc((ptr), ((n) ? (n) : 1) * sizeof *(ptr));             \
     if (!np_) return NS_ENOMEM;                                              \
     (ptr) = np_;                                                             \
   } while (0)
@@ -152,7 +178,7 @@ void ns_scores_free(ns_scores *s) {
 /* LSD radix sort of perm[0..n) by 16-bit digits of key(perm[i]).
 ** Stable, so equal keys keep their original relative order. */
 static int radix_pass(uint32_t *perm, uint32_t *tmp, size_t n, const uint64_t *key, int shift) {
-  size_t *cnt = calloc(65537, sizeof *cnt);
+  size_t *cnt = ns_calloc(65537, sizeof *cnt);
   if (!cnt) return NS_ENOMEM;
   for (size_t i = 0; i < n; i++) cnt[((key[perm[i]] >> shift) & 0xffff) + 1]++;
   for (size_t d = 0; d < 65536; d++) cnt[d + 1] += cnt[d];

@@ -89,6 +89,24 @@ enum ns_enroll {
 extern const char *const ns_enroll_names[9];
 int ns_enroll_parse(const char *s, size_t len);  /* -1 if unknown */
 
+/* ---- value domains shared by both readers ------------------------------
+** The public TSV reader (store/tsv.c: `import`, `score -n/-r`) and the HTTP
+** body parser (engine/body.c) apply these same checks, so a row is accepted
+** or rejected the same way whichever way it arrives. */
+
+/* NULL when id is a valid public note id (positive), else the reason. */
+const char *ns_check_note_id(int64_t id);
+/* NULL when ms is a valid createdAtMillis (>= 0), else the reason. */
+const char *ns_check_created_ms(int64_t ms);
+/* Bytes of a leading UTF-8 byte order mark in s (3 or 0); both readers skip
+** it before the header. */
+size_t ns_bom_len(const char *s, size_t n);
+/* Header fields (names[i], lens[i]) with a name given twice: returns the
+** index of the first repeat and sets *first to the earlier occurrence, or
+** returns -1.  Empty names are ignored.  Both readers reject such a header
+** (which column would count is ambiguous). */
+int ns_header_dup(const char *const *names, const size_t *lens, int n, int *first);
+
 /* ---- input snapshot ---------------------------------------------------- */
 
 /* One row of noteStatusHistory (24 columns, reference §1.4).  Timestamps

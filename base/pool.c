@@ -70,7 +70,7 @@ int ns_default_threads(void) {
 }
 
 int ns_pool_new(int threads, ns_pool **out) {
-  ns_pool *p = calloc(1, sizeof *p);
+  ns_pool *p = ns_calloc(1, sizeof *p);
   *out = NULL;
   if (!p) return NS_ENOMEM;
   if (threads < 1) threads = 1;
@@ -79,7 +79,7 @@ int ns_pool_new(int threads, ns_pool **out) {
   pthread_cond_init(&p->cv_work, NULL);
   pthread_cond_init(&p->cv_done, NULL);
   if (threads > 1) {
-    p->tids = calloc((size_t)threads - 1, sizeof *p->tids);
+    p->tids = ns_calloc((size_t)threads - 1, sizeof *p->tids);
     if (!p->tids) goto fail;
     for (int i = 0; i < threads - 1; i++) {
       if (pthread_create(&p->tids[i], NULL, worker, p) != 0) {

@@ -85,11 +85,11 @@ uint64_t ns_strtab_hash(const char *s, size_t len) {
 }
 
 int ns_strtab_new(ns_strtab **out) {
-  ns_strtab *t = calloc(1, sizeof *t);
+  ns_strtab *t = ns_calloc(1, sizeof *t);
   *out = NULL;
   if (!t) return NS_ENOMEM;
   t->cap = 1024;
-  t->slots = calloc(t->cap, sizeof *t->slots);
+  t->slots = ns_calloc(t->cap, sizeof *t->slots);
   if (!t->slots) {
     free(t);
     return NS_ENOMEM;
@@ -125,7 +125,7 @@ static const char *arena_copy(ns_strtab *t, const char *s, size_t len, uint32_t 
   char *p;
   if (!b || b->cap - b->used < need) {
     size_t cap = need > ARENA_BLOCK ? need : ARENA_BLOCK;
-    b = malloc(sizeof *b + cap);
+    b = ns_malloc(sizeof *b + cap);
     if (!b) return NULL;
     b->next = t->arena;
     b->used = 0;
@@ -145,7 +145,7 @@ static const char *arena_copy(ns_strtab *t, const char *s, size_t len, uint32_t 
 
 static int grow_slots(ns_strtab *t) {
   size_t nc = t->cap * 2;
-  slot *ns = calloc(nc, sizeof *ns);
+  slot *ns = ns_calloc(nc, sizeof *ns);
   if (!ns) return NS_ENOMEM;
   for (size_t i = 0; i < t->cap; i++) {
     size_t j;
@@ -201,7 +201,7 @@ int ns_strtab_intern_hashed(ns_strtab *t, const char *s, size_t len, uint64_t h,
   if (t->n >= INT32_MAX - 1 || len > UINT32_MAX - REC_HDR - 8) return NS_ERANGE;
   if (t->n == t->strs_cap) {
     size_t nc = t->strs_cap ? t->strs_cap * 2 : 1024;
-    const char **a = realloc(t->strs, nc * sizeof *a);
+    const char **a = ns_realloc(t->strs, nc * sizeof *a);
     if (!a) return NS_ENOMEM;
     t->strs = a;
     t->strs_cap = nc;

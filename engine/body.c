@@ -172,6 +172,26 @@ static int text_is(const char *s, size_t n, const char *lit) {
 static void reject(ns__batch *b, uint32_t line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Makes msg valid UTF-8 in place: every byte that does not start a complete,
+** valid sequence becomes '?'.  Reasons quote client bytes (an excerpt may
+** also end inside a multibyte character), and the JSON answer must carry
+** every reason, so it must be encodable. */
+static void utf8_clean(char *msg) {
+  size_t n = strlen(msg);
+  for (size_t i = 0; i < n;) {
+    size_t k = 1;
+    while (k <= 4 && i + k <= n && !id_ok((const unsigned char *)msg + i, k)) k++;
+    if (k <= 4 && i + k <= n) {
+      i += k;
+    } else {
+      /* id_ok() also refuses control characters; keep those (JSON escapes them) */
+      unsigned char c = (unsigned char)msg[i];
+      if (c >= 0x80) msg[i] = '?';
+      i++;
+    }
+  }
+}
+
 static void reject(ns__batch *b, uint32_t line, const char *fmt, ...) {
   ns__body_reject r;
   va_list ap;
@@ -181,6 +201,7 @@ static void reject(ns__batch *b, uint32_t line, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(r.msg, sizeof r.msg, fmt, ap);
   va_end(ap);
+  utf8_clean(r.msg);
   /* Out of memory here only loses the description; the count is kept. */
   (void)ns_vec_push(&b->rejects, r);
 }
@@ -194,7 +215,7 @@ static int64_t arena_add(ns__batch *b, const char *s, size_t n) {
     size_t cap = b->arena_cap ? b->arena_cap : 4096;
     char *p;
     while (cap < need) cap *= 2;
-    if (!(p = realloc(b->arena, cap))) return -1;
+    if (!(p = ns_realloc(b->arena, cap))) return -1;
     b->arena = p;
     b->arena_cap = cap;
   }
@@ -234,6 +255,7 @@ void ns__batch_free(ns__batch *b) {
 /* Each returns 0 (row stored), 1 (row rejected, reported) or NS_ENOMEM. */
 
 static int need_i64(ns__batch *b, uint32_t line, const row *r, int c, int64_t *out) {
+  const char *why;
   if (!HAS(r, c) || r->n[c] == 0) {
     reject(b, line, "missing %s", col_name(c));
     return 1;
@@ -241,6 +263,12 @@ static int need_i64(ns__batch *b, uint32_t line, const row *r, int c, int64_t *o
   if (parse_i64(r->v[c], r->n[c], out) != 0) {
     reject(b, line, "%s: expected an integer, got '%.*s'", col_name(c),
            (int)NS_MIN(r->n[c], 32), r->v[c]);
+    return 1;
+  }
+  /* the value domains the file reader applies too (base/dataset.h) */
+  why = c == C_NOTE_ID ? ns_check_note_id(*out) : c == C_CREATED ? ns_check_created_ms(*out) : NULL;
+  if (why) {
+    reject(b, line, "%s: %s, got '%.*s'", col_name(c), why, (int)NS_MIN(r->n[c], 32), r->v[c]);
     return 1;
   }
   return 0;
@@ -293,7 +321,6 @@ static int row_rating(ns__batch *b, uint32_t line, const row *r) {
   memset(&x, 0, sizeof x);
   if ((rc = need_i64(b, line, r, C_NOTE_ID, &x.note_id)) != 0) return rc;
   if ((rc = need_i64(b, line, r, C_CREATED, &x.created_ms)) != 0) return rc;
-  if (x.created_ms < 0) { reject(b, line, "createdAtMillis: negative"); return 1; }
   if ((rc = flag01(b, line, r, C_HELPFUL, &h)) != 0) return rc;
   if ((rc = flag01(b, line, r, C_NOT_HELPFUL, &nh)) != 0) return rc;
   if (HAS(r, C_LEVEL) && r->n[C_LEVEL]) {
@@ -414,6 +441,20 @@ static int row_dispatch(ns__batch *b, uint32_t line, const row *r) {
 
 /* ---- NDJSON --------------------------------------------------------------- */
 
+/* jansson reports a failed allocation as a syntax error or not at all (a
+** key silently missing from an object), so its allocations go through this
+** wrapper, which notes the failure for the line being parsed: such a line
+** is the server's failure (NS_ENOMEM), never a bad line of the client. */
+static _Thread_local int json_oom;
+
+static void *json_alloc(size_t n) {
+  void *p = ns_malloc(n);
+  if (!p) json_oom = 1;
+  return p;
+}
+
+void ns__body_init(void) { json_set_alloc_funcs(json_alloc, free); }
+
 /* Renders one JSON value as column text into scratch (for numbers) or as a
 ** borrowed string.  Returns 0, or 1 when the type cannot be a column. */
 static int json_text(json_t *v, char *scratch, size_t cap, const char **s, size_t *n) {
@@ -445,7 +486,14 @@ static int ndjson_line(ns__batch *b, uint32_t line, const char *s, size_t n) {
   char scratch[C_COUNT][32];
   int rc = 0;
 
+  json_oom = 0;
   obj = json_loadb(s, n, JSON_REJECT_DUPLICATES, &err);
+  if (json_oom || (!obj && json_error_code(&err) == json_error_out_of_memory)) {
+    /* out of memory is the server's failure, not a bad line (fault sweep,
+    ** tests/test_fault.c: such lines were rejected as "invalid JSON") */
+    json_decref(obj);
+    return NS_ENOMEM;
+  }
   if (!obj) {
     reject(b, line, "invalid JSON: %s", err.text);
     return 0;
@@ -458,6 +506,11 @@ static int ndjson_line(ns__batch *b, uint32_t line, const char *s, size_t n) {
   json_object_foreach(obj, key, v) {
     int c = col_find(key, strlen(key));
     if (c < 0) continue;   /* unknown fields are ignored, like unknown columns */
+    if (json_is_boolean(v) && c < C_TAG0 && c != C_HELPFUL && c != C_NOT_HELPFUL) {
+      /* true/false stand for 1/0 only in the 0/1 flag columns */
+      reject(b, line, "%s: booleans are only allowed for tags and helpful/notHelpful", key);
+      goto out;
+    }
     if (json_text(v, scratch[c], sizeof scratch[c], &r.v[c], &r.n[c])) {
       reject(b, line, "%s: arrays and objects are not allowed", key);
       goto out;
@@ -479,7 +532,7 @@ static int all_space(const char *s, size_t n) {
 
 static int parse_ndjson(ns__batch *b, const char *p, size_t len) {
   uint32_t line = 0;
-  size_t i = 0;
+  size_t i = ns_bom_len(p, len);   /* a leading BOM is skipped, as in TSV */
   int rc;
   while (i < len) {
     const char *nl = memchr(p + i, '\n', len - i);
@@ -517,6 +570,7 @@ static int parse_tsv(ns__batch *b, const char *p, size_t len) {
   uint32_t line = 0;
   int rc, header = 1;
 
+  i = ns_bom_len(p, len);   /* skipped, as by the file reader (store/tsv.c) */
   while (i < len) {
     const char *nl = memchr(p + i, '\n', len - i);
     size_t end = nl ? (size_t)(nl - p) : len, n = end - i, k;
@@ -532,6 +586,16 @@ static int parse_tsv(ns__batch *b, const char *p, size_t len) {
         snprintf(b->body_error, sizeof b->body_error, "line %u: more than %d columns",
                  (unsigned)line, TSV_MAX_COLS);
         return 0;
+      }
+      {
+        int first, dup = ns_header_dup(f, fl, (int)k, &first);
+        if (dup >= 0) {
+          snprintf(b->body_error, sizeof b->body_error,
+                   "line %u, column %d: duplicate column '%.*s' (also column %d)",
+                   (unsigned)line, dup + 1, (int)NS_MIN(fl[dup], 64), f[dup], first + 1);
+          utf8_clean(b->body_error);
+          return 0;
+        }
       }
       for (size_t j = 0; j < k; j++) {
         map[j] = c = fl[j] ? col_find(f[j], fl[j]) : -1;

@@ -136,6 +136,10 @@ static int on_headers_complete(http_parser *p) {
   char *q = strchr(r->path, '?');
   int st;
   if (q) *q = '\0';
+  /* http_parser reads a request line without a version as HTTP/0.9 and
+  ** accepts any one-digit version: we speak HTTP/1.x only */
+  if (p->http_major == 0) return fail(c, 400, "request line without an HTTP/1.x version") ? -1 : 0;
+  if (p->http_major != 1) return fail(c, 505, "HTTP version not supported (use HTTP/1.1)") ? -1 : 0;
   normalize_ctype(r->content_type);
   switch (p->method) {
   case HTTP_GET: r->method = NS_HTTP_GET; break;
@@ -171,7 +175,7 @@ static int on_body(http_parser *p, const char *at, size_t len) {
     grow = cap - r->body_cap;
     if (c->budget && *c->budget + grow > c->budget_max)
       return fail(c, 503, "server busy: too many bodies in flight");
-    if (!(nb = realloc(r->body, cap))) return fail(c, 503, "out of memory");
+    if (!(nb = ns_realloc(r->body, cap))) return fail(c, 503, "out of memory");
     r->body = nb;
     r->body_cap = cap;
     if (c->budget) *c->budget += grow;
@@ -271,6 +275,8 @@ const char *ns__http_reason(int status) {
   case 431: return "Request Header Fields Too Large";
   case 500: return "Internal Server Error";
   case 503: return "Service Unavailable";
+  case 505: return "HTTP Version Not Supported";
+  case 507: return "Insufficient Storage";
   default: return "Unknown";
   }
 }
@@ -294,7 +300,7 @@ int ns__http_format(int status, const char *content_type, const char *body,
   *out = NULL;
   *out_len = 0;
   if (n < 0 || (size_t)n >= sizeof head) return NS_EINVAL;
-  if (!(buf = malloc((size_t)n + blen))) return NS_ENOMEM;
+  if (!(buf = ns_malloc((size_t)n + blen))) return NS_ENOMEM;
   memcpy(buf, head, (size_t)n);
   if (blen) memcpy(buf + n, body, blen);
   *out = buf;

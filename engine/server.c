@@ -42,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 #include <uv.h>
@@ -57,7 +58,7 @@ const char *const ns__route_names[NS_ROUTE_COUNT] = {
     "ingest_ratings", "ingest_notes", "ingest_enrollment"};
 
 /* Status codes counted in /metrics. */
-static const int codes[] = {200, 400, 401, 404, 405, 408, 413, 414, 415, 431, 500, 503};
+static const int codes[] = {200, 400, 401, 404, 405, 408, 413, 414, 415, 431, 500, 503, 505, 507};
 #define N_CODES (sizeof codes / sizeof codes[0])
 
 typedef struct conn conn;
@@ -74,6 +75,10 @@ typedef struct server {
   size_t n_conns;
   size_t body_budget_used;    /* bytes of request bodies held */
   size_t inflight;            /* ingest requests parsing or at the writer */
+  size_t reads_inflight;      /* reads on workers (bounded by max_reads) */
+  uint64_t reads_refused;     /* reads answered 503 at that bound */
+  uint64_t dash_renders;      /* /dashboard pages rendered (not cached) */
+  ns__dash_cache dash;        /* /dashboard renders, one per run */
   size_t works;               /* uv_queue_work items not yet completed */
   int stopping;
   int finished;               /* the last handles are closing */
@@ -99,6 +104,9 @@ typedef struct server {
   uint64_t ack_hist[14];      /* request complete -> answer, ns__lat_buckets */
   double ack_sum;
   uint64_t conns_total, conns_refused, timeouts;
+  uint64_t conns_evicted;     /* idle connections closed to admit a new one */
+  size_t n_closing;           /* of n_conns, closing (no longer counted
+                                 against max_conns) */
   uint64_t runs_ok, runs_failed;
   double last_run_s;
   uint64_t refresh_ok, refresh_failed, refresh_notes_total;
@@ -123,6 +131,8 @@ struct conn {
   int n_closed;               /* handles closed (2 = free) */
   int reading;
   int timer_mode;
+  int got_bytes;              /* the client has sent at least one byte */
+  double t_idle;              /* monotonic time it became idle (TIMER_IDLE) */
   double t_complete;          /* monotonic time the request was complete */
   char rbuf[64 * 1024];
 };
@@ -147,20 +157,25 @@ static void maybe_finish(server *s);
 /* ---- routing (pure) --------------------------------------------------------- */
 
 int ns__auth_ok(const char *header, const char *token) {
-  static const char pre[] = "Bearer ";
-  size_t hl = strlen(header), tl = strlen(token), pl = sizeof pre - 1;
+  size_t hl, tl = strlen(token);
   unsigned diff = 0;
+  /* the scheme is case-insensitive, then one or more spaces (RFC 7235) */
+  if (strncasecmp(header, "Bearer ", 7) != 0) return 0;
+  header += 7;
+  while (*header == ' ') header++;
+  hl = strlen(header);
   /* constant time in the token: every byte of the expected value is
   ** compared whatever the header holds; only the length leaks */
-  diff |= (unsigned)(hl != pl + tl);
-  for (size_t i = 0; i < pl + tl; i++) {
-    char want = i < pl ? pre[i] : token[i - pl];
+  diff |= (unsigned)(hl != tl);
+  for (size_t i = 0; i < tl; i++) {
     char got = i < hl ? header[i] : 0;
-    diff |= (unsigned char)(want ^ got);
+    diff |= (unsigned char)(token[i] ^ got);
   }
   return diff == 0 && tl > 0;
 }
 
+/* A note id in a URL: decimal digits, a valid public id (positive, the
+** domain import and ingest apply too: base/dataset.h). */
 static int parse_note_id(const char *s, int64_t *out) {
   int64_t v = 0;
   if (!*s) return -1;
@@ -169,7 +184,7 @@ static int parse_note_id(const char *s, int64_t *out) {
     v = v * 10 + (*s - '0');
   }
   *out = v;
-  return 0;
+  return ns_check_note_id(v) ? -1 : 0;
 }
 
 void ns__server_route(const ns__http_req *req, const char *token, size_t max_body,
@@ -186,8 +201,8 @@ void ns__server_route(const ns__http_req *req, const char *token, size_t max_bod
     d->route = NS_ROUTE_NOTE;
     is_read = 1;
     if (parse_note_id(p + 10, &d->note_id) != 0) {
-      d->status = 404;
-      d->error = "noteId must be a decimal integer";
+      d->status = 400;
+      d->error = "noteId must be a positive decimal integer";
       return;
     }
   }
@@ -231,9 +246,15 @@ char *ns__ingest_response(const ns__batch *b, size_t accepted) {
   json_t *o = json_object(), *rej = json_array();
   char *out = NULL;
   if (!o || !rej) goto out;
-  for (size_t i = 0; i < b->rejects.n; i++)
-    json_array_append_new(rej, json_pack("{s:I,s:s}", "line", (json_int_t)b->rejects.a[i].line,
-                                         "error", b->rejects.a[i].msg));
+  for (size_t i = 0; i < b->rejects.n; i++) {
+    /* reasons are valid UTF-8 (body.c cleans them); should packing still
+    ** fail, the line is listed with a generic reason, never dropped */
+    json_t *e = json_pack("{s:I,s:s}", "line", (json_int_t)b->rejects.a[i].line, "error",
+                          b->rejects.a[i].msg);
+    if (!e) e = json_pack("{s:I,s:s}", "line", (json_int_t)b->rejects.a[i].line, "error",
+                          "invalid row");
+    if (!e || json_array_append_new(rej, e) != 0) goto out;
+  }
   json_object_set_new(o, "accepted", json_integer((json_int_t)accepted));
   json_object_set(o, "rejected", rej);
   json_object_set_new(o, "rejected_total", json_integer((json_int_t)b->n_rejected));
@@ -274,7 +295,7 @@ static void on_written(uv_write_t *w, int status) {
 
 /* Writes buf (taking ownership; static if !owned) and then does `then`. */
 static void write_buf(conn *c, char *buf, size_t len, int owned, int then) {
-  wreq *r = calloc(1, sizeof *r);
+  wreq *r = ns_calloc(1, sizeof *r);
   uv_buf_t b = uv_buf_init(buf, (unsigned)len);
   if (!r) {
     if (owned) free(buf);
@@ -321,6 +342,7 @@ static const char *extra_for(int status, int route) {
   case 401: return "WWW-Authenticate: Bearer\r\n";
   case 405: return route >= NS_ROUTE_INGEST_RATINGS ? "Allow: POST\r\n" : "Allow: GET, HEAD\r\n";
   case 503: return "Retry-After: 1\r\n";
+  case 507: return "Retry-After: 10\r\n";
   default: return NULL;
   }
 }
@@ -360,7 +382,15 @@ static void set_timer(conn *c, int mode) {
     uv_timer_stop(&c->timer);
     return;
   }
-  secs = mode == TIMER_IDLE ? c->s->o.idle_timeout_s : c->s->o.request_timeout_s;
+  if (mode == TIMER_IDLE) {
+    c->t_idle = ns_monotonic_s();
+    /* a connection that never sent a byte gets the short header timeout:
+    ** idle sockets must not hold slots for the whole keep-alive time */
+    secs = c->got_bytes ? c->s->o.idle_timeout_s
+                        : NS_MIN(c->s->o.idle_timeout_s, c->s->o.header_timeout_s);
+  } else {
+    secs = c->s->o.request_timeout_s;
+  }
   uv_timer_start(&c->timer, on_timer, (uint64_t)(secs * 1000.0 + 0.5), 0);
 }
 
@@ -369,7 +399,7 @@ static void set_timer(conn *c, int mode) {
 static void parse_work(uv_work_t *w) {
   ns__ingest *r = w->data;
   int rc = ns__body_parse(&r->batch, r->kind, r->fmt, r->body, r->body_len);
-  if (rc != 0) r->status = 500;
+  if (rc != 0) r->status = rc == NS_ENOMEM ? 503 : 500;
 }
 
 static int kind_index(int kind) {
@@ -388,6 +418,11 @@ static void ingest_answer(server *s, ns__ingest *r) {
     c->busy_kind = BUSY_NONE;
     if (r->status == 500) {
       respond_error(c, 500, "could not store the rows", 0);
+    } else if (r->status == 503) {
+      respond_error(c, 503, "out of memory while parsing the body: nothing was stored, retry later", 0);
+    } else if (r->status == 507) {
+      respond_error(c, 507, "storage full: the database cannot grow; nothing of this request "
+                            "was stored, retry later", 0);
     } else {
       char *body = ns__ingest_response(&r->batch, r->status == 200 ? rows : 0);
       if (!body) respond_error(c, 500, "out of memory", 1);
@@ -420,7 +455,7 @@ static void parse_after(uv_work_t *w, int status) {
   if (r->status != 0) {
     s->inflight--;
     if (r->status == 400) s->rows_rejected[kind_index(r->kind)] += r->batch.n_rejected;
-    r->status = r->status == 400 ? 400 : 500;
+    r->status = r->status == 400 || r->status == 503 ? r->status : 500;
     if (r->status == 400) {
       /* nothing to store: answer without the writer */
       conn *c = r->conn;
@@ -457,6 +492,8 @@ static void read_after(uv_work_t *w, int status) {
   server *s = r->server;
   conn *c = r->conn;
   s->works--;
+  s->reads_inflight--;
+  s->dash_renders += (uint64_t)r->rendered;
   if (c) {
     c->busy = ANSWERING;
     c->busy_kind = BUSY_NONE;
@@ -548,13 +585,24 @@ static char *metrics_text(server *s) {
           "# TYPE notescore_connections gauge\nnotescore_connections %zu\n"
           "# HELP notescore_connections_refused_total Connections over max_conns.\n"
           "# TYPE notescore_connections_refused_total counter\nnotescore_connections_refused_total %llu\n"
+          "# HELP notescore_connections_evicted_total Idle connections closed at max_conns to admit new ones.\n"
+          "# TYPE notescore_connections_evicted_total counter\nnotescore_connections_evicted_total %llu\n"
+          "# HELP notescore_reads_inflight Reads running on worker threads.\n"
+          "# TYPE notescore_reads_inflight gauge\nnotescore_reads_inflight %zu\n"
+          "# HELP notescore_reads_refused_total Reads answered 503 at --max-reads.\n"
+          "# TYPE notescore_reads_refused_total counter\nnotescore_reads_refused_total %llu\n"
+          "# HELP notescore_dashboard_renders_total /dashboard pages rendered (the rest came from the per-run cache).\n"
+          "# TYPE notescore_dashboard_renders_total counter\nnotescore_dashboard_renders_total %llu\n"
           "# HELP notescore_timeouts_total Connections closed for idleness or slowness.\n"
           "# TYPE notescore_timeouts_total counter\nnotescore_timeouts_total %llu\n"
           "# HELP notescore_runs_total Scheduled scoring runs by outcome.\n"
           "# TYPE notescore_runs_total counter\n"
           "notescore_runs_total{status=\"published\"} %llu\nnotescore_runs_total{status=\"failed\"} %llu\n",
           s->inflight, ws.queued, s->body_budget_used, s->n_conns,
-          (unsigned long long)s->conns_refused, (unsigned long long)s->timeouts,
+          (unsigned long long)s->conns_refused, (unsigned long long)s->conns_evicted,
+          s->reads_inflight, (unsigned long long)s->reads_refused,
+          (unsigned long long)s->dash_renders,
+          (unsigned long long)s->timeouts,
           (unsigned long long)s->runs_ok, (unsigned long long)s->runs_failed);
   fprintf(f,
           "# HELP notescore_refreshes_total Note refreshes (--refresh-every) by outcome.\n"
@@ -594,7 +642,16 @@ static void dispatch(conn *c) {
   case NS_ROUTE_RUNS_LATEST:
   case NS_ROUTE_DASHBOARD:
   case NS_ROUTE_NOTE: {
-    ns__read *r = calloc(1, sizeof *r);
+    ns__read *r;
+    if (s->reads_inflight >= s->o.max_reads) {
+      /* reads share the workers with body parsing: past the bound they
+      ** are refused, so ingest never queues behind them */
+      s->reads_refused++;
+      c->busy = ANSWERING;
+      respond_error(c, 503, "too many reads in progress", 0);
+      return;
+    }
+    r = ns_calloc(1, sizeof *r);
     if (!r || (d->route == NS_ROUTE_METRICS && !(r->prefix = metrics_text(s)))) {
       free(r);
       c->busy = ANSWERING;
@@ -606,6 +663,9 @@ static void dispatch(conn *c) {
     r->route = d->route;
     r->note_id = d->note_id;
     r->db_path = s->o.db_path;
+    r->cache = &s->dash;
+    r->generation = s->runs_ok + s->runs_failed + s->refresh_ok;
+    r->test_delay_s = s->o.test_read_delay_s;
     r->work.data = r;
     c->busy = r;
     c->busy_kind = BUSY_READ;
@@ -617,6 +677,7 @@ static void dispatch(conn *c) {
       return;
     }
     s->works++;
+    s->reads_inflight++;
     return;
   }
   default: {
@@ -626,7 +687,7 @@ static void dispatch(conn *c) {
       respond_error(c, 503, s->stopping ? "shutting down" : "ingest queue full", 0);
       return;
     }
-    if (!(r = calloc(1, sizeof *r))) {
+    if (!(r = ns_calloc(1, sizeof *r))) {
       c->busy = ANSWERING;
       respond_error(c, 503, "out of memory", 1);
       return;
@@ -725,11 +786,12 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
     return;
   }
   if (nread == 0 || c->closing) return;
+  c->got_bytes = 1;
   /* rbuf is reused by the next read; copy it into pending (which is
   ** normally empty here, so this is one memcpy of what arrived) */
   {
     size_t keep = c->pending_len - c->pending_off;
-    char *p = malloc(keep + (size_t)nread);
+    char *p = ns_malloc(keep + (size_t)nread);
     if (!p) {
       conn_close(c);
       return;
@@ -754,6 +816,7 @@ static void on_conn_closed(uv_handle_t *h) {
   else s->conns = c->next;
   if (c->next) c->next->prev = c->prev;
   s->n_conns--;
+  s->n_closing--;
   ns__http_free(&c->http);
   free(c->pending);
   free(c);
@@ -763,6 +826,7 @@ static void on_conn_closed(uv_handle_t *h) {
 static void conn_close(conn *c) {
   if (c->closing) return;
   c->closing = 1;
+  c->s->n_closing++;
   /* whatever is in flight keeps running; its answer is dropped */
   if (c->busy_kind == BUSY_INGEST) ((ns__ingest *)c->busy)->conn = NULL;
   else if (c->busy_kind == BUSY_READ) ((ns__read *)c->busy)->conn = NULL;
@@ -779,12 +843,28 @@ static void start_reading(conn *c) {
 
 static void on_refused_closed(uv_handle_t *h) { free(h); }
 
+/* At the connection limit: closes the connection idle for the longest
+** time (waiting for its first byte or for its next keep-alive request), so
+** idle sockets can never lock clients out.  Returns 1 if one was closed. */
+static int evict_idle(server *s) {
+  conn *c, *oldest = NULL;
+  for (c = s->conns; c; c = c->next)
+    if (!c->closing && !c->busy && c->timer_mode == TIMER_IDLE &&
+        !ns__http_mid_request(&c->http) && (!oldest || c->t_idle < oldest->t_idle))
+      oldest = c;
+  if (!oldest) return 0;
+  s->conns_evicted++;
+  conn_close(oldest);
+  return 1;
+}
+
 static void on_connection(uv_stream_t *l, int status) {
   server *s = l->data;
   conn *c;
   if (status < 0) return;
-  if (s->stopping || s->n_conns >= s->o.max_conns || !(c = calloc(1, sizeof *c))) {
-    uv_tcp_t *t = malloc(sizeof *t);
+  if (!s->stopping && s->n_conns - s->n_closing >= s->o.max_conns) evict_idle(s);
+  if (s->stopping || s->n_conns - s->n_closing >= s->o.max_conns || !(c = ns_calloc(1, sizeof *c))) {
+    uv_tcp_t *t = ns_malloc(sizeof *t);
     s->conns_refused++;
     if (!t) return;
     uv_tcp_init(&s->loop, t);
@@ -990,6 +1070,8 @@ void ns_server_opts_default(ns_server_opts *o) {
   o->body_budget = 256u << 20;
   o->group_max_rows = 250000;
   o->idle_timeout_s = 60;
+  o->header_timeout_s = 10;
+  o->max_reads = 2;
   o->request_timeout_s = 30;
 }
 
@@ -1040,6 +1122,11 @@ int ns_server_run(const ns_server_opts *opts) {
   int rc, loop_ok = 0;
 
   if (!opts || !opts->db_path) return NS_EINVAL;
+  if (opts->token && (!opts->token[0] || strlen(opts->token) > NS_SERVER_MAX_TOKEN)) {
+    ns_error("serve: the bearer token is %zu bytes; it must be 1 to %d bytes",
+             strlen(opts->token), NS_SERVER_MAX_TOKEN);
+    return NS_EINVAL;
+  }
   memset(&addr, 0, sizeof addr);
   if ((rc = parse_listen(opts->listen ? opts->listen : "127.0.0.1:8080", &addr)) != 0) {
     ns_error("serve: --listen: expected ADDR:PORT, got '%s'", opts->listen);
@@ -1048,10 +1135,25 @@ int ns_server_run(const ns_server_opts *opts) {
   if (!(s = ns_calloc(1, sizeof *s))) return NS_ENOMEM;
   s->o = *opts;
   if (!s->o.queue_max) s->o.queue_max = 1;
+  if (!s->o.max_reads) s->o.max_reads = 1;
+  ns__body_init();
+  if (uv_mutex_init(&s->dash.mu) != 0) {
+    free(s);
+    return NS_ENOMEM;
+  }
   if ((rc = ns_store_open(s->o.db_path, NS_STORE_CREATE, &st)) != 0) {
     ns_error("serve: %s: cannot open the database: %s", s->o.db_path, ns_strerror(rc));
     free(s);
     return rc;
+  }
+  {
+    /* runs left 'running' by a killed process: mark them abandoned now,
+    ** so /v1/runs and the dashboards say what happened to them */
+    int reaped = 0;
+    if ((rc = ns_store_runs_reap(st, &reaped)) != 0)
+      ns_warn("serve: cannot check for orphaned runs: %s", ns_strerror(rc));
+    else if (reaped)
+      ns_info("serve: %d orphaned run(s) marked abandoned", reaped);
   }
   if ((rc = uv_loop_init(&s->loop)) != 0) {
     ns_store_close(st);
@@ -1061,6 +1163,12 @@ int ns_server_run(const ns_server_opts *opts) {
   loop_ok = 1;
   uv_async_init(&s->loop, &s->done_async, on_done);
   s->done_async.data = s;
+  if (s->o.max_db_bytes && (rc = ns_store_set_max_bytes(st, s->o.max_db_bytes)) != 0) {
+    ns_error("serve: --max-db-bytes: %s", ns_strerror(rc));
+    ns_store_close(st);
+    uv_close((uv_handle_t *)&s->done_async, NULL);
+    goto out;
+  }
   if ((rc = ns__server_writer_start(st, s->o.group_max_rows, s->o.test_commit_delay_s,
                              &s->done_async, &s->writer)) != 0) {
     ns_store_close(st);
@@ -1114,6 +1222,8 @@ out:
   }
   ns__server_writer_free(s->writer);
   ns_refresh_base_free(s->rbase);
+  free(s->dash.html);
+  uv_mutex_destroy(&s->dash.mu);
   free(s);
   return rc;
 }

@@ -24,7 +24,8 @@ typedef struct ns_server_opts {
                                  127.0.0.1:8080; port 0 = any free port */
   const char *port_file;      /* if set, the bound port is written there
                                  once listening (tests use port 0) */
-  const char *token;          /* bearer token for writes; NULL = no auth */
+  const char *token;          /* bearer token for writes; NULL = no auth;
+                                 1..NS_SERVER_MAX_TOKEN bytes */
   double score_every_s;       /* full scoring run period; 0 = never */
   double refresh_every_s;     /* note refresh period; 0 = never */
   size_t max_body;            /* bytes per request body (8 MiB) */
@@ -35,9 +36,20 @@ typedef struct ns_server_opts {
                                  connections (256 MiB) */
   size_t group_max_rows;      /* rows per group commit (250000) */
   double idle_timeout_s;      /* keep-alive idle limit (60) */
+  double header_timeout_s;    /* a new connection must send its first byte
+                                 within (10) */
   double request_timeout_s;   /* whole request must arrive within (30) */
+  size_t max_reads;           /* reads (/v1/..., /metrics, /dashboard) on
+                                 worker threads at once; more get 503 (2) */
+  unsigned long long max_db_bytes; /* the DB may not grow past this (0 = no
+                                 limit but the disk): ingest then gets 507 */
   double test_commit_delay_s; /* test hook: sleep before each commit (0) */
+  double test_read_delay_s;   /* test hook: sleep before each read (0) */
 } ns_server_opts;
+
+/* The longest bearer token accepted (bytes).  ns_server_run() refuses to
+** start with a longer one rather than answer every write 431 / 401. */
+#define NS_SERVER_MAX_TOKEN 4096
 
 /* Fills in the defaults above (db_path NULL). */
 void ns_server_opts_default(ns_server_opts *o);

@@ -25,6 +25,7 @@
 
 #include "../base/base.h"
 #include "../store/store.h"
+#include "server.h"
 
 /* ---- ingest bodies (body.c) -------------------------------------------- */
 
@@ -62,6 +63,11 @@ typedef struct ns__batch {
 ** b->body_error is set, e.g. a TSV header without a required column) -- or
 ** NS_ENOMEM.  Never reads past len; body need not be NUL-terminated. */
 int ns__body_parse(ns__batch *b, int kind, int fmt, const char *body, size_t len);
+/* Routes jansson's allocations through ns_malloc (process-wide; call once
+** before threads start), so that running out of memory in a JSON line is
+** reported as NS_ENOMEM and not as an invalid line.  ns_server_run() calls
+** it. */
+void ns__body_init(void);
 /* Rows accepted so far. */
 size_t ns__batch_rows(const ns__batch *b);
 void ns__batch_free(ns__batch *b);
@@ -75,7 +81,8 @@ typedef struct ns__http_req {
   int method;                 /* ns__http_method */
   char path[512];             /* URL path (query string stripped) */
   char content_type[128];     /* media type only, lower-cased, no params */
-  char auth[512];             /* Authorization header value ("" = none) */
+  char auth[NS_SERVER_MAX_TOKEN + 64]; /* Authorization header value ("" = none):
+                                 room for "Bearer " and the longest token */
   int keep_alive;             /* 1: the client wants the connection kept */
   int expect_continue;        /* Expect: 100-continue was sent */
   int has_body;               /* chunked, or Content-Length > 0 */

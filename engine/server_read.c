@@ -185,24 +185,71 @@ static void read_metrics(ns__read *r, sqlite3 *db) {
   r->body = buf;
 }
 
-/* GET /dashboard: the same page as `notescore report` (dash_report.c). */
+/* The cache key of the DB side: current_run and the newest run id (a run
+** published or failed by another process changes one of them). */
+static void dash_key(sqlite3 *db, int64_t *cur, int64_t *last) {
+  sqlite3_stmt *st = NULL;
+  *cur = *last = -1;
+  if (sqlite3_prepare_v2(db,
+                         "SELECT (SELECT run_id FROM current_run), (SELECT max(run_id) FROM runs)",
+                         -1, &st, NULL) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW) {
+    *cur = sqlite3_column_type(st, 0) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 0);
+    *last = sqlite3_column_type(st, 1) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 1);
+  }
+  sqlite3_finalize(st);
+}
+
+/* GET /dashboard: the same page as `notescore report` (dash_report.c),
+** rendered once per run (see ns__dash_cache). */
 static void read_dashboard(ns__read *r, sqlite3 *db) {
+  ns__dash_cache *k = r->cache;
   char *buf = NULL;
   size_t len = 0;
-  FILE *f = open_memstream(&buf, &len);
-  int rc = f ? ns_report_html(db, f, NULL) : NS_ENOMEM;
+  int64_t cur, last;
+  FILE *f;
+  int rc;
+  dash_key(db, &cur, &last);
+  if (k && cur >= 0) {
+    uv_mutex_lock(&k->mu);
+    if (k->html && k->current_run == cur && k->last_run == last &&
+        k->generation == r->generation)
+      r->body = ns_strdup(k->html);
+    uv_mutex_unlock(&k->mu);
+    if (r->body) {
+      r->status = 200;
+      return;
+    }
+  }
+  f = open_memstream(&buf, &len);
+  rc = f ? ns_report_html(db, f, NULL) : NS_ENOMEM;
   if (f) fclose(f);
   if (rc != 0) {
     free(buf);
     set_error(r, rc == NS_EBUSY ? 503 : 500, "report failed");
     return;
   }
+  if (k && cur >= 0) {
+    char *copy = ns_strdup(buf);   /* no memory: simply not cached */
+    if (copy) {
+      uv_mutex_lock(&k->mu);
+      free(k->html);
+      k->html = copy;
+      k->current_run = cur;
+      k->last_run = last;
+      k->generation = r->generation;
+      uv_mutex_unlock(&k->mu);
+    }
+  }
   r->status = 200;
   r->body = buf;
+  r->rendered = 1;
 }
 
 void ns__read_work(ns__read *r) {
   sqlite3 *db = NULL;
+  if (r->test_delay_s > 0 && r->route != NS_ROUTE_METRICS)
+    uv_sleep((unsigned)(r->test_delay_s * 1000.0));
   if (open_ro(r->db_path, &db) != SQLITE_OK) {
     if (r->route == NS_ROUTE_METRICS) read_metrics(r, NULL);
     else set_error(r, 503, "database not readable");

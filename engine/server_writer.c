@@ -120,7 +120,8 @@ static void commit_group(ns__server_writer *w, ns__ingest *group) {
     pthread_mutex_lock(&w->mu);
     record(w, rc, ns__batch_rows(&r->batch), secs);
     pthread_mutex_unlock(&w->mu);
-    r->status = rc == 0 ? 200 : 500;
+    /* disk full (or --max-db-bytes): 507, the client retries later */
+    r->status = rc == 0 ? 200 : rc == NS_ENOSPC ? 507 : 500;
   }
 }
 

@@ -12,27 +12,137 @@
 */
 #include "store_int.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
-#ifndef NS_VERSION
-#endif
+/* ---- run ownership ------------------------------------------------------
+** A 'running' row says nothing about whether its process still lives (a
+** `score --db` killed with -9 leaves one forever).  So the process that
+** begins a run takes an open-file-description lock (F_OFD_SETLK) on byte
+** run_id of the file DB-runlock and keeps it until the run is published or
+** failed.  The kernel releases it when the process dies; OFD locks (unlike
+** classic POSIX ones) also conflict between two descriptors of the same
+** process and survive closing other descriptors of the file, so a check
+** from this process sees its own live run as locked too. */
+
+/* Opens DB-runlock; -1 when the DB has no file (in-memory) or on error. */
+static int open_runlock(ns_store *s) {
+  const char *db = sqlite3_db_filename(s->db, "main");
+  char path[4096];
+  int fd;
+  if (!db || !*db) return -1;
+  if (snprintf(path, sizeof path, "%s-runlock", db) >= (int)sizeof path) return -1;
+  do fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  while (fd < 0 && errno == EINTR);
+  return fd;
+}
+
+static void lock_range(struct flock *fl, short type, int64_t run_id) {
+  memset(fl, 0, sizeof *fl);
+  fl->l_type = type;
+  fl->l_whence = SEEK_SET;
+  fl->l_start = (off_t)run_id;
+  fl->l_len = 1;
+}
+
+void ns__run_unlock(ns_store *s) {
+  if (s->run_lock_fd >= 0) close(s->run_lock_fd);   /* drops the lock */
+  s->run_lock_fd = -1;
+}
+
+/* 1 if some live descriptor holds run_id's lock, 0 if none, <0 error. */
+static int run_locked(int fd, int64_t run_id) {
+  struct flock fl;
+  lock_range(&fl, F_WRLCK, run_id);
+  if (fcntl(fd, F_OFD_GETLK, &fl) != 0) return -errno;
+  return fl.l_type != F_UNLCK;
+}
+
+int ns_store_runs_reap(ns_store *s, int *n_reaped) {
+  sqlite3_stmt *st = NULL, *up = NULL;
+  int fd, rc, n = 0;
+  if (n_reaped) *n_reaped = 0;
+  if (s->readonly) return NS_EINVAL;
+  if ((fd = open_runlock(s)) < 0) return 0;
+  if ((rc = ns__db_prepare(s, "SELECT run_id FROM runs WHERE status = 'running'", &st)) != 0 ||
+      (rc = ns__db_prepare(s,
+                           "UPDATE runs SET status = 'abandoned', finished_ms = ?2"
+                           " WHERE run_id = ?1 AND status = 'running'",
+                           &up)) != 0)
+    goto out;
+  for (;;) {
+    int src = sqlite3_step(st), held;
+    int64_t id;
+    if (src == SQLITE_DONE) break;
+    if (src != SQLITE_ROW) {
+      rc = ns__db_err(s, src);
+      goto out;
+    }
+    id = sqlite3_column_int64(st, 0);
+    if ((held = run_locked(fd, id)) < 0) {
+      rc = held;
+      goto out;
+    }
+    if (held) continue;
+    sqlite3_bind_int64(up, 1, id);
+    sqlite3_bind_int64(up, 2, ns_now_ms());
+    if ((rc = ns__db_step_done(s, up)) != 0) goto out;
+    if (sqlite3_changes(s->db) > 0) {
+      n++;
+      ns_warn("store: run %lld was left 'running' by a process (or store handle) that is gone: marked abandoned",
+              (long long)id);
+    }
+  }
+out:
+  sqlite3_finalize(st);
+  sqlite3_finalize(up);
+  close(fd);
+  if (n_reaped) *n_reaped = n;
+  return rc;
+}
 
 int ns_store_run_begin(ns_store *s, const char *params_json, int64_t *run_id) {
   sqlite3_stmt *st = NULL;
-  int rc;
+  struct flock fl;
+  int rc, fd = -1;
   *run_id = 0;
   if (s->readonly) return NS_EINVAL;
+  if ((rc = ns_store_runs_reap(s, NULL)) != 0) return rc;
+  ns__run_unlock(s);   /* a run this handle left unfinished is orphaned now */
+  /* the row becomes visible (COMMIT) only once its lock is held, so a
+  ** reaper never sees a live run unlocked */
+  if ((rc = ns__db_exec(s, "BEGIN IMMEDIATE")) != 0) return rc;
   if ((rc = ns__db_prepare(s,
                            "INSERT INTO runs(started_ms, status, params, version)"
                            " VALUES(?, 'running', ?, ?)",
                            &st)) != 0)
-    return rc;
+    goto fail;
   sqlite3_bind_int64(st, 1, ns_now_ms());
   ns__db_bind_text(st, 2, params_json);
   sqlite3_bind_text(st, 3, NS_VERSION, -1, SQLITE_STATIC);
-  rc = ns__db_step_done(s, st);
-  if (rc == 0) *run_id = sqlite3_last_insert_rowid(s->db);
+  if ((rc = ns__db_step_done(s, st)) != 0) goto fail;
+  *run_id = sqlite3_last_insert_rowid(s->db);
+  if ((fd = open_runlock(s)) >= 0) {
+    lock_range(&fl, F_WRLCK, *run_id);
+    if (fcntl(fd, F_OFD_SETLK, &fl) != 0) {
+      rc = -errno;
+      close(fd);
+      fd = -1;
+      goto fail;
+    }
+  }
+  if ((rc = ns__db_exec(s, "COMMIT")) != 0) goto fail;
   sqlite3_finalize(st);
+  s->run_lock_fd = fd;
+  return 0;
+fail:
+  if (fd >= 0) close(fd);
+  sqlite3_finalize(st);
+  sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+  *run_id = 0;
   return rc;
 }
 
@@ -51,6 +161,7 @@ int ns_store_run_fail(ns_store *s, int64_t run_id, const char *status) {
   rc = ns__db_step_done(s, st);
   if (rc == 0 && sqlite3_changes(s->db) == 0) rc = NS_ENOTFOUND;
   sqlite3_finalize(st);
+  if (rc == 0) ns__run_unlock(s);
   return rc;
 }
 
@@ -232,7 +343,8 @@ int ns_store_run_publish(ns_store *s, int64_t run_id, const ns_scores *sc, const
   sqlite3_bind_int64(st, 1, run_id);
   if ((rc = ns__db_step_done(s, st)) != 0) goto fail;
   sqlite3_finalize(st);
-  return ns__db_commit(s);
+  if ((rc = ns__db_commit(s)) == 0) ns__run_unlock(s);
+  return rc;
 fail:
   sqlite3_finalize(st);
   ns__db_rollback(s);

@@ -191,6 +191,7 @@ static const char schema_v1[] =
 int ns__db_err(ns_store *s, int src) {
   if (src == SQLITE_BUSY || src == SQLITE_LOCKED) return NS_EBUSY;
   if (src == SQLITE_NOMEM) return NS_ENOMEM;
+  if (src == SQLITE_FULL) return NS_ENOSPC;   /* disk full, or max_page_count */
   (void)s;
   return NS_ESQL;
 }
@@ -280,7 +281,7 @@ static int pcache_add(ns_store *s, int64_t id, const char *str, size_t len) {
   if (ns_strtab_count(s->pc_tab) == before) return 0; /* already there */
   if ((size_t)idx >= s->pc_cap) {
     size_t nc = s->pc_cap ? s->pc_cap * 2 : 4096;
-    int64_t *n = realloc(s->pc_id, nc * sizeof *n);
+    int64_t *n = ns_realloc(s->pc_id, nc * sizeof *n);
     if (!n) return NS_ENOMEM;
     s->pc_id = n;
     s->pc_cap = nc;
@@ -340,7 +341,7 @@ int ns__pcache_ref(ns_store *s, const char *str, size_t len, int32_t *out) {
   if (ns_strtab_count(s->pc_tab) != before) {
     if ((size_t)idx >= s->pc_cap) {
       size_t nc = s->pc_cap ? s->pc_cap * 2 : 4096;
-      int64_t *n = realloc(s->pc_id, nc * sizeof *n);
+      int64_t *n = ns_realloc(s->pc_id, nc * sizeof *n);
       if (!n) return NS_ENOMEM;
       s->pc_id = n;
       s->pc_cap = nc;
@@ -352,7 +353,7 @@ int ns__pcache_ref(ns_store *s, const char *str, size_t len, int32_t *out) {
     ** order, and sorted ids keep the rowid B-tree append-only too. */
     if (s->pend_n == s->pend_cap) {
       size_t nc = s->pend_cap ? s->pend_cap * 2 : 1024;
-      int32_t *n = realloc(s->pend, nc * sizeof *n);
+      int32_t *n = ns_realloc(s->pend, nc * sizeof *n);
       if (!n) return NS_ENOMEM;
       s->pend = n;
       s->pend_cap = nc;
@@ -512,10 +513,11 @@ out:
 }
 
 int ns_store_open(const char *path, int flags, ns_store **out) {
-  ns_store *s = calloc(1, sizeof *s);
+  ns_store *s = ns_calloc(1, sizeof *s);
   int rc = 0, src, oflags;
   *out = NULL;
   if (!s) return NS_ENOMEM;
+  s->run_lock_fd = -1;
   s->readonly = (flags & NS_STORE_READONLY) != 0;
   oflags = s->readonly ? SQLITE_OPEN_READONLY
                        : SQLITE_OPEN_READWRITE | ((flags & NS_STORE_CREATE) ? SQLITE_OPEN_CREATE : 0);
@@ -554,8 +556,22 @@ fail:
   return rc;
 }
 
+int ns_store_set_max_bytes(ns_store *s, unsigned long long bytes) {
+  sqlite3_stmt *st = NULL;
+  long long page = 0;
+  char sql[96];
+  int rc;
+  if ((rc = ns__db_prepare(s, "PRAGMA page_size", &st)) != 0) return rc;
+  if (sqlite3_step(st) == SQLITE_ROW) page = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  if (page <= 0 || bytes / (unsigned long long)page == 0) return NS_EINVAL;
+  snprintf(sql, sizeof sql, "PRAGMA max_page_count = %llu", bytes / (unsigned long long)page);
+  return ns__db_exec(s, sql);
+}
+
 void ns_store_close(ns_store *s) {
   if (!s) return;
+  ns__run_unlock(s);
   sqlite3_finalize(s->st_part);
   ns__pcache_drop(s);
   if (s->db) sqlite3_close_v2(s->db);
@@ -569,7 +585,7 @@ static int grow_map(int32_t **map, size_t *cap, int64_t id) {
   int32_t *n;
   if (need <= *cap) return 0;
   while (nc < need) nc *= 2;
-  n = realloc(*map, nc * sizeof *n);
+  n = ns_realloc(*map, nc * sizeof *n);
   if (!n) return NS_ENOMEM;
   for (size_t i = *cap; i < nc; i++) n[i] = -1;
   *map = n;
@@ -661,7 +677,7 @@ int ns_store_snapshot(ns_store *s, ns_dataset **out) {
     ns_nsh *h;
     if (ds->n_history == cap) {
       size_t nc = cap ? cap * 2 : 1024;
-      ns_nsh *n = realloc(ds->history, nc * sizeof *n);
+      ns_nsh *n = ns_realloc(ds->history, nc * sizeof *n);
       if (!n) { rc = NS_ENOMEM; goto out; }
       ds->history = n;
       cap = nc;
@@ -703,7 +719,7 @@ int ns_store_snapshot(ns_store *s, ns_dataset **out) {
     const char *state = (const char *)sqlite3_column_text(st, 1);
     if (ds->n_enrollment == cap) {
       size_t nc = cap ? cap * 2 : 1024;
-      ns_enrollment *n = realloc(ds->enrollment, nc * sizeof *n);
+      ns_enrollment *n = ns_realloc(ds->enrollment, nc * sizeof *n);
       if (!n) { rc = NS_ENOMEM; goto out; }
       ds->enrollment = n;
       cap = nc;

@@ -101,6 +101,10 @@ enum {
 ** writers.  Returns 0, NS_ESQL, NS_ESCHEMA (DB from a newer version). */
 int ns_store_open(const char *path, int flags, ns_store **out);
 void ns_store_close(ns_store *s);
+/* Caps the DB file at about bytes (SQLite max_page_count; never below its
+** current size) for writes through this handle: past it, writes fail with
+** NS_ENOSPC as on a full disk.  Returns 0 or an error. */
+int ns_store_set_max_bytes(ns_store *s, unsigned long long bytes);
 /* Last SQLite error message of this handle (valid until the next call). */
 const char *ns_store_errmsg(const ns_store *s);
 
@@ -167,8 +171,15 @@ typedef struct ns_run_info {
   const char *version;    /* notescore version string */
 } ns_run_info;
 
-/* Creates a run row in state "running"; *run_id receives its id. */
+/* Creates a run row in state "running"; *run_id receives its id.  First
+** reaps orphans (ns_store_runs_reap).  The handle holds a lock for the run
+** until it is published, failed or the handle is closed. */
 int ns_store_run_begin(ns_store *s, const char *params_json, int64_t *run_id);
+/* Marks every 'running' run whose process is gone (killed, crashed: no
+** lock held on it) 'abandoned', with finished_ms = the time it noticed.
+** Runs of live processes, this one included, are left alone.  *n_reaped
+** (may be NULL) receives the count.  In-memory DBs have nothing to reap. */
+int ns_store_runs_reap(ns_store *s, int *n_reaped);
 /* Publishes the scores of run_id in one transaction: note scores, rater
 ** scores, updated status history, run row -> "published".  Readers see the
 ** previous run or this one, never a mix. */

@@ -111,7 +111,15 @@ struct ns_store {
   /* rows the ns_rating_batch virtual table shows (import.c) */
   const struct ns__rbuf *vb_rows;
   size_t vb_n;
+  /* the run this handle is computing (runs.c): an OFD lock on byte run_id
+  ** of DB-runlock, held from ns_store_run_begin to publish/fail/close; the
+  ** kernel drops it when the process dies, which is how a later process
+  ** tells an orphaned 'running' row from a live one */
+  int run_lock_fd;        /* -1 = none */
 };
+
+/* Releases the handle's run lock, if any (runs.c). */
+void ns__run_unlock(ns_store *s);
 
 /* SQLite result code -> ns_err (BUSY -> NS_EBUSY, NOMEM -> NS_ENOMEM, else
 ** NS_ESQL).  The message is left in s->errbuf by the callers below. */

@@ -166,7 +166,7 @@ static int rdr_fill(rdr *r) {
     char *nb;
     if (r->end >= NS__TSV_MAX_RECORD) return 1;
     while (nc - r->end < r->src->block) nc *= 2;
-    nb = realloc(r->buf, nc);
+    nb = ns_realloc(r->buf, nc);
     if (!nb) return NS_ENOMEM;
     r->buf = nb;
     r->cap = nc;
@@ -485,6 +485,32 @@ static int detect_kind(const field *f, int nf) {
   return NS_FILE_UNKNOWN;
 }
 
+/* A column named twice makes the file ambiguous (which one counts?):
+** rejected with its position, the same rule as over HTTP (engine/body.c)
+** and as NDJSON's duplicate keys.  Returns 0, NS_EPARSE or NS_ENOMEM. */
+static int header_dups(const char *file, const field *f, int nf, const ns_load_opts *opts) {
+  const char **names = ns_mallocn((size_t)nf + 1, sizeof *names);
+  size_t *lens = ns_mallocn((size_t)nf + 1, sizeof *lens);
+  int first, dup, rc = 0;
+  if (!names || !lens) {
+    rc = NS_ENOMEM;
+  } else {
+    for (int i = 0; i < nf; i++) {
+      names[i] = f[i].p;
+      lens[i] = f[i].n;
+    }
+    if ((dup = ns_header_dup(names, lens, nf, &first)) >= 0) {
+      char tmp[64];
+      rc = NS_EPARSE;
+      ns__tsv_report(opts, "%s:1:%d: duplicate column '%s' (also column %d)", file, dup + 1,
+                     show(tmp, sizeof tmp, f[dup].p, f[dup].n), first + 1);
+    }
+  }
+  free(names);
+  free(lens);
+  return rc;
+}
+
 /* Builds the role map; returns the name of a missing required column or
 ** NULL. */
 static const char *map_header(hdr *h, const field *f, int nf) {
@@ -629,11 +655,24 @@ static int participant(const hdr *h, const field *f, int role, const char **p, s
   return 0;
 }
 
+/* Applies a shared domain check (base/dataset.h) to a parsed value. */
+static int domain(const hdr *h, const field *f, int role, const char *why, rowerr *e) {
+  char tmp[64];
+  const field *v = fld(h, f, role);
+  if (!why) return 0;
+  e->col = h->role[role] + 1;
+  snprintf(e->why, sizeof e->why, "%s: %s, got \"%s\"", h->name[role], why,
+           show(tmp, sizeof tmp, v->p, v->n));
+  return -1;
+}
+
 static int conv_note(const hdr *h, const field *f, ns__note_row *r, rowerr *e) {
   const field *v;
   if (req_i64(h, f, N_NOTE_ID, &r->note_id, e)) return -1;
+  if (domain(h, f, N_NOTE_ID, ns_check_note_id(r->note_id), e)) return -1;
   if (participant(h, f, N_AUTHOR, &r->author, &r->author_len, 1, e)) return -1;
   if (req_i64(h, f, N_CREATED, &r->created_ms, e)) return -1;
+  if (domain(h, f, N_CREATED, ns_check_created_ms(r->created_ms), e)) return -1;
   v = fld(h, f, N_TWEET);
   if (v->n == 0 || is_nan_text(v->p, v->n)) r->tweet_id = -1;
   else if (req_i64(h, f, N_TWEET, &r->tweet_id, e)) return -1;
@@ -657,8 +696,10 @@ static int flag01(const field *v) {
 static int conv_rating(const hdr *h, const field *f, ns__rating_row *r, rowerr *e) {
   const field *v;
   if (req_i64(h, f, R_NOTE_ID, &r->note_id, e)) return -1;
+  if (domain(h, f, R_NOTE_ID, ns_check_note_id(r->note_id), e)) return -1;
   if (participant(h, f, R_RATER, &r->rater, &r->rater_len, 1, e)) return -1;
   if (req_i64(h, f, R_CREATED, &r->created_ms, e)) return -1;
+  if (domain(h, f, R_CREATED, ns_check_created_ms(r->created_ms), e)) return -1;
   v = fld(h, f, R_LEVEL);
   if (eq(v, "HELPFUL")) r->level = NS_LEVEL_HELPFUL;
   else if (eq(v, "NOT_HELPFUL")) r->level = NS_LEVEL_NOT_HELPFUL;
@@ -700,6 +741,7 @@ static int conv_history(const hdr *h, const field *f, ns_nsh *x, const char **a,
   int64_t id;
   const field *v;
   if (req_i64(h, f, 0, &id, e)) return -1;
+  if (domain(h, f, 0, ns_check_note_id(id), e)) return -1;
   ns_nsh_init(x, id);
   if (participant(h, f, 1, a, an, 0, e)) return -1;
   if (opt_i64(h, f, 2, &x->created_ms, e) || opt_i64(h, f, 3, &x->ts_first_non_nmr, e) ||
@@ -785,10 +827,10 @@ int ns__tsv_parse(const ns__tsv_src *src, const ns__tsv_sink *sink, const ns_loa
   r.src = src;
   r.fd = -1;
   r.line = 1;
-  f = malloc(MAX_FIELDS * sizeof *f);
-  h = calloc(1, sizeof *h);
+  f = ns_malloc(MAX_FIELDS * sizeof *f);
+  h = ns_calloc(1, sizeof *h);
   r.cap = src->block * 2;
-  r.buf = malloc(r.cap);
+  r.buf = ns_malloc(r.cap);
   if (!f || !h || !r.buf) { rc = NS_ENOMEM; goto out; }
   if (src->path) {
     struct stat sb;
@@ -827,7 +869,7 @@ int ns__tsv_parse(const ns__tsv_src *src, const ns__tsv_sink *sink, const ns_loa
     ns__tsv_report(opts, "%s: empty file (no header line)", src->name);
     goto out;
   }
-  if (nf > 0 && f[0].n >= 3 && memcmp(f[0].p, "\xEF\xBB\xBF", 3) == 0) { /* BOM */
+  if (nf > 0 && ns_bom_len(f[0].p, f[0].n)) { /* BOM: skipped, as over HTTP */
     f[0].p += 3;
     f[0].n -= 3;
   }
@@ -845,6 +887,7 @@ int ns__tsv_parse(const ns__tsv_src *src, const ns__tsv_sink *sink, const ns_loa
   }
   stats->kind = h->kind;
   if (src->header_only) goto out;
+  if ((rc = header_dups(src->name, f, nf, opts)) != 0) goto out;
   if ((missing = map_header(h, f, nf)) != NULL) {
     rc = NS_ECOLUMN;
     if (h->kind == NS_FILE_RATINGS && !strcmp(missing, "helpfulnessLevel"))
@@ -1001,7 +1044,7 @@ int ns_tsv_list(const char *path, char ***out, size_t *n) {
   *n = 0;
   if (stat(path, &sb) != 0) return -errno;
   if (!S_ISDIR(sb.st_mode)) {
-    v = malloc(sizeof *v);
+    v = ns_malloc(sizeof *v);
     if (!v || !(v[0] = ns_strdup(path))) {
       free(v);
       return NS_ENOMEM;
@@ -1017,12 +1060,12 @@ int ns_tsv_list(const char *path, char ***out, size_t *n) {
     if (len < 5 || strcmp(de->d_name + len - 4, ".tsv") != 0 || de->d_name[0] == '.') continue;
     if (k == cap) {
       size_t nc = cap ? cap * 2 : 16;
-      char **nv = realloc(v, nc * sizeof *nv);
+      char **nv = ns_realloc(v, nc * sizeof *nv);
       if (!nv) { rc = NS_ENOMEM; goto out; }
       v = nv;
       cap = nc;
     }
-    full = malloc(strlen(path) + len + 2);
+    full = ns_malloc(strlen(path) + len + 2);
     if (!full) { rc = NS_ENOMEM; goto out; }
     sprintf(full, "%s/%s", path, de->d_name);
     if (stat(full, &sb) != 0 || !S_ISREG(sb.st_mode)) {
@@ -1117,7 +1160,7 @@ static int dss_history(void *ctx, const ns_nsh *h, const char *a, size_t an) {
   int rc;
   if (ds->n_history == k->cap_hist) {
     size_t nc = k->cap_hist < 1024 ? 1024 : k->cap_hist * 2;
-    ns_nsh *nh = realloc(ds->history, nc * sizeof *nh);
+    ns_nsh *nh = ns_realloc(ds->history, nc * sizeof *nh);
     if (!nh) return NS_ENOMEM;
     ds->history = nh;
     k->cap_hist = nc;
@@ -1134,7 +1177,7 @@ static int dss_enroll(void *ctx, const ns_enrollment *e, const char *p, size_t p
   int rc;
   if (ds->n_enrollment == k->cap_enroll) {
     size_t nc = k->cap_enroll < 1024 ? 1024 : k->cap_enroll * 2;
-    ns_enrollment *ne = realloc(ds->enrollment, nc * sizeof *ne);
+    ns_enrollment *ne = ns_realloc(ds->enrollment, nc * sizeof *ne);
     if (!ne) return NS_ENOMEM;
     ds->enrollment = ne;
     k->cap_enroll = nc;

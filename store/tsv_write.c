@@ -203,13 +203,13 @@ static void write_enrollment(wbuf *w, const ns_dataset *ds) {
 /* Writes one file; returns 0 or -errno / NS_ENOMEM. */
 static int write_file(const char *dir, const char *name, const ns_dataset *ds,
                       void (*fn)(wbuf *, const ns_dataset *)) {
-  char *path = malloc(strlen(dir) + strlen(name) + 2);
+  char *path = ns_malloc(strlen(dir) + strlen(name) + 2);
   wbuf w = {0};
   int rc = 0;
   if (!path) return NS_ENOMEM;
   sprintf(path, "%s/%s", dir, name);
   w.cap = NS__TSV_BLOCK;
-  w.b = malloc(w.cap);
+  w.b = ns_malloc(w.cap);
   if (!w.b) { rc = NS_ENOMEM; goto out; }
   if (!(w.f = fopen(path, "wb"))) { rc = -errno; goto out; }
   fn(&w, ds);

@@ -269,7 +269,7 @@ TEST(server_route_and_auth) {
   ASSERT_EQ(d.note_id, 1789012345678901234LL);
   strcpy(r.path, "/v1/notes/12x");
   ns__server_route(&r, NULL, 100, &d);
-  ASSERT_EQ(d.status, 404);
+  ASSERT_EQ(d.status, 400);
   strcpy(r.path, "/v1/ratings");
   ns__server_route(&r, NULL, 100, &d);
   ASSERT_EQ(d.status, 405);
@@ -295,6 +295,9 @@ TEST(server_route_and_auth) {
   ASSERT_EQ(ns__auth_ok("Bearer tol", "tok"), 0);
   ASSERT_EQ(ns__auth_ok("Bearer tok2", "tok"), 0);
   ASSERT_EQ(ns__auth_ok("Bearer to", "tok"), 0);
-  ASSERT_EQ(ns__auth_ok("bearer tok", "tok"), 0);
+  ASSERT_EQ(ns__auth_ok("bearer tok", "tok"), 1);   /* scheme case-insensitive (RFC 7235) */
+  ASSERT_EQ(ns__auth_ok("BEARER   tok", "tok"), 1);
+  ASSERT_EQ(ns__auth_ok("Basic tok", "tok"), 0);
+  ASSERT_EQ(ns__auth_ok("Bearertok", "tok"), 0);
   ASSERT_EQ(ns__auth_ok("", "tok"), 0);
 }

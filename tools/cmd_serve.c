@@ -33,12 +33,15 @@ static void usage(FILE *f) {
           "  --score-every SECONDS   a full scoring run every SECONDS (0 = off)\n"
           "  --refresh-every SECONDS note refresh between runs (0 = off)\n"
           "  --token-file FILE       require 'Authorization: Bearer <token>' on writes;\n"
-          "                          the token is the first line of FILE\n"
+          "                          the token is the first line of FILE (at most 4096 bytes)\n"
           "  --max-body BYTES        largest request body (8388608)\n"
           "  --queue-max N           ingest requests in flight before 503 (64)\n"
           "  --max-conns N           open connections (256)\n"
           "  --idle-timeout SECONDS  close idle keep-alive connections (60)\n"
           "  --request-timeout SECONDS  a request must arrive within (30)\n"
+          "  --header-timeout SECONDS   a new connection must send a byte within (10)\n"
+          "  --max-reads N           reads running at once; more are answered 503 (2)\n"
+          "  --max-db-bytes BYTES    the DB may not grow past BYTES; ingest then gets 507\n"
           "  -v, --verbose           log each start/stop event\n"
           "  -h, --help              this text\n");
 }
@@ -82,20 +85,28 @@ static int serve_lock(const char *db) {
   return fd;
 }
 
-/* Reads the first line of path as the token (trailing whitespace cut). */
+/* Reads the whole first line of path as the token (trailing whitespace
+** cut; no length limit here: ns_server_run() refuses a token that is too
+** long, with a message, instead of cutting it). */
 static char *read_token(const char *path) {
   FILE *f = fopen(path, "r");
-  char buf[1024], *tok = NULL;
-  size_t n;
+  char *buf = NULL;
+  size_t cap = 0;
+  ssize_t n;
   if (!f) return NULL;
-  if (fgets(buf, sizeof buf, f)) {
-    n = strlen(buf);
-    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
-      buf[--n] = '\0';
-    if (n) tok = ns_strdup(buf);
-  }
+  n = getline(&buf, &cap, f);
   fclose(f);
-  return tok;
+  if (n < 0) {
+    free(buf);
+    return NULL;
+  }
+  while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+    buf[--n] = '\0';
+  if (n == 0) {
+    free(buf);
+    return NULL;
+  }
+  return buf;
 }
 
 int ns_cmd_serve(int argc, char **argv) {
@@ -126,6 +137,7 @@ int ns_cmd_serve(int argc, char **argv) {
     else if (!strcmp(a, "--token-file")) { NEED_VALUE; token_file = v; }
     else if (!strcmp(a, "--score-every") || !strcmp(a, "--refresh-every") ||
              !strcmp(a, "--idle-timeout") || !strcmp(a, "--request-timeout") ||
+             !strcmp(a, "--header-timeout") || !strcmp(a, "--test-read-delay") ||
              !strcmp(a, "--test-commit-delay")) {
       NEED_VALUE;
       if (ns_cli_double(a, v, &d) || d < 0) {
@@ -136,8 +148,11 @@ int ns_cmd_serve(int argc, char **argv) {
       else if (!strcmp(a, "--refresh-every")) o.refresh_every_s = d;
       else if (!strcmp(a, "--idle-timeout")) o.idle_timeout_s = d;
       else if (!strcmp(a, "--request-timeout")) o.request_timeout_s = d;
+      else if (!strcmp(a, "--header-timeout")) o.header_timeout_s = d;
+      else if (!strcmp(a, "--test-read-delay")) o.test_read_delay_s = d;   /* hidden: tests */
       else o.test_commit_delay_s = d;   /* hidden: tests of 503 and draining */
-    } else if (!strcmp(a, "--max-body") || !strcmp(a, "--queue-max") || !strcmp(a, "--max-conns")) {
+    } else if (!strcmp(a, "--max-body") || !strcmp(a, "--queue-max") || !strcmp(a, "--max-conns") ||
+               !strcmp(a, "--max-reads") || !strcmp(a, "--max-db-bytes")) {
       NEED_VALUE;
       if (ns_cli_u64(a, v, &u)) return 2;
       if (u == 0) {
@@ -146,6 +161,8 @@ int ns_cmd_serve(int argc, char **argv) {
       }
       if (!strcmp(a, "--max-body")) o.max_body = (size_t)u;
       else if (!strcmp(a, "--queue-max")) o.queue_max = (size_t)u;
+      else if (!strcmp(a, "--max-reads")) o.max_reads = (size_t)u;
+      else if (!strcmp(a, "--max-db-bytes")) o.max_db_bytes = u;
       else o.max_conns = (size_t)u;
     } else {
       fprintf(stderr, "notescore: serve: unknown option '%s'\n", a);

@@ -32,7 +32,13 @@ client() {   # client ID: batches ID*100000 + k, appends acked ids to acked.ID
   done
 }
 for c in 1 2 3; do client $c & done
-sleep "0.$((3 + RANDOM % 6))"
+# kill at an arbitrary moment once ingest is under way (a fixed delay from
+# the start raced the first acknowledgement on a loaded machine or under ASan)
+for _ in $(seq 1 300); do
+  cat "$T"/acked.* >/dev/null 2>&1 && break
+  sleep 0.1
+done
+sleep "0.$((RANDOM % 6))"
 kill -9 "$SRV_PID"
 wait "$SRV_PID" 2>/dev/null || true
 touch "$T/stop"

@@ -24,7 +24,8 @@ echo "$out" | grep -q '"rules":\[' || fail "note rules: $out"
 [ "$(status GET /v1/notes/1)" = 404 ] || fail "unknown note"
 runs=$(curl -s "$URL/v1/runs")
 echo "$runs" | grep -q '"runs":\[{' || fail "runs: $runs"
-curl -s "$URL/metrics" | grep -q 'notescore_notes_by_status{status="NEEDS_MORE_RATINGS"}' || fail "status metric"
+m=$(curl -s "$URL/metrics")   # (not piped into grep -q: SIGPIPE + pipefail)
+echo "$m" | grep -q 'notescore_notes_by_status{status="NEEDS_MORE_RATINGS"}' || fail "status metric"
 serve_stop
 # nothing is left "running" after a clean stop
 [ "$(sqlite3 "$T/t.db" "SELECT count(*) FROM runs WHERE status = 'running'")" = 0 ] || fail "run left running"

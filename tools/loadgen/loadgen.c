@@ -52,13 +52,17 @@ struct lg {
   int rows;
   double seconds, rate;
   const char *token;
+  int64_t note_base;          /* added to every note id (--note-base) */
   double t0;
   uint64_t due;               /* bodies scheduled so far (rate mode) */
   uint64_t issued;            /* bodies sent */
   uint64_t ok, errors, acked_rows;
+  uint64_t refused;           /* connections refused, or closed by the server
+                                 before the run ended (counted in errors too) */
   NS_VEC(double) lat;         /* seconds */
   NS_VEC(double) backlog;     /* scheduled times not yet sent (rate mode) */
   size_t backlog_head;
+  int rr;                     /* rate mode: next connection to try */
   int stopping;
 };
 
@@ -69,7 +73,7 @@ static int build_request(lgconn *c) {
   lg *g = c->g;
   size_t cap = (size_t)g->rows * 160 + 512, n = 0, hdr;
   char *body = malloc(cap), *req;
-  int64_t note = 1000000000LL * (c->id + 1) + (int64_t)c->seq;
+  int64_t note = g->note_base + 1000000000LL * (c->id + 1) + (int64_t)c->seq;
   if (!body) return -1;
   for (int r = 0; r < g->rows; r++)
     n += (size_t)snprintf(body + n, cap - n,
@@ -117,9 +121,17 @@ static void send_one(lgconn *c, double t_sched) {
 
 /* Rate mode: hand scheduled bodies to idle connections. */
 static void pump(lg *g) {
-  for (int i = 0; i < g->nconns && g->backlog_head < g->backlog.n; i++) {
-    lgconn *c = &g->conns[i];
-    if (c->connected && !c->busy && !c->closed) send_one(c, g->backlog.a[g->backlog_head++]);
+  /* round robin from where the last pump stopped: every connection gets
+  ** its share, so none sits unused long enough for the server's
+  ** first-byte timeout (--header-timeout) to close it */
+  for (int k = 0; k < g->nconns && g->backlog_head < g->backlog.n; k++) {
+    lgconn *c = &g->conns[(g->rr + k) % g->nconns];
+    if (c->connected && !c->busy && !c->closed) {
+      send_one(c, g->backlog.a[g->backlog_head++]);
+      g->rr = (g->rr + k + 1) % g->nconns;
+      k = -1;   /* restart the scan after the one just used */
+      if (g->backlog_head >= g->backlog.n) break;
+    }
   }
 }
 
@@ -154,6 +166,12 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
   lgconn *c = s->data;
   if (n < 0) {
     if (c->busy) c->g->errors++;
+    if (!c->g->stopping) {
+      /* the server dropped us (e.g. accepted and closed at its connection
+      ** limit): an error even when no request was outstanding */
+      c->g->refused++;
+      if (!c->busy) c->g->errors++;
+    }
     c->busy = 0;
     c->closed = 1;
     uv_close((uv_handle_t *)&c->tcp, on_closed);
@@ -172,6 +190,7 @@ static void on_connect(uv_connect_t *req, int status) {
     fprintf(stderr, "ns-loadgen: connect: %s\n", uv_strerror(status));
     c->closed = 1;
     c->g->errors++;
+    c->g->refused++;
     uv_close((uv_handle_t *)&c->tcp, on_closed);
     return;
   }
@@ -219,7 +238,9 @@ static double pct(const double *a, size_t n, double q) {
 
 static void usage(FILE *f) {
   fprintf(f, "usage: ns-loadgen --port P [--host 127.0.0.1] [--conns 8] [--rows 1000]\n"
-             "                  [--seconds 5] [--rate RATINGS_PER_S] [--token T]\n");
+             "                  [--seconds 5] [--rate RATINGS_PER_S] [--token T]\n"
+             "                  [--note-base N]   (note ids start above N: runs that\n"
+             "                                     must not overwrite each other)\n");
 }
 
 int main(int argc, char **argv) {
@@ -243,6 +264,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--seconds")) g.seconds = atof(v);
     else if (!strcmp(a, "--rate")) g.rate = atof(v);
     else if (!strcmp(a, "--token")) g.token = v;
+    else if (!strcmp(a, "--note-base")) g.note_base = atoll(v);
     else { usage(stderr); return 2; }
   }
   if (port <= 0 || g.nconns <= 0 || g.rows <= 0 || g.seconds <= 0) { usage(stderr); return 2; }
@@ -270,10 +292,11 @@ int main(int argc, char **argv) {
   el = now_s() - g.t0;
   qsort(g.lat.a, g.lat.n, sizeof *g.lat.a, cmp_d);
   printf("ns-loadgen: %d conns, %d ratings/request, %s, %.1f s: %" PRIu64 " ratings acked "
-         "(%.0f ratings/s), %" PRIu64 " requests ok, %" PRIu64 " errors; ack latency "
+         "(%.0f ratings/s), %" PRIu64 " requests ok, %" PRIu64 " errors (%" PRIu64
+         " connections refused or dropped); ack latency "
          "p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
          g.nconns, g.rows, g.rate > 0 ? "fixed rate" : "closed loop", el, g.acked_rows,
-         (double)g.acked_rows / el, g.ok, g.errors,
+         (double)g.acked_rows / el, g.ok, g.errors, g.refused,
          pct(g.lat.a, g.lat.n, 0.50) * 1e3, pct(g.lat.a, g.lat.n, 0.99) * 1e3,
          g.lat.n ? g.lat.a[g.lat.n - 1] * 1e3 : 0.0);
   for (int i = 0; i < g.nconns; i++) free(g.conns[i].req);

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# tests/e2e/serve_reads.sh -- issue #18 D8: reads cannot starve ingest.
+# Reads run on the workers that also parse ingest bodies; at most
+# --max-reads of them run at once and the next ones are answered 503 with
+# Retry-After, so ingest goes on beside them.  /dashboard is rendered once
+# per run and then served from the cache.
+set -euo pipefail
+. tests/e2e/serve_lib.bash
+T=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; [ -n "${SRV_PID:-}" ] && kill -9 "$SRV_PID" 2>/dev/null || true; rm -rf "$T"' EXIT
+fail() { echo "FAIL: $*"; cat "$T/serve.log" 2>/dev/null; exit 1; }
+
+"$NS_BIN" gen -o "$T/data" --raters 100 --notes 40 --ratings 2000 --seed 5 >/dev/null 2>&1
+rm -f "$T"/data/truth_*.tsv
+"$NS_BIN" import --db "$T/t.db" "$T/data" >/dev/null 2>&1
+"$NS_BIN" score --db "$T/t.db" >/dev/null 2>&1
+
+# every read (but /metrics) sleeps 3 s: two of them hold both read slots
+serve_start "$T" --max-reads 2 --test-read-delay 3
+curl -s -o "$T/a.html" "$URL/dashboard" & A=$!
+curl -s -o "$T/b.json" "$URL/v1/runs" & B=$!
+got=
+for _ in $(seq 1 50); do
+  code=$(curl -s -D "$T/h" -o "$T/c.json" -w '%{http_code}' "$URL/v1/runs/latest")
+  if [ "$code" = 503 ]; then got=1; break; fi
+  sleep 0.05
+done
+[ -n "$got" ] || fail "no 503 while both read slots were busy (last: $code)"
+grep -qi '^Retry-After: 1' "$T/h" || fail "503 without Retry-After"
+grep -q '"error":"too many reads in progress"' "$T/c.json" || fail "503 body: $(cat "$T/c.json")"
+# ingest is answered while the two reads still run
+out=$(printf '{"noteId":5,"raterParticipantId":"r","createdAtMillis":7,"helpfulnessLevel":"HELPFUL"}\n' |
+  curl -s -H 'Content-Type: application/x-ndjson' --data-binary @- "$URL/v1/ratings")
+[ "$out" = '{"accepted":1,"rejected":[],"rejected_total":0}' ] || fail "ingest beside reads: $out"
+kill -0 $A 2>/dev/null || fail "ingest waited for the dashboard read"
+wait $A $B
+grep -q '<html' "$T/a.html" || fail "dashboard body"
+grep -q '"runs":\[{' "$T/b.json" || fail "runs body"
+# the dashboard of the same run is rendered once
+curl -s -o "$T/a2.html" "$URL/dashboard"
+cmp -s "$T/a.html" "$T/a2.html" || fail "cached dashboard differs"
+m=$(curl -s "$URL/metrics")
+[ "$(echo "$m" | awk '/^notescore_dashboard_renders_total/ {print $2}')" = 1 ] || fail "renders: $(echo "$m" | grep renders)"
+[ "$(echo "$m" | awk '/^notescore_reads_refused_total/ {print $2}')" -ge 1 ] || fail "refused reads metric"
+serve_stop
+echo "serve_reads: ok"
