@@ -86,7 +86,7 @@ const char *const ns_rule_names[NS_RULE_COUNT] = {
     "FilterLargeFactor", "RejectLowIntercept", "MinMinorityRaters", "RaterBalance",
     "NoHighVolIntercept", "NoCorrelatedIntercept", "PopulationSampledIntercept",
     "NmrDueToMinStableCrhTime", "ScoringDriftGuard", "InsufficientExplanation",
-    "CoreModel", "TrustFloor"};
+    "CoreModel"};
 
 /* ---- lifecycle --------------------------------------------------------- */
 

@@ -219,7 +219,6 @@ enum ns_rule {
   NS_RULE_DRIFT_GUARD,         /* ScoringDriftGuard (lock) */
   NS_RULE_INSUFFICIENT_EXPL,   /* InsufficientExplanation */
   NS_RULE_CORE_MODEL,          /* meta: CoreModel decided */
-  NS_RULE_TRUST_FLOOR,         /* notescore: trust propagation */
   NS_RULE_COUNT
 };
 extern const char *const ns_rule_names[NS_RULE_COUNT];

@@ -188,9 +188,6 @@ static void rule_text(int rule, const ns_params *p, double factor, uint32_t filt
   case NS_RULE_CORE_MODEL:
     snprintf(buf, n, "status taken from the Core model");
     break;
-  case NS_RULE_TRUST_FLOOR:
-    snprintf(buf, n, "trust-weighted support below the floor");
-    break;
   default:
     snprintf(buf, n, "rule %d", rule);
     break;
