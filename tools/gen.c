@@ -378,7 +378,9 @@ static void init_tag_chunks(gen *g) {
     }
 }
 
-/* One row of ratings-00000.tsv (35 columns). */
+/* One row of ratings-00000.tsv (35 columns; 34 with --reference-ready,
+** which leaves out the trailing suggestionId that the pinned reference
+** commit does not know). */
 static void write_rating(gen *g, wbuf *w, size_t n, size_t p, int64_t ts, int level, uint32_t tags,
                          int sampled) {
   static const uint8_t level_len[3] = {11, 16, 7};
@@ -396,7 +398,8 @@ static void write_rating(gen *g, wbuf *w, size_t n, size_t p, int64_t ts, int le
   w_mem(w, g->tag_chunks[(tags >> 16) & 0x3f], 12);
   w_c(w, '\t');
   w_i64(w, g->tweet[n]);
-  w_str(w, sampled ? "\tPOPULATION_SAMPLED\t\t\n" : "\tDEFAULT\t\t\n");
+  if (g->o->reference_ready) w_str(w, sampled ? "\tPOPULATION_SAMPLED\t\n" : "\tDEFAULT\t\n");
+  else w_str(w, sampled ? "\tPOPULATION_SAMPLED\t\t\n" : "\tDEFAULT\t\t\n");
   g->ncount[n]++;
   g->rcount[p]++;
 }
@@ -1403,7 +1406,7 @@ static void ref_history_row(gen *g, wbuf *w, size_t n, int first, int locked, in
   w_str(w, ref_status_names[locked]);
   w_str(w, "\t\t\tCoreModel (v1.1)\t\t"); /* expansion, group, decidedBy, modelingGroup */
   w_i64(w, tcur);
-  w_str(w, "\t\t\t\t\t\t\n"); /* the last 6 columns empty */
+  w_str(w, "\t\t\t\t\t\n"); /* the last 5 columns empty (no abovePcrhThresholdTime) */
 }
 
 static void write_history(gen *g, wbuf *w, ns_gen_stats *st) {
@@ -1418,7 +1421,9 @@ static void write_history(gen *g, wbuf *w, ns_gen_stats *st) {
            "currentModelingGroup\ttimestampMillisOfMostRecentStatusChange\t"
            "timestampMillisOfNmrDueToMinStableCrhTime\tcurrentMultiGroupStatus\t"
            "currentModelingMultiGroup\ttimestampMinuteOfFinalScoringOutput\t"
-           "timestampMillisOfFirstNmrDueToMinStableCrhTime\tabovePcrhThresholdTime\n");
+           "timestampMillisOfFirstNmrDueToMinStableCrhTime");
+  /* the pinned reference commit reads 23 columns, without the last one */
+  w_str(w, g->o->reference_ready ? "\n" : "\tabovePcrhThresholdTime\n");
   for (size_t n = 0; n < g->nn; n++) {
     w_line(w);
     w_i64(w, g->nid[n]);
@@ -1446,7 +1451,9 @@ static void write_history(gen *g, wbuf *w, ns_gen_stats *st) {
         continue;
       }
     }
-    w_str(w, "\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\n"); /* 21 empty columns */
+    /* 21 empty columns (20 with --reference-ready) */
+    w_str(w, g->o->reference_ready ? "\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\n"
+                                   : "\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\n");
   }
 }
 
@@ -1706,7 +1713,8 @@ int ns_gen_run(const ns_gen_opts *o, const char *dir, ns_gen_stats *stp) {
   w_str(&wf[1], "noteId\traterParticipantId\tcreatedAtMillis\tversion\tagree\tdisagree\thelpful\t"
                 "notHelpful\thelpfulnessLevel");
   for (int t = 0; t < NS_N_TAGS; t++) w_c(&wf[1], '\t'), w_str(&wf[1], ns_tag_names[t]);
-  w_str(&wf[1], "\tratedOnTweetId\tratingSourceBucketed\tsuggestion\tsuggestionId\n");
+  w_str(&wf[1], o->reference_ready ? "\tratedOnTweetId\tratingSourceBucketed\tsuggestion\n"
+                                   : "\tratedOnTweetId\tratingSourceBucketed\tsuggestion\tsuggestionId\n");
   if ((rc = shaped(o) ? shaped_ratings(&g, &wf[1], act, pop, &st) : honest_ratings(&g, &wf[1], act, pop, &st)) != 0)
     goto out;
   if (g.nk && (rc = ring_ratings(&g, &wf[1], &st)) != 0) goto out;
