@@ -1217,7 +1217,7 @@ TEST(gen_reference_ready) {
     int cs = hcol(&n, "summary"), ccomm = hcol(&tn, "community"), ctw = hcol(&tn, "tweetId");
     int cl = hcol(&h, "lockedStatus"), cf = hcol(&h, "firstNonNMRStatus"), ccr = hcol(&h, "createdAtMillis");
     int ctl = hcol(&h, "timestampMillisOfStatusLock"), cdec = hcol(&h, "currentDecidedBy");
-    int ckind = hcol(&tn, "ringTargetKind");
+    int ckind = hcol(&tn, "ringTargetKind"), cstab = hcol(&h, "timestampMillisOfNmrDueToMinStableCrhTime");
     for (size_t i = 0; i < n.nrows; i++) {
       char low[512];
       size_t k = 0;
@@ -1243,6 +1243,10 @@ TEST(gen_reference_ready) {
         locked++;
         flips += !strcmp(h.rows[i][cf], "CURRENTLY_RATED_HELPFUL") &&
                  !strcmp(h.rows[i][cl], "NEEDS_MORE_RATINGS");
+        ASSERT(!h.rows[i][cstab][0]);
+      } else {
+        ASSERT(!h.rows[i][cf][0]);
+        ASSERT_EQ(atoll(h.rows[i][cstab]), o.epoch_ms - 3LL * 3600000); /* stabilization clock */
       }
     }
   }

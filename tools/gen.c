@@ -1319,6 +1319,7 @@ static const char *const ref_topic_phrase[REF_N_TOPICS] = {
 #define REF_LOCK_SHARE 0.5        /* of the notes older than that, this share is locked */
 #define REF_FLIP_HELPFUL 0.15     /* truly helpful notes that went CRH -> NMR */
 #define REF_FLIP_BORDER 0.25      /* notes with 0 < q <= NS_GEN_HELPFUL_Q that did */
+#define REF_STAB_AGO_MS (3 * HOUR_MS) /* unlocked notes: stabilization clock start */
 
 /* Topic of note n (0 .. REF_N_TOPICS-1) or -1: with communities, the posts
 ** of communities 1 .. 5 (locality keeps their raters inside the topic);
@@ -1451,9 +1452,17 @@ static void write_history(gen *g, wbuf *w, ns_gen_stats *st) {
         continue;
       }
     }
-    /* 21 empty columns (20 with --reference-ready) */
-    w_str(w, g->o->reference_ready ? "\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\n"
-                                   : "\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\n");
+    if (g->o->reference_ready) {
+      /* 20 columns, empty but timestampMillisOfNmrDueToMinStableCrhTime:
+       * the note's stabilization clock started REF_STAB_AGO_MS before now,
+       * longer than the reference's 60-minute maximum, so a note scored CRH
+       * in this one run leaves stabilization at CRH instead of being held
+       * at NMR as on a first run (docs/gen.md) */
+      w_str(w, "\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t");
+      w_i64(w, g->o->epoch_ms - (int64_t)REF_STAB_AGO_MS);
+      w_str(w, "\t\t\t\t\n");
+    } else
+      w_str(w, "\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\n"); /* 21 empty columns */
   }
 }
 
