@@ -1214,7 +1214,7 @@ TEST(gen_reference_ready) {
   ASSERT_EQ(h.nh, 23);
   ASSERT_EQ(n.nrows, 500);
   {
-    int cs = hcol(&n, "summary"), ccomm = hcol(&tn, "community"), ctw = hcol(&tn, "tweetId");
+    int cs = hcol(&n, "summary"), ccomm = hcol(&tn, "community");
     int cl = hcol(&h, "lockedStatus"), cf = hcol(&h, "firstNonNMRStatus"), ccr = hcol(&h, "createdAtMillis");
     int ctl = hcol(&h, "timestampMillisOfStatusLock"), cdec = hcol(&h, "currentDecidedBy");
     int ckind = hcol(&tn, "ringTargetKind"), cstab = hcol(&h, "timestampMillisOfNmrDueToMinStableCrhTime");
@@ -1229,9 +1229,8 @@ TEST(gen_reference_ready) {
           ASSERT(found < 0); /* one topic per note */
           found = w;
         }
-      /* the topic is the post's community's (notes of one post share it) */
+      /* the topic is the community's (the notes of a post share the author's) */
       ASSERT_EQ(found, comm >= 1 && comm <= 5 ? comm - 1 : -1);
-      (void)ctw;
       if (found >= 0) topics[found]++;
       ASSERT_EQ(h.nf[i], 23);
       if (h.rows[i][cl][0]) {
