@@ -63,7 +63,9 @@ static void gen_usage(FILE *f) {
           "  --reference-ready        add what the reference scorer needs to run (docs/gen.md):\n"
           "                           topic seed words in note summaries, locked status history\n"
           "                           for half the notes older than 14 days (some CRH -> NMR flips),\n"
-          "                           modelingGroup 14 on a larger community; same ratings\n"
+          "                           a 3 h old stabilization clock on the other notes,\n"
+          "                           modelingGroup 14 on a larger community, the pinned\n"
+          "                           reference's column sets; the same ratings\n"
           "\n"
           "  -q, --quiet              no summary line\n"
           "  -h, --help               this text\n",
