@@ -9,6 +9,8 @@
 */
 #include "harness.h"
 
+#include <ctype.h>
+
 #include "../base/dataset.h"
 #include "../tools/gen.h"
 
@@ -1163,4 +1165,111 @@ TEST(gen_shapes_deterministic) {
     free(ra);
     free(rc);
   }
+}
+
+/* --reference-ready: the same ratings (every column but the dropped
+** suggestionId), the pinned reference's column sets, topic seed words
+** grouped by community, locked history only on notes older than 14 days
+** with CRH -> NMR flips, group 14 on community 2. */
+TEST(gen_reference_ready) {
+  const char *t = ns_test_tmpdir();
+  char a[4200], b[4200];
+  ns_gen_opts o;
+  ns_gen_stats sa, sb;
+  table ra, rb, n, h, e, tn, tr;
+  size_t topics[5] = {0}, locked = 0, flips = 0, g14 = 0;
+  static const char *const words[5] = {"ukraine", "gaza", "scam", "sc st", "messi"};
+  ns_gen_default_opts(&o);
+  o.raters = 800;
+  o.notes = 500;
+  o.ratings = 10000;
+  o.seed = 13;
+  o.ring = 10;
+  o.ring_targets = 3;
+  ASSERT_OK(ns_gen_apply_shape(&o, "combined"));
+  snprintf(a, sizeof a, "%s/plain", t);
+  snprintf(b, sizeof b, "%s/ref", t);
+  ASSERT_OK(ns_gen_run(&o, a, &sa));
+  o.reference_ready = 1;
+  ASSERT_OK(ns_gen_run(&o, b, &sb));
+  ASSERT_EQ(sa.n_ratings, sb.n_ratings);
+  ASSERT_EQ(sa.n_topic_notes, 0);
+  ASSERT_EQ(sa.n_locked, 0);
+  load_table(&ra, a, "ratings-00000.tsv");
+  load_table(&rb, b, "ratings-00000.tsv");
+  ASSERT_EQ(ra.nh, 35);
+  ASSERT_EQ(rb.nh, 34);
+  ASSERT_STREQ(rb.hdr[33], "suggestion");
+  ASSERT_EQ(ra.nrows, rb.nrows);
+  for (size_t i = 0; i < ra.nrows; i++) {
+    ASSERT_EQ(rb.nf[i], 34);
+    for (int j = 0; j < 34; j++)
+      if (strcmp(ra.rows[i][j], rb.rows[i][j])) NS__FAIL("rating %zu column %d differs", i, j);
+  }
+  load_table(&n, b, "notes-00000.tsv");
+  load_table(&h, b, "noteStatusHistory-00000.tsv");
+  load_table(&e, b, "userEnrollment-00000.tsv");
+  load_table(&tn, b, "truth_notes.tsv");
+  load_table(&tr, b, "truth_raters.tsv");
+  ASSERT_EQ(h.nh, 23);
+  ASSERT_EQ(n.nrows, 500);
+  {
+    int cs = hcol(&n, "summary"), ccomm = hcol(&tn, "community");
+    int cl = hcol(&h, "lockedStatus"), cf = hcol(&h, "firstNonNMRStatus"), ccr = hcol(&h, "createdAtMillis");
+    int ctl = hcol(&h, "timestampMillisOfStatusLock"), cdec = hcol(&h, "currentDecidedBy");
+    int ckind = hcol(&tn, "ringTargetKind"), cstab = hcol(&h, "timestampMillisOfNmrDueToMinStableCrhTime");
+    for (size_t i = 0; i < n.nrows; i++) {
+      char low[512];
+      size_t k = 0;
+      int found = -1, comm = atoi(tn.rows[i][ccomm]);
+      for (const char *p = n.rows[i][cs]; *p && k < sizeof low - 1; p++) low[k++] = (char)tolower((unsigned char)*p);
+      low[k] = 0;
+      for (int w = 0; w < 5; w++)
+        if (strstr(low, words[w])) {
+          ASSERT(found < 0); /* one topic per note */
+          found = w;
+        }
+      /* the topic is the community's (the notes of a post share the author's) */
+      ASSERT_EQ(found, comm >= 1 && comm <= 5 ? comm - 1 : -1);
+      if (found >= 0) topics[found]++;
+      ASSERT_EQ(h.nf[i], 23);
+      if (h.rows[i][cl][0]) {
+        int64_t cr = atoll(h.rows[i][ccr]);
+        ASSERT(cr < o.epoch_ms - 14LL * 86400000);
+        ASSERT_EQ(atoll(h.rows[i][ctl]), cr + 14LL * 86400000);
+        ASSERT_STREQ(h.rows[i][cdec], "CoreModel (v1.1)");
+        ASSERT(!tn.rows[i][ckind][0]); /* ring targets stay unlocked */
+        locked++;
+        flips += !strcmp(h.rows[i][cf], "CURRENTLY_RATED_HELPFUL") &&
+                 !strcmp(h.rows[i][cl], "NEEDS_MORE_RATINGS");
+        ASSERT(!h.rows[i][cstab][0]);
+      } else {
+        ASSERT(!h.rows[i][cf][0]);
+        ASSERT_EQ(atoll(h.rows[i][cstab]), o.epoch_ms - 3LL * 3600000); /* stabilization clock */
+      }
+    }
+  }
+  for (int w = 0; w < 5; w++) ASSERT(topics[w] >= 10);
+  ASSERT_EQ(locked, sb.n_locked);
+  ASSERT_EQ(flips, sb.n_flips);
+  ASSERT(locked > 100 && locked < 250); /* about a third of 500 */
+  ASSERT(flips > 0);
+  {
+    int cg = hcol(&e, "modelingGroup"), cc = hcol(&tr, "community");
+    ASSERT_EQ(e.nrows, tr.nrows);
+    for (size_t i = 0; i < e.nrows; i++) {
+      int comm = atoi(tr.rows[i][cc]), grp = atoi(e.rows[i][cg]);
+      if (comm == 2) ASSERT_EQ(grp, 14);
+      if (comm == 13) ASSERT_EQ(grp, 2);
+      g14 += grp == 14;
+    }
+    ASSERT(g14 > 50);
+  }
+  free_table(&ra);
+  free_table(&rb);
+  free_table(&n);
+  free_table(&h);
+  free_table(&e);
+  free_table(&tn);
+  free_table(&tr);
 }

@@ -60,6 +60,13 @@ static void gen_usage(FILE *f) {
           "  --ring-timing burst|honest|mixed  ring ratings within 15 min of each other, with\n"
           "                           honest delays, or half and half (default burst)\n"
           "\n"
+          "  --reference-ready        add what the reference scorer needs to run (docs/gen.md):\n"
+          "                           topic seed words in note summaries, locked status history\n"
+          "                           for half the notes older than 14 days (some CRH -> NMR flips),\n"
+          "                           a 3 h old stabilization clock on the other notes,\n"
+          "                           modelingGroup 14 on a larger community, the pinned\n"
+          "                           reference's column sets; the same ratings\n"
+          "\n"
           "  -q, --quiet              no summary line\n"
           "  -h, --help               this text\n",
           (unsigned long long)d.raters, (unsigned long long)d.notes, (unsigned long long)d.ratings,
@@ -222,6 +229,8 @@ int ns_cmd_gen(int argc, char **argv) {
       static const char *const names[] = {"burst", "honest", "mixed"};
       NEXT();
       if ((o.ring_timing = pick_name(a, val, names, 3)) < 0) return 2;
+    } else if (!strcmp(a, "--reference-ready")) {
+      o.reference_ready = 1;
     } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
       quiet = 1;
     } else {
@@ -294,6 +303,10 @@ int ns_cmd_gen(int argc, char **argv) {
               (unsigned long long)st.n_communities, (unsigned long long)st.n_power,
               (unsigned long long)st.n_cliques, (unsigned long long)st.n_clique_raters,
               (unsigned long long)st.n_posts);
+    if (o.reference_ready)
+      fprintf(stderr, "gen: reference-ready: %llu notes with topic words, %llu locked (%llu CRH -> NMR flips)\n",
+              (unsigned long long)st.n_topic_notes, (unsigned long long)st.n_locked,
+              (unsigned long long)st.n_flips);
   }
   return 0;
 }

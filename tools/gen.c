@@ -378,7 +378,9 @@ static void init_tag_chunks(gen *g) {
     }
 }
 
-/* One row of ratings-00000.tsv (35 columns). */
+/* One row of ratings-00000.tsv (35 columns; 34 with --reference-ready,
+** which leaves out the trailing suggestionId that the pinned reference
+** commit does not know). */
 static void write_rating(gen *g, wbuf *w, size_t n, size_t p, int64_t ts, int level, uint32_t tags,
                          int sampled) {
   static const uint8_t level_len[3] = {11, 16, 7};
@@ -396,7 +398,8 @@ static void write_rating(gen *g, wbuf *w, size_t n, size_t p, int64_t ts, int le
   w_mem(w, g->tag_chunks[(tags >> 16) & 0x3f], 12);
   w_c(w, '\t');
   w_i64(w, g->tweet[n]);
-  w_str(w, sampled ? "\tPOPULATION_SAMPLED\t\t\n" : "\tDEFAULT\t\t\n");
+  if (g->o->reference_ready) w_str(w, sampled ? "\tPOPULATION_SAMPLED\t\n" : "\tDEFAULT\t\n");
+  else w_str(w, sampled ? "\tPOPULATION_SAMPLED\t\t\n" : "\tDEFAULT\t\t\n");
   g->ncount[n]++;
   g->rcount[p]++;
 }
@@ -582,7 +585,14 @@ out:
 
 /* modelingGroup of community k (cycled past 16) and its population. */
 static const int comm_groups[16] = {13, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14, 18, 33};
-static int comm_group(uint32_t k) { return comm_groups[k % 16]; }
+/* --reference-ready: group 14 (the reference's trial model, 30x stronger
+** note-intercept regularisation) on community 2 instead of the small
+** community 13, which gets group 2: with a few dozen notes group 14 gives
+** no note a status and the reference aborts. */
+static const int ref_comm_groups[16] = {13, 1, 14, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 2, 18, 33};
+static int comm_group_o(const ns_gen_opts *o, uint32_t k) {
+  return o->reference_ready ? ref_comm_groups[k % 16] : comm_groups[k % 16];
+}
 static const char *group_population(int grp) {
   for (int i = 0; i < 13; i++)
     if (core_groups[i] == grp) return "CORE";
@@ -1293,7 +1303,38 @@ out:
 
 /* ---- the small files ----------------------------------------------------- */
 
-static void write_notes(gen *g, wbuf *w) {
+/* ---- --reference-ready (docs/gen.md) ------------------------------------ */
+
+/* Seed words of the reference's topic classifier, one phrase per topic:
+** UkraineConflict, GazaConflict, Scams, InDimensionTwo, MessiRonaldo. */
+#define REF_N_TOPICS 5
+static const char *const ref_topic_phrase[REF_N_TOPICS] = {
+    "this post is about the war between Russia and Ukraine; ",
+    "this post is about Israel and Gaza; ",
+    "this post is a scam promotion; ",
+    "this post is about SC ST OBC reservation; ",
+    "this post compares Messi and Ronaldo; "};
+#define REF_ONE_COMM_TOPIC_PCT 12 /* one community: % of posts per topic */
+#define REF_LOCK_AGE_MS (14 * DAY_MS) /* the reference locks a status after 14 days */
+#define REF_LOCK_SHARE 0.5        /* of the notes older than that, this share is locked */
+#define REF_FLIP_HELPFUL 0.15     /* truly helpful notes that went CRH -> NMR */
+#define REF_FLIP_BORDER 0.25      /* notes with 0 < q <= NS_GEN_HELPFUL_Q that did */
+#define REF_STAB_AGO_MS (3 * HOUR_MS) /* unlocked notes: stabilization clock start */
+
+/* Topic of note n (0 .. REF_N_TOPICS-1) or -1: with communities, the posts
+** of communities 1 .. 5 (locality keeps their raters inside the topic);
+** with one community, a hash of the post. */
+static int ref_topic(const gen *g, size_t n) {
+  size_t p = g->post[n];
+  if (g->nc >= 2) {
+    uint32_t c = g->ncomm[p];
+    return c >= 1 && c <= REF_N_TOPICS ? (int)c - 1 : -1;
+  }
+  uint64_t h = ns_hash64(g->o->seed ^ 0x70b1c5ull ^ ((uint64_t)p * 0x9e3779b97f4a7c15ull)) % 100;
+  return h < (uint64_t)REF_N_TOPICS * REF_ONE_COMM_TOPIC_PCT ? (int)(h / REF_ONE_COMM_TOPIC_PCT) : -1;
+}
+
+static void write_notes(gen *g, wbuf *w, ns_gen_stats *st) {
   static const char *const mis[7] = {"misleadingOther", "misleadingFactualError",
       "misleadingManipulatedMedia", "misleadingOutdatedInformation",
       "misleadingMissingImportantContext", "misleadingUnverifiedClaimAsFact", "misleadingSatire"};
@@ -1326,6 +1367,13 @@ static void write_notes(gen *g, wbuf *w) {
     w_str(w, (h >> 16) % 4 ? "\t1\t" : "\t0\t");
     w_str(w, "Synthetic note ");
     w_u64(w, (uint64_t)n);
+    if (g->o->reference_ready) {
+      int t = ref_topic(g, n);
+      w_str(w, ": ");
+      if (t >= 0) w_str(w, ref_topic_phrase[t]), st->n_topic_notes++;
+      w_str(w, m ? "the claim in this post lacks context. Source: https://example.org/s/"
+                 : "this post is accurate as written. Source: https://example.org/s/");
+    } else
     w_str(w, m ? ": the claim in this post lacks context. Source: https://example.org/s/"
                : ": this post is accurate as written. Source: https://example.org/s/");
     w_u64(w, h % 100000);
@@ -1333,7 +1381,38 @@ static void write_notes(gen *g, wbuf *w) {
   }
 }
 
-static void write_history(gen *g, wbuf *w) {
+static const char *const ref_status_names[3] = {"NEEDS_MORE_RATINGS", "CURRENTLY_RATED_HELPFUL",
+                                                 "CURRENTLY_RATED_NOT_HELPFUL"};
+
+/* One locked history row (--reference-ready): the columns after
+** createdAtMillis.  first: 0 none, 1 CRH, 2 CRNH; locked likewise (0 NMR). */
+static void ref_history_row(gen *g, wbuf *w, size_t n, int first, int locked, int64_t t1, int64_t t2) {
+  int64_t lock = g->created[n] + (int64_t)REF_LOCK_AGE_MS;
+  int64_t tcur = first ? (locked == first ? t1 : t2) : t1;
+  w_c(w, '\t');
+  if (first) w_i64(w, t1), w_c(w, '\t'), w_str(w, ref_status_names[first]);
+  else w_c(w, '\t');
+  w_c(w, '\t');
+  w_i64(w, tcur);
+  w_c(w, '\t');
+  w_str(w, ref_status_names[locked]);
+  w_c(w, '\t');
+  if (first) w_i64(w, t1), w_c(w, '\t'), w_str(w, ref_status_names[first]);
+  else w_c(w, '\t');
+  w_c(w, '\t');
+  w_i64(w, lock);
+  w_c(w, '\t');
+  w_str(w, ref_status_names[locked]);
+  w_str(w, "\t\t"); /* retro lock */
+  w_str(w, ref_status_names[locked]);
+  w_str(w, "\t\t\tCoreModel (v1.1)\t\t"); /* expansion, group, decidedBy, modelingGroup */
+  w_i64(w, tcur);
+  w_str(w, "\t\t\t\t\t\n"); /* the last 5 columns empty (no abovePcrhThresholdTime) */
+}
+
+static void write_history(gen *g, wbuf *w, ns_gen_stats *st) {
+  ns_rng r;
+  if (g->o->reference_ready) rng_stream(&r, g->o->seed, 17); /* not in the default model */
   w_line(w);
   w_str(w, "noteId\tnoteAuthorParticipantId\tcreatedAtMillis\ttimestampMillisOfFirstNonNMRStatus\t"
            "firstNonNMRStatus\ttimestampMillisOfCurrentStatus\tcurrentStatus\t"
@@ -1343,7 +1422,9 @@ static void write_history(gen *g, wbuf *w) {
            "currentModelingGroup\ttimestampMillisOfMostRecentStatusChange\t"
            "timestampMillisOfNmrDueToMinStableCrhTime\tcurrentMultiGroupStatus\t"
            "currentModelingMultiGroup\ttimestampMinuteOfFinalScoringOutput\t"
-           "timestampMillisOfFirstNmrDueToMinStableCrhTime\tabovePcrhThresholdTime\n");
+           "timestampMillisOfFirstNmrDueToMinStableCrhTime");
+  /* the pinned reference commit reads 23 columns, without the last one */
+  w_str(w, g->o->reference_ready ? "\n" : "\tabovePcrhThresholdTime\n");
   for (size_t n = 0; n < g->nn; n++) {
     w_line(w);
     w_i64(w, g->nid[n]);
@@ -1351,7 +1432,37 @@ static void write_history(gen *g, wbuf *w) {
     w_mem(w, pid_str(g, g->author[n]), 64);
     w_c(w, '\t');
     w_i64(w, g->created[n]);
-    w_str(w, "\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\n"); /* 21 empty columns */
+    if (g->o->reference_ready) {
+      /* four draws per note whatever happens, so one note's choice does not
+       * move another's */
+      double ul = ns_rng_uniform(&r), uf = ns_rng_uniform(&r), u1 = ns_rng_uniform(&r), u2 = ns_rng_uniform(&r);
+      int old = g->created[n] < g->o->epoch_ms - (int64_t)REF_LOCK_AGE_MS;
+      int target = (g->flags[n] & (NF_BAD_TARGET | NF_GOOD_TARGET)) != 0;
+      if (old && !target && ul < REF_LOCK_SHARE) {
+        int partisan = fabs(g->s[n]) > NS_GEN_PARTISAN_CUTOFF, enough = g->ncount[n] >= MIN_NOTE_RATINGS;
+        int first = 0, locked = 0;
+        if (enough && !partisan && g->q[n] > NS_GEN_HELPFUL_Q) first = 1, locked = uf < REF_FLIP_HELPFUL ? 0 : 1;
+        else if (enough && !partisan && g->q[n] > 0) first = uf < REF_FLIP_BORDER ? 1 : 0, locked = 0;
+        else if (enough && g->q[n] < -1.0) first = 2, locked = 2;
+        int64_t t1 = g->created[n] + (int64_t)(2 * HOUR_MS + u1 * 46 * HOUR_MS);
+        int64_t t2 = t1 + (int64_t)(DAY_MS + u2 * 9 * DAY_MS);
+        ref_history_row(g, w, n, first, locked, t1, t2);
+        st->n_locked++;
+        st->n_flips += first == 1 && locked == 0;
+        continue;
+      }
+    }
+    if (g->o->reference_ready) {
+      /* 20 columns, empty but timestampMillisOfNmrDueToMinStableCrhTime:
+       * the note's stabilization clock started REF_STAB_AGO_MS before now,
+       * longer than the reference's 60-minute maximum, so a note scored CRH
+       * in this one run leaves stabilization at CRH instead of being held
+       * at NMR as on a first run (docs/gen.md) */
+      w_str(w, "\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t");
+      w_i64(w, g->o->epoch_ms - (int64_t)REF_STAB_AGO_MS);
+      w_str(w, "\t\t\t\t\n");
+    } else
+      w_str(w, "\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\n"); /* 21 empty columns */
   }
 }
 
@@ -1367,7 +1478,7 @@ static void write_enrollment(gen *g, wbuf *w) {
     int grp = ns_rng_uniform(&r) < 0.6 ? 13 : core_groups[ns_rng_below(&r, 13)];
     const char *popn = "CORE";
     if (g->nc >= 2) { /* the draw above is kept so the other columns do not move */
-      grp = comm_group(g->comm[p]);
+      grp = comm_group_o(g->o, g->comm[p]);
       popn = group_population(grp);
     }
     w_line(w);
@@ -1445,7 +1556,7 @@ static void write_meta(const gen *g, wbuf *w) {
                    "\"communities\": %u, \"locality\": %.10g, \"activity\": \"%s\", \"powerRaters\": %.10g, "
                    "\"arrival\": \"%s\", \"notesPerPost\": %.10g, \"cliques\": %llu, \"cliqueShare\": %.10g, "
                    "\"cliqueSize\": %u, \"ring\": %llu, \"ringTargets\": %llu, \"ringFarm\": %llu, "
-                   "\"ringSplit\": %s, \"ringPlace\": \"%s\", \"ringCommunity\": %u, \"ringTiming\": \"%s\"}}\n",
+                   "\"ringSplit\": %s, \"ringPlace\": \"%s\", \"ringCommunity\": %u, \"ringTiming\": \"%s\"%s}}\n",
                    (long long)o->epoch_ms, (unsigned long long)o->seed, (unsigned long long)o->raters,
                    (unsigned long long)o->notes, (unsigned long long)o->ratings, o->weeks, o->partisan_frac,
                    (unsigned long long)o->incorrect_popular, g->nc, o->locality, activity_names[o->activity],
@@ -1453,7 +1564,8 @@ static void write_meta(const gen *g, wbuf *w) {
                    (unsigned long long)o->cliques, o->clique_share, o->clique_size,
                    (unsigned long long)o->ring, (unsigned long long)o->ring_targets,
                    (unsigned long long)o->ring_farm, o->ring_split ? "true" : "false",
-                   place_names[o->ring_place], ring_comm(g), timing_names[o->ring_timing]);
+                   place_names[o->ring_place], ring_comm(g), timing_names[o->ring_timing],
+                   o->reference_ready ? ", \"referenceReady\": true" : "");
   w_line(w);
   w_mem(w, tmp, (size_t)NS_MIN(k, (int)sizeof tmp - 1));
 }
@@ -1605,16 +1717,17 @@ int ns_gen_run(const ns_gen_opts *o, const char *dir, ns_gen_stats *stp) {
   if ((rc = ns_mkdir_p(dir)) != 0) goto out;
   for (int i = 0; i < 7; i++)
     if ((rc = w_open(&wf[i], dir, names[i])) != 0) goto out;
-  write_notes(&g, &wf[0]);
+  write_notes(&g, &wf[0], &st);
   w_line(&wf[1]);
   w_str(&wf[1], "noteId\traterParticipantId\tcreatedAtMillis\tversion\tagree\tdisagree\thelpful\t"
                 "notHelpful\thelpfulnessLevel");
   for (int t = 0; t < NS_N_TAGS; t++) w_c(&wf[1], '\t'), w_str(&wf[1], ns_tag_names[t]);
-  w_str(&wf[1], "\tratedOnTweetId\tratingSourceBucketed\tsuggestion\tsuggestionId\n");
+  w_str(&wf[1], o->reference_ready ? "\tratedOnTweetId\tratingSourceBucketed\tsuggestion\n"
+                                   : "\tratedOnTweetId\tratingSourceBucketed\tsuggestion\tsuggestionId\n");
   if ((rc = shaped(o) ? shaped_ratings(&g, &wf[1], act, pop, &st) : honest_ratings(&g, &wf[1], act, pop, &st)) != 0)
     goto out;
   if (g.nk && (rc = ring_ratings(&g, &wf[1], &st)) != 0) goto out;
-  write_history(&g, &wf[2]);
+  write_history(&g, &wf[2], &st);
   write_enrollment(&g, &wf[3]);
   write_truth(&g, &wf[4], &wf[5]);
   write_meta(&g, &wf[6]);

@@ -74,6 +74,11 @@ typedef struct ns_gen_opts {
   int ring_place;             /* NS_GEN_PLACE_* */
   int32_t ring_community;     /* 0-based; < 0: 1 with >= 2 communities, else 0 */
   int ring_timing;            /* NS_GEN_TIMING_* */
+  /* --reference-ready (docs/gen.md): what the reference scorer needs to run
+  ** (topic seed words in note summaries, locked status history for older
+  ** notes, modelingGroup 14 on a larger community); the ratings are the
+  ** same as without it */
+  int reference_ready;
 } ns_gen_opts;
 
 typedef struct ns_gen_stats {
@@ -85,6 +90,8 @@ typedef struct ns_gen_stats {
   uint64_t n_bad_targets, n_good_targets;
   uint64_t n_communities;     /* 1 for the one-community model */
   uint64_t n_power, n_cliques, n_clique_raters, n_posts;
+  uint64_t n_topic_notes;     /* --reference-ready: notes with topic seed words */
+  uint64_t n_locked, n_flips; /* --reference-ready: locked history rows, CRH -> NMR */
 } ns_gen_stats;
 
 /* Fills *o with the documented defaults (2000 raters, 2000 notes, 200000
