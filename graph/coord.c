@@ -5,55 +5,41 @@
 **
 ** Who calls it: engine/pipeline_trust.c, once per scoring run with trust
 ** on, before round 1.
-** Threads: the caller's thread; the pair count (collide.c) fans out on the
+** Threads: the caller's thread; the pair counts (collide.c) fan out on the
 ** pool with per-chunk outputs merged in chunk order, so the result is the
 ** same for every thread count.
 **
-** The test, in four steps:
-**
 **  1. Collisions.  For raters with >= min_posts distinct posts, count the
 **     posts on which a pair gave the same value to the same note (bounded
-**     neighbourhood, collide.c).  Pairs with >= min_count collisions are
-**     candidates.
-**  2. The null model: what two honest raters of communities c and c' with
-**     activities T_a, T_b share by chance.  Rater a lands on post p with
-**     probability T_a pi_c(p), where pi_c is the share of community c's
-**     ratings that fall on p (its popularity *in c*, cross-community
-**     ratings included), and two raters who both rated p agree with
-**     probability sum_v f_pc(v) f_pc'(v), f_pc = the value shares of c's
-**     raters on p (smoothed toward the post's overall shares).  So
-**         E_ab = T_a T_b S[c][c'],
-**         S[c][c'] = sum_p pi_c(p) pi_c'(p) sum_v f_pc(v) f_pc'(v).
-**     Popularity counts each rating with weight 1 / (1 + candidate
-**     partners of its rater): a block of raters who all co-rate the same
-**     posts counts about once, so a ring that is a large share of its
-**     community cannot make its own targets look popular there and hide
-**     behind the popularity it created.  For ordinary raters the weight
-**     scales every post alike and cancels in pi.
-**  3. A candidate pair is suspect when its collisions are both far above
-**     the null (lift = count / E_ab >= min_lift) and significant: the
-**     Poisson upper tail P(X >= count; E_ab) is below alpha / M, M = the
-**     number of eligible pairs (Bonferroni: on data without coordination,
-**     the chance that any pair is flagged is at most about alpha).  No
-**     fixed count rule: ten shared targets suffice when chance predicts
-**     0.2, fifty do not when it predicts twenty.
-**  4. Suspect pairs are joined by union-find into groups 1, 2, ... numbered
-**     by smallest member.
+**     neighbourhood, collide.c).  Pairs with >= min_count are candidates.
+**  2. The null model (null.c, collide.h): the pair's expected collisions
+**     E_ab from their activities, communities, own mixes over post homes,
+**     the posts' popularity and the communities' value shares.  Ratings
+**     count with weight 1 / (1 + candidate partners of the rater), so a
+**     block of raters who all co-rate counts about once and a ring cannot
+**     hide behind the popularity it created.
+**  3. A candidate is suspect when lift = count / E_ab >= min_lift and the
+**     Poisson tail P(X >= count; E_ab) <= alpha / M (M = eligible pairs),
+**     or, at the triple-wise bound, when it closes a triangle (triangles()).
+**  4. The same test on dissenting ratings only (value share on the note
+**     <= max_dissent_share), with a wider neighbourhood.
+**  5. Suspect pairs of both passes are joined by union-find; outsiders
+**     whose summed pairs against a large group are significant join it
+**     (join_groups()); groups are numbered 1, 2, ... by smallest member.
 **
-** ns_coord_weights turns groups into per-rating weights: on a note where m
-** members of one group rated, each of those ratings weighs 1/m, so the
-** group counts as one rater there and keeps full weight everywhere else.
+** ns_coord_weights turns groups of >= min_size into per-rating weights:
+** one rater's worth on a note where the group rates against the others,
+** at most max_share of the others' weight where it rates with them.
 */
 #include "collide.h"
 
-#ifndef NS__COORD_AGAINST
-#define NS__COORD_AGAINST 0.25
-#endif
-
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* ns_coord_weights: a group whose mean value on a note is this far from
+** the other raters' mean rates against them there. */
+#define NS__COORD_AGAINST 0.25
 
 void ns_coord_params_default(ns_coord_params *p) {
   p->min_posts = 5;
@@ -434,7 +420,7 @@ int ns_coord_weights(const ns_bigraph *g, const float *edge_value, const int32_t
       r = (double)(deg - (uint64_t)cnt[gid]);
       mg = gsum[gid] / m;                          /* the group's mean value */
       mo = r > 0 ? (all - gsum[gid]) / r : mg;     /* everyone else's */
-      /* Against the others (their means half a scale apart): one rater's
+      /* Against the others (means NS__COORD_AGAINST apart): one rater's
       ** worth.  With them: at most max_share of the others' weight, and
       ** at least one rater's worth. */
       allowed = fabs(mg - mo) >= NS__COORD_AGAINST ? 1.0 : max_share * r;

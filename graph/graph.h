@@ -283,12 +283,17 @@ int ns_qclique_detect(const ns_bigraph *g, const float *edge_value, const int64_
 ** min_count same-value posts in common, both raters with >= min_posts
 ** posts) is suspect when
 **   lift = count / E >= min_lift  and  P(Poisson(E) >= count) <= alpha / M,
-**   E = T_a T_b S[c_a][c_b],
-** T = distinct posts rated, c = community, S the chance that two raters of
-** those communities meet on a post with the same value (popularity and
-** value shares per community, each rating weighted 1 / (1 + its rater's
-** candidate partners)), M = eligible pairs.  Suspect pairs are joined by
-** union-find into groups 1, 2, ... by smallest member.
+**   E = T_a T_b sum_k m_a(k) m_b(k) Q_k[c_a][c_b],
+** T = distinct posts rated, c = community, m = the rater's own mix over
+** post homes, Q_k the chance that two raters of those communities meet on a
+** home-k post with the same value (popularity and value shares, each
+** rating weighted 1 / (1 + its rater's candidate partners); graph/null.c),
+** M = eligible pairs; a pair significant only at
+** the triple-wise bound counts when it closes a triangle.  The test runs on
+** every same-value collision and again on dissenting ratings only.
+** Suspect pairs are joined by union-find into groups 1, 2, ... by smallest
+** member; outsiders whose summed pairs against a large group are
+** significant join it.
 */
 typedef struct ns_coord_params {
   int min_posts;          /* 5 */
@@ -341,7 +346,7 @@ int ns_coord_detect(const ns_bigraph *g, const float *edge_value, const int64_t 
 /* Per-rating weights for the ratings of groups of >= min_size members
 ** (smaller groups and raters in no group weigh 1).  On a note rated by m
 ** members of group G and r other raters, with mean values g and o: when
-** |g - o| >= 0.5 (the group against the others) G weighs 1 rater's worth
+** |g - o| >= 0.25 (the group against the others) G weighs 1 rater's worth
 ** in all, each rating 1/m; otherwise G may weigh max(1, max_share * r),
 ** each rating min(1, that / m). */
 int ns_coord_weights(const ns_bigraph *g, const float *edge_value, const int32_t *group_id,
