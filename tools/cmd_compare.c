@@ -70,8 +70,11 @@ static void print_groups(FILE *o, const char *title, const ns_cmp_group *g, size
 static void print_text(FILE *o, const ns_cmp_side *a, const ns_cmp_side *b,
                        const ns_cmp_result *r, size_t top) {
   char b1[32], b2[32], b3[32], b4[32];
-  fprintf(o, "A: %s (%s, %zu notes)\n", a->path, ns_cmp_kind_name(a->kind), a->n);
-  fprintf(o, "B: %s (%s, %zu notes)\n\n", b->path, ns_cmp_kind_name(b->kind), b->n);
+  fprintf(o, "A: %s (%s, %zu notes", a->path, ns_cmp_kind_name(a->kind), a->n);
+  if (a->n_unpublished) fprintf(o, "; %zu rows without a published status left out", a->n_unpublished);
+  fprintf(o, ")\nB: %s (%s, %zu notes", b->path, ns_cmp_kind_name(b->kind), b->n);
+  if (b->n_unpublished) fprintf(o, "; %zu rows without a published status left out", b->n_unpublished);
+  fprintf(o, ")\n\n");
   fprintf(o, "notes in common    %zu (%zu only in A, %zu only in B)\n", r->n_common, r->n_only_a,
           r->n_only_b);
   fprintf(o, "status agreement   %s (%zu of %zu agree)\n", fmt_num(r->agreement, b1, sizeof b1),

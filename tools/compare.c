@@ -355,9 +355,14 @@ int ns_cmp_side_load(const char *path, ns_cmp_side **out, char *msg, size_t msg_
       s->n_bad++;
       continue;
     }
+    st = get(fl, nf, c_status);
+    if (s->kind == NS_CMP_HISTORY && st->n == 0) {
+      /* a note with no published status is not a disagreement */
+      s->n_unpublished++;
+      continue;
+    }
     if (i == cap && (rc = grow(s, &cap)) != 0) goto out;
     s->note_id[i] = id;
-    st = get(fl, nf, c_status);
     {
       char sb[64];
       size_t n = st->n < sizeof sb ? st->n : sizeof sb - 1;
@@ -398,7 +403,8 @@ int ns_cmp_side_load(const char *path, ns_cmp_side **out, char *msg, size_t msg_
   }
   if (s->n == 0) {
     rc = NS_ENODATA;
-    say(msg, msg_len, "%s: no notes (%zu rows without a noteId)", s->path, s->n_bad);
+    say(msg, msg_len, "%s: no notes (%zu rows without a noteId, %zu without a published status)",
+        s->path, s->n_bad, s->n_unpublished);
     goto out;
   }
   if ((rc = sort_side(s)) != 0) goto out;
@@ -602,10 +608,10 @@ out:
 static json_t *num_or_null(double v) { return isfinite(v) ? json_real(v) : json_null(); }
 
 static json_t *side_json(const ns_cmp_side *s) {
-  return json_pack("{s:s, s:s, s:I, s:b, s:I, s:I}", "path", s->path, "kind",
+  return json_pack("{s:s, s:s, s:I, s:b, s:I, s:I, s:I}", "path", s->path, "kind",
                    ns_cmp_kind_name(s->kind), "notes", (json_int_t)s->n, "hasModel",
                    s->has_model, "duplicateRows", (json_int_t)s->n_dup, "badRows",
-                   (json_int_t)s->n_bad);
+                   (json_int_t)s->n_bad, "unpublishedRows", (json_int_t)s->n_unpublished);
 }
 
 static json_t *note_side(const ns_cmp_side *s, size_t i) {

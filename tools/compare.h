@@ -52,6 +52,8 @@ typedef struct ns_cmp_side {
   size_t n;               /* notes */
   size_t n_dup;           /* rows dropped: same note id again (last row kept) */
   size_t n_bad;           /* rows dropped: no parsable noteId */
+  size_t n_unpublished;   /* history rows dropped: empty currentStatus
+                          ** (no status published yet) */
   int64_t *note_id;       /* [n] ascending, distinct */
   uint8_t *cls;           /* [n] NS_SCLASS_* of the status */
   uint16_t *status;       /* [n] index into strs: status text */
