@@ -35,6 +35,10 @@
 ** group against the others on a note weighs one rater there; with them,
 ** at most a fifth of the others' weight. */
 #define NS__GROUP_MIN_SIZE 10
+/* The coordination test runs only when at least this share of the raters
+** with NS__COORD_MIN_ACTIVE or more ratings has a known community. */
+#define NS__COORD_MIN_COVERAGE 0.5
+#define NS__COORD_MIN_ACTIVE 5
 #define NS__GROUP_MAX_SHARE 0.2
 
 void ns__rater_communities(const ns__run *run, int32_t *comm) {
@@ -64,6 +68,29 @@ int ns__groups_stage(ns__run *run) {
     post[n] = tw >= 0 ? tw : INT64_MAX - (int64_t)n;
   }
   ns__rater_communities(run, comm);
+  {
+    /* Without communities the null is global chance, and honest
+    ** communities co-rate far above it (docs/trust.md §6): the test would
+    ** take them for rings.  So it needs a modelingGroup for most raters
+    ** who would take part; otherwise it is skipped, and the run scores as
+    ** with --no-trust. */
+    size_t active = 0, known = 0;
+    for (size_t u = 0; u < np; u++)
+      if (run->g->rater_off[u + 1] - run->g->rater_off[u] >= NS__COORD_MIN_ACTIVE) {
+        active++;
+        known += comm[u] >= 0;
+      }
+    if (active > 0 && (double)known < NS__COORD_MIN_COVERAGE * (double)active) {
+      ns_warn("trust: userEnrollment gives a modelingGroup to %zu of the %zu raters with %d or more "
+              "ratings; the coordination test needs communities (without them honest communities "
+              "look coordinated), so it is skipped and statuses are those of --no-trust (pass the "
+              "enrollment file with -e)",
+              known, active, NS__COORD_MIN_ACTIVE);
+      for (size_t e = 0; e < run->n_r; e++) run->edge_cw[e] = 1.0f;
+      run->n_groups = run->n_grouped = run->n_group_weighted = 0;
+      goto out;
+    }
+  }
   ns_coord_params_default(&cp);
   if ((rc = ns_coord_detect(run->g, run->r_value, post, comm, &cp, run->pool, run->group_id,
                             &st)) != 0)
