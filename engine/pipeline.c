@@ -373,7 +373,7 @@ static void note_facts(const ns__run *run, size_t n, int final_round, ns__note_f
   int32_t hist = run->note_hist[n];
   /* The coordination weights (round 1: edge_cw; round 2: edge_w) apply to
   ** the head-count rules too (RatioCRNH, MinMinorityRaters, RaterBalance):
-  ** otherwise a group the MF counts once could still win by numbers.
+  ** otherwise a group the MF discounts could still win by numbers.
   ** Without trust every weight is 1. */
   const float *ew = final_round ? run->edge_w : run->edge_cw;
   double tag_w[NS_N_TAGS] = {0};
@@ -392,7 +392,8 @@ static void note_facts(const ns__run *run, size_t n, int final_round, ns__note_f
     uint32_t tags = ds->r_tags[r];
     double w = ew ? ew[e] : 1.0, h;
     /* Tags count with the rating's coordination weight: a group that
-    ** rated the note counts once (without trust every weight is 1). */
+    ** rated the note counts as little as in the fit (without trust every
+    ** weight is 1). */
     double tw = run->edge_cw ? run->edge_cw[e] : 1.0;
     for (int t = 0; tags && t < NS_N_TAGS; t++)
       if (tags & NS_TAG_BIT(t)) tag_w[t] += tw;
@@ -482,7 +483,8 @@ static int round2(ns__run *run) {
   fit_io io;
 
   if (!base) return NS_ENOMEM;
-  for (size_t e = 0; e < run->n_r; e++) base[e] = run->above[run->r_rater[e]] == 1;
+  for (size_t e = 0; e < run->n_r; e++)
+    base[e] = run->above[run->r_rater[e]] == 1 && !(run->edge_cw && !(run->edge_cw[e] > 0));
   if (run->edge_cw) {
     /* Trust on: the coordination weights (1/m for m members of a group on
     ** a note, 1 for everyone else) carry into round 2 and its rules. */
@@ -753,21 +755,25 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, volatile int *canc
   sc->stage_seconds[0] = stage_end(&clk);
   if (CANCELED()) { rc = NS_ECANCELED; goto out; }
 
-  /* -- coordinated groups (trust on): a group counts as one rater on each
-  ** note it rated, in both rounds, so a ring cannot bend the provisional
-  ** statuses either. */
+  /* -- coordinated groups (trust on): a large group has no say on a note
+  ** where it rates against everyone else (weight 0: the rating leaves the
+  ** fit, so it moves no count either) and a bounded say elsewhere, in both
+  ** rounds, so a ring cannot bend the provisional statuses either. */
+  uint8_t *in_fit = NULL;
   if (p->trust) {
     stage_begin(&clk, "coordinated groups");
     if ((rc = ns__groups_stage(&run)) != 0) goto out;
     sc->groups_seconds = stage_end(&clk);
     sc->stage_seconds[3] += sc->groups_seconds;
+    if (!(in_fit = ns_mallocn(run.n_r ? run.n_r : 1, 1))) { rc = NS_ENOMEM; goto out; }
+    for (size_t e = 0; e < run.n_r; e++) in_fit[e] = run.edge_cw[e] > 0;
   }
 
   /* -- round 1 */
   stage_begin(&clk, "round 1 (prescoring) factorization");
-  if ((rc = count_filter(&run, NULL, p->min_ratings_note,
-                         p->min_ratings_rater, run.edge_r1)) != 0)
-    goto out;
+  rc = count_filter(&run, in_fit, p->min_ratings_note, p->min_ratings_rater, run.edge_r1);
+  free(in_fit);
+  if (rc != 0) goto out;
   {
     fit_io io;
     memset(&io, 0, sizeof io);

@@ -31,7 +31,7 @@
 ** intercept: the note-only refit of f without the ratings of clique
 ** members (reference §4.1 step 15; the reference's correlatedRater is the
 ** quasi-clique flag alone, so coordinated groups -- which the trust stage
-** already counts as one rater per note -- do not count here).  When no
+** already weights down per note -- do not count here).  When no
 ** rater is correlated the refit would reproduce the round-2 fit, so the
 ** round-2 intercept is copied instead (docs/guardrails.md §4). */
 static int qclique_stage(ns__run *run, const ns_guard_fit *f, const ns_guard_reg *reg) {
@@ -172,7 +172,7 @@ int ns__guardrails(ns__run *run) {
   double thr[NS_N_NOT_HELPFUL_TAGS];
   if ((rc = ns_guard_tag_weights(&f, w)) != 0) goto out;
   /* Each rating's tags count with its round-2 weight: a coordinated group
-  ** on a note counts as one rater here as it did in the fit (1 without
+  ** on a note counts here as little as it did in the fit (1 without
   ** trust, so the reference's sums). */
   for (size_t j = 0; j < ne; j++) w[j] *= rw[j];
   if ((rc = ns_guard_tag_aggregate(&f, w, adj, rat, NULL)) != 0) goto out;

@@ -6,9 +6,9 @@
 **   groups   ns_coord_detect on every kept rating (post = the note's
 **            tweetId, or the note itself when the post is unknown;
 **            community = modelingGroup), then ns_coord_weights: a group
-**            of >= 10 raters counts once on a note where it rates against
-**            the others, and at most a fifth of them where it rates with
-**            them.
+**            of >= 10 raters has no say on a note where it rates against
+**            the others (weight 0, out of the fit), and at most a fifth of
+**            the others' weight where it rates with them.
 **            The weights apply in BOTH rounds, because a ring also bends
 **            the round-1 statuses, and to every head count and tag count.
 **   trust    agreement edges = valid round-1 ratings that agree with the
@@ -32,8 +32,8 @@
 ** are published but weigh as usual -- a group of friends moves a note by
 ** no more than ten honest raters can, and down-weighting them costs CRH
 ** notes through the hard head-count rules (gen --shape cliques).  A larger
-** group against the others on a note weighs one rater there; with them,
-** at most a fifth of the others' weight. */
+** group against the others on a note has no say there; with them, at most
+** a fifth of the others' weight. */
 #define NS__GROUP_MIN_SIZE 10
 /* The coordination test runs only when at least this share of the raters
 ** with NS__COORD_MIN_ACTIVE or more ratings has a known community. */

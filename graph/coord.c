@@ -28,8 +28,8 @@
 **     (join_groups()); groups are numbered 1, 2, ... by smallest member.
 **
 ** ns_coord_weights turns groups of >= min_size into per-rating weights:
-** one rater's worth on a note where the group rates against the others,
-** at most max_share of the others' weight where it rates with them.
+** 0 on a note where the group rates against the others, at most
+** max_share of the others' weight where it rates with them.
 */
 #include "collide.h"
 
@@ -420,10 +420,14 @@ int ns_coord_weights(const ns_bigraph *g, const float *edge_value, const int32_t
       r = (double)(deg - (uint64_t)cnt[gid]);
       mg = gsum[gid] / m;                          /* the group's mean value */
       mo = r > 0 ? (all - gsum[gid]) / r : mg;     /* everyone else's */
-      /* Against the others (means NS__COORD_AGAINST apart): one rater's
-      ** worth.  With them: at most max_share of the others' weight, and
-      ** at least one rater's worth. */
-      allowed = fabs(mg - mo) >= NS__COORD_AGAINST ? 1.0 : max_share * r;
+      /* Against the others (means NS__COORD_AGAINST apart): no say (0).
+      ** With them: at most max_share of the others' weight, and at least
+      ** one rater's worth. */
+      if (fabs(mg - mo) >= NS__COORD_AGAINST) {
+        w[e] = 0.0f;
+        continue;
+      }
+      allowed = max_share * r;
       if (allowed < 1) allowed = 1;
       if (m > allowed) w[e] = (float)(allowed / m);
     }

@@ -346,9 +346,9 @@ int ns_coord_detect(const ns_bigraph *g, const float *edge_value, const int64_t 
 /* Per-rating weights for the ratings of groups of >= min_size members
 ** (smaller groups and raters in no group weigh 1).  On a note rated by m
 ** members of group G and r other raters, with mean values g and o: when
-** |g - o| >= 0.25 (the group against the others) G weighs 1 rater's worth
-** in all, each rating 1/m; otherwise G may weigh max(1, max_share * r),
-** each rating min(1, that / m). */
+** |g - o| >= 0.25 (the group against the others) each of its ratings
+** weighs 0 (the caller leaves them out of the fit); otherwise G may weigh
+** max(1, max_share * r), each rating min(1, that / m). */
 int ns_coord_weights(const ns_bigraph *g, const float *edge_value, const int32_t *group_id,
                      size_t n_groups, int min_size, double max_share, float *w);
 
