@@ -15,13 +15,14 @@ rm -f "$T"/data/truth_*.tsv
 "$NS_BIN" import --db "$T/t.db" "$T/data" >/dev/null 2>&1
 "$NS_BIN" score --db "$T/t.db" >/dev/null 2>&1
 
-# every read (but /metrics) sleeps 3 s: two of them hold both read slots
-serve_start "$T" --max-reads 2 --test-read-delay 3
-curl -s -o "$T/a.html" "$URL/dashboard" & A=$!
-curl -s -o "$T/b.json" "$URL/v1/runs" & B=$!
+# every read (but /metrics) sleeps 8 s: two of them hold both read slots
+# (long enough that a loaded machine under ASan still sees them running)
+serve_start "$T" --max-reads 2 --test-read-delay 8
+curl -s --max-time 30 -o "$T/a.html" "$URL/dashboard" & A=$!
+curl -s --max-time 30 -o "$T/b.json" "$URL/v1/runs" & B=$!
 got=
 for _ in $(seq 1 50); do
-  code=$(curl -s -D "$T/h" -o "$T/c.json" -w '%{http_code}' "$URL/v1/runs/latest")
+  code=$(curl -s --max-time 30 -D "$T/h" -o "$T/c.json" -w '%{http_code}' "$URL/v1/runs/latest")
   if [ "$code" = 503 ]; then got=1; break; fi
   sleep 0.05
 done
@@ -30,16 +31,16 @@ grep -qi '^Retry-After: 1' "$T/h" || fail "503 without Retry-After"
 grep -q '"error":"too many reads in progress"' "$T/c.json" || fail "503 body: $(cat "$T/c.json")"
 # ingest is answered while the two reads still run
 out=$(printf '{"noteId":5,"raterParticipantId":"r","createdAtMillis":7,"helpfulnessLevel":"HELPFUL"}\n' |
-  curl -s -H 'Content-Type: application/x-ndjson' --data-binary @- "$URL/v1/ratings")
+  curl -s --max-time 30 -H 'Content-Type: application/x-ndjson' --data-binary @- "$URL/v1/ratings")
 [ "$out" = '{"accepted":1,"rejected":[],"rejected_total":0}' ] || fail "ingest beside reads: $out"
 kill -0 $A 2>/dev/null || fail "ingest waited for the dashboard read"
 wait $A $B
 grep -q '<html' "$T/a.html" || fail "dashboard body"
 grep -q '"runs":\[{' "$T/b.json" || fail "runs body"
 # the dashboard of the same run is rendered once
-curl -s -o "$T/a2.html" "$URL/dashboard"
+curl -s --max-time 30 -o "$T/a2.html" "$URL/dashboard"
 cmp -s "$T/a.html" "$T/a2.html" || fail "cached dashboard differs"
-m=$(curl -s "$URL/metrics")
+m=$(curl -s --max-time 30 "$URL/metrics")
 [ "$(echo "$m" | awk '/^notescore_dashboard_renders_total/ {print $2}')" = 1 ] || fail "renders: $(echo "$m" | grep renders)"
 [ "$(echo "$m" | awk '/^notescore_reads_refused_total/ {print $2}')" -ge 1 ] || fail "refused reads metric"
 serve_stop
