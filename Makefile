@@ -43,10 +43,10 @@ else
   BUILD := build
 endif
 
-MODULES  := base graph factorization store engine
+MODULES  := base graph factorization store guard engine dash server
 LIB_SRCS := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
-TOOL_SRCS := $(wildcard tools/*.c)
+TOOL_SRCS := $(wildcard tools/*.c tools/gen/*.c tools/eval/*.c)
 TOOL_OBJS := $(TOOL_SRCS:%.c=$(BUILD)/obj/%.o)
 TEST_SRCS := $(wildcard tests/*.c)
 TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -84,8 +84,8 @@ $(BUILD)/obj/tests/runner.o: ALL_CFLAGS += -I$(BUILD)
 $(RUNNER): $(TEST_OBJS) $(filter-out $(BUILD)/obj/tools/main.o,$(TOOL_OBJS)) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# The HTTP load generator for `serve` (its own program: tools/*.c are
-# linked into the test runner, so it lives in tools/loadgen/).
+# The HTTP load generator for `serve` (its own program: the other tools
+# sources are linked into the test runner, so it lives apart in tools/loadgen/).
 LOADGEN := $(BUILD)/ns-loadgen
 $(LOADGEN): $(BUILD)/obj/tools/loadgen/loadgen.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

@@ -91,7 +91,7 @@ int ns_enroll_parse(const char *s, size_t len);  /* -1 if unknown */
 
 /* ---- value domains shared by both readers ------------------------------
 ** The public TSV reader (store/tsv.c: `import`, `score -n/-r`) and the HTTP
-** body parser (engine/body.c) apply these same checks, so a row is accepted
+** body parser (server/body.c) apply these same checks, so a row is accepted
 ** or rejected the same way whichever way it arrives. */
 
 /* NULL when id is a valid public note id (positive), else the reason. */

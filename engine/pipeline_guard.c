@@ -1,6 +1,6 @@
 /*
 ** engine/pipeline_guard.c -- the guardrails stage of a scoring run: adapts
-** the run's round-2 arrays to engine/guardrails.h and stores the per-note
+** the run's round-2 arrays to guard/guard.h and stores the per-note
 ** verdicts (pseudo-rater bounds, tag filter, incorrect filter, low-diligence
 ** intercept, NoHighVol intercept, quasi-cliques and the NoCorrelated
 ** intercept, population-sampled intercept) in the run, where note_facts()
@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "guardrails.h"
+#include "../guard/guard.h"
 #include "pipeline_int.h"
 
 /* Quasi-clique scope (reference §7.2): notes created within 13 weeks of

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "guardrails.h"
+#include "../guard/guard.h"
 #include "pipeline_int.h"
 
 /* ---- valid ratings ----------------------------------------------------- */

@@ -31,7 +31,7 @@
 ** verdicts and the lowDiligenceIntercept (FilterLowDiligence) are carried
 ** over from the full run.
 **
-** Who calls it: engine/server.c, on a libuv worker thread, never at the
+** Who calls it: server/server.c, on a libuv worker thread, never at the
 ** same time as a full run.  Single-threaded (notes are few); the base is
 ** read-only except in ns_refresh_base_accept().
 */
@@ -40,7 +40,7 @@
 #include <string.h>
 
 #include "../factorization/mf.h"
-#include "guardrails.h"
+#include "../guard/guard.h"
 #include "pipeline_int.h"
 
 struct ns_refresh_base {

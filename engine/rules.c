@@ -18,7 +18,7 @@
 */
 #include <math.h>
 
-#include "guardrails.h"
+#include "../guard/guard.h"
 #include "pipeline_int.h"
 
 #define BIT(r) (1u << (r))

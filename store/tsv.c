@@ -486,7 +486,7 @@ static int detect_kind(const field *f, int nf) {
 }
 
 /* A column named twice makes the file ambiguous (which one counts?):
-** rejected with its position, the same rule as over HTTP (engine/body.c)
+** rejected with its position, the same rule as over HTTP (server/body.c)
 ** and as NDJSON's duplicate keys.  Returns 0, NS_EPARSE or NS_ENOMEM. */
 static int header_dups(const char *file, const field *f, int nf, const ns_load_opts *opts) {
   const char **names = ns_mallocn((size_t)nf + 1, sizeof *names);

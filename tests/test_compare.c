@@ -1,5 +1,5 @@
 /*
-** tests/test_compare.c -- the comparison library (tools/compare.c) on
+** tests/test_compare.c -- the comparison library (tools/eval/compare.c) on
 ** hand-made files whose every figure is worked out in the comments.
 **
 ** A is a notescore-style scored_notes.tsv (columns in a different order
@@ -10,7 +10,7 @@
 
 #include "harness.h"
 
-#include "../tools/compare.h"
+#include "../tools/eval/compare.h"
 
 static void write_file(const char *dir, const char *name, const char *text) {
   char path[4300];

@@ -16,7 +16,7 @@
 #include <jansson.h>
 
 #include "../base/dataset.h"
-#include "../engine/dashboard.h"
+#include "../dash/dash.h"
 #include "../store/store.h"
 
 /* ---- fixture ------------------------------------------------------------ */

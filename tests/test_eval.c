@@ -1,5 +1,5 @@
 /*
-** tests/test_eval.c -- the evaluator (tools/eval.c) on hand-made files.
+** tests/test_eval.c -- the evaluator (tools/eval/eval.c) on hand-made files.
 **
 ** Nine truth notes and a scored_notes.tsv whose every metric is worked out
 ** by hand in the comments below.  Column order differs from gen's on
@@ -9,7 +9,7 @@
 
 #include "harness.h"
 
-#include "../tools/eval.h"
+#include "../tools/eval/eval.h"
 
 static void write_file(const char *dir, const char *name, const char *text) {
   char path[4300];

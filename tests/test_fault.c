@@ -4,7 +4,7 @@
 **
 ** Two kinds of fault point (base/base.h, ns_fault_*):
 **   NS_FAULT_ALLOC  every allocation of ours (the ns_ wrappers), jansson's
-**                   included (engine/body.c routes them through ns_malloc);
+**                   included (server/body.c routes them through ns_malloc);
 **   NS_FAULT_LIB    every allocation of SQLite (sqlite3_config(
 **                   SQLITE_CONFIG_MALLOC) wrapper below);
 **   NS_FAULT_IO     every write, sync and truncate of a SQLite file, through
@@ -32,9 +32,9 @@
 
 #include "../base/dataset.h"
 #include "../engine/pipeline.h"
-#include "../engine/server_int.h"
+#include "../server/server_int.h"
 #include "../store/store.h"
-#include "../tools/gen.h"
+#include "../tools/gen/gen.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/lsan_interface.h>

@@ -1,5 +1,5 @@
 /*
-** tests/test_gen.c -- the synthetic data generator (tools/gen.c).
+** tests/test_gen.c -- the synthetic data generator (tools/gen/gen.c).
 **
 ** The tests read the generated files back with a small independent TSV
 ** splitter and check the properties the scorer tests rely on: exact public
@@ -12,7 +12,7 @@
 #include <ctype.h>
 
 #include "../base/dataset.h"
-#include "../tools/gen.h"
+#include "../tools/gen/gen.h"
 
 /* ---- reading the files back --------------------------------------------- */
 

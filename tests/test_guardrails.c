@@ -1,12 +1,12 @@
 /*
-** tests/test_guardrails.c -- engine/guardrails: every rule on hand-built
+** tests/test_guardrails.c -- guard/: every rule on hand-built
 ** inputs whose expected numbers are worked out in the comments, plus
 ** stationarity and thread-count determinism checks of the refits.
 */
 #include "harness.h"
 
 #include "../base/dataset.h"
-#include "../engine/guardrails.h"
+#include "../guard/guard.h"
 #include "../engine/pipeline_int.h"
 
 /* ---- quantiles ---------------------------------------------------------- */

@@ -345,7 +345,7 @@ TEST(qclique_bad_input) {
 
 /* ---- from detection to NoCorrelatedIntercept ---------------------------- */
 
-#include "../engine/guardrails.h"
+#include "../guard/guard.h"
 #include "../engine/pipeline_int.h"
 
 TEST(qclique_no_correlated_rule_demotes_clique_note) {

@@ -14,7 +14,7 @@
 #include "../base/dataset.h"
 #include "../engine/pipeline.h"
 #include "../store/store.h"
-#include "../tools/gen.h"
+#include "../tools/gen/gen.h"
 
 /* A small generated world, loaded and normalized. */
 static ns_dataset *small_world(void) {

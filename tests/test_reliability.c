@@ -12,7 +12,7 @@
 #include <sqlite3.h>
 
 #include "../base/dataset.h"
-#include "../engine/server_int.h"
+#include "../server/server_int.h"
 #include "../store/store.h"
 
 static void parse(ns__batch *b, int kind, int fmt, const char *s) {
@@ -147,7 +147,7 @@ static void collect(void *ctx, const char *m) {
 }
 
 /* Reads text both ways: as a file (store/tsv.c) and as an HTTP body
-** (engine/body.c).  Returns the rows each accepted; messages in g / b. */
+** (server/body.c).  Returns the rows each accepted; messages in g / b. */
 static void both_ways(const char *text, msgs *g, int *rc_file, size_t *file_rows, ns__batch *b) {
   ns_dataset *ds;
   ns_load_stats st;

@@ -6,7 +6,7 @@
 #include "harness.h"
 
 #include "../base/dataset.h"
-#include "../engine/server_int.h"
+#include "../server/server_int.h"
 
 static void parse(ns__batch *b, int kind, int fmt, const char *s) {
   memset(b, 0, sizeof *b);

@@ -3,7 +3,7 @@
 ** [--explain N --db DB]`
 **
 ** Compares two sets of note statuses: notescore output, the reference's
-** output, or a published noteStatusHistory file (tools/compare.h reads
+** output, or a published noteStatusHistory file (tools/eval/compare.h reads
 ** them and computes the figures; this file parses options and prints).
 ** With --explain, the worst N disagreeing notes are explained from the
 ** score DB with the same function and text as `notescore explain`.
@@ -22,9 +22,9 @@
 #include <sqlite3.h>
 
 #include "../base/base.h"
-#include "../engine/dashboard.h"
+#include "../dash/dash.h"
 #include "cli.h"
-#include "compare.h"
+#include "eval/compare.h"
 #include "report.h"
 
 static void usage(FILE *f) {

@@ -1,6 +1,6 @@
 /*
 ** tools/cmd_eval.c -- `notescore eval`: option parsing and output around
-** ns_eval_run() (tools/eval.c).  Main thread only.
+** ns_eval_run() (tools/eval/eval.c).  Main thread only.
 */
 #include <stdio.h>
 #include <string.h>
@@ -9,7 +9,7 @@
 
 #include "../base/base.h"
 #include "cli.h"
-#include "eval.h"
+#include "eval/eval.h"
 
 static void eval_usage(FILE *f) {
   fprintf(f,

@@ -5,7 +5,7 @@
 ** decided-by, every rule that fired with its threshold, intercept/factor
 ** with the pseudo-rater bounds, the note's ratings by rater factor side and
 ** helpfulness level, the top tags, and the note's status in every published
-** run.  The facts come from ns_dash_explain() (engine/dash_explain.c, one
+** run.  The facts come from ns_dash_explain() (dash/explain.c, one
 ** read transaction); this file only parses options and prints them, as
 ** text or as the same JSON object.
 **
@@ -21,7 +21,7 @@
 #include <sqlite3.h>
 
 #include "../base/base.h"
-#include "../engine/dashboard.h"
+#include "../dash/dash.h"
 #include "cli.h"
 #include "report.h"
 

@@ -1,13 +1,13 @@
 /*
 ** tools/cmd_gen.c -- `notescore gen`: option parsing and the summary line
-** around ns_gen_run() (tools/gen.c).  Main thread only.
+** around ns_gen_run() (tools/gen/gen.c).  Main thread only.
 */
 #include <stdio.h>
 #include <string.h>
 
 #include "../base/base.h"
 #include "cli.h"
-#include "gen.h"
+#include "gen/gen.h"
 
 static void gen_usage(FILE *f) {
   ns_gen_opts d;

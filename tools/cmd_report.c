@@ -5,7 +5,7 @@
 ** scripts, no network): the note intercept-vs-factor scatter with the CRH
 ** and CRNH thresholds, status counts across runs, rater factor and trust
 ** histograms, the notes whose status changed in the last run.  The page is
-** built by ns_report_html() (engine/dash_report.c), which the server also
+** built by ns_report_html() (dash/report.c), which the server also
 ** serves at GET /dashboard; this file parses options and owns the file.
 ** The page is written to OUT.tmp and renamed, so a reader never sees half
 ** a report.  "-o -" writes to stdout.
@@ -20,9 +20,9 @@
 #include <sqlite3.h>
 
 #include "../base/base.h"
-#include "../engine/dashboard.h"
+#include "../dash/dash.h"
 #include "cli.h"
-#include "compare.h"
+#include "eval/compare.h"
 #include "report.h"
 
 static void usage(FILE *f) {

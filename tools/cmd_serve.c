@@ -1,6 +1,6 @@
 /*
 ** tools/cmd_serve.c -- `notescore serve`: option parsing for the daemon
-** (engine/server.h does the work).  Runs on the main thread, which becomes
+** (server/server.h does the work).  Runs on the main thread, which becomes
 ** the server's loop thread until SIGTERM/SIGINT.  Before the server starts,
 ** the DB is checked (tools/cli_util.c) and the exclusive serve lock taken:
 ** a second `serve` on the same DB exits 1 naming the holder's pid.
@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "../base/base.h"
-#include "../engine/server.h"
+#include "../server/server.h"
 #include "cli.h"
 
 static void usage(FILE *f) {

@@ -1,6 +1,6 @@
 /*
 ** tests/fuzz/fuzz_body.c -- libFuzzer target for the ingest body parsers
-** (engine/body.c).  The first byte picks the row kind and the format; the
+** (server/body.c).  The first byte picks the row kind and the format; the
 ** rest is the body.  Checks the invariants every caller relies on: rows +
 ** rejects never exceed the lines, every accepted id is a NUL-terminated
 ** string inside the arena, and the JSON answer can be built.
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../engine/server_int.h"
+#include "../../server/server_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,5 +1,5 @@
 /*
-** engine/guardrails.c -- quantiles and the exact note-only refits behind the
+** guard/refit.c -- quantiles and the exact note-only refits behind the
 ** pseudo-rater bounds (§4.6), the NoHighVol / NoCorrelated intercepts
 ** (§4.1 step 15), the population-sampled intercept (§4.7 step 8), plus the
 ** high-volume rater flag (§1.7 step 3).
@@ -13,7 +13,7 @@
 ** Who calls it: engine/pipeline.c (run thread); parallel over notes through
 ** ns_pool_for, each note written by exactly one chunk.
 */
-#include "guardrails.h"
+#include "guard.h"
 #include "../factorization/mf.h"
 
 #include <math.h>

@@ -1,8 +1,8 @@
 /*
-** tools/eval.h -- `notescore eval`: quality and attack metrics of a scoring
+** tools/eval/eval.h -- `notescore eval`: quality and attack metrics of a scoring
 ** run against the ground truth written by `notescore gen`.
 **
-** Inputs: DIR/truth_notes.tsv (tools/gen.c) and OUTDIR/scored_notes.tsv (the
+** Inputs: DIR/truth_notes.tsv (tools/gen/gen.c) and OUTDIR/scored_notes.tsv (the
 ** scorer), both mapped by header name; optionally a second scorer output
 ** to count status differences between two runs (e.g. trust on vs off).
 ** When OUTDIR/helpfulness_scores.tsv exists, also DIR/truth_raters.tsv, for

@@ -1,5 +1,5 @@
 /*
-** engine/guard_tags.c -- the two tag-based guardrails: the tag-outlier
+** guard/tags.c -- the two tag-based guardrails: the tag-outlier
 ** filter (reference-algorithm.md §4.3) and the incorrect filter (§4.4).
 **
 ** Both look at who wrote a not-helpful tag relative to the note: the tag
@@ -11,7 +11,7 @@
 ** Who calls it: engine/pipeline.c, final round, run thread.  Single-threaded:
 ** every function is one or two linear passes over the ratings.
 */
-#include "guardrails.h"
+#include "guard.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /*
-** engine/dash_report.c -- the self-contained HTML report of a score DB
+** dash/report.c -- the self-contained HTML report of a score DB
 ** (ns_report_html, contract in dashboard.h).
 **
 ** One page, no scripts, no network: inline CSS and inline SVG charts drawn
@@ -26,7 +26,7 @@
 ** Who calls it: tools/cmd_report.c, and the server's GET /dashboard on a
 ** worker thread (it passes an open_memstream FILE).  Threads: any.
 */
-#include "dashboard.h"
+#include "dash.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -36,7 +36,7 @@
 #include <sqlite3.h>
 
 #include "../base/dataset.h"
-#include "pipeline.h"
+#include "../engine/pipeline.h"
 
 /* Plot geometry (SVG user units). */
 #define PW 760.0 /* whole scatter width */

@@ -1,5 +1,5 @@
 /*
-** engine/dash_explain.c -- why a note has its status: everything the
+** dash/explain.c -- why a note has its status: everything the
 ** current published run knows about one note, as a JSON object
 ** (ns_dash_explain, contract in dashboard.h).
 **
@@ -13,7 +13,7 @@
 ** Who calls it: tools/cmd_explain.c (and any reader wanting the same
 ** answer).  Threads: any; one call per connection at a time.
 */
-#include "dashboard.h"
+#include "dash.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -23,7 +23,7 @@
 #include <sqlite3.h>
 
 #include "../base/dataset.h"
-#include "pipeline.h"
+#include "../engine/pipeline.h"
 
 /* A small query helper: the statement lives in q->st until the next
 ** q_prep() or q_done(). */

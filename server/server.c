@@ -1,5 +1,5 @@
 /*
-** engine/server.c -- the serve daemon's event loop: connections, routing,
+** server/server.c -- the serve daemon's event loop: connections, routing,
 ** responses, shutdown, the scoring schedule.
 **
 ** Life of an ingest request (POST /v1/ratings):
@@ -49,9 +49,9 @@
 
 #include "../base/dataset.h"
 #include "server_int.h"
-#include "server_read.h"
+#include "read.h"
 
-#include "pipeline.h"
+#include "../engine/pipeline.h"
 
 const char *const ns__route_names[NS_ROUTE_COUNT] = {
     "other", "healthz", "metrics", "runs", "runs_latest", "note", "dashboard",

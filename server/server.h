@@ -1,5 +1,5 @@
 /*
-** engine/server.h -- the `notescore serve` daemon.
+** server/server.h -- the `notescore serve` daemon.
 **
 ** One libuv loop thread accepts HTTP/1.1 connections (keep-alive, requests
 ** parsed by http_parser), one writer thread owns the SQLite write handle and

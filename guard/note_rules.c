@@ -1,5 +1,5 @@
 /*
-** engine/guard_rules.c -- per-note guardrail rules that need no model:
+** guard/note_rules.c -- per-note guardrail rules that need no model:
 ** stabilization delay (reference-algorithm.md §4.8) and the harassment
 ** labels and rater penalty (§3.2, §3.6).  ScoringDriftGuard and the
 ** two-week lock (§4.9) live in engine/rules.c and engine/pipeline_history.c.
@@ -10,7 +10,7 @@
 **
 ** Who calls it: engine/pipeline.c, run thread.  No allocation, no state.
 */
-#include "guardrails.h"
+#include "guard.h"
 
 #include <math.h>
 #include <string.h>

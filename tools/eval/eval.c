@@ -1,5 +1,5 @@
 /*
-** tools/eval.c -- metrics of a scoring run against gen's ground truth.
+** tools/eval/eval.c -- metrics of a scoring run against gen's ground truth.
 **
 ** Called by tools/cmd_eval.c and the tests.  Single-threaded.
 **
@@ -19,8 +19,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../base/base.h"
-#include "gen.h"
+#include "../../base/base.h"
+#include "../gen/gen.h"
 
 #define MAX_FIELDS 512
 

@@ -1,5 +1,5 @@
 /*
-** engine/http.c -- one HTTP/1.1 connection as a state machine without I/O.
+** server/http.c -- one HTTP/1.1 connection as a state machine without I/O.
 **
 ** Bytes go in through ns__http_feed(); complete requests come out, one at a
 ** time (the parser pauses after each so pipelined requests are answered in

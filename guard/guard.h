@@ -1,5 +1,5 @@
 /*
-** engine/guardrails.h -- internal engine header: the checks the reference
+** guard/guard.h -- internal engine header: the checks the reference
 ** scorer applies before a note's status may change (reference-algorithm.md
 ** §1.7 step 3, §3.2, §3.6, §4.1, §4.3-4.9).
 **

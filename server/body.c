@@ -1,5 +1,5 @@
 /*
-** engine/body.c -- ingest bodies (NDJSON and TSV) into validated rows.
+** server/body.c -- ingest bodies (NDJSON and TSV) into validated rows.
 **
 ** Both formats are first reduced to the same thing: for each row, the text
 ** of every known column (JSON values are rendered to text: strings as-is,

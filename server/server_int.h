@@ -1,5 +1,5 @@
 /*
-** engine/server_int.h -- internals shared by the server's files.
+** server/server_int.h -- internals shared by the server's files.
 **
 **   body.c          NDJSON / TSV ingest bodies -> ns__batch (rows + rejects)
 **   http.c          one HTTP/1.1 connection as a socket-free state machine

@@ -1,5 +1,5 @@
 /*
-** tools/compare.h -- `notescore compare A B`: how far two sets of note
+** tools/eval/compare.h -- `notescore compare A B`: how far two sets of note
 ** statuses agree, and where they do not.
 **
 ** A side is read from any of three kinds of input, detected from what the
@@ -32,7 +32,7 @@
 
 #include <jansson.h>
 
-#include "../engine/dashboard.h" /* NS_SCLASS_* status classes */
+#include "../../dash/dash.h" /* NS_SCLASS_* status classes */
 
 /* What a side was read from. */
 enum ns_cmp_kind {

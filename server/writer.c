@@ -1,5 +1,5 @@
 /*
-** engine/server_writer.c -- the writer thread: group commits of ingest rows.
+** server/writer.c -- the writer thread: group commits of ingest rows.
 **
 ** Requests arrive parsed (ns__ingest with an ns__batch).  The writer takes
 ** everything queued (up to group_max_rows rows), concatenates the rows and

@@ -1,5 +1,5 @@
 /*
-** engine/guard_diligence.c -- the low-diligence model (reference-algorithm.md
+** guard/diligence.c -- the low-diligence model (reference-algorithm.md
 ** §4.5): the reputation matrix factorization of §6 on a 0/1 target ("this
 ** rating carries notHelpfulIncorrect, notHelpfulIrrelevantSources or
 ** notHelpfulSourcesMissingOrUnreliable"), BCE-with-logits loss, three
@@ -56,7 +56,7 @@
 ** Who calls it: engine/pipeline_guard.c (ns__guardrails), run thread; the
 ** row sweeps fan out on the run's pool.
 */
-#include "guardrails.h"
+#include "guard.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /*
-** tools/compare.c -- reading the three kinds of status input and
+** tools/eval/compare.c -- reading the three kinds of status input and
 ** computing the agreement figures of `notescore compare` (contract in
 ** compare.h).
 **
@@ -20,7 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../base/base.h"
+#include "../../base/base.h"
 
 const char *const ns_cmp_class_names[NS_SCLASS_COUNT] = {"CRH", "CRNH", "NMR", "other"};
 

@@ -1,5 +1,5 @@
 /*
-** engine/server_read.c -- the read endpoints, answered off the loop thread.
+** server/read.c -- the read endpoints, answered off the loop thread.
 **
 ** GET /v1/notes/{id}, /v1/runs, /v1/runs/latest and the DB part of
 ** /metrics run as uv_queue_work items: each opens its own read-only SQLite
@@ -15,10 +15,10 @@
 ** Threads: ns__read_work() runs on a libuv worker; it touches only its
 ** ns__read.
 */
-#include "server_read.h"
+#include "read.h"
 
 #include "../base/dataset.h"
-#include "dashboard.h"
+#include "../dash/dash.h"
 
 #include <stdio.h>
 #include <stdlib.h>

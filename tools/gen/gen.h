@@ -1,5 +1,5 @@
 /*
-** tools/gen.h -- the synthetic data generator behind `notescore gen`.
+** tools/gen/gen.h -- the synthetic data generator behind `notescore gen`.
 **
 ** Writes a directory of files in the exact public Community Notes layouts
 ** (notes-00000.tsv, ratings-00000.tsv, noteStatusHistory-00000.tsv,

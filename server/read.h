@@ -1,5 +1,5 @@
 /*
-** engine/server_read.h -- read endpoints of the server (server_read.c).
+** server/read.h -- read endpoints of the server (server_read.c).
 ** Internal to engine/; see server_int.h for the map of the server files.
 */
 #ifndef NS_SERVER_READ_H

@@ -1,5 +1,5 @@
 /*
-** engine/dashboard.h -- read-only views of the score DB for people:
+** dash/dash.h -- read-only views of the score DB for people:
 ** the explanation of one note and the self-contained HTML report.
 **
 ** Both read through the documented SQL views (docs/dashboards.md) on a
@@ -9,7 +9,7 @@
 ** is one published run, never a mix of two, even while a writer publishes.
 **
 ** Who calls it: tools/cmd_explain.c, tools/cmd_report.c, and the server's
-** GET /dashboard route (engine/server*.c) on a libuv worker thread.
+** GET /dashboard route (server/*.c) on a libuv worker thread.
 ** Threads: any thread, one call per connection at a time.
 */
 #ifndef NS_DASHBOARD_H

@@ -1,5 +1,5 @@
 /*
-** engine/guard_logit.c -- the harassment/abuse tag-consensus model
+** guard/harassment.c -- the harassment/abuse tag-consensus model
 ** (reference-algorithm.md §3.6): a logistic matrix factorization
 **
 **   z_e = mu + i_u + i_n + f_u.f_n,   p_e = sigmoid(z_e)
@@ -38,7 +38,7 @@
 **
 ** Who calls it: engine/pipeline_help.c (ns__helpfulness), run thread.
 */
-#include "guardrails.h"
+#include "guard.h"
 #include "../factorization/mf.h"
 
 #include <math.h>

@@ -1,5 +1,5 @@
 /*
-** tools/gen.c -- synthetic Community Notes data with ground truth.
+** tools/gen/gen.c -- synthetic Community Notes data with ground truth.
 **
 ** Called by tools/cmd_gen.c and the tests (ns_gen_run).  Single-threaded.
 **
@@ -38,8 +38,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../base/base.h"
-#include "../base/dataset.h"
+#include "../../base/base.h"
+#include "../../base/dataset.h"
 
 /* ---- model constants (docs/gen.md explains each) ------------------------ */
 
