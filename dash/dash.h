@@ -9,7 +9,7 @@
 ** is one published run, never a mix of two, even while a writer publishes.
 **
 ** Who calls it: tools/cmd_explain.c, tools/cmd_report.c, and the server's
-** GET /dashboard route (server/*.c) on a libuv worker thread.
+** GET /dashboard route (server/server.c, server/read.c) on a libuv worker thread.
 ** Threads: any thread, one call per connection at a time.
 */
 #ifndef NS_DASHBOARD_H
