@@ -180,6 +180,18 @@ static void read_metrics(ns__read *r, sqlite3 *db) {
       sqlite3_step(st) == SQLITE_ROW)
     fprintf(f, "notescore_last_run_seconds %.3f\n", sqlite3_column_double(st, 1));
   sqlite3_finalize(st);
+  st = NULL;
+  /* from the DB, not the process: true across restarts and for runs
+  ** published by `score --db`; absent until a run was ever published */
+  fputs("# HELP notescore_last_run_success_timestamp_seconds When the latest published run "
+        "finished (Unix time).\n"
+        "# TYPE notescore_last_run_success_timestamp_seconds gauge\n", f);
+  if (db && sqlite3_prepare_v2(db, "SELECT max(finished_ms) FROM runs WHERE status = 'published'",
+                               -1, &st, NULL) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+    fprintf(f, "notescore_last_run_success_timestamp_seconds %.3f\n",
+            (double)sqlite3_column_int64(st, 0) / 1000.0);
+  sqlite3_finalize(st);
   fclose(f);
   r->status = 200;
   r->body = buf;
