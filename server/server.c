@@ -1021,7 +1021,7 @@ static void score_after(uv_work_t *w, int status) {
   if (rc == 0) s->runs_ok++;
   else s->runs_failed++;
   s->runs_by[outcome]++;
-  if (outcome != RUN_NO_DATA) {
+  if (outcome != RUN_NO_DATA && status == 0) {
     observe(s->run_hist, run_buckets, N_RUN_BUCKETS, s->last_run_s);
     s->run_seconds_sum += s->last_run_s;
   }
@@ -1160,6 +1160,9 @@ static void on_score_timer(uv_timer_t *t) {
   }
   s->score_work.data = s;
   s->score_cancel = 0;
+  s->score_run_id = 0;   /* set by score_work once it ran */
+  s->score_notes = 0;
+  s->last_run_s = 0;
   if (uv_queue_work(&s->loop, &s->score_work, score_work, score_after) == 0) {
     s->score_running = 1;
     s->works++;
