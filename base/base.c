@@ -67,10 +67,12 @@ int ns_log_format_parse(const char *name) {
 typedef struct lbuf {
   char *p;
   size_t n, cap;
+  int over;               /* something was dropped */
 } lbuf;
 
 static void lb_putc(lbuf *b, char c) {
   if (b->n + 1 < b->cap) b->p[b->n++] = c;
+  else b->over = 1;
 }
 
 static void lb_puts(lbuf *b, const char *s) {
@@ -85,6 +87,7 @@ static void lb_printf(lbuf *b, const char *fmt, ...) {
   va_start(ap, fmt);
   k = vsnprintf(b->p + b->n, b->cap - b->n, fmt, ap);
   va_end(ap);
+  if (k > 0 && b->n + (size_t)k >= b->cap) b->over = 1;
   if (k > 0) b->n = NS_MIN(b->n + (size_t)k, b->cap - 1);
 }
 
@@ -157,13 +160,48 @@ static void lb_num(lbuf *b, int fmt, double d) {
   else lb_puts(b, fmt == NS_LOG_JSON ? "null" : isnan(d) ? "NaN" : d > 0 ? "+Inf" : "-Inf");
 }
 
-void ns_log_format_line(char *buf, size_t cap, int fmt, int64_t now_ms, int level,
-                        const char *msg, const ns_log_field *f, size_t n) {
+/* One line into b: the message (its first msg_len bytes), then the fields;
+** truncated adds truncated=true. */
+static void render(lbuf *b, int fmt, const char *ts, int lv, const char *msg, size_t msg_len,
+                   const ns_log_field *f, size_t n, int truncated) {
   static const char *const plain_prefix[] = {"error: ", "warning: ", "", "debug: "};
   static const char *const names[] = {"error", "warn", "info", "debug"};
+  char cut[2048];
+  if (msg_len < strlen(msg)) {   /* only when retrying a line that did not fit */
+    msg_len = NS_MIN(msg_len, sizeof cut - 1);
+    memcpy(cut, msg, msg_len);
+    cut[msg_len] = '\0';
+    msg = cut;
+  }
+  if (fmt == NS_LOG_JSON) {
+    lb_printf(b, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":", ts, names[lv]);
+    lb_json_str(b, msg);
+  } else if (fmt == NS_LOG_LOGFMT) {
+    lb_printf(b, "ts=%s level=%s msg=", ts, names[lv]);
+    lb_logfmt_str(b, msg);
+  } else {
+    lb_printf(b, "notescore: %s%s", plain_prefix[lv], msg);
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (f[i].type == 's' && !f[i].s && fmt != NS_LOG_JSON) continue;
+    if (fmt == NS_LOG_JSON) lb_printf(b, ",\"%s\":", f[i].key);
+    else lb_printf(b, " %s=", f[i].key);
+    if (f[i].type == 'i') lb_printf(b, "%lld", f[i].i);
+    else if (f[i].type == 'n') lb_num(b, fmt, f[i].d);
+    else if (!f[i].s) lb_puts(b, "null");
+    else if (fmt == NS_LOG_JSON) lb_json_str(b, f[i].s);
+    else lb_logfmt_str(b, f[i].s);
+  }
+  if (truncated) lb_puts(b, fmt == NS_LOG_JSON ? ",\"truncated\":true" : " truncated=true");
+  if (fmt == NS_LOG_JSON) lb_putc(b, '}');
+}
+
+void ns_log_format_line(char *buf, size_t cap, int fmt, int64_t now_ms, int level,
+                        const char *msg, const ns_log_field *f, size_t n) {
   int lv = level < 0 ? 0 : level > 3 ? 3 : level;
-  lbuf b = {buf, 0, cap};
-  char ts[64];
+  size_t len = strlen(msg);
+  lbuf b = {buf, 0, cap, 0};
+  char ts[64] = "";
   if (cap == 0) return;
   if (fmt != NS_LOG_PLAIN) {
     time_t secs = (time_t)(now_ms / 1000);
@@ -173,29 +211,16 @@ void ns_log_format_line(char *buf, size_t cap, int fmt, int64_t now_ms, int leve
              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
              (int)(now_ms % 1000));
   }
-  if (fmt == NS_LOG_JSON) {
-    lb_printf(&b, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":", ts, names[lv]);
-    lb_json_str(&b, msg);
-  } else if (fmt == NS_LOG_LOGFMT) {
-    lb_printf(&b, "ts=%s level=%s msg=", ts, names[lv]);
-    lb_logfmt_str(&b, msg);
-  } else {
-    lb_printf(&b, "notescore: %s%s", plain_prefix[lv], msg);
-  }
-  for (size_t i = 0; i < n; i++) {
-    if (f[i].type == 's' && !f[i].s && fmt != NS_LOG_JSON) continue;
-    if (fmt == NS_LOG_JSON) lb_printf(&b, ",\"%s\":", f[i].key);
-    else lb_printf(&b, " %s=", f[i].key);
-    if (f[i].type == 'i') lb_printf(&b, "%lld", f[i].i);
-    else if (f[i].type == 'n') lb_num(&b, fmt, f[i].d);
-    else if (!f[i].s) lb_puts(&b, "null");
-    else if (fmt == NS_LOG_JSON) lb_json_str(&b, f[i].s);
-    else lb_logfmt_str(&b, f[i].s);
-  }
-  /* a JSON line cut short still closes its object */
-  if (fmt == NS_LOG_JSON) {
-    if (b.n + 1 >= b.cap && b.cap >= 2) b.n = b.cap - 2;
-    lb_putc(&b, '}');
+  render(&b, fmt, ts, lv, msg, len, f, n, 0);
+  /* Too long: a record cut anywhere could end inside a quoted value, which
+  ** no logfmt or JSON parser reads.  Render it again without the fields and
+  ** with the message halved until the whole record fits, marked truncated. */
+  while (b.over && fmt != NS_LOG_PLAIN) {
+    len /= 2;
+    b.n = 0;
+    b.over = 0;
+    render(&b, fmt, ts, lv, msg, len, NULL, 0, 1);
+    if (len == 0) break;
   }
   buf[b.n] = '\0';
 }

@@ -42,11 +42,15 @@ TEST(ops_log_format_lines) {
   ns_log_format_line(buf, sizeof buf, NS_LOG_LOGFMT, T_MS, NS_LOG_INFO, "k=v\x1b level=error",
                      NULL, 0);
   ASSERT_STREQ(buf, "ts=2026-12-02T21:58:35.123Z level=info msg=\"k=v\\x1b level=error\"");
-  /* a line cut at the buffer stays a closed JSON object */
-  ns_log_format_line(buf, 60, NS_LOG_JSON, T_MS, NS_LOG_INFO, "0123456789012345678901234567890",
-                     NULL, 0);
-  ASSERT_EQ(strlen(buf), 59);
-  ASSERT_EQ(buf[58], '}');
+  /* a record too long for the buffer is rendered again, shorter, and
+  ** stays one whole record (never cut inside a quoted value) */
+  ns_log_format_line(buf, 90, NS_LOG_JSON, T_MS, NS_LOG_INFO, "0123456789\"123456789012345678901",
+                     f, 5);
+  ASSERT_STREQ(buf, "{\"ts\":\"2026-12-02T21:58:35.123Z\",\"level\":\"info\",\"msg\":"
+                    "\"01234567\",\"truncated\":true}");
+  ns_log_format_line(buf, 70, NS_LOG_LOGFMT, T_MS, NS_LOG_INFO, "a b c d e f g h i j k l m n",
+                     f, 5);
+  ASSERT_STREQ(buf, "ts=2026-12-02T21:58:35.123Z level=info msg=\"a b c \" truncated=true");
   ASSERT_EQ(ns_log_format_parse("json"), NS_LOG_JSON);
   ASSERT_EQ(ns_log_format_parse("logfmt"), NS_LOG_LOGFMT);
   ASSERT_EQ(ns_log_format_parse("xml"), -1);
