@@ -11,6 +11,10 @@
 **     each, so the ingest writer's group commits get the write lock between
 **     them (its busy handler retries every millisecond) instead of waiting
 **     behind one huge DELETE;
+**   - each batch's WAL frames are checkpointed (PASSIVE) by the prune
+**     itself: left in the WAL, they made the ingest commit that crossed the
+**     auto-checkpoint size copy megabytes of deleted pages -- ack stalls of
+**     up to 1 s while pruning 120 000 rows, none with this;
 **   - readers are never blocked (WAL): a reader that started before a batch
 **     committed still sees the rows, one that starts after does not;
 **   - the current run (current_run) and the newest `keep` published runs are
@@ -132,6 +136,10 @@ int ns_store_prune_runs(ns_store *s, int keep, size_t batch, double pause_s,
         ns__db_rollback(s);
         goto out;
       }
+      /* copy the batch's WAL frames into the DB now, on this thread: left
+      ** in the WAL they would be checkpointed by whichever commit crosses
+      ** the auto-checkpoint size -- an ingest commit, stalled for it */
+      sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
       st.rows += (uint64_t)changed;
       st.batches++;
       if (run != last_run) {   /* a run counted once over both tables */
