@@ -31,7 +31,12 @@
 ** refresh_every_s, note refreshes between them (refresh_work,
 ** engine/refresh.c).  Both run on libuv workers, never at the same time: the
 ** loop thread starts one only while the other is idle, which is also what
-** makes the refresh base (s->rbase) safe to share between them.
+** makes the refresh base (s->rbase) safe to share between them.  With
+** keep_runs, a prune of old runs' score rows (prune_work, store/prune.c)
+** takes the same slot after each published run and once at start.
+**
+** Logs: one structured line (ns_log_kv) per run, refresh, prune with work
+** done, error, start and stop; the format (logfmt/JSON) is the CLI's choice.
 **
 ** Thread: everything here runs on the loop thread except the bodies of the
 ** uv_queue_work callbacks named *_work.
