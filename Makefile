@@ -8,7 +8,7 @@
 #   make demo         generate sample data, import it, score it, print a summary
 #   make attack       the adversarial sweep; writes docs/adversarial.md
 #   make soak         serve under mixed + hostile load for SOAK_SECONDS (600)
-#   make install PREFIX=/usr/local
+#   make install PREFIX=/usr/local DESTDIR=   binary, man page, docs, systemd unit
 #   make check-symbols   fail on any exported symbol not prefixed ns_
 #
 # Build modes: SAN=address,undefined adds sanitizers (objects go to their own
@@ -16,6 +16,11 @@
 
 CC      ?= cc
 PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+DOCDIR  ?= $(PREFIX)/share/doc/notescore
+# systemd reads units from /usr/local/lib/systemd/system and /usr/lib/systemd/system
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 SAN     ?=
 XCFLAGS ?=
 
@@ -145,9 +150,17 @@ attack: deps $(BIN)
 soak: deps $(BIN) $(LOADGEN)
 	tools/soak.sh
 
+# The unit's ExecStart names the installed binary (BINDIR, without DESTDIR:
+# DESTDIR is a staging root, the files end up under PREFIX).
+DOC_FILES := README.md LICENSE $(wildcard docs/*.md docs/*.png) docs/alerts.yml
 install: $(BIN)
-	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/notescore
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DOCDIR) $(DESTDIR)$(UNITDIR)
+	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/notescore
+	install -m 0644 docs/notescore.1 $(DESTDIR)$(MANDIR)/man1/notescore.1
+	install -m 0644 $(DOC_FILES) $(DESTDIR)$(DOCDIR)/
+	sed 's|@BINDIR@|$(BINDIR)|g' dist/notescore.service > $(DESTDIR)$(UNITDIR)/notescore.service.tmp
+	chmod 0644 $(DESTDIR)$(UNITDIR)/notescore.service.tmp
+	mv $(DESTDIR)$(UNITDIR)/notescore.service.tmp $(DESTDIR)$(UNITDIR)/notescore.service
 
 clean:
 	rm -rf build

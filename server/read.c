@@ -610,6 +610,7 @@ static void read_metrics(ns__read *r, ns_reader *rd) {
   size_t len = 0;
   FILE *f = open_memstream(&buf, &len);
   double secs;
+  int64_t last_ms;
   if (!f) {
     set_error(r, 500, "out of memory");
     return;
@@ -622,6 +623,13 @@ static void read_metrics(ns__read *r, ns_reader *rd) {
         "# TYPE notescore_last_run_seconds gauge\n", f);
   if (rd && ns_q_last_run_seconds(rd, &secs) == 0)
     fprintf(f, "notescore_last_run_seconds %.3f\n", secs);
+  /* from the DB, not the process: true across restarts and for runs
+  ** published by `score --db`; absent until a run was ever published */
+  fputs("# HELP notescore_last_run_success_timestamp_seconds When the latest published run "
+        "finished (Unix time).\n"
+        "# TYPE notescore_last_run_success_timestamp_seconds gauge\n", f);
+  if (rd && ns_q_last_success_ms(rd, &last_ms) == 0)
+    fprintf(f, "notescore_last_run_success_timestamp_seconds %.3f\n", (double)last_ms / 1000.0);
   fclose(f);
   r->status = 200;
   r->body = buf;

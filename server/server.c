@@ -31,7 +31,12 @@
 ** refresh_every_s, note refreshes between them (refresh_work,
 ** engine/refresh.c).  Both run on libuv workers, never at the same time: the
 ** loop thread starts one only while the other is idle, which is also what
-** makes the refresh base (s->rbase) safe to share between them.
+** makes the refresh base (s->rbase) safe to share between them.  With
+** keep_runs, a prune of old runs' score rows (prune_work, store/prune.c)
+** takes the same slot after each published run and once at start.
+**
+** Logs: one structured line (ns_log_kv) per run, refresh, prune with work
+** done, error, start and stop; the format (logfmt/JSON) is the CLI's choice.
 **
 ** Thread: everything here runs on the loop thread except the bodies of the
 ** uv_queue_work callbacks named *_work.
@@ -43,6 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <uv.h>
@@ -52,6 +58,27 @@
 #include "read.h"
 
 #include "../engine/pipeline.h"
+
+/* Run and refresh durations in /metrics (histogram upper bounds, seconds;
+** one more bucket for +Inf).  Runs take seconds to tens of minutes, a
+** refresh milliseconds to seconds. */
+static const double run_buckets[] = {1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600};
+static const double refresh_buckets[] = {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15, 60};
+#define N_RUN_BUCKETS (sizeof run_buckets / sizeof run_buckets[0])
+#define N_REFRESH_BUCKETS (sizeof refresh_buckets / sizeof refresh_buckets[0])
+
+/* Scheduled runs by outcome (notescore_runs_total{status}). */
+enum { RUN_PUBLISHED = 0, RUN_FAILED, RUN_ABANDONED, RUN_NO_DATA, RUN_OUTCOMES };
+static const char *const run_outcomes[RUN_OUTCOMES] = {"published", "failed", "abandoned",
+                                                       "no_data"};
+
+/* --keep-runs pruning (store/prune.c): rows per delete transaction and the
+** pause after each.  A batch of 1000 takes ~15 ms, the longest an ingest
+** commit waits for the lock; the pause lets the writer in.  Measured
+** (docs/operations.md): ack p99 during a prune as without one; 2000 rows
+** and 2 ms doubled the p99. */
+#define PRUNE_BATCH 1000
+#define PRUNE_PAUSE_S 0.005
 
 const char *const ns__route_names[NS_ROUTE_COUNT] = {
     "other", "healthz", "metrics", "runs", "runs_latest", "note", "dashboard", "index", "notes",
@@ -112,6 +139,21 @@ typedef struct server {
   double last_run_s;
   uint64_t refresh_ok, refresh_failed, refresh_notes_total;
   double refresh_seconds_sum;
+  /* operations (logs, /metrics, --keep-runs) */
+  int64_t start_ms;           /* wall clock at start (process_start_time_seconds) */
+  int64_t score_run_id;       /* run id of the last full run, 0 = none begun (worker -> loop) */
+  size_t score_notes;         /* notes it scored (worker -> loop) */
+  uint64_t runs_by[RUN_OUTCOMES];
+  uint64_t run_hist[N_RUN_BUCKETS + 1];
+  double run_seconds_sum;
+  uint64_t refresh_hist[N_REFRESH_BUCKETS + 1];
+  uv_work_t prune_work;       /* runs in the score/refresh slot: never beside them */
+  int prune_running;
+  volatile int prune_cancel;  /* set at shutdown */
+  int prune_rc;               /* worker -> loop */
+  ns_prune_stats prune_st;    /* worker -> loop */
+  double prune_s;             /* worker -> loop */
+  uint64_t prunes_ok, prunes_failed, pruned_rows_total;
 } server;
 
 enum { BUSY_NONE = 0, BUSY_INGEST, BUSY_READ };
@@ -619,27 +661,53 @@ static char *metrics_text(server *s) {
           "# TYPE notescore_dashboard_renders_total counter\nnotescore_dashboard_renders_total %llu\n"
           "# HELP notescore_timeouts_total Connections closed for idleness or slowness.\n"
           "# TYPE notescore_timeouts_total counter\nnotescore_timeouts_total %llu\n"
-          "# HELP notescore_runs_total Scheduled scoring runs by outcome.\n"
-          "# TYPE notescore_runs_total counter\n"
-          "notescore_runs_total{status=\"published\"} %llu\nnotescore_runs_total{status=\"failed\"} %llu\n",
+          "# HELP notescore_runs_total Scheduled scoring runs of this process by outcome.\n"
+          "# TYPE notescore_runs_total counter\n",
           s->inflight, ws.queued, s->body_budget_used, s->n_conns,
           (unsigned long long)s->conns_refused, (unsigned long long)s->conns_evicted,
           s->reads_inflight, (unsigned long long)s->reads_refused,
           (unsigned long long)s->dash_renders,
-          (unsigned long long)s->timeouts,
-          (unsigned long long)s->runs_ok, (unsigned long long)s->runs_failed);
+          (unsigned long long)s->timeouts);
+  for (i = 0; i < RUN_OUTCOMES; i++)
+    fprintf(f, "notescore_runs_total{status=\"%s\"} %llu\n", run_outcomes[i],
+            (unsigned long long)s->runs_by[i]);
+  fputs("# HELP notescore_run_seconds Duration of the scheduled scoring runs of this process "
+        "(published, failed or abandoned).\n"
+        "# TYPE notescore_run_seconds histogram\n", f);
+  cum = hist_buckets(f, "notescore_run_seconds", run_buckets, N_RUN_BUCKETS, s->run_hist);
+  fprintf(f, "notescore_run_seconds_sum %.6f\nnotescore_run_seconds_count %llu\n",
+          s->run_seconds_sum, (unsigned long long)cum);
   fprintf(f,
           "# HELP notescore_refreshes_total Note refreshes (--refresh-every) by outcome.\n"
           "# TYPE notescore_refreshes_total counter\n"
           "notescore_refreshes_total{status=\"ok\"} %llu\nnotescore_refreshes_total{status=\"failed\"} %llu\n"
           "# HELP notescore_refreshed_notes_total Notes refit by note refreshes.\n"
           "# TYPE notescore_refreshed_notes_total counter\nnotescore_refreshed_notes_total %llu\n"
-          "# HELP notescore_refresh_seconds_sum Total wall time of note refreshes.\n"
-          "# TYPE notescore_refresh_seconds_sum counter\nnotescore_refresh_seconds_sum %.6f\n"
           "# HELP notescore_refresh_last_seconds Wall time of the last note refresh.\n"
           "# TYPE notescore_refresh_last_seconds gauge\nnotescore_refresh_last_seconds %.6f\n",
           (unsigned long long)s->refresh_ok, (unsigned long long)s->refresh_failed,
-          (unsigned long long)s->refresh_notes_total, s->refresh_seconds_sum, s->refresh_s);
+          (unsigned long long)s->refresh_notes_total, s->refresh_s);
+  fputs("# HELP notescore_refresh_seconds Wall time of note refreshes.\n"
+        "# TYPE notescore_refresh_seconds histogram\n", f);
+  cum = hist_buckets(f, "notescore_refresh_seconds", refresh_buckets, N_REFRESH_BUCKETS,
+                     s->refresh_hist);
+  fprintf(f, "notescore_refresh_seconds_sum %.6f\nnotescore_refresh_seconds_count %llu\n",
+          s->refresh_seconds_sum, (unsigned long long)cum);
+  fprintf(f,
+          "# HELP notescore_pruned_rows_total Score rows of old runs deleted by --keep-runs.\n"
+          "# TYPE notescore_pruned_rows_total counter\nnotescore_pruned_rows_total %llu\n"
+          "# HELP notescore_prunes_total --keep-runs pruning passes by outcome.\n"
+          "# TYPE notescore_prunes_total counter\n"
+          "notescore_prunes_total{status=\"ok\"} %llu\nnotescore_prunes_total{status=\"failed\"} %llu\n"
+          "# HELP notescore_score_every_seconds The configured --score-every (0 = no scheduled runs).\n"
+          "# TYPE notescore_score_every_seconds gauge\nnotescore_score_every_seconds %g\n"
+          "# HELP notescore_build_info The running notescore version.\n"
+          "# TYPE notescore_build_info gauge\nnotescore_build_info{version=\"%s\"} 1\n"
+          "# HELP process_start_time_seconds Start time of the process since the Unix epoch.\n"
+          "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds %.3f\n",
+          (unsigned long long)s->pruned_rows_total, (unsigned long long)s->prunes_ok,
+          (unsigned long long)s->prunes_failed, s->o.score_every_s, NS_VERSION,
+          (double)s->start_ms / 1000.0);
   fclose(f);
   return buf;
 }
@@ -964,8 +1032,8 @@ static void score_work(uv_work_t *w) {
     s->rbase_run = run_id;
   }
 out:
-  if (rc != 0 && rc != NS_ENODATA)
-    ns_warn("serve: scoring run failed: %s", ns_strerror(rc));
+  s->score_run_id = run_id;   /* logged by score_after */
+  s->score_notes = rc == 0 && sc ? sc->n_notes : 0;
   s->last_run_s = ns_monotonic_s() - t0;
   s->score_rc = rc;   /* read by score_after on the loop thread */
   ns_scores_free(sc);
@@ -973,16 +1041,38 @@ out:
   ns_store_close(st);
 }
 
-static void score_after(uv_work_t *w, int status) {
-  server *s = w->data;
-  s->works--;
-  s->score_running = 0;
-  if (status == 0 && s->score_rc == 0) s->runs_ok++;
-  else s->runs_failed++;
-  maybe_finish(s);
+static void on_score_timer(uv_timer_t *t);
+static void start_prune(server *s);
+
+/* Adds one observation to a histogram of n bounds (+ the +Inf bucket). */
+static void observe(uint64_t *hist, const double *bounds, size_t n, double v) {
+  size_t i = 0;
+  while (i < n && v > bounds[i]) i++;
+  hist[i]++;
 }
 
-static void on_score_timer(uv_timer_t *t);
+static void score_after(uv_work_t *w, int status) {
+  server *s = w->data;
+  int rc = status == 0 ? s->score_rc : NS_ECANCELED;
+  int outcome = rc == 0 ? RUN_PUBLISHED : rc == NS_ECANCELED ? RUN_ABANDONED
+                : rc == NS_ENODATA ? RUN_NO_DATA : RUN_FAILED;
+  s->works--;
+  s->score_running = 0;
+  if (rc == 0) s->runs_ok++;
+  else s->runs_failed++;
+  s->runs_by[outcome]++;
+  if (outcome != RUN_NO_DATA && status == 0) {
+    observe(s->run_hist, run_buckets, N_RUN_BUCKETS, s->last_run_s);
+    s->run_seconds_sum += s->last_run_s;
+  }
+  /* the one line per run (docs/operations.md, "Logs") */
+  ns_log_kv(outcome == RUN_FAILED ? NS_LOG_WARN : NS_LOG_INFO, "serve: scoring run",
+            NS_LF_INT("run_id", s->score_run_id), NS_LF_STR("status", run_outcomes[outcome]),
+            NS_LF_NUM("seconds", s->last_run_s), NS_LF_INT("notes", s->score_notes),
+            NS_LF_STR("error", outcome == RUN_FAILED ? ns_strerror(rc) : NULL));
+  if (rc == 0 && s->o.keep_runs) start_prune(s);
+  maybe_finish(s);
+}
 
 /* One note refresh on a worker: its own store handle, a snapshot, the notes
 ** whose ratings changed since the base last saw them, the frozen-rater
@@ -1005,7 +1095,6 @@ static void refresh_work(uv_work_t *w) {
   rc = ns_refresh_base_accept(s->rbase, ds, rf);
   s->refresh_notes = rf->n_notes;
 out:
-  if (rc != 0) ns_warn("serve: note refresh failed: %s", ns_strerror(rc));
   s->refresh_s = ns_monotonic_s() - t0;
   s->refresh_rc = rc;   /* read by refresh_after on the loop thread */
   free(ids);
@@ -1016,15 +1105,22 @@ out:
 
 static void refresh_after(uv_work_t *w, int status) {
   server *s = w->data;
+  int rc = status == 0 ? s->refresh_rc : NS_ECANCELED;
   s->works--;
   s->refresh_running = 0;
-  if (status == 0 && s->refresh_rc == 0) {
+  if (rc == 0) {
     s->refresh_ok++;
     s->refresh_notes_total += s->refresh_notes;
   } else {
     s->refresh_failed++;
   }
   s->refresh_seconds_sum += s->refresh_s;
+  observe(s->refresh_hist, refresh_buckets, N_REFRESH_BUCKETS, s->refresh_s);
+  /* the one line per refresh */
+  ns_log_kv(rc == 0 ? NS_LOG_INFO : NS_LOG_WARN, "serve: note refresh",
+            NS_LF_INT("run_id", s->rbase_run), NS_LF_STR("status", rc == 0 ? "ok" : "failed"),
+            NS_LF_NUM("seconds", s->refresh_s), NS_LF_INT("notes", rc == 0 ? s->refresh_notes : 0),
+            NS_LF_STR("error", rc == 0 ? NULL : ns_strerror(rc)));
   if (s->score_pending && !s->stopping) {
     s->score_pending = 0;
     on_score_timer(&s->score_timer);
@@ -1032,10 +1128,62 @@ static void refresh_after(uv_work_t *w, int status) {
   maybe_finish(s);
 }
 
+/* --keep-runs: deletes old runs' score rows on a worker, in small
+** transactions (store/prune.c), with its own handle.  It takes the slot of
+** a full run or a refresh -- never beside them -- so the worker threads
+** left for ingest parsing stay as docs/operations.md counts them. */
+static void prune_work(uv_work_t *w) {
+  server *s = w->data;
+  ns_store *st = NULL;
+  double t0 = ns_monotonic_s();
+  int rc;
+  memset(&s->prune_st, 0, sizeof s->prune_st);
+  if ((rc = ns_store_open(s->o.db_path, 0, &st)) == 0)
+    rc = ns_store_prune_runs(st, s->o.keep_runs, PRUNE_BATCH, PRUNE_PAUSE_S, &s->prune_cancel,
+                             &s->prune_st);
+  s->prune_s = ns_monotonic_s() - t0;
+  s->prune_rc = rc;   /* read by prune_after on the loop thread */
+  ns_store_close(st);
+}
+
+static void prune_after(uv_work_t *w, int status) {
+  server *s = w->data;
+  int rc = status == 0 ? s->prune_rc : NS_ECANCELED;
+  s->works--;
+  s->prune_running = 0;
+  s->pruned_rows_total += s->prune_st.rows;
+  if (rc == 0 || rc == NS_ECANCELED) s->prunes_ok++;
+  else s->prunes_failed++;
+  /* a line when something was deleted or went wrong; a pass with nothing
+  ** to do (every run but the first keep_runs - 1) stays quiet */
+  if (s->prune_st.rows || (rc != 0 && rc != NS_ECANCELED))
+    ns_log_kv(rc == 0 || rc == NS_ECANCELED ? NS_LOG_INFO : NS_LOG_WARN, "serve: pruned old runs",
+              NS_LF_INT("keep_runs", s->o.keep_runs), NS_LF_INT("runs", s->prune_st.runs),
+              NS_LF_INT("up_to_run_id", s->prune_st.newest_pruned),
+              NS_LF_INT("rows", s->prune_st.rows), NS_LF_NUM("seconds", s->prune_s),
+              NS_LF_STR("status", rc == 0 ? "ok" : rc == NS_ECANCELED ? "canceled" : "failed"),
+              NS_LF_STR("error", rc == 0 || rc == NS_ECANCELED ? NULL : ns_strerror(rc)));
+  if (s->score_pending && !s->stopping) {
+    s->score_pending = 0;
+    on_score_timer(&s->score_timer);
+  }
+  maybe_finish(s);
+}
+
+static void start_prune(server *s) {
+  if (s->stopping || s->score_running || s->refresh_running || s->prune_running) return;
+  s->prune_work.data = s;
+  if (uv_queue_work(&s->loop, &s->prune_work, prune_work, prune_after) == 0) {
+    s->prune_running = 1;
+    s->works++;
+  }
+}
+
 static void on_refresh_timer(uv_timer_t *t) {
   server *s = t->data;
   /* never beside a full run (it replaces the base), never before one */
-  if (s->stopping || s->score_running || s->refresh_running || !s->rbase) return;
+  if (s->stopping || s->score_running || s->refresh_running || s->prune_running || !s->rbase)
+    return;
   s->refresh_work.data = s;
   if (uv_queue_work(&s->loop, &s->refresh_work, refresh_work, refresh_after) == 0) {
     s->refresh_running = 1;
@@ -1046,12 +1194,15 @@ static void on_refresh_timer(uv_timer_t *t) {
 static void on_score_timer(uv_timer_t *t) {
   server *s = t->data;
   if (s->stopping || s->score_running) return;
-  if (s->refresh_running) {   /* start it as soon as the refresh is done */
+  if (s->refresh_running || s->prune_running) {   /* start it as soon as that is done */
     s->score_pending = 1;
     return;
   }
   s->score_work.data = s;
   s->score_cancel = 0;
+  s->score_run_id = 0;   /* set by score_work once it ran */
+  s->score_notes = 0;
+  s->last_run_s = 0;
   if (uv_queue_work(&s->loop, &s->score_work, score_work, score_after) == 0) {
     s->score_running = 1;
     s->works++;
@@ -1068,6 +1219,7 @@ static void on_signal(uv_signal_t *sig, int signum) {
           signum == SIGTERM ? "SIGTERM" : "SIGINT", s->inflight);
   s->stopping = 1;
   s->score_cancel = 1;   /* a running scoring run stops and is abandoned */
+  s->prune_cancel = 1;   /* pruning stops after its current batch */
   uv_close((uv_handle_t *)&s->listener, NULL);
   uv_timer_stop(&s->score_timer);
   uv_timer_stop(&s->refresh_timer);
@@ -1138,7 +1290,9 @@ static int write_port_file(server *s) {
   if (uv_tcp_getsockname(&s->listener, (struct sockaddr *)&ss, &len) != 0) return NS_EIO;
   port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
                                   : ntohs(((struct sockaddr_in *)&ss)->sin_port);
-  ns_info("serve: listening on port %d", port);
+  ns_log_kv(NS_LOG_INFO, "serve: listening", NS_LF_INT("port", port),
+            NS_LF_STR("db", s->o.db_path), NS_LF_STR("version", NS_VERSION),
+            NS_LF_INT("pid", getpid()));
   if (!s->o.port_file) return 0;
   /* write then rename, so a reader never sees a half-written file */
   snprintf(tmp, sizeof tmp, "%s.tmp", s->o.port_file);
@@ -1165,8 +1319,13 @@ int ns_server_run(const ns_server_opts *opts) {
     ns_error("serve: --listen: expected ADDR:PORT, got '%s'", opts->listen);
     return rc;
   }
+  if (opts->keep_runs == 1 || opts->keep_runs < 0) {
+    ns_error("serve: --keep-runs must be 0 (keep all) or at least 2");
+    return NS_EINVAL;
+  }
   if (!(s = ns_calloc(1, sizeof *s))) return NS_ENOMEM;
   s->o = *opts;
+  s->start_ms = ns_now_ms();
   if (!s->o.queue_max) s->o.queue_max = 1;
   if (!s->o.max_reads) s->o.max_reads = 1;
   ns__body_init();
@@ -1242,6 +1401,9 @@ int ns_server_run(const ns_server_opts *opts) {
     uint64_t ms = (uint64_t)(s->o.score_every_s * 1000.0);
     uv_timer_start(&s->score_timer, on_score_timer, ms, ms);
   }
+  /* old runs left from before --keep-runs (or a smaller one): prune now,
+  ** in the background; afterwards after every published run */
+  if (s->o.keep_runs) start_prune(s);
 
   uv_run(&s->loop, UV_RUN_DEFAULT);
   ns_info("serve: stopped");

@@ -166,6 +166,20 @@ int ns_q_last_run_seconds(ns_reader *r, double *seconds) {
   return rc < 0 ? rc : rc == 0 ? NS_ENODATA : 0;
 }
 
+int ns_q_last_success_ms(ns_reader *r, int64_t *ms) {
+  sqlite3_stmt *st;
+  int rc;
+  *ms = 0;
+  if ((rc = prep(r, "SELECT max(finished_ms) FROM runs WHERE status = 'published'", &st)) != 0)
+    return rc;
+  if ((rc = step(r, st)) == 1) {
+    if (sqlite3_column_type(st, 0) == SQLITE_NULL) rc = 0;
+    else *ms = sqlite3_column_int64(st, 0);
+  }
+  sqlite3_finalize(st);
+  return rc < 0 ? rc : rc == 0 ? NS_ENODATA : 0;
+}
+
 /* run_summary's columns, in the order of ns_q_run. */
 #define RUN_COLS                                                                       \
   "run_id, status, started_ms, finished_ms, wall_seconds, seconds, version, params,"  \

@@ -63,6 +63,8 @@ int ns_q_run_ids(ns_reader *r, int64_t *current, int64_t *newest);
 /* Seconds from start to finish of the newest finished run (any status):
 ** 0, or NS_ENODATA when no run finished yet. */
 int ns_q_last_run_seconds(ns_reader *r, double *seconds);
+/* finished_ms of the newest published run; NS_ENODATA when none was ever published. */
+int ns_q_last_success_ms(ns_reader *r, int64_t *ms);
 
 /* One row of the run_summary view. */
 typedef struct ns_q_run {

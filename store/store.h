@@ -196,4 +196,42 @@ int ns_store_run_fail(ns_store *s, int64_t run_id, const char *status);
 ** run_id is no longer the current run (nothing written). */
 int ns_store_run_refresh(ns_store *s, int64_t run_id, const ns_scores *sc, const ns_dataset *ds);
 
+/* ---- operations: pruning and backup (store/prune.c, store/backup.c) ---- */
+
+typedef struct ns_prune_stats {
+  uint64_t rows;          /* score rows deleted (note_scores + rater_scores) */
+  uint64_t batches;       /* transactions committed */
+  size_t runs;            /* runs whose rows were deleted */
+  int64_t newest_pruned;  /* the largest such run id (0: none) */
+} ns_prune_stats;
+
+/* Deletes the note_scores and rater_scores rows of every run older than the
+** newest `keep` (>= 2) published runs, never those of the current run, in
+** transactions of at most `batch` rows with a pause of pause_s seconds after
+** each, so concurrent writers get the lock in between and readers are never
+** blocked.  Stops with NS_ECANCELED between batches once *cancel (may be
+** NULL) is set; what was deleted stays deleted.  runs rows, the status
+** change log and the status history are kept.  *stats (may be NULL) is
+** filled on every path. */
+int ns_store_prune_runs(ns_store *s, int keep, size_t batch, double pause_s,
+                        const volatile int *cancel, ns_prune_stats *stats);
+
+typedef struct ns_backup_stats {
+  uint64_t pages;         /* database pages copied */
+  uint64_t bytes;         /* size of the backup file */
+  double seconds;
+} ns_backup_stats;
+
+/* Writes a consistent copy of the database at src_path to dst_path with
+** SQLite's online backup API: one read transaction on the source, so the
+** copy holds exactly the commits made before it started, while writers
+** (`serve`, `import`) go on beside it.  The copy is written to
+** dst_path.tmp-PID, synced and renamed over dst_path (readers of dst_path
+** see the old file or the whole new one).  dst_path must not exist unless
+** overwrite, and must not be the source.  Returns 0, NS_ENOTFOUND (no
+** source), NS_ESCHEMA (not a notescore DB), NS_EINVAL (dst exists / is
+** the source), -errno, NS_ESQL; the message is in errbuf (may be NULL). */
+int ns_store_backup(const char *src_path, const char *dst_path, int overwrite,
+                    ns_backup_stats *stats, char *errbuf, size_t errcap);
+
 #endif /* NS_STORE_H */
