@@ -21,10 +21,24 @@ XCFLAGS ?=
 
 PKGS     := sqlite3 libuv jansson openblas lapacke
 DEB_PKGS := build-essential pkg-config libsqlite3-dev libuv1-dev libjansson-dev \
-            libhttp-parser-dev libopenblas-dev liblapacke-dev sqlite3 time curl jq
+            libhttp-parser-dev libopenblas-dev libopenblas-serial-dev liblapacke-dev \
+            sqlite3 time curl jq
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lsqlite3 -luv -ljansson -lopenblas -llapacke)
+
+# OpenBLAS: the serial build (libopenblas-serial-dev), not the alternatives
+# default.  The pthread build serialises concurrent small dposv calls on a
+# global mutex (docs/factorization.md).  Its -L comes first so -lopenblas
+# finds it; the rpath is an old-style DT_RPATH (--disable-new-dtags) because
+# that one also applies to liblapacke's own liblapack.so.3 / libblas.so.3,
+# so every BLAS/LAPACK symbol comes from the serial library.  Without the
+# package the build falls back to whatever -lopenblas is (correct, slower).
+comma       := ,
+MULTIARCH   := $(shell $(CC) -print-multiarch 2>/dev/null)
+BLAS_SERIAL := $(firstword $(wildcard /usr/lib/$(MULTIARCH)/openblas-serial/libopenblas.so))
+BLAS_DIR    := $(patsubst %/,%,$(dir $(BLAS_SERIAL)))
+BLAS_LIBS   := $(if $(BLAS_SERIAL),-L$(BLAS_DIR) -Wl$(comma)--disable-new-dtags -Wl$(comma)-rpath$(comma)$(BLAS_DIR))
 
 WARN    := -Wall -Wextra -Wstrict-prototypes -Wshadow -Wno-unused-parameter \
            -Wno-missing-field-initializers
@@ -33,7 +47,7 @@ WARN    := -Wall -Wextra -Wstrict-prototypes -Wshadow -Wno-unused-parameter \
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS = -std=c17 -D_GNU_SOURCE -ffp-contract=off -pthread $(CFLAGS) $(WARN) \
              $(PKG_CFLAGS) -MMD -MP $(XCFLAGS)
-LDLIBS  := $(PKG_LIBS) -lhttp_parser -lm -pthread
+LDLIBS  := $(BLAS_LIBS) $(PKG_LIBS) -lhttp_parser -lm -pthread
 
 ifneq ($(SAN),)
   BUILD := build/san
