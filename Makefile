@@ -21,24 +21,26 @@ XCFLAGS ?=
 
 PKGS     := sqlite3 libuv jansson openblas lapacke
 DEB_PKGS := build-essential pkg-config libsqlite3-dev libuv1-dev libjansson-dev \
-            libhttp-parser-dev libopenblas-dev libopenblas-serial-dev liblapacke-dev \
+            libhttp-parser-dev libopenblas-dev libopenblas-openmp-dev liblapacke-dev \
             sqlite3 time curl jq
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lsqlite3 -luv -ljansson -lopenblas -llapacke)
 
-# OpenBLAS: the serial build (libopenblas-serial-dev), not the alternatives
-# default.  The pthread build serialises concurrent small dposv calls on a
-# global mutex (docs/factorization.md).  Its -L comes first so -lopenblas
+# OpenBLAS: the OpenMP build (libopenblas-openmp-dev), not the alternatives
+# default.  The pthread build takes a global mutex on every small dposv, so
+# the pool's threads queue on it; the serial build's allocator is not safe
+# for concurrent callers (wrong solves, docs/factorization.md).  The OpenMP
+# build locks one buffer slot at a time.  Its -L comes first so -lopenblas
 # finds it; the rpath is an old-style DT_RPATH (--disable-new-dtags) because
 # that one also applies to liblapacke's own liblapack.so.3 / libblas.so.3,
-# so every BLAS/LAPACK symbol comes from the serial library.  Without the
+# so every BLAS/LAPACK symbol comes from that one library.  Without the
 # package the build falls back to whatever -lopenblas is (correct, slower).
 comma       := ,
 MULTIARCH   := $(shell $(CC) -print-multiarch 2>/dev/null)
-BLAS_SERIAL := $(firstword $(wildcard /usr/lib/$(MULTIARCH)/openblas-serial/libopenblas.so))
-BLAS_DIR    := $(patsubst %/,%,$(dir $(BLAS_SERIAL)))
-BLAS_LIBS   := $(if $(BLAS_SERIAL),-L$(BLAS_DIR) -Wl$(comma)--disable-new-dtags -Wl$(comma)-rpath$(comma)$(BLAS_DIR))
+BLAS_OMP    := $(firstword $(wildcard /usr/lib/$(MULTIARCH)/openblas-openmp/libopenblas.so))
+BLAS_DIR    := $(patsubst %/,%,$(dir $(BLAS_OMP)))
+BLAS_LIBS   := $(if $(BLAS_OMP),-L$(BLAS_DIR) -Wl$(comma)--disable-new-dtags -Wl$(comma)-rpath$(comma)$(BLAS_DIR))
 
 WARN    := -Wall -Wextra -Wstrict-prototypes -Wshadow -Wno-unused-parameter \
            -Wno-missing-field-initializers
