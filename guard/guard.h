@@ -19,14 +19,16 @@
 **
 ** with pen = lambda * N / n_notes for the reference's mean regulariser and
 ** pen = lambda * rho for its "ratio mode" (lambda * sum theta^2 / (N/rho),
-** times N).  We solve each (k+1)x(k+1) system exactly (Cholesky), so no
-** iterations are needed and the result is the optimum the reference's Adam
-** approaches.
+** times N).  The kernel is factorization/ridge.h: each (k+1)x(k+1) system
+** is solved exactly (Cholesky; LAPACKE for k > 1), so no iterations are
+** needed and the result is the optimum the reference's Adam approaches.
 **
 ** Who calls it: engine/pipeline.c, on the run's thread; functions that take
 ** an ns_pool parallelise inside with deterministic chunking (disjoint
 ** per-note writes), so results do not depend on the thread count.
-** Errors: 0, NS_EINVAL (bad sizes/indexes), NS_ENOMEM.  Output arrays are
+** Errors: 0, NS_EINVAL (bad sizes/indexes), NS_ENOMEM; the refits also
+** pass on a failed solve (NS_ERANGE: not positive definite, only with zero
+** penalties; NS_ELAPACK: LAPACK rejected a call).  Output arrays are
 ** caller-allocated with the sizes stated; they are fully written on success.
 */
 #ifndef NS_GUARDRAILS_H
@@ -38,6 +40,7 @@
 
 #include "../base/base.h"
 #include "../base/dataset.h"
+#include "../factorization/ridge.h"
 
 /* ---- reference constants ---------------------------------------------- */
 
@@ -97,7 +100,7 @@ typedef struct ns_guard_fit {
   const uint32_t *r_tags;     /* n_ratings: NS_TAG_BIT mask, or NULL */
 } ns_guard_fit;
 
-#define NS_GUARD_MAX_K 8
+#define NS_GUARD_MAX_K NS_MF_MAX_K
 
 /* Ridge strengths of the note-only refits (mf.h defaults 0.15 / 0.03). */
 typedef struct ns_guard_reg {
@@ -129,11 +132,7 @@ double ns_guard_pct_q(int p);
 ** extra_value (weight 1).  Outputs: icpt_out[n_notes], fac_out[n_notes*k]
 ** (may be NULL); NAN for notes not refit.  *n_refit (may be NULL) = notes
 ** refit. */
-typedef struct ns_guard_pseudo {
-  double icpt;
-  double fac[NS_GUARD_MAX_K];
-  double value;
-} ns_guard_pseudo;
+typedef ns_ridge_pseudo ns_guard_pseudo;  /* factorization/ridge.h */
 int ns_guard_refit_notes(const ns_guard_fit *f, const uint8_t *keep,
                          const ns_guard_reg *reg, int min_ratings,
                          const ns_guard_pseudo *extra, ns_pool *pool,
