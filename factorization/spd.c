@@ -79,8 +79,10 @@ int ns_mf_lapack_solve(int n, double *A, double *b) {
   info = LAPACKE_dposv_work(LAPACK_COL_MAJOR, 'U', n, 1, A, n, b, n);
   if (info > 0) return NS_ERANGE; /* leading minor info is not positive definite */
   if (info < 0) return NS_ELAPACK; /* argument info was rejected: a bug here */
-  /* dpotrf only checks its pivots for <= 0 and NaN; a NaN right-hand side
-  ** passes through.  The in-house routine gives NaN there too, so keep it. */
+  /* OpenBLAS's dpotrf tests a pivot only for <= 0, so a NaN one passes as
+  ** a NaN factor; the in-house routine rejects it, and so do we. */
+  for (int i = 0; i < n; i++)
+    if (!(A[i * n + i] > 0)) return NS_ERANGE;
   return 0;
 }
 
