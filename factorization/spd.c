@@ -7,16 +7,17 @@
 ** millions of them per fit, one per row and pass, issued concurrently from
 ** the pool's threads.  Two things decide how they run:
 **
-** * Which OpenBLAS.  The pthread build of OpenBLAS 0.3.21 (Debian's default
-**   alternative) takes a global pthread mutex in blas_memory_alloc on every
-**   dpotrf/dtrsm call; two threads solving at once queue on it and run
-**   several times slower than one.  The Makefile therefore links the
-**   serial build (libopenblas0-serial, its own directory, found through an
-**   rpath that also covers liblapacke's liblapack.so.3): its allocator
-**   takes a short spin lock, and concurrent callers scale.  We never want
-**   OpenBLAS's own threads here (each system is 9x9 at most and the pool
-**   already uses every core), so the first LAPACK call also sets its thread
-**   count to 1, which matters only if a threaded build is linked after all.
+** * Which OpenBLAS.  Every dpotrf/dtrsm call of OpenBLAS 0.3.21 takes a
+**   work buffer from blas_memory_alloc.  The pthread build (Debian's
+**   default alternative) guards that table with one global mutex, so two
+**   threads solving at once queue on it and run several times slower than
+**   one; the serial build is not safe for concurrent callers at all (we
+**   measured wrong solutions).  The Makefile therefore links the OpenMP
+**   build (libopenblas-openmp-dev, its own directory, found through a
+**   DT_RPATH that also covers liblapacke's liblapack.so.3), which locks one
+**   buffer slot at a time.  We never want OpenBLAS's own threads here (each
+**   system is 9x9 at most and the pool already uses every core), so the
+**   first LAPACK call sets its thread count to 1.
 **
 ** * Which routine.  LAPACKE_dposv_work in column-major order: the _work
 **   variant does no allocation and no NaN scan of its own, and column-major
@@ -27,7 +28,9 @@
 **
 ** n <= 2 (every solve at the default k = 1) always takes the in-house path:
 ** it is about ten times faster at that size, and it keeps the k = 1 results
-** bit-identical to every earlier release.
+** bit-identical to every earlier release.  At 5x5..9x9 the in-house routine
+** is still faster per solve (docs/factorization.md has the numbers);
+** NS_MF_SOLVER=inhouse selects it for every n.
 */
 #include "mf.h"
 
