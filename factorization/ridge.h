@@ -7,7 +7,7 @@
 **   y_e = v_e - mu - i_o(e),
 **
 ** solved exactly from its (k+1)x(k+1) normal equations (ns_mf_spd_solve:
-** closed-form-sized Cholesky at k = 1, LAPACKE for k > 1).  Several
+** the in-house Cholesky at k = 1, LAPACKE for k > 1).  Several
 ** variants of every row (other penalties, one extra pseudo-observation)
 ** are solved from one accumulation of the row's data, so n variants cost
 ** about one pass over the observations.
