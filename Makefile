@@ -26,10 +26,26 @@ XCFLAGS ?=
 
 PKGS     := sqlite3 libuv jansson openblas lapacke
 DEB_PKGS := build-essential pkg-config libsqlite3-dev libuv1-dev libjansson-dev \
-            libhttp-parser-dev libopenblas-dev liblapacke-dev sqlite3 time curl jq
+            libhttp-parser-dev libopenblas-dev libopenblas-openmp-dev liblapacke-dev \
+            sqlite3 time curl jq
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lsqlite3 -luv -ljansson -lopenblas -llapacke)
+
+# OpenBLAS: the OpenMP build (libopenblas-openmp-dev), not the alternatives
+# default.  The pthread build takes a global mutex on every small dposv, so
+# the pool's threads queue on it; the serial build's allocator is not safe
+# for concurrent callers (wrong solves, docs/factorization.md).  The OpenMP
+# build locks one buffer slot at a time.  Its -L comes first so -lopenblas
+# finds it; the rpath is an old-style DT_RPATH (--disable-new-dtags) because
+# that one also applies to liblapacke's own liblapack.so.3 / libblas.so.3,
+# so every BLAS/LAPACK symbol comes from that one library.  Without the
+# package the build falls back to whatever -lopenblas is (correct, slower).
+comma       := ,
+MULTIARCH   := $(shell $(CC) -print-multiarch 2>/dev/null)
+BLAS_OMP    := $(firstword $(wildcard /usr/lib/$(MULTIARCH)/openblas-openmp/libopenblas.so))
+BLAS_DIR    := $(patsubst %/,%,$(dir $(BLAS_OMP)))
+BLAS_LIBS   := $(if $(BLAS_OMP),-L$(BLAS_DIR) -Wl$(comma)--disable-new-dtags -Wl$(comma)-rpath$(comma)$(BLAS_DIR))
 
 WARN    := -Wall -Wextra -Wstrict-prototypes -Wshadow -Wno-unused-parameter \
            -Wno-missing-field-initializers
@@ -38,7 +54,7 @@ WARN    := -Wall -Wextra -Wstrict-prototypes -Wshadow -Wno-unused-parameter \
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS = -std=c17 -D_GNU_SOURCE -ffp-contract=off -pthread $(CFLAGS) $(WARN) \
              $(PKG_CFLAGS) -MMD -MP $(XCFLAGS)
-LDLIBS  := $(PKG_LIBS) -lhttp_parser -lm -pthread
+LDLIBS  := $(BLAS_LIBS) $(PKG_LIBS) -lhttp_parser -lm -pthread
 
 ifneq ($(SAN),)
   BUILD := build/san

@@ -60,7 +60,9 @@ int64_t ns_pipeline_default_now(const ns_dataset *ds);
 
 /* Scores ds.  *out is a new ns_scores (free with ns_scores_free); on error
 ** *out is NULL.  Returns 0, NS_EINVAL (bad params), NS_ENODATA (no notes and
-** no status history at all), NS_ENOMEM, NS_ELAPACK, NS_ECANCELED.  A dataset
+** no status history at all), NS_ENOMEM, NS_ECANCELED, or a failed note
+** refit solve: NS_ERANGE (a system not positive definite, which needs a zero
+** penalty) or NS_ELAPACK (LAPACK rejected a call, k > 1 only).  A dataset
 ** with notes but too few ratings is not an error: every note is NMR.
 ** cancel may be NULL; when *cancel becomes nonzero the run stops early with
 ** NS_ECANCELED. */
@@ -106,7 +108,8 @@ int ns_refresh_changed(const ns_refresh_base *b, const ns_dataset *ds, int64_t *
 ** their updated status-history rows (participant indexes of ds), no rater
 ** rows; ids unknown to the base are skipped.  now_ms stamps the history.
 ** The base is not modified: call ns_refresh_base_accept() once the result
-** is published.  Returns 0, NS_EINVAL, NS_ENOMEM, NS_ELAPACK. */
+** is published.  Returns 0, NS_EINVAL, NS_ENOMEM, or a failed refit solve
+** (NS_ERANGE, NS_ELAPACK as ns_pipeline_run). */
 int ns_pipeline_refresh(const ns_refresh_base *b, const ns_dataset *ds, const int64_t *note_ids,
                         size_t n, int64_t now_ms, ns_scores **out);
 
