@@ -40,9 +40,11 @@ struct sqlite3;
 **   statusHistory: the note_status_history row ({} if none).
 ** *out is a new reference (json_decref it); NULL on error.  msg (may be
 ** NULL) receives a one-line reason on error.
+** The rule thresholds are those of the run's params (runs.params, read with
+** ns_params_from_json; defaults for what an old run did not record).
 ** Returns 0, NS_ENODATA (no published run), NS_ENOTFOUND (note not in the
 ** current run), NS_ESQL (query failed, e.g. schema older than v2),
-** NS_ENOMEM. */
+** NS_EPARSE (the run's params are not readable), NS_ENOMEM. */
 int ns_dash_explain(struct sqlite3 *db, int64_t note_id, json_t **out, char *msg,
                     size_t msg_len);
 
@@ -92,9 +94,11 @@ typedef struct ns_report_opts {
 ** table, over every note of the current run joined by id with the compared
 ** set; each disagreeing note with an intercept and factor is drawn on the
 ** scatter as one <circle class="dpt">.  Without a published run the page
-** says so (and still is valid).  opts may be NULL.
-** Returns 0, NS_ESQL (query failed), NS_EIO (write to out failed),
-** NS_ENOMEM. */
+** says so (and still is valid).  opts may be NULL.  The threshold lines
+** are drawn with the current run's params (runs.params; the numbers above
+** are the defaults).
+** Returns 0, NS_ESQL (query failed), NS_EPARSE (the run's params are not
+** readable), NS_EIO (write to out failed), NS_ENOMEM. */
 int ns_report_html(struct sqlite3 *db, FILE *out, const ns_report_opts *opts);
 
 #endif /* NS_DASHBOARD_H */

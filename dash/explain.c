@@ -24,6 +24,7 @@
 
 #include "../base/dataset.h"
 #include "../engine/pipeline.h"
+#include "../store/store.h"
 
 /* A small query helper: the statement lives in q->st until the next
 ** q_prep() or q_done(). */
@@ -95,7 +96,7 @@ static const char *class_name(int c) {
 }
 
 /* The condition under which a rule fires, with the run's numbers filled in
-** (the thresholds are ns_params_default(): `score` does not change them).
+** (the thresholds are those the run recorded in runs.params).
 ** *limit receives the numeric bound the intercept (or interceptMax) was
 ** compared with, NAN when the rule has no single bound. */
 static void rule_text(int rule, const ns_params *p, double factor, uint32_t filter_tags,
@@ -196,10 +197,9 @@ static void rule_text(int rule, const ns_params *p, double factor, uint32_t filt
 
 /* The rules that fired, Core chain first then meta rules, each in bit order
 ** (which is the order the pipeline evaluates them: later rules win). */
-static json_t *rules_json(uint32_t core, uint32_t meta, double factor, uint32_t filter_tags) {
-  ns_params p;
+static json_t *rules_json(const ns_params *p, uint32_t core, uint32_t meta, double factor,
+                          uint32_t filter_tags) {
   json_t *a = json_array();
-  ns_params_default(&p);
   for (int pass = 0; a && pass < 2; pass++) {
     uint32_t bits = pass ? meta : core;
     for (int i = 0; i < NS_RULE_COUNT; i++) {
@@ -207,7 +207,7 @@ static json_t *rules_json(uint32_t core, uint32_t meta, double factor, uint32_t 
       double limit;
       json_t *o;
       if (!(bits & (1u << i))) continue;
-      rule_text(i, &p, factor, filter_tags, text, sizeof text, &limit);
+      rule_text(i, p, factor, filter_tags, text, sizeof text, &limit);
       o = json_pack("{s:s, s:s, s:s}", "name", ns_rule_names[i], "kind", pass ? "meta" : "core",
                     "threshold", text);
       if (o && !isnan(limit)) json_object_set_new(o, "limit", json_real(limit));
@@ -332,8 +332,10 @@ int ns_dash_explain(struct sqlite3 *db, int64_t note_id, json_t **out, char *msg
   uint32_t core, meta;
   double factor;
   uint32_t ftags;
+  ns_params p;
   int rc;
   *out = NULL;
+  ns_params_default(&p);
   if (msg && msg_len) msg[0] = 0;
   /* One read transaction: every query below sees the same run. */
   if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
@@ -349,6 +351,14 @@ int ns_dash_explain(struct sqlite3 *db, int64_t note_id, json_t **out, char *msg
     goto out;
   }
   run_id = sqlite3_column_int64(q.st, 0);
+  {
+    /* the thresholds the run was scored with (old runs: defaults) */
+    char *pj = NULL;
+    if ((rc = ns_store_run_params(db, run_id, &pj)) == 0)
+      rc = ns_params_from_json(pj, &p, msg, msg_len);
+    free(pj);
+    if (rc) goto out;
+  }
 
   if ((rc = q_prep(&q, "SELECT run_id, scored_at_ms, status, core_status, decided_by,"
                        " classification, num_ratings, num_final_round_ratings, intercept,"
@@ -398,7 +408,7 @@ int ns_dash_explain(struct sqlite3 *db, int64_t note_id, json_t **out, char *msg
   json_object_set_new(o, "lowDiligenceIntercept", rc ? col_real(q.st, 0) : json_null());
   ftags = rc ? (uint32_t)sqlite3_column_int64(q.st, 1) : 0;
   rc = NS_ENOMEM;
-  if (json_object_set_new(o, "rules", rules_json(core, meta, factor, ftags))) goto out;
+  if (json_object_set_new(o, "rules", rules_json(&p, core, meta, factor, ftags))) goto out;
 
   if ((rc = ratings_part(&q, run_id, note_id, o)) != 0) goto out;
   rc = history_part(&q, note_id, o);
@@ -408,5 +418,6 @@ out:
   if (rc == NS_ENOMEM) set_msg(&q, "out of memory");
   if (rc) json_decref(o);
   else *out = o;
+  ns_params_release(&p);
   return rc;
 }

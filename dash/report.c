@@ -21,7 +21,7 @@
 **
 ** Size: ~90 bytes per scatter point; max_points bounds the page (the
 ** caption says how many were left out).  The thresholds drawn are the
-** defaults of ns_params_default(), the ones `score` uses.
+** ones the current run recorded in runs.params (defaults for old runs).
 **
 ** Who calls it: tools/cmd_report.c, and the server's GET /dashboard on a
 ** worker thread (it passes an open_memstream FILE).  Threads: any.
@@ -37,6 +37,7 @@
 
 #include "../base/dataset.h"
 #include "../engine/pipeline.h"
+#include "../store/store.h"
 
 /* Plot geometry (SVG user units). */
 #define PW 760.0 /* whole scatter width */
@@ -704,6 +705,15 @@ int ns_report_html(struct sqlite3 *db, FILE *out, const ns_report_opts *opts) {
   fputs("</h1>\n", out);
 
   run_facts(&r);
+  if (r.run_id) {
+    /* the thresholds the run was scored with (runs.params; old runs:
+    ** defaults for what they did not record) */
+    char *pj = NULL;
+    int prc = ns_store_run_params(db, r.run_id, &pj);
+    if (prc == 0) prc = ns_params_from_json(pj, &r.p, NULL, 0);
+    free(pj);
+    if (prc && !r.rc) r.rc = prc;
+  }
   agreement_compute(&r);
   scatter(&r);
   agreement_section(&r);
@@ -724,6 +734,7 @@ int ns_report_html(struct sqlite3 *db, FILE *out, const ns_report_opts *opts) {
         "</body></html>\n", out);
   sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
   free(r.dis);
+  ns_params_release(&r.p);
   if (!r.rc && (fflush(out) != 0 || ferror(out))) r.rc = NS_EIO;
   return r.rc;
 }

@@ -19,6 +19,7 @@
 
 #include "../base/dataset.h"
 #include "../dash/dash.h"
+#include "../store/store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,10 +92,11 @@ static void add_rule_names(json_t *o) {
   json_object_set_new(o, "rules", names);
 }
 
+/* store/ opens every connection (store/db.c): read-only, no checkpoint on
+** close, a busy handler of 2 s.  SQLITE_OK or SQLITE_CANTOPEN. */
 static int open_ro(const char *path, sqlite3 **db) {
-  int rc = sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
-  if (rc == SQLITE_OK) sqlite3_busy_timeout(*db, 2000);
-  return rc;
+  return ns_store_sql_open(path, NS_STORE_READONLY, 2000, db, NULL, 0) == 0 ? SQLITE_OK
+                                                                           : SQLITE_CANTOPEN;
 }
 
 static void set_body(ns__read *r, int status, json_t *j) {
@@ -259,7 +261,7 @@ void ns__read_work(ns__read *r) {
   else if (r->route == NS_ROUTE_DASHBOARD) read_dashboard(r, db);
   else read_json(r, db);
 out:
-  sqlite3_close(db);
+  ns_store_sql_close(db);
 }
 
 void ns__read_free(ns__read *r) {

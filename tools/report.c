@@ -4,16 +4,16 @@
 */
 #include "report.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <time.h>
-
-#include <sqlite3.h>
 
 #include "../store/store.h"
 #include "cli.h"
 
 int ns_cli_open_reader(const char *path, struct sqlite3 **db) {
   ns_store *s = NULL;
+  char msg[PATH_MAX + 256];
   int rc;
   *db = NULL;
   /* not a DB, a directory, a newer schema: said plainly, naming the file */
@@ -29,14 +29,10 @@ int ns_cli_open_reader(const char *path, struct sqlite3 **db) {
     return 1;
   }
   ns_store_close(s);
-  if (sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-    fprintf(stderr, "notescore: %s: cannot open database: %s\n", path,
-            *db ? sqlite3_errmsg(*db) : "out of memory");
-    sqlite3_close(*db);
-    *db = NULL;
+  if ((rc = ns_store_sql_open(path, NS_STORE_READONLY, 0, db, msg, sizeof msg)) != 0) {
+    fprintf(stderr, "notescore: %s: cannot open database: %s\n", path, msg);
     return 1;
   }
-  sqlite3_busy_timeout(*db, 10000);
   return 0;
 }
 

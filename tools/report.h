@@ -18,7 +18,7 @@ struct sqlite3;
 ** receives.  When the file cannot be opened for writing (read-only file
 ** or directory) the read-only connection is used as is, if its schema is
 ** current.  On failure prints "notescore: PATH: reason" and returns 1; 0 on
-** success.  Close *db with sqlite3_close(). */
+** success.  Close *db with ns_store_sql_close(). */
 int ns_cli_open_reader(const char *path, struct sqlite3 **db);
 
 /* Prints the text form of an explanation object from ns_dash_explain()
