@@ -118,7 +118,11 @@ char *ns_params_to_json(const ns_params *p, const char *source, const char *db) 
     fprintf(f, ",\"%s\":", fields[i].key);
     switch (fields[i].type) {
     case F_I64: fprintf(f, "%" PRId64, *(const int64_t *)m); break;
-    case F_U64: fprintf(f, "%" PRIu64, *(const uint64_t *)m); break;
+    case F_U64:
+      /* past 2^63 jansson cannot read the number back: text then */
+      if (*(const uint64_t *)m > (uint64_t)INT64_MAX) fprintf(f, "\"%" PRIu64 "\"", *(const uint64_t *)m);
+      else fprintf(f, "%" PRIu64, *(const uint64_t *)m);
+      break;
     case F_INT: fprintf(f, "%d", *(const int *)m); break;
     case F_DBL: put_dbl(f, *(const double *)m); break;
     case F_SEEDS:
