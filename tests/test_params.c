@@ -264,6 +264,41 @@ TEST(score_db_records_params_dashboards_read_them) {
     if (!note_id && (r.sc->notes[i].core_rules & (1u << NS_RULE_GENERAL_CRH)))
       note_id = r.sc->notes[i].note_id;
   ASSERT(note_id != 0);
+  {
+    /* the seed list reaches trust propagation: NULL = the default rule (some
+    ** trust), an empty list = no seed (no propagation: all NaN), one id = a
+    ** finite_cent propagation (the pipeline reads no file) */
+    static const char *const none[1] = {NULL};
+    ns_params q = p;
+    ns_scores *a = NULL, *b = NULL;
+    size_t finite_a = 0, finite_b = 0, finite_c = 0; /* finite_c: finite trusts */
+    q.seeds = none;
+    q.n_seeds = 0;
+    ASSERT_OK(ns_pipeline_run(r.ds, &q, NULL, &a));
+    for (size_t i = 0; i < r.sc->n_raters; i++) finite_a += !isnan(r.sc->raters[i].trust);
+    for (size_t i = 0; i < a->n_raters; i++) finite_b += !isnan(a->raters[i].trust);
+    ASSERT(finite_a > 0);
+    ASSERT_EQ(finite_b, 0);
+    {
+      /* ids the run does not know are ignored: no seed again; one it
+      ** knows propagates */
+      static const char *const unknown[1] = {"nobody-rated-anything"};
+      const char *one[1];
+      q.seeds = unknown;
+      q.n_seeds = 1;
+      ASSERT_OK(ns_pipeline_run(r.ds, &q, NULL, &b));
+      for (size_t i = 0; i < b->n_raters; i++) finite_c += !isnan(b->raters[i].trust);
+      ASSERT_EQ(finite_c, 0);
+      ns_scores_free(b);
+      one[0] = ns_strtab_str(r.ds->participants, r.ds->r_rater[0]);
+      q.seeds = one;
+      ASSERT_OK(ns_pipeline_run(r.ds, &q, NULL, &b));
+      for (size_t i = 0; i < b->n_raters; i++) finite_c += !isnan(b->raters[i].trust);
+      ASSERT(finite_c > 0);
+    }
+    ns_scores_free(a);
+    ns_scores_free(b);
+  }
   ns_scores_free(r.sc);
   ns_dataset_free(r.ds);
 
