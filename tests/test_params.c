@@ -432,3 +432,13 @@ TEST(store_readonly_close_keeps_wal) {
   ns_store_sql_close(c);  /* the last one, read-only */
   ASSERT_EQ(stat(wal, &sb), 0);     /* ... and did not checkpoint on close */
 }
+
+/* store/ owns the database: tools/ makes no SQLite call of its own (it goes
+** through ns_store_* and dash/), and only store/db.c opens a connection. */
+TEST(store_owns_the_database) {
+  ASSERT_EQ(ns_test_sh("! grep -rn 'sqlite3_[a-z_0-9]*(' tools/ --include='*.c' --include='*.h'"),
+            0);
+  ASSERT_EQ(ns_test_sh("test \"$(grep -rln 'sqlite3_open' base graph factorization store guard"
+                       " engine dash server tools --include='*.c')\" = store/db.c"),
+            0);
+}
