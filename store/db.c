@@ -2,25 +2,29 @@
 ** store/db.c -- the lowest layer of store/: the one place a SQLite
 ** connection is opened (flags, busy handler, journal and sync pragmas,
 ** checkpoint-on-close), statement and bind helpers, transactions and the
-** participant cache.  Everything else in store/ builds on this file, and
-** this file calls nothing else in store/:
+** participant cache.  Calls inside store/ go one way (no cycle):
 **
-**     store.c (open/migrate, snapshot, ingest)
-**       |-> views.c (schema v2 views)  |-> import.c (bulk import, writer)
-**       |-> runs.c (runs) ---------------> import.c
-**       '-> db.c  <- views.c, import.c, runs.c
+**     store.c (open + migrate, snapshot, ingest) -> views.c, import.c, runs.c, db.c
+**     runs.c  (run rows, publication)            -> import.c, db.c
+**     import.c (bulk import, the row writer)     -> db.c  (and tsv.c's parser)
+**     views.c (dashboard views, schema v2/v5)    -> db.c
+**     db.c                                       -> nothing else in store/
 **
 ** Connections of readers outside store/ (dash/, server/read.c, tools/) come
 ** from ns_store_sql_open() here too, so every connection of the program is
 ** configured the same way.
 **
-** Read-only connections never checkpoint on close
-** (SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE).  When the last connection to a WAL
-** database closes, SQLite checkpoints and deletes the WAL; a reader that
-** opens the DB meanwhile has to rebuild the WAL index, and another reader
-** arriving during that rebuild gets SQLITE_BUSY_RECOVERY, which no busy
-** handler retries.  A short-lived read-only check (ns_store_check_file)
-** has no business doing that: only writers tidy the WAL up.
+** Read-only connections are opened with SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE:
+** a short-lived look at the DB (ns_store_check_file, run by every CLI
+** command first) must leave the WAL as it found it whatever the other
+** connections do; only writers tidy the WAL up.  (Measured: a read-only
+** connection closing last leaves the WAL in place even without the flag --
+** it cannot take the exclusive lock a checkpoint-on-close needs -- so the
+** flag states the rule rather than changes today's behaviour.)  The
+** SQLITE_BUSY_RECOVERY (261) that e2e/dash_consistency sometimes saw came
+** from elsewhere: the first process to open the WAL index after every
+** connection closed rebuilds it, and a connection without a busy handler
+** that starts a read during the rebuild gets 261 (tests/e2e/dash_reader.c).
 **
 ** Thread: a connection is used by one thread at a time (SQLITE_OPEN_NOMUTEX).
 */

@@ -407,9 +407,8 @@ TEST(store_check_file) {
   ASSERT(strstr(msg, "schema version 99 is newer") != NULL);
 }
 
-/* A read-only check leaves the WAL of a DB alone: the WAL a writer left
-** behind is still there (not checkpointed and deleted by the check's
-** close, which is what a concurrent reader would trip over). */
+/* Read-only connections (a reader's, the CLI's check) leave the WAL of a DB
+** alone, the last one to close included: only writers checkpoint it away. */
 TEST(store_readonly_close_keeps_wal) {
   const char *dir = ns_test_tmpdir();
   char path[512], wal[520], msg[600];
