@@ -10,9 +10,9 @@
 ** The run is a pure function of (dataset, params): same inputs, same bytes
 ** out, for any thread count.  "Now" is params->now_ms, never the clock.
 **
-** Who calls it: tools/ (score CLI), engine/ server (scheduled runs, on a
-** worker thread).  Threads: the pool parallelizes inside; a run never
-** touches the store.
+** Who calls it: tools/ (score CLI on TSVs), engine/score_db.c (`score --db`
+** and serve's scheduled runs, on a worker thread).  Threads: the pool
+** parallelizes inside; a run never touches the store and opens no file.
 */
 #ifndef NS_PIPELINE_H
 #define NS_PIPELINE_H
