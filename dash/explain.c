@@ -60,7 +60,7 @@ static const char *class_name(int c) {
 }
 
 /* The condition under which a rule fires, with the run's numbers filled in
-** (the thresholds are ns_params_default(): `score` does not change them).
+** (the thresholds are those the run recorded in runs.params).
 ** *limit receives the numeric bound the intercept (or interceptMax) was
 ** compared with, NAN when the rule has no single bound. */
 static void rule_text(int rule, const ns_params *p, double factor, uint32_t filter_tags,
@@ -161,10 +161,10 @@ static void rule_text(int rule, const ns_params *p, double factor, uint32_t filt
 
 /* The rules that fired, Core chain first then meta rules, each in bit order
 ** (which is the order the pipeline evaluates them: later rules win). */
-static json_t *rules_json(uint32_t core, uint32_t meta, double factor, uint32_t filter_tags) {
-  ns_params p;
+static json_t *rules_json(const ns_params *pp, uint32_t core, uint32_t meta, double factor,
+                          uint32_t filter_tags) {
+  const ns_params p = *pp;
   json_t *a = json_array();
-  ns_params_default(&p);
   for (int pass = 0; a && pass < 2; pass++) {
     uint32_t bits = pass ? meta : core;
     for (int i = 0; i < NS_RULE_COUNT; i++) {
@@ -290,8 +290,10 @@ int ns_dash_explain(ns_reader *rd, int64_t note_id, json_t **out, char *msg, siz
   json_t *o = NULL;
   int64_t run_id;
   ns_q_note n;
+  ns_params p;
   int rc;
   *out = NULL;
+  ns_params_default(&p);
   if (msg && msg_len) msg[0] = 0;
   /* One snapshot: every query below sees the same run. */
   if ((rc = ns_reader_begin(rd)) != 0) {
@@ -302,6 +304,14 @@ int ns_dash_explain(ns_reader *rd, int64_t note_id, json_t **out, char *msg, siz
     if (rc == NS_ENODATA)
       set_msg(msg, msg_len, "no published scoring run (run `notescore score --db DB` first)");
     goto out;
+  }
+  {
+    /* the thresholds the run was scored with (old runs: defaults) */
+    char *pj = NULL;
+    if ((rc = ns_q_run_params(rd, run_id, &pj)) == 0)
+      rc = ns_params_from_json(pj, &p, msg, msg_len);
+    free(pj);
+    if (rc) goto out;
   }
   if ((rc = ns_q_note_get(rd, note_id, &n)) != 0) {
     if (rc == NS_ENOTFOUND)
@@ -332,15 +342,16 @@ int ns_dash_explain(ns_reader *rd, int64_t note_id, json_t **out, char *msg, siz
   ** filter fired on name themselves in the TagFilter rule */
   json_object_set_new(o, "lowDiligenceIntercept", real_json(n.low_diligence_intercept));
   if (json_object_set_new(o, "rules",
-                          rules_json(n.core_rules, n.meta_rules, n.factor, n.active_filter_tags)))
+                          rules_json(&p, n.core_rules, n.meta_rules, n.factor, n.active_filter_tags)))
     goto out;
 
   if ((rc = ratings_part(rd, run_id, note_id, o)) != 0) goto out;
   rc = history_part(rd, note_id, o);
 out:
-  if (rc && rc != NS_ENODATA && rc != NS_ENOTFOUND)
+  if (rc && rc != NS_ENODATA && rc != NS_ENOTFOUND && !(msg && msg_len && msg[0]))
     set_msg(msg, msg_len, "%s", rc == NS_ENOMEM ? "out of memory" : ns_reader_errmsg(rd));
   ns_reader_end(rd);
+  ns_params_release(&p);
   if (rc) json_decref(o);
   else *out = o;
   return rc;

@@ -21,8 +21,8 @@
 **   5. the notes whose status changed in the current run (status_changes).
 **
 ** Size: ~90 bytes per scatter point; max_points bounds the page (the
-** caption says how many were left out).  The thresholds drawn are the
-** defaults of ns_params_default(), the ones `score` uses.
+** caption says how many were left out).  The thresholds drawn are those
+** the current run recorded in runs.params (defaults for an old run).
 **
 ** Who calls it: tools/cmd_report.c, and the server's GET /dashboard on a
 ** worker thread (it passes an open_memstream FILE).  Threads: any.
@@ -742,6 +742,15 @@ int ns_report_html(ns_reader *rd, FILE *out, const ns_report_opts *opts) {
   fputs("</h1>\n", out);
 
   run_facts(&r);
+  if (r.run_id) {
+    /* the thresholds the run was scored with (runs.params; old runs:
+    ** defaults for what they did not record) */
+    char *pj = NULL;
+    int prc = ns_q_run_params(rd, r.run_id, &pj);
+    if (prc == 0) prc = ns_params_from_json(pj, &r.p, NULL, 0);
+    free(pj);
+    if (prc && !r.rc) r.rc = prc;
+  }
   agreement_compute(&r);
   scatter(&r);
   agreement_section(&r);
@@ -757,6 +766,7 @@ int ns_report_html(ns_reader *rd, FILE *out, const ns_report_opts *opts) {
         "</body></html>\n", out);
   ns_reader_end(rd);
   free(r.dis);
+  ns_params_release(&r.p);
   if (!r.rc && (fflush(out) != 0 || ferror(out))) r.rc = NS_EIO;
   return r.rc;
 }

@@ -58,6 +58,7 @@
 #include "read.h"
 
 #include "../engine/pipeline.h"
+#include "../engine/score_db.h"
 
 /* Run and refresh durations in /metrics (histogram upper bounds, seconds;
 ** one more bucket for +Inf).  Runs take seconds to tens of minutes, a
@@ -996,49 +997,37 @@ static void on_connection(uv_stream_t *l, int status) {
 
 /* ---- scheduled scoring ------------------------------------------------------------- */
 
-/* One full run on a worker: its own store handle, a snapshot (one read
-** transaction; ingest goes on beside it), the pipeline, one publishing
-** transaction.  Cancelled at shutdown -> the run row says "abandoned". */
+/* One full run on a worker (engine/score_db.c, the path `score --db` takes
+** too): its own store handle, a snapshot (one read transaction; ingest goes
+** on beside it), the pipeline, one publishing transaction.  Cancelled at
+** shutdown -> the run row says "abandoned". */
 static void score_work(uv_work_t *w) {
   server *s = w->data;
-  ns_store *st = NULL;
-  ns_dataset *ds = NULL;
-  ns_scores *sc = NULL;
   ns_params p;
-  int64_t run_id = 0;
-  char json[256];
+  ns_score_db_opts so = {"serve", NS_SCORE_NOW_CLOCK, 0, &s->score_cancel,
+                         s->o.refresh_every_s > 0};
+  ns_score_db_result res;
   double t0 = ns_monotonic_s();
   int rc;
-  if ((rc = ns_store_open(s->o.db_path, 0, &st)) != 0) goto out;
-  if ((rc = ns_store_snapshot(st, &ds)) != 0) goto out;
   ns_params_default(&p);
-  p.now_ms = ns_now_ms();
   p.progress = 0;
-  snprintf(json, sizeof json,
-           "{\"source\":\"serve\",\"now_ms\":%lld,\"seed\":%llu,\"k\":%d,\"trust\":%d,"
-           "\"tag_share_test\":%d}",
-           (long long)p.now_ms, (unsigned long long)p.seed, p.k, p.trust, p.tag_share_test);
-  if ((rc = ns_store_run_begin(st, json, &run_id)) != 0) goto out;
-  rc = ns_pipeline_run(ds, &p, &s->score_cancel, &sc);
-  if (rc == 0) rc = ns_store_run_publish(st, run_id, sc, ds);
-  if (rc != 0) ns_store_run_fail(st, run_id, rc == NS_ECANCELED ? "abandoned" : "failed");
-  if (rc == 0 && s->o.refresh_every_s > 0) {
+  rc = ns_score_db(s->o.db_path, &p, &so, &res);
+  if (rc == 0 && res.sc) {
     /* the refresh base: this run's rater parameters and note rows */
     ns_refresh_base *nb = NULL;
-    int brc = ns_refresh_base_new(ds, sc, &p, &nb);
+    int brc = ns_refresh_base_new(res.ds, res.sc, &p, &nb);
     if (brc != 0) ns_warn("serve: note refresh disabled until the next run: %s", ns_strerror(brc));
     ns_refresh_base_free(s->rbase);
     s->rbase = nb;
-    s->rbase_run = run_id;
+    s->rbase_run = res.run_id;
   }
-out:
-  s->score_run_id = run_id;   /* logged by score_after */
-  s->score_notes = rc == 0 && sc ? sc->n_notes : 0;
+  s->score_run_id = res.run_id;   /* logged by score_after */
+  s->score_notes = rc == 0 ? res.n_notes : 0;
   s->last_run_s = ns_monotonic_s() - t0;
   s->score_rc = rc;   /* read by score_after on the loop thread */
-  ns_scores_free(sc);
-  ns_dataset_free(ds);
-  ns_store_close(st);
+  ns_scores_free(res.sc);
+  ns_dataset_free(res.ds);
+  ns_params_release(&p);
 }
 
 static void on_score_timer(uv_timer_t *t);

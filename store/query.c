@@ -180,6 +180,10 @@ int ns_q_last_success_ms(ns_reader *r, int64_t *ms) {
   return rc < 0 ? rc : rc == 0 ? NS_ENODATA : 0;
 }
 
+int ns_q_run_params(ns_reader *r, int64_t run_id, char **json) {
+  return ns_store_run_params(r->s->db, run_id, json);
+}
+
 /* run_summary's columns, in the order of ns_q_run. */
 #define RUN_COLS                                                                       \
   "run_id, status, started_ms, finished_ms, wall_seconds, seconds, version, params,"  \

@@ -63,6 +63,10 @@ int ns_q_run_ids(ns_reader *r, int64_t *current, int64_t *newest);
 /* Seconds from start to finish of the newest finished run (any status):
 ** 0, or NS_ENODATA when no run finished yet. */
 int ns_q_last_run_seconds(ns_reader *r, double *seconds);
+/* The params JSON of run_id (runs.params; engine/params.c reads it back),
+** in the reader's snapshot.  *json is malloc'ed, NULL when the run has no
+** params.  Returns 0, NS_ESQL, NS_ENOMEM. */
+int ns_q_run_params(ns_reader *r, int64_t run_id, char **json);
 /* finished_ms of the newest published run; NS_ENODATA when none was ever published. */
 int ns_q_last_success_ms(ns_reader *r, int64_t *ms);
 

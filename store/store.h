@@ -108,6 +108,27 @@ int ns_store_set_max_bytes(ns_store *s, unsigned long long bytes);
 /* Last SQLite error message of this handle (valid until the next call). */
 const char *ns_store_errmsg(const ns_store *s);
 
+/* Checks, before any work, that path is a DB this build can use, with no
+** lasting effect on the DB or on its other users (a read-only look that
+** never checkpoints the WAL).  A missing file is fine unless must_exist
+** (the command creates it), and so is an empty file.  On a problem msg
+** (may be NULL) receives a one-line "PATH: reason" for people.  Returns 0,
+** NS_ENOTFOUND, -errno, NS_EINVAL (a directory), NS_ESCHEMA (not an SQLite
+** file, or a schema newer than NS_STORE_SCHEMA_VERSION). */
+int ns_store_check_file(const char *path, int must_exist, char *msg, size_t msg_len);
+
+/* A bare SQLite connection for the readers of the SQL views (dash/,
+** server/read.c, tools/ through dash/), opened the way store/ opens its
+** own (store/db.c): flags NS_STORE_READONLY / NS_STORE_CREATE, a busy
+** handler that retries for busy_ms (0 = 10 s), and, read-only, no
+** checkpoint on close.  msg (may be NULL) receives "path: reason" on
+** failure.  Returns 0, NS_ENOTFOUND, NS_EBUSY, NS_ESQL.  Close it with
+** ns_store_sql_close (accepts NULL). */
+struct sqlite3;
+int ns_store_sql_open(const char *path, int flags, int busy_ms, struct sqlite3 **db, char *msg,
+                      size_t msg_len);
+void ns_store_sql_close(struct sqlite3 *db);
+
 /* Imports one file or directory (like ns_tsv_load) in large transactions;
 ** upserts ratings by (noteId, rater).  Strict mode commits nothing of a file
 ** with a bad row. */
@@ -187,6 +208,13 @@ int ns_store_run_publish(ns_store *s, int64_t run_id, const ns_scores *sc,
                          const ns_dataset *ds);
 /* Marks a run failed/abandoned (nothing of it becomes visible). */
 int ns_store_run_fail(ns_store *s, int64_t run_id, const char *status);
+
+/* The params JSON of run_id (runs.params, docs/dashboards.md "Run
+** parameters"; engine/params.c reads it back into an ns_params) on a
+** connection of ns_store_sql_open, inside the caller's read transaction if
+** it has one.  *json is malloc'ed, NULL when the run has no params or does
+** not exist.  Returns 0, NS_ESQL, NS_ENOMEM. */
+int ns_store_run_params(struct sqlite3 *db, int64_t run_id, char **json);
 
 /* Note refresh (engine/refresh.c): replaces, in one transaction, the
 ** note_scores rows of the published run run_id for the notes in sc->notes
