@@ -9,7 +9,7 @@
 ** is one published run, never a mix of two, even while a writer publishes.
 **
 ** Who calls it: tools/cmd_explain.c, tools/cmd_report.c, and the server's
-** GET /dashboard route (server/server.c, server/read.c) on a libuv worker thread.
+** GET /report route (server/server.c, server/read.c) on a libuv worker thread.
 ** Threads: any thread, one call per connection at a time.
 */
 #ifndef NS_DASHBOARD_H
@@ -96,5 +96,11 @@ typedef struct ns_report_opts {
 ** Returns 0, NS_ESQL (query failed), NS_EIO (write to out failed),
 ** NS_ENOMEM. */
 int ns_report_html(struct sqlite3 *db, FILE *out, const ns_report_opts *opts);
+
+/* The interactive page served at GET /dashboard: dash/dashboard.html as
+** built in (dash/dashboard_asset.c), NUL-terminated; ns_dashboard_html_len
+** bytes without the NUL.  Static data: no DB, any thread. */
+extern const char ns_dashboard_html[];
+extern const size_t ns_dashboard_html_len;
 
 #endif /* NS_DASHBOARD_H */

@@ -200,9 +200,9 @@ static void dash_key(sqlite3 *db, int64_t *cur, int64_t *last) {
   sqlite3_finalize(st);
 }
 
-/* GET /dashboard: the same page as `notescore report` (dash_report.c),
+/* GET /report: the same page as `notescore report` (dash/report.c),
 ** rendered once per run (see ns__dash_cache). */
-static void read_dashboard(ns__read *r, sqlite3 *db) {
+static void read_report(ns__read *r, sqlite3 *db) {
   ns__dash_cache *k = r->cache;
   char *buf = NULL;
   size_t len = 0;
@@ -256,7 +256,7 @@ void ns__read_work(ns__read *r) {
     goto out;
   }
   if (r->route == NS_ROUTE_METRICS) read_metrics(r, db);
-  else if (r->route == NS_ROUTE_DASHBOARD) read_dashboard(r, db);
+  else if (r->route == NS_ROUTE_REPORT) read_report(r, db);
   else read_json(r, db);
 out:
   sqlite3_close(db);

@@ -51,11 +51,12 @@
 #include "server_int.h"
 #include "read.h"
 
+#include "../dash/dash.h"
 #include "../engine/pipeline.h"
 
 const char *const ns__route_names[NS_ROUTE_COUNT] = {
     "other", "healthz", "metrics", "runs", "runs_latest", "note", "dashboard",
-    "ingest_ratings", "ingest_notes", "ingest_enrollment"};
+    "report", "ingest_ratings", "ingest_notes", "ingest_enrollment"};
 
 /* Status codes counted in /metrics. */
 static const int codes[] = {200, 400, 401, 404, 405, 408, 413, 414, 415, 431, 500, 503, 505, 507};
@@ -77,8 +78,8 @@ typedef struct server {
   size_t inflight;            /* ingest requests parsing or at the writer */
   size_t reads_inflight;      /* reads on workers (bounded by max_reads) */
   uint64_t reads_refused;     /* reads answered 503 at that bound */
-  uint64_t dash_renders;      /* /dashboard pages rendered (not cached) */
-  ns__dash_cache dash;        /* /dashboard renders, one per run */
+  uint64_t dash_renders;      /* /report pages rendered (not cached) */
+  ns__dash_cache dash;        /* /report renders, one per run */
   size_t works;               /* uv_queue_work items not yet completed */
   int stopping;
   int finished;               /* the last handles are closing */
@@ -197,6 +198,7 @@ void ns__server_route(const ns__http_req *req, const char *token, size_t max_bod
   else if (!strcmp(p, "/v1/runs")) { d->route = NS_ROUTE_RUNS; is_read = 1; }
   else if (!strcmp(p, "/v1/runs/latest")) { d->route = NS_ROUTE_RUNS_LATEST; is_read = 1; }
   else if (!strcmp(p, "/dashboard")) { d->route = NS_ROUTE_DASHBOARD; is_read = 1; }
+  else if (!strcmp(p, "/report")) { d->route = NS_ROUTE_REPORT; is_read = 1; }
   else if (!strncmp(p, "/v1/notes/", 10)) {
     d->route = NS_ROUTE_NOTE;
     is_read = 1;
@@ -501,7 +503,7 @@ static void read_after(uv_work_t *w, int status) {
       respond_error(c, 503, "shutting down", 1);
     } else {
       const char *ct = r->route == NS_ROUTE_METRICS     ? "text/plain; version=0.0.4"
-                       : r->route == NS_ROUTE_DASHBOARD ? "text/html; charset=utf-8"
+                       : r->route == NS_ROUTE_REPORT ? "text/html; charset=utf-8"
                                                         : "application/json";
       respond(c, r->status, ct, r->body, strlen(r->body), NULL, 0);
     }
@@ -591,7 +593,7 @@ static char *metrics_text(server *s) {
           "# TYPE notescore_reads_inflight gauge\nnotescore_reads_inflight %zu\n"
           "# HELP notescore_reads_refused_total Reads answered 503 at --max-reads.\n"
           "# TYPE notescore_reads_refused_total counter\nnotescore_reads_refused_total %llu\n"
-          "# HELP notescore_dashboard_renders_total /dashboard pages rendered (the rest came from the per-run cache).\n"
+          "# HELP notescore_dashboard_renders_total /report pages rendered (the rest came from the per-run cache).\n"
           "# TYPE notescore_dashboard_renders_total counter\nnotescore_dashboard_renders_total %llu\n"
           "# HELP notescore_timeouts_total Connections closed for idleness or slowness.\n"
           "# TYPE notescore_timeouts_total counter\nnotescore_timeouts_total %llu\n"
@@ -637,10 +639,19 @@ static void dispatch(conn *c) {
     c->busy = ANSWERING;   /* answered; resumes in on_written */
     respond(c, 200, "text/plain", "ok\n", 3, NULL, 0);
     return;
+  case NS_ROUTE_DASHBOARD:
+    /* a static page compiled in (dash/dashboard.html): no DB, no worker;
+    ** it reads the JSON endpoints itself.  The policy header keeps the
+    ** browser from loading anything but this server's answers. */
+    c->busy = ANSWERING;
+    respond(c, 200, "text/html; charset=utf-8", ns_dashboard_html, ns_dashboard_html_len,
+            "Content-Security-Policy: default-src 'none'; script-src 'unsafe-inline'; "
+            "style-src 'unsafe-inline'; img-src data:; connect-src 'self'\r\n", 0);
+    return;
   case NS_ROUTE_METRICS:
   case NS_ROUTE_RUNS:
   case NS_ROUTE_RUNS_LATEST:
-  case NS_ROUTE_DASHBOARD:
+  case NS_ROUTE_REPORT:
   case NS_ROUTE_NOTE: {
     ns__read *r;
     if (s->reads_inflight >= s->o.max_reads) {

@@ -159,7 +159,8 @@ enum ns__route {
   NS_ROUTE_RUNS,
   NS_ROUTE_RUNS_LATEST,
   NS_ROUTE_NOTE,              /* /v1/notes/{noteId} */
-  NS_ROUTE_DASHBOARD,         /* /dashboard: the HTML report (dash_report.c) */
+  NS_ROUTE_DASHBOARD,         /* /dashboard: the interactive page (dash/dashboard.html) */
+  NS_ROUTE_REPORT,            /* /report: the HTML report (dash/report.c) */
   NS_ROUTE_INGEST_RATINGS,
   NS_ROUTE_INGEST_NOTES,
   NS_ROUTE_INGEST_ENROLLMENT,
