@@ -49,6 +49,20 @@
   "SELECT status, (finished_ms - started_ms) / 1000.0 FROM runs " \
   "WHERE finished_ms IS NOT NULL ORDER BY run_id DESC LIMIT 1"
 
+/* Changes from run ?1 to run ?2: notes whose public status differs, or
+** that are in only one of them (status null on the missing side).  Both
+** halves walk note_scores by its primary key (run_id, note_id). */
+#define SQL_RUN_CHANGES                                                        \
+  "SELECT b.note_id, a.final_status, b.final_status, b.decided_by, "          \
+  "a.intercept, b.intercept FROM note_scores b LEFT JOIN note_scores a "      \
+  "ON a.run_id = ?1 AND a.note_id = b.note_id WHERE b.run_id = ?2 "           \
+  "AND a.final_status IS NOT b.final_status "                                 \
+  "UNION ALL SELECT a.note_id, a.final_status, NULL, NULL, a.intercept, NULL " \
+  "FROM note_scores a WHERE a.run_id = ?1 AND NOT EXISTS (SELECT 1 FROM "     \
+  "note_scores b WHERE b.run_id = ?2 AND b.note_id = a.note_id) ORDER BY 1"
+/* Rows listed by /v1/runs/{a}/changes/{b}; the rest are only counted. */
+#define CHANGES_MAX 1000
+
 static json_t *row_json(sqlite3_stmt *st) {
   json_t *o = json_object();
   int n = sqlite3_column_count(st);
@@ -143,6 +157,69 @@ static void read_json(ns__read *r, sqlite3 *db) {
   }
 out:
   sqlite3_finalize(st);
+}
+
+static json_t *col_or_null(sqlite3_stmt *st, int i, int real) {
+  if (sqlite3_column_type(st, i) == SQLITE_NULL) return json_null();
+  if (real) return json_real(sqlite3_column_double(st, i));
+  const char *t = (const char *)sqlite3_column_text(st, i);
+  json_t *v = t ? json_string(t) : NULL;
+  return v ? v : json_null();
+}
+
+/* GET /v1/runs/{a}/changes/{b}: what changed from run a to run b (any two
+** published runs, either order; the dashboard's "changes" table).  One
+** read transaction, so the check and the rows see the same runs. */
+static void read_changes(ns__read *r, sqlite3 *db) {
+  sqlite3_stmt *st = NULL;
+  json_t *rows = NULL;
+  int64_t total = 0;
+  int rc, published = 0;
+  char ids[3][24];
+  if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2(db, "SELECT count(*) FROM runs WHERE run_id IN (?1, ?2) "
+                             "AND status = 'published'", -1, &st, NULL) != SQLITE_OK) {
+    set_error(r, 503, sqlite3_errmsg(db));   /* no score tables yet */
+    goto out;
+  }
+  sqlite3_bind_int64(st, 1, r->run_a);
+  sqlite3_bind_int64(st, 2, r->run_b);
+  if (sqlite3_step(st) == SQLITE_ROW) published = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  st = NULL;
+  if (published != (r->run_a == r->run_b ? 1 : 2)) {
+    set_error(r, 404, "both runs must be published runs (see /v1/runs)");
+    goto out;
+  }
+  if (sqlite3_prepare_v2(db, SQL_RUN_CHANGES, -1, &st, NULL) != SQLITE_OK ||
+      !(rows = json_array())) {
+    set_error(r, 500, sqlite3_errmsg(db));
+    goto out;
+  }
+  sqlite3_bind_int64(st, 1, r->run_a);
+  sqlite3_bind_int64(st, 2, r->run_b);
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (total++ >= CHANGES_MAX) continue;
+    snprintf(ids[0], sizeof ids[0], "%lld", (long long)sqlite3_column_int64(st, 0));
+    json_array_append_new(rows, json_pack("{s:s,s:o,s:o,s:o,s:o,s:o}", "noteId", ids[0],
+                                          "oldStatus", col_or_null(st, 1, 0),
+                                          "newStatus", col_or_null(st, 2, 0),
+                                          "decidedBy", col_or_null(st, 3, 0),
+                                          "oldIntercept", col_or_null(st, 4, 1),
+                                          "newIntercept", col_or_null(st, 5, 1)));
+  }
+  if (rc != SQLITE_DONE) {
+    set_error(r, 500, sqlite3_errmsg(db));
+    goto out;
+  }
+  snprintf(ids[1], sizeof ids[1], "%lld", (long long)r->run_a);
+  snprintf(ids[2], sizeof ids[2], "%lld", (long long)r->run_b);
+  set_body(r, 200, json_pack("{s:s,s:s,s:I,s:i,s:O}", "fromRunId", ids[1], "toRunId", ids[2],
+                             "total", (json_int_t)total, "limit", CHANGES_MAX, "changes", rows));
+out:
+  json_decref(rows);
+  sqlite3_finalize(st);
+  sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 }
 
 /* Appends the DB-derived metrics to r->prefix (the loop's counters). */
@@ -257,6 +334,7 @@ void ns__read_work(ns__read *r) {
   }
   if (r->route == NS_ROUTE_METRICS) read_metrics(r, db);
   else if (r->route == NS_ROUTE_REPORT) read_report(r, db);
+  else if (r->route == NS_ROUTE_RUN_CHANGES) read_changes(r, db);
   else read_json(r, db);
 out:
   sqlite3_close(db);

@@ -15,6 +15,7 @@ typedef struct ns__read {
   void *conn;                 /* NULL once the client left */
   int route;                  /* NS_ROUTE_NOTE / RUNS / RUNS_LATEST / METRICS */
   int64_t note_id;
+  int64_t run_a, run_b;       /* RUN_CHANGES: from run a to run b */
   int head_only;              /* HEAD request */
   const char *db_path;        /* borrowed from the server options */
   char *prefix;               /* METRICS: the loop's counters, owned */

@@ -56,7 +56,7 @@
 
 const char *const ns__route_names[NS_ROUTE_COUNT] = {
     "other", "healthz", "metrics", "runs", "runs_latest", "note", "dashboard",
-    "report", "ingest_ratings", "ingest_notes", "ingest_enrollment"};
+    "report", "run_changes", "ingest_ratings", "ingest_notes", "ingest_enrollment"};
 
 /* Status codes counted in /metrics. */
 static const int codes[] = {200, 400, 401, 404, 405, 408, 413, 414, 415, 431, 500, 503, 505, 507};
@@ -188,6 +188,26 @@ static int parse_note_id(const char *s, int64_t *out) {
   return ns_check_note_id(v) ? -1 : 0;
 }
 
+/* A run id in a URL: decimal digits, positive.  end is where it stops. */
+static int parse_run_id(const char *s, const char *end, int64_t *out) {
+  int64_t v = 0;
+  if (s == end) return -1;
+  for (; s < end; s++) {
+    if (*s < '0' || *s > '9' || v > (INT64_MAX - 9) / 10) return -1;
+    v = v * 10 + (*s - '0');
+  }
+  *out = v;
+  return v > 0 ? 0 : -1;
+}
+
+/* "A/changes/B" of /v1/runs/A/changes/B. */
+static int parse_run_pair(const char *s, int64_t *a, int64_t *b) {
+  const char *mid = strstr(s, "/changes/");
+  if (!mid || parse_run_id(s, mid, a) != 0) return -1;
+  s = mid + 9;
+  return parse_run_id(s, s + strlen(s), b);
+}
+
 void ns__server_route(const ns__http_req *req, const char *token, size_t max_body,
                       ns__route_decision *d) {
   const char *p = req->path;
@@ -199,6 +219,15 @@ void ns__server_route(const ns__http_req *req, const char *token, size_t max_bod
   else if (!strcmp(p, "/v1/runs/latest")) { d->route = NS_ROUTE_RUNS_LATEST; is_read = 1; }
   else if (!strcmp(p, "/dashboard")) { d->route = NS_ROUTE_DASHBOARD; is_read = 1; }
   else if (!strcmp(p, "/report")) { d->route = NS_ROUTE_REPORT; is_read = 1; }
+  else if (!strncmp(p, "/v1/runs/", 9) && strstr(p, "/changes/")) {
+    d->route = NS_ROUTE_RUN_CHANGES;
+    is_read = 1;
+    if (parse_run_pair(p + 9, &d->run_a, &d->run_b) != 0) {
+      d->status = 400;
+      d->error = "want /v1/runs/{runId}/changes/{runId} with positive decimal run ids";
+      return;
+    }
+  }
   else if (!strncmp(p, "/v1/notes/", 10)) {
     d->route = NS_ROUTE_NOTE;
     is_read = 1;
@@ -652,6 +681,7 @@ static void dispatch(conn *c) {
   case NS_ROUTE_RUNS:
   case NS_ROUTE_RUNS_LATEST:
   case NS_ROUTE_REPORT:
+  case NS_ROUTE_RUN_CHANGES:
   case NS_ROUTE_NOTE: {
     ns__read *r;
     if (s->reads_inflight >= s->o.max_reads) {
@@ -673,6 +703,8 @@ static void dispatch(conn *c) {
     r->conn = c;
     r->route = d->route;
     r->note_id = d->note_id;
+    r->run_a = d->run_a;
+    r->run_b = d->run_b;
     r->db_path = s->o.db_path;
     r->cache = &s->dash;
     r->generation = s->runs_ok + s->runs_failed + s->refresh_ok;

@@ -161,6 +161,7 @@ enum ns__route {
   NS_ROUTE_NOTE,              /* /v1/notes/{noteId} */
   NS_ROUTE_DASHBOARD,         /* /dashboard: the interactive page (dash/dashboard.html) */
   NS_ROUTE_REPORT,            /* /report: the HTML report (dash/report.c) */
+  NS_ROUTE_RUN_CHANGES,       /* /v1/runs/{a}/changes/{b} */
   NS_ROUTE_INGEST_RATINGS,
   NS_ROUTE_INGEST_NOTES,
   NS_ROUTE_INGEST_ENROLLMENT,
@@ -175,6 +176,7 @@ typedef struct ns__route_decision {
   int fmt;                    /* ingest body format (ns__body_fmt) */
   int kind;                   /* ingest row kind (ns_file_kind) */
   int64_t note_id;            /* NS_ROUTE_NOTE */
+  int64_t run_a, run_b;       /* NS_ROUTE_RUN_CHANGES */
   const char *error;          /* static message for an error status */
 } ns__route_decision;
 
