@@ -23,7 +23,7 @@
 ** caption says how many were left out).  The thresholds drawn are the
 ** defaults of ns_params_default(), the ones `score` uses.
 **
-** Who calls it: tools/cmd_report.c, and the server's GET /dashboard on a
+** Who calls it: tools/cmd_report.c, and the server's GET /report on a
 ** worker thread (it passes an open_memstream FILE).  Threads: any.
 */
 #include "dash.h"
