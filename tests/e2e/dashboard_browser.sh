@@ -89,12 +89,14 @@ flags=(--headless --no-sandbox --disable-gpu --disable-quic --no-first-run
        --hide-scrollbars)
 n=0
 # dom FRAGMENT -> $T/dom.html, the DOM once the page's scripts ran (virtual
-# time runs out only after the page's fetches are answered)
+# time runs out only after the page's fetches are answered), scripts removed
 dom() {
   n=$((n + 1))
   timeout 90 chromium "${flags[@]}" --user-data-dir="$T/u$n" --virtual-time-budget=30000 \
     --dump-dom "$URL/dashboard$1" > "$T/dom.html" 2> "$T/chromium.err" \
     || { tail -5 "$T/chromium.err"; fail "chromium on /dashboard$1"; }
+  # the page's own script text holds the same markup as templates: drop it
+  perl -0pi -e 's{<script>.*?</script>}{}s' "$T/dom.html"
   grep -q '<body data-state="ready"' "$T/dom.html" \
     || fail "/dashboard$1 did not get ready: $(grep -o '<body[^>]*>' "$T/dom.html") $(grep -o 'class="err"[^<]*' "$T/dom.html" | head -3)"
 }
