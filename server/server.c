@@ -55,8 +55,9 @@
 #include "../engine/pipeline.h"
 
 const char *const ns__route_names[NS_ROUTE_COUNT] = {
-    "other", "healthz", "metrics", "runs", "runs_latest", "note", "dashboard",
-    "report", "run_changes", "ingest_ratings", "ingest_notes", "ingest_enrollment"};
+    "other", "healthz", "metrics", "runs", "runs_latest", "note", "dashboard", "index", "notes",
+    "note_explain", "report", "run_changes",
+    "ingest_ratings", "ingest_notes", "ingest_enrollment"};
 
 /* Status codes counted in /metrics. */
 static const int codes[] = {200, 400, 401, 404, 405, 408, 413, 414, 415, 431, 500, 503, 505, 507};
@@ -213,7 +214,8 @@ void ns__server_route(const ns__http_req *req, const char *token, size_t max_bod
   const char *p = req->path;
   int is_read = 0;
   memset(d, 0, sizeof *d);
-  if (!strcmp(p, "/healthz")) { d->route = NS_ROUTE_HEALTHZ; is_read = 1; }
+  if (!strcmp(p, "/")) { d->route = NS_ROUTE_INDEX; is_read = 1; }
+  else if (!strcmp(p, "/healthz")) { d->route = NS_ROUTE_HEALTHZ; is_read = 1; }
   else if (!strcmp(p, "/metrics")) { d->route = NS_ROUTE_METRICS; is_read = 1; }
   else if (!strcmp(p, "/v1/runs")) { d->route = NS_ROUTE_RUNS; is_read = 1; }
   else if (!strcmp(p, "/v1/runs/latest")) { d->route = NS_ROUTE_RUNS_LATEST; is_read = 1; }
@@ -229,13 +231,33 @@ void ns__server_route(const ns__http_req *req, const char *token, size_t max_bod
     }
   }
   else if (!strncmp(p, "/v1/notes/", 10)) {
-    d->route = NS_ROUTE_NOTE;
+    /* /v1/notes/{noteId} or /v1/notes/{noteId}/explain */
+    char id[24];
+    const char *slash = strchr(p + 10, '/');
+    size_t n = slash ? (size_t)(slash - (p + 10)) : strlen(p + 10);
     is_read = 1;
-    if (parse_note_id(p + 10, &d->note_id) != 0) {
+    if (slash && strcmp(slash, "/explain") != 0) {
+      d->status = 404;
+      d->error = "no such endpoint";
+      return;
+    }
+    d->route = slash ? NS_ROUTE_NOTE_EXPLAIN : NS_ROUTE_NOTE;
+    if (n < sizeof id) {
+      memcpy(id, p + 10, n);
+      id[n] = '\0';
+    }
+    if (n >= sizeof id || parse_note_id(id, &d->note_id) != 0) {
       d->status = 400;
       d->error = "noteId must be a positive decimal integer";
       return;
     }
+  }
+  else if (!strcmp(p, "/v1/notes") &&
+           (req->method == NS_HTTP_GET || req->method == NS_HTTP_HEAD)) {
+    /* the same path POSTs notes: the method tells the list from ingest */
+    d->route = NS_ROUTE_NOTES;
+    if (ns__list_query_parse(req->query, &d->list, &d->error) != 0) d->status = 400;
+    return;
   }
   else if (!strcmp(p, "/v1/ratings")) { d->route = NS_ROUTE_INGEST_RATINGS; d->kind = NS_FILE_RATINGS; }
   else if (!strcmp(p, "/v1/notes")) { d->route = NS_ROUTE_INGEST_NOTES; d->kind = NS_FILE_NOTES; }
@@ -371,7 +393,9 @@ static void respond(conn *c, int status, const char *ctype, const char *body, si
 static const char *extra_for(int status, int route) {
   switch (status) {
   case 401: return "WWW-Authenticate: Bearer\r\n";
-  case 405: return route >= NS_ROUTE_INGEST_RATINGS ? "Allow: POST\r\n" : "Allow: GET, HEAD\r\n";
+  case 405: return route == NS_ROUTE_INGEST_NOTES    ? "Allow: GET, HEAD, POST\r\n"
+                  : route >= NS_ROUTE_INGEST_RATINGS ? "Allow: POST\r\n"
+                                                     : "Allow: GET, HEAD\r\n";
   case 503: return "Retry-After: 1\r\n";
   case 507: return "Retry-After: 10\r\n";
   default: return NULL;
@@ -677,11 +701,19 @@ static void dispatch(conn *c) {
             "Content-Security-Policy: default-src 'none'; script-src 'unsafe-inline'; "
             "style-src 'unsafe-inline'; img-src data:; connect-src 'self'\r\n", 0);
     return;
+  case NS_ROUTE_INDEX: {
+    const char *body = ns__read_index();
+    c->busy = ANSWERING;
+    respond(c, 200, "application/json", body, strlen(body), NULL, 0);
+    return;
+  }
   case NS_ROUTE_METRICS:
   case NS_ROUTE_RUNS:
   case NS_ROUTE_RUNS_LATEST:
   case NS_ROUTE_REPORT:
   case NS_ROUTE_RUN_CHANGES:
+  case NS_ROUTE_NOTES:
+  case NS_ROUTE_NOTE_EXPLAIN:
   case NS_ROUTE_NOTE: {
     ns__read *r;
     if (s->reads_inflight >= s->o.max_reads) {
@@ -703,6 +735,7 @@ static void dispatch(conn *c) {
     r->conn = c;
     r->route = d->route;
     r->note_id = d->note_id;
+    r->list = d->list;
     r->run_a = d->run_a;
     r->run_b = d->run_b;
     r->db_path = s->o.db_path;

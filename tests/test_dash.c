@@ -17,6 +17,7 @@
 
 #include "../base/dataset.h"
 #include "../dash/dash.h"
+#include "../store/query.h"
 #include "../store/store.h"
 
 /* ---- fixture ------------------------------------------------------------ */
@@ -311,11 +312,11 @@ static json_t *get(json_t *o, const char *path) {
 
 TEST(dash_explain_fields) {
   const char *path;
-  sqlite3 *db;
+  ns_reader *db;
   json_t *o = NULL;
   char msg[256];
   build_db(4, &path);
-  db = open_ro(path);
+  ASSERT_OK(ns_reader_open(path, &db));
   ASSERT_OK(ns_dash_explain(db, 101, &o, msg, sizeof msg));
   ASSERT_STREQ(JSTR(o, "noteId"), "101");
   ASSERT_EQ(JINT(o, "runId"), 4);
@@ -371,19 +372,19 @@ TEST(dash_explain_fields) {
   ASSERT_ERR(ns_dash_explain(db, 999, &o, msg, sizeof msg), NS_ENOTFOUND);
   ASSERT(o == NULL);
   ASSERT(strstr(msg, "999") != NULL);
-  sqlite3_close(db);
+  ns_reader_close(db);
 }
 
 TEST(dash_explain_no_run) {
   const char *path;
-  sqlite3 *db;
+  ns_reader *db;
   json_t *o = NULL;
   char msg[256];
   build_db(0, &path);
-  db = open_ro(path);
+  ASSERT_OK(ns_reader_open(path, &db));
   ASSERT_ERR(ns_dash_explain(db, 101, &o, msg, sizeof msg), NS_ENODATA);
   ASSERT(strstr(msg, "no published scoring run") != NULL);
-  sqlite3_close(db);
+  ns_reader_close(db);
 }
 
 /* ---- report ------------------------------------------------------------- */
@@ -395,14 +396,15 @@ static size_t count_str(const char *hay, const char *needle) {
 }
 
 static char *report(const char *path) {
-  sqlite3 *db = open_ro(path);
+  ns_reader *db = NULL;
   char *buf = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&buf, &len);
+  ASSERT_OK(ns_reader_open(path, &db));
   ASSERT(f != NULL);
   ASSERT_OK(ns_report_html(db, f, NULL));
   fclose(f);
-  sqlite3_close(db);
+  ns_reader_close(db);
   return buf;
 }
 
