@@ -38,7 +38,8 @@
 **            by the reference tie-break rank),
 **   history: [{runId, scoredAtMillis, status, decidedBy, intercept, factor}]
 **            in run order,
-**   statusHistory: the note_status_history row ({} if none).
+**   statusHistory: the note_status_history row, keys the public
+**            noteStatusHistory column names (currentStatus, ...; {} if none).
 ** *out is a new reference (json_decref it); NULL on error.  msg (may be
 ** NULL) receives a one-line reason on error.
 ** Returns 0, NS_ENODATA (no published run), NS_ENOTFOUND (note not in the

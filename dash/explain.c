@@ -281,7 +281,7 @@ static int history_part(ns_reader *rd, int64_t note_id, json_t *o) {
   if (!a || json_object_set_new(o, "history", a)) return NS_ENOMEM;
   if ((rc = ns_q_note_history(rd, note_id, history_row, a)) != 0) return rc;
   /* the note_status_history row (timestamps of first/latest non-NMR
-  ** status, lock), column names as in the table */
+  ** status, lock), named as in the public noteStatusHistory file */
   if (!(h = json_object()) || json_object_set_new(o, "statusHistory", h)) return NS_ENOMEM;
   return ns_q_status_history(rd, note_id, status_history_field, h);
 }

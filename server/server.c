@@ -310,7 +310,7 @@ char *ns__ingest_response(const ns__batch *b, size_t accepted) {
   }
   json_object_set_new(o, "accepted", json_integer((json_int_t)accepted));
   json_object_set(o, "rejected", rej);
-  json_object_set_new(o, "rejected_total", json_integer((json_int_t)b->n_rejected));
+  json_object_set_new(o, "rejectedTotal", json_integer((json_int_t)b->n_rejected));
   if (b->body_error[0]) json_object_set_new(o, "error", json_string(b->body_error));
   out = json_dumps(o, JSON_COMPACT);
 out:

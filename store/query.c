@@ -353,6 +353,39 @@ int ns_q_note_history(ns_reader *r, int64_t note_id,
   return rc;
 }
 
+/* note_status_history's columns and the public noteStatusHistory names of
+** the same fields (store/tsv.c ns__history_cols, the reference's file). */
+static const char *const nsh_names[][2] = {
+    {"created_ms", "createdAtMillis"},
+    {"ts_first_non_nmr", "timestampMillisOfFirstNonNMRStatus"},
+    {"first_non_nmr_status", "firstNonNMRStatus"},
+    {"ts_current", "timestampMillisOfCurrentStatus"},
+    {"current_status", "currentStatus"},
+    {"ts_latest_non_nmr", "timestampMillisOfLatestNonNMRStatus"},
+    {"most_recent_non_nmr_status", "mostRecentNonNMRStatus"},
+    {"ts_lock", "timestampMillisOfStatusLock"},
+    {"locked_status", "lockedStatus"},
+    {"ts_retro_lock", "timestampMillisOfRetroLock"},
+    {"current_core_status", "currentCoreStatus"},
+    {"current_expansion_status", "currentExpansionStatus"},
+    {"current_group_status", "currentGroupStatus"},
+    {"current_decided_by", "currentDecidedBy"},
+    {"current_modeling_group", "currentModelingGroup"},
+    {"ts_most_recent_change", "timestampMillisOfMostRecentStatusChange"},
+    {"ts_nmr_due_to_stable_crh", "timestampMillisOfNmrDueToMinStableCrhTime"},
+    {"current_multi_group_status", "currentMultiGroupStatus"},
+    {"current_modeling_multi_group", "currentModelingMultiGroup"},
+    {"ts_minute_final_output", "timestampMinuteOfFinalScoringOutput"},
+    {"ts_first_nmr_due_to_stable_crh", "timestampMillisOfFirstNmrDueToMinStableCrhTime"},
+    {"above_pcrh_threshold_time", "abovePcrhThresholdTime"},
+};
+
+static const char *public_name(const char *column) {
+  for (size_t i = 0; i < NS_ARRAY_LEN(nsh_names); i++)
+    if (!strcmp(column, nsh_names[i][0])) return nsh_names[i][1];
+  return column;   /* a column newer than this table: its own name */
+}
+
 int ns_q_status_history(ns_reader *r, int64_t note_id,
                         int (*fn)(void *ctx, const char *column, const ns_q_value *v),
                         void *ctx) {
@@ -378,7 +411,7 @@ int ns_q_status_history(ns_reader *r, int64_t note_id,
         v.len = (size_t)sqlite3_column_bytes(st, i);
         break;
       }
-      rc = fn(ctx, name, &v);
+      rc = fn(ctx, public_name(name), &v);
     }
   }
   sqlite3_finalize(st);

@@ -162,9 +162,11 @@ typedef struct ns_q_value {
   const char *s;                /* TEXT: s[0..len) */
   size_t len;
 } ns_q_value;
-/* The note's note_status_history row, column by column in table order
-** (named as in the table; note_id and author_id left out).  No row: fn is
-** never called, 0 is returned. */
+/* The note's note_status_history row, column by column in table order,
+** each named as the same field of the public noteStatusHistory file
+** (currentStatus, timestampMillisOfCurrentStatus, ...; a column without a
+** public name keeps the table's); noteId and the author are left out.  No
+** row: fn is never called, 0 is returned. */
 int ns_q_status_history(ns_reader *r, int64_t note_id,
                         int (*fn)(void *ctx, const char *column, const ns_q_value *v),
                         void *ctx);

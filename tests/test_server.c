@@ -100,7 +100,7 @@ TEST(server_ndjson_empty_and_reject_cap) {
   {
     char *resp = ns__ingest_response(&b, 0);
     ASSERT(strstr(resp, "\"accepted\":0"));
-    ASSERT(strstr(resp, "\"rejected_total\":200"));
+    ASSERT(strstr(resp, "\"rejectedTotal\":200"));
     free(resp);
   }
   ns__batch_free(&b);

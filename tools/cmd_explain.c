@@ -121,10 +121,10 @@ void ns_cli_explain_print(json_t *o) {
   }
   if (json_object_size(sh)) {
     printf("\nstatus history record:\n");
-    printf("  first non-NMR status    %s\n", str_or(sh, "first_non_nmr_status", "-"));
-    printf("  current status          %s\n", str_or(sh, "current_status", "-"));
-    printf("  most recent non-NMR     %s\n", str_or(sh, "most_recent_non_nmr_status", "-"));
-    printf("  locked status           %s\n", str_or(sh, "locked_status", "-"));
+    printf("  first non-NMR status    %s\n", str_or(sh, "firstNonNMRStatus", "-"));
+    printf("  current status          %s\n", str_or(sh, "currentStatus", "-"));
+    printf("  most recent non-NMR     %s\n", str_or(sh, "mostRecentNonNMRStatus", "-"));
+    printf("  locked status           %s\n", str_or(sh, "lockedStatus", "-"));
   }
 }
 

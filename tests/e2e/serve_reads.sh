@@ -32,7 +32,7 @@ grep -q '"error":"too many reads in progress"' "$T/c.json" || fail "503 body: $(
 # ingest is answered while the two reads still run
 out=$(printf '{"noteId":5,"raterParticipantId":"r","createdAtMillis":7,"helpfulnessLevel":"HELPFUL"}\n' |
   curl -s --max-time 30 -H 'Content-Type: application/x-ndjson' --data-binary @- "$URL/v1/ratings")
-[ "$out" = '{"accepted":1,"rejected":[],"rejected_total":0}' ] || fail "ingest beside reads: $out"
+[ "$out" = '{"accepted":1,"rejected":[],"rejectedTotal":0}' ] || fail "ingest beside reads: $out"
 kill -0 $A 2>/dev/null || fail "ingest waited for the report read"
 wait $A $B
 grep -q '<html' "$T/a.html" || fail "report body"
