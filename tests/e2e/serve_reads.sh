@@ -20,6 +20,9 @@ rm -f "$T"/data/truth_*.tsv
 serve_start "$T" --max-reads 2 --test-read-delay 8
 curl -s --max-time 30 -o "$T/a.html" "$URL/report" & A=$!
 curl -s --max-time 30 -o "$T/b.json" "$URL/v1/runs" & B=$!
+# let both reach the server first: a probe that overtakes one of them on a
+# loaded machine takes its slot, and the test never sees both slots busy
+sleep 1
 got=
 for _ in $(seq 1 50); do
   code=$(curl -s --max-time 30 -D "$T/h" -o "$T/c.json" -w '%{http_code}' "$URL/v1/runs/latest")
