@@ -28,7 +28,6 @@
 #include "../store/query.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,6 +194,16 @@ int ns__list_query_parse(const char *query, ns__list_query *q, const char **err)
   enum { P_STATUS, P_DECIDED, P_SINCE, P_LIMIT, P_CURSOR, P_N };
   static const char *const names[P_N] = {"status", "decidedBy", "changedSince", "limit",
                                          "cursor"};
+  /* the reasons name the parameter; static, so the router can keep them */
+  static const char *const twice[P_N] = {
+      "status is given twice", "decidedBy is given twice", "changedSince is given twice",
+      "limit is given twice", "cursor is given twice"};
+  static const char *const empty[P_N] = {
+      "status needs a value (status=NAME; percent-encoding must be %XX)",
+      "decidedBy needs a value (decidedBy=RULE; percent-encoding must be %XX)",
+      "changedSince needs a value (changedSince=MILLIS)",
+      "limit needs a value (limit=N)",
+      "cursor needs a value (the nextCursor of the previous page)"};
   int seen[P_N] = {0};
   const char *p = query ? query : "";
   memset(q, 0, sizeof *q);
@@ -219,11 +228,11 @@ int ns__list_query_parse(const char *query, ns__list_query *q, const char **err)
       return -1;
     }
     if (seen[which]++) {
-      *err = "a parameter is given twice";
+      *err = twice[which];
       return -1;
     }
     if (!eq || url_decode(eq + 1, (size_t)(end - eq - 1), val, sizeof val) != 0 || !val[0]) {
-      *err = "a parameter has no value or a malformed one (percent-encoding)";
+      *err = empty[which];
       return -1;
     }
     switch (which) {

@@ -41,6 +41,15 @@ int ns_reader_open(const char *path, ns_reader **out) {
     free(r);
     return rc;
   }
+  /* SQLite's default 2 MB page cache, not the store's 64 MiB: a reader
+  ** lives for one request or one page, and a large cache only mallocs and
+  ** faults in a fresh page for every page read (a report of 30 000 notes
+  ** took twice the CPU with it) */
+  if (sqlite3_exec(r->s->db, "PRAGMA cache_size=-2000", NULL, NULL, NULL) != SQLITE_OK) {
+    ns_store_close(r->s);
+    free(r);
+    return NS_ESQL;
+  }
   *out = r;
   return 0;
 }
