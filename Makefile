@@ -85,6 +85,10 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
+# dash/dashboard.html is built into the binary by .incbin in
+# dash/dashboard_asset.c; -MMD cannot see that include, so it is named here.
+$(BUILD)/obj/dash/dashboard_asset.o: dash/dashboard.html
+
 $(LIB): $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^

@@ -9,7 +9,7 @@
 ** two, even while a writer publishes.  Nothing here runs SQL itself.
 **
 ** Who calls it: tools/cmd_explain.c, tools/cmd_report.c, tools/cmd_compare.c,
-** and the server's GET /dashboard and GET /v1/notes/{id}/explain routes
+** and the server's GET /report and GET /v1/notes/{id}/explain routes
 ** (server/read.c) on a libuv worker thread.
 ** Threads: any thread, one call per reader at a time.
 */
@@ -98,5 +98,11 @@ typedef struct ns_report_opts {
 ** Returns 0, NS_ESQL (query failed), NS_EBUSY, NS_EIO (write to out failed),
 ** NS_ENOMEM. */
 int ns_report_html(ns_reader *rd, FILE *out, const ns_report_opts *opts);
+
+/* The interactive page served at GET /dashboard: dash/dashboard.html as
+** built in (dash/dashboard_asset.c), NUL-terminated; ns_dashboard_html_len
+** bytes without the NUL.  Static data: no DB, any thread. */
+extern const char ns_dashboard_html[];
+extern const size_t ns_dashboard_html_len;
 
 #endif /* NS_DASHBOARD_H */

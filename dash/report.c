@@ -24,7 +24,7 @@
 ** caption says how many were left out).  The thresholds drawn are those
 ** the current run recorded in runs.params (defaults for an old run).
 **
-** Who calls it: tools/cmd_report.c, and the server's GET /dashboard on a
+** Who calls it: tools/cmd_report.c, and the server's GET /report on a
 ** worker thread (it passes an open_memstream FILE).  Threads: any.
 */
 #include "dash.h"

@@ -2,7 +2,8 @@
 ** server/read.c -- the read endpoints, answered off the loop thread.
 **
 ** GET /v1/notes, /v1/notes/{id}, /v1/notes/{id}/explain, /v1/runs,
-** /v1/runs/latest, /dashboard and the DB part of /metrics run as
+** /v1/runs/latest, /v1/runs/{a}/changes/{b}, /report and the DB part of
+** /metrics run as
 ** uv_queue_work items: each opens its own reader (store/query.h: a
 ** read-only connection; WAL, so it never waits for the writer and sees the
 ** last commit), gets plain rows from the store's read layer and shapes them
@@ -17,7 +18,7 @@
 ** ingest, so a connection pool would buy nothing worth its locking.
 **
 ** Threads: ns__read_work() runs on a libuv worker; it touches only its
-** ns__read (and the /dashboard cache under its mutex).  The parsers of the
+** ns__read (and the /report cache under its mutex).  The parsers of the
 ** query string run on the loop thread (routing) and are pure.
 */
 #include "read.h"
@@ -583,6 +584,8 @@ const char *ns__read_index(void) {
          "{\"rel\":\"explain\",\"method\":\"GET\",\"href\":\"/v1/notes/{noteId}/explain\"},"
          "{\"rel\":\"runs\",\"method\":\"GET\",\"href\":\"/v1/runs\"},"
          "{\"rel\":\"latestRun\",\"method\":\"GET\",\"href\":\"/v1/runs/latest\"},"
+         "{\"rel\":\"runChanges\",\"method\":\"GET\",\"href\":\"/v1/runs/{a}/changes/{b}\"},"
+         "{\"rel\":\"report\",\"method\":\"GET\",\"href\":\"/report\"},"
          "{\"rel\":\"metrics\",\"method\":\"GET\",\"href\":\"/metrics\"},"
          "{\"rel\":\"health\",\"method\":\"GET\",\"href\":\"/healthz\"},"
          "{\"rel\":\"ingestRatings\",\"method\":\"POST\",\"href\":\"/v1/ratings\"},"
@@ -590,7 +593,7 @@ const char *ns__read_index(void) {
          "{\"rel\":\"ingestEnrollment\",\"method\":\"POST\",\"href\":\"/v1/enrollment\"}]}";
 }
 
-/* ---- /metrics and /dashboard ----------------------------------------------------- */
+/* ---- /metrics, changes between runs, /report ----------------------------------------------------- */
 
 static int metric_status(void *ctx, const char *s, int64_t n) {
   char clean[64];
@@ -635,9 +638,59 @@ static void read_metrics(ns__read *r, ns_reader *rd) {
   r->body = buf;
 }
 
-/* GET /dashboard: the same page as `notescore report` (dash/report.c),
+/* GET /v1/runs/{a}/changes/{b}: what changed from run a to run b (any two
+** published runs, either order; the dashboard's changes table).  Every
+** change is counted in "total", the first CHANGES_MAX are listed. */
+#define CHANGES_MAX 1000
+
+typedef struct changes_ctx {
+  json_t *rows;
+  int64_t total;
+} changes_ctx;
+
+static int change_row(void *ctx, const ns_q_change *c) {
+  changes_ctx *x = ctx;
+  json_t *o;
+  if (x->total++ >= CHANGES_MAX) return 0;
+  o = json_object();
+  if (!o || json_array_append_new(x->rows, o) != 0) return NS_ENOMEM;
+  json_object_set_new(o, "noteId", id_json(c->note_id));
+  json_object_set_new(o, "oldStatus", str_json(c->old_status));
+  json_object_set_new(o, "newStatus", str_json(c->new_status));
+  json_object_set_new(o, "decidedBy", str_json(c->decided_by));
+  json_object_set_new(o, "oldIntercept", real_json(c->old_intercept));
+  json_object_set_new(o, "newIntercept", real_json(c->new_intercept));
+  return 0;
+}
+
+static void read_changes(ns__read *r, ns_reader *rd) {
+  changes_ctx x = {json_array(), 0};
+  int rc;
+  if (!x.rows) {
+    set_error(r, 500, "out of memory");
+    return;
+  }
+  rc = ns_reader_begin(rd);
+  if (rc == 0) rc = ns_q_run_changes(rd, r->run_a, r->run_b, change_row, &x);
+  ns_reader_end(rd);
+  if (rc == NS_ENOTFOUND) {
+    json_decref(x.rows);
+    set_error(r, 404, "both runs must be published runs (see /v1/runs)");
+    return;
+  }
+  if (rc != 0) {
+    json_decref(x.rows);
+    set_failure(r, rd, rc);
+    return;
+  }
+  set_body(r, 200, json_pack("{s:o,s:o,s:I,s:i,s:o}", "fromRunId", id_json(r->run_a),
+                             "toRunId", id_json(r->run_b), "total", (json_int_t)x.total,
+                             "limit", CHANGES_MAX, "changes", x.rows));
+}
+
+/* GET /report: the same page as `notescore report` (dash/report.c),
 ** rendered once per run (see ns__dash_cache). */
-static void read_dashboard(ns__read *r, ns_reader *rd) {
+static void read_report(ns__read *r, ns_reader *rd) {
   ns__dash_cache *k = r->cache;
   char *buf = NULL;
   size_t len = 0;
@@ -695,7 +748,8 @@ void ns__read_work(ns__read *r) {
   }
   switch (r->route) {
   case NS_ROUTE_METRICS: read_metrics(r, rd); break;
-  case NS_ROUTE_DASHBOARD: read_dashboard(r, rd); break;
+  case NS_ROUTE_REPORT: read_report(r, rd); break;
+  case NS_ROUTE_RUN_CHANGES: read_changes(r, rd); break;
   case NS_ROUTE_NOTE: read_note(r, rd); break;
   case NS_ROUTE_NOTE_EXPLAIN: read_explain(r, rd); break;
   case NS_ROUTE_NOTES: read_list(r, rd); break;

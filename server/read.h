@@ -14,21 +14,22 @@ typedef struct ns__read {
   void *server;               /* loop thread only */
   void *conn;                 /* NULL once the client left */
   int route;                  /* NS_ROUTE_NOTE / NOTE_EXPLAIN / NOTES / RUNS /
-                                 RUNS_LATEST / METRICS / DASHBOARD */
+                                 RUNS_LATEST / METRICS / REPORT / RUN_CHANGES */
   int64_t note_id;            /* NOTE, NOTE_EXPLAIN */
   ns__list_query list;        /* NOTES */
+  int64_t run_a, run_b;       /* RUN_CHANGES: from run a to run b */
   int head_only;              /* HEAD request */
   const char *db_path;        /* borrowed from the server options */
   char *prefix;               /* METRICS: the loop's counters, owned */
-  struct ns__dash_cache *cache; /* DASHBOARD: the server's render cache */
-  uint64_t generation;        /* DASHBOARD: runs + refreshes finished so far */
+  struct ns__dash_cache *cache; /* REPORT: the server's render cache */
+  uint64_t generation;        /* REPORT: runs + refreshes finished so far */
   double test_delay_s;        /* test hook: sleep before answering */
-  int rendered;               /* out: DASHBOARD was rendered (not cached) */
+  int rendered;               /* out: REPORT was rendered (not cached) */
   int status;                 /* out */
   char *body;                 /* out: malloc'ed response body */
 } ns__read;
 
-/* The last /dashboard page rendered, reused while no run was published,
+/* The last /report page rendered, reused while no run was published,
 ** failed or refreshed since (a render reads the whole current run: 0.25 s
 ** on a 2 M-rating DB).  Shared by the workers; the mutex guards it. */
 typedef struct ns__dash_cache {

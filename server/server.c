@@ -57,6 +57,7 @@
 #include "server_int.h"
 #include "read.h"
 
+#include "../dash/dash.h"
 #include "../engine/pipeline.h"
 #include "../engine/score_db.h"
 
@@ -83,7 +84,7 @@ static const char *const run_outcomes[RUN_OUTCOMES] = {"published", "failed", "a
 
 const char *const ns__route_names[NS_ROUTE_COUNT] = {
     "other", "healthz", "metrics", "runs", "runs_latest", "note", "dashboard", "index", "notes",
-    "note_explain",
+    "note_explain", "report", "run_changes",
     "ingest_ratings", "ingest_notes", "ingest_enrollment"};
 
 /* Status codes counted in /metrics. */
@@ -106,8 +107,8 @@ typedef struct server {
   size_t inflight;            /* ingest requests parsing or at the writer */
   size_t reads_inflight;      /* reads on workers (bounded by max_reads) */
   uint64_t reads_refused;     /* reads answered 503 at that bound */
-  uint64_t dash_renders;      /* /dashboard pages rendered (not cached) */
-  ns__dash_cache dash;        /* /dashboard renders, one per run */
+  uint64_t dash_renders;      /* /report pages rendered (not cached) */
+  ns__dash_cache dash;        /* /report renders, one per run */
   size_t works;               /* uv_queue_work items not yet completed */
   int stopping;
   int finished;               /* the last handles are closing */
@@ -231,6 +232,26 @@ static int parse_note_id(const char *s, int64_t *out) {
   return ns_check_note_id(v) ? -1 : 0;
 }
 
+/* A run id in a URL: decimal digits, positive.  end is where it stops. */
+static int parse_run_id(const char *s, const char *end, int64_t *out) {
+  int64_t v = 0;
+  if (s == end) return -1;
+  for (; s < end; s++) {
+    if (*s < '0' || *s > '9' || v > (INT64_MAX - 9) / 10) return -1;
+    v = v * 10 + (*s - '0');
+  }
+  *out = v;
+  return v > 0 ? 0 : -1;
+}
+
+/* "A/changes/B" of /v1/runs/A/changes/B. */
+static int parse_run_pair(const char *s, int64_t *a, int64_t *b) {
+  const char *mid = strstr(s, "/changes/");
+  if (!mid || parse_run_id(s, mid, a) != 0) return -1;
+  s = mid + 9;
+  return parse_run_id(s, s + strlen(s), b);
+}
+
 void ns__server_route(const ns__http_req *req, const char *token, size_t max_body,
                       ns__route_decision *d) {
   const char *p = req->path;
@@ -242,6 +263,16 @@ void ns__server_route(const ns__http_req *req, const char *token, size_t max_bod
   else if (!strcmp(p, "/v1/runs")) { d->route = NS_ROUTE_RUNS; is_read = 1; }
   else if (!strcmp(p, "/v1/runs/latest")) { d->route = NS_ROUTE_RUNS_LATEST; is_read = 1; }
   else if (!strcmp(p, "/dashboard")) { d->route = NS_ROUTE_DASHBOARD; is_read = 1; }
+  else if (!strcmp(p, "/report")) { d->route = NS_ROUTE_REPORT; is_read = 1; }
+  else if (!strncmp(p, "/v1/runs/", 9) && strstr(p, "/changes/")) {
+    d->route = NS_ROUTE_RUN_CHANGES;
+    is_read = 1;
+    if (parse_run_pair(p + 9, &d->run_a, &d->run_b) != 0) {
+      d->status = 400;
+      d->error = "want /v1/runs/{runId}/changes/{runId} with positive decimal run ids";
+      return;
+    }
+  }
   else if (!strncmp(p, "/v1/notes/", 10)) {
     /* /v1/notes/{noteId} or /v1/notes/{noteId}/explain */
     char id[24];
@@ -568,7 +599,7 @@ static void read_after(uv_work_t *w, int status) {
       respond_error(c, 503, "shutting down", 1);
     } else {
       const char *ct = r->route == NS_ROUTE_METRICS     ? "text/plain; version=0.0.4"
-                       : r->route == NS_ROUTE_DASHBOARD ? "text/html; charset=utf-8"
+                       : r->route == NS_ROUTE_REPORT ? "text/html; charset=utf-8"
                                                         : "application/json";
       respond(c, r->status, ct, r->body, strlen(r->body), NULL, 0);
     }
@@ -658,7 +689,7 @@ static char *metrics_text(server *s) {
           "# TYPE notescore_reads_inflight gauge\nnotescore_reads_inflight %zu\n"
           "# HELP notescore_reads_refused_total Reads answered 503 at --max-reads.\n"
           "# TYPE notescore_reads_refused_total counter\nnotescore_reads_refused_total %llu\n"
-          "# HELP notescore_dashboard_renders_total /dashboard pages rendered (the rest came from the per-run cache).\n"
+          "# HELP notescore_dashboard_renders_total /report pages rendered (the rest came from the per-run cache).\n"
           "# TYPE notescore_dashboard_renders_total counter\nnotescore_dashboard_renders_total %llu\n"
           "# HELP notescore_timeouts_total Connections closed for idleness or slowness.\n"
           "# TYPE notescore_timeouts_total counter\nnotescore_timeouts_total %llu\n"
@@ -730,6 +761,15 @@ static void dispatch(conn *c) {
     c->busy = ANSWERING;   /* answered; resumes in on_written */
     respond(c, 200, "text/plain", "ok\n", 3, NULL, 0);
     return;
+  case NS_ROUTE_DASHBOARD:
+    /* a static page compiled in (dash/dashboard.html): no DB, no worker;
+    ** it reads the JSON endpoints itself.  The policy header keeps the
+    ** browser from loading anything but this server's answers. */
+    c->busy = ANSWERING;
+    respond(c, 200, "text/html; charset=utf-8", ns_dashboard_html, ns_dashboard_html_len,
+            "Content-Security-Policy: default-src 'none'; script-src 'unsafe-inline'; "
+            "style-src 'unsafe-inline'; img-src data:; connect-src 'self'\r\n", 0);
+    return;
   case NS_ROUTE_INDEX: {
     const char *body = ns__read_index();
     c->busy = ANSWERING;
@@ -739,7 +779,8 @@ static void dispatch(conn *c) {
   case NS_ROUTE_METRICS:
   case NS_ROUTE_RUNS:
   case NS_ROUTE_RUNS_LATEST:
-  case NS_ROUTE_DASHBOARD:
+  case NS_ROUTE_REPORT:
+  case NS_ROUTE_RUN_CHANGES:
   case NS_ROUTE_NOTES:
   case NS_ROUTE_NOTE_EXPLAIN:
   case NS_ROUTE_NOTE: {
@@ -764,6 +805,8 @@ static void dispatch(conn *c) {
     r->route = d->route;
     r->note_id = d->note_id;
     r->list = d->list;
+    r->run_a = d->run_a;
+    r->run_b = d->run_b;
     r->db_path = s->o.db_path;
     r->cache = &s->dash;
     r->generation = s->runs_ok + s->runs_failed + s->refresh_ok;

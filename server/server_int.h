@@ -160,10 +160,12 @@ enum ns__route {
   NS_ROUTE_RUNS,
   NS_ROUTE_RUNS_LATEST,
   NS_ROUTE_NOTE,              /* /v1/notes/{noteId} */
-  NS_ROUTE_DASHBOARD,         /* /dashboard: the HTML report (dash/report.c) */
+  NS_ROUTE_DASHBOARD,         /* /dashboard: the interactive page (dash/dashboard.html) */
   NS_ROUTE_INDEX,             /* /: links to the endpoints (no DB) */
   NS_ROUTE_NOTES,             /* GET /v1/notes?...: the list, keyset pages */
   NS_ROUTE_NOTE_EXPLAIN,      /* /v1/notes/{noteId}/explain */
+  NS_ROUTE_REPORT,            /* /report: the HTML report (dash/report.c) */
+  NS_ROUTE_RUN_CHANGES,       /* /v1/runs/{a}/changes/{b} */
   NS_ROUTE_INGEST_RATINGS,
   NS_ROUTE_INGEST_NOTES,
   NS_ROUTE_INGEST_ENROLLMENT,
@@ -199,6 +201,7 @@ typedef struct ns__route_decision {
   int kind;                   /* ingest row kind (ns_file_kind) */
   int64_t note_id;            /* NS_ROUTE_NOTE, NS_ROUTE_NOTE_EXPLAIN */
   ns__list_query list;        /* NS_ROUTE_NOTES */
+  int64_t run_a, run_b;       /* NS_ROUTE_RUN_CHANGES */
   const char *error;          /* static message for an error status */
 } ns__route_decision;
 

@@ -498,3 +498,39 @@ int ns_q_changes(ns_reader *r, int64_t run_id, int64_t limit,
   sqlite3_finalize(st);
   return rc;
 }
+
+int ns_q_run_changes(ns_reader *r, int64_t from, int64_t to,
+                     int (*fn)(void *ctx, const ns_q_change *c), void *ctx) {
+  sqlite3_stmt *st;
+  int rc, published = 0;
+  if ((rc = prep(r, "SELECT count(*) FROM run_summary WHERE run_id IN (?1, ?2)"
+                    " AND status = 'published'", &st)) != 0)
+    return rc;
+  sqlite3_bind_int64(st, 1, from);
+  sqlite3_bind_int64(st, 2, to);
+  if ((rc = step(r, st)) == 1) published = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  if (rc < 0) return rc;
+  if (published != (from == to ? 1 : 2)) return NS_ENOTFOUND;
+  /* both halves walk note_scores by its primary key (run_id, note_id):
+  ** the notes of `to` with another status (or none) in `from`, then the
+  ** notes of `from` missing in `to` */
+  if ((rc = prep(r, "SELECT b.note_id, a.final_status, b.final_status, b.decided_by,"
+                    " a.intercept, b.intercept FROM note_scores b LEFT JOIN note_scores a"
+                    " ON a.run_id = ?1 AND a.note_id = b.note_id WHERE b.run_id = ?2"
+                    " AND a.final_status IS NOT b.final_status"
+                    " UNION ALL SELECT a.note_id, a.final_status, NULL, NULL, a.intercept, NULL"
+                    " FROM note_scores a WHERE a.run_id = ?1 AND NOT EXISTS (SELECT 1 FROM"
+                    " note_scores b WHERE b.run_id = ?2 AND b.note_id = a.note_id)"
+                    " ORDER BY 1", &st)) != 0)
+    return rc;
+  sqlite3_bind_int64(st, 1, from);
+  sqlite3_bind_int64(st, 2, to);
+  while ((rc = step(r, st)) == 1) {
+    ns_q_change c = {sqlite3_column_int64(st, 0), col_txt(st, 1), col_txt(st, 2),
+                     col_txt(st, 3), col_f64(st, 4), col_f64(st, 5)};
+    if ((rc = fn(ctx, &c)) != 0) break;
+  }
+  sqlite3_finalize(st);
+  return rc;
+}

@@ -200,4 +200,14 @@ typedef struct ns_q_change {
 int ns_q_changes(ns_reader *r, int64_t run_id, int64_t limit,
                  int (*fn)(void *ctx, const ns_q_change *c), void *ctx);
 
+/* The notes whose public status differs between the published runs from
+** and to (either order; a run against itself has none), and the notes in
+** only one of them (NULL status on the side missing it), in note_id order.
+** decided_by is run to's (NULL when the note is not in it).  The dashboard's
+** "changes between two runs" (server: GET /v1/runs/{a}/changes/{b}).
+** NS_ENOTFOUND unless both runs are published.  Run it in a snapshot
+** (ns_reader_begin) so the check and the rows see the same runs. */
+int ns_q_run_changes(ns_reader *r, int64_t from, int64_t to,
+                     int (*fn)(void *ctx, const ns_q_change *c), void *ctx);
+
 #endif /* NS_STORE_QUERY_H */

@@ -9,7 +9,7 @@
 #     notes (--note-base);
 #   * scheduled full runs (--score-every 60) and note refreshes
 #     (--refresh-every 15);
-#   * readers: /dashboard, /v1/runs, /v1/notes/ID, /metrics in a loop;
+#   * readers: /report, /v1/runs, /v1/notes/ID, /metrics in a loop;
 #   * hostile clients: silent sockets, slowloris headers, garbage request
 #     lines, HTTP/9.9, oversized and malformed bodies, in a loop.
 # Every 10 s the server's RSS and open fd count are sampled.  At the end:
@@ -69,7 +69,7 @@ echo "soak: ingest at $SOAK_RATE ratings/s (closed loop: ${max:-?} ratings/s)"
 # --- readers
 (
   while :; do
-    curl -s -o /dev/null "$URL/dashboard"; curl -s -o /dev/null "$URL/v1/runs"
+    curl -s -o /dev/null "$URL/report"; curl -s -o /dev/null "$URL/v1/runs"
     curl -s -o /dev/null "$URL/v1/notes/$(( RANDOM % 1000 + 1 ))"; curl -s -o /dev/null "$URL/metrics"
     sleep 0.2
   done
