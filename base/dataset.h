@@ -64,6 +64,17 @@ enum { NS_SOURCE_DEFAULT = 0, NS_SOURCE_POPULATION_SAMPLED = 1 };
 #define NS_N_NOT_HELPFUL_TAGS 13
 #define NS_N_TAGS 22
 extern const char *const ns_tag_names[NS_N_TAGS];
+/* The tag names as an X-macro, so that tables keyed by tag (the ratings
+** column table, store/format.c) are built from this one list. */
+#define NS_TAG_LIST(X)                                                                          \
+  X(helpfulOther) X(helpfulInformative) X(helpfulClear) X(helpfulEmpathetic)                     \
+  X(helpfulGoodSources) X(helpfulUniqueContext) X(helpfulAddressesClaim)                         \
+  X(helpfulImportantContext) X(helpfulUnbiasedLanguage) X(notHelpfulOther)                       \
+  X(notHelpfulIncorrect) X(notHelpfulSourcesMissingOrUnreliable)                                 \
+  X(notHelpfulOpinionSpeculationOrBias) X(notHelpfulMissingKeyPoints) X(notHelpfulOutdated)      \
+  X(notHelpfulHardToUnderstand) X(notHelpfulArgumentativeOrBiased) X(notHelpfulOffTopic)         \
+  X(notHelpfulSpamHarassmentOrAbuse) X(notHelpfulIrrelevantSources)                              \
+  X(notHelpfulOpinionSpeculation) X(notHelpfulNoteNotNeeded)
 /* Tie-break rank of each tag (reference constants): higher wins a tie. */
 extern const int ns_tag_rank[NS_N_TAGS];
 #define NS_TAG_BIT(i) (1u << (i))
