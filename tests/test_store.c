@@ -277,7 +277,7 @@ TEST(store_tsv_bad_rows) {
   /* an unterminated quote swallows the rest: one rejected row, no crash */
   ASSERT_OK(load_str("q.tsv", RHEAD_MIN "\"1\tp\t5\tHELPFUL\n2\tp\t5\tHELPFUL\n", 0, ds, &g, &st));
   ASSERT_EQ(st.rows_rejected, 1);
-  ASSERT_STREQ(g.buf, "q.tsv:2:1: unterminated quoted field\n");
+  ASSERT_STREQ(g.buf, "q.tsv:2:1: unterminated quoted field [bad_quote]\n");
   ns_dataset_free(ds);
 }
 
