@@ -241,8 +241,19 @@ size_t ns__utf8_bad(const unsigned char *s, size_t n) {
 
 /* Text we keep: valid UTF-8, no control character (< 0x20, DEL). */
 static int text_ok(const char *s, size_t n) {
+  const uint64_t ones = 0x0101010101010101ull, high8 = 0x8080808080808080ull;
   int high = 0;
-  for (size_t i = 0; i < n; i++) {
+  size_t i = 0;
+  /* eight bytes at a time while they are all printable ASCII (public ids
+  ** are 64 hex digits): (w - 0x20..) & ~w flags a byte < 0x20, w + 0x01..
+  ** a byte >= 0x7f, w itself a byte >= 0x80; a flagged word (false
+  ** positives included) is left to the exact loop below */
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    memcpy(&w, s + i, 8);
+    if ((((w - 0x20 * ones) & ~w) | w | (w + ones)) & high8) break;
+  }
+  for (; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
     if (c < 0x20 || c == 0x7f) return 0;
     high |= c & 0x80;
@@ -283,8 +294,16 @@ static int fail(ns_fmt_err *e, const ns_fmt_col *cols, int c, const char *code, 
 
 /* ---- one cell by column type ------------------------------------------- */
 
+/* A JSON boolean where no 0/1 flag is expected: every non-flag cell
+** checks this first (a TSV cell is never a boolean). */
+static int is_bool(const ns_fmt_col *cols, int c, const ns_fmt_val *v, ns_fmt_err *e) {
+  if (v->type != NS_FV_BOOL) return 0;
+  return fail(e, cols, c, NS_FMT_R_BOOL, "a boolean is only allowed in a 0/1 column", NULL);
+}
+
 static int cell_i64(const ns_fmt_col *cols, int c, const ns_fmt_val *v, int64_t *out,
                     ns_fmt_err *e) {
+  if (is_bool(cols, c, v, e)) return -1;
   if (is_empty(v)) return fail(e, cols, c, NS_FMT_R_MISSING, "missing value", NULL);
   if (parse_i64(v->p, v->n, out) != 0)
     return fail(e, cols, c, NS_FMT_R_NOT_INT, "expected an integer", v);
@@ -309,6 +328,7 @@ static int cell_time(const ns_fmt_col *cols, int c, const ns_fmt_val *v, int64_t
 static int cell_opt_i64(const ns_fmt_col *cols, int c, const ns_fmt_val *v, int64_t *out,
                         ns_fmt_err *e) {
   double d;
+  if (is_bool(cols, c, v, e)) return -1;
   if (is_none(v)) {
     *out = NS_TS_NONE;
     return 0;
@@ -334,9 +354,10 @@ static int cell_flag(const ns_fmt_col *cols, int c, const ns_fmt_val *v, ns_fmt_
 /* Enumeration: value index, -2 when empty, -1 rejected. */
 static int cell_enum(const ns_fmt_col *cols, int c, const ns_fmt_val *v, ns_fmt_err *e) {
   const ns_fmt_col *k = &cols[c];
+  if (is_bool(cols, c, v, e)) return -1;
   if (is_empty(v)) return -2;
   for (int i = 0; i < k->nvalues; i++)
-    if (text_is(v, k->values[i])) return i;
+    if (k->values[i][0] == v->p[0] && text_is(v, k->values[i])) return i; /* cheap first */
   if ((k->flags & FC_CODES) && v->n == 1 && v->p[0] >= '0' && v->p[0] < '0' + k->nvalues)
     return v->p[0] - '0';
   if (k->flags & NS_FC_OPEN) {
@@ -357,6 +378,7 @@ static int cell_participant(const ns_fmt_col *cols, int c, const ns_fmt_val *v, 
                             const char **p, size_t *n, ns_fmt_err *e) {
   *p = "";
   *n = 0;
+  if (is_bool(cols, c, v, e)) return -1;
   if (is_empty(v))
     return required ? fail(e, cols, c, NS_FMT_R_MISSING, "missing participant id", NULL) : 0;
   if (v->n > NS_FMT_MAX_ID)
@@ -374,6 +396,7 @@ static int cell_generic(const ns_fmt_col *cols, int c, const ns_fmt_val *v, char
                         ns_fmt_err *e) {
   const ns_fmt_col *k = &cols[c];
   void *dst = base + k->off;
+  if (k->type != NS_FT_FLAG && is_bool(cols, c, v, e)) return -1;
   switch (k->type) {
   case NS_FT_NOTE_ID: {
     int64_t x;
@@ -440,19 +463,11 @@ static int cell_generic(const ns_fmt_col *cols, int c, const ns_fmt_val *v, char
   }
 }
 
-/* A JSON boolean outside a 0/1 flag column. */
-static int bool_misplaced(const ns_fmt_col *cols, int c, const ns_fmt_val *v, ns_fmt_err *e) {
-  if (v->type != NS_FV_BOOL || cols[c].type == NS_FT_FLAG || cols[c].type == NS_FT_SKIP) return 0;
-  return fail(e, cols, c, NS_FMT_R_BOOL, "a boolean is only allowed in a 0/1 column", NULL);
-}
-
 /* ---- the validators ---------------------------------------------------- */
 
 int ns_fmt_note_row(const ns_fmt_val *v, ns_fmt_note *r, ns_fmt_err *e) {
   const ns_fmt_col *cols = notes_cols;
   int x;
-  for (int c = 0; c < 5; c++)
-    if (bool_misplaced(cols, c, &v[c], e)) return -1;
   if (cell_note_id(cols, 0, &v[0], &r->note_id, e)) return -1;
   if (cell_participant(cols, 1, &v[1], 1, &r->author, &r->author_len, e)) return -1;
   if (cell_time(cols, 2, &v[2], &r->created_ms, e)) return -1;
@@ -466,8 +481,6 @@ int ns_fmt_note_row(const ns_fmt_val *v, ns_fmt_note *r, ns_fmt_err *e) {
 int ns_fmt_rating_row(const ns_fmt_val *v, ns_fmt_rating *r, ns_fmt_err *e) {
   const ns_fmt_col *cols = ratings_cols;
   int hp, nh, lv, s;
-  for (int c = 0; c < NS_FMT_RATINGS_NCOLS; c++)
-    if (v[c].type == NS_FV_BOOL && bool_misplaced(cols, c, &v[c], e)) return -1;
   if (cell_note_id(cols, 0, &v[0], &r->note_id, e)) return -1;
   if (cell_participant(cols, 1, &v[1], 1, &r->rater, &r->rater_len, e)) return -1;
   if (cell_time(cols, 2, &v[2], &r->created_ms, e)) return -1;
@@ -498,7 +511,6 @@ int ns_fmt_history_row(const ns_fmt_val *v, ns_fmt_history *r, ns_fmt_err *e) {
   ns_nsh_init(&r->h, 0);
   r->h.author = -1;
   for (int c = 0; c < NS_FMT_HISTORY_NCOLS; c++) {
-    if (bool_misplaced(cols, c, &v[c], e)) return -1;
     if (c == 1) {
       if (cell_participant(cols, 1, &v[1], 0, &r->author, &r->author_len, e)) return -1;
     } else if (cell_generic(cols, c, &v[c], (char *)&r->h, e)) {
@@ -513,7 +525,6 @@ int ns_fmt_enroll_row(const ns_fmt_val *v, ns_fmt_enroll *r, ns_fmt_err *e) {
   memset(&r->e, 0, sizeof r->e);
   r->e.participant = -1;
   for (int c = 0; c < NS_FMT_ENROLL_NCOLS; c++) {
-    if (bool_misplaced(cols, c, &v[c], e)) return -1;
     if (c == 0) {
       if (cell_participant(cols, 0, &v[0], 1, &r->participant, &r->participant_len, e)) return -1;
     } else if (cell_generic(cols, c, &v[c], (char *)&r->e, e)) {

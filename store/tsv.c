@@ -299,6 +299,8 @@ typedef struct hdr {
   int map[MAX_COLS];      /* header field of each table column, -1 absent */
   int used[MAX_COLS];     /* the table columns present in the header */
   int nused;
+  ns_fmt_val v[MAX_COLS]; /* the row's values: absent columns stay absent,
+                          ** the present ones are pointed at each record */
 } hdr;
 
 /* Maps the header fields to the kind's table (format.c decides what is
@@ -313,8 +315,12 @@ static int map_header(hdr *h, const field *f, int nf, const char **names, size_t
   h->ncols = nf;
   if (ns_fmt_map_header(h->kind, names, lens, nf, h->map, e) != 0) return -1;
   h->nused = 0;
+  memset(h->v, 0, sizeof h->v);
   for (int c = 0; c < h->k->ncols; c++)
-    if (h->map[c] >= 0) h->used[h->nused++] = c;
+    if (h->map[c] >= 0) {
+      h->used[h->nused++] = c;
+      h->v[c].type = NS_FV_TEXT;
+    }
   return 0;
 }
 
@@ -332,14 +338,12 @@ static int err_field(const hdr *h, const ns_fmt_err *e) {
 
 /* Validates one record and hands it to the sink.  Returns 0 (row stored),
 ** 1 (rejected: *e set) or the sink's error. */
-static int convert(const hdr *h, const field *f, const ns__tsv_sink *sink, ns_fmt_err *e) {
-  ns_fmt_val v[MAX_COLS];
-  memset(v, 0, (size_t)h->k->ncols * sizeof v[0]);
+static int convert(hdr *h, const field *f, const ns__tsv_sink *sink, ns_fmt_err *e) {
+  ns_fmt_val *v = h->v;
   for (int i = 0; i < h->nused; i++) {
     int c = h->used[i];
     v[c].p = f[h->map[c]].p;
     v[c].n = f[h->map[c]].n;
-    v[c].type = NS_FV_TEXT;
   }
   switch (h->kind) {
   case NS_FILE_NOTES: {
