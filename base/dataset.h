@@ -100,10 +100,11 @@ enum ns_enroll {
 extern const char *const ns_enroll_names[9];
 int ns_enroll_parse(const char *s, size_t len);  /* -1 if unknown */
 
-/* ---- value domains shared by both readers ------------------------------
-** The public TSV reader (store/tsv.c: `import`, `score -n/-r`) and the HTTP
-** body parser (server/body.c) apply these same checks, so a row is accepted
-** or rejected the same way whichever way it arrives. */
+/* ---- value domains ------------------------------------------------------
+** The row rules of the public files live in store/format.c (one validator
+** for every reader); these small checks are shared with the places that
+** see an id or a header outside a row (GET /v1/notes/{id}, BOM, duplicate
+** header names). */
 
 /* NULL when id is a valid public note id (positive), else the reason. */
 const char *ns_check_note_id(int64_t id);
