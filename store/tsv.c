@@ -2,7 +2,8 @@
 ** store/tsv.c -- the streaming reader of the public-format TSV files.
 **
 ** Who calls it: ns_tsv_load*() below (in-memory datasets for the
-** reproducibility CLI), store/import.c (DB import), the fuzz target.
+** reproducibility CLI), store/import.c (DB import), ns_tsv_parse_mem()
+** below (HTTP TSV bodies, server/body.c), the fuzz target.
 ** Thread: the caller's; no shared state.
 **
 ** Shape of the work, per file:
@@ -11,10 +12,13 @@
 **      the next read (the buffer only grows for records > 1 MiB, up to
 **      NS__TSV_MAX_RECORD), so memory is constant however big the file is;
 **   2. split the first record (the header) and detect the file kind from
-**      the column names, then map the columns we need BY NAME;
+**      the column names (or take the kind the caller gives: an HTTP body),
+**      then map the kind's column table BY NAME (store/format.c decides
+**      what is missing or duplicated);
 **   3. split every following record into fields (pointers into the buffer:
-**      no per-line allocation), convert the fields we need with hand-written
-**      integer parsing, and hand a typed row to the sink.
+**      no per-line allocation), point the row's values at them and let the
+**      kind's validator (store/format.c, the one every input path uses)
+**      turn them into a typed row for the sink, or a reject with its code.
 **
 ** Quoting: the public files are written by pandas, which quotes a field that
 ** contains a tab, newline or '"' (doubling inner quotes).  Only free text
