@@ -9,15 +9,9 @@
 
 /* ---- enumerations ------------------------------------------------------ */
 
-const char *const ns_tag_names[NS_N_TAGS] = {
-    "helpfulOther", "helpfulInformative", "helpfulClear", "helpfulEmpathetic",
-    "helpfulGoodSources", "helpfulUniqueContext", "helpfulAddressesClaim",
-    "helpfulImportantContext", "helpfulUnbiasedLanguage",
-    "notHelpfulOther", "notHelpfulIncorrect", "notHelpfulSourcesMissingOrUnreliable",
-    "notHelpfulOpinionSpeculationOrBias", "notHelpfulMissingKeyPoints",
-    "notHelpfulOutdated", "notHelpfulHardToUnderstand", "notHelpfulArgumentativeOrBiased",
-    "notHelpfulOffTopic", "notHelpfulSpamHarassmentOrAbuse", "notHelpfulIrrelevantSources",
-    "notHelpfulOpinionSpeculation", "notHelpfulNoteNotNeeded"};
+#define NS_TAG_STR(t) #t,
+const char *const ns_tag_names[NS_N_TAGS] = {NS_TAG_LIST(NS_TAG_STR)};
+#undef NS_TAG_STR
 
 /* Reference tie-break ranks (reference-algorithm.md §1.3): higher wins. */
 const int ns_tag_rank[NS_N_TAGS] = {0, 8, 7, 3, 4, 2, 5, 6, 1,

@@ -64,6 +64,17 @@ enum { NS_SOURCE_DEFAULT = 0, NS_SOURCE_POPULATION_SAMPLED = 1 };
 #define NS_N_NOT_HELPFUL_TAGS 13
 #define NS_N_TAGS 22
 extern const char *const ns_tag_names[NS_N_TAGS];
+/* The tag names as an X-macro, so that tables keyed by tag (the ratings
+** column table, store/format.c) are built from this one list. */
+#define NS_TAG_LIST(X)                                                                          \
+  X(helpfulOther) X(helpfulInformative) X(helpfulClear) X(helpfulEmpathetic)                     \
+  X(helpfulGoodSources) X(helpfulUniqueContext) X(helpfulAddressesClaim)                         \
+  X(helpfulImportantContext) X(helpfulUnbiasedLanguage) X(notHelpfulOther)                       \
+  X(notHelpfulIncorrect) X(notHelpfulSourcesMissingOrUnreliable)                                 \
+  X(notHelpfulOpinionSpeculationOrBias) X(notHelpfulMissingKeyPoints) X(notHelpfulOutdated)      \
+  X(notHelpfulHardToUnderstand) X(notHelpfulArgumentativeOrBiased) X(notHelpfulOffTopic)         \
+  X(notHelpfulSpamHarassmentOrAbuse) X(notHelpfulIrrelevantSources)                              \
+  X(notHelpfulOpinionSpeculation) X(notHelpfulNoteNotNeeded)
 /* Tie-break rank of each tag (reference constants): higher wins a tie. */
 extern const int ns_tag_rank[NS_N_TAGS];
 #define NS_TAG_BIT(i) (1u << (i))
@@ -89,10 +100,11 @@ enum ns_enroll {
 extern const char *const ns_enroll_names[9];
 int ns_enroll_parse(const char *s, size_t len);  /* -1 if unknown */
 
-/* ---- value domains shared by both readers ------------------------------
-** The public TSV reader (store/tsv.c: `import`, `score -n/-r`) and the HTTP
-** body parser (server/body.c) apply these same checks, so a row is accepted
-** or rejected the same way whichever way it arrives. */
+/* ---- value domains ------------------------------------------------------
+** The row rules of the public files live in store/format.c (one validator
+** for every reader); these small checks are shared with the places that
+** see an id or a header outside a row (GET /v1/notes/{id}, BOM, duplicate
+** header names). */
 
 /* NULL when id is a valid public note id (positive), else the reason. */
 const char *ns_check_note_id(int64_t id);

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "pipeline_int.h"
+#include "../store/format.h"
 
 void ns__fmt_double(char *buf, size_t cap, double v) {
   if (isnan(v) || isinf(v)) {
@@ -97,12 +98,6 @@ static void put_tags(FILE *f, int *first, uint32_t mask) {
   }
 }
 
-static const char *class_name(int c) {
-  if (c == NS_CLASS_MISLEADING) return "MISINFORMED_OR_POTENTIALLY_MISLEADING";
-  if (c == NS_CLASS_NOT_MISLEADING) return "NOT_MISLEADING";
-  return "";
-}
-
 static void put_header(FILE *f, const char *const *cols, size_t n) {
   for (size_t i = 0; i < n; i++) {
     if (i) fputc('\t', f);
@@ -137,7 +132,7 @@ static void write_notes(FILE *f, const ns_scores *sc) {
     put_tag(f, &first, s->second_tag);
     put_rules(f, &first, s->core_rules, 0);
     put_tags(f, &first, s->active_filter_tags);
-    put_str(f, &first, class_name(s->classification));
+    put_str(f, &first, ns_fmt_class_name(s->classification));
     put_ts(f, &first, s->created_ms);
     put_status(f, &first, s->core_status);
     put_rules(f, &first, s->meta_rules, 1);
@@ -204,45 +199,34 @@ static void write_raters(FILE *f, const ns_scores *sc, const ns_dataset *ds) {
   }
 }
 
-static const char *const nsh_cols[] = {
-    "noteId", "noteAuthorParticipantId", "createdAtMillis", "timestampMillisOfFirstNonNMRStatus",
-    "firstNonNMRStatus", "timestampMillisOfCurrentStatus", "currentStatus",
-    "timestampMillisOfLatestNonNMRStatus", "mostRecentNonNMRStatus", "timestampMillisOfStatusLock",
-    "lockedStatus", "timestampMillisOfRetroLock", "currentCoreStatus", "currentExpansionStatus",
-    "currentGroupStatus", "currentDecidedBy", "currentModelingGroup",
-    "timestampMillisOfMostRecentStatusChange", "timestampMillisOfNmrDueToMinStableCrhTime",
-    "currentMultiGroupStatus", "currentModelingMultiGroup", "timestampMinuteOfFinalScoringOutput",
-    "timestampMillisOfFirstNmrDueToMinStableCrhTime", "abovePcrhThresholdTime"};
-
+/* note_status_history.tsv is the public noteStatusHistory layout: its
+** column table (store/format.c) gives the names, the order and where each
+** value is in ns_nsh.  Doubles in this file use "%.9g" like the others. */
 static void write_history(FILE *f, const ns_scores *sc, const ns_dataset *ds) {
-  put_header(f, nsh_cols, NS_ARRAY_LEN(nsh_cols));
+  const ns_fmt_kind *k = ns_fmt_kind_get(NS_FILE_HISTORY);
+  for (int c = 0; c < k->ncols; c++) {
+    if (c) fputc('\t', f);
+    fputs(k->cols[c].name, f);
+  }
+  fputc('\n', f);
   for (size_t i = 0; i < sc->n_history; i++) {
     const ns_nsh *h = &sc->history[i];
     int first = 1;
-    put_i64(f, &first, h->note_id);
-    put_str(f, &first, h->author >= 0 ? ns_strtab_str(ds->participants, h->author) : "");
-    put_ts(f, &first, h->created_ms);
-    put_ts(f, &first, h->ts_first_non_nmr);
-    put_status(f, &first, h->first_non_nmr_status);
-    put_ts(f, &first, h->ts_current);
-    put_status(f, &first, h->current_status);
-    put_ts(f, &first, h->ts_latest_non_nmr);
-    put_status(f, &first, h->most_recent_non_nmr_status);
-    put_ts(f, &first, h->ts_lock);
-    put_status(f, &first, h->locked_status);
-    put_ts(f, &first, h->ts_retro_lock);
-    put_status(f, &first, h->current_core_status);
-    put_status(f, &first, h->current_expansion_status);
-    put_status(f, &first, h->current_group_status);
-    put_str(f, &first, h->decided_by);
-    put_dbl(f, &first, h->current_modeling_group);
-    put_ts(f, &first, h->ts_most_recent_change);
-    put_ts(f, &first, h->ts_nmr_due_to_stable_crh);
-    put_status(f, &first, h->current_multi_group_status);
-    put_dbl(f, &first, h->current_modeling_multi_group);
-    put_ts(f, &first, h->ts_minute_final_output);
-    put_ts(f, &first, h->ts_first_nmr_due_to_stable_crh);
-    put_ts(f, &first, h->above_pcrh_threshold_time);
+    for (int c = 0; c < k->ncols; c++) {
+      const ns_fmt_col *col = &k->cols[c];
+      const void *v = (const char *)h + col->off;
+      switch (col->type) {
+      case NS_FT_PARTICIPANT:
+        put_str(f, &first, h->author >= 0 ? ns_strtab_str(ds->participants, h->author) : "");
+        break;
+      case NS_FT_NOTE_ID: put_i64(f, &first, *(const int64_t *)v); break;
+      case NS_FT_OPT_INT: put_ts(f, &first, *(const int64_t *)v); break;
+      case NS_FT_STATUS: put_status(f, &first, *(const int8_t *)v); break;
+      case NS_FT_TEXT: put_str(f, &first, (const char *)v); break;
+      case NS_FT_REAL: put_dbl(f, &first, *(const double *)v); break;
+      default: put_str(f, &first, ""); break;
+      }
+    }
     fputc('\n', f);
   }
 }

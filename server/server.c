@@ -345,8 +345,8 @@ char *ns__ingest_response(const ns__batch *b, size_t accepted) {
   for (size_t i = 0; i < b->rejects.n; i++) {
     /* reasons are valid UTF-8 (body.c cleans them); should packing still
     ** fail, the line is listed with a generic reason, never dropped */
-    json_t *e = json_pack("{s:I,s:s}", "line", (json_int_t)b->rejects.a[i].line, "error",
-                          b->rejects.a[i].msg);
+    json_t *e = json_pack("{s:I,s:s,s:s}", "line", (json_int_t)b->rejects.a[i].line, "error",
+                          b->rejects.a[i].msg, "code", b->rejects.a[i].code);
     if (!e) e = json_pack("{s:I,s:s}", "line", (json_int_t)b->rejects.a[i].line, "error",
                           "invalid row");
     if (!e || json_array_append_new(rej, e) != 0) goto out;

@@ -34,12 +34,13 @@ enum ns__body_fmt { NS_BODY_NDJSON = 1, NS_BODY_TSV = 2 };
 /* At most this many rejected rows are described one by one (the response
 ** stays small); the rest are only counted. */
 #define NS_BODY_MAX_REJECTS 100
-/* Participant ids longer than this are rejected (public ids are 64 hex). */
-#define NS_BODY_MAX_ID 256
+/* The row rules (participant id length, ...) are the public format's:
+** store/format.h. */
 
 typedef struct ns__body_reject {
   uint32_t line;          /* 1-based line of the body */
-  char msg[120];          /* what is wrong, NUL-terminated */
+  const char *code;       /* stable reason code (format.h NS_FMT_R_*), static */
+  char msg[200];          /* what is wrong, NUL-terminated */
 } ns__body_reject;
 
 /* The parsed form of one ingest body.  Exactly one of ratings / notes /

@@ -95,9 +95,8 @@ int ns_store_backup(const char *src_path, const char *dst_path, int overwrite,
     return rc;
   }
   unlink(tmp);
-  if ((src_rc = sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL)) !=
-      SQLITE_OK) {
-    set_err(errbuf, errcap, "%s: %s", tmp, dst ? sqlite3_errmsg(dst) : sqlite3_errstr(src_rc));
+  /* the copy's connection comes from store/db.c like every other one */
+  if ((src_rc = ns__db_open(tmp, NS_STORE_CREATE, 0, &dst, errbuf, errcap)) != 0) {
     rc = NS_EIO;
     goto out;
   }

@@ -297,55 +297,52 @@ static int put_note(ns_store *s, sqlite3_stmt *st, int64_t note_id, int64_t pid,
   return ns__db_step_done(s, st);
 }
 
-static int put_history(ns_store *s, sqlite3_stmt *st, const ns_nsh *h, int64_t pid) {
-  char dec[sizeof h->decided_by + 1];
-  sqlite3_bind_int64(st, 1, h->note_id);
-  bind_pid(st, 2, pid);
-  ns__db_bind_opt(st, 3, h->created_ms);
-  ns__db_bind_opt(st, 4, h->ts_first_non_nmr);
-  ns__db_bind_status(st, 5, h->first_non_nmr_status);
-  ns__db_bind_opt(st, 6, h->ts_current);
-  ns__db_bind_status(st, 7, h->current_status);
-  ns__db_bind_opt(st, 8, h->ts_latest_non_nmr);
-  ns__db_bind_status(st, 9, h->most_recent_non_nmr_status);
-  ns__db_bind_opt(st, 10, h->ts_lock);
-  ns__db_bind_status(st, 11, h->locked_status);
-  ns__db_bind_opt(st, 12, h->ts_retro_lock);
-  ns__db_bind_status(st, 13, h->current_core_status);
-  ns__db_bind_status(st, 14, h->current_expansion_status);
-  ns__db_bind_status(st, 15, h->current_group_status);
-  memcpy(dec, h->decided_by, sizeof h->decided_by);
-  dec[sizeof h->decided_by] = '\0';
-  if (dec[0]) sqlite3_bind_text(st, 16, dec, -1, SQLITE_TRANSIENT);
-  else sqlite3_bind_null(st, 16);
-  ns__db_bind_f64(st, 17, h->current_modeling_group);
-  ns__db_bind_opt(st, 18, h->ts_most_recent_change);
-  ns__db_bind_opt(st, 19, h->ts_nmr_due_to_stable_crh);
-  ns__db_bind_status(st, 20, h->current_multi_group_status);
-  ns__db_bind_f64(st, 21, h->current_modeling_multi_group);
-  ns__db_bind_opt(st, 22, h->ts_minute_final_output);
-  ns__db_bind_opt(st, 23, h->ts_first_nmr_due_to_stable_crh);
-  ns__db_bind_opt(st, 24, h->above_pcrh_threshold_time);
+/* History and enrollment rows: the statement's parameters are the public
+** columns in table order (sql_hist, sql_enroll), so each is bound from the
+** column table of store/format.c by its type and offset, not by hand. */
+static int put_row(ns_store *s, sqlite3_stmt *st, int kind, const void *row, int64_t pid) {
+  const ns_fmt_kind *k = ns_fmt_kind_get(kind);
+  for (int c = 0; c < k->ncols; c++) {
+    const ns_fmt_col *col = &k->cols[c];
+    const void *f = (const char *)row + col->off;
+    int i = c + 1;
+    switch (col->type) {
+    case NS_FT_PARTICIPANT: bind_pid(st, i, pid); break;
+    case NS_FT_NOTE_ID: sqlite3_bind_int64(st, i, *(const int64_t *)f); break;
+    case NS_FT_OPT_INT: ns__db_bind_opt(st, i, *(const int64_t *)f); break;
+    case NS_FT_STATUS: ns__db_bind_status(st, i, *(const int8_t *)f); break;
+    case NS_FT_REAL: ns__db_bind_f64(st, i, *(const double *)f); break;
+    case NS_FT_TEXT: {
+      size_t n = strnlen(f, col->max);
+      if (n) sqlite3_bind_text(st, i, f, (int)n, SQLITE_TRANSIENT);
+      else sqlite3_bind_null(st, i);
+      break;
+    }
+    case NS_FT_GROUP: {
+      int32_t g = *(const int32_t *)f;
+      if (g >= 0) sqlite3_bind_int(st, i, g);
+      else sqlite3_bind_null(st, i);
+      break;
+    }
+    case NS_FT_ENUM: {
+      int8_t v = *(const int8_t *)f;
+      if (v >= 0 && v < col->nvalues) sqlite3_bind_text(st, i, col->values[v], -1, SQLITE_STATIC);
+      else sqlite3_bind_null(st, i);
+      break;
+    }
+    default: sqlite3_bind_null(st, i); break;
+    }
+  }
   return ns__db_step_done(s, st);
 }
 
+static int put_history(ns_store *s, sqlite3_stmt *st, const ns_nsh *h, int64_t pid) {
+  return put_row(s, st, NS_FILE_HISTORY, h, pid);
+}
+
 static int put_enroll(ns_store *s, sqlite3_stmt *st, const ns_enrollment *e, int64_t pid) {
-  char pop[sizeof e->modeling_population + 1];
   if (!pid) return NS_EINVAL;
-  sqlite3_bind_int64(st, 1, pid);
-  if (e->state >= 0 && e->state < 9) sqlite3_bind_text(st, 2, ns_enroll_names[e->state], -1, SQLITE_STATIC);
-  else sqlite3_bind_null(st, 2);
-  ns__db_bind_opt(st, 3, e->successful_needed);
-  ns__db_bind_opt(st, 4, e->ts_last_state_change);
-  ns__db_bind_opt(st, 5, e->ts_last_earn_out);
-  memcpy(pop, e->modeling_population, sizeof e->modeling_population);
-  pop[sizeof e->modeling_population] = '\0';
-  if (pop[0]) sqlite3_bind_text(st, 6, pop, -1, SQLITE_TRANSIENT);
-  else sqlite3_bind_null(st, 6);
-  if (e->modeling_group >= 0) sqlite3_bind_int(st, 7, e->modeling_group);
-  else sqlite3_bind_null(st, 7);
-  ns__db_bind_opt(st, 8, e->times_earned_out);
-  return ns__db_step_done(s, st);
+  return put_row(s, st, NS_FILE_ENROLLMENT, e, pid);
 }
 
 int ns__writer_note(ns__writer *w, const ns__note_row *r) {

@@ -18,6 +18,7 @@
 #define NS_STORE_INT_H
 
 #include "store.h"
+#include "format.h"
 
 #include <sqlite3.h>
 
@@ -26,36 +27,12 @@
 #define NS__TSV_BLOCK (1u << 20)
 #define NS__TSV_MAX_RECORD (16u << 20)
 
-/* A parsed notes row.  Strings point into the reader's buffer and are valid
-** only during the sink call. */
-typedef struct ns__note_row {
-  int64_t note_id;
-  const char *author;      /* not NUL-terminated */
-  size_t author_len;
-  int64_t created_ms;
-  int64_t tweet_id;        /* -1 when absent */
-  uint8_t classification;  /* ns_class */
-} ns__note_row;
-
-typedef struct ns__rating_row {
-  int64_t note_id;
-  const char *rater;
-  size_t rater_len;
-  int64_t created_ms;
-  uint8_t level;           /* ns_level */
-  uint32_t tags;
-  uint8_t source;
-} ns__rating_row;
-
-/* History and enrollment rows reuse the dataset structs; the participant
-** fields of those structs are ignored and the string is passed beside. */
-typedef struct ns__tsv_sink {
-  void *ctx;
-  int (*note)(void *ctx, const ns__note_row *r);
-  int (*rating)(void *ctx, const ns__rating_row *r);
-  int (*history)(void *ctx, const ns_nsh *h, const char *author, size_t len);
-  int (*enroll)(void *ctx, const ns_enrollment *e, const char *p, size_t len);
-} ns__tsv_sink;
+/* Parsed rows and what receives them are the format module's (format.h):
+** strings point into the reader's buffer and are valid only during the
+** sink call. */
+typedef ns_fmt_note ns__note_row;
+typedef ns_fmt_rating ns__rating_row;
+typedef ns_fmt_sink ns__tsv_sink;
 
 /* Where the bytes come from: a path (fd) or a memory buffer.  block is the
 ** read size (NS__TSV_BLOCK normally; the fuzzer uses tiny blocks so that
@@ -67,6 +44,7 @@ typedef struct ns__tsv_src {
   size_t mem_len;
   size_t block;
   int header_only;         /* stop after detecting the kind */
+  int kind;                /* expected NS_FILE_* (0: detect from the header) */
 } ns__tsv_src;
 
 /* Parses one file.  Calls sink for every good row; on the first rejected row
@@ -89,10 +67,9 @@ int ns__ds_push_note(ns_dataset *ds, size_t *cap, int64_t id, int32_t author,
 int ns__ds_push_rating(ns_dataset *ds, size_t *cap, int64_t note, int32_t rater,
                        int64_t created, uint8_t level, uint32_t tags, uint8_t src);
 
-/* Column names of the public layouts, in reference order. */
-extern const char *const ns__notes_cols[24];
-extern const char *const ns__history_cols[24];
-extern const char *const ns__enroll_cols[8];
+/* First invalid byte of a strict UTF-8 check (no overlongs, surrogates or
+** code points above U+10FFFF), or (size_t)-1 when s is valid (format.c). */
+size_t ns__utf8_bad(const unsigned char *s, size_t n);
 
 /* ---- the SQLite side ---------------------------------------------------- */
 

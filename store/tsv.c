@@ -2,7 +2,8 @@
 ** store/tsv.c -- the streaming reader of the public-format TSV files.
 **
 ** Who calls it: ns_tsv_load*() below (in-memory datasets for the
-** reproducibility CLI), store/import.c (DB import), the fuzz target.
+** reproducibility CLI), store/import.c (DB import), ns_tsv_parse_mem()
+** below (HTTP TSV bodies, server/body.c), the fuzz target.
 ** Thread: the caller's; no shared state.
 **
 ** Shape of the work, per file:
@@ -11,10 +12,13 @@
 **      the next read (the buffer only grows for records > 1 MiB, up to
 **      NS__TSV_MAX_RECORD), so memory is constant however big the file is;
 **   2. split the first record (the header) and detect the file kind from
-**      the column names, then map the columns we need BY NAME;
+**      the column names (or take the kind the caller gives: an HTTP body),
+**      then map the kind's column table BY NAME (store/format.c decides
+**      what is missing or duplicated);
 **   3. split every following record into fields (pointers into the buffer:
-**      no per-line allocation), convert the fields we need with hand-written
-**      integer parsing, and hand a typed row to the sink.
+**      no per-line allocation), point the row's values at them and let the
+**      kind's validator (store/format.c, the one every input path uses)
+**      turn them into a typed row for the sink, or a reject with its code.
 **
 ** Quoting: the public files are written by pandas, which quotes a field that
 ** contains a tab, newline or '"' (doubling inner quotes).  Only free text
@@ -41,43 +45,7 @@
 #include <emmintrin.h>
 #endif
 
-/* ---- column names ------------------------------------------------------ */
-
-const char *const ns__notes_cols[24] = {
-    "noteId", "noteAuthorParticipantId", "createdAtMillis", "tweetId", "classification",
-    "believable", "harmful", "validationDifficulty", "misleadingOther",
-    "misleadingFactualError", "misleadingManipulatedMedia", "misleadingOutdatedInformation",
-    "misleadingMissingImportantContext", "misleadingUnverifiedClaimAsFact", "misleadingSatire",
-    "notMisleadingOther", "notMisleadingFactuallyCorrect",
-    "notMisleadingOutdatedButNotWhenWritten", "notMisleadingClearlySatire",
-    "notMisleadingPersonalOpinion", "trustworthySources", "summary", "isMediaNote",
-    "isCollaborativeNote"};
-
-const char *const ns__history_cols[24] = {
-    "noteId", "noteAuthorParticipantId", "createdAtMillis",
-    "timestampMillisOfFirstNonNMRStatus", "firstNonNMRStatus",
-    "timestampMillisOfCurrentStatus", "currentStatus",
-    "timestampMillisOfLatestNonNMRStatus", "mostRecentNonNMRStatus",
-    "timestampMillisOfStatusLock", "lockedStatus", "timestampMillisOfRetroLock",
-    "currentCoreStatus", "currentExpansionStatus", "currentGroupStatus", "currentDecidedBy",
-    "currentModelingGroup", "timestampMillisOfMostRecentStatusChange",
-    "timestampMillisOfNmrDueToMinStableCrhTime", "currentMultiGroupStatus",
-    "currentModelingMultiGroup", "timestampMinuteOfFinalScoringOutput",
-    "timestampMillisOfFirstNmrDueToMinStableCrhTime", "abovePcrhThresholdTime"};
-
-const char *const ns__enroll_cols[8] = {
-    "participantId", "enrollmentState", "successfulRatingNeededToEarnIn",
-    "timestampOfLastStateChange", "timestampOfLastEarnOut", "modelingPopulation",
-    "modelingGroup", "numberOfTimesEarnedOut"};
-
-/* Roles of the columns we read, per kind.  A role maps to one header index
-** (or -1 when the column is absent). */
-enum { N_NOTE_ID, N_AUTHOR, N_CREATED, N_TWEET, N_CLASS, N_ROLES };
-enum {
-  R_NOTE_ID, R_RATER, R_CREATED, R_LEVEL, R_HELPFUL, R_NOT_HELPFUL, R_SOURCE,
-  R_TAG0, R_ROLES = R_TAG0 + NS_N_TAGS
-};
-#define MAX_ROLES 32 /* >= every kind's role count */
+#include "format.h"
 
 const char *ns_file_kind_name(int kind) {
   switch (kind) {
@@ -99,22 +67,6 @@ void ns__tsv_report(const ns_load_opts *opts, const char *fmt, ...) {
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
   opts->report(opts->report_ctx, msg);
-}
-
-/* Copies a field for a message: at most 40 bytes, non-printable bytes
-** replaced by '?', so a message never carries garbage to the terminal. */
-static const char *show(char *out, size_t cap, const char *s, size_t n) {
-  size_t k = 0;
-  for (size_t i = 0; i < n && k + 4 < cap; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (k >= 40) {
-      out[k++] = '.'; out[k++] = '.'; out[k++] = '.';
-      break;
-    }
-    out[k++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-  }
-  out[k] = '\0';
-  return out;
 }
 
 /* ---- the block reader -------------------------------------------------- */
@@ -340,469 +292,96 @@ done:
   return *why ? REC_BAD : REC_OK;
 }
 
-/* ASCII fast path, then a strict UTF-8 check (no overlongs, no surrogates,
-** nothing above U+10FFFF).  Returns the offset of the first bad byte or
-** (size_t)-1 when the bytes are valid. */
-static size_t utf8_bad(const unsigned char *s, size_t n) {
-  size_t i = 0;
-  while (i < n) {
-    if (i + 8 <= n) {
-      uint64_t w;
-      memcpy(&w, s + i, 8);
-      if (!(w & 0x8080808080808080ull)) { i += 8; continue; }
-    }
-    unsigned c = s[i];
-    if (c < 0x80) { i++; continue; }
-    size_t k;
-    unsigned lo = 0x80, hi = 0xbf;
-    if (c >= 0xc2 && c <= 0xdf) k = 1;
-    else if (c >= 0xe0 && c <= 0xef) {
-      k = 2;
-      if (c == 0xe0) lo = 0xa0;
-      if (c == 0xed) hi = 0x9f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      k = 3;
-      if (c == 0xf0) lo = 0x90;
-      if (c == 0xf4) hi = 0x8f;
-    } else return i;
-    if (i + k >= n) return i; /* truncated sequence */
-    if (s[i + 1] < lo || s[i + 1] > hi) return i;
-    for (size_t j = 2; j <= k; j++)
-      if ((s[i + j] & 0xc0) != 0x80) return i;
-    i += k + 1;
-  }
-  return (size_t)-1;
-}
-
-/* ---- value parsing ----------------------------------------------------- */
-
-/* Integer with optional sign; a trailing ".0..." (pandas writes nullable
-** integer columns as floats) is accepted.  Returns 0 or -1. */
-static int parse_i64(const char *s, size_t n, int64_t *out) {
-  size_t i = 0;
-  int neg = 0;
-  uint64_t v = 0;
-  if (n && (s[0] == '-' || s[0] == '+')) {
-    neg = s[0] == '-';
-    i = 1;
-  }
-  if (i == n) return -1;
-  /* up to 19 digits cannot overflow a uint64_t: no check in that loop (ids
-  ** have 19 digits, timestamps 13) */
-  for (size_t lim = i + 19 < n ? i + 19 : n; i < lim; i++) {
-    unsigned d = (unsigned)(unsigned char)s[i] - '0';
-    if (d > 9) break;
-    v = v * 10 + d;
-  }
-  for (; i < n; i++) {
-    unsigned d = (unsigned)(unsigned char)s[i] - '0';
-    if (d > 9) break;
-    if (v > (UINT64_MAX - d) / 10) return -1;
-    v = v * 10 + d;
-  }
-  if (i < n) {
-    /* "123.0" / "123." with at least one digit before the dot */
-    if (s[i] != '.' || i == (size_t)(neg || s[0] == '+')) return -1;
-    for (i++; i < n; i++)
-      if (s[i] != '0') return -1;
-  }
-  if (neg) {
-    if (v > (uint64_t)INT64_MAX + 1) return -1;
-    *out = v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
-  } else {
-    if (v > (uint64_t)INT64_MAX) return -1;
-    *out = (int64_t)v;
-  }
-  return 0;
-}
-
-static int is_nan_text(const char *s, size_t n) {
-  return (n == 3 && (s[0] | 32) == 'n' && (s[1] | 32) == 'a' && (s[2] | 32) == 'n') ||
-         (n == 4 && memcmp(s, "<NA>", 4) == 0);
-}
-
-static int parse_f64(const char *s, size_t n, double *out) {
-  char tmp[64], *end;
-  if (n == 0 || n >= sizeof tmp) return -1;
-  memcpy(tmp, s, n);
-  tmp[n] = '\0';
-  errno = 0;
-  *out = strtod(tmp, &end);
-  if (*end || errno == ERANGE) return -1;
-  return 0;
-}
-
-static int eq(const field *f, const char *lit) {
-  size_t n = strlen(lit);
-  return f->n == n && memcmp(f->p, lit, n) == 0;
-}
-
 /* ---- header ------------------------------------------------------------ */
+
+#define MAX_COLS 40 /* >= every kind's table (format.h) */
 
 typedef struct hdr {
   int kind;
+  const ns_fmt_kind *k;
   int ncols;              /* fields in the header = fields every row needs */
-  int role[MAX_ROLES];    /* header index per role, -1 absent */
-  const char *name[MAX_ROLES]; /* header text of the column, for messages */
-  char names[MAX_ROLES][64];
+  int map[MAX_COLS];      /* header field of each table column, -1 absent */
+  int used[MAX_COLS];     /* the table columns present in the header */
+  int nused;
+  ns_fmt_val v[MAX_COLS]; /* the row's values: absent columns stay absent,
+                          ** the present ones are pointed at each record */
 } hdr;
 
-static int find_col(const field *f, int nf, const char *name) {
-  for (int i = 0; i < nf; i++)
-    if (eq(&f[i], name)) return i;
-  return -1;
-}
-
-/* Maps role i to the column called name (or alias). */
-static void map_role(hdr *h, const field *f, int nf, int i, const char *name, const char *alias) {
-  int c = find_col(f, nf, name);
-  const char *used = name;
-  if (c < 0 && alias) {
-    c = find_col(f, nf, alias);
-    used = alias;
+/* Maps the header fields to the kind's table (format.c decides what is
+** missing or duplicated).  Returns 0, or -1 with *e set. */
+static int map_header(hdr *h, const field *f, int nf, const char **names, size_t *lens,
+                      ns_fmt_err *e) {
+  for (int i = 0; i < nf; i++) {
+    names[i] = f[i].p;
+    lens[i] = f[i].n;
   }
-  h->role[i] = c;
-  snprintf(h->names[i], sizeof h->names[i], "%s", used);
-  h->name[i] = h->names[i];
-}
-
-static int detect_kind(const field *f, int nf) {
-  static const char *const hist_only[] = {
-      "currentStatus", "firstNonNMRStatus", "timestampMillisOfCurrentStatus",
-      "timestampMillisOfFirstNonNMRStatus", "currentDecidedBy", "mostRecentNonNMRStatus",
-      "lockedStatus", "currentCoreStatus"};
-  if (find_col(f, nf, "enrollmentState") >= 0) return NS_FILE_ENROLLMENT;
-  if (find_col(f, nf, "helpfulnessLevel") >= 0 || find_col(f, nf, "raterParticipantId") >= 0 ||
-      find_col(f, nf, "notHelpful") >= 0 || find_col(f, nf, "ratingSourceBucketed") >= 0)
-    return NS_FILE_RATINGS;
-  for (int t = 0; t < NS_N_TAGS; t++)
-    if (find_col(f, nf, ns_tag_names[t]) >= 0) return NS_FILE_RATINGS;
-  for (size_t i = 0; i < NS_ARRAY_LEN(hist_only); i++)
-    if (find_col(f, nf, hist_only[i]) >= 0) return NS_FILE_HISTORY;
-  if (find_col(f, nf, "classification") >= 0 || find_col(f, nf, "tweetId") >= 0 ||
-      find_col(f, nf, "summary") >= 0)
-    return NS_FILE_NOTES;
-  return NS_FILE_UNKNOWN;
-}
-
-/* A column named twice makes the file ambiguous (which one counts?):
-** rejected with its position, the same rule as over HTTP (server/body.c)
-** and as NDJSON's duplicate keys.  Returns 0, NS_EPARSE or NS_ENOMEM. */
-static int header_dups(const char *file, const field *f, int nf, const ns_load_opts *opts) {
-  const char **names = ns_mallocn((size_t)nf + 1, sizeof *names);
-  size_t *lens = ns_mallocn((size_t)nf + 1, sizeof *lens);
-  int first, dup, rc = 0;
-  if (!names || !lens) {
-    rc = NS_ENOMEM;
-  } else {
-    for (int i = 0; i < nf; i++) {
-      names[i] = f[i].p;
-      lens[i] = f[i].n;
-    }
-    if ((dup = ns_header_dup(names, lens, nf, &first)) >= 0) {
-      char tmp[64];
-      rc = NS_EPARSE;
-      ns__tsv_report(opts, "%s:1:%d: duplicate column '%s' (also column %d)", file, dup + 1,
-                     show(tmp, sizeof tmp, f[dup].p, f[dup].n), first + 1);
-    }
-  }
-  free(names);
-  free(lens);
-  return rc;
-}
-
-/* Builds the role map; returns the name of a missing required column or
-** NULL. */
-static const char *map_header(hdr *h, const field *f, int nf) {
-  for (int i = 0; i < MAX_ROLES; i++) h->role[i] = -1;
+  h->k = ns_fmt_kind_get(h->kind);
   h->ncols = nf;
-  switch (h->kind) {
-  case NS_FILE_NOTES:
-    map_role(h, f, nf, N_NOTE_ID, "noteId", NULL);
-    map_role(h, f, nf, N_AUTHOR, "noteAuthorParticipantId", "participantId");
-    map_role(h, f, nf, N_CREATED, "createdAtMillis", NULL);
-    map_role(h, f, nf, N_TWEET, "tweetId", NULL);
-    map_role(h, f, nf, N_CLASS, "classification", NULL);
-    if (h->role[N_NOTE_ID] < 0) return "noteId";
-    if (h->role[N_AUTHOR] < 0) return "noteAuthorParticipantId";
-    if (h->role[N_CREATED] < 0) return "createdAtMillis";
-    if (h->role[N_CLASS] < 0) return "classification";
-    return NULL;
-  case NS_FILE_RATINGS:
-    map_role(h, f, nf, R_NOTE_ID, "noteId", NULL);
-    map_role(h, f, nf, R_RATER, "raterParticipantId", "participantId");
-    map_role(h, f, nf, R_CREATED, "createdAtMillis", NULL);
-    map_role(h, f, nf, R_LEVEL, "helpfulnessLevel", NULL);
-    map_role(h, f, nf, R_HELPFUL, "helpful", NULL);
-    map_role(h, f, nf, R_NOT_HELPFUL, "notHelpful", NULL);
-    map_role(h, f, nf, R_SOURCE, "ratingSourceBucketed", NULL);
-    for (int t = 0; t < NS_N_TAGS; t++) map_role(h, f, nf, R_TAG0 + t, ns_tag_names[t], NULL);
-    if (h->role[R_NOTE_ID] < 0) return "noteId";
-    if (h->role[R_RATER] < 0) return "raterParticipantId";
-    if (h->role[R_CREATED] < 0) return "createdAtMillis";
-    if (h->role[R_LEVEL] < 0 && (h->role[R_HELPFUL] < 0 || h->role[R_NOT_HELPFUL] < 0))
-      return "helpfulnessLevel";
-    return NULL;
-  case NS_FILE_HISTORY:
-    for (int i = 0; i < 24; i++)
-      map_role(h, f, nf, i, ns__history_cols[i], i == 1 ? "participantId" : NULL);
-    if (h->role[0] < 0) return "noteId";
-    return NULL;
-  case NS_FILE_ENROLLMENT:
-    for (int i = 0; i < 8; i++) map_role(h, f, nf, i, ns__enroll_cols[i], NULL);
-    if (h->role[0] < 0) return "participantId";
-    if (h->role[1] < 0) return "enrollmentState";
-    return NULL;
-  default:
-    return NULL;
-  }
+  if (ns_fmt_map_header(h->kind, names, lens, nf, h->map, e) != 0) return -1;
+  h->nused = 0;
+  memset(h->v, 0, sizeof h->v);
+  for (int c = 0; c < h->k->ncols; c++)
+    if (h->map[c] >= 0) {
+      h->used[h->nused++] = c;
+      h->v[c].type = NS_FV_TEXT;
+    }
+  return 0;
 }
 
 /* ---- row conversion ---------------------------------------------------- */
 
-/* A conversion failure: column (1-based field) and reason text. */
-typedef struct rowerr {
-  int col;
-  char why[256];
-} rowerr;
-
-static const field empty_field = {"", 0};
-
-/* The field of a role, or an empty field when the column is absent. */
-static const field *fld(const hdr *h, const field *f, int role) {
-  return h->role[role] >= 0 ? &f[h->role[role]] : &empty_field;
-}
-
-static int bad(rowerr *e, const hdr *h, int role, const char *fmt, const field *v) {
-  char tmp[64];
-  e->col = h->role[role] + 1;
-  snprintf(e->why, sizeof e->why, fmt, h->name[role], v ? show(tmp, sizeof tmp, v->p, v->n) : "");
-  return -1;
-}
-
-static int req_i64(const hdr *h, const field *f, int role, int64_t *out, rowerr *e) {
-  const field *v = fld(h, f, role);
-  if (parse_i64(v->p, v->n, out) != 0)
-    return bad(e, h, role, "%s: expected an integer, got \"%s\"", v);
+/* The 1-based field of the column a reject names: its header field; for a
+** column absent from the header (a ratings row without any rating value
+** and no helpfulnessLevel column) the first legacy flag column. */
+static int err_field(const hdr *h, const ns_fmt_err *e) {
+  if (e->col < 0) return 0;
+  if (h->map[e->col] >= 0) return h->map[e->col] + 1;
+  if (h->kind == NS_FILE_RATINGS && h->map[6] >= 0) return h->map[6] + 1;
   return 0;
 }
 
-/* Optional timestamp / count: empty, "nan" or absent column -> NS_TS_NONE. */
-static int opt_i64(const hdr *h, const field *f, int role, int64_t *out, rowerr *e) {
-  const field *v = fld(h, f, role);
-  if (v->n == 0 || is_nan_text(v->p, v->n)) {
-    *out = NS_TS_NONE;
-    return 0;
+/* Validates one record and hands it to the sink.  Returns 0 (row stored),
+** 1 (rejected: *e set) or the sink's error. */
+static int convert(hdr *h, const field *f, const ns__tsv_sink *sink, ns_fmt_err *e) {
+  ns_fmt_val *v = h->v;
+  for (int i = 0; i < h->nused; i++) {
+    int c = h->used[i];
+    v[c].p = f[h->map[c]].p;
+    v[c].n = f[h->map[c]].n;
   }
-  if (parse_i64(v->p, v->n, out) == 0) return 0;
-  /* a float timestamp such as 1.6e12 (pandas float64 output) */
-  double d;
-  if (parse_f64(v->p, v->n, &d) == 0 && d == floor(d) && fabs(d) < 9e18) {
-    *out = (int64_t)d;
-    return 0;
+  switch (h->kind) {
+  case NS_FILE_NOTES: {
+    ns_fmt_note x;
+    if (ns_fmt_note_row(v, &x, e)) return 1;
+    return sink->note ? sink->note(sink->ctx, &x) : 0;
   }
-  return bad(e, h, role, "%s: expected an integer, got \"%s\"", v);
-}
-
-static int opt_status(const hdr *h, const field *f, int role, int8_t *out, rowerr *e) {
-  const field *v = fld(h, f, role);
-  int s;
-  if (v->n == 0 || is_nan_text(v->p, v->n)) {
-    *out = NS_STATUS_UNSET;
-    return 0;
+  case NS_FILE_RATINGS: {
+    ns_fmt_rating x;
+    if (ns_fmt_rating_row(v, &x, e)) return 1;
+    return sink->rating ? sink->rating(sink->ctx, &x) : 0;
   }
-  if ((s = ns_status_parse(v->p, v->n)) < 0)
-    return bad(e, h, role, "%s: unknown status \"%s\"", v);
-  *out = (int8_t)s;
-  return 0;
-}
-
-static int opt_f64(const hdr *h, const field *f, int role, double *out, rowerr *e) {
-  const field *v = fld(h, f, role);
-  if (v->n == 0 || is_nan_text(v->p, v->n)) {
-    *out = NAN;
-    return 0;
+  case NS_FILE_HISTORY: {
+    ns_fmt_history x;
+    if (ns_fmt_history_row(v, &x, e)) return 1;
+    return sink->history ? sink->history(sink->ctx, &x.h, x.author, x.author_len) : 0;
   }
-  if (parse_f64(v->p, v->n, out) != 0 || !isfinite(*out))
-    return bad(e, h, role, "%s: expected a number, got \"%s\"", v);
-  return 0;
-}
-
-/* Any byte < 0x20 in s?  Eight bytes at a time: (w - 0x20..) & ~w & 0x80..
-** flags a byte below 0x20 (bytes >= 0x80 never flag, having the high bit). */
-static int has_control(const char *s, size_t n) {
-  const uint64_t lo = 0x2020202020202020ull, hi = 0x8080808080808080ull;
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    uint64_t w;
-    memcpy(&w, s + i, 8);
-    if ((w - lo) & ~w & hi) return 1;
+  default: {
+    ns_fmt_enroll x;
+    if (ns_fmt_enroll_row(v, &x, e)) return 1;
+    return sink->enroll ? sink->enroll(sink->ctx, &x.e, x.participant, x.participant_len) : 0;
   }
-  for (; i < n; i++)
-    if ((unsigned char)s[i] < 0x20) return 1;
-  return 0;
-}
-
-static int participant(const hdr *h, const field *f, int role, const char **p, size_t *n,
-                       int required, rowerr *e) {
-  const field *v = fld(h, f, role);
-  *p = v->p;
-  *n = v->n;
-  if (required && v->n == 0) return bad(e, h, role, "%s: empty participant id%s", NULL);
-  if (v->n > 255) return bad(e, h, role, "%s: participant id longer than 255 bytes%s", NULL);
-  if (has_control(v->p, v->n))
-    return bad(e, h, role, "%s: control character in participant id%s", NULL);
-  return 0;
-}
-
-/* Applies a shared domain check (base/dataset.h) to a parsed value. */
-static int domain(const hdr *h, const field *f, int role, const char *why, rowerr *e) {
-  char tmp[64];
-  const field *v = fld(h, f, role);
-  if (!why) return 0;
-  e->col = h->role[role] + 1;
-  snprintf(e->why, sizeof e->why, "%s: %s, got \"%s\"", h->name[role], why,
-           show(tmp, sizeof tmp, v->p, v->n));
-  return -1;
-}
-
-static int conv_note(const hdr *h, const field *f, ns__note_row *r, rowerr *e) {
-  const field *v;
-  if (req_i64(h, f, N_NOTE_ID, &r->note_id, e)) return -1;
-  if (domain(h, f, N_NOTE_ID, ns_check_note_id(r->note_id), e)) return -1;
-  if (participant(h, f, N_AUTHOR, &r->author, &r->author_len, 1, e)) return -1;
-  if (req_i64(h, f, N_CREATED, &r->created_ms, e)) return -1;
-  if (domain(h, f, N_CREATED, ns_check_created_ms(r->created_ms), e)) return -1;
-  v = fld(h, f, N_TWEET);
-  if (v->n == 0 || is_nan_text(v->p, v->n)) r->tweet_id = -1;
-  else if (req_i64(h, f, N_TWEET, &r->tweet_id, e)) return -1;
-  v = fld(h, f, N_CLASS);
-  if (eq(v, "MISINFORMED_OR_POTENTIALLY_MISLEADING")) r->classification = NS_CLASS_MISLEADING;
-  else if (eq(v, "NOT_MISLEADING")) r->classification = NS_CLASS_NOT_MISLEADING;
-  else if (v->n == 0) r->classification = NS_CLASS_NONE;
-  else return bad(e, h, N_CLASS, "%s: unknown classification \"%s\"", v);
-  return 0;
-}
-
-/* 0/1 flag; empty is 0.  Returns 0/1, or -1 on a bad value. */
-static int flag01(const field *v) {
-  if (v->n == 0) return 0;
-  if (v->n == 1) return v->p[0] == '1' ? 1 : v->p[0] == '0' ? 0 : -1;
-  if (eq(v, "1.0")) return 1;
-  if (eq(v, "0.0") || is_nan_text(v->p, v->n)) return 0;
-  return -1;
-}
-
-static int conv_rating(const hdr *h, const field *f, ns__rating_row *r, rowerr *e) {
-  const field *v;
-  if (req_i64(h, f, R_NOTE_ID, &r->note_id, e)) return -1;
-  if (domain(h, f, R_NOTE_ID, ns_check_note_id(r->note_id), e)) return -1;
-  if (participant(h, f, R_RATER, &r->rater, &r->rater_len, 1, e)) return -1;
-  if (req_i64(h, f, R_CREATED, &r->created_ms, e)) return -1;
-  if (domain(h, f, R_CREATED, ns_check_created_ms(r->created_ms), e)) return -1;
-  v = fld(h, f, R_LEVEL);
-  if (eq(v, "HELPFUL")) r->level = NS_LEVEL_HELPFUL;
-  else if (eq(v, "NOT_HELPFUL")) r->level = NS_LEVEL_NOT_HELPFUL;
-  else if (eq(v, "SOMEWHAT_HELPFUL")) r->level = NS_LEVEL_SOMEWHAT_HELPFUL;
-  else if (v->n != 0) return bad(e, h, R_LEVEL, "%s: unknown helpfulness level \"%s\"", v);
-  else {
-    /* legacy columns; reference order: helpful first, notHelpful overrides */
-    int hp = flag01(fld(h, f, R_HELPFUL)), nh = flag01(fld(h, f, R_NOT_HELPFUL));
-    if (hp < 0) return bad(e, h, R_HELPFUL, "%s: expected 0 or 1, got \"%s\"", fld(h, f, R_HELPFUL));
-    if (nh < 0)
-      return bad(e, h, R_NOT_HELPFUL, "%s: expected 0 or 1, got \"%s\"", fld(h, f, R_NOT_HELPFUL));
-    if (nh) r->level = NS_LEVEL_NOT_HELPFUL;
-    else if (hp) r->level = NS_LEVEL_HELPFUL;
-    else {
-      e->col = h->role[R_LEVEL] >= 0 ? h->role[R_LEVEL] + 1 : h->role[R_HELPFUL] + 1;
-      snprintf(e->why, sizeof e->why,
-               "no rating value: helpfulnessLevel is empty and neither helpful nor notHelpful is 1");
-      return -1;
-    }
   }
-  r->tags = 0;
-  for (int t = 0; t < NS_N_TAGS; t++) {
-    if (h->role[R_TAG0 + t] < 0) continue;
-    v = &f[h->role[R_TAG0 + t]];
-    if (v->n == 1 && v->p[0] == '0') continue; /* the common case first */
-    int b = flag01(v);
-    if (b < 0) return bad(e, h, R_TAG0 + t, "%s: expected 0 or 1, got \"%s\"", v);
-    if (b) r->tags |= NS_TAG_BIT(t);
-  }
-  v = fld(h, f, R_SOURCE);
-  /* Unknown buckets are read as DEFAULT: the column is informational and a
-  ** new bucket name must not make us drop ratings. */
-  r->source = eq(v, "POPULATION_SAMPLED") ? NS_SOURCE_POPULATION_SAMPLED : NS_SOURCE_DEFAULT;
-  return 0;
 }
 
-static int conv_history(const hdr *h, const field *f, ns_nsh *x, const char **a, size_t *an,
-                        rowerr *e) {
-  int64_t id;
-  const field *v;
-  if (req_i64(h, f, 0, &id, e)) return -1;
-  if (domain(h, f, 0, ns_check_note_id(id), e)) return -1;
-  ns_nsh_init(x, id);
-  if (participant(h, f, 1, a, an, 0, e)) return -1;
-  if (opt_i64(h, f, 2, &x->created_ms, e) || opt_i64(h, f, 3, &x->ts_first_non_nmr, e) ||
-      opt_status(h, f, 4, &x->first_non_nmr_status, e) || opt_i64(h, f, 5, &x->ts_current, e) ||
-      opt_status(h, f, 6, &x->current_status, e) || opt_i64(h, f, 7, &x->ts_latest_non_nmr, e) ||
-      opt_status(h, f, 8, &x->most_recent_non_nmr_status, e) || opt_i64(h, f, 9, &x->ts_lock, e) ||
-      opt_status(h, f, 10, &x->locked_status, e) || opt_i64(h, f, 11, &x->ts_retro_lock, e) ||
-      opt_status(h, f, 12, &x->current_core_status, e) ||
-      opt_status(h, f, 13, &x->current_expansion_status, e) ||
-      opt_status(h, f, 14, &x->current_group_status, e))
-    return -1;
-  v = fld(h, f, 15);
-  if (v->n >= sizeof x->decided_by)
-    return bad(e, h, 15, "%s: value too long \"%s\"", v);
-  if (!is_nan_text(v->p, v->n)) {
-    memcpy(x->decided_by, v->p, v->n);
-    x->decided_by[v->n] = '\0';
-    for (size_t i = 0; i < v->n; i++)
-      if ((unsigned char)v->p[i] < 0x20) return bad(e, h, 15, "%s: control character in \"%s\"", v);
-  }
-  if (opt_f64(h, f, 16, &x->current_modeling_group, e) ||
-      opt_i64(h, f, 17, &x->ts_most_recent_change, e) ||
-      opt_i64(h, f, 18, &x->ts_nmr_due_to_stable_crh, e) ||
-      opt_status(h, f, 19, &x->current_multi_group_status, e) ||
-      opt_f64(h, f, 20, &x->current_modeling_multi_group, e) ||
-      opt_i64(h, f, 21, &x->ts_minute_final_output, e) ||
-      opt_i64(h, f, 22, &x->ts_first_nmr_due_to_stable_crh, e) ||
-      opt_i64(h, f, 23, &x->above_pcrh_threshold_time, e))
-    return -1;
-  return 0;
-}
-
-static int conv_enroll(const hdr *h, const field *f, ns_enrollment *x, const char **p, size_t *pn,
-                       rowerr *e) {
-  const field *v;
-  int64_t g;
-  memset(x, 0, sizeof *x);
-  x->participant = -1;
-  if (participant(h, f, 0, p, pn, 1, e)) return -1;
-  v = fld(h, f, 1);
-  int st = ns_enroll_parse(v->p, v->n);
-  if (st < 0 && v->n == 1 && v->p[0] >= '0' && v->p[0] <= '8') st = v->p[0] - '0'; /* thrift code */
-  if (st < 0) return bad(e, h, 1, "%s: unknown enrollment state \"%s\"", v);
-  x->state = (int8_t)st;
-  if (opt_i64(h, f, 2, &x->successful_needed, e) || opt_i64(h, f, 3, &x->ts_last_state_change, e) ||
-      opt_i64(h, f, 4, &x->ts_last_earn_out, e))
-    return -1;
-  v = fld(h, f, 5);
-  if (v->n >= sizeof x->modeling_population) return bad(e, h, 5, "%s: value too long \"%s\"", v);
-  if (!is_nan_text(v->p, v->n)) {
-    memcpy(x->modeling_population, v->p, v->n);
-    x->modeling_population[v->n] = '\0';
-    for (size_t i = 0; i < v->n; i++)
-      if ((unsigned char)v->p[i] < 0x20) return bad(e, h, 5, "%s: control character in \"%s\"", v);
-  }
-  if (opt_i64(h, f, 6, &g, e)) return -1;
-  if (g != NS_TS_NONE && (g < 0 || g > INT32_MAX))
-    return bad(e, h, 6, "%s: modeling group out of range \"%s\"", fld(h, f, 6));
-  x->modeling_group = g == NS_TS_NONE ? -1 : (int32_t)g;
-  if (opt_i64(h, f, 7, &x->times_earned_out, e)) return -1;
-  return 0;
+/* A rejected record: to the sink's reject callback and the report. */
+static void reject_row(const ns__tsv_src *src, const ns__tsv_sink *sink, const ns_load_opts *opts,
+                       uint64_t line, int col, const char *code, const char *msg) {
+  if (sink->reject) sink->reject(sink->ctx, line, col, code, msg);
+  if (col > 0)
+    ns__tsv_report(opts, "%s:%llu:%d: %s [%s]", src->name, (unsigned long long)line, col, msg,
+                   code);
+  else
+    ns__tsv_report(opts, "%s:%llu: %s [%s]", src->name, (unsigned long long)line, msg, code);
 }
 
 /* ---- the file loop ----------------------------------------------------- */
@@ -816,12 +395,16 @@ int ns__tsv_parse(const ns__tsv_src *src, const ns__tsv_sink *sink, const ns_loa
   hdr *h = NULL;
   int rc = 0, nf, bad_col, st, ascii;
   uint64_t nl_in;
-  const char *why, *missing;
+  const char *why;
   size_t rec_len;
   ns_load_opts none = {0};
-  rowerr err;
+  ns__tsv_sink nosink = {0};
+  const char **names = NULL;
+  size_t *lens = NULL;
+  ns_fmt_err err;
 
   if (!opts) opts = &none;
+  if (!sink) sink = &nosink;
   memset(stats, 0, sizeof *stats);
   memset(&r, 0, sizeof r);
   r.src = src;
@@ -829,9 +412,11 @@ int ns__tsv_parse(const ns__tsv_src *src, const ns__tsv_sink *sink, const ns_loa
   r.line = 1;
   f = ns_malloc(MAX_FIELDS * sizeof *f);
   h = ns_calloc(1, sizeof *h);
+  names = ns_mallocn(MAX_FIELDS, sizeof *names);
+  lens = ns_mallocn(MAX_FIELDS, sizeof *lens);
   r.cap = src->block * 2;
   r.buf = ns_malloc(r.cap);
-  if (!f || !h || !r.buf) { rc = NS_ENOMEM; goto out; }
+  if (!f || !h || !names || !lens || !r.buf) { rc = NS_ENOMEM; goto out; }
   if (src->path) {
     struct stat sb;
     r.fd = open(src->path, O_RDONLY | O_CLOEXEC);
@@ -873,10 +458,19 @@ int ns__tsv_parse(const ns__tsv_src *src, const ns__tsv_sink *sink, const ns_loa
     f[0].p += 3;
     f[0].n -= 3;
   }
-  h->kind = st == REC_OK && nf <= MAX_FIELDS && memchr(r.buf, 0, r.pos) == NULL &&
-                    utf8_bad((const unsigned char *)r.buf, r.pos) == (size_t)-1
-                ? detect_kind(f, nf)
-                : NS_FILE_UNKNOWN;
+  h->kind = NS_FILE_UNKNOWN;
+  if (st == REC_OK && nf <= MAX_FIELDS && memchr(r.buf, 0, r.pos) == NULL &&
+      ns__utf8_bad((const unsigned char *)r.buf, r.pos) == (size_t)-1) {
+    if (src->kind) {
+      h->kind = src->kind; /* the caller knows (an HTTP route): mapped, not guessed */
+    } else {
+      for (int i = 0; i < nf; i++) {
+        names[i] = f[i].p;
+        lens[i] = f[i].n;
+      }
+      h->kind = ns_fmt_detect(names, lens, nf);
+    }
+  }
   if (h->kind == NS_FILE_UNKNOWN) {
     rc = NS_EPARSE;
     ns__tsv_report(opts,
@@ -887,17 +481,12 @@ int ns__tsv_parse(const ns__tsv_src *src, const ns__tsv_sink *sink, const ns_loa
   }
   stats->kind = h->kind;
   if (src->header_only) goto out;
-  if ((rc = header_dups(src->name, f, nf, opts)) != 0) goto out;
-  if ((missing = map_header(h, f, nf)) != NULL) {
-    rc = NS_ECOLUMN;
-    if (h->kind == NS_FILE_RATINGS && !strcmp(missing, "helpfulnessLevel"))
-      ns__tsv_report(opts,
-                     "%s:1: missing required column 'helpfulnessLevel' (or 'helpful' and "
-                     "'notHelpful') in %s file",
-                     src->name, ns_file_kind_name(h->kind));
+  if (map_header(h, f, nf, names, lens, &err) != 0) {
+    rc = strcmp(err.code, NS_FMT_R_DUP_COL) == 0 ? NS_EPARSE : NS_ECOLUMN;
+    if (err.col >= 0)
+      ns__tsv_report(opts, "%s:1:%d: %s", src->name, err.col + 1, err.msg);
     else
-      ns__tsv_report(opts, "%s:1: missing required column '%s' in %s file", src->name, missing,
-                     ns_file_kind_name(h->kind));
+      ns__tsv_report(opts, "%s:1: %s", src->name, err.msg);
     goto out;
   }
   r.line += 1 + nl_in;
@@ -929,8 +518,8 @@ int ns__tsv_parse(const ns__tsv_src *src, const ns__tsv_sink *sink, const ns_loa
         rc = 0;
         stats->rows_read++;
         stats->rows_rejected++;
-        ns__tsv_report(opts, "%s:%llu:1: record longer than %u bytes", src->name,
-                       (unsigned long long)line, NS__TSV_MAX_RECORD);
+        snprintf(err.msg, sizeof err.msg, "record longer than %u bytes", NS__TSV_MAX_RECORD);
+        reject_row(src, sink, opts, line, 1, NS_FMT_R_LONG, err.msg);
         r.pos = r.end;
         r.skip_to_nl = 1;
         if (opts->strict) { rc = NS_EPARSE; goto out; }
@@ -944,62 +533,40 @@ int ns__tsv_parse(const ns__tsv_src *src, const ns__tsv_sink *sink, const ns_loa
     if (st == REC_OK && nf == 1 && f[0].n == 0) continue; /* blank line */
     stats->rows_read++;
     err.col = 0;
+    err.code = NULL;
     if (st == REC_BAD) {
       err.col = bad_col;
-      snprintf(err.why, sizeof err.why, "%s", why);
+      err.code = NS_FMT_R_QUOTE;
+      snprintf(err.msg, sizeof err.msg, "%s", why);
     } else if (nf != h->ncols) {
       err.col = nf < h->ncols ? nf + 1 : h->ncols + 1;
-      snprintf(err.why, sizeof err.why, "expected %d fields, got %d%s", h->ncols, nf,
+      err.code = NS_FMT_R_FIELDS;
+      snprintf(err.msg, sizeof err.msg, "expected %d fields, got %d%s", h->ncols, nf,
                nf < h->ncols && r.pos >= r.end && r.eof ? " (truncated last line?)" : "");
     } else if (!ascii) {
-      size_t off = utf8_bad((const unsigned char *)r.buf + start, rec_len);
+      size_t off = ns__utf8_bad((const unsigned char *)r.buf + start, rec_len);
       if (off != (size_t)-1) {
         /* column of the bad byte = 1 + tabs before it */
         int col = 1;
         for (size_t i = 0; i < off; i++) col += r.buf[start + i] == '\t';
         err.col = col;
-        snprintf(err.why, sizeof err.why, "invalid UTF-8");
+        err.code = NS_FMT_R_UTF8;
+        snprintf(err.msg, sizeof err.msg, "invalid UTF-8");
       }
     }
-    if (!err.col) {
-      int cr = 0;
-      switch (h->kind) {
-      case NS_FILE_NOTES: {
-        ns__note_row x;
-        if (conv_note(h, f, &x, &err) == 0) cr = sink->note ? sink->note(sink->ctx, &x) : 0;
-        break;
-      }
-      case NS_FILE_RATINGS: {
-        ns__rating_row x;
-        if (conv_rating(h, f, &x, &err) == 0) cr = sink->rating ? sink->rating(sink->ctx, &x) : 0;
-        break;
-      }
-      case NS_FILE_HISTORY: {
-        ns_nsh x;
-        const char *a;
-        size_t an;
-        if (conv_history(h, f, &x, &a, &an, &err) == 0)
-          cr = sink->history ? sink->history(sink->ctx, &x, a, an) : 0;
-        break;
-      }
-      case NS_FILE_ENROLLMENT: {
-        ns_enrollment x;
-        const char *p;
-        size_t pn;
-        if (conv_enroll(h, f, &x, &p, &pn, &err) == 0)
-          cr = sink->enroll ? sink->enroll(sink->ctx, &x, p, pn) : 0;
-        break;
-      }
-      }
-      if (cr) {
+    if (!err.code) {
+      int cr = convert(h, f, sink, &err);
+      if (cr == 1) {
+        err.col = err_field(h, &err);
+      } else if (cr) {
         rc = cr;
         ns__tsv_report(opts, "%s:%llu: %s", src->name, (unsigned long long)line, ns_strerror(cr));
         goto out;
       }
     }
-    if (err.col) {
+    if (err.code) {
       stats->rows_rejected++;
-      ns__tsv_report(opts, "%s:%llu:%d: %s", src->name, (unsigned long long)line, err.col, err.why);
+      reject_row(src, sink, opts, line, err.col, err.code, err.msg);
       if (opts->strict) {
         rc = NS_EPARSE;
         goto out;
@@ -1018,6 +585,8 @@ out:
   free(r.buf);
   free(f);
   free(h);
+  free(names);
+  free(lens);
   return rc;
 }
 
@@ -1136,7 +705,7 @@ static int intern(ns_dataset *ds, const char *s, size_t n, int32_t *out) {
   return ns_strtab_intern(ds->participants, s, n, out);
 }
 
-static int dss_note(void *ctx, const ns__note_row *r) {
+static int dss_note(void *ctx, const ns_fmt_note *r) {
   ds_sink *k = ctx;
   int32_t a;
   int rc = intern(k->ds, r->author, r->author_len, &a);
@@ -1145,7 +714,7 @@ static int dss_note(void *ctx, const ns__note_row *r) {
                           r->classification);
 }
 
-static int dss_rating(void *ctx, const ns__rating_row *r) {
+static int dss_rating(void *ctx, const ns_fmt_rating *r) {
   ds_sink *k = ctx;
   int32_t a;
   int rc = intern(k->ds, r->rater, r->rater_len, &a);
@@ -1267,5 +836,32 @@ int ns_tsv_detect(const char *path, int *kind) {
   ns_load_stats st;
   int rc = ns__tsv_parse(&src, &none, NULL, &st);
   *kind = rc == 0 ? st.kind : NS_FILE_UNKNOWN;
+  return rc;
+}
+
+/* ---- TSV bodies (format.h) --------------------------------------------- */
+
+typedef struct last_msg {
+  char *buf;
+  size_t cap;
+} last_msg;
+
+/* Keeps the latest message: when the parse fails, that is its reason (row
+** rejects are reported before it, through the sink). */
+static void keep_msg(void *ctx, const char *msg) {
+  last_msg *m = ctx;
+  if (m->cap) snprintf(m->buf, m->cap, "%s", msg);
+}
+
+int ns_tsv_parse_mem(const char *buf, size_t len, int kind, const ns_fmt_sink *sink, char *err,
+                     size_t errcap) {
+  ns__tsv_src src = {"body", NULL, buf, len, 64 * 1024, 0, kind};
+  last_msg m = {err, errcap};
+  ns_load_opts o = {0, keep_msg, &m, NULL};
+  ns_load_stats st;
+  int rc;
+  if (errcap) err[0] = '\0';
+  rc = ns__tsv_parse(&src, sink, &o, &st);
+  if (rc == 0 && errcap) err[0] = '\0';
   return rc;
 }

@@ -16,6 +16,8 @@
 ** written empty.  Integers are printed exactly; floats (the modeling-group
 ** columns) as an integer when they are integral, else with %.17g.
 ** Files are written through a 1 MiB buffer; no per-row stdio formatting.
+** Headers, and the history and enrollment rows, follow the column tables
+** of store/format.c.
 */
 #include "store_int.h"
 
@@ -81,10 +83,13 @@ static void wpart(wbuf *w, const ns_dataset *ds, int32_t idx) {
 
 static void wstatus(wbuf *w, int8_t s) { wstr(w, ns_status_name(s)); }
 
-static void wheader(wbuf *w, const char *const *cols, size_t n) {
-  for (size_t i = 0; i < n; i++) {
+/* The header of a kind: its column table, so that the column list exists
+** once (store/format.c). */
+static void wheader(wbuf *w, int kind) {
+  const ns_fmt_kind *k = ns_fmt_kind_get(kind);
+  for (int i = 0; i < k->ncols; i++) {
     if (i) wtab(w);
-    wstr(w, cols[i]);
+    wstr(w, k->cols[i].name);
   }
   wnl(w);
 }
@@ -93,11 +98,8 @@ static void wempty(wbuf *w, int n) {
   for (int i = 0; i < n; i++) wtab(w);
 }
 
-static const char *const class_names[] = {"", "MISINFORMED_OR_POTENTIALLY_MISLEADING",
-                                          "NOT_MISLEADING"};
-
 static void write_notes(wbuf *w, const ns_dataset *ds) {
-  wheader(w, ns__notes_cols, 24);
+  wheader(w, NS_FILE_NOTES);
   for (size_t i = 0; i < ds->n_notes; i++) {
     wi64(w, ds->note_id[i]);
     wtab(w);
@@ -107,25 +109,14 @@ static void write_notes(wbuf *w, const ns_dataset *ds) {
     wtab(w);
     wi64(w, ds->note_tweet_id[i]);
     wtab(w);
-    wstr(w, ds->note_class[i] < 3 ? class_names[ds->note_class[i]] : "");
-    wempty(w, 19); /* the 19 columns we do not keep */
+    wstr(w, ns_fmt_class_name(ds->note_class[i]));
+    wempty(w, NS_FMT_NOTES_NCOLS - 5); /* the columns we do not keep */
     wnl(w);
   }
 }
 
 static void write_ratings(wbuf *w, const ns_dataset *ds) {
-  static const char *const levels[] = {"NOT_HELPFUL", "SOMEWHAT_HELPFUL", "HELPFUL"};
-  const char *cols[35];
-  size_t k = 0;
-  static const char *const head[] = {"noteId",  "raterParticipantId", "createdAtMillis",
-                                     "version", "agree",              "disagree",
-                                     "helpful", "notHelpful",         "helpfulnessLevel"};
-  static const char *const tail[] = {"ratedOnTweetId", "ratingSourceBucketed", "suggestion",
-                                     "suggestionId"};
-  for (size_t i = 0; i < NS_ARRAY_LEN(head); i++) cols[k++] = head[i];
-  for (int t = 0; t < NS_N_TAGS; t++) cols[k++] = ns_tag_names[t];
-  for (size_t i = 0; i < NS_ARRAY_LEN(tail); i++) cols[k++] = tail[i];
-  wheader(w, cols, k);
+  wheader(w, NS_FILE_RATINGS);
   for (size_t i = 0; i < ds->n_ratings; i++) {
     uint32_t tags = ds->r_tags[i];
     char tb[2 * NS_N_TAGS];
@@ -135,7 +126,7 @@ static void write_ratings(wbuf *w, const ns_dataset *ds) {
     wtab(w);
     wi64(w, ds->r_created_ms[i]);
     wempty(w, 6); /* version agree disagree helpful notHelpful, then the level */
-    wstr(w, ds->r_level[i] <= 2 ? levels[ds->r_level[i]] : "");
+    wstr(w, ns_fmt_level_name(ds->r_level[i]));
     for (int t = 0; t < NS_N_TAGS; t++) {
       tb[2 * t] = '\t';
       tb[2 * t + 1] = (tags >> t) & 1 ? '1' : '0';
@@ -143,61 +134,52 @@ static void write_ratings(wbuf *w, const ns_dataset *ds) {
     wput(w, tb, sizeof tb);
     wtab(w); /* ratedOnTweetId: not stored */
     wtab(w);
-    wstr(w, ds->r_source[i] == NS_SOURCE_POPULATION_SAMPLED ? "POPULATION_SAMPLED" : "DEFAULT");
+    wstr(w, ns_fmt_source_name(ds->r_source[i]));
     wempty(w, 2);
     wnl(w);
   }
 }
 
-static void write_history(wbuf *w, const ns_dataset *ds) {
-  wheader(w, ns__history_cols, 24);
-  for (size_t i = 0; i < ds->n_history; i++) {
-    const ns_nsh *h = &ds->history[i];
-    wi64(w, h->note_id); wtab(w);
-    wpart(w, ds, h->author); wtab(w);
-    wopt(w, h->created_ms); wtab(w);
-    wopt(w, h->ts_first_non_nmr); wtab(w);
-    wstatus(w, h->first_non_nmr_status); wtab(w);
-    wopt(w, h->ts_current); wtab(w);
-    wstatus(w, h->current_status); wtab(w);
-    wopt(w, h->ts_latest_non_nmr); wtab(w);
-    wstatus(w, h->most_recent_non_nmr_status); wtab(w);
-    wopt(w, h->ts_lock); wtab(w);
-    wstatus(w, h->locked_status); wtab(w);
-    wopt(w, h->ts_retro_lock); wtab(w);
-    wstatus(w, h->current_core_status); wtab(w);
-    wstatus(w, h->current_expansion_status); wtab(w);
-    wstatus(w, h->current_group_status); wtab(w);
-    wput(w, h->decided_by, strnlen(h->decided_by, sizeof h->decided_by)); wtab(w);
-    wf64(w, h->current_modeling_group); wtab(w);
-    wopt(w, h->ts_most_recent_change); wtab(w);
-    wopt(w, h->ts_nmr_due_to_stable_crh); wtab(w);
-    wstatus(w, h->current_multi_group_status); wtab(w);
-    wf64(w, h->current_modeling_multi_group); wtab(w);
-    wopt(w, h->ts_minute_final_output); wtab(w);
-    wopt(w, h->ts_first_nmr_due_to_stable_crh); wtab(w);
-    wopt(w, h->above_pcrh_threshold_time);
-    wnl(w);
+/* One history / enrollment row, column by column from the table: every
+** field is where the table's offset says, in the format of its type. */
+static void wrow(wbuf *w, const ns_dataset *ds, int kind, const void *row, int32_t participant) {
+  const ns_fmt_kind *k = ns_fmt_kind_get(kind);
+  const char *b = row;
+  for (int c = 0; c < k->ncols; c++) {
+    const ns_fmt_col *col = &k->cols[c];
+    const void *f = b + col->off;
+    if (c) wtab(w);
+    switch (col->type) {
+    case NS_FT_PARTICIPANT: wpart(w, ds, participant); break;
+    case NS_FT_NOTE_ID: wi64(w, *(const int64_t *)f); break;
+    case NS_FT_OPT_INT: wopt(w, *(const int64_t *)f); break;
+    case NS_FT_STATUS: wstatus(w, *(const int8_t *)f); break;
+    case NS_FT_REAL: wf64(w, *(const double *)f); break;
+    case NS_FT_TEXT: wput(w, f, strnlen(f, col->max)); break;
+    case NS_FT_GROUP:
+      if (*(const int32_t *)f >= 0) wi64(w, *(const int32_t *)f);
+      break;
+    case NS_FT_ENUM: {
+      int8_t v = *(const int8_t *)f;
+      if (v >= 0 && v < col->nvalues) wstr(w, col->values[v]);
+      break;
+    }
+    default: break;
+    }
   }
+  wnl(w);
+}
+
+static void write_history(wbuf *w, const ns_dataset *ds) {
+  wheader(w, NS_FILE_HISTORY);
+  for (size_t i = 0; i < ds->n_history; i++)
+    wrow(w, ds, NS_FILE_HISTORY, &ds->history[i], ds->history[i].author);
 }
 
 static void write_enrollment(wbuf *w, const ns_dataset *ds) {
-  wheader(w, ns__enroll_cols, 8);
-  for (size_t i = 0; i < ds->n_enrollment; i++) {
-    const ns_enrollment *e = &ds->enrollment[i];
-    wpart(w, ds, e->participant); wtab(w);
-    if (e->state >= 0 && e->state < 9) wstr(w, ns_enroll_names[e->state]);
-    wtab(w);
-    wopt(w, e->successful_needed); wtab(w);
-    wopt(w, e->ts_last_state_change); wtab(w);
-    wopt(w, e->ts_last_earn_out); wtab(w);
-    wput(w, e->modeling_population, strnlen(e->modeling_population, sizeof e->modeling_population));
-    wtab(w);
-    if (e->modeling_group >= 0) wi64(w, e->modeling_group);
-    wtab(w);
-    wopt(w, e->times_earned_out);
-    wnl(w);
-  }
+  wheader(w, NS_FILE_ENROLLMENT);
+  for (size_t i = 0; i < ds->n_enrollment; i++)
+    wrow(w, ds, NS_FILE_ENROLLMENT, &ds->enrollment[i], ds->enrollment[i].participant);
 }
 
 /* Writes one file; returns 0 or -errno / NS_ENOMEM. */

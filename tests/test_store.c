@@ -196,8 +196,8 @@ TEST(store_tsv_header_mapping) {
                      0, ds, &g, &st));
   ASSERT_EQ(st.rows_ok, 2);
   ASSERT_EQ(st.rows_rejected, 1);
-  ASSERT_STREQ(g.buf, "l.tsv:4:4: no rating value: helpfulnessLevel is empty and neither "
-                      "helpful nor notHelpful is 1\n");
+  ASSERT_STREQ(g.buf, "l.tsv:4:4: helpfulnessLevel: no rating value (empty, and neither helpful "
+                      "nor notHelpful is 1) [no_level]\n");
   /* a missing required column names the file and the column */
   ASSERT_ERR(load_str("m.tsv", "noteId\traterParticipantId\thelpfulnessLevel\n1\tp\tHELPFUL\n", 0,
                       ds, &g, &st),
@@ -239,15 +239,16 @@ TEST(store_tsv_bad_rows) {
   ASSERT_EQ(st.rows_rejected, 9);
   ASSERT_EQ(g.count, 9);
   ASSERT_STREQ(g.buf,
-               "r.tsv:3:1: noteId: expected an integer, got \"abc\"\n"
-               "r.tsv:4:4: expected 4 fields, got 3\n"
-               "r.tsv:5:5: expected 4 fields, got 5\n"
-               "r.tsv:6:3: createdAtMillis: expected an integer, got \"5x\"\n"
-               "r.tsv:7:2: invalid UTF-8\n"
-               "r.tsv:8:2: raterParticipantId: empty participant id\n"
-               "r.tsv:9:4: helpfulnessLevel: unknown helpfulness level \"VERY_HELPFUL\"\n"
-               "r.tsv:10:1: noteId: expected an integer, got \"99999999999999999999\"\n"
-               "r.tsv:13:4: expected 4 fields, got 3 (truncated last line?)\n");
+               "r.tsv:3:1: noteId: expected an integer, got \"abc\" [not_integer]\n"
+               "r.tsv:4:4: expected 4 fields, got 3 [field_count]\n"
+               "r.tsv:5:5: expected 4 fields, got 5 [field_count]\n"
+               "r.tsv:6:3: createdAtMillis: expected an integer, got \"5x\" [not_integer]\n"
+               "r.tsv:7:2: invalid UTF-8 [invalid_utf8]\n"
+               "r.tsv:8:2: raterParticipantId: missing participant id [missing]\n"
+               "r.tsv:9:4: helpfulnessLevel: unknown value, got \"VERY_HELPFUL\" [unknown_value]\n"
+               "r.tsv:10:1: noteId: expected an integer, got \"99999999999999999999\" "
+               "[not_integer]\n"
+               "r.tsv:13:4: expected 4 fields, got 3 (truncated last line?) [field_count]\n");
   ASSERT_EQ(ds->n_ratings, 2);
   ASSERT_EQ(ds->r_note_id[1], 5);
 
@@ -259,7 +260,7 @@ TEST(store_tsv_bad_rows) {
                      "9\tp\t1\tNOT_HELPFUL\t0",
                      0, ds, &g, &st));
   ASSERT_EQ(st.rows_ok, 2);
-  ASSERT_STREQ(g.buf, "c.tsv:3:5: helpfulClear: expected 0 or 1, got \"7\"\n");
+  ASSERT_STREQ(g.buf, "c.tsv:3:5: helpfulClear: expected 0 or 1, got \"7\" [not_flag]\n");
   ASSERT_EQ(ds->r_tags[2], NS_TAG_BIT(2));
   ASSERT_EQ(ds->r_level[3], NS_LEVEL_NOT_HELPFUL);
 
@@ -276,7 +277,7 @@ TEST(store_tsv_bad_rows) {
   /* an unterminated quote swallows the rest: one rejected row, no crash */
   ASSERT_OK(load_str("q.tsv", RHEAD_MIN "\"1\tp\t5\tHELPFUL\n2\tp\t5\tHELPFUL\n", 0, ds, &g, &st));
   ASSERT_EQ(st.rows_rejected, 1);
-  ASSERT_STREQ(g.buf, "q.tsv:2:1: unterminated quoted field\n");
+  ASSERT_STREQ(g.buf, "q.tsv:2:1: unterminated quoted field [bad_quote]\n");
   ns_dataset_free(ds);
 }
 
@@ -290,7 +291,7 @@ TEST(store_tsv_strict_keeps_nothing) {
                       1, ds, &g, &st),
              NS_EPARSE);
   ASSERT_EQ(g.count, 1); /* stops at the first bad row */
-  ASSERT_STREQ(g.buf, "bad.tsv:3:4: helpfulnessLevel: unknown helpfulness level \"WHAT\"\n");
+  ASSERT_STREQ(g.buf, "bad.tsv:3:4: helpfulnessLevel: unknown value, got \"WHAT\" [unknown_value]\n");
   ASSERT_EQ(st.rows_ok, 0);
   ASSERT_EQ(ds->n_ratings, 1);
   ASSERT_EQ(ns_strtab_count(ds->participants), 1);
@@ -538,7 +539,7 @@ TEST(store_db_strict_rollback) {
   ASSERT_ERR(ns_store_import(s, f, &o, &st), NS_EPARSE);
   ASSERT_EQ(st.rows_ok, 0);
   ASSERT_EQ(st.rows_rejected, 1);
-  ASSERT(strstr(g.buf, "bad.tsv:3:4: helpfulnessLevel: unknown helpfulness level \"NOPE\"") != NULL);
+  ASSERT(strstr(g.buf, "bad.tsv:3:4: helpfulnessLevel: unknown value, got \"NOPE\"") != NULL);
   ASSERT_EQ(q1(path, "SELECT count(*) FROM ratings"), 0);
   ASSERT_EQ(q1(path, "SELECT count(*) FROM participants"), 0);
   /* non-strict keeps the good row */

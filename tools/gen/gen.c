@@ -40,6 +40,7 @@
 
 #include "../../base/base.h"
 #include "../../base/dataset.h"
+#include "../../store/format.h"
 
 /* ---- model constants (docs/gen.md explains each) ------------------------ */
 
@@ -1334,19 +1335,20 @@ static int ref_topic(const gen *g, size_t n) {
   return h < (uint64_t)REF_N_TOPICS * REF_ONE_COMM_TOPIC_PCT ? (int)(h / REF_ONE_COMM_TOPIC_PCT) : -1;
 }
 
-static void write_notes(gen *g, wbuf *w, ns_gen_stats *st) {
-  static const char *const mis[7] = {"misleadingOther", "misleadingFactualError",
-      "misleadingManipulatedMedia", "misleadingOutdatedInformation",
-      "misleadingMissingImportantContext", "misleadingUnverifiedClaimAsFact", "misleadingSatire"};
-  static const char *const notmis[5] = {"notMisleadingOther", "notMisleadingFactuallyCorrect",
-      "notMisleadingOutdatedButNotWhenWritten", "notMisleadingClearlySatire",
-      "notMisleadingPersonalOpinion"};
+/* The header line of a public file: the first n columns of its table
+** (store/format.c; the reference-ready layouts stop one column short). */
+static void w_header(wbuf *w, int kind, int n) {
+  const ns_fmt_kind *k = ns_fmt_kind_get(kind);
   w_line(w);
-  w_str(w, "noteId\tnoteAuthorParticipantId\tcreatedAtMillis\ttweetId\tclassification\t"
-           "believable\tharmful\tvalidationDifficulty");
-  for (int i = 0; i < 7; i++) w_c(w, '\t'), w_str(w, mis[i]);
-  for (int i = 0; i < 5; i++) w_c(w, '\t'), w_str(w, notmis[i]);
-  w_str(w, "\ttrustworthySources\tsummary\tisMediaNote\tisCollaborativeNote\n");
+  for (int i = 0; i < n && i < k->ncols; i++) {
+    if (i) w_c(w, '\t');
+    w_str(w, k->cols[i].name);
+  }
+  w_c(w, '\n');
+}
+
+static void write_notes(gen *g, wbuf *w, ns_gen_stats *st) {
+  w_header(w, NS_FILE_NOTES, NS_FMT_NOTES_NCOLS);
   for (size_t n = 0; n < g->nn; n++) {
     uint64_t h = ns_hash64(g->o->seed ^ (uint64_t)g->nid[n]);
     int m = g->cls[n] == NS_CLASS_MISLEADING;
@@ -1413,18 +1415,8 @@ static void ref_history_row(gen *g, wbuf *w, size_t n, int first, int locked, in
 static void write_history(gen *g, wbuf *w, ns_gen_stats *st) {
   ns_rng r;
   if (g->o->reference_ready) rng_stream(&r, g->o->seed, 17); /* not in the default model */
-  w_line(w);
-  w_str(w, "noteId\tnoteAuthorParticipantId\tcreatedAtMillis\ttimestampMillisOfFirstNonNMRStatus\t"
-           "firstNonNMRStatus\ttimestampMillisOfCurrentStatus\tcurrentStatus\t"
-           "timestampMillisOfLatestNonNMRStatus\tmostRecentNonNMRStatus\t"
-           "timestampMillisOfStatusLock\tlockedStatus\ttimestampMillisOfRetroLock\t"
-           "currentCoreStatus\tcurrentExpansionStatus\tcurrentGroupStatus\tcurrentDecidedBy\t"
-           "currentModelingGroup\ttimestampMillisOfMostRecentStatusChange\t"
-           "timestampMillisOfNmrDueToMinStableCrhTime\tcurrentMultiGroupStatus\t"
-           "currentModelingMultiGroup\ttimestampMinuteOfFinalScoringOutput\t"
-           "timestampMillisOfFirstNmrDueToMinStableCrhTime");
   /* the pinned reference commit reads 23 columns, without the last one */
-  w_str(w, g->o->reference_ready ? "\n" : "\tabovePcrhThresholdTime\n");
+  w_header(w, NS_FILE_HISTORY, NS_FMT_HISTORY_NCOLS - (g->o->reference_ready ? 1 : 0));
   for (size_t n = 0; n < g->nn; n++) {
     w_line(w);
     w_i64(w, g->nid[n]);
@@ -1469,10 +1461,7 @@ static void write_history(gen *g, wbuf *w, ns_gen_stats *st) {
 static void write_enrollment(gen *g, wbuf *w) {
   ns_rng r;
   rng_stream(&r, g->o->seed, 7);
-  w_line(w);
-  w_str(w, "participantId\tenrollmentState\tsuccessfulRatingNeededToEarnIn\t"
-           "timestampOfLastStateChange\ttimestampOfLastEarnOut\tmodelingPopulation\t"
-           "modelingGroup\tnumberOfTimesEarnedOut\n");
+  w_header(w, NS_FILE_ENROLLMENT, NS_FMT_ENROLL_NCOLS);
   for (size_t p = 0; p < g->nr + g->nk; p++) {
     int fresh = p < g->nr && ((g->rcount[p] < 10 && ns_rng_uniform(&r) < 0.5) || ns_rng_uniform(&r) < 0.04);
     int grp = ns_rng_uniform(&r) < 0.6 ? 13 : core_groups[ns_rng_below(&r, 13)];
@@ -1718,12 +1707,8 @@ int ns_gen_run(const ns_gen_opts *o, const char *dir, ns_gen_stats *stp) {
   for (int i = 0; i < 7; i++)
     if ((rc = w_open(&wf[i], dir, names[i])) != 0) goto out;
   write_notes(&g, &wf[0], &st);
-  w_line(&wf[1]);
-  w_str(&wf[1], "noteId\traterParticipantId\tcreatedAtMillis\tversion\tagree\tdisagree\thelpful\t"
-                "notHelpful\thelpfulnessLevel");
-  for (int t = 0; t < NS_N_TAGS; t++) w_c(&wf[1], '\t'), w_str(&wf[1], ns_tag_names[t]);
-  w_str(&wf[1], o->reference_ready ? "\tratedOnTweetId\tratingSourceBucketed\tsuggestion\n"
-                                   : "\tratedOnTweetId\tratingSourceBucketed\tsuggestion\tsuggestionId\n");
+  /* reference-ready: without suggestionId, as the pinned reference reads it */
+  w_header(&wf[1], NS_FILE_RATINGS, NS_FMT_RATINGS_NCOLS - (o->reference_ready ? 1 : 0));
   if ((rc = shaped(o) ? shaped_ratings(&g, &wf[1], act, pop, &st) : honest_ratings(&g, &wf[1], act, pop, &st)) != 0)
     goto out;
   if (g.nk && (rc = ring_ratings(&g, &wf[1], &st)) != 0) goto out;
