@@ -18,6 +18,7 @@
 #include "read.h"
 
 #include "../base/dataset.h"
+#include "../base/rules.h"
 #include "../dash/dash.h"
 
 #include <stdio.h>

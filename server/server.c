@@ -39,6 +39,7 @@
 #include "server.h"
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,7 +84,7 @@ typedef struct server {
   int stopping;
   int finished;               /* the last handles are closing */
   int score_running;
-  volatile int score_cancel;
+  atomic_int score_cancel;    /* loop -> the scoring worker: stop (shutdown) */
   int score_rc;               /* result of the last run (worker -> loop) */
   uv_work_t score_work;
   /* note refresh (engine/refresh.c): the base of the last full run, used
@@ -903,6 +904,7 @@ static void score_work(uv_work_t *w) {
   ns_store *st = NULL;
   ns_dataset *ds = NULL;
   ns_scores *sc = NULL;
+  ns_run_stats rs;
   ns_params p;
   int64_t run_id = 0;
   char json[256];
@@ -918,8 +920,11 @@ static void score_work(uv_work_t *w) {
            "\"tag_share_test\":%d}",
            (long long)p.now_ms, (unsigned long long)p.seed, p.k, p.trust, p.tag_share_test);
   if ((rc = ns_store_run_begin(st, json, &run_id)) != 0) goto out;
-  rc = ns_pipeline_run(ds, &p, &s->score_cancel, &sc);
-  if (rc == 0) rc = ns_store_run_publish(st, run_id, sc, ds);
+  rc = ns_pipeline_run(ds, &p, &s->score_cancel, &sc, &rs);
+  if (rc == 0) {
+    ns_run_timing tm = {rs.seconds, rs.mf_passes, rs.stage_seconds, NS_STAGE_COUNT};
+    rc = ns_store_run_publish(st, run_id, sc, ds, &tm);
+  }
   if (rc != 0) ns_store_run_fail(st, run_id, rc == NS_ECANCELED ? "abandoned" : "failed");
   if (rc == 0 && s->o.refresh_every_s > 0) {
     /* the refresh base: this run's rater parameters and note rows */
@@ -1018,7 +1023,7 @@ static void on_score_timer(uv_timer_t *t) {
     return;
   }
   s->score_work.data = s;
-  s->score_cancel = 0;
+  atomic_store_explicit(&s->score_cancel, 0, memory_order_relaxed);
   if (uv_queue_work(&s->loop, &s->score_work, score_work, score_after) == 0) {
     s->score_running = 1;
     s->works++;
@@ -1034,7 +1039,8 @@ static void on_signal(uv_signal_t *sig, int signum) {
   ns_info("serve: %s: draining %zu in-flight ingest request(s)",
           signum == SIGTERM ? "SIGTERM" : "SIGINT", s->inflight);
   s->stopping = 1;
-  s->score_cancel = 1;   /* a running scoring run stops and is abandoned */
+  /* a running scoring run stops and is abandoned */
+  atomic_store_explicit(&s->score_cancel, 1, memory_order_relaxed);
   uv_close((uv_handle_t *)&s->listener, NULL);
   uv_timer_stop(&s->score_timer);
   uv_timer_stop(&s->refresh_timer);

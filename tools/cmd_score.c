@@ -98,30 +98,30 @@ static void paths_of(const ns_cli_input *in, size_t n, const char *flag, char *b
 }
 
 /* --stats FILE: "key value" lines for scripts (tools/bench.sh reads them). */
-static int write_stats(const char *path, const ns_scores *sc, double t_load, double total_s) {
-  static const char *const stage[8] = {"snapshot", "round1", "helpfulness", "trust",
-                                       "round2", "guardrails", "statuses", "publish"};
+static int write_stats(const char *path, const ns_scores *sc, const ns_run_stats *rs,
+                       double t_load, double total_s) {
   FILE *f = fopen(path, "w");
   if (!f) {
     fprintf(stderr, "notescore: %s: cannot write: %s\n", path, ns_strerror(-errno));
     return -1;
   }
   fprintf(f, "load_seconds %.3f\n", t_load);
-  for (int i = 0; i < 8; i++) fprintf(f, "stage_%s_seconds %.3f\n", stage[i], sc->stage_seconds[i]);
-  fprintf(f, "run_seconds %.3f\ntotal_seconds %.3f\nmf_passes %d\n", sc->seconds, total_s,
-          sc->mf_passes);
+  for (int i = 0; i < NS_STAGE_COUNT; i++)
+    fprintf(f, "stage_%s_seconds %.3f\n", ns_stage_names[i], rs->stage_seconds[i]);
+  fprintf(f, "run_seconds %.3f\ntotal_seconds %.3f\nmf_passes %d\n", rs->seconds, total_s,
+          rs->mf_passes);
   fprintf(f, "trust_groups_seconds %.3f\ntrust_propagation_seconds %.3f\n"
-          "trust_propagation_edge_visits %llu\n", sc->groups_seconds, sc->propagation_seconds,
-          (unsigned long long)sc->propagation_edge_visits);
-  fprintf(f, "mf_seconds %.3f\n", sc->mf_seconds);
+          "trust_propagation_edge_visits %llu\n", rs->groups_seconds, rs->propagation_seconds,
+          (unsigned long long)rs->propagation_edge_visits);
+  fprintf(f, "mf_seconds %.3f\n", rs->mf_seconds);
   /* part of stage_guardrails_seconds */
-  fprintf(f, "guardrails_pseudo_seconds %.3f\n", sc->pseudo_seconds);
+  fprintf(f, "guardrails_pseudo_seconds %.3f\n", rs->pseudo_seconds);
   fprintf(f, "guardrails_qclique_seconds %.3f\nqcliques %zu\ncorrelated_raters %zu\n",
-          sc->qclique_seconds, sc->n_qcliques, sc->n_correlated);
-  fprintf(f, "harassment_seconds %.3f\nharassment_passes %d\n", sc->harassment_seconds,
-          sc->harassment_passes);
-  fprintf(f, "diligence_seconds %.3f\ndiligence_passes %d\n", sc->diligence_seconds,
-          sc->diligence_passes);
+          rs->qclique_seconds, rs->n_qcliques, rs->n_correlated);
+  fprintf(f, "harassment_seconds %.3f\nharassment_passes %d\n", rs->harassment_seconds,
+          rs->harassment_passes);
+  fprintf(f, "diligence_seconds %.3f\ndiligence_passes %d\n", rs->diligence_seconds,
+          rs->diligence_passes);
   fprintf(f, "ratings_in %zu\nratings_round1 %zu\nratings_round2 %zu\n", sc->n_ratings_in,
           sc->n_ratings_round1, sc->n_ratings_round2);
   fprintf(f, "notes %zu\nraters %zu\npeak_rss_bytes %zu\n", sc->n_notes, sc->n_raters,
@@ -129,7 +129,7 @@ static int write_stats(const char *path, const ns_scores *sc, double t_load, dou
   return fclose(f) == 0 ? 0 : -1;
 }
 
-static void summary(const ns_scores *sc, double total_s) {
+static void summary(const ns_scores *sc, const ns_run_stats *rs, double total_s) {
   size_t crh = 0, crnh = 0, nmr = 0;
   for (size_t i = 0; i < sc->n_notes; i++) {
     if (sc->notes[i].final_status == NS_STATUS_CRH) crh++;
@@ -140,7 +140,7 @@ static void summary(const ns_scores *sc, double total_s) {
           "notescore: scored %zu ratings (%zu in round 1, %zu in round 2), %zu notes, %zu raters "
           "(%zu in round 2): %zu CRH, %zu CRNH, %zu NMR; %d MF passes; %.2f s\n",
           sc->n_ratings_in, sc->n_ratings_round1, sc->n_ratings_round2, sc->n_notes, sc->n_raters,
-          sc->n_raters_round2, crh, crnh, nmr, sc->mf_passes, total_s);
+          sc->n_raters_round2, crh, crnh, nmr, rs->mf_passes, total_s);
 }
 
 int ns_cmd_score(int argc, char **argv) {
@@ -169,6 +169,7 @@ int ns_cmd_score(int argc, char **argv) {
   double t0 = ns_monotonic_s(), t_load = 0;
   ns_dataset *ds = NULL;
   ns_scores *sc = NULL;
+  ns_run_stats rs;
   ns_store *st = NULL;
   int64_t run_id = -1;
   ns_params p;
@@ -332,7 +333,7 @@ int ns_cmd_score(int argc, char **argv) {
   }
 
   /* -- score */
-  rc = ns_pipeline_run(ds, &p, NULL, &sc);
+  rc = ns_pipeline_run(ds, &p, NULL, &sc, &rs);
   if (rc) {
     fprintf(stderr, "notescore: score: %s\n",
             rc == NS_ENODATA ? "no notes in the input" : ns_strerror(rc));
@@ -343,7 +344,8 @@ int ns_cmd_score(int argc, char **argv) {
   {
     double tp = ns_monotonic_s();
     if (st) {
-      if ((rc = ns_store_run_publish(st, run_id, sc, ds)) != 0) {
+      ns_run_timing tm = {rs.seconds, rs.mf_passes, rs.stage_seconds, NS_STAGE_COUNT};
+      if ((rc = ns_store_run_publish(st, run_id, sc, ds, &tm)) != 0) {
         fprintf(stderr, "notescore: %s: publish: %s\n", db, ns_store_errmsg(st));
         goto out;
       }
@@ -353,10 +355,10 @@ int ns_cmd_score(int argc, char **argv) {
       fprintf(stderr, "notescore: %s: %s\n", outdir, ns_strerror(rc));
       goto out;
     }
-    sc->stage_seconds[7] = ns_monotonic_s() - tp;
+    rs.stage_seconds[NS_STAGE_PUBLISH] = ns_monotonic_s() - tp;
   }
-  summary(sc, ns_monotonic_s() - t0);
-  if (stats && write_stats(stats, sc, t_load, ns_monotonic_s() - t0) != 0) goto out;
+  summary(sc, &rs, ns_monotonic_s() - t0);
+  if (stats && write_stats(stats, sc, &rs, t_load, ns_monotonic_s() - t0) != 0) goto out;
   ret = 0;
 
 out:
