@@ -47,16 +47,18 @@ const char *ns_err_name(int rc) {
 
 /* ---- logging ----------------------------------------------------------- */
 
-static int log_level = NS_LOG_INFO;
+/* Read by every thread that logs; set by the CLI (and tests) while pool
+** workers or the server's threads may exist.  Relaxed: it guards nothing. */
+static atomic_int log_level = NS_LOG_INFO;
 
-void ns_log_set_level(int level) { log_level = level; }
-int ns_log_level(void) { return log_level; }
+void ns_log_set_level(int level) { atomic_store_explicit(&log_level, level, memory_order_relaxed); }
+int ns_log_level(void) { return atomic_load_explicit(&log_level, memory_order_relaxed); }
 
 void ns_log(int level, const char *fmt, ...) {
   static const char *const prefix[] = {"error: ", "warning: ", "", "debug: "};
   va_list ap;
   char buf[2048];
-  if (level > log_level) return;
+  if (level > ns_log_level()) return;
   va_start(ap, fmt);
   vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
