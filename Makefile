@@ -59,7 +59,8 @@ CHECK_SAN   = $(if $(SAN),$(SAN),$(ASAN_UBSAN))
 CHECK_BUILD = $(call san_dir,$(CHECK_SAN))
 TSAN_TESTS := server serve_ pipeline refresh pool threads thread_ fault_ingest fault_score
 ifeq ($(CHECK_SAN),thread)
-  CHECK_ENV   := TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp"
+  CHECK_ENV   := TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
+                 NS_TEST_SLACK_MS=30000
   CHECK_ARGS  := $(addprefix -k ,$(TSAN_TESTS))
 else
   CHECK_ENV   := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1

@@ -112,6 +112,8 @@ typedef struct server {
   double last_run_s;
   uint64_t refresh_ok, refresh_failed, refresh_notes_total;
   double refresh_seconds_sum;
+  double refresh_last_s;      /* refresh_s, copied by refresh_after: /metrics
+                                 never reads a field a worker may be writing */
 } server;
 
 enum { BUSY_NONE = 0, BUSY_INGEST, BUSY_READ };
@@ -616,7 +618,7 @@ static char *metrics_text(server *s) {
           "# HELP notescore_refresh_last_seconds Wall time of the last note refresh.\n"
           "# TYPE notescore_refresh_last_seconds gauge\nnotescore_refresh_last_seconds %.6f\n",
           (unsigned long long)s->refresh_ok, (unsigned long long)s->refresh_failed,
-          (unsigned long long)s->refresh_notes_total, s->refresh_seconds_sum, s->refresh_s);
+          (unsigned long long)s->refresh_notes_total, s->refresh_seconds_sum, s->refresh_last_s);
   fclose(f);
   return buf;
 }
@@ -997,6 +999,7 @@ static void refresh_after(uv_work_t *w, int status) {
     s->refresh_failed++;
   }
   s->refresh_seconds_sum += s->refresh_s;
+  s->refresh_last_s = s->refresh_s;
   if (s->score_pending && !s->stopping) {
     s->score_pending = 0;
     on_score_timer(&s->score_timer);
