@@ -56,7 +56,7 @@ endif
 # the pipeline and its pool, note refresh, the tests across thread counts,
 # the two-thread bulk import.  Not the allocation/I-O fault sweeps of
 # import and score (minutes each under TSan; their threads are the ones
-# above).
+# above).  `make check SAN=thread TSAN_TESTS=` runs every test under TSan.
 ASAN_UBSAN := address,undefined
 CHECK_SAN   = $(if $(SAN),$(SAN),$(ASAN_UBSAN))
 CHECK_BUILD = $(call san_dir,$(CHECK_SAN))
