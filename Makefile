@@ -3,6 +3,8 @@
 #   make              build build/notescore
 #   make test         unit + end-to-end tests (installs missing Debian packages when root)
 #   make check        the tests under ASan+UBSan with -Werror
+#   make check SAN=thread   the threaded tests under TSan with -Werror
+#                     (TSAN_TESTS below; tests/tsan.supp for library-internal races)
 #   make fuzz         libFuzzer targets (clang), a short run each
 #   make bench        benchmarks; writes docs/benchmarks.md
 #   make demo         generate sample data, import it, score it, print a summary
@@ -10,9 +12,12 @@
 #   make soak         serve under mixed + hostile load for SOAK_SECONDS (600)
 #   make install PREFIX=/usr/local DESTDIR=   binary, man page, docs, systemd unit
 #   make check-symbols   fail on any exported symbol not prefixed ns_
+#   make check-layers    fail on an include of a higher module (tools/check-layers.sh)
 #
-# Build modes: SAN=address,undefined adds sanitizers (objects go to their own
-# directory).  XCFLAGS is the user hook for extra compiler flags.
+# Build modes: SAN=address,undefined adds sanitizers; each SAN value builds
+# into its own directory, build/san-<value with - for ,> (build/san-thread,
+# build/san-address-undefined), so switching modes never mixes objects.
+# XCFLAGS is the user hook for extra compiler flags.
 
 CC      ?= cc
 PREFIX  ?= /usr/local
@@ -56,12 +61,34 @@ ALL_CFLAGS = -std=c17 -D_GNU_SOURCE -ffp-contract=off -pthread $(CFLAGS) $(WARN)
              $(PKG_CFLAGS) -MMD -MP $(XCFLAGS)
 LDLIBS  := $(BLAS_LIBS) $(PKG_LIBS) -lhttp_parser -lm -pthread
 
+comma := ,
+san_dir = build/san-$(subst $(comma),-,$(1))
 ifneq ($(SAN),)
-  BUILD := build/san
+  BUILD := $(call san_dir,$(SAN))
   ALL_CFLAGS += -fsanitize=$(SAN) -fno-sanitize-recover=all -fno-omit-frame-pointer -Werror
   LDFLAGS += -fsanitize=$(SAN)
 else
   BUILD := build
+endif
+
+# `make check` is ASan+UBSan unless SAN says otherwise.  Under TSan only the
+# tests with threads run (the rest are single-threaded: TSan would only
+# make them ~10x slower): the server (unit, e2e serve_*, ingest faults),
+# the pipeline and its pool, note refresh, the tests across thread counts,
+# the two-thread bulk import.  Not the allocation/I-O fault sweeps of
+# import and score (minutes each under TSan; their threads are the ones
+# above).  `make check SAN=thread TSAN_TESTS=` runs every test under TSan.
+ASAN_UBSAN := address,undefined
+CHECK_SAN   = $(if $(SAN),$(SAN),$(ASAN_UBSAN))
+CHECK_BUILD = $(call san_dir,$(CHECK_SAN))
+TSAN_TESTS := server serve_ pipeline refresh pool threads thread_ fault_ingest db_import import_roundtrip
+ifeq ($(CHECK_SAN),thread)
+  CHECK_ENV   := TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
+                 NS_TEST_SLACK_MS=30000
+  CHECK_ARGS  := $(addprefix -k ,$(TSAN_TESTS))
+else
+  CHECK_ENV   := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1
+  CHECK_ARGS  :=
 endif
 
 MODULES  := base graph factorization store guard engine dash server
@@ -77,7 +104,7 @@ BIN     := $(BUILD)/notescore
 LIB     := $(BUILD)/libnotescore.a
 RUNNER  := $(BUILD)/test_runner
 
-.PHONY: loadgen all test check fuzz bench demo attack soak install clean deps check-symbols
+.PHONY: loadgen all test check fuzz bench demo attack soak install clean deps check-symbols check-layers
 
 all: $(BIN)
 
@@ -134,14 +161,16 @@ test: deps
 	NS_BIN=$(BIN) ./$(RUNNER)
 
 check: deps
-	@$(MAKE) --no-print-directory SAN=address,undefined build/san/notescore build/san/test_runner
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  NS_TEST_TIMEOUT=900 NS_BIN=build/san/notescore ./build/san/test_runner
+	@$(MAKE) --no-print-directory SAN=$(CHECK_SAN) $(CHECK_BUILD)/notescore $(CHECK_BUILD)/test_runner
+	$(CHECK_ENV) NS_TEST_TIMEOUT=900 NS_BIN=$(CHECK_BUILD)/notescore ./$(CHECK_BUILD)/test_runner $(CHECK_ARGS)
 
 check-symbols: $(LIB)
 	@bad=$$(nm -g --defined-only $(LIB) | awk 'NF==3 {print $$3}' | grep -v '^ns_' || true); \
 	if [ -n "$$bad" ]; then echo "non-ns_ exported symbols:"; echo "$$bad"; exit 1; fi; \
 	echo "check-symbols: ok"
+
+check-layers:
+	@tools/check-layers.sh
 
 FUZZ_CC := clang
 FUZZ_FLAGS := -std=c17 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS)

@@ -47,13 +47,15 @@ const char *ns_err_name(int rc) {
 
 /* ---- logging ----------------------------------------------------------- */
 
-static int log_level = NS_LOG_INFO;
-static int log_format = NS_LOG_PLAIN;
+/* Read by every thread that logs; set by the CLI (and tests) while pool
+** workers or the server's threads may exist.  Relaxed: they guard nothing. */
+static atomic_int log_level = NS_LOG_INFO;
+static atomic_int log_format = NS_LOG_PLAIN;
 
-void ns_log_set_level(int level) { log_level = level; }
-int ns_log_level(void) { return log_level; }
-void ns_log_set_format(int format) { log_format = format; }
-int ns_log_format(void) { return log_format; }
+void ns_log_set_level(int level) { atomic_store_explicit(&log_level, level, memory_order_relaxed); }
+int ns_log_level(void) { return atomic_load_explicit(&log_level, memory_order_relaxed); }
+void ns_log_set_format(int format) { atomic_store_explicit(&log_format, format, memory_order_relaxed); }
+int ns_log_format(void) { return atomic_load_explicit(&log_format, memory_order_relaxed); }
 
 int ns_log_format_parse(const char *name) {
   if (!strcmp(name, "logfmt")) return NS_LOG_LOGFMT;
@@ -228,8 +230,8 @@ void ns_log_format_line(char *buf, size_t cap, int fmt, int64_t now_ms, int leve
 void ns_log_fields(int level, const char *msg, const ns_log_field *f, size_t n) {
   char buf[4096];
   size_t len;
-  if (level > log_level) return;
-  ns_log_format_line(buf, sizeof buf - 1, log_format, ns_now_ms(), level, msg, f, n);
+  if (level > ns_log_level()) return;
+  ns_log_format_line(buf, sizeof buf - 1, ns_log_format(), ns_now_ms(), level, msg, f, n);
   len = strlen(buf);
   buf[len++] = '\n';
   /* one write so concurrent lines do not interleave */
@@ -239,7 +241,7 @@ void ns_log_fields(int level, const char *msg, const ns_log_field *f, size_t n) 
 void ns_log(int level, const char *fmt, ...) {
   va_list ap;
   char msg[2048];
-  if (level > log_level) return;
+  if (level > ns_log_level()) return;
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);

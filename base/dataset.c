@@ -74,14 +74,6 @@ int ns_header_dup(const char *const *names, const size_t *lens, int n, int *firs
   return -1;
 }
 
-const char *const ns_rule_names[NS_RULE_COUNT] = {
-    "InitialNMR", "GeneralCRH", "GeneralCRNH", "UcbCRNH", "RatioCRNH", "NmCRNH",
-    "GeneralCRHInertia", "TagFilter", "FilterIncorrect", "FilterLowDiligence",
-    "FilterLargeFactor", "RejectLowIntercept", "MinMinorityRaters", "RaterBalance",
-    "NoHighVolIntercept", "NoCorrelatedIntercept", "PopulationSampledIntercept",
-    "NmrDueToMinStableCrhTime", "ScoringDriftGuard", "InsufficientExplanation",
-    "CoreModel"};
-
 /* ---- lifecycle --------------------------------------------------------- */
 
 int ns_dataset_new(ns_dataset **out) {

@@ -9,6 +9,10 @@
 **                score rows plus the updated status history).  Produced by
 **                engine/, written by store/ (DB tables, TSV files).
 **
+** Only inputs and score rows live here, so this header does not change
+** with engine features: the rule vocabulary of the rows is base/rules.h,
+** a run's timers and counters are engine/pipeline.h (ns_run_stats).
+**
 ** Participant ids are opaque strings interned into ds->participants; every
 ** *_rater / *_author / participant field below is an index into that table
 ** (or -1 when absent).  Notes are indexed 0..n_notes-1; ratings refer to
@@ -207,34 +211,6 @@ void ns_nsh_init(ns_nsh *h, int64_t note_id);
 
 /* ---- scoring results --------------------------------------------------- */
 
-/* Rules that can fire; a note's rules are a bitmask of (1u << rule).
-** ns_rule_names[] gives the reference's rule names. */
-enum ns_rule {
-  NS_RULE_INITIAL_NMR = 0,
-  NS_RULE_GENERAL_CRH,
-  NS_RULE_GENERAL_CRNH,
-  NS_RULE_UCB_CRNH,
-  NS_RULE_RATIO_CRNH,
-  NS_RULE_NM_CRNH,
-  NS_RULE_CRH_INERTIA,
-  NS_RULE_TAG_FILTER,
-  NS_RULE_INCORRECT_FILTER,
-  NS_RULE_LOW_DILIGENCE,
-  NS_RULE_LARGE_FACTOR,
-  NS_RULE_REJECT_LOW_INTERCEPT,
-  NS_RULE_MIN_MINORITY_RATERS,
-  NS_RULE_RATER_BALANCE,
-  NS_RULE_NO_HIGH_VOL,
-  NS_RULE_NO_CORRELATED,
-  NS_RULE_POPULATION_SAMPLED,
-  NS_RULE_STABILIZATION,       /* NmrDueToMinStableCrhTime */
-  NS_RULE_DRIFT_GUARD,         /* ScoringDriftGuard (lock) */
-  NS_RULE_INSUFFICIENT_EXPL,   /* InsufficientExplanation */
-  NS_RULE_CORE_MODEL,          /* meta: CoreModel decided */
-  NS_RULE_COUNT
-};
-extern const char *const ns_rule_names[NS_RULE_COUNT];
-
 typedef struct ns_note_score {
   int64_t note_id;
   int32_t note_index;          /* index into ds->note_*, or -1 (deleted) */
@@ -248,9 +224,9 @@ typedef struct ns_note_score {
   double intercept_min, intercept_max;  /* pseudo-rater bounds, NAN if off */
   double intercept_no_high_vol, intercept_no_correlated;  /* NAN if off */
   int8_t core_status;          /* coreRatingStatus (scorer status) */
-  uint32_t core_rules;         /* coreActiveRules bitmask */
+  uint32_t core_rules;         /* coreActiveRules: bits 1u << ns_rule */
   int8_t final_status;         /* finalRatingStatus (public statuses only) */
-  int8_t decided_by;           /* ns_rule that set the final status */
+  int8_t decided_by;           /* ns_rule that set the final status (base/rules.h) */
   uint32_t meta_rules;         /* metaScorerActiveRules bitmask */
   int8_t first_tag, second_tag;  /* tag index or -1 */
   uint32_t active_filter_tags; /* tag bits that fired in the tag filter */
@@ -290,26 +266,11 @@ typedef struct ns_scores {
   double global_intercept;     /* mu of the final round */
   double global_intercept_r1;
   int64_t now_ms;              /* the run's "now" (--epoch-millis) */
-  /* run statistics */
+  /* what was scored (kept in the run's row; engine/refresh.c reads the
+  ** round-2 counts).  How long it took and how much work it was are the
+  ** producer's business: engine/pipeline.h ns_run_stats. */
   size_t n_ratings_in, n_ratings_round1, n_ratings_round2;
   size_t n_raters_round1, n_raters_round2, n_notes_round1, n_notes_round2;
-  int mf_passes;               /* ALS passes over all rounds */
-  double seconds;              /* wall time of the run */
-  double stage_seconds[8];     /* snapshot, r1, helpfulness, trust, r2,
-                                   guardrails, statuses, publish */
-  /* inside the trust stage (0 with --no-trust): */
-  double groups_seconds;       /* coordination test */
-  double propagation_seconds;  /* ns_trust_propagate, all calls */
-  uint64_t propagation_edge_visits;
-  double mf_seconds;           /* inside the main ALS fits (both rounds) */
-  double pseudo_seconds;       /* part of guardrails: the pseudo-rater refits */
-  double qclique_seconds;      /* part of guardrails: quasi-cliques and the
-                                   NoCorrelated refit */
-  size_t n_qcliques, n_correlated;  /* quasi-cliques, raters in them */
-  double harassment_seconds;   /* harassment fit (helpfulness, once per run) */
-  int harassment_passes;       /* its Newton passes */
-  double diligence_seconds;    /* low-diligence model (guardrails stage) */
-  int diligence_passes;        /* its passes over the three rounds */
 } ns_scores;
 
 void ns_scores_free(ns_scores *s);

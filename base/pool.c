@@ -35,7 +35,10 @@ size_t ns_pool_nchunks(size_t n, size_t chunk_hint) {
 
 static void run_chunks(ns_pool *p) {
   for (;;) {
-    size_t c = atomic_fetch_add(&p->next, 1);
+    /* relaxed: the counter only hands out chunk numbers; the job fields it
+    ** indexes were published under mu (generation), and the results are
+    ** seen by the caller through mu again (active, cv_done) */
+    size_t c = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed);
     size_t b, e;
     if (c >= p->nchunks) break;
     b = c * p->chunk;
@@ -129,7 +132,7 @@ void ns_pool_for(ns_pool *p, size_t n, size_t chunk_hint, ns_pool_fn fn, void *c
   p->n = n;
   p->chunk = chunk_hint;
   p->nchunks = nchunks;
-  atomic_store(&p->next, 0);
+  atomic_store_explicit(&p->next, 0, memory_order_relaxed);  /* under mu */
   p->active = p->nthreads - 1;
   p->generation++;
   pthread_cond_broadcast(&p->cv_work);

@@ -28,6 +28,9 @@
 #include "../factorization/mf.h"
 #include "pipeline_int.h"
 
+const char *const ns_stage_names[NS_STAGE_COUNT] = {
+    "snapshot", "round1", "helpfulness", "trust", "round2", "guardrails", "statuses", "publish"};
+
 void ns_params_default(ns_params *p) {
   memset(p, 0, sizeof *p);
   p->now_ms = 0;
@@ -291,9 +294,9 @@ static int fit_subset(ns__run *run, fit_io *io) {
   {
     double t0 = ns_monotonic_s();
     if ((rc = ns_mf_fit(g, val, w, &mp, run->pool, &m)) != 0) goto out;
-    run->mf_seconds += ns_monotonic_s() - t0;
+    run->st.mf_seconds += ns_monotonic_s() - t0;
   }
-  run->mf_passes += m.iters;
+  run->st.mf_passes += m.iters;
 
   io->mu = m.mu;
   for (size_t i = 0; i < run->n_notes; i++) {
@@ -689,10 +692,12 @@ static void run_free(ns__run *run) {
   ns_pool_free(run->pool);
 }
 
-#define CANCELED() (cancel && *cancel)
+/* The flag carries no data with it (the run reads nothing the other thread
+** wrote), so a relaxed load is enough: the run only has to see it soon. */
+#define CANCELED() (cancel && atomic_load_explicit(cancel, memory_order_relaxed))
 
-int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, volatile int *cancel,
-                    ns_scores **out) {
+int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel,
+                    ns_scores **out, ns_run_stats *stats) {
   ns__run run;
   ns_scores *sc = NULL;
   stage_clock clk;
@@ -702,6 +707,7 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, volatile int *canc
   int8_t *prov1 = NULL;       /* round-1 provisional statuses (output) */
 
   *out = NULL;
+  if (stats) memset(stats, 0, sizeof *stats);
   memset(&run, 0, sizeof run);
   if (!ds || !p || p->k < 1 || p->k > NS_MF_MAX_K) return NS_EINVAL;
   run.ds = ds;
@@ -753,7 +759,7 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, volatile int *canc
     rc = NS_ENOMEM;
     goto out;
   }
-  sc->stage_seconds[0] = stage_end(&clk);
+  run.st.stage_seconds[NS_STAGE_SNAPSHOT] = stage_end(&clk);
   if (CANCELED()) { rc = NS_ECANCELED; goto out; }
 
   /* -- coordinated groups (trust on): a large group has no say on a note
@@ -764,8 +770,8 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, volatile int *canc
   if (p->trust) {
     stage_begin(&clk, "coordinated groups");
     if ((rc = ns__groups_stage(&run)) != 0) goto out;
-    sc->groups_seconds = stage_end(&clk);
-    sc->stage_seconds[3] += sc->groups_seconds;
+    run.st.groups_seconds = stage_end(&clk);
+    run.st.stage_seconds[NS_STAGE_TRUST] += run.st.groups_seconds;
     if (!(in_fit = ns_mallocn(run.n_r ? run.n_r : 1, 1))) { rc = NS_ENOMEM; goto out; }
     for (size_t e = 0; e < run.n_r; e++) in_fit[e] = run.edge_cw[e] > 0;
   }
@@ -796,24 +802,24 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, volatile int *canc
     ns_pool_for(run.pool, nn, 1024, notes_chunk, &c);
   }
   memcpy(prov1, run.prov_status, nn);
-  sc->stage_seconds[1] = stage_end(&clk);
+  run.st.stage_seconds[NS_STAGE_ROUND1] = stage_end(&clk);
   if (CANCELED()) { rc = NS_ECANCELED; goto out; }
 
   /* -- helpfulness */
   stage_begin(&clk, "rater helpfulness");
   if ((rc = ns__helpfulness(&run)) != 0) goto out;
-  sc->stage_seconds[2] = stage_end(&clk);
+  run.st.stage_seconds[NS_STAGE_HELPFULNESS] = stage_end(&clk);
 
   /* -- trust */
   stage_begin(&clk, "trust");
   if (p->trust && (rc = ns__trust_stage(&run, run.edge_r1)) != 0) goto out;
-  sc->stage_seconds[3] += stage_end(&clk);
+  run.st.stage_seconds[NS_STAGE_TRUST] += stage_end(&clk);
   if (CANCELED()) { rc = NS_ECANCELED; goto out; }
 
   /* -- round 2 */
   stage_begin(&clk, "round 2 (final) factorization");
   if ((rc = round2(&run)) != 0) goto out;
-  sc->stage_seconds[4] = stage_end(&clk);
+  run.st.stage_seconds[NS_STAGE_ROUND2] = stage_end(&clk);
   if (CANCELED()) { rc = NS_ECANCELED; goto out; }
 
   /* -- guardrails on the round-2 fit (engine/pipeline_guard.c) */
@@ -851,8 +857,7 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, volatile int *canc
     note_ctx c = {&run, 1, sc};
     ns_pool_for(run.pool, nn, 1024, notes_chunk, &c);
   }
-  /* dataset.h: slot 5 is guardrails, slot 6 statuses (+ history below) */
-  sc->stage_seconds[5] = guard_seconds;
+  run.st.stage_seconds[NS_STAGE_GUARDRAILS] = guard_seconds;
   double status_seconds = stage_end(&clk);
 
   /* -- status history and rater rows */
@@ -866,7 +871,7 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, volatile int *canc
                        run.note_created[n], &sc->notes[n], p->now_ms, &sc->history[n]);
   }
   if ((rc = rater_rows(&run, sc)) != 0) goto out;
-  sc->stage_seconds[6] = status_seconds + stage_end(&clk);
+  run.st.stage_seconds[NS_STAGE_STATUSES] = status_seconds + stage_end(&clk);
 
   sc->global_intercept = run.mu2;
   sc->global_intercept_r1 = run.mu1;
@@ -876,23 +881,13 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, volatile int *canc
   sc->n_notes_round2 = run.n_r2_notes;
   sc->n_raters_round1 = run.n_r1_raters;
   sc->n_raters_round2 = run.n_r2_raters;
-  sc->mf_passes = run.mf_passes;
-  sc->propagation_seconds = run.prop_seconds;
-  sc->mf_seconds = run.mf_seconds;
-  sc->propagation_edge_visits = run.prop_visits;
-  sc->pseudo_seconds = run.guard_pseudo_seconds;
-  sc->qclique_seconds = run.qclique_seconds;
-  sc->n_qcliques = run.n_qcliques;
-  sc->n_correlated = run.n_correlated;
-  sc->harassment_seconds = run.harass_seconds;
-  sc->harassment_passes = run.harass_passes;
-  sc->diligence_seconds = run.dilig_seconds;
-  sc->diligence_passes = run.dilig_passes;
 
 out:
+  /* the stats go over whole: a timer added to ns_run_stats needs no copy */
+  run.st.seconds = ns_monotonic_s() - t_start;
+  if (stats) *stats = run.st;
   run_free(&run);
   free(prov1);
-  if (sc) sc->seconds = ns_monotonic_s() - t_start;
   if (rc) {
     ns_scores_free(sc);
     sc = NULL;

@@ -17,10 +17,12 @@
 #ifndef NS_PIPELINE_H
 #define NS_PIPELINE_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "../base/base.h"
 #include "../base/dataset.h"
+#include "../base/rules.h"
 
 typedef struct ns_params {
   int64_t now_ms;            /* the run's "now" (--epoch-millis); required */
@@ -96,6 +98,46 @@ int ns_params_load_seeds(ns_params *p, const char *path, char *msg, size_t msg_l
 
 /* Frees what p owns (p->owned) and clears the seed list; p stays usable. */
 void ns_params_release(ns_params *p);
+/* The stages of a run, in order; ns_run_stats.stage_seconds is indexed by
+** them and store/ keeps the array as the run's stage_seconds (a JSON array
+** in this order).  PUBLISH is timed by the caller (the run does not
+** publish). */
+enum ns_stage {
+  NS_STAGE_SNAPSHOT = 0,   /* preparing the ratings */
+  NS_STAGE_ROUND1,
+  NS_STAGE_HELPFULNESS,
+  NS_STAGE_TRUST,          /* coordinated groups + propagation */
+  NS_STAGE_ROUND2,
+  NS_STAGE_GUARDRAILS,
+  NS_STAGE_STATUSES,       /* rules, status history, rater rows */
+  NS_STAGE_PUBLISH,
+  NS_STAGE_COUNT
+};
+extern const char *const ns_stage_names[NS_STAGE_COUNT];  /* "snapshot", ... */
+
+/* How one run went: timers and work counters, for `score --stats`,
+** benchmarks and the runs table.  The engine's own: a new timer is added
+** here, never to the score rows (base/dataset.h).  The run fills it as it
+** goes (ns__run embeds one) and hands it over whole. */
+typedef struct ns_run_stats {
+  double seconds;              /* wall time of ns_pipeline_run */
+  double stage_seconds[NS_STAGE_COUNT];
+  int mf_passes;               /* ALS passes over all rounds */
+  double mf_seconds;           /* inside the main ALS fits (both rounds) */
+  /* inside the trust stage (0 with --no-trust): */
+  double groups_seconds;       /* coordination test */
+  double propagation_seconds;  /* ns_trust_propagate, all calls */
+  uint64_t propagation_edge_visits;
+  /* inside the guardrails stage: */
+  double pseudo_seconds;       /* the pseudo-rater refits */
+  double qclique_seconds;      /* quasi-cliques and the NoCorrelated refit */
+  size_t n_qcliques, n_correlated;  /* quasi-cliques, raters in them */
+  double diligence_seconds;    /* low-diligence model */
+  int diligence_passes;        /* its passes over the three rounds */
+  /* inside the helpfulness stage: */
+  double harassment_seconds;   /* harassment fit (once per run) */
+  int harassment_passes;       /* its Newton passes */
+} ns_run_stats;
 
 /* The default "now" for a dataset: max(createdAtMillis over notes, ratings
 ** and history) + 1, so that default output is a pure function of the input
@@ -108,10 +150,12 @@ int64_t ns_pipeline_default_now(const ns_dataset *ds);
 ** refit solve: NS_ERANGE (a system not positive definite, which needs a zero
 ** penalty) or NS_ELAPACK (LAPACK rejected a call, k > 1 only).  A dataset
 ** with notes but too few ratings is not an error: every note is NMR.
-** cancel may be NULL; when *cancel becomes nonzero the run stops early with
-** NS_ECANCELED. */
-int ns_pipeline_run(const ns_dataset *ds, const ns_params *p,
-                    volatile int *cancel, ns_scores **out);
+** cancel may be NULL; it is another thread's request to stop (the server's
+** shutdown): once it reads nonzero, the run stops at the next stage boundary
+** with NS_ECANCELED.  stats may be NULL; else it receives the run's timers
+** (also on error: what was measured until then; PUBLISH is left 0). */
+int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel,
+                    ns_scores **out, ns_run_stats *stats);
 
 /* Writes scored_notes.tsv, helpfulness_scores.tsv and note_status_history.tsv
 ** into outdir (created if needed), reference column names first, notescore's

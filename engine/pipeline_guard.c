@@ -66,8 +66,8 @@ static int qclique_stage(ns__run *run, const ns_guard_fit *f, const ns_guard_reg
   if ((rc = ns_qclique_detect(run->g, run->r_value, post, comm, &qp, run->pool, run->qclique_id,
                               &qs)) != 0)
     goto out;
-  run->n_qcliques = qs.n_cliques;
-  run->n_correlated = qs.n_members;
+  run->st.n_qcliques = qs.n_cliques;
+  run->st.n_correlated = qs.n_members;
   ns_debug("quasi-cliques: %zu scope notes, %zu scope ratings, %zu eligible raters, %llu pair "
            "updates, %zu seed pairs (%zu at chance level), %zu grown, %zu cliques, %zu raters "
            "(largest %zu)",
@@ -87,7 +87,7 @@ out:
   free(post);
   free(corr);
   free(comm);
-  run->qclique_seconds = ns_monotonic_s() - t0;
+  run->st.qclique_seconds = ns_monotonic_s() - t0;
   return rc;
 }
 
@@ -156,7 +156,7 @@ int ns__guardrails(ns__run *run) {
   if (run->p->pseudoraters) {
     ns_guard_bounds b = {run->g_icpt_min, run->g_icpt_max, NULL, NULL, NULL, NULL, 0};
     if ((rc = ns_guard_pseudo_bounds(&f, &reg, run->pool, &b)) != 0) goto out;
-    run->guard_pseudo_seconds = b.seconds;
+    run->st.pseudo_seconds = b.seconds;
   }
   if (!run->p->guardrails) {
     rc = 0;
@@ -217,8 +217,8 @@ int ns__guardrails(ns__run *run) {
     if ((rc = ns_guard_diligence_fit(nn, np, ne, rn, ru, lab, run->edge_w ? rw : NULL, dfac, &dp,
                                      run->pool, &dout)) != 0)
       goto out;
-    run->dilig_passes = dout.passes[0] + dout.passes[1] + dout.passes[2];
-    run->dilig_seconds = ns_monotonic_s() - t0;
+    run->st.diligence_passes = dout.passes[0] + dout.passes[1] + dout.passes[2];
+    run->st.diligence_seconds = ns_monotonic_s() - t0;
   }
 
   /* High-volume raters over the run's filtered ratings, then the NoHighVol

@@ -194,14 +194,14 @@ static int harassment_penalty(ns__run *run, double *penalty) {
   ns_guard_logit_params_default(&lp);
   lp.tol = HARASS_TOL;
   lp.iters = HARASS_MAX_PASSES;
-  lp.passes_out = &run->harass_passes;
+  lp.passes_out = &run->st.harassment_passes;
   if ((rc = ns_guard_harassment_fit(nn, np, run->k, ne, run->r_note, run->r_rater, lab, nf, uf,
                                     &lp, run->pool, hi, NULL, NULL, NULL, NULL)) != 0)
     goto out;
   ns_guard_harassment_penalty(ne, run->r_note, run->r_rater, lev, hi, np, penalty);
   rc = 0;
 out:
-  run->harass_seconds = ns_monotonic_s() - t0;
+  run->st.harassment_seconds = ns_monotonic_s() - t0;
   free(lev), free(tags), free(ts), free(lab), free(nf), free(uf), free(hi);
   return rc;
 }

@@ -166,31 +166,22 @@ typedef struct ns__run {
   double *icpt2, *fac2, *ricpt2, *rfac2;
   int32_t *n_final_round;    /* per note */
   size_t n_r2, n_r2_notes, n_r2_raters;
-  int mf_passes;
 
   /* guardrails (pipeline_guard.c), per note; NULL when off */
   double *g_icpt_min, *g_icpt_max, *g_icpt_nohv;
   double *g_icpt_nocorr;     /* NoCorrelated intercept (NAN = none) */
   int32_t *qclique_id;       /* per participant: quasi-clique, 0 = none
                              ** (the "correlated" raters); NULL when off */
-  size_t n_qcliques, n_correlated;
-  double qclique_seconds;    /* detection + NoCorrelated refit */
   uint32_t *g_tag_fired;
   uint8_t *g_incorrect;
   double *g_dilig;           /* lowDiligenceIntercept (NAN = none) */
   double *g_pop_icpt;        /* population-sampled intercept (NAN = none) */
   int32_t *g_pop_neg, *g_pop_pos;
   int g_stab;                /* 1: stabilization runs (ns__guardrails) */
-  double guard_pseudo_seconds;
   double *harass_pen;        /* per participant: harassment penalty, fitted
                              ** once per run (pipeline_help.c) */
-  double harass_seconds;     /* harassment model time (pipeline_help.c) */
-  double prop_seconds;       /* trust propagation time, all calls */
-  double mf_seconds;         /* time inside ns_mf_fit, all rounds */
-  uint64_t prop_visits;      /* its edge visits */
-  int harass_passes;         /* its Newton passes, 0 = not fitted */
-  double dilig_seconds;      /* low-diligence model time (pipeline_guard.c) */
-  int dilig_passes;          /* its passes over the three rounds */
+  ns_run_stats st;           /* timers and counters, filled by every stage
+                             ** and handed to the caller whole */
 } ns__run;
 
 /* pipeline_help.c */

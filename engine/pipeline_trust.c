@@ -214,8 +214,8 @@ int ns__trust_stage(ns__run *run, const uint8_t *use_edge) {
   {
     double t0 = ns_monotonic_s();
     if ((rc = ns_trust_propagate(ag, seed_w, &tp, run->pool, &tr)) != 0) goto out;
-    run->prop_seconds += ns_monotonic_s() - t0;
-    run->prop_visits += tr.edge_visits;
+    run->st.propagation_seconds += ns_monotonic_s() - t0;
+    run->st.propagation_edge_visits += tr.edge_visits;
   }
   run->trust_iters = tr.iterations;
   for (size_t u = 0; u < np; u++) {

@@ -252,7 +252,6 @@ static int note_keeps_ratings(const rnote *r) {
 
 int ns_pipeline_refresh(const ns_refresh_base *b, const ns_dataset *ds, const int64_t *note_ids,
                         size_t n, int64_t now_ms, ns_scores **out) {
-  double t0 = ns_monotonic_s();
   ns_scores *sc = NULL;
   int64_t *ids = NULL;
   rnote *rn = NULL;
@@ -454,7 +453,6 @@ out:
   free(icpt);
   free(fac);
   free(dummy);
-  if (sc) sc->seconds = ns_monotonic_s() - t0;
   if (rc) {
     ns_scores_free(sc);
     sc = NULL;

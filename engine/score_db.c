@@ -54,15 +54,17 @@ int ns_score_db(const char *db_path, ns_params *p, const ns_score_db_opts *opts,
     goto out;
   }
 
-  rc = ns_pipeline_run(ds, p, opts->cancel, &sc);
+  rc = ns_pipeline_run(ds, p, opts->cancel, &sc, &r->stats);
   if (rc) {
     snprintf(r->msg, sizeof r->msg, "score: %s",
              rc == NS_ENODATA ? "no notes in the input" : ns_strerror(rc));
   } else {
     double tp = ns_monotonic_s();
-    if ((rc = ns_store_run_publish(st, r->run_id, sc, ds)) != 0)
+    ns_run_timing tm = {r->stats.seconds, r->stats.mf_passes, r->stats.stage_seconds,
+                        NS_STAGE_COUNT};
+    if ((rc = ns_store_run_publish(st, r->run_id, sc, ds, &tm)) != 0)
       snprintf(r->msg, sizeof r->msg, "%s: publish: %s", db_path, ns_store_errmsg(st));
-    sc->stage_seconds[7] = ns_monotonic_s() - tp;
+    r->stats.stage_seconds[NS_STAGE_PUBLISH] = ns_monotonic_s() - tp;
   }
   if (rc) ns_store_run_fail(st, r->run_id, rc == NS_ECANCELED ? "abandoned" : "failed");
 

@@ -30,7 +30,7 @@ typedef struct ns_score_db_opts {
   int require_data;       /* 1: a DB without notes or ratings is NS_ENODATA
                           ** before any run row is made (`score --db`); 0: the
                           ** run is attempted and marked failed (`serve`) */
-  volatile int *cancel;   /* may be NULL; nonzero -> NS_ECANCELED, "abandoned" */
+  atomic_int *cancel;     /* may be NULL; nonzero -> NS_ECANCELED, "abandoned" */
   int keep;               /* 1: hand the snapshot and scores back (the caller
                           ** writes TSVs or builds a refresh base from them) */
 } ns_score_db_opts;
@@ -40,7 +40,9 @@ typedef struct ns_score_db_opts {
 typedef struct ns_score_db_result {
   int64_t run_id;         /* the run row (0 when none was made) */
   ns_dataset *ds;
-  ns_scores *sc;          /* sc->stage_seconds[7] = the publication time */
+  ns_scores *sc;
+  ns_run_stats stats;     /* the run's timers; stage_seconds[NS_STAGE_PUBLISH] =
+                             the publication time */
   double load_seconds;    /* opening the store and the snapshot */
   size_t n_notes;         /* notes scored (published runs; also without keep) */
   char msg[640];          /* on error: "DB: what failed: why", one line */

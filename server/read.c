@@ -24,6 +24,7 @@
 #include "read.h"
 
 #include "../base/dataset.h"
+#include "../base/rules.h"
 #include "../dash/dash.h"
 #include "../store/query.h"
 

@@ -44,6 +44,7 @@
 #include "server.h"
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,7 +114,7 @@ typedef struct server {
   int stopping;
   int finished;               /* the last handles are closing */
   int score_running;
-  volatile int score_cancel;
+  atomic_int score_cancel;    /* loop -> the scoring worker: stop (shutdown) */
   int score_rc;               /* result of the last run (worker -> loop) */
   uv_work_t score_work;
   /* note refresh (engine/refresh.c): the base of the last full run, used
@@ -151,11 +152,13 @@ typedef struct server {
   uint64_t refresh_hist[N_REFRESH_BUCKETS + 1];
   uv_work_t prune_work;       /* runs in the score/refresh slot: never beside them */
   int prune_running;
-  volatile int prune_cancel;  /* set at shutdown */
+  atomic_int prune_cancel;    /* set at shutdown */
   int prune_rc;               /* worker -> loop */
   ns_prune_stats prune_st;    /* worker -> loop */
   double prune_s;             /* worker -> loop */
   uint64_t prunes_ok, prunes_failed, pruned_rows_total;
+  double refresh_last_s;      /* refresh_s, copied by refresh_after: /metrics
+                                 never reads a field a worker may be writing */
 } server;
 
 enum { BUSY_NONE = 0, BUSY_INGEST, BUSY_READ };
@@ -718,7 +721,7 @@ static char *metrics_text(server *s) {
           "# HELP notescore_refresh_last_seconds Wall time of the last note refresh.\n"
           "# TYPE notescore_refresh_last_seconds gauge\nnotescore_refresh_last_seconds %.6f\n",
           (unsigned long long)s->refresh_ok, (unsigned long long)s->refresh_failed,
-          (unsigned long long)s->refresh_notes_total, s->refresh_s);
+          (unsigned long long)s->refresh_notes_total, s->refresh_last_s);
   fputs("# HELP notescore_refresh_seconds Wall time of note refreshes.\n"
         "# TYPE notescore_refresh_seconds histogram\n", f);
   cum = hist_buckets(f, "notescore_refresh_seconds", refresh_buckets, N_REFRESH_BUCKETS,
@@ -1153,6 +1156,7 @@ static void refresh_after(uv_work_t *w, int status) {
             NS_LF_INT("run_id", s->rbase_run), NS_LF_STR("status", rc == 0 ? "ok" : "failed"),
             NS_LF_NUM("seconds", s->refresh_s), NS_LF_INT("notes", rc == 0 ? s->refresh_notes : 0),
             NS_LF_STR("error", rc == 0 ? NULL : ns_strerror(rc)));
+  s->refresh_last_s = s->refresh_s;
   if (s->score_pending && !s->stopping) {
     s->score_pending = 0;
     on_score_timer(&s->score_timer);
@@ -1231,7 +1235,7 @@ static void on_score_timer(uv_timer_t *t) {
     return;
   }
   s->score_work.data = s;
-  s->score_cancel = 0;
+  atomic_store_explicit(&s->score_cancel, 0, memory_order_relaxed);
   s->score_run_id = 0;   /* set by score_work once it ran */
   s->score_notes = 0;
   s->last_run_s = 0;
@@ -1250,8 +1254,10 @@ static void on_signal(uv_signal_t *sig, int signum) {
   ns_info("serve: %s: draining %zu in-flight ingest request(s)",
           signum == SIGTERM ? "SIGTERM" : "SIGINT", s->inflight);
   s->stopping = 1;
-  s->score_cancel = 1;   /* a running scoring run stops and is abandoned */
-  s->prune_cancel = 1;   /* pruning stops after its current batch */
+  /* a running scoring run stops and is abandoned; pruning stops after
+  ** its current batch */
+  atomic_store_explicit(&s->score_cancel, 1, memory_order_relaxed);
+  atomic_store_explicit(&s->prune_cancel, 1, memory_order_relaxed);
   uv_close((uv_handle_t *)&s->listener, NULL);
   uv_timer_stop(&s->score_timer);
   uv_timer_stop(&s->refresh_timer);

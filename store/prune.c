@@ -91,7 +91,7 @@ static int boundaries(ns_store *s, int keep, int64_t *cutoff, int64_t *current) 
 }
 
 int ns_store_prune_runs(ns_store *s, int keep, size_t batch, double pause_s,
-                        const volatile int *cancel, ns_prune_stats *stats) {
+                        atomic_int *cancel, ns_prune_stats *stats) {
   static const char *const tables[2] = {"note_scores", "rater_scores"};
   static const char *const keys[2] = {"note_id", "rater_id"};
   sqlite3_stmt *del[2] = {NULL, NULL};
@@ -118,7 +118,7 @@ int ns_store_prune_runs(ns_store *s, int keep, size_t batch, double pause_s,
     for (;;) {
       int64_t run;
       int changed;
-      if (cancel && *cancel) {
+      if (cancel && atomic_load_explicit(cancel, memory_order_relaxed)) {
         rc = NS_ECANCELED;
         goto out;
       }

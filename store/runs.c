@@ -286,7 +286,8 @@ static int put_history(ns_store *s, const ns_scores *sc, const ns_dataset *ds) {
   return rc;
 }
 
-int ns_store_run_publish(ns_store *s, int64_t run_id, const ns_scores *sc, const ns_dataset *ds) {
+int ns_store_run_publish(ns_store *s, int64_t run_id, const ns_scores *sc, const ns_dataset *ds,
+                         const ns_run_timing *t) {
   sqlite3_stmt *st = NULL;
   int64_t crh = 0, crnh = 0, nmr = 0;
   char stages[512];
@@ -300,10 +301,10 @@ int ns_store_run_publish(ns_store *s, int64_t run_id, const ns_scores *sc, const
   }
   /* stage timings as a JSON array (doubles printed round-trippably) */
   stages[k++] = '[';
-  for (size_t i = 0; i < NS_ARRAY_LEN(sc->stage_seconds); i++)
+  for (size_t i = 0; t && i < t->n_stages && k < sizeof stages; i++)
     k += (size_t)snprintf(stages + k, sizeof stages - k, "%s%.6g", i ? "," : "",
-                          sc->stage_seconds[i]);
-  snprintf(stages + k, sizeof stages - k, "]");
+                          t->stage_seconds[i]);
+  if (k < sizeof stages) snprintf(stages + k, sizeof stages - k, "]");
 
   if ((rc = ns__db_begin_write(s)) != 0) return rc;
   if ((rc = put_notes(s, run_id, sc)) != 0) goto fail;
@@ -325,9 +326,11 @@ int ns_store_run_publish(ns_store *s, int64_t run_id, const ns_scores *sc, const
   sqlite3_bind_int64(st, 13, crh);
   sqlite3_bind_int64(st, 14, crnh);
   sqlite3_bind_int64(st, 15, nmr);
-  sqlite3_bind_int(st, 16, sc->mf_passes);
-  ns__db_bind_f64(st, 17, sc->seconds);
-  sqlite3_bind_text(st, 18, stages, -1, SQLITE_TRANSIENT);
+  if (t) {
+    sqlite3_bind_int(st, 16, t->mf_passes);
+    ns__db_bind_f64(st, 17, t->seconds);
+    sqlite3_bind_text(st, 18, stages, -1, SQLITE_TRANSIENT);
+  } /* else ?16..?18 stay NULL */
   ns__db_bind_f64(st, 19, sc->global_intercept);
   ns__db_bind_f64(st, 20, sc->global_intercept_r1);
   if ((rc = ns__db_step_done(s, st)) != 0) goto fail;

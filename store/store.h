@@ -21,6 +21,7 @@
 #ifndef NS_STORE_H
 #define NS_STORE_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "../base/base.h"
@@ -201,11 +202,23 @@ int ns_store_run_begin(ns_store *s, const char *params_json, int64_t *run_id);
 ** Runs of live processes, this one included, are left alone.  *n_reaped
 ** (may be NULL) receives the count.  In-memory DBs have nothing to reap. */
 int ns_store_runs_reap(ns_store *s, int *n_reaped);
+/* How a run went, kept in its runs row beside the results: what the
+** producer measured (the engine's ns_run_stats, engine/pipeline.h).  The
+** store does not interpret it: stage_seconds[0..n_stages) is stored as a
+** JSON array in the producer's stage order. */
+typedef struct ns_run_timing {
+  double seconds;                /* wall time of the scoring */
+  int mf_passes;                 /* ALS passes */
+  const double *stage_seconds;   /* per stage */
+  size_t n_stages;
+} ns_run_timing;
+
 /* Publishes the scores of run_id in one transaction: note scores, rater
-** scores, updated status history, run row -> "published".  Readers see the
-** previous run or this one, never a mix. */
+** scores, updated status history, run row -> "published" (with timing t;
+** NULL leaves those columns NULL).  Readers see the previous run or this
+** one, never a mix. */
 int ns_store_run_publish(ns_store *s, int64_t run_id, const ns_scores *sc,
-                         const ns_dataset *ds);
+                         const ns_dataset *ds, const ns_run_timing *t);
 /* Marks a run failed/abandoned (nothing of it becomes visible). */
 int ns_store_run_fail(ns_store *s, int64_t run_id, const char *status);
 
@@ -242,7 +255,7 @@ typedef struct ns_prune_stats {
 ** change log and the status history are kept.  *stats (may be NULL) is
 ** filled on every path. */
 int ns_store_prune_runs(ns_store *s, int keep, size_t batch, double pause_s,
-                        const volatile int *cancel, ns_prune_stats *stats);
+                        atomic_int *cancel, ns_prune_stats *stats);
 
 typedef struct ns_backup_stats {
   uint64_t pages;         /* database pages copied */

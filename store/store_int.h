@@ -17,6 +17,7 @@
 #ifndef NS_STORE_INT_H
 #define NS_STORE_INT_H
 
+#include "../base/rules.h"
 #include "store.h"
 #include "format.h"
 

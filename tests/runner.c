@@ -2,8 +2,10 @@
 ** tests/runner.c -- runs every TEST() and every e2e script (tests/e2e, *.sh), each
 ** in its own process with a timeout, and prints `N passed, N failed` last.
 **
-**   build/test_runner [-k SUBSTRING] [-v] [--list]
+**   build/test_runner [-k SUBSTRING]... [-v] [--list]
 **
+** With -k, only the tests whose name contains one of the SUBSTRINGs run
+** (`make check SAN=thread` picks its tests so).
 ** NS_TEST_TIMEOUT (seconds, default 300) bounds each test; e2e scripts get
 ** the same bound.  Exit status is 0 only if nothing failed.
 */
@@ -119,13 +121,21 @@ static int run_one(const char *name, void (*fn)(void), const char *script, int t
   return pass;
 }
 
+/* 1 when name matches one of the n filters (or there are none). */
+static int selected(const char *name, const char *const *filter, int n) {
+  if (n == 0) return 1;
+  for (int i = 0; i < n; i++)
+    if (strstr(name, filter[i])) return 1;
+  return 0;
+}
+
 static int cmp_str(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 int main(int argc, char **argv) {
-  const char *filter = NULL;
-  int verbose = 0, list = 0, timeout = 300, passed = 0, failed = 0;
+  const char *filter[64];
+  int n_filter = 0, verbose = 0, list = 0, timeout = 300, passed = 0, failed = 0;
   const char *e = getenv("NS_TEST_TIMEOUT");
   char *scripts[512];
   size_t nscripts = 0;
@@ -133,11 +143,12 @@ int main(int argc, char **argv) {
   struct dirent *de;
 
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "-k") && i + 1 < argc) filter = argv[++i];
+    if (!strcmp(argv[i], "-k") && i + 1 < argc && n_filter < (int)NS_ARRAY_LEN(filter))
+      filter[n_filter++] = argv[++i];
     else if (!strcmp(argv[i], "-v")) verbose = 1;
     else if (!strcmp(argv[i], "--list")) list = 1;
     else {
-      fprintf(stderr, "usage: %s [-k SUBSTRING] [-v] [--list]\n", argv[0]);
+      fprintf(stderr, "usage: %s [-k SUBSTRING]... [-v] [--list]\n", argv[0]);
       return 2;
     }
   }
@@ -154,7 +165,7 @@ int main(int argc, char **argv) {
   }
 
   for (size_t i = 0; i < NS_ARRAY_LEN(tests); i++) {
-    if (filter && !strstr(tests[i].name, filter)) continue;
+    if (!selected(tests[i].name, filter, n_filter)) continue;
     if (list) { printf("%s\n", tests[i].name); continue; }
     if (run_one(tests[i].name, tests[i].fn, NULL, timeout, verbose)) passed++;
     else failed++;
@@ -163,7 +174,7 @@ int main(int argc, char **argv) {
     char name[300], path[600];
     snprintf(name, sizeof name, "e2e/%.*s", (int)(strlen(scripts[i]) - 3), scripts[i]);
     snprintf(path, sizeof path, "tests/e2e/%s", scripts[i]);
-    if (filter && !strstr(name, filter)) { free(scripts[i]); continue; }
+    if (!selected(name, filter, n_filter)) { free(scripts[i]); continue; }
     if (list) printf("%s\n", name);
     else if (run_one(name, NULL, path, timeout, verbose)) passed++;
     else failed++;

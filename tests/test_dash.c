@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "../base/dataset.h"
+#include "../base/rules.h"
 #include "../dash/dash.h"
 #include "../store/query.h"
 #include "../store/store.h"
@@ -84,7 +85,7 @@ static int64_t publish(ns_store *s, ns_dataset *ds, const note_spec *spec, size_
   sc.n_ratings_in = 7;
   sc.now_ms = 5000;
   ASSERT_OK(ns_store_run_begin(s, "{}", &run_id));
-  ASSERT_OK(ns_store_run_publish(s, run_id, &sc, ds));
+  ASSERT_OK(ns_store_run_publish(s, run_id, &sc, ds, NULL));
   return run_id;
 }
 

@@ -385,7 +385,7 @@ static int run_score(scenario *sc) {
   p.progress = 0;
   p.now_ms = 1700000000000LL;
   if ((rc = ns_store_run_begin(s, "{}", &run_id)) != 0) goto out;
-  if ((rc = ns_pipeline_run(ds, &p, NULL, &out)) == 0) rc = ns_store_run_publish(s, run_id, out, ds);
+  if ((rc = ns_pipeline_run(ds, &p, NULL, &out, NULL)) == 0) rc = ns_store_run_publish(s, run_id, out, ds, NULL);
   /* as score --db and serve do; if this fails too, the next run reaps it */
   if (rc != 0) (void)ns_store_run_fail(s, run_id, "failed");
 out:

@@ -91,7 +91,7 @@ TEST(ops_prune_runs) {
   ns_store *s = NULL;
   ns_prune_stats st;
   long long notes, raters;
-  volatile int cancel = 1;
+  atomic_int cancel = 1;
   snprintf(db, sizeof db, "%s/t.db", dir);
   make_db(dir, db, 4);
   notes = q1(db, "SELECT count(*) FROM note_scores WHERE run_id = 4");

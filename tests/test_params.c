@@ -276,7 +276,7 @@ TEST(score_db_records_params_dashboards_read_them) {
     size_t finite_a = 0, finite_b = 0, finite_c = 0; /* finite_c: finite trusts */
     q.seeds = none;
     q.n_seeds = 0;
-    ASSERT_OK(ns_pipeline_run(r.ds, &q, NULL, &a));
+    ASSERT_OK(ns_pipeline_run(r.ds, &q, NULL, &a, NULL));
     for (size_t i = 0; i < r.sc->n_raters; i++) finite_a += !isnan(r.sc->raters[i].trust);
     for (size_t i = 0; i < a->n_raters; i++) finite_b += !isnan(a->raters[i].trust);
     ASSERT(finite_a > 0);
@@ -288,13 +288,13 @@ TEST(score_db_records_params_dashboards_read_them) {
       const char *one[1];
       q.seeds = unknown;
       q.n_seeds = 1;
-      ASSERT_OK(ns_pipeline_run(r.ds, &q, NULL, &b));
+      ASSERT_OK(ns_pipeline_run(r.ds, &q, NULL, &b, NULL));
       for (size_t i = 0; i < b->n_raters; i++) finite_c += !isnan(b->raters[i].trust);
       ASSERT_EQ(finite_c, 0);
       ns_scores_free(b);
       one[0] = ns_strtab_str(r.ds->participants, r.ds->r_rater[0]);
       q.seeds = one;
-      ASSERT_OK(ns_pipeline_run(r.ds, &q, NULL, &b));
+      ASSERT_OK(ns_pipeline_run(r.ds, &q, NULL, &b, NULL));
       for (size_t i = 0; i < b->n_raters; i++) finite_c += !isnan(b->raters[i].trust);
       ASSERT(finite_c > 0);
     }
@@ -342,7 +342,7 @@ TEST(score_db_records_params_dashboards_read_them) {
 
   /* a second run the serve way: clock "now", source serve, cancel -> abandoned */
   {
-    volatile int cancel = 1;
+    atomic_int cancel = 1;
     ns_score_db_opts sv = {"serve", NS_SCORE_NOW_CLOCK, 0, &cancel, 0};
     int64_t before = ns_now_ms();
     ns_params_default(&p);

@@ -557,7 +557,7 @@ TEST(pipeline_two_camps) {
   ** is one coordinated group by construction, so the group filter would
   ** (rightly) collapse it.  This test pins the Core path: trust off. */
   p.trust = 0;
-  ASSERT_OK(ns_pipeline_run(ds, &p, NULL, &sc));
+  ASSERT_OK(ns_pipeline_run(ds, &p, NULL, &sc, NULL));
   ASSERT_EQ(sc->n_notes, 38); /* 37 notes + deleted note 700 */
   for (int64_t id = 100; id < 110; id++) {
     s = find_note(sc, id);
@@ -647,7 +647,7 @@ TEST(pipeline_lock_and_inertia_from_history) {
   for (h = 0; h < ds->n_history && ds->history[h].note_id != 700; h++) {}
   ASSERT(h < ds->n_history);
   ds->history[h].ts_nmr_due_to_stable_crh = p.now_ms - 2 * 3600000LL;
-  ASSERT_OK(ns_pipeline_run(ds, &p, NULL, &sc));
+  ASSERT_OK(ns_pipeline_run(ds, &p, NULL, &sc, NULL));
   s = find_note(sc, 200);
   ASSERT(s->core_status != NS_STATUS_CRH);
   ASSERT_EQ(s->final_status, NS_STATUS_CRH);
@@ -658,6 +658,55 @@ TEST(pipeline_lock_and_inertia_from_history) {
   ASSERT_EQ(sc->history[h].ts_lock, p.now_ms);
   ASSERT_EQ(sc->history[h].ts_nmr_due_to_stable_crh, -1);  /* clock cleared */
   ASSERT_EQ(sc->history[h].ts_first_nmr_due_to_stable_crh, NS_TS_NONE);
+  ns_scores_free(sc);
+  ns_dataset_free(ds);
+}
+
+/* The stats come back whole: every stage timed (publish is the caller's),
+** the run's wall time covers the stages, ALS passes counted; the guardrail
+** sub-timers sit inside their stage. */
+TEST(pipeline_run_stats) {
+  ns_dataset *ds = two_camps();
+  ns_params p;
+  ns_scores *sc;
+  ns_run_stats rs;
+  double sum = 0;
+  ns_params_default(&p);
+  p.now_ms = ns_pipeline_default_now(ds);
+  p.trust = 0;
+  memset(&rs, 0xff, sizeof rs);   /* garbage in: every field must be written */
+  ASSERT_OK(ns_pipeline_run(ds, &p, NULL, &sc, &rs));
+  ASSERT(rs.mf_passes > 0);
+  ASSERT_EQ(rs.stage_seconds[NS_STAGE_PUBLISH], 0.0);
+  ASSERT_EQ(rs.groups_seconds, 0.0);          /* trust off: no coordination test */
+  ASSERT_EQ(rs.propagation_edge_visits, 0);
+  for (int i = 0; i < NS_STAGE_COUNT; i++) {
+    ASSERT(rs.stage_seconds[i] >= 0);
+    sum += rs.stage_seconds[i];
+  }
+  ASSERT(rs.seconds >= sum);
+  ASSERT(rs.stage_seconds[NS_STAGE_GUARDRAILS] >= rs.pseudo_seconds);
+  ASSERT_STREQ(ns_stage_names[NS_STAGE_ROUND2], "round2");
+  ASSERT_STREQ(ns_stage_names[NS_STAGE_PUBLISH], "publish");
+  ns_scores_free(sc);
+  ns_dataset_free(ds);
+}
+
+/* A cancel flag already set (another thread's request) stops the run at
+** the first stage boundary: NS_ECANCELED, no scores. */
+TEST(pipeline_cancel) {
+  ns_dataset *ds = two_camps();
+  ns_params p;
+  ns_scores *sc = (ns_scores *)1;
+  atomic_int cancel;
+  atomic_init(&cancel, 1);
+  ns_params_default(&p);
+  p.now_ms = ns_pipeline_default_now(ds);
+  ASSERT_ERR(ns_pipeline_run(ds, &p, &cancel, &sc, NULL), NS_ECANCELED);
+  ASSERT(sc == NULL);
+  atomic_store(&cancel, 0);
+  ASSERT_OK(ns_pipeline_run(ds, &p, &cancel, &sc, NULL));
+  ASSERT(sc != NULL && sc->n_notes == 38);
   ns_scores_free(sc);
   ns_dataset_free(ds);
 }
@@ -677,7 +726,7 @@ TEST(pipeline_deterministic_output) {
     char out[400];
     p.threads = run == 1 ? 2 : 1;
     snprintf(out, sizeof out, "%s/run%d", dir, run);
-    ASSERT_OK(ns_pipeline_run(ds, &p, NULL, &sc));
+    ASSERT_OK(ns_pipeline_run(ds, &p, NULL, &sc, NULL));
     ASSERT_OK(ns_scores_write_tsv(sc, ds, out));
     for (int f = 0; f < 3; f++) snprintf(path[run][f], sizeof path[run][f], "%s/%s", out, files[f]);
     ns_scores_free(sc);

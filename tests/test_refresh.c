@@ -49,7 +49,7 @@ static void run_full(const ns_dataset *ds, ns_params *p, ns_scores **sc) {
   ** raters; trust weights and group dedup come back at the next full run
   ** (docs/operations.md).  Compare against the unweighted full run. */
   p->trust = 0;
-  ASSERT_OK(ns_pipeline_run(ds, p, NULL, sc));
+  ASSERT_OK(ns_pipeline_run(ds, p, NULL, sc, NULL));
 }
 
 TEST(refresh_reproduces_final_round) {
@@ -161,11 +161,11 @@ TEST(refresh_negative_ratings_lower_intercept) {
     snprintf(db, sizeof db, "%s/refresh.db", ns_test_tmpdir());
     ASSERT_OK(ns_store_open(db, NS_STORE_CREATE, &st));
     ASSERT_OK(ns_store_run_begin(st, "{}", &run_id));
-    ASSERT_OK(ns_store_run_publish(st, run_id, sc, ds));
+    ASSERT_OK(ns_store_run_publish(st, run_id, sc, ds, NULL));
     ASSERT_OK(ns_store_run_refresh(st, run_id, rf, ds));
     /* a refresh against a run that is no longer current is refused */
     ASSERT_OK(ns_store_run_begin(st, "{}", &run2));
-    ASSERT_OK(ns_store_run_publish(st, run2, sc, ds));
+    ASSERT_OK(ns_store_run_publish(st, run2, sc, ds, NULL));
     ASSERT_ERR(ns_store_run_refresh(st, run_id, rf, ds), NS_ENOTFOUND);
     ns_store_close(st);
   }

@@ -11,6 +11,7 @@
 #include <sqlite3.h>
 
 #include "../base/dataset.h"
+#include "../base/rules.h"
 #include "../store/store.h"
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -633,7 +634,7 @@ TEST(store_db_run_publish) {
 
   ASSERT_OK(ns_store_run_begin(s, "{\"seed\":1}", &run1));
   ASSERT_EQ(q1(path, "SELECT count(*) FROM current_note_status"), 0);
-  ASSERT_OK(ns_store_run_publish(s, run1, &sc, ds));
+  ASSERT_OK(ns_store_run_publish(s, run1, &sc, ds, NULL));
   ASSERT_EQ(q1(path, "SELECT run_id FROM current_run"), run1);
   ASSERT_EQ(q1(path, "SELECT count(*) FROM current_note_status"), 2);
   ASSERT_EQ(q1(path, "SELECT count(*) FROM current_note_status WHERE status = "
@@ -655,7 +656,7 @@ TEST(store_db_run_publish) {
   ASSERT_EQ(q1(path, "SELECT count(*) FROM note_scores WHERE low_diligence_intercept = 0.3"), 1);
   ASSERT_EQ(q1(path, "SELECT count(*) FROM note_scores WHERE low_diligence_intercept IS NULL"), 1);
   /* publishing twice is refused; a failed run never becomes visible */
-  ASSERT_ERR(ns_store_run_publish(s, run1, &sc, ds), NS_ENOTFOUND);
+  ASSERT_ERR(ns_store_run_publish(s, run1, &sc, ds, NULL), NS_ENOTFOUND);
   ASSERT_OK(ns_store_run_begin(s, NULL, &run2));
   ASSERT_OK(ns_store_run_fail(s, run2, "failed"));
   ASSERT_EQ(q1(path, "SELECT run_id FROM current_run"), run1);
@@ -663,8 +664,20 @@ TEST(store_db_run_publish) {
   /* a second published run with one status change */
   notes[1].final_status = NS_STATUS_CRNH;
   ASSERT_OK(ns_store_run_begin(s, NULL, &run3));
-  ASSERT_OK(ns_store_run_publish(s, run3, &sc, ds));
+  {
+    /* the timing goes into the runs row as given, stages as a JSON array */
+    static const double stages[3] = {0.5, 0.25, 2};
+    ns_run_timing tm = {3.5, 17, stages, 3};
+    ASSERT_OK(ns_store_run_publish(s, run3, &sc, ds, &tm));
+  }
   ASSERT_EQ(q1(path, "SELECT run_id FROM current_run"), run3);
+  ASSERT_EQ(q1(path, "SELECT count(*) FROM runs WHERE run_id = (SELECT run_id FROM current_run)"
+                     " AND mf_passes = 17 AND seconds = 3.5 AND stage_seconds = '[0.5,0.25,2]'"),
+            1);
+  /* without a timing those columns stay NULL */
+  ASSERT_EQ(q1(path, "SELECT count(*) FROM runs WHERE status = 'published' AND mf_passes IS NULL"
+                     " AND seconds IS NULL AND stage_seconds IS NULL"),
+            1);
   ASSERT_EQ(q1(path, "SELECT count(*) FROM status_changes"), 3);
   ASSERT_EQ(q1(path, "SELECT count(*) FROM status_changes WHERE run_id = (SELECT run_id FROM"
                      " current_run) AND old_status = 'NEEDS_MORE_RATINGS' AND new_status ="

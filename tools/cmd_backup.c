@@ -23,36 +23,31 @@ static void usage(FILE *f) {
           "options:\n"
           "  --db DB      the database to copy (required)\n"
           "  --force      replace OUT if it exists (else an existing OUT is an error)\n"
-          "  -h, --help   this help\n");
+          "  -h, --help   this help\n"
+          "  -V, --version  print the version\n");
 }
 
 int ns_cmd_backup(int argc, char **argv) {
+  enum { O_DB = 1, O_FORCE };
+  static const ns_opt opts[] = {{"db", 0, 1, O_DB}, {"force", 0, 0, O_FORCE}, {0, 0, 0, 0}};
   const char *db = NULL, *out = NULL;
-  int force = 0, rc;
+  int force = 0, rc, c;
   char err[1024];
   ns_backup_stats st;
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-      usage(stdout);
-      return 0;
-    } else if (!strcmp(argv[i], "--db")) {
-      if (i + 1 >= argc) {
-        fprintf(stderr, "notescore: backup: --db needs a value\n");
+  ns_args a;
+  ns_args_init(&a, "backup", opts, usage, argc, argv);
+  while ((c = ns_args_next(&a)) != NS_ARGS_END) {
+    switch (c) {
+    case NS_ARGS_EXIT: return a.status;
+    case O_DB: db = a.val; break;
+    case O_FORCE: force = 1; break;
+    case NS_ARGS_ARG:
+      if (out) {
+        ns_args_error(&a, "unexpected argument '%s' (one OUT file)", a.val);
         return 2;
       }
-      db = argv[++i];
-    } else if (!strcmp(argv[i], "--force")) {
-      force = 1;
-    } else if (argv[i][0] == '-' && argv[i][1]) {
-      fprintf(stderr, "notescore: backup: unknown option '%s'\n", argv[i]);
-      usage(stderr);
-      return 2;
-    } else if (!out) {
-      out = argv[i];
-    } else {
-      fprintf(stderr, "notescore: backup: unexpected argument '%s' (one OUT file)\n", argv[i]);
-      usage(stderr);
-      return 2;
+      out = a.val;
+      break;
     }
   }
   if (!db || !out) {

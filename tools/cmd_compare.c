@@ -46,6 +46,7 @@ static void usage(FILE *f) {
           "  --explain N    run `explain` on the worst N disagreeing notes (needs --db)\n"
           "  --db DB        the score DB that produced A, for --explain\n"
           "  -h, --help     this help\n"
+          "  -V, --version  print the version\n"
           "\n"
           "example: notescore compare out/ noteStatusHistory-00000.tsv\n");
 }
@@ -151,36 +152,37 @@ int ns_cmd_compare(int argc, char **argv) {
   FILE *txt, *jf = NULL;
   char tmp[4096] = "";
 
-  for (int i = 1; i < argc; i++) {
-    const char *s = argv[i];
-    if (!strcmp(s, "-h") || !strcmp(s, "--help")) {
-      usage(stdout);
-      return 0;
-    } else if (!strcmp(s, "--json") || !strcmp(s, "--top") || !strcmp(s, "--explain") ||
-               !strcmp(s, "--db")) {
-      if (++i >= argc) {
-        fprintf(stderr, "notescore: compare: %s needs a value\n", s);
+  enum { O_JSON = 1, O_TOP, O_EXPLAIN, O_DB };
+  static const ns_opt opts[] = {{"json", 0, 1, O_JSON},
+                                {"top", 0, 1, O_TOP},
+                                {"explain", 0, 1, O_EXPLAIN},
+                                {"db", 0, 1, O_DB},
+                                {0, 0, 0, 0}};
+  ns_args ar;
+  int c;
+
+  ns_args_init(&ar, "compare", opts, usage, argc, argv);
+  while ((c = ns_args_next(&ar)) != NS_ARGS_END) {
+    switch (c) {
+    case NS_ARGS_EXIT: return ar.status;
+    case O_JSON: json_path = ar.val; break;
+    case O_DB: db_path = ar.val; break;
+    case O_TOP:
+    case O_EXPLAIN:
+      if (ns_cli_u64(ar.opt, ar.val, c == O_TOP ? &top : &n_explain) != 0) return 2;
+      break;
+    case NS_ARGS_ARG:
+      if (pa && pb) {
+        ns_args_error(&ar, "two inputs only (got a third: '%s')", ar.val);
         return 2;
       }
-      if (!strcmp(s, "--json")) json_path = argv[i];
-      else if (!strcmp(s, "--db")) db_path = argv[i];
-      else if (ns_cli_u64(s, argv[i], !strcmp(s, "--top") ? &top : &n_explain) != 0) return 2;
-    } else if (s[0] == '-' && s[1]) {
-      fprintf(stderr, "notescore: compare: unknown option '%s'\n", s);
-      usage(stderr);
-      return 2;
-    } else if (!pa) {
-      pa = s;
-    } else if (!pb) {
-      pb = s;
-    } else {
-      fprintf(stderr, "notescore: compare: two inputs only (got a third: '%s')\n", s);
-      return 2;
+      if (!pa) pa = ar.val;
+      else pb = ar.val;
+      break;
     }
   }
   if (!pa || !pb) {
-    fprintf(stderr, "notescore: compare: needs two inputs, A and B\n");
-    usage(stderr);
+    ns_args_error(&ar, "needs two inputs, A and B");
     return 2;
   }
   if (n_explain && !db_path) {

@@ -26,7 +26,8 @@ static void eval_usage(FILE *f) {
           "  --scores OUTDIR      directory with scored_notes.tsv\n"
           "  --scores-b OUTDIR2   a second run to compare statuses with\n"
           "  --json               machine-readable output (one JSON object)\n"
-          "  -h, --help           this text\n");
+          "  -h, --help           this text\n"
+          "  -V, --version        print the version\n");
 }
 
 /* Exit 0 with the table (or JSON) on stdout; 1 when a file cannot be read
@@ -36,36 +37,28 @@ int ns_cmd_eval(int argc, char **argv) {
   int json = 0, rc;
   ns_eval_result r;
   char err[4608];
+  enum { O_TRUTH = 1, O_SCORES, O_SCORES_B, O_JSON };
+  static const ns_opt opts[] = {{"truth", 0, 1, O_TRUTH},
+                                {"scores", 0, 1, O_SCORES},
+                                {"scores-b", 0, 1, O_SCORES_B},
+                                {"json", 0, 0, O_JSON},
+                                {0, 0, 0, 0}};
+  ns_args a;
+  int c;
 
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    const char **dst = NULL;
-    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-      eval_usage(stdout);
-      return 0;
-    } else if (!strcmp(a, "--json")) {
-      json = 1;
-      continue;
-    } else if (!strcmp(a, "--truth")) {
-      dst = &truth;
-    } else if (!strcmp(a, "--scores")) {
-      dst = &scores;
-    } else if (!strcmp(a, "--scores-b")) {
-      dst = &scores_b;
-    } else {
-      fprintf(stderr, "notescore: eval: unknown option '%s'\n", a);
-      eval_usage(stderr);
-      return 2;
+  ns_args_init(&a, "eval", opts, eval_usage, argc, argv);
+  while ((c = ns_args_next(&a)) != NS_ARGS_END) {
+    switch (c) {
+    case NS_ARGS_EXIT: return a.status;
+    case NS_ARGS_ARG: ns_args_unexpected(&a); return 2;
+    case O_TRUTH: truth = a.val; break;
+    case O_SCORES: scores = a.val; break;
+    case O_SCORES_B: scores_b = a.val; break;
+    case O_JSON: json = 1; break;
     }
-    if (i + 1 >= argc) {
-      fprintf(stderr, "notescore: eval: option %s needs a value\n", a);
-      return 2;
-    }
-    *dst = argv[++i];
   }
   if (!truth || !scores) {
-    fprintf(stderr, "notescore: eval: --truth and --scores are required\n");
-    eval_usage(stderr);
+    ns_args_error(&a, "--truth and --scores are required");
     return 2;
   }
   rc = ns_eval_run(truth, scores, scores_b, &r, err, sizeof err);

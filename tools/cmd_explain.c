@@ -36,7 +36,8 @@ static void usage(FILE *f) {
           "options:\n"
           "  --db DB      the score database (required)\n"
           "  --json       print one JSON object instead of text (fields: docs/dashboards.md)\n"
-          "  -h, --help   this help\n");
+          "  -h, --help   this help\n"
+          "  -V, --version  print the version\n");
 }
 
 /* ---- text rendering -----------------------------------------------------
@@ -137,32 +138,29 @@ int ns_cmd_explain(int argc, char **argv) {
   ns_reader *db = NULL;
   json_t *o = NULL;
   char msg[256];
+  enum { O_DB = 1, O_JSON };
+  static const ns_opt opts[] = {{"db", 0, 1, O_DB}, {"json", 0, 0, O_JSON}, {0, 0, 0, 0}};
+  ns_args a;
+  int c;
 
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-      usage(stdout);
-      return 0;
-    } else if (!strcmp(argv[i], "--db")) {
-      if (++i >= argc) { fprintf(stderr, "notescore: --db needs a value\n"); return 2; }
-      db_path = argv[i];
-    } else if (!strncmp(argv[i], "--db=", 5)) {
-      db_path = argv[i] + 5;
-    } else if (!strcmp(argv[i], "--json")) {
-      as_json = 1;
-    } else if (argv[i][0] == '-' && argv[i][1] && !(argv[i][1] >= '0' && argv[i][1] <= '9')) {
-      /* "-5" is a (bad) note id, not an option: ns_cli_i64 judges it */
-      fprintf(stderr, "notescore: explain: unknown option '%s'\n", argv[i]);
-      usage(stderr);
-      return 2;
-    } else if (!id_arg) {
-      id_arg = argv[i];
-    } else {
-      fprintf(stderr, "notescore: explain: one NOTE_ID only (got '%s' and '%s')\n", id_arg, argv[i]);
-      return 2;
+  ns_args_init(&a, "explain", opts, usage, argc, argv);
+  a.numbers_are_args = 1;   /* "-5" is a (bad) note id, not an option: ns_cli_i64 judges it */
+  while ((c = ns_args_next(&a)) != NS_ARGS_END) {
+    switch (c) {
+    case NS_ARGS_EXIT: return a.status;
+    case O_DB: db_path = a.val; break;
+    case O_JSON: as_json = 1; break;
+    case NS_ARGS_ARG:
+      if (id_arg) {
+        ns_args_error(&a, "one NOTE_ID only (got '%s' and '%s')", id_arg, a.val);
+        return 2;
+      }
+      id_arg = a.val;
+      break;
     }
   }
   if (!db_path || !id_arg) {
-    usage(stderr);
+    ns_args_error(&a, "%s", !db_path ? "--db DB is required" : "NOTE_ID is required");
     return 2;
   }
   if (ns_cli_i64("NOTE_ID", id_arg, &note_id) != 0) return 2;

@@ -22,7 +22,8 @@ static void usage(FILE *f) {
           "options:\n"
           "  --db DB        the database file (required)\n"
           "  -o, --out DIR  output directory, created if needed (required)\n"
-          "  -h, --help     this help\n");
+          "  -h, --help     this help\n"
+          "  -V, --version  print the version\n");
 }
 
 int ns_cmd_export(int argc, char **argv) {
@@ -31,22 +32,22 @@ int ns_cmd_export(int argc, char **argv) {
   ns_dataset *ds = NULL;
   int rc, created = 0;
   double t0;
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-      usage(stdout);
-      return 0;
-    } else if (!strcmp(argv[i], "--db") && i + 1 < argc) {
-      db = argv[++i];
-    } else if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--out")) && i + 1 < argc) {
-      out = argv[++i];
-    } else {
-      fprintf(stderr, "notescore: export: unexpected argument '%s'\n", argv[i]);
-      usage(stderr);
-      return 2;
+  enum { O_DB = 1, O_OUT };
+  static const ns_opt opts[] = {{"db", 0, 1, O_DB}, {"out", 'o', 1, O_OUT}, {0, 0, 0, 0}};
+  ns_args a;
+  int c;
+
+  ns_args_init(&a, "export", opts, usage, argc, argv);
+  while ((c = ns_args_next(&a)) != NS_ARGS_END) {
+    switch (c) {
+    case NS_ARGS_EXIT: return a.status;
+    case NS_ARGS_ARG: ns_args_unexpected(&a); return 2;
+    case O_DB: db = a.val; break;
+    case O_OUT: out = a.val; break;
     }
   }
   if (!db || !out) {
-    usage(stderr);
+    ns_args_error(&a, "%s", !db ? "--db DB is required" : "-o DIR is required");
     return 2;
   }
   /* the DB and the output directory are checked before the snapshot */

@@ -68,7 +68,8 @@ static void gen_usage(FILE *f) {
           "                           reference's column sets; the same ratings\n"
           "\n"
           "  -q, --quiet              no summary line\n"
-          "  -h, --help               this text\n",
+          "  -h, --help               this text\n"
+          "  -V, --version            print the version\n",
           (unsigned long long)d.raters, (unsigned long long)d.notes, (unsigned long long)d.ratings,
           (unsigned long long)d.seed, (long long)d.epoch_ms, d.weeks, d.partisan_frac,
           (unsigned long long)d.ring_targets, d.locality, d.notes_per_post, d.clique_size);
@@ -82,7 +83,7 @@ static int pick_name(const char *opt, const char *val, const char *const *names,
   return -1;
 }
 
-/* Parses argv (both "--opt VALUE" and "--opt=VALUE"), validates the ranges
+/* Parses argv (tools/args.c: "--opt VALUE" and "--opt=VALUE"), validates the ranges
 ** the generator would reject so the user gets a precise message, runs the
 ** generator and prints a one-line summary on stderr (unless -q).  Exit 0 on
 ** success, 1 on an I/O or memory failure, 2 on a usage error. */
@@ -93,157 +94,161 @@ int ns_cmd_gen(int argc, char **argv) {
   int quiet = 0, rc;
   double t0;
 
+  enum {
+    O_OUT = 1, O_RATERS, O_NOTES, O_RATINGS, O_SEED, O_RING, O_RING_FARM, O_RING_TARGETS,
+    O_INCORRECT_POPULAR, O_RING_SPLIT, O_EPOCH, O_WEEKS, O_PARTISAN, O_SHAPE, O_COMMUNITIES,
+    O_LOCALITY, O_ACTIVITY, O_POWER_RATERS, O_ARRIVAL, O_NOTES_PER_POST, O_CLIQUES,
+    O_CLIQUE_SIZE, O_RING_PLACE, O_RING_COMMUNITY, O_RING_TIMING, O_REFERENCE_READY, O_QUIET
+  };
+  static const ns_opt opts[] = {
+      {"out", 'o', 1, O_OUT},
+      {"raters", 0, 1, O_RATERS},
+      {"notes", 0, 1, O_NOTES},
+      {"ratings", 0, 1, O_RATINGS},
+      {"seed", 0, 1, O_SEED},
+      {"ring", 0, 1, O_RING},
+      {"ring-farm", 0, 1, O_RING_FARM},
+      {"ring-targets", 0, 1, O_RING_TARGETS},
+      {"incorrect-popular", 0, 1, O_INCORRECT_POPULAR},
+      {"ring-split", 0, 0, O_RING_SPLIT},
+      {"epoch-millis", 0, 1, O_EPOCH},
+      {"weeks", 0, 1, O_WEEKS},
+      {"partisan-frac", 0, 1, O_PARTISAN},
+      {"shape", 0, 1, O_SHAPE},
+      {"communities", 0, 1, O_COMMUNITIES},
+      {"locality", 0, 1, O_LOCALITY},
+      {"activity", 0, 1, O_ACTIVITY},
+      {"power-raters", 0, 1, O_POWER_RATERS},
+      {"arrival", 0, 1, O_ARRIVAL},
+      {"notes-per-post", 0, 1, O_NOTES_PER_POST},
+      {"cliques", 0, 1, O_CLIQUES},
+      {"clique-size", 0, 1, O_CLIQUE_SIZE},
+      {"ring-place", 0, 1, O_RING_PLACE},
+      {"ring-community", 0, 1, O_RING_COMMUNITY},
+      {"ring-timing", 0, 1, O_RING_TIMING},
+      {"reference-ready", 0, 0, O_REFERENCE_READY},
+      {"quiet", 'q', 0, O_QUIET},
+      {0, 0, 0, 0}};
+  ns_args a;
+  int c;
+
   ns_gen_default_opts(&o);
-  /* --shape first, wherever it is: explicit options then override it */
-  for (int i = 1; i < argc; i++) {
-    const char *v = NULL;
-    if (!strcmp(argv[i], "--shape") && i + 1 < argc) v = argv[++i];
-    else if (!strncmp(argv[i], "--shape=", 8)) v = argv[i] + 8;
-    else if (!strcmp(argv[i], "-o") || !strcmp(argv[i], "--out")) i++; /* a value, not an option */
-    if (v && ns_gen_apply_shape(&o, v)) {
+  /* pass 1: --shape first, wherever it is, so explicit options override it
+  ** (every syntax error is reported here, once) */
+  ns_args_init(&a, "gen", opts, gen_usage, argc, argv);
+  while ((c = ns_args_next(&a)) != NS_ARGS_END) {
+    if (c == NS_ARGS_EXIT) return a.status;
+    if (c == NS_ARGS_ARG) {
+      ns_args_unexpected(&a);
+      return 2;
+    }
+    if (c == O_SHAPE && ns_gen_apply_shape(&o, a.val)) {
       fprintf(stderr, "notescore: gen: --shape: unknown preset '%s' (one, communities, heavy, bursty, "
-                      "cliques, combined)\n", v);
+                      "cliques, combined)\n", a.val);
       return 2;
     }
   }
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *val = NULL;
-    char name[64];
-    const char *eq = strchr(a, '=');
+  /* pass 2: the other options, in order */
+  ns_args_init(&a, "gen", opts, gen_usage, argc, argv);
+  while ((c = ns_args_next(&a)) != NS_ARGS_END) {
+    const char *v = a.val, *opt = a.opt;
     unsigned long long u;
     long long ll;
-
-    /* accept both --opt VALUE and --opt=VALUE */
-    if (a[0] == '-' && a[1] == '-' && eq && (size_t)(eq - a) < sizeof name) {
-      memcpy(name, a, (size_t)(eq - a));
-      name[eq - a] = '\0';
-      val = eq + 1;
-      a = name;
-    }
-#define NEXT()                                                                    \
-  do {                                                                            \
-    if (!val) {                                                                   \
-      if (i + 1 >= argc) {                                                        \
-        fprintf(stderr, "notescore: gen: option %s needs a value\n", a);          \
-        return 2;                                                                 \
-      }                                                                           \
-      val = argv[++i];                                                            \
-    }                                                                             \
-  } while (0)
 #define U64(field)                                                                \
   do {                                                                            \
-    NEXT();                                                                       \
-    if (ns_cli_u64(a, val, &u)) return 2;                                         \
+    if (ns_cli_u64(opt, v, &u)) return 2;                                         \
     o.field = u;                                                                  \
   } while (0)
-
-    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-      gen_usage(stdout);
-      return 0;
-    } else if (!strcmp(a, "-o") || !strcmp(a, "--out")) {
-      NEXT();
-      dir = val;
-    } else if (!strcmp(a, "--raters")) {
-      U64(raters);
-    } else if (!strcmp(a, "--notes")) {
-      U64(notes);
-    } else if (!strcmp(a, "--ratings")) {
-      U64(ratings);
-    } else if (!strcmp(a, "--seed")) {
-      U64(seed);
-    } else if (!strcmp(a, "--ring")) {
-      U64(ring);
-    } else if (!strcmp(a, "--ring-farm")) {
-      U64(ring_farm);
-    } else if (!strcmp(a, "--ring-targets")) {
-      U64(ring_targets);
-    } else if (!strcmp(a, "--incorrect-popular")) {
-      U64(incorrect_popular);
-    } else if (!strcmp(a, "--ring-split")) {
-      o.ring_split = 1;
-    } else if (!strcmp(a, "--epoch-millis")) {
-      NEXT();
-      if (ns_cli_i64(a, val, &ll)) return 2;
+    switch (c) {
+    case O_OUT: dir = v; break;
+    case O_RATERS: U64(raters); break;
+    case O_NOTES: U64(notes); break;
+    case O_RATINGS: U64(ratings); break;
+    case O_SEED: U64(seed); break;
+    case O_RING: U64(ring); break;
+    case O_RING_FARM: U64(ring_farm); break;
+    case O_RING_TARGETS: U64(ring_targets); break;
+    case O_INCORRECT_POPULAR: U64(incorrect_popular); break;
+    case O_RING_SPLIT: o.ring_split = 1; break;
+    case O_EPOCH:
+      if (ns_cli_i64(opt, v, &ll)) return 2;
       o.epoch_ms = ll;
-    } else if (!strcmp(a, "--weeks")) {
-      NEXT();
-      if (ns_cli_double(a, val, &o.weeks)) return 2;
-    } else if (!strcmp(a, "--partisan-frac")) {
-      NEXT();
-      if (ns_cli_double(a, val, &o.partisan_frac)) return 2;
-    } else if (!strcmp(a, "--shape")) {
-      NEXT(); /* applied above */
-    } else if (!strcmp(a, "--communities")) {
-      NEXT();
-      if (ns_cli_u64(a, val, &u)) return 2;
+      break;
+    case O_WEEKS:
+      if (ns_cli_double(opt, v, &o.weeks)) return 2;
+      break;
+    case O_PARTISAN:
+      if (ns_cli_double(opt, v, &o.partisan_frac)) return 2;
+      break;
+    case O_SHAPE: break;   /* applied in pass 1 */
+    case O_COMMUNITIES:
+      if (ns_cli_u64(opt, v, &u)) return 2;
       if (u > NS_GEN_MAX_COMMUNITIES) {
         fprintf(stderr, "notescore: gen: --communities must be at most %d\n", NS_GEN_MAX_COMMUNITIES);
         return 2;
       }
       o.communities = (uint32_t)u;
-    } else if (!strcmp(a, "--locality")) {
-      NEXT();
-      if (ns_cli_double(a, val, &o.locality)) return 2;
-    } else if (!strcmp(a, "--activity")) {
+      break;
+    case O_LOCALITY:
+      if (ns_cli_double(opt, v, &o.locality)) return 2;
+      break;
+    case O_ACTIVITY: {
       static const char *const names[] = {"uniform", "heavy"};
-      NEXT();
-      if ((o.activity = pick_name(a, val, names, 2)) < 0) return 2;
-    } else if (!strcmp(a, "--power-raters")) {
-      NEXT();
-      if (ns_cli_double(a, val, &o.power_raters)) return 2;
+      if ((o.activity = pick_name(opt, v, names, 2)) < 0) return 2;
+      break;
+    }
+    case O_POWER_RATERS:
+      if (ns_cli_double(opt, v, &o.power_raters)) return 2;
       if (!(o.power_raters >= 0 && o.power_raters <= 0.5)) {
         fprintf(stderr, "notescore: gen: --power-raters must be in [0, 0.5]\n");
         return 2;
       }
-    } else if (!strcmp(a, "--arrival")) {
+      break;
+    case O_ARRIVAL: {
       static const char *const names[] = {"today", "bursty"};
-      NEXT();
-      if ((o.arrival = pick_name(a, val, names, 2)) < 0) return 2;
-    } else if (!strcmp(a, "--notes-per-post")) {
-      NEXT();
-      if (ns_cli_double(a, val, &o.notes_per_post)) return 2;
-    } else if (!strcmp(a, "--cliques")) {
+      if ((o.arrival = pick_name(opt, v, names, 2)) < 0) return 2;
+      break;
+    }
+    case O_NOTES_PER_POST:
+      if (ns_cli_double(opt, v, &o.notes_per_post)) return 2;
+      break;
+    case O_CLIQUES:
       U64(cliques);
       o.clique_share = 0;
-    } else if (!strcmp(a, "--clique-size")) {
-      NEXT();
-      if (ns_cli_u64(a, val, &u)) return 2;
+      break;
+    case O_CLIQUE_SIZE:
+      if (ns_cli_u64(opt, v, &u)) return 2;
       if (u < 2 || u > 63) {
         fprintf(stderr, "notescore: gen: --clique-size must be between 2 and 63\n");
         return 2;
       }
       o.clique_size = (uint32_t)u;
-    } else if (!strcmp(a, "--ring-place")) {
+      break;
+    case O_RING_PLACE: {
       static const char *const names[] = {"inside", "spread"};
-      NEXT();
-      if ((o.ring_place = pick_name(a, val, names, 2)) < 0) return 2;
-    } else if (!strcmp(a, "--ring-community")) {
-      NEXT();
-      if (ns_cli_u64(a, val, &u)) return 2;
+      if ((o.ring_place = pick_name(opt, v, names, 2)) < 0) return 2;
+      break;
+    }
+    case O_RING_COMMUNITY:
+      if (ns_cli_u64(opt, v, &u)) return 2;
       if (u > NS_GEN_MAX_COMMUNITIES) {
         fprintf(stderr, "notescore: gen: --ring-community is too large\n");
         return 2;
       }
       o.ring_community = (int32_t)u;
-    } else if (!strcmp(a, "--ring-timing")) {
+      break;
+    case O_RING_TIMING: {
       static const char *const names[] = {"burst", "honest", "mixed"};
-      NEXT();
-      if ((o.ring_timing = pick_name(a, val, names, 3)) < 0) return 2;
-    } else if (!strcmp(a, "--reference-ready")) {
-      o.reference_ready = 1;
-    } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
-      quiet = 1;
-    } else {
-      fprintf(stderr, "notescore: gen: unknown option '%s'\n", argv[i]);
-      gen_usage(stderr);
-      return 2;
+      if ((o.ring_timing = pick_name(opt, v, names, 3)) < 0) return 2;
+      break;
     }
-#undef NEXT
+    case O_REFERENCE_READY: o.reference_ready = 1; break;
+    case O_QUIET: quiet = 1; break;
+    }
 #undef U64
   }
   if (!dir) {
-    fprintf(stderr, "notescore: gen: -o DIR is required\n");
-    gen_usage(stderr);
+    ns_args_error(&a, "-o DIR is required");
     return 2;
   }
   if (!o.raters || !o.notes) {

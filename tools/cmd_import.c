@@ -34,7 +34,8 @@ static void usage(FILE *f) {
           "\n"
           "Checked before anything is imported: every file exists and has a known kind,\n"
           "no file is given twice, a directory has *.tsv files, DB is a notescore DB.\n"
-          "  -h, --help   this help\n");
+          "  -h, --help     this help\n"
+          "  -V, --version  print the version\n");
 }
 
 int ns_cmd_import(int argc, char **argv) {
@@ -45,33 +46,32 @@ int ns_cmd_import(int argc, char **argv) {
   ns_cli_rejects rj = {0};
   unsigned long long tot_read = 0, tot_ok = 0, tot_rej = 0, tot_ratings = 0;
   double t0;
+  enum { O_DB = 1, O_STRICT, O_VERBOSE };
+  static const ns_opt opts[] = {{"db", 0, 1, O_DB},
+                                {"strict", 0, 0, O_STRICT},
+                                {"verbose", 'v', 0, O_VERBOSE},
+                                {0, 0, 0, 0}};
+  ns_args a;
+  int c;
 
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-      usage(stdout);
-      return 0;
-    } else if (!strcmp(argv[i], "--db")) {
-      if (++i >= argc) { fprintf(stderr, "notescore: --db needs a value\n"); return 2; }
-      db = argv[i];
-    } else if (!strncmp(argv[i], "--db=", 5)) {
-      db = argv[i] + 5;
-    } else if (!strcmp(argv[i], "--strict")) {
-      strict = 1;
-    } else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) {
-      rj.verbose = 1;
-    } else if (argv[i][0] == '-' && argv[i][1]) {
-      fprintf(stderr, "notescore: import: unknown option '%s'\n", argv[i]);
-      usage(stderr);
-      return 2;
-    } else if (nfiles < (int)NS_ARRAY_LEN(in)) {
-      in[nfiles++] = (ns_cli_input){argv[i], "an argument", NS_FILE_UNKNOWN, NULL, 0};
-    } else {
-      fprintf(stderr, "notescore: import: too many arguments\n");
-      return 2;
+  ns_args_init(&a, "import", opts, usage, argc, argv);
+  while ((c = ns_args_next(&a)) != NS_ARGS_END) {
+    switch (c) {
+    case NS_ARGS_EXIT: return a.status;
+    case O_DB: db = a.val; break;
+    case O_STRICT: strict = 1; break;
+    case O_VERBOSE: rj.verbose = 1; break;
+    case NS_ARGS_ARG:
+      if (nfiles == (int)NS_ARRAY_LEN(in)) {
+        ns_args_error(&a, "too many arguments (at most %d)", (int)NS_ARRAY_LEN(in));
+        return 2;
+      }
+      in[nfiles++] = (ns_cli_input){a.val, "an argument", NS_FILE_UNKNOWN, NULL, 0};
+      break;
     }
   }
   if (!db || nfiles == 0) {
-    usage(stderr);
+    ns_args_error(&a, "%s", !db ? "--db DB is required" : "no FILE_OR_DIR to import");
     return 2;
   }
   /* every input mistake is found before the DB is touched */
@@ -85,9 +85,9 @@ int ns_cmd_import(int argc, char **argv) {
     return 1;
   }
   t0 = ns_monotonic_s();
-  for (int a = 0; a < nfiles; a++) {
-    for (size_t i = 0; i < in[a].n_files; i++) {
-      const char *file = in[a].files[i];
+  for (int k = 0; k < nfiles; k++) {
+    for (size_t i = 0; i < in[k].n_files; i++) {
+      const char *file = in[k].files[i];
       ns_progress pg;
       struct stat sb;
       ns_load_stats st;

@@ -42,7 +42,8 @@ static void usage(FILE *f) {
           "                     (a noteStatusHistory file, a notescore or reference output\n"
           "                     directory, as for `notescore compare`): status agreement,\n"
           "                     the confusion matrix, the disagreeing notes on the scatter\n"
-          "  -h, --help         this help\n");
+          "  -h, --help         this help\n"
+          "  -V, --version      print the version\n");
 }
 
 int ns_cmd_report(int argc, char **argv) {
@@ -57,34 +58,37 @@ int ns_cmd_report(int argc, char **argv) {
   ns_reader *db = NULL;
   FILE *f = NULL;
   int rc, ret = 1, to_stdout;
+  enum { O_DB = 1, O_OUT, O_TITLE, O_MAX_POINTS, O_COMPARE };
+  static const ns_opt opts[] = {{"db", 0, 1, O_DB},
+                                {"out", 'o', 1, O_OUT},
+                                {"title", 0, 1, O_TITLE},
+                                {"max-points", 0, 1, O_MAX_POINTS},
+                                {"compare", 0, 1, O_COMPARE},
+                                {0, 0, 0, 0}};
+  ns_args a;
+  int c;
 
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-      usage(stdout);
-      return 0;
-    } else if (!strcmp(a, "--db") || !strcmp(a, "-o") || !strcmp(a, "--out") ||
-               !strcmp(a, "--title") || !strcmp(a, "--max-points") || !strcmp(a, "--compare")) {
-      if (++i >= argc) { fprintf(stderr, "notescore: %s needs a value\n", a); return 2; }
-      if (!strcmp(a, "--db")) db_path = argv[i];
-      else if (!strcmp(a, "--compare")) cmp_path = argv[i];
-      else if (!strcmp(a, "--title")) o.title = argv[i];
-      else if (!strcmp(a, "--max-points")) {
-        if (ns_cli_u64(a, argv[i], &maxp) != 0) return 2;
-        if (maxp == 0 || maxp > 100000000ULL) {
-          fprintf(stderr, "notescore: --max-points: must be 1..100000000\n");
-          return 2;
-        }
-        o.max_points = (int)maxp;
-      } else out_path = argv[i];
-    } else {
-      fprintf(stderr, "notescore: report: unexpected argument '%s'\n", a);
-      usage(stderr);
-      return 2;
+  ns_args_init(&a, "report", opts, usage, argc, argv);
+  while ((c = ns_args_next(&a)) != NS_ARGS_END) {
+    switch (c) {
+    case NS_ARGS_EXIT: return a.status;
+    case NS_ARGS_ARG: ns_args_unexpected(&a); return 2;
+    case O_DB: db_path = a.val; break;
+    case O_OUT: out_path = a.val; break;   /* "-" = stdout: an argument to the parser too */
+    case O_TITLE: o.title = a.val; break;
+    case O_COMPARE: cmp_path = a.val; break;
+    case O_MAX_POINTS:
+      if (ns_cli_u64(a.opt, a.val, &maxp) != 0) return 2;
+      if (maxp == 0 || maxp > 100000000ULL) {
+        fprintf(stderr, "notescore: --max-points: must be 1..100000000\n");
+        return 2;
+      }
+      o.max_points = (int)maxp;
+      break;
     }
   }
   if (!db_path || !out_path) {
-    usage(stderr);
+    ns_args_error(&a, "%s", !db_path ? "--db DB is required" : "-o FILE is required");
     return 2;
   }
   to_stdout = !strcmp(out_path, "-");

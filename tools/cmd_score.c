@@ -12,7 +12,6 @@
 ** printed to stderr at the end.
 */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -61,7 +60,8 @@ static void usage(FILE *f) {
       "      --stats FILE          write run statistics as \"key value\" lines\n"
       "  -v, --verbose             debug log: per-stage details on stderr, and every\n"
       "                            rejected input row (else the first 20, then a count)\n"
-      "  -h, --help                this help\n",
+      "  -h, --help                this help\n"
+      "  -V, --version             print the version\n",
       f);
 }
 
@@ -100,30 +100,30 @@ static void paths_of(const ns_cli_input *in, size_t n, const char *flag, char *b
 }
 
 /* --stats FILE: "key value" lines for scripts (tools/bench.sh reads them). */
-static int write_stats(const char *path, const ns_scores *sc, double t_load, double total_s) {
-  static const char *const stage[8] = {"snapshot", "round1", "helpfulness", "trust",
-                                       "round2", "guardrails", "statuses", "publish"};
+static int write_stats(const char *path, const ns_scores *sc, const ns_run_stats *rs,
+                       double t_load, double total_s) {
   FILE *f = fopen(path, "w");
   if (!f) {
     fprintf(stderr, "notescore: %s: cannot write: %s\n", path, ns_strerror(-errno));
     return -1;
   }
   fprintf(f, "load_seconds %.3f\n", t_load);
-  for (int i = 0; i < 8; i++) fprintf(f, "stage_%s_seconds %.3f\n", stage[i], sc->stage_seconds[i]);
-  fprintf(f, "run_seconds %.3f\ntotal_seconds %.3f\nmf_passes %d\n", sc->seconds, total_s,
-          sc->mf_passes);
+  for (int i = 0; i < NS_STAGE_COUNT; i++)
+    fprintf(f, "stage_%s_seconds %.3f\n", ns_stage_names[i], rs->stage_seconds[i]);
+  fprintf(f, "run_seconds %.3f\ntotal_seconds %.3f\nmf_passes %d\n", rs->seconds, total_s,
+          rs->mf_passes);
   fprintf(f, "trust_groups_seconds %.3f\ntrust_propagation_seconds %.3f\n"
-          "trust_propagation_edge_visits %llu\n", sc->groups_seconds, sc->propagation_seconds,
-          (unsigned long long)sc->propagation_edge_visits);
-  fprintf(f, "mf_seconds %.3f\n", sc->mf_seconds);
+          "trust_propagation_edge_visits %llu\n", rs->groups_seconds, rs->propagation_seconds,
+          (unsigned long long)rs->propagation_edge_visits);
+  fprintf(f, "mf_seconds %.3f\n", rs->mf_seconds);
   /* part of stage_guardrails_seconds */
-  fprintf(f, "guardrails_pseudo_seconds %.3f\n", sc->pseudo_seconds);
+  fprintf(f, "guardrails_pseudo_seconds %.3f\n", rs->pseudo_seconds);
   fprintf(f, "guardrails_qclique_seconds %.3f\nqcliques %zu\ncorrelated_raters %zu\n",
-          sc->qclique_seconds, sc->n_qcliques, sc->n_correlated);
-  fprintf(f, "harassment_seconds %.3f\nharassment_passes %d\n", sc->harassment_seconds,
-          sc->harassment_passes);
-  fprintf(f, "diligence_seconds %.3f\ndiligence_passes %d\n", sc->diligence_seconds,
-          sc->diligence_passes);
+          rs->qclique_seconds, rs->n_qcliques, rs->n_correlated);
+  fprintf(f, "harassment_seconds %.3f\nharassment_passes %d\n", rs->harassment_seconds,
+          rs->harassment_passes);
+  fprintf(f, "diligence_seconds %.3f\ndiligence_passes %d\n", rs->diligence_seconds,
+          rs->diligence_passes);
   fprintf(f, "ratings_in %zu\nratings_round1 %zu\nratings_round2 %zu\n", sc->n_ratings_in,
           sc->n_ratings_round1, sc->n_ratings_round2);
   fprintf(f, "notes %zu\nraters %zu\npeak_rss_bytes %zu\n", sc->n_notes, sc->n_raters,
@@ -131,7 +131,7 @@ static int write_stats(const char *path, const ns_scores *sc, double t_load, dou
   return fclose(f) == 0 ? 0 : -1;
 }
 
-static void summary(const ns_scores *sc, double total_s) {
+static void summary(const ns_scores *sc, const ns_run_stats *rs, double total_s) {
   size_t crh = 0, crnh = 0, nmr = 0;
   for (size_t i = 0; i < sc->n_notes; i++) {
     if (sc->notes[i].final_status == NS_STATUS_CRH) crh++;
@@ -142,23 +142,23 @@ static void summary(const ns_scores *sc, double total_s) {
           "notescore: scored %zu ratings (%zu in round 1, %zu in round 2), %zu notes, %zu raters "
           "(%zu in round 2): %zu CRH, %zu CRNH, %zu NMR; %d MF passes; %.2f s\n",
           sc->n_ratings_in, sc->n_ratings_round1, sc->n_ratings_round2, sc->n_notes, sc->n_raters,
-          sc->n_raters_round2, crh, crnh, nmr, sc->mf_passes, total_s);
+          sc->n_raters_round2, crh, crnh, nmr, rs->mf_passes, total_s);
 }
 
 int ns_cmd_score(int argc, char **argv) {
   enum { O_DB = 256, O_EPOCH, O_SEED, O_THREADS, O_K, O_NOTRUST, O_STATS, O_SEEDS, O_REFTAG };
-  static const struct option longopts[] = {
-      {"notes", required_argument, 0, 'n'},      {"ratings", required_argument, 0, 'r'},
-      {"status", required_argument, 0, 's'},     {"enrollment", required_argument, 0, 'e'},
-      {"outdir", required_argument, 0, 'o'},     {"db", required_argument, 0, O_DB},
-      {"epoch-millis", required_argument, 0, O_EPOCH},
-      {"seed", required_argument, 0, O_SEED},    {"threads", required_argument, 0, O_THREADS},
-      {"k", required_argument, 0, O_K},          {"no-trust", no_argument, 0, O_NOTRUST},
-      {"seeds", required_argument, 0, O_SEEDS},
-      {"reference-tag-filter", no_argument, 0, O_REFTAG},
-      {"stats", required_argument, 0, O_STATS},
-      {"verbose", no_argument, 0, 'v'},
-      {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
+  static const ns_opt opts[] = {
+      {"notes", 'n', 1, 'n'},          {"ratings", 'r', 1, 'r'},
+      {"status", 's', 1, 's'},         {"enrollment", 'e', 1, 'e'},
+      {"outdir", 'o', 1, 'o'},         {"db", 0, 1, O_DB},
+      {"epoch-millis", 0, 1, O_EPOCH}, {"seed", 0, 1, O_SEED},
+      {"threads", 0, 1, O_THREADS},    {"k", 0, 1, O_K},
+      {"no-trust", 0, 0, O_NOTRUST},   {"seeds", 0, 1, O_SEEDS},
+      {"reference-tag-filter", 0, 0, O_REFTAG},
+      {"stats", 0, 1, O_STATS},        {"verbose", 'v', 0, 'v'},
+      {0, 0, 0, 0}};
+  ns_args a;
+  const char *val;   /* the current option's value */
   const char *notes = NULL, *ratings = NULL, *status = NULL, *enroll = NULL, *outdir = NULL;
   ns_cli_input in[64];
   size_t n_in = 0;
@@ -171,49 +171,52 @@ int ns_cmd_score(int argc, char **argv) {
   double t0 = ns_monotonic_s(), t_load = 0;
   ns_dataset *ds = NULL;
   ns_scores *sc = NULL;
+  ns_run_stats rs;
   ns_params p;
 
-  optind = 1;
-  opterr = 0;
-  while ((c = getopt_long(argc, argv, ":n:r:s:e:o:vh", longopts, NULL)) != -1) {
+  ns_args_init(&a, "score", opts, usage, argc, argv);
+  while ((c = ns_args_next(&a)) != NS_ARGS_END) {
+    val = a.val;
     switch (c) {
+    case NS_ARGS_EXIT: return a.status;
+    case NS_ARGS_ARG: ns_args_unexpected(&a); return 2;
     case 'n': case 'r': case 's': case 'e': {
       /* -n and -r may repeat (all are read); -s and -e are one file each */
       const char *flag = c == 'n' ? "-n" : c == 'r' ? "-r" : c == 's' ? "-s" : "-e";
       if ((c == 's' && status) || (c == 'e' && enroll)) {
         fprintf(stderr, "notescore: score: %s given twice ('%s' and '%s'): one file only\n", flag,
-                c == 's' ? status : enroll, optarg);
+                c == 's' ? status : enroll, val);
         return 2;
       }
       if (n_in == NS_ARRAY_LEN(in)) {
         fprintf(stderr, "notescore: score: too many input arguments\n");
         return 2;
       }
-      in[n_in++] = (ns_cli_input){optarg, flag,
+      in[n_in++] = (ns_cli_input){val, flag,
                                   c == 'n'   ? NS_FILE_NOTES
                                   : c == 'r' ? NS_FILE_RATINGS
                                   : c == 's' ? NS_FILE_HISTORY
                                              : NS_FILE_ENROLLMENT,
                                   NULL, 0};
-      if (c == 'n') notes = optarg;
-      else if (c == 'r') ratings = optarg;
-      else if (c == 's') status = optarg;
-      else enroll = optarg;
+      if (c == 'n') notes = val;
+      else if (c == 'r') ratings = val;
+      else if (c == 's') status = val;
+      else enroll = val;
       break;
     }
-    case 'o': outdir = optarg; break;
-    case O_DB: db = optarg; break;
+    case 'o': outdir = val; break;
+    case O_DB: db = val; break;
     case O_EPOCH:
-      if (ns_cli_i64("--epoch-millis", optarg, &epoch)) return 2;
+      if (ns_cli_i64("--epoch-millis", val, &epoch)) return 2;
       break;
     case O_SEED:
-      if (ns_cli_u64("--seed", optarg, &seed)) return 2;
+      if (ns_cli_u64("--seed", val, &seed)) return 2;
       break;
     case O_THREADS:
-      if (ns_cli_u64("--threads", optarg, &threads)) return 2;
+      if (ns_cli_u64("--threads", val, &threads)) return 2;
       break;
     case O_K:
-      if (ns_cli_u64("--k", optarg, &k)) return 2;
+      if (ns_cli_u64("--k", val, &k)) return 2;
       if (k < 1 || k > 8) {
         fprintf(stderr, "notescore: score: --k must be between 1 and 8\n");
         return 2;
@@ -221,31 +224,17 @@ int ns_cmd_score(int argc, char **argv) {
       break;
     case O_NOTRUST: no_trust = 1; break;
     case O_REFTAG: ref_tag = 1; break;
-    case O_STATS: stats = optarg; break;
-    case O_SEEDS: seeds = optarg; break;
+    case O_STATS: stats = val; break;
+    case O_SEEDS: seeds = val; break;
     case 'v': ns_log_set_level(NS_LOG_DEBUG); rj.verbose = 1; break;
-    case 'h': usage(stdout); return 0;
-    case ':':
-      fprintf(stderr, "notescore: score: option %s needs a value\n", argv[optind - 1]);
-      return 2;
-    default:
-      fprintf(stderr, "notescore: score: unknown option %s\n", argv[optind - 1]);
-      usage(stderr);
-      return 2;
     }
-  }
-  if (optind < argc) {
-    fprintf(stderr, "notescore: score: unexpected argument %s\n", argv[optind]);
-    return 2;
   }
   if (db && (notes || ratings || status || enroll)) {
     fprintf(stderr, "notescore: score: --db cannot be combined with -n/-r/-s/-e\n");
     return 2;
   }
   if (!db && (!notes || !ratings || !outdir)) {
-    fprintf(stderr, "notescore: score: -n NOTES, -r RATINGS and -o OUTDIR are required "
-                    "(or --db DB)\n");
-    usage(stderr);
+    ns_args_error(&a, "-n NOTES, -r RATINGS and -o OUTDIR are required (or --db DB)");
     return 2;
   }
 
@@ -285,6 +274,7 @@ int ns_cmd_score(int argc, char **argv) {
     }
     ds = res.ds;
     sc = res.sc;
+    rs = res.stats;
   } else {
     /* -- load */
     uint64_t got[5] = {0};  /* rows accepted per ns_file_kind */
@@ -318,7 +308,7 @@ int ns_cmd_score(int argc, char **argv) {
     p.now_ms = epoch >= 0 ? (int64_t)epoch : ns_pipeline_default_now(ds);
 
     /* -- score */
-    rc = ns_pipeline_run(ds, &p, NULL, &sc);
+    rc = ns_pipeline_run(ds, &p, NULL, &sc, &rs);
     if (rc) {
       fprintf(stderr, "notescore: score: %s\n",
               rc == NS_ENODATA ? "no notes in the input" : ns_strerror(rc));
@@ -333,10 +323,10 @@ int ns_cmd_score(int argc, char **argv) {
       fprintf(stderr, "notescore: %s: %s\n", outdir, ns_strerror(rc));
       goto out;
     }
-    sc->stage_seconds[7] += ns_monotonic_s() - tp;
+    rs.stage_seconds[NS_STAGE_PUBLISH] += ns_monotonic_s() - tp;
   }
-  summary(sc, ns_monotonic_s() - t0);
-  if (stats && write_stats(stats, sc, t_load, ns_monotonic_s() - t0) != 0) goto out;
+  summary(sc, &rs, ns_monotonic_s() - t0);
+  if (stats && write_stats(stats, sc, &rs, t_load, ns_monotonic_s() - t0) != 0) goto out;
   ret = 0;
 
 out:

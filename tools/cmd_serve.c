@@ -48,7 +48,8 @@ static void usage(FILE *f) {
           "  --log-format FORMAT     logfmt (default) or json: one timestamped line per\n"
           "                          run, refresh, error and start/stop on stderr\n"
           "  -v, --verbose           debug lines too\n"
-          "  -h, --help              this text\n");
+          "  -h, --help              this text\n"
+          "  -V, --version           print the version\n");
 }
 
 /* Takes the exclusive serve lock of db: flock(LOCK_EX) on DB.serve.lock,
@@ -122,79 +123,96 @@ int ns_cmd_serve(int argc, char **argv) {
   double d;
   int rc, lock_fd, log_format = NS_LOG_LOGFMT;
 
+  enum {
+    O_DB = 1, O_LISTEN, O_PORT_FILE, O_TOKEN_FILE, O_VERBOSE, O_LOG_FORMAT, O_KEEP_RUNS,
+    /* seconds, >= 0 */
+    O_SCORE_EVERY, O_REFRESH_EVERY, O_IDLE_TIMEOUT, O_REQUEST_TIMEOUT, O_HEADER_TIMEOUT,
+    O_TEST_READ_DELAY, O_TEST_COMMIT_DELAY,
+    /* counts and sizes, > 0 */
+    O_MAX_BODY, O_QUEUE_MAX, O_MAX_CONNS, O_MAX_READS, O_MAX_DB_BYTES
+  };
+  static const ns_opt opts[] = {
+      {"db", 0, 1, O_DB},
+      {"listen", 0, 1, O_LISTEN},
+      {"port-file", 0, 1, O_PORT_FILE},
+      {"token-file", 0, 1, O_TOKEN_FILE},
+      {"verbose", 'v', 0, O_VERBOSE},
+      {"log-format", 0, 1, O_LOG_FORMAT},
+      {"keep-runs", 0, 1, O_KEEP_RUNS},
+      {"score-every", 0, 1, O_SCORE_EVERY},
+      {"refresh-every", 0, 1, O_REFRESH_EVERY},
+      {"idle-timeout", 0, 1, O_IDLE_TIMEOUT},
+      {"request-timeout", 0, 1, O_REQUEST_TIMEOUT},
+      {"header-timeout", 0, 1, O_HEADER_TIMEOUT},
+      {"test-read-delay", 0, 1, O_TEST_READ_DELAY},       /* hidden: tests of slow reads */
+      {"test-commit-delay", 0, 1, O_TEST_COMMIT_DELAY},   /* hidden: tests of 503 and draining */
+      {"max-body", 0, 1, O_MAX_BODY},
+      {"queue-max", 0, 1, O_QUEUE_MAX},
+      {"max-conns", 0, 1, O_MAX_CONNS},
+      {"max-reads", 0, 1, O_MAX_READS},
+      {"max-db-bytes", 0, 1, O_MAX_DB_BYTES},
+      {0, 0, 0, 0}};
+  ns_args a;
+  int c;
+
   ns_server_opts_default(&o);
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-#define NEED_VALUE                                                            \
-  do {                                                                        \
-    if (!v) {                                                                 \
-      fprintf(stderr, "notescore: serve: %s needs a value\n", a);             \
-      return 2;                                                               \
-    }                                                                         \
-    i++;                                                                      \
-  } while (0)
-    if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
-    else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) ns_log_set_level(NS_LOG_DEBUG);
-    else if (!strcmp(a, "--log-format")) {
-      NEED_VALUE;
-      if ((log_format = ns_log_format_parse(v)) < 0 || log_format == NS_LOG_PLAIN) {
-        fprintf(stderr, "notescore: serve: --log-format must be logfmt or json, not '%s'\n", v);
+  ns_args_init(&a, "serve", opts, usage, argc, argv);
+  while ((c = ns_args_next(&a)) != NS_ARGS_END) {
+    if (c == NS_ARGS_EXIT) return a.status;
+    if (c == NS_ARGS_ARG) {
+      ns_args_unexpected(&a);
+      return 2;
+    }
+    if (c >= O_SCORE_EVERY && c <= O_TEST_COMMIT_DELAY) {
+      if (ns_cli_double(a.opt, a.val, &d)) return 2;
+      if (d < 0) {
+        fprintf(stderr, "notescore: serve: %s must be >= 0\n", a.opt);
         return 2;
       }
-    } else if (!strcmp(a, "--keep-runs")) {
-      NEED_VALUE;
-      if (ns_cli_u64(a, v, &u)) return 2;
+    } else if (c >= O_MAX_BODY) {
+      if (ns_cli_u64(a.opt, a.val, &u)) return 2;
+      if (u == 0) {
+        fprintf(stderr, "notescore: serve: %s must be positive\n", a.opt);
+        return 2;
+      }
+    }
+    switch (c) {
+    case O_DB: o.db_path = a.val; break;
+    case O_LISTEN: o.listen = a.val; break;
+    case O_PORT_FILE: o.port_file = a.val; break;
+    case O_TOKEN_FILE: token_file = a.val; break;
+    case O_VERBOSE: ns_log_set_level(NS_LOG_DEBUG); break;
+    case O_LOG_FORMAT:
+      if ((log_format = ns_log_format_parse(a.val)) < 0 || log_format == NS_LOG_PLAIN) {
+        fprintf(stderr, "notescore: serve: --log-format must be logfmt or json, not '%s'\n", a.val);
+        return 2;
+      }
+      break;
+    case O_KEEP_RUNS:
+      if (ns_cli_u64(a.opt, a.val, &u)) return 2;
       if (u == 1 || u > 1000000) {
         fprintf(stderr, "notescore: serve: --keep-runs must be 0 (keep all) or 2 to 1000000: "
                         "a note refresh compares with the previous published run\n");
         return 2;
       }
       o.keep_runs = (int)u;
+      break;
+    case O_SCORE_EVERY: o.score_every_s = d; break;
+    case O_REFRESH_EVERY: o.refresh_every_s = d; break;
+    case O_IDLE_TIMEOUT: o.idle_timeout_s = d; break;
+    case O_REQUEST_TIMEOUT: o.request_timeout_s = d; break;
+    case O_HEADER_TIMEOUT: o.header_timeout_s = d; break;
+    case O_TEST_READ_DELAY: o.test_read_delay_s = d; break;
+    case O_TEST_COMMIT_DELAY: o.test_commit_delay_s = d; break;
+    case O_MAX_BODY: o.max_body = (size_t)u; break;
+    case O_QUEUE_MAX: o.queue_max = (size_t)u; break;
+    case O_MAX_CONNS: o.max_conns = (size_t)u; break;
+    case O_MAX_READS: o.max_reads = (size_t)u; break;
+    case O_MAX_DB_BYTES: o.max_db_bytes = u; break;
     }
-    else if (!strcmp(a, "--db")) { NEED_VALUE; o.db_path = v; }
-    else if (!strcmp(a, "--listen")) { NEED_VALUE; o.listen = v; }
-    else if (!strcmp(a, "--port-file")) { NEED_VALUE; o.port_file = v; }
-    else if (!strcmp(a, "--token-file")) { NEED_VALUE; token_file = v; }
-    else if (!strcmp(a, "--score-every") || !strcmp(a, "--refresh-every") ||
-             !strcmp(a, "--idle-timeout") || !strcmp(a, "--request-timeout") ||
-             !strcmp(a, "--header-timeout") || !strcmp(a, "--test-read-delay") ||
-             !strcmp(a, "--test-commit-delay")) {
-      NEED_VALUE;
-      if (ns_cli_double(a, v, &d) || d < 0) {
-        if (d < 0) fprintf(stderr, "notescore: serve: %s must be >= 0\n", a);
-        return 2;
-      }
-      if (!strcmp(a, "--score-every")) o.score_every_s = d;
-      else if (!strcmp(a, "--refresh-every")) o.refresh_every_s = d;
-      else if (!strcmp(a, "--idle-timeout")) o.idle_timeout_s = d;
-      else if (!strcmp(a, "--request-timeout")) o.request_timeout_s = d;
-      else if (!strcmp(a, "--header-timeout")) o.header_timeout_s = d;
-      else if (!strcmp(a, "--test-read-delay")) o.test_read_delay_s = d;   /* hidden: tests */
-      else o.test_commit_delay_s = d;   /* hidden: tests of 503 and draining */
-    } else if (!strcmp(a, "--max-body") || !strcmp(a, "--queue-max") || !strcmp(a, "--max-conns") ||
-               !strcmp(a, "--max-reads") || !strcmp(a, "--max-db-bytes")) {
-      NEED_VALUE;
-      if (ns_cli_u64(a, v, &u)) return 2;
-      if (u == 0) {
-        fprintf(stderr, "notescore: serve: %s must be positive\n", a);
-        return 2;
-      }
-      if (!strcmp(a, "--max-body")) o.max_body = (size_t)u;
-      else if (!strcmp(a, "--queue-max")) o.queue_max = (size_t)u;
-      else if (!strcmp(a, "--max-reads")) o.max_reads = (size_t)u;
-      else if (!strcmp(a, "--max-db-bytes")) o.max_db_bytes = u;
-      else o.max_conns = (size_t)u;
-    } else {
-      fprintf(stderr, "notescore: serve: unknown option '%s'\n", a);
-      usage(stderr);
-      return 2;
-    }
-#undef NEED_VALUE
   }
   if (!o.db_path) {
-    fprintf(stderr, "notescore: serve: --db is required\n");
-    usage(stderr);
+    ns_args_error(&a, "--db is required");
     return 2;
   }
   if (token_file && !(token = read_token(token_file))) {

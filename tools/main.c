@@ -1,5 +1,8 @@
 /*
 ** tools/main.c -- the `notescore` binary: dispatches to one subcommand.
+** Top-level options (-h/--help, -V/--version) go through the same parser
+** as the subcommands' (tools/args.c); the first argument that is not an
+** option names the command, which gets the rest of argv.
 */
 #include <stdio.h>
 #include <string.h>
@@ -34,25 +37,35 @@ static void usage(FILE *f) {
           "commands:\n");
   for (size_t i = 0; i < NS_ARRAY_LEN(commands); i++)
     fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
-  fprintf(f, "\nRun `notescore COMMAND --help` for a command's options.\n");
+  fprintf(f, "\noptions:\n"
+             "  -h, --help     this help\n"
+             "  -V, --version  print the version (every command takes -V too)\n"
+             "\nRun `notescore COMMAND --help` for a command's options.\n");
 }
 
 int main(int argc, char **argv) {
+  static const ns_opt none[] = {{0, 0, 0, 0}};
+  ns_args a;
+  int c;
   if (argc < 2) {
     usage(stderr);
     return 2;
   }
-  if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+  if (!strcmp(argv[1], "help")) {
     usage(stdout);
     return 0;
   }
-  if (!strcmp(argv[1], "--version")) {
-    printf("notescore %s\n", NS_VERSION);
-    return 0;
+  ns_args_init(&a, NULL, none, usage, argc, argv);
+  /* the top level has only the built-in options: the first argument is
+  ** the command, and everything after it is the command's */
+  while ((c = ns_args_next(&a)) != NS_ARGS_END) {
+    if (c == NS_ARGS_EXIT) return a.status;
+    for (size_t i = 0; i < NS_ARRAY_LEN(commands); i++)
+      if (!strcmp(a.val, commands[i].name)) return commands[i].fn(argc - (a.i - 1), argv + (a.i - 1));
+    fprintf(stderr, "notescore: unknown command '%s'\n", a.val);
+    usage(stderr);
+    return 2;
   }
-  for (size_t i = 0; i < NS_ARRAY_LEN(commands); i++)
-    if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
-  fprintf(stderr, "notescore: unknown command '%s'\n", argv[1]);
   usage(stderr);
   return 2;
 }

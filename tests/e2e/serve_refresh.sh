@@ -48,8 +48,9 @@ out=$(curl -s -H "Content-Type: application/x-ndjson" --data-binary @"$T/r.ndjso
 echo "$out" | grep -q "\"accepted\":$n" || fail "ingest: $out"
 posted=$(now_ms)
 
-# The status must move within refresh-every + 2 s of the durable answer.
-deadline=$((posted + REFRESH * 1000 + 2000))
+# The status must move within refresh-every + 2 s of the durable answer
+# (+ NS_TEST_SLACK_MS under a slow sanitizer: `make check SAN=thread`).
+deadline=$((posted + REFRESH * 1000 + 2000 + ${NS_TEST_SLACK_MS:-0}))
 moved=0
 while [ "$(now_ms)" -le "$deadline" ]; do
   if ! curl -s "$URL/v1/notes/$note" | grep -q '"status":"CURRENTLY_RATED_HELPFUL"'; then

@@ -1,0 +1,44 @@
+/*
+** base/rules.h -- the status rules a score row can name: ns_note_score's
+** core_rules / meta_rules are bitmasks of (1u << ns_rule) and decided_by is
+** one ns_rule (base/dataset.h).  The engine decides when a rule fires
+** (engine/rules.c); store/ writes the names into the DB (rule_names,
+** decided_by), dash/ and server/ print them.  Kept apart from dataset.h so
+** that a new rule touches only this vocabulary, and in base/ because store/,
+** below the engine, must name the rules too.
+**
+** The numbering is part of the DB (note_scores.core_rules bits, the
+** rule_names table): append new rules before NS_RULE_COUNT, never reorder.
+*/
+#ifndef NS_RULES_H
+#define NS_RULES_H
+
+/* Rules that can fire; a note's rules are a bitmask of (1u << rule).
+** ns_rule_names[] gives the reference's rule names. */
+enum ns_rule {
+  NS_RULE_INITIAL_NMR = 0,
+  NS_RULE_GENERAL_CRH,
+  NS_RULE_GENERAL_CRNH,
+  NS_RULE_UCB_CRNH,
+  NS_RULE_RATIO_CRNH,
+  NS_RULE_NM_CRNH,
+  NS_RULE_CRH_INERTIA,
+  NS_RULE_TAG_FILTER,
+  NS_RULE_INCORRECT_FILTER,
+  NS_RULE_LOW_DILIGENCE,
+  NS_RULE_LARGE_FACTOR,
+  NS_RULE_REJECT_LOW_INTERCEPT,
+  NS_RULE_MIN_MINORITY_RATERS,
+  NS_RULE_RATER_BALANCE,
+  NS_RULE_NO_HIGH_VOL,
+  NS_RULE_NO_CORRELATED,
+  NS_RULE_POPULATION_SAMPLED,
+  NS_RULE_STABILIZATION,       /* NmrDueToMinStableCrhTime */
+  NS_RULE_DRIFT_GUARD,         /* ScoringDriftGuard (lock) */
+  NS_RULE_INSUFFICIENT_EXPL,   /* InsufficientExplanation */
+  NS_RULE_CORE_MODEL,          /* meta: CoreModel decided */
+  NS_RULE_COUNT
+};
+extern const char *const ns_rule_names[NS_RULE_COUNT];
+
+#endif /* NS_RULES_H */
