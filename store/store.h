@@ -107,6 +107,9 @@ void ns_store_close(ns_store *s);
 int ns_store_set_max_bytes(ns_store *s, unsigned long long bytes);
 /* Last SQLite error message of this handle (valid until the next call). */
 const char *ns_store_errmsg(const ns_store *s);
+/* Lock-busy retries (about 1 ms of waiting each) of the calling thread on
+** any handle so far; differences time lock waits. */
+uint64_t ns_store_busy_retries(void);
 
 /* Imports one file or directory (like ns_tsv_load) in large transactions;
 ** upserts ratings by (noteId, rater).  Strict mode commits nothing of a file

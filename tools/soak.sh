@@ -2,19 +2,29 @@
 # tools/soak.sh -- `make soak`: serve for SOAK_SECONDS (default 600) under
 # mixed load and report whether anything drifts (issue #18).
 #
+# Data: a DB of `notescore gen` data (100 k ratings), then a fill of
+# SOAK_NOTES (default 10000) loadgen notes x 100 raters, written once; from
+# then on every ingest re-rates those keys (ns-loadgen --notes: the store
+# upserts by (noteId, rater)), so the DB reaches a steady state and RSS can
+# be judged.
+# Sustained rate: a closed loop of SOAK_SUSTAIN_SECONDS (default 150: two
+# full runs and their refreshes) -- the durable-ack throughput the service
+# keeps up with including its scheduled scoring.
 # Load, all on 127.0.0.1:
-#   * ingest: ns-loadgen at a fixed rate (SOAK_RATE ratings/s, default 2000;
-#     SOAK_RATE=half: half the closed-loop throughput measured first), in
-#     60 s chunks so p99 is reported per minute; each chunk writes its own
-#     notes (--note-base);
+#   * ingest: ns-loadgen at a fixed rate (SOAK_RATE ratings/s, default
+#     half: half the sustained rate), in 60 s chunks so p99 is reported per
+#     minute;
 #   * scheduled full runs (--score-every 60) and note refreshes
 #     (--refresh-every 15);
 #   * readers: /dashboard, /v1/runs, /v1/notes/ID, /metrics in a loop;
 #   * hostile clients: silent sockets, slowloris headers, garbage request
 #     lines, HTTP/9.9, oversized and malformed bodies, in a loop.
-# Every 10 s the server's RSS and open fd count are sampled.  At the end:
-# RSS / fd table, acknowledged vs stored loadgen ratings (must be equal),
-# p99 ack latency per minute.  Exit status 1 if a row was lost.
+# Every 10 s the server's RSS, open fd count and the DB / WAL file sizes are
+# sampled, every minute the ratings in the DB are counted.  At the end: those
+# tables, p99 ack latency per minute, the runs, the server's slow-ack lines
+# (latency split by parse / queue / lock / commit, server/writer.c), and
+# acknowledged vs stored: every (noteId, rater) key at its last acknowledged
+# version or later.  Exit status 1 if one was lost.
 #
 # Not part of CI (it runs for minutes).  Needs sqlite3 and curl.
 set -euo pipefail
@@ -41,27 +51,43 @@ for _ in $(seq 1 100); do [ -s "$T/port" ] && break; sleep 0.1; done
 PORT=$(cat "$T/port")
 URL="http://127.0.0.1:$PORT"
 
-# --- sustained throughput (closed loop, fresh DB, no runs yet), for context
-line=$("$LG" --port "$PORT" --conns 8 --rows 500 --seconds 10 || true)
-echo "soak: closed loop: $line"
-max=$(echo "$line" | sed -n 's/.*(\([0-9]*\) ratings\/s).*/\1/p')
-# SOAK_RATE=half: half of that.  The default is 2000 ratings/s (the rate of
-# the issue's read-starvation reproduction): at half the closed-loop rate
-# the DB grows by millions of rows a minute and every scheduled full run
-# (both cores, a snapshot of the whole DB) stalls ingest for seconds.
-case "${SOAK_RATE:-2000}" in
-  half) SOAK_RATE=$(( ${max:-4000} / 2 )) ;;
-  *) SOAK_RATE=${SOAK_RATE:-2000} ;;
-esac
-echo "soak: ingest at $SOAK_RATE ratings/s (closed loop: ${max:-?} ratings/s)"
+NB=100000000000     # loadgen note ids: NB+1 .. NB+KEYS
+KEYS=${SOAK_NOTES:-10000}
+LGK=(--port "$PORT" --rows 100 --note-base "$NB" --notes "$KEYS")
 
-# --- sampler: RSS (KiB) and fds every 10 s
+# --- fill: every (note, rater) key of the soak once (closed loop), so from
+# here on the DB holds a fixed set of ratings that ingest only re-rates
+line=$("$LG" "${LGK[@]}" --conns 8 --fill --seconds 900 --acked "$T/acked.0" || true)
+echo "soak: fill: $line"
+
+# --- sustained rate: closed loop over SOAK_SUSTAIN_SECONDS (default 150)
+# with the scheduled full runs and refreshes going on -- what the service
+# keeps up with over minutes, not a burst between runs
+SUS=${SOAK_SUSTAIN_SECONDS:-150}
+line=$("$LG" "${LGK[@]}" --conns 8 --seconds "$SUS" --acked "$T/acked.1" || true)
+echo "soak: sustained (closed loop, ${SUS} s, runs and refreshes on): $line"
+max=$(echo "$line" | sed -n 's/.*(\([0-9]*\) ratings\/s).*/\1/p')
+# the soak ingests at half of it (SOAK_RATE=N: N ratings/s instead)
+case "${SOAK_RATE:-half}" in
+  half) SOAK_RATE=$(( ${max:-4000} / 2 )) ;;
+esac
+echo "soak: ingest at $SOAK_RATE ratings/s (sustained: ${max:-?} ratings/s)"
+dbstat() {   # ratings in the DB, DB file and WAL size (MiB)
+  local n
+  n=$(sqlite3 -cmd ".timeout 5000" "$T/s.db" "SELECT count(*) FROM ratings" 2>/dev/null || echo "?")
+  echo "$n $(stat -c %s "$T/s.db" 2>/dev/null || echo 0) $(stat -c %s "$T/s.db-wal" 2>/dev/null || echo 0)"
+}
+echo "soak: DB before the soak: $(dbstat | awk '{printf "%s ratings, %.1f MiB + WAL %.1f MiB", $1, $2/1048576, $3/1048576}')"
+
+# --- sampler: RSS (KiB), fds, DB and WAL bytes every 10 s
 (
   t0=$(date +%s)
   while kill -0 "$SRV" 2>/dev/null; do
     rss=$(awk '/^VmRSS/ {print $2}' "/proc/$SRV/status" 2>/dev/null || echo 0)
     fds=$(ls "/proc/$SRV/fd" 2>/dev/null | wc -l)
-    echo "$(( $(date +%s) - t0 )) $rss $fds" >> "$T/samples"
+    db=$(stat -c %s "$T/s.db" 2>/dev/null || echo 0)
+    wal=$(stat -c %s "$T/s.db-wal" 2>/dev/null || echo 0)
+    echo "$(( $(date +%s) - t0 )) $rss $fds $db $wal" >> "$T/samples"
     sleep 10
   done
 ) & PIDS+=($!)
@@ -97,30 +123,48 @@ acked=0
 : > "$T/minutes"
 for m in $(seq 1 "$chunks"); do
   left=$(( SECS - (m - 1) * 60 )); [ "$left" -gt 60 ] && left=60
-  line=$("$LG" --port "$PORT" --conns 4 --rows 100 --seconds "$left" --rate "$SOAK_RATE" \
-           --note-base $(( m * 100000000000 )) || true)
+  line=$("$LG" "${LGK[@]}" --conns 4 --seconds "$left" --rate "$SOAK_RATE" \
+           --acked "$T/acked.m$m" || true)
   echo "$line" >> "$T/loadgen.log"
   a=$(echo "$line" | sed -n 's/.*s: \([0-9]*\) ratings acked.*/\1/p')
   p99=$(echo "$line" | sed -n 's/.*p99 \([0-9.]*\) ms.*/\1/p')
   err=$(echo "$line" | sed -n 's/.* \([0-9]*\) errors.*/\1/p')
   acked=$(( acked + ${a:-0} ))
-  echo "$m ${a:-0} ${p99:-?} ${err:-?}" >> "$T/minutes"
-  echo "soak: minute $m: ${a:-0} ratings acked, p99 ${p99:-?} ms, ${err:-?} errors"
+  st=$(dbstat)
+  echo "$m ${a:-0} ${p99:-?} ${err:-?} $st" >> "$T/minutes"
+  echo "soak: minute $m: ${a:-0} ratings acked, p99 ${p99:-?} ms, ${err:-?} errors; DB: $st"
 done
 
 for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 PIDS=()
 kill -TERM "$SRV"; wait "$SRV" || true; SRV=
-stored=$(sqlite3 "$T/s.db" "SELECT count(*) FROM ratings WHERE note_id >= 100000000000 AND note_id < $(( (chunks + 1) * 100000000000 ))")
+
+# --- acked vs stored: the last acknowledged body of every note (files in
+# time order; createdAtMillis only grows) must be in the DB, each of its
+# rows with that createdAtMillis or a later one
+cat "$T"/acked.0 "$T"/acked.1 $(ls "$T"/acked.m* | sort -t m -k 2 -n) |
+  awk -F'\t' '{last[$1] = $0} END {for (k in last) print last[k]}' > "$T/acked.last"
+keys=$(awk -F'\t' '{n += $3} END {print n + 0}' "$T/acked.last")
+rm -f "$T/check.db"
+sqlite3 "$T/check.db" "CREATE TABLE a(note INTEGER PRIMARY KEY, ms INTEGER, nrows INTEGER)"
+sqlite3 -cmd ".mode tabs" "$T/check.db" ".import $T/acked.last a"
+stored=$(sqlite3 "$T/check.db" "ATTACH '$T/s.db' AS s;
+  SELECT count(*) FROM a JOIN s.ratings r ON r.note_id = a.note AND r.created_ms >= a.ms")
 
 echo
-echo "| t (s) | RSS (MiB) | open fds |"
-echo "|---|---|---|"
-awk '{printf "| %d | %.1f | %d |\n", $1, $2 / 1024, $3}' "$T/samples"
+echo "| t (s) | RSS (MiB) | open fds | DB (MiB) | WAL (MiB) |"
+echo "|---|---|---|---|---|"
+awk '{printf "| %d | %.1f | %d | %.1f | %.1f |\n", $1, $2 / 1024, $3, $4 / 1048576, $5 / 1048576}' "$T/samples"
 echo
-echo "| minute | ratings acked | p99 ack (ms) | errors |"
-echo "|---|---|---|---|"
-awk '{printf "| %d | %d | %s | %s |\n", $1, $2, $3, $4}' "$T/minutes"
+echo "| minute | ratings acked | p99 ack (ms) | errors | ratings in DB |"
+echo "|---|---|---|---|---|"
+awk '{printf "| %d | %d | %s | %s | %s |\n", $1, $2, $3, $4, $5}' "$T/minutes"
 echo
-echo "acknowledged $acked, stored $stored, lost $(( acked > stored ? acked - stored : 0 ))"
-[ "$stored" -ge "$acked" ]
+echo "runs (status, seconds, ratings):"
+sqlite3 "$T/s.db" "SELECT status, count(*), printf('%.1f', min(seconds)), printf('%.1f', max(seconds)),
+  max(n_ratings) FROM runs GROUP BY status" | sed 's/^/  /'
+grep -E "acks over|failed" "$T/serve.log" | sed 's/^/  serve: /' | tail -40 || true
+echo
+echo "acknowledged during the soak: $acked ratings at $SOAK_RATE ratings/s"
+echo "keys (noteId, rater) acknowledged: $keys, stored at their last acknowledged version or later: $stored, lost $(( keys > stored ? keys - stored : 0 ))"
+[ "$stored" -ge "$keys" ]
