@@ -38,14 +38,21 @@
 */
 #include "server.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <uv.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "../base/dataset.h"
 #include "server_int.h"
@@ -895,11 +902,57 @@ static void on_connection(uv_stream_t *l, int status) {
 
 /* ---- scheduled scoring ------------------------------------------------------------- */
 
-/* One full run on a worker: its own store handle, a snapshot (one read
-** transaction; ingest goes on beside it), the pipeline, one publishing
-** transaction.  Cancelled at shutdown -> the run row says "abandoned". */
-static void score_work(uv_work_t *w) {
-  server *s = w->data;
+/* Scoring below ingest (issue #18): full runs and refreshes use every core
+** (the pipeline's pool), and at equal priority they took CPU from the loop,
+** the body parsers and the writer, so acks waited for hundreds of ms.  A
+** run's body therefore runs on a thread of its own whose nice value is
+** SCORE_NICE; the pool threads it creates inherit it (Linux: the nice
+** value is per thread and copied at thread creation).  Not on the libuv
+** worker itself: an unprivileged thread cannot lower its nice value again,
+** and the worker goes on to parse ingest bodies.  If the thread cannot be
+** created the body runs on the worker, at normal priority. */
+#define SCORE_NICE 10
+
+typedef struct niced {
+  void (*fn)(server *);
+  server *s;
+} niced;
+
+static void *niced_main(void *arg) {
+  niced *a = arg;
+  /* failure (a seccomp filter, say) only costs the priority */
+  (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), SCORE_NICE);
+  a->fn(a->s);
+#ifdef __GLIBC__
+  /* A run frees a snapshot of the whole DB and its scores (hundreds of MiB
+  ** at 10^6 ratings), spread over the arenas of the pool threads; glibc
+  ** keeps freed memory below the top of each arena mapped, so RSS kept the
+  ** high-water mark of every arena (issue #18).  Give it back. */
+  malloc_trim(0);
+#endif
+  return NULL;
+}
+
+static void run_niced(void (*fn)(server *), server *s) {
+  niced a = {fn, s};
+  pthread_t t;
+  if (pthread_create(&t, NULL, niced_main, &a) != 0) {
+    fn(s);
+    return;
+  }
+  pthread_join(t, NULL);
+}
+
+static void score_body(server *s);
+static void refresh_body(server *s);
+static void score_work(uv_work_t *w) { run_niced(score_body, w->data); }
+static void refresh_work(uv_work_t *w) { run_niced(refresh_body, w->data); }
+
+/* One full run (score_work): its own store handle, a snapshot (one read
+** transaction; ingest goes on beside it), the pipeline, the publication
+** (ns_store_run_publish).  Cancelled at shutdown -> the run row says
+** "abandoned". */
+static void score_body(server *s) {
   ns_store *st = NULL;
   ns_dataset *ds = NULL;
   ns_scores *sc = NULL;
@@ -951,11 +1004,10 @@ static void score_after(uv_work_t *w, int status) {
 
 static void on_score_timer(uv_timer_t *t);
 
-/* One note refresh on a worker: its own store handle, a snapshot, the notes
-** whose ratings changed since the base last saw them, the frozen-rater
+/* One note refresh (refresh_work): its own store handle, a snapshot, the
+** notes whose ratings changed since the base last saw them, the frozen-rater
 ** refit, one transaction replacing their rows of the current run. */
-static void refresh_work(uv_work_t *w) {
-  server *s = w->data;
+static void refresh_body(server *s) {
   ns_store *st = NULL;
   ns_dataset *ds = NULL;
   ns_scores *rf = NULL;

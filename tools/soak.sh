@@ -2,18 +2,19 @@
 # tools/soak.sh -- `make soak`: serve for SOAK_SECONDS (default 600) under
 # mixed load and report whether anything drifts (issue #18).
 #
-# Data: a DB of `notescore gen` data (100 k ratings), then a fill of
-# SOAK_NOTES (default 10000) loadgen notes x 100 raters, written once; from
-# then on every ingest re-rates those keys (ns-loadgen --notes: the store
-# upserts by (noteId, rater)), so the DB reaches a steady state and RSS can
-# be judged.
+# Data: a DB of `notescore gen` data (1 M ratings, 10 000 notes, 20 000
+# raters), then a fill: 100 loadgen raters rate each of those notes once
+# (+1 M ratings, scored by every run); from then on every ingest re-rates
+# those keys (ns-loadgen --note-ids: the store upserts by (noteId, rater)),
+# so the DB reaches a steady state and RSS can be judged.
 # Sustained rate: a closed loop of SOAK_SUSTAIN_SECONDS (default 150: two
 # full runs and their refreshes) -- the durable-ack throughput the service
 # keeps up with including its scheduled scoring.
 # Load, all on 127.0.0.1:
 #   * ingest: ns-loadgen at a fixed rate (SOAK_RATE ratings/s, default
-#     half: half the sustained rate), in 60 s chunks so p99 is reported per
-#     minute;
+#     half: half the sustained rate), with the sustained measurement's
+#     request shape (8 connections, 100-rating bodies), in 60 s chunks so
+#     p99 is reported per minute;
 #   * scheduled full runs (--score-every 60) and note refreshes
 #     (--refresh-every 15);
 #   * readers: /dashboard, /v1/runs, /v1/notes/ID, /metrics in a loop;
@@ -41,7 +42,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "soak: ${SECS} s, work dir $T"
-"$BIN" gen -o "$T/data" --raters 2000 --notes 1000 --ratings 100000 --seed 11 >/dev/null 2>&1
+"$BIN" gen -o "$T/data" --raters 20000 --notes 10000 --ratings 1000000 --seed 11 >/dev/null 2>&1
 rm -f "$T"/data/truth_*.tsv
 "$BIN" import --db "$T/s.db" "$T/data" >/dev/null 2>&1
 "$BIN" serve --db "$T/s.db" --listen 127.0.0.1:0 --port-file "$T/port" \
@@ -51,9 +52,10 @@ for _ in $(seq 1 100); do [ -s "$T/port" ] && break; sleep 0.1; done
 PORT=$(cat "$T/port")
 URL="http://127.0.0.1:$PORT"
 
-NB=100000000000     # loadgen note ids: NB+1 .. NB+KEYS
-KEYS=${SOAK_NOTES:-10000}
-LGK=(--port "$PORT" --rows 100 --note-base "$NB" --notes "$KEYS")
+# the key space: the generated notes (so scoring sees the load) x 100
+# loadgen raters
+sqlite3 "$T/s.db" "SELECT note_id FROM notes ORDER BY note_id" > "$T/note_ids"
+LGK=(--port "$PORT" --rows 100 --note-ids "$T/note_ids")
 
 # --- fill: every (note, rater) key of the soak once (closed loop), so from
 # here on the DB holds a fixed set of ratings that ingest only re-rates
@@ -96,7 +98,8 @@ echo "soak: DB before the soak: $(dbstat | awk '{printf "%s ratings, %.1f MiB + 
 (
   while :; do
     curl -s -o /dev/null "$URL/dashboard"; curl -s -o /dev/null "$URL/v1/runs"
-    curl -s -o /dev/null "$URL/v1/notes/$(( RANDOM % 1000 + 1 ))"; curl -s -o /dev/null "$URL/metrics"
+    curl -s -o /dev/null "$URL/v1/notes/$(sed -n "$(( RANDOM % 10000 + 1 ))p" "$T/note_ids")"
+    curl -s -o /dev/null "$URL/metrics"
     sleep 0.2
   done
 ) >/dev/null 2>&1 & PIDS+=($!)
@@ -123,7 +126,7 @@ acked=0
 : > "$T/minutes"
 for m in $(seq 1 "$chunks"); do
   left=$(( SECS - (m - 1) * 60 )); [ "$left" -gt 60 ] && left=60
-  line=$("$LG" "${LGK[@]}" --conns 4 --seconds "$left" --rate "$SOAK_RATE" \
+  line=$("$LG" "${LGK[@]}" --conns 8 --seconds "$left" --rate "$SOAK_RATE" \
            --acked "$T/acked.m$m" || true)
   echo "$line" >> "$T/loadgen.log"
   a=$(echo "$line" | sed -n 's/.*s: \([0-9]*\) ratings acked.*/\1/p')
@@ -149,7 +152,8 @@ rm -f "$T/check.db"
 sqlite3 "$T/check.db" "CREATE TABLE a(note INTEGER PRIMARY KEY, ms INTEGER, nrows INTEGER)"
 sqlite3 -cmd ".mode tabs" "$T/check.db" ".import $T/acked.last a"
 stored=$(sqlite3 "$T/check.db" "ATTACH '$T/s.db' AS s;
-  SELECT count(*) FROM a JOIN s.ratings r ON r.note_id = a.note AND r.created_ms >= a.ms")
+  SELECT count(*) FROM a JOIN s.ratings r ON r.note_id = a.note AND r.created_ms >= a.ms
+  JOIN s.participants p ON p.id = r.rater_id AND p.participant_id GLOB 'lg[0-9]*'")
 
 echo
 echo "| t (s) | RSS (MiB) | open fds | DB (MiB) | WAL (MiB) |"

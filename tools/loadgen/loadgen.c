@@ -4,7 +4,8 @@
 **
 **   ns-loadgen --port P [--host 127.0.0.1] [--conns 8] [--rows 1000]
 **              [--seconds 5] [--rate RATINGS_PER_S] [--token T]
-**              [--note-base N] [--notes K [--fill]] [--acked FILE]
+**              [--note-base N] [--notes K | --note-ids FILE] [--fill]
+**              [--acked FILE]
 **
 ** N keep-alive connections (libuv, one thread) POST NDJSON bodies of
 ** --rows ratings to /v1/ratings.  Without --rate each connection sends its
@@ -20,6 +21,8 @@
 ** was written the DB stops growing (a steady state for a soak).  --fill
 ** writes each of the K notes once and stops.  createdAtMillis is the wall
 ** clock at the time the body is built, so a re-rating always wins.
+** --note-ids FILE (one note id a line) is the same with those ids as the
+** key space: re-rating notes the DB knows, so scoring runs see the load.
 **
 ** --acked FILE writes, for every note whose body was acknowledged, the
 ** createdAtMillis of its last acknowledged body and the number of rows:
@@ -51,6 +54,7 @@ typedef struct lgconn {
   int connected, busy, closed;
   uint64_t seq;               /* bodies sent by this connection */
   int64_t note;               /* note id of the request in flight */
+  int64_t key;                /* its index in the key space (--notes) */
   int64_t created_ms;         /* its createdAtMillis */
   int done;                   /* --fill: this connection wrote its share */
   double t_sched;             /* when the request in flight was due */
@@ -70,6 +74,7 @@ struct lg {
   const char *token;
   int64_t note_base;          /* added to every note id (--note-base) */
   int64_t notes;              /* --notes: key space (0 = unbounded) */
+  int64_t *ids;               /* --note-ids: the key space's note ids */
   int fill;                   /* --fill: each of the notes once, then stop */
   int64_t *acked_ms;          /* --acked: per note of the key space, the
                                  createdAtMillis last acknowledged (0 = none) */
@@ -103,7 +108,8 @@ static int build_request(lgconn *c) {
   int64_t note;
   if (g->notes > 0) {
     int64_t k = (int64_t)((c->seq - 1) % (uint64_t)owned_notes(g, c));
-    note = g->note_base + 1 + c->id + k * g->nconns;
+    c->key = c->id + k * g->nconns;
+    note = g->ids ? g->ids[c->key] : g->note_base + 1 + c->key;
   } else {
     note = g->note_base + 1000000000LL * (c->id + 1) + (int64_t)c->seq;
   }
@@ -184,8 +190,7 @@ static int on_message_complete(http_parser *p) {
   if (p->status_code == 200) {
     g->ok++;
     g->acked_rows += (uint64_t)g->rows;
-    if (g->acked_ms && c->note > g->note_base && c->note <= g->note_base + g->notes)
-      g->acked_ms[c->note - g->note_base - 1] = c->created_ms;
+    if (g->acked_ms) g->acked_ms[c->key] = c->created_ms;
     (void)ns_vec_push(&g->lat, t - c->t_sched);
   } else {
     g->errors++;
@@ -292,6 +297,8 @@ static void usage(FILE *f) {
              "                                     must not overwrite each other)\n"
              "                  [--notes K]       (cycle over notes N+1..N+K: re-rate a\n"
              "                                     bounded key space; --fill: each once)\n"
+             "                  [--note-ids FILE] (the same over the note ids listed in\n"
+             "                                     FILE, one a line)\n"
              "                  [--acked FILE]    (with --notes: note, createdAtMillis and\n"
              "                                     rows of each note's last acked body)\n");
 }
@@ -321,6 +328,21 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--note-base")) g.note_base = atoll(v);
     else if (!strcmp(a, "--notes")) g.notes = atoll(v);
     else if (!strcmp(a, "--acked")) g.acked_path = v;
+    else if (!strcmp(a, "--note-ids")) {
+      FILE *f = fopen(v, "r");
+      long long id;
+      size_t cap = 0;
+      if (!f) { fprintf(stderr, "ns-loadgen: cannot read %s\n", v); return 2; }
+      while (fscanf(f, "%lld", &id) == 1) {
+        if ((size_t)g.notes == cap) {
+          int64_t *n = realloc(g.ids, (cap = cap ? 2 * cap : 1024) * sizeof *n);
+          if (!n) return 1;
+          g.ids = n;
+        }
+        g.ids[g.notes++] = id;
+      }
+      fclose(f);
+    }
     else { usage(stderr); return 2; }
   }
   if (port <= 0 || g.nconns <= 0 || g.rows <= 0 || g.seconds <= 0 || g.notes < 0) { usage(stderr); return 2; }
@@ -364,7 +386,9 @@ int main(int argc, char **argv) {
     FILE *f = fopen(g.acked_path, "w");
     int bad = !f;
     for (int64_t k = 0; f && k < g.notes; k++)
-      if (g.acked_ms[k]) fprintf(f, "%" PRId64 "\t%" PRId64 "\t%d\n", g.note_base + 1 + k, g.acked_ms[k], g.rows);
+      if (g.acked_ms[k])
+        fprintf(f, "%" PRId64 "\t%" PRId64 "\t%d\n", g.ids ? g.ids[k] : g.note_base + 1 + k,
+                g.acked_ms[k], g.rows);
     if (f && fclose(f) != 0) bad = 1;
     if (bad) {
       fprintf(stderr, "ns-loadgen: cannot write %s\n", g.acked_path);
@@ -372,6 +396,7 @@ int main(int argc, char **argv) {
     }
     free(g.acked_ms);
   }
+  free(g.ids);
   for (int i = 0; i < g.nconns; i++) free(g.conns[i].req);
   free(g.conns);
   ns_vec_free(&g.lat);
