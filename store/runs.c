@@ -29,7 +29,7 @@
 
 /* Score rows per publication transaction, and the pause after each commit
 ** in which a waiting writer (busy handler: 1 ms retries) takes the lock. */
-#define PUBLISH_CHUNK 2000
+#define PUBLISH_CHUNK 500
 #define PUBLISH_YIELD_MS 2
 
 /* ---- run ownership ------------------------------------------------------
@@ -291,10 +291,11 @@ static int put_raters(ns_store *s, int64_t run_id, const ns_scores *sc, const ns
   return rc;
 }
 
-static int put_history(ns_store *s, const ns_scores *sc, const ns_dataset *ds) {
+/* note_status_history rows [b, e) */
+static int put_history(ns_store *s, const ns_scores *sc, const ns_dataset *ds, size_t b, size_t e) {
   ns__writer w;
   int rc = ns__writer_init(s, &w);
-  for (size_t i = 0; i < sc->n_history && !rc; i++) {
+  for (size_t i = b; i < e && !rc; i++) {
     const ns_nsh *h = &sc->history[i];
     const char *a = h->author >= 0 ? ns_strtab_str(ds->participants, h->author) : "";
     rc = ns__writer_history(&w, h, a, strlen(a));
@@ -374,7 +375,7 @@ int ns_store_run_publish(ns_store *s, int64_t run_id, const ns_scores *sc, const
   }
   /* the flip: history, run row, current_run -- one short transaction */
   if ((rc = ns__db_begin_write(s)) != 0) goto undo;
-  if ((rc = put_history(s, sc, ds)) != 0) goto fail;
+  if ((rc = put_history(s, sc, ds, 0, sc->n_history)) != 0) goto fail;
   if ((rc = ns__db_prepare(s, sql_run_done, &st)) != 0) goto fail;
   sqlite3_bind_int64(st, 1, run_id);
   sqlite3_bind_int64(st, 2, ns_now_ms());
@@ -423,24 +424,45 @@ undo:
 
 /* Note refresh: the refreshed notes' rows of the current run are replaced in
 ** place (note_scores is keyed by (run_id, note_id)) together with their
-** status-history rows, in one transaction, and only while run_id is still
-** the current run -- a full run that published meanwhile wins. */
+** status-history rows, and only while run_id is still the current run -- a
+** full run that published meanwhile wins.  Each note's two rows change in
+** one transaction; the notes go in transactions of PUBLISH_CHUNK notes, so
+** a refresh of every note (10^4 notes rewritten, a trigger per row) does not
+** hold SQLite's write lock for hundreds of ms against ingest (issue #18).
+** A reader between two chunks sees some notes refreshed and others not yet,
+** as if the refresh had been smaller.  (When the history rows are not one
+** per note in the notes' order, the refresh is one transaction.)  If a chunk
+** fails the chunks before it stay: rows of the current run, each consistent;
+** the caller does not accept the refresh, so the next one redoes them. */
 int ns_store_run_refresh(ns_store *s, int64_t run_id, const ns_scores *sc, const ns_dataset *ds) {
   sqlite3_stmt *st = NULL;
-  int rc;
+  size_t step, n;
+  int rc = 0, paired;
   if (s->readonly || !sc || !ds) return NS_EINVAL;
-  if ((rc = ns__db_begin_write(s)) != 0) return rc;
-  if ((rc = ns__db_prepare(s, "SELECT run_id FROM current_run WHERE id = 1", &st)) != 0) goto fail;
-  if (sqlite3_step(st) != SQLITE_ROW || sqlite3_column_int64(st, 0) != run_id) {
-    snprintf(s->errbuf, sizeof s->errbuf, "run %lld is not the current run", (long long)run_id);
-    rc = NS_ENOTFOUND;
-    goto fail;
+  paired = sc->n_history == sc->n_notes;
+  for (size_t i = 0; paired && i < sc->n_notes; i++)
+    paired = sc->history[i].note_id == sc->notes[i].note_id;
+  n = sc->n_notes > sc->n_history ? sc->n_notes : sc->n_history;
+  step = paired ? PUBLISH_CHUNK : n;
+  for (size_t b = 0; b < n || b == 0; b += step) {
+    size_t e = step && b + step < n ? b + step : n;
+    struct timespec ts = {0, PUBLISH_YIELD_MS * 1000000L};
+    if (b > 0) nanosleep(&ts, NULL);
+    if ((rc = ns__db_begin_write(s)) != 0) return rc;
+    if ((rc = ns__db_prepare(s, "SELECT run_id FROM current_run WHERE id = 1", &st)) != 0) goto fail;
+    if (sqlite3_step(st) != SQLITE_ROW || sqlite3_column_int64(st, 0) != run_id) {
+      snprintf(s->errbuf, sizeof s->errbuf, "run %lld is not the current run", (long long)run_id);
+      rc = NS_ENOTFOUND;
+      goto fail;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if ((rc = put_notes(s, run_id, sc, paired ? b : 0, paired ? e : sc->n_notes)) != 0) goto fail;
+    if ((rc = put_history(s, sc, ds, paired ? b : 0, paired ? e : sc->n_history)) != 0) goto fail;
+    if ((rc = ns__db_commit(s)) != 0) return rc;
+    if (n == 0) break;
   }
-  sqlite3_finalize(st);
-  st = NULL;
-  if ((rc = put_notes(s, run_id, sc, 0, sc->n_notes)) != 0) goto fail;
-  if ((rc = put_history(s, sc, ds)) != 0) goto fail;
-  return ns__db_commit(s);
+  return 0;
 fail:
   sqlite3_finalize(st);
   ns__db_rollback(s);
