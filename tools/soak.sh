@@ -66,8 +66,16 @@ echo "soak: fill: $line"
 # with the scheduled full runs and refreshes going on -- what the service
 # keeps up with over minutes, not a burst between runs
 SUS=${SOAK_SUSTAIN_SECONDS:-150}
+scoring() {   # "full runs published, refreshes done" so far
+  curl -s --max-time 10 "$URL/metrics" |
+    awk '/^notescore_runs_total\{status="published"\}/ {r = $2} /^notescore_refreshes_total\{status="ok"\}/ {f = $2}
+         END {print r + 0, f + 0}'
+}
+before=$(scoring)
 line=$("$LG" "${LGK[@]}" --conns 8 --seconds "$SUS" --acked "$T/acked.1" || true)
-echo "soak: sustained (closed loop, ${SUS} s, runs and refreshes on): $line"
+after=$(scoring)
+echo "soak: sustained (closed loop, ${SUS} s): $line"
+echo "soak: during it $(echo "$before $after" | awk '{print $3 - $1 " full runs and " $4 - $2 " refreshes"}') finished"
 max=$(echo "$line" | sed -n 's/.*(\([0-9]*\) ratings\/s).*/\1/p')
 # the soak ingests at half of it (SOAK_RATE=N: N ratings/s instead)
 case "${SOAK_RATE:-half}" in
@@ -155,14 +163,16 @@ stored=$(sqlite3 "$T/check.db" "ATTACH '$T/s.db' AS s;
   SELECT count(*) FROM a JOIN s.ratings r ON r.note_id = a.note AND r.created_ms >= a.ms
   JOIN s.participants p ON p.id = r.rater_id AND p.participant_id GLOB 'lg[0-9]*'")
 
+# per minute: the loadgen line, the DB at the minute's end, and the range
+# of the 10 s samples (RSS, fds) within it; the raw samples stay in $T/samples
 echo
-echo "| t (s) | RSS (MiB) | open fds | DB (MiB) | WAL (MiB) |"
-echo "|---|---|---|---|---|"
-awk '{printf "| %d | %.1f | %d | %.1f | %.1f |\n", $1, $2 / 1024, $3, $4 / 1048576, $5 / 1048576}' "$T/samples"
-echo
-echo "| minute | ratings acked | p99 ack (ms) | errors | ratings in DB |"
-echo "|---|---|---|---|---|"
-awk '{printf "| %d | %d | %s | %s | %s |\n", $1, $2, $3, $4, $5}' "$T/minutes"
+echo "| minute | ratings acked | p99 ack (ms) | errors | ratings in DB | DB + WAL (MiB) | RSS min–max (MiB) | open fds |"
+echo "|---|---|---|---|---|---|---|---|"
+awk 'NR == FNR { m = int($1 / 60) + 1; r = $2 / 1024
+                 if (!(m in rmin) || r < rmin[m]) rmin[m] = r; if (r > rmax[m]) rmax[m] = r
+                 if (!(m in fmin) || $3 < fmin[m]) fmin[m] = $3; if ($3 > fmax[m]) fmax[m] = $3; next }
+     { printf "| %d | %d | %s | %s | %s | %.1f | %.0f–%.0f | %d–%d |\n", $1, $2, $3, $4, $5,
+              ($6 + $7) / 1048576, rmin[$1], rmax[$1], fmin[$1], fmax[$1] }' "$T/samples" "$T/minutes"
 echo
 echo "runs (status, seconds, ratings):"
 sqlite3 "$T/s.db" "SELECT status, count(*), printf('%.1f', min(seconds)), printf('%.1f', max(seconds)),
