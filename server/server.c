@@ -1006,7 +1006,7 @@ static void on_score_timer(uv_timer_t *t);
 
 /* One note refresh (refresh_work): its own store handle, a snapshot, the
 ** notes whose ratings changed since the base last saw them, the frozen-rater
-** refit, one transaction replacing their rows of the current run. */
+** refit, their rows of the current run replaced (ns_store_run_refresh). */
 static void refresh_body(server *s) {
   ns_store *st = NULL;
   ns_dataset *ds = NULL;
