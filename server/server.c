@@ -904,80 +904,110 @@ static void on_connection(uv_stream_t *l, int status) {
 
 /* Scoring below ingest (issue #18): full runs and refreshes use every core
 ** (the pipeline's pool), and at equal priority they took CPU from the loop,
-** the body parsers and the writer, so acks waited for hundreds of ms.  A
-** run's body therefore runs on a thread of its own whose nice value is
-** SCORE_NICE; the pool threads it creates inherit it (Linux: the nice
-** value is per thread and copied at thread creation).  Not on the libuv
-** worker itself: an unprivileged thread cannot lower its nice value again,
-** and the worker goes on to parse ingest bodies.  If the thread cannot be
-** created the body runs on the worker, at normal priority. */
+** the body parsers and the writer, so acks waited for hundreds of ms.  So
+** the snapshot and the computation run on a thread of their own whose nice
+** value is SCORE_NICE; the pool threads the pipeline creates inherit it
+** (Linux: the nice value is per thread and copied at thread creation).  Not
+** on the libuv worker itself: an unprivileged thread cannot lower its nice
+** value again, and the worker goes on to parse ingest bodies.  The store
+** writes (run row, publication, refresh rows) stay on the worker at normal
+** priority: a niced thread holding SQLite's write lock on a busy machine
+** made ingest wait for it (priority inversion, measured: lock waits of
+** 200+ ms).  If the thread cannot be created the job runs on the worker. */
 #define SCORE_NICE 10
 
 typedef struct niced {
-  void (*fn)(server *);
-  server *s;
+  int (*fn)(void *);
+  void *arg;
+  int rc;
 } niced;
 
 static void *niced_main(void *arg) {
   niced *a = arg;
   /* failure (a seccomp filter, say) only costs the priority */
   (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), SCORE_NICE);
-  a->fn(a->s);
-#ifdef __GLIBC__
-  /* A run frees a snapshot of the whole DB and its scores (hundreds of MiB
-  ** at 10^6 ratings), spread over the arenas of the pool threads; glibc
-  ** keeps freed memory below the top of each arena mapped, so RSS kept the
-  ** high-water mark of every arena (issue #18).  Give it back. */
-  malloc_trim(0);
-#endif
+  a->rc = a->fn(a->arg);
   return NULL;
 }
 
-static void run_niced(void (*fn)(server *), server *s) {
-  niced a = {fn, s};
+static int run_niced(int (*fn)(void *), void *arg) {
+  niced a = {fn, arg, 0};
   pthread_t t;
-  if (pthread_create(&t, NULL, niced_main, &a) != 0) {
-    fn(s);
-    return;
-  }
+  if (pthread_create(&t, NULL, niced_main, &a) != 0) return fn(arg);
   pthread_join(t, NULL);
+  return a.rc;
 }
 
-static void score_body(server *s);
-static void refresh_body(server *s);
-static void score_work(uv_work_t *w) { run_niced(score_body, w->data); }
-static void refresh_work(uv_work_t *w) { run_niced(refresh_body, w->data); }
-
-/* One full run (score_work): its own store handle, a snapshot (one read
-** transaction; ingest goes on beside it), the pipeline, the publication
-** (ns_store_run_publish).  Cancelled at shutdown -> the run row says
-** "abandoned". */
-static void score_body(server *s) {
-  ns_store *st = NULL;
-  ns_dataset *ds = NULL;
-  ns_scores *sc = NULL;
+/* The niced parts of a run or refresh. */
+typedef struct score_job {
+  server *s;
+  ns_store *st;
+  ns_dataset *ds;
   ns_params p;
+  ns_scores *sc;
+  int64_t *ids;               /* refresh: the notes to refit */
+  size_t n;
+} score_job;
+
+static int job_snapshot(void *arg) {
+  score_job *j = arg;
+  return ns_store_snapshot(j->st, &j->ds);
+}
+
+static int job_pipeline(void *arg) {
+  score_job *j = arg;
+  return ns_pipeline_run(j->ds, &j->p, &j->s->score_cancel, &j->sc);
+}
+
+static int job_refit(void *arg) {
+  score_job *j = arg;
+  int rc = ns_store_snapshot(j->st, &j->ds);
+  if (rc == 0) rc = ns_refresh_changed(j->s->rbase, j->ds, &j->ids, &j->n);
+  if (rc == 0 && j->n > 0)
+    rc = ns_pipeline_refresh(j->s->rbase, j->ds, j->ids, j->n, ns_now_ms(), &j->sc);
+  return rc;
+}
+
+/* A run frees a snapshot of the whole DB and its scores (hundreds of MiB at
+** 10^6 ratings), spread over the arenas of the pool threads; glibc keeps
+** freed memory below the top of each arena mapped, so RSS kept the
+** high-water mark of every arena (issue #18).  Give it back. */
+static void trim_heap(void) {
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+}
+
+/* One full run on a worker: its own store handle, a snapshot (one read
+** transaction; ingest goes on beside it) and the pipeline (both niced),
+** the publication (ns_store_run_publish).  Cancelled at shutdown -> the run
+** row says "abandoned". */
+static void score_work(uv_work_t *w) {
+  server *s = w->data;
+  score_job j;
   int64_t run_id = 0;
   char json[256];
   double t0 = ns_monotonic_s();
   int rc;
-  if ((rc = ns_store_open(s->o.db_path, 0, &st)) != 0) goto out;
-  if ((rc = ns_store_snapshot(st, &ds)) != 0) goto out;
-  ns_params_default(&p);
-  p.now_ms = ns_now_ms();
-  p.progress = 0;
+  memset(&j, 0, sizeof j);
+  j.s = s;
+  if ((rc = ns_store_open(s->o.db_path, 0, &j.st)) != 0) goto out;
+  if ((rc = run_niced(job_snapshot, &j)) != 0) goto out;
+  ns_params_default(&j.p);
+  j.p.now_ms = ns_now_ms();
+  j.p.progress = 0;
   snprintf(json, sizeof json,
            "{\"source\":\"serve\",\"now_ms\":%lld,\"seed\":%llu,\"k\":%d,\"trust\":%d,"
            "\"tag_share_test\":%d}",
-           (long long)p.now_ms, (unsigned long long)p.seed, p.k, p.trust, p.tag_share_test);
-  if ((rc = ns_store_run_begin(st, json, &run_id)) != 0) goto out;
-  rc = ns_pipeline_run(ds, &p, &s->score_cancel, &sc);
-  if (rc == 0) rc = ns_store_run_publish(st, run_id, sc, ds);
-  if (rc != 0) ns_store_run_fail(st, run_id, rc == NS_ECANCELED ? "abandoned" : "failed");
+           (long long)j.p.now_ms, (unsigned long long)j.p.seed, j.p.k, j.p.trust, j.p.tag_share_test);
+  if ((rc = ns_store_run_begin(j.st, json, &run_id)) != 0) goto out;
+  rc = run_niced(job_pipeline, &j);
+  if (rc == 0) rc = ns_store_run_publish(j.st, run_id, j.sc, j.ds);
+  if (rc != 0) ns_store_run_fail(j.st, run_id, rc == NS_ECANCELED ? "abandoned" : "failed");
   if (rc == 0 && s->o.refresh_every_s > 0) {
     /* the refresh base: this run's rater parameters and note rows */
     ns_refresh_base *nb = NULL;
-    int brc = ns_refresh_base_new(ds, sc, &p, &nb);
+    int brc = ns_refresh_base_new(j.ds, j.sc, &j.p, &nb);
     if (brc != 0) ns_warn("serve: note refresh disabled until the next run: %s", ns_strerror(brc));
     ns_refresh_base_free(s->rbase);
     s->rbase = nb;
@@ -988,9 +1018,10 @@ out:
     ns_warn("serve: scoring run failed: %s", ns_strerror(rc));
   s->last_run_s = ns_monotonic_s() - t0;
   s->score_rc = rc;   /* read by score_after on the loop thread */
-  ns_scores_free(sc);
-  ns_dataset_free(ds);
-  ns_store_close(st);
+  ns_scores_free(j.sc);
+  ns_dataset_free(j.ds);
+  ns_store_close(j.st);
+  trim_heap();
 }
 
 static void score_after(uv_work_t *w, int status) {
@@ -1004,33 +1035,32 @@ static void score_after(uv_work_t *w, int status) {
 
 static void on_score_timer(uv_timer_t *t);
 
-/* One note refresh (refresh_work): its own store handle, a snapshot, the
-** notes whose ratings changed since the base last saw them, the frozen-rater
-** refit, their rows of the current run replaced (ns_store_run_refresh). */
-static void refresh_body(server *s) {
-  ns_store *st = NULL;
-  ns_dataset *ds = NULL;
-  ns_scores *rf = NULL;
-  int64_t *ids = NULL;
-  size_t n = 0;
+/* One note refresh on a worker: its own store handle, a snapshot, the notes
+** whose ratings changed since the base last saw them, the frozen-rater
+** refit (those three niced), their rows of the current run replaced
+** (ns_store_run_refresh). */
+static void refresh_work(uv_work_t *w) {
+  server *s = w->data;
+  score_job j;
   double t0 = ns_monotonic_s();
   int rc;
+  memset(&j, 0, sizeof j);
+  j.s = s;
   s->refresh_notes = 0;
-  if ((rc = ns_store_open(s->o.db_path, 0, &st)) != 0) goto out;
-  if ((rc = ns_store_snapshot(st, &ds)) != 0) goto out;
-  if ((rc = ns_refresh_changed(s->rbase, ds, &ids, &n)) != 0 || n == 0) goto out;
-  if ((rc = ns_pipeline_refresh(s->rbase, ds, ids, n, ns_now_ms(), &rf)) != 0) goto out;
-  if ((rc = ns_store_run_refresh(st, s->rbase_run, rf, ds)) != 0) goto out;
-  rc = ns_refresh_base_accept(s->rbase, ds, rf);
-  s->refresh_notes = rf->n_notes;
+  if ((rc = ns_store_open(s->o.db_path, 0, &j.st)) != 0) goto out;
+  if ((rc = run_niced(job_refit, &j)) != 0 || j.n == 0) goto out;
+  if ((rc = ns_store_run_refresh(j.st, s->rbase_run, j.sc, j.ds)) != 0) goto out;
+  rc = ns_refresh_base_accept(s->rbase, j.ds, j.sc);
+  s->refresh_notes = j.sc->n_notes;
 out:
   if (rc != 0) ns_warn("serve: note refresh failed: %s", ns_strerror(rc));
   s->refresh_s = ns_monotonic_s() - t0;
   s->refresh_rc = rc;   /* read by refresh_after on the loop thread */
-  free(ids);
-  ns_scores_free(rf);
-  ns_dataset_free(ds);
-  ns_store_close(st);
+  free(j.ids);
+  ns_scores_free(j.sc);
+  ns_dataset_free(j.ds);
+  ns_store_close(j.st);
+  trim_heap();
 }
 
 static void refresh_after(uv_work_t *w, int status) {
