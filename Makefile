@@ -8,7 +8,7 @@
 #   make demo         generate sample data, import it, score it, print a summary
 #   make attack       the adversarial sweep; writes docs/adversarial.md
 #   make soak         serve under mixed + hostile load for SOAK_SECONDS (600)
-#   make install PREFIX=/usr/local
+#   make install PREFIX=/usr/local DESTDIR=   binary, man page, docs, systemd unit
 #   make check-symbols   fail on any exported symbol not prefixed ns_
 #
 # Build modes: SAN=address,undefined adds sanitizers (objects go to their own
@@ -16,15 +16,36 @@
 
 CC      ?= cc
 PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+DOCDIR  ?= $(PREFIX)/share/doc/notescore
+# systemd reads units from /usr/local/lib/systemd/system and /usr/lib/systemd/system
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 SAN     ?=
 XCFLAGS ?=
 
 PKGS     := sqlite3 libuv jansson openblas lapacke
 DEB_PKGS := build-essential pkg-config libsqlite3-dev libuv1-dev libjansson-dev \
-            libhttp-parser-dev libopenblas-dev liblapacke-dev sqlite3 time curl jq
+            libhttp-parser-dev libopenblas-dev libopenblas-openmp-dev liblapacke-dev \
+            sqlite3 time curl jq
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lsqlite3 -luv -ljansson -lopenblas -llapacke)
+
+# OpenBLAS: the OpenMP build (libopenblas-openmp-dev), not the alternatives
+# default.  The pthread build takes a global mutex on every small dposv, so
+# the pool's threads queue on it; the serial build's allocator is not safe
+# for concurrent callers (wrong solves, docs/factorization.md).  The OpenMP
+# build locks one buffer slot at a time.  Its -L comes first so -lopenblas
+# finds it; the rpath is an old-style DT_RPATH (--disable-new-dtags) because
+# that one also applies to liblapacke's own liblapack.so.3 / libblas.so.3,
+# so every BLAS/LAPACK symbol comes from that one library.  Without the
+# package the build falls back to whatever -lopenblas is (correct, slower).
+comma       := ,
+MULTIARCH   := $(shell $(CC) -print-multiarch 2>/dev/null)
+BLAS_OMP    := $(firstword $(wildcard /usr/lib/$(MULTIARCH)/openblas-openmp/libopenblas.so))
+BLAS_DIR    := $(patsubst %/,%,$(dir $(BLAS_OMP)))
+BLAS_LIBS   := $(if $(BLAS_OMP),-L$(BLAS_DIR) -Wl$(comma)--disable-new-dtags -Wl$(comma)-rpath$(comma)$(BLAS_DIR))
 
 WARN    := -Wall -Wextra -Wstrict-prototypes -Wshadow -Wno-unused-parameter \
            -Wno-missing-field-initializers
@@ -33,7 +54,7 @@ WARN    := -Wall -Wextra -Wstrict-prototypes -Wshadow -Wno-unused-parameter \
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS = -std=c17 -D_GNU_SOURCE -ffp-contract=off -pthread $(CFLAGS) $(WARN) \
              $(PKG_CFLAGS) -MMD -MP $(XCFLAGS)
-LDLIBS  := $(PKG_LIBS) -lhttp_parser -lm -pthread
+LDLIBS  := $(BLAS_LIBS) $(PKG_LIBS) -lhttp_parser -lm -pthread
 
 ifneq ($(SAN),)
   BUILD := build/san
@@ -63,6 +84,10 @@ all: $(BIN)
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# dash/dashboard.html is built into the binary by .incbin in
+# dash/dashboard_asset.c; -MMD cannot see that include, so it is named here.
+$(BUILD)/obj/dash/dashboard_asset.o: dash/dashboard.html
 
 $(LIB): $(LIB_OBJS)
 	@rm -f $@
@@ -145,9 +170,17 @@ attack: deps $(BIN)
 soak: deps $(BIN) $(LOADGEN)
 	tools/soak.sh
 
+# The unit's ExecStart names the installed binary (BINDIR, without DESTDIR:
+# DESTDIR is a staging root, the files end up under PREFIX).
+DOC_FILES := README.md LICENSE $(wildcard docs/*.md docs/*.png) docs/alerts.yml
 install: $(BIN)
-	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/notescore
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DOCDIR) $(DESTDIR)$(UNITDIR)
+	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/notescore
+	install -m 0644 docs/notescore.1 $(DESTDIR)$(MANDIR)/man1/notescore.1
+	install -m 0644 $(DOC_FILES) $(DESTDIR)$(DOCDIR)/
+	sed 's|@BINDIR@|$(BINDIR)|g' dist/notescore.service > $(DESTDIR)$(UNITDIR)/notescore.service.tmp
+	chmod 0644 $(DESTDIR)$(UNITDIR)/notescore.service.tmp
+	mv $(DESTDIR)$(UNITDIR)/notescore.service.tmp $(DESTDIR)$(UNITDIR)/notescore.service
 
 clean:
 	rm -rf build

@@ -48,20 +48,202 @@ const char *ns_err_name(int rc) {
 /* ---- logging ----------------------------------------------------------- */
 
 static int log_level = NS_LOG_INFO;
+static int log_format = NS_LOG_PLAIN;
 
 void ns_log_set_level(int level) { log_level = level; }
 int ns_log_level(void) { return log_level; }
+void ns_log_set_format(int format) { log_format = format; }
+int ns_log_format(void) { return log_format; }
+
+int ns_log_format_parse(const char *name) {
+  if (!strcmp(name, "logfmt")) return NS_LOG_LOGFMT;
+  if (!strcmp(name, "json")) return NS_LOG_JSON;
+  if (!strcmp(name, "plain")) return NS_LOG_PLAIN;
+  return -1;
+}
+
+/* A bounded output buffer: appends past the end are dropped (the line is
+** cut, never overrun); one byte is always kept for the NUL. */
+typedef struct lbuf {
+  char *p;
+  size_t n, cap;
+  int over;               /* something was dropped */
+} lbuf;
+
+static void lb_putc(lbuf *b, char c) {
+  if (b->n + 1 < b->cap) b->p[b->n++] = c;
+  else b->over = 1;
+}
+
+static void lb_puts(lbuf *b, const char *s) {
+  while (*s) lb_putc(b, *s++);
+}
+
+static void lb_printf(lbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void lb_printf(lbuf *b, const char *fmt, ...) {
+  va_list ap;
+  int k;
+  if (b->n + 1 >= b->cap) return;
+  va_start(ap, fmt);
+  k = vsnprintf(b->p + b->n, b->cap - b->n, fmt, ap);
+  va_end(ap);
+  if (k > 0 && b->n + (size_t)k >= b->cap) b->over = 1;
+  if (k > 0) b->n = NS_MIN(b->n + (size_t)k, b->cap - 1);
+}
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 if it is not one. */
+static size_t utf8_len(const unsigned char *s) {
+  size_t n;
+  uint32_t cp;
+  if (s[0] < 0x80) return 1;
+  if (s[0] >= 0xc2 && s[0] <= 0xdf) n = 2, cp = s[0] & 0x1f;
+  else if (s[0] >= 0xe0 && s[0] <= 0xef) n = 3, cp = s[0] & 0x0f;
+  else if (s[0] >= 0xf0 && s[0] <= 0xf4) n = 4, cp = s[0] & 0x07;
+  else return 0;
+  for (size_t i = 1; i < n; i++) {
+    if ((s[i] & 0xc0) != 0x80) return 0;
+    cp = cp << 6 | (s[i] & 0x3f);
+  }
+  /* overlong forms, surrogates, past U+10FFFF */
+  if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+      (cp >= 0xd800 && cp <= 0xdfff))
+    return 0;
+  return n;
+}
+
+static void lb_json_str(lbuf *b, const char *s) {
+  const unsigned char *u = (const unsigned char *)s;
+  lb_putc(b, '"');
+  while (*u) {
+    size_t k;
+    if (*u == '"' || *u == '\\') {
+      lb_putc(b, '\\');
+      lb_putc(b, (char)*u++);
+    } else if (*u == '\n') {
+      lb_puts(b, "\\n"), u++;
+    } else if (*u == '\t') {
+      lb_puts(b, "\\t"), u++;
+    } else if (*u < 0x20 || *u == 0x7f) {
+      lb_printf(b, "\\u%04x", *u++);
+    } else if ((k = utf8_len(u)) == 0) {
+      lb_puts(b, "\\ufffd"), u++;   /* invalid UTF-8 byte */
+    } else {
+      while (k--) lb_putc(b, (char)*u++);
+    }
+  }
+  lb_putc(b, '"');
+}
+
+/* A logfmt value: bare when it is a plain token, else double-quoted. */
+static void lb_logfmt_str(lbuf *b, const char *s) {
+  const unsigned char *u = (const unsigned char *)s;
+  int quote = *u == '\0';
+  for (; *u; u++)
+    if (*u <= ' ' || *u == '=' || *u == '"' || *u == '\\' || *u == 0x7f) quote = 1;
+  if (!quote) {
+    lb_puts(b, s);
+    return;
+  }
+  lb_putc(b, '"');
+  for (u = (const unsigned char *)s; *u; u++) {
+    if (*u == '"' || *u == '\\') lb_putc(b, '\\'), lb_putc(b, (char)*u);
+    else if (*u == '\n') lb_puts(b, "\\n");
+    else if (*u == '\t') lb_puts(b, "\\t");
+    else if (*u < 0x20 || *u == 0x7f) lb_printf(b, "\\x%02x", *u);
+    else lb_putc(b, (char)*u);
+  }
+  lb_putc(b, '"');
+}
+
+static void lb_num(lbuf *b, int fmt, double d) {
+  if (isfinite(d)) lb_printf(b, "%.6g", d);
+  else lb_puts(b, fmt == NS_LOG_JSON ? "null" : isnan(d) ? "NaN" : d > 0 ? "+Inf" : "-Inf");
+}
+
+/* One line into b: the message (its first msg_len bytes), then the fields;
+** truncated adds truncated=true. */
+static void render(lbuf *b, int fmt, const char *ts, int lv, const char *msg, size_t msg_len,
+                   const ns_log_field *f, size_t n, int truncated) {
+  static const char *const plain_prefix[] = {"error: ", "warning: ", "", "debug: "};
+  static const char *const names[] = {"error", "warn", "info", "debug"};
+  char cut[2048];
+  if (msg_len < strlen(msg)) {   /* only when retrying a line that did not fit */
+    msg_len = NS_MIN(msg_len, sizeof cut - 1);
+    memcpy(cut, msg, msg_len);
+    cut[msg_len] = '\0';
+    msg = cut;
+  }
+  if (fmt == NS_LOG_JSON) {
+    lb_printf(b, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":", ts, names[lv]);
+    lb_json_str(b, msg);
+  } else if (fmt == NS_LOG_LOGFMT) {
+    lb_printf(b, "ts=%s level=%s msg=", ts, names[lv]);
+    lb_logfmt_str(b, msg);
+  } else {
+    lb_printf(b, "notescore: %s%s", plain_prefix[lv], msg);
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (f[i].type == 's' && !f[i].s && fmt != NS_LOG_JSON) continue;
+    if (fmt == NS_LOG_JSON) lb_printf(b, ",\"%s\":", f[i].key);
+    else lb_printf(b, " %s=", f[i].key);
+    if (f[i].type == 'i') lb_printf(b, "%lld", f[i].i);
+    else if (f[i].type == 'n') lb_num(b, fmt, f[i].d);
+    else if (!f[i].s) lb_puts(b, "null");
+    else if (fmt == NS_LOG_JSON) lb_json_str(b, f[i].s);
+    else lb_logfmt_str(b, f[i].s);
+  }
+  if (truncated) lb_puts(b, fmt == NS_LOG_JSON ? ",\"truncated\":true" : " truncated=true");
+  if (fmt == NS_LOG_JSON) lb_putc(b, '}');
+}
+
+void ns_log_format_line(char *buf, size_t cap, int fmt, int64_t now_ms, int level,
+                        const char *msg, const ns_log_field *f, size_t n) {
+  int lv = level < 0 ? 0 : level > 3 ? 3 : level;
+  size_t len = strlen(msg);
+  lbuf b = {buf, 0, cap, 0};
+  char ts[64] = "";
+  if (cap == 0) return;
+  if (fmt != NS_LOG_PLAIN) {
+    time_t secs = (time_t)(now_ms / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+             (int)(now_ms % 1000));
+  }
+  render(&b, fmt, ts, lv, msg, len, f, n, 0);
+  /* Too long: a record cut anywhere could end inside a quoted value, which
+  ** no logfmt or JSON parser reads.  Render it again without the fields and
+  ** with the message halved until the whole record fits, marked truncated. */
+  while (b.over && fmt != NS_LOG_PLAIN) {
+    len /= 2;
+    b.n = 0;
+    b.over = 0;
+    render(&b, fmt, ts, lv, msg, len, NULL, 0, 1);
+    if (len == 0) break;
+  }
+  buf[b.n] = '\0';
+}
+
+void ns_log_fields(int level, const char *msg, const ns_log_field *f, size_t n) {
+  char buf[4096];
+  size_t len;
+  if (level > log_level) return;
+  ns_log_format_line(buf, sizeof buf - 1, log_format, ns_now_ms(), level, msg, f, n);
+  len = strlen(buf);
+  buf[len++] = '\n';
+  /* one write so concurrent lines do not interleave */
+  fwrite(buf, 1, len, stderr);
+}
 
 void ns_log(int level, const char *fmt, ...) {
-  static const char *const prefix[] = {"error: ", "warning: ", "", "debug: "};
   va_list ap;
-  char buf[2048];
+  char msg[2048];
   if (level > log_level) return;
   va_start(ap, fmt);
-  vsnprintf(buf, sizeof buf, fmt, ap);
+  vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  /* one fprintf so concurrent lines do not interleave */
-  fprintf(stderr, "notescore: %s%s\n", prefix[level < 0 ? 0 : level > 3 ? 3 : level], buf);
+  ns_log_fields(level, msg, NULL, 0);
 }
 
 /* ---- clocks ------------------------------------------------------------ */

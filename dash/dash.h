@@ -2,15 +2,16 @@
 ** dash/dash.h -- read-only views of the score DB for people:
 ** the explanation of one note and the self-contained HTML report.
 **
-** Both read through the documented SQL views (docs/dashboards.md) on a
-** connection the caller opened (read-only is enough; the DB must be at
-** schema v2, which any writer open of ns_store_open() migrates to).  Each
-** function runs its queries inside ONE read transaction, so what it shows
-** is one published run, never a mix of two, even while a writer publishes.
+** Both read through the store's read layer (store/query.h, which queries
+** the documented SQL views of docs/dashboards.md) on a reader the caller
+** opened with ns_reader_open().  Each function runs its queries inside ONE
+** reader snapshot, so what it shows is one published run, never a mix of
+** two, even while a writer publishes.  Nothing here runs SQL itself.
 **
-** Who calls it: tools/cmd_explain.c, tools/cmd_report.c, and the server's
-** GET /dashboard route (server/server.c, server/read.c) on a libuv worker thread.
-** Threads: any thread, one call per connection at a time.
+** Who calls it: tools/cmd_explain.c, tools/cmd_report.c, tools/cmd_compare.c,
+** and the server's GET /report and GET /v1/notes/{id}/explain routes
+** (server/read.c) on a libuv worker thread.
+** Threads: any thread, one call per reader at a time.
 */
 #ifndef NS_DASHBOARD_H
 #define NS_DASHBOARD_H
@@ -20,7 +21,7 @@
 
 #include <jansson.h>
 
-struct sqlite3;
+#include "../store/query.h"
 
 /* Builds the explanation of note_id in the current published run:
 **   noteId (string: ids exceed 2^53), runId, scoredAtMillis, status,
@@ -37,13 +38,14 @@ struct sqlite3;
 **            by the reference tie-break rank),
 **   history: [{runId, scoredAtMillis, status, decidedBy, intercept, factor}]
 **            in run order,
-**   statusHistory: the note_status_history row ({} if none).
+**   statusHistory: the note_status_history row, keys the public
+**            noteStatusHistory column names (currentStatus, ...; {} if none).
 ** *out is a new reference (json_decref it); NULL on error.  msg (may be
 ** NULL) receives a one-line reason on error.
 ** Returns 0, NS_ENODATA (no published run), NS_ENOTFOUND (note not in the
 ** current run), NS_ESQL (query failed, e.g. schema older than v2),
 ** NS_ENOMEM. */
-int ns_dash_explain(struct sqlite3 *db, int64_t note_id, json_t **out, char *msg,
+int ns_dash_explain(ns_reader *rd, int64_t note_id, json_t **out, char *msg,
                     size_t msg_len);
 
 /* Status classes of a comparison: the rows and columns of the confusion
@@ -93,8 +95,14 @@ typedef struct ns_report_opts {
 ** set; each disagreeing note with an intercept and factor is drawn on the
 ** scatter as one <circle class="dpt">.  Without a published run the page
 ** says so (and still is valid).  opts may be NULL.
-** Returns 0, NS_ESQL (query failed), NS_EIO (write to out failed),
+** Returns 0, NS_ESQL (query failed), NS_EBUSY, NS_EIO (write to out failed),
 ** NS_ENOMEM. */
-int ns_report_html(struct sqlite3 *db, FILE *out, const ns_report_opts *opts);
+int ns_report_html(ns_reader *rd, FILE *out, const ns_report_opts *opts);
+
+/* The interactive page served at GET /dashboard: dash/dashboard.html as
+** built in (dash/dashboard_asset.c), NUL-terminated; ns_dashboard_html_len
+** bytes without the NUL.  Static data: no DB, any thread. */
+extern const char ns_dashboard_html[];
+extern const size_t ns_dashboard_html_len;
 
 #endif /* NS_DASHBOARD_H */

@@ -1,9 +1,10 @@
 /*
 ** dash/report.c -- the self-contained HTML report of a score DB
-** (ns_report_html, contract in dashboard.h).
+** (ns_report_html, contract in dash.h).
 **
 ** One page, no scripts, no network: inline CSS and inline SVG charts drawn
-** from the dashboard views inside ONE read transaction (the page shows one
+** from the dashboard views (read through store/query.h, which runs the SQL;
+** this file only draws) inside ONE reader snapshot (the page shows one
 ** published run even while the next one is being published):
 **
 **   1. facts of the current run (run_summary),
@@ -20,10 +21,10 @@
 **   5. the notes whose status changed in the current run (status_changes).
 **
 ** Size: ~90 bytes per scatter point; max_points bounds the page (the
-** caption says how many were left out).  The thresholds drawn are the
-** defaults of ns_params_default(), the ones `score` uses.
+** caption says how many were left out).  The thresholds drawn are those
+** the current run recorded in runs.params (defaults for an old run).
 **
-** Who calls it: tools/cmd_report.c, and the server's GET /dashboard on a
+** Who calls it: tools/cmd_report.c, and the server's GET /report on a
 ** worker thread (it passes an open_memstream FILE).  Threads: any.
 */
 #include "dash.h"
@@ -33,10 +34,9 @@
 #include <string.h>
 #include <time.h>
 
-#include <sqlite3.h>
-
 #include "../base/dataset.h"
 #include "../engine/pipeline.h"
+#include "../store/query.h"
 
 /* Plot geometry (SVG user units). */
 #define PW 760.0 /* whole scatter width */
@@ -91,10 +91,12 @@ static void esc(FILE *f, const char *s) {
   }
 }
 
-static const char *col_text(sqlite3_stmt *st, int i) {
-  const char *t = (const char *)sqlite3_column_text(st, i);
-  return t ? t : "";
-}
+/* A text field of a row: NULL (SQL NULL) reads as "". */
+static const char *str(const char *s) { return s ? s : ""; }
+
+/* An integer / real field of a row: SQL NULL prints as 0. */
+static long long z(int64_t v) { return v == NS_Q_NULL ? 0 : (long long)v; }
+static double zf(double v) { return isnan(v) ? 0.0 : v; }
 
 static int kind_of(const char *status) {
   for (int k = 0; k < N_KINDS; k++)
@@ -119,7 +121,7 @@ static double nice_step(double span, int n) {
 /* ---- the report context ------------------------------------------------- */
 
 typedef struct rep {
-  sqlite3 *db;
+  ns_reader *rd;
   FILE *f;
   const ns_report_opts *o;
   ns_params p;          /* thresholds drawn */
@@ -141,28 +143,12 @@ typedef struct dpt {
   uint8_t a, b;         /* NS_SCLASS_* here and in the other set */
 } dpt;
 
-static sqlite3_stmt *prep(rep *r, const char *sql) {
-  sqlite3_stmt *st = NULL;
-  if (r->rc) return NULL;
-  if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK) {
-    ns_warn("report: %s", sqlite3_errmsg(r->db));
-    r->rc = NS_ESQL;
-    return NULL;
-  }
-  return st;
-}
-
-/* Steps st: 1 row, 0 done (or error, recorded in r->rc). */
-static int step(rep *r, sqlite3_stmt *st) {
-  int src;
-  if (!st || r->rc) return 0;
-  src = sqlite3_step(st);
-  if (src == SQLITE_ROW) return 1;
-  if (src != SQLITE_DONE) {
-    ns_warn("report: %s", sqlite3_errmsg(r->db));
-    r->rc = src == SQLITE_BUSY ? NS_EBUSY : NS_ESQL;
-  }
-  return 0;
+/* Records the first failure of a query (a callback that ran out of memory
+** has recorded its own). */
+static void query(rep *r, int rc) {
+  if (!rc || r->rc) return;
+  ns_warn("report: %s", ns_reader_errmsg(r->rd));
+  r->rc = rc;
 }
 
 /* ---- 1. run facts ------------------------------------------------------- */
@@ -175,37 +161,36 @@ static void fmt_ms(int64_t ms, char *buf, size_t n) {
     snprintf(buf, n, "%lld ms", (long long)ms);
 }
 
-static void run_facts(rep *r) {
-  char when[40];
-  sqlite3_stmt *st = prep(r, "SELECT run_id, finished_ms, wall_seconds, n_ratings, n_notes,"
-                             " n_raters, n_crh, n_crnh, n_nmr, version, n_ratings_round2,"
-                             " n_raters_round2, mf_passes"
-                             " FROM run_summary WHERE is_current = 1");
+static int run_facts_row(void *ctx, const ns_q_run *run) {
+  rep *r = ctx;
   FILE *f = r->f;
-  if (step(r, st)) {
-    r->run_id = sqlite3_column_int64(st, 0);
-    fprintf(f, "<p>Current published run <b>%lld</b> (notescore ", (long long)r->run_id);
-    esc(f, col_text(st, 9));
-    fmt_ms(sqlite3_column_int64(st, 1), when, sizeof when);
-    fprintf(f, "), published %s, took %.2f s.</p>\n", when, sqlite3_column_double(st, 2));
-    fprintf(f,
-            "<table><tr><th class=l>input</th><th>ratings</th><th>notes</th><th>raters</th>"
-            "<th>ratings in round 2</th><th>raters in round 2</th><th>MF passes</th></tr>\n"
-            "<tr><td class=l>count</td><td>%lld</td><td>%lld</td><td>%lld</td><td>%lld</td>"
-            "<td>%lld</td><td>%lld</td></tr></table>\n",
-            (long long)sqlite3_column_int64(st, 3), (long long)sqlite3_column_int64(st, 4),
-            (long long)sqlite3_column_int64(st, 5), (long long)sqlite3_column_int64(st, 10),
-            (long long)sqlite3_column_int64(st, 11), (long long)sqlite3_column_int64(st, 12));
-    fprintf(f, "<p>Statuses: <span class=\"key k crh\"></span>%lld CRH"
-               "<span class=\"key k crnh\"></span>%lld CRNH"
-               "<span class=\"key k nmr\"></span>%lld NMR</p>\n",
-            (long long)sqlite3_column_int64(st, 6), (long long)sqlite3_column_int64(st, 7),
-            (long long)sqlite3_column_int64(st, 8));
-  } else if (!r->rc) {
-    fprintf(f, "<p><b>No published scoring run yet.</b> Run <code>notescore score --db DB"
-               "</code> (or let <code>serve</code> run one) and reload.</p>\n");
-  }
-  sqlite3_finalize(st);
+  char when[40];
+  r->run_id = run->run_id;
+  fprintf(f, "<p>Current published run <b>%lld</b> (notescore ", (long long)r->run_id);
+  esc(f, str(run->version));
+  fmt_ms(z(run->finished_ms), when, sizeof when);
+  fprintf(f, "), published %s, took %.2f s.</p>\n", when, zf(run->wall_seconds));
+  fprintf(f,
+          "<table><tr><th class=l>input</th><th>ratings</th><th>notes</th><th>raters</th>"
+          "<th>ratings in round 2</th><th>raters in round 2</th><th>MF passes</th></tr>\n"
+          "<tr><td class=l>count</td><td>%lld</td><td>%lld</td><td>%lld</td><td>%lld</td>"
+          "<td>%lld</td><td>%lld</td></tr></table>\n",
+          z(run->n_ratings), z(run->n_notes), z(run->n_raters), z(run->n_ratings_round2),
+          z(run->n_raters_round2), z(run->mf_passes));
+  fprintf(f, "<p>Statuses: <span class=\"key k crh\"></span>%lld CRH"
+             "<span class=\"key k crnh\"></span>%lld CRNH"
+             "<span class=\"key k nmr\"></span>%lld NMR</p>\n",
+          z(run->n_crh), z(run->n_crnh), z(run->n_nmr));
+  return 1;   /* one row */
+}
+
+static void run_facts(rep *r) {
+  ns_q_run_filter flt = {.current_only = 1};
+  int rc = ns_q_runs(r->rd, &flt, run_facts_row, r);
+  query(r, rc < 0 ? rc : 0);
+  if (rc == 0 && !r->rc)
+    fprintf(r->f, "<p><b>No published scoring run yet.</b> Run <code>notescore score --db DB"
+                  "</code> (or let <code>serve</code> run one) and reload.</p>\n");
 }
 
 /* ---- 2. the scatter ----------------------------------------------------- */
@@ -232,80 +217,103 @@ static const char *const sclass_label[NS_SCLASS_COUNT] = {"CRH", "CRNH", "NMR", 
 static double sx(double x, double x0, double x1) { return ML + (x - x0) / (x1 - x0) * (PW - ML - MR); }
 static double sy(double y, double y0, double y1) { return PH - MB - (y - y0) / (y1 - y0) * (PH - MT - MB); }
 
-static void scatter(rep *r) {
-  sqlite3_stmt *st;
-  pt *pts = NULL;
-  size_t n = 0, cap = 0, total = 0, limit = r->o && r->o->max_points > 0 ? (size_t)r->o->max_points : 200000;
-  size_t count[N_KINDS] = {0};
-  size_t n_crnh = 0, n_above = 0, by_rule[N_CRNH_RULES] = {0}, by_dec[MAX_DECIDERS] = {0};
-  size_t by_dec_other = 0;
+/* What the scatter collects from the rows before drawing. */
+typedef struct scat {
+  rep *r;
+  pt *pts;
+  size_t n, cap, total, limit;
+  size_t count[N_KINDS];
+  size_t n_crnh, n_above, by_rule[N_CRNH_RULES], by_dec[MAX_DECIDERS], by_dec_other;
   char dec[MAX_DECIDERS][48];
-  int n_dec = 0;
-  double x0 = -1.0, x1 = 1.0, y0 = -0.6, y1 = 0.8, step_x, step_y;
+  int n_dec;
+  double x0, x1, y0, y1;
+} scat;
+
+static int scatter_row(void *ctx, const ns_q_note *row) {
+  scat *c = ctx;
+  rep *r = c->r;
+  int kind = kind_of(str(row->status));
+  c->total++;
+  /* CRNH above the drawn line: which rule put it there (every point,
+  ** drawn or not) */
+  if (kind == 1) {
+    double x = row->factor, y = row->intercept;
+    c->n_crnh++;
+    if (isfinite(x) && isfinite(y) && y > r->p.crnh_threshold + r->p.crnh_factor_mult * fabs(x)) {
+      uint64_t mask = row->core_rules;
+      int any = 0;
+      c->n_above++;
+      for (int k = 0; k < N_CRNH_RULES; k++)
+        if (mask & (1ull << crnh_rules[k])) {
+          c->by_rule[k]++;
+          any = 1;
+        }
+      if (!any) { /* CRNH by no CRNH rule: a lock or the history; name the decider */
+        const char *d = str(row->decided_by);
+        int k;
+        for (k = 0; k < c->n_dec && strcmp(c->dec[k], d); k++) {}
+        if (k == c->n_dec && c->n_dec < MAX_DECIDERS) {
+          snprintf(c->dec[k], sizeof c->dec[k], "%s", d);
+          c->n_dec++;
+        }
+        if (k < MAX_DECIDERS) c->by_dec[k]++;
+        else c->by_dec_other++;
+      }
+    }
+  }
+  if (c->n == c->limit) return 0;
+  if (c->n == c->cap) {
+    size_t nc = c->cap ? c->cap * 2 : 4096;
+    pt *np = realloc(c->pts, nc * sizeof *np);
+    if (!np) return r->rc = NS_ENOMEM;
+    c->pts = np;
+    c->cap = nc;
+  }
+  c->pts[c->n] = (pt){row->note_id, row->factor, row->intercept, kind};
+  if (!isfinite(row->factor) || !isfinite(row->intercept)) return 0;
+  /* the axes grow to fit every point (rounded out to 0.1) */
+  c->x0 = fmin(c->x0, floor(row->factor * 10.0) / 10.0);
+  c->x1 = fmax(c->x1, ceil(row->factor * 10.0) / 10.0);
+  c->y0 = fmin(c->y0, floor(row->intercept * 10.0) / 10.0);
+  c->y1 = fmax(c->y1, ceil(row->intercept * 10.0) / 10.0);
+  c->count[kind]++;
+  c->n++;
+  return 0;
+}
+
+static void scatter(rep *r) {
+  scat sc = {.r = r, .x0 = -1.0, .x1 = 1.0, .y0 = -0.6, .y1 = 0.8};
+  ns_q_note_filter flt = {1, NULL, NULL, NS_Q_NULL, 0, 0};
+  pt *pts = NULL;
+  size_t n, total, limit, *count = sc.count, n_crnh, n_above, *by_rule = sc.by_rule,
+         *by_dec = sc.by_dec, by_dec_other;
+  char (*dec)[48] = sc.dec;
+  int n_dec;
+  double x0, x1, y0, y1, step_x, step_y;
   FILE *f = r->f;
   int titles;
 
+  sc.limit = r->o && r->o->max_points > 0 ? (size_t)r->o->max_points : 200000;
   fprintf(f, "<h2>Notes: intercept against factor</h2>\n");
   if (!r->run_id) return;
-  /* ORDER BY note_id: same DB, same bytes (the e2e test compares the file
+  /* note_id order: same DB, same bytes (the e2e test compares the file
   ** with the page `serve` sends).  Notes without a model (too few ratings)
-  ** have NULL intercept/factor and are not drawn: there is nowhere to put
-  ** them, and the caption counts only drawn points. */
-  st = prep(r, "SELECT note_id, factor, intercept, status, core_rules, decided_by"
-               " FROM current_note_status"
-               " WHERE intercept IS NOT NULL AND factor IS NOT NULL ORDER BY note_id");
-  while (step(r, st)) {
-    total++;
-    /* CRNH above the drawn line: which rule put it there (every point,
-    ** drawn or not) */
-    if (kind_of(col_text(st, 3)) == 1) {
-      double x = sqlite3_column_double(st, 1), y = sqlite3_column_double(st, 2);
-      n_crnh++;
-      if (isfinite(x) && isfinite(y) && y > r->p.crnh_threshold + r->p.crnh_factor_mult * fabs(x)) {
-        uint64_t mask = (uint64_t)sqlite3_column_int64(st, 4);
-        int any = 0;
-        n_above++;
-        for (int k = 0; k < N_CRNH_RULES; k++)
-          if (mask & (1ull << crnh_rules[k])) {
-            by_rule[k]++;
-            any = 1;
-          }
-        if (!any) { /* CRNH by no CRNH rule: a lock or the history; name the decider */
-          const char *d = col_text(st, 5);
-          int k;
-          for (k = 0; k < n_dec && strcmp(dec[k], d); k++) {}
-          if (k == n_dec && n_dec < MAX_DECIDERS) {
-            snprintf(dec[k], sizeof dec[k], "%s", d);
-            n_dec++;
-          }
-          if (k < MAX_DECIDERS) by_dec[k]++;
-          else by_dec_other++;
-        }
-      }
-    }
-    if (n == limit) continue;
-    if (n == cap) {
-      size_t nc = cap ? cap * 2 : 4096;
-      pt *np = realloc(pts, nc * sizeof *np);
-      if (!np) { r->rc = NS_ENOMEM; break; }
-      pts = np;
-      cap = nc;
-    }
-    pts[n].id = sqlite3_column_int64(st, 0);
-    pts[n].x = sqlite3_column_double(st, 1);
-    pts[n].y = sqlite3_column_double(st, 2);
-    pts[n].kind = kind_of(col_text(st, 3));
-    if (!isfinite(pts[n].x) || !isfinite(pts[n].y)) continue;
-    /* the axes grow to fit every point (rounded out to 0.1) */
-    x0 = fmin(x0, floor(pts[n].x * 10.0) / 10.0);
-    x1 = fmax(x1, ceil(pts[n].x * 10.0) / 10.0);
-    y0 = fmin(y0, floor(pts[n].y * 10.0) / 10.0);
-    y1 = fmax(y1, ceil(pts[n].y * 10.0) / 10.0);
-    count[pts[n].kind]++;
-    n++;
-  }
-  sqlite3_finalize(st);
+  ** have NULL intercept/factor and are not drawn (scored_only): there is
+  ** nowhere to put them, and the caption counts only drawn points. */
+  query(r, ns_q_notes(r->rd, &flt, scatter_row, &sc));
+  pts = sc.pts;
   if (r->rc) goto out;
+  n = sc.n;
+  total = sc.total;
+  limit = sc.limit;
+  n_crnh = sc.n_crnh;
+  n_above = sc.n_above;
+  by_dec_other = sc.by_dec_other;
+  n_dec = sc.n_dec;
+  x0 = sc.x0;
+  x1 = sc.x1;
+  y0 = sc.y0;
+  y1 = sc.y1;
   /* the disagreeing notes of --compare are drawn on the same axes */
   for (size_t i = 0; i < r->n_dis; i++) {
     x0 = fmin(x0, floor(r->dis[i].x * 10.0) / 10.0);
@@ -426,41 +434,46 @@ out:
 /* Joins every note of the current run with the compared set (both in note
 ** id order) and keeps the counts and the disagreeing notes for the
 ** scatter.  Runs before the scatter, inside the page's transaction. */
-static void agreement_compute(rep *r) {
-  const ns_report_compare *c = r->o ? r->o->compare : NULL;
-  sqlite3_stmt *st;
-  size_t j = 0, cap = 0;
-  if (!c || !r->run_id) return;
-  r->has_cmp = 1;
-  st = prep(r, "SELECT note_id, status, factor, intercept FROM current_note_status"
-               " ORDER BY note_id");
-  while (step(r, st)) {
-    int64_t id = sqlite3_column_int64(st, 0);
-    int a, b;
-    while (j < c->n && c->note_id[j] < id) { r->cmp_only_other++; j++; }
-    if (j == c->n || c->note_id[j] != id) { r->cmp_only_run++; continue; }
-    a = ns_report_status_class(col_text(st, 1));
-    b = c->cls[j++] < NS_SCLASS_COUNT ? c->cls[j - 1] : NS_SCLASS_OTHER;
-    r->cmp_common++;
-    r->cmp_matrix[a][b]++;
-    if (a == b) { r->cmp_agree++; continue; }
-    if (sqlite3_column_type(st, 2) == SQLITE_NULL || sqlite3_column_type(st, 3) == SQLITE_NULL ||
-        !isfinite(sqlite3_column_double(st, 2)) || !isfinite(sqlite3_column_double(st, 3))) {
-      r->n_dis_unscored++;
-      continue;
-    }
-    if (r->n_dis == cap) {
-      size_t nc = cap ? cap * 2 : 256;
-      dpt *nd = realloc(r->dis, nc * sizeof *nd);
-      if (!nd) { r->rc = NS_ENOMEM; break; }
-      r->dis = nd;
-      cap = nc;
-    }
-    r->dis[r->n_dis++] = (dpt){id, sqlite3_column_double(st, 2), sqlite3_column_double(st, 3),
-                               (uint8_t)a, (uint8_t)b};
+typedef struct agree_it {
+  rep *r;
+  const ns_report_compare *c;
+  size_t j, cap;
+} agree_it;
+
+static int agreement_row(void *ctx, const ns_q_note *row) {
+  agree_it *it = ctx;
+  rep *r = it->r;
+  const ns_report_compare *c = it->c;
+  int64_t id = row->note_id;
+  int a, b;
+  while (it->j < c->n && c->note_id[it->j] < id) { r->cmp_only_other++; it->j++; }
+  if (it->j == c->n || c->note_id[it->j] != id) { r->cmp_only_run++; return 0; }
+  a = ns_report_status_class(str(row->status));
+  b = c->cls[it->j++] < NS_SCLASS_COUNT ? c->cls[it->j - 1] : NS_SCLASS_OTHER;
+  r->cmp_common++;
+  r->cmp_matrix[a][b]++;
+  if (a == b) { r->cmp_agree++; return 0; }
+  if (!isfinite(row->factor) || !isfinite(row->intercept)) { /* NULL reads as NAN */
+    r->n_dis_unscored++;
+    return 0;
   }
-  sqlite3_finalize(st);
-  r->cmp_only_other += c->n - j;
+  if (r->n_dis == it->cap) {
+    size_t nc = it->cap ? it->cap * 2 : 256;
+    dpt *nd = realloc(r->dis, nc * sizeof *nd);
+    if (!nd) return r->rc = NS_ENOMEM;
+    r->dis = nd;
+    it->cap = nc;
+  }
+  r->dis[r->n_dis++] = (dpt){id, row->factor, row->intercept, (uint8_t)a, (uint8_t)b};
+  return 0;
+}
+
+static void agreement_compute(rep *r) {
+  agree_it it = {r, r->o ? r->o->compare : NULL, 0, 0};
+  if (!it.c || !r->run_id) return;
+  r->has_cmp = 1;
+  if (!r->rc) query(r, ns_q_notes(r->rd, NULL, agreement_row, &it));
+  r->cmp_only_other += it.c->n - it.j;
 }
 
 /* The agreement section: figures and the confusion matrix as a heat table
@@ -509,26 +522,46 @@ static void agreement_section(rep *r) {
 ** NMR, so the CRH band's height change between runs reads directly.  The
 ** counts come from run_summary (the runs table), not from note_scores, so
 ** the chart costs nothing however many notes there are. */
+enum { MAXR = 60 };
+typedef struct bar {
+  int64_t id, v[N_KINDS];
+  double secs;
+  int64_t ratings;
+} bar;
+typedef struct bars {
+  bar run[MAXR];
+  int n;
+  int64_t vmax;
+} bars;
+
+static int bars_row(void *ctx, const ns_q_run *row) {
+  bars *b = ctx;
+  if (b->n == MAXR) return 0;
+  b->run[b->n].id = row->run_id;
+  b->run[b->n].v[0] = z(row->n_crh);
+  b->run[b->n].v[1] = z(row->n_crnh);
+  b->run[b->n].v[2] = z(row->n_nmr);
+  b->run[b->n].secs = zf(row->wall_seconds);
+  b->run[b->n].ratings = z(row->n_ratings);
+  b->vmax = NS_MAX(b->vmax, b->run[b->n].v[0] + b->run[b->n].v[1] + b->run[b->n].v[2]);
+  b->n++;
+  return 0;
+}
+
 static void runs_chart(rep *r) {
-  enum { MAXR = 60 };
-  struct { int64_t id, v[N_KINDS]; double secs; int64_t ratings; } run[MAXR];
-  int n = 0;
-  int64_t vmax = 1;
+  bars b;
   FILE *f = r->f;
   const double W = 760, H = 260, L = 64, B = 40, T = 12;
   /* the newest MAXR published runs, oldest first */
-  sqlite3_stmt *st = prep(r, "SELECT run_id, n_crh, n_crnh, n_nmr, wall_seconds, n_ratings FROM"
-                             " (SELECT * FROM run_summary WHERE status = 'published'"
-                             "  ORDER BY run_id DESC LIMIT 60) ORDER BY run_id");
-  while (step(r, st) && n < MAXR) {
-    run[n].id = sqlite3_column_int64(st, 0);
-    for (int k = 0; k < N_KINDS; k++) run[n].v[k] = sqlite3_column_int64(st, 1 + k);
-    run[n].secs = sqlite3_column_double(st, 4);
-    run[n].ratings = sqlite3_column_int64(st, 5);
-    vmax = NS_MAX(vmax, run[n].v[0] + run[n].v[1] + run[n].v[2]);
-    n++;
-  }
-  sqlite3_finalize(st);
+  ns_q_run_filter flt = {.status = "published", .limit = MAXR, .oldest_first = 1};
+  int n;
+  int64_t vmax;
+  const bar *run = b.run;
+  memset(&b, 0, sizeof b);
+  b.vmax = 1;
+  if (!r->rc) query(r, ns_q_runs(r->rd, &flt, bars_row, &b));
+  n = b.n;
+  vmax = b.vmax;
   fprintf(f, "<h2>Status counts across published runs</h2>\n");
   if (r->rc || n == 0) return;
   fprintf(f, "<svg id=\"runs\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\">\n", W, H, W, H);
@@ -574,30 +607,42 @@ static void runs_chart(rep *r) {
 ** [lo0, hi0] widened to the data's range, so an outlier is never clipped
 ** out of the picture.  Values are buffered once (8 bytes per rater) because
 ** the range must be known before binning. */
-static void histogram(rep *r, const char *title, const char *id, const char *sql, double lo0,
+typedef struct vals {
+  rep *r;
+  double *v, lo, hi;
+  size_t n, cap;
+} vals;
+
+static int vals_add(void *ctx, double x) {
+  vals *a = ctx;
+  if (!isfinite(x)) return 0;
+  if (a->n == a->cap) {
+    size_t nc = a->cap ? a->cap * 2 : 4096;
+    double *nv = realloc(a->v, nc * sizeof *nv);
+    if (!nv) return a->r->rc = NS_ENOMEM;
+    a->v = nv;
+    a->cap = nc;
+  }
+  a->v[a->n++] = x;
+  a->lo = fmin(a->lo, x);
+  a->hi = fmax(a->hi, x);
+  return 0;
+}
+
+static void histogram(rep *r, const char *title, const char *id, int which, double lo0,
                       double hi0) {
   enum { NB = 40 };
   int64_t bins[NB] = {0}, bmax = 1, total = 0;
-  double *v = NULL, lo = lo0, hi = hi0;
-  size_t n = 0, cap = 0;
+  vals a = {r, NULL, lo0, hi0, 0, 0};
+  double *v, lo, hi;
+  size_t n;
   FILE *f = r->f;
   const double W = 370, H = 220, L = 48, B = 36, T = 10, R = 8;
-  sqlite3_stmt *st = prep(r, sql);
-  while (step(r, st)) {
-    double x = sqlite3_column_double(st, 0);
-    if (!isfinite(x)) continue;
-    if (n == cap) {
-      size_t nc = cap ? cap * 2 : 4096;
-      double *nv = realloc(v, nc * sizeof *nv);
-      if (!nv) { r->rc = NS_ENOMEM; break; }
-      v = nv;
-      cap = nc;
-    }
-    v[n++] = x;
-    lo = fmin(lo, x);
-    hi = fmax(hi, x);
-  }
-  sqlite3_finalize(st);
+  if (!r->rc) query(r, ns_q_rater_values(r->rd, r->run_id, which, vals_add, &a));
+  v = a.v;
+  lo = a.lo;
+  hi = a.hi;
+  n = a.n;
   fprintf(f, "<div class=hist><h3>%s</h3>\n", title);
   if (r->rc || n == 0) {
     fprintf(f, "<p class=note>no values in this run</p></div>\n");
@@ -634,69 +679,62 @@ static void histogram(rep *r, const char *title, const char *id, const char *sql
 /* The change log of the current run.  New notes (old_status NULL) are only
 ** counted: on a first run they are every note, which would drown the rows
 ** that matter -- notes that really moved. */
+typedef struct chg_it {
+  FILE *f;
+  int64_t shown;
+} chg_it;
+
+static int change_row(void *ctx, const ns_q_change *c) {
+  chg_it *it = ctx;
+  FILE *f = it->f;
+  char a[32] = "-", b[32] = "-";
+  if (!isnan(c->old_intercept)) snprintf(a, sizeof a, "%.4f", c->old_intercept);
+  if (!isnan(c->new_intercept)) snprintf(b, sizeof b, "%.4f", c->new_intercept);
+  fprintf(f, "<tr class=chg><td class=l>%lld</td><td class=l>", (long long)c->note_id);
+  esc(f, str(c->old_status));
+  fputs("</td><td class=l>", f);
+  esc(f, str(c->new_status));
+  fputs("</td><td class=l>", f);
+  esc(f, str(c->decided_by));
+  fprintf(f, "</td><td>%s</td><td>%s</td></tr>\n", a, b);
+  it->shown++;
+  return 0;
+}
+
 static void changes(rep *r) {
   int limit = r->o && r->o->max_changes > 0 ? r->o->max_changes : 200;
-  int64_t changed = 0, fresh = 0, shown = 0;
+  int64_t changed = 0, fresh = 0;
   FILE *f = r->f;
-  sqlite3_stmt *st;
+  chg_it it = {f, 0};
   fprintf(f, "<h2>Notes whose status changed in the last run</h2>\n");
   if (!r->run_id) return;
-  st = prep(r, "SELECT count(old_status), count(*) - count(old_status)"
-               " FROM note_status_changes WHERE run_id = ?1");
-  if (st) sqlite3_bind_int64(st, 1, r->run_id);
-  if (step(r, st)) {
-    changed = sqlite3_column_int64(st, 0);
-    fresh = sqlite3_column_int64(st, 1);
-  }
-  sqlite3_finalize(st);
+  if (!r->rc) query(r, ns_q_change_counts(r->rd, r->run_id, &changed, &fresh));
   fprintf(f, "<p>%lld notes changed status in run %lld against the previous published run; "
              "%lld notes were scored for the first time.</p>\n",
           (long long)changed, (long long)r->run_id, (long long)fresh);
   if (r->rc || changed == 0) return;
-  st = prep(r, "SELECT note_id, old_status, new_status, decided_by, old_intercept, new_intercept"
-               " FROM status_changes WHERE run_id = ?1 AND old_status IS NOT NULL"
-               " ORDER BY note_id LIMIT ?2");
-  if (st) {
-    sqlite3_bind_int64(st, 1, r->run_id);
-    sqlite3_bind_int(st, 2, limit);
-  }
   fputs("<table id=\"changes\"><tr><th class=l>note</th><th class=l>from</th><th class=l>to</th>"
         "<th class=l>decided by</th><th>intercept before</th><th>after</th></tr>\n", f);
-  while (step(r, st)) {
-    char a[32] = "-", b[32] = "-";
-    if (sqlite3_column_type(st, 4) != SQLITE_NULL)
-      snprintf(a, sizeof a, "%.4f", sqlite3_column_double(st, 4));
-    if (sqlite3_column_type(st, 5) != SQLITE_NULL)
-      snprintf(b, sizeof b, "%.4f", sqlite3_column_double(st, 5));
-    fprintf(f, "<tr class=chg><td class=l>%lld</td><td class=l>", (long long)sqlite3_column_int64(st, 0));
-    esc(f, col_text(st, 1));
-    fputs("</td><td class=l>", f);
-    esc(f, col_text(st, 2));
-    fputs("</td><td class=l>", f);
-    esc(f, col_text(st, 3));
-    fprintf(f, "</td><td>%s</td><td>%s</td></tr>\n", a, b);
-    shown++;
-  }
-  sqlite3_finalize(st);
+  query(r, ns_q_changes(r->rd, r->run_id, limit, change_row, &it));
   fputs("</table>\n", f);
-  if (changed > shown)
+  if (changed > it.shown)
     fprintf(f, "<p class=note>%lld more not shown (query the status_changes view).</p>\n",
-            (long long)(changed - shown));
+            (long long)(changed - it.shown));
 }
 
 /* ---- entry point -------------------------------------------------------- */
 
-int ns_report_html(struct sqlite3 *db, FILE *out, const ns_report_opts *opts) {
+int ns_report_html(ns_reader *rd, FILE *out, const ns_report_opts *opts) {
   rep r;
   const char *title = opts && opts->title ? opts->title : "notescore report";
   memset(&r, 0, sizeof r);
-  r.db = db;
+  r.rd = rd;
   r.f = out;
   r.o = opts;
   ns_params_default(&r.p);
 
-  /* One read transaction for the whole page. */
-  if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) return NS_ESQL;
+  /* One snapshot for the whole page. */
+  if (ns_reader_begin(rd) != 0) return NS_ESQL;
   fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>", out);
   esc(out, title);
   fprintf(out, "</title>\n<style>%s</style></head><body>\n<h1>", css);
@@ -704,26 +742,31 @@ int ns_report_html(struct sqlite3 *db, FILE *out, const ns_report_opts *opts) {
   fputs("</h1>\n", out);
 
   run_facts(&r);
+  if (r.run_id) {
+    /* the thresholds the run was scored with (runs.params; old runs:
+    ** defaults for what they did not record) */
+    char *pj = NULL;
+    int prc = ns_q_run_params(rd, r.run_id, &pj);
+    if (prc == 0) prc = ns_params_from_json(pj, &r.p, NULL, 0);
+    free(pj);
+    if (prc && !r.rc) r.rc = prc;
+  }
   agreement_compute(&r);
   scatter(&r);
   agreement_section(&r);
   runs_chart(&r);
   if (r.run_id) {
-    char sql[200];
     fprintf(out, "<h2>Raters in run %lld</h2>\n", (long long)r.run_id);
-    snprintf(sql, sizeof sql, "SELECT factor FROM rater_scores WHERE run_id = %lld"
-                              " AND factor IS NOT NULL", (long long)r.run_id);
-    histogram(&r, "Rater factor (final round)", "hist-factor", sql, -1.0, 1.0);
-    snprintf(sql, sizeof sql, "SELECT trust FROM rater_scores WHERE run_id = %lld"
-                              " AND trust IS NOT NULL", (long long)r.run_id);
-    histogram(&r, "Rater trust", "hist-trust", sql, 0.0, 1.0);
+    histogram(&r, "Rater factor (final round)", "hist-factor", NS_Q_RATER_FACTOR, -1.0, 1.0);
+    histogram(&r, "Rater trust", "hist-trust", NS_Q_RATER_TRUST, 0.0, 1.0);
   }
   changes(&r);
   fputs("<p class=note>Generated by notescore from the dashboard views "
         "(docs/dashboards.md). Self-contained: no scripts, no external resources.</p>\n"
         "</body></html>\n", out);
-  sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+  ns_reader_end(rd);
   free(r.dis);
+  ns_params_release(&r.p);
   if (!r.rc && (fflush(out) != 0 || ferror(out))) r.rc = NS_EIO;
   return r.rc;
 }

@@ -51,7 +51,8 @@ void ns_params_default(ns_params *p) {
   p->pseudoraters = 1;
   p->guardrails = 1;
   p->tag_share_test = 1;
-  p->seeds_file = NULL;
+  p->seeds = NULL;
+  p->n_seeds = 0;
   p->trust_alpha = 0.85;
   p->threads = 0;
   p->progress = 0;

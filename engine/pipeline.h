@@ -10,9 +10,9 @@
 ** The run is a pure function of (dataset, params): same inputs, same bytes
 ** out, for any thread count.  "Now" is params->now_ms, never the clock.
 **
-** Who calls it: tools/ (score CLI), engine/ server (scheduled runs, on a
-** worker thread).  Threads: the pool parallelizes inside; a run never
-** touches the store.
+** Who calls it: tools/ (score CLI on TSVs), engine/score_db.c (`score --db`
+** and serve's scheduled runs, on a worker thread).  Threads: the pool
+** parallelizes inside; a run never touches the store and opens no file.
 */
 #ifndef NS_PIPELINE_H
 #define NS_PIPELINE_H
@@ -45,13 +45,57 @@ typedef struct ns_params {
   int guardrails;            /* 1: tag/incorrect/diligence/... filters */
   int tag_share_test;        /* 1: TagFilter also needs the share test
                              ** (notescore; 0 = the reference rule) */
-  const char *seeds_file;    /* trust seeds (participant ids), NULL = default rule */
+  /* trust seeds: the operator's participant ids (--seeds FILE, read by the
+  ** caller with ns_params_load_seeds; the pipeline opens no file).  seeds
+  ** NULL = the default established-record rule; non-NULL with n_seeds 0 =
+  ** an empty list (no seed: no propagation).  Ids absent from the run are
+  ** ignored. */
+  const char *const *seeds;
+  size_t n_seeds;
   double trust_alpha;        /* damping 0.85 */
   int threads;               /* 0 = ns_default_threads() */
   int progress;              /* 1: progress output on stderr if a tty */
+  void *owned;               /* memory this struct owns (the seed list of
+                             ** ns_params_load_seeds / ns_params_from_json);
+                             ** freed by ns_params_release.  Not a parameter */
 } ns_params;
 
 void ns_params_default(ns_params *p);
+
+/* ---- params as JSON (engine/params.c) ---------------------------------
+** The params column of a run (runs.params, docs/dashboards.md "Run
+** parameters"): one flat object with the code version, where the run came
+** from and every field of ns_params by a camelCase name, e.g.
+**   {"version":"0.1.0","source":"score","db":"x.db","nowMs":..,"seed":0,
+**    "k":1,..,"crhThreshold":0.4,..,"seeds":null,"trustAlpha":0.85,
+**    "threads":0,"progress":1}
+** Numbers are written with the fewest digits that read back to the same
+** double; NaN is null. */
+
+/* A new malloc'ed JSON text of p.  source ("score", "serve", ...) and db
+** (the DB path) may be NULL (then the key is left out).  NULL on ENOMEM. */
+char *ns_params_to_json(const ns_params *p, const char *source, const char *db);
+
+/* Reads a params JSON text back: *p starts from ns_params_default() and
+** every known key present overrides it, so the params of old runs (other
+** or fewer keys: the snake_case keys of notescore <= 0.1.0 are read too)
+** come back with defaults for what they did not record.  A "seeds" list is
+** copied into memory p owns (ns_params_release).  Returns 0, NS_EPARSE (not
+** a JSON object, or a key of the wrong type; msg says which), NS_ENOMEM.
+** msg (may be NULL) receives a one-line reason. */
+int ns_params_from_json(const char *json, ns_params *p, char *msg, size_t msg_len);
+
+/* Reads a trust seeds file into p->seeds / p->n_seeds (memory p owns):
+** participant ids, one a line; blank lines and lines starting with '#' are
+** skipped, trailing spaces, tabs and CR are dropped.  A line with a space,
+** tab or control byte inside the id, or longer than NS_SEED_ID_MAX bytes,
+** is an error "PATH:LINE: reason" in msg.  Returns 0, -errno (cannot open
+** or read), NS_EPARSE (bad line), NS_ENOMEM. */
+#define NS_SEED_ID_MAX 256
+int ns_params_load_seeds(ns_params *p, const char *path, char *msg, size_t msg_len);
+
+/* Frees what p owns (p->owned) and clears the seed list; p stays usable. */
+void ns_params_release(ns_params *p);
 
 /* The default "now" for a dataset: max(createdAtMillis over notes, ratings
 ** and history) + 1, so that default output is a pure function of the input
@@ -60,7 +104,9 @@ int64_t ns_pipeline_default_now(const ns_dataset *ds);
 
 /* Scores ds.  *out is a new ns_scores (free with ns_scores_free); on error
 ** *out is NULL.  Returns 0, NS_EINVAL (bad params), NS_ENODATA (no notes and
-** no status history at all), NS_ENOMEM, NS_ELAPACK, NS_ECANCELED.  A dataset
+** no status history at all), NS_ENOMEM, NS_ECANCELED, or a failed note
+** refit solve: NS_ERANGE (a system not positive definite, which needs a zero
+** penalty) or NS_ELAPACK (LAPACK rejected a call, k > 1 only).  A dataset
 ** with notes but too few ratings is not an error: every note is NMR.
 ** cancel may be NULL; when *cancel becomes nonzero the run stops early with
 ** NS_ECANCELED. */
@@ -106,7 +152,8 @@ int ns_refresh_changed(const ns_refresh_base *b, const ns_dataset *ds, int64_t *
 ** their updated status-history rows (participant indexes of ds), no rater
 ** rows; ids unknown to the base are skipped.  now_ms stamps the history.
 ** The base is not modified: call ns_refresh_base_accept() once the result
-** is published.  Returns 0, NS_EINVAL, NS_ENOMEM, NS_ELAPACK. */
+** is published.  Returns 0, NS_EINVAL, NS_ENOMEM, or a failed refit solve
+** (NS_ERANGE, NS_ELAPACK as ns_pipeline_run). */
 int ns_pipeline_refresh(const ns_refresh_base *b, const ns_dataset *ds, const int64_t *note_ids,
                         size_t n, int64_t now_ms, ns_scores **out);
 

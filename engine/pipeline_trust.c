@@ -12,7 +12,7 @@
 **            The weights apply in BOTH rounds, because a ring also bends
 **            the round-1 statuses, and to every head count and tag count.
 **   trust    agreement edges = valid round-1 ratings that agree with the
-**            provisional status; seeds = operator file or the default
+**            provisional status; seeds = the operator's list or the default
 **            rule; ns_trust_propagate -> raterTrust (published; it weights
 **            no rating).
 **
@@ -120,26 +120,18 @@ out:
 
 /* ---- seeds ------------------------------------------------------------- */
 
-/* Reads participant ids, one a line ('#' comments and blank lines are
-** skipped), into seed_w (1 for each id present in the run).  Unknown ids
+/* Marks the operator's seeds (p->seeds, read by the caller: the pipeline
+** opens no file) in seed_w, 1 for each id present in the run.  Unknown ids
 ** are ignored: the operator's list may name people with no rating yet. */
-static int read_seed_file(const ns__run *run, const char *path, double *seed_w, size_t *n) {
-  FILE *f = fopen(path, "r");
-  char line[512];
-  if (!f) return NS_EIO;
+static void mark_seeds(const ns__run *run, double *seed_w, size_t *n) {
   *n = 0;
-  while (fgets(line, sizeof line, f)) {
-    size_t len = strcspn(line, "\r\n");
-    int32_t u;
-    while (len && (line[len - 1] == ' ' || line[len - 1] == '\t')) len--;
-    if (len == 0 || line[0] == '#') continue;
-    u = ns_strtab_find(run->ds->participants, line, len);
+  for (size_t i = 0; i < run->p->n_seeds; i++) {
+    const char *id = run->p->seeds[i];
+    int32_t u = ns_strtab_find(run->ds->participants, id, strlen(id));
     if (u < 0 || (size_t)u >= run->n_part || seed_w[u] > 0) continue;
     seed_w[u] = 1.0;
     (*n)++;
   }
-  fclose(f);
-  return 0;
 }
 
 /* ---- propagation ------------------------------------------------------- */
@@ -197,8 +189,8 @@ int ns__trust_stage(ns__run *run, const uint8_t *use_edge) {
   ** stays NaN (reported empty) and round 2 runs unweighted (see
   ** ns__trust_edge_weights). */
   run->n_seeds = 0;
-  if (run->p->seeds_file) {
-    if ((rc = read_seed_file(run, run->p->seeds_file, seed_w, &run->n_seeds)) != 0) goto out;
+  if (run->p->seeds) {
+    mark_seeds(run, seed_w, &run->n_seeds);
   } else if (ne > 0) {
     ns_seed_params sp;
     ns_seed_params_default(&sp);

@@ -129,7 +129,9 @@ int ns_refresh_base_new(const ns_dataset *ds, const ns_scores *sc, const ns_para
   b = ns_calloc(1, sizeof *b);
   if (!b) return NS_ENOMEM;
   b->p = *p;
-  b->p.seeds_file = NULL;   /* not owned; a refresh does not read it */
+  b->p.seeds = NULL;        /* not owned; a refresh does not use them */
+  b->p.n_seeds = 0;
+  b->p.owned = NULL;
   b->k = 1;
   b->mu = sc->global_intercept;
   b->rho = sc->n_notes_round2 ? (double)sc->n_ratings_round2 / (double)sc->n_notes_round2 : 1.0;

@@ -138,7 +138,7 @@ typedef struct mf_pass {
 } mf_pass;
 
 /* Solves the row's normal equations for k = 1 in closed form.  Returns 0,
-** or -1 if the 2x2 system is not positive definite (row left as is). */
+** or NS_ERANGE if the 2x2 system is not positive definite (row left as is). */
 static int solve_row_k1(const mf_pass *c, size_t r) {
   const mf_side *s = c->s;
   const double *oth = c->oth;
@@ -158,50 +158,25 @@ static int solve_row_k1(const mf_pass *c, size_t r) {
   }
   det = a00 * a11 - a01 * a01;
   /* a00 > 0 and det > 0 <=> positive definite; also rejects NaN */
-  if (!(a00 > 0) || !(det > 0)) return -1;
+  if (!(a00 > 0) || !(det > 0)) return NS_ERANGE;
   s->icpt[r] = (a11 * b0 - a01 * b1) / det;
   s->fac[r] = (a00 * b1 - a01 * b0) / det;
   return 0;
 }
 
-/* In-place Cholesky solve of the n x n SPD system A x = b (A row-major,
-** lower triangle read and overwritten with L; b overwritten with x).
-** Returns -1 if a pivot is not > 0 (not positive definite, or NaN). */
-int ns_mf_chol_solve(int n, double *A, double *b) {
-  for (int j = 0; j < n; j++) {
-    double d = A[j * n + j];
-    for (int p = 0; p < j; p++) d -= A[j * n + p] * A[j * n + p];
-    if (!(d > 0)) return -1;
-    d = sqrt(d);
-    A[j * n + j] = d;
-    for (int i = j + 1; i < n; i++) {
-      double v = A[i * n + j];
-      for (int p = 0; p < j; p++) v -= A[i * n + p] * A[j * n + p];
-      A[i * n + j] = v / d;
-    }
-  }
-  for (int i = 0; i < n; i++) { /* L y = b */
-    double v = b[i];
-    for (int p = 0; p < i; p++) v -= A[i * n + p] * b[p];
-    b[i] = v / A[i * n + i];
-  }
-  for (int i = n - 1; i >= 0; i--) { /* L^T x = y */
-    double v = b[i];
-    for (int p = i + 1; p < n; p++) v -= A[p * n + i] * b[p];
-    b[i] = v / A[i * n + i];
-  }
-  return 0;
-}
-
-/* General k: accumulate the lower triangle of A and solve by Cholesky. */
+/* General k: accumulate the lower triangle of A and solve it with
+** ns_mf_spd_solve (LAPACKE dposv unless NS_MF_SOLVER=inhouse).  Returns 0
+** or the solver's code (row left as is). */
 static int solve_row_k(const mf_pass *c, size_t r) {
   const mf_side *s = c->s;
   const int k = c->k, n = k + 1;
   const mf_edge *pe = s->pe;
   const float *pw = s->pw;
-  double A[(NS_MF_MAX_K + 1) * (NS_MF_MAX_K + 1)], rhs[NS_MF_MAX_K + 1];
+  _Alignas(64) double A[(NS_MF_MAX_K + 1) * (NS_MF_MAX_K + 1)];
+  _Alignas(64) double rhs[NS_MF_MAX_K + 1];
   double x[NS_MF_MAX_K + 1];
   uint64_t b = s->off[r], e = s->off[r + 1];
+  int rc;
 
   memset(A, 0, sizeof A);
   memset(rhs, 0, sizeof rhs);
@@ -219,7 +194,7 @@ static int solve_row_k(const mf_pass *c, size_t r) {
   }
   A[0] += s->pen_i;
   for (int q = 1; q < n; q++) A[q * n + q] += s->pen_f;
-  if (ns_mf_chol_solve(n, A, rhs) != 0) return -1;
+  if ((rc = ns_mf_spd_solve(n, A, rhs)) != 0) return rc;
   s->icpt[r] = rhs[0];
   for (int q = 0; q < k; q++) s->fac[r * (size_t)k + (size_t)q] = rhs[q + 1];
   return 0;

@@ -93,8 +93,10 @@ void ns_mf_model_free(ns_mf_model *m);
 ** zero weights) keeps its previous values.  Values must be finite, weights
 ** finite and >= 0 (NS_EINVAL otherwise).  Allocates O(n_edges) scratch
 ** for the fit (up to 16 bytes per rating, 24 with weights).
-** pool may be NULL (runs inline).  Returns 0, NS_EINVAL or NS_ENOMEM
-** (NS_ELAPACK is reserved; the per-row solves are in-house Cholesky). */
+** pool may be NULL (runs inline).  The per-row solves are closed form at
+** k = 1 and ns_mf_spd_solve() above (LAPACKE by default) for k > 1; a row
+** whose solve fails keeps its values, so a fit returns 0, NS_EINVAL or
+** NS_ENOMEM. */
 int ns_mf_fit(const ns_bigraph *g, const float *value, const float *weight,
               const ns_mf_params *p, ns_pool *pool, ns_mf_model *m);
 
@@ -103,11 +105,40 @@ int ns_mf_fit(const ns_bigraph *g, const float *value, const float *weight,
 double ns_mf_loss(const ns_bigraph *g, const float *value, const float *weight,
                   const ns_mf_params *p, ns_pool *pool, const ns_mf_model *m);
 
-/* Solves the n x n symmetric positive definite system A x = b in place
-** (A row-major, n <= NS_MF_MAX_K + 1; its lower triangle is overwritten
-** with the Cholesky factor L, b with x).  Returns 0, or -1 when a pivot is
-** not > 0 (not positive definite, or NaN).  The per-row solver of the fit,
-** shared with engine/ refits so both solve the same way. */
+/* ---- the small SPD solves (factorization/spd.c) ------------------------
+** Each solves the n x n symmetric positive definite system A x = b in place,
+** 1 <= n <= NS_MF_MAX_K + 1: A is row-major and only its lower triangle is
+** read; that triangle is overwritten with the Cholesky factor L (A = L L^T)
+** and b with x.  They return 0, NS_EINVAL (n out of range, NULL), or
+** NS_ERANGE when A is not positive definite (a pivot <= 0 or NaN; A and b
+** are then partly overwritten).  Safe to call from many threads at once.
+** These are the per-row solvers of every fit in this module and of the
+** refits (ridge.h) and logistic fits (logit.h), so all solve the same way. */
+
+/* In-house Cholesky: forward and back substitution in a fixed order. */
 int ns_mf_chol_solve(int n, double *A, double *b);
+
+/* LAPACKE_dposv_work (OpenBLAS).  Also NS_ELAPACK if LAPACK rejects an
+** argument (cannot happen for the arguments above).  The bits may differ
+** from ns_mf_chol_solve in the last places (OpenBLAS picks its kernels for
+** the CPU at load time; OPENBLAS_CORETYPE pins them). */
+int ns_mf_lapack_solve(int n, double *A, double *b);
+
+/* The solver of the fits: n <= 2 (k = 1) always ns_mf_chol_solve (faster,
+** and bit-identical to earlier releases); larger n by ns_mf_solver(). */
+int ns_mf_spd_solve(int n, double *A, double *b);
+
+enum {
+  NS_MF_SOLVER_AUTO = 0,     /* from NS_MF_SOLVER in the environment */
+  NS_MF_SOLVER_LAPACK = 1,   /* default: LAPACKE for n > 2 */
+  NS_MF_SOLVER_INHOUSE = 2   /* ns_mf_chol_solve for every n */
+};
+/* The process-wide choice for n > 2.  Read once from the environment
+** variable NS_MF_SOLVER ("lapack", the default, or "inhouse"; anything else
+** warns and means lapack) unless set.  ns_mf_set_solver() is for tests and
+** benchmarks: call it before a fit starts, not during one.  Returns 0 or
+** NS_EINVAL. */
+int ns_mf_solver(void);
+int ns_mf_set_solver(int solver);
 
 #endif /* NS_MF_H */

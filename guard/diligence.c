@@ -15,19 +15,10 @@
 ** with the notes fixed, one per rater (i_u; i_u, rho_u; i_u).  A pass
 ** updates every note row, then mu, then every rater row, then mu.
 **
-** Step control.  Along a step the logistic curvature s(1-s) of one rating
-** changes by at most a factor e^|dz| (d/dz log s(1-s) = 1 - 2s lies in
-** (-1, 1)).  If no rating's logit moves by more than ln 2, the Hessian
-** along the whole step stays below twice the one the step was computed
-** with, and the full Newton step is then guaranteed to lower the row
-** objective (the penalty part is exactly quadratic).  So a step whose bound
-** sum_j max_e|x_ej| |d_j| is <= ln 2 is taken without evaluating the loss:
-** one exp per rating and no log, and the row is done for this pass.  A
-** larger step (a row far from its optimum, e.g. a note whose ratings are
-** nearly all positive, whose intercept sits several logits out) is
-** backtracked on the row objective down to that radius, which again needs
-** no check, and the row iterates (at most MAX_INNER times) until a step
-** falls inside the radius.  Every step lowers the objective.
+** Step control: the shared row solver of factorization/logit.h (damped
+** Newton on the row's free parameters, no loss evaluations; a step that
+** moves no logit by more than ln 2 is a sure decrease), with this model's
+** derivative loop and a closed-form 2x2 solve.
 **
 ** mu.  Every logit has mu with feature 1, so a row's derivatives also give
 ** its share of d/dmu, d2/dmu2 and the cross terms with its parameters.
@@ -57,37 +48,17 @@
 ** row sweeps fan out on the run's pool.
 */
 #include "guard.h"
+#include "../factorization/logit.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define LN2 0.6931471805599453
 #define MU_STEP_CAP 1.0     /* |mu step| per pass: Newton on a logit can overshoot */
-#define MAX_INNER 12        /* Newton iterations per row and pass */
-#define MAX_TRIES 4         /* evaluated step lengths before the radius step */
 #define CHUNK 256           /* rows per pool chunk */
 #define PF 16               /* slots ahead whose neighbour copy is prefetched */
 #define FLOAT_TOL 1e-5      /* tolerances at least this read neighbours as float */
 
-const double ns__guard_exp2_64[64] = {
-    0x1.0000000000000p+0, 0x1.02c9a3e778061p+0, 0x1.059b0d3158574p+0, 0x1.0874518759bc8p+0,
-    0x1.0b5586cf9890fp+0, 0x1.0e3ec32d3d1a2p+0, 0x1.11301d0125b51p+0, 0x1.1429aaea92de0p+0,
-    0x1.172b83c7d517bp+0, 0x1.1a35beb6fcb75p+0, 0x1.1d4873168b9aap+0, 0x1.2063b88628cd6p+0,
-    0x1.2387a6e756238p+0, 0x1.26b4565e27cddp+0, 0x1.29e9df51fdee1p+0, 0x1.2d285a6e4030bp+0,
-    0x1.306fe0a31b715p+0, 0x1.33c08b26416ffp+0, 0x1.371a7373aa9cbp+0, 0x1.3a7db34e59ff7p+0,
-    0x1.3dea64c123422p+0, 0x1.4160a21f72e2ap+0, 0x1.44e086061892dp+0, 0x1.486a2b5c13cd0p+0,
-    0x1.4bfdad5362a27p+0, 0x1.4f9b2769d2ca7p+0, 0x1.5342b569d4f82p+0, 0x1.56f4736b527dap+0,
-    0x1.5ab07dd485429p+0, 0x1.5e76f15ad2148p+0, 0x1.6247eb03a5585p+0, 0x1.6623882552225p+0,
-    0x1.6a09e667f3bcdp+0, 0x1.6dfb23c651a2fp+0, 0x1.71f75e8ec5f74p+0, 0x1.75feb564267c9p+0,
-    0x1.7a11473eb0187p+0, 0x1.7e2f336cf4e62p+0, 0x1.82589994cce13p+0, 0x1.868d99b4492edp+0,
-    0x1.8ace5422aa0dbp+0, 0x1.8f1ae99157736p+0, 0x1.93737b0cdc5e5p+0, 0x1.97d829fde4e50p+0,
-    0x1.9c49182a3f090p+0, 0x1.a0c667b5de565p+0, 0x1.a5503b23e255dp+0, 0x1.a9e6b5579fdbfp+0,
-    0x1.ae89f995ad3adp+0, 0x1.b33a2b84f15fbp+0, 0x1.b7f76f2fb5e47p+0, 0x1.bcc1e904bc1d2p+0,
-    0x1.c199bdd85529cp+0, 0x1.c67f12e57d14bp+0, 0x1.cb720dcef9069p+0, 0x1.d072d4a07897cp+0,
-    0x1.d5818dcfba487p+0, 0x1.da9e603db3285p+0, 0x1.dfc97337b9b5fp+0, 0x1.e502ee78b3ff6p+0,
-    0x1.ea4afa2a490dap+0, 0x1.efa1bee615a27p+0, 0x1.f50765b6e4540p+0, 0x1.fa7c1819e90d8p+0,
-};
 
 void ns_guard_diligence_params_default(ns_guard_diligence_params *p) {
   p->lambda = 0.03;
@@ -109,31 +80,9 @@ int ns_guard_diligence_label(uint32_t tags) { return (tags & NS_GUARD_DILIGENCE_
 
 int ns_guard_low_diligence(double icpt) { return !isnan(icpt) && icpt > NS_GUARD_LOW_DILIGENCE; }
 
-/* ---- row order ------------------------------------------------------------ */
-
-size_t ns__guard_order_rows(size_t n, const uint32_t *deg, int32_t *new_id, int32_t *orig) {
-  /* Stable LSD radix sort of the rows with deg > 0 on ~deg, two 16-bit
-  ** digits, starting from id order: heaviest first, ties by id. */
-  size_t m = 0, cnt[65537];
-  int32_t *tmp = new_id; /* scratch for the first digit's output */
-  for (size_t r = 0; r < n; r++)
-    if (deg[r]) orig[m++] = (int32_t)r;
-  for (int sh = 0; sh < 32; sh += 16) {
-    const int32_t *src = sh == 0 ? orig : tmp;
-    int32_t *dst = sh == 0 ? tmp : orig;
-    memset(cnt, 0, sizeof cnt);
-    for (size_t i = 0; i < m; i++) cnt[((~deg[src[i]]) >> sh & 0xffff) + 1]++;
-    for (size_t b = 0; b < 65536; b++) cnt[b + 1] += cnt[b];
-    for (size_t i = 0; i < m; i++) dst[cnt[(~deg[src[i]]) >> sh & 0xffff]++] = src[i];
-  }
-  for (size_t r = 0; r < n; r++) new_id[r] = -1;
-  for (size_t j = 0; j < m; j++) new_id[orig[j]] = (int32_t)j;
-  return m;
-}
-
 /* ---- data layout -------------------------------------------------------- */
 
-/* One side's rows (compact ids, heaviest first: ns__guard_order_rows) as
+/* One side's rows (compact ids, heaviest first: ns_logit_order_rows) as
 ** CSR over the labelled ratings, with what a row sweep reads stored per
 ** slot, so the inner loop streams one contiguous run and gathers only the
 ** other side's parameters.  Slots of a row are in rating order. */
@@ -199,6 +148,7 @@ typedef struct sweep_ctx {
 typedef struct rowd {
   double g0, g1, h00, h01, h11, m0, m1;
   double gm, hm, c0, c1;
+  double e0, e1;            /* the point evaluated (set by derivs_cb) */
 } rowd;
 
 #define ROW_DERIVS(NAME, T, TABLE)                                             \
@@ -216,7 +166,7 @@ static void NAME(const sweep_ctx *c, size_t r, double t0, double t1, rowd *o) { 
       if (p + PF < end) __builtin_prefetch(other + (size_t)(slot[p + PF] >> 1) * RT); \
       const T *u = other + (size_t)(slot[p] >> 1) * RT;                        \
       double x0 = u[1], x1 = u[2];                                             \
-      double s = ns__guard_sigmoid(c->mu + (double)u[0] + x0 * t0 + x1 * t1);         \
+      double s = ns_logit_sigmoid(c->mu + (double)u[0] + x0 * t0 + x1 * t1);         \
       double gr = wv[p] * (s - (double)(slot[p] & 1)), cu = wv[p] * s * (1.0 - s); \
       g0 += gr * x0;                                                           \
       g1 += gr * x1;                                                           \
@@ -238,7 +188,7 @@ static void NAME(const sweep_ctx *c, size_t r, double t0, double t1, rowd *o) { 
       if (p + PF < end) __builtin_prefetch(other + (size_t)(slot[p + PF] >> 1) * NT); \
       const T *n = other + (size_t)(slot[p] >> 1) * NT;                        \
       double x1 = n[0];                                                        \
-      double s = ns__guard_sigmoid(base + fu * (double)n[1] + t0 + x1 * t1);          \
+      double s = ns_logit_sigmoid(base + fu * (double)n[1] + t0 + x1 * t1);          \
       double gr = wv[p] * (s - (double)(slot[p] & 1)), cu = wv[p] * s * (1.0 - s); \
       g0 += gr;                                                                \
       g1 += gr * x1;                                                           \
@@ -261,19 +211,50 @@ static inline void row_derivs(const sweep_ctx *c, size_t r, double t0, double t1
   else row_derivs_d(c, r, t0, t1, o);
 }
 
-/* One row's update (see the file comment); returns its largest parameter
-** change.
-**
-** A step d is computed from the penalised gradient G and Hessian at the
-** current point.  If its logit bound is <= ln 2 it is taken blind and the
-** row is done.  Otherwise the full step is evaluated (which yields G and H
-** there for the next step); it is kept if the row objective is still going
-** down at its end (G' . d <= 0: by convexity it is then lower than at the
-** start), else the step shrinks to the secant root of the directional
-** derivative and is evaluated again, and at the radius ln 2 / bound it is
-** taken blind.  So every step lowers the objective, no loss value (no log)
-** is ever computed, and each evaluation doubles as the next step's
-** derivatives.
+/* ns_logit_newton's view of a row: the free parameters (free_mask) are
+** its theta, the others stay at the row's stored values. */
+typedef struct row_view {
+  const sweep_ctx *c;
+  unsigned fm;
+  double th0, th1;          /* stored values */
+} row_view;
+
+static void derivs_cb(const void *ctx, size_t r, const double *theta, double *g, double *H,
+                      double *mx, void *ev) {
+  const row_view *v = ctx;
+  rowd *o = ev;
+  double t0 = v->th0, t1 = v->th1;
+  if (v->fm == 3) t0 = theta[0], t1 = theta[1];
+  else if (v->fm == 1) t0 = theta[0];
+  else t1 = theta[0];
+  row_derivs(v->c, r, t0, t1, o);
+  o->e0 = t0, o->e1 = t1;
+  if (v->fm == 3) {
+    g[0] = o->g0, g[1] = o->g1;
+    H[0] = o->h00, H[2] = o->h01, H[3] = o->h11;
+    mx[0] = o->m0, mx[1] = o->m1;
+  } else if (v->fm == 1) {
+    g[0] = o->g0, H[0] = o->h00, mx[0] = o->m0;
+  } else {
+    g[0] = o->g1, H[0] = o->h11, mx[0] = o->m1;
+  }
+}
+
+/* The Newton system of at most two parameters by Cramer's rule (the
+** penalties make it positive definite, det > 0). */
+static int solve_cramer(int m, double *A, double *b) {
+  if (m == 1) {
+    b[0] = b[0] / A[0];
+    return 0;
+  }
+  double det = A[0] * A[3] - A[2] * A[2];
+  double x0 = (A[3] * b[0] - A[2] * b[1]) / det, x1 = (A[0] * b[1] - A[2] * b[0]) / det;
+  b[0] = x0, b[1] = x1;
+  return 0;
+}
+
+/* One row's update: ns_logit_newton on the free parameters; returns the
+** row's largest parameter change.
 **
 ** mu terms (mg[4r..4r+3]), from the derivatives at the last evaluated
 ** point e and the final point t: the data d/dmu at t, linearised (gm +
@@ -284,50 +265,17 @@ static double row_update(sweep_ctx *c, size_t r) {
   const unsigned fm = c->free_mask;
   const double p0 = c->pen[0], p1 = c->pen[1];
   double *th = c->self + r * (c->side == SIDE_NOTE ? NB : RB);
-  double t0 = th[0], t1 = th[1], e0 = t0, e1 = t1;
-  int have = 0;                    /* 1: dv holds the derivatives at (t0, t1) */
+  row_view v = {c, fm, th[0], th[1]};
+  double theta[2], pen[2];
+  int m = 0;
   rowd dv;
-  for (int it = 0; it < MAX_INNER; it++) {
-    if (!have) row_derivs(c, r, t0, t1, &dv), e0 = t0, e1 = t1;
-    have = 0;
-    double G0 = dv.g0 + 2.0 * p0 * t0, G1 = dv.g1 + 2.0 * p1 * t1;
-    double H00 = dv.h00 + 2.0 * p0, H11 = dv.h11 + 2.0 * p1, d0 = 0, d1 = 0;
-    if (fm == 3) {
-      double det = H00 * H11 - dv.h01 * dv.h01; /* > 0: the penalties make it PD */
-      d0 = -(H11 * G0 - dv.h01 * G1) / det;
-      d1 = -(H00 * G1 - dv.h01 * G0) / det;
-    } else if (fm == 1) {
-      d0 = -G0 / H00;
-    } else {
-      d1 = -G1 / H11;
-    }
-    double bound = dv.m0 * fabs(d0) + dv.m1 * fabs(d1);
-    double D = -(G0 * d0 + G1 * d1); /* Newton decrement^2 > 0 */
-    if (bound <= LN2 || !(D > 0)) {
-      t0 += d0, t1 += d1; /* blind step */
-      break;
-    }
-    double tmin = LN2 / bound, t = 1.0;
-    for (int tries = 0;; tries++) {
-      if (tries == MAX_TRIES) {
-        t = tmin;
-        break;
-      }
-      row_derivs(c, r, t0 + t * d0, t1 + t * d1, &dv);
-      e0 = t0 + t * d0, e1 = t1 + t * d1;
-      double slope = (dv.g0 + 2.0 * p0 * e0) * d0 + (dv.g1 + 2.0 * p1 * e1) * d1;
-      if (slope <= 0) {
-        have = 1; /* still descending at t: keep it, reuse dv */
-        break;
-      }
-      t *= D / (D + slope); /* secant root of phi' on [0, t] */
-      if (t <= tmin) {
-        t = tmin; /* the radius step: a guaranteed decrease */
-        break;
-      }
-    }
-    t0 += t * d0, t1 += t * d1;
-  }
+  ns_logit_row row = {0, pen, derivs_cb, &v, r, solve_cramer, sizeof dv, &dv, NULL};
+  if (fm & 1) theta[m] = th[0], pen[m++] = p0;
+  if (fm & 2) theta[m] = th[1], pen[m++] = p1;
+  row.m = m;
+  ns_logit_newton(&row, theta);
+  double t0 = (fm & 1) ? theta[0] : th[0], t1 = (fm & 2) ? theta[m - 1] : th[1];
+  double e0 = dv.e0, e1 = dv.e1;
   {
     double b0 = (fm & 1) ? dv.c0 : 0, b1 = (fm & 2) ? dv.c1 : 0, x0 = 0, x1 = 0;
     double H00 = dv.h00 + 2.0 * p0, H11 = dv.h11 + 2.0 * p1;
@@ -570,8 +518,8 @@ int ns_guard_diligence_fit(size_t n_notes, size_t n_raters, size_t n_ratings,
   }
   for (size_t e = 0; e < n_ratings; e++)
     if (label[e] >= 0) degn[r_note[e]]++, degu[r_rater[e]]++;
-  F.nn = ns__guard_order_rows(n_notes, degn, F.nid, F.norig);
-  F.nu = ns__guard_order_rows(n_raters, degu, F.uid, F.uorig);
+  F.nn = ns_logit_order_rows(n_notes, degn, F.nid, F.norig);
+  F.nu = ns_logit_order_rows(n_raters, degu, F.uid, F.uorig);
   const size_t nn = F.nn, nu = F.nu;
   if (dside_alloc(&F.sn, nn, degn, F.norig, F.N) || dside_alloc(&F.su, nu, degu, F.uorig, F.N)) {
     rc = NS_ENOMEM;

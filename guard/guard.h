@@ -19,14 +19,16 @@
 **
 ** with pen = lambda * N / n_notes for the reference's mean regulariser and
 ** pen = lambda * rho for its "ratio mode" (lambda * sum theta^2 / (N/rho),
-** times N).  We solve each (k+1)x(k+1) system exactly (Cholesky), so no
-** iterations are needed and the result is the optimum the reference's Adam
-** approaches.
+** times N).  The kernel is factorization/ridge.h: each (k+1)x(k+1) system
+** is solved exactly (Cholesky; LAPACKE for k > 1), so no iterations are
+** needed and the result is the optimum the reference's Adam approaches.
 **
 ** Who calls it: engine/pipeline.c, on the run's thread; functions that take
 ** an ns_pool parallelise inside with deterministic chunking (disjoint
 ** per-note writes), so results do not depend on the thread count.
-** Errors: 0, NS_EINVAL (bad sizes/indexes), NS_ENOMEM.  Output arrays are
+** Errors: 0, NS_EINVAL (bad sizes/indexes), NS_ENOMEM; the refits also
+** pass on a failed solve (NS_ERANGE: not positive definite, only with zero
+** penalties; NS_ELAPACK: LAPACK rejected a call).  Output arrays are
 ** caller-allocated with the sizes stated; they are fully written on success.
 */
 #ifndef NS_GUARDRAILS_H
@@ -38,6 +40,7 @@
 
 #include "../base/base.h"
 #include "../base/dataset.h"
+#include "../factorization/ridge.h"
 
 /* ---- reference constants ---------------------------------------------- */
 
@@ -97,7 +100,7 @@ typedef struct ns_guard_fit {
   const uint32_t *r_tags;     /* n_ratings: NS_TAG_BIT mask, or NULL */
 } ns_guard_fit;
 
-#define NS_GUARD_MAX_K 8
+#define NS_GUARD_MAX_K NS_MF_MAX_K
 
 /* Ridge strengths of the note-only refits (mf.h defaults 0.15 / 0.03). */
 typedef struct ns_guard_reg {
@@ -129,11 +132,7 @@ double ns_guard_pct_q(int p);
 ** extra_value (weight 1).  Outputs: icpt_out[n_notes], fac_out[n_notes*k]
 ** (may be NULL); NAN for notes not refit.  *n_refit (may be NULL) = notes
 ** refit. */
-typedef struct ns_guard_pseudo {
-  double icpt;
-  double fac[NS_GUARD_MAX_K];
-  double value;
-} ns_guard_pseudo;
+typedef ns_ridge_pseudo ns_guard_pseudo;  /* factorization/ridge.h */
 int ns_guard_refit_notes(const ns_guard_fit *f, const uint8_t *keep,
                          const ns_guard_reg *reg, int min_ratings,
                          const ns_guard_pseudo *extra, ns_pool *pool,
@@ -407,57 +406,6 @@ static inline void ns_guard_apply(int8_t *status, uint32_t *rules, int rule,
                                   int new_status) {
   *status = (int8_t)new_status;
   *rules |= 1u << rule;
-}
-
-/* ---- internal: e^x for the logistic fits ------------------------------ */
-
-/* Compact numbering of one side's rows for the logistic fits
-** (guard_diligence.c): the rows with deg[r] > 0, heaviest first (ties by
-** id).  new_id[r] = compact id or -1, orig[j] = original id (both n long).
-** Returns the number of rows numbered.  A pure permutation: a fit's rows
-** compute the same values in either numbering. */
-size_t ns__guard_order_rows(size_t n, const uint32_t *deg, int32_t *new_id, int32_t *orig);
-
-/* 2^(j/64), j = 0..63, correctly rounded (guard_diligence.c). */
-extern const double ns__guard_exp2_64[64];
-
-/* e^x for x <= 0, inline so the per-rating loops of the logistic fits
-** (guard_diligence.c, guard_logit.c) keep their accumulators in registers
-** instead of spilling them around a libm call, and with a short dependency
-** chain (those loops are latency-bound).  x = (64k + j) ln2/64 + r with a
-** two-part ln2/64 (k ln2/64_hi is exact), |r| <= ln2/128; e^r by its
-** Taylor polynomial to degree 5 in Estrin form (truncation < 4e-17
-** relative); 2^(j/64) from the table; 2^k through the exponent bits.
-** Error about 2 ulp.  Below -708 (where 2^k leaves the normal range) it
-** returns 0: e^-708 < 1e-307 is below anything a sigmoid sum can see.
-** Fixed operation order: the same bits on every machine with IEEE doubles
-** (the build disables FMA contraction). */
-static inline double ns__guard_exp_neg(double x) {
-  if (!(x > -708.0)) return 0.0;
-  /* round(64 x / ln2) by the 1.5 * 2^52 trick (|64 x / ln2| < 2^51) */
-  double kf = (x * 92.33248261689366 + 0x1.8p52) - 0x1.8p52;
-  double r = (x - kf * 0x1.62e42feep-7) - kf * 0x1.a39ef35793c76p-39;
-  double r2 = r * r;
-  double q = (1.0 + r) + r2 * ((0.5 + r * (1.0 / 6.0)) + r2 * (1.0 / 24.0 + r * (1.0 / 120.0)));
-  int64_t k = (int64_t)kf;                /* <= 0 */
-  int64_t m = -((63 - k) / 64);           /* floor(k / 64) */
-  uint64_t bits = (uint64_t)(m + 1023) << 52;
-  double scale;
-  memcpy(&scale, &bits, sizeof scale);
-  return q * ns__guard_exp2_64[k - 64 * m] * scale;
-}
-
-/* sigmoid(z) = 1/(1+e^-z) for z >= 0, e^z/(1+e^z) below, with a = e^-|z|
-** and the numerator (1 or a) chosen by a bit mask: the sign of z is
-** data-dependent, and a branch on it mispredicts often enough to dominate
-** the logistic fits' loops. */
-static inline double ns__guard_sigmoid(double z) {
-  double a = ns__guard_exp_neg(-fabs(z)), num;
-  uint64_t ab, one = 0x3ff0000000000000ull, m = (uint64_t)0 - (uint64_t)(z >= 0), nb;
-  memcpy(&ab, &a, sizeof ab);
-  nb = (one & m) | (ab & ~m);
-  memcpy(&num, &nb, sizeof num);
-  return num / (1.0 + a);
 }
 
 #endif /* NS_GUARDRAILS_H */

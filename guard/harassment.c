@@ -10,12 +10,11 @@
 ** with BCE_pw = pw*softplus(-z) for y = 1 and softplus(z) for y = 0, pw =
 ** (1-p)/p (p = positive rate).  The reference trains it with Adam (lr 2.0);
 ** we use block coordinate descent: with the other side fixed, each row is a
-** small convex penalised logistic regression, and we take damped Newton steps
-** on it (exact (k+1)x(k+1) Hessian).  The step control needs no loss value
-** (row_update): a step that moves no logit by more than ln 2 is a sure
-** decrease and is taken as is; a bigger one is checked by the sign of the
-** directional derivative at its end.  So a row update costs one inline exp
-** per rating (more only for rows far from their optimum), no log.  Rows are
+** small convex penalised logistic regression, and the shared solver of
+** factorization/logit.h takes damped Newton steps on it (exact (k+1)x(k+1)
+** Hessian, no loss evaluations: a step that moves no logit by more than
+** ln 2 is a sure decrease).  This file supplies the per-row derivative
+** loop over its CSR layout, mu and the active-row bookkeeping.  Rows are
 ** independent, so a sweep is parallel over rows with disjoint writes.
 **
 ** mu.  Every rating is in one rater row, whose intercept has feature 1 like
@@ -39,7 +38,7 @@
 ** Who calls it: engine/pipeline_help.c (ns__helpfulness), run thread.
 */
 #include "guard.h"
-#include "../factorization/mf.h"
+#include "../factorization/logit.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -104,7 +103,7 @@ typedef struct lside {
   uint32_t *slot;          /* other row << 1 | label */
 } lside;
 
-/* Both sides' CSR over compact rows (new ids from ns__guard_order_rows)
+/* Both sides' CSR over compact rows (new ids from ns_logit_order_rows)
 ** from the degrees, in one pass over the ratings; slots of a row in rating
 ** order. */
 static int lside_build(lside *s, size_t n, const uint32_t *deg, const int32_t *orig, size_t N) {
@@ -144,9 +143,6 @@ typedef struct logit_ctx {
                                   of d/dmu and its curvature (else NULL) */
 } logit_ctx;
 
-#define LN2 0.6931471805599453
-#define MAX_INNER 12   /* Newton iterations per row and pass */
-#define MAX_TRIES 4    /* evaluated step lengths before the radius step */
 #define ROWS 512       /* rows per pool chunk */
 #define FLOAT_TOL 1e-5 /* tolerances at least this read neighbours as float */
 #define PF 16          /* slots ahead whose neighbour copy is prefetched */
@@ -173,7 +169,7 @@ static void NAME(const logit_ctx *c, size_t r, const double *t, double *g, doubl
       if (p + PF < end) __builtin_prefetch(other + (size_t)(slot[p + PF] >> 1) * 2); \
       const T *q = other + (size_t)(sl >> 1) * 2;                              \
       double x1 = q[1], y = (double)(sl & 1), w = (sl & 1) ? w1 : w0;          \
-      double s = ns__guard_sigmoid(base + q[0] + x1 * t1);                            \
+      double s = ns_logit_sigmoid(base + q[0] + x1 * t1);                            \
       double dz = w * (s - y), hz = w * s * (1.0 - s);                         \
       g0 += dz;                                                                \
       g1 += dz * x1;                                                           \
@@ -199,7 +195,7 @@ static void NAME(const logit_ctx *c, size_t r, const double *t, double *g, doubl
     const T *q = other + (size_t)(sl >> 1) * m;                                \
     double z = c->mu + q[0] + t[0], y = (double)(sl & 1), w = (sl & 1) ? w1 : w0; \
     for (int j = 1; j < m; j++) x[j] = q[j], z += q[j] * t[j];                 \
-    double s = ns__guard_sigmoid(z);                                                  \
+    double s = ns_logit_sigmoid(z);                                                  \
     double dz = w * (s - y), hz = w * s * (1.0 - s);                           \
     for (int i = 0; i < m; i++) {                                              \
       g[i] += dz * x[i];                                                       \
@@ -218,83 +214,28 @@ static inline void row_derivs(const logit_ctx *c, size_t r, const double *t, dou
   else row_derivs_d(c, r, t, g, H, mx);
 }
 
-/* Adds the penalty's gradient and Hessian at t and mirrors the lower
-** triangle. */
-static void add_penalty(const logit_ctx *c, const double *t, double *g, double *H) {
-  const int m = c->k + 1;
-  g[0] += 2 * c->pen_i * t[0];
-  H[0] += 2 * c->pen_i;
-  for (int j = 1; j < m; j++) {
-    g[j] += 2 * c->pen_f * t[j];
-    H[j * m + j] += 2 * c->pen_f;
-  }
-  for (int i = 0; i < m; i++)
-    for (int j = i + 1; j < m; j++) H[i * m + j] = H[j * m + i];
+/* ns_logit_newton's view of row_derivs; the evaluation record is the data
+** term's d2/d i^2 (H[0] before the penalty), mu's curvature share. */
+static void derivs_cb(const void *ctx, size_t r, const double *t, double *g, double *H,
+                      double *mx, void *ev) {
+  row_derivs(ctx, r, t, g, H, mx);
+  *(double *)ev = H[0];
 }
 
-/* One row: damped Newton iterations without ever evaluating the loss.
-** Along a step the logistic curvature s(1-s) of a rating changes by at
-** most e^|dz|, so a step that moves no rating's logit by more than ln 2
-** (bound sum_j mx_j |d_j|) sees at most twice the curvature it was computed
-** with and surely lowers the (convex) row objective: it is taken and the
-** row is done for this pass.  A bigger step is evaluated at its end (which
-** yields the next step's derivatives): kept while the objective is still
-** going down there (g' . d <= 0), else shortened to the secant root of the
-** directional derivative, at most MAX_TRIES times, then to the ln 2
-** radius.  Returns the row's largest parameter change. */
+/* One row: ns_logit_newton (factorization/logit.h) on all k + 1
+** parameters.  Its predicted penalised d/d i at the new point, less the
+** penalty's part, is the row's share of the data part of d/dmu; the data
+** curvature at the point the last step came from is its share of mu's
+** curvature.  Returns the row's largest parameter change. */
 static double row_update(const logit_ctx *c, size_t r, double *mu_g, double *mu_h) {
   const int k = c->k, m = k + 1;
   double *th = c->self + r * (size_t)m;
-  double t[NS_GUARD_MAX_K + 1], tn[NS_GUARD_MAX_K + 1];
-  double g[NS_GUARD_MAX_K + 1], d[NS_GUARD_MAX_K + 1], mx[NS_GUARD_MAX_K + 1];
-  double H[(NS_GUARD_MAX_K + 1) * (NS_GUARD_MAX_K + 1)], A[(NS_GUARD_MAX_K + 1) * (NS_GUARD_MAX_K + 1)];
-  double G0 = 0, h00 = 0;  /* penalised d/d i and data curvature, at t */
-  int have = 0;
+  double t[NS_LOGIT_MAX_M], pen[NS_LOGIT_MAX_M], h_last = 0, h00 = 0;
+  ns_logit_row row = {m, pen, derivs_cb, c, r, NULL, sizeof h_last, &h_last, &h00};
+  pen[0] = c->pen_i;
+  for (int j = 1; j < m; j++) pen[j] = c->pen_f;
   memcpy(t, th, (size_t)m * sizeof *t);
-  for (int it = 0; it < MAX_INNER; it++) {
-    if (!have) {
-      row_derivs(c, r, t, g, H, mx);
-      h00 = H[0];
-      add_penalty(c, t, g, H);
-    }
-    have = 0;
-    G0 = g[0];
-    memcpy(A, H, (size_t)(m * m) * sizeof *A);
-    for (int j = 0; j < m; j++) d[j] = -g[j];
-    if (ns_mf_chol_solve(m, A, d) != 0) break; /* not with pen > 0 */
-    double bound = 0, D = 0;
-    for (int j = 0; j < m; j++) bound += mx[j] * fabs(d[j]), D -= g[j] * d[j];
-    if (bound <= LN2 || !(D > 0)) {
-      for (int j = 0; j < m; j++) t[j] += d[j];
-      G0 = 0; /* the Newton model's gradient at the full step */
-      break;
-    }
-    double tmin = LN2 / bound, step = 1.0;
-    for (int tries = 0;; tries++) {
-      if (tries == MAX_TRIES) {
-        step = tmin;
-        break;
-      }
-      for (int j = 0; j < m; j++) tn[j] = t[j] + step * d[j];
-      row_derivs(c, r, tn, g, H, mx);
-      double hn = H[0];
-      add_penalty(c, tn, g, H);
-      double slope = 0;
-      for (int j = 0; j < m; j++) slope += g[j] * d[j];
-      if (slope <= 0) {
-        have = 1; /* still descending there: keep it, reuse g and H */
-        h00 = hn;
-        break;
-      }
-      step *= D / (D + slope); /* secant root of the directional derivative */
-      if (step <= tmin) {
-        step = tmin;
-        break;
-      }
-    }
-    for (int j = 0; j < m; j++) t[j] += step * d[j];
-    G0 = have ? g[0] : (1.0 - step) * G0; /* exact, or the model's */
-  }
+  double G0 = ns_logit_newton(&row, t);
   if (mu_g) {
     *mu_g = G0 - 2 * c->pen_i * t[0];
     *mu_h = h00;
@@ -391,8 +332,8 @@ int ns_guard_harassment_fit(size_t n_notes, size_t n_raters, int k,
   }
   for (size_t e = 0; e < n_ratings; e++)
     if (label[e] >= 0) degn[r_note[e]]++, degu[r_rater[e]]++;
-  nn = ns__guard_order_rows(n_notes, degn, nid, norig);
-  nu = ns__guard_order_rows(n_raters, degu, uid, uorig);
+  nn = ns_logit_order_rows(n_notes, degn, nid, norig);
+  nu = ns_logit_order_rows(n_raters, degu, uid, uorig);
   if (lside_build(&sn, nn, degn, norig, N) || lside_build(&su, nu, degu, uorig, N)) {
     rc = NS_ENOMEM;
     goto out;

@@ -5,16 +5,16 @@
 ** high-volume rater flag (§1.7 step 3).
 **
 ** The refits all freeze raters and mu, so each note is an independent ridge
-** regression (see guardrails.h).  We accumulate a note's normal equations
-** once from its ratings and solve every variant (original data, +pseudo-
-** rating j) from the same sums, which makes the four pseudo-rater refits cost
-** about one pass over the ratings.
+** regression (see guard.h).  The kernel lives in factorization/ridge.c: it
+** accumulates a note's normal equations once from its ratings and solves
+** every variant (original data, +pseudo-rating j) from the same sums, which
+** makes the four pseudo-rater refits cost about one pass over the ratings.
+** This file chooses the notes, ratings, pseudo-raters and penalties.
 **
 ** Who calls it: engine/pipeline.c (run thread); parallel over notes through
 ** ns_pool_for, each note written by exactly one chunk.
 */
 #include "guard.h"
-#include "../factorization/mf.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -114,143 +114,26 @@ int ns_guard_quantile(const double *x, size_t n, double q, double *out) {
   return 0;
 }
 
-/* ---- per-note edge lists ---------------------------------------------- */
+/* ---- note-only refits (factorization/ridge.h) --------------------------- */
 
-/* CSR note -> kept rating ids, in increasing rating order. */
-typedef struct by_note {
-  size_t *off;    /* n_notes + 1 */
-  uint32_t *idx;  /* kept ratings */
-} by_note;
-
-static void by_note_free(by_note *b) {
-  free(b->off);
-  free(b->idx);
-  b->off = NULL;
-  b->idx = NULL;
-}
-
-static int by_note_build(const ns_guard_fit *f, const uint8_t *keep, by_note *b) {
-  size_t nn = f->n_notes, ne = f->n_ratings;
-  b->off = ns_calloc(nn + 1, sizeof *b->off);
-  b->idx = ns_mallocn(ne ? ne : 1, sizeof *b->idx);
-  if (!b->off || !b->idx) {
-    by_note_free(b);
-    return NS_ENOMEM;
-  }
-  for (size_t e = 0; e < ne; e++) {
-    int32_t n = f->r_note[e], u = f->r_rater[e];
-    if (n < 0 || (size_t)n >= nn || u < 0 || (size_t)u >= f->n_raters) {
-      by_note_free(b);
-      return NS_EINVAL;
-    }
-    if (!keep || keep[e]) b->off[n + 1]++;
-  }
-  for (size_t n = 0; n < nn; n++) b->off[n + 1] += b->off[n];
-  size_t *pos = ns_mallocn(nn ? nn : 1, sizeof *pos);
-  if (!pos) {
-    by_note_free(b);
-    return NS_ENOMEM;
-  }
-  memcpy(pos, b->off, nn * sizeof *pos);
-  for (size_t e = 0; e < ne; e++)
-    if (!keep || keep[e]) b->idx[pos[f->r_note[e]]++] = (uint32_t)e;
-  free(pos);
-  return 0;
-}
-
-/* ---- multi-variant refit ------------------------------------------------ */
-
-#define MAXV 4                     /* variants solved per note */
-#define MAXM (NS_GUARD_MAX_K + 1)  /* unknowns per note */
-
-typedef struct refit_ctx {
-  const ns_guard_fit *f;
-  const by_note *bn;
-  int min_ratings;
-  int nvar;
-  const ns_guard_pseudo *extra[MAXV];  /* NULL = no pseudo-rating */
-  double pen_i[MAXV], pen_f[MAXV];
-  double *icpt[MAXV];                  /* n_notes each */
-  double *fac[MAXV];                   /* n_notes x k each, or NULL */
-  int failed;                          /* set if a solve failed (racy-safe:
-                                          only ever written as 1) */
-} refit_ctx;
-
-static void refit_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
-  refit_ctx *c = vctx;
-  const ns_guard_fit *f = c->f;
-  int k = f->k, m = k + 1;
-  double A0[MAXM * MAXM], b0[MAXM], A[MAXM * MAXM], b[MAXM], x[MAXM];
-  (void)chunk;
-  for (size_t n = begin; n < end; n++) {
-    size_t lo = c->bn->off[n], hi = c->bn->off[n + 1];
-    if (hi - lo < (size_t)(c->min_ratings > 0 ? c->min_ratings : 1)) {
-      for (int v = 0; v < c->nvar; v++) {
-        c->icpt[v][n] = NAN;
-        if (c->fac[v])
-          for (int j = 0; j < k; j++) c->fac[v][n * k + j] = NAN;
-      }
-      continue;
-    }
-    /* Normal equations of the note's data term: x_e = (1, f_u), target
-    ** y_e = r_e - mu - i_u, weight w_e. */
-    memset(A0, 0, sizeof A0);
-    memset(b0, 0, sizeof b0);
-    for (size_t p = lo; p < hi; p++) {
-      uint32_t e = c->bn->idx[p];
-      int32_t u = f->r_rater[e];
-      double w = f->r_weight ? f->r_weight[e] : 1.0;
-      double y = (double)f->r_value[e] - f->mu - f->rater_icpt[u];
-      x[0] = 1.0;
-      for (int j = 0; j < k; j++) x[j + 1] = f->rater_fac[(size_t)u * k + j];
-      for (int i = 0; i < m; i++) {
-        b0[i] += w * x[i] * y;
-        for (int j = 0; j <= i; j++) A0[i * m + j] += w * x[i] * x[j];
-      }
-    }
-    for (int v = 0; v < c->nvar; v++) {
-      memcpy(A, A0, sizeof A);
-      memcpy(b, b0, sizeof b);
-      const ns_guard_pseudo *ps = c->extra[v];
-      if (ps) {
-        double y = ps->value - f->mu - ps->icpt;
-        x[0] = 1.0;
-        for (int j = 0; j < k; j++) x[j + 1] = ps->fac[j];
-        for (int i = 0; i < m; i++) {
-          b[i] += x[i] * y;
-          for (int j = 0; j <= i; j++) A[i * m + j] += x[i] * x[j];
-        }
-      }
-      A[0] += c->pen_i[v];
-      for (int j = 1; j < m; j++) A[j * m + j] += c->pen_f[v];
-      for (int i = 0; i < m; i++) /* mirror the lower triangle */
-        for (int j = i + 1; j < m; j++) A[i * m + j] = A[j * m + i];
-      if (ns_mf_chol_solve(m, A, b) != 0) {
-        c->failed = 1;
-        c->icpt[v][n] = NAN;
-        continue;
-      }
-      c->icpt[v][n] = b[0];
-      if (c->fac[v])
-        for (int j = 0; j < k; j++) c->fac[v][n * k + j] = b[j + 1];
-    }
-  }
-}
-
-/* Ridge strengths for one variant: mean mode counts the refit's ratings N
-** (kept ratings of refit notes, plus one pseudo-rating per refit note when
-** present) and its notes. */
-static void variant_pen(const ns_guard_reg *reg, size_t n_kept, size_t n_notes_refit,
-                        int has_extra, double *pen_i, double *pen_f) {
-  if (reg->rho > 0) {
-    *pen_i = reg->lambda_in * reg->rho;
-    *pen_f = reg->lambda_fn * reg->rho;
-    return;
-  }
-  double N = (double)n_kept + (has_extra ? (double)n_notes_refit : 0.0);
-  double scale = n_notes_refit ? N / (double)n_notes_refit : 0.0;
-  *pen_i = reg->lambda_in * scale;
-  *pen_f = reg->lambda_fn * scale;
+/* The ridge problem of f's notes with raters and mu frozen, over the CSR
+** (off, idx) of ns_ridge_csr. */
+static ns_ridge_data ridge_of(const ns_guard_fit *f, const size_t *off, const uint32_t *idx,
+                              int min_ratings) {
+  ns_ridge_data d;
+  memset(&d, 0, sizeof d);
+  d.n_rows = f->n_notes;
+  d.k = f->k;
+  d.mu = f->mu;
+  d.off = off;
+  d.idx = idx;
+  d.other = f->r_rater;
+  d.value = f->r_value;
+  d.weight = f->r_weight;
+  d.other_icpt = f->rater_icpt;
+  d.other_fac = f->rater_fac;
+  d.min_obs = min_ratings;
+  return d;
 }
 
 static int check_fit(const ns_guard_fit *f) {
@@ -262,54 +145,43 @@ static int check_fit(const ns_guard_fit *f) {
   return 0;
 }
 
-/* Counts the refit's notes (those keeping >= min_ratings) and their ratings. */
-static void count_refit(const by_note *bn, size_t n_notes, int min_ratings,
-                        size_t *n_notes_refit, size_t *n_kept) {
-  size_t need = (size_t)(min_ratings > 0 ? min_ratings : 1), nr = 0, nk = 0;
-  for (size_t n = 0; n < n_notes; n++) {
-    size_t d = bn->off[n + 1] - bn->off[n];
-    if (d >= need) {
-      nr++;
-      nk += d;
-    }
-  }
-  *n_notes_refit = nr;
-  *n_kept = nk;
-}
-
 int ns_guard_refit_notes(const ns_guard_fit *f, const uint8_t *keep,
                          const ns_guard_reg *reg, int min_ratings,
                          const ns_guard_pseudo *extra, ns_pool *pool,
                          double *icpt_out, double *fac_out, size_t *n_refit) {
-  by_note bn = {0};
-  refit_ctx c;
-  size_t nr, nk;
+  size_t *off = NULL, nr, nk;
+  uint32_t *idx = NULL;
+  ns_ridge_data d;
+  ns_ridge_variant v;
   int rc;
   if (n_refit) *n_refit = 0;
   if ((rc = check_fit(f)) != 0 || !reg || !icpt_out) return rc ? rc : NS_EINVAL;
-  if ((rc = by_note_build(f, keep, &bn)) != 0) return rc;
-  count_refit(&bn, f->n_notes, min_ratings, &nr, &nk);
-  memset(&c, 0, sizeof c);
-  c.f = f;
-  c.bn = &bn;
-  c.min_ratings = min_ratings;
-  c.nvar = 1;
-  c.extra[0] = extra;
-  c.icpt[0] = icpt_out;
-  c.fac[0] = fac_out;
-  variant_pen(reg, nk, nr, extra != NULL, &c.pen_i[0], &c.pen_f[0]);
-  ns_pool_for(pool, f->n_notes, 1024, refit_chunk, &c);
-  by_note_free(&bn);
+  if ((rc = ns_ridge_csr(f->n_notes, f->n_raters, f->n_ratings, f->r_note, f->r_rater, keep,
+                         &off, &idx)) != 0)
+    return rc;
+  ns_ridge_count(off, f->n_notes, min_ratings, &nr, &nk);
+  d = ridge_of(f, off, idx, min_ratings);
+  memset(&v, 0, sizeof v);
+  v.extra = extra;
+  v.icpt = icpt_out;
+  v.fac = fac_out;
+  ns_ridge_penalties(reg->lambda_in, reg->lambda_fn, reg->rho, nk, nr, extra != NULL,
+                     &v.pen_i, &v.pen_f);
+  rc = ns_ridge_solve(&d, &v, 1, pool);
+  free(off);
+  free(idx);
   if (n_refit) *n_refit = nr;
-  return c.failed ? NS_ELAPACK : 0;
+  return rc;
 }
 
 /* ---- 1. pseudo-rater bounds ------------------------------------------- */
 
 int ns_guard_pseudo_bounds(const ns_guard_fit *f, const ns_guard_reg *reg,
                            ns_pool *pool, ns_guard_bounds *out) {
-  by_note bn = {0};
-  refit_ctx c;
+  size_t *off = NULL;
+  uint32_t *idx = NULL;
+  ns_ridge_data d;
+  ns_ridge_variant vr[4];
   ns_guard_pseudo ps[3];
   double *buf = NULL;
   uint8_t *active = NULL;
@@ -361,32 +233,26 @@ int ns_guard_pseudo_bounds(const ns_guard_fit *f, const ns_guard_reg *reg,
     rc = NS_ENOMEM;
     goto out;
   }
-  if ((rc = by_note_build(f, NULL, &bn)) != 0) goto out;
-  count_refit(&bn, nn, 1, &nr, &nk);
-  memset(&c, 0, sizeof c);
-  c.f = f;
-  c.bn = &bn;
-  c.min_ratings = 1;
-  c.nvar = 4;
+  if ((rc = ns_ridge_csr(nn, f->n_raters, f->n_ratings, f->r_note, f->r_rater, NULL, &off,
+                         &idx)) != 0)
+    goto out;
+  ns_ridge_count(off, nn, 1, &nr, &nk);
+  d = ridge_of(f, off, idx, 1);
+  memset(vr, 0, sizeof vr);
   for (int v = 0; v < 4; v++) {
-    c.extra[v] = v == 0 ? NULL : &ps[v - 1];
-    c.icpt[v] = buf + (size_t)v * nn;
-    c.fac[v] = buf + 4 * nn + (size_t)v * nn * k;
+    vr[v].extra = v == 0 ? NULL : &ps[v - 1];
+    vr[v].icpt = buf + (size_t)v * nn;
+    vr[v].fac = buf + 4 * nn + (size_t)v * nn * k;
     /* The reference's pseudo-rater refits use the mean regulariser, not
     ** the final round's ratio mode (reference-algorithm.md §10). */
-    ns_guard_reg mean = *reg;
-    mean.rho = 0;
-    variant_pen(&mean, nk, nr, v != 0, &c.pen_i[v], &c.pen_f[v]);
+    ns_ridge_penalties(reg->lambda_in, reg->lambda_fn, 0.0, nk, nr, v != 0, &vr[v].pen_i,
+                       &vr[v].pen_f);
   }
-  ns_pool_for(pool, nn, 1024, refit_chunk, &c);
-  if (c.failed) {
-    rc = NS_ELAPACK;
-    goto out;
-  }
+  if ((rc = ns_ridge_solve(&d, vr, 4, pool)) != 0) goto out;
   for (size_t n = 0; n < nn; n++) {
     double lo = INFINITY, hi = -INFINITY, flo = INFINITY, fhi = -INFINITY;
     for (int v = 0; v < 4; v++) {
-      double i = c.icpt[v][n], fv = c.fac[v][n * k];
+      double i = vr[v].icpt[n], fv = vr[v].fac[n * k];
       if (isnan(i)) continue;
       lo = i < lo ? i : lo;
       hi = i > hi ? i : hi;
@@ -398,12 +264,13 @@ int ns_guard_pseudo_bounds(const ns_guard_fit *f, const ns_guard_reg *reg,
     out->icpt_max[n] = none ? NAN : hi;
     if (out->fac_min) out->fac_min[n] = none ? NAN : flo;
     if (out->fac_max) out->fac_max[n] = none ? NAN : fhi;
-    if (out->icpt_orig) out->icpt_orig[n] = c.icpt[0][n];
-    if (out->fac_orig) out->fac_orig[n] = c.fac[0][n * k];
+    if (out->icpt_orig) out->icpt_orig[n] = vr[0].icpt[n];
+    if (out->fac_orig) out->fac_orig[n] = vr[0].fac[n * k];
   }
   rc = 0;
 out:
-  by_note_free(&bn);
+  free(off);
+  free(idx);
   free(buf);
   free(active);
   out->seconds = ns_monotonic_s() - t0;

@@ -135,7 +135,11 @@ static int on_headers_complete(http_parser *p) {
   ns__http_req *r = &c->req;
   char *q = strchr(r->path, '?');
   int st;
-  if (q) *q = '\0';
+  if (q) {
+    /* fits: path and query share the URL's 511 bytes */
+    snprintf(r->query, sizeof r->query, "%s", q + 1);
+    *q = '\0';
+  }
   /* http_parser reads a request line without a version as HTTP/0.9 and
   ** accepts any one-digit version: we speak HTTP/1.x only */
   if (p->http_major == 0) return fail(c, 400, "request line without an HTTP/1.x version") ? -1 : 0;

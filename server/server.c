@@ -31,7 +31,12 @@
 ** refresh_every_s, note refreshes between them (refresh_work,
 ** engine/refresh.c).  Both run on libuv workers, never at the same time: the
 ** loop thread starts one only while the other is idle, which is also what
-** makes the refresh base (s->rbase) safe to share between them.
+** makes the refresh base (s->rbase) safe to share between them.  With
+** keep_runs, a prune of old runs' score rows (prune_work, store/prune.c)
+** takes the same slot after each published run and once at start.
+**
+** Logs: one structured line (ns_log_kv) per run, refresh, prune with work
+** done, error, start and stop; the format (logfmt/JSON) is the CLI's choice.
 **
 ** Thread: everything here runs on the loop thread except the bodies of the
 ** uv_queue_work callbacks named *_work.
@@ -58,10 +63,34 @@
 #include "server_int.h"
 #include "read.h"
 
+#include "../dash/dash.h"
 #include "../engine/pipeline.h"
+#include "../engine/score_db.h"
+
+/* Run and refresh durations in /metrics (histogram upper bounds, seconds;
+** one more bucket for +Inf).  Runs take seconds to tens of minutes, a
+** refresh milliseconds to seconds. */
+static const double run_buckets[] = {1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600};
+static const double refresh_buckets[] = {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15, 60};
+#define N_RUN_BUCKETS (sizeof run_buckets / sizeof run_buckets[0])
+#define N_REFRESH_BUCKETS (sizeof refresh_buckets / sizeof refresh_buckets[0])
+
+/* Scheduled runs by outcome (notescore_runs_total{status}). */
+enum { RUN_PUBLISHED = 0, RUN_FAILED, RUN_ABANDONED, RUN_NO_DATA, RUN_OUTCOMES };
+static const char *const run_outcomes[RUN_OUTCOMES] = {"published", "failed", "abandoned",
+                                                       "no_data"};
+
+/* --keep-runs pruning (store/prune.c): rows per delete transaction and the
+** pause after each.  A batch of 1000 takes ~15 ms, the longest an ingest
+** commit waits for the lock; the pause lets the writer in.  Measured
+** (docs/operations.md): ack p99 during a prune as without one; 2000 rows
+** and 2 ms doubled the p99. */
+#define PRUNE_BATCH 1000
+#define PRUNE_PAUSE_S 0.005
 
 const char *const ns__route_names[NS_ROUTE_COUNT] = {
-    "other", "healthz", "metrics", "runs", "runs_latest", "note", "dashboard",
+    "other", "healthz", "metrics", "runs", "runs_latest", "note", "dashboard", "index", "notes",
+    "note_explain", "report", "run_changes",
     "ingest_ratings", "ingest_notes", "ingest_enrollment"};
 
 /* Status codes counted in /metrics. */
@@ -84,8 +113,8 @@ typedef struct server {
   size_t inflight;            /* ingest requests parsing or at the writer */
   size_t reads_inflight;      /* reads on workers (bounded by max_reads) */
   uint64_t reads_refused;     /* reads answered 503 at that bound */
-  uint64_t dash_renders;      /* /dashboard pages rendered (not cached) */
-  ns__dash_cache dash;        /* /dashboard renders, one per run */
+  uint64_t dash_renders;      /* /report pages rendered (not cached) */
+  ns__dash_cache dash;        /* /report renders, one per run */
   size_t works;               /* uv_queue_work items not yet completed */
   int stopping;
   int finished;               /* the last handles are closing */
@@ -118,6 +147,21 @@ typedef struct server {
   double last_run_s;
   uint64_t refresh_ok, refresh_failed, refresh_notes_total;
   double refresh_seconds_sum;
+  /* operations (logs, /metrics, --keep-runs) */
+  int64_t start_ms;           /* wall clock at start (process_start_time_seconds) */
+  int64_t score_run_id;       /* run id of the last full run, 0 = none begun (worker -> loop) */
+  size_t score_notes;         /* notes it scored (worker -> loop) */
+  uint64_t runs_by[RUN_OUTCOMES];
+  uint64_t run_hist[N_RUN_BUCKETS + 1];
+  double run_seconds_sum;
+  uint64_t refresh_hist[N_REFRESH_BUCKETS + 1];
+  uv_work_t prune_work;       /* runs in the score/refresh slot: never beside them */
+  int prune_running;
+  volatile int prune_cancel;  /* set at shutdown */
+  int prune_rc;               /* worker -> loop */
+  ns_prune_stats prune_st;    /* worker -> loop */
+  double prune_s;             /* worker -> loop */
+  uint64_t prunes_ok, prunes_failed, pruned_rows_total;
 } server;
 
 enum { BUSY_NONE = 0, BUSY_INGEST, BUSY_READ };
@@ -194,24 +238,75 @@ static int parse_note_id(const char *s, int64_t *out) {
   return ns_check_note_id(v) ? -1 : 0;
 }
 
+/* A run id in a URL: decimal digits, positive.  end is where it stops. */
+static int parse_run_id(const char *s, const char *end, int64_t *out) {
+  int64_t v = 0;
+  if (s == end) return -1;
+  for (; s < end; s++) {
+    if (*s < '0' || *s > '9' || v > (INT64_MAX - 9) / 10) return -1;
+    v = v * 10 + (*s - '0');
+  }
+  *out = v;
+  return v > 0 ? 0 : -1;
+}
+
+/* "A/changes/B" of /v1/runs/A/changes/B. */
+static int parse_run_pair(const char *s, int64_t *a, int64_t *b) {
+  const char *mid = strstr(s, "/changes/");
+  if (!mid || parse_run_id(s, mid, a) != 0) return -1;
+  s = mid + 9;
+  return parse_run_id(s, s + strlen(s), b);
+}
+
 void ns__server_route(const ns__http_req *req, const char *token, size_t max_body,
                       ns__route_decision *d) {
   const char *p = req->path;
   int is_read = 0;
   memset(d, 0, sizeof *d);
-  if (!strcmp(p, "/healthz")) { d->route = NS_ROUTE_HEALTHZ; is_read = 1; }
+  if (!strcmp(p, "/")) { d->route = NS_ROUTE_INDEX; is_read = 1; }
+  else if (!strcmp(p, "/healthz")) { d->route = NS_ROUTE_HEALTHZ; is_read = 1; }
   else if (!strcmp(p, "/metrics")) { d->route = NS_ROUTE_METRICS; is_read = 1; }
   else if (!strcmp(p, "/v1/runs")) { d->route = NS_ROUTE_RUNS; is_read = 1; }
   else if (!strcmp(p, "/v1/runs/latest")) { d->route = NS_ROUTE_RUNS_LATEST; is_read = 1; }
   else if (!strcmp(p, "/dashboard")) { d->route = NS_ROUTE_DASHBOARD; is_read = 1; }
-  else if (!strncmp(p, "/v1/notes/", 10)) {
-    d->route = NS_ROUTE_NOTE;
+  else if (!strcmp(p, "/report")) { d->route = NS_ROUTE_REPORT; is_read = 1; }
+  else if (!strncmp(p, "/v1/runs/", 9) && strstr(p, "/changes/")) {
+    d->route = NS_ROUTE_RUN_CHANGES;
     is_read = 1;
-    if (parse_note_id(p + 10, &d->note_id) != 0) {
+    if (parse_run_pair(p + 9, &d->run_a, &d->run_b) != 0) {
+      d->status = 400;
+      d->error = "want /v1/runs/{runId}/changes/{runId} with positive decimal run ids";
+      return;
+    }
+  }
+  else if (!strncmp(p, "/v1/notes/", 10)) {
+    /* /v1/notes/{noteId} or /v1/notes/{noteId}/explain */
+    char id[24];
+    const char *slash = strchr(p + 10, '/');
+    size_t n = slash ? (size_t)(slash - (p + 10)) : strlen(p + 10);
+    is_read = 1;
+    if (slash && strcmp(slash, "/explain") != 0) {
+      d->status = 404;
+      d->error = "no such endpoint";
+      return;
+    }
+    d->route = slash ? NS_ROUTE_NOTE_EXPLAIN : NS_ROUTE_NOTE;
+    if (n < sizeof id) {
+      memcpy(id, p + 10, n);
+      id[n] = '\0';
+    }
+    if (n >= sizeof id || parse_note_id(id, &d->note_id) != 0) {
       d->status = 400;
       d->error = "noteId must be a positive decimal integer";
       return;
     }
+  }
+  else if (!strcmp(p, "/v1/notes") &&
+           (req->method == NS_HTTP_GET || req->method == NS_HTTP_HEAD)) {
+    /* the same path POSTs notes: the method tells the list from ingest */
+    d->route = NS_ROUTE_NOTES;
+    if (ns__list_query_parse(req->query, &d->list, &d->error) != 0) d->status = 400;
+    return;
   }
   else if (!strcmp(p, "/v1/ratings")) { d->route = NS_ROUTE_INGEST_RATINGS; d->kind = NS_FILE_RATINGS; }
   else if (!strcmp(p, "/v1/notes")) { d->route = NS_ROUTE_INGEST_NOTES; d->kind = NS_FILE_NOTES; }
@@ -264,7 +359,7 @@ char *ns__ingest_response(const ns__batch *b, size_t accepted) {
   }
   json_object_set_new(o, "accepted", json_integer((json_int_t)accepted));
   json_object_set(o, "rejected", rej);
-  json_object_set_new(o, "rejected_total", json_integer((json_int_t)b->n_rejected));
+  json_object_set_new(o, "rejectedTotal", json_integer((json_int_t)b->n_rejected));
   if (b->body_error[0]) json_object_set_new(o, "error", json_string(b->body_error));
   out = json_dumps(o, JSON_COMPACT);
 out:
@@ -347,7 +442,9 @@ static void respond(conn *c, int status, const char *ctype, const char *body, si
 static const char *extra_for(int status, int route) {
   switch (status) {
   case 401: return "WWW-Authenticate: Bearer\r\n";
-  case 405: return route >= NS_ROUTE_INGEST_RATINGS ? "Allow: POST\r\n" : "Allow: GET, HEAD\r\n";
+  case 405: return route == NS_ROUTE_INGEST_NOTES    ? "Allow: GET, HEAD, POST\r\n"
+                  : route >= NS_ROUTE_INGEST_RATINGS ? "Allow: POST\r\n"
+                                                     : "Allow: GET, HEAD\r\n";
   case 503: return "Retry-After: 1\r\n";
   case 507: return "Retry-After: 10\r\n";
   default: return NULL;
@@ -508,7 +605,7 @@ static void read_after(uv_work_t *w, int status) {
       respond_error(c, 503, "shutting down", 1);
     } else {
       const char *ct = r->route == NS_ROUTE_METRICS     ? "text/plain; version=0.0.4"
-                       : r->route == NS_ROUTE_DASHBOARD ? "text/html; charset=utf-8"
+                       : r->route == NS_ROUTE_REPORT ? "text/html; charset=utf-8"
                                                         : "application/json";
       respond(c, r->status, ct, r->body, strlen(r->body), NULL, 0);
     }
@@ -598,31 +695,57 @@ static char *metrics_text(server *s) {
           "# TYPE notescore_reads_inflight gauge\nnotescore_reads_inflight %zu\n"
           "# HELP notescore_reads_refused_total Reads answered 503 at --max-reads.\n"
           "# TYPE notescore_reads_refused_total counter\nnotescore_reads_refused_total %llu\n"
-          "# HELP notescore_dashboard_renders_total /dashboard pages rendered (the rest came from the per-run cache).\n"
+          "# HELP notescore_dashboard_renders_total /report pages rendered (the rest came from the per-run cache).\n"
           "# TYPE notescore_dashboard_renders_total counter\nnotescore_dashboard_renders_total %llu\n"
           "# HELP notescore_timeouts_total Connections closed for idleness or slowness.\n"
           "# TYPE notescore_timeouts_total counter\nnotescore_timeouts_total %llu\n"
-          "# HELP notescore_runs_total Scheduled scoring runs by outcome.\n"
-          "# TYPE notescore_runs_total counter\n"
-          "notescore_runs_total{status=\"published\"} %llu\nnotescore_runs_total{status=\"failed\"} %llu\n",
+          "# HELP notescore_runs_total Scheduled scoring runs of this process by outcome.\n"
+          "# TYPE notescore_runs_total counter\n",
           s->inflight, ws.queued, s->body_budget_used, s->n_conns,
           (unsigned long long)s->conns_refused, (unsigned long long)s->conns_evicted,
           s->reads_inflight, (unsigned long long)s->reads_refused,
           (unsigned long long)s->dash_renders,
-          (unsigned long long)s->timeouts,
-          (unsigned long long)s->runs_ok, (unsigned long long)s->runs_failed);
+          (unsigned long long)s->timeouts);
+  for (i = 0; i < RUN_OUTCOMES; i++)
+    fprintf(f, "notescore_runs_total{status=\"%s\"} %llu\n", run_outcomes[i],
+            (unsigned long long)s->runs_by[i]);
+  fputs("# HELP notescore_run_seconds Duration of the scheduled scoring runs of this process "
+        "(published, failed or abandoned).\n"
+        "# TYPE notescore_run_seconds histogram\n", f);
+  cum = hist_buckets(f, "notescore_run_seconds", run_buckets, N_RUN_BUCKETS, s->run_hist);
+  fprintf(f, "notescore_run_seconds_sum %.6f\nnotescore_run_seconds_count %llu\n",
+          s->run_seconds_sum, (unsigned long long)cum);
   fprintf(f,
           "# HELP notescore_refreshes_total Note refreshes (--refresh-every) by outcome.\n"
           "# TYPE notescore_refreshes_total counter\n"
           "notescore_refreshes_total{status=\"ok\"} %llu\nnotescore_refreshes_total{status=\"failed\"} %llu\n"
           "# HELP notescore_refreshed_notes_total Notes refit by note refreshes.\n"
           "# TYPE notescore_refreshed_notes_total counter\nnotescore_refreshed_notes_total %llu\n"
-          "# HELP notescore_refresh_seconds_sum Total wall time of note refreshes.\n"
-          "# TYPE notescore_refresh_seconds_sum counter\nnotescore_refresh_seconds_sum %.6f\n"
           "# HELP notescore_refresh_last_seconds Wall time of the last note refresh.\n"
           "# TYPE notescore_refresh_last_seconds gauge\nnotescore_refresh_last_seconds %.6f\n",
           (unsigned long long)s->refresh_ok, (unsigned long long)s->refresh_failed,
-          (unsigned long long)s->refresh_notes_total, s->refresh_seconds_sum, s->refresh_s);
+          (unsigned long long)s->refresh_notes_total, s->refresh_s);
+  fputs("# HELP notescore_refresh_seconds Wall time of note refreshes.\n"
+        "# TYPE notescore_refresh_seconds histogram\n", f);
+  cum = hist_buckets(f, "notescore_refresh_seconds", refresh_buckets, N_REFRESH_BUCKETS,
+                     s->refresh_hist);
+  fprintf(f, "notescore_refresh_seconds_sum %.6f\nnotescore_refresh_seconds_count %llu\n",
+          s->refresh_seconds_sum, (unsigned long long)cum);
+  fprintf(f,
+          "# HELP notescore_pruned_rows_total Score rows of old runs deleted by --keep-runs.\n"
+          "# TYPE notescore_pruned_rows_total counter\nnotescore_pruned_rows_total %llu\n"
+          "# HELP notescore_prunes_total --keep-runs pruning passes by outcome.\n"
+          "# TYPE notescore_prunes_total counter\n"
+          "notescore_prunes_total{status=\"ok\"} %llu\nnotescore_prunes_total{status=\"failed\"} %llu\n"
+          "# HELP notescore_score_every_seconds The configured --score-every (0 = no scheduled runs).\n"
+          "# TYPE notescore_score_every_seconds gauge\nnotescore_score_every_seconds %g\n"
+          "# HELP notescore_build_info The running notescore version.\n"
+          "# TYPE notescore_build_info gauge\nnotescore_build_info{version=\"%s\"} 1\n"
+          "# HELP process_start_time_seconds Start time of the process since the Unix epoch.\n"
+          "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds %.3f\n",
+          (unsigned long long)s->pruned_rows_total, (unsigned long long)s->prunes_ok,
+          (unsigned long long)s->prunes_failed, s->o.score_every_s, NS_VERSION,
+          (double)s->start_ms / 1000.0);
   fclose(f);
   return buf;
 }
@@ -644,10 +767,28 @@ static void dispatch(conn *c) {
     c->busy = ANSWERING;   /* answered; resumes in on_written */
     respond(c, 200, "text/plain", "ok\n", 3, NULL, 0);
     return;
+  case NS_ROUTE_DASHBOARD:
+    /* a static page compiled in (dash/dashboard.html): no DB, no worker;
+    ** it reads the JSON endpoints itself.  The policy header keeps the
+    ** browser from loading anything but this server's answers. */
+    c->busy = ANSWERING;
+    respond(c, 200, "text/html; charset=utf-8", ns_dashboard_html, ns_dashboard_html_len,
+            "Content-Security-Policy: default-src 'none'; script-src 'unsafe-inline'; "
+            "style-src 'unsafe-inline'; img-src data:; connect-src 'self'\r\n", 0);
+    return;
+  case NS_ROUTE_INDEX: {
+    const char *body = ns__read_index();
+    c->busy = ANSWERING;
+    respond(c, 200, "application/json", body, strlen(body), NULL, 0);
+    return;
+  }
   case NS_ROUTE_METRICS:
   case NS_ROUTE_RUNS:
   case NS_ROUTE_RUNS_LATEST:
-  case NS_ROUTE_DASHBOARD:
+  case NS_ROUTE_REPORT:
+  case NS_ROUTE_RUN_CHANGES:
+  case NS_ROUTE_NOTES:
+  case NS_ROUTE_NOTE_EXPLAIN:
   case NS_ROUTE_NOTE: {
     ns__read *r;
     if (s->reads_inflight >= s->o.max_reads) {
@@ -669,6 +810,9 @@ static void dispatch(conn *c) {
     r->conn = c;
     r->route = d->route;
     r->note_id = d->note_id;
+    r->list = d->list;
+    r->run_a = d->run_a;
+    r->run_b = d->run_b;
     r->db_path = s->o.db_path;
     r->cache = &s->dash;
     r->generation = s->runs_ok + s->runs_failed + s->refresh_ok;
@@ -949,16 +1093,6 @@ typedef struct score_job {
   size_t n;
 } score_job;
 
-static int job_snapshot(void *arg) {
-  score_job *j = arg;
-  return ns_store_snapshot(j->st, &j->ds);
-}
-
-static int job_pipeline(void *arg) {
-  score_job *j = arg;
-  return ns_pipeline_run(j->ds, &j->p, &j->s->score_cancel, &j->sc);
-}
-
 static int job_refit(void *arg) {
   score_job *j = arg;
   int rc = ns_store_snapshot(j->st, &j->ds);
@@ -978,62 +1112,73 @@ static void trim_heap(void) {
 #endif
 }
 
-/* One full run on a worker: its own store handle, a snapshot (one read
-** transaction; ingest goes on beside it) and the pipeline (both niced),
-** the publication (ns_store_run_publish).  Cancelled at shutdown -> the run
-** row says "abandoned". */
+/* One full run on a worker (engine/score_db.c, the path `score --db` takes
+** too): its own store handle, a snapshot (one read transaction; ingest goes
+** on beside it), the pipeline, one publishing transaction.  Cancelled at
+** shutdown -> the run row says "abandoned". */
 static void score_work(uv_work_t *w) {
   server *s = w->data;
-  score_job j;
-  int64_t run_id = 0;
-  char json[256];
+  ns_params p;
+  /* snapshot and pipeline niced, the store writes at normal priority */
+  ns_score_db_opts so = {"serve", NS_SCORE_NOW_CLOCK, 0, &s->score_cancel,
+                         s->o.refresh_every_s > 0, run_niced};
+  ns_score_db_result res;
   double t0 = ns_monotonic_s();
   int rc;
-  memset(&j, 0, sizeof j);
-  j.s = s;
-  if ((rc = ns_store_open(s->o.db_path, 0, &j.st)) != 0) goto out;
-  if ((rc = run_niced(job_snapshot, &j)) != 0) goto out;
-  ns_params_default(&j.p);
-  j.p.now_ms = ns_now_ms();
-  j.p.progress = 0;
-  snprintf(json, sizeof json,
-           "{\"source\":\"serve\",\"now_ms\":%lld,\"seed\":%llu,\"k\":%d,\"trust\":%d,"
-           "\"tag_share_test\":%d}",
-           (long long)j.p.now_ms, (unsigned long long)j.p.seed, j.p.k, j.p.trust, j.p.tag_share_test);
-  if ((rc = ns_store_run_begin(j.st, json, &run_id)) != 0) goto out;
-  rc = run_niced(job_pipeline, &j);
-  if (rc == 0) rc = ns_store_run_publish(j.st, run_id, j.sc, j.ds);
-  if (rc != 0) ns_store_run_fail(j.st, run_id, rc == NS_ECANCELED ? "abandoned" : "failed");
-  if (rc == 0 && s->o.refresh_every_s > 0) {
+  ns_params_default(&p);
+  p.progress = 0;
+  rc = ns_score_db(s->o.db_path, &p, &so, &res);
+  if (rc == 0 && res.sc) {
     /* the refresh base: this run's rater parameters and note rows */
     ns_refresh_base *nb = NULL;
-    int brc = ns_refresh_base_new(j.ds, j.sc, &j.p, &nb);
+    int brc = ns_refresh_base_new(res.ds, res.sc, &p, &nb);
     if (brc != 0) ns_warn("serve: note refresh disabled until the next run: %s", ns_strerror(brc));
     ns_refresh_base_free(s->rbase);
     s->rbase = nb;
-    s->rbase_run = run_id;
+    s->rbase_run = res.run_id;
   }
-out:
-  if (rc != 0 && rc != NS_ENODATA)
-    ns_warn("serve: scoring run failed: %s", ns_strerror(rc));
+  s->score_run_id = res.run_id;   /* logged by score_after */
+  s->score_notes = rc == 0 ? res.n_notes : 0;
   s->last_run_s = ns_monotonic_s() - t0;
   s->score_rc = rc;   /* read by score_after on the loop thread */
-  ns_scores_free(j.sc);
-  ns_dataset_free(j.ds);
-  ns_store_close(j.st);
+  ns_scores_free(res.sc);
+  ns_dataset_free(res.ds);
+  ns_params_release(&p);
   trim_heap();
+}
+
+static void on_score_timer(uv_timer_t *t);
+static void start_prune(server *s);
+
+/* Adds one observation to a histogram of n bounds (+ the +Inf bucket). */
+static void observe(uint64_t *hist, const double *bounds, size_t n, double v) {
+  size_t i = 0;
+  while (i < n && v > bounds[i]) i++;
+  hist[i]++;
 }
 
 static void score_after(uv_work_t *w, int status) {
   server *s = w->data;
+  int rc = status == 0 ? s->score_rc : NS_ECANCELED;
+  int outcome = rc == 0 ? RUN_PUBLISHED : rc == NS_ECANCELED ? RUN_ABANDONED
+                : rc == NS_ENODATA ? RUN_NO_DATA : RUN_FAILED;
   s->works--;
   s->score_running = 0;
-  if (status == 0 && s->score_rc == 0) s->runs_ok++;
+  if (rc == 0) s->runs_ok++;
   else s->runs_failed++;
+  s->runs_by[outcome]++;
+  if (outcome != RUN_NO_DATA && status == 0) {
+    observe(s->run_hist, run_buckets, N_RUN_BUCKETS, s->last_run_s);
+    s->run_seconds_sum += s->last_run_s;
+  }
+  /* the one line per run (docs/operations.md, "Logs") */
+  ns_log_kv(outcome == RUN_FAILED ? NS_LOG_WARN : NS_LOG_INFO, "serve: scoring run",
+            NS_LF_INT("run_id", s->score_run_id), NS_LF_STR("status", run_outcomes[outcome]),
+            NS_LF_NUM("seconds", s->last_run_s), NS_LF_INT("notes", s->score_notes),
+            NS_LF_STR("error", outcome == RUN_FAILED ? ns_strerror(rc) : NULL));
+  if (rc == 0 && s->o.keep_runs) start_prune(s);
   maybe_finish(s);
 }
-
-static void on_score_timer(uv_timer_t *t);
 
 /* One note refresh on a worker: its own store handle, a snapshot, the notes
 ** whose ratings changed since the base last saw them, the frozen-rater
@@ -1053,7 +1198,6 @@ static void refresh_work(uv_work_t *w) {
   rc = ns_refresh_base_accept(s->rbase, j.ds, j.sc);
   s->refresh_notes = j.sc->n_notes;
 out:
-  if (rc != 0) ns_warn("serve: note refresh failed: %s", ns_strerror(rc));
   s->refresh_s = ns_monotonic_s() - t0;
   s->refresh_rc = rc;   /* read by refresh_after on the loop thread */
   free(j.ids);
@@ -1065,15 +1209,22 @@ out:
 
 static void refresh_after(uv_work_t *w, int status) {
   server *s = w->data;
+  int rc = status == 0 ? s->refresh_rc : NS_ECANCELED;
   s->works--;
   s->refresh_running = 0;
-  if (status == 0 && s->refresh_rc == 0) {
+  if (rc == 0) {
     s->refresh_ok++;
     s->refresh_notes_total += s->refresh_notes;
   } else {
     s->refresh_failed++;
   }
   s->refresh_seconds_sum += s->refresh_s;
+  observe(s->refresh_hist, refresh_buckets, N_REFRESH_BUCKETS, s->refresh_s);
+  /* the one line per refresh */
+  ns_log_kv(rc == 0 ? NS_LOG_INFO : NS_LOG_WARN, "serve: note refresh",
+            NS_LF_INT("run_id", s->rbase_run), NS_LF_STR("status", rc == 0 ? "ok" : "failed"),
+            NS_LF_NUM("seconds", s->refresh_s), NS_LF_INT("notes", rc == 0 ? s->refresh_notes : 0),
+            NS_LF_STR("error", rc == 0 ? NULL : ns_strerror(rc)));
   if (s->score_pending && !s->stopping) {
     s->score_pending = 0;
     on_score_timer(&s->score_timer);
@@ -1081,10 +1232,62 @@ static void refresh_after(uv_work_t *w, int status) {
   maybe_finish(s);
 }
 
+/* --keep-runs: deletes old runs' score rows on a worker, in small
+** transactions (store/prune.c), with its own handle.  It takes the slot of
+** a full run or a refresh -- never beside them -- so the worker threads
+** left for ingest parsing stay as docs/operations.md counts them. */
+static void prune_work(uv_work_t *w) {
+  server *s = w->data;
+  ns_store *st = NULL;
+  double t0 = ns_monotonic_s();
+  int rc;
+  memset(&s->prune_st, 0, sizeof s->prune_st);
+  if ((rc = ns_store_open(s->o.db_path, 0, &st)) == 0)
+    rc = ns_store_prune_runs(st, s->o.keep_runs, PRUNE_BATCH, PRUNE_PAUSE_S, &s->prune_cancel,
+                             &s->prune_st);
+  s->prune_s = ns_monotonic_s() - t0;
+  s->prune_rc = rc;   /* read by prune_after on the loop thread */
+  ns_store_close(st);
+}
+
+static void prune_after(uv_work_t *w, int status) {
+  server *s = w->data;
+  int rc = status == 0 ? s->prune_rc : NS_ECANCELED;
+  s->works--;
+  s->prune_running = 0;
+  s->pruned_rows_total += s->prune_st.rows;
+  if (rc == 0 || rc == NS_ECANCELED) s->prunes_ok++;
+  else s->prunes_failed++;
+  /* a line when something was deleted or went wrong; a pass with nothing
+  ** to do (every run but the first keep_runs - 1) stays quiet */
+  if (s->prune_st.rows || (rc != 0 && rc != NS_ECANCELED))
+    ns_log_kv(rc == 0 || rc == NS_ECANCELED ? NS_LOG_INFO : NS_LOG_WARN, "serve: pruned old runs",
+              NS_LF_INT("keep_runs", s->o.keep_runs), NS_LF_INT("runs", s->prune_st.runs),
+              NS_LF_INT("up_to_run_id", s->prune_st.newest_pruned),
+              NS_LF_INT("rows", s->prune_st.rows), NS_LF_NUM("seconds", s->prune_s),
+              NS_LF_STR("status", rc == 0 ? "ok" : rc == NS_ECANCELED ? "canceled" : "failed"),
+              NS_LF_STR("error", rc == 0 || rc == NS_ECANCELED ? NULL : ns_strerror(rc)));
+  if (s->score_pending && !s->stopping) {
+    s->score_pending = 0;
+    on_score_timer(&s->score_timer);
+  }
+  maybe_finish(s);
+}
+
+static void start_prune(server *s) {
+  if (s->stopping || s->score_running || s->refresh_running || s->prune_running) return;
+  s->prune_work.data = s;
+  if (uv_queue_work(&s->loop, &s->prune_work, prune_work, prune_after) == 0) {
+    s->prune_running = 1;
+    s->works++;
+  }
+}
+
 static void on_refresh_timer(uv_timer_t *t) {
   server *s = t->data;
   /* never beside a full run (it replaces the base), never before one */
-  if (s->stopping || s->score_running || s->refresh_running || !s->rbase) return;
+  if (s->stopping || s->score_running || s->refresh_running || s->prune_running || !s->rbase)
+    return;
   s->refresh_work.data = s;
   if (uv_queue_work(&s->loop, &s->refresh_work, refresh_work, refresh_after) == 0) {
     s->refresh_running = 1;
@@ -1095,12 +1298,15 @@ static void on_refresh_timer(uv_timer_t *t) {
 static void on_score_timer(uv_timer_t *t) {
   server *s = t->data;
   if (s->stopping || s->score_running) return;
-  if (s->refresh_running) {   /* start it as soon as the refresh is done */
+  if (s->refresh_running || s->prune_running) {   /* start it as soon as that is done */
     s->score_pending = 1;
     return;
   }
   s->score_work.data = s;
   s->score_cancel = 0;
+  s->score_run_id = 0;   /* set by score_work once it ran */
+  s->score_notes = 0;
+  s->last_run_s = 0;
   if (uv_queue_work(&s->loop, &s->score_work, score_work, score_after) == 0) {
     s->score_running = 1;
     s->works++;
@@ -1117,6 +1323,7 @@ static void on_signal(uv_signal_t *sig, int signum) {
           signum == SIGTERM ? "SIGTERM" : "SIGINT", s->inflight);
   s->stopping = 1;
   s->score_cancel = 1;   /* a running scoring run stops and is abandoned */
+  s->prune_cancel = 1;   /* pruning stops after its current batch */
   uv_close((uv_handle_t *)&s->listener, NULL);
   uv_timer_stop(&s->score_timer);
   uv_timer_stop(&s->refresh_timer);
@@ -1187,7 +1394,9 @@ static int write_port_file(server *s) {
   if (uv_tcp_getsockname(&s->listener, (struct sockaddr *)&ss, &len) != 0) return NS_EIO;
   port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
                                   : ntohs(((struct sockaddr_in *)&ss)->sin_port);
-  ns_info("serve: listening on port %d", port);
+  ns_log_kv(NS_LOG_INFO, "serve: listening", NS_LF_INT("port", port),
+            NS_LF_STR("db", s->o.db_path), NS_LF_STR("version", NS_VERSION),
+            NS_LF_INT("pid", getpid()));
   if (!s->o.port_file) return 0;
   /* write then rename, so a reader never sees a half-written file */
   snprintf(tmp, sizeof tmp, "%s.tmp", s->o.port_file);
@@ -1214,8 +1423,13 @@ int ns_server_run(const ns_server_opts *opts) {
     ns_error("serve: --listen: expected ADDR:PORT, got '%s'", opts->listen);
     return rc;
   }
+  if (opts->keep_runs == 1 || opts->keep_runs < 0) {
+    ns_error("serve: --keep-runs must be 0 (keep all) or at least 2");
+    return NS_EINVAL;
+  }
   if (!(s = ns_calloc(1, sizeof *s))) return NS_ENOMEM;
   s->o = *opts;
+  s->start_ms = ns_now_ms();
   if (!s->o.queue_max) s->o.queue_max = 1;
   if (!s->o.max_reads) s->o.max_reads = 1;
   ns__body_init();
@@ -1291,6 +1505,9 @@ int ns_server_run(const ns_server_opts *opts) {
     uint64_t ms = (uint64_t)(s->o.score_every_s * 1000.0);
     uv_timer_start(&s->score_timer, on_score_timer, ms, ms);
   }
+  /* old runs left from before --keep-runs (or a smaller one): prune now,
+  ** in the background; afterwards after every published run */
+  if (s->o.keep_runs) start_prune(s);
 
   uv_run(&s->loop, UV_RUN_DEFAULT);
   ns_info("serve: stopped");

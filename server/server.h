@@ -43,6 +43,10 @@ typedef struct ns_server_opts {
                                  worker threads at once; more get 503 (2) */
   unsigned long long max_db_bytes; /* the DB may not grow past this (0 = no
                                  limit but the disk): ingest then gets 507 */
+  int keep_runs;              /* >= 2: after each published run (and at
+                                 start), delete the score rows of runs older
+                                 than the newest keep_runs published runs in
+                                 the background (store/prune.c); 0 = keep all */
   double test_commit_delay_s; /* test hook: sleep before each commit (0) */
   double test_read_delay_s;   /* test hook: sleep before each read (0) */
 } ns_server_opts;

@@ -80,6 +80,7 @@ enum ns__http_method { NS_HTTP_OTHER = 0, NS_HTTP_GET, NS_HTTP_POST, NS_HTTP_HEA
 typedef struct ns__http_req {
   int method;                 /* ns__http_method */
   char path[512];             /* URL path (query string stripped) */
+  char query[512];            /* the query string after '?' ("" = none) */
   char content_type[128];     /* media type only, lower-cased, no params */
   char auth[NS_SERVER_MAX_TOKEN + 64]; /* Authorization header value ("" = none):
                                  room for "Bearer " and the longest token */
@@ -159,7 +160,12 @@ enum ns__route {
   NS_ROUTE_RUNS,
   NS_ROUTE_RUNS_LATEST,
   NS_ROUTE_NOTE,              /* /v1/notes/{noteId} */
-  NS_ROUTE_DASHBOARD,         /* /dashboard: the HTML report (dash_report.c) */
+  NS_ROUTE_DASHBOARD,         /* /dashboard: the interactive page (dash/dashboard.html) */
+  NS_ROUTE_INDEX,             /* /: links to the endpoints (no DB) */
+  NS_ROUTE_NOTES,             /* GET /v1/notes?...: the list, keyset pages */
+  NS_ROUTE_NOTE_EXPLAIN,      /* /v1/notes/{noteId}/explain */
+  NS_ROUTE_REPORT,            /* /report: the HTML report (dash/report.c) */
+  NS_ROUTE_RUN_CHANGES,       /* /v1/runs/{a}/changes/{b} */
   NS_ROUTE_INGEST_RATINGS,
   NS_ROUTE_INGEST_NOTES,
   NS_ROUTE_INGEST_ENROLLMENT,
@@ -167,13 +173,35 @@ enum ns__route {
 };
 extern const char *const ns__route_names[NS_ROUTE_COUNT];
 
+/* GET /v1/notes: the page size when the client gives none, and the cap. */
+#define NS_LIST_DEFAULT 100
+#define NS_LIST_MAX 1000
+
+/* The parameters of GET /v1/notes (read.c parses them). */
+typedef struct ns__list_query {
+  char status[32];            /* public status name; "" = any */
+  char decided_by[48];        /* rule name; "" = any */
+  int64_t changed_since;      /* ms; -1 = any */
+  int64_t after;              /* from the cursor: note ids above it (0 = first page) */
+  int limit;                  /* 1..NS_LIST_MAX */
+} ns__list_query;
+
+/* Parses the query string of GET /v1/notes into q.  Returns 0, or -1 with
+** *err a static message for the 400 answer (unknown or repeated parameter,
+** bad value, bad cursor).  Pure. */
+int ns__list_query_parse(const char *query, ns__list_query *q, const char **err);
+/* The opaque cursor continuing after note id `after` (buf >= 24 bytes). */
+void ns__list_cursor(int64_t after, char *buf, size_t n);
+
 /* Decision taken from the headers alone, before any body byte is read. */
 typedef struct ns__route_decision {
   int route;                  /* ns__route */
   int status;                 /* 0 = go on; else answer this status now */
   int fmt;                    /* ingest body format (ns__body_fmt) */
   int kind;                   /* ingest row kind (ns_file_kind) */
-  int64_t note_id;            /* NS_ROUTE_NOTE */
+  int64_t note_id;            /* NS_ROUTE_NOTE, NS_ROUTE_NOTE_EXPLAIN */
+  ns__list_query list;        /* NS_ROUTE_NOTES */
+  int64_t run_a, run_b;       /* NS_ROUTE_RUN_CHANGES */
   const char *error;          /* static message for an error status */
 } ns__route_decision;
 

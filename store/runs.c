@@ -468,3 +468,24 @@ fail:
   ns__db_rollback(s);
   return rc;
 }
+
+/* ---- params of a run, for the readers of the views ---------------------- */
+
+int ns_store_run_params(sqlite3 *db, int64_t run_id, char **json) {
+  sqlite3_stmt *st = NULL;
+  int src, rc = 0;
+  *json = NULL;
+  if (sqlite3_prepare_v2(db, "SELECT params FROM runs WHERE run_id = ?", -1, &st, NULL) !=
+      SQLITE_OK)
+    return NS_ESQL;
+  sqlite3_bind_int64(st, 1, run_id);
+  src = sqlite3_step(st);
+  if (src == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+    const char *t = (const char *)sqlite3_column_text(st, 0);
+    if (t && !(*json = ns_strdup(t))) rc = NS_ENOMEM;
+  } else if (src != SQLITE_ROW && src != SQLITE_DONE) {
+    rc = NS_ESQL;
+  }
+  sqlite3_finalize(st);
+  return rc;
+}

@@ -1,7 +1,10 @@
 /*
 ** store/store.c -- the SQLite store: open + migrations, the participant
-** cache, snapshots, export and ingest batches.  Import lives in import.c,
-** scoring runs in runs.c.  The schema is documented in docs/schema.md.
+** snapshots, export and ingest batches.  Connections, statement helpers,
+** transactions and the participant cache live in db.c (the layer below
+** every other file of store/), import in import.c, the dashboard views in
+** views.c, scoring runs in runs.c.  The schema is documented in
+** docs/schema.md.
 **
 ** Who calls it: tools/ (import, export, score --db, explain), engine/ (the
 ** pipeline snapshot; the server writer thread for ingest and publication).
@@ -20,8 +23,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 
 /* ---- schema v1 --------------------------------------------------------- */
 
@@ -186,248 +187,7 @@ static const char schema_v1[] =
     "  JOIN participants p ON p.id = s.rater_id\n"
     "  LEFT JOIN user_enrollment e ON e.participant = s.rater_id;\n";
 
-/* ---- small helpers ----------------------------------------------------- */
-
-int ns__db_err(ns_store *s, int src) {
-  if (src == SQLITE_BUSY || src == SQLITE_LOCKED) return NS_EBUSY;
-  if (src == SQLITE_NOMEM) return NS_ENOMEM;
-  if (src == SQLITE_FULL) return NS_ENOSPC;   /* disk full, or max_page_count */
-  (void)s;
-  return NS_ESQL;
-}
-
-int ns__db_exec(ns_store *s, const char *sql) {
-  char *msg = NULL;
-  int src = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
-  if (src != SQLITE_OK) {
-    snprintf(s->errbuf, sizeof s->errbuf, "%s", msg ? msg : sqlite3_errstr(src));
-    sqlite3_free(msg);
-    return ns__db_err(s, src);
-  }
-  return 0;
-}
-
-int ns__db_prepare(ns_store *s, const char *sql, sqlite3_stmt **st) {
-  int src = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
-  if (src != SQLITE_OK) {
-    snprintf(s->errbuf, sizeof s->errbuf, "%s", sqlite3_errmsg(s->db));
-    *st = NULL;
-    return ns__db_err(s, src);
-  }
-  return 0;
-}
-
-/* Steps a statement that returns no rows and resets it. */
-int ns__db_step_done(ns_store *s, sqlite3_stmt *st) {
-  int src = sqlite3_step(st);
-  if (src != SQLITE_DONE && src != SQLITE_ROW) {
-    snprintf(s->errbuf, sizeof s->errbuf, "%s", sqlite3_errmsg(s->db));
-    sqlite3_reset(st);
-    return ns__db_err(s, src);
-  }
-  sqlite3_reset(st);
-  return 0;
-}
-
-/* Binds an optional int64 (NS_TS_NONE -> NULL). */
-void ns__db_bind_opt(sqlite3_stmt *st, int i, int64_t v) {
-  if (v == NS_TS_NONE) sqlite3_bind_null(st, i);
-  else sqlite3_bind_int64(st, i, v);
-}
-
-void ns__db_bind_f64(sqlite3_stmt *st, int i, double v) {
-  if (isnan(v)) sqlite3_bind_null(st, i);
-  else sqlite3_bind_double(st, i, v);
-}
-
-void ns__db_bind_text(sqlite3_stmt *st, int i, const char *s) {
-  if (!s || !*s) sqlite3_bind_null(st, i);
-  else sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
-}
-
-void ns__db_bind_status(sqlite3_stmt *st, int i, int status) {
-  ns__db_bind_text(st, i, ns_status_name(status));
-}
-
-const char *ns_store_errmsg(const ns_store *s) {
-  if (!s) return "no store";
-  return s->errbuf[0] ? s->errbuf : "no error";
-}
-
-/* ---- participant cache ------------------------------------------------- */
-
-/* The cache maps participant id strings to participants.id without a
-** SELECT per row: strtab index i <-> DB id pid[i].  It is brought up to date
-** at the start of each write transaction (another handle or process may
-** have added participants since) and dropped after a rollback. */
-
-void ns__pcache_drop(ns_store *s) {
-  ns_strtab_free(s->pc_tab);
-  s->pc_tab = NULL;
-  free(s->pc_id);
-  s->pc_id = NULL;
-  s->pc_cap = 0;
-  s->pc_max = 0;
-  free(s->pend);
-  s->pend = NULL;
-  s->pend_n = s->pend_cap = 0;
-}
-
-static int pcache_add(ns_store *s, int64_t id, const char *str, size_t len) {
-  int32_t idx;
-  int rc;
-  size_t before = ns_strtab_count(s->pc_tab);
-  if ((rc = ns_strtab_intern(s->pc_tab, str, len, &idx)) != 0) return rc;
-  if (ns_strtab_count(s->pc_tab) == before) return 0; /* already there */
-  if ((size_t)idx >= s->pc_cap) {
-    size_t nc = s->pc_cap ? s->pc_cap * 2 : 4096;
-    int64_t *n = ns_realloc(s->pc_id, nc * sizeof *n);
-    if (!n) return NS_ENOMEM;
-    s->pc_id = n;
-    s->pc_cap = nc;
-  }
-  s->pc_id[idx] = id;
-  if (id > s->pc_max) s->pc_max = id;
-  return 0;
-}
-
-/* Loads participants with id > pc_max (all of them the first time).  Call
-** inside a transaction. */
-int ns__pcache_sync(ns_store *s) {
-  sqlite3_stmt *st = NULL;
-  int rc = 0, src;
-  if (!s->pc_tab && (rc = ns_strtab_new(&s->pc_tab)) != 0) return rc;
-  if ((rc = ns__db_prepare(s, "SELECT id, participant_id FROM participants WHERE id > ? ORDER BY id",
-                           &st)) != 0)
-    return rc;
-  sqlite3_bind_int64(st, 1, s->pc_max);
-  while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-    const char *str = (const char *)sqlite3_column_text(st, 1);
-    if (!str) continue;
-    if ((rc = pcache_add(s, sqlite3_column_int64(st, 0), str,
-                         (size_t)sqlite3_column_bytes(st, 1))) != 0)
-      goto out;
-  }
-  if (src != SQLITE_DONE) {
-    snprintf(s->errbuf, sizeof s->errbuf, "%s", sqlite3_errmsg(s->db));
-    rc = ns__db_err(s, src);
-  }
-out:
-  sqlite3_finalize(st);
-  return rc;
-}
-
-/* DB id of a participant string, inserting it when new.  len 0 -> *id = 0
-** and the caller binds NULL.  Call inside a write transaction after
-** ns__pcache_sync(). */
-int ns__pcache_get(ns_store *s, const char *str, size_t len, int64_t *id) {
-  int32_t idx;
-  int rc;
-  *id = 0;
-  if (len == 0) return 0;
-  if ((rc = ns__pcache_ref(s, str, len, &idx)) != 0) return rc;
-  if (s->pc_id[idx] == 0 && (rc = ns__pcache_flush(s)) != 0) return rc;
-  *id = s->pc_id[idx];
-  return 0;
-}
-
-int ns__pcache_ref(ns_store *s, const char *str, size_t len, int32_t *out) {
-  int32_t idx;
-  int rc;
-  size_t before;
-  *out = -1;
-  before = ns_strtab_count(s->pc_tab);
-  if ((rc = ns_strtab_intern(s->pc_tab, str, len, &idx)) != 0) return rc;
-  if (ns_strtab_count(s->pc_tab) != before) {
-    if ((size_t)idx >= s->pc_cap) {
-      size_t nc = s->pc_cap ? s->pc_cap * 2 : 4096;
-      int64_t *n = ns_realloc(s->pc_id, nc * sizeof *n);
-      if (!n) return NS_ENOMEM;
-      s->pc_id = n;
-      s->pc_cap = nc;
-    }
-    s->pc_id[idx] = 0; /* id assigned by ns__pcache_flush */
-    /* The row is written later (ns__pcache_flush), sorted by string, with
-    ** ids handed out in that order: inserting 1 M random 64-byte keys one
-    ** by one into the UNIQUE index is ~10x slower than inserting them in
-    ** order, and sorted ids keep the rowid B-tree append-only too. */
-    if (s->pend_n == s->pend_cap) {
-      size_t nc = s->pend_cap ? s->pend_cap * 2 : 1024;
-      int32_t *n = ns_realloc(s->pend, nc * sizeof *n);
-      if (!n) return NS_ENOMEM;
-      s->pend = n;
-      s->pend_cap = nc;
-    }
-    s->pend[s->pend_n++] = idx;
-  }
-  *out = idx;
-  return 0;
-}
-
-static int cmp_pend(const void *a, const void *b, void *arg) {
-  const ns_strtab *t = arg;
-  return strcmp(ns_strtab_str(t, *(const int32_t *)a), ns_strtab_str(t, *(const int32_t *)b));
-}
-
-int ns__pcache_flush(ns_store *s) {
-  int rc = 0;
-  if (!s->pend_n) return 0;
-  qsort_r(s->pend, s->pend_n, sizeof *s->pend, cmp_pend, s->pc_tab);
-  for (size_t i = 0; i < s->pend_n && !rc; i++) {
-    int32_t idx = s->pend[i];
-    const char *str = ns_strtab_str(s->pc_tab, idx);
-    s->pc_id[idx] = ++s->pc_max;
-    sqlite3_bind_int64(s->st_part, 1, s->pc_id[idx]);
-    sqlite3_bind_text(s->st_part, 2, str, -1, SQLITE_STATIC);
-    rc = ns__db_step_done(s, s->st_part);
-  }
-  s->pend_n = 0;
-  return rc;
-}
-
-/* ---- transactions ------------------------------------------------------ */
-
-int ns__db_begin_write(ns_store *s) {
-  int rc = ns__db_exec(s, "BEGIN IMMEDIATE");
-  if (rc) return rc;
-  if ((rc = ns__pcache_sync(s)) != 0) ns__db_rollback(s);
-  return rc;
-}
-
-int ns__db_commit(ns_store *s) {
-  int rc = ns__pcache_flush(s);
-  if (rc == 0) rc = ns__db_exec(s, "COMMIT");
-  if (rc) ns__db_rollback(s);
-  return rc;
-}
-
-void ns__db_rollback(ns_store *s) {
-  if (!sqlite3_get_autocommit(s->db)) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-  ns__pcache_drop(s); /* ids handed out in the transaction are gone */
-}
-
 /* ---- open / migrate / close -------------------------------------------- */
-
-/* Busy handler of every handle: retry every millisecond, give up after
-** about BUSY_MS.  SQLite's own (sqlite3_busy_timeout) backs off to 100 ms
-** sleeps, and a waiter that sleeps 100 ms never gets the lock from a writer
-** that gives it up for only a moment between long transactions -- a bulk
-** import beside `serve` (import.c yields the lock for IMPORT_YIELD_MS after
-** each commit).  n is the number of retries of this lock attempt so far. */
-#define BUSY_MS 10000
-/* Busy retries (~1 ms each) of the calling thread: serve's writer reports
-** how long its commits waited for another connection's write lock. */
-static _Thread_local uint64_t busy_retries;
-uint64_t ns_store_busy_retries(void) { return busy_retries; }
-
-static int busy_wait(void *arg, int n) {
-  struct timespec ts = {0, 1000000};
-  (void)arg;
-  if (n >= BUSY_MS) return 0;
-  busy_retries++;
-  nanosleep(&ts, NULL);
-  return 1;
-}
 
 /* ALTER TABLE table ADD COLUMN column_def unless table already has column.
 ** Idempotent, so a DB whose version number was lowered by hand still
@@ -520,28 +280,13 @@ out:
 
 int ns_store_open(const char *path, int flags, ns_store **out) {
   ns_store *s = ns_calloc(1, sizeof *s);
-  int rc = 0, src, oflags;
+  int rc = 0;
   *out = NULL;
   if (!s) return NS_ENOMEM;
   s->run_lock_fd = -1;
   s->readonly = (flags & NS_STORE_READONLY) != 0;
-  oflags = s->readonly ? SQLITE_OPEN_READONLY
-                       : SQLITE_OPEN_READWRITE | ((flags & NS_STORE_CREATE) ? SQLITE_OPEN_CREATE : 0);
-  oflags |= SQLITE_OPEN_NOMUTEX;
-  src = sqlite3_open_v2(path, &s->db, oflags, NULL);
-  if (src != SQLITE_OK) {
-    struct stat sb;
-    snprintf(s->errbuf, sizeof s->errbuf, "%s: %s", path,
-             s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(src));
-    rc = (src == SQLITE_CANTOPEN && stat(path, &sb) != 0) ? NS_ENOTFOUND : ns__db_err(s, src);
-    goto fail;
-  }
-  sqlite3_extended_result_codes(s->db, 0);
-  sqlite3_busy_handler(s->db, busy_wait, NULL);
-  if (!s->readonly) {
-    if ((rc = ns__db_exec(s, "PRAGMA journal_mode=WAL")) != 0) goto fail;
-    if ((rc = ns__db_exec(s, "PRAGMA synchronous=FULL")) != 0) goto fail;
-  }
+  /* flags, busy handler, WAL + synchronous=FULL for writers (db.c) */
+  if ((rc = ns__db_open(path, flags, 0, &s->db, s->errbuf, sizeof s->errbuf)) != 0) goto fail;
   /* 64 MiB of page cache per handle: bounded, and enough to keep the upper
   ** B-tree levels of a 100 M-rating table hot during import. */
   if ((rc = ns__db_exec(s, "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY")) != 0) goto fail;
@@ -580,7 +325,7 @@ void ns_store_close(ns_store *s) {
   ns__run_unlock(s);
   sqlite3_finalize(s->st_part);
   ns__pcache_drop(s);
-  if (s->db) sqlite3_close_v2(s->db);
+  ns_store_sql_close(s->db);
   free(s);
 }
 

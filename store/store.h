@@ -111,6 +111,27 @@ const char *ns_store_errmsg(const ns_store *s);
 ** any handle so far; differences time lock waits. */
 uint64_t ns_store_busy_retries(void);
 
+/* Checks, before any work, that path is a DB this build can use, with no
+** lasting effect on the DB or on its other users (a read-only look that
+** never checkpoints the WAL).  A missing file is fine unless must_exist
+** (the command creates it), and so is an empty file.  On a problem msg
+** (may be NULL) receives a one-line "PATH: reason" for people.  Returns 0,
+** NS_ENOTFOUND, -errno, NS_EINVAL (a directory), NS_ESCHEMA (not an SQLite
+** file, or a schema newer than NS_STORE_SCHEMA_VERSION). */
+int ns_store_check_file(const char *path, int must_exist, char *msg, size_t msg_len);
+
+/* A bare SQLite connection for the readers of the SQL views (dash/,
+** server/read.c, tools/ through dash/), opened the way store/ opens its
+** own (store/db.c): flags NS_STORE_READONLY / NS_STORE_CREATE, a busy
+** handler that retries for busy_ms (0 = 10 s), and, read-only, no
+** checkpoint on close.  msg (may be NULL) receives "path: reason" on
+** failure.  Returns 0, NS_ENOTFOUND, NS_EBUSY, NS_ESQL.  Close it with
+** ns_store_sql_close (accepts NULL). */
+struct sqlite3;
+int ns_store_sql_open(const char *path, int flags, int busy_ms, struct sqlite3 **db, char *msg,
+                      size_t msg_len);
+void ns_store_sql_close(struct sqlite3 *db);
+
 /* Imports one file or directory (like ns_tsv_load) in large transactions;
 ** upserts ratings by (noteId, rater).  Strict mode commits nothing of a file
 ** with a bad row. */
@@ -191,6 +212,13 @@ int ns_store_run_publish(ns_store *s, int64_t run_id, const ns_scores *sc,
 /* Marks a run failed/abandoned (nothing of it becomes visible). */
 int ns_store_run_fail(ns_store *s, int64_t run_id, const char *status);
 
+/* The params JSON of run_id (runs.params, docs/dashboards.md "Run
+** parameters"; engine/params.c reads it back into an ns_params) on a
+** connection of ns_store_sql_open, inside the caller's read transaction if
+** it has one.  *json is malloc'ed, NULL when the run has no params or does
+** not exist.  Returns 0, NS_ESQL, NS_ENOMEM. */
+int ns_store_run_params(struct sqlite3 *db, int64_t run_id, char **json);
+
 /* Note refresh (engine/refresh.c): replaces, in one transaction, the
 ** note_scores rows of the published run run_id for the notes in sc->notes
 ** and writes sc->history (participant indexes of ds) into
@@ -198,5 +226,43 @@ int ns_store_run_fail(ns_store *s, int64_t run_id, const char *status);
 ** Readers see every refreshed note old or every one new.  NS_ENOTFOUND if
 ** run_id is no longer the current run (nothing written). */
 int ns_store_run_refresh(ns_store *s, int64_t run_id, const ns_scores *sc, const ns_dataset *ds);
+
+/* ---- operations: pruning and backup (store/prune.c, store/backup.c) ---- */
+
+typedef struct ns_prune_stats {
+  uint64_t rows;          /* score rows deleted (note_scores + rater_scores) */
+  uint64_t batches;       /* transactions committed */
+  size_t runs;            /* runs whose rows were deleted */
+  int64_t newest_pruned;  /* the largest such run id (0: none) */
+} ns_prune_stats;
+
+/* Deletes the note_scores and rater_scores rows of every run older than the
+** newest `keep` (>= 2) published runs, never those of the current run, in
+** transactions of at most `batch` rows with a pause of pause_s seconds after
+** each, so concurrent writers get the lock in between and readers are never
+** blocked.  Stops with NS_ECANCELED between batches once *cancel (may be
+** NULL) is set; what was deleted stays deleted.  runs rows, the status
+** change log and the status history are kept.  *stats (may be NULL) is
+** filled on every path. */
+int ns_store_prune_runs(ns_store *s, int keep, size_t batch, double pause_s,
+                        const volatile int *cancel, ns_prune_stats *stats);
+
+typedef struct ns_backup_stats {
+  uint64_t pages;         /* database pages copied */
+  uint64_t bytes;         /* size of the backup file */
+  double seconds;
+} ns_backup_stats;
+
+/* Writes a consistent copy of the database at src_path to dst_path with
+** SQLite's online backup API: one read transaction on the source, so the
+** copy holds exactly the commits made before it started, while writers
+** (`serve`, `import`) go on beside it.  The copy is written to
+** dst_path.tmp-PID, synced and renamed over dst_path (readers of dst_path
+** see the old file or the whole new one).  dst_path must not exist unless
+** overwrite, and must not be the source.  Returns 0, NS_ENOTFOUND (no
+** source), NS_ESCHEMA (not a notescore DB), NS_EINVAL (dst exists / is
+** the source), -errno, NS_ESQL; the message is in errbuf (may be NULL). */
+int ns_store_backup(const char *src_path, const char *dst_path, int overwrite,
+                    ns_backup_stats *stats, char *errbuf, size_t errcap);
 
 #endif /* NS_STORE_H */

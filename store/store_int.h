@@ -121,8 +121,20 @@ struct ns_store {
 /* Releases the handle's run lock, if any (runs.c). */
 void ns__run_unlock(ns_store *s);
 
-/* SQLite result code -> ns_err (BUSY -> NS_EBUSY, NOMEM -> NS_ENOMEM, else
-** NS_ESQL).  The message is left in s->errbuf by the callers below. */
+/* ---- db.c: the layer below every other file of store/ -------------------
+** (db.c calls nothing else in store/; store.c -> views.c, import.c, runs.c;
+** runs.c -> import.c; all of them -> db.c.) */
+
+/* Opens a connection: flags NS_STORE_READONLY / NS_STORE_CREATE, the
+** busy handler (busy_ms, 0 = 10 s), WAL + synchronous=FULL for writers, no
+** checkpoint on close for readers.  msg (may be NULL) receives "path:
+** reason" on failure.  Returns 0, NS_ENOTFOUND, NS_EBUSY, NS_ESQL. */
+int ns__db_open(const char *path, int flags, int busy_ms, sqlite3 **db, char *msg,
+                size_t msg_len);
+
+/* SQLite result code -> ns_err (BUSY -> NS_EBUSY, NOMEM -> NS_ENOMEM, FULL
+** -> NS_ENOSPC, else NS_ESQL); s may be NULL.  The message is left in
+** s->errbuf by the callers below. */
 int ns__db_err(ns_store *s, int sqlite_rc);
 int ns__db_exec(ns_store *s, const char *sql);
 int ns__db_prepare(ns_store *s, const char *sql, sqlite3_stmt **st);

@@ -17,6 +17,7 @@
 
 #include "../base/dataset.h"
 #include "../dash/dash.h"
+#include "../store/query.h"
 #include "../store/store.h"
 
 /* ---- fixture ------------------------------------------------------------ */
@@ -311,11 +312,11 @@ static json_t *get(json_t *o, const char *path) {
 
 TEST(dash_explain_fields) {
   const char *path;
-  sqlite3 *db;
+  ns_reader *db;
   json_t *o = NULL;
   char msg[256];
   build_db(4, &path);
-  db = open_ro(path);
+  ASSERT_OK(ns_reader_open(path, &db));
   ASSERT_OK(ns_dash_explain(db, 101, &o, msg, sizeof msg));
   ASSERT_STREQ(JSTR(o, "noteId"), "101");
   ASSERT_EQ(JINT(o, "runId"), 4);
@@ -371,19 +372,19 @@ TEST(dash_explain_fields) {
   ASSERT_ERR(ns_dash_explain(db, 999, &o, msg, sizeof msg), NS_ENOTFOUND);
   ASSERT(o == NULL);
   ASSERT(strstr(msg, "999") != NULL);
-  sqlite3_close(db);
+  ns_reader_close(db);
 }
 
 TEST(dash_explain_no_run) {
   const char *path;
-  sqlite3 *db;
+  ns_reader *db;
   json_t *o = NULL;
   char msg[256];
   build_db(0, &path);
-  db = open_ro(path);
+  ASSERT_OK(ns_reader_open(path, &db));
   ASSERT_ERR(ns_dash_explain(db, 101, &o, msg, sizeof msg), NS_ENODATA);
   ASSERT(strstr(msg, "no published scoring run") != NULL);
-  sqlite3_close(db);
+  ns_reader_close(db);
 }
 
 /* ---- report ------------------------------------------------------------- */
@@ -395,14 +396,15 @@ static size_t count_str(const char *hay, const char *needle) {
 }
 
 static char *report(const char *path) {
-  sqlite3 *db = open_ro(path);
+  ns_reader *db = NULL;
   char *buf = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&buf, &len);
+  ASSERT_OK(ns_reader_open(path, &db));
   ASSERT(f != NULL);
   ASSERT_OK(ns_report_html(db, f, NULL));
   fclose(f);
-  sqlite3_close(db);
+  ns_reader_close(db);
   return buf;
 }
 
@@ -491,4 +493,146 @@ TEST(dash_refresh_keeps_views_consistent) {
   sqlite3_close(db);
   ns_dataset_free(ds);
   ns_store_close(s);
+}
+
+/* ---- the read layer (store/query.h) ------------------------------------- */
+
+typedef struct ids {
+  int64_t id[16];
+  int n;
+} ids;
+
+static int collect_note(void *ctx, const ns_q_note *n) {
+  ids *s = ctx;
+  if (s->n < 16) s->id[s->n++] = n->note_id;
+  return 0;
+}
+
+static int collect_run(void *ctx, const ns_q_run *r) {
+  ids *s = ctx;
+  if (s->n < 16) s->id[s->n++] = r->run_id;
+  return 0;
+}
+
+/* The ids as "a,b,c" for one comparison per case. */
+static const char *joined(const ids *s) {
+  static char buf[256];
+  size_t w = 0;
+  buf[0] = '\0';
+  for (int i = 0; i < s->n; i++)
+    w += (size_t)snprintf(buf + w, sizeof buf - w, "%s%lld", i ? "," : "", (long long)s->id[i]);
+  return buf;
+}
+
+static const char *notes_where(ns_reader *rd, const ns_q_note_filter *f) {
+  ids s = {{0}, 0};
+  ASSERT_OK(ns_q_notes(rd, f, collect_note, &s));
+  return joined(&s);
+}
+
+TEST(dash_query_notes_filters_and_keyset) {
+  const char *path;
+  sqlite3 *db = NULL;
+  ns_reader *rd = NULL;
+  ns_q_note n;
+  ns_q_note_filter f = {0, NULL, NULL, NS_Q_NULL, 0, 0};
+  build_db(4, &path);
+  /* distinct publication times, so the change filter has edges to test */
+  ASSERT_EQ(sqlite3_open(path, &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "UPDATE runs SET finished_ms = run_id * 1000", NULL, NULL, NULL),
+            SQLITE_OK);
+  sqlite3_close(db);
+  ASSERT_OK(ns_reader_open(path, &rd));
+
+  ASSERT_STREQ(notes_where(rd, NULL), "101,102,103,104");
+  f.scored_only = 1;   /* 103 has no model */
+  ASSERT_STREQ(notes_where(rd, &f), "101,102,104");
+  f.scored_only = 0;
+  f.status = "NEEDS_MORE_RATINGS";
+  ASSERT_STREQ(notes_where(rd, &f), "101,102,103");
+  /* keyset: after 101, two at most; then after the last one handed out */
+  f.after_note_id = 101;
+  f.limit = 2;
+  ASSERT_STREQ(notes_where(rd, &f), "102,103");
+  f.after_note_id = 103;
+  ASSERT_STREQ(notes_where(rd, &f), "");
+  f.status = NULL;
+  ASSERT_STREQ(notes_where(rd, &f), "104");
+  f.after_note_id = 0;
+  f.limit = 0;
+  f.decided_by = "CoreModel";
+  ASSERT_STREQ(notes_where(rd, &f), "101,102,103,104");
+  f.decided_by = "GeneralCRH";
+  ASSERT_STREQ(notes_where(rd, &f), "");
+  f.decided_by = NULL;
+  /* the change log: run 4 moved 101 (CRH -> NMR); run 2 moved 102 and
+  ** added 104; run 1 added 101..103 */
+  f.changed_since = 4000;
+  ASSERT_STREQ(notes_where(rd, &f), "101");
+  f.changed_since = 4001;
+  ASSERT_STREQ(notes_where(rd, &f), "");
+  f.changed_since = 2000;
+  ASSERT_STREQ(notes_where(rd, &f), "101,102,104");
+  f.changed_since = 0;
+  ASSERT_STREQ(notes_where(rd, &f), "101,102,103,104");
+
+  /* one note, its borrowed text valid until the next call */
+  ASSERT_OK(ns_q_note_get(rd, 104, &n));
+  ASSERT_EQ(n.run_id, 4);
+  ASSERT_STREQ(n.status, "CURRENTLY_RATED_HELPFUL");
+  ASSERT_STREQ(n.decided_by, "CoreModel");
+  ASSERT_NEAR(n.intercept, 0.5, 1e-12);
+  ASSERT_EQ(n.core_rules, (1u << NS_RULE_INITIAL_NMR) | (1u << NS_RULE_GENERAL_CRH));
+  ASSERT_EQ(n.scored_at_ms, 4000);
+  ASSERT_EQ(n.created_ms, 1104);   /* from the notes table (ingested) */
+  ASSERT(n.first_tag == NULL);     /* SQL NULL */
+  ASSERT_OK(ns_q_note_get(rd, 103, &n));
+  ASSERT(isnan(n.intercept) && isnan(n.factor));
+  ASSERT_ERR(ns_q_note_get(rd, 999, &n), NS_ENOTFOUND);
+  ns_reader_close(rd);
+}
+
+TEST(dash_query_runs) {
+  const char *path;
+  ns_reader *rd = NULL;
+  ids s = {{0}, 0};
+  ns_q_run_filter f = {0};
+  int64_t cur, newest;
+  double secs;
+  build_db(4, &path);
+  ASSERT_OK(ns_reader_open(path, &rd));
+  ASSERT_OK(ns_q_runs(rd, NULL, collect_run, &s));
+  ASSERT_STREQ(joined(&s), "4,3,2,1");   /* newest first */
+  s.n = 0;
+  f.status = "published";
+  f.limit = 2;
+  f.oldest_first = 1;                    /* the newest two, oldest first */
+  ASSERT_OK(ns_q_runs(rd, &f, collect_run, &s));
+  ASSERT_STREQ(joined(&s), "2,4");
+  s.n = 0;
+  memset(&f, 0, sizeof f);
+  f.current_only = 1;
+  ASSERT_OK(ns_q_runs(rd, &f, collect_run, &s));
+  ASSERT_STREQ(joined(&s), "4");
+  ASSERT_OK(ns_q_run_ids(rd, &cur, &newest));
+  ASSERT_EQ(cur, 4);
+  ASSERT_EQ(newest, 4);
+  ASSERT_OK(ns_q_current_run(rd, &cur));
+  ASSERT_EQ(cur, 4);
+  ASSERT_OK(ns_q_last_run_seconds(rd, &secs));
+  ASSERT(secs >= 0);
+  ns_reader_close(rd);
+
+  /* no run at all */
+  build_db(0, &path);
+  ASSERT_OK(ns_reader_open(path, &rd));
+  ASSERT_ERR(ns_q_current_run(rd, &cur), NS_ENODATA);
+  ASSERT_ERR(ns_q_last_run_seconds(rd, &secs), NS_ENODATA);
+  ASSERT_OK(ns_q_run_ids(rd, &cur, &newest));
+  ASSERT_EQ(cur, 0);
+  ASSERT_EQ(newest, 0);
+  ns_reader_close(rd);
+  /* a file that is not there */
+  ASSERT_ERR(ns_reader_open("/nonexistent/x.db", &rd), NS_ENOTFOUND);
+  ASSERT(rd == NULL);
 }

@@ -7,6 +7,7 @@
 
 #include "../base/dataset.h"
 #include "../guard/guard.h"
+#include "../factorization/logit.h"
 #include "../engine/pipeline_int.h"
 
 /* ---- quantiles ---------------------------------------------------------- */
@@ -723,14 +724,14 @@ TEST(guard_diligence_stationary_and_thread_invariant) {
 TEST(guard_exp_neg) {
   double worst = 0;
   for (double x = -707.5; x <= 0; x += 0.0123) {
-    double a = exp(x), b = ns__guard_exp_neg(x);
+    double a = exp(x), b = ns_logit_exp_neg(x);
     worst = fmax(worst, fabs(a - b) / a);
   }
   ASSERT(worst < 1e-15);
-  ASSERT_NEAR(ns__guard_exp_neg(0.0), 1.0, 0);
-  ASSERT_NEAR(ns__guard_exp_neg(-0.0), 1.0, 0);
-  ASSERT_NEAR(ns__guard_exp_neg(-800.0), 0.0, 0);
-  ASSERT_NEAR(ns__guard_exp_neg(-INFINITY), 0.0, 0);
+  ASSERT_NEAR(ns_logit_exp_neg(0.0), 1.0, 0);
+  ASSERT_NEAR(ns_logit_exp_neg(-0.0), 1.0, 0);
+  ASSERT_NEAR(ns_logit_exp_neg(-800.0), 0.0, 0);
+  ASSERT_NEAR(ns_logit_exp_neg(-INFINITY), 0.0, 0);
 }
 
 /* ---- stabilization ------------------------------------------------------- */
@@ -875,4 +876,178 @@ TEST(guard_meta_pop_and_stabilization) {
   ns__rules_meta(&f, NS_STATUS_CRH, &m);
   ASSERT_EQ(m.status, NS_STATUS_CRH);
   ASSERT(!(m.rules & (1u << NS_RULE_POPULATION_SAMPLED)));
+}
+
+/* ---- factorization/ridge.h: the refit kernel, by hand ---------------------- */
+
+/* Row 0: two observations, worked by hand; row 1: one observation, below
+** min_obs.  k = 1, mu = 0.1, pen_i = 0.5, pen_f = 0.25.
+**   obs 0: other row 0 (i 0.1, f 1.0), value 1: y = 0.8, x = (1, 1)
+**   obs 2: other row 1 (i -0.2, f -0.5), value 0: y = 0.1, x = (1, -0.5)
+** A = [[2.5, 0.5], [0.5, 1.5]], b = (0.9, 0.75), det 3.5.  With the pseudo-
+** observation (i 0, f 2, value 1: y = 0.9, x = (1, 2)): A = [[3.5, 2.5],
+** [2.5, 5.5]], b = (1.8, 2.55), det 13. */
+TEST(ridge_hand_two_observations) {
+  int32_t row_of[3] = {0, 1, 0}, other[3] = {0, 0, 1};
+  float value[3] = {1, 0.5f, 0};
+  double oi[2] = {0.1, -0.2}, of[2] = {1.0, -0.5};
+  size_t *off;
+  uint32_t *idx;
+  ASSERT_OK(ns_ridge_csr(2, 2, 3, row_of, other, NULL, &off, &idx));
+  ASSERT_EQ(off[1], 2u);
+  ASSERT_EQ(off[2], 3u);
+  ASSERT_EQ(idx[0], 0u);
+  ASSERT_EQ(idx[1], 2u);
+  ns_ridge_data d = {2, 1, 0.1, off, idx, other, value, NULL, oi, of, 2};
+  ns_ridge_pseudo ps = {0.0, {2.0}, 1.0};
+  double i0[2], f0[2], i1[2], f1[2];
+  ns_ridge_variant v[2] = {{NULL, 0.5, 0.25, i0, f0}, {&ps, 0.5, 0.25, i1, f1}};
+  ASSERT_OK(ns_ridge_solve(&d, v, 2, NULL));
+  ASSERT_NEAR(i0[0], 0.975 / 3.5, 1e-15);
+  ASSERT_NEAR(f0[0], 1.425 / 3.5, 1e-15);
+  ASSERT_NEAR(i1[0], 3.525 / 13, 1e-15);
+  ASSERT_NEAR(f1[0], 4.425 / 13, 1e-15);
+  ASSERT(isnan(i0[1]) && isnan(f0[1]) && isnan(i1[1]) && isnan(f1[1]));
+  /* zero penalties and one observation: singular, reported, row NAN */
+  d.min_obs = 1;
+  v[0].pen_i = v[0].pen_f = 0;
+  ASSERT_ERR(ns_ridge_solve(&d, v, 1, NULL), NS_ERANGE);
+  ASSERT(isnan(i0[1]));
+  ASSERT_ERR(ns_ridge_solve(&d, v, 0, NULL), NS_EINVAL);
+  free(off), free(idx);
+  /* keep mask, and bad indexes */
+  uint8_t keep[3] = {1, 1, 0};
+  ASSERT_OK(ns_ridge_csr(2, 2, 3, row_of, other, keep, &off, &idx));
+  ASSERT_EQ(off[1], 1u);
+  size_t nr, nk;
+  ns_ridge_count(off, 2, 1, &nr, &nk);
+  ASSERT_EQ(nr, 2u);
+  ASSERT_EQ(nk, 2u);
+  free(off), free(idx);
+  other[1] = 2;
+  ASSERT_ERR(ns_ridge_csr(2, 2, 3, row_of, other, NULL, &off, &idx), NS_EINVAL);
+  ASSERT(off == NULL && idx == NULL);
+  double pi, pf;
+  ns_ridge_penalties(0.15, 0.03, 0, 10, 4, 1, &pi, &pf); /* N = 10 + 4 */
+  ASSERT_NEAR(pi, 0.15 * 14 / 4, 1e-15);
+  ASSERT_NEAR(pf, 0.03 * 14 / 4, 1e-15);
+  ns_ridge_penalties(0.15, 0.03, 10, 10, 4, 1, &pi, &pf);
+  ASSERT_NEAR(pi, 1.5, 1e-15);
+}
+
+/* The note refits at k = 5 (LAPACKE) agree with the in-house solver. */
+TEST(ridge_lapack_matches_inhouse_k5) {
+  rfit r;
+  rfit_make(&r, 60, 50, 2500, 5, 3);
+  ns_guard_reg reg = {0.15, 0.03, 0};
+  double *a = calloc(60 * 6, sizeof(double)), *b = calloc(60 * 6, sizeof(double));
+  ASSERT_OK(ns_mf_set_solver(NS_MF_SOLVER_LAPACK));
+  ASSERT_OK(ns_guard_refit_notes(&r.f, NULL, &reg, 5, NULL, NULL, a, a + 60, NULL));
+  ASSERT_OK(ns_mf_set_solver(NS_MF_SOLVER_INHOUSE));
+  ASSERT_OK(ns_guard_refit_notes(&r.f, NULL, &reg, 5, NULL, NULL, b, b + 60, NULL));
+  int solved = 0;
+  for (size_t i = 0; i < 60 * 6; i++) {
+    ASSERT(isnan(a[i]) == isnan(b[i]));
+    if (!isnan(a[i])) {
+      ASSERT_NEAR(a[i], b[i], 1e-9);
+      solved++;
+    }
+  }
+  ASSERT(solved > 200);
+  free(a), free(b);
+  rfit_free(&r);
+}
+
+/* ---- factorization/logit.h: the shared row solver, by hand ----------------- */
+
+/* A logistic regression with m features: sum_e BCE(x_e . t, y_e) + pen
+** |t|^2 (pen per parameter), data in the context. */
+typedef struct lg_case {
+  int n, m;
+  double x[8][2];
+  int y[8];
+  int evals;
+} lg_case;
+
+static void lg_derivs(const void *ctx, size_t row, const double *t, double *g, double *H,
+                      double *mx, void *ev) {
+  lg_case *c = (lg_case *)ctx;
+  (void)row;
+  memset(g, 0, (size_t)c->m * sizeof *g);
+  memset(H, 0, (size_t)(c->m * c->m) * sizeof *H);
+  memset(mx, 0, (size_t)c->m * sizeof *mx);
+  for (int e = 0; e < c->n; e++) {
+    double z = 0;
+    for (int j = 0; j < c->m; j++) z += c->x[e][j] * t[j];
+    double s = 1 / (1 + exp(-z));
+    for (int i = 0; i < c->m; i++) {
+      g[i] += (s - c->y[e]) * c->x[e][i];
+      for (int j = 0; j <= i; j++) H[i * c->m + j] += s * (1 - s) * c->x[e][i] * c->x[e][j];
+      mx[i] = fmax(mx[i], fabs(c->x[e][i]));
+    }
+  }
+  c->evals++;
+  *(int *)ev = c->evals;
+}
+
+static double lg_objective(const lg_case *c, const double *t, const double *pen) {
+  double L = 0;
+  for (int e = 0; e < c->n; e++) {
+    double z = 0;
+    for (int j = 0; j < c->m; j++) z += c->x[e][j] * t[j];
+    L += c->y[e] ? log1p(exp(-z)) : log1p(exp(z));
+  }
+  for (int j = 0; j < c->m; j++) L += pen[j] * t[j] * t[j];
+  return L;
+}
+
+TEST(logit_newton_intercept_by_hand) {
+  /* 3 positives, 1 negative, feature 1, pen 0.5: the optimum solves
+  ** 4 s(t) - 3 + t = 0; t* by bisection here. */
+  lg_case c = {4, 1, {{1}, {1}, {1}, {1}}, {1, 1, 1, 0}, 0};
+  double pen[1] = {0.5}, lo = -10, hi = 10;
+  for (int i = 0; i < 200; i++) {
+    double mid = 0.5 * (lo + hi);
+    if (4 / (1 + exp(-mid)) - 3 + mid > 0) hi = mid;
+    else lo = mid;
+  }
+  int last = 0, cur = 0;
+  ns_logit_row row = {1, pen, lg_derivs, &c, 0, NULL, sizeof(int), &last, &cur};
+  /* start far out: the first step is longer than the ln 2 radius */
+  double t[1] = {8.0}, prev = lg_objective(&c, t, pen);
+  for (int call = 0; call < 20; call++) {
+    ns_logit_newton(&row, t);
+    double L = lg_objective(&c, t, pen);
+    ASSERT(L <= prev + 1e-15); /* every call lowers the objective */
+    prev = L;
+  }
+  ASSERT_NEAR(t[0], 0.5 * (lo + hi), 1e-12);
+  ASSERT(last >= cur && cur >= 1); /* records of evaluations were written */
+}
+
+TEST(logit_newton_two_features_stationary) {
+  /* intercept and a slope, penalties 0.1 and 0.3; at the end the penalised
+  ** gradient (written here from the formula) is 0 and the returned
+  ** d/dtheta_0 prediction agrees. */
+  lg_case c = {6, 2, {{1, 0.5}, {1, -1.0}, {1, 2.0}, {1, 0.0}, {1, -0.3}, {1, 1.5}},
+               {1, 0, 1, 0, 0, 1}, 0};
+  double pen[2] = {0.1, 0.3}, t[2] = {-3.0, 4.0}, G0 = 1;
+  int last = 0;
+  ns_logit_row row = {2, pen, lg_derivs, &c, 0, NULL, sizeof(int), &last, NULL};
+  double prev = lg_objective(&c, t, pen);
+  for (int call = 0; call < 30; call++) {
+    G0 = ns_logit_newton(&row, t);
+    double L = lg_objective(&c, t, pen);
+    ASSERT(L <= prev + 1e-15);
+    prev = L;
+  }
+  double g[2] = {2 * pen[0] * t[0], 2 * pen[1] * t[1]};
+  for (int e = 0; e < c.n; e++) {
+    double s = 1 / (1 + exp(-(t[0] + c.x[e][1] * t[1])));
+    g[0] += s - c.y[e];
+    g[1] += (s - c.y[e]) * c.x[e][1];
+  }
+  ASSERT_NEAR(g[0], 0, 1e-12);
+  ASSERT_NEAR(g[1], 0, 1e-12);
+  ASSERT_NEAR(G0, 0, 1e-12);
 }

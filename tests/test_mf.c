@@ -705,3 +705,128 @@ TEST(mf_flip_per_column_k2) {
   ns_mf_model_free(&m);
   prob_free(&p);
 }
+
+/* ------------------------------------------------------------------------
+** The SPD solvers (factorization/spd.c): LAPACKE and the in-house Cholesky
+** agree, both solve the system, and both reject what is not SPD.
+*/
+
+/* A random SPD n x n matrix (row-major, full) and right-hand side:
+** M M^T + d I with M uniform in [-1, 1) and d in [0.01, 1), so the
+** condition number varies over a few decades. */
+static void random_spd(ns_rng *r, int n, double *A, double *b) {
+  double M[81];
+  for (int i = 0; i < n * n; i++) M[i] = 2 * ns_rng_uniform(r) - 1;
+  double d = 0.01 + ns_rng_uniform(r);
+  for (int i = 0; i < n; i++) {
+    for (int j = 0; j < n; j++) {
+      double v = 0;
+      for (int q = 0; q < n; q++) v += M[i * n + q] * M[j * n + q];
+      A[i * n + j] = v + (i == j ? d : 0);
+    }
+    b[i] = 2 * ns_rng_uniform(r) - 1;
+  }
+}
+
+TEST(mf_spd_lapack_matches_inhouse) {
+  ns_rng r;
+  ns_rng_seed(&r, 7);
+  for (int n = 2; n <= NS_MF_MAX_K + 1; n++) {
+    for (int rep = 0; rep < 300; rep++) {
+      double A[81], b[9], A1[81], x1[9], A2[81], x2[9];
+      random_spd(&r, n, A, b);
+      memcpy(A1, A, sizeof A), memcpy(x1, b, sizeof b);
+      memcpy(A2, A, sizeof A), memcpy(x2, b, sizeof b);
+      /* only the lower triangle may be read: spoil the upper one */
+      for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++) A1[i * n + j] = A2[i * n + j] = NAN;
+      ASSERT_OK(ns_mf_chol_solve(n, A1, x1));
+      ASSERT_OK(ns_mf_lapack_solve(n, A2, x2));
+      double xmax = 0;
+      for (int i = 0; i < n; i++) xmax = fmax(xmax, fabs(x1[i]));
+      for (int i = 0; i < n; i++) {
+        ASSERT_NEAR(x1[i], x2[i], 1e-9 * (1 + xmax));
+        /* and x solves the original system */
+        double res = -b[i];
+        for (int j = 0; j < n; j++) res += A[i * n + j] * x2[j];
+        ASSERT_NEAR(res, 0.0, 1e-9 * (1 + xmax));
+      }
+      /* both leave the same factor L in the lower triangle */
+      for (int i = 0; i < n; i++)
+        for (int j = 0; j <= i; j++) ASSERT_NEAR(A1[i * n + j], A2[i * n + j], 1e-9);
+    }
+  }
+}
+
+TEST(mf_spd_rejects_non_spd) {
+  /* eigenvalues 3 and -1: not positive definite */
+  double A[4] = {1, 0, 2, 1}, b[2] = {1, 1};
+  ASSERT_ERR(ns_mf_chol_solve(2, A, b), NS_ERANGE);
+  double B[9] = {1, 0, 0, 2, 1, 0, 0, 0, 1}, c[3] = {1, 1, 1};
+  ASSERT_ERR(ns_mf_lapack_solve(3, B, c), NS_ERANGE);
+  double C[9] = {1, 0, 0, 0, NAN, 0, 0, 0, 1}, e[3] = {1, 1, 1};
+  ASSERT_ERR(ns_mf_lapack_solve(3, C, e), NS_ERANGE);
+  double D[9] = {1, 0, 0, 0, NAN, 0, 0, 0, 1}, f[3] = {1, 1, 1};
+  ASSERT_ERR(ns_mf_chol_solve(3, D, f), NS_ERANGE);
+  ASSERT_ERR(ns_mf_chol_solve(0, A, b), NS_EINVAL);
+  ASSERT_ERR(ns_mf_lapack_solve(NS_MF_MAX_K + 2, A, b), NS_EINVAL);
+  ASSERT_ERR(ns_mf_set_solver(7), NS_EINVAL);
+}
+
+/* ns_mf_spd_solve: n <= 2 always in-house; larger n by the setting. */
+TEST(mf_spd_solve_dispatch) {
+  ns_rng r;
+  ns_rng_seed(&r, 11);
+  for (int n = 2; n <= 5; n++) {
+    double A[81], b[9], A1[81], x1[9], A2[81], x2[9], A3[81], x3[9];
+    random_spd(&r, n, A, b);
+    memcpy(A1, A, sizeof A), memcpy(x1, b, sizeof b);
+    memcpy(A2, A, sizeof A), memcpy(x2, b, sizeof b);
+    ASSERT_OK(ns_mf_chol_solve(n, A1, x1));
+    ASSERT_OK(ns_mf_lapack_solve(n, A2, x2));
+    ASSERT_OK(ns_mf_set_solver(NS_MF_SOLVER_LAPACK));
+    ASSERT_EQ(ns_mf_solver(), NS_MF_SOLVER_LAPACK);
+    memcpy(A3, A, sizeof A), memcpy(x3, b, sizeof b);
+    ASSERT_OK(ns_mf_spd_solve(n, A3, x3));
+    ASSERT(memcmp(x3, n <= 2 ? x1 : x2, (size_t)n * sizeof *x3) == 0);
+    ASSERT_OK(ns_mf_set_solver(NS_MF_SOLVER_INHOUSE));
+    memcpy(A3, A, sizeof A), memcpy(x3, b, sizeof b);
+    ASSERT_OK(ns_mf_spd_solve(n, A3, x3));
+    ASSERT(memcmp(x3, x1, (size_t)n * sizeof *x3) == 0);
+  }
+}
+
+/* A whole ALS fit agrees to 1e-9 whichever solver does the k > 1 rows (a
+** fixed number of passes, so both do the same work), and the LAPACKE fit
+** is bit-identical on 1 and 2 threads. */
+static void check_fit_solvers(int k) {
+  prob p;
+  ns_mf_params pr;
+  ns_mf_model m[3];
+  prob_random(&p, 400, 150, 6000, 1, 5);
+  ns_mf_params_default(&pr);
+  pr.k = k;
+  pr.max_iters = 8;
+  pr.tol = 0;
+  pr.seed = 99;
+  for (int v = 0; v < 3; v++) {
+    ns_pool *pool;
+    ASSERT_OK(ns_mf_set_solver(v == 0 ? NS_MF_SOLVER_INHOUSE : NS_MF_SOLVER_LAPACK));
+    ASSERT_OK(ns_pool_new(v == 2 ? 2 : 1, &pool));
+    ASSERT_OK(ns_mf_model_init(&m[v], p.nu, p.nn, k));
+    ASSERT_OK(ns_mf_fit(p.g, p.val, p.w, &pr, pool, &m[v]));
+    ASSERT_EQ(m[v].iters, 8);
+    ns_pool_free(pool);
+  }
+  size_t nb = (p.nu + p.nn) * (size_t)(k + 1);
+  for (size_t i = 0; i < nb; i++) ASSERT_NEAR(m[0].block[i], m[1].block[i], 1e-9);
+  ASSERT_NEAR(m[0].mu, m[1].mu, 1e-9);
+  ASSERT(memcmp(m[1].block, m[2].block, nb * sizeof(double)) == 0);
+  ASSERT(memcmp(&m[1].mu, &m[2].mu, sizeof(double)) == 0);
+  for (int v = 0; v < 3; v++) ns_mf_model_free(&m[v]);
+  prob_free(&p);
+}
+
+TEST(mf_fit_lapack_matches_inhouse_k2) { check_fit_solvers(2); }
+TEST(mf_fit_lapack_matches_inhouse_k4) { check_fit_solvers(4); }
+TEST(mf_fit_lapack_matches_inhouse_k8) { check_fit_solvers(8); }

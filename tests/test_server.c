@@ -6,6 +6,7 @@
 #include "harness.h"
 
 #include "../base/dataset.h"
+#include "../dash/dash.h"
 #include "../server/server_int.h"
 
 static void parse(ns__batch *b, int kind, int fmt, const char *s) {
@@ -99,7 +100,7 @@ TEST(server_ndjson_empty_and_reject_cap) {
   {
     char *resp = ns__ingest_response(&b, 0);
     ASSERT(strstr(resp, "\"accepted\":0"));
-    ASSERT(strstr(resp, "\"rejected_total\":200"));
+    ASSERT(strstr(resp, "\"rejectedTotal\":200"));
     free(resp);
   }
   ns__batch_free(&b);
@@ -300,4 +301,46 @@ TEST(server_route_and_auth) {
   ASSERT_EQ(ns__auth_ok("Basic tok", "tok"), 0);
   ASSERT_EQ(ns__auth_ok("Bearertok", "tok"), 0);
   ASSERT_EQ(ns__auth_ok("", "tok"), 0);
+}
+
+/* /dashboard (the page built in), /report (the HTML report) and the
+** changes between two runs: paths, ids, methods. */
+TEST(server_route_dashboard_report_changes) {
+  ns__http_req r;
+  ns__route_decision d;
+  memset(&r, 0, sizeof r);
+  r.content_length = UINT64_MAX;
+  r.method = NS_HTTP_GET;
+  strcpy(r.path, "/dashboard");
+  ns__server_route(&r, NULL, 100, &d);
+  ASSERT_EQ(d.status, 0);
+  ASSERT_EQ(d.route, NS_ROUTE_DASHBOARD);
+  strcpy(r.path, "/report");
+  ns__server_route(&r, NULL, 100, &d);
+  ASSERT_EQ(d.status, 0);
+  ASSERT_EQ(d.route, NS_ROUTE_REPORT);
+  strcpy(r.path, "/v1/runs/12/changes/9000000000");
+  ns__server_route(&r, NULL, 100, &d);
+  ASSERT_EQ(d.status, 0);
+  ASSERT_EQ(d.route, NS_ROUTE_RUN_CHANGES);
+  ASSERT_EQ(d.run_a, 12);
+  ASSERT_EQ(d.run_b, 9000000000LL);
+  const char *bad[] = {"/v1/runs/0/changes/1", "/v1/runs/1/changes/", "/v1/runs//changes/2",
+                       "/v1/runs/1x/changes/2", "/v1/runs/1/changes/2/", "/v1/runs/-1/changes/2",
+                       "/v1/runs/1/changes/99999999999999999999"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    strcpy(r.path, bad[i]);
+    ns__server_route(&r, NULL, 100, &d);
+    ASSERT_EQ(d.status, 400);
+  }
+  r.method = NS_HTTP_POST;
+  strcpy(r.path, "/dashboard");
+  ns__server_route(&r, NULL, 100, &d);
+  ASSERT_EQ(d.status, 405);
+  r.method = NS_HTTP_HEAD;
+  strcpy(r.path, "/report");
+  ns__server_route(&r, NULL, 100, &d);
+  ASSERT_EQ(d.status, 0);
+  ASSERT_EQ(ns_dashboard_html_len, strlen(ns_dashboard_html));
+  ASSERT(strstr(ns_dashboard_html, "<script>") != NULL);
 }

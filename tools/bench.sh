@@ -143,5 +143,6 @@ mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)
 } >"$OUT"
 tools/bench_views.sh "$D/ns.db" "$OUT"
 tools/bench_ingest.sh "$OUT"
+tools/bench_solver.sh "$OUT"
 echo "bench: wrote $OUT" >&2
 cat "$OUT"

@@ -22,6 +22,7 @@ int ns_cmd_report(int argc, char **argv);
 int ns_cmd_gen(int argc, char **argv);
 int ns_cmd_eval(int argc, char **argv);
 int ns_cmd_compare(int argc, char **argv);
+int ns_cmd_backup(int argc, char **argv);
 
 /* Helpers shared by the subcommands (tools/cli_util.c). */
 /* Parses a non-negative integer option value; returns 0 or prints an error

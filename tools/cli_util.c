@@ -13,8 +13,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <sqlite3.h>
-
 #include "cli.h"
 
 int ns_cli_u64(const char *opt, const char *val, unsigned long long *out) {
@@ -80,47 +78,10 @@ void ns_cli_rejects_end(ns_cli_rejects *r, const char *file) {
 /* ---- inputs and outputs, checked before the work -------------------------- */
 
 int ns_cli_check_db(const char *path, int must_exist) {
-  static const char magic[16] = "SQLite format 3";
-  struct stat sb;
-  char head[16];
-  FILE *f;
-  sqlite3 *db = NULL;
-  int version = -1;
-
-  if (stat(path, &sb) != 0) {
-    if (errno == ENOENT && !must_exist) return 0; /* created by the command */
-    fprintf(stderr, "notescore: %s: cannot open database: %s\n", path, strerror(errno));
-    return 1;
-  }
-  if (S_ISDIR(sb.st_mode)) {
-    fprintf(stderr, "notescore: %s: is a directory, not a database file\n", path);
-    return 1;
-  }
-  if (sb.st_size == 0) return 0; /* SQLite treats an empty file as a new DB */
-  if (!(f = fopen(path, "rb"))) {
-    fprintf(stderr, "notescore: %s: cannot open database: %s\n", path, strerror(errno));
-    return 1;
-  }
-  if (fread(head, 1, sizeof head, f) != sizeof head || memcmp(head, magic, sizeof magic) != 0) {
-    fclose(f);
-    fprintf(stderr, "notescore: %s: not a notescore database (not an SQLite file; a DB is "
-                    "made by `notescore import --db`)\n", path);
-    return 1;
-  }
-  fclose(f);
-  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
-    sqlite3_stmt *st = NULL;
-    sqlite3_busy_timeout(db, 10000);
-    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-      version = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-  }
-  sqlite3_close(db);
-  if (version > NS_STORE_SCHEMA_VERSION) {
-    fprintf(stderr, "notescore: %s: database schema version %d is newer than this notescore "
-                    "(%s) supports (versions 1 to %d); use a newer notescore\n",
-            path, version, NS_VERSION, NS_STORE_SCHEMA_VERSION);
+  char msg[PATH_MAX + 256];
+  /* a read-only look that leaves the WAL alone (store/db.c) */
+  if (ns_store_check_file(path, must_exist, msg, sizeof msg) != 0) {
+    fprintf(stderr, "notescore: %s\n", msg);
     return 1;
   }
   return 0;

@@ -19,7 +19,6 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <sqlite3.h>
 
 #include "../base/base.h"
 #include "../dash/dash.h"
@@ -117,7 +116,7 @@ static void print_text(FILE *o, const ns_cmp_side *a, const ns_cmp_side *b,
 ** Returns 0, or 1 when the DB could not be opened. */
 static int explain_worst(const char *db_path, const ns_cmp_side *a, const ns_cmp_result *r,
                          size_t n, json_t *arr, int quiet) {
-  sqlite3 *db = NULL;
+  ns_reader *db = NULL;
   char msg[256];
   if (ns_cli_open_reader(db_path, &db) != 0) return 1;
   for (size_t k = 0; k < n && k < r->n_disagree; k++) {
@@ -137,7 +136,7 @@ static int explain_worst(const char *db_path, const ns_cmp_side *a, const ns_cmp
     if (arr) json_array_append(arr, o);
     json_decref(o);
   }
-  sqlite3_close(db);
+  ns_reader_close(db);
   return 0;
 }
 

@@ -18,7 +18,6 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <sqlite3.h>
 
 #include "../base/base.h"
 #include "../dash/dash.h"
@@ -122,10 +121,10 @@ void ns_cli_explain_print(json_t *o) {
   }
   if (json_object_size(sh)) {
     printf("\nstatus history record:\n");
-    printf("  first non-NMR status    %s\n", str_or(sh, "first_non_nmr_status", "-"));
-    printf("  current status          %s\n", str_or(sh, "current_status", "-"));
-    printf("  most recent non-NMR     %s\n", str_or(sh, "most_recent_non_nmr_status", "-"));
-    printf("  locked status           %s\n", str_or(sh, "locked_status", "-"));
+    printf("  first non-NMR status    %s\n", str_or(sh, "firstNonNMRStatus", "-"));
+    printf("  current status          %s\n", str_or(sh, "currentStatus", "-"));
+    printf("  most recent non-NMR     %s\n", str_or(sh, "mostRecentNonNMRStatus", "-"));
+    printf("  locked status           %s\n", str_or(sh, "lockedStatus", "-"));
   }
 }
 
@@ -135,7 +134,7 @@ int ns_cmd_explain(int argc, char **argv) {
   const char *db_path = NULL, *id_arg = NULL;
   int as_json = 0, rc, ret = 1;
   long long note_id = 0;
-  sqlite3 *db = NULL;
+  ns_reader *db = NULL;
   json_t *o = NULL;
   char msg[256];
 
@@ -183,6 +182,6 @@ int ns_cmd_explain(int argc, char **argv) {
   ret = fflush(stdout) == 0 ? 0 : 1;
 out:
   json_decref(o);
-  sqlite3_close(db);
+  ns_reader_close(db);
   return ret;
 }

@@ -17,7 +17,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <sqlite3.h>
 
 #include "../base/base.h"
 #include "../dash/dash.h"
@@ -55,7 +54,7 @@ int ns_cmd_report(int argc, char **argv) {
   struct stat sb;
   unsigned long long maxp = 0;
   char tmp[4096];
-  sqlite3 *db = NULL;
+  ns_reader *db = NULL;
   FILE *f = NULL;
   int rc, ret = 1, to_stdout;
 
@@ -129,7 +128,7 @@ int ns_cmd_report(int argc, char **argv) {
   if (!to_stdout) fprintf(stderr, "notescore: wrote %s\n", out_path);
   ret = 0;
 out:
-  sqlite3_close(db);
+  ns_reader_close(db);
   ns_cmp_side_free(side);
   return ret;
 }

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 
 #include "../base/dataset.h"
 #include "../engine/pipeline.h"
+#include "../engine/score_db.h"
 #include "../store/store.h"
 #include "cli.h"
 
@@ -169,8 +171,6 @@ int ns_cmd_score(int argc, char **argv) {
   double t0 = ns_monotonic_s(), t_load = 0;
   ns_dataset *ds = NULL;
   ns_scores *sc = NULL;
-  ns_store *st = NULL;
-  int64_t run_id = -1;
   ns_params p;
 
   optind = 1;
@@ -249,36 +249,44 @@ int ns_cmd_score(int argc, char **argv) {
     return 2;
   }
 
-  /* -- checks before any work: the DB, every input's kind, the outputs */
+  ns_params_default(&p);
+  p.seed = seed;
+  p.threads = (int)threads;
+  p.k = (int)k;
+  p.trust = !no_trust;
+  p.tag_share_test = !ref_tag;
+  p.progress = 1;
+
+  /* -- checks before any work: the DB, every input's kind, the seeds (read
+  ** here: the pipeline opens no file), the outputs */
   if (db && ns_cli_check_db(db, 1) != 0) goto out;
   if (ns_cli_check_inputs(in, n_in) != 0) goto out;
   if (seeds) {
-    FILE *sf = fopen(seeds, "r");
-    if (!sf) {
-      fprintf(stderr, "notescore: %s: cannot open seed file: %s\n", seeds, strerror(errno));
+    char msg[PATH_MAX + 128];
+    if (ns_params_load_seeds(&p, seeds, msg, sizeof msg) != 0) {
+      fprintf(stderr, "notescore: %s\n", msg);
       goto out;
     }
-    fclose(sf);
   }
   if (outdir && ns_cli_prepare_outdir(outdir, &out_created) != 0) goto out;
 
-  /* -- snapshot */
   if (db) {
-    if ((rc = ns_store_open(db, 0, &st)) != 0) {
-      fprintf(stderr, "notescore: %s: %s\n", db, st ? ns_store_errmsg(st) : ns_strerror(rc));
+    /* -- snapshot, score, publish: the path `serve` takes too */
+    ns_score_db_opts so = {"score", epoch >= 0 ? NS_SCORE_NOW_GIVEN : NS_SCORE_NOW_DATA, 1, NULL,
+                           1};
+    ns_score_db_result res;
+    if (epoch >= 0) p.now_ms = (int64_t)epoch;
+    t_load = ns_monotonic_s() - t0; /* the checks */
+    rc = ns_score_db(db, &p, &so, &res);
+    t_load += res.load_seconds;
+    if (rc) {
+      fprintf(stderr, "notescore: %s\n", res.msg);
       goto out;
     }
-    if ((rc = ns_store_snapshot(st, &ds)) != 0) {
-      fprintf(stderr, "notescore: %s: snapshot: %s\n", db, ns_strerror(rc));
-      goto out;
-    }
-    if (ds->n_notes == 0 || ds->n_ratings == 0) {
-      fprintf(stderr, "notescore: %s: no %s in the database (import some first: "
-                      "`notescore import --db %s FILES`)\n",
-              db, ds->n_notes == 0 ? "notes" : "ratings", db);
-      goto out;
-    }
+    ds = res.ds;
+    sc = res.sc;
   } else {
+    /* -- load */
     uint64_t got[5] = {0};  /* rows accepted per ns_file_kind */
     char which[1024];
     if ((rc = ns_dataset_new(&ds)) != 0) {
@@ -306,65 +314,36 @@ int ns_cmd_score(int argc, char **argv) {
       fprintf(stderr, "notescore: %s\n", ns_strerror(rc));
       goto out;
     }
-  }
+    t_load = ns_monotonic_s() - t0;
+    p.now_ms = epoch >= 0 ? (int64_t)epoch : ns_pipeline_default_now(ds);
 
-  t_load = ns_monotonic_s() - t0;
-  ns_params_default(&p);
-  p.now_ms = epoch >= 0 ? (int64_t)epoch : ns_pipeline_default_now(ds);
-  p.seed = seed;
-  p.threads = (int)threads;
-  p.k = (int)k;
-  p.trust = !no_trust;
-  p.tag_share_test = !ref_tag;
-  p.seeds_file = seeds;
-  p.progress = 1;
-
-  if (st) {
-    char json[512];
-    snprintf(json, sizeof json,
-             "{\"now_ms\":%" PRId64 ",\"seed\":%llu,\"k\":%d,\"trust\":%d,"
-             "\"tag_share_test\":%d,\"version\":\"%s\"}",
-             p.now_ms, seed, p.k, p.trust, p.tag_share_test, NS_VERSION);
-    if ((rc = ns_store_run_begin(st, json, &run_id)) != 0) {
-      fprintf(stderr, "notescore: %s: %s\n", db, ns_store_errmsg(st));
+    /* -- score */
+    rc = ns_pipeline_run(ds, &p, NULL, &sc);
+    if (rc) {
+      fprintf(stderr, "notescore: score: %s\n",
+              rc == NS_ENODATA ? "no notes in the input" : ns_strerror(rc));
       goto out;
     }
   }
 
-  /* -- score */
-  rc = ns_pipeline_run(ds, &p, NULL, &sc);
-  if (rc) {
-    fprintf(stderr, "notescore: score: %s\n",
-            rc == NS_ENODATA ? "no notes in the input" : ns_strerror(rc));
-    goto out;
-  }
-
-  /* -- publish */
-  {
+  /* -- outputs (the publication, with --db, is done and timed already) */
+  if (outdir) {
     double tp = ns_monotonic_s();
-    if (st) {
-      if ((rc = ns_store_run_publish(st, run_id, sc, ds)) != 0) {
-        fprintf(stderr, "notescore: %s: publish: %s\n", db, ns_store_errmsg(st));
-        goto out;
-      }
-      run_id = -1; /* published: nothing to mark failed */
-    }
-    if (outdir && (rc = ns_scores_write_tsv(sc, ds, outdir)) != 0) {
+    if ((rc = ns_scores_write_tsv(sc, ds, outdir)) != 0) {
       fprintf(stderr, "notescore: %s: %s\n", outdir, ns_strerror(rc));
       goto out;
     }
-    sc->stage_seconds[7] = ns_monotonic_s() - tp;
+    sc->stage_seconds[7] += ns_monotonic_s() - tp;
   }
   summary(sc, ns_monotonic_s() - t0);
   if (stats && write_stats(stats, sc, t_load, ns_monotonic_s() - t0) != 0) goto out;
   ret = 0;
 
 out:
-  if (st && run_id >= 0) ns_store_run_fail(st, run_id, "failed");
   if (ret != 0 && out_created) rmdir(outdir); /* nothing half-written is left */
   ns_cli_inputs_free(in, n_in);
   ns_scores_free(sc);
   ns_dataset_free(ds);
-  ns_store_close(st);
+  ns_params_release(&p);
   return ret;
 }

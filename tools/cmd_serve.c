@@ -42,7 +42,12 @@ static void usage(FILE *f) {
           "  --header-timeout SECONDS   a new connection must send a byte within (10)\n"
           "  --max-reads N           reads running at once; more are answered 503 (2)\n"
           "  --max-db-bytes BYTES    the DB may not grow past BYTES; ingest then gets 507\n"
-          "  -v, --verbose           log each start/stop event\n"
+          "  --keep-runs N           keep the score rows of the newest N (>= 2) published\n"
+          "                          runs; older runs' rows are deleted in the background\n"
+          "                          after each run (0 = keep all, the default)\n"
+          "  --log-format FORMAT     logfmt (default) or json: one timestamped line per\n"
+          "                          run, refresh, error and start/stop on stderr\n"
+          "  -v, --verbose           debug lines too\n"
           "  -h, --help              this text\n");
 }
 
@@ -115,7 +120,7 @@ int ns_cmd_serve(int argc, char **argv) {
   char *token = NULL;
   unsigned long long u;
   double d;
-  int rc, lock_fd;
+  int rc, lock_fd, log_format = NS_LOG_LOGFMT;
 
   ns_server_opts_default(&o);
   for (int i = 1; i < argc; i++) {
@@ -130,7 +135,23 @@ int ns_cmd_serve(int argc, char **argv) {
     i++;                                                                      \
   } while (0)
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
-    else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) ns_log_set_level(NS_LOG_INFO);
+    else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) ns_log_set_level(NS_LOG_DEBUG);
+    else if (!strcmp(a, "--log-format")) {
+      NEED_VALUE;
+      if ((log_format = ns_log_format_parse(v)) < 0 || log_format == NS_LOG_PLAIN) {
+        fprintf(stderr, "notescore: serve: --log-format must be logfmt or json, not '%s'\n", v);
+        return 2;
+      }
+    } else if (!strcmp(a, "--keep-runs")) {
+      NEED_VALUE;
+      if (ns_cli_u64(a, v, &u)) return 2;
+      if (u == 1 || u > 1000000) {
+        fprintf(stderr, "notescore: serve: --keep-runs must be 0 (keep all) or 2 to 1000000: "
+                        "a note refresh compares with the previous published run\n");
+        return 2;
+      }
+      o.keep_runs = (int)u;
+    }
     else if (!strcmp(a, "--db")) { NEED_VALUE; o.db_path = v; }
     else if (!strcmp(a, "--listen")) { NEED_VALUE; o.listen = v; }
     else if (!strcmp(a, "--port-file")) { NEED_VALUE; o.port_file = v; }
@@ -185,11 +206,13 @@ int ns_cmd_serve(int argc, char **argv) {
     return 1;
   }
   o.token = token;
+  /* from here on the daemon's lines: timestamped, one record per line */
+  ns_log_set_format(log_format);
   rc = ns_server_run(&o);
   free(token);
   close(lock_fd);
   if (rc != 0) {
-    fprintf(stderr, "notescore: serve: %s\n", ns_strerror(rc));
+    ns_error("serve: %s", ns_strerror(rc));
     return 1;
   }
   return 0;

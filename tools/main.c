@@ -16,6 +16,7 @@ static const struct {
     {"export", ns_cmd_export, "write a DB back in the public TSV format"},
     {"score", ns_cmd_score, "run one scoring run (TSVs in/out, or on a DB)"},
     {"serve", ns_cmd_serve, "the daemon: HTTP ingest and scheduled scoring"},
+    {"backup", ns_cmd_backup, "a consistent copy of a DB, also while it is served"},
     {"explain", ns_cmd_explain, "why a note has its status"},
     {"report", ns_cmd_report, "a self-contained HTML report of a DB"},
     {"compare", ns_cmd_compare, "agreement of two sets of statuses (published, reference, ours)"},

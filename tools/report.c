@@ -7,12 +7,10 @@
 #include <stdio.h>
 #include <time.h>
 
-#include <sqlite3.h>
-
 #include "../store/store.h"
 #include "cli.h"
 
-int ns_cli_open_reader(const char *path, struct sqlite3 **db) {
+int ns_cli_open_reader(const char *path, ns_reader **db) {
   ns_store *s = NULL;
   int rc;
   *db = NULL;
@@ -29,14 +27,10 @@ int ns_cli_open_reader(const char *path, struct sqlite3 **db) {
     return 1;
   }
   ns_store_close(s);
-  if (sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-    fprintf(stderr, "notescore: %s: cannot open database: %s\n", path,
-            *db ? sqlite3_errmsg(*db) : "out of memory");
-    sqlite3_close(*db);
-    *db = NULL;
+  if ((rc = ns_reader_open(path, db)) != 0) {
+    fprintf(stderr, "notescore: %s: cannot open database: %s\n", path, ns_strerror(rc));
     return 1;
   }
-  sqlite3_busy_timeout(*db, 10000);
   return 0;
 }
 

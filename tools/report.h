@@ -10,16 +10,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct sqlite3;
+#include "../store/query.h"
 
 /* Opens the score DB at path for reading: first through ns_store_open()
 ** as a writer (no create), which migrates a v1 DB to the current schema,
-** then a plain read-only SQLite connection (busy timeout 10 s) that *db
+** then a read-only reader (store/query.h; lock waits up to 10 s) that *db
 ** receives.  When the file cannot be opened for writing (read-only file
-** or directory) the read-only connection is used as is, if its schema is
-** current.  On failure prints "notescore: PATH: reason" and returns 1; 0 on
-** success.  Close *db with sqlite3_close(). */
-int ns_cli_open_reader(const char *path, struct sqlite3 **db);
+** or directory) the reader is used as is, if its schema is current.  On
+** failure prints "notescore: PATH: reason" and returns 1; 0 on success.
+** Close *db with ns_reader_close(). */
+int ns_cli_open_reader(const char *path, ns_reader **db);
 
 /* Prints the text form of an explanation object from ns_dash_explain()
 ** to stdout (tools/cmd_explain.c; `compare --explain` uses it too). */

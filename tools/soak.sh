@@ -17,7 +17,7 @@
 #     p99 is reported per minute;
 #   * scheduled full runs (--score-every 60) and note refreshes
 #     (--refresh-every 15);
-#   * readers: /dashboard, /v1/runs, /v1/notes/ID, /metrics in a loop;
+#   * readers: /report, /v1/runs, /v1/notes/ID, /metrics in a loop;
 #   * hostile clients: silent sockets, slowloris headers, garbage request
 #     lines, HTTP/9.9, oversized and malformed bodies, in a loop.
 # Every 10 s the server's RSS, open fd count and the DB / WAL file sizes are
@@ -105,7 +105,7 @@ echo "soak: DB before the soak: $(dbstat | awk '{printf "%s ratings, %.1f MiB + 
 # --- readers
 (
   while :; do
-    curl -s -o /dev/null "$URL/dashboard"; curl -s -o /dev/null "$URL/v1/runs"
+    curl -s -o /dev/null "$URL/report"; curl -s -o /dev/null "$URL/v1/runs"
     curl -s -o /dev/null "$URL/v1/notes/$(sed -n "$(( RANDOM % 10000 + 1 ))p" "$T/note_ids")"
     curl -s -o /dev/null "$URL/metrics"
     sleep 0.2

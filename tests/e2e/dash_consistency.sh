@@ -33,6 +33,14 @@ for c in "$T"/chunk.*; do cat "$T/hdr" "$c" > "$c.tsv"; rm "$c"; done
 "$T/reader" "$T/t.db" "$T/stop" > "$T/reader.out" 2> "$T/reader.err" &
 rpid=$!
 pids+=("$rpid")
+# writers start once the reader holds its connection (dash_reader.c: a WAL
+# index rebuild by the first opener would otherwise race its first read)
+for _ in $(seq 1 300); do
+  [ -e "$T/stop.ready" ] && break
+  kill -0 "$rpid" 2>/dev/null || break
+  sleep 0.1
+done
+[ -e "$T/stop.ready" ] || { echo "reader did not start:"; cat "$T/reader.err"; exit 1; }
 
 # importer: re-imports (upserts) the chunks in a loop while runs publish
 (

@@ -16,6 +16,13 @@
 **   - the current run id never goes backwards.
 ** Prints "snapshots=N runs=M" and exits 0, or prints what broke and exits 1
 ** (any SQLite error, SQLITE_BUSY included, is a failure).
+** After its first snapshot it creates STOPFILE.ready, and the script starts
+** the writers only then: the first process to open a WAL database after
+** every connection closed rebuilds the WAL index, and a connection without
+** a busy handler that begins a read during that rebuild gets
+** SQLITE_BUSY_RECOVERY (261).  That start-up race is not a reader waiting
+** for a writer; once this reader's connection holds the WAL index, no
+** rebuild happens again while it lives.
 ** Built by the e2e script with `cc dash_reader.c -lsqlite3`; not part of
 ** the library.
 */
@@ -99,7 +106,13 @@ int main(int argc, char **argv) {
       last = rs[0];
     }
     if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) die("COMMIT");
-    snaps++;
+    if (snaps++ == 0) {
+      /* STOPFILE.ready: the connection is set up (see the file comment) */
+      char ready[4096];
+      FILE *rf;
+      snprintf(ready, sizeof ready, "%s.ready", argv[2]);
+      if ((rf = fopen(ready, "w")) != NULL) fclose(rf);
+    }
   }
   sqlite3_close(db);
   printf("snapshots=%lld runs=%lld last=%lld\n", snaps, runs, last);

@@ -76,13 +76,13 @@ done
 "$BIN" report --db "$T/db" -o - > "$T/stdout.html"
 cmp "$T/report.html" "$T/stdout.html"
 
-# ---- the same page from `serve` at GET /dashboard ------------------------
+# ---- the same page from `serve` at GET /report ---------------------------
 source tests/e2e/serve_lib.bash
 cp "$T/db" "$T/t.db"
 serve_start "$T"
 trap 'kill "$SRV_PID" 2>/dev/null || true; rm -rf "$T"' EXIT
-code=$(curl -s -o "$T/served.html" -w '%{http_code} %{content_type}' "$URL/dashboard")
-[ "$code" = "200 text/html; charset=utf-8" ] || { echo "GET /dashboard: $code"; exit 1; }
+code=$(curl -s -o "$T/served.html" -w '%{http_code} %{content_type}' "$URL/report")
+[ "$code" = "200 text/html; charset=utf-8" ] || { echo "GET /report: $code"; exit 1; }
 cmp "$T/report.html" "$T/served.html" || { echo "served page differs from the report file"; exit 1; }
 
 # ---- the browser ----------------------------------------------------------
@@ -101,7 +101,7 @@ fi
 flags=(--headless --no-sandbox --disable-gpu --disable-quic --no-first-run
        --disable-background-networking --disable-component-update --disable-sync
        --hide-scrollbars)
-url="$URL/dashboard"   # served by notescore; file://$T/report.html is the same page
+url="$URL/report"   # served by notescore; file://$T/report.html is the same page
 timeout 60 chromium "${flags[@]}" --user-data-dir="$T/u1" --dump-dom "$url" \
   > "$T/dom.html" 2> "$T/chromium.err" || { cat "$T/chromium.err" | tail -5; exit 1; }
 dom=$(grep -c 'class="pt"' "$T/dom.html" || true)
@@ -120,4 +120,4 @@ timeout 60 chromium "${flags[@]}" --user-data-dir="$T/u2" --window-size=1100,180
 size=$(stat -c %s "$T/shot.png")
 [ "$size" -gt 20000 ] || { echo "screenshot only $size bytes"; exit 1; }
 serve_stop
-echo "ok: $got points in the file, at /dashboard and in the browser DOM ($cdom disagreement rings with --compare), screenshot $size bytes"
+echo "ok: $got points in the file, at /report and in the browser DOM ($cdom disagreement rings with --compare), screenshot $size bytes"

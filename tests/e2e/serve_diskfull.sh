@@ -40,7 +40,7 @@ echo "$m" | grep -q 'notescore_http_requests_total{endpoint="ingest_ratings",cod
 # space comes back (an operator deletes data): the same request succeeds
 q 'DELETE FROM ratings WHERE note_id BETWEEN 700 AND 799'
 out=$(curl -s -w ' %{http_code}' "${TSV[@]}" --data-binary @"$T/new.tsv" "$URL/v1/ratings")
-[ "$out" = '{"accepted":2000,"rejected":[],"rejected_total":0} 200' ] || fail "after space returned: $out"
+[ "$out" = '{"accepted":2000,"rejected":[],"rejectedTotal":0} 200' ] || fail "after space returned: $out"
 serve_stop
 [ "$(q 'SELECT count(*) FROM ratings WHERE note_id = 888')" = 2000 ] || fail "acknowledged rows missing"
 q 'PRAGMA integrity_check' | grep -qx ok || fail "integrity"

@@ -27,12 +27,12 @@ TSV=(-H "Content-Type: text/tab-separated-values")
 AUTH=(-H "Authorization: bearer $TOK")
 row='{"noteId":5,"raterParticipantId":"r1","createdAtMillis":7,"helpfulnessLevel":"HELPFUL"}'
 out=$(printf '%s\n' "$row" | curl -s -w ' %{http_code}' "${AUTH[@]}" "${ND[@]}" --data-binary @- "$URL/v1/ratings")
-[ "$out" = '{"accepted":1,"rejected":[],"rejected_total":0} 200' ] || fail "D7 long token: $out"
+[ "$out" = '{"accepted":1,"rejected":[],"rejectedTotal":0} 200' ] || fail "D7 long token: $out"
 
 # --- D2: every rejected line is listed, with a valid UTF-8 reason
 printf 'noteId\traterParticipantId\tcreatedAtMillis\thelpfulnessLevel\n6\tr2\t7\tHELP\xff\n' > "$T/bad.tsv"
 out=$(curl -s "${AUTH[@]}" "${TSV[@]}" --data-binary @"$T/bad.tsv" "$URL/v1/ratings")
-[ "$out" = '{"accepted":0,"rejected":[{"line":2,"error":"helpfulnessLevel: unknown value '"'HELP?'"'"}],"rejected_total":1}' ] ||
+[ "$out" = '{"accepted":0,"rejected":[{"line":2,"error":"helpfulnessLevel: unknown value '"'HELP?'"'"}],"rejectedTotal":1}' ] ||
   fail "D2 tsv: $out"
 printf '{"noteId":6,"raterParticipantId":"r2","createdAtMillis":7,"helpfulnessLevel":"0123456789012345678901234567890\xe2\x82\xac"}\n' > "$T/bad.nd"
 out=$(curl -s "${AUTH[@]}" "${ND[@]}" --data-binary @"$T/bad.nd" "$URL/v1/ratings")
@@ -48,7 +48,7 @@ echo "$out" | grep -q 'booleans are only allowed for tags' || fail "D3 reason: $
 out=$(printf '{"noteId":-7,"raterParticipantId":"x","createdAtMillis":1,"helpfulnessLevel":"HELPFUL"}\n{"noteId":"-9223372036854775808","raterParticipantId":"x","createdAtMillis":1,"helpfulnessLevel":"HELPFUL"}\n' |
   curl -s -w ' %{http_code}' "${AUTH[@]}" "${ND[@]}" --data-binary @- "$URL/v1/ratings")
 [ "${out##* }" = 400 ] || fail "D4 POST: $out"
-echo "$out" | grep -q '"rejected_total":2' || fail "D4 POST count: $out"
+echo "$out" | grep -q '"rejectedTotal":2' || fail "D4 POST count: $out"
 out=$(curl -s -w ' %{http_code}' "$URL/v1/notes/-1")
 [ "$out" = '{"error":"noteId must be a positive decimal integer"} 400' ] || fail "D4 GET: $out"
 
@@ -69,7 +69,7 @@ resp() { exec 3<>"/dev/tcp/127.0.0.1/$port"; printf "$1" >&3; head -1 <&3 | tr -
 } > "$T/ratings.tsv"
 out=$(curl -s -w ' %{http_code}' "${AUTH[@]}" "${TSV[@]}" --data-binary @"$T/ratings.tsv" "$URL/v1/ratings")
 echo "$out" | grep -q '"accepted":2' || fail "D6 POST: $out"
-echo "$out" | grep -q '"rejected_total":2' || fail "D6 POST rejects: $out"
+echo "$out" | grep -q '"rejectedTotal":2' || fail "D6 POST rejects: $out"
 "$NS_BIN" import --db "$T/imp.db" "$T/ratings.tsv" 2>"$T/imp.err" || true
 [ "$(sqlite3 "$T/imp.db" 'SELECT count(*) FROM ratings WHERE note_id IN (11,13)')" = 2 ] || fail "D6 import rows"
 [ "$(sqlite3 "$T/imp.db" 'SELECT count(*) FROM ratings')" = 2 ] || fail "D6 import kept a bad row"

@@ -19,7 +19,7 @@ sleep 0.3
 [ "$(curl -s -m 10 "$URL/healthz")" = ok ] || fail "healthz with every slot idle"
 out=$(printf '{"noteId":5,"raterParticipantId":"r","createdAtMillis":7,"helpfulnessLevel":"HELPFUL"}\n' |
   curl -s -m 10 -H 'Content-Type: application/x-ndjson' --data-binary @- "$URL/v1/ratings")
-[ "$out" = '{"accepted":1,"rejected":[],"rejected_total":0}' ] || fail "ingest with every slot idle: $out"
+[ "$out" = '{"accepted":1,"rejected":[],"rejectedTotal":0}' ] || fail "ingest with every slot idle: $out"
 m=$(curl -s -m 10 "$URL/metrics")
 ev=$(echo "$m" | awk '/^notescore_connections_evicted_total/ {print $2}')
 [ "$ev" -ge 1 ] || fail "evictions: $ev"

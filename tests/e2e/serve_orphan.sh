@@ -36,7 +36,7 @@ else
   echo "note: the score run finished before the kill; only the inserted orphan was checked"
 fi
 runs=$(curl -s "$URL/v1/runs")
-echo "$runs" | grep -q "\"run_id\":$old,[^}]*\"status\":\"abandoned\"" || fail "/v1/runs: $runs"
+echo "$runs" | grep -q "\"runId\":$old,[^}]*\"status\":\"abandoned\"" || fail "/v1/runs: $runs"
 serve_stop
 
 # 3. `score --db` reaps too, and its own run is published
