@@ -12,6 +12,30 @@
 
 #include "../store/store.h"
 
+/* The compute steps, for opts->run. */
+typedef struct job {
+  ns_store *st;
+  ns_dataset **ds;
+  ns_params *p;
+  atomic_int *cancel;
+  ns_scores **sc;
+  ns_run_stats *stats;
+} job;
+
+static int job_snapshot(void *arg) {
+  job *j = arg;
+  return ns_store_snapshot(j->st, j->ds);
+}
+
+static int job_pipeline(void *arg) {
+  job *j = arg;
+  return ns_pipeline_run(*j->ds, j->p, j->cancel, j->sc, j->stats);
+}
+
+static int run_job(const ns_score_db_opts *o, int (*fn)(void *), void *arg) {
+  return o->run ? o->run(fn, arg) : fn(arg);
+}
+
 int ns_score_db(const char *db_path, ns_params *p, const ns_score_db_opts *opts,
                 ns_score_db_result *r) {
   ns_store *st = NULL;
@@ -19,6 +43,7 @@ int ns_score_db(const char *db_path, ns_params *p, const ns_score_db_opts *opts,
   ns_scores *sc = NULL;
   char *json = NULL;
   double t0 = ns_monotonic_s();
+  job j = {NULL, &ds, p, opts->cancel, &sc, &r->stats};
   int rc;
 
   memset(r, 0, sizeof *r);
@@ -26,7 +51,8 @@ int ns_score_db(const char *db_path, ns_params *p, const ns_score_db_opts *opts,
     snprintf(r->msg, sizeof r->msg, "%s: %s", db_path, ns_strerror(rc));
     goto out;
   }
-  if ((rc = ns_store_snapshot(st, &ds)) != 0) {
+  j.st = st;
+  if ((rc = run_job(opts, job_snapshot, &j)) != 0) {
     snprintf(r->msg, sizeof r->msg, "%s: snapshot: %s", db_path, ns_strerror(rc));
     goto out;
   }
@@ -54,7 +80,7 @@ int ns_score_db(const char *db_path, ns_params *p, const ns_score_db_opts *opts,
     goto out;
   }
 
-  rc = ns_pipeline_run(ds, p, opts->cancel, &sc, &r->stats);
+  rc = run_job(opts, job_pipeline, &j);
   if (rc) {
     snprintf(r->msg, sizeof r->msg, "score: %s",
              rc == NS_ENODATA ? "no notes in the input" : ns_strerror(rc));

@@ -33,6 +33,10 @@ typedef struct ns_score_db_opts {
   atomic_int *cancel;     /* may be NULL; nonzero -> NS_ECANCELED, "abandoned" */
   int keep;               /* 1: hand the snapshot and scores back (the caller
                           ** writes TSVs or builds a refresh base from them) */
+  /* may be NULL; else the snapshot and the pipeline run as run(fn, arg)
+  ** (serve: on a thread at lower priority, issue #18) and the store writes
+  ** on the calling thread; run returns fn's result */
+  int (*run)(int (*fn)(void *), void *arg);
 } ns_score_db_opts;
 
 /* What a run produced.  ds and sc are set only with opts->keep and a

@@ -43,16 +43,22 @@
 */
 #include "server.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <jansson.h>
 #include <uv.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "../base/dataset.h"
 #include "server_int.h"
@@ -1043,6 +1049,72 @@ static void on_connection(uv_stream_t *l, int status) {
 
 /* ---- scheduled scoring ------------------------------------------------------------- */
 
+/* Scoring below ingest (issue #18): full runs and refreshes use every core
+** (the pipeline's pool), and at equal priority they took CPU from the loop,
+** the body parsers and the writer, so acks waited for hundreds of ms.  So
+** the snapshot and the computation run on a thread of their own whose nice
+** value is SCORE_NICE; the pool threads the pipeline creates inherit it
+** (Linux: the nice value is per thread and copied at thread creation).  Not
+** on the libuv worker itself: an unprivileged thread cannot lower its nice
+** value again, and the worker goes on to parse ingest bodies.  The store
+** writes (run row, publication, refresh rows) stay on the worker at normal
+** priority: a niced thread holding SQLite's write lock on a busy machine
+** made ingest wait for it (priority inversion, measured: lock waits of
+** 200+ ms).  If the thread cannot be created the job runs on the worker. */
+#define SCORE_NICE 10
+
+typedef struct niced {
+  int (*fn)(void *);
+  void *arg;
+  int rc;
+} niced;
+
+static void *niced_main(void *arg) {
+  niced *a = arg;
+  /* failure (a seccomp filter, say) only costs the priority */
+  (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), SCORE_NICE);
+  a->rc = a->fn(a->arg);
+  return NULL;
+}
+
+static int run_niced(int (*fn)(void *), void *arg) {
+  niced a = {fn, arg, 0};
+  pthread_t t;
+  if (pthread_create(&t, NULL, niced_main, &a) != 0) return fn(arg);
+  pthread_join(t, NULL);
+  return a.rc;
+}
+
+/* The niced parts of a run or refresh. */
+typedef struct score_job {
+  server *s;
+  ns_store *st;
+  ns_dataset *ds;
+  ns_params p;
+  ns_scores *sc;
+  int64_t *ids;               /* refresh: the notes to refit */
+  size_t n;
+} score_job;
+
+static int job_refit(void *arg) {
+  score_job *j = arg;
+  int rc = ns_store_snapshot(j->st, &j->ds);
+  if (rc == 0) rc = ns_refresh_changed(j->s->rbase, j->ds, &j->ids, &j->n);
+  if (rc == 0 && j->n > 0)
+    rc = ns_pipeline_refresh(j->s->rbase, j->ds, j->ids, j->n, ns_now_ms(), &j->sc);
+  return rc;
+}
+
+/* A run frees a snapshot of the whole DB and its scores (hundreds of MiB at
+** 10^6 ratings), spread over the arenas of the pool threads; glibc keeps
+** freed memory below the top of each arena mapped, so RSS kept the
+** high-water mark of every arena (issue #18).  Give it back. */
+static void trim_heap(void) {
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+}
+
 /* One full run on a worker (engine/score_db.c, the path `score --db` takes
 ** too): its own store handle, a snapshot (one read transaction; ingest goes
 ** on beside it), the pipeline, one publishing transaction.  Cancelled at
@@ -1050,8 +1122,9 @@ static void on_connection(uv_stream_t *l, int status) {
 static void score_work(uv_work_t *w) {
   server *s = w->data;
   ns_params p;
+  /* snapshot and pipeline niced, the store writes at normal priority */
   ns_score_db_opts so = {"serve", NS_SCORE_NOW_CLOCK, 0, &s->score_cancel,
-                         s->o.refresh_every_s > 0};
+                         s->o.refresh_every_s > 0, run_niced};
   ns_score_db_result res;
   double t0 = ns_monotonic_s();
   int rc;
@@ -1074,6 +1147,7 @@ static void score_work(uv_work_t *w) {
   ns_scores_free(res.sc);
   ns_dataset_free(res.ds);
   ns_params_release(&p);
+  trim_heap();
 }
 
 static void on_score_timer(uv_timer_t *t);
@@ -1111,31 +1185,29 @@ static void score_after(uv_work_t *w, int status) {
 
 /* One note refresh on a worker: its own store handle, a snapshot, the notes
 ** whose ratings changed since the base last saw them, the frozen-rater
-** refit, one transaction replacing their rows of the current run. */
+** refit (those three niced), their rows of the current run replaced
+** (ns_store_run_refresh). */
 static void refresh_work(uv_work_t *w) {
   server *s = w->data;
-  ns_store *st = NULL;
-  ns_dataset *ds = NULL;
-  ns_scores *rf = NULL;
-  int64_t *ids = NULL;
-  size_t n = 0;
+  score_job j;
   double t0 = ns_monotonic_s();
   int rc;
+  memset(&j, 0, sizeof j);
+  j.s = s;
   s->refresh_notes = 0;
-  if ((rc = ns_store_open(s->o.db_path, 0, &st)) != 0) goto out;
-  if ((rc = ns_store_snapshot(st, &ds)) != 0) goto out;
-  if ((rc = ns_refresh_changed(s->rbase, ds, &ids, &n)) != 0 || n == 0) goto out;
-  if ((rc = ns_pipeline_refresh(s->rbase, ds, ids, n, ns_now_ms(), &rf)) != 0) goto out;
-  if ((rc = ns_store_run_refresh(st, s->rbase_run, rf, ds)) != 0) goto out;
-  rc = ns_refresh_base_accept(s->rbase, ds, rf);
-  s->refresh_notes = rf->n_notes;
+  if ((rc = ns_store_open(s->o.db_path, 0, &j.st)) != 0) goto out;
+  if ((rc = run_niced(job_refit, &j)) != 0 || j.n == 0) goto out;
+  if ((rc = ns_store_run_refresh(j.st, s->rbase_run, j.sc, j.ds)) != 0) goto out;
+  rc = ns_refresh_base_accept(s->rbase, j.ds, j.sc);
+  s->refresh_notes = j.sc->n_notes;
 out:
   s->refresh_s = ns_monotonic_s() - t0;
   s->refresh_rc = rc;   /* read by refresh_after on the loop thread */
-  free(ids);
-  ns_scores_free(rf);
-  ns_dataset_free(ds);
-  ns_store_close(st);
+  free(j.ids);
+  ns_scores_free(j.sc);
+  ns_dataset_free(j.ds);
+  ns_store_close(j.st);
+  trim_heap();
 }
 
 static void refresh_after(uv_work_t *w, int status) {

@@ -237,6 +237,7 @@ struct ns__ingest {
   ns__batch batch;            /* parsed rows */
   int status;                 /* set by the writer: 200, or 500 */
   double t_start;             /* monotonic time the request was complete */
+  double t_queued;            /* monotonic time it reached the writer queue */
   ns__ingest *next;           /* queue link */
 };
 

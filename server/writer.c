@@ -13,6 +13,15 @@
 ** one bad request (say, a constraint the store rejects) cannot fail its
 ** neighbours; the ones that still fail are answered 500.
 **
+** Where an acknowledgement waits: every request carries the time its body
+** was complete (t_start) and the time it reached the queue (t_queued), so
+** the writer splits its latency into parsing (t_queued - t_start), queue
+** wait (until its group's commit starts), lock wait (busy retries of the
+** commit: another connection held SQLite's write lock) and the commit
+** itself.  Over each 10 s window in which some request took longer than
+** SLOW_ACK_S, one log line gives the worst of each part (issue #18: find
+** what stalls ingest during a scoring run).
+**
 ** Threads: ns__server_writer_submit / take_done / get_stats are called from the
 ** loop thread; the writer thread runs writer_main().  One mutex guards the
 ** queue, the done list and the stats.
@@ -29,6 +38,17 @@ const double ns__batch_buckets[11] = {1, 10, 100, 1000, 2000, 5000, 10000, 20000
 const double ns__lat_buckets[13] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                     0.1, 0.25, 0.5, 1, 2.5, 5};
 
+#define SLOW_ACK_S 0.1
+#define SLOW_WINDOW_S 10.0
+
+/* Latency split of one window (writer thread only). */
+typedef struct slow_window {
+  double t0;
+  uint64_t requests, slow;     /* requests, of which > SLOW_ACK_S */
+  double parse, queue, lock, commit, total;   /* worst of each part */
+  size_t rows_of_worst;        /* rows of the commit with the worst total */
+} slow_window;
+
 struct ns__server_writer {
   pthread_t thread;
   pthread_mutex_t mu;
@@ -42,6 +62,7 @@ struct ns__server_writer {
   int stop;                   /* (mu) */
   int started;
   ns__server_writer_stats stats;     /* (mu) */
+  slow_window win;             /* writer thread */
   /* scratch arrays of the writer thread (concatenated rows) */
   NS_VEC(ns_ingest_rating) r;
   NS_VEC(ns_ingest_note) n;
@@ -63,8 +84,9 @@ static int gather(ns__server_writer *w, const ns__batch *b) {
   return 0;
 }
 
-static int commit_rows(ns__server_writer *w, double *secs) {
+static int commit_rows(ns__server_writer *w, double *secs, double *lock_s) {
   double t0 = ns_monotonic_s();
+  uint64_t b0 = ns_store_busy_retries();
   int rc;
   if (w->commit_delay_s > 0) {
     struct timespec ts = {(time_t)w->commit_delay_s,
@@ -73,7 +95,42 @@ static int commit_rows(ns__server_writer *w, double *secs) {
   }
   rc = ns_store_ingest(w->st, w->n.a, w->n.n, w->r.a, w->r.n, w->e.a, w->e.n);
   *secs = ns_monotonic_s() - t0;
+  *lock_s = (double)(ns_store_busy_retries() - b0) * 1e-3;
   return rc;
+}
+
+static double dmax(double a, double b) { return a > b ? a : b; }
+
+/* Accounts the requests of one committed group (commit started at t_commit,
+** took secs of which lock_s waiting for the lock) and logs the window's
+** split when it is over and had a slow acknowledgement. */
+static void account(ns__server_writer *w, ns__ingest *group, double t_commit, double secs,
+                    double lock_s, size_t rows) {
+  slow_window *x = &w->win;
+  double now = ns_monotonic_s();
+  if (x->t0 == 0) x->t0 = now;
+  for (ns__ingest *r = group; r; r = r->next) {
+    double total = now - r->t_start;
+    x->requests++;
+    if (total > SLOW_ACK_S) x->slow++;
+    x->parse = dmax(x->parse, r->t_queued - r->t_start);
+    x->queue = dmax(x->queue, t_commit - r->t_queued);
+    if (total > x->total) {
+      x->total = total;
+      x->rows_of_worst = rows;
+    }
+  }
+  x->lock = dmax(x->lock, lock_s);
+  x->commit = dmax(x->commit, secs - lock_s);
+  if (now - x->t0 < SLOW_WINDOW_S) return;
+  if (x->slow)
+    ns_warn("serve: %llu of %llu acks over %.0f ms in %.0f s; worst ack %.0f ms (its commit %zu rows);"
+            " worst parts: parse %.0f ms, queue wait %.0f ms, lock wait %.0f ms, commit %.0f ms",
+            (unsigned long long)x->slow, (unsigned long long)x->requests, SLOW_ACK_S * 1e3,
+            now - x->t0, x->total * 1e3, x->rows_of_worst, x->parse * 1e3, x->queue * 1e3,
+            x->lock * 1e3, x->commit * 1e3);
+  memset(x, 0, sizeof *x);
+  x->t0 = now;
 }
 
 static void record(ns__server_writer *w, int rc, size_t rows, double secs) {
@@ -96,19 +153,20 @@ static void reset_scratch(ns__server_writer *w) { w->r.n = w->n.n = w->e.n = 0; 
 /* Commits one group (a list linked by ->next); sets every status. */
 static void commit_group(ns__server_writer *w, ns__ingest *group) {
   size_t rows = 0;
-  double secs = 0;
+  double secs = 0, lock_s = 0, t_commit = ns_monotonic_s();
   int rc = 0;
   reset_scratch(w);
   for (ns__ingest *r = group; r && rc == 0; r = r->next) rc = gather(w, &r->batch);
   if (rc == 0) {
     rows = w->r.n + w->n.n + w->e.n;
-    rc = commit_rows(w, &secs);
+    rc = commit_rows(w, &secs, &lock_s);
   }
   pthread_mutex_lock(&w->mu);
   record(w, rc, rows, secs);
   pthread_mutex_unlock(&w->mu);
   if (rc == 0) {
     for (ns__ingest *r = group; r; r = r->next) r->status = 200;
+    account(w, group, t_commit, secs, lock_s, rows);
     return;
   }
   ns_warn("serve: group commit of %zu rows failed (%s: %s); retrying request by request",
@@ -116,7 +174,7 @@ static void commit_group(ns__server_writer *w, ns__ingest *group) {
   for (ns__ingest *r = group; r; r = r->next) {
     reset_scratch(w);
     rc = gather(w, &r->batch);
-    if (rc == 0) rc = commit_rows(w, &secs);
+    if (rc == 0) rc = commit_rows(w, &secs, &lock_s);
     pthread_mutex_lock(&w->mu);
     record(w, rc, ns__batch_rows(&r->batch), secs);
     pthread_mutex_unlock(&w->mu);
@@ -184,6 +242,7 @@ int ns__server_writer_start(ns_store *st, size_t group_max_rows, double commit_d
 
 void ns__server_writer_submit(ns__server_writer *w, ns__ingest *r) {
   r->next = NULL;
+  r->t_queued = ns_monotonic_s();
   pthread_mutex_lock(&w->mu);
   if (w->q_tail) w->q_tail->next = r;
   else w->q_head = r;

@@ -45,9 +45,15 @@
 ** import beside `serve` (import.c yields the lock for IMPORT_YIELD_MS after
 ** each commit).  n is the number of retries of this lock attempt so far. */
 #define BUSY_MS 10000
+/* Busy retries (~1 ms each) of the calling thread: serve's writer reports
+** how long its commits waited for another connection's write lock. */
+static _Thread_local uint64_t busy_retries;
+uint64_t ns_store_busy_retries(void) { return busy_retries; }
+
 static int busy_wait(void *arg, int n) {
   struct timespec ts = {0, 1000000};
   if (n >= (int)(intptr_t)arg) return 0;
+  busy_retries++;
   nanosleep(&ts, NULL);
   return 1;
 }

@@ -4,11 +4,19 @@
 ** Who calls it: `notescore score --db`, the engine's scheduler (writer
 ** thread).  Thread: the handle's.
 **
-** Publication is ONE write transaction: every note_scores and rater_scores
-** row of the run, the updated note_status_history rows, the run row (status
-** 'published', counts) and the current_run pointer.  WAL readers therefore
-** see the previous run or the new one, never a mix; dashboards read through
-** the views, which all go through current_run.
+** Publication is atomic for readers: WAL readers see the previous run or
+** the new one, never a mix; dashboards read through the views, which all go
+** through current_run (note_history through runs.status = 'published').  The
+** run's note_scores and rater_scores rows are keyed by its run_id, so they
+** are invisible until the run is published: they are written first, in
+** transactions of PUBLISH_CHUNK rows that leave SQLite's write lock to
+** serve's ingest commits in between (one transaction of every row held it
+** for hundreds of ms on 10^4 notes and 2*10^4 raters, and ingest acks
+** waited that long -- issue #18).  The last, short transaction writes the
+** updated note_status_history rows, the run row (status 'published',
+** counts) and the current_run pointer.  If publication fails, the rows
+** already written are deleted again (best effort; rows of a run that never
+** became 'published' are invisible either way).
 */
 #include "store_int.h"
 
@@ -16,7 +24,13 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+/* Score rows per publication transaction, and the pause after each commit
+** in which a waiting writer (busy handler: 1 ms retries) takes the lock. */
+#define PUBLISH_CHUNK 500
+#define PUBLISH_YIELD_MS 2
 
 /* ---- run ownership ------------------------------------------------------
 ** A 'running' row says nothing about whether its process still lives (a
@@ -196,10 +210,11 @@ static void bind_tag(sqlite3_stmt *st, int i, int tag) {
   else sqlite3_bind_null(st, i);
 }
 
-static int put_notes(ns_store *s, int64_t run_id, const ns_scores *sc) {
+/* note_scores rows of notes [b, e) */
+static int put_notes(ns_store *s, int64_t run_id, const ns_scores *sc, size_t b, size_t e) {
   sqlite3_stmt *st = NULL;
   int rc = ns__db_prepare(s, sql_note_score, &st);
-  for (size_t i = 0; i < sc->n_notes && !rc; i++) {
+  for (size_t i = b; i < e && !rc; i++) {
     const ns_note_score *n = &sc->notes[i];
     sqlite3_bind_int64(st, 1, run_id);
     sqlite3_bind_int64(st, 2, n->note_id);
@@ -234,10 +249,12 @@ static int put_notes(ns_store *s, int64_t run_id, const ns_scores *sc) {
   return rc;
 }
 
-static int put_raters(ns_store *s, int64_t run_id, const ns_scores *sc, const ns_dataset *ds) {
+/* rater_scores rows of raters [b, e) */
+static int put_raters(ns_store *s, int64_t run_id, const ns_scores *sc, const ns_dataset *ds,
+                      size_t b, size_t e) {
   sqlite3_stmt *st = NULL;
   int rc = ns__db_prepare(s, sql_rater_score, &st);
-  for (size_t i = 0; i < sc->n_raters && !rc; i++) {
+  for (size_t i = b; i < e && !rc; i++) {
     const ns_rater_score *r = &sc->raters[i];
     const char *pid = ns_strtab_str(ds->participants, r->participant);
     int64_t id;
@@ -274,16 +291,39 @@ static int put_raters(ns_store *s, int64_t run_id, const ns_scores *sc, const ns
   return rc;
 }
 
-static int put_history(ns_store *s, const ns_scores *sc, const ns_dataset *ds) {
+/* note_status_history rows [b, e) */
+static int put_history(ns_store *s, const ns_scores *sc, const ns_dataset *ds, size_t b, size_t e) {
   ns__writer w;
   int rc = ns__writer_init(s, &w);
-  for (size_t i = 0; i < sc->n_history && !rc; i++) {
+  for (size_t i = b; i < e && !rc; i++) {
     const ns_nsh *h = &sc->history[i];
     const char *a = h->author >= 0 ? ns_strtab_str(ds->participants, h->author) : "";
     rc = ns__writer_history(&w, h, a, strlen(a));
   }
   ns__writer_free(&w);
   return rc;
+}
+
+/* Deletes the score rows of a run whose publication failed (best effort:
+** the caller reports the publication's error, and the rows of a run that is
+** not published are invisible anyway).  Keeps the error message. */
+static void drop_rows(ns_store *s, int64_t run_id) {
+  char sql[512], guard[160], keep[sizeof s->errbuf];
+  snprintf(guard, sizeof guard,
+           "NOT EXISTS (SELECT 1 FROM runs WHERE run_id = %lld AND status = 'published')",
+           (long long)run_id);
+  memcpy(keep, s->errbuf, sizeof keep);
+  /* never the rows of a published run (the guard is belt and braces:
+  ** ns_store_run_publish writes rows only for a running run) */
+  snprintf(sql, sizeof sql,
+           "DELETE FROM note_scores WHERE run_id = %lld AND %s;"
+           " DELETE FROM rater_scores WHERE run_id = %lld AND %s",
+           (long long)run_id, guard, (long long)run_id, guard);
+  if (ns__db_begin_write(s) == 0) {
+    if (ns__db_exec(s, sql) == 0) (void)ns__db_commit(s);
+    else ns__db_rollback(s);
+  }
+  memcpy(s->errbuf, keep, sizeof keep);
 }
 
 int ns_store_run_publish(ns_store *s, int64_t run_id, const ns_scores *sc, const ns_dataset *ds,
@@ -306,10 +346,37 @@ int ns_store_run_publish(ns_store *s, int64_t run_id, const ns_scores *sc, const
                           t->stage_seconds[i]);
   if (k < sizeof stages) snprintf(stages + k, sizeof stages - k, "]");
 
-  if ((rc = ns__db_begin_write(s)) != 0) return rc;
-  if ((rc = put_notes(s, run_id, sc)) != 0) goto fail;
-  if ((rc = put_raters(s, run_id, sc, ds)) != 0) goto fail;
-  if ((rc = put_history(s, sc, ds)) != 0) goto fail;
+  /* only a running run gets rows: rows written for a published one would be
+  ** visible at once (and deleted again by drop_rows) */
+  if ((rc = ns__db_prepare(s, "SELECT 1 FROM runs WHERE run_id = ? AND status = 'running'",
+                           &st)) != 0)
+    return rc;
+  sqlite3_bind_int64(st, 1, run_id);
+  rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  st = NULL;
+  if (rc != SQLITE_ROW) {
+    if (rc != SQLITE_DONE) return ns__db_err(s, rc);
+    snprintf(s->errbuf, sizeof s->errbuf, "run %lld is not running", (long long)run_id);
+    return NS_ENOTFOUND;
+  }
+  /* the score rows, chunk by chunk (invisible until the run is published) */
+  for (size_t b = 0; b < sc->n_notes + sc->n_raters; b += PUBLISH_CHUNK) {
+    size_t e = b + PUBLISH_CHUNK < sc->n_notes + sc->n_raters ? b + PUBLISH_CHUNK
+                                                              : sc->n_notes + sc->n_raters;
+    struct timespec ts = {0, PUBLISH_YIELD_MS * 1000000L};
+    if (b > 0) nanosleep(&ts, NULL);
+    if ((rc = ns__db_begin_write(s)) != 0) goto undo;
+    if (b < sc->n_notes && (rc = put_notes(s, run_id, sc, b, e < sc->n_notes ? e : sc->n_notes)))
+      goto fail;
+    if (e > sc->n_notes &&
+        (rc = put_raters(s, run_id, sc, ds, b > sc->n_notes ? b - sc->n_notes : 0, e - sc->n_notes)))
+      goto fail;
+    if ((rc = ns__db_commit(s)) != 0) goto undo;
+  }
+  /* the flip: history, run row, current_run -- one short transaction */
+  if ((rc = ns__db_begin_write(s)) != 0) goto undo;
+  if ((rc = put_history(s, sc, ds, 0, sc->n_history)) != 0) goto fail;
   if ((rc = ns__db_prepare(s, sql_run_done, &st)) != 0) goto fail;
   sqlite3_bind_int64(st, 1, run_id);
   sqlite3_bind_int64(st, 2, ns_now_ms());
@@ -346,34 +413,59 @@ int ns_store_run_publish(ns_store *s, int64_t run_id, const ns_scores *sc, const
   sqlite3_bind_int64(st, 1, run_id);
   if ((rc = ns__db_step_done(s, st)) != 0) goto fail;
   sqlite3_finalize(st);
-  if ((rc = ns__db_commit(s)) == 0) ns__run_unlock(s);
-  return rc;
+  st = NULL;
+  if ((rc = ns__db_commit(s)) != 0) goto undo;
+  ns__run_unlock(s);
+  return 0;
 fail:
   sqlite3_finalize(st);
   ns__db_rollback(s);
+undo:
+  drop_rows(s, run_id);
   return rc;
 }
 
 /* Note refresh: the refreshed notes' rows of the current run are replaced in
 ** place (note_scores is keyed by (run_id, note_id)) together with their
-** status-history rows, in one transaction, and only while run_id is still
-** the current run -- a full run that published meanwhile wins. */
+** status-history rows, and only while run_id is still the current run -- a
+** full run that published meanwhile wins.  Each note's two rows change in
+** one transaction; the notes go in transactions of PUBLISH_CHUNK notes, so
+** a refresh of every note (10^4 notes rewritten, a trigger per row) does not
+** hold SQLite's write lock for hundreds of ms against ingest (issue #18).
+** A reader between two chunks sees some notes refreshed and others not yet,
+** as if the refresh had been smaller.  (When the history rows are not one
+** per note in the notes' order, the refresh is one transaction.)  If a chunk
+** fails the chunks before it stay: rows of the current run, each consistent;
+** the caller does not accept the refresh, so the next one redoes them. */
 int ns_store_run_refresh(ns_store *s, int64_t run_id, const ns_scores *sc, const ns_dataset *ds) {
   sqlite3_stmt *st = NULL;
-  int rc;
+  size_t step, n;
+  int rc = 0, paired;
   if (s->readonly || !sc || !ds) return NS_EINVAL;
-  if ((rc = ns__db_begin_write(s)) != 0) return rc;
-  if ((rc = ns__db_prepare(s, "SELECT run_id FROM current_run WHERE id = 1", &st)) != 0) goto fail;
-  if (sqlite3_step(st) != SQLITE_ROW || sqlite3_column_int64(st, 0) != run_id) {
-    snprintf(s->errbuf, sizeof s->errbuf, "run %lld is not the current run", (long long)run_id);
-    rc = NS_ENOTFOUND;
-    goto fail;
+  paired = sc->n_history == sc->n_notes;
+  for (size_t i = 0; paired && i < sc->n_notes; i++)
+    paired = sc->history[i].note_id == sc->notes[i].note_id;
+  n = sc->n_notes > sc->n_history ? sc->n_notes : sc->n_history;
+  step = paired ? PUBLISH_CHUNK : n;
+  for (size_t b = 0; b < n || b == 0; b += step) {
+    size_t e = step && b + step < n ? b + step : n;
+    struct timespec ts = {0, PUBLISH_YIELD_MS * 1000000L};
+    if (b > 0) nanosleep(&ts, NULL);
+    if ((rc = ns__db_begin_write(s)) != 0) return rc;
+    if ((rc = ns__db_prepare(s, "SELECT run_id FROM current_run WHERE id = 1", &st)) != 0) goto fail;
+    if (sqlite3_step(st) != SQLITE_ROW || sqlite3_column_int64(st, 0) != run_id) {
+      snprintf(s->errbuf, sizeof s->errbuf, "run %lld is not the current run", (long long)run_id);
+      rc = NS_ENOTFOUND;
+      goto fail;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if ((rc = put_notes(s, run_id, sc, paired ? b : 0, paired ? e : sc->n_notes)) != 0) goto fail;
+    if ((rc = put_history(s, sc, ds, paired ? b : 0, paired ? e : sc->n_history)) != 0) goto fail;
+    if ((rc = ns__db_commit(s)) != 0) return rc;
+    if (n == 0) break;
   }
-  sqlite3_finalize(st);
-  st = NULL;
-  if ((rc = put_notes(s, run_id, sc)) != 0) goto fail;
-  if ((rc = put_history(s, sc, ds)) != 0) goto fail;
-  return ns__db_commit(s);
+  return 0;
 fail:
   sqlite3_finalize(st);
   ns__db_rollback(s);

@@ -108,6 +108,9 @@ void ns_store_close(ns_store *s);
 int ns_store_set_max_bytes(ns_store *s, unsigned long long bytes);
 /* Last SQLite error message of this handle (valid until the next call). */
 const char *ns_store_errmsg(const ns_store *s);
+/* Lock-busy retries (about 1 ms of waiting each) of the calling thread on
+** any handle so far; differences time lock waits. */
+uint64_t ns_store_busy_retries(void);
 
 /* Checks, before any work, that path is a DB this build can use, with no
 ** lasting effect on the DB or on its other users (a read-only look that

@@ -686,3 +686,79 @@ TEST(store_db_run_publish) {
   ns_dataset_free(ds);
   ns_store_close(s);
 }
+
+/* Publication and refresh write in chunks of 500 rows (store/runs.c): more
+** rows than that still publish completely; a publication that fails after
+** some chunks were committed leaves no row of its run and the current run
+** untouched; a refresh of more notes than a chunk rewrites them all. */
+static void exec_sql(const char *path, const char *sql) {
+  sqlite3 *db;
+  ASSERT_EQ(sqlite3_open(path, &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+}
+
+TEST(store_db_run_publish_chunks) {
+  enum { N = 1234 };
+  char path[512];
+  ns_store *s = open_tmp("chunks.sqlite", path, sizeof path);
+  ns_dataset *ds = NULL;
+  ns_scores sc;
+  ns_note_score *notes = calloc(N, sizeof *notes);
+  ns_nsh *hist = calloc(N, sizeof *hist);
+  int64_t run1, run2;
+  ASSERT(notes && hist);
+  ASSERT_OK(ns_store_import(s, "tests/data", NULL, NULL));
+  ASSERT_OK(ns_store_snapshot(s, &ds));
+  memset(&sc, 0, sizeof sc);
+  for (int i = 0; i < N; i++) {
+    notes[i].note_id = 7000000000000000000LL + i;
+    notes[i].intercept = notes[i].factor = 0.5;
+    notes[i].intercept_r1 = notes[i].factor_r1 = NAN;
+    notes[i].intercept_min = notes[i].intercept_max = NAN;
+    notes[i].intercept_no_high_vol = notes[i].intercept_no_correlated = NAN;
+    notes[i].low_diligence_intercept = NAN;
+    notes[i].core_status = notes[i].final_status = NS_STATUS_NMR;
+    notes[i].decided_by = -1;
+    notes[i].first_tag = notes[i].second_tag = -1;
+    ns_nsh_init(&hist[i], notes[i].note_id);
+    hist[i].current_status = NS_STATUS_NMR;
+  }
+  sc.n_notes = sc.n_history = N;
+  sc.notes = notes;
+  sc.history = hist;
+  ASSERT_OK(ns_store_run_begin(s, NULL, &run1));
+  ASSERT_OK(ns_store_run_publish(s, run1, &sc, ds, NULL));
+  ASSERT_EQ(q1(path, "SELECT count(*) FROM current_note_status"), N);
+  ASSERT_EQ(q1(path, "SELECT n_nmr FROM run_summary WHERE is_current"), N);
+
+  /* the third chunk fails: the first two were committed, and go again */
+  exec_sql(path, "CREATE TRIGGER boom BEFORE INSERT ON note_scores WHEN NEW.note_id ="
+                 " 7000000000000001100 AND NEW.run_id <> (SELECT run_id FROM current_run)"
+                 " BEGIN SELECT RAISE(ABORT, 'boom'); END");
+  ASSERT_OK(ns_store_run_begin(s, NULL, &run2));
+  ASSERT_ERR(ns_store_run_publish(s, run2, &sc, ds, NULL), NS_ESQL);
+  ASSERT_OK(ns_store_run_fail(s, run2, "failed"));
+  ASSERT_EQ(q1(path, "SELECT count(*) FROM note_scores WHERE run_id = (SELECT max(run_id) FROM runs)"), 0);
+  ASSERT_EQ(q1(path, "SELECT run_id FROM current_run"), run1);
+  ASSERT_EQ(q1(path, "SELECT count(*) FROM note_scores"), N);
+  exec_sql(path, "DROP TRIGGER boom");
+
+  /* a refresh of every note, three chunks: the run's counts follow */
+  for (int i = 0; i < N; i++) {
+    notes[i].final_status = i % 2 ? NS_STATUS_CRH : NS_STATUS_NMR;
+    hist[i].current_status = notes[i].final_status;
+  }
+  ASSERT_OK(ns_store_run_refresh(s, run1, &sc, ds));
+  ASSERT_EQ(q1(path, "SELECT n_crh * 10000 + n_nmr FROM run_summary WHERE is_current"),
+            (N / 2) * 10000 + (N - N / 2));
+  ASSERT_EQ(q1(path, "SELECT count(*) FROM current_note_status WHERE status = 'CURRENTLY_RATED_HELPFUL'"),
+            N / 2);
+  ASSERT_EQ(q1(path, "SELECT count(*) FROM note_status_history WHERE current_status ="
+                     " 'CURRENTLY_RATED_HELPFUL' AND note_id >= 7000000000000000000"),
+            N / 2);
+  free(notes);
+  free(hist);
+  ns_dataset_free(ds);
+  ns_store_close(s);
+}

@@ -4,6 +4,8 @@
 **
 **   ns-loadgen --port P [--host 127.0.0.1] [--conns 8] [--rows 1000]
 **              [--seconds 5] [--rate RATINGS_PER_S] [--token T]
+**              [--note-base N] [--notes K | --note-ids FILE] [--fill]
+**              [--acked FILE]
 **
 ** N keep-alive connections (libuv, one thread) POST NDJSON bodies of
 ** --rows ratings to /v1/ratings.  Without --rate each connection sends its
@@ -11,7 +13,21 @@
 ** sustained durable-ack throughput).  With --rate, bodies are scheduled at
 ** fixed times and latency is measured from the scheduled time, so a stall
 ** of the server is charged to every request it delays (no coordinated
-** omission).  Every rating is a distinct (noteId, rater) pair.
+** omission).  Every rating is a distinct (noteId, rater) pair, unless
+** --notes K bounds the key space: then the bodies cycle over K note ids
+** (note-base + 1 .. note-base + K, each owned by one connection so one
+** note is never in flight twice) and re-rate them -- the store upserts by
+** (noteId, rater) and keeps the later createdAtMillis, so once every key
+** was written the DB stops growing (a steady state for a soak).  --fill
+** writes each of the K notes once and stops.  createdAtMillis is the wall
+** clock at the time the body is built, so a re-rating always wins.
+** --note-ids FILE (one note id a line) is the same with those ids as the
+** key space: re-rating notes the DB knows, so scoring runs see the load.
+**
+** --acked FILE writes, for every note whose body was acknowledged, the
+** createdAtMillis of its last acknowledged body and the number of rows:
+** "note_id<TAB>created_ms<TAB>rows" -- every one of those rows must be in
+** the DB with that createdAtMillis or a later one (tools/soak.sh checks).
 **
 ** Prints one line: ratings acknowledged per second, requests, errors and
 ** the p50 / p99 / max acknowledgement latency.
@@ -37,6 +53,10 @@ typedef struct lgconn {
   int id;
   int connected, busy, closed;
   uint64_t seq;               /* bodies sent by this connection */
+  int64_t note;               /* note id of the request in flight */
+  int64_t key;                /* its index in the key space (--notes) */
+  int64_t created_ms;         /* its createdAtMillis */
+  int done;                   /* --fill: this connection wrote its share */
   double t_sched;             /* when the request in flight was due */
   char *req;                  /* request in flight (headers + body) */
   size_t req_len;
@@ -53,6 +73,12 @@ struct lg {
   double seconds, rate;
   const char *token;
   int64_t note_base;          /* added to every note id (--note-base) */
+  int64_t notes;              /* --notes: key space (0 = unbounded) */
+  int64_t *ids;               /* --note-ids: the key space's note ids */
+  int fill;                   /* --fill: each of the notes once, then stop */
+  int64_t *acked_ms;          /* --acked: per note of the key space, the
+                                 createdAtMillis last acknowledged (0 = none) */
+  const char *acked_path;
   double t0;
   uint64_t due;               /* bodies scheduled so far (rate mode) */
   uint64_t issued;            /* bodies sent */
@@ -68,18 +94,35 @@ struct lg {
 
 static double now_s(void) { return ns_monotonic_s(); }
 
-/* One body: rows ratings on a note unique to (connection, seq). */
+/* Notes of the key space owned by connection c: c->id, c->id + nconns, ... */
+static int64_t owned_notes(const lg *g, const lgconn *c) {
+  return g->notes / g->nconns + (c->id < g->notes % g->nconns);
+}
+
+/* One body: rows ratings on a note unique to (connection, seq), or with
+** --notes the next note of the connection's share of the key space. */
 static int build_request(lgconn *c) {
   lg *g = c->g;
   size_t cap = (size_t)g->rows * 160 + 512, n = 0, hdr;
-  char *body = malloc(cap), *req;
-  int64_t note = g->note_base + 1000000000LL * (c->id + 1) + (int64_t)c->seq;
-  if (!body) return -1;
+  char *body, *req;
+  int64_t note;
+  if (g->notes > 0) {
+    int64_t k = (int64_t)((c->seq - 1) % (uint64_t)owned_notes(g, c));
+    c->key = c->id + k * g->nconns;
+    note = g->ids ? g->ids[c->key] : g->note_base + 1 + c->key;
+  } else {
+    note = g->note_base + 1000000000LL * (c->id + 1) + (int64_t)c->seq;
+  }
+  c->note = note;
+  /* later than any earlier body on the same note (they were built at least
+  ** a round trip ago), so the store's upsert keeps this one */
+  c->created_ms = ns_now_ms();
+  if (!(body = malloc(cap))) return -1;
   for (int r = 0; r < g->rows; r++)
     n += (size_t)snprintf(body + n, cap - n,
                           "{\"noteId\":\"%" PRId64 "\",\"raterParticipantId\":\"lg%05d\","
                           "\"createdAtMillis\":%" PRId64 ",\"helpfulnessLevel\":\"%s\",\"helpfulClear\":%d}\n",
-                          note, r, (int64_t)1700000000000LL + r,
+                          note, r, c->created_ms,
                           r % 3 == 0 ? "HELPFUL" : r % 3 == 1 ? "NOT_HELPFUL" : "SOMEWHAT_HELPFUL",
                           r & 1);
   if (!(req = malloc(n + 512))) {
@@ -106,6 +149,11 @@ static void on_written(uv_write_t *w, int status) {
 
 static void send_one(lgconn *c, double t_sched) {
   uv_buf_t b;
+  if (c->done) return;
+  if (c->g->fill && c->seq >= (uint64_t)owned_notes(c->g, c)) {
+    c->done = 1;
+    return;
+  }
   c->seq++;
   if (build_request(c) != 0) return;
   c->busy = 1;
@@ -126,7 +174,7 @@ static void pump(lg *g) {
   ** first-byte timeout (--header-timeout) to close it */
   for (int k = 0; k < g->nconns && g->backlog_head < g->backlog.n; k++) {
     lgconn *c = &g->conns[(g->rr + k) % g->nconns];
-    if (c->connected && !c->busy && !c->closed) {
+    if (c->connected && !c->busy && !c->closed && !c->done) {
       send_one(c, g->backlog.a[g->backlog_head++]);
       g->rr = (g->rr + k + 1) % g->nconns;
       k = -1;   /* restart the scan after the one just used */
@@ -142,6 +190,7 @@ static int on_message_complete(http_parser *p) {
   if (p->status_code == 200) {
     g->ok++;
     g->acked_rows += (uint64_t)g->rows;
+    if (g->acked_ms) g->acked_ms[c->key] = c->created_ms;
     (void)ns_vec_push(&g->lat, t - c->t_sched);
   } else {
     g->errors++;
@@ -212,6 +261,11 @@ static void on_tick(uv_timer_t *t) {
       (void)ns_vec_push(&g->backlog, g->t0 + (double)g->due * g->rows / g->rate);
     pump(g);
   }
+  if (g->fill) {
+    int all = 1;
+    for (int i = 0; i < g->nconns; i++) all &= g->conns[i].done || g->conns[i].closed;
+    if (all) g->stopping = 1;
+  }
   for (int i = 0; i < g->nconns; i++) busy |= g->conns[i].busy && !g->conns[i].closed;
   if (g->stopping && (!busy || el > g->seconds + 10)) {
     uv_timer_stop(t);
@@ -240,7 +294,13 @@ static void usage(FILE *f) {
   fprintf(f, "usage: ns-loadgen --port P [--host 127.0.0.1] [--conns 8] [--rows 1000]\n"
              "                  [--seconds 5] [--rate RATINGS_PER_S] [--token T]\n"
              "                  [--note-base N]   (note ids start above N: runs that\n"
-             "                                     must not overwrite each other)\n");
+             "                                     must not overwrite each other)\n"
+             "                  [--notes K]       (cycle over notes N+1..N+K: re-rate a\n"
+             "                                     bounded key space; --fill: each once)\n"
+             "                  [--note-ids FILE] (the same over the note ids listed in\n"
+             "                                     FILE, one a line)\n"
+             "                  [--acked FILE]    (with --notes: note, createdAtMillis and\n"
+             "                                     rows of each note's last acked body)\n");
 }
 
 int main(int argc, char **argv) {
@@ -255,6 +315,7 @@ int main(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
+    if (!strcmp(a, "--fill")) { g.fill = 1; continue; }   /* takes no value */
     if (!v) { usage(stderr); return 2; }
     i++;
     if (!strcmp(a, "--port")) port = atoi(v);
@@ -265,9 +326,31 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--rate")) g.rate = atof(v);
     else if (!strcmp(a, "--token")) g.token = v;
     else if (!strcmp(a, "--note-base")) g.note_base = atoll(v);
+    else if (!strcmp(a, "--notes")) g.notes = atoll(v);
+    else if (!strcmp(a, "--acked")) g.acked_path = v;
+    else if (!strcmp(a, "--note-ids")) {
+      FILE *f = fopen(v, "r");
+      long long id;
+      size_t cap = 0;
+      if (!f) { fprintf(stderr, "ns-loadgen: cannot read %s\n", v); return 2; }
+      while (fscanf(f, "%lld", &id) == 1) {
+        if ((size_t)g.notes == cap) {
+          int64_t *n = realloc(g.ids, (cap = cap ? 2 * cap : 1024) * sizeof *n);
+          if (!n) return 1;
+          g.ids = n;
+        }
+        g.ids[g.notes++] = id;
+      }
+      fclose(f);
+    }
     else { usage(stderr); return 2; }
   }
-  if (port <= 0 || g.nconns <= 0 || g.rows <= 0 || g.seconds <= 0) { usage(stderr); return 2; }
+  if (port <= 0 || g.nconns <= 0 || g.rows <= 0 || g.seconds <= 0 || g.notes < 0) { usage(stderr); return 2; }
+  if ((g.fill || g.acked_path || g.notes > 0) && g.notes < g.nconns) {
+    fprintf(stderr, "ns-loadgen: --fill and --acked need --notes K, and K must be at least --conns\n");
+    return 2;
+  }
+  if (g.acked_path && !(g.acked_ms = calloc((size_t)g.notes, sizeof *g.acked_ms))) return 1;
   if (uv_ip4_addr(host, port, &g.addr) != 0) { fprintf(stderr, "ns-loadgen: bad host\n"); return 2; }
   uv_loop_init(&g.loop);
   g.conns = calloc((size_t)g.nconns, sizeof *g.conns);
@@ -299,6 +382,21 @@ int main(int argc, char **argv) {
          (double)g.acked_rows / el, g.ok, g.errors, g.refused,
          pct(g.lat.a, g.lat.n, 0.50) * 1e3, pct(g.lat.a, g.lat.n, 0.99) * 1e3,
          g.lat.n ? g.lat.a[g.lat.n - 1] * 1e3 : 0.0);
+  if (g.acked_path) {
+    FILE *f = fopen(g.acked_path, "w");
+    int bad = !f;
+    for (int64_t k = 0; f && k < g.notes; k++)
+      if (g.acked_ms[k])
+        fprintf(f, "%" PRId64 "\t%" PRId64 "\t%d\n", g.ids ? g.ids[k] : g.note_base + 1 + k,
+                g.acked_ms[k], g.rows);
+    if (f && fclose(f) != 0) bad = 1;
+    if (bad) {
+      fprintf(stderr, "ns-loadgen: cannot write %s\n", g.acked_path);
+      g.errors++;
+    }
+    free(g.acked_ms);
+  }
+  free(g.ids);
   for (int i = 0; i < g.nconns; i++) free(g.conns[i].req);
   free(g.conns);
   ns_vec_free(&g.lat);
