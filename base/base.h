@@ -218,9 +218,10 @@ int ns_default_threads(void);
 #define NS_MAX(a, b) ((a) > (b) ? (a) : (b))
 #define NS_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-/* calloc that returns NULL for n*size overflow. */
+/* calloc that returns NULL for n*size overflow.  n or size 0 is fine: a
+** valid (1-byte) block, so callers never guard "n ? n : 1". */
 void *ns_calloc(size_t n, size_t size);
-/* malloc of n*size with overflow check. */
+/* malloc of n*size with overflow check; n or size 0 as ns_calloc. */
 void *ns_mallocn(size_t n, size_t size);
 /* malloc / realloc (size 0 allocates 1 byte). */
 void *ns_malloc(size_t size);

@@ -189,7 +189,7 @@ static int sort_perm2(uint32_t *perm, size_t n, const uint64_t *hi, const uint64
 
 #define GATHER(col, perm, n)                                                 \
   do {                                                                       \
-    __typeof__(col) g_ = ns_mallocn((n) ? (n) : 1, sizeof *(col));           \
+    __typeof__(col) g_ = ns_mallocn((n), sizeof *(col));           \
     if (!g_) { rc = NS_ENOMEM; goto out; }                                   \
     for (size_t i_ = 0; i_ < (n); i_++) g_[i_] = (col)[(perm)[i_]];          \
     free(col);                                                               \
@@ -219,8 +219,8 @@ int ns_dataset_normalize(ns_dataset *ds) {
   if (ds->n_ratings > UINT32_MAX || ds->n_notes > UINT32_MAX) return NS_ERANGE;
 
   /* 1. Participants in sorted-string order (as the reference factorizes). */
-  order = ns_mallocn(np ? np : 1, sizeof *order);
-  map = ns_mallocn(np ? np : 1, sizeof *map);
+  order = ns_mallocn(np, sizeof *order);
+  map = ns_mallocn(np, sizeof *map);
   if (!order || !map) { rc = NS_ENOMEM; goto out; }
   for (size_t i = 0; i < np; i++) order[i] = (int32_t)i;
   qsort_r(order, np, sizeof *order, cmp_str_idx, ds->participants);

@@ -161,7 +161,7 @@ static int seeds_set(ns_params *p, const char *const *ids, const size_t *lens, s
   char *at;
   for (size_t i = 0; i < n; i++) bytes += lens[i] + 1;
   ns_params_release(p);
-  if (!(list = malloc(bytes ? bytes : 1))) return NS_ENOMEM;
+  if (!(list = ns_malloc(bytes))) return NS_ENOMEM;
   at = (char *)(list + n);
   for (size_t i = 0; i < n; i++) {
     memcpy(at, ids[i], lens[i]);
@@ -252,7 +252,7 @@ int ns_params_load_seeds(ns_params *p, const char *path, char *msg, size_t msg_l
     SAY("%s: cannot read seed file: %s", path, ns_strerror(rc));
     goto out;
   }
-  if (!(ids = malloc((n ? n : 1) * sizeof *ids))) { rc = NS_ENOMEM; goto out; }
+  if (!(ids = ns_mallocn(n, sizeof *ids))) { rc = NS_ENOMEM; goto out; }
   for (size_t i = 0; i < n; i++) ids[i] = text + off[i];
   rc = seeds_set(p, ids, lens, n);
 out:
@@ -324,8 +324,8 @@ static int read_field(const field *fd, const char *key, json_t *v, ns_params *p,
     }
     if (!json_is_array(v)) return bad(msg, n, key, "null or an array of participant ids");
     cnt = json_array_size(v);
-    ids = malloc((cnt ? cnt : 1) * sizeof *ids);
-    lens = malloc((cnt ? cnt : 1) * sizeof *lens);
+    ids = ns_mallocn(cnt, sizeof *ids);
+    lens = ns_mallocn(cnt, sizeof *lens);
     if (!ids || !lens) {
       free(ids);
       free(lens);

@@ -89,7 +89,7 @@ int32_t ns__find_id(const int64_t *v, size_t n, int64_t id) {
 }
 
 static double *nan_array(size_t n) {
-  double *a = ns_mallocn(n ? n : 1, sizeof *a);
+  double *a = ns_mallocn(n, sizeof *a);
   if (a)
     for (size_t i = 0; i < n; i++) a[i] = NAN;
   return a;
@@ -113,7 +113,7 @@ static double stage_end(stage_clock *c) { return ns_monotonic_s() - c->t0; }
 static int prepare(ns__run *run) {
   const ns_dataset *ds = run->ds;
   size_t cap = ds->n_notes + ds->n_history, n = 0;
-  int64_t *ids = ns_mallocn(cap ? cap : 1, sizeof *ids);
+  int64_t *ids = ns_mallocn(cap, sizeof *ids);
 
   if (!ids) return NS_ENOMEM;
   for (size_t i = 0; i < ds->n_notes; i++) ids[n++] = ds->note_id[i];
@@ -127,13 +127,13 @@ static int prepare(ns__run *run) {
   }
   run->n_notes = n;
   run->note_id = ids;
-  run->note_ds = ns_mallocn(n ? n : 1, sizeof *run->note_ds);
-  run->note_hist = ns_mallocn(n ? n : 1, sizeof *run->note_hist);
-  run->note_created = ns_mallocn(n ? n : 1, sizeof *run->note_created);
-  run->note_class = ns_calloc(n ? n : 1, sizeof *run->note_class);
-  run->note_author = ns_mallocn(n ? n : 1, sizeof *run->note_author);
-  run->note_latest_nonnmr = ns_mallocn(n ? n : 1, sizeof *run->note_latest_nonnmr);
-  run->num_ratings = ns_calloc(n ? n : 1, sizeof *run->num_ratings);
+  run->note_ds = ns_mallocn(n, sizeof *run->note_ds);
+  run->note_hist = ns_mallocn(n, sizeof *run->note_hist);
+  run->note_created = ns_mallocn(n, sizeof *run->note_created);
+  run->note_class = ns_calloc(n, sizeof *run->note_class);
+  run->note_author = ns_mallocn(n, sizeof *run->note_author);
+  run->note_latest_nonnmr = ns_mallocn(n, sizeof *run->note_latest_nonnmr);
+  run->num_ratings = ns_calloc(n, sizeof *run->num_ratings);
   if (!run->note_ds || !run->note_hist || !run->note_created || !run->note_class ||
       !run->note_author || !run->note_latest_nonnmr || !run->num_ratings)
     return NS_ENOMEM;
@@ -163,10 +163,10 @@ static int prepare(ns__run *run) {
   ** nothing about (deleted and absent from history) and on NOT_MISLEADING
   ** notes created on or before 2022-10-03. */
   run->n_part = ns_strtab_count(ds->participants);
-  run->r_src = ns_mallocn(ds->n_ratings ? ds->n_ratings : 1, sizeof *run->r_src);
-  run->r_note = ns_mallocn(ds->n_ratings ? ds->n_ratings : 1, sizeof *run->r_note);
-  run->r_rater = ns_mallocn(ds->n_ratings ? ds->n_ratings : 1, sizeof *run->r_rater);
-  run->r_value = ns_mallocn(ds->n_ratings ? ds->n_ratings : 1, sizeof *run->r_value);
+  run->r_src = ns_mallocn(ds->n_ratings, sizeof *run->r_src);
+  run->r_note = ns_mallocn(ds->n_ratings, sizeof *run->r_note);
+  run->r_rater = ns_mallocn(ds->n_ratings, sizeof *run->r_rater);
+  run->r_value = ns_mallocn(ds->n_ratings, sizeof *run->r_value);
   if (!run->r_src || !run->r_note || !run->r_rater || !run->r_value) return NS_ENOMEM;
   {
     size_t w = 0;
@@ -216,8 +216,8 @@ static double or0(double v) { return isnan(v) ? 0.0 : v; }
 static int fit_subset(ns__run *run, fit_io *io) {
   int k = run->k, rc = 0;
   size_t ne = 0, nn = 0, nu = 0;
-  int32_t *nmap = ns_mallocn(run->n_notes ? run->n_notes : 1, sizeof *nmap);
-  int32_t *umap = ns_mallocn(run->n_part ? run->n_part : 1, sizeof *umap);
+  int32_t *nmap = ns_mallocn(run->n_notes, sizeof *nmap);
+  int32_t *umap = ns_mallocn(run->n_part, sizeof *umap);
   int32_t *er = NULL, *en = NULL;
   float *val = NULL, *w = NULL;
   ns_bigraph *g = NULL;
@@ -330,8 +330,8 @@ out:
 ** (every edge).  Writes mask[e]. */
 static int count_filter(const ns__run *run, const uint8_t *base, int min_note, int min_rater,
                         uint8_t *mask) {
-  int32_t *nc = ns_calloc(run->n_notes ? run->n_notes : 1, sizeof *nc);
-  int32_t *uc = ns_calloc(run->n_part ? run->n_part : 1, sizeof *uc);
+  int32_t *nc = ns_calloc(run->n_notes, sizeof *nc);
+  int32_t *uc = ns_calloc(run->n_part, sizeof *uc);
   if (!nc || !uc) {
     free(nc);
     free(uc);
@@ -347,7 +347,7 @@ static int count_filter(const ns__run *run, const uint8_t *base, int min_note, i
     if (mask[e]) uc[run->r_rater[e]]++;
   for (size_t e = 0; e < run->n_r; e++)
     if (mask[e] && uc[run->r_rater[e]] < min_rater) mask[e] = 0;
-  memset(nc, 0, (run->n_notes ? run->n_notes : 1) * sizeof *nc);
+  memset(nc, 0, run->n_notes * sizeof *nc);
   for (size_t e = 0; e < run->n_r; e++)
     if (mask[e]) nc[run->r_note[e]]++;
   for (size_t e = 0; e < run->n_r; e++)
@@ -482,7 +482,7 @@ static int round2(ns__run *run) {
   const ns_params *p = run->p;
   int k = run->k, rc = 0;
   size_t nn = run->n_notes, np = run->n_part;
-  uint8_t *base = ns_mallocn(run->n_r ? run->n_r : 1, 1);
+  uint8_t *base = ns_mallocn(run->n_r, 1);
   float *w = NULL;
   fit_io io;
 
@@ -492,7 +492,7 @@ static int round2(ns__run *run) {
   if (run->edge_cw) {
     /* Trust on: the coordination weights (1/m for m members of a group on
     ** a note, 1 for everyone else) carry into round 2 and its rules. */
-    w = ns_mallocn(run->n_r ? run->n_r : 1, sizeof *w);
+    w = ns_mallocn(run->n_r, sizeof *w);
     if (!w) { rc = NS_ENOMEM; goto out; }
     for (size_t e = 0; e < run->n_r; e++) w[e] = base[e] ? run->edge_cw[e] : 0.0f;
   }
@@ -529,7 +529,7 @@ static int round2(ns__run *run) {
       for (size_t u = 0; u < np; u++) run->rfac2[u * k + d] = -run->rfac2[u * k + d];
     }
   }
-  memset(run->n_final_round, 0, (nn ? nn : 1) * sizeof *run->n_final_round);
+  memset(run->n_final_round, 0, nn * sizeof *run->n_final_round);
   for (size_t e = 0; e < run->n_r; e++)
     if (run->edge_r2[e]) run->n_final_round[run->r_note[e]]++;
 
@@ -558,14 +558,14 @@ void qsort_r(void *base, size_t nmemb, size_t size,
 static int rater_rows(ns__run *run, ns_scores *sc) {
   const ns_dataset *ds = run->ds;
   size_t np = run->n_part, nr = 0;
-  uint8_t *present = ns_calloc(np ? np : 1, 1);
-  int8_t *fstat = ns_mallocn(run->n_notes ? run->n_notes : 1, sizeof *fstat);
-  ns__rater_counts *cnt = ns_calloc(np ? np : 1, sizeof *cnt);
-  int32_t *awaiting = ns_calloc(np ? np : 1, sizeof *awaiting);
-  int32_t *after = ns_calloc(np ? np : 1, sizeof *after);
-  int32_t *ncrh = ns_calloc(np ? np : 1, sizeof *ncrh);
-  int32_t *ncrnh = ns_calloc(np ? np : 1, sizeof *ncrnh);
-  int32_t *nnmr = ns_calloc(np ? np : 1, sizeof *nnmr);
+  uint8_t *present = ns_calloc(np, 1);
+  int8_t *fstat = ns_mallocn(run->n_notes, sizeof *fstat);
+  ns__rater_counts *cnt = ns_calloc(np, sizeof *cnt);
+  int32_t *awaiting = ns_calloc(np, sizeof *awaiting);
+  int32_t *after = ns_calloc(np, sizeof *after);
+  int32_t *ncrh = ns_calloc(np, sizeof *ncrh);
+  int32_t *ncrnh = ns_calloc(np, sizeof *ncrnh);
+  int32_t *nnmr = ns_calloc(np, sizeof *nnmr);
   ns__valid_in in;
   int rc = 0;
 
@@ -598,7 +598,7 @@ static int rater_rows(ns__run *run, ns_scores *sc) {
     else nnmr[a]++;
   }
   for (size_t u = 0; u < np; u++) nr += present[u];
-  sc->raters = ns_calloc(nr ? nr : 1, sizeof *sc->raters);
+  sc->raters = ns_calloc(nr, sizeof *sc->raters);
   if (!sc->raters) { rc = NS_ENOMEM; goto out; }
   sc->n_raters = nr;
   {
@@ -727,8 +727,8 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
   nn = run.n_notes;
   if (nn == 0) { rc = NS_ENODATA; goto out; }
   np = run.n_part;
-  run.edge_r1 = ns_calloc(run.n_r ? run.n_r : 1, 1);
-  run.edge_r2 = ns_calloc(run.n_r ? run.n_r : 1, 1);
+  run.edge_r1 = ns_calloc(run.n_r, 1);
+  run.edge_r2 = ns_calloc(run.n_r, 1);
   run.icpt1 = nan_array(nn);
   run.fac1 = nan_array(nn * k);
   run.ricpt1 = nan_array(np);
@@ -737,21 +737,21 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
   run.fac2 = nan_array(nn * k);
   run.ricpt2 = nan_array(np);
   run.rfac2 = nan_array(np * k);
-  run.prov_status = ns_mallocn(nn ? nn : 1, 1);
-  prov1 = ns_mallocn(nn ? nn : 1, 1);
+  run.prov_status = ns_mallocn(nn, 1);
+  prov1 = ns_mallocn(nn, 1);
   run.agree_ratio = nan_array(np);
   run.agree_harass = nan_array(np);
   run.ratio_diff = nan_array(np);
   run.mean_score = nan_array(np);
-  run.above = ns_calloc(np ? np : 1, 1);
+  run.above = ns_calloc(np, 1);
   run.trust = nan_array(np);
   run.earned = nan_array(np);
   if (p->trust) {
-    run.group_id = ns_calloc(np ? np : 1, sizeof *run.group_id);
-    run.edge_cw = ns_mallocn(run.n_r ? run.n_r : 1, sizeof *run.edge_cw);
+    run.group_id = ns_calloc(np, sizeof *run.group_id);
+    run.edge_cw = ns_mallocn(run.n_r, sizeof *run.edge_cw);
     if (!run.group_id || !run.edge_cw) { rc = NS_ENOMEM; goto out; }
   }
-  run.n_final_round = ns_calloc(nn ? nn : 1, sizeof *run.n_final_round);
+  run.n_final_round = ns_calloc(nn, sizeof *run.n_final_round);
   if (!prov1 || !run.edge_r1 || !run.edge_r2 || !run.icpt1 || !run.fac1 || !run.ricpt1 || !run.rfac1 ||
       !run.icpt2 || !run.fac2 || !run.ricpt2 || !run.rfac2 || !run.prov_status ||
       !run.agree_ratio || !run.agree_harass || !run.ratio_diff || !run.mean_score ||
@@ -772,7 +772,7 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
     if ((rc = ns__groups_stage(&run)) != 0) goto out;
     run.st.groups_seconds = stage_end(&clk);
     run.st.stage_seconds[NS_STAGE_TRUST] += run.st.groups_seconds;
-    if (!(in_fit = ns_mallocn(run.n_r ? run.n_r : 1, 1))) { rc = NS_ENOMEM; goto out; }
+    if (!(in_fit = ns_mallocn(run.n_r, 1))) { rc = NS_ENOMEM; goto out; }
     for (size_t e = 0; e < run.n_r; e++) in_fit[e] = run.edge_cw[e] > 0;
   }
 
@@ -831,7 +831,7 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
   /* -- rules (scorer chain) and meta, per note */
   stage_begin(&clk, "note statuses");
   sc->n_notes = nn;
-  sc->notes = ns_calloc(nn ? nn : 1, sizeof *sc->notes);
+  sc->notes = ns_calloc(nn, sizeof *sc->notes);
   if (!sc->notes) { rc = NS_ENOMEM; goto out; }
   for (size_t n = 0; n < nn; n++) {
     ns_note_score *s = &sc->notes[n];
@@ -863,7 +863,7 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
   /* -- status history and rater rows */
   stage_begin(&clk, "status history");
   sc->n_history = nn;
-  sc->history = ns_calloc(nn ? nn : 1, sizeof *sc->history);
+  sc->history = ns_calloc(nn, sizeof *sc->history);
   if (!sc->history) { rc = NS_ENOMEM; goto out; }
   for (size_t n = 0; n < nn; n++) {
     int32_t h = run.note_hist[n];

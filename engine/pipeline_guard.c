@@ -37,16 +37,16 @@
 static int qclique_stage(ns__run *run, const ns_guard_fit *f, const ns_guard_reg *reg) {
   const ns_dataset *ds = run->ds;
   size_t nn = run->n_notes, np = run->n_part;
-  int64_t *post = ns_mallocn(nn ? nn : 1, sizeof *post), newest = INT64_MIN;
-  uint8_t *corr = ns_calloc(np ? np : 1, 1);
-  int32_t *comm = ns_mallocn(np ? np : 1, sizeof *comm);
+  int64_t *post = ns_mallocn(nn, sizeof *post), newest = INT64_MIN;
+  uint8_t *corr = ns_calloc(np, 1);
+  int32_t *comm = ns_mallocn(np, sizeof *comm);
   ns_qclique_params qp;
   ns_qclique_stats qs;
   double t0 = ns_monotonic_s();
   int rc = NS_ENOMEM;
 
-  run->qclique_id = ns_calloc(np ? np : 1, sizeof *run->qclique_id);
-  run->g_icpt_nocorr = ns_mallocn(nn ? nn : 1, sizeof(double));
+  run->qclique_id = ns_calloc(np, sizeof *run->qclique_id);
+  run->g_icpt_nocorr = ns_mallocn(nn, sizeof(double));
   if (!post || !corr || !comm || !run->qclique_id || !run->g_icpt_nocorr) goto out;
   for (size_t d = 0; d < ds->n_notes; d++)
     if (ds->note_created_ms[d] > newest) newest = ds->note_created_ms[d];
@@ -116,11 +116,11 @@ int ns__guardrails(ns__run *run) {
       run->g_stab = ds->history[h].current_status != NS_STATUS_UNSET;
 
   if (!run->p->guardrails && !run->p->pseudoraters) return 0;
-  run->g_icpt_min = ns_mallocn(nn ? nn : 1, sizeof(double));
-  run->g_icpt_max = ns_mallocn(nn ? nn : 1, sizeof(double));
-  run->g_icpt_nohv = ns_mallocn(nn ? nn : 1, sizeof(double));
-  run->g_tag_fired = ns_calloc(nn ? nn : 1, sizeof(uint32_t));
-  run->g_incorrect = ns_calloc(nn ? nn : 1, 1);
+  run->g_icpt_min = ns_mallocn(nn, sizeof(double));
+  run->g_icpt_max = ns_mallocn(nn, sizeof(double));
+  run->g_icpt_nohv = ns_mallocn(nn, sizeof(double));
+  run->g_tag_fired = ns_calloc(nn, sizeof(uint32_t));
+  run->g_incorrect = ns_calloc(nn, 1);
   if (!run->g_icpt_min || !run->g_icpt_max || !run->g_icpt_nohv || !run->g_tag_fired ||
       !run->g_incorrect)
     goto out;
@@ -130,11 +130,11 @@ int ns__guardrails(ns__run *run) {
   /* The round-2 ratings as contiguous columns over universe notes and
   ** participants (the round-2 parameters are indexed that way). */
   for (size_t e = 0; e < run->n_r; e++) ne += run->edge_r2[e] != 0;
-  rn = ns_mallocn(ne ? ne : 1, sizeof *rn);
-  ru = ns_mallocn(ne ? ne : 1, sizeof *ru);
-  rv = ns_mallocn(ne ? ne : 1, sizeof *rv);
-  rw = ns_mallocn(ne ? ne : 1, sizeof *rw);
-  tg = ns_mallocn(ne ? ne : 1, sizeof *tg);
+  rn = ns_mallocn(ne, sizeof *rn);
+  ru = ns_mallocn(ne, sizeof *ru);
+  rv = ns_mallocn(ne, sizeof *rv);
+  rw = ns_mallocn(ne, sizeof *rw);
+  tg = ns_mallocn(ne, sizeof *tg);
   if (!rn || !ru || !rv || !rw || !tg) goto out;
   for (size_t e = 0, j = 0; e < run->n_r; e++) {
     if (!run->edge_r2[e]) continue;
@@ -164,10 +164,10 @@ int ns__guardrails(ns__run *run) {
   }
 
   /* Tag filter: thresholds from round-1 CRH notes, final-round factors. */
-  w = ns_mallocn(ne ? ne : 1, sizeof *w);
-  adj = ns_mallocn(nn ? nn * NS_N_NOT_HELPFUL_TAGS : 1, sizeof *adj);
-  rat = ns_mallocn(nn ? nn * NS_N_NOT_HELPFUL_TAGS : 1, sizeof *rat);
-  crh = ns_calloc(nn ? nn : 1, 1);
+  w = ns_mallocn(ne, sizeof *w);
+  adj = ns_mallocn(nn * NS_N_NOT_HELPFUL_TAGS, sizeof *adj);
+  rat = ns_mallocn(nn * NS_N_NOT_HELPFUL_TAGS, sizeof *rat);
+  crh = ns_calloc(nn, 1);
   if (!w || !adj || !rat || !crh) { rc = NS_ENOMEM; goto out; }
   double thr[NS_N_NOT_HELPFUL_TAGS];
   if ((rc = ns_guard_tag_weights(&f, w)) != 0) goto out;
@@ -183,12 +183,12 @@ int ns__guardrails(ns__run *run) {
   ns_guard_tag_filter(nn, adj, rat, thr, run->p->tag_share_test ? share : NULL, run->g_tag_fired);
 
   /* Incorrect filter: each rater's history is every rating in the snapshot. */
-  inc = ns_mallocn(np ? np : 1, sizeof *inc);
-  tot = ns_mallocn(np ? np : 1, sizeof *tot);
-  c1 = ns_mallocn(nn ? nn : 1, sizeof *c1);
-  c2 = ns_mallocn(nn ? nn : 1, sizeof *c2);
-  psum = ns_mallocn(nn ? nn : 1, sizeof *psum);
-  tfidf = ns_mallocn(nn ? nn : 1, sizeof *tfidf);
+  inc = ns_mallocn(np, sizeof *inc);
+  tot = ns_mallocn(np, sizeof *tot);
+  c1 = ns_mallocn(nn, sizeof *c1);
+  c2 = ns_mallocn(nn, sizeof *c2);
+  psum = ns_mallocn(nn, sizeof *psum);
+  tfidf = ns_mallocn(nn, sizeof *tfidf);
   if (!inc || !tot || !c1 || !c2 || !psum || !tfidf) { rc = NS_ENOMEM; goto out; }
   ns_guard_incorrect_counts(ds->n_ratings, ds->r_rater, ds->r_tags, np, inc, tot);
   ns_guard_incorrect io = {c1, c2, psum, tfidf, run->g_incorrect};
@@ -201,9 +201,9 @@ int ns__guardrails(ns__run *run) {
   {
     double t0 = ns_monotonic_s();
     ns_guard_diligence_params dp;
-    lab = ns_mallocn(ne ? ne : 1, 1);
-    dfac = ns_mallocn(np ? np : 1, sizeof *dfac);
-    run->g_dilig = ns_mallocn(nn ? nn : 1, sizeof(double));
+    lab = ns_mallocn(ne, 1);
+    dfac = ns_mallocn(np, sizeof *dfac);
+    run->g_dilig = ns_mallocn(nn, sizeof(double));
     if (!lab || !dfac || !run->g_dilig) { rc = NS_ENOMEM; goto out; }
     for (size_t j = 0; j < ne; j++) lab[j] = (int8_t)ns_guard_diligence_label(tg[j]);
     for (size_t u = 0; u < np; u++) {
@@ -223,8 +223,8 @@ int ns__guardrails(ns__run *run) {
 
   /* High-volume raters over the run's filtered ratings, then the NoHighVol
   ** intercept (note-only refit without them, >= 5 ratings). */
-  hv = ns_calloc(np ? np : 1, 1);
-  ts = ns_mallocn(run->n_r ? run->n_r : 1, sizeof *ts);
+  hv = ns_calloc(np, 1);
+  ts = ns_mallocn(run->n_r, sizeof *ts);
   if (!hv || !ts) { rc = NS_ENOMEM; goto out; }
   for (size_t e = 0; e < run->n_r; e++) ts[e] = ds->r_created_ms[run->r_src[e]];
   if ((rc = ns_guard_high_volume(run->n_r, run->r_rater, ts, np, ds->n_notes, hv)) != 0) goto out;
@@ -237,10 +237,10 @@ int ns__guardrails(ns__run *run) {
 
   /* Population-sampled intercept (meta step, §4.7 step 8): refit on the
   ** round-2 ratings whose source is POPULATION_SAMPLED. */
-  src = ns_mallocn(ne ? ne : 1, 1);
-  run->g_pop_icpt = ns_mallocn(nn ? nn : 1, sizeof(double));
-  run->g_pop_neg = ns_calloc(nn ? nn : 1, sizeof(int32_t));
-  run->g_pop_pos = ns_calloc(nn ? nn : 1, sizeof(int32_t));
+  src = ns_mallocn(ne, 1);
+  run->g_pop_icpt = ns_mallocn(nn, sizeof(double));
+  run->g_pop_neg = ns_calloc(nn, sizeof(int32_t));
+  run->g_pop_pos = ns_calloc(nn, sizeof(int32_t));
   if (!src || !run->g_pop_icpt || !run->g_pop_neg || !run->g_pop_pos) { rc = NS_ENOMEM; goto out; }
   for (size_t e = 0, j = 0; e < run->n_r; e++)
     if (run->edge_r2[e]) src[j++] = ds->r_source ? ds->r_source[run->r_src[e]] : NS_SOURCE_DEFAULT;

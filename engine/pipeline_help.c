@@ -130,7 +130,7 @@ int ns__valid_flags(const ns__run *run, const ns__valid_in *in, const uint8_t *u
 
 int ns__valid_counts(const ns__run *run, const ns__valid_in *in, const uint8_t *use_edge,
                      ns__rater_counts *out) {
-  uint8_t *valid = ns_calloc(run->n_r ? run->n_r : 1, 1);
+  uint8_t *valid = ns_calloc(run->n_r, 1);
   valid_ctx vc = {run, in, use_edge, valid};
   count_ctx cc = {run, in, valid, out};
   if (!valid) return NS_ENOMEM;
@@ -166,14 +166,14 @@ int ns__valid_counts(const ns__run *run, const ns__valid_in *in, const uint8_t *
 static int harassment_penalty(ns__run *run, double *penalty) {
   const ns_dataset *ds = run->ds;
   size_t ne = run->n_r, nn = run->n_notes, np = run->n_part, k = (size_t)run->k;
-  uint8_t *lev = ns_mallocn(ne ? ne : 1, 1);
-  uint32_t *tags = ns_mallocn(ne ? ne : 1, sizeof *tags);
-  int64_t *ts = ns_mallocn(ne ? ne : 1, sizeof *ts);
-  int8_t *lab = ns_mallocn(ne ? ne : 1, 1);
+  uint8_t *lev = ns_mallocn(ne, 1);
+  uint32_t *tags = ns_mallocn(ne, sizeof *tags);
+  int64_t *ts = ns_mallocn(ne, sizeof *ts);
+  int8_t *lab = ns_mallocn(ne, 1);
   size_t nnk = nn * k, npk = np * k;
-  double *nf = ns_mallocn(nnk ? nnk : 1, sizeof *nf);
-  double *uf = ns_mallocn(npk ? npk : 1, sizeof *uf);
-  double *hi = ns_mallocn(nn ? nn : 1, sizeof *hi);
+  double *nf = ns_mallocn(nnk, sizeof *nf);
+  double *uf = ns_mallocn(npk, sizeof *uf);
+  double *hi = ns_mallocn(nn, sizeof *hi);
   ns_guard_logit_params lp;
   double t0 = ns_monotonic_s();
   int rc = NS_ENOMEM;
@@ -210,12 +210,12 @@ out:
 
 int ns__helpfulness(ns__run *run) {
   size_t np = run->n_part;
-  ns__rater_counts *cnt = ns_calloc(np ? np : 1, sizeof *cnt);
-  int32_t *a_n = ns_calloc(np ? np : 1, sizeof *a_n);
-  int32_t *a_crh = ns_calloc(np ? np : 1, sizeof *a_crh);
-  int32_t *a_crnh = ns_calloc(np ? np : 1, sizeof *a_crnh);
-  double *a_sum = ns_calloc(np ? np : 1, sizeof *a_sum);
-  double *pen = ns_calloc(np ? np : 1, sizeof *pen);
+  ns__rater_counts *cnt = ns_calloc(np, sizeof *cnt);
+  int32_t *a_n = ns_calloc(np, sizeof *a_n);
+  int32_t *a_crh = ns_calloc(np, sizeof *a_crh);
+  int32_t *a_crnh = ns_calloc(np, sizeof *a_crnh);
+  double *a_sum = ns_calloc(np, sizeof *a_sum);
+  double *pen = ns_calloc(np, sizeof *pen);
   ns__valid_in in = {run->prov_status, run->note_created, run->note_latest_nonnmr};
   int rc = 0;
 
@@ -226,7 +226,7 @@ int ns__helpfulness(ns__run *run) {
   ** (its inputs: the run's ratings, their tags, the round-1 factors). */
   if (run->p->guardrails) {
     if (!run->harass_pen) {
-      if (!(run->harass_pen = ns_calloc(np ? np : 1, sizeof *run->harass_pen))) {
+      if (!(run->harass_pen = ns_calloc(np, sizeof *run->harass_pen))) {
         rc = NS_ENOMEM;
         goto out;
       }

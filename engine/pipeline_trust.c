@@ -53,8 +53,8 @@ void ns__rater_communities(const ns__run *run, int32_t *comm) {
 int ns__groups_stage(ns__run *run) {
   const ns_dataset *ds = run->ds;
   size_t np = run->n_part, nn = run->n_notes;
-  int64_t *post = ns_mallocn(nn ? nn : 1, sizeof *post);
-  int32_t *comm = ns_mallocn(np ? np : 1, sizeof *comm);
+  int64_t *post = ns_mallocn(nn, sizeof *post);
+  int32_t *comm = ns_mallocn(np, sizeof *comm);
   ns_coord_params cp;
   ns_coord_stats st;
   int rc = 0;
@@ -139,13 +139,13 @@ static void mark_seeds(const ns__run *run, double *seed_w, size_t *n) {
 int ns__trust_stage(ns__run *run, const uint8_t *use_edge) {
   const ns_dataset *ds = run->ds;
   size_t np = run->n_part, nr = run->n_r, ne = 0;
-  uint8_t *valid = ns_calloc(nr ? nr : 1, 1);
-  int32_t *er = ns_mallocn(nr ? nr : 1, sizeof *er);
-  int32_t *en = ns_mallocn(nr ? nr : 1, sizeof *en);
-  int32_t *deg = ns_calloc(np ? np : 1, sizeof *deg);
-  int64_t *first = ns_mallocn(np ? np : 1, sizeof *first);
-  int8_t *enroll = ns_mallocn(np ? np : 1, sizeof *enroll);
-  double *seed_w = ns_calloc(np ? np : 1, sizeof *seed_w);
+  uint8_t *valid = ns_calloc(nr, 1);
+  int32_t *er = ns_mallocn(nr, sizeof *er);
+  int32_t *en = ns_mallocn(nr, sizeof *en);
+  int32_t *deg = ns_calloc(np, sizeof *deg);
+  int64_t *first = ns_mallocn(np, sizeof *first);
+  int8_t *enroll = ns_mallocn(np, sizeof *enroll);
+  double *seed_w = ns_calloc(np, sizeof *seed_w);
   ns__valid_in in = {run->prov_status, run->note_created, run->note_latest_nonnmr};
   ns_bigraph *ag = NULL;
   ns_trust_result tr;

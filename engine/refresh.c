@@ -97,7 +97,7 @@ static uint64_t rating_fp(const ns_dataset *ds, size_t i) {
 
 /* fp[j] = fingerprint of the ratings of ids[j] (ids sorted, n of them). */
 static void fingerprints(const ns_dataset *ds, const int64_t *ids, size_t n, uint64_t *fp) {
-  memset(fp, 0, (n ? n : 1) * sizeof *fp);
+  memset(fp, 0, n * sizeof *fp);
   for (size_t i = 0; i < ds->n_ratings; i++) {
     int32_t x = ns__find_id(ids, n, ds->r_note_id[i]);
     if (x >= 0) fp[x] += rating_fp(ds, i);
@@ -139,11 +139,11 @@ int ns_refresh_base_new(const ns_dataset *ds, const ns_scores *sc, const ns_para
   b->lambda_in = mp.lambda_in;
   b->lambda_fn = mp.lambda_fn;
   if ((rc = ns_strtab_new(&b->part)) != 0) goto out;
-  b->ricpt = ns_mallocn(sc->n_raters ? sc->n_raters : 1, sizeof *b->ricpt);
-  b->rfac = ns_mallocn(sc->n_raters ? sc->n_raters : 1, sizeof *b->rfac);
-  b->notes = ns_mallocn(sc->n_notes ? sc->n_notes : 1, sizeof *b->notes);
-  b->fp = ns_mallocn(sc->n_notes ? sc->n_notes : 1, sizeof *b->fp);
-  ids = ns_mallocn(sc->n_notes ? sc->n_notes : 1, sizeof *ids);
+  b->ricpt = ns_mallocn(sc->n_raters, sizeof *b->ricpt);
+  b->rfac = ns_mallocn(sc->n_raters, sizeof *b->rfac);
+  b->notes = ns_mallocn(sc->n_notes, sizeof *b->notes);
+  b->fp = ns_mallocn(sc->n_notes, sizeof *b->fp);
+  ids = ns_mallocn(sc->n_notes, sizeof *ids);
   if (!b->ricpt || !b->rfac || !b->notes || !b->fp || !ids) { rc = NS_ENOMEM; goto out; }
   for (size_t i = 0; i < sc->n_raters; i++) {
     const ns_rater_score *r = &sc->raters[i];
@@ -265,7 +265,7 @@ int ns_pipeline_refresh(const ns_refresh_base *b, const ns_dataset *ds, const in
   if (!b || !ds || (n && !note_ids)) return NS_EINVAL;
 
   /* the ids to refresh: sorted, unique, known to the base */
-  ids = ns_mallocn(n ? n : 1, sizeof *ids);
+  ids = ns_mallocn(n, sizeof *ids);
   if (!ids) { rc = NS_ENOMEM; goto out; }
   memcpy(ids, note_ids, n * sizeof *ids);
   qsort(ids, n, sizeof *ids, cmp_i64);
@@ -273,9 +273,9 @@ int ns_pipeline_refresh(const ns_refresh_base *b, const ns_dataset *ds, const in
     if ((m == 0 || ids[m - 1] != ids[i]) && find_note(b, ids[i]) >= 0) ids[m++] = ids[i];
 
   sc = ns_calloc(1, sizeof *sc);
-  rn = ns_calloc(m ? m : 1, sizeof *rn);
+  rn = ns_calloc(m, sizeof *rn);
   np = ns_strtab_count(ds->participants);
-  map = ns_mallocn(np ? np : 1, sizeof *map);
+  map = ns_mallocn(np, sizeof *map);
   if (!sc || !rn || !map) { rc = NS_ENOMEM; goto out; }
 
   /* ds participant -> base rater (frozen parameters), -1 if none */
@@ -341,17 +341,17 @@ int ns_pipeline_refresh(const ns_refresh_base *b, const ns_dataset *ds, const in
       }
     }
     if (pass == 0) {
-      e_note = ns_mallocn(ne ? ne : 1, sizeof *e_note);
-      e_rater = ns_mallocn(ne ? ne : 1, sizeof *e_rater);
-      e_value = ns_mallocn(ne ? ne : 1, sizeof *e_value);
+      e_note = ns_mallocn(ne, sizeof *e_note);
+      e_rater = ns_mallocn(ne, sizeof *e_rater);
+      e_value = ns_mallocn(ne, sizeof *e_value);
       if (!e_note || !e_rater || !e_value) { rc = NS_ENOMEM; goto out; }
     }
   }
 
   /* exact per-note refit, raters and mu frozen */
-  icpt = ns_mallocn(m ? m : 1, sizeof *icpt);
-  fac = ns_mallocn(m ? m : 1, sizeof *fac);
-  dummy = ns_mallocn(m ? m : 1, sizeof *dummy);
+  icpt = ns_mallocn(m, sizeof *icpt);
+  fac = ns_mallocn(m, sizeof *fac);
+  dummy = ns_mallocn(m, sizeof *dummy);
   if (!icpt || !fac || !dummy) { rc = NS_ENOMEM; goto out; }
   for (size_t j = 0; j < m; j++) icpt[j] = fac[j] = dummy[j] = NAN;
   if (m && ne) {
@@ -376,8 +376,8 @@ int ns_pipeline_refresh(const ns_refresh_base *b, const ns_dataset *ds, const in
   }
 
   /* rows: the base row, refit parameters, rules, history */
-  sc->notes = ns_calloc(m ? m : 1, sizeof *sc->notes);
-  sc->history = ns_calloc(m ? m : 1, sizeof *sc->history);
+  sc->notes = ns_calloc(m, sizeof *sc->notes);
+  sc->history = ns_calloc(m, sizeof *sc->history);
   if (!sc->notes || !sc->history) { rc = NS_ENOMEM; goto out; }
   sc->n_notes = sc->n_history = m;
   for (size_t j = 0; j < m; j++) {

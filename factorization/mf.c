@@ -85,7 +85,7 @@ int ns_mf_model_init(ns_mf_model *m, size_t n_users, size_t n_notes, int k) {
     return NS_ENOMEM;
   total = nu + nn;
   /* at least one element so an empty model still owns a real block */
-  m->block = ns_calloc(total ? total : 1, sizeof(double));
+  m->block = ns_calloc(total, sizeof(double));
   if (!m->block) return NS_ENOMEM;
   m->n_users = n_users;
   m->n_notes = n_notes;

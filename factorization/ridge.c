@@ -119,8 +119,8 @@ int ns_ridge_csr(size_t n_rows, size_t n_other, size_t n_obs, const int32_t *row
   *idx_out = NULL;
   if (n_obs >= UINT32_MAX || (n_obs && (!row_of || !other))) return NS_EINVAL;
   off = ns_calloc(n_rows + 1, sizeof *off);
-  idx = ns_mallocn(n_obs ? n_obs : 1, sizeof *idx);
-  pos = ns_mallocn(n_rows ? n_rows : 1, sizeof *pos);
+  idx = ns_mallocn(n_obs, sizeof *idx);
+  pos = ns_mallocn(n_rows, sizeof *pos);
   if (!off || !idx || !pos) {
     free(off), free(idx), free(pos);
     return NS_ENOMEM;

@@ -78,12 +78,12 @@ int ns__clayout_build(ns__clayout *L, const ns_bigraph *g, const float *value,
   L->value = value;
   for (size_t n = 0; n < nn; n++) ns += note_post[n] >= 0;
   L->n_scope = ns;
-  L->scope_note = ns_mallocn(ns ? ns : 1, sizeof *L->scope_note);
-  L->post_of = ns_mallocn(ns ? ns : 1, sizeof *L->post_of);
-  L->note_pos = ns_mallocn(nn ? nn : 1, sizeof *L->note_pos);
-  L->T = ns_calloc(nr ? nr : 1, sizeof *L->T);
-  tmp = ns_mallocn(ns ? ns : 1, sizeof *tmp);
-  lastp = ns_mallocn(nr ? nr : 1, sizeof *lastp);
+  L->scope_note = ns_mallocn(ns, sizeof *L->scope_note);
+  L->post_of = ns_mallocn(ns, sizeof *L->post_of);
+  L->note_pos = ns_mallocn(nn, sizeof *L->note_pos);
+  L->T = ns_calloc(nr, sizeof *L->T);
+  tmp = ns_mallocn(ns, sizeof *tmp);
+  lastp = ns_mallocn(nr, sizeof *lastp);
   if (!L->scope_note || !L->post_of || !L->note_pos || !L->T || !tmp || !lastp) goto out;
 
   /* Scope notes by (post, note); dense post ids in that order. */
@@ -147,9 +147,9 @@ int ns__clayout_build(ns__clayout *L, const ns_bigraph *g, const float *value,
   for (size_t v = 0; v < nev; v++) L->ev_off[v + 1] += L->ev_off[v] + 1; /* + sentinel */
   for (size_t u = 0; u < nr; u++) L->rm_off[u + 1] += L->rm_off[u];
   if ((uint64_t)L->ev_off[nev] >= NEWPOST) goto out; /* slots must fit in 31 bits */
-  L->ev_r = ns_mallocn(L->ev_off[nev] ? L->ev_off[nev] : 1, sizeof *L->ev_r);
-  L->rm_slot = ns_mallocn(L->rm_off[nr] ? L->rm_off[nr] : 1, sizeof *L->rm_slot);
-  buf = ns_mallocn(maxdeg ? maxdeg : 1, sizeof *buf);
+  L->ev_r = ns_mallocn(L->ev_off[nev], sizeof *L->ev_r);
+  L->rm_slot = ns_mallocn(L->rm_off[nr], sizeof *L->rm_slot);
+  buf = ns_mallocn(maxdeg, sizeof *buf);
   if (!L->ev_r || !L->rm_slot || !buf) goto out;
   memcpy(cur, L->ev_off, nev * sizeof *cur);
   memcpy(rcur, L->rm_off, nr * sizeof *rcur);

@@ -148,7 +148,7 @@ typedef NS_VEC(ns__epair) epair_vec;
 static int test_pass(const ns__clayout *L, const ns__null *N, const ns__cpair_vec *pairs,
                      const ns_coord_params *p, int32_t *par, ns_coord_pass *ps, epair_vec *ex,
                      int pass) {
-  uint8_t *sus = ns_calloc(pairs->n ? pairs->n : 1, 1);
+  uint8_t *sus = ns_calloc(pairs->n, 1);
   double ne = (double)L->eligible_raters;
   double m2 = ne > 1 ? ne * (ne - 1) / 2 : 1, m3 = ne > 2 ? ne * (ne - 1) * (ne - 2) / 6 : 1;
   int rc;
@@ -207,7 +207,7 @@ static int cmp_join(const void *x, const void *y) {
 ** rater's pairs with a ring are its chance overlap.  One round, no chain. */
 static void join_groups(const epair_vec *ex, int32_t *par, size_t nr, size_t n_elig,
                         const ns_coord_params *p, ns_coord_stats *st) {
-  int32_t *size = ns_calloc(nr ? nr : 1, sizeof *size);
+  int32_t *size = ns_calloc(nr, sizeof *size);
   ns__epair *acc = ns_mallocn(2 * ex->n + 1, sizeof *acc);
   size_t m = 0, n_large = 0;
   double thr;
@@ -278,12 +278,12 @@ int ns_coord_detect(const ns_bigraph *g, const float *edge_value, const int64_t 
   nr = g->n_raters;
   for (size_t u = 0; u < nr; u++) group_id[u] = 0;
 
-  comm = ns_mallocn(nr ? nr : 1, sizeof *comm);
-  par = ns_mallocn(nr ? nr : 1, sizeof *par);
-  first = ns_mallocn(nr ? nr : 1, sizeof *first);
-  partners = ns_calloc(nr ? nr : 1, sizeof *partners);
-  rw = ns_mallocn(nr ? nr : 1, sizeof *rw);
-  need = ns_mallocn(nr ? nr : 1, 1);
+  comm = ns_mallocn(nr, sizeof *comm);
+  par = ns_mallocn(nr, sizeof *par);
+  first = ns_mallocn(nr, sizeof *first);
+  partners = ns_calloc(nr, sizeof *partners);
+  rw = ns_mallocn(nr, sizeof *rw);
+  need = ns_mallocn(nr, 1);
   if (!comm || !par || !first || !partners || !rw || !need) { rc = NS_ENOMEM; goto out; }
   if ((rc = ns__null_communities(nr, community, comm, &C)) != 0) goto out;
   st.n_communities = C;
@@ -312,8 +312,8 @@ int ns_coord_detect(const ns_bigraph *g, const float *edge_value, const int64_t 
   ** rarely and each on their own notes; a ring that pushes against the
   ** consensus dissents on its targets together, whatever else it rates. */
   if (p->max_dissent_share > 0) {
-    share = ns_mallocn(g->n_notes ? g->n_notes * 3 : 1, sizeof *share);
-    dissent = ns_mallocn(g->n_edges ? g->n_edges : 1, sizeof *dissent);
+    share = ns_mallocn(g->n_notes * 3, sizeof *share);
+    dissent = ns_mallocn(g->n_edges, sizeof *dissent);
     if (!share || !dissent) { rc = NS_ENOMEM; goto out; }
     for (size_t n = 0; n < g->n_notes; n++) {
       double d[3] = {0, 0, 0}, t;
@@ -337,7 +337,7 @@ int ns_coord_detect(const ns_bigraph *g, const float *edge_value, const int64_t 
     if ((rc = ns__collide_pairs(&L, 64, (uint32_t)p->min_count - 1, pool, &pairs,
                                 &st.dissent.pair_updates)) != 0)
       goto out;
-    memset(need, 0, nr ? nr : 1);
+    memset(need, 0, nr);
     for (size_t i = 0; i < pairs.n; i++) need[pairs.a[i].a] = need[pairs.a[i].b] = 1;
     if (pairs.n > 0) {
       if ((rc = ns__null_build(&N, &L, comm, C, rw, p->smooth, 1, need)) != 0) goto out;

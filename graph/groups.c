@@ -131,11 +131,11 @@ static int cindex_build(cindex *x, size_t nr, const int32_t *rater, const int32_
   for (size_t i = 0; i < nr; i++)
     if ((size_t)note[i] + 1 > n_notes) n_notes = (size_t)note[i] + 1;
   noff = ns_calloc(n_notes + 1, sizeof *noff);
-  byn = ns_mallocn(nr ? nr : 1, sizeof *byn);
-  rank_of = ns_mallocn(n_notes ? n_notes : 1, sizeof *rank_of);
-  keys = ns_mallocn(n_notes ? n_notes : 1, sizeof *keys);
-  stamp = ns_calloc(n_raters ? n_raters : 1, sizeof *stamp);
-  x->T = ns_calloc(n_raters ? n_raters : 1, sizeof *x->T);
+  byn = ns_mallocn(nr, sizeof *byn);
+  rank_of = ns_mallocn(n_notes, sizeof *rank_of);
+  keys = ns_mallocn(n_notes, sizeof *keys);
+  stamp = ns_calloc(n_raters, sizeof *stamp);
+  x->T = ns_calloc(n_raters, sizeof *x->T);
   x->roff = ns_calloc(n_raters + 1, sizeof *x->roff);
   if (!noff || !byn || !rank_of || !keys || !stamp || !x->T || !x->roff) goto nomem;
 
@@ -157,7 +157,7 @@ static int cindex_build(cindex *x, size_t nr, const int32_t *rater, const int32_
   }
   qsort(keys, n_ranks, sizeof *keys, cmp_nkey);
   x->n_ranks = n_ranks;
-  x->rank_post = ns_mallocn(n_ranks ? n_ranks : 1, sizeof *x->rank_post);
+  x->rank_post = ns_mallocn(n_ranks, sizeof *x->rank_post);
   x->qoff = ns_calloc(n_ranks + 1, sizeof *x->qoff);
   if (!x->rank_post || !x->qoff) goto nomem;
 
@@ -189,8 +189,8 @@ static int cindex_build(cindex *x, size_t nr, const int32_t *rater, const int32_
   }
   if (n_q >= UINT32_MAX) { rc = NS_EINVAL; goto out; }
   x->n_q = n_q;
-  x->qs = ns_mallocn(n_q ? n_q : 1, sizeof *x->qs);
-  x->rpos = ns_mallocn(n_q ? n_q : 1, sizeof *x->rpos);
+  x->qs = ns_mallocn(n_q, sizeof *x->qs);
+  x->rpos = ns_mallocn(n_q, sizeof *x->rpos);
   if (!x->qs || !x->rpos) goto nomem;
   n_q = 0;
   for (size_t k = 0; k < n_ranks; k++) {
@@ -380,8 +380,8 @@ static uint32_t min_suspect_count(const ns_corate_params *p, double N) {
 static int judge(const cindex *x, size_t n_raters, const ns_corate_params *p,
                  const pass_out *outs, size_t n_chunks, size_t n_passes, size_t s,
                  int32_t *group_id, ns_corate_stats *st) {
-  int32_t *par = ns_mallocn(n_raters ? n_raters : 1, sizeof *par);
-  int32_t *size = ns_calloc(n_raters ? n_raters : 1, sizeof *size);
+  int32_t *par = ns_mallocn(n_raters, sizeof *par);
+  int32_t *size = ns_calloc(n_raters, sizeof *size);
   const int32_t *T = x->T;
   double N = x->N, rho = 0;
   uint64_t sum_co = 0;
@@ -562,7 +562,7 @@ int ns_groups_dedup(size_t n_ratings, const int32_t *rater, const int32_t *note,
       return NS_EINVAL;
     if (group_id[rater[i]] > 0) m++;
   }
-  rows = ns_mallocn(m ? m : 1, sizeof *rows);
+  rows = ns_mallocn(m, sizeof *rows);
   if (!rows) return NS_ENOMEM;
   m = 0;
   for (size_t i = 0; i < n_ratings; i++) {

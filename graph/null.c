@@ -69,8 +69,8 @@ int ns__null_build(ns__null *N, const ns__clayout *L, const int32_t *comm, size_
   const ns_bigraph *g = L->g;
   size_t nr = g->n_raters, np = L->n_posts, CC = C * C;
   post_acc a;
-  int32_t *home = ns_mallocn(np ? np : 1, sizeof *home);
-  double *dpost = ns_mallocn(np ? np : 1, sizeof *dpost);
+  int32_t *home = ns_mallocn(np, sizeof *home);
+  double *dpost = ns_mallocn(np, sizeof *dpost);
   double *Dk = ns_calloc(C, sizeof *Dk);
   double *f = ns_mallocn(C * 3, sizeof *f);
   double *base = ns_calloc(C, sizeof *base);
@@ -173,8 +173,8 @@ int ns__null_build(ns__null *N, const ns__clayout *L, const int32_t *comm, size_
       total += nt;
       for (size_t i = 0; i < nt; i++) cnt[touched[i]] = 0;
     }
-    N->m_k = ns_mallocn(total ? total : 1, sizeof *N->m_k);
-    N->m_w = ns_mallocn(total ? total : 1, sizeof *N->m_w);
+    N->m_k = ns_mallocn(total, sizeof *N->m_k);
+    N->m_w = ns_mallocn(total, sizeof *N->m_w);
     if (!N->m_k || !N->m_w) goto out;
   }
   for (size_t u = 0; u < nr; u++) {

@@ -67,10 +67,10 @@ static int seed_pairs(const layout *L, const ns_qclique_params *p, const int32_t
   if (p->min_seed_lift > 0 && raw.n > 0) {
     /* Chance co-rating from the null model (collide.h): the pair's
     ** activities, communities and own mixes, values ignored. */
-    comm = ns_mallocn(L->g->n_raters ? L->g->n_raters : 1, sizeof *comm);
+    comm = ns_mallocn(L->g->n_raters, sizeof *comm);
     if (!comm) { rc = NS_ENOMEM; goto out; }
     if ((rc = ns__null_communities(L->g->n_raters, community, comm, &C)) != 0) goto out;
-    need = ns_calloc(L->g->n_raters ? L->g->n_raters : 1, 1);
+    need = ns_calloc(L->g->n_raters, 1);
     if (!need) { rc = NS_ENOMEM; goto out; }
     for (size_t i = 0; i < raw.n; i++) need[raw.a[i].a] = need[raw.a[i].b] = 1;
     if ((rc = ns__null_build(&N, L, comm, C, NULL, 0, 0, need)) != 0) goto out;
@@ -442,9 +442,9 @@ int ns_qclique_detect(const ns_bigraph *g, const float *edge_value, const int64_
     G.p = p;
     G.assigned = clique_id;
     G.rejected = -1;
-    G.ev_cnt = ns_calloc(nev ? nev : 1, sizeof *G.ev_cnt);
-    G.in_A = ns_calloc(nev ? nev : 1, 1);
-    G.post_act = ns_calloc(L.n_posts ? L.n_posts : 1, sizeof *G.post_act);
+    G.ev_cnt = ns_calloc(nev, sizeof *G.ev_cnt);
+    G.in_A = ns_calloc(nev, 1);
+    G.post_act = ns_calloc(L.n_posts, sizeof *G.post_act);
     G.part = ns_calloc(nr, sizeof *G.part);
     G.score = ns_calloc(nr, sizeof *G.score);
     G.is_mem = ns_calloc(nr, 1);

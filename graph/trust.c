@@ -139,17 +139,17 @@ int ns_trust_propagate(const ns_bigraph *g, const double *seed_w,
   if (!(seed_sum > 0)) return NS_EINVAL;
 
   nch = ns_pool_nchunks(nr, CHUNK_RATERS);
-  nbr_r = ns_mallocn(ne ? ne : 1, sizeof *nbr_r);
-  nbr_n = ns_mallocn(ne ? ne : 1, sizeof *nbr_n);
-  inv_r = ns_mallocn(nr ? nr : 1, sizeof *inv_r);
-  inv_n = ns_mallocn(nn ? nn : 1, sizeof *inv_n);
-  s = ns_mallocn(nr ? nr : 1, sizeof *s);
-  x = ns_mallocn(nr ? nr : 1, sizeof *x);
-  x_new = ns_mallocn(nr ? nr : 1, sizeof *x_new);
-  z = ns_mallocn(nr ? nr : 1, sizeof *z);
-  y = ns_mallocn(nn ? nn : 1, sizeof *y);
-  pl1 = ns_calloc(nch ? nch : 1, sizeof *pl1);
-  pd = ns_calloc(nch ? nch : 1, sizeof *pd);
+  nbr_r = ns_mallocn(ne, sizeof *nbr_r);
+  nbr_n = ns_mallocn(ne, sizeof *nbr_n);
+  inv_r = ns_mallocn(nr, sizeof *inv_r);
+  inv_n = ns_mallocn(nn, sizeof *inv_n);
+  s = ns_mallocn(nr, sizeof *s);
+  x = ns_mallocn(nr, sizeof *x);
+  x_new = ns_mallocn(nr, sizeof *x_new);
+  z = ns_mallocn(nr, sizeof *z);
+  y = ns_mallocn(nn, sizeof *y);
+  pl1 = ns_calloc(nch, sizeof *pl1);
+  pd = ns_calloc(nch, sizeof *pd);
   if (!nbr_r || !nbr_n || !inv_r || !inv_n || !s || !x || !x_new || !z || !y || !pl1 ||
       !pd) {
     rc = NS_ENOMEM;
@@ -227,11 +227,11 @@ int ns_trust_propagate(const ns_bigraph *g, const double *seed_w,
 
   /* Results.  The final mass vector is c.x (one of the two buffers). */
   out->n_raters = nr;
-  out->mass = ns_mallocn(nr ? nr : 1, sizeof *out->mass);
-  out->per_edge = ns_mallocn(nr ? nr : 1, sizeof *out->per_edge);
-  out->trust = ns_mallocn(nr ? nr : 1, sizeof *out->trust);
-  out->earned = ns_mallocn(nr ? nr : 1, sizeof *out->earned);
-  tmp = ns_mallocn(nr ? nr : 1, sizeof *tmp);
+  out->mass = ns_mallocn(nr, sizeof *out->mass);
+  out->per_edge = ns_mallocn(nr, sizeof *out->per_edge);
+  out->trust = ns_mallocn(nr, sizeof *out->trust);
+  out->earned = ns_mallocn(nr, sizeof *out->earned);
+  tmp = ns_mallocn(nr, sizeof *tmp);
   if (!out->mass || !out->per_edge || !out->trust || !out->earned || !tmp) {
     rc = NS_ENOMEM;
     goto out;
@@ -322,7 +322,7 @@ int ns_trust_default_seeds(size_t n_raters, const int32_t *n_agree,
   }
   if (!n_agree || !seed_w || !(p->top_frac > 0 && p->top_frac <= 1)) return NS_EINVAL;
   for (size_t u = 0; u < n_raters; u++) seed_w[u] = 0;
-  cand = ns_mallocn(n_raters ? n_raters : 1, sizeof *cand);
+  cand = ns_mallocn(n_raters, sizeof *cand);
   if (!cand) return NS_ENOMEM;
 
   /* Three passes, each more lenient, until somebody qualifies: a young

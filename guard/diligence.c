@@ -99,9 +99,9 @@ static void dside_free(dside *s) { free(s->off), free(s->slot), free(s->base), f
 static int dside_alloc(dside *s, size_t n, const uint32_t *deg, const int32_t *orig, size_t N) {
   s->n = n;
   s->off = ns_mallocn(n + 1, sizeof *s->off);
-  s->slot = ns_mallocn(N ? N : 1, sizeof *s->slot);
-  s->base = ns_mallocn(N ? N : 1, sizeof *s->base);
-  s->w = ns_mallocn(N ? N : 1, sizeof *s->w);
+  s->slot = ns_mallocn(N, sizeof *s->slot);
+  s->base = ns_mallocn(N, sizeof *s->base);
+  s->w = ns_mallocn(N, sizeof *s->w);
   if (!s->off || !s->slot || !s->base || !s->w) return NS_ENOMEM;
   s->off[0] = 0;
   for (size_t j = 0; j < n; j++) s->off[j + 1] = s->off[j] + deg[orig[j]];
@@ -506,12 +506,12 @@ int ns_guard_diligence_fit(size_t n_notes, size_t n_raters, size_t n_ratings,
   ** gathers most often share cache lines (on gen data at 10 M, the top
   ** 14 % of raters hold half the ratings). */
   F.n_notes = n_notes, F.n_raters = n_raters;
-  degn = ns_calloc(n_notes ? n_notes : 1, sizeof *degn);
-  degu = ns_calloc(n_raters ? n_raters : 1, sizeof *degu);
-  F.nid = ns_mallocn(n_notes ? n_notes : 1, sizeof *F.nid);
-  F.uid = ns_mallocn(n_raters ? n_raters : 1, sizeof *F.uid);
-  F.norig = ns_mallocn(n_notes ? n_notes : 1, sizeof *F.norig);
-  F.uorig = ns_mallocn(n_raters ? n_raters : 1, sizeof *F.uorig);
+  degn = ns_calloc(n_notes, sizeof *degn);
+  degu = ns_calloc(n_raters, sizeof *degu);
+  F.nid = ns_mallocn(n_notes, sizeof *F.nid);
+  F.uid = ns_mallocn(n_raters, sizeof *F.uid);
+  F.norig = ns_mallocn(n_notes, sizeof *F.norig);
+  F.uorig = ns_mallocn(n_raters, sizeof *F.uorig);
   if (!degn || !degu || !F.nid || !F.uid || !F.norig || !F.uorig) {
     rc = NS_ENOMEM;
     goto out;

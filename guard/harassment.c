@@ -57,8 +57,8 @@ int ns_guard_harassment_labels(size_t n_ratings, const uint8_t *r_level,
                                const uint32_t *r_tags, const int64_t *r_created_ms,
                                const int32_t *r_note, const int32_t *r_rater,
                                size_t n_notes, size_t n_raters, int8_t *label) {
-  int32_t *cn = ns_calloc(n_notes ? n_notes : 1, sizeof *cn);
-  int32_t *cu = ns_calloc(n_raters ? n_raters : 1, sizeof *cu);
+  int32_t *cn = ns_calloc(n_notes, sizeof *cn);
+  int32_t *cu = ns_calloc(n_raters, sizeof *cu);
   int rc = 0;
   if (!cn || !cu) {
     rc = NS_ENOMEM;
@@ -109,7 +109,7 @@ typedef struct lside {
 static int lside_build(lside *s, size_t n, const uint32_t *deg, const int32_t *orig, size_t N) {
   s->n = n;
   s->off = ns_mallocn(n + 1, sizeof *s->off);
-  s->slot = ns_mallocn(N ? N : 1, sizeof *s->slot);
+  s->slot = ns_mallocn(N, sizeof *s->slot);
   if (!s->off || !s->slot) return NS_ENOMEM;
   s->off[0] = 0;
   for (size_t j = 0; j < n; j++) s->off[j + 1] = s->off[j] + deg[orig[j]];
@@ -320,12 +320,12 @@ int ns_guard_harassment_fit(size_t n_notes, size_t n_raters, int k,
 
   /* Compact rows with labelled ratings, heaviest first: the rows whose
   ** copies are read most often share cache lines. */
-  degn = ns_calloc(n_notes ? n_notes : 1, sizeof *degn);
-  degu = ns_calloc(n_raters ? n_raters : 1, sizeof *degu);
-  nid = ns_mallocn(n_notes ? n_notes : 1, sizeof *nid);
-  uid = ns_mallocn(n_raters ? n_raters : 1, sizeof *uid);
-  norig = ns_mallocn(n_notes ? n_notes : 1, sizeof *norig);
-  uorig = ns_mallocn(n_raters ? n_raters : 1, sizeof *uorig);
+  degn = ns_calloc(n_notes, sizeof *degn);
+  degu = ns_calloc(n_raters, sizeof *degu);
+  nid = ns_mallocn(n_notes, sizeof *nid);
+  uid = ns_mallocn(n_raters, sizeof *uid);
+  norig = ns_mallocn(n_notes, sizeof *norig);
+  uorig = ns_mallocn(n_raters, sizeof *uorig);
   if (!degn || !degu || !nid || !uid || !norig || !uorig) {
     rc = NS_ENOMEM;
     goto out;

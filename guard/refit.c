@@ -196,7 +196,7 @@ int ns_guard_pseudo_bounds(const ns_guard_fit *f, const ns_guard_reg *reg,
 
   /* Extreme pseudo-raters from raters that actually rated (others would
   ** carry the zero parameters of an empty row). */
-  active = ns_calloc(f->n_raters ? f->n_raters : 1, 1);
+  active = ns_calloc(f->n_raters, 1);
   if (!active) return NS_ENOMEM;
   for (size_t e = 0; e < f->n_ratings; e++) {
     int32_t u = f->r_rater[e];
@@ -228,7 +228,7 @@ int ns_guard_pseudo_bounds(const ns_guard_fit *f, const ns_guard_reg *reg,
   }
 
   /* Four variants: original ratings, then +1 pseudo-rating per note. */
-  buf = ns_mallocn(nn ? 4 * nn * (k + 1) : 1, sizeof *buf);
+  buf = ns_mallocn(4 * nn * (k + 1), sizeof *buf);
   if (!buf) {
     rc = NS_ENOMEM;
     goto out;
@@ -332,7 +332,7 @@ int ns_guard_refit_excluding(const ns_guard_fit *f, const uint8_t *excluded,
   uint8_t *keep;
   int rc;
   if ((rc = check_fit(f)) != 0 || !excluded) return rc ? rc : NS_EINVAL;
-  keep = ns_mallocn(f->n_ratings ? f->n_ratings : 1, 1);
+  keep = ns_mallocn(f->n_ratings, 1);
   if (!keep) return NS_ENOMEM;
   for (size_t e = 0; e < f->n_ratings; e++) {
     int32_t u = f->r_rater[e];
@@ -355,7 +355,7 @@ int ns_guard_population_sampled(const ns_guard_fit *f, const uint8_t *r_source,
   uint8_t *keep;
   int rc;
   if ((rc = check_fit(f)) != 0 || !r_source || !out || !out->icpt) return rc ? rc : NS_EINVAL;
-  keep = ns_mallocn(f->n_ratings ? f->n_ratings : 1, 1);
+  keep = ns_mallocn(f->n_ratings, 1);
   if (!keep) return NS_ENOMEM;
   if (out->n_neg) memset(out->n_neg, 0, f->n_notes * sizeof *out->n_neg);
   if (out->n_pos) memset(out->n_pos, 0, f->n_notes * sizeof *out->n_pos);

@@ -40,9 +40,9 @@ int ns_guard_tag_weights(const ns_guard_fit *f, double *weight_out) {
   double *d = NULL;
   int rc = 0;
   size_t k = (size_t)f->k;
-  hn = ns_calloc(f->n_notes ? f->n_notes : 1, 1);
-  hr = ns_calloc(f->n_raters ? f->n_raters : 1, 1);
-  d = ns_mallocn(f->n_ratings ? f->n_ratings : 1, sizeof *d);
+  hn = ns_calloc(f->n_notes, 1);
+  hr = ns_calloc(f->n_raters, 1);
+  d = ns_mallocn(f->n_ratings, sizeof *d);
   if (!hn || !hr || !d) {
     rc = NS_ENOMEM;
     goto out;
@@ -94,7 +94,7 @@ int ns_guard_tag_aggregate(const ns_guard_fit *f, const double *weight,
   int own = 0;
   if (!f->r_tags) return NS_EINVAL;
   if (!tot) {
-    tot = ns_mallocn(f->n_notes ? f->n_notes : 1, sizeof *tot);
+    tot = ns_mallocn(f->n_notes, sizeof *tot);
     if (!tot) return NS_ENOMEM;
     own = 1;
   }
@@ -123,7 +123,7 @@ int ns_guard_tag_aggregate(const ns_guard_fit *f, const double *weight,
 
 int ns_guard_tag_thresholds(size_t n_notes, const double *ratio,
                             const uint8_t *is_crh, int pct, double thresholds[13]) {
-  double *col = ns_mallocn(n_notes ? n_notes : 1, sizeof *col);
+  double *col = ns_mallocn(n_notes, sizeof *col);
   int rc = 0;
   if (!col) return NS_ENOMEM;
   for (int t = 0; t < NS_N_NOT_HELPFUL_TAGS; t++) {
@@ -223,8 +223,8 @@ int ns_guard_incorrect_filter(const ns_guard_fit *f, const int32_t *incorrect,
   if (!f->r_tags || !out) return NS_EINVAL;
   /* Weighted sums (r_weight, 1 when NULL), floored to head counts: a
   ** coordinated group on a note counts as the one rater it weighs. */
-  cnt = ns_calloc(f->n_notes ? f->n_notes : 1, sizeof *cnt);
-  vot = ns_calloc(f->n_notes ? f->n_notes : 1, sizeof *vot);
+  cnt = ns_calloc(f->n_notes, sizeof *cnt);
+  vot = ns_calloc(f->n_notes, sizeof *vot);
   if (!cnt || !vot) {
     free(cnt);
     free(vot);

@@ -392,7 +392,7 @@ static int cmp_rank(const void *a, const void *b) {
 
 /* Average ranks (1-based) of v[0..n) into rk. */
 static int ranks(const double *v, size_t n, double *rk) {
-  rank_item *it = ns_mallocn(n ? n : 1, sizeof *it);
+  rank_item *it = ns_mallocn(n, sizeof *it);
   if (!it) return NS_ENOMEM;
   for (size_t i = 0; i < n; i++) it[i].v = v[i], it[i].i = i;
   qsort(it, n, sizeof *it, cmp_rank);
@@ -408,7 +408,7 @@ static int ranks(const double *v, size_t n, double *rk) {
 
 /* Pearson correlation of the average ranks; NAN if undefined. */
 static int spearman(const double *a, const double *b, size_t n, double *out) {
-  double *ra = ns_mallocn(n ? n : 1, sizeof *ra), *rb = ns_mallocn(n ? n : 1, sizeof *rb);
+  double *ra = ns_mallocn(n, sizeof *ra), *rb = ns_mallocn(n, sizeof *rb);
   double ma = 0, mb = 0, sab = 0, saa = 0, sbb = 0;
   int rc = 0;
   *out = NAN;
@@ -462,8 +462,8 @@ int ns_eval_run(const char *truth_dir, const char *scores_dir, const char *score
 
   r->n_truth = tv.n;
   r->n_scored = sa.n;
-  qa = ns_mallocn(tv.n ? tv.n : 1, sizeof *qa);
-  ia = ns_mallocn(tv.n ? tv.n : 1, sizeof *ia);
+  qa = ns_mallocn(tv.n, sizeof *qa);
+  ia = ns_mallocn(tv.n, sizeof *ia);
   if (!qa || !ia) { rc = NS_ENOMEM; goto out; }
   /* one pass over the truth notes fills every counter; qa/ia collect the
    * (quality, intercept) pairs for Spearman */

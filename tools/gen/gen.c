@@ -509,7 +509,7 @@ static int honest_ratings(gen *g, wbuf *w, const double *act, const double *pop,
     size_t n = (size_t)ns_rng_below(&ra, g->nn);
     if (kn[n]) kn[n]--, sum_k--;
   }
-  stub = ns_mallocn(sum_k ? sum_k : 1, sizeof *stub);
+  stub = ns_mallocn(sum_k, sizeof *stub);
   if (!stub) { rc = NS_ENOMEM; goto out; }
   for (size_t u = 0, p = 0; u < g->nr; u++)
     for (uint32_t k = 0; k < cu[u]; k++) stub[p++] = (uint32_t)u;
@@ -932,7 +932,7 @@ static int planted_layers(gen *g, const double *act, uint32_t **poffp, uint32_t 
   }
 
   /* per-note lists, in the order drawn */
-  pre = ns_mallocn(pairs.n ? pairs.n : 1, sizeof *pre);
+  pre = ns_mallocn(pairs.n, sizeof *pre);
   if (!pre) { rc = NS_ENOMEM; goto out; }
   for (size_t i = 0; i < pairs.n; i++) poff[(pairs.a[i] >> 32) + 1]++;
   for (size_t n = 0; n < g->nn; n++) poff[n + 1] += poff[n];
@@ -1076,7 +1076,7 @@ static int shaped_ratings(gen *g, wbuf *w, const double *act, const double *pop,
     off[c + 1] += apportion_wf(cnt, m, dem[c], 1, cap, tmpw, fixed, &ra);
     for (uint32_t i = 0; i < m; i++) cu[tmpc[i]] = cnt[i];
   }
-  stub = ns_mallocn(off[g->nc] ? off[g->nc] : 1, sizeof *stub);
+  stub = ns_mallocn(off[g->nc], sizeof *stub);
   if (!stub) { rc = NS_ENOMEM; goto out; }
   for (uint32_t c = 0; c < g->nc; c++) {
     uint64_t p = off[c];
@@ -1652,7 +1652,7 @@ int ns_gen_run(const ns_gen_opts *o, const char *dir, ns_gen_stats *stp) {
   g.ncomm = ns_calloc(g.nn, sizeof *g.ncomm);
   g.power = ns_calloc(np, 1);
   g.clique = ns_calloc(np, sizeof *g.clique);
-  g.honest_t = ns_calloc(g.nk ? g.nk : 1, 1);
+  g.honest_t = ns_calloc(g.nk, 1);
   g.post = ns_mallocn(g.nn, sizeof *g.post);
   g.hot = ns_calloc(g.nn, 1);
   act = ns_mallocn(g.nr, sizeof *act);
