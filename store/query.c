@@ -480,6 +480,20 @@ int ns_q_change_counts(ns_reader *r, int64_t run_id, int64_t *changed, int64_t *
   return rc < 0 ? rc : 0;
 }
 
+/* Steps st (columns: note id, old and new status, decided by, old and new
+** intercept), hands each row to fn, finalizes st. */
+static int each_change(ns_reader *r, sqlite3_stmt *st,
+                       int (*fn)(void *ctx, const ns_q_change *c), void *ctx) {
+  int rc;
+  while ((rc = step(r, st)) == 1) {
+    ns_q_change c = {sqlite3_column_int64(st, 0), col_txt(st, 1), col_txt(st, 2),
+                     col_txt(st, 3), col_f64(st, 4), col_f64(st, 5)};
+    if ((rc = fn(ctx, &c)) != 0) break;
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
 int ns_q_changes(ns_reader *r, int64_t run_id, int64_t limit,
                  int (*fn)(void *ctx, const ns_q_change *c), void *ctx) {
   sqlite3_stmt *st;
@@ -490,13 +504,7 @@ int ns_q_changes(ns_reader *r, int64_t run_id, int64_t limit,
     return rc;
   sqlite3_bind_int64(st, 1, run_id);
   sqlite3_bind_int64(st, 2, limit);
-  while ((rc = step(r, st)) == 1) {
-    ns_q_change c = {sqlite3_column_int64(st, 0), col_txt(st, 1), col_txt(st, 2),
-                     col_txt(st, 3), col_f64(st, 4), col_f64(st, 5)};
-    if ((rc = fn(ctx, &c)) != 0) break;
-  }
-  sqlite3_finalize(st);
-  return rc;
+  return each_change(r, st, fn, ctx);
 }
 
 int ns_q_run_changes(ns_reader *r, int64_t from, int64_t to,
@@ -526,11 +534,5 @@ int ns_q_run_changes(ns_reader *r, int64_t from, int64_t to,
     return rc;
   sqlite3_bind_int64(st, 1, from);
   sqlite3_bind_int64(st, 2, to);
-  while ((rc = step(r, st)) == 1) {
-    ns_q_change c = {sqlite3_column_int64(st, 0), col_txt(st, 1), col_txt(st, 2),
-                     col_txt(st, 3), col_f64(st, 4), col_f64(st, 5)};
-    if ((rc = fn(ctx, &c)) != 0) break;
-  }
-  sqlite3_finalize(st);
-  return rc;
+  return each_change(r, st, fn, ctx);
 }
