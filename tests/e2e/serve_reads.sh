@@ -20,16 +20,18 @@ rm -f "$T"/data/truth_*.tsv
 serve_start "$T" --max-reads 2 --test-read-delay 8
 curl -s --max-time 30 -o "$T/a.html" "$URL/report" & A=$!
 curl -s --max-time 30 -o "$T/b.json" "$URL/v1/runs" & B=$!
-# let both reach the server first: a probe that overtakes one of them on a
-# loaded machine takes its slot, and the test never sees both slots busy
-sleep 1
+# probe with /metrics, which is a read too but never delayed: it is
+# answered (200) until both held reads run, then refused (503).  Waiting
+# for that, rather than sending one probe after a fixed sleep, keeps a
+# probe from overtaking a held read on a loaded machine and taking its
+# slot for 8 s
 got=
-for _ in $(seq 1 50); do
-  code=$(curl -s --max-time 30 -D "$T/h" -o "$T/c.json" -w '%{http_code}' "$URL/v1/runs/latest")
+for _ in $(seq 1 500); do
+  code=$(curl -s --max-time 30 -D "$T/h" -o "$T/c.json" -w '%{http_code}' "$URL/metrics")
   if [ "$code" = 503 ]; then got=1; break; fi
-  sleep 0.05
+  sleep 0.02
 done
-[ -n "$got" ] || fail "no 503 while both read slots were busy (last: $code)"
+[ -n "$got" ] || fail "no 503 while both read slots were busy (got $code)"
 grep -qi '^Retry-After: 1' "$T/h" || fail "503 without Retry-After"
 grep -q '"error":"too many reads in progress"' "$T/c.json" || fail "503 body: $(cat "$T/c.json")"
 # ingest is answered while the two reads still run
