@@ -18,8 +18,10 @@ rm -f "$T"/data/truth_*.tsv
 # every read (but /metrics) sleeps 8 s: two of them hold both read slots
 # (long enough that a loaded machine under ASan still sees them running)
 serve_start "$T" --max-reads 2 --test-read-delay 8
-curl -s --max-time 30 -o "$T/a.html" "$URL/report" & A=$!
-curl -s --max-time 30 -o "$T/b.json" "$URL/v1/runs" & B=$!
+# (a held read that arrives while the probe below holds a slot is refused
+# itself: curl retries a 503 after 1 s)
+curl -s --max-time 60 --retry 10 --retry-delay 1 -o "$T/a.html" "$URL/report" & A=$!
+curl -s --max-time 60 --retry 10 --retry-delay 1 -o "$T/b.json" "$URL/v1/runs" & B=$!
 # probe with /metrics, which is a read too but never delayed: it is
 # answered (200) until both held reads run, then refused (503).  Waiting
 # for that, rather than sending one probe after a fixed sleep, keeps a
