@@ -75,7 +75,7 @@ typedef struct field { const char *p; size_t n; } field;
 
 typedef struct rdr {
   const ns__tsv_src *src;
-  int fd;                 /* -1 for memory sources */
+  ns__bsrc *bs;           /* NULL for memory sources */
   size_t mem_pos;
   char *buf;
   size_t cap, pos, end;   /* unconsumed bytes are buf[pos..end) */
@@ -124,12 +124,9 @@ static int rdr_fill(rdr *r) {
     r->cap = nc;
   }
   want = r->src->block;
-  if (r->fd >= 0) {
-    ssize_t k;
-    do k = read(r->fd, r->buf + r->end, want);
-    while (k < 0 && errno == EINTR);
-    if (k < 0) return -errno;
-    got = (size_t)k;
+  if (r->bs) {
+    int rc = ns__bsrc_read(r->bs, r->buf + r->end, want, &got);
+    if (rc) return rc;
   } else {
     got = NS_MIN(want, r->src->mem_len - r->mem_pos);
     if (got) memcpy(r->buf + r->end, r->src->mem + r->mem_pos, got);
@@ -137,7 +134,8 @@ static int rdr_fill(rdr *r) {
   }
   if (got == 0) r->eof = 1;
   r->end += got;
-  r->bytes += got;
+  /* progress counts the file's bytes (compressed ones for .gz / .zip) */
+  r->bytes = r->bs ? ns__bsrc_raw_bytes(r->bs) : r->bytes + got;
   return 0;
 }
 
@@ -386,6 +384,14 @@ static void reject_row(const ns__tsv_src *src, const ns__tsv_sink *sink, const n
 
 /* ---- the file loop ----------------------------------------------------- */
 
+/* A failed read: the source's reason (a truncated gzip says where) and the
+** line of the record being read, so no short read passes for the end. */
+static void read_error(const rdr *r, const ns_load_opts *opts, int rc) {
+  const char *m = r->bs ? ns__bsrc_msg(r->bs) : "";
+  if (!m[0]) m = ns_strerror(rc);
+  ns__tsv_report(opts, "%s:%llu: %s", r->src->name, (unsigned long long)r->line, m);
+}
+
 #define MAX_FIELDS 512
 
 int ns__tsv_parse(const ns__tsv_src *src, const ns__tsv_sink *sink, const ns_load_opts *opts,
@@ -408,7 +414,6 @@ int ns__tsv_parse(const ns__tsv_src *src, const ns__tsv_sink *sink, const ns_loa
   memset(stats, 0, sizeof *stats);
   memset(&r, 0, sizeof r);
   r.src = src;
-  r.fd = -1;
   r.line = 1;
   f = ns_malloc(MAX_FIELDS * sizeof *f);
   h = ns_calloc(1, sizeof *h);
@@ -418,21 +423,11 @@ int ns__tsv_parse(const ns__tsv_src *src, const ns__tsv_sink *sink, const ns_loa
   r.buf = ns_malloc(r.cap);
   if (!f || !h || !names || !lens || !r.buf) { rc = NS_ENOMEM; goto out; }
   if (src->path) {
-    struct stat sb;
-    r.fd = open(src->path, O_RDONLY | O_CLOEXEC);
-    if (r.fd < 0) {
-      rc = -errno;
-      ns__tsv_report(opts, "%s: cannot open: %s", src->name, strerror(-rc));
+    char msg[512];
+    if ((rc = ns__bsrc_open(src->path, &r.bs, msg, sizeof msg)) != 0) {
+      ns__tsv_report(opts, "%s: %s", src->name, msg[0] ? msg : ns_strerror(rc));
       goto out;
     }
-    if (fstat(r.fd, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-      rc = -EISDIR;
-      ns__tsv_report(opts, "%s: is a directory", src->name);
-      goto out;
-    }
-#ifdef POSIX_FADV_SEQUENTIAL
-    posix_fadvise(r.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-#endif
   }
 
   /* -- header -- */
@@ -444,7 +439,7 @@ int ns__tsv_parse(const ns__tsv_src *src, const ns__tsv_sink *sink, const ns_loa
         rc = NS_EPARSE;
         ns__tsv_report(opts, "%s:1: not a public-format TSV file (header line too long)", src->name);
       } else {
-        ns__tsv_report(opts, "%s: read error: %s", src->name, ns_strerror(rc));
+        read_error(&r, opts, rc);
       }
       goto out;
     }
@@ -579,9 +574,9 @@ int ns__tsv_parse(const ns__tsv_src *src, const ns__tsv_sink *sink, const ns_loa
   goto out;
 
 read_err:
-  ns__tsv_report(opts, "%s: read error: %s", src->name, ns_strerror(rc));
+  read_error(&r, opts, rc);
 out:
-  if (r.fd >= 0) close(r.fd);
+  ns__bsrc_close(r.bs);
   free(r.buf);
   free(f);
   free(h);
@@ -602,6 +597,16 @@ void ns_tsv_list_free(char **list, size_t n) {
   free(list);
 }
 
+int ns_tsv_name_ok(const char *name) {
+  size_t len = strlen(name);
+  static const char *const ext[] = {".tsv", ".tsv.gz", ".zip"};
+  for (size_t i = 0; i < NS_ARRAY_LEN(ext); i++) {
+    size_t e = strlen(ext[i]);
+    if (len > e && !strcmp(name + len - e, ext[i])) return 1;
+  }
+  return 0;
+}
+
 int ns_tsv_list(const char *path, char ***out, size_t *n) {
   struct stat sb;
   DIR *d = NULL;
@@ -611,8 +616,9 @@ int ns_tsv_list(const char *path, char ***out, size_t *n) {
   int rc = 0;
   *out = NULL;
   *n = 0;
-  if (stat(path, &sb) != 0) return -errno;
-  if (!S_ISDIR(sb.st_mode)) {
+  /* "-" (stdin) is itself; so is any path that is not a directory */
+  if (strcmp(path, "-") != 0 && stat(path, &sb) != 0) return -errno;
+  if (!strcmp(path, "-") || !S_ISDIR(sb.st_mode)) {
     v = ns_malloc(sizeof *v);
     if (!v || !(v[0] = ns_strdup(path))) {
       free(v);
@@ -626,7 +632,7 @@ int ns_tsv_list(const char *path, char ***out, size_t *n) {
   while ((de = readdir(d)) != NULL) {
     size_t len = strlen(de->d_name);
     char *full;
-    if (len < 5 || strcmp(de->d_name + len - 4, ".tsv") != 0 || de->d_name[0] == '.') continue;
+    if (!ns_tsv_name_ok(de->d_name) || de->d_name[0] == '.') continue;
     if (k == cap) {
       size_t nc = cap ? cap * 2 : 16;
       char **nv = ns_realloc(v, nc * sizeof *nv);
@@ -830,17 +836,6 @@ int ns_tsv_load(const char *path, ns_dataset *ds, const ns_load_opts *opts,
   return first;
 }
 
-int ns_tsv_detect(const char *path, int *kind) {
-  ns__tsv_src src = {path, path, NULL, 0, 64 * 1024, 1};
-  ns__tsv_sink none = {0};
-  ns_load_stats st;
-  int rc = ns__tsv_parse(&src, &none, NULL, &st);
-  *kind = rc == 0 ? st.kind : NS_FILE_UNKNOWN;
-  return rc;
-}
-
-/* ---- TSV bodies (format.h) --------------------------------------------- */
-
 typedef struct last_msg {
   char *buf;
   size_t cap;
@@ -852,6 +847,23 @@ static void keep_msg(void *ctx, const char *msg) {
   last_msg *m = ctx;
   if (m->cap) snprintf(m->buf, m->cap, "%s", msg);
 }
+
+int ns_tsv_sniff(const char *path, int *kind, char *msg, size_t cap) {
+  ns__tsv_src src = {path, path, NULL, 0, 64 * 1024, 1, 0};
+  ns__tsv_sink none = {0};
+  last_msg m = {msg, cap};
+  ns_load_opts o = {0, keep_msg, &m, NULL};
+  ns_load_stats st;
+  int rc;
+  if (cap) msg[0] = '\0';
+  rc = ns__tsv_parse(&src, &none, &o, &st);
+  *kind = rc == 0 ? st.kind : NS_FILE_UNKNOWN;
+  return rc;
+}
+
+int ns_tsv_detect(const char *path, int *kind) { return ns_tsv_sniff(path, kind, NULL, 0); }
+
+/* ---- TSV bodies (format.h) --------------------------------------------- */
 
 int ns_tsv_parse_mem(const char *buf, size_t len, int kind, const ns_fmt_sink *sink, char *err,
                      size_t errcap) {

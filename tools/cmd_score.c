@@ -82,6 +82,11 @@ static int load(ns_dataset *ds, const ns_cli_input *in, ns_cli_rejects *rj, uint
       fprintf(stderr, "notescore: %s: %s\n", in->files[i], ns_strerror(rc));
       return 1;
     }
+    if (st.kind != in->kind) { /* stdin: not checked before (it is read once) */
+      fprintf(stderr, "notescore: %s: given as %s (a %s file) but its header is that of a %s file\n",
+              in->files[i], in->flag, ns_file_kind_name(in->kind), ns_file_kind_name(st.kind));
+      return 1;
+    }
     *ok += st.rows_ok;
   }
   return 0;
