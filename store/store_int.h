@@ -47,6 +47,11 @@ typedef struct ns__tsv_src {
   size_t block;
   int header_only;         /* stop after detecting the kind */
   int kind;                /* expected NS_FILE_* (0: detect from the header) */
+  /* optional: called once the header is mapped, before the first row, with
+  ** the kind (a stream read once, stdin, cannot be detected beforehand);
+  ** an error from it ends the parse with that error */
+  int (*on_header)(void *ctx, int kind);
+  void *hctx;
 } ns__tsv_src;
 
 /* A byte source (store/source.c): a file, stdin ("-"), a gzip file or a

@@ -485,6 +485,7 @@ int ns__tsv_parse(const ns__tsv_src *src, const ns__tsv_sink *sink, const ns_loa
     goto out;
   }
   r.line += 1 + nl_in;
+  if (src->on_header && (rc = src->on_header(src->hctx, h->kind)) != 0) goto out;
 
   /* -- rows -- */
   for (;;) {
