@@ -73,6 +73,24 @@ int ns_tsv_sniff(const char *path, int *kind, char *msg, size_t cap);
 int ns_tsv_load(const char *path, ns_dataset *ds, const ns_load_opts *opts,
                 ns_load_stats *stats);
 
+/* Called by ns_tsv_load_files() on the caller's thread, in file order, once
+** file i was read (rc 0) or failed (rc; the last call), after its report
+** messages; dropped: its messages beyond max_msgs (counted, not reported). */
+typedef void (*ns_load_done_fn)(void *ctx, size_t i, const char *path, int rc,
+                                const ns_load_stats *st, uint64_t dropped);
+
+/* Reads several files (shards) into ds with up to `threads` threads (<= 0:
+** ns_default_threads()), each file parsed into its own dataset and appended
+** in the order given, so ds, the participant table and the order of the
+** report messages are those of reading the files one after the other
+** (messages are kept per file until its turn: at most max_msgs each, the
+** rest counted).  Stops at the first failed file as a sequential read would
+** and returns its error; 0 otherwise.  Paths are files (or "-"), not
+** directories: expand those with ns_tsv_list() first. */
+int ns_tsv_load_files(const char *const *paths, size_t n, int threads, size_t max_msgs,
+                      ns_dataset *ds, const ns_load_opts *opts, ns_load_done_fn done,
+                      void *done_ctx);
+
 /* Like ns_tsv_load() for one file held in memory (name is used in
 ** messages).  The fuzz target and tests use it; block is the read size to
 ** simulate (0 = the normal 1 MiB). */

@@ -36,6 +36,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -834,6 +835,230 @@ int ns_tsv_load(const char *path, ns_dataset *ds, const ns_load_opts *opts,
     stats->rows_rejected += one.rows_rejected;
   }
   ns_tsv_list_free(list, n);
+  return first;
+}
+
+/* ---- several files in parallel ----------------------------------------- */
+
+/* One file of ns_tsv_load_files: parsed into its own dataset by a worker,
+** its report messages kept to be replayed in file order. */
+typedef struct lf_part {
+  ns_dataset *ds;
+  ns_load_stats st;
+  int rc, done;
+  char **msgs;
+  size_t nmsg, capmsg, max_msgs;
+  uint64_t dropped;
+} lf_part;
+
+typedef struct lf_ctx {
+  const char *const *paths;
+  size_t n, next, merged, window;
+  lf_part *parts;
+  int strict, stop;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+} lf_ctx;
+
+static void lf_msg(void *ctx, const char *msg) {
+  lf_part *p = ctx;
+  char *m;
+  if (p->nmsg == p->max_msgs) {
+    p->dropped++;
+    return;
+  }
+  if (p->nmsg == p->capmsg) {
+    size_t nc = p->capmsg ? p->capmsg * 2 : 16;
+    char **nv = ns_realloc(p->msgs, nc * sizeof *nv);
+    if (!nv) {
+      p->dropped++;
+      return;
+    }
+    p->msgs = nv;
+    p->capmsg = nc;
+  }
+  if (!(m = ns_strdup(msg))) {
+    p->dropped++;
+    return;
+  }
+  p->msgs[p->nmsg++] = m;
+}
+
+static void lf_part_free(lf_part *p) {
+  for (size_t i = 0; i < p->nmsg; i++) free(p->msgs[i]);
+  free(p->msgs);
+  p->msgs = NULL;
+  p->nmsg = 0;
+  ns_dataset_free(p->ds);
+  p->ds = NULL;
+}
+
+static void *lf_worker(void *arg) {
+  lf_ctx *L = arg;
+  for (;;) {
+    size_t i;
+    lf_part *p;
+    ns_load_opts o;
+    pthread_mutex_lock(&L->mu);
+    /* at most `window` files parsed ahead of the merge: memory stays at a
+    ** few files' datasets, whatever the number of shards */
+    while (!L->stop && L->next < L->n && L->next >= L->merged + L->window)
+      pthread_cond_wait(&L->cv, &L->mu);
+    if (L->stop || L->next >= L->n) {
+      pthread_mutex_unlock(&L->mu);
+      return NULL;
+    }
+    i = L->next++;
+    pthread_mutex_unlock(&L->mu);
+    p = &L->parts[i];
+    o = (ns_load_opts){L->strict, lf_msg, p, NULL};
+    p->rc = ns_dataset_new(&p->ds);
+    if (p->rc == 0) p->rc = ns_tsv_load(L->paths[i], p->ds, &o, &p->st);
+    pthread_mutex_lock(&L->mu);
+    p->done = 1;
+    pthread_cond_broadcast(&L->cv);
+    pthread_mutex_unlock(&L->mu);
+  }
+}
+
+/* Appends part's rows to ds as if they had been read into it: its
+** participants are interned in its own index order, which is the order of
+** first appearance in the file, so the table grows exactly as a sequential
+** read would have grown it. */
+static int lf_merge(ns_dataset *ds, const ns_dataset *p) {
+  size_t np = ns_strtab_count(p->participants);
+  int32_t *map = ns_mallocn(np ? np : 1, sizeof *map);
+  int rc = 0;
+  size_t base;
+  if (!map) return NS_ENOMEM;
+  for (size_t i = 0; i < np && !rc; i++) {
+    const char *str = ns_strtab_str(p->participants, (int32_t)i);
+    rc = ns_strtab_intern(ds->participants, str, strlen(str), &map[i]);
+  }
+#define MAP(x) ((x) < 0 ? (x) : map[(x)])
+  if (!rc && p->n_notes) {
+    base = ds->n_notes;
+    if ((rc = ns_dataset_reserve_notes(ds, base + p->n_notes)) == 0) {
+      for (size_t i = 0; i < p->n_notes; i++) {
+        ds->note_id[base + i] = p->note_id[i];
+        ds->note_author[base + i] = MAP(p->note_author[i]);
+        ds->note_created_ms[base + i] = p->note_created_ms[i];
+        ds->note_tweet_id[base + i] = p->note_tweet_id[i];
+        ds->note_class[base + i] = p->note_class[i];
+      }
+      ds->n_notes = base + p->n_notes;
+    }
+  }
+  if (!rc && p->n_ratings) {
+    base = ds->n_ratings;
+    if ((rc = ns_dataset_reserve_ratings(ds, base + p->n_ratings)) == 0) {
+      memcpy(ds->r_note_id + base, p->r_note_id, p->n_ratings * sizeof *p->r_note_id);
+      memcpy(ds->r_created_ms + base, p->r_created_ms, p->n_ratings * sizeof *p->r_created_ms);
+      memcpy(ds->r_level + base, p->r_level, p->n_ratings * sizeof *p->r_level);
+      memcpy(ds->r_tags + base, p->r_tags, p->n_ratings * sizeof *p->r_tags);
+      memcpy(ds->r_source + base, p->r_source, p->n_ratings * sizeof *p->r_source);
+      for (size_t i = 0; i < p->n_ratings; i++) ds->r_rater[base + i] = MAP(p->r_rater[i]);
+      ds->n_ratings = base + p->n_ratings;
+    }
+  }
+  if (!rc && p->n_history) {
+    ns_nsh *h = ns_realloc(ds->history, (ds->n_history + p->n_history) * sizeof *h);
+    if (!h) rc = NS_ENOMEM;
+    else {
+      ds->history = h;
+      for (size_t i = 0; i < p->n_history; i++) {
+        h[ds->n_history + i] = p->history[i];
+        h[ds->n_history + i].author = MAP(p->history[i].author);
+      }
+      ds->n_history += p->n_history;
+    }
+  }
+  if (!rc && p->n_enrollment) {
+    ns_enrollment *e = ns_realloc(ds->enrollment, (ds->n_enrollment + p->n_enrollment) * sizeof *e);
+    if (!e) rc = NS_ENOMEM;
+    else {
+      ds->enrollment = e;
+      for (size_t i = 0; i < p->n_enrollment; i++) {
+        e[ds->n_enrollment + i] = p->enrollment[i];
+        e[ds->n_enrollment + i].participant = MAP(p->enrollment[i].participant);
+      }
+      ds->n_enrollment += p->n_enrollment;
+    }
+  }
+#undef MAP
+  free(map);
+  return rc;
+}
+
+int ns_tsv_load_files(const char *const *paths, size_t n, int threads, size_t max_msgs,
+                      ns_dataset *ds, const ns_load_opts *opts, ns_load_done_fn done,
+                      void *done_ctx) {
+  lf_ctx L;
+  pthread_t *th = NULL;
+  size_t nth = 0;
+  int first = 0;
+  if (threads <= 0) threads = ns_default_threads();
+  if ((size_t)threads > n) threads = (int)n;
+  if (threads <= 1) {
+    /* one file or one thread: straight into ds, messages as they come */
+    for (size_t i = 0; i < n; i++) {
+      ns_load_stats st;
+      int rc = ns_tsv_load(paths[i], ds, opts, &st);
+      if (done) done(done_ctx, i, paths[i], rc, &st, 0);
+      if (rc) return rc;
+    }
+    return 0;
+  }
+  memset(&L, 0, sizeof L);
+  L.paths = paths;
+  L.n = n;
+  L.window = (size_t)threads;
+  L.strict = opts && opts->strict;
+  if (!(L.parts = ns_calloc(n, sizeof *L.parts)) || !(th = ns_calloc((size_t)threads, sizeof *th))) {
+    free(L.parts);
+    return NS_ENOMEM;
+  }
+  for (size_t i = 0; i < n; i++) L.parts[i].max_msgs = max_msgs;
+  pthread_mutex_init(&L.mu, NULL);
+  pthread_cond_init(&L.cv, NULL);
+  for (int t = 0; t < threads; t++) {
+    if (pthread_create(&th[nth], NULL, lf_worker, &L) != 0) break;
+    nth++;
+  }
+  if (nth == 0) first = NS_ENOMEM;
+  /* merge in file order: the dataset (and the messages) are those of a
+  ** sequential read; the first failed file stops it as it would */
+  for (size_t i = 0; i < n && !first; i++) {
+    lf_part *p = &L.parts[i];
+    int rc;
+    pthread_mutex_lock(&L.mu);
+    while (!p->done) pthread_cond_wait(&L.cv, &L.mu);
+    pthread_mutex_unlock(&L.mu);
+    for (size_t k = 0; k < p->nmsg; k++)
+      if (opts && opts->report) opts->report(opts->report_ctx, p->msgs[k]);
+    rc = p->rc;
+    if (rc == 0) rc = lf_merge(ds, p->ds);
+    if (done) done(done_ctx, i, paths[i], rc, &p->st, p->dropped);
+    lf_part_free(p);
+    pthread_mutex_lock(&L.mu);
+    L.merged = i + 1;
+    if (rc) {
+      first = rc;
+      L.stop = 1;
+    }
+    pthread_cond_broadcast(&L.cv);
+    pthread_mutex_unlock(&L.mu);
+  }
+  pthread_mutex_lock(&L.mu);
+  L.stop = 1;
+  pthread_cond_broadcast(&L.cv);
+  pthread_mutex_unlock(&L.mu);
+  for (size_t t = 0; t < nth; t++) pthread_join(th[t], NULL);
+  for (size_t i = 0; i < n; i++) lf_part_free(&L.parts[i]);
+  pthread_cond_destroy(&L.cv);
+  pthread_mutex_destroy(&L.mu);
+  free(L.parts);
+  free(th);
   return first;
 }
 

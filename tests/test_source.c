@@ -6,7 +6,8 @@
 ** directory lists *.tsv, *.tsv.gz and *.zip in name order and nothing else.
 **
 ** Fixtures are written at test time from tests/data/ratings-00000.tsv with
-** zlib (gzwrite) and libarchive (a zip writer).
+** zlib (gzwrite) and libarchive (a zip writer).  ns_test_tmpdir() empties
+** the directory on every call: each test calls it once before its files.
 */
 #include "harness.h"
 
@@ -237,4 +238,114 @@ TEST(source_dir_lists_compressed_in_order) {
   ASSERT_EQ(n, 1);
   ASSERT_STREQ(list[0], "-");
   ns_tsv_list_free(list, n);
+}
+
+/* ---- several shards in parallel (ns_tsv_load_files) --------------------- */
+
+typedef struct done_log {
+  char buf[2048];
+  size_t n;
+  uint64_t dropped[8];
+} done_log;
+
+static void on_done(void *ctx, size_t i, const char *path, int rc, const ns_load_stats *st,
+                    uint64_t dropped) {
+  done_log *d = ctx;
+  const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+  d->n += (size_t)snprintf(d->buf + d->n, sizeof d->buf - d->n, "%zu %s rc=%d ok=%llu rej=%llu\n",
+                           i, base, rc, (unsigned long long)st->rows_ok,
+                           (unsigned long long)st->rows_rejected);
+  if (i < 8) d->dropped[i] = dropped;
+}
+
+/* 6 shards (rows of tests/data rotated, one gzip'd, one with 25 bad rows):
+** threads 1 and 3 give the same dataset, participant table, messages and
+** per-file calls; a message cap counts the rest; a truncated shard in the
+** middle stops both at the same file with the same messages. */
+TEST(source_load_files_parallel_is_sequential) {
+  size_t n;
+  char *text = slurp("tests/data/ratings-00000.tsv", &n);
+  char *rows, paths_buf[6][512];
+  const char *paths[6];
+  const char *nl;
+  ns_dataset *a, *b;
+  msgs ga, gb;
+  done_log da, db;
+  ns_load_opts oa = {0, collect, &ga, NULL}, ob = {0, collect, &gb, NULL};
+  char tmp[400];
+  snprintf(tmp, sizeof tmp, "%s", ns_test_tmpdir()); /* (each call empties it) */
+  ASSERT(text != NULL);
+  nl = strchr(text, '\n');
+  rows = (char *)nl + 1;
+  for (int k = 0; k < 6; k++) {
+    char body[16384];
+    size_t len = (size_t)(nl + 1 - text), rl = strlen(rows);
+    size_t cut = rl * (size_t)k / 7;
+    while (cut > 0 && rows[cut - 1] != '\n') cut--;  /* rotate at a line start */
+    memcpy(body, text, len);
+    memcpy(body + len, rows + cut, rl - cut);
+    len += rl - cut;
+    memcpy(body + len, rows, cut);
+    len += cut;
+    if (k == 1)
+      for (int j = 0; j < 25; j++) len += (size_t)snprintf(body + len, sizeof body - len, "bad%d\trow\n", j);
+    snprintf(paths_buf[k], sizeof paths_buf[k], "%s/ratings-%05d.tsv%s", tmp, k,
+             k == 3 ? ".gz" : "");
+    if (k == 3) write_gz(paths_buf[k], body, len, 1);
+    else spit(paths_buf[k], body, len);
+    paths[k] = paths_buf[k];
+  }
+  memset(&ga, 0, sizeof ga);
+  memset(&gb, 0, sizeof gb);
+  memset(&da, 0, sizeof da);
+  memset(&db, 0, sizeof db);
+  ASSERT_OK(ns_dataset_new(&a));
+  ASSERT_OK(ns_dataset_new(&b));
+  ASSERT_OK(ns_tsv_load_files(paths, 6, 1, SIZE_MAX, a, &oa, on_done, &da));
+  ASSERT_OK(ns_tsv_load_files(paths, 6, 3, SIZE_MAX, b, &ob, on_done, &db));
+  ASSERT_EQ(a->n_ratings, 6 * (size_t)7);
+  same_ratings(a, b);
+  ASSERT_EQ(ns_strtab_count(a->participants), ns_strtab_count(b->participants));
+  for (size_t i = 0; i < ns_strtab_count(a->participants); i++)
+    ASSERT_STREQ(ns_strtab_str(a->participants, (int32_t)i), ns_strtab_str(b->participants, (int32_t)i));
+  ASSERT(strstr(ga.buf, "ratings-00001.tsv:9:") != NULL); /* the first bad row, line 9 */
+  ASSERT_STREQ(ga.buf, gb.buf);
+  ASSERT_STREQ(da.buf, db.buf);
+  ASSERT(strstr(da.buf, "1 ratings-00001.tsv rc=0 ok=7 rej=25\n") != NULL);
+  ns_dataset_free(b);
+
+  /* at most 5 messages a file kept: the other 20 of shard 1 are counted */
+  memset(&gb, 0, sizeof gb);
+  memset(&db, 0, sizeof db);
+  ASSERT_OK(ns_dataset_new(&b));
+  ASSERT_OK(ns_tsv_load_files(paths, 6, 3, 5, b, &ob, on_done, &db));
+  same_ratings(a, b);
+  ASSERT_EQ(db.dropped[1], 20);
+  ASSERT_EQ(db.dropped[0], 0);
+  ns_dataset_free(a);
+  ns_dataset_free(b);
+
+  /* shard 3 (gzip) truncated: both stop there, same messages, same calls */
+  {
+    size_t gn;
+    char *gzb = slurp(paths[3], &gn);
+    ASSERT(gzb != NULL);
+    spit(paths_buf[3], gzb, gn / 2);
+    free(gzb);
+  }
+  memset(&ga, 0, sizeof ga);
+  memset(&gb, 0, sizeof gb);
+  memset(&da, 0, sizeof da);
+  memset(&db, 0, sizeof db);
+  ASSERT_OK(ns_dataset_new(&a));
+  ASSERT_OK(ns_dataset_new(&b));
+  ASSERT_ERR(ns_tsv_load_files(paths, 6, 1, SIZE_MAX, a, &oa, on_done, &da), NS_EIO);
+  ASSERT_ERR(ns_tsv_load_files(paths, 6, 4, SIZE_MAX, b, &ob, on_done, &db), NS_EIO);
+  ASSERT_STREQ(ga.buf, gb.buf);
+  ASSERT_STREQ(da.buf, db.buf);
+  ASSERT(strstr(ga.buf, "ratings-00003.tsv.gz") != NULL);
+  ASSERT(strstr(da.buf, "4 ratings-00004") == NULL); /* nothing after the failed file */
+  ns_dataset_free(a);
+  ns_dataset_free(b);
+  free(text);
 }
