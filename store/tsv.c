@@ -2,12 +2,13 @@
 ** store/tsv.c -- the streaming reader of the public-format TSV files.
 **
 ** Who calls it: ns_tsv_load*() below (in-memory datasets for the
-** reproducibility CLI), store/import.c (DB import), ns_tsv_parse_mem()
+** reproducibility CLI; ns_tsv_load_files() parses shards on threads), store/import.c (DB import), ns_tsv_parse_mem()
 ** below (HTTP TSV bodies, server/body.c), the fuzz target.
 ** Thread: the caller's; no shared state.
 **
 ** Shape of the work, per file:
-**   1. read the file in 1 MiB blocks into one buffer that is reused; a
+**   1. read the file in 1 MiB blocks (from its byte source, store/source.c:
+**      plain, gzip, a zip of one file, or stdin) into one buffer that is reused; a
 **      record that straddles a block is moved to the front and completed by
 **      the next read (the buffer only grows for records > 1 MiB, up to
 **      NS__TSV_MAX_RECORD), so memory is constant however big the file is;
