@@ -46,6 +46,7 @@ static char *slurp(const char *path, size_t *len) {
     b = NULL;
   }
   fclose(f);
+  if (b) b[n] = '\0';
   *len = (size_t)n;
   return b;
 }
