@@ -928,7 +928,7 @@ static void *lf_worker(void *arg) {
 ** read would have grown it. */
 static int lf_merge(ns_dataset *ds, const ns_dataset *p) {
   size_t np = ns_strtab_count(p->participants);
-  int32_t *map = ns_mallocn(np ? np : 1, sizeof *map);
+  int32_t *map = ns_mallocn(np, sizeof *map);
   int rc = 0;
   size_t base;
   if (!map) return NS_ENOMEM;
