@@ -901,6 +901,26 @@ static int pipe_finish(imp_pipe *p, int parse_rc) {
 
 /* ---- bulk import ------------------------------------------------------- */
 
+/* stdin: the kind is known only once the parse has read the header; the
+** write transaction and the pipe start there (import_one). */
+typedef struct imp_hdr {
+  ns_store *s;
+  imp_pipe *p;
+  ns__tsv_sink *sink;
+  int strict, began;
+} imp_hdr;
+
+static int imp_on_header(void *ctx, int kind) {
+  imp_hdr *h = ctx;
+  int rc;
+  if ((rc = ns__db_begin_write(h->s)) != 0) return rc;
+  h->began = 1;
+  if (!(h->p = ns_malloc(sizeof *h->p))) return NS_ENOMEM;
+  if ((rc = pipe_start(h->p, h->s, kind, h->strict)) != 0) return rc;
+  h->sink->ctx = h->p;
+  return 0;
+}
+
 static int import_one(ns_store *s, const char *path, const ns_load_opts *opts,
                       ns_load_stats *stats) {
   imp_pipe *p = NULL;
@@ -909,25 +929,37 @@ static int import_one(ns_store *s, const char *path, const ns_load_opts *opts,
   int rc, kind, strict = opts && opts->strict;
 
   memset(stats, 0, sizeof *stats);
-  /* Detect first: a file that is not a public TSV never opens a write
-  ** transaction (and the header error is reported once, by the parse). */
-  if ((rc = ns_tsv_detect(path, &kind)) != 0) {
-    /* a header problem: parse again to report it (the parse stops at the
-    ** header, so the sink, which has no pipe, is never called); any other
-    ** failure (no memory, read error) is returned as is (fault sweep,
-    ** tests/test_fault.c: the parse went on into the rows) */
-    if (rc != NS_EPARSE && rc != NS_ECOLUMN) {
-      ns__tsv_report(opts, "%s: %s", path, ns_strerror(rc));
-      return rc;
-    }
-    return ns__tsv_parse(&src, &sink, opts, stats);
-  }
-  if ((rc = ns__db_begin_write(s)) != 0) return rc;
-  if (!(p = ns_malloc(sizeof *p))) {
-    rc = NS_ENOMEM;
-  } else if ((rc = pipe_start(p, s, kind, strict)) == 0) {
-    sink.ctx = p;
+  if (!strcmp(path, "-")) {
+    /* stdin is read once: no separate detection */
+    imp_hdr h = {s, NULL, &sink, strict, 0};
+    src.on_header = imp_on_header;
+    src.hctx = &h;
     rc = ns__tsv_parse(&src, &sink, opts, stats);
+    p = h.p;
+    if (!h.began) return rc; /* the header failed: nothing was opened */
+  } else {
+    char msg[512];
+    /* Detect first: a file that is not a public TSV never opens a write
+    ** transaction (and the header error is reported once, by the parse). */
+    if ((rc = ns_tsv_sniff(path, &kind, msg, sizeof msg)) != 0) {
+      /* a header problem: parse again to report it (the parse stops at the
+      ** header, so the sink, which has no pipe, is never called); any other
+      ** failure (no memory, read error) is returned as is (fault sweep,
+      ** tests/test_fault.c: the parse went on into the rows) */
+      if (rc != NS_EPARSE && rc != NS_ECOLUMN) {
+        if (msg[0]) ns__tsv_report(opts, "%s", msg);
+        else ns__tsv_report(opts, "%s: %s", path, ns_strerror(rc));
+        return rc;
+      }
+      return ns__tsv_parse(&src, &sink, opts, stats);
+    }
+    if ((rc = ns__db_begin_write(s)) != 0) return rc;
+    if (!(p = ns_malloc(sizeof *p))) {
+      rc = NS_ENOMEM;
+    } else if ((rc = pipe_start(p, s, kind, strict)) == 0) {
+      sink.ctx = p;
+      rc = ns__tsv_parse(&src, &sink, opts, stats);
+    }
   }
   if (p) {
     rc = pipe_finish(p, rc);
@@ -940,7 +972,7 @@ static int import_one(ns_store *s, const char *path, const ns_load_opts *opts,
   if (rc == 0) rc = ns__db_commit(s);
   if (rc) {
     ns__db_rollback(s);
-    if (strict) stats->rows_ok = 0;
+    stats->rows_ok = 0; /* rolled back: nothing of the file is kept */
     if (rc != NS_EPARSE && rc != NS_ECOLUMN && s->errbuf[0])
       ns__tsv_report(opts, "%s: %s", path, s->errbuf);
   }

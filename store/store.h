@@ -60,13 +60,36 @@ typedef struct ns_load_opts {
 /* Detects the kind of a file from its header line.  Returns 0 and *kind, or
 ** an error (unreadable file, not a TSV). */
 int ns_tsv_detect(const char *path, int *kind);
+/* The same, with the reason of a failure for people in msg ("PATH:1: not a
+** public-format TSV file ...", "PATH: empty file (no header line)",
+** "PATH:1: truncated gzip data ...").  msg may be NULL when cap is 0. */
+int ns_tsv_sniff(const char *path, int *kind, char *msg, size_t cap);
 
-/* Appends the rows of one public-format file (any kind; a directory means
-** every *.tsv in it, in name order) to ds.  Returns 0, or NS_ECOLUMN /
+/* Appends the rows of one public-format file (any kind; plain, gzip or a
+** zip of one file; "-" is stdin; a directory means every *.tsv, *.tsv.gz
+** and *.zip in it, in name order) to ds.  Returns 0, or NS_ECOLUMN /
 ** NS_EPARSE / -errno for file-level failures (reported through opts->report
 ** too).  In strict mode a bad row fails the file and nothing of it is kept. */
 int ns_tsv_load(const char *path, ns_dataset *ds, const ns_load_opts *opts,
                 ns_load_stats *stats);
+
+/* Called by ns_tsv_load_files() on the caller's thread, in file order, once
+** file i was read (rc 0) or failed (rc; the last call), after its report
+** messages; dropped: its messages beyond max_msgs (counted, not reported). */
+typedef void (*ns_load_done_fn)(void *ctx, size_t i, const char *path, int rc,
+                                const ns_load_stats *st, uint64_t dropped);
+
+/* Reads several files (shards) into ds with up to `threads` threads (<= 0:
+** ns_default_threads()), each file parsed into its own dataset and appended
+** in the order given, so ds, the participant table and the order of the
+** report messages are those of reading the files one after the other
+** (messages are kept per file until its turn: at most max_msgs each, the
+** rest counted).  Stops at the first failed file as a sequential read would
+** and returns its error; 0 otherwise.  Paths are files (or "-"), not
+** directories: expand those with ns_tsv_list() first. */
+int ns_tsv_load_files(const char *const *paths, size_t n, int threads, size_t max_msgs,
+                      ns_dataset *ds, const ns_load_opts *opts, ns_load_done_fn done,
+                      void *done_ctx);
 
 /* Like ns_tsv_load() for one file held in memory (name is used in
 ** messages).  The fuzz target and tests use it; block is the read size to
@@ -75,11 +98,13 @@ int ns_tsv_load_mem(const char *name, const void *buf, size_t len, size_t block,
                     ns_dataset *ds, const ns_load_opts *opts,
                     ns_load_stats *stats);
 
-/* Expands a command-line argument: a file gives itself, a directory every
-** *.tsv in it in name order.  *out is a malloc'ed array of malloc'ed paths;
+/* Expands a command-line argument: a file (or "-", stdin) gives itself, a
+** directory every *.tsv, *.tsv.gz and *.zip in it in name order.  *out is a malloc'ed array of malloc'ed paths;
 ** free with ns_tsv_list_free().  Returns 0 or -errno. */
 int ns_tsv_list(const char *path, char ***out, size_t *n);
 void ns_tsv_list_free(char **list, size_t n);
+/* 1 when a directory entry of this name is read (ns_tsv_list). */
+int ns_tsv_name_ok(const char *name);
 
 /* Writes ds back in the public layouts into dir: notes-00000.tsv,
 ** ratings-00000.tsv, noteStatusHistory-00000.tsv, userEnrollment-00000.tsv. */

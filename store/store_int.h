@@ -35,7 +35,8 @@ typedef ns_fmt_note ns__note_row;
 typedef ns_fmt_rating ns__rating_row;
 typedef ns_fmt_sink ns__tsv_sink;
 
-/* Where the bytes come from: a path (fd) or a memory buffer.  block is the
+/* Where the bytes come from: a path (a byte source, above: "-" is stdin,
+** gzip and zip are unpacked as read) or a memory buffer.  block is the
 ** read size (NS__TSV_BLOCK normally; the fuzzer uses tiny blocks so that
 ** records straddle block boundaries). */
 typedef struct ns__tsv_src {
@@ -46,7 +47,25 @@ typedef struct ns__tsv_src {
   size_t block;
   int header_only;         /* stop after detecting the kind */
   int kind;                /* expected NS_FILE_* (0: detect from the header) */
+  /* optional: called once the header is mapped, before the first row, with
+  ** the kind (a stream read once, stdin, cannot be detected beforehand);
+  ** an error from it ends the parse with that error */
+  int (*on_header)(void *ctx, int kind);
+  void *hctx;
 } ns__tsv_src;
+
+/* A byte source (store/source.c): a file, stdin ("-"), a gzip file or a
+** zip archive of one file, told apart by their first bytes.  open returns 0
+** or an error with a reason in msg ("cannot open: ..."); read returns 0
+** with *got == 0 at the end, or NS_EIO (bad compressed data) / -errno with ns__bsrc_msg()
+** saying why (a truncated gzip names the compressed byte where it ends). */
+typedef struct ns__bsrc ns__bsrc;
+int ns__bsrc_open(const char *path, ns__bsrc **out, char *msg, size_t cap);
+int ns__bsrc_read(ns__bsrc *s, void *buf, size_t n, size_t *got);
+const char *ns__bsrc_msg(const ns__bsrc *s);
+uint64_t ns__bsrc_raw_bytes(const ns__bsrc *s);   /* read from the file so far */
+const char *ns__bsrc_type(const ns__bsrc *s);     /* "plain", "gzip", "zip" */
+void ns__bsrc_close(ns__bsrc *s);
 
 /* Parses one file.  Calls sink for every good row; on the first rejected row
 ** in strict mode stops and returns NS_EPARSE.  Returns 0 (even with rejected

@@ -2,12 +2,13 @@
 ** store/tsv.c -- the streaming reader of the public-format TSV files.
 **
 ** Who calls it: ns_tsv_load*() below (in-memory datasets for the
-** reproducibility CLI), store/import.c (DB import), ns_tsv_parse_mem()
+** reproducibility CLI; ns_tsv_load_files() parses shards on threads), store/import.c (DB import), ns_tsv_parse_mem()
 ** below (HTTP TSV bodies, server/body.c), the fuzz target.
 ** Thread: the caller's; no shared state.
 **
 ** Shape of the work, per file:
-**   1. read the file in 1 MiB blocks into one buffer that is reused; a
+**   1. read the file in 1 MiB blocks (from its byte source, store/source.c:
+**      plain, gzip, a zip of one file, or stdin) into one buffer that is reused; a
 **      record that straddles a block is moved to the front and completed by
 **      the next read (the buffer only grows for records > 1 MiB, up to
 **      NS__TSV_MAX_RECORD), so memory is constant however big the file is;
@@ -36,6 +37,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,7 +77,7 @@ typedef struct field { const char *p; size_t n; } field;
 
 typedef struct rdr {
   const ns__tsv_src *src;
-  int fd;                 /* -1 for memory sources */
+  ns__bsrc *bs;           /* NULL for memory sources */
   size_t mem_pos;
   char *buf;
   size_t cap, pos, end;   /* unconsumed bytes are buf[pos..end) */
@@ -124,12 +126,9 @@ static int rdr_fill(rdr *r) {
     r->cap = nc;
   }
   want = r->src->block;
-  if (r->fd >= 0) {
-    ssize_t k;
-    do k = read(r->fd, r->buf + r->end, want);
-    while (k < 0 && errno == EINTR);
-    if (k < 0) return -errno;
-    got = (size_t)k;
+  if (r->bs) {
+    int rc = ns__bsrc_read(r->bs, r->buf + r->end, want, &got);
+    if (rc) return rc;
   } else {
     got = NS_MIN(want, r->src->mem_len - r->mem_pos);
     if (got) memcpy(r->buf + r->end, r->src->mem + r->mem_pos, got);
@@ -137,7 +136,8 @@ static int rdr_fill(rdr *r) {
   }
   if (got == 0) r->eof = 1;
   r->end += got;
-  r->bytes += got;
+  /* progress counts the file's bytes (compressed ones for .gz / .zip) */
+  r->bytes = r->bs ? ns__bsrc_raw_bytes(r->bs) : r->bytes + got;
   return 0;
 }
 
@@ -386,6 +386,14 @@ static void reject_row(const ns__tsv_src *src, const ns__tsv_sink *sink, const n
 
 /* ---- the file loop ----------------------------------------------------- */
 
+/* A failed read: the source's reason (a truncated gzip says where) and the
+** line of the record being read, so no short read passes for the end. */
+static void read_error(const rdr *r, const ns_load_opts *opts, int rc) {
+  const char *m = r->bs ? ns__bsrc_msg(r->bs) : "";
+  if (!m[0]) m = ns_strerror(rc);
+  ns__tsv_report(opts, "%s:%llu: %s", r->src->name, (unsigned long long)r->line, m);
+}
+
 #define MAX_FIELDS 512
 
 int ns__tsv_parse(const ns__tsv_src *src, const ns__tsv_sink *sink, const ns_load_opts *opts,
@@ -408,7 +416,6 @@ int ns__tsv_parse(const ns__tsv_src *src, const ns__tsv_sink *sink, const ns_loa
   memset(stats, 0, sizeof *stats);
   memset(&r, 0, sizeof r);
   r.src = src;
-  r.fd = -1;
   r.line = 1;
   f = ns_malloc(MAX_FIELDS * sizeof *f);
   h = ns_calloc(1, sizeof *h);
@@ -418,21 +425,11 @@ int ns__tsv_parse(const ns__tsv_src *src, const ns__tsv_sink *sink, const ns_loa
   r.buf = ns_malloc(r.cap);
   if (!f || !h || !names || !lens || !r.buf) { rc = NS_ENOMEM; goto out; }
   if (src->path) {
-    struct stat sb;
-    r.fd = open(src->path, O_RDONLY | O_CLOEXEC);
-    if (r.fd < 0) {
-      rc = -errno;
-      ns__tsv_report(opts, "%s: cannot open: %s", src->name, strerror(-rc));
+    char msg[512];
+    if ((rc = ns__bsrc_open(src->path, &r.bs, msg, sizeof msg)) != 0) {
+      ns__tsv_report(opts, "%s: %s", src->name, msg[0] ? msg : ns_strerror(rc));
       goto out;
     }
-    if (fstat(r.fd, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-      rc = -EISDIR;
-      ns__tsv_report(opts, "%s: is a directory", src->name);
-      goto out;
-    }
-#ifdef POSIX_FADV_SEQUENTIAL
-    posix_fadvise(r.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-#endif
   }
 
   /* -- header -- */
@@ -444,7 +441,7 @@ int ns__tsv_parse(const ns__tsv_src *src, const ns__tsv_sink *sink, const ns_loa
         rc = NS_EPARSE;
         ns__tsv_report(opts, "%s:1: not a public-format TSV file (header line too long)", src->name);
       } else {
-        ns__tsv_report(opts, "%s: read error: %s", src->name, ns_strerror(rc));
+        read_error(&r, opts, rc);
       }
       goto out;
     }
@@ -490,6 +487,7 @@ int ns__tsv_parse(const ns__tsv_src *src, const ns__tsv_sink *sink, const ns_loa
     goto out;
   }
   r.line += 1 + nl_in;
+  if (src->on_header && (rc = src->on_header(src->hctx, h->kind)) != 0) goto out;
 
   /* -- rows -- */
   for (;;) {
@@ -579,9 +577,9 @@ int ns__tsv_parse(const ns__tsv_src *src, const ns__tsv_sink *sink, const ns_loa
   goto out;
 
 read_err:
-  ns__tsv_report(opts, "%s: read error: %s", src->name, ns_strerror(rc));
+  read_error(&r, opts, rc);
 out:
-  if (r.fd >= 0) close(r.fd);
+  ns__bsrc_close(r.bs);
   free(r.buf);
   free(f);
   free(h);
@@ -602,6 +600,16 @@ void ns_tsv_list_free(char **list, size_t n) {
   free(list);
 }
 
+int ns_tsv_name_ok(const char *name) {
+  size_t len = strlen(name);
+  static const char *const ext[] = {".tsv", ".tsv.gz", ".zip"};
+  for (size_t i = 0; i < NS_ARRAY_LEN(ext); i++) {
+    size_t e = strlen(ext[i]);
+    if (len > e && !strcmp(name + len - e, ext[i])) return 1;
+  }
+  return 0;
+}
+
 int ns_tsv_list(const char *path, char ***out, size_t *n) {
   struct stat sb;
   DIR *d = NULL;
@@ -611,8 +619,9 @@ int ns_tsv_list(const char *path, char ***out, size_t *n) {
   int rc = 0;
   *out = NULL;
   *n = 0;
-  if (stat(path, &sb) != 0) return -errno;
-  if (!S_ISDIR(sb.st_mode)) {
+  /* "-" (stdin) is itself; so is any path that is not a directory */
+  if (strcmp(path, "-") != 0 && stat(path, &sb) != 0) return -errno;
+  if (!strcmp(path, "-") || !S_ISDIR(sb.st_mode)) {
     v = ns_malloc(sizeof *v);
     if (!v || !(v[0] = ns_strdup(path))) {
       free(v);
@@ -626,7 +635,7 @@ int ns_tsv_list(const char *path, char ***out, size_t *n) {
   while ((de = readdir(d)) != NULL) {
     size_t len = strlen(de->d_name);
     char *full;
-    if (len < 5 || strcmp(de->d_name + len - 4, ".tsv") != 0 || de->d_name[0] == '.') continue;
+    if (!ns_tsv_name_ok(de->d_name) || de->d_name[0] == '.') continue;
     if (k == cap) {
       size_t nc = cap ? cap * 2 : 16;
       char **nv = ns_realloc(v, nc * sizeof *nv);
@@ -830,16 +839,229 @@ int ns_tsv_load(const char *path, ns_dataset *ds, const ns_load_opts *opts,
   return first;
 }
 
-int ns_tsv_detect(const char *path, int *kind) {
-  ns__tsv_src src = {path, path, NULL, 0, 64 * 1024, 1};
-  ns__tsv_sink none = {0};
+/* ---- several files in parallel ----------------------------------------- */
+
+/* One file of ns_tsv_load_files: parsed into its own dataset by a worker,
+** its report messages kept to be replayed in file order. */
+typedef struct lf_part {
+  ns_dataset *ds;
   ns_load_stats st;
-  int rc = ns__tsv_parse(&src, &none, NULL, &st);
-  *kind = rc == 0 ? st.kind : NS_FILE_UNKNOWN;
+  int rc, done;
+  char **msgs;
+  size_t nmsg, capmsg, max_msgs;
+  uint64_t dropped;
+} lf_part;
+
+typedef struct lf_ctx {
+  const char *const *paths;
+  size_t n, next, merged, window;
+  lf_part *parts;
+  int strict, stop;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+} lf_ctx;
+
+static void lf_msg(void *ctx, const char *msg) {
+  lf_part *p = ctx;
+  char *m;
+  if (p->nmsg == p->max_msgs) {
+    p->dropped++;
+    return;
+  }
+  if (p->nmsg == p->capmsg) {
+    size_t nc = p->capmsg ? p->capmsg * 2 : 16;
+    char **nv = ns_realloc(p->msgs, nc * sizeof *nv);
+    if (!nv) {
+      p->dropped++;
+      return;
+    }
+    p->msgs = nv;
+    p->capmsg = nc;
+  }
+  if (!(m = ns_strdup(msg))) {
+    p->dropped++;
+    return;
+  }
+  p->msgs[p->nmsg++] = m;
+}
+
+static void lf_part_free(lf_part *p) {
+  for (size_t i = 0; i < p->nmsg; i++) free(p->msgs[i]);
+  free(p->msgs);
+  p->msgs = NULL;
+  p->nmsg = 0;
+  ns_dataset_free(p->ds);
+  p->ds = NULL;
+}
+
+static void *lf_worker(void *arg) {
+  lf_ctx *L = arg;
+  for (;;) {
+    size_t i;
+    lf_part *p;
+    ns_load_opts o;
+    pthread_mutex_lock(&L->mu);
+    /* at most `window` files parsed ahead of the merge: memory stays at a
+    ** few files' datasets, whatever the number of shards */
+    while (!L->stop && L->next < L->n && L->next >= L->merged + L->window)
+      pthread_cond_wait(&L->cv, &L->mu);
+    if (L->stop || L->next >= L->n) {
+      pthread_mutex_unlock(&L->mu);
+      return NULL;
+    }
+    i = L->next++;
+    pthread_mutex_unlock(&L->mu);
+    p = &L->parts[i];
+    o = (ns_load_opts){L->strict, lf_msg, p, NULL};
+    p->rc = ns_dataset_new(&p->ds);
+    if (p->rc == 0) p->rc = ns_tsv_load(L->paths[i], p->ds, &o, &p->st);
+    pthread_mutex_lock(&L->mu);
+    p->done = 1;
+    pthread_cond_broadcast(&L->cv);
+    pthread_mutex_unlock(&L->mu);
+  }
+}
+
+/* Appends part's rows to ds as if they had been read into it: its
+** participants are interned in its own index order, which is the order of
+** first appearance in the file, so the table grows exactly as a sequential
+** read would have grown it. */
+static int lf_merge(ns_dataset *ds, const ns_dataset *p) {
+  size_t np = ns_strtab_count(p->participants);
+  int32_t *map = ns_mallocn(np, sizeof *map);
+  int rc = 0;
+  size_t base;
+  if (!map) return NS_ENOMEM;
+  for (size_t i = 0; i < np && !rc; i++) {
+    const char *str = ns_strtab_str(p->participants, (int32_t)i);
+    rc = ns_strtab_intern(ds->participants, str, strlen(str), &map[i]);
+  }
+#define MAP(x) ((x) < 0 ? (x) : map[(x)])
+  if (!rc && p->n_notes) {
+    base = ds->n_notes;
+    if ((rc = ns_dataset_reserve_notes(ds, base + p->n_notes)) == 0) {
+      for (size_t i = 0; i < p->n_notes; i++) {
+        ds->note_id[base + i] = p->note_id[i];
+        ds->note_author[base + i] = MAP(p->note_author[i]);
+        ds->note_created_ms[base + i] = p->note_created_ms[i];
+        ds->note_tweet_id[base + i] = p->note_tweet_id[i];
+        ds->note_class[base + i] = p->note_class[i];
+      }
+      ds->n_notes = base + p->n_notes;
+    }
+  }
+  if (!rc && p->n_ratings) {
+    base = ds->n_ratings;
+    if ((rc = ns_dataset_reserve_ratings(ds, base + p->n_ratings)) == 0) {
+      memcpy(ds->r_note_id + base, p->r_note_id, p->n_ratings * sizeof *p->r_note_id);
+      memcpy(ds->r_created_ms + base, p->r_created_ms, p->n_ratings * sizeof *p->r_created_ms);
+      memcpy(ds->r_level + base, p->r_level, p->n_ratings * sizeof *p->r_level);
+      memcpy(ds->r_tags + base, p->r_tags, p->n_ratings * sizeof *p->r_tags);
+      memcpy(ds->r_source + base, p->r_source, p->n_ratings * sizeof *p->r_source);
+      for (size_t i = 0; i < p->n_ratings; i++) ds->r_rater[base + i] = MAP(p->r_rater[i]);
+      ds->n_ratings = base + p->n_ratings;
+    }
+  }
+  if (!rc && p->n_history) {
+    ns_nsh *h = ns_realloc(ds->history, (ds->n_history + p->n_history) * sizeof *h);
+    if (!h) rc = NS_ENOMEM;
+    else {
+      ds->history = h;
+      for (size_t i = 0; i < p->n_history; i++) {
+        h[ds->n_history + i] = p->history[i];
+        h[ds->n_history + i].author = MAP(p->history[i].author);
+      }
+      ds->n_history += p->n_history;
+    }
+  }
+  if (!rc && p->n_enrollment) {
+    ns_enrollment *e = ns_realloc(ds->enrollment, (ds->n_enrollment + p->n_enrollment) * sizeof *e);
+    if (!e) rc = NS_ENOMEM;
+    else {
+      ds->enrollment = e;
+      for (size_t i = 0; i < p->n_enrollment; i++) {
+        e[ds->n_enrollment + i] = p->enrollment[i];
+        e[ds->n_enrollment + i].participant = MAP(p->enrollment[i].participant);
+      }
+      ds->n_enrollment += p->n_enrollment;
+    }
+  }
+#undef MAP
+  free(map);
   return rc;
 }
 
-/* ---- TSV bodies (format.h) --------------------------------------------- */
+int ns_tsv_load_files(const char *const *paths, size_t n, int threads, size_t max_msgs,
+                      ns_dataset *ds, const ns_load_opts *opts, ns_load_done_fn done,
+                      void *done_ctx) {
+  lf_ctx L;
+  pthread_t *th = NULL;
+  size_t nth = 0;
+  int first = 0;
+  if (threads <= 0) threads = ns_default_threads();
+  if ((size_t)threads > n) threads = (int)n;
+  if (threads <= 1) {
+    /* one file or one thread: straight into ds, messages as they come */
+    for (size_t i = 0; i < n; i++) {
+      ns_load_stats st;
+      int rc = ns_tsv_load(paths[i], ds, opts, &st);
+      if (done) done(done_ctx, i, paths[i], rc, &st, 0);
+      if (rc) return rc;
+    }
+    return 0;
+  }
+  memset(&L, 0, sizeof L);
+  L.paths = paths;
+  L.n = n;
+  L.window = (size_t)threads;
+  L.strict = opts && opts->strict;
+  if (!(L.parts = ns_calloc(n, sizeof *L.parts)) || !(th = ns_calloc((size_t)threads, sizeof *th))) {
+    free(L.parts);
+    return NS_ENOMEM;
+  }
+  for (size_t i = 0; i < n; i++) L.parts[i].max_msgs = max_msgs;
+  pthread_mutex_init(&L.mu, NULL);
+  pthread_cond_init(&L.cv, NULL);
+  for (int t = 0; t < threads; t++) {
+    if (pthread_create(&th[nth], NULL, lf_worker, &L) != 0) break;
+    nth++;
+  }
+  if (nth == 0) first = NS_ENOMEM;
+  /* merge in file order: the dataset (and the messages) are those of a
+  ** sequential read; the first failed file stops it as it would */
+  for (size_t i = 0; i < n && !first; i++) {
+    lf_part *p = &L.parts[i];
+    int rc;
+    pthread_mutex_lock(&L.mu);
+    while (!p->done) pthread_cond_wait(&L.cv, &L.mu);
+    pthread_mutex_unlock(&L.mu);
+    for (size_t k = 0; k < p->nmsg; k++)
+      if (opts && opts->report) opts->report(opts->report_ctx, p->msgs[k]);
+    rc = p->rc;
+    if (rc == 0) rc = lf_merge(ds, p->ds);
+    if (done) done(done_ctx, i, paths[i], rc, &p->st, p->dropped);
+    lf_part_free(p);
+    pthread_mutex_lock(&L.mu);
+    L.merged = i + 1;
+    if (rc) {
+      first = rc;
+      L.stop = 1;
+    }
+    pthread_cond_broadcast(&L.cv);
+    pthread_mutex_unlock(&L.mu);
+  }
+  pthread_mutex_lock(&L.mu);
+  L.stop = 1;
+  pthread_cond_broadcast(&L.cv);
+  pthread_mutex_unlock(&L.mu);
+  for (size_t t = 0; t < nth; t++) pthread_join(th[t], NULL);
+  for (size_t i = 0; i < n; i++) lf_part_free(&L.parts[i]);
+  pthread_cond_destroy(&L.cv);
+  pthread_mutex_destroy(&L.mu);
+  free(L.parts);
+  free(th);
+  return first;
+}
 
 typedef struct last_msg {
   char *buf;
@@ -852,6 +1074,23 @@ static void keep_msg(void *ctx, const char *msg) {
   last_msg *m = ctx;
   if (m->cap) snprintf(m->buf, m->cap, "%s", msg);
 }
+
+int ns_tsv_sniff(const char *path, int *kind, char *msg, size_t cap) {
+  ns__tsv_src src = {path, path, NULL, 0, 64 * 1024, 1, 0};
+  ns__tsv_sink none = {0};
+  last_msg m = {msg, cap};
+  ns_load_opts o = {0, keep_msg, &m, NULL};
+  ns_load_stats st;
+  int rc;
+  if (cap) msg[0] = '\0';
+  rc = ns__tsv_parse(&src, &none, &o, &st);
+  *kind = rc == 0 ? st.kind : NS_FILE_UNKNOWN;
+  return rc;
+}
+
+int ns_tsv_detect(const char *path, int *kind) { return ns_tsv_sniff(path, kind, NULL, 0); }
+
+/* ---- TSV bodies (format.h) --------------------------------------------- */
 
 int ns_tsv_parse_mem(const char *buf, size_t len, int kind, const ns_fmt_sink *sink, char *err,
                      size_t errcap) {

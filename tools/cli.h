@@ -125,9 +125,11 @@ typedef struct ns_cli_input {
 } ns_cli_input;
 
 /* Expands every input and checks, reading only headers: the path exists,
-** a directory has *.tsv files (compressed files are named as such), every
-** file's header is of the wanted kind, and no file is given twice (by
-** real path, across all inputs).  Prints the first problem naming the
+** a directory has *.tsv / *.tsv.gz / *.zip files, every file's header is
+** of the wanted kind, and no file is given twice (by real path, across all
+** inputs).  In a directory a file of another kind, not a public TSV, or
+** empty is skipped with a warning (the list shrinks); an explicit one is
+** an error.  "-" (stdin) is not read here: its kind is checked when read.  Prints the first problem naming the
 ** file and returns 1, or returns 0.  Free the lists with
 ** ns_cli_inputs_free() either way. */
 int ns_cli_check_inputs(ns_cli_input *in, size_t n);

@@ -128,57 +128,67 @@ int ns_cli_check_inputs(ns_cli_input *in, size_t n) {
   int ret = 1;
 
   for (size_t i = 0; i < n; i++) {
+    int is_dir;
     int rc = ns_tsv_list(in[i].path, &in[i].files, &in[i].n_files);
     if (rc != 0) {
       fprintf(stderr, "notescore: %s: cannot open (%s): %s\n", in[i].path, in[i].flag,
               ns_strerror(rc));
       goto out;
     }
-    if (in[i].n_files == 0) {
-      DIR *d = opendir(in[i].path);
-      struct dirent *de;
-      size_t gz = 0;
-      while (d && (de = readdir(d)) != NULL) {
-        size_t len = strlen(de->d_name);
-        if (len > 3 && (!strcmp(de->d_name + len - 3, ".gz") || !strcmp(de->d_name + len - 4, ".zip")))
-          gz++;
-      }
-      if (d) closedir(d);
-      fprintf(stderr, "notescore: %s: no *.tsv files in this directory (%s)%s\n", in[i].path,
-              in[i].flag, gz ? "; it holds compressed files: unpack them first" : "");
-      goto out;
+    {
+      struct stat sb;
+      is_dir = strcmp(in[i].path, "-") != 0 && stat(in[i].path, &sb) == 0 && S_ISDIR(sb.st_mode);
     }
-    for (size_t j = 0; j < in[i].n_files; j++) {
-      int kind = NS_FILE_UNKNOWN;
-      int rc2 = ns_tsv_detect(in[i].files[j], &kind);
+    for (size_t j = 0; j < in[i].n_files;) {
+      int kind = NS_FILE_UNKNOWN, skip = 0;
+      char msg[PATH_MAX + 512];
+      int rc2;
+      if (!strcmp(in[i].files[j], "-")) { /* stdin: read once, its kind checked then */
+        j++;
+        continue;
+      }
+      rc2 = ns_tsv_sniff(in[i].files[j], &kind, msg, sizeof msg);
       if (rc2 == NS_EPARSE) {
-        struct stat sb;
-        if (stat(in[i].files[j], &sb) == 0 && sb.st_size == 0)
-          fprintf(stderr, "notescore: %s: empty file (no header line)\n", in[i].files[j]);
-        else
-          fprintf(stderr, "notescore: %s:1: not a public-format TSV file (header matches none "
-                          "of notes, ratings, noteStatusHistory, userEnrollment)\n",
-                  in[i].files[j]);
+        /* not a public TSV (or a 0-byte file): in a directory it is only
+        ** something else lying there (a README.tsv, an empty shard) */
+        if (is_dir) skip = 1;
+        else {
+          fprintf(stderr, "notescore: %s\n", msg);
+          goto out;
+        }
+      } else if (rc2 != 0) {
+        fprintf(stderr, "notescore: %s (%s)\n", msg[0] ? msg : ns_strerror(rc2), in[i].flag);
         goto out;
+      } else if (in[i].kind != NS_FILE_UNKNOWN && kind != in[i].kind) {
+        if (is_dir) {
+          snprintf(msg, sizeof msg, "%s: a %s file, not %s", in[i].files[j],
+                   ns_file_kind_name(kind), ns_file_kind_name(in[i].kind));
+          skip = 1;
+        } else {
+          fprintf(stderr, "notescore: %s: given as %s (a %s file) but its header is that of a%s "
+                          "%s file\n",
+                  in[i].files[j], in[i].flag, ns_file_kind_name(in[i].kind),
+                  kind == NS_FILE_UNKNOWN ? "n" : "", ns_file_kind_name(kind));
+          goto out;
+        }
       }
-      if (rc2 != 0) {
-        fprintf(stderr, "notescore: %s: cannot read (%s): %s\n", in[i].files[j], in[i].flag,
-                ns_strerror(rc2));
-        goto out;
+      if (skip) {
+        /* a directory given with -r holds the other kinds too, or junk:
+        ** skipped, said once per file */
+        ns_log(NS_LOG_WARN, "%s; skipped (in %s, given as %s)", msg, in[i].path, in[i].flag);
+        free(in[i].files[j]);
+        memmove(&in[i].files[j], &in[i].files[j + 1], (in[i].n_files - j - 1) * sizeof *in[i].files);
+        in[i].n_files--;
+        continue;
       }
-      if (in[i].kind == NS_FILE_UNKNOWN && kind == NS_FILE_UNKNOWN) {
-        fprintf(stderr, "notescore: %s: not a public Community Notes file: its header is not "
-                        "that of notes, ratings, noteStatusHistory or userEnrollment\n",
-                in[i].files[j]);
-        goto out;
-      }
-      if (in[i].kind != NS_FILE_UNKNOWN && kind != in[i].kind) {
-        fprintf(stderr, "notescore: %s: given as %s (a %s file) but its header is that of a%s "
-                        "%s file\n",
-                in[i].files[j], in[i].flag, ns_file_kind_name(in[i].kind),
-                kind == NS_FILE_UNKNOWN ? "n" : "", ns_file_kind_name(kind));
-        goto out;
-      }
+      j++;
+    }
+    if (in[i].n_files == 0) {
+      fprintf(stderr, "notescore: %s: no %s%s files in this directory (%s)\n", in[i].path,
+              in[i].kind == NS_FILE_UNKNOWN ? "" : ns_file_kind_name(in[i].kind),
+              in[i].kind == NS_FILE_UNKNOWN ? "*.tsv, *.tsv.gz or *.zip" : " (*.tsv, *.tsv.gz, *.zip)",
+              in[i].flag);
+      goto out;
     }
     total += in[i].n_files;
   }

@@ -4,7 +4,8 @@
 ** Imports public-format TSV files into the SQLite store (created when
 ** absent).  Each file's kind comes from its header; a directory means every
 ** *.tsv in it, in name order.  Every argument is checked first (exists,
-** known kind, not given twice; tools/cli_util.c).  Rejected rows are
+** known kind, not given twice; tools/cli_util.c); files may be gzip or
+** zip (store/source.c) and '-' is stdin.  Rejected rows are
 ** reported like `score` does (ns_cli_reject: the first 20, then a count per
 ** file; all with -v), then one summary line per file and an overall line.
 ** Exit status: 0 ok (rejected rows alone do not fail the import), 1 when a
@@ -24,8 +25,11 @@ static void usage(FILE *f) {
           "\n"
           "Imports public Community Notes TSV files (notes, ratings, noteStatusHistory,\n"
           "userEnrollment; kind detected from the header) into the SQLite DB, creating it\n"
-          "if needed.  A directory imports every *.tsv in it, in name order.  Rows are\n"
-          "upserted: importing the same files twice changes nothing.\n"
+          "if needed.  A file may be plain, gzip'd (.gz) or a zip holding one file (as\n"
+          "the public download ships them); '-' reads standard input.  A directory\n"
+          "imports every *.tsv, *.tsv.gz and *.zip in it, in name order, skipping with a\n"
+          "warning any that is empty or not a public TSV.  Rows are upserted: importing\n"
+          "the same files twice changes nothing.  No rows in any input is an error.\n"
           "\n"
           "options:\n"
           "  --db DB      the database file (required)\n"
@@ -33,7 +37,8 @@ static void usage(FILE *f) {
           "  -v, --verbose  print every rejected row (else the first 20, then a count)\n"
           "\n"
           "Checked before anything is imported: every file exists and has a known kind,\n"
-          "no file is given twice, a directory has *.tsv files, DB is a notescore DB.\n"
+          "no file is given twice, a directory has input files, DB is a notescore DB.\n"
+          "A truncated or corrupt .gz/.zip fails its file (rolled back) naming where.\n"
           "  -h, --help     this help\n"
           "  -V, --version  print the version\n");
 }
@@ -119,6 +124,11 @@ int ns_cmd_import(int argc, char **argv) {
     printf("total: %llu read, %llu imported, %llu rejected in %.2f s (%.0f rows/s, %.0f ratings/s)\n",
            tot_read, tot_ok, tot_rej, dt, dt > 0 ? (double)tot_ok / dt : 0.0,
            dt > 0 ? (double)tot_ratings / dt : 0.0);
+  }
+  if (!failed && tot_read == 0) {
+    /* header-only files everywhere: an input mistake, not a silent no-op */
+    fprintf(stderr, "notescore: import: no rows in any input (every file is header-only)\n");
+    failed = 1;
   }
   ns_store_close(s);
   ns_cli_inputs_free(in, (size_t)nfiles);

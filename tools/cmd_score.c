@@ -36,9 +36,14 @@ static void usage(FILE *f) {
       "\n"
       "inputs (public download format; columns mapped by header name):\n"
       "  -n, --notes FILE          notes-00000.tsv\n"
-      "  -r, --ratings PATH        a ratings file or a directory of *.tsv files; -r and\n"
-      "                            -n may be repeated (every one is read; a file given\n"
-      "                            twice, or of the wrong kind by its header, is an error)\n"
+      "  -r, --ratings PATH        a ratings file or a directory (its *.tsv, *.tsv.gz and\n"
+      "                            *.zip in name order; files of another kind in it are\n"
+      "                            skipped with a warning); -r and -n may be repeated\n"
+      "                            (every one is read; a file given twice, or an explicit\n"
+      "                            file of the wrong kind by its header, is an error)\n"
+      "                            Any input may be gzip'd or a zip of one file, and one\n"
+      "                            of them may be '-' (standard input).  No ratings or\n"
+      "                            no notes read at all is an error.\n"
       "  -s, --status FILE         noteStatusHistory-00000.tsv (optional)\n"
       "  -e, --enrollment FILE     userEnrollment-00000.tsv (optional)\n"
       "      --db DB               score the SQLite store DB instead and publish a run\n"
@@ -65,26 +70,67 @@ static void usage(FILE *f) {
       f);
 }
 
-/* Loads the files of one checked input, each file on its own so that the
-** rejected rows are counted per file.  *ok receives the rows accepted.
-** Returns 0, or 1 after printing the reason naming the file. */
-static int load(ns_dataset *ds, const ns_cli_input *in, ns_cli_rejects *rj, uint64_t *ok) {
-  ns_load_opts o = {0, ns_cli_reject, rj, NULL};
-  *ok = 0;
-  for (size_t i = 0; i < in->n_files; i++) {
-    ns_load_stats st;
-    int rc;
-    memset(&st, 0, sizeof st);
-    ns_cli_rejects_begin(rj);
-    rc = ns_tsv_load(in->files[i], ds, &o, &st);
-    ns_cli_rejects_end(rj, in->files[i]);
-    if (rc) {
-      fprintf(stderr, "notescore: %s: %s\n", in->files[i], ns_strerror(rc));
-      return 1;
-    }
-    *ok += st.rows_ok;
+/* What load() learns per file, in file order (ns_load_done_fn). */
+typedef struct load_ctx {
+  ns_cli_rejects *rj;
+  const char *flag;
+  int kind, failed;
+  uint64_t ok;
+} load_ctx;
+
+static void load_done(void *ctx, size_t i, const char *path, int rc, const ns_load_stats *st,
+                      uint64_t dropped) {
+  load_ctx *L = ctx;
+  (void)i;
+  /* messages past the first NS_CLI_REJECTS_SHOWN of a file were only counted */
+  L->rj->n += dropped;
+  L->rj->file_n += dropped;
+  ns_cli_rejects_end(L->rj, path);
+  ns_cli_rejects_begin(L->rj);
+  if (rc) {
+    fprintf(stderr, "notescore: %s: %s\n", path, ns_strerror(rc));
+    L->failed = 1;
+    return;
   }
-  return 0;
+  if (!L->failed && st->kind != L->kind) { /* stdin: not checked before (it is read once) */
+    fprintf(stderr, "notescore: %s: given as %s (a %s file) but its header is that of a %s file\n",
+            path, L->flag, ns_file_kind_name(L->kind), ns_file_kind_name(st->kind));
+    L->failed = 1;
+  }
+  L->ok += st->rows_ok;
+}
+
+/* Loads every file of the checked inputs of one kind, in the order given,
+** shards in parallel (ns_tsv_load_files: the dataset is that of a
+** sequential read).  *ok receives the rows accepted.  Returns 0, or 1
+** after printing the reason naming the file. */
+static int load(ns_dataset *ds, const ns_cli_input *in, size_t n_in, int kind, int threads,
+                ns_cli_rejects *rj, uint64_t *ok) {
+  ns_load_opts o = {0, ns_cli_reject, rj, NULL};
+  load_ctx L = {rj, NULL, kind, 0, 0};
+  const char **paths;
+  size_t n = 0, k = 0;
+  int rc;
+  *ok = 0;
+  for (size_t i = 0; i < n_in; i++)
+    if (in[i].kind == kind) {
+      n += in[i].n_files;
+      L.flag = in[i].flag;
+    }
+  if (n == 0) return 0;
+  if (!(paths = calloc(n, sizeof *paths))) {
+    fprintf(stderr, "notescore: out of memory\n");
+    return 1;
+  }
+  for (size_t i = 0; i < n_in; i++)
+    if (in[i].kind == kind)
+      for (size_t j = 0; j < in[i].n_files; j++) paths[k++] = in[i].files[j];
+  ns_cli_rejects_begin(rj);
+  rc = ns_tsv_load_files(paths, n, threads, rj->verbose ? SIZE_MAX : NS_CLI_REJECTS_SHOWN, ds, &o,
+                         load_done, &L);
+  free(paths);
+  *ok = L.ok;
+  return rc || L.failed ? 1 : 0;
 }
 
 /* "PATH" or "PATH, PATH, ..." of the inputs given with one flag. */
@@ -286,12 +332,7 @@ int ns_cmd_score(int argc, char **argv) {
     /* notes, ratings, history, enrollment -- each kind's inputs in the order
     ** given -- whatever the order on the command line */
     for (int kind = NS_FILE_NOTES; kind <= NS_FILE_ENROLLMENT; kind++)
-      for (size_t i = 0; i < n_in; i++) {
-        uint64_t ok;
-        if (in[i].kind != kind) continue;
-        if (load(ds, &in[i], &rj, &ok) != 0) goto out;
-        got[kind] += ok;
-      }
+      if (load(ds, in, n_in, kind, (int)threads, &rj, &got[kind]) != 0) goto out;
     /* an input mistake is never a silent "0 ratings scored" */
     if (got[NS_FILE_NOTES] == 0 || got[NS_FILE_RATINGS] == 0) {
       int kind = got[NS_FILE_NOTES] == 0 ? NS_FILE_NOTES : NS_FILE_RATINGS;

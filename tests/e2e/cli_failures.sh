@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/e2e/cli_failures.sh -- input mistakes never exit 0, fail before the
 # work, name the file, and leave no output directory behind: repeated -r
-# (all read), an empty or .gz-only -r directory, zero ratings read, a file
+# (all read), an empty -r directory or one of other kinds only, zero ratings read, a file
 # given twice, a ratings file as notes, -o naming a file, report -o naming a
 # directory, a non-DB file as --db (every command), a DB with a newer schema
 # (both versions said), and rejected rows reported the same way by score and
@@ -36,15 +36,17 @@ done
 grep -q "scored $(($(wc -l < "$R") - 1)) ratings" "$T/sum_two"
 
 # ---- -r directories with nothing to read -----------------------------------
-mkdir "$T/gz" "$T/empty"
-gzip -c "$R" > "$T/gz/ratings-00000.tsv.gz"
-fails "$BIN" score -n "$N" -r "$T/gz" -o "$T/o1"
-names "$T/gz: no *.tsv files"; names "compressed"
-[ ! -e "$T/o1" ] || { echo "output dir created for a failed run"; exit 1; }
+# (a .gz-only directory is read: tests/e2e/inputs.sh)
+mkdir "$T/empty" "$T/other"
+head -3 "$N" > "$T/other/notes-00000.tsv"; echo hello > "$T/other/readme.tsv"
 fails "$BIN" score -n "$N" -r "$T/empty" -o "$T/o1"
-names "$T/empty: no *.tsv files"
-fails "$BIN" import --db "$T/e.db" "$N" "$T/gz"
-names "$T/gz: no *.tsv files"
+names "$T/empty: no ratings (*.tsv, *.tsv.gz, *.zip) files"
+[ ! -e "$T/o1" ] || { echo "output dir created for a failed run"; exit 1; }
+fails "$BIN" score -n "$N" -r "$T/other" -o "$T/o1"   # only other kinds: skipped
+names "other/notes-00000.tsv: a notes file, not ratings; skipped"
+names "$T/other: no ratings (*.tsv, *.tsv.gz, *.zip) files"
+fails "$BIN" import --db "$T/e.db" "$N" "$T/empty"
+names "$T/empty: no *.tsv, *.tsv.gz or *.zip files"
 [ ! -e "$T/e.db" ] || { echo "import touched the DB before failing"; exit 1; }
 
 # ---- zero ratings read: non-zero, names the file, no output dir -------------
@@ -56,8 +58,8 @@ names "$T/hdr.tsv: no ratings read"
 # ---- a file given twice; a file of the wrong kind ---------------------------
 fails "$BIN" score -n "$N" -r "$R" -r "$R" -o "$T/o3"
 names "ratings-00000.tsv: given twice (-r and -r)"
-fails "$BIN" score -n "$N" -r "$T/d" -o "$T/o3"      # the dir holds notes too
-names "given as -r (a ratings file) but its header is that of a"
+fails "$BIN" score -n "$N" -r "$T/d/notes-00000.tsv" -o "$T/o3"
+names "given as -r (a ratings file) but its header is that of a notes file"
 fails "$BIN" score -n "$R" -r "$R" -o "$T/o3"
 names "given as -n (a notes file) but its header is that of a ratings file"
 fails "$BIN" score -n "$N" -r "$R" -s "$S" -s "$S" -o "$T/o3"
