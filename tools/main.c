@@ -32,7 +32,7 @@ static void usage(FILE *f) {
           "usage: notescore COMMAND [OPTIONS]\n"
           "\n"
           "Scores crowdsourced notes the way Community Notes does: bridging\n"
-          "matrix factorization plus trust propagation.\n"
+          "matrix factorization, guarded by a coordination test.\n"
           "\n"
           "commands:\n");
   for (size_t i = 0; i < NS_ARRAY_LEN(commands); i++)
