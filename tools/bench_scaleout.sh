@@ -13,7 +13,9 @@
 #     30000000", `notescore gen` with ratings/50 raters and notes, then
 #     `import`): DB bytes per rating, ingest closed loop (8 clients) and at
 #     a fixed SCALEOUT_RATE (p99), then one `score --db` (wall, its snapshot
-#     and publish stages from the runs table);
+#     and publish stages from the runs table) while the server keeps
+#     ingesting at SCALEOUT_BESIDE_RATE (default 2000) ratings/s in
+#     SCALEOUT_SECONDS chunks (worst p99, max, errors);
 #  3. on the first size, after its run is published: ingest (closed loop, 8
 #     clients) beside 0 / 4 / 16 HTTP readers looping on /v1/notes?limit=100
 #     and /v1/runs, and beside 2 direct SQLite readers (tests/e2e/dash_reader.c,
@@ -27,6 +29,7 @@ LG=${NS_LOADGEN:-build/ns-loadgen}
 SECS=${SCALEOUT_SECONDS:-10}
 ROWS=${SCALEOUT_ROWS:-100}
 RATE=${SCALEOUT_RATE:-20000}
+BESIDE=${SCALEOUT_BESIDE_RATE:-2000}
 SIZES=${SCALEOUT_SIZES:-"1000000 10000000 30000000"}
 OUT=${1:-}
 make --no-print-directory "$BIN" "$LG" >/dev/null
@@ -68,6 +71,7 @@ lg() {
   LG_P50=$(echo "$line" | sed -n 's/.*p50 \([0-9.]*\) ms.*/\1/p')
   LG_P99=$(echo "$line" | sed -n 's/.*p99 \([0-9.]*\) ms.*/\1/p')
   LG_ERR=$(echo "$line" | sed -n 's/.*, \([0-9]*\) errors.*/\1/p')
+  LG_MAX=$(echo "$line" | sed -n 's/.*max \([0-9.]*\) ms.*/\1/p')
 }
 
 say "# tools/bench_scaleout.sh, $(date -u +%FT%TZ), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -90,8 +94,8 @@ say ""
 # ---- 2. DB size
 say "## 2. Ingest, run and file size vs DB size"
 say ""
-say "| ratings | DB bytes/rating | import (s) | ingest closed loop, 8 clients (ratings/s, p99 ms) | ingest at $RATE/s (p50, p99 ms) | score --db wall (s) | open + snapshot read (s) | scoring (s) | publish (s) | run peak RSS (MiB) |"
-say "|---|---|---|---|---|---|---|---|---|---|"
+say "| ratings | DB bytes/rating | import (s) | ingest closed loop, 8 clients (ratings/s, p99 ms) | ingest at $RATE/s (p50, p99 ms) | ratings in the run | score --db wall (s) | open + snapshot read (s) | scoring (s) | publish (s) | run peak RSS (MiB) | ingest at $BESIDE/s during the run: worst p99, max (ms), errors |"
+say "|---|---|---|---|---|---|---|---|---|---|---|---|"
 first=1
 for R in $SIZES; do
   NR=$(( R / 50 )); NN=$(( R / 50 ))
@@ -111,20 +115,31 @@ for R in $SIZES; do
   start_serve "$DB" --max-conns 256
   lg 8; cl="$LG_RATE, $LG_P99"
   lg 8 --rate "$RATE"; fr="$LG_P50, $LG_P99"
-  stop_serve
-  log "2. $R ratings: score --db"
+  log "2. $R ratings: score --db, ingest at $BESIDE/s beside it"
   # The runs row has the run's span (started_ms at ns_store_run_begin, after
   # the snapshot; finished_ms at publication) and the engine's scoring time
   # (seconds): span - seconds = publish, wall - span = open + snapshot read.
   t0=$(date +%s.%N)
-  /usr/bin/time -f '%M' -o "$T/rss" "$BIN" score --db "$DB" >/dev/null 2>"$T/score.log"
-  t1=$(date +%s.%N)
+  ( s0=$(date +%s.%N)
+    /usr/bin/time -f '%M' -o "$T/rss" "$BIN" score --db "$DB" >/dev/null 2>"$T/score.log"
+    echo "$s0 $(date +%s.%N)" > "$T/score.t" ) &
+  SCP=$!
+  worst=0; wmax=0; berr=0
+  while kill -0 "$SCP" 2>/dev/null; do
+    lg 4 --rate "$BESIDE"
+    worst=$(echo "if (${LG_P99:-0} > $worst) ${LG_P99:-0} else $worst" | bc)
+    wmax=$(echo "if (${LG_MAX:-0} > $wmax) ${LG_MAX:-0} else $wmax" | bc)
+    berr=$(( berr + ${LG_ERR:-0} ))
+  done
+  wait "$SCP"
+  stop_serve
   rss=$(( $(tail -1 "$T/rss") / 1024 ))
+  read -r t0 t1 < "$T/score.t"
   wall=$(echo "$t1 - $t0" | bc)
-  IFS='|' read -r span secs < <(sqlite3 "$DB" \
-    "SELECT (finished_ms - started_ms) / 1000.0, seconds
+  IFS='|' read -r span secs nrun < <(sqlite3 "$DB" \
+    "SELECT (finished_ms - started_ms) / 1000.0, seconds, n_ratings
        FROM runs WHERE status = 'published' ORDER BY run_id DESC LIMIT 1")
-  say "| $nrat | $bpr | $(printf %.1f "$imp") | $cl | $fr | $(printf %.1f "$wall") | $(printf %.1f "$(echo "$wall - $span" | bc)") | $(printf %.1f "$secs") | $(printf %.1f "$(echo "$span - $secs" | bc)") | $rss |"
+  say "| $nrat | $bpr | $(printf %.1f "$imp") | $cl | $fr | $nrun | $(printf %.1f "$wall") | $(printf %.1f "$(echo "$wall - $span" | bc)") | $(printf %.1f "$secs") | $(printf %.1f "$(echo "$span - $secs" | bc)") | $rss | $worst, $wmax, $berr |"
 
   if [ "$first" = 1 ]; then
     first=0
