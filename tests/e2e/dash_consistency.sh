@@ -81,14 +81,15 @@ for c in "$T"/chunk.0[0-5].tsv; do
   [ "$code" = 200 ] || { echo "POST /v1/ratings: $code"; exit 1; }
   sleep 0.3
 done
-# Waits end as soon as their condition holds; the caps (60 s) only matter on
-# a slow machine (sanitizer builds under load).
-for _ in $(seq 1 300); do   # at least 3 scheduled runs published
+# Waits end as soon as their condition holds; the caps (180 s) only matter on
+# a slow machine (sanitizer builds under load, where the niced scoring thread
+# waits longest).
+for _ in $(seq 1 900); do   # at least 3 scheduled runs published
   n=$(sqlite3 "$T/t.db" "SELECT count(*) FROM runs WHERE status = 'published'")
   [ "$n" -ge $((runs + 3)) ] && break
   sleep 0.2
 done
-for _ in $(seq 1 300); do   # and at least one refresh
+for _ in $(seq 1 900); do   # and at least one refresh
   refreshed=$(curl -s "$URL/metrics" | awk '/^notescore_refreshed_notes_total/ {print $2}')
   [ "${refreshed:-0}" -gt 0 ] && break
   sleep 0.2
