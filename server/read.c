@@ -26,6 +26,7 @@
 #include "../base/dataset.h"
 #include "../base/rules.h"
 #include "../dash/dash.h"
+#include "../engine/pipeline.h"
 #include "../store/query.h"
 
 #include <ctype.h>
@@ -367,15 +368,14 @@ static json_t *camel_keys(json_t *j) {
 /* The stage timings: stored as a JSON array in the pipeline's stage order
 ** (base/dataset.h ns_scores.stage_seconds); named here. */
 static json_t *stages_json(const char *text) {
-  static const char *const stage[8] = {"snapshot", "round1", "helpfulness", "trust",
-                                       "round2", "guardrails", "statuses", "publish"};
   json_t *a = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL, *o;
-  if (!json_is_array(a) || json_array_size(a) != 8) return a ? a : json_null();
+  if (!json_is_array(a) || json_array_size(a) != NS_STAGE_COUNT) return a ? a : json_null();
   if (!(o = json_object())) {
     json_decref(a);
     return NULL;
   }
-  for (size_t i = 0; i < 8; i++) json_object_set(o, stage[i], json_array_get(a, i));
+  for (size_t i = 0; i < NS_STAGE_COUNT; i++)
+    json_object_set(o, ns_stage_names[i], json_array_get(a, i));
   json_decref(a);
   return o;
 }
