@@ -366,7 +366,7 @@ static json_t *camel_keys(json_t *j) {
 }
 
 /* The stage timings: stored as a JSON array in the pipeline's stage order
-** (base/dataset.h ns_scores.stage_seconds); named here. */
+** (engine/pipeline.h ns_run_stats.stage_seconds), keyed by ns_stage_names. */
 static json_t *stages_json(const char *text) {
   json_t *a = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL, *o;
   if (!json_is_array(a) || json_array_size(a) != NS_STAGE_COUNT) return a ? a : json_null();
