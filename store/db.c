@@ -10,9 +10,9 @@
 **     views.c (dashboard views, schema v2/v5)    -> db.c
 **     db.c                                       -> nothing else in store/
 **
-** Connections of readers outside store/ (dash/, server/read.c, tools/) come
-** from ns_store_sql_open() here too, so every connection of the program is
-** configured the same way.
+** The readers of dash/ and server/read.c (store/query.c's ns_reader) and
+** the bare connections of ns_store_sql_open() are opened here too, so every
+** connection of the program is configured the same way.
 **
 ** Read-only connections are opened with SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE:
 ** a short-lived look at the DB (ns_store_check_file, run by every CLI

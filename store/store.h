@@ -146,9 +146,9 @@ uint64_t ns_store_busy_retries(void);
 ** file, or a schema newer than NS_STORE_SCHEMA_VERSION). */
 int ns_store_check_file(const char *path, int must_exist, char *msg, size_t msg_len);
 
-/* A bare SQLite connection for the readers of the SQL views (dash/,
-** server/read.c, tools/ through dash/), opened the way store/ opens its
-** own (store/db.c): flags NS_STORE_READONLY / NS_STORE_CREATE, a busy
+/* A bare SQLite connection for tests and tools that query the views
+** directly (dash/ and server/read.c read through store/query.h instead),
+** opened the way store/ opens its own (store/db.c): flags NS_STORE_READONLY / NS_STORE_CREATE, a busy
 ** handler that retries for busy_ms (0 = 10 s), and, read-only, no
 ** checkpoint on close.  msg (may be NULL) receives "path: reason" on
 ** failure.  Returns 0, NS_ENOTFOUND, NS_EBUSY, NS_ESQL.  Close it with
