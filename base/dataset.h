@@ -211,6 +211,41 @@ void ns_nsh_init(ns_nsh *h, int64_t note_id);
 
 /* ---- scoring results --------------------------------------------------- */
 
+/* The scorers beside Core whose per-note columns the reference writes
+** (reference §4.10, ../shared/reference-output-columns.md).  Core's own
+** values stay in ns_note_score's core fields.  ns_model_prefix[] is the
+** column prefix: "coreWithTopics" -> coreWithTopicsNoteIntercept, ... */
+enum ns_model {
+  NS_MODEL_CORE_WITH_TOPICS = 0,
+  NS_MODEL_EXPANSION,
+  NS_MODEL_EXPANSION_PLUS,
+  NS_MODEL_GROUP,            /* the group model of the note's modelingGroup */
+  NS_MODEL_MULTI_GROUP,      /* MultiGroupModel01 */
+  NS_MODEL_TOPIC,            /* the topic model of the note's topic */
+  NS_MODEL_GAUSSIAN,
+  NS_MODEL_GAUSSIAN_CORE_WITH_TOPICS,
+  NS_MODEL_COUNT
+};
+extern const char *const ns_model_prefix[NS_MODEL_COUNT];
+
+/* One scorer's verdict on one note.  status UNSET and intercept NAN when
+** the scorer did not score the note (out of its scope). */
+typedef struct ns_model_score {
+  double intercept, factor;
+  double intercept_no_high_vol, intercept_no_correlated;  /* NAN if none */
+  int8_t status;               /* the scorer's status (may be FIRM_REJECT/NYH) */
+  uint32_t rules;              /* its ActiveRules: bits 1u << ns_rule (< NS_RULE_CORE_MODEL) */
+  int32_t n_final_round;       /* NumFinalRoundRatings */
+} ns_model_score;
+
+/* Note topics (reference enums.Topics); 0 = unassigned. */
+enum ns_topic {
+  NS_TOPIC_NONE = 0, NS_TOPIC_UKRAINE_CONFLICT = 1, NS_TOPIC_GAZA_CONFLICT = 2,
+  NS_TOPIC_MESSI_RONALDO = 3, NS_TOPIC_SCAMS = 4, NS_TOPIC_IN_DIMENSION_TWO = 5,
+  NS_TOPIC_COUNT
+};
+extern const char *const ns_topic_names[NS_TOPIC_COUNT];  /* "" then "UkraineConflict", ... */
+
 typedef struct ns_note_score {
   int64_t note_id;
   int32_t note_index;          /* index into ds->note_*, or -1 (deleted) */
@@ -227,13 +262,21 @@ typedef struct ns_note_score {
   uint32_t core_rules;         /* coreActiveRules: bits 1u << ns_rule */
   int8_t final_status;         /* finalRatingStatus (public statuses only) */
   int8_t decided_by;           /* ns_rule that set the final status (base/rules.h) */
-  uint32_t meta_rules;         /* metaScorerActiveRules bitmask */
+  uint64_t meta_rules;         /* metaScorerActiveRules: bits 1ull << ns_rule */
   int8_t first_tag, second_tag;  /* tag index or -1 */
   uint32_t active_filter_tags; /* tag bits that fired in the tag filter */
   int8_t provisional_status;   /* round-1 status (used by helpfulness) */
   int64_t ts_nmr_due_to_stable_crh;  /* new timestampMillisOfNmrDueToMinStableCrhTime
                                         for the history row; 0 = keep the previous */
   double low_diligence_intercept;  /* lowDiligenceIntercept, NAN if off/none */
+  /* the other scorers and the note's scopes (reference-parity columns) */
+  ns_model_score model[NS_MODEL_COUNT];
+  double cwt_intercept_min, cwt_intercept_max;  /* coreWithTopicsNoteIntercept{Min,Max} */
+  double intercept_pop;        /* coreNoteInterceptPopulationSampled, NAN if none */
+  int32_t modeling_group;      /* modelingGroup of the group model that scored it, -1 none */
+  int32_t modeling_multi_group;/* modelingMultiGroup, -1 none */
+  int8_t topic;                /* noteTopic (ns_topic), 0 none */
+  int8_t topic_confident;      /* topicNoteConfident 1/0, -1 = none */
 } ns_note_score;
 
 typedef struct ns_rater_score {

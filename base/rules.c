@@ -1,6 +1,7 @@
 /*
 ** base/rules.c -- the reference's names of the status rules (base/rules.h).
 */
+#include "dataset.h"
 #include "rules.h"
 
 const char *const ns_rule_names[NS_RULE_COUNT] = {
@@ -9,4 +10,27 @@ const char *const ns_rule_names[NS_RULE_COUNT] = {
     "FilterLargeFactor", "RejectLowIntercept", "MinMinorityRaters", "RaterBalance",
     "NoHighVolIntercept", "NoCorrelatedIntercept", "PopulationSampledIntercept",
     "NmrDueToMinStableCrhTime", "ScoringDriftGuard", "InsufficientExplanation",
-    "CoreModel"};
+    "CoreModel", "MetaInitialNMR", "ExpansionPlusModel", "ExpansionModel",
+    "CoreWithTopicsModel", "MultiGroupModel01", "GroupModel01", "GroupModel02",
+    "GroupModel03", "GroupModel04", "GroupModel05", "GroupModel06", "GroupModel07",
+    "GroupModel08", "GroupModel09", "GroupModel10", "GroupModel11", "GroupModel12",
+    "GroupModel13", "GroupModel14", "GroupModel33", "GroupModel33NMR", "GroupModel18NMR",
+    "GaussianModel", "GaussianCoreWithTopicsModel", "TopicModel01", "TopicModel02",
+    "TopicModel03", "TopicModel04", "TopicModel05"};
+
+/* scoring_rules.py RuleID at the pinned reference commit 08c656b, in the
+** order of ns_rule_names */
+const char *const ns_rule_versions[NS_RULE_COUNT] = {
+    "1.0", "1.0", "1.0", "1.0", "1.0", "1.0", "1.0", "1.0", "1.0", "1.0", "1.0", "1.0", "1.0",
+    "1.0", "1.0", "1.0", "1.0", "1.0", "1.0", "1.0", "1.1", "1.0", "1.1", "1.1", "1.1", "1.0",
+    "1.1", "1.1", "1.1", "1.1", "1.1", "1.1", "1.1", "1.1", "1.1", "1.1", "1.1", "1.1", "1.1",
+    "1.1", "1.1", "1.1", "1.1", "1.0", "1.0", "1.0", "1.0", "1.0", "1.0", "1.0"};
+
+/* Column prefixes of enum ns_model (base/dataset.h). */
+const char *const ns_model_prefix[NS_MODEL_COUNT] = {
+    "coreWithTopics", "expansion", "expansionPlus", "group",
+    "multiGroup", "topic", "gaussian", "gaussianCoreWithTopics"};
+
+/* enums.Topics of the reference. */
+const char *const ns_topic_names[NS_TOPIC_COUNT] = {
+    "", "UkraineConflict", "GazaConflict", "MessiRonaldo", "Scams", "InDimensionTwo"};

@@ -37,8 +37,30 @@ enum ns_rule {
   NS_RULE_DRIFT_GUARD,         /* ScoringDriftGuard (lock) */
   NS_RULE_INSUFFICIENT_EXPL,   /* InsufficientExplanation */
   NS_RULE_CORE_MODEL,          /* meta: CoreModel decided */
+  /* meta rules of the other scorers (reference §4.7), in no particular
+  ** order (the order they run in is engine/meta.c's) */
+  NS_RULE_META_INITIAL_NMR,    /* MetaInitialNMR */
+  NS_RULE_EXPANSION_PLUS_MODEL,
+  NS_RULE_EXPANSION_MODEL,
+  NS_RULE_CORE_WITH_TOPICS_MODEL,
+  NS_RULE_MULTI_GROUP_MODEL_01,
+  NS_RULE_GROUP_MODEL_01,      /* GroupModel01 .. GroupModel14 are */
+  NS_RULE_GROUP_MODEL_14 = NS_RULE_GROUP_MODEL_01 + 13,  /* consecutive */
+  NS_RULE_GROUP_MODEL_33,
+  NS_RULE_GROUP_MODEL_33_NMR,
+  NS_RULE_GROUP_MODEL_18_NMR,
+  NS_RULE_GAUSSIAN_MODEL,
+  NS_RULE_GAUSSIAN_CORE_WITH_TOPICS_MODEL,
+  NS_RULE_TOPIC_MODEL_01,      /* TopicModel01 .. TopicModel05 are */
+  NS_RULE_TOPIC_MODEL_05 = NS_RULE_TOPIC_MODEL_01 + 4,   /* consecutive */
   NS_RULE_COUNT
 };
 extern const char *const ns_rule_names[NS_RULE_COUNT];
+/* The reference's version of each rule ("1.0", "1.1"): its output names a
+** rule "Name (vX.Y)" (scoring_rules.py RuleID). */
+extern const char *const ns_rule_versions[NS_RULE_COUNT];
+/* The rules fit a 64-bit mask (meta_rules); core_rules needs only the
+** scorer rules below NS_RULE_CORE_MODEL. */
+_Static_assert(NS_RULE_COUNT <= 64, "rule masks are 64-bit");
 
 #endif /* NS_RULES_H */

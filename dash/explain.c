@@ -161,17 +161,17 @@ static void rule_text(int rule, const ns_params *p, double factor, uint32_t filt
 
 /* The rules that fired, Core chain first then meta rules, each in bit order
 ** (which is the order the pipeline evaluates them: later rules win). */
-static json_t *rules_json(const ns_params *pp, uint32_t core, uint32_t meta, double factor,
+static json_t *rules_json(const ns_params *pp, uint32_t core, uint64_t meta, double factor,
                           uint32_t filter_tags) {
   const ns_params p = *pp;
   json_t *a = json_array();
   for (int pass = 0; a && pass < 2; pass++) {
-    uint32_t bits = pass ? meta : core;
+    uint64_t bits = pass ? meta : core;
     for (int i = 0; i < NS_RULE_COUNT; i++) {
       char text[512];
       double limit;
       json_t *o;
-      if (!(bits & (1u << i))) continue;
+      if (!(bits & (1ull << i))) continue;
       rule_text(i, &p, factor, filter_tags, text, sizeof text, &limit);
       o = json_pack("{s:s, s:s, s:s}", "name", ns_rule_names[i], "kind", pass ? "meta" : "core",
                     "threshold", text);

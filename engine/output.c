@@ -76,11 +76,11 @@ static void put_tag(FILE *f, int *first, int t) {
 }
 
 /* Comma-joined names of the rules in mask, in rule order. */
-static void put_rules(FILE *f, int *first, uint32_t mask, int meta) {
+static void put_rules(FILE *f, int *first, uint64_t mask, int meta) {
   int any = 0;
   put_sep(f, first);
   for (int r = 0; r < NS_RULE_COUNT; r++) {
-    if (!(mask & (1u << r))) continue;
+    if (!(mask & (1ull << r))) continue;
     if (any) fputc(',', f);
     fputs(meta ? ns__meta_rule_name(r) : ns_rule_names[r], f);
     any = 1;

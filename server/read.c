@@ -311,7 +311,7 @@ static const char *class_name(int c) {
 ** list). */
 static json_t *note_json(const ns_q_note *n) {
   json_t *o = json_object(), *names = json_array();
-  uint32_t bits = n->core_rules | n->meta_rules;
+  uint64_t bits = n->core_rules | n->meta_rules;
   if (!o || !names) {
     json_decref(o);
     json_decref(names);
@@ -337,7 +337,7 @@ static json_t *note_json(const ns_q_note *n) {
   json_object_set_new(o, "coreRules", json_integer(n->core_rules));
   json_object_set_new(o, "metaRules", json_integer(n->meta_rules));
   for (int i = 0; i < NS_RULE_COUNT; i++)
-    if (bits & (1u << i)) json_array_append_new(names, json_string(ns_rule_names[i]));
+    if (bits & (1ull << i)) json_array_append_new(names, json_string(ns_rule_names[i]));
   json_object_set_new(o, "rules", names);
   json_object_set_new(o, "createdAtMillis", int_json(n->created_ms));
   json_object_set_new(o, "scoredAtMillis", int_json(n->scored_at_ms));
