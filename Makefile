@@ -92,7 +92,7 @@ else
   CHECK_ARGS  :=
 endif
 
-MODULES  := base graph factorization store guard engine dash server
+MODULES  := base graph factorization text store guard engine dash server
 LIB_SRCS := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 TOOL_SRCS := $(wildcard tools/*.c tools/gen/*.c tools/eval/*.c)

@@ -351,3 +351,26 @@ out:
   free(klo);
   return rc;
 }
+
+void ns_note_score_init(ns_note_score *s, int64_t note_id) {
+  memset(s, 0, sizeof *s);
+  s->note_id = note_id;
+  s->note_index = -1;
+  s->created_ms = NS_TS_NONE;
+  s->intercept = s->factor = s->intercept_r1 = s->factor_r1 = NAN;
+  s->intercept_min = s->intercept_max = NAN;
+  s->intercept_no_high_vol = s->intercept_no_correlated = NAN;
+  s->core_status = s->final_status = s->provisional_status = NS_STATUS_UNSET;
+  s->first_tag = s->second_tag = -1;
+  s->low_diligence_intercept = NAN;
+  for (int m = 0; m < NS_MODEL_COUNT; m++) {
+    ns_model_score *ms = &s->model[m];
+    ms->intercept = ms->factor = NAN;
+    ms->intercept_no_high_vol = ms->intercept_no_correlated = NAN;
+    ms->status = NS_STATUS_UNSET;
+  }
+  s->cwt_intercept_min = s->cwt_intercept_max = s->intercept_pop = NAN;
+  s->modeling_group = s->modeling_multi_group = -1;
+  s->topic = NS_TOPIC_NONE;
+  s->topic_confident = -1;
+}

@@ -279,6 +279,11 @@ typedef struct ns_note_score {
   int8_t topic_confident;      /* topicNoteConfident 1/0, -1 = none */
 } ns_note_score;
 
+/* Clears s and marks every score "none": NAN intercepts and factors, UNSET
+** statuses, no scopes (modeling groups -1, no topic, topicNoteConfident
+** unset).  Producers start every row from here. */
+void ns_note_score_init(ns_note_score *s, int64_t note_id);
+
 typedef struct ns_rater_score {
   int32_t participant;         /* participant index */
   double intercept, factor;    /* final round, NAN if not in round 2 */

@@ -451,7 +451,7 @@ static void notes_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
         note_facts(run, n, 1, &f);
         s->core_status = NS_STATUS_UNSET;
         s->core_rules = 0;
-        ns__rules_meta(&f, NS_STATUS_UNSET, &mo);
+        ns__rules_meta(&f, s, &mo);
         copy_meta(s, &mo);
       }
       continue;
@@ -466,7 +466,7 @@ static void notes_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
       ns__rules_final(&f, run->p, &ro);
       s->core_status = ro.status;
       s->core_rules = ro.rules;
-      ns__rules_meta(&f, ro.status, &mo);
+      ns__rules_meta(&f, s, &mo);
       copy_meta(s, &mo);
     }
   }
@@ -835,7 +835,7 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
   if (!sc->notes) { rc = NS_ENOMEM; goto out; }
   for (size_t n = 0; n < nn; n++) {
     ns_note_score *s = &sc->notes[n];
-    s->note_id = run.note_id[n];
+    ns_note_score_init(s, run.note_id[n]);
     s->note_index = run.note_ds[n];
     s->created_ms = run.note_created[n];
     s->classification = run.note_class[n];

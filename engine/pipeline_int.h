@@ -74,7 +74,7 @@ typedef struct ns__rule_out {
 typedef struct ns__meta_out {
   int8_t status;            /* public status (CRH, CRNH, NMR) */
   int8_t decided_by;        /* ns_rule; NS_RULE_INITIAL_NMR = MetaInitialNMR */
-  uint32_t rules;           /* bitmask of ns_rule */
+  uint64_t rules;           /* bitmask of ns_rule (1ull << rule) */
   int8_t first_tag, second_tag;
   int64_t t_stab;           /* new timestampMillisOfNmrDueToMinStableCrhTime
                                (facts' t_stab when stabilization did not run) */
@@ -84,9 +84,15 @@ typedef struct ns__meta_out {
 void ns__rules_provisional(const ns__note_facts *f, const ns_params *p, ns__rule_out *out);
 /* Final-round scorer rules, reference §4.1 order (MFCoreScorer settings). */
 void ns__rules_final(const ns__note_facts *f, const ns_params *p, ns__rule_out *out);
-/* Meta rules: MetaInitialNMR, CoreModel, ScoringDriftGuard,
-** InsufficientExplanation.  core_status UNSET = Core did not score it. */
-void ns__rules_meta(const ns__note_facts *f, int8_t core_status, ns__meta_out *out);
+/* Meta rules (engine/meta.c), reference §4.7 order.  s holds every
+** scorer's verdict on the note: s->core_status (UNSET = Core did not score
+** it) and Core's fields, s->model[] and the note's scopes (modeling_group,
+** modeling_multi_group, topic, topic_confident); f the history and tag
+** facts. */
+void ns__rules_meta(const ns__note_facts *f, const ns_note_score *s, ns__meta_out *out);
+/* The meta rules on a note only Core scored, with status core_status (UNSET
+** = not even Core): the unit tests' shorthand. */
+void ns__rules_meta_core(const ns__note_facts *f, int8_t core_status, ns__meta_out *out);
 /* The two explanation tags of a valence (helpful if want_helpful) or -1;
 ** returns the number of eligible tags found (capped at 2). */
 int ns__top_two_tags(const int32_t *tag_count, int want_helpful, int8_t *first, int8_t *second);

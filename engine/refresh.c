@@ -422,12 +422,12 @@ int ns_pipeline_refresh(const ns_refresh_base *b, const ns_dataset *ds, const in
     if (r->n_ratings == 0) {
       s->core_status = NS_STATUS_UNSET;
       s->core_rules = 0;
-      ns__rules_meta(&f, NS_STATUS_UNSET, &mo);
+      ns__rules_meta(&f, s, &mo);
     } else {
       ns__rules_final(&f, &b->p, &ro);
       s->core_status = ro.status;
       s->core_rules = ro.rules;
-      ns__rules_meta(&f, ro.status, &mo);
+      ns__rules_meta(&f, s, &mo);
     }
     s->final_status = mo.status;
     s->decided_by = mo.decided_by;

@@ -1,7 +1,6 @@
 /*
 ** engine/rules.c -- the note status rules: the scorer chain (reference §4.1)
-** and the meta rules (§4.7) that turn the Core scorer's status into the
-** public finalRatingStatus.
+** (engine/meta.c holds the meta rules, §4.7).
 **
 ** Each rule is a small function named after the reference rule.  A rule
 ** looks at one note's facts (ns__note_facts) and the status so far; when its
@@ -222,83 +221,6 @@ int ns__top_two_tags(const int32_t *tag_count, int want_helpful, int8_t *first, 
   *first = (int8_t)a;
   *second = (int8_t)b;
   return n > 2 ? 2 : n;
-}
-
-/* ---- meta rules -------------------------------------------------------- */
-
-void ns__rules_meta(const ns__note_facts *f, int8_t core_status, ns__meta_out *out) {
-  int8_t t1 = -1, t2 = -1;
-
-  /* MetaInitialNMR: everything starts NMR (decided_by INITIAL_NMR is
-  ** written as "MetaInitialNMR"). */
-  out->status = NS_STATUS_NMR;
-  out->decided_by = NS_RULE_INITIAL_NMR;
-  out->rules = BIT(NS_RULE_INITIAL_NMR);
-  out->first_tag = out->second_tag = -1;
-
-  /* CoreModel: Core is the only scorer, and authoritative where it scored.
-  ** FIRM_REJECT becomes NMR here; NEEDS_YOUR_HELP stays internal until
-  ** stabilization has seen it (a previously-CRH note scored NYH is held at
-  ** CRH there) and is shown as NMR below. */
-  if (core_status != NS_STATUS_UNSET) {
-    int8_t s = core_status;
-    if (s == NS_STATUS_FIRM_REJECT) s = NS_STATUS_NMR;
-    out->status = s;
-    out->decided_by = NS_RULE_CORE_MODEL;
-    out->rules |= BIT(NS_RULE_CORE_MODEL);
-  }
-
-  /* Slots: MultiGroup/Group/Gaussian/Topic are not run by notescore's
-  ** Core-only meta. */
-
-  /* PopulationSampledIntercept (§4.7 step 8): a CRH note whose intercept
-  ** among population-sampled raters of both sides is low, and clearly below
-  ** the Core intercept, is held at NMR. */
-  if (f->guard && ns_guard_pop_demote(out->status, f->icpt, f->icpt_pop, f->pop_neg, f->pop_pos)) {
-    out->status = NS_STATUS_NMR;
-    out->decided_by = NS_RULE_POPULATION_SAMPLED;
-    out->rules |= BIT(NS_RULE_POPULATION_SAMPLED);
-  }
-
-  /* NmrDueToMinStableCrhTime (§4.8): a note newly going CRH waits (NMR)
-  ** until it has been CRH-worthy for long enough; the clock lives in the
-  ** history's timestampMillisOfNmrDueToMinStableCrhTime. */
-  out->t_stab = f->t_stab;
-  if (f->stab) {
-    ns_guard_stab_in si = {f->prev_status, out->status, f->t_stab, f->first_non_nmr,
-                           0 /* no topic notes */, -1 /* no pflip model */, f->now_ms};
-    ns_guard_stab_out so;
-    ns_guard_stabilize(&si, &so);
-    out->t_stab = so.t_stab;
-    if (so.fired) {
-      out->status = (int8_t)so.status;
-      out->decided_by = NS_RULE_STABILIZATION;
-      out->rules |= BIT(NS_RULE_STABILIZATION);
-    }
-  }
-  if (out->status == NS_STATUS_NYH) out->status = NS_STATUS_NMR; /* internal only */
-
-  /* ScoringDriftGuard: a locked note keeps its locked status. */
-  if (f->locked_status >= 0 && f->locked_status != out->status) {
-    out->status = f->locked_status;
-    out->decided_by = NS_RULE_DRIFT_GUARD;
-    out->rules |= BIT(NS_RULE_DRIFT_GUARD);
-  }
-
-  /* InsufficientExplanation: a rated note must carry two tags of its valence
-  ** used by >= 2 raters each; it also fills firstTag/secondTag.  It runs
-  ** after the drift guard, so it can unset a locked CRH, as the reference. */
-  if (out->status == NS_STATUS_CRH || out->status == NS_STATUS_CRNH) {
-    int n = ns__top_two_tags(f->tag_count, out->status == NS_STATUS_CRH, &t1, &t2);
-    if (n >= NS__MIN_TAGS_NEEDED) {
-      out->first_tag = t1;
-      out->second_tag = t2;
-    } else {
-      out->status = NS_STATUS_NMR;
-      out->decided_by = NS_RULE_INSUFFICIENT_EXPL;
-      out->rules |= BIT(NS_RULE_INSUFFICIENT_EXPL);
-    }
-  }
 }
 
 /* ---- helpfulness filter bit -------------------------------------------- */

@@ -833,31 +833,31 @@ TEST(guard_meta_pop_and_stabilization) {
   f.tag_count[0] = f.tag_count[1] = 3; /* two helpful tags: explanation ok */
 
   /* stabilization off: CRH stays, NYH is shown as NMR, clock untouched */
-  ns__rules_meta(&f, NS_STATUS_CRH, &m);
+  ns__rules_meta_core(&f, NS_STATUS_CRH, &m);
   ASSERT_EQ(m.status, NS_STATUS_CRH);
   ASSERT_EQ(m.decided_by, NS_RULE_CORE_MODEL);
   ASSERT_EQ(m.t_stab, NS_TS_NONE);
-  ns__rules_meta(&f, NS_STATUS_NYH, &m);
+  ns__rules_meta_core(&f, NS_STATUS_NYH, &m);
   ASSERT_EQ(m.status, NS_STATUS_NMR);
   ASSERT_EQ(m.decided_by, NS_RULE_CORE_MODEL);
 
   /* on: a new CRH note waits at NMR and its clock starts now */
   f.stab = 1;
-  ns__rules_meta(&f, NS_STATUS_CRH, &m);
+  ns__rules_meta_core(&f, NS_STATUS_CRH, &m);
   ASSERT_EQ(m.status, NS_STATUS_NMR);
   ASSERT_EQ(m.decided_by, NS_RULE_STABILIZATION);
   ASSERT(m.rules & (1u << NS_RULE_STABILIZATION));
   ASSERT_EQ(m.t_stab, now);
   /* 61 min later it is released (CoreModel decides), clock -1 */
   f.t_stab = now - 61 * 60000LL;
-  ns__rules_meta(&f, NS_STATUS_CRH, &m);
+  ns__rules_meta_core(&f, NS_STATUS_CRH, &m);
   ASSERT_EQ(m.status, NS_STATUS_CRH);
   ASSERT_EQ(m.decided_by, NS_RULE_CORE_MODEL);
   ASSERT_EQ(m.t_stab, -1);
   /* a previously-CRH note scored NYH is held at CRH */
   f.t_stab = -1;
   f.prev_status = NS_STATUS_CRH;
-  ns__rules_meta(&f, NS_STATUS_NYH, &m);
+  ns__rules_meta_core(&f, NS_STATUS_NYH, &m);
   ASSERT_EQ(m.status, NS_STATUS_CRH);
   ASSERT_EQ(m.decided_by, NS_RULE_STABILIZATION);
 
@@ -867,13 +867,13 @@ TEST(guard_meta_pop_and_stabilization) {
   f.icpt_pop = 0.20;
   f.pop_neg = 4;
   f.pop_pos = 4;
-  ns__rules_meta(&f, NS_STATUS_CRH, &m);
+  ns__rules_meta_core(&f, NS_STATUS_CRH, &m);
   ASSERT_EQ(m.status, NS_STATUS_NMR);
   ASSERT_EQ(m.decided_by, NS_RULE_POPULATION_SAMPLED);
   ASSERT(m.rules & (1u << NS_RULE_POPULATION_SAMPLED));
   f.pop_neg = 1;
   f.pop_pos = 7;
-  ns__rules_meta(&f, NS_STATUS_CRH, &m);
+  ns__rules_meta_core(&f, NS_STATUS_CRH, &m);
   ASSERT_EQ(m.status, NS_STATUS_CRH);
   ASSERT(!(m.rules & (1u << NS_RULE_POPULATION_SAMPLED)));
 }

@@ -238,7 +238,7 @@ TEST(meta_rules) {
   int nh = ns_tag_index("notHelpfulIncorrect", 19), no = ns_tag_index("notHelpfulOutdated", 18);
 
   /* not scored by Core: MetaInitialNMR decides */
-  ns__rules_meta(&f, NS_STATUS_UNSET, &m);
+  ns__rules_meta_core(&f, NS_STATUS_UNSET, &m);
   ASSERT_EQ(m.status, NS_STATUS_NMR);
   ASSERT_EQ(m.decided_by, NS_RULE_INITIAL_NMR);
   ASSERT_STREQ(ns__meta_rule_name(m.decided_by), "MetaInitialNMR");
@@ -246,7 +246,7 @@ TEST(meta_rules) {
   /* CRH with two tags */
   f.tag_count[hi] = 4;
   f.tag_count[hc] = 2;
-  ns__rules_meta(&f, NS_STATUS_CRH, &m);
+  ns__rules_meta_core(&f, NS_STATUS_CRH, &m);
   ASSERT_EQ(m.status, NS_STATUS_CRH);
   ASSERT_EQ(m.decided_by, NS_RULE_CORE_MODEL);
   ASSERT_EQ(m.first_tag, hi);
@@ -256,33 +256,33 @@ TEST(meta_rules) {
   f.tag_count[hc] = 1;
   f.tag_count[nh] = 5;
   f.tag_count[no] = 5;
-  ns__rules_meta(&f, NS_STATUS_CRH, &m);
+  ns__rules_meta_core(&f, NS_STATUS_CRH, &m);
   ASSERT_EQ(m.status, NS_STATUS_NMR);
   ASSERT_EQ(m.decided_by, NS_RULE_INSUFFICIENT_EXPL);
   ASSERT(HAS(m.rules, NS_RULE_CORE_MODEL) && HAS(m.rules, NS_RULE_INSUFFICIENT_EXPL));
   ASSERT_EQ(m.first_tag, -1);
 
   /* the same tags explain a CRNH */
-  ns__rules_meta(&f, NS_STATUS_CRNH, &m);
+  ns__rules_meta_core(&f, NS_STATUS_CRNH, &m);
   ASSERT_EQ(m.status, NS_STATUS_CRNH);
   ASSERT_EQ(m.first_tag, no);
   ASSERT_EQ(m.second_tag, nh);
 
   /* internal statuses are shown as NMR */
-  ns__rules_meta(&f, NS_STATUS_FIRM_REJECT, &m);
+  ns__rules_meta_core(&f, NS_STATUS_FIRM_REJECT, &m);
   ASSERT_EQ(m.status, NS_STATUS_NMR);
   ASSERT_EQ(m.decided_by, NS_RULE_CORE_MODEL);
-  ns__rules_meta(&f, NS_STATUS_NYH, &m);
+  ns__rules_meta_core(&f, NS_STATUS_NYH, &m);
   ASSERT_EQ(m.status, NS_STATUS_NMR);
 
   /* a locked CRNH stays CRNH even though Core now says NMR */
   f.locked_status = NS_STATUS_CRNH;
-  ns__rules_meta(&f, NS_STATUS_NMR, &m);
+  ns__rules_meta_core(&f, NS_STATUS_NMR, &m);
   ASSERT_EQ(m.status, NS_STATUS_CRNH);
   ASSERT_EQ(m.decided_by, NS_RULE_DRIFT_GUARD);
   /* ... but a locked CRH without helpful tags is unset by the explanation rule */
   f.locked_status = NS_STATUS_CRH;
-  ns__rules_meta(&f, NS_STATUS_NMR, &m);
+  ns__rules_meta_core(&f, NS_STATUS_NMR, &m);
   ASSERT_EQ(m.status, NS_STATUS_NMR);
   ASSERT_EQ(m.decided_by, NS_RULE_INSUFFICIENT_EXPL);
   ASSERT(HAS(m.rules, NS_RULE_DRIFT_GUARD));

@@ -15,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-MODULES="base graph factorization store guard engine dash server tools"
+MODULES="base graph factorization text store guard engine dash server tools"
 # shellcheck disable=SC2086
 files=$(find $MODULES -name '*.[ch]' -type f | sort)
 n=$(echo "$files" | wc -l)

@@ -1,0 +1,41 @@
+/*
+** factorization/gaussian.h -- the Gaussian-kernel note scorer (reference
+** gaussian_scorer.py, digest §4.11): a note's helpfulness is smoothed over
+** the raters' factor axis with Gaussian kernels, a CRH pass and a CRNH pass,
+** and the note's intercept is the stronger of the two.  The status rules
+** are the engine's (the scorer chain with the Gaussian thresholds).
+**
+** Who calls it: engine/, for GaussianModel and GaussianCoreWithTopicsModel,
+** on a view of that scorer's ratings.  Pure function of its arguments;
+** the pool parallelizes over notes (disjoint writes), so the result is the
+** same for any thread count.
+*/
+#ifndef NS_GAUSSIAN_H
+#define NS_GAUSSIAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../base/base.h"
+
+/* The ratings of n_notes notes, grouped by note: the ratings of note n are
+** [note_off[n], note_off[n+1]). */
+typedef struct ns_gauss_in {
+  size_t n_notes;
+  const size_t *note_off;     /* n_notes + 1 offsets */
+  const float *value;         /* helpfulNum per rating: 0, 0.5 or 1 */
+  const double *rater_factor; /* the rater's (Core, prescoring) factor f_u per
+                              ** rating; every rating here has one */
+  const double *author_factor;/* per note: the author's factor when the
+                              ** reference adds the author's synthetic HELPFUL
+                              ** rating (author has a factor and did not rate
+                              ** the note), else NAN; may be NULL (none) */
+} ns_gauss_in;
+
+/* Per note: icpt[n] the Gaussian intercept (0 for a note without ratings,
+** as the reference's "-1 everywhere" case), phi[n] the note's empirical
+** factor phi_n (mean of (h - 0.5) * 2 * f_u; NAN without ratings), the
+** fallback factor.  Returns 0 or NS_ENOMEM. */
+int ns_gaussian_scores(const ns_gauss_in *in, ns_pool *pool, double *icpt, double *phi);
+
+#endif /* NS_GAUSSIAN_H */
