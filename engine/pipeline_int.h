@@ -220,8 +220,9 @@ void ns__guardrails_free(ns__run *run);
 void ns__history_update(const ns_nsh *prev, int64_t note_id, int32_t author, int64_t created,
                         const ns_note_score *ns, int64_t now_ms, ns_nsh *out);
 
-/* Name of a rule in the meta context ("MetaInitialNMR" for INITIAL_NMR),
-** "" for -1. */
+/* The reference's name of a rule, "Name (vX.Y)" (output.c); "" for -1. */
+const char *ns__rule_ref_name(int rule);
+/* The same in the meta context ("MetaInitialNMR (v1.0)" for INITIAL_NMR). */
 const char *ns__meta_rule_name(int rule);
 /* Is decidedBy a rule whose decisions lock after two weeks (§4.9)? */
 int ns__locking_enabled(int rule);
