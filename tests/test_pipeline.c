@@ -241,7 +241,7 @@ TEST(meta_rules) {
   ns__rules_meta_core(&f, NS_STATUS_UNSET, &m);
   ASSERT_EQ(m.status, NS_STATUS_NMR);
   ASSERT_EQ(m.decided_by, NS_RULE_INITIAL_NMR);
-  ASSERT_STREQ(ns__meta_rule_name(m.decided_by), "MetaInitialNMR");
+  ASSERT_STREQ(ns__meta_rule_name(m.decided_by), "MetaInitialNMR (v1.0)");
 
   /* CRH with two tags */
   f.tag_count[hi] = 4;
@@ -326,7 +326,7 @@ TEST(history_update_fields_and_lock) {
   ASSERT_EQ(h1.ts_latest_non_nmr, now);
   ASSERT_EQ(h1.ts_most_recent_change, now);
   ASSERT_EQ(h1.locked_status, NS_STATUS_UNSET); /* too young to lock */
-  ASSERT_STREQ(h1.decided_by, "CoreModel");
+  ASSERT_STREQ(h1.decided_by, "CoreModel (v1.1)");
 
   /* next run, same status: no change (-1), first/latest untouched */
   ns__history_update(&h1, 7, 3, now - DAY, &s, now + 1000, &h2);
@@ -716,8 +716,9 @@ TEST(pipeline_deterministic_output) {
   ns_dataset *ds = two_camps();
   ns_params p;
   const char *dir = ns_test_tmpdir();
-  const char *files[] = {"scored_notes.tsv", "helpfulness_scores.tsv", "note_status_history.tsv"};
-  char path[3][3][512];
+  const char *files[] = {"scored_notes.tsv", "helpfulness_scores.tsv", "note_status_history.tsv",
+                         "aux_note_info.tsv"};
+  char path[3][4][512];
 
   ns_params_default(&p);
   p.now_ms = ns_pipeline_default_now(ds);
@@ -728,10 +729,10 @@ TEST(pipeline_deterministic_output) {
     snprintf(out, sizeof out, "%s/run%d", dir, run);
     ASSERT_OK(ns_pipeline_run(ds, &p, NULL, &sc, NULL));
     ASSERT_OK(ns_scores_write_tsv(sc, ds, out));
-    for (int f = 0; f < 3; f++) snprintf(path[run][f], sizeof path[run][f], "%s/%s", out, files[f]);
+    for (int f = 0; f < 4; f++) snprintf(path[run][f], sizeof path[run][f], "%s/%s", out, files[f]);
     ns_scores_free(sc);
   }
-  for (int f = 0; f < 3; f++) {
+  for (int f = 0; f < 4; f++) {
     size_t l0, l1, l2;
     char *a = ns_test_slurp(path[0][f], &l0), *b = ns_test_slurp(path[1][f], &l1);
     char *c = ns_test_slurp(path[2][f], &l2);
@@ -749,13 +750,34 @@ TEST(pipeline_deterministic_output) {
     char *t = ns_test_slurp(path[0][0], &len);
     ASSERT(strncmp(t, "noteId\tcoreNoteIntercept\tcoreNoteFactor1\tfinalRatingStatus\t", 59) == 0);
     ASSERT(strstr(t, "\n600\t\t\tNEEDS_MORE_RATINGS\t\t\t\t\tNOT_MISLEADING\t1641000000000\t\t"
-                     "MetaInitialNMR\tMetaInitialNMR\t") != NULL);
+                     "MetaInitialNMR (v1.0)\tMetaInitialNMR (v1.0)\t") != NULL);
     free(t);
     t = ns_test_slurp(path[0][2], &len);
     ASSERT(strncmp(t, "noteId\tnoteAuthorParticipantId\tcreatedAtMillis\t", 47) == 0);
     free(t);
+    /* aux_note_info.tsv: note 600 is NMR (awaitingBool True), has no prior
+    ** history (currentStatus empty) */
+    t = ns_test_slurp(path[0][3], &len);
+    ASSERT(strncmp(t, "noteId\tratingWeight\tcreatedAtMillis\tnoteAuthorParticipantId\t"
+                      "awaitingBool\t", 70) == 0);
+    ASSERT(strstr(t, "\n600\t\t1641000000000\t") != NULL);
+    ASSERT(strstr(strstr(t, "\n600\t"), "\tTrue\t") != NULL);
+    free(t);
   }
   ns_dataset_free(ds);
+}
+
+/* The reference's rule strings: "Name (vX.Y)"; INITIAL_NMR as a meta rule is
+** the meta-scorer's MetaInitialNMR. */
+TEST(output_rule_ref_names) {
+  ASSERT_STREQ(ns__rule_ref_name(NS_RULE_INITIAL_NMR), "InitialNMR (v1.0)");
+  ASSERT_STREQ(ns__rule_ref_name(NS_RULE_CORE_MODEL), "CoreModel (v1.1)");
+  ASSERT_STREQ(ns__rule_ref_name(NS_RULE_GROUP_MODEL_14), "GroupModel14 (v1.1)");
+  ASSERT_STREQ(ns__rule_ref_name(NS_RULE_TOPIC_MODEL_05), "TopicModel05 (v1.0)");
+  ASSERT_STREQ(ns__rule_ref_name(NS_RULE_COUNT), "");
+  ASSERT_STREQ(ns__meta_rule_name(NS_RULE_INITIAL_NMR), "MetaInitialNMR (v1.0)");
+  ASSERT_STREQ(ns__meta_rule_name(NS_RULE_DRIFT_GUARD), "ScoringDriftGuard (v1.0)");
+  ASSERT_STREQ(ns__meta_rule_name(-1), "");
 }
 
 TEST(fmt_double_rules) {
