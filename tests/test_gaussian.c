@@ -94,10 +94,10 @@ TEST(gaussian_bridging_orders_notes) {
   /* Nobody finds it helpful: the CRNH pass wins, a negative intercept. */
   ASSERT_NEAR(icpt[2], -0.6443059639790638, 1e-9);
   ASSERT(icpt[2] < icpt[1]);
-  /* phi: helpful at +f and unhelpful at -f both count as -|f|... here the
-  ** one-sided note leans negative, the symmetric ones are ~0. */
+  /* phi: a HELPFUL rating adds +f, a NOT_HELPFUL one -f, so the one-sided
+  ** note gets -mean|f| and the symmetric ones 0. */
   ASSERT_NEAR(phi[0], 0.0, 1e-12);
-  ASSERT(phi[1] < -0.3);
+  ASSERT_NEAR(phi[1], -0.42666666666666664, 1e-12);
   ASSERT_NEAR(phi[2], 0.0, 1e-12);
 }
 
