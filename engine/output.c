@@ -68,27 +68,17 @@ const char *ns__rule_ref_name(int rule) {
 }
 
 const char *ns__meta_rule_name(int rule) {
-  /* decided_by INITIAL_NMR is the meta-scorer's own initial rule */
-  if (rule == NS_RULE_INITIAL_NMR) rule = NS_RULE_META_INITIAL_NMR;
-  return ns__rule_ref_name(rule);
+  /* decided_by INITIAL_NMR (before NS_RULE_META_INITIAL_NMR existed) is the
+  ** meta-scorer's own initial rule */
+  if (rule == NS_RULE_INITIAL_NMR) return "MetaInitialNMR";
+  if (rule < 0 || rule >= NS_RULE_COUNT) return "";
+  return ns_rule_names[rule];
 }
 
-/* The meta rules in the order the reference's meta-scorer applies them
-** (run_scoring.py meta_score, reference §4.7): metaScorerActiveRules lists
-** them in this order, as the reference does. */
-static const int8_t meta_order[] = {
-    NS_RULE_META_INITIAL_NMR, NS_RULE_EXPANSION_PLUS_MODEL, NS_RULE_EXPANSION_MODEL,
-    NS_RULE_CORE_WITH_TOPICS_MODEL, NS_RULE_CORE_MODEL, NS_RULE_MULTI_GROUP_MODEL_01,
-    NS_RULE_GROUP_MODEL_01 + 0, NS_RULE_GROUP_MODEL_01 + 1, NS_RULE_GROUP_MODEL_01 + 2,
-    NS_RULE_GROUP_MODEL_01 + 3, NS_RULE_GROUP_MODEL_01 + 4, NS_RULE_GROUP_MODEL_01 + 5,
-    NS_RULE_GROUP_MODEL_01 + 6, NS_RULE_GROUP_MODEL_01 + 7, NS_RULE_GROUP_MODEL_01 + 8,
-    NS_RULE_GROUP_MODEL_01 + 9, NS_RULE_GROUP_MODEL_01 + 10, NS_RULE_GROUP_MODEL_01 + 11,
-    NS_RULE_GROUP_MODEL_01 + 12, NS_RULE_GROUP_MODEL_14, NS_RULE_GROUP_MODEL_33,
-    NS_RULE_GROUP_MODEL_33_NMR, NS_RULE_GROUP_MODEL_18_NMR, NS_RULE_GAUSSIAN_MODEL,
-    NS_RULE_GAUSSIAN_CORE_WITH_TOPICS_MODEL, NS_RULE_TOPIC_MODEL_01 + 0,
-    NS_RULE_TOPIC_MODEL_01 + 1, NS_RULE_TOPIC_MODEL_01 + 2, NS_RULE_TOPIC_MODEL_01 + 3,
-    NS_RULE_TOPIC_MODEL_05, NS_RULE_POPULATION_SAMPLED, NS_RULE_STABILIZATION,
-    NS_RULE_DRIFT_GUARD, NS_RULE_INSUFFICIENT_EXPL};
+/* decidedBy: "Name (vX.Y)" in the meta context. */
+static const char *meta_ref_name(int rule) {
+  return ns__rule_ref_name(rule == NS_RULE_INITIAL_NMR ? NS_RULE_META_INITIAL_NMR : rule);
+}
 
 /* ---- field writers ----------------------------------------------------- */
 
@@ -160,18 +150,21 @@ static void put_rules(FILE *f, int *first, uint64_t mask) {
   }
 }
 
-/* metaScorerActiveRules: the meta rules in the reference's order; a bit of
-** a rule that is not a meta rule (none today) goes last, in rule order. */
+/* metaScorerActiveRules: the meta rules in the order they run
+** (ns__meta_order, engine/meta.c), as the reference writes them; a legacy
+** INITIAL_NMR bit is the meta-scorer's MetaInitialNMR; a bit of a rule
+** that is not a meta rule (none today) goes last, in rule order. */
 static void put_meta_rules(FILE *f, int *first, uint64_t mask) {
   int any = 0;
   put_sep(f, first);
   if (mask & (1ull << NS_RULE_INITIAL_NMR)) mask |= 1ull << NS_RULE_META_INITIAL_NMR;
   mask &= ~(1ull << NS_RULE_INITIAL_NMR);
-  for (size_t i = 0; i < NS_ARRAY_LEN(meta_order); i++) {
-    if (!(mask & (1ull << meta_order[i]))) continue;
+  for (int i = 0; i < NS__META_ORDER_LEN; i++) {
+    int r = ns__meta_order[i];
+    if (!(mask & (1ull << r))) continue;
     if (any) fputc(',', f);
-    fputs(ns__rule_ref_name(meta_order[i]), f);
-    mask &= ~(1ull << meta_order[i]);
+    fputs(ns__rule_ref_name(r), f);
+    mask &= ~(1ull << r);
     any = 1;
   }
   for (int r = 0; r < NS_RULE_COUNT; r++) {
@@ -334,7 +327,7 @@ static void put_note_col(FILE *f, int *first, const out_col *c, const ns_note_sc
   case K_CREATED: put_ts(f, first, s->created_ms); break;
   case K_CORE_STATUS: put_status(f, first, s->core_status); break;
   case K_META_RULES: put_meta_rules(f, first, s->meta_rules); break;
-  case K_DECIDED: put_str(f, first, ns__meta_rule_name(s->decided_by)); break;
+  case K_DECIDED: put_str(f, first, meta_ref_name(s->decided_by)); break;
   case K_CORE_MIN: put_dbl(f, first, s->intercept_min); break;
   case K_CORE_MAX: put_dbl(f, first, s->intercept_max); break;
   case K_MGROUP:
