@@ -275,7 +275,11 @@ static int put_notes(ns_store *s, int64_t run_id, const ns_scores *sc, size_t b,
     sqlite3_bind_int64(st, 16, n->core_rules);
     ns__db_bind_status(st, 17, n->final_status);
     if (n->decided_by >= 0 && n->decided_by < NS_RULE_COUNT)
-      sqlite3_bind_text(st, 18, ns_rule_names[n->decided_by], -1, SQLITE_STATIC);
+      /* a legacy INITIAL_NMR decision is the meta-scorer's MetaInitialNMR */
+      sqlite3_bind_text(st, 18,
+                        ns_rule_names[n->decided_by == NS_RULE_INITIAL_NMR ? NS_RULE_META_INITIAL_NMR
+                                                                           : n->decided_by],
+                        -1, SQLITE_STATIC);
     else
       sqlite3_bind_null(st, 18);
     sqlite3_bind_int64(st, 19, n->meta_rules);

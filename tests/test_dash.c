@@ -755,6 +755,7 @@ TEST(dash_scorers_roundtrip_and_explain) {
                    " FROM note_scorers WHERE note_id = 101 AND decided"), 1);
   ASSERT_EQ(q1(db, "SELECT n_final_round FROM note_scorers WHERE note_id = 101 AND scorer = 'core'"), 3);
   ASSERT_EQ(q1(db, "SELECT count(*) FROM note_scorers WHERE decided AND note_id = 102"), 0);
+  ASSERT_EQ(q1(db, "SELECT decided_by = 'MetaInitialNMR' FROM note_scores WHERE note_id = 102"), 1);
   ASSERT_EQ(q1(db, "SELECT count(*) FROM note_scorers WHERE note_id = 102 AND scorer = 'core'"
                    " AND n_final_round IS NULL AND status IS NULL"), 1);
   sqlite3_close(db);
