@@ -101,6 +101,12 @@ for col, kind in [('noteId', 'int64'), ('createdAtMillis', 'int64'),
                   ('numPopulationSampledRatings', 'int64'), ('helpfulOther', 'int64'),
                   ('notHelpfulNoteNotNeeded', 'int64'), ('lowDiligenceIntercept', 'float64')]:
     dtype('aux_note_info.tsv', col, kind)
+# enrollmentState: the reference's thrift code of the input state
+thrift = {'earnedIn': 0, 'atRisk': 1, 'earnedOutNoAcknowledge': 2, 'earnedOutAcknowledged': 3,
+          'newUser': 4, 'removed': 5, 'apiTestUser': 6, 'apiEarnedIn': 7, 'apiEarnedOut': 8}
+enr = pd.read_csv(f'{out}/../d/userEnrollment-00000.tsv', sep='\t').set_index('participantId')
+m = hs.set_index('raterParticipantId').join(enr[['enrollmentState']], rsuffix='In', how='inner')
+assert len(m) > 0 and (m.enrollmentState == m.enrollmentStateIn.map(thrift)).all()
 # aboveHelpfulnessThreshold: True/False (object, NaN for raters without it)
 assert set(hs.aboveHelpfulnessThreshold.dropna().unique()) <= {True, False}
 
