@@ -461,9 +461,14 @@ static void put_rater_col(FILE *f, int *first, int kind, const ns_rater_score *r
     break;
   case R_AWAITING: put_i64(f, first, r->ratings_awaiting); break;
   case R_AFTER: put_i64(f, first, r->rated_after_decision); break;
-  case R_CRH: put_i64(f, first, r->notes_crh); break;
-  case R_CRNH: put_i64(f, first, r->notes_crnh); break;
-  case R_NMR: put_i64(f, first, r->notes_nmr); break;
+  /* the author counts: NaN for a rater who authored no scored note, as the
+  ** reference (its author table is merged in, NaN where absent) */
+  case R_CRH:
+  case R_CRNH:
+  case R_NMR:
+    if (r->notes_crh + r->notes_crnh + r->notes_nmr == 0) put_nan(f, first);
+    else put_i64(f, first, kind == R_CRH ? r->notes_crh : kind == R_CRNH ? r->notes_crnh : r->notes_nmr);
+    break;
   /* the reference writes the state's thrift code, not its name
   ** (constants.py enrollmentStateToThrift) */
   case R_E_STATE:

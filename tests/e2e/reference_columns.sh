@@ -107,6 +107,9 @@ thrift = {'earnedIn': 0, 'atRisk': 1, 'earnedOutNoAcknowledge': 2, 'earnedOutAck
 enr = pd.read_csv(f'{out}/../d/userEnrollment-00000.tsv', sep='\t').set_index('participantId')
 m = hs.set_index('raterParticipantId').join(enr[['enrollmentState']], rsuffix='In', how='inner')
 assert len(m) > 0 and (m.enrollmentState == m.enrollmentStateIn.map(thrift)).all()
+# the author counts: empty exactly for the raters who authored no note
+authored = set(sn.merge(aux[['noteId', 'noteAuthorParticipantId']], on='noteId').noteAuthorParticipantId)
+assert (hs.notesCurrentlyRatedHelpful.isna() == ~hs.raterParticipantId.isin(authored)).all()
 # aboveHelpfulnessThreshold: True/False (object, NaN for raters without it)
 assert set(hs.aboveHelpfulnessThreshold.dropna().unique()) <= {True, False}
 
