@@ -250,8 +250,15 @@ int ns__list_query_parse(const char *query, ns__list_query *q, const char **err)
       break;
     }
     case P_DECIDED: {
+      /* the bare name, or the reference's "Name (vX.Y)" as the TSV files
+      ** write it (the version must be the rule's) */
+      char ref[64];
       int i;
-      for (i = 0; i < NS_RULE_COUNT && strcmp(val, ns_rule_names[i]); i++) {}
+      for (i = 0; i < NS_RULE_COUNT; i++) {
+        if (!strcmp(val, ns_rule_names[i])) break;
+        snprintf(ref, sizeof ref, "%s (v%s)", ns_rule_names[i], ns_rule_versions[i]);
+        if (!strcmp(val, ref)) break;
+      }
       if (i == NS_RULE_COUNT) {
         *err = "decidedBy must be a rule name (as in a note's decidedBy, e.g. CoreModel)";
         return -1;
