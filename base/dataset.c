@@ -39,7 +39,7 @@ int ns_status_parse(const char *s, size_t len) {
 }
 
 const char *const ns_enroll_names[9] = {
-    "newUser", "earnedIn", "atRisk", "earnedOutNoAcknowledge", "earnedOutAcknowledged",
+    "earnedIn", "atRisk", "earnedOutNoAcknowledge", "earnedOutAcknowledged", "newUser",
     "removed", "apiTestUser", "apiEarnedIn", "apiEarnedOut"};
 
 int ns_enroll_parse(const char *s, size_t len) {

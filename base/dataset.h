@@ -94,12 +94,14 @@ enum {
   NS_TAG_NH_IRRELEVANT_SOURCES = 19
 };
 
-/* Enrollment states, thrift codes 0..8 (reference §1.5). */
+/* Enrollment states; the value is the reference's thrift code
+** (constants.py enrollmentStateToThrift), which helpfulness_scores.tsv
+** writes and the enrollment readers accept in place of the name.  The DB
+** keeps the name, so this numbering is not stored. */
 enum ns_enroll {
-  NS_ENROLL_NEW_USER = 0, NS_ENROLL_EARNED_IN = 1, NS_ENROLL_AT_RISK = 2,
-  NS_ENROLL_EARNED_OUT_NO_ACK = 3, NS_ENROLL_EARNED_OUT_ACK = 4,
-  NS_ENROLL_REMOVED = 5, NS_ENROLL_API_TEST_USER = 6,
-  NS_ENROLL_API_EARNED_IN = 7, NS_ENROLL_API_EARNED_OUT = 8
+  NS_ENROLL_EARNED_IN = 0, NS_ENROLL_AT_RISK = 1, NS_ENROLL_EARNED_OUT_NO_ACK = 2,
+  NS_ENROLL_EARNED_OUT_ACK = 3, NS_ENROLL_NEW_USER = 4, NS_ENROLL_REMOVED = 5,
+  NS_ENROLL_API_TEST_USER = 6, NS_ENROLL_API_EARNED_IN = 7, NS_ENROLL_API_EARNED_OUT = 8
 };
 extern const char *const ns_enroll_names[9];
 int ns_enroll_parse(const char *s, size_t len);  /* -1 if unknown */

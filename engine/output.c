@@ -431,17 +431,6 @@ static const out_col rater_cols[] = {
     C("raterTrust", R_TRUST), C("coordinatedGroupId", R_GROUP_ID), C("quasiCliqueId", R_QCLIQUE)};
 #undef C
 
-/* enum ns_enroll -> the reference's thrift code (constants.py
-** enrollmentStateToThrift: earnedIn 0, atRisk 1, earnedOutNoAcknowledge 2,
-** earnedOutAcknowledged 3, newUser 4, removed 5, apiTestUser 6,
-** apiEarnedIn 7, apiEarnedOut 8). */
-static const int8_t enroll_thrift[9] = {
-    [NS_ENROLL_NEW_USER] = 4,        [NS_ENROLL_EARNED_IN] = 0,
-    [NS_ENROLL_AT_RISK] = 1,         [NS_ENROLL_EARNED_OUT_NO_ACK] = 2,
-    [NS_ENROLL_EARNED_OUT_ACK] = 3,  [NS_ENROLL_REMOVED] = 5,
-    [NS_ENROLL_API_TEST_USER] = 6,   [NS_ENROLL_API_EARNED_IN] = 7,
-    [NS_ENROLL_API_EARNED_OUT] = 8};
-
 static void put_rater_col(FILE *f, int *first, int kind, const ns_rater_score *r,
                           const ns_enrollment *e, const ns_dataset *ds) {
   switch (kind) {
@@ -472,8 +461,7 @@ static void put_rater_col(FILE *f, int *first, int kind, const ns_rater_score *r
   /* the reference writes the state's thrift code, not its name
   ** (constants.py enrollmentStateToThrift) */
   case R_E_STATE:
-    if (e && e->state >= 0 && e->state < (int)NS_ARRAY_LEN(enroll_thrift))
-      put_i64(f, first, enroll_thrift[e->state]);
+    if (e && e->state >= 0) put_i64(f, first, e->state); /* enum ns_enroll = thrift code */
     else
       put_nan(f, first);
     break;

@@ -221,12 +221,12 @@ TEST(format_enroll_rows) {
   ASSERT_EQ(x.e.successful_needed, NS_TS_NONE);
   ASSERT_EQ(x.e.modeling_group, -1);
   ASSERT_STREQ(x.e.modeling_population, "");
-  set(&r, NS_FILE_ENROLLMENT, "enrollmentState", "#4"); /* thrift code */
+  set(&r, NS_FILE_ENROLLMENT, "enrollmentState", "#4"); /* thrift code of newUser */
   set(&r, NS_FILE_ENROLLMENT, "modelingGroup", "13.0");
   set(&r, NS_FILE_ENROLLMENT, "modelingPopulation", "CORE");
   set(&r, NS_FILE_ENROLLMENT, "numberOfTimesEarnedOut", "nan");
   ASSERT_OK(ns_fmt_enroll_row(r.v, &x, &e));
-  ASSERT_EQ(x.e.state, NS_ENROLL_EARNED_OUT_ACK);
+  ASSERT_EQ(x.e.state, NS_ENROLL_NEW_USER);
   ASSERT_EQ(x.e.modeling_group, 13);
   ASSERT_STREQ(x.e.modeling_population, "CORE");
   ASSERT_EQ(x.e.times_earned_out, NS_TS_NONE);
