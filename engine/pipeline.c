@@ -25,7 +25,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../factorization/gaussian.h"
 #include "../factorization/mf.h"
+#include "../text/topics.h"
 #include "pipeline_int.h"
 
 const char *const ns_stage_names[NS_STAGE_COUNT] = {
@@ -59,6 +61,25 @@ void ns_params_default(ns_params *p) {
   p->trust_alpha = 0.85;
   p->threads = 0;
   p->progress = 0;
+  p->profile = NS_PROFILE_NOTESCORE;
+}
+
+const char *const ns_profile_names[2] = {"notescore", "reference"};
+
+int ns_profile_parse(const char *s) {
+  for (int i = 0; i < 2; i++)
+    if (s && strcmp(s, ns_profile_names[i]) == 0) return i;
+  return -1;
+}
+
+void ns_params_profile(ns_params *p, int profile) {
+  p->profile = profile;
+  /* the switchable deliberate differences (docs/algorithm.md §9): trust
+  ** (item 8) and the TagFilter share test (item 5) here; the quasi-clique
+  ** lift test and bootstrap stabilization read p->profile where they run
+  ** (engine/pipeline_guard.c) */
+  p->trust = profile != NS_PROFILE_REFERENCE;
+  p->tag_share_test = profile != NS_PROFILE_REFERENCE;
 }
 
 int64_t ns_pipeline_default_now(const ns_dataset *ds) {
@@ -274,6 +295,18 @@ static int fit_subset(ns__run *run, fit_io *io) {
 
   ns_mf_params_default(&mp);
   mp.k = k;
+  if (run->spec) {
+    /* the scorer's regularization (0 = default, < 0 = none) */
+    const ns__scorer_spec *sp = run->spec;
+#define LAMBDA(dst, v) if ((v) != 0) dst = (v) < 0 ? 0.0 : (v)
+    LAMBDA(mp.lambda_in, sp->l_in);
+    LAMBDA(mp.lambda_i, sp->l_iu);
+    LAMBDA(mp.lambda_mu, sp->l_mu);
+    LAMBDA(mp.lambda_fn, sp->l_fn);
+    LAMBDA(mp.lambda_f, sp->l_fu);
+#undef LAMBDA
+    if (sp->no_mu) mp.use_mu = 0;
+  }
   mp.seed = run->p->seed;
   mp.flip_sign = io->flip_sign;
   if (io->init_icpt) {
@@ -363,10 +396,20 @@ typedef struct note_ctx {
   ns__run *run;
   int final_round;
   ns_scores *sc;           /* final round: rows to fill */
+  const uint8_t *captured; /* final round: per note, 1 if the scorer's output
+                           ** keeps the note (capture rule) */
 } note_ctx;
 
+static int in_scope(const ns__run *run, uint32_t e) { return !run->scope || run->scope[e]; }
+
+/* The scorer's numRatings of note n (its scope), or the note's. */
+static int32_t scorer_ratings(const ns__run *run, size_t n) {
+  return run->sc_ratings ? run->sc_ratings[n] : run->num_ratings[n];
+}
+
 /* Facts of note n from the round's parameters.  Sign statistics count the
-** note's ratings by raters that have a factor in that round's model. */
+** note's ratings (in the scorer's scope) by raters that have a factor in
+** that round's model. */
 static void note_facts(const ns__run *run, size_t n, int final_round, ns__note_facts *f) {
   const ns_dataset *ds = run->ds;
   const double *icpt = final_round ? run->icpt2 : run->icpt1;
@@ -383,7 +426,7 @@ static void note_facts(const ns__run *run, size_t n, int final_round, ns__note_f
   double tag_w[NS_N_TAGS] = {0};
 
   memset(f, 0, sizeof *f);
-  f->n_ratings = run->num_ratings[n];
+  f->n_ratings = scorer_ratings(run, n);
   f->cls = run->note_class[n];
   f->icpt = icpt[n];
   f->fac = fac[n * run->k];
@@ -397,11 +440,12 @@ static void note_facts(const ns__run *run, size_t n, int final_round, ns__note_f
     double w = ew ? ew[e] : 1.0, h;
     /* Tags count with the rating's coordination weight: a group that
     ** rated the note counts as little as in the fit (without trust every
-    ** weight is 1). */
+    ** weight is 1).  Over all the note's ratings: the explanation tags
+    ** are the meta step's, not a scorer's. */
     double tw = run->edge_cw ? run->edge_cw[e] : 1.0;
     for (int t = 0; tags && t < NS_N_TAGS; t++)
       if (tags & NS_TAG_BIT(t)) tag_w[t] += tw;
-    if (isnan(fu) || !(w > 0)) continue;
+    if (isnan(fu) || !(w > 0) || !in_scope(run, e)) continue;
     h = ds->r_level[r] == NS_LEVEL_HELPFUL ? 1 : ds->r_level[r] == NS_LEVEL_NOT_HELPFUL ? -1 : 0;
     if (fu < 0) {
       w_neg += w;
@@ -434,6 +478,31 @@ static void copy_meta(ns_note_score *s, const ns__meta_out *mo) {
   s->ts_nmr_due_to_stable_crh = mo->t_stab;
 }
 
+/* One scorer's final verdict on note n into its slot of the row. */
+static void put_model(const ns__run *run, size_t n, const ns__rule_out *ro, ns_note_score *s) {
+  const ns__scorer_spec *sp = run->spec;
+  int k = run->k;
+  if (sp->slot == NS__SLOT_CORE) {
+    s->core_status = ro->status;
+    s->core_rules = ro->rules;
+    return;
+  }
+  ns_model_score *m = &s->model[sp->slot];
+  m->intercept = run->icpt2[n];
+  m->factor = run->fac2[n * k];
+  m->intercept_no_high_vol = run->g_icpt_nohv ? run->g_icpt_nohv[n] : NAN;
+  m->intercept_no_correlated = run->g_icpt_nocorr ? run->g_icpt_nocorr[n] : NAN;
+  m->status = ro->status;
+  m->rules = ro->rules;
+  m->n_final_round = run->n_final_round[n];
+  if (sp->slot == NS_MODEL_GROUP) s->modeling_group = sp->group_id;
+  if (sp->slot == NS_MODEL_MULTI_GROUP) s->modeling_multi_group = sp->group_id;
+  if (sp->slot == NS_MODEL_CORE_WITH_TOPICS) {
+    s->cwt_intercept_min = run->g_icpt_min ? run->g_icpt_min[n] : NAN;
+    s->cwt_intercept_max = run->g_icpt_max ? run->g_icpt_max[n] : NAN;
+  }
+}
+
 static void notes_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
   note_ctx *c = vctx;
   ns__run *run = c->run;
@@ -441,43 +510,44 @@ static void notes_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
   for (size_t n = begin; n < end; n++) {
     ns__note_facts f;
     ns__rule_out ro;
-    if (run->num_ratings[n] == 0) {
-      /* Core never saw the note: no scorer status. */
-      if (!c->final_round) {
-        run->prov_status[n] = NS_STATUS_UNSET;
-      } else {
-        ns_note_score *s = &c->sc->notes[n];
-        ns__meta_out mo;
-        note_facts(run, n, 1, &f);
-        s->core_status = NS_STATUS_UNSET;
-        s->core_rules = 0;
-        ns__rules_meta(&f, s, &mo);
-        copy_meta(s, &mo);
-      }
+    if (scorer_ratings(run, n) == 0) {
+      /* the scorer never saw the note: no status */
+      if (!c->final_round) run->prov_status[n] = NS_STATUS_UNSET;
       continue;
     }
-    note_facts(run, n, c->final_round, &f);
     if (!c->final_round) {
+      note_facts(run, n, 0, &f);
       ns__rules_provisional(&f, run->p, &ro);
       run->prov_status[n] = ro.status;
-    } else {
-      ns_note_score *s = &c->sc->notes[n];
-      ns__meta_out mo;
+    } else if (c->captured[n]) {
+      note_facts(run, n, 1, &f);
       ns__rules_final(&f, run->p, &ro);
-      s->core_status = ro.status;
-      s->core_rules = ro.rules;
-      ns__rules_meta(&f, s, &mo);
-      copy_meta(s, &mo);
+      put_model(run, n, &ro, &c->sc->notes[n]);
     }
+  }
+}
+
+/* The meta rules on every note, with Core's facts (history, guardrail
+** inputs of the meta step, explanation tags). */
+static void meta_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
+  note_ctx *c = vctx;
+  (void)chunk;
+  for (size_t n = begin; n < end; n++) {
+    ns__note_facts f;
+    ns__meta_out mo;
+    ns_note_score *s = &c->sc->notes[n];
+    note_facts(c->run, n, 1, &f);
+    ns__rules_meta(&f, s, &mo);
+    copy_meta(s, &mo);
   }
 }
 
 /* ---- round 2 ----------------------------------------------------------- */
 
-/* Round 2: ratings of raters above the helpfulness threshold (minus the
-** group filter's drops), weighted by trust when it is on; raters whose
-** weight is 0 (trust below the floor) leave the fit, then notes need >= 5
-** of the remaining ratings. */
+/* Round 2: ratings (in the scorer's scope) of raters above the helpfulness
+** threshold (minus the group filter's drops), weighted by the coordination
+** weights when trust is on; raters whose weight is 0 leave the fit, then
+** notes need >= 5 of the remaining ratings. */
 static int round2(ns__run *run) {
   const ns_params *p = run->p;
   int k = run->k, rc = 0;
@@ -488,7 +558,8 @@ static int round2(ns__run *run) {
 
   if (!base) return NS_ENOMEM;
   for (size_t e = 0; e < run->n_r; e++)
-    base[e] = run->above[run->r_rater[e]] == 1 && !(run->edge_cw && !(run->edge_cw[e] > 0));
+    base[e] = in_scope(run, (uint32_t)e) && run->above[run->r_rater[e]] == 1 &&
+              !(run->edge_cw && !(run->edge_cw[e] > 0));
   if (run->edge_cw) {
     /* Trust on: the coordination weights (1/m for m members of a group on
     ** a note, 1 for everyone else) carry into round 2 and its rules. */
@@ -541,6 +612,338 @@ out:
   } else {
     free(w);
   }
+  return rc;
+}
+
+/* ---- scopes ------------------------------------------------------------ */
+
+/* Per participant modeling group (NS__GROUP_ABSENT when not enrolled) and
+** per universe note topic (text/topics.h). */
+static int scope_inputs(ns__run *run) {
+  const ns_dataset *ds = run->ds;
+  int8_t *dt = NULL;
+  int rc;
+  run->rater_group = ns_mallocn(run->n_part ? run->n_part : 1, sizeof *run->rater_group);
+  run->note_topic = ns_calloc(run->n_notes, 1);
+  if (!run->rater_group || !run->note_topic) return NS_ENOMEM;
+  for (size_t u = 0; u < run->n_part; u++) run->rater_group[u] = NS__GROUP_ABSENT;
+  for (size_t i = 0; i < ds->n_enrollment; i++) {
+    int32_t u = ds->enrollment[i].participant, g = ds->enrollment[i].modeling_group;
+    if (u < 0 || (size_t)u >= run->n_part) continue;
+    run->rater_group[u] = g >= 0 ? g : NS__GROUP_NONE;
+  }
+  if (ds->n_notes) {
+    if (!(dt = ns_calloc(ds->n_notes, 1))) return NS_ENOMEM;
+    if ((rc = ns_topics_assign(ds, run->pool, dt)) != 0) {
+      free(dt);
+      return rc;
+    }
+    for (size_t n = 0; n < run->n_notes; n++) {
+      int32_t d = run->note_ds[n];
+      int8_t t = d >= 0 ? dt[d] : NS_TOPIC_NONE;
+      run->note_topic[n] = t > 0 && t < NS_TOPIC_COUNT ? t : NS_TOPIC_NONE;
+    }
+    free(dt);
+  }
+  return 0;
+}
+
+/* A scorer's view of the run: scope[e] (the edges it trains on),
+** sc_ratings[n] (its numRatings) and captured[n] (its output keeps the
+** note: the share of the note's ratings by in-population raters reaches
+** captureThreshold; without one, every note it rated).  Reference
+** scorer.py:106-211. */
+static int build_scope(const ns__run *run, const ns__scorer_spec *sp, uint8_t *scope,
+                       int32_t *sc_ratings, uint8_t *captured) {
+  for (size_t n = 0; n < run->n_notes; n++) {
+    uint64_t lo = run->g->note_off[n], hi = run->g->note_off[n + 1];
+    int32_t in = 0, tot = (int32_t)(hi - lo), cnt = 0;
+    int t = run->note_topic[n], note_ok, cap;
+    note_ok = sp->topic_mode == NS__TOPICS_ONLY      ? t == sp->topic
+              : sp->topic_mode == NS__TOPICS_EXCLUDE ? t == NS_TOPIC_NONE
+                                                     : 1;
+    for (uint64_t j = lo; j < hi; j++)
+      in += ns__scorer_rater_in(sp, run->rater_group[run->r_rater[run->g->note_edges[j]]]);
+    cap = isnan(sp->capture) ? 1 : tot > 0 && (double)in / (double)tot >= sp->capture;
+    if (sp->strict && !cap) note_ok = 0;
+    for (uint64_t j = lo; j < hi; j++) {
+      uint32_t e = run->g->note_edges[j];
+      scope[e] = note_ok && ns__scorer_rater_in(sp, run->rater_group[run->r_rater[e]]);
+      cnt += scope[e];
+    }
+    sc_ratings[n] = cnt;
+    captured[n] = (uint8_t)(cap && cnt > 0);
+  }
+  return 0;
+}
+
+/* ---- one MF scorer's path ---------------------------------------------- */
+
+static double *nan_array(size_t n);
+
+/* The per-scorer arrays of a run (the rest of ns__run is shared). */
+static int state_alloc(ns__run *run) {
+  size_t nn = run->n_notes, np = run->n_part;
+  int k = run->k;
+  run->edge_r1 = ns_calloc(run->n_r ? run->n_r : 1, 1);
+  run->edge_r2 = ns_calloc(run->n_r ? run->n_r : 1, 1);
+  run->icpt1 = nan_array(nn);
+  run->fac1 = nan_array(nn * k);
+  run->ricpt1 = nan_array(np);
+  run->rfac1 = nan_array(np * k);
+  run->icpt2 = nan_array(nn);
+  run->fac2 = nan_array(nn * k);
+  run->ricpt2 = nan_array(np);
+  run->rfac2 = nan_array(np * k);
+  run->prov_status = ns_mallocn(nn, 1);
+  run->agree_ratio = nan_array(np);
+  run->agree_harass = nan_array(np);
+  run->ratio_diff = nan_array(np);
+  run->mean_score = nan_array(np);
+  run->above = ns_calloc(np ? np : 1, 1);
+  run->n_final_round = ns_calloc(nn, sizeof *run->n_final_round);
+  if (!run->edge_r1 || !run->edge_r2 || !run->icpt1 || !run->fac1 || !run->ricpt1 ||
+      !run->rfac1 || !run->icpt2 || !run->fac2 || !run->ricpt2 || !run->rfac2 ||
+      !run->prov_status || !run->agree_ratio || !run->agree_harass || !run->ratio_diff ||
+      !run->mean_score || !run->above || !run->n_final_round)
+    return NS_ENOMEM;
+  return 0;
+}
+
+static void state_free(ns__run *run) {
+  free(run->edge_r1);
+  free(run->edge_r2);
+  free(run->icpt1);
+  free(run->fac1);
+  free(run->ricpt1);
+  free(run->rfac1);
+  free(run->prov_status);
+  free(run->agree_ratio);
+  free(run->agree_harass);
+  free(run->ratio_diff);
+  free(run->mean_score);
+  free(run->above);
+  free(run->edge_w);
+  free(run->icpt2);
+  free(run->fac2);
+  free(run->ricpt2);
+  free(run->rfac2);
+  free(run->n_final_round);
+  free(run->scope);
+  free(run->sc_ratings);
+  ns__guardrails_free(run);
+}
+
+/* Round 1 of a scorer: the count filter on its scope (and, trust on, the
+** edges the coordination test kept), then MF and the provisional statuses. */
+static int scorer_round1(ns__run *run) {
+  const ns_params *p = run->p;
+  uint8_t *base = ns_mallocn(run->n_r ? run->n_r : 1, 1);
+  fit_io io;
+  int rc;
+  if (!base) return NS_ENOMEM;
+  for (size_t e = 0; e < run->n_r; e++)
+    base[e] = in_scope(run, (uint32_t)e) && !(run->edge_cw && !(run->edge_cw[e] > 0));
+  rc = count_filter(run, base, p->min_ratings_note, p->min_ratings_rater, run->edge_r1);
+  free(base);
+  if (rc != 0) return rc;
+  memset(&io, 0, sizeof io);
+  io.mask = run->edge_r1;
+  io.weight = run->edge_cw;
+  io.flip_sign = 1;
+  io.icpt = run->icpt1;
+  io.fac = run->fac1;
+  io.ricpt = run->ricpt1;
+  io.rfac = run->rfac1;
+  if ((rc = fit_subset(run, &io)) != 0) return rc;
+  run->mu1 = io.mu;
+  run->n_r1 = io.n_edges;
+  run->n_r1_notes = io.n_notes;
+  run->n_r1_raters = io.n_raters;
+  {
+    note_ctx c = {run, 0, NULL, NULL};
+    ns_pool_for(run->pool, run->n_notes, 1024, notes_chunk, &c);
+  }
+  return 0;
+}
+
+/* A scorer beside Core, on its scope of the Core run's arrays: round 1 ->
+** provisional -> helpfulness -> round 2 -> guardrails -> scorer chain with
+** its constants, into its slot of sc's rows.  Round-1-only scorers (topic)
+** apply the chain to the round-1 fit. */
+static int run_sub_scorer(const ns__run *core, const ns__scorer_spec *sp, ns_scores *sc,
+                          ns_run_stats *st) {
+  ns__run sub;
+  ns_params sp_params;
+  uint8_t *captured = NULL;
+  size_t nin = 0, nn = core->n_notes;
+  int rc = 0;
+
+  memset(&sub, 0, sizeof sub);
+  ns__scorer_params(sp, core->p, &sp_params);
+  /* the shared part of the run */
+  sub.ds = core->ds;
+  sub.p = &sp_params;
+  sub.pool = core->pool;
+  sub.k = core->k;
+  sub.n_notes = core->n_notes;
+  sub.note_id = core->note_id;
+  sub.note_ds = core->note_ds;
+  sub.note_hist = core->note_hist;
+  sub.note_created = core->note_created;
+  sub.note_class = core->note_class;
+  sub.note_author = core->note_author;
+  sub.note_latest_nonnmr = core->note_latest_nonnmr;
+  sub.num_ratings = core->num_ratings;
+  sub.n_part = core->n_part;
+  sub.n_r = core->n_r;
+  sub.r_src = core->r_src;
+  sub.r_note = core->r_note;
+  sub.r_rater = core->r_rater;
+  sub.r_value = core->r_value;
+  sub.g = core->g;
+  sub.trust = core->trust;
+  sub.group_id = core->group_id;
+  sub.edge_cw = core->edge_cw;
+  sub.harass_pen = core->harass_pen;
+  sub.qclique_id = core->qclique_id;
+  sub.rater_group = core->rater_group;
+  sub.note_topic = core->note_topic;
+  sub.spec = sp;
+  sub.is_sub = 1;
+
+  sub.scope = ns_mallocn(core->n_r ? core->n_r : 1, 1);
+  sub.sc_ratings = ns_calloc(nn, sizeof *sub.sc_ratings);
+  captured = ns_calloc(nn, 1);
+  if (!sub.scope || !sub.sc_ratings || !captured) { rc = NS_ENOMEM; goto out; }
+  build_scope(&sub, sp, sub.scope, sub.sc_ratings, captured);
+  for (size_t e = 0; e < sub.n_r; e++) nin += sub.scope[e];
+  if (nin == 0) goto out;  /* nobody in the scorer's populations */
+  if ((rc = state_alloc(&sub)) != 0) goto out;
+  if ((rc = scorer_round1(&sub)) != 0) goto out;
+  if (sp->round1_only) {
+    /* useReputation=False: the round-1 fit is the scorer's result */
+    memcpy(sub.icpt2, sub.icpt1, nn * sizeof *sub.icpt2);
+    memcpy(sub.fac2, sub.fac1, nn * (size_t)sub.k * sizeof *sub.fac2);
+    memcpy(sub.ricpt2, sub.ricpt1, sub.n_part * sizeof *sub.ricpt2);
+    memcpy(sub.rfac2, sub.rfac1, sub.n_part * (size_t)sub.k * sizeof *sub.rfac2);
+    memcpy(sub.edge_r2, sub.edge_r1, sub.n_r);
+    for (size_t e = 0; e < sub.n_r; e++)
+      if (sub.edge_r1[e]) sub.n_final_round[sub.r_note[e]]++;
+  } else {
+    if ((rc = ns__helpfulness(&sub)) != 0) goto out;
+    if ((rc = round2(&sub)) != 0) goto out;
+    if ((rc = ns__guardrails(&sub)) != 0) goto out;
+  }
+  {
+    note_ctx c = {&sub, 1, sc, captured};
+    ns_pool_for(sub.pool, nn, 1024, notes_chunk, &c);
+  }
+  if (sp->slot == NS_MODEL_TOPIC) {
+    /* topicNoteConfident: more than n_confidence raters with a factor on
+    ** each side among the note's scope ratings (mf_topic_scorer.py) */
+    for (size_t n = 0; n < nn; n++) {
+      int32_t pos = 0, neg = 0;
+      if (!captured[n] || isnan(sub.icpt2[n])) continue;
+      for (uint64_t j = sub.g->note_off[n]; j < sub.g->note_off[n + 1]; j++) {
+        uint32_t e = sub.g->note_edges[j];
+        double fu = sub.rfac1[(size_t)sub.r_rater[e] * sub.k];
+        if (!sub.scope[e] || isnan(fu)) continue;
+        if (fu >= 0) pos++;
+        else neg++;
+      }
+      sc->notes[n].topic_confident = (int8_t)(pos > sp->n_confidence && neg > sp->n_confidence);
+    }
+  }
+out:
+  st->mf_passes += sub.st.mf_passes;
+  st->mf_seconds += sub.st.mf_seconds;
+  state_free(&sub);
+  free(captured);
+  return rc;
+}
+
+/* GaussianModel / GaussianCoreWithTopicsModel (factorization/gaussian.h):
+** the scorer's scope of Core's final-round raters (those with a Core round-2
+** factor), the Core factors, the author's synthetic HELPFUL rating; its
+** factor is the empirical phi; then the chain with the Gaussian constants
+** (no guardrail verdicts: none is computed for it). */
+static int run_gaussian(const ns__run *core, const ns__scorer_spec *sp, ns_scores *sc) {
+  size_t nn = core->n_notes, ne = 0;
+  int k = core->k, rc = NS_ENOMEM;
+  uint8_t *scope = ns_mallocn(core->n_r ? core->n_r : 1, 1), *captured = ns_calloc(nn, 1);
+  int32_t *cnt = ns_calloc(nn, sizeof *cnt);
+  size_t *off = ns_mallocn(nn + 1, sizeof *off);
+  float *val = NULL;
+  double *rf = NULL, *af = nan_array(nn), *icpt = nan_array(nn), *phi = nan_array(nn);
+  ns_params gp;
+
+  if (!scope || !captured || !cnt || !off || !af || !icpt || !phi) goto out;
+  ns__scorer_params(sp, core->p, &gp);
+  build_scope(core, sp, scope, cnt, captured);
+  for (size_t e = 0; e < core->n_r; e++)
+    if (scope[e] && !isnan(core->rfac2[(size_t)core->r_rater[e] * k])) ne++;
+  val = ns_mallocn(ne ? ne : 1, sizeof *val);
+  rf = ns_mallocn(ne ? ne : 1, sizeof *rf);
+  if (!val || !rf) goto out;
+  off[0] = 0;
+  for (size_t n = 0, j = 0; n < nn; n++) {
+    int32_t a = core->note_author[n];
+    int rated = 0;
+    for (uint64_t x = core->g->note_off[n]; x < core->g->note_off[n + 1]; x++) {
+      uint32_t e = core->g->note_edges[x];
+      double fu = core->rfac2[(size_t)core->r_rater[e] * k];
+      if (core->r_rater[e] == a) rated = 1;
+      if (!scope[e] || isnan(fu)) continue;
+      val[j] = core->r_value[e];
+      rf[j] = fu;
+      j++;
+    }
+    off[n + 1] = j;
+    if (a >= 0 && (size_t)a < core->n_part && !rated && !isnan(core->rfac2[(size_t)a * k]) &&
+        off[n + 1] > off[n])
+      af[n] = core->rfac2[(size_t)a * k];
+  }
+  {
+    ns_gauss_in in = {nn, off, val, rf, af};
+    if ((rc = ns_gaussian_scores(&in, core->pool, icpt, phi)) != 0) goto out;
+  }
+  for (size_t n = 0; n < nn; n++) {
+    ns__note_facts f;
+    ns__rule_out ro;
+    int32_t hist = core->note_hist[n];
+    ns_model_score *m = &sc->notes[n].model[sp->slot];
+    if (!captured[n] || isnan(icpt[n]) || off[n + 1] == off[n]) continue;
+    memset(&f, 0, sizeof f);
+    f.n_ratings = cnt[n];
+    f.cls = core->note_class[n];
+    f.icpt = icpt[n];
+    f.fac = isnan(phi[n]) ? 0.0 : phi[n];
+    f.prev_status = hist >= 0 ? core->ds->history[hist].current_status : NS_STATUS_UNSET;
+    f.locked_status = hist >= 0 ? core->ds->history[hist].locked_status : NS_STATUS_UNSET;
+    {
+      double s_neg = 0, s_pos = 0;
+      for (size_t j = off[n]; j < off[n + 1]; j++) {
+        if (rf[j] < 0) f.n_neg++, s_neg += val[j];
+        else f.n_pos++, s_pos += val[j];
+      }
+      f.mean_neg = f.n_neg ? s_neg / f.n_neg : NAN;
+      f.mean_pos = f.n_pos ? s_pos / f.n_pos : NAN;
+    }
+    f.thr_no_high_vol = sp->thr_no_high_vol;
+    f.thr_no_correlated = sp->thr_no_correlated;
+    f.thr_low_diligence = sp->thr_low_diligence;
+    ns__rules_final(&f, &gp, &ro);
+    m->intercept = icpt[n];
+    m->factor = phi[n];
+    m->status = ro.status;
+    m->rules = ro.rules;
+    m->n_final_round = (int32_t)(off[n + 1] - off[n]);
+  }
+  rc = 0;
+out:
+  free(scope), free(captured), free(cnt), free(off), free(val), free(rf), free(af), free(icpt),
+      free(phi);
   return rc;
 }
 
@@ -665,30 +1068,14 @@ static void run_free(ns__run *run) {
   free(run->r_rater);
   free(run->r_value);
   ns_bigraph_free(run->g);
-  free(run->edge_r1);
-  free(run->edge_r2);
-  free(run->icpt1);
-  free(run->fac1);
-  free(run->ricpt1);
-  free(run->rfac1);
-  free(run->prov_status);
-  free(run->agree_ratio);
-  free(run->agree_harass);
   free(run->harass_pen);
-  free(run->ratio_diff);
-  free(run->mean_score);
-  free(run->above);
   free(run->trust);
   free(run->earned);
   free(run->group_id);
   free(run->edge_cw);
-  free(run->edge_w);
-  free(run->icpt2);
-  free(run->fac2);
-  free(run->ricpt2);
-  free(run->rfac2);
-  free(run->n_final_round);
-  ns__guardrails_free(run);
+  free(run->rater_group);
+  free(run->note_topic);
+  state_free(run);  /* Core's own state, quasi-cliques included */
   ns_pool_free(run->pool);
 }
 
@@ -701,10 +1088,11 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
   ns__run run;
   ns_scores *sc = NULL;
   stage_clock clk;
-  double t_start = ns_monotonic_s();
+  double t_start = ns_monotonic_s(), t_core;
   int rc = 0, k;
   size_t nn, np;
   int8_t *prov1 = NULL;       /* round-1 provisional statuses (output) */
+  uint8_t *captured = NULL;   /* Core's capture rule per note */
 
   *out = NULL;
   if (stats) memset(stats, 0, sizeof *stats);
@@ -713,6 +1101,7 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
   run.ds = ds;
   run.p = p;
   run.k = k = p->k;
+  run.spec = &ns__scorers[0];  /* MFCoreScorer; its thresholds are p's */
   clk.show = p->progress && isatty(2);
   if ((rc = ns_pool_new(p->threads > 0 ? p->threads : ns_default_threads(), &run.pool)) != 0)
     goto out;
@@ -727,80 +1116,43 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
   nn = run.n_notes;
   if (nn == 0) { rc = NS_ENODATA; goto out; }
   np = run.n_part;
-  run.edge_r1 = ns_calloc(run.n_r, 1);
-  run.edge_r2 = ns_calloc(run.n_r, 1);
-  run.icpt1 = nan_array(nn);
-  run.fac1 = nan_array(nn * k);
-  run.ricpt1 = nan_array(np);
-  run.rfac1 = nan_array(np * k);
-  run.icpt2 = nan_array(nn);
-  run.fac2 = nan_array(nn * k);
-  run.ricpt2 = nan_array(np);
-  run.rfac2 = nan_array(np * k);
-  run.prov_status = ns_mallocn(nn, 1);
+  if ((rc = scope_inputs(&run)) != 0) goto out;
+  if ((rc = state_alloc(&run)) != 0) goto out;
   prov1 = ns_mallocn(nn, 1);
-  run.agree_ratio = nan_array(np);
-  run.agree_harass = nan_array(np);
-  run.ratio_diff = nan_array(np);
-  run.mean_score = nan_array(np);
-  run.above = ns_calloc(np, 1);
+  captured = ns_calloc(nn, 1);
+  run.scope = ns_mallocn(run.n_r ? run.n_r : 1, 1);
+  run.sc_ratings = ns_calloc(nn, sizeof *run.sc_ratings);
   run.trust = nan_array(np);
   run.earned = nan_array(np);
-  if (p->trust) {
-    run.group_id = ns_calloc(np, sizeof *run.group_id);
-    run.edge_cw = ns_mallocn(run.n_r, sizeof *run.edge_cw);
-    if (!run.group_id || !run.edge_cw) { rc = NS_ENOMEM; goto out; }
-  }
-  run.n_final_round = ns_calloc(nn, sizeof *run.n_final_round);
-  if (!prov1 || !run.edge_r1 || !run.edge_r2 || !run.icpt1 || !run.fac1 || !run.ricpt1 || !run.rfac1 ||
-      !run.icpt2 || !run.fac2 || !run.ricpt2 || !run.rfac2 || !run.prov_status ||
-      !run.agree_ratio || !run.agree_harass || !run.ratio_diff || !run.mean_score ||
-      !run.above || !run.trust || !run.earned || !run.n_final_round) {
+  if (!prov1 || !captured || !run.scope || !run.sc_ratings || !run.trust || !run.earned) {
     rc = NS_ENOMEM;
     goto out;
   }
+  build_scope(&run, run.spec, run.scope, run.sc_ratings, captured);
+  if (p->trust) {
+    run.group_id = ns_calloc(np ? np : 1, sizeof *run.group_id);
+    run.edge_cw = ns_mallocn(run.n_r ? run.n_r : 1, sizeof *run.edge_cw);
+    if (!run.group_id || !run.edge_cw) { rc = NS_ENOMEM; goto out; }
+  }
   run.st.stage_seconds[NS_STAGE_SNAPSHOT] = stage_end(&clk);
   if (CANCELED()) { rc = NS_ECANCELED; goto out; }
+  t_core = ns_monotonic_s();
 
   /* -- coordinated groups (trust on): a large group has no say on a note
   ** where it rates against everyone else (weight 0: the rating leaves the
   ** fit, so it moves no count either) and a bounded say elsewhere, in both
-  ** rounds, so a ring cannot bend the provisional statuses either. */
-  uint8_t *in_fit = NULL;
+  ** rounds, so a ring cannot bend the provisional statuses either.  Over
+  ** every kept rating: the weights are shared by all scorers. */
   if (p->trust) {
     stage_begin(&clk, "coordinated groups");
     if ((rc = ns__groups_stage(&run)) != 0) goto out;
     run.st.groups_seconds = stage_end(&clk);
     run.st.stage_seconds[NS_STAGE_TRUST] += run.st.groups_seconds;
-    if (!(in_fit = ns_mallocn(run.n_r, 1))) { rc = NS_ENOMEM; goto out; }
-    for (size_t e = 0; e < run.n_r; e++) in_fit[e] = run.edge_cw[e] > 0;
   }
 
-  /* -- round 1 */
+  /* -- round 1 (Core) */
   stage_begin(&clk, "round 1 (prescoring) factorization");
-  rc = count_filter(&run, in_fit, p->min_ratings_note, p->min_ratings_rater, run.edge_r1);
-  free(in_fit);
-  if (rc != 0) goto out;
-  {
-    fit_io io;
-    memset(&io, 0, sizeof io);
-    io.mask = run.edge_r1;
-    io.weight = run.edge_cw;
-    io.flip_sign = 1;
-    io.icpt = run.icpt1;
-    io.fac = run.fac1;
-    io.ricpt = run.ricpt1;
-    io.rfac = run.rfac1;
-    if ((rc = fit_subset(&run, &io)) != 0) goto out;
-    run.mu1 = io.mu;
-    run.n_r1 = io.n_edges;
-    run.n_r1_notes = io.n_notes;
-    run.n_r1_raters = io.n_raters;
-  }
-  {
-    note_ctx c = {&run, 0, NULL};
-    ns_pool_for(run.pool, nn, 1024, notes_chunk, &c);
-  }
+  if ((rc = scorer_round1(&run)) != 0) goto out;
   memcpy(prov1, run.prov_status, nn);
   run.st.stage_seconds[NS_STAGE_ROUND1] = stage_end(&clk);
   if (CANCELED()) { rc = NS_ECANCELED; goto out; }
@@ -825,40 +1177,64 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
   /* -- guardrails on the round-2 fit (engine/pipeline_guard.c) */
   stage_begin(&clk, "guardrails");
   if ((rc = ns__guardrails(&run)) != 0) goto out;
-  double guard_seconds = stage_end(&clk);
+  run.st.stage_seconds[NS_STAGE_GUARDRAILS] = stage_end(&clk);
   if (CANCELED()) { rc = NS_ECANCELED; goto out; }
 
-  /* -- rules (scorer chain) and meta, per note */
+  /* -- Core's rows: its fields only where its capture rule keeps the note
+  ** (NAN / UNSET elsewhere: topic notes, notes of other populations) */
   stage_begin(&clk, "note statuses");
   sc->n_notes = nn;
   sc->notes = ns_calloc(nn, sizeof *sc->notes);
   if (!sc->notes) { rc = NS_ENOMEM; goto out; }
   for (size_t n = 0; n < nn; n++) {
     ns_note_score *s = &sc->notes[n];
+    int in = captured[n];
     ns_note_score_init(s, run.note_id[n]);
     s->note_index = run.note_ds[n];
     s->created_ms = run.note_created[n];
     s->classification = run.note_class[n];
     s->num_ratings = run.num_ratings[n];
-    s->num_final_round_ratings = run.n_final_round[n];
-    s->intercept = run.icpt2[n];
-    s->factor = run.fac2[n * k];
+    s->num_final_round_ratings = in ? run.n_final_round[n] : 0;
+    s->intercept = in ? run.icpt2[n] : NAN;
+    s->factor = in ? run.fac2[n * k] : NAN;
     s->intercept_r1 = run.icpt1[n];
     s->factor_r1 = run.fac1[n * k];
-    s->intercept_min = run.g_icpt_min ? run.g_icpt_min[n] : NAN;
-    s->intercept_max = run.g_icpt_max ? run.g_icpt_max[n] : NAN;
-    s->intercept_no_high_vol = run.g_icpt_nohv ? run.g_icpt_nohv[n] : NAN;
-    s->intercept_no_correlated = run.g_icpt_nocorr ? run.g_icpt_nocorr[n] : NAN;
-    s->active_filter_tags = run.g_tag_fired ? run.g_tag_fired[n] : 0;
-    s->low_diligence_intercept = run.g_dilig ? run.g_dilig[n] : NAN;
+    s->intercept_min = in && run.g_icpt_min ? run.g_icpt_min[n] : NAN;
+    s->intercept_max = in && run.g_icpt_max ? run.g_icpt_max[n] : NAN;
+    s->intercept_no_high_vol = in && run.g_icpt_nohv ? run.g_icpt_nohv[n] : NAN;
+    s->intercept_no_correlated = in && run.g_icpt_nocorr ? run.g_icpt_nocorr[n] : NAN;
+    s->active_filter_tags = in && run.g_tag_fired ? run.g_tag_fired[n] : 0;
+    s->low_diligence_intercept = in && run.g_dilig ? run.g_dilig[n] : NAN;
+    s->intercept_pop = run.g_pop_icpt ? run.g_pop_icpt[n] : NAN;
     s->provisional_status = prov1[n];
+    s->topic = run.note_topic[n];
   }
   {
-    note_ctx c = {&run, 1, sc};
+    note_ctx c = {&run, 1, sc, captured};
     ns_pool_for(run.pool, nn, 1024, notes_chunk, &c);
   }
-  run.st.stage_seconds[NS_STAGE_GUARDRAILS] = guard_seconds;
   double status_seconds = stage_end(&clk);
+  run.st.scorer_seconds[0] = ns_monotonic_s() - t_core;
+
+  /* -- the other scorers, each on its scope of the same arrays */
+  for (int i = 1; i < ns__n_scorers; i++) {
+    const ns__scorer_spec *sp = &ns__scorers[i];
+    double t0 = ns_monotonic_s();
+    if (CANCELED()) { rc = NS_ECANCELED; goto out; }
+    if (clk.show) fprintf(stderr, "notescore: score: %s...\n", sp->name);
+    rc = sp->kind == NS__KIND_GAUSSIAN ? run_gaussian(&run, sp, sc)
+                                       : run_sub_scorer(&run, sp, sc, &run.st);
+    if (rc != 0) goto out;
+    run.st.scorer_seconds[i] = ns_monotonic_s() - t0;
+  }
+
+  /* -- meta rules (engine/meta.c), per note over every scorer's verdict */
+  stage_begin(&clk, "meta rules");
+  {
+    note_ctx c = {&run, 1, sc, NULL};
+    ns_pool_for(run.pool, nn, 1024, meta_chunk, &c);
+  }
+  status_seconds += stage_end(&clk);
 
   /* -- status history and rater rows */
   stage_begin(&clk, "status history");
@@ -888,6 +1264,7 @@ out:
   if (stats) *stats = run.st;
   run_free(&run);
   free(prov1);
+  free(captured);
   if (rc) {
     ns_scores_free(sc);
     sc = NULL;
