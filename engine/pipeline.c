@@ -648,13 +648,13 @@ static int scope_inputs(ns__run *run) {
   return 0;
 }
 
-/* A scorer's view of the run: scope[e] (the edges it trains on),
+/* A scorer's view of the run (pipeline_int.h): scope[e] (the edges it trains on),
 ** sc_ratings[n] (its numRatings) and captured[n] (its output keeps the
 ** note: the share of the note's ratings by in-population raters reaches
 ** captureThreshold; without one, every note it rated).  Reference
 ** scorer.py:106-211. */
-static int build_scope(const ns__run *run, const ns__scorer_spec *sp, uint8_t *scope,
-                       int32_t *sc_ratings, uint8_t *captured) {
+int ns__build_scope(const ns__run *run, const ns__scorer_spec *sp, uint8_t *scope,
+                    int32_t *sc_ratings, uint8_t *captured) {
   for (size_t n = 0; n < run->n_notes; n++) {
     uint64_t lo = run->g->note_off[n], hi = run->g->note_off[n + 1];
     int32_t in = 0, tot = (int32_t)(hi - lo), cnt = 0;
@@ -816,7 +816,7 @@ static int run_sub_scorer(const ns__run *core, const ns__scorer_spec *sp, ns_sco
   sub.sc_ratings = ns_calloc(nn, sizeof *sub.sc_ratings);
   captured = ns_calloc(nn, 1);
   if (!sub.scope || !sub.sc_ratings || !captured) { rc = NS_ENOMEM; goto out; }
-  build_scope(&sub, sp, sub.scope, sub.sc_ratings, captured);
+  ns__build_scope(&sub, sp, sub.scope, sub.sc_ratings, captured);
   for (size_t e = 0; e < sub.n_r; e++) nin += sub.scope[e];
   if (nin == 0) goto out;  /* nobody in the scorer's populations */
   if ((rc = state_alloc(&sub)) != 0) goto out;
@@ -880,7 +880,7 @@ static int run_gaussian(const ns__run *core, const ns__scorer_spec *sp, ns_score
 
   if (!scope || !captured || !cnt || !off || !af || !icpt || !phi) goto out;
   ns__scorer_params(sp, core->p, &gp);
-  build_scope(core, sp, scope, cnt, captured);
+  ns__build_scope(core, sp, scope, cnt, captured);
   for (size_t e = 0; e < core->n_r; e++)
     if (scope[e] && !isnan(core->rfac2[(size_t)core->r_rater[e] * k])) ne++;
   val = ns_mallocn(ne ? ne : 1, sizeof *val);
@@ -1128,7 +1128,7 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
     rc = NS_ENOMEM;
     goto out;
   }
-  build_scope(&run, run.spec, run.scope, run.sc_ratings, captured);
+  ns__build_scope(&run, run.spec, run.scope, run.sc_ratings, captured);
   if (p->trust) {
     run.group_id = ns_calloc(np ? np : 1, sizeof *run.group_id);
     run.edge_cw = ns_mallocn(run.n_r ? run.n_r : 1, sizeof *run.edge_cw);

@@ -263,6 +263,15 @@ typedef struct ns__run {
   int32_t *sc_ratings;       /* per note: the scorer's numRatings (scope) */
 } ns__run;
 
+/* pipeline.c: a scorer's view of the run.  scope[e] (n_r entries) = 1 iff
+** the scorer trains on edge e (rater in its populations, note in its topic
+** scope and, with strictInclusion, captured); sc_ratings[n] = its
+** numRatings of note n; captured[n] = 1 iff its output keeps note n (the
+** share of the note's ratings by in-population raters reaches
+** captureThreshold -- any note it rated without one).  Reads g, r_rater,
+** rater_group and note_topic.  Returns 0. */
+int ns__build_scope(const ns__run *run, const ns__scorer_spec *sp, uint8_t *scope,
+                    int32_t *sc_ratings, uint8_t *captured);
 /* pipeline_help.c */
 int ns__valid_counts(const ns__run *run, const ns__valid_in *in, const uint8_t *use_edge,
                      ns__rater_counts *out);
