@@ -527,3 +527,35 @@ TEST(scorers_profiles) {
   free(js);
   ns_params_release(&q);
 }
+
+/* A refresh refits Core only: other scorers' columns come from the full
+** run unchanged, and a note outside Core's scope keeps empty Core fields. */
+TEST(scorers_refresh_carries_other_scorers) {
+  ns_dataset *ds = two_population_ds();
+  ns_scores *sc = run_threads(ds, 1, NS_PROFILE_REFERENCE), *rs = NULL;
+  ns_refresh_base *b = NULL;
+  ns_params p;
+  int64_t ids[2] = {3, 103};
+  ns_params_default(&p);
+  ns_params_profile(&p, NS_PROFILE_REFERENCE);
+  p.now_ms = sc->now_ms;
+  ASSERT_OK(ns_refresh_base_new(ds, sc, &p, &b));
+  ASSERT_OK(ns_pipeline_refresh(b, ds, ids, 2, sc->now_ms + 1000, &rs));
+  ASSERT_EQ(rs->n_notes, 2);
+  const ns_note_score *c0 = row(sc, 3), *c1 = row(rs, 3);
+  const ns_note_score *x0 = row(sc, 103), *x1 = row(rs, 103);
+  /* Core refit: back to the full run's optimum (ALS tolerance) */
+  ASSERT_NEAR(c1->intercept, c0->intercept, 1e-3);
+  ASSERT_EQ(c1->core_status, c0->core_status);
+  /* the expansion note: no Core, the other scorers as in the full run */
+  ASSERT(isnan(x1->intercept));
+  ASSERT_EQ(x1->core_status, NS_STATUS_UNSET);
+  ASSERT(memcmp(x1->model, x0->model, sizeof x0->model) == 0);
+  ASSERT_EQ(x1->modeling_group, 4);
+  ASSERT_EQ(x1->modeling_multi_group, 1);
+  ASSERT(memcmp(c1->model, c0->model, sizeof c0->model) == 0);
+  ns_scores_free(rs);
+  ns_refresh_base_free(b);
+  ns_scores_free(sc);
+  ns_dataset_free(ds);
+}
