@@ -767,6 +767,26 @@ static int scorer_round1(ns__run *run) {
   return 0;
 }
 
+/* Would the scorer's fit be Core's?  Everything up to the status rules is
+** a function of the scope and of the few constants compared here, so when
+** they are equal (no topic notes and every rater in both populations: the
+** common case for CoreWithTopics, and for Expansion on data without
+** expansion raters) the scorer reuses Core's round 1, helpfulness, round 2
+** and guardrail verdicts -- the same numbers it would compute -- and only its
+** rule chain differs.  Pseudo-raters: a scorer without them only ignores
+** Core's bounds (ns__guard_facts reads them only if its params have them). */
+static int same_fit_as_core(const ns__run *core, const ns__scorer_spec *sp, const ns_params *p,
+                            const uint8_t *scope) {
+  const ns__scorer_spec *cs = core->spec;
+  if (sp->round1_only || sp->l_in != cs->l_in || sp->l_iu != cs->l_iu || sp->l_mu != cs->l_mu ||
+      sp->l_fn != cs->l_fn || sp->l_fu != cs->l_fu || sp->no_mu != cs->no_mu ||
+      sp->tag_pct != cs->tag_pct || sp->incorrect_thr != cs->incorrect_thr ||
+      p->min_mean_note_score != core->p->min_mean_note_score ||
+      (p->pseudoraters && !core->p->pseudoraters))
+    return 0;
+  return memcmp(scope, core->scope, core->n_r) == 0;
+}
+
 /* A scorer beside Core, on its scope of the Core run's arrays: round 1 ->
 ** provisional -> helpfulness -> round 2 -> guardrails -> scorer chain with
 ** its constants, into its slot of sc's rows.  Round-1-only scorers (topic)
@@ -808,6 +828,9 @@ static int run_sub_scorer(const ns__run *core, const ns__scorer_spec *sp, ns_sco
   sub.harass_pen = core->harass_pen;
   sub.qclique_id = core->qclique_id;
   sub.rater_group = core->rater_group;
+  sub.hv_raters = core->hv_raters;
+  sub.inc_cnt = core->inc_cnt;
+  sub.inc_tot = core->inc_tot;
   sub.note_topic = core->note_topic;
   sub.spec = sp;
   sub.is_sub = 1;
@@ -819,6 +842,16 @@ static int run_sub_scorer(const ns__run *core, const ns__scorer_spec *sp, ns_sco
   ns__build_scope(&sub, sp, sub.scope, sub.sc_ratings, captured);
   for (size_t e = 0; e < sub.n_r; e++) nin += sub.scope[e];
   if (nin == 0) goto out;  /* nobody in the scorer's populations */
+  if (same_fit_as_core(core, sp, &sp_params, sub.scope)) {
+    /* Core's state is this scorer's too: apply its chain to it */
+    ns__run view = *core;
+    view.p = &sp_params;
+    view.spec = sp;
+    view.is_sub = 1;
+    note_ctx c = {&view, 1, sc, captured};
+    ns_pool_for(view.pool, nn, 1024, notes_chunk, &c);
+    goto out;
+  }
   if ((rc = state_alloc(&sub)) != 0) goto out;
   if ((rc = scorer_round1(&sub)) != 0) goto out;
   if (sp->round1_only) {
@@ -1075,6 +1108,9 @@ static void run_free(ns__run *run) {
   free(run->edge_cw);
   free(run->rater_group);
   free(run->note_topic);
+  free(run->hv_raters);
+  free(run->inc_cnt);
+  free(run->inc_tot);
   state_free(run);  /* Core's own state, quasi-cliques included */
   ns_pool_free(run->pool);
 }

@@ -202,17 +202,30 @@ int ns__guardrails(ns__run *run) {
   ns_guard_tag_base_shares(nn, adj, share);
   ns_guard_tag_filter(nn, adj, rat, thr, run->p->tag_share_test ? share : NULL, run->g_tag_fired);
 
-  /* Incorrect filter: each rater's history is every rating in the snapshot. */
-  inc = ns_mallocn(np, sizeof *inc);
-  tot = ns_mallocn(np, sizeof *tot);
+  /* Incorrect filter: each rater's history is every rating in the
+  ** snapshot -- the same for every scorer, so counted once (by Core) and
+  ** shared. */
   c1 = ns_mallocn(nn, sizeof *c1);
   c2 = ns_mallocn(nn, sizeof *c2);
   psum = ns_mallocn(nn, sizeof *psum);
   tfidf = ns_mallocn(nn, sizeof *tfidf);
-  if (!inc || !tot || !c1 || !c2 || !psum || !tfidf) { rc = NS_ENOMEM; goto out; }
-  ns_guard_incorrect_counts(ds->n_ratings, ds->r_rater, ds->r_tags, np, inc, tot);
+  if (!c1 || !c2 || !psum || !tfidf) { rc = NS_ENOMEM; goto out; }
+  if (!run->inc_cnt) {
+    inc = ns_mallocn(np, sizeof *inc);
+    tot = ns_mallocn(np, sizeof *tot);
+    if (!inc || !tot) { rc = NS_ENOMEM; goto out; }
+    ns_guard_incorrect_counts(ds->n_ratings, ds->r_rater, ds->r_tags, np, inc, tot);
+    if (!run->is_sub) {
+      run->inc_cnt = inc, run->inc_tot = tot;
+      inc = tot = NULL;
+    }
+  }
   ns_guard_incorrect io = {c1, c2, psum, tfidf, run->g_incorrect};
-  if ((rc = ns_guard_incorrect_filter(&f, inc, tot, run->spec ? run->spec->incorrect_thr : NS_GUARD_INCORRECT_TFIDF, &io)) != 0) goto out;
+  if ((rc = ns_guard_incorrect_filter(&f, run->inc_cnt ? run->inc_cnt : inc,
+                                      run->inc_tot ? run->inc_tot : tot,
+                                      run->spec ? run->spec->incorrect_thr : NS_GUARD_INCORRECT_TFIDF,
+                                      &io)) != 0)
+    goto out;
 
   /* Low-diligence model (§4.5) on the round-2 ratings.  Its rater factor is
   ** round 2's (dimension 0; the model is 1-D; guardrails.h explains why it
@@ -243,12 +256,20 @@ int ns__guardrails(ns__run *run) {
 
   /* High-volume raters over the run's filtered ratings, then the NoHighVol
   ** intercept (note-only refit without them, >= 5 ratings). */
-  hv = ns_calloc(np, 1);
-  ts = ns_mallocn(run->n_r, sizeof *ts);
-  if (!hv || !ts) { rc = NS_ENOMEM; goto out; }
-  for (size_t e = 0; e < run->n_r; e++) ts[e] = ds->r_created_ms[run->r_src[e]];
-  if ((rc = ns_guard_high_volume(run->n_r, run->r_rater, ts, np, ds->n_notes, hv)) != 0) goto out;
-  if ((rc = ns_guard_refit_excluding(&f, hv, &reg, run->p->min_ratings_note, run->pool,
+  if (!run->hv_raters) {
+    /* over every kept rating: the same for every scorer, found once */
+    hv = ns_calloc(np, 1);
+    ts = ns_mallocn(run->n_r, sizeof *ts);
+    if (!hv || !ts) { rc = NS_ENOMEM; goto out; }
+    for (size_t e = 0; e < run->n_r; e++) ts[e] = ds->r_created_ms[run->r_src[e]];
+    if ((rc = ns_guard_high_volume(run->n_r, run->r_rater, ts, np, ds->n_notes, hv)) != 0) goto out;
+    if (!run->is_sub) {
+      run->hv_raters = hv;
+      hv = NULL;
+    }
+  }
+  if ((rc = ns_guard_refit_excluding(&f, run->hv_raters ? run->hv_raters : hv, &reg,
+                                     run->p->min_ratings_note, run->pool,
                                      run->g_icpt_nohv)) != 0)
     goto out;
 
@@ -284,7 +305,9 @@ void ns__guard_facts(const ns__run *run, size_t n, ns__note_facts *f) {
   int32_t h = run->note_hist[n];
   if (run->g_icpt_max) {
     f->guard = 1;
-    f->icpt_max = run->g_icpt_max[n];
+    /* a scorer without pseudo-raters that reuses Core's state ignores
+    ** Core's bounds */
+    f->icpt_max = run->p->pseudoraters ? run->g_icpt_max[n] : NAN;
     f->tag_fired = run->g_tag_fired[n];
     f->incorrect_fired = run->g_incorrect[n];
     f->icpt_no_high_vol = run->g_icpt_nohv[n];

@@ -260,6 +260,10 @@ typedef struct ns__run {
                              ** coordination weights, harassment penalty
                              ** and quasi-cliques; no trust stage) */
   uint8_t *scope;            /* per edge: 1 if the scorer sees it; NULL = all */
+  /* rater-level guardrail inputs over the whole snapshot, the same for
+  ** every scorer: found by Core's guardrails, read by the others */
+  uint8_t *hv_raters;        /* high-volume raters (NoHighVol) */
+  int32_t *inc_cnt, *inc_tot;/* incorrect-tag and total ratings per rater */
   int32_t *sc_ratings;       /* per note: the scorer's numRatings (scope) */
 } ns__run;
 
