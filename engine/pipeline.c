@@ -789,8 +789,10 @@ static int same_fit_as_core(const ns__run *core, const ns__scorer_spec *sp, cons
 
 /* A scorer beside Core, on its scope of the Core run's arrays: round 1 ->
 ** provisional -> helpfulness -> round 2 -> guardrails -> scorer chain with
-** its constants, into its slot of sc's rows.  Round-1-only scorers (topic)
-** apply the chain to the round-1 fit. */
+** its constants, into its slot of sc's rows.  Round-1-only scorers (topic,
+** useReputation=False) skip the helpfulness filter and the refit: their
+** final round is the round-1 fit on the same ratings, then guardrails and
+** the chain. */
 static int run_sub_scorer(const ns__run *core, const ns__scorer_spec *sp, ns_scores *sc,
                           ns_run_stats *st) {
   ns__run sub;
@@ -863,6 +865,9 @@ static int run_sub_scorer(const ns__run *core, const ns__scorer_spec *sp, ns_sco
     memcpy(sub.edge_r2, sub.edge_r1, sub.n_r);
     for (size_t e = 0; e < sub.n_r; e++)
       if (sub.edge_r1[e]) sub.n_final_round[sub.r_note[e]]++;
+    /* final scoring still runs its guardrails on those ratings
+    ** (mf_base_scorer.py:1119-1125: only the rep-filter is skipped) */
+    if ((rc = ns__guardrails(&sub)) != 0) goto out;
   } else {
     if ((rc = ns__helpfulness(&sub)) != 0) goto out;
     if ((rc = round2(&sub)) != 0) goto out;
