@@ -519,7 +519,8 @@ static void notes_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
       note_facts(run, n, 0, &f);
       ns__rules_provisional(&f, run->p, &ro);
       run->prov_status[n] = ro.status;
-    } else if (c->captured[n]) {
+    } else if (c->captured[n] && !(run->gauss && isnan(run->icpt2[n]))) {
+      /* (a Gaussian scorer gives no status where it gave no score) */
       note_facts(run, n, 1, &f);
       ns__rules_final(&f, run->p, &ro);
       put_model(run, n, &ro, &c->sc->notes[n]);
@@ -767,6 +768,51 @@ static int scorer_round1(ns__run *run) {
   return 0;
 }
 
+/* A scorer's run over the Core run's shared arrays (notes, edges, bigraph,
+** coordination weights, harassment penalty, quasi-cliques, scopes); its own
+** state is allocated by state_alloc and freed by state_free. */
+static void sub_init(ns__run *sub_, const ns__run *core, const ns__scorer_spec *sp,
+                     ns_params *sp_params) {
+#define sub (*sub_)
+  memset(&sub, 0, sizeof sub);
+  ns__scorer_params(sp, core->p, sp_params);
+  /* the shared part of the run */
+  sub.ds = core->ds;
+  sub.p = sp_params;
+  sub.pool = core->pool;
+  sub.k = core->k;
+  sub.n_notes = core->n_notes;
+  sub.note_id = core->note_id;
+  sub.note_ds = core->note_ds;
+  sub.note_hist = core->note_hist;
+  sub.note_created = core->note_created;
+  sub.note_class = core->note_class;
+  sub.note_author = core->note_author;
+  sub.note_latest_nonnmr = core->note_latest_nonnmr;
+  sub.num_ratings = core->num_ratings;
+  sub.n_part = core->n_part;
+  sub.n_r = core->n_r;
+  sub.r_src = core->r_src;
+  sub.r_note = core->r_note;
+  sub.r_rater = core->r_rater;
+  sub.r_value = core->r_value;
+  sub.g = core->g;
+  sub.trust = core->trust;
+  sub.group_id = core->group_id;
+  sub.edge_cw = core->edge_cw;
+  sub.harass_pen = core->harass_pen;
+  sub.qclique_id = core->qclique_id;
+  sub.rater_group = core->rater_group;
+  sub.hv_raters = core->hv_raters;
+  sub.inc_cnt = core->inc_cnt;
+  sub.inc_tot = core->inc_tot;
+  sub.note_topic = core->note_topic;
+  sub.spec = sp;
+  sub.is_sub = 1;
+
+#undef sub
+}
+
 /* Would the scorer's fit be Core's?  Everything up to the status rules is
 ** a function of the scope and of the few constants compared here, so when
 ** they are equal (no topic notes and every rater in both populations: the
@@ -801,42 +847,7 @@ static int run_sub_scorer(const ns__run *core, const ns__scorer_spec *sp, ns_sco
   size_t nin = 0, nn = core->n_notes;
   int rc = 0;
 
-  memset(&sub, 0, sizeof sub);
-  ns__scorer_params(sp, core->p, &sp_params);
-  /* the shared part of the run */
-  sub.ds = core->ds;
-  sub.p = &sp_params;
-  sub.pool = core->pool;
-  sub.k = core->k;
-  sub.n_notes = core->n_notes;
-  sub.note_id = core->note_id;
-  sub.note_ds = core->note_ds;
-  sub.note_hist = core->note_hist;
-  sub.note_created = core->note_created;
-  sub.note_class = core->note_class;
-  sub.note_author = core->note_author;
-  sub.note_latest_nonnmr = core->note_latest_nonnmr;
-  sub.num_ratings = core->num_ratings;
-  sub.n_part = core->n_part;
-  sub.n_r = core->n_r;
-  sub.r_src = core->r_src;
-  sub.r_note = core->r_note;
-  sub.r_rater = core->r_rater;
-  sub.r_value = core->r_value;
-  sub.g = core->g;
-  sub.trust = core->trust;
-  sub.group_id = core->group_id;
-  sub.edge_cw = core->edge_cw;
-  sub.harass_pen = core->harass_pen;
-  sub.qclique_id = core->qclique_id;
-  sub.rater_group = core->rater_group;
-  sub.hv_raters = core->hv_raters;
-  sub.inc_cnt = core->inc_cnt;
-  sub.inc_tot = core->inc_tot;
-  sub.note_topic = core->note_topic;
-  sub.spec = sp;
-  sub.is_sub = 1;
-
+  sub_init(&sub, core, sp, &sp_params);
   sub.scope = ns_mallocn(core->n_r ? core->n_r : 1, 1);
   sub.sc_ratings = ns_calloc(nn, sizeof *sub.sc_ratings);
   captured = ns_calloc(nn, 1);
@@ -901,26 +912,23 @@ out:
   return rc;
 }
 
-/* GaussianModel / GaussianCoreWithTopicsModel (factorization/gaussian.h):
-** the scorer's scope of Core's final-round raters (those with a Core round-2
-** factor), the Core factors, the author's synthetic HELPFUL rating; its
-** factor is the empirical phi; then the chain with the Gaussian constants
-** (no guardrail verdicts: none is computed for it). */
-static int run_gaussian(const ns__run *core, const ns__scorer_spec *sp, ns_scores *sc) {
+/* GaussianModel / GaussianCoreWithTopicsModel (factorization/gaussian.h,
+** gaussian_scorer.py): the scorer's scope of Core's final-round raters
+** (those with a Core round-2 factor), their Core factors, the author's
+** synthetic HELPFUL rating.  Its note factor is the empirical phi; its
+** NoHighVol / NoCorrelated intercepts are the Gaussian scores again without
+** those raters; the tag, incorrect and low-diligence verdicts come from the
+** guardrails on its ratings with Core's rater parameters; then the chain
+** with the Gaussian constants. */
+static int gauss_scores(const ns__run *core, const uint8_t *use, const uint8_t *drop_rater,
+                        double *icpt, double *phi) {
   size_t nn = core->n_notes, ne = 0;
   int k = core->k, rc = NS_ENOMEM;
-  uint8_t *scope = ns_mallocn(core->n_r ? core->n_r : 1, 1), *captured = ns_calloc(nn, 1);
-  int32_t *cnt = ns_calloc(nn, sizeof *cnt);
   size_t *off = ns_mallocn(nn + 1, sizeof *off);
   float *val = NULL;
-  double *rf = NULL, *af = nan_array(nn), *icpt = nan_array(nn), *phi = nan_array(nn);
-  ns_params gp;
-
-  if (!scope || !captured || !cnt || !off || !af || !icpt || !phi) goto out;
-  ns__scorer_params(sp, core->p, &gp);
-  ns__build_scope(core, sp, scope, cnt, captured);
-  for (size_t e = 0; e < core->n_r; e++)
-    if (scope[e] && !isnan(core->rfac2[(size_t)core->r_rater[e] * k])) ne++;
+  double *rf = NULL, *af = nan_array(nn);
+  if (!off || !af) goto out;
+  for (size_t e = 0; e < core->n_r; e++) ne += use[e] && !(drop_rater && drop_rater[core->r_rater[e]]);
   val = ns_mallocn(ne ? ne : 1, sizeof *val);
   rf = ns_mallocn(ne ? ne : 1, sizeof *rf);
   if (!val || !rf) goto out;
@@ -930,58 +938,85 @@ static int run_gaussian(const ns__run *core, const ns__scorer_spec *sp, ns_score
     int rated = 0;
     for (uint64_t x = core->g->note_off[n]; x < core->g->note_off[n + 1]; x++) {
       uint32_t e = core->g->note_edges[x];
-      double fu = core->rfac2[(size_t)core->r_rater[e] * k];
-      if (core->r_rater[e] == a) rated = 1;
-      if (!scope[e] || isnan(fu)) continue;
+      int32_t u = core->r_rater[e];
+      if (u == a) rated = 1;
+      if (!use[e] || (drop_rater && drop_rater[u])) continue;
       val[j] = core->r_value[e];
-      rf[j] = fu;
+      rf[j] = core->rfac2[(size_t)u * k];
       j++;
     }
     off[n + 1] = j;
+    /* the author's synthetic HELPFUL rating (gaussian_scorer.py:629-696) */
     if (a >= 0 && (size_t)a < core->n_part && !rated && !isnan(core->rfac2[(size_t)a * k]) &&
-        off[n + 1] > off[n])
+        !(drop_rater && drop_rater[a]) && off[n + 1] > off[n])
       af[n] = core->rfac2[(size_t)a * k];
   }
   {
     ns_gauss_in in = {nn, off, val, rf, af};
-    if ((rc = ns_gaussian_scores(&in, core->pool, icpt, phi)) != 0) goto out;
+    rc = ns_gaussian_scores(&in, core->pool, icpt, phi);
   }
-  for (size_t n = 0; n < nn; n++) {
-    ns__note_facts f;
-    ns__rule_out ro;
-    int32_t hist = core->note_hist[n];
-    ns_model_score *m = &sc->notes[n].model[sp->slot];
-    if (!captured[n] || isnan(icpt[n]) || off[n + 1] == off[n]) continue;
-    memset(&f, 0, sizeof f);
-    f.n_ratings = cnt[n];
-    f.cls = core->note_class[n];
-    f.icpt = icpt[n];
-    f.fac = isnan(phi[n]) ? 0.0 : phi[n];
-    f.prev_status = hist >= 0 ? core->ds->history[hist].current_status : NS_STATUS_UNSET;
-    f.locked_status = hist >= 0 ? core->ds->history[hist].locked_status : NS_STATUS_UNSET;
-    {
-      double s_neg = 0, s_pos = 0;
-      for (size_t j = off[n]; j < off[n + 1]; j++) {
-        if (rf[j] < 0) f.n_neg++, s_neg += val[j];
-        else f.n_pos++, s_pos += val[j];
-      }
-      f.mean_neg = f.n_neg ? s_neg / f.n_neg : NAN;
-      f.mean_pos = f.n_pos ? s_pos / f.n_pos : NAN;
+  /* a note without ratings here has no score */
+  for (size_t n = 0; rc == 0 && n < nn; n++)
+    if (off[n + 1] == off[n]) icpt[n] = phi[n] = NAN;
+out:
+  free(off), free(val), free(rf), free(af);
+  return rc;
+}
+
+static int run_gaussian(const ns__run *core, const ns__scorer_spec *sp, ns_scores *sc) {
+  ns__run sub;
+  ns_params gp;
+  size_t nn = core->n_notes, np = core->n_part;
+  int k = core->k, rc = NS_ENOMEM;
+  uint8_t *captured = ns_calloc(nn, 1), *corr = NULL;
+  double *phi = NULL;
+
+  sub_init(&sub, core, sp, &gp);
+  sub.gauss = 1;
+  sub.scope = ns_mallocn(core->n_r ? core->n_r : 1, 1);
+  sub.sc_ratings = ns_calloc(nn, sizeof *sub.sc_ratings);
+  if (!captured || !sub.scope || !sub.sc_ratings) goto out;
+  ns__build_scope(&sub, sp, sub.scope, sub.sc_ratings, captured);
+  if ((rc = state_alloc(&sub)) != 0) goto out;
+  rc = NS_ENOMEM;
+  phi = nan_array(nn);
+  sub.g_icpt_nocorr = nan_array(nn);
+  corr = ns_calloc(np ? np : 1, 1);
+  if (!phi || !sub.g_icpt_nocorr || !corr) goto out;
+  /* its ratings: the scope's ratings by raters with a Core final factor */
+  for (size_t e = 0; e < sub.n_r; e++)
+    sub.edge_r2[e] = sub.scope[e] && !isnan(core->rfac2[(size_t)sub.r_rater[e] * k]);
+  for (size_t e = 0; e < sub.n_r; e++)
+    if (sub.edge_r2[e]) sub.n_final_round[sub.r_note[e]]++;
+  if ((rc = gauss_scores(core, sub.edge_r2, NULL, sub.icpt2, phi)) != 0) goto out;
+  memcpy(sub.fac2, phi, nn * sizeof *phi);  /* k = 1 columns (first factor) */
+  if (k > 1)
+    for (size_t n = nn; n-- > 0;) {
+      sub.fac2[n * k] = phi[n];
+      for (int d = 1; d < k; d++) sub.fac2[n * k + d] = 0;
     }
-    f.thr_no_high_vol = sp->thr_no_high_vol;
-    f.thr_no_correlated = sp->thr_no_correlated;
-    f.thr_low_diligence = sp->thr_low_diligence;
-    ns__rules_final(&f, &gp, &ro);
-    m->intercept = icpt[n];
-    m->factor = phi[n];
-    m->status = ro.status;
-    m->rules = ro.rules;
-    m->n_final_round = (int32_t)(off[n + 1] - off[n]);
+  memcpy(sub.ricpt2, core->ricpt2, np * sizeof *sub.ricpt2);
+  memcpy(sub.rfac2, core->rfac2, np * (size_t)k * sizeof *sub.rfac2);
+  memcpy(sub.prov_status, core->prov_status, nn);
+  sub.mu2 = core->mu2;
+  /* tag / incorrect / low-diligence verdicts on its ratings */
+  if ((rc = ns__guardrails(&sub)) != 0) goto out;
+  if (sub.p->guardrails) {
+    /* NoHighVol / NoCorrelated: the Gaussian scores without those raters */
+    if (core->hv_raters && (rc = gauss_scores(core, sub.edge_r2, core->hv_raters,
+                                              sub.g_icpt_nohv, phi)) != 0)
+      goto out;
+    for (size_t u = 0; u < np; u++) corr[u] = core->qclique_id && core->qclique_id[u] > 0;
+    if ((rc = gauss_scores(core, sub.edge_r2, corr, sub.g_icpt_nocorr, phi)) != 0) goto out;
+  }
+  {
+    note_ctx c = {&sub, 1, sc, captured};
+    ns_pool_for(sub.pool, nn, 1024, notes_chunk, &c);
   }
   rc = 0;
 out:
-  free(scope), free(captured), free(cnt), free(off), free(val), free(rf), free(af), free(icpt),
-      free(phi);
+  state_free(&sub);
+  free(captured), free(corr), free(phi);
   return rc;
 }
 

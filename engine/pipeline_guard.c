@@ -254,6 +254,13 @@ int ns__guardrails(ns__run *run) {
     run->st.diligence_seconds = ns_monotonic_s() - t0;
   }
 
+  /* A Gaussian scorer's NoHighVol / NoCorrelated intercepts are its own
+  ** model run again without those raters (engine/pipeline.c), not an MF
+  ** refit. */
+  if (run->gauss) {
+    rc = 0;
+    goto out;
+  }
   /* High-volume raters over the run's filtered ratings, then the NoHighVol
   ** intercept (note-only refit without them, >= 5 ratings). */
   if (!run->hv_raters) {

@@ -260,6 +260,9 @@ typedef struct ns__run {
                              ** coordination weights, harassment penalty
                              ** and quasi-cliques; no trust stage) */
   uint8_t *scope;            /* per edge: 1 if the scorer sees it; NULL = all */
+  int gauss;                 /* 1: a Gaussian scorer's state (its "round 2"
+                             ** is the Gaussian intercepts on Core's raters;
+                             ** the guardrails stop before the refits) */
   /* rater-level guardrail inputs over the whole snapshot, the same for
   ** every scorer: found by Core's guardrails, read by the others */
   uint8_t *hv_raters;        /* high-volume raters (NoHighVol) */
