@@ -75,11 +75,13 @@ static void put_tag(FILE *f, int *first, int t) {
   put_str(f, first, (t >= 0 && t < NS_N_TAGS) ? ns_tag_names[t] : "");
 }
 
-/* Comma-joined names of the rules in mask, in rule order. */
+/* Comma-joined names of the rules in mask, in the order they run (rule
+** order for the scorer rules, ns__meta_order for the meta rules). */
 static void put_rules(FILE *f, int *first, uint64_t mask, int meta) {
   int any = 0;
   put_sep(f, first);
-  for (int r = 0; r < NS_RULE_COUNT; r++) {
+  for (int i = 0; i < (meta ? NS__META_ORDER_LEN : NS_RULE_COUNT); i++) {
+    int r = meta ? ns__meta_order[i] : i;
     if (!(mask & (1ull << r))) continue;
     if (any) fputc(',', f);
     fputs(meta ? ns__meta_rule_name(r) : ns_rule_names[r], f);

@@ -77,11 +77,13 @@ typedef struct ns__rule_out {
 /* Result of the meta rules for one note. */
 typedef struct ns__meta_out {
   int8_t status;            /* public status (CRH, CRNH, NMR) */
-  int8_t decided_by;        /* ns_rule; NS_RULE_INITIAL_NMR = MetaInitialNMR */
+  int8_t decided_by;        /* ns_rule (NS_RULE_META_INITIAL_NMR when no rule
+                               touched the note) */
   uint64_t rules;           /* bitmask of ns_rule (1ull << rule) */
   int8_t first_tag, second_tag;
-  int64_t t_stab;           /* new timestampMillisOfNmrDueToMinStableCrhTime
-                               (facts' t_stab when stabilization did not run) */
+  int64_t t_stab;           /* updated timestampMillisOfNmrDueToMinStableCrhTime;
+                               NS_TS_NONE = outside the rule's scope (or it did
+                               not run): the history keeps its value */
 } ns__meta_out;
 
 /* Round-1 (prescoring) rules: GeneralCRH, GeneralCRNH, NmCRNH. */
@@ -97,6 +99,14 @@ void ns__rules_meta(const ns__note_facts *f, const ns_note_score *s, ns__meta_ou
 /* The meta rules on a note only Core scored, with status core_status (UNSET
 ** = not even Core): the unit tests' shorthand. */
 void ns__rules_meta_core(const ns__note_facts *f, int8_t core_status, ns__meta_out *out);
+/* The meta rules in the order they run (engine/meta.c): the reference
+** writes metaScorerActiveRules in this order, so a mask of these bits
+** prints as the reference's string by walking this array. */
+#define NS__META_ORDER_LEN 34
+extern const int8_t ns__meta_order[NS__META_ORDER_LEN];
+/* The reference's "Name (vX.Y)" of a meta rule (decidedBy,
+** metaScorerActiveRules, currentDecidedBy); "" for -1. */
+void ns__meta_rule_label(int rule, char *buf, size_t cap);
 /* The two explanation tags of a valence (helpful if want_helpful) or -1;
 ** returns the number of eligible tags found (capped at 2). */
 int ns__top_two_tags(const int32_t *tag_count, int want_helpful, int8_t *first, int8_t *second);

@@ -6,7 +6,11 @@
 ** are the engine's (the scorer chain with the Gaussian thresholds).
 **
 ** Who calls it: engine/, for GaussianModel and GaussianCoreWithTopicsModel,
-** on a view of that scorer's ratings.  Pure function of its arguments;
+** on a view of that scorer's ratings.  The reference's view (verified to
+** 1.2e-7 on gen data): raters in the coverage groups or unassigned (plus,
+** for the plain model, notes without a topic); notes with >= 5 such
+** ratings; of those, the ratings by raters with aboveHelpfulnessThreshold
+** and a Core factor, f_u the Core factor.  Pure function of its arguments;
 ** the pool parallelizes over notes (disjoint writes), so the result is the
 ** same for any thread count.
 */
@@ -26,16 +30,21 @@ typedef struct ns_gauss_in {
   const float *value;         /* helpfulNum per rating: 0, 0.5 or 1 */
   const double *rater_factor; /* the rater's (Core, prescoring) factor f_u per
                               ** rating; every rating here has one */
-  const double *author_factor;/* per note: the author's factor when the
-                              ** reference adds the author's synthetic HELPFUL
-                              ** rating (author has a factor and did not rate
-                              ** the note), else NAN; may be NULL (none) */
+  const double *author_factor;/* per note: the factor of a synthetic HELPFUL
+                              ** rating by the note's author, added to the CRH
+                              ** pass only, else NAN; may be NULL (none).
+                              ** The pinned reference (08c656b) adds no such
+                              ** rating -- pass NULL for parity with it.  Later
+                              ** upstream commits (63d7f6b, a84b7ee) add one
+                              ** when the author has a factor and did not rate
+                              ** the note. */
 } ns_gauss_in;
 
 /* Per note: icpt[n] the Gaussian intercept (0 for a note without ratings,
 ** as the reference's "-1 everywhere" case), phi[n] the note's empirical
-** factor phi_n (mean of (h - 0.5) * 2 * f_u; NAN without ratings), the
-** fallback factor.  Returns 0 or NS_ENOMEM. */
+** factor phi_n (mean of (h - 0.5) * 2 * f_u over the CRH pass's ratings,
+** h the raw helpfulNum; NAN without ratings), the fallback factor.
+** Allocates nothing.  Returns 0, or NS_EINVAL for missing arrays. */
 int ns_gaussian_scores(const ns_gauss_in *in, ns_pool *pool, double *icpt, double *phi);
 
 #endif /* NS_GAUSSIAN_H */

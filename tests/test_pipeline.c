@@ -240,7 +240,7 @@ TEST(meta_rules) {
   /* not scored by Core: MetaInitialNMR decides */
   ns__rules_meta_core(&f, NS_STATUS_UNSET, &m);
   ASSERT_EQ(m.status, NS_STATUS_NMR);
-  ASSERT_EQ(m.decided_by, NS_RULE_INITIAL_NMR);
+  ASSERT_EQ(m.decided_by, NS_RULE_META_INITIAL_NMR);
   ASSERT_STREQ(ns__meta_rule_name(m.decided_by), "MetaInitialNMR");
 
   /* CRH with two tags */
@@ -326,11 +326,11 @@ TEST(history_update_fields_and_lock) {
   ASSERT_EQ(h1.ts_latest_non_nmr, now);
   ASSERT_EQ(h1.ts_most_recent_change, now);
   ASSERT_EQ(h1.locked_status, NS_STATUS_UNSET); /* too young to lock */
-  ASSERT_STREQ(h1.decided_by, "CoreModel");
+  ASSERT_STREQ(h1.decided_by, "CoreModel (v1.1)");
 
-  /* next run, same status: no change (-1), first/latest untouched */
+  /* next run, same status: the last change stays, first/latest untouched */
   ns__history_update(&h1, 7, 3, now - DAY, &s, now + 1000, &h2);
-  ASSERT_EQ(h2.ts_most_recent_change, -1);
+  ASSERT_EQ(h2.ts_most_recent_change, now);
   ASSERT_EQ(h2.ts_first_non_nmr, now);
   ASSERT_EQ(h2.ts_latest_non_nmr, now);
 
@@ -588,7 +588,7 @@ TEST(pipeline_two_camps) {
   s = find_note(sc, 600);
   ASSERT_EQ(s->num_ratings, 0);          /* old NOT_MISLEADING: ratings dropped */
   ASSERT_EQ(s->core_status, NS_STATUS_UNSET);
-  ASSERT_EQ(s->decided_by, NS_RULE_INITIAL_NMR);
+  ASSERT_EQ(s->decided_by, NS_RULE_META_INITIAL_NMR);
   s = find_note(sc, 700);
   ASSERT_EQ(s->num_ratings, 40);         /* deleted but in history: kept */
   ASSERT_EQ(s->note_index, -1);
