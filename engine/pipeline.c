@@ -914,8 +914,8 @@ out:
 
 /* GaussianModel / GaussianCoreWithTopicsModel (factorization/gaussian.h,
 ** gaussian_scorer.py): the scorer's scope of Core's final-round raters
-** (those with a Core round-2 factor), their Core factors, the author's
-** synthetic HELPFUL rating.  Its note factor is the empirical phi; its
+** (above Core's threshold, with a Core round-2 factor) and their Core
+** factors.  Its note factor is the empirical phi; its
 ** NoHighVol / NoCorrelated intercepts are the Gaussian scores again without
 ** those raters; the tag, incorrect and low-diligence verdicts come from the
 ** guardrails on its ratings with Core's rater parameters; then the chain
@@ -926,40 +926,34 @@ static int gauss_scores(const ns__run *core, const uint8_t *use, const uint8_t *
   int k = core->k, rc = NS_ENOMEM;
   size_t *off = ns_mallocn(nn + 1, sizeof *off);
   float *val = NULL;
-  double *rf = NULL, *af = nan_array(nn);
-  if (!off || !af) goto out;
+  double *rf = NULL;
+  if (!off) goto out;
   for (size_t e = 0; e < core->n_r; e++) ne += use[e] && !(drop_rater && drop_rater[core->r_rater[e]]);
   val = ns_mallocn(ne ? ne : 1, sizeof *val);
   rf = ns_mallocn(ne ? ne : 1, sizeof *rf);
   if (!val || !rf) goto out;
   off[0] = 0;
   for (size_t n = 0, j = 0; n < nn; n++) {
-    int32_t a = core->note_author[n];
-    int rated = 0;
     for (uint64_t x = core->g->note_off[n]; x < core->g->note_off[n + 1]; x++) {
       uint32_t e = core->g->note_edges[x];
       int32_t u = core->r_rater[e];
-      if (u == a) rated = 1;
       if (!use[e] || (drop_rater && drop_rater[u])) continue;
       val[j] = core->r_value[e];
       rf[j] = core->rfac2[(size_t)u * k];
       j++;
     }
     off[n + 1] = j;
-    /* the author's synthetic HELPFUL rating (gaussian_scorer.py:629-696) */
-    if (a >= 0 && (size_t)a < core->n_part && !rated && !isnan(core->rfac2[(size_t)a * k]) &&
-        !(drop_rater && drop_rater[a]) && off[n + 1] > off[n])
-      af[n] = core->rfac2[(size_t)a * k];
   }
   {
-    ns_gauss_in in = {nn, off, val, rf, af};
+    /* no author rating: the pinned reference adds none (gaussian.h) */
+    ns_gauss_in in = {nn, off, val, rf, NULL};
     rc = ns_gaussian_scores(&in, core->pool, icpt, phi);
   }
   /* a note without ratings here has no score */
   for (size_t n = 0; rc == 0 && n < nn; n++)
     if (off[n + 1] == off[n]) icpt[n] = phi[n] = NAN;
 out:
-  free(off), free(val), free(rf), free(af);
+  free(off), free(val), free(rf);
   return rc;
 }
 
@@ -983,9 +977,14 @@ static int run_gaussian(const ns__run *core, const ns__scorer_spec *sp, ns_score
   sub.g_icpt_nocorr = nan_array(nn);
   corr = ns_calloc(np ? np : 1, 1);
   if (!phi || !sub.g_icpt_nocorr || !corr) goto out;
-  /* its ratings: the scope's ratings by raters with a Core final factor */
-  for (size_t e = 0; e < sub.n_r; e++)
-    sub.edge_r2[e] = sub.scope[e] && !isnan(core->rfac2[(size_t)sub.r_rater[e] * k]);
+  /* its ratings (gaussian.h, the reference's view): on notes with >= 5
+  ** ratings in its scope, those by raters above Core's helpfulness
+  ** threshold with a Core final factor */
+  for (size_t e = 0; e < sub.n_r; e++) {
+    int32_t u = sub.r_rater[e];
+    sub.edge_r2[e] = sub.scope[e] && sub.sc_ratings[sub.r_note[e]] >= sub.p->min_ratings_note &&
+                     core->above[u] == 1 && !isnan(core->rfac2[(size_t)u * k]);
+  }
   for (size_t e = 0; e < sub.n_r; e++)
     if (sub.edge_r2[e]) sub.n_final_round[sub.r_note[e]]++;
   if ((rc = gauss_scores(core, sub.edge_r2, NULL, sub.icpt2, phi)) != 0) goto out;
