@@ -519,8 +519,7 @@ static void notes_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
       note_facts(run, n, 0, &f);
       ns__rules_provisional(&f, run->p, &ro);
       run->prov_status[n] = ro.status;
-    } else if (c->captured[n] && !(run->gauss && isnan(run->icpt2[n]))) {
-      /* (a Gaussian scorer gives no status where it gave no score) */
+    } else if (c->captured[n]) {
       note_facts(run, n, 1, &f);
       ns__rules_final(&f, run->p, &ro);
       put_model(run, n, &ro, &c->sc->notes[n]);
