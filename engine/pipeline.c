@@ -956,6 +956,19 @@ out:
   return rc;
 }
 
+/* icpt = the Gaussian scores of sub's ratings without those of the raters
+** in drop (NULL: none), or a copy of sub's when none of them rated. */
+static int gauss_without(const ns__run *core, const ns__run *sub, const uint8_t *drop,
+                         double *icpt, double *phi) {
+  int any = 0;
+  for (size_t e = 0; drop && e < sub->n_r && !any; e++) any = sub->edge_r2[e] && drop[sub->r_rater[e]];
+  if (!any) {
+    memcpy(icpt, sub->icpt2, sub->n_notes * sizeof *icpt);
+    return 0;
+  }
+  return gauss_scores(core, sub->edge_r2, drop, icpt, phi);
+}
+
 static int run_gaussian(const ns__run *core, const ns__scorer_spec *sp, ns_scores *sc) {
   ns__run sub;
   ns_params gp;
@@ -1001,11 +1014,10 @@ static int run_gaussian(const ns__run *core, const ns__scorer_spec *sp, ns_score
   if ((rc = ns__guardrails(&sub)) != 0) goto out;
   if (sub.p->guardrails) {
     /* NoHighVol / NoCorrelated: the Gaussian scores without those raters */
-    if (core->hv_raters && (rc = gauss_scores(core, sub.edge_r2, core->hv_raters,
-                                              sub.g_icpt_nohv, phi)) != 0)
-      goto out;
+    /* (without such raters among its ratings the rerun is the score) */
+    if ((rc = gauss_without(core, &sub, core->hv_raters, sub.g_icpt_nohv, phi)) != 0) goto out;
     for (size_t u = 0; u < np; u++) corr[u] = core->qclique_id && core->qclique_id[u] > 0;
-    if ((rc = gauss_scores(core, sub.edge_r2, corr, sub.g_icpt_nocorr, phi)) != 0) goto out;
+    if ((rc = gauss_without(core, &sub, corr, sub.g_icpt_nocorr, phi)) != 0) goto out;
   }
   {
     note_ctx c = {&sub, 1, sc, captured};
@@ -1291,13 +1303,24 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
   run.st.scorer_seconds[0] = ns_monotonic_s() - t_core;
 
   /* -- the other scorers, each on its scope of the same arrays */
+  int any_topic = 0;
+  for (size_t n = 0; n < nn && !any_topic; n++) any_topic = run.note_topic[n] != NS_TOPIC_NONE;
   for (int i = 1; i < ns__n_scorers; i++) {
     const ns__scorer_spec *sp = &ns__scorers[i];
     double t0 = ns_monotonic_s();
     if (CANCELED()) { rc = NS_ECANCELED; goto out; }
     if (clk.show) fprintf(stderr, "notescore: score: %s...\n", sp->name);
-    rc = sp->kind == NS__KIND_GAUSSIAN ? run_gaussian(&run, sp, sc)
-                                       : run_sub_scorer(&run, sp, sc, &run.st);
+    if (sp->slot == NS_MODEL_GAUSSIAN_CORE_WITH_TOPICS && !any_topic &&
+        ns__scorers[i - 1].slot == NS_MODEL_GAUSSIAN) {
+      /* no note has a topic: its scope, constants and so its verdicts are
+      ** GaussianModel's */
+      for (size_t n = 0; n < nn; n++)
+        sc->notes[n].model[NS_MODEL_GAUSSIAN_CORE_WITH_TOPICS] = sc->notes[n].model[NS_MODEL_GAUSSIAN];
+      rc = 0;
+    } else {
+      rc = sp->kind == NS__KIND_GAUSSIAN ? run_gaussian(&run, sp, sc)
+                                         : run_sub_scorer(&run, sp, sc, &run.st);
+    }
     if (rc != 0) goto out;
     run.st.scorer_seconds[i] = ns_monotonic_s() - t0;
   }
