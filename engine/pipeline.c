@@ -410,7 +410,8 @@ static int32_t scorer_ratings(const ns__run *run, size_t n) {
 /* Facts of note n from the round's parameters.  Sign statistics count the
 ** note's ratings (in the scorer's scope) by raters that have a factor in
 ** that round's model. */
-static void note_facts(const ns__run *run, size_t n, int final_round, ns__note_facts *f) {
+static void note_facts_ex(const ns__run *run, size_t n, int final_round, int want_tags,
+                          ns__note_facts *f) {
   const ns_dataset *ds = run->ds;
   const double *icpt = final_round ? run->icpt2 : run->icpt1;
   const double *fac = final_round ? run->fac2 : run->fac1;
@@ -435,17 +436,21 @@ static void note_facts(const ns__run *run, size_t n, int final_round, ns__note_f
   for (uint64_t j = run->g->note_off[n]; j < run->g->note_off[n + 1]; j++) {
     uint32_t e = run->g->note_edges[j];
     uint32_t r = run->r_src[e];
-    double fu = rfac[(size_t)run->r_rater[e] * run->k];
-    uint32_t tags = ds->r_tags[r];
-    double w = ew ? ew[e] : 1.0, h;
-    /* Tags count with the rating's coordination weight: a group that
-    ** rated the note counts as little as in the fit (without trust every
-    ** weight is 1).  Over all the note's ratings: the explanation tags
-    ** are the meta step's, not a scorer's. */
-    double tw = run->edge_cw ? run->edge_cw[e] : 1.0;
-    for (int t = 0; tags && t < NS_N_TAGS; t++)
-      if (tags & NS_TAG_BIT(t)) tag_w[t] += tw;
-    if (isnan(fu) || !(w > 0) || !in_scope(run, e)) continue;
+    double fu, w, h;
+    if (want_tags) {
+      /* Tags count with the rating's coordination weight: a group that
+      ** rated the note counts as little as in the fit (without trust every
+      ** weight is 1).  Over all the note's ratings: the explanation tags
+      ** are the meta step's, no scorer rule reads them. */
+      uint32_t tags = ds->r_tags[r];
+      double tw = run->edge_cw ? run->edge_cw[e] : 1.0;
+      for (int t = 0; tags && t < NS_N_TAGS; t++)
+        if (tags & NS_TAG_BIT(t)) tag_w[t] += tw;
+    }
+    if (!in_scope(run, e)) continue;
+    fu = rfac[(size_t)run->r_rater[e] * run->k];
+    w = ew ? ew[e] : 1.0;
+    if (isnan(fu) || !(w > 0)) continue;
     h = ds->r_level[r] == NS_LEVEL_HELPFUL ? 1 : ds->r_level[r] == NS_LEVEL_NOT_HELPFUL ? -1 : 0;
     if (fu < 0) {
       w_neg += w;
@@ -466,6 +471,10 @@ static void note_facts(const ns__run *run, size_t n, int final_round, ns__note_f
   f->mean_pos = w_pos > 0 ? s_pos / w_pos : NAN;
   f->net_neg = (int32_t)floor(h_neg + 1e-9);
   f->net_pos = (int32_t)floor(h_pos + 1e-9);
+}
+
+static void note_facts(const ns__run *run, size_t n, int final_round, ns__note_facts *f) {
+  note_facts_ex(run, n, final_round, 0, f);
 }
 
 /* The meta step's verdict into a note's score row. */
@@ -536,7 +545,7 @@ static void meta_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
     ns__note_facts f;
     ns__meta_out mo;
     ns_note_score *s = &c->sc->notes[n];
-    note_facts(c->run, n, 1, &f);
+    note_facts_ex(c->run, n, 1, 1, &f);
     ns__rules_meta(&f, s, &mo);
     copy_meta(s, &mo);
   }
