@@ -666,14 +666,24 @@ int ns__build_scope(const ns__run *run, const ns__scorer_spec *sp, uint8_t *scop
                     int32_t *sc_ratings, uint8_t *captured) {
   for (size_t n = 0; n < run->n_notes; n++) {
     uint64_t lo = run->g->note_off[n], hi = run->g->note_off[n + 1];
-    int32_t in = 0, tot = (int32_t)(hi - lo), cnt = 0;
+    int32_t cnt = 0;
+    double in = 0, tot = 0;
     int t = run->note_topic[n], note_ok, cap;
     note_ok = sp->topic_mode == NS__TOPICS_ONLY      ? t == sp->topic
               : sp->topic_mode == NS__TOPICS_EXCLUDE ? t == NS_TOPIC_NONE
                                                      : 1;
-    for (uint64_t j = lo; j < hi; j++)
-      in += ns__scorer_rater_in(sp, run->rater_group[run->r_rater[run->g->note_edges[j]]]);
-    cap = isnan(sp->capture) ? 1 : tot > 0 && (double)in / (double)tot >= sp->capture;
+    /* With trust on, a rating counts in the share with its coordination
+    ** weight (1/m for m members of a detected group on the note): a ring
+    ** must not decide which scorer reports a note by rating it, any more
+    ** than it may move the fit.  Without trust (and in the reference) every
+    ** rating counts 1. */
+    for (uint64_t j = lo; j < hi; j++) {
+      uint32_t e = run->g->note_edges[j];
+      double w = run->edge_cw ? run->edge_cw[e] : 1.0;
+      tot += w;
+      if (ns__scorer_rater_in(sp, run->rater_group[run->r_rater[e]])) in += w;
+    }
+    cap = isnan(sp->capture) ? 1 : tot > 0 && in / tot >= sp->capture;
     if (sp->strict && !cap) note_ok = 0;
     for (uint64_t j = lo; j < hi; j++) {
       uint32_t e = run->g->note_edges[j];
@@ -1223,7 +1233,6 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
     rc = NS_ENOMEM;
     goto out;
   }
-  ns__build_scope(&run, run.spec, run.scope, run.sc_ratings, captured);
   if (p->trust) {
     run.group_id = ns_calloc(np ? np : 1, sizeof *run.group_id);
     run.edge_cw = ns_mallocn(run.n_r ? run.n_r : 1, sizeof *run.edge_cw);
@@ -1244,6 +1253,8 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
     run.st.groups_seconds = stage_end(&clk);
     run.st.stage_seconds[NS_STAGE_TRUST] += run.st.groups_seconds;
   }
+  /* Core's view (after the groups: capture shares use their weights) */
+  ns__build_scope(&run, run.spec, run.scope, run.sc_ratings, captured);
 
   /* -- round 1 (Core) */
   stage_begin(&clk, "round 1 (prescoring) factorization");

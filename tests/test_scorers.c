@@ -559,3 +559,30 @@ TEST(scorers_refresh_carries_other_scorers) {
   ns_scores_free(sc);
   ns_dataset_free(ds);
 }
+
+/* Trust on: a rating counts in a capture share with its coordination
+** weight, so a detected group cannot decide which scorer reports a note. */
+TEST(scorers_capture_share_uses_coordination_weights) {
+  int32_t group[10];
+  int8_t topic[1] = {0};
+  static const int rated[1][16] = {{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1}};
+  mini m;
+  int32_t cnt;
+  int cap;
+  float cw[10];
+  /* 4 core raters, 6 expansion raters of which 4 form a detected group */
+  for (int u = 0; u < 10; u++) group[u] = u < 4 ? 13 : 4;
+  mini_build(&m, 1, 10, group, topic, rated);
+  view(&m, "MFCoreScorer", 0, &cnt, &cap);
+  ASSERT_EQ(cnt, 4);
+  ASSERT_EQ(cap, 0); /* 4 / 10 < 0.5 */
+  for (int e = 0; e < 10; e++) cw[e] = m.run.r_rater[e] >= 6 ? 0.25f : 1.0f;
+  m.run.edge_cw = cw;
+  view(&m, "MFCoreScorer", 0, &cnt, &cap);
+  ASSERT_EQ(cnt, 4); /* numRatings stays the raw count */
+  ASSERT_EQ(cap, 1); /* 4 / (4 + 2 + 4 * 0.25) >= 0.5 */
+  view(&m, "MFExpansionScorer", 0, &cnt, &cap);
+  ASSERT_EQ(cap, 1);
+  m.run.edge_cw = NULL;
+  mini_done(&m);
+}
