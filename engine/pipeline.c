@@ -831,6 +831,22 @@ static void sub_init(ns__run *sub_, const ns__run *core, const ns__scorer_spec *
 #undef sub
 }
 
+/* Keeps a scorer's final-round rater parameters for the rater rows (the
+** MF slots the reference writes in helpfulness_scores.tsv). */
+static void keep_rater_params(ns__run *core, const ns__scorer_spec *sp, const double *ricpt,
+                              const double *rfac) {
+  size_t np = core->n_part;
+  int k = core->k;
+  if (sp->slot == NS__SLOT_CORE || sp->slot == NS_MODEL_TOPIC || sp->kind != NS__KIND_MF) return;
+  for (size_t u = 0; u < np; u++) {
+    if (isnan(ricpt[u])) continue;
+    core->rs_icpt[(size_t)sp->slot * np + u] = ricpt[u];
+    core->rs_fac[(size_t)sp->slot * np + u] = rfac[u * k];
+    if (sp->slot == NS_MODEL_GROUP) core->rs_group[u] = sp->group_id;
+    if (sp->slot == NS_MODEL_MULTI_GROUP) core->rs_multi[u] = sp->group_id;
+  }
+}
+
 /* Would the scorer's fit be Core's?  Everything up to the status rules is
 ** a function of the scope and of the few constants compared here, so when
 ** they are equal (no topic notes and every rater in both populations: the
@@ -857,7 +873,7 @@ static int same_fit_as_core(const ns__run *core, const ns__scorer_spec *sp, cons
 ** useReputation=False) skip the helpfulness filter and the refit: their
 ** final round is the round-1 fit on the same ratings, then guardrails and
 ** the chain. */
-static int run_sub_scorer(const ns__run *core, const ns__scorer_spec *sp, ns_scores *sc,
+static int run_sub_scorer(ns__run *core, const ns__scorer_spec *sp, ns_scores *sc,
                           ns_run_stats *st) {
   ns__run sub;
   ns_params sp_params;
@@ -881,6 +897,7 @@ static int run_sub_scorer(const ns__run *core, const ns__scorer_spec *sp, ns_sco
     view.is_sub = 1;
     note_ctx c = {&view, 1, sc, captured};
     ns_pool_for(view.pool, nn, 1024, notes_chunk, &c);
+    keep_rater_params(core, sp, core->ricpt2, core->rfac2);
     goto out;
   }
   if ((rc = state_alloc(&sub)) != 0) goto out;
@@ -906,6 +923,7 @@ static int run_sub_scorer(const ns__run *core, const ns__scorer_spec *sp, ns_sco
     note_ctx c = {&sub, 1, sc, captured};
     ns_pool_for(sub.pool, nn, 1024, notes_chunk, &c);
   }
+  keep_rater_params(core, sp, sub.ricpt2, sub.rfac2);
   if (sp->slot == NS_MODEL_TOPIC) {
     /* topicNoteConfident: more than n_confidence raters with a factor on
     ** each side among the note's scope ratings (mf_topic_scorer.py) */
@@ -1136,6 +1154,12 @@ static int rater_rows(ns__run *run, ns_scores *sc) {
       r->trust = run->trust[u];
       r->group_id = run->group_id ? run->group_id[u] : 0;
       r->qclique_id = run->qclique_id ? run->qclique_id[u] : 0;
+      for (int m = 0; m < NS_MODEL_COUNT; m++) {
+        r->model_intercept[m] = run->rs_icpt ? run->rs_icpt[(size_t)m * np + u] : NAN;
+        r->model_factor[m] = run->rs_fac ? run->rs_fac[(size_t)m * np + u] : NAN;
+      }
+      r->modeling_group = run->rs_group ? run->rs_group[u] : -1;
+      r->modeling_multi_group = run->rs_multi ? run->rs_multi[u] : -1;
     }
   }
   /* Participant indexes are in string order after ns_dataset_normalize();
@@ -1177,6 +1201,10 @@ static void run_free(ns__run *run) {
   free(run->edge_cw);
   free(run->rater_group);
   free(run->note_topic);
+  free(run->rs_icpt);
+  free(run->rs_fac);
+  free(run->rs_group);
+  free(run->rs_multi);
   free(run->hv_raters);
   free(run->inc_cnt);
   free(run->inc_tot);
@@ -1229,6 +1257,12 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
   run.sc_ratings = ns_calloc(nn, sizeof *run.sc_ratings);
   run.trust = nan_array(np);
   run.earned = nan_array(np);
+  run.rs_icpt = nan_array((size_t)NS_MODEL_COUNT * (np ? np : 1));
+  run.rs_fac = nan_array((size_t)NS_MODEL_COUNT * (np ? np : 1));
+  run.rs_group = ns_mallocn(np ? np : 1, sizeof *run.rs_group);
+  run.rs_multi = ns_mallocn(np ? np : 1, sizeof *run.rs_multi);
+  if (!run.rs_icpt || !run.rs_fac || !run.rs_group || !run.rs_multi) { rc = NS_ENOMEM; goto out; }
+  for (size_t u = 0; u < np; u++) run.rs_group[u] = run.rs_multi[u] = -1;
   if (!prov1 || !captured || !run.scope || !run.sc_ratings || !run.trust || !run.earned) {
     rc = NS_ENOMEM;
     goto out;

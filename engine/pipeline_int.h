@@ -277,6 +277,10 @@ typedef struct ns__run {
   ** every scorer: found by Core's guardrails, read by the others */
   uint8_t *hv_raters;        /* high-volume raters (NoHighVol) */
   int32_t *inc_cnt, *inc_tot;/* incorrect-tag and total ratings per rater */
+  /* the other scorers' rater parameters for the rater rows (Core run
+  ** only): per ns_model slot, n_part entries each, NAN = none */
+  double *rs_icpt, *rs_fac;  /* [slot * n_part + u] */
+  int32_t *rs_group, *rs_multi;  /* per participant, -1 none */
   int32_t *sc_ratings;       /* per note: the scorer's numRatings (scope) */
 } ns__run;
 

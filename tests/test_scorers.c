@@ -486,6 +486,33 @@ TEST(scorers_run_populations) {
   ASSERT(x->model[NS_MODEL_EXPANSION].intercept >
          row(sc, 104)->model[NS_MODEL_EXPANSION].intercept + 0.1);
   ASSERT(c->intercept > row(sc, 4)->intercept + 0.1);
+
+  /* rater rows: Core's, plus each scorer's rater parameters */
+  {
+    const ns_rater_score *rc = NULL, *rx = NULL;
+    for (size_t i = 0; i < sc->n_raters; i++) {
+      const char *id = ns_strtab_str(ds->participants, sc->raters[i].participant);
+      if (strcmp(id, "r02") == 0) rc = &sc->raters[i];
+      if (strcmp(id, "r22") == 0) rx = &sc->raters[i];
+    }
+    ASSERT(rc && rx);
+    ASSERT(!isnan(rc->intercept_r1));
+    ASSERT(!isnan(rc->model_intercept[NS_MODEL_CORE_WITH_TOPICS]));
+    ASSERT(!isnan(rc->model_intercept[NS_MODEL_EXPANSION]));
+    ASSERT(!isnan(rc->model_factor[NS_MODEL_EXPANSION_PLUS]));
+    ASSERT(!isnan(rc->model_intercept[NS_MODEL_GROUP]));
+    ASSERT_EQ(rc->modeling_group, 13);
+    ASSERT_EQ(rc->modeling_multi_group, -1);
+    ASSERT(isnan(rc->model_intercept[NS_MODEL_MULTI_GROUP]));
+    ASSERT(isnan(rc->model_intercept[NS_MODEL_TOPIC]));
+    /* an expansion rater: not in Core nor CoreWithTopics */
+    ASSERT(isnan(rx->intercept_r1));
+    ASSERT(isnan(rx->model_intercept[NS_MODEL_CORE_WITH_TOPICS]));
+    ASSERT(!isnan(rx->model_intercept[NS_MODEL_EXPANSION]));
+    ASSERT_EQ(rx->modeling_group, 4);
+    ASSERT_EQ(rx->modeling_multi_group, 1);
+    ASSERT(!isnan(rx->model_factor[NS_MODEL_MULTI_GROUP]));
+  }
   ns_scores_free(sc);
   ns_dataset_free(ds);
 }
