@@ -1,24 +1,30 @@
 /*
-** engine/pipeline.c -- one scoring run (ns_pipeline_run), the Core scorer
-** path of the reference plus notescore's defences (trust on):
+** engine/pipeline.c -- one scoring run (ns_pipeline_run): every scorer of
+** the reference (engine/scorers.c) over one rating array, then the meta
+** rules, the status history and the rater rows.
 **
 **   prepare   universe of notes (notes file UNION status history), the
 **             misleading/deleted rating filter (§1.7 step 5), numRatings,
-**             the all-ratings bigraph
+**             the all-ratings bigraph; raters' modeling groups, note topics
 **   groups    (trust on) the coordination test: a detected group weighs
 **             1/m per member on each note m members rated, in both rounds
-**   round 1   count filter (notes >= 5, raters >= 10, notes >= 5; one pass)
-**             -> MF (sign-identified) -> provisional statuses
-**   helpful.  valid ratings, agree ratio, author record, filter bit
-**   trust     (trust on) propagation on the agreement graph -> raterTrust
-**   round 2   ratings of raters above the threshold, notes >= 5 -> MF
-**             initialised from round 1
-**   rules     the scorer chain (§4.1) on round-2 parameters
-**   statuses  meta rules, explanation tags, status history, rater rows
+**             of every scorer and in the capture shares
+**   Core      on its scope (core groups + unassigned, no topic notes):
+**             round 1 (count filter, MF, provisional statuses), helpfulness,
+**             trust (on), round 2 on raters above the threshold, guardrails,
+**             the scorer chain (§4.1) on notes its capture rule keeps
+**   scorers   each other scorer on its scope mask of the same edges (no
+**             copy): the same path with its constants into model[] (topic
+**             scorers: round 1 only; Gaussian: factorization/gaussian.h on
+**             Core's raters); a scorer whose scope and fit constants equal
+**             Core's reuses Core's fit
+**   statuses  meta rules over every scorer's row, explanation tags, status
+**             history, rater rows (Core's, plus the scorers' rater params)
 **
 ** Who calls it: tools/cmd_score.c, the server's scheduler (worker thread).
 ** The run owns its pool and every intermediate array; the dataset is only
-** read.  Output is a pure function of (dataset, params).
+** read.  Output is a pure function of (dataset, params): scorers run one
+** after the other, each parallel inside with disjoint writes.
 */
 #include <math.h>
 #include <stdlib.h>
