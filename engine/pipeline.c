@@ -552,6 +552,11 @@ static void meta_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
     ns__meta_out mo;
     ns_note_score *s = &c->sc->notes[n];
     note_facts_ex(c->run, n, 1, 1, &f);
+    /* Core's numbers as its output has them: none for a note outside its
+    ** capture (the reference's meta sees NaN coreNoteIntercept there) */
+    f.icpt = s->intercept;
+    f.fac = s->factor;
+    f.icpt_pop = s->intercept_pop;
     ns__rules_meta(&f, s, &mo);
     copy_meta(s, &mo);
   }
@@ -1351,7 +1356,7 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
     s->intercept_no_correlated = in && run.g_icpt_nocorr ? run.g_icpt_nocorr[n] : NAN;
     s->active_filter_tags = in && run.g_tag_fired ? run.g_tag_fired[n] : 0;
     s->low_diligence_intercept = in && run.g_dilig ? run.g_dilig[n] : NAN;
-    s->intercept_pop = run.g_pop_icpt ? run.g_pop_icpt[n] : NAN;
+    s->intercept_pop = in && run.g_pop_icpt ? run.g_pop_icpt[n] : NAN;
     s->provisional_status = prov1[n];
     s->topic = run.note_topic[n];
   }
