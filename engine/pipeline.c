@@ -1078,6 +1078,69 @@ out:
   return rc;
 }
 
+/* ---- the small scorers, side by side ---------------------------------- */
+
+/* The group, multi-group and topic models: small scopes, so one thread
+** each is enough and several run at once.  They never write the same
+** memory: each writes its own model[] slot, and within the group slot
+** (and modeling_group, the rater parameters of the group slot) only the
+** notes its capture rule keeps -- shares of disjoint populations, so at most
+** one group model keeps a note (captures >= 0.51) -- and only raters of its
+** own group; a topic model only notes of its topic. */
+static int small_scorer(const ns__scorer_spec *sp) {
+  return sp->kind == NS__KIND_MF &&
+         (sp->slot == NS_MODEL_GROUP || sp->slot == NS_MODEL_MULTI_GROUP || sp->slot == NS_MODEL_TOPIC);
+}
+
+typedef struct small_ctx {
+  ns__run *core;
+  ns_scores *sc;
+  const int *idx;        /* scorer indexes */
+  int *rc;               /* per task */
+  ns_run_stats *st;      /* per task: the counters it adds */
+  double *secs;          /* per task */
+} small_ctx;
+
+static void small_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
+  small_ctx *c = vctx;
+  (void)chunk;
+  for (size_t j = begin; j < end; j++) {
+    double t0 = ns_monotonic_s();
+    ns__run view = *c->core;  /* the same arrays, its own one-thread pool */
+    ns_pool *one = NULL;
+    int rc = ns_pool_new(1, &one);
+    if (rc == 0) {
+      view.pool = one;
+      rc = run_sub_scorer(&view, &ns__scorers[c->idx[j]], c->sc, &c->st[j]);
+    }
+    ns_pool_free(one);
+    c->rc[j] = rc;
+    c->secs[j] = ns_monotonic_s() - t0;
+  }
+}
+
+static int run_small_scorers(ns__run *core, ns_scores *sc, int show) {
+  int idx[NS_SCORER_MAX], rcs[NS_SCORER_MAX], n = 0, rc = 0;
+  double secs[NS_SCORER_MAX];
+  ns_run_stats *st = ns_calloc(NS_SCORER_MAX, sizeof *st);
+  if (!st) return NS_ENOMEM;
+  for (int i = 1; i < ns__n_scorers; i++)
+    if (small_scorer(&ns__scorers[i])) idx[n++] = i;
+  if (show) fprintf(stderr, "notescore: score: %d group and topic models...\n", n);
+  {
+    small_ctx c = {core, sc, idx, rcs, st, secs};
+    ns_pool_for(core->pool, (size_t)n, 1, small_chunk, &c);
+  }
+  for (int j = 0; j < n; j++) {
+    if (rc == 0 && rcs[j] != 0) rc = rcs[j];  /* the first in table order */
+    core->st.mf_passes += st[j].mf_passes;
+    core->st.mf_seconds += st[j].mf_seconds;
+    core->st.scorer_seconds[idx[j]] = secs[j];
+  }
+  free(st);
+  return rc;
+}
+
 /* ---- rater rows -------------------------------------------------------- */
 
 static int cmp_rater(const void *a, const void *b, void *arg) {
@@ -1367,27 +1430,40 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
   double status_seconds = stage_end(&clk);
   run.st.scorer_seconds[0] = ns_monotonic_s() - t_core;
 
-  /* -- the other scorers, each on its scope of the same arrays */
+  /* -- the other scorers, each on its scope of the same arrays: the big
+  ** MF scorers one after the other on the pool; then the small ones (group,
+  ** multi-group and topic models) side by side, each on one thread (they
+  ** write disjoint slots, notes and raters: see small_scorer); then the
+  ** Gaussian scorers.  Every scorer's result is independent of the others
+  ** and of the thread count. */
   int any_topic = 0;
   for (size_t n = 0; n < nn && !any_topic; n++) any_topic = run.note_topic[n] != NS_TOPIC_NONE;
-  for (int i = 1; i < ns__n_scorers; i++) {
-    const ns__scorer_spec *sp = &ns__scorers[i];
-    double t0 = ns_monotonic_s();
-    if (CANCELED()) { rc = NS_ECANCELED; goto out; }
-    if (clk.show) fprintf(stderr, "notescore: score: %s...\n", sp->name);
-    if (sp->slot == NS_MODEL_GAUSSIAN_CORE_WITH_TOPICS && !any_topic &&
-        ns__scorers[i - 1].slot == NS_MODEL_GAUSSIAN) {
-      /* no note has a topic: its scope, constants and so its verdicts are
-      ** GaussianModel's */
-      for (size_t n = 0; n < nn; n++)
-        sc->notes[n].model[NS_MODEL_GAUSSIAN_CORE_WITH_TOPICS] = sc->notes[n].model[NS_MODEL_GAUSSIAN];
-      rc = 0;
-    } else {
-      rc = sp->kind == NS__KIND_GAUSSIAN ? run_gaussian(&run, sp, sc)
-                                         : run_sub_scorer(&run, sp, sc, &run.st);
+  for (int phase = 0; phase < 3; phase++) {
+    if (phase == 1) {
+      if ((rc = run_small_scorers(&run, sc, clk.show)) != 0) goto out;
+      if (CANCELED()) { rc = NS_ECANCELED; goto out; }
+      continue;
     }
-    if (rc != 0) goto out;
-    run.st.scorer_seconds[i] = ns_monotonic_s() - t0;
+    for (int i = 1; i < ns__n_scorers; i++) {
+      const ns__scorer_spec *sp = &ns__scorers[i];
+      double t0 = ns_monotonic_s();
+      if (small_scorer(sp) || (sp->kind == NS__KIND_GAUSSIAN) != (phase == 2)) continue;
+      if (CANCELED()) { rc = NS_ECANCELED; goto out; }
+      if (clk.show) fprintf(stderr, "notescore: score: %s...\n", sp->name);
+      if (sp->slot == NS_MODEL_GAUSSIAN_CORE_WITH_TOPICS && !any_topic &&
+          ns__scorers[i - 1].slot == NS_MODEL_GAUSSIAN) {
+        /* no note has a topic: its scope, constants and so its verdicts are
+        ** GaussianModel's */
+        for (size_t n = 0; n < nn; n++)
+          sc->notes[n].model[NS_MODEL_GAUSSIAN_CORE_WITH_TOPICS] = sc->notes[n].model[NS_MODEL_GAUSSIAN];
+        rc = 0;
+      } else {
+        rc = sp->kind == NS__KIND_GAUSSIAN ? run_gaussian(&run, sp, sc)
+                                           : run_sub_scorer(&run, sp, sc, &run.st);
+      }
+      if (rc != 0) goto out;
+      run.st.scorer_seconds[i] = ns_monotonic_s() - t0;
+    }
   }
 
   /* -- meta rules (engine/meta.c), per note over every scorer's verdict */
