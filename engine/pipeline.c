@@ -23,8 +23,10 @@
 **
 ** Who calls it: tools/cmd_score.c, the server's scheduler (worker thread).
 ** The run owns its pool and every intermediate array; the dataset is only
-** read.  Output is a pure function of (dataset, params): scorers run one
-** after the other, each parallel inside with disjoint writes.
+** read.  Output is a pure function of (dataset, params): the big scorers
+** run one after the other, each parallel inside; the small ones (group,
+** multi-group, topic models) side by side, one thread each; all writes are
+** disjoint.
 */
 #include <math.h>
 #include <stdlib.h>
