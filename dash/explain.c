@@ -286,6 +286,107 @@ static int history_part(ns_reader *rd, int64_t note_id, json_t *o) {
   return ns_q_status_history(rd, note_id, status_history_field, h);
 }
 
+/* ---- the scorers ------------------------------------------------------- */
+
+/* Which scorer's meta rule decided_by names: -1 Core, an enum ns_model, or
+** -2 when no scorer decided (a meta rule of its own: MetaInitialNMR,
+** ScoringDriftGuard, NmrDueToMinStableCrhTime, ...).  A name may carry the
+** reference's " (vX.Y)" suffix; the DB writes the bare name. */
+static int deciding_scorer(const char *d) {
+  /* family: a numbered rule (GroupModel01..14, GroupModel33NMR, TopicModel05) */
+  static const struct { const char *name; int family, scorer; } map[] = {
+      {"CoreModel", 0, -1},
+      {"CoreWithTopicsModel", 0, NS_MODEL_CORE_WITH_TOPICS},
+      {"ExpansionModel", 0, NS_MODEL_EXPANSION},
+      {"ExpansionPlusModel", 0, NS_MODEL_EXPANSION_PLUS},
+      {"MultiGroupModel", 1, NS_MODEL_MULTI_GROUP},
+      {"GroupModel", 1, NS_MODEL_GROUP},
+      {"TopicModel", 1, NS_MODEL_TOPIC},
+      {"GaussianModel", 0, NS_MODEL_GAUSSIAN},
+      {"GaussianCoreWithTopicsModel", 0, NS_MODEL_GAUSSIAN_CORE_WITH_TOPICS}};
+  size_t n;
+  if (!d) return -2;
+  n = strcspn(d, " ");
+  for (size_t i = 0; i < NS_ARRAY_LEN(map); i++) {
+    size_t k = strlen(map[i].name);
+    if (n < k || memcmp(d, map[i].name, k) != 0) continue;
+    if (n == k || (map[i].family && d[k] >= '0' && d[k] <= '9')) return map[i].scorer;
+  }
+  return -2;
+}
+
+/* A scorer's ActiveRules as an array of rule names. */
+static json_t *rule_names_json(uint64_t bits) {
+  json_t *a = json_array();
+  for (int i = 0; a && i < NS_RULE_COUNT; i++)
+    if (bits & (1ull << i)) json_array_append_new(a, json_string(ns_rule_names[i]));
+  return a ? a : json_null();
+}
+
+static json_t *scorer_json(const char *name, double icpt, double fac, const char *status,
+                           uint64_t rules, int64_t nfr, double nhv, double nc, int decided) {
+  json_t *o = json_object();
+  if (!o) return NULL;
+  json_object_set_new(o, "scorer", json_string(name));
+  json_object_set_new(o, "intercept", real_json(icpt));
+  json_object_set_new(o, "factor", real_json(fac));
+  json_object_set_new(o, "status", str_json(status));
+  json_object_set_new(o, "rules", rule_names_json(rules));
+  json_object_set_new(o, "numFinalRoundRatings", int_json(nfr));
+  json_object_set_new(o, "interceptNoHighVol", real_json(nhv));
+  json_object_set_new(o, "interceptNoCorrelated", real_json(nc));
+  json_object_set_new(o, "decided", json_boolean(decided));
+  return o;
+}
+
+/* decidedByScorer, deciding (the deciding scorer's intercept/factor beside
+** Core's), scorers (every scorer that scored the note, Core first) and the
+** note's scopes (schema v6). */
+static int scorers_part(const ns_q_note *n, json_t *o) {
+  int d = deciding_scorer(n->decided_by);
+  json_t *a = json_array(), *dec = json_null();
+  if (!a) return NS_ENOMEM;
+  if (n->core_status || !isnan(n->intercept))
+    json_array_append_new(a, scorer_json("core", n->intercept, n->factor, n->core_status,
+                                         n->core_rules, n->core_status ? n->num_final_round_ratings
+                                                                       : NS_Q_NULL,
+                                         NAN, NAN, d == -1));
+  for (int m = 0; m < NS_MODEL_COUNT; m++) {
+    const ns_q_model *x = &n->model[m];
+    if (!x->status && isnan(x->intercept)) continue; /* not in its scope */
+    json_array_append_new(a, scorer_json(ns_model_prefix[m], x->intercept, x->factor, x->status,
+                                         x->rules, x->n_final_round, x->intercept_no_high_vol,
+                                         x->intercept_no_correlated, d == m));
+  }
+  if (d >= -1) {
+    const ns_q_model *x = d >= 0 ? &n->model[d] : NULL;
+    dec = json_object();
+    if (!dec) {
+      json_decref(a);
+      return NS_ENOMEM;
+    }
+    json_object_set_new(dec, "scorer", json_string(x ? ns_model_prefix[d] : "core"));
+    json_object_set_new(dec, "rule", str_json(n->decided_by));
+    json_object_set_new(dec, "intercept", real_json(x ? x->intercept : n->intercept));
+    json_object_set_new(dec, "factor", real_json(x ? x->factor : n->factor));
+    json_object_set_new(dec, "status", str_json(x ? x->status : n->core_status));
+    json_object_set_new(dec, "coreIntercept", real_json(n->intercept));
+    json_object_set_new(dec, "coreFactor", real_json(n->factor));
+    json_object_set_new(dec, "coreStatus", str_json(n->core_status));
+  }
+  json_object_set_new(o, "decidedByScorer",
+                      d >= 0 ? json_string(ns_model_prefix[d]) : d == -1 ? json_string("core")
+                                                                          : json_null());
+  json_object_set_new(o, "deciding", dec);
+  json_object_set_new(o, "modelingGroup", int_json(n->modeling_group));
+  json_object_set_new(o, "modelingMultiGroup", int_json(n->modeling_multi_group));
+  json_object_set_new(o, "topic", str_json(n->topic));
+  json_object_set_new(o, "topicConfident",
+                      n->topic_confident < 0 ? json_null() : json_boolean(n->topic_confident));
+  json_object_set_new(o, "interceptPopulationSampled", real_json(n->intercept_pop));
+  return json_object_set_new(o, "scorers", a) ? NS_ENOMEM : 0;
+}
+
 int ns_dash_explain(ns_reader *rd, int64_t note_id, json_t **out, char *msg, size_t msg_len) {
   json_t *o = NULL;
   int64_t run_id;
@@ -344,6 +445,8 @@ int ns_dash_explain(ns_reader *rd, int64_t note_id, json_t **out, char *msg, siz
   if (json_object_set_new(o, "rules",
                           rules_json(&p, n.core_rules, n.meta_rules, n.factor, n.active_filter_tags)))
     goto out;
+  if ((rc = scorers_part(&n, o)) != 0) goto out;
+  rc = NS_ENOMEM;
 
   if ((rc = ratings_part(rd, run_id, note_id, o)) != 0) goto out;
   rc = history_part(rd, note_id, o);

@@ -179,8 +179,8 @@ int64_t ns_pipeline_default_now(const ns_dataset *ds);
 int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel,
                     ns_scores **out, ns_run_stats *stats);
 
-/* Writes scored_notes.tsv, helpfulness_scores.tsv and note_status_history.tsv
-** into outdir (created if needed), reference column names first, notescore's
+/* Writes scored_notes.tsv, helpfulness_scores.tsv, note_status_history.tsv
+** and aux_note_info.tsv into outdir (created if needed), reference column names first, notescore's
 ** own columns at the end. */
 int ns_scores_write_tsv(const ns_scores *sc, const ns_dataset *ds, const char *outdir);
 

@@ -323,8 +323,10 @@ void ns__guardrails_free(ns__run *run);
 void ns__history_update(const ns_nsh *prev, int64_t note_id, int32_t author, int64_t created,
                         const ns_note_score *ns, int64_t now_ms, ns_nsh *out);
 
-/* Name of a rule in the meta context ("MetaInitialNMR" for INITIAL_NMR),
-** "" for -1. */
+/* The reference's name of a rule, "Name (vX.Y)" (output.c); "" for -1. */
+const char *ns__rule_ref_name(int rule);
+/* Bare name of a rule in the meta context ("MetaInitialNMR" for the legacy
+** INITIAL_NMR), "" for -1; ns__meta_rule_label adds the version. */
 const char *ns__meta_rule_name(int rule);
 /* Is decidedBy a rule whose decisions lock after two weeks (§4.9)? */
 int ns__locking_enabled(int rule);

@@ -250,8 +250,15 @@ int ns__list_query_parse(const char *query, ns__list_query *q, const char **err)
       break;
     }
     case P_DECIDED: {
+      /* the bare name, or the reference's "Name (vX.Y)" as the TSV files
+      ** write it (the version must be the rule's) */
+      char ref[64];
       int i;
-      for (i = 0; i < NS_RULE_COUNT && strcmp(val, ns_rule_names[i]); i++) {}
+      for (i = 0; i < NS_RULE_COUNT; i++) {
+        if (!strcmp(val, ns_rule_names[i])) break;
+        snprintf(ref, sizeof ref, "%s (v%s)", ns_rule_names[i], ns_rule_versions[i]);
+        if (!strcmp(val, ref)) break;
+      }
       if (i == NS_RULE_COUNT) {
         *err = "decidedBy must be a rule name (as in a note's decidedBy, e.g. CoreModel)";
         return -1;
@@ -307,6 +314,36 @@ static const char *class_name(int c) {
                                         : NULL;
 }
 
+/* The scorers beside Core that scored the note (a NULL status and
+** intercept: out of the scorer's scope, left out), keyed by the reference's
+** column prefix: {"expansion": {"intercept": .., "factor": .., "status": ..,
+** "rules": [..], "numFinalRoundRatings": .., "interceptNoHighVol": ..,
+** "interceptNoCorrelated": ..}, ...}. */
+static json_t *scorers_json(const ns_q_note *n) {
+  json_t *o = json_object();
+  for (int m = 0; o && m < NS_MODEL_COUNT; m++) {
+    const ns_q_model *x = &n->model[m];
+    json_t *e, *names;
+    if (!x->status && !isfinite(x->intercept)) continue;
+    if (!(e = json_object()) || !(names = json_array())) {
+      json_decref(e);
+      json_decref(o);
+      return json_null();
+    }
+    for (int i = 0; i < NS_RULE_COUNT; i++)
+      if (x->rules & (1ull << i)) json_array_append_new(names, json_string(ns_rule_names[i]));
+    json_object_set_new(e, "intercept", real_json(x->intercept));
+    json_object_set_new(e, "factor", real_json(x->factor));
+    json_object_set_new(e, "status", str_json(x->status));
+    json_object_set_new(e, "rules", names);
+    json_object_set_new(e, "numFinalRoundRatings", int_json(x->n_final_round));
+    json_object_set_new(e, "interceptNoHighVol", real_json(x->intercept_no_high_vol));
+    json_object_set_new(e, "interceptNoCorrelated", real_json(x->intercept_no_correlated));
+    json_object_set_new(o, ns_model_prefix[m], e);
+  }
+  return o ? o : json_null();
+}
+
 /* A note of the current run (GET /v1/notes/{id} and each entry of the
 ** list). */
 static json_t *note_json(const ns_q_note *n) {
@@ -341,6 +378,14 @@ static json_t *note_json(const ns_q_note *n) {
   json_object_set_new(o, "rules", names);
   json_object_set_new(o, "createdAtMillis", int_json(n->created_ms));
   json_object_set_new(o, "scoredAtMillis", int_json(n->scored_at_ms));
+  /* schema v6: the note's scopes and the other scorers that scored it */
+  json_object_set_new(o, "modelingGroup", int_json(n->modeling_group));
+  json_object_set_new(o, "modelingMultiGroup", int_json(n->modeling_multi_group));
+  json_object_set_new(o, "topic", str_json(n->topic));
+  json_object_set_new(o, "topicConfident",
+                      n->topic_confident < 0 ? json_null() : json_boolean(n->topic_confident));
+  json_object_set_new(o, "interceptPopulationSampled", real_json(n->intercept_pop));
+  json_object_set_new(o, "scorers", scorers_json(n));
   return o;
 }
 

@@ -251,7 +251,31 @@ int ns_q_runs(ns_reader *r, const ns_q_run_filter *f, ns_q_run_fn fn, void *ctx)
   "note_id, run_id, scored_at_ms, status, core_status, decided_by, classification,"  \
   " num_ratings, num_final_round_ratings, intercept, factor, intercept_min,"         \
   " intercept_max, intercept_r1, factor_r1, low_diligence_intercept, first_tag,"     \
-  " second_tag, core_rules, meta_rules, active_filter_tags, created_ms"
+  " second_tag, core_rules, meta_rules, active_filter_tags, created_ms," NS__MODEL_COLS \
+  " " NS__NOTE_V6_COLS
+
+/* The v6 columns from column c on: NS__MODEL_COLS then NS__NOTE_V6_COLS. */
+static void note_row_v6(sqlite3_stmt *st, int c, ns_q_note *o) {
+  for (int m = 0; m < NS_MODEL_COUNT; m++) {
+    ns_q_model *x = &o->model[m];
+    x->intercept = col_f64(st, c++);
+    x->factor = col_f64(st, c++);
+    x->status = col_txt(st, c++);
+    x->rules = (uint64_t)sqlite3_column_int64(st, c++); /* NULL reads 0 */
+    x->n_final_round = col_i64(st, c++);
+    x->intercept_no_high_vol = col_f64(st, c++);
+    x->intercept_no_correlated = col_f64(st, c++);
+  }
+  o->modeling_group = col_i64(st, c++);
+  o->modeling_multi_group = col_i64(st, c++);
+  o->topic = col_txt(st, c++);
+  o->topic_confident =
+      sqlite3_column_type(st, c) == SQLITE_NULL ? -1 : sqlite3_column_int(st, c);
+  c++;
+  o->intercept_pop = col_f64(st, c++);
+  o->cwt_intercept_min = col_f64(st, c++);
+  o->cwt_intercept_max = col_f64(st, c);
+}
 
 static void note_row(sqlite3_stmt *st, ns_q_note *o) {
   o->note_id = sqlite3_column_int64(st, 0);
@@ -276,6 +300,7 @@ static void note_row(sqlite3_stmt *st, ns_q_note *o) {
   o->meta_rules = (uint64_t)sqlite3_column_int64(st, 19);
   o->active_filter_tags = (uint32_t)sqlite3_column_int64(st, 20);
   o->created_ms = col_i64(st, 21);
+  note_row_v6(st, 22, o);
 }
 
 int ns_q_note_get(ns_reader *r, int64_t note_id, ns_q_note *out) {
@@ -296,7 +321,9 @@ int ns_q_note_get(ns_reader *r, int64_t note_id, ns_q_note *out) {
 
 int ns_q_notes(ns_reader *r, const ns_q_note_filter *f, ns_q_note_fn fn, void *ctx) {
   static const ns_q_note_filter all = {0, NULL, NULL, NS_Q_NULL, 0, 0};
-  char sql[1024];
+  char sql[4096];   /* NOTE_COLS is ~2 kB since v6; the filters add < 400 bytes */
+  _Static_assert(sizeof("SELECT " NOTE_COLS " FROM current_note_status") + 400 < sizeof sql,
+                 "ns_q_notes: the SQL buffer is too small for NOTE_COLS");
   sqlite3_stmt *st;
   int rc;
   if (!f) f = &all;

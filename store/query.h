@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "../base/base.h"
+#include "../base/dataset.h"
 
 /* A SQL NULL in an integer field of a row. */
 #define NS_Q_NULL INT64_MIN
@@ -102,6 +103,16 @@ int ns_q_runs(ns_reader *r, const ns_q_run_filter *f, ns_q_run_fn fn, void *ctx)
 
 /* ---- notes of the current run ---------------------------------------------- */
 
+/* One scorer's columns of a note (schema v6; base/dataset.h ns_model_score).
+** status NULL and intercept NAN: the scorer did not score the note. */
+typedef struct ns_q_model {
+  double intercept, factor;
+  double intercept_no_high_vol, intercept_no_correlated;
+  const char *status;
+  uint64_t rules;               /* bit i = ns_rule_names[i]; 0 when NULL */
+  int64_t n_final_round;        /* NS_Q_NULL when not scored */
+} ns_q_model;
+
 /* One row of the current_note_status view. */
 typedef struct ns_q_note {
   int64_t note_id, run_id;
@@ -117,6 +128,13 @@ typedef struct ns_q_note {
   uint64_t meta_rules;
   uint32_t active_filter_tags;      /* bit t = ns_tag_names[t] */
   int64_t created_ms;
+  /* v6: the other scorers (enum ns_model order) and the note's scopes */
+  ns_q_model model[NS_MODEL_COUNT];
+  int64_t modeling_group, modeling_multi_group;  /* NS_Q_NULL = none */
+  const char *topic;            /* ns_topic_names[], NULL = none */
+  int topic_confident;          /* 1/0, -1 = none */
+  double intercept_pop;         /* coreNoteInterceptPopulationSampled */
+  double cwt_intercept_min, cwt_intercept_max;
 } ns_q_note;
 
 /* The note in the current run: 0, NS_ENOTFOUND (not in it; also when no

@@ -179,14 +179,17 @@ int ns_store_run_fail(ns_store *s, int64_t run_id, const char *status) {
   return rc;
 }
 
+/* the 7 placeholders of one scorer's columns (?25.. in column order) */
+#define MODEL_Q(p) "?,?,?,?,?,?,?,"
 static const char sql_note_score[] =
     "INSERT OR REPLACE INTO note_scores(run_id, note_id, created_ms, classification,"
     " num_ratings, num_final_round_ratings, intercept, factor, intercept_r1, factor_r1,"
     " intercept_min, intercept_max, intercept_no_high_vol, intercept_no_correlated,"
     " core_status, core_rules, final_status, decided_by, meta_rules, first_tag, second_tag,"
-    " active_filter_tags, provisional_status, low_diligence_intercept)"
+    " active_filter_tags, provisional_status, low_diligence_intercept," NS__MODEL_COLS
+    " " NS__NOTE_V6_COLS ")"
     " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,"
-    "?24)";
+    "?24," NS__MODEL_LIST(MODEL_Q) "?,?,?,?,?,?,?)";
 
 static const char sql_rater_score[] =
     "INSERT OR REPLACE INTO rater_scores(run_id, rater_id, intercept, factor, intercept_r1,"
@@ -208,6 +211,44 @@ static const char sql_run_done[] =
 static void bind_tag(sqlite3_stmt *st, int i, int tag) {
   if (tag >= 0 && tag < NS_N_TAGS) sqlite3_bind_text(st, i, ns_tag_names[tag], -1, SQLITE_STATIC);
   else sqlite3_bind_null(st, i);
+}
+
+/* The v6 columns from index i on: each scorer's NS__MODEL_FIELDS, then
+** the NS__NOTE_V6_COLS.  A scorer that did not score the note (status
+** UNSET) gets NULL rules and count, like its NULL intercept. */
+static void bind_models(sqlite3_stmt *st, int i, const ns_note_score *n) {
+  for (int m = 0; m < NS_MODEL_COUNT; m++) {
+    const ns_model_score *x = &n->model[m];
+    int scored = x->status != NS_STATUS_UNSET;
+    ns__db_bind_f64(st, i++, x->intercept);
+    ns__db_bind_f64(st, i++, x->factor);
+    ns__db_bind_status(st, i++, x->status);
+    if (scored) sqlite3_bind_int64(st, i, x->rules);
+    else sqlite3_bind_null(st, i);
+    i++;
+    if (scored) sqlite3_bind_int(st, i, x->n_final_round);
+    else sqlite3_bind_null(st, i);
+    i++;
+    ns__db_bind_f64(st, i++, x->intercept_no_high_vol);
+    ns__db_bind_f64(st, i++, x->intercept_no_correlated);
+  }
+  if (n->modeling_group >= 0) sqlite3_bind_int(st, i, n->modeling_group);
+  else sqlite3_bind_null(st, i);
+  i++;
+  if (n->modeling_multi_group >= 0) sqlite3_bind_int(st, i, n->modeling_multi_group);
+  else sqlite3_bind_null(st, i);
+  i++;
+  if (n->topic > 0 && n->topic < NS_TOPIC_COUNT)
+    sqlite3_bind_text(st, i, ns_topic_names[n->topic], -1, SQLITE_STATIC);
+  else
+    sqlite3_bind_null(st, i);
+  i++;
+  if (n->topic_confident >= 0) sqlite3_bind_int(st, i, n->topic_confident);
+  else sqlite3_bind_null(st, i);
+  i++;
+  ns__db_bind_f64(st, i++, n->intercept_pop);
+  ns__db_bind_f64(st, i++, n->cwt_intercept_min);
+  ns__db_bind_f64(st, i, n->cwt_intercept_max);
 }
 
 /* note_scores rows of notes [b, e) */
@@ -234,7 +275,11 @@ static int put_notes(ns_store *s, int64_t run_id, const ns_scores *sc, size_t b,
     sqlite3_bind_int64(st, 16, n->core_rules);
     ns__db_bind_status(st, 17, n->final_status);
     if (n->decided_by >= 0 && n->decided_by < NS_RULE_COUNT)
-      sqlite3_bind_text(st, 18, ns_rule_names[n->decided_by], -1, SQLITE_STATIC);
+      /* a legacy INITIAL_NMR decision is the meta-scorer's MetaInitialNMR */
+      sqlite3_bind_text(st, 18,
+                        ns_rule_names[n->decided_by == NS_RULE_INITIAL_NMR ? NS_RULE_META_INITIAL_NMR
+                                                                           : n->decided_by],
+                        -1, SQLITE_STATIC);
     else
       sqlite3_bind_null(st, 18);
     sqlite3_bind_int64(st, 19, n->meta_rules);
@@ -243,6 +288,7 @@ static int put_notes(ns_store *s, int64_t run_id, const ns_scores *sc, size_t b,
     sqlite3_bind_int64(st, 22, n->active_filter_tags);
     ns__db_bind_status(st, 23, n->provisional_status);
     ns__db_bind_f64(st, 24, n->low_diligence_intercept);
+    bind_models(st, 25, n);
     rc = ns__db_step_done(s, st);
   }
   sqlite3_finalize(st);

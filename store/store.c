@@ -30,7 +30,10 @@
 ** v3 (add_column): rater_scores.qclique_id.
 ** v4 (add_column): note_scores.low_diligence_intercept (the low-diligence
 ** model).
-** v5 (store/views.c): the views re-created with the v3/v4 columns. */
+** v5 (store/views.c): the views re-created with the v3/v4 columns.
+** v6 (add_v6_columns): the reference-parity columns of note_scores (every
+** scorer's intercept, factor, status, rules, ...; the note's modeling
+** groups and topic), rule_names.version; the views again (views.c). */
 #define SCHEMA_VERSION NS_STORE_SCHEMA_VERSION
 
 static const char schema_v1[] =
@@ -208,6 +211,35 @@ static int add_column(ns_store *s, const char *table, const char *column, const 
   return ns__db_exec(s, sql);
 }
 
+#define STR_(p) #p,
+const char *const ns__model_col[NS_MODEL_COUNT] = {NS__MODEL_LIST(STR_)};
+#undef STR_
+
+/* v6: the columns of the other scorers and of the note's scopes.  A row
+** written before reads NULL in each: "this scorer did not score it", which
+** is what the old run meant (Core was its only scorer). */
+static int add_v6_columns(ns_store *s) {
+#define FIELD_(f, t) {#f, #t},
+  static const struct { const char *name, *type; } fields[] = {NS__MODEL_FIELDS(FIELD_)};
+#undef FIELD_
+  static const struct { const char *name, *type; } note[NS__NOTE_V6_NCOLS] = {
+      {"modeling_group", "INTEGER"}, {"modeling_multi_group", "INTEGER"}, {"topic", "TEXT"},
+      {"topic_confident", "INTEGER"}, {"intercept_pop", "REAL"},
+      {"core_with_topics_intercept_min", "REAL"}, {"core_with_topics_intercept_max", "REAL"}};
+  char name[96];
+  int rc = 0;
+  _Static_assert(NS_ARRAY_LEN(fields) == NS__MODEL_NFIELDS, "NS__MODEL_NFIELDS");
+  for (int m = 0; m < NS_MODEL_COUNT && !rc; m++)
+    for (size_t f = 0; f < NS_ARRAY_LEN(fields) && !rc; f++) {
+      snprintf(name, sizeof name, "%s_%s", ns__model_col[m], fields[f].name);
+      rc = add_column(s, "note_scores", name, fields[f].type);
+    }
+  for (int i = 0; i < NS__NOTE_V6_NCOLS && !rc; i++)
+    rc = add_column(s, "note_scores", note[i].name, note[i].type);
+  if (!rc) rc = add_column(s, "rule_names", "version", "TEXT");
+  return rc;
+}
+
 static int migrate(ns_store *s) {
   sqlite3_stmt *st = NULL;
   int version = 0, rc;
@@ -239,8 +271,12 @@ static int migrate(ns_store *s) {
   if (version < 4 &&
       (rc = add_column(s, "note_scores", "low_diligence_intercept", "REAL")) != 0)
     goto fail;
-  /* v5: the views again, now with the v3/v4 columns appended */
-  if (version < 5 && (rc = ns__views_create(s)) != 0) goto fail;
+  /* v5 re-created the views with the v3/v4 columns appended; the v6 step
+  ** below does it again (views_ddl names the v6 columns, so it cannot run
+  ** before they exist) */
+  /* v6: every scorer's note columns, then the views with them appended */
+  if (version < 6 && ((rc = add_v6_columns(s)) != 0 || (rc = ns__views_create(s)) != 0))
+    goto fail;
   snprintf(sql, sizeof sql, "PRAGMA user_version = %d", SCHEMA_VERSION);
   if ((rc = ns__db_exec(s, sql)) != 0) goto fail;
   return ns__db_exec(s, "COMMIT");
@@ -255,11 +291,13 @@ static int fill_names(ns_store *s) {
   sqlite3_stmt *st = NULL;
   int rc;
   if ((rc = ns__db_exec(s, "BEGIN IMMEDIATE")) != 0) return rc;
-  if ((rc = ns__db_prepare(s, "INSERT OR REPLACE INTO rule_names(bit, name) VALUES(?, ?)", &st)))
+  if ((rc = ns__db_prepare(s, "INSERT OR REPLACE INTO rule_names(bit, name, version)"
+                              " VALUES(?, ?, ?)", &st)))
     goto out;
   for (int i = 0; i < NS_RULE_COUNT && !rc; i++) {
     sqlite3_bind_int(st, 1, i);
     sqlite3_bind_text(st, 2, ns_rule_names[i], -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, ns_rule_versions[i], -1, SQLITE_STATIC);
     rc = ns__db_step_done(s, st);
   }
   sqlite3_finalize(st);

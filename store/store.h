@@ -116,7 +116,7 @@ typedef struct ns_store ns_store;
 
 /* The newest schema version (PRAGMA user_version) this build reads and
 ** writes; a DB with a larger one is refused with NS_ESCHEMA. */
-#define NS_STORE_SCHEMA_VERSION 5
+#define NS_STORE_SCHEMA_VERSION 6
 
 enum {
   NS_STORE_READONLY = 1,  /* open read-only (dashboards, tests) */

@@ -118,6 +118,33 @@ struct ns_store {
 /* Releases the handle's run lock, if any (runs.c). */
 void ns__run_unlock(ns_store *s);
 
+/* ---- the other scorers' note columns (schema v6) ------------------------
+** note_scores holds, beside Core's columns, one group of columns per scorer
+** of enum ns_model (base/dataset.h), in that order, named PREFIX_FIELD:
+** core_with_topics_intercept, ..., gaussian_core_with_topics_n_final_round.
+** One list here so that the migration (store.c), the publication (runs.c),
+** the views (views.c) and the reader (query.c) agree. */
+#define NS__MODEL_LIST(X)                                                          \
+  X(core_with_topics) X(expansion) X(expansion_plus) X(group) X(multi_group) X(topic) \
+  X(gaussian) X(gaussian_core_with_topics)
+/* the fields of each scorer, in column order, with their SQL types */
+#define NS__MODEL_FIELDS(X)                                                        \
+  X(intercept, REAL) X(factor, REAL) X(status, TEXT) X(rules, INTEGER)             \
+  X(n_final_round, INTEGER) X(intercept_no_high_vol, REAL) X(intercept_no_correlated, REAL)
+#define NS__MODEL_NFIELDS 7
+/* the note-level columns of v6, in column order */
+#define NS__NOTE_V6_COLS                                                           \
+  "modeling_group, modeling_multi_group, topic, topic_confident, intercept_pop,"  \
+  " core_with_topics_intercept_min, core_with_topics_intercept_max"
+#define NS__NOTE_V6_NCOLS 7
+/* "p_intercept, p_factor, ..., " for one scorer, and the whole list */
+#define NS__MODEL_COLS1(p)                                                         \
+  " " #p "_intercept, " #p "_factor, " #p "_status, " #p "_rules, " #p             \
+  "_n_final_round, " #p "_intercept_no_high_vol, " #p "_intercept_no_correlated,"
+#define NS__MODEL_COLS NS__MODEL_LIST(NS__MODEL_COLS1)
+/* snake-case prefixes of enum ns_model ("core_with_topics", ...), store.c */
+extern const char *const ns__model_col[NS_MODEL_COUNT];
+
 /* ---- db.c: the layer below every other file of store/ -------------------
 ** (db.c calls nothing else in store/; store.c -> views.c, import.c, runs.c;
 ** runs.c -> import.c; all of them -> db.c.) */

@@ -27,6 +27,9 @@
 **
 ** v5 re-creates the views (ns__views_create) to append the v3/v4 columns:
 ** current_note_status.low_diligence_intercept, rater_reputation.qclique_id.
+** v6 does it again: current_note_status gets every scorer's columns and the
+** note's scopes appended, and the new note_scorers view shows a note's row
+** with every scorer (one row per scorer).
 **
 ** The contract (columns, meaning, example queries) is docs/dashboards.md and
 ** the "Views" section of docs/schema.md.  Rule: a view's columns change only
@@ -106,10 +109,22 @@ static const char schema_v2[] =
     "CREATE INDEX note_scores_by_note ON note_scores(note_id, run_id);\n"
     "CREATE INDEX note_scores_by_status ON note_scores(run_id, final_status);\n";
 
+/* One scorer's arm of the note_scorers view: its columns (prefix p), its
+** name as the reference's column prefix, and the test on decided_by that
+** says its meta rule decided. */
+#define SCORER_ARM(p, name, decided)                                               \
+  "        UNION ALL\n"                                                          \
+  "        SELECT s.note_id, s.run_id, '" name "', s." #p "_intercept, s." #p      \
+  "_factor,\n"                                                                    \
+  "               s." #p "_status, s." #p "_rules, s." #p "_n_final_round,\n"      \
+  "               s." #p "_intercept_no_high_vol, s." #p "_intercept_no_correlated,\n" \
+  "               coalesce(s.decided_by " decided ", 0)\n"                        \
+  "        FROM current_run c JOIN note_scores s ON s.run_id = c.run_id\n"
+
 /* The views, all dropped and re-created (v1 columns first, in the v1 order,
-** then each later version's additions appended).  Run by the v5 step of
-** the migration, after the v3/v4 columns they read exist; a later column
-** addition appends here and bumps the version again. */
+** then each later version's additions appended).  Run by the v6 step of
+** the migration, after the v3/v4/v6 columns they read exist; a later
+** column addition appends here and bumps the version again. */
 static const char views_ddl[] =
     "DROP VIEW IF EXISTS current_note_status;\n"
     "DROP VIEW IF EXISTS status_changes;\n"
@@ -117,6 +132,7 @@ static const char views_ddl[] =
     "DROP VIEW IF EXISTS rater_reputation;\n"
     "DROP VIEW IF EXISTS note_rules;\n"
     "DROP VIEW IF EXISTS note_history;\n"
+    "DROP VIEW IF EXISTS note_scorers;\n"
     "CREATE VIEW current_note_status AS\n"
     "  SELECT s.note_id, s.run_id, s.final_status AS status, s.decided_by,\n"
     "         s.core_status, s.intercept, s.factor, s.first_tag, s.second_tag,\n"
@@ -127,7 +143,10 @@ static const char views_ddl[] =
     "         s.core_rules, s.meta_rules, s.active_filter_tags,\n"
     "         s.intercept_r1, s.factor_r1, s.provisional_status,\n"
     /*       v5 */
-    "         s.low_diligence_intercept\n"
+    "         s.low_diligence_intercept,\n"
+    /*       v6: every scorer's columns (NS__MODEL_LIST order), the scopes */
+    "        " NS__MODEL_COLS "\n"
+    "         " NS__NOTE_V6_COLS "\n"
     "  FROM current_run c JOIN note_scores s ON s.run_id = c.run_id\n"
     "  JOIN runs r ON r.run_id = c.run_id;\n"
     "CREATE VIEW status_changes AS\n"
@@ -183,7 +202,38 @@ static const char views_ddl[] =
     "         s.final_status AS status, s.decided_by, s.intercept, s.factor,\n"
     "         s.num_ratings\n"
     "  FROM note_scores s JOIN runs r ON r.run_id = s.run_id\n"
-    "  WHERE r.status = 'published';\n";
+    "  WHERE r.status = 'published';\n"
+    /* v6: a note's row with every scorer, one row per scorer of the current
+    ** run (Core first, then enum ns_model's order), whether it scored the
+    ** note or not (NULL intercept and status: not in its scope).  decided
+    ** is 1 on the scorer whose meta rule set the public status (decided_by
+    ** names it), else 0.  rules is the scorer's ActiveRules bitmask (bit =
+    ** rule_names.bit), rule_names the same as the TSV writes it: "Name
+    ** (vX.Y)" joined by ",".  Filter by note_id: the filter is pushed into
+    ** every arm, each a primary-key lookup. */
+    "CREATE VIEW note_scorers AS\n"
+    "  SELECT v.note_id, v.run_id, v.scorer, v.intercept, v.factor, v.status, v.rules,\n"
+    "         (SELECT group_concat(n.name || ' (v' || n.version || ')', ',')\n"
+    "          FROM rule_names n WHERE (v.rules >> n.bit) & 1) AS rule_names,\n"
+    "         v.n_final_round, v.intercept_no_high_vol, v.intercept_no_correlated,\n"
+    "         v.decided\n"
+    "  FROM (SELECT s.note_id, s.run_id, 'core' AS scorer, s.intercept, s.factor,\n"
+    "               s.core_status AS status, s.core_rules AS rules,\n"
+    "               CASE WHEN s.core_status IS NULL THEN NULL\n"
+    "                    ELSE s.num_final_round_ratings END AS n_final_round,\n"
+    "               s.intercept_no_high_vol, s.intercept_no_correlated,\n"
+    "               coalesce(s.decided_by = 'CoreModel', 0) AS decided\n"
+    "        FROM current_run c JOIN note_scores s ON s.run_id = c.run_id\n"
+    SCORER_ARM(core_with_topics, "coreWithTopics", "= 'CoreWithTopicsModel'")
+    SCORER_ARM(expansion, "expansion", "= 'ExpansionModel'")
+    SCORER_ARM(expansion_plus, "expansionPlus", "= 'ExpansionPlusModel'")
+    SCORER_ARM(group, "group", "GLOB 'GroupModel[0-9]*'")
+    SCORER_ARM(multi_group, "multiGroup", "GLOB 'MultiGroupModel[0-9]*'")
+    SCORER_ARM(topic, "topic", "GLOB 'TopicModel[0-9]*'")
+    SCORER_ARM(gaussian, "gaussian", "= 'GaussianModel'")
+    SCORER_ARM(gaussian_core_with_topics, "gaussianCoreWithTopics",
+               "= 'GaussianCoreWithTopicsModel'")
+    "       ) v;\n";
 
 /* Fills the change log for runs published before v2 existed: each published
 ** run against the published run before it (same rule as the trigger). */

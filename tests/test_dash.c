@@ -31,9 +31,7 @@ typedef struct note_spec {
 } note_spec;
 
 static void note_init(ns_note_score *n, const note_spec *s) {
-  memset(n, 0, sizeof *n);
-  n->note_id = s->id;
-  n->note_index = -1;
+  ns_note_score_init(n, s->id);  /* the other scorers: not scored */
   n->created_ms = 1000 + s->id;
   n->classification = NS_CLASS_MISLEADING;
   n->num_ratings = 4;
@@ -187,18 +185,32 @@ static void columns(sqlite3 *db, const char *view, char *buf, size_t n) {
 
 TEST(dash_view_columns) {
   const char *path;
-  char cols[2048];
+  char cols[8192];
   sqlite3 *db;
   build_db(0, &path);
   db = open_ro(path);
-  ASSERT_EQ(q1(db, "PRAGMA user_version"), 5);
-  /* The contract of docs/dashboards.md: v1 columns first, in order. */
+  ASSERT_EQ(q1(db, "PRAGMA user_version"), 6);
+  /* The contract of docs/dashboards.md: v1 columns first, in order; v6
+  ** appends every scorer's columns (7 each, 8 scorers) and the scopes */
   columns(db, "current_note_status", cols, sizeof cols);
-  ASSERT_STREQ(cols, "note_id,run_id,status,decided_by,core_status,intercept,factor,first_tag,"
-                     "second_tag,num_ratings,classification,created_ms,scored_at_ms,"
-                     "intercept_min,intercept_max,num_final_round_ratings,core_rules,meta_rules,"
-                     "active_filter_tags,intercept_r1,factor_r1,provisional_status,"
-                     "low_diligence_intercept");
+  {
+    const char *want = "note_id,run_id,status,decided_by,core_status,intercept,factor,first_tag,"
+                       "second_tag,num_ratings,classification,created_ms,scored_at_ms,"
+                       "intercept_min,intercept_max,num_final_round_ratings,core_rules,meta_rules,"
+                       "active_filter_tags,intercept_r1,factor_r1,provisional_status,"
+                       "low_diligence_intercept,core_with_topics_intercept,"
+                       "core_with_topics_factor,core_with_topics_status,core_with_topics_rules,"
+                       "core_with_topics_n_final_round,core_with_topics_intercept_no_high_vol,"
+                       "core_with_topics_intercept_no_correlated,expansion_intercept,";
+    ASSERT(strncmp(cols, want, strlen(want)) == 0);
+  }
+  ASSERT(strstr(cols, ",gaussian_core_with_topics_intercept_no_correlated,modeling_group,"
+                      "modeling_multi_group,topic,topic_confident,intercept_pop,"
+                      "core_with_topics_intercept_min,core_with_topics_intercept_max") != NULL);
+  ASSERT_EQ(q1(db, "SELECT count(*) FROM pragma_table_info('current_note_status')"), 23 + 56 + 7);
+  columns(db, "note_scorers", cols, sizeof cols);
+  ASSERT_STREQ(cols, "note_id,run_id,scorer,intercept,factor,status,rules,rule_names,"
+                     "n_final_round,intercept_no_high_vol,intercept_no_correlated,decided");
   columns(db, "status_changes", cols, sizeof cols);
   ASSERT_STREQ(cols, "note_id,run_id,changed_at_ms,old_status,new_status,decided_by,"
                      "prev_run_id,old_intercept,new_intercept");
@@ -270,14 +282,34 @@ TEST(dash_migrate_from_v1) {
   sqlite3 *db = NULL;
   ns_store *s = NULL;
   build_db(4, &path);
-  /* turn it back into a v1 DB: drop everything v2 added */
+  /* turn it back into a v1 DB: drop everything v2 added, and v6's columns
+  ** (every note_scores column after low_diligence_intercept, cid 23) */
   ASSERT_EQ(sqlite3_open(path, &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "DROP VIEW note_scorers; DROP VIEW current_note_status;"
+                             "ALTER TABLE rule_names DROP COLUMN version;", NULL, NULL, NULL),
+            SQLITE_OK);
+  for (;;) {
+    char sql[160];
+    sqlite3_stmt *st = NULL;
+    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT name FROM pragma_table_info('note_scores')"
+                                     " WHERE cid > 23 ORDER BY cid DESC LIMIT 1", -1, &st, NULL),
+              SQLITE_OK);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+      sqlite3_finalize(st);
+      break;
+    }
+    snprintf(sql, sizeof sql, "ALTER TABLE note_scores DROP COLUMN %s",
+             (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    ASSERT_EQ(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+  }
+  ASSERT_EQ(q1(db, "SELECT count(*) FROM pragma_table_info('note_scores')"), 24);
   ASSERT_EQ(sqlite3_exec(db, "DROP TRIGGER runs_publish_changes; DROP TRIGGER note_scores_refresh;"
                              "DROP TABLE note_status_changes;"
                              "DROP INDEX note_scores_by_note; DROP INDEX note_scores_by_status;"
                              "DROP VIEW note_rules; DROP VIEW note_history; DROP VIEW status_changes;"
                              /* v1's own views read none of the later columns */
-                             "DROP VIEW current_note_status; DROP VIEW rater_reputation;"
+                             "DROP VIEW rater_reputation;"
                              "ALTER TABLE rater_scores DROP COLUMN qclique_id;"
                              "ALTER TABLE note_scores DROP COLUMN low_diligence_intercept;"
                              "PRAGMA user_version = 1;",
@@ -287,7 +319,7 @@ TEST(dash_migrate_from_v1) {
   ASSERT_OK(ns_store_open(path, 0, &s));
   ns_store_close(s);
   db = open_ro(path);
-  ASSERT_EQ(q1(db, "PRAGMA user_version"), 5);
+  ASSERT_EQ(q1(db, "PRAGMA user_version"), 6);
   ASSERT_EQ(q1(db, "SELECT count(*) FROM current_note_status"), 4);
   ASSERT_EQ(q1(db, "SELECT count(*) FROM rater_reputation WHERE qclique_id IS NULL"),
             q1(db, "SELECT count(*) FROM rater_reputation"));
@@ -295,6 +327,14 @@ TEST(dash_migrate_from_v1) {
                    " WHERE name = 'qclique_id'"), 1);
   ASSERT_EQ(q1(db, "SELECT count(*) FROM status_changes"), 3 + 2 + 1);
   ASSERT_EQ(q1(db, "SELECT note_id FROM status_changes WHERE run_id = 4 AND prev_run_id = 2"), 101);
+  /* v6: the other scorers' columns are back, NULL in the old rows (the old
+  ** runs had Core only); note_scorers shows Core's values */
+  ASSERT_EQ(q1(db, "SELECT count(*) FROM pragma_table_info('note_scores')"), 24 + 56 + 7);
+  ASSERT_EQ(q1(db, "SELECT count(*) FROM note_scorers"), 4 * 9);
+  ASSERT_EQ(q1(db, "SELECT count(*) FROM note_scorers WHERE scorer <> 'core' AND"
+                   " (status IS NOT NULL OR intercept IS NOT NULL OR rules IS NOT NULL)"), 0);
+  ASSERT_EQ(q1(db, "SELECT count(*) FROM note_scorers WHERE scorer = 'core' AND decided"), 4);
+  ASSERT_EQ(q1(db, "SELECT count(*) FROM rule_names WHERE version IS NOT NULL"), NS_RULE_COUNT);
   sqlite3_close(db);
 }
 
@@ -636,4 +676,138 @@ TEST(dash_query_runs) {
   /* a file that is not there */
   ASSERT_ERR(ns_reader_open("/nonexistent/x.db", &rd), NS_ENOTFOUND);
   ASSERT(rd == NULL);
+}
+
+/* Schema v6: the other scorers' columns and the note's scopes go into
+** note_scores, come back through current_note_status, note_scorers and
+** ns_q_note_get, and explain names the deciding scorer with its
+** intercept/factor beside Core's. */
+TEST(dash_scorers_roundtrip_and_explain) {
+  static const note_spec spec[2] = {
+      {101, NS_STATUS_CRH, 0.45, 0.1, (1u << NS_RULE_INITIAL_NMR) | (1u << NS_RULE_GENERAL_CRH)},
+      {102, NS_STATUS_NMR, NAN, NAN, 1u << NS_RULE_INITIAL_NMR}};
+  char path[512];
+  ns_store *s = NULL;
+  ns_dataset *ds = NULL;
+  ns_note_score notes[2];
+  ns_scores sc;
+  ns_reader *rd = NULL;
+  ns_q_note n;
+  json_t *o = NULL;
+  char msg[256];
+  sqlite3 *db;
+  int64_t run_id;
+  int32_t idx;
+
+  snprintf(path, sizeof path, "%s/scorers.db", ns_test_tmpdir());
+  ASSERT_OK(ns_store_open(path, NS_STORE_CREATE, &s));
+  ingest(s);
+  ASSERT_OK(ns_dataset_new(&ds));
+  ASSERT_OK(ns_strtab_intern(ds->participants, "a", 1, &idx));
+  for (int i = 0; i < 2; i++) note_init(&notes[i], &spec[i]);
+  /* 101: CRH by ExpansionModel; Core CRH too; a group and a topic scope */
+  {
+    ns_model_score *e = &notes[0].model[NS_MODEL_EXPANSION];
+    ns_model_score *g = &notes[0].model[NS_MODEL_GROUP];
+    e->intercept = 0.47;
+    e->factor = -0.125;
+    e->intercept_no_high_vol = 0.44;
+    e->status = NS_STATUS_CRH;
+    e->rules = (1u << NS_RULE_INITIAL_NMR) | (1u << NS_RULE_GENERAL_CRH);
+    e->n_final_round = 9;
+    g->intercept = 0.2;
+    g->factor = 0.05;
+    g->status = NS_STATUS_NMR;
+    g->rules = 1u << NS_RULE_INITIAL_NMR;
+    g->n_final_round = 4;
+    notes[0].decided_by = NS_RULE_EXPANSION_MODEL;
+    notes[0].meta_rules |= 1ull << NS_RULE_EXPANSION_MODEL;
+    notes[0].modeling_group = 13;
+    notes[0].topic = NS_TOPIC_GAZA_CONFLICT;
+    notes[0].topic_confident = 0;
+    notes[0].intercept_pop = -0.25;
+    notes[0].cwt_intercept_min = 0.1;
+  }
+  /* 102: not scored by Core (nor any scorer): MetaInitialNMR decided */
+  notes[1].core_status = NS_STATUS_UNSET;
+  notes[1].decided_by = NS_RULE_INITIAL_NMR;
+  memset(&sc, 0, sizeof sc);
+  sc.n_notes = 2;
+  sc.notes = notes;
+  sc.now_ms = 5000;
+  ASSERT_OK(ns_store_run_begin(s, "{}", &run_id));
+  ASSERT_OK(ns_store_run_publish(s, run_id, &sc, ds, NULL));
+  ns_dataset_free(ds);
+  ns_store_close(s);
+
+  db = open_ro(path);
+  ASSERT_EQ(q1(db, "SELECT expansion_n_final_round * 100 + modeling_group FROM note_scores"
+                   " WHERE note_id = 101"), 913);
+  ASSERT_EQ(q1(db, "SELECT expansion_status = 'CURRENTLY_RATED_HELPFUL' AND topic = 'GazaConflict'"
+                   " AND topic_confident = 0 AND intercept_pop = -0.25"
+                   " AND expansion_intercept_no_correlated IS NULL AND gaussian_status IS NULL"
+                   " FROM current_note_status WHERE note_id = 101"), 1);
+  /* a note with every scorer: 9 rows; the expansion row decided */
+  ASSERT_EQ(q1(db, "SELECT count(*) FROM note_scorers WHERE note_id = 101"), 9);
+  ASSERT_EQ(q1(db, "SELECT count(*) FROM note_scorers WHERE note_id = 101 AND status IS NOT NULL"), 3);
+  ASSERT_EQ(q1(db, "SELECT scorer = 'expansion' AND n_final_round = 9 AND intercept = 0.47"
+                   " AND rule_names = 'InitialNMR (v1.0),GeneralCRH (v1.0)'"
+                   " FROM note_scorers WHERE note_id = 101 AND decided"), 1);
+  ASSERT_EQ(q1(db, "SELECT n_final_round FROM note_scorers WHERE note_id = 101 AND scorer = 'core'"), 3);
+  ASSERT_EQ(q1(db, "SELECT count(*) FROM note_scorers WHERE decided AND note_id = 102"), 0);
+  ASSERT_EQ(q1(db, "SELECT decided_by = 'MetaInitialNMR' FROM note_scores WHERE note_id = 102"), 1);
+  ASSERT_EQ(q1(db, "SELECT count(*) FROM note_scorers WHERE note_id = 102 AND scorer = 'core'"
+                   " AND n_final_round IS NULL AND status IS NULL"), 1);
+  sqlite3_close(db);
+
+  ASSERT_OK(ns_reader_open(path, &rd));
+  ASSERT_OK(ns_q_note_get(rd, 101, &n));
+  ASSERT_STREQ(n.decided_by, "ExpansionModel");
+  ASSERT_NEAR(n.model[NS_MODEL_EXPANSION].intercept, 0.47, 1e-12);
+  ASSERT_NEAR(n.model[NS_MODEL_EXPANSION].factor, -0.125, 1e-12);
+  ASSERT_NEAR(n.model[NS_MODEL_EXPANSION].intercept_no_high_vol, 0.44, 1e-12);
+  ASSERT(isnan(n.model[NS_MODEL_EXPANSION].intercept_no_correlated));
+  ASSERT_STREQ(n.model[NS_MODEL_EXPANSION].status, "CURRENTLY_RATED_HELPFUL");
+  ASSERT_EQ(n.model[NS_MODEL_EXPANSION].rules,
+            (1u << NS_RULE_INITIAL_NMR) | (1u << NS_RULE_GENERAL_CRH));
+  ASSERT_EQ(n.model[NS_MODEL_EXPANSION].n_final_round, 9);
+  ASSERT(n.model[NS_MODEL_GAUSSIAN].status == NULL);
+  ASSERT_EQ(n.model[NS_MODEL_GAUSSIAN].n_final_round, NS_Q_NULL);
+  ASSERT_EQ(n.modeling_group, 13);
+  ASSERT_EQ(n.modeling_multi_group, NS_Q_NULL);
+  ASSERT_STREQ(n.topic, "GazaConflict");
+  ASSERT_EQ(n.topic_confident, 0);
+  ASSERT_NEAR(n.cwt_intercept_min, 0.1, 1e-12);
+  ASSERT(isnan(n.cwt_intercept_max));
+
+  ASSERT_OK(ns_dash_explain(rd, 101, &o, msg, sizeof msg));
+  ASSERT_STREQ(JSTR(o, "decidedBy"), "ExpansionModel");
+  ASSERT_STREQ(JSTR(o, "decidedByScorer"), "expansion");
+  ASSERT_STREQ(JSTR(o, "deciding.scorer"), "expansion");
+  ASSERT_NEAR(json_real_value(get(o, "deciding.intercept")), 0.47, 1e-12);
+  ASSERT_NEAR(json_real_value(get(o, "deciding.factor")), -0.125, 1e-12);
+  ASSERT_NEAR(json_real_value(get(o, "deciding.coreIntercept")), 0.45, 1e-12);
+  ASSERT_NEAR(json_real_value(get(o, "deciding.coreFactor")), 0.1, 1e-12);
+  ASSERT_STREQ(JSTR(o, "deciding.status"), "CURRENTLY_RATED_HELPFUL");
+  /* the scorers that scored it: core, expansion, group */
+  ASSERT_EQ(json_array_size(get(o, "scorers")), 3);
+  ASSERT_STREQ(JSTR(o, "scorers.0.scorer"), "core");
+  ASSERT(json_is_false(get(o, "scorers.0.decided")));
+  ASSERT_STREQ(JSTR(o, "scorers.1.scorer"), "expansion");
+  ASSERT(json_is_true(get(o, "scorers.1.decided")));
+  ASSERT_STREQ(JSTR(o, "scorers.1.rules.1"), "GeneralCRH");
+  ASSERT_EQ(JINT(o, "scorers.1.numFinalRoundRatings"), 9);
+  ASSERT_STREQ(JSTR(o, "scorers.2.scorer"), "group");
+  ASSERT_EQ(JINT(o, "modelingGroup"), 13);
+  ASSERT_STREQ(JSTR(o, "topic"), "GazaConflict");
+  ASSERT(json_is_false(get(o, "topicConfident")));
+  json_decref(o);
+  /* 102: decided by a meta rule, no scorer */
+  ASSERT_OK(ns_dash_explain(rd, 102, &o, msg, sizeof msg));
+  ASSERT(json_is_null(get(o, "decidedByScorer")));
+  ASSERT(json_is_null(get(o, "deciding")));
+  ASSERT_EQ(json_array_size(get(o, "scorers")), 0);
+  ASSERT(json_is_null(get(o, "modelingGroup")));
+  json_decref(o);
+  ns_reader_close(rd);
 }

@@ -716,8 +716,9 @@ TEST(pipeline_deterministic_output) {
   ns_dataset *ds = two_camps();
   ns_params p;
   const char *dir = ns_test_tmpdir();
-  const char *files[] = {"scored_notes.tsv", "helpfulness_scores.tsv", "note_status_history.tsv"};
-  char path[3][3][512];
+  const char *files[] = {"scored_notes.tsv", "helpfulness_scores.tsv", "note_status_history.tsv",
+                         "aux_note_info.tsv"};
+  char path[3][4][512];
 
   ns_params_default(&p);
   p.now_ms = ns_pipeline_default_now(ds);
@@ -728,10 +729,10 @@ TEST(pipeline_deterministic_output) {
     snprintf(out, sizeof out, "%s/run%d", dir, run);
     ASSERT_OK(ns_pipeline_run(ds, &p, NULL, &sc, NULL));
     ASSERT_OK(ns_scores_write_tsv(sc, ds, out));
-    for (int f = 0; f < 3; f++) snprintf(path[run][f], sizeof path[run][f], "%s/%s", out, files[f]);
+    for (int f = 0; f < 4; f++) snprintf(path[run][f], sizeof path[run][f], "%s/%s", out, files[f]);
     ns_scores_free(sc);
   }
-  for (int f = 0; f < 3; f++) {
+  for (int f = 0; f < 4; f++) {
     size_t l0, l1, l2;
     char *a = ns_test_slurp(path[0][f], &l0), *b = ns_test_slurp(path[1][f], &l1);
     char *c = ns_test_slurp(path[2][f], &l2);
@@ -749,13 +750,34 @@ TEST(pipeline_deterministic_output) {
     char *t = ns_test_slurp(path[0][0], &len);
     ASSERT(strncmp(t, "noteId\tcoreNoteIntercept\tcoreNoteFactor1\tfinalRatingStatus\t", 59) == 0);
     ASSERT(strstr(t, "\n600\t\t\tNEEDS_MORE_RATINGS\t\t\t\t\tNOT_MISLEADING\t1641000000000\t\t"
-                     "MetaInitialNMR\tMetaInitialNMR\t") != NULL);
+                     "MetaInitialNMR (v1.0)\tMetaInitialNMR (v1.0)\t") != NULL);
     free(t);
     t = ns_test_slurp(path[0][2], &len);
     ASSERT(strncmp(t, "noteId\tnoteAuthorParticipantId\tcreatedAtMillis\t", 47) == 0);
     free(t);
+    /* aux_note_info.tsv: note 600 is NMR (awaitingBool True), has no prior
+    ** history (currentStatus empty) */
+    t = ns_test_slurp(path[0][3], &len);
+    ASSERT(strncmp(t, "noteId\tratingWeight\tcreatedAtMillis\tnoteAuthorParticipantId\t"
+                      "awaitingBool\t", 70) == 0);
+    ASSERT(strstr(t, "\n600\t\t1641000000000\t") != NULL);
+    ASSERT(strstr(strstr(t, "\n600\t"), "\tTrue\t") != NULL);
+    free(t);
   }
   ns_dataset_free(ds);
+}
+
+/* The reference's rule strings: "Name (vX.Y)"; INITIAL_NMR as a meta rule is
+** the meta-scorer's MetaInitialNMR. */
+TEST(output_rule_ref_names) {
+  ASSERT_STREQ(ns__rule_ref_name(NS_RULE_INITIAL_NMR), "InitialNMR (v1.0)");
+  ASSERT_STREQ(ns__rule_ref_name(NS_RULE_CORE_MODEL), "CoreModel (v1.1)");
+  ASSERT_STREQ(ns__rule_ref_name(NS_RULE_GROUP_MODEL_14), "GroupModel14 (v1.1)");
+  ASSERT_STREQ(ns__rule_ref_name(NS_RULE_TOPIC_MODEL_05), "TopicModel05 (v1.0)");
+  ASSERT_STREQ(ns__rule_ref_name(NS_RULE_COUNT), "");
+  ASSERT_STREQ(ns__rule_ref_name(NS_RULE_META_INITIAL_NMR), "MetaInitialNMR (v1.0)");
+  ASSERT_STREQ(ns__meta_rule_name(NS_RULE_INITIAL_NMR), "MetaInitialNMR");
+  ASSERT_STREQ(ns__meta_rule_name(-1), "");
 }
 
 TEST(fmt_double_rules) {
@@ -768,4 +790,209 @@ TEST(fmt_double_rules) {
   ASSERT_STREQ(b, "0.1");
   ns__fmt_double(b, sizeof b, -1.0 / 3.0);
   ASSERT_STREQ(b, "-0.333333333");
+}
+
+/* ---- output layout: hand-made scores through ns_scores_write_tsv --------- */
+
+/* Field `col` (by header name) of the row whose first field is `key` in the
+** TSV text t, copied to out; 0 if found. */
+static int tsv_field(const char *t, const char *key, const char *col, char *out, size_t cap) {
+  const char *line = t, *nl;
+  int want = -1, k = 0;
+  size_t klen = strlen(key);
+  /* header: index of col */
+  for (const char *p = t, *e; *p && *p != '\n'; p = *e == '\t' ? e + 1 : e, k++) {
+    for (e = p; *e && *e != '\t' && *e != '\n'; e++) {}
+    if ((size_t)(e - p) == strlen(col) && !memcmp(p, col, (size_t)(e - p))) want = k;
+    if (*e != '\t') break;
+  }
+  if (want < 0) return -1;
+  while ((nl = strchr(line, '\n')) != NULL) {
+    line = nl + 1;
+    if (strncmp(line, key, klen) == 0 && line[klen] == '\t') {
+      const char *p = line, *e;
+      for (k = 0; k < want; k++) p = strchr(p, '\t') + 1;
+      for (e = p; *e && *e != '\t' && *e != '\n'; e++) {}
+      snprintf(out, cap, "%.*s", (int)(e - p), p);
+      return 0;
+    }
+  }
+  return -1;
+}
+
+#define FIELD_IS(text, key, col, want)                                           \
+  do {                                                                           \
+    char v_[256];                                                                \
+    ASSERT_EQ(tsv_field((text), (key), (col), v_, sizeof v_), 0);                \
+    ASSERT_STREQ(v_, (want));                                                    \
+  } while (0)
+
+/* Every kind of value the writer formats: another scorer's columns, the
+** note's scopes, the meta rules in run order, ints as floats, NaN, and
+** aux_note_info.tsv's counts from the ratings and the input history. */
+TEST(output_columns_from_scores) {
+  const int64_t now = T0 + 40 * DAY;
+  ns_dataset *ds;
+  ns_scores sc;
+  ns_note_score notes[2];
+  ns_nsh hist[2];
+  ns_rater_score rater;
+  char out[400], path[512];
+  char *t;
+  size_t len;
+
+  ASSERT_OK(ns_dataset_new(&ds));
+  add_note(ds, 10, "A", T0, NS_CLASS_MISLEADING);
+  add_note(ds, 20, "B", T0 + 1000, NS_CLASS_NOT_MISLEADING);
+  add_rating(ds, 10, "a", now - 30 * DAY, NS_LEVEL_HELPFUL, NS_TAG_BIT(2) | NS_TAG_BIT(4));
+  ds->r_source[ds->n_ratings - 1] = NS_SOURCE_POPULATION_SAMPLED;
+  add_rating(ds, 10, "b", now - DAY, NS_LEVEL_HELPFUL, NS_TAG_BIT(2));
+  add_rating(ds, 10, "c", now - 2 * DAY, NS_LEVEL_NOT_HELPFUL, NS_TAG_BIT(NS_TAG_NH_INCORRECT));
+  ds->r_source[ds->n_ratings - 1] = NS_SOURCE_POPULATION_SAMPLED;
+  ds->history = calloc(1, sizeof *ds->history);
+  ns_nsh_init(&ds->history[0], 10);
+  ds->history[0].current_status = NS_STATUS_CRNH;
+  ds->n_history = 1;
+  ds->enrollment = calloc(1, sizeof *ds->enrollment);
+  ds->enrollment[0].participant = part(ds, "a");
+  ds->enrollment[0].state = NS_ENROLL_NEW_USER;
+  ds->enrollment[0].successful_needed = 5;
+  ds->enrollment[0].ts_last_state_change = 77;
+  ds->enrollment[0].ts_last_earn_out = 0;
+  ds->enrollment[0].modeling_group = 7;
+  ds->enrollment[0].times_earned_out = 1;
+  ds->n_enrollment = 1;
+  ASSERT_OK(ns_dataset_normalize(ds));
+
+  ns_note_score_init(&notes[0], 10);
+  notes[0].note_index = 0;
+  notes[0].created_ms = T0;
+  notes[0].classification = NS_CLASS_MISLEADING;
+  notes[0].num_ratings = 3;
+  notes[0].num_final_round_ratings = 3;
+  notes[0].intercept = 0.25;
+  notes[0].factor = -0.5;
+  notes[0].core_status = NS_STATUS_NMR;
+  notes[0].core_rules = 1u << NS_RULE_INITIAL_NMR;
+  notes[0].final_status = NS_STATUS_CRH;
+  notes[0].decided_by = NS_RULE_EXPANSION_MODEL;
+  notes[0].meta_rules = (1ull << NS_RULE_META_INITIAL_NMR) | (1ull << NS_RULE_EXPANSION_MODEL) |
+                        (1ull << NS_RULE_CORE_MODEL) | (1ull << NS_RULE_EXPANSION_PLUS_MODEL);
+  notes[0].model[NS_MODEL_EXPANSION].intercept = 0.41;
+  notes[0].model[NS_MODEL_EXPANSION].factor = 0.125;
+  notes[0].model[NS_MODEL_EXPANSION].status = NS_STATUS_CRH;
+  notes[0].model[NS_MODEL_EXPANSION].rules = (1u << NS_RULE_INITIAL_NMR) | (1u << NS_RULE_GENERAL_CRH);
+  notes[0].model[NS_MODEL_EXPANSION].n_final_round = 3;
+  notes[0].model[NS_MODEL_MULTI_GROUP].status = NS_STATUS_NYH;
+  notes[0].model[NS_MODEL_MULTI_GROUP].intercept = 0.5;
+  notes[0].modeling_group = 13;
+  notes[0].modeling_multi_group = 1;
+  notes[0].topic = NS_TOPIC_GAZA_CONFLICT;
+  notes[0].topic_confident = 0;
+  notes[0].low_diligence_intercept = -0.75;
+  ns_note_score_init(&notes[1], 20);
+  notes[1].note_index = 1;
+  notes[1].created_ms = T0 + 1000;
+  notes[1].classification = NS_CLASS_NOT_MISLEADING;
+  notes[1].final_status = NS_STATUS_NMR;
+  notes[1].decided_by = NS_RULE_META_INITIAL_NMR;
+  notes[1].meta_rules = 1ull << NS_RULE_META_INITIAL_NMR;
+  ns_nsh_init(&hist[0], 10);
+  hist[0].ts_nmr_due_to_stable_crh = -1;
+  hist[0].ts_current = now;
+  hist[0].current_modeling_group = 13;
+  ns_nsh_init(&hist[1], 20);
+  memset(&rater, 0, sizeof rater);
+  rater.participant = part(ds, "a");
+  rater.intercept = rater.factor = rater.intercept_r1 = rater.factor_r1 = NAN;
+  rater.crh_crnh_ratio_diff = rater.mean_note_score = rater.agree_ratio = NAN;
+  rater.agree_ratio_harassment = rater.trust = NAN;
+  rater.above_threshold = -1;
+  memset(&sc, 0, sizeof sc);
+  sc.n_notes = 2;
+  sc.notes = notes;
+  sc.n_history = 2;
+  sc.history = hist;
+  sc.n_raters = 1;
+  sc.raters = &rater;
+  sc.now_ms = now;
+
+  snprintf(out, sizeof out, "%s/layout", ns_test_tmpdir());
+  ASSERT_OK(ns_scores_write_tsv(&sc, ds, out));
+
+  snprintf(path, sizeof path, "%s/scored_notes.tsv", out);
+  t = ns_test_slurp(path, &len);
+  ASSERT(t != NULL);
+  FIELD_IS(t, "10", "decidedBy", "ExpansionModel (v1.1)");
+  FIELD_IS(t, "10", "metaScorerActiveRules",
+           "MetaInitialNMR (v1.0),ExpansionPlusModel (v1.1),ExpansionModel (v1.1),CoreModel (v1.1)");
+  FIELD_IS(t, "10", "coreActiveRules", "InitialNMR (v1.0)");
+  FIELD_IS(t, "10", "expansionNoteIntercept", "0.41");
+  FIELD_IS(t, "10", "expansionNoteFactor1", "0.125");
+  FIELD_IS(t, "10", "expansionRatingStatus", "CURRENTLY_RATED_HELPFUL");
+  FIELD_IS(t, "10", "expansionActiveRules", "InitialNMR (v1.0),GeneralCRH (v1.0)");
+  FIELD_IS(t, "10", "expansionNumFinalRoundRatings", "3.0");
+  FIELD_IS(t, "10", "coreNumFinalRoundRatings", "3.0");
+  FIELD_IS(t, "10", "multiGroupRatingStatus", "NEEDS_YOUR_HELP");
+  FIELD_IS(t, "10", "multiGroupActiveRules", "");
+  FIELD_IS(t, "10", "groupRatingStatus", "");
+  FIELD_IS(t, "10", "groupNumFinalRoundRatings", "");
+  FIELD_IS(t, "10", "modelingGroup", "13.0");
+  FIELD_IS(t, "10", "modelingMultiGroup", "1.0");
+  FIELD_IS(t, "10", "noteTopic", "GazaConflict");
+  FIELD_IS(t, "10", "topicNoteConfident", "False");
+  FIELD_IS(t, "10", "coverageNoteIntercept", "");
+  FIELD_IS(t, "10", "rescoringActiveRules", "");
+  FIELD_IS(t, "10", "timestampMillisOfNmrDueToMinStableCrhTime", "-1.0");
+  FIELD_IS(t, "10", "lowDiligenceIntercept", "-0.75");
+  FIELD_IS(t, "20", "decidedBy", "MetaInitialNMR (v1.0)");
+  FIELD_IS(t, "20", "coreNumFinalRoundRatings", "");
+  FIELD_IS(t, "20", "modelingGroup", "");
+  FIELD_IS(t, "20", "topicNoteConfident", "");
+  free(t);
+
+  snprintf(path, sizeof path, "%s/aux_note_info.tsv", out);
+  t = ns_test_slurp(path, &len);
+  ASSERT(t != NULL);
+  FIELD_IS(t, "10", "noteAuthorParticipantId", "A");
+  FIELD_IS(t, "10", "helpfulClear", "2");
+  FIELD_IS(t, "10", "helpfulGoodSources", "1");
+  FIELD_IS(t, "10", "notHelpfulIncorrect", "1");
+  FIELD_IS(t, "10", "helpfulOther", "0");
+  FIELD_IS(t, "10", "numRatingsLast28", "2");          /* the 30-day-old rating is out */
+  FIELD_IS(t, "10", "numPopulationSampledRatings", "2");
+  FIELD_IS(t, "10", "currentStatus", "CURRENTLY_RATED_NOT_HELPFUL"); /* the input's */
+  FIELD_IS(t, "10", "crhBool", "True");
+  FIELD_IS(t, "10", "awaitingBool", "False");
+  FIELD_IS(t, "10", "lowDiligenceIntercept", "-0.75");
+  FIELD_IS(t, "10", "ratingWeight", "");
+  FIELD_IS(t, "20", "numRatingsLast28", "0");
+  FIELD_IS(t, "20", "currentStatus", "");
+  FIELD_IS(t, "20", "awaitingBool", "True");
+  free(t);
+
+  snprintf(path, sizeof path, "%s/note_status_history.tsv", out);
+  t = ns_test_slurp(path, &len);
+  {
+    char want[40];
+    snprintf(want, sizeof want, "%lld.0", (long long)now); /* a float, as the reference's */
+    FIELD_IS(t, "10", "timestampMillisOfCurrentStatus", want);
+  }
+  FIELD_IS(t, "10", "createdAtMillis", "");                /* absent in the row */
+  FIELD_IS(t, "10", "currentModelingGroup", "13.0");
+  FIELD_IS(t, "10", "timestampMillisOfNmrDueToMinStableCrhTime", "-1.0");
+  free(t);
+
+  snprintf(path, sizeof path, "%s/helpfulness_scores.tsv", out);
+  t = ns_test_slurp(path, &len);
+  FIELD_IS(t, "a", "enrollmentState", "4");            /* newUser's thrift code */
+  FIELD_IS(t, "a", "successfulRatingNeededToEarnIn", "5");
+  FIELD_IS(t, "a", "timestampOfLastEarnOut", "0.0");
+  FIELD_IS(t, "a", "modelingGroup", "7.0");
+  FIELD_IS(t, "a", "numberOfTimesEarnedOut", "1");
+  FIELD_IS(t, "a", "notesCurrentlyRatedHelpful", "");  /* authored no note */
+  FIELD_IS(t, "a", "aboveHelpfulnessThreshold", "");
+  FIELD_IS(t, "a", "crhTotal14d", "");
+  free(t);
+  ns_dataset_free(ds);
 }

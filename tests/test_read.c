@@ -102,6 +102,11 @@ TEST(read_list_query) {
   ASSERT_EQ(q.changed_since, 1700000000000LL);
   ASSERT_EQ(q.limit, 25);
   ASSERT_EQ(q.after, big);
+  /* decidedBy also as the TSV files write it, "Name (vX.Y)" */
+  ASSERT_OK(ns__list_query_parse("decidedBy=ExpansionModel%20(v1.1)", &q, &err));
+  ASSERT_STREQ(q.decided_by, "ExpansionModel");
+  ASSERT_OK(ns__list_query_parse("decidedBy=MetaInitialNMR+(v1.0)", &q, &err));
+  ASSERT_STREQ(q.decided_by, "MetaInitialNMR");
   /* the cap */
   ASSERT_OK(ns__list_query_parse("limit=1000000", &q, &err));
   ASSERT_EQ(q.limit, NS_LIST_MAX);
@@ -109,7 +114,8 @@ TEST(read_list_query) {
   {
     static const char *const bad[] = {
         "limit=0", "limit=-1", "limit=1x", "limit=", "limit", "status=HELPFUL",
-        "status=currently_rated_helpful", "decidedBy=coremodel", "changedSince=-5",
+        "status=currently_rated_helpful", "decidedBy=coremodel", "decidedBy=CoreModel%20(v1.0)",
+        "changedSince=-5",
         "changedSince=1e3", "changedSince=99999999999999999999", "cursor=abc", "cursor=n1",
         "cursor=n10", "cursor=n1G", "cursor=n1ABC", "cursor=n11234567890abcdef0",
         "cursor=n18000000000000000", "limit=5&limit=5", "Status=NEEDS_MORE_RATINGS",

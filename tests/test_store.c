@@ -382,10 +382,11 @@ TEST(store_db_import_twice_unchanged) {
   ASSERT_EQ(q1(path, "SELECT count(*) FROM note_status_history"), 3);
   ASSERT_EQ(q1(path, "SELECT count(*) FROM user_enrollment"), 4);
   ASSERT_EQ(q1(path, "SELECT count(*) FROM participants"), 4);
-  ASSERT_EQ(q1(path, "PRAGMA user_version"), 5); /* v2: dashboard views (store/views.c),
+  ASSERT_EQ(q1(path, "PRAGMA user_version"), 6); /* v2: dashboard views (store/views.c),
                                                   ** v3: rater_scores.qclique_id,
                                                   ** v4: low_diligence_intercept,
-                                                  ** v5: the views with both */
+                                                  ** v5: the views with both,
+                                                  ** v6: every scorer's columns */
   sum1 = q1(path, checksum_sql);
   ASSERT_OK(ns_store_import(s, "tests/data", NULL, &st));
   ASSERT_EQ(st.rows_ok, 17);
@@ -550,7 +551,7 @@ TEST(store_db_strict_rollback) {
   ASSERT_EQ(q1(path, "SELECT count(*) FROM participants"), 1);
   ns_store_close(s);
   /* a v2 file (no low_diligence_intercept, views without it) is migrated to
-  ** v5 on open */
+  ** v6 on open */
   {
     sqlite3 *db;
     ASSERT_EQ(sqlite3_open(path, &db), SQLITE_OK);
@@ -563,7 +564,7 @@ TEST(store_db_strict_rollback) {
   }
   ASSERT_OK(ns_store_open(path, 0, &s));
   ns_store_close(s);
-  ASSERT_EQ(q1(path, "PRAGMA user_version"), 5);
+  ASSERT_EQ(q1(path, "PRAGMA user_version"), 6);
   ASSERT_EQ(q1(path, "SELECT count(*) FROM pragma_table_info('note_scores')"
                      " WHERE name = 'low_diligence_intercept'"),
             1);

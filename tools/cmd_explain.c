@@ -80,6 +80,17 @@ void ns_cli_explain_print(json_t *o) {
          (long long)ival(o, "runId"), when);
   printf("  status          %s\n", str_or(o, "status", "-"));
   printf("  decided by      %s\n", str_or(o, "decidedBy", "-"));
+  {
+    /* the deciding scorer beside Core (a meta rule of its own: none) */
+    json_t *dec = json_object_get(o, "deciding");
+    if (json_is_object(dec))
+      printf("  deciding scorer %s: intercept %s factor %s   (core: intercept %s factor %s)\n",
+             str_or(dec, "scorer", "?"), num(dec, "intercept", a, sizeof a),
+             num(dec, "factor", b, sizeof b), num(dec, "coreIntercept", c, sizeof c),
+             num(dec, "coreFactor", d, sizeof d));
+    else
+      printf("  deciding scorer none (a meta rule decided)\n");
+  }
   printf("  core status     %s\n", str_or(o, "coreStatus", "-"));
   printf("  classification  %s\n", str_or(o, "classification", "-"));
   printf("  intercept       %s   bounds [%s, %s]   round 1: %s\n", num(o, "intercept", a, sizeof a),
@@ -92,6 +103,14 @@ void ns_cli_explain_print(json_t *o) {
   printf("  ratings         %lld (%lld in the final round)\n", (long long)ival(o, "numRatings"),
          (long long)ival(o, "numFinalRoundRatings"));
   printf("  tags            %s, %s\n", str_or(o, "firstTag", "-"), str_or(o, "secondTag", "-"));
+
+  if (json_array_size(json_object_get(o, "scorers")) > 1) {
+    printf("\nscorers that scored it:\n");
+    json_array_foreach(json_object_get(o, "scorers"), i, v)
+      printf("  %-24s intercept %-8s factor %-8s %s%s\n", str_or(v, "scorer", "?"),
+             num(v, "intercept", a, sizeof a), num(v, "factor", b, sizeof b),
+             str_or(v, "status", "-"), json_is_true(json_object_get(v, "decided")) ? "  (decided)" : "");
+  }
 
   printf("\nrules that fired (in order):\n");
   json_array_foreach(rules, i, v) {

@@ -42,7 +42,7 @@ judge() {
       next
     }
     {
-      id = $col[FILENAME, "noteId"]; rules = "," $col[FILENAME, "coreActiveRules"] ","
+      id = $col[FILENAME, "noteId"]; rules = "," $col[FILENAME, "coreActiveRules"] ","; gsub(/ \(v[0-9.]+\)/, "", rules)
       if (rules ~ /,TagFilter,/ && $col[FILENAME, "activeFilterTags"] == "") bad_tags++
       if ($col[FILENAME, "coreRatingStatus"] == "") next
       scored++
@@ -125,8 +125,9 @@ run "$T/h1.tsv" "$T/s2" $((now + 60000))
 run "$T/s2/note_status_history.tsv" "$T/s3" $((now + 60000 + 61 * 60000))
 crh1=$(count "$T/s1/scored_notes.tsv" finalRatingStatus CURRENTLY_RATED_HELPFUL)
 crh2=$(count "$T/s2/scored_notes.tsv" finalRatingStatus CURRENTLY_RATED_HELPFUL)
-stab2=$(count "$T/s2/scored_notes.tsv" decidedBy NmrDueToMinStableCrhTime)
-clock2=$(count "$T/s2/note_status_history.tsv" timestampMillisOfNmrDueToMinStableCrhTime $((now + 60000)))
+stab2=$(count "$T/s2/scored_notes.tsv" decidedBy "NmrDueToMinStableCrhTime (v1.0)")
+# the history's nullable timestamps are floats, as in the reference
+clock2=$(count "$T/s2/note_status_history.tsv" timestampMillisOfNmrDueToMinStableCrhTime "$((now + 60000)).0")
 crh3=$(count "$T/s3/scored_notes.tsv" finalRatingStatus CURRENTLY_RATED_HELPFUL)
 echo "stabilization: CRH run1 $crh1, run2 $crh2 ($stab2 held, $clock2 clocks started), run3 $crh3"
 [ "$crh1" -gt 50 ] && [ "$crh2" -eq 0 ] && [ "$stab2" -ge "$crh1" ] && [ "$clock2" -eq "$stab2" ] &&

@@ -25,7 +25,7 @@ in=(-n "$T/d/notes-00000.tsv" -r "$T/d/ratings-00000.tsv" -s "$T/d/noteStatusHis
 NS_THREADS=1 "$BIN" score "${in[@]}" -o "$T/o1" 2>"$T/sum1"
 NS_THREADS=2 "$BIN" score "${in[@]}" -o "$T/o2" 2>/dev/null
 "$BIN" score "${in[@]}" -o "$T/o3" --threads 2 2>/dev/null
-files="scored_notes.tsv helpfulness_scores.tsv note_status_history.tsv"
+files="scored_notes.tsv helpfulness_scores.tsv note_status_history.tsv aux_note_info.tsv"
 for f in $files; do
   cmp "$T/o1/$f" "$T/o2/$f"
   cmp "$T/o1/$f" "$T/o3/$f"
@@ -61,10 +61,11 @@ cp "$T/d/ratings-00000.tsv" "$T/rd/"
 for f in $files; do cmp "$T/o1/$f" "$T/o4/$f"; done
 
 # --epoch-millis and the next run from the written history: CRH notes keep CRH
-now=$(($(sed -n 2p "$T/o1/note_status_history.tsv" | cut -f6) + 3600000))
+# (the history's nullable timestamps are written as floats, "N.0", like the reference)
+now=$(($(sed -n 2p "$T/o1/note_status_history.tsv" | cut -f6 | sed 's/\.0$//') + 3600000))
 "$BIN" score -n "$T/d/notes-00000.tsv" -r "$T/d/ratings-00000.tsv" -s "$T/o1/note_status_history.tsv" \
   -o "$T/o5" --epoch-millis "$now" 2>/dev/null
-[ "$(tail -n +2 "$T/o5/note_status_history.tsv" | cut -f6 | sort -u)" = "$now" ]
+[ "$(tail -n +2 "$T/o5/note_status_history.tsv" | cut -f6 | sort -u)" = "$now.0" ]
 [ "$(cut -f4 "$T/o1/scored_notes.tsv" | grep -c '^CURRENTLY_RATED_HELPFUL$')" = \
   "$(cut -f4 "$T/o5/scored_notes.tsv" | grep -c '^CURRENTLY_RATED_HELPFUL$')" ]
 

@@ -98,6 +98,10 @@ for note in $(q "SELECT note_id FROM current_note_status WHERE note_id IN
   [ "$(echo "$one" | jq -r .noteId)" = "$note" ] || fail "note $note: $one"
   [ "$(echo "$one" | jq -r '.noteId | type')" = string ] || fail "noteId not a string: $one"
   [ "$(echo "$one" | jq -r .status)" = "$(q "SELECT status FROM current_note_status WHERE note_id = $note")" ] || fail "status"
+  # schema v6: the note's scopes and the other scorers (an object by prefix)
+  [ "$(echo "$one" | jq -r '.scorers | type')" = object ] || fail "scorers not an object: $one"
+  [ "$(echo "$one" | jq -r '.modelingGroup')" = "$(q "SELECT coalesce(modeling_group, 'null') FROM current_note_status WHERE note_id = $note")" ] ||
+    fail "modelingGroup: $one"
   ex=$(get "/v1/notes/$note/explain"); keep "$ex"
   "$NS_BIN" explain --db "$T/t.db" "$note" --json > "$T/cli.json"
   # the same object: same keys in the same order, same values (the CLI prints
@@ -114,6 +118,18 @@ for note in $(q "SELECT note_id FROM current_note_status WHERE note_id IN
       else $x == $y end;
     eq($a; $b[0])')
   [ "$same" = true ] || { echo "$ex" | head -c 600; fail "explain endpoint differs from explain --json for $note"; }
+  # the deciding scorer beside Core: a scorer's meta rule (Core's intercept
+  # shown beside its own), or a meta rule of its own (deciding null)
+  dec=$(echo "$ex" | jq -r '[.decidedByScorer // "null", ((.deciding.coreIntercept // "null")|tostring),
+                             ((.intercept // "null")|tostring), (.deciding|type)] | join("|")')
+  case "$dec" in
+    null\|null\|*\|null) ;;
+    *\|object) [ "$(echo "$dec" | cut -d'|' -f2)" = "$(echo "$dec" | cut -d'|' -f3)" ] || fail "deciding: $dec" ;;
+    *) fail "deciding scorer: $dec" ;;
+  esac
+  if [ "$(echo "$ex" | jq -r .decidedBy)" = CoreModel ]; then
+    [ "$(echo "$ex" | jq -r .decidedByScorer)" = core ] || fail "CoreModel without the core scorer: $dec"
+  fi
 done
 [ "$(status GET /v1/notes/1/explain)" = 404 ] || fail "explain of an unknown note"
 [ "$(status GET /v1/notes/abc/explain)" = 400 ] || fail "explain of a bad id"
