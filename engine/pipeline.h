@@ -191,6 +191,8 @@ int ns_scores_write_tsv(const ns_scores *sc, const ns_dataset *ds, const char *o
 ** Skipped by a refresh (kept from the full run or left NaN): rater
 ** helpfulness, trust, round 1, pseudo-rater bounds (UcbCRNH) and the
 ** NoHighVol intercept; TagFilter/FilterIncorrect verdicts are carried over.
+** Only Core is refit: every other scorer's columns come from the full run
+** unchanged and the meta rules run again over them.
 ** See docs/operations.md "Note refresh". */
 
 /* What a refresh needs of one full run: params, mu, the round-2 ridge
