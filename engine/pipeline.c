@@ -83,9 +83,8 @@ int ns_profile_parse(const char *s) {
 void ns_params_profile(ns_params *p, int profile) {
   p->profile = profile;
   /* the switchable deliberate differences (docs/algorithm.md §9): trust
-  ** (item 8) and the TagFilter share test (item 5) here; the quasi-clique
-  ** lift test and bootstrap stabilization read p->profile where they run
-  ** (engine/pipeline_guard.c) */
+  ** (item 8) and the TagFilter share test (item 5) here; bootstrap
+  ** stabilization reads p->profile where it runs (pipeline_guard.c) */
   p->trust = profile != NS_PROFILE_REFERENCE;
   p->tag_share_test = profile != NS_PROFILE_REFERENCE;
 }

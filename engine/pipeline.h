@@ -67,8 +67,7 @@ typedef struct ns_params {
 
 /* Profiles (`--profile`): notescore's defaults, or the reference's choice
 ** for every deliberate difference that can be switched: trust off, the
-** reference tag filter (no share test), quasi-clique seeds without the
-** lift test, stabilization on a bootstrap run.  ns_params_profile sets the
+** reference tag filter (no share test), stabilization on a bootstrap run.  ns_params_profile sets the
 ** fields a profile decides; explicit flags applied afterwards override. */
 enum { NS_PROFILE_NOTESCORE = 0, NS_PROFILE_REFERENCE = 1 };
 void ns_params_default(ns_params *p);
