@@ -76,13 +76,14 @@ endif
 # tests with threads run (the rest are single-threaded: TSan would only
 # make them ~10x slower): the server (unit, e2e serve_*, ingest faults),
 # the pipeline and its pool, note refresh, the tests across thread counts,
-# the two-thread bulk import.  Not the allocation/I-O fault sweeps of
+# the two-thread bulk import, the scorers (the small ones run side by
+# side).  Not the allocation/I-O fault sweeps of
 # import and score (minutes each under TSan; their threads are the ones
 # above).  `make check SAN=thread TSAN_TESTS=` runs every test under TSan.
 ASAN_UBSAN := address,undefined
 CHECK_SAN   = $(if $(SAN),$(SAN),$(ASAN_UBSAN))
 CHECK_BUILD = $(call san_dir,$(CHECK_SAN))
-TSAN_TESTS := server serve_ pipeline refresh pool threads thread_ fault_ingest db_import import_roundtrip
+TSAN_TESTS := server serve_ pipeline refresh pool threads thread_ fault_ingest db_import import_roundtrip scorers
 ifeq ($(CHECK_SAN),thread)
   CHECK_ENV   := TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
                  NS_TEST_SLACK_MS=30000

@@ -304,6 +304,15 @@ typedef struct ns_rater_score {
   double trust;                /* raterTrust in [0,1], NAN if off */
   int32_t group_id;            /* coordinatedGroupId, 0 = none */
   int32_t qclique_id;          /* quasiCliqueId, 0 = none (graph/qclique.c) */
+  /* the other MF scorers' rater parameters (their final round; NAN where
+  ** the rater is not in it), indexed by ns_model: CORE_WITH_TOPICS,
+  ** EXPANSION, EXPANSION_PLUS, GROUP (the rater's group model), MULTI_GROUP
+  ** -> coreWithTopicsRaterIntercept, expansionRaterFactor1, ...  The other
+  ** slots stay NAN. */
+  double model_intercept[NS_MODEL_COUNT], model_factor[NS_MODEL_COUNT];
+  int32_t modeling_group;       /* modelingGroup of the group model that fit
+                                ** the rater, -1 none */
+  int32_t modeling_multi_group; /* modelingMultiGroup likewise, -1 none */
 } ns_rater_score;
 
 typedef struct ns_scores {

@@ -60,6 +60,7 @@ static const field fields[] = {
     F("pseudoraters", NULL, F_INT, pseudoraters),
     F("guardrails", NULL, F_INT, guardrails),
     F("tagShareTest", "tag_share_test", F_INT, tag_share_test),
+    F("profile", NULL, F_INT, profile),  /* NS_PROFILE_*: 0 notescore, 1 reference */
     F("seeds", NULL, F_SEEDS, seeds),
     F("trustAlpha", NULL, F_DBL, trust_alpha),
     F("threads", NULL, F_INT, threads),

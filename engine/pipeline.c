@@ -1,31 +1,41 @@
 /*
-** engine/pipeline.c -- one scoring run (ns_pipeline_run), the Core scorer
-** path of the reference plus notescore's defences (trust on):
+** engine/pipeline.c -- one scoring run (ns_pipeline_run): every scorer of
+** the reference (engine/scorers.c) over one rating array, then the meta
+** rules, the status history and the rater rows.
 **
 **   prepare   universe of notes (notes file UNION status history), the
 **             misleading/deleted rating filter (§1.7 step 5), numRatings,
-**             the all-ratings bigraph
+**             the all-ratings bigraph; raters' modeling groups, note topics
 **   groups    (trust on) the coordination test: a detected group weighs
 **             1/m per member on each note m members rated, in both rounds
-**   round 1   count filter (notes >= 5, raters >= 10, notes >= 5; one pass)
-**             -> MF (sign-identified) -> provisional statuses
-**   helpful.  valid ratings, agree ratio, author record, filter bit
-**   trust     (trust on) propagation on the agreement graph -> raterTrust
-**   round 2   ratings of raters above the threshold, notes >= 5 -> MF
-**             initialised from round 1
-**   rules     the scorer chain (§4.1) on round-2 parameters
-**   statuses  meta rules, explanation tags, status history, rater rows
+**             of every scorer and in the capture shares
+**   Core      on its scope (core groups + unassigned, no topic notes):
+**             round 1 (count filter, MF, provisional statuses), helpfulness,
+**             trust (on), round 2 on raters above the threshold, guardrails,
+**             the scorer chain (§4.1) on notes its capture rule keeps
+**   scorers   each other scorer on its scope mask of the same edges (no
+**             copy): the same path with its constants into model[] (topic
+**             scorers: round 1 only; Gaussian: factorization/gaussian.h on
+**             Core's raters); a scorer whose scope and fit constants equal
+**             Core's reuses Core's fit
+**   statuses  meta rules over every scorer's row, explanation tags, status
+**             history, rater rows (Core's, plus the scorers' rater params)
 **
 ** Who calls it: tools/cmd_score.c, the server's scheduler (worker thread).
 ** The run owns its pool and every intermediate array; the dataset is only
-** read.  Output is a pure function of (dataset, params).
+** read.  Output is a pure function of (dataset, params): the big scorers
+** run one after the other, each parallel inside; the small ones (group,
+** multi-group, topic models) side by side, one thread each; all writes are
+** disjoint.
 */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "../factorization/gaussian.h"
 #include "../factorization/mf.h"
+#include "../text/topics.h"
 #include "pipeline_int.h"
 
 const char *const ns_stage_names[NS_STAGE_COUNT] = {
@@ -59,6 +69,24 @@ void ns_params_default(ns_params *p) {
   p->trust_alpha = 0.85;
   p->threads = 0;
   p->progress = 0;
+  p->profile = NS_PROFILE_NOTESCORE;
+}
+
+const char *const ns_profile_names[2] = {"notescore", "reference"};
+
+int ns_profile_parse(const char *s) {
+  for (int i = 0; i < 2; i++)
+    if (s && strcmp(s, ns_profile_names[i]) == 0) return i;
+  return -1;
+}
+
+void ns_params_profile(ns_params *p, int profile) {
+  p->profile = profile;
+  /* the switchable deliberate differences (docs/algorithm.md §9): trust
+  ** (item 8) and the TagFilter share test (item 5) here; bootstrap
+  ** stabilization reads p->profile where it runs (pipeline_guard.c) */
+  p->trust = profile != NS_PROFILE_REFERENCE;
+  p->tag_share_test = profile != NS_PROFILE_REFERENCE;
 }
 
 int64_t ns_pipeline_default_now(const ns_dataset *ds) {
@@ -274,6 +302,18 @@ static int fit_subset(ns__run *run, fit_io *io) {
 
   ns_mf_params_default(&mp);
   mp.k = k;
+  if (run->spec) {
+    /* the scorer's regularization (0 = default, < 0 = none) */
+    const ns__scorer_spec *sp = run->spec;
+#define LAMBDA(dst, v) if ((v) != 0) dst = (v) < 0 ? 0.0 : (v)
+    LAMBDA(mp.lambda_in, sp->l_in);
+    LAMBDA(mp.lambda_i, sp->l_iu);
+    LAMBDA(mp.lambda_mu, sp->l_mu);
+    LAMBDA(mp.lambda_fn, sp->l_fn);
+    LAMBDA(mp.lambda_f, sp->l_fu);
+#undef LAMBDA
+    if (sp->no_mu) mp.use_mu = 0;
+  }
   mp.seed = run->p->seed;
   mp.flip_sign = io->flip_sign;
   if (io->init_icpt) {
@@ -363,11 +403,22 @@ typedef struct note_ctx {
   ns__run *run;
   int final_round;
   ns_scores *sc;           /* final round: rows to fill */
+  const uint8_t *captured; /* final round: per note, 1 if the scorer's output
+                           ** keeps the note (capture rule) */
 } note_ctx;
 
+static int in_scope(const ns__run *run, uint32_t e) { return !run->scope || run->scope[e]; }
+
+/* The scorer's numRatings of note n (its scope), or the note's. */
+static int32_t scorer_ratings(const ns__run *run, size_t n) {
+  return run->sc_ratings ? run->sc_ratings[n] : run->num_ratings[n];
+}
+
 /* Facts of note n from the round's parameters.  Sign statistics count the
-** note's ratings by raters that have a factor in that round's model. */
-static void note_facts(const ns__run *run, size_t n, int final_round, ns__note_facts *f) {
+** note's ratings (in the scorer's scope) by raters that have a factor in
+** that round's model. */
+static void note_facts_ex(const ns__run *run, size_t n, int final_round, int want_tags,
+                          ns__note_facts *f) {
   const ns_dataset *ds = run->ds;
   const double *icpt = final_round ? run->icpt2 : run->icpt1;
   const double *fac = final_round ? run->fac2 : run->fac1;
@@ -383,7 +434,7 @@ static void note_facts(const ns__run *run, size_t n, int final_round, ns__note_f
   double tag_w[NS_N_TAGS] = {0};
 
   memset(f, 0, sizeof *f);
-  f->n_ratings = run->num_ratings[n];
+  f->n_ratings = scorer_ratings(run, n);
   f->cls = run->note_class[n];
   f->icpt = icpt[n];
   f->fac = fac[n * run->k];
@@ -392,15 +443,20 @@ static void note_facts(const ns__run *run, size_t n, int final_round, ns__note_f
   for (uint64_t j = run->g->note_off[n]; j < run->g->note_off[n + 1]; j++) {
     uint32_t e = run->g->note_edges[j];
     uint32_t r = run->r_src[e];
-    double fu = rfac[(size_t)run->r_rater[e] * run->k];
-    uint32_t tags = ds->r_tags[r];
-    double w = ew ? ew[e] : 1.0, h;
-    /* Tags count with the rating's coordination weight: a group that
-    ** rated the note counts as little as in the fit (without trust every
-    ** weight is 1). */
-    double tw = run->edge_cw ? run->edge_cw[e] : 1.0;
-    for (int t = 0; tags && t < NS_N_TAGS; t++)
-      if (tags & NS_TAG_BIT(t)) tag_w[t] += tw;
+    double fu, w, h;
+    if (want_tags) {
+      /* Tags count with the rating's coordination weight: a group that
+      ** rated the note counts as little as in the fit (without trust every
+      ** weight is 1).  Over all the note's ratings: the explanation tags
+      ** are the meta step's, no scorer rule reads them. */
+      uint32_t tags = ds->r_tags[r];
+      double tw = run->edge_cw ? run->edge_cw[e] : 1.0;
+      for (int t = 0; tags && t < NS_N_TAGS; t++)
+        if (tags & NS_TAG_BIT(t)) tag_w[t] += tw;
+    }
+    if (!in_scope(run, e)) continue;
+    fu = rfac[(size_t)run->r_rater[e] * run->k];
+    w = ew ? ew[e] : 1.0;
     if (isnan(fu) || !(w > 0)) continue;
     h = ds->r_level[r] == NS_LEVEL_HELPFUL ? 1 : ds->r_level[r] == NS_LEVEL_NOT_HELPFUL ? -1 : 0;
     if (fu < 0) {
@@ -424,6 +480,10 @@ static void note_facts(const ns__run *run, size_t n, int final_round, ns__note_f
   f->net_pos = (int32_t)floor(h_pos + 1e-9);
 }
 
+static void note_facts(const ns__run *run, size_t n, int final_round, ns__note_facts *f) {
+  note_facts_ex(run, n, final_round, 0, f);
+}
+
 /* The meta step's verdict into a note's score row. */
 static void copy_meta(ns_note_score *s, const ns__meta_out *mo) {
   s->final_status = mo->status;
@@ -434,6 +494,31 @@ static void copy_meta(ns_note_score *s, const ns__meta_out *mo) {
   s->ts_nmr_due_to_stable_crh = mo->t_stab;
 }
 
+/* One scorer's final verdict on note n into its slot of the row. */
+static void put_model(const ns__run *run, size_t n, const ns__rule_out *ro, ns_note_score *s) {
+  const ns__scorer_spec *sp = run->spec;
+  int k = run->k;
+  if (sp->slot == NS__SLOT_CORE) {
+    s->core_status = ro->status;
+    s->core_rules = ro->rules;
+    return;
+  }
+  ns_model_score *m = &s->model[sp->slot];
+  m->intercept = run->icpt2[n];
+  m->factor = run->fac2[n * k];
+  m->intercept_no_high_vol = run->g_icpt_nohv ? run->g_icpt_nohv[n] : NAN;
+  m->intercept_no_correlated = run->g_icpt_nocorr ? run->g_icpt_nocorr[n] : NAN;
+  m->status = ro->status;
+  m->rules = ro->rules;
+  m->n_final_round = run->n_final_round[n];
+  if (sp->slot == NS_MODEL_GROUP) s->modeling_group = sp->group_id;
+  if (sp->slot == NS_MODEL_MULTI_GROUP) s->modeling_multi_group = sp->group_id;
+  if (sp->slot == NS_MODEL_CORE_WITH_TOPICS) {
+    s->cwt_intercept_min = run->g_icpt_min ? run->g_icpt_min[n] : NAN;
+    s->cwt_intercept_max = run->g_icpt_max ? run->g_icpt_max[n] : NAN;
+  }
+}
+
 static void notes_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
   note_ctx *c = vctx;
   ns__run *run = c->run;
@@ -441,43 +526,49 @@ static void notes_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
   for (size_t n = begin; n < end; n++) {
     ns__note_facts f;
     ns__rule_out ro;
-    if (run->num_ratings[n] == 0) {
-      /* Core never saw the note: no scorer status. */
-      if (!c->final_round) {
-        run->prov_status[n] = NS_STATUS_UNSET;
-      } else {
-        ns_note_score *s = &c->sc->notes[n];
-        ns__meta_out mo;
-        note_facts(run, n, 1, &f);
-        s->core_status = NS_STATUS_UNSET;
-        s->core_rules = 0;
-        ns__rules_meta(&f, s, &mo);
-        copy_meta(s, &mo);
-      }
+    if (scorer_ratings(run, n) == 0) {
+      /* the scorer never saw the note: no status */
+      if (!c->final_round) run->prov_status[n] = NS_STATUS_UNSET;
       continue;
     }
-    note_facts(run, n, c->final_round, &f);
     if (!c->final_round) {
+      note_facts(run, n, 0, &f);
       ns__rules_provisional(&f, run->p, &ro);
       run->prov_status[n] = ro.status;
-    } else {
-      ns_note_score *s = &c->sc->notes[n];
-      ns__meta_out mo;
+    } else if (c->captured[n]) {
+      note_facts(run, n, 1, &f);
       ns__rules_final(&f, run->p, &ro);
-      s->core_status = ro.status;
-      s->core_rules = ro.rules;
-      ns__rules_meta(&f, s, &mo);
-      copy_meta(s, &mo);
+      put_model(run, n, &ro, &c->sc->notes[n]);
     }
+  }
+}
+
+/* The meta rules on every note, with Core's facts (history, guardrail
+** inputs of the meta step, explanation tags). */
+static void meta_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
+  note_ctx *c = vctx;
+  (void)chunk;
+  for (size_t n = begin; n < end; n++) {
+    ns__note_facts f;
+    ns__meta_out mo;
+    ns_note_score *s = &c->sc->notes[n];
+    note_facts_ex(c->run, n, 1, 1, &f);
+    /* Core's numbers as its output has them: none for a note outside its
+    ** capture (the reference's meta sees NaN coreNoteIntercept there) */
+    f.icpt = s->intercept;
+    f.fac = s->factor;
+    f.icpt_pop = s->intercept_pop;
+    ns__rules_meta(&f, s, &mo);
+    copy_meta(s, &mo);
   }
 }
 
 /* ---- round 2 ----------------------------------------------------------- */
 
-/* Round 2: ratings of raters above the helpfulness threshold (minus the
-** group filter's drops), weighted by trust when it is on; raters whose
-** weight is 0 (trust below the floor) leave the fit, then notes need >= 5
-** of the remaining ratings. */
+/* Round 2: ratings (in the scorer's scope) of raters above the helpfulness
+** threshold (minus the group filter's drops), weighted by the coordination
+** weights when trust is on; raters whose weight is 0 leave the fit, then
+** notes need >= 5 of the remaining ratings. */
 static int round2(ns__run *run) {
   const ns_params *p = run->p;
   int k = run->k, rc = 0;
@@ -488,7 +579,8 @@ static int round2(ns__run *run) {
 
   if (!base) return NS_ENOMEM;
   for (size_t e = 0; e < run->n_r; e++)
-    base[e] = run->above[run->r_rater[e]] == 1 && !(run->edge_cw && !(run->edge_cw[e] > 0));
+    base[e] = in_scope(run, (uint32_t)e) && run->above[run->r_rater[e]] == 1 &&
+              !(run->edge_cw && !(run->edge_cw[e] > 0));
   if (run->edge_cw) {
     /* Trust on: the coordination weights (1/m for m members of a group on
     ** a note, 1 for everyone else) carry into round 2 and its rules. */
@@ -541,6 +633,512 @@ out:
   } else {
     free(w);
   }
+  return rc;
+}
+
+/* ---- scopes ------------------------------------------------------------ */
+
+/* Per participant modeling group (NS__GROUP_ABSENT when not enrolled) and
+** per universe note topic (text/topics.h). */
+static int scope_inputs(ns__run *run) {
+  const ns_dataset *ds = run->ds;
+  int8_t *dt = NULL;
+  int rc;
+  run->rater_group = ns_mallocn(run->n_part ? run->n_part : 1, sizeof *run->rater_group);
+  run->note_topic = ns_calloc(run->n_notes, 1);
+  if (!run->rater_group || !run->note_topic) return NS_ENOMEM;
+  for (size_t u = 0; u < run->n_part; u++) run->rater_group[u] = NS__GROUP_ABSENT;
+  for (size_t i = 0; i < ds->n_enrollment; i++) {
+    int32_t u = ds->enrollment[i].participant, g = ds->enrollment[i].modeling_group;
+    if (u < 0 || (size_t)u >= run->n_part) continue;
+    run->rater_group[u] = g >= 0 ? g : NS__GROUP_NONE;
+  }
+  if (ds->n_notes) {
+    if (!(dt = ns_calloc(ds->n_notes, 1))) return NS_ENOMEM;
+    if ((rc = ns_topics_assign(ds, run->pool, dt)) != 0) {
+      free(dt);
+      return rc;
+    }
+    for (size_t n = 0; n < run->n_notes; n++) {
+      int32_t d = run->note_ds[n];
+      int8_t t = d >= 0 ? dt[d] : NS_TOPIC_NONE;
+      run->note_topic[n] = t > 0 && t < NS_TOPIC_COUNT ? t : NS_TOPIC_NONE;
+    }
+    free(dt);
+  }
+  return 0;
+}
+
+/* A scorer's view of the run (pipeline_int.h): scope[e] (the edges it trains on),
+** sc_ratings[n] (its numRatings) and captured[n] (its output keeps the
+** note: the share of the note's ratings by in-population raters reaches
+** captureThreshold; without one, every note it rated).  Reference
+** scorer.py:106-211. */
+int ns__build_scope(const ns__run *run, const ns__scorer_spec *sp, uint8_t *scope,
+                    int32_t *sc_ratings, uint8_t *captured) {
+  for (size_t n = 0; n < run->n_notes; n++) {
+    uint64_t lo = run->g->note_off[n], hi = run->g->note_off[n + 1];
+    int32_t cnt = 0;
+    double in = 0, tot = 0;
+    int t = run->note_topic[n], note_ok, cap;
+    note_ok = sp->topic_mode == NS__TOPICS_ONLY      ? t == sp->topic
+              : sp->topic_mode == NS__TOPICS_EXCLUDE ? t == NS_TOPIC_NONE
+                                                     : 1;
+    /* With trust on, a rating counts in the share with its coordination
+    ** weight (1/m for m members of a detected group on the note): a ring
+    ** must not decide which scorer reports a note by rating it, any more
+    ** than it may move the fit.  Without trust (and in the reference) every
+    ** rating counts 1. */
+    for (uint64_t j = lo; j < hi; j++) {
+      uint32_t e = run->g->note_edges[j];
+      double w = run->edge_cw ? run->edge_cw[e] : 1.0;
+      tot += w;
+      if (ns__scorer_rater_in(sp, run->rater_group[run->r_rater[e]])) in += w;
+    }
+    cap = isnan(sp->capture) ? 1 : tot > 0 && in / tot >= sp->capture;
+    if (sp->strict && !cap) note_ok = 0;
+    for (uint64_t j = lo; j < hi; j++) {
+      uint32_t e = run->g->note_edges[j];
+      scope[e] = note_ok && ns__scorer_rater_in(sp, run->rater_group[run->r_rater[e]]);
+      cnt += scope[e];
+    }
+    sc_ratings[n] = cnt;
+    captured[n] = (uint8_t)(cap && cnt > 0);
+  }
+  return 0;
+}
+
+/* ---- one MF scorer's path ---------------------------------------------- */
+
+static double *nan_array(size_t n);
+
+/* The per-scorer arrays of a run (the rest of ns__run is shared). */
+static int state_alloc(ns__run *run) {
+  size_t nn = run->n_notes, np = run->n_part;
+  int k = run->k;
+  run->edge_r1 = ns_calloc(run->n_r ? run->n_r : 1, 1);
+  run->edge_r2 = ns_calloc(run->n_r ? run->n_r : 1, 1);
+  run->icpt1 = nan_array(nn);
+  run->fac1 = nan_array(nn * k);
+  run->ricpt1 = nan_array(np);
+  run->rfac1 = nan_array(np * k);
+  run->icpt2 = nan_array(nn);
+  run->fac2 = nan_array(nn * k);
+  run->ricpt2 = nan_array(np);
+  run->rfac2 = nan_array(np * k);
+  run->prov_status = ns_mallocn(nn, 1);
+  run->agree_ratio = nan_array(np);
+  run->agree_harass = nan_array(np);
+  run->ratio_diff = nan_array(np);
+  run->mean_score = nan_array(np);
+  run->above = ns_calloc(np ? np : 1, 1);
+  run->n_final_round = ns_calloc(nn, sizeof *run->n_final_round);
+  if (!run->edge_r1 || !run->edge_r2 || !run->icpt1 || !run->fac1 || !run->ricpt1 ||
+      !run->rfac1 || !run->icpt2 || !run->fac2 || !run->ricpt2 || !run->rfac2 ||
+      !run->prov_status || !run->agree_ratio || !run->agree_harass || !run->ratio_diff ||
+      !run->mean_score || !run->above || !run->n_final_round)
+    return NS_ENOMEM;
+  return 0;
+}
+
+static void state_free(ns__run *run) {
+  free(run->edge_r1);
+  free(run->edge_r2);
+  free(run->icpt1);
+  free(run->fac1);
+  free(run->ricpt1);
+  free(run->rfac1);
+  free(run->prov_status);
+  free(run->agree_ratio);
+  free(run->agree_harass);
+  free(run->ratio_diff);
+  free(run->mean_score);
+  free(run->above);
+  free(run->edge_w);
+  free(run->icpt2);
+  free(run->fac2);
+  free(run->ricpt2);
+  free(run->rfac2);
+  free(run->n_final_round);
+  free(run->scope);
+  free(run->sc_ratings);
+  ns__guardrails_free(run);
+}
+
+/* Round 1 of a scorer: the count filter on its scope (and, trust on, the
+** edges the coordination test kept), then MF and the provisional statuses. */
+static int scorer_round1(ns__run *run) {
+  const ns_params *p = run->p;
+  uint8_t *base = ns_mallocn(run->n_r ? run->n_r : 1, 1);
+  fit_io io;
+  int rc;
+  if (!base) return NS_ENOMEM;
+  for (size_t e = 0; e < run->n_r; e++)
+    base[e] = in_scope(run, (uint32_t)e) && !(run->edge_cw && !(run->edge_cw[e] > 0));
+  rc = count_filter(run, base, p->min_ratings_note, p->min_ratings_rater, run->edge_r1);
+  free(base);
+  if (rc != 0) return rc;
+  memset(&io, 0, sizeof io);
+  io.mask = run->edge_r1;
+  io.weight = run->edge_cw;
+  io.flip_sign = 1;
+  io.icpt = run->icpt1;
+  io.fac = run->fac1;
+  io.ricpt = run->ricpt1;
+  io.rfac = run->rfac1;
+  if ((rc = fit_subset(run, &io)) != 0) return rc;
+  run->mu1 = io.mu;
+  run->n_r1 = io.n_edges;
+  run->n_r1_notes = io.n_notes;
+  run->n_r1_raters = io.n_raters;
+  {
+    note_ctx c = {run, 0, NULL, NULL};
+    ns_pool_for(run->pool, run->n_notes, 1024, notes_chunk, &c);
+  }
+  return 0;
+}
+
+/* A scorer's run over the Core run's shared arrays (notes, edges, bigraph,
+** coordination weights, harassment penalty, quasi-cliques, scopes); its own
+** state is allocated by state_alloc and freed by state_free. */
+static void sub_init(ns__run *sub_, const ns__run *core, const ns__scorer_spec *sp,
+                     ns_params *sp_params) {
+#define sub (*sub_)
+  memset(&sub, 0, sizeof sub);
+  ns__scorer_params(sp, core->p, sp_params);
+  /* the shared part of the run */
+  sub.ds = core->ds;
+  sub.p = sp_params;
+  sub.pool = core->pool;
+  sub.k = core->k;
+  sub.n_notes = core->n_notes;
+  sub.note_id = core->note_id;
+  sub.note_ds = core->note_ds;
+  sub.note_hist = core->note_hist;
+  sub.note_created = core->note_created;
+  sub.note_class = core->note_class;
+  sub.note_author = core->note_author;
+  sub.note_latest_nonnmr = core->note_latest_nonnmr;
+  sub.num_ratings = core->num_ratings;
+  sub.n_part = core->n_part;
+  sub.n_r = core->n_r;
+  sub.r_src = core->r_src;
+  sub.r_note = core->r_note;
+  sub.r_rater = core->r_rater;
+  sub.r_value = core->r_value;
+  sub.g = core->g;
+  sub.trust = core->trust;
+  sub.group_id = core->group_id;
+  sub.edge_cw = core->edge_cw;
+  sub.harass_pen = core->harass_pen;
+  sub.qclique_id = core->qclique_id;
+  sub.rater_group = core->rater_group;
+  sub.hv_raters = core->hv_raters;
+  sub.inc_cnt = core->inc_cnt;
+  sub.inc_tot = core->inc_tot;
+  sub.note_topic = core->note_topic;
+  sub.spec = sp;
+  sub.is_sub = 1;
+
+#undef sub
+}
+
+/* Keeps a scorer's final-round rater parameters for the rater rows (the
+** MF slots the reference writes in helpfulness_scores.tsv). */
+static void keep_rater_params(ns__run *core, const ns__scorer_spec *sp, const double *ricpt,
+                              const double *rfac) {
+  size_t np = core->n_part;
+  int k = core->k;
+  if (sp->slot == NS__SLOT_CORE || sp->slot == NS_MODEL_TOPIC || sp->kind != NS__KIND_MF) return;
+  for (size_t u = 0; u < np; u++) {
+    if (isnan(ricpt[u])) continue;
+    core->rs_icpt[(size_t)sp->slot * np + u] = ricpt[u];
+    core->rs_fac[(size_t)sp->slot * np + u] = rfac[u * k];
+    if (sp->slot == NS_MODEL_GROUP) core->rs_group[u] = sp->group_id;
+    if (sp->slot == NS_MODEL_MULTI_GROUP) core->rs_multi[u] = sp->group_id;
+  }
+}
+
+/* Would the scorer's fit be Core's?  Everything up to the status rules is
+** a function of the scope and of the few constants compared here, so when
+** they are equal (no topic notes and every rater in both populations: the
+** common case for CoreWithTopics, and for Expansion on data without
+** expansion raters) the scorer reuses Core's round 1, helpfulness, round 2
+** and guardrail verdicts -- the same numbers it would compute -- and only its
+** rule chain differs.  Pseudo-raters: a scorer without them only ignores
+** Core's bounds (ns__guard_facts reads them only if its params have them). */
+static int same_fit_as_core(const ns__run *core, const ns__scorer_spec *sp, const ns_params *p,
+                            const uint8_t *scope) {
+  const ns__scorer_spec *cs = core->spec;
+  if (sp->round1_only || sp->l_in != cs->l_in || sp->l_iu != cs->l_iu || sp->l_mu != cs->l_mu ||
+      sp->l_fn != cs->l_fn || sp->l_fu != cs->l_fu || sp->no_mu != cs->no_mu ||
+      sp->tag_pct != cs->tag_pct || sp->incorrect_thr != cs->incorrect_thr ||
+      p->min_mean_note_score != core->p->min_mean_note_score ||
+      (p->pseudoraters && !core->p->pseudoraters))
+    return 0;
+  return memcmp(scope, core->scope, core->n_r) == 0;
+}
+
+/* A scorer beside Core, on its scope of the Core run's arrays: round 1 ->
+** provisional -> helpfulness -> round 2 -> guardrails -> scorer chain with
+** its constants, into its slot of sc's rows.  Round-1-only scorers (topic,
+** useReputation=False) skip the helpfulness filter and the refit: their
+** final round is the round-1 fit on the same ratings, then guardrails and
+** the chain. */
+static int run_sub_scorer(ns__run *core, const ns__scorer_spec *sp, ns_scores *sc,
+                          ns_run_stats *st) {
+  ns__run sub;
+  ns_params sp_params;
+  uint8_t *captured = NULL;
+  size_t nin = 0, nn = core->n_notes;
+  int rc = 0;
+
+  sub_init(&sub, core, sp, &sp_params);
+  sub.scope = ns_mallocn(core->n_r ? core->n_r : 1, 1);
+  sub.sc_ratings = ns_calloc(nn, sizeof *sub.sc_ratings);
+  captured = ns_calloc(nn, 1);
+  if (!sub.scope || !sub.sc_ratings || !captured) { rc = NS_ENOMEM; goto out; }
+  ns__build_scope(&sub, sp, sub.scope, sub.sc_ratings, captured);
+  for (size_t e = 0; e < sub.n_r; e++) nin += sub.scope[e];
+  if (nin == 0) goto out;  /* nobody in the scorer's populations */
+  if (same_fit_as_core(core, sp, &sp_params, sub.scope)) {
+    /* Core's state is this scorer's too: apply its chain to it */
+    ns__run view = *core;
+    view.p = &sp_params;
+    view.spec = sp;
+    view.is_sub = 1;
+    note_ctx c = {&view, 1, sc, captured};
+    ns_pool_for(view.pool, nn, 1024, notes_chunk, &c);
+    keep_rater_params(core, sp, core->ricpt2, core->rfac2);
+    goto out;
+  }
+  if ((rc = state_alloc(&sub)) != 0) goto out;
+  if ((rc = scorer_round1(&sub)) != 0) goto out;
+  if (sp->round1_only) {
+    /* useReputation=False: the round-1 fit is the scorer's result */
+    memcpy(sub.icpt2, sub.icpt1, nn * sizeof *sub.icpt2);
+    memcpy(sub.fac2, sub.fac1, nn * (size_t)sub.k * sizeof *sub.fac2);
+    memcpy(sub.ricpt2, sub.ricpt1, sub.n_part * sizeof *sub.ricpt2);
+    memcpy(sub.rfac2, sub.rfac1, sub.n_part * (size_t)sub.k * sizeof *sub.rfac2);
+    memcpy(sub.edge_r2, sub.edge_r1, sub.n_r);
+    for (size_t e = 0; e < sub.n_r; e++)
+      if (sub.edge_r1[e]) sub.n_final_round[sub.r_note[e]]++;
+    /* final scoring still runs its guardrails on those ratings
+    ** (mf_base_scorer.py:1119-1125: only the rep-filter is skipped) */
+    if ((rc = ns__guardrails(&sub)) != 0) goto out;
+  } else {
+    if ((rc = ns__helpfulness(&sub)) != 0) goto out;
+    if ((rc = round2(&sub)) != 0) goto out;
+    if ((rc = ns__guardrails(&sub)) != 0) goto out;
+  }
+  {
+    note_ctx c = {&sub, 1, sc, captured};
+    ns_pool_for(sub.pool, nn, 1024, notes_chunk, &c);
+  }
+  keep_rater_params(core, sp, sub.ricpt2, sub.rfac2);
+  if (sp->slot == NS_MODEL_TOPIC) {
+    /* topicNoteConfident: more than n_confidence raters with a factor on
+    ** each side among the note's scope ratings (mf_topic_scorer.py) */
+    for (size_t n = 0; n < nn; n++) {
+      int32_t pos = 0, neg = 0;
+      if (!captured[n] || isnan(sub.icpt2[n])) continue;
+      for (uint64_t j = sub.g->note_off[n]; j < sub.g->note_off[n + 1]; j++) {
+        uint32_t e = sub.g->note_edges[j];
+        double fu = sub.rfac1[(size_t)sub.r_rater[e] * sub.k];
+        if (!sub.scope[e] || isnan(fu)) continue;
+        if (fu >= 0) pos++;
+        else neg++;
+      }
+      sc->notes[n].topic_confident = (int8_t)(pos > sp->n_confidence && neg > sp->n_confidence);
+    }
+  }
+out:
+  st->mf_passes += sub.st.mf_passes;
+  st->mf_seconds += sub.st.mf_seconds;
+  state_free(&sub);
+  free(captured);
+  return rc;
+}
+
+/* GaussianModel / GaussianCoreWithTopicsModel (factorization/gaussian.h,
+** gaussian_scorer.py): the scorer's scope of Core's final-round raters
+** (above Core's threshold, with a Core round-2 factor) and their Core
+** factors.  Its note factor is the empirical phi; its
+** NoHighVol / NoCorrelated intercepts are the Gaussian scores again without
+** those raters; the tag, incorrect and low-diligence verdicts come from the
+** guardrails on its ratings with Core's rater parameters; then the chain
+** with the Gaussian constants. */
+static int gauss_scores(const ns__run *core, const uint8_t *use, const uint8_t *drop_rater,
+                        double *icpt, double *phi) {
+  size_t nn = core->n_notes, ne = 0;
+  int k = core->k, rc = NS_ENOMEM;
+  size_t *off = ns_mallocn(nn + 1, sizeof *off);
+  float *val = NULL;
+  double *rf = NULL;
+  if (!off) goto out;
+  for (size_t e = 0; e < core->n_r; e++) ne += use[e] && !(drop_rater && drop_rater[core->r_rater[e]]);
+  val = ns_mallocn(ne ? ne : 1, sizeof *val);
+  rf = ns_mallocn(ne ? ne : 1, sizeof *rf);
+  if (!val || !rf) goto out;
+  off[0] = 0;
+  for (size_t n = 0, j = 0; n < nn; n++) {
+    for (uint64_t x = core->g->note_off[n]; x < core->g->note_off[n + 1]; x++) {
+      uint32_t e = core->g->note_edges[x];
+      int32_t u = core->r_rater[e];
+      if (!use[e] || (drop_rater && drop_rater[u])) continue;
+      val[j] = core->r_value[e];
+      rf[j] = core->rfac2[(size_t)u * k];
+      j++;
+    }
+    off[n + 1] = j;
+  }
+  {
+    /* no author rating: the pinned reference adds none (gaussian.h) */
+    ns_gauss_in in = {nn, off, val, rf, NULL};
+    rc = ns_gaussian_scores(&in, core->pool, icpt, phi);
+  }
+  /* a note without ratings here has no score */
+  for (size_t n = 0; rc == 0 && n < nn; n++)
+    if (off[n + 1] == off[n]) icpt[n] = phi[n] = NAN;
+out:
+  free(off), free(val), free(rf);
+  return rc;
+}
+
+/* icpt = the Gaussian scores of sub's ratings without those of the raters
+** in drop (NULL: none), or a copy of sub's when none of them rated. */
+static int gauss_without(const ns__run *core, const ns__run *sub, const uint8_t *drop,
+                         double *icpt, double *phi) {
+  int any = 0;
+  for (size_t e = 0; drop && e < sub->n_r && !any; e++) any = sub->edge_r2[e] && drop[sub->r_rater[e]];
+  if (!any) {
+    memcpy(icpt, sub->icpt2, sub->n_notes * sizeof *icpt);
+    return 0;
+  }
+  return gauss_scores(core, sub->edge_r2, drop, icpt, phi);
+}
+
+static int run_gaussian(const ns__run *core, const ns__scorer_spec *sp, ns_scores *sc) {
+  ns__run sub;
+  ns_params gp;
+  size_t nn = core->n_notes, np = core->n_part;
+  int k = core->k, rc = NS_ENOMEM;
+  uint8_t *captured = ns_calloc(nn, 1), *corr = NULL;
+  double *phi = NULL;
+
+  sub_init(&sub, core, sp, &gp);
+  sub.gauss = 1;
+  sub.scope = ns_mallocn(core->n_r ? core->n_r : 1, 1);
+  sub.sc_ratings = ns_calloc(nn, sizeof *sub.sc_ratings);
+  if (!captured || !sub.scope || !sub.sc_ratings) goto out;
+  ns__build_scope(&sub, sp, sub.scope, sub.sc_ratings, captured);
+  if ((rc = state_alloc(&sub)) != 0) goto out;
+  rc = NS_ENOMEM;
+  phi = nan_array(nn);
+  sub.g_icpt_nocorr = nan_array(nn);
+  corr = ns_calloc(np ? np : 1, 1);
+  if (!phi || !sub.g_icpt_nocorr || !corr) goto out;
+  /* its ratings (gaussian.h, the reference's view): on notes with >= 5
+  ** ratings in its scope, those by raters above Core's helpfulness
+  ** threshold with a Core final factor */
+  for (size_t e = 0; e < sub.n_r; e++) {
+    int32_t u = sub.r_rater[e];
+    sub.edge_r2[e] = sub.scope[e] && sub.sc_ratings[sub.r_note[e]] >= sub.p->min_ratings_note &&
+                     core->above[u] == 1 && !isnan(core->rfac2[(size_t)u * k]);
+  }
+  for (size_t e = 0; e < sub.n_r; e++)
+    if (sub.edge_r2[e]) sub.n_final_round[sub.r_note[e]]++;
+  if ((rc = gauss_scores(core, sub.edge_r2, NULL, sub.icpt2, phi)) != 0) goto out;
+  memcpy(sub.fac2, phi, nn * sizeof *phi);  /* k = 1 columns (first factor) */
+  if (k > 1)
+    for (size_t n = nn; n-- > 0;) {
+      sub.fac2[n * k] = phi[n];
+      for (int d = 1; d < k; d++) sub.fac2[n * k + d] = 0;
+    }
+  memcpy(sub.ricpt2, core->ricpt2, np * sizeof *sub.ricpt2);
+  memcpy(sub.rfac2, core->rfac2, np * (size_t)k * sizeof *sub.rfac2);
+  memcpy(sub.prov_status, core->prov_status, nn);
+  sub.mu2 = core->mu2;
+  /* tag / incorrect / low-diligence verdicts on its ratings */
+  if ((rc = ns__guardrails(&sub)) != 0) goto out;
+  if (sub.p->guardrails) {
+    /* NoHighVol / NoCorrelated: the Gaussian scores without those raters */
+    /* (without such raters among its ratings the rerun is the score) */
+    if ((rc = gauss_without(core, &sub, core->hv_raters, sub.g_icpt_nohv, phi)) != 0) goto out;
+    for (size_t u = 0; u < np; u++) corr[u] = core->qclique_id && core->qclique_id[u] > 0;
+    if ((rc = gauss_without(core, &sub, corr, sub.g_icpt_nocorr, phi)) != 0) goto out;
+  }
+  {
+    note_ctx c = {&sub, 1, sc, captured};
+    ns_pool_for(sub.pool, nn, 1024, notes_chunk, &c);
+  }
+  rc = 0;
+out:
+  state_free(&sub);
+  free(captured), free(corr), free(phi);
+  return rc;
+}
+
+/* ---- the small scorers, side by side ---------------------------------- */
+
+/* The group, multi-group and topic models: small scopes, so one thread
+** each is enough and several run at once.  They never write the same
+** memory: each writes its own model[] slot, and within the group slot
+** (and modeling_group, the rater parameters of the group slot) only the
+** notes its capture rule keeps -- shares of disjoint populations, so at most
+** one group model keeps a note (captures >= 0.51) -- and only raters of its
+** own group; a topic model only notes of its topic. */
+static int small_scorer(const ns__scorer_spec *sp) {
+  return sp->kind == NS__KIND_MF &&
+         (sp->slot == NS_MODEL_GROUP || sp->slot == NS_MODEL_MULTI_GROUP || sp->slot == NS_MODEL_TOPIC);
+}
+
+typedef struct small_ctx {
+  ns__run *core;
+  ns_scores *sc;
+  const int *idx;        /* scorer indexes */
+  int *rc;               /* per task */
+  ns_run_stats *st;      /* per task: the counters it adds */
+  double *secs;          /* per task */
+} small_ctx;
+
+static void small_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
+  small_ctx *c = vctx;
+  (void)chunk;
+  for (size_t j = begin; j < end; j++) {
+    double t0 = ns_monotonic_s();
+    ns__run view = *c->core;  /* the same arrays, its own one-thread pool */
+    ns_pool *one = NULL;
+    int rc = ns_pool_new(1, &one);
+    if (rc == 0) {
+      view.pool = one;
+      rc = run_sub_scorer(&view, &ns__scorers[c->idx[j]], c->sc, &c->st[j]);
+    }
+    ns_pool_free(one);
+    c->rc[j] = rc;
+    c->secs[j] = ns_monotonic_s() - t0;
+  }
+}
+
+static int run_small_scorers(ns__run *core, ns_scores *sc, int show) {
+  int idx[NS_SCORER_MAX], rcs[NS_SCORER_MAX], n = 0, rc = 0;
+  double secs[NS_SCORER_MAX];
+  ns_run_stats *st = ns_calloc(NS_SCORER_MAX, sizeof *st);
+  if (!st) return NS_ENOMEM;
+  for (int i = 1; i < ns__n_scorers; i++)
+    if (small_scorer(&ns__scorers[i])) idx[n++] = i;
+  if (show) fprintf(stderr, "notescore: score: %d group and topic models...\n", n);
+  {
+    small_ctx c = {core, sc, idx, rcs, st, secs};
+    ns_pool_for(core->pool, (size_t)n, 1, small_chunk, &c);
+  }
+  for (int j = 0; j < n; j++) {
+    if (rc == 0 && rcs[j] != 0) rc = rcs[j];  /* the first in table order */
+    core->st.mf_passes += st[j].mf_passes;
+    core->st.mf_seconds += st[j].mf_seconds;
+    core->st.scorer_seconds[idx[j]] = secs[j];
+  }
+  free(st);
   return rc;
 }
 
@@ -631,6 +1229,12 @@ static int rater_rows(ns__run *run, ns_scores *sc) {
       r->trust = run->trust[u];
       r->group_id = run->group_id ? run->group_id[u] : 0;
       r->qclique_id = run->qclique_id ? run->qclique_id[u] : 0;
+      for (int m = 0; m < NS_MODEL_COUNT; m++) {
+        r->model_intercept[m] = run->rs_icpt ? run->rs_icpt[(size_t)m * np + u] : NAN;
+        r->model_factor[m] = run->rs_fac ? run->rs_fac[(size_t)m * np + u] : NAN;
+      }
+      r->modeling_group = run->rs_group ? run->rs_group[u] : -1;
+      r->modeling_multi_group = run->rs_multi ? run->rs_multi[u] : -1;
     }
   }
   /* Participant indexes are in string order after ns_dataset_normalize();
@@ -665,30 +1269,21 @@ static void run_free(ns__run *run) {
   free(run->r_rater);
   free(run->r_value);
   ns_bigraph_free(run->g);
-  free(run->edge_r1);
-  free(run->edge_r2);
-  free(run->icpt1);
-  free(run->fac1);
-  free(run->ricpt1);
-  free(run->rfac1);
-  free(run->prov_status);
-  free(run->agree_ratio);
-  free(run->agree_harass);
   free(run->harass_pen);
-  free(run->ratio_diff);
-  free(run->mean_score);
-  free(run->above);
   free(run->trust);
   free(run->earned);
   free(run->group_id);
   free(run->edge_cw);
-  free(run->edge_w);
-  free(run->icpt2);
-  free(run->fac2);
-  free(run->ricpt2);
-  free(run->rfac2);
-  free(run->n_final_round);
-  ns__guardrails_free(run);
+  free(run->rater_group);
+  free(run->note_topic);
+  free(run->rs_icpt);
+  free(run->rs_fac);
+  free(run->rs_group);
+  free(run->rs_multi);
+  free(run->hv_raters);
+  free(run->inc_cnt);
+  free(run->inc_tot);
+  state_free(run);  /* Core's own state, quasi-cliques included */
   ns_pool_free(run->pool);
 }
 
@@ -701,10 +1296,11 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
   ns__run run;
   ns_scores *sc = NULL;
   stage_clock clk;
-  double t_start = ns_monotonic_s();
+  double t_start = ns_monotonic_s(), t_core;
   int rc = 0, k;
   size_t nn, np;
   int8_t *prov1 = NULL;       /* round-1 provisional statuses (output) */
+  uint8_t *captured = NULL;   /* Core's capture rule per note */
 
   *out = NULL;
   if (stats) memset(stats, 0, sizeof *stats);
@@ -713,6 +1309,7 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
   run.ds = ds;
   run.p = p;
   run.k = k = p->k;
+  run.spec = &ns__scorers[0];  /* MFCoreScorer; its thresholds are p's */
   clk.show = p->progress && isatty(2);
   if ((rc = ns_pool_new(p->threads > 0 ? p->threads : ns_default_threads(), &run.pool)) != 0)
     goto out;
@@ -727,80 +1324,50 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
   nn = run.n_notes;
   if (nn == 0) { rc = NS_ENODATA; goto out; }
   np = run.n_part;
-  run.edge_r1 = ns_calloc(run.n_r, 1);
-  run.edge_r2 = ns_calloc(run.n_r, 1);
-  run.icpt1 = nan_array(nn);
-  run.fac1 = nan_array(nn * k);
-  run.ricpt1 = nan_array(np);
-  run.rfac1 = nan_array(np * k);
-  run.icpt2 = nan_array(nn);
-  run.fac2 = nan_array(nn * k);
-  run.ricpt2 = nan_array(np);
-  run.rfac2 = nan_array(np * k);
-  run.prov_status = ns_mallocn(nn, 1);
+  if ((rc = scope_inputs(&run)) != 0) goto out;
+  if ((rc = state_alloc(&run)) != 0) goto out;
   prov1 = ns_mallocn(nn, 1);
-  run.agree_ratio = nan_array(np);
-  run.agree_harass = nan_array(np);
-  run.ratio_diff = nan_array(np);
-  run.mean_score = nan_array(np);
-  run.above = ns_calloc(np, 1);
+  captured = ns_calloc(nn, 1);
+  run.scope = ns_mallocn(run.n_r ? run.n_r : 1, 1);
+  run.sc_ratings = ns_calloc(nn, sizeof *run.sc_ratings);
   run.trust = nan_array(np);
   run.earned = nan_array(np);
-  if (p->trust) {
-    run.group_id = ns_calloc(np, sizeof *run.group_id);
-    run.edge_cw = ns_mallocn(run.n_r, sizeof *run.edge_cw);
-    if (!run.group_id || !run.edge_cw) { rc = NS_ENOMEM; goto out; }
-  }
-  run.n_final_round = ns_calloc(nn, sizeof *run.n_final_round);
-  if (!prov1 || !run.edge_r1 || !run.edge_r2 || !run.icpt1 || !run.fac1 || !run.ricpt1 || !run.rfac1 ||
-      !run.icpt2 || !run.fac2 || !run.ricpt2 || !run.rfac2 || !run.prov_status ||
-      !run.agree_ratio || !run.agree_harass || !run.ratio_diff || !run.mean_score ||
-      !run.above || !run.trust || !run.earned || !run.n_final_round) {
+  run.rs_icpt = nan_array((size_t)NS_MODEL_COUNT * (np ? np : 1));
+  run.rs_fac = nan_array((size_t)NS_MODEL_COUNT * (np ? np : 1));
+  run.rs_group = ns_mallocn(np ? np : 1, sizeof *run.rs_group);
+  run.rs_multi = ns_mallocn(np ? np : 1, sizeof *run.rs_multi);
+  if (!run.rs_icpt || !run.rs_fac || !run.rs_group || !run.rs_multi) { rc = NS_ENOMEM; goto out; }
+  for (size_t u = 0; u < np; u++) run.rs_group[u] = run.rs_multi[u] = -1;
+  if (!prov1 || !captured || !run.scope || !run.sc_ratings || !run.trust || !run.earned) {
     rc = NS_ENOMEM;
     goto out;
   }
+  if (p->trust) {
+    run.group_id = ns_calloc(np ? np : 1, sizeof *run.group_id);
+    run.edge_cw = ns_mallocn(run.n_r ? run.n_r : 1, sizeof *run.edge_cw);
+    if (!run.group_id || !run.edge_cw) { rc = NS_ENOMEM; goto out; }
+  }
   run.st.stage_seconds[NS_STAGE_SNAPSHOT] = stage_end(&clk);
   if (CANCELED()) { rc = NS_ECANCELED; goto out; }
+  t_core = ns_monotonic_s();
 
   /* -- coordinated groups (trust on): a large group has no say on a note
   ** where it rates against everyone else (weight 0: the rating leaves the
   ** fit, so it moves no count either) and a bounded say elsewhere, in both
-  ** rounds, so a ring cannot bend the provisional statuses either. */
-  uint8_t *in_fit = NULL;
+  ** rounds, so a ring cannot bend the provisional statuses either.  Over
+  ** every kept rating: the weights are shared by all scorers. */
   if (p->trust) {
     stage_begin(&clk, "coordinated groups");
     if ((rc = ns__groups_stage(&run)) != 0) goto out;
     run.st.groups_seconds = stage_end(&clk);
     run.st.stage_seconds[NS_STAGE_TRUST] += run.st.groups_seconds;
-    if (!(in_fit = ns_mallocn(run.n_r, 1))) { rc = NS_ENOMEM; goto out; }
-    for (size_t e = 0; e < run.n_r; e++) in_fit[e] = run.edge_cw[e] > 0;
   }
+  /* Core's view (after the groups: capture shares use their weights) */
+  ns__build_scope(&run, run.spec, run.scope, run.sc_ratings, captured);
 
-  /* -- round 1 */
+  /* -- round 1 (Core) */
   stage_begin(&clk, "round 1 (prescoring) factorization");
-  rc = count_filter(&run, in_fit, p->min_ratings_note, p->min_ratings_rater, run.edge_r1);
-  free(in_fit);
-  if (rc != 0) goto out;
-  {
-    fit_io io;
-    memset(&io, 0, sizeof io);
-    io.mask = run.edge_r1;
-    io.weight = run.edge_cw;
-    io.flip_sign = 1;
-    io.icpt = run.icpt1;
-    io.fac = run.fac1;
-    io.ricpt = run.ricpt1;
-    io.rfac = run.rfac1;
-    if ((rc = fit_subset(&run, &io)) != 0) goto out;
-    run.mu1 = io.mu;
-    run.n_r1 = io.n_edges;
-    run.n_r1_notes = io.n_notes;
-    run.n_r1_raters = io.n_raters;
-  }
-  {
-    note_ctx c = {&run, 0, NULL};
-    ns_pool_for(run.pool, nn, 1024, notes_chunk, &c);
-  }
+  if ((rc = scorer_round1(&run)) != 0) goto out;
   memcpy(prov1, run.prov_status, nn);
   run.st.stage_seconds[NS_STAGE_ROUND1] = stage_end(&clk);
   if (CANCELED()) { rc = NS_ECANCELED; goto out; }
@@ -825,40 +1392,88 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
   /* -- guardrails on the round-2 fit (engine/pipeline_guard.c) */
   stage_begin(&clk, "guardrails");
   if ((rc = ns__guardrails(&run)) != 0) goto out;
-  double guard_seconds = stage_end(&clk);
+  run.st.stage_seconds[NS_STAGE_GUARDRAILS] = stage_end(&clk);
   if (CANCELED()) { rc = NS_ECANCELED; goto out; }
 
-  /* -- rules (scorer chain) and meta, per note */
+  /* -- Core's rows: its fields only where its capture rule keeps the note
+  ** (NAN / UNSET elsewhere: topic notes, notes of other populations) */
   stage_begin(&clk, "note statuses");
   sc->n_notes = nn;
   sc->notes = ns_calloc(nn, sizeof *sc->notes);
   if (!sc->notes) { rc = NS_ENOMEM; goto out; }
   for (size_t n = 0; n < nn; n++) {
     ns_note_score *s = &sc->notes[n];
+    int in = captured[n];
     ns_note_score_init(s, run.note_id[n]);
     s->note_index = run.note_ds[n];
     s->created_ms = run.note_created[n];
     s->classification = run.note_class[n];
     s->num_ratings = run.num_ratings[n];
-    s->num_final_round_ratings = run.n_final_round[n];
-    s->intercept = run.icpt2[n];
-    s->factor = run.fac2[n * k];
+    s->num_final_round_ratings = in ? run.n_final_round[n] : 0;
+    s->intercept = in ? run.icpt2[n] : NAN;
+    s->factor = in ? run.fac2[n * k] : NAN;
     s->intercept_r1 = run.icpt1[n];
     s->factor_r1 = run.fac1[n * k];
-    s->intercept_min = run.g_icpt_min ? run.g_icpt_min[n] : NAN;
-    s->intercept_max = run.g_icpt_max ? run.g_icpt_max[n] : NAN;
-    s->intercept_no_high_vol = run.g_icpt_nohv ? run.g_icpt_nohv[n] : NAN;
-    s->intercept_no_correlated = run.g_icpt_nocorr ? run.g_icpt_nocorr[n] : NAN;
-    s->active_filter_tags = run.g_tag_fired ? run.g_tag_fired[n] : 0;
-    s->low_diligence_intercept = run.g_dilig ? run.g_dilig[n] : NAN;
+    s->intercept_min = in && run.g_icpt_min ? run.g_icpt_min[n] : NAN;
+    s->intercept_max = in && run.g_icpt_max ? run.g_icpt_max[n] : NAN;
+    s->intercept_no_high_vol = in && run.g_icpt_nohv ? run.g_icpt_nohv[n] : NAN;
+    s->intercept_no_correlated = in && run.g_icpt_nocorr ? run.g_icpt_nocorr[n] : NAN;
+    s->active_filter_tags = in && run.g_tag_fired ? run.g_tag_fired[n] : 0;
+    s->low_diligence_intercept = in && run.g_dilig ? run.g_dilig[n] : NAN;
+    s->intercept_pop = in && run.g_pop_icpt ? run.g_pop_icpt[n] : NAN;
     s->provisional_status = prov1[n];
+    s->topic = run.note_topic[n];
   }
   {
-    note_ctx c = {&run, 1, sc};
+    note_ctx c = {&run, 1, sc, captured};
     ns_pool_for(run.pool, nn, 1024, notes_chunk, &c);
   }
-  run.st.stage_seconds[NS_STAGE_GUARDRAILS] = guard_seconds;
   double status_seconds = stage_end(&clk);
+  run.st.scorer_seconds[0] = ns_monotonic_s() - t_core;
+
+  /* -- the other scorers, each on its scope of the same arrays: the big
+  ** MF scorers one after the other on the pool; then the small ones (group,
+  ** multi-group and topic models) side by side, each on one thread (they
+  ** write disjoint slots, notes and raters: see small_scorer); then the
+  ** Gaussian scorers.  Every scorer's result is independent of the others
+  ** and of the thread count. */
+  int any_topic = 0;
+  for (size_t n = 0; n < nn && !any_topic; n++) any_topic = run.note_topic[n] != NS_TOPIC_NONE;
+  for (int phase = 0; phase < 3; phase++) {
+    if (phase == 1) {
+      if ((rc = run_small_scorers(&run, sc, clk.show)) != 0) goto out;
+      if (CANCELED()) { rc = NS_ECANCELED; goto out; }
+      continue;
+    }
+    for (int i = 1; i < ns__n_scorers; i++) {
+      const ns__scorer_spec *sp = &ns__scorers[i];
+      double t0 = ns_monotonic_s();
+      if (small_scorer(sp) || (sp->kind == NS__KIND_GAUSSIAN) != (phase == 2)) continue;
+      if (CANCELED()) { rc = NS_ECANCELED; goto out; }
+      if (clk.show) fprintf(stderr, "notescore: score: %s...\n", sp->name);
+      if (sp->slot == NS_MODEL_GAUSSIAN_CORE_WITH_TOPICS && !any_topic &&
+          ns__scorers[i - 1].slot == NS_MODEL_GAUSSIAN) {
+        /* no note has a topic: its scope, constants and so its verdicts are
+        ** GaussianModel's */
+        for (size_t n = 0; n < nn; n++)
+          sc->notes[n].model[NS_MODEL_GAUSSIAN_CORE_WITH_TOPICS] = sc->notes[n].model[NS_MODEL_GAUSSIAN];
+        rc = 0;
+      } else {
+        rc = sp->kind == NS__KIND_GAUSSIAN ? run_gaussian(&run, sp, sc)
+                                           : run_sub_scorer(&run, sp, sc, &run.st);
+      }
+      if (rc != 0) goto out;
+      run.st.scorer_seconds[i] = ns_monotonic_s() - t0;
+    }
+  }
+
+  /* -- meta rules (engine/meta.c), per note over every scorer's verdict */
+  stage_begin(&clk, "meta rules");
+  {
+    note_ctx c = {&run, 1, sc, NULL};
+    ns_pool_for(run.pool, nn, 1024, meta_chunk, &c);
+  }
+  status_seconds += stage_end(&clk);
 
   /* -- status history and rater rows */
   stage_begin(&clk, "status history");
@@ -888,6 +1503,7 @@ out:
   if (stats) *stats = run.st;
   run_free(&run);
   free(prov1);
+  free(captured);
   if (rc) {
     ns_scores_free(sc);
     sc = NULL;

@@ -47,6 +47,9 @@ typedef struct ns_params {
   int guardrails;            /* 1: tag/incorrect/diligence/... filters */
   int tag_share_test;        /* 1: TagFilter also needs the share test
                              ** (notescore; 0 = the reference rule) */
+  int profile;               /* NS_PROFILE_*: which side of each deliberate
+                             ** difference (docs/algorithm.md §9) the run
+                             ** takes where it is switchable */
   /* trust seeds: the operator's participant ids (--seeds FILE, read by the
   ** caller with ns_params_load_seeds; the pipeline opens no file).  seeds
   ** NULL = the default established-record rule; non-NULL with n_seeds 0 =
@@ -62,7 +65,16 @@ typedef struct ns_params {
                              ** freed by ns_params_release.  Not a parameter */
 } ns_params;
 
+/* Profiles (`--profile`): notescore's defaults, or the reference's choice
+** for every deliberate difference that can be switched: trust off, the
+** reference tag filter (no share test), stabilization on a bootstrap run.  ns_params_profile sets the
+** fields a profile decides; explicit flags applied afterwards override. */
+enum { NS_PROFILE_NOTESCORE = 0, NS_PROFILE_REFERENCE = 1 };
 void ns_params_default(ns_params *p);
+void ns_params_profile(ns_params *p, int profile);
+/* "notescore" / "reference" -> NS_PROFILE_*, -1 if unknown. */
+int ns_profile_parse(const char *s);
+extern const char *const ns_profile_names[2];
 
 /* ---- params as JSON (engine/params.c) ---------------------------------
 ** The params column of a run (runs.params, docs/dashboards.md "Run
@@ -102,6 +114,7 @@ void ns_params_release(ns_params *p);
 ** them and store/ keeps the array as the run's stage_seconds (a JSON array
 ** in this order).  PUBLISH is timed by the caller (the run does not
 ** publish). */
+#define NS_SCORER_MAX 32
 enum ns_stage {
   NS_STAGE_SNAPSHOT = 0,   /* preparing the ratings */
   NS_STAGE_ROUND1,
@@ -137,7 +150,15 @@ typedef struct ns_run_stats {
   /* inside the helpfulness stage: */
   double harassment_seconds;   /* harassment fit (once per run) */
   int harassment_passes;       /* its Newton passes */
+  /* per scorer (ns_scorer_name(i)), wall time of its whole path; Core's
+  ** includes the shared stages it runs (groups, trust, quasi-cliques) */
+  double scorer_seconds[NS_SCORER_MAX];
 } ns_run_stats;
+
+/* The scorers a run executes, in run order (engine/scorers.c): i in
+** 0..ns_scorer_count()-1; "MFCoreScorer", "MFExpansionScorer", ... */
+int ns_scorer_count(void);
+const char *ns_scorer_name(int i);
 
 /* The default "now" for a dataset: max(createdAtMillis over notes, ratings
 ** and history) + 1, so that default output is a pure function of the input
@@ -169,6 +190,8 @@ int ns_scores_write_tsv(const ns_scores *sc, const ns_dataset *ds, const char *o
 ** Skipped by a refresh (kept from the full run or left NaN): rater
 ** helpfulness, trust, round 1, pseudo-rater bounds (UcbCRNH) and the
 ** NoHighVol intercept; TagFilter/FilterIncorrect verdicts are carried over.
+** Only Core is refit: every other scorer's columns come from the full run
+** unchanged and the meta rules run again over them.
 ** See docs/operations.md "Note refresh". */
 
 /* What a refresh needs of one full run: params, mu, the round-2 ridge

@@ -45,9 +45,26 @@ static int qclique_stage(ns__run *run, const ns_guard_fit *f, const ns_guard_reg
   double t0 = ns_monotonic_s();
   int rc = NS_ENOMEM;
 
-  run->qclique_id = ns_calloc(np, sizeof *run->qclique_id);
   run->g_icpt_nocorr = ns_mallocn(nn, sizeof(double));
-  if (!post || !corr || !comm || !run->qclique_id || !run->g_icpt_nocorr) goto out;
+  if (!post || !corr || !comm || !run->g_icpt_nocorr) goto out;
+  if (run->is_sub) {
+    /* A scorer beside Core reuses Core's quasi-cliques (the reference
+    ** computes correlatedRater once, before the scorers) and only refits
+    ** its own notes without them. */
+    size_t nm = 0;
+    for (size_t u = 0; u < np; u++) nm += corr[u] = run->qclique_id && run->qclique_id[u] > 0;
+    if (nm > 0) {
+      if ((rc = ns_guard_refit_excluding(f, corr, reg, run->p->min_ratings_note, run->pool,
+                                         run->g_icpt_nocorr)) != 0)
+        goto out;
+    } else {
+      memcpy(run->g_icpt_nocorr, run->icpt2, nn * sizeof(double));
+    }
+    rc = 0;
+    goto out;
+  }
+  run->qclique_id = ns_calloc(np, sizeof *run->qclique_id);
+  if (!run->qclique_id) goto out;
   for (size_t d = 0; d < ds->n_notes; d++)
     if (ds->note_created_ms[d] > newest) newest = ds->note_created_ms[d];
   /* In scope: MISINFORMED notes on a live post (tweetId known and not -1,
@@ -61,6 +78,11 @@ static int qclique_stage(ns__run *run, const ns_guard_fit *f, const ns_guard_reg
     post[n] = ds->note_tweet_id[d];
   }
   ns_qclique_params_default(&qp);
+  /* Both profiles keep the lift test: on gen's reference-ready data the
+  ** reference flags no correlated rater, and without the test this
+  ** search finds 7 cliques of 155 raters there (NoCorrelatedIntercept then
+  ** fires on 11 Core notes the reference leaves CRH) -- the test is what
+  ** brings the search to the reference's result, not a departure from it. */
   qp.min_seed_lift = NS__QCLIQUE_MIN_LIFT;
   ns__rater_communities(run, comm);
   if ((rc = ns_qclique_detect(run->g, run->r_value, post, comm, &qp, run->pool, run->qclique_id,
@@ -87,7 +109,7 @@ out:
   free(post);
   free(corr);
   free(comm);
-  run->st.qclique_seconds = ns_monotonic_s() - t0;
+  if (!run->is_sub) run->st.qclique_seconds = ns_monotonic_s() - t0;
   return rc;
 }
 
@@ -114,6 +136,8 @@ int ns__guardrails(ns__run *run) {
   if (run->p->guardrails)
     for (size_t h = 0; h < ds->n_history && !run->g_stab; h++)
       run->g_stab = ds->history[h].current_status != NS_STATUS_UNSET;
+  /* the reference profile holds new CRH notes on a bootstrap run too */
+  if (run->p->guardrails && run->p->profile == NS_PROFILE_REFERENCE) run->g_stab = 1;
 
   if (!run->p->guardrails && !run->p->pseudoraters) return 0;
   run->g_icpt_min = ns_mallocn(nn, sizeof(double));
@@ -177,22 +201,35 @@ int ns__guardrails(ns__run *run) {
   for (size_t j = 0; j < ne; j++) w[j] *= rw[j];
   if ((rc = ns_guard_tag_aggregate(&f, w, adj, rat, NULL)) != 0) goto out;
   for (size_t n = 0; n < nn; n++) crh[n] = run->prov_status[n] == NS_STATUS_CRH && !isnan(rat[n * NS_N_NOT_HELPFUL_TAGS]);
-  if ((rc = ns_guard_tag_thresholds(nn, rat, crh, NS_GUARD_TAG_THRESHOLD_PCT, thr)) != 0) goto out;
+  if ((rc = ns_guard_tag_thresholds(nn, rat, crh, run->spec ? run->spec->tag_pct : NS_GUARD_TAG_THRESHOLD_PCT, thr)) != 0) goto out;
   double share[NS_N_NOT_HELPFUL_TAGS];
   ns_guard_tag_base_shares(nn, adj, share);
   ns_guard_tag_filter(nn, adj, rat, thr, run->p->tag_share_test ? share : NULL, run->g_tag_fired);
 
-  /* Incorrect filter: each rater's history is every rating in the snapshot. */
-  inc = ns_mallocn(np, sizeof *inc);
-  tot = ns_mallocn(np, sizeof *tot);
+  /* Incorrect filter: each rater's history is every rating in the
+  ** snapshot -- the same for every scorer, so counted once (by Core) and
+  ** shared. */
   c1 = ns_mallocn(nn, sizeof *c1);
   c2 = ns_mallocn(nn, sizeof *c2);
   psum = ns_mallocn(nn, sizeof *psum);
   tfidf = ns_mallocn(nn, sizeof *tfidf);
-  if (!inc || !tot || !c1 || !c2 || !psum || !tfidf) { rc = NS_ENOMEM; goto out; }
-  ns_guard_incorrect_counts(ds->n_ratings, ds->r_rater, ds->r_tags, np, inc, tot);
+  if (!c1 || !c2 || !psum || !tfidf) { rc = NS_ENOMEM; goto out; }
+  if (!run->inc_cnt) {
+    inc = ns_mallocn(np, sizeof *inc);
+    tot = ns_mallocn(np, sizeof *tot);
+    if (!inc || !tot) { rc = NS_ENOMEM; goto out; }
+    ns_guard_incorrect_counts(ds->n_ratings, ds->r_rater, ds->r_tags, np, inc, tot);
+    if (!run->is_sub) {
+      run->inc_cnt = inc, run->inc_tot = tot;
+      inc = tot = NULL;
+    }
+  }
   ns_guard_incorrect io = {c1, c2, psum, tfidf, run->g_incorrect};
-  if ((rc = ns_guard_incorrect_filter(&f, inc, tot, NS_GUARD_INCORRECT_TFIDF, &io)) != 0) goto out;
+  if ((rc = ns_guard_incorrect_filter(&f, run->inc_cnt ? run->inc_cnt : inc,
+                                      run->inc_tot ? run->inc_tot : tot,
+                                      run->spec ? run->spec->incorrect_thr : NS_GUARD_INCORRECT_TFIDF,
+                                      &io)) != 0)
+    goto out;
 
   /* Low-diligence model (§4.5) on the round-2 ratings.  Its rater factor is
   ** round 2's (dimension 0; the model is 1-D; guardrails.h explains why it
@@ -221,14 +258,29 @@ int ns__guardrails(ns__run *run) {
     run->st.diligence_seconds = ns_monotonic_s() - t0;
   }
 
+  /* A Gaussian scorer's NoHighVol / NoCorrelated intercepts are its own
+  ** model run again without those raters (engine/pipeline.c), not an MF
+  ** refit. */
+  if (run->gauss) {
+    rc = 0;
+    goto out;
+  }
   /* High-volume raters over the run's filtered ratings, then the NoHighVol
   ** intercept (note-only refit without them, >= 5 ratings). */
-  hv = ns_calloc(np, 1);
-  ts = ns_mallocn(run->n_r, sizeof *ts);
-  if (!hv || !ts) { rc = NS_ENOMEM; goto out; }
-  for (size_t e = 0; e < run->n_r; e++) ts[e] = ds->r_created_ms[run->r_src[e]];
-  if ((rc = ns_guard_high_volume(run->n_r, run->r_rater, ts, np, ds->n_notes, hv)) != 0) goto out;
-  if ((rc = ns_guard_refit_excluding(&f, hv, &reg, run->p->min_ratings_note, run->pool,
+  if (!run->hv_raters) {
+    /* over every kept rating: the same for every scorer, found once */
+    hv = ns_calloc(np, 1);
+    ts = ns_mallocn(run->n_r, sizeof *ts);
+    if (!hv || !ts) { rc = NS_ENOMEM; goto out; }
+    for (size_t e = 0; e < run->n_r; e++) ts[e] = ds->r_created_ms[run->r_src[e]];
+    if ((rc = ns_guard_high_volume(run->n_r, run->r_rater, ts, np, ds->n_notes, hv)) != 0) goto out;
+    if (!run->is_sub) {
+      run->hv_raters = hv;
+      hv = NULL;
+    }
+  }
+  if ((rc = ns_guard_refit_excluding(&f, run->hv_raters ? run->hv_raters : hv, &reg,
+                                     run->p->min_ratings_note, run->pool,
                                      run->g_icpt_nohv)) != 0)
     goto out;
 
@@ -236,7 +288,12 @@ int ns__guardrails(ns__run *run) {
   if ((rc = qclique_stage(run, &f, &reg)) != 0) goto out;
 
   /* Population-sampled intercept (meta step, §4.7 step 8): refit on the
-  ** round-2 ratings whose source is POPULATION_SAMPLED. */
+  ** round-2 ratings whose source is POPULATION_SAMPLED.  Core's only (the
+  ** reference's coreNoteInterceptPopulationSampled). */
+  if (run->is_sub) {
+    rc = 0;
+    goto out;
+  }
   src = ns_mallocn(ne, 1);
   run->g_pop_icpt = ns_mallocn(nn, sizeof(double));
   run->g_pop_neg = ns_calloc(nn, sizeof(int32_t));
@@ -259,12 +316,19 @@ void ns__guard_facts(const ns__run *run, size_t n, ns__note_facts *f) {
   int32_t h = run->note_hist[n];
   if (run->g_icpt_max) {
     f->guard = 1;
-    f->icpt_max = run->g_icpt_max[n];
+    /* a scorer without pseudo-raters that reuses Core's state ignores
+    ** Core's bounds */
+    f->icpt_max = run->p->pseudoraters ? run->g_icpt_max[n] : NAN;
     f->tag_fired = run->g_tag_fired[n];
     f->incorrect_fired = run->g_incorrect[n];
     f->icpt_no_high_vol = run->g_icpt_nohv[n];
     f->icpt_no_correlated = run->g_icpt_nocorr ? run->g_icpt_nocorr[n] : NAN;
     f->low_diligence = run->g_dilig ? run->g_dilig[n] : NAN;
+  }
+  if (run->spec) {
+    f->thr_no_high_vol = run->spec->thr_no_high_vol;
+    f->thr_no_correlated = run->spec->thr_no_correlated;
+    f->thr_low_diligence = run->spec->thr_low_diligence;
   }
   f->icpt_pop = run->g_pop_icpt ? run->g_pop_icpt[n] : NAN;
   f->pop_neg = run->g_pop_neg ? run->g_pop_neg[n] : 0;
@@ -277,7 +341,8 @@ void ns__guard_facts(const ns__run *run, size_t n, ns__note_facts *f) {
 
 void ns__guardrails_free(ns__run *run) {
   free(run->g_icpt_min), free(run->g_icpt_max), free(run->g_icpt_nohv);
-  free(run->g_icpt_nocorr), free(run->qclique_id);
+  free(run->g_icpt_nocorr);
+  if (!run->is_sub) free(run->qclique_id);
   free(run->g_tag_fired), free(run->g_incorrect), free(run->g_dilig);
   free(run->g_pop_icpt), free(run->g_pop_neg), free(run->g_pop_pos);
 }

@@ -62,6 +62,10 @@ typedef struct ns__note_facts {
   int8_t first_non_nmr;     /* history firstNonNMRStatus, UNSET if none */
   int64_t t_stab;           /* history timestampMillisOfNmrDueToMinStableCrhTime */
   int64_t now_ms;           /* the run's now */
+  /* the scorer's own guardrail thresholds (engine/scorers.c); 0 = the
+  ** MFBaseScorer defaults (0.37, 0.37, 0.263), so hand-built facts keep
+  ** the Core values */
+  double thr_no_high_vol, thr_no_correlated, thr_low_diligence;
 } ns__note_facts;
 
 /* Result of the scorer rule chain for one note. */
@@ -124,6 +128,63 @@ typedef struct ns__rater_counts {
 /* The helpfulness filter bit (reference §3.4): 1 or 0. */
 int ns__above_threshold(double ratio_diff, double mean_score, double agree,
                         double agree_harassment, const ns_params *p);
+
+/* ---- scorers (engine/scorers.c) ---------------------------------------
+** One entry per matrix-factorization (and Gaussian) scorer of the
+** reference's final scoring run (run_scoring.py _get_scorers, §4.10).
+** Each runs on an index view of the run's one rating array: its scope
+** mask over the run's edges (rater's modeling group in the scorer's set,
+** note in its topic scope), never a copy of the ratings. */
+enum ns__topic_mode {
+  NS__TOPICS_INCLUDE = 0,   /* every note (CoreWithTopics, Expansion, ...) */
+  NS__TOPICS_EXCLUDE,       /* notes with a topic are out (Core, Gaussian) */
+  NS__TOPICS_ONLY           /* only notes of spec->topic (topic scorers) */
+};
+enum ns__scorer_kind { NS__KIND_MF = 0, NS__KIND_GAUSSIAN };
+#define NS__SLOT_CORE (-1)  /* the scorer fills ns_note_score's Core fields */
+
+typedef struct ns__scorer_spec {
+  const char *name;          /* reference get_name(): "MFCoreScorer", ... */
+  int kind;                  /* ns__scorer_kind */
+  int slot;                  /* ns_model, or NS__SLOT_CORE */
+  uint64_t groups;           /* bit g: modelingGroup g is included; 0 = every rater */
+  uint8_t include_unassigned;/* raters absent from userEnrollment */
+  double capture;            /* captureThreshold, NAN = none (every scored note) */
+  uint8_t strict;            /* strictInclusion: capture also filters the input */
+  int8_t topic_mode;         /* ns__topic_mode */
+  int8_t topic;              /* ns_topic for NS__TOPICS_ONLY */
+  int32_t group_id;          /* modelingGroup / modelingMultiGroup written, else -1 */
+  /* status rule constants (MFBaseScorer.__init__ and the overrides) */
+  double crh, crnh, crnh_mult, nm_crnh, factor_thr;
+  double firm_reject;        /* NAN = none (filters emit NMR) */
+  int min_minority;          /* 0 = MinMinorityRaters / RaterBalance off */
+  double min_minority_ratio;
+  double min_mean_note_score;
+  double thr_no_high_vol, thr_no_correlated, thr_low_diligence;
+  int tag_pct;               /* tagFilterPercentile */
+  double incorrect_thr;      /* incorrectFilterThreshold */
+  uint8_t pseudoraters;      /* pseudo-rater bounds (UcbCRNH) */
+  uint8_t round1_only;       /* useReputation=False: no helpfulness filter,
+                             ** no final round (topic scorers) */
+  uint8_t net_rules;         /* 0: no net-helpful rules (Gaussian) */
+  int n_confidence;          /* topic: confident = > n pos and > n neg raters */
+  /* MF regularization (0 = mf.h default, < 0 = zero) and the global intercept */
+  double l_in, l_iu, l_mu, l_fn, l_fu;
+  uint8_t no_mu;             /* useGlobalIntercept=False */
+} ns__scorer_spec;
+
+extern const ns__scorer_spec ns__scorers[];
+extern const int ns__n_scorers;
+/* Rater scope: is a rater of modeling group g in spec's populations?  g is
+** NS__GROUP_ABSENT for raters absent from userEnrollment (then
+** include_unassigned decides), NS__GROUP_NONE for an enrollment row
+** without modelingGroup (in no set, as the reference's isin on NaN). */
+#define NS__GROUP_ABSENT (-2)
+#define NS__GROUP_NONE (-1)
+int ns__scorer_rater_in(const ns__scorer_spec *sp, int32_t g);
+/* Derives a scorer's params from the run's params (profile, trust, seed,
+** threads ... stay; thresholds become the scorer's). */
+void ns__scorer_params(const ns__scorer_spec *sp, const ns_params *base, ns_params *out);
 
 /* The run. */
 typedef struct ns__run {
@@ -198,8 +259,40 @@ typedef struct ns__run {
                              ** once per run (pipeline_help.c) */
   ns_run_stats st;           /* timers and counters, filled by every stage
                              ** and handed to the caller whole */
+
+  /* scoping (engine/scorers.c): shared by every scorer of the run */
+  int32_t *rater_group;      /* per participant: modelingGroup, NS__GROUP_* */
+  int8_t *note_topic;        /* per universe note: ns_topic */
+  /* the scorer this (sub-)run state belongs to; the shared arrays above
+  ** are the Core run's, a scorer's own state is the rest */
+  const ns__scorer_spec *spec;
+  int is_sub;                /* 1: a scorer beside Core (shares Core's
+                             ** coordination weights, harassment penalty
+                             ** and quasi-cliques; no trust stage) */
+  uint8_t *scope;            /* per edge: 1 if the scorer sees it; NULL = all */
+  int gauss;                 /* 1: a Gaussian scorer's state (its "round 2"
+                             ** is the Gaussian intercepts on Core's raters;
+                             ** the guardrails stop before the refits) */
+  /* rater-level guardrail inputs over the whole snapshot, the same for
+  ** every scorer: found by Core's guardrails, read by the others */
+  uint8_t *hv_raters;        /* high-volume raters (NoHighVol) */
+  int32_t *inc_cnt, *inc_tot;/* incorrect-tag and total ratings per rater */
+  /* the other scorers' rater parameters for the rater rows (Core run
+  ** only): per ns_model slot, n_part entries each, NAN = none */
+  double *rs_icpt, *rs_fac;  /* [slot * n_part + u] */
+  int32_t *rs_group, *rs_multi;  /* per participant, -1 none */
+  int32_t *sc_ratings;       /* per note: the scorer's numRatings (scope) */
 } ns__run;
 
+/* pipeline.c: a scorer's view of the run.  scope[e] (n_r entries) = 1 iff
+** the scorer trains on edge e (rater in its populations, note in its topic
+** scope and, with strictInclusion, captured); sc_ratings[n] = its
+** numRatings of note n; captured[n] = 1 iff its output keeps note n (the
+** share of the note's ratings by in-population raters reaches
+** captureThreshold -- any note it rated without one).  Reads g, r_rater,
+** rater_group and note_topic.  Returns 0. */
+int ns__build_scope(const ns__run *run, const ns__scorer_spec *sp, uint8_t *scope,
+                    int32_t *sc_ratings, uint8_t *captured);
 /* pipeline_help.c */
 int ns__valid_counts(const ns__run *run, const ns__valid_in *in, const uint8_t *use_edge,
                      ns__rater_counts *out);

@@ -31,6 +31,12 @@
 ** verdicts and the lowDiligenceIntercept (FilterLowDiligence) are carried
 ** over from the full run.
 **
+** Scorers: only Core is refit.  Every other scorer's columns (model[],
+** modelingGroup, modelingMultiGroup, topic) are carried over from the full
+** run unchanged, and the meta rules run again over them with Core's new
+** verdict; a note outside Core's scope in the full run keeps its empty Core
+** fields (docs/operations.md "Note refresh").
+**
 ** Who calls it: server/server.c, on a libuv worker thread, never at the
 ** same time as a full run.  Single-threaded (notes are few); the base is
 ** read-only except in ns_refresh_base_accept().
@@ -388,16 +394,25 @@ int ns_pipeline_refresh(const ns_refresh_base *b, const ns_dataset *ds, const in
     ns__rule_out ro;
     ns__meta_out mo;
 
+    /* Core's scope (its populations, topics, capture) is the full run's:
+    ** a note Core did not score although it had ratings (a topic note, a
+    ** note of other populations) keeps its empty Core fields, and every
+    ** other scorer's row (model[], modeling groups, topic) is carried over
+    ** unchanged; only the meta rules run again on it. */
+    int out_of_core = b->notes[r->base].core_status == NS_STATUS_UNSET &&
+                      b->notes[r->base].num_ratings > 0;
     *s = b->notes[r->base];
     s->note_index = r->ds_note;
     s->created_ms = r->created;
     s->classification = r->cls;
     s->num_ratings = r->n_ratings;
-    s->num_final_round_ratings = isnan(icpt[j]) ? 0 : r->n_fit;
-    s->intercept = icpt[j];
-    s->factor = fac[j];
-    s->intercept_min = s->intercept_max = NAN;  /* pseudo-rater bounds: not refreshed */
-    s->intercept_no_high_vol = s->intercept_no_correlated = NAN;
+    if (!out_of_core) {
+      s->num_final_round_ratings = isnan(icpt[j]) ? 0 : r->n_fit;
+      s->intercept = icpt[j];
+      s->factor = fac[j];
+      s->intercept_min = s->intercept_max = NAN;  /* pseudo-rater bounds: not refreshed */
+      s->intercept_no_high_vol = s->intercept_no_correlated = NAN;
+    }
 
     memset(&f, 0, sizeof f);
     f.n_ratings = r->n_ratings;
@@ -419,7 +434,9 @@ int ns_pipeline_refresh(const ns_refresh_base *b, const ns_dataset *ds, const in
     f.incorrect_fired = (s->core_rules >> NS_RULE_INCORRECT_FILTER) & 1u;
     f.low_diligence = s->low_diligence_intercept; /* carried over, like the filters */
     f.icpt_no_high_vol = f.icpt_no_correlated = NAN;
-    if (r->n_ratings == 0) {
+    if (out_of_core) {
+      ns__rules_meta(&f, s, &mo);
+    } else if (r->n_ratings == 0) {
       s->core_status = NS_STATUS_UNSET;
       s->core_rules = 0;
       ns__rules_meta(&f, s, &mo);

@@ -55,21 +55,26 @@ static void rule_incorrect_filter(const ns__note_facts *f, const ns_params *p, n
 ** note's ratings carry the Incorrect / sources tags well beyond what its
 ** raters' habits explain (lowDiligenceIntercept > 0.263); non-CRNH only. */
 static void rule_low_diligence(const ns__note_facts *f, const ns_params *p, ns__rule_out *o) {
-  if (f->guard && ns_guard_low_diligence(f->low_diligence) && o->status != NS_STATUS_CRNH)
+  /* the scorer's lowDiligenceThreshold (group 14: 1000, i.e. off) */
+  int low = f->thr_low_diligence > 0 ? !isnan(f->low_diligence) && f->low_diligence > f->thr_low_diligence
+                                     : ns_guard_low_diligence(f->low_diligence);
+  if (f->guard && low && o->status != NS_STATUS_CRNH)
     fire(o, NS_RULE_LOW_DILIGENCE, reject_status(p));
 }
 
 /* NoHighVolIntercept: a CRH note whose intercept without high-volume raters
-** is below 0.37 needs your help. */
+** is below 0.37 (the scorer's crhThresholdNoHighVol) needs your help. */
 static void rule_no_high_vol(const ns__note_facts *f, ns__rule_out *o) {
-  if (f->guard && ns_guard_low_baseline(o->status, f->icpt_no_high_vol, NS_GUARD_NO_HIGHVOL_CRH))
+  double thr = f->thr_no_high_vol > 0 ? f->thr_no_high_vol : NS_GUARD_NO_HIGHVOL_CRH;
+  if (f->guard && ns_guard_low_baseline(o->status, f->icpt_no_high_vol, thr))
     fire(o, NS_RULE_NO_HIGH_VOL, NS_STATUS_NYH);
 }
 
 /* NoCorrelatedIntercept: likewise without the raters of quasi-cliques
 ** (graph/qclique.c), i.e. a CRH note that rests on a coordinated group. */
 static void rule_no_correlated(const ns__note_facts *f, ns__rule_out *o) {
-  if (f->guard && ns_guard_low_baseline(o->status, f->icpt_no_correlated, NS_GUARD_NO_HIGHVOL_CRH))
+  double thr = f->thr_no_correlated > 0 ? f->thr_no_correlated : NS_GUARD_NO_HIGHVOL_CRH;
+  if (f->guard && ns_guard_low_baseline(o->status, f->icpt_no_correlated, thr))
     fire(o, NS_RULE_NO_CORRELATED, NS_STATUS_NYH);
 }
 

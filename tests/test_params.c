@@ -46,6 +46,7 @@ static void odd_params(ns_params *p) {
   p->pseudoraters = 0;
   p->guardrails = 0;
   p->tag_share_test = 0;
+  p->profile = NS_PROFILE_REFERENCE;
   p->trust_alpha = 0.8;
   p->threads = 3;
   p->progress = 1;
@@ -75,6 +76,7 @@ static void assert_same(const ns_params *a, const ns_params *b) {
   ASSERT_EQ(a->pseudoraters, b->pseudoraters);
   ASSERT_EQ(a->guardrails, b->guardrails);
   ASSERT_EQ(a->tag_share_test, b->tag_share_test);
+  ASSERT_EQ(a->profile, b->profile);
   ASSERT_EQ(a->seeds == NULL, b->seeds == NULL);
   ASSERT_EQ(a->n_seeds, b->n_seeds);
   for (size_t i = 0; i < a->n_seeds; i++) ASSERT_STREQ(a->seeds[i], b->seeds[i]);
@@ -101,8 +103,8 @@ TEST(params_json_roundtrip_every_field) {
   ASSERT_STREQ(json_string_value(json_object_get(o, "db")), "/tmp/x.db");
   ASSERT(json_is_null(json_object_get(o, "firmRejectThreshold")));
   ASSERT_EQ(json_array_size(json_object_get(o, "seeds")), 3);
-  /* 3 + the 25 fields of ns_params (all but "owned") */
-  ASSERT_EQ(json_object_size(o), 28);
+  /* 3 + the 26 fields of ns_params (all but "owned") */
+  ASSERT_EQ(json_object_size(o), 29);
   json_decref(o);
   /* shortest digits: 0.33, not 0.33000000000000002 */
   ASSERT(strstr(js, "\"crhThreshold\":0.33,") != NULL);

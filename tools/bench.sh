@@ -23,7 +23,7 @@ stat_of() { awk -v k="$1" '$1 == k {print $2}' "$DIR/stats.txt"; }
 rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.2f M/s", (s > 0 ? n / s / 1e6 : 0) }'; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.0f MiB", k / 1024 }'; }
 
-rows_gen=""; rows_import=""; rows_score=""; rows_stage=""; rows_trust=""; rows_guard=""
+rows_gen=""; rows_import=""; rows_score=""; rows_stage=""; rows_trust=""; rows_guard=""; rows_scorers=""
 for R in $SIZES; do
   NR=$((R / 50)); NN=$((R / 50))
   D="$DIR/r$R"; rm -rf "$D"
@@ -68,6 +68,16 @@ for R in $SIZES; do
           printf "| %s | %.3f s | %.3f s (%.1f%%) | %.3f s (%d) | %.3f s | %.3f s (%d) | %.3f s (%.1f%%) | %.3f s | %.3f s | %.2f | %.2f |\n",
             R, gs, ps, 100 * ps / run, d, dp, q, h, hp, gs + h, 100 * (gs + h) / run, mf, r1 + r2,
             (r1 + r2 > 0 ? (gs + h) / (r1 + r2) : 0), (mf > 0 ? (gs + h) / mf : 0) }')$'\n'
+      # each scorer's wall time (score --stats scorer_NAME_seconds), the
+      # group, topic and Gaussian scorers summed
+      rows_scorers+=$(awk -v R="$R" -v run="$run_s" '
+        $1 ~ /^scorer_/ { n = $1; sub(/^scorer_/, "", n); sub(/_seconds$/, "", n)
+          if (n ~ /^MFGroupScorer_/) n = "groups"; else if (n ~ /^MFTopicScorer_/) n = "topics"
+          else if (n ~ /^Gaussian/) n = "Gaussian"
+          v[n] += $2 }
+        END { printf "| %s | %.3f s | %.3f s | %.3f s | %.3f s | %.3f s | %.3f s | %.3f s | %.3f s | %.3f s |\n", R,
+          v["MFCoreScorer"], v["MFCoreWithTopicsScorer"], v["MFExpansionScorer"], v["MFExpansionPlusScorer"],
+          v["groups"], v["MFMultiGroupScorer_1"], v["topics"], v["Gaussian"], run }' "$DIR/stats.txt")$'\n'
       cmp -s "$D/out1/scored_notes.tsv" "$D/out2/scored_notes.tsv" && same=yes || same=NO
     fi
   done
@@ -139,6 +149,17 @@ mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)
   printf "%s" "$rows_guard"
   echo
   echo "Target: all guardrails cost less than the two MF rounds (round 1 + round 2)."
+  echo
+  echo "### Scorers (2 threads)"
+  echo
+  echo "Wall time of each scorer's path (\`score --stats\` \`scorer_NAME_seconds\`; Core's includes the shared"
+  echo "stages it runs: groups, trust, quasi-cliques). A scorer whose scope and fit constants equal Core's"
+  echo "reuses Core's fit and only applies its rules. Groups: the 16 group models; topics: the 5 topic models;"
+  echo "Gaussian: both Gaussian scorers."
+  echo
+  echo "| ratings | Core | CoreWithTopics | Expansion | ExpansionPlus | groups | MultiGroup | topics | Gaussian | run |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
+  printf "%s" "$rows_scorers"
   if [ -f "$DIR/extra.md" ]; then echo; cat "$DIR/extra.md"; fi
 } >"$OUT"
 tools/bench_views.sh "$D/ns.db" "$OUT"

@@ -56,6 +56,11 @@ static void usage(FILE *f) {
       "      --seed S              factorization seed (default 0)\n"
       "      --threads N           worker threads (default: NS_THREADS or CPU count)\n"
       "      --k K                 number of factors, 1..8 (default 1)\n"
+      "      --profile NAME        notescore (default) or reference: the reference's\n"
+      "                            side of every switchable deliberate difference\n"
+      "                            (docs/algorithm.md §9: trust off, reference tag\n"
+      "                            filter, stabilization on a first run); flags\n"
+      "                            given too still apply\n"
       "      --no-trust            no trust propagation or coordinated-group filter\n"
       "                            (the reference-like Core path)\n"
       "      --reference-tag-filter\n"
@@ -171,6 +176,9 @@ static int write_stats(const char *path, const ns_scores *sc, const ns_run_stats
           rs->harassment_passes);
   fprintf(f, "diligence_seconds %.3f\ndiligence_passes %d\n", rs->diligence_seconds,
           rs->diligence_passes);
+  /* each scorer's whole path (Core's stages above are inside its own) */
+  for (int i = 0; i < ns_scorer_count(); i++)
+    fprintf(f, "scorer_%s_seconds %.3f\n", ns_scorer_name(i), rs->scorer_seconds[i]);
   fprintf(f, "ratings_in %zu\nratings_round1 %zu\nratings_round2 %zu\n", sc->n_ratings_in,
           sc->n_ratings_round1, sc->n_ratings_round2);
   fprintf(f, "notes %zu\nraters %zu\npeak_rss_bytes %zu\n", sc->n_notes, sc->n_raters,
@@ -193,7 +201,7 @@ static void summary(const ns_scores *sc, const ns_run_stats *rs, double total_s)
 }
 
 int ns_cmd_score(int argc, char **argv) {
-  enum { O_DB = 256, O_EPOCH, O_SEED, O_THREADS, O_K, O_NOTRUST, O_STATS, O_SEEDS, O_REFTAG };
+  enum { O_DB = 256, O_EPOCH, O_SEED, O_THREADS, O_K, O_NOTRUST, O_STATS, O_SEEDS, O_REFTAG, O_PROFILE };
   static const ns_opt opts[] = {
       {"notes", 'n', 1, 'n'},          {"ratings", 'r', 1, 'r'},
       {"status", 's', 1, 's'},         {"enrollment", 'e', 1, 'e'},
@@ -201,7 +209,7 @@ int ns_cmd_score(int argc, char **argv) {
       {"epoch-millis", 0, 1, O_EPOCH}, {"seed", 0, 1, O_SEED},
       {"threads", 0, 1, O_THREADS},    {"k", 0, 1, O_K},
       {"no-trust", 0, 0, O_NOTRUST},   {"seeds", 0, 1, O_SEEDS},
-      {"reference-tag-filter", 0, 0, O_REFTAG},
+      {"reference-tag-filter", 0, 0, O_REFTAG}, {"profile", 0, 1, O_PROFILE},
       {"stats", 0, 1, O_STATS},        {"verbose", 'v', 0, 'v'},
       {0, 0, 0, 0}};
   ns_args a;
@@ -214,7 +222,7 @@ int ns_cmd_score(int argc, char **argv) {
   const char *db = NULL, *seeds = NULL, *stats = NULL;
   long long epoch = -1;
   unsigned long long seed = 0, threads = 0, k = 1;
-  int no_trust = 0, ref_tag = 0, c, rc, ret = 1;
+  int no_trust = 0, ref_tag = 0, profile = NS_PROFILE_NOTESCORE, c, rc, ret = 1;
   double t0 = ns_monotonic_s(), t_load = 0;
   ns_dataset *ds = NULL;
   ns_scores *sc = NULL;
@@ -271,6 +279,12 @@ int ns_cmd_score(int argc, char **argv) {
       break;
     case O_NOTRUST: no_trust = 1; break;
     case O_REFTAG: ref_tag = 1; break;
+    case O_PROFILE:
+      if ((profile = ns_profile_parse(val)) < 0) {
+        fprintf(stderr, "notescore: score: --profile must be notescore or reference, not '%s'\n", val);
+        return 2;
+      }
+      break;
     case O_STATS: stats = val; break;
     case O_SEEDS: seeds = val; break;
     case 'v': ns_log_set_level(NS_LOG_DEBUG); rj.verbose = 1; break;
@@ -289,8 +303,9 @@ int ns_cmd_score(int argc, char **argv) {
   p.seed = seed;
   p.threads = (int)threads;
   p.k = (int)k;
-  p.trust = !no_trust;
-  p.tag_share_test = !ref_tag;
+  ns_params_profile(&p, profile);  /* first: explicit flags override it */
+  if (no_trust) p.trust = 0;
+  if (ref_tag) p.tag_share_test = 0;
   p.progress = 1;
 
   /* -- checks before any work: the DB, every input's kind, the seeds (read

@@ -55,6 +55,7 @@ done
 # -r as a directory
 mkdir "$T/rd"
 cp "$T/d/ratings-00000.tsv" "$T/rd/"
+# (with the same enrollment: it decides each scorer's raters)
 "$BIN" score -n "$T/d/notes-00000.tsv" -r "$T/rd" -s "$T/d/noteStatusHistory-00000.tsv" \
   -e "$T/d/userEnrollment-00000.tsv" -o "$T/o4" 2>/dev/null
 for f in $files; do cmp "$T/o1/$f" "$T/o4/$f"; done

@@ -25,7 +25,10 @@ done
 note=$(sqlite3 "$T/t.db" "SELECT note_id FROM current_note_status
   WHERE status = 'CURRENTLY_RATED_HELPFUL' ORDER BY num_ratings LIMIT 1")
 [ -n "$note" ] || fail "no helpful note after the full run"
-curl -s "$URL/v1/notes/$note" | grep -q '"status":"CURRENTLY_RATED_HELPFUL"' || fail "note $note not CRH"
+# the note's own status (jq: the object also lists each scorer's status,
+# which a refresh carries over from the full run)
+note_status() { curl -s "$URL/v1/notes/$1" | jq -r .status; }
+[ "$(note_status "$note")" = CURRENTLY_RATED_HELPFUL ] || fail "note $note not CRH"
 
 # Raters with round-2 parameters (both factor sides) that have not rated it yet.
 sqlite3 "$T/t.db" "SELECT p.participant_id FROM rater_scores s
@@ -53,7 +56,7 @@ posted=$(now_ms)
 deadline=$((posted + REFRESH * 1000 + 2000 + ${NS_TEST_SLACK_MS:-0}))
 moved=0
 while [ "$(now_ms)" -le "$deadline" ]; do
-  if ! curl -s "$URL/v1/notes/$note" | grep -q '"status":"CURRENTLY_RATED_HELPFUL"'; then
+  if [ "$(note_status "$note")" != CURRENTLY_RATED_HELPFUL ]; then
     moved=1
     break
   fi
