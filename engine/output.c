@@ -394,6 +394,9 @@ enum {
   R_NAN, R_ID, R_INT, R_FAC, R_RATIO_DIFF, R_MEAN_SCORE, R_AGREE, R_S_H, R_S_NH, R_S_TOT,
   R_U_H, R_U_NH, R_U_TOT, R_AWAITING, R_AFTER, R_CRH, R_CRNH, R_NMR, R_E_STATE, R_E_NEEDED,
   R_E_TS_CHANGE, R_ABOVE, R_E_TS_EARN_OUT, R_E_GROUP, R_E_EARNED_OUT, R_INT_R1, R_FAC_R1,
+  R_MULTI_GROUP,
+  /* another scorer's rater intercept / factor: R_M_INT + m, R_M_FAC + m (m an ns_model) */
+  R_M_INT, R_M_FAC = R_M_INT + NS_MODEL_COUNT, R_M_END = R_M_FAC + NS_MODEL_COUNT,
   /* notescore */
   R_AGREE_HARASS, R_NUM_RATINGS, R_TRUST, R_GROUP_ID, R_QCLIQUE
 };
@@ -415,14 +418,14 @@ static const out_col rater_cols[] = {
     C("successfulRatingNeededToEarnIn", R_E_NEEDED), C("authorTopNotHelpfulTagValues", R_NAN),
     C("timestampOfLastStateChange", R_E_TS_CHANGE), C("aboveHelpfulnessThreshold", R_ABOVE),
     C("isEmergingWriter", R_NAN), C("aggregateRatingReceivedTotal", R_NAN),
-    C("timestampOfLastEarnOut", R_E_TS_EARN_OUT), C("groupRaterIntercept", R_NAN),
-    C("groupRaterFactor1", R_NAN), C("modelingGroup", R_E_GROUP),
+    C("timestampOfLastEarnOut", R_E_TS_EARN_OUT), C("groupRaterIntercept", R_M_INT + NS_MODEL_GROUP),
+    C("groupRaterFactor1", R_M_FAC + NS_MODEL_GROUP), C("modelingGroup", R_E_GROUP),
     C("raterHelpfulnessReputation", R_NAN), C("numberOfTimesEarnedOut", R_E_EARNED_OUT),
-    C("expansionRaterIntercept", R_NAN), C("expansionRaterFactor1", R_NAN),
-    C("expansionPlusRaterIntercept", R_NAN), C("expansionPlusRaterFactor1", R_NAN),
-    C("multiGroupRaterIntercept", R_NAN), C("multiGroupRaterFactor1", R_NAN),
-    C("modelingMultiGroup", R_NAN), C("coreWithTopicsRaterIntercept", R_NAN),
-    C("coreWithTopicsRaterFactor1", R_NAN), C("coreFirstRoundRaterIntercept", R_INT_R1),
+    C("expansionRaterIntercept", R_M_INT + NS_MODEL_EXPANSION), C("expansionRaterFactor1", R_M_FAC + NS_MODEL_EXPANSION),
+    C("expansionPlusRaterIntercept", R_M_INT + NS_MODEL_EXPANSION_PLUS), C("expansionPlusRaterFactor1", R_M_FAC + NS_MODEL_EXPANSION_PLUS),
+    C("multiGroupRaterIntercept", R_M_INT + NS_MODEL_MULTI_GROUP), C("multiGroupRaterFactor1", R_M_FAC + NS_MODEL_MULTI_GROUP),
+    C("modelingMultiGroup", R_MULTI_GROUP), C("coreWithTopicsRaterIntercept", R_M_INT + NS_MODEL_CORE_WITH_TOPICS),
+    C("coreWithTopicsRaterFactor1", R_M_FAC + NS_MODEL_CORE_WITH_TOPICS), C("coreFirstRoundRaterIntercept", R_INT_R1),
     C("coreFirstRoundRaterFactor1", R_FAC_R1), C("crhTotal14d", R_NAN),
     C("crnhTotal14d", R_NAN), C("nmrTotal14d", R_NAN), C("crhTotal90d", R_NAN),
     C("crnhTotal90d", R_NAN), C("nmrTotal90d", R_NAN),
@@ -433,8 +436,17 @@ static const out_col rater_cols[] = {
 
 static void put_rater_col(FILE *f, int *first, int kind, const ns_rater_score *r,
                           const ns_enrollment *e, const ns_dataset *ds) {
+  if (kind >= R_M_INT && kind < R_M_END) {
+    int fac = kind >= R_M_FAC, m = kind - (fac ? R_M_FAC : R_M_INT);
+    put_dbl(f, first, fac ? r->model_factor[m] : r->model_intercept[m]);
+    return;
+  }
   switch (kind) {
   case R_ID: put_str(f, first, ns_strtab_str(ds->participants, r->participant)); break;
+  case R_MULTI_GROUP:
+    if (r->modeling_multi_group >= 0) put_i64f(f, first, r->modeling_multi_group);
+    else put_nan(f, first);
+    break;
   case R_INT: put_dbl(f, first, r->intercept); break;
   case R_FAC: put_dbl(f, first, r->factor); break;
   case R_RATIO_DIFF: put_dbl(f, first, r->crh_crnh_ratio_diff); break;
