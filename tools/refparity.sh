@@ -59,7 +59,7 @@ if [ "${1:-}" = "--dir" ]; then
     else echo "refparity: $d has no reference output $r/scored_notes.tsv: skipped" >&2; fi
   done
 else
-  [ $# -ge 2 ] && [ $(($# % 2)) -eq 0 ] || usage
+  if [ $# -lt 2 ] || [ $(($# % 2)) -ne 0 ]; then usage; fi
   while [ $# -gt 0 ]; do DATA+=("$1"); REFS+=("$2"); shift 2; done
 fi
 [ ${#DATA[@]} -gt 0 ] || { echo "refparity: no data set with a reference output" >&2; exit 1; }
@@ -96,8 +96,14 @@ for i in "${!DATA[@]}"; do
   done
 done
 
-pct() { jq -r "if ($1) == null then \"-\" else (($1) * 1000 | round / 10 | tostring) + \" %\" end" "$2"; }
-num() { jq -r "if ($1) == null then \"-\" else (($1) * 10000 | round / 10000 | tostring) end" "$2"; }
+# a share as "95.4 %", a number as "0.9926"; "-" for null
+pct() { jq -r "if ($1) == null then \"-\" else ($1) * 100 end" "$2" |
+        awk '$1 == "-" { print; next } { printf "%.1f %%\n", $1 }'; }
+num() { jq -r "if ($1) == null then \"-\" else ($1) end" "$2" |
+        awk '$1 == "-" { print; next } { printf "%.4f\n", $1 }'; }
+# jq: x.y % with one decimal
+# shellcheck disable=SC2016  # jq's own $x
+F1='def f1: (. * 1000 | round) as $x | "\(($x / 10) | floor).\($x % 10) %";'
 
 echo "## Reference parity"
 echo
@@ -117,6 +123,19 @@ for name in "${names[@]}"; do
       "$(jq -r .interceptCorrelation.notes "$a")"
   done
 done
+# pooled over the data sets: agreeing notes / notes
+if [ ${#names[@]} -gt 1 ]; then
+  for p in $PROFILES; do
+    all=() unl=()
+    for name in "${names[@]}"; do all+=("$W/${name}_$p.all.json"); unl+=("$W/${name}_$p.unlocked.json"); done
+    pool() { jq -r -s "$F1"' (map(.'"$1"') | add) / (map(.notesInCommon) | add) | f1' "${@:2}"; }
+    printf '| all | %s | %s | %s | %s (%s) | %s | %s | %s | - |\n' "$p" \
+      "$(jq -s 'map(.notesInCommon) | add' "${all[@]}")" "$(pool agreeing "${all[@]}")" \
+      "$(pool agreeing "${unl[@]}")" "$(jq -s 'map(.notesInCommon) | add' "${unl[@]}")" \
+      "$(pool decidedByAgreeing "${all[@]}")" "$(pool decidedByAgreeing "${unl[@]}")" \
+      "$(jq -r -s '(map(.crhBoth) | add) / (map(.crhEither) | add)' "${all[@]}" | awk '{ printf "%.4f", $1 }')"
+  done
+fi
 
 for p in $PROFILES; do
   files=()
@@ -126,23 +145,23 @@ for p in $PROFILES; do
   echo
   echo "| reference decidedBy | notes | disagreeing | agreement | status pairs (notescore > reference) |"
   echo "|---|---:|---:|---:|---|"
-  jq -r -s '[.[] | .disagreementsByDecidedBy[]] | group_by(.decidedBy)
+  jq -r -s "$F1"' [.[] | .disagreementsByDecidedBy[]] | group_by(.decidedBy)
     | map({d: .[0].decidedBy, n: (map(.notes) | add), x: (map(.disagreeing) | add),
            p: ([.[].pairs[]] | group_by(.a + ">" + .b)
                | map({k: (.[0].a + ">" + .[0].b), n: (map(.notes) | add)}) | sort_by(-.n, .k))})
     | sort_by(-.x, -.n, .d)[]
-    | "| \(if .d == "" then "(none)" else .d end) | \(.n) | \(.x) | \((1 - .x / .n) * 1000 | round / 10) % | \([.p[] | "\(.k) \(.n)"] | join(", ")) |"' \
+    | "| \(if .d == "" then "(none)" else .d end) | \(.n) | \(.x) | \(1 - .x / .n | f1) | \([.p[] | "\(.k) \(.n)"] | join(", ")) |"' \
     "${files[@]}"
   echo
   echo "### $p profile: per-scorer status columns present in both (all data sets)"
   echo
   echo "| scorer | scored by notescore | scored by reference | both | same status | agreement |"
   echo "|---|---:|---:|---:|---:|---:|"
-  jq -r -s '[.[] | .models[]] | group_by(.model)
+  jq -r -s "$F1"' [.[] | .models[]] | group_by(.model)
     | map({m: .[0].model, a: (map(.scoredA) | add), b: (map(.scoredB) | add),
            both: (map(.scoredBoth) | add), s: (map(.agreeing) | add)})
     | sort_by(-.both, .m)[]
-    | "| \(.m) | \(.a) | \(.b) | \(.both) | \(.s) | \(if .both > 0 then ((.s / .both) * 1000 | round / 10 | tostring) + " %" else "-" end) |"' \
+    | "| \(.m) | \(.a) | \(.b) | \(.both) | \(.s) | \(if .both > 0 then .s / .both | f1 else "-" end) |"' \
     "${files[@]}"
   echo
   echo "### $p profile: most frequent decidedBy mismatches (all data sets)"
