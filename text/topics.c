@@ -38,9 +38,10 @@
 **   - the reference's accuracy assertion (balanced accuracy > 0.35) is not
 **     made;
 **   - Unicode: \w, \s, lower-casing and accent stripping follow the tables
-**     of unidata.c (Python 3.11, Unicode 14), except Greek final sigma
-**     (lower() gives ς at a word end, we give σ) and Hangul syllables (kept
-**     as syllables; sklearn decomposes them to jamo, a renaming that changes
+**     of unidata.c (Python 3.11, Unicode 14), except that Greek final
+**     sigma is decided on \w neighbours (Python: cased letters, skipping
+**     case-ignorable ones) and Hangul syllables are kept
+**     as syllables (sklearn decomposes them to jamo, a renaming that changes
 **     no token boundary).  In the seed regexes a non-ASCII letter counts as
 **     a word character (\b) except Devanagari ones, which stay verbatim so
 **     that "आरक्षण" matches; a seed term next to a Devanagari letter may
@@ -411,7 +412,15 @@ static int is_stop(const char *t, size_t n) {
   return 0;
 }
 
-/* sklearn's preprocessing: lower-case and strip accents, per code point. */
+/* Is the code point before s[i] (i > 0) a word character? */
+static int prev_word_char(const char *s, size_t i) {
+  size_t j = i - 1, l;
+  while (j > 0 && ((unsigned char)s[j] & 0xc0) == 0x80) j--;
+  return is_word(u8_dec((const unsigned char *)s + j, i - j, &l));
+}
+
+/* sklearn's preprocessing: lower-case and strip accents, per code point
+** (and Greek capital sigma by its context, as str.lower() does). */
 static int fold_text(const char *s, size_t n, ns__tbuf *out) {
   out->n = 0;
   if (tb_reserve(out, n + 1)) return NS_ENOMEM;
@@ -424,7 +433,18 @@ static int fold_text(const char *s, size_t n, ns__tbuf *out) {
       continue;
     }
     uint32_t c = u8_dec((const unsigned char *)s + i, n - i, &l);
-    const ns__uni_fold *f = fold_of(c);
+    const ns__uni_fold *f;
+    if (c == 0x3A3) {
+      /* str.lower()'s final sigma: after a letter and not before one
+      ** (approximated by \w for "cased") */
+      size_t l2;
+      int after = i > 0 && prev_word_char(s, i);
+      int before = i + l < n && is_word(u8_dec((const unsigned char *)s + i + l, n - i - l, &l2));
+      if (tb_put(out, after && !before ? "\xcf\x82" : "\xcf\x83", 2)) return NS_ENOMEM;
+      i += l;
+      continue;
+    }
+    f = fold_of(c);
     if (f ? tb_put(out, ns__uni_fold_str + f->off, f->len) : tb_put(out, s + i, l))
       return NS_ENOMEM;
     i += l;
