@@ -551,35 +551,38 @@ typedef struct lr_ctx {
 
 static void lr_chunk(void *arg, size_t chunk, size_t b, size_t e) {
   lr_ctx *L = arg;
-  size_t d1 = L->d + 1;
-  double *g = L->part_g + chunk * (size_t)L->k * d1, f = 0, z[NS_TOPIC_COUNT], r[NS_TOPIC_COUNT];
-  memset(g, 0, (size_t)L->k * d1 * sizeof *g);
+  size_t K = (size_t)L->k;
+  double *g = L->part_g + chunk * K * (L->d + 1), f = 0, z[NS_TOPIC_COUNT], r[NS_TOPIC_COUNT];
+  const double *bias = L->theta + L->d * K;
+  double *gb = g + L->d * K;
+  memset(g, 0, K * (L->d + 1) * sizeof *g);
   for (size_t i = b; i < e; i++) {
     size_t row = L->rows ? L->rows[i] : i;
     uint64_t p0 = L->rowptr[row], p1 = L->rowptr[row + 1];
-    for (int c = 0; c < L->k; c++) {
-      const double *w = L->theta + (size_t)c * d1;
-      double s = w[L->d];
-      for (uint64_t p = p0; p < p1; p++) s += w[L->col[p]] * L->val[p];
-      z[c] = s;
+    /* theta is feature-major: the K weights of a feature are adjacent */
+    for (size_t c = 0; c < K; c++) z[c] = bias[c];
+    for (uint64_t p = p0; p < p1; p++) {
+      const double *w = L->theta + (size_t)L->col[p] * K;
+      double v = L->val[p];
+      for (size_t c = 0; c < K; c++) z[c] += w[c] * v;
     }
-    if (L->k == 1) {
+    if (K == 1) {
       double t = z[0], yy = L->y[i] == 1;
       /* log(1 + e^t) - y t, and its derivative sigmoid(t) - y */
       f += (t > 0 ? t + log1p(exp(-t)) : log1p(exp(t))) - yy * t;
       r[0] = (t >= 0 ? 1.0 / (1.0 + exp(-t)) : exp(t) / (1.0 + exp(t))) - yy;
     } else {
       double m = z[0], s = 0;
-      for (int c = 1; c < L->k; c++) m = z[c] > m ? z[c] : m;
-      for (int c = 0; c < L->k; c++) s += exp(z[c] - m);
+      for (size_t c = 1; c < K; c++) m = z[c] > m ? z[c] : m;
+      for (size_t c = 0; c < K; c++) s += (r[c] = exp(z[c] - m));
       f += m + log(s) - z[L->y[i]];
-      for (int c = 0; c < L->k; c++) r[c] = exp(z[c] - m) / s - (c == L->y[i]);
+      for (size_t c = 0; c < K; c++) r[c] = r[c] / s - (c == L->y[i]);
     }
-    for (int c = 0; c < L->k; c++) {
-      double *gc = g + (size_t)c * d1;
-      for (uint64_t p = p0; p < p1; p++) gc[L->col[p]] += r[c] * L->val[p];
-      gc[L->d] += r[c];
+    for (uint64_t p = p0; p < p1; p++) {
+      double *gw = g + (size_t)L->col[p] * K, v = L->val[p];
+      for (size_t c = 0; c < K; c++) gw[c] += r[c] * v;
     }
+    for (size_t c = 0; c < K; c++) gb[c] += r[c];
   }
   L->part_f[chunk] = f;
 }
@@ -599,14 +602,10 @@ static double lr_eval(lr_ctx *L, ns_pool *pool, const double *theta, double *gra
     const double *g = L->part_g + c * m;
     for (size_t j = 0; j < m; j++) grad[j] += g[j];
   }
-  /* + |W|^2 / (2C); intercepts free */
-  for (int c = 0; c < L->k; c++) {
-    const double *w = theta + (size_t)c * (L->d + 1);
-    double *gw = grad + (size_t)c * (L->d + 1);
-    for (size_t j = 0; j < L->d; j++) {
-      f += w[j] * w[j] / (2 * C);
-      gw[j] += w[j] / C;
-    }
+  /* + |W|^2 / (2C); intercepts (the last K values) free */
+  for (size_t j = 0; j < L->d * (size_t)L->k; j++) {
+    f += theta[j] * theta[j] / (2 * C);
+    grad[j] += theta[j] / C;
   }
   return f;
 }
@@ -1090,12 +1089,9 @@ int ns_topics_assign(const ns_dataset *ds, ns_pool *pool, int8_t *topic) {
       double z[NS_TOPIC_COUNT], prob[NS_TOPIC_COUNT] = {0}, pc[NS_TOPIC_COUNT];
       unsigned m = mask[p];
       int pred = 0;
-      for (int c = 0; c < kout; c++) {
-        const double *w = theta + (size_t)c * (d + 1);
-        double s = w[d];
-        for (uint64_t q = X.rowptr[p]; q < X.rowptr[p + 1]; q++) s += w[X.col[q]] * X.val[q];
-        z[c] = s;
-      }
+      for (int c = 0; c < kout; c++) z[c] = theta[d * (size_t)kout + (size_t)c];
+      for (uint64_t q = X.rowptr[p]; q < X.rowptr[p + 1]; q++)
+        for (int c = 0; c < kout; c++) z[c] += theta[(size_t)X.col[q] * (size_t)kout + (size_t)c] * X.val[q];
       if (kout == 1) {
         double s = 1.0 / (1.0 + exp(-z[0])); /* scipy.special.expit */
         pc[0] = 1.0 - s;
