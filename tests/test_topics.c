@@ -245,13 +245,13 @@ TEST(topics_logreg_binary_and_multinomial) {
   static const double val[] = {1, 1, 1, 1, 1};
   static const uint8_t y2[] = {0, 1}, y3[] = {0, 1, 2, 1};
   double th[12], z[3], s = 0;
-  ASSERT_OK(ns__logreg_fit(rp, col, val, NULL, 2, 2, y2, 2, 1.0, NULL, th));
+  ASSERT_OK(ns__logreg_fit(rp, col, val, NULL, 2, 2, y2, 2, 1.0, 1e-12, 0, NULL, th));
   ASSERT_NEAR(th[0], -0.4010581375415474, 1e-9); /* feature-major: w_0, w_1, b */
   ASSERT_NEAR(th[1], 0.4010581375415474, 1e-9);
   ASSERT_NEAR(th[2], 0.0, 1e-9);
   /* multinomial, 4 documents, 3 classes: sklearn 1.2.1 (lbfgs, tol 1e-12)
   ** gives p(doc 3) = (0.22656968, 0.64554412, 0.1278862) */
-  ASSERT_OK(ns__logreg_fit(rp, col, val, NULL, 4, 3, y3, 3, 1.0, NULL, th));
+  ASSERT_OK(ns__logreg_fit(rp, col, val, NULL, 4, 3, y3, 3, 1.0, 1e-12, 0, NULL, th));
   for (int c = 0; c < 3; c++) s += exp(z[c] = th[0 * 3 + c] + th[1 * 3 + c] + th[3 * 3 + c]);
   ASSERT_NEAR(exp(z[0]) / s, 0.22656968, 1e-7);
   ASSERT_NEAR(exp(z[1]) / s, 0.64554412, 1e-7);

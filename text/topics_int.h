@@ -66,9 +66,11 @@ long ns__topics_tokens(const char *s, size_t n, int drop_stop, ns__tbuf *out);
 ** k == 2 is sklearn's binary model (one weight row, k_out = 1), k > 2 the
 ** multinomial one.  theta gets (d + 1) * k_out values, feature-major:
 ** theta[j * k_out + c] is class c's weight of feature j, theta[d * k_out
-** + c] its intercept.  Deterministic for any pool.  0, NS_ENOMEM. */
+** + c] its intercept.  Stops when every gradient component is <= gtol or
+** an iteration lowers the objective by <= ftol relative.  Deterministic
+** for any pool.  0, NS_ENOMEM. */
 int ns__logreg_fit(const uint64_t *rowptr, const int32_t *col, const double *val,
                    const uint32_t *rows, size_t n_docs, size_t d, const uint8_t *y, int k, double C,
-                   ns_pool *pool, double *theta);
+                   double gtol, double ftol, ns_pool *pool, double *theta);
 
 #endif /* NS_TOPICS_INT_H */
