@@ -10,6 +10,7 @@
 
 #include "../base/dataset.h"
 #include "../store/format.h"
+#include "../server/server_int.h"
 #include "../store/store.h"
 #include "../text/topics_int.h"
 
@@ -394,4 +395,28 @@ TEST(topics_summary_http_tsv_body) {
     ASSERT_EQ(k, 12);
     ASSERT(memcmp(dst, "say \"hi\"\tnow", 12) == 0);
   }
+}
+
+TEST(topics_summary_ingest_bodies) {
+  /* POST /v1/notes: NDJSON strings as they are, TSV cells unquoted; a note
+  ** without a summary gets NULL (the store then keeps what it has) */
+  static const char nd[] = "{\"noteId\": 7, \"noteAuthorParticipantId\": \"a\", "
+                           "\"createdAtMillis\": 1, \"summary\": \"Putin \\\"said\\\"\\tit\"}\n"
+                           "{\"noteId\": 8, \"noteAuthorParticipantId\": \"a\", "
+                           "\"createdAtMillis\": 1}\n";
+  static const char tsv[] = "noteId\tnoteAuthorParticipantId\tcreatedAtMillis\tsummary\n"
+                            "9\ta\t1\t\"two\nlines, \"\"q\"\"\"\n";
+  ns__batch b;
+  memset(&b, 0, sizeof b);
+  ASSERT_OK(ns__body_parse(&b, NS_FILE_NOTES, NS_BODY_NDJSON, nd, sizeof nd - 1));
+  ASSERT_EQ(b.notes.n, 2);
+  ASSERT_STREQ(b.notes.a[0].summary, "Putin \"said\"\tit");
+  ASSERT_STREQ(b.notes.a[1].summary, "");
+  ASSERT_STREQ(b.notes.a[1].author, "a");
+  ns__batch_free(&b);
+  ASSERT_OK(ns__body_parse(&b, NS_FILE_NOTES, NS_BODY_TSV, tsv, sizeof tsv - 1));
+  ASSERT_EQ(b.notes.n, 1);
+  ASSERT_STREQ(b.notes.a[0].summary, "two\nlines, \"q\"");
+  ASSERT_STREQ(b.notes.a[0].author, "a");
+  ns__batch_free(&b);
 }
