@@ -117,6 +117,12 @@ TEST(topics_seed_boundaries) {
   ASSERT_EQ(seeds("terms  of service"), 0);
   ASSERT_EQ(seeds("said\xc2\xa0putin"), BIT(NS_TOPIC_UKRAINE_CONFLICT));
   ASSERT_EQ(seeds("word\xe0\xa4\x86\xe0\xa4\xb0\xe0\xa4\x95\xe0\xa5\x8d\xe0\xa4\xb7\xe0\xa4\xa3"), 0);
+  /* a Devanagari letter is a word character for \b: "obc" glued to one is
+  ** no match, nor "hamas" after "आरक्षण" (which itself matches) */
+  ASSERT_EQ(seeds("obc\xe0\xa4\x86"), 0);
+  ASSERT_EQ(seeds("x \xe0\xa4\x86\xe0\xa4\xb0\xe0\xa4\x95\xe0\xa5\x8d\xe0\xa4\xb7\xe0\xa4\xa3hamas"),
+            BIT(NS_TOPIC_IN_DIMENSION_TWO));
+  ASSERT_EQ(seeds("caf\xc3\xa9 sc\xc3\xa9"), 0); /* "scé": é is \w */
   /* URL terms need no boundary */
   ASSERT_EQ(seeds("report it at help.x.com/forms"), BIT(NS_TOPIC_SCAMS));
   ASSERT_EQ(seeds("https://help.x.com/en/rules"), BIT(NS_TOPIC_SCAMS));

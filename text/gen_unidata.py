@@ -6,6 +6,8 @@
 #   /usr/bin/python3 text/gen_unidata.py > text/unidata.c
 # Tables:
 #   word ranges: code points Python's re counts as \w (str.isalnum() or '_');
+#   cased / ignorable ranges: Unicode Cased (minus Case_Ignorable) and
+#                Case_Ignorable, as str.lower() uses them for final sigma;
 #   fold map:    code points whose sklearn preprocessing differs from the
 #                code point itself: strip_accents_unicode(lower(c)) applied
 #                twice (CountVectorizer's preprocessor, then the reference's
@@ -32,6 +34,13 @@ def ranges(pred):
     return out
 
 word = ranges(lambda c: c.isalnum() or c == "_")
+
+# str.lower()'s final-sigma context, read off lower() itself: "cΣ" ends in
+# ς iff c is cased and not case-ignorable; "AcΣ" iff c is either.
+def final(s):
+    return s.lower()[-1] == "\u03c2"
+cased = ranges(lambda c: final(c + "\u03a3"))
+ignorable = ranges(lambda c: final("A" + c + "\u03a3") and not final(c + "\u03a3"))
 fold = []
 for cp in range(0x80, 0x110000):
     if 0xD800 <= cp < 0xE000 or 0xAC00 <= cp <= 0xD7A3:
@@ -49,6 +58,11 @@ w("const uint32_t ns__uni_word[][2] = {\n")
 for i in range(0, len(word), 6):
     w("  " + " ".join("{0x%X, 0x%X}," % ab for ab in word[i:i + 6]) + "\n")
 w("};\nconst size_t ns__uni_word_n = %d;\n\n" % len(word))
+for name, tab in (("cased", cased), ("ignorable", ignorable)):
+    w("const uint32_t ns__uni_%s[][2] = {\n" % name)
+    for i in range(0, len(tab), 6):
+        w("  " + " ".join("{0x%X, 0x%X}," % ab for ab in tab[i:i + 6]) + "\n")
+    w("};\nconst size_t ns__uni_%s_n = %d;\n\n" % (name, len(tab)))
 blob = bytearray()
 w("const ns__uni_fold ns__uni_fold_tab[] = {\n")
 ents = []

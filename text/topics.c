@@ -41,14 +41,9 @@
 **   - the reference's accuracy assertion (balanced accuracy > 0.35) is not
 **     made;
 **   - Unicode: \w, \s, lower-casing and accent stripping follow the tables
-**     of unidata.c (Python 3.11, Unicode 14), except that Greek final
-**     sigma is decided on \w neighbours (Python: cased letters, skipping
-**     case-ignorable ones) and Hangul syllables are kept
-**     as syllables (sklearn decomposes them to jamo, a renaming that changes
-**     no token boundary).  In the seed regexes a non-ASCII letter counts as
-**     a word character (\b) except Devanagari ones, which stay verbatim so
-**     that "आरक्षण" matches; a seed term next to a Devanagari letter may
-**     thus match where Python's \b would not;
+**     of unidata.c (Python 3.11, Unicode 14, final sigma included), except
+**     that Hangul syllables are kept as syllables (sklearn decomposes them
+**     to jamo, a renaming that changes no token boundary);
 **   - stop words: a token is dropped when it contains a blocked string;
 **     the reference lists the vocabulary's tokens that do (over a tokenizer
 **     without the accent stripping), the same set for any text whose
@@ -169,18 +164,22 @@ static int is_space(uint32_t c) {
          c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
 }
 
+static int in_ranges(const uint32_t (*r)[2], size_t n, uint32_t c) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (c < r[mid][0]) hi = mid;
+    else if (c > r[mid][1]) lo = mid + 1;
+    else return 1;
+  }
+  return 0;
+}
+
 /* Python's \w. */
 static int is_word(uint32_t c) {
   if (c < 0x80)
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-  size_t lo = 0, hi = ns__uni_word_n;
-  while (lo < hi) {
-    size_t mid = (lo + hi) / 2;
-    if (c < ns__uni_word[mid][0]) hi = mid;
-    else if (c > ns__uni_word[mid][1]) lo = mid + 1;
-    else return 1;
-  }
-  return 0;
+  return in_ranges(ns__uni_word, ns__uni_word_n, c);
 }
 
 /* sklearn's preprocessing of a non-ASCII code point: the fold entry, or
@@ -260,8 +259,9 @@ int ns__topics_prepare(const char *s, size_t n, ns__tbuf *out) {
 /* ---- step 2: seed labels ------------------------------------------------- */
 
 struct ns__seed_re {
-  regex_t re[NS_TOPIC_COUNT];
-  int ok[NS_TOPIC_COUNT];
+  regex_t re[NS_TOPIC_COUNT];   /* the ASCII terms, on seed_text(.., 0) */
+  regex_t reu[NS_TOPIC_COUNT];  /* the others (आरक्षण), on seed_text(.., 1) */
+  int ok[NS_TOPIC_COUNT], oku[NS_TOPIC_COUNT];
 };
 
 /* One reference term as POSIX ERE over the canonical text of seed_text()
@@ -286,6 +286,30 @@ static int term_ere(ns__tbuf *b, const char *t) {
   return 0;
 }
 
+static int is_ascii(const char *t) {
+  for (; *t; t++)
+    if ((unsigned char)*t >= 0x80) return 0;
+  return 1;
+}
+
+/* The terms of topic t that are (ascii = 1) or are not ASCII, as one ERE
+** alternation; compiled into *re (*ok = 1) when there is any. */
+static int compile_terms(int t, int ascii, regex_t *re, int *ok, ns__tbuf *b) {
+  int any = 0;
+  b->n = 0;
+  for (int i = 0; seed_terms[t][i]; i++) {
+    if (is_ascii(seed_terms[t][i]) != ascii) continue;
+    if ((any && tb_putc(b, '|')) || tb_putc(b, '(') || term_ere(b, seed_terms[t][i]) ||
+        tb_putc(b, ')'))
+      return NS_ENOMEM;
+    any = 1;
+  }
+  if (!any) return 0;
+  if (regcomp(re, b->p, REG_EXTENDED | REG_NOSUB) != 0) return NS_ENOMEM;
+  *ok = 1;
+  return 0;
+}
+
 int ns__seed_re_new(ns__seed_re **out) {
   ns__seed_re *re = ns_calloc(1, sizeof *re);
   ns__tbuf b = {0};
@@ -293,16 +317,8 @@ int ns__seed_re_new(ns__seed_re **out) {
   *out = NULL;
   if (!re) return NS_ENOMEM;
   for (int t = 1; t < NS_TOPIC_COUNT && !rc; t++) {
-    b.n = 0;
-    for (int i = 0; seed_terms[t][i] && !rc; i++) {
-      if (i && tb_putc(&b, '|')) rc = NS_ENOMEM;
-      if (!rc && (tb_putc(&b, '(') || term_ere(&b, seed_terms[t][i]) || tb_putc(&b, ')')))
-        rc = NS_ENOMEM;
-    }
-    if (!rc) {
-      if (regcomp(&re->re[t], b.p, REG_EXTENDED | REG_NOSUB) != 0) rc = NS_ENOMEM;
-      else re->ok[t] = 1;
-    }
+    rc = compile_terms(t, 1, &re->re[t], &re->ok[t], &b);
+    if (!rc) rc = compile_terms(t, 0, &re->reu[t], &re->oku[t], &b);
   }
   ns__tbuf_free(&b);
   if (rc) {
@@ -315,17 +331,22 @@ int ns__seed_re_new(ns__seed_re **out) {
 
 void ns__seed_re_free(ns__seed_re *re) {
   if (!re) return;
-  for (int t = 0; t < NS_TOPIC_COUNT; t++)
+  for (int t = 0; t < NS_TOPIC_COUNT; t++) {
     if (re->ok[t]) regfree(&re->re[t]);
+    if (re->oku[t]) regfree(&re->reu[t]);
+  }
   free(re);
 }
 
-/* text.lower() as the seed regexes see it, in bytes a POSIX regex can
-** match: ASCII lower-cased, whitespace as ' ', Devanagari verbatim (the
-** one non-ASCII term), other word characters as '_' and the rest as '#'
-** (no term holds either).  The few non-ASCII characters that lower() or
-** re.IGNORECASE turn into a term's ASCII letter are mapped to it. */
-static int seed_text(const char *s, size_t n, ns__tbuf *out) {
+/* text.lower() as the seed regexes see it, in bytes a POSIX regex in the C
+** locale matches as Python would: ASCII lower-cased, every whitespace
+** character as ' ', other non-ASCII characters as '_' when Python counts
+** them as \w and '#' otherwise (no term holds either), so \b and \s
+** behave as in Python.  The few non-ASCII characters that lower() or
+** re.IGNORECASE turn into a term's ASCII letter are mapped to it.  With
+** verbatim set, non-ASCII characters other than whitespace stay as they are
+** instead: the text for the non-ASCII terms, which hold no \b. */
+static int seed_text(const char *s, size_t n, int verbatim, ns__tbuf *out) {
   out->n = 0;
   if (tb_reserve(out, n + 2)) return NS_ENOMEM;
   for (size_t i = 0; i < n;) {
@@ -336,7 +357,7 @@ static int seed_text(const char *s, size_t n, ns__tbuf *out) {
       ch = is_space(c) ? ' ' : c >= 'A' && c <= 'Z' ? (char)(c + 32) : c == 0 ? '#' : (char)c;
     } else if (is_space(c)) {
       ch = ' ';
-    } else if (c >= 0x900 && c <= 0x97F) {
+    } else if (verbatim) {
       if (tb_put(out, s + i, l)) return NS_ENOMEM;
       i += l;
       continue;
@@ -362,10 +383,16 @@ static int seed_text(const char *s, size_t n, ns__tbuf *out) {
 }
 
 int ns__seed_mask(ns__seed_re *re, const char *s, size_t n, ns__tbuf *scratch) {
-  int mask = 0;
-  if (seed_text(s, n, scratch)) return NS_ENOMEM;
+  int mask = 0, high = 0;
+  if (seed_text(s, n, 0, scratch)) return NS_ENOMEM;
   for (int t = 1; t < NS_TOPIC_COUNT; t++)
-    if (regexec(&re->re[t], scratch->p, 0, NULL, 0) == 0) mask |= 1 << t;
+    if (re->ok[t] && regexec(&re->re[t], scratch->p, 0, NULL, 0) == 0) mask |= 1 << t;
+  for (size_t i = 0; i < n && !high; i++) high = (unsigned char)s[i] >= 0x80;
+  if (!high) return mask; /* no non-ASCII term can match */
+  if (seed_text(s, n, 1, scratch)) return NS_ENOMEM;
+  for (int t = 1; t < NS_TOPIC_COUNT; t++)
+    if (!(mask >> t & 1) && re->oku[t] && regexec(&re->reu[t], scratch->p, 0, NULL, 0) == 0)
+      mask |= 1 << t;
   return mask;
 }
 
@@ -422,11 +449,31 @@ static int is_stop(const char *t, size_t n) {
   return 0;
 }
 
-/* Is the code point before s[i] (i > 0) a word character? */
-static int prev_word_char(const char *s, size_t i) {
-  size_t j = i - 1, l;
-  while (j > 0 && ((unsigned char)s[j] & 0xc0) == 0x80) j--;
-  return is_word(u8_dec((const unsigned char *)s + j, i - j, &l));
+/* str.lower() of U+03A3 at s[i]: final sigma when a cased letter precedes
+** it and none follows, case-ignorable characters skipped both ways
+** (CPython's handle_capital_sigma). */
+static int final_sigma(const char *s, size_t n, size_t i) {
+  const unsigned char *u = (const unsigned char *)s;
+  size_t j = i, l;
+  uint32_t c = 0;
+  int found = 0;
+  while (j > 0) {
+    size_t k = j - 1;
+    while (k > 0 && (u[k] & 0xc0) == 0x80) k--;
+    c = u8_dec(u + k, j - k, &l);
+    j = k;
+    if (!in_ranges(ns__uni_ignorable, ns__uni_ignorable_n, c)) {
+      found = 1;
+      break;
+    }
+  }
+  if (!found || !in_ranges(ns__uni_cased, ns__uni_cased_n, c)) return 0;
+  for (j = i + 2; j < n; j += l) { /* U+03A3 is two bytes */
+    c = u8_dec(u + j, n - j, &l);
+    if (!in_ranges(ns__uni_ignorable, ns__uni_ignorable_n, c))
+      return !in_ranges(ns__uni_cased, ns__uni_cased_n, c);
+  }
+  return 1;
 }
 
 /* sklearn's preprocessing: lower-case and strip accents, per code point
@@ -445,12 +492,7 @@ static int fold_text(const char *s, size_t n, ns__tbuf *out) {
     uint32_t c = u8_dec((const unsigned char *)s + i, n - i, &l);
     const ns__uni_fold *f;
     if (c == 0x3A3) {
-      /* str.lower()'s final sigma: after a letter and not before one
-      ** (approximated by \w for "cased") */
-      size_t l2;
-      int after = i > 0 && prev_word_char(s, i);
-      int before = i + l < n && is_word(u8_dec((const unsigned char *)s + i + l, n - i - l, &l2));
-      if (tb_put(out, after && !before ? "\xcf\x82" : "\xcf\x83", 2)) return NS_ENOMEM;
+      if (tb_put(out, final_sigma(s, n, i) ? "\xcf\x82" : "\xcf\x83", 2)) return NS_ENOMEM;
       i += l;
       continue;
     }

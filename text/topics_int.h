@@ -15,6 +15,12 @@
 /* Inclusive code point ranges of Python's \w (str.isalnum() or '_'). */
 extern const uint32_t ns__uni_word[][2];
 extern const size_t ns__uni_word_n;
+/* Cased (and not case-ignorable) and Case_Ignorable code points: the
+** context of str.lower()'s final sigma. */
+extern const uint32_t ns__uni_cased[][2];
+extern const size_t ns__uni_cased_n;
+extern const uint32_t ns__uni_ignorable[][2];
+extern const size_t ns__uni_ignorable_n;
 /* sklearn's preprocessing of one code point (lower-case, NFKD, combining
 ** marks dropped): ns__uni_fold_str[off .. off+len), sorted by cp.  Code
 ** points absent map to themselves. */
