@@ -596,9 +596,10 @@ typedef struct lr_ctx {
   double *part_g;        /* per chunk: k * (d + 1) */
 } lr_ctx;
 
-static void lr_chunk(void *arg, size_t chunk, size_t b, size_t e) {
-  lr_ctx *L = arg;
-  size_t K = (size_t)L->k;
+/* One chunk for K classes; inlined with K a constant (lr_chunk), so the
+** per-feature loops over the K weights are unrolled. */
+static inline __attribute__((always_inline)) void lr_chunk_k(lr_ctx *L, size_t chunk, size_t b,
+                                                             size_t e, const size_t K) {
   double *g = L->part_g + chunk * K * (L->d + 1), f = 0, z[NS_TOPIC_COUNT], r[NS_TOPIC_COUNT];
   const double *bias = L->theta + L->d * K;
   double *gb = g + L->d * K;
@@ -632,6 +633,18 @@ static void lr_chunk(void *arg, size_t chunk, size_t b, size_t e) {
     for (size_t c = 0; c < K; c++) gb[c] += r[c];
   }
   L->part_f[chunk] = f;
+}
+
+static void lr_chunk(void *arg, size_t chunk, size_t b, size_t e) {
+  lr_ctx *L = arg;
+  switch (L->k) {
+  case 1: lr_chunk_k(L, chunk, b, e, 1); break;
+  case 3: lr_chunk_k(L, chunk, b, e, 3); break;
+  case 4: lr_chunk_k(L, chunk, b, e, 4); break;
+  case 5: lr_chunk_k(L, chunk, b, e, 5); break;
+  case 6: lr_chunk_k(L, chunk, b, e, 6); break;
+  default: lr_chunk_k(L, chunk, b, e, (size_t)L->k); break;
+  }
 }
 
 /* Documents per chunk: a function of n only (determinism), about 16
