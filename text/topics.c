@@ -44,10 +44,12 @@
 **     of unidata.c (Python 3.11, Unicode 14, final sigma included), except
 **     that Hangul syllables are kept as syllables (sklearn decomposes them
 **     to jamo, a renaming that changes no token boundary);
-**   - stop words: a token is dropped when it contains a blocked string;
-**     the reference lists the vocabulary's tokens that do (over a tokenizer
-**     without the accent stripping), the same set for any text whose
-**     accent stripping does not create a blocked string.
+**   - stop words: a vocabulary entry is no feature when it contains a
+**     blocked string; the reference lists the entries of the whole corpus
+**     that do and drops them while counting: the same features;
+**   - the notes of a post are joined in noteId order, the reference's in
+**     file order (about the same: ids grow with time); only a multi-word
+**     term split across two notes ("terms" | "of service") could tell.
 **
 ** Threads: steps 1-3 run over posts on the pool in fixed chunks; token
 ** interning and every sum are in post order: byte-identical results for
