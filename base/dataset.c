@@ -97,6 +97,9 @@ void ns_dataset_free(ns_dataset *ds) {
   free(ds->note_created_ms);
   free(ds->note_tweet_id);
   free(ds->note_class);
+  free(ds->note_text);
+  free(ds->note_text_off);
+  free(ds->note_text_len);
   free(ds->r_note_id);
   free(ds->r_rater);
   free(ds->r_created_ms);
@@ -122,6 +125,32 @@ int ns_dataset_reserve_notes(ns_dataset *ds, size_t n) {
   REALLOC_COL(ds->note_created_ms, n);
   REALLOC_COL(ds->note_tweet_id, n);
   REALLOC_COL(ds->note_class, n);
+  REALLOC_COL(ds->note_text_off, n);
+  REALLOC_COL(ds->note_text_len, n);
+  /* rows gained have no summary until one is set */
+  for (size_t i = ds->note_text_rows; i < n; i++) {
+    ds->note_text_off[i] = 0;
+    ds->note_text_len[i] = 0;
+  }
+  ds->note_text_rows = n;
+  return 0;
+}
+
+int ns_dataset_set_note_text(ns_dataset *ds, size_t i, const char *s, size_t len) {
+  if (i >= ds->note_text_rows) return NS_EINVAL;
+  if (len > UINT32_MAX) return NS_ERANGE;
+  if (len > ds->note_text_cap - ds->note_text_size) {
+    size_t nc = ds->note_text_cap ? ds->note_text_cap : 1 << 16;
+    char *p;
+    while (nc - ds->note_text_size < len) nc *= 2;
+    if (!(p = ns_realloc(ds->note_text, nc))) return NS_ENOMEM;
+    ds->note_text = p;
+    ds->note_text_cap = nc;
+  }
+  if (len) memcpy(ds->note_text + ds->note_text_size, s, len);
+  ds->note_text_off[i] = ds->note_text_size;
+  ds->note_text_len[i] = (uint32_t)len;
+  ds->note_text_size += len;
   return 0;
 }
 
@@ -297,6 +326,14 @@ int ns_dataset_normalize(ns_dataset *ds) {
     GATHER(ds->note_created_ms, perm, w);
     GATHER(ds->note_tweet_id, perm, w);
     GATHER(ds->note_class, perm, w);
+    /* the summaries stay in the arena; only their (offset, length) move */
+    if (ds->note_text_rows >= n) {
+      GATHER(ds->note_text_off, perm, w);
+      GATHER(ds->note_text_len, perm, w);
+      ds->note_text_rows = w;
+    } else {
+      ds->note_text_rows = 0; /* arrays never reserved: no summaries */
+    }
     ds->n_notes = w;
     free(perm); perm = NULL;
     free(khi); khi = NULL;

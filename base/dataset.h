@@ -179,6 +179,17 @@ typedef struct ns_dataset {
   int64_t *note_created_ms;
   int64_t *note_tweet_id;    /* -1 = deleted post */
   uint8_t *note_class;       /* ns_class */
+  /* Note summaries (notes.summary; text/topics.c reads them): note i's text
+  ** is note_text[note_text_off[i] .. + note_text_len[i]), UTF-8 as read,
+  ** not NUL-terminated; length 0 = no summary.  One arena for every note
+  ** (the public data has 2.5 M notes): no per-note allocation, and
+  ** ns_dataset_normalize only permutes the (offset, length) pairs.  Rows
+  ** added without ns_dataset_set_note_text have no summary. */
+  char *note_text;
+  size_t note_text_size, note_text_cap;  /* bytes used / allocated */
+  uint64_t *note_text_off;
+  uint32_t *note_text_len;
+  size_t note_text_rows;     /* rows the two arrays above hold (capacity) */
 
   /* ratings, one per (noteId, rater) -- duplicates already resolved */
   size_t n_ratings;
@@ -202,6 +213,18 @@ void ns_dataset_free(ns_dataset *ds);
 /* Capacity management for the columnar arrays (grow-only). */
 int ns_dataset_reserve_notes(ns_dataset *ds, size_t n);
 int ns_dataset_reserve_ratings(ns_dataset *ds, size_t n);
+/* Sets note i's summary (i < the reserved note capacity) to a copy of
+** s[0..len); len 0 clears it.  NS_ENOMEM or NS_ERANGE (len >= 4 GiB). */
+int ns_dataset_set_note_text(ns_dataset *ds, size_t i, const char *s, size_t len);
+/* Note i's summary and its length (0 and "" when none). */
+static inline const char *ns_dataset_note_text(const ns_dataset *ds, size_t i, size_t *len) {
+  if (i >= ds->note_text_rows || ds->note_text_len[i] == 0) {
+    *len = 0;
+    return "";
+  }
+  *len = ds->note_text_len[i];
+  return ds->note_text + ds->note_text_off[i];
+}
 /* Sort ratings by (noteId, rater string) and notes by noteId so that
 ** snapshots from different sources (TSV, DB) are row-for-row identical;
 ** for duplicate (noteId, rater) keep the row with the latest createdAtMillis

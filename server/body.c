@@ -122,7 +122,10 @@ static int64_t arena_add(ns__batch *b, const char *s, size_t n) {
 
 static void fix_pointers(ns__batch *b) {
   for (size_t i = 0; i < b->ratings.n; i++) OFF2PTR(b->ratings.a[i].rater);
-  for (size_t i = 0; i < b->notes.n; i++) OFF2PTR(b->notes.a[i].author);
+  for (size_t i = 0; i < b->notes.n; i++) {
+    OFF2PTR(b->notes.a[i].author);
+    OFF2PTR(b->notes.a[i].summary);
+  }
   for (size_t i = 0; i < b->enroll.n; i++) {
     OFF2PTR(b->enroll.a[i].participant);
     OFF2PTR(b->enroll.a[i].modeling_population);
@@ -170,11 +173,22 @@ static int add_rating(ns__batch *b, const ns_fmt_rating *r) {
 static int add_note(ns__batch *b, const ns_fmt_note *r) {
   ns_ingest_note x;
   size_t mark = b->arena_n;
-  int64_t off = arena_add(b, r->author, r->author_len);
+  int64_t off = arena_add(b, r->author, r->author_len), txt;
   if (off < 0) return NS_ENOMEM;
+  /* the summary, its "" undoubled when it came from a quoted TSV cell */
+  if ((txt = arena_add(b, r->summary, r->summary_len)) < 0) {
+    b->arena_n = mark;
+    return NS_ENOMEM;
+  }
+  if (r->summary_dq) {
+    size_t k = ns_fmt_text_copy(b->arena + txt, b->arena + txt, r->summary_len, 1);
+    b->arena[txt + (int64_t)k] = '\0';
+    b->arena_n = (size_t)txt + k + 1;
+  }
   memset(&x, 0, sizeof x);
   x.note_id = r->note_id;
   x.author = (const char *)(uintptr_t)off;
+  x.summary = (const char *)(uintptr_t)txt;
   x.created_ms = r->created_ms;
   x.tweet_id = r->tweet_id;
   x.classification = r->classification;

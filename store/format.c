@@ -58,7 +58,8 @@ static const ns_fmt_col notes_cols[NS_FMT_NOTES_NCOLS] = {
     SKIP("misleadingUnverifiedClaimAsFact"), SKIP("misleadingSatire"), SKIP("notMisleadingOther"),
     SKIP("notMisleadingFactuallyCorrect"), SKIP("notMisleadingOutdatedButNotWhenWritten"),
     SKIP("notMisleadingClearlySatire"), SKIP("notMisleadingPersonalOpinion"),
-    SKIP("trustworthySources"), SKIP("summary"), SKIP("isMediaNote"), SKIP("isCollaborativeNote")};
+    SKIP("trustworthySources"), COL("summary", NS_FT_NOTE_TEXT), SKIP("isMediaNote"),
+    SKIP("isCollaborativeNote")};
 
 static const ns_fmt_col ratings_cols[NS_FMT_RATINGS_NCOLS] = {
     REQ("noteId", NULL, NS_FT_NOTE_ID),
@@ -475,7 +476,31 @@ int ns_fmt_note_row(const ns_fmt_val *v, ns_fmt_note *r, ns_fmt_err *e) {
   if (r->tweet_id == NS_TS_NONE) r->tweet_id = -1;
   if ((x = cell_enum(cols, 4, &v[4], e)) == -1) return -1;
   r->classification = x < 0 ? NS_CLASS_NONE : (uint8_t)(x + 1);
+  /* summary: kept as given (the TSV reader has checked the record's UTF-8,
+  ** jansson a JSON string's) */
+  r->summary = "";
+  r->summary_len = 0;
+  r->summary_dq = 0;
+  if (is_bool(cols, NS_FMT_N_SUMMARY, &v[NS_FMT_N_SUMMARY], e)) return -1;
+  if (!is_empty(&v[NS_FMT_N_SUMMARY])) {
+    r->summary = v[NS_FMT_N_SUMMARY].p;
+    r->summary_len = v[NS_FMT_N_SUMMARY].n;
+    r->summary_dq = v[NS_FMT_N_SUMMARY].type == NS_FV_TEXT_DQ;
+  }
   return 0;
+}
+
+size_t ns_fmt_text_copy(char *dst, const char *src, size_t n, int dq) {
+  size_t k = 0;
+  if (!dq) {
+    if (n) memcpy(dst, src, n);
+    return n;
+  }
+  for (size_t i = 0; i < n; i++) {
+    dst[k++] = src[i];
+    if (src[i] == '"' && i + 1 < n && src[i + 1] == '"') i++;
+  }
+  return k;
 }
 
 int ns_fmt_rating_row(const ns_fmt_val *v, ns_fmt_rating *r, ns_fmt_err *e) {

@@ -48,7 +48,9 @@ enum ns_fmt_type {
   NS_FT_ENUM,         /* one of values[] (empty = absent) */
   NS_FT_STATUS,       /* a note status name (empty/"nan" = absent) */
   NS_FT_REAL,         /* optional finite double */
-  NS_FT_TEXT          /* short text: < max bytes, no control characters */
+  NS_FT_TEXT,         /* short text: < max bytes, no control characters */
+  NS_FT_NOTE_TEXT     /* free text kept as given (notes.summary): any bytes
+                      ** the reader accepted, newlines and tabs included */
 };
 
 #define NS_FC_REQUIRED 1  /* the column must be in the header (or alias) */
@@ -84,6 +86,8 @@ enum { NS_FMT_NOTES_NCOLS = 24, NS_FMT_RATINGS_NCOLS = 35, NS_FMT_HISTORY_NCOLS 
        NS_FMT_ENROLL_NCOLS = 8 };
 /* ratings: the 22 tags are columns NS_FMT_R_TAG0 .. +21, in ns_tag_names order */
 enum { NS_FMT_R_TAG0 = 9 };
+/* notes: the summary column */
+enum { NS_FMT_N_SUMMARY = 21 };
 
 /* ---- values and rejects ------------------------------------------------ */
 
@@ -92,7 +96,10 @@ enum ns_fmt_vtype {
   NS_FV_TEXT,         /* TSV cell, JSON string */
   NS_FV_NUMBER,       /* JSON number, as decimal text */
   NS_FV_BOOL,         /* JSON true/false, as "1"/"0" */
-  NS_FV_NULL          /* JSON null (treated as an empty cell) */
+  NS_FV_NULL,         /* JSON null (treated as an empty cell) */
+  NS_FV_TEXT_DQ       /* a quoted TSV cell whose inner quotes are still
+                      ** doubled ("" for "): text for every check, and
+                      ** ns_fmt_text_copy undoubles it where text is kept */
 };
 
 typedef struct ns_fmt_val {
@@ -139,7 +146,15 @@ typedef struct ns_fmt_note {
   int64_t created_ms;
   int64_t tweet_id;        /* -1 when absent */
   uint8_t classification;  /* ns_class */
+  const char *summary;     /* the summary cell (len 0 = none), not
+                           ** NUL-terminated; copy it with ns_fmt_text_copy */
+  size_t summary_len;
+  int summary_dq;          /* the cell's quotes are still doubled (TSV) */
 } ns_fmt_note;
+
+/* Copies free text src[0..n) to dst (room for n bytes), turning each ""
+** into " when dq (a quoted TSV cell).  Returns the bytes written. */
+size_t ns_fmt_text_copy(char *dst, const char *src, size_t n, int dq);
 
 typedef struct ns_fmt_rating {
   int64_t note_id;

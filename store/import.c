@@ -46,11 +46,14 @@
 ** Costs 2 ms per 2^18 rows. */
 #define IMPORT_YIELD_MS 2
 
+/* A row without a summary (an NDJSON ingest that leaves it out) keeps the
+** stored one: the text of a note does not change once written. */
 static const char sql_note[] =
-    "INSERT INTO notes(note_id, author_id, created_ms, tweet_id, classification)"
-    " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(note_id) DO UPDATE SET"
+    "INSERT INTO notes(note_id, author_id, created_ms, tweet_id, classification, summary)"
+    " VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(note_id) DO UPDATE SET"
     " author_id = excluded.author_id, created_ms = excluded.created_ms,"
-    " tweet_id = excluded.tweet_id, classification = excluded.classification";
+    " tweet_id = excluded.tweet_id, classification = excluded.classification,"
+    " summary = coalesce(excluded.summary, notes.summary)";
 
 /* One statement per batch: SQLite steps through the batch rows itself.
 ** "WHERE 1" is required by the grammar (an upsert after a SELECT).  The
@@ -288,12 +291,15 @@ static void bind_pid(sqlite3_stmt *st, int i, int64_t id) {
 /* The row statements, given the author's / participant's DB id (0 = NULL);
 ** shared by the row writer and the import pipeline's writer thread. */
 static int put_note(ns_store *s, sqlite3_stmt *st, int64_t note_id, int64_t pid,
-                    int64_t created_ms, int64_t tweet_id, int classification) {
+                    int64_t created_ms, int64_t tweet_id, int classification, const char *txt,
+                    size_t txt_len) {
   sqlite3_bind_int64(st, 1, note_id);
   bind_pid(st, 2, pid);
   sqlite3_bind_int64(st, 3, created_ms);
   sqlite3_bind_int64(st, 4, tweet_id);
   sqlite3_bind_int(st, 5, classification);
+  if (txt_len) sqlite3_bind_text(st, 6, txt, (int)txt_len, SQLITE_STATIC);
+  else sqlite3_bind_null(st, 6);
   return ns__db_step_done(s, st);
 }
 
@@ -347,10 +353,19 @@ static int put_enroll(ns_store *s, sqlite3_stmt *st, const ns_enrollment *e, int
 
 int ns__writer_note(ns__writer *w, const ns__note_row *r) {
   int64_t pid;
+  char *txt = NULL;
+  size_t tl = r->summary_len;
   int rc = ns__pcache_get(w->s, r->author, r->author_len, &pid);
   if (rc) return rc;
-  return put_note(w->s, w->st_note, r->note_id, pid, r->created_ms, r->tweet_id,
-                  r->classification);
+  if (tl > INT32_MAX) return NS_ERANGE;
+  if (r->summary_dq) {
+    if (!(txt = ns_malloc(tl ? tl : 1))) return NS_ENOMEM;
+    tl = ns_fmt_text_copy(txt, r->summary, tl, 1);
+  }
+  rc = put_note(w->s, w->st_note, r->note_id, pid, r->created_ms, r->tweet_id, r->classification,
+                txt ? txt : r->summary, tl);
+  free(txt);
+  return rc;
 }
 
 int ns__writer_rating(ns__writer *w, const ns__rating_row *r) {
@@ -449,12 +464,19 @@ int ns__writer_enroll(ns__writer *w, const ns_enrollment *e, const char *p, size
 #define RING 8     /* ratings in flight between hashing and interning */
 #define AHEAD 4    /* a rater's string is prefetched AHEAD rows before use */
 
-/* A buffered notes row: author is a cache index, -1 for none. */
+/* A buffered notes row: author is a cache index, -1 for none; the summary
+** is txt_len bytes at txt_off in its batch's text arena. */
 typedef struct nbuf {
   int64_t note_id, created_ms, tweet_id;
+  size_t txt_off;
+  uint32_t txt_len;
   int32_t author;
   uint8_t classification;
 } nbuf;
+
+/* A notes batch is also sent once its summaries reach this many bytes, so
+** memory stays bounded (three batches in flight). */
+#define BATCH_TEXT_BYTES (16u << 20)
 
 typedef struct newp {
   int32_t idx;
@@ -475,6 +497,8 @@ typedef struct batch {
   size_t n;
   newp *np;             /* participants first seen in this batch, index order */
   size_t np_n, np_cap;
+  char *txt;            /* notes: the rows' summaries */
+  size_t txt_n, txt_cap;
 } batch;
 
 typedef struct inflight {
@@ -612,7 +636,7 @@ static int pipe_write(imp_pipe *p, batch *b) {
     for (size_t i = 0; i < b->n && !rc; i++) {
       const nbuf *x = &b->rows.nt[i];
       rc = put_note(s, p->st_row, x->note_id, pid_of(s, x->author), x->created_ms, x->tweet_id,
-                    x->classification);
+                    x->classification, b->txt + x->txt_off, x->txt_len);
     }
     break;
   case NS_FILE_HISTORY:
@@ -707,6 +731,7 @@ static batch *pipe_batch(imp_pipe *p, int *rc) {
   if ((*rc = err) != 0) return NULL;
   p->cur->n = 0;
   p->cur->np_n = 0;
+  p->cur->txt_n = 0;
   return p->cur;
 }
 
@@ -790,6 +815,24 @@ static int pipe_note(void *ctx, const ns__note_row *r) {
   x->created_ms = r->created_ms;
   x->tweet_id = r->tweet_id;
   x->classification = r->classification;
+  if (r->summary_len > INT32_MAX) return NS_ERANGE;
+  if (r->summary_len > b->txt_cap - b->txt_n) {
+    size_t nc = b->txt_cap ? b->txt_cap : 1 << 16;
+    char *t;
+    while (nc - b->txt_n < r->summary_len) nc *= 2;
+    if (!(t = ns_realloc(b->txt, nc))) return NS_ENOMEM;
+    b->txt = t;
+    b->txt_cap = nc;
+  }
+  x->txt_off = b->txt_n;
+  x->txt_len = (uint32_t)ns_fmt_text_copy(b->txt + b->txt_n, r->summary, r->summary_len,
+                                          r->summary_dq);
+  b->txt_n += x->txt_len;
+  if (b->txt_n >= BATCH_TEXT_BYTES && b->n + 1 < p->cap) {
+    b->n++; /* pipe_added's count, then send the batch early */
+    pipe_send(p);
+    return 0;
+  }
   pipe_added(p);
   return 0;
 }
@@ -825,6 +868,7 @@ static void pipe_free(imp_pipe *p) {
   for (int i = 0; i < NBATCH; i++) {
     free(p->bufs[i].rows.any);
     free(p->bufs[i].np);
+    free(p->bufs[i].txt);
   }
   free(p->tmp);
   sqlite3_finalize(p->st_row);

@@ -33,7 +33,8 @@
 ** v5 (store/views.c): the views re-created with the v3/v4 columns.
 ** v6 (add_v6_columns): the reference-parity columns of note_scores (every
 ** scorer's intercept, factor, status, rules, ...; the note's modeling
-** groups and topic), rule_names.version; the views again (views.c). */
+** groups and topic), rule_names.version; the views again (views.c).
+** v7 (add_column): notes.summary (text/topics.c reads it). */
 #define SCHEMA_VERSION NS_STORE_SCHEMA_VERSION
 
 static const char schema_v1[] =
@@ -277,6 +278,8 @@ static int migrate(ns_store *s) {
   /* v6: every scorer's note columns, then the views with them appended */
   if (version < 6 && ((rc = add_v6_columns(s)) != 0 || (rc = ns__views_create(s)) != 0))
     goto fail;
+  /* v7: the note summaries (topic assignment) */
+  if (version < 7 && (rc = add_column(s, "notes", "summary", "TEXT")) != 0) goto fail;
   snprintf(sql, sizeof sql, "PRAGMA user_version = %d", SCHEMA_VERSION);
   if ((rc = ns__db_exec(s, sql)) != 0) goto fail;
   return ns__db_exec(s, "COMMIT");
@@ -433,12 +436,16 @@ int ns_store_snapshot(ns_store *s, ns_dataset **out) {
   }
   STEP_END();
 
-  PREP("SELECT note_id, author_id, created_ms, tweet_id, classification FROM notes");
+  PREP("SELECT note_id, author_id, created_ms, tweet_id, classification, summary FROM notes");
   cap = 0;
   while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *txt;
     if ((rc = ns__ds_push_note(ds, &cap, sqlite3_column_int64(st, 0), map_id(map, map_cap, st, 1),
                                sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3),
                                (uint8_t)sqlite3_column_int(st, 4))) != 0)
+      goto out;
+    if ((txt = (const char *)sqlite3_column_text(st, 5)) != NULL &&
+        (rc = ns__ds_note_text(ds, ds->n_notes - 1, txt, (size_t)sqlite3_column_bytes(st, 5), 0)))
       goto out;
   }
   STEP_END();
@@ -563,7 +570,9 @@ int ns_store_ingest(ns_store *s, const ns_ingest_note *notes, size_t n_notes,
   for (size_t i = 0; i < n_notes && !rc; i++) {
     ns__note_row r = {notes[i].note_id, notes[i].author,
                       notes[i].author ? strlen(notes[i].author) : 0,
-                      notes[i].created_ms, notes[i].tweet_id, notes[i].classification};
+                      notes[i].created_ms, notes[i].tweet_id, notes[i].classification,
+                      notes[i].summary ? notes[i].summary : "",
+                      notes[i].summary ? strlen(notes[i].summary) : 0, 0};
     rc = ns__writer_note(&w, &r);
   }
   for (size_t i = 0; i < n_ratings && !rc; i++) {

@@ -116,7 +116,7 @@ typedef struct ns_store ns_store;
 
 /* The newest schema version (PRAGMA user_version) this build reads and
 ** writes; a DB with a larger one is refused with NS_ESCHEMA. */
-#define NS_STORE_SCHEMA_VERSION 6
+#define NS_STORE_SCHEMA_VERSION 7
 
 enum {
   NS_STORE_READONLY = 1,  /* open read-only (dashboards, tests) */
@@ -191,6 +191,8 @@ typedef struct ns_ingest_note {
   int64_t created_ms;
   int64_t tweet_id;
   uint8_t classification;
+  const char *summary;     /* NUL-terminated; NULL or "" = none (a stored
+                           ** summary is then kept) */
 } ns_ingest_note;
 
 typedef struct ns_ingest_enrollment {

@@ -84,6 +84,8 @@ void ns__tsv_report(const ns_load_opts *opts, const char *fmt, ...)
 ** DB snapshot). */
 int ns__ds_push_note(ns_dataset *ds, size_t *cap, int64_t id, int32_t author,
                      int64_t created, int64_t tweet, uint8_t cls);
+/* Sets note i's summary from a cell (dq: a quoted TSV cell, "" -> "). */
+int ns__ds_note_text(ns_dataset *ds, size_t i, const char *s, size_t n, int dq);
 int ns__ds_push_rating(ns_dataset *ds, size_t *cap, int64_t note, int32_t rater,
                        int64_t created, uint8_t level, uint32_t tags, uint8_t src);
 

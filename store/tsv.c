@@ -23,9 +23,10 @@
 **
 ** Quoting: the public files are written by pandas, which quotes a field that
 ** contains a tab, newline or '"' (doubling inner quotes).  Only free text
-** (notes.summary, ratings.suggestion) is ever quoted and we do not keep it,
-** so a quoted field is skipped correctly (it may span lines) but its inner
-** "" pairs are not unescaped.
+** (notes.summary, ratings.suggestion) is ever quoted.  A quoted field may
+** span lines; its inner "" pairs are left doubled in the buffer and the
+** field is marked (NS_FV_TEXT_DQ), so the one text we keep, the summary,
+** is undoubled as it is copied (ns_fmt_text_copy).
 **
 ** Error positions: "FILE:LINE:COL: reason" where LINE is the 1-based line on
 ** which the record starts (the header is line 1) and COL is the 1-based
@@ -73,7 +74,9 @@ void ns__tsv_report(const ns_load_opts *opts, const char *fmt, ...) {
 
 /* ---- the block reader -------------------------------------------------- */
 
-typedef struct field { const char *p; size_t n; } field;
+/* dq: a quoted field with "" pairs inside (still doubled: the buffer is
+** not rewritten; free text is undoubled where it is kept) */
+typedef struct field { const char *p; size_t n; int dq; } field;
 
 typedef struct rdr {
   const ns__tsv_src *src;
@@ -163,6 +166,7 @@ static int split_plain(const char *p, const char *nl, field *f, int maxf, int *a
       if (n < maxf) {
         f[n].p = fs;
         f[n].n = (size_t)(t - fs);
+        f[n].dq = 0;
       }
       n++;
       fs = t + 1;
@@ -179,6 +183,7 @@ static int split_plain(const char *p, const char *nl, field *f, int maxf, int *a
       if (n < maxf) {
         f[n].p = fs;
         f[n].n = (size_t)(p - fs);
+        f[n].dq = 0;
       }
       n++;
       fs = p + 1;
@@ -189,6 +194,7 @@ static int split_plain(const char *p, const char *nl, field *f, int maxf, int *a
   if (n < maxf) {
     f[n].p = fs;
     f[n].n = (size_t)(fe - fs);
+    f[n].dq = 0;
   }
   *ascii = high == 0;
   return n + 1;
@@ -222,6 +228,7 @@ static int rdr_scan(rdr *r, field *f, int maxf, int *nf, uint64_t *nl_in,
   n = 0;
   for (;;) {
     const char *fs = p, *fe;
+    int dq = 0;
     if (p < e && *p == '"') {
       const char *q = p + 1;
       for (;;) {
@@ -235,7 +242,7 @@ static int rdr_scan(rdr *r, field *f, int maxf, int *nf, uint64_t *nl_in,
           p = e;
           goto done;
         }
-        if (q + 1 < e && q[1] == '"') { q += 2; continue; }
+        if (q + 1 < e && q[1] == '"') { q += 2; dq = 1; continue; }
         if (q + 1 == e && !r->eof) return REC_NEED;
         break;
       }
@@ -276,6 +283,7 @@ static int rdr_scan(rdr *r, field *f, int maxf, int *nf, uint64_t *nl_in,
     if (n < maxf) {
       f[n].p = fs;
       f[n].n = (size_t)(fe - fs);
+      f[n].dq = dq;
     }
     n++;
     if (p < nl && *p == '\t') {
@@ -348,6 +356,7 @@ static int convert(hdr *h, const field *f, const ns__tsv_sink *sink, ns_fmt_err 
     int c = h->used[i];
     v[c].p = f[h->map[c]].p;
     v[c].n = f[h->map[c]].n;
+    v[c].type = f[h->map[c]].dq ? NS_FV_TEXT_DQ : NS_FV_TEXT;
   }
   switch (h->kind) {
   case NS_FILE_NOTES: {
@@ -679,7 +688,23 @@ int ns__ds_push_note(ns_dataset *ds, size_t *cap, int64_t id, int32_t author, in
   ds->note_created_ms[i] = created;
   ds->note_tweet_id[i] = tweet;
   ds->note_class[i] = cls;
+  ds->note_text_len[i] = 0; /* a reused row (after a rollback) loses its text */
   ds->n_notes = i + 1;
+  return 0;
+}
+
+int ns__ds_note_text(ns_dataset *ds, size_t i, const char *s, size_t n, int dq) {
+  int rc;
+  size_t k;
+  char *dst;
+  if (n == 0) return 0;
+  if ((rc = ns_dataset_set_note_text(ds, i, s, n)) != 0) return rc;
+  if (!dq) return 0;
+  /* undouble in place: the copy is the arena's last bytes */
+  dst = ds->note_text + ds->note_text_off[i];
+  k = ns_fmt_text_copy(dst, dst, n, 1);
+  ds->note_text_len[i] = (uint32_t)k;
+  ds->note_text_size -= n - k;
   return 0;
 }
 
@@ -719,8 +744,10 @@ static int dss_note(void *ctx, const ns_fmt_note *r) {
   int32_t a;
   int rc = intern(k->ds, r->author, r->author_len, &a);
   if (rc) return rc;
-  return ns__ds_push_note(k->ds, &k->cap_notes, r->note_id, a, r->created_ms, r->tweet_id,
-                          r->classification);
+  if ((rc = ns__ds_push_note(k->ds, &k->cap_notes, r->note_id, a, r->created_ms, r->tweet_id,
+                             r->classification)) != 0)
+    return rc;
+  return ns__ds_note_text(k->ds, k->ds->n_notes - 1, r->summary, r->summary_len, r->summary_dq);
 }
 
 static int dss_rating(void *ctx, const ns_fmt_rating *r) {
@@ -946,6 +973,11 @@ static int lf_merge(ns_dataset *ds, const ns_dataset *p) {
         ds->note_created_ms[base + i] = p->note_created_ms[i];
         ds->note_tweet_id[base + i] = p->note_tweet_id[i];
         ds->note_class[base + i] = p->note_class[i];
+      }
+      for (size_t i = 0; i < p->n_notes && !rc; i++) {
+        size_t tl;
+        const char *t = ns_dataset_note_text(p, i, &tl);
+        rc = ns_dataset_set_note_text(ds, base + i, t, tl);
       }
       ds->n_notes = base + p->n_notes;
     }

@@ -7,8 +7,9 @@
 ** What we do not store is written empty (pandas reads an empty field as NA,
 ** which is what the reference does with those columns anyway):
 **   notes:   believable, harmful, validationDifficulty, the 12 misleading* /
-**            notMisleading* reason flags, trustworthySources, summary,
-**            isMediaNote, isCollaborativeNote;
+**            notMisleading* reason flags, trustworthySources, isMediaNote,
+**            isCollaborativeNote (the summary is kept, quoted as pandas
+**            quotes it);
 **   ratings: version, agree, disagree, helpful, notHelpful (the level is
 **            always written to helpfulnessLevel), ratedOnTweetId,
 **            suggestion, suggestionId.
@@ -81,6 +82,26 @@ static void wpart(wbuf *w, const ns_dataset *ds, int32_t idx) {
   if (idx >= 0) wstr(w, ns_strtab_str(ds->participants, idx));
 }
 
+/* Free text as pandas writes it: quoted, inner quotes doubled, when it
+** holds a tab, a line break or a quote. */
+static void wtext(wbuf *w, const char *s, size_t n) {
+  size_t i = 0;
+  while (i < n && s[i] != '\t' && s[i] != '\n' && s[i] != '\r' && s[i] != '"') i++;
+  if (i == n) {
+    wput(w, s, n);
+    return;
+  }
+  wput(w, "\"", 1);
+  for (size_t a = 0; a < n;) {
+    const char *q = memchr(s + a, '"', n - a);
+    size_t b = q ? (size_t)(q - s) + 1 : n;
+    wput(w, s + a, b - a);
+    if (q) wput(w, "\"", 1);
+    a = b;
+  }
+  wput(w, "\"", 1);
+}
+
 static void wstatus(wbuf *w, int8_t s) { wstr(w, ns_status_name(s)); }
 
 /* The header of a kind: its column table, so that the column list exists
@@ -110,7 +131,14 @@ static void write_notes(wbuf *w, const ns_dataset *ds) {
     wi64(w, ds->note_tweet_id[i]);
     wtab(w);
     wstr(w, ns_fmt_class_name(ds->note_class[i]));
-    wempty(w, NS_FMT_NOTES_NCOLS - 5); /* the columns we do not keep */
+    wempty(w, NS_FMT_N_SUMMARY - 5); /* the columns we do not keep */
+    wtab(w);
+    {
+      size_t tl;
+      const char *t = ns_dataset_note_text(ds, i, &tl);
+      wtext(w, t, tl);
+    }
+    wempty(w, NS_FMT_NOTES_NCOLS - 1 - NS_FMT_N_SUMMARY);
     wnl(w);
   }
 }

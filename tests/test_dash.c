@@ -189,7 +189,7 @@ TEST(dash_view_columns) {
   sqlite3 *db;
   build_db(0, &path);
   db = open_ro(path);
-  ASSERT_EQ(q1(db, "PRAGMA user_version"), 6);
+  ASSERT_EQ(q1(db, "PRAGMA user_version"), NS_STORE_SCHEMA_VERSION);
   /* The contract of docs/dashboards.md: v1 columns first, in order; v6
   ** appends every scorer's columns (7 each, 8 scorers) and the scopes */
   columns(db, "current_note_status", cols, sizeof cols);
@@ -319,7 +319,7 @@ TEST(dash_migrate_from_v1) {
   ASSERT_OK(ns_store_open(path, 0, &s));
   ns_store_close(s);
   db = open_ro(path);
-  ASSERT_EQ(q1(db, "PRAGMA user_version"), 6);
+  ASSERT_EQ(q1(db, "PRAGMA user_version"), NS_STORE_SCHEMA_VERSION);
   ASSERT_EQ(q1(db, "SELECT count(*) FROM current_note_status"), 4);
   ASSERT_EQ(q1(db, "SELECT count(*) FROM rater_reputation WHERE qclique_id IS NULL"),
             q1(db, "SELECT count(*) FROM rater_reputation"));

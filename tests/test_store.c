@@ -382,7 +382,7 @@ TEST(store_db_import_twice_unchanged) {
   ASSERT_EQ(q1(path, "SELECT count(*) FROM note_status_history"), 3);
   ASSERT_EQ(q1(path, "SELECT count(*) FROM user_enrollment"), 4);
   ASSERT_EQ(q1(path, "SELECT count(*) FROM participants"), 4);
-  ASSERT_EQ(q1(path, "PRAGMA user_version"), 6); /* v2: dashboard views (store/views.c),
+  ASSERT_EQ(q1(path, "PRAGMA user_version"), NS_STORE_SCHEMA_VERSION); /* v2: dashboard views (store/views.c),
                                                   ** v3: rater_scores.qclique_id,
                                                   ** v4: low_diligence_intercept,
                                                   ** v5: the views with both,
@@ -564,7 +564,7 @@ TEST(store_db_strict_rollback) {
   }
   ASSERT_OK(ns_store_open(path, 0, &s));
   ns_store_close(s);
-  ASSERT_EQ(q1(path, "PRAGMA user_version"), 6);
+  ASSERT_EQ(q1(path, "PRAGMA user_version"), NS_STORE_SCHEMA_VERSION);
   ASSERT_EQ(q1(path, "SELECT count(*) FROM pragma_table_info('note_scores')"
                      " WHERE name = 'low_diligence_intercept'"),
             1);

@@ -97,7 +97,7 @@ names "$T: is a directory"
 cp "$T/db" "$T/new.db"
 sqlite3 "$T/new.db" "PRAGMA user_version = 99"
 fails "$BIN" score --db "$T/new.db"
-names "$T/new.db: database schema version 99 is newer than this notescore"; names "versions 1 to 6"
+names "$T/new.db: database schema version 99 is newer than this notescore"; names "versions 1 to 7"
 fails "$BIN" report --db "$T/new.db" -o "$T/r.html"
 names "schema version 99"
 [ ! -e "$T/r.html" ]
