@@ -571,8 +571,7 @@ static void meta_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
 ** notes need >= 5 of the remaining ratings. */
 static int round2(ns__run *run) {
   const ns_params *p = run->p;
-  int k = run->k, rc = 0;
-  size_t nn = run->n_notes, np = run->n_part;
+  int rc = 0;
   uint8_t *base = ns_mallocn(run->n_r, 1);
   float *w = NULL;
   fit_io io;
@@ -592,7 +591,11 @@ static int round2(ns__run *run) {
   memset(&io, 0, sizeof io);
   io.mask = run->edge_r2;
   io.weight = w;
-  io.flip_sign = 0;
+  /* The sign is identified again on this fit's raters (the reference's
+  ** prescoring final-round run_mf keeps its default flip; its final
+  ** scoring then freezes those rater factors and does not flip:
+  ** mf_base_scorer.py:871-883, 1147-1163). */
+  io.flip_sign = 1;
   io.init_icpt = run->icpt1;
   io.init_fac = run->fac1;
   io.init_ricpt = run->ricpt1;
@@ -607,21 +610,7 @@ static int round2(ns__run *run) {
   run->n_r2 = io.n_edges;
   run->n_r2_notes = io.n_notes;
   run->n_r2_raters = io.n_raters;
-  /* Keep round 2's sign convention equal to round 1's.  The reference does
-  ** not re-identify the sign in the final round; initialising from round 1
-  ** almost always preserves it, but if the fit drifted to the mirrored
-  ** solution (negative overlap of the note factors), mirror it back. */
-  for (int d = 0; d < k; d++) {
-    double dot = 0;
-    for (size_t n = 0; n < nn; n++)
-      if (!isnan(run->fac1[n * k + d]) && !isnan(run->fac2[n * k + d]))
-        dot += run->fac1[n * k + d] * run->fac2[n * k + d];
-    if (dot < 0) {
-      for (size_t n = 0; n < nn; n++) run->fac2[n * k + d] = -run->fac2[n * k + d];
-      for (size_t u = 0; u < np; u++) run->rfac2[u * k + d] = -run->rfac2[u * k + d];
-    }
-  }
-  memset(run->n_final_round, 0, nn * sizeof *run->n_final_round);
+  memset(run->n_final_round, 0, run->n_notes * sizeof *run->n_final_round);
   for (size_t e = 0; e < run->n_r; e++)
     if (run->edge_r2[e]) run->n_final_round[run->r_note[e]]++;
 
