@@ -259,7 +259,7 @@ typedef struct ns_model_score {
   double intercept, factor;
   double intercept_no_high_vol, intercept_no_correlated;  /* NAN if none */
   int8_t status;               /* the scorer's status (may be FIRM_REJECT/NYH) */
-  uint32_t rules;              /* its ActiveRules: bits 1u << ns_rule (< NS_RULE_CORE_MODEL) */
+  uint64_t rules;              /* its ActiveRules: bits 1ull << ns_rule (scorer rules) */
   int32_t n_final_round;       /* NumFinalRoundRatings */
 } ns_model_score;
 
@@ -284,7 +284,7 @@ typedef struct ns_note_score {
   double intercept_min, intercept_max;  /* pseudo-rater bounds, NAN if off */
   double intercept_no_high_vol, intercept_no_correlated;  /* NAN if off */
   int8_t core_status;          /* coreRatingStatus (scorer status) */
-  uint32_t core_rules;         /* coreActiveRules: bits 1u << ns_rule */
+  uint64_t core_rules;         /* coreActiveRules: bits 1ull << ns_rule */
   int8_t final_status;         /* finalRatingStatus (public statuses only) */
   int8_t decided_by;           /* ns_rule that set the final status (base/rules.h) */
   uint64_t meta_rules;         /* metaScorerActiveRules: bits 1ull << ns_rule */

@@ -1,6 +1,6 @@
 /*
 ** base/rules.h -- the status rules a score row can name: ns_note_score's
-** core_rules / meta_rules are bitmasks of (1u << ns_rule) and decided_by is
+** core_rules / meta_rules are bitmasks of (1ull << ns_rule) and decided_by is
 ** one ns_rule (base/dataset.h).  The engine decides when a rule fires
 ** (engine/rules.c); store/ writes the names into the DB (rule_names,
 ** decided_by), dash/ and server/ print them.  Kept apart from dataset.h so
@@ -13,7 +13,7 @@
 #ifndef NS_RULES_H
 #define NS_RULES_H
 
-/* Rules that can fire; a note's rules are a bitmask of (1u << rule).
+/* Rules that can fire; a note's rules are a bitmask of (1ull << rule).
 ** ns_rule_names[] gives the reference's rule names. */
 enum ns_rule {
   NS_RULE_INITIAL_NMR = 0,
@@ -53,14 +53,23 @@ enum ns_rule {
   NS_RULE_GAUSSIAN_CORE_WITH_TOPICS_MODEL,
   NS_RULE_TOPIC_MODEL_01,      /* TopicModel01 .. TopicModel05 are */
   NS_RULE_TOPIC_MODEL_05 = NS_RULE_TOPIC_MODEL_01 + 4,   /* consecutive */
+  /* scorer rules added after the meta rules (the numbering is stored):
+  ** they run between TagFilter and FilterIncorrect (engine/rules.c) */
+  NS_RULE_CRH_SUPER,           /* CRHSuperThreshold */
+  NS_RULE_ELEVATED_CRH_INERTIA,/* ElevatedCRHInertia */
   NS_RULE_COUNT
 };
 extern const char *const ns_rule_names[NS_RULE_COUNT];
 /* The reference's version of each rule ("1.0", "1.1"): its output names a
 ** rule "Name (vX.Y)" (scoring_rules.py RuleID). */
 extern const char *const ns_rule_versions[NS_RULE_COUNT];
-/* The rules fit a 64-bit mask (meta_rules); core_rules needs only the
-** scorer rules below NS_RULE_CORE_MODEL. */
+/* The rules fit a 64-bit mask (meta_rules, core_rules, a model's rules:
+** the scorer rules CRHSuperThreshold / ElevatedCRHInertia sit above bit 31). */
 _Static_assert(NS_RULE_COUNT <= 64, "rule masks are 64-bit");
+/* The scorer rules (a scorer's ActiveRules) in the order its chain runs
+** them (engine/rules.c ns__rules_final), which is the order the reference
+** writes them: the appended ids above break bit order. */
+#define NS_SCORER_RULE_ORDER_LEN 22
+extern const int ns_scorer_rule_order[NS_SCORER_RULE_ORDER_LEN];
 
 #endif /* NS_RULES_H */

@@ -106,6 +106,16 @@ static void rule_text(int rule, const ns_params *p, double factor, uint32_t filt
       if (filter_tags & NS_TAG_BIT(t)) w += (size_t)snprintf(buf + w, n - w, " %s", ns_tag_names[t]);
     break;
   }
+  case NS_RULE_CRH_SUPER:
+    *limit = 0.5;
+    snprintf(buf, n, "intercept >= 0.50 (crhSuperThreshold) with >= %d ratings: CRH again after "
+                     "the tag filter", p->min_ratings_note);
+    break;
+  case NS_RULE_ELEVATED_CRH_INERTIA:
+    *limit = 0.5 - p->inertia_delta;
+    snprintf(buf, n, "CRH in the previous run and intercept >= %.2f (0.50 - %.2f)",
+             0.5 - p->inertia_delta, p->inertia_delta);
+    break;
   case NS_RULE_INCORRECT_FILTER:
     snprintf(buf, n, "'incorrect' tags from raters near the note's factor, beyond what their "
                      "tagging habits explain (tf-idf >= 2.5)");
@@ -159,19 +169,22 @@ static void rule_text(int rule, const ns_params *p, double factor, uint32_t filt
   }
 }
 
-/* The rules that fired, Core chain first then meta rules, each in bit order
-** (which is the order the pipeline evaluates them: later rules win). */
-static json_t *rules_json(const ns_params *pp, uint32_t core, uint64_t meta, double factor,
+/* The rules that fired, Core chain first then meta rules, each in the order
+** the pipeline evaluates them (later rules win): the scorer chain's order
+** (base/rules.h), then bit order. */
+static json_t *rules_json(const ns_params *pp, uint64_t core, uint64_t meta, double factor,
                           uint32_t filter_tags) {
   const ns_params p = *pp;
   json_t *a = json_array();
   for (int pass = 0; a && pass < 2; pass++) {
     uint64_t bits = pass ? meta : core;
-    for (int i = 0; i < NS_RULE_COUNT; i++) {
+    for (int j = 0; j < NS_SCORER_RULE_ORDER_LEN + NS_RULE_COUNT; j++) {
+      int i = j < NS_SCORER_RULE_ORDER_LEN ? ns_scorer_rule_order[j] : j - NS_SCORER_RULE_ORDER_LEN;
       char text[512];
       double limit;
       json_t *o;
       if (!(bits & (1ull << i))) continue;
+      bits &= ~(1ull << i);
       rule_text(i, &p, factor, filter_tags, text, sizeof text, &limit);
       o = json_pack("{s:s, s:s, s:s}", "name", ns_rule_names[i], "kind", pass ? "meta" : "core",
                     "threshold", text);

@@ -142,6 +142,15 @@ static void put_tag(FILE *f, int *first, int t) {
 static void put_rules(FILE *f, int *first, uint64_t mask) {
   int any = 0;
   put_sep(f, first);
+  /* in the order the chain runs them (base/rules.h), then any other bit */
+  for (int i = 0; i < NS_SCORER_RULE_ORDER_LEN; i++) {
+    int r = ns_scorer_rule_order[i];
+    if (!(mask & (1ull << r))) continue;
+    if (any) fputc(',', f);
+    fputs(ns__rule_ref_name(r), f);
+    mask &= ~(1ull << r);
+    any = 1;
+  }
   for (int r = 0; r < NS_RULE_COUNT; r++) {
     if (!(mask & (1ull << r))) continue;
     if (any) fputc(',', f);

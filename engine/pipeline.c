@@ -571,8 +571,7 @@ static void meta_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
 ** notes need >= 5 of the remaining ratings. */
 static int round2(ns__run *run) {
   const ns_params *p = run->p;
-  int k = run->k, rc = 0;
-  size_t nn = run->n_notes, np = run->n_part;
+  int rc = 0;
   uint8_t *base = ns_mallocn(run->n_r, 1);
   float *w = NULL;
   fit_io io;
@@ -592,7 +591,11 @@ static int round2(ns__run *run) {
   memset(&io, 0, sizeof io);
   io.mask = run->edge_r2;
   io.weight = w;
-  io.flip_sign = 0;
+  /* The sign is identified again on this fit's raters (the reference's
+  ** prescoring final-round run_mf keeps its default flip; its final
+  ** scoring then freezes those rater factors and does not flip:
+  ** mf_base_scorer.py:871-883, 1147-1163). */
+  io.flip_sign = 1;
   io.init_icpt = run->icpt1;
   io.init_fac = run->fac1;
   io.init_ricpt = run->ricpt1;
@@ -607,21 +610,7 @@ static int round2(ns__run *run) {
   run->n_r2 = io.n_edges;
   run->n_r2_notes = io.n_notes;
   run->n_r2_raters = io.n_raters;
-  /* Keep round 2's sign convention equal to round 1's.  The reference does
-  ** not re-identify the sign in the final round; initialising from round 1
-  ** almost always preserves it, but if the fit drifted to the mirrored
-  ** solution (negative overlap of the note factors), mirror it back. */
-  for (int d = 0; d < k; d++) {
-    double dot = 0;
-    for (size_t n = 0; n < nn; n++)
-      if (!isnan(run->fac1[n * k + d]) && !isnan(run->fac2[n * k + d]))
-        dot += run->fac1[n * k + d] * run->fac2[n * k + d];
-    if (dot < 0) {
-      for (size_t n = 0; n < nn; n++) run->fac2[n * k + d] = -run->fac2[n * k + d];
-      for (size_t u = 0; u < np; u++) run->rfac2[u * k + d] = -run->rfac2[u * k + d];
-    }
-  }
-  memset(run->n_final_round, 0, nn * sizeof *run->n_final_round);
+  memset(run->n_final_round, 0, run->n_notes * sizeof *run->n_final_round);
   for (size_t e = 0; e < run->n_r; e++)
     if (run->edge_r2[e]) run->n_final_round[run->r_note[e]]++;
 
@@ -765,6 +754,93 @@ static void state_free(ns__run *run) {
   ns__guardrails_free(run);
 }
 
+/* Stable initialization (reference mf_base_scorer.py:73-141, 464-510):
+** the round-1 training edges of modelingGroup NS__STABLE_GROUP raters, on
+** notes where that group gave >= 75 % of the note's training ratings by
+** enrolled raters (the reference's inner merge with userEnrollment: raters
+** absent from it count in neither part) and the note has >= 5 such enrolled
+** ratings.  Writes mask[e] (a subset of train[e]); returns the number of
+** edges selected. */
+size_t ns__stable_init_mask(const ns__run *run, const uint8_t *train, uint8_t *mask) {
+  int32_t *enr = ns_calloc(run->n_notes ? run->n_notes : 1, sizeof *enr);
+  int32_t *grp = ns_calloc(run->n_notes ? run->n_notes : 1, sizeof *grp);
+  size_t cnt = 0;
+  if (!enr || !grp) {
+    free(enr);
+    free(grp);
+    return (size_t)-1;
+  }
+  for (size_t e = 0; e < run->n_r; e++) {
+    int32_t g;
+    if (!train[e]) continue;
+    g = run->rater_group[run->r_rater[e]];
+    if (g == NS__GROUP_ABSENT) continue;
+    enr[run->r_note[e]]++;
+    if (g == NS__STABLE_GROUP) grp[run->r_note[e]]++;
+  }
+  for (size_t e = 0; e < run->n_r; e++) {
+    int32_t n = run->r_note[e];
+    mask[e] = train[e] && run->rater_group[run->r_rater[e]] == NS__STABLE_GROUP &&
+              enr[n] >= NS__STABLE_MIN_RATINGS &&
+              (double)grp[n] / (double)enr[n] >= NS__STABLE_MIN_SHARE;
+    cnt += mask[e];
+  }
+  free(enr);
+  free(grp);
+  return cnt;
+}
+
+/* Round 1 with stable initialization: fit the group's subset first (the
+** reference identifies its sign too: run_mf's default flip), then the full
+** round-1 fit starts from it (ids the subset did not see start at 0).
+** Without enrollment or without a qualifying edge the full fit runs from
+** the default initialisation, exactly as without the flag (the reference
+** asserts instead). */
+static int stable_init_fit(ns__run *run, fit_io *io) {
+  size_t nn = run->n_notes, np = run->n_part, sel;
+  int k = run->k, rc = 0;
+  uint8_t *mask = NULL;
+  double *ic = NULL, *fa = NULL, *ric = NULL, *rfa = NULL;
+  fit_io init;
+
+  if (!run->rater_group) return fit_subset(run, io);
+  if (!(mask = ns_mallocn(run->n_r ? run->n_r : 1, 1))) return NS_ENOMEM;
+  sel = ns__stable_init_mask(run, io->mask, mask);
+  if (sel == (size_t)-1) { rc = NS_ENOMEM; goto out; }
+  if (sel == 0) {
+    rc = fit_subset(run, io);
+    goto out;
+  }
+  ic = nan_array(nn);
+  fa = nan_array(nn * k);
+  ric = nan_array(np);
+  rfa = nan_array(np * k);
+  if (!ic || !fa || !ric || !rfa) { rc = NS_ENOMEM; goto out; }
+  memset(&init, 0, sizeof init);
+  init.mask = mask;
+  init.weight = io->weight;
+  init.flip_sign = 1;
+  init.icpt = ic;
+  init.fac = fa;
+  init.ricpt = ric;
+  init.rfac = rfa;
+  if ((rc = fit_subset(run, &init)) != 0) goto out;
+  io->init_icpt = ic;
+  io->init_fac = fa;
+  io->init_ricpt = ric;
+  io->init_rfac = rfa;
+  io->init_mu = init.mu;
+  rc = fit_subset(run, io);
+  io->init_icpt = io->init_fac = io->init_ricpt = io->init_rfac = NULL;
+out:
+  free(mask);
+  free(ic);
+  free(fa);
+  free(ric);
+  free(rfa);
+  return rc;
+}
+
 /* Round 1 of a scorer: the count filter on its scope (and, trust on, the
 ** edges the coordination test kept), then MF and the provisional statuses. */
 static int scorer_round1(ns__run *run) {
@@ -786,7 +862,11 @@ static int scorer_round1(ns__run *run) {
   io.fac = run->fac1;
   io.ricpt = run->ricpt1;
   io.rfac = run->rfac1;
-  if ((rc = fit_subset(run, &io)) != 0) return rc;
+  if (run->spec && run->spec->stable_init) {
+    if ((rc = stable_init_fit(run, &io)) != 0) return rc;
+  } else if ((rc = fit_subset(run, &io)) != 0) {
+    return rc;
+  }
   run->mu1 = io.mu;
   run->n_r1 = io.n_edges;
   run->n_r1_notes = io.n_notes;
@@ -872,6 +952,7 @@ static int same_fit_as_core(const ns__run *core, const ns__scorer_spec *sp, cons
   const ns__scorer_spec *cs = core->spec;
   if (sp->round1_only || sp->l_in != cs->l_in || sp->l_iu != cs->l_iu || sp->l_mu != cs->l_mu ||
       sp->l_fn != cs->l_fn || sp->l_fu != cs->l_fu || sp->no_mu != cs->no_mu ||
+      sp->stable_init != cs->stable_init ||
       sp->tag_pct != cs->tag_pct || sp->incorrect_thr != cs->incorrect_thr ||
       p->min_mean_note_score != core->p->min_mean_note_score ||
       (p->pseudoraters && !core->p->pseudoraters))

@@ -329,6 +329,7 @@ void ns__guard_facts(const ns__run *run, size_t n, ns__note_facts *f) {
     f->thr_no_high_vol = run->spec->thr_no_high_vol;
     f->thr_no_correlated = run->spec->thr_no_correlated;
     f->thr_low_diligence = run->spec->thr_low_diligence;
+    f->crh_super = run->spec->crh_super;
   }
   f->icpt_pop = run->g_pop_icpt ? run->g_pop_icpt[n] : NAN;
   f->pop_neg = run->g_pop_neg ? run->g_pop_neg[n] : 0;

@@ -66,12 +66,14 @@ typedef struct ns__note_facts {
   ** MFBaseScorer defaults (0.37, 0.37, 0.263), so hand-built facts keep
   ** the Core values */
   double thr_no_high_vol, thr_no_correlated, thr_low_diligence;
+  /* crhSuperThreshold: 0 = the MFBaseScorer default 0.5, < 0 = none */
+  double crh_super;
 } ns__note_facts;
 
 /* Result of the scorer rule chain for one note. */
 typedef struct ns__rule_out {
   int8_t status;            /* CRH, CRNH, NMR, FIRM_REJECT or NYH */
-  uint32_t rules;           /* bitmask of ns_rule that fired */
+  uint64_t rules;           /* bitmask of ns_rule (1ull << rule) that fired */
 } ns__rule_out;
 
 /* Result of the meta rules for one note. */
@@ -171,6 +173,10 @@ typedef struct ns__scorer_spec {
   /* MF regularization (0 = mf.h default, < 0 = zero) and the global intercept */
   double l_in, l_iu, l_mu, l_fn, l_fu;
   uint8_t no_mu;             /* useGlobalIntercept=False */
+  double crh_super;          /* crhSuperThreshold, < 0 = None (no
+                             ** CRHSuperThreshold / ElevatedCRHInertia) */
+  uint8_t stable_init;       /* useStableInitialization: round 1 starts from
+                             ** a fit on modelingGroup 13's notes */
 } ns__scorer_spec;
 
 extern const ns__scorer_spec ns__scorers[];
@@ -318,6 +324,17 @@ int ns__trust_stage(ns__run *run, const uint8_t *use_edge);
 /* Copies note n's guardrail verdicts and stabilization inputs into f (final
 ** round); frees nothing.  ns__guardrails_free releases the g_* arrays. */
 void ns__guard_facts(const ns__run *run, size_t n, ns__note_facts *f);
+
+/* Stable initialization (engine/pipeline.c, reference mf_base_scorer.py:73-141):
+** modelingGroupToInitializeForStability, minPercentRatingsFromModelingGroup,
+** minNumRatingsToIncludeInStableInitialization. */
+#define NS__STABLE_GROUP 13
+#define NS__STABLE_MIN_SHARE 0.75
+#define NS__STABLE_MIN_RATINGS 5
+/* Writes mask[e] = 1 for the training edges (train[e]) of the stable-init
+** fit; returns how many, or (size_t)-1 when out of memory.  Needs
+** run->rater_group, r_note, r_rater, n_r, n_notes. */
+size_t ns__stable_init_mask(const ns__run *run, const uint8_t *train, uint8_t *mask);
 void ns__guardrails_free(ns__run *run);
 /* pipeline_history.c */
 void ns__history_update(const ns_nsh *prev, int64_t note_id, int32_t author, int64_t created,

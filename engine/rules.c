@@ -20,7 +20,7 @@
 #include "../guard/guard.h"
 #include "pipeline_int.h"
 
-#define BIT(r) (1u << (r))
+#define BIT(r) (1ull << (r))
 
 /* A rule hit: record it and set the status. */
 static void fire(ns__rule_out *o, int rule, int status) {
@@ -125,6 +125,30 @@ static void rule_crh_inertia(const ns__note_facts *f, const ns_params *p, ns__ru
     fire(o, NS_RULE_CRH_INERTIA, NS_STATUS_CRH);
 }
 
+/* CRHSuperThreshold (reference note_ratings.py:827-845): after TagFilter, a
+** note that says the post is misleading, with >= 5 ratings and an
+** intercept >= the scorer's crhSuperThreshold (0.5; f->crh_super, 0 = that
+** default, < 0 = the scorer has none) is CRH again, whatever the tag filter
+** said; the filters after it still apply. */
+static double crh_super(const ns__note_facts *f) { return f->crh_super != 0 ? f->crh_super : 0.5; }
+static void rule_crh_super(const ns__note_facts *f, const ns_params *p, ns__rule_out *o) {
+  double thr = crh_super(f);
+  if (thr < 0) return;
+  if (has_model(f) && f->n_ratings >= p->min_ratings_note && f->icpt >= thr &&
+      f->cls != NS_CLASS_NOT_MISLEADING)
+    fire(o, NS_RULE_CRH_SUPER, NS_STATUS_CRH);
+}
+
+/* ElevatedCRHInertia: the same inertia as GeneralCRHInertia around the
+** super threshold (a note CRH last run keeps CRH above crhSuper - delta). */
+static void rule_elevated_inertia(const ns__note_facts *f, const ns_params *p, ns__rule_out *o) {
+  double thr = crh_super(f);
+  if (thr < 0 || o->status == NS_STATUS_CRH) return;
+  if (has_model(f) && f->n_ratings >= p->min_ratings_note && f->icpt >= thr - p->inertia_delta &&
+      f->prev_status == NS_STATUS_CRH && f->cls != NS_CLASS_NOT_MISLEADING)
+    fire(o, NS_RULE_ELEVATED_CRH_INERTIA, NS_STATUS_CRH);
+}
+
 /* The status the Core scorer's filters emit: FIRM_REJECT when a firm-reject
 ** threshold is configured (MFCoreScorer: 0.3), else NMR. */
 static int reject_status(const ns_params *p) {
@@ -191,6 +215,8 @@ void ns__rules_final(const ns__note_facts *f, const ns_params *p, ns__rule_out *
   rule_nm_crnh(f, p, out);              /* 6 */
   rule_crh_inertia(f, p, out);          /* 7 */
   rule_tag_filter(f, p, out);           /* 8 */
+  rule_crh_super(f, p, out);            /* 8a */
+  rule_elevated_inertia(f, p, out);     /* 8b */
   rule_incorrect_filter(f, p, out);     /* 9 */
   rule_low_diligence(f, p, out);        /* 10 */
   rule_large_factor(f, p, out);         /* 11 */

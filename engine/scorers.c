@@ -41,7 +41,7 @@
   .firm_reject = NAN, .min_minority = 4, .min_minority_ratio = 0.05,                  \
   .min_mean_note_score = 0.05, .thr_no_high_vol = 0.37, .thr_no_correlated = 0.37,     \
   .thr_low_diligence = 0.263, .tag_pct = 95, .incorrect_thr = 2.5, .net_rules = 1,     \
-  .group_id = -1
+  .group_id = -1, .crh_super = 0.5, .stable_init = 0
 
 /* MFGroupScorer (mf_group_scorer.py:70-140): the group's raters only,
 ** capture 0.8, no pseudo-raters, no firm reject. */
@@ -59,13 +59,15 @@
 const ns__scorer_spec ns__scorers[] = {
     /* MFCoreScorer (mf_core_scorer.py): first, the others read its run */
     {"MFCoreScorer", NS__KIND_MF, NS__SLOT_CORE, CORE_GROUPS, 1, 0.5, 0, NS__TOPICS_EXCLUDE, 0, BASE,
-     .firm_reject = 0.3, .pseudoraters = 1},
+     .firm_reject = 0.3, .pseudoraters = 1, .stable_init = 1},
     {"MFCoreWithTopicsScorer", NS__KIND_MF, NS_MODEL_CORE_WITH_TOPICS, CORE_GROUPS, 1, 0.5, 0,
-     NS__TOPICS_INCLUDE, 0, BASE, .pseudoraters = 1},
+     NS__TOPICS_INCLUDE, 0, BASE, .pseudoraters = 1, .stable_init = 1},
     {"MFExpansionScorer", NS__KIND_MF, NS_MODEL_EXPANSION, CORE_GROUPS | EXPANSION_GROUPS, 1, 0.5, 0,
-     NS__TOPICS_INCLUDE, 0, BASE, .firm_reject = 0.3},
+     NS__TOPICS_INCLUDE, 0, BASE, .firm_reject = 0.3, .stable_init = 1},
+    /* run_scoring.py:98-100 passes crhSuperThreshold=0.6 */
     {"MFExpansionPlusScorer", NS__KIND_MF, NS_MODEL_EXPANSION_PLUS,
-     CORE_GROUPS | EXPANSION_GROUPS | EXPANSION_PLUS_GROUPS, 1, NAN, 0, NS__TOPICS_INCLUDE, 0, BASE},
+     CORE_GROUPS | EXPANSION_GROUPS | EXPANSION_PLUS_GROUPS, 1, NAN, 0, NS__TOPICS_INCLUDE, 0, BASE,
+     .stable_init = 1, .crh_super = 0.6},
     GROUP(1), GROUP(2), GROUP(3), GROUP(4), GROUP(5), GROUP(6), GROUP(7), GROUP(8), GROUP(9),
     GROUP(10), GROUP(11), GROUP(12), GROUP(13),
     /* the "expanded consensus" trial, run_scoring.py:116-146 (its weighted
@@ -74,7 +76,7 @@ const ns__scorer_spec ns__scorers[] = {
      .group_id = 14, .l_in = 0.9, .l_iu = 0.15, .l_mu = 0.15, .l_fn = 0.01, .l_fu = 0.0075,
      .min_mean_note_score = -0.01, .crh = 0.15, .crnh = -0.01, .crnh_mult = 0, .nm_crnh = -0.02,
      .thr_no_high_vol = 0.12, .thr_no_correlated = 0.12, .thr_low_diligence = 1000,
-     .factor_thr = 0.4, .tag_pct = 90, .incorrect_thr = 1.5},
+     .factor_thr = 0.4, .tag_pct = 90, .incorrect_thr = 1.5, .crh_super = -1 /* None */},
     /* NMR group, run_scoring.py:147-156 */
     {"MFGroupScorer_33", NS__KIND_MF, NS_MODEL_GROUP, G(33), 0, 0.8, 1, NS__TOPICS_INCLUDE, 0, BASE,
      .group_id = 33},
@@ -97,11 +99,11 @@ const ns__scorer_spec ns__scorers[] = {
     {"GaussianScorer", NS__KIND_GAUSSIAN, NS_MODEL_GAUSSIAN, COVERAGE_GROUPS, 1, 0.5, 0,
      NS__TOPICS_EXCLUDE, 0, BASE, .crh = 0.51, .crnh = -0.5, .crnh_mult = 0, .nm_crnh = -0.6,
      .thr_no_high_vol = 0.45, .thr_no_correlated = 0.45, .factor_thr = 1.0, .min_minority = 0,
-     .net_rules = 0},
+     .net_rules = 0, .crh_super = 0.65},
     {"GaussianCoreWithTopicsScorer", NS__KIND_GAUSSIAN, NS_MODEL_GAUSSIAN_CORE_WITH_TOPICS,
      COVERAGE_GROUPS, 1, 0.5, 0, NS__TOPICS_INCLUDE, 0, BASE, .crh = 0.51, .crnh = -0.5,
      .crnh_mult = 0, .nm_crnh = -0.6, .thr_no_high_vol = 0.45, .thr_no_correlated = 0.45,
-     .factor_thr = 1.0, .min_minority = 0, .net_rules = 0},
+     .factor_thr = 1.0, .min_minority = 0, .net_rules = 0, .crh_super = 0.65},
 };
 const int ns__n_scorers = (int)NS_ARRAY_LEN(ns__scorers);
 _Static_assert(NS_ARRAY_LEN(ns__scorers) <= NS_SCORER_MAX, "ns_run_stats.scorer_seconds");

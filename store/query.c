@@ -296,7 +296,7 @@ static void note_row(sqlite3_stmt *st, ns_q_note *o) {
   o->low_diligence_intercept = col_f64(st, 15);
   o->first_tag = col_txt(st, 16);
   o->second_tag = col_txt(st, 17);
-  o->core_rules = (uint32_t)sqlite3_column_int64(st, 18);
+  o->core_rules = (uint64_t)sqlite3_column_int64(st, 18);
   o->meta_rules = (uint64_t)sqlite3_column_int64(st, 19);
   o->active_filter_tags = (uint32_t)sqlite3_column_int64(st, 20);
   o->created_ms = col_i64(st, 21);

@@ -124,7 +124,7 @@ typedef struct ns_q_note {
   double intercept_min, intercept_max, intercept_r1, factor_r1;
   double low_diligence_intercept;
   const char *first_tag, *second_tag;
-  uint32_t core_rules;  /* bit i = ns_rule_names[i] */
+  uint64_t core_rules;  /* bit i = ns_rule_names[i] */
   uint64_t meta_rules;
   uint32_t active_filter_tags;      /* bit t = ns_tag_names[t] */
   int64_t created_ms;

@@ -327,6 +327,164 @@ TEST(scorers_scope_capture_and_strict_inclusion) {
   mini_done(&m);
 }
 
+/* Stable initialization's subset (reference get_ratings_for_stable_init):
+** group-13 ratings on notes where group 13 gave >= 75 % of the note's
+** training ratings by enrolled raters and there are >= 5 such ratings. */
+TEST(scorers_stable_init_subset) {
+  /* raters 0-7 group 13, 8-10 group 4, 11-12 absent from enrollment, 13
+  ** enrolled without a group */
+  int32_t group[14];
+  int8_t topic[6] = {0, 0, 0, 0, 0, 0};
+  static const int rated[6][16] = {
+      /* 0: 6 g13 + 2 g4: 6/8 = 0.75 -> the 6 g13 ratings qualify */
+      {0, 1, 2, 3, 4, 5, 8, 9, -1},
+      /* 1: 5 g13 + 2 g4: 5/7 < 0.75 -> no */
+      {0, 1, 2, 3, 4, 8, 9, -1},
+      /* 2: 4 g13 + 3 absent: enrolled 4 < 5 -> no (absent raters count
+      ** in neither part: the inner merge) */
+      {0, 1, 2, 3, 11, 12, 11, -1},
+      /* 3: 5 g13 + 5 absent: 5/5 enrolled, 5 >= 5 -> the 5 g13 ratings */
+      {0, 1, 2, 3, 4, 11, 12, 11, 12, 11, -1},
+      /* 4: 6 g13 + 2 no-group enrolled: 6/8 = 0.75 -> yes; 6 g13 + 3
+      ** would not be (checked on note 5) */
+      {0, 1, 2, 3, 4, 5, 13, 13, -1},
+      /* 5: 6 g13 + 2 no-group + 1 g4: 6/9 < 0.75 -> no */
+      {0, 1, 2, 3, 4, 5, 13, 13, 10, -1},
+  };
+  mini m;
+  uint8_t *train, *mask;
+  size_t sel, per_note[6] = {0};
+  for (int u = 0; u < 14; u++)
+    group[u] = u < 8 ? 13 : u < 11 ? 4 : u < 13 ? NS__GROUP_ABSENT : NS__GROUP_NONE;
+  mini_build(&m, 6, 14, group, topic, rated);
+  train = calloc(m.run.n_r, 1);
+  mask = calloc(m.run.n_r, 1);
+  for (size_t e = 0; e < m.run.n_r; e++) train[e] = 1;
+  sel = ns__stable_init_mask(&m.run, train, mask);
+  for (size_t e = 0; e < m.run.n_r; e++) {
+    if (!mask[e]) continue;
+    per_note[m.run.r_note[e]]++;
+    ASSERT_EQ(group[m.run.r_rater[e]], 13); /* only the group's own ratings */
+  }
+  ASSERT_EQ(per_note[0], 6);
+  ASSERT_EQ(per_note[1], 0);
+  ASSERT_EQ(per_note[2], 0);
+  ASSERT_EQ(per_note[3], 5);
+  ASSERT_EQ(per_note[4], 6);
+  ASSERT_EQ(per_note[5], 0);
+  ASSERT_EQ(sel, 17);
+  /* only training edges count: dropping note 0's two g4 ratings from the
+  ** training set leaves it qualifying; dropping two of its g13 ones makes
+  ** 4/6 < 0.75 */
+  for (size_t e = 0; e < m.run.n_r; e++)
+    if (m.run.r_note[e] == 0 && (m.run.r_rater[e] == 0 || m.run.r_rater[e] == 1)) train[e] = 0;
+  sel = ns__stable_init_mask(&m.run, train, mask);
+  ASSERT_EQ(sel, 11);
+  for (size_t e = 0; e < m.run.n_r; e++) ASSERT(!(mask[e] && m.run.r_note[e] == 0));
+  /* no group 13 at all: nothing selected (round 1 then fits as without
+  ** the flag) */
+  for (int u = 0; u < 8; u++) group[u] = 3;
+  ASSERT_EQ(ns__stable_init_mask(&m.run, train, mask), 0);
+  free(train);
+  free(mask);
+  mini_done(&m);
+  /* the reference's flags: the Core family on, group and topic scorers off */
+  ASSERT_EQ(spec("MFCoreScorer")->stable_init, 1);
+  ASSERT_EQ(spec("MFCoreWithTopicsScorer")->stable_init, 1);
+  ASSERT_EQ(spec("MFExpansionScorer")->stable_init, 1);
+  ASSERT_EQ(spec("MFExpansionPlusScorer")->stable_init, 1);
+  ASSERT_EQ(spec("MFGroupScorer_13")->stable_init, 0);
+  ASSERT_EQ(spec("MFMultiGroupScorer_1")->stable_init, 0);
+  ASSERT_EQ(spec("MFTopicScorer_Scams")->stable_init, 0);
+}
+
+/* CRHSuperThreshold / ElevatedCRHInertia (note_ratings.py:827-845). */
+TEST(scorers_crh_super_threshold) {
+  ns_params p, p14;
+  ns__note_facts f;
+  ns__rule_out o;
+  memset(&f, 0, sizeof f);
+  f.n_ratings = 20;
+  f.cls = NS_CLASS_MISLEADING;
+  f.icpt = 0.5;
+  f.fac = 0.1;
+  f.prev_status = f.locked_status = NS_STATUS_UNSET;
+  f.n_neg = f.n_pos = 10;
+  f.mean_neg = f.mean_pos = 0.9;
+  f.net_neg = f.net_pos = 9;
+  f.icpt_max = NAN;
+  f.low_diligence = NAN;
+  f.icpt_no_high_vol = f.icpt_no_correlated = NAN;
+  f.guard = 1;
+  f.tag_fired = 1; /* the tag filter fires */
+  ns_params_default(&p);
+  /* at the threshold (0 = the default 0.5): CRH again after TagFilter */
+  ns__rules_final(&f, &p, &o);
+  ASSERT_EQ(o.status, NS_STATUS_CRH);
+  ASSERT(o.rules & (1ull << NS_RULE_TAG_FILTER));
+  ASSERT(o.rules & (1ull << NS_RULE_CRH_SUPER));
+  ASSERT(!(o.rules & (1ull << NS_RULE_ELEVATED_CRH_INERTIA)));
+  /* just below: the tag filter's FIRM_REJECT stands */
+  f.icpt = 0.4999;
+  ns__rules_final(&f, &p, &o);
+  ASSERT_EQ(o.status, NS_STATUS_FIRM_REJECT);
+  ASSERT(!(o.rules & (1ull << NS_RULE_CRH_SUPER)));
+  /* ... unless the note was CRH last run: ElevatedCRHInertia at 0.49 */
+  f.icpt = 0.49;
+  f.prev_status = NS_STATUS_CRH;
+  ns__rules_final(&f, &p, &o);
+  ASSERT_EQ(o.status, NS_STATUS_CRH);
+  ASSERT(o.rules & (1ull << NS_RULE_ELEVATED_CRH_INERTIA));
+  ASSERT(!(o.rules & (1ull << NS_RULE_CRH_SUPER)));
+  f.icpt = 0.4899; /* below 0.5 - 0.01 */
+  ns__rules_final(&f, &p, &o);
+  ASSERT_EQ(o.status, NS_STATUS_FIRM_REJECT);
+  f.prev_status = NS_STATUS_UNSET;
+  /* a NOT_MISLEADING note never becomes CRH */
+  f.icpt = 0.8;
+  f.cls = NS_CLASS_NOT_MISLEADING;
+  ns__rules_final(&f, &p, &o);
+  ASSERT(o.status != NS_STATUS_CRH);
+  ASSERT(!(o.rules & (1ull << NS_RULE_CRH_SUPER)));
+  f.cls = NS_CLASS_MISLEADING;
+  /* too few ratings */
+  f.n_ratings = 4;
+  ns__rules_final(&f, &p, &o);
+  ASSERT(!(o.rules & (1ull << NS_RULE_CRH_SUPER)));
+  f.n_ratings = 20;
+  /* the later filters still apply: a large factor rejects it again */
+  f.fac = 0.7;
+  ns__rules_final(&f, &p, &o);
+  ASSERT_EQ(o.status, NS_STATUS_FIRM_REJECT);
+  ASSERT(o.rules & (1ull << NS_RULE_CRH_SUPER));
+  ASSERT(o.rules & (1ull << NS_RULE_LARGE_FACTOR));
+  f.fac = 0.1;
+  /* the scorer's own threshold: ExpansionPlus 0.6, Gaussian 0.65, group
+  ** 14 none */
+  f.crh_super = spec("MFExpansionPlusScorer")->crh_super;
+  ASSERT_NEAR(f.crh_super, 0.6, 0);
+  f.icpt = 0.59;
+  ns__rules_final(&f, &p, &o);
+  ASSERT(!(o.rules & (1ull << NS_RULE_CRH_SUPER)));
+  f.icpt = 0.6;
+  ns__rules_final(&f, &p, &o);
+  ASSERT(o.rules & (1ull << NS_RULE_CRH_SUPER));
+  ASSERT_NEAR(spec("GaussianScorer")->crh_super, 0.65, 0);
+  ASSERT_NEAR(spec("MFCoreScorer")->crh_super, 0.5, 0);
+  ASSERT_NEAR(spec("MFGroupScorer_3")->crh_super, 0.5, 0);
+  f.crh_super = spec("MFGroupScorer_14")->crh_super;
+  ASSERT(f.crh_super < 0);
+  ns__scorer_params(spec("MFGroupScorer_14"), &p, &p14);
+  f.icpt = 0.9;
+  ns__rules_final(&f, &p14, &o);
+  ASSERT(!(o.rules & (1ull << NS_RULE_CRH_SUPER)));
+  ASSERT(o.status != NS_STATUS_CRH);
+  /* the new ids are above bit 31: the masks are 64-bit */
+  ASSERT(NS_RULE_CRH_SUPER > 31);
+  ASSERT_EQ(strcmp(ns_rule_names[NS_RULE_CRH_SUPER], "CRHSuperThreshold"), 0);
+  ASSERT_EQ(strcmp(ns_rule_names[NS_RULE_ELEVATED_CRH_INERTIA], "ElevatedCRHInertia"), 0);
+}
+
 TEST(scorers_scope_topics) {
   int32_t group[10];
   int8_t topic[3] = {NS_TOPIC_NONE, NS_TOPIC_SCAMS, NS_TOPIC_GAZA_CONFLICT};
