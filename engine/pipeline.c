@@ -426,11 +426,12 @@ static void note_facts_ex(const ns__run *run, size_t n, int final_round, int wan
   double h_neg = 0, h_pos = 0, w_neg = 0, w_pos = 0;
   double s_neg = 0, s_pos = 0;
   int32_t hist = run->note_hist[n];
-  /* The coordination weights (round 1: edge_cw; round 2: edge_w) apply to
+  /* The coordination weights (round 1: edge_cw; round 2: ns__edge_w) apply to
   ** the head-count rules too (RatioCRNH, MinMinorityRaters, RaterBalance):
   ** otherwise a group the MF discounts could still win by numbers.
   ** Without trust every weight is 1. */
-  const float *ew = final_round ? run->edge_w : run->edge_cw;
+  const float *ew = final_round ? NULL : run->edge_cw;
+  int w2 = final_round && run->has_w;
   double tag_w[NS_N_TAGS] = {0};
 
   memset(f, 0, sizeof *f);
@@ -456,7 +457,7 @@ static void note_facts_ex(const ns__run *run, size_t n, int final_round, int wan
     }
     if (!in_scope(run, e)) continue;
     fu = rfac[(size_t)run->r_rater[e] * run->k];
-    w = ew ? ew[e] : 1.0;
+    w = w2 ? ns__edge_w(run, e) : ew ? ew[e] : 1.0;
     if (isnan(fu) || !(w > 0)) continue;
     h = ds->r_level[r] == NS_LEVEL_HELPFUL ? 1 : ds->r_level[r] == NS_LEVEL_NOT_HELPFUL ? -1 : 0;
     if (fu < 0) {
@@ -573,25 +574,22 @@ static int round2(ns__run *run) {
   const ns_params *p = run->p;
   int k = run->k, rc = 0;
   size_t nn = run->n_notes, np = run->n_part;
-  uint8_t *base = ns_mallocn(run->n_r, 1);
-  float *w = NULL;
+  uint8_t *base = ns_mallocn(run->n_r ? run->n_r : 1, 1);
   fit_io io;
 
   if (!base) return NS_ENOMEM;
   for (size_t e = 0; e < run->n_r; e++)
     base[e] = in_scope(run, (uint32_t)e) && run->above[run->r_rater[e]] == 1 &&
               !(run->edge_cw && !(run->edge_cw[e] > 0));
-  if (run->edge_cw) {
-    /* Trust on: the coordination weights (1/m for m members of a group on
-    ** a note, 1 for everyone else) carry into round 2 and its rules. */
-    w = ns_mallocn(run->n_r, sizeof *w);
-    if (!w) { rc = NS_ENOMEM; goto out; }
-    for (size_t e = 0; e < run->n_r; e++) w[e] = base[e] ? run->edge_cw[e] : 0.0f;
-  }
+  /* Trust on: the coordination weights (1/m for m members of a group on a
+  ** note, 1 for everyone else) carry into round 2 and its rules.  On the
+  ** edges it trains on the round-2 weight is the coordination weight, so
+  ** the fit reads edge_cw; the rules read ns__edge_w() (0 off round 2). */
+  run->has_w = run->edge_cw != NULL;
   if ((rc = count_filter(run, base, p->min_ratings_note, 0, run->edge_r2)) != 0) goto out;
   memset(&io, 0, sizeof io);
   io.mask = run->edge_r2;
-  io.weight = w;
+  io.weight = run->edge_cw;
   io.flip_sign = 0;
   io.init_icpt = run->icpt1;
   io.init_fac = run->fac1;
@@ -627,12 +625,6 @@ static int round2(ns__run *run) {
 
 out:
   free(base);
-  if (rc == 0 && w) {
-    free(run->edge_w);
-    run->edge_w = w;
-  } else {
-    free(w);
-  }
   return rc;
 }
 
@@ -754,7 +746,6 @@ static void state_free(ns__run *run) {
   free(run->ratio_diff);
   free(run->mean_score);
   free(run->above);
-  free(run->edge_w);
   free(run->icpt2);
   free(run->fac2);
   free(run->ricpt2);

@@ -167,7 +167,7 @@ int ns__guardrails(ns__run *run) {
     rv[j] = run->r_value[e];
     /* the weights round 2 was fitted with (coordination), so the refits solve
     ** the same per-note problems; edge_r2 only holds positive weights */
-    rw[j] = run->edge_w ? run->edge_w[e] : 1.0f;
+    rw[j] = run->has_w ? run->edge_cw[e] : 1.0f;
     tg[j] = ds->r_tags[run->r_src[e]];
     j++;
   }
@@ -251,7 +251,7 @@ int ns__guardrails(ns__run *run) {
     ns_guard_diligence_out dout;
     memset(&dout, 0, sizeof dout);
     dout.note_icpt = run->g_dilig;
-    if ((rc = ns_guard_diligence_fit(nn, np, ne, rn, ru, lab, run->edge_w ? rw : NULL, dfac, &dp,
+    if ((rc = ns_guard_diligence_fit(nn, np, ne, rn, ru, lab, run->has_w ? rw : NULL, dfac, &dp,
                                      run->pool, &dout)) != 0)
       goto out;
     run->st.diligence_passes = dout.passes[0] + dout.passes[1] + dout.passes[2];
