@@ -123,14 +123,52 @@ static double *nan_array(size_t n) {
   return a;
 }
 
+/* Stage timer and, on a TTY, one progress line rewritten in place:
+** "notescore: score: [ 42%] round 2 (final) factorization  ETA 0:31".
+** The percentage is the share of the run's expected work done, from fixed
+** step weights (seconds per step of a 5 M-rating run with every scorer,
+** docs/benchmarks.md); the ETA scales the elapsed time by it.  Nothing
+** depends on it but the line itself, and nothing is printed when stderr
+** is not a TTY. */
+enum {
+  PW_PREPARE = 1, PW_GROUPS = 4, PW_ROUND1 = 3, PW_HELP = 2, PW_TRUST = 1, PW_ROUND2 = 2,
+  PW_GUARD = 5, PW_STATUSES = 1, PW_MF_BIG = 9, PW_MF_SMALL = 0, PW_SMALL = 13, PW_GAUSS = 8,
+  PW_META = 1, PW_HISTORY = 1
+};
+
 typedef struct stage_clock {
   int show;
   double t0;
+  double t_run;             /* the run's start */
+  double done, total;       /* step weights done / expected in all */
+  int open;                 /* a progress line is on the terminal */
 } stage_clock;
 
-static void stage_begin(stage_clock *c, const char *name) {
+static void progress(stage_clock *c, const char *name, double weight) {
+  double now = ns_monotonic_s(), frac = c->total > 0 ? c->done / c->total : 0;
+  char eta[32] = "";
+  c->done += weight;
+  if (!c->show) return;
+  if (frac >= 0.02 && frac < 1) {
+    double left = (now - c->t_run) * (1 - frac) / frac;
+    snprintf(eta, sizeof eta, "  ETA %d:%02d", (int)(left / 60), (int)fmod(left, 60));
+  }
+  fprintf(stderr, "\rnotescore: score: [%3d%%] %s%s\033[K", (int)(frac * 100), name, eta);
+  fflush(stderr);
+  c->open = 1;
+}
+
+static void progress_done(stage_clock *c) {
+  double t = ns_monotonic_s() - c->t_run;
+  if (!c->show || !c->open) return;
+  fprintf(stderr, "\rnotescore: score: [100%%] scored in %d:%02d\033[K\n", (int)(t / 60),
+          (int)fmod(t, 60));
+  c->open = 0;
+}
+
+static void stage_begin(stage_clock *c, const char *name, double weight) {
   c->t0 = ns_monotonic_s();
-  if (c->show) fprintf(stderr, "notescore: score: %s...\n", name);
+  progress(c, name, weight);
 }
 
 static double stage_end(stage_clock *c) { return ns_monotonic_s() - c->t0; }
@@ -1084,6 +1122,14 @@ static int small_scorer(const ns__scorer_spec *sp) {
          (sp->slot == NS_MODEL_GROUP || sp->slot == NS_MODEL_MULTI_GROUP || sp->slot == NS_MODEL_TOPIC);
 }
 
+/* Progress weight of a scorer run on its own (the big MF and Gaussian
+** scorers; the small ones count together as PW_SMALL). */
+static double scorer_weight(const ns__scorer_spec *sp) {
+  if (sp->kind == NS__KIND_GAUSSIAN) return sp->slot == NS_MODEL_GAUSSIAN ? PW_GAUSS : 0;
+  return sp->slot == NS_MODEL_EXPANSION || sp->slot == NS_MODEL_EXPANSION_PLUS ? PW_MF_BIG
+                                                                             : PW_MF_SMALL;
+}
+
 typedef struct small_ctx {
   ns__run *core;
   ns_scores *sc;
@@ -1111,14 +1157,13 @@ static void small_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
   }
 }
 
-static int run_small_scorers(ns__run *core, ns_scores *sc, int show) {
+static int run_small_scorers(ns__run *core, ns_scores *sc) {
   int idx[NS_SCORER_MAX], rcs[NS_SCORER_MAX], n = 0, rc = 0;
   double secs[NS_SCORER_MAX];
   ns_run_stats *st = ns_calloc(NS_SCORER_MAX, sizeof *st);
   if (!st) return NS_ENOMEM;
   for (int i = 1; i < ns__n_scorers; i++)
     if (small_scorer(&ns__scorers[i])) idx[n++] = i;
-  if (show) fprintf(stderr, "notescore: score: %d group and topic models...\n", n);
   {
     small_ctx c = {core, sc, idx, rcs, st, secs};
     ns_pool_for(core->pool, (size_t)n, 1, small_chunk, &c);
@@ -1301,7 +1346,13 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
   run.p = p;
   run.k = k = p->k;
   run.spec = &ns__scorers[0];  /* MFCoreScorer; its thresholds are p's */
+  memset(&clk, 0, sizeof clk);
   clk.show = p->progress && isatty(2);
+  clk.t_run = t_start;
+  clk.total = PW_PREPARE + (p->trust ? PW_GROUPS + PW_TRUST : 0) + PW_ROUND1 + PW_HELP +
+              PW_ROUND2 + PW_GUARD + PW_STATUSES + PW_SMALL + PW_META + PW_HISTORY;
+  for (int i = 1; i < ns__n_scorers; i++)
+    if (!small_scorer(&ns__scorers[i])) clk.total += scorer_weight(&ns__scorers[i]);
   if ((rc = ns_pool_new(p->threads > 0 ? p->threads : ns_default_threads(), &run.pool)) != 0)
     goto out;
   sc = ns_calloc(1, sizeof *sc);
@@ -1310,7 +1361,7 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
   sc->n_ratings_in = ds->n_ratings;
 
   /* -- prepare */
-  stage_begin(&clk, "preparing ratings");
+  stage_begin(&clk, "preparing ratings", PW_PREPARE);
   if ((rc = prepare(&run)) != 0) goto out;
   nn = run.n_notes;
   if (nn == 0) { rc = NS_ENODATA; goto out; }
@@ -1348,7 +1399,7 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
   ** rounds, so a ring cannot bend the provisional statuses either.  Over
   ** every kept rating: the weights are shared by all scorers. */
   if (p->trust) {
-    stage_begin(&clk, "coordinated groups");
+    stage_begin(&clk, "coordinated groups", PW_GROUPS);
     if ((rc = ns__groups_stage(&run)) != 0) goto out;
     run.st.groups_seconds = stage_end(&clk);
     run.st.stage_seconds[NS_STAGE_TRUST] += run.st.groups_seconds;
@@ -1357,38 +1408,38 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
   ns__build_scope(&run, run.spec, run.scope, run.sc_ratings, captured);
 
   /* -- round 1 (Core) */
-  stage_begin(&clk, "round 1 (prescoring) factorization");
+  stage_begin(&clk, "round 1 (prescoring) factorization", PW_ROUND1);
   if ((rc = scorer_round1(&run)) != 0) goto out;
   memcpy(prov1, run.prov_status, nn);
   run.st.stage_seconds[NS_STAGE_ROUND1] = stage_end(&clk);
   if (CANCELED()) { rc = NS_ECANCELED; goto out; }
 
   /* -- helpfulness */
-  stage_begin(&clk, "rater helpfulness");
+  stage_begin(&clk, "rater helpfulness", PW_HELP);
   if ((rc = ns__helpfulness(&run)) != 0) goto out;
   run.st.stage_seconds[NS_STAGE_HELPFULNESS] = stage_end(&clk);
 
   /* -- trust */
-  stage_begin(&clk, "trust");
+  stage_begin(&clk, "trust", p->trust ? PW_TRUST : 0);
   if (p->trust && (rc = ns__trust_stage(&run, run.edge_r1)) != 0) goto out;
   run.st.stage_seconds[NS_STAGE_TRUST] += stage_end(&clk);
   if (CANCELED()) { rc = NS_ECANCELED; goto out; }
 
   /* -- round 2 */
-  stage_begin(&clk, "round 2 (final) factorization");
+  stage_begin(&clk, "round 2 (final) factorization", PW_ROUND2);
   if ((rc = round2(&run)) != 0) goto out;
   run.st.stage_seconds[NS_STAGE_ROUND2] = stage_end(&clk);
   if (CANCELED()) { rc = NS_ECANCELED; goto out; }
 
   /* -- guardrails on the round-2 fit (engine/pipeline_guard.c) */
-  stage_begin(&clk, "guardrails");
+  stage_begin(&clk, "guardrails", PW_GUARD);
   if ((rc = ns__guardrails(&run)) != 0) goto out;
   run.st.stage_seconds[NS_STAGE_GUARDRAILS] = stage_end(&clk);
   if (CANCELED()) { rc = NS_ECANCELED; goto out; }
 
   /* -- Core's rows: its fields only where its capture rule keeps the note
   ** (NAN / UNSET elsewhere: topic notes, notes of other populations) */
-  stage_begin(&clk, "note statuses");
+  stage_begin(&clk, "note statuses", PW_STATUSES);
   sc->n_notes = nn;
   sc->notes = ns_calloc(nn, sizeof *sc->notes);
   if (!sc->notes) { rc = NS_ENOMEM; goto out; }
@@ -1432,7 +1483,8 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
   for (size_t n = 0; n < nn && !any_topic; n++) any_topic = run.note_topic[n] != NS_TOPIC_NONE;
   for (int phase = 0; phase < 3; phase++) {
     if (phase == 1) {
-      if ((rc = run_small_scorers(&run, sc, clk.show)) != 0) goto out;
+      progress(&clk, "group and topic models", PW_SMALL);
+      if ((rc = run_small_scorers(&run, sc)) != 0) goto out;
       if (CANCELED()) { rc = NS_ECANCELED; goto out; }
       continue;
     }
@@ -1441,7 +1493,7 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
       double t0 = ns_monotonic_s();
       if (small_scorer(sp) || (sp->kind == NS__KIND_GAUSSIAN) != (phase == 2)) continue;
       if (CANCELED()) { rc = NS_ECANCELED; goto out; }
-      if (clk.show) fprintf(stderr, "notescore: score: %s...\n", sp->name);
+      progress(&clk, sp->name, scorer_weight(sp));
       if (sp->slot == NS_MODEL_GAUSSIAN_CORE_WITH_TOPICS && !any_topic &&
           ns__scorers[i - 1].slot == NS_MODEL_GAUSSIAN) {
         /* no note has a topic: its scope, constants and so its verdicts are
@@ -1459,7 +1511,7 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
   }
 
   /* -- meta rules (engine/meta.c), per note over every scorer's verdict */
-  stage_begin(&clk, "meta rules");
+  stage_begin(&clk, "meta rules", PW_META);
   {
     note_ctx c = {&run, 1, sc, NULL};
     ns_pool_for(run.pool, nn, 1024, meta_chunk, &c);
@@ -1467,7 +1519,7 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
   status_seconds += stage_end(&clk);
 
   /* -- status history and rater rows */
-  stage_begin(&clk, "status history");
+  stage_begin(&clk, "status history", PW_HISTORY);
   sc->n_history = nn;
   sc->history = ns_calloc(nn, sizeof *sc->history);
   if (!sc->history) { rc = NS_ENOMEM; goto out; }
@@ -1489,6 +1541,8 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
   sc->n_raters_round2 = run.n_r2_raters;
 
 out:
+  if (rc == 0) progress_done(&clk);
+  else if (clk.open) fputc('\n', stderr);
   /* the stats go over whole: a timer added to ns_run_stats needs no copy */
   run.st.seconds = ns_monotonic_s() - t_start;
   if (stats) *stats = run.st;
