@@ -1347,7 +1347,7 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
   run.k = k = p->k;
   run.spec = &ns__scorers[0];  /* MFCoreScorer; its thresholds are p's */
   memset(&clk, 0, sizeof clk);
-  clk.show = p->progress && isatty(2);
+  clk.show = p->progress && isatty(2) && !getenv("NS_NO_PROGRESS");
   clk.t_run = t_start;
   clk.total = PW_PREPARE + (p->trust ? PW_GROUPS + PW_TRUST : 0) + PW_ROUND1 + PW_HELP +
               PW_ROUND2 + PW_GUARD + PW_STATUSES + PW_SMALL + PW_META + PW_HISTORY;
