@@ -284,9 +284,15 @@ static int fit_subset(ns__run *run, fit_io *io) {
   size_t ne = 0, nn = 0, nu = 0;
   int32_t *nmap = ns_mallocn(run->n_notes, sizeof *nmap);
   int32_t *umap = ns_mallocn(run->n_part, sizeof *umap);
-  int32_t *er = NULL, *en = NULL;
-  float *val = NULL, *w = NULL;
-  ns_bigraph *g = NULL;
+  /* the subset straight in mf.c's gathered form (mf.h ns_mf_fit_gathered):
+  ** per side CSR offsets, (other row, value) and weight per slot -- 24 bytes
+  ** per fitted rating, where columns + an edge-id CSR + the solver's own
+  ** gathered copy took 48 */
+  uint64_t *roff = NULL, *noff = NULL, *rcur = NULL, *ncur = NULL;
+  ns_mf_edge *rpe = NULL, *npe = NULL;
+  float *rpw = NULL, *npw = NULL;
+  ns_bigraph sides;
+  ns_mf_gathered gd;
   ns_mf_model m;
   ns_mf_params mp;
 
@@ -319,23 +325,60 @@ static int fit_subset(ns__run *run, fit_io *io) {
   io->mu = NAN;
   if (ne == 0) goto out;
 
-  er = ns_mallocn(ne, sizeof *er);
-  en = ns_mallocn(ne, sizeof *en);
-  val = ns_mallocn(ne, sizeof *val);
-  if (io->weight) w = ns_mallocn(ne, sizeof *w);
-  if (!er || !en || !val || (io->weight && !w)) { rc = NS_ENOMEM; goto out; }
-  {
-    size_t j = 0;
-    for (size_t e = 0; e < run->n_r; e++) {
-      if (!io->mask[e]) continue;
-      er[j] = umap[run->r_rater[e]];
-      en[j] = nmap[run->r_note[e]];
-      val[j] = run->r_value[e];
-      if (w) w[j] = io->weight[e];
-      j++;
-    }
+  if (ne >= UINT32_MAX) { rc = NS_ERANGE; goto out; }
+  roff = ns_calloc(nu + 1, sizeof *roff);
+  noff = ns_calloc(nn + 1, sizeof *noff);
+  rcur = ns_mallocn(nu, sizeof *rcur);
+  ncur = ns_mallocn(nn, sizeof *ncur);
+  rpe = ns_mallocn(ne, sizeof *rpe);
+  npe = ns_mallocn(ne, sizeof *npe);
+  if (io->weight) {
+    rpw = ns_mallocn(ne, sizeof *rpw);
+    npw = ns_mallocn(ne, sizeof *npw);
   }
-  if ((rc = ns_bigraph_build(nu, nn, ne, er, en, &g)) != 0) goto out;
+  if (!roff || !noff || !rcur || !ncur || !rpe || !npe || (io->weight && (!rpw || !npw))) {
+    rc = NS_ENOMEM;
+    goto out;
+  }
+  /* Counting sort by row, stable in edge order: each row's slots list its
+  ** ratings in increasing edge id, the order ns_bigraph_build + gathering
+  ** gave, so the fit's sums run in the same order (bit-identical). */
+  for (size_t e = 0; e < run->n_r; e++) {
+    if (!io->mask[e]) continue;
+    roff[umap[run->r_rater[e]] + 1]++;
+    noff[nmap[run->r_note[e]] + 1]++;
+  }
+  for (size_t i = 0; i < nu; i++) roff[i + 1] += roff[i];
+  for (size_t i = 0; i < nn; i++) noff[i + 1] += noff[i];
+  memcpy(rcur, roff, nu * sizeof *rcur);
+  memcpy(ncur, noff, nn * sizeof *ncur);
+  for (size_t e = 0; e < run->n_r; e++) {
+    int32_t u, n;
+    uint64_t a, b;
+    if (!io->mask[e]) continue;
+    u = umap[run->r_rater[e]];
+    n = nmap[run->r_note[e]];
+    a = rcur[u]++;
+    b = ncur[n]++;
+    rpe[a].other = (uint32_t)n;
+    rpe[a].value = run->r_value[e];
+    npe[b].other = (uint32_t)u;
+    npe[b].value = run->r_value[e];
+    if (rpw) rpw[a] = npw[b] = io->weight[e];
+  }
+  free(rcur);
+  free(ncur);
+  rcur = ncur = NULL;
+  memset(&sides, 0, sizeof sides);
+  sides.n_raters = nu;
+  sides.n_notes = nn;
+  sides.n_edges = ne;
+  sides.rater_off = roff;
+  sides.note_off = noff;
+  gd.rater_pe = rpe;
+  gd.note_pe = npe;
+  gd.rater_pw = rpw;
+  gd.note_pw = npw;
   if ((rc = ns_mf_model_init(&m, nu, nn, k)) != 0) goto out;
 
   ns_mf_params_default(&mp);
@@ -371,7 +414,7 @@ static int fit_subset(ns__run *run, fit_io *io) {
   }
   {
     double t0 = ns_monotonic_s();
-    if ((rc = ns_mf_fit(g, val, w, &mp, run->pool, &m)) != 0) goto out;
+    if ((rc = ns_mf_fit_gathered(&sides, &gd, &mp, run->pool, &m)) != 0) goto out;
     run->st.mf_seconds += ns_monotonic_s() - t0;
   }
   run->st.mf_passes += m.iters;
@@ -390,13 +433,16 @@ static int fit_subset(ns__run *run, fit_io *io) {
 
 out:
   ns_mf_model_free(&m);
-  ns_bigraph_free(g);
   free(nmap);
   free(umap);
-  free(er);
-  free(en);
-  free(val);
-  free(w);
+  free(roff);
+  free(noff);
+  free(rcur);
+  free(ncur);
+  free(rpe);
+  free(npe);
+  free(rpw);
+  free(npw);
   return rc;
 }
 
