@@ -105,6 +105,13 @@ static int cmp_i64(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+float *ns__r_values(const ns__run *run) {
+  float *v = ns_mallocn(run->n_r ? run->n_r : 1, sizeof *v);
+  if (v)
+    for (size_t e = 0; e < run->n_r; e++) v[e] = ns__r_value(run, e);
+  return v;
+}
+
 /* Index of id in the sorted array v[0..n), or -1 (pipeline_int.h). */
 int32_t ns__find_id(const int64_t *v, size_t n, int64_t id) {
   size_t lo = 0, hi = n;
@@ -232,8 +239,7 @@ static int prepare(ns__run *run) {
   run->r_src = ns_mallocn(ds->n_ratings, sizeof *run->r_src);
   run->r_note = ns_mallocn(ds->n_ratings, sizeof *run->r_note);
   run->r_rater = ns_mallocn(ds->n_ratings, sizeof *run->r_rater);
-  run->r_value = ns_mallocn(ds->n_ratings, sizeof *run->r_value);
-  if (!run->r_src || !run->r_note || !run->r_rater || !run->r_value) return NS_ENOMEM;
+  if (!run->r_src || !run->r_note || !run->r_rater) return NS_ENOMEM;
   {
     size_t w = 0;
     int32_t last = -1;
@@ -253,7 +259,6 @@ static int prepare(ns__run *run) {
       run->r_src[w] = (uint32_t)i;
       run->r_note[w] = x;
       run->r_rater[w] = ds->r_rater[i];
-      run->r_value[w] = (float)NS_LEVEL_VALUE(ds->r_level[i]);
       run->num_ratings[x]++;
       w++;
     }
@@ -361,9 +366,8 @@ static int fit_subset(ns__run *run, fit_io *io) {
     a = rcur[u]++;
     b = ncur[n]++;
     rpe[a].other = (uint32_t)n;
-    rpe[a].value = run->r_value[e];
+    rpe[a].value = npe[b].value = ns__r_value(run, e);
     npe[b].other = (uint32_t)u;
-    npe[b].value = run->r_value[e];
     if (rpw) rpw[a] = npw[b] = io->weight[e];
   }
   free(rcur);
@@ -546,11 +550,11 @@ static void note_facts_ex(const ns__run *run, size_t n, int final_round, int wan
     h = ds->r_level[r] == NS_LEVEL_HELPFUL ? 1 : ds->r_level[r] == NS_LEVEL_NOT_HELPFUL ? -1 : 0;
     if (fu < 0) {
       w_neg += w;
-      s_neg += w * run->r_value[e];
+      s_neg += w * ns__r_value(run, e);
       h_neg += w * h;
     } else {
       w_pos += w;
-      s_pos += w * run->r_value[e];
+      s_pos += w * ns__r_value(run, e);
       h_pos += w * h;
     }
   }
@@ -900,7 +904,6 @@ static void sub_init(ns__run *sub_, const ns__run *core, const ns__scorer_spec *
   sub.r_src = core->r_src;
   sub.r_note = core->r_note;
   sub.r_rater = core->r_rater;
-  sub.r_value = core->r_value;
   sub.g = core->g;
   sub.trust = core->trust;
   sub.group_id = core->group_id;
@@ -1061,7 +1064,7 @@ static int gauss_scores(const ns__run *core, const uint8_t *use, const uint8_t *
       uint32_t e = core->g->note_edges[x];
       int32_t u = core->r_rater[e];
       if (!use[e] || (drop_rater && drop_rater[u])) continue;
-      val[j] = core->r_value[e];
+      val[j] = ns__r_value(core, e);
       rf[j] = core->rfac2[(size_t)u * k];
       j++;
     }
@@ -1349,7 +1352,6 @@ static void run_free(ns__run *run) {
   free(run->r_src);
   free(run->r_note);
   free(run->r_rater);
-  free(run->r_value);
   ns_bigraph_free(run->g);
   free(run->harass_pen);
   free(run->trust);

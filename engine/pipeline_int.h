@@ -210,7 +210,8 @@ typedef struct ns__run {
   uint32_t *r_src;           /* ds rating index */
   int32_t *r_note;           /* universe note index */
   int32_t *r_rater;          /* participant index */
-  float *r_value;            /* helpfulNum */
+  /* helpfulNum of an edge: ns__r_value() from the dataset's level, not a
+  ** stored column (4 bytes per rating; ns__r_values() for an array) */
   ns_bigraph *g;             /* all filtered ratings: participants x notes */
   uint8_t *edge_r1;          /* per edge: 1 if in the round-1 training set */
   uint8_t *edge_r2;          /* per edge: 1 if in the round-2 training set */
@@ -284,6 +285,14 @@ typedef struct ns__run {
   int32_t *rs_group, *rs_multi;  /* per participant, -1 none */
   int32_t *sc_ratings;       /* per note: the scorer's numRatings (scope) */
 } ns__run;
+
+/* helpfulNum of edge e (0, 0.5, 1), as a float. */
+static inline float ns__r_value(const ns__run *run, size_t e) {
+  return (float)NS_LEVEL_VALUE(run->ds->r_level[run->r_src[e]]);
+}
+/* ns__r_value of every edge in a new array (the graph/ functions that take
+** one); NULL when out of memory.  The caller frees it. */
+float *ns__r_values(const ns__run *run);
 
 /* Round-2 weight of edge e when run->has_w: the coordination weight on the
 ** edges round 2 may train on (in the scorer's scope, rater above the
