@@ -109,7 +109,7 @@ BIN     := $(BUILD)/notescore
 LIB     := $(BUILD)/libnotescore.a
 RUNNER  := $(BUILD)/test_runner
 
-.PHONY: loadgen all test check fuzz bench bench-scale demo attack soak install clean deps check-symbols check-layers
+.PHONY: loadgen all test check fuzz bench bench-scale demo attack soak refparity install clean deps check-symbols check-layers
 
 all: $(BIN)
 
@@ -202,6 +202,13 @@ demo: deps
 
 attack: deps $(BIN)
 	tools/attack.sh
+
+# Agreement with the real reference scorer (issue #14; not in `make test`):
+# REFPAR_DIR holds gen data sets sN and the reference's outputs ref_sN, made
+# beforehand with the harness (docs/reference-comparison.md).
+refparity: $(BIN)
+	@[ -n "$(REFPAR_DIR)" ] || { echo "usage: make refparity REFPAR_DIR=DIR (DIR/s1, DIR/ref_s1, ...; docs/reference-comparison.md)"; exit 2; }
+	tools/refparity.sh --dir $(REFPAR_DIR)
 
 # Long-running stability check (not in CI): SOAK_SECONDS=600 by default.
 soak: deps $(BIN) $(LOADGEN)

@@ -1250,6 +1250,39 @@ TEST(gen_reference_ready) {
     }
   }
   for (int w = 0; w < 5; w++) ASSERT(topics[w] >= 10);
+  {
+    /* NOT_MISLEADING peers: on each post with a note that was CRH once,
+    ** the earliest other note that is not a ring target (the notes file is
+    ** in creation order); nothing else changes class */
+    table pn;
+    int ccls = hcol(&n, "classification"), ctw = hcol(&n, "tweetId"), cf = hcol(&h, "firstNonNMRStatus");
+    int ckind = hcol(&tn, "ringTargetKind");
+    size_t turned = 0, want = 0;
+    load_table(&pn, a, "notes-00000.tsv");
+    ASSERT_EQ(pn.nrows, n.nrows);
+    for (size_t i = 0; i < n.nrows; i++) {
+      int plain_nm = !strcmp(pn.rows[i][ccls], "NOT_MISLEADING");
+      int ref_nm = !strcmp(n.rows[i][ccls], "NOT_MISLEADING");
+      int expect = 0, post_lab = 0, earlier = 0;
+      for (size_t j = 0; j < n.nrows; j++) {
+        if (strcmp(n.rows[j][ctw], n.rows[i][ctw])) continue;
+        if (j != i && !strcmp(h.rows[j][cf], "CURRENTLY_RATED_HELPFUL")) post_lab = 1;
+        /* an earlier candidate of the same post takes the turn */
+        if (j < i && strcmp(h.rows[j][cf], "CURRENTLY_RATED_HELPFUL") && !tn.rows[j][ckind][0]) earlier = 1;
+      }
+      expect = post_lab && !earlier && strcmp(h.rows[i][cf], "CURRENTLY_RATED_HELPFUL") &&
+               !tn.rows[i][ckind][0];
+      if (plain_nm) ASSERT(ref_nm);
+      else if (ref_nm != expect) NS__FAIL("note %zu: NOT_MISLEADING %d, want %d", i, ref_nm, expect);
+      turned += ref_nm && !plain_nm;
+      want += expect;
+    }
+    ASSERT_EQ(turned, sb.n_ref_not_misleading);
+    ASSERT_EQ(sa.n_ref_not_misleading, 0);
+    ASSERT(turned > 5);
+    ASSERT(want >= turned);
+    free_table(&pn);
+  }
   ASSERT_EQ(locked, sb.n_locked);
   ASSERT_EQ(flips, sb.n_flips);
   ASSERT(locked > 100 && locked < 250); /* about a third of 500 */

@@ -1,6 +1,6 @@
 /*
 ** tools/cmd_compare.c -- `notescore compare A B [--json FILE] [--top N]
-** [--explain N --db DB]`
+** [--unlocked DATA] [--explain N --db DB]`
 **
 ** Compares two sets of note statuses: notescore output, the reference's
 ** output, or a published noteStatusHistory file (tools/eval/compare.h reads
@@ -28,7 +28,8 @@
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: notescore compare A B [--json FILE] [--top N] [--explain N --db DB]\n"
+          "usage: notescore compare A B [--json FILE] [--top N] [--unlocked DATA]\n"
+          "                             [--explain N --db DB]\n"
           "\n"
           "Compares the note statuses of A and B.  Each is a notescore output directory,\n"
           "the reference scorer's output directory (scored_notes.tsv, read by column\n"
@@ -36,13 +37,19 @@ static void usage(FILE *f) {
           "currentCoreStatus: the published statuses).  The kind is detected.\n"
           "Prints notes in common, status agreement, the confusion matrix (CRH, CRNH,\n"
           "NMR, other), CRH Jaccard, agreement per deciding scorer, intercept and factor\n"
-          "correlation (Pearson) where both sides have them, and the top disagreeing\n"
-          "notes with both sides' intercept, factor and rules.\n"
+          "correlation (Pearson) where both sides have them, decidedBy agreement (rule\n"
+          "names without their \" (vX.Y)\" suffix), the status disagreements by B's\n"
+          "decidedBy, the differing decidedBy pairs, per-scorer status agreement for\n"
+          "each <model>RatingStatus column both have, and the top disagreeing notes\n"
+          "with both sides' intercept, factor and rules.\n"
           "\n"
           "options:\n"
           "  --json FILE    also write every figure as one JSON object (- = stdout,\n"
           "                 then the text goes to stderr); fields: docs/cli.md\n"
           "  --top N        disagreeing notes listed (default 20)\n"
+          "  --unlocked DATA  leave out the notes with a lockedStatus in DATA (a data\n"
+          "                 directory's noteStatusHistory-00000.tsv, or that file): a\n"
+          "                 locked note keeps its locked status on both sides\n"
           "  --explain N    run `explain` on the worst N disagreeing notes (needs --db)\n"
           "  --db DB        the score DB that produced A, for --explain\n"
           "  -h, --help     this help\n"
@@ -67,6 +74,57 @@ static void print_groups(FILE *o, const char *title, const ns_cmp_group *g, size
             fmt_num((double)g[i].agree / (double)g[i].notes, b, sizeof b));
 }
 
+/* "NMR>CRH 5, CRH>NMR 4" for the off-diagonal cells, most first. */
+static void print_pairs(FILE *o, const size_t m[NS_SCLASS_COUNT][NS_SCLASS_COUNT]) {
+  size_t done[NS_SCLASS_COUNT][NS_SCLASS_COUNT] = {{0}};
+  const char *sep = "";
+  for (;;) {
+    int bi = -1, bj = -1;
+    for (int i = 0; i < NS_SCLASS_COUNT; i++)
+      for (int j = 0; j < NS_SCLASS_COUNT; j++)
+        if (m[i][j] && !done[i][j] && (bi < 0 || m[i][j] > m[bi][bj])) bi = i, bj = j;
+    if (bi < 0) break;
+    done[bi][bj] = 1;
+    fprintf(o, "%s%s>%s %zu", sep, ns_cmp_class_names[bi], ns_cmp_class_names[bj], m[bi][bj]);
+    sep = ", ";
+  }
+}
+
+/* The reference-parity figures: per-scorer columns, disagreements by B's
+** rule, differing rule pairs. */
+static void print_parity(FILE *o, const ns_cmp_result *r) {
+  char b1[32];
+  int any = 0;
+  for (int k = 0; k < NS_CMP_MODELS; k++) any |= r->models[k].present;
+  if (any) {
+    fprintf(o, "\nper-scorer status (<model>RatingStatus in both; same text):\n");
+    fprintf(o, "  %-24s %8s %8s %8s %8s %9s\n", "model", "scoredA", "scoredB", "both", "agree",
+            "agreement");
+    for (int k = 0; k < NS_CMP_MODELS; k++) {
+      const ns_cmp_model *m = &r->models[k];
+      if (!m->present) continue;
+      fprintf(o, "  %-24s %8zu %8zu %8zu %8zu %9s\n", ns_cmp_model_names[k], m->scored_a,
+              m->scored_b, m->scored_both, m->agree,
+              fmt_num(m->scored_both ? (double)m->agree / (double)m->scored_both : NAN, b1,
+                      sizeof b1));
+    }
+  }
+  fprintf(o, "\nstatus disagreements by B's decidedBy (no version; A>B classes):\n");
+  for (size_t k = 0; k < r->n_by_rule; k++) {
+    const ns_cmp_rule_group *g = &r->by_rule[k];
+    fprintf(o, "  %-36s %6zu notes %5zu disagree", nz(g->rule), g->notes, g->disagree);
+    if (g->disagree) {
+      fputs(": ", o);
+      print_pairs(o, g->pairs);
+    }
+    fputc('\n', o);
+  }
+  fprintf(o, "\ndecidedBy disagreements (A's rule > B's rule), %zu kinds:\n", r->n_rule_pairs);
+  for (size_t k = 0; k < r->n_rule_pairs; k++)
+    fprintf(o, "  %6zu  %s > %s\n", r->rule_pairs[k].notes, nz(r->rule_pairs[k].a),
+            nz(r->rule_pairs[k].b));
+}
+
 static void print_text(FILE *o, const ns_cmp_side *a, const ns_cmp_side *b,
                        const ns_cmp_result *r, size_t top) {
   char b1[32], b2[32], b3[32], b4[32];
@@ -74,7 +132,10 @@ static void print_text(FILE *o, const ns_cmp_side *a, const ns_cmp_side *b,
   if (a->n_unpublished) fprintf(o, "; %zu rows without a published status left out", a->n_unpublished);
   fprintf(o, ")\nB: %s (%s, %zu notes", b->path, ns_cmp_kind_name(b->kind), b->n);
   if (b->n_unpublished) fprintf(o, "; %zu rows without a published status left out", b->n_unpublished);
-  fprintf(o, ")\n\n");
+  fprintf(o, ")\n");
+  if (a->n_locked || b->n_locked)
+    fprintf(o, "locked notes left out: %zu from A, %zu from B\n", a->n_locked, b->n_locked);
+  fputc('\n', o);
   fprintf(o, "notes in common    %zu (%zu only in A, %zu only in B)\n", r->n_common, r->n_only_a,
           r->n_only_b);
   fprintf(o, "status agreement   %s (%zu of %zu agree)\n", fmt_num(r->agreement, b1, sizeof b1),
@@ -85,6 +146,8 @@ static void print_text(FILE *o, const ns_cmp_side *a, const ns_cmp_side *b,
           r->n_intercept, a->has_model && b->has_model ? "" : "  (a side has no intercepts)");
   fprintf(o, "factor corr.       %s (%zu notes)\n", fmt_num(r->r_factor, b1, sizeof b1),
           r->n_factor);
+  fprintf(o, "decidedBy agreement %s (%zu of %zu name the same rule)\n",
+          fmt_num(r->rule_agreement, b1, sizeof b1), r->n_rule_agree, r->n_common);
   fprintf(o, "\nconfusion matrix (rows A, columns B):\n  %-6s", "");
   for (int l = 0; l < NS_SCLASS_COUNT; l++) fprintf(o, " %9s", ns_cmp_class_names[l]);
   fputc('\n', o);
@@ -97,6 +160,7 @@ static void print_text(FILE *o, const ns_cmp_side *a, const ns_cmp_side *b,
                r->n_by_a);
   print_groups(o, b->kind == NS_CMP_HISTORY ? "B's currentDecidedBy" : "B's decidedBy", r->by_b,
                r->n_by_b);
+  print_parity(o, r);
   fprintf(o, "\n%zu disagreeing notes", r->n_disagree);
   if (r->n_disagree && top) fprintf(o, "; the worst %zu:", top < r->n_disagree ? top : r->n_disagree);
   fputc('\n', o);
@@ -142,7 +206,9 @@ static int explain_worst(const char *db_path, const ns_cmp_side *a, const ns_cmp
 }
 
 int ns_cmd_compare(int argc, char **argv) {
-  const char *pa = NULL, *pb = NULL, *json_path = NULL, *db_path = NULL;
+  const char *pa = NULL, *pb = NULL, *json_path = NULL, *db_path = NULL, *unlocked = NULL;
+  int64_t *locked = NULL;
+  size_t n_locked = 0;
   unsigned long long top = 20, n_explain = 0;
   ns_cmp_side *a = NULL, *b = NULL;
   ns_cmp_result *r = NULL;
@@ -152,11 +218,12 @@ int ns_cmd_compare(int argc, char **argv) {
   FILE *txt, *jf = NULL;
   char tmp[4096] = "";
 
-  enum { O_JSON = 1, O_TOP, O_EXPLAIN, O_DB };
+  enum { O_JSON = 1, O_TOP, O_EXPLAIN, O_DB, O_UNLOCKED };
   static const ns_opt opts[] = {{"json", 0, 1, O_JSON},
                                 {"top", 0, 1, O_TOP},
                                 {"explain", 0, 1, O_EXPLAIN},
                                 {"db", 0, 1, O_DB},
+                                {"unlocked", 0, 1, O_UNLOCKED},
                                 {0, 0, 0, 0}};
   ns_args ar;
   int c;
@@ -167,6 +234,7 @@ int ns_cmd_compare(int argc, char **argv) {
     case NS_ARGS_EXIT: return ar.status;
     case O_JSON: json_path = ar.val; break;
     case O_DB: db_path = ar.val; break;
+    case O_UNLOCKED: unlocked = ar.val; break;
     case O_TOP:
     case O_EXPLAIN:
       if (ns_cli_u64(ar.opt, ar.val, c == O_TOP ? &top : &n_explain) != 0) return 2;
@@ -211,6 +279,14 @@ int ns_cmd_compare(int argc, char **argv) {
     fprintf(stderr, "notescore: %s\n", msg[0] ? msg : ns_strerror(rc));
     goto out;
   }
+  if (unlocked) {
+    if ((rc = ns_cmp_locked_load(unlocked, &locked, &n_locked, msg, sizeof msg)) != 0) {
+      fprintf(stderr, "notescore: %s\n", msg[0] ? msg : ns_strerror(rc));
+      goto out;
+    }
+    ns_cmp_side_exclude(a, locked, n_locked);
+    ns_cmp_side_exclude(b, locked, n_locked);
+  }
   if (a->n_dup || a->n_bad)
     fprintf(stderr, "notescore: %s: %zu repeated note ids (last row kept), %zu rows without a noteId\n",
             a->path, a->n_dup, a->n_bad);
@@ -230,6 +306,10 @@ int ns_cmd_compare(int argc, char **argv) {
       fprintf(stderr, "notescore: compare: out of memory\n");
       goto out;
     }
+    json_object_set_new(j, "unlocked",
+                        unlocked ? json_pack("{s:s, s:I}", "history", unlocked, "lockedNotes",
+                                             (json_int_t)n_locked)
+                                 : json_null());
   }
   if (n_explain) {
     json_t *arr = j ? json_array() : NULL;
@@ -256,6 +336,7 @@ out:
   if (jf) fclose(jf);
   if (ret != 0 && json_path && !json_stdout) remove(tmp);
   json_decref(j);
+  free(locked);
   ns_cmp_result_free(r);
   ns_cmp_side_free(a);
   ns_cmp_side_free(b);

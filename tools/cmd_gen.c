@@ -309,9 +309,10 @@ int ns_cmd_gen(int argc, char **argv) {
               (unsigned long long)st.n_cliques, (unsigned long long)st.n_clique_raters,
               (unsigned long long)st.n_posts);
     if (o.reference_ready)
-      fprintf(stderr, "gen: reference-ready: %llu notes with topic words, %llu locked (%llu CRH -> NMR flips)\n",
+      fprintf(stderr, "gen: reference-ready: %llu notes with topic words, %llu locked (%llu CRH -> NMR flips), "
+              "%llu more NOT_MISLEADING on their posts\n",
               (unsigned long long)st.n_topic_notes, (unsigned long long)st.n_locked,
-              (unsigned long long)st.n_flips);
+              (unsigned long long)st.n_flips, (unsigned long long)st.n_ref_not_misleading);
   }
   return 0;
 }

@@ -24,6 +24,12 @@
 
 const char *const ns_cmp_class_names[NS_SCLASS_COUNT] = {"CRH", "CRNH", "NMR", "other"};
 
+/* The reference's scorer column prefixes (shared reference-output-columns.md):
+** the core model and the eight others of base/dataset.h's enum ns_model. */
+const char *const ns_cmp_model_names[NS_CMP_MODELS] = {
+    "core",      "coreWithTopics", "expansion", "expansionPlus",         "group",
+    "multiGroup", "topic",         "gaussian",  "gaussianCoreWithTopics"};
+
 #define MAX_STRS 65535  /* interned strings per side (uint16_t indexes) */
 #define MAX_FIELDS 512  /* columns of a header we look at */
 
@@ -56,8 +62,10 @@ void ns_cmp_side_free(ns_cmp_side *s) {
   free(s->intercept);
   free(s->factor);
   free(s->rules);
+  for (int k = 0; k < NS_CMP_MODELS; k++) free(s->model_status[k]);
   for (size_t i = 0; i < s->n_strs; i++) free(s->strs[i]);
   free(s->strs);
+  free(s->rule);
   free(s->arena);
   free(s);
 }
@@ -108,7 +116,9 @@ static int arena_put(ns_cmp_side *s, const char *t, size_t len, uint32_t *off) {
   return 0;
 }
 
-static int grow(ns_cmp_side *s, size_t *cap) {
+/* Grows every per-note array to twice *cap; the model status arrays only
+** for the columns in models (bit k: ns_cmp_model_names[k]). */
+static int grow(ns_cmp_side *s, size_t *cap, unsigned models) {
   size_t nc = *cap ? *cap * 2 : 1024;
 #define G(field)                                                      \
   do {                                                                \
@@ -118,6 +128,8 @@ static int grow(ns_cmp_side *s, size_t *cap) {
   } while (0)
   G(note_id); G(cls); G(status); G(core_status); G(decided_by);
   G(intercept); G(factor); G(rules);
+  for (int k = 0; k < NS_CMP_MODELS; k++)
+    if (models & (1u << k)) G(model_status[k]);
 #undef G
   *cap = nc;
   return 0;
@@ -199,53 +211,77 @@ static int cmp_ord(const void *x, const void *y) {
   return a->row < b->row ? -1 : a->row > b->row;
 }
 
+/* Reorders every per-note array of s to rows keep[0..k) (k <= s->n). */
+static int permute(ns_cmp_side *s, const size_t *keep, size_t k) {
+#define P(field)                                                      \
+  do {                                                                \
+    if (s->field) {                                                   \
+      void *np_ = malloc((k ? k : 1) * sizeof *s->field);             \
+      if (!np_) return NS_ENOMEM;                                     \
+      for (size_t i_ = 0; i_ < k; i_++)                               \
+        memcpy((char *)np_ + i_ * sizeof *s->field, &s->field[keep[i_]], sizeof *s->field); \
+      free(s->field);                                                 \
+      s->field = np_;                                                 \
+    }                                                                 \
+  } while (0)
+  /* a failure part way leaves arrays of mixed order: the caller frees the
+  ** side (ns_cmp_side_load) or keeps s->n unchanged below (exclude) */
+  P(note_id); P(cls); P(status); P(core_status); P(decided_by);
+  P(intercept); P(factor); P(rules);
+  for (int m = 0; m < NS_CMP_MODELS; m++) P(model_status[m]);
+#undef P
+  s->n = k;
+  return 0;
+}
+
 /* Puts the rows in note id order and drops all but the last row of an id. */
 static int sort_side(ns_cmp_side *s) {
   ord *o;
-  ns_cmp_side t;
-  size_t k = 0;
+  size_t *keep, k = 0;
+  int rc;
   if (s->n == 0) return 0;
   if (!(o = malloc(s->n * sizeof *o))) return NS_ENOMEM;
-  for (size_t i = 0; i < s->n; i++) o[i] = (ord){s->note_id[i], i};
-  qsort(o, s->n, sizeof *o, cmp_ord);
-  memset(&t, 0, sizeof t);
-  t.note_id = malloc(s->n * sizeof *t.note_id);
-  t.cls = malloc(s->n * sizeof *t.cls);
-  t.status = malloc(s->n * sizeof *t.status);
-  t.core_status = malloc(s->n * sizeof *t.core_status);
-  t.decided_by = malloc(s->n * sizeof *t.decided_by);
-  t.intercept = malloc(s->n * sizeof *t.intercept);
-  t.factor = malloc(s->n * sizeof *t.factor);
-  t.rules = malloc(s->n * sizeof *t.rules);
-  if (!t.note_id || !t.cls || !t.status || !t.core_status || !t.decided_by || !t.intercept ||
-      !t.factor || !t.rules) {
-    free(t.note_id); free(t.cls); free(t.status); free(t.core_status); free(t.decided_by);
-    free(t.intercept); free(t.factor); free(t.rules); free(o);
+  if (!(keep = malloc(s->n * sizeof *keep))) {
+    free(o);
     return NS_ENOMEM;
   }
+  for (size_t i = 0; i < s->n; i++) o[i] = (ord){s->note_id[i], i};
+  qsort(o, s->n, sizeof *o, cmp_ord);
   for (size_t i = 0; i < s->n; i++) {
-    size_t r = o[i].row;
     if (i + 1 < s->n && o[i + 1].id == o[i].id) { /* a later row of this id follows */
       s->n_dup++;
       continue;
     }
-    t.note_id[k] = s->note_id[r];
-    t.cls[k] = s->cls[r];
-    t.status[k] = s->status[r];
-    t.core_status[k] = s->core_status[r];
-    t.decided_by[k] = s->decided_by[r];
-    t.intercept[k] = s->intercept[r];
-    t.factor[k] = s->factor[r];
-    t.rules[k] = s->rules[r];
-    k++;
+    keep[k++] = o[i].row;
   }
   free(o);
-  free(s->note_id); free(s->cls); free(s->status); free(s->core_status); free(s->decided_by);
-  free(s->intercept); free(s->factor); free(s->rules);
-  s->note_id = t.note_id; s->cls = t.cls; s->status = t.status; s->core_status = t.core_status;
-  s->decided_by = t.decided_by; s->intercept = t.intercept; s->factor = t.factor;
-  s->rules = t.rules;
-  s->n = k;
+  rc = permute(s, keep, k);
+  free(keep);
+  return rc;
+}
+
+size_t ns_cmp_rule_len(const char *d) {
+  size_t n = strlen(d);
+  /* a name, then " (v" + at least one character + ")" at the end */
+  if (n >= 6 && d[n - 1] == ')')
+    for (size_t i = n - 5; i > 0; i--)
+      if (d[i] == ' ' && d[i + 1] == '(' && d[i + 2] == 'v') return i;
+  return n;
+}
+
+/* Fills s->rule: each string's index without its version suffix (interned
+** too; a suffix-free string maps to itself). */
+static int build_rules(ns_cmp_side *s) {
+  size_t n0 = s->n_strs;
+  int rc;
+  if (!(s->rule = malloc(2 * n0 * sizeof *s->rule))) return NS_ENOMEM;
+  for (size_t i = 0; i < n0; i++) {
+    uint16_t idx = (uint16_t)i;
+    if ((rc = intern(s, s->strs[i], ns_cmp_rule_len(s->strs[i]), &idx)) != 0) return rc;
+    s->rule[i] = idx;
+  }
+  /* strings added above have no suffix */
+  for (size_t i = n0; i < s->n_strs; i++) s->rule[i] = (uint16_t)i;
   return 0;
 }
 
@@ -285,6 +321,8 @@ int ns_cmp_side_load(const char *path, ns_cmp_side **out, char *msg, size_t msg_
   ssize_t len;
   fld *fl = NULL;
   int rc, nf, c_id, c_status, c_core, c_dec, c_icpt = -1, c_fac = -1, c_rules = -1, c_meta = -1;
+  int c_model[NS_CMP_MODELS];
+  unsigned models = 0;
   long long lineno = 1;
 
   *out = NULL;
@@ -321,6 +359,11 @@ int ns_cmp_side_load(const char *path, ns_cmp_side **out, char *msg, size_t msg_
     c_rules = col(fl, nf, "coreActiveRules");
     c_meta = col(fl, nf, "metaScorerActiveRules");
     s->has_model = c_icpt >= 0 && c_fac >= 0;
+    for (int k = 0; k < NS_CMP_MODELS; k++) {
+      char name[64];
+      snprintf(name, sizeof name, "%sRatingStatus", ns_cmp_model_names[k]);
+      if ((c_model[k] = col(fl, nf, name)) >= 0) models |= 1u << k;
+    }
   } else if ((c_status = col(fl, nf, "currentStatus")) >= 0) {
     s->kind = NS_CMP_HISTORY;
     c_core = col(fl, nf, "currentCoreStatus");
@@ -342,6 +385,13 @@ int ns_cmp_side_load(const char *path, ns_cmp_side **out, char *msg, size_t msg_
     uint16_t none = 0;
     if ((rc = intern(s, "", 0, &none)) != 0) goto out;
   }
+  /* allocated here so that a side with no rows still says which columns
+  ** it has (grow reallocs them) */
+  for (int k = 0; k < NS_CMP_MODELS; k++)
+    if ((models & (1u << k)) && !(s->model_status[k] = malloc(sizeof *s->model_status[k]))) {
+      rc = NS_ENOMEM;
+      goto out;
+    }
 
   while ((len = getline(&line, &lcap, f)) >= 0) {
     int64_t id;
@@ -361,7 +411,7 @@ int ns_cmp_side_load(const char *path, ns_cmp_side **out, char *msg, size_t msg_
       s->n_unpublished++;
       continue;
     }
-    if (i == cap && (rc = grow(s, &cap)) != 0) goto out;
+    if (i == cap && (rc = grow(s, &cap, models)) != 0) goto out;
     s->note_id[i] = id;
     {
       char sb[64];
@@ -381,6 +431,18 @@ int ns_cmp_side_load(const char *path, ns_cmp_side **out, char *msg, size_t msg_
         say(msg, msg_len, "%s:%lld: more than %d distinct status or decidedBy values", s->path,
             lineno, MAX_STRS);
       goto out;
+    }
+    for (int k = 0; k < NS_CMP_MODELS; k++) {
+      const fld *m;
+      if (!(models & (1u << k))) continue;
+      m = get(fl, nf, c_model[k]);
+      s->model_status[k][i] = i ? s->model_status[k][i - 1] : 0;
+      if ((rc = intern(s, m->p, m->n, &s->model_status[k][i])) != 0) {
+        if (rc == NS_ERANGE)
+          say(msg, msg_len, "%s:%lld: more than %d distinct status or decidedBy values", s->path,
+              lineno, MAX_STRS);
+        goto out;
+      }
     }
     s->intercept[i] = to_double(fl, nf, c_icpt);
     s->factor[i] = to_double(fl, nf, c_fac);
@@ -407,7 +469,11 @@ int ns_cmp_side_load(const char *path, ns_cmp_side **out, char *msg, size_t msg_
         s->path, s->n_bad, s->n_unpublished);
     goto out;
   }
-  if ((rc = sort_side(s)) != 0) goto out;
+  if ((rc = sort_side(s)) != 0 || (rc = build_rules(s)) != 0) {
+    if (rc == NS_ERANGE)
+      say(msg, msg_len, "%s: more than %d distinct status or decidedBy values", s->path, MAX_STRS);
+    goto out;
+  }
   *out = s;
   s = NULL;
 out:
@@ -430,6 +496,122 @@ long ns_cmp_side_find(const ns_cmp_side *s, int64_t id) {
   return lo < s->n && s->note_id[lo] == id ? (long)lo : -1;
 }
 
+static int cmp_i64(const void *x, const void *y) {
+  int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+  return a < b ? -1 : a > b;
+}
+
+int ns_cmp_locked_load(const char *path, int64_t **ids, size_t *n, char *msg, size_t msg_len) {
+  struct stat sb;
+  char *file = NULL, *line = NULL;
+  FILE *f = NULL;
+  fld *fl = NULL;
+  int64_t *v = NULL;
+  size_t lcap = 0, nv = 0, cap = 0;
+  ssize_t len;
+  int rc = 0, nf, c_id, c_lock;
+
+  *ids = NULL;
+  *n = 0;
+  if (msg && msg_len) msg[0] = '\0';
+  if (stat(path, &sb) != 0) {
+    rc = -errno;
+    say(msg, msg_len, "%s: %s", path, strerror(errno));
+    return rc;
+  }
+  if (S_ISDIR(sb.st_mode)) {
+    size_t pn = strlen(path);
+    if (!(file = malloc(pn + sizeof "/noteStatusHistory-00000.tsv"))) return NS_ENOMEM;
+    sprintf(file, "%s%snoteStatusHistory-00000.tsv", path, pn && path[pn - 1] == '/' ? "" : "/");
+  } else if (!(file = ns_strdup(path))) {
+    return NS_ENOMEM;
+  }
+  if (!(fl = malloc(MAX_FIELDS * sizeof *fl))) {
+    rc = NS_ENOMEM;
+    goto out;
+  }
+  if (!(f = fopen(file, "r"))) {
+    rc = -errno;
+    say(msg, msg_len, "%s: %s", file, strerror(errno));
+    goto out;
+  }
+  if ((len = getline(&line, &lcap, f)) < 0) {
+    rc = NS_EPARSE;
+    say(msg, msg_len, "%s: empty file, no header", file);
+    goto out;
+  }
+  while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
+  nf = split(line, fl, MAX_FIELDS);
+  c_id = col(fl, nf, "noteId");
+  c_lock = col(fl, nf, "lockedStatus");
+  if (c_id < 0 || c_lock < 0) {
+    rc = NS_EPARSE;
+    say(msg, msg_len, "%s:1: not a noteStatusHistory file: needs columns noteId and lockedStatus",
+        file);
+    goto out;
+  }
+  while ((len = getline(&line, &lcap, f)) >= 0) {
+    int64_t id;
+    while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
+    nf = split(line, fl, MAX_FIELDS);
+    if (get(fl, nf, c_lock)->n == 0 || to_i64(fl, nf, c_id, &id) != 0) continue;
+    if (nv == cap) {
+      size_t nc = cap ? cap * 2 : 1024;
+      int64_t *nw = realloc(v, nc * sizeof *nw);
+      if (!nw) {
+        rc = NS_ENOMEM;
+        goto out;
+      }
+      v = nw;
+      cap = nc;
+    }
+    v[nv++] = id;
+  }
+  if (ferror(f)) {
+    rc = NS_EIO;
+    say(msg, msg_len, "%s: read error", file);
+    goto out;
+  }
+  if (nv) {
+    size_t k = 1;
+    qsort(v, nv, sizeof *v, cmp_i64);
+    for (size_t i = 1; i < nv; i++)
+      if (v[i] != v[k - 1]) v[k++] = v[i];
+    nv = k;
+  }
+  *ids = v;
+  *n = nv;
+  v = NULL;
+out:
+  if (rc == NS_ENOMEM && msg && msg_len && !msg[0]) say(msg, msg_len, "%s: out of memory", path);
+  if (f) fclose(f);
+  free(v);
+  free(line);
+  free(fl);
+  free(file);
+  return rc;
+}
+
+void ns_cmp_side_exclude(ns_cmp_side *s, const int64_t *ids, size_t n) {
+  size_t j = 0, k = 0;
+  for (size_t i = 0; i < s->n; i++) {
+    while (j < n && ids[j] < s->note_id[i]) j++;
+    if (j < n && ids[j] == s->note_id[i]) continue;
+    if (k != i) {
+      /* rows only move down (k < i): in place, no allocation */
+#define M(field) s->field[k] = s->field[i]
+      M(note_id); M(cls); M(status); M(core_status); M(decided_by);
+      M(intercept); M(factor); M(rules);
+#undef M
+      for (int m = 0; m < NS_CMP_MODELS; m++)
+        if (s->model_status[m]) s->model_status[m][k] = s->model_status[m][i];
+    }
+    k++;
+  }
+  s->n_locked += s->n - k;
+  s->n = k;
+}
+
 /* ---- figures ------------------------------------------------------------ */
 
 void ns_cmp_result_free(ns_cmp_result *r) {
@@ -437,6 +619,8 @@ void ns_cmp_result_free(ns_cmp_result *r) {
   free(r->by_a);
   free(r->by_b);
   free(r->disagree);
+  free(r->by_rule);
+  free(r->rule_pairs);
   free(r);
 }
 
@@ -536,6 +720,97 @@ static int groups(const ns_cmp_side *s, const uint16_t *dec, const ns_cmp_pair *
   return 0;
 }
 
+static int cmp_rule_group(const void *x, const void *y) {
+  const ns_cmp_rule_group *a = x, *b = y;
+  if (a->disagree != b->disagree) return a->disagree > b->disagree ? -1 : 1;
+  if (a->notes != b->notes) return a->notes > b->notes ? -1 : 1;
+  return strcmp(a->rule, b->rule);
+}
+
+/* Status disagreements per B rule (without version suffix). */
+static int rule_groups(const ns_cmp_side *a, const ns_cmp_side *b, const ns_cmp_pair *p,
+                       size_t n, ns_cmp_result *r) {
+  ns_cmp_rule_group *g = calloc(b->n_strs ? b->n_strs : 1, sizeof *g);
+  size_t k = 0;
+  if (!g) return NS_ENOMEM;
+  for (size_t i = 0; i < n; i++) {
+    ns_cmp_rule_group *x = &g[b->rule[b->decided_by[p[i].ib]]];
+    int ca = a->cls[p[i].ia], cb = b->cls[p[i].ib];
+    x->notes++;
+    if (ca != cb) {
+      x->disagree++;
+      x->pairs[ca][cb]++;
+    }
+  }
+  for (size_t i = 0; i < b->n_strs; i++)
+    if (g[i].notes) {
+      g[k] = g[i];
+      g[k].rule = b->strs[i];
+      k++;
+    }
+  qsort(g, k, sizeof *g, cmp_rule_group);
+  r->by_rule = g;
+  r->n_by_rule = k;
+  return 0;
+}
+
+static int cmp_rule_pair_names(const void *x, const void *y) {
+  const ns_cmp_rule_pair *a = x, *b = y;
+  int c = strcmp(a->a, b->a);
+  return c ? c : strcmp(a->b, b->b);
+}
+
+static int cmp_rule_pair_count(const void *x, const void *y) {
+  const ns_cmp_rule_pair *a = x, *b = y;
+  if (a->notes != b->notes) return a->notes > b->notes ? -1 : 1;
+  return cmp_rule_pair_names(x, y);
+}
+
+/* decidedBy agreement and the differing rule pairs, counted. */
+static int rule_pairs(const ns_cmp_side *a, const ns_cmp_side *b, const ns_cmp_pair *p, size_t n,
+                      ns_cmp_result *r) {
+  ns_cmp_rule_pair *v = malloc((n ? n : 1) * sizeof *v);
+  size_t nv = 0, k = 0;
+  if (!v) return NS_ENOMEM;
+  for (size_t i = 0; i < n; i++) {
+    const char *ra = a->strs[a->rule[a->decided_by[p[i].ia]]];
+    const char *rb = b->strs[b->rule[b->decided_by[p[i].ib]]];
+    if (!strcmp(ra, rb)) r->n_rule_agree++;
+    else v[nv++] = (ns_cmp_rule_pair){ra, rb, 1};
+  }
+  r->rule_agreement = n ? (double)r->n_rule_agree / (double)n : NAN;
+  qsort(v, nv, sizeof *v, cmp_rule_pair_names);
+  for (size_t i = 0; i < nv; i++) {
+    if (k && !cmp_rule_pair_names(&v[k - 1], &v[i])) v[k - 1].notes++;
+    else v[k++] = v[i];
+  }
+  qsort(v, k, sizeof *v, cmp_rule_pair_count);
+  r->rule_pairs = v;
+  r->n_rule_pairs = k;
+  return 0;
+}
+
+/* Per-scorer status columns both sides have: exact text (FIRM_REJECT and
+** NEEDS_YOUR_HELP are statuses of their own there). */
+static void model_figures(const ns_cmp_side *a, const ns_cmp_side *b, const ns_cmp_pair *p,
+                          size_t n, ns_cmp_result *r) {
+  for (int k = 0; k < NS_CMP_MODELS; k++) {
+    ns_cmp_model *m = &r->models[k];
+    const uint16_t *sa = a->model_status[k], *sb = b->model_status[k];
+    if (!sa || !sb) continue;
+    m->present = 1;
+    for (size_t i = 0; i < n; i++) {
+      const char *x = a->strs[sa[p[i].ia]], *y = b->strs[sb[p[i].ib]];
+      m->scored_a += x[0] != '\0';
+      m->scored_b += y[0] != '\0';
+      if (x[0] && y[0]) {
+        m->scored_both++;
+        m->agree += !strcmp(x, y);
+      }
+    }
+  }
+}
+
 int ns_cmp_compute(const ns_cmp_side *a, const ns_cmp_side *b, ns_cmp_result **out) {
   ns_cmp_result *r = calloc(1, sizeof *r);
   ns_cmp_pair *p = NULL;
@@ -570,8 +845,10 @@ int ns_cmp_compute(const ns_cmp_side *a, const ns_cmp_side *b, ns_cmp_result **o
   r->r_intercept = pearson(a, b, p, n, 0, &r->n_intercept);
   r->r_factor = pearson(a, b, p, n, 1, &r->n_factor);
   if ((rc = groups(a, a->decided_by, p, n, agree, 0, &r->by_a, &r->n_by_a)) != 0 ||
-      (rc = groups(b, b->decided_by, p, n, agree, 1, &r->by_b, &r->n_by_b)) != 0)
+      (rc = groups(b, b->decided_by, p, n, agree, 1, &r->by_b, &r->n_by_b)) != 0 ||
+      (rc = rule_groups(a, b, p, n, r)) != 0 || (rc = rule_pairs(a, b, p, n, r)) != 0)
     goto out;
+  model_figures(a, b, p, n, r);
   rc = NS_ENOMEM;
   if (!(rk = malloc((n - r->n_agree + 1) * sizeof *rk))) goto out;
   for (size_t k = 0; k < n; k++) {
@@ -608,10 +885,11 @@ out:
 static json_t *num_or_null(double v) { return isfinite(v) ? json_real(v) : json_null(); }
 
 static json_t *side_json(const ns_cmp_side *s) {
-  return json_pack("{s:s, s:s, s:I, s:b, s:I, s:I, s:I}", "path", s->path, "kind",
+  return json_pack("{s:s, s:s, s:I, s:b, s:I, s:I, s:I, s:I}", "path", s->path, "kind",
                    ns_cmp_kind_name(s->kind), "notes", (json_int_t)s->n, "hasModel",
                    s->has_model, "duplicateRows", (json_int_t)s->n_dup, "badRows",
-                   (json_int_t)s->n_bad, "unpublishedRows", (json_int_t)s->n_unpublished);
+                   (json_int_t)s->n_bad, "unpublishedRows", (json_int_t)s->n_unpublished,
+                   "lockedNotesLeftOut", (json_int_t)s->n_locked);
 }
 
 static json_t *note_side(const ns_cmp_side *s, size_t i) {
@@ -636,11 +914,54 @@ static json_t *groups_json(const ns_cmp_group *g, size_t n) {
   return arr;
 }
 
+/* [{a, b, notes}] of the non-zero off-diagonal cells, most notes first
+** (ties: A's class, then B's, in class order). */
+static json_t *pairs_json(const size_t m[NS_SCLASS_COUNT][NS_SCLASS_COUNT]) {
+  json_t *arr = json_array();
+  size_t done[NS_SCLASS_COUNT][NS_SCLASS_COUNT] = {{0}};
+  for (;;) {
+    int bi = -1, bj = -1;
+    for (int i = 0; i < NS_SCLASS_COUNT; i++)
+      for (int j = 0; j < NS_SCLASS_COUNT; j++)
+        if (m[i][j] && !done[i][j] && (bi < 0 || m[i][j] > m[bi][bj])) bi = i, bj = j;
+    if (bi < 0 || !arr) break;
+    done[bi][bj] = 1;
+    json_array_append_new(arr, json_pack("{s:s, s:s, s:I}", "a", ns_cmp_class_names[bi], "b",
+                                         ns_cmp_class_names[bj], "notes", (json_int_t)m[bi][bj]));
+  }
+  return arr;
+}
+
 json_t *ns_cmp_to_json(const ns_cmp_side *a, const ns_cmp_side *b, const ns_cmp_result *r,
                        size_t top) {
+  json_t *byr = json_array(), *rp = json_array(), *mods = json_array();
   json_t *o = json_object(), *m = json_array(), *cls = json_array(), *t = json_array();
   char id[32];
-  if (!o || !m || !cls || !t) goto fail;
+  if (!o || !m || !cls || !t || !byr || !rp || !mods) goto fail;
+  for (size_t k = 0; k < r->n_by_rule; k++) {
+    const ns_cmp_rule_group *g = &r->by_rule[k];
+    json_array_append_new(
+        byr, json_pack("{s:s, s:I, s:I, s:o, s:o}", "decidedBy", g->rule, "notes",
+                       (json_int_t)g->notes, "disagreeing", (json_int_t)g->disagree,
+                       "statusAgreement", num_or_null(1.0 - (double)g->disagree / (double)g->notes),
+                       "pairs", pairs_json(g->pairs)));
+  }
+  for (size_t k = 0; k < r->n_rule_pairs; k++)
+    json_array_append_new(rp, json_pack("{s:s, s:s, s:I}", "a", r->rule_pairs[k].a, "b",
+                                        r->rule_pairs[k].b, "notes",
+                                        (json_int_t)r->rule_pairs[k].notes));
+  for (int k = 0; k < NS_CMP_MODELS; k++) {
+    const ns_cmp_model *x = &r->models[k];
+    if (!x->present) continue;
+    json_array_append_new(
+        mods, json_pack("{s:s, s:I, s:I, s:I, s:I, s:o}", "model", ns_cmp_model_names[k],
+                        "scoredA", (json_int_t)x->scored_a, "scoredB", (json_int_t)x->scored_b,
+                        "scoredBoth", (json_int_t)x->scored_both, "agreeing",
+                        (json_int_t)x->agree,
+                        "agreement",
+                        num_or_null(x->scored_both ? (double)x->agree / (double)x->scored_both
+                                                   : NAN)));
+  }
   for (int k = 0; k < NS_SCLASS_COUNT; k++) {
     json_t *row = json_array();
     json_array_append_new(cls, json_string(ns_cmp_class_names[k]));
@@ -677,8 +998,16 @@ json_t *ns_cmp_to_json(const ns_cmp_side *a, const ns_cmp_side *b, const ns_cmp_
                       json_pack("{s:o, s:I}", "pearson", num_or_null(r->r_factor), "notes",
                                 (json_int_t)r->n_factor));
   json_object_set_new(o, "topDisagreements", t);
+  json_object_set_new(o, "decidedByAgreement", num_or_null(r->rule_agreement));
+  json_object_set_new(o, "decidedByAgreeing", json_integer((json_int_t)r->n_rule_agree));
+  json_object_set_new(o, "disagreementsByDecidedBy", byr);
+  json_object_set_new(o, "decidedByConfusion", rp);
+  json_object_set_new(o, "models", mods);
   return o;
 fail:
+  json_decref(byr);
+  json_decref(rp);
+  json_decref(mods);
   json_decref(o);
   json_decref(m);
   json_decref(cls);

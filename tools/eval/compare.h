@@ -17,7 +17,14 @@
 ** agreement, the 4x4 confusion matrix over CRH / CRNH / NMR / other, the
 ** CRH Jaccard index, agreement grouped by each side's deciding scorer,
 ** Pearson correlation of intercepts and of factors where both sides have
-** them, and the disagreeing notes ranked worst first.
+** them, and the disagreeing notes ranked worst first.  For reference
+** parity (issue #14) also: decidedBy agreement on the rule names without
+** their " (vX.Y)" suffix, the status disagreements broken down by B's
+** decidedBy (B is the reference by convention), the pairs of differing
+** rule names, and per-scorer status agreement for every <model>RatingStatus
+** column both sides have.  ns_cmp_locked_load + ns_cmp_side_exclude
+** restrict a comparison to the notes without a lockedStatus in an input
+** history (a locked note's status is the locked one on both sides).
 **
 ** Who calls it: tools/cmd_compare.c, tools/cmd_report.c (report
 ** --compare) and the unit tests.  Single-threaded; no global state; no
@@ -33,6 +40,11 @@
 #include <jansson.h>
 
 #include "../../dash/dash.h" /* NS_SCLASS_* status classes */
+
+/* The per-scorer status columns compared when both sides have them:
+** ns_cmp_model_names[k] + "RatingStatus". */
+#define NS_CMP_MODELS 9
+extern const char *const ns_cmp_model_names[NS_CMP_MODELS];
 
 /* What a side was read from. */
 enum ns_cmp_kind {
@@ -62,7 +74,12 @@ typedef struct ns_cmp_side {
   double *intercept;      /* [n] coreNoteIntercept, NAN when absent */
   double *factor;         /* [n] coreNoteFactor1, NAN when absent */
   uint32_t *rules;        /* [n] offset into arena of "core | meta" rules text */
+  uint16_t *model_status[NS_CMP_MODELS]; /* [n] index into strs of <model>RatingStatus;
+                          ** NULL when the side has no such column */
+  size_t n_locked;        /* notes dropped by ns_cmp_side_exclude */
   char **strs;            /* interned strings; strs[0] = "" */
+  uint16_t *rule;         /* [n_strs] index into strs of the string without its
+                          ** " (vX.Y)" suffix (ns_cmp_rule_len) */
   size_t n_strs;
   char *arena;            /* NUL-terminated rule texts */
   size_t arena_len, arena_cap;
@@ -79,6 +96,23 @@ typedef struct ns_cmp_side {
 int ns_cmp_side_load(const char *path, ns_cmp_side **out, char *msg, size_t msg_len);
 void ns_cmp_side_free(ns_cmp_side *s);
 
+/* Reads the note ids that have a lockedStatus from a noteStatusHistory
+** file, or from DIR/noteStatusHistory-00000.tsv when path is a directory
+** (a gen / public-download data directory).  *ids is a new ascending,
+** distinct array (free()), *n its length (may be 0).  Errors as
+** ns_cmp_side_load; NS_EPARSE when the header lacks noteId or
+** lockedStatus. */
+int ns_cmp_locked_load(const char *path, int64_t **ids, size_t *n, char *msg, size_t msg_len);
+
+/* Drops from s every note whose id is in ids (ascending, n of them);
+** adds the count to s->n_locked. */
+void ns_cmp_side_exclude(ns_cmp_side *s, const int64_t *ids, size_t n);
+
+/* Length of a decidedBy value without its version suffix: "CoreModel
+** (v1.1)" -> 9, "CoreModel" -> 9.  The reference appends the rule's
+** version, notescore may not; both name the same rule. */
+size_t ns_cmp_rule_len(const char *decided_by);
+
 /* Index of note_id in s, or -1. */
 long ns_cmp_side_find(const ns_cmp_side *s, int64_t note_id);
 
@@ -87,6 +121,27 @@ typedef struct ns_cmp_group {
   const char *decided_by; /* borrowed from its side ("" when empty) */
   size_t notes, agree;
 } ns_cmp_group;
+
+/* The common notes that B's decidedBy rule (without version) decided:
+** how many, how many disagree in status, and the status class pairs. */
+typedef struct ns_cmp_rule_group {
+  const char *rule;       /* borrowed from B ("" when empty) */
+  size_t notes, disagree;
+  size_t pairs[NS_SCLASS_COUNT][NS_SCLASS_COUNT]; /* [class in A][class in B], off-diagonal */
+} ns_cmp_rule_group;
+
+/* Common notes whose decidedBy rules differ: A's rule, B's rule, count. */
+typedef struct ns_cmp_rule_pair {
+  const char *a, *b;      /* borrowed, without version suffix */
+  size_t notes;
+} ns_cmp_rule_pair;
+
+/* One scorer's status column over the common notes: notes with a
+** non-empty status on each side, on both, and the same text on both. */
+typedef struct ns_cmp_model {
+  int present;            /* the column is in both files */
+  size_t scored_a, scored_b, scored_both, agree;
+} ns_cmp_model;
 
 /* A note both sides have: row indexes into a and b. */
 typedef struct ns_cmp_pair {
@@ -107,6 +162,15 @@ typedef struct ns_cmp_result {
   double r_intercept, r_factor;    /* Pearson; NAN when < 2 values or no variance */
   ns_cmp_pair *disagree;           /* every disagreeing note, worst first */
   size_t n_disagree;
+  size_t n_rule_agree;             /* same decidedBy rule (ns_cmp_rule_len; both
+                                   ** empty counts as the same) */
+  double rule_agreement;           /* n_rule_agree / n_common; NAN when none */
+  ns_cmp_rule_group *by_rule;      /* per B rule: most disagreeing first, then
+                                   ** most notes, then name */
+  size_t n_by_rule;
+  ns_cmp_rule_pair *rule_pairs;    /* differing rule pairs, most notes first */
+  size_t n_rule_pairs;
+  ns_cmp_model models[NS_CMP_MODELS];
 } ns_cmp_result;
 
 /* Computes every figure of a against b.  "Worst first": a CRH/CRNH swap

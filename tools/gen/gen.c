@@ -1347,11 +1347,13 @@ static void w_header(wbuf *w, int kind, int n) {
   w_c(w, '\n');
 }
 
-static void write_notes(gen *g, wbuf *w, ns_gen_stats *st) {
+/* nm (may be NULL): --reference-ready's NOT_MISLEADING peers (ref_peer_nm). */
+static void write_notes(gen *g, wbuf *w, ns_gen_stats *st, const uint8_t *nm) {
   w_header(w, NS_FILE_NOTES, NS_FMT_NOTES_NCOLS);
   for (size_t n = 0; n < g->nn; n++) {
     uint64_t h = ns_hash64(g->o->seed ^ (uint64_t)g->nid[n]);
-    int m = g->cls[n] == NS_CLASS_MISLEADING;
+    int m = g->cls[n] == NS_CLASS_MISLEADING && !(nm && nm[n]);
+    st->n_ref_not_misleading += nm && nm[n] && g->cls[n] == NS_CLASS_MISLEADING;
     w_line(w);
     w_i64(w, g->nid[n]);
     w_c(w, '\t');
@@ -1412,6 +1414,66 @@ static void ref_history_row(gen *g, wbuf *w, size_t n, int first, int locked, in
   w_str(w, "\t\t\t\t\t\n"); /* the last 5 columns empty (no abovePcrhThresholdTime) */
 }
 
+/* The lock decision of note n (--reference-ready): four draws of stream
+** 17 per note whatever happens, in note order, so one note's choice does
+** not move another's.  Returns 1 when the note gets a locked row; first
+** and locked as ref_history_row takes them (first == 1: the note was CRH
+** once, which is what the reference's flip model labels and trains on). */
+static int ref_lock(const gen *g, size_t n, ns_rng *r, int *first, int *locked, int64_t *t1,
+                    int64_t *t2) {
+  double ul = ns_rng_uniform(r), uf = ns_rng_uniform(r), u1 = ns_rng_uniform(r), u2 = ns_rng_uniform(r);
+  int old = g->created[n] < g->o->epoch_ms - (int64_t)REF_LOCK_AGE_MS;
+  int target = (g->flags[n] & (NF_BAD_TARGET | NF_GOOD_TARGET)) != 0;
+  int partisan = fabs(g->s[n]) > NS_GEN_PARTISAN_CUTOFF, enough = g->ncount[n] >= MIN_NOTE_RATINGS;
+  if (!old || target || ul >= REF_LOCK_SHARE) return 0;
+  *first = 0, *locked = 0;
+  if (enough && !partisan && g->q[n] > NS_GEN_HELPFUL_Q) *first = 1, *locked = uf < REF_FLIP_HELPFUL ? 0 : 1;
+  else if (enough && !partisan && g->q[n] > 0) *first = uf < REF_FLIP_BORDER ? 1 : 0, *locked = 0;
+  else if (enough && g->q[n] < -1.0) *first = 2, *locked = 2;
+  *t1 = g->created[n] + (int64_t)(2 * HOUR_MS + u1 * 46 * HOUR_MS);
+  *t2 = *t1 + (int64_t)(DAY_MS + u2 * 9 * DAY_MS);
+  return 1;
+}
+
+/* --reference-ready: which notes to write as NOT_MISLEADING beyond the
+** model's own 8 %.  The reference's flip model (pflip_plus_model.py) trains
+** on the notes that were CRH once and reads, per such note, the helpful
+** tags each rater gave to the NOT_MISLEADING notes of the same post; it
+** keeps a rater:tag pair seen on >= 5 training rows and then the top 10 %
+** of those by chi2, and aborts when that leaves none.  With the model's
+** 8 % a seed may leave one pair (seed 2 of the combined shape at 90 k
+** ratings did: "Found array with 0 feature(s)").  So on each post holding
+** such a note, the earliest other note that is not a ring target says NOT
+** MISLEADING (about 140 notes of 3 000; ~130 pairs on >= 6 rows instead
+** of 2-6).  Only the notes file changes: no rating depends on the
+** classification.  Returns a new [nn] array (1 = NOT_MISLEADING), or NULL
+** on NS_ENOMEM. */
+static uint8_t *ref_peer_nm(const gen *g) {
+  ns_rng r;
+  uint8_t *lab = ns_calloc(g->nn ? g->nn : 1, 1), *post_lab = ns_calloc(g->nn ? g->nn : 1, 1);
+  uint8_t *nm = ns_calloc(g->nn ? g->nn : 1, 1);
+  if (!lab || !post_lab || !nm) {
+    free(lab), free(post_lab), free(nm);
+    return NULL;
+  }
+  rng_stream(&r, g->o->seed, 17); /* the draws write_history makes */
+  for (size_t n = 0; n < g->nn; n++) {
+    int first, locked;
+    int64_t t1, t2;
+    if (ref_lock(g, n, &r, &first, &locked, &t1, &t2) && first == 1) lab[n] = 1, post_lab[g->post[n]] = 1;
+  }
+  /* notes are in creation order: the first unlabelled note met is the earliest */
+  for (size_t n = 0; n < g->nn; n++) {
+    uint32_t p = g->post[n];
+    if (post_lab[p] != 1 || lab[n] || (g->flags[n] & (NF_BAD_TARGET | NF_GOOD_TARGET))) continue;
+    nm[n] = 1;
+    post_lab[p] = 2; /* one per post */
+  }
+  free(lab);
+  free(post_lab);
+  return nm;
+}
+
 static void write_history(gen *g, wbuf *w, ns_gen_stats *st) {
   ns_rng r;
   if (g->o->reference_ready) rng_stream(&r, g->o->seed, 17); /* not in the default model */
@@ -1425,19 +1487,9 @@ static void write_history(gen *g, wbuf *w, ns_gen_stats *st) {
     w_c(w, '\t');
     w_i64(w, g->created[n]);
     if (g->o->reference_ready) {
-      /* four draws per note whatever happens, so one note's choice does not
-       * move another's */
-      double ul = ns_rng_uniform(&r), uf = ns_rng_uniform(&r), u1 = ns_rng_uniform(&r), u2 = ns_rng_uniform(&r);
-      int old = g->created[n] < g->o->epoch_ms - (int64_t)REF_LOCK_AGE_MS;
-      int target = (g->flags[n] & (NF_BAD_TARGET | NF_GOOD_TARGET)) != 0;
-      if (old && !target && ul < REF_LOCK_SHARE) {
-        int partisan = fabs(g->s[n]) > NS_GEN_PARTISAN_CUTOFF, enough = g->ncount[n] >= MIN_NOTE_RATINGS;
-        int first = 0, locked = 0;
-        if (enough && !partisan && g->q[n] > NS_GEN_HELPFUL_Q) first = 1, locked = uf < REF_FLIP_HELPFUL ? 0 : 1;
-        else if (enough && !partisan && g->q[n] > 0) first = uf < REF_FLIP_BORDER ? 1 : 0, locked = 0;
-        else if (enough && g->q[n] < -1.0) first = 2, locked = 2;
-        int64_t t1 = g->created[n] + (int64_t)(2 * HOUR_MS + u1 * 46 * HOUR_MS);
-        int64_t t2 = t1 + (int64_t)(DAY_MS + u2 * 9 * DAY_MS);
+      int first, locked;
+      int64_t t1, t2;
+      if (ref_lock(g, n, &r, &first, &locked, &t1, &t2)) {
         ref_history_row(g, w, n, first, locked, t1, t2);
         st->n_locked++;
         st->n_flips += first == 1 && locked == 0;
@@ -1598,6 +1650,7 @@ int ns_gen_run(const ns_gen_opts *o, const char *dir, ns_gen_stats *stp) {
   ns_gen_stats st;
   wbuf wf[7];
   double *act = NULL, *pop = NULL;
+  uint8_t *ref_nm = NULL; /* --reference-ready: NOT_MISLEADING peers */
   size_t np;
   int rc = 0;
   static const char *const names[7] = {"notes-00000.tsv", "ratings-00000.tsv",
@@ -1706,12 +1759,19 @@ int ns_gen_run(const ns_gen_opts *o, const char *dir, ns_gen_stats *stp) {
   if ((rc = ns_mkdir_p(dir)) != 0) goto out;
   for (int i = 0; i < 7; i++)
     if ((rc = w_open(&wf[i], dir, names[i])) != 0) goto out;
-  write_notes(&g, &wf[0], &st);
   /* reference-ready: without suggestionId, as the pinned reference reads it */
   w_header(&wf[1], NS_FILE_RATINGS, NS_FMT_RATINGS_NCOLS - (o->reference_ready ? 1 : 0));
   if ((rc = shaped(o) ? shaped_ratings(&g, &wf[1], act, pop, &st) : honest_ratings(&g, &wf[1], act, pop, &st)) != 0)
     goto out;
   if (g.nk && (rc = ring_ratings(&g, &wf[1], &st)) != 0) goto out;
+  /* the notes file after the ratings: --reference-ready's classification
+  ** follows the history, which needs every note's rating count; no rating
+  ** depends on the notes file */
+  if (o->reference_ready && !(ref_nm = ref_peer_nm(&g))) {
+    rc = NS_ENOMEM;
+    goto out;
+  }
+  write_notes(&g, &wf[0], &st, ref_nm);
   write_history(&g, &wf[2], &st);
   write_enrollment(&g, &wf[3]);
   write_truth(&g, &wf[4], &wf[5]);
@@ -1760,6 +1820,7 @@ out:
   free(g.honest_t);
   free(g.post);
   free(g.hot);
+  free(ref_nm);
   free(act);
   free(pop);
   if (stp && !rc) *stp = st;

@@ -92,6 +92,8 @@ typedef struct ns_gen_stats {
   uint64_t n_power, n_cliques, n_clique_raters, n_posts;
   uint64_t n_topic_notes;     /* --reference-ready: notes with topic seed words */
   uint64_t n_locked, n_flips; /* --reference-ready: locked history rows, CRH -> NMR */
+  uint64_t n_ref_not_misleading; /* --reference-ready: notes written NOT_MISLEADING on posts
+                              ** of notes that were CRH once (ref_peer_nm in gen.c) */
 } ns_gen_stats;
 
 /* Fills *o with the documented defaults (2000 raters, 2000 notes, 200000
