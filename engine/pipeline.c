@@ -1470,6 +1470,10 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
   /* -- trust */
   stage_begin(&clk, "trust", p->trust ? PW_TRUST : 0);
   if (p->trust && (rc = ns__trust_stage(&run, run.edge_r1)) != 0) goto out;
+  /* Core's round-1 mask is dead from here (round 2 and the scorers beside
+  ** Core build their own): one byte per rating less at the run's peak */
+  free(run.edge_r1);
+  run.edge_r1 = NULL;
   run.st.stage_seconds[NS_STAGE_TRUST] += stage_end(&clk);
   if (CANCELED()) { rc = NS_ECANCELED; goto out; }
 
