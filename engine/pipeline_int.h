@@ -235,7 +235,8 @@ typedef struct ns__run {
   uint8_t has_w;             /* 1: round 2 ran weighted (trust on); its
                              ** per-edge weight is ns__edge_w(), computed
                              ** on the fly rather than stored (4 bytes per
-                             ** rating per scorer, docs/benchmarks.md) */
+                             ** rating per scorer; docs/architecture.md,
+                             ** "Memory of a scoring run") */
   /* trust / group statistics (reported on stderr with progress) */
   size_t n_seeds, n_groups, n_grouped, n_group_weighted;
   int trust_iters;

@@ -304,7 +304,7 @@ int ns_cmd_score(int argc, char **argv) {
   ** free otherwise) so the run's per-rating arrays, allocated and freed
   ** stage by stage, go back to the system when freed instead of staying
   ** in the heap: the peak is what is live, not what once was
-  ** (docs/benchmarks.md, "Memory"). */
+  ** (docs/architecture.md, "Memory of a scoring run"). */
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
   ns_params_default(&p);
   p.seed = seed;
