@@ -7,6 +7,9 @@
 #                     (TSAN_TESTS below; tests/tsan.supp for library-internal races)
 #   make fuzz         libFuzzer targets (clang), a short run each
 #   make bench        benchmarks; writes docs/benchmarks.md
+#   make bench-scale  50 M and 10 M ratings as 4 gzip'd shards (~15 GB scratch disk,
+#                     checked first): wall, peak RSS, bytes/rating; its section of
+#                     docs/benchmarks.md (BENCH_SCALE_SIZES to change the sizes)
 #   make demo         generate sample data, import it, score it, print a summary
 #   make attack       the adversarial sweep; writes docs/adversarial.md
 #   make soak         serve under mixed + hostile load for SOAK_SECONDS (600)
@@ -106,7 +109,7 @@ BIN     := $(BUILD)/notescore
 LIB     := $(BUILD)/libnotescore.a
 RUNNER  := $(BUILD)/test_runner
 
-.PHONY: loadgen all test check fuzz bench demo attack soak refparity install clean deps check-symbols check-layers
+.PHONY: loadgen all test check fuzz bench bench-scale demo attack soak refparity install clean deps check-symbols check-layers
 
 all: $(BIN)
 
@@ -189,6 +192,9 @@ fuzz: deps
 
 bench: deps $(BIN)
 	tools/bench.sh
+
+bench-scale: deps $(BIN)
+	tools/bench_scale.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory $(BIN)

@@ -105,6 +105,13 @@ static int cmp_i64(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+float *ns__r_values(const ns__run *run) {
+  float *v = ns_mallocn(run->n_r ? run->n_r : 1, sizeof *v);
+  if (v)
+    for (size_t e = 0; e < run->n_r; e++) v[e] = ns__r_value(run, e);
+  return v;
+}
+
 /* Index of id in the sorted array v[0..n), or -1 (pipeline_int.h). */
 int32_t ns__find_id(const int64_t *v, size_t n, int64_t id) {
   size_t lo = 0, hi = n;
@@ -123,14 +130,52 @@ static double *nan_array(size_t n) {
   return a;
 }
 
+/* Stage timer and, on a TTY, one progress line rewritten in place:
+** "notescore: score: [ 42%] round 2 (final) factorization  ETA 0:31".
+** The percentage is the share of the run's expected work done, from fixed
+** step weights (seconds per step of a 5 M-rating run with every scorer,
+** docs/benchmarks.md); the ETA scales the elapsed time by it.  Nothing
+** depends on it but the line itself, and nothing is printed when stderr
+** is not a TTY. */
+enum {
+  PW_PREPARE = 1, PW_GROUPS = 4, PW_ROUND1 = 3, PW_HELP = 2, PW_TRUST = 1, PW_ROUND2 = 2,
+  PW_GUARD = 5, PW_STATUSES = 1, PW_MF_BIG = 9, PW_MF_SMALL = 0, PW_SMALL = 13, PW_GAUSS = 8,
+  PW_META = 1, PW_HISTORY = 1
+};
+
 typedef struct stage_clock {
   int show;
   double t0;
+  double t_run;             /* the run's start */
+  double done, total;       /* step weights done / expected in all */
+  int open;                 /* a progress line is on the terminal */
 } stage_clock;
 
-static void stage_begin(stage_clock *c, const char *name) {
+static void progress(stage_clock *c, const char *name, double weight) {
+  double now = ns_monotonic_s(), frac = c->total > 0 ? c->done / c->total : 0;
+  char eta[32] = "";
+  c->done += weight;
+  if (!c->show) return;
+  if (frac >= 0.02 && frac < 1) {
+    double left = (now - c->t_run) * (1 - frac) / frac;
+    snprintf(eta, sizeof eta, "  ETA %d:%02d", (int)(left / 60), (int)fmod(left, 60));
+  }
+  fprintf(stderr, "\rnotescore: score: [%3d%%] %s%s\033[K", (int)(frac * 100), name, eta);
+  fflush(stderr);
+  c->open = 1;
+}
+
+static void progress_done(stage_clock *c) {
+  double t = ns_monotonic_s() - c->t_run;
+  if (!c->show || !c->open) return;
+  fprintf(stderr, "\rnotescore: score: [100%%] scored in %d:%02d\033[K\n", (int)(t / 60),
+          (int)fmod(t, 60));
+  c->open = 0;
+}
+
+static void stage_begin(stage_clock *c, const char *name, double weight) {
   c->t0 = ns_monotonic_s();
-  if (c->show) fprintf(stderr, "notescore: score: %s...\n", name);
+  progress(c, name, weight);
 }
 
 static double stage_end(stage_clock *c) { return ns_monotonic_s() - c->t0; }
@@ -194,8 +239,7 @@ static int prepare(ns__run *run) {
   run->r_src = ns_mallocn(ds->n_ratings, sizeof *run->r_src);
   run->r_note = ns_mallocn(ds->n_ratings, sizeof *run->r_note);
   run->r_rater = ns_mallocn(ds->n_ratings, sizeof *run->r_rater);
-  run->r_value = ns_mallocn(ds->n_ratings, sizeof *run->r_value);
-  if (!run->r_src || !run->r_note || !run->r_rater || !run->r_value) return NS_ENOMEM;
+  if (!run->r_src || !run->r_note || !run->r_rater) return NS_ENOMEM;
   {
     size_t w = 0;
     int32_t last = -1;
@@ -215,7 +259,6 @@ static int prepare(ns__run *run) {
       run->r_src[w] = (uint32_t)i;
       run->r_note[w] = x;
       run->r_rater[w] = ds->r_rater[i];
-      run->r_value[w] = (float)NS_LEVEL_VALUE(ds->r_level[i]);
       run->num_ratings[x]++;
       w++;
     }
@@ -246,9 +289,15 @@ static int fit_subset(ns__run *run, fit_io *io) {
   size_t ne = 0, nn = 0, nu = 0;
   int32_t *nmap = ns_mallocn(run->n_notes, sizeof *nmap);
   int32_t *umap = ns_mallocn(run->n_part, sizeof *umap);
-  int32_t *er = NULL, *en = NULL;
-  float *val = NULL, *w = NULL;
-  ns_bigraph *g = NULL;
+  /* the subset straight in mf.c's gathered form (mf.h ns_mf_fit_gathered):
+  ** per side CSR offsets, (other row, value) and weight per slot -- 24 bytes
+  ** per fitted rating, where columns + an edge-id CSR + the solver's own
+  ** gathered copy took 48 */
+  uint64_t *roff = NULL, *noff = NULL, *rcur = NULL, *ncur = NULL;
+  ns_mf_edge *rpe = NULL, *npe = NULL;
+  float *rpw = NULL, *npw = NULL;
+  ns_bigraph sides;
+  ns_mf_gathered gd;
   ns_mf_model m;
   ns_mf_params mp;
 
@@ -281,23 +330,59 @@ static int fit_subset(ns__run *run, fit_io *io) {
   io->mu = NAN;
   if (ne == 0) goto out;
 
-  er = ns_mallocn(ne, sizeof *er);
-  en = ns_mallocn(ne, sizeof *en);
-  val = ns_mallocn(ne, sizeof *val);
-  if (io->weight) w = ns_mallocn(ne, sizeof *w);
-  if (!er || !en || !val || (io->weight && !w)) { rc = NS_ENOMEM; goto out; }
-  {
-    size_t j = 0;
-    for (size_t e = 0; e < run->n_r; e++) {
-      if (!io->mask[e]) continue;
-      er[j] = umap[run->r_rater[e]];
-      en[j] = nmap[run->r_note[e]];
-      val[j] = run->r_value[e];
-      if (w) w[j] = io->weight[e];
-      j++;
-    }
+  if (ne >= UINT32_MAX) { rc = NS_ERANGE; goto out; }
+  roff = ns_calloc(nu + 1, sizeof *roff);
+  noff = ns_calloc(nn + 1, sizeof *noff);
+  rcur = ns_mallocn(nu, sizeof *rcur);
+  ncur = ns_mallocn(nn, sizeof *ncur);
+  rpe = ns_mallocn(ne, sizeof *rpe);
+  npe = ns_mallocn(ne, sizeof *npe);
+  if (io->weight) {
+    rpw = ns_mallocn(ne, sizeof *rpw);
+    npw = ns_mallocn(ne, sizeof *npw);
   }
-  if ((rc = ns_bigraph_build(nu, nn, ne, er, en, &g)) != 0) goto out;
+  if (!roff || !noff || !rcur || !ncur || !rpe || !npe || (io->weight && (!rpw || !npw))) {
+    rc = NS_ENOMEM;
+    goto out;
+  }
+  /* Counting sort by row, stable in edge order: each row's slots list its
+  ** ratings in increasing edge id, the order ns_bigraph_build + gathering
+  ** gave, so the fit's sums run in the same order (bit-identical). */
+  for (size_t e = 0; e < run->n_r; e++) {
+    if (!io->mask[e]) continue;
+    roff[umap[run->r_rater[e]] + 1]++;
+    noff[nmap[run->r_note[e]] + 1]++;
+  }
+  for (size_t i = 0; i < nu; i++) roff[i + 1] += roff[i];
+  for (size_t i = 0; i < nn; i++) noff[i + 1] += noff[i];
+  memcpy(rcur, roff, nu * sizeof *rcur);
+  memcpy(ncur, noff, nn * sizeof *ncur);
+  for (size_t e = 0; e < run->n_r; e++) {
+    int32_t u, n;
+    uint64_t a, b;
+    if (!io->mask[e]) continue;
+    u = umap[run->r_rater[e]];
+    n = nmap[run->r_note[e]];
+    a = rcur[u]++;
+    b = ncur[n]++;
+    rpe[a].other = (uint32_t)n;
+    rpe[a].value = npe[b].value = ns__r_value(run, e);
+    npe[b].other = (uint32_t)u;
+    if (rpw) rpw[a] = npw[b] = io->weight[e];
+  }
+  free(rcur);
+  free(ncur);
+  rcur = ncur = NULL;
+  memset(&sides, 0, sizeof sides);
+  sides.n_raters = nu;
+  sides.n_notes = nn;
+  sides.n_edges = ne;
+  sides.rater_off = roff;
+  sides.note_off = noff;
+  gd.rater_pe = rpe;
+  gd.note_pe = npe;
+  gd.rater_pw = rpw;
+  gd.note_pw = npw;
   if ((rc = ns_mf_model_init(&m, nu, nn, k)) != 0) goto out;
 
   ns_mf_params_default(&mp);
@@ -333,7 +418,7 @@ static int fit_subset(ns__run *run, fit_io *io) {
   }
   {
     double t0 = ns_monotonic_s();
-    if ((rc = ns_mf_fit(g, val, w, &mp, run->pool, &m)) != 0) goto out;
+    if ((rc = ns_mf_fit_gathered(&sides, &gd, &mp, run->pool, &m)) != 0) goto out;
     run->st.mf_seconds += ns_monotonic_s() - t0;
   }
   run->st.mf_passes += m.iters;
@@ -352,13 +437,16 @@ static int fit_subset(ns__run *run, fit_io *io) {
 
 out:
   ns_mf_model_free(&m);
-  ns_bigraph_free(g);
   free(nmap);
   free(umap);
-  free(er);
-  free(en);
-  free(val);
-  free(w);
+  free(roff);
+  free(noff);
+  free(rcur);
+  free(ncur);
+  free(rpe);
+  free(npe);
+  free(rpw);
+  free(npw);
   return rc;
 }
 
@@ -426,11 +514,12 @@ static void note_facts_ex(const ns__run *run, size_t n, int final_round, int wan
   double h_neg = 0, h_pos = 0, w_neg = 0, w_pos = 0;
   double s_neg = 0, s_pos = 0;
   int32_t hist = run->note_hist[n];
-  /* The coordination weights (round 1: edge_cw; round 2: edge_w) apply to
+  /* The coordination weights (round 1: edge_cw; round 2: ns__edge_w) apply to
   ** the head-count rules too (RatioCRNH, MinMinorityRaters, RaterBalance):
   ** otherwise a group the MF discounts could still win by numbers.
   ** Without trust every weight is 1. */
-  const float *ew = final_round ? run->edge_w : run->edge_cw;
+  const float *ew = final_round ? NULL : run->edge_cw;
+  int w2 = final_round && run->has_w;
   double tag_w[NS_N_TAGS] = {0};
 
   memset(f, 0, sizeof *f);
@@ -456,16 +545,16 @@ static void note_facts_ex(const ns__run *run, size_t n, int final_round, int wan
     }
     if (!in_scope(run, e)) continue;
     fu = rfac[(size_t)run->r_rater[e] * run->k];
-    w = ew ? ew[e] : 1.0;
+    w = w2 ? ns__edge_w(run, e) : ew ? ew[e] : 1.0;
     if (isnan(fu) || !(w > 0)) continue;
     h = ds->r_level[r] == NS_LEVEL_HELPFUL ? 1 : ds->r_level[r] == NS_LEVEL_NOT_HELPFUL ? -1 : 0;
     if (fu < 0) {
       w_neg += w;
-      s_neg += w * run->r_value[e];
+      s_neg += w * ns__r_value(run, e);
       h_neg += w * h;
     } else {
       w_pos += w;
-      s_pos += w * run->r_value[e];
+      s_pos += w * ns__r_value(run, e);
       h_pos += w * h;
     }
   }
@@ -572,25 +661,22 @@ static void meta_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
 static int round2(ns__run *run) {
   const ns_params *p = run->p;
   int rc = 0;
-  uint8_t *base = ns_mallocn(run->n_r, 1);
-  float *w = NULL;
+  uint8_t *base = ns_mallocn(run->n_r ? run->n_r : 1, 1);
   fit_io io;
 
   if (!base) return NS_ENOMEM;
   for (size_t e = 0; e < run->n_r; e++)
     base[e] = in_scope(run, (uint32_t)e) && run->above[run->r_rater[e]] == 1 &&
               !(run->edge_cw && !(run->edge_cw[e] > 0));
-  if (run->edge_cw) {
-    /* Trust on: the coordination weights (1/m for m members of a group on
-    ** a note, 1 for everyone else) carry into round 2 and its rules. */
-    w = ns_mallocn(run->n_r, sizeof *w);
-    if (!w) { rc = NS_ENOMEM; goto out; }
-    for (size_t e = 0; e < run->n_r; e++) w[e] = base[e] ? run->edge_cw[e] : 0.0f;
-  }
+  /* Trust on: the coordination weights (1/m for m members of a group on a
+  ** note, 1 for everyone else) carry into round 2 and its rules.  On the
+  ** edges it trains on the round-2 weight is the coordination weight, so
+  ** the fit reads edge_cw; the rules read ns__edge_w() (0 off round 2). */
+  run->has_w = run->edge_cw != NULL;
   if ((rc = count_filter(run, base, p->min_ratings_note, 0, run->edge_r2)) != 0) goto out;
   memset(&io, 0, sizeof io);
   io.mask = run->edge_r2;
-  io.weight = w;
+  io.weight = run->edge_cw;
   /* The sign is identified again on this fit's raters (the reference's
   ** prescoring final-round run_mf keeps its default flip; its final
   ** scoring then freezes those rater factors and does not flip:
@@ -616,12 +702,6 @@ static int round2(ns__run *run) {
 
 out:
   free(base);
-  if (rc == 0 && w) {
-    free(run->edge_w);
-    run->edge_w = w;
-  } else {
-    free(w);
-  }
   return rc;
 }
 
@@ -743,7 +823,6 @@ static void state_free(ns__run *run) {
   free(run->ratio_diff);
   free(run->mean_score);
   free(run->above);
-  free(run->edge_w);
   free(run->icpt2);
   free(run->fac2);
   free(run->ricpt2);
@@ -905,7 +984,6 @@ static void sub_init(ns__run *sub_, const ns__run *core, const ns__scorer_spec *
   sub.r_src = core->r_src;
   sub.r_note = core->r_note;
   sub.r_rater = core->r_rater;
-  sub.r_value = core->r_value;
   sub.g = core->g;
   sub.trust = core->trust;
   sub.group_id = core->group_id;
@@ -1067,7 +1145,7 @@ static int gauss_scores(const ns__run *core, const uint8_t *use, const uint8_t *
       uint32_t e = core->g->note_edges[x];
       int32_t u = core->r_rater[e];
       if (!use[e] || (drop_rater && drop_rater[u])) continue;
-      val[j] = core->r_value[e];
+      val[j] = ns__r_value(core, e);
       rf[j] = core->rfac2[(size_t)u * k];
       j++;
     }
@@ -1174,6 +1252,14 @@ static int small_scorer(const ns__scorer_spec *sp) {
          (sp->slot == NS_MODEL_GROUP || sp->slot == NS_MODEL_MULTI_GROUP || sp->slot == NS_MODEL_TOPIC);
 }
 
+/* Progress weight of a scorer run on its own (the big MF and Gaussian
+** scorers; the small ones count together as PW_SMALL). */
+static double scorer_weight(const ns__scorer_spec *sp) {
+  if (sp->kind == NS__KIND_GAUSSIAN) return sp->slot == NS_MODEL_GAUSSIAN ? PW_GAUSS : 0;
+  return sp->slot == NS_MODEL_EXPANSION || sp->slot == NS_MODEL_EXPANSION_PLUS ? PW_MF_BIG
+                                                                             : PW_MF_SMALL;
+}
+
 typedef struct small_ctx {
   ns__run *core;
   ns_scores *sc;
@@ -1201,14 +1287,13 @@ static void small_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
   }
 }
 
-static int run_small_scorers(ns__run *core, ns_scores *sc, int show) {
+static int run_small_scorers(ns__run *core, ns_scores *sc) {
   int idx[NS_SCORER_MAX], rcs[NS_SCORER_MAX], n = 0, rc = 0;
   double secs[NS_SCORER_MAX];
   ns_run_stats *st = ns_calloc(NS_SCORER_MAX, sizeof *st);
   if (!st) return NS_ENOMEM;
   for (int i = 1; i < ns__n_scorers; i++)
     if (small_scorer(&ns__scorers[i])) idx[n++] = i;
-  if (show) fprintf(stderr, "notescore: score: %d group and topic models...\n", n);
   {
     small_ctx c = {core, sc, idx, rcs, st, secs};
     ns_pool_for(core->pool, (size_t)n, 1, small_chunk, &c);
@@ -1348,7 +1433,6 @@ static void run_free(ns__run *run) {
   free(run->r_src);
   free(run->r_note);
   free(run->r_rater);
-  free(run->r_value);
   ns_bigraph_free(run->g);
   free(run->harass_pen);
   free(run->trust);
@@ -1391,7 +1475,13 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
   run.p = p;
   run.k = k = p->k;
   run.spec = &ns__scorers[0];  /* MFCoreScorer; its thresholds are p's */
-  clk.show = p->progress && isatty(2);
+  memset(&clk, 0, sizeof clk);
+  clk.show = p->progress && isatty(2) && !getenv("NS_NO_PROGRESS");
+  clk.t_run = t_start;
+  clk.total = PW_PREPARE + (p->trust ? PW_GROUPS + PW_TRUST : 0) + PW_ROUND1 + PW_HELP +
+              PW_ROUND2 + PW_GUARD + PW_STATUSES + PW_SMALL + PW_META + PW_HISTORY;
+  for (int i = 1; i < ns__n_scorers; i++)
+    if (!small_scorer(&ns__scorers[i])) clk.total += scorer_weight(&ns__scorers[i]);
   if ((rc = ns_pool_new(p->threads > 0 ? p->threads : ns_default_threads(), &run.pool)) != 0)
     goto out;
   sc = ns_calloc(1, sizeof *sc);
@@ -1400,7 +1490,7 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
   sc->n_ratings_in = ds->n_ratings;
 
   /* -- prepare */
-  stage_begin(&clk, "preparing ratings");
+  stage_begin(&clk, "preparing ratings", PW_PREPARE);
   if ((rc = prepare(&run)) != 0) goto out;
   nn = run.n_notes;
   if (nn == 0) { rc = NS_ENODATA; goto out; }
@@ -1438,7 +1528,7 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
   ** rounds, so a ring cannot bend the provisional statuses either.  Over
   ** every kept rating: the weights are shared by all scorers. */
   if (p->trust) {
-    stage_begin(&clk, "coordinated groups");
+    stage_begin(&clk, "coordinated groups", PW_GROUPS);
     if ((rc = ns__groups_stage(&run)) != 0) goto out;
     run.st.groups_seconds = stage_end(&clk);
     run.st.stage_seconds[NS_STAGE_TRUST] += run.st.groups_seconds;
@@ -1447,38 +1537,42 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
   ns__build_scope(&run, run.spec, run.scope, run.sc_ratings, captured);
 
   /* -- round 1 (Core) */
-  stage_begin(&clk, "round 1 (prescoring) factorization");
+  stage_begin(&clk, "round 1 (prescoring) factorization", PW_ROUND1);
   if ((rc = scorer_round1(&run)) != 0) goto out;
   memcpy(prov1, run.prov_status, nn);
   run.st.stage_seconds[NS_STAGE_ROUND1] = stage_end(&clk);
   if (CANCELED()) { rc = NS_ECANCELED; goto out; }
 
   /* -- helpfulness */
-  stage_begin(&clk, "rater helpfulness");
+  stage_begin(&clk, "rater helpfulness", PW_HELP);
   if ((rc = ns__helpfulness(&run)) != 0) goto out;
   run.st.stage_seconds[NS_STAGE_HELPFULNESS] = stage_end(&clk);
 
   /* -- trust */
-  stage_begin(&clk, "trust");
+  stage_begin(&clk, "trust", p->trust ? PW_TRUST : 0);
   if (p->trust && (rc = ns__trust_stage(&run, run.edge_r1)) != 0) goto out;
+  /* Core's round-1 mask is dead from here (round 2 and the scorers beside
+  ** Core build their own): one byte per rating less at the run's peak */
+  free(run.edge_r1);
+  run.edge_r1 = NULL;
   run.st.stage_seconds[NS_STAGE_TRUST] += stage_end(&clk);
   if (CANCELED()) { rc = NS_ECANCELED; goto out; }
 
   /* -- round 2 */
-  stage_begin(&clk, "round 2 (final) factorization");
+  stage_begin(&clk, "round 2 (final) factorization", PW_ROUND2);
   if ((rc = round2(&run)) != 0) goto out;
   run.st.stage_seconds[NS_STAGE_ROUND2] = stage_end(&clk);
   if (CANCELED()) { rc = NS_ECANCELED; goto out; }
 
   /* -- guardrails on the round-2 fit (engine/pipeline_guard.c) */
-  stage_begin(&clk, "guardrails");
+  stage_begin(&clk, "guardrails", PW_GUARD);
   if ((rc = ns__guardrails(&run)) != 0) goto out;
   run.st.stage_seconds[NS_STAGE_GUARDRAILS] = stage_end(&clk);
   if (CANCELED()) { rc = NS_ECANCELED; goto out; }
 
   /* -- Core's rows: its fields only where its capture rule keeps the note
   ** (NAN / UNSET elsewhere: topic notes, notes of other populations) */
-  stage_begin(&clk, "note statuses");
+  stage_begin(&clk, "note statuses", PW_STATUSES);
   sc->n_notes = nn;
   sc->notes = ns_calloc(nn, sizeof *sc->notes);
   if (!sc->notes) { rc = NS_ENOMEM; goto out; }
@@ -1522,7 +1616,8 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
   for (size_t n = 0; n < nn && !any_topic; n++) any_topic = run.note_topic[n] != NS_TOPIC_NONE;
   for (int phase = 0; phase < 3; phase++) {
     if (phase == 1) {
-      if ((rc = run_small_scorers(&run, sc, clk.show)) != 0) goto out;
+      progress(&clk, "group and topic models", PW_SMALL);
+      if ((rc = run_small_scorers(&run, sc)) != 0) goto out;
       if (CANCELED()) { rc = NS_ECANCELED; goto out; }
       continue;
     }
@@ -1531,7 +1626,7 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
       double t0 = ns_monotonic_s();
       if (small_scorer(sp) || (sp->kind == NS__KIND_GAUSSIAN) != (phase == 2)) continue;
       if (CANCELED()) { rc = NS_ECANCELED; goto out; }
-      if (clk.show) fprintf(stderr, "notescore: score: %s...\n", sp->name);
+      progress(&clk, sp->name, scorer_weight(sp));
       if (sp->slot == NS_MODEL_GAUSSIAN_CORE_WITH_TOPICS && !any_topic &&
           ns__scorers[i - 1].slot == NS_MODEL_GAUSSIAN) {
         /* no note has a topic: its scope, constants and so its verdicts are
@@ -1549,7 +1644,7 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
   }
 
   /* -- meta rules (engine/meta.c), per note over every scorer's verdict */
-  stage_begin(&clk, "meta rules");
+  stage_begin(&clk, "meta rules", PW_META);
   {
     note_ctx c = {&run, 1, sc, NULL};
     ns_pool_for(run.pool, nn, 1024, meta_chunk, &c);
@@ -1557,7 +1652,7 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
   status_seconds += stage_end(&clk);
 
   /* -- status history and rater rows */
-  stage_begin(&clk, "status history");
+  stage_begin(&clk, "status history", PW_HISTORY);
   sc->n_history = nn;
   sc->history = ns_calloc(nn, sizeof *sc->history);
   if (!sc->history) { rc = NS_ENOMEM; goto out; }
@@ -1579,6 +1674,8 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
   sc->n_raters_round2 = run.n_r2_raters;
 
 out:
+  if (rc == 0) progress_done(&clk);
+  else if (clk.open) fputc('\n', stderr);
   /* the stats go over whole: a timer added to ns_run_stats needs no copy */
   run.st.seconds = ns_monotonic_s() - t_start;
   if (stats) *stats = run.st;

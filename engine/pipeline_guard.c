@@ -40,6 +40,7 @@ static int qclique_stage(ns__run *run, const ns_guard_fit *f, const ns_guard_reg
   int64_t *post = ns_mallocn(nn, sizeof *post), newest = INT64_MIN;
   uint8_t *corr = ns_calloc(np, 1);
   int32_t *comm = ns_mallocn(np, sizeof *comm);
+  float *val = NULL;
   ns_qclique_params qp;
   ns_qclique_stats qs;
   double t0 = ns_monotonic_s();
@@ -85,9 +86,11 @@ static int qclique_stage(ns__run *run, const ns_guard_fit *f, const ns_guard_reg
   ** brings the search to the reference's result, not a departure from it. */
   qp.min_seed_lift = NS__QCLIQUE_MIN_LIFT;
   ns__rater_communities(run, comm);
-  if ((rc = ns_qclique_detect(run->g, run->r_value, post, comm, &qp, run->pool, run->qclique_id,
-                              &qs)) != 0)
-    goto out;
+  if (!(val = ns__r_values(run))) { rc = NS_ENOMEM; goto out; }
+  rc = ns_qclique_detect(run->g, val, post, comm, &qp, run->pool, run->qclique_id, &qs);
+  free(val);
+  val = NULL;
+  if (rc != 0) goto out;
   run->st.n_qcliques = qs.n_cliques;
   run->st.n_correlated = qs.n_members;
   ns_debug("quasi-cliques: %zu scope notes, %zu scope ratings, %zu eligible raters, %llu pair "
@@ -109,6 +112,7 @@ out:
   free(post);
   free(corr);
   free(comm);
+  free(val);
   if (!run->is_sub) run->st.qclique_seconds = ns_monotonic_s() - t0;
   return rc;
 }
@@ -164,10 +168,10 @@ int ns__guardrails(ns__run *run) {
     if (!run->edge_r2[e]) continue;
     rn[j] = run->r_note[e];
     ru[j] = run->r_rater[e];
-    rv[j] = run->r_value[e];
+    rv[j] = ns__r_value(run, e);
     /* the weights round 2 was fitted with (coordination), so the refits solve
     ** the same per-note problems; edge_r2 only holds positive weights */
-    rw[j] = run->edge_w ? run->edge_w[e] : 1.0f;
+    rw[j] = run->has_w ? run->edge_cw[e] : 1.0f;
     tg[j] = ds->r_tags[run->r_src[e]];
     j++;
   }
@@ -251,7 +255,7 @@ int ns__guardrails(ns__run *run) {
     ns_guard_diligence_out dout;
     memset(&dout, 0, sizeof dout);
     dout.note_icpt = run->g_dilig;
-    if ((rc = ns_guard_diligence_fit(nn, np, ne, rn, ru, lab, run->edge_w ? rw : NULL, dfac, &dp,
+    if ((rc = ns_guard_diligence_fit(nn, np, ne, rn, ru, lab, run->has_w ? rw : NULL, dfac, &dp,
                                      run->pool, &dout)) != 0)
       goto out;
     run->st.diligence_passes = dout.passes[0] + dout.passes[1] + dout.passes[2];

@@ -216,7 +216,8 @@ typedef struct ns__run {
   uint32_t *r_src;           /* ds rating index */
   int32_t *r_note;           /* universe note index */
   int32_t *r_rater;          /* participant index */
-  float *r_value;            /* helpfulNum */
+  /* helpfulNum of an edge: ns__r_value() from the dataset's level, not a
+  ** stored column (4 bytes per rating; ns__r_values() for an array) */
   ns_bigraph *g;             /* all filtered ratings: participants x notes */
   uint8_t *edge_r1;          /* per edge: 1 if in the round-1 training set */
   uint8_t *edge_r2;          /* per edge: 1 if in the round-2 training set */
@@ -237,9 +238,11 @@ typedef struct ns__run {
   float *edge_cw;            /* per edge: coordination weight, 1/m for a
                              ** rating by one of m members of a group on a
                              ** note, else 1; NULL when trust is off */
-  float *edge_w;             /* per edge: round-2 weight (the coordination
-                             ** weight, 0 outside round 2); NULL when trust
-                             ** is off */
+  uint8_t has_w;             /* 1: round 2 ran weighted (trust on); its
+                             ** per-edge weight is ns__edge_w(), computed
+                             ** on the fly rather than stored (4 bytes per
+                             ** rating per scorer; docs/architecture.md,
+                             ** "Memory of a scoring run") */
   /* trust / group statistics (reported on stderr with progress) */
   size_t n_seeds, n_groups, n_grouped, n_group_weighted;
   int trust_iters;
@@ -289,6 +292,23 @@ typedef struct ns__run {
   int32_t *rs_group, *rs_multi;  /* per participant, -1 none */
   int32_t *sc_ratings;       /* per note: the scorer's numRatings (scope) */
 } ns__run;
+
+/* helpfulNum of edge e (0, 0.5, 1), as a float. */
+static inline float ns__r_value(const ns__run *run, size_t e) {
+  return (float)NS_LEVEL_VALUE(run->ds->r_level[run->r_src[e]]);
+}
+/* ns__r_value of every edge in a new array (the graph/ functions that take
+** one); NULL when out of memory.  The caller frees it. */
+float *ns__r_values(const ns__run *run);
+
+/* Round-2 weight of edge e when run->has_w: the coordination weight on the
+** edges round 2 may train on (in the scorer's scope, rater above the
+** helpfulness threshold, weight > 0), 0 elsewhere. */
+static inline float ns__edge_w(const ns__run *run, size_t e) {
+  return (!run->scope || run->scope[e]) && run->above[run->r_rater[e]] == 1 && run->edge_cw[e] > 0
+             ? run->edge_cw[e]
+             : 0.0f;
+}
 
 /* pipeline.c: a scorer's view of the run.  scope[e] (n_r entries) = 1 iff
 ** the scorer trains on edge e (rater in its populations, note in its topic

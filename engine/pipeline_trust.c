@@ -55,6 +55,7 @@ int ns__groups_stage(ns__run *run) {
   size_t np = run->n_part, nn = run->n_notes;
   int64_t *post = ns_mallocn(nn, sizeof *post);
   int32_t *comm = ns_mallocn(np, sizeof *comm);
+  float *val = NULL;
   ns_coord_params cp;
   ns_coord_stats st;
   int rc = 0;
@@ -92,12 +93,12 @@ int ns__groups_stage(ns__run *run) {
     }
   }
   ns_coord_params_default(&cp);
-  if ((rc = ns_coord_detect(run->g, run->r_value, post, comm, &cp, run->pool, run->group_id,
-                            &st)) != 0)
+  if (!(val = ns__r_values(run))) { rc = NS_ENOMEM; goto out; }
+  if ((rc = ns_coord_detect(run->g, val, post, comm, &cp, run->pool, run->group_id, &st)) != 0)
     goto out;
   run->n_groups = st.n_groups;
   run->n_grouped = st.n_grouped;
-  if ((rc = ns_coord_weights(run->g, run->r_value, run->group_id, run->n_groups,
+  if ((rc = ns_coord_weights(run->g, val, run->group_id, run->n_groups,
                               NS__GROUP_MIN_SIZE, NS__GROUP_MAX_SHARE, run->edge_cw)) != 0)
     goto out;
   run->n_group_weighted = 0;
@@ -115,6 +116,7 @@ int ns__groups_stage(ns__run *run) {
 out:
   free(post);
   free(comm);
+  free(val);
   return rc;
 }
 

@@ -108,10 +108,7 @@ void ns_mf_model_free(ns_mf_model *m) {
 */
 /* One rating as a side pass reads it: CSR order, so a row's ratings are
 ** contiguous and the pass streams through memory. */
-typedef struct mf_edge {
-  uint32_t other;           /* row on the other side */
-  float value;              /* target r_e */
-} mf_edge;
+typedef ns_mf_edge mf_edge;  /* mf.h: the gathered form callers may write */
 
 typedef struct mf_side {
   size_t n;                 /* rows on this side */
@@ -120,6 +117,7 @@ typedef struct mf_side {
   const int32_t *other;     /* per edge id: row on the other side */
   mf_edge *pe;              /* per CSR slot: other row and value */
   float *pw;                /* per CSR slot: weight (NULL: all 1) */
+  int borrowed;             /* pe / pw are the caller's (ns_mf_fit_gathered) */
   double *icpt;             /* this side's intercepts (model array) */
   double *fac;              /* this side's factors, n x k (model array) */
   double pen_i, pen_f;      /* ridge penalties already scaled by N / n */
@@ -396,8 +394,10 @@ static int gather_side(ns_pool *pool, mf_side *s, size_t n_edges, const float *v
 }
 
 static void release_side(mf_side *s) {
-  free(s->pe);
-  free(s->pw);
+  if (!s->borrowed) {
+    free(s->pe);
+    free(s->pw);
+  }
   s->pe = NULL;
   s->pw = NULL;
 }
@@ -529,8 +529,42 @@ static int check_data(size_t n, const float *value, const float *weight) {
   return 0;
 }
 
+static int fit_impl(const ns_bigraph *g, const float *value, const float *weight,
+                    const ns_mf_gathered *d, const ns_mf_params *p, ns_pool *pool,
+                    ns_mf_model *m);
+
 int ns_mf_fit(const ns_bigraph *g, const float *value, const float *weight,
               const ns_mf_params *p, ns_pool *pool, ns_mf_model *m) {
+  return fit_impl(g, value, weight, NULL, p, pool, m);
+}
+
+/* The caller's side arrays must hold finite values and weights too. */
+static int check_gathered(const ns_bigraph *g, const ns_mf_gathered *d) {
+  if (g->n_edges && (!d->rater_pe || !d->note_pe || !g->rater_off || !g->note_off))
+    return NS_EINVAL;
+  if ((d->rater_pw == NULL) != (d->note_pw == NULL)) return NS_EINVAL;
+  if (g->rater_off[g->n_raters] != g->n_edges || g->note_off[g->n_notes] != g->n_edges)
+    return NS_EINVAL;
+  for (size_t j = 0; j < g->n_edges; j++) {
+    if (!isfinite(d->rater_pe[j].value) || !isfinite(d->note_pe[j].value) ||
+        d->rater_pe[j].other >= g->n_notes || d->note_pe[j].other >= g->n_raters)
+      return NS_EINVAL;
+    if (d->rater_pw && !(d->rater_pw[j] >= 0 && isfinite(d->rater_pw[j]) && d->note_pw[j] >= 0 &&
+                         isfinite(d->note_pw[j])))
+      return NS_EINVAL;
+  }
+  return 0;
+}
+
+int ns_mf_fit_gathered(const ns_bigraph *g, const ns_mf_gathered *d, const ns_mf_params *p,
+                       ns_pool *pool, ns_mf_model *m) {
+  if (!g || !d) return NS_EINVAL;
+  return fit_impl(g, NULL, NULL, d, p, pool, m);
+}
+
+static int fit_impl(const ns_bigraph *g, const float *value, const float *weight,
+                    const ns_mf_gathered *d, const ns_mf_params *p, ns_pool *pool,
+                    ns_mf_model *m) {
   const double t0 = ns_monotonic_s();
   mf_side us, ns;
   double *pack = NULL, *part = NULL;
@@ -540,7 +574,7 @@ int ns_mf_fit(const ns_bigraph *g, const float *value, const float *weight,
   size_t nch, bad = 0;
 
   if ((rc = check_params(g, p, m)) != 0) return rc;
-  if ((rc = check_data(g->n_edges, value, weight)) != 0) return rc;
+  if ((rc = d ? check_gathered(g, d) : check_data(g->n_edges, value, weight)) != 0) return rc;
   k = m->k;
   N = (double)g->n_edges;
   fit_users = !p->freeze_users;
@@ -561,10 +595,18 @@ int ns_mf_fit(const ns_bigraph *g, const float *value, const float *weight,
     rc = NS_ENOMEM;
     goto out;
   }
-  /* the note side is always gathered: full_sums reads the data through it */
-  if ((fit_users && (rc = gather_side(pool, &us, g->n_edges, value, weight)) != 0) ||
-      (rc = gather_side(pool, &ns, g->n_edges, value, weight)) != 0)
+  if (d) {
+    /* the caller's arrays are the gathered sides */
+    us.pe = (mf_edge *)d->rater_pe;
+    us.pw = (float *)d->rater_pw;
+    ns.pe = (mf_edge *)d->note_pe;
+    ns.pw = (float *)d->note_pw;
+    us.borrowed = ns.borrowed = 1;
+  } else if ((fit_users && (rc = gather_side(pool, &us, g->n_edges, value, weight)) != 0) ||
+             (rc = gather_side(pool, &ns, g->n_edges, value, weight)) != 0) {
+    /* the note side is always gathered: full_sums reads the data through it */
     goto out;
+  }
   /* L_0 at the starting point; also the regularizer sums of frozen sides */
   full_sums(pool, &us, &ns, k, pack, part, tot, ru);
   rn[0] = tot[P_RI];

@@ -92,13 +92,36 @@ void ns_mf_model_free(ns_mf_model *m);
 ** whose normal equations are singular (possible only with a zero lambda or
 ** zero weights) keeps its previous values.  Values must be finite, weights
 ** finite and >= 0 (NS_EINVAL otherwise).  Allocates O(n_edges) scratch
-** for the fit (up to 16 bytes per rating, 24 with weights).
+** for the fit (up to 16 bytes per rating, 24 with weights; none with
+** ns_mf_fit_gathered below).
 ** pool may be NULL (runs inline).  The per-row solves are closed form at
 ** k = 1 and ns_mf_spd_solve() above (LAPACKE by default) for k > 1; a row
 ** whose solve fails keeps its values, so a fit returns 0, NS_EINVAL or
 ** NS_ENOMEM. */
 int ns_mf_fit(const ns_bigraph *g, const float *value, const float *weight,
               const ns_mf_params *p, ns_pool *pool, ns_mf_model *m);
+
+/* The same fit on ratings the caller has already laid out the way the
+** solver reads them, per side in CSR order: for the rater side, rater u's
+** ratings are slots rater_off[u] .. rater_off[u+1] of rater_pe (the note
+** row and the value) and rater_pw (the weight; NULL = all 1, then
+** note_pw is NULL too), in increasing rating order; the note side
+** likewise.  g supplies only n_raters, n_notes, n_edges, rater_off and
+** note_off (its edge arrays may be NULL).  With the same ratings in the
+** same order the result is ns_mf_fit's bit for bit; the fit then needs no
+** per-rating input columns, no edge-id CSR and no gathering scratch: half
+** the memory (engine/pipeline.c writes its subsets straight into this
+** form).  The arrays are read, never freed. */
+typedef struct ns_mf_edge {
+  uint32_t other;           /* row on the other side */
+  float value;              /* target r_e */
+} ns_mf_edge;
+typedef struct ns_mf_gathered {
+  const ns_mf_edge *rater_pe, *note_pe;
+  const float *rater_pw, *note_pw;
+} ns_mf_gathered;
+int ns_mf_fit_gathered(const ns_bigraph *g, const ns_mf_gathered *d, const ns_mf_params *p,
+                       ns_pool *pool, ns_mf_model *m);
 
 /* L of the current parameters (same definition as above).  NAN if the
 ** arguments do not match (as ns_mf_fit's NS_EINVAL) or memory runs out. */

@@ -367,6 +367,68 @@ static void check_threads(int k, int weighted) {
 TEST(mf_threads_identical_k1) { check_threads(1, 1); }
 TEST(mf_threads_identical_k3) { check_threads(3, 0); }
 
+/* ns_mf_fit_gathered on the sides laid out by hand (row by row, ratings in
+** edge order) gives ns_mf_fit's bits: engine/pipeline.c relies on it. */
+static void check_gathered(int k, int weighted) {
+  prob p;
+  ns_mf_params pr;
+  ns_mf_model m[2];
+  ns_bigraph sides;
+  ns_mf_gathered d;
+  ns_mf_edge *rpe, *npe;
+  float *rpw = NULL, *npw = NULL;
+  prob_random(&p, 500, 300, 8000, weighted, 7);
+  rpe = malloc(p.g->n_edges * sizeof *rpe);
+  npe = malloc(p.g->n_edges * sizeof *npe);
+  if (weighted) {
+    rpw = malloc(p.g->n_edges * sizeof *rpw);
+    npw = malloc(p.g->n_edges * sizeof *npw);
+  }
+  for (size_t j = 0; j < p.g->n_edges; j++) {
+    uint32_t a = p.g->rater_edges[j], b = p.g->note_edges[j];
+    rpe[j].other = (uint32_t)p.g->edge_note[a];
+    rpe[j].value = p.val[a];
+    npe[j].other = (uint32_t)p.g->edge_rater[b];
+    npe[j].value = p.val[b];
+    if (weighted) {
+      rpw[j] = p.w[a];
+      npw[j] = p.w[b];
+    }
+  }
+  memset(&sides, 0, sizeof sides);
+  sides.n_raters = p.nu;
+  sides.n_notes = p.nn;
+  sides.n_edges = p.g->n_edges;
+  sides.rater_off = p.g->rater_off;
+  sides.note_off = p.g->note_off;
+  d.rater_pe = rpe;
+  d.note_pe = npe;
+  d.rater_pw = rpw;
+  d.note_pw = npw;
+  ns_mf_params_default(&pr);
+  pr.k = k;
+  pr.max_iters = 12;
+  pr.seed = 5;
+  ASSERT_OK(ns_mf_model_init(&m[0], p.nu, p.nn, k));
+  ASSERT_OK(ns_mf_model_init(&m[1], p.nu, p.nn, k));
+  ASSERT_OK(ns_mf_fit(p.g, p.val, weighted ? p.w : NULL, &pr, NULL, &m[0]));
+  ASSERT_OK(ns_mf_fit_gathered(&sides, &d, &pr, NULL, &m[1]));
+  ASSERT(m[0].iters > 1);
+  ASSERT(memcmp(m[0].block, m[1].block, (p.nu + p.nn) * (size_t)(k + 1) * sizeof(double)) == 0);
+  ASSERT(memcmp(&m[0].mu, &m[1].mu, sizeof(double)) == 0);
+  ASSERT_EQ(m[0].iters, m[1].iters);
+  /* one weight side given without the other is refused */
+  d.note_pw = NULL;
+  if (weighted) ASSERT_EQ(ns_mf_fit_gathered(&sides, &d, &pr, NULL, &m[1]), NS_EINVAL);
+  ns_mf_model_free(&m[0]);
+  ns_mf_model_free(&m[1]);
+  free(rpe), free(npe), free(rpw), free(npw);
+  prob_free(&p);
+}
+
+TEST(mf_gathered_matches_fit_k1_weighted) { check_gathered(1, 1); }
+TEST(mf_gathered_matches_fit_k2) { check_gathered(2, 0); }
+
 /* Same seed, same start; different seed, different start. */
 TEST(mf_init_deterministic) {
   prob p;

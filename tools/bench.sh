@@ -10,6 +10,8 @@ SIZES=${BENCH_SIZES:-"1000000 10000000"}
 OUT=docs/benchmarks.md
 mkdir -p "$DIR"
 T=/usr/bin/time
+# the "Public scale" section is tools/bench_scale.sh's (make bench-scale): kept as is
+scale_section=$(sed -n '/^<!-- bench-scale: begin/,/^<!-- bench-scale: end/p' "$OUT" 2>/dev/null || true)
 
 # run LABEL CMD...: runs CMD under GNU time; sets WALL (s) and RSS (KiB).
 run() {
@@ -165,5 +167,6 @@ mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)
 tools/bench_views.sh "$D/ns.db" "$OUT"
 tools/bench_ingest.sh "$OUT"
 tools/bench_solver.sh "$OUT"
+[ -n "$scale_section" ] && printf '\n%s\n' "$scale_section" >>"$OUT"
 echo "bench: wrote $OUT" >&2
 cat "$OUT"

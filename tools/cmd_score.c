@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -299,6 +300,12 @@ int ns_cmd_score(int argc, char **argv) {
     return 2;
   }
 
+  /* Memory: a fixed mmap threshold (glibc raises it up to 32 MB on each
+  ** free otherwise) so the run's per-rating arrays, allocated and freed
+  ** stage by stage, go back to the system when freed instead of staying
+  ** in the heap: the peak is what is live, not what once was
+  ** (docs/architecture.md, "Memory of a scoring run"). */
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
   ns_params_default(&p);
   p.seed = seed;
   p.threads = (int)threads;
