@@ -6,6 +6,7 @@
 */
 #include "harness.h"
 
+#include "../base/dataset.h"
 #include "../graph/graph.h"
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -359,7 +360,8 @@ TEST(graph_default_seeds) {
   /* rater: 0 1 2 3 4 5 6 7 */
   int32_t agree[] = {50, 40, 40, 12, 9, 30, 60, 0};
   int64_t first[] = {0, 100 * day, 10 * day, 0, 0, 990 * day, 0, INT64_MAX};
-  int8_t enroll[] = {1, 1, -1, 7, 1, 1, 2, 1};
+  int8_t enroll[] = {NS_ENROLL_EARNED_IN, NS_ENROLL_EARNED_IN, -1, NS_ENROLL_API_EARNED_IN,
+                     NS_ENROLL_EARNED_IN, NS_ENROLL_EARNED_IN, NS_ENROLL_AT_RISK, NS_ENROLL_EARNED_IN};
   double w[8];
   size_t ns;
   ns_seed_params p;

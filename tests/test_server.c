@@ -172,7 +172,7 @@ TEST(server_tsv_notes_enrollment) {
   ASSERT_EQ(b.enroll.a[0].modeling_group, 13);
   ASSERT_EQ(b.enroll.a[0].successful_needed, 5);
   ASSERT_STREQ(b.enroll.a[0].modeling_population, "CORE");
-  ASSERT_EQ(b.enroll.a[1].state, NS_ENROLL_EARNED_OUT_ACK);
+  ASSERT_EQ(b.enroll.a[1].state, NS_ENROLL_NEW_USER); /* thrift code 4 */
   ASSERT_EQ(b.enroll.a[1].ts_last_earn_out, NS_TS_NONE);
   ASSERT_EQ(b.enroll.a[1].modeling_group, -1);
   ASSERT_STREQ(b.enroll.a[1].participant, "Q");
