@@ -36,7 +36,7 @@ PKGS     := sqlite3 libuv jansson openblas lapacke zlib libarchive
 DEB_PKGS := build-essential pkg-config libsqlite3-dev libuv1-dev libjansson-dev \
             libhttp-parser-dev libopenblas-dev libopenblas-openmp-dev liblapacke-dev \
             zlib1g-dev libarchive-dev \
-            sqlite3 time curl jq python3
+            sqlite3 time curl jq python3 python3-pandas
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lsqlite3 -luv -ljansson -lopenblas -llapacke -lz -larchive)
