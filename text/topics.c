@@ -128,7 +128,7 @@ static int tb_reserve(ns__tbuf *b, size_t more) {
 
 static int tb_put(ns__tbuf *b, const char *s, size_t n) {
   if (tb_reserve(b, n + 1)) return NS_ENOMEM;
-  memcpy(b->p + b->n, s, n);
+  if (n) memcpy(b->p + b->n, s, n); /* s may be NULL when n == 0 (no summary) */
   b->n += n;
   b->p[b->n] = '\0';
   return 0;
