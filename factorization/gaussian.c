@@ -28,14 +28,18 @@
 ** kernels and per-point sums, so its intercepts differ from ours in about
 ** the 7th significant digit.
 **
-** Cost: O(ratings x (50 + 26)) exp() calls; the per-note state is a few
-** stack arrays of at most GAUSS_MAXP doubles, so nothing is allocated.
+** Cost: O(ratings x (50 + 26)) exp() calls, or O(raters x 76) when the
+** caller gives rater indexes (each rater's kernel rows are computed once and
+** read per rating: ~4x faster at gen's 150 ratings per rater); the per-note
+** state is a few stack arrays of at most GAUSS_MAXP doubles.
 ** Notes are independent and each writes only its own icpt[n] / phi[n], so
 ** the pool's chunking cannot change a bit of the result.
 */
 #include "gaussian.h"
 
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define GAUSS_MAXP 50      /* the CRH pass's point count; the CRNH one is 26 */
 #define GAUSS_CHUNK 256    /* notes per pool chunk */
@@ -118,12 +122,26 @@ static inline void rating_at(const ns_gauss_in *in, size_t i, size_t hi, double 
 ** exp(mean(log(-1))) = exp(nan -> -inf) = 0).  *phi_out gets the pass's
 ** empirical note factor mean((h_orig - 0.5) * 2 * f_u), h_orig the
 ** (flipped, but not SOMEWHAT-adjusted) helpfulNum. */
-static double gauss_pass_score(const gauss_pass *p, const ns_gauss_in *in, size_t lo,
-                               size_t hi, double author, double *phi_out) {
-  const size_t end = hi + (isnan(author) ? 0 : 1);
-  const double negv = p->flip ? 1.0 : 0.0; /* helpfulNum of the pass's h = 0 */
+/* The kernel row of a rater at factor f over the pass's points: the
+** normal density at each, divided by the row's sum for a normalizing pass. */
+static void kernel_row(const gauss_pass *p, double f, double *row) {
   const double inv2s2 = 0.5 / (p->sigma * p->sigma);
   const double norm = 1.0 / (p->sigma * sqrt(2.0 * M_PI));
+  double rs = 0.0;
+  for (int k = 0; k < p->np; k++) {
+    double d = f - p->x[k];
+    row[k] = norm * exp(-d * d * inv2s2);
+    rs += row[k];
+  }
+  if (p->normalize)
+    for (int k = 0; k < p->np; k++) row[k] /= rs;
+}
+
+/* rows: the pass's kernel row of every rater (in->rater given), or NULL. */
+static double gauss_pass_score(const gauss_pass *p, const ns_gauss_in *in, const double *rows,
+                               size_t lo, size_t hi, double author, double *phi_out) {
+  const size_t end = hi + (isnan(author) ? 0 : 1);
+  const double negv = p->flip ? 1.0 : 0.0; /* helpfulNum of the pass's h = 0 */
   double base[GAUSS_MAXP], wsum[GAUSS_MAXP], vsum[GAUSS_MAXP], row[GAUSS_MAXP];
   double n = 0.0, phisum = 0.0, negf = 0.0, nneg = 0.0, disp = 0.0;
   int nlo = 0, nhi = 0;
@@ -164,20 +182,15 @@ static double gauss_pass_score(const gauss_pass *p, const ns_gauss_in *in, size_
     rating_at(in, i, hi, author, &v, &f);
     double h = v == 0.5 ? p->somewhat : v;
     if (p->flip) h = 1.0 - h;
-    double rs = 0.0;
-    for (int k = 0; k < p->np; k++) {
-      double d = f - p->x[k];
-      row[k] = norm * exp(-d * d * inv2s2);
-      rs += row[k];
-    }
-    if (p->normalize)
-      for (int k = 0; k < p->np; k++) row[k] /= rs;
+    const double *r = row;
+    if (rows && i < hi) r = rows + (size_t)in->rater[i] * (size_t)p->np;
+    else kernel_row(p, f, row);
     /* The reference multiplies the dispersion factor in first, then
     ** negWeight (gaussian_scorer.py:483-492). */
     double mult = h == 0.0 ? disp * p->neg_weight : 1.0;
     for (int k = 0; k < p->np; k++) {
-      double w = row[k] * mult;
-      base[k] += row[k];
+      double w = r[k] * mult;
+      base[k] += r[k];
       wsum[k] += w;
       vsum[k] += w * h;
     }
@@ -206,7 +219,21 @@ static double gauss_pass_score(const gauss_pass *p, const ns_gauss_in *in, size_
 typedef struct gauss_ctx {
   const ns_gauss_in *in;
   double *icpt, *phi;
+  double *rows_crh, *rows_crnh; /* per rater (in->rater given), else NULL */
+  const uint8_t *seen;          /* per rater: occurs in the input */
+  const double *fac;            /* per rater: its factor (where seen) */
 } gauss_ctx;
+
+/* The kernel rows of raters [begin, end) that occur. */
+static void rows_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
+  const gauss_ctx *c = vctx;
+  (void)chunk;
+  for (size_t u = begin; u < end; u++) {
+    if (!c->seen[u]) continue;
+    kernel_row(&pass_crh, c->fac[u], c->rows_crh + u * (size_t)pass_crh.np);
+    kernel_row(&pass_crnh, c->fac[u], c->rows_crnh + u * (size_t)pass_crnh.np);
+  }
+}
 
 static void gauss_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
   const gauss_ctx *c = vctx;
@@ -222,8 +249,8 @@ static void gauss_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
     double author = in->author_factor ? in->author_factor[n] : NAN;
     double phi_crnh;
     /* The synthetic author rating belongs to the CRH pass only. */
-    double crh = gauss_pass_score(&pass_crh, in, lo, hi, author, &c->phi[n]);
-    double crnh = -gauss_pass_score(&pass_crnh, in, lo, hi, NAN, &phi_crnh);
+    double crh = gauss_pass_score(&pass_crh, in, c->rows_crh, lo, hi, author, &c->phi[n]);
+    double crnh = -gauss_pass_score(&pass_crnh, in, c->rows_crnh, lo, hi, NAN, &phi_crnh);
     /* gaussian_scorer.py:637-641: the CRNH score wins only when strictly
     ** larger in magnitude (so +0.0 when both passes lack kernel mass). */
     c->icpt[n] = fabs(crh) < fabs(crnh) ? crnh : crh;
@@ -236,9 +263,36 @@ int ns_gaussian_scores(const ns_gauss_in *in, ns_pool *pool, double *icpt, doubl
   if (in->n_notes && in->note_off[in->n_notes] > in->note_off[0] &&
       (!in->value || !in->rater_factor))
     return NS_EINVAL;
+  memset(&c, 0, sizeof c);
   c.in = in;
   c.icpt = icpt;
   c.phi = phi;
+  if (in->rater && in->n_notes) {
+    /* One kernel row per rater and pass, computed once: a rater's factor
+    ** is the same on every note it rated (checked here). */
+    size_t nr = in->n_raters, lo = in->note_off[0], hi = in->note_off[in->n_notes];
+    uint8_t *seen = ns_calloc(nr ? nr : 1, 1);
+    double *fac = ns_mallocn(nr ? nr : 1, sizeof *fac);
+    c.rows_crh = ns_mallocn(nr ? nr : 1, (size_t)pass_crh.np * sizeof(double));
+    c.rows_crnh = ns_mallocn(nr ? nr : 1, (size_t)pass_crnh.np * sizeof(double));
+    int rc = (!seen || !fac || !c.rows_crh || !c.rows_crnh) ? NS_ENOMEM : 0;
+    for (size_t i = lo; rc == 0 && i < hi; i++) {
+      uint32_t u = in->rater[i];
+      if (u >= nr || (seen[u] && !(fac[u] == in->rater_factor[i]))) rc = NS_EINVAL;
+      else seen[u] = 1, fac[u] = in->rater_factor[i];
+    }
+    if (rc == 0) {
+      c.seen = seen;
+      c.fac = fac;
+      ns_pool_for(pool, nr, GAUSS_CHUNK * 4, rows_chunk, &c);
+      ns_pool_for(pool, in->n_notes, GAUSS_CHUNK, gauss_chunk, &c);
+    }
+    free(seen);
+    free(fac);
+    free(c.rows_crh);
+    free(c.rows_crnh);
+    return rc;
+  }
   ns_pool_for(pool, in->n_notes, GAUSS_CHUNK, gauss_chunk, &c);
   return 0;
 }

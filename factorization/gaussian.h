@@ -38,13 +38,22 @@ typedef struct ns_gauss_in {
                               ** upstream commits (63d7f6b, a84b7ee) add one
                               ** when the author has a factor and did not rate
                               ** the note. */
+  /* Optional, for speed: rater[i] is rating i's rater index in
+  ** [0, n_raters).  Given, a rater's kernel rows are computed once for all
+  ** the notes it rated (the same values as per rating, so the scores are
+  ** bit-identical) in a scratch of n_raters x 76 doubles, allocated for
+  ** the call (only raters that occur are computed).  NULL: per rating. */
+  const uint32_t *rater;
+  size_t n_raters;
 } ns_gauss_in;
 
 /* Per note: icpt[n] the Gaussian intercept (0 for a note without ratings,
 ** as the reference's "-1 everywhere" case), phi[n] the note's empirical
 ** factor phi_n (mean of (h - 0.5) * 2 * f_u over the CRH pass's ratings,
 ** h the raw helpfulNum; NAN without ratings), the fallback factor.
-** Allocates nothing.  Returns 0, or NS_EINVAL for missing arrays. */
+** Allocates only the rater-row scratch (with in->rater).  Returns 0,
+** NS_EINVAL for missing arrays or a rater index out of range, or
+** NS_ENOMEM. */
 int ns_gaussian_scores(const ns_gauss_in *in, ns_pool *pool, double *icpt, double *phi);
 
 #endif /* NS_GAUSSIAN_H */

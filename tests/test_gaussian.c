@@ -213,3 +213,49 @@ TEST(gaussian_bad_args) {
   ASSERT_ERR(ns_gaussian_scores(&in, NULL, icpt, phi), NS_EINVAL);
   ASSERT_ERR(ns_gaussian_scores(NULL, NULL, icpt, phi), NS_EINVAL);
 }
+
+/* The rater-indexed form (each rater's kernel rows computed once) gives the
+** same bits as the per-rating form; a rater index out of range, or one
+** rater with two factors, is an error. */
+TEST(gaussian_rater_rows_identical) {
+  enum { NOTES = 800, RATERS = 97 };
+  uint64_t st = 0x2545f4914f6cdd1dull;
+  size_t *off = malloc((NOTES + 1) * sizeof *off), m = 0;
+  float *value = malloc(NOTES * 30 * sizeof *value);
+  double *factor = malloc(NOTES * 30 * sizeof *factor), rf[RATERS];
+  uint32_t *rater = malloc(NOTES * 30 * sizeof *rater);
+  double *i1 = malloc(NOTES * sizeof *i1), *p1 = malloc(NOTES * sizeof *p1);
+  double *i2 = malloc(NOTES * sizeof *i2), *p2 = malloc(NOTES * sizeof *p2);
+  ns_pool *pool;
+  ASSERT(off && value && factor && rater && i1 && p1 && i2 && p2);
+  for (int u = 0; u < RATERS; u++) rf[u] = (double)(rng_next(&st) % 2001) / 1000.0 - 1.0;
+  off[0] = 0;
+  for (size_t n = 0; n < NOTES; n++) {
+    size_t k = rng_next(&st) % 30;
+    for (size_t i = 0; i < k; i++, m++) {
+      rater[m] = (uint32_t)(rng_next(&st) % RATERS);
+      factor[m] = rf[rater[m]];
+      value[m] = (float)(rng_next(&st) % 3) / 2.0f;
+    }
+    off[n + 1] = m;
+  }
+  ns_gauss_in in = {NOTES, off, value, factor, NULL, NULL, 0};
+  ASSERT_OK(ns_pool_new(2, &pool));
+  ASSERT_OK(ns_gaussian_scores(&in, pool, i1, p1));
+  in.rater = rater;
+  in.n_raters = RATERS;
+  ASSERT_OK(ns_gaussian_scores(&in, pool, i2, p2));
+  ASSERT(memcmp(i1, i2, NOTES * sizeof *i1) == 0);
+  ASSERT(memcmp(p1, p2, NOTES * sizeof *p1) == 0);
+  in.n_raters = RATERS - 1;  /* rater 96 is out of range */
+  ASSERT_ERR(ns_gaussian_scores(&in, pool, i2, p2), NS_EINVAL);
+  in.n_raters = RATERS;
+  factor[m - 1] += 0.5;      /* its rater now has two factors */
+  for (size_t j = 0; j < m - 1; j++)
+    if (rater[j] == rater[m - 1]) {
+      ASSERT_ERR(ns_gaussian_scores(&in, pool, i2, p2), NS_EINVAL);
+      break;
+    }
+  ns_pool_free(pool);
+  free(off), free(value), free(factor), free(rater), free(i1), free(p1), free(i2), free(p2);
+}
