@@ -1471,6 +1471,10 @@ int ns_server_run(const ns_server_opts *opts) {
     uv_close((uv_handle_t *)&s->done_async, NULL);
     goto out;
   }
+  /* the writer's commits never run a checkpoint themselves: an ack must not
+  ** wait for the DB file's copy and fsync (docs/operations.md "Soak") */
+  if ((rc = ns_store_checkpoint_in_background(st, 1000)) != 0)
+    ns_warn("serve: checkpoints stay in the writer's commits: %s", ns_strerror(rc));
   if ((rc = ns__server_writer_start(st, s->o.group_max_rows, s->o.test_commit_delay_s,
                              &s->done_async, &s->writer)) != 0) {
     ns_store_close(st);

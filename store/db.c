@@ -32,6 +32,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -329,6 +330,101 @@ int ns_store_sql_open(const char *path, int flags, int busy_ms, struct sqlite3 *
 
 void ns_store_sql_close(struct sqlite3 *db) {
   if (db) sqlite3_close_v2(db);
+}
+
+/* ---- checkpoints off the writer's thread ------------------------------- */
+
+/* By default the connection whose commit leaves the WAL at 1000 frames or
+** more runs the checkpoint inside that commit call: it copies the frames
+** into the DB file and fsyncs it, up to hundreds of ms in which the serve
+** writer thread acknowledges nothing (issue #18's soak: "commit 170 ms").
+** Here a thread of its own, with its own connection, runs a PASSIVE
+** checkpoint when told by the handle's WAL hook.  PASSIVE never takes the
+** write lock and never waits, so writers go on appending to the WAL while
+** it copies; after a checkpoint that backfilled everything, the next
+** writer restarts the WAL from its start (so the file stays bounded). */
+struct ns__ckpt {
+  pthread_t thread;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  sqlite3 *db;      /* the thread's connection */
+  int pages;        /* checkpoint when the WAL has this many frames */
+  int want, stop;   /* (mu) */
+};
+
+static void *ckpt_main(void *arg) {
+  struct ns__ckpt *c = arg;
+  pthread_mutex_lock(&c->mu);
+  for (;;) {
+    while (!c->want && !c->stop) pthread_cond_wait(&c->cv, &c->mu);
+    if (c->stop) break;
+    c->want = 0;
+    pthread_mutex_unlock(&c->mu);
+    /* SQLITE_BUSY (another checkpoint running) and errors: the next
+    ** commit asks again; the WAL is never lost, only longer */
+    (void)sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    pthread_mutex_lock(&c->mu);
+  }
+  pthread_mutex_unlock(&c->mu);
+  return NULL;
+}
+
+/* sqlite3_wal_hook: after every commit of the handle, with the WAL's size
+** in frames.  Replaces the handle's automatic checkpoint. */
+static int ckpt_hook(void *arg, sqlite3 *db, const char *name, int frames) {
+  struct ns__ckpt *c = arg;
+  (void)db, (void)name;
+  if (frames >= c->pages) {
+    pthread_mutex_lock(&c->mu);
+    c->want = 1;
+    pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+  }
+  return SQLITE_OK;
+}
+
+int ns_store_checkpoint_in_background(ns_store *s, int pages) {
+  struct ns__ckpt *c;
+  const char *path;
+  int rc;
+  if (!s || s->readonly || s->ckpt || pages <= 0) return NS_EINVAL;
+  path = sqlite3_db_filename(s->db, "main");
+  if (!path || !path[0]) return NS_EINVAL;  /* in-memory or temporary DB */
+  if (!(c = ns_calloc(1, sizeof *c))) return NS_ENOMEM;
+  c->pages = pages;
+  if ((rc = ns__db_open(path, 0, 0, &c->db, s->errbuf, sizeof s->errbuf)) != 0) {
+    free(c);
+    return rc;
+  }
+  pthread_mutex_init(&c->mu, NULL);
+  pthread_cond_init(&c->cv, NULL);
+  if (pthread_create(&c->thread, NULL, ckpt_main, c) != 0) {
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cv);
+    sqlite3_close_v2(c->db);
+    free(c);
+    return NS_ENOMEM;
+  }
+  sqlite3_wal_hook(s->db, ckpt_hook, c);
+  s->ckpt = c;
+  return 0;
+}
+
+void ns__ckpt_stop(ns_store *s) {
+  struct ns__ckpt *c = s->ckpt;
+  if (!c) return;
+  sqlite3_wal_hook(s->db, NULL, NULL);
+  sqlite3_wal_autocheckpoint(s->db, 1000);  /* back to SQLite's default */
+  pthread_mutex_lock(&c->mu);
+  c->stop = 1;
+  pthread_cond_signal(&c->cv);
+  pthread_mutex_unlock(&c->mu);
+  pthread_join(c->thread, NULL);
+  pthread_mutex_destroy(&c->mu);
+  pthread_cond_destroy(&c->cv);
+  sqlite3_close_v2(c->db);
+  free(c);
+  s->ckpt = NULL;
 }
 
 int ns_store_check_file(const char *path, int must_exist, char *msg, size_t msg_len) {

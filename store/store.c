@@ -363,6 +363,7 @@ int ns_store_set_max_bytes(ns_store *s, unsigned long long bytes) {
 
 void ns_store_close(ns_store *s) {
   if (!s) return;
+  ns__ckpt_stop(s);
   ns__run_unlock(s);
   sqlite3_finalize(s->st_part);
   ns__pcache_drop(s);

@@ -131,6 +131,14 @@ void ns_store_close(ns_store *s);
 ** current size) for writes through this handle: past it, writes fail with
 ** NS_ENOSPC as on a full disk.  Returns 0 or an error. */
 int ns_store_set_max_bytes(ns_store *s, unsigned long long bytes);
+/* Moves the WAL checkpoints of commits through this handle off its thread:
+** a background thread with its own connection runs a PASSIVE checkpoint
+** when a commit leaves >= pages frames in the WAL (SQLite's automatic
+** checkpoint, which runs inside the commit, is off for the handle).  For
+** the serve writer, whose acks must not wait for a checkpoint's fsync.
+** Stopped by ns_store_close.  Returns 0, NS_EINVAL (read-only, in-memory,
+** already on, pages <= 0) or the connection's error. */
+int ns_store_checkpoint_in_background(ns_store *s, int pages);
 /* Last SQLite error message of this handle (valid until the next call). */
 const char *ns_store_errmsg(const ns_store *s);
 /* Lock-busy retries (about 1 ms of waiting each) of the calling thread on

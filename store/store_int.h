@@ -115,7 +115,12 @@ struct ns_store {
   ** kernel drops it when the process dies, which is how a later process
   ** tells an orphaned 'running' row from a live one */
   int run_lock_fd;        /* -1 = none */
+  /* the background checkpointer (db.c), or NULL: SQLite's automatic one */
+  struct ns__ckpt *ckpt;
 };
+
+/* Stops the handle's background checkpointer, if any (db.c). */
+void ns__ckpt_stop(ns_store *s);
 
 /* Releases the handle's run lock, if any (runs.c). */
 void ns__run_unlock(ns_store *s);
