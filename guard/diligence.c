@@ -39,8 +39,8 @@
 ** reads the other side through a float copy of its parameters (the block
 ** comment at NB / RB): at 10 M ratings the gathers of the other side's
 ** parameters, not the exp, were half of a sweep.  Per labelled rating the
-** fit holds a slot (4 bytes) and a base weight (4) on each side, 16 in
-** all; a round's weight is computed from the base as a sweep reads it
+** fit holds a slot (4 bytes) and a base weight (4; none when unweighted)
+** on each side, 16 in all; a round's weight is computed from the base as a sweep reads it
 ** (slot_weight) rather than stored as a double per slot and side (32
 ** before).  engine/pipeline_guard.c hands the ratings over as a view of
 ** the run's edges (ns_guard_diligence_fit_view), labels from their tags.
@@ -95,7 +95,7 @@ typedef struct dside {
   size_t n;                /* rows */
   size_t *off;             /* n + 1 */
   uint32_t *slot;          /* other side's row << 1 | target */
-  float *base;             /* base weight (r_weight, or 1); the round's
+  float *base;             /* base weight (r_weight; NULL: all 1); the round's
                               weight is computed from it as a sweep reads
                               it (slot_weight), not stored: 16 bytes per
                               rating less across both sides */
@@ -103,12 +103,13 @@ typedef struct dside {
 
 static void dside_free(dside *s) { free(s->off), free(s->slot), free(s->base); }
 
-static int dside_alloc(dside *s, size_t n, const uint32_t *deg, const int32_t *orig, size_t N) {
+static int dside_alloc(dside *s, size_t n, const uint32_t *deg, const int32_t *orig, size_t N,
+                       int weighted) {
   s->n = n;
   s->off = ns_mallocn(n + 1, sizeof *s->off);
   s->slot = ns_mallocn(N, sizeof *s->slot);
-  s->base = ns_mallocn(N, sizeof *s->base);
-  if (!s->off || !s->slot || !s->base) return NS_ENOMEM;
+  s->base = weighted ? ns_mallocn(N, sizeof *s->base) : NULL;
+  if (!s->off || !s->slot || (weighted && !s->base)) return NS_ENOMEM;
   s->off[0] = 0;
   for (size_t j = 0; j < n; j++) s->off[j + 1] = s->off[j] + deg[orig[j]];
   return 0;
@@ -155,7 +156,7 @@ typedef struct sweep_ctx {
 ** normalisation -- the same products, in the same order, a stored weight
 ** array held, so the fit's bits do not depend on storing it. */
 static inline double slot_weight(const sweep_ctx *c, size_t r, size_t p, uint32_t sl) {
-  double b = c->s->base[p], w = (sl & 1) ? b * c->pos_weight : b;
+  double b = c->s->base ? c->s->base[p] : 1.0, w = (sl & 1) ? b * c->pos_weight : b;
   if (c->rep)
     w = c->side == SIDE_NOTE ? w * c->rep[sl >> 1] * c->tot[r] : w * c->rep[r] * c->tot[sl >> 1];
   return w;
@@ -532,7 +533,10 @@ int ns_guard_diligence_fit_view(const ns_guard_fit *f, const int8_t *label,
   F.nn = ns_logit_order_rows(n_notes, degn, F.nid, F.norig);
   F.nu = ns_logit_order_rows(n_raters, degu, F.uid, F.uorig);
   const size_t nn = F.nn, nu = F.nu;
-  if (dside_alloc(&F.sn, nn, degn, F.norig, F.N) || dside_alloc(&F.su, nu, degu, F.uorig, F.N)) {
+  /* unweighted (no r_weight): every base weight is 1, none stored */
+  const int weighted = f->r_weight != NULL;
+  if (dside_alloc(&F.sn, nn, degn, F.norig, F.N, weighted) ||
+      dside_alloc(&F.su, nu, degu, F.uorig, F.N, weighted)) {
     rc = NS_ENOMEM;
     goto out;
   }
@@ -567,9 +571,9 @@ int ns_guard_diligence_fit_view(const ns_guard_fit *f, const int8_t *label,
     uint32_t y = (uint32_t)(l > 0), pn = degn[n]++, pu = degu[u]++;
     float b = ns_guard_weight(f, e);
     F.sn.slot[pn] = (uint32_t)F.uid[u] << 1 | y;
-    F.sn.base[pn] = b;
+    if (F.sn.base) F.sn.base[pn] = b;
     F.su.slot[pu] = (uint32_t)F.nid[n] << 1 | y;
-    F.su.base[pu] = b;
+    if (F.su.base) F.su.base[pu] = b;
     if (y) sw1 += (double)b * p->pos_weight[0];
     else sw0 += (double)b;
   }
@@ -602,7 +606,7 @@ int ns_guard_diligence_fit_view(const ns_guard_fit *f, const int8_t *label,
     double t = 0;
     for (size_t q = F.sn.off[n]; q < F.sn.off[n + 1]; q++) {
       uint32_t sl = F.sn.slot[q];
-      double b = F.sn.base[q];
+      double b = F.sn.base ? F.sn.base[q] : 1.0;
       t += ((sl & 1) ? b * p->pos_weight[2] : b) * F.rep[sl >> 1];
     }
     F.tot[n] = pow(t + 0x1p-20, p->note_norm_exp3);
