@@ -120,14 +120,11 @@ out:
 int ns__guardrails(ns__run *run) {
   const ns_dataset *ds = run->ds;
   size_t nn = run->n_notes, np = run->n_part, ne = 0;
-  int32_t *rn = NULL, *ru = NULL, *inc = NULL, *tot = NULL, *c1 = NULL, *c2 = NULL;
-  float *rv = NULL, *rw = NULL;
-  uint32_t *tg = NULL;
+  int32_t *inc = NULL, *tot = NULL, *c1 = NULL, *c2 = NULL;
+  uint32_t *r2 = NULL;
   uint8_t *hv = NULL, *crh = NULL;
-  int64_t *ts = NULL;
-  double *w = NULL, *adj = NULL, *rat = NULL, *psum = NULL, *tfidf = NULL;
+  double *adj = NULL, *rat = NULL, *psum = NULL, *tfidf = NULL;
   uint8_t *src = NULL;
-  int8_t *lab = NULL;
   double *dfac = NULL;
   int rc = NS_ENOMEM;
 
@@ -155,28 +152,26 @@ int ns__guardrails(ns__run *run) {
   for (size_t n = 0; n < nn; n++)
     run->g_icpt_min[n] = run->g_icpt_max[n] = run->g_icpt_nohv[n] = NAN;
 
-  /* The round-2 ratings as contiguous columns over universe notes and
-  ** participants (the round-2 parameters are indexed that way). */
+  /* The round-2 ratings as a view of the run's edges (guard/guard.h), not
+  ** copies: their list r2 (4 bytes per round-2 rating) over the run's
+  ** r_note (universe notes) and r_rater (participants) -- the round-2
+  ** parameters are indexed that way -- and, through r_src, the dataset's
+  ** tags and levels (helpfulNum as ns__r_value() computes it).  The weights
+  ** are those round 2 was fitted with (coordination), so the refits solve
+  ** the same per-note problems; edge_r2 only holds positive weights. */
   for (size_t e = 0; e < run->n_r; e++) ne += run->edge_r2[e] != 0;
-  rn = ns_mallocn(ne, sizeof *rn);
-  ru = ns_mallocn(ne, sizeof *ru);
-  rv = ns_mallocn(ne, sizeof *rv);
-  rw = ns_mallocn(ne, sizeof *rw);
-  tg = ns_mallocn(ne, sizeof *tg);
-  if (!rn || !ru || !rv || !rw || !tg) goto out;
-  for (size_t e = 0, j = 0; e < run->n_r; e++) {
-    if (!run->edge_r2[e]) continue;
-    rn[j] = run->r_note[e];
-    ru[j] = run->r_rater[e];
-    rv[j] = ns__r_value(run, e);
-    /* the weights round 2 was fitted with (coordination), so the refits solve
-    ** the same per-note problems; edge_r2 only holds positive weights */
-    rw[j] = run->has_w ? run->edge_cw[e] : 1.0f;
-    tg[j] = ds->r_tags[run->r_src[e]];
-    j++;
-  }
-  ns_guard_fit f = {nn, np, ne, run->k, run->mu2, run->icpt2, run->fac2, run->ricpt2,
-                    run->rfac2, rn, ru, rv, rw, tg};
+  r2 = ns_mallocn(ne, sizeof *r2);
+  if (!r2) goto out;
+  for (size_t e = 0, j = 0; e < run->n_r; e++)
+    if (run->edge_r2[e]) r2[j++] = (uint32_t)e;
+  ns_guard_fit f = {
+      .n_notes = nn, .n_raters = np, .n_ratings = ne, .k = run->k, .mu = run->mu2,
+      .note_icpt = run->icpt2, .note_fac = run->fac2,
+      .rater_icpt = run->ricpt2, .rater_fac = run->rfac2,
+      .r_note = run->r_note, .r_rater = run->r_rater,
+      .r_weight = run->has_w ? run->edge_cw : NULL,
+      .r_tags = ds->r_tags, .r_id = r2, .r_src = run->r_src, .r_level = ds->r_level};
+  for (int l = 0; l < 4; l++) f.level_value[l] = (float)NS_LEVEL_VALUE(l);
   /* Round 2 uses the mean regulariser (mf.h default), so the exclusion refit
   ** does too; the pseudo-rater refits always do. */
   ns_guard_reg reg = {0.15, 0.03, 0.0};
@@ -192,18 +187,17 @@ int ns__guardrails(ns__run *run) {
   }
 
   /* Tag filter: thresholds from round-1 CRH notes, final-round factors. */
-  w = ns_mallocn(ne, sizeof *w);
   adj = ns_mallocn(nn * NS_N_NOT_HELPFUL_TAGS, sizeof *adj);
   rat = ns_mallocn(nn * NS_N_NOT_HELPFUL_TAGS, sizeof *rat);
   crh = ns_calloc(nn, 1);
-  if (!w || !adj || !rat || !crh) { rc = NS_ENOMEM; goto out; }
+  if (!adj || !rat || !crh) { rc = NS_ENOMEM; goto out; }
   double thr[NS_N_NOT_HELPFUL_TAGS];
-  if ((rc = ns_guard_tag_weights(&f, w)) != 0) goto out;
-  /* Each rating's tags count with its round-2 weight: a coordinated group
-  ** on a note counts here as little as it did in the fit (1 without
-  ** trust, so the reference's sums). */
-  for (size_t j = 0; j < ne; j++) w[j] *= rw[j];
-  if ((rc = ns_guard_tag_aggregate(&f, w, adj, rat, NULL)) != 0) goto out;
+  ns_guard_tag_scale tscale;
+  if ((rc = ns_guard_tag_scale_fit(&f, &tscale)) != 0) goto out;
+  /* Each rating's tags count with its round-2 weight (the fit's r_weight):
+  ** a coordinated group on a note counts here as little as it did in the
+  ** fit (1 without trust, so the reference's sums). */
+  if ((rc = ns_guard_tag_aggregate_scaled(&f, &tscale, adj, rat, NULL)) != 0) goto out;
   for (size_t n = 0; n < nn; n++) crh[n] = run->prov_status[n] == NS_STATUS_CRH && !isnan(rat[n * NS_N_NOT_HELPFUL_TAGS]);
   if ((rc = ns_guard_tag_thresholds(nn, rat, crh, run->spec ? run->spec->tag_pct : NS_GUARD_TAG_THRESHOLD_PCT, thr)) != 0) goto out;
   double share[NS_N_NOT_HELPFUL_TAGS];
@@ -242,11 +236,9 @@ int ns__guardrails(ns__run *run) {
   {
     double t0 = ns_monotonic_s();
     ns_guard_diligence_params dp;
-    lab = ns_mallocn(ne, 1);
     dfac = ns_mallocn(np, sizeof *dfac);
     run->g_dilig = ns_mallocn(nn, sizeof(double));
-    if (!lab || !dfac || !run->g_dilig) { rc = NS_ENOMEM; goto out; }
-    for (size_t j = 0; j < ne; j++) lab[j] = (int8_t)ns_guard_diligence_label(tg[j]);
+    if (!dfac || !run->g_dilig) { rc = NS_ENOMEM; goto out; }
     for (size_t u = 0; u < np; u++) {
       double v = run->rfac2[u * (size_t)run->k];
       dfac[u] = isnan(v) ? 0.0 : v;
@@ -255,9 +247,8 @@ int ns__guardrails(ns__run *run) {
     ns_guard_diligence_out dout;
     memset(&dout, 0, sizeof dout);
     dout.note_icpt = run->g_dilig;
-    if ((rc = ns_guard_diligence_fit(nn, np, ne, rn, ru, lab, run->has_w ? rw : NULL, dfac, &dp,
-                                     run->pool, &dout)) != 0)
-      goto out;
+    /* labels from the tags as the fit reads them (no label array) */
+    if ((rc = ns_guard_diligence_fit_view(&f, NULL, dfac, &dp, run->pool, &dout)) != 0) goto out;
     run->st.diligence_passes = dout.passes[0] + dout.passes[1] + dout.passes[2];
     run->st.diligence_seconds = ns_monotonic_s() - t0;
   }
@@ -274,10 +265,11 @@ int ns__guardrails(ns__run *run) {
   if (!run->hv_raters) {
     /* over every kept rating: the same for every scorer, found once */
     hv = ns_calloc(np, 1);
-    ts = ns_mallocn(run->n_r, sizeof *ts);
-    if (!hv || !ts) { rc = NS_ENOMEM; goto out; }
-    for (size_t e = 0; e < run->n_r; e++) ts[e] = ds->r_created_ms[run->r_src[e]];
-    if ((rc = ns_guard_high_volume(run->n_r, run->r_rater, ts, np, ds->n_notes, hv)) != 0) goto out;
+    if (!hv) { rc = NS_ENOMEM; goto out; }
+    /* creation times read through the edges' dataset rows, not copied */
+    if ((rc = ns_guard_high_volume(run->n_r, run->r_rater, ds->r_created_ms, run->r_src, np,
+                                   ds->n_notes, hv)) != 0)
+      goto out;
     if (!run->is_sub) {
       run->hv_raters = hv;
       hv = NULL;
@@ -303,16 +295,16 @@ int ns__guardrails(ns__run *run) {
   run->g_pop_neg = ns_calloc(nn, sizeof(int32_t));
   run->g_pop_pos = ns_calloc(nn, sizeof(int32_t));
   if (!src || !run->g_pop_icpt || !run->g_pop_neg || !run->g_pop_pos) { rc = NS_ENOMEM; goto out; }
-  for (size_t e = 0, j = 0; e < run->n_r; e++)
-    if (run->edge_r2[e]) src[j++] = ds->r_source ? ds->r_source[run->r_src[e]] : NS_SOURCE_DEFAULT;
+  for (size_t j = 0; j < ne; j++)
+    src[j] = ds->r_source ? ds->r_source[run->r_src[r2[j]]] : NS_SOURCE_DEFAULT;
   ns_guard_popsampled po = {run->g_pop_icpt, run->g_pop_neg, run->g_pop_pos};
   if ((rc = ns_guard_population_sampled(&f, src, &reg, run->pool, &po)) != 0) goto out;
   rc = 0;
 out:
-  free(rn), free(ru), free(rv), free(rw), free(tg);
-  free(w), free(adj), free(rat), free(crh);
+  free(r2);
+  free(adj), free(rat), free(crh);
   free(inc), free(tot), free(c1), free(c2), free(psum), free(tfidf);
-  free(hv), free(ts), free(src), free(lab), free(dfac);
+  free(hv), free(src), free(dfac);
   return rc;
 }
 

@@ -16,6 +16,12 @@
 
 #define MAXM (NS_MF_MAX_K + 1) /* unknowns per row */
 
+/* Target of observation e: stored, or a code through the caller's table. */
+static inline float obs_value(const ns_ridge_data *d, uint32_t e) {
+  if (d->value) return d->value[e];
+  return d->code_value[d->code[d->code_row ? d->code_row[e] : e]];
+}
+
 typedef struct ridge_ctx {
   const ns_ridge_data *d;
   const ns_ridge_variant *v;
@@ -50,7 +56,7 @@ static void ridge_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
       uint32_t e = d->idx[p];
       int32_t u = d->other[e];
       double w = d->weight ? d->weight[e] : 1.0;
-      double y = (double)d->value[e] - d->mu - d->other_icpt[u];
+      double y = (double)obs_value(d, e) - d->mu - d->other_icpt[u];
       x[0] = 1.0;
       for (int j = 0; j < k; j++) x[j + 1] = d->other_fac[(size_t)u * k + j];
       for (int i = 0; i < m; i++) {
@@ -97,8 +103,8 @@ int ns_ridge_solve(const ns_ridge_data *d, const ns_ridge_variant *v, int nvar,
   ridge_ctx c;
   if (!d || !v || nvar < 1 || nvar > NS_RIDGE_MAX_VARIANTS) return NS_EINVAL;
   if (d->k < 1 || d->k > NS_MF_MAX_K || !d->off) return NS_EINVAL;
-  if (d->off[d->n_rows] && (!d->idx || !d->other || !d->value || !d->other_icpt ||
-                            !d->other_fac))
+  if (d->off[d->n_rows] && (!d->idx || !d->other || !(d->value || (d->code && d->code_value)) ||
+                            !d->other_icpt || !d->other_fac))
     return NS_EINVAL;
   for (int i = 0; i < nvar; i++)
     if (!v[i].icpt) return NS_EINVAL;

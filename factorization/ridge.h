@@ -45,12 +45,18 @@ typedef struct ns_ridge_data {
   const size_t *off;          /* n_rows + 1: row r's observations are */
   const uint32_t *idx;        /* idx[off[r] .. off[r+1]) (ns_ridge_csr) */
   const int32_t *other;       /* per observation id: frozen-side row */
-  const float *value;         /* per observation id: target */
+  const float *value;         /* per observation id: target, or NULL (code) */
   const float *weight;        /* per observation id, or NULL = all 1 */
   const double *other_icpt;   /* frozen side: intercepts */
   const double *other_fac;    /* frozen side: factors, row-major, ld = k */
   int min_obs;                /* rows with fewer observations (or none;
                                  values < 1 mean 1) are not solved */
+  /* value NULL: the target of id e is code_value[code[code_row[e]]]
+  ** (code_row NULL: code[e]) -- a caller's stored rating levels, read
+  ** through its own index instead of copied into a value column */
+  const uint32_t *code_row;
+  const uint8_t *code;
+  const float *code_value;
 } ns_ridge_data;
 
 /* One variant: its penalties, optional pseudo-observation, and outputs

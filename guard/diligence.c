@@ -38,7 +38,12 @@
 ** Memory.  Rows are renumbered compactly, heaviest first, and a sweep
 ** reads the other side through a float copy of its parameters (the block
 ** comment at NB / RB): at 10 M ratings the gathers of the other side's
-** parameters, not the exp, were half of a sweep.
+** parameters, not the exp, were half of a sweep.  Per labelled rating the
+** fit holds a slot (4 bytes) and a base weight (4; none when unweighted)
+** on each side, 16 in all; a round's weight is computed from the base as a sweep reads it
+** (slot_weight) rather than stored as a double per slot and side (32
+** before).  engine/pipeline_guard.c hands the ratings over as a view of
+** the run's edges (ns_guard_diligence_fit_view), labels from their tags.
 **
 ** Determinism: rows are updated in parallel with disjoint writes (Jacobi
 ** within a side); maxima are order-free and the mu terms are added in
@@ -90,19 +95,21 @@ typedef struct dside {
   size_t n;                /* rows */
   size_t *off;             /* n + 1 */
   uint32_t *slot;          /* other side's row << 1 | target */
-  float *base;             /* base weight (r_weight, or 1) */
-  double *w;               /* weight of the current round */
+  float *base;             /* base weight (r_weight; NULL: all 1); the round's
+                              weight is computed from it as a sweep reads
+                              it (slot_weight), not stored: 16 bytes per
+                              rating less across both sides */
 } dside;
 
-static void dside_free(dside *s) { free(s->off), free(s->slot), free(s->base), free(s->w); }
+static void dside_free(dside *s) { free(s->off), free(s->slot), free(s->base); }
 
-static int dside_alloc(dside *s, size_t n, const uint32_t *deg, const int32_t *orig, size_t N) {
+static int dside_alloc(dside *s, size_t n, const uint32_t *deg, const int32_t *orig, size_t N,
+                       int weighted) {
   s->n = n;
   s->off = ns_mallocn(n + 1, sizeof *s->off);
   s->slot = ns_mallocn(N, sizeof *s->slot);
-  s->base = ns_mallocn(N, sizeof *s->base);
-  s->w = ns_mallocn(N, sizeof *s->w);
-  if (!s->off || !s->slot || !s->base || !s->w) return NS_ENOMEM;
+  s->base = weighted ? ns_mallocn(N, sizeof *s->base) : NULL;
+  if (!s->off || !s->slot || (weighted && !s->base)) return NS_ENOMEM;
   s->off[0] = 0;
   for (size_t j = 0; j < n; j++) s->off[j + 1] = s->off[j] + deg[orig[j]];
   return 0;
@@ -139,7 +146,21 @@ typedef struct sweep_ctx {
   double pen[2];            /* ridge per parameter (lambda * mult * N / rows) */
   double *move;             /* per row: largest parameter change this pass */
   double *mg;               /* per row, 4: mu's reduced Newton terms (below) */
+  /* the round's weights (slot_weight) */
+  double pos_weight;
+  const double *rep, *tot;  /* round 3: per rater / per note factor; else NULL */
 } sweep_ctx;
+
+/* Weight of slot p of row r in this round: base * (y ? pos_weight : 1),
+** in round 3 times the rater's reputation factor and the note's
+** normalisation -- the same products, in the same order, a stored weight
+** array held, so the fit's bits do not depend on storing it. */
+static inline double slot_weight(const sweep_ctx *c, size_t r, size_t p, uint32_t sl) {
+  double b = c->s->base ? c->s->base[p] : 1.0, w = (sl & 1) ? b * c->pos_weight : b;
+  if (c->rep)
+    w = c->side == SIDE_NOTE ? w * c->rep[sl >> 1] * c->tot[r] : w * c->rep[r] * c->tot[sl >> 1];
+  return w;
+}
 
 /* Derivatives of the data term of row r at (t0, t1): gradient g, Hessian
 ** h, the largest |feature| m of each parameter, and the mu terms: gm =
@@ -154,7 +175,6 @@ typedef struct rowd {
 #define ROW_DERIVS(NAME, T, TABLE)                                             \
 static void NAME(const sweep_ctx *c, size_t r, double t0, double t1, rowd *o) { \
   const uint32_t *slot = c->s->slot;                                           \
-  const double *wv = c->s->w;                                                  \
   const T *other = c->TABLE;                                                   \
   const size_t lo = c->s->off[r], hi = c->s->off[r + 1], end = c->s->off[c->s->n]; \
   double g0 = 0, g1 = 0, h00 = 0, h01 = 0, h11 = 0, m0 = 0, m1 = 0;            \
@@ -167,7 +187,8 @@ static void NAME(const sweep_ctx *c, size_t r, double t0, double t1, rowd *o) { 
       const T *u = other + (size_t)(slot[p] >> 1) * RT;                        \
       double x0 = u[1], x1 = u[2];                                             \
       double s = ns_logit_sigmoid(c->mu + (double)u[0] + x0 * t0 + x1 * t1);         \
-      double gr = wv[p] * (s - (double)(slot[p] & 1)), cu = wv[p] * s * (1.0 - s); \
+      double w = slot_weight(c, r, p, slot[p]);                                \
+      double gr = w * (s - (double)(slot[p] & 1)), cu = w * s * (1.0 - s);     \
       g0 += gr * x0;                                                           \
       g1 += gr * x1;                                                           \
       gm += gr;                                                                \
@@ -189,7 +210,8 @@ static void NAME(const sweep_ctx *c, size_t r, double t0, double t1, rowd *o) { 
       const T *n = other + (size_t)(slot[p] >> 1) * NT;                        \
       double x1 = n[0];                                                        \
       double s = ns_logit_sigmoid(base + fu * (double)n[1] + t0 + x1 * t1);          \
-      double gr = wv[p] * (s - (double)(slot[p] & 1)), cu = wv[p] * s * (1.0 - s); \
+      double w = slot_weight(c, r, p, slot[p]);                                \
+      double gr = w * (s - (double)(slot[p] & 1)), cu = w * s * (1.0 - s);     \
       g0 += gr;                                                                \
       g1 += gr * x1;                                                           \
       h00 += cu;                                                               \
@@ -360,7 +382,8 @@ static double mu_step(const int32_t *id, size_t n_orig, const double *mg, double
 /* One round: passes of (note sweep, mu, rater sweep, mu, recentring) until
 ** no parameter moves more than tol.  Returns the passes run. */
 static int run_round(dfit *F, const ns_guard_diligence_params *p, unsigned note_free,
-                     unsigned rater_free, int recentre_notes, double *mu, ns_pool *pool) {
+                     unsigned rater_free, int recentre_notes, double pos_weight,
+                     const double *rep, const double *tot, double *mu, ns_pool *pool) {
   const double N = (double)F->N, lam = p->lambda, pen_mu = lam * p->mult_mu * N;
   const int dbl = F->ntd != NULL;
   sweep_ctx cn, cu;
@@ -378,6 +401,7 @@ static int run_round(dfit *F, const ns_guard_diligence_params *p, unsigned note_
   cn.pen[1] = lam * N / (double)F->nn;
   cn.move = F->mvn;
   cn.mg = F->mgn;
+  cn.pos_weight = pos_weight, cn.rep = rep, cn.tot = tot;
   cu.side = SIDE_RATER;
   cu.s = &F->su;
   cu.self = F->rb;
@@ -388,6 +412,7 @@ static int run_round(dfit *F, const ns_guard_diligence_params *p, unsigned note_
   cu.pen[1] = lam * p->mult_reputation * N / (double)F->nu;
   cu.move = F->mvu;
   cu.mg = F->mgu;
+  cu.pos_weight = pos_weight, cu.rep = rep, cu.tot = tot;
   while (it < p->max_passes) {
     double mu0 = *mu;
     it++;
@@ -435,43 +460,29 @@ static void dfit_free(dfit *F) {
   free(F->mvn), free(F->mvu), free(F->mgn), free(F->mgu), free(F->rep), free(F->tot);
 }
 
-/* Round weights into both sides' slots: base * (y ? pos_weight : 1), and in
-** round 3 times the rater's reputation factor and the note's
-** normalisation (rep / tot set; NULL before).  Parallel over rows (the
-** first call also faults in the weight arrays). */
-typedef struct wctx {
-  const dside *s;
-  int note;                 /* 1: rows are notes */
-  double pos_weight;
-  const double *rep, *tot;
-} wctx;
-
-static void weight_rows(void *vctx, size_t chunk, size_t begin, size_t end) {
-  const wctx *c = vctx;
-  const dside *s = c->s;
-  (void)chunk;
-  for (size_t r = begin; r < end; r++)
-    for (size_t q = s->off[r]; q < s->off[r + 1]; q++) {
-      uint32_t sl = s->slot[q];
-      double b = s->base[q], w = (sl & 1) ? b * c->pos_weight : b;
-      if (c->rep) w = c->note ? w * c->rep[sl >> 1] * c->tot[r] : w * c->rep[r] * c->tot[sl >> 1];
-      s->w[q] = w;
-    }
-}
-
-static void set_weights(dfit *F, double pos_weight, const double *rep, const double *tot,
-                        ns_pool *pool) {
-  wctx cn = {&F->sn, 1, pos_weight, rep, tot}, cu = {&F->su, 0, pos_weight, rep, tot};
-  ns_pool_for(pool, F->nn, CHUNK, weight_rows, &cn);
-  ns_pool_for(pool, F->nu, CHUNK, weight_rows, &cu);
-}
-
 int ns_guard_diligence_fit(size_t n_notes, size_t n_raters, size_t n_ratings,
                            const int32_t *r_note, const int32_t *r_rater,
                            const int8_t *label, const float *r_weight,
                            const double *rater_fac,
                            const ns_guard_diligence_params *p, ns_pool *pool,
                            ns_guard_diligence_out *out) {
+  ns_guard_fit f;
+  memset(&f, 0, sizeof f);
+  f.n_notes = n_notes, f.n_raters = n_raters, f.n_ratings = n_ratings;
+  f.r_note = r_note, f.r_rater = r_rater, f.r_weight = r_weight;
+  if (!label) return NS_EINVAL;
+  return ns_guard_diligence_fit_view(&f, label, rater_fac, p, pool, out);
+}
+
+/* Label of rating j: label[j], or from its tags when label is NULL. */
+static inline int8_t dlabel(const ns_guard_fit *f, const int8_t *label, size_t j) {
+  return label ? label[j] : (int8_t)ns_guard_diligence_label(ns_guard_tags(f, j));
+}
+
+int ns_guard_diligence_fit_view(const ns_guard_fit *f, const int8_t *label,
+                                const double *rater_fac, const ns_guard_diligence_params *p,
+                                ns_pool *pool, ns_guard_diligence_out *out) {
+  const size_t n_notes = f->n_notes, n_raters = f->n_raters, n_ratings = f->n_ratings;
   dfit F;
   double sw1 = 0, sw0 = 0, mu;
   uint32_t *degn = NULL, *degu = NULL;
@@ -481,14 +492,15 @@ int ns_guard_diligence_fit(size_t n_notes, size_t n_raters, size_t n_ratings,
       n_notes >= INT32_MAX || n_raters >= INT32_MAX)
     return NS_EINVAL;
   memset(&F, 0, sizeof F);
+  if (!label && !f->r_tags) return NS_EINVAL;
   for (size_t e = 0; e < n_ratings; e++) {
-    if (label[e] < 0) continue;
-    if (r_note[e] < 0 || (size_t)r_note[e] >= n_notes || r_rater[e] < 0 ||
-        (size_t)r_rater[e] >= n_raters)
-      return NS_EINVAL;
-    if (r_weight && !(r_weight[e] > 0)) return NS_EINVAL;
+    int8_t y = dlabel(f, label, e);
+    int32_t n = ns_guard_note(f, e), u = ns_guard_rater(f, e);
+    if (y < 0) continue;
+    if (n < 0 || (size_t)n >= n_notes || u < 0 || (size_t)u >= n_raters) return NS_EINVAL;
+    if (!(ns_guard_weight(f, e) > 0)) return NS_EINVAL;
     F.N++;
-    npos += label[e] > 0;
+    npos += y > 0;
   }
   for (size_t n = 0; n < n_notes; n++) {
     out->note_icpt[n] = NAN;
@@ -517,11 +529,14 @@ int ns_guard_diligence_fit(size_t n_notes, size_t n_raters, size_t n_ratings,
     goto out;
   }
   for (size_t e = 0; e < n_ratings; e++)
-    if (label[e] >= 0) degn[r_note[e]]++, degu[r_rater[e]]++;
+    if (dlabel(f, label, e) >= 0) degn[ns_guard_note(f, e)]++, degu[ns_guard_rater(f, e)]++;
   F.nn = ns_logit_order_rows(n_notes, degn, F.nid, F.norig);
   F.nu = ns_logit_order_rows(n_raters, degu, F.uid, F.uorig);
   const size_t nn = F.nn, nu = F.nu;
-  if (dside_alloc(&F.sn, nn, degn, F.norig, F.N) || dside_alloc(&F.su, nu, degu, F.uorig, F.N)) {
+  /* unweighted (no r_weight): every base weight is 1, none stored */
+  const int weighted = f->r_weight != NULL;
+  if (dside_alloc(&F.sn, nn, degn, F.norig, F.N, weighted) ||
+      dside_alloc(&F.su, nu, degu, F.uorig, F.N, weighted)) {
     rc = NS_ENOMEM;
     goto out;
   }
@@ -550,13 +565,15 @@ int ns_guard_diligence_fit(size_t n_notes, size_t n_raters, size_t n_ratings,
   for (size_t j = 0; j < nn; j++) degn[F.norig[j]] = (uint32_t)F.sn.off[j];
   for (size_t j = 0; j < nu; j++) degu[F.uorig[j]] = (uint32_t)F.su.off[j];
   for (size_t e = 0; e < n_ratings; e++) {
-    if (label[e] < 0) continue;
-    uint32_t y = (uint32_t)(label[e] > 0), pn = degn[r_note[e]]++, pu = degu[r_rater[e]]++;
-    float b = r_weight ? r_weight[e] : 1.0f;
-    F.sn.slot[pn] = (uint32_t)F.uid[r_rater[e]] << 1 | y;
-    F.sn.base[pn] = b;
-    F.su.slot[pu] = (uint32_t)F.nid[r_note[e]] << 1 | y;
-    F.su.base[pu] = b;
+    int8_t l = dlabel(f, label, e);
+    if (l < 0) continue;
+    int32_t n = ns_guard_note(f, e), u = ns_guard_rater(f, e);
+    uint32_t y = (uint32_t)(l > 0), pn = degn[n]++, pu = degu[u]++;
+    float b = ns_guard_weight(f, e);
+    F.sn.slot[pn] = (uint32_t)F.uid[u] << 1 | y;
+    if (F.sn.base) F.sn.base[pn] = b;
+    F.su.slot[pu] = (uint32_t)F.nid[n] << 1 | y;
+    if (F.su.base) F.su.base[pu] = b;
     if (y) sw1 += (double)b * p->pos_weight[0];
     else sw0 += (double)b;
   }
@@ -573,9 +590,9 @@ int ns_guard_diligence_fit(size_t n_notes, size_t n_raters, size_t n_ratings,
   ** (i, f), raters (i), rho = 1; round 2: notes (f), i_n frozen, raters
   ** (i, rho). */
   for (int round = 0; round < 2; round++) {
-    set_weights(&F, p->pos_weight[round], NULL, NULL, pool);
-    out->passes[round] = round == 0 ? run_round(&F, p, 0x3, 0x1, 1, &mu, pool)
-                                    : run_round(&F, p, 0x2, 0x3, 0, &mu, pool);
+    double pw = p->pos_weight[round];
+    out->passes[round] = round == 0 ? run_round(&F, p, 0x3, 0x1, 1, pw, NULL, NULL, &mu, pool)
+                                    : run_round(&F, p, 0x2, 0x3, 0, pw, NULL, NULL, &mu, pool);
     out->mu[round] = mu;
   }
 
@@ -589,13 +606,12 @@ int ns_guard_diligence_fit(size_t n_notes, size_t n_raters, size_t n_ratings,
     double t = 0;
     for (size_t q = F.sn.off[n]; q < F.sn.off[n + 1]; q++) {
       uint32_t sl = F.sn.slot[q];
-      double b = F.sn.base[q];
+      double b = F.sn.base ? F.sn.base[q] : 1.0;
       t += ((sl & 1) ? b * p->pos_weight[2] : b) * F.rep[sl >> 1];
     }
     F.tot[n] = pow(t + 0x1p-20, p->note_norm_exp3);
   }
-  set_weights(&F, p->pos_weight[2], F.rep, F.tot, pool);
-  out->passes[2] = run_round(&F, p, 0x1, 0x1, 0, &mu, pool);
+  out->passes[2] = run_round(&F, p, 0x1, 0x1, 0, p->pos_weight[2], F.rep, F.tot, &mu, pool);
   out->mu[2] = mu;
 
   for (size_t n = 0; n < nn; n++) {

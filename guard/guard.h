@@ -84,7 +84,24 @@
 /* A fitted model plus the ratings it was fitted on.  Everything borrowed.
 ** Factors are row-major with ld = k (factorization/mf.h layout); guardrails
 ** that the reference defines for a 1-D factor (tag filter, incorrect filter,
-** sign splits) use factor dimension 0. */
+** sign splits) use factor dimension 0.
+**
+** The ratings are read through three index spaces, so that a caller can hand
+** over the columns it already holds instead of copying them:
+**   rating j in [0, n_ratings)  -- the fit's ratings; per-rating inputs and
+**                                  outputs of the functions below (keep,
+**                                  weights, labels, sources) use j;
+**   row c = r_id[j]             -- a row of r_note, r_rater, r_value and
+**                                  r_weight (r_id NULL: c = j);
+**   source s = r_src[c]         -- a row of r_tags and r_level (r_src NULL:
+**                                  s = c).
+** r_id ascends, so every sum over a note's ratings runs in the same order
+** as over copied columns.  The target is r_value[c], or, when r_value is
+** NULL, level_value[r_level[s]] (the store's rating level through a small
+** table).  Read them with ns_guard_note() ... ns_guard_tags().  The engine
+** (engine/pipeline_guard.c) passes the run's edge columns, the list of its
+** round-2 edges as r_id and the edges' dataset rows as r_src: 4 bytes per
+** round-2 rating instead of 20 of copies. */
 typedef struct ns_guard_fit {
   size_t n_notes, n_raters, n_ratings;
   int k;                      /* factors per entity, 1..NS_GUARD_MAX_K */
@@ -93,12 +110,36 @@ typedef struct ns_guard_fit {
   const double *note_fac;     /* n_notes x k */
   const double *rater_icpt;   /* n_raters */
   const double *rater_fac;    /* n_raters x k */
-  const int32_t *r_note;      /* n_ratings: dense note index */
-  const int32_t *r_rater;     /* n_ratings: dense rater index */
-  const float *r_value;       /* n_ratings: 0, 0.5, 1 */
-  const float *r_weight;      /* n_ratings, or NULL = all 1 */
-  const uint32_t *r_tags;     /* n_ratings: NS_TAG_BIT mask, or NULL */
+  const int32_t *r_note;      /* per row: dense note index */
+  const int32_t *r_rater;     /* per row: dense rater index */
+  const float *r_value;       /* per row: 0, 0.5, 1; NULL = from r_level */
+  const float *r_weight;      /* per row, or NULL = all 1 */
+  const uint32_t *r_tags;     /* per source: NS_TAG_BIT mask, or NULL */
+  const uint32_t *r_id;       /* n_ratings ascending rows, or NULL = j */
+  const uint32_t *r_src;      /* per row: source, or NULL = the row */
+  const uint8_t *r_level;     /* per source: index into level_value */
+  float level_value[4];       /* targets of the levels (r_value NULL) */
 } ns_guard_fit;
+
+/* Row and source of rating j, and its columns. */
+static inline size_t ns_guard_row(const ns_guard_fit *f, size_t j) {
+  return f->r_id ? f->r_id[j] : j;
+}
+static inline size_t ns_guard_src(const ns_guard_fit *f, size_t c) {
+  return f->r_src ? f->r_src[c] : c;
+}
+static inline int32_t ns_guard_note(const ns_guard_fit *f, size_t j) {
+  return f->r_note[ns_guard_row(f, j)];
+}
+static inline int32_t ns_guard_rater(const ns_guard_fit *f, size_t j) {
+  return f->r_rater[ns_guard_row(f, j)];
+}
+static inline float ns_guard_weight(const ns_guard_fit *f, size_t j) {
+  return f->r_weight ? f->r_weight[ns_guard_row(f, j)] : 1.0f;
+}
+static inline uint32_t ns_guard_tags(const ns_guard_fit *f, size_t j) {
+  return f->r_tags[ns_guard_src(f, ns_guard_row(f, j))];
+}
 
 #define NS_GUARD_MAX_K NS_MF_MAX_K
 
@@ -118,6 +159,9 @@ double ns_guard_quantile_sorted(const double *x, size_t n, double q);
 /* Same on unsorted data: copies, sorts (NaNs dropped), evaluates.  *out NAN if
 ** no finite value.  Returns 0 or NS_ENOMEM. */
 int ns_guard_quantile(const double *x, size_t n, double q, double *out);
+/* Same on data the caller no longer needs: x[0..n) is reordered (and its
+** NaNs dropped) in place, with no copy.  Returns 0. */
+int ns_guard_quantile_inplace(double *x, size_t n, double q, double *out);
 /* The reference's np.quantile(x, np.arange(0, 1, .01))[p] : q = p * 0.01
 ** computed in double exactly as numpy's arange does. */
 double ns_guard_pct_q(int p);
@@ -166,12 +210,29 @@ int ns_guard_ucb_crnh(int32_t num_ratings, double icpt_max);
 ** weight_out[n_ratings]. */
 int ns_guard_tag_weights(const ns_guard_fit *f, double *weight_out);
 
+/* The same weights without storing them: the normalisation (means and
+** standard deviations of both factor clouds) and p40, found with one
+** double per rating of scratch; ns_guard_tag_weight() is then a_j. */
+typedef struct ns_guard_tag_scale {
+  double mn, sn;              /* notes' factor: mean, population std */
+  double mr, sr;              /* raters' */
+  double p40;                 /* 40th percentile of the distances */
+} ns_guard_tag_scale;
+int ns_guard_tag_scale_fit(const ns_guard_fit *f, ns_guard_tag_scale *s);
+double ns_guard_tag_weight(const ns_guard_fit *f, const ns_guard_tag_scale *s, size_t j);
+
 /* Per note: rating_weight[n] = sum a_e; adjusted[n*13+t] = sum a_e*tag;
 ** ratio[n*13+t] = adjusted / rating_weight (NAN for notes without ratings).
 ** t indexes the 13 not-helpful tags in TSV order (tag bit 9+t).
 ** rating_weight may be NULL. */
 int ns_guard_tag_aggregate(const ns_guard_fit *f, const double *weight,
                            double *adjusted, double *ratio, double *rating_weight);
+/* The same with a_e = ns_guard_tag_weight(f, s, e) * the fit's weight of e
+** (r_weight; 1 when NULL), computed as the sums go: no per-rating array.
+** Sums and products are those of ns_guard_tag_aggregate on the array
+** a_e * (double)r_weight[e], so the results are bit-identical. */
+int ns_guard_tag_aggregate_scaled(const ns_guard_fit *f, const ns_guard_tag_scale *s,
+                                  double *adjusted, double *ratio, double *rating_weight);
 
 /* thresholds[t] = np.quantile(ratio[:,t] over notes with is_crh[n],
 ** arange(0,1,.01))[pct]; 0.0 when no note qualifies. */
@@ -225,10 +286,12 @@ int ns_guard_incorrect_filter(const ns_guard_fit *f, const int32_t *incorrect,
 /* flag[u] = 1 if rater u's rating count in the 7- or 28-day window ending at
 ** the newest rating (created >= newest - window) is greater than the 0.999
 ** quantile of the per-rater counts in that window (raters with >= 1 rating
-** there).  All 0 when n_notes_total < 200. */
+** there).  All 0 when n_notes_total < 200.  Rating e's creation time is
+** r_created_ms[r_src[e]] (r_src NULL: r_created_ms[e]), so the engine reads
+** the dataset's column through its edges' rows instead of copying it. */
 int ns_guard_high_volume(size_t n_ratings, const int32_t *r_rater,
-                         const int64_t *r_created_ms, size_t n_raters,
-                         size_t n_notes_total, uint8_t *flag);
+                         const int64_t *r_created_ms, const uint32_t *r_src,
+                         size_t n_raters, size_t n_notes_total, uint8_t *flag);
 
 /* Note-only refit without the ratings of raters with excluded[u] != 0
 ** (NoHighVol / NoCorrelated intercepts).  Notes keeping fewer than
@@ -373,6 +436,14 @@ int ns_guard_diligence_fit(size_t n_notes, size_t n_raters, size_t n_ratings,
                            const double *rater_fac,
                            const ns_guard_diligence_params *p, ns_pool *pool,
                            ns_guard_diligence_out *out);
+
+/* The same fit on f's ratings read through its view (ns_guard_fit: note,
+** rater, weight r_weight; values and factors of f are not used).  label
+** NULL: every rating labelled from its tags (ns_guard_diligence_label;
+** f->r_tags required), with no per-rating label array. */
+int ns_guard_diligence_fit_view(const ns_guard_fit *f, const int8_t *label,
+                                const double *rater_fac, const ns_guard_diligence_params *p,
+                                ns_pool *pool, ns_guard_diligence_out *out);
 
 /* FilterLowDiligence (§4.1 step 10): icpt > 0.263; NAN never fires. */
 int ns_guard_low_diligence(double icpt);

@@ -84,14 +84,11 @@ static double select_kth(double *c, size_t m, size_t k) {
   return c[k];
 }
 
-int ns_guard_quantile(const double *x, size_t n, double q, double *out) {
-  *out = NAN;
-  if (n == 0) return 0;
-  double *c = ns_mallocn(n, sizeof *c);
+int ns_guard_quantile_inplace(double *c, size_t n, double q, double *out) {
   size_t m = 0;
-  if (!c) return NS_ENOMEM;
-  for (size_t i = 0; i < n; i++)
-    if (!isnan(x[i])) c[m++] = x[i];
+  *out = NAN;
+  for (size_t i = 0; i < n; i++) /* drop NaNs, keeping the order */
+    if (!isnan(c[i])) c[m++] = c[i];
   /* The interpolation needs only the sorted elements lo and lo + 1
   ** (ns_guard_quantile_sorted): select them instead of sorting all m (the
   ** tag filter asks for a quantile of every round-2 rating). */
@@ -110,14 +107,25 @@ int ns_guard_quantile(const double *x, size_t n, double q, double *out) {
       *out = t >= 0.5 ? b - d * (1.0 - t) : a + d * t;
     }
   }
-  free(c);
   return 0;
+}
+
+int ns_guard_quantile(const double *x, size_t n, double q, double *out) {
+  *out = NAN;
+  if (n == 0) return 0;
+  double *c = ns_mallocn(n, sizeof *c);
+  if (!c) return NS_ENOMEM;
+  memcpy(c, x, n * sizeof *c);
+  int rc = ns_guard_quantile_inplace(c, n, q, out);
+  free(c);
+  return rc;
 }
 
 /* ---- note-only refits (factorization/ridge.h) --------------------------- */
 
 /* The ridge problem of f's notes with raters and mu frozen, over the CSR
-** (off, idx) of ns_ridge_csr. */
+** (off, idx) of fit_csr: idx holds rows of f's columns, which the kernel
+** reads directly (the target through r_level when r_value is NULL). */
 static ns_ridge_data ridge_of(const ns_guard_fit *f, const size_t *off, const uint32_t *idx,
                               int min_ratings) {
   ns_ridge_data d;
@@ -129,6 +137,9 @@ static ns_ridge_data ridge_of(const ns_guard_fit *f, const size_t *off, const ui
   d.idx = idx;
   d.other = f->r_rater;
   d.value = f->r_value;
+  d.code_row = f->r_src;
+  d.code = f->r_level;
+  d.code_value = f->level_value;
   d.weight = f->r_weight;
   d.other_icpt = f->rater_icpt;
   d.other_fac = f->rater_fac;
@@ -136,9 +147,52 @@ static ns_ridge_data ridge_of(const ns_guard_fit *f, const size_t *off, const ui
   return d;
 }
 
+/* ns_ridge_csr over f's view: the ratings j with keep[j] != 0 (keep NULL =
+** all) by note, each entered as its row ns_guard_row(f, j).  Rows ascend
+** with j, so a note's observations are in rating order as before.  Returns
+** 0, NS_EINVAL (an index out of range) or NS_ENOMEM; *off, *idx new. */
+static int fit_csr(const ns_guard_fit *f, const uint8_t *keep, size_t **off_out,
+                   uint32_t **idx_out) {
+  size_t nn = f->n_notes, *off, *pos;
+  uint32_t *idx;
+  *off_out = NULL;
+  *idx_out = NULL;
+  if (!f->r_id)
+    return ns_ridge_csr(nn, f->n_raters, f->n_ratings, f->r_note, f->r_rater, keep, off_out,
+                        idx_out);
+  off = ns_calloc(nn + 1, sizeof *off);
+  pos = ns_mallocn(nn, sizeof *pos);
+  if (!off || !pos) {
+    free(off), free(pos);
+    return NS_ENOMEM;
+  }
+  for (size_t j = 0; j < f->n_ratings; j++) {
+    int32_t n = ns_guard_note(f, j), u = ns_guard_rater(f, j);
+    if (n < 0 || (size_t)n >= nn || u < 0 || (size_t)u >= f->n_raters) {
+      free(off), free(pos);
+      return NS_EINVAL;
+    }
+    if (!keep || keep[j]) off[n + 1]++;
+  }
+  for (size_t n = 0; n < nn; n++) off[n + 1] += off[n];
+  idx = ns_mallocn(off[nn], sizeof *idx);
+  if (!idx) {
+    free(off), free(pos);
+    return NS_ENOMEM;
+  }
+  memcpy(pos, off, nn * sizeof *pos);
+  for (size_t j = 0; j < f->n_ratings; j++)
+    if (!keep || keep[j]) idx[pos[ns_guard_note(f, j)]++] = f->r_id[j];
+  free(pos);
+  *off_out = off;
+  *idx_out = idx;
+  return 0;
+}
+
 static int check_fit(const ns_guard_fit *f) {
   if (!f || f->k < 1 || f->k > NS_GUARD_MAX_K) return NS_EINVAL;
-  if (f->n_ratings && (!f->r_note || !f->r_rater || !f->r_value)) return NS_EINVAL;
+  if (f->n_ratings && (!f->r_note || !f->r_rater || !(f->r_value || f->r_level)))
+    return NS_EINVAL;
   if (f->n_notes && !f->note_icpt) return NS_EINVAL;
   if (f->n_raters && (!f->rater_icpt || !f->rater_fac)) return NS_EINVAL;
   if (f->n_ratings >= UINT32_MAX) return NS_EINVAL;
@@ -156,9 +210,7 @@ int ns_guard_refit_notes(const ns_guard_fit *f, const uint8_t *keep,
   int rc;
   if (n_refit) *n_refit = 0;
   if ((rc = check_fit(f)) != 0 || !reg || !icpt_out) return rc ? rc : NS_EINVAL;
-  if ((rc = ns_ridge_csr(f->n_notes, f->n_raters, f->n_ratings, f->r_note, f->r_rater, keep,
-                         &off, &idx)) != 0)
-    return rc;
+  if ((rc = fit_csr(f, keep, &off, &idx)) != 0) return rc;
   ns_ridge_count(off, f->n_notes, min_ratings, &nr, &nk);
   d = ridge_of(f, off, idx, min_ratings);
   memset(&v, 0, sizeof v);
@@ -198,8 +250,8 @@ int ns_guard_pseudo_bounds(const ns_guard_fit *f, const ns_guard_reg *reg,
   ** carry the zero parameters of an empty row). */
   active = ns_calloc(f->n_raters, 1);
   if (!active) return NS_ENOMEM;
-  for (size_t e = 0; e < f->n_ratings; e++) {
-    int32_t u = f->r_rater[e];
+  for (size_t j = 0; j < f->n_ratings; j++) {
+    int32_t u = ns_guard_rater(f, j);
     if (u < 0 || (size_t)u >= f->n_raters) {
       rc = NS_EINVAL;
       goto out;
@@ -233,9 +285,7 @@ int ns_guard_pseudo_bounds(const ns_guard_fit *f, const ns_guard_reg *reg,
     rc = NS_ENOMEM;
     goto out;
   }
-  if ((rc = ns_ridge_csr(nn, f->n_raters, f->n_ratings, f->r_note, f->r_rater, NULL, &off,
-                         &idx)) != 0)
-    goto out;
+  if ((rc = fit_csr(f, NULL, &off, &idx)) != 0) goto out;
   ns_ridge_count(off, nn, 1, &nr, &nk);
   d = ridge_of(f, off, idx, 1);
   memset(vr, 0, sizeof vr);
@@ -284,8 +334,8 @@ int ns_guard_ucb_crnh(int32_t num_ratings, double icpt_max) {
 /* ---- 4. high-volume raters and exclusion refits ----------------------- */
 
 int ns_guard_high_volume(size_t n_ratings, const int32_t *r_rater,
-                         const int64_t *r_created_ms, size_t n_raters,
-                         size_t n_notes_total, uint8_t *flag) {
+                         const int64_t *r_created_ms, const uint32_t *r_src,
+                         size_t n_raters, size_t n_notes_total, uint8_t *flag) {
   static const int64_t windows[2] = {NS_GUARD_HIGHVOL_WINDOW1_MS,
                                      NS_GUARD_HIGHVOL_WINDOW2_MS};
   int32_t *cnt = NULL;
@@ -305,7 +355,8 @@ int ns_guard_high_volume(size_t n_ratings, const int32_t *r_rater,
       rc = NS_EINVAL;
       goto out;
     }
-    if (r_created_ms[e] > newest) newest = r_created_ms[e];
+    int64_t t = r_created_ms[r_src ? r_src[e] : e];
+    if (t > newest) newest = t;
   }
   for (int w = 0; w < 2; w++) {
     int64_t since = newest - windows[w];
@@ -313,7 +364,7 @@ int ns_guard_high_volume(size_t n_ratings, const int32_t *r_rater,
     double q;
     memset(cnt, 0, n_raters * sizeof *cnt);
     for (size_t e = 0; e < n_ratings; e++)
-      if (r_created_ms[e] >= since) cnt[r_rater[e]]++;
+      if (r_created_ms[r_src ? r_src[e] : e] >= since) cnt[r_rater[e]]++;
     for (size_t u = 0; u < n_raters; u++)
       if (cnt[u] > 0) vals[m++] = cnt[u];
     if ((rc = ns_guard_quantile(vals, m, NS_GUARD_HIGHVOL_QUANTILE, &q)) != 0) goto out;
@@ -334,9 +385,9 @@ int ns_guard_refit_excluding(const ns_guard_fit *f, const uint8_t *excluded,
   if ((rc = check_fit(f)) != 0 || !excluded) return rc ? rc : NS_EINVAL;
   keep = ns_mallocn(f->n_ratings, 1);
   if (!keep) return NS_ENOMEM;
-  for (size_t e = 0; e < f->n_ratings; e++) {
-    int32_t u = f->r_rater[e];
-    keep[e] = (u >= 0 && (size_t)u < f->n_raters) ? !excluded[u] : 1;
+  for (size_t j = 0; j < f->n_ratings; j++) {
+    int32_t u = ns_guard_rater(f, j);
+    keep[j] = (u >= 0 && (size_t)u < f->n_raters) ? !excluded[u] : 1;
   }
   rc = ns_guard_refit_notes(f, keep, reg, min_ratings, NULL, pool, icpt_out, NULL, NULL);
   free(keep);
@@ -359,10 +410,10 @@ int ns_guard_population_sampled(const ns_guard_fit *f, const uint8_t *r_source,
   if (!keep) return NS_ENOMEM;
   if (out->n_neg) memset(out->n_neg, 0, f->n_notes * sizeof *out->n_neg);
   if (out->n_pos) memset(out->n_pos, 0, f->n_notes * sizeof *out->n_pos);
-  for (size_t e = 0; e < f->n_ratings; e++) {
-    keep[e] = r_source[e] == NS_SOURCE_POPULATION_SAMPLED;
-    if (!keep[e]) continue;
-    int32_t n = f->r_note[e], u = f->r_rater[e];
+  for (size_t j = 0; j < f->n_ratings; j++) {
+    keep[j] = r_source[j] == NS_SOURCE_POPULATION_SAMPLED;
+    if (!keep[j]) continue;
+    int32_t n = ns_guard_note(f, j), u = ns_guard_rater(f, j);
     if (n < 0 || (size_t)n >= f->n_notes || u < 0 || (size_t)u >= f->n_raters) {
       free(keep);
       return NS_EINVAL;

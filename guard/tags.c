@@ -35,7 +35,15 @@ static size_t mean_std(const double *v, size_t n, size_t ld, const uint8_t *has,
   return m;
 }
 
-int ns_guard_tag_weights(const ns_guard_fit *f, double *weight_out) {
+/* |z(f_u) - z(f_n)| of rating j under s's normalisation (dimension 0). */
+static double tag_distance(const ns_guard_fit *f, const ns_guard_tag_scale *s, size_t j) {
+  size_t k = (size_t)f->k;
+  double zn = (f->note_fac[(size_t)ns_guard_note(f, j) * k] - s->mn) / s->sn;
+  double zu = (f->rater_fac[(size_t)ns_guard_rater(f, j) * k] - s->mr) / s->sr;
+  return fabs(zu - zn);
+}
+
+int ns_guard_tag_scale_fit(const ns_guard_fit *f, ns_guard_tag_scale *s) {
   uint8_t *hn = NULL, *hr = NULL;
   double *d = NULL;
   int rc = 0;
@@ -47,8 +55,8 @@ int ns_guard_tag_weights(const ns_guard_fit *f, double *weight_out) {
     rc = NS_ENOMEM;
     goto out;
   }
-  for (size_t e = 0; e < f->n_ratings; e++) {
-    int32_t n = f->r_note[e], u = f->r_rater[e];
+  for (size_t j = 0; j < f->n_ratings; j++) {
+    int32_t n = ns_guard_note(f, j), u = ns_guard_rater(f, j);
     if (n < 0 || (size_t)n >= f->n_notes || u < 0 || (size_t)u >= f->n_raters) {
       rc = NS_EINVAL;
       goto out;
@@ -57,30 +65,11 @@ int ns_guard_tag_weights(const ns_guard_fit *f, double *weight_out) {
   }
   /* z-normalise notes and raters separately: the two factor clouds share
   ** one space but may differ in scale. */
-  double mn, sn, mr, sr;
-  mean_std(f->note_fac, f->n_notes, k, hn, &mn, &sn);
-  mean_std(f->rater_fac, f->n_raters, k, hr, &mr, &sr);
-  for (size_t e = 0; e < f->n_ratings; e++) {
-    double zn = (f->note_fac[(size_t)f->r_note[e] * k] - mn) / sn;
-    double zu = (f->rater_fac[(size_t)f->r_rater[e] * k] - mr) / sr;
-    d[e] = fabs(zu - zn);
-    weight_out[e] = d[e];
-  }
-  double p40;
-  if ((rc = ns_guard_quantile(d, f->n_ratings, NS_GUARD_TAG_NORM_PCT / 100.0, &p40)) != 0)
-    goto out;
-  for (size_t e = 0; e < f->n_ratings; e++) {
-    if (p40 > 0) {
-      double r = d[e] / p40;
-      weight_out[e] = 1.0 / (1.0 + pow(r, 5.0));
-    } else {
-      /* Degenerate p40 = 0 (at least 40% of ratings at distance 0): the
-      ** reference would divide by zero; we give full weight at d = 0 and
-      ** none elsewhere, the limit of the formula as p40 -> 0+. */
-      weight_out[e] = d[e] == 0 ? 1.0 : 0.0;
-    }
-    if (isnan(weight_out[e])) weight_out[e] = 0.0; /* pandas sum skips NaN */
-  }
+  mean_std(f->note_fac, f->n_notes, k, hn, &s->mn, &s->sn);
+  mean_std(f->rater_fac, f->n_raters, k, hr, &s->mr, &s->sr);
+  for (size_t j = 0; j < f->n_ratings; j++) d[j] = tag_distance(f, s, j);
+  /* the distances are not needed afterwards: select in place */
+  rc = ns_guard_quantile_inplace(d, f->n_ratings, NS_GUARD_TAG_NORM_PCT / 100.0, &s->p40);
 out:
   free(hn);
   free(hr);
@@ -88,8 +77,32 @@ out:
   return rc;
 }
 
-int ns_guard_tag_aggregate(const ns_guard_fit *f, const double *weight,
-                           double *adjusted, double *ratio, double *rating_weight) {
+double ns_guard_tag_weight(const ns_guard_fit *f, const ns_guard_tag_scale *s, size_t j) {
+  double d = tag_distance(f, s, j), w;
+  if (s->p40 > 0) {
+    double r = d / s->p40;
+    w = 1.0 / (1.0 + pow(r, 5.0));
+  } else {
+    /* Degenerate p40 = 0 (at least 40% of ratings at distance 0): the
+    ** reference would divide by zero; we give full weight at d = 0 and
+    ** none elsewhere, the limit of the formula as p40 -> 0+. */
+    w = d == 0 ? 1.0 : 0.0;
+  }
+  return isnan(w) ? 0.0 : w; /* pandas sum skips NaN */
+}
+
+int ns_guard_tag_weights(const ns_guard_fit *f, double *weight_out) {
+  ns_guard_tag_scale s;
+  int rc = ns_guard_tag_scale_fit(f, &s);
+  if (rc != 0) return rc;
+  for (size_t j = 0; j < f->n_ratings; j++) weight_out[j] = ns_guard_tag_weight(f, &s, j);
+  return 0;
+}
+
+/* Both aggregates: weight[j], or (weight NULL) rating j's tag weight under
+** s times its fit weight. */
+static int tag_aggregate(const ns_guard_fit *f, const double *weight, const ns_guard_tag_scale *s,
+                         double *adjusted, double *ratio, double *rating_weight) {
   double *tot = rating_weight;
   int own = 0;
   if (!f->r_tags) return NS_EINVAL;
@@ -100,17 +113,18 @@ int ns_guard_tag_aggregate(const ns_guard_fit *f, const double *weight,
   }
   memset(tot, 0, f->n_notes * sizeof *tot);
   memset(adjusted, 0, f->n_notes * NS_N_NOT_HELPFUL_TAGS * sizeof *adjusted);
-  for (size_t e = 0; e < f->n_ratings; e++) {
-    size_t n = (size_t)f->r_note[e];
+  for (size_t j = 0; j < f->n_ratings; j++) {
+    size_t n = (size_t)ns_guard_note(f, j);
     if (n >= f->n_notes) {
       if (own) free(tot);
       return NS_EINVAL;
     }
-    tot[n] += weight[e];
-    uint32_t tags = f->r_tags[e];
+    double w = weight ? weight[j] : ns_guard_tag_weight(f, s, j) * (double)ns_guard_weight(f, j);
+    tot[n] += w;
+    uint32_t tags = ns_guard_tags(f, j);
     for (int t = 0; t < NS_N_NOT_HELPFUL_TAGS; t++)
       if (tags & NS_TAG_BIT(NS_N_HELPFUL_TAGS + t))
-        adjusted[n * NS_N_NOT_HELPFUL_TAGS + t] += weight[e];
+        adjusted[n * NS_N_NOT_HELPFUL_TAGS + t] += w;
   }
   /* A note with no rating has no row in the reference; NaN here. */
   for (size_t n = 0; n < f->n_notes; n++)
@@ -119,6 +133,18 @@ int ns_guard_tag_aggregate(const ns_guard_fit *f, const double *weight,
           tot[n] > 0 ? adjusted[n * NS_N_NOT_HELPFUL_TAGS + t] / tot[n] : NAN;
   if (own) free(tot);
   return 0;
+}
+
+int ns_guard_tag_aggregate(const ns_guard_fit *f, const double *weight,
+                           double *adjusted, double *ratio, double *rating_weight) {
+  if (!weight) return NS_EINVAL;
+  return tag_aggregate(f, weight, NULL, adjusted, ratio, rating_weight);
+}
+
+int ns_guard_tag_aggregate_scaled(const ns_guard_fit *f, const ns_guard_tag_scale *s,
+                                  double *adjusted, double *ratio, double *rating_weight) {
+  if (!s) return NS_EINVAL;
+  return tag_aggregate(f, NULL, s, adjusted, ratio, rating_weight);
 }
 
 int ns_guard_tag_thresholds(size_t n_notes, const double *ratio,
@@ -231,20 +257,21 @@ int ns_guard_incorrect_filter(const ns_guard_fit *f, const int32_t *incorrect,
     return NS_ENOMEM;
   }
   for (size_t n = 0; n < f->n_notes; n++) out->p_sum[n] = 0;
-  for (size_t e = 0; e < f->n_ratings; e++) {
-    int32_t n = f->r_note[e], u = f->r_rater[e];
-    double w = f->r_weight ? f->r_weight[e] : 1.0;
+  for (size_t j = 0; j < f->n_ratings; j++) {
+    int32_t n = ns_guard_note(f, j), u = ns_guard_rater(f, j);
+    double w = ns_guard_weight(f, j);
+    uint32_t tags = ns_guard_tags(f, j);
     if (n < 0 || (size_t)n >= f->n_notes || u < 0 || (size_t)u >= f->n_raters) {
       free(cnt);
       free(vot);
       return NS_EINVAL;
     }
-    if (!(f->r_tags[e] & NH_MASK)) continue;
+    if (!(tags & NH_MASK)) continue;
     double fu = clip04(f->rater_fac[(size_t)u * k]);
     double fn = clip04(f->note_fac[(size_t)n * k]);
     if (!(fabs(fu - fn) < NS_GUARD_INCORRECT_HALF_WIDTH)) continue;
     vot[n] += w;
-    if (f->r_tags[e] & NS_TAG_BIT(NS_TAG_NH_INCORRECT)) cnt[n] += w;
+    if (tags & NS_TAG_BIT(NS_TAG_NH_INCORRECT)) cnt[n] += w;
     /* rater's propensity to tag Incorrect, over the whole history; 0 when
     ** the history has no tagged rating (the reference's fillna(0)). */
     if (nh_total[u] > 0) out->p_sum[n] += w * (double)incorrect[u] / (double)nh_total[u];

@@ -352,7 +352,7 @@ TEST(guard_high_volume_quantile) {
   for (int i = 0; i < 45; i++) ru[e] = 1002, ts[e++] = T - 10 * D;
   ASSERT_EQ(e, ne);
   uint8_t *flag = calloc(nu, 1);
-  ASSERT_OK(ns_guard_high_volume(ne, ru, ts, nu, 200, flag));
+  ASSERT_OK(ns_guard_high_volume(ne, ru, ts, NULL, nu, 200, flag));
   ASSERT_EQ(flag[0], 1);
   ASSERT_EQ(flag[1], 0);
   ASSERT_EQ(flag[1000], 0);
@@ -361,7 +361,7 @@ TEST(guard_high_volume_quantile) {
   int total = 0;
   for (size_t u = 0; u < nu; u++) total += flag[u];
   ASSERT_EQ(total, 2);
-  ASSERT_OK(ns_guard_high_volume(ne, ru, ts, nu, 199, flag)); /* < 200 notes */
+  ASSERT_OK(ns_guard_high_volume(ne, ru, ts, NULL, nu, 199, flag)); /* < 200 notes */
   for (size_t u = 0; u < nu; u++) ASSERT_EQ(flag[u], 0);
   free(ru), free(ts), free(flag);
 }
@@ -1050,4 +1050,133 @@ TEST(logit_newton_two_features_stationary) {
   ASSERT_NEAR(g[0], 0, 1e-12);
   ASSERT_NEAR(g[1], 0, 1e-12);
   ASSERT_NEAR(G0, 0, 1e-12);
+}
+
+/* ---- the view (ns_guard_fit's r_id / r_src / r_level) -------------------- */
+
+/* The engine hands guard/ its edge columns, a list of the round-2 edges
+** (skipping the others) and the edges' rows in the dataset, instead of
+** copied columns.  Every guardrail must give the same bits both ways:
+** build a store (tags, levels, sources, times), columns over a shuffled
+** subset of it, a list that skips about 40 % of the columns, and compare
+** each function on the copies (the old interface) with the view. */
+TEST(guard_view_matches_copies) {
+  enum { NN = 70, NU = 50, S = 6000, M = 5000 };
+  ns_rng g;
+  ns_rng_seed(&g, 23);
+  uint32_t *tags = calloc(S, 4), *src = calloc(M, 4), *id = calloc(M, 4);
+  uint8_t *lvl = calloc(S, 1), *source = calloc(S, 1);
+  int64_t *created = calloc(S, 8);
+  int32_t *cn = calloc(M, 4), *cu = calloc(M, 4);
+  float *cw = calloc(M, 4);
+  double ni[NN], nf[NN], ui[NU], uf[NU];
+  for (int n = 0; n < NN; n++) ni[n] = 0.3 * ns_rng_normal(&g), nf[n] = 0.5 * ns_rng_normal(&g);
+  for (int u = 0; u < NU; u++) ui[u] = 0.2 * ns_rng_normal(&g), uf[u] = 0.5 * ns_rng_normal(&g);
+  for (size_t s = 0; s < S; s++) {
+    lvl[s] = (uint8_t)ns_rng_below(&g, 3);
+    /* not-helpful tags (bits 9..21) on a third, Incorrect often */
+    tags[s] = ns_rng_below(&g, 3) == 0 ? (uint32_t)ns_rng_below(&g, 1u << 13) << 9 : 0;
+    source[s] = ns_rng_below(&g, 2) ? NS_SOURCE_POPULATION_SAMPLED : NS_SOURCE_DEFAULT;
+    created[s] = 1700000000000LL + (int64_t)ns_rng_below(&g, 60) * 86400000LL;
+  }
+  size_t ne = 0;
+  for (size_t c = 0; c < M; c++) {
+    src[c] = (uint32_t)((c * 7919u) % S); /* a column row's store row */
+    cn[c] = (int32_t)ns_rng_below(&g, NN);
+    cu[c] = (int32_t)ns_rng_below(&g, NU);
+    cw[c] = 1.0f / (float)(1 + ns_rng_below(&g, 3));
+    if (ns_rng_below(&g, 5) >= 2) id[ne++] = (uint32_t)c;
+  }
+  /* the copies, as engine/pipeline_guard.c made them */
+  int32_t *rn = calloc(ne, 4), *ru = calloc(ne, 4);
+  float *rv = calloc(ne, 4), *rw = calloc(ne, 4);
+  uint32_t *tg = calloc(ne, 4);
+  int8_t *lab = calloc(ne, 1);
+  uint8_t *rs = calloc(ne, 1);
+  for (size_t j = 0; j < ne; j++) {
+    size_t c = id[j], s = src[c];
+    rn[j] = cn[c], ru[j] = cu[c], rw[j] = cw[c], tg[j] = tags[s];
+    rv[j] = (float)NS_LEVEL_VALUE(lvl[s]);
+    lab[j] = (int8_t)ns_guard_diligence_label(tags[s]);
+    rs[j] = source[s];
+  }
+  ns_guard_fit fc = {NN, NU, ne, 1, 0.05, ni, nf, ui, uf, rn, ru, rv, rw, tg};
+  ns_guard_fit fv = {NN, NU, ne, 1, 0.05, ni, nf, ui, uf, cn, cu, NULL, cw, tags,
+                     id, src, lvl, {0.0f, 0.5f, 1.0f, 1.5f}};
+  ASSERT_EQ(ns_guard_note(&fv, 3), rn[3]);
+  ASSERT_EQ(ns_guard_tags(&fv, ne - 1), tg[ne - 1]);
+  ns_guard_reg reg = {0.15, 0.03, 0.0};
+
+  /* pseudo-rater bounds (4 refits) */
+  double a[4 * NN], b[4 * NN];
+  ns_guard_bounds ba = {a, a + NN, a + 2 * NN, a + 3 * NN, NULL, NULL, 0};
+  ns_guard_bounds bb = {b, b + NN, b + 2 * NN, b + 3 * NN, NULL, NULL, 0};
+  ASSERT_OK(ns_guard_pseudo_bounds(&fc, &reg, NULL, &ba));
+  ASSERT_OK(ns_guard_pseudo_bounds(&fv, &reg, NULL, &bb));
+  ASSERT_EQ(memcmp(a, b, sizeof a), 0);
+  ASSERT(!isnan(a[NN]) && a[0] < a[NN]);
+
+  /* exclusion refit and population-sampled refit */
+  uint8_t ex[NU] = {0};
+  for (int u = 0; u < NU; u += 4) ex[u] = 1;
+  ASSERT_OK(ns_guard_refit_excluding(&fc, ex, &reg, 5, NULL, a));
+  ASSERT_OK(ns_guard_refit_excluding(&fv, ex, &reg, 5, NULL, b));
+  ASSERT_EQ(memcmp(a, b, NN * sizeof *a), 0);
+  int32_t pn[2][NN], pp[2][NN];
+  ns_guard_popsampled pa = {a, pn[0], pp[0]}, pb = {b, pn[1], pp[1]};
+  ASSERT_OK(ns_guard_population_sampled(&fc, rs, &reg, NULL, &pa));
+  ASSERT_OK(ns_guard_population_sampled(&fv, rs, &reg, NULL, &pb));
+  ASSERT_EQ(memcmp(a, b, NN * sizeof *a), 0);
+  ASSERT_EQ(memcmp(pn[0], pn[1], sizeof pn[0]), 0);
+  ASSERT_EQ(memcmp(pp[0], pp[1], sizeof pp[0]), 0);
+
+  /* tag filter: weights stored and multiplied by the fit weight, against
+  ** the scaled aggregate computing both as it sums */
+  double *w = calloc(ne, sizeof *w), adj[2][NN * 13], rat[2][NN * 13];
+  ASSERT_OK(ns_guard_tag_weights(&fc, w));
+  for (size_t j = 0; j < ne; j++) w[j] *= rw[j];
+  ASSERT_OK(ns_guard_tag_aggregate(&fc, w, adj[0], rat[0], NULL));
+  ns_guard_tag_scale sc;
+  ASSERT_OK(ns_guard_tag_scale_fit(&fv, &sc));
+  ASSERT(sc.p40 > 0);
+  ASSERT_OK(ns_guard_tag_aggregate_scaled(&fv, &sc, adj[1], rat[1], NULL));
+  ASSERT_EQ(memcmp(adj[0], adj[1], sizeof adj[0]), 0);
+  ASSERT_EQ(memcmp(rat[0], rat[1], sizeof rat[0]), 0);
+
+  /* incorrect filter */
+  int32_t inc[NU], tot[NU], c1[2][NN], c2[2][NN];
+  double ps[2][NN], tf[2][NN];
+  uint8_t fired[2][NN];
+  ns_guard_incorrect_counts(ne, ru, tg, NU, inc, tot);
+  ns_guard_incorrect ia = {c1[0], c2[0], ps[0], tf[0], fired[0]};
+  ns_guard_incorrect ib = {c1[1], c2[1], ps[1], tf[1], fired[1]};
+  ASSERT_OK(ns_guard_incorrect_filter(&fc, inc, tot, 1.0, &ia));
+  ASSERT_OK(ns_guard_incorrect_filter(&fv, inc, tot, 1.0, &ib));
+  ASSERT_EQ(memcmp(c1[0], c1[1], sizeof c1[0]), 0);
+  ASSERT_EQ(memcmp(ps[0], ps[1], sizeof ps[0]), 0);
+  ASSERT_EQ(memcmp(fired[0], fired[1], sizeof fired[0]), 0);
+
+  /* low-diligence model: label array against labels from the tags */
+  double dn[2][NN];
+  ns_guard_diligence_params p;
+  ns_guard_diligence_params_default(&p);
+  ns_guard_diligence_out da = {dn[0], NULL, NULL, NULL, {0}, {0}};
+  ns_guard_diligence_out db = {dn[1], NULL, NULL, NULL, {0}, {0}};
+  ASSERT_OK(ns_guard_diligence_fit(NN, NU, ne, rn, ru, lab, rw, uf, &p, NULL, &da));
+  ASSERT_OK(ns_guard_diligence_fit_view(&fv, NULL, uf, &p, NULL, &db));
+  ASSERT(da.passes[2] > 0);
+  ASSERT_EQ(memcmp(dn[0], dn[1], sizeof dn[0]), 0);
+  ASSERT_EQ(memcmp(da.mu, db.mu, sizeof da.mu), 0);
+
+  /* high-volume raters: times through the rows' store rows, not copied */
+  int64_t *ts = calloc(M, 8);
+  uint8_t hv[2][NU];
+  for (size_t c = 0; c < M; c++) ts[c] = created[src[c]];
+  ASSERT_OK(ns_guard_high_volume(M, cu, ts, NULL, NU, 200, hv[0]));
+  ASSERT_OK(ns_guard_high_volume(M, cu, created, src, NU, 200, hv[1]));
+  ASSERT_EQ(memcmp(hv[0], hv[1], NU), 0);
+
+  free(tags), free(src), free(id), free(lvl), free(source), free(created);
+  free(cn), free(cu), free(cw), free(rn), free(ru), free(rv), free(rw), free(tg);
+  free(lab), free(rs), free(w), free(ts);
 }
