@@ -290,12 +290,15 @@ static int fit_subset(ns__run *run, fit_io *io) {
   int32_t *nmap = ns_mallocn(run->n_notes, sizeof *nmap);
   int32_t *umap = ns_mallocn(run->n_part, sizeof *umap);
   /* the subset straight in mf.c's gathered form (mf.h ns_mf_fit_gathered):
-  ** per side CSR offsets, (other row, value) and weight per slot -- 24 bytes
-  ** per fitted rating, where columns + an edge-id CSR + the solver's own
-  ** gathered copy took 48 */
+  ** per side CSR offsets, a 4-byte slot (other row | code of the value in
+  ** a per-fit table of the few helpfulness values) and a weight per slot
+  ** -- 16 bytes per fitted rating, 8 unweighted, where columns + an
+  ** edge-id CSR + the solver's own gathered copy took 48 */
   uint64_t *roff = NULL, *noff = NULL, *rcur = NULL, *ncur = NULL;
-  ns_mf_edge *rpe = NULL, *npe = NULL;
+  uint32_t *rsl = NULL, *nsl = NULL;
   float *rpw = NULL, *npw = NULL;
+  uint32_t vbits[NS_MF_MAX_VALUES];   /* the table's values, as bits */
+  unsigned nv = 0;
   ns_bigraph sides;
   ns_mf_gathered gd;
   ns_mf_model m;
@@ -330,18 +333,23 @@ static int fit_subset(ns__run *run, fit_io *io) {
   io->mu = NAN;
   if (ne == 0) goto out;
 
-  if (ne >= UINT32_MAX) { rc = NS_ERANGE; goto out; }
+  /* a row must fit in a slot's low bits (mf.h NS_MF_MAX_ROWS) */
+  if (ne >= UINT32_MAX || nu > NS_MF_MAX_ROWS || nn > NS_MF_MAX_ROWS) {
+    rc = NS_ERANGE;
+    goto out;
+  }
+  memset(&gd, 0, sizeof gd);
   roff = ns_calloc(nu + 1, sizeof *roff);
   noff = ns_calloc(nn + 1, sizeof *noff);
   rcur = ns_mallocn(nu, sizeof *rcur);
   ncur = ns_mallocn(nn, sizeof *ncur);
-  rpe = ns_mallocn(ne, sizeof *rpe);
-  npe = ns_mallocn(ne, sizeof *npe);
+  rsl = ns_mallocn(ne, sizeof *rsl);
+  nsl = ns_mallocn(ne, sizeof *nsl);
   if (io->weight) {
     rpw = ns_mallocn(ne, sizeof *rpw);
     npw = ns_mallocn(ne, sizeof *npw);
   }
-  if (!roff || !noff || !rcur || !ncur || !rpe || !npe || (io->weight && (!rpw || !npw))) {
+  if (!roff || !noff || !rcur || !ncur || !rsl || !nsl || (io->weight && (!rpw || !npw))) {
     rc = NS_ENOMEM;
     goto out;
   }
@@ -360,14 +368,26 @@ static int fit_subset(ns__run *run, fit_io *io) {
   for (size_t e = 0; e < run->n_r; e++) {
     int32_t u, n;
     uint64_t a, b;
+    float v;
+    uint32_t vb;
+    unsigned c = 0;
     if (!io->mask[e]) continue;
+    /* the value's code: its place in the table, by bits, in order of
+    ** first appearance (the table is exactly the floats the fit reads) */
+    v = ns__r_value(run, e);
+    memcpy(&vb, &v, sizeof vb);
+    while (c < nv && vbits[c] != vb) c++;
+    if (c == nv) {
+      if (nv == NS_MF_MAX_VALUES) { rc = NS_ERANGE; goto out; }
+      vbits[nv++] = vb;
+      gd.values[c] = v;
+    }
     u = umap[run->r_rater[e]];
     n = nmap[run->r_note[e]];
     a = rcur[u]++;
     b = ncur[n]++;
-    rpe[a].other = (uint32_t)n;
-    rpe[a].value = npe[b].value = ns__r_value(run, e);
-    npe[b].other = (uint32_t)u;
+    rsl[a] = ns_mf_slot((uint32_t)n, c);
+    nsl[b] = ns_mf_slot((uint32_t)u, c);
     if (rpw) rpw[a] = npw[b] = io->weight[e];
   }
   free(rcur);
@@ -379,8 +399,8 @@ static int fit_subset(ns__run *run, fit_io *io) {
   sides.n_edges = ne;
   sides.rater_off = roff;
   sides.note_off = noff;
-  gd.rater_pe = rpe;
-  gd.note_pe = npe;
+  gd.rater_slot = rsl;
+  gd.note_slot = nsl;
   gd.rater_pw = rpw;
   gd.note_pw = npw;
   if ((rc = ns_mf_model_init(&m, nu, nn, k)) != 0) goto out;
@@ -443,8 +463,8 @@ out:
   free(noff);
   free(rcur);
   free(ncur);
-  free(rpe);
-  free(npe);
+  free(rsl);
+  free(nsl);
   free(rpw);
   free(npw);
   return rc;

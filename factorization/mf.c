@@ -2,8 +2,10 @@
 ** factorization/mf.c -- matrix factorization with intercepts, fitted by
 ** exact alternating least squares (ALS).
 **
-** Called by engine/ (the scoring pipeline) through ns_mf_fit(); one fit runs
-** on the caller's thread and fans the per-row work out over an ns_pool.
+** Called by engine/ (the scoring pipeline) through ns_mf_fit_gathered(), on
+** its packed 4-byte slots, and by tests and tools through ns_mf_fit() on
+** per-rating columns; one fit runs on the caller's thread and fans the
+** per-row work out over an ns_pool.
 **
 ** Why ALS works here.  Multiply the loss of mf.h by N (the number of
 ** ratings).  With every note parameter and mu held fixed, the terms that
@@ -106,18 +108,26 @@ void ns_mf_model_free(ns_mf_model *m) {
 /* ------------------------------------------------------------------------
 ** One side of the bigraph as the solver sees it.
 */
-/* One rating as a side pass reads it: CSR order, so a row's ratings are
-** contiguous and the pass streams through memory. */
-typedef ns_mf_edge mf_edge;  /* mf.h: the gathered form callers may write */
+/* One rating as a side pass reads it in ns_mf_fit's own gathered copy:
+** CSR order, so a row's ratings are contiguous and the pass streams
+** through memory.  ns_mf_fit_gathered reads the caller's packed slots
+** (mf.h) instead: the row and a value code in one uint32. */
+typedef struct mf_edge {
+  uint32_t other;           /* row on the other side */
+  float value;              /* target r_e */
+} mf_edge;
 
 typedef struct mf_side {
   size_t n;                 /* rows on this side */
   const uint64_t *off;      /* CSR offsets (n + 1) */
   const uint32_t *edges;    /* CSR edge ids (graph order) */
   const int32_t *other;     /* per edge id: row on the other side */
-  mf_edge *pe;              /* per CSR slot: other row and value */
+  mf_edge *pe;              /* per CSR slot: other row and value (ns_mf_fit) */
+  const uint32_t *slot;     /* or per CSR slot: other row | value code
+                             ** (ns_mf_fit_gathered; pe is then NULL) */
+  double vtab[NS_MF_MAX_VALUES];  /* value of each code (slot only) */
   float *pw;                /* per CSR slot: weight (NULL: all 1) */
-  int borrowed;             /* pe / pw are the caller's (ns_mf_fit_gathered) */
+  int borrowed;             /* slot / pw are the caller's (ns_mf_fit_gathered) */
   double *icpt;             /* this side's intercepts (model array) */
   double *fac;              /* this side's factors, n x k (model array) */
   double pen_i, pen_f;      /* ridge penalties already scaled by N / n */
@@ -135,19 +145,37 @@ typedef struct mf_pass {
   double *part;             /* P_N doubles per chunk */
 } mf_pass;
 
+/* The hot loops below are written once for both layouts of a side: each
+** takes `packed` as a constant, and side_chunk() calls them through two
+** wrappers, so the compiler emits one loop per layout with no per-rating
+** branch.  Both read the same float target (widened to double), so a fit
+** on either layout sums the same numbers in the same order. */
+#define MF_INLINE static inline __attribute__((always_inline))
+
+/* Slot j of side s: the row on the other side and the target. */
+MF_INLINE size_t edge_at(const mf_side *s, uint64_t j, const int packed, double *value) {
+  if (packed) {
+    uint32_t x = s->slot[j];
+    *value = s->vtab[x >> NS_MF_ROW_BITS];
+    return (size_t)(x & NS_MF_ROW_MASK);
+  }
+  *value = (double)s->pe[j].value;
+  return (size_t)s->pe[j].other;
+}
+
 /* Solves the row's normal equations for k = 1 in closed form.  Returns 0,
 ** or NS_ERANGE if the 2x2 system is not positive definite (row left as is). */
-static int solve_row_k1(const mf_pass *c, size_t r) {
+MF_INLINE int solve_row_k1(const mf_pass *c, size_t r, const int packed) {
   const mf_side *s = c->s;
   const double *oth = c->oth;
-  const mf_edge *pe = s->pe;
   const float *pw = s->pw;
   uint64_t b = s->off[r], e = s->off[r + 1];
   double a00 = s->pen_i, a01 = 0, a11 = s->pen_f, b0 = 0, b1 = 0, det;
   for (uint64_t j = b; j < e; j++) {
-    const double *o = oth + 2 * (size_t)pe[j].other;
+    double v;
+    const double *o = oth + 2 * edge_at(s, j, packed, &v);
     double w = pw ? (double)pw[j] : 1.0;
-    double t = (double)pe[j].value - c->mu - o[0], wf = w * o[1];
+    double t = v - c->mu - o[0], wf = w * o[1];
     a00 += w;
     a01 += wf;
     a11 += wf * o[1];
@@ -165,10 +193,9 @@ static int solve_row_k1(const mf_pass *c, size_t r) {
 /* General k: accumulate the lower triangle of A and solve it with
 ** ns_mf_spd_solve (LAPACKE dposv unless NS_MF_SOLVER=inhouse).  Returns 0
 ** or the solver's code (row left as is). */
-static int solve_row_k(const mf_pass *c, size_t r) {
+MF_INLINE int solve_row_k(const mf_pass *c, size_t r, const int packed) {
   const mf_side *s = c->s;
   const int k = c->k, n = k + 1;
-  const mf_edge *pe = s->pe;
   const float *pw = s->pw;
   _Alignas(64) double A[(NS_MF_MAX_K + 1) * (NS_MF_MAX_K + 1)];
   _Alignas(64) double rhs[NS_MF_MAX_K + 1];
@@ -180,9 +207,10 @@ static int solve_row_k(const mf_pass *c, size_t r) {
   memset(rhs, 0, sizeof rhs);
   x[0] = 1.0;
   for (uint64_t j = b; j < e; j++) {
-    const double *o = c->oth + (size_t)n * (size_t)pe[j].other;
+    double v;
+    const double *o = c->oth + (size_t)n * edge_at(s, j, packed, &v);
     double w = pw ? (double)pw[j] : 1.0;
-    double t = (double)pe[j].value - c->mu - o[0];
+    double t = v - c->mu - o[0];
     for (int q = 1; q < n; q++) x[q] = o[q];
     for (int p = 0; p < n; p++) {
       double wx = w * x[p];
@@ -199,18 +227,20 @@ static int solve_row_k(const mf_pass *c, size_t r) {
 }
 
 /* Residual sums of row r's edges with the row's current parameters. */
-static void row_data(const mf_pass *c, size_t r, double *s0, double *s1, double *s2) {
+MF_INLINE void row_data(const mf_pass *c, size_t r, const int packed, double *s0, double *s1,
+                        double *s2) {
   const mf_side *s = c->s;
   const int k = c->k;
   const double *f = s->fac + r * (size_t)k;
   const double ir = s->icpt[r];
   double a0 = 0, a1 = 0, a2 = 0;
   for (uint64_t j = s->off[r]; j < s->off[r + 1]; j++) {
-    const double *o = c->oth + (size_t)(k + 1) * (size_t)s->pe[j].other;
+    double v;
+    const double *o = c->oth + (size_t)(k + 1) * edge_at(s, j, packed, &v);
     double w = s->pw ? (double)s->pw[j] : 1.0;
     double dot = 0, res;
     for (int q = 0; q < k; q++) dot += f[q] * o[q + 1];
-    res = (double)s->pe[j].value - ir - o[0] - dot;
+    res = v - ir - o[0] - dot;
     a0 += w;
     a1 += w * res;
     a2 += w * res * res;
@@ -220,7 +250,8 @@ static void row_data(const mf_pass *c, size_t r, double *s0, double *s1, double 
   *s2 += a2;
 }
 
-static void side_chunk(void *ctx, size_t chunk, size_t begin, size_t end) {
+MF_INLINE void side_chunk_impl(void *ctx, size_t chunk, size_t begin, size_t end,
+                               const int packed) {
   const mf_pass *c = ctx;
   const mf_side *s = c->s;
   const int k = c->k;
@@ -233,11 +264,11 @@ static void side_chunk(void *ctx, size_t chunk, size_t begin, size_t end) {
         /* no ratings: the regularizer alone is minimized at 0 */
         s->icpt[r] = 0;
         for (int q = 0; q < k; q++) f[q] = 0;
-      } else if ((k == 1 ? solve_row_k1(c, r) : solve_row_k(c, r)) != 0) {
+      } else if ((k == 1 ? solve_row_k1(c, r, packed) : solve_row_k(c, r, packed)) != 0) {
         bad += 1;
       }
     }
-    if (c->want_data) row_data(c, r, &s0, &s1, &s2);
+    if (c->want_data) row_data(c, r, packed, &s0, &s1, &s2);
     ri += s->icpt[r] * s->icpt[r];
     for (int q = 0; q < k; q++) rf += f[q] * f[q];
   }
@@ -247,6 +278,14 @@ static void side_chunk(void *ctx, size_t chunk, size_t begin, size_t end) {
   pt[P_RI] = ri;
   pt[P_RF] = rf;
   pt[P_BAD] = bad;
+}
+
+static void side_chunk_plain(void *ctx, size_t chunk, size_t begin, size_t end) {
+  side_chunk_impl(ctx, chunk, begin, end, 0);
+}
+
+static void side_chunk_packed(void *ctx, size_t chunk, size_t begin, size_t end) {
+  side_chunk_impl(ctx, chunk, begin, end, 1);
 }
 
 /* Copies intercepts and factors of n rows into the (k+1)-stride array. */
@@ -287,7 +326,7 @@ static void side_pass(ns_pool *pool, mf_pass *c, double tot[P_N]) {
   const mf_side *s = c->s;
   memset(tot, 0, P_N * sizeof(double));
   if (s->n == 0) return;
-  ns_pool_for(pool, s->n, s->hint, side_chunk, c);
+  ns_pool_for(pool, s->n, s->hint, s->slot ? side_chunk_packed : side_chunk_plain, c);
   for (size_t ch = 0; ch < s->nchunks; ch++)
     for (int q = 0; q < P_N; q++) tot[q] += c->part[ch * P_N + (size_t)q];
 }
@@ -399,6 +438,7 @@ static void release_side(mf_side *s) {
     free(s->pw);
   }
   s->pe = NULL;
+  s->slot = NULL;
   s->pw = NULL;
 }
 
@@ -538,16 +578,19 @@ int ns_mf_fit(const ns_bigraph *g, const float *value, const float *weight,
   return fit_impl(g, value, weight, NULL, p, pool, m);
 }
 
-/* The caller's side arrays must hold finite values and weights too. */
+/* The caller's side arrays must hold rows in range, finite values and
+** weights too. */
 static int check_gathered(const ns_bigraph *g, const ns_mf_gathered *d) {
-  if (g->n_edges && (!d->rater_pe || !d->note_pe || !g->rater_off || !g->note_off))
-    return NS_EINVAL;
+  if (!g->rater_off || !g->note_off) return NS_EINVAL;
+  if (g->n_edges && (!d->rater_slot || !d->note_slot)) return NS_EINVAL;
   if ((d->rater_pw == NULL) != (d->note_pw == NULL)) return NS_EINVAL;
   if (g->rater_off[g->n_raters] != g->n_edges || g->note_off[g->n_notes] != g->n_edges)
     return NS_EINVAL;
+  for (unsigned c = 0; c < NS_MF_MAX_VALUES; c++)
+    if (!isfinite(d->values[c])) return NS_EINVAL;
   for (size_t j = 0; j < g->n_edges; j++) {
-    if (!isfinite(d->rater_pe[j].value) || !isfinite(d->note_pe[j].value) ||
-        d->rater_pe[j].other >= g->n_notes || d->note_pe[j].other >= g->n_raters)
+    if ((d->rater_slot[j] & NS_MF_ROW_MASK) >= g->n_notes ||
+        (d->note_slot[j] & NS_MF_ROW_MASK) >= g->n_raters)
       return NS_EINVAL;
     if (d->rater_pw && !(d->rater_pw[j] >= 0 && isfinite(d->rater_pw[j]) && d->note_pw[j] >= 0 &&
                          isfinite(d->note_pw[j])))
@@ -559,6 +602,9 @@ static int check_gathered(const ns_bigraph *g, const ns_mf_gathered *d) {
 int ns_mf_fit_gathered(const ns_bigraph *g, const ns_mf_gathered *d, const ns_mf_params *p,
                        ns_pool *pool, ns_mf_model *m) {
   if (!g || !d) return NS_EINVAL;
+  /* a row must fit in the slot's low bits; checked first, so a caller can
+  ** learn it without building anything else */
+  if (g->n_raters > NS_MF_MAX_ROWS || g->n_notes > NS_MF_MAX_ROWS) return NS_ERANGE;
   return fit_impl(g, NULL, NULL, d, p, pool, m);
 }
 
@@ -596,11 +642,14 @@ static int fit_impl(const ns_bigraph *g, const float *value, const float *weight
     goto out;
   }
   if (d) {
-    /* the caller's arrays are the gathered sides */
-    us.pe = (mf_edge *)d->rater_pe;
+    /* the caller's arrays are the gathered sides; codes read as the
+    ** double of the float target, as ns_mf_fit reads its values */
+    us.slot = d->rater_slot;
     us.pw = (float *)d->rater_pw;
-    ns.pe = (mf_edge *)d->note_pe;
+    ns.slot = d->note_slot;
     ns.pw = (float *)d->note_pw;
+    for (unsigned c = 0; c < NS_MF_MAX_VALUES; c++)
+      us.vtab[c] = ns.vtab[c] = (double)d->values[c];
     us.borrowed = ns.borrowed = 1;
   } else if ((fit_users && (rc = gather_side(pool, &us, g->n_edges, value, weight)) != 0) ||
              (rc = gather_side(pool, &ns, g->n_edges, value, weight)) != 0) {

@@ -102,23 +102,43 @@ int ns_mf_fit(const ns_bigraph *g, const float *value, const float *weight,
               const ns_mf_params *p, ns_pool *pool, ns_mf_model *m);
 
 /* The same fit on ratings the caller has already laid out the way the
-** solver reads them, per side in CSR order: for the rater side, rater u's
-** ratings are slots rater_off[u] .. rater_off[u+1] of rater_pe (the note
-** row and the value) and rater_pw (the weight; NULL = all 1, then
-** note_pw is NULL too), in increasing rating order; the note side
-** likewise.  g supplies only n_raters, n_notes, n_edges, rater_off and
-** note_off (its edge arrays may be NULL).  With the same ratings in the
-** same order the result is ns_mf_fit's bit for bit; the fit then needs no
-** per-rating input columns, no edge-id CSR and no gathering scratch: half
-** the memory (engine/pipeline.c writes its subsets straight into this
-** form).  The arrays are read, never freed. */
-typedef struct ns_mf_edge {
-  uint32_t other;           /* row on the other side */
-  float value;              /* target r_e */
-} ns_mf_edge;
+** solver reads them, per side in CSR order and packed to 4 bytes a slot.
+** For the rater side, rater u's ratings are slots rater_off[u] ..
+** rater_off[u+1] of rater_slot, in increasing rating order; each slot is
+** ns_mf_slot(note row, value code), the rating's target being
+** values[code].  rater_pw holds the weight per slot (NULL = all 1, then
+** note_pw is NULL too).  The note side likewise (note_slot: rater rows).
+** g supplies only n_raters, n_notes, n_edges, rater_off and note_off (its
+** edge arrays may be NULL).
+**
+** The targets of a fit are a few distinct values (the pipeline's
+** helpfulness levels 0, 0.5, 1), so a code of NS_MF_VALUE_BITS in the
+** slot's top bits replaces the float target, and the other row keeps the
+** low 32 - NS_MF_VALUE_BITS bits: each side has at most NS_MF_MAX_ROWS rows
+** (NS_ERANGE otherwise, checked before anything else is read).  That is
+** 8 bytes per rating (both sides), 16 with weights.  With the same ratings
+** in the same order the result is ns_mf_fit's bit for bit (values[code] is
+** the float ns_mf_fit would have read); the fit then needs no per-rating
+** input columns, no edge-id CSR and no gathering scratch (engine/pipeline.c
+** writes its subsets straight into this form).  Every entry of values must
+** be finite (unused ones 0), every slot's row in range, the weights as
+** ns_mf_fit's (NS_EINVAL otherwise).  The arrays are read, never freed. */
+#define NS_MF_VALUE_BITS 2
+#define NS_MF_MAX_VALUES (1u << NS_MF_VALUE_BITS)             /* codes 0..3 */
+#define NS_MF_ROW_BITS (32 - NS_MF_VALUE_BITS)
+#define NS_MF_MAX_ROWS ((size_t)1 << NS_MF_ROW_BITS)          /* 2^30 rows a side */
+#define NS_MF_ROW_MASK ((uint32_t)(NS_MF_MAX_ROWS - 1))
+
+/* The slot of a rating on row other (< NS_MF_MAX_ROWS) with value code
+** code (< NS_MF_MAX_VALUES); the caller checks both ranges. */
+static inline uint32_t ns_mf_slot(uint32_t other, unsigned code) {
+  return other | (uint32_t)code << NS_MF_ROW_BITS;
+}
+
 typedef struct ns_mf_gathered {
-  const ns_mf_edge *rater_pe, *note_pe;
-  const float *rater_pw, *note_pw;
+  const uint32_t *rater_slot, *note_slot;  /* per CSR slot: other row | code */
+  const float *rater_pw, *note_pw;         /* per CSR slot: weight, or NULL */
+  float values[NS_MF_MAX_VALUES];          /* target of each code */
 } ns_mf_gathered;
 int ns_mf_fit_gathered(const ns_bigraph *g, const ns_mf_gathered *d, const ns_mf_params *p,
                        ns_pool *pool, ns_mf_model *m);

@@ -367,67 +367,159 @@ static void check_threads(int k, int weighted) {
 TEST(mf_threads_identical_k1) { check_threads(1, 1); }
 TEST(mf_threads_identical_k3) { check_threads(3, 0); }
 
-/* ns_mf_fit_gathered on the sides laid out by hand (row by row, ratings in
-** edge order) gives ns_mf_fit's bits: engine/pipeline.c relies on it. */
-static void check_gathered(int k, int weighted) {
+/* The packed sides of ns_mf_fit_gathered laid out by hand from a prob (row
+** by row, ratings in edge order, the value table in the order given by
+** tab, code 3 unused); *rsl etc. are malloc'd. */
+static void pack_prob(const prob *p, const float tab[NS_MF_MAX_VALUES], int weighted,
+                      ns_bigraph *sides, ns_mf_gathered *d, uint32_t **rsl, uint32_t **nsl,
+                      float **rpw, float **npw) {
+  const ns_bigraph *g = p->g;
+  *rsl = malloc(g->n_edges * sizeof **rsl);
+  *nsl = malloc(g->n_edges * sizeof **nsl);
+  *rpw = weighted ? malloc(g->n_edges * sizeof **rpw) : NULL;
+  *npw = weighted ? malloc(g->n_edges * sizeof **npw) : NULL;
+  ASSERT(*rsl && *nsl && (!weighted || (*rpw && *npw)));
+  for (size_t j = 0; j < g->n_edges; j++) {
+    uint32_t a = g->rater_edges[j], b = g->note_edges[j];
+    unsigned ca = 0, cb = 0;
+    while (ca < NS_MF_MAX_VALUES && tab[ca] != p->val[a]) ca++;
+    while (cb < NS_MF_MAX_VALUES && tab[cb] != p->val[b]) cb++;
+    ASSERT(ca < NS_MF_MAX_VALUES && cb < NS_MF_MAX_VALUES);
+    (*rsl)[j] = ns_mf_slot((uint32_t)g->edge_note[a], ca);
+    (*nsl)[j] = ns_mf_slot((uint32_t)g->edge_rater[b], cb);
+    if (weighted) {
+      (*rpw)[j] = p->w[a];
+      (*npw)[j] = p->w[b];
+    }
+  }
+  memset(sides, 0, sizeof *sides);
+  sides->n_raters = p->nu;
+  sides->n_notes = p->nn;
+  sides->n_edges = g->n_edges;
+  sides->rater_off = g->rater_off;
+  sides->note_off = g->note_off;
+  memset(d, 0, sizeof *d);
+  d->rater_slot = *rsl;
+  d->note_slot = *nsl;
+  d->rater_pw = *rpw;
+  d->note_pw = *npw;
+  memcpy(d->values, tab, sizeof d->values);
+}
+
+/* ns_mf_fit_gathered on packed sides laid out by hand gives ns_mf_fit's
+** bits on the same ratings: engine/pipeline.c relies on it.  The table's
+** order is not the values' order (a code is only a name), and with
+** threads > 1 the packed passes run on a pool. */
+static void check_gathered(int k, int weighted, int threads) {
+  static const float tab[NS_MF_MAX_VALUES] = {1.0f, 0.0f, 0.5f, 0.0f};
   prob p;
   ns_mf_params pr;
   ns_mf_model m[2];
   ns_bigraph sides;
   ns_mf_gathered d;
-  ns_mf_edge *rpe, *npe;
-  float *rpw = NULL, *npw = NULL;
+  uint32_t *rsl, *nsl;
+  float *rpw, *npw;
+  ns_pool *pool = NULL;
+  if (threads > 1) ASSERT_OK(ns_pool_new(threads, &pool));
   prob_random(&p, 500, 300, 8000, weighted, 7);
-  rpe = malloc(p.g->n_edges * sizeof *rpe);
-  npe = malloc(p.g->n_edges * sizeof *npe);
-  if (weighted) {
-    rpw = malloc(p.g->n_edges * sizeof *rpw);
-    npw = malloc(p.g->n_edges * sizeof *npw);
-  }
-  for (size_t j = 0; j < p.g->n_edges; j++) {
-    uint32_t a = p.g->rater_edges[j], b = p.g->note_edges[j];
-    rpe[j].other = (uint32_t)p.g->edge_note[a];
-    rpe[j].value = p.val[a];
-    npe[j].other = (uint32_t)p.g->edge_rater[b];
-    npe[j].value = p.val[b];
-    if (weighted) {
-      rpw[j] = p.w[a];
-      npw[j] = p.w[b];
-    }
-  }
-  memset(&sides, 0, sizeof sides);
-  sides.n_raters = p.nu;
-  sides.n_notes = p.nn;
-  sides.n_edges = p.g->n_edges;
-  sides.rater_off = p.g->rater_off;
-  sides.note_off = p.g->note_off;
-  d.rater_pe = rpe;
-  d.note_pe = npe;
-  d.rater_pw = rpw;
-  d.note_pw = npw;
+  pack_prob(&p, tab, weighted, &sides, &d, &rsl, &nsl, &rpw, &npw);
   ns_mf_params_default(&pr);
   pr.k = k;
   pr.max_iters = 12;
   pr.seed = 5;
   ASSERT_OK(ns_mf_model_init(&m[0], p.nu, p.nn, k));
   ASSERT_OK(ns_mf_model_init(&m[1], p.nu, p.nn, k));
-  ASSERT_OK(ns_mf_fit(p.g, p.val, weighted ? p.w : NULL, &pr, NULL, &m[0]));
-  ASSERT_OK(ns_mf_fit_gathered(&sides, &d, &pr, NULL, &m[1]));
+  ASSERT_OK(ns_mf_fit(p.g, p.val, weighted ? p.w : NULL, &pr, pool, &m[0]));
+  ASSERT_OK(ns_mf_fit_gathered(&sides, &d, &pr, pool, &m[1]));
   ASSERT(m[0].iters > 1);
+  ASSERT(m[0].loss > 0 && m[0].mse > 0);
   ASSERT(memcmp(m[0].block, m[1].block, (p.nu + p.nn) * (size_t)(k + 1) * sizeof(double)) == 0);
   ASSERT(memcmp(&m[0].mu, &m[1].mu, sizeof(double)) == 0);
+  ASSERT(memcmp(&m[0].loss, &m[1].loss, sizeof(double)) == 0);
+  ASSERT(memcmp(&m[0].mse, &m[1].mse, sizeof(double)) == 0);
   ASSERT_EQ(m[0].iters, m[1].iters);
-  /* one weight side given without the other is refused */
-  d.note_pw = NULL;
-  if (weighted) ASSERT_EQ(ns_mf_fit_gathered(&sides, &d, &pr, NULL, &m[1]), NS_EINVAL);
+  /* a frozen-rater refit from the fitted model (the final-scoring shape)
+  ** matches too */
+  pr.freeze_users = 1;
+  pr.init_from_model = 1;
+  pr.flip_sign = 0;
+  pr.note_reg_scale = 3.5;
+  ASSERT_OK(ns_mf_fit(p.g, p.val, weighted ? p.w : NULL, &pr, pool, &m[0]));
+  ASSERT_OK(ns_mf_fit_gathered(&sides, &d, &pr, pool, &m[1]));
+  ASSERT(memcmp(m[0].block, m[1].block, (p.nu + p.nn) * (size_t)(k + 1) * sizeof(double)) == 0);
+  ASSERT(memcmp(&m[0].loss, &m[1].loss, sizeof(double)) == 0);
+  ASSERT_EQ(m[0].iters, m[1].iters);
+  /* the table is what the fit reads: another value for code 0 (1.0 -> 0.75)
+  ** gives another model */
+  d.values[0] = 0.75f;
+  ASSERT_OK(ns_mf_fit_gathered(&sides, &d, &pr, pool, &m[1]));
+  ASSERT(memcmp(m[0].block, m[1].block, (p.nu + p.nn) * (size_t)(k + 1) * sizeof(double)) != 0);
   ns_mf_model_free(&m[0]);
   ns_mf_model_free(&m[1]);
-  free(rpe), free(npe), free(rpw), free(npw);
+  free(rsl), free(nsl), free(rpw), free(npw);
   prob_free(&p);
+  ns_pool_free(pool);
 }
 
-TEST(mf_gathered_matches_fit_k1_weighted) { check_gathered(1, 1); }
-TEST(mf_gathered_matches_fit_k2) { check_gathered(2, 0); }
+TEST(mf_gathered_matches_fit_k1_weighted) { check_gathered(1, 1, 1); }
+TEST(mf_gathered_matches_fit_k1_weighted_pool) { check_gathered(1, 1, 2); }
+TEST(mf_gathered_matches_fit_k2) { check_gathered(2, 0, 1); }
+TEST(mf_gathered_matches_fit_k3_weighted_pool) { check_gathered(3, 1, 2); }
+
+/* What ns_mf_fit_gathered refuses: a side with more rows than a slot can
+** name (NS_ERANGE, before anything is read: no 2^30-row model needed), a
+** slot's row out of range, a non-finite table entry (even an unused one),
+** a negative weight, one weight side without the other (NS_EINVAL). */
+TEST(mf_gathered_rejects_bad_input) {
+  static const float tab[NS_MF_MAX_VALUES] = {0.0f, 0.5f, 1.0f, 0.0f};
+  prob p;
+  ns_mf_params pr;
+  ns_mf_model m;
+  ns_bigraph sides, big;
+  ns_mf_gathered d;
+  uint32_t *rsl, *nsl, keep;
+  float *rpw, *npw;
+  prob_random(&p, 40, 30, 300, 1, 3);
+  pack_prob(&p, tab, 1, &sides, &d, &rsl, &nsl, &rpw, &npw);
+  ns_mf_params_default(&pr);
+  ASSERT_OK(ns_mf_model_init(&m, p.nu, p.nn, 1));
+  ASSERT_OK(ns_mf_fit_gathered(&sides, &d, &pr, NULL, &m));
+  ASSERT(NS_MF_MAX_ROWS == (size_t)1 << 30);
+  ASSERT_EQ(ns_mf_slot(NS_MF_ROW_MASK, 3), 0xFFFFFFFFu);
+  ASSERT_EQ(ns_mf_slot(5, 2), 0x80000005u);
+  big = sides;
+  big.n_notes = NS_MF_MAX_ROWS + 1;
+  ASSERT_ERR(ns_mf_fit_gathered(&big, &d, &pr, NULL, &m), NS_ERANGE);
+  big = sides;
+  big.n_raters = NS_MF_MAX_ROWS + 1;
+  ASSERT_ERR(ns_mf_fit_gathered(&big, &d, &pr, NULL, &m), NS_ERANGE);
+  /* a row past the other side's rows (the code bits are not the row) */
+  keep = rsl[7];
+  rsl[7] = ns_mf_slot((uint32_t)p.nn, 1);
+  ASSERT_ERR(ns_mf_fit_gathered(&sides, &d, &pr, NULL, &m), NS_EINVAL);
+  rsl[7] = keep;
+  keep = nsl[9];
+  nsl[9] = ns_mf_slot((uint32_t)p.nu, 0);
+  ASSERT_ERR(ns_mf_fit_gathered(&sides, &d, &pr, NULL, &m), NS_EINVAL);
+  nsl[9] = keep;
+  d.values[3] = NAN;
+  ASSERT_ERR(ns_mf_fit_gathered(&sides, &d, &pr, NULL, &m), NS_EINVAL);
+  d.values[3] = INFINITY;
+  ASSERT_ERR(ns_mf_fit_gathered(&sides, &d, &pr, NULL, &m), NS_EINVAL);
+  d.values[3] = 0;
+  rpw[11] = -1;
+  ASSERT_ERR(ns_mf_fit_gathered(&sides, &d, &pr, NULL, &m), NS_EINVAL);
+  rpw[11] = 1;
+  d.note_pw = NULL;
+  ASSERT_ERR(ns_mf_fit_gathered(&sides, &d, &pr, NULL, &m), NS_EINVAL);
+  d.note_pw = npw;
+  ASSERT_ERR(ns_mf_fit_gathered(NULL, &d, &pr, NULL, &m), NS_EINVAL);
+  ASSERT_ERR(ns_mf_fit_gathered(&sides, NULL, &pr, NULL, &m), NS_EINVAL);
+  ASSERT_OK(ns_mf_fit_gathered(&sides, &d, &pr, NULL, &m));
+  ns_mf_model_free(&m);
+  free(rsl), free(nsl), free(rpw), free(npw);
+  prob_free(&p);
+}
 
 /* Same seed, same start; different seed, different start. */
 TEST(mf_init_deterministic) {
