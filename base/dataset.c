@@ -108,6 +108,8 @@ void ns_dataset_free(ns_dataset *ds) {
   free(ds->r_source);
   free(ds->history);
   free(ds->enrollment);
+  free(ds->r_note_run_id);
+  free(ds->r_note_run_off);
   free(ds);
 }
 
@@ -155,12 +157,46 @@ int ns_dataset_set_note_text(ns_dataset *ds, size_t i, const char *s, size_t len
 }
 
 int ns_dataset_reserve_ratings(ns_dataset *ds, size_t n) {
+  if (ds->r_note_run_off) return NS_EINVAL;  /* packed: no column to grow */
   REALLOC_COL(ds->r_note_id, n);
   REALLOC_COL(ds->r_rater, n);
   REALLOC_COL(ds->r_created_ms, n);
   REALLOC_COL(ds->r_level, n);
   REALLOC_COL(ds->r_tags, n);
   REALLOC_COL(ds->r_source, n);
+  return 0;
+}
+
+int ns_dataset_pack_note_ids(ns_dataset *ds) {
+  const int64_t *id = ds->r_note_id;
+  size_t nr = 0, w = 0;
+  int64_t *rid;
+  uint64_t *off;
+
+  if (ds->r_note_run_off) return 0;
+  if (ds->n_ratings && !id) return NS_EINVAL;
+  for (size_t i = 0; i < ds->n_ratings; i++) {
+    if (i && id[i] < id[i - 1]) return NS_EINVAL;  /* not sorted by noteId */
+    nr += i == 0 || id[i] != id[i - 1];
+  }
+  rid = ns_mallocn(nr, sizeof *rid);
+  off = ns_mallocn(nr + 1, sizeof *off);
+  if (!rid || !off) {
+    free(rid);
+    free(off);
+    return NS_ENOMEM;
+  }
+  for (size_t i = 0; i < ds->n_ratings; i++)
+    if (i == 0 || id[i] != id[i - 1]) {
+      rid[w] = id[i];
+      off[w++] = i;
+    }
+  off[nr] = ds->n_ratings;
+  free(ds->r_note_id);
+  ds->r_note_id = NULL;
+  ds->n_note_runs = nr;
+  ds->r_note_run_id = rid;
+  ds->r_note_run_off = off;
   return 0;
 }
 
@@ -246,6 +282,7 @@ int ns_dataset_normalize(ns_dataset *ds) {
   size_t n, w;
 
   if (ds->n_ratings > UINT32_MAX || ds->n_notes > UINT32_MAX) return NS_ERANGE;
+  if (ds->r_note_run_off) return NS_EINVAL;  /* packed: no noteIds to sort by */
 
   /* 1. Participants in sorted-string order (as the reference factorizes). */
   order = ns_mallocn(np, sizeof *order);

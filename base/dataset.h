@@ -193,7 +193,9 @@ typedef struct ns_dataset {
 
   /* ratings, one per (noteId, rater) -- duplicates already resolved */
   size_t n_ratings;
-  int64_t *r_note_id;        /* noteId (may be absent from notes) */
+  int64_t *r_note_id;        /* noteId (may be absent from notes); NULL
+                             ** after ns_dataset_pack_note_ids(), then
+                             ** the r_note_run_* fields below hold it */
   int32_t *r_rater;          /* participant index */
   int64_t *r_created_ms;
   uint8_t *r_level;          /* ns_level */
@@ -205,6 +207,15 @@ typedef struct ns_dataset {
 
   size_t n_enrollment;
   ns_enrollment *enrollment;
+
+  /* The noteId column run-length coded, for a caller that released
+  ** r_note_id (ns_dataset_pack_note_ids; all 0 / NULL otherwise): ratings
+  ** r_note_run_off[k] .. r_note_run_off[k+1]-1 have noteId
+  ** r_note_run_id[k], ids strictly ascending.  16 bytes per rated note
+  ** where the column takes 8 per rating. */
+  size_t n_note_runs;
+  int64_t *r_note_run_id;    /* n_note_runs */
+  uint64_t *r_note_run_off;  /* n_note_runs + 1 */
 } ns_dataset;
 
 /* Empty dataset with its participant table. */
@@ -231,6 +242,19 @@ static inline const char *ns_dataset_note_text(const ns_dataset *ds, size_t i, s
 ** (ties: the later row).  Likewise dedupe notes by noteId, history by noteId,
 ** enrollment by participant. */
 int ns_dataset_normalize(ns_dataset *ds);
+/* Releases the per-rating noteId column: builds the r_note_run_* form
+** and frees r_note_id (NULL after).  The ratings must be sorted by noteId
+** (ns_dataset_normalize does it; NS_EINVAL otherwise, the dataset
+** unchanged); NS_ENOMEM likewise; 0 also when already packed.
+**
+** An explicit opt-in for a caller that owns the dataset and hands it only
+** to readers of the packed form: ns_pipeline_run and the score output
+** writers (engine/output.c) read either form; the store's writers,
+** ns_refresh and the server read r_note_id and must not get a packed
+** dataset, and it cannot be normalized or grown (NS_EINVAL).  The score
+** CLI packs after normalizing: 8 bytes per rating less for the whole run
+** (docs/architecture.md, "Memory of a scoring run"). */
+int ns_dataset_pack_note_ids(ns_dataset *ds);
 /* Fresh NSH row with every optional field absent. */
 void ns_nsh_init(ns_nsh *h, int64_t note_id);
 

@@ -590,7 +590,7 @@ static int write_aux(FILE *f, const ns_scores *sc, const ns_dataset *ds) {
       "notHelpfulIncorrect_interval", "p_incorrect_user_interval", "num_voters_interval",
       "tf_idf_incorrect_interval", "lowDiligenceIntercept",
       "coreNegFactor_populationSampledRatingCount", "corePosFactor_populationSampledRatingCount"};
-  size_t r = 0;
+  size_t r = 0;  /* cursor: a rating, or a noteId run when packed */
   /* header: 12 + 22 tag counts + 13 Adjusted + 13 AdjustedRatio + 7 */
   for (size_t i = 0; i < NS_ARRAY_LEN(head); i++) fprintf(f, "%s%s", i ? "\t" : "", head[i]);
   for (int t = 0; t < NS_N_TAGS; t++) fprintf(f, "\t%s", ns_tag_names[t]);
@@ -608,12 +608,24 @@ static int write_aux(FILE *f, const ns_scores *sc, const ns_dataset *ds) {
     int32_t author = s->note_index >= 0 ? ds->note_author[s->note_index]
                                         : now ? now->author : -1;
     int first = 1;
-    /* the note's ratings: ds ratings are sorted by noteId, notes too */
-    while (r < ds->n_ratings && ds->r_note_id[r] < s->note_id) r++;
-    for (; r < ds->n_ratings && ds->r_note_id[r] == s->note_id; r++) {
-      for (int t = 0; t < NS_N_TAGS; t++) tags[t] += (ds->r_tags[r] >> t) & 1;
-      last28 += ds->r_created_ms[r] > sc->now_ms - LAST28_MS;
-      pop += ds->r_source[r] == NS_SOURCE_POPULATION_SAMPLED;
+    size_t r0, r1;
+    /* the note's ratings [r0, r1): ds ratings are sorted by noteId, notes
+    ** too; the noteId column, or its runs when the caller packed it
+    ** (ns_dataset_pack_note_ids) */
+    if (ds->r_note_id) {
+      while (r < ds->n_ratings && ds->r_note_id[r] < s->note_id) r++;
+      for (r0 = r; r < ds->n_ratings && ds->r_note_id[r] == s->note_id; r++) {}
+      r1 = r;
+    } else {
+      while (r < ds->n_note_runs && ds->r_note_run_id[r] < s->note_id) r++;
+      r0 = r1 = 0;
+      if (r < ds->n_note_runs && ds->r_note_run_id[r] == s->note_id)
+        r0 = ds->r_note_run_off[r], r1 = ds->r_note_run_off[r + 1];
+    }
+    for (size_t q = r0; q < r1; q++) {
+      for (int t = 0; t < NS_N_TAGS; t++) tags[t] += (ds->r_tags[q] >> t) & 1;
+      last28 += ds->r_created_ms[q] > sc->now_ms - LAST28_MS;
+      pop += ds->r_source[q] == NS_SOURCE_POPULATION_SAMPLED;
     }
     put_i64(f, &first, s->note_id);
     put_nan(f, &first); /* ratingWeight */

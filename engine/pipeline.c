@@ -112,6 +112,13 @@ float *ns__r_values(const ns__run *run) {
   return v;
 }
 
+uint32_t *ns__r_src_column(const ns__run *run) {
+  uint32_t *c = ns_mallocn(run->n_r ? run->n_r : 1, sizeof *c);
+  if (c)
+    for (size_t e = 0; e < run->n_r; e++) c[e] = (uint32_t)ns__r_src(run, e);
+  return c;
+}
+
 /* Index of id in the sorted array v[0..n), or -1 (pipeline_int.h). */
 int32_t ns__find_id(const int64_t *v, size_t n, int64_t id) {
   size_t lo = 0, hi = n;
@@ -182,8 +189,9 @@ static double stage_end(stage_clock *c) { return ns_monotonic_s() - c->t0; }
 
 /* ---- prepare ----------------------------------------------------------- */
 
-/* Builds the universe of notes and the filtered ratings (edges). */
-static int prepare(ns__run *run) {
+/* Builds the universe of notes and the filtered ratings (edges) of run
+** (pipeline_int.h). */
+int ns__run_prepare(ns__run *run) {
   const ns_dataset *ds = run->ds;
   size_t cap = ds->n_notes + ds->n_history, n = 0;
   int64_t *ids = ns_mallocn(cap, sizeof *ids);
@@ -236,26 +244,49 @@ static int prepare(ns__run *run) {
   ** nothing about (deleted and absent from history) and on NOT_MISLEADING
   ** notes created on or before 2022-10-03. */
   run->n_part = ns_strtab_count(ds->participants);
+  if (ds->n_ratings > UINT32_MAX) return NS_ERANGE;  /* r_src is 32-bit */
   run->r_src = ns_mallocn(ds->n_ratings, sizeof *run->r_src);
+  run->note_src = ns_mallocn(n, sizeof *run->note_src);
   run->r_note = ns_mallocn(ds->n_ratings, sizeof *run->r_note);
   run->r_rater = ns_mallocn(ds->n_ratings, sizeof *run->r_rater);
-  if (!run->r_src || !run->r_note || !run->r_rater) return NS_ENOMEM;
+  if (!run->r_src || !run->note_src || !run->r_note || !run->r_rater) return NS_ENOMEM;
   {
     size_t w = 0;
     int32_t last = -1;
     int64_t last_id = 0;
+    /* runs: every note's edges so far are one block of consecutive ds
+    ** ratings, the blocks in note order (note_src can stand for r_src) */
+    int runs = 1;
+    size_t k = 0;  /* the packed noteIds' run of rating i */
     for (size_t i = 0; i < ds->n_ratings; i++) {
       int32_t x;
+      int64_t id;
+      /* the noteId column, or its run-length form when the caller
+      ** released the column (ns_dataset_pack_note_ids) */
+      if (ds->r_note_id) {
+        id = ds->r_note_id[i];
+      } else {
+        while (ds->r_note_run_off[k + 1] <= i) k++;
+        id = ds->r_note_run_id[k];
+      }
       /* ratings are usually grouped by note: reuse the previous lookup */
-      if (last >= 0 && ds->r_note_id[i] == last_id) x = last;
-      else x = ns__find_id(ids, n, ds->r_note_id[i]);
+      if (last >= 0 && id == last_id) x = last;
+      else x = ns__find_id(ids, n, id);
       last = x;
-      last_id = ds->r_note_id[i];
+      last_id = id;
       if (x < 0) continue;
       if (run->note_class[x] == NS_CLASS_NOT_MISLEADING &&
           !(run->note_created[x] != NS_TS_NONE && run->note_created[x] > NS__NM_CUTOFF_MS))
         continue;
       if (ds->r_rater[i] < 0 || (size_t)ds->r_rater[i] >= run->n_part) continue;
+      if (w == 0 || x != run->r_note[w - 1]) {
+        /* a new block: its note must come after the last one (else it is
+        ** not in note order, or the note's ratings are split) */
+        if (w > 0 && x < run->r_note[w - 1]) runs = 0;
+        run->note_src[x] = (uint32_t)i - (uint32_t)w;
+      } else if (run->r_src[w - 1] + 1 != (uint32_t)i) {
+        runs = 0;  /* a rating dropped inside a note's block */
+      }
       run->r_src[w] = (uint32_t)i;
       run->r_note[w] = x;
       run->r_rater[w] = ds->r_rater[i];
@@ -263,6 +294,21 @@ static int prepare(ns__run *run) {
       w++;
     }
     run->n_r = w;
+    if (runs) {
+      free(run->r_src);
+      run->r_src = NULL;
+    } else {
+      free(run->note_src);
+      run->note_src = NULL;
+    }
+    /* the filter's dropped ratings: give the tails back (a failed shrink
+    ** keeps the block) */
+    if (w < ds->n_ratings) {
+      void *q;
+      if ((q = ns_realloc(run->r_note, w * sizeof *run->r_note)) != NULL) run->r_note = q;
+      if ((q = ns_realloc(run->r_rater, w * sizeof *run->r_rater)) != NULL) run->r_rater = q;
+      if (run->r_src && (q = ns_realloc(run->r_src, w * sizeof *run->r_src)) != NULL) run->r_src = q;
+    }
   }
   return ns_bigraph_build(run->n_part, run->n_notes, run->n_r, run->r_rater, run->r_note, &run->g);
 }
@@ -550,8 +596,8 @@ static void note_facts_ex(const ns__run *run, size_t n, int final_round, int wan
   f->prev_status = hist >= 0 ? ds->history[hist].current_status : NS_STATUS_UNSET;
   f->locked_status = hist >= 0 ? ds->history[hist].locked_status : NS_STATUS_UNSET;
   for (uint64_t j = run->g->note_off[n]; j < run->g->note_off[n + 1]; j++) {
-    uint32_t e = run->g->note_edges[j];
-    uint32_t r = run->r_src[e];
+    uint32_t e = ns_bigraph_note_edge(run->g, j);
+    size_t r = ns__r_src(run, e);
     double fu, w, h;
     if (want_tags) {
       /* Tags count with the rating's coordination weight: a group that
@@ -779,7 +825,7 @@ int ns__build_scope(const ns__run *run, const ns__scorer_spec *sp, uint8_t *scop
     ** than it may move the fit.  Without trust (and in the reference) every
     ** rating counts 1. */
     for (uint64_t j = lo; j < hi; j++) {
-      uint32_t e = run->g->note_edges[j];
+      uint32_t e = ns_bigraph_note_edge(run->g, j);
       double w = run->edge_cw ? run->edge_cw[e] : 1.0;
       tot += w;
       if (ns__scorer_rater_in(sp, run->rater_group[run->r_rater[e]])) in += w;
@@ -787,7 +833,7 @@ int ns__build_scope(const ns__run *run, const ns__scorer_spec *sp, uint8_t *scop
     cap = isnan(sp->capture) ? 1 : tot > 0 && in / tot >= sp->capture;
     if (sp->strict && !cap) note_ok = 0;
     for (uint64_t j = lo; j < hi; j++) {
-      uint32_t e = run->g->note_edges[j];
+      uint32_t e = ns_bigraph_note_edge(run->g, j);
       scope[e] = note_ok && ns__scorer_rater_in(sp, run->rater_group[run->r_rater[e]]);
       cnt += scope[e];
     }
@@ -1002,6 +1048,7 @@ static void sub_init(ns__run *sub_, const ns__run *core, const ns__scorer_spec *
   sub.n_part = core->n_part;
   sub.n_r = core->n_r;
   sub.r_src = core->r_src;
+  sub.note_src = core->note_src;
   sub.r_note = core->r_note;
   sub.r_rater = core->r_rater;
   sub.g = core->g;
@@ -1122,7 +1169,7 @@ static int run_sub_scorer(ns__run *core, const ns__scorer_spec *sp, ns_scores *s
       int32_t pos = 0, neg = 0;
       if (!captured[n] || isnan(sub.icpt2[n])) continue;
       for (uint64_t j = sub.g->note_off[n]; j < sub.g->note_off[n + 1]; j++) {
-        uint32_t e = sub.g->note_edges[j];
+        uint32_t e = ns_bigraph_note_edge(sub.g, j);
         double fu = sub.rfac1[(size_t)sub.r_rater[e] * sub.k];
         if (!sub.scope[e] || isnan(fu)) continue;
         if (fu >= 0) pos++;
@@ -1164,7 +1211,7 @@ static int gauss_scores(const ns__run *core, const uint8_t *use, const uint8_t *
   off[0] = 0;
   for (size_t n = 0, j = 0; n < nn; n++) {
     for (uint64_t x = core->g->note_off[n]; x < core->g->note_off[n + 1]; x++) {
-      uint32_t e = core->g->note_edges[x];
+      uint32_t e = ns_bigraph_note_edge(core->g, x);
       int32_t u = core->r_rater[e];
       if (!use[e] || (drop_rater && drop_rater[u])) continue;
       val[j] = ns__r_value(core, e);
@@ -1374,7 +1421,7 @@ static int rater_rows(ns__run *run, ns_scores *sc) {
     int32_t n = run->r_note[e], u = run->r_rater[e];
     int64_t latest = run->note_latest_nonnmr[n];
     if (fstat[n] == NS_STATUS_NMR) awaiting[u]++;
-    if (latest != NS_TS_NONE && ds->r_created_ms[run->r_src[e]] >= latest) after[u]++;
+    if (latest != NS_TS_NONE && ds->r_created_ms[ns__r_src(run, e)] >= latest) after[u]++;
   }
   for (size_t n = 0; n < run->n_notes; n++) {
     int32_t a = run->note_author[n];
@@ -1444,7 +1491,7 @@ out:
 
 /* ---- the run ----------------------------------------------------------- */
 
-static void run_free(ns__run *run) {
+void ns__run_free(ns__run *run) {
   free(run->note_id);
   free(run->note_ds);
   free(run->note_hist);
@@ -1454,6 +1501,7 @@ static void run_free(ns__run *run) {
   free(run->note_latest_nonnmr);
   free(run->num_ratings);
   free(run->r_src);
+  free(run->note_src);
   free(run->r_note);
   free(run->r_rater);
   ns_bigraph_free(run->g);
@@ -1514,7 +1562,7 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
 
   /* -- prepare */
   stage_begin(&clk, "preparing ratings", PW_PREPARE);
-  if ((rc = prepare(&run)) != 0) goto out;
+  if ((rc = ns__run_prepare(&run)) != 0) goto out;
   nn = run.n_notes;
   if (nn == 0) { rc = NS_ENODATA; goto out; }
   np = run.n_part;
@@ -1702,7 +1750,7 @@ out:
   /* the stats go over whole: a timer added to ns_run_stats needs no copy */
   run.st.seconds = ns_monotonic_s() - t_start;
   if (stats) *stats = run.st;
-  run_free(&run);
+  ns__run_free(&run);
   free(prov1);
   free(captured);
   if (rc) {

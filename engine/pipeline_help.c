@@ -40,11 +40,11 @@ static int first_cutoff(const valid_ctx *c, uint64_t lo, uint64_t hi, tkey *cut)
   tkey best[NS__MAX_HISTORICAL_VALID];
   int nb = 0;
   for (uint64_t j = lo; j < hi; j++) {
-    uint32_t e = run->g->note_edges[j];
+    uint32_t e = ns_bigraph_note_edge(run->g, j);
     tkey k;
     int i;
     if (c->use_edge && !c->use_edge[e]) continue;
-    k.t = run->ds->r_created_ms[run->r_src[e]];
+    k.t = run->ds->r_created_ms[ns__r_src(run, e)];
     k.e = e;
     if (nb == NS__MAX_HISTORICAL_VALID && !key_lt(k, best[nb - 1])) continue;
     if (nb < NS__MAX_HISTORICAL_VALID) nb++;
@@ -71,8 +71,8 @@ static void valid_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
     if (historical && (st == NS_STATUS_CRH || st == NS_STATUS_CRNH))
       has_cut = first_cutoff(c, lo, hi, &cut);
     for (uint64_t j = lo; j < hi; j++) {
-      uint32_t e = run->g->note_edges[j];
-      uint32_t r = run->r_src[e];
+      uint32_t e = ns_bigraph_note_edge(run->g, j);
+      size_t r = ns__r_src(run, e);
       int64_t t = ds->r_created_ms[r];
       int ok;
       c->valid[e] = 0;
@@ -108,7 +108,7 @@ static void count_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
       uint32_t e = run->g->rater_edges[j];
       int helpful, crh;
       if (!c->valid[e]) continue;
-      helpful = run->ds->r_level[run->r_src[e]] == NS_LEVEL_HELPFUL;
+      helpful = run->ds->r_level[ns__r_src(run, e)] == NS_LEVEL_HELPFUL;
       crh = c->in->note_status[run->r_note[e]] == NS_STATUS_CRH;
       k.valid++;
       if (helpful == crh) k.agree++;
@@ -180,7 +180,7 @@ static int harassment_penalty(ns__run *run, double *penalty) {
 
   if (!lev || !tags || !ts || !lab || !nf || !uf || !hi) goto out;
   for (size_t e = 0; e < ne; e++) {
-    uint32_t r = run->r_src[e];
+    size_t r = ns__r_src(run, e);
     lev[e] = ds->r_level[r];
     tags[e] = ds->r_tags[r];
     ts[e] = ds->r_created_ms[r];

@@ -6,7 +6,8 @@
 ** the run's "universe" (notes file UNION status history), indexed 0..n-1 in
 ** ascending noteId; participants use the dataset's participant indexes.
 ** Ratings that survive the preprocessing filter (reference §1.7 step 5) are
-** the run's edges 0..n_r-1, in dataset order.
+** the run's edges 0..n_r-1, in dataset order (so in note order when the
+** dataset is normalized: the bigraph then stores no note list).
 **
 ** Threads: a run is driven by one thread; the loops inside fan out on the
 ** pool with disjoint writes.
@@ -213,9 +214,17 @@ typedef struct ns__run {
   /* filtered ratings (edges) */
   size_t n_part;             /* participant table size */
   size_t n_r;
-  uint32_t *r_src;           /* ds rating index */
-  int32_t *r_note;           /* universe note index */
-  int32_t *r_rater;          /* participant index */
+  /* the ds rating index of an edge: read it with ns__r_src().  Stored per
+  ** edge (r_src) only when the edges of some note are not one run of
+  ** consecutive dataset ratings; otherwise (a normalized dataset: ratings
+  ** sorted by noteId, the filter drops whole notes) r_src is NULL and
+  ** note_src[n] is the ds index of note n's first edge minus that edge's
+  ** id (mod 2^32): 4 bytes per note instead of per rating */
+  uint32_t *r_src;
+  uint32_t *note_src;        /* per universe note, when r_src is NULL */
+  int32_t *r_note;           /* universe note index (non-decreasing when
+                             ** the dataset is normalized) */
+  int32_t *r_rater;          /* participant index: ds->r_rater[ns__r_src(e)] */
   /* helpfulNum of an edge: ns__r_value() from the dataset's level, not a
   ** stored column (4 bytes per rating; ns__r_values() for an array) */
   ns_bigraph *g;             /* all filtered ratings: participants x notes */
@@ -293,10 +302,17 @@ typedef struct ns__run {
   int32_t *sc_ratings;       /* per note: the scorer's numRatings (scope) */
 } ns__run;
 
+/* The dataset rating of edge e (an index into ds->r_*). */
+static inline size_t ns__r_src(const ns__run *run, size_t e) {
+  return run->r_src ? run->r_src[e] : (uint32_t)((uint32_t)e + run->note_src[run->r_note[e]]);
+}
 /* helpfulNum of edge e (0, 0.5, 1), as a float. */
 static inline float ns__r_value(const ns__run *run, size_t e) {
-  return (float)NS_LEVEL_VALUE(run->ds->r_level[run->r_src[e]]);
+  return (float)NS_LEVEL_VALUE(run->ds->r_level[ns__r_src(run, e)]);
 }
+/* ns__r_src of every edge in a new array (for the guard/ views, which read
+** a column); NULL when out of memory.  The caller frees it. */
+uint32_t *ns__r_src_column(const ns__run *run);
 /* ns__r_value of every edge in a new array (the graph/ functions that take
 ** one); NULL when out of memory.  The caller frees it. */
 float *ns__r_values(const ns__run *run);
@@ -310,6 +326,12 @@ static inline float ns__edge_w(const ns__run *run, size_t e) {
              : 0.0f;
 }
 
+/* pipeline.c: the run's first stage on a zeroed run with ds set: the
+** universe of notes, the edges (r_note, r_rater and r_src / note_src) and
+** the bigraph g.  Returns 0, NS_ENOMEM, NS_ERANGE or NS_EINVAL.
+** ns__run_free releases every array a run owns (and its pool). */
+int ns__run_prepare(ns__run *run);
+void ns__run_free(ns__run *run);
 /* pipeline.c: a scorer's view of the run.  scope[e] (n_r entries) = 1 iff
 ** the scorer trains on edge e (rater in its populations, note in its topic
 ** scope and, with strictInclusion, captured); sc_ratings[n] = its

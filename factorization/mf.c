@@ -120,7 +120,7 @@ typedef struct mf_edge {
 typedef struct mf_side {
   size_t n;                 /* rows on this side */
   const uint64_t *off;      /* CSR offsets (n + 1) */
-  const uint32_t *edges;    /* CSR edge ids (graph order) */
+  const uint32_t *edges;    /* CSR edge ids (graph order); NULL = identity */
   const int32_t *other;     /* per edge id: row on the other side */
   mf_edge *pe;              /* per CSR slot: other row and value (ns_mf_fit) */
   const uint32_t *slot;     /* or per CSR slot: other row | value code
@@ -415,7 +415,7 @@ static void gather_chunk(void *ctx, size_t chunk, size_t begin, size_t end) {
   mf_side *s = c->s;
   (void)chunk;
   for (uint64_t j = s->off[begin]; j < s->off[end]; j++) {
-    uint32_t id = s->edges[j];
+    uint32_t id = s->edges ? s->edges[j] : (uint32_t)j;  /* NULL: identity (graph.h) */
     s->pe[j].other = (uint32_t)s->other[id];
     s->pe[j].value = c->value[id];
     if (s->pw) s->pw[j] = c->weight[id];

@@ -1,5 +1,8 @@
 /*
-** graph/bigraph.c -- CSR construction for the rater-note bigraph.
+** graph/bigraph.c -- CSR construction for the rater-note bigraph.  The
+** note side is left implicit (note_edges NULL) when the edges come in note
+** order, as a scoring run's do: the list would be the identity, 4 bytes
+** per rating for nothing (docs/architecture.md, "Memory of a scoring run").
 */
 #include "graph.h"
 
@@ -14,11 +17,13 @@ void ns_bigraph_free(ns_bigraph *g) {
   free(g);
 }
 
-/* Counting sort of edge ids by key[e] into off/edges (stable: ids ascend). */
+/* Counting sort of edge ids by key[e] into off/edges (stable: ids ascend).
+** edges NULL: the offsets only (keys sorted, the ids are the identity). */
 static void csr(size_t nkeys, size_t n, const int32_t *key, uint64_t *off, uint32_t *edges) {
   for (size_t i = 0; i <= nkeys; i++) off[i] = 0;
   for (size_t e = 0; e < n; e++) off[key[e] + 1]++;
   for (size_t i = 0; i < nkeys; i++) off[i + 1] += off[i];
+  if (!edges) return;
   /* place, then shift offsets back */
   for (size_t e = 0; e < n; e++) edges[off[key[e]]++] = (uint32_t)e;
   for (size_t i = nkeys; i > 0; i--) off[i] = off[i - 1];
@@ -29,12 +34,15 @@ int ns_bigraph_build(size_t n_raters, size_t n_notes, size_t n_edges,
                      const int32_t *edge_rater, const int32_t *edge_note,
                      ns_bigraph **out) {
   ns_bigraph *g;
+  int note_sorted = 1;
   *out = NULL;
   if (n_edges >= UINT32_MAX) return NS_ERANGE;
-  for (size_t e = 0; e < n_edges; e++)
+  for (size_t e = 0; e < n_edges; e++) {
     if (edge_rater[e] < 0 || (size_t)edge_rater[e] >= n_raters || edge_note[e] < 0 ||
         (size_t)edge_note[e] >= n_notes)
       return NS_EINVAL;
+    if (e && edge_note[e] < edge_note[e - 1]) note_sorted = 0;
+  }
   g = calloc(1, sizeof *g);
   if (!g) return NS_ENOMEM;
   g->n_raters = n_raters;
@@ -45,8 +53,10 @@ int ns_bigraph_build(size_t n_raters, size_t n_notes, size_t n_edges,
   g->rater_off = ns_mallocn(n_raters + 1, sizeof *g->rater_off);
   g->note_off = ns_mallocn(n_notes + 1, sizeof *g->note_off);
   g->rater_edges = ns_mallocn(n_edges, sizeof *g->rater_edges);
-  g->note_edges = ns_mallocn(n_edges, sizeof *g->note_edges);
-  if (!g->rater_off || !g->note_off || !g->rater_edges || !g->note_edges) {
+  /* edges sorted by note: the stable counting sort would place them where
+  ** they are, so note n's edge ids are note_off[n] .. note_off[n+1] */
+  g->note_edges = note_sorted ? NULL : ns_mallocn(n_edges, sizeof *g->note_edges);
+  if (!g->rater_off || !g->note_off || !g->rater_edges || (!note_sorted && !g->note_edges)) {
     ns_bigraph_free(g);
     return NS_ENOMEM;
   }

@@ -118,7 +118,7 @@ int ns__clayout_build(ns__clayout *L, const ns_bigraph *g, const float *value,
       uint64_t deg = g->note_off[n + 1] - g->note_off[n];
       if (deg > maxdeg) maxdeg = deg;
       for (uint64_t k = g->note_off[n]; k < g->note_off[n + 1]; k++) {
-        uint32_t e = g->note_edges[k];
+        uint32_t e = ns_bigraph_note_edge(g, k);
         int32_t u = g->edge_rater[e];
         int lv = ns__level_of(value[e]);
         if (lv < 0) continue;
@@ -159,7 +159,7 @@ int ns__clayout_build(ns__clayout *L, const ns_bigraph *g, const float *value,
     size_t m = 0;
     int sorted = 1;
     for (uint64_t k = g->note_off[n]; k < g->note_off[n + 1]; k++) {
-      uint32_t e = g->note_edges[k];
+      uint32_t e = ns_bigraph_note_edge(g, k);
       int32_t u = g->edge_rater[e];
       int lv = ns__level_of(value[e]);
       if (L->T[u] <= min_t || lv < 0) continue;

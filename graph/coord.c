@@ -318,7 +318,7 @@ int ns_coord_detect(const ns_bigraph *g, const float *edge_value, const int64_t 
     for (size_t n = 0; n < g->n_notes; n++) {
       double d[3] = {0, 0, 0}, t;
       for (uint64_t k = g->note_off[n]; k < g->note_off[n + 1]; k++) {
-        uint32_t e = g->note_edges[k];
+        uint32_t e = ns_bigraph_note_edge(g, k);
         int lv = ns__level_of(edge_value[e]);
         if (lv >= 0) d[lv] += rw[g->edge_rater[e]];
       }
@@ -403,7 +403,7 @@ int ns_coord_weights(const ns_bigraph *g, const float *edge_value, const int32_t
     double all = 0;
     uint64_t deg = g->note_off[n + 1] - g->note_off[n];
     for (uint64_t k = g->note_off[n]; k < g->note_off[n + 1]; k++) {
-      uint32_t e = g->note_edges[k];
+      uint32_t e = ns_bigraph_note_edge(g, k);
       int32_t gid = group_id[g->edge_rater[e]];
       all += edge_value[e];
       if (gid <= 0 || (size_t)gid > n_groups || size[gid] < min_size) continue;
@@ -412,7 +412,7 @@ int ns_coord_weights(const ns_bigraph *g, const float *edge_value, const int32_t
     }
     if (nt == 0) continue;
     for (uint64_t k = g->note_off[n]; k < g->note_off[n + 1]; k++) {
-      uint32_t e = g->note_edges[k];
+      uint32_t e = ns_bigraph_note_edge(g, k);
       int32_t gid = group_id[g->edge_rater[e]];
       double m, r, allowed, mg, mo;
       if (gid <= 0 || (size_t)gid > n_groups || size[gid] < min_size) continue;

@@ -4,8 +4,9 @@
 **
 ** The bigraph is CSR in both directions over dense indexes: raters
 ** 0..n_raters-1 and notes 0..n_notes-1, one edge per rating.  Edge e is the
-** e-th rating given to ns_bigraph_build(); by_rater / by_note list edge ids
-** so callers keep their per-rating columns (values, weights) in input order.
+** e-th rating given to ns_bigraph_build(); the rater and note lists hold
+** edge ids so callers keep their per-rating columns (values, weights) in
+** input order.
 ** Built once per fit subset by engine/ and read by factorization/ and the
 ** propagation below.
 **
@@ -27,14 +28,20 @@ typedef struct ns_bigraph {
   ** in increasing edge id */
   uint64_t *rater_off;         /* n_raters + 1 */
   uint32_t *rater_edges;       /* n_edges */
-  /* note -> edges, likewise */
+  /* note -> edges, likewise; read the list through ns_bigraph_note_edge() */
   uint64_t *note_off;          /* n_notes + 1 */
-  uint32_t *note_edges;        /* n_edges */
+  uint32_t *note_edges;        /* n_edges; NULL = the identity: the edges
+                               ** came in note order (edge_note
+                               ** non-decreasing, as a scoring run's do), so
+                               ** note n's edges are note_off[n] ..
+                               ** note_off[n+1] themselves */
 } ns_bigraph;
 
 /* Builds the CSR indexes by counting sort (O(n_edges), stable).  edge_rater
 ** and edge_note are borrowed: they must outlive the graph.  Every index must
-** be in range (NS_EINVAL otherwise).  n_edges < 2^32. */
+** be in range (NS_EINVAL otherwise).  n_edges < 2^32.  When edge_note is
+** non-decreasing the note list is not stored (note_edges NULL, 4 bytes per
+** edge saved); the lists read the same through ns_bigraph_note_edge(). */
 int ns_bigraph_build(size_t n_raters, size_t n_notes, size_t n_edges,
                      const int32_t *edge_rater, const int32_t *edge_note,
                      ns_bigraph **out);
@@ -45,6 +52,11 @@ static inline uint64_t ns_bigraph_rater_degree(const ns_bigraph *g, size_t u) {
 }
 static inline uint64_t ns_bigraph_note_degree(const ns_bigraph *g, size_t n) {
   return g->note_off[n + 1] - g->note_off[n];
+}
+/* The k-th edge id of the note lists (note_off[n] <= k < note_off[n+1]
+** lists note n's edges, in increasing id). */
+static inline uint32_t ns_bigraph_note_edge(const ns_bigraph *g, uint64_t k) {
+  return g->note_edges ? g->note_edges[k] : (uint32_t)k;
 }
 
 /* ========================================================================

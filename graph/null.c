@@ -29,7 +29,7 @@ static void post_collect(const ns__clayout *L, size_t j0, size_t j1, const int32
   for (size_t j = j0; j < j1; j++) {
     int32_t n = L->scope_note[j];
     for (uint64_t k = g->note_off[n]; k < g->note_off[n + 1]; k++) {
-      uint32_t e = g->note_edges[k];
+      uint32_t e = ns_bigraph_note_edge(g, k);
       int32_t u = g->edge_rater[e], c = comm[u];
       int lv = ns__level_of(L->value[e]);
       if (lv < 0) continue;

@@ -259,7 +259,7 @@ static void toggle(grow *G, uint32_t ev, int d) {
     G->n_qposts--;
   }
   for (uint64_t k = g->note_off[n]; k < g->note_off[n + 1]; k++) {
-    uint32_t e = g->note_edges[k];
+    uint32_t e = ns_bigraph_note_edge(g, k);
     int32_t u = g->edge_rater[e];
     if (level_of(L->value[e]) != lv) continue;
     if (G->is_mem[u]) member_k(G, u, p, d);

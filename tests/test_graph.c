@@ -123,6 +123,34 @@ TEST(graph_ppr_matches_dense_reference) {
   }
 }
 
+/* Edges given in note order store no note list (note_edges NULL, the
+** identity); any other order stores it.  Both read the same through
+** ns_bigraph_note_edge(): each note's edge ids, ascending. */
+TEST(graph_bigraph_note_order_identity) {
+  int32_t er[] = {1, 0, 2, 0, 1}, en[] = {0, 0, 1, 2, 2};   /* note order */
+  int32_t er2[] = {0, 1, 0, 2, 1}, en2[] = {2, 0, 0, 1, 2}; /* not */
+  const uint32_t want2[] = {1, 2, 3, 0, 4};
+  ns_bigraph *g, *g2;
+  ASSERT_OK(ns_bigraph_build(3, 3, 5, er, en, &g));
+  ASSERT(g->note_edges == NULL);
+  ASSERT_EQ(g->note_off[1], 2);
+  ASSERT_EQ(g->note_off[2], 3);
+  ASSERT_EQ(g->note_off[3], 5);
+  for (uint32_t k = 0; k < 5; k++) ASSERT_EQ(ns_bigraph_note_edge(g, k), k);
+  ASSERT_EQ(ns_bigraph_note_degree(g, 2), 2);
+  /* the rater side is stored either way: rater 0 has edges 1 and 3 */
+  ASSERT_EQ(g->rater_off[1], 2);
+  ASSERT_EQ(g->rater_edges[0], 1);
+  ASSERT_EQ(g->rater_edges[1], 3);
+  ASSERT_OK(ns_bigraph_build(3, 3, 5, er2, en2, &g2));
+  ASSERT(g2->note_edges != NULL);
+  for (uint32_t k = 0; k < 5; k++) ASSERT_EQ(ns_bigraph_note_edge(g2, k), want2[k]);
+  ASSERT_EQ(g2->note_off[1], 2);
+  ASSERT_EQ(g2->note_off[2], 3);
+  ns_bigraph_free(g);
+  ns_bigraph_free(g2);
+}
+
 /* Two raters sharing one note, rater 0 the seed: the walk matrix is all 1/2,
 ** so the fixed point is x0 = alpha/2 + (1 - alpha), x1 = alpha/2 exactly,
 ** reached after one step.  Rater 2 has its own note and no seed: 0. */
@@ -255,7 +283,7 @@ static double farm_ring_mass(farm_graph *fg, double *inflow, double *rho, double
       /* y[n] = (sum of x/deg over n's raters) / deg(n) */
       double yn = 0;
       for (uint64_t j = g->note_off[n]; j < g->note_off[n + 1]; j++) {
-        int32_t v = g->edge_rater[g->note_edges[j]];
+        int32_t v = g->edge_rater[ns_bigraph_note_edge(g, j)];
         yn += res.mass[v] / (double)ns_bigraph_rater_degree(g, (size_t)v);
       }
       F += yn / (double)ns_bigraph_note_degree(g, (size_t)n);

@@ -380,7 +380,7 @@ static void pack_prob(const prob *p, const float tab[NS_MF_MAX_VALUES], int weig
   *npw = weighted ? malloc(g->n_edges * sizeof **npw) : NULL;
   ASSERT(*rsl && *nsl && (!weighted || (*rpw && *npw)));
   for (size_t j = 0; j < g->n_edges; j++) {
-    uint32_t a = g->rater_edges[j], b = g->note_edges[j];
+    uint32_t a = g->rater_edges[j], b = ns_bigraph_note_edge(g, j);
     unsigned ca = 0, cb = 0;
     while (ca < NS_MF_MAX_VALUES && tab[ca] != p->val[a]) ca++;
     while (cb < NS_MF_MAX_VALUES && tab[cb] != p->val[b]) cb++;

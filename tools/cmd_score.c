@@ -364,7 +364,10 @@ int ns_cmd_score(int argc, char **argv) {
               kind == NS_FILE_NOTES ? "notes" : "ratings", rj.n);
       goto out;
     }
-    if ((rc = ns_dataset_normalize(ds)) != 0) {
+    /* this dataset is ours and goes only to the run and the TSV writers,
+    ** which read noteIds in runs: the per-rating column (8 bytes per
+    ** rating, for the whole run) is released once sorted */
+    if ((rc = ns_dataset_normalize(ds)) != 0 || (rc = ns_dataset_pack_note_ids(ds)) != 0) {
       fprintf(stderr, "notescore: %s\n", ns_strerror(rc));
       goto out;
     }
