@@ -127,7 +127,6 @@ int ns__guardrails(ns__run *run) {
   uint8_t *src = NULL;
   double *dfac = NULL;
   uint32_t *rsrc_col = NULL;
-  const uint32_t *rsrc = run->r_src;
   int rc = NS_ENOMEM;
 
   /* Stabilization needs a previous run: when no history row carries a
@@ -164,8 +163,6 @@ int ns__guardrails(ns__run *run) {
   for (size_t e = 0; e < run->n_r; e++) ne += run->edge_r2[e] != 0;
   r2 = ns_mallocn(ne, sizeof *r2);
   if (!r2) goto out;
-  /* the view reads a column; the run may keep the rows per note instead */
-  if (!rsrc && !(rsrc = rsrc_col = ns__r_src_column(run))) goto out;
   for (size_t e = 0, j = 0; e < run->n_r; e++)
     if (run->edge_r2[e]) r2[j++] = (uint32_t)e;
   ns_guard_fit f = {
@@ -174,7 +171,8 @@ int ns__guardrails(ns__run *run) {
       .rater_icpt = run->ricpt2, .rater_fac = run->rfac2,
       .r_note = run->r_note, .r_rater = run->r_rater,
       .r_weight = run->has_w ? run->edge_cw : NULL,
-      .r_tags = ds->r_tags, .r_id = r2, .r_src = rsrc, .r_level = ds->r_level};
+      .r_tags = ds->r_tags, .r_id = r2, .r_src = run->r_src,
+      .r_src_note = run->r_src ? NULL : run->note_src, .r_level = ds->r_level};
   for (int l = 0; l < 4; l++) f.level_value[l] = (float)NS_LEVEL_VALUE(l);
   /* Round 2 uses the mean regulariser (mf.h default), so the exclusion refit
   ** does too; the pseudo-rater refits always do. */
@@ -270,10 +268,15 @@ int ns__guardrails(ns__run *run) {
     /* over every kept rating: the same for every scorer, found once */
     hv = ns_calloc(np, 1);
     if (!hv) { rc = NS_ENOMEM; goto out; }
-    /* creation times read through the edges' dataset rows, not copied */
-    if ((rc = ns_guard_high_volume(run->n_r, run->r_rater, ds->r_created_ms, rsrc, np,
-                                   ds->n_notes, hv)) != 0)
-      goto out;
+    /* creation times read through the edges' dataset rows, not copied; a
+    ** column of the rows for this one call when the run keeps them per
+    ** note (Core's guardrails only, not a big scorer's peak) */
+    if (!run->r_src && !(rsrc_col = ns__r_src_column(run))) { rc = NS_ENOMEM; goto out; }
+    rc = ns_guard_high_volume(run->n_r, run->r_rater, ds->r_created_ms,
+                              run->r_src ? run->r_src : rsrc_col, np, ds->n_notes, hv);
+    free(rsrc_col);
+    rsrc_col = NULL;
+    if (rc != 0) goto out;
     if (!run->is_sub) {
       run->hv_raters = hv;
       hv = NULL;
@@ -300,7 +303,7 @@ int ns__guardrails(ns__run *run) {
   run->g_pop_pos = ns_calloc(nn, sizeof(int32_t));
   if (!src || !run->g_pop_icpt || !run->g_pop_neg || !run->g_pop_pos) { rc = NS_ENOMEM; goto out; }
   for (size_t j = 0; j < ne; j++)
-    src[j] = ds->r_source ? ds->r_source[rsrc[r2[j]]] : NS_SOURCE_DEFAULT;
+    src[j] = ds->r_source ? ds->r_source[ns__r_src(run, r2[j])] : NS_SOURCE_DEFAULT;
   ns_guard_popsampled po = {run->g_pop_icpt, run->g_pop_neg, run->g_pop_pos};
   if ((rc = ns_guard_population_sampled(&f, src, &reg, run->pool, &po)) != 0) goto out;
   rc = 0;

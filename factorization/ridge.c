@@ -19,7 +19,10 @@
 /* Target of observation e: stored, or a code through the caller's table. */
 static inline float obs_value(const ns_ridge_data *d, uint32_t e) {
   if (d->value) return d->value[e];
-  return d->code_value[d->code[d->code_row ? d->code_row[e] : e]];
+  uint32_t c = d->code_row     ? d->code_row[e]
+               : d->code_shift ? e + d->code_shift[d->code_key[e]]
+                               : e;
+  return d->code_value[d->code[c]];
 }
 
 typedef struct ridge_ctx {

@@ -55,6 +55,11 @@ typedef struct ns_ridge_data {
   ** (code_row NULL: code[e]) -- a caller's stored rating levels, read
   ** through its own index instead of copied into a value column */
   const uint32_t *code_row;
+  /* code_row NULL and code_shift set: the code row of id e is
+  ** e + code_shift[code_key[e]] (mod 2^32), a shift per key (the engine's
+  ** edges keep their dataset rows per note) */
+  const int32_t *code_key;
+  const uint32_t *code_shift;
   const uint8_t *code;
   const float *code_value;
 } ns_ridge_data;

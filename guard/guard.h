@@ -94,7 +94,7 @@
 **   row c = r_id[j]             -- a row of r_note, r_rater, r_value and
 **                                  r_weight (r_id NULL: c = j);
 **   source s = r_src[c]         -- a row of r_tags and r_level (r_src NULL:
-**                                  s = c).
+**                                  c + r_src_note[r_note[c]], or s = c).
 ** r_id ascends, so every sum over a note's ratings runs in the same order
 ** as over copied columns.  The target is r_value[c], or, when r_value is
 ** NULL, level_value[r_level[s]] (the store's rating level through a small
@@ -116,9 +116,14 @@ typedef struct ns_guard_fit {
   const float *r_weight;      /* per row, or NULL = all 1 */
   const uint32_t *r_tags;     /* per source: NS_TAG_BIT mask, or NULL */
   const uint32_t *r_id;       /* n_ratings ascending rows, or NULL = j */
-  const uint32_t *r_src;      /* per row: source, or NULL = the row */
+  const uint32_t *r_src;      /* per row: source, or NULL = the row (or
+                              ** by r_src_note) */
   const uint8_t *r_level;     /* per source: index into level_value */
   float level_value[4];       /* targets of the levels (r_value NULL) */
+  const uint32_t *r_src_note; /* r_src NULL: per note, the source of row c
+                              ** is c + r_src_note[r_note[c]] (mod 2^32) --
+                              ** the engine's edges of a normalized dataset,
+                              ** each note's rows one block of sources */
 } ns_guard_fit;
 
 /* Row and source of rating j, and its columns. */
@@ -126,7 +131,8 @@ static inline size_t ns_guard_row(const ns_guard_fit *f, size_t j) {
   return f->r_id ? f->r_id[j] : j;
 }
 static inline size_t ns_guard_src(const ns_guard_fit *f, size_t c) {
-  return f->r_src ? f->r_src[c] : c;
+  if (f->r_src) return f->r_src[c];
+  return f->r_src_note ? (uint32_t)((uint32_t)c + f->r_src_note[f->r_note[c]]) : c;
 }
 static inline int32_t ns_guard_note(const ns_guard_fit *f, size_t j) {
   return f->r_note[ns_guard_row(f, j)];

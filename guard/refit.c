@@ -138,6 +138,10 @@ static ns_ridge_data ridge_of(const ns_guard_fit *f, const size_t *off, const ui
   d.other = f->r_rater;
   d.value = f->r_value;
   d.code_row = f->r_src;
+  if (!f->r_src && f->r_src_note) {
+    d.code_key = f->r_note;
+    d.code_shift = f->r_src_note;
+  }
   d.code = f->r_level;
   d.code_value = f->level_value;
   d.weight = f->r_weight;

@@ -1054,6 +1054,69 @@ TEST(logit_newton_two_features_stationary) {
 
 /* ---- the view (ns_guard_fit's r_id / r_src / r_level) -------------------- */
 
+/* The sources of the rows per note (r_src_note: each note's rows one block
+** of consecutive sources, as the engine keeps a normalized dataset's
+** edges) read the same as a per-row r_src column: refits (levels through
+** the ridge kernel's code rows) and the tag filter (tags) bit-identical. */
+TEST(guard_view_note_shift) {
+  enum { NN = 40, NU = 30, M = 3000 };
+  ns_rng g;
+  ns_rng_seed(&g, 29);
+  uint32_t shift[NN], *src = calloc(M, 4), *id = calloc(M, 4), *tags = calloc(2 * M, 4);
+  uint8_t *lvl = calloc(2 * M, 1);
+  int32_t *cn = calloc(M, 4), *cu = calloc(M, 4);
+  double ni[NN], nf[NN], ui[NU], uf[NU];
+  size_t ne = 0, gap = 0;
+  for (int n = 0; n < NN; n++) ni[n] = 0.3 * ns_rng_normal(&g), nf[n] = 0.5 * ns_rng_normal(&g);
+  for (int u = 0; u < NU; u++) ui[u] = 0.2 * ns_rng_normal(&g), uf[u] = 0.5 * ns_rng_normal(&g);
+  for (size_t s = 0; s < 2 * M; s++) {
+    lvl[s] = (uint8_t)ns_rng_below(&g, 3);
+    tags[s] = ns_rng_below(&g, 3) == 0 ? (uint32_t)ns_rng_below(&g, 1u << 13) << 9 : 0;
+  }
+  for (size_t c = 0; c < M; c++) {
+    int32_t n = (int32_t)(c * NN / M);  /* rows in note order */
+    if (c == 0 || n != cn[c - 1]) {
+      gap += ns_rng_below(&g, 20);     /* dropped sources between notes */
+      shift[n] = (uint32_t)gap;
+    }
+    cn[c] = n;
+    cu[c] = (int32_t)ns_rng_below(&g, NU);
+    src[c] = (uint32_t)c + shift[n];
+    if (ns_rng_below(&g, 5) >= 1) id[ne++] = (uint32_t)c;
+  }
+  ASSERT(gap < M);
+  ns_guard_fit fa = {.n_notes = NN, .n_raters = NU, .n_ratings = ne, .k = 1, .mu = 0.05,
+                     .note_icpt = ni, .note_fac = nf, .rater_icpt = ui, .rater_fac = uf,
+                     .r_note = cn, .r_rater = cu, .r_tags = tags, .r_id = id, .r_src = src,
+                     .r_level = lvl, .level_value = {0.0f, 0.5f, 1.0f, 1.5f}};
+  ns_guard_fit fb = fa;
+  fb.r_src = NULL;
+  fb.r_src_note = shift;
+  for (size_t j = 0; j < ne; j++) ASSERT_EQ(ns_guard_tags(&fa, j), ns_guard_tags(&fb, j));
+  ns_guard_reg reg = {0.15, 0.03, 0.0};
+  double a[4 * NN], b[4 * NN];
+  ns_guard_bounds ba = {a, a + NN, a + 2 * NN, a + 3 * NN, NULL, NULL, 0};
+  ns_guard_bounds bb = {b, b + NN, b + 2 * NN, b + 3 * NN, NULL, NULL, 0};
+  ASSERT_OK(ns_guard_pseudo_bounds(&fa, &reg, NULL, &ba));
+  ASSERT_OK(ns_guard_pseudo_bounds(&fb, &reg, NULL, &bb));
+  ASSERT_EQ(memcmp(a, b, sizeof a), 0);
+  ASSERT(!isnan(a[NN]) && a[0] < a[NN]);
+  /* the same view without the shift reads the wrong levels */
+  fb.r_src_note = NULL;
+  ASSERT_OK(ns_guard_pseudo_bounds(&fb, &reg, NULL, &bb));
+  ASSERT(memcmp(a, b, sizeof a) != 0);
+  fb.r_src_note = shift;
+  double adj[2][NN * 13], rat[2][NN * 13];
+  ns_guard_tag_scale sc;
+  ASSERT_OK(ns_guard_tag_scale_fit(&fa, &sc));
+  ASSERT_OK(ns_guard_tag_aggregate_scaled(&fa, &sc, adj[0], rat[0], NULL));
+  ASSERT_OK(ns_guard_tag_scale_fit(&fb, &sc));
+  ASSERT_OK(ns_guard_tag_aggregate_scaled(&fb, &sc, adj[1], rat[1], NULL));
+  ASSERT_EQ(memcmp(adj[0], adj[1], sizeof adj[0]), 0);
+  ASSERT_EQ(memcmp(rat[0], rat[1], sizeof rat[0]), 0);
+  free(src), free(id), free(tags), free(lvl), free(cn), free(cu);
+}
+
 /* The engine hands guard/ its edge columns, a list of the round-2 edges
 ** (skipping the others) and the edges' rows in the dataset, instead of
 ** copied columns.  Every guardrail must give the same bits both ways:
