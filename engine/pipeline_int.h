@@ -310,8 +310,9 @@ static inline size_t ns__r_src(const ns__run *run, size_t e) {
 static inline float ns__r_value(const ns__run *run, size_t e) {
   return (float)NS_LEVEL_VALUE(run->ds->r_level[ns__r_src(run, e)]);
 }
-/* ns__r_src of every edge in a new array (for the guard/ views, which read
-** a column); NULL when out of memory.  The caller frees it. */
+/* ns__r_src of every edge in a new array (for a guard/ call that takes a
+** column: ns_guard_high_volume); NULL when out of memory.  The caller
+** frees it. */
 uint32_t *ns__r_src_column(const ns__run *run);
 /* ns__r_value of every edge in a new array (the graph/ functions that take
 ** one); NULL when out of memory.  The caller frees it. */
