@@ -158,6 +158,23 @@ TEST(scorers_constants_differ_as_the_reference) {
   ASSERT_EQ(p.min_minority_net_helpful, 0);
 }
 
+/* A misleading note with 20 ratings, 10 on each side of the factor axis,
+** all helpful, at intercept icpt and factor 0.1; no guardrail verdicts. */
+static void balanced_facts(ns__note_facts *f, double icpt) {
+  memset(f, 0, sizeof *f);
+  f->n_ratings = 20;
+  f->cls = NS_CLASS_MISLEADING;
+  f->icpt = icpt;
+  f->fac = 0.1;
+  f->prev_status = f->locked_status = NS_STATUS_UNSET;
+  f->n_neg = f->n_pos = 10;
+  f->mean_neg = f->mean_pos = 0.9;
+  f->net_neg = f->net_pos = 9;
+  f->icpt_max = NAN;
+  f->low_diligence = NAN;
+  f->icpt_no_high_vol = f->icpt_no_correlated = NAN;
+}
+
 /* The same facts give different statuses under Core's and group 14's
 ** constants: CRH at 0.2 only for group 14; its NoHighVol threshold 0.12
 ** lets a 0.3 baseline stand where Core's 0.37 demotes to NYH. */
@@ -165,18 +182,7 @@ TEST(scorers_rules_use_scorer_constants) {
   ns_params base, p14;
   ns__note_facts f;
   ns__rule_out o;
-  memset(&f, 0, sizeof f);
-  f.n_ratings = 20;
-  f.cls = NS_CLASS_MISLEADING;
-  f.icpt = 0.2;
-  f.fac = 0.1;
-  f.prev_status = f.locked_status = NS_STATUS_UNSET;
-  f.n_neg = f.n_pos = 10;
-  f.mean_neg = f.mean_pos = 0.9;
-  f.net_neg = f.net_pos = 9;
-  f.icpt_max = NAN;
-  f.low_diligence = NAN;
-  f.icpt_no_high_vol = f.icpt_no_correlated = NAN;
+  balanced_facts(&f, 0.2);
   ns_params_default(&base);
   ns__scorer_params(spec("MFGroupScorer_14"), &base, &p14);
   ns__rules_final(&f, &base, &o);
@@ -403,18 +409,7 @@ TEST(scorers_crh_super_threshold) {
   ns_params p, p14;
   ns__note_facts f;
   ns__rule_out o;
-  memset(&f, 0, sizeof f);
-  f.n_ratings = 20;
-  f.cls = NS_CLASS_MISLEADING;
-  f.icpt = 0.5;
-  f.fac = 0.1;
-  f.prev_status = f.locked_status = NS_STATUS_UNSET;
-  f.n_neg = f.n_pos = 10;
-  f.mean_neg = f.mean_pos = 0.9;
-  f.net_neg = f.net_pos = 9;
-  f.icpt_max = NAN;
-  f.low_diligence = NAN;
-  f.icpt_no_high_vol = f.icpt_no_correlated = NAN;
+  balanced_facts(&f, 0.5);
   f.guard = 1;
   f.tag_fired = 1; /* the tag filter fires */
   ns_params_default(&p);
