@@ -102,10 +102,9 @@ void ns_dataset_free(ns_dataset *ds) {
   free(ds->note_text_len);
   free(ds->r_note_id);
   free(ds->r_rater);
-  free(ds->r_created_ms);
-  free(ds->r_level);
-  free(ds->r_tags);
-  free(ds->r_source);
+  free(ds->r_meta);
+  free(ds->r_time_lo);
+  free(ds->r_time_hi);
   free(ds->history);
   free(ds->enrollment);
   free(ds->r_note_run_id);
@@ -160,10 +159,31 @@ int ns_dataset_reserve_ratings(ns_dataset *ds, size_t n) {
   if (ds->r_note_run_off) return NS_EINVAL;  /* packed: no column to grow */
   REALLOC_COL(ds->r_note_id, n);
   REALLOC_COL(ds->r_rater, n);
-  REALLOC_COL(ds->r_created_ms, n);
-  REALLOC_COL(ds->r_level, n);
-  REALLOC_COL(ds->r_tags, n);
-  REALLOC_COL(ds->r_source, n);
+  REALLOC_COL(ds->r_meta, n);
+  REALLOC_COL(ds->r_time_lo, n);
+  if (ds->r_time_hi) {
+    REALLOC_COL(ds->r_time_hi, n);
+    /* rows gained are set later; 0 until then, as before the column */
+    for (size_t i = ds->r_cap; i < n; i++) ds->r_time_hi[i] = 0;
+  }
+  ds->r_cap = n;
+  return 0;
+}
+
+int ns_dataset_set_rating_meta(ns_dataset *ds, size_t i, int64_t created, unsigned level,
+                               uint32_t tags, unsigned source) {
+  uint64_t off = (uint64_t)created - (uint64_t)NS_R_TIME_BASE_MS;
+  uint32_t hi = (uint32_t)(off >> NS_R_TIME_HI_SHIFT);
+  if (i >= ds->r_cap) return NS_EINVAL;
+  if (level > 3 || source > 1 || (tags & ~NS_R_TAGS_MASK)) return NS_ERANGE;
+  if (hi && !ds->r_time_hi) {
+    /* the first time outside 2020..2037: the rows before have hi bits 0 */
+    if (!(ds->r_time_hi = ns_calloc(ds->r_cap, sizeof *ds->r_time_hi))) return NS_ENOMEM;
+  }
+  ds->r_meta[i] = ns_r_meta_make(level, tags, source) |
+                  (uint32_t)((off >> 32) & 0x7fu) << NS_R_TIME_SHIFT;
+  ds->r_time_lo[i] = (uint32_t)off;
+  if (ds->r_time_hi) ds->r_time_hi[i] = hi;
   return 0;
 }
 
@@ -324,18 +344,18 @@ int ns_dataset_normalize(ns_dataset *ds) {
       if (w > 0) {
         uint32_t q = perm[w - 1];
         if (ds->r_note_id[q] == ds->r_note_id[r] && ds->r_rater[q] == ds->r_rater[r]) {
-          if (ds->r_created_ms[r] >= ds->r_created_ms[q]) perm[w - 1] = r;
+          if (ns_r_created(ds, r) >= ns_r_created(ds, q)) perm[w - 1] = r;
           continue;
         }
       }
       perm[w++] = r;
     }
+    ds->r_cap = w;  /* what every column holds from here (also after a failed GATHER) */
     GATHER(ds->r_note_id, perm, w);
     GATHER(ds->r_rater, perm, w);
-    GATHER(ds->r_created_ms, perm, w);
-    GATHER(ds->r_level, perm, w);
-    GATHER(ds->r_tags, perm, w);
-    GATHER(ds->r_source, perm, w);
+    GATHER(ds->r_meta, perm, w);
+    GATHER(ds->r_time_lo, perm, w);
+    if (ds->r_time_hi) GATHER(ds->r_time_hi, perm, w);
     ds->n_ratings = w;
     free(perm); perm = NULL;
     free(khi); khi = NULL;

@@ -193,14 +193,30 @@ typedef struct ns_dataset {
 
   /* ratings, one per (noteId, rater) -- duplicates already resolved */
   size_t n_ratings;
+  size_t r_cap;              /* rows the rating columns hold
+                             ** (ns_dataset_reserve_ratings) */
   int64_t *r_note_id;        /* noteId (may be absent from notes); NULL
                              ** after ns_dataset_pack_note_ids(), then
                              ** the r_note_run_* fields below hold it */
   int32_t *r_rater;          /* participant index */
-  int64_t *r_created_ms;
-  uint8_t *r_level;          /* ns_level */
-  uint32_t *r_tags;          /* NS_TAG_BIT(i) for each tag set */
-  uint8_t *r_source;         /* NS_SOURCE_* */
+  /* A rating's createdAtMillis, level (ns_level), tags (NS_TAG_BIT(i) for
+  ** each tag set) and source (NS_SOURCE_*), packed into 8 bytes where
+  ** plain columns took 14 (they live for the whole scoring run:
+  ** docs/architecture.md, "Memory of a scoring run").  Read them with
+  ** ns_r_created() ... ns_r_source() and write them with
+  ** ns_dataset_set_rating_meta(), never through these fields.  With
+  ** off = createdAtMillis - NS_R_TIME_BASE_MS taken mod 2^64:
+  **   r_meta[i]    bits 0..21 tags, 22..23 level, 24 source, 25..31 off's
+  **                bits 32..38;
+  **   r_time_lo[i] off's bits 0..31;
+  **   r_time_hi[i] off's bits 39..63 -- a column only once a time outside
+  **                [NS_R_TIME_BASE_MS, NS_R_TIME_BASE_MS + 2^39) (2020-01-01
+  **                to 2037-06) has been stored (rows before it 0), NULL
+  **                otherwise.
+  ** Every int64 round-trips bit for bit. */
+  uint32_t *r_meta;
+  uint32_t *r_time_lo;
+  uint32_t *r_time_hi;
 
   size_t n_history;
   ns_nsh *history;
@@ -218,12 +234,60 @@ typedef struct ns_dataset {
   uint64_t *r_note_run_off;  /* n_note_runs + 1 */
 } ns_dataset;
 
+/* ---- a rating's packed fields (the r_meta layout above) ---------------- */
+
+#define NS_R_TIME_BASE_MS 1577836800000LL  /* 2020-01-01T00:00:00Z */
+#define NS_R_TAGS_MASK ((1u << NS_N_TAGS) - 1u)
+#define NS_R_LEVEL_SHIFT 22
+#define NS_R_SOURCE_SHIFT 24
+#define NS_R_TIME_SHIFT 25                 /* r_meta's time bits */
+#define NS_R_TIME_HI_SHIFT 39              /* r_time_hi's first bit of off */
+
+/* The fields of one r_meta word.  A view over the dataset's rows (the
+** guardrails' ns_guard_fit) reads the word and these; ns_r_meta_make()
+** builds a word with no time bits (level < 4, source < 2, tags within
+** NS_R_TAGS_MASK). */
+static inline uint32_t ns_r_meta_tags(uint32_t m) { return m & NS_R_TAGS_MASK; }
+static inline uint8_t ns_r_meta_level(uint32_t m) { return (uint8_t)((m >> NS_R_LEVEL_SHIFT) & 3u); }
+static inline uint8_t ns_r_meta_source(uint32_t m) { return (uint8_t)((m >> NS_R_SOURCE_SHIFT) & 1u); }
+static inline uint32_t ns_r_meta_make(unsigned level, uint32_t tags, unsigned source) {
+  return (tags & NS_R_TAGS_MASK) | (uint32_t)(level & 3u) << NS_R_LEVEL_SHIFT |
+         (uint32_t)(source & 1u) << NS_R_SOURCE_SHIFT;
+}
+
+/* Rating i's createdAtMillis, level, tags and source (i < n_ratings):
+** a shift and a mask each, the time one or two more loads. */
+static inline uint8_t ns_r_level(const ns_dataset *ds, size_t i) {
+  return ns_r_meta_level(ds->r_meta[i]);
+}
+static inline uint32_t ns_r_tags(const ns_dataset *ds, size_t i) {
+  return ns_r_meta_tags(ds->r_meta[i]);
+}
+static inline uint8_t ns_r_source(const ns_dataset *ds, size_t i) {
+  return ns_r_meta_source(ds->r_meta[i]);
+}
+static inline int64_t ns_r_created(const ns_dataset *ds, size_t i) {
+  uint64_t off = (uint64_t)(ds->r_meta[i] >> NS_R_TIME_SHIFT) << 32 | ds->r_time_lo[i];
+  if (ds->r_time_hi) off |= (uint64_t)ds->r_time_hi[i] << NS_R_TIME_HI_SHIFT;
+  off += (uint64_t)NS_R_TIME_BASE_MS;
+  /* back to int64 without the implementation-defined conversion (the
+  ** compiler makes it a move) */
+  return off <= (uint64_t)INT64_MAX ? (int64_t)off : -(int64_t)(~off) - 1;
+}
+
 /* Empty dataset with its participant table. */
 int ns_dataset_new(ns_dataset **out);
 void ns_dataset_free(ns_dataset *ds);
 /* Capacity management for the columnar arrays (grow-only). */
 int ns_dataset_reserve_notes(ns_dataset *ds, size_t n);
 int ns_dataset_reserve_ratings(ns_dataset *ds, size_t n);
+/* Sets rating i's createdAtMillis (any int64), level (< 4), tags (within
+** NS_R_TAGS_MASK) and source (< 2); i < ds->r_cap.  The first time outside
+** the r_meta / r_time_lo range allocates the r_time_hi column.  Returns 0,
+** NS_ENOMEM, or NS_EINVAL / NS_ERANGE (row / a field out of range: nothing
+** written).  The rating's noteId and rater are plain columns, set directly. */
+int ns_dataset_set_rating_meta(ns_dataset *ds, size_t i, int64_t created, unsigned level,
+                               uint32_t tags, unsigned source);
 /* Sets note i's summary (i < the reserved note capacity) to a copy of
 ** s[0..len); len 0 clears it.  NS_ENOMEM or NS_ERANGE (len >= 4 GiB). */
 int ns_dataset_set_note_text(ns_dataset *ds, size_t i, const char *s, size_t len);

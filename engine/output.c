@@ -623,9 +623,9 @@ static int write_aux(FILE *f, const ns_scores *sc, const ns_dataset *ds) {
         r0 = ds->r_note_run_off[r], r1 = ds->r_note_run_off[r + 1];
     }
     for (size_t q = r0; q < r1; q++) {
-      for (int t = 0; t < NS_N_TAGS; t++) tags[t] += (ds->r_tags[q] >> t) & 1;
-      last28 += ds->r_created_ms[q] > sc->now_ms - LAST28_MS;
-      pop += ds->r_source[q] == NS_SOURCE_POPULATION_SAMPLED;
+      for (int t = 0; t < NS_N_TAGS; t++) tags[t] += (ns_r_tags(ds, q) >> t) & 1;
+      last28 += ns_r_created(ds, q) > sc->now_ms - LAST28_MS;
+      pop += ns_r_source(ds, q) == NS_SOURCE_POPULATION_SAMPLED;
     }
     put_i64(f, &first, s->note_id);
     put_nan(f, &first); /* ratingWeight */

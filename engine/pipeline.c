@@ -92,7 +92,7 @@ void ns_params_profile(ns_params *p, int profile) {
 int64_t ns_pipeline_default_now(const ns_dataset *ds) {
   int64_t mx = INT64_MIN;
   for (size_t i = 0; i < ds->n_notes; i++) mx = NS_MAX(mx, ds->note_created_ms[i]);
-  for (size_t i = 0; i < ds->n_ratings; i++) mx = NS_MAX(mx, ds->r_created_ms[i]);
+  for (size_t i = 0; i < ds->n_ratings; i++) mx = NS_MAX(mx, ns_r_created(ds, i));
   for (size_t i = 0; i < ds->n_history; i++)
     if (ds->history[i].created_ms != NS_TS_NONE) mx = NS_MAX(mx, ds->history[i].created_ms);
   return mx == INT64_MIN ? 0 : mx + 1;
@@ -604,7 +604,7 @@ static void note_facts_ex(const ns__run *run, size_t n, int final_round, int wan
       ** rated the note counts as little as in the fit (without trust every
       ** weight is 1).  Over all the note's ratings: the explanation tags
       ** are the meta step's, no scorer rule reads them. */
-      uint32_t tags = ds->r_tags[r];
+      uint32_t tags = ns_r_tags(ds, r);
       double tw = run->edge_cw ? run->edge_cw[e] : 1.0;
       for (int t = 0; tags && t < NS_N_TAGS; t++)
         if (tags & NS_TAG_BIT(t)) tag_w[t] += tw;
@@ -613,7 +613,7 @@ static void note_facts_ex(const ns__run *run, size_t n, int final_round, int wan
     fu = rfac[(size_t)run->r_rater[e] * run->k];
     w = w2 ? ns__edge_w(run, e) : ew ? ew[e] : 1.0;
     if (isnan(fu) || !(w > 0)) continue;
-    h = ds->r_level[r] == NS_LEVEL_HELPFUL ? 1 : ds->r_level[r] == NS_LEVEL_NOT_HELPFUL ? -1 : 0;
+    h = ns_r_level(ds, r) == NS_LEVEL_HELPFUL ? 1 : ns_r_level(ds, r) == NS_LEVEL_NOT_HELPFUL ? -1 : 0;
     if (fu < 0) {
       w_neg += w;
       s_neg += w * ns__r_value(run, e);
@@ -1421,7 +1421,7 @@ static int rater_rows(ns__run *run, ns_scores *sc) {
     int32_t n = run->r_note[e], u = run->r_rater[e];
     int64_t latest = run->note_latest_nonnmr[n];
     if (fstat[n] == NS_STATUS_NMR) awaiting[u]++;
-    if (latest != NS_TS_NONE && ds->r_created_ms[ns__r_src(run, e)] >= latest) after[u]++;
+    if (latest != NS_TS_NONE && ns_r_created(ds, ns__r_src(run, e)) >= latest) after[u]++;
   }
   for (size_t n = 0; n < run->n_notes; n++) {
     int32_t a = run->note_author[n];

@@ -171,8 +171,8 @@ int ns__guardrails(ns__run *run) {
       .rater_icpt = run->ricpt2, .rater_fac = run->rfac2,
       .r_note = run->r_note, .r_rater = run->r_rater,
       .r_weight = run->has_w ? run->edge_cw : NULL,
-      .r_tags = ds->r_tags, .r_id = r2, .r_src = run->r_src,
-      .r_src_note = run->r_src ? NULL : run->note_src, .r_level = ds->r_level};
+      .r_meta = ds->r_meta, .r_id = r2, .r_src = run->r_src,
+      .r_src_note = run->r_src ? NULL : run->note_src};
   for (int l = 0; l < 4; l++) f.level_value[l] = (float)NS_LEVEL_VALUE(l);
   /* Round 2 uses the mean regulariser (mf.h default), so the exclusion refit
   ** does too; the pseudo-rater refits always do. */
@@ -218,7 +218,7 @@ int ns__guardrails(ns__run *run) {
     inc = ns_mallocn(np, sizeof *inc);
     tot = ns_mallocn(np, sizeof *tot);
     if (!inc || !tot) { rc = NS_ENOMEM; goto out; }
-    ns_guard_incorrect_counts(ds->n_ratings, ds->r_rater, ds->r_tags, np, inc, tot);
+    ns_guard_incorrect_counts(ds->n_ratings, ds->r_rater, ds->r_meta, np, inc, tot);
     if (!run->is_sub) {
       run->inc_cnt = inc, run->inc_tot = tot;
       inc = tot = NULL;
@@ -272,7 +272,7 @@ int ns__guardrails(ns__run *run) {
     ** column of the rows for this one call when the run keeps them per
     ** note (Core's guardrails only, not a big scorer's peak) */
     if (!run->r_src && !(rsrc_col = ns__r_src_column(run))) { rc = NS_ENOMEM; goto out; }
-    rc = ns_guard_high_volume(run->n_r, run->r_rater, ds->r_created_ms,
+    rc = ns_guard_high_volume(run->n_r, run->r_rater, ds,
                               run->r_src ? run->r_src : rsrc_col, np, ds->n_notes, hv);
     free(rsrc_col);
     rsrc_col = NULL;
@@ -303,7 +303,7 @@ int ns__guardrails(ns__run *run) {
   run->g_pop_pos = ns_calloc(nn, sizeof(int32_t));
   if (!src || !run->g_pop_icpt || !run->g_pop_neg || !run->g_pop_pos) { rc = NS_ENOMEM; goto out; }
   for (size_t j = 0; j < ne; j++)
-    src[j] = ds->r_source ? ds->r_source[ns__r_src(run, r2[j])] : NS_SOURCE_DEFAULT;
+    src[j] = ns_r_source(ds, ns__r_src(run, r2[j]));
   ns_guard_popsampled po = {run->g_pop_icpt, run->g_pop_neg, run->g_pop_pos};
   if ((rc = ns_guard_population_sampled(&f, src, &reg, run->pool, &po)) != 0) goto out;
   rc = 0;

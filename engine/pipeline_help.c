@@ -44,7 +44,7 @@ static int first_cutoff(const valid_ctx *c, uint64_t lo, uint64_t hi, tkey *cut)
     tkey k;
     int i;
     if (c->use_edge && !c->use_edge[e]) continue;
-    k.t = run->ds->r_created_ms[ns__r_src(run, e)];
+    k.t = ns_r_created(run->ds, ns__r_src(run, e));
     k.e = e;
     if (nb == NS__MAX_HISTORICAL_VALID && !key_lt(k, best[nb - 1])) continue;
     if (nb < NS__MAX_HISTORICAL_VALID) nb++;
@@ -73,12 +73,12 @@ static void valid_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
     for (uint64_t j = lo; j < hi; j++) {
       uint32_t e = ns_bigraph_note_edge(run->g, j);
       size_t r = ns__r_src(run, e);
-      int64_t t = ds->r_created_ms[r];
+      int64_t t = ns_r_created(ds, r);
       int ok;
       c->valid[e] = 0;
       if (c->use_edge && !c->use_edge[e]) continue;
       if (st != NS_STATUS_CRH && st != NS_STATUS_CRNH) continue;
-      if (ds->r_level[r] == NS_LEVEL_SOMEWHAT_HELPFUL) continue;
+      if (ns_r_level(ds, r) == NS_LEVEL_SOMEWHAT_HELPFUL) continue;
       if (created == NS_TS_NONE || !(t - created < NS__PUBLIC_DELAY_MS)) continue;
       if (historical) {
         tkey k = {t, e};
@@ -108,7 +108,7 @@ static void count_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
       uint32_t e = run->g->rater_edges[j];
       int helpful, crh;
       if (!c->valid[e]) continue;
-      helpful = run->ds->r_level[ns__r_src(run, e)] == NS_LEVEL_HELPFUL;
+      helpful = ns_r_level(run->ds, ns__r_src(run, e)) == NS_LEVEL_HELPFUL;
       crh = c->in->note_status[run->r_note[e]] == NS_STATUS_CRH;
       k.valid++;
       if (helpful == crh) k.agree++;
@@ -166,9 +166,10 @@ int ns__valid_counts(const ns__run *run, const ns__valid_in *in, const uint8_t *
 static int harassment_penalty(ns__run *run, double *penalty) {
   const ns_dataset *ds = run->ds;
   size_t ne = run->n_r, nn = run->n_notes, np = run->n_part, k = (size_t)run->k;
-  uint8_t *lev = ns_mallocn(ne, 1);
-  uint32_t *tags = ns_mallocn(ne, sizeof *tags);
-  int64_t *ts = ns_mallocn(ne, sizeof *ts);
+  /* the edges' dataset rows: level, tags and time are read through them
+  ** (a column of them for this stage when the run keeps them per note) */
+  uint32_t *rsrc_col = run->r_src ? NULL : ns__r_src_column(run);
+  const uint32_t *rsrc = run->r_src ? run->r_src : rsrc_col;
   int8_t *lab = ns_mallocn(ne, 1);
   size_t nnk = nn * k, npk = np * k;
   double *nf = ns_mallocn(nnk, sizeof *nf);
@@ -178,14 +179,8 @@ static int harassment_penalty(ns__run *run, double *penalty) {
   double t0 = ns_monotonic_s();
   int rc = NS_ENOMEM;
 
-  if (!lev || !tags || !ts || !lab || !nf || !uf || !hi) goto out;
-  for (size_t e = 0; e < ne; e++) {
-    size_t r = ns__r_src(run, e);
-    lev[e] = ds->r_level[r];
-    tags[e] = ds->r_tags[r];
-    ts[e] = ds->r_created_ms[r];
-  }
-  if ((rc = ns_guard_harassment_labels(ne, lev, tags, ts, run->r_note, run->r_rater, nn, np,
+  if (!rsrc || !lab || !nf || !uf || !hi) goto out;
+  if ((rc = ns_guard_harassment_labels(ne, ds, rsrc, run->r_note, run->r_rater, nn, np,
                                        lab)) != 0)
     goto out;
   /* Entities round 1 did not fit start from a zero factor. */
@@ -198,11 +193,11 @@ static int harassment_penalty(ns__run *run, double *penalty) {
   if ((rc = ns_guard_harassment_fit(nn, np, run->k, ne, run->r_note, run->r_rater, lab, nf, uf,
                                     &lp, run->pool, hi, NULL, NULL, NULL, NULL)) != 0)
     goto out;
-  ns_guard_harassment_penalty(ne, run->r_note, run->r_rater, lev, hi, np, penalty);
+  ns_guard_harassment_penalty(ne, run->r_note, run->r_rater, ds, rsrc, hi, np, penalty);
   rc = 0;
 out:
   run->st.harassment_seconds = ns_monotonic_s() - t0;
-  free(lev), free(tags), free(ts), free(lab), free(nf), free(uf), free(hi);
+  free(rsrc_col), free(lab), free(nf), free(uf), free(hi);
   return rc;
 }
 

@@ -308,10 +308,11 @@ static inline size_t ns__r_src(const ns__run *run, size_t e) {
 }
 /* helpfulNum of edge e (0, 0.5, 1), as a float. */
 static inline float ns__r_value(const ns__run *run, size_t e) {
-  return (float)NS_LEVEL_VALUE(run->ds->r_level[ns__r_src(run, e)]);
+  return (float)NS_LEVEL_VALUE(ns_r_level(run->ds, ns__r_src(run, e)));
 }
 /* ns__r_src of every edge in a new array (for a guard/ call that takes a
-** column: ns_guard_high_volume); NULL when out of memory.  The caller
+** column: ns_guard_high_volume, the harassment labels and penalty); NULL
+** when out of memory.  The caller
 ** frees it. */
 uint32_t *ns__r_src_column(const ns__run *run);
 /* ns__r_value of every edge in a new array (the graph/ functions that take

@@ -163,7 +163,7 @@ int ns__trust_stage(ns__run *run, const uint8_t *use_edge) {
     uint8_t lv;
     if (!valid[e]) continue;
     st = run->prov_status[run->r_note[e]];
-    lv = ds->r_level[ns__r_src(run, e)];
+    lv = ns_r_level(ds, ns__r_src(run, e));
     if ((st == NS_STATUS_CRH && lv == NS_LEVEL_HELPFUL) ||
         (st == NS_STATUS_CRNH && lv == NS_LEVEL_NOT_HELPFUL)) {
       er[ne] = run->r_rater[e];
@@ -178,7 +178,7 @@ int ns__trust_stage(ns__run *run, const uint8_t *use_edge) {
   }
   for (size_t e = 0; e < nr; e++) {
     int32_t u = run->r_rater[e];
-    int64_t t = ds->r_created_ms[ns__r_src(run, e)];
+    int64_t t = ns_r_created(ds, ns__r_src(run, e));
     if (t < first[u]) first[u] = t;
   }
   for (size_t i = 0; i < ds->n_enrollment; i++) {

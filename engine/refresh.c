@@ -96,9 +96,9 @@ static uint64_t rating_fp(const ns_dataset *ds, size_t i) {
   uint64_t h = 1469598103934665603ULL;   /* FNV-1a over the id string */
   const char *s = ds->r_rater[i] >= 0 ? ns_strtab_str(ds->participants, ds->r_rater[i]) : "";
   for (; *s; s++) h = (h ^ (uint8_t)*s) * 1099511628211ULL;
-  h = mix64(h ^ ((uint64_t)ds->r_level[i] | (uint64_t)ds->r_tags[i] << 8 |
-                 (uint64_t)ds->r_source[i] << 40));
-  return mix64(h ^ (uint64_t)ds->r_created_ms[i]);
+  h = mix64(h ^ ((uint64_t)ns_r_level(ds, i) | (uint64_t)ns_r_tags(ds, i) << 8 |
+                 (uint64_t)ns_r_source(ds, i) << 40));
+  return mix64(h ^ (uint64_t)ns_r_created(ds, i));
 }
 
 /* fp[j] = fingerprint of the ratings of ids[j] (ids sorted, n of them). */
@@ -326,7 +326,7 @@ int ns_pipeline_refresh(const ns_refresh_base *b, const ns_dataset *ds, const in
       if (!note_keeps_ratings(r) || u < 0 || (size_t)u >= np) continue;
       bu = map[u];
       if (pass == 0) {
-        uint32_t tags = ds->r_tags[i];
+        uint32_t tags = ns_r_tags(ds, i);
         r->n_ratings++;
         for (int t = 0; tags && t < NS_N_TAGS; t++)
           if (tags & NS_TAG_BIT(t)) r->tag_count[t]++;
@@ -334,15 +334,15 @@ int ns_pipeline_refresh(const ns_refresh_base *b, const ns_dataset *ds, const in
         r->n_fit++;
         ne++;
         {
-          int h = ds->r_level[i] == NS_LEVEL_HELPFUL ? 1 : ds->r_level[i] == NS_LEVEL_NOT_HELPFUL ? -1 : 0;
-          double v = NS_LEVEL_VALUE(ds->r_level[i]);
+          int h = ns_r_level(ds, i) == NS_LEVEL_HELPFUL ? 1 : ns_r_level(ds, i) == NS_LEVEL_NOT_HELPFUL ? -1 : 0;
+          double v = NS_LEVEL_VALUE(ns_r_level(ds, i));
           if (b->rfac[bu] < 0) r->n_neg++, r->s_neg += v, r->net_neg += h;
           else r->n_pos++, r->s_pos += v, r->net_pos += h;
         }
       } else if (bu >= 0) {
         e_note[w] = x;
         e_rater[w] = bu;
-        e_value[w] = (float)NS_LEVEL_VALUE(ds->r_level[i]);
+        e_value[w] = (float)NS_LEVEL_VALUE(ns_r_level(ds, i));
         w++;
       }
     }

@@ -22,7 +22,7 @@ static inline float obs_value(const ns_ridge_data *d, uint32_t e) {
   uint32_t c = d->code_row     ? d->code_row[e]
                : d->code_shift ? e + d->code_shift[d->code_key[e]]
                                : e;
-  return d->code_value[d->code[c]];
+  return d->code_value[(d->code[c] >> d->code_bit) & 3u];
 }
 
 typedef struct ridge_ctx {

@@ -51,17 +51,19 @@ typedef struct ns_ridge_data {
   const double *other_fac;    /* frozen side: factors, row-major, ld = k */
   int min_obs;                /* rows with fewer observations (or none;
                                  values < 1 mean 1) are not solved */
-  /* value NULL: the target of id e is code_value[code[code_row[e]]]
-  ** (code_row NULL: code[e]) -- a caller's stored rating levels, read
-  ** through its own index instead of copied into a value column */
+  /* value NULL: the target of id e is code_value[(code[c] >> code_bit) & 3]
+  ** with c = code_row[e] (code_row NULL: c = e) -- a caller's stored rating
+  ** levels (two bits of a packed word: base/dataset.h r_meta), read through
+  ** its own index instead of copied into a value column */
   const uint32_t *code_row;
   /* code_row NULL and code_shift set: the code row of id e is
   ** e + code_shift[code_key[e]] (mod 2^32), a shift per key (the engine's
   ** edges keep their dataset rows per note) */
   const int32_t *code_key;
   const uint32_t *code_shift;
-  const uint8_t *code;
-  const float *code_value;
+  const uint32_t *code;
+  int code_bit;
+  const float *code_value;    /* 4 entries */
 } ns_ridge_data;
 
 /* One variant: its penalties, optional pseudo-observation, and outputs

@@ -492,7 +492,7 @@ int ns_guard_diligence_fit_view(const ns_guard_fit *f, const int8_t *label,
       n_notes >= INT32_MAX || n_raters >= INT32_MAX)
     return NS_EINVAL;
   memset(&F, 0, sizeof F);
-  if (!label && !f->r_tags) return NS_EINVAL;
+  if (!label && !f->r_meta) return NS_EINVAL;
   for (size_t e = 0; e < n_ratings; e++) {
     int8_t y = dlabel(f, label, e);
     int32_t n = ns_guard_note(f, e), u = ns_guard_rater(f, e);

@@ -93,12 +93,13 @@
 **                                  weights, labels, sources) use j;
 **   row c = r_id[j]             -- a row of r_note, r_rater, r_value and
 **                                  r_weight (r_id NULL: c = j);
-**   source s = r_src[c]         -- a row of r_tags and r_level (r_src NULL:
+**   source s = r_src[c]         -- a row of r_meta (r_src NULL:
 **                                  c + r_src_note[r_note[c]], or s = c).
 ** r_id ascends, so every sum over a note's ratings runs in the same order
 ** as over copied columns.  The target is r_value[c], or, when r_value is
-** NULL, level_value[r_level[s]] (the store's rating level through a small
-** table).  Read them with ns_guard_note() ... ns_guard_tags().  The engine
+** NULL, level_value[ns_r_meta_level(r_meta[s])] (the store's rating level
+** through a small table).  Read them with ns_guard_note() ...
+** ns_guard_tags().  The engine
 ** (engine/pipeline_guard.c) passes the run's edge columns, the list of its
 ** round-2 edges as r_id and the edges' dataset rows as r_src: 4 bytes per
 ** round-2 rating instead of 20 of copies. */
@@ -114,11 +115,12 @@ typedef struct ns_guard_fit {
   const int32_t *r_rater;     /* per row: dense rater index */
   const float *r_value;       /* per row: 0, 0.5, 1; NULL = from r_level */
   const float *r_weight;      /* per row, or NULL = all 1 */
-  const uint32_t *r_tags;     /* per source: NS_TAG_BIT mask, or NULL */
+  const uint32_t *r_meta;     /* per source: the dataset's packed word
+                              ** (base/dataset.h r_meta: tags, level; its
+                              ** other bits are not read), or NULL */
   const uint32_t *r_id;       /* n_ratings ascending rows, or NULL = j */
   const uint32_t *r_src;      /* per row: source, or NULL = the row (or
                               ** by r_src_note) */
-  const uint8_t *r_level;     /* per source: index into level_value */
   float level_value[4];       /* targets of the levels (r_value NULL) */
   const uint32_t *r_src_note; /* r_src NULL: per note, the source of row c
                               ** is c + r_src_note[r_note[c]] (mod 2^32) --
@@ -144,7 +146,7 @@ static inline float ns_guard_weight(const ns_guard_fit *f, size_t j) {
   return f->r_weight ? f->r_weight[ns_guard_row(f, j)] : 1.0f;
 }
 static inline uint32_t ns_guard_tags(const ns_guard_fit *f, size_t j) {
-  return f->r_tags[ns_guard_src(f, ns_guard_row(f, j))];
+  return ns_r_meta_tags(f->r_meta[ns_guard_src(f, ns_guard_row(f, j))]);
 }
 
 #define NS_GUARD_MAX_K NS_MF_MAX_K
@@ -266,9 +268,10 @@ void ns_guard_tag_filter(size_t n_notes, const double *adjusted, const double *r
 
 /* Over a rater's whole history (all ratings given): incorrect[u] = #ratings
 ** with the Incorrect tag among those with any not-helpful tag, nh_total[u] =
-** #ratings with any not-helpful tag.  Arrays of n_raters. */
+** #ratings with any not-helpful tag.  Arrays of n_raters.  A rating's tags
+** are those of r_meta[e] (the dataset's packed word, base/dataset.h). */
 void ns_guard_incorrect_counts(size_t n_ratings, const int32_t *r_rater,
-                               const uint32_t *r_tags, size_t n_raters,
+                               const uint32_t *r_meta, size_t n_raters,
                                int32_t *incorrect, int32_t *nh_total);
 
 typedef struct ns_guard_incorrect {
@@ -282,7 +285,7 @@ typedef struct ns_guard_incorrect {
 /* Ratings of f with a not-helpful tag and |clip(f_u) - clip(f_n)| < 0.3;
 ** per note the count, voters, sum over voters of incorrect[u]/nh_total[u]
 ** (0 when nh_total is 0), tf-idf = count / ln(1 + p_sum).  Fires when count
-** >= 2, voters >= 3 and tf-idf >= threshold (2.5).  f->r_tags required. */
+** >= 2, voters >= 3 and tf-idf >= threshold (2.5).  f->r_meta required. */
 int ns_guard_incorrect_filter(const ns_guard_fit *f, const int32_t *incorrect,
                               const int32_t *nh_total, double threshold,
                               ns_guard_incorrect *out);
@@ -293,10 +296,11 @@ int ns_guard_incorrect_filter(const ns_guard_fit *f, const int32_t *incorrect,
 ** the newest rating (created >= newest - window) is greater than the 0.999
 ** quantile of the per-rater counts in that window (raters with >= 1 rating
 ** there).  All 0 when n_notes_total < 200.  Rating e's creation time is
-** r_created_ms[r_src[e]] (r_src NULL: r_created_ms[e]), so the engine reads
-** the dataset's column through its edges' rows instead of copying it. */
+** ns_r_created(ds, r_src[e]) (r_src NULL: row e of ds), so the engine reads
+** the dataset through its edges' rows instead of copying the times.
+** NS_EINVAL for a rater or row out of range. */
 int ns_guard_high_volume(size_t n_ratings, const int32_t *r_rater,
-                         const int64_t *r_created_ms, const uint32_t *r_src,
+                         const ns_dataset *ds, const uint32_t *r_src,
                          size_t n_raters, size_t n_notes_total, uint8_t *flag);
 
 /* Note-only refit without the ratings of raters with excluded[u] != 0
@@ -334,9 +338,9 @@ int ns_guard_harassment_label(uint8_t level, uint32_t tags);
 /* Labels for the whole rating list: -1 for ratings before 2021-12-15 or
 ** without a label, then the reference's filter_ratings(raters >= 10,
 ** notes >= 5) on the labelled ones (one pass notes, raters, notes).
-** label[n_ratings].  Returns 0, NS_EINVAL, NS_ENOMEM. */
-int ns_guard_harassment_labels(size_t n_ratings, const uint8_t *r_level,
-                               const uint32_t *r_tags, const int64_t *r_created_ms,
+** Rating e's level, tags and time are row r_src[e] of ds (r_src NULL: row
+** e).  label[n_ratings].  Returns 0, NS_EINVAL, NS_ENOMEM. */
+int ns_guard_harassment_labels(size_t n_ratings, const ns_dataset *ds, const uint32_t *r_src,
                                const int32_t *r_note, const int32_t *r_rater,
                                size_t n_notes, size_t n_raters, int8_t *label);
 
@@ -364,11 +368,12 @@ int ns_guard_harassment_fit(size_t n_notes, size_t n_raters, int k,
                             double *rater_icpt, double *rater_fac, double *mu);
 
 /* penalty[u] = sum over u's HELPFUL ratings on notes with harassment
-** intercept >= 2.0 of 10 * (intercept / 2.0).  r_note indexes note_icpt. */
+** intercept >= 2.0 of 10 * (intercept / 2.0).  r_note indexes note_icpt;
+** rating e's level is that of row r_src[e] of ds (r_src NULL: row e). */
 void ns_guard_harassment_penalty(size_t n_ratings, const int32_t *r_note,
-                                 const int32_t *r_rater, const uint8_t *r_level,
-                                 const double *note_icpt, size_t n_raters,
-                                 double *penalty);
+                                 const int32_t *r_rater, const ns_dataset *ds,
+                                 const uint32_t *r_src, const double *note_icpt,
+                                 size_t n_raters, double *penalty);
 
 /* ---- 7. low-diligence model (§4.5, §6) -------------------------------- */
 
@@ -446,7 +451,7 @@ int ns_guard_diligence_fit(size_t n_notes, size_t n_raters, size_t n_ratings,
 /* The same fit on f's ratings read through its view (ns_guard_fit: note,
 ** rater, weight r_weight; values and factors of f are not used).  label
 ** NULL: every rating labelled from its tags (ns_guard_diligence_label;
-** f->r_tags required), with no per-rating label array. */
+** f->r_meta required), with no per-rating label array. */
 int ns_guard_diligence_fit_view(const ns_guard_fit *f, const int8_t *label,
                                 const double *rater_fac, const ns_guard_diligence_params *p,
                                 ns_pool *pool, ns_guard_diligence_out *out);

@@ -53,8 +53,7 @@ void ns_guard_logit_params_default(ns_guard_logit_params *p) {
   p->passes_out = NULL;
 }
 
-int ns_guard_harassment_labels(size_t n_ratings, const uint8_t *r_level,
-                               const uint32_t *r_tags, const int64_t *r_created_ms,
+int ns_guard_harassment_labels(size_t n_ratings, const ns_dataset *ds, const uint32_t *r_src,
                                const int32_t *r_note, const int32_t *r_rater,
                                size_t n_notes, size_t n_raters, int8_t *label) {
   int32_t *cn = ns_calloc(n_notes, sizeof *cn);
@@ -65,13 +64,14 @@ int ns_guard_harassment_labels(size_t n_ratings, const uint8_t *r_level,
     goto out;
   }
   for (size_t e = 0; e < n_ratings; e++) {
+    size_t s = r_src ? r_src[e] : e;
     if (r_note[e] < 0 || (size_t)r_note[e] >= n_notes || r_rater[e] < 0 ||
-        (size_t)r_rater[e] >= n_raters) {
+        (size_t)r_rater[e] >= n_raters || s >= ds->n_ratings) {
       rc = NS_EINVAL;
       goto out;
     }
-    label[e] = r_created_ms[e] >= NS_GUARD_HARASS_MIN_MS
-                   ? (int8_t)ns_guard_harassment_label(r_level[e], r_tags[e])
+    label[e] = ns_r_created(ds, s) >= NS_GUARD_HARASS_MIN_MS
+                   ? (int8_t)ns_guard_harassment_label(ns_r_level(ds, s), ns_r_tags(ds, s))
                    : -1;
     if (label[e] >= 0) cn[r_note[e]]++, cu[r_rater[e]]++;
   }

@@ -125,7 +125,7 @@ int ns_guard_quantile(const double *x, size_t n, double q, double *out) {
 
 /* The ridge problem of f's notes with raters and mu frozen, over the CSR
 ** (off, idx) of fit_csr: idx holds rows of f's columns, which the kernel
-** reads directly (the target through r_level when r_value is NULL). */
+** reads directly (the target through r_meta's level when r_value is NULL). */
 static ns_ridge_data ridge_of(const ns_guard_fit *f, const size_t *off, const uint32_t *idx,
                               int min_ratings) {
   ns_ridge_data d;
@@ -142,7 +142,8 @@ static ns_ridge_data ridge_of(const ns_guard_fit *f, const size_t *off, const ui
     d.code_key = f->r_note;
     d.code_shift = f->r_src_note;
   }
-  d.code = f->r_level;
+  d.code = f->r_meta;
+  d.code_bit = NS_R_LEVEL_SHIFT;
   d.code_value = f->level_value;
   d.weight = f->r_weight;
   d.other_icpt = f->rater_icpt;
@@ -195,7 +196,7 @@ static int fit_csr(const ns_guard_fit *f, const uint8_t *keep, size_t **off_out,
 
 static int check_fit(const ns_guard_fit *f) {
   if (!f || f->k < 1 || f->k > NS_GUARD_MAX_K) return NS_EINVAL;
-  if (f->n_ratings && (!f->r_note || !f->r_rater || !(f->r_value || f->r_level)))
+  if (f->n_ratings && (!f->r_note || !f->r_rater || !(f->r_value || f->r_meta)))
     return NS_EINVAL;
   if (f->n_notes && !f->note_icpt) return NS_EINVAL;
   if (f->n_raters && (!f->rater_icpt || !f->rater_fac)) return NS_EINVAL;
@@ -338,7 +339,7 @@ int ns_guard_ucb_crnh(int32_t num_ratings, double icpt_max) {
 /* ---- 4. high-volume raters and exclusion refits ----------------------- */
 
 int ns_guard_high_volume(size_t n_ratings, const int32_t *r_rater,
-                         const int64_t *r_created_ms, const uint32_t *r_src,
+                         const ns_dataset *ds, const uint32_t *r_src,
                          size_t n_raters, size_t n_notes_total, uint8_t *flag) {
   static const int64_t windows[2] = {NS_GUARD_HIGHVOL_WINDOW1_MS,
                                      NS_GUARD_HIGHVOL_WINDOW2_MS};
@@ -355,11 +356,12 @@ int ns_guard_high_volume(size_t n_ratings, const int32_t *r_rater,
   }
   int64_t newest = INT64_MIN;
   for (size_t e = 0; e < n_ratings; e++) {
-    if (r_rater[e] < 0 || (size_t)r_rater[e] >= n_raters) {
+    size_t s = r_src ? r_src[e] : e;
+    if (r_rater[e] < 0 || (size_t)r_rater[e] >= n_raters || s >= ds->n_ratings) {
       rc = NS_EINVAL;
       goto out;
     }
-    int64_t t = r_created_ms[r_src ? r_src[e] : e];
+    int64_t t = ns_r_created(ds, s);
     if (t > newest) newest = t;
   }
   for (int w = 0; w < 2; w++) {
@@ -368,7 +370,7 @@ int ns_guard_high_volume(size_t n_ratings, const int32_t *r_rater,
     double q;
     memset(cnt, 0, n_raters * sizeof *cnt);
     for (size_t e = 0; e < n_ratings; e++)
-      if (r_created_ms[r_src ? r_src[e] : e] >= since) cnt[r_rater[e]]++;
+      if (ns_r_created(ds, r_src ? r_src[e] : e) >= since) cnt[r_rater[e]]++;
     for (size_t u = 0; u < n_raters; u++)
       if (cnt[u] > 0) vals[m++] = cnt[u];
     if ((rc = ns_guard_quantile(vals, m, NS_GUARD_HIGHVOL_QUANTILE, &q)) != 0) goto out;

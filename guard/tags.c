@@ -105,7 +105,7 @@ static int tag_aggregate(const ns_guard_fit *f, const double *weight, const ns_g
                          double *adjusted, double *ratio, double *rating_weight) {
   double *tot = rating_weight;
   int own = 0;
-  if (!f->r_tags) return NS_EINVAL;
+  if (!f->r_meta) return NS_EINVAL;
   if (!tot) {
     tot = ns_mallocn(f->n_notes, sizeof *tot);
     if (!tot) return NS_ENOMEM;
@@ -224,15 +224,16 @@ void ns_guard_tag_filter(size_t n_notes, const double *adjusted, const double *r
 #define NH_MASK (((1u << NS_N_NOT_HELPFUL_TAGS) - 1u) << NS_N_HELPFUL_TAGS)
 
 void ns_guard_incorrect_counts(size_t n_ratings, const int32_t *r_rater,
-                               const uint32_t *r_tags, size_t n_raters,
+                               const uint32_t *r_meta, size_t n_raters,
                                int32_t *incorrect, int32_t *nh_total) {
   memset(incorrect, 0, n_raters * sizeof *incorrect);
   memset(nh_total, 0, n_raters * sizeof *nh_total);
   for (size_t e = 0; e < n_ratings; e++) {
     int32_t u = r_rater[e];
-    if (u < 0 || (size_t)u >= n_raters || !(r_tags[e] & NH_MASK)) continue;
+    uint32_t tags = ns_r_meta_tags(r_meta[e]);
+    if (u < 0 || (size_t)u >= n_raters || !(tags & NH_MASK)) continue;
     nh_total[u]++;
-    if (r_tags[e] & NS_TAG_BIT(NS_TAG_NH_INCORRECT)) incorrect[u]++;
+    if (tags & NS_TAG_BIT(NS_TAG_NH_INCORRECT)) incorrect[u]++;
   }
 }
 
@@ -246,7 +247,7 @@ int ns_guard_incorrect_filter(const ns_guard_fit *f, const int32_t *incorrect,
                               ns_guard_incorrect *out) {
   size_t k = (size_t)f->k;
   double *cnt, *vot;
-  if (!f->r_tags || !out) return NS_EINVAL;
+  if (!f->r_meta || !out) return NS_EINVAL;
   /* Weighted sums (r_weight, 1 when NULL), floored to head counts: a
   ** coordinated group on a note counts as the one rater it weighs. */
   cnt = ns_calloc(f->n_notes, sizeof *cnt);

@@ -711,17 +711,15 @@ int ns__ds_note_text(ns_dataset *ds, size_t i, const char *s, size_t n, int dq) 
 int ns__ds_push_rating(ns_dataset *ds, size_t *cap, int64_t note, int32_t rater, int64_t created,
                        uint8_t level, uint32_t tags, uint8_t src) {
   size_t i = ds->n_ratings;
+  int rc;
   if (i == *cap) {
     size_t nc = *cap < 4096 ? 4096 : *cap * 2;
     if (ns_dataset_reserve_ratings(ds, nc)) return NS_ENOMEM;
     *cap = nc;
   }
+  if ((rc = ns_dataset_set_rating_meta(ds, i, created, level, tags, src)) != 0) return rc;
   ds->r_note_id[i] = note;
   ds->r_rater[i] = rater;
-  ds->r_created_ms[i] = created;
-  ds->r_level[i] = level;
-  ds->r_tags[i] = tags;
-  ds->r_source[i] = src;
   ds->n_ratings = i + 1;
   return 0;
 }
@@ -986,12 +984,17 @@ static int lf_merge(ns_dataset *ds, const ns_dataset *p) {
     base = ds->n_ratings;
     if ((rc = ns_dataset_reserve_ratings(ds, base + p->n_ratings)) == 0) {
       memcpy(ds->r_note_id + base, p->r_note_id, p->n_ratings * sizeof *p->r_note_id);
-      memcpy(ds->r_created_ms + base, p->r_created_ms, p->n_ratings * sizeof *p->r_created_ms);
-      memcpy(ds->r_level + base, p->r_level, p->n_ratings * sizeof *p->r_level);
-      memcpy(ds->r_tags + base, p->r_tags, p->n_ratings * sizeof *p->r_tags);
-      memcpy(ds->r_source + base, p->r_source, p->n_ratings * sizeof *p->r_source);
+      memcpy(ds->r_meta + base, p->r_meta, p->n_ratings * sizeof *p->r_meta);
+      memcpy(ds->r_time_lo + base, p->r_time_lo, p->n_ratings * sizeof *p->r_time_lo);
+      /* times outside the packed range: through the setter (it adds ds's
+      ** hi column); else ds's hi rows (if any) are 0 */
+      for (size_t i = 0; p->r_time_hi && i < p->n_ratings && !rc; i++)
+        rc = ns_dataset_set_rating_meta(ds, base + i, ns_r_created(p, i), ns_r_level(p, i),
+                                        ns_r_tags(p, i), ns_r_source(p, i));
+      if (!p->r_time_hi && ds->r_time_hi)
+        memset(ds->r_time_hi + base, 0, p->n_ratings * sizeof *ds->r_time_hi);
       for (size_t i = 0; i < p->n_ratings; i++) ds->r_rater[base + i] = MAP(p->r_rater[i]);
-      ds->n_ratings = base + p->n_ratings;
+      if (!rc) ds->n_ratings = base + p->n_ratings;
     }
   }
   if (!rc && p->n_history) {

@@ -146,15 +146,15 @@ static void write_notes(wbuf *w, const ns_dataset *ds) {
 static void write_ratings(wbuf *w, const ns_dataset *ds) {
   wheader(w, NS_FILE_RATINGS);
   for (size_t i = 0; i < ds->n_ratings; i++) {
-    uint32_t tags = ds->r_tags[i];
+    uint32_t tags = ns_r_tags(ds, i);
     char tb[2 * NS_N_TAGS];
     wi64(w, ds->r_note_id[i]);
     wtab(w);
     wpart(w, ds, ds->r_rater[i]);
     wtab(w);
-    wi64(w, ds->r_created_ms[i]);
+    wi64(w, ns_r_created(ds, i));
     wempty(w, 6); /* version agree disagree helpful notHelpful, then the level */
-    wstr(w, ns_fmt_level_name(ds->r_level[i]));
+    wstr(w, ns_fmt_level_name(ns_r_level(ds, i)));
     for (int t = 0; t < NS_N_TAGS; t++) {
       tb[2 * t] = '\t';
       tb[2 * t + 1] = (tags >> t) & 1 ? '1' : '0';
@@ -162,7 +162,7 @@ static void write_ratings(wbuf *w, const ns_dataset *ds) {
     wput(w, tb, sizeof tb);
     wtab(w); /* ratedOnTweetId: not stored */
     wtab(w);
-    wstr(w, ns_fmt_source_name(ds->r_source[i]));
+    wstr(w, ns_fmt_source_name(ns_r_source(ds, i)));
     wempty(w, 2);
     wnl(w);
   }

@@ -145,10 +145,7 @@ TEST(base_dataset_normalize) {
   for (int i = 0; i < 4; i++) {
     ds->r_note_id[i] = nid[i];
     ds->r_rater[i] = rr[i];
-    ds->r_created_ms[i] = ts[i];
-    ds->r_level[i] = lv[i];
-    ds->r_tags[i] = 0;
-    ds->r_source[i] = 0;
+    ASSERT_OK(ns_dataset_set_rating_meta(ds, (size_t)i, ts[i], lv[i], 0, 0));
   }
   ds->n_ratings = 4;
   ASSERT_OK(ns_dataset_normalize(ds));
@@ -159,6 +156,126 @@ TEST(base_dataset_normalize) {
   ASSERT_EQ(ds->r_rater[1], 0); /* aa */
   ASSERT_EQ(ds->r_note_id[2], 5);
   ASSERT_EQ(ds->r_rater[2], 1); /* zz */
-  ASSERT_EQ(ds->r_level[2], 2); /* createdAt 200 wins */
+  ASSERT_EQ(ns_r_level(ds, 2), 2); /* createdAt 200 wins */
+  ASSERT_EQ(ns_r_created(ds, 2), 200);
+  ASSERT_EQ(ns_r_created(ds, 0), 50);
+  ASSERT_EQ(ns_r_level(ds, 0), 1);
   ns_dataset_free(ds);
 }
+
+/* ---- the packed rating columns (r_meta, r_time_lo, r_time_hi) ---------- */
+
+#define B NS_R_TIME_BASE_MS
+#define TWO39 (1LL << 39)
+/* Times around every edge of the packed range, and the ends of int64. */
+static const int64_t edge_times[] = {
+    0, 1, 1000, B - 1, B, B + 1, B + 0xffffffffLL, B + 0x100000000LL, B + TWO39 - 1, B + TWO39,
+    B + TWO39 + 1, 1700000000000LL, INT64_MAX, INT64_MAX - 1, -1, INT64_MIN, INT64_MIN + 1};
+#define N_EDGE_TIMES (sizeof edge_times / sizeof edge_times[0])
+
+TEST(base_dataset_rating_meta_roundtrip) {
+  ns_dataset *ds;
+  size_t n = 4 * 2 * N_EDGE_TIMES + 3 * (NS_N_TAGS + 1), i = 0;
+  ASSERT_OK(ns_dataset_new(&ds));
+  ASSERT_OK(ns_dataset_reserve_ratings(ds, n));
+  /* In range only: no hi column. */
+  ASSERT_OK(ns_dataset_set_rating_meta(ds, 0, B, 2, 1, 1));
+  ASSERT_OK(ns_dataset_set_rating_meta(ds, 1, B + TWO39 - 1, 0, NS_R_TAGS_MASK, 0));
+  ASSERT(ds->r_time_hi == NULL);
+  ASSERT_EQ(ns_r_created(ds, 0), B);
+  ASSERT_EQ(ns_r_created(ds, 1), B + TWO39 - 1);
+  /* every time with every level and source, tags varying */
+  for (size_t t = 0; t < N_EDGE_TIMES; t++)
+    for (unsigned lv = 0; lv < 4; lv++)
+      for (unsigned src = 0; src < 2; src++, i++) {
+        uint32_t tags = (uint32_t)(i * 2654435761u) & NS_R_TAGS_MASK;
+        ASSERT_OK(ns_dataset_set_rating_meta(ds, i, edge_times[t], lv, tags, src));
+      }
+  /* every single tag, none and all, with each level 0..2 */
+  for (int tg = -1; tg < NS_N_TAGS; tg++)
+    for (unsigned lv = 0; lv < 3; lv++, i++)
+      ASSERT_OK(ns_dataset_set_rating_meta(ds, i, B + tg, lv,
+                                           tg < 0 ? NS_R_TAGS_MASK : NS_TAG_BIT(tg), lv & 1));
+  ASSERT_EQ(i, n);
+  ds->n_ratings = n;
+  ASSERT(ds->r_time_hi != NULL); /* 0, 1000, ... needed it */
+  i = 0;
+  for (size_t t = 0; t < N_EDGE_TIMES; t++)
+    for (unsigned lv = 0; lv < 4; lv++)
+      for (unsigned src = 0; src < 2; src++, i++) {
+        ASSERT_EQ(ns_r_created(ds, i), edge_times[t]);
+        ASSERT_EQ(ns_r_level(ds, i), lv);
+        ASSERT_EQ(ns_r_source(ds, i), src);
+        ASSERT_EQ(ns_r_tags(ds, i), (uint32_t)(i * 2654435761u) & NS_R_TAGS_MASK);
+      }
+  for (int tg = -1; tg < NS_N_TAGS; tg++)
+    for (unsigned lv = 0; lv < 3; lv++, i++) {
+      ASSERT_EQ(ns_r_created(ds, i), B + tg);
+      ASSERT_EQ(ns_r_tags(ds, i), tg < 0 ? NS_R_TAGS_MASK : NS_TAG_BIT(tg));
+      ASSERT_EQ(ns_r_level(ds, i), lv);
+      ASSERT_EQ(ns_r_source(ds, i), lv & 1);
+    }
+  /* out of range: nothing written */
+  ASSERT_EQ(ns_dataset_set_rating_meta(ds, 0, B, 4, 0, 0), NS_ERANGE);
+  ASSERT_EQ(ns_dataset_set_rating_meta(ds, 0, B, 0, 0, 2), NS_ERANGE);
+  ASSERT_EQ(ns_dataset_set_rating_meta(ds, 0, B, 0, NS_R_TAGS_MASK + 1, 0), NS_ERANGE);
+  ASSERT_EQ(ns_dataset_set_rating_meta(ds, n, B, 0, 0, 0), NS_EINVAL);
+  ASSERT_EQ(ns_r_created(ds, 0), 0);
+  ASSERT_EQ(ns_r_level(ds, 0), 0);
+  ns_dataset_free(ds);
+}
+
+/* The hi column appears mid-way: earlier rows keep their times, rows
+** gained by a later reserve start at 0, and normalize gathers all three
+** columns with the rows (duplicates resolved on the full times). */
+TEST(base_dataset_rating_meta_normalize) {
+  ns_dataset *ds;
+  int32_t a, b;
+  ASSERT_OK(ns_dataset_new(&ds));
+  ASSERT_OK(ns_strtab_intern(ds->participants, "b", 1, &b));
+  ASSERT_OK(ns_strtab_intern(ds->participants, "a", 1, &a));
+  ASSERT_OK(ns_dataset_reserve_ratings(ds, 2));
+  /* rows: (note, rater, time, level, tags, source) */
+  struct { int64_t note; int32_t rater; int64_t t; unsigned lv; uint32_t tags; unsigned src; } row[] = {
+      {9, b, B + 5, 2, NS_TAG_BIT(3), 1},            /* dropped: (9, b) again later, newer */
+      {9, a, B + TWO39 - 1, 1, NS_TAG_BIT(21), 0},
+      {9, b, INT64_MAX, 0, NS_TAG_BIT(9) | NS_TAG_BIT(10), 0},  /* first hi time */
+      {2, b, 1000, 2, 0, 1},
+      {2, a, B - 1, 1, NS_R_TAGS_MASK, 1},
+      {9, b, B + 6, 1, 0, 1},                        /* older than INT64_MAX: dropped */
+      {2, b, 0, 0, NS_TAG_BIT(0), 0},                /* older than 1000: dropped */
+  };
+  size_t nr = sizeof row / sizeof row[0];
+  for (size_t i = 0; i < nr; i++) {
+    if (i >= ds->r_cap) ASSERT_OK(ns_dataset_reserve_ratings(ds, 2 * ds->r_cap));
+    ds->r_note_id[i] = row[i].note;
+    ds->r_rater[i] = row[i].rater;
+    ASSERT_OK(ns_dataset_set_rating_meta(ds, i, row[i].t, row[i].lv, row[i].tags, row[i].src));
+    ds->n_ratings = i + 1;
+    if (i < 2) ASSERT(ds->r_time_hi == NULL);
+  }
+  ASSERT(ds->r_time_hi != NULL);
+  ASSERT_EQ(ns_r_created(ds, 0), B + 5);
+  ASSERT_EQ(ns_r_created(ds, 1), B + TWO39 - 1);
+  ASSERT_OK(ns_dataset_reserve_ratings(ds, 64));
+  for (size_t i = nr; i < 64; i++) ASSERT_EQ(ds->r_time_hi[i], 0);
+  ASSERT_OK(ns_dataset_normalize(ds));
+  /* sorted by (note, rater string): (2,a) (2,b) (9,a) (9,b) */
+  ASSERT_EQ(ds->n_ratings, 4);
+  ASSERT_EQ(ds->r_cap, 4);
+  int64_t want_t[4] = {B - 1, 1000, B + TWO39 - 1, INT64_MAX};
+  unsigned want_lv[4] = {1, 2, 1, 0}, want_src[4] = {1, 1, 0, 0};
+  uint32_t want_tags[4] = {NS_R_TAGS_MASK, 0, NS_TAG_BIT(21), NS_TAG_BIT(9) | NS_TAG_BIT(10)};
+  int64_t want_note[4] = {2, 2, 9, 9};
+  for (size_t i = 0; i < 4; i++) {
+    ASSERT_EQ(ds->r_note_id[i], want_note[i]);
+    ASSERT_STREQ(ns_strtab_str(ds->participants, ds->r_rater[i]), i % 2 ? "b" : "a");
+    ASSERT_EQ(ns_r_created(ds, i), want_t[i]);
+    ASSERT_EQ(ns_r_level(ds, i), want_lv[i]);
+    ASSERT_EQ(ns_r_tags(ds, i), want_tags[i]);
+    ASSERT_EQ(ns_r_source(ds, i), want_src[i]);
+  }
+  ns_dataset_free(ds);
+}
+#undef B
+#undef TWO39

@@ -10,6 +10,27 @@
 #include "../factorization/logit.h"
 #include "../engine/pipeline_int.h"
 
+/* A dataset of n ratings with these times, levels, tags and sources (a NULL
+** array: all 0), for the guard functions that read rows of a dataset; its
+** noteIds and raters are not read.  NULL when out of memory. */
+static ns_dataset *rows_ds(size_t n, const int64_t *ts, const uint8_t *lv, const uint32_t *tg,
+                           const uint8_t *src) {
+  ns_dataset *ds = NULL;
+  if (ns_dataset_new(&ds) || ns_dataset_reserve_ratings(ds, n)) goto fail;
+  for (size_t i = 0; i < n; i++) {
+    if (ns_dataset_set_rating_meta(ds, i, ts ? ts[i] : 0, lv ? lv[i] : 0, tg ? tg[i] : 0,
+                                   src ? src[i] : 0))
+      goto fail;
+    ds->r_note_id[i] = 1;
+    ds->r_rater[i] = 0;
+  }
+  ds->n_ratings = n;
+  return ds;
+fail:
+  ns_dataset_free(ds);
+  return NULL;
+}
+
 /* ---- quantiles ---------------------------------------------------------- */
 
 TEST(guard_quantile_numpy_linear) {
@@ -304,7 +325,7 @@ TEST(guard_incorrect_filter_tfidf) {
   int32_t rn[6] = {0, 0, 0, 0, 0, 0}, ru[6] = {0, 1, 2, 3, 4, 5};
   float rv[6] = {0};
   uint32_t I = NS_TAG_BIT(NS_TAG_NH_INCORRECT), O = NS_TAG_BIT(NS_TAG_NH_OTHER);
-  uint32_t tg[6] = {I, I, I, I | O, O, 0};
+  uint32_t tg[6] = {I, I, I, I | O, O, 0};  /* r_meta words: tags only */
   ns_guard_fit f = {1, 6, 6, 1, 0, ni, nf, ui, uf, rn, ru, rv, NULL, tg};
   int32_t cnt, vot;
   double p, tf;
@@ -326,7 +347,8 @@ TEST(guard_incorrect_filter_tfidf) {
   ASSERT_EQ(fired, 1);
   /* Per-rater history counts: u0 rated Incorrect, Other, none, Incorrect|Other */
   int32_t r2[4] = {0, 0, 0, 0}, ci[1], ct[1];
-  uint32_t t2[4] = {I, O, 0, I | O};
+  uint32_t t2[4] = {ns_r_meta_make(0, I, 1), ns_r_meta_make(2, O, 0), ns_r_meta_make(1, 0, 1),
+                    ns_r_meta_make(2, I | O, 1)};
   ns_guard_incorrect_counts(4, r2, t2, 1, ci, ct);
   ASSERT_EQ(ci[0], 2);
   ASSERT_EQ(ct[0], 3);
@@ -352,7 +374,9 @@ TEST(guard_high_volume_quantile) {
   for (int i = 0; i < 45; i++) ru[e] = 1002, ts[e++] = T - 10 * D;
   ASSERT_EQ(e, ne);
   uint8_t *flag = calloc(nu, 1);
-  ASSERT_OK(ns_guard_high_volume(ne, ru, ts, NULL, nu, 200, flag));
+  ns_dataset *ds = rows_ds(ne, ts, NULL, NULL, NULL);
+  ASSERT(ds != NULL);
+  ASSERT_OK(ns_guard_high_volume(ne, ru, ds, NULL, nu, 200, flag));
   ASSERT_EQ(flag[0], 1);
   ASSERT_EQ(flag[1], 0);
   ASSERT_EQ(flag[1000], 0);
@@ -361,9 +385,10 @@ TEST(guard_high_volume_quantile) {
   int total = 0;
   for (size_t u = 0; u < nu; u++) total += flag[u];
   ASSERT_EQ(total, 2);
-  ASSERT_OK(ns_guard_high_volume(ne, ru, ts, NULL, nu, 199, flag)); /* < 200 notes */
+  ASSERT_OK(ns_guard_high_volume(ne, ru, ds, NULL, nu, 199, flag)); /* < 200 notes */
   for (size_t u = 0; u < nu; u++) ASSERT_EQ(flag[u], 0);
   free(ru), free(ts), free(flag);
+  ns_dataset_free(ds);
 }
 
 TEST(guard_refit_excluding_ratio_mode) {
@@ -441,11 +466,21 @@ TEST(guard_harassment_labels_and_penalty) {
   ** and HELPFUL on note 2 (NaN): 0. */
   double hi[4] = {2.5, 1.9, NAN, 4.0}, pen[3];
   int32_t rn[6] = {0, 3, 1, 3, 0, 2}, ru[6] = {0, 0, 1, 1, 2, 2};
-  uint8_t lv[6] = {2, 2, 2, 0, 1, 2};
-  ns_guard_harassment_penalty(6, rn, ru, lv, hi, 3, pen);
+  uint8_t lv[6] = {2, 2, 2, 0, 1, 2}, lr[6] = {2, 1, 0, 2, 2, 2};
+  ns_dataset *ds = rows_ds(6, NULL, lv, NULL, NULL), *dr = rows_ds(6, NULL, lr, NULL, NULL);
+  ASSERT(ds && dr);
+  ns_guard_harassment_penalty(6, rn, ru, ds, NULL, hi, 3, pen);
   ASSERT_NEAR(pen[0], 32.5, 1e-12);
   ASSERT_NEAR(pen[1], 0, 0);
   ASSERT_NEAR(pen[2], 0, 0);
+  /* the same levels read through rows in reverse order */
+  uint32_t rev[6] = {5, 4, 3, 2, 1, 0};
+  ns_guard_harassment_penalty(6, rn, ru, dr, rev, hi, 3, pen);
+  ASSERT_NEAR(pen[0], 32.5, 1e-12);
+  ASSERT_NEAR(pen[1], 0, 0);
+  ASSERT_NEAR(pen[2], 0, 0);
+  ns_dataset_free(ds);
+  ns_dataset_free(dr);
 }
 
 TEST(guard_harassment_label_filter) {
@@ -464,12 +499,19 @@ TEST(guard_harassment_label_filter) {
   for (int u = 0; u < 4; u++) rn[e] = 10, ru[e] = u, lv[e] = 2, ts[e++] = NS_GUARD_HARASS_MIN_MS;
   for (int n = 0; n < 9; n++) rn[e] = n, ru[e] = 10, lv[e] = 2, ts[e++] = NS_GUARD_HARASS_MIN_MS;
   rn[e] = 9, ru[e] = 11, lv[e] = 2, ts[e++] = NS_GUARD_HARASS_MIN_MS - 1;
-  ASSERT_OK(ns_guard_harassment_labels(ne, lv, tg, ts, rn, ru, 11, 12, lab));
+  ns_dataset *ds = rows_ds(ne, ts, lv, tg, NULL);
+  ASSERT(ds != NULL);
+  ASSERT_OK(ns_guard_harassment_labels(ne, ds, NULL, rn, ru, 11, 12, lab));
   int kept = 0;
   for (size_t i = 0; i < ne; i++) kept += lab[i] >= 0;
   ASSERT_EQ(kept, 100);
   for (size_t i = 100; i < ne; i++) ASSERT_EQ(lab[i], -1);
-  free(rn), free(ru), free(lv), free(tg), free(ts), free(lab);
+  /* a row out of the dataset */
+  uint32_t *src = calloc(ne, 4);
+  src[ne - 1] = (uint32_t)ne;
+  ASSERT_EQ(ns_guard_harassment_labels(ne, ds, src, rn, ru, 11, 12, lab), NS_EINVAL);
+  free(rn), free(ru), free(lv), free(tg), free(ts), free(lab), free(src);
+  ns_dataset_free(ds);
 }
 
 TEST(guard_harassment_fit_stationary) {
@@ -1052,7 +1094,7 @@ TEST(logit_newton_two_features_stationary) {
   ASSERT_NEAR(G0, 0, 1e-12);
 }
 
-/* ---- the view (ns_guard_fit's r_id / r_src / r_level) -------------------- */
+/* ---- the view (ns_guard_fit's r_id / r_src / r_meta) --------------------- */
 
 /* The sources of the rows per note (r_src_note: each note's rows one block
 ** of consecutive sources, as the engine keeps a normalized dataset's
@@ -1062,16 +1104,17 @@ TEST(guard_view_note_shift) {
   enum { NN = 40, NU = 30, M = 3000 };
   ns_rng g;
   ns_rng_seed(&g, 29);
-  uint32_t shift[NN], *src = calloc(M, 4), *id = calloc(M, 4), *tags = calloc(2 * M, 4);
-  uint8_t *lvl = calloc(2 * M, 1);
+  uint32_t shift[NN], *src = calloc(M, 4), *id = calloc(M, 4), *meta = calloc(2 * M, 4);
   int32_t *cn = calloc(M, 4), *cu = calloc(M, 4);
   double ni[NN], nf[NN], ui[NU], uf[NU];
   size_t ne = 0, gap = 0;
   for (int n = 0; n < NN; n++) ni[n] = 0.3 * ns_rng_normal(&g), nf[n] = 0.5 * ns_rng_normal(&g);
   for (int u = 0; u < NU; u++) ui[u] = 0.2 * ns_rng_normal(&g), uf[u] = 0.5 * ns_rng_normal(&g);
   for (size_t s = 0; s < 2 * M; s++) {
-    lvl[s] = (uint8_t)ns_rng_below(&g, 3);
-    tags[s] = ns_rng_below(&g, 3) == 0 ? (uint32_t)ns_rng_below(&g, 1u << 13) << 9 : 0;
+    unsigned lvl = (unsigned)ns_rng_below(&g, 3);
+    uint32_t tags = ns_rng_below(&g, 3) == 0 ? (uint32_t)ns_rng_below(&g, 1u << 13) << 9 : 0;
+    /* the time bits of a dataset's word are there too, not read */
+    meta[s] = ns_r_meta_make(lvl, tags, (unsigned)(s & 1)) | (uint32_t)(s % 128) << NS_R_TIME_SHIFT;
   }
   for (size_t c = 0; c < M; c++) {
     int32_t n = (int32_t)(c * NN / M);  /* rows in note order */
@@ -1087,8 +1130,8 @@ TEST(guard_view_note_shift) {
   ASSERT(gap < M);
   ns_guard_fit fa = {.n_notes = NN, .n_raters = NU, .n_ratings = ne, .k = 1, .mu = 0.05,
                      .note_icpt = ni, .note_fac = nf, .rater_icpt = ui, .rater_fac = uf,
-                     .r_note = cn, .r_rater = cu, .r_tags = tags, .r_id = id, .r_src = src,
-                     .r_level = lvl, .level_value = {0.0f, 0.5f, 1.0f, 1.5f}};
+                     .r_note = cn, .r_rater = cu, .r_meta = meta, .r_id = id, .r_src = src,
+                     .level_value = {0.0f, 0.5f, 1.0f, 1.5f}};
   ns_guard_fit fb = fa;
   fb.r_src = NULL;
   fb.r_src_note = shift;
@@ -1114,7 +1157,7 @@ TEST(guard_view_note_shift) {
   ASSERT_OK(ns_guard_tag_aggregate_scaled(&fb, &sc, adj[1], rat[1], NULL));
   ASSERT_EQ(memcmp(adj[0], adj[1], sizeof adj[0]), 0);
   ASSERT_EQ(memcmp(rat[0], rat[1], sizeof rat[0]), 0);
-  free(src), free(id), free(tags), free(lvl), free(cn), free(cu);
+  free(src), free(id), free(meta), free(cn), free(cu);
 }
 
 /* The engine hands guard/ its edge columns, a list of the round-2 edges
@@ -1163,9 +1206,12 @@ TEST(guard_view_matches_copies) {
     lab[j] = (int8_t)ns_guard_diligence_label(tags[s]);
     rs[j] = source[s];
   }
+  /* the store as a dataset: the view reads its packed words */
+  ns_dataset *st = rows_ds(S, created, lvl, tags, source);
+  ASSERT(st != NULL);
   ns_guard_fit fc = {NN, NU, ne, 1, 0.05, ni, nf, ui, uf, rn, ru, rv, rw, tg};
-  ns_guard_fit fv = {NN, NU, ne, 1, 0.05, ni, nf, ui, uf, cn, cu, NULL, cw, tags,
-                     id, src, lvl, {0.0f, 0.5f, 1.0f, 1.5f}};
+  ns_guard_fit fv = {NN, NU, ne, 1, 0.05, ni, nf, ui, uf, cn, cu, NULL, cw, st->r_meta,
+                     id, src, {0.0f, 0.5f, 1.0f, 1.5f}};
   ASSERT_EQ(ns_guard_note(&fv, 3), rn[3]);
   ASSERT_EQ(ns_guard_tags(&fv, ne - 1), tg[ne - 1]);
   ns_guard_reg reg = {0.15, 0.03, 0.0};
@@ -1235,9 +1281,16 @@ TEST(guard_view_matches_copies) {
   int64_t *ts = calloc(M, 8);
   uint8_t hv[2][NU];
   for (size_t c = 0; c < M; c++) ts[c] = created[src[c]];
-  ASSERT_OK(ns_guard_high_volume(M, cu, ts, NULL, NU, 200, hv[0]));
-  ASSERT_OK(ns_guard_high_volume(M, cu, created, src, NU, 200, hv[1]));
+  ns_dataset *cd = rows_ds(M, ts, NULL, NULL, NULL);
+  ASSERT(cd != NULL);
+  ASSERT_OK(ns_guard_high_volume(M, cu, cd, NULL, NU, 200, hv[0]));
+  ASSERT_OK(ns_guard_high_volume(M, cu, st, src, NU, 200, hv[1]));
   ASSERT_EQ(memcmp(hv[0], hv[1], NU), 0);
+  int nhv = 0;
+  for (int u = 0; u < NU; u++) nhv += hv[0][u];
+  ASSERT(nhv > 0);
+  ns_dataset_free(cd);
+  ns_dataset_free(st);
 
   free(tags), free(src), free(id), free(lvl), free(source), free(created);
   free(cn), free(cu), free(cw), free(rn), free(ru), free(rv), free(rw), free(tg);

@@ -372,17 +372,19 @@ static void add_note(ns_dataset *ds, int64_t id, const char *author, int64_t cre
   ds->n_notes++;
 }
 
-static void add_rating(ns_dataset *ds, int64_t note, const char *rater, int64_t t, int level,
-                       uint32_t tags) {
+static void add_rating_src(ns_dataset *ds, int64_t note, const char *rater, int64_t t, int level,
+                           uint32_t tags, int source) {
   size_t i = ds->n_ratings;
   ASSERT_OK(ns_dataset_reserve_ratings(ds, i + 1));
   ds->r_note_id[i] = note;
   ds->r_rater[i] = part(ds, rater);
-  ds->r_created_ms[i] = t;
-  ds->r_level[i] = (uint8_t)level;
-  ds->r_tags[i] = tags;
-  ds->r_source[i] = NS_SOURCE_DEFAULT;
+  ASSERT_OK(ns_dataset_set_rating_meta(ds, i, t, (unsigned)level, tags, (unsigned)source));
   ds->n_ratings++;
+}
+
+static void add_rating(ns_dataset *ds, int64_t note, const char *rater, int64_t t, int level,
+                       uint32_t tags) {
+  add_rating_src(ds, note, rater, t, level, tags, NS_SOURCE_DEFAULT);
 }
 
 /* ---- valid ratings ----------------------------------------------------- */
@@ -921,11 +923,11 @@ TEST(output_columns_from_scores) {
   ASSERT_OK(ns_dataset_new(&ds));
   add_note(ds, 10, "A", T0, NS_CLASS_MISLEADING);
   add_note(ds, 20, "B", T0 + 1000, NS_CLASS_NOT_MISLEADING);
-  add_rating(ds, 10, "a", now - 30 * DAY, NS_LEVEL_HELPFUL, NS_TAG_BIT(2) | NS_TAG_BIT(4));
-  ds->r_source[ds->n_ratings - 1] = NS_SOURCE_POPULATION_SAMPLED;
+  add_rating_src(ds, 10, "a", now - 30 * DAY, NS_LEVEL_HELPFUL, NS_TAG_BIT(2) | NS_TAG_BIT(4),
+                 NS_SOURCE_POPULATION_SAMPLED);
   add_rating(ds, 10, "b", now - DAY, NS_LEVEL_HELPFUL, NS_TAG_BIT(2));
-  add_rating(ds, 10, "c", now - 2 * DAY, NS_LEVEL_NOT_HELPFUL, NS_TAG_BIT(NS_TAG_NH_INCORRECT));
-  ds->r_source[ds->n_ratings - 1] = NS_SOURCE_POPULATION_SAMPLED;
+  add_rating_src(ds, 10, "c", now - 2 * DAY, NS_LEVEL_NOT_HELPFUL, NS_TAG_BIT(NS_TAG_NH_INCORRECT),
+                 NS_SOURCE_POPULATION_SAMPLED);
   ds->history = calloc(1, sizeof *ds->history);
   ns_nsh_init(&ds->history[0], 10);
   ds->history[0].current_status = NS_STATUS_CRNH;

@@ -124,10 +124,9 @@ TEST(refresh_negative_ratings_lower_intercept) {
       if (isnan(r->intercept) || rated[r->participant]) continue;
       ds->r_note_id[j] = target->note_id;
       ds->r_rater[j] = r->participant;
-      ds->r_created_ms[j] = p.now_ms;
-      ds->r_level[j] = NS_LEVEL_NOT_HELPFUL;
-      ds->r_tags[j] = NS_TAG_BIT(NS_TAG_NH_INCORRECT) | NS_TAG_BIT(NS_TAG_NH_SOURCES_MISSING);
-      ds->r_source[j] = NS_SOURCE_DEFAULT;
+      ASSERT_OK(ns_dataset_set_rating_meta(
+          ds, j, p.now_ms, NS_LEVEL_NOT_HELPFUL,
+          NS_TAG_BIT(NS_TAG_NH_INCORRECT) | NS_TAG_BIT(NS_TAG_NH_SOURCES_MISSING), NS_SOURCE_DEFAULT));
       ds->n_ratings++;
       added++;
     }

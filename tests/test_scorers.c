@@ -558,14 +558,13 @@ static ns_dataset *two_population_ds(void) {
       ASSERT_OK(ns_dataset_reserve_ratings(ds, k + 1));
       ds->r_note_id[k] = side * 100 + i;
       ds->r_rater[k] = part(ds, r);
-      ds->r_created_ms[k] = t0 + DAY + u * 1000 + i;
+      unsigned lv;
       /* notes 2, 6, 10, 14 split the raters (even / odd): the factor
       ** explains those, the intercepts the rest */
-      if (i % 4 == 2) ds->r_level[k] = (u % 2) ? NS_LEVEL_NOT_HELPFUL : NS_LEVEL_HELPFUL;
-      else if (i % 4 == 3) ds->r_level[k] = (u % 5 == 0) ? NS_LEVEL_SOMEWHAT_HELPFUL : NS_LEVEL_HELPFUL;
-      else ds->r_level[k] = (u % 7 == 0) ? NS_LEVEL_SOMEWHAT_HELPFUL : NS_LEVEL_NOT_HELPFUL;
-      ds->r_tags[k] = 0;
-      ds->r_source[k] = NS_SOURCE_DEFAULT;
+      if (i % 4 == 2) lv = (u % 2) ? NS_LEVEL_NOT_HELPFUL : NS_LEVEL_HELPFUL;
+      else if (i % 4 == 3) lv = (u % 5 == 0) ? NS_LEVEL_SOMEWHAT_HELPFUL : NS_LEVEL_HELPFUL;
+      else lv = (u % 7 == 0) ? NS_LEVEL_SOMEWHAT_HELPFUL : NS_LEVEL_NOT_HELPFUL;
+      ASSERT_OK(ns_dataset_set_rating_meta(ds, k, t0 + DAY + u * 1000 + i, lv, 0, NS_SOURCE_DEFAULT));
       ds->n_ratings++;
     }
   }

@@ -105,9 +105,9 @@ static void same_ratings(const ns_dataset *a, const ns_dataset *b) {
   for (size_t i = 0; i < a->n_ratings; i++) {
     ASSERT_EQ(a->r_note_id[i], b->r_note_id[i]);
     ASSERT_EQ(a->r_rater[i], b->r_rater[i]);
-    ASSERT_EQ(a->r_created_ms[i], b->r_created_ms[i]);
-    ASSERT_EQ(a->r_level[i], b->r_level[i]);
-    ASSERT_EQ(a->r_tags[i], b->r_tags[i]);
+    ASSERT_EQ(ns_r_created(a, i), ns_r_created(b, i));
+    ASSERT_EQ(ns_r_level(a, i), ns_r_level(b, i));
+    ASSERT_EQ(ns_r_tags(a, i), ns_r_tags(b, i));
   }
 }
 

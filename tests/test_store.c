@@ -61,10 +61,10 @@ static void assert_same_dataset(const ns_dataset *a, const ns_dataset *b) {
   for (size_t i = 0; i < a->n_ratings; i++) {
     ASSERT_EQ(a->r_note_id[i], b->r_note_id[i]);
     ASSERT_STREQ(pstr(a, a->r_rater[i]), pstr(b, b->r_rater[i]));
-    ASSERT_EQ(a->r_created_ms[i], b->r_created_ms[i]);
-    ASSERT_EQ(a->r_level[i], b->r_level[i]);
-    ASSERT_EQ(a->r_tags[i], b->r_tags[i]);
-    ASSERT_EQ(a->r_source[i], b->r_source[i]);
+    ASSERT_EQ(ns_r_created(a, i), ns_r_created(b, i));
+    ASSERT_EQ(ns_r_level(a, i), ns_r_level(b, i));
+    ASSERT_EQ(ns_r_tags(a, i), ns_r_tags(b, i));
+    ASSERT_EQ(ns_r_source(a, i), ns_r_source(b, i));
   }
   for (size_t i = 0; i < a->n_history; i++) {
     const ns_nsh *x = &a->history[i], *y = &b->history[i];
@@ -133,17 +133,17 @@ TEST(store_tsv_fixtures) {
   ASSERT_STREQ(pstr(ds, ds->note_author[1]), PB);
   /* ratings sorted by (noteId, rater string); the first is the orphan */
   ASSERT_EQ(ds->r_note_id[0], 1399000000000000000LL);
-  ASSERT_EQ(ds->r_tags[0], NS_TAG_BIT(9));
-  ASSERT_EQ(ds->r_level[1], NS_LEVEL_HELPFUL);
-  ASSERT_EQ(ds->r_tags[1], NS_TAG_BIT(1) | NS_TAG_BIT(2));
-  ASSERT_EQ(ds->r_source[2], NS_SOURCE_POPULATION_SAMPLED);
-  ASSERT_EQ(ds->r_level[3], NS_LEVEL_SOMEWHAT_HELPFUL);
+  ASSERT_EQ(ns_r_tags(ds, 0), NS_TAG_BIT(9));
+  ASSERT_EQ(ns_r_level(ds, 1), NS_LEVEL_HELPFUL);
+  ASSERT_EQ(ns_r_tags(ds, 1), NS_TAG_BIT(1) | NS_TAG_BIT(2));
+  ASSERT_EQ(ns_r_source(ds, 2), NS_SOURCE_POPULATION_SAMPLED);
+  ASSERT_EQ(ns_r_level(ds, 3), NS_LEVEL_SOMEWHAT_HELPFUL);
   /* legacy helpful=1 / notHelpful=1 with an empty helpfulnessLevel */
   ASSERT_EQ(ds->r_note_id[5], 1400000000000000002LL);
   ASSERT_STREQ(pstr(ds, ds->r_rater[5]), PD);
-  ASSERT_EQ(ds->r_level[5], NS_LEVEL_HELPFUL);
-  ASSERT_EQ(ds->r_level[6], NS_LEVEL_NOT_HELPFUL);
-  ASSERT_EQ(ds->r_tags[6], NS_TAG_BIT(21));
+  ASSERT_EQ(ns_r_level(ds, 5), NS_LEVEL_HELPFUL);
+  ASSERT_EQ(ns_r_level(ds, 6), NS_LEVEL_NOT_HELPFUL);
+  ASSERT_EQ(ns_r_tags(ds, 6), NS_TAG_BIT(21));
   /* history */
   ASSERT_EQ(ds->history[1].note_id, 1400000000000000001LL);
   ASSERT_EQ(ds->history[1].current_status, NS_STATUS_CRH);
@@ -180,9 +180,9 @@ TEST(store_tsv_header_mapping) {
   ASSERT_EQ(st.rows_ok, 2);
   ASSERT_EQ(ds->n_ratings, 2);
   ASSERT_EQ(ds->r_note_id[1], 11);
-  ASSERT_EQ(ds->r_created_ms[1], 6);
+  ASSERT_EQ(ns_r_created(ds, 1), 6);
   ASSERT_STREQ(pstr(ds, ds->r_rater[1]), "p2");
-  ASSERT_EQ(ds->r_tags[0], 0);
+  ASSERT_EQ(ns_r_tags(ds, 0), 0);
   /* notes with participantId and without tweetId */
   ASSERT_OK(load_str("n.tsv",
                      "classification\tnoteId\tparticipantId\tcreatedAtMillis\n"
@@ -264,8 +264,8 @@ TEST(store_tsv_bad_rows) {
                      0, ds, &g, &st));
   ASSERT_EQ(st.rows_ok, 2);
   ASSERT_STREQ(g.buf, "c.tsv:3:5: helpfulClear: expected 0 or 1, got \"7\" [not_flag]\n");
-  ASSERT_EQ(ds->r_tags[2], NS_TAG_BIT(2));
-  ASSERT_EQ(ds->r_level[3], NS_LEVEL_NOT_HELPFUL);
+  ASSERT_EQ(ns_r_tags(ds, 2), NS_TAG_BIT(2));
+  ASSERT_EQ(ns_r_level(ds, 3), NS_LEVEL_NOT_HELPFUL);
 
   /* file-level problems */
   ASSERT_ERR(load_str("empty.tsv", "", 0, ds, &g, &st), NS_EPARSE);
@@ -491,8 +491,8 @@ TEST(store_db_import_batches_match_load) {
     ASSERT_OK(ns_tsv_load(f, raw, NULL, &st));
     for (size_t i = 0; i < raw->n_ratings; i++) {
       r[k++] = (ns_ingest_rating){raw->r_note_id[i], pstr(raw, raw->r_rater[i]),
-                                  raw->r_created_ms[i], raw->r_level[i], raw->r_tags[i],
-                                  raw->r_source[i]};
+                                  ns_r_created(raw, i), ns_r_level(raw, i), ns_r_tags(raw, i),
+                                  ns_r_source(raw, i)};
       if (k == want || i + 1 == raw->n_ratings) {
         ASSERT_OK(ns_store_ingest(s, NULL, 0, r, k, NULL, 0));
         k = 0;
