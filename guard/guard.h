@@ -113,7 +113,7 @@ typedef struct ns_guard_fit {
   const double *rater_fac;    /* n_raters x k */
   const int32_t *r_note;      /* per row: dense note index */
   const int32_t *r_rater;     /* per row: dense rater index */
-  const float *r_value;       /* per row: 0, 0.5, 1; NULL = from r_level */
+  const float *r_value;       /* per row: 0, 0.5, 1; NULL = from r_meta */
   const float *r_weight;      /* per row, or NULL = all 1 */
   const uint32_t *r_meta;     /* per source: the dataset's packed word
                               ** (base/dataset.h r_meta: tags, level; its
