@@ -13,8 +13,8 @@
 **             round 1 (count filter, MF, provisional statuses), helpfulness,
 **             trust (on), round 2 on raters above the threshold, guardrails,
 **             the scorer chain (§4.1) on notes its capture rule keeps
-**   scorers   each other scorer on its scope mask of the same edges (no
-**             copy): the same path with its constants into model[] (topic
+**   scorers   each other scorer on its scope bit of the same edges (no
+**             copy; its own byte of flags per edge): the same path with its constants into model[] (topic
 **             scorers: round 1 only; Gaussian: factorization/gaussian.h on
 **             Core's raters); a scorer whose scope and fit constants equal
 **             Core's reuses Core's fit
@@ -903,8 +903,8 @@ static void state_free(ns__run *run) {
 ** notes where that group gave >= 75 % of the note's training ratings by
 ** enrolled raters (the reference's inner merge with userEnrollment: raters
 ** absent from it count in neither part) and the note has >= 5 such enrolled
-** ratings.  Writes mask[e] (a subset of train[e]); returns the number of
-** edges selected. */
+** ratings.  Writes bit out of flags[e] (a subset of bit train); returns
+** the number of edges selected. */
 size_t ns__stable_init_mask(const ns__run *run, uint8_t *flags, unsigned train, unsigned out) {
   int32_t *enr = ns_calloc(run->n_notes ? run->n_notes : 1, sizeof *enr);
   int32_t *grp = ns_calloc(run->n_notes ? run->n_notes : 1, sizeof *grp);

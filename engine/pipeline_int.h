@@ -220,9 +220,14 @@ static inline float ns__cw_get(const ns__cw *cw, size_t e) {
 }
 
 /* Per-edge flag bits of a scorer's run (ns__run.flags).  Every writer of a
-** run's flags array is that run's own thread (the stages that set them are
-** sequential loops; a scorer beside Core has its own array), so the bits
-** of one byte are never written by two threads at once. */
+** run's flags array is that run's own thread: the loops that set bits
+** (ns__build_scope, the count filters and their inputs, the stable-init
+** subset, a Gaussian scorer's round-2 set) are sequential, the pool's
+** loops only read them, and each scorer beside Core -- the small ones run
+** side by side -- writes only its own array.  So the bits of one byte are
+** never written by two threads at once.  A loop that one day sets bits on
+** the pool must keep that: chunks of disjoint edge ranges, or of notes
+** (an edge belongs to one note). */
 #define NS__EF_SCOPE  0x01u  /* the scorer sees the edge (ns__build_scope) */
 #define NS__EF_R1     0x02u  /* in the round-1 training set */
 #define NS__EF_R2     0x04u  /* in the round-2 training set */
@@ -280,10 +285,12 @@ typedef struct ns__run {
   /* helpfulNum of an edge: ns__r_value() from the dataset's level, not a
   ** stored column (4 bytes per rating; ns__r_values() for an array) */
   ns_bigraph *g;             /* all filtered ratings: participants x notes */
-  /* per edge, the scorer's own: NS__EF_* bits (its scope, round-1 and
-  ** round-2 training sets, a count filter's input) in one byte instead of
-  ** a byte array each; read them with ns__in_scope(), ns__edge_r1(),
-  ** ns__edge_r2() */
+  /* per edge, the scorer's own (Core's for the whole run, a scorer
+  ** beside Core's while it runs): NS__EF_* bits -- its scope, round-1 and
+  ** round-2 training sets, a count filter's input, the stable-init subset
+  ** -- in one byte instead of a byte array each (docs/architecture.md,
+  ** "Memory of a scoring run"); read them with ns__in_scope(),
+  ** ns__edge_r1(), ns__edge_r2(), ns__run_mask() */
   uint8_t *flags;
 
   /* round 1 */
