@@ -176,11 +176,11 @@ int ns__groups_stage(ns__run *run) {
          "coordination: %zu communities; all values: %zu eligible raters, %zu candidate pairs, "
          "%zu suspect (largest unflagged lift %.2f); dissent: %zu eligible raters, %zu candidate "
          "pairs, %zu suspect (largest unflagged lift %.2f); %zu joined; %zu groups of %zu raters, "
-         "%zu ratings down-weighted",
+         "%zu ratings down-weighted (%u weight codes)",
          st.n_communities, st.all.eligible_raters, st.all.candidate_pairs, st.all.suspect_pairs,
          st.all.max_lift_unflagged, st.dissent.eligible_raters, st.dissent.candidate_pairs,
          st.dissent.suspect_pairs, st.dissent.max_lift_unflagged, st.joined, st.n_groups, st.n_grouped,
-         run->n_group_weighted);
+         run->n_group_weighted, run->cw->n_values);
 
 out:
   free(post);
