@@ -14,10 +14,11 @@
 **             trust (on), round 2 on raters above the threshold, guardrails,
 **             the scorer chain (§4.1) on notes its capture rule keeps
 **   scorers   each other scorer on its scope bit of the same edges (no
-**             copy; its own byte of flags per edge): the same path with its constants into model[] (topic
-**             scorers: round 1 only; Gaussian: factorization/gaussian.h on
-**             Core's raters); a scorer whose scope and fit constants equal
-**             Core's reuses Core's fit
+**             copy; its own byte of flags per edge): the same path with
+**             its constants into model[] (topic scorers: round 1 only;
+**             Gaussian: factorization/gaussian.h on Core's raters); a
+**             scorer whose scope and fit constants equal Core's reuses
+**             Core's fit
 **   statuses  meta rules over every scorer's row, explanation tags, status
 **             history, rater rows (Core's, plus the scorers' rater params)
 **
