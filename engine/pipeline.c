@@ -13,11 +13,12 @@
 **             round 1 (count filter, MF, provisional statuses), helpfulness,
 **             trust (on), round 2 on raters above the threshold, guardrails,
 **             the scorer chain (§4.1) on notes its capture rule keeps
-**   scorers   each other scorer on its scope mask of the same edges (no
-**             copy): the same path with its constants into model[] (topic
-**             scorers: round 1 only; Gaussian: factorization/gaussian.h on
-**             Core's raters); a scorer whose scope and fit constants equal
-**             Core's reuses Core's fit
+**   scorers   each other scorer on its scope bit of the same edges (no
+**             copy; its own byte of flags per edge): the same path with
+**             its constants into model[] (topic scorers: round 1 only;
+**             Gaussian: factorization/gaussian.h on Core's raters); a
+**             scorer whose scope and fit constants equal Core's reuses
+**             Core's fit
 **   statuses  meta rules over every scorer's row, explanation tags, status
 **             history, rater rows (Core's, plus the scorers' rater params)
 **
@@ -316,8 +317,8 @@ int ns__run_prepare(ns__run *run) {
 /* ---- MF on a subset ---------------------------------------------------- */
 
 typedef struct fit_io {
-  const uint8_t *mask;          /* per edge */
-  const float *weight;          /* per edge, NULL = unweighted */
+  ns__emask mask;               /* the edges to fit */
+  const ns__cw *cw;             /* per-edge weights, NULL = unweighted */
   int flip_sign;
   /* initial values (NULL = deterministic init) */
   const double *init_icpt, *init_fac, *init_ricpt, *init_rfac;
@@ -329,6 +330,10 @@ typedef struct fit_io {
 } fit_io;
 
 static double or0(double v) { return isnan(v) ? 0.0 : v; }
+
+/* Is edge e in the fit, and its weight (io->cw set). */
+static inline int io_has(const fit_io *io, size_t e) { return ns__emask_on(io->mask, e); }
+static inline float io_weight(const fit_io *io, size_t e) { return ns__cw_get(io->cw, e); }
 
 static int fit_subset(ns__run *run, fit_io *io) {
   int k = run->k, rc = 0;
@@ -355,7 +360,7 @@ static int fit_subset(ns__run *run, fit_io *io) {
   for (size_t i = 0; i < run->n_notes; i++) nmap[i] = -1;
   for (size_t i = 0; i < run->n_part; i++) umap[i] = -1;
   for (size_t e = 0; e < run->n_r; e++) {
-    if (!io->mask[e]) continue;
+    if (!io_has(io, e)) continue;
     nmap[run->r_note[e]] = 0;
     umap[run->r_rater[e]] = 0;
     ne++;
@@ -391,11 +396,11 @@ static int fit_subset(ns__run *run, fit_io *io) {
   ncur = ns_mallocn(nn, sizeof *ncur);
   rsl = ns_mallocn(ne, sizeof *rsl);
   nsl = ns_mallocn(ne, sizeof *nsl);
-  if (io->weight) {
+  if (io->cw) {
     rpw = ns_mallocn(ne, sizeof *rpw);
     npw = ns_mallocn(ne, sizeof *npw);
   }
-  if (!roff || !noff || !rcur || !ncur || !rsl || !nsl || (io->weight && (!rpw || !npw))) {
+  if (!roff || !noff || !rcur || !ncur || !rsl || !nsl || (io->cw && (!rpw || !npw))) {
     rc = NS_ENOMEM;
     goto out;
   }
@@ -403,7 +408,7 @@ static int fit_subset(ns__run *run, fit_io *io) {
   ** ratings in increasing edge id, the order ns_bigraph_build + gathering
   ** gave, so the fit's sums run in the same order (bit-identical). */
   for (size_t e = 0; e < run->n_r; e++) {
-    if (!io->mask[e]) continue;
+    if (!io_has(io, e)) continue;
     roff[umap[run->r_rater[e]] + 1]++;
     noff[nmap[run->r_note[e]] + 1]++;
   }
@@ -417,7 +422,7 @@ static int fit_subset(ns__run *run, fit_io *io) {
     float v;
     uint32_t vb;
     unsigned c = 0;
-    if (!io->mask[e]) continue;
+    if (!io_has(io, e)) continue;
     /* the value's code: its place in the table, by bits, in order of
     ** first appearance (the table is exactly the floats the fit reads) */
     v = ns__r_value(run, e);
@@ -434,7 +439,7 @@ static int fit_subset(ns__run *run, fit_io *io) {
     b = ncur[n]++;
     rsl[a] = ns_mf_slot((uint32_t)n, c);
     nsl[b] = ns_mf_slot((uint32_t)u, c);
-    if (rpw) rpw[a] = npw[b] = io->weight[e];
+    if (rpw) rpw[a] = npw[b] = io_weight(io, e);
   }
   free(rcur);
   free(ncur);
@@ -520,10 +525,12 @@ out:
 
 /* Round-1 training set (reference filter_ratings, one pass, not iterated):
 ** notes with >= min_note ratings, then raters with >= min_rater of the
-** remaining ratings, then notes with >= min_note again.  base may be NULL
-** (every edge).  Writes mask[e]. */
-static int count_filter(const ns__run *run, const uint8_t *base, int min_note, int min_rater,
-                        uint8_t *mask) {
+** remaining ratings, then notes with >= min_note again, over the edges
+** whose flag base is set.  Writes flag out of every edge (the run's
+** thread only). */
+static int count_filter(const ns__run *run, unsigned base, int min_note, int min_rater,
+                        unsigned out) {
+  uint8_t *fl = run->flags;
   int32_t *nc = ns_calloc(run->n_notes, sizeof *nc);
   int32_t *uc = ns_calloc(run->n_part, sizeof *uc);
   if (!nc || !uc) {
@@ -532,20 +539,20 @@ static int count_filter(const ns__run *run, const uint8_t *base, int min_note, i
     return NS_ENOMEM;
   }
   for (size_t e = 0; e < run->n_r; e++) {
-    mask[e] = base ? base[e] : 1;
-    if (mask[e]) nc[run->r_note[e]]++;
+    ns__ef_put(fl, e, out, ns__ef_get(fl, e, base));
+    if (ns__ef_get(fl, e, out)) nc[run->r_note[e]]++;
   }
   for (size_t e = 0; e < run->n_r; e++)
-    if (mask[e] && nc[run->r_note[e]] < min_note) mask[e] = 0;
+    if (ns__ef_get(fl, e, out) && nc[run->r_note[e]] < min_note) ns__ef_put(fl, e, out, 0);
   for (size_t e = 0; e < run->n_r; e++)
-    if (mask[e]) uc[run->r_rater[e]]++;
+    if (ns__ef_get(fl, e, out)) uc[run->r_rater[e]]++;
   for (size_t e = 0; e < run->n_r; e++)
-    if (mask[e] && uc[run->r_rater[e]] < min_rater) mask[e] = 0;
+    if (ns__ef_get(fl, e, out) && uc[run->r_rater[e]] < min_rater) ns__ef_put(fl, e, out, 0);
   memset(nc, 0, run->n_notes * sizeof *nc);
   for (size_t e = 0; e < run->n_r; e++)
-    if (mask[e]) nc[run->r_note[e]]++;
+    if (ns__ef_get(fl, e, out)) nc[run->r_note[e]]++;
   for (size_t e = 0; e < run->n_r; e++)
-    if (mask[e] && nc[run->r_note[e]] < min_note) mask[e] = 0;
+    if (ns__ef_get(fl, e, out) && nc[run->r_note[e]] < min_note) ns__ef_put(fl, e, out, 0);
   free(nc);
   free(uc);
   return 0;
@@ -560,8 +567,6 @@ typedef struct note_ctx {
   const uint8_t *captured; /* final round: per note, 1 if the scorer's output
                            ** keeps the note (capture rule) */
 } note_ctx;
-
-static int in_scope(const ns__run *run, uint32_t e) { return !run->scope || run->scope[e]; }
 
 /* The scorer's numRatings of note n (its scope), or the note's. */
 static int32_t scorer_ratings(const ns__run *run, size_t n) {
@@ -580,11 +585,10 @@ static void note_facts_ex(const ns__run *run, size_t n, int final_round, int wan
   double h_neg = 0, h_pos = 0, w_neg = 0, w_pos = 0;
   double s_neg = 0, s_pos = 0;
   int32_t hist = run->note_hist[n];
-  /* The coordination weights (round 1: edge_cw; round 2: ns__edge_w) apply to
-  ** the head-count rules too (RatioCRNH, MinMinorityRaters, RaterBalance):
-  ** otherwise a group the MF discounts could still win by numbers.
-  ** Without trust every weight is 1. */
-  const float *ew = final_round ? NULL : run->edge_cw;
+  /* The coordination weights (round 1: ns__edge_cw; round 2: ns__edge_w)
+  ** apply to the head-count rules too (RatioCRNH, MinMinorityRaters,
+  ** RaterBalance): otherwise a group the MF discounts could still win by
+  ** numbers.  Without trust every weight is 1. */
   int w2 = final_round && run->has_w;
   double tag_w[NS_N_TAGS] = {0};
 
@@ -605,13 +609,13 @@ static void note_facts_ex(const ns__run *run, size_t n, int final_round, int wan
       ** weight is 1).  Over all the note's ratings: the explanation tags
       ** are the meta step's, no scorer rule reads them. */
       uint32_t tags = ns_r_tags(ds, r);
-      double tw = run->edge_cw ? run->edge_cw[e] : 1.0;
+      double tw = ns__edge_cw(run, e);
       for (int t = 0; tags && t < NS_N_TAGS; t++)
         if (tags & NS_TAG_BIT(t)) tag_w[t] += tw;
     }
-    if (!in_scope(run, e)) continue;
+    if (!ns__in_scope(run, e)) continue;
     fu = rfac[(size_t)run->r_rater[e] * run->k];
-    w = w2 ? ns__edge_w(run, e) : ew ? ew[e] : 1.0;
+    w = w2 ? ns__edge_w(run, e) : final_round ? 1.0 : ns__edge_cw(run, e);
     if (isnan(fu) || !(w > 0)) continue;
     h = ns_r_level(ds, r) == NS_LEVEL_HELPFUL ? 1 : ns_r_level(ds, r) == NS_LEVEL_NOT_HELPFUL ? -1 : 0;
     if (fu < 0) {
@@ -727,22 +731,22 @@ static void meta_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
 static int round2(ns__run *run) {
   const ns_params *p = run->p;
   int rc = 0;
-  uint8_t *base = ns_mallocn(run->n_r ? run->n_r : 1, 1);
   fit_io io;
 
-  if (!base) return NS_ENOMEM;
+  /* (a weight of 1 without trust) */
   for (size_t e = 0; e < run->n_r; e++)
-    base[e] = in_scope(run, (uint32_t)e) && run->above[run->r_rater[e]] == 1 &&
-              !(run->edge_cw && !(run->edge_cw[e] > 0));
+    ns__ef_put(run->flags, e, NS__EF_BASE,
+               ns__in_scope(run, e) && run->above[run->r_rater[e]] == 1 && ns__edge_cw(run, e) > 0);
   /* Trust on: the coordination weights (1/m for m members of a group on a
   ** note, 1 for everyone else) carry into round 2 and its rules.  On the
   ** edges it trains on the round-2 weight is the coordination weight, so
-  ** the fit reads edge_cw; the rules read ns__edge_w() (0 off round 2). */
-  run->has_w = run->edge_cw != NULL;
-  if ((rc = count_filter(run, base, p->min_ratings_note, 0, run->edge_r2)) != 0) goto out;
+  ** the fit reads ns__edge_cw(); the rules read ns__edge_w() (0 off round
+  ** 2). */
+  run->has_w = run->cw != NULL;
+  if ((rc = count_filter(run, NS__EF_BASE, p->min_ratings_note, 0, NS__EF_R2)) != 0) goto out;
   memset(&io, 0, sizeof io);
-  io.mask = run->edge_r2;
-  io.weight = run->edge_cw;
+  io.mask = ns__run_mask(run, NS__EF_R2);
+  io.cw = run->cw;
   /* The sign is identified again on this fit's raters (the reference's
   ** prescoring final-round run_mf keeps its default flip; its final
   ** scoring then freezes those rater factors and does not flip:
@@ -764,10 +768,9 @@ static int round2(ns__run *run) {
   run->n_r2_raters = io.n_raters;
   memset(run->n_final_round, 0, run->n_notes * sizeof *run->n_final_round);
   for (size_t e = 0; e < run->n_r; e++)
-    if (run->edge_r2[e]) run->n_final_round[run->r_note[e]]++;
+    if (ns__edge_r2(run, e)) run->n_final_round[run->r_note[e]]++;
 
 out:
-  free(base);
   return rc;
 }
 
@@ -809,7 +812,7 @@ static int scope_inputs(ns__run *run) {
 ** note: the share of the note's ratings by in-population raters reaches
 ** captureThreshold; without one, every note it rated).  Reference
 ** scorer.py:106-211. */
-int ns__build_scope(const ns__run *run, const ns__scorer_spec *sp, uint8_t *scope,
+int ns__build_scope(const ns__run *run, const ns__scorer_spec *sp, uint8_t *flags,
                     int32_t *sc_ratings, uint8_t *captured) {
   for (size_t n = 0; n < run->n_notes; n++) {
     uint64_t lo = run->g->note_off[n], hi = run->g->note_off[n + 1];
@@ -826,7 +829,7 @@ int ns__build_scope(const ns__run *run, const ns__scorer_spec *sp, uint8_t *scop
     ** rating counts 1. */
     for (uint64_t j = lo; j < hi; j++) {
       uint32_t e = ns_bigraph_note_edge(run->g, j);
-      double w = run->edge_cw ? run->edge_cw[e] : 1.0;
+      double w = ns__edge_cw(run, e);
       tot += w;
       if (ns__scorer_rater_in(sp, run->rater_group[run->r_rater[e]])) in += w;
     }
@@ -834,8 +837,9 @@ int ns__build_scope(const ns__run *run, const ns__scorer_spec *sp, uint8_t *scop
     if (sp->strict && !cap) note_ok = 0;
     for (uint64_t j = lo; j < hi; j++) {
       uint32_t e = ns_bigraph_note_edge(run->g, j);
-      scope[e] = note_ok && ns__scorer_rater_in(sp, run->rater_group[run->r_rater[e]]);
-      cnt += scope[e];
+      int sees = note_ok && ns__scorer_rater_in(sp, run->rater_group[run->r_rater[e]]);
+      ns__ef_put(flags, e, NS__EF_SCOPE, sees);
+      cnt += sees;
     }
     sc_ratings[n] = cnt;
     captured[n] = (uint8_t)(cap && cnt > 0);
@@ -851,8 +855,6 @@ static double *nan_array(size_t n);
 static int state_alloc(ns__run *run) {
   size_t nn = run->n_notes, np = run->n_part;
   int k = run->k;
-  run->edge_r1 = ns_calloc(run->n_r ? run->n_r : 1, 1);
-  run->edge_r2 = ns_calloc(run->n_r ? run->n_r : 1, 1);
   run->icpt1 = nan_array(nn);
   run->fac1 = nan_array(nn * k);
   run->ricpt1 = nan_array(np);
@@ -868,7 +870,7 @@ static int state_alloc(ns__run *run) {
   run->mean_score = nan_array(np);
   run->above = ns_calloc(np ? np : 1, 1);
   run->n_final_round = ns_calloc(nn, sizeof *run->n_final_round);
-  if (!run->edge_r1 || !run->edge_r2 || !run->icpt1 || !run->fac1 || !run->ricpt1 ||
+  if (!run->icpt1 || !run->fac1 || !run->ricpt1 ||
       !run->rfac1 || !run->icpt2 || !run->fac2 || !run->ricpt2 || !run->rfac2 ||
       !run->prov_status || !run->agree_ratio || !run->agree_harass || !run->ratio_diff ||
       !run->mean_score || !run->above || !run->n_final_round)
@@ -877,8 +879,6 @@ static int state_alloc(ns__run *run) {
 }
 
 static void state_free(ns__run *run) {
-  free(run->edge_r1);
-  free(run->edge_r2);
   free(run->icpt1);
   free(run->fac1);
   free(run->ricpt1);
@@ -894,7 +894,7 @@ static void state_free(ns__run *run) {
   free(run->ricpt2);
   free(run->rfac2);
   free(run->n_final_round);
-  free(run->scope);
+  free(run->flags);
   free(run->sc_ratings);
   ns__guardrails_free(run);
 }
@@ -904,9 +904,9 @@ static void state_free(ns__run *run) {
 ** notes where that group gave >= 75 % of the note's training ratings by
 ** enrolled raters (the reference's inner merge with userEnrollment: raters
 ** absent from it count in neither part) and the note has >= 5 such enrolled
-** ratings.  Writes mask[e] (a subset of train[e]); returns the number of
-** edges selected. */
-size_t ns__stable_init_mask(const ns__run *run, const uint8_t *train, uint8_t *mask) {
+** ratings.  Writes bit out of flags[e] (a subset of bit train); returns
+** the number of edges selected. */
+size_t ns__stable_init_mask(const ns__run *run, uint8_t *flags, unsigned train, unsigned out) {
   int32_t *enr = ns_calloc(run->n_notes ? run->n_notes : 1, sizeof *enr);
   int32_t *grp = ns_calloc(run->n_notes ? run->n_notes : 1, sizeof *grp);
   size_t cnt = 0;
@@ -917,7 +917,7 @@ size_t ns__stable_init_mask(const ns__run *run, const uint8_t *train, uint8_t *m
   }
   for (size_t e = 0; e < run->n_r; e++) {
     int32_t g;
-    if (!train[e]) continue;
+    if (!ns__ef_get(flags, e, train)) continue;
     g = run->rater_group[run->r_rater[e]];
     if (g == NS__GROUP_ABSENT) continue;
     enr[run->r_note[e]]++;
@@ -925,10 +925,11 @@ size_t ns__stable_init_mask(const ns__run *run, const uint8_t *train, uint8_t *m
   }
   for (size_t e = 0; e < run->n_r; e++) {
     int32_t n = run->r_note[e];
-    mask[e] = train[e] && run->rater_group[run->r_rater[e]] == NS__STABLE_GROUP &&
-              enr[n] >= NS__STABLE_MIN_RATINGS &&
-              (double)grp[n] / (double)enr[n] >= NS__STABLE_MIN_SHARE;
-    cnt += mask[e];
+    int in = ns__ef_get(flags, e, train) && run->rater_group[run->r_rater[e]] == NS__STABLE_GROUP &&
+             enr[n] >= NS__STABLE_MIN_RATINGS &&
+             (double)grp[n] / (double)enr[n] >= NS__STABLE_MIN_SHARE;
+    ns__ef_put(flags, e, out, in);
+    cnt += (size_t)in;
   }
   free(enr);
   free(grp);
@@ -944,13 +945,12 @@ size_t ns__stable_init_mask(const ns__run *run, const uint8_t *train, uint8_t *m
 static int stable_init_fit(ns__run *run, fit_io *io) {
   size_t nn = run->n_notes, np = run->n_part, sel;
   int k = run->k, rc = 0;
-  uint8_t *mask = NULL;
   double *ic = NULL, *fa = NULL, *ric = NULL, *rfa = NULL;
   fit_io init;
 
   if (!run->rater_group) return fit_subset(run, io);
-  if (!(mask = ns_mallocn(run->n_r ? run->n_r : 1, 1))) return NS_ENOMEM;
-  sel = ns__stable_init_mask(run, io->mask, mask);
+  /* the subset is a flag beside the round-1 set io->mask */
+  sel = ns__stable_init_mask(run, run->flags, io->mask.bit, NS__EF_STABLE);
   if (sel == (size_t)-1) { rc = NS_ENOMEM; goto out; }
   if (sel == 0) {
     rc = fit_subset(run, io);
@@ -962,8 +962,8 @@ static int stable_init_fit(ns__run *run, fit_io *io) {
   rfa = nan_array(np * k);
   if (!ic || !fa || !ric || !rfa) { rc = NS_ENOMEM; goto out; }
   memset(&init, 0, sizeof init);
-  init.mask = mask;
-  init.weight = io->weight;
+  init.mask = ns__run_mask(run, NS__EF_STABLE);
+  init.cw = io->cw;
   init.flip_sign = 1;
   init.icpt = ic;
   init.fac = fa;
@@ -978,7 +978,6 @@ static int stable_init_fit(ns__run *run, fit_io *io) {
   rc = fit_subset(run, io);
   io->init_icpt = io->init_fac = io->init_ricpt = io->init_rfac = NULL;
 out:
-  free(mask);
   free(ic);
   free(fa);
   free(ric);
@@ -990,18 +989,16 @@ out:
 ** edges the coordination test kept), then MF and the provisional statuses. */
 static int scorer_round1(ns__run *run) {
   const ns_params *p = run->p;
-  uint8_t *base = ns_mallocn(run->n_r ? run->n_r : 1, 1);
   fit_io io;
   int rc;
-  if (!base) return NS_ENOMEM;
+  /* (a weight of 1 without trust) */
   for (size_t e = 0; e < run->n_r; e++)
-    base[e] = in_scope(run, (uint32_t)e) && !(run->edge_cw && !(run->edge_cw[e] > 0));
-  rc = count_filter(run, base, p->min_ratings_note, p->min_ratings_rater, run->edge_r1);
-  free(base);
+    ns__ef_put(run->flags, e, NS__EF_BASE, ns__in_scope(run, e) && ns__edge_cw(run, e) > 0);
+  rc = count_filter(run, NS__EF_BASE, p->min_ratings_note, p->min_ratings_rater, NS__EF_R1);
   if (rc != 0) return rc;
   memset(&io, 0, sizeof io);
-  io.mask = run->edge_r1;
-  io.weight = run->edge_cw;
+  io.mask = ns__run_mask(run, NS__EF_R1);
+  io.cw = run->cw;
   io.flip_sign = 1;
   io.icpt = run->icpt1;
   io.fac = run->fac1;
@@ -1054,7 +1051,7 @@ static void sub_init(ns__run *sub_, const ns__run *core, const ns__scorer_spec *
   sub.g = core->g;
   sub.trust = core->trust;
   sub.group_id = core->group_id;
-  sub.edge_cw = core->edge_cw;
+  sub.cw = core->cw;
   sub.harass_pen = core->harass_pen;
   sub.qclique_id = core->qclique_id;
   sub.rater_group = core->rater_group;
@@ -1093,7 +1090,7 @@ static void keep_rater_params(ns__run *core, const ns__scorer_spec *sp, const do
 ** rule chain differs.  Pseudo-raters: a scorer without them only ignores
 ** Core's bounds (ns__guard_facts reads them only if its params have them). */
 static int same_fit_as_core(const ns__run *core, const ns__scorer_spec *sp, const ns_params *p,
-                            const uint8_t *scope) {
+                            const ns__run *sub) {
   const ns__scorer_spec *cs = core->spec;
   if (sp->round1_only || sp->l_in != cs->l_in || sp->l_iu != cs->l_iu || sp->l_mu != cs->l_mu ||
       sp->l_fn != cs->l_fn || sp->l_fu != cs->l_fu || sp->no_mu != cs->no_mu ||
@@ -1102,7 +1099,9 @@ static int same_fit_as_core(const ns__run *core, const ns__scorer_spec *sp, cons
       p->min_mean_note_score != core->p->min_mean_note_score ||
       (p->pseudoraters && !core->p->pseudoraters))
     return 0;
-  return memcmp(scope, core->scope, core->n_r) == 0;
+  for (size_t e = 0; e < core->n_r; e++)
+    if (ns__in_scope(sub, e) != ns__in_scope(core, e)) return 0;
+  return 1;
 }
 
 /* A scorer beside Core, on its scope of the Core run's arrays: round 1 ->
@@ -1120,14 +1119,14 @@ static int run_sub_scorer(ns__run *core, const ns__scorer_spec *sp, ns_scores *s
   int rc = 0;
 
   sub_init(&sub, core, sp, &sp_params);
-  sub.scope = ns_mallocn(core->n_r ? core->n_r : 1, 1);
+  sub.flags = ns_calloc(core->n_r ? core->n_r : 1, 1);
   sub.sc_ratings = ns_calloc(nn, sizeof *sub.sc_ratings);
   captured = ns_calloc(nn, 1);
-  if (!sub.scope || !sub.sc_ratings || !captured) { rc = NS_ENOMEM; goto out; }
-  ns__build_scope(&sub, sp, sub.scope, sub.sc_ratings, captured);
-  for (size_t e = 0; e < sub.n_r; e++) nin += sub.scope[e];
+  if (!sub.flags || !sub.sc_ratings || !captured) { rc = NS_ENOMEM; goto out; }
+  ns__build_scope(&sub, sp, sub.flags, sub.sc_ratings, captured);
+  for (size_t e = 0; e < sub.n_r; e++) nin += (size_t)ns__in_scope(&sub, e);
   if (nin == 0) goto out;  /* nobody in the scorer's populations */
-  if (same_fit_as_core(core, sp, &sp_params, sub.scope)) {
+  if (same_fit_as_core(core, sp, &sp_params, &sub)) {
     /* Core's state is this scorer's too: apply its chain to it */
     ns__run view = *core;
     view.p = &sp_params;
@@ -1146,9 +1145,10 @@ static int run_sub_scorer(ns__run *core, const ns__scorer_spec *sp, ns_scores *s
     memcpy(sub.fac2, sub.fac1, nn * (size_t)sub.k * sizeof *sub.fac2);
     memcpy(sub.ricpt2, sub.ricpt1, sub.n_part * sizeof *sub.ricpt2);
     memcpy(sub.rfac2, sub.rfac1, sub.n_part * (size_t)sub.k * sizeof *sub.rfac2);
-    memcpy(sub.edge_r2, sub.edge_r1, sub.n_r);
-    for (size_t e = 0; e < sub.n_r; e++)
-      if (sub.edge_r1[e]) sub.n_final_round[sub.r_note[e]]++;
+    for (size_t e = 0; e < sub.n_r; e++) {
+      ns__ef_put(sub.flags, e, NS__EF_R2, ns__edge_r1(&sub, e));
+      if (ns__edge_r1(&sub, e)) sub.n_final_round[sub.r_note[e]]++;
+    }
     /* final scoring still runs its guardrails on those ratings
     ** (mf_base_scorer.py:1119-1125: only the rep-filter is skipped) */
     if ((rc = ns__guardrails(&sub)) != 0) goto out;
@@ -1171,7 +1171,7 @@ static int run_sub_scorer(ns__run *core, const ns__scorer_spec *sp, ns_scores *s
       for (uint64_t j = sub.g->note_off[n]; j < sub.g->note_off[n + 1]; j++) {
         uint32_t e = ns_bigraph_note_edge(sub.g, j);
         double fu = sub.rfac1[(size_t)sub.r_rater[e] * sub.k];
-        if (!sub.scope[e] || isnan(fu)) continue;
+        if (!ns__in_scope(&sub, e) || isnan(fu)) continue;
         if (fu >= 0) pos++;
         else neg++;
       }
@@ -1194,7 +1194,7 @@ out:
 ** those raters; the tag, incorrect and low-diligence verdicts come from the
 ** guardrails on its ratings with Core's rater parameters; then the chain
 ** with the Gaussian constants. */
-static int gauss_scores(const ns__run *core, const uint8_t *use, const uint8_t *drop_rater,
+static int gauss_scores(const ns__run *core, ns__emask use, const uint8_t *drop_rater,
                         double *icpt, double *phi) {
   size_t nn = core->n_notes, ne = 0;
   int k = core->k, rc = NS_ENOMEM;
@@ -1203,7 +1203,8 @@ static int gauss_scores(const ns__run *core, const uint8_t *use, const uint8_t *
   double *rf = NULL;
   uint32_t *ru = NULL;
   if (!off) goto out;
-  for (size_t e = 0; e < core->n_r; e++) ne += use[e] && !(drop_rater && drop_rater[core->r_rater[e]]);
+  for (size_t e = 0; e < core->n_r; e++)
+    ne += ns__emask_on(use, e) && !(drop_rater && drop_rater[core->r_rater[e]]);
   val = ns_mallocn(ne ? ne : 1, sizeof *val);
   rf = ns_mallocn(ne ? ne : 1, sizeof *rf);
   ru = ns_mallocn(ne ? ne : 1, sizeof *ru);
@@ -1213,7 +1214,7 @@ static int gauss_scores(const ns__run *core, const uint8_t *use, const uint8_t *
     for (uint64_t x = core->g->note_off[n]; x < core->g->note_off[n + 1]; x++) {
       uint32_t e = ns_bigraph_note_edge(core->g, x);
       int32_t u = core->r_rater[e];
-      if (!use[e] || (drop_rater && drop_rater[u])) continue;
+      if (!ns__emask_on(use, e) || (drop_rater && drop_rater[u])) continue;
       val[j] = ns__r_value(core, e);
       rf[j] = core->rfac2[(size_t)u * k];
       ru[j] = (uint32_t)u;
@@ -1239,12 +1240,12 @@ out:
 static int gauss_without(const ns__run *core, const ns__run *sub, const uint8_t *drop,
                          double *icpt, double *phi) {
   int any = 0;
-  for (size_t e = 0; drop && e < sub->n_r && !any; e++) any = sub->edge_r2[e] && drop[sub->r_rater[e]];
+  for (size_t e = 0; drop && e < sub->n_r && !any; e++) any = ns__edge_r2(sub, e) && drop[sub->r_rater[e]];
   if (!any) {
     memcpy(icpt, sub->icpt2, sub->n_notes * sizeof *icpt);
     return 0;
   }
-  return gauss_scores(core, sub->edge_r2, drop, icpt, phi);
+  return gauss_scores(core, ns__run_mask(sub, NS__EF_R2), drop, icpt, phi);
 }
 
 static int run_gaussian(const ns__run *core, const ns__scorer_spec *sp, ns_scores *sc) {
@@ -1257,10 +1258,10 @@ static int run_gaussian(const ns__run *core, const ns__scorer_spec *sp, ns_score
 
   sub_init(&sub, core, sp, &gp);
   sub.gauss = 1;
-  sub.scope = ns_mallocn(core->n_r ? core->n_r : 1, 1);
+  sub.flags = ns_calloc(core->n_r ? core->n_r : 1, 1);
   sub.sc_ratings = ns_calloc(nn, sizeof *sub.sc_ratings);
-  if (!captured || !sub.scope || !sub.sc_ratings) goto out;
-  ns__build_scope(&sub, sp, sub.scope, sub.sc_ratings, captured);
+  if (!captured || !sub.flags || !sub.sc_ratings) goto out;
+  ns__build_scope(&sub, sp, sub.flags, sub.sc_ratings, captured);
   if ((rc = state_alloc(&sub)) != 0) goto out;
   rc = NS_ENOMEM;
   phi = nan_array(nn);
@@ -1272,12 +1273,13 @@ static int run_gaussian(const ns__run *core, const ns__scorer_spec *sp, ns_score
   ** threshold with a Core final factor */
   for (size_t e = 0; e < sub.n_r; e++) {
     int32_t u = sub.r_rater[e];
-    sub.edge_r2[e] = sub.scope[e] && sub.sc_ratings[sub.r_note[e]] >= sub.p->min_ratings_note &&
-                     core->above[u] == 1 && !isnan(core->rfac2[(size_t)u * k]);
+    ns__ef_put(sub.flags, e, NS__EF_R2,
+               ns__in_scope(&sub, e) && sub.sc_ratings[sub.r_note[e]] >= sub.p->min_ratings_note &&
+                   core->above[u] == 1 && !isnan(core->rfac2[(size_t)u * k]));
   }
   for (size_t e = 0; e < sub.n_r; e++)
-    if (sub.edge_r2[e]) sub.n_final_round[sub.r_note[e]]++;
-  if ((rc = gauss_scores(core, sub.edge_r2, NULL, sub.icpt2, phi)) != 0) goto out;
+    if (ns__edge_r2(&sub, e)) sub.n_final_round[sub.r_note[e]]++;
+  if ((rc = gauss_scores(core, ns__run_mask(&sub, NS__EF_R2), NULL, sub.icpt2, phi)) != 0) goto out;
   memcpy(sub.fac2, phi, nn * sizeof *phi);  /* k = 1 columns (first factor) */
   if (k > 1)
     for (size_t n = nn; n-- > 0;) {
@@ -1413,7 +1415,7 @@ static int rater_rows(ns__run *run, ns_scores *sc) {
   in.note_status = fstat;
   in.note_created = run->note_created;
   in.note_latest_nonnmr = run->note_latest_nonnmr;
-  if ((rc = ns__valid_counts(run, &in, NULL, cnt)) != 0) goto out;
+  if ((rc = ns__valid_counts(run, &in, NS__EMASK_ALL, cnt)) != 0) goto out;
 
   for (size_t i = 0; i < ds->n_ratings; i++)
     if (ds->r_rater[i] >= 0 && (size_t)ds->r_rater[i] < np) present[ds->r_rater[i]] = 1;
@@ -1509,7 +1511,7 @@ void ns__run_free(ns__run *run) {
   free(run->trust);
   free(run->earned);
   free(run->group_id);
-  free(run->edge_cw);
+  ns__cw_free(run->cw);
   free(run->rater_group);
   free(run->note_topic);
   free(run->rs_icpt);
@@ -1570,7 +1572,7 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
   if ((rc = state_alloc(&run)) != 0) goto out;
   prov1 = ns_mallocn(nn, 1);
   captured = ns_calloc(nn, 1);
-  run.scope = ns_mallocn(run.n_r ? run.n_r : 1, 1);
+  run.flags = ns_calloc(run.n_r ? run.n_r : 1, 1);
   run.sc_ratings = ns_calloc(nn, sizeof *run.sc_ratings);
   run.trust = nan_array(np);
   run.earned = nan_array(np);
@@ -1580,14 +1582,14 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
   run.rs_multi = ns_mallocn(np ? np : 1, sizeof *run.rs_multi);
   if (!run.rs_icpt || !run.rs_fac || !run.rs_group || !run.rs_multi) { rc = NS_ENOMEM; goto out; }
   for (size_t u = 0; u < np; u++) run.rs_group[u] = run.rs_multi[u] = -1;
-  if (!prov1 || !captured || !run.scope || !run.sc_ratings || !run.trust || !run.earned) {
+  if (!prov1 || !captured || !run.flags || !run.sc_ratings || !run.trust || !run.earned) {
     rc = NS_ENOMEM;
     goto out;
   }
   if (p->trust) {
     run.group_id = ns_calloc(np ? np : 1, sizeof *run.group_id);
-    run.edge_cw = ns_mallocn(run.n_r ? run.n_r : 1, sizeof *run.edge_cw);
-    if (!run.group_id || !run.edge_cw) { rc = NS_ENOMEM; goto out; }
+    run.cw = ns_calloc(1, sizeof *run.cw);  /* filled by the groups stage */
+    if (!run.group_id || !run.cw) { rc = NS_ENOMEM; goto out; }
   }
   run.st.stage_seconds[NS_STAGE_SNAPSHOT] = stage_end(&clk);
   if (CANCELED()) { rc = NS_ECANCELED; goto out; }
@@ -1605,7 +1607,7 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
     run.st.stage_seconds[NS_STAGE_TRUST] += run.st.groups_seconds;
   }
   /* Core's view (after the groups: capture shares use their weights) */
-  ns__build_scope(&run, run.spec, run.scope, run.sc_ratings, captured);
+  ns__build_scope(&run, run.spec, run.flags, run.sc_ratings, captured);
 
   /* -- round 1 (Core) */
   stage_begin(&clk, "round 1 (prescoring) factorization", PW_ROUND1);
@@ -1621,11 +1623,7 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
 
   /* -- trust */
   stage_begin(&clk, "trust", p->trust ? PW_TRUST : 0);
-  if (p->trust && (rc = ns__trust_stage(&run, run.edge_r1)) != 0) goto out;
-  /* Core's round-1 mask is dead from here (round 2 and the scorers beside
-  ** Core build their own): one byte per rating less at the run's peak */
-  free(run.edge_r1);
-  run.edge_r1 = NULL;
+  if (p->trust && (rc = ns__trust_stage(&run, ns__run_mask(&run, NS__EF_R1))) != 0) goto out;
   run.st.stage_seconds[NS_STAGE_TRUST] += stage_end(&clk);
   if (CANCELED()) { rc = NS_ECANCELED; goto out; }
 

@@ -159,18 +159,22 @@ int ns__guardrails(ns__run *run) {
   ** parameters are indexed that way -- and, through r_src, the dataset's
   ** tags and levels (helpfulNum as ns__r_value() computes it).  The weights
   ** are those round 2 was fitted with (coordination), so the refits solve
-  ** the same per-note problems; edge_r2 only holds positive weights. */
-  for (size_t e = 0; e < run->n_r; e++) ne += run->edge_r2[e] != 0;
+  ** the same per-note problems; the round-2 set only holds positive
+  ** weights.  They are read as the run keeps them: a code per edge into the
+  ** table of distinct values (or, past its size, a float per edge). */
+  for (size_t e = 0; e < run->n_r; e++) ne += (size_t)ns__edge_r2(run, e);
   r2 = ns_mallocn(ne, sizeof *r2);
   if (!r2) goto out;
   for (size_t e = 0, j = 0; e < run->n_r; e++)
-    if (run->edge_r2[e]) r2[j++] = (uint32_t)e;
+    if (ns__edge_r2(run, e)) r2[j++] = (uint32_t)e;
   ns_guard_fit f = {
       .n_notes = nn, .n_raters = np, .n_ratings = ne, .k = run->k, .mu = run->mu2,
       .note_icpt = run->icpt2, .note_fac = run->fac2,
       .rater_icpt = run->ricpt2, .rater_fac = run->rfac2,
       .r_note = run->r_note, .r_rater = run->r_rater,
-      .r_weight = run->has_w ? run->edge_cw : NULL,
+      .r_weight = run->has_w ? run->cw->w : NULL,
+      .r_weight_code = run->has_w ? run->cw->code : NULL,
+      .weight_value = run->has_w ? run->cw->value : NULL,
       .r_meta = ds->r_meta, .r_id = r2, .r_src = run->r_src,
       .r_src_note = run->r_src ? NULL : run->note_src};
   for (int l = 0; l < 4; l++) f.level_value[l] = (float)NS_LEVEL_VALUE(l);

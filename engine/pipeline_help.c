@@ -22,7 +22,7 @@
 typedef struct valid_ctx {
   const ns__run *run;
   const ns__valid_in *in;
-  const uint8_t *use_edge;   /* NULL = every edge */
+  ns__emask use_edge;        /* the edges to judge */
   uint8_t *valid;            /* per edge: 1 if valid */
 } valid_ctx;
 
@@ -43,7 +43,7 @@ static int first_cutoff(const valid_ctx *c, uint64_t lo, uint64_t hi, tkey *cut)
     uint32_t e = ns_bigraph_note_edge(run->g, j);
     tkey k;
     int i;
-    if (c->use_edge && !c->use_edge[e]) continue;
+    if (!ns__emask_on(c->use_edge, e)) continue;
     k.t = ns_r_created(run->ds, ns__r_src(run, e));
     k.e = e;
     if (nb == NS__MAX_HISTORICAL_VALID && !key_lt(k, best[nb - 1])) continue;
@@ -76,7 +76,7 @@ static void valid_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
       int64_t t = ns_r_created(ds, r);
       int ok;
       c->valid[e] = 0;
-      if (c->use_edge && !c->use_edge[e]) continue;
+      if (!ns__emask_on(c->use_edge, e)) continue;
       if (st != NS_STATUS_CRH && st != NS_STATUS_CRNH) continue;
       if (ns_r_level(ds, r) == NS_LEVEL_SOMEWHAT_HELPFUL) continue;
       if (created == NS_TS_NONE || !(t - created < NS__PUBLIC_DELAY_MS)) continue;
@@ -121,14 +121,14 @@ static void count_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
   }
 }
 
-int ns__valid_flags(const ns__run *run, const ns__valid_in *in, const uint8_t *use_edge,
+int ns__valid_flags(const ns__run *run, const ns__valid_in *in, ns__emask use_edge,
                     uint8_t *valid) {
   valid_ctx vc = {run, in, use_edge, valid};
   ns_pool_for(run->pool, run->n_notes, 1024, valid_chunk, &vc);
   return 0;
 }
 
-int ns__valid_counts(const ns__run *run, const ns__valid_in *in, const uint8_t *use_edge,
+int ns__valid_counts(const ns__run *run, const ns__valid_in *in, ns__emask use_edge,
                      ns__rater_counts *out) {
   uint8_t *valid = ns_calloc(run->n_r, 1);
   valid_ctx vc = {run, in, use_edge, valid};
@@ -232,7 +232,7 @@ int ns__helpfulness(ns__run *run) {
 
   /* Valid ratings are taken from the round-1 training ratings, judged
   ** against the provisional (round-1) statuses. */
-  if ((rc = ns__valid_counts(run, &in, run->edge_r1, cnt)) != 0) goto out;
+  if ((rc = ns__valid_counts(run, &in, ns__run_mask(run, NS__EF_R1), cnt)) != 0) goto out;
 
   /* Author record: over the author's notes that have a round-1 intercept.
   ** Sequential in note order, so the sums are deterministic. */

@@ -193,6 +193,63 @@ int ns__scorer_rater_in(const ns__scorer_spec *sp, int32_t g);
 ** threads ... stay; thresholds become the scorer's). */
 void ns__scorer_params(const ns__scorer_spec *sp, const ns_params *base, ns_params *out);
 
+/* Coordination weights of the run's edges (trust on), exactly the floats
+** ns_coord_weights computes, held as a one-byte code per edge into a table
+** of the run's distinct values: 1 for almost every edge, 0 or a share for
+** the few ratings of coordinated groups, so a handful of codes and 1 byte
+** per rating instead of 4.  More than NS__CW_CODES distinct values (many
+** groups on many notes) keep the floats (w) instead: exact either way.
+** Read with ns__cw_get() / ns__edge_cw(). */
+#define NS__CW_CODES 256
+typedef struct ns__cw {
+  uint8_t *code;               /* per edge: index into value; NULL = w holds */
+  float *w;                    /* per edge: the weight (the fallback), or NULL */
+  float value[NS__CW_CODES];   /* value[0] = 1 */
+  unsigned n_values;           /* codes in use */
+  size_t n_below_one;          /* edges with a weight < 1 (the stats) */
+} ns__cw;
+/* Takes the weights w (n per-edge floats, allocated by ns_malloc*) into
+** cw: codes when the distinct values (by bits) fit the table, w freed;
+** otherwise (or when the code array cannot be allocated) w itself is
+** kept.  Never fails. */
+void ns__cw_take(ns__cw *cw, float *w, size_t n);
+/* Frees cw and what it holds (NULL is fine). */
+void ns__cw_free(ns__cw *cw);
+static inline float ns__cw_get(const ns__cw *cw, size_t e) {
+  return cw->code ? cw->value[cw->code[e]] : cw->w[e];
+}
+
+/* Per-edge flag bits of a scorer's run (ns__run.flags).  Every writer of a
+** run's flags array is that run's own thread: the loops that set bits
+** (ns__build_scope, the count filters and their inputs, the stable-init
+** subset, a Gaussian scorer's round-2 set) are sequential, the pool's
+** loops only read them, and each scorer beside Core -- the small ones run
+** side by side -- writes only its own array.  So the bits of one byte are
+** never written by two threads at once.  A loop that one day sets bits on
+** the pool must keep that: chunks of disjoint edge ranges, or of notes
+** (an edge belongs to one note). */
+#define NS__EF_SCOPE  0x01u  /* the scorer sees the edge (ns__build_scope) */
+#define NS__EF_R1     0x02u  /* in the round-1 training set */
+#define NS__EF_R2     0x04u  /* in the round-2 training set */
+#define NS__EF_BASE   0x08u  /* scratch: a count filter's input */
+#define NS__EF_STABLE 0x10u  /* scratch: the stable-init fit's subset */
+static inline int ns__ef_get(const uint8_t *flags, size_t e, unsigned bit) {
+  return (flags[e] & bit) != 0;
+}
+static inline void ns__ef_put(uint8_t *flags, size_t e, unsigned bit, int on) {
+  flags[e] = (uint8_t)(on ? flags[e] | bit : flags[e] & ~bit);
+}
+/* A per-edge mask for the functions that take one: bit of flags[e];
+** flags NULL = every edge. */
+typedef struct ns__emask {
+  const uint8_t *flags;
+  unsigned bit;
+} ns__emask;
+static inline int ns__emask_on(ns__emask m, size_t e) {
+  return !m.flags || (m.flags[e] & m.bit) != 0;
+}
+#define NS__EMASK_ALL ((ns__emask){NULL, 0})
+
 /* The run. */
 typedef struct ns__run {
   const ns_dataset *ds;
@@ -228,8 +285,13 @@ typedef struct ns__run {
   /* helpfulNum of an edge: ns__r_value() from the dataset's level, not a
   ** stored column (4 bytes per rating; ns__r_values() for an array) */
   ns_bigraph *g;             /* all filtered ratings: participants x notes */
-  uint8_t *edge_r1;          /* per edge: 1 if in the round-1 training set */
-  uint8_t *edge_r2;          /* per edge: 1 if in the round-2 training set */
+  /* per edge, the scorer's own (Core's for the whole run, a scorer
+  ** beside Core's while it runs): NS__EF_* bits -- its scope, round-1 and
+  ** round-2 training sets, a count filter's input, the stable-init subset
+  ** -- in one byte instead of a byte array each (docs/architecture.md,
+  ** "Memory of a scoring run"); read them with ns__in_scope(),
+  ** ns__edge_r1(), ns__edge_r2(), ns__run_mask() */
+  uint8_t *flags;
 
   /* round 1 */
   double mu1;
@@ -244,9 +306,10 @@ typedef struct ns__run {
   double *trust;             /* per participant, NAN when off */
   double *earned;            /* per participant: earned agreement edges */
   int32_t *group_id;         /* per participant: coordinated group, 0 = none */
-  float *edge_cw;            /* per edge: coordination weight, 1/m for a
+  ns__cw *cw;                /* per edge: coordination weight, 1/m for a
                              ** rating by one of m members of a group on a
-                             ** note, else 1; NULL when trust is off */
+                             ** note, else 1 (ns__edge_cw()); NULL when
+                             ** trust is off; the Core run's, shared */
   uint8_t has_w;             /* 1: round 2 ran weighted (trust on); its
                              ** per-edge weight is ns__edge_w(), computed
                              ** on the fly rather than stored (4 bytes per
@@ -287,7 +350,6 @@ typedef struct ns__run {
   int is_sub;                /* 1: a scorer beside Core (shares Core's
                              ** coordination weights, harassment penalty
                              ** and quasi-cliques; no trust stage) */
-  uint8_t *scope;            /* per edge: 1 if the scorer sees it; NULL = all */
   int gauss;                 /* 1: a Gaussian scorer's state (its "round 2"
                              ** is the Gaussian intercepts on Core's raters;
                              ** the guardrails stop before the refits) */
@@ -319,13 +381,33 @@ uint32_t *ns__r_src_column(const ns__run *run);
 ** one); NULL when out of memory.  The caller frees it. */
 float *ns__r_values(const ns__run *run);
 
+/* The scorer's edge masks (flags NULL: the scope is every edge). */
+static inline int ns__in_scope(const ns__run *run, size_t e) {
+  return !run->flags || ns__ef_get(run->flags, e, NS__EF_SCOPE);
+}
+static inline int ns__edge_r1(const ns__run *run, size_t e) {
+  return ns__ef_get(run->flags, e, NS__EF_R1);
+}
+static inline int ns__edge_r2(const ns__run *run, size_t e) {
+  return ns__ef_get(run->flags, e, NS__EF_R2);
+}
+static inline ns__emask ns__run_mask(const ns__run *run, unsigned bit) {
+  return (ns__emask){run->flags, bit};
+}
+
+/* Coordination weight of edge e: 1 when trust is off. */
+static inline float ns__edge_cw(const ns__run *run, size_t e) {
+  return run->cw ? ns__cw_get(run->cw, e) : 1.0f;
+}
+
 /* Round-2 weight of edge e when run->has_w: the coordination weight on the
 ** edges round 2 may train on (in the scorer's scope, rater above the
 ** helpfulness threshold, weight > 0), 0 elsewhere. */
 static inline float ns__edge_w(const ns__run *run, size_t e) {
-  return (!run->scope || run->scope[e]) && run->above[run->r_rater[e]] == 1 && run->edge_cw[e] > 0
-             ? run->edge_cw[e]
-             : 0.0f;
+  float w;
+  if (!ns__in_scope(run, e) || run->above[run->r_rater[e]] != 1) return 0.0f;
+  w = ns__edge_cw(run, e);
+  return w > 0 ? w : 0.0f;
 }
 
 /* pipeline.c: the run's first stage on a zeroed run with ds set: the
@@ -334,29 +416,30 @@ static inline float ns__edge_w(const ns__run *run, size_t e) {
 ** ns__run_free releases every array a run owns (and its pool). */
 int ns__run_prepare(ns__run *run);
 void ns__run_free(ns__run *run);
-/* pipeline.c: a scorer's view of the run.  scope[e] (n_r entries) = 1 iff
-** the scorer trains on edge e (rater in its populations, note in its topic
+/* pipeline.c: a scorer's view of the run.  The NS__EF_SCOPE bit of
+** flags[e] (n_r entries; the other bits are kept) = 1 iff the scorer
+** trains on edge e (rater in its populations, note in its topic
 ** scope and, with strictInclusion, captured); sc_ratings[n] = its
 ** numRatings of note n; captured[n] = 1 iff its output keeps note n (the
 ** share of the note's ratings by in-population raters reaches
 ** captureThreshold -- any note it rated without one).  Reads g, r_rater,
 ** rater_group and note_topic.  Returns 0. */
-int ns__build_scope(const ns__run *run, const ns__scorer_spec *sp, uint8_t *scope,
+int ns__build_scope(const ns__run *run, const ns__scorer_spec *sp, uint8_t *flags,
                     int32_t *sc_ratings, uint8_t *captured);
 /* pipeline_help.c */
-int ns__valid_counts(const ns__run *run, const ns__valid_in *in, const uint8_t *use_edge,
+int ns__valid_counts(const ns__run *run, const ns__valid_in *in, ns__emask use_edge,
                      ns__rater_counts *out);
 int ns__helpfulness(ns__run *run);
 /* pipeline_guard.c: pseudo-rater bounds, tag and incorrect filters,
 ** NoHighVol and NoCorrelated (quasi-clique) intercepts from the round-2
 ** fit. */
 int ns__guardrails(ns__run *run);
-/* valid[e] (n_r entries) = 1 iff edge e is used (use_edge NULL = all) and
-** valid against in->note_status (reference §3.1). */
-int ns__valid_flags(const ns__run *run, const ns__valid_in *in, const uint8_t *use_edge,
+/* valid[e] (n_r entries) = 1 iff edge e is used (in use_edge) and valid
+** against in->note_status (reference §3.1). */
+int ns__valid_flags(const ns__run *run, const ns__valid_in *in, ns__emask use_edge,
                     uint8_t *valid);
 /* pipeline_trust.c: the coordination test over all kept ratings (fills
-** group_id and edge_cw), and trust propagation on the agreement graph of
+** group_id and cw), and trust propagation on the agreement graph of
 ** the edges in use_edge judged against prov_status (fills trust and
 ** earned). */
 int ns__groups_stage(ns__run *run);
@@ -364,7 +447,7 @@ int ns__groups_stage(ns__run *run);
 ** userEnrollment, -1 when missing (the coordination test and the
 ** quasi-cliques' null model condition on it). */
 void ns__rater_communities(const ns__run *run, int32_t *comm);
-int ns__trust_stage(ns__run *run, const uint8_t *use_edge);
+int ns__trust_stage(ns__run *run, ns__emask use_edge);
 /* Copies note n's guardrail verdicts and stabilization inputs into f (final
 ** round); frees nothing.  ns__guardrails_free releases the g_* arrays. */
 void ns__guard_facts(const ns__run *run, size_t n, ns__note_facts *f);
@@ -375,10 +458,11 @@ void ns__guard_facts(const ns__run *run, size_t n, ns__note_facts *f);
 #define NS__STABLE_GROUP 13
 #define NS__STABLE_MIN_SHARE 0.75
 #define NS__STABLE_MIN_RATINGS 5
-/* Writes mask[e] = 1 for the training edges (train[e]) of the stable-init
-** fit; returns how many, or (size_t)-1 when out of memory.  Needs
-** run->rater_group, r_note, r_rater, n_r, n_notes. */
-size_t ns__stable_init_mask(const ns__run *run, const uint8_t *train, uint8_t *mask);
+/* Sets bit out of flags[e] for the training edges (bit train) of the
+** stable-init fit, clears it elsewhere; returns how many, or (size_t)-1
+** when out of memory.  Needs run->rater_group, r_note, r_rater, n_r,
+** n_notes. */
+size_t ns__stable_init_mask(const ns__run *run, uint8_t *flags, unsigned train, unsigned out);
 void ns__guardrails_free(ns__run *run);
 /* pipeline_history.c */
 void ns__history_update(const ns_nsh *prev, int64_t note_id, int32_t author, int64_t created,

@@ -26,6 +26,66 @@
 
 #include "pipeline_int.h"
 
+/* ---- coordination weights as codes ------------------------------------ */
+
+/* Codes by first appearance after value[0] = 1, compared by bits so the
+** table holds exactly the floats computed (a -0 or a NaN would get its own
+** code, never merge with another value).  A group's ratings on a note share
+** one weight, so the last code found is tried first; a new value is looked
+** up among the few seen. */
+void ns__cw_take(ns__cw *cw, float *w, size_t n) {
+  uint32_t bits[NS__CW_CODES], b, one;
+  unsigned nv = 1, last = 0;
+  uint8_t *code = ns_mallocn(n ? n : 1, 1);
+  cw->value[0] = 1.0f;
+  memcpy(&one, &cw->value[0], sizeof one);
+  bits[0] = one;
+  cw->n_below_one = 0;
+  for (size_t e = 0; e < n; e++) cw->n_below_one += w[e] < 1.0f;
+  for (size_t e = 0; code && e < n; e++) {
+    unsigned c;
+    memcpy(&b, &w[e], sizeof b);
+    if (b == one) {
+      code[e] = 0;
+      continue;
+    }
+    if (b != bits[last]) {
+      for (c = 1; c < nv && bits[c] != b; c++) {}
+      if (c == nv) {
+        if (nv == NS__CW_CODES) {
+          /* more distinct weights than codes: keep the floats */
+          ns_debug("coordination weights: more than %d distinct values, kept as floats",
+                   NS__CW_CODES);
+          free(code);
+          code = NULL;
+          break;
+        }
+        bits[nv] = b;
+        cw->value[nv++] = w[e];
+      }
+      last = c;
+    }
+    code[e] = (uint8_t)last;
+  }
+  if (code) {
+    cw->code = code;
+    cw->w = NULL;
+    cw->n_values = nv;
+    free(w);
+  } else {
+    cw->code = NULL;
+    cw->w = w;
+    cw->n_values = 0;
+  }
+}
+
+void ns__cw_free(ns__cw *cw) {
+  if (!cw) return;
+  free(cw->code);
+  free(cw->w);
+  free(cw);
+}
+
 /* ---- coordinated groups ------------------------------------------------ */
 
 /* ns_coord_weights (docs/trust.md §6, step 5): groups of fewer than 10 raters
@@ -55,7 +115,7 @@ int ns__groups_stage(ns__run *run) {
   size_t np = run->n_part, nn = run->n_notes;
   int64_t *post = ns_mallocn(nn, sizeof *post);
   int32_t *comm = ns_mallocn(np, sizeof *comm);
-  float *val = NULL;
+  float *val = NULL, *w = NULL;
   ns_coord_params cp;
   ns_coord_stats st;
   int rc = 0;
@@ -87,7 +147,10 @@ int ns__groups_stage(ns__run *run) {
               "look coordinated), so it is skipped and statuses are those of --no-trust (pass the "
               "enrollment file with -e)",
               known, active, NS__COORD_MIN_ACTIVE);
-      for (size_t e = 0; e < run->n_r; e++) run->edge_cw[e] = 1.0f;
+      if (!(w = ns_mallocn(run->n_r ? run->n_r : 1, sizeof *w))) { rc = NS_ENOMEM; goto out; }
+      for (size_t e = 0; e < run->n_r; e++) w[e] = 1.0f;
+      ns__cw_take(run->cw, w, run->n_r);
+      w = NULL;
       run->n_groups = run->n_grouped = run->n_group_weighted = 0;
       goto out;
     }
@@ -98,25 +161,32 @@ int ns__groups_stage(ns__run *run) {
     goto out;
   run->n_groups = st.n_groups;
   run->n_grouped = st.n_grouped;
-  if ((rc = ns_coord_weights(run->g, val, run->group_id, run->n_groups,
-                              NS__GROUP_MIN_SIZE, NS__GROUP_MAX_SHARE, run->edge_cw)) != 0)
+  /* the weights as floats for the graph/ function, then as codes (1 byte
+  ** per rating for the rest of the run instead of 4) */
+  if (!(w = ns_mallocn(run->n_r ? run->n_r : 1, sizeof *w))) { rc = NS_ENOMEM; goto out; }
+  if ((rc = ns_coord_weights(run->g, val, run->group_id, run->n_groups, NS__GROUP_MIN_SIZE,
+                              NS__GROUP_MAX_SHARE, w)) != 0)
     goto out;
-  run->n_group_weighted = 0;
-  for (size_t e = 0; e < run->n_r; e++) run->n_group_weighted += run->edge_cw[e] < 1.0f;
+  free(val);
+  val = NULL;
+  ns__cw_take(run->cw, w, run->n_r);
+  w = NULL;
+  run->n_group_weighted = run->cw->n_below_one;
   ns_log(NS_LOG_DEBUG,
          "coordination: %zu communities; all values: %zu eligible raters, %zu candidate pairs, "
          "%zu suspect (largest unflagged lift %.2f); dissent: %zu eligible raters, %zu candidate "
          "pairs, %zu suspect (largest unflagged lift %.2f); %zu joined; %zu groups of %zu raters, "
-         "%zu ratings down-weighted",
+         "%zu ratings down-weighted (%u weight codes)",
          st.n_communities, st.all.eligible_raters, st.all.candidate_pairs, st.all.suspect_pairs,
          st.all.max_lift_unflagged, st.dissent.eligible_raters, st.dissent.candidate_pairs,
          st.dissent.suspect_pairs, st.dissent.max_lift_unflagged, st.joined, st.n_groups, st.n_grouped,
-         run->n_group_weighted);
+         run->n_group_weighted, run->cw->n_values);
 
 out:
   free(post);
   free(comm);
   free(val);
+  free(w);
   return rc;
 }
 
@@ -138,7 +208,7 @@ static void mark_seeds(const ns__run *run, double *seed_w, size_t *n) {
 
 /* ---- propagation ------------------------------------------------------- */
 
-int ns__trust_stage(ns__run *run, const uint8_t *use_edge) {
+int ns__trust_stage(ns__run *run, ns__emask use_edge) {
   const ns_dataset *ds = run->ds;
   size_t np = run->n_part, nr = run->n_r, ne = 0;
   uint8_t *valid = ns_calloc(nr, 1);

@@ -58,7 +58,7 @@ static void ridge_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
     for (size_t p = lo; p < hi; p++) {
       uint32_t e = d->idx[p];
       int32_t u = d->other[e];
-      double w = d->weight ? d->weight[e] : 1.0;
+      double w = d->weight ? d->weight[e] : d->weight_code ? d->weight_value[d->weight_code[e]] : 1.0;
       double y = (double)obs_value(d, e) - d->mu - d->other_icpt[u];
       x[0] = 1.0;
       for (int j = 0; j < k; j++) x[j + 1] = d->other_fac[(size_t)u * k + j];
@@ -107,7 +107,8 @@ int ns_ridge_solve(const ns_ridge_data *d, const ns_ridge_variant *v, int nvar,
   if (!d || !v || nvar < 1 || nvar > NS_RIDGE_MAX_VARIANTS) return NS_EINVAL;
   if (d->k < 1 || d->k > NS_MF_MAX_K || !d->off) return NS_EINVAL;
   if (d->off[d->n_rows] && (!d->idx || !d->other || !(d->value || (d->code && d->code_value)) ||
-                            !d->other_icpt || !d->other_fac))
+                            !d->other_icpt || !d->other_fac ||
+                            (!d->weight && d->weight_code && !d->weight_value)))
     return NS_EINVAL;
   for (int i = 0; i < nvar; i++)
     if (!v[i].icpt) return NS_EINVAL;

@@ -46,7 +46,8 @@ typedef struct ns_ridge_data {
   const uint32_t *idx;        /* idx[off[r] .. off[r+1]) (ns_ridge_csr) */
   const int32_t *other;       /* per observation id: frozen-side row */
   const float *value;         /* per observation id: target, or NULL (code) */
-  const float *weight;        /* per observation id, or NULL = all 1 */
+  const float *weight;        /* per observation id, or NULL = all 1 (or
+                              ** by weight_code) */
   const double *other_icpt;   /* frozen side: intercepts */
   const double *other_fac;    /* frozen side: factors, row-major, ld = k */
   int min_obs;                /* rows with fewer observations (or none;
@@ -64,6 +65,10 @@ typedef struct ns_ridge_data {
   const uint32_t *code;
   int code_bit;
   const float *code_value;    /* 4 entries */
+  /* weight NULL and weight_code set: the weight of id e is
+  ** weight_value[weight_code[e]] (a caller's few distinct weights) */
+  const uint8_t *weight_code;
+  const float *weight_value;
 } ns_ridge_data;
 
 /* One variant: its penalties, optional pseudo-observation, and outputs

@@ -534,7 +534,7 @@ int ns_guard_diligence_fit_view(const ns_guard_fit *f, const int8_t *label,
   F.nu = ns_logit_order_rows(n_raters, degu, F.uid, F.uorig);
   const size_t nn = F.nn, nu = F.nu;
   /* unweighted (no r_weight): every base weight is 1, none stored */
-  const int weighted = f->r_weight != NULL;
+  const int weighted = ns_guard_weighted(f);
   if (dside_alloc(&F.sn, nn, degn, F.norig, F.N, weighted) ||
       dside_alloc(&F.su, nu, degu, F.uorig, F.N, weighted)) {
     rc = NS_ENOMEM;

@@ -92,7 +92,8 @@
 **                                  outputs of the functions below (keep,
 **                                  weights, labels, sources) use j;
 **   row c = r_id[j]             -- a row of r_note, r_rater, r_value and
-**                                  r_weight (r_id NULL: c = j);
+**                                  r_weight or r_weight_code (r_id NULL:
+**                                  c = j);
 **   source s = r_src[c]         -- a row of r_meta (r_src NULL:
 **                                  c + r_src_note[r_note[c]], or s = c).
 ** r_id ascends, so every sum over a note's ratings runs in the same order
@@ -114,7 +115,7 @@ typedef struct ns_guard_fit {
   const int32_t *r_note;      /* per row: dense note index */
   const int32_t *r_rater;     /* per row: dense rater index */
   const float *r_value;       /* per row: 0, 0.5, 1; NULL = from r_meta */
-  const float *r_weight;      /* per row, or NULL = all 1 */
+  const float *r_weight;      /* per row, or NULL = all 1 (or by code) */
   const uint32_t *r_meta;     /* per source: the dataset's packed word
                               ** (base/dataset.h r_meta: tags, level; its
                               ** other bits are not read), or NULL */
@@ -126,6 +127,11 @@ typedef struct ns_guard_fit {
                               ** is c + r_src_note[r_note[c]] (mod 2^32) --
                               ** the engine's edges of a normalized dataset,
                               ** each note's rows one block of sources */
+  const uint8_t *r_weight_code; /* r_weight NULL: per row, the weight is
+                              ** weight_value[r_weight_code[c]] -- the
+                              ** engine's coordination weights, a few
+                              ** distinct values; NULL = all 1 */
+  const float *weight_value;
 } ns_guard_fit;
 
 /* Row and source of rating j, and its columns. */
@@ -143,7 +149,12 @@ static inline int32_t ns_guard_rater(const ns_guard_fit *f, size_t j) {
   return f->r_rater[ns_guard_row(f, j)];
 }
 static inline float ns_guard_weight(const ns_guard_fit *f, size_t j) {
-  return f->r_weight ? f->r_weight[ns_guard_row(f, j)] : 1.0f;
+  if (f->r_weight) return f->r_weight[ns_guard_row(f, j)];
+  return f->r_weight_code ? f->weight_value[f->r_weight_code[ns_guard_row(f, j)]] : 1.0f;
+}
+/* Are the ratings weighted (r_weight or r_weight_code)? */
+static inline int ns_guard_weighted(const ns_guard_fit *f) {
+  return f->r_weight || f->r_weight_code;
 }
 static inline uint32_t ns_guard_tags(const ns_guard_fit *f, size_t j) {
   return ns_r_meta_tags(f->r_meta[ns_guard_src(f, ns_guard_row(f, j))]);

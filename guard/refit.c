@@ -146,6 +146,8 @@ static ns_ridge_data ridge_of(const ns_guard_fit *f, const size_t *off, const ui
   d.code_bit = NS_R_LEVEL_SHIFT;
   d.code_value = f->level_value;
   d.weight = f->r_weight;
+  d.weight_code = f->r_weight_code;
+  d.weight_value = f->weight_value;
   d.other_icpt = f->rater_icpt;
   d.other_fac = f->rater_fac;
   d.min_obs = min_ratings;
@@ -201,6 +203,7 @@ static int check_fit(const ns_guard_fit *f) {
   if (f->n_notes && !f->note_icpt) return NS_EINVAL;
   if (f->n_raters && (!f->rater_icpt || !f->rater_fac)) return NS_EINVAL;
   if (f->n_ratings >= UINT32_MAX) return NS_EINVAL;
+  if (!f->r_weight && f->r_weight_code && !f->weight_value) return NS_EINVAL;
   return 0;
 }
 

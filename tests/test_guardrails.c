@@ -1296,3 +1296,91 @@ TEST(guard_view_matches_copies) {
   free(cn), free(cu), free(cw), free(rn), free(ru), free(rv), free(rw), free(tg);
   free(lab), free(rs), free(w), free(ts);
 }
+
+/* The engine hands its coordination weights over as a code per row into a
+** table of the few distinct values (engine/pipeline_int.h ns__cw) instead
+** of a float per row: every weighted guardrail must give the same bits as
+** with the floats, and a code of 1 everywhere the same as unweighted. */
+TEST(guard_view_weight_codes) {
+  enum { NN = 60, NU = 40, M = 4000 };
+  static const float table[4] = {1.0f, 0.5f, 1.0f / 3.0f, 0.2f / 7.0f};
+  ns_rng g;
+  ns_rng_seed(&g, 31);
+  uint32_t *tags = calloc(M, 4), *id = calloc(M, 4), *meta = calloc(M, 4);
+  uint8_t *lvl = calloc(M, 1), *code = calloc(M, 1), *one = calloc(M, 1);
+  int32_t *cn = calloc(M, 4), *cu = calloc(M, 4);
+  float *cw = calloc(M, 4);
+  double ni[NN], nf[NN], ui[NU], uf[NU];
+  size_t ne = 0;
+  for (int n = 0; n < NN; n++) ni[n] = 0.3 * ns_rng_normal(&g), nf[n] = 0.5 * ns_rng_normal(&g);
+  for (int u = 0; u < NU; u++) ui[u] = 0.2 * ns_rng_normal(&g), uf[u] = 0.5 * ns_rng_normal(&g);
+  for (size_t c = 0; c < M; c++) {
+    lvl[c] = (uint8_t)ns_rng_below(&g, 3);
+    tags[c] = ns_rng_below(&g, 3) == 0 ? (uint32_t)ns_rng_below(&g, 1u << 13) << 9 : 0;
+    cn[c] = (int32_t)ns_rng_below(&g, NN);
+    cu[c] = (int32_t)ns_rng_below(&g, NU);
+    code[c] = ns_rng_below(&g, 4) ? 0 : (uint8_t)(1 + ns_rng_below(&g, 3));
+    cw[c] = table[code[c]];
+    if (ns_rng_below(&g, 5) >= 1) id[ne++] = (uint32_t)c;
+    meta[c] = ns_r_meta_make(lvl[c], tags[c], 0);
+  }
+  ns_guard_fit ff = {.n_notes = NN, .n_raters = NU, .n_ratings = ne, .k = 1, .mu = 0.05,
+                     .note_icpt = ni, .note_fac = nf, .rater_icpt = ui, .rater_fac = uf,
+                     .r_note = cn, .r_rater = cu, .r_weight = cw, .r_meta = meta, .r_id = id,
+                     .level_value = {0.0f, 0.5f, 1.0f, 1.5f}};
+  ns_guard_fit fk = ff;
+  fk.r_weight = NULL;
+  fk.r_weight_code = code;
+  fk.weight_value = table;
+  ASSERT(ns_guard_weighted(&fk) && ns_guard_weighted(&ff));
+  for (size_t j = 0; j < ne; j++) ASSERT_EQ(ns_guard_weight(&fk, j), ns_guard_weight(&ff, j));
+  ns_guard_reg reg = {0.15, 0.03, 0.0};
+
+  /* pseudo-rater bounds and the exclusion refit (ridge, weighted rows) */
+  double a[4 * NN], b[4 * NN];
+  ns_guard_bounds ba = {a, a + NN, a + 2 * NN, a + 3 * NN, NULL, NULL, 0};
+  ns_guard_bounds bb = {b, b + NN, b + 2 * NN, b + 3 * NN, NULL, NULL, 0};
+  ASSERT_OK(ns_guard_pseudo_bounds(&ff, &reg, NULL, &ba));
+  ASSERT_OK(ns_guard_pseudo_bounds(&fk, &reg, NULL, &bb));
+  ASSERT_EQ(memcmp(a, b, sizeof a), 0);
+  ASSERT(!isnan(a[NN]) && a[0] < a[NN]);
+  uint8_t ex[NU] = {0};
+  for (int u = 0; u < NU; u += 3) ex[u] = 1;
+  ASSERT_OK(ns_guard_refit_excluding(&ff, ex, &reg, 5, NULL, a));
+  ASSERT_OK(ns_guard_refit_excluding(&fk, ex, &reg, 5, NULL, b));
+  ASSERT_EQ(memcmp(a, b, NN * sizeof *a), 0);
+  /* the weights matter: unweighted differs */
+  ns_guard_fit fu = ff;
+  fu.r_weight = NULL;
+  ASSERT_OK(ns_guard_refit_excluding(&fu, ex, &reg, 5, NULL, b));
+  ASSERT(memcmp(a, b, NN * sizeof *a) != 0);
+  /* all code 0 (weight 1) is the unweighted fit */
+  fk.r_weight_code = one;
+  ASSERT_OK(ns_guard_refit_excluding(&fk, ex, &reg, 5, NULL, a));
+  ASSERT_EQ(memcmp(a, b, NN * sizeof *a), 0);
+  fk.r_weight_code = code;
+
+  /* tag aggregate (weighted sums) */
+  double adj[2][NN * 13], rat[2][NN * 13];
+  ns_guard_tag_scale sc;
+  ASSERT_OK(ns_guard_tag_scale_fit(&ff, &sc));
+  ASSERT_OK(ns_guard_tag_aggregate_scaled(&ff, &sc, adj[0], rat[0], NULL));
+  ASSERT_OK(ns_guard_tag_scale_fit(&fk, &sc));
+  ASSERT_OK(ns_guard_tag_aggregate_scaled(&fk, &sc, adj[1], rat[1], NULL));
+  ASSERT_EQ(memcmp(adj[0], adj[1], sizeof adj[0]), 0);
+  ASSERT_EQ(memcmp(rat[0], rat[1], sizeof rat[0]), 0);
+
+  /* low-diligence model: base weights from the codes */
+  double dn[2][NN];
+  ns_guard_diligence_params p;
+  ns_guard_diligence_params_default(&p);
+  ns_guard_diligence_out da = {dn[0], NULL, NULL, NULL, {0}, {0}};
+  ns_guard_diligence_out db = {dn[1], NULL, NULL, NULL, {0}, {0}};
+  ASSERT_OK(ns_guard_diligence_fit_view(&ff, NULL, uf, &p, NULL, &da));
+  ASSERT_OK(ns_guard_diligence_fit_view(&fk, NULL, uf, &p, NULL, &db));
+  ASSERT(da.passes[2] > 0);
+  ASSERT_EQ(memcmp(dn[0], dn[1], sizeof dn[0]), 0);
+  ASSERT_EQ(memcmp(da.mu, db.mu, sizeof da.mu), 0);
+
+  free(tags), free(id), free(meta), free(lvl), free(code), free(one), free(cn), free(cu), free(cw);
+}

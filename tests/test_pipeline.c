@@ -456,7 +456,7 @@ TEST(valid_ratings_counts) {
   }
   ASSERT(ns_strtab_count(ds->participants) <= 16);
   mini_run(&run, ds, ids, 4);
-  ASSERT_OK(ns__valid_counts(&run, &in, NULL, c));
+  ASSERT_OK(ns__valid_counts(&run, &in, NS__EMASK_ALL, c));
 
   ASSERT_EQ(c[a].valid, 2);
   ASSERT_EQ(c[a].agree, 1);
@@ -478,13 +478,137 @@ TEST(valid_ratings_counts) {
   /* with a mask only the selected ratings count */
   {
     uint8_t mask[32] = {0};
-    mask[0] = 1; /* a on note 1 */
-    ASSERT_OK(ns__valid_counts(&run, &in, mask, c));
+    mask[0] = NS__EF_R1; /* a on note 1; another bit selects nothing */
+    for (int e = 1; e < 32; e++) mask[e] = NS__EF_R2;
+    ASSERT_OK(ns__valid_counts(&run, &in, (ns__emask){mask, NS__EF_R1}, c));
     ASSERT_EQ(c[a].valid, 1);
     ASSERT_EQ(c[b].valid, 0);
   }
   mini_free(&run);
   ns_dataset_free(ds);
+}
+
+/* ---- per-edge state: coordination-weight codes, flag bits -------------- */
+
+static uint32_t fbits(float v) {
+  uint32_t b;
+  memcpy(&b, &v, sizeof b);
+  return b;
+}
+
+/* A few distinct weights become codes into a table of exactly those
+** floats (by bits: -0 is not 0), 1 is code 0, and the floats are freed. */
+TEST(pipeline_cw_codes_exact) {
+  static const float vals[6] = {1.0f, 0.0f, 0.25f, 1.0f / 3.0f, -0.0f, 0.2f / 7.0f};
+  enum { N = 1000 };
+  float *w = malloc(N * sizeof *w);
+  ns__cw cw;
+  size_t below = 0;
+  for (size_t e = 0; e < N; e++) {
+    w[e] = vals[(e * 7 + e / 13) % 6];
+    below += w[e] < 1.0f;
+  }
+  float want[N];
+  memcpy(want, w, sizeof want);
+  memset(&cw, 0, sizeof cw);
+  ns__cw_take(&cw, w, N);  /* takes w: ASan would flag a leak or a double free */
+  ASSERT(cw.code != NULL);
+  ASSERT(cw.w == NULL);
+  ASSERT_EQ(cw.n_values, 6);
+  ASSERT_EQ(fbits(cw.value[0]), fbits(1.0f));
+  ASSERT_EQ(cw.n_below_one, below);
+  for (size_t e = 0; e < N; e++) {
+    ASSERT_EQ(fbits(ns__cw_get(&cw, e)), fbits(want[e]));
+    if (want[e] == 1.0f) ASSERT_EQ(cw.code[e], 0);
+  }
+  /* -0 and 0 keep their own codes */
+  ASSERT(cw.code[1] != cw.code[4] || fbits(want[1]) == fbits(want[4]));
+  free(cw.code);
+}
+
+/* Up to NS__CW_CODES distinct values (1 among them) are codes; one more
+** keeps the floats themselves, and either way every weight reads back
+** bit for bit. */
+TEST(pipeline_cw_codes_fallback) {
+  for (int extra = 0; extra < 2; extra++) {
+    size_t n = 3 * (NS__CW_CODES + 1);
+    unsigned distinct = NS__CW_CODES + (unsigned)extra;  /* with 1 */
+    float *w = malloc(n * sizeof *w), *want = malloc(n * sizeof *want);
+    ns__cw *cw = calloc(1, sizeof *cw);
+    for (size_t e = 0; e < n; e++) {
+      size_t v = (e * 31) % distinct;  /* every value appears */
+      w[e] = v == 0 ? 1.0f : 1.0f / (float)(v + 1);
+    }
+    memcpy(want, w, n * sizeof *w);
+    ns__cw_take(cw, w, n);
+    if (extra == 0) {
+      ASSERT(cw->code != NULL && cw->w == NULL);
+      ASSERT_EQ(cw->n_values, NS__CW_CODES);
+    } else {
+      ASSERT(cw->code == NULL && cw->w == w);  /* the floats, kept */
+    }
+    ASSERT_EQ(cw->n_below_one, n - (n + distinct - 1) / distinct);
+    for (size_t e = 0; e < n; e++) ASSERT_EQ(fbits(ns__cw_get(cw, e)), fbits(want[e]));
+    ns__cw_free(cw);
+    free(want);
+  }
+  ns__cw_free(NULL);
+}
+
+/* The flag bits of one byte are independent; a mask reads one bit (flags
+** NULL: every edge); the run's accessors read its own array; the round-2
+** weight is the coded coordination weight on the edges round 2 may use. */
+TEST(pipeline_edge_flags) {
+  uint8_t fl[4] = {0};
+  ns__ef_put(fl, 1, NS__EF_R1, 1);
+  ns__ef_put(fl, 1, NS__EF_SCOPE, 1);
+  ns__ef_put(fl, 1, NS__EF_R2, 1);
+  ns__ef_put(fl, 1, NS__EF_R1, 0);
+  ASSERT_EQ(fl[1], NS__EF_SCOPE | NS__EF_R2);
+  ns__ef_put(fl, 2, NS__EF_BASE, 1);
+  ns__ef_put(fl, 2, NS__EF_STABLE, 1);
+  ns__ef_put(fl, 2, NS__EF_BASE, 1);  /* idempotent */
+  ASSERT_EQ(fl[2], NS__EF_BASE | NS__EF_STABLE);
+  ASSERT_EQ(fl[0], 0);
+  ASSERT_EQ(fl[3], 0);
+  ASSERT(ns__ef_get(fl, 1, NS__EF_R2));
+  ASSERT(!ns__ef_get(fl, 1, NS__EF_R1));
+  ASSERT(!ns__ef_get(fl, 2, NS__EF_R2));
+  /* the bits are distinct */
+  ASSERT_EQ(NS__EF_SCOPE | NS__EF_R1 | NS__EF_R2 | NS__EF_BASE | NS__EF_STABLE, 0x1f);
+
+  ns__emask m = {fl, NS__EF_R2};
+  ASSERT(!ns__emask_on(m, 0) && ns__emask_on(m, 1) && !ns__emask_on(m, 2));
+  for (size_t e = 0; e < 4; e++) ASSERT(ns__emask_on(NS__EMASK_ALL, e));
+
+  /* a run: edge e by rater e; rater 3 below the helpfulness threshold */
+  ns__run run;
+  int32_t rr[4] = {0, 1, 2, 3};
+  int8_t above[4] = {1, 1, 1, 0};
+  float *w = malloc(4 * sizeof *w);
+  ns__cw cw;
+  memset(&run, 0, sizeof run);
+  run.n_r = 4;
+  run.r_rater = rr;
+  run.above = above;
+  ASSERT(ns__in_scope(&run, 2));  /* no flags: every edge in scope */
+  ASSERT_EQ(ns__edge_cw(&run, 2), 1.0f);  /* trust off: 1 */
+  for (size_t e = 0; e < 4; e++) fl[e] = NS__EF_SCOPE;
+  fl[1] = 0;
+  run.flags = fl;
+  ns__ef_put(fl, 2, NS__EF_R1, 1);
+  ASSERT(ns__edge_r1(&run, 2) && !ns__edge_r2(&run, 2) && !ns__in_scope(&run, 1));
+  ASSERT_EQ(ns__run_mask(&run, NS__EF_R1).bit, NS__EF_R1);
+  w[0] = 0.5f, w[1] = 0.5f, w[2] = 0.0f, w[3] = 1.0f;
+  memset(&cw, 0, sizeof cw);
+  ns__cw_take(&cw, w, 4);
+  run.cw = &cw;
+  ASSERT_EQ(ns__edge_cw(&run, 1), 0.5f);
+  ASSERT_EQ(ns__edge_w(&run, 0), 0.5f);  /* in scope, above, weight > 0 */
+  ASSERT_EQ(ns__edge_w(&run, 1), 0.0f);  /* out of scope */
+  ASSERT_EQ(ns__edge_w(&run, 2), 0.0f);  /* weight 0 */
+  ASSERT_EQ(ns__edge_w(&run, 3), 0.0f);  /* rater below the threshold */
+  free(cw.code);
 }
 
 /* ---- whole runs -------------------------------------------------------- */

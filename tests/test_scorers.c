@@ -251,16 +251,21 @@ static void mini_done(mini *m) {
 
 /* scope edges, numRatings and captured of note n for scorer name */
 static void view(mini *m, const char *name, size_t n, int32_t *cnt, int *cap) {
-  uint8_t *scope = calloc(m->run.n_r, 1), *captured = calloc(m->run.n_notes, 1);
+  uint8_t *flags = calloc(m->run.n_r, 1), *captured = calloc(m->run.n_notes, 1);
   int32_t *nr = calloc(m->run.n_notes, sizeof *nr);
-  ASSERT_OK(ns__build_scope(&m->run, spec(name), scope, nr, captured));
+  /* the scope bit is written, every other bit kept */
+  for (size_t e = 0; e < m->run.n_r; e++) flags[e] = (uint8_t)(NS__EF_R2 | (e % 2 ? NS__EF_SCOPE : 0));
+  ASSERT_OK(ns__build_scope(&m->run, spec(name), flags, nr, captured));
   *cnt = nr[n];
   *cap = captured[n];
   /* scope agrees with the per-note count */
   int32_t s = 0;
-  for (size_t e = 0; e < m->run.n_r; e++) s += scope[e] && (size_t)m->run.r_note[e] == n;
+  for (size_t e = 0; e < m->run.n_r; e++) {
+    s += ns__ef_get(flags, e, NS__EF_SCOPE) && (size_t)m->run.r_note[e] == n;
+    ASSERT(ns__ef_get(flags, e, NS__EF_R2));
+  }
   ASSERT_EQ(s, nr[n]);
-  free(scope);
+  free(flags);
   free(captured);
   free(nr);
 }
@@ -358,17 +363,18 @@ TEST(scorers_stable_init_subset) {
       {0, 1, 2, 3, 4, 5, 13, 13, 10, -1},
   };
   mini m;
-  uint8_t *train, *mask;
+  uint8_t *flags;
   size_t sel, per_note[6] = {0};
   for (int u = 0; u < 14; u++)
     group[u] = u < 8 ? 13 : u < 11 ? 4 : u < 13 ? NS__GROUP_ABSENT : NS__GROUP_NONE;
   mini_build(&m, 6, 14, group, topic, rated);
-  train = calloc(m.run.n_r, 1);
-  mask = calloc(m.run.n_r, 1);
-  for (size_t e = 0; e < m.run.n_r; e++) train[e] = 1;
-  sel = ns__stable_init_mask(&m.run, train, mask);
+  /* the training set and the subset are two bits of one flags byte */
+  flags = calloc(m.run.n_r, 1);
+  for (size_t e = 0; e < m.run.n_r; e++) flags[e] = NS__EF_R1 | NS__EF_SCOPE;
+  sel = ns__stable_init_mask(&m.run, flags, NS__EF_R1, NS__EF_STABLE);
   for (size_t e = 0; e < m.run.n_r; e++) {
-    if (!mask[e]) continue;
+    ASSERT_EQ(flags[e] & (NS__EF_R1 | NS__EF_SCOPE), NS__EF_R1 | NS__EF_SCOPE); /* kept */
+    if (!ns__ef_get(flags, e, NS__EF_STABLE)) continue;
     per_note[m.run.r_note[e]]++;
     ASSERT_EQ(group[m.run.r_rater[e]], 13); /* only the group's own ratings */
   }
@@ -383,16 +389,18 @@ TEST(scorers_stable_init_subset) {
   ** training set leaves it qualifying; dropping two of its g13 ones makes
   ** 4/6 < 0.75 */
   for (size_t e = 0; e < m.run.n_r; e++)
-    if (m.run.r_note[e] == 0 && (m.run.r_rater[e] == 0 || m.run.r_rater[e] == 1)) train[e] = 0;
-  sel = ns__stable_init_mask(&m.run, train, mask);
+    if (m.run.r_note[e] == 0 && (m.run.r_rater[e] == 0 || m.run.r_rater[e] == 1))
+      ns__ef_put(flags, e, NS__EF_R1, 0);
+  sel = ns__stable_init_mask(&m.run, flags, NS__EF_R1, NS__EF_STABLE);
   ASSERT_EQ(sel, 11);
-  for (size_t e = 0; e < m.run.n_r; e++) ASSERT(!(mask[e] && m.run.r_note[e] == 0));
+  for (size_t e = 0; e < m.run.n_r; e++)
+    ASSERT(!(ns__ef_get(flags, e, NS__EF_STABLE) && m.run.r_note[e] == 0));
   /* no group 13 at all: nothing selected (round 1 then fits as without
   ** the flag) */
   for (int u = 0; u < 8; u++) group[u] = 3;
-  ASSERT_EQ(ns__stable_init_mask(&m.run, train, mask), 0);
-  free(train);
-  free(mask);
+  ASSERT_EQ(ns__stable_init_mask(&m.run, flags, NS__EF_R1, NS__EF_STABLE), 0);
+  for (size_t e = 0; e < m.run.n_r; e++) ASSERT(!ns__ef_get(flags, e, NS__EF_STABLE));
+  free(flags);
   mini_done(&m);
   /* the reference's flags: the Core family on, group and topic scorers off */
   ASSERT_EQ(spec("MFCoreScorer")->stable_init, 1);
@@ -748,20 +756,25 @@ TEST(scorers_capture_share_uses_coordination_weights) {
   mini m;
   int32_t cnt;
   int cap;
-  float cw[10];
+  ns__cw cw;
+  float *w = malloc(10 * sizeof *w);
   /* 4 core raters, 6 expansion raters of which 4 form a detected group */
   for (int u = 0; u < 10; u++) group[u] = u < 4 ? 13 : 4;
   mini_build(&m, 1, 10, group, topic, rated);
   view(&m, "MFCoreScorer", 0, &cnt, &cap);
   ASSERT_EQ(cnt, 4);
   ASSERT_EQ(cap, 0); /* 4 / 10 < 0.5 */
-  for (int e = 0; e < 10; e++) cw[e] = m.run.r_rater[e] >= 6 ? 0.25f : 1.0f;
-  m.run.edge_cw = cw;
+  for (int e = 0; e < 10; e++) w[e] = m.run.r_rater[e] >= 6 ? 0.25f : 1.0f;
+  memset(&cw, 0, sizeof cw);
+  ns__cw_take(&cw, w, 10);
+  m.run.cw = &cw;
   view(&m, "MFCoreScorer", 0, &cnt, &cap);
   ASSERT_EQ(cnt, 4); /* numRatings stays the raw count */
   ASSERT_EQ(cap, 1); /* 4 / (4 + 2 + 4 * 0.25) >= 0.5 */
   view(&m, "MFExpansionScorer", 0, &cnt, &cap);
   ASSERT_EQ(cap, 1);
-  m.run.edge_cw = NULL;
+  m.run.cw = NULL;
+  free(cw.code);
+  free(cw.w);
   mini_done(&m);
 }
