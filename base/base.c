@@ -269,6 +269,29 @@ size_t ns_peak_rss_bytes(void) {
   return (size_t)ru.ru_maxrss * 1024u; /* Linux reports KiB */
 }
 
+size_t ns_window_peak_rss_bytes(void) {
+  char line[256];
+  size_t kb = 0;
+  FILE *f = fopen("/proc/self/status", "r");
+  if (!f) return 0;
+  while (fgets(line, sizeof line, f))
+    if (strncmp(line, "VmHWM:", 6) == 0) {
+      kb = (size_t)strtoull(line + 6, NULL, 10);
+      break;
+    }
+  fclose(f);
+  return kb * 1024u;
+}
+
+int ns_window_peak_rss_reset(void) {
+  FILE *f = fopen("/proc/self/clear_refs", "w");
+  int ok;
+  if (!f) return NS_EIO;
+  ok = fputs("5", f) >= 0;
+  if (fclose(f) != 0) ok = 0;
+  return ok ? 0 : NS_EIO;
+}
+
 /* ---- progress bar ------------------------------------------------------ */
 
 static void progress_draw(ns_progress *p, int final) {

@@ -156,12 +156,30 @@ typedef struct stage_clock {
   double t_run;             /* the run's start */
   double done, total;       /* step weights done / expected in all */
   int open;                 /* a progress line is on the terminal */
+  int memtrace;             /* NS_MEMTRACE=1: each stage's peak RSS */
+  const char *stage;        /* the stage running (for the memory trace) */
 } stage_clock;
+
+/* NS_MEMTRACE=1: one stderr line per stage with the stage's peak RSS (the
+** kernel's high-water mark, reset as each stage begins; the first line is
+** everything before the run: reading and normalizing the inputs).  A
+** developer's tool for docs/architecture.md "Memory of a scoring run": the
+** resets lower the whole run's peak that getrusage and `time` report, so
+** measure that without it. */
+static void mem_trace(stage_clock *c, const char *next) {
+  if (!c->memtrace) return;
+  fprintf(stderr, "notescore: memtrace: %-40s peak %9.1f MiB\n",
+          c->stage ? c->stage : "(before the run: inputs)",
+          (double)ns_window_peak_rss_bytes() / 1048576.0);
+  (void)ns_window_peak_rss_reset();
+  c->stage = next;
+}
 
 static void progress(stage_clock *c, const char *name, double weight) {
   double now = ns_monotonic_s(), frac = c->total > 0 ? c->done / c->total : 0;
   char eta[32] = "";
   c->done += weight;
+  mem_trace(c, name);
   if (!c->show) return;
   if (frac >= 0.02 && frac < 1) {
     double left = (now - c->t_run) * (1 - frac) / frac;
@@ -174,6 +192,7 @@ static void progress(stage_clock *c, const char *name, double weight) {
 
 static void progress_done(stage_clock *c) {
   double t = ns_monotonic_s() - c->t_run;
+  mem_trace(c, NULL);
   if (!c->show || !c->open) return;
   fprintf(stderr, "\rnotescore: score: [100%%] scored in %d:%02d\033[K\n", (int)(t / 60),
           (int)fmod(t, 60));
@@ -1548,6 +1567,7 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
   run.spec = &ns__scorers[0];  /* MFCoreScorer; its thresholds are p's */
   memset(&clk, 0, sizeof clk);
   clk.show = p->progress && isatty(2) && !getenv("NS_NO_PROGRESS");
+  clk.memtrace = getenv("NS_MEMTRACE") && strcmp(getenv("NS_MEMTRACE"), "1") == 0;
   clk.t_run = t_start;
   clk.total = PW_PREPARE + (p->trust ? PW_GROUPS + PW_TRUST : 0) + PW_ROUND1 + PW_HELP +
               PW_ROUND2 + PW_GUARD + PW_STATUSES + PW_SMALL + PW_META + PW_HISTORY;
