@@ -79,7 +79,10 @@ int ns__collide_pairs(const ns__clayout *L, int neighbours, uint32_t min_count, 
 ** Ratings count with the caller's per-rater weight rw (NULL = 1).
 */
 typedef struct ns__null {
-  const ns__clayout *L;
+  const ns__clayout *L;      /* NULL after ns__null_detach */
+  const int32_t *T;          /* [n_raters] distinct scope posts (L's, or
+                             ** owned after ns__null_detach) */
+  int32_t *T_own;
   size_t C;                  /* rater communities (comm values 0..C-1) */
   const int32_t *comm;       /* [n_raters], borrowed */
   double *Q;                 /* [C][C][C]: k, c, c' */
@@ -98,6 +101,10 @@ int ns__null_communities(size_t nr, const int32_t *community, int32_t *comm, siz
 int ns__null_build(ns__null *N, const ns__clayout *L, const int32_t *comm, size_t C,
                    const double *rw, double smooth, int values, const uint8_t *need);
 double ns__null_expect(const ns__null *N, int32_t a, int32_t b);
+/* Makes N outlive its layout: takes L's per-rater post counts (the only
+** part of L that ns__null_expect reads; L->T is NULL after), so the caller
+** can free L and still ask N for expectations, bit for bit the same. */
+void ns__null_detach(ns__null *N, ns__clayout *L);
 void ns__null_free(ns__null *N);
 
 #endif /* NS_GRAPH_COLLIDE_H */
