@@ -105,10 +105,10 @@ static int cmp_i64(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-float *ns__r_values(const ns__run *run) {
-  float *v = ns_mallocn(run->n_r ? run->n_r : 1, sizeof *v);
+uint8_t *ns__r_levels(const ns__run *run) {
+  uint8_t *v = ns_mallocn(run->n_r ? run->n_r : 1, sizeof *v);
   if (v)
-    for (size_t e = 0; e < run->n_r; e++) v[e] = ns__r_value(run, e);
+    for (size_t e = 0; e < run->n_r; e++) v[e] = run->ds->r_level[ns__r_src(run, e)];
   return v;
 }
 

@@ -314,9 +314,10 @@ static inline float ns__r_value(const ns__run *run, size_t e) {
 ** column: ns_guard_high_volume); NULL when out of memory.  The caller
 ** frees it. */
 uint32_t *ns__r_src_column(const ns__run *run);
-/* ns__r_value of every edge in a new array (the graph/ functions that take
-** one); NULL when out of memory.  The caller frees it. */
-float *ns__r_values(const ns__run *run);
+/* The level (ns_level: 0, 1, 2) of every edge in a new array, as the
+** graph/ detectors take it (graph.h ns_edge_level: one byte a rating);
+** NULL when out of memory.  The caller frees it. */
+uint8_t *ns__r_levels(const ns__run *run);
 
 /* Round-2 weight of edge e when run->has_w: the coordination weight on the
 ** edges round 2 may train on (in the scorer's scope, rater above the

@@ -8,21 +8,16 @@
 
 #include "graph.h"
 
-/* Helpfulness value -> event level 0, 1, 2 (0, 0.5, 1); -1 if it is none
-** of them (such a rating takes part in no event). */
-static inline int ns__level_of(float v) {
-  if (v == 0.0f) return 0;
-  if (v == 0.5f) return 1;
-  if (v == 1.0f) return 2;
-  return -1;
-}
+/* A rating's level (graph.h ns_edge_level) as an event level 0, 1, 2, or
+** -1 for NS_EDGE_NO_LEVEL (or anything else: no event). */
+static inline int ns__level_of(uint8_t l) { return l <= 2 ? (int)l : -1; }
 
 /* ------------------------------------------------------------------------
 ** Shared read-only layout.
 */
 typedef struct ns__clayout {
   const ns_bigraph *g;
-  const float *value;
+  const uint8_t *level;      /* per edge (graph.h ns_edge_level) */
   size_t n_scope;            /* scope notes */
   int32_t *scope_note;       /* [n_scope] note index, sorted by (post, note) */
   int32_t *note_pos;         /* [n_notes] position in scope_note, -1 = out */
@@ -44,7 +39,7 @@ typedef struct ns__clayout {
 /* Lays out the scope ratings (notes with note_post[n] >= 0; a post's notes
 ** are grouped) for raters with more than min_t distinct scope posts.
 ** Returns 0 or NS_ENOMEM; ns__clayout_free releases what was built. */
-int ns__clayout_build(ns__clayout *L, const ns_bigraph *g, const float *value,
+int ns__clayout_build(ns__clayout *L, const ns_bigraph *g, const uint8_t *level,
                       const int64_t *note_post, int min_t);
 void ns__clayout_free(ns__clayout *L);
 

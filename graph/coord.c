@@ -272,7 +272,7 @@ out:
   return rc;
 }
 
-int ns_coord_detect(const ns_bigraph *g, const float *edge_value, const int64_t *note_post,
+int ns_coord_detect(const ns_bigraph *g, const uint8_t *edge_level, const int64_t *note_post,
                     const int32_t *community, const ns_coord_params *p, ns_pool *pool,
                     int32_t *group_id, ns_coord_stats *stats) {
   ns_coord_params defp;
@@ -282,7 +282,7 @@ int ns_coord_detect(const ns_bigraph *g, const float *edge_value, const int64_t 
   size_t nr, C = 1, n_elig = 0;
   int32_t *comm = NULL, *par = NULL, *partners = NULL, *first = NULL;
   double *rw = NULL, *share = NULL;
-  float *dissent = NULL;
+  uint8_t *dissent = NULL;
   uint8_t *need = NULL;
   int rc = 0;
 
@@ -294,7 +294,7 @@ int ns_coord_detect(const ns_bigraph *g, const float *edge_value, const int64_t 
     ns_coord_params_default(&defp);
     p = &defp;
   }
-  if (!g || !group_id || (g->n_edges && !edge_value) || (g->n_notes && !note_post) ||
+  if (!g || !group_id || (g->n_edges && !edge_level) || (g->n_notes && !note_post) ||
       p->min_posts < 1 || p->min_count < 1 || p->neighbours < 1 || !(p->min_lift >= 0) ||
       !(p->alpha > 0 && p->alpha <= 1) || !(p->smooth >= 0) ||
       !(p->max_dissent_share >= 0 && p->max_dissent_share <= 1) || g->n_raters >= INT32_MAX ||
@@ -316,7 +316,7 @@ int ns_coord_detect(const ns_bigraph *g, const float *edge_value, const int64_t 
 
   /* Pass 1: every same-value collision.  Its candidate pairs also give the
   ** popularity weights of both passes' null models. */
-  if ((rc = ns__clayout_build(&L, g, edge_value, note_post, p->min_posts - 1)) != 0) goto out;
+  if ((rc = ns__clayout_build(&L, g, edge_level, note_post, p->min_posts - 1)) != 0) goto out;
   if ((rc = ns__collide_pairs(&L, p->neighbours, (uint32_t)p->min_count - 1, pool, &pd[0].pairs,
                               &st.all.pair_updates)) != 0)
     goto out;
@@ -345,16 +345,16 @@ int ns_coord_detect(const ns_bigraph *g, const float *edge_value, const int64_t 
       double d[3] = {0, 0, 0}, t;
       for (uint64_t k = g->note_off[n]; k < g->note_off[n + 1]; k++) {
         uint32_t e = ns_bigraph_note_edge(g, k);
-        int lv = ns__level_of(edge_value[e]);
+        int lv = ns__level_of(edge_level[e]);
         if (lv >= 0) d[lv] += rw[g->edge_rater[e]];
       }
       t = d[0] + d[1] + d[2];
       for (int v = 0; v < 3; v++) share[n * 3 + (size_t)v] = t > 0 ? d[v] / t : 1;
     }
     for (size_t e = 0; e < g->n_edges; e++) {
-      int lv = ns__level_of(edge_value[e]);
+      int lv = ns__level_of(edge_level[e]);
       dissent[e] = lv >= 0 && share[(size_t)g->edge_note[e] * 3 + (size_t)lv] <= p->max_dissent_share
-                       ? edge_value[e] : -1.0f;
+                       ? edge_level[e] : (uint8_t)NS_EDGE_NO_LEVEL;
     }
     if ((rc = ns__clayout_build(&L, g, dissent, note_post, p->min_posts - 1)) != 0) goto out;
     /* Dissent events are small (a note's few dissenters), so a wider
@@ -412,11 +412,14 @@ out:
   return rc;
 }
 
-int ns_coord_weights(const ns_bigraph *g, const float *edge_value, const int32_t *group_id,
+/* The value of a level (0 for none), as the float the caller's value was. */
+static inline double level_value(uint8_t l) { return l <= 2 ? (double)((float)l * 0.5f) : 0.0; }
+
+int ns_coord_weights(const ns_bigraph *g, const uint8_t *edge_level, const int32_t *group_id,
                      size_t n_groups, int min_size, double max_share, float *w) {
   int32_t *cnt, *touched, *size;
   double *gsum;
-  if (!g || !edge_value || !group_id || !w || !(max_share >= 0)) return NS_EINVAL;
+  if (!g || !edge_level || !group_id || !w || !(max_share >= 0)) return NS_EINVAL;
   cnt = ns_calloc(n_groups + 1, sizeof *cnt);
   touched = ns_mallocn(n_groups + 1, sizeof *touched);
   size = ns_calloc(n_groups + 1, sizeof *size);
@@ -438,10 +441,10 @@ int ns_coord_weights(const ns_bigraph *g, const float *edge_value, const int32_t
     for (uint64_t k = g->note_off[n]; k < g->note_off[n + 1]; k++) {
       uint32_t e = ns_bigraph_note_edge(g, k);
       int32_t gid = group_id[g->edge_rater[e]];
-      all += edge_value[e];
+      all += level_value(edge_level[e]);
       if (gid <= 0 || (size_t)gid > n_groups || size[gid] < min_size) continue;
       if (cnt[gid]++ == 0) touched[nt++] = gid;
-      gsum[gid] += edge_value[e];
+      gsum[gid] += level_value(edge_level[e]);
     }
     if (nt == 0) continue;
     for (uint64_t k = g->note_off[n]; k < g->note_off[n + 1]; k++) {
