@@ -269,7 +269,7 @@ size_t ns_peak_rss_bytes(void) {
   return (size_t)ru.ru_maxrss * 1024u; /* Linux reports KiB */
 }
 
-size_t ns_window_peak_rss_bytes(void) {
+static size_t window_peak_rss_bytes(void) {
   char line[256];
   size_t kb = 0;
   FILE *f = fopen("/proc/self/status", "r");
@@ -283,13 +283,26 @@ size_t ns_window_peak_rss_bytes(void) {
   return kb * 1024u;
 }
 
-int ns_window_peak_rss_reset(void) {
-  FILE *f = fopen("/proc/self/clear_refs", "w");
-  int ok;
-  if (!f) return NS_EIO;
-  ok = fputs("5", f) >= 0;
-  if (fclose(f) != 0) ok = 0;
-  return ok ? 0 : NS_EIO;
+int ns_memtrace_on(void) {
+  static atomic_int on = -1;
+  int v = atomic_load_explicit(&on, memory_order_relaxed);
+  if (v < 0) {
+    const char *e = getenv("NS_MEMTRACE");
+    v = e && strcmp(e, "1") == 0;
+    atomic_store_explicit(&on, v, memory_order_relaxed);
+  }
+  return v;
+}
+
+void ns_memtrace(const char *what) {
+  FILE *f;
+  if (!ns_memtrace_on()) return;
+  fprintf(stderr, "notescore: memtrace: %-40s peak %9.1f MiB\n", what,
+          (double)window_peak_rss_bytes() / 1048576.0);
+  if ((f = fopen("/proc/self/clear_refs", "w")) != NULL) {
+    fputs("5", f);
+    fclose(f);
+  }
 }
 
 /* ---- progress bar ------------------------------------------------------ */

@@ -156,22 +156,13 @@ typedef struct stage_clock {
   double t_run;             /* the run's start */
   double done, total;       /* step weights done / expected in all */
   int open;                 /* a progress line is on the terminal */
-  int memtrace;             /* NS_MEMTRACE=1: each stage's peak RSS */
   const char *stage;        /* the stage running (for the memory trace) */
 } stage_clock;
 
-/* NS_MEMTRACE=1: one stderr line per stage with the stage's peak RSS (the
-** kernel's high-water mark, reset as each stage begins; the first line is
-** everything before the run: reading and normalizing the inputs).  A
-** developer's tool for docs/architecture.md "Memory of a scoring run": the
-** resets lower the whole run's peak that getrusage and `time` report, so
-** measure that without it. */
+/* NS_MEMTRACE=1 (base.h ns_memtrace): one stderr line per stage with its
+** peak RSS; the first covers what came before the run's first stage. */
 static void mem_trace(stage_clock *c, const char *next) {
-  if (!c->memtrace) return;
-  fprintf(stderr, "notescore: memtrace: %-40s peak %9.1f MiB\n",
-          c->stage ? c->stage : "(before the run: inputs)",
-          (double)ns_window_peak_rss_bytes() / 1048576.0);
-  (void)ns_window_peak_rss_reset();
+  ns_memtrace(c->stage ? c->stage : "(before the run)");
   c->stage = next;
 }
 
@@ -1567,7 +1558,6 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
   run.spec = &ns__scorers[0];  /* MFCoreScorer; its thresholds are p's */
   memset(&clk, 0, sizeof clk);
   clk.show = p->progress && isatty(2) && !getenv("NS_NO_PROGRESS");
-  clk.memtrace = getenv("NS_MEMTRACE") && strcmp(getenv("NS_MEMTRACE"), "1") == 0;
   clk.t_run = t_start;
   clk.total = PW_PREPARE + (p->trust ? PW_GROUPS + PW_TRUST : 0) + PW_ROUND1 + PW_HELP +
               PW_ROUND2 + PW_GUARD + PW_STATUSES + PW_SMALL + PW_META + PW_HISTORY;

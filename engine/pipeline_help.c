@@ -167,8 +167,6 @@ static int harassment_penalty(ns__run *run, double *penalty) {
   const ns_dataset *ds = run->ds;
   size_t ne = run->n_r, nn = run->n_notes, np = run->n_part, k = (size_t)run->k;
   uint8_t *lev = ns_mallocn(ne, 1);
-  uint32_t *tags = ns_mallocn(ne, sizeof *tags);
-  int64_t *ts = ns_mallocn(ne, sizeof *ts);
   int8_t *lab = ns_mallocn(ne, 1);
   size_t nnk = nn * k, npk = np * k;
   double *nf = ns_mallocn(nnk, sizeof *nf);
@@ -178,16 +176,17 @@ static int harassment_penalty(ns__run *run, double *penalty) {
   double t0 = ns_monotonic_s();
   int rc = NS_ENOMEM;
 
-  if (!lev || !tags || !ts || !lab || !nf || !uf || !hi) goto out;
+  if (!lev || !lab || !nf || !uf || !hi) goto out;
+  /* the labels straight from the dataset (no tag or time copies: 12 bytes
+  ** per rating), then the count filter */
   for (size_t e = 0; e < ne; e++) {
     size_t r = ns__r_src(run, e);
     lev[e] = ds->r_level[r];
-    tags[e] = ds->r_tags[r];
-    ts[e] = ds->r_created_ms[r];
+    lab[e] = ds->r_created_ms[r] >= NS_GUARD_HARASS_MIN_MS
+                 ? (int8_t)ns_guard_harassment_label(ds->r_level[r], ds->r_tags[r])
+                 : -1;
   }
-  if ((rc = ns_guard_harassment_labels(ne, lev, tags, ts, run->r_note, run->r_rater, nn, np,
-                                       lab)) != 0)
-    goto out;
+  if ((rc = ns_guard_harassment_filter(ne, run->r_note, run->r_rater, nn, np, lab)) != 0) goto out;
   /* Entities round 1 did not fit start from a zero factor. */
   for (size_t i = 0; i < nnk; i++) nf[i] = isnan(run->fac1[i]) ? 0.0 : run->fac1[i];
   for (size_t i = 0; i < npk; i++) uf[i] = isnan(run->rfac1[i]) ? 0.0 : run->rfac1[i];
@@ -202,7 +201,7 @@ static int harassment_penalty(ns__run *run, double *penalty) {
   rc = 0;
 out:
   run->st.harassment_seconds = ns_monotonic_s() - t0;
-  free(lev), free(tags), free(ts), free(lab), free(nf), free(uf), free(hi);
+  free(lev), free(lab), free(nf), free(uf), free(hi);
   return rc;
 }
 

@@ -339,6 +339,12 @@ int ns_guard_harassment_labels(size_t n_ratings, const uint8_t *r_level,
                                const uint32_t *r_tags, const int64_t *r_created_ms,
                                const int32_t *r_note, const int32_t *r_rater,
                                size_t n_notes, size_t n_raters, int8_t *label);
+/* The second half of ns_guard_harassment_labels on labels the caller has
+** already set per rating (ns_guard_harassment_label, -1 before 2021-12-15):
+** the count filter alone, in place.  For a caller that reads the ratings
+** through its own view and so copies no rating columns for the labels. */
+int ns_guard_harassment_filter(size_t n_ratings, const int32_t *r_note, const int32_t *r_rater,
+                               size_t n_notes, size_t n_raters, int8_t *label);
 
 /* Logistic MF with intercepts, BCE-with-logits loss with pos_weight
 ** (1-p)/p and the mean regulariser, fitted by alternating exact-Hessian

@@ -57,6 +57,15 @@ int ns_guard_harassment_labels(size_t n_ratings, const uint8_t *r_level,
                                const uint32_t *r_tags, const int64_t *r_created_ms,
                                const int32_t *r_note, const int32_t *r_rater,
                                size_t n_notes, size_t n_raters, int8_t *label) {
+  for (size_t e = 0; e < n_ratings; e++)
+    label[e] = r_created_ms[e] >= NS_GUARD_HARASS_MIN_MS
+                   ? (int8_t)ns_guard_harassment_label(r_level[e], r_tags[e])
+                   : -1;
+  return ns_guard_harassment_filter(n_ratings, r_note, r_rater, n_notes, n_raters, label);
+}
+
+int ns_guard_harassment_filter(size_t n_ratings, const int32_t *r_note, const int32_t *r_rater,
+                               size_t n_notes, size_t n_raters, int8_t *label) {
   int32_t *cn = ns_calloc(n_notes, sizeof *cn);
   int32_t *cu = ns_calloc(n_raters, sizeof *cu);
   int rc = 0;
@@ -70,9 +79,6 @@ int ns_guard_harassment_labels(size_t n_ratings, const uint8_t *r_level,
       rc = NS_EINVAL;
       goto out;
     }
-    label[e] = r_created_ms[e] >= NS_GUARD_HARASS_MIN_MS
-                   ? (int8_t)ns_guard_harassment_label(r_level[e], r_tags[e])
-                   : -1;
     if (label[e] >= 0) cn[r_note[e]]++, cu[r_rater[e]]++;
   }
   /* filter_ratings(raters >= 10, notes >= 5): notes, raters, notes again,
