@@ -1210,14 +1210,12 @@ static int gauss_scores(const ns__run *core, const uint8_t *use, const uint8_t *
   int k = core->k, rc = NS_ENOMEM;
   size_t *off = ns_mallocn(nn + 1, sizeof *off);
   float *val = NULL;
-  double *rf = NULL;
   uint32_t *ru = NULL;
   if (!off) goto out;
   for (size_t e = 0; e < core->n_r; e++) ne += use[e] && !(drop_rater && drop_rater[core->r_rater[e]]);
   val = ns_mallocn(ne ? ne : 1, sizeof *val);
-  rf = ns_mallocn(ne ? ne : 1, sizeof *rf);
   ru = ns_mallocn(ne ? ne : 1, sizeof *ru);
-  if (!val || !rf || !ru) goto out;
+  if (!val || !ru) goto out;
   off[0] = 0;
   for (size_t n = 0, j = 0; n < nn; n++) {
     for (uint64_t x = core->g->note_off[n]; x < core->g->note_off[n + 1]; x++) {
@@ -1225,7 +1223,6 @@ static int gauss_scores(const ns__run *core, const uint8_t *use, const uint8_t *
       int32_t u = core->r_rater[e];
       if (!use[e] || (drop_rater && drop_rater[u])) continue;
       val[j] = ns__r_value(core, e);
-      rf[j] = core->rfac2[(size_t)u * k];
       ru[j] = (uint32_t)u;
       j++;
     }
@@ -1233,14 +1230,15 @@ static int gauss_scores(const ns__run *core, const uint8_t *use, const uint8_t *
   }
   {
     /* no author rating: the pinned reference adds none (gaussian.h) */
-    ns_gauss_in in = {nn, off, val, rf, NULL, ru, core->n_part};
+    /* the factor per rater (Core's first factor column), not per rating */
+    ns_gauss_in in = {nn, off, val, NULL, NULL, ru, core->n_part, core->rfac2, (size_t)k};
     rc = ns_gaussian_scores(&in, core->pool, icpt, phi);
   }
   /* a note without ratings here has no score */
   for (size_t n = 0; rc == 0 && n < nn; n++)
     if (off[n + 1] == off[n]) icpt[n] = phi[n] = NAN;
 out:
-  free(off), free(val), free(rf), free(ru);
+  free(off), free(val), free(ru);
   return rc;
 }
 
