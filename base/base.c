@@ -269,6 +269,42 @@ size_t ns_peak_rss_bytes(void) {
   return (size_t)ru.ru_maxrss * 1024u; /* Linux reports KiB */
 }
 
+static size_t window_peak_rss_bytes(void) {
+  char line[256];
+  size_t kb = 0;
+  FILE *f = fopen("/proc/self/status", "r");
+  if (!f) return 0;
+  while (fgets(line, sizeof line, f))
+    if (strncmp(line, "VmHWM:", 6) == 0) {
+      kb = (size_t)strtoull(line + 6, NULL, 10);
+      break;
+    }
+  fclose(f);
+  return kb * 1024u;
+}
+
+int ns_memtrace_on(void) {
+  static atomic_int on = -1;
+  int v = atomic_load_explicit(&on, memory_order_relaxed);
+  if (v < 0) {
+    const char *e = getenv("NS_MEMTRACE");
+    v = e && strcmp(e, "1") == 0;
+    atomic_store_explicit(&on, v, memory_order_relaxed);
+  }
+  return v;
+}
+
+void ns_memtrace(const char *what) {
+  FILE *f;
+  if (!ns_memtrace_on()) return;
+  fprintf(stderr, "notescore: memtrace: %-40s peak %9.1f MiB\n", what,
+          (double)window_peak_rss_bytes() / 1048576.0);
+  if ((f = fopen("/proc/self/clear_refs", "w")) != NULL) {
+    fputs("5", f);
+    fclose(f);
+  }
+}
+
 /* ---- progress bar ------------------------------------------------------ */
 
 static void progress_draw(ns_progress *p, int final) {

@@ -122,6 +122,15 @@ void ns_log_format_line(char *buf, size_t cap, int fmt, int64_t now_ms, int leve
 int64_t ns_now_ms(void);        /* wall clock, milliseconds since the epoch */
 double ns_monotonic_s(void);    /* monotonic seconds, for durations */
 size_t ns_peak_rss_bytes(void); /* peak resident set size of this process */
+/* The memory trace (NS_MEMTRACE=1 in the environment; a developer's tool
+** for docs/architecture.md "Memory of a scoring run").  ns_memtrace(what)
+** prints "notescore: memtrace: WHAT  peak N MiB" on stderr -- the peak RSS
+** since the previous call (Linux VmHWM) -- and resets the peak (Linux
+** /proc/self/clear_refs), so each line is one window of the work.  A no-op
+** without NS_MEMTRACE=1.  The resets lower what getrusage and the parent's
+** wait4 report as the process's peak: measure that without the trace. */
+int ns_memtrace_on(void);
+void ns_memtrace(const char *what);
 
 /* ------------------------------------------------------------------------
 ** Progress bar on stderr.  Draws only when stderr is a terminal; always

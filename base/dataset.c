@@ -246,28 +246,65 @@ void ns_scores_free(ns_scores *s) {
 
 /* ---- canonical ordering ------------------------------------------------ */
 
+/* A sort key read in place from a column (or a field of an array of
+** structs): key(i) = the 64-bit (w8) or 32-bit unsigned value at
+** base + i * stride, XOR flip (1 << 63 turns int64 order into unsigned
+** order).  Reading the column itself instead of a key array copied from it
+** keeps normalize's scratch at the permutation and its buffer: 8 bytes per
+** rating instead of 24 (docs/architecture.md, "Memory of a scoring run"). */
+typedef struct sort_key {
+  const char *base;
+  size_t stride;
+  int w8, bits;              /* 8-byte key?  significant bits (16..64) */
+  uint64_t flip;
+} sort_key;
+
+static inline uint64_t key_at(const sort_key *k, uint32_t i) {
+  const char *p = k->base + (size_t)i * k->stride;
+  if (k->w8) {
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return v ^ k->flip;
+  }
+  {
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return (uint64_t)v ^ k->flip;
+  }
+}
+
+/* The key of an int64 column (signed order), a uint32/int32 column
+** (unsigned order) and an int64 / int32 field of an array of structs. */
+#define KEY_I64(col) ((sort_key){(const char *)(col), sizeof(int64_t), 1, 64, 1ull << 63})
+#define KEY_U32(col) ((sort_key){(const char *)(col), sizeof(uint32_t), 0, 32, 0})
+#define KEY_FIELD_I64(arr, field) \
+  ((sort_key){(const char *)&(arr)[0].field, sizeof *(arr), 1, 64, 1ull << 63})
+#define KEY_FIELD_U32(arr, field) \
+  ((sort_key){(const char *)&(arr)[0].field, sizeof *(arr), 0, 32, 0})
+
 /* LSD radix sort of perm[0..n) by 16-bit digits of key(perm[i]).
 ** Stable, so equal keys keep their original relative order. */
-static int radix_pass(uint32_t *perm, uint32_t *tmp, size_t n, const uint64_t *key, int shift) {
+static int radix_pass(uint32_t *perm, uint32_t *tmp, size_t n, const sort_key *key, int shift) {
   size_t *cnt = ns_calloc(65537, sizeof *cnt);
   if (!cnt) return NS_ENOMEM;
-  for (size_t i = 0; i < n; i++) cnt[((key[perm[i]] >> shift) & 0xffff) + 1]++;
+  for (size_t i = 0; i < n; i++) cnt[((key_at(key, perm[i]) >> shift) & 0xffff) + 1]++;
   for (size_t d = 0; d < 65536; d++) cnt[d + 1] += cnt[d];
-  for (size_t i = 0; i < n; i++) tmp[cnt[(key[perm[i]] >> shift) & 0xffff]++] = perm[i];
+  for (size_t i = 0; i < n; i++) tmp[cnt[(key_at(key, perm[i]) >> shift) & 0xffff]++] = perm[i];
   memcpy(perm, tmp, n * sizeof *perm);
   free(cnt);
   return 0;
 }
 
-/* Sort perm by (hi, lo) with hi, lo unsigned 64-bit keys (lo may be NULL). */
-static int sort_perm2(uint32_t *perm, size_t n, const uint64_t *hi, const uint64_t *lo, int lo_bits) {
+/* Sort perm by (hi, lo) (lo may be NULL): stable, so equal keys keep
+** their row order. */
+static int sort_perm2(uint32_t *perm, size_t n, const sort_key *hi, const sort_key *lo) {
   uint32_t *tmp = ns_mallocn(n, sizeof *tmp);
   int rc = 0;
   if (!tmp) return NS_ENOMEM;
   for (size_t i = 0; i < n; i++) perm[i] = (uint32_t)i;
   if (lo)
-    for (int s = 0; s < lo_bits && !rc; s += 16) rc = radix_pass(perm, tmp, n, lo, s);
-  for (int s = 0; s < 64 && !rc; s += 16) rc = radix_pass(perm, tmp, n, hi, s);
+    for (int s = 0; s < lo->bits && !rc; s += 16) rc = radix_pass(perm, tmp, n, lo, s);
+  for (int s = 0; s < hi->bits && !rc; s += 16) rc = radix_pass(perm, tmp, n, hi, s);
   free(tmp);
   return rc;
 }
@@ -297,7 +334,6 @@ int ns_dataset_normalize(ns_dataset *ds) {
   size_t np = ns_strtab_count(ds->participants);
   int32_t *order = NULL, *map = NULL;
   uint32_t *perm = NULL;
-  uint64_t *khi = NULL, *klo = NULL;
   ns_strtab *nt = NULL;
   size_t n, w;
 
@@ -327,15 +363,10 @@ int ns_dataset_normalize(ns_dataset *ds) {
   /* 2. Ratings by (noteId, rater); duplicates keep the latest createdAt. */
   n = ds->n_ratings;
   if (n) {
+    sort_key hi = KEY_I64(ds->r_note_id), lo = KEY_U32(ds->r_rater);
     perm = ns_mallocn(n, sizeof *perm);
-    khi = ns_mallocn(n, sizeof *khi);
-    klo = ns_mallocn(n, sizeof *klo);
-    if (!perm || !khi || !klo) { rc = NS_ENOMEM; goto out; }
-    for (size_t i = 0; i < n; i++) {
-      khi[i] = (uint64_t)ds->r_note_id[i] ^ (1ull << 63); /* signed -> unsigned order */
-      klo[i] = (uint64_t)(uint32_t)ds->r_rater[i];
-    }
-    if ((rc = sort_perm2(perm, n, khi, klo, 32)) != 0) goto out;
+    if (!perm) { rc = NS_ENOMEM; goto out; }
+    if ((rc = sort_perm2(perm, n, &hi, &lo)) != 0) goto out;
     /* dedupe in perm: among a run of equal keys keep the latest createdAt,
      * and among equal createdAt the last row (stable sort keeps row order) */
     w = 0;
@@ -358,18 +389,15 @@ int ns_dataset_normalize(ns_dataset *ds) {
     if (ds->r_time_hi) GATHER(ds->r_time_hi, perm, w);
     ds->n_ratings = w;
     free(perm); perm = NULL;
-    free(khi); khi = NULL;
-    free(klo); klo = NULL;
   }
 
   /* 3. Notes by noteId; a duplicate noteId keeps the last row. */
   n = ds->n_notes;
   if (n) {
+    sort_key key = KEY_I64(ds->note_id);
     perm = ns_mallocn(n, sizeof *perm);
-    khi = ns_mallocn(n, sizeof *khi);
-    if (!perm || !khi) { rc = NS_ENOMEM; goto out; }
-    for (size_t i = 0; i < n; i++) khi[i] = (uint64_t)ds->note_id[i] ^ (1ull << 63);
-    if ((rc = sort_perm2(perm, n, khi, NULL, 0)) != 0) goto out;
+    if (!perm) { rc = NS_ENOMEM; goto out; }
+    if ((rc = sort_perm2(perm, n, &key, NULL)) != 0) goto out;
     w = 0;
     for (size_t i = 0; i < n; i++) {
       if (w > 0 && ds->note_id[perm[w - 1]] == ds->note_id[perm[i]]) {
@@ -393,17 +421,15 @@ int ns_dataset_normalize(ns_dataset *ds) {
     }
     ds->n_notes = w;
     free(perm); perm = NULL;
-    free(khi); khi = NULL;
   }
 
   /* 4. History by noteId, enrollment by participant; last row wins. */
   n = ds->n_history;
   if (n) {
+    sort_key key = KEY_FIELD_I64(ds->history, note_id);
     perm = ns_mallocn(n, sizeof *perm);
-    khi = ns_mallocn(n, sizeof *khi);
-    if (!perm || !khi) { rc = NS_ENOMEM; goto out; }
-    for (size_t i = 0; i < n; i++) khi[i] = (uint64_t)ds->history[i].note_id ^ (1ull << 63);
-    if ((rc = sort_perm2(perm, n, khi, NULL, 0)) != 0) goto out;
+    if (!perm) { rc = NS_ENOMEM; goto out; }
+    if ((rc = sort_perm2(perm, n, &key, NULL)) != 0) goto out;
     w = 0;
     for (size_t i = 0; i < n; i++) {
       if (w > 0 && ds->history[perm[w - 1]].note_id == ds->history[perm[i]].note_id) {
@@ -415,15 +441,13 @@ int ns_dataset_normalize(ns_dataset *ds) {
     GATHER(ds->history, perm, w);
     ds->n_history = w;
     free(perm); perm = NULL;
-    free(khi); khi = NULL;
   }
   n = ds->n_enrollment;
   if (n) {
+    sort_key key = KEY_FIELD_U32(ds->enrollment, participant);
     perm = ns_mallocn(n, sizeof *perm);
-    khi = ns_mallocn(n, sizeof *khi);
-    if (!perm || !khi) { rc = NS_ENOMEM; goto out; }
-    for (size_t i = 0; i < n; i++) khi[i] = (uint64_t)(uint32_t)ds->enrollment[i].participant;
-    if ((rc = sort_perm2(perm, n, khi, NULL, 0)) != 0) goto out;
+    if (!perm) { rc = NS_ENOMEM; goto out; }
+    if ((rc = sort_perm2(perm, n, &key, NULL)) != 0) goto out;
     w = 0;
     for (size_t i = 0; i < n; i++) {
       if (w > 0 && ds->enrollment[perm[w - 1]].participant == ds->enrollment[perm[i]].participant) {
@@ -441,8 +465,6 @@ out:
   free(order);
   free(map);
   free(perm);
-  free(khi);
-  free(klo);
   return rc;
 }
 

@@ -131,30 +131,33 @@ int ns_header_dup(const char *const *names, const size_t *lens, int n, int *firs
 ** that are absent are NS_TS_NONE; statuses absent are NS_STATUS_UNSET. */
 #define NS_TS_NONE INT64_MIN
 typedef struct ns_nsh {
+  /* Fields by size, widest first (no padding: 2.7 M rows in the public
+  ** data, read and written once each per run); the TSV column order is
+  ** store/format.c's table, not this one. */
   int64_t note_id;
-  int32_t author;                      /* participant index or -1 */
   int64_t created_ms;
   int64_t ts_first_non_nmr;            /* timestampMillisOfFirstNonNMRStatus */
-  int8_t first_non_nmr_status;
   int64_t ts_current;                  /* timestampMillisOfCurrentStatus */
-  int8_t current_status;
   int64_t ts_latest_non_nmr;           /* timestampMillisOfLatestNonNMRStatus */
-  int8_t most_recent_non_nmr_status;
   int64_t ts_lock;                     /* timestampMillisOfStatusLock */
-  int8_t locked_status;
   int64_t ts_retro_lock;               /* timestampMillisOfRetroLock */
-  int8_t current_core_status;
-  int8_t current_expansion_status;
-  int8_t current_group_status;
-  char decided_by[48];                 /* currentDecidedBy ("" = none) */
   double current_modeling_group;       /* NAN = none */
   int64_t ts_most_recent_change;       /* timestampMillisOfMostRecentStatusChange */
   int64_t ts_nmr_due_to_stable_crh;    /* timestampMillisOfNmrDueToMinStableCrhTime */
-  int8_t current_multi_group_status;
   double current_modeling_multi_group; /* NAN = none */
   int64_t ts_minute_final_output;      /* timestampMinuteOfFinalScoringOutput */
   int64_t ts_first_nmr_due_to_stable_crh;
   int64_t above_pcrh_threshold_time;   /* abovePcrhThresholdTime */
+  int32_t author;                      /* participant index or -1 */
+  int8_t first_non_nmr_status;
+  int8_t current_status;
+  int8_t most_recent_non_nmr_status;
+  int8_t locked_status;
+  int8_t current_core_status;
+  int8_t current_expansion_status;
+  int8_t current_group_status;
+  int8_t current_multi_group_status;
+  char decided_by[48];                 /* currentDecidedBy ("" = none) */
 } ns_nsh;
 
 /* One row of userEnrollment. */
@@ -346,9 +349,9 @@ extern const char *const ns_model_prefix[NS_MODEL_COUNT];
 typedef struct ns_model_score {
   double intercept, factor;
   double intercept_no_high_vol, intercept_no_correlated;  /* NAN if none */
-  int8_t status;               /* the scorer's status (may be FIRM_REJECT/NYH) */
   uint64_t rules;              /* its ActiveRules: bits 1ull << ns_rule (scorer rules) */
   int32_t n_final_round;       /* NumFinalRoundRatings */
+  int8_t status;               /* the scorer's status (may be FIRM_REJECT/NYH) */
 } ns_model_score;
 
 /* Note topics (reference enums.Topics); 0 = unassigned. */
@@ -360,25 +363,17 @@ enum ns_topic {
 extern const char *const ns_topic_names[NS_TOPIC_COUNT];  /* "" then "UkraineConflict", ... */
 
 typedef struct ns_note_score {
+  /* Fields by size, widest first, so the row has no padding: one row per
+  ** note lives for a whole run (the public data has 2.5 M notes). */
   int64_t note_id;
-  int32_t note_index;          /* index into ds->note_*, or -1 (deleted) */
   int64_t created_ms;          /* NS_TS_NONE if unknown */
-  uint8_t classification;      /* ns_class */
-  int32_t num_ratings;         /* all ratings on the note (reference numRatings) */
-  int32_t num_final_round_ratings;
   /* core model (round 2 / final) */
   double intercept, factor;    /* NAN when the note was not scored */
   double intercept_r1, factor_r1;  /* round-1 (provisional) fit */
   double intercept_min, intercept_max;  /* pseudo-rater bounds, NAN if off */
   double intercept_no_high_vol, intercept_no_correlated;  /* NAN if off */
-  int8_t core_status;          /* coreRatingStatus (scorer status) */
   uint64_t core_rules;         /* coreActiveRules: bits 1ull << ns_rule */
-  int8_t final_status;         /* finalRatingStatus (public statuses only) */
-  int8_t decided_by;           /* ns_rule that set the final status (base/rules.h) */
   uint64_t meta_rules;         /* metaScorerActiveRules: bits 1ull << ns_rule */
-  int8_t first_tag, second_tag;  /* tag index or -1 */
-  uint32_t active_filter_tags; /* tag bits that fired in the tag filter */
-  int8_t provisional_status;   /* round-1 status (used by helpfulness) */
   int64_t ts_nmr_due_to_stable_crh;  /* new timestampMillisOfNmrDueToMinStableCrhTime
                                         for the history row; 0 = keep the previous */
   double low_diligence_intercept;  /* lowDiligenceIntercept, NAN if off/none */
@@ -386,8 +381,18 @@ typedef struct ns_note_score {
   ns_model_score model[NS_MODEL_COUNT];
   double cwt_intercept_min, cwt_intercept_max;  /* coreWithTopicsNoteIntercept{Min,Max} */
   double intercept_pop;        /* coreNoteInterceptPopulationSampled, NAN if none */
+  int32_t note_index;          /* index into ds->note_*, or -1 (deleted) */
+  int32_t num_ratings;         /* all ratings on the note (reference numRatings) */
+  int32_t num_final_round_ratings;
+  uint32_t active_filter_tags; /* tag bits that fired in the tag filter */
   int32_t modeling_group;      /* modelingGroup of the group model that scored it, -1 none */
   int32_t modeling_multi_group;/* modelingMultiGroup, -1 none */
+  uint8_t classification;      /* ns_class */
+  int8_t core_status;          /* coreRatingStatus (scorer status) */
+  int8_t final_status;         /* finalRatingStatus (public statuses only) */
+  int8_t decided_by;           /* ns_rule that set the final status (base/rules.h) */
+  int8_t first_tag, second_tag;  /* tag index or -1 */
+  int8_t provisional_status;   /* round-1 status (used by helpfulness) */
   int8_t topic;                /* noteTopic (ns_topic), 0 none */
   int8_t topic_confident;      /* topicNoteConfident 1/0, -1 = none */
 } ns_note_score;

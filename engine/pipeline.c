@@ -106,10 +106,10 @@ static int cmp_i64(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-float *ns__r_values(const ns__run *run) {
-  float *v = ns_mallocn(run->n_r ? run->n_r : 1, sizeof *v);
+uint8_t *ns__r_levels(const ns__run *run) {
+  uint8_t *v = ns_mallocn(run->n_r ? run->n_r : 1, sizeof *v);
   if (v)
-    for (size_t e = 0; e < run->n_r; e++) v[e] = ns__r_value(run, e);
+    for (size_t e = 0; e < run->n_r; e++) v[e] = (uint8_t)ns_r_level(run->ds, ns__r_src(run, e));
   return v;
 }
 
@@ -157,12 +157,21 @@ typedef struct stage_clock {
   double t_run;             /* the run's start */
   double done, total;       /* step weights done / expected in all */
   int open;                 /* a progress line is on the terminal */
+  const char *stage;        /* the stage running (for the memory trace) */
 } stage_clock;
+
+/* NS_MEMTRACE=1 (base.h ns_memtrace): one stderr line per stage with its
+** peak RSS; the first covers what came before the run's first stage. */
+static void mem_trace(stage_clock *c, const char *next) {
+  ns_memtrace(c->stage ? c->stage : "(before the run)");
+  c->stage = next;
+}
 
 static void progress(stage_clock *c, const char *name, double weight) {
   double now = ns_monotonic_s(), frac = c->total > 0 ? c->done / c->total : 0;
   char eta[32] = "";
   c->done += weight;
+  mem_trace(c, name);
   if (!c->show) return;
   if (frac >= 0.02 && frac < 1) {
     double left = (now - c->t_run) * (1 - frac) / frac;
@@ -175,6 +184,7 @@ static void progress(stage_clock *c, const char *name, double weight) {
 
 static void progress_done(stage_clock *c) {
   double t = ns_monotonic_s() - c->t_run;
+  mem_trace(c, NULL);
   if (!c->show || !c->open) return;
   fprintf(stderr, "\rnotescore: score: [100%%] scored in %d:%02d\033[K\n", (int)(t / 60),
           (int)fmod(t, 60));
@@ -1200,15 +1210,13 @@ static int gauss_scores(const ns__run *core, ns__emask use, const uint8_t *drop_
   int k = core->k, rc = NS_ENOMEM;
   size_t *off = ns_mallocn(nn + 1, sizeof *off);
   float *val = NULL;
-  double *rf = NULL;
   uint32_t *ru = NULL;
   if (!off) goto out;
   for (size_t e = 0; e < core->n_r; e++)
     ne += ns__emask_on(use, e) && !(drop_rater && drop_rater[core->r_rater[e]]);
   val = ns_mallocn(ne ? ne : 1, sizeof *val);
-  rf = ns_mallocn(ne ? ne : 1, sizeof *rf);
   ru = ns_mallocn(ne ? ne : 1, sizeof *ru);
-  if (!val || !rf || !ru) goto out;
+  if (!val || !ru) goto out;
   off[0] = 0;
   for (size_t n = 0, j = 0; n < nn; n++) {
     for (uint64_t x = core->g->note_off[n]; x < core->g->note_off[n + 1]; x++) {
@@ -1216,7 +1224,6 @@ static int gauss_scores(const ns__run *core, ns__emask use, const uint8_t *drop_
       int32_t u = core->r_rater[e];
       if (!ns__emask_on(use, e) || (drop_rater && drop_rater[u])) continue;
       val[j] = ns__r_value(core, e);
-      rf[j] = core->rfac2[(size_t)u * k];
       ru[j] = (uint32_t)u;
       j++;
     }
@@ -1224,14 +1231,15 @@ static int gauss_scores(const ns__run *core, ns__emask use, const uint8_t *drop_
   }
   {
     /* no author rating: the pinned reference adds none (gaussian.h) */
-    ns_gauss_in in = {nn, off, val, rf, NULL, ru, core->n_part};
+    /* the factor per rater (Core's first factor column), not per rating */
+    ns_gauss_in in = {nn, off, val, NULL, NULL, ru, core->n_part, core->rfac2, (size_t)k};
     rc = ns_gaussian_scores(&in, core->pool, icpt, phi);
   }
   /* a note without ratings here has no score */
   for (size_t n = 0; rc == 0 && n < nn; n++)
     if (off[n + 1] == off[n]) icpt[n] = phi[n] = NAN;
 out:
-  free(off), free(val), free(rf), free(ru);
+  free(off), free(val), free(ru);
   return rc;
 }
 

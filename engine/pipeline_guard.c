@@ -40,7 +40,7 @@ static int qclique_stage(ns__run *run, const ns_guard_fit *f, const ns_guard_reg
   int64_t *post = ns_mallocn(nn, sizeof *post), newest = INT64_MIN;
   uint8_t *corr = ns_calloc(np, 1);
   int32_t *comm = ns_mallocn(np, sizeof *comm);
-  float *val = NULL;
+  uint8_t *val = NULL;
   ns_qclique_params qp;
   ns_qclique_stats qs;
   double t0 = ns_monotonic_s();
@@ -86,7 +86,7 @@ static int qclique_stage(ns__run *run, const ns_guard_fit *f, const ns_guard_reg
   ** brings the search to the reference's result, not a departure from it. */
   qp.min_seed_lift = NS__QCLIQUE_MIN_LIFT;
   ns__rater_communities(run, comm);
-  if (!(val = ns__r_values(run))) { rc = NS_ENOMEM; goto out; }
+  if (!(val = ns__r_levels(run))) { rc = NS_ENOMEM; goto out; }
   rc = ns_qclique_detect(run->g, val, post, comm, &qp, run->pool, run->qclique_id, &qs);
   free(val);
   val = NULL;

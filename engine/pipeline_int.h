@@ -377,9 +377,10 @@ static inline float ns__r_value(const ns__run *run, size_t e) {
 ** when out of memory.  The caller
 ** frees it. */
 uint32_t *ns__r_src_column(const ns__run *run);
-/* ns__r_value of every edge in a new array (the graph/ functions that take
-** one); NULL when out of memory.  The caller frees it. */
-float *ns__r_values(const ns__run *run);
+/* The level (ns_level: 0, 1, 2) of every edge in a new array, as the
+** graph/ detectors take it (graph.h ns_edge_level: one byte a rating);
+** NULL when out of memory.  The caller frees it. */
+uint8_t *ns__r_levels(const ns__run *run);
 
 /* The scorer's edge masks (flags NULL: the scope is every edge). */
 static inline int ns__in_scope(const ns__run *run, size_t e) {

@@ -115,7 +115,8 @@ int ns__groups_stage(ns__run *run) {
   size_t np = run->n_part, nn = run->n_notes;
   int64_t *post = ns_mallocn(nn, sizeof *post);
   int32_t *comm = ns_mallocn(np, sizeof *comm);
-  float *val = NULL, *w = NULL;
+  uint8_t *val = NULL;
+  float *w = NULL;
   ns_coord_params cp;
   ns_coord_stats st;
   int rc = 0;
@@ -156,7 +157,7 @@ int ns__groups_stage(ns__run *run) {
     }
   }
   ns_coord_params_default(&cp);
-  if (!(val = ns__r_values(run))) { rc = NS_ENOMEM; goto out; }
+  if (!(val = ns__r_levels(run))) { rc = NS_ENOMEM; goto out; }
   if ((rc = ns_coord_detect(run->g, val, post, comm, &cp, run->pool, run->group_id, &st)) != 0)
     goto out;
   run->n_groups = st.n_groups;

@@ -102,13 +102,18 @@ static const gauss_pass pass_crnh = {
 ** (adaptiveWeightBase = 9 in both passes). */
 #define ADAPTIVE_BASE 9.0
 
+/* Rater u's factor from the per-rater array (ns_gauss_in.factor_of_rater). */
+static inline double factor_at(const ns_gauss_in *in, uint32_t u) {
+  return in->factor_of_rater[(size_t)u * (in->factor_stride ? in->factor_stride : 1)];
+}
+
 /* One rating as a pass sees it: rating i of the span, or the synthetic
 ** author rating (i == hi). */
 static inline void rating_at(const ns_gauss_in *in, size_t i, size_t hi, double author,
                              double *v, double *f) {
   if (i < hi) {
     *v = (double)in->value[i];
-    *f = in->rater_factor[i];
+    *f = in->rater_factor ? in->rater_factor[i] : factor_at(in, in->rater[i]);
   } else {
     *v = 1.0; /* the author's synthetic HELPFUL rating */
     *f = author;
@@ -261,7 +266,7 @@ int ns_gaussian_scores(const ns_gauss_in *in, ns_pool *pool, double *icpt, doubl
   gauss_ctx c;
   if (!in || !icpt || !phi || (in->n_notes && !in->note_off)) return NS_EINVAL;
   if (in->n_notes && in->note_off[in->n_notes] > in->note_off[0] &&
-      (!in->value || !in->rater_factor))
+      (!in->value || !(in->rater_factor || (in->rater && in->factor_of_rater))))
     return NS_EINVAL;
   memset(&c, 0, sizeof c);
   c.in = in;
@@ -278,8 +283,14 @@ int ns_gaussian_scores(const ns_gauss_in *in, ns_pool *pool, double *icpt, doubl
     int rc = (!seen || !fac || !c.rows_crh || !c.rows_crnh) ? NS_ENOMEM : 0;
     for (size_t i = lo; rc == 0 && i < hi; i++) {
       uint32_t u = in->rater[i];
-      if (u >= nr || (seen[u] && !(fac[u] == in->rater_factor[i]))) rc = NS_EINVAL;
-      else seen[u] = 1, fac[u] = in->rater_factor[i];
+      double f;
+      if (u >= nr) {
+        rc = NS_EINVAL;
+        break;
+      }
+      f = in->rater_factor ? in->rater_factor[i] : factor_at(in, u);
+      if (seen[u] && !(fac[u] == f)) rc = NS_EINVAL;
+      else seen[u] = 1, fac[u] = f;
     }
     if (rc == 0) {
       c.seen = seen;

@@ -29,7 +29,9 @@ typedef struct ns_gauss_in {
   const size_t *note_off;     /* n_notes + 1 offsets */
   const float *value;         /* helpfulNum per rating: 0, 0.5 or 1 */
   const double *rater_factor; /* the rater's (Core, prescoring) factor f_u per
-                              ** rating; every rating here has one */
+                              ** rating; every rating here has one.  May be
+                              ** NULL when rater and factor_of_rater (below)
+                              ** give it per rater instead */
   const double *author_factor;/* per note: the factor of a synthetic HELPFUL
                               ** rating by the note's author, added to the CRH
                               ** pass only, else NAN; may be NULL (none).
@@ -45,6 +47,12 @@ typedef struct ns_gauss_in {
   ** the call (only raters that occur are computed).  NULL: per rating. */
   const uint32_t *rater;
   size_t n_raters;
+  /* Optional, for memory: with rater, rating i's factor is
+  ** factor_of_rater[rater[i] * factor_stride] (stride 0 = 1), and
+  ** rater_factor may be NULL -- 8 bytes per rating less for the caller's
+  ** view (the engine passes Core's rater factors, n_raters x k). */
+  const double *factor_of_rater;
+  size_t factor_stride;
 } ns_gauss_in;
 
 /* Per note: icpt[n] the Gaussian intercept (0 for a note without ratings,

@@ -63,7 +63,7 @@ static int cmp_pn(const void *a, const void *b) {
   return (x->note > y->note) - (x->note < y->note);
 }
 
-int ns__clayout_build(ns__clayout *L, const ns_bigraph *g, const float *value,
+int ns__clayout_build(ns__clayout *L, const ns_bigraph *g, const uint8_t *level,
                       const int64_t *note_post, int min_t) {
   size_t nn = g->n_notes, nr = g->n_raters, nev, ns = 0;
   pn *tmp = NULL;
@@ -75,7 +75,7 @@ int ns__clayout_build(ns__clayout *L, const ns_bigraph *g, const float *value,
 
   memset(L, 0, sizeof *L);
   L->g = g;
-  L->value = value;
+  L->level = level;
   for (size_t n = 0; n < nn; n++) ns += note_post[n] >= 0;
   L->n_scope = ns;
   L->scope_note = ns_mallocn(ns, sizeof *L->scope_note);
@@ -120,7 +120,7 @@ int ns__clayout_build(ns__clayout *L, const ns_bigraph *g, const float *value,
       for (uint64_t k = g->note_off[n]; k < g->note_off[n + 1]; k++) {
         uint32_t e = ns_bigraph_note_edge(g, k);
         int32_t u = g->edge_rater[e];
-        int lv = ns__level_of(value[e]);
+        int lv = ns__level_of(level[e]);
         if (lv < 0) continue;
         L->scope_ratings++;
         L->ev_off[j * 3 + (size_t)lv + 1]++;
@@ -161,7 +161,7 @@ int ns__clayout_build(ns__clayout *L, const ns_bigraph *g, const float *value,
     for (uint64_t k = g->note_off[n]; k < g->note_off[n + 1]; k++) {
       uint32_t e = ns_bigraph_note_edge(g, k);
       int32_t u = g->edge_rater[e];
-      int lv = ns__level_of(value[e]);
+      int lv = ns__level_of(level[e]);
       if (L->T[u] <= min_t || lv < 0) continue;
       buf[m].rater = u;
       buf[m].level = lv;

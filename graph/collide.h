@@ -8,21 +8,16 @@
 
 #include "graph.h"
 
-/* Helpfulness value -> event level 0, 1, 2 (0, 0.5, 1); -1 if it is none
-** of them (such a rating takes part in no event). */
-static inline int ns__level_of(float v) {
-  if (v == 0.0f) return 0;
-  if (v == 0.5f) return 1;
-  if (v == 1.0f) return 2;
-  return -1;
-}
+/* A rating's level (graph.h ns_edge_level) as an event level 0, 1, 2, or
+** -1 for NS_EDGE_NO_LEVEL (or anything else: no event). */
+static inline int ns__level_of(uint8_t l) { return l <= 2 ? (int)l : -1; }
 
 /* ------------------------------------------------------------------------
 ** Shared read-only layout.
 */
 typedef struct ns__clayout {
   const ns_bigraph *g;
-  const float *value;
+  const uint8_t *level;      /* per edge (graph.h ns_edge_level) */
   size_t n_scope;            /* scope notes */
   int32_t *scope_note;       /* [n_scope] note index, sorted by (post, note) */
   int32_t *note_pos;         /* [n_notes] position in scope_note, -1 = out */
@@ -44,7 +39,7 @@ typedef struct ns__clayout {
 /* Lays out the scope ratings (notes with note_post[n] >= 0; a post's notes
 ** are grouped) for raters with more than min_t distinct scope posts.
 ** Returns 0 or NS_ENOMEM; ns__clayout_free releases what was built. */
-int ns__clayout_build(ns__clayout *L, const ns_bigraph *g, const float *value,
+int ns__clayout_build(ns__clayout *L, const ns_bigraph *g, const uint8_t *level,
                       const int64_t *note_post, int min_t);
 void ns__clayout_free(ns__clayout *L);
 
@@ -79,7 +74,10 @@ int ns__collide_pairs(const ns__clayout *L, int neighbours, uint32_t min_count, 
 ** Ratings count with the caller's per-rater weight rw (NULL = 1).
 */
 typedef struct ns__null {
-  const ns__clayout *L;
+  const ns__clayout *L;      /* NULL after ns__null_detach */
+  const int32_t *T;          /* [n_raters] distinct scope posts (L's, or
+                             ** owned after ns__null_detach) */
+  int32_t *T_own;
   size_t C;                  /* rater communities (comm values 0..C-1) */
   const int32_t *comm;       /* [n_raters], borrowed */
   double *Q;                 /* [C][C][C]: k, c, c' */
@@ -98,6 +96,10 @@ int ns__null_communities(size_t nr, const int32_t *community, int32_t *comm, siz
 int ns__null_build(ns__null *N, const ns__clayout *L, const int32_t *comm, size_t C,
                    const double *rw, double smooth, int values, const uint8_t *need);
 double ns__null_expect(const ns__null *N, int32_t a, int32_t b);
+/* Makes N outlive its layout: takes L's per-rater post counts (the only
+** part of L that ns__null_expect reads; L->T is NULL after), so the caller
+** can free L and still ask N for expectations, bit for bit the same. */
+void ns__null_detach(ns__null *N, ns__clayout *L);
 void ns__null_free(ns__null *N);
 
 #endif /* NS_GRAPH_COLLIDE_H */

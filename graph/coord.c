@@ -135,33 +135,18 @@ static int triangles(const ns__cpair_vec *pairs, uint8_t *sus, size_t nr) {
 }
 
 /* Tests every candidate pair of one pass (collisions in L, the null in N)
-** and joins the suspects into par.  pass_stats: the pass's counters. */
-/* A candidate pair with its null expectation, kept for the join step. */
-typedef struct ns__epair {
-  int32_t a, b;
-  uint32_t count;
-  int32_t pass;              /* 0 all values, 1 dissent */
-  double E;
-} ns__epair;
-typedef NS_VEC(ns__epair) epair_vec;
-
+** and joins the suspects into par.  pass_stats: the pass's counters.  The
+** pairs and N are kept for the join step, which recomputes each pair's
+** null expectation from N (ns__null_detach) instead of storing it: 12 bytes
+** per candidate pair for the join instead of 36 (docs/architecture.md,
+** "Memory of a scoring run"). */
 static int test_pass(const ns__clayout *L, const ns__null *N, const ns__cpair_vec *pairs,
-                     const ns_coord_params *p, int32_t *par, ns_coord_pass *ps, epair_vec *ex,
-                     int pass) {
+                     const ns_coord_params *p, int32_t *par, ns_coord_pass *ps) {
   uint8_t *sus = ns_calloc(pairs->n, 1);
   double ne = (double)L->eligible_raters;
   double m2 = ne > 1 ? ne * (ne - 1) / 2 : 1, m3 = ne > 2 ? ne * (ne - 1) * (ne - 2) / 6 : 1;
   int rc;
   if (!sus) return NS_ENOMEM;
-  if (ex->cap < ex->n + pairs->n) {
-    ns__epair *na = realloc(ex->a, (ex->n + pairs->n + 1) * sizeof *na);
-    if (!na) {
-      free(sus);
-      return NS_ENOMEM;
-    }
-    ex->a = na;
-    ex->cap = ex->n + pairs->n + 1;
-  }
   ps->eligible_raters = L->eligible_raters;
   ps->candidate_pairs = pairs->n;
   ps->log_threshold = log(p->alpha) - log(m2);
@@ -172,8 +157,6 @@ static int test_pass(const ns__clayout *L, const ns__null *N, const ns__cpair_ve
     double lift = E > 0 ? (double)q->count / E : INFINITY;
     double lp = ns_poisson_log_sf(q->count, E);
     int big = lift >= p->min_lift;
-    ex->a[ex->n] = (ns__epair){q->a, q->b, q->count, pass, E};
-    ex->n++;
     if (lp <= ps->log_threshold && !big) ps->significant_low_lift++;
     if (big && lp <= ps->log_threshold) sus[i] = 2;                 /* suspect alone */
     else if (big && lp <= ps->log_threshold_triangle) sus[i] = 1;   /* if in a triangle */
@@ -192,11 +175,36 @@ static int test_pass(const ns__clayout *L, const ns__null *N, const ns__cpair_ve
   return rc;
 }
 
+/* A cross pair of the join step: an outsider, the root of a large group,
+** and the pair's count and null expectation in one pass. */
+typedef struct ns__jpair {
+  int32_t a, b;
+  uint32_t count;
+  int32_t pass;              /* 0 all values, 1 dissent */
+  double E;
+} ns__jpair;
+
 static int cmp_join(const void *x, const void *y) {
-  const ns__epair *a = x, *b = y;
+  const ns__jpair *a = x, *b = y;
   if (a->a != b->a) return a->a < b->a ? -1 : 1;
   if (a->b != b->b) return a->b < b->b ? -1 : 1;
   return (a->pass > b->pass) - (a->pass < b->pass);
+}
+
+/* The candidate pairs of one pass and its null model, kept for the join. */
+typedef struct coord_pass_data {
+  ns__cpair_vec pairs;
+  ns__null N;
+} coord_pass_data;
+
+/* Gives a kept pair vector's growth slack back (a failed shrink keeps it). */
+static void shrink_pairs(ns__cpair_vec *v) {
+  void *q;
+  if (v->n == 0 || v->n == v->cap) return;
+  if ((q = ns_realloc(v->a, v->n * sizeof *v->a)) != NULL) {
+    v->a = q;
+    v->cap = v->n;
+  }
 }
 
 /* The join step: a rater outside every large group (>= min_size) joins
@@ -204,27 +212,45 @@ static int cmp_join(const void *x, const void *y) {
 ** the null (lift >= join_lift) and significant at alpha / (eligible
 ** raters x large groups).  A ring account whose own pairs each fell just
 ** short is still far from chance against the ring as a whole; an honest
-** rater's pairs with a ring are its chance overlap.  One round, no chain. */
-static void join_groups(const epair_vec *ex, int32_t *par, size_t nr, size_t n_elig,
-                        const ns_coord_params *p, ns_coord_stats *st) {
+** rater's pairs with a ring are its chance overlap.  One round, no chain.
+** pd[0], pd[1]: the two passes' candidates (either may be empty). */
+static int join_groups(const coord_pass_data *pd, int32_t *par, size_t nr, size_t n_elig,
+                       const ns_coord_params *p, ns_coord_stats *st) {
   int32_t *size = ns_calloc(nr, sizeof *size);
-  ns__epair *acc = ns_mallocn(2 * ex->n + 1, sizeof *acc);
+  ns__jpair *acc = NULL;
   size_t m = 0, n_large = 0;
   double thr;
-  if (!size || !acc) goto out;
+  int rc = 0;
+  if (!size) return NS_ENOMEM;
   for (size_t u = 0; u < nr; u++) size[ufind(par, (int32_t)u)]++;
   for (size_t u = 0; u < nr; u++) n_large += (size_t)ufind(par, (int32_t)u) == u && size[u] >= p->min_join_group;
   if (n_large == 0) goto out;
   thr = log(p->alpha) - log((double)(n_elig ? n_elig : 1) * (double)n_large);
-  /* (outsider, root of the large group, count, E) for each cross pair */
-  for (size_t i = 0; i < ex->n; i++) {
-    int32_t ra = ufind(par, ex->a[i].a), rb = ufind(par, ex->a[i].b);
-    if (ra == rb) continue;
-    if (size[rb] >= p->min_join_group && size[ra] < p->min_join_group)
-      acc[m++] = (ns__epair){ex->a[i].a, rb, ex->a[i].count, ex->a[i].pass, ex->a[i].E};
-    if (size[ra] >= p->min_join_group && size[rb] < p->min_join_group)
-      acc[m++] = (ns__epair){ex->a[i].b, ra, ex->a[i].count, ex->a[i].pass, ex->a[i].E};
-  }
+  /* (outsider, root of the large group, count, E) for each cross pair, in
+  ** pass order: counted first, so the array holds only the cross pairs */
+  for (int pass = 0; pass < 2; pass++)
+    for (size_t i = 0; i < pd[pass].pairs.n; i++) {
+      const ns__cpair *q = &pd[pass].pairs.a[i];
+      int32_t ra = ufind(par, q->a), rb = ufind(par, q->b);
+      if (ra == rb) continue;
+      m += size[rb] >= p->min_join_group && size[ra] < p->min_join_group;
+      m += size[ra] >= p->min_join_group && size[rb] < p->min_join_group;
+    }
+  if (m == 0) goto out;
+  acc = ns_mallocn(m, sizeof *acc);
+  if (!acc) { rc = NS_ENOMEM; goto out; }
+  m = 0;
+  for (int pass = 0; pass < 2; pass++)
+    for (size_t i = 0; i < pd[pass].pairs.n; i++) {
+      const ns__cpair *q = &pd[pass].pairs.a[i];
+      int32_t ra = ufind(par, q->a), rb = ufind(par, q->b);
+      int a_in = size[ra] >= p->min_join_group, b_in = size[rb] >= p->min_join_group;
+      if (ra == rb || a_in == b_in) continue;
+      /* the pair's expectation, as test_pass computed it from this pass's null */
+      double E = ns__null_expect(&pd[pass].N, q->a, q->b);
+      if (b_in) acc[m++] = (ns__jpair){q->a, rb, q->count, pass, E};
+      else acc[m++] = (ns__jpair){q->b, ra, q->count, pass, E};
+    }
   if (m > 1) qsort(acc, m, sizeof *acc, cmp_join);
   for (size_t i = 0, j; i < m; i = j) {
     double obs = 0, E = 0;
@@ -243,33 +269,32 @@ static void join_groups(const epair_vec *ex, int32_t *par, size_t nr, size_t n_e
 out:
   free(size);
   free(acc);
+  return rc;
 }
 
-int ns_coord_detect(const ns_bigraph *g, const float *edge_value, const int64_t *note_post,
+int ns_coord_detect(const ns_bigraph *g, const uint8_t *edge_level, const int64_t *note_post,
                     const int32_t *community, const ns_coord_params *p, ns_pool *pool,
                     int32_t *group_id, ns_coord_stats *stats) {
   ns_coord_params defp;
   ns_coord_stats st;
   ns__clayout L;
-  ns__cpair_vec pairs = {0};
-  epair_vec ex = {0};
+  coord_pass_data pd[2];
   size_t nr, C = 1, n_elig = 0;
   int32_t *comm = NULL, *par = NULL, *partners = NULL, *first = NULL;
   double *rw = NULL, *share = NULL;
-  float *dissent = NULL;
+  uint8_t *dissent = NULL;
   uint8_t *need = NULL;
-  ns__null N;
   int rc = 0;
 
   memset(&st, 0, sizeof st);
   memset(&L, 0, sizeof L);
-  memset(&N, 0, sizeof N);
+  memset(pd, 0, sizeof pd);
   if (stats) *stats = st;
   if (!p) {
     ns_coord_params_default(&defp);
     p = &defp;
   }
-  if (!g || !group_id || (g->n_edges && !edge_value) || (g->n_notes && !note_post) ||
+  if (!g || !group_id || (g->n_edges && !edge_level) || (g->n_notes && !note_post) ||
       p->min_posts < 1 || p->min_count < 1 || p->neighbours < 1 || !(p->min_lift >= 0) ||
       !(p->alpha > 0 && p->alpha <= 1) || !(p->smooth >= 0) ||
       !(p->max_dissent_share >= 0 && p->max_dissent_share <= 1) || g->n_raters >= INT32_MAX ||
@@ -291,21 +316,22 @@ int ns_coord_detect(const ns_bigraph *g, const float *edge_value, const int64_t 
 
   /* Pass 1: every same-value collision.  Its candidate pairs also give the
   ** popularity weights of both passes' null models. */
-  if ((rc = ns__clayout_build(&L, g, edge_value, note_post, p->min_posts - 1)) != 0) goto out;
-  if ((rc = ns__collide_pairs(&L, p->neighbours, (uint32_t)p->min_count - 1, pool, &pairs,
+  if ((rc = ns__clayout_build(&L, g, edge_level, note_post, p->min_posts - 1)) != 0) goto out;
+  if ((rc = ns__collide_pairs(&L, p->neighbours, (uint32_t)p->min_count - 1, pool, &pd[0].pairs,
                               &st.all.pair_updates)) != 0)
     goto out;
-  for (size_t i = 0; i < pairs.n; i++) partners[pairs.a[i].a]++, partners[pairs.a[i].b]++;
+  for (size_t i = 0; i < pd[0].pairs.n; i++)
+    partners[pd[0].pairs.a[i].a]++, partners[pd[0].pairs.a[i].b]++;
   for (size_t u = 0; u < nr; u++) rw[u] = 1.0 / (1.0 + partners[u]);
   for (size_t u = 0; u < nr; u++) need[u] = partners[u] > 0;
-  if (pairs.n > 0) {
-    if ((rc = ns__null_build(&N, &L, comm, C, rw, p->smooth, 1, need)) != 0) goto out;
-    if ((rc = test_pass(&L, &N, &pairs, p, par, &st.all, &ex, 0)) != 0) goto out;
+  if (pd[0].pairs.n > 0) {
+    if ((rc = ns__null_build(&pd[0].N, &L, comm, C, rw, p->smooth, 1, need)) != 0) goto out;
+    if ((rc = test_pass(&L, &pd[0].N, &pd[0].pairs, p, par, &st.all)) != 0) goto out;
+    ns__null_detach(&pd[0].N, &L); /* kept for the join step */
   }
   n_elig = L.eligible_raters;
   ns__clayout_free(&L);
-  ns__null_free(&N);
-  pairs.n = 0;
+  shrink_pairs(&pd[0].pairs);
 
   /* Pass 2: dissent only -- ratings whose value has a (weighted) share of
   ** at most max_dissent_share on their note.  Honest raters dissent
@@ -319,32 +345,38 @@ int ns_coord_detect(const ns_bigraph *g, const float *edge_value, const int64_t 
       double d[3] = {0, 0, 0}, t;
       for (uint64_t k = g->note_off[n]; k < g->note_off[n + 1]; k++) {
         uint32_t e = ns_bigraph_note_edge(g, k);
-        int lv = ns__level_of(edge_value[e]);
+        int lv = ns__level_of(edge_level[e]);
         if (lv >= 0) d[lv] += rw[g->edge_rater[e]];
       }
       t = d[0] + d[1] + d[2];
       for (int v = 0; v < 3; v++) share[n * 3 + (size_t)v] = t > 0 ? d[v] / t : 1;
     }
     for (size_t e = 0; e < g->n_edges; e++) {
-      int lv = ns__level_of(edge_value[e]);
+      int lv = ns__level_of(edge_level[e]);
       dissent[e] = lv >= 0 && share[(size_t)g->edge_note[e] * 3 + (size_t)lv] <= p->max_dissent_share
-                       ? edge_value[e] : -1.0f;
+                       ? edge_level[e] : (uint8_t)NS_EDGE_NO_LEVEL;
     }
     if ((rc = ns__clayout_build(&L, g, dissent, note_post, p->min_posts - 1)) != 0) goto out;
     /* Dissent events are small (a note's few dissenters), so a wider
     ** neighbourhood (64) costs little and keeps a ring adjacent to itself
     ** even where honest dissenters sit between its accounts. */
-    if ((rc = ns__collide_pairs(&L, 64, (uint32_t)p->min_count - 1, pool, &pairs,
+    if ((rc = ns__collide_pairs(&L, 64, (uint32_t)p->min_count - 1, pool, &pd[1].pairs,
                                 &st.dissent.pair_updates)) != 0)
       goto out;
     memset(need, 0, nr);
-    for (size_t i = 0; i < pairs.n; i++) need[pairs.a[i].a] = need[pairs.a[i].b] = 1;
-    if (pairs.n > 0) {
-      if ((rc = ns__null_build(&N, &L, comm, C, rw, p->smooth, 1, need)) != 0) goto out;
-      if ((rc = test_pass(&L, &N, &pairs, p, par, &st.dissent, &ex, 1)) != 0) goto out;
+    for (size_t i = 0; i < pd[1].pairs.n; i++) need[pd[1].pairs.a[i].a] = need[pd[1].pairs.a[i].b] = 1;
+    if (pd[1].pairs.n > 0) {
+      if ((rc = ns__null_build(&pd[1].N, &L, comm, C, rw, p->smooth, 1, need)) != 0) goto out;
+      if ((rc = test_pass(&L, &pd[1].N, &pd[1].pairs, p, par, &st.dissent)) != 0) goto out;
+      ns__null_detach(&pd[1].N, &L);
     }
+    ns__clayout_free(&L);
+    free(share);
+    free(dissent);
+    share = NULL;
+    dissent = NULL;
   }
-  if (p->min_join_group > 0) join_groups(&ex, par, nr, n_elig, p, &st);
+  if (p->min_join_group > 0 && (rc = join_groups(pd, par, nr, n_elig, p, &st)) != 0) goto out;
 
   /* Groups: components of >= 2 raters, numbered by smallest member. */
   for (size_t u = 0; u < nr; u++) first[u] = 0;
@@ -365,9 +397,10 @@ out:
   if (rc)
     for (size_t u = 0; u < nr; u++) group_id[u] = 0;
   ns__clayout_free(&L);
-  ns__null_free(&N);
-  ns_vec_free(&pairs);
-  ns_vec_free(&ex);
+  for (int i = 0; i < 2; i++) {
+    ns__null_free(&pd[i].N);
+    ns_vec_free(&pd[i].pairs);
+  }
   free(comm);
   free(par);
   free(partners);
@@ -379,11 +412,14 @@ out:
   return rc;
 }
 
-int ns_coord_weights(const ns_bigraph *g, const float *edge_value, const int32_t *group_id,
+/* The value of a level (0 for none), as the float the caller's value was. */
+static inline double level_value(uint8_t l) { return l <= 2 ? (double)((float)l * 0.5f) : 0.0; }
+
+int ns_coord_weights(const ns_bigraph *g, const uint8_t *edge_level, const int32_t *group_id,
                      size_t n_groups, int min_size, double max_share, float *w) {
   int32_t *cnt, *touched, *size;
   double *gsum;
-  if (!g || !edge_value || !group_id || !w || !(max_share >= 0)) return NS_EINVAL;
+  if (!g || !edge_level || !group_id || !w || !(max_share >= 0)) return NS_EINVAL;
   cnt = ns_calloc(n_groups + 1, sizeof *cnt);
   touched = ns_mallocn(n_groups + 1, sizeof *touched);
   size = ns_calloc(n_groups + 1, sizeof *size);
@@ -405,10 +441,10 @@ int ns_coord_weights(const ns_bigraph *g, const float *edge_value, const int32_t
     for (uint64_t k = g->note_off[n]; k < g->note_off[n + 1]; k++) {
       uint32_t e = ns_bigraph_note_edge(g, k);
       int32_t gid = group_id[g->edge_rater[e]];
-      all += edge_value[e];
+      all += level_value(edge_level[e]);
       if (gid <= 0 || (size_t)gid > n_groups || size[gid] < min_size) continue;
       if (cnt[gid]++ == 0) touched[nt++] = gid;
-      gsum[gid] += edge_value[e];
+      gsum[gid] += level_value(edge_level[e]);
     }
     if (nt == 0) continue;
     for (uint64_t k = g->note_off[n]; k < g->note_off[n + 1]; k++) {

@@ -276,15 +276,25 @@ typedef struct ns_qclique_stats {
   size_t n_cliques, n_members, largest;
 } ns_qclique_stats;
 
+/* Rating values as the rater-pattern detectors (quasi-cliques, the
+** coordination test) take them: one byte per rating, the helpfulness
+** level 0, 1, 2 for the values 0, 0.5, 1 (the dataset's ns_level), where a
+** float value would take four bytes for the same three values.
+** NS_EDGE_NO_LEVEL marks a rating that takes part in no event. */
+#define NS_EDGE_NO_LEVEL 0xFFu
+static inline uint8_t ns_edge_level(float value) {
+  return value == 0.0f ? 0 : value == 0.5f ? 1 : value == 1.0f ? 2 : (uint8_t)NS_EDGE_NO_LEVEL;
+}
+
 void ns_qclique_params_default(ns_qclique_params *p);
 
 /* Detects quasi-cliques on bigraph g (every rating of the run).
-** edge_value[e] is edge e's helpfulness value (0, 0.5 or 1; other values
-** take part in no event); note_post[n] the post of note n, < 0 = out of
+** edge_level[e] is edge e's helpfulness level (ns_edge_level: 0, 1, 2 for
+** 0, 0.5, 1; NS_EDGE_NO_LEVEL takes part in no event); note_post[n] the post of note n, < 0 = out of
 ** scope.  clique_id (g->n_raters) receives 1, 2, ... or 0 = none.  pool
 ** may be NULL; the result does not depend on its thread count.  stats may
 ** be NULL.  Returns 0, NS_EINVAL or NS_ENOMEM (clique_id all 0 then). */
-int ns_qclique_detect(const ns_bigraph *g, const float *edge_value, const int64_t *note_post,
+int ns_qclique_detect(const ns_bigraph *g, const uint8_t *edge_level, const int64_t *note_post,
                       const int32_t *community, const ns_qclique_params *p, ns_pool *pool, int32_t *clique_id,
                       ns_qclique_stats *stats);
 
@@ -345,13 +355,13 @@ typedef struct ns_coord_stats {
 
 void ns_coord_params_default(ns_coord_params *p);
 
-/* g: every rating of the run; edge_value[e] 0, 0.5 or 1 (other values take
-** part in nothing); note_post[n] >= 0 the post of note n (< 0: left out);
+/* g: every rating of the run; edge_level[e] its level (ns_edge_level;
+** NS_EDGE_NO_LEVEL takes part in nothing); note_post[n] >= 0 the post of note n (< 0: left out);
 ** community[u] >= 0 a small id (< 4096), < 0 unknown, or NULL (one
 ** community).  group_id (g->n_raters) receives 1, 2, ... or 0.  pool may be
 ** NULL; the result does not depend on its thread count.  Returns 0,
 ** NS_EINVAL or NS_ENOMEM (group_id all 0 then). */
-int ns_coord_detect(const ns_bigraph *g, const float *edge_value, const int64_t *note_post,
+int ns_coord_detect(const ns_bigraph *g, const uint8_t *edge_level, const int64_t *note_post,
                     const int32_t *community, const ns_coord_params *p, ns_pool *pool,
                     int32_t *group_id, ns_coord_stats *stats);
 
@@ -360,8 +370,9 @@ int ns_coord_detect(const ns_bigraph *g, const float *edge_value, const int64_t 
 ** members of group G and r other raters, with mean values g and o: when
 ** |g - o| >= 0.25 (the group against the others) each of its ratings
 ** weighs 0 (the caller leaves them out of the fit); otherwise G may weigh
-** max(1, max_share * r), each rating min(1, that / m). */
-int ns_coord_weights(const ns_bigraph *g, const float *edge_value, const int32_t *group_id,
+** max(1, max_share * r), each rating min(1, that / m).  A rating without a
+** level counts as a rater with value 0 in the means. */
+int ns_coord_weights(const ns_bigraph *g, const uint8_t *edge_level, const int32_t *group_id,
                      size_t n_groups, int min_size, double max_share, float *w);
 
 /* ln P(X >= k) for X ~ Poisson(lambda); 0 when lambda >= k (no evidence). */

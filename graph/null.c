@@ -31,7 +31,7 @@ static void post_collect(const ns__clayout *L, size_t j0, size_t j1, const int32
     for (uint64_t k = g->note_off[n]; k < g->note_off[n + 1]; k++) {
       uint32_t e = ns_bigraph_note_edge(g, k);
       int32_t u = g->edge_rater[e], c = comm[u];
-      int lv = ns__level_of(L->value[e]);
+      int lv = ns__level_of(L->level[e]);
       if (lv < 0) continue;
       if (!a->seen[c]) {
         a->seen[c] = 1;
@@ -56,7 +56,15 @@ static int cmp_i32(const void *x, const void *y) {
   return (a > b) - (a < b);
 }
 
+void ns__null_detach(ns__null *N, ns__clayout *L) {
+  N->T_own = L->T;
+  N->T = L->T;
+  L->T = NULL;
+  N->L = NULL;
+}
+
 void ns__null_free(ns__null *N) {
+  free(N->T_own);
   free(N->Q);
   free(N->m_off);
   free(N->m_k);
@@ -81,6 +89,7 @@ int ns__null_build(ns__null *N, const ns__clayout *L, const int32_t *comm, size_
   memset(N, 0, sizeof *N);
   memset(&a, 0, sizeof a);
   N->L = L;
+  N->T = L->T;
   N->C = C;
   N->comm = comm;
   N->Q = ns_calloc(C * CC, sizeof *N->Q);
@@ -233,7 +242,6 @@ int ns__null_communities(size_t nr, const int32_t *community, int32_t *comm, siz
 }
 
 double ns__null_expect(const ns__null *N, int32_t a, int32_t b) {
-  const ns__clayout *L = N->L;
   size_t C = N->C;
   uint32_t i = N->m_off[a], ie = N->m_off[a + 1], j = N->m_off[b], je = N->m_off[b + 1];
   size_t cc = (size_t)N->comm[a] * C + (size_t)N->comm[b];
@@ -246,5 +254,5 @@ double ns__null_expect(const ns__null *N, int32_t a, int32_t b) {
       i++, j++;
     }
   }
-  return (double)L->T[a] * (double)L->T[b] * s;
+  return (double)N->T[a] * (double)N->T[b] * s;
 }

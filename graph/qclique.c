@@ -261,7 +261,7 @@ static void toggle(grow *G, uint32_t ev, int d) {
   for (uint64_t k = g->note_off[n]; k < g->note_off[n + 1]; k++) {
     uint32_t e = ns_bigraph_note_edge(g, k);
     int32_t u = g->edge_rater[e];
-    if (level_of(L->value[e]) != lv) continue;
+    if (level_of(L->level[e]) != lv) continue;
     if (G->is_mem[u]) member_k(G, u, p, d);
     else if (!G->assigned[u]) set_score(G, u, d);
   }
@@ -297,7 +297,7 @@ static void add_member(grow *G, int32_t c) {
   for (uint64_t k = g->rater_off[c]; k < g->rater_off[c + 1]; k++) {
     uint32_t e = g->rater_edges[k], ev;
     int32_t j = L->note_pos[g->edge_note[e]];
-    int lv = level_of(L->value[e]);
+    int lv = level_of(L->level[e]);
     if (j < 0 || lv < 0) continue;
     ev = (uint32_t)j * 3 + (uint32_t)lv;
     if (G->ev_cnt[ev]++ == 0 && ns_vec_push(&G->tev, ev)) G->err = NS_ENOMEM;
@@ -372,7 +372,7 @@ static void seed_group(grow *G, int32_t a, int32_t b) {
     for (uint64_t k = g->rater_off[ab[i]]; k < g->rater_off[ab[i] + 1]; k++) {
       uint32_t e = g->rater_edges[k], ev;
       int32_t j = L->note_pos[g->edge_note[e]];
-      int lv = level_of(L->value[e]);
+      int lv = level_of(L->level[e]);
       if (j < 0 || lv < 0) continue;
       ev = (uint32_t)j * 3 + (uint32_t)lv;
       if (G->ev_cnt[ev]++ == 0 && ns_vec_push(&G->tev, ev)) G->err = NS_ENOMEM;
@@ -400,7 +400,7 @@ static void grow_from(grow *G, int32_t a, int32_t b) {
   }
 }
 
-int ns_qclique_detect(const ns_bigraph *g, const float *edge_value, const int64_t *note_post,
+int ns_qclique_detect(const ns_bigraph *g, const uint8_t *edge_level, const int64_t *note_post,
                       const int32_t *community, const ns_qclique_params *p, ns_pool *pool, int32_t *clique_id,
                       ns_qclique_stats *stats) {
   ns_qclique_params defp;
@@ -418,7 +418,7 @@ int ns_qclique_detect(const ns_bigraph *g, const float *edge_value, const int64_
     ns_qclique_params_default(&defp);
     p = &defp;
   }
-  if (!g || !clique_id || (g->n_edges && !edge_value) || (g->n_notes && !note_post) ||
+  if (!g || !clique_id || (g->n_edges && !edge_level) || (g->n_notes && !note_post) ||
       p->neighbours < 1 || p->min_pair_count < 0 || !(p->min_seed_lift >= 0) || p->min_size < 2 || p->max_size < 2 ||
       p->min_posts < 0 || !(p->action_frac >= 0 && p->action_frac <= 1) ||
       !(p->post_frac >= 0 && p->post_frac <= 1) || p->action_min < 1 ||
@@ -426,7 +426,7 @@ int ns_qclique_detect(const ns_bigraph *g, const float *edge_value, const int64_
     return NS_EINVAL;
   for (size_t u = 0; u < g->n_raters; u++) clique_id[u] = 0;
 
-  if ((rc = ns__clayout_build(&L, g, edge_value, note_post, p->min_pair_count)) != 0) goto out;
+  if ((rc = ns__clayout_build(&L, g, edge_level, note_post, p->min_pair_count)) != 0) goto out;
   st.scope_ratings = L.scope_ratings;
   st.eligible_raters = L.eligible_raters;
   st.scope_notes = L.n_scope;

@@ -89,9 +89,13 @@ static ns_coord_stats detect_(const cin *q, const ns_coord_params *p, int use_co
                              int32_t *ids) {
   ns_bigraph *g = NULL;
   ns_coord_stats st;
+  uint8_t *lv = malloc(q->v.n + 1);
+  ASSERT(lv != NULL);
+  for (size_t i = 0; i < q->v.n; i++) lv[i] = ns_edge_level(q->v.a[i]);
   ASSERT_OK(ns_bigraph_build(q->n_raters, q->n_notes, q->r.n, q->r.a, q->n.a, &g));
-  ASSERT_OK(ns_coord_detect(g, q->v.a, q->post, use_comm ? q->comm : NULL, p, pool, ids, &st));
+  ASSERT_OK(ns_coord_detect(g, lv, q->post, use_comm ? q->comm : NULL, p, pool, ids, &st));
   ns_bigraph_free(g);
+  free(lv);
   return st;
 }
 
@@ -304,7 +308,7 @@ TEST(coord_threads_and_weights) {
     float w[8];
     ns_bigraph *g = NULL;
     ASSERT_OK(ns_bigraph_build(4, 3, 8, er, en, &g));
-    float v[8] = {0, 0, 0, 0, 1, 1, 0, 0};
+    uint8_t v[8] = {0, 0, 0, 0, 2, 2, 0, 0}; /* levels: values 0 and 1 */
     ASSERT_OK(ns_coord_weights(g, v, gid, 1, 2, 0.0, w)); /* with the others: capped at 1 */
     ASSERT_NEAR(w[0], 1.0 / 3, 1e-7);
     ASSERT_NEAR(w[1], 1.0 / 3, 1e-7);
@@ -320,8 +324,8 @@ TEST(coord_threads_and_weights) {
       int32_t er2[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
       int32_t en2[] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
       int32_t gid2[] = {1, 1, 1, 1, 0, 0, 0, 0, 0, 0};
-      float v_against[] = {0, 0, 0, 0, 1, 1, 1, 1, 1, 1};
-      float v_with[] = {1, 1, 1, 1, 1, 1, 1, 0.5f, 1, 1};
+      uint8_t v_against[] = {0, 0, 0, 0, 2, 2, 2, 2, 2, 2};  /* values 0 and 1 */
+      uint8_t v_with[] = {2, 2, 2, 2, 2, 2, 2, 1, 2, 2};     /* one 0.5 */
       float w2[10];
       ns_bigraph *g2 = NULL;
       ASSERT_OK(ns_bigraph_build(10, 1, 10, er2, en2, &g2));
@@ -336,4 +340,15 @@ TEST(coord_threads_and_weights) {
     }
     ns_bigraph_free(g);
   }
+}
+
+/* The one-byte levels the detectors take: the three helpfulness values map
+** to 0, 1, 2 and anything else to NS_EDGE_NO_LEVEL (no event). */
+TEST(coord_edge_levels) {
+  ASSERT_EQ(ns_edge_level(0.0f), 0);
+  ASSERT_EQ(ns_edge_level(0.5f), 1);
+  ASSERT_EQ(ns_edge_level(1.0f), 2);
+  ASSERT_EQ(ns_edge_level(-1.0f), NS_EDGE_NO_LEVEL);
+  ASSERT_EQ(ns_edge_level(0.25f), NS_EDGE_NO_LEVEL);
+  ASSERT_EQ(ns_edge_level(NAN), NS_EDGE_NO_LEVEL);
 }

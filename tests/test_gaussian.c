@@ -247,6 +247,19 @@ TEST(gaussian_rater_rows_identical) {
   ASSERT_OK(ns_gaussian_scores(&in, pool, i2, p2));
   ASSERT(memcmp(i1, i2, NOTES * sizeof *i1) == 0);
   ASSERT(memcmp(p1, p2, NOTES * sizeof *p1) == 0);
+  /* the factors per rater instead of per rating: the same bits */
+  in.rater_factor = NULL;
+  in.factor_of_rater = rf;
+  memset(i2, 0, NOTES * sizeof *i2);
+  memset(p2, 0, NOTES * sizeof *p2);
+  ASSERT_OK(ns_gaussian_scores(&in, pool, i2, p2));
+  ASSERT(memcmp(i1, i2, NOTES * sizeof *i1) == 0);
+  ASSERT(memcmp(p1, p2, NOTES * sizeof *p1) == 0);
+  in.rater = NULL;  /* per-rater factors need the rater indexes */
+  ASSERT_ERR(ns_gaussian_scores(&in, pool, i2, p2), NS_EINVAL);
+  in.rater = rater;
+  in.rater_factor = factor;
+  in.factor_of_rater = NULL;
   in.n_raters = RATERS - 1;  /* rater 96 is out of range */
   ASSERT_ERR(ns_gaussian_scores(&in, pool, i2, p2), NS_EINVAL);
   in.n_raters = RATERS;

@@ -62,9 +62,13 @@ static ns_qclique_stats detect(const qin *q, const ns_qclique_params *p, ns_pool
                                int32_t *ids) {
   ns_bigraph *g = NULL;
   ns_qclique_stats st;
+  uint8_t *lv = malloc(q->v.n + 1);
+  ASSERT(lv != NULL);
+  for (size_t i = 0; i < q->v.n; i++) lv[i] = ns_edge_level(q->v.a[i]);
   ASSERT_OK(ns_bigraph_build(q->n_raters, q->n_notes, q->r.n, q->r.a, q->n.a, &g));
-  ASSERT_OK(ns_qclique_detect(g, q->v.a, q->post, NULL, p, pool, ids, &st));
+  ASSERT_OK(ns_qclique_detect(g, lv, q->post, NULL, p, pool, ids, &st));
   ns_bigraph_free(g);
+  free(lv);
   return st;
 }
 
@@ -329,7 +333,7 @@ TEST(qclique_deterministic_threads_and_edge_order) {
 TEST(qclique_bad_input) {
   ns_bigraph *g = NULL;
   int32_t r[1] = {0}, n[1] = {0}, ids[1];
-  float v[1] = {1};
+  uint8_t v[1] = {2};
   int64_t post[1] = {0};
   ns_qclique_params p;
   ASSERT_OK(ns_bigraph_build(1, 1, 1, r, n, &g));

@@ -367,10 +367,12 @@ int ns_cmd_score(int argc, char **argv) {
     /* this dataset is ours and goes only to the run and the TSV writers,
     ** which read noteIds in runs: the per-rating column (8 bytes per
     ** rating, for the whole run) is released once sorted */
+    ns_memtrace("inputs: reading");
     if ((rc = ns_dataset_normalize(ds)) != 0 || (rc = ns_dataset_pack_note_ids(ds)) != 0) {
       fprintf(stderr, "notescore: %s\n", ns_strerror(rc));
       goto out;
     }
+    ns_memtrace("inputs: normalizing");
     t_load = ns_monotonic_s() - t0;
     p.now_ms = epoch >= 0 ? (int64_t)epoch : ns_pipeline_default_now(ds);
 
