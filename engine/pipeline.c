@@ -330,38 +330,6 @@ typedef struct fit_io {
 
 static double or0(double v) { return isnan(v) ? 0.0 : v; }
 
-/* fit_subset's code table: the distinct (value bits, weight bits) keys of a
-** fit in order of first appearance, found through a small open-addressing
-** hash (the keys are few, but a fit has millions of ratings to look up). */
-#define CODE_HASH (2 * NS_MF_MAX_CODES)   /* a power of two, >= 2 x the codes */
-typedef struct code_tab {
-  uint64_t key[CODE_HASH];
-  uint16_t code[CODE_HASH];             /* UINT16_MAX = empty */
-  unsigned n, cap;                      /* codes given out, most allowed */
-} code_tab;
-
-static void code_tab_reset(code_tab *t, unsigned cap) {
-  memset(t->code, 0xFF, sizeof t->code);
-  t->n = 0;
-  t->cap = cap;
-}
-
-/* The code of key (a new one when unseen; *fresh then 1), or -1 when the
-** table already holds cap codes. */
-static int code_of(code_tab *t, uint64_t key, int *fresh) {
-  size_t h = (size_t)((key * 0x9E3779B97F4A7C15u) >> 40) & (CODE_HASH - 1);
-  *fresh = 0;
-  while (t->code[h] != UINT16_MAX) {
-    if (t->key[h] == key) return t->code[h];
-    h = (h + 1) & (CODE_HASH - 1);
-  }
-  if (t->n == t->cap) return -1;
-  t->key[h] = key;
-  t->code[h] = (uint16_t)t->n;
-  *fresh = 1;
-  return (int)t->n++;
-}
-
 static int fit_subset(ns__run *run, fit_io *io) {
   int k = run->k, rc = 0;
   size_t ne = 0, nn = 0, nu = 0;
@@ -377,7 +345,7 @@ static int fit_subset(ns__run *run, fit_io *io) {
   uint64_t *roff = NULL, *noff = NULL, *rcur = NULL, *ncur = NULL;
   uint32_t *rsl = NULL, *nsl = NULL;
   float *rpw = NULL, *npw = NULL;
-  code_tab *ct = NULL;
+  ns_mf_codes *ct = NULL;
   unsigned rbits;
   ns_bigraph sides;
   ns_mf_gathered *gd = NULL;
@@ -448,28 +416,20 @@ static int fit_subset(ns__run *run, fit_io *io) {
   ** which the fit reads as the 1.0 of an unweighted sum (exact products). */
   for (int per_slot = 0;; per_slot = 1) {
     int full = 0;
-    code_tab_reset(ct, ns_mf_max_codes(rbits));
+    ns_mf_codes_init(ct, gd, ns_mf_max_codes(rbits));
     memcpy(rcur, roff, nu * sizeof *rcur);
     memcpy(ncur, noff, nn * sizeof *ncur);
     for (size_t e = 0; e < run->n_r; e++) {
       int32_t u, n;
       uint64_t a, b;
-      float v, w = io->weight ? io->weight[e] : 1.0f;
-      uint32_t vb, wb;
-      int c, fresh;
+      float w = io->weight ? io->weight[e] : 1.0f;
+      int c;
       if (!io->mask[e]) continue;
       /* the code: the pair's place in the table, by bits, in order of
       ** first appearance (the table is exactly the floats the fit reads) */
-      v = ns__r_value(run, e);
-      memcpy(&vb, &v, sizeof vb);
-      memcpy(&wb, &w, sizeof wb);
-      if ((c = code_of(ct, (uint64_t)vb << 32 | (per_slot ? 0 : wb), &fresh)) < 0) {
+      if ((c = ns_mf_code(ct, gd, ns__r_value(run, e), per_slot ? 1.0f : w)) < 0) {
         full = 1;
         break;
-      }
-      if (fresh) {
-        gd->values[c] = v;
-        gd->weights[c] = per_slot ? 1.0f : w;
       }
       u = umap[run->r_rater[e]];
       n = nmap[run->r_note[e]];
@@ -492,8 +452,7 @@ static int fit_subset(ns__run *run, fit_io *io) {
     }
   }
   gd->row_bits = rbits;
-  gd->n_codes = ct->n;
-  ns_debug("mf fit: %zu ratings, %u row bits, %u codes%s", ne, rbits, ct->n,
+  ns_debug("mf fit: %zu ratings, %u row bits, %u codes%s", ne, rbits, gd->n_codes,
            rpw ? " of values, weights per slot" : "");
   free(ct);
   ct = NULL;

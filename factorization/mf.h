@@ -168,6 +168,24 @@ typedef struct ns_mf_gathered {
 int ns_mf_fit_gathered(const ns_bigraph *g, const ns_mf_gathered *d, const ns_mf_params *p,
                        ns_pool *pool, ns_mf_model *m);
 
+/* Building a fit's table: the codes of the distinct (value, weight) pairs
+** by their bits, in order of first appearance, found through a small
+** open-addressing hash (a fit has few pairs but millions of ratings to
+** look up).  ns_mf_codes_init empties the table of d (d->n_codes = 0) and
+** allows cap (<= NS_MF_MAX_CODES; ns_mf_max_codes(row_bits)) codes.
+** ns_mf_code returns the code of (value, weight) -- a new pair gets the
+** next code and its d->values / d->weights entries -- or -1 when the pair
+** is new and cap codes are taken (the caller then falls back to per-slot
+** weights: codes of (value, 1.0f) and rater_pw / note_pw). */
+#define NS_MF_CODE_HASH (2 * NS_MF_MAX_CODES)
+typedef struct ns_mf_codes {
+  uint64_t key[NS_MF_CODE_HASH];   /* value bits << 32 | weight bits */
+  uint16_t code[NS_MF_CODE_HASH];  /* UINT16_MAX: empty */
+  unsigned cap;
+} ns_mf_codes;
+void ns_mf_codes_init(ns_mf_codes *t, ns_mf_gathered *d, unsigned cap);
+int ns_mf_code(ns_mf_codes *t, ns_mf_gathered *d, float value, float weight);
+
 /* L of the current parameters (same definition as above).  NAN if the
 ** arguments do not match (as ns_mf_fit's NS_EINVAL) or memory runs out. */
 double ns_mf_loss(const ns_bigraph *g, const float *value, const float *weight,
