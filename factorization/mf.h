@@ -134,7 +134,12 @@ int ns_mf_fit(const ns_bigraph *g, const float *value, const float *weight,
 ** (NS_EINVAL otherwise).  The arrays are read, never freed. */
 #define NS_MF_MAX_ROW_BITS 30
 #define NS_MF_MAX_ROWS ((size_t)1 << NS_MF_MAX_ROW_BITS)      /* 2^30 rows a side */
-#define NS_MF_MAX_CODES 1024u                                  /* table entries */
+/* At most 2^12 table entries: a fit's helpfulness values times its distinct
+** coordination weights (each a float of max_share * r / m: a few per group
+** size and note size, graph/coord.c ns_coord_weights) stay far below it;
+** the biggest public fits (~2^20 rows) still have 12 code bits. */
+#define NS_MF_CODE_BITS 12
+#define NS_MF_MAX_CODES (1u << NS_MF_CODE_BITS)                /* table entries */
 
 /* The fewest row bits that name n_rows rows (0 for 0 or 1 row); more than
 ** NS_MF_MAX_ROW_BITS when n_rows > NS_MF_MAX_ROWS. */
@@ -147,7 +152,7 @@ static inline unsigned ns_mf_row_bits(size_t n_rows) {
 /* How many codes a slot with row_bits (<= NS_MF_MAX_ROW_BITS) row bits can
 ** name in the table: min(2^(32 - row_bits), NS_MF_MAX_CODES), at least 4. */
 static inline unsigned ns_mf_max_codes(unsigned row_bits) {
-  return 32 - row_bits >= 10 ? NS_MF_MAX_CODES : 1u << (32 - row_bits);
+  return 32 - row_bits >= NS_MF_CODE_BITS ? NS_MF_MAX_CODES : 1u << (32 - row_bits);
 }
 
 /* The slot of a rating on row other (< 2^row_bits) with code code

@@ -526,8 +526,10 @@ TEST(mf_gathered_row_bits) {
   ASSERT_EQ(ns_mf_row_bits(NS_MF_MAX_ROWS), 30u);
   ASSERT_EQ(ns_mf_row_bits(NS_MF_MAX_ROWS + 1), 31u);
   ASSERT(NS_MF_MAX_ROWS == (size_t)1 << 30);
+  ASSERT_EQ(NS_MF_MAX_CODES, 4096u);
   ASSERT_EQ(ns_mf_max_codes(0), NS_MF_MAX_CODES);
-  ASSERT_EQ(ns_mf_max_codes(22), 1024u);
+  ASSERT_EQ(ns_mf_max_codes(20), 4096u);
+  ASSERT_EQ(ns_mf_max_codes(21), 2048u);
   ASSERT_EQ(ns_mf_max_codes(23), 512u);
   ASSERT_EQ(ns_mf_max_codes(30), 4u);
   ASSERT_EQ(ns_mf_slot((1u << 30) - 1, 3, 30), 0xFFFFFFFFu);
@@ -539,7 +541,7 @@ TEST(mf_gathered_row_bits) {
 /* More distinct pairs than codes: ns_mf_code says so (-1, the table
 ** unchanged), the caller falls back to codes of values and per-slot
 ** weights, and that fit is still ns_mf_fit's bit for bit.  Weights drawn
-** uniformly give ~8000 pairs; the 9 row bits leave 1024 codes. */
+** uniformly give ~8000 pairs; the 9 row bits leave 4096 codes. */
 TEST(mf_gathered_fallback_too_many_pairs) {
   prob p;
   ns_mf_params pr;
@@ -553,24 +555,24 @@ TEST(mf_gathered_fallback_too_many_pairs) {
   ASSERT(d && t);
   prob_random(&p, 500, 300, 8000, 1, 11);
   rb = ns_mf_row_bits(NS_MAX(p.nu, p.nn));
-  ASSERT_EQ(ns_mf_max_codes(rb), 1024u);
+  ASSERT_EQ(ns_mf_max_codes(rb), NS_MF_MAX_CODES);
   ASSERT_EQ(pack_prob(&p, rb, 0, &sides, d, &rsl, &nsl, &rpw, &npw), -1);
-  /* the cap: the first 1024 distinct pairs get codes, the next is refused
+  /* the cap: the first 4096 distinct pairs get codes, the next is refused
   ** and leaves the table as it was; a pair already in it still has its code */
   memset(d, 0, sizeof *d);
-  ns_mf_codes_init(t, d, 1024);
+  ns_mf_codes_init(t, d, NS_MF_MAX_CODES);
   {
     size_t e = 0;
     int c = 0, first = -1;
     for (; e < p.ne && (c = ns_mf_code(t, d, p.val[e], p.w[e])) >= 0; e++)
       if (first < 0) first = c;
     ASSERT(e < p.ne && c == -1);
-    ASSERT_EQ(d->n_codes, 1024u);
+    ASSERT_EQ(d->n_codes, NS_MF_MAX_CODES);
     ASSERT_EQ(first, 0);
     ASSERT(d->values[0] == p.val[0] && d->weights[0] == p.w[0]);
     ASSERT_EQ(ns_mf_code(t, d, p.val[e], p.w[e]), -1);
     ASSERT_EQ(ns_mf_code(t, d, p.val[0], p.w[0]), 0);
-    ASSERT_EQ(d->n_codes, 1024u);
+    ASSERT_EQ(d->n_codes, NS_MF_MAX_CODES);
   }
   /* a small cap (30 row bits: 4 codes) refuses the fifth pair */
   ns_mf_codes_init(t, d, ns_mf_max_codes(30));
