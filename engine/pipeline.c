@@ -351,17 +351,19 @@ static int fit_subset(ns__run *run, fit_io *io) {
   int32_t *nmap = ns_mallocn(run->n_notes, sizeof *nmap);
   int32_t *umap = ns_mallocn(run->n_part, sizeof *umap);
   /* the subset straight in mf.c's gathered form (mf.h ns_mf_fit_gathered):
-  ** per side CSR offsets, a 4-byte slot (other row | code of the value in
-  ** a per-fit table of the few helpfulness values) and a weight per slot
-  ** -- 16 bytes per fitted rating, 8 unweighted, where columns + an
-  ** edge-id CSR + the solver's own gathered copy took 48 */
+  ** per side CSR offsets and a 4-byte slot (other row | code of the
+  ** rating's (value, weight) pair in a per-fit table: the helpfulness
+  ** values times the few coordination weights) -- 8 bytes per fitted
+  ** rating, where columns + an edge-id CSR + the solver's own gathered copy
+  ** took 48.  Only a weighted fit with more distinct pairs than the code
+  ** bits name falls back to codes of values and a weight per slot (16). */
   uint64_t *roff = NULL, *noff = NULL, *rcur = NULL, *ncur = NULL;
   uint32_t *rsl = NULL, *nsl = NULL;
   float *rpw = NULL, *npw = NULL;
-  uint32_t vbits[NS_MF_MAX_VALUES];   /* the table's values, as bits */
-  unsigned nv = 0;
+  ns_mf_codes *ct = NULL;
+  unsigned rbits;
   ns_bigraph sides;
-  ns_mf_gathered gd;
+  ns_mf_gathered *gd = NULL;
   ns_mf_model m;
   ns_mf_params mp;
 
@@ -394,23 +396,22 @@ static int fit_subset(ns__run *run, fit_io *io) {
   io->mu = NAN;
   if (ne == 0) goto out;
 
-  /* a row must fit in a slot's low bits (mf.h NS_MF_MAX_ROWS) */
-  if (ne >= UINT32_MAX || nu > NS_MF_MAX_ROWS || nn > NS_MF_MAX_ROWS) {
+  /* a row must fit in a slot's low bits (mf.h NS_MF_MAX_ROWS); the fewest
+  ** row bits leave the most for the codes */
+  rbits = ns_mf_row_bits(NS_MAX(nu, nn));
+  if (ne >= UINT32_MAX || rbits > NS_MF_MAX_ROW_BITS) {
     rc = NS_ERANGE;
     goto out;
   }
-  memset(&gd, 0, sizeof gd);
   roff = ns_calloc(nu + 1, sizeof *roff);
   noff = ns_calloc(nn + 1, sizeof *noff);
   rcur = ns_mallocn(nu, sizeof *rcur);
   ncur = ns_mallocn(nn, sizeof *ncur);
   rsl = ns_mallocn(ne, sizeof *rsl);
   nsl = ns_mallocn(ne, sizeof *nsl);
-  if (io->cw) {
-    rpw = ns_mallocn(ne, sizeof *rpw);
-    npw = ns_mallocn(ne, sizeof *npw);
-  }
-  if (!roff || !noff || !rcur || !ncur || !rsl || !nsl || (io->cw && (!rpw || !npw))) {
+  gd = ns_calloc(1, sizeof *gd);
+  ct = ns_mallocn(1, sizeof *ct);
+  if (!roff || !noff || !rcur || !ncur || !rsl || !nsl || !gd || !ct) {
     rc = NS_ENOMEM;
     goto out;
   }
@@ -424,33 +425,52 @@ static int fit_subset(ns__run *run, fit_io *io) {
   }
   for (size_t i = 0; i < nu; i++) roff[i + 1] += roff[i];
   for (size_t i = 0; i < nn; i++) noff[i + 1] += noff[i];
-  memcpy(rcur, roff, nu * sizeof *rcur);
-  memcpy(ncur, noff, nn * sizeof *ncur);
-  for (size_t e = 0; e < run->n_r; e++) {
-    int32_t u, n;
-    uint64_t a, b;
-    float v;
-    uint32_t vb;
-    unsigned c = 0;
-    if (!io_has(io, e)) continue;
-    /* the value's code: its place in the table, by bits, in order of
-    ** first appearance (the table is exactly the floats the fit reads) */
-    v = ns__r_value(run, e);
-    memcpy(&vb, &v, sizeof vb);
-    while (c < nv && vbits[c] != vb) c++;
-    if (c == nv) {
-      if (nv == NS_MF_MAX_VALUES) { rc = NS_ERANGE; goto out; }
-      vbits[nv++] = vb;
-      gd.values[c] = v;
+  /* First the table of (value, weight) pairs; if a weighted fit has more
+  ** pairs than the codes can name, again with codes of values only and
+  ** the weights per slot.  An unweighted fit's pairs carry weight 1.0f,
+  ** which the fit reads as the 1.0 of an unweighted sum (exact products). */
+  for (int per_slot = 0;; per_slot = 1) {
+    int full = 0;
+    ns_mf_codes_init(ct, gd, ns_mf_max_codes(rbits));
+    memcpy(rcur, roff, nu * sizeof *rcur);
+    memcpy(ncur, noff, nn * sizeof *ncur);
+    for (size_t e = 0; e < run->n_r; e++) {
+      int32_t u, n;
+      uint64_t a, b;
+      float w = io->cw ? io_weight(io, e) : 1.0f;
+      int c;
+      if (!io_has(io, e)) continue;
+      /* the code: the pair's place in the table, by bits, in order of
+      ** first appearance (the table is exactly the floats the fit reads) */
+      if ((c = ns_mf_code(ct, gd, ns__r_value(run, e), per_slot ? 1.0f : w)) < 0) {
+        full = 1;
+        break;
+      }
+      u = umap[run->r_rater[e]];
+      n = nmap[run->r_note[e]];
+      a = rcur[u]++;
+      b = ncur[n]++;
+      rsl[a] = ns_mf_slot((uint32_t)n, (unsigned)c, rbits);
+      nsl[b] = ns_mf_slot((uint32_t)u, (unsigned)c, rbits);
+      if (per_slot) rpw[a] = npw[b] = w;
     }
-    u = umap[run->r_rater[e]];
-    n = nmap[run->r_note[e]];
-    a = rcur[u]++;
-    b = ncur[n]++;
-    rsl[a] = ns_mf_slot((uint32_t)n, c);
-    nsl[b] = ns_mf_slot((uint32_t)u, c);
-    if (rpw) rpw[a] = npw[b] = io_weight(io, e);
+    if (!full) break;
+    if (per_slot || !io->cw) {
+      rc = NS_ERANGE;   /* more distinct values than codes */
+      goto out;
+    }
+    rpw = ns_mallocn(ne, sizeof *rpw);
+    npw = ns_mallocn(ne, sizeof *npw);
+    if (!rpw || !npw) {
+      rc = NS_ENOMEM;
+      goto out;
+    }
   }
+  gd->row_bits = rbits;
+  ns_debug("mf fit: %zu ratings, %u row bits, %u codes%s", ne, rbits, gd->n_codes,
+           rpw ? " of values, weights per slot" : "");
+  free(ct);
+  ct = NULL;
   free(rcur);
   free(ncur);
   rcur = ncur = NULL;
@@ -460,10 +480,10 @@ static int fit_subset(ns__run *run, fit_io *io) {
   sides.n_edges = ne;
   sides.rater_off = roff;
   sides.note_off = noff;
-  gd.rater_slot = rsl;
-  gd.note_slot = nsl;
-  gd.rater_pw = rpw;
-  gd.note_pw = npw;
+  gd->rater_slot = rsl;
+  gd->note_slot = nsl;
+  gd->rater_pw = rpw;
+  gd->note_pw = npw;
   if ((rc = ns_mf_model_init(&m, nu, nn, k)) != 0) goto out;
 
   ns_mf_params_default(&mp);
@@ -499,7 +519,7 @@ static int fit_subset(ns__run *run, fit_io *io) {
   }
   {
     double t0 = ns_monotonic_s();
-    if ((rc = ns_mf_fit_gathered(&sides, &gd, &mp, run->pool, &m)) != 0) goto out;
+    if ((rc = ns_mf_fit_gathered(&sides, gd, &mp, run->pool, &m)) != 0) goto out;
     run->st.mf_seconds += ns_monotonic_s() - t0;
   }
   run->st.mf_passes += m.iters;
@@ -528,6 +548,8 @@ out:
   free(nsl);
   free(rpw);
   free(npw);
+  free(gd);
+  free(ct);
   return rc;
 }
 

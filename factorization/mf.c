@@ -111,7 +111,8 @@ void ns_mf_model_free(ns_mf_model *m) {
 /* One rating as a side pass reads it in ns_mf_fit's own gathered copy:
 ** CSR order, so a row's ratings are contiguous and the pass streams
 ** through memory.  ns_mf_fit_gathered reads the caller's packed slots
-** (mf.h) instead: the row and a value code in one uint32. */
+** (mf.h) instead: the row and a code into the fit's (value, weight) table
+** in one uint32. */
 typedef struct mf_edge {
   uint32_t other;           /* row on the other side */
   float value;              /* target r_e */
@@ -123,10 +124,14 @@ typedef struct mf_side {
   const uint32_t *edges;    /* CSR edge ids (graph order); NULL = identity */
   const int32_t *other;     /* per edge id: row on the other side */
   mf_edge *pe;              /* per CSR slot: other row and value (ns_mf_fit) */
-  const uint32_t *slot;     /* or per CSR slot: other row | value code
+  const uint32_t *slot;     /* or per CSR slot: other row | code
                              ** (ns_mf_fit_gathered; pe is then NULL) */
-  double vtab[NS_MF_MAX_VALUES];  /* value of each code (slot only) */
-  float *pw;                /* per CSR slot: weight (NULL: all 1) */
+  const double *vw;         /* slot only: per code, value and weight as
+                             ** doubles (2 per code: one cache line) */
+  unsigned shift;           /* slot only: row bits; code = slot >> shift */
+  uint32_t mask;            /* slot only: row = slot & mask */
+  float *pw;                /* per CSR slot: weight (NULL: all 1, or for
+                             ** slots the table's weights) */
   int borrowed;             /* slot / pw are the caller's (ns_mf_fit_gathered) */
   double *icpt;             /* this side's intercepts (model array) */
   double *fac;              /* this side's factors, n x k (model array) */
@@ -145,21 +150,33 @@ typedef struct mf_pass {
   double *part;             /* P_N doubles per chunk */
 } mf_pass;
 
-/* The hot loops below are written once for both layouts of a side: each
-** takes `packed` as a constant, and side_chunk() calls them through two
-** wrappers, so the compiler emits one loop per layout with no per-rating
-** branch.  Both read the same float target (widened to double), so a fit
-** on either layout sums the same numbers in the same order. */
+/* The hot loops below are written once for the three layouts of a side:
+** each takes `packed` as a constant, and side_chunk() calls them through
+** three wrappers, so the compiler emits one loop per layout with no
+** per-rating branch on the layout.  All read the same float target and
+** weight (widened to double), so a fit on any layout sums the same numbers
+** in the same order. */
 #define MF_INLINE static inline __attribute__((always_inline))
+enum {
+  MF_PLAIN = 0,     /* ns_mf_fit's pe (+ pw or none) */
+  MF_TABLE = 1,     /* slots; value and weight from the table */
+  MF_SLOT_PW = 2    /* slots; value from the table, weight from pw */
+};
 
-/* Slot j of side s: the row on the other side and the target. */
-MF_INLINE size_t edge_at(const mf_side *s, uint64_t j, const int packed, double *value) {
-  if (packed) {
+/* Slot j of side s: the row on the other side, the target and the weight.
+** On the table layout an unweighted fit reads weight 1.0 from the table:
+** every product with it is exact, so the sums are those of w = 1.0. */
+MF_INLINE size_t edge_at(const mf_side *s, uint64_t j, const int packed, double *value,
+                         double *w) {
+  if (packed != MF_PLAIN) {
     uint32_t x = s->slot[j];
-    *value = s->vtab[x >> NS_MF_ROW_BITS];
-    return (size_t)(x & NS_MF_ROW_MASK);
+    const double *t = s->vw + 2 * (size_t)(x >> s->shift);
+    *value = t[0];
+    *w = packed == MF_TABLE ? t[1] : (double)s->pw[j];
+    return (size_t)(x & s->mask);
   }
   *value = (double)s->pe[j].value;
+  *w = s->pw ? (double)s->pw[j] : 1.0;
   return (size_t)s->pe[j].other;
 }
 
@@ -168,13 +185,11 @@ MF_INLINE size_t edge_at(const mf_side *s, uint64_t j, const int packed, double 
 MF_INLINE int solve_row_k1(const mf_pass *c, size_t r, const int packed) {
   const mf_side *s = c->s;
   const double *oth = c->oth;
-  const float *pw = s->pw;
   uint64_t b = s->off[r], e = s->off[r + 1];
   double a00 = s->pen_i, a01 = 0, a11 = s->pen_f, b0 = 0, b1 = 0, det;
   for (uint64_t j = b; j < e; j++) {
-    double v;
-    const double *o = oth + 2 * edge_at(s, j, packed, &v);
-    double w = pw ? (double)pw[j] : 1.0;
+    double v, w;
+    const double *o = oth + 2 * edge_at(s, j, packed, &v, &w);
     double t = v - c->mu - o[0], wf = w * o[1];
     a00 += w;
     a01 += wf;
@@ -196,7 +211,6 @@ MF_INLINE int solve_row_k1(const mf_pass *c, size_t r, const int packed) {
 MF_INLINE int solve_row_k(const mf_pass *c, size_t r, const int packed) {
   const mf_side *s = c->s;
   const int k = c->k, n = k + 1;
-  const float *pw = s->pw;
   _Alignas(64) double A[(NS_MF_MAX_K + 1) * (NS_MF_MAX_K + 1)];
   _Alignas(64) double rhs[NS_MF_MAX_K + 1];
   double x[NS_MF_MAX_K + 1];
@@ -207,9 +221,8 @@ MF_INLINE int solve_row_k(const mf_pass *c, size_t r, const int packed) {
   memset(rhs, 0, sizeof rhs);
   x[0] = 1.0;
   for (uint64_t j = b; j < e; j++) {
-    double v;
-    const double *o = c->oth + (size_t)n * edge_at(s, j, packed, &v);
-    double w = pw ? (double)pw[j] : 1.0;
+    double v, w;
+    const double *o = c->oth + (size_t)n * edge_at(s, j, packed, &v, &w);
     double t = v - c->mu - o[0];
     for (int q = 1; q < n; q++) x[q] = o[q];
     for (int p = 0; p < n; p++) {
@@ -235,9 +248,8 @@ MF_INLINE void row_data(const mf_pass *c, size_t r, const int packed, double *s0
   const double ir = s->icpt[r];
   double a0 = 0, a1 = 0, a2 = 0;
   for (uint64_t j = s->off[r]; j < s->off[r + 1]; j++) {
-    double v;
-    const double *o = c->oth + (size_t)(k + 1) * edge_at(s, j, packed, &v);
-    double w = s->pw ? (double)s->pw[j] : 1.0;
+    double v, w;
+    const double *o = c->oth + (size_t)(k + 1) * edge_at(s, j, packed, &v, &w);
     double dot = 0, res;
     for (int q = 0; q < k; q++) dot += f[q] * o[q + 1];
     res = v - ir - o[0] - dot;
@@ -281,11 +293,15 @@ MF_INLINE void side_chunk_impl(void *ctx, size_t chunk, size_t begin, size_t end
 }
 
 static void side_chunk_plain(void *ctx, size_t chunk, size_t begin, size_t end) {
-  side_chunk_impl(ctx, chunk, begin, end, 0);
+  side_chunk_impl(ctx, chunk, begin, end, MF_PLAIN);
 }
 
-static void side_chunk_packed(void *ctx, size_t chunk, size_t begin, size_t end) {
-  side_chunk_impl(ctx, chunk, begin, end, 1);
+static void side_chunk_table(void *ctx, size_t chunk, size_t begin, size_t end) {
+  side_chunk_impl(ctx, chunk, begin, end, MF_TABLE);
+}
+
+static void side_chunk_slot_pw(void *ctx, size_t chunk, size_t begin, size_t end) {
+  side_chunk_impl(ctx, chunk, begin, end, MF_SLOT_PW);
 }
 
 /* Copies intercepts and factors of n rows into the (k+1)-stride array. */
@@ -326,7 +342,8 @@ static void side_pass(ns_pool *pool, mf_pass *c, double tot[P_N]) {
   const mf_side *s = c->s;
   memset(tot, 0, P_N * sizeof(double));
   if (s->n == 0) return;
-  ns_pool_for(pool, s->n, s->hint, s->slot ? side_chunk_packed : side_chunk_plain, c);
+  ns_pool_for(pool, s->n, s->hint,
+              !s->slot ? side_chunk_plain : s->pw ? side_chunk_slot_pw : side_chunk_table, c);
   for (size_t ch = 0; ch < s->nchunks; ch++)
     for (int q = 0; q < P_N; q++) tot[q] += c->part[ch * P_N + (size_t)q];
 }
@@ -578,19 +595,24 @@ int ns_mf_fit(const ns_bigraph *g, const float *value, const float *weight,
   return fit_impl(g, value, weight, NULL, p, pool, m);
 }
 
-/* The caller's side arrays must hold rows in range, finite values and
-** weights too. */
+/* The caller's side arrays must hold rows and codes in range, finite
+** values and weights too. */
 static int check_gathered(const ns_bigraph *g, const ns_mf_gathered *d) {
+  const unsigned sh = d->row_bits;
+  const uint32_t mask = (uint32_t)(((uint64_t)1 << sh) - 1);
   if (!g->rater_off || !g->note_off) return NS_EINVAL;
   if (g->n_edges && (!d->rater_slot || !d->note_slot)) return NS_EINVAL;
   if ((d->rater_pw == NULL) != (d->note_pw == NULL)) return NS_EINVAL;
   if (g->rater_off[g->n_raters] != g->n_edges || g->note_off[g->n_notes] != g->n_edges)
     return NS_EINVAL;
-  for (unsigned c = 0; c < NS_MF_MAX_VALUES; c++)
+  if (d->n_codes > NS_MF_MAX_CODES) return NS_EINVAL;
+  for (unsigned c = 0; c < d->n_codes; c++) {
     if (!isfinite(d->values[c])) return NS_EINVAL;
+    if (!d->rater_pw && !(d->weights[c] >= 0 && isfinite(d->weights[c]))) return NS_EINVAL;
+  }
   for (size_t j = 0; j < g->n_edges; j++) {
-    if ((d->rater_slot[j] & NS_MF_ROW_MASK) >= g->n_notes ||
-        (d->note_slot[j] & NS_MF_ROW_MASK) >= g->n_raters)
+    if ((d->rater_slot[j] & mask) >= g->n_notes || (d->note_slot[j] & mask) >= g->n_raters ||
+        d->rater_slot[j] >> sh >= d->n_codes || d->note_slot[j] >> sh >= d->n_codes)
       return NS_EINVAL;
     if (d->rater_pw && !(d->rater_pw[j] >= 0 && isfinite(d->rater_pw[j]) && d->note_pw[j] >= 0 &&
                          isfinite(d->note_pw[j])))
@@ -599,12 +621,41 @@ static int check_gathered(const ns_bigraph *g, const ns_mf_gathered *d) {
   return 0;
 }
 
+void ns_mf_codes_init(ns_mf_codes *t, ns_mf_gathered *d, unsigned cap) {
+  memset(t->code, 0xFF, sizeof t->code);
+  t->cap = cap < NS_MF_MAX_CODES ? cap : NS_MF_MAX_CODES;
+  d->n_codes = 0;
+}
+
+int ns_mf_code(ns_mf_codes *t, ns_mf_gathered *d, float value, float weight) {
+  uint32_t vb, wb;
+  uint64_t key;
+  size_t h;
+  memcpy(&vb, &value, sizeof vb);
+  memcpy(&wb, &weight, sizeof wb);
+  key = (uint64_t)vb << 32 | wb;
+  /* Fibonacci hashing; the table is at most half full, so probes are short */
+  h = (size_t)((key * UINT64_C(0x9E3779B97F4A7C15)) >> 40) & (NS_MF_CODE_HASH - 1);
+  while (t->code[h] != UINT16_MAX) {
+    if (t->key[h] == key) return t->code[h];
+    h = (h + 1) & (NS_MF_CODE_HASH - 1);
+  }
+  if (d->n_codes >= t->cap) return -1;
+  t->key[h] = key;
+  t->code[h] = (uint16_t)d->n_codes;
+  d->values[d->n_codes] = value;
+  d->weights[d->n_codes] = weight;
+  return (int)d->n_codes++;
+}
+
 int ns_mf_fit_gathered(const ns_bigraph *g, const ns_mf_gathered *d, const ns_mf_params *p,
                        ns_pool *pool, ns_mf_model *m) {
   if (!g || !d) return NS_EINVAL;
   /* a row must fit in the slot's low bits; checked first, so a caller can
   ** learn it without building anything else */
-  if (g->n_raters > NS_MF_MAX_ROWS || g->n_notes > NS_MF_MAX_ROWS) return NS_ERANGE;
+  if (d->row_bits > NS_MF_MAX_ROW_BITS || g->n_raters > (size_t)1 << d->row_bits ||
+      g->n_notes > (size_t)1 << d->row_bits)
+    return NS_ERANGE;
   return fit_impl(g, NULL, NULL, d, p, pool, m);
 }
 
@@ -613,7 +664,7 @@ static int fit_impl(const ns_bigraph *g, const float *value, const float *weight
                     ns_mf_model *m) {
   const double t0 = ns_monotonic_s();
   mf_side us, ns;
-  double *pack = NULL, *part = NULL;
+  double *pack = NULL, *part = NULL, *vw = NULL;
   double ru[2] = {0, 0}, rn[2] = {0, 0}, tot[P_N], L, Lprev, D = 0;
   double N, mu;
   int k, fit_users, fit_notes, fit_mu, rc;
@@ -637,19 +688,26 @@ static int fit_impl(const ns_bigraph *g, const float *value, const float *weight
   pack = ns_mallocn(NS_MAX(NS_MAX(g->n_raters, g->n_notes), (size_t)1) * (size_t)(k + 1),
                     sizeof(double));
   part = ns_mallocn(NS_MAX(nch, (size_t)1) * P_N, sizeof(double));
-  if (!pack || !part) {
+  if (d) vw = ns_mallocn(2 * (size_t)NS_MAX(d->n_codes, 1u), sizeof(double));
+  if (!pack || !part || (d && !vw)) {
     rc = NS_ENOMEM;
     goto out;
   }
   if (d) {
-    /* the caller's arrays are the gathered sides; codes read as the
-    ** double of the float target, as ns_mf_fit reads its values */
+    /* the caller's arrays are the gathered sides; a code reads as the
+    ** doubles of the float target and weight, as ns_mf_fit reads its
+    ** columns (unused weights of the per-slot layout are never read) */
+    for (unsigned c = 0; c < d->n_codes; c++) {
+      vw[2 * c] = (double)d->values[c];
+      vw[2 * c + 1] = d->rater_pw ? 1.0 : (double)d->weights[c];
+    }
     us.slot = d->rater_slot;
     us.pw = (float *)d->rater_pw;
     ns.slot = d->note_slot;
     ns.pw = (float *)d->note_pw;
-    for (unsigned c = 0; c < NS_MF_MAX_VALUES; c++)
-      us.vtab[c] = ns.vtab[c] = (double)d->values[c];
+    us.vw = ns.vw = vw;
+    us.shift = ns.shift = d->row_bits;
+    us.mask = ns.mask = (uint32_t)(((uint64_t)1 << d->row_bits) - 1);
     us.borrowed = ns.borrowed = 1;
   } else if ((fit_users && (rc = gather_side(pool, &us, g->n_edges, value, weight)) != 0) ||
              (rc = gather_side(pool, &ns, g->n_edges, value, weight)) != 0) {
@@ -706,6 +764,7 @@ out:
   release_side(&ns);
   free(pack);
   free(part);
+  free(vw);
   m->seconds = ns_monotonic_s() - t0;
   return rc;
 }

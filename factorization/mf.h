@@ -105,43 +105,91 @@ int ns_mf_fit(const ns_bigraph *g, const float *value, const float *weight,
 ** solver reads them, per side in CSR order and packed to 4 bytes a slot.
 ** For the rater side, rater u's ratings are slots rater_off[u] ..
 ** rater_off[u+1] of rater_slot, in increasing rating order; each slot is
-** ns_mf_slot(note row, value code), the rating's target being
-** values[code].  rater_pw holds the weight per slot (NULL = all 1, then
-** note_pw is NULL too).  The note side likewise (note_slot: rater rows).
-** g supplies only n_raters, n_notes, n_edges, rater_off and note_off (its
-** edge arrays may be NULL).
+** ns_mf_slot(note row, code, row_bits).  The note side likewise (note_slot:
+** rater rows).  g supplies only n_raters, n_notes, n_edges, rater_off and
+** note_off (its edge arrays may be NULL).
 **
-** The targets of a fit are a few distinct values (the pipeline's
-** helpfulness levels 0, 0.5, 1), so a code of NS_MF_VALUE_BITS in the
-** slot's top bits replaces the float target, and the other row keeps the
-** low 32 - NS_MF_VALUE_BITS bits: each side has at most NS_MF_MAX_ROWS rows
-** (NS_ERANGE otherwise, checked before anything else is read).  That is
-** 8 bytes per rating (both sides), 16 with weights.  With the same ratings
-** in the same order the result is ns_mf_fit's bit for bit (values[code] is
-** the float ns_mf_fit would have read); the fit then needs no per-rating
-** input columns, no edge-id CSR and no gathering scratch (engine/pipeline.c
-** writes its subsets straight into this form).  Every entry of values must
-** be finite (unused ones 0), every slot's row in range, the weights as
-** ns_mf_fit's (NS_EINVAL otherwise).  The arrays are read, never freed. */
-#define NS_MF_VALUE_BITS 2
-#define NS_MF_MAX_VALUES (1u << NS_MF_VALUE_BITS)             /* codes 0..3 */
-#define NS_MF_ROW_BITS (32 - NS_MF_VALUE_BITS)
-#define NS_MF_MAX_ROWS ((size_t)1 << NS_MF_ROW_BITS)          /* 2^30 rows a side */
-#define NS_MF_ROW_MASK ((uint32_t)(NS_MF_MAX_ROWS - 1))
+** A slot's low row_bits bits are the other row, its high 32 - row_bits bits
+** a code into the fit's table: the rating's target is values[code] and,
+** unless per-slot weights are given, its weight weights[code].  A fit's
+** targets are a few values (the pipeline's helpfulness levels 0, 0.5, 1)
+** and its weights a few more (1, 1/m for raters of coordinated groups), so
+** the (value, weight) pairs of a whole fit fit the table and the code bits:
+** 4 bytes per rating per side, 8 in all, weighted or not.  row_bits is the
+** caller's choice per fit -- ns_mf_row_bits(max(n_raters, n_notes)) leaves
+** the most code bits -- and each side must have at most 2^row_bits rows,
+** row_bits <= NS_MF_MAX_ROW_BITS (NS_ERANGE otherwise, checked before
+** anything else is read).  When a fit has more distinct pairs than
+** ns_mf_max_codes(row_bits), the codes name values only and rater_pw /
+** note_pw hold the weight per slot (16 bytes per rating; weights[] is then
+** not read); pw NULL = the table's weights (1.0f for an unweighted fit).
+**
+** With the same ratings in the same order the result is ns_mf_fit's bit
+** for bit: the table holds the very floats ns_mf_fit would read, widened to
+** double the same way, in the same expressions.  The fit needs no
+** per-rating input columns, no edge-id CSR and no gathering scratch
+** (engine/pipeline.c writes its subsets straight into this form).  n_codes
+** <= NS_MF_MAX_CODES entries of the table are used; each must be finite
+** (weights >= 0 too, as ns_mf_fit's), every slot's row and code in range
+** (NS_EINVAL otherwise).  The arrays are read, never freed. */
+#define NS_MF_MAX_ROW_BITS 30
+#define NS_MF_MAX_ROWS ((size_t)1 << NS_MF_MAX_ROW_BITS)      /* 2^30 rows a side */
+/* At most 2^12 table entries: a fit's helpfulness values times its distinct
+** coordination weights (each a float of max_share * r / m: a few per group
+** size and note size, graph/coord.c ns_coord_weights) stay far below it;
+** the biggest public fits (~2^20 rows) still have 12 code bits. */
+#define NS_MF_CODE_BITS 12
+#define NS_MF_MAX_CODES (1u << NS_MF_CODE_BITS)                /* table entries */
 
-/* The slot of a rating on row other (< NS_MF_MAX_ROWS) with value code
-** code (< NS_MF_MAX_VALUES); the caller checks both ranges. */
-static inline uint32_t ns_mf_slot(uint32_t other, unsigned code) {
-  return other | (uint32_t)code << NS_MF_ROW_BITS;
+/* The fewest row bits that name n_rows rows (0 for 0 or 1 row); more than
+** NS_MF_MAX_ROW_BITS when n_rows > NS_MF_MAX_ROWS. */
+static inline unsigned ns_mf_row_bits(size_t n_rows) {
+  unsigned b = 0;
+  while (b < 63 && ((size_t)1 << b) < n_rows) b++;
+  return b;
+}
+
+/* How many codes a slot with row_bits (<= NS_MF_MAX_ROW_BITS) row bits can
+** name in the table: min(2^(32 - row_bits), NS_MF_MAX_CODES), at least 4. */
+static inline unsigned ns_mf_max_codes(unsigned row_bits) {
+  return 32 - row_bits >= NS_MF_CODE_BITS ? NS_MF_MAX_CODES : 1u << (32 - row_bits);
+}
+
+/* The slot of a rating on row other (< 2^row_bits) with code code
+** (< ns_mf_max_codes(row_bits)); the caller checks the ranges. */
+static inline uint32_t ns_mf_slot(uint32_t other, unsigned code, unsigned row_bits) {
+  return other | (uint32_t)code << row_bits;
 }
 
 typedef struct ns_mf_gathered {
   const uint32_t *rater_slot, *note_slot;  /* per CSR slot: other row | code */
-  const float *rater_pw, *note_pw;         /* per CSR slot: weight, or NULL */
-  float values[NS_MF_MAX_VALUES];          /* target of each code */
+  const float *rater_pw, *note_pw;         /* per CSR slot: weight, or NULL:
+                                           ** weights[code] */
+  unsigned row_bits;                       /* a slot's low bits: the row */
+  unsigned n_codes;                        /* table entries in use */
+  float values[NS_MF_MAX_CODES];           /* target of each code */
+  float weights[NS_MF_MAX_CODES];          /* weight of each code (pw NULL) */
 } ns_mf_gathered;
 int ns_mf_fit_gathered(const ns_bigraph *g, const ns_mf_gathered *d, const ns_mf_params *p,
                        ns_pool *pool, ns_mf_model *m);
+
+/* Building a fit's table: the codes of the distinct (value, weight) pairs
+** by their bits, in order of first appearance, found through a small
+** open-addressing hash (a fit has few pairs but millions of ratings to
+** look up).  ns_mf_codes_init empties the table of d (d->n_codes = 0) and
+** allows cap (<= NS_MF_MAX_CODES; ns_mf_max_codes(row_bits)) codes.
+** ns_mf_code returns the code of (value, weight) -- a new pair gets the
+** next code and its d->values / d->weights entries -- or -1 when the pair
+** is new and cap codes are taken (the caller then falls back to per-slot
+** weights: codes of (value, 1.0f) and rater_pw / note_pw). */
+#define NS_MF_CODE_HASH (2 * NS_MF_MAX_CODES)
+typedef struct ns_mf_codes {
+  uint64_t key[NS_MF_CODE_HASH];   /* value bits << 32 | weight bits */
+  uint16_t code[NS_MF_CODE_HASH];  /* UINT16_MAX: empty */
+  unsigned cap;
+} ns_mf_codes;
+void ns_mf_codes_init(ns_mf_codes *t, ns_mf_gathered *d, unsigned cap);
+int ns_mf_code(ns_mf_codes *t, ns_mf_gathered *d, float value, float weight);
 
 /* L of the current parameters (same definition as above).  NAN if the
 ** arguments do not match (as ns_mf_fit's NS_EINVAL) or memory runs out. */

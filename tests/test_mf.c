@@ -367,97 +367,146 @@ static void check_threads(int k, int weighted) {
 TEST(mf_threads_identical_k1) { check_threads(1, 1); }
 TEST(mf_threads_identical_k3) { check_threads(3, 0); }
 
+/* Coordination-like weights: 1/m for m = 1..5, so a fit has few distinct
+** (value, weight) pairs (15) and they fit a table. */
+static void prob_weight_levels(prob *p) {
+  for (size_t e = 0; e < p->ne; e++) p->w[e] = 1.0f / (float)(1 + (e * 7 + e / 3) % 5);
+}
+
 /* The packed sides of ns_mf_fit_gathered laid out by hand from a prob (row
-** by row, ratings in edge order, the value table in the order given by
-** tab, code 3 unused); *rsl etc. are malloc'd. */
-static void pack_prob(const prob *p, const float tab[NS_MF_MAX_VALUES], int weighted,
-                      ns_bigraph *sides, ns_mf_gathered *d, uint32_t **rsl, uint32_t **nsl,
-                      float **rpw, float **npw) {
+** by row, ratings in edge order) with row_bits row bits; *rsl etc. are
+** malloc'd.  per_slot = 0: the codes name (value, weight) pairs (weight
+** 1.0f unweighted), per_slot = 1: values only, the weights per slot (the
+** fallback layout).  The codes come from ns_mf_codes, as in the pipeline,
+** but in another order (first appearance in reverse edge order, after one
+** pair no slot uses), so a code is only a name.  Returns 0, or -1 when
+** the pairs do not fit the codes (the arrays are then freed). */
+static int pack_prob(const prob *p, unsigned row_bits, int per_slot, ns_bigraph *sides,
+                     ns_mf_gathered *d, uint32_t **rsl, uint32_t **nsl, float **rpw,
+                     float **npw) {
   const ns_bigraph *g = p->g;
+  ns_mf_codes *t = malloc(sizeof *t);
+  int *code = malloc(g->n_edges * sizeof *code);
+  int weighted = p->w != NULL;
   *rsl = malloc(g->n_edges * sizeof **rsl);
   *nsl = malloc(g->n_edges * sizeof **nsl);
-  *rpw = weighted ? malloc(g->n_edges * sizeof **rpw) : NULL;
-  *npw = weighted ? malloc(g->n_edges * sizeof **npw) : NULL;
-  ASSERT(*rsl && *nsl && (!weighted || (*rpw && *npw)));
+  *rpw = weighted && per_slot ? malloc(g->n_edges * sizeof **rpw) : NULL;
+  *npw = weighted && per_slot ? malloc(g->n_edges * sizeof **npw) : NULL;
+  ASSERT(t && code && *rsl && *nsl && (!(weighted && per_slot) || (*rpw && *npw)));
+  memset(d, 0, sizeof *d);
+  ns_mf_codes_init(t, d, ns_mf_max_codes(row_bits));
+  ASSERT_EQ(ns_mf_code(t, d, 0.25f, 3.0f), 0);   /* unused by any slot */
+  for (size_t e = g->n_edges; e-- > 0;) {
+    float w = weighted && !per_slot ? p->w[e] : 1.0f;
+    if ((code[e] = ns_mf_code(t, d, p->val[e], w)) < 0) {
+      free(t), free(code), free(*rsl), free(*nsl), free(*rpw), free(*npw);
+      *rsl = *nsl = NULL;
+      *rpw = *npw = NULL;
+      return -1;
+    }
+  }
   for (size_t j = 0; j < g->n_edges; j++) {
     uint32_t a = g->rater_edges[j], b = ns_bigraph_note_edge(g, j);
-    unsigned ca = 0, cb = 0;
-    while (ca < NS_MF_MAX_VALUES && tab[ca] != p->val[a]) ca++;
-    while (cb < NS_MF_MAX_VALUES && tab[cb] != p->val[b]) cb++;
-    ASSERT(ca < NS_MF_MAX_VALUES && cb < NS_MF_MAX_VALUES);
-    (*rsl)[j] = ns_mf_slot((uint32_t)g->edge_note[a], ca);
-    (*nsl)[j] = ns_mf_slot((uint32_t)g->edge_rater[b], cb);
-    if (weighted) {
+    (*rsl)[j] = ns_mf_slot((uint32_t)g->edge_note[a], (unsigned)code[a], row_bits);
+    (*nsl)[j] = ns_mf_slot((uint32_t)g->edge_rater[b], (unsigned)code[b], row_bits);
+    if (*rpw) {
       (*rpw)[j] = p->w[a];
       (*npw)[j] = p->w[b];
     }
   }
+  free(t);
+  free(code);
   memset(sides, 0, sizeof *sides);
   sides->n_raters = p->nu;
   sides->n_notes = p->nn;
   sides->n_edges = g->n_edges;
   sides->rater_off = g->rater_off;
   sides->note_off = g->note_off;
-  memset(d, 0, sizeof *d);
   d->rater_slot = *rsl;
   d->note_slot = *nsl;
   d->rater_pw = *rpw;
   d->note_pw = *npw;
-  memcpy(d->values, tab, sizeof d->values);
+  d->row_bits = row_bits;
+  return 0;
+}
+
+/* Parameters, mu, loss, mse and passes of two fits are the same bits. */
+static void assert_same_fit(const ns_mf_model *a, const ns_mf_model *b) {
+  ASSERT(memcmp(a->block, b->block,
+                (a->n_users + a->n_notes) * (size_t)(a->k + 1) * sizeof(double)) == 0);
+  ASSERT(memcmp(&a->mu, &b->mu, sizeof(double)) == 0);
+  ASSERT(memcmp(&a->loss, &b->loss, sizeof(double)) == 0);
+  ASSERT(memcmp(&a->mse, &b->mse, sizeof(double)) == 0);
+  ASSERT_EQ(a->iters, b->iters);
 }
 
 /* ns_mf_fit_gathered on packed sides laid out by hand gives ns_mf_fit's
-** bits on the same ratings: engine/pipeline.c relies on it.  The table's
-** order is not the values' order (a code is only a name), and with
-** threads > 1 the packed passes run on a pool. */
+** bits on the same ratings: engine/pipeline.c relies on it.  Weighted,
+** three layouts: the (value, weight) table with the fewest row bits and
+** with more, and the per-slot weights (the fallback: 30 row bits leave 4
+** codes, the 3 values and the unused pair); unweighted, the table's 1.0f
+** weights.  With threads > 1 the packed passes run on a pool. */
 static void check_gathered(int k, int weighted, int threads) {
-  static const float tab[NS_MF_MAX_VALUES] = {1.0f, 0.0f, 0.5f, 0.0f};
+  const int layouts = weighted ? 3 : 2;
   prob p;
   ns_mf_params pr;
   ns_mf_model m[2];
   ns_bigraph sides;
-  ns_mf_gathered d;
+  ns_mf_gathered *d = malloc(sizeof *d);
   uint32_t *rsl, *nsl;
   float *rpw, *npw;
   ns_pool *pool = NULL;
+  unsigned rb;
+  float keep;
+  ASSERT(d);
   if (threads > 1) ASSERT_OK(ns_pool_new(threads, &pool));
   prob_random(&p, 500, 300, 8000, weighted, 7);
-  pack_prob(&p, tab, weighted, &sides, &d, &rsl, &nsl, &rpw, &npw);
-  ns_mf_params_default(&pr);
-  pr.k = k;
-  pr.max_iters = 12;
-  pr.seed = 5;
-  ASSERT_OK(ns_mf_model_init(&m[0], p.nu, p.nn, k));
-  ASSERT_OK(ns_mf_model_init(&m[1], p.nu, p.nn, k));
-  ASSERT_OK(ns_mf_fit(p.g, p.val, weighted ? p.w : NULL, &pr, pool, &m[0]));
-  ASSERT_OK(ns_mf_fit_gathered(&sides, &d, &pr, pool, &m[1]));
-  ASSERT(m[0].iters > 1);
-  ASSERT(m[0].loss > 0 && m[0].mse > 0);
-  ASSERT(memcmp(m[0].block, m[1].block, (p.nu + p.nn) * (size_t)(k + 1) * sizeof(double)) == 0);
-  ASSERT(memcmp(&m[0].mu, &m[1].mu, sizeof(double)) == 0);
-  ASSERT(memcmp(&m[0].loss, &m[1].loss, sizeof(double)) == 0);
-  ASSERT(memcmp(&m[0].mse, &m[1].mse, sizeof(double)) == 0);
-  ASSERT_EQ(m[0].iters, m[1].iters);
-  /* a frozen-rater refit from the fitted model (the final-scoring shape)
-  ** matches too */
-  pr.freeze_users = 1;
-  pr.init_from_model = 1;
-  pr.flip_sign = 0;
-  pr.note_reg_scale = 3.5;
-  ASSERT_OK(ns_mf_fit(p.g, p.val, weighted ? p.w : NULL, &pr, pool, &m[0]));
-  ASSERT_OK(ns_mf_fit_gathered(&sides, &d, &pr, pool, &m[1]));
-  ASSERT(memcmp(m[0].block, m[1].block, (p.nu + p.nn) * (size_t)(k + 1) * sizeof(double)) == 0);
-  ASSERT(memcmp(&m[0].loss, &m[1].loss, sizeof(double)) == 0);
-  ASSERT_EQ(m[0].iters, m[1].iters);
-  /* the table is what the fit reads: another value for code 0 (1.0 -> 0.75)
-  ** gives another model */
-  d.values[0] = 0.75f;
-  ASSERT_OK(ns_mf_fit_gathered(&sides, &d, &pr, pool, &m[1]));
-  ASSERT(memcmp(m[0].block, m[1].block, (p.nu + p.nn) * (size_t)(k + 1) * sizeof(double)) != 0);
-  ns_mf_model_free(&m[0]);
-  ns_mf_model_free(&m[1]);
-  free(rsl), free(nsl), free(rpw), free(npw);
+  if (weighted) prob_weight_levels(&p);
+  rb = ns_mf_row_bits(500);
+  ASSERT_EQ(rb, 9u);
+  for (int lay = 0; lay < layouts; lay++) {
+    unsigned bits = lay == 0 ? rb : lay == 1 ? 20 : NS_MF_MAX_ROW_BITS;
+    ASSERT_OK(pack_prob(&p, bits, lay == 2, &sides, d, &rsl, &nsl, &rpw, &npw));
+    /* the table: 1 unused + 3 values x (5 weights | 1) */
+    ASSERT_EQ(d->n_codes, lay == 2 ? 4u : weighted ? 16u : 4u);
+    ASSERT((d->rater_pw != NULL) == (lay == 2));
+    ns_mf_params_default(&pr);
+    pr.k = k;
+    pr.max_iters = 12;
+    pr.seed = 5;
+    ASSERT_OK(ns_mf_model_init(&m[0], p.nu, p.nn, k));
+    ASSERT_OK(ns_mf_model_init(&m[1], p.nu, p.nn, k));
+    ASSERT_OK(ns_mf_fit(p.g, p.val, p.w, &pr, pool, &m[0]));
+    ASSERT_OK(ns_mf_fit_gathered(&sides, d, &pr, pool, &m[1]));
+    ASSERT(m[0].iters > 1);
+    ASSERT(m[0].loss > 0 && m[0].mse > 0);
+    assert_same_fit(&m[0], &m[1]);
+    /* a frozen-rater refit from the fitted model (the final-scoring shape)
+    ** matches too */
+    pr.freeze_users = 1;
+    pr.init_from_model = 1;
+    pr.flip_sign = 0;
+    pr.note_reg_scale = 3.5;
+    ASSERT_OK(ns_mf_fit(p.g, p.val, p.w, &pr, pool, &m[0]));
+    ASSERT_OK(ns_mf_fit_gathered(&sides, d, &pr, pool, &m[1]));
+    assert_same_fit(&m[0], &m[1]);
+    /* the table is what the fit reads: another value for code 1 gives
+    ** another model, and so does another weight (unless per slot) */
+    keep = d->values[1];
+    d->values[1] = keep == 1.0f ? 0.75f : 1.0f;
+    ASSERT_OK(ns_mf_fit_gathered(&sides, d, &pr, pool, &m[1]));
+    ASSERT(memcmp(m[0].block, m[1].block, (p.nu + p.nn) * (size_t)(k + 1) * sizeof(double)) != 0);
+    d->values[1] = keep;
+    d->weights[1] *= 2;
+    ASSERT_OK(ns_mf_fit_gathered(&sides, d, &pr, pool, &m[1]));
+    ASSERT((memcmp(m[0].block, m[1].block, (p.nu + p.nn) * (size_t)(k + 1) * sizeof(double)) ==
+            0) == (lay == 2));
+    ns_mf_model_free(&m[0]);
+    ns_mf_model_free(&m[1]);
+    free(rsl), free(nsl), free(rpw), free(npw);
+  }
   prob_free(&p);
+  free(d);
   ns_pool_free(pool);
 }
 
@@ -466,59 +515,192 @@ TEST(mf_gathered_matches_fit_k1_weighted_pool) { check_gathered(1, 1, 2); }
 TEST(mf_gathered_matches_fit_k2) { check_gathered(2, 0, 1); }
 TEST(mf_gathered_matches_fit_k3_weighted_pool) { check_gathered(3, 1, 2); }
 
-/* What ns_mf_fit_gathered refuses: a side with more rows than a slot can
-** name (NS_ERANGE, before anything is read: no 2^30-row model needed), a
-** slot's row out of range, a non-finite table entry (even an unused one),
-** a negative weight, one weight side without the other (NS_EINVAL). */
+/* The row bits and the codes they leave. */
+TEST(mf_gathered_row_bits) {
+  ASSERT_EQ(ns_mf_row_bits(0), 0u);
+  ASSERT_EQ(ns_mf_row_bits(1), 0u);
+  ASSERT_EQ(ns_mf_row_bits(2), 1u);
+  ASSERT_EQ(ns_mf_row_bits(3), 2u);
+  ASSERT_EQ(ns_mf_row_bits(1024), 10u);
+  ASSERT_EQ(ns_mf_row_bits(1025), 11u);
+  ASSERT_EQ(ns_mf_row_bits(NS_MF_MAX_ROWS), 30u);
+  ASSERT_EQ(ns_mf_row_bits(NS_MF_MAX_ROWS + 1), 31u);
+  ASSERT(NS_MF_MAX_ROWS == (size_t)1 << 30);
+  ASSERT_EQ(NS_MF_MAX_CODES, 4096u);
+  ASSERT_EQ(ns_mf_max_codes(0), NS_MF_MAX_CODES);
+  ASSERT_EQ(ns_mf_max_codes(20), 4096u);
+  ASSERT_EQ(ns_mf_max_codes(21), 2048u);
+  ASSERT_EQ(ns_mf_max_codes(23), 512u);
+  ASSERT_EQ(ns_mf_max_codes(30), 4u);
+  ASSERT_EQ(ns_mf_slot((1u << 30) - 1, 3, 30), 0xFFFFFFFFu);
+  ASSERT_EQ(ns_mf_slot(5, 2, 30), 0x80000005u);
+  ASSERT_EQ(ns_mf_slot(5, 1023, 14), 5u | 1023u << 14);
+  ASSERT_EQ(ns_mf_slot(0, 7, 0), 7u);
+}
+
+/* More distinct pairs than codes: ns_mf_code says so (-1, the table
+** unchanged), the caller falls back to codes of values and per-slot
+** weights, and that fit is still ns_mf_fit's bit for bit.  Weights drawn
+** uniformly give ~8000 pairs; the 9 row bits leave 4096 codes. */
+TEST(mf_gathered_fallback_too_many_pairs) {
+  prob p;
+  ns_mf_params pr;
+  ns_mf_model m[2];
+  ns_bigraph sides;
+  ns_mf_gathered *d = malloc(sizeof *d);
+  ns_mf_codes *t = malloc(sizeof *t);
+  uint32_t *rsl, *nsl;
+  float *rpw, *npw;
+  unsigned rb;
+  ASSERT(d && t);
+  prob_random(&p, 500, 300, 8000, 1, 11);
+  rb = ns_mf_row_bits(NS_MAX(p.nu, p.nn));
+  ASSERT_EQ(ns_mf_max_codes(rb), NS_MF_MAX_CODES);
+  ASSERT_EQ(pack_prob(&p, rb, 0, &sides, d, &rsl, &nsl, &rpw, &npw), -1);
+  /* the cap: the first 4096 distinct pairs get codes, the next is refused
+  ** and leaves the table as it was; a pair already in it still has its code */
+  memset(d, 0, sizeof *d);
+  ns_mf_codes_init(t, d, NS_MF_MAX_CODES);
+  {
+    size_t e = 0;
+    int c = 0, first = -1;
+    for (; e < p.ne && (c = ns_mf_code(t, d, p.val[e], p.w[e])) >= 0; e++)
+      if (first < 0) first = c;
+    ASSERT(e < p.ne && c == -1);
+    ASSERT_EQ(d->n_codes, NS_MF_MAX_CODES);
+    ASSERT_EQ(first, 0);
+    ASSERT(d->values[0] == p.val[0] && d->weights[0] == p.w[0]);
+    ASSERT_EQ(ns_mf_code(t, d, p.val[e], p.w[e]), -1);
+    ASSERT_EQ(ns_mf_code(t, d, p.val[0], p.w[0]), 0);
+    ASSERT_EQ(d->n_codes, NS_MF_MAX_CODES);
+  }
+  /* a small cap (30 row bits: 4 codes) refuses the fifth pair */
+  ns_mf_codes_init(t, d, ns_mf_max_codes(30));
+  ASSERT_EQ(d->n_codes, 0u);
+  for (int i = 0; i < 4; i++) ASSERT_EQ(ns_mf_code(t, d, (float)i, 1.0f), i);
+  ASSERT_EQ(ns_mf_code(t, d, 0.0f, 0.5f), -1);
+  ASSERT_EQ(ns_mf_code(t, d, 3.0f, 1.0f), 3);
+  /* -0.0f and 0.0f are different bits, so different pairs */
+  ns_mf_codes_init(t, d, 8);
+  ASSERT_EQ(ns_mf_code(t, d, 0.0f, 1.0f), 0);
+  ASSERT_EQ(ns_mf_code(t, d, -0.0f, 1.0f), 1);
+  /* the fallback layout */
+  ASSERT_OK(pack_prob(&p, rb, 1, &sides, d, &rsl, &nsl, &rpw, &npw));
+  ASSERT(d->rater_pw && d->note_pw);
+  ASSERT_EQ(d->n_codes, 4u);
+  ns_mf_params_default(&pr);
+  pr.max_iters = 10;
+  ASSERT_OK(ns_mf_model_init(&m[0], p.nu, p.nn, 1));
+  ASSERT_OK(ns_mf_model_init(&m[1], p.nu, p.nn, 1));
+  ASSERT_OK(ns_mf_fit(p.g, p.val, p.w, &pr, NULL, &m[0]));
+  ASSERT_OK(ns_mf_fit_gathered(&sides, d, &pr, NULL, &m[1]));
+  ASSERT(m[0].iters > 1);
+  assert_same_fit(&m[0], &m[1]);
+  ns_mf_model_free(&m[0]);
+  ns_mf_model_free(&m[1]);
+  free(rsl), free(nsl), free(rpw), free(npw);
+  prob_free(&p);
+  free(d);
+  free(t);
+}
+
+/* What ns_mf_fit_gathered refuses: a side with more rows than the slot's
+** row bits can name, or row bits past NS_MF_MAX_ROW_BITS (NS_ERANGE, before
+** anything is read: no 2^30-row model needed); a slot's row or code out of
+** range, a non-finite table entry in use, a negative or non-finite table
+** weight, a negative slot weight, one weight side without the other, too
+** many codes (NS_EINVAL). */
 TEST(mf_gathered_rejects_bad_input) {
-  static const float tab[NS_MF_MAX_VALUES] = {0.0f, 0.5f, 1.0f, 0.0f};
   prob p;
   ns_mf_params pr;
   ns_mf_model m;
   ns_bigraph sides, big;
-  ns_mf_gathered d;
+  ns_mf_gathered *d = malloc(sizeof *d);
   uint32_t *rsl, *nsl, keep;
   float *rpw, *npw;
+  unsigned rb;
+  ASSERT(d);
   prob_random(&p, 40, 30, 300, 1, 3);
-  pack_prob(&p, tab, 1, &sides, &d, &rsl, &nsl, &rpw, &npw);
+  prob_weight_levels(&p);
+  rb = ns_mf_row_bits(40);
+  ASSERT_EQ(rb, 6u);
   ns_mf_params_default(&pr);
   ASSERT_OK(ns_mf_model_init(&m, p.nu, p.nn, 1));
-  ASSERT_OK(ns_mf_fit_gathered(&sides, &d, &pr, NULL, &m));
-  ASSERT(NS_MF_MAX_ROWS == (size_t)1 << 30);
-  ASSERT_EQ(ns_mf_slot(NS_MF_ROW_MASK, 3), 0xFFFFFFFFu);
-  ASSERT_EQ(ns_mf_slot(5, 2), 0x80000005u);
+
+  /* the table layout */
+  ASSERT_OK(pack_prob(&p, rb, 0, &sides, d, &rsl, &nsl, &rpw, &npw));
+  ASSERT_OK(ns_mf_fit_gathered(&sides, d, &pr, NULL, &m));
+  /* the row range: too few row bits for the raters (40 > 32) or the notes */
+  d->row_bits = 5;
+  ASSERT_ERR(ns_mf_fit_gathered(&sides, d, &pr, NULL, &m), NS_ERANGE);
+  d->row_bits = NS_MF_MAX_ROW_BITS + 1;
+  ASSERT_ERR(ns_mf_fit_gathered(&sides, d, &pr, NULL, &m), NS_ERANGE);
+  d->row_bits = 30;
   big = sides;
   big.n_notes = NS_MF_MAX_ROWS + 1;
-  ASSERT_ERR(ns_mf_fit_gathered(&big, &d, &pr, NULL, &m), NS_ERANGE);
+  ASSERT_ERR(ns_mf_fit_gathered(&big, d, &pr, NULL, &m), NS_ERANGE);
   big = sides;
   big.n_raters = NS_MF_MAX_ROWS + 1;
-  ASSERT_ERR(ns_mf_fit_gathered(&big, &d, &pr, NULL, &m), NS_ERANGE);
+  ASSERT_ERR(ns_mf_fit_gathered(&big, d, &pr, NULL, &m), NS_ERANGE);
+  big = sides;
+  big.n_raters = 65;  /* > 2^6 */
+  d->row_bits = rb;
+  ASSERT_ERR(ns_mf_fit_gathered(&big, d, &pr, NULL, &m), NS_ERANGE);
+  big = sides;
+  big.n_notes = 65;
+  ASSERT_ERR(ns_mf_fit_gathered(&big, d, &pr, NULL, &m), NS_ERANGE);
   /* a row past the other side's rows (the code bits are not the row) */
   keep = rsl[7];
-  rsl[7] = ns_mf_slot((uint32_t)p.nn, 1);
-  ASSERT_ERR(ns_mf_fit_gathered(&sides, &d, &pr, NULL, &m), NS_EINVAL);
+  rsl[7] = ns_mf_slot((uint32_t)p.nn, 1, rb);
+  ASSERT_ERR(ns_mf_fit_gathered(&sides, d, &pr, NULL, &m), NS_EINVAL);
   rsl[7] = keep;
   keep = nsl[9];
-  nsl[9] = ns_mf_slot((uint32_t)p.nu, 0);
-  ASSERT_ERR(ns_mf_fit_gathered(&sides, &d, &pr, NULL, &m), NS_EINVAL);
+  nsl[9] = ns_mf_slot((uint32_t)p.nu, 0, rb);
+  ASSERT_ERR(ns_mf_fit_gathered(&sides, d, &pr, NULL, &m), NS_EINVAL);
   nsl[9] = keep;
-  d.values[3] = NAN;
-  ASSERT_ERR(ns_mf_fit_gathered(&sides, &d, &pr, NULL, &m), NS_EINVAL);
-  d.values[3] = INFINITY;
-  ASSERT_ERR(ns_mf_fit_gathered(&sides, &d, &pr, NULL, &m), NS_EINVAL);
-  d.values[3] = 0;
+  /* a code past the table's entries in use */
+  keep = nsl[4];
+  nsl[4] = ns_mf_slot(keep & 63u, d->n_codes, rb);
+  ASSERT_ERR(ns_mf_fit_gathered(&sides, d, &pr, NULL, &m), NS_EINVAL);
+  nsl[4] = keep;
+  d->n_codes = NS_MF_MAX_CODES + 1;
+  ASSERT_ERR(ns_mf_fit_gathered(&sides, d, &pr, NULL, &m), NS_EINVAL);
+  d->n_codes = 16;
+  /* table entries in use: finite values, finite weights >= 0 (code 0 is
+  ** used by no slot but is in use) */
+  d->values[0] = NAN;
+  ASSERT_ERR(ns_mf_fit_gathered(&sides, d, &pr, NULL, &m), NS_EINVAL);
+  d->values[0] = INFINITY;
+  ASSERT_ERR(ns_mf_fit_gathered(&sides, d, &pr, NULL, &m), NS_EINVAL);
+  d->values[0] = 0;
+  d->weights[0] = -1;
+  ASSERT_ERR(ns_mf_fit_gathered(&sides, d, &pr, NULL, &m), NS_EINVAL);
+  d->weights[0] = NAN;
+  ASSERT_ERR(ns_mf_fit_gathered(&sides, d, &pr, NULL, &m), NS_EINVAL);
+  d->weights[0] = 3;
+  /* entries past n_codes are not read */
+  d->values[16] = NAN;
+  d->weights[16] = -1;
+  ASSERT_OK(ns_mf_fit_gathered(&sides, d, &pr, NULL, &m));
+  free(rsl), free(nsl), free(rpw), free(npw);
+
+  /* the per-slot layout: the slot weights are checked, the table's not */
+  ASSERT_OK(pack_prob(&p, rb, 1, &sides, d, &rsl, &nsl, &rpw, &npw));
+  d->weights[1] = -1;
+  ASSERT_OK(ns_mf_fit_gathered(&sides, d, &pr, NULL, &m));
   rpw[11] = -1;
-  ASSERT_ERR(ns_mf_fit_gathered(&sides, &d, &pr, NULL, &m), NS_EINVAL);
+  ASSERT_ERR(ns_mf_fit_gathered(&sides, d, &pr, NULL, &m), NS_EINVAL);
   rpw[11] = 1;
-  d.note_pw = NULL;
-  ASSERT_ERR(ns_mf_fit_gathered(&sides, &d, &pr, NULL, &m), NS_EINVAL);
-  d.note_pw = npw;
-  ASSERT_ERR(ns_mf_fit_gathered(NULL, &d, &pr, NULL, &m), NS_EINVAL);
+  d->note_pw = NULL;
+  ASSERT_ERR(ns_mf_fit_gathered(&sides, d, &pr, NULL, &m), NS_EINVAL);
+  d->note_pw = npw;
+  ASSERT_ERR(ns_mf_fit_gathered(NULL, d, &pr, NULL, &m), NS_EINVAL);
   ASSERT_ERR(ns_mf_fit_gathered(&sides, NULL, &pr, NULL, &m), NS_EINVAL);
-  ASSERT_OK(ns_mf_fit_gathered(&sides, &d, &pr, NULL, &m));
+  ASSERT_OK(ns_mf_fit_gathered(&sides, d, &pr, NULL, &m));
   ns_mf_model_free(&m);
   free(rsl), free(nsl), free(rpw), free(npw);
   prob_free(&p);
+  free(d);
 }
 
 /* Same seed, same start; different seed, different start. */
