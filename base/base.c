@@ -269,14 +269,15 @@ size_t ns_peak_rss_bytes(void) {
   return (size_t)ru.ru_maxrss * 1024u; /* Linux reports KiB */
 }
 
-static size_t window_peak_rss_bytes(void) {
+/* A "Name:  N kB" field of /proc/self/status in bytes (0 when absent). */
+static size_t status_kb_field(const char *name) {
   char line[256];
-  size_t kb = 0;
+  size_t kb = 0, n = strlen(name);
   FILE *f = fopen("/proc/self/status", "r");
   if (!f) return 0;
   while (fgets(line, sizeof line, f))
-    if (strncmp(line, "VmHWM:", 6) == 0) {
-      kb = (size_t)strtoull(line + 6, NULL, 10);
+    if (strncmp(line, name, n) == 0 && line[n] == ':') {
+      kb = (size_t)strtoull(line + n + 1, NULL, 10);
       break;
     }
   fclose(f);
@@ -297,8 +298,9 @@ int ns_memtrace_on(void) {
 void ns_memtrace(const char *what) {
   FILE *f;
   if (!ns_memtrace_on()) return;
-  fprintf(stderr, "notescore: memtrace: %-40s peak %9.1f MiB\n", what,
-          (double)window_peak_rss_bytes() / 1048576.0);
+  fprintf(stderr, "notescore: memtrace: %-40s peak %9.1f MiB  at its end %9.1f MiB\n", what,
+          (double)status_kb_field("VmHWM") / 1048576.0,
+          (double)status_kb_field("VmRSS") / 1048576.0);
   if ((f = fopen("/proc/self/clear_refs", "w")) != NULL) {
     fputs("5", f);
     fclose(f);

@@ -124,9 +124,10 @@ double ns_monotonic_s(void);    /* monotonic seconds, for durations */
 size_t ns_peak_rss_bytes(void); /* peak resident set size of this process */
 /* The memory trace (NS_MEMTRACE=1 in the environment; a developer's tool
 ** for docs/architecture.md "Memory of a scoring run").  ns_memtrace(what)
-** prints "notescore: memtrace: WHAT  peak N MiB" on stderr -- the peak RSS
-** since the previous call (Linux VmHWM) -- and resets the peak (Linux
-** /proc/self/clear_refs), so each line is one window of the work.  A no-op
+** prints "notescore: memtrace: WHAT  peak N MiB  at its end M MiB" on
+** stderr -- the peak RSS since the previous call (Linux VmHWM) and the RSS
+** now -- and resets the peak (Linux /proc/self/clear_refs), so each line is
+** one window of the work and what it left resident.  A no-op
 ** without NS_MEMTRACE=1.  The resets lower what getrusage and the parent's
 ** wait4 report as the process's peak: measure that without the trace. */
 int ns_memtrace_on(void);
