@@ -79,6 +79,7 @@ void ns_guard_diligence_params_default(ns_guard_diligence_params *p) {
   p->rep_alpha = 0.1;
   p->max_passes = 30;
   p->tol = 2e-2;
+  p->max_codes = 0;
 }
 
 int ns_guard_diligence_label(uint32_t tags) { return (tags & NS_GUARD_DILIGENCE_TAGS) != 0; }
@@ -94,22 +95,64 @@ int ns_guard_low_diligence(double icpt) { return !isnan(icpt) && icpt > NS_GUARD
 typedef struct dside {
   size_t n;                /* rows */
   size_t *off;             /* n + 1 */
-  uint32_t *slot;          /* other side's row << 1 | target */
-  float *base;             /* base weight (r_weight; NULL: all 1); the round's
-                              weight is computed from it as a sweep reads
-                              it (slot_weight), not stored: 16 bytes per
-                              rating less across both sides */
+  uint32_t *slot;          /* other side's row << sh | base code << 1 | target */
+  unsigned sh;             /* 1 + the code's bits (1: no code) */
+  uint32_t cmask;          /* the code's mask (after >> 1) */
+  const float *btab;       /* code -> base weight, or NULL (no code) */
+  float *base;             /* base weight per slot when the weights are too
+                              many for the codes (else NULL: by code, or 1);
+                              the round's weight is computed from it as a
+                              sweep reads it (slot_weight), not stored */
 } dside;
 
 static void dside_free(dside *s) { free(s->off), free(s->slot), free(s->base); }
 
+/* The base weight of slot p (value sl): stored, by code, or 1. */
+static inline double dside_base(const dside *s, size_t p, uint32_t sl) {
+  return s->base ? (double)s->base[p] : s->btab ? (double)s->btab[(sl >> 1) & s->cmask] : 1.0;
+}
+
+/* A weighted fit's few distinct base weights (the engine's coordination
+** weights) as a code in each slot's spare bits instead of a float per slot
+** and side: 8 bytes per labelled rating less.  Up to DCODES codes, fewer
+** when the rows leave fewer bits (or ns_guard_diligence_params.max_codes
+** says so); past that the weights go per slot. */
+#define DCODES 4096
+typedef struct dcodes {
+  float tab[DCODES];
+  uint32_t bits[DCODES];
+  int32_t hash[2 * DCODES];  /* open addressing: index into tab, -1 empty */
+  unsigned n, cap, cbits;
+} dcodes;
+
+/* The code of weight w (by its bits), added in order of first appearance;
+** -1 when the table is full. */
+static int dcode(dcodes *t, float w) {
+  uint32_t b, h;
+  memcpy(&b, &w, sizeof b);
+  h = (b * 2654435761u) >> 19; /* 13 bits: 2 * DCODES slots */
+  for (;; h = (h + 1) & (2 * DCODES - 1)) {
+    int32_t i = t->hash[h];
+    if (i < 0) break;
+    if (t->bits[i] == b) return i;
+  }
+  if (t->n == t->cap) return -1;
+  t->hash[h] = (int32_t)t->n;
+  t->bits[t->n] = b;
+  t->tab[t->n] = w;
+  return (int)t->n++;
+}
+
 static int dside_alloc(dside *s, size_t n, const uint32_t *deg, const int32_t *orig, size_t N,
-                       int weighted) {
+                       int per_slot, const dcodes *ct) {
   s->n = n;
+  s->sh = ct ? 1 + ct->cbits : 1;
+  s->cmask = ct ? ((1u << ct->cbits) - 1) : 0;
+  s->btab = ct ? ct->tab : NULL;
   s->off = ns_mallocn(n + 1, sizeof *s->off);
   s->slot = ns_mallocn(N, sizeof *s->slot);
-  s->base = weighted ? ns_mallocn(N, sizeof *s->base) : NULL;
-  if (!s->off || !s->slot || (weighted && !s->base)) return NS_ENOMEM;
+  s->base = per_slot ? ns_mallocn(N, sizeof *s->base) : NULL;
+  if (!s->off || !s->slot || (per_slot && !s->base)) return NS_ENOMEM;
   s->off[0] = 0;
   for (size_t j = 0; j < n; j++) s->off[j + 1] = s->off[j] + deg[orig[j]];
   return 0;
@@ -156,9 +199,10 @@ typedef struct sweep_ctx {
 ** normalisation -- the same products, in the same order, a stored weight
 ** array held, so the fit's bits do not depend on storing it. */
 static inline double slot_weight(const sweep_ctx *c, size_t r, size_t p, uint32_t sl) {
-  double b = c->s->base ? c->s->base[p] : 1.0, w = (sl & 1) ? b * c->pos_weight : b;
+  double b = dside_base(c->s, p, sl), w = (sl & 1) ? b * c->pos_weight : b;
   if (c->rep)
-    w = c->side == SIDE_NOTE ? w * c->rep[sl >> 1] * c->tot[r] : w * c->rep[r] * c->tot[sl >> 1];
+    w = c->side == SIDE_NOTE ? w * c->rep[sl >> c->s->sh] * c->tot[r]
+                             : w * c->rep[r] * c->tot[sl >> c->s->sh];
   return w;
 }
 
@@ -177,14 +221,15 @@ static void NAME(const sweep_ctx *c, size_t r, double t0, double t1, rowd *o) { 
   const uint32_t *slot = c->s->slot;                                           \
   const T *other = c->TABLE;                                                   \
   const size_t lo = c->s->off[r], hi = c->s->off[r + 1], end = c->s->off[c->s->n]; \
+  const unsigned sh = c->s->sh;                                                \
   double g0 = 0, g1 = 0, h00 = 0, h01 = 0, h11 = 0, m0 = 0, m1 = 0;            \
   /* the two sides' slot layouts, written out so the loop has no branch on     \
   ** the side */                                                               \
   if (c->side == SIDE_NOTE) {                                                  \
     double gm = 0, hm = 0, c0 = 0, c1 = 0;                                     \
     for (size_t p = lo; p < hi; p++) {                                         \
-      if (p + PF < end) __builtin_prefetch(other + (size_t)(slot[p + PF] >> 1) * RT); \
-      const T *u = other + (size_t)(slot[p] >> 1) * RT;                        \
+      if (p + PF < end) __builtin_prefetch(other + (size_t)(slot[p + PF] >> sh) * RT); \
+      const T *u = other + (size_t)(slot[p] >> sh) * RT;                       \
       double x0 = u[1], x1 = u[2];                                             \
       double s = ns_logit_sigmoid(c->mu + (double)u[0] + x0 * t0 + x1 * t1);         \
       double w = slot_weight(c, r, p, slot[p]);                                \
@@ -206,8 +251,8 @@ static void NAME(const sweep_ctx *c, size_t r, double t0, double t1, rowd *o) { 
     const double base = c->mu, fu = c->self[r * RB + 2];                       \
     m0 = 1.0;                                                                  \
     for (size_t p = lo; p < hi; p++) {                                         \
-      if (p + PF < end) __builtin_prefetch(other + (size_t)(slot[p + PF] >> 1) * NT); \
-      const T *n = other + (size_t)(slot[p] >> 1) * NT;                        \
+      if (p + PF < end) __builtin_prefetch(other + (size_t)(slot[p + PF] >> sh) * NT); \
+      const T *n = other + (size_t)(slot[p] >> sh) * NT;                       \
       double x1 = n[0];                                                        \
       double s = ns_logit_sigmoid(base + fu * (double)n[1] + t0 + x1 * t1);          \
       double w = slot_weight(c, r, p, slot[p]);                                \
@@ -484,6 +529,7 @@ int ns_guard_diligence_fit_view(const ns_guard_fit *f, const int8_t *label,
                                 ns_pool *pool, ns_guard_diligence_out *out) {
   const size_t n_notes = f->n_notes, n_raters = f->n_raters, n_ratings = f->n_ratings;
   dfit F;
+  dcodes *ct = NULL;
   double sw1 = 0, sw0 = 0, mu;
   uint32_t *degn = NULL, *degu = NULL;
   size_t npos = 0;
@@ -533,10 +579,35 @@ int ns_guard_diligence_fit_view(const ns_guard_fit *f, const int8_t *label,
   F.nn = ns_logit_order_rows(n_notes, degn, F.nid, F.norig);
   F.nu = ns_logit_order_rows(n_raters, degu, F.uid, F.uorig);
   const size_t nn = F.nn, nu = F.nu;
-  /* unweighted (no r_weight): every base weight is 1, none stored */
+  /* Unweighted (no r_weight): every base weight is 1, none stored.
+  ** Weighted: a code per slot into the table of the distinct weights, in
+  ** the bits the rows leave; the weights per slot only when they are more
+  ** than the codes (or the rows leave no bits). */
   const int weighted = ns_guard_weighted(f);
-  if (dside_alloc(&F.sn, nn, degn, F.norig, F.N, weighted) ||
-      dside_alloc(&F.su, nu, degu, F.uorig, F.N, weighted)) {
+  int per_slot = 0;
+  if (weighted) {
+    unsigned rbits = 1;
+    size_t rows = nn > nu ? nn : nu;
+    while (rbits < 31 && ((size_t)1 << rbits) < rows) rbits++;
+    if (!(ct = ns_mallocn(1, sizeof *ct))) {
+      rc = NS_ENOMEM;
+      goto out;
+    }
+    memset(ct->hash, 0xff, sizeof ct->hash);
+    ct->n = 0;
+    ct->cbits = 31 - rbits;
+    ct->cap = ct->cbits >= 12 ? DCODES : (1u << ct->cbits);
+    if (p->max_codes > 0 && (unsigned)p->max_codes < ct->cap) ct->cap = (unsigned)p->max_codes;
+    for (size_t e = 0; e < n_ratings && !per_slot; e++)
+      if (dlabel(f, label, e) >= 0 && dcode(ct, ns_guard_weight(f, e)) < 0) per_slot = 1;
+    if (per_slot || ct->cbits == 0) {
+      per_slot = 1;
+      free(ct);
+      ct = NULL;
+    }
+  }
+  if (dside_alloc(&F.sn, nn, degn, F.norig, F.N, per_slot, ct) ||
+      dside_alloc(&F.su, nu, degu, F.uorig, F.N, per_slot, ct)) {
     rc = NS_ENOMEM;
     goto out;
   }
@@ -570,9 +641,10 @@ int ns_guard_diligence_fit_view(const ns_guard_fit *f, const int8_t *label,
     int32_t n = ns_guard_note(f, e), u = ns_guard_rater(f, e);
     uint32_t y = (uint32_t)(l > 0), pn = degn[n]++, pu = degu[u]++;
     float b = ns_guard_weight(f, e);
-    F.sn.slot[pn] = (uint32_t)F.uid[u] << 1 | y;
+    uint32_t code = ct ? (uint32_t)dcode(ct, b) << 1 : 0; /* found: added above */
+    F.sn.slot[pn] = (uint32_t)F.uid[u] << F.sn.sh | code | y;
     if (F.sn.base) F.sn.base[pn] = b;
-    F.su.slot[pu] = (uint32_t)F.nid[n] << 1 | y;
+    F.su.slot[pu] = (uint32_t)F.nid[n] << F.su.sh | code | y;
     if (F.su.base) F.su.base[pu] = b;
     if (y) sw1 += (double)b * p->pos_weight[0];
     else sw0 += (double)b;
@@ -606,8 +678,8 @@ int ns_guard_diligence_fit_view(const ns_guard_fit *f, const int8_t *label,
     double t = 0;
     for (size_t q = F.sn.off[n]; q < F.sn.off[n + 1]; q++) {
       uint32_t sl = F.sn.slot[q];
-      double b = F.sn.base ? F.sn.base[q] : 1.0;
-      t += ((sl & 1) ? b * p->pos_weight[2] : b) * F.rep[sl >> 1];
+      double b = dside_base(&F.sn, q, sl);
+      t += ((sl & 1) ? b * p->pos_weight[2] : b) * F.rep[sl >> F.sn.sh];
     }
     F.tot[n] = pow(t + 0x1p-20, p->note_norm_exp3);
   }
@@ -624,6 +696,7 @@ int ns_guard_diligence_fit_view(const ns_guard_fit *f, const int8_t *label,
   }
 out:
   free(degn), free(degu);
+  free(ct);
   dfit_free(&F);
   return rc;
 }

@@ -428,6 +428,11 @@ typedef struct ns_guard_diligence_params {
   int max_passes;              /* cap on block passes per round (30) */
   double tol;                  /* a round stops when no parameter moved
                                   more than tol in a pass (2e-2) */
+  int max_codes;               /* weighted fits: at most this many distinct
+                                  base weights as codes in the slots (0 =
+                                  the most the slots hold, up to 4096);
+                                  more go per slot.  Either way the same
+                                  bits: a test knob */
 } ns_guard_diligence_params;
 void ns_guard_diligence_params_default(ns_guard_diligence_params *p);
 

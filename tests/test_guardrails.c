@@ -762,6 +762,52 @@ TEST(guard_diligence_stationary_and_thread_invariant) {
   free(rn), free(ru), free(lab), free(w), free(we);
 }
 
+/* A weighted fit keeps its few distinct base weights as codes in the slots
+** (8 bytes per labelled rating less than a float per slot and side); too
+** many go per slot.  Both layouts give the same bits, and weights all 1
+** the unweighted fit's. */
+TEST(guard_diligence_weight_codes) {
+  enum { NN = 50, NU = 70 };
+  size_t cap = NN * NU, ne = 0;
+  int32_t *rn = calloc(cap, 4), *ru = calloc(cap, 4);
+  int8_t *lab = calloc(cap, 1);
+  float *w = calloc(cap, sizeof *w), *one = calloc(cap, sizeof *one);
+  double fu[NU], a[4][NN + NU], b[4][NN + NU];
+  ns_rng g;
+  memset(a, 0, sizeof a);
+  memset(b, 0, sizeof b);
+  ns_rng_seed(&g, 5);
+  for (int u = 0; u < NU; u++) fu[u] = ns_rng_normal(&g);
+  for (int n = 0; n < NN; n++)
+    for (int u = 0; u < NU; u++) {
+      if (ns_rng_uniform(&g) >= 0.6) continue;
+      rn[ne] = n, ru[ne] = u;
+      lab[ne] = ns_rng_uniform(&g) < 0.3;
+      w[ne] = ns_rng_below(&g, 3) ? 1.0f : 1.0f / (float)(2 + ns_rng_below(&g, 5)); /* 6 values */
+      one[ne] = 1.0f;
+      ne++;
+    }
+  ns_guard_diligence_params p;
+  ns_guard_diligence_params_default(&p);
+  ns_guard_diligence_out oa = {a[0], a[1], a[2], a[3], {0}, {0}};
+  ns_guard_diligence_out ob = {b[0], b[1], b[2], b[3], {0}, {0}};
+  ASSERT_OK(ns_guard_diligence_fit(NN, NU, ne, rn, ru, lab, w, fu, &p, NULL, &oa)); /* codes */
+  p.max_codes = 4; /* 6 distinct weights: per slot */
+  ASSERT_OK(ns_guard_diligence_fit(NN, NU, ne, rn, ru, lab, w, fu, &p, NULL, &ob));
+  ASSERT_EQ(memcmp(a, b, sizeof a), 0);
+  ASSERT_EQ(memcmp(oa.mu, ob.mu, sizeof oa.mu), 0);
+  ASSERT(!isnan(a[0][0]));
+  /* the weights matter */
+  p.max_codes = 0;
+  ASSERT_OK(ns_guard_diligence_fit(NN, NU, ne, rn, ru, lab, one, fu, &p, NULL, &ob));
+  ASSERT(memcmp(a, b, sizeof a) != 0);
+  /* all 1 (one code) = unweighted (no weights stored) */
+  ASSERT_OK(ns_guard_diligence_fit(NN, NU, ne, rn, ru, lab, NULL, fu, &p, NULL, &oa));
+  ASSERT_EQ(memcmp(a, b, sizeof a), 0);
+  ASSERT_EQ(memcmp(oa.mu, ob.mu, sizeof oa.mu), 0);
+  free(rn), free(ru), free(lab), free(w), free(one);
+}
+
 /* The inline e^x of the logistic fits against libm. */
 TEST(guard_exp_neg) {
   double worst = 0;
