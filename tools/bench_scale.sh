@@ -40,7 +40,9 @@ fi
 stat_of() { awk -v k="$1" '$1 == k {print $2}' "$DIR/stats.txt"; }
 pct() { awk -v v="$1" -v t="$2" 'BEGIN { printf "%.0f%%", (t > 0 ? 100 * v / t : 0) }'; }
 
-rows=""; rows_stage=""; rows_scorers=""
+rows=""; rows_stage=""; rows_scorers=""; rows_mem=""; mem_size=""
+min=$max
+for R in $SIZES; do [ "$R" -lt "$min" ] && min=$R; done
 for R in $SIZES; do
   NR=$((R / 150)); NN=$((R / 80))
   D="$DIR/r$R"; rm -rf "$D"; mkdir -p "$D/ratings"
@@ -76,6 +78,19 @@ for R in $SIZES; do
         if (n ~ /^MFGroupScorer|^MFMultiGroup|^MFTopicScorer/) { small += v } else { printf "%s %.1f s, ", n, v } }
         END { printf "group/multi-group/topic models (summed, 2 at a time) %.1f s", small }' "$DIR/stats.txt")
   rows_scorers+="| $R | $sc |"$'\n'
+  if [ "$R" = "$min" ]; then
+    # where the bytes are: the same run again under the memory trace (each
+    # window's peak RSS; a separate run, since the trace's resets lower
+    # the whole run's peak that GNU time reports)
+    echo "== $R ratings: score again under NS_MEMTRACE=1" >&2
+    NS_MEMTRACE=1 "$BIN" score -n "$D/notes-00000.tsv" -r "$D/ratings" \
+      -s "$D/noteStatusHistory-00000.tsv" -e "$D/userEnrollment-00000.tsv" -o "$D/out2" \
+      >/dev/null 2>"$DIR/memtrace.err" || { echo "bench-scale: memtrace run failed" >&2; exit 1; }
+    mem_size=$R
+    rows_mem=$(sed -nE 's/^notescore: memtrace: (.*[^ ]) +peak +([0-9.]+) MiB +at its end +([0-9.]+) MiB$/\1|\2|\3/p' \
+      "$DIR/memtrace.err" | awk -F'|' -v n="$n_in" \
+      '{ printf "| %s | %.1f MiB | %.0f | %.1f MiB |\n", $1, $2, $2 * 1048576 / n, $3 }')
+  fi
   rm -rf "$D"
 done
 
@@ -104,6 +119,16 @@ section=$(
   echo "| ratings | scorers |"
   echo "|---|---|"
   printf "%s" "$rows_scorers"
+  if [ -n "$rows_mem" ]; then
+    echo
+    echo "Where the memory goes at $mem_size ratings (the same run again with \`NS_MEMTRACE=1\`: each"
+    echo "window's peak RSS, in bytes per rating read too, and the RSS it left; docs/architecture.md,"
+    echo "\"Memory of a scoring run\"):"
+    echo
+    echo "| window | peak RSS | bytes/rating | RSS at its end |"
+    echo "|---|---|---|---|"
+    printf "%s\n" "$rows_mem"
+  fi
   echo "$END_MARK"
 )
 if [ -f "$OUT" ] && grep -qF "$BEGIN_MARK" "$OUT"; then
