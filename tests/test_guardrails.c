@@ -1212,6 +1212,30 @@ TEST(guard_view_note_shift) {
 ** build a store (tags, levels, sources, times), columns over a shuffled
 ** subset of it, a list that skips about 40 % of the columns, and compare
 ** each function on the copies (the old interface) with the view. */
+/* Two views of the same ratings give the same bits in the pseudo-rater
+** bounds and the exclusion refit (raters u % ex_step == 0 left out); the
+** refit's intercepts go to out (n_notes). */
+static void same_bounds_and_refit(const ns_guard_fit *x, const ns_guard_fit *y, size_t ex_step,
+                                  double *out) {
+  size_t nn = x->n_notes, nu = x->n_raters;
+  double *a = calloc(4 * nn, sizeof *a), *b = calloc(4 * nn, sizeof *b);
+  uint8_t *ex = calloc(nu, 1);
+  ns_guard_reg reg = {0.15, 0.03, 0.0};
+  ASSERT(a && b && ex);
+  ns_guard_bounds ba = {a, a + nn, a + 2 * nn, a + 3 * nn, NULL, NULL, 0};
+  ns_guard_bounds bb = {b, b + nn, b + 2 * nn, b + 3 * nn, NULL, NULL, 0};
+  ASSERT_OK(ns_guard_pseudo_bounds(x, &reg, NULL, &ba));
+  ASSERT_OK(ns_guard_pseudo_bounds(y, &reg, NULL, &bb));
+  ASSERT_EQ(memcmp(a, b, 4 * nn * sizeof *a), 0);
+  ASSERT(!isnan(a[nn]) && a[0] < a[nn]);
+  for (size_t u = 0; u < nu; u += ex_step) ex[u] = 1;
+  ASSERT_OK(ns_guard_refit_excluding(x, ex, &reg, 5, NULL, a));
+  ASSERT_OK(ns_guard_refit_excluding(y, ex, &reg, 5, NULL, b));
+  ASSERT_EQ(memcmp(a, b, nn * sizeof *a), 0);
+  memcpy(out, a, nn * sizeof *a);
+  free(a), free(b), free(ex);
+}
+
 TEST(guard_view_matches_copies) {
   enum { NN = 70, NU = 50, S = 6000, M = 5000 };
   ns_rng g;
@@ -1262,21 +1286,10 @@ TEST(guard_view_matches_copies) {
   ASSERT_EQ(ns_guard_tags(&fv, ne - 1), tg[ne - 1]);
   ns_guard_reg reg = {0.15, 0.03, 0.0};
 
-  /* pseudo-rater bounds (4 refits) */
-  double a[4 * NN], b[4 * NN];
-  ns_guard_bounds ba = {a, a + NN, a + 2 * NN, a + 3 * NN, NULL, NULL, 0};
-  ns_guard_bounds bb = {b, b + NN, b + 2 * NN, b + 3 * NN, NULL, NULL, 0};
-  ASSERT_OK(ns_guard_pseudo_bounds(&fc, &reg, NULL, &ba));
-  ASSERT_OK(ns_guard_pseudo_bounds(&fv, &reg, NULL, &bb));
-  ASSERT_EQ(memcmp(a, b, sizeof a), 0);
-  ASSERT(!isnan(a[NN]) && a[0] < a[NN]);
-
-  /* exclusion refit and population-sampled refit */
-  uint8_t ex[NU] = {0};
-  for (int u = 0; u < NU; u += 4) ex[u] = 1;
-  ASSERT_OK(ns_guard_refit_excluding(&fc, ex, &reg, 5, NULL, a));
-  ASSERT_OK(ns_guard_refit_excluding(&fv, ex, &reg, 5, NULL, b));
-  ASSERT_EQ(memcmp(a, b, NN * sizeof *a), 0);
+  /* pseudo-rater bounds (4 refits), the exclusion refit, and the
+  ** population-sampled refit */
+  double a[NN], b[NN];
+  same_bounds_and_refit(&fc, &fv, 4, a);
   int32_t pn[2][NN], pp[2][NN];
   ns_guard_popsampled pa = {a, pn[0], pp[0]}, pb = {b, pn[1], pp[1]};
   ASSERT_OK(ns_guard_population_sampled(&fc, rs, &reg, NULL, &pa));
@@ -1383,18 +1396,10 @@ TEST(guard_view_weight_codes) {
   ns_guard_reg reg = {0.15, 0.03, 0.0};
 
   /* pseudo-rater bounds and the exclusion refit (ridge, weighted rows) */
-  double a[4 * NN], b[4 * NN];
-  ns_guard_bounds ba = {a, a + NN, a + 2 * NN, a + 3 * NN, NULL, NULL, 0};
-  ns_guard_bounds bb = {b, b + NN, b + 2 * NN, b + 3 * NN, NULL, NULL, 0};
-  ASSERT_OK(ns_guard_pseudo_bounds(&ff, &reg, NULL, &ba));
-  ASSERT_OK(ns_guard_pseudo_bounds(&fk, &reg, NULL, &bb));
-  ASSERT_EQ(memcmp(a, b, sizeof a), 0);
-  ASSERT(!isnan(a[NN]) && a[0] < a[NN]);
+  double a[NN], b[NN];
+  same_bounds_and_refit(&ff, &fk, 3, a);
   uint8_t ex[NU] = {0};
   for (int u = 0; u < NU; u += 3) ex[u] = 1;
-  ASSERT_OK(ns_guard_refit_excluding(&ff, ex, &reg, 5, NULL, a));
-  ASSERT_OK(ns_guard_refit_excluding(&fk, ex, &reg, 5, NULL, b));
-  ASSERT_EQ(memcmp(a, b, NN * sizeof *a), 0);
   /* the weights matter: unweighted differs */
   ns_guard_fit fu = ff;
   fu.r_weight = NULL;
