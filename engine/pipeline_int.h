@@ -283,7 +283,8 @@ typedef struct ns__run {
                              ** the dataset is normalized) */
   int32_t *r_rater;          /* participant index: ds->r_rater[ns__r_src(e)] */
   /* helpfulNum of an edge: ns__r_value() from the dataset's level, not a
-  ** stored column (4 bytes per rating; ns__r_values() for an array) */
+  ** stored column (4 bytes per rating; ns__r_levels() for the levels as an
+  ** array) */
   ns_bigraph *g;             /* all filtered ratings: participants x notes */
   /* per edge, the scorer's own (Core's for the whole run, a scorer
   ** beside Core's while it runs): NS__EF_* bits -- its scope, round-1 and
