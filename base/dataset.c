@@ -109,6 +109,7 @@ void ns_dataset_free(ns_dataset *ds) {
   free(ds->enrollment);
   free(ds->r_note_run_id);
   free(ds->r_note_run_off);
+  free(ds->note_topic);
   free(ds);
 }
 
@@ -121,6 +122,7 @@ void ns_dataset_free(ns_dataset *ds) {
   } while (0)
 
 int ns_dataset_reserve_notes(ns_dataset *ds, size_t n) {
+  if (ds->note_topic) return NS_EINVAL;  /* notes frozen with their topics */
   REALLOC_COL(ds->note_id, n);
   REALLOC_COL(ds->note_author, n);
   REALLOC_COL(ds->note_created_ms, n);
@@ -184,6 +186,19 @@ int ns_dataset_set_rating_meta(ns_dataset *ds, size_t i, int64_t created, unsign
                   (uint32_t)((off >> 32) & 0x7fu) << NS_R_TIME_SHIFT;
   ds->r_time_lo[i] = (uint32_t)off;
   if (ds->r_time_hi) ds->r_time_hi[i] = hi;
+  return 0;
+}
+
+int ns_dataset_settle_topics(ns_dataset *ds, int8_t *topic) {
+  free(ds->note_topic);
+  ds->note_topic = topic;
+  free(ds->note_text);
+  free(ds->note_text_off);
+  free(ds->note_text_len);
+  ds->note_text = NULL;
+  ds->note_text_off = NULL;
+  ds->note_text_len = NULL;
+  ds->note_text_size = ds->note_text_cap = ds->note_text_rows = 0;
   return 0;
 }
 
@@ -411,6 +426,7 @@ int ns_dataset_normalize(ns_dataset *ds) {
     GATHER(ds->note_created_ms, perm, w);
     GATHER(ds->note_tweet_id, perm, w);
     GATHER(ds->note_class, perm, w);
+    if (ds->note_topic) GATHER(ds->note_topic, perm, w);
     /* the summaries stay in the arena; only their (offset, length) move */
     if (ds->note_text_rows >= n) {
       GATHER(ds->note_text_off, perm, w);

@@ -235,6 +235,11 @@ typedef struct ns_dataset {
   size_t n_note_runs;
   int64_t *r_note_run_id;    /* n_note_runs */
   uint64_t *r_note_run_off;  /* n_note_runs + 1 */
+
+  /* The notes' topics (ns_topic per note, in note order) when a caller
+  ** settled them and let the summaries go (ns_dataset_settle_topics); NULL
+  ** otherwise, and a run assigns them from the summaries (text/topics.h). */
+  int8_t *note_topic;
 } ns_dataset;
 
 /* ---- a rating's packed fields (the r_meta layout above) ---------------- */
@@ -322,6 +327,16 @@ int ns_dataset_normalize(ns_dataset *ds);
 ** CLI packs after normalizing: 8 bytes per rating less for the whole run
 ** (docs/architecture.md, "Memory of a scoring run"). */
 int ns_dataset_pack_note_ids(ns_dataset *ds);
+/* Takes topic (n_notes entries, ns_topic, from ns_topics_assign on this
+** dataset; allocated with ns_malloc*) as the notes' topics and frees the
+** summaries, which nothing else in a scoring run reads: their arena is
+** the dataset's largest per-note part (the public notes' summaries run to
+** 280 characters).  Like ns_dataset_pack_note_ids an opt-in of the score
+** CLI, whose dataset goes only to the run (which then uses ds->note_topic)
+** and the score writers; the notes cannot be grown after (NS_EINVAL from
+** ns_dataset_reserve_notes), normalize keeps the topics with their notes.
+** Returns 0. */
+int ns_dataset_settle_topics(ns_dataset *ds, int8_t *topic);
 /* Fresh NSH row with every optional field absent. */
 void ns_nsh_init(ns_nsh *h, int64_t note_id);
 

@@ -824,14 +824,20 @@ static int scope_inputs(ns__run *run) {
     run->rater_group[u] = g >= 0 ? g : NS__GROUP_NONE;
   }
   if (ds->n_notes) {
-    if (!(dt = ns_calloc(ds->n_notes, 1))) return NS_ENOMEM;
-    if ((rc = ns_topics_assign(ds, run->pool, dt)) != 0) {
-      free(dt);
-      return rc;
+    /* settled by the caller (ns_dataset_settle_topics), or from the
+    ** summaries now */
+    const int8_t *topic = ds->note_topic;
+    if (!topic) {
+      if (!(dt = ns_calloc(ds->n_notes, 1))) return NS_ENOMEM;
+      if ((rc = ns_topics_assign(ds, run->pool, dt)) != 0) {
+        free(dt);
+        return rc;
+      }
+      topic = dt;
     }
     for (size_t n = 0; n < run->n_notes; n++) {
       int32_t d = run->note_ds[n];
-      int8_t t = d >= 0 ? dt[d] : NS_TOPIC_NONE;
+      int8_t t = d >= 0 ? topic[d] : NS_TOPIC_NONE;
       run->note_topic[n] = t > 0 && t < NS_TOPIC_COUNT ? t : NS_TOPIC_NONE;
     }
     free(dt);

@@ -207,6 +207,30 @@ TEST(topics_classifier_expands) {
   ns_dataset_free(ds);
 }
 
+/* The score CLI settles the topics and lets the summaries go: the topics
+** stay with their notes through normalize, the summaries read as none, and
+** the notes are frozen. */
+TEST(topics_settled_then_summaries_released) {
+  ns_dataset *ds = expand_corpus(0, 0, NULL, NULL);
+  size_t n = ds->n_notes, len;
+  int8_t *t = ns_calloc(n, 1), *want = ns_calloc(n, 1);
+  ASSERT(t && want);
+  ASSERT_OK(ns_topics_assign(ds, NULL, t));
+  memcpy(want, t, n);
+  /* reverse the note ids, so normalize reverses the rows */
+  for (size_t i = 0; i < n; i++) ds->note_id[i] = (int64_t)(n - i);
+  ASSERT_OK(ns_dataset_settle_topics(ds, t));
+  ASSERT(ds->note_topic == t);
+  ns_dataset_note_text(ds, 60, &len);
+  ASSERT_EQ(len, 0);
+  ASSERT_EQ(ns_dataset_reserve_notes(ds, n + 1), NS_EINVAL);
+  ASSERT_OK(ns_dataset_normalize(ds));
+  for (size_t i = 0; i < n; i++) ASSERT_EQ(ds->note_topic[i], want[n - 1 - i]);
+  ASSERT_EQ(ds->note_topic[n - 1 - 60], NS_TOPIC_UKRAINE_CONFLICT);
+  free(want);
+  ns_dataset_free(ds);
+}
+
 TEST(topics_seed_label_kept_or_conflict_resolved) {
   /* a seeded post keeps its label while p(label) >= 1 %: "putin" among
   ** weather words is still Ukraine; a conflicted post takes its more

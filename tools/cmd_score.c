@@ -24,6 +24,7 @@
 #include "../engine/pipeline.h"
 #include "../engine/score_db.h"
 #include "../store/store.h"
+#include "../text/topics.h"
 #include "cli.h"
 
 static void usage(FILE *f) {
@@ -111,6 +112,25 @@ static void load_done(void *ctx, size_t i, const char *path, int rc, const ns_lo
 ** shards in parallel (ns_tsv_load_files: the dataset is that of a
 ** sequential read).  *ok receives the rows accepted.  Returns 0, or 1
 ** after printing the reason naming the file. */
+/* The notes' topics now, from their summaries, and the summaries let go:
+** nothing after the topic assignment reads them, and they are the
+** dataset's largest per-note part (ns_dataset_settle_topics). */
+static int settle_topics(ns_dataset *ds, int threads) {
+  ns_pool *pool = NULL;
+  int8_t *topic;
+  int rc;
+  if (ds->n_notes == 0) return 0;
+  if (!(topic = ns_calloc(ds->n_notes, 1))) return NS_ENOMEM;
+  if ((rc = ns_pool_new(threads > 0 ? threads : ns_default_threads(), &pool)) != 0 ||
+      (rc = ns_topics_assign(ds, pool, topic)) != 0) {
+    ns_pool_free(pool);
+    free(topic);
+    return rc;
+  }
+  ns_pool_free(pool);
+  return ns_dataset_settle_topics(ds, topic);
+}
+
 static int load(ns_dataset *ds, const ns_cli_input *in, size_t n_in, int kind, int threads,
                 ns_cli_rejects *rj, uint64_t *ok) {
   ns_load_opts o = {0, ns_cli_reject, rj, NULL};
@@ -364,11 +384,13 @@ int ns_cmd_score(int argc, char **argv) {
               kind == NS_FILE_NOTES ? "notes" : "ratings", rj.n);
       goto out;
     }
-    /* this dataset is ours and goes only to the run and the TSV writers,
-    ** which read noteIds in runs: the per-rating column (8 bytes per
-    ** rating, for the whole run) is released once sorted */
     ns_memtrace("inputs: reading");
-    if ((rc = ns_dataset_normalize(ds)) != 0 || (rc = ns_dataset_pack_note_ids(ds)) != 0) {
+    /* this dataset is ours and goes only to the run and the TSV writers,
+    ** which read noteIds in runs and no summaries: the per-rating noteId
+    ** column (8 bytes per rating, for the whole run) is released once
+    ** sorted, the summaries once the topics are settled */
+    if ((rc = ns_dataset_normalize(ds)) != 0 || (rc = ns_dataset_pack_note_ids(ds)) != 0 ||
+        (rc = settle_topics(ds, (int)threads)) != 0) {
       fprintf(stderr, "notescore: %s\n", ns_strerror(rc));
       goto out;
     }
