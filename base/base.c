@@ -6,6 +6,9 @@
 #include "base.h"
 
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <math.h>
 #include <stdatomic.h>
 #include <stdarg.h>
@@ -293,6 +296,12 @@ int ns_memtrace_on(void) {
     atomic_store_explicit(&on, v, memory_order_relaxed);
   }
   return v;
+}
+
+void ns_heap_release(void) {
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
 }
 
 void ns_memtrace(const char *what) {

@@ -132,6 +132,13 @@ size_t ns_peak_rss_bytes(void); /* peak resident set size of this process */
 ** wait4 report as the process's peak: measure that without the trace. */
 int ns_memtrace_on(void);
 void ns_memtrace(const char *what);
+/* Gives the heap's free pages back to the system (glibc malloc_trim; a
+** no-op elsewhere).  Blocks freed below the mmap threshold stay resident in
+** the heap until reused, and a run's stages free and allocate arrays of
+** different sizes, so a run calls this between stages: at 10 M ratings it
+** lowered the steady part by about 20 MiB (docs/architecture.md, "Memory of
+** a scoring run").  Costs a walk of the heap's free blocks. */
+void ns_heap_release(void);
 
 /* ------------------------------------------------------------------------
 ** Progress bar on stderr.  Draws only when stderr is a terminal; always

@@ -171,6 +171,7 @@ static void progress(stage_clock *c, const char *name, double weight) {
   double now = ns_monotonic_s(), frac = c->total > 0 ? c->done / c->total : 0;
   char eta[32] = "";
   c->done += weight;
+  ns_heap_release();  /* the last stage's freed blocks back to the system */
   mem_trace(c, name);
   if (!c->show) return;
   if (frac >= 0.02 && frac < 1) {
@@ -1390,6 +1391,7 @@ static void small_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
       rc = run_sub_scorer(&view, &ns__scorers[c->idx[j]], c->sc, &c->st[j]);
     }
     ns_pool_free(one);
+    ns_heap_release();  /* as between stages (progress()) */
     c->rc[j] = rc;
     c->secs[j] = ns_monotonic_s() - t0;
   }
