@@ -40,7 +40,7 @@ for _ in $(seq 1 300); do
   kill -0 "$rpid" 2>/dev/null || break
   sleep 0.1
 done
-[ -e "$T/stop.ready" ] || { echo "reader did not start:"; cat "$T/reader.err"; exit 1; }
+[ -e "$T/stop.ready" ] || { echo >&2 "reader did not start:"; cat >&2 "$T/reader.err"; exit 1; }
 
 # importer: re-imports (upserts) the chunks in a loop while runs publish
 (
@@ -78,14 +78,14 @@ for c in "$T"/chunk.0[0-5].tsv; do
     { print }' "$c" > "$c.flip"
   code=$(curl -s -o /dev/null -w '%{http_code}' -H "Content-Type: text/tab-separated-values" \
     --data-binary @"$c.flip" "$URL/v1/ratings")
-  [ "$code" = 200 ] || { echo "POST /v1/ratings: $code"; exit 1; }
+  [ "$code" = 200 ] || { echo >&2 "POST /v1/ratings: $code"; exit 1; }
   sleep 0.3
 done
 # Waits end as soon as their condition holds; the caps (180 s) only matter on
 # a slow machine (sanitizer builds under load, where the niced scoring thread
 # waits longest).
 for _ in $(seq 1 900); do   # at least 3 scheduled runs published
-  n=$(sqlite3 "$T/t.db" "SELECT count(*) FROM runs WHERE status = 'published'")
+  n=$(sqlite3 -cmd ".timeout 10000" "$T/t.db" "SELECT count(*) FROM runs WHERE status = 'published'")
   [ "$n" -ge $((runs + 3)) ] && break
   sleep 0.2
 done
@@ -94,7 +94,7 @@ for _ in $(seq 1 900); do   # and at least one refresh
   [ "${refreshed:-0}" -gt 0 ] && break
   sleep 0.2
 done
-[ "${refreshed:-0}" -gt 0 ] || { echo "serve refreshed no note: the test lost its refresh half"; exit 1; }
+[ "${refreshed:-0}" -gt 0 ] || { echo >&2 "serve refreshed no note: the test lost its refresh half"; exit 1; }
 serve_stop
 touch "$T/stop"
 
@@ -103,26 +103,26 @@ wait "$rpid"; rrc=$?
 set -e
 cat "$T/reader.out"
 if [ "$rrc" != 0 ]; then
-  echo "reader failed:"; cat "$T/reader.err"; exit 1
+  echo >&2 "reader failed:"; cat >&2 "$T/reader.err"; exit 1
 fi
-[ "$irc" = 0 ] || { echo "concurrent importer failed"; exit 1; }
+[ "$irc" = 0 ] || { echo >&2 "concurrent importer failed"; exit 1; }
 
-published=$(sqlite3 "$T/t.db" "SELECT count(*) FROM runs WHERE status = 'published'")
-[ "$published" -ge $((runs + 3)) ] || { echo "published $published runs, want >= $((runs + 3))"; exit 1; }
+published=$(sqlite3 -cmd ".timeout 10000" "$T/t.db" "SELECT count(*) FROM runs WHERE status = 'published'")
+[ "$published" -ge $((runs + 3)) ] || { echo >&2 "published $published runs, want >= $((runs + 3))"; exit 1; }
 snaps=$(sed -n 's/.*snapshots=\([0-9]*\).*/\1/p' "$T/reader.out")
 seen=$(sed -n 's/.*runs=\([0-9]*\).*/\1/p' "$T/reader.out")
 # the reader must really have overlapped the writer: many snapshots, and
 # more than one run seen
-[ "$snaps" -gt "$published" ] || { echo "only $snaps snapshots"; exit 1; }
-[ "$seen" -ge 4 ] || { echo "reader saw $seen runs"; exit 1; }
+[ "$snaps" -gt "$published" ] || { echo >&2 "only $snaps snapshots"; exit 1; }
+[ "$seen" -ge 4 ] || { echo >&2 "reader saw $seen runs"; exit 1; }
 # the change log matches a recomputation for every published run
-bad=$(sqlite3 "$T/t.db" "
+bad=$(sqlite3 -cmd ".timeout 10000" "$T/t.db" "
   SELECT count(*) FROM run_summary r WHERE r.status = 'published' AND
     (SELECT count(*) FROM status_changes c WHERE c.run_id = r.run_id) <>
     (SELECT count(*) FROM note_scores n LEFT JOIN note_scores p
        ON p.run_id = r.prev_run_id AND p.note_id = n.note_id
      WHERE n.run_id = r.run_id AND p.final_status IS NOT n.final_status)")
-[ "$bad" = 0 ] || { echo "$bad runs with a wrong change log"; exit 1; }
-changed=$(sqlite3 "$T/t.db" "SELECT count(*) FROM status_changes WHERE old_status IS NOT NULL")
-[ "$changed" -gt 0 ] || { echo "no status ever changed: the test data is too static"; exit 1; }
+[ "$bad" = 0 ] || { echo >&2 "$bad runs with a wrong change log"; exit 1; }
+changed=$(sqlite3 -cmd ".timeout 10000" "$T/t.db" "SELECT count(*) FROM status_changes WHERE old_status IS NOT NULL")
+[ "$changed" -gt 0 ] || { echo >&2 "no status ever changed: the test data is too static"; exit 1; }
 echo "ok: ${refreshed:-0} notes refreshed in place; $published runs ($runs by score, the rest by serve), reader saw $seen, $snaps consistent snapshots, $changed status changes"
