@@ -1142,6 +1142,22 @@ TEST(logit_newton_two_features_stationary) {
 
 /* ---- the view (ns_guard_fit's r_id / r_src / r_meta) --------------------- */
 
+/* Two views of the same ratings give the same bits in the scaled tag
+** aggregate (its scale fitted on each view). */
+static void same_tag_aggregate(const ns_guard_fit *x, const ns_guard_fit *y) {
+  size_t m = x->n_notes * NS_N_NOT_HELPFUL_TAGS;
+  double *adj = calloc(2 * m, sizeof *adj), *rat = calloc(2 * m, sizeof *rat);
+  ns_guard_tag_scale sc;
+  ASSERT(adj && rat);
+  ASSERT_OK(ns_guard_tag_scale_fit(x, &sc));
+  ASSERT_OK(ns_guard_tag_aggregate_scaled(x, &sc, adj, rat, NULL));
+  ASSERT_OK(ns_guard_tag_scale_fit(y, &sc));
+  ASSERT_OK(ns_guard_tag_aggregate_scaled(y, &sc, adj + m, rat + m, NULL));
+  ASSERT_EQ(memcmp(adj, adj + m, m * sizeof *adj), 0);
+  ASSERT_EQ(memcmp(rat, rat + m, m * sizeof *rat), 0);
+  free(adj), free(rat);
+}
+
 /* The sources of the rows per note (r_src_note: each note's rows one block
 ** of consecutive sources, as the engine keeps a normalized dataset's
 ** edges) read the same as a per-row r_src column: refits (levels through
@@ -1195,14 +1211,7 @@ TEST(guard_view_note_shift) {
   ASSERT_OK(ns_guard_pseudo_bounds(&fb, &reg, NULL, &bb));
   ASSERT(memcmp(a, b, sizeof a) != 0);
   fb.r_src_note = shift;
-  double adj[2][NN * 13], rat[2][NN * 13];
-  ns_guard_tag_scale sc;
-  ASSERT_OK(ns_guard_tag_scale_fit(&fa, &sc));
-  ASSERT_OK(ns_guard_tag_aggregate_scaled(&fa, &sc, adj[0], rat[0], NULL));
-  ASSERT_OK(ns_guard_tag_scale_fit(&fb, &sc));
-  ASSERT_OK(ns_guard_tag_aggregate_scaled(&fb, &sc, adj[1], rat[1], NULL));
-  ASSERT_EQ(memcmp(adj[0], adj[1], sizeof adj[0]), 0);
-  ASSERT_EQ(memcmp(rat[0], rat[1], sizeof rat[0]), 0);
+  same_tag_aggregate(&fa, &fb);
   free(src), free(id), free(meta), free(cn), free(cu);
 }
 
@@ -1412,14 +1421,7 @@ TEST(guard_view_weight_codes) {
   fk.r_weight_code = code;
 
   /* tag aggregate (weighted sums) */
-  double adj[2][NN * 13], rat[2][NN * 13];
-  ns_guard_tag_scale sc;
-  ASSERT_OK(ns_guard_tag_scale_fit(&ff, &sc));
-  ASSERT_OK(ns_guard_tag_aggregate_scaled(&ff, &sc, adj[0], rat[0], NULL));
-  ASSERT_OK(ns_guard_tag_scale_fit(&fk, &sc));
-  ASSERT_OK(ns_guard_tag_aggregate_scaled(&fk, &sc, adj[1], rat[1], NULL));
-  ASSERT_EQ(memcmp(adj[0], adj[1], sizeof adj[0]), 0);
-  ASSERT_EQ(memcmp(rat[0], rat[1], sizeof rat[0]), 0);
+  same_tag_aggregate(&ff, &fk);
 
   /* low-diligence model: base weights from the codes */
   double dn[2][NN];
