@@ -359,6 +359,25 @@ void ns_progress_finish(ns_progress *p) {
 
 /* ---- growable arrays --------------------------------------------------- */
 
+void ns_keycodes_init(ns_keycodes *t, unsigned cap) {
+  memset(t->code, 0xFF, sizeof t->code);
+  t->n = 0;
+  t->cap = cap < NS_KEYCODES_MAX ? cap : NS_KEYCODES_MAX;
+}
+
+int ns_keycodes_get(ns_keycodes *t, uint64_t key) {
+  /* Fibonacci hashing; the table is at most half full, so probes are short */
+  size_t h = (size_t)((key * UINT64_C(0x9E3779B97F4A7C15)) >> 40) & (2 * NS_KEYCODES_MAX - 1);
+  while (t->code[h] != UINT16_MAX) {
+    if (t->key[h] == key) return t->code[h];
+    h = (h + 1) & (2 * NS_KEYCODES_MAX - 1);
+  }
+  if (t->n >= t->cap) return -1;
+  t->key[h] = key;
+  t->code[h] = (uint16_t)t->n;
+  return (int)t->n++;
+}
+
 int ns__vec_grow(void **a, size_t *cap, size_t elem, size_t need) {
   size_t nc = *cap ? *cap : 16;
   void *na;

@@ -170,6 +170,26 @@ int ns__vec_grow(void **a, size_t *cap, size_t elem, size_t need);
 #define ns_vec_free(v) (free((v)->a), (v)->a = NULL, (v)->n = (v)->cap = 0)
 
 /* ------------------------------------------------------------------------
+** Codes for the few distinct keys among many lookups: each new key gets the
+** next code (0, 1, ...) in order of first appearance, through a small
+** open-addressing hash.  The fits use it to store a table index per rating
+** in place of a float (a weight, a (value, weight) pair by their bits):
+** the tables hold exactly the caller's floats, so nothing is rounded.
+**   ns_keycodes_init(t, cap);  c = ns_keycodes_get(t, key);
+** get returns the key's code, or -1 when the key is new and cap codes are
+** taken; t->n is the number of codes given.  cap <= NS_KEYCODES_MAX.  The
+** struct is 80 KB: allocate it.
+*/
+#define NS_KEYCODES_MAX 4096u
+typedef struct ns_keycodes {
+  uint64_t key[2 * NS_KEYCODES_MAX];
+  uint16_t code[2 * NS_KEYCODES_MAX];  /* UINT16_MAX: empty slot */
+  unsigned n, cap;
+} ns_keycodes;
+void ns_keycodes_init(ns_keycodes *t, unsigned cap);
+int ns_keycodes_get(ns_keycodes *t, uint64_t key);
+
+/* ------------------------------------------------------------------------
 ** Deterministic RNG: xoshiro256** seeded through splitmix64.  Same seed,
 ** same stream, on every platform.  Never use rand().
 */

@@ -34,49 +34,48 @@
 ** one weight, so the last code found is tried first; a new value is looked
 ** up among the few seen. */
 void ns__cw_take(ns__cw *cw, float *w, size_t n) {
-  uint32_t bits[NS__CW_CODES], b, one;
-  unsigned nv = 1, last = 0;
+  uint32_t b, one;
   uint8_t *code = ns_mallocn(n ? n : 1, 1);
+  ns_keycodes *k = ns_mallocn(1, sizeof *k);
   cw->value[0] = 1.0f;
   memcpy(&one, &cw->value[0], sizeof one);
-  bits[0] = one;
   cw->n_below_one = 0;
   for (size_t e = 0; e < n; e++) cw->n_below_one += w[e] < 1.0f;
+  if (!k) {
+    free(code);
+    code = NULL;
+  } else {
+    ns_keycodes_init(k, NS__CW_CODES);
+    (void)ns_keycodes_get(k, one);  /* code 0: weight 1 */
+  }
   for (size_t e = 0; code && e < n; e++) {
-    unsigned c;
+    int c;
     memcpy(&b, &w[e], sizeof b);
     if (b == one) {
       code[e] = 0;
       continue;
     }
-    if (b != bits[last]) {
-      for (c = 1; c < nv && bits[c] != b; c++) {}
-      if (c == nv) {
-        if (nv == NS__CW_CODES) {
-          /* more distinct weights than codes: keep the floats */
-          ns_debug("coordination weights: more than %d distinct values, kept as floats",
-                   NS__CW_CODES);
-          free(code);
-          code = NULL;
-          break;
-        }
-        bits[nv] = b;
-        cw->value[nv++] = w[e];
-      }
-      last = c;
+    if ((c = ns_keycodes_get(k, b)) < 0) {
+      /* more distinct weights than codes: keep the floats */
+      ns_debug("coordination weights: more than %d distinct values, kept as floats", NS__CW_CODES);
+      free(code);
+      code = NULL;
+      break;
     }
-    code[e] = (uint8_t)last;
+    cw->value[c] = w[e];
+    code[e] = (uint8_t)c;
   }
   if (code) {
     cw->code = code;
     cw->w = NULL;
-    cw->n_values = nv;
+    cw->n_values = k->n;
     free(w);
   } else {
     cw->code = NULL;
     cw->w = w;
     cw->n_values = 0;
   }
+  free(k);
 }
 
 void ns__cw_free(ns__cw *cw) {

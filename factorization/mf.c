@@ -621,31 +621,24 @@ static int check_gathered(const ns_bigraph *g, const ns_mf_gathered *d) {
   return 0;
 }
 
+_Static_assert(NS_MF_MAX_CODES <= NS_KEYCODES_MAX, "a fit's codes come from ns_keycodes");
+
 void ns_mf_codes_init(ns_mf_codes *t, ns_mf_gathered *d, unsigned cap) {
-  memset(t->code, 0xFF, sizeof t->code);
-  t->cap = cap < NS_MF_MAX_CODES ? cap : NS_MF_MAX_CODES;
+  ns_keycodes_init(t, cap < NS_MF_MAX_CODES ? cap : NS_MF_MAX_CODES);
   d->n_codes = 0;
 }
 
 int ns_mf_code(ns_mf_codes *t, ns_mf_gathered *d, float value, float weight) {
   uint32_t vb, wb;
-  uint64_t key;
-  size_t h;
+  int c;
   memcpy(&vb, &value, sizeof vb);
   memcpy(&wb, &weight, sizeof wb);
-  key = (uint64_t)vb << 32 | wb;
-  /* Fibonacci hashing; the table is at most half full, so probes are short */
-  h = (size_t)((key * UINT64_C(0x9E3779B97F4A7C15)) >> 40) & (NS_MF_CODE_HASH - 1);
-  while (t->code[h] != UINT16_MAX) {
-    if (t->key[h] == key) return t->code[h];
-    h = (h + 1) & (NS_MF_CODE_HASH - 1);
+  if ((c = ns_keycodes_get(t, (uint64_t)vb << 32 | wb)) >= 0 && (unsigned)c == d->n_codes) {
+    d->values[c] = value;   /* a new pair: its table entry */
+    d->weights[c] = weight;
+    d->n_codes++;
   }
-  if (d->n_codes >= t->cap) return -1;
-  t->key[h] = key;
-  t->code[h] = (uint16_t)d->n_codes;
-  d->values[d->n_codes] = value;
-  d->weights[d->n_codes] = weight;
-  return (int)d->n_codes++;
+  return c;
 }
 
 int ns_mf_fit_gathered(const ns_bigraph *g, const ns_mf_gathered *d, const ns_mf_params *p,

@@ -182,12 +182,7 @@ int ns_mf_fit_gathered(const ns_bigraph *g, const ns_mf_gathered *d, const ns_mf
 ** next code and its d->values / d->weights entries -- or -1 when the pair
 ** is new and cap codes are taken (the caller then falls back to per-slot
 ** weights: codes of (value, 1.0f) and rater_pw / note_pw). */
-#define NS_MF_CODE_HASH (2 * NS_MF_MAX_CODES)
-typedef struct ns_mf_codes {
-  uint64_t key[NS_MF_CODE_HASH];   /* value bits << 32 | weight bits */
-  uint16_t code[NS_MF_CODE_HASH];  /* UINT16_MAX: empty */
-  unsigned cap;
-} ns_mf_codes;
+typedef ns_keycodes ns_mf_codes;   /* keys: value bits << 32 | weight bits */
 void ns_mf_codes_init(ns_mf_codes *t, ns_mf_gathered *d, unsigned cap);
 int ns_mf_code(ns_mf_codes *t, ns_mf_gathered *d, float value, float weight);
 

@@ -117,30 +117,21 @@ static inline double dside_base(const dside *s, size_t p, uint32_t sl) {
 ** and side: 8 bytes per labelled rating less.  Up to DCODES codes, fewer
 ** when the rows leave fewer bits (or ns_guard_diligence_params.max_codes
 ** says so); past that the weights go per slot. */
-#define DCODES 4096
+#define DCODES NS_KEYCODES_MAX
 typedef struct dcodes {
-  float tab[DCODES];
-  uint32_t bits[DCODES];
-  int32_t hash[2 * DCODES];  /* open addressing: index into tab, -1 empty */
-  unsigned n, cap, cbits;
+  ns_keycodes k;             /* weight bits -> code */
+  float tab[DCODES];         /* code -> weight */
+  unsigned cbits;
 } dcodes;
 
 /* The code of weight w (by its bits), added in order of first appearance;
 ** -1 when the table is full. */
 static int dcode(dcodes *t, float w) {
-  uint32_t b, h;
+  uint32_t b;
+  int c;
   memcpy(&b, &w, sizeof b);
-  h = (b * 2654435761u) >> 19; /* 13 bits: 2 * DCODES slots */
-  for (;; h = (h + 1) & (2 * DCODES - 1)) {
-    int32_t i = t->hash[h];
-    if (i < 0) break;
-    if (t->bits[i] == b) return i;
-  }
-  if (t->n == t->cap) return -1;
-  t->hash[h] = (int32_t)t->n;
-  t->bits[t->n] = b;
-  t->tab[t->n] = w;
-  return (int)t->n++;
+  if ((c = ns_keycodes_get(&t->k, b)) >= 0) t->tab[c] = w;
+  return c;
 }
 
 static int dside_alloc(dside *s, size_t n, const uint32_t *deg, const int32_t *orig, size_t N,
@@ -593,11 +584,11 @@ int ns_guard_diligence_fit_view(const ns_guard_fit *f, const int8_t *label,
       rc = NS_ENOMEM;
       goto out;
     }
-    memset(ct->hash, 0xff, sizeof ct->hash);
-    ct->n = 0;
+    unsigned cap;
     ct->cbits = 31 - rbits;
-    ct->cap = ct->cbits >= 12 ? DCODES : (1u << ct->cbits);
-    if (p->max_codes > 0 && (unsigned)p->max_codes < ct->cap) ct->cap = (unsigned)p->max_codes;
+    cap = ct->cbits >= 12 ? DCODES : (1u << ct->cbits);
+    if (p->max_codes > 0 && (unsigned)p->max_codes < cap) cap = (unsigned)p->max_codes;
+    ns_keycodes_init(&ct->k, cap);
     for (size_t e = 0; e < n_ratings && !per_slot; e++)
       if (dlabel(f, label, e) >= 0 && dcode(ct, ns_guard_weight(f, e)) < 0) per_slot = 1;
     if (per_slot || ct->cbits == 0) {

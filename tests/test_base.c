@@ -279,3 +279,23 @@ TEST(base_dataset_rating_meta_normalize) {
 }
 #undef B
 #undef TWO39
+
+/* Codes in order of first appearance, the same code for a key seen again,
+** -1 for a new key once cap codes are given (an old key still has its). */
+TEST(base_keycodes) {
+  ns_keycodes *k = malloc(sizeof *k);
+  ASSERT(k != NULL);
+  ns_keycodes_init(k, 3);
+  ASSERT_EQ(ns_keycodes_get(k, 42), 0);
+  ASSERT_EQ(ns_keycodes_get(k, UINT64_MAX), 1);
+  ASSERT_EQ(ns_keycodes_get(k, 42), 0);
+  ASSERT_EQ(ns_keycodes_get(k, 0), 2);
+  ASSERT_EQ(ns_keycodes_get(k, 7), -1);
+  ASSERT_EQ(ns_keycodes_get(k, UINT64_MAX), 1);
+  ASSERT_EQ(k->n, 3u);
+  ns_keycodes_init(k, NS_KEYCODES_MAX + 10);  /* capped */
+  for (uint64_t i = 0; i < NS_KEYCODES_MAX; i++) ASSERT_EQ(ns_keycodes_get(k, i << 32), (int)i);
+  ASSERT_EQ(ns_keycodes_get(k, 1), -1);
+  ASSERT_EQ(ns_keycodes_get(k, (uint64_t)17 << 32), 17);
+  free(k);
+}
