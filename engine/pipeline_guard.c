@@ -209,6 +209,10 @@ int ns__guardrails(ns__run *run) {
   double share[NS_N_NOT_HELPFUL_TAGS];
   ns_guard_tag_base_shares(nn, adj, share);
   ns_guard_tag_filter(nn, adj, rat, thr, run->p->tag_share_test ? share : NULL, run->g_tag_fired);
+  /* The tables go before the later steps (the quasi-cliques set this
+  ** stage's peak): 2 x 13 doubles a note, 2.6 bytes a rating at 80 a note. */
+  free(adj), free(rat), free(crh);
+  adj = rat = NULL, crh = NULL;
 
   /* Incorrect filter: each rater's history is every rating in the
   ** snapshot -- the same for every scorer, so counted once (by Core) and
@@ -234,6 +238,8 @@ int ns__guardrails(ns__run *run) {
                                       run->spec ? run->spec->incorrect_thr : NS_GUARD_INCORRECT_TFIDF,
                                       &io)) != 0)
     goto out;
+  free(c1), free(c2), free(psum), free(tfidf);
+  c1 = c2 = NULL, psum = tfidf = NULL;
 
   /* Low-diligence model (§4.5) on the round-2 ratings.  Its rater factor is
   ** round 2's (dimension 0; the model is 1-D; guardrails.h explains why it

@@ -12,14 +12,17 @@
 **     notes are adjacent; T[u] = distinct scope posts of rater u.  Only
 **     raters with T > min_t are laid out (a pair collides on at most
 **     min(T_a, T_b) posts): each event's eligible raters in ascending
-**     index, and each eligible rater's slots in those lists in post order.
-**  2. Pairs.  For each eligible rater a and each of its events, a is paired
-**     with the next `neighbours` eligible raters of the event (all of them
-**     when the event is small).  Counts are per rater a in a dense
-**     per-thread array (a post with several notes of a is deduplicated in a
-**     small buffer), so no pair hash map is ever built.  The neighbourhood
-**     bound keeps the work at O(ratings x neighbours) where enumerating
-**     every pair of a popular note is quadratic; it can only lower a count.
+**     index -- 4 bytes per eligible scope rating, nothing per rater.
+**  2. Pairs.  For each eligible rater a, its scope ratings (the bigraph's
+**     rater list) by scope position, so by post; a's place in each event
+**     list is found by binary search, and a is paired with the next
+**     `neighbours` eligible raters of the event (all of them when the
+**     event is small).  Counts are per rater a in a dense per-thread array
+**     (a post with several notes of a is deduplicated in a small buffer),
+**     so no pair hash map is ever built.  The neighbourhood bound keeps the
+**     work at O(ratings x neighbours) where enumerating every pair of a
+**     popular note is quadratic; it can only lower a count.  The event
+**     lists are freed before the per-chunk pairs are gathered.
 **
 ** Who calls it: graph/qclique.c and graph/coord.c (internal, collide.h).
 ** Threads: the pair count fans out on the pool with per-chunk outputs merged
@@ -37,8 +40,6 @@ void ns__clayout_free(ns__clayout *L) {
   free(L->T);
   free(L->ev_off);
   free(L->ev_r);
-  free(L->rm_off);
-  free(L->rm_slot);
   memset(L, 0, sizeof *L);
 }
 
@@ -68,7 +69,8 @@ int ns__clayout_build(ns__clayout *L, const ns_bigraph *g, const uint8_t *level,
   size_t nn = g->n_notes, nr = g->n_raters, nev, ns = 0;
   pn *tmp = NULL;
   int32_t *lastp = NULL;
-  uint32_t *cur = NULL, *rcur = NULL;
+  uint32_t *cur = NULL;
+  uint64_t total;
   rl *buf = NULL;
   uint64_t maxdeg = 0;
   int rc = NS_ENOMEM;
@@ -76,6 +78,7 @@ int ns__clayout_build(ns__clayout *L, const ns_bigraph *g, const uint8_t *level,
   memset(L, 0, sizeof *L);
   L->g = g;
   L->level = level;
+  L->min_t = min_t;
   for (size_t n = 0; n < nn; n++) ns += note_post[n] >= 0;
   L->n_scope = ns;
   L->scope_note = ns_mallocn(ns, sizeof *L->scope_note);
@@ -99,63 +102,62 @@ int ns__clayout_build(ns__clayout *L, const ns_bigraph *g, const uint8_t *level,
     L->post_of[j] = (int32_t)(L->n_posts - 1);
     L->note_pos[tmp[j].note] = (int32_t)j;
   }
+  free(tmp);
+  tmp = NULL;
 
   /* One pass over the scope ratings (note-major, so sequential over the
   ** edges): T[u] (a post's notes are adjacent, so "last post seen" dedups
-  ** exactly), and the sizes the layout
-  ** below needs -- every event's rating count (a capacity: only eligible
-  ** raters are filled in) and every rater's scope ratings. */
+  ** exactly). */
+  for (size_t u = 0; u < nr; u++) lastp[u] = -1;
+  for (size_t j = 0; j < ns; j++) {
+    int32_t n = L->scope_note[j], p = L->post_of[j];
+    for (uint64_t k = g->note_off[n]; k < g->note_off[n + 1]; k++) {
+      uint32_t e = ns_bigraph_note_edge(g, k);
+      int32_t u = g->edge_rater[e];
+      if (ns__level_of(level[e]) < 0) continue;
+      L->scope_ratings++;
+      if (lastp[u] != p) {
+        lastp[u] = p;
+        L->T[u]++;
+      }
+    }
+  }
+  for (size_t u = 0; u < nr; u++) L->eligible_raters += L->T[u] > min_t;
+
+  /* A second pass: every event's eligible ratings, so its slot in ev_r
+  ** holds exactly them (and the sentinel), not every rating of the event. */
   nev = 3 * ns;
   L->ev_off = ns_calloc(nev + 1, sizeof *L->ev_off);
-  L->rm_off = ns_calloc(nr + 1, sizeof *L->rm_off);
   cur = ns_mallocn(nev + 1, sizeof *cur);
-  rcur = ns_mallocn(nr + 1, sizeof *rcur);
-  if (!L->ev_off || !L->rm_off || !cur || !rcur) goto out;
-  {
-    for (size_t u = 0; u < nr; u++) lastp[u] = -1;
-    for (size_t j = 0; j < ns; j++) {
-      int32_t n = L->scope_note[j], p = L->post_of[j];
-      uint64_t deg = g->note_off[n + 1] - g->note_off[n];
-      if (deg > maxdeg) maxdeg = deg;
-      for (uint64_t k = g->note_off[n]; k < g->note_off[n + 1]; k++) {
-        uint32_t e = ns_bigraph_note_edge(g, k);
-        int32_t u = g->edge_rater[e];
-        int lv = ns__level_of(level[e]);
-        if (lv < 0) continue;
-        L->scope_ratings++;
-        L->ev_off[j * 3 + (size_t)lv + 1]++;
-        L->rm_off[u + 1]++;
-        if (lastp[u] != p) {
-          lastp[u] = p;
-          L->T[u]++;
-        }
-      }
+  if (!L->ev_off || !cur) goto out;
+  for (size_t j = 0; j < ns; j++) {
+    int32_t n = L->scope_note[j];
+    uint64_t deg = g->note_off[n + 1] - g->note_off[n];
+    if (deg > maxdeg) maxdeg = deg;
+    for (uint64_t k = g->note_off[n]; k < g->note_off[n + 1]; k++) {
+      uint32_t e = ns_bigraph_note_edge(g, k);
+      int lv = ns__level_of(level[e]);
+      if (lv >= 0 && L->T[g->edge_rater[e]] > min_t) L->ev_off[j * 3 + (size_t)lv + 1]++;
     }
   }
 
   /* Events of eligible raters.  Each event's list is its eligible raters
-  ** ascending, then a -1 sentinel (in a slot sized for all its raters).  A
-  ** note's edges come in edge-id order, which in the pipeline (ratings
-  ** sorted by note, then participant) is already ascending by rater;
-  ** otherwise the note's entries are sorted first.  Each eligible rater's
-  ** list holds its slots in the event lists in scope (= post) order, the
-  ** first slot of every post marked NEWPOST. */
-  for (size_t u = 0; u < nr; u++) {
-    if (L->T[u] > min_t) L->eligible_raters++;
-    else L->rm_off[u + 1] = 0;
+  ** ascending, then a -1 sentinel.  A note's edges come in edge-id order,
+  ** which in the pipeline (ratings sorted by note, then participant) is
+  ** already ascending by rater; otherwise the note's entries are sorted
+  ** first. */
+  total = 0;
+  for (size_t v = 0; v < nev; v++) {
+    total += (uint64_t)L->ev_off[v + 1] + 1; /* + sentinel */
+    if (total >= UINT32_MAX) goto out;       /* slots must fit in 32 bits */
+    L->ev_off[v + 1] = (uint32_t)total;
   }
-  for (size_t v = 0; v < nev; v++) L->ev_off[v + 1] += L->ev_off[v] + 1; /* + sentinel */
-  for (size_t u = 0; u < nr; u++) L->rm_off[u + 1] += L->rm_off[u];
-  if ((uint64_t)L->ev_off[nev] >= NEWPOST) goto out; /* slots must fit in 31 bits */
   L->ev_r = ns_mallocn(L->ev_off[nev], sizeof *L->ev_r);
-  L->rm_slot = ns_mallocn(L->rm_off[nr], sizeof *L->rm_slot);
   buf = ns_mallocn(maxdeg, sizeof *buf);
-  if (!L->ev_r || !L->rm_slot || !buf) goto out;
+  if (!L->ev_r || !buf) goto out;
   memcpy(cur, L->ev_off, nev * sizeof *cur);
-  memcpy(rcur, L->rm_off, nr * sizeof *rcur);
-  for (size_t u = 0; u < nr; u++) lastp[u] = -1;
   for (size_t j = 0; j < ns; j++) {
-    int32_t n = L->scope_note[j], p = L->post_of[j];
+    int32_t n = L->scope_note[j];
     size_t m = 0;
     int sorted = 1;
     for (uint64_t k = g->note_off[n]; k < g->note_off[n + 1]; k++) {
@@ -169,13 +171,7 @@ int ns__clayout_build(ns__clayout *L, const ns_bigraph *g, const uint8_t *level,
       m++;
     }
     if (!sorted) qsort(buf, m, sizeof *buf, cmp_rl);
-    for (size_t i = 0; i < m; i++) {
-      int32_t u = buf[i].rater;
-      uint32_t slot = cur[j * 3 + (size_t)buf[i].level]++;
-      L->ev_r[slot] = u;
-      L->rm_slot[rcur[u]++] = slot | (lastp[u] != p ? NEWPOST : 0);
-      lastp[u] = p;
-    }
+    for (size_t i = 0; i < m; i++) L->ev_r[cur[j * 3 + (size_t)buf[i].level]++] = buf[i].rater;
   }
   for (size_t v = 0; v < nev; v++) L->ev_r[cur[v]] = -1;
   rc = 0;
@@ -183,7 +179,6 @@ out:
   free(tmp);
   free(lastp);
   free(cur);
-  free(rcur);
   free(buf);
   return rc;
 }
@@ -200,11 +195,17 @@ typedef struct scratch {
   _Alignas(64) atomic_int busy;
   uint32_t *cnt;
   int32_t *touched;
+  uint32_t *ev;              /* the current rater's scope events, ascending */
   NS_VEC(int32_t) multi;     /* partners over a multi-note post */
 } scratch;
 
 static int cmp_i32(const void *a, const void *b) {
   int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+  return (x > y) - (x < y);
+}
+
+static int cmp_u32(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
   return (x > y) - (x < y);
 }
 
@@ -219,9 +220,22 @@ typedef struct pair_ctx {
   int *err;                  /* per chunk */
 } pair_ctx;
 
+/* The eligible raters of event v after rater a (a is in the list): binary
+** search of the ascending list, which ends with the -1 sentinel. */
+static inline const int32_t *after_rater(const ns__clayout *L, uint32_t v, int32_t a) {
+  uint32_t lo = L->ev_off[v], hi = L->ev_off[v + 1] - 1; /* [lo, hi): the raters */
+  while (lo < hi) {
+    uint32_t mid = lo + (hi - lo) / 2;
+    if (L->ev_r[mid] < a) lo = mid + 1;
+    else hi = mid;
+  }
+  return L->ev_r + lo + 1;
+}
+
 static void pair_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
   pair_ctx *c = vctx;
   const ns__clayout *L = c->L;
+  const ns_bigraph *g = L->g;
   scratch *s = NULL;
   uint64_t upd = 0;
 
@@ -232,23 +246,36 @@ static void pair_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
       break;
     }
   }
-  uint32_t *cnt = s->cnt;
+  uint32_t *cnt = s->cnt, *ev = s->ev;
   int32_t *touched = s->touched;
   const uint32_t W = (uint32_t)c->neighbours;
   for (size_t a = begin; a < end; a++) {
-    size_t nt = 0;
-    uint32_t k = L->rm_off[a], ke = L->rm_off[a + 1];
-    while (k < ke) {
-      uint32_t k2 = k + 1;
-      /* The event lists a rater's slots point into are scattered over the
-      ** layout: fetch a few slots ahead (one cache miss per slot is the
-      ** cost of the count). */
-      if (k + 6 < ke) __builtin_prefetch(L->ev_r + (L->rm_slot[k + 6] & ~NEWPOST) + 1);
-      while (k2 < ke && !(L->rm_slot[k2] & NEWPOST)) k2++;
+    size_t nt = 0, ke = 0;
+    int sorted = 1;
+    if (L->T[a] <= L->min_t) continue;
+    /* a's scope events (note position x 3 + level) in scope order: the
+    ** order of posts, a post's notes adjacent */
+    for (uint64_t q = g->rater_off[a]; q < g->rater_off[a + 1]; q++) {
+      uint32_t e = g->rater_edges[q];
+      int lv = ns__level_of(L->level[e]);
+      int32_t pos = L->note_pos[g->edge_note[e]];
+      if (lv < 0 || pos < 0) continue;
+      ev[ke] = (uint32_t)pos * 3 + (uint32_t)lv;
+      if (ke > 0 && ev[ke - 1] > ev[ke]) sorted = 0;
+      ke++;
+    }
+    if (!sorted) qsort(ev, ke, sizeof *ev, cmp_u32);
+    for (size_t k = 0; k < ke;) {
+      size_t k2 = k + 1;
+      int32_t post = L->post_of[ev[k] / 3];
+      /* The event lists are scattered over the layout: fetch a few events
+      ** ahead (one cache miss per event is the cost of the count). */
+      if (k + 4 < ke) __builtin_prefetch(L->ev_r + L->ev_off[ev[k + 4]]);
+      while (k2 < ke && L->post_of[ev[k2] / 3] == post) k2++;
       if (k2 == k + 1) {
         /* One note of this post (the usual case): the next W raters of
         ** the event after a (up to the -1 sentinel), all distinct. */
-        const int32_t *r = L->ev_r + (L->rm_slot[k] & ~NEWPOST) + 1;
+        const int32_t *r = after_rater(L, ev[k], (int32_t)a);
         for (uint32_t i = 0; i < W && r[i] >= 0; i++) {
           upd++;
           if (cnt[r[i]]++ == 0) touched[nt++] = r[i];
@@ -256,8 +283,8 @@ static void pair_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
       } else {
         /* Several notes of one post: count each partner once. */
         s->multi.n = 0;
-        for (uint32_t kk = k; kk < k2; kk++) {
-          const int32_t *r = L->ev_r + (L->rm_slot[kk] & ~NEWPOST) + 1;
+        for (size_t kk = k; kk < k2; kk++) {
+          const int32_t *r = after_rater(L, ev[kk], (int32_t)a);
           for (uint32_t i = 0; i < W && r[i] >= 0; i++) {
             upd++;
             if (ns_vec_push(&s->multi, r[i])) c->err[chunk] = NS_ENOMEM;
@@ -287,14 +314,19 @@ static void pair_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
 
 #define PAIR_CHUNK 64
 
-int ns__collide_pairs(const ns__clayout *L, int neighbours, uint32_t min_count, ns_pool *pool,
+int ns__collide_pairs(ns__clayout *L, int neighbours, uint32_t min_count, ns_pool *pool,
                       ns__cpair_vec *pairs, uint64_t *updates) {
-  size_t nr = L->g->n_raters, nch = ns_pool_nchunks(nr, PAIR_CHUNK);
+  const ns_bigraph *g = L->g;
+  size_t nr = g->n_raters, nch = ns_pool_nchunks(nr, PAIR_CHUNK), total = 0;
+  uint64_t maxdeg = 1;
   int nth = ns_pool_threads(pool), rc = 0;
   pair_ctx c = {L, neighbours, min_count, NULL, nth, NULL, NULL, NULL};
 
   *updates = 0;
-  if (nr == 0) return 0;
+  if (nr == 0) goto out;
+  for (size_t u = 0; u < nr; u++)
+    if (L->T[u] > L->min_t && ns_bigraph_rater_degree(g, u) > maxdeg)
+      maxdeg = ns_bigraph_rater_degree(g, u);
   /* aligned: scratch is cache-line aligned (sizeof is a multiple of 64) */
   c.sc = aligned_alloc(64, (size_t)nth * sizeof *c.sc);
   if (c.sc) memset(c.sc, 0, (size_t)nth * sizeof *c.sc);
@@ -309,29 +341,47 @@ int ns__collide_pairs(const ns__clayout *L, int neighbours, uint32_t min_count, 
     atomic_init(&c.sc[i].busy, 0);
     c.sc[i].cnt = ns_calloc(nr, sizeof *c.sc[i].cnt);
     c.sc[i].touched = ns_mallocn(nr, sizeof *c.sc[i].touched);
-    if (!c.sc[i].cnt || !c.sc[i].touched) {
+    c.sc[i].ev = ns_mallocn((size_t)maxdeg, sizeof *c.sc[i].ev);
+    if (!c.sc[i].cnt || !c.sc[i].touched || !c.sc[i].ev) {
       rc = NS_ENOMEM;
       goto out;
     }
   }
   ns_pool_for(pool, nr, PAIR_CHUNK, pair_chunk, &c);
+  /* The layout is done with: let it go before the pairs are gathered. */
+  free(L->ev_off), free(L->ev_r);
+  L->ev_off = NULL, L->ev_r = NULL;
   for (size_t k = 0; k < nch; k++) {
     if (c.err[k]) {
       rc = c.err[k];
       goto out;
     }
     *updates += c.updates[k];
-    for (size_t i = 0; i < c.out[k].n; i++)
-      if (ns_vec_push(pairs, c.out[k].a[i])) {
-        rc = NS_ENOMEM;
-        goto out;
-      }
+    total += c.out[k].n;
+  }
+  /* exactly the pairs' size (no growth slack), each chunk freed once copied */
+  if (total > 0 && pairs->cap < pairs->n + total) {
+    void *q = ns_realloc(pairs->a, (pairs->n + total) * sizeof *pairs->a);
+    if (!q) {
+      rc = NS_ENOMEM;
+      goto out;
+    }
+    pairs->a = q;
+    pairs->cap = pairs->n + total;
+  }
+  for (size_t k = 0; k < nch; k++) {
+    if (c.out[k].n) memcpy(pairs->a + pairs->n, c.out[k].a, c.out[k].n * sizeof *pairs->a);
+    pairs->n += c.out[k].n;
+    ns_vec_free(&c.out[k]);
   }
 out:
+  free(L->ev_off), free(L->ev_r);
+  L->ev_off = NULL, L->ev_r = NULL;
   if (c.sc)
     for (int i = 0; i < nth; i++) {
       free(c.sc[i].cnt);
       free(c.sc[i].touched);
+      free(c.sc[i].ev);
       ns_vec_free(&c.sc[i].multi);
     }
   free(c.sc);

@@ -24,17 +24,19 @@ typedef struct ns__clayout {
   int32_t *post_of;          /* [n_scope] dense post index */
   size_t n_posts;
   int32_t *T;                /* [n_raters] distinct scope posts */
-  /* eligible raters only (T > min_t) */
+  int min_t;                 /* eligible raters: T > min_t */
+  /* The pair layout (ns__collide_pairs frees it once it has counted):
+  ** each event's eligible raters ascending, then a -1 sentinel, in slots
+  ** sized for exactly those raters (4 bytes per eligible scope rating).  A
+  ** rater's own slots are found when counting (its scope ratings through
+  ** the bigraph's rater lists, a binary search in each event), not stored:
+  ** that list would be another 4 bytes per eligible scope rating at the
+  ** count's peak (docs/architecture.md, "Memory of a scoring run"). */
   uint32_t *ev_off;          /* [3 n_scope + 1] */
-  int32_t *ev_r;             /* raters of each event ascending, then -1 */
-  uint32_t *rm_off;          /* [n_raters + 1] */
-  uint32_t *rm_slot;         /* each eligible rater's slots in ev_r, post
-                             ** order; NEWPOST marks a post's first */
+  int32_t *ev_r;
   /* filled by ns__clayout_build */
   size_t scope_ratings, eligible_raters;
 } ns__clayout;
-
-#define NEWPOST 0x80000000u
 
 /* Lays out the scope ratings (notes with note_post[n] >= 0; a post's notes
 ** are grouped) for raters with more than min_t distinct scope posts.
@@ -50,8 +52,12 @@ typedef struct ns__cpair {
 typedef NS_VEC(ns__cpair) ns__cpair_vec;
 
 /* Appends every pair with count > min_count to pairs, in order of a, then
-** first touch; *updates = neighbourhood updates counted. */
-int ns__collide_pairs(const ns__clayout *L, int neighbours, uint32_t min_count, ns_pool *pool,
+** first touch; *updates = neighbourhood updates counted.  Consumes the pair
+** layout: L's ev_off and ev_r are freed once the pairs are counted and
+** before they are gathered into pairs (an array of exactly their number),
+** so the layout and the gathered pairs never coexist; the rest of L (scope,
+** posts, T: what the null model reads) stays. */
+int ns__collide_pairs(ns__clayout *L, int neighbours, uint32_t min_count, ns_pool *pool,
                       ns__cpair_vec *pairs, uint64_t *updates);
 
 /* ------------------------------------------------------------------------

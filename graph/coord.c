@@ -197,16 +197,6 @@ typedef struct coord_pass_data {
   ns__null N;
 } coord_pass_data;
 
-/* Gives a kept pair vector's growth slack back (a failed shrink keeps it). */
-static void shrink_pairs(ns__cpair_vec *v) {
-  void *q;
-  if (v->n == 0 || v->n == v->cap) return;
-  if ((q = ns_realloc(v->a, v->n * sizeof *v->a)) != NULL) {
-    v->a = q;
-    v->cap = v->n;
-  }
-}
-
 /* The join step: a rater outside every large group (>= min_size) joins
 ** group G when its candidate pairs with G's members, summed, are above
 ** the null (lift >= join_lift) and significant at alpha / (eligible
@@ -331,7 +321,6 @@ int ns_coord_detect(const ns_bigraph *g, const uint8_t *edge_level, const int64_
   }
   n_elig = L.eligible_raters;
   ns__clayout_free(&L);
-  shrink_pairs(&pd[0].pairs);
 
   /* Pass 2: dissent only -- ratings whose value has a (weighted) share of
   ** at most max_dissent_share on their note.  Honest raters dissent

@@ -171,7 +171,7 @@ int ns__null_build(ns__null *N, const ns__clayout *L, const int32_t *comm, size_
     size_t total = 0;
     for (size_t u = 0; u < nr; u++) {
       size_t nt = 0;
-      if (need ? !need[u] : L->rm_off[u + 1] == L->rm_off[u]) continue;
+      if (need ? !need[u] : L->T[u] <= L->min_t) continue;
       for (uint64_t q = g->rater_off[u]; q < g->rater_off[u + 1]; q++) {
         int32_t pos = L->note_pos[g->edge_note[g->rater_edges[q]]];
         int32_t k;
@@ -190,7 +190,7 @@ int ns__null_build(ns__null *N, const ns__clayout *L, const int32_t *comm, size_
     size_t nt = 0;
     double sum = 0;
     N->m_off[u + 1] = N->m_off[u];
-    if (need ? !need[u] : L->rm_off[u + 1] == L->rm_off[u]) continue;
+    if (need ? !need[u] : L->T[u] <= L->min_t) continue;
     /* Shares of the rater's scope ratings (a post with several notes of
     ** the rater counts once per note: it only moves a little mass between
     ** homes the rater does rate). */

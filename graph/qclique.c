@@ -53,7 +53,7 @@ static int cmp_qpair(const void *x, const void *y) {
 
 
 
-static int seed_pairs(const layout *L, const ns_qclique_params *p, const int32_t *community,
+static int seed_pairs(layout *L, const ns_qclique_params *p, const int32_t *community,
                       ns_pool *pool, qpair_vec *pairs, ns_qclique_stats *st) {
   qpair_vec raw = {0};
   ns__null N;
@@ -432,9 +432,8 @@ int ns_qclique_detect(const ns_bigraph *g, const uint8_t *edge_level, const int6
   st.scope_notes = L.n_scope;
   st.scope_posts = L.n_posts;
   if ((rc = seed_pairs(&L, p, community, pool, &pairs, &st)) != 0) goto out;
-  /* The pair layout is not needed any more; growth reads the bigraph. */
-  free(L.ev_off), free(L.ev_r), free(L.rm_off), free(L.rm_slot);
-  L.ev_off = NULL, L.rm_off = NULL, L.rm_slot = NULL, L.ev_r = NULL;
+  /* The pair layout went with the count (ns__collide_pairs); growth reads
+  ** the bigraph. */
 
   if (pairs.n) {
     size_t nev = 3 * L.n_scope, nr = g->n_raters;
