@@ -65,7 +65,7 @@ static int cmp_pn(const void *a, const void *b) {
 }
 
 int ns__clayout_build(ns__clayout *L, const ns_bigraph *g, const uint8_t *level,
-                      const int64_t *note_post, int min_t) {
+                      const uint8_t *note_lv, const int64_t *note_post, int min_t) {
   size_t nn = g->n_notes, nr = g->n_raters, nev, ns = 0;
   pn *tmp = NULL;
   int32_t *lastp = NULL;
@@ -78,6 +78,7 @@ int ns__clayout_build(ns__clayout *L, const ns_bigraph *g, const uint8_t *level,
   memset(L, 0, sizeof *L);
   L->g = g;
   L->level = level;
+  L->note_lv = note_lv;
   L->min_t = min_t;
   for (size_t n = 0; n < nn; n++) ns += note_post[n] >= 0;
   L->n_scope = ns;
@@ -114,7 +115,7 @@ int ns__clayout_build(ns__clayout *L, const ns_bigraph *g, const uint8_t *level,
     for (uint64_t k = g->note_off[n]; k < g->note_off[n + 1]; k++) {
       uint32_t e = ns_bigraph_note_edge(g, k);
       int32_t u = g->edge_rater[e];
-      if (ns__level_of(level[e]) < 0) continue;
+      if (ns__clayout_level(L, e, n) < 0) continue;
       L->scope_ratings++;
       if (lastp[u] != p) {
         lastp[u] = p;
@@ -136,7 +137,7 @@ int ns__clayout_build(ns__clayout *L, const ns_bigraph *g, const uint8_t *level,
     if (deg > maxdeg) maxdeg = deg;
     for (uint64_t k = g->note_off[n]; k < g->note_off[n + 1]; k++) {
       uint32_t e = ns_bigraph_note_edge(g, k);
-      int lv = ns__level_of(level[e]);
+      int lv = ns__clayout_level(L, e, n);
       if (lv >= 0 && L->T[g->edge_rater[e]] > min_t) L->ev_off[j * 3 + (size_t)lv + 1]++;
     }
   }
@@ -163,7 +164,7 @@ int ns__clayout_build(ns__clayout *L, const ns_bigraph *g, const uint8_t *level,
     for (uint64_t k = g->note_off[n]; k < g->note_off[n + 1]; k++) {
       uint32_t e = ns_bigraph_note_edge(g, k);
       int32_t u = g->edge_rater[e];
-      int lv = ns__level_of(level[e]);
+      int lv = ns__clayout_level(L, e, n);
       if (L->T[u] <= min_t || lv < 0) continue;
       buf[m].rater = u;
       buf[m].level = lv;
@@ -257,8 +258,8 @@ static void pair_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
     ** order of posts, a post's notes adjacent */
     for (uint64_t q = g->rater_off[a]; q < g->rater_off[a + 1]; q++) {
       uint32_t e = g->rater_edges[q];
-      int lv = ns__level_of(L->level[e]);
-      int32_t pos = L->note_pos[g->edge_note[e]];
+      int32_t n = g->edge_note[e], pos = L->note_pos[n];
+      int lv = ns__clayout_level(L, e, n);
       if (lv < 0 || pos < 0) continue;
       ev[ke] = (uint32_t)pos * 3 + (uint32_t)lv;
       if (ke > 0 && ev[ke - 1] > ev[ke]) sorted = 0;
@@ -307,6 +308,12 @@ static void pair_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
       }
       cnt[b] = 0;
     }
+  }
+  /* the growth slack back (up to half the chunk's pairs): every chunk is
+  ** held until all are counted */
+  if (c->out[chunk].n > 0 && c->out[chunk].n < c->out[chunk].cap) {
+    void *q = ns_realloc(c->out[chunk].a, c->out[chunk].n * sizeof *c->out[chunk].a);
+    if (q) c->out[chunk].a = q, c->out[chunk].cap = c->out[chunk].n;
   }
   c->updates[chunk] = upd;
   atomic_store(&s->busy, 0);

@@ -18,6 +18,10 @@ static inline int ns__level_of(uint8_t l) { return l <= 2 ? (int)l : -1; }
 typedef struct ns__clayout {
   const ns_bigraph *g;
   const uint8_t *level;      /* per edge (graph.h ns_edge_level) */
+  const uint8_t *note_lv;    /* per note: bit v set = level v counts here
+                             ** (NULL = every level); the dissent pass's
+                             ** filter, 1 byte a note instead of a filtered
+                             ** copy of level (1 byte a rating) */
   size_t n_scope;            /* scope notes */
   int32_t *scope_note;       /* [n_scope] note index, sorted by (post, note) */
   int32_t *note_pos;         /* [n_notes] position in scope_note, -1 = out */
@@ -42,7 +46,13 @@ typedef struct ns__clayout {
 ** are grouped) for raters with more than min_t distinct scope posts.
 ** Returns 0 or NS_ENOMEM; ns__clayout_free releases what was built. */
 int ns__clayout_build(ns__clayout *L, const ns_bigraph *g, const uint8_t *level,
-                      const int64_t *note_post, int min_t);
+                      const uint8_t *note_lv, const int64_t *note_post, int min_t);
+/* The event level (0, 1, 2) of edge e of note n in L's ratings, or -1 when
+** it has none (no level, or a level note_lv leaves out on n). */
+static inline int ns__clayout_level(const ns__clayout *L, uint32_t e, int32_t n) {
+  int lv = ns__level_of(L->level[e]);
+  return lv >= 0 && L->note_lv && !((L->note_lv[n] >> lv) & 1) ? -1 : lv;
+}
 void ns__clayout_free(ns__clayout *L);
 
 typedef struct ns__cpair {

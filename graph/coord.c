@@ -271,8 +271,8 @@ int ns_coord_detect(const ns_bigraph *g, const uint8_t *edge_level, const int64_
   coord_pass_data pd[2];
   size_t nr, C = 1, n_elig = 0;
   int32_t *comm = NULL, *par = NULL, *partners = NULL, *first = NULL;
-  double *rw = NULL, *share = NULL;
-  uint8_t *dissent = NULL;
+  double *rw = NULL;
+  uint8_t *dissent = NULL;        /* per note: the levels that dissent there */
   uint8_t *need = NULL;
   int rc = 0;
 
@@ -306,7 +306,7 @@ int ns_coord_detect(const ns_bigraph *g, const uint8_t *edge_level, const int64_
 
   /* Pass 1: every same-value collision.  Its candidate pairs also give the
   ** popularity weights of both passes' null models. */
-  if ((rc = ns__clayout_build(&L, g, edge_level, note_post, p->min_posts - 1)) != 0) goto out;
+  if ((rc = ns__clayout_build(&L, g, edge_level, NULL, note_post, p->min_posts - 1)) != 0) goto out;
   if ((rc = ns__collide_pairs(&L, p->neighbours, (uint32_t)p->min_count - 1, pool, &pd[0].pairs,
                               &st.all.pair_updates)) != 0)
     goto out;
@@ -327,9 +327,9 @@ int ns_coord_detect(const ns_bigraph *g, const uint8_t *edge_level, const int64_
   ** rarely and each on their own notes; a ring that pushes against the
   ** consensus dissents on its targets together, whatever else it rates. */
   if (p->max_dissent_share > 0) {
-    share = ns_mallocn(g->n_notes * 3, sizeof *share);
-    dissent = ns_mallocn(g->n_edges, sizeof *dissent);
-    if (!share || !dissent) { rc = NS_ENOMEM; goto out; }
+    /* which levels dissent on each note: a bit per level, 1 byte a note */
+    dissent = ns_mallocn(g->n_notes ? g->n_notes : 1, sizeof *dissent);
+    if (!dissent) { rc = NS_ENOMEM; goto out; }
     for (size_t n = 0; n < g->n_notes; n++) {
       double d[3] = {0, 0, 0}, t;
       for (uint64_t k = g->note_off[n]; k < g->note_off[n + 1]; k++) {
@@ -338,14 +338,11 @@ int ns_coord_detect(const ns_bigraph *g, const uint8_t *edge_level, const int64_
         if (lv >= 0) d[lv] += rw[g->edge_rater[e]];
       }
       t = d[0] + d[1] + d[2];
-      for (int v = 0; v < 3; v++) share[n * 3 + (size_t)v] = t > 0 ? d[v] / t : 1;
+      dissent[n] = 0;
+      for (int v = 0; v < 3; v++)
+        if ((t > 0 ? d[v] / t : 1) <= p->max_dissent_share) dissent[n] |= (uint8_t)(1u << v);
     }
-    for (size_t e = 0; e < g->n_edges; e++) {
-      int lv = ns__level_of(edge_level[e]);
-      dissent[e] = lv >= 0 && share[(size_t)g->edge_note[e] * 3 + (size_t)lv] <= p->max_dissent_share
-                       ? edge_level[e] : (uint8_t)NS_EDGE_NO_LEVEL;
-    }
-    if ((rc = ns__clayout_build(&L, g, dissent, note_post, p->min_posts - 1)) != 0) goto out;
+    if ((rc = ns__clayout_build(&L, g, edge_level, dissent, note_post, p->min_posts - 1)) != 0) goto out;
     /* Dissent events are small (a note's few dissenters), so a wider
     ** neighbourhood (64) costs little and keeps a ring adjacent to itself
     ** even where honest dissenters sit between its accounts. */
@@ -360,9 +357,7 @@ int ns_coord_detect(const ns_bigraph *g, const uint8_t *edge_level, const int64_
       ns__null_detach(&pd[1].N, &L);
     }
     ns__clayout_free(&L);
-    free(share);
     free(dissent);
-    share = NULL;
     dissent = NULL;
   }
   if (p->min_join_group > 0 && (rc = join_groups(pd, par, nr, n_elig, p, &st)) != 0) goto out;
@@ -395,7 +390,6 @@ out:
   free(partners);
   free(first);
   free(rw);
-  free(share);
   free(dissent);
   free(need);
   return rc;

@@ -31,7 +31,7 @@ static void post_collect(const ns__clayout *L, size_t j0, size_t j1, const int32
     for (uint64_t k = g->note_off[n]; k < g->note_off[n + 1]; k++) {
       uint32_t e = ns_bigraph_note_edge(g, k);
       int32_t u = g->edge_rater[e], c = comm[u];
-      int lv = ns__level_of(L->level[e]);
+      int lv = ns__clayout_level(L, e, n);
       if (lv < 0) continue;
       if (!a->seen[c]) {
         a->seen[c] = 1;

@@ -426,7 +426,7 @@ int ns_qclique_detect(const ns_bigraph *g, const uint8_t *edge_level, const int6
     return NS_EINVAL;
   for (size_t u = 0; u < g->n_raters; u++) clique_id[u] = 0;
 
-  if ((rc = ns__clayout_build(&L, g, edge_level, note_post, p->min_pair_count)) != 0) goto out;
+  if ((rc = ns__clayout_build(&L, g, edge_level, NULL, note_post, p->min_pair_count)) != 0) goto out;
   st.scope_ratings = L.scope_ratings;
   st.eligible_raters = L.eligible_raters;
   st.scope_notes = L.n_scope;
