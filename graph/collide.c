@@ -30,6 +30,7 @@
 */
 #include "collide.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,7 +126,26 @@ int ns__clayout_build(ns__clayout *L, const ns_bigraph *g, const uint8_t *level,
   }
   for (size_t u = 0; u < nr; u++) L->eligible_raters += L->T[u] > min_t;
 
-  /* A second pass: every event's eligible ratings, so its slot in ev_r
+  /* The edges themselves are the event lists when every note's edges are
+  ** consecutive ids (no note_edges) strictly ascending by rater, as in the
+  ** pipeline (ratings sorted by note, then participant): an event's
+  ** eligible raters after a are then the note's later edges of a's level
+  ** whose rater is eligible.  No lists are built (4 bytes per eligible
+  ** scope rating less at the count's peak). */
+  for (size_t j = 0; j < ns && L->direct; j++) {
+    int32_t n = L->scope_note[j];
+    for (uint64_t k = g->note_off[n] + 1; k < g->note_off[n + 1]; k++)
+      if (g->edge_rater[k - 1] >= g->edge_rater[k]) {
+        L->direct = 0;
+        break;
+      }
+  }
+  if (L->direct) {
+    rc = 0;
+    goto out;
+  }
+
+  /* Otherwise the lists.  A second pass: every event's eligible ratings, so its slot in ev_r
   ** holds exactly them (and the sentinel), not every rating of the event. */
   nev = 3 * ns;
   L->ev_off = ns_calloc(nev + 1, sizeof *L->ev_off);
@@ -143,10 +163,8 @@ int ns__clayout_build(ns__clayout *L, const ns_bigraph *g, const uint8_t *level,
   }
 
   /* Events of eligible raters.  Each event's list is its eligible raters
-  ** ascending, then a -1 sentinel.  A note's edges come in edge-id order,
-  ** which in the pipeline (ratings sorted by note, then participant) is
-  ** already ascending by rater; otherwise the note's entries are sorted
-  ** first. */
+  ** ascending, then a -1 sentinel (a note's entries sorted by rater first
+  ** where they are not). */
   total = 0;
   for (size_t v = 0; v < nev; v++) {
     total += (uint64_t)L->ev_off[v + 1] + 1; /* + sentinel */
@@ -196,7 +214,9 @@ typedef struct scratch {
   _Alignas(64) atomic_int busy;
   uint32_t *cnt;
   int32_t *touched;
-  uint32_t *ev;              /* the current rater's scope events, ascending */
+  uint64_t *ev;              /* the current rater's scope events, ascending:
+                             ** event << 32 | edge */
+  int32_t *nb;               /* [neighbours] partners in one event */
   NS_VEC(int32_t) multi;     /* partners over a multi-note post */
 } scratch;
 
@@ -205,8 +225,8 @@ static int cmp_i32(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-static int cmp_u32(const void *a, const void *b) {
-  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
   return (x > y) - (x < y);
 }
 
@@ -216,21 +236,65 @@ typedef struct pair_ctx {
   uint32_t min_count;
   scratch *sc;
   int n_sc;
-  ns__cpair_vec *out;            /* per chunk */
+  ns__cpair_vec *out;            /* per chunk, until committed */
   uint64_t *updates;         /* per chunk */
   int *err;                  /* per chunk */
+  /* Committing: the counted chunks are appended to pairs in chunk order as
+  ** soon as every earlier chunk is in (under mu), and freed, so the pairs
+  ** are held about once -- not once in the chunks and again in a merged
+  ** copy (the untouched growth room of a large array is not resident). */
+  pthread_mutex_t mu;
+  uint8_t *done;             /* per chunk: counted */
+  size_t nch, next;          /* chunks; the first not yet committed */
+  ns__cpair_vec *pairs;
+  int commit_err;
 } pair_ctx;
 
-/* The eligible raters of event v after rater a (a is in the list): binary
-** search of the ascending list, which ends with the -1 sentinel. */
-static inline const int32_t *after_rater(const ns__clayout *L, uint32_t v, int32_t a) {
-  uint32_t lo = L->ev_off[v], hi = L->ev_off[v + 1] - 1; /* [lo, hi): the raters */
-  while (lo < hi) {
-    uint32_t mid = lo + (hi - lo) / 2;
-    if (L->ev_r[mid] < a) lo = mid + 1;
-    else hi = mid;
+/* Marks chunk k counted and commits every chunk that can now be. */
+static void commit_chunks(pair_ctx *c, size_t k) {
+  pthread_mutex_lock(&c->mu);
+  c->done[k] = 1;
+  while (c->next < c->nch && c->done[c->next]) {
+    ns__cpair_vec *o = &c->out[c->next];
+    if (o->n && !c->commit_err) {
+      if (ns_vec_reserve(c->pairs, c->pairs->n + o->n)) {
+        c->commit_err = NS_ENOMEM;
+      } else {
+        memcpy(c->pairs->a + c->pairs->n, o->a, o->n * sizeof *o->a);
+        c->pairs->n += o->n;
+      }
+    }
+    ns_vec_free(o);
+    c->next++;
   }
-  return L->ev_r + lo + 1;
+  pthread_mutex_unlock(&c->mu);
+}
+
+/* The first W eligible raters of event v after rater a (whose rating in it
+** is edge e), ascending, into nb; returns how many. */
+static inline uint32_t partners_after(const ns__clayout *L, uint32_t v, int32_t a, uint32_t e,
+                                      uint32_t W, int32_t *nb) {
+  uint32_t m = 0;
+  if (L->direct) {
+    const ns_bigraph *g = L->g;
+    int32_t n = L->scope_note[v / 3];
+    int lv = (int)(v % 3);
+    for (uint64_t k = (uint64_t)e + 1, ke = g->note_off[n + 1]; k < ke && m < W; k++) {
+      int32_t u = g->edge_rater[k];
+      if (ns__clayout_level(L, (uint32_t)k, n) == lv && L->T[u] > L->min_t) nb[m++] = u;
+    }
+  } else {
+    /* binary search of the ascending list, which ends with the -1 sentinel */
+    uint32_t lo = L->ev_off[v], hi = L->ev_off[v + 1] - 1; /* [lo, hi): the raters */
+    const int32_t *r;
+    while (lo < hi) {
+      uint32_t mid = lo + (hi - lo) / 2;
+      if (L->ev_r[mid] < a) lo = mid + 1;
+      else hi = mid;
+    }
+    for (r = L->ev_r + lo + 1; m < W && r[m] >= 0; m++) nb[m] = r[m];
+  }
+  return m;
 }
 
 static void pair_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
@@ -247,8 +311,9 @@ static void pair_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
       break;
     }
   }
-  uint32_t *cnt = s->cnt, *ev = s->ev;
-  int32_t *touched = s->touched;
+  uint32_t *cnt = s->cnt;
+  uint64_t *ev = s->ev;
+  int32_t *touched = s->touched, *nb = s->nb;
   const uint32_t W = (uint32_t)c->neighbours;
   for (size_t a = begin; a < end; a++) {
     size_t nt = 0, ke = 0;
@@ -261,34 +326,37 @@ static void pair_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
       int32_t n = g->edge_note[e], pos = L->note_pos[n];
       int lv = ns__clayout_level(L, e, n);
       if (lv < 0 || pos < 0) continue;
-      ev[ke] = (uint32_t)pos * 3 + (uint32_t)lv;
+      ev[ke] = ((uint64_t)pos * 3 + (uint64_t)lv) << 32 | e;
       if (ke > 0 && ev[ke - 1] > ev[ke]) sorted = 0;
       ke++;
     }
-    if (!sorted) qsort(ev, ke, sizeof *ev, cmp_u32);
+    if (!sorted) qsort(ev, ke, sizeof *ev, cmp_u64);
     for (size_t k = 0; k < ke;) {
       size_t k2 = k + 1;
-      int32_t post = L->post_of[ev[k] / 3];
-      /* The event lists are scattered over the layout: fetch a few events
-      ** ahead (one cache miss per event is the cost of the count). */
-      if (k + 4 < ke) __builtin_prefetch(L->ev_r + L->ev_off[ev[k + 4]]);
-      while (k2 < ke && L->post_of[ev[k2] / 3] == post) k2++;
+      int32_t post = L->post_of[(ev[k] >> 32) / 3];
+      /* The events are scattered over the edges (or the lists): fetch a
+      ** few ahead (one cache miss per event is the cost of the count). */
+      if (k + 4 < ke) {
+        if (L->direct) __builtin_prefetch(g->edge_rater + (uint32_t)ev[k + 4]);
+        else __builtin_prefetch(L->ev_r + L->ev_off[ev[k + 4] >> 32]);
+      }
+      while (k2 < ke && L->post_of[(ev[k2] >> 32) / 3] == post) k2++;
       if (k2 == k + 1) {
         /* One note of this post (the usual case): the next W raters of
-        ** the event after a (up to the -1 sentinel), all distinct. */
-        const int32_t *r = after_rater(L, ev[k], (int32_t)a);
-        for (uint32_t i = 0; i < W && r[i] >= 0; i++) {
+        ** the event after a, all distinct. */
+        uint32_t m = partners_after(L, (uint32_t)(ev[k] >> 32), (int32_t)a, (uint32_t)ev[k], W, nb);
+        for (uint32_t i = 0; i < m; i++) {
           upd++;
-          if (cnt[r[i]]++ == 0) touched[nt++] = r[i];
+          if (cnt[nb[i]]++ == 0) touched[nt++] = nb[i];
         }
       } else {
         /* Several notes of one post: count each partner once. */
         s->multi.n = 0;
         for (size_t kk = k; kk < k2; kk++) {
-          const int32_t *r = after_rater(L, ev[kk], (int32_t)a);
-          for (uint32_t i = 0; i < W && r[i] >= 0; i++) {
+          uint32_t m = partners_after(L, (uint32_t)(ev[kk] >> 32), (int32_t)a, (uint32_t)ev[kk], W, nb);
+          for (uint32_t i = 0; i < m; i++) {
             upd++;
-            if (ns_vec_push(&s->multi, r[i])) c->err[chunk] = NS_ENOMEM;
+            if (ns_vec_push(&s->multi, nb[i])) c->err[chunk] = NS_ENOMEM;
           }
         }
         if (s->multi.n > 1) qsort(s->multi.a, s->multi.n, sizeof *s->multi.a, cmp_i32);
@@ -309,14 +377,9 @@ static void pair_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
       cnt[b] = 0;
     }
   }
-  /* the growth slack back (up to half the chunk's pairs): every chunk is
-  ** held until all are counted */
-  if (c->out[chunk].n > 0 && c->out[chunk].n < c->out[chunk].cap) {
-    void *q = ns_realloc(c->out[chunk].a, c->out[chunk].n * sizeof *c->out[chunk].a);
-    if (q) c->out[chunk].a = q, c->out[chunk].cap = c->out[chunk].n;
-  }
   c->updates[chunk] = upd;
   atomic_store(&s->busy, 0);
+  commit_chunks(c, chunk);
 }
 
 #define PAIR_CHUNK 64
@@ -324,11 +387,14 @@ static void pair_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
 int ns__collide_pairs(ns__clayout *L, int neighbours, uint32_t min_count, ns_pool *pool,
                       ns__cpair_vec *pairs, uint64_t *updates) {
   const ns_bigraph *g = L->g;
-  size_t nr = g->n_raters, nch = ns_pool_nchunks(nr, PAIR_CHUNK), total = 0;
+  size_t nr = g->n_raters, nch = ns_pool_nchunks(nr, PAIR_CHUNK);
   uint64_t maxdeg = 1;
-  int nth = ns_pool_threads(pool), rc = 0;
-  pair_ctx c = {L, neighbours, min_count, NULL, nth, NULL, NULL, NULL};
+  int nth = ns_pool_threads(pool), rc = 0, mu = 0;
+  pair_ctx c;
 
+  memset(&c, 0, sizeof c);
+  c.L = L, c.neighbours = neighbours, c.min_count = min_count, c.n_sc = nth;
+  c.nch = nch, c.pairs = pairs;
   *updates = 0;
   if (nr == 0) goto out;
   for (size_t u = 0; u < nr; u++)
@@ -340,55 +406,51 @@ int ns__collide_pairs(ns__clayout *L, int neighbours, uint32_t min_count, ns_poo
   c.out = ns_calloc(nch, sizeof *c.out);
   c.updates = ns_calloc(nch, sizeof *c.updates);
   c.err = ns_calloc(nch, sizeof *c.err);
-  if (!c.sc || !c.out || !c.updates || !c.err) {
+  c.done = ns_calloc(nch, 1);
+  if (!c.sc || !c.out || !c.updates || !c.err || !c.done) {
     rc = NS_ENOMEM;
     goto out;
   }
+  if (pthread_mutex_init(&c.mu, NULL) != 0) {
+    rc = NS_ENOMEM;
+    goto out;
+  }
+  mu = 1;
   for (int i = 0; i < nth; i++) {
     atomic_init(&c.sc[i].busy, 0);
     c.sc[i].cnt = ns_calloc(nr, sizeof *c.sc[i].cnt);
     c.sc[i].touched = ns_mallocn(nr, sizeof *c.sc[i].touched);
     c.sc[i].ev = ns_mallocn((size_t)maxdeg, sizeof *c.sc[i].ev);
-    if (!c.sc[i].cnt || !c.sc[i].touched || !c.sc[i].ev) {
+    c.sc[i].nb = ns_mallocn((size_t)neighbours, sizeof *c.sc[i].nb);
+    if (!c.sc[i].cnt || !c.sc[i].touched || !c.sc[i].ev || !c.sc[i].nb) {
       rc = NS_ENOMEM;
       goto out;
     }
   }
   ns_pool_for(pool, nr, PAIR_CHUNK, pair_chunk, &c);
-  /* The layout is done with: let it go before the pairs are gathered. */
-  free(L->ev_off), free(L->ev_r);
-  L->ev_off = NULL, L->ev_r = NULL;
   for (size_t k = 0; k < nch; k++) {
     if (c.err[k]) {
       rc = c.err[k];
       goto out;
     }
     *updates += c.updates[k];
-    total += c.out[k].n;
   }
-  /* exactly the pairs' size (no growth slack), each chunk freed once copied */
-  if (total > 0 && pairs->cap < pairs->n + total) {
-    void *q = ns_realloc(pairs->a, (pairs->n + total) * sizeof *pairs->a);
-    if (!q) {
-      rc = NS_ENOMEM;
-      goto out;
-    }
-    pairs->a = q;
-    pairs->cap = pairs->n + total;
-  }
-  for (size_t k = 0; k < nch; k++) {
-    if (c.out[k].n) memcpy(pairs->a + pairs->n, c.out[k].a, c.out[k].n * sizeof *pairs->a);
-    pairs->n += c.out[k].n;
-    ns_vec_free(&c.out[k]);
+  if ((rc = c.commit_err) != 0) goto out;
+  if (pairs->n > 0 && pairs->n < pairs->cap) { /* the growth room back */
+    void *q = ns_realloc(pairs->a, pairs->n * sizeof *pairs->a);
+    if (q) pairs->a = q, pairs->cap = pairs->n;
   }
 out:
+  /* the layout is done with (ns__clayout: the null model does not read it) */
   free(L->ev_off), free(L->ev_r);
   L->ev_off = NULL, L->ev_r = NULL;
+  if (mu) pthread_mutex_destroy(&c.mu);
   if (c.sc)
     for (int i = 0; i < nth; i++) {
       free(c.sc[i].cnt);
       free(c.sc[i].touched);
       free(c.sc[i].ev);
+      free(c.sc[i].nb);
       ns_vec_free(&c.sc[i].multi);
     }
   free(c.sc);
@@ -397,5 +459,6 @@ out:
   free(c.out);
   free(c.updates);
   free(c.err);
+  free(c.done);
   return rc;
 }

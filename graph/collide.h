@@ -29,6 +29,8 @@ typedef struct ns__clayout {
   size_t n_posts;
   int32_t *T;                /* [n_raters] distinct scope posts */
   int min_t;                 /* eligible raters: T > min_t */
+  int direct;                /* the note lists of the bigraph are the event
+                             ** lists (below: no ev_off / ev_r) */
   /* The pair layout (ns__collide_pairs frees it once it has counted):
   ** each event's eligible raters ascending, then a -1 sentinel, in slots
   ** sized for exactly those raters (4 bytes per eligible scope rating).  A

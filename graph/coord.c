@@ -191,11 +191,46 @@ static int cmp_join(const void *x, const void *y) {
   return (a->pass > b->pass) - (a->pass < b->pass);
 }
 
-/* The candidate pairs of one pass and its null model, kept for the join. */
+/* A pass's candidate pair as the join keeps it: its rater a is implied by
+** where it sits (coord_pass_data.off). */
+typedef struct kpair {
+  int32_t b;
+  uint32_t count;
+} kpair;
+
+/* The candidate pairs of one pass and its null model, kept for the join:
+** the pairs (12 bytes each) while the pass runs, then by rater a (off) as
+** (b, count) -- 8 bytes a pair, which the dissent pass's count then sits on
+** (docs/architecture.md, "Memory of a scoring run"). */
 typedef struct coord_pass_data {
   ns__cpair_vec pairs;
+  uint32_t *off;             /* [n_raters + 1] into kp, after keep_pairs */
+  kpair *kp;
   ns__null N;
 } coord_pass_data;
+
+/* Turns d's pairs (n > 0, in order of a: ns__collide_pairs) into off /
+** kp, in place, and gives the freed third back. */
+static int keep_pairs(coord_pass_data *d, size_t nr) {
+  size_t n = d->pairs.n;
+  char *buf = (char *)d->pairs.a;
+  void *q;
+  d->off = ns_calloc(nr + 1, sizeof *d->off);
+  if (!d->off) return NS_ENOMEM;
+  for (size_t i = 0; i < n; i++) d->off[d->pairs.a[i].a + 1]++;
+  for (size_t u = 0; u < nr; u++) d->off[u + 1] += d->off[u];
+  for (size_t i = 0; i < n; i++) { /* kp[i] ends at or before pairs[i]'s end: read first */
+    ns__cpair c;
+    kpair k;
+    memcpy(&c, buf + i * sizeof c, sizeof c);
+    k.b = c.b, k.count = c.count;
+    memcpy(buf + i * sizeof k, &k, sizeof k);
+  }
+  d->pairs.a = NULL, d->pairs.n = d->pairs.cap = 0;
+  q = ns_realloc(buf, n * sizeof(kpair)); /* a failed shrink keeps buf */
+  d->kp = q ? q : (kpair *)(void *)buf;
+  return 0;
+}
 
 /* The join step: a rater outside every large group (>= min_size) joins
 ** group G when its candidate pairs with G's members, summed, are above
@@ -219,28 +254,29 @@ static int join_groups(const coord_pass_data *pd, int32_t *par, size_t nr, size_
   /* (outsider, root of the large group, count, E) for each cross pair, in
   ** pass order: counted first, so the array holds only the cross pairs */
   for (int pass = 0; pass < 2; pass++)
-    for (size_t i = 0; i < pd[pass].pairs.n; i++) {
-      const ns__cpair *q = &pd[pass].pairs.a[i];
-      int32_t ra = ufind(par, q->a), rb = ufind(par, q->b);
-      if (ra == rb) continue;
-      m += size[rb] >= p->min_join_group && size[ra] < p->min_join_group;
-      m += size[ra] >= p->min_join_group && size[rb] < p->min_join_group;
-    }
+    for (size_t a = 0; pd[pass].off && a < nr; a++)
+      for (uint32_t i = pd[pass].off[a]; i < pd[pass].off[a + 1]; i++) {
+        int32_t ra = ufind(par, (int32_t)a), rb = ufind(par, pd[pass].kp[i].b);
+        if (ra == rb) continue;
+        m += size[rb] >= p->min_join_group && size[ra] < p->min_join_group;
+        m += size[ra] >= p->min_join_group && size[rb] < p->min_join_group;
+      }
   if (m == 0) goto out;
   acc = ns_mallocn(m, sizeof *acc);
   if (!acc) { rc = NS_ENOMEM; goto out; }
   m = 0;
   for (int pass = 0; pass < 2; pass++)
-    for (size_t i = 0; i < pd[pass].pairs.n; i++) {
-      const ns__cpair *q = &pd[pass].pairs.a[i];
-      int32_t ra = ufind(par, q->a), rb = ufind(par, q->b);
-      int a_in = size[ra] >= p->min_join_group, b_in = size[rb] >= p->min_join_group;
-      if (ra == rb || a_in == b_in) continue;
-      /* the pair's expectation, as test_pass computed it from this pass's null */
-      double E = ns__null_expect(&pd[pass].N, q->a, q->b);
-      if (b_in) acc[m++] = (ns__jpair){q->a, rb, q->count, pass, E};
-      else acc[m++] = (ns__jpair){q->b, ra, q->count, pass, E};
-    }
+    for (size_t a = 0; pd[pass].off && a < nr; a++)
+      for (uint32_t i = pd[pass].off[a]; i < pd[pass].off[a + 1]; i++) {
+        const ns__cpair q = {(int32_t)a, pd[pass].kp[i].b, pd[pass].kp[i].count};
+        int32_t ra = ufind(par, q.a), rb = ufind(par, q.b);
+        int a_in = size[ra] >= p->min_join_group, b_in = size[rb] >= p->min_join_group;
+        if (ra == rb || a_in == b_in) continue;
+        /* the pair's expectation, as test_pass computed it from this pass's null */
+        double E = ns__null_expect(&pd[pass].N, q.a, q.b);
+        if (b_in) acc[m++] = (ns__jpair){q.a, rb, q.count, pass, E};
+        else acc[m++] = (ns__jpair){q.b, ra, q.count, pass, E};
+      }
   if (m > 1) qsort(acc, m, sizeof *acc, cmp_join);
   for (size_t i = 0, j; i < m; i = j) {
     double obs = 0, E = 0;
@@ -318,6 +354,7 @@ int ns_coord_detect(const ns_bigraph *g, const uint8_t *edge_level, const int64_
     if ((rc = ns__null_build(&pd[0].N, &L, comm, C, rw, p->smooth, 1, need)) != 0) goto out;
     if ((rc = test_pass(&L, &pd[0].N, &pd[0].pairs, p, par, &st.all)) != 0) goto out;
     ns__null_detach(&pd[0].N, &L); /* kept for the join step */
+    if ((rc = keep_pairs(&pd[0], nr)) != 0) goto out;
   }
   n_elig = L.eligible_raters;
   ns__clayout_free(&L);
@@ -355,6 +392,7 @@ int ns_coord_detect(const ns_bigraph *g, const uint8_t *edge_level, const int64_
       if ((rc = ns__null_build(&pd[1].N, &L, comm, C, rw, p->smooth, 1, need)) != 0) goto out;
       if ((rc = test_pass(&L, &pd[1].N, &pd[1].pairs, p, par, &st.dissent)) != 0) goto out;
       ns__null_detach(&pd[1].N, &L);
+      if ((rc = keep_pairs(&pd[1], nr)) != 0) goto out;
     }
     ns__clayout_free(&L);
     free(dissent);
@@ -384,6 +422,8 @@ out:
   for (int i = 0; i < 2; i++) {
     ns__null_free(&pd[i].N);
     ns_vec_free(&pd[i].pairs);
+    free(pd[i].off);
+    free(pd[i].kp);
   }
   free(comm);
   free(par);
