@@ -1674,6 +1674,10 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
   /* -- guardrails on the round-2 fit (engine/pipeline_guard.c) */
   stage_begin(&clk, "guardrails", PW_GUARD);
   if ((rc = ns__guardrails(&run)) != 0) goto out;
+  /* the last rater-side walk of the run was the quasi-cliques': the rater
+  ** lists go (4 bytes per rating for every later window; the helpfulness
+  ** counts walk notes) */
+  ns_bigraph_drop_rater_edges(run.g);
   run.st.stage_seconds[NS_STAGE_GUARDRAILS] = stage_end(&clk);
   if (CANCELED()) { rc = NS_ECANCELED; goto out; }
 
