@@ -36,6 +36,7 @@
 
 #include "../factorization/gaussian.h"
 #include "../factorization/mf.h"
+#include "../guard/guard.h"
 #include "../text/topics.h"
 #include "pipeline_int.h"
 
@@ -203,10 +204,32 @@ static double stage_end(stage_clock *c) { return ns_monotonic_s() - c->t0; }
 
 /* Builds the universe of notes and the filtered ratings (edges) of run
 ** (pipeline_int.h). */
+/* ns__run_prepare's part for a consuming run: run->ds_rated and the
+** incorrect-tag counts from every dataset rating, then the dataset's rater
+** column becomes the run's (ds->r_rater NULL after). */
+static int take_raters(ns__run *run) {
+  ns_dataset *ds = run->take;
+  size_t np = run->n_part;
+  if (!(run->ds_rated = ns_calloc(np ? np : 1, 1))) return NS_ENOMEM;
+  for (size_t i = 0; i < ds->n_ratings; i++)
+    if (ds->r_rater[i] >= 0 && (size_t)ds->r_rater[i] < np) run->ds_rated[ds->r_rater[i]] = 1;
+  if (run->p->guardrails) {
+    run->inc_cnt = ns_mallocn(np ? np : 1, sizeof *run->inc_cnt);
+    run->inc_tot = ns_mallocn(np ? np : 1, sizeof *run->inc_tot);
+    if (!run->inc_cnt || !run->inc_tot) return NS_ENOMEM;
+    ns_guard_incorrect_counts(ds->n_ratings, ds->r_rater, ds->r_meta, np, run->inc_cnt,
+                              run->inc_tot);
+  }
+  run->r_rater = ds->r_rater;
+  ds->r_rater = NULL;
+  return 0;
+}
+
 int ns__run_prepare(ns__run *run) {
   const ns_dataset *ds = run->ds;
   size_t cap = ds->n_notes + ds->n_history, n = 0;
   int64_t *ids = ns_mallocn(cap, sizeof *ids);
+  int rc;
 
   if (!ids) return NS_ENOMEM;
   for (size_t i = 0; i < ds->n_notes; i++) ids[n++] = ds->note_id[i];
@@ -260,8 +283,18 @@ int ns__run_prepare(ns__run *run) {
   run->r_src = ns_mallocn(ds->n_ratings, sizeof *run->r_src);
   run->note_src = ns_mallocn(n, sizeof *run->note_src);
   run->r_note = ns_mallocn(ds->n_ratings, sizeof *run->r_note);
-  run->r_rater = ns_mallocn(ds->n_ratings, sizeof *run->r_rater);
-  if (!run->r_src || !run->note_src || !run->r_note || !run->r_rater) return NS_ENOMEM;
+  if (!run->r_src || !run->note_src || !run->r_note) return NS_ENOMEM;
+  if (run->take) {
+    /* the consuming entry (ns_pipeline_run_consume): the edges' rater
+    ** column is the dataset's own, compacted in place below (an edge's
+    ** row is never after its dataset row), not a copy -- 4 bytes per
+    ** rating for the whole run.  What reads the dataset's raters of the
+    ** filter's dropped ratings too is read first: which participants
+    ** rated at all (rater rows), the incorrect-tag counts (guardrails). */
+    if ((rc = take_raters(run)) != 0) return rc;
+  } else if (!(run->r_rater = ns_mallocn(ds->n_ratings, sizeof *run->r_rater))) {
+    return NS_ENOMEM;
+  }
   {
     size_t w = 0;
     int32_t last = -1;
@@ -271,7 +304,7 @@ int ns__run_prepare(ns__run *run) {
     int runs = 1;
     size_t k = 0;  /* the packed noteIds' run of rating i */
     for (size_t i = 0; i < ds->n_ratings; i++) {
-      int32_t x;
+      int32_t x, u;
       int64_t id;
       /* the noteId column, or its run-length form when the caller
       ** released the column (ns_dataset_pack_note_ids) */
@@ -290,7 +323,8 @@ int ns__run_prepare(ns__run *run) {
       if (run->note_class[x] == NS_CLASS_NOT_MISLEADING &&
           !(run->note_created[x] != NS_TS_NONE && run->note_created[x] > NS__NM_CUTOFF_MS))
         continue;
-      if (ds->r_rater[i] < 0 || (size_t)ds->r_rater[i] >= run->n_part) continue;
+      u = run->take ? run->r_rater[i] : ds->r_rater[i];
+      if (u < 0 || (size_t)u >= run->n_part) continue;
       if (w == 0 || x != run->r_note[w - 1]) {
         /* a new block: its note must come after the last one (else it is
         ** not in note order, or the note's ratings are split) */
@@ -301,7 +335,7 @@ int ns__run_prepare(ns__run *run) {
       }
       run->r_src[w] = (uint32_t)i;
       run->r_note[w] = x;
-      run->r_rater[w] = ds->r_rater[i];
+      run->r_rater[w] = u;  /* w <= i: in place, rows not yet read are after i */
       run->num_ratings[x]++;
       w++;
     }
@@ -1455,8 +1489,12 @@ static int rater_rows(ns__run *run, ns_scores *sc) {
   in.note_latest_nonnmr = run->note_latest_nonnmr;
   if ((rc = ns__valid_counts(run, &in, NS__EMASK_ALL, cnt)) != 0) goto out;
 
-  for (size_t i = 0; i < ds->n_ratings; i++)
-    if (ds->r_rater[i] >= 0 && (size_t)ds->r_rater[i] < np) present[ds->r_rater[i]] = 1;
+  if (run->ds_rated) {
+    memcpy(present, run->ds_rated, np);  /* the dataset's raters went to the run */
+  } else {
+    for (size_t i = 0; i < ds->n_ratings; i++)
+      if (ds->r_rater[i] >= 0 && (size_t)ds->r_rater[i] < np) present[ds->r_rater[i]] = 1;
+  }
   for (size_t e = 0; e < run->n_r; e++) {
     int32_t n = run->r_note[e], u = run->r_rater[e];
     int64_t latest = run->note_latest_nonnmr[n];
@@ -1544,6 +1582,7 @@ void ns__run_free(ns__run *run) {
   free(run->note_src);
   free(run->r_note);
   free(run->r_rater);
+  free(run->ds_rated);
   ns_bigraph_free(run->g);
   free(run->harass_pen);
   free(run->trust);
@@ -1567,8 +1606,21 @@ void ns__run_free(ns__run *run) {
 ** wrote), so a relaxed load is enough: the run only has to see it soon. */
 #define CANCELED() (cancel && atomic_load_explicit(cancel, memory_order_relaxed))
 
+static int pipeline_run(const ns_dataset *ds, ns_dataset *take, const ns_params *p,
+                        atomic_int *cancel, ns_scores **out, ns_run_stats *stats);
+
 int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel,
                     ns_scores **out, ns_run_stats *stats) {
+  return pipeline_run(ds, NULL, p, cancel, out, stats);
+}
+
+int ns_pipeline_run_consume(ns_dataset *ds, const ns_params *p, atomic_int *cancel,
+                            ns_scores **out, ns_run_stats *stats) {
+  return pipeline_run(ds, ds, p, cancel, out, stats);
+}
+
+static int pipeline_run(const ns_dataset *ds, ns_dataset *take, const ns_params *p,
+                        atomic_int *cancel, ns_scores **out, ns_run_stats *stats) {
   ns__run run;
   ns_scores *sc = NULL;
   stage_clock clk;
@@ -1583,6 +1635,7 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
   memset(&run, 0, sizeof run);
   if (!ds || !p || p->k < 1 || p->k > NS_MF_MAX_K) return NS_EINVAL;
   run.ds = ds;
+  run.take = take;
   run.p = p;
   run.k = k = p->k;
   run.spec = &ns__scorers[0];  /* MFCoreScorer; its thresholds are p's */

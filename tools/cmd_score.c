@@ -399,7 +399,8 @@ int ns_cmd_score(int argc, char **argv) {
     p.now_ms = epoch >= 0 ? (int64_t)epoch : ns_pipeline_default_now(ds);
 
     /* -- score */
-    rc = ns_pipeline_run(ds, &p, NULL, &sc, &rs);
+    /* the run takes the dataset's rater column (the writers read none) */
+    rc = ns_pipeline_run_consume(ds, &p, NULL, &sc, &rs);
     if (rc) {
       fprintf(stderr, "notescore: score: %s\n",
               rc == NS_ENODATA ? "no notes in the input" : ns_strerror(rc));
