@@ -389,7 +389,7 @@ int ns_cmd_score(int argc, char **argv) {
     ** which read noteIds in runs and no summaries: the per-rating noteId
     ** column (8 bytes per rating, for the whole run) is released once
     ** sorted, the summaries once the topics are settled */
-    if ((rc = ns_dataset_normalize(ds)) != 0 || (rc = ns_dataset_pack_note_ids(ds)) != 0 ||
+    if ((rc = ns_dataset_normalize_pack(ds)) != 0 ||
         (rc = settle_topics(ds, (int)threads)) != 0) {
       fprintf(stderr, "notescore: %s\n", ns_strerror(rc));
       goto out;
