@@ -132,6 +132,17 @@ int32_t ns__find_id(const int64_t *v, size_t n, int64_t id) {
   return (lo < n && v[lo] == id) ? (int32_t)lo : -1;
 }
 
+/* n model slots as a fresh row has them (ns_note_score_init): a big
+** scorer's verdicts until the rows exist; NULL when out of memory. */
+static ns_model_score *model_buffer(size_t n) {
+  ns_note_score row;
+  ns_model_score *b = ns_mallocn(n ? n : 1, sizeof *b);
+  if (!b) return NULL;
+  ns_note_score_init(&row, 0);
+  for (size_t i = 0; i < n; i++) memcpy(&b[i], &row.model[0], sizeof *b);
+  return b;
+}
+
 static double *nan_array(size_t n) {
   double *a = ns_mallocn(n, sizeof *a);
   if (a)
@@ -633,6 +644,11 @@ typedef struct note_ctx {
   ns_scores *sc;           /* final round: rows to fill */
   const uint8_t *captured; /* final round: per note, 1 if the scorer's output
                            ** keeps the note (capture rule) */
+  /* final round of a big scorer that runs before the rows exist: its model
+  ** slot per note, and CoreWithTopics' pseudo-rater bounds (2 per note),
+  ** instead of sc's rows (see ns_pipeline_run) */
+  ns_model_score *mbuf;
+  double *bounds;
 } note_ctx;
 
 /* The scorer's numRatings of note n (its scope), or the note's. */
@@ -721,15 +737,17 @@ static void copy_meta(ns_note_score *s, const ns__meta_out *mo) {
 }
 
 /* One scorer's final verdict on note n into its slot of the row. */
-static void put_model(const ns__run *run, size_t n, const ns__rule_out *ro, ns_note_score *s) {
+static void put_model(const note_ctx *c, size_t n, const ns__rule_out *ro) {
+  const ns__run *run = c->run;
   const ns__scorer_spec *sp = run->spec;
+  ns_note_score *s = c->mbuf ? NULL : &c->sc->notes[n];
   int k = run->k;
   if (sp->slot == NS__SLOT_CORE) {
     s->core_status = ro->status;
     s->core_rules = ro->rules;
     return;
   }
-  ns_model_score *m = &s->model[sp->slot];
+  ns_model_score *m = c->mbuf ? &c->mbuf[n] : &s->model[sp->slot];
   m->intercept = run->icpt2[n];
   m->factor = run->fac2[n * k];
   m->intercept_no_high_vol = run->g_icpt_nohv ? run->g_icpt_nohv[n] : NAN;
@@ -737,11 +755,14 @@ static void put_model(const ns__run *run, size_t n, const ns__rule_out *ro, ns_n
   m->status = ro->status;
   m->rules = ro->rules;
   m->n_final_round = run->n_final_round[n];
+  /* (the group models write rows only: they are never buffered) */
   if (sp->slot == NS_MODEL_GROUP) s->modeling_group = sp->group_id;
   if (sp->slot == NS_MODEL_MULTI_GROUP) s->modeling_multi_group = sp->group_id;
   if (sp->slot == NS_MODEL_CORE_WITH_TOPICS) {
-    s->cwt_intercept_min = run->g_icpt_min ? run->g_icpt_min[n] : NAN;
-    s->cwt_intercept_max = run->g_icpt_max ? run->g_icpt_max[n] : NAN;
+    double lo = run->g_icpt_min ? run->g_icpt_min[n] : NAN;
+    double hi = run->g_icpt_max ? run->g_icpt_max[n] : NAN;
+    if (c->mbuf) c->bounds[2 * n] = lo, c->bounds[2 * n + 1] = hi;
+    else s->cwt_intercept_min = lo, s->cwt_intercept_max = hi;
   }
 }
 
@@ -764,7 +785,7 @@ static void notes_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
     } else if (c->captured[n]) {
       note_facts(run, n, 1, &f);
       ns__rules_final(&f, run->p, &ro);
-      put_model(run, n, &ro, &c->sc->notes[n]);
+      put_model(c, n, &ro);
     }
   }
 }
@@ -1184,7 +1205,7 @@ static int same_fit_as_core(const ns__run *core, const ns__scorer_spec *sp, cons
 ** final round is the round-1 fit on the same ratings, then guardrails and
 ** the chain. */
 static int run_sub_scorer(ns__run *core, const ns__scorer_spec *sp, ns_scores *sc,
-                          ns_run_stats *st) {
+                          ns_model_score *mbuf, double *bounds, ns_run_stats *st) {
   ns__run sub;
   ns_params sp_params;
   uint8_t *captured = NULL;
@@ -1205,7 +1226,7 @@ static int run_sub_scorer(ns__run *core, const ns__scorer_spec *sp, ns_scores *s
     view.p = &sp_params;
     view.spec = sp;
     view.is_sub = 1;
-    note_ctx c = {&view, 1, sc, captured};
+    note_ctx c = {&view, 1, sc, captured, mbuf, bounds};
     ns_pool_for(view.pool, nn, 1024, notes_chunk, &c);
     keep_rater_params(core, sp, core->ricpt2, core->rfac2);
     goto out;
@@ -1231,7 +1252,7 @@ static int run_sub_scorer(ns__run *core, const ns__scorer_spec *sp, ns_scores *s
     if ((rc = ns__guardrails(&sub)) != 0) goto out;
   }
   {
-    note_ctx c = {&sub, 1, sc, captured};
+    note_ctx c = {&sub, 1, sc, captured, mbuf, bounds};
     ns_pool_for(sub.pool, nn, 1024, notes_chunk, &c);
   }
   keep_rater_params(core, sp, sub.ricpt2, sub.rfac2);
@@ -1422,7 +1443,7 @@ static void small_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
     int rc = ns_pool_new(1, &one);
     if (rc == 0) {
       view.pool = one;
-      rc = run_sub_scorer(&view, &ns__scorers[c->idx[j]], c->sc, &c->st[j]);
+      rc = run_sub_scorer(&view, &ns__scorers[c->idx[j]], c->sc, NULL, NULL, &c->st[j]);
     }
     ns_pool_free(one);
     ns_heap_release();  /* as between stages (progress()) */
@@ -1628,6 +1649,8 @@ static int pipeline_run(const ns_dataset *ds, ns_dataset *take, const ns_params 
   int rc = 0, k;
   size_t nn, np;
   int8_t *prov1 = NULL;       /* round-1 provisional statuses (output) */
+  ns_model_score *mbuf[NS_MODEL_COUNT] = {NULL};  /* the big scorers' slots */
+  double *cwt_bounds = NULL;  /* CoreWithTopics' bounds, 2 per note */
   uint8_t *captured = NULL;   /* Core's capture rule per note */
 
   *out = NULL;
@@ -1734,9 +1757,38 @@ static int pipeline_run(const ns_dataset *ds, ns_dataset *take, const ns_params 
   run.st.stage_seconds[NS_STAGE_GUARDRAILS] = stage_end(&clk);
   if (CANCELED()) { rc = NS_ECANCELED; goto out; }
 
+  double core_seconds = ns_monotonic_s() - t_core;
+
+  /* -- the other scorers, each on its scope of the same arrays (every
+  ** scorer's result is independent of the others and of the thread count).
+  ** First the big MF scorers (CoreWithTopics, Expansion, ExpansionPlus),
+  ** one after the other on the pool, before the score rows exist: each
+  ** writes its model slot into a buffer of 48 bytes a note, which the rows
+  ** (560 bytes a note) take over below.  Their fits over about all ratings
+  ** are the run's largest windows, and the rows' 7 bytes per rating are not
+  ** under them (docs/architecture.md, "Memory of a scoring run"). */
+  int any_topic = 0;
+  for (size_t n = 0; n < nn && !any_topic; n++) any_topic = run.note_topic[n] != NS_TOPIC_NONE;
+  for (int i = 1; i < ns__n_scorers; i++) {
+    const ns__scorer_spec *sp = &ns__scorers[i];
+    double t0 = ns_monotonic_s();
+    if (small_scorer(sp) || sp->kind == NS__KIND_GAUSSIAN) continue;
+    if (CANCELED()) { rc = NS_ECANCELED; goto out; }
+    progress(&clk, sp->name, scorer_weight(sp));
+    if (!(mbuf[sp->slot] = model_buffer(nn))) { rc = NS_ENOMEM; goto out; }
+    if (sp->slot == NS_MODEL_CORE_WITH_TOPICS && !(cwt_bounds = nan_array(2 * nn))) {
+      rc = NS_ENOMEM;
+      goto out;
+    }
+    if ((rc = run_sub_scorer(&run, sp, NULL, mbuf[sp->slot], cwt_bounds, &run.st)) != 0) goto out;
+    run.st.scorer_seconds[i] = ns_monotonic_s() - t0;
+  }
+
   /* -- Core's rows: its fields only where its capture rule keeps the note
-  ** (NAN / UNSET elsewhere: topic notes, notes of other populations) */
+  ** (NAN / UNSET elsewhere: topic notes, notes of other populations); then
+  ** the big scorers' buffered slots */
   stage_begin(&clk, "note statuses", PW_STATUSES);
+  double t_rows = ns_monotonic_s();
   sc->n_notes = nn;
   sc->notes = ns_calloc(nn, sizeof *sc->notes);
   if (!sc->notes) { rc = NS_ENOMEM; goto out; }
@@ -1762,49 +1814,50 @@ static int pipeline_run(const ns_dataset *ds, ns_dataset *take, const ns_params 
     s->intercept_pop = in && run.g_pop_icpt ? run.g_pop_icpt[n] : NAN;
     s->provisional_status = prov1[n];
     s->topic = run.note_topic[n];
+    for (int m = 0; m < NS_MODEL_COUNT; m++)
+      if (mbuf[m]) memcpy(&s->model[m], &mbuf[m][n], sizeof s->model[m]);
+    if (cwt_bounds) {
+      s->cwt_intercept_min = cwt_bounds[2 * n];
+      s->cwt_intercept_max = cwt_bounds[2 * n + 1];
+    }
   }
+  for (int m = 0; m < NS_MODEL_COUNT; m++) {
+    free(mbuf[m]);
+    mbuf[m] = NULL;
+  }
+  free(cwt_bounds);
+  cwt_bounds = NULL;
   {
-    note_ctx c = {&run, 1, sc, captured};
+    note_ctx c = {&run, 1, sc, captured, NULL, NULL};
     ns_pool_for(run.pool, nn, 1024, notes_chunk, &c);
   }
+  run.st.scorer_seconds[0] = core_seconds + (ns_monotonic_s() - t_rows);
   double status_seconds = stage_end(&clk);
-  run.st.scorer_seconds[0] = ns_monotonic_s() - t_core;
 
-  /* -- the other scorers, each on its scope of the same arrays: the big
-  ** MF scorers one after the other on the pool; then the small ones (group,
-  ** multi-group and topic models) side by side, each on one thread (they
-  ** write disjoint slots, notes and raters: see small_scorer); then the
-  ** Gaussian scorers.  Every scorer's result is independent of the others
-  ** and of the thread count. */
-  int any_topic = 0;
-  for (size_t n = 0; n < nn && !any_topic; n++) any_topic = run.note_topic[n] != NS_TOPIC_NONE;
-  for (int phase = 0; phase < 3; phase++) {
-    if (phase == 1) {
-      progress(&clk, "group and topic models", PW_SMALL);
-      if ((rc = run_small_scorers(&run, sc)) != 0) goto out;
-      if (CANCELED()) { rc = NS_ECANCELED; goto out; }
-      continue;
+  /* -- then the small ones (group, multi-group and topic models) side by
+  ** side, each on one thread (they write disjoint slots, notes and raters:
+  ** see small_scorer); then the Gaussian scorers, straight into the rows */
+  progress(&clk, "group and topic models", PW_SMALL);
+  if ((rc = run_small_scorers(&run, sc)) != 0) goto out;
+  if (CANCELED()) { rc = NS_ECANCELED; goto out; }
+  for (int i = 1; i < ns__n_scorers; i++) {
+    const ns__scorer_spec *sp = &ns__scorers[i];
+    double t0 = ns_monotonic_s();
+    if (sp->kind != NS__KIND_GAUSSIAN) continue;
+    if (CANCELED()) { rc = NS_ECANCELED; goto out; }
+    progress(&clk, sp->name, scorer_weight(sp));
+    if (sp->slot == NS_MODEL_GAUSSIAN_CORE_WITH_TOPICS && !any_topic &&
+        ns__scorers[i - 1].slot == NS_MODEL_GAUSSIAN) {
+      /* no note has a topic: its scope, constants and so its verdicts are
+      ** GaussianModel's */
+      for (size_t n = 0; n < nn; n++)
+        sc->notes[n].model[NS_MODEL_GAUSSIAN_CORE_WITH_TOPICS] = sc->notes[n].model[NS_MODEL_GAUSSIAN];
+      rc = 0;
+    } else {
+      rc = run_gaussian(&run, sp, sc);
     }
-    for (int i = 1; i < ns__n_scorers; i++) {
-      const ns__scorer_spec *sp = &ns__scorers[i];
-      double t0 = ns_monotonic_s();
-      if (small_scorer(sp) || (sp->kind == NS__KIND_GAUSSIAN) != (phase == 2)) continue;
-      if (CANCELED()) { rc = NS_ECANCELED; goto out; }
-      progress(&clk, sp->name, scorer_weight(sp));
-      if (sp->slot == NS_MODEL_GAUSSIAN_CORE_WITH_TOPICS && !any_topic &&
-          ns__scorers[i - 1].slot == NS_MODEL_GAUSSIAN) {
-        /* no note has a topic: its scope, constants and so its verdicts are
-        ** GaussianModel's */
-        for (size_t n = 0; n < nn; n++)
-          sc->notes[n].model[NS_MODEL_GAUSSIAN_CORE_WITH_TOPICS] = sc->notes[n].model[NS_MODEL_GAUSSIAN];
-        rc = 0;
-      } else {
-        rc = sp->kind == NS__KIND_GAUSSIAN ? run_gaussian(&run, sp, sc)
-                                           : run_sub_scorer(&run, sp, sc, &run.st);
-      }
-      if (rc != 0) goto out;
-      run.st.scorer_seconds[i] = ns_monotonic_s() - t0;
-    }
+    if (rc != 0) goto out;
+    run.st.scorer_seconds[i] = ns_monotonic_s() - t0;
   }
 
   /* -- meta rules (engine/meta.c), per note over every scorer's verdict */
@@ -1844,6 +1897,8 @@ out:
   run.st.seconds = ns_monotonic_s() - t_start;
   if (stats) *stats = run.st;
   ns__run_free(&run);
+  for (int m = 0; m < NS_MODEL_COUNT; m++) free(mbuf[m]);
+  free(cwt_bounds);
   free(prov1);
   free(captured);
   if (rc) {
