@@ -696,7 +696,9 @@ static void note_facts_ex(const ns__run *run, size_t n, int final_round, int wan
       for (int t = 0; tags && t < NS_N_TAGS; t++)
         if (tags & NS_TAG_BIT(t)) tag_w[t] += tw;
     }
-    if (!ns__in_scope(run, e)) continue;
+    /* the meta step (want_tags) reads no head counts: it needs no scope,
+    ** so Core's flags can go before it (ns_pipeline_run) */
+    if (want_tags || !ns__in_scope(run, e)) continue;
     fu = rfac[(size_t)run->r_rater[e] * run->k];
     w = w2 ? ns__edge_w(run, e) : final_round ? 1.0 : ns__edge_cw(run, e);
     if (isnan(fu) || !(w > 0)) continue;
@@ -1193,6 +1195,9 @@ static int same_fit_as_core(const ns__run *core, const ns__scorer_spec *sp, cons
       p->min_mean_note_score != core->p->min_mean_note_score ||
       (p->pseudoraters && !core->p->pseudoraters))
     return 0;
+  /* Core's scope is released after its statuses (ns_pipeline_run): the
+  ** scorers after that fit on their own */
+  if (!core->flags) return 0;
   for (size_t e = 0; e < core->n_r; e++)
     if (ns__in_scope(sub, e) != ns__in_scope(core, e)) return 0;
   return 1;
@@ -1832,6 +1837,11 @@ static int pipeline_run(const ns_dataset *ds, ns_dataset *take, const ns_params 
     ns_pool_for(run.pool, nn, 1024, notes_chunk, &c);
   }
   run.st.scorer_seconds[0] = core_seconds + (ns_monotonic_s() - t_rows);
+  /* nothing after Core's statuses reads its per-edge flags (the meta step
+  ** counts no heads, no scorer reuses Core's fit from here: see
+  ** same_fit_as_core): a byte per rating less for the windows to come */
+  free(run.flags);
+  run.flags = NULL;
   double status_seconds = stage_end(&clk);
 
   /* -- then the small ones (group, multi-group and topic models) side by
