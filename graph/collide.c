@@ -131,7 +131,10 @@ int ns__clayout_build(ns__clayout *L, const ns_bigraph *g, const uint8_t *level,
   ** pipeline (ratings sorted by note, then participant): an event's
   ** eligible raters after a are then the note's later edges of a's level
   ** whose rater is eligible.  No lists are built (4 bytes per eligible
-  ** scope rating less at the count's peak). */
+  ** scope rating less at the count's peak).  Not with a per-note level
+  ** filter (the dissent pass): its events hold a few of a note's ratings,
+  ** which lists keep compactly and a scan of the note would step over. */
+  L->direct = g->note_edges == NULL && !note_lv;
   for (size_t j = 0; j < ns && L->direct; j++) {
     int32_t n = L->scope_note[j];
     for (uint64_t k = g->note_off[n] + 1; k < g->note_off[n + 1]; k++)
@@ -145,8 +148,9 @@ int ns__clayout_build(ns__clayout *L, const ns_bigraph *g, const uint8_t *level,
     goto out;
   }
 
-  /* Otherwise the lists.  A second pass: every event's eligible ratings, so its slot in ev_r
-  ** holds exactly them (and the sentinel), not every rating of the event. */
+  /* Otherwise the lists.  A second pass: every event's eligible ratings,
+  ** so its slot in ev_r holds exactly them (and the sentinel), not every
+  ** rating of the event. */
   nev = 3 * ns;
   L->ev_off = ns_calloc(nev + 1, sizeof *L->ev_off);
   cur = ns_mallocn(nev + 1, sizeof *cur);
