@@ -229,9 +229,36 @@ static int cmp_i32(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-static int cmp_u64(const void *a, const void *b) {
-  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-  return (x > y) - (x < y);
+/* Sorts x[0..n) ascending: a rater's events (a few hundred, often nearly
+** in order), so insertion sort for short runs under a median-of-three
+** quicksort, with no comparison callback (qsort's is most of the cost). */
+static void sort_u64(uint64_t *x, size_t n) {
+  while (n > 24) {
+    uint64_t a = x[0], b = x[n / 2], c = x[n - 1], piv, t;
+    size_t i = 0, j = n - 1;
+    piv = a < b ? (b < c ? b : a < c ? c : a) : (a < c ? a : b < c ? c : b);
+    for (;;) { /* Hoare partition */
+      while (x[i] < piv) i++;
+      while (x[j] > piv) j--;
+      if (i >= j) break;
+      t = x[i], x[i] = x[j], x[j] = t;
+      i++, j--;
+    }
+    /* recurse into the smaller part, loop on the larger */
+    if (j + 1 < n - j - 1) {
+      sort_u64(x, j + 1);
+      x += j + 1, n -= j + 1;
+    } else {
+      sort_u64(x + j + 1, n - j - 1);
+      n = j + 1;
+    }
+  }
+  for (size_t i = 1; i < n; i++) {
+    uint64_t v = x[i];
+    size_t k = i;
+    for (; k > 0 && x[k - 1] > v; k--) x[k] = x[k - 1];
+    x[k] = v;
+  }
 }
 
 typedef struct pair_ctx {
@@ -334,7 +361,7 @@ static void pair_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
       if (ke > 0 && ev[ke - 1] > ev[ke]) sorted = 0;
       ke++;
     }
-    if (!sorted) qsort(ev, ke, sizeof *ev, cmp_u64);
+    if (!sorted) sort_u64(ev, ke);
     for (size_t k = 0; k < ke;) {
       size_t k2 = k + 1;
       int32_t post = L->post_of[(ev[k] >> 32) / 3];
