@@ -2,7 +2,8 @@
 ** tests/test_qclique.c -- graph/qclique.c: planted dense groups among
 ** random honest raters, the per-post collision rule, the size cap and
 ** minimum, the post and participation rules, scope, and determinism
-** (thread count, edge order).
+** (thread count, edge order); the pair count on the edges themselves
+** against built event lists (graph/collide.c).
 */
 #include "harness.h"
 
@@ -471,4 +472,113 @@ TEST(qclique_seed_lift_filters_consensus) {
   ASSERT_EQ(st.n_members, 8);
   ASSERT_EQ(st.low_lift_pairs, 0);
   qin_free(&q);
+}
+
+/* ---- the pair count's two layouts (graph/collide.c) --------------------- */
+
+#include "../graph/collide.h"
+
+enum { CP_NR = 120, CP_NN = 90, CP_PER = 40 };
+
+/* Ratings (rr, nn, lv) for the count, kept in file scope for qsort. */
+static int32_t cp_rr[CP_NR * CP_PER], cp_nn[CP_NR * CP_PER];
+static uint8_t cp_lv[CP_NR * CP_PER];
+
+static int cmp_note_rater(const void *x, const void *y) {
+  size_t a = *(const size_t *)x, b = *(const size_t *)y;
+  if (cp_nn[a] != cp_nn[b]) return cp_nn[a] < cp_nn[b] ? -1 : 1;
+  return (cp_rr[a] > cp_rr[b]) - (cp_rr[a] < cp_rr[b]);
+}
+
+/* Counts the pairs of the ratings in the order idx; the layout gets
+** note_lv, and copy_lv (if any) is applied to the levels first.  Returns
+** whether the edges served as the event lists. */
+static int count_pairs(const size_t *idx, size_t m, const int64_t *post, const uint8_t *note_lv,
+                       const uint8_t *copy_lv, ns__cpair_vec *out, uint64_t *upd) {
+  int32_t *er = malloc(m * sizeof *er), *en = malloc(m * sizeof *en);
+  uint8_t *el = malloc(m);
+  ns_bigraph *g = NULL;
+  ns__clayout L;
+  int direct;
+  ASSERT(er && en && el);
+  for (size_t i = 0; i < m; i++) {
+    er[i] = cp_rr[idx[i]], en[i] = cp_nn[idx[i]], el[i] = cp_lv[idx[i]];
+    if (copy_lv && el[i] <= 2 && !((copy_lv[en[i]] >> el[i]) & 1)) el[i] = NS_EDGE_NO_LEVEL;
+  }
+  ASSERT_OK(ns_bigraph_build(CP_NR, CP_NN, m, er, en, &g));
+  ASSERT_OK(ns__clayout_build(&L, g, el, note_lv, post, 2));
+  direct = L.direct;
+  ASSERT_OK(ns__collide_pairs(&L, 4, 1, NULL, out, upd));
+  ASSERT(L.ev_r == NULL && L.ev_off == NULL); /* the count let the lists go */
+  ns__clayout_free(&L);
+  ns_bigraph_free(g);
+  free(er), free(en), free(el);
+  return direct;
+}
+
+static void shuffle(ns_rng *rng, size_t *idx, size_t m) {
+  for (size_t i = m; i > 1; i--) {
+    size_t j = ns_rng_below(rng, i), t = idx[i - 1];
+    idx[i - 1] = idx[j], idx[j] = t;
+  }
+}
+
+static void same_pairs(const ns__cpair_vec *a, uint64_t ua, const ns__cpair_vec *b, uint64_t ub) {
+  ASSERT_EQ(a->n, b->n);
+  ASSERT_EQ(ua, ub);
+  ASSERT(memcmp(a->a, b->a, a->n * sizeof *a->a) == 0);
+}
+
+/* The run's note-ordered edges as the event lists give the very pairs, in
+** the same order, that built lists give (shuffled edges), with and without
+** the dissent pass's per-note level filter. */
+TEST(collide_edge_lists_match_built_lists) {
+  static size_t idx[CP_NR * CP_PER];
+  uint8_t note_lv[CP_NN], seen[CP_NN];
+  int64_t post[CP_NN];
+  size_t m = 0;
+  ns__cpair_vec a = {0}, b = {0}, c = {0}, d = {0};
+  uint64_t ua, ub, uc, ud;
+  ns_rng rng;
+  ns_rng_seed(&rng, 41);
+  /* two notes to a post (a rater's several notes of one post count once),
+  ** two notes out of scope; each rater rates distinct notes, the first 20
+  ** within a small block (dense pairs), a few ratings without a level */
+  for (int n = 0; n < CP_NN; n++) post[n] = n < 2 ? -1 : n / 2;
+  for (int n = 0; n < CP_NN; n++) note_lv[n] = (uint8_t)(1 + ns_rng_below(&rng, 7));
+  for (int u = 0; u < CP_NR; u++) {
+    memset(seen, 0, sizeof seen);
+    for (int k = 0; k < CP_PER; k++) {
+      int n = (int)ns_rng_below(&rng, u < 20 ? 30 : CP_NN);
+      if (seen[n]) continue;
+      seen[n] = 1;
+      cp_rr[m] = u, cp_nn[m] = n;
+      cp_lv[m] = ns_rng_below(&rng, 20) == 0 ? NS_EDGE_NO_LEVEL : (uint8_t)ns_rng_below(&rng, 3);
+      m++;
+    }
+  }
+  for (size_t i = 0; i < m; i++) idx[i] = i;
+
+  /* every level: note order (the edges) vs shuffled (built lists) */
+  qsort(idx, m, sizeof *idx, cmp_note_rater);
+  ASSERT_EQ(count_pairs(idx, m, post, NULL, NULL, &a, &ua), 1);
+  shuffle(&rng, idx, m);
+  ASSERT_EQ(count_pairs(idx, m, post, NULL, NULL, &b, &ub), 0);
+  ASSERT(a.n > 100);
+  same_pairs(&a, ua, &b, ub);
+  ns_vec_free(&a), ns_vec_free(&b);
+
+  /* the per-note filter (built lists, either order) vs the filter applied
+  ** to a copy of the levels (in note order: the edges) */
+  ASSERT_EQ(count_pairs(idx, m, post, note_lv, NULL, &a, &ua), 0);
+  qsort(idx, m, sizeof *idx, cmp_note_rater);
+  ASSERT_EQ(count_pairs(idx, m, post, note_lv, NULL, &b, &ub), 0);
+  ASSERT_EQ(count_pairs(idx, m, post, NULL, note_lv, &c, &uc), 1);
+  shuffle(&rng, idx, m);
+  ASSERT_EQ(count_pairs(idx, m, post, NULL, note_lv, &d, &ud), 0);
+  ASSERT(a.n > 20);
+  same_pairs(&a, ua, &b, ub);
+  same_pairs(&a, ua, &c, uc);
+  same_pairs(&a, ua, &d, ud);
+  ns_vec_free(&a), ns_vec_free(&b), ns_vec_free(&c), ns_vec_free(&d);
 }
