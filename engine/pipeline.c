@@ -109,14 +109,16 @@ static int cmp_i64(const void *a, const void *b) {
 uint8_t *ns__r_levels(const ns__run *run) {
   uint8_t *v = ns_mallocn(run->n_r ? run->n_r : 1, sizeof *v);
   if (v)
-    for (size_t e = 0; e < run->n_r; e++) v[e] = (uint8_t)ns_r_level(run->ds, ns__r_src(run, e));
+    for (size_t e = 0, cur = 0; e < run->n_r; e++)
+      v[e] = (uint8_t)ns_r_level(run->ds, ns__r_src_n(run, e, ns__edge_note_walk(run, e, &cur)));
   return v;
 }
 
 uint32_t *ns__r_src_column(const ns__run *run) {
   uint32_t *c = ns_mallocn(run->n_r ? run->n_r : 1, sizeof *c);
   if (c)
-    for (size_t e = 0; e < run->n_r; e++) c[e] = (uint32_t)ns__r_src(run, e);
+    for (size_t e = 0, cur = 0; e < run->n_r; e++)
+      c[e] = (uint32_t)ns__r_src_n(run, e, ns__edge_note_walk(run, e, &cur));
   return c;
 }
 
@@ -203,8 +205,21 @@ static double stage_end(stage_clock *c) { return ns_monotonic_s() - c->t0; }
 
 /* Builds the universe of notes and the filtered ratings (edges) of run
 ** (pipeline_int.h). */
+/* The edges' note column from the first w edges on (the filter found an
+** edge out of note order at w): edges 0..w-1 are in note order, so note
+** x's are the next num_ratings[x] of them. */
+static int note_column(ns__run *run, size_t w) {
+  size_t j = 0;
+  run->r_note = ns_mallocn(run->ds->n_ratings, sizeof *run->r_note);
+  if (!run->r_note) return NS_ENOMEM;
+  for (size_t x = 0; x < run->n_notes && j < w; x++)
+    for (int32_t c = 0; c < run->num_ratings[x]; c++) run->r_note[j++] = (int32_t)x;
+  return 0;
+}
+
 int ns__run_prepare(ns__run *run) {
   const ns_dataset *ds = run->ds;
+  int rc;
   size_t cap = ds->n_notes + ds->n_history, n = 0;
   int64_t *ids = ns_mallocn(cap, sizeof *ids);
 
@@ -259,9 +274,8 @@ int ns__run_prepare(ns__run *run) {
   if (ds->n_ratings > UINT32_MAX) return NS_ERANGE;  /* r_src is 32-bit */
   run->r_src = ns_mallocn(ds->n_ratings, sizeof *run->r_src);
   run->note_src = ns_mallocn(n, sizeof *run->note_src);
-  run->r_note = ns_mallocn(ds->n_ratings, sizeof *run->r_note);
   run->r_rater = ns_mallocn(ds->n_ratings, sizeof *run->r_rater);
-  if (!run->r_src || !run->note_src || !run->r_note || !run->r_rater) return NS_ENOMEM;
+  if (!run->r_src || !run->note_src || !run->r_rater) return NS_ENOMEM;
   {
     size_t w = 0;
     int32_t last = -1;
@@ -269,6 +283,10 @@ int ns__run_prepare(ns__run *run) {
     /* runs: every note's edges so far are one block of consecutive ds
     ** ratings, the blocks in note order (note_src can stand for r_src) */
     int runs = 1;
+    /* the note of edge w - 1; while the edges are in note order their
+    ** notes need no column (r_note NULL): the bigraph's note_off holds
+    ** them (num_ratings are the degrees) */
+    int32_t prev = -1;
     size_t k = 0;  /* the packed noteIds' run of rating i */
     for (size_t i = 0; i < ds->n_ratings; i++) {
       int32_t x;
@@ -291,16 +309,20 @@ int ns__run_prepare(ns__run *run) {
           !(run->note_created[x] != NS_TS_NONE && run->note_created[x] > NS__NM_CUTOFF_MS))
         continue;
       if (ds->r_rater[i] < 0 || (size_t)ds->r_rater[i] >= run->n_part) continue;
-      if (w == 0 || x != run->r_note[w - 1]) {
+      if (w == 0 || x != prev) {
         /* a new block: its note must come after the last one (else it is
         ** not in note order, or the note's ratings are split) */
-        if (w > 0 && x < run->r_note[w - 1]) runs = 0;
+        if (w > 0 && x < prev) {
+          runs = 0;
+          if (!run->r_note && (rc = note_column(run, w)) != 0) return rc;
+        }
         run->note_src[x] = (uint32_t)i - (uint32_t)w;
       } else if (run->r_src[w - 1] + 1 != (uint32_t)i) {
         runs = 0;  /* a rating dropped inside a note's block */
       }
       run->r_src[w] = (uint32_t)i;
-      run->r_note[w] = x;
+      if (run->r_note) run->r_note[w] = x;
+      prev = x;
       run->r_rater[w] = ds->r_rater[i];
       run->num_ratings[x]++;
       w++;
@@ -317,12 +339,17 @@ int ns__run_prepare(ns__run *run) {
     ** keeps the block) */
     if (w < ds->n_ratings) {
       void *q;
-      if ((q = ns_realloc(run->r_note, w * sizeof *run->r_note)) != NULL) run->r_note = q;
+      if (run->r_note && (q = ns_realloc(run->r_note, w * sizeof *run->r_note)) != NULL)
+        run->r_note = q;
       if ((q = ns_realloc(run->r_rater, w * sizeof *run->r_rater)) != NULL) run->r_rater = q;
       if (run->r_src && (q = ns_realloc(run->r_src, w * sizeof *run->r_src)) != NULL) run->r_src = q;
     }
   }
-  return ns_bigraph_build(run->n_part, run->n_notes, run->n_r, run->r_rater, run->r_note, &run->g);
+  if (run->r_note)
+    return ns_bigraph_build(run->n_part, run->n_notes, run->n_r, run->r_rater, run->r_note,
+                            &run->g);
+  return ns_bigraph_build_ordered(run->n_part, run->n_notes, run->n_r, run->r_rater,
+                                  run->num_ratings, &run->g);
 }
 
 /* ---- MF on a subset ---------------------------------------------------- */
@@ -372,9 +399,9 @@ static int fit_subset(ns__run *run, fit_io *io) {
   if (!nmap || !umap) { rc = NS_ENOMEM; goto out; }
   for (size_t i = 0; i < run->n_notes; i++) nmap[i] = -1;
   for (size_t i = 0; i < run->n_part; i++) umap[i] = -1;
-  for (size_t e = 0; e < run->n_r; e++) {
+  for (size_t e = 0, cur = 0; e < run->n_r; e++) {
     if (!io_has(io, e)) continue;
-    nmap[run->r_note[e]] = 0;
+    nmap[ns__edge_note_walk(run, e, &cur)] = 0;
     umap[run->r_rater[e]] = 0;
     ne++;
   }
@@ -419,10 +446,10 @@ static int fit_subset(ns__run *run, fit_io *io) {
   /* Counting sort by row, stable in edge order: each row's slots list its
   ** ratings in increasing edge id, the order ns_bigraph_build + gathering
   ** gave, so the fit's sums run in the same order (bit-identical). */
-  for (size_t e = 0; e < run->n_r; e++) {
+  for (size_t e = 0, cur = 0; e < run->n_r; e++) {
     if (!io_has(io, e)) continue;
     roff[umap[run->r_rater[e]] + 1]++;
-    noff[nmap[run->r_note[e]] + 1]++;
+    noff[nmap[ns__edge_note_walk(run, e, &cur)] + 1]++;
   }
   for (size_t i = 0; i < nu; i++) roff[i + 1] += roff[i];
   for (size_t i = 0; i < nn; i++) noff[i + 1] += noff[i];
@@ -435,20 +462,22 @@ static int fit_subset(ns__run *run, fit_io *io) {
     ns_mf_codes_init(ct, gd, ns_mf_max_codes(rbits));
     memcpy(rcur, roff, nu * sizeof *rcur);
     memcpy(ncur, noff, nn * sizeof *ncur);
-    for (size_t e = 0; e < run->n_r; e++) {
-      int32_t u, n;
+    for (size_t e = 0, cur = 0; e < run->n_r; e++) {
+      int32_t u, n, x;
       uint64_t a, b;
       float w = io->cw ? io_weight(io, e) : 1.0f;
       int c;
       if (!io_has(io, e)) continue;
+      x = ns__edge_note_walk(run, e, &cur);
       /* the code: the pair's place in the table, by bits, in order of
       ** first appearance (the table is exactly the floats the fit reads) */
-      if ((c = ns_mf_code(ct, gd, ns__r_value(run, e), per_slot ? 1.0f : w)) < 0) {
+      if ((c = ns_mf_code(ct, gd, ns__src_value(run, ns__r_src_n(run, e, x)),
+                          per_slot ? 1.0f : w)) < 0) {
         full = 1;
         break;
       }
       u = umap[run->r_rater[e]];
-      n = nmap[run->r_note[e]];
+      n = nmap[x];
       a = rcur[u]++;
       b = ncur[n]++;
       rsl[a] = ns_mf_slot((uint32_t)n, (unsigned)c, rbits);
@@ -571,21 +600,23 @@ static int count_filter(const ns__run *run, unsigned base, int min_note, int min
     free(uc);
     return NS_ENOMEM;
   }
-  for (size_t e = 0; e < run->n_r; e++) {
+  for (size_t e = 0, cur = 0; e < run->n_r; e++) {
     ns__ef_put(fl, e, out, ns__ef_get(fl, e, base));
-    if (ns__ef_get(fl, e, out)) nc[run->r_note[e]]++;
+    if (ns__ef_get(fl, e, out)) nc[ns__edge_note_walk(run, e, &cur)]++;
   }
-  for (size_t e = 0; e < run->n_r; e++)
-    if (ns__ef_get(fl, e, out) && nc[run->r_note[e]] < min_note) ns__ef_put(fl, e, out, 0);
+  for (size_t e = 0, cur = 0; e < run->n_r; e++)
+    if (ns__ef_get(fl, e, out) && nc[ns__edge_note_walk(run, e, &cur)] < min_note)
+      ns__ef_put(fl, e, out, 0);
   for (size_t e = 0; e < run->n_r; e++)
     if (ns__ef_get(fl, e, out)) uc[run->r_rater[e]]++;
   for (size_t e = 0; e < run->n_r; e++)
     if (ns__ef_get(fl, e, out) && uc[run->r_rater[e]] < min_rater) ns__ef_put(fl, e, out, 0);
   memset(nc, 0, run->n_notes * sizeof *nc);
-  for (size_t e = 0; e < run->n_r; e++)
-    if (ns__ef_get(fl, e, out)) nc[run->r_note[e]]++;
-  for (size_t e = 0; e < run->n_r; e++)
-    if (ns__ef_get(fl, e, out) && nc[run->r_note[e]] < min_note) ns__ef_put(fl, e, out, 0);
+  for (size_t e = 0, cur = 0; e < run->n_r; e++)
+    if (ns__ef_get(fl, e, out)) nc[ns__edge_note_walk(run, e, &cur)]++;
+  for (size_t e = 0, cur = 0; e < run->n_r; e++)
+    if (ns__ef_get(fl, e, out) && nc[ns__edge_note_walk(run, e, &cur)] < min_note)
+      ns__ef_put(fl, e, out, 0);
   free(nc);
   free(uc);
   return 0;
@@ -634,7 +665,7 @@ static void note_facts_ex(const ns__run *run, size_t n, int final_round, int wan
   f->locked_status = hist >= 0 ? ds->history[hist].locked_status : NS_STATUS_UNSET;
   for (uint64_t j = run->g->note_off[n]; j < run->g->note_off[n + 1]; j++) {
     uint32_t e = ns_bigraph_note_edge(run->g, j);
-    size_t r = ns__r_src(run, e);
+    size_t r = ns__r_src_n(run, e, (int32_t)n);
     double fu, w, h;
     if (want_tags) {
       /* Tags count with the rating's coordination weight: a group that
@@ -653,11 +684,11 @@ static void note_facts_ex(const ns__run *run, size_t n, int final_round, int wan
     h = ns_r_level(ds, r) == NS_LEVEL_HELPFUL ? 1 : ns_r_level(ds, r) == NS_LEVEL_NOT_HELPFUL ? -1 : 0;
     if (fu < 0) {
       w_neg += w;
-      s_neg += w * ns__r_value(run, e);
+      s_neg += w * ns__src_value(run, r);
       h_neg += w * h;
     } else {
       w_pos += w;
-      s_pos += w * ns__r_value(run, e);
+      s_pos += w * ns__src_value(run, r);
       h_pos += w * h;
     }
   }
@@ -800,8 +831,8 @@ static int round2(ns__run *run) {
   run->n_r2_notes = io.n_notes;
   run->n_r2_raters = io.n_raters;
   memset(run->n_final_round, 0, run->n_notes * sizeof *run->n_final_round);
-  for (size_t e = 0; e < run->n_r; e++)
-    if (ns__edge_r2(run, e)) run->n_final_round[run->r_note[e]]++;
+  for (size_t e = 0, cur = 0; e < run->n_r; e++)
+    if (ns__edge_r2(run, e)) run->n_final_round[ns__edge_note_walk(run, e, &cur)]++;
 
 out:
   return rc;
@@ -954,16 +985,17 @@ size_t ns__stable_init_mask(const ns__run *run, uint8_t *flags, unsigned train, 
     free(grp);
     return (size_t)-1;
   }
-  for (size_t e = 0; e < run->n_r; e++) {
-    int32_t g;
+  for (size_t e = 0, cur = 0; e < run->n_r; e++) {
+    int32_t g, n;
     if (!ns__ef_get(flags, e, train)) continue;
     g = run->rater_group[run->r_rater[e]];
     if (g == NS__GROUP_ABSENT) continue;
-    enr[run->r_note[e]]++;
-    if (g == NS__STABLE_GROUP) grp[run->r_note[e]]++;
+    n = ns__edge_note_walk(run, e, &cur);
+    enr[n]++;
+    if (g == NS__STABLE_GROUP) grp[n]++;
   }
-  for (size_t e = 0; e < run->n_r; e++) {
-    int32_t n = run->r_note[e];
+  for (size_t e = 0, cur = 0; e < run->n_r; e++) {
+    int32_t n = ns__edge_note_walk(run, e, &cur);
     int in = ns__ef_get(flags, e, train) && run->rater_group[run->r_rater[e]] == NS__STABLE_GROUP &&
              enr[n] >= NS__STABLE_MIN_RATINGS &&
              (double)grp[n] / (double)enr[n] >= NS__STABLE_MIN_SHARE;
@@ -1184,9 +1216,9 @@ static int run_sub_scorer(ns__run *core, const ns__scorer_spec *sp, ns_scores *s
     memcpy(sub.fac2, sub.fac1, nn * (size_t)sub.k * sizeof *sub.fac2);
     memcpy(sub.ricpt2, sub.ricpt1, sub.n_part * sizeof *sub.ricpt2);
     memcpy(sub.rfac2, sub.rfac1, sub.n_part * (size_t)sub.k * sizeof *sub.rfac2);
-    for (size_t e = 0; e < sub.n_r; e++) {
+    for (size_t e = 0, cur = 0; e < sub.n_r; e++) {
       ns__ef_put(sub.flags, e, NS__EF_R2, ns__edge_r1(&sub, e));
-      if (ns__edge_r1(&sub, e)) sub.n_final_round[sub.r_note[e]]++;
+      if (ns__edge_r1(&sub, e)) sub.n_final_round[ns__edge_note_walk(&sub, e, &cur)]++;
     }
     /* final scoring still runs its guardrails on those ratings
     ** (mf_base_scorer.py:1119-1125: only the rep-filter is skipped) */
@@ -1252,7 +1284,7 @@ static int gauss_scores(const ns__run *core, ns__emask use, const uint8_t *drop_
       uint32_t e = ns_bigraph_note_edge(core->g, x);
       int32_t u = core->r_rater[e];
       if (!ns__emask_on(use, e) || (drop_rater && drop_rater[u])) continue;
-      val[j] = ns__r_value(core, e);
+      val[j] = ns__src_value(core, ns__r_src_n(core, e, (int32_t)n));
       ru[j] = (uint32_t)u;
       j++;
     }
@@ -1308,14 +1340,14 @@ static int run_gaussian(const ns__run *core, const ns__scorer_spec *sp, ns_score
   /* its ratings (gaussian.h, the reference's view): on notes with >= 5
   ** ratings in its scope, those by raters above Core's helpfulness
   ** threshold with a Core final factor */
-  for (size_t e = 0; e < sub.n_r; e++) {
-    int32_t u = sub.r_rater[e];
+  for (size_t e = 0, cur = 0; e < sub.n_r; e++) {
+    int32_t u = sub.r_rater[e], n = ns__edge_note_walk(&sub, e, &cur);
     ns__ef_put(sub.flags, e, NS__EF_R2,
-               ns__in_scope(&sub, e) && sub.sc_ratings[sub.r_note[e]] >= sub.p->min_ratings_note &&
+               ns__in_scope(&sub, e) && sub.sc_ratings[n] >= sub.p->min_ratings_note &&
                    core->above[u] == 1 && !isnan(core->rfac2[(size_t)u * k]));
   }
-  for (size_t e = 0; e < sub.n_r; e++)
-    if (ns__edge_r2(&sub, e)) sub.n_final_round[sub.r_note[e]]++;
+  for (size_t e = 0, cur = 0; e < sub.n_r; e++)
+    if (ns__edge_r2(&sub, e)) sub.n_final_round[ns__edge_note_walk(&sub, e, &cur)]++;
   if ((rc = gauss_scores(core, ns__run_mask(&sub, NS__EF_R2), NULL, sub.icpt2, phi)) != 0) goto out;
   memcpy(sub.fac2, phi, nn * sizeof *phi);  /* k = 1 columns (first factor) */
   if (k > 1)
@@ -1457,11 +1489,11 @@ static int rater_rows(ns__run *run, ns_scores *sc) {
 
   for (size_t i = 0; i < ds->n_ratings; i++)
     if (ds->r_rater[i] >= 0 && (size_t)ds->r_rater[i] < np) present[ds->r_rater[i]] = 1;
-  for (size_t e = 0; e < run->n_r; e++) {
-    int32_t n = run->r_note[e], u = run->r_rater[e];
+  for (size_t e = 0, cur = 0; e < run->n_r; e++) {
+    int32_t n = ns__edge_note_walk(run, e, &cur), u = run->r_rater[e];
     int64_t latest = run->note_latest_nonnmr[n];
     if (fstat[n] == NS_STATUS_NMR) awaiting[u]++;
-    if (latest != NS_TS_NONE && ns_r_created(ds, ns__r_src(run, e)) >= latest) after[u]++;
+    if (latest != NS_TS_NONE && ns_r_created(ds, ns__r_src_n(run, e, n)) >= latest) after[u]++;
   }
   for (size_t n = 0; n < run->n_notes; n++) {
     int32_t a = run->note_author[n];

@@ -155,9 +155,9 @@ int ns__guardrails(ns__run *run) {
 
   /* The round-2 ratings as a view of the run's edges (guard/guard.h), not
   ** copies: their list r2 (4 bytes per round-2 rating) over the run's
-  ** r_note (universe notes) and r_rater (participants) -- the round-2
-  ** parameters are indexed that way -- and, through r_src, the dataset's
-  ** tags and levels (helpfulNum as ns__r_value() computes it).  The weights
+  ** edges, whose notes (universe notes, from the bigraph g) and r_rater
+  ** (participants) index the round-2 parameters, and, through r_src, the
+  ** dataset's tags and levels (helpfulNum as ns__src_value() computes it).  The weights
   ** are those round 2 was fitted with (coordination), so the refits solve
   ** the same per-note problems; the round-2 set only holds positive
   ** weights.  They are read as the run keeps them: a code per edge into the
@@ -171,7 +171,7 @@ int ns__guardrails(ns__run *run) {
       .n_notes = nn, .n_raters = np, .n_ratings = ne, .k = run->k, .mu = run->mu2,
       .note_icpt = run->icpt2, .note_fac = run->fac2,
       .rater_icpt = run->ricpt2, .rater_fac = run->rfac2,
-      .r_note = run->r_note, .r_rater = run->r_rater,
+      .r_note = run->r_note, .r_graph = run->g, .r_rater = run->r_rater,
       .r_weight = run->has_w ? run->cw->w : NULL,
       .r_weight_code = run->has_w ? run->cw->code : NULL,
       .weight_value = run->has_w ? run->cw->value : NULL,
@@ -306,8 +306,8 @@ int ns__guardrails(ns__run *run) {
   run->g_pop_neg = ns_calloc(nn, sizeof(int32_t));
   run->g_pop_pos = ns_calloc(nn, sizeof(int32_t));
   if (!src || !run->g_pop_icpt || !run->g_pop_neg || !run->g_pop_pos) { rc = NS_ENOMEM; goto out; }
-  for (size_t j = 0; j < ne; j++)
-    src[j] = ns_r_source(ds, ns__r_src(run, r2[j]));
+  for (size_t j = 0, cur = 0; j < ne; j++)
+    src[j] = ns_r_source(ds, ns__r_src_n(run, r2[j], ns__edge_note_walk(run, r2[j], &cur)));
   ns_guard_popsampled po = {run->g_pop_icpt, run->g_pop_neg, run->g_pop_pos};
   if ((rc = ns_guard_population_sampled(&f, src, &reg, run->pool, &po)) != 0) goto out;
   rc = 0;

@@ -279,10 +279,15 @@ typedef struct ns__run {
   ** id (mod 2^32): 4 bytes per note instead of per rating */
   uint32_t *r_src;
   uint32_t *note_src;        /* per universe note, when r_src is NULL */
-  int32_t *r_note;           /* universe note index (non-decreasing when
-                             ** the dataset is normalized) */
+  /* the universe note of an edge: read it with ns__edge_note() or, on a
+  ** walk in edge order, ns__edge_note_walk().  Stored per edge (r_note,
+  ** borrowed by g as its edge_note) only when the edges are not in note
+  ** order; otherwise (a normalized dataset, r_src NULL or not) r_note is
+  ** NULL and g's note_off gives every edge's note: 4 bytes per rating
+  ** saved (docs/architecture.md, "Memory of a scoring run") */
+  int32_t *r_note;
   int32_t *r_rater;          /* participant index: ds->r_rater[ns__r_src(e)] */
-  /* helpfulNum of an edge: ns__r_value() from the dataset's level, not a
+  /* helpfulNum of an edge: ns__src_value() from the dataset's level, not a
   ** stored column (4 bytes per rating; ns__r_levels() for the levels as an
   ** array) */
   ns_bigraph *g;             /* all filtered ratings: participants x notes */
@@ -365,13 +370,28 @@ typedef struct ns__run {
   int32_t *sc_ratings;       /* per note: the scorer's numRatings (scope) */
 } ns__run;
 
-/* The dataset rating of edge e (an index into ds->r_*). */
-static inline size_t ns__r_src(const ns__run *run, size_t e) {
-  return run->r_src ? run->r_src[e] : (uint32_t)((uint32_t)e + run->note_src[run->r_note[e]]);
+/* The universe note of edge e: random access (graph.h
+** ns_bigraph_edge_note), and on a walk over the edges in increasing id
+** (*cur = 0 before the walk's first edge; ns_bigraph_next_note). */
+static inline int32_t ns__edge_note(const ns__run *run, size_t e) {
+  return ns_bigraph_edge_note(run->g, e);
 }
-/* helpfulNum of edge e (0, 0.5, 1), as a float. */
-static inline float ns__r_value(const ns__run *run, size_t e) {
-  return (float)NS_LEVEL_VALUE(ns_r_level(run->ds, ns__r_src(run, e)));
+static inline int32_t ns__edge_note_walk(const ns__run *run, size_t e, size_t *cur) {
+  return ns_bigraph_next_note(run->g, e, cur);
+}
+/* The dataset rating of edge e of note n (an index into ds->r_*): for the
+** loops that know the note (a note's range, a walk), no note look-up. */
+static inline size_t ns__r_src_n(const ns__run *run, size_t e, int32_t n) {
+  return run->r_src ? run->r_src[e] : (uint32_t)((uint32_t)e + run->note_src[n]);
+}
+/* The dataset rating of edge e (random access). */
+static inline size_t ns__r_src(const ns__run *run, size_t e) {
+  return run->r_src ? run->r_src[e] : ns__r_src_n(run, e, ns__edge_note(run, e));
+}
+/* helpfulNum of dataset rating r (0, 0.5, 1), as a float (an edge's:
+** r = ns__r_src_n or ns__r_src of the edge). */
+static inline float ns__src_value(const ns__run *run, size_t r) {
+  return (float)NS_LEVEL_VALUE(ns_r_level(run->ds, r));
 }
 /* ns__r_src of every edge in a new array (for a guard/ call that takes a
 ** column: ns_guard_high_volume, the harassment labels and penalty); NULL
@@ -413,8 +433,8 @@ static inline float ns__edge_w(const ns__run *run, size_t e) {
 }
 
 /* pipeline.c: the run's first stage on a zeroed run with ds set: the
-** universe of notes, the edges (r_note, r_rater and r_src / note_src) and
-** the bigraph g.  Returns 0, NS_ENOMEM, NS_ERANGE or NS_EINVAL.
+** universe of notes, the edges (r_rater, r_src / note_src, r_note when not
+** in note order) and the bigraph g.  Returns 0, NS_ENOMEM, NS_ERANGE or NS_EINVAL.
 ** ns__run_free releases every array a run owns (and its pool). */
 int ns__run_prepare(ns__run *run);
 void ns__run_free(ns__run *run);
@@ -462,7 +482,7 @@ void ns__guard_facts(const ns__run *run, size_t n, ns__note_facts *f);
 #define NS__STABLE_MIN_RATINGS 5
 /* Sets bit out of flags[e] for the training edges (bit train) of the
 ** stable-init fit, clears it elsewhere; returns how many, or (size_t)-1
-** when out of memory.  Needs run->rater_group, r_note, r_rater, n_r,
+** when out of memory.  Needs run->rater_group, g, r_rater, n_r,
 ** n_notes. */
 size_t ns__stable_init_mask(const ns__run *run, uint8_t *flags, unsigned train, unsigned out);
 void ns__guardrails_free(ns__run *run);

@@ -351,9 +351,10 @@ int ns_coord_detect(const ns_bigraph *g, const uint8_t *edge_level, const int64_
       t = d[0] + d[1] + d[2];
       for (int v = 0; v < 3; v++) share[n * 3 + (size_t)v] = t > 0 ? d[v] / t : 1;
     }
-    for (size_t e = 0; e < g->n_edges; e++) {
+    for (size_t e = 0, cur = 0; e < g->n_edges; e++) {
       int lv = ns__level_of(edge_level[e]);
-      dissent[e] = lv >= 0 && share[(size_t)g->edge_note[e] * 3 + (size_t)lv] <= p->max_dissent_share
+      size_t n = (size_t)ns_bigraph_next_note(g, e, &cur);
+      dissent[e] = lv >= 0 && share[n * 3 + (size_t)lv] <= p->max_dissent_share
                        ? edge_level[e] : (uint8_t)NS_EDGE_NO_LEVEL;
     }
     if ((rc = ns__clayout_build(&L, g, dissent, note_post, p->min_posts - 1)) != 0) goto out;
