@@ -115,10 +115,8 @@ typedef struct ns_guard_fit {
   const double *note_fac;     /* n_notes x k */
   const double *rater_icpt;   /* n_raters */
   const double *rater_fac;    /* n_raters x k */
-  const int32_t *r_note;      /* per row: dense note index, or NULL: */
-  const ns_bigraph *r_graph;  /* the rows are this graph's edges, the note
-                              ** of row c is ns_bigraph_edge_note(r_graph,
-                              ** c) (n_notes its notes) */
+  const int32_t *r_note;      /* per row: dense note index, or NULL (then
+                              ** by r_graph) */
   const int32_t *r_rater;     /* per row: dense rater index */
   const float *r_value;       /* per row: 0, 0.5, 1; NULL = from r_meta */
   const float *r_weight;      /* per row, or NULL = all 1 (or by code) */
@@ -138,6 +136,11 @@ typedef struct ns_guard_fit {
                               ** engine's coordination weights, a few
                               ** distinct values; NULL = all 1 */
   const float *weight_value;
+  const ns_bigraph *r_graph;  /* r_note NULL: the rows are this graph's
+                              ** edges, the note of row c is
+                              ** ns_bigraph_edge_note(r_graph, c) (its
+                              ** n_notes = n_notes) -- the engine's edges
+                              ** in note order, no note column */
 } ns_guard_fit;
 
 /* Row and source of rating j, and its columns. */

@@ -844,16 +844,30 @@ TEST(pipeline_cancel) {
 static int check_edges(const ns_dataset *ds, size_t *n_edges, int *note_list) {
   ns__run run;
   int per_edge;
+  size_t cur = 0;
   memset(&run, 0, sizeof run);
   run.ds = ds;
   ASSERT_OK(ns__run_prepare(&run));
   per_edge = run.r_src != NULL;
   ASSERT((run.r_src == NULL) != (run.note_src == NULL));
+  /* a note column only when the edges are out of note order */
+  ASSERT((run.r_note == NULL) == (run.g->note_edges == NULL));
+  ASSERT(run.g->edge_note == run.r_note);
   for (size_t e = 0; e < run.n_r; e++) {
     size_t i = ns__r_src(&run, e);
-    int64_t id = ds->r_note_id ? ds->r_note_id[i] : -1;
+    int32_t n = ns__edge_note(&run, e);
+    int64_t id = -1;
     ASSERT(i < ds->n_ratings);
-    if (ds->r_note_id) ASSERT_EQ(id, run.note_id[run.r_note[e]]);
+    ASSERT(n >= 0 && (size_t)n < run.n_notes);
+    ASSERT_EQ(ns__edge_note_walk(&run, e, &cur), n);
+    ASSERT_EQ(ns__r_src_n(&run, e, n), i);
+    if (ds->r_note_id) {
+      id = ds->r_note_id[i];
+    } else {
+      for (size_t k = 0; k < ds->n_note_runs; k++)
+        if (ds->r_note_run_off[k] <= i && i < ds->r_note_run_off[k + 1]) id = ds->r_note_run_id[k];
+    }
+    ASSERT_EQ(id, run.note_id[n]);
     ASSERT_EQ(ds->r_rater[i], run.r_rater[e]);
     if (e) ASSERT(i > ns__r_src(&run, e - 1));  /* edges keep the ds order */
   }
@@ -864,8 +878,9 @@ static int check_edges(const ns_dataset *ds, size_t *n_edges, int *note_list) {
 }
 
 /* The run's edges of a normalized dataset are in note order, each note's
-** one block of consecutive ratings: neither the ds index per edge nor the
-** bigraph's note list is stored.  Any other order keeps both. */
+** one block of consecutive ratings: neither the ds index per edge, nor a
+** note per edge, nor the bigraph's note list is stored.  Any other order
+** keeps all three (a rating dropped inside a block: the ds index only). */
 TEST(pipeline_edges_note_order) {
   ns_dataset *ds = two_camps();
   size_t ne;
