@@ -56,71 +56,60 @@ static int first_cutoff(const valid_ctx *c, size_t n, uint64_t lo, uint64_t hi, 
   return 1;
 }
 
-static void valid_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
-  valid_ctx *c = vctx;
+/* Judges note n's edges: valid[e] (valid non-NULL) = 1 iff edge e is used
+** and valid; cnt (non-NULL) gets every valid edge counted into its rater's
+** row.  One per-note pass serves both the flags (trust's agreement graph)
+** and the counts (helpfulness), so the counts need neither a per-edge
+** flag array nor the bigraph's rater lists (docs/architecture.md, "Memory
+** of a scoring run"). */
+static void judge_note(const valid_ctx *c, size_t n, uint8_t *valid, ns__rater_counts *cnt) {
   const ns__run *run = c->run;
   const ns_dataset *ds = run->ds;
-  (void)chunk;
-  for (size_t n = begin; n < end; n++) {
-    uint64_t lo = run->g->note_off[n], hi = run->g->note_off[n + 1];
-    int8_t st = c->in->note_status[n];
-    int64_t created = c->in->note_created[n], latest = c->in->note_latest_nonnmr[n];
-    int historical = created != NS_TS_NONE && created < NS__HISTORICAL_CUTOFF_MS;
-    tkey cut = {0, 0};
-    int has_cut = 0;
-    if (historical && (st == NS_STATUS_CRH || st == NS_STATUS_CRNH))
-      has_cut = first_cutoff(c, n, lo, hi, &cut);
-    for (uint64_t j = lo; j < hi; j++) {
-      uint32_t e = ns_bigraph_note_edge(run->g, j);
-      size_t r = ns__r_src_n(run, e, (int32_t)n);
-      int64_t t = ns_r_created(ds, r);
-      int ok;
-      c->valid[e] = 0;
-      if (!ns__emask_on(c->use_edge, e)) continue;
-      if (st != NS_STATUS_CRH && st != NS_STATUS_CRNH) continue;
-      if (ns_r_level(ds, r) == NS_LEVEL_SOMEWHAT_HELPFUL) continue;
-      if (created == NS_TS_NONE || !(t - created < NS__PUBLIC_DELAY_MS)) continue;
-      if (historical) {
-        tkey k = {t, e};
-        ok = !has_cut || !key_lt(cut, k);
-      }
-      else
-        ok = latest == NS_TS_NONE || t < latest;
-      c->valid[e] = (uint8_t)ok;
+  uint64_t lo = run->g->note_off[n], hi = run->g->note_off[n + 1];
+  int8_t st = c->in->note_status[n];
+  int64_t created = c->in->note_created[n], latest = c->in->note_latest_nonnmr[n];
+  int historical = created != NS_TS_NONE && created < NS__HISTORICAL_CUTOFF_MS;
+  int judged = st == NS_STATUS_CRH || st == NS_STATUS_CRNH, crh = st == NS_STATUS_CRH;
+  tkey cut = {0, 0};
+  int has_cut = 0;
+  if (historical && judged) has_cut = first_cutoff(c, n, lo, hi, &cut);
+  for (uint64_t j = lo; j < hi; j++) {
+    uint32_t e = ns_bigraph_note_edge(run->g, j);
+    size_t r;
+    int64_t t;
+    int ok, level;
+    if (valid) valid[e] = 0;
+    if (!judged || !ns__emask_on(c->use_edge, e)) continue;
+    r = ns__r_src_n(run, e, (int32_t)n);
+    level = ns_r_level(ds, r);
+    if (level == NS_LEVEL_SOMEWHAT_HELPFUL) continue;
+    t = ns_r_created(ds, r);
+    if (created == NS_TS_NONE || !(t - created < NS__PUBLIC_DELAY_MS)) continue;
+    if (historical) {
+      tkey k = {t, e};
+      ok = !has_cut || !key_lt(cut, k);
+    } else {
+      ok = latest == NS_TS_NONE || t < latest;
+    }
+    if (!ok) continue;
+    if (valid) valid[e] = 1;
+    if (cnt) {
+      ns__rater_counts *k = &cnt[run->r_rater[e]];
+      int helpful = level == NS_LEVEL_HELPFUL;
+      k->valid++;
+      if (helpful == crh) k->agree++;
+      if (helpful && crh) k->succ_h++;
+      if (!helpful && !crh) k->succ_nh++;
+      if (helpful && !crh) k->unsucc_h++;
+      if (!helpful && crh) k->unsucc_nh++;
     }
   }
 }
 
-typedef struct count_ctx {
-  const ns__run *run;
-  const ns__valid_in *in;
-  const uint8_t *valid;
-  ns__rater_counts *out;
-} count_ctx;
-
-static void count_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
-  count_ctx *c = vctx;
-  const ns__run *run = c->run;
+static void valid_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
+  valid_ctx *c = vctx;
   (void)chunk;
-  for (size_t u = begin; u < end; u++) {
-    ns__rater_counts k = {0};
-    for (uint64_t j = run->g->rater_off[u]; j < run->g->rater_off[u + 1]; j++) {
-      uint32_t e = run->g->rater_edges[j];
-      int32_t n;
-      int helpful, crh;
-      if (!c->valid[e]) continue;
-      n = ns__edge_note(run, e);
-      helpful = ns_r_level(run->ds, ns__r_src_n(run, e, n)) == NS_LEVEL_HELPFUL;
-      crh = c->in->note_status[n] == NS_STATUS_CRH;
-      k.valid++;
-      if (helpful == crh) k.agree++;
-      if (helpful && crh) k.succ_h++;
-      if (!helpful && !crh) k.succ_nh++;
-      if (helpful && !crh) k.unsucc_h++;
-      if (!helpful && crh) k.unsucc_nh++;
-    }
-    c->out[u] = k;
-  }
+  for (size_t n = begin; n < end; n++) judge_note(c, n, c->valid, NULL);
 }
 
 int ns__valid_flags(const ns__run *run, const ns__valid_in *in, ns__emask use_edge,
@@ -130,15 +119,44 @@ int ns__valid_flags(const ns__run *run, const ns__valid_in *in, ns__emask use_ed
   return 0;
 }
 
+/* The counts: the notes split into one contiguous part per thread, each
+** counting into its own per-rater rows (part 0 into out), added after.
+** Integer sums, so the result does not depend on the split. */
+typedef struct count_ctx {
+  valid_ctx vc;
+  size_t parts;
+  ns__rater_counts *out, *scratch;   /* scratch: parts - 1 tables */
+} count_ctx;
+
+static void count_part(void *vctx, size_t chunk, size_t begin, size_t end) {
+  count_ctx *c = vctx;
+  size_t nn = c->vc.run->n_notes;
+  (void)chunk;
+  for (size_t p = begin; p < end; p++) {
+    ns__rater_counts *cnt = p == 0 ? c->out : c->scratch + (p - 1) * c->vc.run->n_part;
+    for (size_t n = nn * p / c->parts; n < nn * (p + 1) / c->parts; n++)
+      judge_note(&c->vc, n, NULL, cnt);
+  }
+}
+
 int ns__valid_counts(const ns__run *run, const ns__valid_in *in, ns__emask use_edge,
                      ns__rater_counts *out) {
-  uint8_t *valid = ns_calloc(run->n_r, 1);
-  valid_ctx vc = {run, in, use_edge, valid};
-  count_ctx cc = {run, in, valid, out};
-  if (!valid) return NS_ENOMEM;
-  ns_pool_for(run->pool, run->n_notes, 1024, valid_chunk, &vc);
-  ns_pool_for(run->pool, run->n_part, 4096, count_chunk, &cc);
-  free(valid);
+  size_t np = run->n_part, parts = (size_t)ns_pool_threads(run->pool);
+  count_ctx cc = {{run, in, use_edge, NULL}, 0, out, NULL};
+  if (parts < 1 || run->n_notes < 4096) parts = 1;
+  if (parts > 1 && !(cc.scratch = ns_calloc((parts - 1) * np, sizeof *cc.scratch))) parts = 1;
+  cc.parts = parts;
+  memset(out, 0, np * sizeof *out);
+  ns_pool_for(run->pool, parts, 1, count_part, &cc);
+  for (size_t p = 1; p < parts; p++) {
+    const ns__rater_counts *s = cc.scratch + (p - 1) * np;
+    for (size_t u = 0; u < np; u++) {
+      out[u].valid += s[u].valid, out[u].agree += s[u].agree;
+      out[u].succ_h += s[u].succ_h, out[u].succ_nh += s[u].succ_nh;
+      out[u].unsucc_h += s[u].unsucc_h, out[u].unsucc_nh += s[u].unsucc_nh;
+    }
+  }
+  free(cc.scratch);
   return 0;
 }
 

@@ -253,6 +253,11 @@ static inline int ns__emask_on(ns__emask m, size_t e) {
 /* The run. */
 typedef struct ns__run {
   const ns_dataset *ds;
+  ns_dataset *take;          /* ds itself when the run may take its rater
+                             ** column (ns_pipeline_run_consume), else NULL */
+  uint8_t *ds_rated;         /* per participant: rated anything in ds, the
+                             ** filter's dropped ratings too (set when the
+                             ** run took the column; else read from ds) */
   const ns_params *p;
   ns_pool *pool;
   int k;
@@ -286,7 +291,9 @@ typedef struct ns__run {
   ** NULL and g's note_off gives every edge's note: 4 bytes per rating
   ** saved (docs/architecture.md, "Memory of a scoring run") */
   int32_t *r_note;
-  int32_t *r_rater;          /* participant index: ds->r_rater[ns__r_src(e)] */
+  int32_t *r_rater;          /* participant index: ds->r_rater[ns__r_src(e)]
+                             ** (a consuming run's is the dataset's own
+                             ** column, compacted in place: no copy) */
   /* helpfulNum of an edge: ns__src_value() from the dataset's level, not a
   ** stored column (4 bytes per rating; ns__r_levels() for the levels as an
   ** array) */

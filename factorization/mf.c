@@ -597,6 +597,7 @@ static int fit_impl(const ns_bigraph *g, const float *value, const float *weight
 
 int ns_mf_fit(const ns_bigraph *g, const float *value, const float *weight,
               const ns_mf_params *p, ns_pool *pool, ns_mf_model *m) {
+  if (g && g->n_edges && !g->rater_edges) return NS_EINVAL;  /* dropped (ns_bigraph_drop_rater_edges) */
   return fit_impl(g, value, weight, NULL, p, pool, m);
 }
 

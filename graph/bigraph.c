@@ -19,6 +19,12 @@ void ns_bigraph_free(ns_bigraph *g) {
   free(g);
 }
 
+void ns_bigraph_drop_rater_edges(ns_bigraph *g) {
+  if (!g) return;
+  free(g->rater_edges);
+  g->rater_edges = NULL;
+}
+
 /* Counting sort of edge ids by key[e] into off/edges (stable: ids ascend).
 ** edges NULL: the offsets only (keys sorted, the ids are the identity). */
 static void csr(size_t nkeys, size_t n, const int32_t *key, uint64_t *off, uint32_t *edges) {

@@ -290,6 +290,7 @@ int ns_coord_detect(const ns_bigraph *g, const uint8_t *edge_level, const int64_
   memset(&L, 0, sizeof L);
   memset(pd, 0, sizeof pd);
   if (stats) *stats = st;
+  if (g && g->n_edges && !g->rater_edges) return NS_EINVAL;  /* dropped (ns_bigraph_drop_rater_edges) */
   if (!p) {
     ns_coord_params_default(&defp);
     p = &defp;

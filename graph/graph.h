@@ -67,6 +67,13 @@ int ns_bigraph_build_ordered(size_t n_raters, size_t n_notes, size_t n_edges,
                              const int32_t *edge_rater, const int32_t *note_degree,
                              ns_bigraph **out);
 void ns_bigraph_free(ns_bigraph *g);
+/* Frees the rater -> edge lists (rater_edges NULL after; rater_off stays,
+** so degrees still read) for a caller done with every rater-side walk: a
+** scoring run after Core's guardrails, 4 bytes per edge (docs/
+** architecture.md, "Memory of a scoring run").  The functions that walk
+** the lists (ns_trust_propagate, ns_coord_detect, ns_qclique_detect,
+** ns_mf_fit) return NS_EINVAL on such a graph. */
+void ns_bigraph_drop_rater_edges(ns_bigraph *g);
 
 static inline uint64_t ns_bigraph_rater_degree(const ns_bigraph *g, size_t u) {
   return g->rater_off[u + 1] - g->rater_off[u];

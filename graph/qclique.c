@@ -418,7 +418,7 @@ int ns_qclique_detect(const ns_bigraph *g, const uint8_t *edge_level, const int6
     ns_qclique_params_default(&defp);
     p = &defp;
   }
-  if (!g || !clique_id || (g->n_edges && !edge_level) || (g->n_notes && !note_post) ||
+  if (!g || !clique_id || (g->n_edges && (!edge_level || !g->rater_edges)) || (g->n_notes && !note_post) ||
       p->neighbours < 1 || p->min_pair_count < 0 || !(p->min_seed_lift >= 0) || p->min_size < 2 || p->max_size < 2 ||
       p->min_posts < 0 || !(p->action_frac >= 0 && p->action_frac <= 1) ||
       !(p->post_frac >= 0 && p->post_frac <= 1) || p->action_min < 1 ||

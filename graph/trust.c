@@ -126,7 +126,7 @@ int ns_trust_propagate(const ns_bigraph *g, const double *seed_w,
     ns_trust_params_default(&defp);
     p = &defp;
   }
-  if (!g || !seed_w || !(p->alpha >= 0 && p->alpha < 1) || !(p->tol >= 0) ||
+  if (!g || (g->n_edges && !g->rater_edges) || !seed_w || !(p->alpha >= 0 && p->alpha < 1) || !(p->tol >= 0) ||
       !(p->ref_frac > 0))
     return NS_EINVAL;
   nr = g->n_raters;

@@ -152,6 +152,16 @@ TEST(graph_bigraph_note_order_identity) {
   for (uint32_t e = 0; e < 5; e++) ASSERT_EQ(ns_bigraph_edge_note(g2, e), en2[e]);
   ASSERT_EQ(g2->note_off[1], 2);
   ASSERT_EQ(g2->note_off[2], 3);
+  /* dropping the rater lists keeps the degrees and the note side; the
+  ** rater-side walks then refuse the graph */
+  ns_bigraph_drop_rater_edges(g);
+  ASSERT(g->rater_edges == NULL);
+  ASSERT_EQ(ns_bigraph_rater_degree(g, 0), 2);
+  ASSERT_EQ(ns_bigraph_note_degree(g, 2), 2);
+  {
+    ns_trust_result res;
+    ASSERT_ERR(ns_trust_propagate(g, (double[]){1, 0, 0}, NULL, NULL, &res), NS_EINVAL);
+  }
   ns_bigraph_free(g);
   ns_bigraph_free(g2);
 }
