@@ -1233,42 +1233,53 @@ out:
 ** those raters; the tag, incorrect and low-diligence verdicts come from the
 ** guardrails on its ratings with Core's rater parameters; then the chain
 ** with the Gaussian constants. */
+/* The Gaussian view as a filter over the run's note-ordered edges
+** (ns_gauss_in.take): an edge of the mask whose rater is not dropped, its
+** helpfulNum from the dataset's level -- no copy of the values or raters
+** (8 bytes per rating of the view). */
+typedef struct gauss_view {
+  const ns__run *core;
+  ns__emask use;
+  const uint8_t *drop_rater;
+} gauss_view;
+
+static int gauss_take(const void *vctx, size_t x, float *value, uint32_t *rater) {
+  const gauss_view *gv = vctx;
+  const ns__run *core = gv->core;
+  uint32_t e = ns_bigraph_note_edge(core->g, x);
+  int32_t u = core->r_rater[e];
+  if (!ns__emask_on(gv->use, e) || (gv->drop_rater && gv->drop_rater[u])) return 0;
+  *value = ns__r_value(core, e);
+  *rater = (uint32_t)u;
+  return 1;
+}
+
 static int gauss_scores(const ns__run *core, ns__emask use, const uint8_t *drop_rater,
                         double *icpt, double *phi) {
-  size_t nn = core->n_notes, ne = 0;
+  size_t nn = core->n_notes;
   int k = core->k, rc = NS_ENOMEM;
   size_t *off = ns_mallocn(nn + 1, sizeof *off);
-  float *val = NULL;
-  uint32_t *ru = NULL;
+  gauss_view gv = {core, use, drop_rater};
   if (!off) goto out;
-  for (size_t e = 0; e < core->n_r; e++)
-    ne += ns__emask_on(use, e) && !(drop_rater && drop_rater[core->r_rater[e]]);
-  val = ns_mallocn(ne ? ne : 1, sizeof *val);
-  ru = ns_mallocn(ne ? ne : 1, sizeof *ru);
-  if (!val || !ru) goto out;
-  off[0] = 0;
-  for (size_t n = 0, j = 0; n < nn; n++) {
-    for (uint64_t x = core->g->note_off[n]; x < core->g->note_off[n + 1]; x++) {
-      uint32_t e = ns_bigraph_note_edge(core->g, x);
-      int32_t u = core->r_rater[e];
-      if (!ns__emask_on(use, e) || (drop_rater && drop_rater[u])) continue;
-      val[j] = ns__r_value(core, e);
-      ru[j] = (uint32_t)u;
-      j++;
-    }
-    off[n + 1] = j;
-  }
+  for (size_t n = 0; n <= nn; n++) off[n] = (size_t)core->g->note_off[n];
   {
     /* no author rating: the pinned reference adds none (gaussian.h) */
     /* the factor per rater (Core's first factor column), not per rating */
-    ns_gauss_in in = {nn, off, val, NULL, NULL, ru, core->n_part, core->rfac2, (size_t)k};
+    ns_gauss_in in = {nn, off, NULL, NULL, NULL, NULL, core->n_part, core->rfac2, (size_t)k,
+                      gauss_take, &gv};
     rc = ns_gaussian_scores(&in, core->pool, icpt, phi);
   }
   /* a note without ratings here has no score */
-  for (size_t n = 0; rc == 0 && n < nn; n++)
-    if (off[n + 1] == off[n]) icpt[n] = phi[n] = NAN;
+  for (size_t n = 0; rc == 0 && n < nn; n++) {
+    int any = 0;
+    for (uint64_t x = off[n]; x < off[n + 1] && !any; x++) {
+      uint32_t e = ns_bigraph_note_edge(core->g, x);
+      any = ns__emask_on(use, e) && !(drop_rater && drop_rater[core->r_rater[e]]);
+    }
+    if (!any) icpt[n] = phi[n] = NAN;
+  }
 out:
-  free(off), free(val), free(ru);
+  free(off);
   return rc;
 }
 
