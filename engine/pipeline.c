@@ -890,31 +890,50 @@ int ns__build_scope(const ns__run *run, const ns__scorer_spec *sp, uint8_t *flag
 
 static double *nan_array(size_t n);
 
-/* The per-scorer arrays of a run (the rest of ns__run is shared). */
-static int state_alloc(ns__run *run) {
+/* The per-scorer arrays of a run (the rest of ns__run is shared).  mf = 0
+** (a Gaussian scorer): without the round-1 fit's and the helpfulness
+** stage's, which it never has. */
+static int state_alloc(ns__run *run, int mf) {
   size_t nn = run->n_notes, np = run->n_part;
   int k = run->k;
-  run->icpt1 = nan_array(nn);
-  run->fac1 = nan_array(nn * k);
-  run->ricpt1 = nan_array(np);
-  run->rfac1 = nan_array(np * k);
+  if (mf) {
+    run->icpt1 = nan_array(nn);
+    run->fac1 = nan_array(nn * k);
+    run->ricpt1 = nan_array(np);
+    run->rfac1 = nan_array(np * k);
+    run->agree_ratio = nan_array(np);
+    run->agree_harass = nan_array(np);
+    run->ratio_diff = nan_array(np);
+    run->mean_score = nan_array(np);
+    if (!run->icpt1 || !run->fac1 || !run->ricpt1 || !run->rfac1 || !run->agree_ratio ||
+        !run->agree_harass || !run->ratio_diff || !run->mean_score)
+      return NS_ENOMEM;
+  }
   run->icpt2 = nan_array(nn);
   run->fac2 = nan_array(nn * k);
   run->ricpt2 = nan_array(np);
   run->rfac2 = nan_array(np * k);
   run->prov_status = ns_mallocn(nn, 1);
-  run->agree_ratio = nan_array(np);
-  run->agree_harass = nan_array(np);
-  run->ratio_diff = nan_array(np);
-  run->mean_score = nan_array(np);
   run->above = ns_calloc(np ? np : 1, 1);
   run->n_final_round = ns_calloc(nn, sizeof *run->n_final_round);
-  if (!run->icpt1 || !run->fac1 || !run->ricpt1 ||
-      !run->rfac1 || !run->icpt2 || !run->fac2 || !run->ricpt2 || !run->rfac2 ||
-      !run->prov_status || !run->agree_ratio || !run->agree_harass || !run->ratio_diff ||
-      !run->mean_score || !run->above || !run->n_final_round)
+  if (!run->icpt2 || !run->fac2 || !run->ricpt2 || !run->rfac2 || !run->prov_status ||
+      !run->above || !run->n_final_round)
     return NS_ENOMEM;
   return 0;
+}
+
+/* A scorer beside Core lets go of what its later steps no longer read, so
+** that it does not sit under the next fit (two small scorers run side by
+** side): the helpfulness stage's per-rater results once round 2 has its
+** raters (the rater rows report Core's), the round-1 fit once round 2 has
+** started from it -- all but rfac1, which a topic scorer still reads. */
+static void drop_help_state(ns__run *run) {
+  free(run->agree_ratio), free(run->agree_harass), free(run->ratio_diff), free(run->mean_score);
+  run->agree_ratio = run->agree_harass = run->ratio_diff = run->mean_score = NULL;
+}
+static void drop_round1_state(ns__run *run) {
+  free(run->icpt1), free(run->fac1), free(run->ricpt1);
+  run->icpt1 = run->fac1 = run->ricpt1 = NULL;
 }
 
 static void state_free(ns__run *run) {
@@ -1176,13 +1195,15 @@ static int run_sub_scorer(ns__run *core, const ns__scorer_spec *sp, ns_scores *s
     keep_rater_params(core, sp, core->ricpt2, core->rfac2);
     goto out;
   }
-  if ((rc = state_alloc(&sub)) != 0) goto out;
+  if ((rc = state_alloc(&sub, 1)) != 0) goto out;
   if ((rc = scorer_round1(&sub)) != 0) goto out;
   if (sp->round1_only) {
-    /* useReputation=False: the round-1 fit is the scorer's result */
-    memcpy(sub.icpt2, sub.icpt1, nn * sizeof *sub.icpt2);
-    memcpy(sub.fac2, sub.fac1, nn * (size_t)sub.k * sizeof *sub.fac2);
-    memcpy(sub.ricpt2, sub.ricpt1, sub.n_part * sizeof *sub.ricpt2);
+    /* useReputation=False: the round-1 fit is the scorer's result (its
+    ** arrays become round 2's; rfac1 is copied, a topic scorer reads it) */
+    drop_help_state(&sub);
+    free(sub.icpt2), free(sub.fac2), free(sub.ricpt2);
+    sub.icpt2 = sub.icpt1, sub.fac2 = sub.fac1, sub.ricpt2 = sub.ricpt1;
+    sub.icpt1 = sub.fac1 = sub.ricpt1 = NULL;
     memcpy(sub.rfac2, sub.rfac1, sub.n_part * (size_t)sub.k * sizeof *sub.rfac2);
     for (size_t e = 0; e < sub.n_r; e++) {
       ns__ef_put(sub.flags, e, NS__EF_R2, ns__edge_r1(&sub, e));
@@ -1193,7 +1214,9 @@ static int run_sub_scorer(ns__run *core, const ns__scorer_spec *sp, ns_scores *s
     if ((rc = ns__guardrails(&sub)) != 0) goto out;
   } else {
     if ((rc = ns__helpfulness(&sub)) != 0) goto out;
+    drop_help_state(&sub);
     if ((rc = round2(&sub)) != 0) goto out;
+    drop_round1_state(&sub);
     if ((rc = ns__guardrails(&sub)) != 0) goto out;
   }
   {
@@ -1310,7 +1333,7 @@ static int run_gaussian(const ns__run *core, const ns__scorer_spec *sp, ns_score
   sub.sc_ratings = ns_calloc(nn, sizeof *sub.sc_ratings);
   if (!captured || !sub.flags || !sub.sc_ratings) goto out;
   ns__build_scope(&sub, sp, sub.flags, sub.sc_ratings, captured);
-  if ((rc = state_alloc(&sub)) != 0) goto out;
+  if ((rc = state_alloc(&sub, 0)) != 0) goto out;
   rc = NS_ENOMEM;
   phi = nan_array(nn);
   sub.g_icpt_nocorr = nan_array(nn);
@@ -1618,7 +1641,7 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
   if (nn == 0) { rc = NS_ENODATA; goto out; }
   np = run.n_part;
   if ((rc = scope_inputs(&run)) != 0) goto out;
-  if ((rc = state_alloc(&run)) != 0) goto out;
+  if ((rc = state_alloc(&run, 1)) != 0) goto out;
   prov1 = ns_mallocn(nn, 1);
   captured = ns_calloc(nn, 1);
   run.flags = ns_calloc(run.n_r ? run.n_r : 1, 1);

@@ -234,6 +234,9 @@ int ns__guardrails(ns__run *run) {
                                       run->spec ? run->spec->incorrect_thr : NS_GUARD_INCORRECT_TFIDF,
                                       &io)) != 0)
     goto out;
+  /* only its verdicts (g_incorrect) are read later */
+  free(c1), free(c2), free(psum), free(tfidf);
+  c1 = c2 = NULL, psum = tfidf = NULL;
 
   /* Low-diligence model (§4.5) on the round-2 ratings.  Its rater factor is
   ** round 2's (dimension 0; the model is 1-D; guardrails.h explains why it
@@ -257,6 +260,8 @@ int ns__guardrails(ns__run *run) {
     if ((rc = ns_guard_diligence_fit_view(&f, NULL, dfac, &dp, run->pool, &dout)) != 0) goto out;
     run->st.diligence_passes = dout.passes[0] + dout.passes[1] + dout.passes[2];
     run->st.diligence_seconds = ns_monotonic_s() - t0;
+    free(dfac);
+    dfac = NULL;
   }
 
   /* A Gaussian scorer's NoHighVol / NoCorrelated intercepts are its own
