@@ -564,6 +564,7 @@ out:
 static int count_filter(const ns__run *run, unsigned base, int min_note, int min_rater,
                         unsigned out) {
   uint8_t *fl = run->flags;
+  const ns__scope_ix *six = run->six;
   int32_t *nc = ns_calloc(run->n_notes, sizeof *nc);
   int32_t *uc = ns_calloc(run->n_part, sizeof *uc);
   if (!nc || !uc) {
@@ -572,20 +573,20 @@ static int count_filter(const ns__run *run, unsigned base, int min_note, int min
     return NS_ENOMEM;
   }
   for (size_t e = 0; e < run->n_r; e++) {
-    ns__ef_put(fl, e, out, ns__ef_get(fl, e, base));
-    if (ns__ef_get(fl, e, out)) nc[run->r_note[e]]++;
+    ns__fl_put(fl, six, e, out, ns__fl_get(fl, six, e, base));
+    if (ns__fl_get(fl, six, e, out)) nc[run->r_note[e]]++;
   }
   for (size_t e = 0; e < run->n_r; e++)
-    if (ns__ef_get(fl, e, out) && nc[run->r_note[e]] < min_note) ns__ef_put(fl, e, out, 0);
+    if (ns__fl_get(fl, six, e, out) && nc[run->r_note[e]] < min_note) ns__fl_put(fl, six, e, out, 0);
   for (size_t e = 0; e < run->n_r; e++)
-    if (ns__ef_get(fl, e, out)) uc[run->r_rater[e]]++;
+    if (ns__fl_get(fl, six, e, out)) uc[run->r_rater[e]]++;
   for (size_t e = 0; e < run->n_r; e++)
-    if (ns__ef_get(fl, e, out) && uc[run->r_rater[e]] < min_rater) ns__ef_put(fl, e, out, 0);
+    if (ns__fl_get(fl, six, e, out) && uc[run->r_rater[e]] < min_rater) ns__fl_put(fl, six, e, out, 0);
   memset(nc, 0, run->n_notes * sizeof *nc);
   for (size_t e = 0; e < run->n_r; e++)
-    if (ns__ef_get(fl, e, out)) nc[run->r_note[e]]++;
+    if (ns__fl_get(fl, six, e, out)) nc[run->r_note[e]]++;
   for (size_t e = 0; e < run->n_r; e++)
-    if (ns__ef_get(fl, e, out) && nc[run->r_note[e]] < min_note) ns__ef_put(fl, e, out, 0);
+    if (ns__fl_get(fl, six, e, out) && nc[run->r_note[e]] < min_note) ns__fl_put(fl, six, e, out, 0);
   free(nc);
   free(uc);
   return 0;
@@ -768,7 +769,7 @@ static int round2(ns__run *run) {
 
   /* (a weight of 1 without trust) */
   for (size_t e = 0; e < run->n_r; e++)
-    ns__ef_put(run->flags, e, NS__EF_BASE,
+    ns__rf_put(run, e, NS__EF_BASE,
                ns__in_scope(run, e) && run->above[run->r_rater[e]] == 1 && ns__edge_cw(run, e) > 0);
   /* Trust on: the coordination weights (1/m for m members of a group on a
   ** note, 1 for everyone else) carry into round 2 and its rules.  On the
@@ -851,8 +852,8 @@ static int scope_inputs(ns__run *run) {
 ** note: the share of the note's ratings by in-population raters reaches
 ** captureThreshold; without one, every note it rated).  Reference
 ** scorer.py:106-211. */
-int ns__build_scope(const ns__run *run, const ns__scorer_spec *sp, uint8_t *flags,
-                    int32_t *sc_ratings, uint8_t *captured) {
+static void scope_walk(const ns__run *run, const ns__scorer_spec *sp, uint8_t *flags,
+                       uint64_t *bits, int32_t *sc_ratings, uint8_t *captured) {
   for (size_t n = 0; n < run->n_notes; n++) {
     uint64_t lo = run->g->note_off[n], hi = run->g->note_off[n + 1];
     int32_t cnt = 0;
@@ -877,12 +878,54 @@ int ns__build_scope(const ns__run *run, const ns__scorer_spec *sp, uint8_t *flag
     for (uint64_t j = lo; j < hi; j++) {
       uint32_t e = ns_bigraph_note_edge(run->g, j);
       int sees = note_ok && ns__scorer_rater_in(sp, run->rater_group[run->r_rater[e]]);
-      ns__ef_put(flags, e, NS__EF_SCOPE, sees);
+      if (flags) ns__ef_put(flags, e, NS__EF_SCOPE, sees);
+      else if (sees) bits[e >> 6] |= UINT64_C(1) << (e & 63);
       cnt += sees;
     }
     sc_ratings[n] = cnt;
     captured[n] = (uint8_t)(cap && cnt > 0);
   }
+}
+
+int ns__build_scope(const ns__run *run, const ns__scorer_spec *sp, uint8_t *flags,
+                    int32_t *sc_ratings, uint8_t *captured) {
+  scope_walk(run, sp, flags, NULL, sc_ratings, captured);
+  return 0;
+}
+
+/* A scorer's scope and flags (ns__build_scope) beside Core: the scope as
+** bits first; under half the edges, the flags ranked over it (sub->six,
+** pipeline_int.h ns__scope_ix: a small scorer's flags cost about 0.2 bytes
+** per edge and one per scope edge, not one per edge), else a byte per edge.
+** Sets sub->flags, sub->six, sub->sc_ratings (allocated by the caller),
+** captured and *n_in (the scope's edges).  Returns 0 or NS_ENOMEM. */
+static int sub_scope(ns__run *sub, const ns__scorer_spec *sp, uint8_t *captured, size_t *n_in) {
+  size_t nw = (sub->n_r + 63) / 64, nin = 0;
+  uint64_t *bits = ns_calloc(nw ? nw : 1, sizeof *bits);
+  if (!bits) return NS_ENOMEM;
+  scope_walk(sub, sp, NULL, bits, sub->sc_ratings, captured);
+  for (size_t w = 0; w < nw; w++) nin += (size_t)__builtin_popcountll(bits[w]);
+  *n_in = nin;
+  if (nin > sub->n_r / 2) {
+    sub->flags = ns_calloc(sub->n_r ? sub->n_r : 1, 1);
+    if (sub->flags)
+      for (size_t e = 0; e < sub->n_r; e++)
+        if ((bits[e >> 6] >> (e & 63)) & 1) sub->flags[e] = NS__EF_SCOPE;
+    free(bits);
+    return sub->flags ? 0 : NS_ENOMEM;
+  }
+  sub->six = ns_calloc(1, sizeof *sub->six);
+  sub->flags = ns_mallocn(nin ? nin : 1, 1);
+  if (!sub->six || !sub->flags || !(sub->six->base = ns_mallocn(nw ? nw : 1, sizeof(uint32_t)))) {
+    free(bits);
+    return NS_ENOMEM;   /* state_free releases the rest */
+  }
+  sub->six->bits = bits;
+  for (size_t w = 0, c = 0; w < nw; w++) {
+    sub->six->base[w] = (uint32_t)c;
+    c += (size_t)__builtin_popcountll(bits[w]);
+  }
+  memset(sub->flags, NS__EF_SCOPE, nin ? nin : 1);
   return 0;
 }
 
@@ -953,6 +996,8 @@ static void state_free(ns__run *run) {
   free(run->rfac2);
   free(run->n_final_round);
   free(run->flags);
+  if (run->six) free(run->six->bits), free(run->six->base), free(run->six);
+  run->six = NULL;
   free(run->sc_ratings);
   ns__guardrails_free(run);
 }
@@ -968,6 +1013,7 @@ size_t ns__stable_init_mask(const ns__run *run, uint8_t *flags, unsigned train, 
   int32_t *enr = ns_calloc(run->n_notes ? run->n_notes : 1, sizeof *enr);
   int32_t *grp = ns_calloc(run->n_notes ? run->n_notes : 1, sizeof *grp);
   size_t cnt = 0;
+  const ns__scope_ix *six = flags == run->flags ? run->six : NULL;
   if (!enr || !grp) {
     free(enr);
     free(grp);
@@ -975,7 +1021,7 @@ size_t ns__stable_init_mask(const ns__run *run, uint8_t *flags, unsigned train, 
   }
   for (size_t e = 0; e < run->n_r; e++) {
     int32_t g;
-    if (!ns__ef_get(flags, e, train)) continue;
+    if (!ns__fl_get(flags, six, e, train)) continue;
     g = run->rater_group[run->r_rater[e]];
     if (g == NS__GROUP_ABSENT) continue;
     enr[run->r_note[e]]++;
@@ -983,10 +1029,10 @@ size_t ns__stable_init_mask(const ns__run *run, uint8_t *flags, unsigned train, 
   }
   for (size_t e = 0; e < run->n_r; e++) {
     int32_t n = run->r_note[e];
-    int in = ns__ef_get(flags, e, train) && run->rater_group[run->r_rater[e]] == NS__STABLE_GROUP &&
+    int in = ns__fl_get(flags, six, e, train) && run->rater_group[run->r_rater[e]] == NS__STABLE_GROUP &&
              enr[n] >= NS__STABLE_MIN_RATINGS &&
              (double)grp[n] / (double)enr[n] >= NS__STABLE_MIN_SHARE;
-    ns__ef_put(flags, e, out, in);
+    ns__fl_put(flags, six, e, out, in);
     cnt += (size_t)in;
   }
   free(enr);
@@ -1051,7 +1097,7 @@ static int scorer_round1(ns__run *run) {
   int rc;
   /* (a weight of 1 without trust) */
   for (size_t e = 0; e < run->n_r; e++)
-    ns__ef_put(run->flags, e, NS__EF_BASE, ns__in_scope(run, e) && ns__edge_cw(run, e) > 0);
+    ns__rf_put(run, e, NS__EF_BASE, ns__in_scope(run, e) && ns__edge_cw(run, e) > 0);
   rc = count_filter(run, NS__EF_BASE, p->min_ratings_note, p->min_ratings_rater, NS__EF_R1);
   if (rc != 0) return rc;
   memset(&io, 0, sizeof io);
@@ -1177,12 +1223,10 @@ static int run_sub_scorer(ns__run *core, const ns__scorer_spec *sp, ns_scores *s
   int rc = 0;
 
   sub_init(&sub, core, sp, &sp_params);
-  sub.flags = ns_calloc(core->n_r ? core->n_r : 1, 1);
   sub.sc_ratings = ns_calloc(nn, sizeof *sub.sc_ratings);
   captured = ns_calloc(nn, 1);
-  if (!sub.flags || !sub.sc_ratings || !captured) { rc = NS_ENOMEM; goto out; }
-  ns__build_scope(&sub, sp, sub.flags, sub.sc_ratings, captured);
-  for (size_t e = 0; e < sub.n_r; e++) nin += (size_t)ns__in_scope(&sub, e);
+  if (!sub.sc_ratings || !captured) { rc = NS_ENOMEM; goto out; }
+  if ((rc = sub_scope(&sub, sp, captured, &nin)) != 0) goto out;
   if (nin == 0) goto out;  /* nobody in the scorer's populations */
   if (same_fit_as_core(core, sp, &sp_params, &sub)) {
     /* Core's state is this scorer's too: apply its chain to it */
@@ -1206,7 +1250,7 @@ static int run_sub_scorer(ns__run *core, const ns__scorer_spec *sp, ns_scores *s
     sub.icpt1 = sub.fac1 = sub.ricpt1 = NULL;
     memcpy(sub.rfac2, sub.rfac1, sub.n_part * (size_t)sub.k * sizeof *sub.rfac2);
     for (size_t e = 0; e < sub.n_r; e++) {
-      ns__ef_put(sub.flags, e, NS__EF_R2, ns__edge_r1(&sub, e));
+      ns__rf_put(&sub, e, NS__EF_R2, ns__edge_r1(&sub, e));
       if (ns__edge_r1(&sub, e)) sub.n_final_round[sub.r_note[e]]++;
     }
     /* final scoring still runs its guardrails on those ratings
@@ -1329,10 +1373,12 @@ static int run_gaussian(const ns__run *core, const ns__scorer_spec *sp, ns_score
 
   sub_init(&sub, core, sp, &gp);
   sub.gauss = 1;
-  sub.flags = ns_calloc(core->n_r ? core->n_r : 1, 1);
   sub.sc_ratings = ns_calloc(nn, sizeof *sub.sc_ratings);
-  if (!captured || !sub.flags || !sub.sc_ratings) goto out;
-  ns__build_scope(&sub, sp, sub.flags, sub.sc_ratings, captured);
+  if (!captured || !sub.sc_ratings) goto out;
+  {
+    size_t nin;
+    if ((rc = sub_scope(&sub, sp, captured, &nin)) != 0) goto out;
+  }
   if ((rc = state_alloc(&sub, 0)) != 0) goto out;
   rc = NS_ENOMEM;
   phi = nan_array(nn);
@@ -1344,7 +1390,7 @@ static int run_gaussian(const ns__run *core, const ns__scorer_spec *sp, ns_score
   ** threshold with a Core final factor */
   for (size_t e = 0; e < sub.n_r; e++) {
     int32_t u = sub.r_rater[e];
-    ns__ef_put(sub.flags, e, NS__EF_R2,
+    ns__rf_put(&sub, e, NS__EF_R2,
                ns__in_scope(&sub, e) && sub.sc_ratings[sub.r_note[e]] >= sub.p->min_ratings_note &&
                    core->above[u] == 1 && !isnan(core->rfac2[(size_t)u * k]));
   }
