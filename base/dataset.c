@@ -202,17 +202,17 @@ int ns_dataset_settle_topics(ns_dataset *ds, int8_t *topic) {
   return 0;
 }
 
-int ns_dataset_pack_note_ids(ns_dataset *ds) {
-  const int64_t *id = ds->r_note_id;
+/* The noteId column's runs into ds->r_note_run_*, the column freed: row i
+** of the result has noteId id[perm[i]] (perm NULL: id[i]), i < n, and
+** those ids must not decrease (NS_EINVAL otherwise, ds unchanged). */
+static int pack_runs(ns_dataset *ds, const int64_t *id, const uint32_t *perm, size_t n) {
   size_t nr = 0, w = 0;
   int64_t *rid;
   uint64_t *off;
-
-  if (ds->r_note_run_off) return 0;
-  if (ds->n_ratings && !id) return NS_EINVAL;
-  for (size_t i = 0; i < ds->n_ratings; i++) {
-    if (i && id[i] < id[i - 1]) return NS_EINVAL;  /* not sorted by noteId */
-    nr += i == 0 || id[i] != id[i - 1];
+#define ID_AT(i) id[perm ? perm[i] : (i)]
+  for (size_t i = 0; i < n; i++) {
+    if (i && ID_AT(i) < ID_AT(i - 1)) return NS_EINVAL;  /* not sorted by noteId */
+    nr += i == 0 || ID_AT(i) != ID_AT(i - 1);
   }
   rid = ns_mallocn(nr, sizeof *rid);
   off = ns_mallocn(nr + 1, sizeof *off);
@@ -221,18 +221,25 @@ int ns_dataset_pack_note_ids(ns_dataset *ds) {
     free(off);
     return NS_ENOMEM;
   }
-  for (size_t i = 0; i < ds->n_ratings; i++)
-    if (i == 0 || id[i] != id[i - 1]) {
-      rid[w] = id[i];
+  for (size_t i = 0; i < n; i++)
+    if (i == 0 || ID_AT(i) != ID_AT(i - 1)) {
+      rid[w] = ID_AT(i);
       off[w++] = i;
     }
-  off[nr] = ds->n_ratings;
+#undef ID_AT
+  off[nr] = n;
   free(ds->r_note_id);
   ds->r_note_id = NULL;
   ds->n_note_runs = nr;
   ds->r_note_run_id = rid;
   ds->r_note_run_off = off;
   return 0;
+}
+
+int ns_dataset_pack_note_ids(ns_dataset *ds) {
+  if (ds->r_note_run_off) return 0;
+  if (ds->n_ratings && !ds->r_note_id) return NS_EINVAL;
+  return pack_runs(ds, ds->r_note_id, NULL, ds->n_ratings);
 }
 
 void ns_nsh_init(ns_nsh *h, int64_t note_id) {
@@ -344,7 +351,7 @@ void qsort_r(void *base, size_t nmemb, size_t size,
 
 static int32_t remap(const int32_t *map, int32_t i) { return i < 0 ? -1 : map[i]; }
 
-int ns_dataset_normalize(ns_dataset *ds) {
+static int normalize(ns_dataset *ds, int pack) {
   int rc = 0;
   size_t np = ns_strtab_count(ds->participants);
   int32_t *order = NULL, *map = NULL;
@@ -397,7 +404,14 @@ int ns_dataset_normalize(ns_dataset *ds) {
       perm[w++] = r;
     }
     ds->r_cap = w;  /* what every column holds from here (also after a failed GATHER) */
-    GATHER(ds->r_note_id, perm, w);
+    if (pack) {
+      /* the noteId column straight into its runs, never gathered: the
+      ** step's peak is then the sort's (8 bytes per rating on the columns),
+      ** not a gathered 8-byte copy */
+      if ((rc = pack_runs(ds, ds->r_note_id, perm, w)) != 0) goto out;
+    } else {
+      GATHER(ds->r_note_id, perm, w);
+    }
     GATHER(ds->r_rater, perm, w);
     GATHER(ds->r_meta, perm, w);
     GATHER(ds->r_time_lo, perm, w);
@@ -482,6 +496,19 @@ out:
   free(map);
   free(perm);
   return rc;
+}
+
+int ns_dataset_normalize(ns_dataset *ds) { return normalize(ds, 0); }
+
+int ns_dataset_normalize_pack(ns_dataset *ds) {
+  int rc;
+  if (ds->r_note_run_off) return NS_EINVAL;
+  if (ds->n_ratings == 0) {
+    /* nothing to sort: the (empty) runs as ns_dataset_pack_note_ids has them */
+    if ((rc = normalize(ds, 0)) != 0) return rc;
+    return ns_dataset_pack_note_ids(ds);
+  }
+  return normalize(ds, 1);
 }
 
 void ns_note_score_init(ns_note_score *s, int64_t note_id) {

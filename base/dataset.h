@@ -314,6 +314,13 @@ static inline const char *ns_dataset_note_text(const ns_dataset *ds, size_t i, s
 ** (ties: the later row).  Likewise dedupe notes by noteId, history by noteId,
 ** enrollment by participant. */
 int ns_dataset_normalize(ns_dataset *ds);
+/* ns_dataset_normalize then ns_dataset_pack_note_ids, in one step that
+** never gathers the noteId column: its runs are read through the sort's
+** permutation, so the step's peak is the sort's (the score CLI: 8 bytes
+** per rating less at that peak; docs/architecture.md, "Memory of a scoring
+** run").  The same dataset as the two calls; the same contract as the
+** packed form.  NS_EINVAL when already packed. */
+int ns_dataset_normalize_pack(ns_dataset *ds);
 /* Releases the per-rating noteId column: builds the r_note_run_* form
 ** and frees r_note_id (NULL after).  The ratings must be sorted by noteId
 ** (ns_dataset_normalize does it; NS_EINVAL otherwise, the dataset

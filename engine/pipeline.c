@@ -36,6 +36,7 @@
 
 #include "../factorization/gaussian.h"
 #include "../factorization/mf.h"
+#include "../guard/guard.h"
 #include "../text/topics.h"
 #include "pipeline_int.h"
 
@@ -131,6 +132,17 @@ int32_t ns__find_id(const int64_t *v, size_t n, int64_t id) {
   return (lo < n && v[lo] == id) ? (int32_t)lo : -1;
 }
 
+/* n model slots as a fresh row has them (ns_note_score_init): a big
+** scorer's verdicts until the rows exist; NULL when out of memory. */
+static ns_model_score *model_buffer(size_t n) {
+  ns_note_score row;
+  ns_model_score *b = ns_mallocn(n ? n : 1, sizeof *b);
+  if (!b) return NULL;
+  ns_note_score_init(&row, 0);
+  for (size_t i = 0; i < n; i++) memcpy(&b[i], &row.model[0], sizeof *b);
+  return b;
+}
+
 static double *nan_array(size_t n) {
   double *a = ns_mallocn(n, sizeof *a);
   if (a)
@@ -203,10 +215,32 @@ static double stage_end(stage_clock *c) { return ns_monotonic_s() - c->t0; }
 
 /* Builds the universe of notes and the filtered ratings (edges) of run
 ** (pipeline_int.h). */
+/* ns__run_prepare's part for a consuming run: run->ds_rated and the
+** incorrect-tag counts from every dataset rating, then the dataset's rater
+** column becomes the run's (ds->r_rater NULL after). */
+static int take_raters(ns__run *run) {
+  ns_dataset *ds = run->take;
+  size_t np = run->n_part;
+  if (!(run->ds_rated = ns_calloc(np ? np : 1, 1))) return NS_ENOMEM;
+  for (size_t i = 0; i < ds->n_ratings; i++)
+    if (ds->r_rater[i] >= 0 && (size_t)ds->r_rater[i] < np) run->ds_rated[ds->r_rater[i]] = 1;
+  if (run->p->guardrails) {
+    run->inc_cnt = ns_mallocn(np ? np : 1, sizeof *run->inc_cnt);
+    run->inc_tot = ns_mallocn(np ? np : 1, sizeof *run->inc_tot);
+    if (!run->inc_cnt || !run->inc_tot) return NS_ENOMEM;
+    ns_guard_incorrect_counts(ds->n_ratings, ds->r_rater, ds->r_meta, np, run->inc_cnt,
+                              run->inc_tot);
+  }
+  run->r_rater = ds->r_rater;
+  ds->r_rater = NULL;
+  return 0;
+}
+
 int ns__run_prepare(ns__run *run) {
   const ns_dataset *ds = run->ds;
   size_t cap = ds->n_notes + ds->n_history, n = 0;
   int64_t *ids = ns_mallocn(cap, sizeof *ids);
+  int rc;
 
   if (!ids) return NS_ENOMEM;
   for (size_t i = 0; i < ds->n_notes; i++) ids[n++] = ds->note_id[i];
@@ -260,8 +294,18 @@ int ns__run_prepare(ns__run *run) {
   run->r_src = ns_mallocn(ds->n_ratings, sizeof *run->r_src);
   run->note_src = ns_mallocn(n, sizeof *run->note_src);
   run->r_note = ns_mallocn(ds->n_ratings, sizeof *run->r_note);
-  run->r_rater = ns_mallocn(ds->n_ratings, sizeof *run->r_rater);
-  if (!run->r_src || !run->note_src || !run->r_note || !run->r_rater) return NS_ENOMEM;
+  if (!run->r_src || !run->note_src || !run->r_note) return NS_ENOMEM;
+  if (run->take) {
+    /* the consuming entry (ns_pipeline_run_consume): the edges' rater
+    ** column is the dataset's own, compacted in place below (an edge's
+    ** row is never after its dataset row), not a copy -- 4 bytes per
+    ** rating for the whole run.  What reads the dataset's raters of the
+    ** filter's dropped ratings too is read first: which participants
+    ** rated at all (rater rows), the incorrect-tag counts (guardrails). */
+    if ((rc = take_raters(run)) != 0) return rc;
+  } else if (!(run->r_rater = ns_mallocn(ds->n_ratings, sizeof *run->r_rater))) {
+    return NS_ENOMEM;
+  }
   {
     size_t w = 0;
     int32_t last = -1;
@@ -271,7 +315,7 @@ int ns__run_prepare(ns__run *run) {
     int runs = 1;
     size_t k = 0;  /* the packed noteIds' run of rating i */
     for (size_t i = 0; i < ds->n_ratings; i++) {
-      int32_t x;
+      int32_t x, u;
       int64_t id;
       /* the noteId column, or its run-length form when the caller
       ** released the column (ns_dataset_pack_note_ids) */
@@ -290,7 +334,8 @@ int ns__run_prepare(ns__run *run) {
       if (run->note_class[x] == NS_CLASS_NOT_MISLEADING &&
           !(run->note_created[x] != NS_TS_NONE && run->note_created[x] > NS__NM_CUTOFF_MS))
         continue;
-      if (ds->r_rater[i] < 0 || (size_t)ds->r_rater[i] >= run->n_part) continue;
+      u = run->take ? run->r_rater[i] : ds->r_rater[i];
+      if (u < 0 || (size_t)u >= run->n_part) continue;
       if (w == 0 || x != run->r_note[w - 1]) {
         /* a new block: its note must come after the last one (else it is
         ** not in note order, or the note's ratings are split) */
@@ -301,7 +346,7 @@ int ns__run_prepare(ns__run *run) {
       }
       run->r_src[w] = (uint32_t)i;
       run->r_note[w] = x;
-      run->r_rater[w] = ds->r_rater[i];
+      run->r_rater[w] = u;  /* w <= i: in place, rows not yet read are after i */
       run->num_ratings[x]++;
       w++;
     }
@@ -600,6 +645,11 @@ typedef struct note_ctx {
   ns_scores *sc;           /* final round: rows to fill */
   const uint8_t *captured; /* final round: per note, 1 if the scorer's output
                            ** keeps the note (capture rule) */
+  /* final round of a big scorer that runs before the rows exist: its model
+  ** slot per note, and CoreWithTopics' pseudo-rater bounds (2 per note),
+  ** instead of sc's rows (see ns_pipeline_run) */
+  ns_model_score *mbuf;
+  double *bounds;
 } note_ctx;
 
 /* The scorer's numRatings of note n (its scope), or the note's. */
@@ -647,7 +697,9 @@ static void note_facts_ex(const ns__run *run, size_t n, int final_round, int wan
       for (int t = 0; tags && t < NS_N_TAGS; t++)
         if (tags & NS_TAG_BIT(t)) tag_w[t] += tw;
     }
-    if (!ns__in_scope(run, e)) continue;
+    /* the meta step (want_tags) reads no head counts: it needs no scope,
+    ** so Core's flags can go before it (ns_pipeline_run) */
+    if (want_tags || !ns__in_scope(run, e)) continue;
     fu = rfac[(size_t)run->r_rater[e] * run->k];
     w = w2 ? ns__edge_w(run, e) : final_round ? 1.0 : ns__edge_cw(run, e);
     if (isnan(fu) || !(w > 0)) continue;
@@ -688,15 +740,17 @@ static void copy_meta(ns_note_score *s, const ns__meta_out *mo) {
 }
 
 /* One scorer's final verdict on note n into its slot of the row. */
-static void put_model(const ns__run *run, size_t n, const ns__rule_out *ro, ns_note_score *s) {
+static void put_model(const note_ctx *c, size_t n, const ns__rule_out *ro) {
+  const ns__run *run = c->run;
   const ns__scorer_spec *sp = run->spec;
+  ns_note_score *s = c->mbuf ? NULL : &c->sc->notes[n];
   int k = run->k;
   if (sp->slot == NS__SLOT_CORE) {
     s->core_status = ro->status;
     s->core_rules = ro->rules;
     return;
   }
-  ns_model_score *m = &s->model[sp->slot];
+  ns_model_score *m = c->mbuf ? &c->mbuf[n] : &s->model[sp->slot];
   m->intercept = run->icpt2[n];
   m->factor = run->fac2[n * k];
   m->intercept_no_high_vol = run->g_icpt_nohv ? run->g_icpt_nohv[n] : NAN;
@@ -704,11 +758,14 @@ static void put_model(const ns__run *run, size_t n, const ns__rule_out *ro, ns_n
   m->status = ro->status;
   m->rules = ro->rules;
   m->n_final_round = run->n_final_round[n];
+  /* (the group models write rows only: they are never buffered) */
   if (sp->slot == NS_MODEL_GROUP) s->modeling_group = sp->group_id;
   if (sp->slot == NS_MODEL_MULTI_GROUP) s->modeling_multi_group = sp->group_id;
   if (sp->slot == NS_MODEL_CORE_WITH_TOPICS) {
-    s->cwt_intercept_min = run->g_icpt_min ? run->g_icpt_min[n] : NAN;
-    s->cwt_intercept_max = run->g_icpt_max ? run->g_icpt_max[n] : NAN;
+    double lo = run->g_icpt_min ? run->g_icpt_min[n] : NAN;
+    double hi = run->g_icpt_max ? run->g_icpt_max[n] : NAN;
+    if (c->mbuf) c->bounds[2 * n] = lo, c->bounds[2 * n + 1] = hi;
+    else s->cwt_intercept_min = lo, s->cwt_intercept_max = hi;
   }
 }
 
@@ -731,7 +788,7 @@ static void notes_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
     } else if (c->captured[n]) {
       note_facts(run, n, 1, &f);
       ns__rules_final(&f, run->p, &ro);
-      put_model(run, n, &ro, &c->sc->notes[n]);
+      put_model(c, n, &ro);
     }
   }
 }
@@ -1203,6 +1260,9 @@ static int same_fit_as_core(const ns__run *core, const ns__scorer_spec *sp, cons
       p->min_mean_note_score != core->p->min_mean_note_score ||
       (p->pseudoraters && !core->p->pseudoraters))
     return 0;
+  /* Core's scope is released after its statuses (ns_pipeline_run): the
+  ** scorers after that fit on their own */
+  if (!core->flags) return 0;
   for (size_t e = 0; e < core->n_r; e++)
     if (ns__in_scope(sub, e) != ns__in_scope(core, e)) return 0;
   return 1;
@@ -1215,7 +1275,7 @@ static int same_fit_as_core(const ns__run *core, const ns__scorer_spec *sp, cons
 ** final round is the round-1 fit on the same ratings, then guardrails and
 ** the chain. */
 static int run_sub_scorer(ns__run *core, const ns__scorer_spec *sp, ns_scores *sc,
-                          ns_run_stats *st) {
+                          ns_model_score *mbuf, double *bounds, ns_run_stats *st) {
   ns__run sub;
   ns_params sp_params;
   uint8_t *captured = NULL;
@@ -1234,7 +1294,7 @@ static int run_sub_scorer(ns__run *core, const ns__scorer_spec *sp, ns_scores *s
     view.p = &sp_params;
     view.spec = sp;
     view.is_sub = 1;
-    note_ctx c = {&view, 1, sc, captured};
+    note_ctx c = {&view, 1, sc, captured, mbuf, bounds};
     ns_pool_for(view.pool, nn, 1024, notes_chunk, &c);
     keep_rater_params(core, sp, core->ricpt2, core->rfac2);
     goto out;
@@ -1264,7 +1324,7 @@ static int run_sub_scorer(ns__run *core, const ns__scorer_spec *sp, ns_scores *s
     if ((rc = ns__guardrails(&sub)) != 0) goto out;
   }
   {
-    note_ctx c = {&sub, 1, sc, captured};
+    note_ctx c = {&sub, 1, sc, captured, mbuf, bounds};
     ns_pool_for(sub.pool, nn, 1024, notes_chunk, &c);
   }
   keep_rater_params(core, sp, sub.ricpt2, sub.rfac2);
@@ -1468,7 +1528,7 @@ static void small_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
     int rc = ns_pool_new(1, &one);
     if (rc == 0) {
       view.pool = one;
-      rc = run_sub_scorer(&view, &ns__scorers[c->idx[j]], c->sc, &c->st[j]);
+      rc = run_sub_scorer(&view, &ns__scorers[c->idx[j]], c->sc, NULL, NULL, &c->st[j]);
     }
     ns_pool_free(one);
     ns_heap_release();  /* as between stages (progress()) */
@@ -1535,8 +1595,12 @@ static int rater_rows(ns__run *run, ns_scores *sc) {
   in.note_latest_nonnmr = run->note_latest_nonnmr;
   if ((rc = ns__valid_counts(run, &in, NS__EMASK_ALL, cnt)) != 0) goto out;
 
-  for (size_t i = 0; i < ds->n_ratings; i++)
-    if (ds->r_rater[i] >= 0 && (size_t)ds->r_rater[i] < np) present[ds->r_rater[i]] = 1;
+  if (run->ds_rated) {
+    memcpy(present, run->ds_rated, np);  /* the dataset's raters went to the run */
+  } else {
+    for (size_t i = 0; i < ds->n_ratings; i++)
+      if (ds->r_rater[i] >= 0 && (size_t)ds->r_rater[i] < np) present[ds->r_rater[i]] = 1;
+  }
   for (size_t e = 0; e < run->n_r; e++) {
     int32_t n = run->r_note[e], u = run->r_rater[e];
     int64_t latest = run->note_latest_nonnmr[n];
@@ -1624,6 +1688,7 @@ void ns__run_free(ns__run *run) {
   free(run->note_src);
   free(run->r_note);
   free(run->r_rater);
+  free(run->ds_rated);
   ns_bigraph_free(run->g);
   free(run->harass_pen);
   free(run->trust);
@@ -1647,8 +1712,21 @@ void ns__run_free(ns__run *run) {
 ** wrote), so a relaxed load is enough: the run only has to see it soon. */
 #define CANCELED() (cancel && atomic_load_explicit(cancel, memory_order_relaxed))
 
+static int pipeline_run(const ns_dataset *ds, ns_dataset *take, const ns_params *p,
+                        atomic_int *cancel, ns_scores **out, ns_run_stats *stats);
+
 int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel,
                     ns_scores **out, ns_run_stats *stats) {
+  return pipeline_run(ds, NULL, p, cancel, out, stats);
+}
+
+int ns_pipeline_run_consume(ns_dataset *ds, const ns_params *p, atomic_int *cancel,
+                            ns_scores **out, ns_run_stats *stats) {
+  return pipeline_run(ds, ds, p, cancel, out, stats);
+}
+
+static int pipeline_run(const ns_dataset *ds, ns_dataset *take, const ns_params *p,
+                        atomic_int *cancel, ns_scores **out, ns_run_stats *stats) {
   ns__run run;
   ns_scores *sc = NULL;
   stage_clock clk;
@@ -1656,6 +1734,8 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
   int rc = 0, k;
   size_t nn, np;
   int8_t *prov1 = NULL;       /* round-1 provisional statuses (output) */
+  ns_model_score *mbuf[NS_MODEL_COUNT] = {NULL};  /* the big scorers' slots */
+  double *cwt_bounds = NULL;  /* CoreWithTopics' bounds, 2 per note */
   uint8_t *captured = NULL;   /* Core's capture rule per note */
 
   *out = NULL;
@@ -1663,6 +1743,7 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
   memset(&run, 0, sizeof run);
   if (!ds || !p || p->k < 1 || p->k > NS_MF_MAX_K) return NS_EINVAL;
   run.ds = ds;
+  run.take = take;
   run.p = p;
   run.k = k = p->k;
   run.spec = &ns__scorers[0];  /* MFCoreScorer; its thresholds are p's */
@@ -1761,9 +1842,38 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
   run.st.stage_seconds[NS_STAGE_GUARDRAILS] = stage_end(&clk);
   if (CANCELED()) { rc = NS_ECANCELED; goto out; }
 
+  double core_seconds = ns_monotonic_s() - t_core;
+
+  /* -- the other scorers, each on its scope of the same arrays (every
+  ** scorer's result is independent of the others and of the thread count).
+  ** First the big MF scorers (CoreWithTopics, Expansion, ExpansionPlus),
+  ** one after the other on the pool, before the score rows exist: each
+  ** writes its model slot into a buffer of 48 bytes a note, which the rows
+  ** (560 bytes a note) take over below.  Their fits over about all ratings
+  ** are the run's largest windows, and the rows' 7 bytes per rating are not
+  ** under them (docs/architecture.md, "Memory of a scoring run"). */
+  int any_topic = 0;
+  for (size_t n = 0; n < nn && !any_topic; n++) any_topic = run.note_topic[n] != NS_TOPIC_NONE;
+  for (int i = 1; i < ns__n_scorers; i++) {
+    const ns__scorer_spec *sp = &ns__scorers[i];
+    double t0 = ns_monotonic_s();
+    if (small_scorer(sp) || sp->kind == NS__KIND_GAUSSIAN) continue;
+    if (CANCELED()) { rc = NS_ECANCELED; goto out; }
+    progress(&clk, sp->name, scorer_weight(sp));
+    if (!(mbuf[sp->slot] = model_buffer(nn))) { rc = NS_ENOMEM; goto out; }
+    if (sp->slot == NS_MODEL_CORE_WITH_TOPICS && !(cwt_bounds = nan_array(2 * nn))) {
+      rc = NS_ENOMEM;
+      goto out;
+    }
+    if ((rc = run_sub_scorer(&run, sp, NULL, mbuf[sp->slot], cwt_bounds, &run.st)) != 0) goto out;
+    run.st.scorer_seconds[i] = ns_monotonic_s() - t0;
+  }
+
   /* -- Core's rows: its fields only where its capture rule keeps the note
-  ** (NAN / UNSET elsewhere: topic notes, notes of other populations) */
+  ** (NAN / UNSET elsewhere: topic notes, notes of other populations); then
+  ** the big scorers' buffered slots */
   stage_begin(&clk, "note statuses", PW_STATUSES);
+  double t_rows = ns_monotonic_s();
   sc->n_notes = nn;
   sc->notes = ns_calloc(nn, sizeof *sc->notes);
   if (!sc->notes) { rc = NS_ENOMEM; goto out; }
@@ -1789,49 +1899,55 @@ int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel
     s->intercept_pop = in && run.g_pop_icpt ? run.g_pop_icpt[n] : NAN;
     s->provisional_status = prov1[n];
     s->topic = run.note_topic[n];
+    for (int m = 0; m < NS_MODEL_COUNT; m++)
+      if (mbuf[m]) memcpy(&s->model[m], &mbuf[m][n], sizeof s->model[m]);
+    if (cwt_bounds) {
+      s->cwt_intercept_min = cwt_bounds[2 * n];
+      s->cwt_intercept_max = cwt_bounds[2 * n + 1];
+    }
   }
+  for (int m = 0; m < NS_MODEL_COUNT; m++) {
+    free(mbuf[m]);
+    mbuf[m] = NULL;
+  }
+  free(cwt_bounds);
+  cwt_bounds = NULL;
   {
-    note_ctx c = {&run, 1, sc, captured};
+    note_ctx c = {&run, 1, sc, captured, NULL, NULL};
     ns_pool_for(run.pool, nn, 1024, notes_chunk, &c);
   }
+  run.st.scorer_seconds[0] = core_seconds + (ns_monotonic_s() - t_rows);
+  /* nothing after Core's statuses reads its per-edge flags (the meta step
+  ** counts no heads, no scorer reuses Core's fit from here: see
+  ** same_fit_as_core): a byte per rating less for the windows to come */
+  free(run.flags);
+  run.flags = NULL;
   double status_seconds = stage_end(&clk);
-  run.st.scorer_seconds[0] = ns_monotonic_s() - t_core;
 
-  /* -- the other scorers, each on its scope of the same arrays: the big
-  ** MF scorers one after the other on the pool; then the small ones (group,
-  ** multi-group and topic models) side by side, each on one thread (they
-  ** write disjoint slots, notes and raters: see small_scorer); then the
-  ** Gaussian scorers.  Every scorer's result is independent of the others
-  ** and of the thread count. */
-  int any_topic = 0;
-  for (size_t n = 0; n < nn && !any_topic; n++) any_topic = run.note_topic[n] != NS_TOPIC_NONE;
-  for (int phase = 0; phase < 3; phase++) {
-    if (phase == 1) {
-      progress(&clk, "group and topic models", PW_SMALL);
-      if ((rc = run_small_scorers(&run, sc)) != 0) goto out;
-      if (CANCELED()) { rc = NS_ECANCELED; goto out; }
-      continue;
+  /* -- then the small ones (group, multi-group and topic models) side by
+  ** side, each on one thread (they write disjoint slots, notes and raters:
+  ** see small_scorer); then the Gaussian scorers, straight into the rows */
+  progress(&clk, "group and topic models", PW_SMALL);
+  if ((rc = run_small_scorers(&run, sc)) != 0) goto out;
+  if (CANCELED()) { rc = NS_ECANCELED; goto out; }
+  for (int i = 1; i < ns__n_scorers; i++) {
+    const ns__scorer_spec *sp = &ns__scorers[i];
+    double t0 = ns_monotonic_s();
+    if (sp->kind != NS__KIND_GAUSSIAN) continue;
+    if (CANCELED()) { rc = NS_ECANCELED; goto out; }
+    progress(&clk, sp->name, scorer_weight(sp));
+    if (sp->slot == NS_MODEL_GAUSSIAN_CORE_WITH_TOPICS && !any_topic &&
+        ns__scorers[i - 1].slot == NS_MODEL_GAUSSIAN) {
+      /* no note has a topic: its scope, constants and so its verdicts are
+      ** GaussianModel's */
+      for (size_t n = 0; n < nn; n++)
+        sc->notes[n].model[NS_MODEL_GAUSSIAN_CORE_WITH_TOPICS] = sc->notes[n].model[NS_MODEL_GAUSSIAN];
+      rc = 0;
+    } else {
+      rc = run_gaussian(&run, sp, sc);
     }
-    for (int i = 1; i < ns__n_scorers; i++) {
-      const ns__scorer_spec *sp = &ns__scorers[i];
-      double t0 = ns_monotonic_s();
-      if (small_scorer(sp) || (sp->kind == NS__KIND_GAUSSIAN) != (phase == 2)) continue;
-      if (CANCELED()) { rc = NS_ECANCELED; goto out; }
-      progress(&clk, sp->name, scorer_weight(sp));
-      if (sp->slot == NS_MODEL_GAUSSIAN_CORE_WITH_TOPICS && !any_topic &&
-          ns__scorers[i - 1].slot == NS_MODEL_GAUSSIAN) {
-        /* no note has a topic: its scope, constants and so its verdicts are
-        ** GaussianModel's */
-        for (size_t n = 0; n < nn; n++)
-          sc->notes[n].model[NS_MODEL_GAUSSIAN_CORE_WITH_TOPICS] = sc->notes[n].model[NS_MODEL_GAUSSIAN];
-        rc = 0;
-      } else {
-        rc = sp->kind == NS__KIND_GAUSSIAN ? run_gaussian(&run, sp, sc)
-                                           : run_sub_scorer(&run, sp, sc, &run.st);
-      }
-      if (rc != 0) goto out;
-      run.st.scorer_seconds[i] = ns_monotonic_s() - t0;
-    }
+    if (rc != 0) goto out;
+    run.st.scorer_seconds[i] = ns_monotonic_s() - t0;
   }
 
   /* -- meta rules (engine/meta.c), per note over every scorer's verdict */
@@ -1871,6 +1987,8 @@ out:
   run.st.seconds = ns_monotonic_s() - t_start;
   if (stats) *stats = run.st;
   ns__run_free(&run);
+  for (int m = 0; m < NS_MODEL_COUNT; m++) free(mbuf[m]);
+  free(cwt_bounds);
   free(prov1);
   free(captured);
   if (rc) {

@@ -177,6 +177,17 @@ int64_t ns_pipeline_default_now(const ns_dataset *ds);
 ** (also on error: what was measured until then; PUBLISH is left 0). */
 int ns_pipeline_run(const ns_dataset *ds, const ns_params *p, atomic_int *cancel,
                     ns_scores **out, ns_run_stats *stats);
+/* ns_pipeline_run for a caller that owns ds and needs its rating rows
+** afterwards only through the score writers (the score CLI): the run takes
+** the dataset's rater column as its own edge column, compacted in place,
+** instead of copying it (4 bytes per rating less for the whole run:
+** docs/architecture.md, "Memory of a scoring run").  On return -- success
+** or not -- ds->r_rater is NULL; everything else in ds is unchanged, so
+** ns_scores_write_tsv (which reads no raters of ratings) still works, while
+** ns_pipeline_run, the store's writers and ns_refresh* must not get it
+** again.  The scores are the same as ns_pipeline_run's. */
+int ns_pipeline_run_consume(ns_dataset *ds, const ns_params *p, atomic_int *cancel,
+                            ns_scores **out, ns_run_stats *stats);
 
 /* Writes scored_notes.tsv, helpfulness_scores.tsv, note_status_history.tsv
 ** and aux_note_info.tsv into outdir (created if needed), reference column names first, notescore's

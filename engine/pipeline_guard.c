@@ -219,6 +219,7 @@ int ns__guardrails(ns__run *run) {
   tfidf = ns_mallocn(nn, sizeof *tfidf);
   if (!c1 || !c2 || !psum || !tfidf) { rc = NS_ENOMEM; goto out; }
   if (!run->inc_cnt) {
+    if (ds->n_ratings && !ds->r_rater) { rc = NS_EINVAL; goto out; }  /* taken, see take_raters */
     inc = ns_mallocn(np, sizeof *inc);
     tot = ns_mallocn(np, sizeof *tot);
     if (!inc || !tot) { rc = NS_ENOMEM; goto out; }

@@ -292,6 +292,11 @@ static inline int ns__emask_on(ns__emask m, size_t e) {
 /* The run. */
 typedef struct ns__run {
   const ns_dataset *ds;
+  ns_dataset *take;          /* ds itself when the run may take its rater
+                             ** column (ns_pipeline_run_consume), else NULL */
+  uint8_t *ds_rated;         /* per participant: rated anything in ds, the
+                             ** filter's dropped ratings too (set when the
+                             ** run took the column; else read from ds) */
   const ns_params *p;
   ns_pool *pool;
   int k;
@@ -320,7 +325,9 @@ typedef struct ns__run {
   uint32_t *note_src;        /* per universe note, when r_src is NULL */
   int32_t *r_note;           /* universe note index (non-decreasing when
                              ** the dataset is normalized) */
-  int32_t *r_rater;          /* participant index: ds->r_rater[ns__r_src(e)] */
+  int32_t *r_rater;          /* participant index: ds->r_rater[ns__r_src(e)]
+                             ** (a consuming run's is the dataset's own
+                             ** column, compacted in place: no copy) */
   /* helpfulNum of an edge: ns__r_value() from the dataset's level, not a
   ** stored column (4 bytes per rating; ns__r_levels() for the levels as an
   ** array) */

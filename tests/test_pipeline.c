@@ -962,42 +962,107 @@ TEST(pipeline_edges_note_order) {
   ns_dataset_free(ds);
 }
 
-/* Same input, 1 vs 2 threads, twice: byte-identical files. */
+/* ns_dataset_normalize_pack (the score CLI's) = ns_dataset_normalize then
+** ns_dataset_pack_note_ids, field for field: ratings out of order, a
+** duplicate (note, rater) whose later createdAt wins, three notes. */
+static ns_dataset *unsorted_ds(void) {
+  ns_dataset *ds;
+  ASSERT_OK(ns_dataset_new(&ds));
+  add_note(ds, 7, "x", T0, NS_CLASS_MISLEADING);
+  add_note(ds, 3, "y", T0, NS_CLASS_MISLEADING);
+  add_rating(ds, 7, "b", T0 + 5, NS_LEVEL_HELPFUL, 0);
+  add_rating(ds, 3, "a", T0 + 1, NS_LEVEL_NOT_HELPFUL, 0);
+  add_rating(ds, 9, "c", T0 + 2, NS_LEVEL_HELPFUL, 0);
+  add_rating(ds, 7, "a", T0 + 3, NS_LEVEL_SOMEWHAT_HELPFUL, 0);
+  add_rating(ds, 3, "a", T0 + 9, NS_LEVEL_HELPFUL, 0);  /* the duplicate that wins */
+  add_rating(ds, 3, "c", T0 + 4, NS_LEVEL_HELPFUL, 0);
+  return ds;
+}
+
+TEST(pipeline_normalize_pack_same_dataset) {
+  ns_dataset *a = unsorted_ds(), *b = unsorted_ds(), *e;
+  ASSERT_OK(ns_dataset_normalize(a));
+  ASSERT_OK(ns_dataset_pack_note_ids(a));
+  ASSERT_OK(ns_dataset_normalize_pack(b));
+  ASSERT(b->r_note_id == NULL);
+  ASSERT_EQ(b->n_ratings, 5);
+  ASSERT_EQ(a->n_ratings, b->n_ratings);
+  ASSERT_EQ(b->n_note_runs, 3);
+  ASSERT_EQ(a->n_note_runs, b->n_note_runs);
+  for (size_t r = 0; r < b->n_note_runs; r++) {
+    ASSERT_EQ(a->r_note_run_id[r], b->r_note_run_id[r]);
+    ASSERT_EQ(a->r_note_run_off[r + 1], b->r_note_run_off[r + 1]);
+  }
+  ASSERT_EQ(b->r_note_run_id[0], 3);
+  ASSERT_EQ(b->r_note_run_off[1], 2);  /* note 3: a (the later row), c */
+  ASSERT_EQ(ns_r_created(b, 0), T0 + 9);
+  ASSERT_EQ(ns_r_level(b, 0), NS_LEVEL_HELPFUL);
+  for (size_t i = 0; i < b->n_ratings; i++) {
+    ASSERT_EQ(a->r_rater[i], b->r_rater[i]);
+    ASSERT_EQ(a->r_meta[i], b->r_meta[i]);
+    ASSERT_EQ(a->r_time_lo[i], b->r_time_lo[i]);
+  }
+  ASSERT_EQ(b->n_notes, 2);
+  ASSERT_EQ(b->note_id[0], 3);
+  ASSERT_ERR(ns_dataset_normalize_pack(b), NS_EINVAL);  /* packed already */
+  /* no ratings: the empty runs */
+  ASSERT_OK(ns_dataset_new(&e));
+  add_note(e, 1, "x", T0, NS_CLASS_MISLEADING);
+  ASSERT_OK(ns_dataset_normalize_pack(e));
+  ASSERT_EQ(e->n_note_runs, 0);
+  ns_dataset_free(a);
+  ns_dataset_free(b);
+  ns_dataset_free(e);
+}
+
+/* Same input, 1 vs 2 threads, twice, then as the score CLI runs it (noteIds
+** packed; the run taking the rater column): byte-identical files.  Note 600
+** is NOT_MISLEADING from before the cut-off, so the run's filter drops its
+** ratings and the consuming run compacts the column around them. */
 TEST(pipeline_deterministic_output) {
   ns_dataset *ds = two_camps();
   ns_params p;
   const char *dir = ns_test_tmpdir();
   const char *files[] = {"scored_notes.tsv", "helpfulness_scores.tsv", "note_status_history.tsv",
                          "aux_note_info.tsv"};
-  char path[4][4][512];
+  char path[5][4][512];
 
   ns_params_default(&p);
   p.now_ms = ns_pipeline_default_now(ds);
-  for (int run = 0; run < 4; run++) {
+  for (int run = 0; run < 5; run++) {
     ns_scores *sc;
     char out[400];
     p.threads = run == 1 ? 2 : 1;
     /* the 4th run on the noteIds packed, as the score CLI does */
     if (run == 3) ASSERT_OK(ns_dataset_pack_note_ids(ds));
     snprintf(out, sizeof out, "%s/run%d", dir, run);
-    ASSERT_OK(ns_pipeline_run(ds, &p, NULL, &sc, NULL));
+    if (run == 4) {
+      ASSERT_OK(ns_pipeline_run_consume(ds, &p, NULL, &sc, NULL));
+      ASSERT(ds->r_rater == NULL);
+    } else {
+      ASSERT_OK(ns_pipeline_run(ds, &p, NULL, &sc, NULL));
+    }
     ASSERT_OK(ns_scores_write_tsv(sc, ds, out));
     for (int f = 0; f < 4; f++) snprintf(path[run][f], sizeof path[run][f], "%s/%s", out, files[f]);
     ns_scores_free(sc);
   }
   for (int f = 0; f < 4; f++) {
-    size_t l0, l1, l2, l3;
+    size_t l0, l1, l2, l3, l4;
     char *a = ns_test_slurp(path[0][f], &l0), *b = ns_test_slurp(path[1][f], &l1);
     char *c = ns_test_slurp(path[2][f], &l2), *d = ns_test_slurp(path[3][f], &l3);
-    ASSERT(a && b && c && d);
+    char *e = ns_test_slurp(path[4][f], &l4);
+    ASSERT(a && b && c && d && e);
     ASSERT_EQ(l0, l1);
     ASSERT_EQ(l0, l2);
     ASSERT_EQ(l0, l3);
-    ASSERT(memcmp(a, b, l0) == 0 && memcmp(a, c, l0) == 0 && memcmp(a, d, l0) == 0);
+    ASSERT_EQ(l0, l4);
+    ASSERT(memcmp(a, b, l0) == 0 && memcmp(a, c, l0) == 0 && memcmp(a, d, l0) == 0 &&
+           memcmp(a, e, l0) == 0);
     free(a);
     free(b);
     free(c);
     free(d);
+    free(e);
   }
   /* header and one known row */
   {

@@ -389,7 +389,7 @@ int ns_cmd_score(int argc, char **argv) {
     ** which read noteIds in runs and no summaries: the per-rating noteId
     ** column (8 bytes per rating, for the whole run) is released once
     ** sorted, the summaries once the topics are settled */
-    if ((rc = ns_dataset_normalize(ds)) != 0 || (rc = ns_dataset_pack_note_ids(ds)) != 0 ||
+    if ((rc = ns_dataset_normalize_pack(ds)) != 0 ||
         (rc = settle_topics(ds, (int)threads)) != 0) {
       fprintf(stderr, "notescore: %s\n", ns_strerror(rc));
       goto out;
@@ -399,7 +399,8 @@ int ns_cmd_score(int argc, char **argv) {
     p.now_ms = epoch >= 0 ? (int64_t)epoch : ns_pipeline_default_now(ds);
 
     /* -- score */
-    rc = ns_pipeline_run(ds, &p, NULL, &sc, &rs);
+    /* the run takes the dataset's rater column (the writers read none) */
+    rc = ns_pipeline_run_consume(ds, &p, NULL, &sc, &rs);
     if (rc) {
       fprintf(stderr, "notescore: score: %s\n",
               rc == NS_ENODATA ? "no notes in the input" : ns_strerror(rc));
