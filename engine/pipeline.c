@@ -14,7 +14,8 @@
 **             trust (on), round 2 on raters above the threshold, guardrails,
 **             the scorer chain (§4.1) on notes its capture rule keeps
 **   scorers   each other scorer on its scope bit of the same edges (no
-**             copy; its own byte of flags per edge): the same path with
+**             copy; its own flags byte per edge, or per scope edge when
+**             its scope is under half of them): the same path with
 **             its constants into model[] (topic scorers: round 1 only;
 **             Gaussian: factorization/gaussian.h on Core's raters); a
 **             scorer whose scope and fit constants equal Core's reuses
@@ -961,7 +962,7 @@ static int sub_scope(ns__run *sub, const ns__scorer_spec *sp, uint8_t *captured,
   uint64_t *bits = ns_calloc(nw ? nw : 1, sizeof *bits);
   if (!bits) return NS_ENOMEM;
   scope_walk(sub, sp, NULL, bits, sub->sc_ratings, captured);
-  for (size_t w = 0; w < nw; w++) nin += (size_t)__builtin_popcountll(bits[w]);
+  for (size_t w = 0; w < nw; w++) nin += (size_t)ns__popcount64(bits[w]);
   *n_in = nin;
   if (nin > sub->n_r / 2) {
     sub->flags = ns_calloc(sub->n_r ? sub->n_r : 1, 1);
@@ -980,7 +981,7 @@ static int sub_scope(ns__run *sub, const ns__scorer_spec *sp, uint8_t *captured,
   sub->six->bits = bits;
   for (size_t w = 0, c = 0; w < nw; w++) {
     sub->six->base[w] = (uint32_t)c;
-    c += (size_t)__builtin_popcountll(bits[w]);
+    c += (size_t)ns__popcount64(bits[w]);
   }
   memset(sub->flags, NS__EF_SCOPE, nin ? nin : 1);
   return 0;

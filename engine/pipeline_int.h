@@ -250,12 +250,20 @@ typedef struct ns__scope_ix {
   uint64_t *bits;            /* (n_r + 63) / 64 words: edge e in scope */
   uint32_t *base;            /* per word: the scope edges before it */
 } ns__scope_ix;
+/* Set bits of a word, inline (the builtin is a libgcc call without
+** -mpopcnt, which the build does not assume). */
+static inline unsigned ns__popcount64(uint64_t x) {
+  x -= (x >> 1) & UINT64_C(0x5555555555555555);
+  x = (x & UINT64_C(0x3333333333333333)) + ((x >> 2) & UINT64_C(0x3333333333333333));
+  x = (x + (x >> 4)) & UINT64_C(0x0f0f0f0f0f0f0f0f);
+  return (unsigned)((x * UINT64_C(0x0101010101010101)) >> 56);
+}
 static inline int ns__six_has(const ns__scope_ix *x, size_t e) {
   return (int)((x->bits[e >> 6] >> (e & 63)) & 1u);
 }
 static inline size_t ns__six_pos(const ns__scope_ix *x, size_t e) {
   uint64_t below = x->bits[e >> 6] & ((UINT64_C(1) << (e & 63)) - 1);
-  return x->base[e >> 6] + (size_t)__builtin_popcountll(below);
+  return x->base[e >> 6] + ns__popcount64(below);
 }
 /* Bit of edge e's flags, of flags indexed by edge (six NULL) or by scope
 ** rank; putting on an edge outside six's scope does nothing (it has no

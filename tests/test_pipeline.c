@@ -572,7 +572,7 @@ TEST(pipeline_scope_ranked_flags) {
     if (e % 3 == 0 || (e >= 64 && e < 128)) bits[e >> 6] |= UINT64_C(1) << (e & 63);
   for (size_t w = 0; w < (NE + 63) / 64; w++) {
     base[w] = (uint32_t)nin;
-    nin += (size_t)__builtin_popcountll(bits[w]);
+    nin += (size_t)ns__popcount64(bits[w]);
   }
   ASSERT_EQ(nin, 67 - 21 + 64);  /* 67 multiples of 3 below 200, 21 of them in 64..127 */
   memset(fl, NS__EF_SCOPE, nin);
