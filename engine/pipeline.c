@@ -388,8 +388,7 @@ typedef struct fit_io {
 
 static double or0(double v) { return isnan(v) ? 0.0 : v; }
 
-/* Is edge e in the fit, and its weight (io->cw set). */
-static inline int io_has(const fit_io *io, size_t e) { return ns__emask_on(io->mask, e); }
+/* The weight of edge e (io->cw set). */
 static inline float io_weight(const fit_io *io, size_t e) { return ns__cw_get(io->cw, e); }
 
 static int fit_subset(ns__run *run, fit_io *io) {
@@ -418,8 +417,10 @@ static int fit_subset(ns__run *run, fit_io *io) {
   if (!nmap || !umap) { rc = NS_ENOMEM; goto out; }
   for (size_t i = 0; i < run->n_notes; i++) nmap[i] = -1;
   for (size_t i = 0; i < run->n_part; i++) umap[i] = -1;
-  for (size_t e = 0; e < run->n_r; e++) {
-    if (!io_has(io, e)) continue;
+  /* the mask's edges (a small scorer's: its scope only, ns__edges) */
+  for (ns__edge_it it = ns__edges(io->mask.six, run->n_r); ns__edge_next(&it);) {
+    size_t e = it.e;
+    if (!ns__emask_at(io->mask, it.p)) continue;
     nmap[run->r_note[e]] = 0;
     umap[run->r_rater[e]] = 0;
     ne++;
@@ -465,8 +466,9 @@ static int fit_subset(ns__run *run, fit_io *io) {
   /* Counting sort by row, stable in edge order: each row's slots list its
   ** ratings in increasing edge id, the order ns_bigraph_build + gathering
   ** gave, so the fit's sums run in the same order (bit-identical). */
-  for (size_t e = 0; e < run->n_r; e++) {
-    if (!io_has(io, e)) continue;
+  for (ns__edge_it it = ns__edges(io->mask.six, run->n_r); ns__edge_next(&it);) {
+    size_t e = it.e;
+    if (!ns__emask_at(io->mask, it.p)) continue;
     roff[umap[run->r_rater[e]] + 1]++;
     noff[nmap[run->r_note[e]] + 1]++;
   }
@@ -481,12 +483,14 @@ static int fit_subset(ns__run *run, fit_io *io) {
     ns_mf_codes_init(ct, gd, ns_mf_max_codes(rbits));
     memcpy(rcur, roff, nu * sizeof *rcur);
     memcpy(ncur, noff, nn * sizeof *ncur);
-    for (size_t e = 0; e < run->n_r; e++) {
+    for (ns__edge_it it = ns__edges(io->mask.six, run->n_r); ns__edge_next(&it);) {
+      size_t e = it.e;
       int32_t u, n;
       uint64_t a, b;
-      float w = io->cw ? io_weight(io, e) : 1.0f;
+      float w;
       int c;
-      if (!io_has(io, e)) continue;
+      if (!ns__emask_at(io->mask, it.p)) continue;
+      w = io->cw ? io_weight(io, e) : 1.0f;
       /* the code: the pair's place in the table, by bits, in order of
       ** first appearance (the table is exactly the floats the fit reads) */
       if ((c = ns_mf_code(ct, gd, ns__r_value(run, e), per_slot ? 1.0f : w)) < 0) {
@@ -618,21 +622,25 @@ static int count_filter(const ns__run *run, unsigned base, int min_note, int min
     free(uc);
     return NS_ENOMEM;
   }
-  for (size_t e = 0; e < run->n_r; e++) {
-    ns__fl_put(fl, six, e, out, ns__fl_get(fl, six, e, base));
-    if (ns__fl_get(fl, six, e, out)) nc[run->r_note[e]]++;
+  /* every bit implies the scope: the scope's edges are all there is to
+  ** visit (ns__edges) */
+#define EACH(it) for (ns__edge_it it = ns__edges(six, run->n_r); ns__edge_next(&it);)
+  EACH(it) {
+    ns__ef_put(fl, it.p, out, ns__ef_get(fl, it.p, base));
+    if (ns__ef_get(fl, it.p, out)) nc[run->r_note[it.e]]++;
   }
-  for (size_t e = 0; e < run->n_r; e++)
-    if (ns__fl_get(fl, six, e, out) && nc[run->r_note[e]] < min_note) ns__fl_put(fl, six, e, out, 0);
-  for (size_t e = 0; e < run->n_r; e++)
-    if (ns__fl_get(fl, six, e, out)) uc[run->r_rater[e]]++;
-  for (size_t e = 0; e < run->n_r; e++)
-    if (ns__fl_get(fl, six, e, out) && uc[run->r_rater[e]] < min_rater) ns__fl_put(fl, six, e, out, 0);
+  EACH(it)
+    if (ns__ef_get(fl, it.p, out) && nc[run->r_note[it.e]] < min_note) ns__ef_put(fl, it.p, out, 0);
+  EACH(it)
+    if (ns__ef_get(fl, it.p, out)) uc[run->r_rater[it.e]]++;
+  EACH(it)
+    if (ns__ef_get(fl, it.p, out) && uc[run->r_rater[it.e]] < min_rater) ns__ef_put(fl, it.p, out, 0);
   memset(nc, 0, run->n_notes * sizeof *nc);
-  for (size_t e = 0; e < run->n_r; e++)
-    if (ns__fl_get(fl, six, e, out)) nc[run->r_note[e]]++;
-  for (size_t e = 0; e < run->n_r; e++)
-    if (ns__fl_get(fl, six, e, out) && nc[run->r_note[e]] < min_note) ns__fl_put(fl, six, e, out, 0);
+  EACH(it)
+    if (ns__ef_get(fl, it.p, out)) nc[run->r_note[it.e]]++;
+  EACH(it)
+    if (ns__ef_get(fl, it.p, out) && nc[run->r_note[it.e]] < min_note) ns__ef_put(fl, it.p, out, 0);
+#undef EACH
   free(nc);
   free(uc);
   return 0;
@@ -826,9 +834,10 @@ static int round2(ns__run *run) {
   fit_io io;
 
   /* (a weight of 1 without trust) */
-  for (size_t e = 0; e < run->n_r; e++)
-    ns__rf_put(run, e, NS__EF_BASE,
-               ns__in_scope(run, e) && run->above[run->r_rater[e]] == 1 && ns__edge_cw(run, e) > 0);
+  for (ns__edge_it it = ns__edges(run->six, run->n_r); ns__edge_next(&it);)
+    ns__ef_put(run->flags, it.p, NS__EF_BASE,
+               ns__ef_get(run->flags, it.p, NS__EF_SCOPE) && run->above[run->r_rater[it.e]] == 1 &&
+                   ns__edge_cw(run, it.e) > 0);
   /* Trust on: the coordination weights (1/m for m members of a group on a
   ** note, 1 for everyone else) carry into round 2 and its rules.  On the
   ** edges it trains on the round-2 weight is the coordination weight, so
@@ -859,8 +868,8 @@ static int round2(ns__run *run) {
   run->n_r2_notes = io.n_notes;
   run->n_r2_raters = io.n_raters;
   memset(run->n_final_round, 0, run->n_notes * sizeof *run->n_final_round);
-  for (size_t e = 0; e < run->n_r; e++)
-    if (ns__edge_r2(run, e)) run->n_final_round[run->r_note[e]]++;
+  for (ns__edge_it it = ns__edges(run->six, run->n_r); ns__edge_next(&it);)
+    if (ns__ef_get(run->flags, it.p, NS__EF_R2)) run->n_final_round[run->r_note[it.e]]++;
 
 out:
   return rc;
@@ -1154,8 +1163,9 @@ static int scorer_round1(ns__run *run) {
   fit_io io;
   int rc;
   /* (a weight of 1 without trust) */
-  for (size_t e = 0; e < run->n_r; e++)
-    ns__rf_put(run, e, NS__EF_BASE, ns__in_scope(run, e) && ns__edge_cw(run, e) > 0);
+  for (ns__edge_it it = ns__edges(run->six, run->n_r); ns__edge_next(&it);)
+    ns__ef_put(run->flags, it.p, NS__EF_BASE,
+               ns__ef_get(run->flags, it.p, NS__EF_SCOPE) && ns__edge_cw(run, it.e) > 0);
   rc = count_filter(run, NS__EF_BASE, p->min_ratings_note, p->min_ratings_rater, NS__EF_R1);
   if (rc != 0) return rc;
   memset(&io, 0, sizeof io);

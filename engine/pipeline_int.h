@@ -285,6 +285,40 @@ static inline void ns__fl_put(uint8_t *flags, const ns__scope_ix *six, size_t e,
   ns__ef_put(flags, e, bit, on);
 }
 
+/* The edges whose flags exist, in increasing order, with their flags
+** index: every edge (six NULL: p = e) or the scope's (p its rank) -- a
+** loop over a small scorer's edges visits its scope only, with no rank to
+** compute.  for (ns__edge_it it = ns__edges(six, n_r); ns__edge_next(&it);)
+** ... it.e, it.p ... */
+typedef struct ns__edge_it {
+  const ns__scope_ix *six;
+  size_t n_r;
+  size_t e, p;               /* the edge and its flags index */
+  size_t w, w_e, w_p;        /* ranked: next word; the current word's first edge, next index */
+  uint64_t rest;             /* ranked: the current word's edges not yet visited */
+} ns__edge_it;
+static inline ns__edge_it ns__edges(const ns__scope_ix *six, size_t n_r) {
+  ns__edge_it it = {six, n_r, (size_t)-1, (size_t)-1, 0, 0, 0, 0};
+  return it;
+}
+static inline int ns__edge_next(ns__edge_it *it) {
+  if (!it->six) {
+    it->p = ++it->e;
+    return it->e < it->n_r;
+  }
+  while (!it->rest) {
+    if (it->w >= (it->n_r + 63) / 64) return 0;
+    it->rest = it->six->bits[it->w];
+    it->w_e = it->w * 64;
+    it->w_p = it->six->base[it->w];
+    it->w++;
+  }
+  it->e = it->w_e + (size_t)__builtin_ctzll(it->rest);
+  it->p = it->w_p++;
+  it->rest &= it->rest - 1;
+  return 1;
+}
+
 /* A per-edge mask for the functions that take one: bit of edge e's flags
 ** (six: ranked over a scope, as above); flags NULL = every edge. */
 typedef struct ns__emask {
@@ -296,6 +330,10 @@ static inline int ns__emask_on(ns__emask m, size_t e) {
   return !m.flags || ns__fl_get(m.flags, m.six, e, m.bit);
 }
 #define NS__EMASK_ALL ((ns__emask){NULL, 0, NULL})
+/* m's bit at flags index p (of ns__edges(m.six, n_r)). */
+static inline int ns__emask_at(ns__emask m, size_t p) {
+  return !m.flags || (m.flags[p] & m.bit) != 0;
+}
 
 /* The run. */
 typedef struct ns__run {
