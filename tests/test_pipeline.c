@@ -605,6 +605,26 @@ TEST(pipeline_scope_ranked_flags) {
   ASSERT(ns__edge_r1(&run, 0) && !ns__edge_r1(&run, 5) && ns__edge_r2(&run, 65));
   ASSERT(!ns__edge_r2(&run, 1) && !ns__emask_on(m, 1));  /* outside: every bit 0 */
   ASSERT_EQ(fl[nin - 1], NS__EF_SCOPE);  /* edge 198: even, not a multiple of 5 */
+  /* the iterator: the scope's edges in order with their ranks; without an
+  ** index, every edge with p = e */
+  {
+    size_t r = 0, last = 0, all = 0;
+    for (ns__edge_it it = ns__edges(&six, NE); ns__edge_next(&it);) {
+      ASSERT(ns__six_has(&six, it.e));
+      ASSERT_EQ(it.p, r);
+      ASSERT(r == 0 || it.e > last);
+      last = it.e, r++;
+    }
+    ASSERT_EQ(r, nin);
+    ASSERT_EQ(last, 198);
+    for (ns__edge_it it = ns__edges(NULL, NE); ns__edge_next(&it);) {
+      ASSERT_EQ(it.e, all);
+      ASSERT_EQ(it.p, all);
+      all++;
+    }
+    ASSERT_EQ(all, NE);
+    ASSERT(!ns__emask_at(m, ns__six_pos(&six, 0)) && ns__emask_at(NS__EMASK_ALL, 7));
+  }
 }
 
 /* The flag bits of one byte are independent; a mask reads one bit (flags
