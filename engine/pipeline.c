@@ -14,7 +14,8 @@
 **             trust (on), round 2 on raters above the threshold, guardrails,
 **             the scorer chain (§4.1) on notes its capture rule keeps
 **   scorers   each other scorer on its scope bit of the same edges (no
-**             copy; its own byte of flags per edge): the same path with
+**             copy; its own flags byte per edge, or per scope edge when
+**             its scope is under half of them): the same path with
 **             its constants into model[] (topic scorers: round 1 only;
 **             Gaussian: factorization/gaussian.h on Core's raters); a
 **             scorer whose scope and fit constants equal Core's reuses
@@ -413,8 +414,7 @@ typedef struct fit_io {
 
 static double or0(double v) { return isnan(v) ? 0.0 : v; }
 
-/* Is edge e in the fit, and its weight (io->cw set). */
-static inline int io_has(const fit_io *io, size_t e) { return ns__emask_on(io->mask, e); }
+/* The weight of edge e (io->cw set). */
 static inline float io_weight(const fit_io *io, size_t e) { return ns__cw_get(io->cw, e); }
 
 static int fit_subset(ns__run *run, fit_io *io) {
@@ -443,8 +443,11 @@ static int fit_subset(ns__run *run, fit_io *io) {
   if (!nmap || !umap) { rc = NS_ENOMEM; goto out; }
   for (size_t i = 0; i < run->n_notes; i++) nmap[i] = -1;
   for (size_t i = 0; i < run->n_part; i++) umap[i] = -1;
-  for (size_t e = 0, cur = 0; e < run->n_r; e++) {
-    if (!io_has(io, e)) continue;
+  /* the mask's edges (a small scorer's: its scope only, ns__edges) */
+  size_t cur = 0;
+  for (ns__edge_it it = ns__edges(io->mask.six, run->n_r); ns__edge_next(&it);) {
+    size_t e = it.e;
+    if (!ns__emask_at(io->mask, it.p)) continue;
     nmap[ns__edge_note_walk(run, e, &cur)] = 0;
     umap[run->r_rater[e]] = 0;
     ne++;
@@ -490,8 +493,10 @@ static int fit_subset(ns__run *run, fit_io *io) {
   /* Counting sort by row, stable in edge order: each row's slots list its
   ** ratings in increasing edge id, the order ns_bigraph_build + gathering
   ** gave, so the fit's sums run in the same order (bit-identical). */
-  for (size_t e = 0, cur = 0; e < run->n_r; e++) {
-    if (!io_has(io, e)) continue;
+  cur = 0;
+  for (ns__edge_it it = ns__edges(io->mask.six, run->n_r); ns__edge_next(&it);) {
+    size_t e = it.e;
+    if (!ns__emask_at(io->mask, it.p)) continue;
     roff[umap[run->r_rater[e]] + 1]++;
     noff[nmap[ns__edge_note_walk(run, e, &cur)] + 1]++;
   }
@@ -506,12 +511,15 @@ static int fit_subset(ns__run *run, fit_io *io) {
     ns_mf_codes_init(ct, gd, ns_mf_max_codes(rbits));
     memcpy(rcur, roff, nu * sizeof *rcur);
     memcpy(ncur, noff, nn * sizeof *ncur);
-    for (size_t e = 0, cur = 0; e < run->n_r; e++) {
+    cur = 0;
+    for (ns__edge_it it = ns__edges(io->mask.six, run->n_r); ns__edge_next(&it);) {
+      size_t e = it.e;
       int32_t u, n, x;
       uint64_t a, b;
-      float w = io->cw ? io_weight(io, e) : 1.0f;
+      float w;
       int c;
-      if (!io_has(io, e)) continue;
+      if (!ns__emask_at(io->mask, it.p)) continue;
+      w = io->cw ? io_weight(io, e) : 1.0f;
       x = ns__edge_note_walk(run, e, &cur);
       /* the code: the pair's place in the table, by bits, in order of
       ** first appearance (the table is exactly the floats the fit reads) */
@@ -637,6 +645,7 @@ out:
 static int count_filter(const ns__run *run, unsigned base, int min_note, int min_rater,
                         unsigned out) {
   uint8_t *fl = run->flags;
+  const ns__scope_ix *six = run->six;
   int32_t *nc = ns_calloc(run->n_notes, sizeof *nc);
   int32_t *uc = ns_calloc(run->n_part, sizeof *uc);
   if (!nc || !uc) {
@@ -644,23 +653,31 @@ static int count_filter(const ns__run *run, unsigned base, int min_note, int min
     free(uc);
     return NS_ENOMEM;
   }
-  for (size_t e = 0, cur = 0; e < run->n_r; e++) {
-    ns__ef_put(fl, e, out, ns__ef_get(fl, e, base));
-    if (ns__ef_get(fl, e, out)) nc[ns__edge_note_walk(run, e, &cur)]++;
+  /* every bit implies the scope: the scope's edges are all there is to
+  ** visit (ns__edges); they come in edge order, so a note cursor follows */
+#define EACH(it) for (ns__edge_it it = ns__edges(six, run->n_r); ns__edge_next(&it);)
+  size_t cur = 0;
+  EACH(it) {
+    ns__ef_put(fl, it.p, out, ns__ef_get(fl, it.p, base));
+    if (ns__ef_get(fl, it.p, out)) nc[ns__edge_note_walk(run, it.e, &cur)]++;
   }
-  for (size_t e = 0, cur = 0; e < run->n_r; e++)
-    if (ns__ef_get(fl, e, out) && nc[ns__edge_note_walk(run, e, &cur)] < min_note)
-      ns__ef_put(fl, e, out, 0);
-  for (size_t e = 0; e < run->n_r; e++)
-    if (ns__ef_get(fl, e, out)) uc[run->r_rater[e]]++;
-  for (size_t e = 0; e < run->n_r; e++)
-    if (ns__ef_get(fl, e, out) && uc[run->r_rater[e]] < min_rater) ns__ef_put(fl, e, out, 0);
+  cur = 0;
+  EACH(it)
+    if (ns__ef_get(fl, it.p, out) && nc[ns__edge_note_walk(run, it.e, &cur)] < min_note)
+      ns__ef_put(fl, it.p, out, 0);
+  EACH(it)
+    if (ns__ef_get(fl, it.p, out)) uc[run->r_rater[it.e]]++;
+  EACH(it)
+    if (ns__ef_get(fl, it.p, out) && uc[run->r_rater[it.e]] < min_rater) ns__ef_put(fl, it.p, out, 0);
   memset(nc, 0, run->n_notes * sizeof *nc);
-  for (size_t e = 0, cur = 0; e < run->n_r; e++)
-    if (ns__ef_get(fl, e, out)) nc[ns__edge_note_walk(run, e, &cur)]++;
-  for (size_t e = 0, cur = 0; e < run->n_r; e++)
-    if (ns__ef_get(fl, e, out) && nc[ns__edge_note_walk(run, e, &cur)] < min_note)
-      ns__ef_put(fl, e, out, 0);
+  cur = 0;
+  EACH(it)
+    if (ns__ef_get(fl, it.p, out)) nc[ns__edge_note_walk(run, it.e, &cur)]++;
+  cur = 0;
+  EACH(it)
+    if (ns__ef_get(fl, it.p, out) && nc[ns__edge_note_walk(run, it.e, &cur)] < min_note)
+      ns__ef_put(fl, it.p, out, 0);
+#undef EACH
   free(nc);
   free(uc);
   return 0;
@@ -854,9 +871,10 @@ static int round2(ns__run *run) {
   fit_io io;
 
   /* (a weight of 1 without trust) */
-  for (size_t e = 0; e < run->n_r; e++)
-    ns__ef_put(run->flags, e, NS__EF_BASE,
-               ns__in_scope(run, e) && run->above[run->r_rater[e]] == 1 && ns__edge_cw(run, e) > 0);
+  for (ns__edge_it it = ns__edges(run->six, run->n_r); ns__edge_next(&it);)
+    ns__ef_put(run->flags, it.p, NS__EF_BASE,
+               ns__ef_get(run->flags, it.p, NS__EF_SCOPE) && run->above[run->r_rater[it.e]] == 1 &&
+                   ns__edge_cw(run, it.e) > 0);
   /* Trust on: the coordination weights (1/m for m members of a group on a
   ** note, 1 for everyone else) carry into round 2 and its rules.  On the
   ** edges it trains on the round-2 weight is the coordination weight, so
@@ -887,8 +905,12 @@ static int round2(ns__run *run) {
   run->n_r2_notes = io.n_notes;
   run->n_r2_raters = io.n_raters;
   memset(run->n_final_round, 0, run->n_notes * sizeof *run->n_final_round);
-  for (size_t e = 0, cur = 0; e < run->n_r; e++)
-    if (ns__edge_r2(run, e)) run->n_final_round[ns__edge_note_walk(run, e, &cur)]++;
+  {
+    size_t cur = 0;
+    for (ns__edge_it it = ns__edges(run->six, run->n_r); ns__edge_next(&it);)
+      if (ns__ef_get(run->flags, it.p, NS__EF_R2))
+        run->n_final_round[ns__edge_note_walk(run, it.e, &cur)]++;
+  }
 
 out:
   return rc;
@@ -938,8 +960,8 @@ static int scope_inputs(ns__run *run) {
 ** note: the share of the note's ratings by in-population raters reaches
 ** captureThreshold; without one, every note it rated).  Reference
 ** scorer.py:106-211. */
-int ns__build_scope(const ns__run *run, const ns__scorer_spec *sp, uint8_t *flags,
-                    int32_t *sc_ratings, uint8_t *captured) {
+static void scope_walk(const ns__run *run, const ns__scorer_spec *sp, uint8_t *flags,
+                       uint64_t *bits, int32_t *sc_ratings, uint8_t *captured) {
   for (size_t n = 0; n < run->n_notes; n++) {
     uint64_t lo = run->g->note_off[n], hi = run->g->note_off[n + 1];
     int32_t cnt = 0;
@@ -964,12 +986,54 @@ int ns__build_scope(const ns__run *run, const ns__scorer_spec *sp, uint8_t *flag
     for (uint64_t j = lo; j < hi; j++) {
       uint32_t e = ns_bigraph_note_edge(run->g, j);
       int sees = note_ok && ns__scorer_rater_in(sp, run->rater_group[run->r_rater[e]]);
-      ns__ef_put(flags, e, NS__EF_SCOPE, sees);
+      if (flags) ns__ef_put(flags, e, NS__EF_SCOPE, sees);
+      else if (sees) bits[e >> 6] |= UINT64_C(1) << (e & 63);
       cnt += sees;
     }
     sc_ratings[n] = cnt;
     captured[n] = (uint8_t)(cap && cnt > 0);
   }
+}
+
+int ns__build_scope(const ns__run *run, const ns__scorer_spec *sp, uint8_t *flags,
+                    int32_t *sc_ratings, uint8_t *captured) {
+  scope_walk(run, sp, flags, NULL, sc_ratings, captured);
+  return 0;
+}
+
+/* A scorer's scope and flags (ns__build_scope) beside Core: the scope as
+** bits first; under half the edges, the flags ranked over it (sub->six,
+** pipeline_int.h ns__scope_ix: a small scorer's flags cost about 0.2 bytes
+** per edge and one per scope edge, not one per edge), else a byte per edge.
+** Sets sub->flags, sub->six, sub->sc_ratings (allocated by the caller),
+** captured and *n_in (the scope's edges).  Returns 0 or NS_ENOMEM. */
+static int sub_scope(ns__run *sub, const ns__scorer_spec *sp, uint8_t *captured, size_t *n_in) {
+  size_t nw = (sub->n_r + 63) / 64, nin = 0;
+  uint64_t *bits = ns_calloc(nw ? nw : 1, sizeof *bits);
+  if (!bits) return NS_ENOMEM;
+  scope_walk(sub, sp, NULL, bits, sub->sc_ratings, captured);
+  for (size_t w = 0; w < nw; w++) nin += (size_t)ns__popcount64(bits[w]);
+  *n_in = nin;
+  if (nin > sub->n_r / 2) {
+    sub->flags = ns_calloc(sub->n_r ? sub->n_r : 1, 1);
+    if (sub->flags)
+      for (size_t e = 0; e < sub->n_r; e++)
+        if ((bits[e >> 6] >> (e & 63)) & 1) sub->flags[e] = NS__EF_SCOPE;
+    free(bits);
+    return sub->flags ? 0 : NS_ENOMEM;
+  }
+  sub->six = ns_calloc(1, sizeof *sub->six);
+  sub->flags = ns_mallocn(nin ? nin : 1, 1);
+  if (!sub->six || !sub->flags || !(sub->six->base = ns_mallocn(nw ? nw : 1, sizeof(uint32_t)))) {
+    free(bits);
+    return NS_ENOMEM;   /* state_free releases the rest */
+  }
+  sub->six->bits = bits;
+  for (size_t w = 0, c = 0; w < nw; w++) {
+    sub->six->base[w] = (uint32_t)c;
+    c += (size_t)ns__popcount64(bits[w]);
+  }
+  memset(sub->flags, NS__EF_SCOPE, nin ? nin : 1);
   return 0;
 }
 
@@ -977,31 +1041,50 @@ int ns__build_scope(const ns__run *run, const ns__scorer_spec *sp, uint8_t *flag
 
 static double *nan_array(size_t n);
 
-/* The per-scorer arrays of a run (the rest of ns__run is shared). */
-static int state_alloc(ns__run *run) {
+/* The per-scorer arrays of a run (the rest of ns__run is shared).  mf = 0
+** (a Gaussian scorer): without the round-1 fit's and the helpfulness
+** stage's, which it never has. */
+static int state_alloc(ns__run *run, int mf) {
   size_t nn = run->n_notes, np = run->n_part;
   int k = run->k;
-  run->icpt1 = nan_array(nn);
-  run->fac1 = nan_array(nn * k);
-  run->ricpt1 = nan_array(np);
-  run->rfac1 = nan_array(np * k);
+  if (mf) {
+    run->icpt1 = nan_array(nn);
+    run->fac1 = nan_array(nn * k);
+    run->ricpt1 = nan_array(np);
+    run->rfac1 = nan_array(np * k);
+    run->agree_ratio = nan_array(np);
+    run->agree_harass = nan_array(np);
+    run->ratio_diff = nan_array(np);
+    run->mean_score = nan_array(np);
+    if (!run->icpt1 || !run->fac1 || !run->ricpt1 || !run->rfac1 || !run->agree_ratio ||
+        !run->agree_harass || !run->ratio_diff || !run->mean_score)
+      return NS_ENOMEM;
+  }
   run->icpt2 = nan_array(nn);
   run->fac2 = nan_array(nn * k);
   run->ricpt2 = nan_array(np);
   run->rfac2 = nan_array(np * k);
   run->prov_status = ns_mallocn(nn, 1);
-  run->agree_ratio = nan_array(np);
-  run->agree_harass = nan_array(np);
-  run->ratio_diff = nan_array(np);
-  run->mean_score = nan_array(np);
   run->above = ns_calloc(np ? np : 1, 1);
   run->n_final_round = ns_calloc(nn, sizeof *run->n_final_round);
-  if (!run->icpt1 || !run->fac1 || !run->ricpt1 ||
-      !run->rfac1 || !run->icpt2 || !run->fac2 || !run->ricpt2 || !run->rfac2 ||
-      !run->prov_status || !run->agree_ratio || !run->agree_harass || !run->ratio_diff ||
-      !run->mean_score || !run->above || !run->n_final_round)
+  if (!run->icpt2 || !run->fac2 || !run->ricpt2 || !run->rfac2 || !run->prov_status ||
+      !run->above || !run->n_final_round)
     return NS_ENOMEM;
   return 0;
+}
+
+/* A scorer beside Core lets go of what its later steps no longer read, so
+** that it does not sit under the next fit (two small scorers run side by
+** side): the helpfulness stage's per-rater results once round 2 has its
+** raters (the rater rows report Core's), the round-1 fit once round 2 has
+** started from it -- all but rfac1, which a topic scorer still reads. */
+static void drop_help_state(ns__run *run) {
+  free(run->agree_ratio), free(run->agree_harass), free(run->ratio_diff), free(run->mean_score);
+  run->agree_ratio = run->agree_harass = run->ratio_diff = run->mean_score = NULL;
+}
+static void drop_round1_state(ns__run *run) {
+  free(run->icpt1), free(run->fac1), free(run->ricpt1);
+  run->icpt1 = run->fac1 = run->ricpt1 = NULL;
 }
 
 static void state_free(ns__run *run) {
@@ -1021,6 +1104,8 @@ static void state_free(ns__run *run) {
   free(run->rfac2);
   free(run->n_final_round);
   free(run->flags);
+  if (run->six) free(run->six->bits), free(run->six->base), free(run->six);
+  run->six = NULL;
   free(run->sc_ratings);
   ns__guardrails_free(run);
 }
@@ -1036,6 +1121,7 @@ size_t ns__stable_init_mask(const ns__run *run, uint8_t *flags, unsigned train, 
   int32_t *enr = ns_calloc(run->n_notes ? run->n_notes : 1, sizeof *enr);
   int32_t *grp = ns_calloc(run->n_notes ? run->n_notes : 1, sizeof *grp);
   size_t cnt = 0;
+  const ns__scope_ix *six = flags == run->flags ? run->six : NULL;
   if (!enr || !grp) {
     free(enr);
     free(grp);
@@ -1043,7 +1129,7 @@ size_t ns__stable_init_mask(const ns__run *run, uint8_t *flags, unsigned train, 
   }
   for (size_t e = 0, cur = 0; e < run->n_r; e++) {
     int32_t g, n;
-    if (!ns__ef_get(flags, e, train)) continue;
+    if (!ns__fl_get(flags, six, e, train)) continue;
     g = run->rater_group[run->r_rater[e]];
     if (g == NS__GROUP_ABSENT) continue;
     n = ns__edge_note_walk(run, e, &cur);
@@ -1052,10 +1138,10 @@ size_t ns__stable_init_mask(const ns__run *run, uint8_t *flags, unsigned train, 
   }
   for (size_t e = 0, cur = 0; e < run->n_r; e++) {
     int32_t n = ns__edge_note_walk(run, e, &cur);
-    int in = ns__ef_get(flags, e, train) && run->rater_group[run->r_rater[e]] == NS__STABLE_GROUP &&
+    int in = ns__fl_get(flags, six, e, train) && run->rater_group[run->r_rater[e]] == NS__STABLE_GROUP &&
              enr[n] >= NS__STABLE_MIN_RATINGS &&
              (double)grp[n] / (double)enr[n] >= NS__STABLE_MIN_SHARE;
-    ns__ef_put(flags, e, out, in);
+    ns__fl_put(flags, six, e, out, in);
     cnt += (size_t)in;
   }
   free(enr);
@@ -1119,8 +1205,9 @@ static int scorer_round1(ns__run *run) {
   fit_io io;
   int rc;
   /* (a weight of 1 without trust) */
-  for (size_t e = 0; e < run->n_r; e++)
-    ns__ef_put(run->flags, e, NS__EF_BASE, ns__in_scope(run, e) && ns__edge_cw(run, e) > 0);
+  for (ns__edge_it it = ns__edges(run->six, run->n_r); ns__edge_next(&it);)
+    ns__ef_put(run->flags, it.p, NS__EF_BASE,
+               ns__ef_get(run->flags, it.p, NS__EF_SCOPE) && ns__edge_cw(run, it.e) > 0);
   rc = count_filter(run, NS__EF_BASE, p->min_ratings_note, p->min_ratings_rater, NS__EF_R1);
   if (rc != 0) return rc;
   memset(&io, 0, sizeof io);
@@ -1249,12 +1336,10 @@ static int run_sub_scorer(ns__run *core, const ns__scorer_spec *sp, ns_scores *s
   int rc = 0;
 
   sub_init(&sub, core, sp, &sp_params);
-  sub.flags = ns_calloc(core->n_r ? core->n_r : 1, 1);
   sub.sc_ratings = ns_calloc(nn, sizeof *sub.sc_ratings);
   captured = ns_calloc(nn, 1);
-  if (!sub.flags || !sub.sc_ratings || !captured) { rc = NS_ENOMEM; goto out; }
-  ns__build_scope(&sub, sp, sub.flags, sub.sc_ratings, captured);
-  for (size_t e = 0; e < sub.n_r; e++) nin += (size_t)ns__in_scope(&sub, e);
+  if (!sub.sc_ratings || !captured) { rc = NS_ENOMEM; goto out; }
+  if ((rc = sub_scope(&sub, sp, captured, &nin)) != 0) goto out;
   if (nin == 0) goto out;  /* nobody in the scorer's populations */
   if (same_fit_as_core(core, sp, &sp_params, &sub)) {
     /* Core's state is this scorer's too: apply its chain to it */
@@ -1267,16 +1352,18 @@ static int run_sub_scorer(ns__run *core, const ns__scorer_spec *sp, ns_scores *s
     keep_rater_params(core, sp, core->ricpt2, core->rfac2);
     goto out;
   }
-  if ((rc = state_alloc(&sub)) != 0) goto out;
+  if ((rc = state_alloc(&sub, 1)) != 0) goto out;
   if ((rc = scorer_round1(&sub)) != 0) goto out;
   if (sp->round1_only) {
-    /* useReputation=False: the round-1 fit is the scorer's result */
-    memcpy(sub.icpt2, sub.icpt1, nn * sizeof *sub.icpt2);
-    memcpy(sub.fac2, sub.fac1, nn * (size_t)sub.k * sizeof *sub.fac2);
-    memcpy(sub.ricpt2, sub.ricpt1, sub.n_part * sizeof *sub.ricpt2);
+    /* useReputation=False: the round-1 fit is the scorer's result (its
+    ** arrays become round 2's; rfac1 is copied, a topic scorer reads it) */
+    drop_help_state(&sub);
+    free(sub.icpt2), free(sub.fac2), free(sub.ricpt2);
+    sub.icpt2 = sub.icpt1, sub.fac2 = sub.fac1, sub.ricpt2 = sub.ricpt1;
+    sub.icpt1 = sub.fac1 = sub.ricpt1 = NULL;
     memcpy(sub.rfac2, sub.rfac1, sub.n_part * (size_t)sub.k * sizeof *sub.rfac2);
     for (size_t e = 0, cur = 0; e < sub.n_r; e++) {
-      ns__ef_put(sub.flags, e, NS__EF_R2, ns__edge_r1(&sub, e));
+      ns__rf_put(&sub, e, NS__EF_R2, ns__edge_r1(&sub, e));
       if (ns__edge_r1(&sub, e)) sub.n_final_round[ns__edge_note_walk(&sub, e, &cur)]++;
     }
     /* final scoring still runs its guardrails on those ratings
@@ -1284,7 +1371,9 @@ static int run_sub_scorer(ns__run *core, const ns__scorer_spec *sp, ns_scores *s
     if ((rc = ns__guardrails(&sub)) != 0) goto out;
   } else {
     if ((rc = ns__helpfulness(&sub)) != 0) goto out;
+    drop_help_state(&sub);
     if ((rc = round2(&sub)) != 0) goto out;
+    drop_round1_state(&sub);
     if ((rc = ns__guardrails(&sub)) != 0) goto out;
   }
   {
@@ -1324,42 +1413,53 @@ out:
 ** those raters; the tag, incorrect and low-diligence verdicts come from the
 ** guardrails on its ratings with Core's rater parameters; then the chain
 ** with the Gaussian constants. */
+/* The Gaussian view as a filter over the run's note-ordered edges
+** (ns_gauss_in.take): an edge of the mask whose rater is not dropped, its
+** helpfulNum from the dataset's level -- no copy of the values or raters
+** (8 bytes per rating of the view). */
+typedef struct gauss_view {
+  const ns__run *core;
+  ns__emask use;
+  const uint8_t *drop_rater;
+} gauss_view;
+
+static int gauss_take(const void *vctx, size_t n, size_t x, float *value, uint32_t *rater) {
+  const gauss_view *gv = vctx;
+  const ns__run *core = gv->core;
+  uint32_t e = ns_bigraph_note_edge(core->g, x);
+  int32_t u = core->r_rater[e];
+  if (!ns__emask_on(gv->use, e) || (gv->drop_rater && gv->drop_rater[u])) return 0;
+  *value = ns__src_value(core, ns__r_src_n(core, e, (int32_t)n));
+  *rater = (uint32_t)u;
+  return 1;
+}
+
 static int gauss_scores(const ns__run *core, ns__emask use, const uint8_t *drop_rater,
                         double *icpt, double *phi) {
-  size_t nn = core->n_notes, ne = 0;
+  size_t nn = core->n_notes;
   int k = core->k, rc = NS_ENOMEM;
   size_t *off = ns_mallocn(nn + 1, sizeof *off);
-  float *val = NULL;
-  uint32_t *ru = NULL;
+  gauss_view gv = {core, use, drop_rater};
   if (!off) goto out;
-  for (size_t e = 0; e < core->n_r; e++)
-    ne += ns__emask_on(use, e) && !(drop_rater && drop_rater[core->r_rater[e]]);
-  val = ns_mallocn(ne ? ne : 1, sizeof *val);
-  ru = ns_mallocn(ne ? ne : 1, sizeof *ru);
-  if (!val || !ru) goto out;
-  off[0] = 0;
-  for (size_t n = 0, j = 0; n < nn; n++) {
-    for (uint64_t x = core->g->note_off[n]; x < core->g->note_off[n + 1]; x++) {
-      uint32_t e = ns_bigraph_note_edge(core->g, x);
-      int32_t u = core->r_rater[e];
-      if (!ns__emask_on(use, e) || (drop_rater && drop_rater[u])) continue;
-      val[j] = ns__src_value(core, ns__r_src_n(core, e, (int32_t)n));
-      ru[j] = (uint32_t)u;
-      j++;
-    }
-    off[n + 1] = j;
-  }
+  for (size_t n = 0; n <= nn; n++) off[n] = (size_t)core->g->note_off[n];
   {
     /* no author rating: the pinned reference adds none (gaussian.h) */
     /* the factor per rater (Core's first factor column), not per rating */
-    ns_gauss_in in = {nn, off, val, NULL, NULL, ru, core->n_part, core->rfac2, (size_t)k};
+    ns_gauss_in in = {nn, off, NULL, NULL, NULL, NULL, core->n_part, core->rfac2, (size_t)k,
+                      gauss_take, &gv};
     rc = ns_gaussian_scores(&in, core->pool, icpt, phi);
   }
   /* a note without ratings here has no score */
-  for (size_t n = 0; rc == 0 && n < nn; n++)
-    if (off[n + 1] == off[n]) icpt[n] = phi[n] = NAN;
+  for (size_t n = 0; rc == 0 && n < nn; n++) {
+    int any = 0;
+    for (uint64_t x = off[n]; x < off[n + 1] && !any; x++) {
+      uint32_t e = ns_bigraph_note_edge(core->g, x);
+      any = ns__emask_on(use, e) && !(drop_rater && drop_rater[core->r_rater[e]]);
+    }
+    if (!any) icpt[n] = phi[n] = NAN;
+  }
 out:
-  free(off), free(val), free(ru);
+  free(off);
   return rc;
 }
 
@@ -1386,11 +1486,13 @@ static int run_gaussian(const ns__run *core, const ns__scorer_spec *sp, ns_score
 
   sub_init(&sub, core, sp, &gp);
   sub.gauss = 1;
-  sub.flags = ns_calloc(core->n_r ? core->n_r : 1, 1);
   sub.sc_ratings = ns_calloc(nn, sizeof *sub.sc_ratings);
-  if (!captured || !sub.flags || !sub.sc_ratings) goto out;
-  ns__build_scope(&sub, sp, sub.flags, sub.sc_ratings, captured);
-  if ((rc = state_alloc(&sub)) != 0) goto out;
+  if (!captured || !sub.sc_ratings) goto out;
+  {
+    size_t nin;
+    if ((rc = sub_scope(&sub, sp, captured, &nin)) != 0) goto out;
+  }
+  if ((rc = state_alloc(&sub, 0)) != 0) goto out;
   rc = NS_ENOMEM;
   phi = nan_array(nn);
   sub.g_icpt_nocorr = nan_array(nn);
@@ -1401,7 +1503,7 @@ static int run_gaussian(const ns__run *core, const ns__scorer_spec *sp, ns_score
   ** threshold with a Core final factor */
   for (size_t e = 0, cur = 0; e < sub.n_r; e++) {
     int32_t u = sub.r_rater[e], n = ns__edge_note_walk(&sub, e, &cur);
-    ns__ef_put(sub.flags, e, NS__EF_R2,
+    ns__rf_put(&sub, e, NS__EF_R2,
                ns__in_scope(&sub, e) && sub.sc_ratings[n] >= sub.p->min_ratings_note &&
                    core->above[u] == 1 && !isnan(core->rfac2[(size_t)u * k]));
   }
@@ -1719,7 +1821,7 @@ static int pipeline_run(const ns_dataset *ds, ns_dataset *take, const ns_params 
   if (nn == 0) { rc = NS_ENODATA; goto out; }
   np = run.n_part;
   if ((rc = scope_inputs(&run)) != 0) goto out;
-  if ((rc = state_alloc(&run)) != 0) goto out;
+  if ((rc = state_alloc(&run, 1)) != 0) goto out;
   prov1 = ns_mallocn(nn, 1);
   captured = ns_calloc(nn, 1);
   run.flags = ns_calloc(run.n_r ? run.n_r : 1, 1);

@@ -123,7 +123,7 @@ int ns__guardrails(ns__run *run) {
   int32_t *inc = NULL, *tot = NULL, *c1 = NULL, *c2 = NULL;
   uint32_t *r2 = NULL;
   uint8_t *hv = NULL, *crh = NULL;
-  double *adj = NULL, *rat = NULL, *psum = NULL, *tfidf = NULL;
+  double *psum = NULL, *tfidf = NULL;
   uint8_t *src = NULL;
   double *dfac = NULL;
   uint32_t *rsrc_col = NULL;
@@ -192,23 +192,23 @@ int ns__guardrails(ns__run *run) {
     goto out;
   }
 
-  /* Tag filter: thresholds from round-1 CRH notes, final-round factors. */
-  adj = ns_mallocn(nn * NS_N_NOT_HELPFUL_TAGS, sizeof *adj);
-  rat = ns_mallocn(nn * NS_N_NOT_HELPFUL_TAGS, sizeof *rat);
-  crh = ns_calloc(nn, 1);
-  if (!adj || !rat || !crh) { rc = NS_ENOMEM; goto out; }
-  double thr[NS_N_NOT_HELPFUL_TAGS];
+  /* Tag filter: thresholds from round-1 CRH notes, final-round factors.
+  ** Each rating's tags count with its round-2 weight (the fit's r_weight):
+  ** a coordinated group on a note counts here as little as it did in the
+  ** fit (1 without trust, so the reference's sums).  The per-note tables
+  ** are not stored (ns_guard_tag_filter_run: only the round-1 CRH notes'
+  ** ratios; 208 bytes a note less, twice while two small scorers run). */
+  crh = ns_mallocn(nn ? nn : 1, 1);
+  if (!crh) { rc = NS_ENOMEM; goto out; }
+  for (size_t n = 0; n < nn; n++) crh[n] = run->prov_status[n] == NS_STATUS_CRH;
   ns_guard_tag_scale tscale;
   if ((rc = ns_guard_tag_scale_fit(&f, &tscale)) != 0) goto out;
-  /* Each rating's tags count with its round-2 weight (the fit's r_weight):
-  ** a coordinated group on a note counts here as little as it did in the
-  ** fit (1 without trust, so the reference's sums). */
-  if ((rc = ns_guard_tag_aggregate_scaled(&f, &tscale, adj, rat, NULL)) != 0) goto out;
-  for (size_t n = 0; n < nn; n++) crh[n] = run->prov_status[n] == NS_STATUS_CRH && !isnan(rat[n * NS_N_NOT_HELPFUL_TAGS]);
-  if ((rc = ns_guard_tag_thresholds(nn, rat, crh, run->spec ? run->spec->tag_pct : NS_GUARD_TAG_THRESHOLD_PCT, thr)) != 0) goto out;
-  double share[NS_N_NOT_HELPFUL_TAGS];
-  ns_guard_tag_base_shares(nn, adj, share);
-  ns_guard_tag_filter(nn, adj, rat, thr, run->p->tag_share_test ? share : NULL, run->g_tag_fired);
+  if ((rc = ns_guard_tag_filter_run(&f, &tscale, crh,
+                                    run->spec ? run->spec->tag_pct : NS_GUARD_TAG_THRESHOLD_PCT,
+                                    run->p->tag_share_test, run->g_tag_fired)) != 0)
+    goto out;
+  free(crh);
+  crh = NULL;
 
   /* Incorrect filter: each rater's history is every rating in the
   ** snapshot -- the same for every scorer, so counted once (by Core) and
@@ -235,6 +235,9 @@ int ns__guardrails(ns__run *run) {
                                       run->spec ? run->spec->incorrect_thr : NS_GUARD_INCORRECT_TFIDF,
                                       &io)) != 0)
     goto out;
+  /* only its verdicts (g_incorrect) are read later */
+  free(c1), free(c2), free(psum), free(tfidf);
+  c1 = c2 = NULL, psum = tfidf = NULL;
 
   /* Low-diligence model (§4.5) on the round-2 ratings.  Its rater factor is
   ** round 2's (dimension 0; the model is 1-D; guardrails.h explains why it
@@ -258,6 +261,8 @@ int ns__guardrails(ns__run *run) {
     if ((rc = ns_guard_diligence_fit_view(&f, NULL, dfac, &dp, run->pool, &dout)) != 0) goto out;
     run->st.diligence_passes = dout.passes[0] + dout.passes[1] + dout.passes[2];
     run->st.diligence_seconds = ns_monotonic_s() - t0;
+    free(dfac);
+    dfac = NULL;
   }
 
   /* A Gaussian scorer's NoHighVol / NoCorrelated intercepts are its own
@@ -314,7 +319,7 @@ int ns__guardrails(ns__run *run) {
   rc = 0;
 out:
   free(r2), free(rsrc_col);
-  free(adj), free(rat), free(crh);
+  free(crh);
   free(inc), free(tot), free(c1), free(c2), free(psum), free(tfidf);
   free(hv), free(src), free(dfac);
   return rc;

@@ -287,6 +287,19 @@ void ns_guard_tag_filter(size_t n_notes, const double *adjusted, const double *r
                          const double thresholds[13], const double *base_share,
                          uint32_t *fired);
 
+/* The whole tag filter on f's ratings: a_e as in
+** ns_guard_tag_aggregate_scaled; thresholds (pct) from the notes with
+** is_crh[n] and a rating weight > 0; with share_test the base shares; then
+** fired[n] as ns_guard_tag_filter gives it -- the same bits as those four
+** calls on full tables, without the two tables of 13 doubles per note
+** (208 bytes): when f's ratings are grouped by note (ascending, as the
+** engine's are) only the is_crh notes' ratios are kept, and each note's rows
+** are summed again as it is judged (the tag weights computed twice).
+** Ratings not grouped by note take the tables.  Returns 0, NS_EINVAL (no
+** r_meta or s, a note out of range) or NS_ENOMEM. */
+int ns_guard_tag_filter_run(const ns_guard_fit *f, const ns_guard_tag_scale *s,
+                            const uint8_t *is_crh, int pct, int share_test, uint32_t *fired);
+
 /* ---- 3. incorrect filter (§4.4) ---------------------------------------- */
 
 /* Over a rater's whole history (all ratings given): incorrect[u] = #ratings

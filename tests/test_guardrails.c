@@ -313,6 +313,77 @@ TEST(guard_tag_share_test) {
   ASSERT_EQ(fired[1], NS_TAG_BIT(NS_N_HELPFUL_TAGS + 2) | NS_TAG_BIT(NS_N_HELPFUL_TAGS + 3));
 }
 
+/* The tag filter in one call (ns_guard_tag_filter_run) gives the bits of
+** the four calls on full tables: with the ratings grouped by note (its
+** per-note path, no tables) and not (its tables path), weighted, with and
+** without the share test, with and without CRH notes. */
+TEST(guard_tag_filter_run_matches_tables) {
+  enum { NN = 400, NE = 12000 };
+  rfit r;
+  ns_rng g;
+  uint32_t *meta = malloc(NE * sizeof *meta), *gmeta = malloc(NE * sizeof *gmeta);
+  float *wt = malloc(NE * sizeof *wt), *gwt = malloc(NE * sizeof *gwt);
+  int32_t *gn = malloc(NE * sizeof *gn), *gu = malloc(NE * sizeof *gu);
+  double *adj = malloc(NN * 13 * sizeof *adj), *rat = malloc(NN * 13 * sizeof *rat);
+  uint8_t crh[NN], crh2[NN], none[NN] = {0};
+  uint32_t want[NN], got[NN];
+  size_t cnt[NN + 1] = {0}, fired_any = 0;
+  ASSERT(meta && gmeta && wt && gwt && gn && gu && adj && rat);
+  rfit_make(&r, NN, 120, NE, 1, 5);
+  ns_rng_seed(&g, 99);
+  for (size_t n = 0; n < NN; n++) {
+    r.nf[n] = 0.5 * ns_rng_normal(&g);
+    crh[n] = n % 3 == 0;
+  }
+  for (size_t e = 0; e < NE; e++) {
+    /* each note has a favourite complaint (tag n % 13), the others rarer */
+    uint32_t tags = 0;
+    for (int t = 0; t < 13; t++)
+      if (ns_rng_below(&g, 100) < ((size_t)r.rn[e] % 13 == (size_t)t ? 45u : 6u))
+        tags |= NS_TAG_BIT(NS_N_HELPFUL_TAGS + t);
+    meta[e] = tags;
+    wt[e] = e % 7 == 0 ? 0.5f : 1.0f;
+  }
+  /* the same ratings grouped by note (stable counting sort) */
+  for (size_t e = 0; e < NE; e++) cnt[r.rn[e] + 1]++;
+  for (size_t n = 0; n < NN; n++) cnt[n + 1] += cnt[n];
+  for (size_t e = 0; e < NE; e++) {
+    size_t j = cnt[r.rn[e]]++;
+    gn[j] = r.rn[e], gu[j] = r.ru[e], gmeta[j] = meta[e], gwt[j] = wt[e];
+  }
+  for (int grouped = 0; grouped < 2; grouped++) {
+    ns_guard_fit f = r.f;
+    ns_guard_tag_scale sc;
+    f.r_note = grouped ? gn : r.rn;
+    f.r_rater = grouped ? gu : r.ru;
+    f.r_meta = grouped ? gmeta : meta;
+    f.r_weight = grouped ? gwt : wt;
+    ASSERT_OK(ns_guard_tag_scale_fit(&f, &sc));
+    for (int c = 0; c < 2; c++)
+      for (int share = 0; share < 2; share++) {
+        const uint8_t *is = c ? crh : none;
+        double thr[13], base[13];
+        ASSERT_OK(ns_guard_tag_aggregate_scaled(&f, &sc, adj, rat, NULL));
+        for (size_t n = 0; n < NN; n++) crh2[n] = is[n] && !isnan(rat[n * 13]);
+        ASSERT_OK(ns_guard_tag_thresholds(NN, rat, crh2, 95, thr));
+        ns_guard_tag_base_shares(NN, adj, base);
+        ns_guard_tag_filter(NN, adj, rat, thr, share ? base : NULL, want);
+        memset(got, 0xff, sizeof got);
+        ASSERT_OK(ns_guard_tag_filter_run(&f, &sc, is, 95, share, got));
+        ASSERT(memcmp(want, got, sizeof got) == 0);
+        for (size_t n = 0; n < NN; n++) fired_any += want[n] != 0;
+      }
+  }
+  ASSERT(fired_any > 0);  /* the comparison saw verdicts, not only zeros */
+  {
+    ns_guard_fit f = r.f;
+    f.r_meta = NULL;  /* no tags to read */
+    ASSERT_ERR(ns_guard_tag_filter_run(&f, NULL, crh, 95, 0, got), NS_EINVAL);
+  }
+  free(meta), free(gmeta), free(wt), free(gwt), free(gn), free(gu), free(adj), free(rat);
+  rfit_free(&r);
+}
+
 /* ---- incorrect filter ---------------------------------------------------- */
 
 TEST(guard_incorrect_filter_tfidf) {
