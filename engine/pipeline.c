@@ -14,7 +14,8 @@
 **             trust (on), round 2 on raters above the threshold, guardrails,
 **             the scorer chain (§4.1) on notes its capture rule keeps
 **   scorers   each other scorer on its scope bit of the same edges (no
-**             copy; its own byte of flags per edge): the same path with
+**             copy; its own flags byte per edge, or per scope edge when
+**             its scope is under half of them): the same path with
 **             its constants into model[] (topic scorers: round 1 only;
 **             Gaussian: factorization/gaussian.h on Core's raters); a
 **             scorer whose scope and fit constants equal Core's reuses
@@ -110,14 +111,16 @@ static int cmp_i64(const void *a, const void *b) {
 uint8_t *ns__r_levels(const ns__run *run) {
   uint8_t *v = ns_mallocn(run->n_r ? run->n_r : 1, sizeof *v);
   if (v)
-    for (size_t e = 0; e < run->n_r; e++) v[e] = (uint8_t)ns_r_level(run->ds, ns__r_src(run, e));
+    for (size_t e = 0, cur = 0; e < run->n_r; e++)
+      v[e] = (uint8_t)ns_r_level(run->ds, ns__r_src_n(run, e, ns__edge_note_walk(run, e, &cur)));
   return v;
 }
 
 uint32_t *ns__r_src_column(const ns__run *run) {
   uint32_t *c = ns_mallocn(run->n_r ? run->n_r : 1, sizeof *c);
   if (c)
-    for (size_t e = 0; e < run->n_r; e++) c[e] = (uint32_t)ns__r_src(run, e);
+    for (size_t e = 0, cur = 0; e < run->n_r; e++)
+      c[e] = (uint32_t)ns__r_src_n(run, e, ns__edge_note_walk(run, e, &cur));
   return c;
 }
 
@@ -215,6 +218,18 @@ static double stage_end(stage_clock *c) { return ns_monotonic_s() - c->t0; }
 
 /* Builds the universe of notes and the filtered ratings (edges) of run
 ** (pipeline_int.h). */
+/* The edges' note column from the first w edges on (the filter found an
+** edge out of note order at w): edges 0..w-1 are in note order, so note
+** x's are the next num_ratings[x] of them. */
+static int note_column(ns__run *run, size_t w) {
+  size_t j = 0;
+  run->r_note = ns_mallocn(run->ds->n_ratings, sizeof *run->r_note);
+  if (!run->r_note) return NS_ENOMEM;
+  for (size_t x = 0; x < run->n_notes && j < w; x++)
+    for (int32_t c = 0; c < run->num_ratings[x]; c++) run->r_note[j++] = (int32_t)x;
+  return 0;
+}
+
 /* ns__run_prepare's part for a consuming run: run->ds_rated and the
 ** incorrect-tag counts from every dataset rating, then the dataset's rater
 ** column becomes the run's (ds->r_rater NULL after). */
@@ -293,8 +308,7 @@ int ns__run_prepare(ns__run *run) {
   if (ds->n_ratings > UINT32_MAX) return NS_ERANGE;  /* r_src is 32-bit */
   run->r_src = ns_mallocn(ds->n_ratings, sizeof *run->r_src);
   run->note_src = ns_mallocn(n, sizeof *run->note_src);
-  run->r_note = ns_mallocn(ds->n_ratings, sizeof *run->r_note);
-  if (!run->r_src || !run->note_src || !run->r_note) return NS_ENOMEM;
+  if (!run->r_src || !run->note_src) return NS_ENOMEM;
   if (run->take) {
     /* the consuming entry (ns_pipeline_run_consume): the edges' rater
     ** column is the dataset's own, compacted in place below (an edge's
@@ -313,6 +327,10 @@ int ns__run_prepare(ns__run *run) {
     /* runs: every note's edges so far are one block of consecutive ds
     ** ratings, the blocks in note order (note_src can stand for r_src) */
     int runs = 1;
+    /* the note of edge w - 1; while the edges are in note order their
+    ** notes need no column (r_note NULL): the bigraph's note_off holds
+    ** them (num_ratings are the degrees) */
+    int32_t prev = -1;
     size_t k = 0;  /* the packed noteIds' run of rating i */
     for (size_t i = 0; i < ds->n_ratings; i++) {
       int32_t x, u;
@@ -336,16 +354,20 @@ int ns__run_prepare(ns__run *run) {
         continue;
       u = run->take ? run->r_rater[i] : ds->r_rater[i];
       if (u < 0 || (size_t)u >= run->n_part) continue;
-      if (w == 0 || x != run->r_note[w - 1]) {
+      if (w == 0 || x != prev) {
         /* a new block: its note must come after the last one (else it is
         ** not in note order, or the note's ratings are split) */
-        if (w > 0 && x < run->r_note[w - 1]) runs = 0;
+        if (w > 0 && x < prev) {
+          runs = 0;
+          if (!run->r_note && (rc = note_column(run, w)) != 0) return rc;
+        }
         run->note_src[x] = (uint32_t)i - (uint32_t)w;
       } else if (run->r_src[w - 1] + 1 != (uint32_t)i) {
         runs = 0;  /* a rating dropped inside a note's block */
       }
       run->r_src[w] = (uint32_t)i;
-      run->r_note[w] = x;
+      if (run->r_note) run->r_note[w] = x;
+      prev = x;
       run->r_rater[w] = u;  /* w <= i: in place, rows not yet read are after i */
       run->num_ratings[x]++;
       w++;
@@ -362,12 +384,17 @@ int ns__run_prepare(ns__run *run) {
     ** keeps the block) */
     if (w < ds->n_ratings) {
       void *q;
-      if ((q = ns_realloc(run->r_note, w * sizeof *run->r_note)) != NULL) run->r_note = q;
+      if (run->r_note && (q = ns_realloc(run->r_note, w * sizeof *run->r_note)) != NULL)
+        run->r_note = q;
       if ((q = ns_realloc(run->r_rater, w * sizeof *run->r_rater)) != NULL) run->r_rater = q;
       if (run->r_src && (q = ns_realloc(run->r_src, w * sizeof *run->r_src)) != NULL) run->r_src = q;
     }
   }
-  return ns_bigraph_build(run->n_part, run->n_notes, run->n_r, run->r_rater, run->r_note, &run->g);
+  if (run->r_note)
+    return ns_bigraph_build(run->n_part, run->n_notes, run->n_r, run->r_rater, run->r_note,
+                            &run->g);
+  return ns_bigraph_build_ordered(run->n_part, run->n_notes, run->n_r, run->r_rater,
+                                  run->num_ratings, &run->g);
 }
 
 /* ---- MF on a subset ---------------------------------------------------- */
@@ -387,8 +414,7 @@ typedef struct fit_io {
 
 static double or0(double v) { return isnan(v) ? 0.0 : v; }
 
-/* Is edge e in the fit, and its weight (io->cw set). */
-static inline int io_has(const fit_io *io, size_t e) { return ns__emask_on(io->mask, e); }
+/* The weight of edge e (io->cw set). */
 static inline float io_weight(const fit_io *io, size_t e) { return ns__cw_get(io->cw, e); }
 
 static int fit_subset(ns__run *run, fit_io *io) {
@@ -417,9 +443,12 @@ static int fit_subset(ns__run *run, fit_io *io) {
   if (!nmap || !umap) { rc = NS_ENOMEM; goto out; }
   for (size_t i = 0; i < run->n_notes; i++) nmap[i] = -1;
   for (size_t i = 0; i < run->n_part; i++) umap[i] = -1;
-  for (size_t e = 0; e < run->n_r; e++) {
-    if (!io_has(io, e)) continue;
-    nmap[run->r_note[e]] = 0;
+  /* the mask's edges (a small scorer's: its scope only, ns__edges) */
+  size_t cur = 0;
+  for (ns__edge_it it = ns__edges(io->mask.six, run->n_r); ns__edge_next(&it);) {
+    size_t e = it.e;
+    if (!ns__emask_at(io->mask, it.p)) continue;
+    nmap[ns__edge_note_walk(run, e, &cur)] = 0;
     umap[run->r_rater[e]] = 0;
     ne++;
   }
@@ -464,10 +493,12 @@ static int fit_subset(ns__run *run, fit_io *io) {
   /* Counting sort by row, stable in edge order: each row's slots list its
   ** ratings in increasing edge id, the order ns_bigraph_build + gathering
   ** gave, so the fit's sums run in the same order (bit-identical). */
-  for (size_t e = 0; e < run->n_r; e++) {
-    if (!io_has(io, e)) continue;
+  cur = 0;
+  for (ns__edge_it it = ns__edges(io->mask.six, run->n_r); ns__edge_next(&it);) {
+    size_t e = it.e;
+    if (!ns__emask_at(io->mask, it.p)) continue;
     roff[umap[run->r_rater[e]] + 1]++;
-    noff[nmap[run->r_note[e]] + 1]++;
+    noff[nmap[ns__edge_note_walk(run, e, &cur)] + 1]++;
   }
   for (size_t i = 0; i < nu; i++) roff[i + 1] += roff[i];
   for (size_t i = 0; i < nn; i++) noff[i + 1] += noff[i];
@@ -480,20 +511,25 @@ static int fit_subset(ns__run *run, fit_io *io) {
     ns_mf_codes_init(ct, gd, ns_mf_max_codes(rbits));
     memcpy(rcur, roff, nu * sizeof *rcur);
     memcpy(ncur, noff, nn * sizeof *ncur);
-    for (size_t e = 0; e < run->n_r; e++) {
-      int32_t u, n;
+    cur = 0;
+    for (ns__edge_it it = ns__edges(io->mask.six, run->n_r); ns__edge_next(&it);) {
+      size_t e = it.e;
+      int32_t u, n, x;
       uint64_t a, b;
-      float w = io->cw ? io_weight(io, e) : 1.0f;
+      float w;
       int c;
-      if (!io_has(io, e)) continue;
+      if (!ns__emask_at(io->mask, it.p)) continue;
+      w = io->cw ? io_weight(io, e) : 1.0f;
+      x = ns__edge_note_walk(run, e, &cur);
       /* the code: the pair's place in the table, by bits, in order of
       ** first appearance (the table is exactly the floats the fit reads) */
-      if ((c = ns_mf_code(ct, gd, ns__r_value(run, e), per_slot ? 1.0f : w)) < 0) {
+      if ((c = ns_mf_code(ct, gd, ns__src_value(run, ns__r_src_n(run, e, x)),
+                          per_slot ? 1.0f : w)) < 0) {
         full = 1;
         break;
       }
       u = umap[run->r_rater[e]];
-      n = nmap[run->r_note[e]];
+      n = nmap[x];
       a = rcur[u]++;
       b = ncur[n]++;
       rsl[a] = ns_mf_slot((uint32_t)n, (unsigned)c, rbits);
@@ -609,6 +645,7 @@ out:
 static int count_filter(const ns__run *run, unsigned base, int min_note, int min_rater,
                         unsigned out) {
   uint8_t *fl = run->flags;
+  const ns__scope_ix *six = run->six;
   int32_t *nc = ns_calloc(run->n_notes, sizeof *nc);
   int32_t *uc = ns_calloc(run->n_part, sizeof *uc);
   if (!nc || !uc) {
@@ -616,21 +653,31 @@ static int count_filter(const ns__run *run, unsigned base, int min_note, int min
     free(uc);
     return NS_ENOMEM;
   }
-  for (size_t e = 0; e < run->n_r; e++) {
-    ns__ef_put(fl, e, out, ns__ef_get(fl, e, base));
-    if (ns__ef_get(fl, e, out)) nc[run->r_note[e]]++;
+  /* every bit implies the scope: the scope's edges are all there is to
+  ** visit (ns__edges); they come in edge order, so a note cursor follows */
+#define EACH(it) for (ns__edge_it it = ns__edges(six, run->n_r); ns__edge_next(&it);)
+  size_t cur = 0;
+  EACH(it) {
+    ns__ef_put(fl, it.p, out, ns__ef_get(fl, it.p, base));
+    if (ns__ef_get(fl, it.p, out)) nc[ns__edge_note_walk(run, it.e, &cur)]++;
   }
-  for (size_t e = 0; e < run->n_r; e++)
-    if (ns__ef_get(fl, e, out) && nc[run->r_note[e]] < min_note) ns__ef_put(fl, e, out, 0);
-  for (size_t e = 0; e < run->n_r; e++)
-    if (ns__ef_get(fl, e, out)) uc[run->r_rater[e]]++;
-  for (size_t e = 0; e < run->n_r; e++)
-    if (ns__ef_get(fl, e, out) && uc[run->r_rater[e]] < min_rater) ns__ef_put(fl, e, out, 0);
+  cur = 0;
+  EACH(it)
+    if (ns__ef_get(fl, it.p, out) && nc[ns__edge_note_walk(run, it.e, &cur)] < min_note)
+      ns__ef_put(fl, it.p, out, 0);
+  EACH(it)
+    if (ns__ef_get(fl, it.p, out)) uc[run->r_rater[it.e]]++;
+  EACH(it)
+    if (ns__ef_get(fl, it.p, out) && uc[run->r_rater[it.e]] < min_rater) ns__ef_put(fl, it.p, out, 0);
   memset(nc, 0, run->n_notes * sizeof *nc);
-  for (size_t e = 0; e < run->n_r; e++)
-    if (ns__ef_get(fl, e, out)) nc[run->r_note[e]]++;
-  for (size_t e = 0; e < run->n_r; e++)
-    if (ns__ef_get(fl, e, out) && nc[run->r_note[e]] < min_note) ns__ef_put(fl, e, out, 0);
+  cur = 0;
+  EACH(it)
+    if (ns__ef_get(fl, it.p, out)) nc[ns__edge_note_walk(run, it.e, &cur)]++;
+  cur = 0;
+  EACH(it)
+    if (ns__ef_get(fl, it.p, out) && nc[ns__edge_note_walk(run, it.e, &cur)] < min_note)
+      ns__ef_put(fl, it.p, out, 0);
+#undef EACH
   free(nc);
   free(uc);
   return 0;
@@ -684,7 +731,7 @@ static void note_facts_ex(const ns__run *run, size_t n, int final_round, int wan
   f->locked_status = hist >= 0 ? ds->history[hist].locked_status : NS_STATUS_UNSET;
   for (uint64_t j = run->g->note_off[n]; j < run->g->note_off[n + 1]; j++) {
     uint32_t e = ns_bigraph_note_edge(run->g, j);
-    size_t r = ns__r_src(run, e);
+    size_t r = ns__r_src_n(run, e, (int32_t)n);
     double fu, w, h;
     if (want_tags) {
       /* Tags count with the rating's coordination weight: a group that
@@ -705,11 +752,11 @@ static void note_facts_ex(const ns__run *run, size_t n, int final_round, int wan
     h = ns_r_level(ds, r) == NS_LEVEL_HELPFUL ? 1 : ns_r_level(ds, r) == NS_LEVEL_NOT_HELPFUL ? -1 : 0;
     if (fu < 0) {
       w_neg += w;
-      s_neg += w * ns__r_value(run, e);
+      s_neg += w * ns__src_value(run, r);
       h_neg += w * h;
     } else {
       w_pos += w;
-      s_pos += w * ns__r_value(run, e);
+      s_pos += w * ns__src_value(run, r);
       h_pos += w * h;
     }
   }
@@ -824,9 +871,10 @@ static int round2(ns__run *run) {
   fit_io io;
 
   /* (a weight of 1 without trust) */
-  for (size_t e = 0; e < run->n_r; e++)
-    ns__ef_put(run->flags, e, NS__EF_BASE,
-               ns__in_scope(run, e) && run->above[run->r_rater[e]] == 1 && ns__edge_cw(run, e) > 0);
+  for (ns__edge_it it = ns__edges(run->six, run->n_r); ns__edge_next(&it);)
+    ns__ef_put(run->flags, it.p, NS__EF_BASE,
+               ns__ef_get(run->flags, it.p, NS__EF_SCOPE) && run->above[run->r_rater[it.e]] == 1 &&
+                   ns__edge_cw(run, it.e) > 0);
   /* Trust on: the coordination weights (1/m for m members of a group on a
   ** note, 1 for everyone else) carry into round 2 and its rules.  On the
   ** edges it trains on the round-2 weight is the coordination weight, so
@@ -857,8 +905,12 @@ static int round2(ns__run *run) {
   run->n_r2_notes = io.n_notes;
   run->n_r2_raters = io.n_raters;
   memset(run->n_final_round, 0, run->n_notes * sizeof *run->n_final_round);
-  for (size_t e = 0; e < run->n_r; e++)
-    if (ns__edge_r2(run, e)) run->n_final_round[run->r_note[e]]++;
+  {
+    size_t cur = 0;
+    for (ns__edge_it it = ns__edges(run->six, run->n_r); ns__edge_next(&it);)
+      if (ns__ef_get(run->flags, it.p, NS__EF_R2))
+        run->n_final_round[ns__edge_note_walk(run, it.e, &cur)]++;
+  }
 
 out:
   return rc;
@@ -908,8 +960,8 @@ static int scope_inputs(ns__run *run) {
 ** note: the share of the note's ratings by in-population raters reaches
 ** captureThreshold; without one, every note it rated).  Reference
 ** scorer.py:106-211. */
-int ns__build_scope(const ns__run *run, const ns__scorer_spec *sp, uint8_t *flags,
-                    int32_t *sc_ratings, uint8_t *captured) {
+static void scope_walk(const ns__run *run, const ns__scorer_spec *sp, uint8_t *flags,
+                       uint64_t *bits, int32_t *sc_ratings, uint8_t *captured) {
   for (size_t n = 0; n < run->n_notes; n++) {
     uint64_t lo = run->g->note_off[n], hi = run->g->note_off[n + 1];
     int32_t cnt = 0;
@@ -934,12 +986,54 @@ int ns__build_scope(const ns__run *run, const ns__scorer_spec *sp, uint8_t *flag
     for (uint64_t j = lo; j < hi; j++) {
       uint32_t e = ns_bigraph_note_edge(run->g, j);
       int sees = note_ok && ns__scorer_rater_in(sp, run->rater_group[run->r_rater[e]]);
-      ns__ef_put(flags, e, NS__EF_SCOPE, sees);
+      if (flags) ns__ef_put(flags, e, NS__EF_SCOPE, sees);
+      else if (sees) bits[e >> 6] |= UINT64_C(1) << (e & 63);
       cnt += sees;
     }
     sc_ratings[n] = cnt;
     captured[n] = (uint8_t)(cap && cnt > 0);
   }
+}
+
+int ns__build_scope(const ns__run *run, const ns__scorer_spec *sp, uint8_t *flags,
+                    int32_t *sc_ratings, uint8_t *captured) {
+  scope_walk(run, sp, flags, NULL, sc_ratings, captured);
+  return 0;
+}
+
+/* A scorer's scope and flags (ns__build_scope) beside Core: the scope as
+** bits first; under half the edges, the flags ranked over it (sub->six,
+** pipeline_int.h ns__scope_ix: a small scorer's flags cost about 0.2 bytes
+** per edge and one per scope edge, not one per edge), else a byte per edge.
+** Sets sub->flags, sub->six, sub->sc_ratings (allocated by the caller),
+** captured and *n_in (the scope's edges).  Returns 0 or NS_ENOMEM. */
+static int sub_scope(ns__run *sub, const ns__scorer_spec *sp, uint8_t *captured, size_t *n_in) {
+  size_t nw = (sub->n_r + 63) / 64, nin = 0;
+  uint64_t *bits = ns_calloc(nw ? nw : 1, sizeof *bits);
+  if (!bits) return NS_ENOMEM;
+  scope_walk(sub, sp, NULL, bits, sub->sc_ratings, captured);
+  for (size_t w = 0; w < nw; w++) nin += (size_t)ns__popcount64(bits[w]);
+  *n_in = nin;
+  if (nin > sub->n_r / 2) {
+    sub->flags = ns_calloc(sub->n_r ? sub->n_r : 1, 1);
+    if (sub->flags)
+      for (size_t e = 0; e < sub->n_r; e++)
+        if ((bits[e >> 6] >> (e & 63)) & 1) sub->flags[e] = NS__EF_SCOPE;
+    free(bits);
+    return sub->flags ? 0 : NS_ENOMEM;
+  }
+  sub->six = ns_calloc(1, sizeof *sub->six);
+  sub->flags = ns_mallocn(nin ? nin : 1, 1);
+  if (!sub->six || !sub->flags || !(sub->six->base = ns_mallocn(nw ? nw : 1, sizeof(uint32_t)))) {
+    free(bits);
+    return NS_ENOMEM;   /* state_free releases the rest */
+  }
+  sub->six->bits = bits;
+  for (size_t w = 0, c = 0; w < nw; w++) {
+    sub->six->base[w] = (uint32_t)c;
+    c += (size_t)ns__popcount64(bits[w]);
+  }
+  memset(sub->flags, NS__EF_SCOPE, nin ? nin : 1);
   return 0;
 }
 
@@ -947,31 +1041,50 @@ int ns__build_scope(const ns__run *run, const ns__scorer_spec *sp, uint8_t *flag
 
 static double *nan_array(size_t n);
 
-/* The per-scorer arrays of a run (the rest of ns__run is shared). */
-static int state_alloc(ns__run *run) {
+/* The per-scorer arrays of a run (the rest of ns__run is shared).  mf = 0
+** (a Gaussian scorer): without the round-1 fit's and the helpfulness
+** stage's, which it never has. */
+static int state_alloc(ns__run *run, int mf) {
   size_t nn = run->n_notes, np = run->n_part;
   int k = run->k;
-  run->icpt1 = nan_array(nn);
-  run->fac1 = nan_array(nn * k);
-  run->ricpt1 = nan_array(np);
-  run->rfac1 = nan_array(np * k);
+  if (mf) {
+    run->icpt1 = nan_array(nn);
+    run->fac1 = nan_array(nn * k);
+    run->ricpt1 = nan_array(np);
+    run->rfac1 = nan_array(np * k);
+    run->agree_ratio = nan_array(np);
+    run->agree_harass = nan_array(np);
+    run->ratio_diff = nan_array(np);
+    run->mean_score = nan_array(np);
+    if (!run->icpt1 || !run->fac1 || !run->ricpt1 || !run->rfac1 || !run->agree_ratio ||
+        !run->agree_harass || !run->ratio_diff || !run->mean_score)
+      return NS_ENOMEM;
+  }
   run->icpt2 = nan_array(nn);
   run->fac2 = nan_array(nn * k);
   run->ricpt2 = nan_array(np);
   run->rfac2 = nan_array(np * k);
   run->prov_status = ns_mallocn(nn, 1);
-  run->agree_ratio = nan_array(np);
-  run->agree_harass = nan_array(np);
-  run->ratio_diff = nan_array(np);
-  run->mean_score = nan_array(np);
   run->above = ns_calloc(np ? np : 1, 1);
   run->n_final_round = ns_calloc(nn, sizeof *run->n_final_round);
-  if (!run->icpt1 || !run->fac1 || !run->ricpt1 ||
-      !run->rfac1 || !run->icpt2 || !run->fac2 || !run->ricpt2 || !run->rfac2 ||
-      !run->prov_status || !run->agree_ratio || !run->agree_harass || !run->ratio_diff ||
-      !run->mean_score || !run->above || !run->n_final_round)
+  if (!run->icpt2 || !run->fac2 || !run->ricpt2 || !run->rfac2 || !run->prov_status ||
+      !run->above || !run->n_final_round)
     return NS_ENOMEM;
   return 0;
+}
+
+/* A scorer beside Core lets go of what its later steps no longer read, so
+** that it does not sit under the next fit (two small scorers run side by
+** side): the helpfulness stage's per-rater results once round 2 has its
+** raters (the rater rows report Core's), the round-1 fit once round 2 has
+** started from it -- all but rfac1, which a topic scorer still reads. */
+static void drop_help_state(ns__run *run) {
+  free(run->agree_ratio), free(run->agree_harass), free(run->ratio_diff), free(run->mean_score);
+  run->agree_ratio = run->agree_harass = run->ratio_diff = run->mean_score = NULL;
+}
+static void drop_round1_state(ns__run *run) {
+  free(run->icpt1), free(run->fac1), free(run->ricpt1);
+  run->icpt1 = run->fac1 = run->ricpt1 = NULL;
 }
 
 static void state_free(ns__run *run) {
@@ -991,6 +1104,8 @@ static void state_free(ns__run *run) {
   free(run->rfac2);
   free(run->n_final_round);
   free(run->flags);
+  if (run->six) free(run->six->bits), free(run->six->base), free(run->six);
+  run->six = NULL;
   free(run->sc_ratings);
   ns__guardrails_free(run);
 }
@@ -1006,25 +1121,27 @@ size_t ns__stable_init_mask(const ns__run *run, uint8_t *flags, unsigned train, 
   int32_t *enr = ns_calloc(run->n_notes ? run->n_notes : 1, sizeof *enr);
   int32_t *grp = ns_calloc(run->n_notes ? run->n_notes : 1, sizeof *grp);
   size_t cnt = 0;
+  const ns__scope_ix *six = flags == run->flags ? run->six : NULL;
   if (!enr || !grp) {
     free(enr);
     free(grp);
     return (size_t)-1;
   }
-  for (size_t e = 0; e < run->n_r; e++) {
-    int32_t g;
-    if (!ns__ef_get(flags, e, train)) continue;
+  for (size_t e = 0, cur = 0; e < run->n_r; e++) {
+    int32_t g, n;
+    if (!ns__fl_get(flags, six, e, train)) continue;
     g = run->rater_group[run->r_rater[e]];
     if (g == NS__GROUP_ABSENT) continue;
-    enr[run->r_note[e]]++;
-    if (g == NS__STABLE_GROUP) grp[run->r_note[e]]++;
+    n = ns__edge_note_walk(run, e, &cur);
+    enr[n]++;
+    if (g == NS__STABLE_GROUP) grp[n]++;
   }
-  for (size_t e = 0; e < run->n_r; e++) {
-    int32_t n = run->r_note[e];
-    int in = ns__ef_get(flags, e, train) && run->rater_group[run->r_rater[e]] == NS__STABLE_GROUP &&
+  for (size_t e = 0, cur = 0; e < run->n_r; e++) {
+    int32_t n = ns__edge_note_walk(run, e, &cur);
+    int in = ns__fl_get(flags, six, e, train) && run->rater_group[run->r_rater[e]] == NS__STABLE_GROUP &&
              enr[n] >= NS__STABLE_MIN_RATINGS &&
              (double)grp[n] / (double)enr[n] >= NS__STABLE_MIN_SHARE;
-    ns__ef_put(flags, e, out, in);
+    ns__fl_put(flags, six, e, out, in);
     cnt += (size_t)in;
   }
   free(enr);
@@ -1088,8 +1205,9 @@ static int scorer_round1(ns__run *run) {
   fit_io io;
   int rc;
   /* (a weight of 1 without trust) */
-  for (size_t e = 0; e < run->n_r; e++)
-    ns__ef_put(run->flags, e, NS__EF_BASE, ns__in_scope(run, e) && ns__edge_cw(run, e) > 0);
+  for (ns__edge_it it = ns__edges(run->six, run->n_r); ns__edge_next(&it);)
+    ns__ef_put(run->flags, it.p, NS__EF_BASE,
+               ns__ef_get(run->flags, it.p, NS__EF_SCOPE) && ns__edge_cw(run, it.e) > 0);
   rc = count_filter(run, NS__EF_BASE, p->min_ratings_note, p->min_ratings_rater, NS__EF_R1);
   if (rc != 0) return rc;
   memset(&io, 0, sizeof io);
@@ -1218,12 +1336,10 @@ static int run_sub_scorer(ns__run *core, const ns__scorer_spec *sp, ns_scores *s
   int rc = 0;
 
   sub_init(&sub, core, sp, &sp_params);
-  sub.flags = ns_calloc(core->n_r ? core->n_r : 1, 1);
   sub.sc_ratings = ns_calloc(nn, sizeof *sub.sc_ratings);
   captured = ns_calloc(nn, 1);
-  if (!sub.flags || !sub.sc_ratings || !captured) { rc = NS_ENOMEM; goto out; }
-  ns__build_scope(&sub, sp, sub.flags, sub.sc_ratings, captured);
-  for (size_t e = 0; e < sub.n_r; e++) nin += (size_t)ns__in_scope(&sub, e);
+  if (!sub.sc_ratings || !captured) { rc = NS_ENOMEM; goto out; }
+  if ((rc = sub_scope(&sub, sp, captured, &nin)) != 0) goto out;
   if (nin == 0) goto out;  /* nobody in the scorer's populations */
   if (same_fit_as_core(core, sp, &sp_params, &sub)) {
     /* Core's state is this scorer's too: apply its chain to it */
@@ -1236,24 +1352,28 @@ static int run_sub_scorer(ns__run *core, const ns__scorer_spec *sp, ns_scores *s
     keep_rater_params(core, sp, core->ricpt2, core->rfac2);
     goto out;
   }
-  if ((rc = state_alloc(&sub)) != 0) goto out;
+  if ((rc = state_alloc(&sub, 1)) != 0) goto out;
   if ((rc = scorer_round1(&sub)) != 0) goto out;
   if (sp->round1_only) {
-    /* useReputation=False: the round-1 fit is the scorer's result */
-    memcpy(sub.icpt2, sub.icpt1, nn * sizeof *sub.icpt2);
-    memcpy(sub.fac2, sub.fac1, nn * (size_t)sub.k * sizeof *sub.fac2);
-    memcpy(sub.ricpt2, sub.ricpt1, sub.n_part * sizeof *sub.ricpt2);
+    /* useReputation=False: the round-1 fit is the scorer's result (its
+    ** arrays become round 2's; rfac1 is copied, a topic scorer reads it) */
+    drop_help_state(&sub);
+    free(sub.icpt2), free(sub.fac2), free(sub.ricpt2);
+    sub.icpt2 = sub.icpt1, sub.fac2 = sub.fac1, sub.ricpt2 = sub.ricpt1;
+    sub.icpt1 = sub.fac1 = sub.ricpt1 = NULL;
     memcpy(sub.rfac2, sub.rfac1, sub.n_part * (size_t)sub.k * sizeof *sub.rfac2);
-    for (size_t e = 0; e < sub.n_r; e++) {
-      ns__ef_put(sub.flags, e, NS__EF_R2, ns__edge_r1(&sub, e));
-      if (ns__edge_r1(&sub, e)) sub.n_final_round[sub.r_note[e]]++;
+    for (size_t e = 0, cur = 0; e < sub.n_r; e++) {
+      ns__rf_put(&sub, e, NS__EF_R2, ns__edge_r1(&sub, e));
+      if (ns__edge_r1(&sub, e)) sub.n_final_round[ns__edge_note_walk(&sub, e, &cur)]++;
     }
     /* final scoring still runs its guardrails on those ratings
     ** (mf_base_scorer.py:1119-1125: only the rep-filter is skipped) */
     if ((rc = ns__guardrails(&sub)) != 0) goto out;
   } else {
     if ((rc = ns__helpfulness(&sub)) != 0) goto out;
+    drop_help_state(&sub);
     if ((rc = round2(&sub)) != 0) goto out;
+    drop_round1_state(&sub);
     if ((rc = ns__guardrails(&sub)) != 0) goto out;
   }
   {
@@ -1293,42 +1413,53 @@ out:
 ** those raters; the tag, incorrect and low-diligence verdicts come from the
 ** guardrails on its ratings with Core's rater parameters; then the chain
 ** with the Gaussian constants. */
+/* The Gaussian view as a filter over the run's note-ordered edges
+** (ns_gauss_in.take): an edge of the mask whose rater is not dropped, its
+** helpfulNum from the dataset's level -- no copy of the values or raters
+** (8 bytes per rating of the view). */
+typedef struct gauss_view {
+  const ns__run *core;
+  ns__emask use;
+  const uint8_t *drop_rater;
+} gauss_view;
+
+static int gauss_take(const void *vctx, size_t n, size_t x, float *value, uint32_t *rater) {
+  const gauss_view *gv = vctx;
+  const ns__run *core = gv->core;
+  uint32_t e = ns_bigraph_note_edge(core->g, x);
+  int32_t u = core->r_rater[e];
+  if (!ns__emask_on(gv->use, e) || (gv->drop_rater && gv->drop_rater[u])) return 0;
+  *value = ns__src_value(core, ns__r_src_n(core, e, (int32_t)n));
+  *rater = (uint32_t)u;
+  return 1;
+}
+
 static int gauss_scores(const ns__run *core, ns__emask use, const uint8_t *drop_rater,
                         double *icpt, double *phi) {
-  size_t nn = core->n_notes, ne = 0;
+  size_t nn = core->n_notes;
   int k = core->k, rc = NS_ENOMEM;
   size_t *off = ns_mallocn(nn + 1, sizeof *off);
-  float *val = NULL;
-  uint32_t *ru = NULL;
+  gauss_view gv = {core, use, drop_rater};
   if (!off) goto out;
-  for (size_t e = 0; e < core->n_r; e++)
-    ne += ns__emask_on(use, e) && !(drop_rater && drop_rater[core->r_rater[e]]);
-  val = ns_mallocn(ne ? ne : 1, sizeof *val);
-  ru = ns_mallocn(ne ? ne : 1, sizeof *ru);
-  if (!val || !ru) goto out;
-  off[0] = 0;
-  for (size_t n = 0, j = 0; n < nn; n++) {
-    for (uint64_t x = core->g->note_off[n]; x < core->g->note_off[n + 1]; x++) {
-      uint32_t e = ns_bigraph_note_edge(core->g, x);
-      int32_t u = core->r_rater[e];
-      if (!ns__emask_on(use, e) || (drop_rater && drop_rater[u])) continue;
-      val[j] = ns__r_value(core, e);
-      ru[j] = (uint32_t)u;
-      j++;
-    }
-    off[n + 1] = j;
-  }
+  for (size_t n = 0; n <= nn; n++) off[n] = (size_t)core->g->note_off[n];
   {
     /* no author rating: the pinned reference adds none (gaussian.h) */
     /* the factor per rater (Core's first factor column), not per rating */
-    ns_gauss_in in = {nn, off, val, NULL, NULL, ru, core->n_part, core->rfac2, (size_t)k};
+    ns_gauss_in in = {nn, off, NULL, NULL, NULL, NULL, core->n_part, core->rfac2, (size_t)k,
+                      gauss_take, &gv};
     rc = ns_gaussian_scores(&in, core->pool, icpt, phi);
   }
   /* a note without ratings here has no score */
-  for (size_t n = 0; rc == 0 && n < nn; n++)
-    if (off[n + 1] == off[n]) icpt[n] = phi[n] = NAN;
+  for (size_t n = 0; rc == 0 && n < nn; n++) {
+    int any = 0;
+    for (uint64_t x = off[n]; x < off[n + 1] && !any; x++) {
+      uint32_t e = ns_bigraph_note_edge(core->g, x);
+      any = ns__emask_on(use, e) && !(drop_rater && drop_rater[core->r_rater[e]]);
+    }
+    if (!any) icpt[n] = phi[n] = NAN;
+  }
 out:
-  free(off), free(val), free(ru);
+  free(off);
   return rc;
 }
 
@@ -1355,11 +1486,13 @@ static int run_gaussian(const ns__run *core, const ns__scorer_spec *sp, ns_score
 
   sub_init(&sub, core, sp, &gp);
   sub.gauss = 1;
-  sub.flags = ns_calloc(core->n_r ? core->n_r : 1, 1);
   sub.sc_ratings = ns_calloc(nn, sizeof *sub.sc_ratings);
-  if (!captured || !sub.flags || !sub.sc_ratings) goto out;
-  ns__build_scope(&sub, sp, sub.flags, sub.sc_ratings, captured);
-  if ((rc = state_alloc(&sub)) != 0) goto out;
+  if (!captured || !sub.sc_ratings) goto out;
+  {
+    size_t nin;
+    if ((rc = sub_scope(&sub, sp, captured, &nin)) != 0) goto out;
+  }
+  if ((rc = state_alloc(&sub, 0)) != 0) goto out;
   rc = NS_ENOMEM;
   phi = nan_array(nn);
   sub.g_icpt_nocorr = nan_array(nn);
@@ -1368,14 +1501,14 @@ static int run_gaussian(const ns__run *core, const ns__scorer_spec *sp, ns_score
   /* its ratings (gaussian.h, the reference's view): on notes with >= 5
   ** ratings in its scope, those by raters above Core's helpfulness
   ** threshold with a Core final factor */
-  for (size_t e = 0; e < sub.n_r; e++) {
-    int32_t u = sub.r_rater[e];
-    ns__ef_put(sub.flags, e, NS__EF_R2,
-               ns__in_scope(&sub, e) && sub.sc_ratings[sub.r_note[e]] >= sub.p->min_ratings_note &&
+  for (size_t e = 0, cur = 0; e < sub.n_r; e++) {
+    int32_t u = sub.r_rater[e], n = ns__edge_note_walk(&sub, e, &cur);
+    ns__rf_put(&sub, e, NS__EF_R2,
+               ns__in_scope(&sub, e) && sub.sc_ratings[n] >= sub.p->min_ratings_note &&
                    core->above[u] == 1 && !isnan(core->rfac2[(size_t)u * k]));
   }
-  for (size_t e = 0; e < sub.n_r; e++)
-    if (ns__edge_r2(&sub, e)) sub.n_final_round[sub.r_note[e]]++;
+  for (size_t e = 0, cur = 0; e < sub.n_r; e++)
+    if (ns__edge_r2(&sub, e)) sub.n_final_round[ns__edge_note_walk(&sub, e, &cur)]++;
   if ((rc = gauss_scores(core, ns__run_mask(&sub, NS__EF_R2), NULL, sub.icpt2, phi)) != 0) goto out;
   memcpy(sub.fac2, phi, nn * sizeof *phi);  /* k = 1 columns (first factor) */
   if (k > 1)
@@ -1521,11 +1654,11 @@ static int rater_rows(ns__run *run, ns_scores *sc) {
     for (size_t i = 0; i < ds->n_ratings; i++)
       if (ds->r_rater[i] >= 0 && (size_t)ds->r_rater[i] < np) present[ds->r_rater[i]] = 1;
   }
-  for (size_t e = 0; e < run->n_r; e++) {
-    int32_t n = run->r_note[e], u = run->r_rater[e];
+  for (size_t e = 0, cur = 0; e < run->n_r; e++) {
+    int32_t n = ns__edge_note_walk(run, e, &cur), u = run->r_rater[e];
     int64_t latest = run->note_latest_nonnmr[n];
     if (fstat[n] == NS_STATUS_NMR) awaiting[u]++;
-    if (latest != NS_TS_NONE && ns_r_created(ds, ns__r_src(run, e)) >= latest) after[u]++;
+    if (latest != NS_TS_NONE && ns_r_created(ds, ns__r_src_n(run, e, n)) >= latest) after[u]++;
   }
   for (size_t n = 0; n < run->n_notes; n++) {
     int32_t a = run->note_author[n];
@@ -1688,7 +1821,7 @@ static int pipeline_run(const ns_dataset *ds, ns_dataset *take, const ns_params 
   if (nn == 0) { rc = NS_ENODATA; goto out; }
   np = run.n_part;
   if ((rc = scope_inputs(&run)) != 0) goto out;
-  if ((rc = state_alloc(&run)) != 0) goto out;
+  if ((rc = state_alloc(&run, 1)) != 0) goto out;
   prov1 = ns_mallocn(nn, 1);
   captured = ns_calloc(nn, 1);
   run.flags = ns_calloc(run.n_r ? run.n_r : 1, 1);

@@ -123,7 +123,7 @@ int ns__guardrails(ns__run *run) {
   int32_t *inc = NULL, *tot = NULL, *c1 = NULL, *c2 = NULL;
   uint32_t *r2 = NULL;
   uint8_t *hv = NULL, *crh = NULL;
-  double *adj = NULL, *rat = NULL, *psum = NULL, *tfidf = NULL;
+  double *psum = NULL, *tfidf = NULL;
   uint8_t *src = NULL;
   double *dfac = NULL;
   uint32_t *rsrc_col = NULL;
@@ -155,9 +155,9 @@ int ns__guardrails(ns__run *run) {
 
   /* The round-2 ratings as a view of the run's edges (guard/guard.h), not
   ** copies: their list r2 (4 bytes per round-2 rating) over the run's
-  ** r_note (universe notes) and r_rater (participants) -- the round-2
-  ** parameters are indexed that way -- and, through r_src, the dataset's
-  ** tags and levels (helpfulNum as ns__r_value() computes it).  The weights
+  ** edges, whose notes (universe notes, from the bigraph g) and r_rater
+  ** (participants) index the round-2 parameters, and, through r_src, the
+  ** dataset's tags and levels (helpfulNum as ns__src_value() computes it).  The weights
   ** are those round 2 was fitted with (coordination), so the refits solve
   ** the same per-note problems; the round-2 set only holds positive
   ** weights.  They are read as the run keeps them: a code per edge into the
@@ -171,7 +171,7 @@ int ns__guardrails(ns__run *run) {
       .n_notes = nn, .n_raters = np, .n_ratings = ne, .k = run->k, .mu = run->mu2,
       .note_icpt = run->icpt2, .note_fac = run->fac2,
       .rater_icpt = run->ricpt2, .rater_fac = run->rfac2,
-      .r_note = run->r_note, .r_rater = run->r_rater,
+      .r_note = run->r_note, .r_graph = run->g, .r_rater = run->r_rater,
       .r_weight = run->has_w ? run->cw->w : NULL,
       .r_weight_code = run->has_w ? run->cw->code : NULL,
       .weight_value = run->has_w ? run->cw->value : NULL,
@@ -192,27 +192,23 @@ int ns__guardrails(ns__run *run) {
     goto out;
   }
 
-  /* Tag filter: thresholds from round-1 CRH notes, final-round factors. */
-  adj = ns_mallocn(nn * NS_N_NOT_HELPFUL_TAGS, sizeof *adj);
-  rat = ns_mallocn(nn * NS_N_NOT_HELPFUL_TAGS, sizeof *rat);
-  crh = ns_calloc(nn, 1);
-  if (!adj || !rat || !crh) { rc = NS_ENOMEM; goto out; }
-  double thr[NS_N_NOT_HELPFUL_TAGS];
+  /* Tag filter: thresholds from round-1 CRH notes, final-round factors.
+  ** Each rating's tags count with its round-2 weight (the fit's r_weight):
+  ** a coordinated group on a note counts here as little as it did in the
+  ** fit (1 without trust, so the reference's sums).  The per-note tables
+  ** are not stored (ns_guard_tag_filter_run: only the round-1 CRH notes'
+  ** ratios; 208 bytes a note less, twice while two small scorers run). */
+  crh = ns_mallocn(nn ? nn : 1, 1);
+  if (!crh) { rc = NS_ENOMEM; goto out; }
+  for (size_t n = 0; n < nn; n++) crh[n] = run->prov_status[n] == NS_STATUS_CRH;
   ns_guard_tag_scale tscale;
   if ((rc = ns_guard_tag_scale_fit(&f, &tscale)) != 0) goto out;
-  /* Each rating's tags count with its round-2 weight (the fit's r_weight):
-  ** a coordinated group on a note counts here as little as it did in the
-  ** fit (1 without trust, so the reference's sums). */
-  if ((rc = ns_guard_tag_aggregate_scaled(&f, &tscale, adj, rat, NULL)) != 0) goto out;
-  for (size_t n = 0; n < nn; n++) crh[n] = run->prov_status[n] == NS_STATUS_CRH && !isnan(rat[n * NS_N_NOT_HELPFUL_TAGS]);
-  if ((rc = ns_guard_tag_thresholds(nn, rat, crh, run->spec ? run->spec->tag_pct : NS_GUARD_TAG_THRESHOLD_PCT, thr)) != 0) goto out;
-  double share[NS_N_NOT_HELPFUL_TAGS];
-  ns_guard_tag_base_shares(nn, adj, share);
-  ns_guard_tag_filter(nn, adj, rat, thr, run->p->tag_share_test ? share : NULL, run->g_tag_fired);
-  /* The tables go before the later steps (the quasi-cliques set this
-  ** stage's peak): 2 x 13 doubles a note, 2.6 bytes a rating at 80 a note. */
-  free(adj), free(rat), free(crh);
-  adj = rat = NULL, crh = NULL;
+  if ((rc = ns_guard_tag_filter_run(&f, &tscale, crh,
+                                    run->spec ? run->spec->tag_pct : NS_GUARD_TAG_THRESHOLD_PCT,
+                                    run->p->tag_share_test, run->g_tag_fired)) != 0)
+    goto out;
+  free(crh);
+  crh = NULL;
 
   /* Incorrect filter: each rater's history is every rating in the
   ** snapshot -- the same for every scorer, so counted once (by Core) and
@@ -239,6 +235,7 @@ int ns__guardrails(ns__run *run) {
                                       run->spec ? run->spec->incorrect_thr : NS_GUARD_INCORRECT_TFIDF,
                                       &io)) != 0)
     goto out;
+  /* only its verdicts (g_incorrect) are read later */
   free(c1), free(c2), free(psum), free(tfidf);
   c1 = c2 = NULL, psum = tfidf = NULL;
 
@@ -264,6 +261,8 @@ int ns__guardrails(ns__run *run) {
     if ((rc = ns_guard_diligence_fit_view(&f, NULL, dfac, &dp, run->pool, &dout)) != 0) goto out;
     run->st.diligence_passes = dout.passes[0] + dout.passes[1] + dout.passes[2];
     run->st.diligence_seconds = ns_monotonic_s() - t0;
+    free(dfac);
+    dfac = NULL;
   }
 
   /* A Gaussian scorer's NoHighVol / NoCorrelated intercepts are its own
@@ -313,14 +312,14 @@ int ns__guardrails(ns__run *run) {
   run->g_pop_neg = ns_calloc(nn, sizeof(int32_t));
   run->g_pop_pos = ns_calloc(nn, sizeof(int32_t));
   if (!src || !run->g_pop_icpt || !run->g_pop_neg || !run->g_pop_pos) { rc = NS_ENOMEM; goto out; }
-  for (size_t j = 0; j < ne; j++)
-    src[j] = ns_r_source(ds, ns__r_src(run, r2[j]));
+  for (size_t j = 0, cur = 0; j < ne; j++)
+    src[j] = ns_r_source(ds, ns__r_src_n(run, r2[j], ns__edge_note_walk(run, r2[j], &cur)));
   ns_guard_popsampled po = {run->g_pop_icpt, run->g_pop_neg, run->g_pop_pos};
   if ((rc = ns_guard_population_sampled(&f, src, &reg, run->pool, &po)) != 0) goto out;
   rc = 0;
 out:
   free(r2), free(rsrc_col);
-  free(adj), free(rat), free(crh);
+  free(crh);
   free(inc), free(tot), free(c1), free(c2), free(psum), free(tfidf);
   free(hv), free(src), free(dfac);
   return rc;

@@ -35,7 +35,7 @@ typedef struct tkey { int64_t t; uint32_t e; } tkey;
 
 static int key_lt(tkey a, tkey b) { return a.t < b.t || (a.t == b.t && a.e < b.e); }
 
-static int first_cutoff(const valid_ctx *c, uint64_t lo, uint64_t hi, tkey *cut) {
+static int first_cutoff(const valid_ctx *c, size_t n, uint64_t lo, uint64_t hi, tkey *cut) {
   const ns__run *run = c->run;
   tkey best[NS__MAX_HISTORICAL_VALID];
   int nb = 0;
@@ -44,7 +44,7 @@ static int first_cutoff(const valid_ctx *c, uint64_t lo, uint64_t hi, tkey *cut)
     tkey k;
     int i;
     if (!ns__emask_on(c->use_edge, e)) continue;
-    k.t = ns_r_created(run->ds, ns__r_src(run, e));
+    k.t = ns_r_created(run->ds, ns__r_src_n(run, e, (int32_t)n));
     k.e = e;
     if (nb == NS__MAX_HISTORICAL_VALID && !key_lt(k, best[nb - 1])) continue;
     if (nb < NS__MAX_HISTORICAL_VALID) nb++;
@@ -72,7 +72,7 @@ static void judge_note(const valid_ctx *c, size_t n, uint8_t *valid, ns__rater_c
   int judged = st == NS_STATUS_CRH || st == NS_STATUS_CRNH, crh = st == NS_STATUS_CRH;
   tkey cut = {0, 0};
   int has_cut = 0;
-  if (historical && judged) has_cut = first_cutoff(c, lo, hi, &cut);
+  if (historical && judged) has_cut = first_cutoff(c, n, lo, hi, &cut);
   for (uint64_t j = lo; j < hi; j++) {
     uint32_t e = ns_bigraph_note_edge(run->g, j);
     size_t r;
@@ -80,7 +80,7 @@ static void judge_note(const valid_ctx *c, size_t n, uint8_t *valid, ns__rater_c
     int ok, level;
     if (valid) valid[e] = 0;
     if (!judged || !ns__emask_on(c->use_edge, e)) continue;
-    r = ns__r_src(run, e);
+    r = ns__r_src_n(run, e, (int32_t)n);
     level = ns_r_level(ds, r);
     if (level == NS_LEVEL_SOMEWHAT_HELPFUL) continue;
     t = ns_r_created(ds, r);
@@ -200,9 +200,7 @@ static int harassment_penalty(ns__run *run, double *penalty) {
   int rc = NS_ENOMEM;
 
   if (!rsrc || !lab || !nf || !uf || !hi) goto out;
-  if ((rc = ns_guard_harassment_labels(ne, ds, rsrc, run->r_note, run->r_rater, nn, np,
-                                       lab)) != 0)
-    goto out;
+  if ((rc = ns_guard_harassment_labels(run->g, ds, rsrc, lab)) != 0) goto out;
   /* Entities round 1 did not fit start from a zero factor. */
   for (size_t i = 0; i < nnk; i++) nf[i] = isnan(run->fac1[i]) ? 0.0 : run->fac1[i];
   for (size_t i = 0; i < npk; i++) uf[i] = isnan(run->rfac1[i]) ? 0.0 : run->rfac1[i];
@@ -210,10 +208,10 @@ static int harassment_penalty(ns__run *run, double *penalty) {
   lp.tol = HARASS_TOL;
   lp.iters = HARASS_MAX_PASSES;
   lp.passes_out = &run->st.harassment_passes;
-  if ((rc = ns_guard_harassment_fit(nn, np, run->k, ne, run->r_note, run->r_rater, lab, nf, uf,
-                                    &lp, run->pool, hi, NULL, NULL, NULL, NULL)) != 0)
+  if ((rc = ns_guard_harassment_fit(run->g, run->k, lab, nf, uf, &lp, run->pool, hi, NULL, NULL,
+                                    NULL, NULL)) != 0)
     goto out;
-  ns_guard_harassment_penalty(ne, run->r_note, run->r_rater, ds, rsrc, hi, np, penalty);
+  ns_guard_harassment_penalty(run->g, ds, rsrc, hi, penalty);
   rc = 0;
 out:
   run->st.harassment_seconds = ns_monotonic_s() - t0;

@@ -239,16 +239,101 @@ static inline int ns__ef_get(const uint8_t *flags, size_t e, unsigned bit) {
 static inline void ns__ef_put(uint8_t *flags, size_t e, unsigned bit, int on) {
   flags[e] = (uint8_t)(on ? flags[e] | bit : flags[e] & ~bit);
 }
-/* A per-edge mask for the functions that take one: bit of flags[e];
-** flags NULL = every edge. */
+/* A scorer's flags over its scope only (a small scorer's scope is a group's
+** raters or a topic's notes: 0.5 to 28 % of the edges on gen data): a bit
+** per edge says whether the edge is in the scope, and the flags byte of a
+** scope edge is flags[its rank among the scope's edges] -- 1/8 + 1/16 of a
+** byte per edge and one per scope edge instead of one per edge.  Every
+** NS__EF_* bit implies the scope, so an edge outside it has them all 0.
+** Read through ns__fl_get / ns__fl_put (or the run's accessors below). */
+typedef struct ns__scope_ix {
+  uint64_t *bits;            /* (n_r + 63) / 64 words: edge e in scope */
+  uint32_t *base;            /* per word: the scope edges before it */
+} ns__scope_ix;
+/* Set bits of a word, inline (the builtin is a libgcc call without
+** -mpopcnt, which the build does not assume). */
+static inline unsigned ns__popcount64(uint64_t x) {
+  x -= (x >> 1) & UINT64_C(0x5555555555555555);
+  x = (x & UINT64_C(0x3333333333333333)) + ((x >> 2) & UINT64_C(0x3333333333333333));
+  x = (x + (x >> 4)) & UINT64_C(0x0f0f0f0f0f0f0f0f);
+  return (unsigned)((x * UINT64_C(0x0101010101010101)) >> 56);
+}
+static inline int ns__six_has(const ns__scope_ix *x, size_t e) {
+  return (int)((x->bits[e >> 6] >> (e & 63)) & 1u);
+}
+static inline size_t ns__six_pos(const ns__scope_ix *x, size_t e) {
+  uint64_t below = x->bits[e >> 6] & ((UINT64_C(1) << (e & 63)) - 1);
+  return x->base[e >> 6] + ns__popcount64(below);
+}
+/* Bit of edge e's flags, of flags indexed by edge (six NULL) or by scope
+** rank; putting on an edge outside six's scope does nothing (it has no
+** byte; no caller sets a bit there). */
+static inline int ns__fl_get(const uint8_t *flags, const ns__scope_ix *six, size_t e,
+                             unsigned bit) {
+  if (six) {
+    if (!ns__six_has(six, e)) return 0;
+    e = ns__six_pos(six, e);
+  }
+  return ns__ef_get(flags, e, bit);
+}
+static inline void ns__fl_put(uint8_t *flags, const ns__scope_ix *six, size_t e, unsigned bit,
+                              int on) {
+  if (six) {
+    if (!ns__six_has(six, e)) return;
+    e = ns__six_pos(six, e);
+  }
+  ns__ef_put(flags, e, bit, on);
+}
+
+/* The edges whose flags exist, in increasing order, with their flags
+** index: every edge (six NULL: p = e) or the scope's (p its rank) -- a
+** loop over a small scorer's edges visits its scope only, with no rank to
+** compute.  for (ns__edge_it it = ns__edges(six, n_r); ns__edge_next(&it);)
+** ... it.e, it.p ... */
+typedef struct ns__edge_it {
+  const ns__scope_ix *six;
+  size_t n_r;
+  size_t e, p;               /* the edge and its flags index */
+  size_t w, w_e, w_p;        /* ranked: next word; the current word's first edge, next index */
+  uint64_t rest;             /* ranked: the current word's edges not yet visited */
+} ns__edge_it;
+static inline ns__edge_it ns__edges(const ns__scope_ix *six, size_t n_r) {
+  ns__edge_it it = {six, n_r, (size_t)-1, (size_t)-1, 0, 0, 0, 0};
+  return it;
+}
+static inline int ns__edge_next(ns__edge_it *it) {
+  if (!it->six) {
+    it->p = ++it->e;
+    return it->e < it->n_r;
+  }
+  while (!it->rest) {
+    if (it->w >= (it->n_r + 63) / 64) return 0;
+    it->rest = it->six->bits[it->w];
+    it->w_e = it->w * 64;
+    it->w_p = it->six->base[it->w];
+    it->w++;
+  }
+  it->e = it->w_e + (size_t)__builtin_ctzll(it->rest);
+  it->p = it->w_p++;
+  it->rest &= it->rest - 1;
+  return 1;
+}
+
+/* A per-edge mask for the functions that take one: bit of edge e's flags
+** (six: ranked over a scope, as above); flags NULL = every edge. */
 typedef struct ns__emask {
   const uint8_t *flags;
   unsigned bit;
+  const ns__scope_ix *six;
 } ns__emask;
 static inline int ns__emask_on(ns__emask m, size_t e) {
-  return !m.flags || (m.flags[e] & m.bit) != 0;
+  return !m.flags || ns__fl_get(m.flags, m.six, e, m.bit);
 }
-#define NS__EMASK_ALL ((ns__emask){NULL, 0})
+#define NS__EMASK_ALL ((ns__emask){NULL, 0, NULL})
+/* m's bit at flags index p (of ns__edges(m.six, n_r)). */
+static inline int ns__emask_at(ns__emask m, size_t p) {
+  return !m.flags || (m.flags[p] & m.bit) != 0;
+}
 
 /* The run. */
 typedef struct ns__run {
@@ -284,12 +369,17 @@ typedef struct ns__run {
   ** id (mod 2^32): 4 bytes per note instead of per rating */
   uint32_t *r_src;
   uint32_t *note_src;        /* per universe note, when r_src is NULL */
-  int32_t *r_note;           /* universe note index (non-decreasing when
-                             ** the dataset is normalized) */
+  /* the universe note of an edge: read it with ns__edge_note() or, on a
+  ** walk in edge order, ns__edge_note_walk().  Stored per edge (r_note,
+  ** borrowed by g as its edge_note) only when the edges are not in note
+  ** order; otherwise (a normalized dataset, r_src NULL or not) r_note is
+  ** NULL and g's note_off gives every edge's note: 4 bytes per rating
+  ** saved (docs/architecture.md, "Memory of a scoring run") */
+  int32_t *r_note;
   int32_t *r_rater;          /* participant index: ds->r_rater[ns__r_src(e)]
                              ** (a consuming run's is the dataset's own
                              ** column, compacted in place: no copy) */
-  /* helpfulNum of an edge: ns__r_value() from the dataset's level, not a
+  /* helpfulNum of an edge: ns__src_value() from the dataset's level, not a
   ** stored column (4 bytes per rating; ns__r_levels() for the levels as an
   ** array) */
   ns_bigraph *g;             /* all filtered ratings: participants x notes */
@@ -298,8 +388,11 @@ typedef struct ns__run {
   ** round-2 training sets, a count filter's input, the stable-init subset
   ** -- in one byte instead of a byte array each (docs/architecture.md,
   ** "Memory of a scoring run"); read them with ns__in_scope(),
-  ** ns__edge_r1(), ns__edge_r2(), ns__run_mask() */
+  ** ns__edge_r1(), ns__edge_r2(), ns__run_mask(), ns__rf_get/put().  A
+  ** small scorer's (scope under half the edges) is ranked over its scope
+  ** (six non-NULL: ns__scope_ix) */
   uint8_t *flags;
+  ns__scope_ix *six;
 
   /* round 1 */
   double mu1;
@@ -372,13 +465,28 @@ typedef struct ns__run {
   int32_t *sc_ratings;       /* per note: the scorer's numRatings (scope) */
 } ns__run;
 
-/* The dataset rating of edge e (an index into ds->r_*). */
-static inline size_t ns__r_src(const ns__run *run, size_t e) {
-  return run->r_src ? run->r_src[e] : (uint32_t)((uint32_t)e + run->note_src[run->r_note[e]]);
+/* The universe note of edge e: random access (graph.h
+** ns_bigraph_edge_note), and on a walk over the edges in increasing id
+** (*cur = 0 before the walk's first edge; ns_bigraph_next_note). */
+static inline int32_t ns__edge_note(const ns__run *run, size_t e) {
+  return ns_bigraph_edge_note(run->g, e);
 }
-/* helpfulNum of edge e (0, 0.5, 1), as a float. */
-static inline float ns__r_value(const ns__run *run, size_t e) {
-  return (float)NS_LEVEL_VALUE(ns_r_level(run->ds, ns__r_src(run, e)));
+static inline int32_t ns__edge_note_walk(const ns__run *run, size_t e, size_t *cur) {
+  return ns_bigraph_next_note(run->g, e, cur);
+}
+/* The dataset rating of edge e of note n (an index into ds->r_*): for the
+** loops that know the note (a note's range, a walk), no note look-up. */
+static inline size_t ns__r_src_n(const ns__run *run, size_t e, int32_t n) {
+  return run->r_src ? run->r_src[e] : (uint32_t)((uint32_t)e + run->note_src[n]);
+}
+/* The dataset rating of edge e (random access). */
+static inline size_t ns__r_src(const ns__run *run, size_t e) {
+  return run->r_src ? run->r_src[e] : ns__r_src_n(run, e, ns__edge_note(run, e));
+}
+/* helpfulNum of dataset rating r (0, 0.5, 1), as a float (an edge's:
+** r = ns__r_src_n or ns__r_src of the edge). */
+static inline float ns__src_value(const ns__run *run, size_t r) {
+  return (float)NS_LEVEL_VALUE(ns_r_level(run->ds, r));
 }
 /* ns__r_src of every edge in a new array (for a guard/ call that takes a
 ** column: ns_guard_high_volume, the harassment labels and penalty); NULL
@@ -390,18 +498,25 @@ uint32_t *ns__r_src_column(const ns__run *run);
 ** NULL when out of memory.  The caller frees it. */
 uint8_t *ns__r_levels(const ns__run *run);
 
-/* The scorer's edge masks (flags NULL: the scope is every edge). */
+/* The scorer's edge flags (flags NULL: the scope is every edge). */
+static inline int ns__rf_get(const ns__run *run, size_t e, unsigned bit) {
+  return ns__fl_get(run->flags, run->six, e, bit);
+}
+static inline void ns__rf_put(ns__run *run, size_t e, unsigned bit, int on) {
+  ns__fl_put(run->flags, run->six, e, bit, on);
+}
 static inline int ns__in_scope(const ns__run *run, size_t e) {
-  return !run->flags || ns__ef_get(run->flags, e, NS__EF_SCOPE);
+  if (!run->flags) return 1;
+  return run->six ? ns__six_has(run->six, e) : ns__ef_get(run->flags, e, NS__EF_SCOPE);
 }
 static inline int ns__edge_r1(const ns__run *run, size_t e) {
-  return ns__ef_get(run->flags, e, NS__EF_R1);
+  return ns__rf_get(run, e, NS__EF_R1);
 }
 static inline int ns__edge_r2(const ns__run *run, size_t e) {
-  return ns__ef_get(run->flags, e, NS__EF_R2);
+  return ns__rf_get(run, e, NS__EF_R2);
 }
 static inline ns__emask ns__run_mask(const ns__run *run, unsigned bit) {
-  return (ns__emask){run->flags, bit};
+  return (ns__emask){run->flags, bit, run->six};
 }
 
 /* Coordination weight of edge e: 1 when trust is off. */
@@ -420,8 +535,8 @@ static inline float ns__edge_w(const ns__run *run, size_t e) {
 }
 
 /* pipeline.c: the run's first stage on a zeroed run with ds set: the
-** universe of notes, the edges (r_note, r_rater and r_src / note_src) and
-** the bigraph g.  Returns 0, NS_ENOMEM, NS_ERANGE or NS_EINVAL.
+** universe of notes, the edges (r_rater, r_src / note_src, r_note when not
+** in note order) and the bigraph g.  Returns 0, NS_ENOMEM, NS_ERANGE or NS_EINVAL.
 ** ns__run_free releases every array a run owns (and its pool). */
 int ns__run_prepare(ns__run *run);
 void ns__run_free(ns__run *run);
@@ -469,8 +584,9 @@ void ns__guard_facts(const ns__run *run, size_t n, ns__note_facts *f);
 #define NS__STABLE_MIN_RATINGS 5
 /* Sets bit out of flags[e] for the training edges (bit train) of the
 ** stable-init fit, clears it elsewhere; returns how many, or (size_t)-1
-** when out of memory.  Needs run->rater_group, r_note, r_rater, n_r,
-** n_notes. */
+** when out of memory.  flags: the run's own (then read through its scope
+** index, run->six) or an array of n_r.  Needs run->rater_group, g,
+** r_rater, n_r, n_notes. */
 size_t ns__stable_init_mask(const ns__run *run, uint8_t *flags, unsigned train, unsigned out);
 void ns__guardrails_free(ns__run *run);
 /* pipeline_history.c */

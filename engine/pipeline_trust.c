@@ -228,16 +228,18 @@ int ns__trust_stage(ns__run *run, ns__emask use_edge) {
   if (!valid || !er || !en || !deg || !first || !enroll || !seed_w) { rc = NS_ENOMEM; goto out; }
   if ((rc = ns__valid_flags(run, &in, use_edge, valid)) != 0) goto out;
   /* Agreement edges: valid and agreeing with the provisional status. */
-  for (size_t e = 0; e < nr; e++) {
+  for (size_t e = 0, cur = 0; e < nr; e++) {
     int8_t st;
     uint8_t lv;
+    int32_t n;
     if (!valid[e]) continue;
-    st = run->prov_status[run->r_note[e]];
-    lv = ns_r_level(ds, ns__r_src(run, e));
+    n = ns__edge_note_walk(run, e, &cur);
+    st = run->prov_status[n];
+    lv = ns_r_level(ds, ns__r_src_n(run, e, n));
     if ((st == NS_STATUS_CRH && lv == NS_LEVEL_HELPFUL) ||
         (st == NS_STATUS_CRNH && lv == NS_LEVEL_NOT_HELPFUL)) {
       er[ne] = run->r_rater[e];
-      en[ne] = run->r_note[e];
+      en[ne] = n;
       deg[er[ne]]++;
       ne++;
     }
@@ -246,9 +248,9 @@ int ns__trust_stage(ns__run *run, ns__emask use_edge) {
     first[u] = INT64_MAX;
     enroll[u] = -1;
   }
-  for (size_t e = 0; e < nr; e++) {
+  for (size_t e = 0, cur = 0; e < nr; e++) {
     int32_t u = run->r_rater[e];
-    int64_t t = ns_r_created(ds, ns__r_src(run, e));
+    int64_t t = ns_r_created(ds, ns__r_src_n(run, e, ns__edge_note_walk(run, e, &cur)));
     if (t < first[u]) first[u] = t;
   }
   for (size_t i = 0; i < ds->n_enrollment; i++) {

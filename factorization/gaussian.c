@@ -30,14 +30,18 @@
 **
 ** Cost: O(ratings x (50 + 26)) exp() calls, or O(raters x 76) when the
 ** caller gives rater indexes (each rater's kernel rows are computed once and
-** read per rating: ~4x faster at gen's 150 ratings per rater); the per-note
-** state is a few stack arrays of at most GAUSS_MAXP doubles.
+** read per rating: ~4x faster at gen's 150 ratings per rater; only the
+** raters that occur get a row); the per-note state is a few stack arrays of
+** at most GAUSS_MAXP doubles and the note's ratings, gathered into a
+** per-chunk buffer -- the view itself may be a filter over the caller's
+** arrays (ns_gauss_in.take), so nothing is held per rating.
 ** Notes are independent and each writes only its own icpt[n] / phi[n], so
 ** the pool's chunking cannot change a bit of the result.
 */
 #include "gaussian.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -107,20 +111,47 @@ static inline double factor_at(const ns_gauss_in *in, uint32_t u) {
   return in->factor_of_rater[(size_t)u * (in->factor_stride ? in->factor_stride : 1)];
 }
 
-/* One rating as a pass sees it: rating i of the span, or the synthetic
-** author rating (i == hi). */
-static inline void rating_at(const ns_gauss_in *in, size_t i, size_t hi, double author,
-                             double *v, double *f) {
-  if (i < hi) {
-    *v = (double)in->value[i];
-    *f = in->rater_factor ? in->rater_factor[i] : factor_at(in, in->rater[i]);
+#define NO_RATER UINT32_MAX
+
+/* Rating i of the spans as the view has it: 1 and its value, rater (NO_RATER
+** without rater indexes) and factor, or 0 when the view leaves it out. */
+static inline int rating_get(const ns_gauss_in *in, size_t n, size_t i, double *v, uint32_t *u,
+                             double *f) {
+  if (in->take) {
+    float x;
+    if (!in->take(in->take_ctx, n, i, &x, u)) return 0;
+    *v = (double)x;
+    *f = factor_at(in, *u);
+    return 1;
+  }
+  *v = (double)in->value[i];
+  *u = in->rater ? in->rater[i] : NO_RATER;
+  *f = in->rater_factor ? in->rater_factor[i] : factor_at(in, *u);
+  return 1;
+}
+
+/* One rating of a note as the passes read it: gathered per note from the
+** view, so a view given as a filter (ns_gauss_in.take) costs no per-rating
+** array; row = the rater's kernel rows (NO_RATER: computed per rating). */
+typedef struct g_rating {
+  double v, f;
+  uint32_t row;
+} g_rating;
+
+/* One rating as a pass sees it: rating i of the note, or the synthetic
+** author rating (i == n). */
+static inline void rating_at(const g_rating *r, size_t i, size_t n, double author, double *v,
+                             double *f) {
+  if (i < n) {
+    *v = r[i].v;
+    *f = r[i].f;
   } else {
     *v = 1.0; /* the author's synthetic HELPFUL rating */
     *f = author;
   }
 }
 
-/* One pass over the ratings [lo, hi) of a note, plus the author's synthetic
+/* One pass over the n ratings r of a note, plus the author's synthetic
 ** HELPFUL rating at factor `author` unless it is NAN.  Returns the pass
 ** score (the geometric mean of the v_k; 0 when the kernel mass at some point
 ** is below weightLim -- the reference sets every v_k to -1 there, and
@@ -142,10 +173,11 @@ static void kernel_row(const gauss_pass *p, double f, double *row) {
     for (int k = 0; k < p->np; k++) row[k] /= rs;
 }
 
-/* rows: the pass's kernel row of every rater (in->rater given), or NULL. */
-static double gauss_pass_score(const gauss_pass *p, const ns_gauss_in *in, const double *rows,
-                               size_t lo, size_t hi, double author, double *phi_out) {
-  const size_t end = hi + (isnan(author) ? 0 : 1);
+/* rows: the pass's kernel row of every rater that occurs (row r at
+** rows + r * np), or NULL. */
+static double gauss_pass_score(const gauss_pass *p, const double *rows, const g_rating *r_,
+                               size_t hi, double author, double *phi_out) {
+  const size_t lo = 0, end = hi + (isnan(author) ? 0 : 1);
   const double negv = p->flip ? 1.0 : 0.0; /* helpfulNum of the pass's h = 0 */
   double base[GAUSS_MAXP], wsum[GAUSS_MAXP], vsum[GAUSS_MAXP], row[GAUSS_MAXP];
   double n = 0.0, phisum = 0.0, negf = 0.0, nneg = 0.0, disp = 0.0;
@@ -154,7 +186,7 @@ static double gauss_pass_score(const gauss_pass *p, const ns_gauss_in *in, const
   /* Counts, the empirical factor and the negative raters' mean factor. */
   for (size_t i = lo; i < end; i++) {
     double v, f;
-    rating_at(in, i, hi, author, &v, &f);
+    rating_at(r_, i, hi, author, &v, &f);
     double o = p->flip ? 1.0 - v : v;
     n += 1.0;
     phisum += (o - 0.5) * 2.0 * f;
@@ -174,7 +206,7 @@ static double gauss_pass_score(const gauss_pass *p, const ns_gauss_in *in, const
     double s = 0.0;
     for (size_t i = lo; i < end; i++) {
       double v, f;
-      rating_at(in, i, hi, author, &v, &f);
+      rating_at(r_, i, hi, author, &v, &f);
       if (v != negv) continue;
       s += 1.0 / (1.0 + exp(-DISP_STEEPNESS * (fabs(f - m) - DISP_HALF_WINDOW)));
     }
@@ -184,11 +216,11 @@ static double gauss_pass_score(const gauss_pass *p, const ns_gauss_in *in, const
   for (int k = 0; k < p->np; k++) base[k] = wsum[k] = vsum[k] = 0.0;
   for (size_t i = lo; i < end; i++) {
     double v, f;
-    rating_at(in, i, hi, author, &v, &f);
+    rating_at(r_, i, hi, author, &v, &f);
     double h = v == 0.5 ? p->somewhat : v;
     if (p->flip) h = 1.0 - h;
     const double *r = row;
-    if (rows && i < hi) r = rows + (size_t)in->rater[i] * (size_t)p->np;
+    if (rows && i < hi) r = rows + (size_t)r_[i].row * (size_t)p->np;
     else kernel_row(p, f, row);
     /* The reference multiplies the dispersion factor in first, then
     ** negWeight (gaussian_scorer.py:483-492). */
@@ -224,29 +256,41 @@ static double gauss_pass_score(const gauss_pass *p, const ns_gauss_in *in, const
 typedef struct gauss_ctx {
   const ns_gauss_in *in;
   double *icpt, *phi;
-  double *rows_crh, *rows_crnh; /* per rater (in->rater given), else NULL */
-  const uint8_t *seen;          /* per rater: occurs in the input */
-  const double *fac;            /* per rater: its factor (where seen) */
+  double *rows_crh, *rows_crnh; /* per row (rater indexes given), else NULL */
+  const uint32_t *row;          /* per rater: its row, NO_RATER = absent */
+  const double *fac;            /* per row: its rater's factor */
+  size_t n_rows;
+  size_t max_span;              /* the most ratings a note's span has */
+  atomic_int rc;                /* a chunk's NS_ENOMEM */
 } gauss_ctx;
 
-/* The kernel rows of raters [begin, end) that occur. */
+/* The kernel rows [begin, end). */
 static void rows_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
-  const gauss_ctx *c = vctx;
+  gauss_ctx *c = vctx;
   (void)chunk;
-  for (size_t u = begin; u < end; u++) {
-    if (!c->seen[u]) continue;
-    kernel_row(&pass_crh, c->fac[u], c->rows_crh + u * (size_t)pass_crh.np);
-    kernel_row(&pass_crnh, c->fac[u], c->rows_crnh + u * (size_t)pass_crnh.np);
+  for (size_t r = begin; r < end; r++) {
+    kernel_row(&pass_crh, c->fac[r], c->rows_crh + r * (size_t)pass_crh.np);
+    kernel_row(&pass_crnh, c->fac[r], c->rows_crnh + r * (size_t)pass_crnh.np);
   }
 }
 
 static void gauss_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
-  const gauss_ctx *c = vctx;
+  gauss_ctx *c = vctx;
   const ns_gauss_in *in = c->in;
+  g_rating *buf = ns_mallocn(c->max_span ? c->max_span : 1, sizeof *buf);
   (void)chunk;
+  if (!buf) {
+    atomic_store(&c->rc, NS_ENOMEM);
+    return;
+  }
   for (size_t n = begin; n < end; n++) {
-    size_t lo = in->note_off[n], hi = in->note_off[n + 1];
-    if (hi <= lo) {
+    size_t lo = in->note_off[n], hi = in->note_off[n + 1], m = 0;
+    for (size_t i = lo; i < hi; i++) {
+      uint32_t u;
+      if (!rating_get(in, n, i, &buf[m].v, &u, &buf[m].f)) continue;
+      buf[m++].row = c->rows_crh ? c->row[u] : NO_RATER;
+    }
+    if (m == 0) {
       c->icpt[n] = 0.0;
       c->phi[n] = NAN;
       continue;
@@ -254,56 +298,96 @@ static void gauss_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
     double author = in->author_factor ? in->author_factor[n] : NAN;
     double phi_crnh;
     /* The synthetic author rating belongs to the CRH pass only. */
-    double crh = gauss_pass_score(&pass_crh, in, c->rows_crh, lo, hi, author, &c->phi[n]);
-    double crnh = -gauss_pass_score(&pass_crnh, in, c->rows_crnh, lo, hi, NAN, &phi_crnh);
+    double crh = gauss_pass_score(&pass_crh, c->rows_crh, buf, m, author, &c->phi[n]);
+    double crnh = -gauss_pass_score(&pass_crnh, c->rows_crnh, buf, m, NAN, &phi_crnh);
     /* gaussian_scorer.py:637-641: the CRNH score wins only when strictly
     ** larger in magnitude (so +0.0 when both passes lack kernel mass). */
     c->icpt[n] = fabs(crh) < fabs(crnh) ? crnh : crh;
   }
+  free(buf);
+}
+
+/* One kernel row per rater and pass that occurs, computed once: c->row
+** maps a rater to its row (in rater order), c->fac holds the row's factor
+** -- a rater's factor is the same on every note it rated (checked here). */
+static int rater_rows(gauss_ctx *c, ns_pool *pool) {
+  const ns_gauss_in *in = c->in;
+  size_t nr = in->n_raters, lo = in->note_off[0], hi = in->note_off[in->n_notes], nrow = 0;
+  uint32_t *row = ns_mallocn(nr ? nr : 1, sizeof *row);
+  uint8_t *set = NULL;
+  double *fac = NULL;
+  int rc = 0;
+  if (!row) return NS_ENOMEM;
+  for (size_t u = 0; u < nr; u++) row[u] = NO_RATER;
+  for (size_t n = 0, i = lo; i < hi; i++) {
+    double v, f;
+    uint32_t u;
+    while (in->note_off[n + 1] <= i) n++;  /* rating i's note */
+    if (!rating_get(in, n, i, &v, &u, &f)) continue;
+    if (u >= nr) {
+      rc = NS_EINVAL;
+      goto out;
+    }
+    row[u] = 0;
+  }
+  for (size_t u = 0; u < nr; u++)
+    if (row[u] != NO_RATER) row[u] = (uint32_t)nrow++;
+  set = ns_calloc(nrow ? nrow : 1, 1);
+  fac = ns_mallocn(nrow ? nrow : 1, sizeof *fac);
+  c->rows_crh = ns_mallocn(nrow ? nrow : 1, (size_t)pass_crh.np * sizeof(double));
+  c->rows_crnh = ns_mallocn(nrow ? nrow : 1, (size_t)pass_crnh.np * sizeof(double));
+  if (!set || !fac || !c->rows_crh || !c->rows_crnh) {
+    rc = NS_ENOMEM;
+    goto out;
+  }
+  for (size_t n = 0, i = lo; i < hi; i++) {
+    double v, f;
+    uint32_t u, r;
+    while (in->note_off[n + 1] <= i) n++;
+    if (!rating_get(in, n, i, &v, &u, &f)) continue;
+    r = row[u];
+    if (set[r] && !(fac[r] == f)) {
+      rc = NS_EINVAL;
+      goto out;
+    }
+    set[r] = 1, fac[r] = f;
+  }
+  c->row = row;
+  c->fac = fac;
+  c->n_rows = nrow;
+  ns_pool_for(pool, nrow, GAUSS_CHUNK * 4, rows_chunk, c);
+  fac = NULL, row = NULL;
+out:
+  free(set);
+  free(fac);
+  free(row);
+  return rc;
 }
 
 int ns_gaussian_scores(const ns_gauss_in *in, ns_pool *pool, double *icpt, double *phi) {
   gauss_ctx c;
+  int rc = 0;
   if (!in || !icpt || !phi || (in->n_notes && !in->note_off)) return NS_EINVAL;
   if (in->n_notes && in->note_off[in->n_notes] > in->note_off[0] &&
-      (!in->value || !(in->rater_factor || (in->rater && in->factor_of_rater))))
+      (in->take ? !in->factor_of_rater
+                : !in->value || !(in->rater_factor || (in->rater && in->factor_of_rater))))
     return NS_EINVAL;
   memset(&c, 0, sizeof c);
+  atomic_init(&c.rc, 0);
   c.in = in;
   c.icpt = icpt;
   c.phi = phi;
-  if (in->rater && in->n_notes) {
-    /* One kernel row per rater and pass, computed once: a rater's factor
-    ** is the same on every note it rated (checked here). */
-    size_t nr = in->n_raters, lo = in->note_off[0], hi = in->note_off[in->n_notes];
-    uint8_t *seen = ns_calloc(nr ? nr : 1, 1);
-    double *fac = ns_mallocn(nr ? nr : 1, sizeof *fac);
-    c.rows_crh = ns_mallocn(nr ? nr : 1, (size_t)pass_crh.np * sizeof(double));
-    c.rows_crnh = ns_mallocn(nr ? nr : 1, (size_t)pass_crnh.np * sizeof(double));
-    int rc = (!seen || !fac || !c.rows_crh || !c.rows_crnh) ? NS_ENOMEM : 0;
-    for (size_t i = lo; rc == 0 && i < hi; i++) {
-      uint32_t u = in->rater[i];
-      double f;
-      if (u >= nr) {
-        rc = NS_EINVAL;
-        break;
-      }
-      f = in->rater_factor ? in->rater_factor[i] : factor_at(in, u);
-      if (seen[u] && !(fac[u] == f)) rc = NS_EINVAL;
-      else seen[u] = 1, fac[u] = f;
-    }
-    if (rc == 0) {
-      c.seen = seen;
-      c.fac = fac;
-      ns_pool_for(pool, nr, GAUSS_CHUNK * 4, rows_chunk, &c);
-      ns_pool_for(pool, in->n_notes, GAUSS_CHUNK, gauss_chunk, &c);
-    }
-    free(seen);
-    free(fac);
-    free(c.rows_crh);
-    free(c.rows_crnh);
-    return rc;
+  for (size_t n = 0; n < in->n_notes; n++)
+    if (in->note_off[n + 1] > in->note_off[n] && in->note_off[n + 1] - in->note_off[n] > c.max_span)
+      c.max_span = in->note_off[n + 1] - in->note_off[n];
+  if ((in->rater || in->take) && in->n_notes) rc = rater_rows(&c, pool);
+  if (rc == 0) {
+    ns_pool_for(pool, in->n_notes, GAUSS_CHUNK, gauss_chunk, &c);
+    rc = atomic_load(&c.rc);
   }
-  ns_pool_for(pool, in->n_notes, GAUSS_CHUNK, gauss_chunk, &c);
-  return 0;
+  free((void *)c.row);
+  free((void *)c.fac);
+  free(c.rows_crh);
+  free(c.rows_crnh);
+  return rc;
 }

@@ -53,13 +53,26 @@ typedef struct ns_gauss_in {
   ** view (the engine passes Core's rater factors, n_raters x k). */
   const double *factor_of_rater;
   size_t factor_stride;
+  /* Optional, for memory: the view as a filter over the spans instead of
+  ** arrays of its own.  take(take_ctx, n, i, &value, &rater) returns 1 when
+  ** rating i of the spans (in note n's span) is in the view and gives its helpfulNum and
+  ** rater index (< n_raters), 0 when it is not (the note's count leaves it
+  ** out).  With take, value, rater_factor and rater are not read and
+  ** factor_of_rater gives the factor -- no per-rating array at all (the
+  ** engine's spans are the run's note-ordered edges, its filter the
+  ** scorer's round-2 bit).  Called from pool workers: must be safe to run
+  ** concurrently. */
+  int (*take)(const void *take_ctx, size_t n, size_t i, float *value, uint32_t *rater);
+  const void *take_ctx;
 } ns_gauss_in;
 
 /* Per note: icpt[n] the Gaussian intercept (0 for a note without ratings,
 ** as the reference's "-1 everywhere" case), phi[n] the note's empirical
 ** factor phi_n (mean of (h - 0.5) * 2 * f_u over the CRH pass's ratings,
 ** h the raw helpfulNum; NAN without ratings), the fallback factor.
-** Allocates only the rater-row scratch (with in->rater).  Returns 0,
+** Allocates the rater-row scratch (with in->rater or in->take: a row per
+** rater that occurs, 608 bytes, and 4 bytes per rater index) and, per pool
+** chunk, the ratings of its largest note (24 bytes each).  Returns 0,
 ** NS_EINVAL for missing arrays or a rater index out of range, or
 ** NS_ENOMEM. */
 int ns_gaussian_scores(const ns_gauss_in *in, ns_pool *pool, double *icpt, double *phi);

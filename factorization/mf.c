@@ -122,7 +122,10 @@ typedef struct mf_side {
   size_t n;                 /* rows on this side */
   const uint64_t *off;      /* CSR offsets (n + 1) */
   const uint32_t *edges;    /* CSR edge ids (graph order); NULL = identity */
-  const int32_t *other;     /* per edge id: row on the other side */
+  const int32_t *other;     /* per edge id: row on the other side; NULL
+                             ** on the rater side of a graph in note order:
+                             ** ns_bigraph_edge_note(graph, id) */
+  const ns_bigraph *graph;
   mf_edge *pe;              /* per CSR slot: other row and value (ns_mf_fit) */
   const uint32_t *slot;     /* or per CSR slot: other row | code
                              ** (ns_mf_fit_gathered; pe is then NULL) */
@@ -401,6 +404,7 @@ static void make_sides(const ns_bigraph *g, const ns_mf_params *p, ns_mf_model *
   us->off = g->rater_off;
   us->edges = g->rater_edges;
   us->other = g->edge_note;
+  us->graph = g;
   us->icpt = m->user_icpt;
   us->fac = m->user_fac;
   if (g->n_raters) {
@@ -433,7 +437,7 @@ static void gather_chunk(void *ctx, size_t chunk, size_t begin, size_t end) {
   (void)chunk;
   for (uint64_t j = s->off[begin]; j < s->off[end]; j++) {
     uint32_t id = s->edges ? s->edges[j] : (uint32_t)j;  /* NULL: identity (graph.h) */
-    s->pe[j].other = (uint32_t)s->other[id];
+    s->pe[j].other = s->other ? (uint32_t)s->other[id] : (uint32_t)ns_bigraph_edge_note(s->graph, id);
     s->pe[j].value = c->value[id];
     if (s->pw) s->pw[j] = c->weight[id];
   }
@@ -487,8 +491,9 @@ static void loss_chunk(void *ctx, size_t chunk, size_t begin, size_t end) {
   const ns_mf_model *m = c->m;
   const size_t k = (size_t)m->k;
   double D = 0;
+  size_t cur = begin < end ? (size_t)ns_bigraph_edge_note(c->g, begin) : 0;
   for (size_t e = begin; e < end; e++) {
-    size_t u = (size_t)c->g->edge_rater[e], n = (size_t)c->g->edge_note[e];
+    size_t u = (size_t)c->g->edge_rater[e], n = (size_t)ns_bigraph_next_note(c->g, e, &cur);
     double w = c->weight ? (double)c->weight[e] : 1.0;
     double res = (double)c->value[e] - c->mu - m->user_icpt[u] - m->note_icpt[n];
     for (size_t q = 0; q < k; q++) res -= m->user_fac[u * k + q] * m->note_fac[n * k + q];

@@ -16,11 +16,12 @@
 
 #define MAXM (NS_MF_MAX_K + 1) /* unknowns per row */
 
-/* Target of observation e: stored, or a code through the caller's table. */
-static inline float obs_value(const ns_ridge_data *d, uint32_t e) {
+/* Target of observation e of row r: stored, or a code through the
+** caller's table. */
+static inline float obs_value(const ns_ridge_data *d, uint32_t e, size_t r) {
   if (d->value) return d->value[e];
   uint32_t c = d->code_row     ? d->code_row[e]
-               : d->code_shift ? e + d->code_shift[d->code_key[e]]
+               : d->code_shift ? e + d->code_shift[r]
                                : e;
   return d->code_value[(d->code[c] >> d->code_bit) & 3u];
 }
@@ -59,7 +60,7 @@ static void ridge_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
       uint32_t e = d->idx[p];
       int32_t u = d->other[e];
       double w = d->weight ? d->weight[e] : d->weight_code ? d->weight_value[d->weight_code[e]] : 1.0;
-      double y = (double)obs_value(d, e) - d->mu - d->other_icpt[u];
+      double y = (double)obs_value(d, e, n) - d->mu - d->other_icpt[u];
       x[0] = 1.0;
       for (int j = 0; j < k; j++) x[j + 1] = d->other_fac[(size_t)u * k + j];
       for (int i = 0; i < m; i++) {

@@ -57,10 +57,9 @@ typedef struct ns_ridge_data {
   ** levels (two bits of a packed word: base/dataset.h r_meta), read through
   ** its own index instead of copied into a value column */
   const uint32_t *code_row;
-  /* code_row NULL and code_shift set: the code row of id e is
-  ** e + code_shift[code_key[e]] (mod 2^32), a shift per key (the engine's
-  ** edges keep their dataset rows per note) */
-  const int32_t *code_key;
+  /* code_row NULL and code_shift set: the code row of id e in row r's
+  ** observations is e + code_shift[r] (mod 2^32), a shift per solved row
+  ** (the engine's edges keep their dataset rows per note) */
   const uint32_t *code_shift;
   const uint32_t *code;
   int code_bit;

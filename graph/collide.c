@@ -354,7 +354,7 @@ static void pair_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
     ** order of posts, a post's notes adjacent */
     for (uint64_t q = g->rater_off[a]; q < g->rater_off[a + 1]; q++) {
       uint32_t e = g->rater_edges[q];
-      int32_t n = g->edge_note[e], pos = L->note_pos[n];
+      int32_t n = ns_bigraph_edge_note(g, e), pos = L->note_pos[n];
       int lv = ns__clayout_level(L, e, n);
       if (lv < 0 || pos < 0) continue;
       ev[ke] = ((uint64_t)pos * 3 + (uint64_t)lv) << 32 | e;

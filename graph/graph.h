@@ -23,7 +23,12 @@
 typedef struct ns_bigraph {
   size_t n_raters, n_notes, n_edges;
   const int32_t *edge_rater;   /* per edge: rater index (borrowed from caller) */
-  const int32_t *edge_note;    /* per edge: note index (borrowed from caller) */
+  const int32_t *edge_note;    /* per edge: note index (borrowed from caller),
+                               ** or NULL when the edges came in note order:
+                               ** the note of edge e is then the n with
+                               ** note_off[n] <= e < note_off[n+1].  Read it
+                               ** with ns_bigraph_edge_note() (random access)
+                               ** or ns_bigraph_next_note() (a walk) */
   /* rater -> edges: edges of rater u are rater_edges[rater_off[u] .. rater_off[u+1]),
   ** in increasing edge id */
   uint64_t *rater_off;         /* n_raters + 1 */
@@ -31,20 +36,36 @@ typedef struct ns_bigraph {
   /* note -> edges, likewise; read the list through ns_bigraph_note_edge() */
   uint64_t *note_off;          /* n_notes + 1 */
   uint32_t *note_edges;        /* n_edges; NULL = the identity: the edges
-                               ** came in note order (edge_note
-                               ** non-decreasing, as a scoring run's do), so
-                               ** note n's edges are note_off[n] ..
+                               ** came in note order (as a scoring run's
+                               ** do), so note n's edges are note_off[n] ..
                                ** note_off[n+1] themselves */
+  /* note_edges NULL: the note of every 2^NS_BIGRAPH_SAMPLE_SHIFT-th edge
+  ** (then one more entry: the last edge's note), the start of
+  ** ns_bigraph_edge_note()'s search -- 4 bytes per 256 edges where a note
+  ** column takes 4 per edge (docs/architecture.md, "Memory of a scoring
+  ** run") */
+  uint32_t *note_sample;
 } ns_bigraph;
+
+#define NS_BIGRAPH_SAMPLE_SHIFT 8
 
 /* Builds the CSR indexes by counting sort (O(n_edges), stable).  edge_rater
 ** and edge_note are borrowed: they must outlive the graph.  Every index must
 ** be in range (NS_EINVAL otherwise).  n_edges < 2^32.  When edge_note is
-** non-decreasing the note list is not stored (note_edges NULL, 4 bytes per
-** edge saved); the lists read the same through ns_bigraph_note_edge(). */
+** non-decreasing neither it nor the note list is kept (edge_note and
+** note_edges NULL: 8 bytes per edge saved, the caller may free its note
+** column); the notes and lists read the same through ns_bigraph_edge_note()
+** and ns_bigraph_note_edge(). */
 int ns_bigraph_build(size_t n_raters, size_t n_notes, size_t n_edges,
                      const int32_t *edge_rater, const int32_t *edge_note,
                      ns_bigraph **out);
+/* The same graph for edges in note order given by their notes' degrees
+** instead of a note column: note n's edges are the note_degree[n] edges
+** after those of notes 0..n-1 (the degrees sum to n_edges, NS_EINVAL
+** otherwise).  edge_note is NULL. */
+int ns_bigraph_build_ordered(size_t n_raters, size_t n_notes, size_t n_edges,
+                             const int32_t *edge_rater, const int32_t *note_degree,
+                             ns_bigraph **out);
 void ns_bigraph_free(ns_bigraph *g);
 /* Frees the rater -> edge lists (rater_edges NULL after; rater_off stays,
 ** so degrees still read) for a caller done with every rater-side walk: a
@@ -64,6 +85,34 @@ static inline uint64_t ns_bigraph_note_degree(const ns_bigraph *g, size_t n) {
 ** lists note n's edges, in increasing id). */
 static inline uint32_t ns_bigraph_note_edge(const ns_bigraph *g, uint64_t k) {
   return g->note_edges ? g->note_edges[k] : (uint32_t)k;
+}
+/* The note of edge e (e < n_edges), in O(1) for the usual degrees: the
+** largest note n with note_off[n] <= e (empty notes before it share its
+** offset, those after it have a larger one), searched between the sampled
+** notes of e's block and of the next -- a bisection without branches on
+** the data (a conditional move per step), since the scans over a
+** rater's edges ask in no predictable order. */
+static inline int32_t ns_bigraph_edge_note(const ns_bigraph *g, size_t e) {
+  size_t b = e >> NS_BIGRAPH_SAMPLE_SHIFT;
+  const uint64_t *base;
+  uint32_t n;
+  if (g->edge_note) return g->edge_note[e];
+  base = g->note_off + g->note_sample[b];
+  n = g->note_sample[b + 1] - g->note_sample[b] + 1;  /* candidates */
+  while (n > 1) {
+    uint32_t half = n / 2;
+    base = base[half] <= e ? base + half : base;
+    n -= half;
+  }
+  return (int32_t)(base - g->note_off);
+}
+/* The note of edge e on a walk over the edges in increasing id: *cur holds
+** the walk's place (0 before the first call) and only moves forward, so a
+** whole walk costs O(n_edges + n_notes). */
+static inline int32_t ns_bigraph_next_note(const ns_bigraph *g, size_t e, size_t *cur) {
+  if (g->edge_note) return g->edge_note[e];
+  while (g->note_off[*cur + 1] <= e) ++*cur;
+  return (int32_t)*cur;
 }
 
 /* ========================================================================

@@ -173,7 +173,7 @@ int ns__null_build(ns__null *N, const ns__clayout *L, const int32_t *comm, size_
       size_t nt = 0;
       if (need ? !need[u] : L->T[u] <= L->min_t) continue;
       for (uint64_t q = g->rater_off[u]; q < g->rater_off[u + 1]; q++) {
-        int32_t pos = L->note_pos[g->edge_note[g->rater_edges[q]]];
+        int32_t pos = L->note_pos[ns_bigraph_edge_note(g, g->rater_edges[q])];
         int32_t k;
         if (pos < 0) continue;
         k = home[L->post_of[pos]];
@@ -195,7 +195,7 @@ int ns__null_build(ns__null *N, const ns__clayout *L, const int32_t *comm, size_
     ** the rater counts once per note: it only moves a little mass between
     ** homes the rater does rate). */
     for (uint64_t q = g->rater_off[u]; q < g->rater_off[u + 1]; q++) {
-      int32_t pos = L->note_pos[g->edge_note[g->rater_edges[q]]];
+      int32_t pos = L->note_pos[ns_bigraph_edge_note(g, g->rater_edges[q])];
       int32_t k;
       if (pos < 0) continue;
       k = home[L->post_of[pos]];

@@ -296,7 +296,7 @@ static void add_member(grow *G, int32_t c) {
   if (ns_vec_push(&G->mem, c)) G->err = NS_ENOMEM;
   for (uint64_t k = g->rater_off[c]; k < g->rater_off[c + 1]; k++) {
     uint32_t e = g->rater_edges[k], ev;
-    int32_t j = L->note_pos[g->edge_note[e]];
+    int32_t j = L->note_pos[ns_bigraph_edge_note(g, e)];
     int lv = level_of(L->level[e]);
     if (j < 0 || lv < 0) continue;
     ev = (uint32_t)j * 3 + (uint32_t)lv;
@@ -371,7 +371,7 @@ static void seed_group(grow *G, int32_t a, int32_t b) {
   for (int i = 0; i < 2; i++)
     for (uint64_t k = g->rater_off[ab[i]]; k < g->rater_off[ab[i] + 1]; k++) {
       uint32_t e = g->rater_edges[k], ev;
-      int32_t j = L->note_pos[g->edge_note[e]];
+      int32_t j = L->note_pos[ns_bigraph_edge_note(g, e)];
       int lv = level_of(L->level[e]);
       if (j < 0 || lv < 0) continue;
       ev = (uint32_t)j * 3 + (uint32_t)lv;

@@ -158,7 +158,7 @@ int ns_trust_propagate(const ns_bigraph *g, const double *seed_w,
   /* Resolve edge ids to endpoints once; every iteration then streams
   ** through these arrays instead of chasing edge -> endpoint. */
   for (size_t k = 0; k < ne; k++) {
-    nbr_r[k] = (uint32_t)g->edge_note[g->rater_edges[k]];
+    nbr_r[k] = (uint32_t)ns_bigraph_edge_note(g, g->rater_edges[k]);
     nbr_n[k] = (uint32_t)g->edge_rater[ns_bigraph_note_edge(g, k)];
   }
   /* x_0 = s.  z and the dangling mass D are kept in step with x: the

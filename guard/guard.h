@@ -41,6 +41,7 @@
 #include "../base/base.h"
 #include "../base/dataset.h"
 #include "../factorization/ridge.h"
+#include "../graph/graph.h"
 
 /* ---- reference constants ---------------------------------------------- */
 
@@ -91,19 +92,21 @@
 **   rating j in [0, n_ratings)  -- the fit's ratings; per-rating inputs and
 **                                  outputs of the functions below (keep,
 **                                  weights, labels, sources) use j;
-**   row c = r_id[j]             -- a row of r_note, r_rater, r_value and
+**   row c = r_id[j]             -- a row of r_note (or an edge of
+**                                  r_graph), r_rater, r_value and
 **                                  r_weight or r_weight_code (r_id NULL:
 **                                  c = j);
 **   source s = r_src[c]         -- a row of r_meta (r_src NULL:
-**                                  c + r_src_note[r_note[c]], or s = c).
+**                                  c + r_src_note[note of c], or s = c).
 ** r_id ascends, so every sum over a note's ratings runs in the same order
 ** as over copied columns.  The target is r_value[c], or, when r_value is
 ** NULL, level_value[ns_r_meta_level(r_meta[s])] (the store's rating level
 ** through a small table).  Read them with ns_guard_note() ...
 ** ns_guard_tags().  The engine
-** (engine/pipeline_guard.c) passes the run's edge columns, the list of its
-** round-2 edges as r_id and the edges' dataset rows as r_src: 4 bytes per
-** round-2 rating instead of 20 of copies. */
+** (engine/pipeline_guard.c) passes the run's edge columns, its bigraph as
+** r_graph (the edges' notes, no note column when they are in note order),
+** the list of its round-2 edges as r_id and the edges' dataset rows as
+** r_src: 4 bytes per round-2 rating instead of 20 of copies. */
 typedef struct ns_guard_fit {
   size_t n_notes, n_raters, n_ratings;
   int k;                      /* factors per entity, 1..NS_GUARD_MAX_K */
@@ -112,7 +115,8 @@ typedef struct ns_guard_fit {
   const double *note_fac;     /* n_notes x k */
   const double *rater_icpt;   /* n_raters */
   const double *rater_fac;    /* n_raters x k */
-  const int32_t *r_note;      /* per row: dense note index */
+  const int32_t *r_note;      /* per row: dense note index, or NULL (then
+                              ** by r_graph) */
   const int32_t *r_rater;     /* per row: dense rater index */
   const float *r_value;       /* per row: 0, 0.5, 1; NULL = from r_meta */
   const float *r_weight;      /* per row, or NULL = all 1 (or by code) */
@@ -124,7 +128,7 @@ typedef struct ns_guard_fit {
                               ** by r_src_note) */
   float level_value[4];       /* targets of the levels (r_value NULL) */
   const uint32_t *r_src_note; /* r_src NULL: per note, the source of row c
-                              ** is c + r_src_note[r_note[c]] (mod 2^32) --
+                              ** is c + r_src_note[note of c] (mod 2^32) --
                               ** the engine's edges of a normalized dataset,
                               ** each note's rows one block of sources */
   const uint8_t *r_weight_code; /* r_weight NULL: per row, the weight is
@@ -132,18 +136,26 @@ typedef struct ns_guard_fit {
                               ** engine's coordination weights, a few
                               ** distinct values; NULL = all 1 */
   const float *weight_value;
+  const ns_bigraph *r_graph;  /* r_note NULL: the rows are this graph's
+                              ** edges, the note of row c is
+                              ** ns_bigraph_edge_note(r_graph, c) (its
+                              ** n_notes = n_notes) -- the engine's edges
+                              ** in note order, no note column */
 } ns_guard_fit;
 
 /* Row and source of rating j, and its columns. */
 static inline size_t ns_guard_row(const ns_guard_fit *f, size_t j) {
   return f->r_id ? f->r_id[j] : j;
 }
+static inline int32_t ns_guard_row_note(const ns_guard_fit *f, size_t c) {
+  return f->r_note ? f->r_note[c] : ns_bigraph_edge_note(f->r_graph, c);
+}
 static inline size_t ns_guard_src(const ns_guard_fit *f, size_t c) {
   if (f->r_src) return f->r_src[c];
-  return f->r_src_note ? (uint32_t)((uint32_t)c + f->r_src_note[f->r_note[c]]) : c;
+  return f->r_src_note ? (uint32_t)((uint32_t)c + f->r_src_note[ns_guard_row_note(f, c)]) : c;
 }
 static inline int32_t ns_guard_note(const ns_guard_fit *f, size_t j) {
-  return f->r_note[ns_guard_row(f, j)];
+  return ns_guard_row_note(f, ns_guard_row(f, j));
 }
 static inline int32_t ns_guard_rater(const ns_guard_fit *f, size_t j) {
   return f->r_rater[ns_guard_row(f, j)];
@@ -275,6 +287,19 @@ void ns_guard_tag_filter(size_t n_notes, const double *adjusted, const double *r
                          const double thresholds[13], const double *base_share,
                          uint32_t *fired);
 
+/* The whole tag filter on f's ratings: a_e as in
+** ns_guard_tag_aggregate_scaled; thresholds (pct) from the notes with
+** is_crh[n] and a rating weight > 0; with share_test the base shares; then
+** fired[n] as ns_guard_tag_filter gives it -- the same bits as those four
+** calls on full tables, without the two tables of 13 doubles per note
+** (208 bytes): when f's ratings are grouped by note (ascending, as the
+** engine's are) only the is_crh notes' ratios are kept, and each note's rows
+** are summed again as it is judged (the tag weights computed twice).
+** Ratings not grouped by note take the tables.  Returns 0, NS_EINVAL (no
+** r_meta or s, a note out of range) or NS_ENOMEM. */
+int ns_guard_tag_filter_run(const ns_guard_fit *f, const ns_guard_tag_scale *s,
+                            const uint8_t *is_crh, int pct, int share_test, uint32_t *fired);
+
 /* ---- 3. incorrect filter (§4.4) ---------------------------------------- */
 
 /* Over a rater's whole history (all ratings given): incorrect[u] = #ratings
@@ -346,18 +371,20 @@ int ns_guard_pop_demote(int status, double icpt_core, double icpt_pop,
 ** 0 if HELPFUL or (NotHelpfulOther without the tag), -1 otherwise (dropped). */
 int ns_guard_harassment_label(uint8_t level, uint32_t tags);
 
-/* Labels for the whole rating list: -1 for ratings before 2021-12-15 or
-** without a label, then the reference's filter_ratings(raters >= 10,
-** notes >= 5) on the labelled ones (one pass notes, raters, notes).
-** Rating e's level, tags and time are row r_src[e] of ds (r_src NULL: row
-** e).  label[n_ratings].  Returns 0, NS_EINVAL, NS_ENOMEM. */
-int ns_guard_harassment_labels(size_t n_ratings, const ns_dataset *ds, const uint32_t *r_src,
-                               const int32_t *r_note, const int32_t *r_rater,
-                               size_t n_notes, size_t n_raters, int8_t *label);
+/* Labels for the whole rating list, the edges of g (rating e: rater
+** g->edge_rater[e], note ns_bigraph_edge_note(g, e)): -1 for ratings
+** before 2021-12-15 or without a label, then the reference's
+** filter_ratings(raters >= 10, notes >= 5) on the labelled ones (one pass
+** notes, raters, notes).  Rating e's level, tags and time are row
+** r_src[e] of ds (r_src NULL: row e).  label[g->n_edges].  Returns 0,
+** NS_EINVAL, NS_ENOMEM. */
+int ns_guard_harassment_labels(const ns_bigraph *g, const ns_dataset *ds, const uint32_t *r_src,
+                               int8_t *label);
 
 /* Logistic MF with intercepts, BCE-with-logits loss with pos_weight
 ** (1-p)/p and the mean regulariser, fitted by alternating exact-Hessian
-** Newton steps per row (deterministic).  Edges with label < 0 are ignored.
+** Newton steps per row (deterministic), on the edges of g (g's notes and
+** raters are the model's rows).  Edges with label < 0 are ignored.
 ** Init: intercepts 0, factors = 2 x the given helpfulness factors (NULL = a
 ** small deterministic value).  Outputs note_icpt[n_notes] (NAN for notes
 ** with no labelled rating), note_fac/rater_* may be NULL. */
@@ -370,21 +397,19 @@ typedef struct ns_guard_logit_params {
                                             (0 when no model was fitted) */
 } ns_guard_logit_params;
 void ns_guard_logit_params_default(ns_guard_logit_params *p);
-int ns_guard_harassment_fit(size_t n_notes, size_t n_raters, int k,
-                            size_t n_ratings, const int32_t *r_note,
-                            const int32_t *r_rater, const int8_t *label,
+int ns_guard_harassment_fit(const ns_bigraph *g, int k, const int8_t *label,
                             const double *init_note_fac, const double *init_rater_fac,
                             const ns_guard_logit_params *p, ns_pool *pool,
                             double *note_icpt, double *note_fac,
                             double *rater_icpt, double *rater_fac, double *mu);
 
-/* penalty[u] = sum over u's HELPFUL ratings on notes with harassment
-** intercept >= 2.0 of 10 * (intercept / 2.0).  r_note indexes note_icpt;
-** rating e's level is that of row r_src[e] of ds (r_src NULL: row e). */
-void ns_guard_harassment_penalty(size_t n_ratings, const int32_t *r_note,
-                                 const int32_t *r_rater, const ns_dataset *ds,
+/* penalty[u] (g->n_raters) = sum over u's HELPFUL ratings (the edges of
+** g) on notes with harassment intercept >= 2.0 of 10 * (intercept / 2.0).
+** g's notes index note_icpt; rating e's level is that of row r_src[e] of
+** ds (r_src NULL: row e). */
+void ns_guard_harassment_penalty(const ns_bigraph *g, const ns_dataset *ds,
                                  const uint32_t *r_src, const double *note_icpt,
-                                 size_t n_raters, double *penalty);
+                                 double *penalty);
 
 /* ---- 7. low-diligence model (§4.5, §6) -------------------------------- */
 

@@ -53,39 +53,39 @@ void ns_guard_logit_params_default(ns_guard_logit_params *p) {
   p->passes_out = NULL;
 }
 
-int ns_guard_harassment_labels(size_t n_ratings, const ns_dataset *ds, const uint32_t *r_src,
-                               const int32_t *r_note, const int32_t *r_rater,
-                               size_t n_notes, size_t n_raters, int8_t *label) {
-  int32_t *cn = ns_calloc(n_notes, sizeof *cn);
-  int32_t *cu = ns_calloc(n_raters, sizeof *cu);
+int ns_guard_harassment_labels(const ns_bigraph *g, const ns_dataset *ds, const uint32_t *r_src,
+                               int8_t *label) {
+  const size_t n_ratings = g->n_edges;
+  const int32_t *r_rater = g->edge_rater;
+  int32_t *cn = ns_calloc(g->n_notes, sizeof *cn);
+  int32_t *cu = ns_calloc(g->n_raters, sizeof *cu);
   int rc = 0;
   if (!cn || !cu) {
     rc = NS_ENOMEM;
     goto out;
   }
-  for (size_t e = 0; e < n_ratings; e++) {
+  for (size_t e = 0, cur = 0; e < n_ratings; e++) {
     size_t s = r_src ? r_src[e] : e;
-    if (r_note[e] < 0 || (size_t)r_note[e] >= n_notes || r_rater[e] < 0 ||
-        (size_t)r_rater[e] >= n_raters || s >= ds->n_ratings) {
+    if (s >= ds->n_ratings) {
       rc = NS_EINVAL;
       goto out;
     }
     label[e] = ns_r_created(ds, s) >= NS_GUARD_HARASS_MIN_MS
                    ? (int8_t)ns_guard_harassment_label(ns_r_level(ds, s), ns_r_tags(ds, s))
                    : -1;
-    if (label[e] >= 0) cn[r_note[e]]++, cu[r_rater[e]]++;
+    if (label[e] >= 0) cn[ns_bigraph_next_note(g, e, &cur)]++, cu[r_rater[e]]++;
   }
   /* filter_ratings(raters >= 10, notes >= 5): notes, raters, notes again,
   ** one pass each as in the reference (not to convergence).  Each pass
   ** judges by the counts at its start, so it decrements only the other
   ** side's counts; the note counts are final for the notes that survive
   ** the first pass. */
-  for (size_t e = 0; e < n_ratings; e++)
-    if (label[e] >= 0 && cn[r_note[e]] < 5) label[e] = -1, cu[r_rater[e]]--;
-  for (size_t e = 0; e < n_ratings; e++)
-    if (label[e] >= 0 && cu[r_rater[e]] < 10) label[e] = -1, cn[r_note[e]]--;
-  for (size_t e = 0; e < n_ratings; e++)
-    if (label[e] >= 0 && cn[r_note[e]] < 5) label[e] = -1;
+  for (size_t e = 0, cur = 0; e < n_ratings; e++)
+    if (label[e] >= 0 && cn[ns_bigraph_next_note(g, e, &cur)] < 5) label[e] = -1, cu[r_rater[e]]--;
+  for (size_t e = 0, cur = 0; e < n_ratings; e++)
+    if (label[e] >= 0 && cu[r_rater[e]] < 10) label[e] = -1, cn[ns_bigraph_next_note(g, e, &cur)]--;
+  for (size_t e = 0, cur = 0; e < n_ratings; e++)
+    if (label[e] >= 0 && cn[ns_bigraph_next_note(g, e, &cur)] < 5) label[e] = -1;
 out:
   free(cn);
   free(cu);
@@ -279,9 +279,7 @@ static double max_delta(const double *d, size_t n) {
   return m;
 }
 
-int ns_guard_harassment_fit(size_t n_notes, size_t n_raters, int k,
-                            size_t n_ratings, const int32_t *r_note,
-                            const int32_t *r_rater, const int8_t *label,
+int ns_guard_harassment_fit(const ns_bigraph *g, int k, const int8_t *label,
                             const double *init_note_fac, const double *init_rater_fac,
                             const ns_guard_logit_params *p, ns_pool *pool,
                             double *note_icpt, double *note_fac,
@@ -294,14 +292,14 @@ int ns_guard_harassment_fit(size_t n_notes, size_t n_raters, int k,
   int32_t *nid = NULL, *uid = NULL, *norig = NULL, *uorig = NULL;
   int rc = 0;
   size_t N = 0, npos = 0, nn = 0, nu = 0, m = (size_t)k + 1;
-  if (k < 1 || k > NS_GUARD_MAX_K || !p || !note_icpt) return NS_EINVAL;
+  const size_t n_notes = g ? g->n_notes : 0, n_raters = g ? g->n_raters : 0;
+  const size_t n_ratings = g ? g->n_edges : 0;
+  const int32_t *r_rater = g ? g->edge_rater : NULL;
+  if (!g || k < 1 || k > NS_GUARD_MAX_K || !p || !note_icpt) return NS_EINVAL;
   if (n_ratings >= UINT32_MAX || n_notes >= INT32_MAX || n_raters >= INT32_MAX)
     return NS_EINVAL; /* slots pack a row index and the label into 32 bits */
   for (size_t e = 0; e < n_ratings; e++) {
     if (label[e] < 0) continue;
-    if (r_note[e] < 0 || (size_t)r_note[e] >= n_notes || r_rater[e] < 0 ||
-        (size_t)r_rater[e] >= n_raters)
-      return NS_EINVAL;
     N++;
     npos += label[e] > 0;
   }
@@ -330,8 +328,8 @@ int ns_guard_harassment_fit(size_t n_notes, size_t n_raters, int k,
     rc = NS_ENOMEM;
     goto out;
   }
-  for (size_t e = 0; e < n_ratings; e++)
-    if (label[e] >= 0) degn[r_note[e]]++, degu[r_rater[e]]++;
+  for (size_t e = 0, cur = 0; e < n_ratings; e++)
+    if (label[e] >= 0) degn[ns_bigraph_next_note(g, e, &cur)]++, degu[r_rater[e]]++;
   nn = ns_logit_order_rows(n_notes, degn, nid, norig);
   nu = ns_logit_order_rows(n_raters, degu, uid, uorig);
   if (lside_build(&sn, nn, degn, norig, N) || lside_build(&su, nu, degu, uorig, N)) {
@@ -342,11 +340,12 @@ int ns_guard_harassment_fit(size_t n_notes, size_t n_raters, int k,
   ** positions */
   for (size_t j = 0; j < nn; j++) degn[norig[j]] = (uint32_t)sn.off[j];
   for (size_t j = 0; j < nu; j++) degu[uorig[j]] = (uint32_t)su.off[j];
-  for (size_t e = 0; e < n_ratings; e++) {
+  for (size_t e = 0, cur = 0; e < n_ratings; e++) {
     if (label[e] < 0) continue;
     uint32_t y = (uint32_t)(label[e] > 0);
-    sn.slot[degn[r_note[e]]++] = (uint32_t)uid[r_rater[e]] << 1 | y;
-    su.slot[degu[r_rater[e]]++] = (uint32_t)nid[r_note[e]] << 1 | y;
+    int32_t n = ns_bigraph_next_note(g, e, &cur);
+    sn.slot[degn[n]++] = (uint32_t)uid[r_rater[e]] << 1 | y;
+    su.slot[degu[r_rater[e]]++] = (uint32_t)nid[n] << 1 | y;
   }
 
   nb = ns_calloc(nn * m, sizeof *nb);
@@ -409,12 +408,12 @@ int ns_guard_harassment_fit(size_t n_notes, size_t n_raters, int k,
     ns_pool_for(pool, nu, ROWS, logit_rows, &cu);
     /* mu: one damped Newton step on the rater rows' predicted sums, added
     ** in original rater order */
-    double g = 2 * p->lambda_mu * (double)N * mu, h = 2 * p->lambda_mu * (double)N;
+    double gm = 2 * p->lambda_mu * (double)N * mu, h = 2 * p->lambda_mu * (double)N;
     for (size_t u = 0; u < n_raters; u++)
-      if (uid[u] >= 0) g += mg[uid[u]], h += mg[nu + (size_t)uid[u]];
+      if (uid[u] >= 0) gm += mg[uid[u]], h += mg[nu + (size_t)uid[u]];
     double dmu = 0;
     if (h > 0) {
-      dmu = g / h; /* cap the step: Newton on a logistic can overshoot */
+      dmu = gm / h; /* cap the step: Newton on a logistic can overshoot */
       dmu = dmu > 1.0 ? 1.0 : dmu < -1.0 ? -1.0 : dmu;
       mu -= dmu;
     }

@@ -86,15 +86,13 @@ int ns_guard_harassment_label(uint8_t level, uint32_t tags) {
   return -1;
 }
 
-void ns_guard_harassment_penalty(size_t n_ratings, const int32_t *r_note,
-                                 const int32_t *r_rater, const ns_dataset *ds,
+void ns_guard_harassment_penalty(const ns_bigraph *g, const ns_dataset *ds,
                                  const uint32_t *r_src, const double *note_icpt,
-                                 size_t n_raters, double *penalty) {
-  memset(penalty, 0, n_raters * sizeof *penalty);
-  for (size_t e = 0; e < n_ratings; e++) {
-    int32_t n = r_note[e], u = r_rater[e];
-    if (n < 0 || u < 0 || (size_t)u >= n_raters || ns_r_level(ds, r_src ? r_src[e] : e) != NS_LEVEL_HELPFUL)
-      continue;
+                                 double *penalty) {
+  memset(penalty, 0, g->n_raters * sizeof *penalty);
+  for (size_t e = 0, cur = 0; e < g->n_edges; e++) {
+    int32_t n = ns_bigraph_next_note(g, e, &cur), u = g->edge_rater[e];
+    if (ns_r_level(ds, r_src ? r_src[e] : e) != NS_LEVEL_HELPFUL) continue;
     double h = note_icpt[n];
     /* every helpful rating on a note the model calls abusive costs the rater
     ** 10 x (intercept / 2); NaN (note not in the model) costs nothing */

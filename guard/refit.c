@@ -138,10 +138,7 @@ static ns_ridge_data ridge_of(const ns_guard_fit *f, const size_t *off, const ui
   d.other = f->r_rater;
   d.value = f->r_value;
   d.code_row = f->r_src;
-  if (!f->r_src && f->r_src_note) {
-    d.code_key = f->r_note;
-    d.code_shift = f->r_src_note;
-  }
+  if (!f->r_src) d.code_shift = f->r_src_note;  /* the rows are f's notes */
   d.code = f->r_meta;
   d.code_bit = NS_R_LEVEL_SHIFT;
   d.code_value = f->level_value;
@@ -164,7 +161,7 @@ static int fit_csr(const ns_guard_fit *f, const uint8_t *keep, size_t **off_out,
   uint32_t *idx;
   *off_out = NULL;
   *idx_out = NULL;
-  if (!f->r_id)
+  if (!f->r_id && f->r_note)
     return ns_ridge_csr(nn, f->n_raters, f->n_ratings, f->r_note, f->r_rater, keep, off_out,
                         idx_out);
   off = ns_calloc(nn + 1, sizeof *off);
@@ -189,7 +186,7 @@ static int fit_csr(const ns_guard_fit *f, const uint8_t *keep, size_t **off_out,
   }
   memcpy(pos, off, nn * sizeof *pos);
   for (size_t j = 0; j < f->n_ratings; j++)
-    if (!keep || keep[j]) idx[pos[ns_guard_note(f, j)]++] = f->r_id[j];
+    if (!keep || keep[j]) idx[pos[ns_guard_note(f, j)]++] = (uint32_t)ns_guard_row(f, j);
   free(pos);
   *off_out = off;
   *idx_out = idx;
@@ -198,8 +195,9 @@ static int fit_csr(const ns_guard_fit *f, const uint8_t *keep, size_t **off_out,
 
 static int check_fit(const ns_guard_fit *f) {
   if (!f || f->k < 1 || f->k > NS_GUARD_MAX_K) return NS_EINVAL;
-  if (f->n_ratings && (!f->r_note || !f->r_rater || !(f->r_value || f->r_meta)))
+  if (f->n_ratings && (!(f->r_note || f->r_graph) || !f->r_rater || !(f->r_value || f->r_meta)))
     return NS_EINVAL;
+  if (!f->r_note && f->r_graph && f->r_graph->n_notes != f->n_notes) return NS_EINVAL;
   if (f->n_notes && !f->note_icpt) return NS_EINVAL;
   if (f->n_raters && (!f->rater_icpt || !f->rater_fac)) return NS_EINVAL;
   if (f->n_ratings >= UINT32_MAX) return NS_EINVAL;

@@ -196,27 +196,130 @@ static double wilson_lower(double s, double m, double z) {
 ** larger share of the note's complaints than it has across the run.  The
 ** Wilson bound keeps notes with a handful of mentions from passing on
 ** noise. */
+/* The filter's verdict on one note from its two rows of 13 (the rule of
+** ns_guard_tag_filter). */
+static uint32_t tag_filter_note(const double *a, const double *r, const double thresholds[13],
+                                const double *base_share) {
+  double m = 0;
+  uint32_t mask = 0;
+  for (int t = 0; t < NS_N_NOT_HELPFUL_TAGS; t++) m += a[t];
+  for (int t = 0; t < NS_N_NOT_HELPFUL_TAGS; t++) {
+    int tag = NS_N_HELPFUL_TAGS + t;
+    if (tag == NS_TAG_NH_HARD_TO_UNDERSTAND) continue; /* never filters */
+    if (!(a[t] > NS_GUARD_TAG_MIN_ADJUSTED && r[t] > thresholds[t])) continue;
+    if (base_share &&
+        !(wilson_lower(a[t] / m, m, NS_GUARD_TAG_SHARE_Z) > NS_GUARD_TAG_SHARE_LIFT * base_share[t]))
+      continue;
+    mask |= NS_TAG_BIT(tag);
+  }
+  return mask;
+}
+
 void ns_guard_tag_filter(size_t n_notes, const double *adjusted, const double *ratio,
                          const double thresholds[13], const double *base_share,
                          uint32_t *fired) {
-  for (size_t n = 0; n < n_notes; n++) {
-    const double *a = adjusted + n * NS_N_NOT_HELPFUL_TAGS;
-    const double *r = ratio + n * NS_N_NOT_HELPFUL_TAGS;
-    double m = 0;
-    uint32_t mask = 0;
-    for (int t = 0; t < NS_N_NOT_HELPFUL_TAGS; t++) m += a[t];
-    for (int t = 0; t < NS_N_NOT_HELPFUL_TAGS; t++) {
-      int tag = NS_N_HELPFUL_TAGS + t;
-      if (tag == NS_TAG_NH_HARD_TO_UNDERSTAND) continue; /* never filters */
-      if (!(a[t] > NS_GUARD_TAG_MIN_ADJUSTED && r[t] > thresholds[t])) continue;
-      if (base_share &&
-          !(wilson_lower(a[t] / m, m, NS_GUARD_TAG_SHARE_Z) >
-            NS_GUARD_TAG_SHARE_LIFT * base_share[t]))
-        continue;
-      mask |= NS_TAG_BIT(tag);
-    }
-    fired[n] = mask;
+  for (size_t n = 0; n < n_notes; n++)
+    fired[n] = tag_filter_note(adjusted + n * NS_N_NOT_HELPFUL_TAGS,
+                               ratio + n * NS_N_NOT_HELPFUL_TAGS, thresholds, base_share);
+}
+
+/* Note n's two rows from its ratings [lo, hi) of f (all of them), summed
+** in rating order as tag_aggregate sums them: the same bits. */
+static void note_rows(const ns_guard_fit *f, const ns_guard_tag_scale *s, size_t lo, size_t hi,
+                      double *a, double *r) {
+  double tot = 0;
+  for (int t = 0; t < NS_N_NOT_HELPFUL_TAGS; t++) a[t] = 0;
+  for (size_t j = lo; j < hi; j++) {
+    double w = ns_guard_tag_weight(f, s, j) * (double)ns_guard_weight(f, j);
+    uint32_t tags = ns_guard_tags(f, j);
+    tot += w;
+    for (int t = 0; t < NS_N_NOT_HELPFUL_TAGS; t++)
+      if (tags & NS_TAG_BIT(NS_N_HELPFUL_TAGS + t)) a[t] += w;
   }
+  for (int t = 0; t < NS_N_NOT_HELPFUL_TAGS; t++) r[t] = tot > 0 ? a[t] / tot : NAN;
+}
+
+/* The tables path of ns_guard_tag_filter_run: ratings not grouped by note. */
+static int tag_filter_tables(const ns_guard_fit *f, const ns_guard_tag_scale *s,
+                             const uint8_t *is_crh, int pct, int share_test, uint32_t *fired) {
+  size_t nn = f->n_notes;
+  double *adj = ns_mallocn(nn * NS_N_NOT_HELPFUL_TAGS, sizeof *adj);
+  double *rat = ns_mallocn(nn * NS_N_NOT_HELPFUL_TAGS, sizeof *rat);
+  uint8_t *crh = ns_calloc(nn ? nn : 1, 1);
+  double thr[NS_N_NOT_HELPFUL_TAGS], share[NS_N_NOT_HELPFUL_TAGS];
+  int rc = NS_ENOMEM;
+  if (!adj || !rat || !crh) goto out;
+  if ((rc = ns_guard_tag_aggregate_scaled(f, s, adj, rat, NULL)) != 0) goto out;
+  for (size_t n = 0; n < nn; n++) crh[n] = is_crh[n] && !isnan(rat[n * NS_N_NOT_HELPFUL_TAGS]);
+  if ((rc = ns_guard_tag_thresholds(nn, rat, crh, pct, thr)) != 0) goto out;
+  ns_guard_tag_base_shares(nn, adj, share);
+  ns_guard_tag_filter(nn, adj, rat, thr, share_test ? share : NULL, fired);
+out:
+  free(adj), free(rat), free(crh);
+  return rc;
+}
+
+int ns_guard_tag_filter_run(const ns_guard_fit *f, const ns_guard_tag_scale *s,
+                            const uint8_t *is_crh, int pct, int share_test, uint32_t *fired) {
+  size_t nn = f->n_notes, m = 0, j = 0;
+  double thr[NS_N_NOT_HELPFUL_TAGS], share[NS_N_NOT_HELPFUL_TAGS], stot = 0;
+  double a[NS_N_NOT_HELPFUL_TAGS], r[NS_N_NOT_HELPFUL_TAGS];
+  double *rc_rows = NULL;
+  uint8_t *ones = NULL;
+  int rc = 0;
+  if (!f->r_meta || !s) return NS_EINVAL;
+  for (size_t i = 0; i < f->n_ratings; i++) {
+    size_t n = (size_t)ns_guard_note(f, i);
+    if (n >= nn) return NS_EINVAL;
+    if (i > 0 && n < (size_t)ns_guard_note(f, i - 1))
+      return tag_filter_tables(f, s, is_crh, pct, share_test, fired);
+    /* an upper bound of the rows the thresholds read */
+    if (is_crh[n] && (i == 0 || (size_t)ns_guard_note(f, i - 1) != n)) m++;
+  }
+  rc_rows = ns_mallocn(m ? m * NS_N_NOT_HELPFUL_TAGS : 1, sizeof *rc_rows);
+  ones = ns_mallocn(m ? m : 1, 1);
+  if (!rc_rows || !ones) {
+    rc = NS_ENOMEM;
+    goto out;
+  }
+  /* First the run-wide parts: the CRH notes' ratios, in note order as
+  ** ns_guard_tag_thresholds gathers them, and the base shares' sums, in
+  ** note order as ns_guard_tag_base_shares adds them (a note without
+  ** ratings adds zeros there). */
+  m = 0;
+  for (int t = 0; t < NS_N_NOT_HELPFUL_TAGS; t++) share[t] = 0;
+  for (size_t n = 0; n < nn; n++) {
+    size_t lo = j;
+    while (j < f->n_ratings && (size_t)ns_guard_note(f, j) == n) j++;
+    note_rows(f, s, lo, j, a, r);
+    for (int t = 0; t < NS_N_NOT_HELPFUL_TAGS; t++) {
+      share[t] += a[t];
+      stot += a[t];
+    }
+    if (is_crh[n] && !isnan(r[0])) {
+      memcpy(rc_rows + m * NS_N_NOT_HELPFUL_TAGS, r, sizeof r);
+      ones[m++] = 1;
+    }
+  }
+  for (int t = 0; t < NS_N_NOT_HELPFUL_TAGS; t++) share[t] = stot > 0 ? share[t] / stot : 0;
+  if (m == 0) {
+    for (int t = 0; t < NS_N_NOT_HELPFUL_TAGS; t++) thr[t] = 0.0; /* as with no CRH note */
+  } else if ((rc = ns_guard_tag_thresholds(m, rc_rows, ones, pct, thr)) != 0) {
+    goto out;
+  }
+  free(rc_rows), free(ones);
+  rc_rows = NULL, ones = NULL;
+  /* then each note's rows again as it is judged */
+  j = 0;
+  for (size_t n = 0; n < nn; n++) {
+    size_t lo = j;
+    while (j < f->n_ratings && (size_t)ns_guard_note(f, j) == n) j++;
+    note_rows(f, s, lo, j, a, r);
+    fired[n] = tag_filter_note(a, r, thr, share_test ? share : NULL);
+  }
+out:
+  free(rc_rows), free(ones);
+  return rc;
 }
 
 /* ---- incorrect filter --------------------------------------------------- */

@@ -272,3 +272,77 @@ TEST(gaussian_rater_rows_identical) {
   ns_pool_free(pool);
   free(off), free(value), free(factor), free(rater), free(i1), free(p1), free(i2), free(p2);
 }
+
+/* The view as a filter over wider spans (ns_gauss_in.take) scores as the
+** same ratings given as arrays: the spans here hold every rating twice
+** more, one of them left out by the filter (value -1 marks it). */
+typedef struct take_ctx {
+  const float *value;
+  const uint32_t *rater;
+  const size_t *off;  /* the spans: i must be in note n's */
+  int *bad_note;
+} take_ctx;
+
+static int take_kept(const void *vctx, size_t n, size_t i, float *value, uint32_t *rater) {
+  const take_ctx *c = vctx;
+  if (i < c->off[n] || i >= c->off[n + 1]) *c->bad_note = 1;
+  if (c->value[i] < 0) return 0;
+  *value = c->value[i];
+  *rater = c->rater[i];
+  return 1;
+}
+
+TEST(gaussian_take_filter_identical) {
+  enum { NOTES = 500, RATERS = 61 };
+  uint64_t st = 0x9e3779b97f4a7c15ull;
+  size_t *off = malloc((NOTES + 1) * sizeof *off), *woff = malloc((NOTES + 1) * sizeof *woff);
+  size_t m = 0, w = 0;
+  float *value = malloc(NOTES * 25 * sizeof *value), *wvalue = malloc(NOTES * 50 * sizeof *wvalue);
+  uint32_t *rater = malloc(NOTES * 25 * sizeof *rater), *wrater = malloc(NOTES * 50 * sizeof *wrater);
+  double rf[RATERS];
+  double *i1 = malloc(NOTES * sizeof *i1), *p1 = malloc(NOTES * sizeof *p1);
+  double *i2 = malloc(NOTES * sizeof *i2), *p2 = malloc(NOTES * sizeof *p2);
+  ns_pool *pool;
+  ASSERT(off && woff && value && wvalue && rater && wrater && i1 && p1 && i2 && p2);
+  for (int u = 0; u < RATERS; u++) rf[u] = (double)(rng_next(&st) % 2001) / 1000.0 - 1.0;
+  off[0] = woff[0] = 0;
+  for (size_t n = 0; n < NOTES; n++) {
+    size_t k = n == 7 ? 0 : rng_next(&st) % 25;  /* note 7: only left-out ratings */
+    for (size_t i = 0; i < k; i++, m++) {
+      rater[m] = (uint32_t)(rng_next(&st) % RATERS);
+      value[m] = (float)(rng_next(&st) % 3) / 2.0f;
+      wvalue[w] = -1, wrater[w++] = (uint32_t)(rng_next(&st) % RATERS);
+      wvalue[w] = value[m], wrater[w++] = rater[m];
+    }
+    if (n == 7) wvalue[w] = -1, wrater[w++] = 3;
+    off[n + 1] = m;
+    woff[n + 1] = w;
+  }
+  ns_gauss_in in = {NOTES, off, value, NULL, NULL, rater, RATERS, rf, 0};
+  ASSERT_OK(ns_pool_new(2, &pool));
+  ASSERT_OK(ns_gaussian_scores(&in, pool, i1, p1));
+  int bad_note = 0;
+  take_ctx tc = {wvalue, wrater, woff, &bad_note};
+  ns_gauss_in tin = {NOTES, woff, NULL, NULL, NULL, NULL, RATERS, rf, 0, take_kept, &tc};
+  ASSERT_OK(ns_gaussian_scores(&tin, pool, i2, p2));
+  ASSERT(memcmp(i1, i2, NOTES * sizeof *i1) == 0);
+  ASSERT(memcmp(p1, p2, NOTES * sizeof *p1) == 0);
+  ASSERT_NEAR(i2[7], 0.0, 0);  /* nothing kept: as a note without ratings */
+  ASSERT(isnan(p2[7]));
+  /* one thread: the same bits */
+  ASSERT_OK(ns_gaussian_scores(&tin, NULL, i2, p2));
+  ASSERT(memcmp(i1, i2, NOTES * sizeof *i1) == 0);
+  ASSERT_EQ(bad_note, 0);  /* every call named the rating's own note */
+  tin.n_raters = RATERS - 1;  /* a kept rating's rater out of range */
+  {
+    int hit = 0;
+    for (size_t j = 0; j < w; j++) hit |= wvalue[j] >= 0 && wrater[j] == RATERS - 1;
+    if (hit) ASSERT_ERR(ns_gaussian_scores(&tin, pool, i2, p2), NS_EINVAL);
+  }
+  tin.n_raters = RATERS;
+  tin.factor_of_rater = NULL;  /* the filter needs the factors per rater */
+  ASSERT_ERR(ns_gaussian_scores(&tin, pool, i2, p2), NS_EINVAL);
+  ns_pool_free(pool);
+  free(off), free(woff), free(value), free(wvalue), free(rater), free(wrater);
+  free(i1), free(p1), free(i2), free(p2);
+}

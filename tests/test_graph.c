@@ -142,9 +142,14 @@ TEST(graph_bigraph_note_order_identity) {
   ASSERT_EQ(g->rater_off[1], 2);
   ASSERT_EQ(g->rater_edges[0], 1);
   ASSERT_EQ(g->rater_edges[1], 3);
+  /* nor the note column: the notes come from note_off */
+  ASSERT(g->edge_note == NULL);
+  for (uint32_t e = 0; e < 5; e++) ASSERT_EQ(ns_bigraph_edge_note(g, e), en[e]);
   ASSERT_OK(ns_bigraph_build(3, 3, 5, er2, en2, &g2));
   ASSERT(g2->note_edges != NULL);
+  ASSERT(g2->edge_note == en2);
   for (uint32_t k = 0; k < 5; k++) ASSERT_EQ(ns_bigraph_note_edge(g2, k), want2[k]);
+  for (uint32_t e = 0; e < 5; e++) ASSERT_EQ(ns_bigraph_edge_note(g2, e), en2[e]);
   ASSERT_EQ(g2->note_off[1], 2);
   ASSERT_EQ(g2->note_off[2], 3);
   /* dropping the rater lists keeps the degrees and the note side; the
@@ -159,6 +164,57 @@ TEST(graph_bigraph_note_order_identity) {
   }
   ns_bigraph_free(g);
   ns_bigraph_free(g2);
+}
+
+/* The note of an edge without a note column, over many sample blocks:
+** notes of 0 to 700 edges (empty ones, runs of one-edge notes inside a
+** block, notes longer than a block), read at random (the sampled index)
+** and on a walk; the graph from the degrees is the same graph. */
+TEST(graph_bigraph_edge_note_sampled) {
+  enum { NN = 3000 };
+  int32_t *deg = calloc(NN, sizeof *deg);
+  int32_t *en, *er;
+  size_t ne = 0, e = 0, cur = 0;
+  ns_bigraph *g, *go;
+  ns_rng rng;
+  ns_rng_seed(&rng, 7);
+  for (size_t n = 0; n < NN; n++) {
+    double x = ns_rng_uniform(&rng);
+    /* a third empty, a third 1-3 edges, the rest up to 700 */
+    deg[n] = x < 0.33 ? 0 : x < 0.66 ? 1 + (int32_t)(ns_rng_uniform(&rng) * 3)
+                                      : (int32_t)(ns_rng_uniform(&rng) * 700);
+  }
+  deg[0] = 0, deg[NN - 1] = 0;  /* empty notes at both ends */
+  for (size_t n = 600; n < 900; n++) deg[n] = n % 2; /* many tiny ones */
+  for (size_t n = 0; n < NN; n++) ne += (size_t)deg[n];
+  en = malloc(ne * sizeof *en);
+  er = malloc(ne * sizeof *er);
+  for (size_t n = 0; n < NN; n++)
+    for (int32_t c = 0; c < deg[n]; c++, e++) en[e] = (int32_t)n, er[e] = (int32_t)(e % 97);
+  ASSERT_EQ(e, ne);
+  ASSERT(ne > 4 << NS_BIGRAPH_SAMPLE_SHIFT);
+  ASSERT_OK(ns_bigraph_build(97, NN, ne, er, en, &g));
+  ASSERT(g->edge_note == NULL && g->note_edges == NULL && g->note_sample != NULL);
+  ASSERT_OK(ns_bigraph_build_ordered(97, NN, ne, er, deg, &go));
+  ASSERT(go->edge_note == NULL && go->note_edges == NULL);
+  for (size_t n = 0; n <= NN; n++) ASSERT_EQ(go->note_off[n], g->note_off[n]);
+  for (size_t i = 0; i < ne; i++) ASSERT_EQ(go->rater_edges[i], g->rater_edges[i]);
+  for (size_t i = 0; i <= 97; i++) ASSERT_EQ(go->rater_off[i], g->rater_off[i]);
+  for (size_t i = 0; i < ne; i++) {
+    ASSERT_EQ(ns_bigraph_edge_note(g, i), en[i]);
+    ASSERT_EQ(ns_bigraph_edge_note(go, i), en[i]);
+    ASSERT_EQ(ns_bigraph_next_note(g, i, &cur), en[i]);
+  }
+  /* a walk may skip edges */
+  cur = 0;
+  for (size_t i = 3; i < ne; i += 301) ASSERT_EQ(ns_bigraph_next_note(g, i, &cur), en[i]);
+  /* degrees that do not sum to the edges */
+  ns_bigraph_free(go);
+  deg[5]++;
+  ASSERT_ERR(ns_bigraph_build_ordered(97, NN, ne, er, deg, &go), NS_EINVAL);
+  ASSERT(go == NULL);
+  ns_bigraph_free(g);
+  free(deg), free(en), free(er);
 }
 
 /* Two raters sharing one note, rater 0 the seed: the walk matrix is all 1/2,
@@ -285,7 +341,7 @@ static double farm_ring_mass(farm_graph *fg, double *inflow, double *rho, double
     M += res.mass[r];
     es += res.earned[r];
     for (uint64_t k = g->rater_off[r]; k < g->rater_off[r + 1]; k++) {
-      int32_t n = g->edge_note[g->rater_edges[k]];
+      int32_t n = ns_bigraph_edge_note(g, g->rater_edges[k]);
       if ((size_t)n >= fg->nhn) {
         inside++;
         continue;

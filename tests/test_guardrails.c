@@ -313,6 +313,77 @@ TEST(guard_tag_share_test) {
   ASSERT_EQ(fired[1], NS_TAG_BIT(NS_N_HELPFUL_TAGS + 2) | NS_TAG_BIT(NS_N_HELPFUL_TAGS + 3));
 }
 
+/* The tag filter in one call (ns_guard_tag_filter_run) gives the bits of
+** the four calls on full tables: with the ratings grouped by note (its
+** per-note path, no tables) and not (its tables path), weighted, with and
+** without the share test, with and without CRH notes. */
+TEST(guard_tag_filter_run_matches_tables) {
+  enum { NN = 400, NE = 12000 };
+  rfit r;
+  ns_rng g;
+  uint32_t *meta = malloc(NE * sizeof *meta), *gmeta = malloc(NE * sizeof *gmeta);
+  float *wt = malloc(NE * sizeof *wt), *gwt = malloc(NE * sizeof *gwt);
+  int32_t *gn = malloc(NE * sizeof *gn), *gu = malloc(NE * sizeof *gu);
+  double *adj = malloc(NN * 13 * sizeof *adj), *rat = malloc(NN * 13 * sizeof *rat);
+  uint8_t crh[NN], crh2[NN], none[NN] = {0};
+  uint32_t want[NN], got[NN];
+  size_t cnt[NN + 1] = {0}, fired_any = 0;
+  ASSERT(meta && gmeta && wt && gwt && gn && gu && adj && rat);
+  rfit_make(&r, NN, 120, NE, 1, 5);
+  ns_rng_seed(&g, 99);
+  for (size_t n = 0; n < NN; n++) {
+    r.nf[n] = 0.5 * ns_rng_normal(&g);
+    crh[n] = n % 3 == 0;
+  }
+  for (size_t e = 0; e < NE; e++) {
+    /* each note has a favourite complaint (tag n % 13), the others rarer */
+    uint32_t tags = 0;
+    for (int t = 0; t < 13; t++)
+      if (ns_rng_below(&g, 100) < ((size_t)r.rn[e] % 13 == (size_t)t ? 45u : 6u))
+        tags |= NS_TAG_BIT(NS_N_HELPFUL_TAGS + t);
+    meta[e] = tags;
+    wt[e] = e % 7 == 0 ? 0.5f : 1.0f;
+  }
+  /* the same ratings grouped by note (stable counting sort) */
+  for (size_t e = 0; e < NE; e++) cnt[r.rn[e] + 1]++;
+  for (size_t n = 0; n < NN; n++) cnt[n + 1] += cnt[n];
+  for (size_t e = 0; e < NE; e++) {
+    size_t j = cnt[r.rn[e]]++;
+    gn[j] = r.rn[e], gu[j] = r.ru[e], gmeta[j] = meta[e], gwt[j] = wt[e];
+  }
+  for (int grouped = 0; grouped < 2; grouped++) {
+    ns_guard_fit f = r.f;
+    ns_guard_tag_scale sc;
+    f.r_note = grouped ? gn : r.rn;
+    f.r_rater = grouped ? gu : r.ru;
+    f.r_meta = grouped ? gmeta : meta;
+    f.r_weight = grouped ? gwt : wt;
+    ASSERT_OK(ns_guard_tag_scale_fit(&f, &sc));
+    for (int c = 0; c < 2; c++)
+      for (int share = 0; share < 2; share++) {
+        const uint8_t *is = c ? crh : none;
+        double thr[13], base[13];
+        ASSERT_OK(ns_guard_tag_aggregate_scaled(&f, &sc, adj, rat, NULL));
+        for (size_t n = 0; n < NN; n++) crh2[n] = is[n] && !isnan(rat[n * 13]);
+        ASSERT_OK(ns_guard_tag_thresholds(NN, rat, crh2, 95, thr));
+        ns_guard_tag_base_shares(NN, adj, base);
+        ns_guard_tag_filter(NN, adj, rat, thr, share ? base : NULL, want);
+        memset(got, 0xff, sizeof got);
+        ASSERT_OK(ns_guard_tag_filter_run(&f, &sc, is, 95, share, got));
+        ASSERT(memcmp(want, got, sizeof got) == 0);
+        for (size_t n = 0; n < NN; n++) fired_any += want[n] != 0;
+      }
+  }
+  ASSERT(fired_any > 0);  /* the comparison saw verdicts, not only zeros */
+  {
+    ns_guard_fit f = r.f;
+    f.r_meta = NULL;  /* no tags to read */
+    ASSERT_ERR(ns_guard_tag_filter_run(&f, NULL, crh, 95, 0, got), NS_EINVAL);
+  }
+  free(meta), free(gmeta), free(wt), free(gwt), free(gn), free(gu), free(adj), free(rat);
+  rfit_free(&r);
+}
+
 /* ---- incorrect filter ---------------------------------------------------- */
 
 TEST(guard_incorrect_filter_tfidf) {
@@ -468,17 +539,34 @@ TEST(guard_harassment_labels_and_penalty) {
   int32_t rn[6] = {0, 3, 1, 3, 0, 2}, ru[6] = {0, 0, 1, 1, 2, 2};
   uint8_t lv[6] = {2, 2, 2, 0, 1, 2}, lr[6] = {2, 1, 0, 2, 2, 2};
   ns_dataset *ds = rows_ds(6, NULL, lv, NULL, NULL), *dr = rows_ds(6, NULL, lr, NULL, NULL);
+  ns_bigraph *g, *gs;
   ASSERT(ds && dr);
-  ns_guard_harassment_penalty(6, rn, ru, ds, NULL, hi, 3, pen);
+  ASSERT_OK(ns_bigraph_build(3, 4, 6, ru, rn, &g));
+  ASSERT(g->edge_note == rn); /* not in note order: the column is read */
+  pen[0] = pen[1] = pen[2] = -1;
+  ns_guard_harassment_penalty(g, ds, NULL, hi, pen);
   ASSERT_NEAR(pen[0], 32.5, 1e-12);
   ASSERT_NEAR(pen[1], 0, 0);
   ASSERT_NEAR(pen[2], 0, 0);
   /* the same levels read through rows in reverse order */
   uint32_t rev[6] = {5, 4, 3, 2, 1, 0};
-  ns_guard_harassment_penalty(6, rn, ru, dr, rev, hi, 3, pen);
+  ns_guard_harassment_penalty(g, dr, rev, hi, pen);
   ASSERT_NEAR(pen[0], 32.5, 1e-12);
   ASSERT_NEAR(pen[1], 0, 0);
   ASSERT_NEAR(pen[2], 0, 0);
+  /* the ratings in note order (the graph keeps no note column): rows
+  ** e0 e4 e2 e5 e1 e3 of ds */
+  int32_t sn[6] = {0, 0, 1, 2, 3, 3}, su[6] = {0, 2, 1, 2, 0, 1};
+  uint32_t srow[6] = {0, 4, 2, 5, 1, 3};
+  ASSERT_OK(ns_bigraph_build(3, 4, 6, su, sn, &gs));
+  ASSERT(gs->edge_note == NULL);
+  for (size_t e = 0; e < 6; e++) ASSERT_EQ(ns_bigraph_edge_note(gs, e), sn[e]);
+  ns_guard_harassment_penalty(gs, ds, srow, hi, pen);
+  ASSERT_NEAR(pen[0], 32.5, 1e-12);
+  ASSERT_NEAR(pen[1], 0, 0);
+  ASSERT_NEAR(pen[2], 0, 0);
+  ns_bigraph_free(g);
+  ns_bigraph_free(gs);
   ns_dataset_free(ds);
   ns_dataset_free(dr);
 }
@@ -500,17 +588,37 @@ TEST(guard_harassment_label_filter) {
   for (int n = 0; n < 9; n++) rn[e] = n, ru[e] = 10, lv[e] = 2, ts[e++] = NS_GUARD_HARASS_MIN_MS;
   rn[e] = 9, ru[e] = 11, lv[e] = 2, ts[e++] = NS_GUARD_HARASS_MIN_MS - 1;
   ns_dataset *ds = rows_ds(ne, ts, lv, tg, NULL);
+  ns_bigraph *g, *gs;
   ASSERT(ds != NULL);
-  ASSERT_OK(ns_guard_harassment_labels(ne, ds, NULL, rn, ru, 11, 12, lab));
+  ASSERT_OK(ns_bigraph_build(12, 11, ne, ru, rn, &g));
+  ASSERT(g->edge_note != NULL);
+  ASSERT_OK(ns_guard_harassment_labels(g, ds, NULL, lab));
   int kept = 0;
   for (size_t i = 0; i < ne; i++) kept += lab[i] >= 0;
   ASSERT_EQ(kept, 100);
   for (size_t i = 100; i < ne; i++) ASSERT_EQ(lab[i], -1);
+  /* the same ratings in note order (stable), read through their rows:
+  ** no note column, the same labels */
+  int32_t *sn = calloc(ne, 4), *su = calloc(ne, 4);
+  uint32_t *row = calloc(ne, 4);
+  int8_t *slab = calloc(ne, 1);
+  size_t w = 0;
+  for (int32_t n = 0; n <= 10; n++)
+    for (size_t i = 0; i < ne; i++)
+      if (rn[i] == n) sn[w] = n, su[w] = ru[i], row[w++] = (uint32_t)i;
+  ASSERT_EQ(w, ne);
+  ASSERT_OK(ns_bigraph_build(12, 11, ne, su, sn, &gs));
+  ASSERT(gs->edge_note == NULL);
+  ASSERT_OK(ns_guard_harassment_labels(gs, ds, row, slab));
+  for (size_t j = 0; j < ne; j++) ASSERT_EQ(slab[j], lab[row[j]]);
   /* a row out of the dataset */
   uint32_t *src = calloc(ne, 4);
   src[ne - 1] = (uint32_t)ne;
-  ASSERT_EQ(ns_guard_harassment_labels(ne, ds, src, rn, ru, 11, 12, lab), NS_EINVAL);
+  ASSERT_EQ(ns_guard_harassment_labels(g, ds, src, lab), NS_EINVAL);
+  ns_bigraph_free(g);
+  ns_bigraph_free(gs);
   free(rn), free(ru), free(lv), free(tg), free(ts), free(lab), free(src);
+  free(sn), free(su), free(row), free(slab);
   ns_dataset_free(ds);
 }
 
@@ -532,11 +640,13 @@ TEST(guard_harassment_fit_stationary) {
       }
   double zn[30] = {0}, zu[40] = {0}, ni[30], ui[40], mu, ni2[30];
   ns_guard_logit_params p;
+  ns_bigraph *eg, *er;
   ns_guard_logit_params_default(&p);
   p.iters = 500;
   p.tol = 1e-10;
-  ASSERT_OK(ns_guard_harassment_fit(nn, nu, 1, ne, rn, ru, lab, zn, zu, &p, NULL,
-                                    ni, NULL, ui, NULL, &mu));
+  ASSERT_OK(ns_bigraph_build(nu, nn, ne, ru, rn, &eg));
+  ASSERT(eg->edge_note == NULL);  /* note order: notes from note_off */
+  ASSERT_OK(ns_guard_harassment_fit(eg, 1, lab, zn, zu, &p, NULL, ni, NULL, ui, NULL, &mu));
   size_t npos = 0;
   for (size_t e = 0; e < ne; e++) npos += lab[e];
   double pw = (double)(ne - npos) / npos, pen = 0.15 * (double)ne / nn;
@@ -554,11 +664,21 @@ TEST(guard_harassment_fit_stationary) {
   /* thread-count invariance */
   ns_pool *pool;
   ASSERT_OK(ns_pool_new(2, &pool));
-  ASSERT_OK(ns_guard_harassment_fit(nn, nu, 1, ne, rn, ru, lab, zn, zu, &p, pool,
-                                    ni2, NULL, NULL, NULL, NULL));
+  ASSERT_OK(ns_guard_harassment_fit(eg, 1, lab, zn, zu, &p, pool, ni2, NULL, NULL, NULL, NULL));
   ASSERT_EQ(memcmp(ni, ni2, sizeof ni), 0);
+  /* the ratings in reverse order (a note column): the same optimum */
+  int32_t *rrn = calloc(ne, 4), *rru = calloc(ne, 4);
+  int8_t *rlab = calloc(ne, 1);
+  for (size_t e = 0; e < ne; e++)
+    rrn[e] = rn[ne - 1 - e], rru[e] = ru[ne - 1 - e], rlab[e] = lab[ne - 1 - e];
+  ASSERT_OK(ns_bigraph_build(nu, nn, ne, rru, rrn, &er));
+  ASSERT(er->edge_note == rrn);
+  ASSERT_OK(ns_guard_harassment_fit(er, 1, rlab, zn, zu, &p, NULL, ni2, NULL, NULL, NULL, NULL));
+  for (size_t n = 0; n < nn; n++) ASSERT_NEAR(ni2[n], ni[n], 1e-6);
   ns_pool_free(pool);
-  free(rn), free(ru), free(lab);
+  ns_bigraph_free(eg);
+  ns_bigraph_free(er);
+  free(rn), free(ru), free(lab), free(rrn), free(rru), free(rlab);
 }
 
 /* ---- low-diligence model ------------------------------------------------- */
@@ -1212,6 +1332,40 @@ TEST(guard_view_note_shift) {
   ASSERT(memcmp(a, b, sizeof a) != 0);
   fb.r_src_note = shift;
   same_tag_aggregate(&fa, &fb);
+  /* the rows' notes from a bigraph of the rows (in note order: no note
+  ** column, the engine's view of a normalized dataset) instead of r_note */
+  ns_bigraph *rg;
+  ASSERT_OK(ns_bigraph_build(NU, NN, M, cu, cn, &rg));
+  ASSERT(rg->edge_note == NULL);
+  ns_guard_fit fc = fb;
+  fc.r_note = NULL;
+  fc.r_graph = rg;
+  for (size_t j = 0; j < ne; j++) {
+    ASSERT_EQ(ns_guard_note(&fc, j), cn[id[j]]);
+    ASSERT_EQ(ns_guard_tags(&fc, j), ns_guard_tags(&fa, j));
+  }
+  ASSERT_OK(ns_guard_pseudo_bounds(&fa, &reg, NULL, &ba));
+  ASSERT_OK(ns_guard_pseudo_bounds(&fc, &reg, NULL, &bb));
+  ASSERT_EQ(memcmp(a, b, sizeof a), 0);
+  uint8_t ex[NU] = {0};
+  for (size_t u = 0; u < NU; u += 3) ex[u] = 1;
+  ASSERT_OK(ns_guard_refit_excluding(&fa, ex, &reg, 5, NULL, a));
+  ASSERT_OK(ns_guard_refit_excluding(&fc, ex, &reg, 5, NULL, b));
+  ASSERT_EQ(memcmp(a, b, NN * sizeof *a), 0);
+  same_tag_aggregate(&fa, &fc);
+  double dn[2][NN];
+  ns_guard_diligence_params dp;
+  ns_guard_diligence_params_default(&dp);
+  ns_guard_diligence_out da = {dn[0], NULL, NULL, NULL, {0}, {0}};
+  ns_guard_diligence_out db = {dn[1], NULL, NULL, NULL, {0}, {0}};
+  ASSERT_OK(ns_guard_diligence_fit_view(&fa, NULL, uf, &dp, NULL, &da));
+  ASSERT_OK(ns_guard_diligence_fit_view(&fc, NULL, uf, &dp, NULL, &db));
+  ASSERT(da.passes[2] > 0);
+  ASSERT_EQ(memcmp(dn[0], dn[1], sizeof dn[0]), 0);
+  /* a graph of other notes than the fit's is refused */
+  fc.n_notes = NN - 1;
+  ASSERT_ERR(ns_guard_pseudo_bounds(&fc, &reg, NULL, &bb), NS_EINVAL);
+  ns_bigraph_free(rg);
   free(src), free(id), free(meta), free(cn), free(cu);
 }
 

@@ -555,6 +555,78 @@ TEST(pipeline_cw_codes_fallback) {
   ns__cw_free(NULL);
 }
 
+/* Flags ranked over a scope (ns__scope_ix, a small scorer's): edge e's
+** byte is flags[its rank among the scope's edges]; an edge outside the
+** scope reads 0 on every bit and takes no write; the run's accessors and
+** masks go through the index. */
+TEST(pipeline_scope_ranked_flags) {
+  enum { NE = 200 };
+  uint64_t bits[(NE + 63) / 64] = {0};
+  uint32_t base[(NE + 63) / 64];
+  uint8_t fl[NE], dense[NE] = {0};
+  size_t nin = 0;
+  ns__scope_ix six = {bits, base};
+  ns__run run;
+  /* scope: every third edge and the whole second word (64..127) */
+  for (size_t e = 0; e < NE; e++)
+    if (e % 3 == 0 || (e >= 64 && e < 128)) bits[e >> 6] |= UINT64_C(1) << (e & 63);
+  for (size_t w = 0; w < (NE + 63) / 64; w++) {
+    base[w] = (uint32_t)nin;
+    nin += (size_t)ns__popcount64(bits[w]);
+  }
+  ASSERT_EQ(nin, 67 - 21 + 64);  /* 67 multiples of 3 below 200, 21 of them in 64..127 */
+  memset(fl, NS__EF_SCOPE, nin);
+  for (size_t e = 0, r = 0; e < NE; e++) {
+    int in = e % 3 == 0 || (e >= 64 && e < 128);
+    ASSERT_EQ(ns__six_has(&six, e), in);
+    if (in) ASSERT_EQ(ns__six_pos(&six, e), r++);
+    if (in) dense[e] = NS__EF_SCOPE;
+  }
+  memset(&run, 0, sizeof run);
+  run.n_r = NE;
+  run.flags = fl;
+  run.six = &six;
+  /* the same writes on the ranked and a dense array read the same */
+  for (size_t e = 0; e < NE; e++) {
+    int on = e % 5 == 0, in = ns__in_scope(&run, e);
+    ns__rf_put(&run, e, NS__EF_R1, on);
+    if (in) ns__ef_put(dense, e, NS__EF_R1, on);
+    ns__rf_put(&run, e, NS__EF_R2, e % 2);
+    if (in) ns__ef_put(dense, e, NS__EF_R2, (int)(e % 2));
+  }
+  ns__rf_put(&run, 1, NS__EF_R1, 0);  /* outside: nothing to clear */
+  ns__emask m = ns__run_mask(&run, NS__EF_R2), md = {dense, NS__EF_R2, NULL};
+  for (size_t e = 0; e < NE; e++) {
+    ASSERT_EQ(ns__edge_r1(&run, e), ns__ef_get(dense, e, NS__EF_R1));
+    ASSERT_EQ(ns__edge_r2(&run, e), ns__ef_get(dense, e, NS__EF_R2));
+    ASSERT_EQ(ns__emask_on(m, e), ns__emask_on(md, e));
+    ASSERT_EQ(ns__in_scope(&run, e), ns__ef_get(dense, e, NS__EF_SCOPE));
+  }
+  ASSERT(ns__edge_r1(&run, 0) && !ns__edge_r1(&run, 5) && ns__edge_r2(&run, 65));
+  ASSERT(!ns__edge_r2(&run, 1) && !ns__emask_on(m, 1));  /* outside: every bit 0 */
+  ASSERT_EQ(fl[nin - 1], NS__EF_SCOPE);  /* edge 198: even, not a multiple of 5 */
+  /* the iterator: the scope's edges in order with their ranks; without an
+  ** index, every edge with p = e */
+  {
+    size_t r = 0, last = 0, all = 0;
+    for (ns__edge_it it = ns__edges(&six, NE); ns__edge_next(&it);) {
+      ASSERT(ns__six_has(&six, it.e));
+      ASSERT_EQ(it.p, r);
+      ASSERT(r == 0 || it.e > last);
+      last = it.e, r++;
+    }
+    ASSERT_EQ(r, nin);
+    ASSERT_EQ(last, 198);
+    for (ns__edge_it it = ns__edges(NULL, NE); ns__edge_next(&it);) {
+      ASSERT_EQ(it.e, all);
+      ASSERT_EQ(it.p, all);
+      all++;
+    }
+    ASSERT_EQ(all, NE);
+    ASSERT(!ns__emask_at(m, ns__six_pos(&six, 0)) && ns__emask_at(NS__EMASK_ALL, 7));
+  }
+}
+
 /* The flag bits of one byte are independent; a mask reads one bit (flags
 ** NULL: every edge); the run's accessors read its own array; the round-2
 ** weight is the coded coordination weight on the edges round 2 may use. */
@@ -844,16 +916,30 @@ TEST(pipeline_cancel) {
 static int check_edges(const ns_dataset *ds, size_t *n_edges, int *note_list) {
   ns__run run;
   int per_edge;
+  size_t cur = 0;
   memset(&run, 0, sizeof run);
   run.ds = ds;
   ASSERT_OK(ns__run_prepare(&run));
   per_edge = run.r_src != NULL;
   ASSERT((run.r_src == NULL) != (run.note_src == NULL));
+  /* a note column only when the edges are out of note order */
+  ASSERT((run.r_note == NULL) == (run.g->note_edges == NULL));
+  ASSERT(run.g->edge_note == run.r_note);
   for (size_t e = 0; e < run.n_r; e++) {
     size_t i = ns__r_src(&run, e);
-    int64_t id = ds->r_note_id ? ds->r_note_id[i] : -1;
+    int32_t n = ns__edge_note(&run, e);
+    int64_t id = -1;
     ASSERT(i < ds->n_ratings);
-    if (ds->r_note_id) ASSERT_EQ(id, run.note_id[run.r_note[e]]);
+    ASSERT(n >= 0 && (size_t)n < run.n_notes);
+    ASSERT_EQ(ns__edge_note_walk(&run, e, &cur), n);
+    ASSERT_EQ(ns__r_src_n(&run, e, n), i);
+    if (ds->r_note_id) {
+      id = ds->r_note_id[i];
+    } else {
+      for (size_t k = 0; k < ds->n_note_runs; k++)
+        if (ds->r_note_run_off[k] <= i && i < ds->r_note_run_off[k + 1]) id = ds->r_note_run_id[k];
+    }
+    ASSERT_EQ(id, run.note_id[n]);
     ASSERT_EQ(ds->r_rater[i], run.r_rater[e]);
     if (e) ASSERT(i > ns__r_src(&run, e - 1));  /* edges keep the ds order */
   }
@@ -864,8 +950,9 @@ static int check_edges(const ns_dataset *ds, size_t *n_edges, int *note_list) {
 }
 
 /* The run's edges of a normalized dataset are in note order, each note's
-** one block of consecutive ratings: neither the ds index per edge nor the
-** bigraph's note list is stored.  Any other order keeps both. */
+** one block of consecutive ratings: neither the ds index per edge, nor a
+** note per edge, nor the bigraph's note list is stored.  Any other order
+** keeps all three (a rating dropped inside a block: the ds index only). */
 TEST(pipeline_edges_note_order) {
   ns_dataset *ds = two_camps();
   size_t ne;
