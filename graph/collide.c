@@ -10,23 +10,29 @@
 **  1. Layout, in passes over the scope ratings note by note (sequential
 **     over the edges).  Scope notes are sorted by (post, note) so a post's
 **     notes are adjacent; T[u] = distinct scope posts of rater u.  Only
-**     raters with T > min_t are laid out (a pair collides on at most
-**     min(T_a, T_b) posts): each event's eligible raters in ascending
-**     index -- 4 bytes per eligible scope rating, nothing per rater.
+**     raters with T > min_t are eligible (a pair collides on at most
+**     min(T_a, T_b) posts).  When the edges are in note order, ascending
+**     by rater within a note (a scoring run's), and no per-note level
+**     filter applies, the edges are the event lists ("direct") and nothing
+**     more is built; otherwise each event's eligible raters are listed in
+**     ascending index (4 bytes per eligible scope rating).
 **  2. Pairs.  For each eligible rater a, its scope ratings (the bigraph's
-**     rater list) by scope position, so by post; a's place in each event
-**     list is found by binary search, and a is paired with the next
-**     `neighbours` eligible raters of the event (all of them when the
-**     event is small).  Counts are per rater a in a dense per-thread array
+**     rater list) by scope position, so by post; a is paired with the next
+**     `neighbours` eligible raters of each of its events (all of them when
+**     the event is small): direct, the note's later edges of a's value
+**     whose rater is eligible; else the list after a's place, found by
+**     binary search.  Counts are per rater a in a dense per-thread array
 **     (a post with several notes of a is deduplicated in a small buffer),
 **     so no pair hash map is ever built.  The neighbourhood bound keeps the
 **     work at O(ratings x neighbours) where enumerating every pair of a
-**     popular note is quadratic; it can only lower a count.  The event
-**     lists are freed before the per-chunk pairs are gathered.
+**     popular note is quadratic; it can only lower a count.  Any lists are
+**     freed once counted.
 **
 ** Who calls it: graph/qclique.c and graph/coord.c (internal, collide.h).
-** Threads: the pair count fans out on the pool with per-chunk outputs merged
-** in chunk order, so the result is the same for every thread count.
+** Threads: the pair count fans out on the pool; each chunk's pairs are
+** appended in chunk order as soon as the chunks before it are in (and
+** freed), so the result is the same for every thread count and the pairs
+** are not held twice.
 */
 #include "collide.h"
 
