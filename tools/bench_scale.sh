@@ -113,8 +113,8 @@ section=$(
   echo "|---|---|---|---|---|---|---|---|---|---|"
   printf "%s" "$rows_stage"
   echo
-  echo "The stage columns are Core's path; the other scorers run after Core's statuses, and their"
-  echo "time is in no column above (per scorer, from --stats):"
+  echo "The stage columns are Core's path; the other scorers run between Core's guardrails and the"
+  echo "meta rules, and their time is in no column above (per scorer, from --stats):"
   echo
   echo "| ratings | scorers |"
   echo "|---|---|"
