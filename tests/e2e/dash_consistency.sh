@@ -89,12 +89,31 @@ for _ in $(seq 1 900); do   # at least 3 scheduled runs published
   [ "$n" -ge $((runs + 3)) ] && break
   sleep 0.2
 done
-for _ in $(seq 1 900); do   # and at least one refresh
+# and at least one refresh.  A refresh refits only notes whose ratings came
+# after the base run, so one must fall between a POST and the next scheduled
+# run: with both every 0.3 s they can lock in step, every change absorbed by
+# a run first.  So while waiting, a chunk goes in again every second (its
+# original and flipped ratings by turns: real changes), out of step with
+# the runs.
+chunks=("$T"/chunk.0[0-5].tsv)
+k=0
+for i in $(seq 1 900); do
   refreshed=$(curl -s "$URL/metrics" | awk '/^notescore_refreshed_notes_total/ {print $2}')
   [ "${refreshed:-0}" -gt 0 ] && break
+  if [ $((i % 5)) = 0 ]; then
+    c=${chunks[$((k % ${#chunks[@]}))]}
+    [ $((k / ${#chunks[@]} % 2)) = 0 ] || c=$c.flip
+    k=$((k + 1))
+    curl -s -o /dev/null -H "Content-Type: text/tab-separated-values" --data-binary @"$c" \
+      "$URL/v1/ratings" || true
+  fi
   sleep 0.2
 done
-[ "${refreshed:-0}" -gt 0 ] || { echo >&2 "serve refreshed no note: the test lost its refresh half"; exit 1; }
+[ "${refreshed:-0}" -gt 0 ] || {
+  echo >&2 "serve refreshed no note: the test lost its refresh half; serve's log ends:"
+  tail -n 20 "$T/serve.log" >&2
+  exit 1
+}
 serve_stop
 touch "$T/stop"
 
