@@ -1321,6 +1321,8 @@ static int same_fit_as_core(const ns__run *core, const ns__scorer_spec *sp, cons
   return 1;
 }
 
+static int gauss_topic(const ns__run *core, ns__run *sub);
+
 /* A scorer beside Core, on its scope of the Core run's arrays: round 1 ->
 ** provisional -> helpfulness -> round 2 -> guardrails -> scorer chain with
 ** its constants, into its slot of sc's rows.  Round-1-only scorers (topic,
@@ -1362,13 +1364,18 @@ static int run_sub_scorer(ns__run *core, const ns__scorer_spec *sp, ns_scores *s
     sub.icpt2 = sub.icpt1, sub.fac2 = sub.fac1, sub.ricpt2 = sub.ricpt1;
     sub.icpt1 = sub.fac1 = sub.ricpt1 = NULL;
     memcpy(sub.rfac2, sub.rfac1, sub.n_part * (size_t)sub.k * sizeof *sub.rfac2);
-    for (size_t e = 0, cur = 0; e < sub.n_r; e++) {
-      ns__rf_put(&sub, e, NS__EF_R2, ns__edge_r1(&sub, e));
-      if (ns__edge_r1(&sub, e)) sub.n_final_round[ns__edge_note_walk(&sub, e, &cur)]++;
+    if (sp->kind == NS__KIND_GAUSSIAN) {
+      /* GaussianTopicScorer: that fit was its prescoring */
+      if ((rc = gauss_topic(core, &sub)) != 0) goto out;
+    } else {
+      for (size_t e = 0, cur = 0; e < sub.n_r; e++) {
+        ns__rf_put(&sub, e, NS__EF_R2, ns__edge_r1(&sub, e));
+        if (ns__edge_r1(&sub, e)) sub.n_final_round[ns__edge_note_walk(&sub, e, &cur)]++;
+      }
+      /* final scoring still runs its guardrails on those ratings
+      ** (mf_base_scorer.py:1119-1125: only the rep-filter is skipped) */
+      if ((rc = ns__guardrails(&sub)) != 0) goto out;
     }
-    /* final scoring still runs its guardrails on those ratings
-    ** (mf_base_scorer.py:1119-1125: only the rep-filter is skipped) */
-    if ((rc = ns__guardrails(&sub)) != 0) goto out;
   } else {
     if ((rc = ns__helpfulness(&sub)) != 0) goto out;
     drop_help_state(&sub);
@@ -1435,7 +1442,7 @@ static int gauss_take(const void *vctx, size_t n, size_t x, float *value, uint32
 }
 
 static int gauss_scores(const ns__run *core, ns__emask use, const uint8_t *drop_rater,
-                        double *icpt, double *phi) {
+                        double bw, double *icpt, double *phi) {
   size_t nn = core->n_notes;
   int k = core->k, rc = NS_ENOMEM;
   size_t *off = ns_mallocn(nn + 1, sizeof *off);
@@ -1446,7 +1453,7 @@ static int gauss_scores(const ns__run *core, ns__emask use, const uint8_t *drop_
     /* no author rating: the pinned reference adds none (gaussian.h) */
     /* the factor per rater (Core's first factor column), not per rating */
     ns_gauss_in in = {nn, off, NULL, NULL, NULL, NULL, core->n_part, core->rfac2, (size_t)k,
-                      gauss_take, &gv};
+                      gauss_take, &gv, bw};
     rc = ns_gaussian_scores(&in, core->pool, icpt, phi);
   }
   /* a note without ratings here has no score */
@@ -1464,8 +1471,9 @@ out:
 }
 
 /* icpt = the Gaussian scores of sub's ratings without those of the raters
-** in drop (NULL: none), or a copy of sub's when none of them rated. */
-static int gauss_without(const ns__run *core, const ns__run *sub, const uint8_t *drop,
+** in drop (NULL: none), or a copy of sub's when none of them rated; bw the
+** CRH bandwidth (0 = default).  core holds the rater factors (rfac2). */
+static int gauss_without(const ns__run *core, const ns__run *sub, const uint8_t *drop, double bw,
                          double *icpt, double *phi) {
   int any = 0;
   for (size_t e = 0; drop && e < sub->n_r && !any; e++) any = ns__edge_r2(sub, e) && drop[sub->r_rater[e]];
@@ -1473,7 +1481,7 @@ static int gauss_without(const ns__run *core, const ns__run *sub, const uint8_t 
     memcpy(icpt, sub->icpt2, sub->n_notes * sizeof *icpt);
     return 0;
   }
-  return gauss_scores(core, ns__run_mask(sub, NS__EF_R2), drop, icpt, phi);
+  return gauss_scores(core, ns__run_mask(sub, NS__EF_R2), drop, bw, icpt, phi);
 }
 
 static int run_gaussian(const ns__run *core, const ns__scorer_spec *sp, ns_scores *sc) {
@@ -1509,7 +1517,9 @@ static int run_gaussian(const ns__run *core, const ns__scorer_spec *sp, ns_score
   }
   for (size_t e = 0, cur = 0; e < sub.n_r; e++)
     if (ns__edge_r2(&sub, e)) sub.n_final_round[ns__edge_note_walk(&sub, e, &cur)]++;
-  if ((rc = gauss_scores(core, ns__run_mask(&sub, NS__EF_R2), NULL, sub.icpt2, phi)) != 0) goto out;
+  if ((rc = gauss_scores(core, ns__run_mask(&sub, NS__EF_R2), NULL, sp->crh_bandwidth, sub.icpt2,
+                         phi)) != 0)
+    goto out;
   memcpy(sub.fac2, phi, nn * sizeof *phi);  /* k = 1 columns (first factor) */
   if (k > 1)
     for (size_t n = nn; n-- > 0;) {
@@ -1525,9 +1535,11 @@ static int run_gaussian(const ns__run *core, const ns__scorer_spec *sp, ns_score
   if (sub.p->guardrails) {
     /* NoHighVol / NoCorrelated: the Gaussian scores without those raters */
     /* (without such raters among its ratings the rerun is the score) */
-    if ((rc = gauss_without(core, &sub, core->hv_raters, sub.g_icpt_nohv, phi)) != 0) goto out;
+    if ((rc = gauss_without(core, &sub, core->hv_raters, sp->crh_bandwidth, sub.g_icpt_nohv, phi)) != 0)
+      goto out;
     for (size_t u = 0; u < np; u++) corr[u] = core->qclique_id && core->qclique_id[u] > 0;
-    if ((rc = gauss_without(core, &sub, corr, sub.g_icpt_nocorr, phi)) != 0) goto out;
+    if ((rc = gauss_without(core, &sub, corr, sp->crh_bandwidth, sub.g_icpt_nocorr, phi)) != 0)
+      goto out;
   }
   {
     note_ctx c = {&sub, 1, sc, captured};
@@ -1537,6 +1549,64 @@ static int run_gaussian(const ns__run *core, const ns__scorer_spec *sp, ns_score
 out:
   state_free(&sub);
   free(captured), free(corr), free(phi);
+  return rc;
+}
+
+/* GaussianTopicScorer (gaussian_topic_scorer.py; gaussian_scorer.py
+** _score_notes_and_users, lines 678-975, with useReputation=False): sub has
+** just run its prescoring, the topic's MF round 1 (its arrays moved to
+** round 2's), and this replaces that fit's verdict by the Gaussian's on
+** the same rater factors.  Its ratings: the topic's (sub's scope) on notes
+** with >= 5 of them (_prepare_data_for_scoring), by raters with both an
+** intercept and a factor in the MF fit (lines 715-724) -- no helpfulness
+** filter.  The note factor is the MF one: the reference refits the notes
+** on those ratings with the raters frozen from the same fit (lines
+** 860-895), which leaves a note the fit already had where it was; a note
+** the fit lacked falls back to the empirical phi, as there.  NoHighVol /
+** NoCorrelated are the Gaussian again without those raters (score_final,
+** lines 1020-1085); the tag, incorrect and low-diligence verdicts come from
+** the guardrails on its ratings with the MF fit's parameters. */
+static int gauss_topic(const ns__run *core, ns__run *sub) {
+  const ns__scorer_spec *sp = sub->spec;
+  size_t nn = sub->n_notes, np = sub->n_part;
+  int k = sub->k, rc = NS_ENOMEM;
+  double *phi = nan_array(nn);
+  uint8_t *corr = ns_calloc(np ? np : 1, 1);
+  sub->g_icpt_nocorr = nan_array(nn);
+  if (!phi || !corr || !sub->g_icpt_nocorr) goto out;
+  for (size_t e = 0, cur = 0; e < sub->n_r; e++) {
+    int32_t u = sub->r_rater[e], n = ns__edge_note_walk(sub, e, &cur);
+    int in = ns__in_scope(sub, e) && sub->sc_ratings[n] >= sub->p->min_ratings_note &&
+             !isnan(sub->ricpt2[u]) && !isnan(sub->rfac2[(size_t)u * k]);
+    ns__rf_put(sub, e, NS__EF_R2, in);
+    if (in) sub->n_final_round[n]++;
+  }
+  /* sub is its own "core" here: its rfac2 holds the MF fit's factors */
+  if ((rc = gauss_scores(sub, ns__run_mask(sub, NS__EF_R2), NULL, sp->crh_bandwidth, sub->icpt2,
+                         phi)) != 0)
+    goto out;
+  for (size_t n = 0; n < nn; n++) {
+    if (isnan(sub->icpt2[n])) {
+      /* not in the Gaussian's ratings: the reference has no row for it */
+      for (int d = 0; d < k; d++) sub->fac2[n * k + d] = NAN;
+    } else if (isnan(sub->fac2[n * k])) {
+      sub->fac2[n * k] = phi[n];
+      for (int d = 1; d < k; d++) sub->fac2[n * k + d] = 0;
+    }
+  }
+  sub->mu2 = sub->mu1;
+  sub->gauss = 1;
+  if ((rc = ns__guardrails(sub)) != 0) goto out;
+  if (sub->p->guardrails) {
+    if ((rc = gauss_without(sub, sub, core->hv_raters, sp->crh_bandwidth, sub->g_icpt_nohv, phi)) != 0)
+      goto out;
+    for (size_t u = 0; u < np; u++) corr[u] = core->qclique_id && core->qclique_id[u] > 0;
+    if ((rc = gauss_without(sub, sub, corr, sp->crh_bandwidth, sub->g_icpt_nocorr, phi)) != 0)
+      goto out;
+  }
+  rc = 0;
+out:
+  free(phi), free(corr);
   return rc;
 }
 
@@ -1550,8 +1620,9 @@ out:
 ** one group model keeps a note (captures >= 0.51) -- and only raters of its
 ** own group; a topic model only notes of its topic. */
 static int small_scorer(const ns__scorer_spec *sp) {
-  return sp->kind == NS__KIND_MF &&
-         (sp->slot == NS_MODEL_GROUP || sp->slot == NS_MODEL_MULTI_GROUP || sp->slot == NS_MODEL_TOPIC);
+  /* (the Gaussian topic scorer too: its prescoring is a topic MF fit) */
+  if (sp->kind == NS__KIND_GAUSSIAN) return sp->slot == NS_MODEL_TOPIC;
+  return sp->slot == NS_MODEL_GROUP || sp->slot == NS_MODEL_MULTI_GROUP || sp->slot == NS_MODEL_TOPIC;
 }
 
 /* Progress weight of a scorer run on its own (the big MF and Gaussian
@@ -1986,7 +2057,7 @@ static int pipeline_run(const ns_dataset *ds, ns_dataset *take, const ns_params 
   for (int i = 1; i < ns__n_scorers; i++) {
     const ns__scorer_spec *sp = &ns__scorers[i];
     double t0 = ns_monotonic_s();
-    if (sp->kind != NS__KIND_GAUSSIAN) continue;
+    if (sp->kind != NS__KIND_GAUSSIAN || small_scorer(sp)) continue;
     if (CANCELED()) { rc = NS_ECANCELED; goto out; }
     progress(&clk, sp->name, scorer_weight(sp));
     if (sp->slot == NS_MODEL_GAUSSIAN_CORE_WITH_TOPICS && !any_topic &&

@@ -143,6 +143,9 @@ enum ns__topic_mode {
   NS__TOPICS_EXCLUDE,       /* notes with a topic are out (Core, Gaussian) */
   NS__TOPICS_ONLY           /* only notes of spec->topic (topic scorers) */
 };
+/* NS__KIND_GAUSSIAN with slot NS_MODEL_TOPIC is the GaussianTopicScorer:
+** its prescoring is the topic's MF scorer (round 1 only, the spec's MF
+** constants), whose rater factors the Gaussian then reads. */
 enum ns__scorer_kind { NS__KIND_MF = 0, NS__KIND_GAUSSIAN };
 #define NS__SLOT_CORE (-1)  /* the scorer fills ns_note_score's Core fields */
 
@@ -178,6 +181,8 @@ typedef struct ns__scorer_spec {
                              ** CRHSuperThreshold / ElevatedCRHInertia) */
   uint8_t stable_init;       /* useStableInitialization: round 1 starts from
                              ** a fit on modelingGroup 13's notes */
+  double crh_bandwidth;      /* Gaussian: the CRH pass's kernel bandwidth,
+                             ** 0 = the default 0.1 (ns_gauss_in) */
 } ns__scorer_spec;
 
 extern const ns__scorer_spec ns__scorers[];

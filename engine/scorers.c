@@ -91,10 +91,17 @@ const ns__scorer_spec ns__scorers[] = {
     TOPIC(NS_TOPIC_GAZA_CONFLICT, "GazaConflict"),
     TOPIC(NS_TOPIC_MESSI_RONALDO, "MessiRonaldo"),
     TOPIC(NS_TOPIC_SCAMS, "Scams"),
-    /* InDimensionTwo: useGlobalIntercept=False, userInterceptLambda=5 */
-    {"MFTopicScorer_InDimensionTwo", NS__KIND_MF, NS_MODEL_TOPIC, 0, 1, NAN, 0, NS__TOPICS_ONLY,
-     NS_TOPIC_IN_DIMENSION_TWO, BASE, .min_minority = 0, .round1_only = 1, .n_confidence = 4,
-     .no_mu = 1, .l_iu = 5},
+    /* InDimensionTwo: the final run scores it with a GaussianTopicScorer
+    ** (run_scoring.py:175-186, gaussian_topic_scorer.py) on the rater
+    ** factors of its prescoring, the MFTopicScorer with
+    ** useGlobalIntercept=False, userInterceptLambda=5 (round 1 only, no
+    ** helpfulness filter).  CRH bandwidth 0.05; confident with > 0 raters on
+    ** each side.  Its thresholds are GaussianTopicScorer's defaults, which
+    ** are BASE's; GaussianScorer leaves firm reject and the net-helpful
+    ** minima at None. */
+    {"GaussianTopicScorer_InDimensionTwo", NS__KIND_GAUSSIAN, NS_MODEL_TOPIC, 0, 1, NAN, 0,
+     NS__TOPICS_ONLY, NS_TOPIC_IN_DIMENSION_TWO, BASE, .min_minority = 0, .net_rules = 0,
+     .round1_only = 1, .n_confidence = 0, .no_mu = 1, .l_iu = 5, .crh_bandwidth = 0.05},
     /* gaussian_scorer.py:146-189: coverage groups, capture 0.5 */
     {"GaussianScorer", NS__KIND_GAUSSIAN, NS_MODEL_GAUSSIAN, COVERAGE_GROUPS, 1, 0.5, 0,
      NS__TOPICS_EXCLUDE, 0, BASE, .crh = 0.51, .crnh = -0.5, .crnh_mult = 0, .nm_crnh = -0.6,

@@ -255,6 +255,7 @@ static double gauss_pass_score(const gauss_pass *p, const double *rows, const g_
 
 typedef struct gauss_ctx {
   const ns_gauss_in *in;
+  gauss_pass crh;               /* pass_crh with the caller's bandwidth */
   double *icpt, *phi;
   double *rows_crh, *rows_crnh; /* per row (rater indexes given), else NULL */
   const uint32_t *row;          /* per rater: its row, NO_RATER = absent */
@@ -269,7 +270,7 @@ static void rows_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
   gauss_ctx *c = vctx;
   (void)chunk;
   for (size_t r = begin; r < end; r++) {
-    kernel_row(&pass_crh, c->fac[r], c->rows_crh + r * (size_t)pass_crh.np);
+    kernel_row(&c->crh, c->fac[r], c->rows_crh + r * (size_t)c->crh.np);
     kernel_row(&pass_crnh, c->fac[r], c->rows_crnh + r * (size_t)pass_crnh.np);
   }
 }
@@ -298,7 +299,7 @@ static void gauss_chunk(void *vctx, size_t chunk, size_t begin, size_t end) {
     double author = in->author_factor ? in->author_factor[n] : NAN;
     double phi_crnh;
     /* The synthetic author rating belongs to the CRH pass only. */
-    double crh = gauss_pass_score(&pass_crh, c->rows_crh, buf, m, author, &c->phi[n]);
+    double crh = gauss_pass_score(&c->crh, c->rows_crh, buf, m, author, &c->phi[n]);
     double crnh = -gauss_pass_score(&pass_crnh, c->rows_crnh, buf, m, NAN, &phi_crnh);
     /* gaussian_scorer.py:637-641: the CRNH score wins only when strictly
     ** larger in magnitude (so +0.0 when both passes lack kernel mass). */
@@ -375,6 +376,11 @@ int ns_gaussian_scores(const ns_gauss_in *in, ns_pool *pool, double *icpt, doubl
   memset(&c, 0, sizeof c);
   atomic_init(&c.rc, 0);
   c.in = in;
+  c.crh = pass_crh;
+  /* GaussianParams(bandwidth=b) is the CRH defaults but for the bandwidth
+  ** (gaussianCrhParams = GaussianParams(), constants.py:147-163), so only
+  ** sigma changes: a narrower kernel reads the raters nearer each point */
+  if (in->crh_bandwidth > 0.0) c.crh.sigma = in->crh_bandwidth;
   c.icpt = icpt;
   c.phi = phi;
   for (size_t n = 0; n < in->n_notes; n++)

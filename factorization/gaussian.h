@@ -64,6 +64,10 @@ typedef struct ns_gauss_in {
   ** concurrently. */
   int (*take)(const void *take_ctx, size_t n, size_t i, float *value, uint32_t *rater);
   const void *take_ctx;
+  /* The CRH pass's kernel bandwidth (GaussianParams.bandwidth of crhParams);
+  ** 0 = the constants.py default 0.1.  GaussianTopicScorer_InDimensionTwo
+  ** passes 0.05 (run_scoring.py:178-186).  The CRNH pass keeps 0.2. */
+  double crh_bandwidth;
 } ns_gauss_in;
 
 /* Per note: icpt[n] the Gaussian intercept (0 for a note without ratings,

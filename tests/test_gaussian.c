@@ -154,6 +154,49 @@ TEST(gaussian_author_rating_crh_only) {
   ASSERT(memcmp(phi, phi0, sizeof phi) == 0);
 }
 
+/* The CRH bandwidth (GaussianTopicScorer_InDimensionTwo's 0.05): the
+** expected values come from the same independent script at sigma 0.05.  The
+** CRNH pass keeps 0.2, so a CRNH-decided note does not move; 0 is the 0.1
+** default, bit for bit. */
+TEST(gaussian_crh_bandwidth) {
+  gset s = {0};
+  double f[16], icpt[3], phi[3], icpt0[3], phi0[3], icpt_d[3], phi_d[3];
+  float all_h[16], half[16];
+  /* raters in two clusters and two near 0, which rate it NOT_HELPFUL */
+  static const double fc[10] = {-0.6, -0.55, -0.5, -0.45, 0.45, 0.5, 0.55, 0.6, 0.0, 0.05};
+  static const float vc[10] = {1, 1, 1, 0.5f, 1, 1, 0.5f, 1, 0, 0};
+  spread16(f);
+  for (int i = 0; i < 16; i++) {
+    all_h[i] = 1;
+    half[i] = f[i] < 0 ? 1 : 0;
+  }
+  gs_note(&s, 16, all_h, f, NAN);
+  gs_note(&s, 16, half, f, NAN);
+  gs_note(&s, 10, vc, fc, NAN);
+  ns_gauss_in in = {s.n_notes, s.off, s.value, s.factor, NULL};
+  ASSERT_OK(ns_gaussian_scores(&in, NULL, icpt_d, phi_d));
+  in.crh_bandwidth = 0.1;
+  ASSERT_OK(ns_gaussian_scores(&in, NULL, icpt0, phi0));
+  ASSERT(memcmp(icpt_d, icpt0, sizeof icpt0) == 0);
+  in.crh_bandwidth = 0.05;
+  ASSERT_OK(ns_gaussian_scores(&in, NULL, icpt, phi));
+  /* helpful everywhere: the narrower kernel, less smoothing, 0.59323 ->
+  ** 0.58769 */
+  ASSERT_NEAR(icpt0[0], 0.593233271902497, 1e-9);
+  ASSERT_NEAR(icpt[0], 0.5876927178322183, 1e-9);
+  /* one side only: the CRNH pass (bandwidth 0.2) decides both times */
+  ASSERT(memcmp(&icpt[1], &icpt0[1], sizeof(double)) == 0);
+  ASSERT_NEAR(icpt[1], -0.3679699809385644, 1e-9);
+  /* the clusters: at 0.1 the CRH pass wins (0.39960); at 0.05 no rater is
+  ** within reach of -0.92 (0.32 away, 6.4 sigma), the CRH pass lacks
+  ** kernel mass there and scores 0, and the CRNH pass's -0.29806 wins */
+  ASSERT_NEAR(icpt0[2], 0.39959811061747097, 1e-9);
+  ASSERT_NEAR(icpt[2], -0.29806480606585906, 1e-9);
+  /* phi does not depend on the kernel */
+  ASSERT(memcmp(phi, phi0, sizeof phi) == 0);
+  ASSERT_NEAR(phi[2], -0.015, 1e-12);
+}
+
 static uint64_t rng_next(uint64_t *s) {
   *s ^= *s << 13;
   *s ^= *s >> 7;

@@ -820,6 +820,99 @@ TEST(pipeline_two_camps) {
   ns_dataset_free(ds);
 }
 
+/* InDimensionTwo is scored by the GaussianTopicScorer (its MF topic fit
+** only gives the rater factors): two_camps with notes 100-109 (helpful to
+** both camps) and 200-209 (helpful to the L camp only) in InDimensionTwo
+** and 300-309 (helpful to R only) in Scams, an MF topic scorer. */
+TEST(pipeline_gaussian_topic_in_dimension_two) {
+  ns_dataset *ds = two_camps();
+  ns_params p;
+  ns_scores *sc, *sc1;
+  ASSERT(!ds->note_topic);
+  ds->note_topic = calloc(ds->n_notes, 1);
+  ASSERT(ds->note_topic);
+  for (size_t i = 0; i < ds->n_notes; i++) {
+    int64_t id = ds->note_id[i];
+    if (id >= 100 && id < 110) ds->note_topic[i] = NS_TOPIC_IN_DIMENSION_TWO;
+    if (id >= 200 && id < 210) ds->note_topic[i] = NS_TOPIC_IN_DIMENSION_TWO;
+    if (id >= 300 && id < 310) ds->note_topic[i] = NS_TOPIC_IN_DIMENSION_TWO;
+    if (id >= 400 && id < 405) ds->note_topic[i] = NS_TOPIC_SCAMS;
+  }
+  ns_params_default(&p);
+  p.now_ms = ns_pipeline_default_now(ds);
+  p.threads = 2;
+  p.trust = 0;  /* as pipeline_two_camps: the camps rate in lockstep */
+  ASSERT_OK(ns_pipeline_run(ds, &p, NULL, &sc, NULL));
+  p.threads = 1;
+  ASSERT_OK(ns_pipeline_run(ds, &p, NULL, &sc1, NULL));
+  const ns_model_score *m100 = &find_note(sc, 100)->model[NS_MODEL_TOPIC];
+  for (int64_t id = 100; id < 110; id++) {
+    const ns_note_score *s = find_note(sc, id);
+    const ns_model_score *m = &s->model[NS_MODEL_TOPIC];
+    ASSERT_EQ(s->topic, NS_TOPIC_IN_DIMENSION_TWO);
+    /* the Gaussian's ratings: all 40, every rater has a topic-fit factor */
+    ASSERT_EQ(m->n_final_round, 40);
+    /* a pure function of the (value, rater factor) pairs, which are the
+    ** same on these ten notes: the same bits (an MF fit's intercepts of
+    ** notes with identical ratings agree only to its tolerance) */
+    ASSERT(memcmp(&m->intercept, &m100->intercept, sizeof(double)) == 0);
+    /* helpful to everyone, yet -0.25: the two camps sit in two tight
+    ** factor clusters, and with the 0.05 CRH kernel the points between
+    ** and beyond them get no kernel mass (< weightLim), so the CRH pass
+    ** scores 0; the CRNH pass (kernel 0.2) sees no unhelpful rating, every
+    ** v_k clips at its floor 0.25, and -0.25 wins: at or below
+    ** crnhThreshold -0.05 (factor about 0), so the topic model says CRNH. */
+    ASSERT_NEAR(m->intercept, -0.25, 1e-12);
+    /* no high-volume or correlated raters: the reruns are the score */
+    ASSERT(memcmp(&m->intercept_no_high_vol, &m->intercept, sizeof(double)) == 0);
+    ASSERT(memcmp(&m->intercept_no_correlated, &m->intercept, sizeof(double)) == 0);
+    /* confident at > 0 raters a side (numConfidenceRatings=0) */
+    ASSERT_EQ(s->topic_confident, 1);
+    ASSERT_EQ(m->status, NS_STATUS_CRNH);
+    /* meta reads the intercept: confident and below 0.51, TopicModel05
+    ** holds the CRH the MF scorers give it at NMR */
+    ASSERT_EQ(s->model[NS_MODEL_CORE_WITH_TOPICS].status, NS_STATUS_CRH);
+    ASSERT_EQ(s->final_status, NS_STATUS_NMR);
+    ASSERT_EQ(s->decided_by, NS_RULE_TOPIC_MODEL_05);
+  }
+  for (int64_t id = 200; id < 310; id++) {
+    if (id % 100 >= 10) continue;
+    const ns_model_score *m = &find_note(sc, id)->model[NS_MODEL_TOPIC];
+    /* one camp only: the CRNH pass wins, a negative intercept (the
+    ** Gaussian's CRNH pass tops out at 0.65), -0.386 here; its factor (the
+    ** MF fit's) is large, so the factor-scaled CRNH bound (-0.05 - 0.8|f|,
+    ** about -0.65) is not reached: NMR */
+    ASSERT(m->intercept < -0.3 && m->intercept >= -0.65);
+    ASSERT(fabs(m->factor) > 0.5);
+    ASSERT_EQ(m->status, NS_STATUS_NMR);
+  }
+  /* the camps' notes mirror each other: opposite factors */
+  ASSERT(find_note(sc, 200)->model[NS_MODEL_TOPIC].factor *
+             find_note(sc, 300)->model[NS_MODEL_TOPIC].factor < 0);
+  for (int64_t id = 400; id < 405; id++) {
+    const ns_note_score *s = find_note(sc, id);
+    /* Scams keeps the MF topic scorer, whose count filter (10 ratings a
+    ** rater) leaves nobody for 5 notes: no fit, no topic verdict */
+    ASSERT_EQ(s->topic, NS_TOPIC_SCAMS);
+    ASSERT(isnan(s->model[NS_MODEL_TOPIC].intercept));
+  }
+  /* notes of no topic: no topic model */
+  ASSERT(isnan(find_note(sc, 500)->model[NS_MODEL_TOPIC].intercept));
+  /* the thread count changes no bit */
+  ASSERT_EQ(sc->n_notes, sc1->n_notes);
+  for (size_t i = 0; i < sc->n_notes; i++) {
+    const ns_model_score *a = &sc->notes[i].model[NS_MODEL_TOPIC];
+    const ns_model_score *b = &sc1->notes[i].model[NS_MODEL_TOPIC];
+    ASSERT(memcmp(&a->intercept, &b->intercept, sizeof(double)) == 0);
+    ASSERT(memcmp(&a->factor, &b->factor, sizeof(double)) == 0);
+    ASSERT_EQ(a->status, b->status);
+    ASSERT_EQ(sc->notes[i].final_status, sc1->notes[i].final_status);
+  }
+  ns_scores_free(sc);
+  ns_scores_free(sc1);
+  ns_dataset_free(ds);
+}
+
 TEST(pipeline_lock_and_inertia_from_history) {
   ns_dataset *ds = two_camps();
   ns_params p;

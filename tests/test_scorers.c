@@ -70,7 +70,7 @@ TEST(scorers_constants_differ_as_the_reference) {
   const ns__scorer_spec *g1 = spec("MFGroupScorer_1"), *g14 = spec("MFGroupScorer_14");
   const ns__scorer_spec *g33 = spec("MFGroupScorer_33"), *g18 = spec("MFGroupScorer_18");
   const ns__scorer_spec *t1 = spec("MFTopicScorer_UkraineConflict");
-  const ns__scorer_spec *t5 = spec("MFTopicScorer_InDimensionTwo");
+  const ns__scorer_spec *t5 = spec("GaussianTopicScorer_InDimensionTwo");
   const ns__scorer_spec *gs = spec("GaussianScorer"), *gcwt = spec("GaussianCoreWithTopicsScorer");
   ns_params base, p;
 
@@ -126,6 +126,22 @@ TEST(scorers_constants_differ_as_the_reference) {
   ASSERT_EQ(t1->no_mu, 0);
   ASSERT_EQ(t5->no_mu, 1);
   ASSERT_NEAR(t5->l_iu, 5, 0);
+  /* ... scored by the GaussianTopicScorer in the final run (run_scoring.py:
+  ** 175-186): CRH bandwidth 0.05, confident at > 0 raters a side, no
+  ** net-helpful rules or firm reject, its MF prescoring round 1 only */
+  ASSERT_EQ(t5->kind, NS__KIND_GAUSSIAN);
+  ASSERT_EQ(t5->slot, NS_MODEL_TOPIC);
+  ASSERT_NEAR(t5->crh_bandwidth, 0.05, 0);
+  ASSERT_EQ(t5->n_confidence, 0);
+  ASSERT_EQ(t5->net_rules, 0);
+  ASSERT_EQ(t5->round1_only, 1);
+  ASSERT(isnan(t5->firm_reject));
+  ASSERT_NEAR(t5->crh, 0.40, 0);
+  ASSERT_NEAR(t5->factor_thr, 0.5, 0);
+  ASSERT_NEAR(t5->crh_super, 0.5, 0);
+  ASSERT_EQ(t1->kind, NS__KIND_MF);
+  ASSERT_EQ(t1->n_confidence, 4);
+  ASSERT_NEAR(t1->crh_bandwidth, 0, 0);
   /* Gaussian */
   ASSERT_NEAR(gs->crh, 0.51, 0);
   ASSERT_NEAR(gs->crnh, -0.5, 0);
