@@ -17,7 +17,8 @@
 **             copy; its own flags byte per edge, or per scope edge when
 **             its scope is under half of them): the same path with
 **             its constants into model[] (topic scorers: round 1 only;
-**             Gaussian: factorization/gaussian.h on Core's raters); a
+**             Gaussian: factorization/gaussian.h on Core's raters, the
+**             InDimensionTwo topic's on its own round-1 raters); a
 **             scorer whose scope and fit constants equal Core's reuses
 **             Core's fit
 **   statuses  meta rules over every scorer's row, explanation tags, status
