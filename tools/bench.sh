@@ -74,7 +74,7 @@ for R in $SIZES; do
       # group, topic and Gaussian scorers summed
       rows_scorers+=$(awk -v R="$R" -v run="$run_s" '
         $1 ~ /^scorer_/ { n = $1; sub(/^scorer_/, "", n); sub(/_seconds$/, "", n)
-          if (n ~ /^MFGroupScorer_/) n = "groups"; else if (n ~ /^MFTopicScorer_/) n = "topics"
+          if (n ~ /^MFGroupScorer_/) n = "groups"; else if (n ~ /^(MF|Gaussian)TopicScorer_/) n = "topics"
           else if (n ~ /^Gaussian/) n = "Gaussian"
           v[n] += $2 }
         END { printf "| %s | %.3f s | %.3f s | %.3f s | %.3f s | %.3f s | %.3f s | %.3f s | %.3f s | %.3f s |\n", R,

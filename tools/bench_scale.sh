@@ -75,7 +75,7 @@ for R in $SIZES; do
   done
   rows_stage+="$line"$'\n'
   sc=$(awk '$1 ~ /^scorer_.*_seconds$/ { n = substr($1, 8, length($1) - 15); v = $2
-        if (n ~ /^MFGroupScorer|^MFMultiGroup|^MFTopicScorer/) { small += v } else { printf "%s %.1f s, ", n, v } }
+        if (n ~ /^MFGroupScorer|^MFMultiGroup|^MFTopicScorer|^GaussianTopicScorer/) { small += v } else { printf "%s %.1f s, ", n, v } }
         END { printf "group/multi-group/topic models (summed, 2 at a time) %.1f s", small }' "$DIR/stats.txt")
   rows_scorers+="| $R | $sc |"$'\n'
   if [ "$R" = "$min" ]; then
