@@ -1485,12 +1485,30 @@ static int gauss_without(const ns__run *core, const ns__run *sub, const uint8_t 
   return gauss_scores(core, ns__run_mask(sub, NS__EF_R2), drop, bw, icpt, phi);
 }
 
+/* NoHighVol / NoCorrelated of a Gaussian scorer sub: its scores again
+** without Core's high-volume raters, then without its quasi-clique members
+** (without such raters among its ratings the rerun is the score).  fac holds
+** the rater factors the scores read (Core, or the topic scorer's own fit);
+** phi is scratch. */
+static int gauss_reruns(const ns__run *fac, const ns__run *core, ns__run *sub, double *phi) {
+  double bw = sub->spec->crh_bandwidth;
+  uint8_t *corr;
+  int rc;
+  if (!sub->p->guardrails) return 0;
+  if ((rc = gauss_without(fac, sub, core->hv_raters, bw, sub->g_icpt_nohv, phi)) != 0) return rc;
+  if (!(corr = ns_calloc(sub->n_part ? sub->n_part : 1, 1))) return NS_ENOMEM;
+  for (size_t u = 0; u < sub->n_part; u++) corr[u] = core->qclique_id && core->qclique_id[u] > 0;
+  rc = gauss_without(fac, sub, corr, bw, sub->g_icpt_nocorr, phi);
+  free(corr);
+  return rc;
+}
+
 static int run_gaussian(const ns__run *core, const ns__scorer_spec *sp, ns_scores *sc) {
   ns__run sub;
   ns_params gp;
   size_t nn = core->n_notes, np = core->n_part;
   int k = core->k, rc = NS_ENOMEM;
-  uint8_t *captured = ns_calloc(nn, 1), *corr = NULL;
+  uint8_t *captured = ns_calloc(nn, 1);
   double *phi = NULL;
 
   sub_init(&sub, core, sp, &gp);
@@ -1505,8 +1523,7 @@ static int run_gaussian(const ns__run *core, const ns__scorer_spec *sp, ns_score
   rc = NS_ENOMEM;
   phi = nan_array(nn);
   sub.g_icpt_nocorr = nan_array(nn);
-  corr = ns_calloc(np ? np : 1, 1);
-  if (!phi || !sub.g_icpt_nocorr || !corr) goto out;
+  if (!phi || !sub.g_icpt_nocorr) goto out;
   /* its ratings (gaussian.h, the reference's view): on notes with >= 5
   ** ratings in its scope, those by raters above Core's helpfulness
   ** threshold with a Core final factor */
@@ -1533,15 +1550,7 @@ static int run_gaussian(const ns__run *core, const ns__scorer_spec *sp, ns_score
   sub.mu2 = core->mu2;
   /* tag / incorrect / low-diligence verdicts on its ratings */
   if ((rc = ns__guardrails(&sub)) != 0) goto out;
-  if (sub.p->guardrails) {
-    /* NoHighVol / NoCorrelated: the Gaussian scores without those raters */
-    /* (without such raters among its ratings the rerun is the score) */
-    if ((rc = gauss_without(core, &sub, core->hv_raters, sp->crh_bandwidth, sub.g_icpt_nohv, phi)) != 0)
-      goto out;
-    for (size_t u = 0; u < np; u++) corr[u] = core->qclique_id && core->qclique_id[u] > 0;
-    if ((rc = gauss_without(core, &sub, corr, sp->crh_bandwidth, sub.g_icpt_nocorr, phi)) != 0)
-      goto out;
-  }
+  if ((rc = gauss_reruns(core, core, &sub, phi)) != 0) goto out;
   {
     note_ctx c = {&sub, 1, sc, captured};
     ns_pool_for(sub.pool, nn, 1024, notes_chunk, &c);
@@ -1549,7 +1558,7 @@ static int run_gaussian(const ns__run *core, const ns__scorer_spec *sp, ns_score
   rc = 0;
 out:
   state_free(&sub);
-  free(captured), free(corr), free(phi);
+  free(captured), free(phi);
   return rc;
 }
 
@@ -1569,12 +1578,11 @@ out:
 ** the guardrails on its ratings with the MF fit's parameters. */
 static int gauss_topic(const ns__run *core, ns__run *sub) {
   const ns__scorer_spec *sp = sub->spec;
-  size_t nn = sub->n_notes, np = sub->n_part;
+  size_t nn = sub->n_notes;
   int k = sub->k, rc = NS_ENOMEM;
   double *phi = nan_array(nn);
-  uint8_t *corr = ns_calloc(np ? np : 1, 1);
   sub->g_icpt_nocorr = nan_array(nn);
-  if (!phi || !corr || !sub->g_icpt_nocorr) goto out;
+  if (!phi || !sub->g_icpt_nocorr) goto out;
   for (size_t e = 0, cur = 0; e < sub->n_r; e++) {
     int32_t u = sub->r_rater[e], n = ns__edge_note_walk(sub, e, &cur);
     int in = ns__in_scope(sub, e) && sub->sc_ratings[n] >= sub->p->min_ratings_note &&
@@ -1598,16 +1606,11 @@ static int gauss_topic(const ns__run *core, ns__run *sub) {
   sub->mu2 = sub->mu1;
   sub->gauss = 1;
   if ((rc = ns__guardrails(sub)) != 0) goto out;
-  if (sub->p->guardrails) {
-    if ((rc = gauss_without(sub, sub, core->hv_raters, sp->crh_bandwidth, sub->g_icpt_nohv, phi)) != 0)
-      goto out;
-    for (size_t u = 0; u < np; u++) corr[u] = core->qclique_id && core->qclique_id[u] > 0;
-    if ((rc = gauss_without(sub, sub, corr, sp->crh_bandwidth, sub->g_icpt_nocorr, phi)) != 0)
-      goto out;
-  }
+  /* sub again holds the factors */
+  if ((rc = gauss_reruns(sub, core, sub, phi)) != 0) goto out;
   rc = 0;
 out:
-  free(phi), free(corr);
+  free(phi);
   return rc;
 }
 
